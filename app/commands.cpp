@@ -1,0 +1,43 @@
+// The registry of subcommands and the options they share.
+#include "app/command.h"
+
+#include "app/commands/commands.h"
+#include "app/paths.h"
+
+namespace nw::app {
+
+const std::vector<Command> &allCommands()
+{
+    static const std::vector<Command> commands = {
+        doctorCommand(),
+    };
+    return commands;
+}
+
+const Command *findCommand(const QString &name)
+{
+    for (const Command &command : allCommands())
+        if (command.name == name)
+            return &command;
+    return nullptr;
+}
+
+void addDatabaseOption(QCommandLineParser &parser)
+{
+    parser.addOption({QStringLiteral("db"),
+                      QStringLiteral("Library database (default: %1).").arg(defaultDatabasePath()),
+                      QStringLiteral("FILE")});
+}
+
+void addJsonOption(QCommandLineParser &parser)
+{
+    parser.addOption({QStringLiteral("json"), QStringLiteral("Print machine-readable JSON instead of text.")});
+}
+
+QString databasePath(const QCommandLineParser &parser)
+{
+    const QString db = parser.value(QStringLiteral("db"));
+    return db.isEmpty() ? defaultDatabasePath() : db;
+}
+
+} // namespace nw::app

@@ -1,0 +1,11 @@
+// One factory per subcommand, each defined in app/commands/<name>.cpp and listed in
+// app/commands.cpp.
+#pragma once
+
+#include "app/command.h"
+
+namespace nw::app {
+
+Command doctorCommand();
+
+} // namespace nw::app

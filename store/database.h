@@ -1,0 +1,96 @@
+// SQLite behind one small RAII interface; this is the only place that includes <sqlite3.h>.
+// Errors become nw::Error with the statement and the database path (SQLiteCpp's check() idea).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace nw::store {
+
+// What the linked SQLite offers (for `needlework doctor`).
+struct SqliteInfo {
+    std::string version; // "3.40.1"
+    bool fts5 = false;   // compiled with FTS5
+};
+SqliteInfo sqliteInfo();
+
+class Database;
+
+// A prepared statement; bind with 1-based indexes, step() until it returns false.
+class Statement {
+public:
+    Statement(Database &db, std::string_view sql);
+    ~Statement();
+    Statement(const Statement &) = delete;
+    Statement &operator=(const Statement &) = delete;
+    Statement(Statement &&other) noexcept;
+
+    Statement &bind(int index, std::int64_t value);
+    Statement &bind(int index, double value);
+    Statement &bind(int index, std::string_view text);
+    Statement &bindBlob(int index, const void *data, std::size_t bytes);
+    Statement &bindNull(int index);
+
+    // Advances; true while a row is available. Throws nw::Error on failure.
+    bool step();
+    // Runs to completion (for statements without results).
+    void run();
+    void reset(); // rebind and run again; bindings are kept
+
+    bool isNull(int column) const;
+    std::int64_t columnInt(int column) const;
+    double columnDouble(int column) const;
+    std::string columnText(int column) const;
+    std::string columnBlob(int column) const;
+
+private:
+    Database *m_db;
+    sqlite3_stmt *m_stmt = nullptr;
+    std::string m_sql;
+};
+
+class Database {
+public:
+    // Opens (creating if needed) with WAL journaling, foreign keys and a busy timeout.
+    explicit Database(const std::string &path);
+    ~Database();
+    Database(const Database &) = delete;
+    Database &operator=(const Database &) = delete;
+
+    const std::string &path() const { return m_path; }
+    void exec(std::string_view sql); // one or more statements, no results
+    std::int64_t lastInsertId() const;
+    int changes() const;
+    // Single value of a one-row query; nullopt when there is no row.
+    std::optional<std::int64_t> queryInt(std::string_view sql);
+
+    sqlite3 *handle() const { return m_db; }
+    // Throws nw::Error naming the database and `what` when rc is not OK/ROW/DONE.
+    void check(int rc, std::string_view what) const;
+
+private:
+    std::string m_path;
+    sqlite3 *m_db = nullptr;
+};
+
+// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() was called.
+class Transaction {
+public:
+    explicit Transaction(Database &db);
+    ~Transaction();
+    Transaction(const Transaction &) = delete;
+    Transaction &operator=(const Transaction &) = delete;
+    void commit();
+
+private:
+    Database &m_db;
+    bool m_done = false;
+};
+
+} // namespace nw::store

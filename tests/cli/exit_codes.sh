@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The executable's contract: --help/--version succeed, usage errors exit 2 with one line on
+# stderr, doctor works headless (text and JSON), and no window is attempted without a display.
+set -u
+exe=$1
+export HOME=$(mktemp -d) XDG_DATA_HOME= XDG_CACHE_HOME=
+unset DISPLAY WAYLAND_DISPLAY QT_QPA_PLATFORM
+failures=0
+expect() { # expect CODE DESCRIPTION -- ARGS...
+  local want=$1 what=$2; shift 3
+  local err; err=$(mktemp)
+  "$exe" "$@" >/dev/null 2>"$err"; local got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "FAIL: $what: exit $got, expected $want; stderr: $(cat "$err")"; failures=$((failures + 1))
+  elif [ "$want" -eq 2 ] && [ "$(wc -l <"$err")" -ne 1 ]; then
+    echo "FAIL: $what: expected one line on stderr, got: $(cat "$err")"; failures=$((failures + 1))
+  else
+    echo "ok: $what"
+  fi
+  rm -f "$err"
+}
+expect 0 "--help" -- --help
+expect 0 "--version" -- --version
+expect 2 "unknown subcommand" -- frobnicate
+expect 2 "unknown option" -- --frobnicate
+expect 2 "unknown subcommand option" -- doctor --frobnicate
+expect 2 "bad log level" -- doctor --log-level=loud
+expect 0 "doctor" -- doctor
+expect 0 "doctor --json" -- doctor --json
+expect 1 "window without a display" --
+for sub in $("$exe" --help | awk '/^Subcommands:/{on=1; next} on && /^  [a-z]/{print $1} on && /^$/{exit}'); do
+  expect 0 "$sub --help" -- "$sub" --help
+done
+"$exe" --version | grep -Eq '^needlework [0-9]+\.[0-9]+\.[0-9]+$' || { echo "FAIL: --version format"; failures=$((failures + 1)); }
+"$exe" doctor --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["sqlite"]["fts5"] is True; assert d["cpu"]["threads"] >= 1; assert d["paths"]["data"]' \
+  || { echo "FAIL: doctor --json content"; failures=$((failures + 1)); }
+echo "$failures failed"
+[ "$failures" -eq 0 ]
