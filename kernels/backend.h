@@ -1,0 +1,110 @@
+// The one interface through which the engine does its heavy math. A model graph is written once
+// against Backend; CpuBackend (kernels/cpu) and CudaBackend (kernels/cuda) implement it and must
+// agree with each other and with the plain references in tests/kernels.
+#pragma once
+
+#include "kernels/tensor_type.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace nw {
+
+// A weight matrix as stored in the file: `rows` output features, each a row of `cols` input
+// features in `type` (row-major; rows are rowStride bytes apart, rowBytes(type, cols) when dense).
+// The data stays in its file type (no copies); matmul dispatches on `type`.
+struct WeightMatrix {
+    TensorType type = TensorType::F32;
+    std::int64_t rows = 0;
+    std::int64_t cols = 0;
+    const std::byte *data = nullptr; // [rows, rowStride] bytes
+    std::size_t rowStride = 0;       // bytes between rows; 0 means rowBytes(type, cols)
+};
+
+// A dense weight matrix view (rowStride = rowBytes(type, cols)).
+WeightMatrix denseWeights(TensorType type, std::int64_t rows, std::int64_t cols, const void *data);
+
+// Rotary position embedding with ggml's semantics (ggml_rope_ext, rope_yarn in ggml-cpu ops.cpp).
+struct RopeParams {
+    int nDims = 0;             // rotated dims of each head, from the head's `offset`; even
+    bool neox = false;         // false: adjacent pairs (x[2i], x[2i+1]) — GGUF llama & deepseek2;
+                               // true: halves (x[i], x[i + nDims/2])
+    float freqBase = 10000.f;  // theta_i = pos * freqBase^(-2i/nDims)
+    float freqScale = 1.f;     // 1 / linear scaling factor
+    // YaRN (arXiv:2309.00071): extFactor > 0 blends interpolated and extrapolated angles over
+    // the dims between the corr dims of betaFast and betaSlow for a context of nCtxOrig.
+    int nCtxOrig = 0;
+    float extFactor = 0.f;
+    float attnFactor = 1.f;    // multiplies cos/sin (YaRN mscale)
+    float betaFast = 32.f;
+    float betaSlow = 1.f;
+};
+
+// One layer of a paged KV cache as attention reads it (and storeKv writes it): token t's rows
+// live in physical block blockTable[t / blockSize] at row t % blockSize. A K row holds nKvHeads
+// heads of kHeadDim elements, a V row nKvHeads heads of vHeadDim, both in `type` (F32 or F16).
+// For MLA (absorbed form, DeepSeek-V2 §2.1.3): nKvHeads = 1, kHeadDim = kv_lora_rank + rope
+// dims, and V is the first vHeadDim = kv_lora_rank elements of the SAME row (vBlocks == kBlocks,
+// same strides).
+struct KvLayerView {
+    TensorType type = TensorType::F16;
+    int blockSize = 0;                       // tokens per block
+    const std::int32_t *blockTable = nullptr; // [ceil(nTokensInCache / blockSize)] block ids
+    std::byte *kBlocks = nullptr;            // base of block 0's K rows
+    std::size_t kBlockStride = 0;            // bytes between blocks
+    std::size_t kRowStride = 0;              // bytes between rows of one block
+    std::byte *vBlocks = nullptr;
+    std::size_t vBlockStride = 0;
+    std::size_t vRowStride = 0;
+    int nKvHeads = 1;
+    int kHeadDim = 0;
+    int vHeadDim = 0;
+};
+
+struct AttentionArgs {
+    const float *q = nullptr;                  // [nTokens, nHeads, kHeadDim]
+    float *out = nullptr;                      // [nTokens, nHeads, vHeadDim]
+    int nTokens = 0;
+    int nHeads = 0;
+    const std::int32_t *queryPositions = nullptr; // [nTokens]: query t sees cache tokens 0..pos[t]
+    float scale = 1.f;                         // softmax(scale * q·k)
+    KvLayerView kv;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string name() const = 0;
+    virtual int threads() const = 0;
+
+    // y[t, r] = sum_c W[r, c] * x[t, c];  x: [nTokens, cols] f32, y: [nTokens, rows] f32.
+    virtual void matmul(const WeightMatrix &w, const float *x, float *y, int nTokens) = 0;
+    // out[i, :] = table row ids[i] as f32;  out: [n, table.cols]. Ids out of range are an error.
+    virtual void embed(const WeightMatrix &table, const std::int32_t *ids, int n, float *out) = 0;
+    // y[t, :] = x[t, :] / sqrt(mean(x[t, :]^2) + eps) * weight[:];  x, y: [nTokens, dim] (may
+    // alias); weight: [dim], or null for no weight.
+    virtual void rmsNorm(const float *x, const float *weight, float *y, int nTokens, int dim,
+                         float eps) = 0;
+    // In place on x: [nTokens, nHeads, headStride]; rotates dims [offset, offset + p.nDims) of
+    // each head at positions[t].
+    virtual void rope(float *x, int nTokens, int nHeads, int headStride, int offset,
+                      const std::int32_t *positions, const RopeParams &p) = 0;
+    // y = silu(gate) * up, elementwise over n (y may alias gate or up).
+    virtual void swiglu(const float *gate, const float *up, float *y, std::size_t n) = 0;
+    // Row-wise softmax in place on x: [rows, cols].
+    virtual void softmax(float *x, int rows, int cols) = 0;
+    // Causal attention of the queries over the paged cache (online softmax, no [T, T] matrix).
+    virtual void attention(const AttentionArgs &a) = 0;
+    // Writes nTokens new rows into the cache slots of `positions` (sequence indices), converting
+    // f32 to kv.type. k: [nTokens, nKvHeads * kHeadDim]; v: [nTokens, nKvHeads * vHeadDim], or
+    // null for MLA's shared row (then only K rows are written).
+    virtual void storeKv(const KvLayerView &kv, const float *k, const float *v, int nTokens,
+                         const std::int32_t *positions) = 0;
+};
+
+// The CPU backend with `threads` workers (threads <= 0: all logical cores).
+std::unique_ptr<Backend> makeCpuBackend(int threads);
+
+} // namespace nw
