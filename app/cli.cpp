@@ -115,7 +115,7 @@ QString commandHelp(const Command &command)
     QCommandLineParser parser;
     parser.setApplicationDescription(command.description);
     command.configure(parser);
-    parser.addHelpOption();
+    parser.addOption({{QStringLiteral("h"), QStringLiteral("help")}, QStringLiteral("Show this help.")});
     parser.addOption({QStringLiteral("log-level"), QString::fromLatin1(kLogLevelHelp), QStringLiteral("LEVEL")});
     QString generated = parser.helpText();
     // Replace Qt's "Usage: <program> [options]" line with ours.
