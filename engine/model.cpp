@@ -1,0 +1,108 @@
+// Model base (checked weight views, KV cache creation) and the architecture dispatch.
+#include "engine/model.h"
+
+#include "common/assert.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "engine/gguf_file.h"
+#include "engine/models/llama.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+namespace nw {
+
+Model::Model(std::shared_ptr<const GgufFile> file, HParams hparams, std::shared_ptr<Backend> backend)
+    : m_file(std::move(file)), m_hparams(std::move(hparams)), m_backend(std::move(backend))
+{
+    NW_ASSERT(m_file && m_backend);
+}
+
+KvLayout Model::kvLayout(const KvModeSpec &spec) const
+{
+    const std::vector<KvMode> modes = kvModes();
+    if (std::find(modes.begin(), modes.end(), spec.mode) == modes.end()) {
+        std::vector<std::string_view> names;
+        for (KvMode mode : modes)
+            names.push_back(kvModeName(mode));
+        fail("{}: KV mode '{}' is not available for architecture '{}' (available: {})", m_file->label(),
+             spec.toString(), m_hparams.arch, fmt::join(names, ", "));
+    }
+    return KvLayout::forModel(m_hparams, spec);
+}
+
+std::unique_ptr<KvCache> Model::makeKvCache(const KvModeSpec &spec, std::int64_t capacity) const
+{
+    return std::make_unique<KvCache>(kvLayout(spec), m_hparams.nLayers, capacity,
+                                     mhaF16BytesPerTokenLayer(m_hparams), m_weightsBytes);
+}
+
+const TensorView *Model::findWeight(std::string_view name, std::initializer_list<std::int64_t> shape,
+                                    std::initializer_list<TensorType> types)
+{
+    const TensorView *tensor = m_file->findTensor(name);
+    if (!tensor)
+        return nullptr;
+    if (!std::equal(tensor->shape.begin(), tensor->shape.end(), shape.begin(), shape.end()))
+        fail("{}: tensor '{}' has shape [{}], expected [{}]", m_file->label(), name, fmt::join(tensor->shape, ", "),
+             fmt::join(shape, ", "));
+    if (types.size() > 0 && std::find(types.begin(), types.end(), tensor->type) == types.end()) {
+        std::vector<std::string_view> names;
+        for (TensorType type : types)
+            names.push_back(tensorTypeName(type));
+        fail("{}: tensor '{}' has type {}, expected one of {}", m_file->label(), name, tensorTypeName(tensor->type),
+             fmt::join(names, ", "));
+    }
+    if (!tensorTypeTraits(tensor->type).supported)
+        fail("{}: tensor '{}' has type {}, which this engine cannot compute with", m_file->label(), name,
+             tensorTypeName(tensor->type));
+    if (std::find(m_counted.begin(), m_counted.end(), name) == m_counted.end()) {
+        m_counted.emplace_back(name);
+        m_weightsBytes += tensor->bytes;
+    }
+    return tensor;
+}
+
+const TensorView &Model::requireWeight(std::string_view name, std::initializer_list<std::int64_t> shape,
+                                       std::initializer_list<TensorType> types)
+{
+    const TensorView *tensor = findWeight(name, shape, types);
+    if (!tensor)
+        fail("{}: tensor '{}' not found (architecture '{}')", m_file->label(), name, m_hparams.arch);
+    return *tensor;
+}
+
+WeightMatrix Model::matrix(const TensorView &tensor)
+{
+    NW_ASSERT(tensor.shape.size() == 2);
+    return denseWeights(tensor.type, tensor.shape[1], tensor.shape[0], tensor.data);
+}
+
+const float *Model::requireNormWeight(std::string_view name, std::int64_t length)
+{
+    const TensorView &tensor = requireWeight(name, {length}, {TensorType::F32});
+    return reinterpret_cast<const float *>(tensor.data);
+}
+
+std::unique_ptr<Model> loadModel(std::shared_ptr<const GgufFile> file, const ModelOptions &options)
+{
+    NW_ASSERT(file);
+    HParams hp = HParams::fromGguf(*file); // rejects unknown architectures with the list
+    std::shared_ptr<Backend> backend = options.backend;
+    if (!backend)
+        backend = makeCpuBackend(options.threads);
+    std::unique_ptr<Model> model;
+    // One line per architecture graph (engine/models/<arch>.cpp).
+    if (hp.arch == "llama")
+        model = makeLlamaModel(file, hp, backend);
+    if (!model)
+        fail("{}: architecture '{}' has no graph in this build (supported: llama)", file->label(), hp.arch);
+    log::get("engine")->info("{}: {} model, {} layers, width {}, {} heads ({} KV), vocab {}, {:.1f} MiB of weights",
+                             file->label(), hp.arch, hp.nLayers, hp.nEmbd, hp.nHeads, hp.nKvHeads, hp.nVocab,
+                             static_cast<double>(model->weightsBytes()) / (1024.0 * 1024.0));
+    return model;
+}
+
+} // namespace nw
