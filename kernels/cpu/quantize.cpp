@@ -1,0 +1,540 @@
+// Scalar reference conversions between f32 and ggml's block formats. The bit layouts follow
+// ggml-common.h / ggml-quants.c (dequantize_row_*); the quantizers are our own simple ones:
+// per-block (or per-sub-block) range, scales rounded so that no value is clipped.
+#include "kernels/cpu/quantize.h"
+
+#include "common/assert.h"
+#include "common/error.h"
+#include "kernels/float16.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace nw {
+namespace {
+
+// ---- helpers -------------------------------------------------------------------------------
+
+int roundToInt(float v) { return static_cast<int>(std::lrintf(v)); }
+
+// The smallest f16 that is >= value (value >= 0, finite): a stored scale must not shrink, or
+// the largest quant would clip.
+f16_t fp16AtLeast(float value)
+{
+    f16_t h = floatToFp16(value);
+    if (fp16ToFloat(h) < value && h < 0x7bff)
+        ++h; // positive f16 bit patterns are ordered like their values
+    return h;
+}
+
+// The largest f16 that is <= value (finite, within the f16 range): an offset that must not
+// rise above the block minimum.
+f16_t fp16AtMost(float value)
+{
+    f16_t h = floatToFp16(value);
+    if (fp16ToFloat(h) > value) {
+        if (h & 0x8000u)
+            ++h; // negative: the next pattern has a larger magnitude
+        else
+            --h; // positive and above value, so h > 0
+    }
+    return h;
+}
+
+// Q4_K/Q5_K: 6-bit scale and min of sub-block j (0..7) out of the 12 packed bytes. Sub-blocks
+// 0-3 keep theirs in the low 6 bits of bytes j and j+4; sub-blocks 4-7 keep the low 4 bits in
+// byte j+4 (scale low nibble, min high nibble) and the top 2 bits in the spare top bits of
+// bytes j-4 (scale) and j (min). ggml's get_scale_min_k4.
+void unpackScaleMin(const std::uint8_t *packed, int j, int &scale, int &min)
+{
+    if (j < 4) {
+        scale = packed[j] & 63;
+        min = packed[j + 4] & 63;
+    } else {
+        scale = (packed[j + 4] & 0x0f) | ((packed[j - 4] >> 6) << 4);
+        min = (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4);
+    }
+}
+
+void packScaleMin(std::uint8_t *packed, const int *scales, const int *mins)
+{
+    std::memset(packed, 0, kKScaleBytes);
+    for (int j = 0; j < 8; ++j) {
+        NW_ASSERT(scales[j] >= 0 && scales[j] < 64 && mins[j] >= 0 && mins[j] < 64);
+        if (j < 4) {
+            packed[j] |= static_cast<std::uint8_t>(scales[j]);
+            packed[j + 4] |= static_cast<std::uint8_t>(mins[j]);
+        } else {
+            packed[j + 4] = static_cast<std::uint8_t>((scales[j] & 0x0f) | ((mins[j] & 0x0f) << 4));
+            packed[j - 4] |= static_cast<std::uint8_t>((scales[j] >> 4) << 6);
+            packed[j] |= static_cast<std::uint8_t>((mins[j] >> 4) << 6);
+        }
+    }
+}
+
+// ---- dequantization ------------------------------------------------------------------------
+
+void dequantQ4_0(const BlockQ4_0 *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, y += kQk) {
+        const float d = fp16ToFloat(blocks[i].d);
+        for (std::size_t j = 0; j < kQk / 2; ++j) {
+            y[j] = d * static_cast<float>((blocks[i].qs[j] & 0x0f) - 8);
+            y[j + kQk / 2] = d * static_cast<float>((blocks[i].qs[j] >> 4) - 8);
+        }
+    }
+}
+
+void dequantQ4_1(const BlockQ4_1 *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, y += kQk) {
+        const float d = fp16ToFloat(blocks[i].d);
+        const float m = fp16ToFloat(blocks[i].m);
+        for (std::size_t j = 0; j < kQk / 2; ++j) {
+            y[j] = d * static_cast<float>(blocks[i].qs[j] & 0x0f) + m;
+            y[j + kQk / 2] = d * static_cast<float>(blocks[i].qs[j] >> 4) + m;
+        }
+    }
+}
+
+// Q5_0/Q5_1: qh is a little-endian u32 whose bit j is the fifth bit of element j (0..31).
+std::uint32_t readQh(const std::uint8_t *qh)
+{
+    return static_cast<std::uint32_t>(qh[0]) | static_cast<std::uint32_t>(qh[1]) << 8 |
+           static_cast<std::uint32_t>(qh[2]) << 16 | static_cast<std::uint32_t>(qh[3]) << 24;
+}
+
+void dequantQ5_0(const BlockQ5_0 *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, y += kQk) {
+        const float d = fp16ToFloat(blocks[i].d);
+        const std::uint32_t qh = readQh(blocks[i].qh);
+        for (std::size_t j = 0; j < kQk / 2; ++j) {
+            const int lo = (blocks[i].qs[j] & 0x0f) | static_cast<int>(((qh >> j) & 1u) << 4);
+            const int hi = (blocks[i].qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
+            y[j] = d * static_cast<float>(lo - 16);
+            y[j + kQk / 2] = d * static_cast<float>(hi - 16);
+        }
+    }
+}
+
+void dequantQ5_1(const BlockQ5_1 *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, y += kQk) {
+        const float d = fp16ToFloat(blocks[i].d);
+        const float m = fp16ToFloat(blocks[i].m);
+        const std::uint32_t qh = readQh(blocks[i].qh);
+        for (std::size_t j = 0; j < kQk / 2; ++j) {
+            const int lo = (blocks[i].qs[j] & 0x0f) | static_cast<int>(((qh >> j) & 1u) << 4);
+            const int hi = (blocks[i].qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
+            y[j] = d * static_cast<float>(lo) + m;
+            y[j + kQk / 2] = d * static_cast<float>(hi) + m;
+        }
+    }
+}
+
+template <typename Block>
+void dequantQ8(const Block *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, y += kQk) {
+        const float d = fp16ToFloat(blocks[i].d);
+        for (std::size_t j = 0; j < kQk; ++j)
+            y[j] = d * static_cast<float>(blocks[i].qs[j]);
+    }
+}
+
+// Q4_K: 4 groups of 64; each group's first 32 values are the low nibbles of 32 bytes of qs
+// (sub-block 2g), the next 32 the high nibbles (sub-block 2g+1). x = d*sc*q - dmin*m.
+void dequantQ4_K(const BlockQ4_K *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i) {
+        const BlockQ4_K &b = blocks[i];
+        const float d = fp16ToFloat(b.d);
+        const float dmin = fp16ToFloat(b.dmin);
+        for (int g = 0; g < 4; ++g) {
+            const std::uint8_t *q = b.qs + 32 * g;
+            int sc0, m0, sc1, m1;
+            unpackScaleMin(b.scales, 2 * g, sc0, m0);
+            unpackScaleMin(b.scales, 2 * g + 1, sc1, m1);
+            const float d0 = d * static_cast<float>(sc0), min0 = dmin * static_cast<float>(m0);
+            const float d1 = d * static_cast<float>(sc1), min1 = dmin * static_cast<float>(m1);
+            for (int l = 0; l < 32; ++l)
+                *y++ = d0 * static_cast<float>(q[l] & 0x0f) - min0;
+            for (int l = 0; l < 32; ++l)
+                *y++ = d1 * static_cast<float>(q[l] >> 4) - min1;
+        }
+    }
+}
+
+// Q5_K: as Q4_K, plus a fifth bit per value: for group g, bit 2g of qh[l] for the low-nibble
+// value l and bit 2g+1 for the high-nibble value l.
+void dequantQ5_K(const BlockQ5_K *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i) {
+        const BlockQ5_K &b = blocks[i];
+        const float d = fp16ToFloat(b.d);
+        const float dmin = fp16ToFloat(b.dmin);
+        for (int g = 0; g < 4; ++g) {
+            const std::uint8_t *q = b.qs + 32 * g;
+            int sc0, m0, sc1, m1;
+            unpackScaleMin(b.scales, 2 * g, sc0, m0);
+            unpackScaleMin(b.scales, 2 * g + 1, sc1, m1);
+            const float d0 = d * static_cast<float>(sc0), min0 = dmin * static_cast<float>(m0);
+            const float d1 = d * static_cast<float>(sc1), min1 = dmin * static_cast<float>(m1);
+            for (int l = 0; l < 32; ++l) {
+                const int v = (q[l] & 0x0f) | (((b.qh[l] >> (2 * g)) & 1) << 4);
+                *y++ = d0 * static_cast<float>(v) - min0;
+            }
+            for (int l = 0; l < 32; ++l) {
+                const int v = (q[l] >> 4) | (((b.qh[l] >> (2 * g + 1)) & 1) << 4);
+                *y++ = d1 * static_cast<float>(v) - min1;
+            }
+        }
+    }
+}
+
+// Q6_K: value e = 128*n + 32*r + l (n half, r 0..3, l 0..31) has its low 4 bits in
+// ql[64n + l + 32*(r&1)] (low nibble for r<2, high for r>=2), its top 2 bits at bits 2r..2r+1
+// of qh[32n + l], and scale scales[e/16]. x = d * scale * (q - 32).
+int q6Value(const BlockQ6_K &b, int e)
+{
+    const int n = e / 128, r = (e % 128) / 32, l = e % 32;
+    const std::uint8_t low = b.ql[64 * n + l + 32 * (r & 1)];
+    const int lowBits = r < 2 ? (low & 0x0f) : (low >> 4);
+    const int highBits = (b.qh[32 * n + l] >> (2 * r)) & 3;
+    return (lowBits | (highBits << 4)) - 32;
+}
+
+void dequantQ6_K(const BlockQ6_K *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i) {
+        const BlockQ6_K &b = blocks[i];
+        const float d = fp16ToFloat(b.d);
+        for (int e = 0; e < static_cast<int>(kQkK); ++e)
+            *y++ = d * static_cast<float>(b.scales[e / 16]) * static_cast<float>(q6Value(b, e));
+    }
+}
+
+void dequantQ8_K(const BlockQ8_K *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i)
+        for (std::size_t j = 0; j < kQkK; ++j)
+            *y++ = blocks[i].d * static_cast<float>(blocks[i].qs[j]);
+}
+
+// ---- quantization --------------------------------------------------------------------------
+
+// Symmetric with 2^(bits-1) levels below zero: the value of largest magnitude maps to the
+// extreme quant -2^(bits-1), so its sign picks which end gets the extra level (as ggml does).
+float symmetricScale(const float *x, std::size_t n, int negativeLevels)
+{
+    float extreme = 0.0f, amax = 0.0f;
+    for (std::size_t j = 0; j < n; ++j)
+        if (std::fabs(x[j]) > amax) {
+            amax = std::fabs(x[j]);
+            extreme = x[j];
+        }
+    return extreme / static_cast<float>(-negativeLevels);
+}
+
+void quantQ4_0(const float *x, BlockQ4_0 *blocks, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, x += kQk) {
+        blocks[i].d = floatToFp16(symmetricScale(x, kQk, 8));
+        const float d = fp16ToFloat(blocks[i].d);
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        for (std::size_t j = 0; j < kQk / 2; ++j) {
+            const int lo = std::clamp(roundToInt(x[j] * id) + 8, 0, 15);
+            const int hi = std::clamp(roundToInt(x[j + kQk / 2] * id) + 8, 0, 15);
+            blocks[i].qs[j] = static_cast<std::uint8_t>(lo | (hi << 4));
+        }
+    }
+}
+
+void quantQ5_0(const float *x, BlockQ5_0 *blocks, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, x += kQk) {
+        blocks[i].d = floatToFp16(symmetricScale(x, kQk, 16));
+        const float d = fp16ToFloat(blocks[i].d);
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        std::uint32_t qh = 0;
+        for (std::size_t j = 0; j < kQk / 2; ++j) {
+            const int lo = std::clamp(roundToInt(x[j] * id) + 16, 0, 31);
+            const int hi = std::clamp(roundToInt(x[j + kQk / 2] * id) + 16, 0, 31);
+            blocks[i].qs[j] = static_cast<std::uint8_t>((lo & 0x0f) | ((hi & 0x0f) << 4));
+            qh |= static_cast<std::uint32_t>(lo >> 4) << j;
+            qh |= static_cast<std::uint32_t>(hi >> 4) << (j + 16);
+        }
+        for (int k = 0; k < 4; ++k)
+            blocks[i].qh[k] = static_cast<std::uint8_t>(qh >> (8 * k));
+    }
+}
+
+// Affine: x = d*q + m with q in [0, levels]; m is the block minimum as an f16 rounded down so
+// that no value falls below it.
+template <typename Block>
+void affineScale(const float *x, Block &block, int levels, float &d, float &m)
+{
+    float lo = x[0], hi = x[0];
+    for (std::size_t j = 1; j < kQk; ++j) {
+        lo = std::min(lo, x[j]);
+        hi = std::max(hi, x[j]);
+    }
+    block.m = fp16AtMost(lo);
+    m = fp16ToFloat(block.m);
+    block.d = fp16AtLeast((hi - m) / static_cast<float>(levels));
+    d = fp16ToFloat(block.d);
+}
+
+void quantQ4_1(const float *x, BlockQ4_1 *blocks, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, x += kQk) {
+        float d, m;
+        affineScale(x, blocks[i], 15, d, m);
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        for (std::size_t j = 0; j < kQk / 2; ++j) {
+            const int lo = std::clamp(roundToInt((x[j] - m) * id), 0, 15);
+            const int hi = std::clamp(roundToInt((x[j + kQk / 2] - m) * id), 0, 15);
+            blocks[i].qs[j] = static_cast<std::uint8_t>(lo | (hi << 4));
+        }
+    }
+}
+
+void quantQ5_1(const float *x, BlockQ5_1 *blocks, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, x += kQk) {
+        float d, m;
+        affineScale(x, blocks[i], 31, d, m);
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        std::uint32_t qh = 0;
+        for (std::size_t j = 0; j < kQk / 2; ++j) {
+            const int lo = std::clamp(roundToInt((x[j] - m) * id), 0, 31);
+            const int hi = std::clamp(roundToInt((x[j + kQk / 2] - m) * id), 0, 31);
+            blocks[i].qs[j] = static_cast<std::uint8_t>((lo & 0x0f) | ((hi & 0x0f) << 4));
+            qh |= static_cast<std::uint32_t>(lo >> 4) << j;
+            qh |= static_cast<std::uint32_t>(hi >> 4) << (j + 16);
+        }
+        for (int k = 0; k < 4; ++k)
+            blocks[i].qh[k] = static_cast<std::uint8_t>(qh >> (8 * k));
+    }
+}
+
+// Q8_0/Q8_1: d = amax/127. Q8_1 also stores s = d * sum(q), the term that Q4_1/Q5_1 dot
+// products need for their offset m.
+template <typename Block>
+void quantQ8(const float *x, Block *blocks, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, x += kQk) {
+        float amax = 0.0f;
+        for (std::size_t j = 0; j < kQk; ++j)
+            amax = std::max(amax, std::fabs(x[j]));
+        blocks[i].d = floatToFp16(amax / 127.0f);
+        const float d = fp16ToFloat(blocks[i].d);
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (std::size_t j = 0; j < kQk; ++j) {
+            const int q = std::clamp(roundToInt(x[j] * id), -127, 127);
+            blocks[i].qs[j] = static_cast<std::int8_t>(q);
+            sum += q;
+        }
+        if constexpr (std::is_same_v<Block, BlockQ8_1>)
+            blocks[i].s = floatToFp16(d * static_cast<float>(sum));
+    }
+}
+
+// Q4_K/Q5_K: per sub-block of 32 an affine range [-min, -min + levels*scale] with min >= 0
+// (the range always holds 0), its 6-bit min quantized first (rounded up, so the range still
+// reaches the smallest value), then its 6-bit scale rounded up against the real min so the
+// largest value is not clipped. The error per value is at most half the sub-block's step.
+template <typename Block>
+void quantKAffine(const float *x, Block &b, int levels, int *q)
+{
+    constexpr int nSub = 8;
+    float mins[nSub], maxs[nSub];
+    float maxMin = 0.0f;
+    for (int s = 0; s < nSub; ++s) {
+        float lo = 0.0f, hi = 0.0f;
+        for (int l = 0; l < 32; ++l) {
+            lo = std::min(lo, x[32 * s + l]);
+            hi = std::max(hi, x[32 * s + l]);
+        }
+        mins[s] = -lo;
+        maxs[s] = hi;
+        maxMin = std::max(maxMin, mins[s]);
+    }
+    b.dmin = fp16AtLeast(maxMin / 63.0f);
+    const float dmin = fp16ToFloat(b.dmin);
+    int minQ[nSub], scaleQ[nSub];
+    float needed[nSub], maxNeeded = 0.0f;
+    for (int s = 0; s < nSub; ++s) {
+        minQ[s] = dmin > 0.0f ? std::clamp(static_cast<int>(std::ceil(mins[s] / dmin)), 0, 63) : 0;
+        needed[s] = (maxs[s] + dmin * static_cast<float>(minQ[s])) / static_cast<float>(levels);
+        maxNeeded = std::max(maxNeeded, needed[s]);
+    }
+    b.d = fp16AtLeast(maxNeeded / 63.0f);
+    const float d = fp16ToFloat(b.d);
+    for (int s = 0; s < nSub; ++s) {
+        scaleQ[s] = d > 0.0f ? std::clamp(static_cast<int>(std::ceil(needed[s] / d)), 0, 63) : 0;
+        const float step = d * static_cast<float>(scaleQ[s]);
+        const float offset = dmin * static_cast<float>(minQ[s]);
+        const float inv = step > 0.0f ? 1.0f / step : 0.0f;
+        for (int l = 0; l < 32; ++l)
+            q[32 * s + l] = std::clamp(roundToInt((x[32 * s + l] + offset) * inv), 0, levels);
+    }
+    packScaleMin(b.scales, scaleQ, minQ);
+}
+
+void quantQ4_K(const float *x, BlockQ4_K *blocks, std::size_t nBlocks)
+{
+    int q[kQkK];
+    for (std::size_t i = 0; i < nBlocks; ++i, x += kQkK) {
+        quantKAffine(x, blocks[i], 15, q);
+        for (int g = 0; g < 4; ++g)
+            for (int l = 0; l < 32; ++l)
+                blocks[i].qs[32 * g + l] = static_cast<std::uint8_t>(q[64 * g + l] | (q[64 * g + 32 + l] << 4));
+    }
+}
+
+void quantQ5_K(const float *x, BlockQ5_K *blocks, std::size_t nBlocks)
+{
+    int q[kQkK];
+    for (std::size_t i = 0; i < nBlocks; ++i, x += kQkK) {
+        quantKAffine(x, blocks[i], 31, q);
+        std::memset(blocks[i].qh, 0, sizeof blocks[i].qh);
+        for (int g = 0; g < 4; ++g)
+            for (int l = 0; l < 32; ++l) {
+                const int lo = q[64 * g + l], hi = q[64 * g + 32 + l];
+                blocks[i].qs[32 * g + l] = static_cast<std::uint8_t>((lo & 0x0f) | ((hi & 0x0f) << 4));
+                blocks[i].qh[l] |= static_cast<std::uint8_t>(((lo >> 4) << (2 * g)) | ((hi >> 4) << (2 * g + 1)));
+            }
+    }
+}
+
+// Q6_K: per sub-block of 16 a symmetric scale amax/31 (quants -31..31 of -32..31), as an
+// 8-bit multiple of the super-block d, rounded up so nothing clips.
+void quantQ6_K(const float *x, BlockQ6_K *blocks, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, x += kQkK) {
+        BlockQ6_K &b = blocks[i];
+        float needed[16], maxNeeded = 0.0f;
+        for (int s = 0; s < 16; ++s) {
+            float amax = 0.0f;
+            for (int l = 0; l < 16; ++l)
+                amax = std::max(amax, std::fabs(x[16 * s + l]));
+            needed[s] = amax / 31.0f;
+            maxNeeded = std::max(maxNeeded, needed[s]);
+        }
+        b.d = fp16AtLeast(maxNeeded / 127.0f);
+        const float d = fp16ToFloat(b.d);
+        std::memset(b.ql, 0, sizeof b.ql);
+        std::memset(b.qh, 0, sizeof b.qh);
+        for (int s = 0; s < 16; ++s) {
+            const int scale = d > 0.0f ? std::clamp(static_cast<int>(std::ceil(needed[s] / d)), 0, 127) : 0;
+            b.scales[s] = static_cast<std::int8_t>(scale);
+            const float step = d * static_cast<float>(scale);
+            const float inv = step > 0.0f ? 1.0f / step : 0.0f;
+            for (int l = 0; l < 16; ++l) {
+                const int e = 16 * s + l;
+                const int v = std::clamp(roundToInt(x[e] * inv), -32, 31) + 32;
+                const int n = e / 128, r = (e % 128) / 32, k = e % 32;
+                std::uint8_t &low = b.ql[64 * n + k + 32 * (r & 1)];
+                low |= static_cast<std::uint8_t>(r < 2 ? (v & 0x0f) : ((v & 0x0f) << 4));
+                b.qh[32 * n + k] |= static_cast<std::uint8_t>((v >> 4) << (2 * r));
+            }
+        }
+    }
+}
+
+void quantQ8_K(const float *x, BlockQ8_K *blocks, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, x += kQkK) {
+        float amax = 0.0f;
+        for (std::size_t j = 0; j < kQkK; ++j)
+            amax = std::max(amax, std::fabs(x[j]));
+        blocks[i].d = amax / 127.0f;
+        const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        for (std::size_t j = 0; j < kQkK; ++j)
+            blocks[i].qs[j] = static_cast<std::int8_t>(std::clamp(roundToInt(x[j] * id), -127, 127));
+        for (std::size_t s = 0; s < kQkK / 16; ++s) {
+            int sum = 0;
+            for (std::size_t l = 0; l < 16; ++l)
+                sum += blocks[i].qs[16 * s + l];
+            blocks[i].bsums[s] = static_cast<std::int16_t>(sum);
+        }
+    }
+}
+
+std::size_t blockCount(TensorType type, std::size_t n)
+{
+    const auto &traits = tensorTypeTraits(type);
+    NW_ASSERT(n % traits.blockElements == 0);
+    return n / traits.blockElements;
+}
+
+} // namespace
+
+bool canDequantize(TensorType type)
+{
+    switch (type) {
+    case TensorType::F32: case TensorType::F16: case TensorType::BF16:
+    case TensorType::Q4_0: case TensorType::Q4_1: case TensorType::Q5_0: case TensorType::Q5_1:
+    case TensorType::Q8_0: case TensorType::Q8_1:
+    case TensorType::Q4_K: case TensorType::Q5_K: case TensorType::Q6_K: case TensorType::Q8_K:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool canQuantize(TensorType type)
+{
+    return canDequantize(type);
+}
+
+void dequantizeRow(TensorType type, const void *src, float *dst, std::size_t n)
+{
+    const std::size_t nb = blockCount(type, n);
+    switch (type) {
+    case TensorType::F32: std::memcpy(dst, src, n * sizeof(float)); return;
+    case TensorType::F16: fp16ToFloatRow(static_cast<const f16_t *>(src), dst, n); return;
+    case TensorType::BF16: bf16ToFloatRow(static_cast<const bf16_t *>(src), dst, n); return;
+    case TensorType::Q4_0: dequantQ4_0(static_cast<const BlockQ4_0 *>(src), dst, nb); return;
+    case TensorType::Q4_1: dequantQ4_1(static_cast<const BlockQ4_1 *>(src), dst, nb); return;
+    case TensorType::Q5_0: dequantQ5_0(static_cast<const BlockQ5_0 *>(src), dst, nb); return;
+    case TensorType::Q5_1: dequantQ5_1(static_cast<const BlockQ5_1 *>(src), dst, nb); return;
+    case TensorType::Q8_0: dequantQ8(static_cast<const BlockQ8_0 *>(src), dst, nb); return;
+    case TensorType::Q8_1: dequantQ8(static_cast<const BlockQ8_1 *>(src), dst, nb); return;
+    case TensorType::Q4_K: dequantQ4_K(static_cast<const BlockQ4_K *>(src), dst, nb); return;
+    case TensorType::Q5_K: dequantQ5_K(static_cast<const BlockQ5_K *>(src), dst, nb); return;
+    case TensorType::Q6_K: dequantQ6_K(static_cast<const BlockQ6_K *>(src), dst, nb); return;
+    case TensorType::Q8_K: dequantQ8_K(static_cast<const BlockQ8_K *>(src), dst, nb); return;
+    default: break;
+    }
+    // A file may hold a type we know by name but cannot compute with (Q2_K, Q3_K).
+    fail("dequantizeRow: tensor type {} is not supported", tensorTypeName(type));
+}
+
+std::size_t quantizeRow(TensorType type, const float *src, void *dst, std::size_t n)
+{
+    const std::size_t nb = blockCount(type, n);
+    switch (type) {
+    case TensorType::F32: std::memcpy(dst, src, n * sizeof(float)); break;
+    case TensorType::F16: floatToFp16Row(src, static_cast<f16_t *>(dst), n); break;
+    case TensorType::BF16: floatToBf16Row(src, static_cast<bf16_t *>(dst), n); break;
+    case TensorType::Q4_0: quantQ4_0(src, static_cast<BlockQ4_0 *>(dst), nb); break;
+    case TensorType::Q4_1: quantQ4_1(src, static_cast<BlockQ4_1 *>(dst), nb); break;
+    case TensorType::Q5_0: quantQ5_0(src, static_cast<BlockQ5_0 *>(dst), nb); break;
+    case TensorType::Q5_1: quantQ5_1(src, static_cast<BlockQ5_1 *>(dst), nb); break;
+    case TensorType::Q8_0: quantQ8(src, static_cast<BlockQ8_0 *>(dst), nb); break;
+    case TensorType::Q8_1: quantQ8(src, static_cast<BlockQ8_1 *>(dst), nb); break;
+    case TensorType::Q4_K: quantQ4_K(src, static_cast<BlockQ4_K *>(dst), nb); break;
+    case TensorType::Q5_K: quantQ5_K(src, static_cast<BlockQ5_K *>(dst), nb); break;
+    case TensorType::Q6_K: quantQ6_K(src, static_cast<BlockQ6_K *>(dst), nb); break;
+    case TensorType::Q8_K: quantQ8_K(src, static_cast<BlockQ8_K *>(dst), nb); break;
+    default: fail("quantizeRow: tensor type {} is not supported", tensorTypeName(type));
+    }
+    return rowBytes(type, n);
+}
+
+} // namespace nw
