@@ -1,0 +1,356 @@
+// Pre-tokenizer patterns as matchers. Each matcher answers "how long is the match of this
+// pattern starting exactly at `pos`" (0: none) with the leftmost-alternative, greedy semantics
+// of the regex it replaces; split() then scans like a regex search over each piece.
+#include "engine/pre_tokenizer.h"
+
+#include "common/assert.h"
+#include "engine/unicode.h"
+
+#include <array>
+#include <utility>
+
+namespace nw {
+namespace {
+
+using unicode::CodepointClass;
+
+// One piece of the current split: code point indices [begin, end).
+struct Piece {
+    std::size_t begin;
+    std::size_t end;
+};
+
+// A pattern: the length of its match at `pos` inside the piece that ends at `end`, 0 if none.
+using Matcher = std::size_t (*)(const std::vector<char32_t> &t, std::size_t pos, std::size_t end);
+
+bool isWs(char32_t c) { return unicode::isWhitespace(c); }
+bool isLetter(char32_t c) { return unicode::isLetter(c); }
+bool isNumber(char32_t c) { return unicode::isNumber(c); }
+bool isNewline(char32_t c) { return c == U'\r' || c == U'\n'; }
+// [^\s\p{L}\p{N}]
+bool isOther(char32_t c) { return !(unicode::classOf(c) & (CodepointClass::Whitespace | CodepointClass::Letter | CodepointClass::Number)); }
+bool isAsciiLetter(char32_t c) { return (c >= U'a' && c <= U'z') || (c >= U'A' && c <= U'Z'); }
+char32_t asciiLower(char32_t c) { return c >= U'A' && c <= U'Z' ? c + 32 : c; }
+
+template <typename Pred>
+std::size_t runLength(const std::vector<char32_t> &t, std::size_t pos, std::size_t end, Pred pred)
+{
+    std::size_t n = 0;
+    while (pos + n < end && pred(t[pos + n]))
+        ++n;
+    return n;
+}
+
+// `prefix? class+`: an optional leading code point (when `prefix` accepts it and a class member
+// follows), else the class run at pos. Covers " ?\p{L}+", "\s?[...]+", "[^\r\n\p{L}\p{N}]?\p{L}+".
+template <typename Prefix, typename Class>
+std::size_t optionalThenRun(const std::vector<char32_t> &t, std::size_t pos, std::size_t end, Prefix prefix, Class cls)
+{
+    if (prefix(t[pos]) && pos + 1 < end && cls(t[pos + 1]))
+        return 1 + runLength(t, pos + 1, end, cls);
+    return runLength(t, pos, end, cls);
+}
+
+// 's|'t|'re|'ve|'m|'ll|'d, case-sensitive (GPT-2) or ASCII case-insensitive (Llama 3, Qwen2).
+std::size_t contraction(const std::vector<char32_t> &t, std::size_t pos, std::size_t end, bool ignoreCase)
+{
+    if (t[pos] != U'\'' || pos + 1 >= end)
+        return 0;
+    const auto fold = [ignoreCase](char32_t c) { return ignoreCase ? asciiLower(c) : c; };
+    const char32_t a = fold(t[pos + 1]);
+    if (a == U's' || a == U't' || a == U'm' || a == U'd')
+        return 2;
+    if (pos + 2 >= end)
+        return 0;
+    const char32_t b = fold(t[pos + 2]);
+    if ((a == U'r' && b == U'e') || (a == U'v' && b == U'e') || (a == U'l' && b == U'l'))
+        return 3;
+    return 0;
+}
+
+// \s*[\r\n]+ | \s+(?!\S) | \s+ — the whitespace tail shared by the Llama 3 family. The first
+// ends after the last newline of the whitespace run; the second leaves the run's last code
+// point to the word that follows.
+std::size_t whitespaceTail(const std::vector<char32_t> &t, std::size_t pos, std::size_t end, bool newlineAlternative)
+{
+    const std::size_t n = runLength(t, pos, end, isWs);
+    if (n == 0)
+        return 0;
+    if (newlineAlternative) {
+        for (std::size_t i = n; i > 0; --i)
+            if (isNewline(t[pos + i - 1]))
+                return i;
+    }
+    if (pos + n == end || n > 1)
+        return pos + n == end ? n : n - 1;
+    return n;
+}
+
+// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)
+std::size_t matchGpt2(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    if (std::size_t n = contraction(t, pos, end, false))
+        return n;
+    const auto space = [](char32_t c) { return c == U' '; };
+    if (std::size_t n = optionalThenRun(t, pos, end, space, isLetter))
+        return n;
+    if (std::size_t n = optionalThenRun(t, pos, end, space, isNumber))
+        return n;
+    if (std::size_t n = optionalThenRun(t, pos, end, space, isOther))
+        return n;
+    // \s+(?!\S): without the trailing \s+ alternative a lone space before a word has no match;
+    // the search leaves it as a piece of its own, which is the same split.
+    const std::size_t n = runLength(t, pos, end, isWs);
+    if (n == 0)
+        return 0;
+    return pos + n == end ? n : n - 1;
+}
+
+// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,maxDigits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+template <std::size_t maxDigits>
+std::size_t matchLlama3Like(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    if (std::size_t n = contraction(t, pos, end, true))
+        return n;
+    const auto notNewlineLetterNumber = [](char32_t c) { return !isNewline(c) && !isLetter(c) && !isNumber(c); };
+    if (std::size_t n = optionalThenRun(t, pos, end, notNewlineLetterNumber, isLetter))
+        return n;
+    if (std::size_t n = runLength(t, pos, end, isNumber))
+        return std::min(n, maxDigits);
+    const auto space = [](char32_t c) { return c == U' '; };
+    if (std::size_t n = optionalThenRun(t, pos, end, space, isOther))
+        return n + runLength(t, pos + n, end, isNewline);
+    return whitespaceTail(t, pos, end, true);
+}
+
+// Character classes of the DeepSeek patterns, as written in the models' tokenizer.json: a
+// class text where "a-b" is a range. Pass 2 of DeepSeek LLM: the cased letters of Latin, Greek,
+// Cyrillic, Armenian, Georgian, Cherokee, Glagolitic, Coptic, Deseret, Osage, Adlam, ...
+constexpr std::u32string_view kDeepSeekLetters = U"A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃";
+constexpr std::u32string_view kDeepSeekPunctuation = U"!-/:-~\uFF01-\uFF0F\uFF1A-\uFF5E\u2018-\u201F\u3000-\u3002";
+constexpr std::u32string_view kDeepSeekCjk = U"\u4E00-\u9FA5\u0800-\u4E00\uAC00-\uD7FF";
+constexpr std::u32string_view kDeepSeek3Cjk = U"\u4E00-\u9FA5\u3040-\u309F\u30A0-\u30FF";
+
+// A class text parsed into ranges, tested by a scan (the classes have at most ~90 ranges and
+// most code points fall in the first few).
+class CharClass {
+public:
+    explicit CharClass(std::u32string_view spec)
+    {
+        for (std::size_t i = 0; i < spec.size();) {
+            if (i + 2 < spec.size() && spec[i + 1] == U'-') {
+                m_ranges.emplace_back(spec[i], spec[i + 2]);
+                i += 3;
+            } else {
+                m_ranges.emplace_back(spec[i], spec[i]);
+                i += 1;
+            }
+        }
+    }
+    bool contains(char32_t c) const
+    {
+        for (const auto &[first, last] : m_ranges)
+            if (c >= first && c <= last)
+                return true;
+        return false;
+    }
+
+private:
+    std::vector<std::pair<char32_t, char32_t>> m_ranges;
+};
+
+const CharClass &deepSeekLetters()
+{
+    static const CharClass cls(kDeepSeekLetters);
+    return cls;
+}
+const CharClass &deepSeekPunctuation()
+{
+    static const CharClass cls(kDeepSeekPunctuation);
+    return cls;
+}
+const CharClass &deepSeekCjk()
+{
+    static const CharClass cls(kDeepSeekCjk);
+    return cls;
+}
+const CharClass &deepSeek3Cjk()
+{
+    static const CharClass cls(kDeepSeek3Cjk);
+    return cls;
+}
+
+// [\r\n]
+std::size_t matchNewline(const std::vector<char32_t> &t, std::size_t pos, std::size_t)
+{
+    return isNewline(t[pos]) ? 1 : 0;
+}
+
+// \s?[letters]+
+std::size_t matchDeepSeekWord(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    return optionalThenRun(t, pos, end, isWs, [](char32_t c) { return deepSeekLetters().contains(c); });
+}
+
+// \s?[!-/:-~！-／：-～‘-‟　-。]+
+std::size_t matchDeepSeekPunctuation(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    return optionalThenRun(t, pos, end, isWs, [](char32_t c) { return deepSeekPunctuation().contains(c); });
+}
+
+// \s+$ — $ is the end of the piece being split.
+std::size_t matchTrailingSpace(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    const std::size_t n = runLength(t, pos, end, isWs);
+    return pos + n == end ? n : 0;
+}
+
+// [一-龥ࠀ-一가-퟿]+
+std::size_t matchDeepSeekCjk(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    return runLength(t, pos, end, [](char32_t c) { return deepSeekCjk().contains(c); });
+}
+
+// \p{N}+
+std::size_t matchNumbers(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    return runLength(t, pos, end, isNumber);
+}
+
+// \p{N}{1,3}
+std::size_t matchNumbers3(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    return std::min<std::size_t>(runLength(t, pos, end, isNumber), 3);
+}
+
+// [一-龥぀-ゟ゠-ヿ]+
+std::size_t matchDeepSeek3Cjk(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    return runLength(t, pos, end, [](char32_t c) { return deepSeek3Cjk().contains(c); });
+}
+
+// [!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+|
+//  ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+std::size_t matchDeepSeek3Words(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    const auto asciiPunct = [](char32_t c) {
+        return (c >= U'!' && c <= U'/') || (c >= U':' && c <= U'@') || (c >= U'[' && c <= U'`') || (c >= U'{' && c <= U'~');
+    };
+    if (asciiPunct(t[pos]) && pos + 1 < end && isAsciiLetter(t[pos + 1]))
+        return 1 + runLength(t, pos + 1, end, isAsciiLetter);
+    const auto letterOrMark = [](char32_t c) { return (unicode::classOf(c) & (CodepointClass::Letter | CodepointClass::Mark)) != 0; };
+    const auto prefix = [](char32_t c) {
+        return !isNewline(c) && !(unicode::classOf(c) & (CodepointClass::Letter | CodepointClass::Punctuation | CodepointClass::Symbol));
+    };
+    if (std::size_t n = optionalThenRun(t, pos, end, prefix, letterOrMark))
+        return n;
+    const auto punctOrSymbol = [](char32_t c) { return (unicode::classOf(c) & (CodepointClass::Punctuation | CodepointClass::Symbol)) != 0; };
+    const auto space = [](char32_t c) { return c == U' '; };
+    if (std::size_t n = optionalThenRun(t, pos, end, space, punctOrSymbol))
+        return n + runLength(t, pos + n, end, isNewline);
+    return whitespaceTail(t, pos, end, true);
+}
+
+// One pass: splits every piece at the leftmost matches of `match`, keeping the text between
+// matches as pieces too (a regex search that restarts after each match).
+std::vector<Piece> split(const std::vector<char32_t> &t, const std::vector<Piece> &pieces, Matcher match)
+{
+    std::vector<Piece> out;
+    out.reserve(pieces.size() * 2);
+    for (const Piece &piece : pieces) {
+        std::size_t gapBegin = piece.begin;
+        std::size_t pos = piece.begin;
+        while (pos < piece.end) {
+            const std::size_t n = match(t, pos, piece.end);
+            if (n == 0) {
+                ++pos;
+                continue;
+            }
+            NW_ASSERT(pos + n <= piece.end);
+            if (pos > gapBegin)
+                out.push_back({gapBegin, pos});
+            out.push_back({pos, pos + n});
+            pos += n;
+            gapBegin = pos;
+        }
+        if (piece.end > gapBegin)
+            out.push_back({gapBegin, piece.end});
+    }
+    return out;
+}
+
+std::vector<Matcher> passesOf(PreTokenizerKind kind)
+{
+    switch (kind) {
+    case PreTokenizerKind::Gpt2:
+        return {matchGpt2};
+    case PreTokenizerKind::Llama3:
+        return {matchLlama3Like<3>};
+    case PreTokenizerKind::Qwen2:
+        return {matchLlama3Like<1>};
+    case PreTokenizerKind::DeepSeekLlm:
+        return {matchNewline, matchDeepSeekWord, matchDeepSeekPunctuation, matchTrailingSpace, matchDeepSeekCjk, matchNumbers};
+    case PreTokenizerKind::DeepSeek3:
+        return {matchNumbers3, matchDeepSeek3Cjk, matchDeepSeek3Words};
+    }
+    NW_ASSERT(false);
+    return {};
+}
+
+struct NamedKind {
+    std::string_view name;
+    PreTokenizerKind kind;
+};
+
+// Names as GGUF converters write them; the first name of each kind is its canonical one.
+constexpr std::array<NamedKind, 10> kNames = {{
+    {"gpt-2", PreTokenizerKind::Gpt2},
+    {"llama-bpe", PreTokenizerKind::Llama3},
+    {"llama3", PreTokenizerKind::Llama3},
+    {"llama-v3", PreTokenizerKind::Llama3},
+    {"default", PreTokenizerKind::Llama3},
+    {"", PreTokenizerKind::Llama3},
+    {"qwen2", PreTokenizerKind::Qwen2},
+    {"deepseek-r1-qwen", PreTokenizerKind::Qwen2},
+    {"deepseek-llm", PreTokenizerKind::DeepSeekLlm},
+    {"deepseek-v3", PreTokenizerKind::DeepSeek3},
+}};
+
+} // namespace
+
+std::optional<PreTokenizerKind> preTokenizerFromName(std::string_view name)
+{
+    for (const NamedKind &named : kNames)
+        if (named.name == name)
+            return named.kind;
+    return std::nullopt;
+}
+
+std::string_view preTokenizerName(PreTokenizerKind kind)
+{
+    for (const NamedKind &named : kNames)
+        if (named.kind == kind)
+            return named.name;
+    NW_ASSERT(false);
+    return {};
+}
+
+std::vector<std::string_view> preTokenize(PreTokenizerKind kind, std::string_view text)
+{
+    const unicode::CodepointText decoded = unicode::toCodepoints(text);
+    std::vector<Piece> pieces;
+    if (!decoded.cps.empty())
+        pieces.push_back({0, decoded.cps.size()});
+    for (Matcher match : passesOf(kind))
+        pieces = split(decoded.cps, pieces, match);
+
+    std::vector<std::string_view> words;
+    words.reserve(pieces.size());
+    for (const Piece &piece : pieces) {
+        const std::size_t begin = decoded.offsets[piece.begin];
+        words.push_back(text.substr(begin, decoded.offsets[piece.end] - begin));
+    }
+    return words;
+}
+
+} // namespace nw

@@ -1,0 +1,293 @@
+// Vocabulary from tokenizer.ggml.* metadata, validated once so the tokenizers can index freely.
+#include "engine/vocab.h"
+
+#include "common/assert.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "engine/gguf_file.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <fmt/format.h>
+
+namespace nw {
+namespace {
+
+// Control-token texts that end a turn in common chat formats, for files that name no eot id
+// (the same texts GGUF runtimes look for).
+constexpr std::array<std::string_view, 8> kEndOfTurnTexts = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",
+    "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>", // <｜end▁of▁sentence｜> (DeepSeek)
+    "<|eom_id|>",
+};
+
+std::string mergeKey(std::string_view left, std::string_view right)
+{
+    // The left length first: token texts may contain any byte, spaces included.
+    std::string key;
+    const auto n = static_cast<std::uint32_t>(left.size());
+    key.resize(sizeof n);
+    std::memcpy(key.data(), &n, sizeof n);
+    key.append(left);
+    key.append(right);
+    return key;
+}
+
+std::optional<std::int64_t> asInt(const GgufValue &value)
+{
+    if (const auto *u = std::get_if<std::uint64_t>(&value))
+        return *u <= std::uint64_t(INT64_MAX) ? std::optional<std::int64_t>(static_cast<std::int64_t>(*u)) : std::nullopt;
+    if (const auto *i = std::get_if<std::int64_t>(&value))
+        return *i;
+    return std::nullopt;
+}
+
+std::optional<double> asNumber(const GgufValue &value)
+{
+    if (const auto *d = std::get_if<double>(&value))
+        return *d;
+    if (const auto i = asInt(value))
+        return static_cast<double>(*i);
+    return std::nullopt;
+}
+
+const GgufArray *requireArrayOf(const GgufFile &file, std::string_view key, bool required)
+{
+    const GgufArray *array = file.findArray(key);
+    if (!array && file.findValue(key))
+        fail("{}: metadata '{}' is not an array", file.label(), key);
+    if (!array && required)
+        fail("{}: metadata '{}' is missing: the file has no vocabulary", file.label(), key);
+    return array;
+}
+
+// Reads a special id key; ids outside the vocabulary keep the default, as GGUF runtimes do.
+void readId(const GgufFile &file, std::string_view key, std::int32_t &id, std::size_t nVocab)
+{
+    const std::optional<std::int64_t> value = file.findInt(key);
+    // Converters write UINT32_MAX (or -1) for "no such token".
+    if (!value || *value == 0xFFFFFFFF || *value == -1)
+        return;
+    if (*value < 0 || *value >= static_cast<std::int64_t>(nVocab)) {
+        log::get("engine")->warn("{}: {} = {} is outside the vocabulary of {} tokens; using {}", file.label(), key,
+                                 *value, nVocab, id);
+        return;
+    }
+    id = static_cast<std::int32_t>(*value);
+}
+
+} // namespace
+
+std::string_view vocabModelName(VocabModel model)
+{
+    return model == VocabModel::Spm ? "llama" : "gpt2";
+}
+
+Vocab::Vocab(VocabSpec spec) : m_spec(std::move(spec))
+{
+    const std::size_t n = m_spec.tokens.size();
+    if (n == 0)
+        fail("vocabulary is empty");
+    if (n > static_cast<std::size_t>(INT32_MAX))
+        fail("vocabulary has {} tokens, more than token ids can address", n);
+    if (!m_spec.scores.empty() && m_spec.scores.size() != n)
+        fail("vocabulary has {} tokens but {} scores", n, m_spec.scores.size());
+    if (!m_spec.types.empty() && m_spec.types.size() != n)
+        fail("vocabulary has {} tokens but {} token types", n, m_spec.types.size());
+    for (const auto &[name, id] : {std::pair{"bos", m_spec.bos}, std::pair{"eos", m_spec.eos}, std::pair{"eot", m_spec.eot},
+                                   std::pair{"eom", m_spec.eom}, std::pair{"unk", m_spec.unk}, std::pair{"pad", m_spec.pad}})
+        if (id < -1 || id >= static_cast<std::int64_t>(n))
+            fail("vocabulary's {} id {} is outside its {} tokens", name, id, n);
+    if (m_spec.addBos && m_spec.bos < 0)
+        fail("vocabulary asks for a BOS token but defines none");
+    if (m_spec.addEos && m_spec.eos < 0)
+        fail("vocabulary asks for an EOS token but defines none");
+    if (m_spec.model == VocabModel::Bpe && m_spec.merges.empty())
+        fail("byte-level BPE vocabulary has no merges (tokenizer.ggml.merges)");
+
+    m_ids.reserve(n);
+    for (std::size_t id = 0; id < n; ++id)
+        m_ids[m_spec.tokens[id]] = static_cast<std::int32_t>(id);
+
+    m_mergeRanks.reserve(m_spec.merges.size());
+    for (std::size_t rank = 0; rank < m_spec.merges.size(); ++rank) {
+        const std::string &merge = m_spec.merges[rank];
+        // Split at the first space after the first byte: a merge's left part is never empty.
+        const std::size_t space = merge.find(' ', 1);
+        if (space == std::string::npos)
+            fail("merge {} ('{}') is not two token texts separated by a space", rank, merge);
+        m_mergeRanks.emplace(mergeKey(std::string_view(merge).substr(0, space), std::string_view(merge).substr(space + 1)),
+                             static_cast<std::int32_t>(rank));
+    }
+
+    m_byteTokens.assign(256, -1);
+    for (int b = 0; b < 256; ++b) {
+        if (const auto id = find(fmt::format("<0x{:02X}>", b)))
+            m_byteTokens[static_cast<std::size_t>(b)] = *id;
+        else if (const auto single = find(std::string(1, static_cast<char>(b))))
+            m_byteTokens[static_cast<std::size_t>(b)] = *single;
+    }
+
+    for (std::int32_t id = 0; id < size(); ++id) {
+        const TokenType t = type(id);
+        if (t == TokenType::Control || t == TokenType::UserDefined || t == TokenType::Unknown)
+            m_special.push_back(id);
+    }
+    std::stable_sort(m_special.begin(), m_special.end(),
+                     [this](std::int32_t a, std::int32_t b) { return text(a).size() > text(b).size(); });
+
+    if (m_spec.eot < 0) {
+        for (std::int32_t id = 0; id < size() && m_spec.eot < 0; ++id)
+            if (type(id) == TokenType::Control && text(id) != "<|eom_id|>" &&
+                std::find(kEndOfTurnTexts.begin(), kEndOfTurnTexts.end(), text(id)) != kEndOfTurnTexts.end())
+                m_spec.eot = id;
+    }
+    for (std::int32_t id : {m_spec.eos, m_spec.eot, m_spec.eom})
+        if (id >= 0)
+            m_eog.push_back(id);
+    for (std::int32_t id : m_special)
+        if (type(id) == TokenType::Control &&
+            std::find(kEndOfTurnTexts.begin(), kEndOfTurnTexts.end(), text(id)) != kEndOfTurnTexts.end())
+            m_eog.push_back(id);
+    std::sort(m_eog.begin(), m_eog.end());
+    m_eog.erase(std::unique(m_eog.begin(), m_eog.end()), m_eog.end());
+}
+
+const std::string &Vocab::text(std::int32_t id) const
+{
+    NW_ASSERT(contains(id));
+    return m_spec.tokens[static_cast<std::size_t>(id)];
+}
+
+float Vocab::score(std::int32_t id) const
+{
+    NW_ASSERT(contains(id));
+    return m_spec.scores.empty() ? 0.0f : m_spec.scores[static_cast<std::size_t>(id)];
+}
+
+TokenType Vocab::type(std::int32_t id) const
+{
+    NW_ASSERT(contains(id));
+    return m_spec.types.empty() ? TokenType::Normal : m_spec.types[static_cast<std::size_t>(id)];
+}
+
+std::optional<std::int32_t> Vocab::find(std::string_view text) const
+{
+    const auto it = m_ids.find(std::string(text));
+    if (it == m_ids.end())
+        return std::nullopt;
+    return it->second;
+}
+
+std::optional<std::int32_t> Vocab::mergeRank(std::string_view left, std::string_view right) const
+{
+    const auto it = m_mergeRanks.find(mergeKey(left, right));
+    if (it == m_mergeRanks.end())
+        return std::nullopt;
+    return it->second;
+}
+
+std::optional<std::int32_t> Vocab::byteToken(std::uint8_t byte) const
+{
+    const std::int32_t id = m_byteTokens[byte];
+    if (id >= 0)
+        return id;
+    if (m_spec.unk >= 0)
+        return m_spec.unk;
+    return std::nullopt;
+}
+
+Vocab Vocab::fromGguf(const GgufFile &file)
+{
+    VocabSpec spec;
+    const std::optional<std::string> model = file.findString("tokenizer.ggml.model");
+    if (!model)
+        fail("{}: metadata 'tokenizer.ggml.model' is missing: the file has no tokenizer", file.label());
+    if (*model == "llama") {
+        // SentencePiece defaults (llama.cpp): <unk>=0, <s>=1, </s>=2, BOS added, space prefix on.
+        spec.model = VocabModel::Spm;
+        spec.unk = 0;
+        spec.bos = 1;
+        spec.eos = 2;
+        spec.addBos = true;
+        spec.addSpacePrefix = true;
+    } else if (*model == "gpt2") {
+        spec.model = VocabModel::Bpe;
+    } else {
+        fail("{}: tokenizer model '{}' is not supported (tokenizer.ggml.model must be 'llama' or 'gpt2')",
+             file.label(), *model);
+    }
+    spec.pre = file.findString("tokenizer.ggml.pre").value_or("");
+    // Llama 3 vocabularies add BOS unless the file says otherwise.
+    if (spec.model == VocabModel::Bpe && (spec.pre == "llama-bpe" || spec.pre == "llama3" || spec.pre == "llama-v3"))
+        spec.addBos = true;
+
+    const GgufArray &tokens = *requireArrayOf(file, "tokenizer.ggml.tokens", true);
+    const std::size_t n = tokens.values.size();
+    spec.tokens.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto *s = std::get_if<std::string>(&tokens.values[i]);
+        if (!s)
+            fail("{}: tokenizer.ggml.tokens[{}] is not a string", file.label(), i);
+        // An empty text could never be matched; give it a unique placeholder as llama.cpp does.
+        spec.tokens.push_back(s->empty() ? fmt::format("[EMPTY_{}]", i) : *s);
+    }
+    if (const GgufArray *scores = requireArrayOf(file, "tokenizer.ggml.scores", false)) {
+        if (scores->values.size() != n)
+            fail("{}: tokenizer.ggml.scores has {} values for {} tokens", file.label(), scores->values.size(), n);
+        spec.scores.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::optional<double> v = asNumber(scores->values[i]);
+            if (!v)
+                fail("{}: tokenizer.ggml.scores[{}] is not a number", file.label(), i);
+            spec.scores.push_back(static_cast<float>(*v));
+        }
+    }
+    if (const GgufArray *types = requireArrayOf(file, "tokenizer.ggml.token_type", false)) {
+        if (types->values.size() != n)
+            fail("{}: tokenizer.ggml.token_type has {} values for {} tokens", file.label(), types->values.size(), n);
+        spec.types.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::optional<std::int64_t> v = asInt(types->values[i]);
+            if (!v)
+                fail("{}: tokenizer.ggml.token_type[{}] is not an integer", file.label(), i);
+            spec.types.push_back(*v >= 0 && *v <= 6 ? static_cast<TokenType>(*v) : TokenType::Undefined);
+        }
+    }
+    if (spec.model == VocabModel::Bpe) {
+        const GgufArray &merges = *requireArrayOf(file, "tokenizer.ggml.merges", true);
+        spec.merges.reserve(merges.values.size());
+        for (std::size_t i = 0; i < merges.values.size(); ++i) {
+            const auto *s = std::get_if<std::string>(&merges.values[i]);
+            if (!s)
+                fail("{}: tokenizer.ggml.merges[{}] is not a string", file.label(), i);
+            spec.merges.push_back(*s);
+        }
+    }
+
+    readId(file, "tokenizer.ggml.bos_token_id", spec.bos, n);
+    readId(file, "tokenizer.ggml.eos_token_id", spec.eos, n);
+    readId(file, "tokenizer.ggml.eot_token_id", spec.eot, n);
+    readId(file, "tokenizer.ggml.eom_token_id", spec.eom, n);
+    readId(file, "tokenizer.ggml.unknown_token_id", spec.unk, n);
+    readId(file, "tokenizer.ggml.padding_token_id", spec.pad, n);
+    if (spec.bos >= static_cast<std::int32_t>(n))
+        spec.bos = -1;
+    if (spec.eos >= static_cast<std::int32_t>(n))
+        spec.eos = -1;
+    if (spec.unk >= static_cast<std::int32_t>(n))
+        spec.unk = -1;
+    spec.addBos = file.findBool("tokenizer.ggml.add_bos_token").value_or(spec.addBos);
+    spec.addEos = file.findBool("tokenizer.ggml.add_eos_token").value_or(spec.addEos);
+    spec.addSpacePrefix = file.findBool("tokenizer.ggml.add_space_prefix").value_or(spec.addSpacePrefix);
+
+    try {
+        return Vocab(std::move(spec));
+    } catch (const Error &e) {
+        fail("{}: {}", file.label(), e.what());
+    }
+}
+
+} // namespace nw

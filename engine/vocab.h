@@ -1,0 +1,92 @@
+// A model's vocabulary as GGUF metadata describes it (tokenizer.ggml.*): token texts, scores,
+// types, BPE merges and the special ids, with the lookups the tokenizers need.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace nw {
+
+class GgufFile;
+
+// tokenizer.ggml.token_type values, numbered as on disk (llama.cpp's llama_token_type).
+enum class TokenType : std::int32_t {
+    Undefined = 0,
+    Normal = 1,
+    Unknown = 2,
+    Control = 3,     // <s>, </s>, <|eot_id|>: never produced from plain text unless parsed as special
+    UserDefined = 4, // added tokens matched as a whole even in plain text
+    Unused = 5,
+    Byte = 6,        // SentencePiece byte fallback, text "<0xNN>"
+};
+
+enum class VocabModel {
+    Spm, // "llama": SentencePiece-style, merges by score, byte fallback
+    Bpe, // "gpt2": byte-level BPE, merges by rank, pre-tokenizer by tokenizer.ggml.pre
+};
+
+// Everything read from the metadata; -1 for an id the file does not define.
+struct VocabSpec {
+    VocabModel model = VocabModel::Spm;
+    std::string pre;                  // tokenizer.ggml.pre ("" when absent)
+    std::vector<std::string> tokens;  // [nVocab]
+    std::vector<float> scores;        // [nVocab] or empty (all 0)
+    std::vector<TokenType> types;     // [nVocab] or empty (all Normal)
+    std::vector<std::string> merges;  // BPE: "left right", in rank order
+    std::int32_t bos = -1;
+    std::int32_t eos = -1;
+    std::int32_t eot = -1;
+    std::int32_t eom = -1;
+    std::int32_t unk = -1;
+    std::int32_t pad = -1;
+    bool addBos = false;
+    bool addEos = false;
+    bool addSpacePrefix = false; // SPM: a leading space before the text (sentencepiece's add_dummy_prefix)
+};
+
+class Vocab {
+public:
+    // Validates the spec (sizes agree, ids in range, merges well formed); throws nw::Error.
+    explicit Vocab(VocabSpec spec);
+    // Reads tokenizer.ggml.* with the defaults GGUF runtimes use when a key is missing; refuses
+    // tokenizer models other than "llama" and "gpt2".
+    static Vocab fromGguf(const GgufFile &file);
+
+    const VocabSpec &spec() const { return m_spec; }
+    VocabModel model() const { return m_spec.model; }
+    std::int32_t size() const { return static_cast<std::int32_t>(m_spec.tokens.size()); }
+    const std::string &text(std::int32_t id) const;
+    float score(std::int32_t id) const;
+    TokenType type(std::int32_t id) const;
+    bool contains(std::int32_t id) const { return id >= 0 && id < size(); }
+
+    // The id of a token text; when several tokens share a text the last one wins (as in
+    // llama.cpp, so ids agree with it).
+    std::optional<std::int32_t> find(std::string_view text) const;
+    // The rank of merging `left` + `right` (lower merges first); nullopt when not a merge.
+    std::optional<std::int32_t> mergeRank(std::string_view left, std::string_view right) const;
+    // SPM byte fallback: the "<0xNN>" token for a byte (or the one-byte token, or unk).
+    std::optional<std::int32_t> byteToken(std::uint8_t byte) const;
+
+    // Tokens matched as whole units before tokenizing (control, user-defined, unknown),
+    // longest text first.
+    const std::vector<std::int32_t> &specialTokens() const { return m_special; }
+    // End-of-generation ids: eos, eot, eom and control tokens with a known end-of-turn text.
+    const std::vector<std::int32_t> &endOfGeneration() const { return m_eog; }
+
+private:
+    VocabSpec m_spec;
+    std::unordered_map<std::string, std::int32_t> m_ids;
+    std::unordered_map<std::string, std::int32_t> m_mergeRanks; // key: mergeKey(left, right)
+    std::vector<std::int32_t> m_byteTokens;                     // [256], -1: none
+    std::vector<std::int32_t> m_special;
+    std::vector<std::int32_t> m_eog;
+};
+
+std::string_view vocabModelName(VocabModel model);
+
+} // namespace nw
