@@ -1,0 +1,158 @@
+// The float64 reference llama: x = embed; per layer x += Wo·attn(rope(Wq·n(x)), rope(Wk·n(x)),
+// Wv·n(x)); x += Wdown·(silu(Wgate·n(x)) ⊙ Wup·n(x)); logits = Wout·n(x). Rope rotates adjacent
+// pairs (x[2i], x[2i+1]) by pos·base^(-2i/nRot), as GGUF llama files expect.
+#include "tests/engine/reference/reference_llama.h"
+
+#include "engine/gguf_file.h"
+#include "kernels/cpu/quantize.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace nw::test {
+namespace {
+
+using Matrix = std::vector<std::vector<double>>; // [rows][cols]
+
+Matrix loadMatrix(const GgufFile &file, const std::string &name)
+{
+    const TensorView &t = file.requireTensor(name);
+    const std::size_t cols = static_cast<std::size_t>(t.shape[0]);
+    const std::size_t rows = t.shape.size() > 1 ? static_cast<std::size_t>(t.shape[1]) : 1;
+    std::vector<float> all(rows * cols);
+    dequantizeRow(t.type, t.data, all.data(), rows * cols);
+    Matrix m(rows, std::vector<double>(cols));
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < cols; ++c)
+            m[r][c] = all[r * cols + c];
+    return m;
+}
+
+std::vector<double> matVec(const Matrix &w, const std::vector<double> &x)
+{
+    std::vector<double> y(w.size(), 0.0);
+    for (std::size_t r = 0; r < w.size(); ++r)
+        for (std::size_t c = 0; c < x.size(); ++c)
+            y[r] += w[r][c] * x[c];
+    return y;
+}
+
+std::vector<double> rmsNorm(const std::vector<double> &x, const std::vector<double> &w, double eps)
+{
+    double ss = 0.0;
+    for (double v : x)
+        ss += v * v;
+    const double inv = 1.0 / std::sqrt(ss / static_cast<double>(x.size()) + eps);
+    std::vector<double> y(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i)
+        y[i] = x[i] * inv * w[i];
+    return y;
+}
+
+void rope(std::vector<double> &x, std::int64_t nHeads, std::int64_t headDim, std::int64_t nRot, double pos,
+          double base)
+{
+    for (std::int64_t h = 0; h < nHeads; ++h)
+        for (std::int64_t i = 0; i < nRot / 2; ++i) {
+            const double theta = pos * std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(nRot));
+            double &a = x[static_cast<std::size_t>(h * headDim + 2 * i)];
+            double &b = x[static_cast<std::size_t>(h * headDim + 2 * i + 1)];
+            const double a0 = a, b0 = b;
+            a = a0 * std::cos(theta) - b0 * std::sin(theta);
+            b = a0 * std::sin(theta) + b0 * std::cos(theta);
+        }
+}
+
+} // namespace
+
+std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std::span<const std::int32_t> tokens)
+{
+    const std::string arch = file.requireString("general.architecture");
+    if (arch != "llama")
+        throw std::runtime_error("reference: not a llama file");
+    auto meta = [&](const char *key) { return file.requireInt(arch + "." + key); };
+    const std::int64_t nLayers = meta("block_count");
+    const std::int64_t nEmbd = meta("embedding_length");
+    const std::int64_t nHeads = meta("attention.head_count");
+    const std::int64_t nKvHeads = file.findInt(arch + ".attention.head_count_kv").value_or(nHeads);
+    const std::int64_t headDim = nEmbd / nHeads;
+    const std::int64_t nRot = file.findInt(arch + ".rope.dimension_count").value_or(headDim);
+    const double eps = file.findFloat(arch + ".attention.layer_norm_rms_epsilon").value_or(1e-5);
+    const double base = file.findFloat(arch + ".rope.freq_base").value_or(10000.0);
+    const double posScale = 1.0 / file.findFloat(arch + ".rope.scaling.factor").value_or(1.0);
+
+    const Matrix embd = loadMatrix(file, "token_embd.weight");
+    const Matrix out = file.findTensor("output.weight") ? loadMatrix(file, "output.weight") : embd;
+    const std::vector<double> outNorm = loadMatrix(file, "output_norm.weight")[0];
+    const std::size_t n = tokens.size();
+
+    std::vector<std::vector<double>> x(n);
+    for (std::size_t t = 0; t < n; ++t)
+        x[t] = embd.at(static_cast<std::size_t>(tokens[t]));
+
+    for (std::int64_t l = 0; l < nLayers; ++l) {
+        const std::string p = "blk." + std::to_string(l) + ".";
+        const std::vector<double> attnNorm = loadMatrix(file, p + "attn_norm.weight")[0];
+        const std::vector<double> ffnNorm = loadMatrix(file, p + "ffn_norm.weight")[0];
+        const Matrix wq = loadMatrix(file, p + "attn_q.weight");
+        const Matrix wk = loadMatrix(file, p + "attn_k.weight");
+        const Matrix wv = loadMatrix(file, p + "attn_v.weight");
+        const Matrix wo = loadMatrix(file, p + "attn_output.weight");
+        const Matrix wGate = loadMatrix(file, p + "ffn_gate.weight");
+        const Matrix wUp = loadMatrix(file, p + "ffn_up.weight");
+        const Matrix wDown = loadMatrix(file, p + "ffn_down.weight");
+
+        std::vector<std::vector<double>> q(n), k(n), v(n);
+        for (std::size_t t = 0; t < n; ++t) {
+            const std::vector<double> h = rmsNorm(x[t], attnNorm, eps);
+            q[t] = matVec(wq, h);
+            k[t] = matVec(wk, h);
+            v[t] = matVec(wv, h);
+            rope(q[t], nHeads, headDim, nRot, static_cast<double>(t) * posScale, base);
+            rope(k[t], nKvHeads, headDim, nRot, static_cast<double>(t) * posScale, base);
+        }
+        for (std::size_t t = 0; t < n; ++t) {
+            std::vector<double> att(static_cast<std::size_t>(nHeads * headDim), 0.0);
+            for (std::int64_t h = 0; h < nHeads; ++h) {
+                const std::int64_t kvh = h / (nHeads / nKvHeads);
+                std::vector<double> scores(t + 1);
+                double maxScore = -1e300;
+                for (std::size_t s = 0; s <= t; ++s) {
+                    double dot = 0.0;
+                    for (std::int64_t d = 0; d < headDim; ++d)
+                        dot += q[t][static_cast<std::size_t>(h * headDim + d)] *
+                               k[s][static_cast<std::size_t>(kvh * headDim + d)];
+                    scores[s] = dot / std::sqrt(static_cast<double>(headDim));
+                    maxScore = std::max(maxScore, scores[s]);
+                }
+                double sum = 0.0;
+                for (double &sc : scores) {
+                    sc = std::exp(sc - maxScore);
+                    sum += sc;
+                }
+                for (std::size_t s = 0; s <= t; ++s)
+                    for (std::int64_t d = 0; d < headDim; ++d)
+                        att[static_cast<std::size_t>(h * headDim + d)] +=
+                            scores[s] / sum * v[s][static_cast<std::size_t>(kvh * headDim + d)];
+            }
+            const std::vector<double> o = matVec(wo, att);
+            for (std::size_t i = 0; i < x[t].size(); ++i)
+                x[t][i] += o[i];
+            const std::vector<double> h2 = rmsNorm(x[t], ffnNorm, eps);
+            std::vector<double> g = matVec(wGate, h2);
+            const std::vector<double> u = matVec(wUp, h2);
+            for (std::size_t i = 0; i < g.size(); ++i)
+                g[i] = g[i] / (1.0 + std::exp(-g[i])) * u[i];
+            const std::vector<double> d = matVec(wDown, g);
+            for (std::size_t i = 0; i < x[t].size(); ++i)
+                x[t][i] += d[i];
+        }
+    }
+    std::vector<std::vector<double>> logits(n);
+    for (std::size_t t = 0; t < n; ++t)
+        logits[t] = matVec(out, rmsNorm(x[t], outNorm, eps));
+    return logits;
+}
+
+} // namespace nw::test

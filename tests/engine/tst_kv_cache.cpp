@@ -1,0 +1,208 @@
+// KvCache: mode parsing, per-mode row bytes (hand-computed from the hyperparameters), on-demand
+// block allocation checked against the pages the kernel reports resident (mincore), and
+// lock-free MemoryStats snapshots from another thread.
+#include "common/error.h"
+#include "engine/hparams.h"
+#include "engine/kv_cache.h"
+
+#include <doctest/doctest.h>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+using namespace nw;
+
+namespace {
+
+HParams gqaParams()
+{
+    HParams hp;
+    hp.arch = "llama";
+    hp.nLayers = 3;
+    hp.nEmbd = 64;
+    hp.nFf = 128;
+    hp.nHeads = 8;
+    hp.nKvHeads = 4;
+    hp.headDimK = 8;
+    hp.headDimV = 8;
+    hp.nRot = 8;
+    hp.nVocab = 32;
+    return hp;
+}
+
+// Resident bytes of [base, base + bytes) as the kernel sees them.
+std::size_t residentBytes(const std::byte *base, std::size_t bytes)
+{
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> pages((bytes + page - 1) / page);
+    REQUIRE(mincore(const_cast<std::byte *>(base), bytes, pages.data()) == 0);
+    std::size_t resident = 0;
+    for (unsigned char p : pages)
+        resident += (p & 1) ? page : 0;
+    return resident;
+}
+
+} // namespace
+
+TEST_CASE("KV mode strings")
+{
+    CHECK(KvModeSpec::parse("full").mode == KvMode::Full);
+    CHECK(KvModeSpec::parse("mla").mode == KvMode::Mla);
+    const KvModeSpec latent = KvModeSpec::parse("latent:128+q4");
+    CHECK(latent.mode == KvMode::Latent);
+    CHECK(latent.rank == 128);
+    CHECK(latent.quant == KvQuant::Q4);
+    CHECK(latent.toString() == "latent:128+q4");
+    CHECK(KvModeSpec::parse("full+q8").quant == KvQuant::Q8);
+    for (const char *bad : {"", "fp8", "latent:", "latent:0", "latent:-3", "latent:12x", "full+q3", "mla+"})
+        CHECK_THROWS_AS(KvModeSpec::parse(bad), Error);
+}
+
+TEST_CASE("layout bytes per token and layer")
+{
+    const HParams hp = gqaParams();
+    const KvLayout full = KvLayout::forModel(hp, KvModeSpec::parse("full"));
+    CHECK(full.kRowBytes() == 4 * 8 * 2); // 4 KV heads × 8 dims × f16
+    CHECK(full.vRowBytes() == 4 * 8 * 2);
+    CHECK(full.bytesPerTokenLayer() == 128);
+    KvModeSpec f32 = KvModeSpec::parse("full");
+    f32.rowType = TensorType::F32;
+    CHECK(KvLayout::forModel(hp, f32).bytesPerTokenLayer() == 256);
+    CHECK(mhaF16BytesPerTokenLayer(hp) == 8 * (8 + 8) * 2);
+    CHECK_THROWS_AS(KvLayout::forModel(hp, KvModeSpec::parse("mla")), Error); // no MLA in llama
+
+    // DeepSeek-V2's published MLA shape: kv_lora_rank 512, rope dims 64, 128 heads of 192/128.
+    HParams ds;
+    ds.arch = "deepseek2";
+    ds.nHeads = 128;
+    ds.nKvHeads = 128;
+    ds.headDimK = 192;
+    ds.headDimV = 128;
+    ds.kvLoraRank = 512;
+    ds.qkRopeHeadDim = 64;
+    const KvLayout mla = KvLayout::forModel(ds, KvModeSpec::parse("mla"));
+    CHECK(mla.bytesPerTokenLayer() == (512 + 64) * 2);
+    CHECK(mla.vRowBytes() == 0);
+    CHECK(mla.mlaValueDim == 512);
+    CHECK(mhaF16BytesPerTokenLayer(ds) == 128 * (192 + 128) * 2);
+}
+
+TEST_CASE("blocks are allocated on demand and the reported bytes are the resident bytes")
+{
+    const HParams hp = gqaParams();
+    const KvLayout layout = KvLayout::forModel(hp, KvModeSpec::parse("full"));
+    KvCache cache(layout, hp.nLayers, 1000, mhaF16BytesPerTokenLayer(hp));
+    const std::size_t perLayerSpan = cache.blockStride() * ((1000 + 63) / 64);
+    auto resident = [&] {
+        std::size_t total = 0;
+        for (std::int64_t l = 0; l < hp.nLayers; ++l)
+            total += residentBytes(cache.layerView(l).kBlocks, perLayerSpan);
+        return total;
+    };
+    auto touchAll = [&] {
+        for (std::int64_t l = 0; l < hp.nLayers; ++l)
+            for (std::int64_t p = 0; p < cache.nBlocks() * KvCache::kBlockTokens; ++p) {
+                std::memset(cache.kRow(l, p), 0x11, layout.kRowBytes());
+                std::memset(cache.vRow(l, p), 0x22, layout.vRowBytes());
+            }
+    };
+    CHECK(cache.memoryStats().kvBytesReserved == 0);
+    CHECK(resident() == 0);
+
+    cache.reserve(1);
+    cache.commit(1);
+    CHECK(cache.nBlocks() == 1);
+    touchAll();
+    MemoryStats s = cache.memoryStats();
+    CHECK(s.kvBytesReserved == cache.allocatedBytes());
+    CHECK(s.kvBytesReserved == resident());
+    CHECK(s.kvBytesUsed == 1 * 128 * 3);
+
+    cache.reserve(130);
+    cache.commit(130);
+    CHECK(cache.nBlocks() == 3);
+    touchAll();
+    s = cache.memoryStats();
+    CHECK(s.tokens == 130);
+    CHECK(s.kvBytesUsed == 130 * 128 * 3);
+    CHECK(s.kvBytesReserved == resident());
+    CHECK(s.kvBytesReserved - s.kvBytesUsed < cache.blockStride() * 3); // within one block per layer
+    CHECK(s.mhaF16Bytes == 130 * 256 * 3);
+    CHECK(s.savingVsMha() == doctest::Approx(2.0));
+    for (const LayerKvBytes &layer : s.layers)
+        CHECK(layer.used == 130 * 128);
+
+    cache.truncate(64);
+    CHECK(cache.nBlocks() == 1);
+    s = cache.memoryStats();
+    CHECK(s.tokens == 64);
+    CHECK(s.kvBytesReserved == cache.allocatedBytes());
+    CHECK(s.kvBytesReserved == resident()); // freed pages went back to the system
+
+    CHECK_THROWS_AS(cache.reserve(1001), Error);
+    cache.clear();
+    CHECK(resident() == 0);
+    CHECK(cache.memoryStats().kvBytesReserved == 0);
+}
+
+TEST_CASE("rows keep their contents while the cache grows; the view addresses the same bytes")
+{
+    const HParams hp = gqaParams();
+    const KvLayout layout = KvLayout::forModel(hp, KvModeSpec::parse("full"));
+    KvCache cache(layout, hp.nLayers, 500, mhaF16BytesPerTokenLayer(hp));
+    cache.reserve(70);
+    for (std::int64_t p = 0; p < 70; ++p)
+        std::memset(cache.kRow(2, p), static_cast<int>(p), layout.kRowBytes());
+    cache.reserve(400);
+    for (std::int64_t p = 0; p < 70; ++p)
+        CHECK(static_cast<int>(cache.kRow(2, p)[5]) == static_cast<int>(p));
+    const KvLayerView view = cache.layerView(2);
+    const std::int64_t p = 69;
+    const std::byte *viaView = view.kBlocks + static_cast<std::size_t>(view.blockTable[p / view.blockSize]) * view.kBlockStride +
+                               static_cast<std::size_t>(p % view.blockSize) * view.kRowStride;
+    CHECK(viaView == cache.kRow(2, p));
+    const std::byte *vViaView = view.vBlocks + static_cast<std::size_t>(view.blockTable[p / view.blockSize]) * view.vBlockStride +
+                                static_cast<std::size_t>(p % view.blockSize) * view.vRowStride;
+    CHECK(vViaView == cache.vRow(2, p));
+}
+
+TEST_CASE("snapshots from another thread are consistent while the writer runs")
+{
+    const HParams hp = gqaParams();
+    const KvLayout layout = KvLayout::forModel(hp, KvModeSpec::parse("full"));
+    KvCache cache(layout, hp.nLayers, 4096, mhaF16BytesPerTokenLayer(hp), 12345);
+    int callbacks = 0;
+    cache.setMemoryCallback([&](const MemoryStats &) { ++callbacks; });
+    std::atomic<bool> done{false};
+    std::atomic<int> inconsistent{0};
+    std::atomic<int> reads{0};
+    std::thread reader([&] {
+        while (!done.load()) {
+            const MemoryStats s = cache.memoryStats();
+            const std::uint64_t expectUsed = static_cast<std::uint64_t>(s.tokens) * 128 * 3;
+            std::uint64_t sumUsed = 0;
+            for (const LayerKvBytes &l : s.layers)
+                sumUsed += l.used;
+            if (s.kvBytesUsed != expectUsed || sumUsed != expectUsed || s.kvBytesUsed > s.kvBytesReserved ||
+                s.weightsBytes != 12345)
+                inconsistent.fetch_add(1);
+            reads.fetch_add(1);
+        }
+    });
+    for (int round = 0; round < 20; ++round)
+        for (std::int64_t n = 1; n <= 4096; n += 37) {
+            cache.reserve(n);
+            cache.commit(n);
+            if (n % 5 == 0)
+                cache.truncate(n / 2);
+        }
+    done = true;
+    reader.join();
+    CHECK(inconsistent.load() == 0);
+    CHECK(reads.load() > 0);
+    CHECK(callbacks > 0);
+}
