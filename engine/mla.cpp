@@ -209,11 +209,11 @@ void mlaAttentionExpanded(Backend &backend, const MlaProjections &proj, const Kv
     args.kv.blockSize = nKv;
     args.kv.blockTable = kOneBlock;
     args.kv.kBlocks = reinterpret_cast<std::byte *>(scratch.keys.data());
-    args.kv.kBlockStride = 0;
     args.kv.kRowStride = nHeads * kHead * sizeof(float);
+    args.kv.kBlockStride = std::size_t(nKv) * args.kv.kRowStride;
     args.kv.vBlocks = reinterpret_cast<std::byte *>(scratch.values.data());
-    args.kv.vBlockStride = 0;
     args.kv.vRowStride = std::size_t(nHeads) * v * sizeof(float);
+    args.kv.vBlockStride = std::size_t(nKv) * args.kv.vRowStride;
     args.kv.nKvHeads = nHeads;
     args.kv.kHeadDim = int(kHead);
     args.kv.vHeadDim = v;
