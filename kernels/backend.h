@@ -33,6 +33,8 @@ struct RopeParams {
                                // true: halves (x[i], x[i + nDims/2])
     float freqBase = 10000.f;  // theta_i = pos * freqBase^(-2i/nDims)
     float freqScale = 1.f;     // 1 / linear scaling factor
+    const float *freqFactors = nullptr; // [nDims / 2] or null: pair i's angle is divided by
+                                        // freqFactors[i] (llama 3.1 `rope_freqs.weight`)
     // YaRN (arXiv:2309.00071): extFactor > 0 blends interpolated and extrapolated angles over
     // the dims between the corr dims of betaFast and betaSlow for a context of nCtxOrig.
     int nCtxOrig = 0;

@@ -1,0 +1,218 @@
+// Paged causal attention with an online softmax (Milakov & Gimelshein 2018; FlashAttention's
+// rescaling): scores are computed a chunk of cache tokens at a time, the running max m and sum l
+// rescale the accumulated output when m grows. Threads split over (query token, head).
+#include "kernels/cpu/attention.h"
+
+#include "common/assert.h"
+#include "common/error.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/dot_products.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/float16.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define NW_AVX2 __attribute__((target("avx2,fma,f16c")))
+#endif
+
+namespace nw::cpu {
+namespace {
+
+constexpr int kChunk = 64; // cache tokens scored per rescaling step
+
+// acc[i] = acc[i] * c + p * v[i] for v in f32 or f16.
+void axpyScalar(float *acc, float c, float p, const std::byte *v, bool f16, int n)
+{
+    if (f16) {
+        const auto *h = reinterpret_cast<const f16_t *>(v);
+        for (int i = 0; i < n; ++i)
+            acc[i] = acc[i] * c + p * fp16ToFloat(h[i]);
+    } else {
+        const auto *f = reinterpret_cast<const float *>(v);
+        for (int i = 0; i < n; ++i)
+            acc[i] = acc[i] * c + p * f[i];
+    }
+}
+
+#if defined(__x86_64__)
+NW_AVX2 void axpyAvx2(float *acc, float c, float p, const std::byte *v, bool f16, int n)
+{
+    const __m256 vc = _mm256_set1_ps(c), vp = _mm256_set1_ps(p);
+    int i = 0;
+    if (f16) {
+        const auto *h = reinterpret_cast<const f16_t *>(v);
+        for (; i + 8 <= n; i += 8) {
+            const __m256 x = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(h + i)));
+            _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(vp, x, _mm256_mul_ps(vc, _mm256_loadu_ps(acc + i))));
+        }
+    } else {
+        const auto *f = reinterpret_cast<const float *>(v);
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(vp, _mm256_loadu_ps(f + i),
+                                                      _mm256_mul_ps(vc, _mm256_loadu_ps(acc + i))));
+    }
+    axpyScalar(acc + i, c, p, v + static_cast<std::size_t>(i) * (f16 ? 2 : 4), f16, n - i);
+}
+#endif
+
+using AxpyFn = void (*)(float *, float, float, const std::byte *, bool, int);
+
+AxpyFn pickAxpy()
+{
+#if defined(__x86_64__)
+    const CpuFeatures &f = cpuFeatures();
+    if (f.avx2 && f.fma && f.f16c)
+        return axpyAvx2;
+#endif
+    return axpyScalar;
+}
+
+std::size_t elementBytes(TensorType type)
+{
+    return type == TensorType::F16 ? 2 : 4;
+}
+
+} // namespace
+
+void checkKvView(const KvLayerView &kv, const char *op)
+{
+    if (kv.type != TensorType::F32 && kv.type != TensorType::F16)
+        fail("{}: KV cache rows of type {} are not supported by the CPU backend (F32 or F16)", op,
+             tensorTypeName(kv.type));
+    if (kv.blockSize <= 0 || kv.blockTable == nullptr || kv.kBlocks == nullptr)
+        fail("{}: KV view without blocks (block size {})", op, kv.blockSize);
+    if (kv.nKvHeads <= 0 || kv.kHeadDim <= 0 || kv.vHeadDim <= 0)
+        fail("{}: KV view with {} heads of K dim {} and V dim {}", op, kv.nKvHeads, kv.kHeadDim, kv.vHeadDim);
+    const std::size_t es = elementBytes(kv.type);
+    if (kv.kRowStride < es * std::size_t(kv.nKvHeads) * std::size_t(kv.kHeadDim)
+        || kv.kBlockStride < kv.kRowStride * std::size_t(kv.blockSize))
+        fail("{}: K strides (row {}, block {}) do not hold {} heads of {}", op, kv.kRowStride,
+             kv.kBlockStride, kv.nKvHeads, kv.kHeadDim);
+    if (kv.vBlocks != nullptr && kv.vBlocks != kv.kBlocks
+        && (kv.vRowStride < es * std::size_t(kv.nKvHeads) * std::size_t(kv.vHeadDim)
+            || kv.vBlockStride < kv.vRowStride * std::size_t(kv.blockSize)))
+        fail("{}: V strides (row {}, block {}) do not hold {} heads of {}", op, kv.vRowStride,
+             kv.vBlockStride, kv.nKvHeads, kv.vHeadDim);
+}
+
+void attention(ThreadPool &pool, const AttentionArgs &a)
+{
+    const KvLayerView &kv = a.kv;
+    checkKvView(kv, "attention");
+    if (a.nTokens <= 0)
+        return;
+    if (a.nHeads <= 0 || a.nHeads % kv.nKvHeads != 0)
+        fail("attention: {} query heads cannot share {} KV heads", a.nHeads, kv.nKvHeads);
+    if (kv.vBlocks == nullptr)
+        fail("attention: KV view has no V rows (for MLA point vBlocks at kBlocks)");
+    const bool sharedRow = kv.vBlocks == kv.kBlocks;
+    if (sharedRow && kv.vHeadDim > kv.kHeadDim)
+        fail("attention: shared K/V rows need vHeadDim {} <= kHeadDim {}", kv.vHeadDim, kv.kHeadDim);
+    NW_ASSERT(a.q && a.out && a.queryPositions);
+    for (int t = 0; t < a.nTokens; ++t)
+        if (a.queryPositions[t] < 0)
+            fail("attention: query {} has position {}", t, a.queryPositions[t]);
+
+    const DotKernel &dot = dotKernel(kv.type);
+    static const AxpyFn axpy = pickAxpy();
+    const bool f16 = kv.type == TensorType::F16;
+    const std::size_t es = elementBytes(kv.type);
+    const int group = a.nHeads / kv.nKvHeads;
+    const std::int64_t nTasks = std::int64_t(a.nTokens) * a.nHeads;
+
+    const auto kRow = [&](std::int64_t j, int kvHead) {
+        return kv.kBlocks + std::size_t(kv.blockTable[j / kv.blockSize]) * kv.kBlockStride
+               + std::size_t(j % kv.blockSize) * kv.kRowStride + std::size_t(kvHead) * std::size_t(kv.kHeadDim) * es;
+    };
+    // MLA: V is the first vHeadDim elements of the K row itself.
+    const auto vRow = [&](std::int64_t j, int kvHead) {
+        if (sharedRow)
+            return kRow(j, kvHead);
+        return kv.vBlocks + std::size_t(kv.blockTable[j / kv.blockSize]) * kv.vBlockStride
+               + std::size_t(j % kv.blockSize) * kv.vRowStride + std::size_t(kvHead) * std::size_t(kv.vHeadDim) * es;
+    };
+
+    pool.parallelFor(nTasks, 1, [&](std::int64_t task0, std::int64_t task1) {
+        std::vector<float> acc(static_cast<std::size_t>(kv.vHeadDim));
+        float scores[kChunk];
+        for (std::int64_t task = task0; task < task1; ++task) {
+            const std::int64_t t = task / a.nHeads;
+            const int h = static_cast<int>(task % a.nHeads);
+            const int kvHead = h / group;
+            const float *q = a.q + task * kv.kHeadDim;
+            const std::int64_t nCtx = std::int64_t(a.queryPositions[t]) + 1;
+            std::fill(acc.begin(), acc.end(), 0.f);
+            float runningMax = -std::numeric_limits<float>::infinity();
+            double runningSum = 0.0;
+            for (std::int64_t j0 = 0; j0 < nCtx; j0 += kChunk) {
+                const int n = static_cast<int>(std::min<std::int64_t>(kChunk, nCtx - j0));
+                float chunkMax = -std::numeric_limits<float>::infinity();
+                for (int jj = 0; jj < n; ++jj) {
+                    scores[jj] = a.scale * dot.dot(kRow(j0 + jj, kvHead), reinterpret_cast<const std::byte *>(q),
+                                                   kv.kHeadDim);
+                    chunkMax = std::max(chunkMax, scores[jj]);
+                }
+                const float newMax = std::max(runningMax, chunkMax);
+                // exp(-inf) = 0 on the first chunk: the empty accumulator is simply replaced.
+                float correction = std::exp(runningMax - newMax);
+                runningSum *= correction;
+                for (int jj = 0; jj < n; ++jj) {
+                    const float p = std::exp(scores[jj] - newMax);
+                    runningSum += p;
+                    axpy(acc.data(), correction, p, vRow(j0 + jj, kvHead), f16, kv.vHeadDim);
+                    correction = 1.f;
+                }
+                runningMax = newMax;
+            }
+            const auto inv = static_cast<float>(1.0 / runningSum);
+            float *out = a.out + task * kv.vHeadDim;
+            for (int i = 0; i < kv.vHeadDim; ++i)
+                out[i] = acc[static_cast<std::size_t>(i)] * inv;
+        }
+    });
+}
+
+void storeKv(ThreadPool &pool, const KvLayerView &kv, const float *k, const float *v, int nTokens,
+             const std::int32_t *positions)
+{
+    checkKvView(kv, "storeKv");
+    if (nTokens <= 0)
+        return;
+    if (v != nullptr && (kv.vBlocks == nullptr || kv.vBlocks == kv.kBlocks))
+        fail("storeKv: V rows given but the view has no separate V blocks");
+    const std::size_t es = elementBytes(kv.type);
+    const std::size_t kWidth = std::size_t(kv.nKvHeads) * std::size_t(kv.kHeadDim);
+    const std::size_t vWidth = std::size_t(kv.nKvHeads) * std::size_t(kv.vHeadDim);
+    for (int t = 0; t < nTokens; ++t)
+        if (positions[t] < 0)
+            fail("storeKv: token {} has position {}", t, positions[t]);
+
+    const auto write = [&](const float *src, std::byte *dst, std::size_t n) {
+        if (kv.type == TensorType::F16)
+            floatToFp16Row(src, reinterpret_cast<f16_t *>(dst), n);
+        else
+            std::memcpy(dst, src, n * es);
+    };
+    const auto range = [&](std::int64_t t0, std::int64_t t1) {
+        for (std::int64_t t = t0; t < t1; ++t) {
+            const std::int64_t pos = positions[t];
+            const std::size_t block = std::size_t(kv.blockTable[pos / kv.blockSize]);
+            const std::size_t row = std::size_t(pos % kv.blockSize);
+            write(k + t * std::int64_t(kWidth), kv.kBlocks + block * kv.kBlockStride + row * kv.kRowStride, kWidth);
+            if (v)
+                write(v + t * std::int64_t(vWidth), kv.vBlocks + block * kv.vBlockStride + row * kv.vRowStride, vWidth);
+        }
+    };
+    if (nTokens < 16)
+        range(0, nTokens);
+    else
+        pool.parallelFor(nTokens, 4, range);
+}
+
+} // namespace nw::cpu

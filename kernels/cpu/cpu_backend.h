@@ -1,0 +1,36 @@
+// The CPU implementation of nw::Backend: a thread pool plus one op per file in kernels/cpu.
+// One CpuBackend serves one model at a time (its scratch buffers are not shared across calls).
+#pragma once
+
+#include "kernels/backend.h"
+#include "kernels/cpu/thread_pool.h"
+
+#include <vector>
+
+namespace nw::cpu {
+
+class CpuBackend final : public Backend {
+public:
+    explicit CpuBackend(int threads); // threads <= 0: all logical cores
+    std::string name() const override;
+    int threads() const override { return m_pool.size(); }
+
+    void matmul(const WeightMatrix &w, const float *x, float *y, int nTokens) override;
+    void embed(const WeightMatrix &table, const std::int32_t *ids, int n, float *out) override;
+    void rmsNorm(const float *x, const float *weight, float *y, int nTokens, int dim, float eps) override;
+    void rope(float *x, int nTokens, int nHeads, int headStride, int offset, const std::int32_t *positions,
+              const RopeParams &p) override;
+    void swiglu(const float *gate, const float *up, float *y, std::size_t n) override;
+    void softmax(float *x, int rows, int cols) override;
+    void attention(const AttentionArgs &a) override;
+    void storeKv(const KvLayerView &kv, const float *k, const float *v, int nTokens,
+                 const std::int32_t *positions) override;
+
+    ThreadPool &pool() { return m_pool; }
+
+private:
+    ThreadPool m_pool;
+    std::vector<std::byte> m_activations; // quantized activation rows of the current matmul
+};
+
+} // namespace nw::cpu

@@ -1,0 +1,377 @@
+// Portable dot products and activation quantizers (the fallback and the SIMD kernels' yardstick),
+// and the per-type kernel table. Block layouts as in kernels/tensor_type.h (ggml-common.h).
+#include "kernels/cpu/dot_products.h"
+
+#include "common/assert.h"
+#include "kernels/cpu/dot_scalar.h"
+#include "kernels/float16.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace nw::cpu {
+namespace {
+
+template <typename Block>
+const Block *blocks(const std::byte *p)
+{
+    return reinterpret_cast<const Block *>(p);
+}
+
+float absMax(const float *x, std::int64_t n)
+{
+    float amax = 0.f;
+    for (std::int64_t i = 0; i < n; ++i)
+        amax = std::max(amax, std::fabs(x[i]));
+    return amax;
+}
+
+// ---- weight-side dot products -------------------------------------------------------------
+
+float dotF32(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *a = reinterpret_cast<const float *>(w);
+    const auto *b = reinterpret_cast<const float *>(x);
+    float sum = 0.f;
+    for (std::int64_t i = 0; i < cols; ++i)
+        sum += a[i] * b[i];
+    return sum;
+}
+
+float dotF16(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *a = reinterpret_cast<const f16_t *>(w);
+    const auto *b = reinterpret_cast<const float *>(x);
+    float sum = 0.f;
+    for (std::int64_t i = 0; i < cols; ++i)
+        sum += fp16ToFloat(a[i]) * b[i];
+    return sum;
+}
+
+float dotBF16(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *a = reinterpret_cast<const bf16_t *>(w);
+    const auto *b = reinterpret_cast<const float *>(x);
+    float sum = 0.f;
+    for (std::int64_t i = 0; i < cols; ++i)
+        sum += bf16ToFloat(a[i]) * b[i];
+    return sum;
+}
+
+float dotQ8_0(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = blocks<BlockQ8_0>(w);
+    const auto *xb = blocks<BlockQ8_0>(x);
+    float sum = 0.f;
+    for (std::int64_t i = 0; i < cols / std::int64_t(kQk); ++i) {
+        int sumi = 0;
+        for (std::size_t j = 0; j < kQk; ++j)
+            sumi += wb[i].qs[j] * xb[i].qs[j];
+        sum += fp16ToFloat(wb[i].d) * fp16ToFloat(xb[i].d) * static_cast<float>(sumi);
+    }
+    return sum;
+}
+
+float dotQ4_0(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = blocks<BlockQ4_0>(w);
+    const auto *xb = blocks<BlockQ8_0>(x);
+    float sum = 0.f;
+    for (std::int64_t i = 0; i < cols / std::int64_t(kQk); ++i) {
+        int sumi = 0;
+        for (std::size_t j = 0; j < kQk / 2; ++j) {
+            sumi += ((wb[i].qs[j] & 0x0f) - 8) * xb[i].qs[j];
+            sumi += ((wb[i].qs[j] >> 4) - 8) * xb[i].qs[j + kQk / 2];
+        }
+        sum += fp16ToFloat(wb[i].d) * fp16ToFloat(xb[i].d) * static_cast<float>(sumi);
+    }
+    return sum;
+}
+
+// Q4_1 · Q8_1: sum (d q + m) (dx qx) = d dx sum(q qx) + m (dx sum qx), the last factor is s.
+float dotQ4_1(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = blocks<BlockQ4_1>(w);
+    const auto *xb = blocks<BlockQ8_1>(x);
+    float sum = 0.f;
+    for (std::int64_t i = 0; i < cols / std::int64_t(kQk); ++i) {
+        int sumi = 0;
+        for (std::size_t j = 0; j < kQk / 2; ++j) {
+            sumi += (wb[i].qs[j] & 0x0f) * xb[i].qs[j];
+            sumi += (wb[i].qs[j] >> 4) * xb[i].qs[j + kQk / 2];
+        }
+        sum += fp16ToFloat(wb[i].d) * fp16ToFloat(xb[i].d) * static_cast<float>(sumi)
+               + fp16ToFloat(wb[i].m) * fp16ToFloat(xb[i].s);
+    }
+    return sum;
+}
+
+// Element j's fifth bit is bit j of qh (low nibbles are elements 0..15, high ones 16..31).
+template <typename Block>
+int q5Value(const Block &b, std::size_t j)
+{
+    std::uint32_t qh;
+    std::memcpy(&qh, b.qh, sizeof qh);
+    const int nibble = j < kQk / 2 ? (b.qs[j] & 0x0f) : (b.qs[j - kQk / 2] >> 4);
+    return nibble | static_cast<int>(((qh >> j) & 1u) << 4);
+}
+
+float dotQ5_0(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = blocks<BlockQ5_0>(w);
+    const auto *xb = blocks<BlockQ8_0>(x);
+    float sum = 0.f;
+    for (std::int64_t i = 0; i < cols / std::int64_t(kQk); ++i) {
+        int sumi = 0;
+        for (std::size_t j = 0; j < kQk; ++j)
+            sumi += (q5Value(wb[i], j) - 16) * xb[i].qs[j];
+        sum += fp16ToFloat(wb[i].d) * fp16ToFloat(xb[i].d) * static_cast<float>(sumi);
+    }
+    return sum;
+}
+
+float dotQ5_1(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = blocks<BlockQ5_1>(w);
+    const auto *xb = blocks<BlockQ8_1>(x);
+    float sum = 0.f;
+    for (std::int64_t i = 0; i < cols / std::int64_t(kQk); ++i) {
+        int sumi = 0;
+        for (std::size_t j = 0; j < kQk; ++j)
+            sumi += q5Value(wb[i], j) * xb[i].qs[j];
+        sum += fp16ToFloat(wb[i].d) * fp16ToFloat(xb[i].d) * static_cast<float>(sumi)
+               + fp16ToFloat(wb[i].m) * fp16ToFloat(xb[i].s);
+    }
+    return sum;
+}
+
+// Q4_K / Q5_K: per sub-block of 32, x = d * sc * q - dmin * m.
+float dotQ4_K(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = blocks<BlockQ4_K>(w);
+    const auto *xb = blocks<BlockQ8_K>(x);
+    float sum = 0.f;
+    for (std::int64_t i = 0; i < cols / std::int64_t(kQkK); ++i) {
+        std::uint8_t sc[8], mn[8];
+        unpackKScales(wb[i].scales, sc, mn);
+        int sumi = 0, summ = 0;
+        for (int j = 0; j < 4; ++j) {
+            const std::uint8_t *q = wb[i].qs + 32 * j;
+            const std::int8_t *y = xb[i].qs + 64 * j;
+            int lo = 0, hi = 0;
+            for (int l = 0; l < 32; ++l) {
+                lo += (q[l] & 0x0f) * y[l];
+                hi += (q[l] >> 4) * y[l + 32];
+            }
+            sumi += sc[2 * j] * lo + sc[2 * j + 1] * hi;
+        }
+        for (int j = 0; j < 8; ++j)
+            summ += mn[j] * (xb[i].bsums[2 * j] + xb[i].bsums[2 * j + 1]);
+        sum += xb[i].d * (fp16ToFloat(wb[i].d) * static_cast<float>(sumi)
+                          - fp16ToFloat(wb[i].dmin) * static_cast<float>(summ));
+    }
+    return sum;
+}
+
+float dotQ5_K(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = blocks<BlockQ5_K>(w);
+    const auto *xb = blocks<BlockQ8_K>(x);
+    float sum = 0.f;
+    for (std::int64_t i = 0; i < cols / std::int64_t(kQkK); ++i) {
+        std::uint8_t sc[8], mn[8];
+        unpackKScales(wb[i].scales, sc, mn);
+        int sumi = 0, summ = 0;
+        for (int j = 0; j < 4; ++j) {
+            const std::uint8_t *q = wb[i].qs + 32 * j;
+            const std::int8_t *y = xb[i].qs + 64 * j;
+            int lo = 0, hi = 0;
+            for (int l = 0; l < 32; ++l) {
+                const int hbLo = (wb[i].qh[l] >> (2 * j)) & 1;
+                const int hbHi = (wb[i].qh[l] >> (2 * j + 1)) & 1;
+                lo += ((q[l] & 0x0f) | (hbLo << 4)) * y[l];
+                hi += ((q[l] >> 4) | (hbHi << 4)) * y[l + 32];
+            }
+            sumi += sc[2 * j] * lo + sc[2 * j + 1] * hi;
+        }
+        for (int j = 0; j < 8; ++j)
+            summ += mn[j] * (xb[i].bsums[2 * j] + xb[i].bsums[2 * j + 1]);
+        sum += xb[i].d * (fp16ToFloat(wb[i].d) * static_cast<float>(sumi)
+                          - fp16ToFloat(wb[i].dmin) * static_cast<float>(summ));
+    }
+    return sum;
+}
+
+// Q6_K: per 128 elements, 64 bytes of low nibbles, 32 bytes of 2-bit highs, 8 int8 scales of 16.
+float dotQ6_K(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = blocks<BlockQ6_K>(w);
+    const auto *xb = blocks<BlockQ8_K>(x);
+    float sum = 0.f;
+    for (std::int64_t i = 0; i < cols / std::int64_t(kQkK); ++i) {
+        int sumi = 0;
+        for (int half = 0; half < 2; ++half) {
+            const std::uint8_t *ql = wb[i].ql + 64 * half;
+            const std::uint8_t *qh = wb[i].qh + 32 * half;
+            const std::int8_t *sc = wb[i].scales + 8 * half;
+            const std::int8_t *y = xb[i].qs + 128 * half;
+            int part[8] = {};
+            for (int l = 0; l < 32; ++l) {
+                const int is = l / 16;
+                const int q1 = ((ql[l] & 0x0f) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                const int q2 = ((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                part[is + 0] += q1 * y[l];
+                part[is + 2] += q2 * y[l + 32];
+                part[is + 4] += q3 * y[l + 64];
+                part[is + 6] += q4 * y[l + 96];
+            }
+            for (int k = 0; k < 8; ++k)
+                sumi += sc[k] * part[k];
+        }
+        sum += xb[i].d * fp16ToFloat(wb[i].d) * static_cast<float>(sumi);
+    }
+    return sum;
+}
+
+// ---- activation quantizers ----------------------------------------------------------------
+
+void quantizeQ8_0(const float *x, std::byte *out, std::int64_t cols)
+{
+    auto *ob = reinterpret_cast<BlockQ8_0 *>(out);
+    for (std::int64_t i = 0; i < cols / std::int64_t(kQk); ++i) {
+        const float *xi = x + i * std::int64_t(kQk);
+        // Round the scale to f16 first and quantize with the stored value, so that d * q
+        // reconstructs x as closely as the stored block allows.
+        const f16_t d16 = floatToFp16(absMax(xi, kQk) / 127.f);
+        const float d = fp16ToFloat(d16);
+        const float id = d != 0.f ? 1.f / d : 0.f;
+        ob[i].d = d16;
+        for (std::size_t j = 0; j < kQk; ++j)
+            ob[i].qs[j] = static_cast<std::int8_t>(std::clamp(std::nearbyint(xi[j] * id), -127.f, 127.f));
+    }
+}
+
+void quantizeQ8_1(const float *x, std::byte *out, std::int64_t cols)
+{
+    auto *ob = reinterpret_cast<BlockQ8_1 *>(out);
+    for (std::int64_t i = 0; i < cols / std::int64_t(kQk); ++i) {
+        const float *xi = x + i * std::int64_t(kQk);
+        const f16_t d16 = floatToFp16(absMax(xi, kQk) / 127.f);
+        const float d = fp16ToFloat(d16);
+        const float id = d != 0.f ? 1.f / d : 0.f;
+        int sumq = 0;
+        for (std::size_t j = 0; j < kQk; ++j) {
+            const auto q = static_cast<std::int8_t>(std::clamp(std::nearbyint(xi[j] * id), -127.f, 127.f));
+            ob[i].qs[j] = q;
+            sumq += q;
+        }
+        ob[i].d = d16;
+        ob[i].s = floatToFp16(d * static_cast<float>(sumq));
+    }
+}
+
+void quantizeQ8_K(const float *x, std::byte *out, std::int64_t cols)
+{
+    auto *ob = reinterpret_cast<BlockQ8_K *>(out);
+    for (std::int64_t i = 0; i < cols / std::int64_t(kQkK); ++i) {
+        const float *xi = x + i * std::int64_t(kQkK);
+        const float d = absMax(xi, kQkK) / 127.f;
+        const float id = d != 0.f ? 1.f / d : 0.f;
+        ob[i].d = d;
+        for (std::size_t g = 0; g < kQkK / 16; ++g) {
+            int bsum = 0;
+            for (std::size_t j = 16 * g; j < 16 * g + 16; ++j) {
+                const auto q = static_cast<std::int8_t>(std::clamp(std::nearbyint(xi[j] * id), -127.f, 127.f));
+                ob[i].qs[j] = q;
+                bsum += q;
+            }
+            ob[i].bsums[g] = static_cast<std::int16_t>(bsum);
+        }
+    }
+}
+
+const DotKernel kScalar[] = {
+    {ActivationFormat::F32, dotF32, nullptr, nullptr, "scalar"},
+    {ActivationFormat::F32, dotF16, nullptr, nullptr, "scalar"},
+    {ActivationFormat::F32, dotBF16, nullptr, nullptr, "scalar"},
+    {ActivationFormat::Q8_0, dotQ8_0, quantizeQ8_0, nullptr, "scalar"},
+    {ActivationFormat::Q8_0, dotQ4_0, quantizeQ8_0, nullptr, "scalar"},
+    {ActivationFormat::Q8_1, dotQ4_1, quantizeQ8_1, nullptr, "scalar"},
+    {ActivationFormat::Q8_0, dotQ5_0, quantizeQ8_0, nullptr, "scalar"},
+    {ActivationFormat::Q8_1, dotQ5_1, quantizeQ8_1, nullptr, "scalar"},
+    {ActivationFormat::Q8_K, dotQ4_K, quantizeQ8_K, nullptr, "scalar"},
+    {ActivationFormat::Q8_K, dotQ5_K, quantizeQ8_K, nullptr, "scalar"},
+    {ActivationFormat::Q8_K, dotQ6_K, quantizeQ8_K, nullptr, "scalar"},
+};
+
+} // namespace
+
+void unpackKScales(const std::uint8_t *packed, std::uint8_t *scales, std::uint8_t *mins)
+{
+    // Sub-blocks 0..3 keep 6 bits in the low bits of bytes 0..3 (scales) and 4..7 (mins);
+    // 4..7 put their low 4 bits in bytes 8..11 and their top 2 bits in the spare top bits of
+    // bytes 0..7.
+    for (int j = 0; j < 4; ++j) {
+        scales[j] = packed[j] & 63;
+        mins[j] = packed[j + 4] & 63;
+    }
+    for (int j = 4; j < 8; ++j) {
+        scales[j] = static_cast<std::uint8_t>((packed[j + 4] & 0x0f) | ((packed[j - 4] >> 6) << 4));
+        mins[j] = static_cast<std::uint8_t>((packed[j + 4] >> 4) | ((packed[j] >> 6) << 4));
+    }
+}
+
+std::size_t activationRowBytes(ActivationFormat format, std::int64_t cols)
+{
+    const auto n = static_cast<std::size_t>(cols);
+    switch (format) {
+    case ActivationFormat::F32: return n * sizeof(float);
+    case ActivationFormat::Q8_0: return n / kQk * sizeof(BlockQ8_0);
+    case ActivationFormat::Q8_1: return n / kQk * sizeof(BlockQ8_1);
+    case ActivationFormat::Q8_K: return n / kQkK * sizeof(BlockQ8_K);
+    }
+    NW_ASSERT(!"unknown ActivationFormat");
+    return 0;
+}
+
+int kernelIndex(TensorType type)
+{
+    switch (type) {
+    case TensorType::F32: return 0;
+    case TensorType::F16: return 1;
+    case TensorType::BF16: return 2;
+    case TensorType::Q8_0: return 3;
+    case TensorType::Q4_0: return 4;
+    case TensorType::Q4_1: return 5;
+    case TensorType::Q5_0: return 6;
+    case TensorType::Q5_1: return 7;
+    case TensorType::Q4_K: return 8;
+    case TensorType::Q5_K: return 9;
+    case TensorType::Q6_K: return 10;
+    default: return -1;
+    }
+}
+
+bool matmulSupports(TensorType type)
+{
+    return kernelIndex(type) >= 0;
+}
+
+const DotKernel &scalarDotKernel(TensorType type)
+{
+    const int index = kernelIndex(type);
+    NW_ASSERT(index >= 0);
+    return kScalar[index];
+}
+
+const DotKernel &dotKernel(TensorType type)
+{
+    if (const DotKernel *simd = avx2DotKernel(type))
+        return *simd;
+    return scalarDotKernel(type);
+}
+
+} // namespace nw::cpu
