@@ -1,5 +1,6 @@
-// GGUF v3 reader: maps a model file and validates its header, metadata and tensor table
-// before anything is used; every offset, count and length is checked against the file size.
+// GGUF v3 reader (v2 accepted): maps a model file and validates its header, metadata and tensor
+// table before anything is used; every offset, count and length is checked against the file
+// size, so a hostile file gives an nw::Error, never a crash or a huge allocation.
 // Format: https://github.com/ggerganov/ggml/blob/master/docs/gguf.md
 #pragma once
 
@@ -25,8 +26,16 @@ enum class GgufValueType : std::uint32_t {
     String = 8, Array = 9, UInt64 = 10, Int64 = 11, Float64 = 12,
 };
 
-// One metadata value. Arrays of numbers are widened on read (ints to int64/uint64, floats to
-// double) — except the large tokenizer arrays, whose element type is kept as read.
+// Limits the reader enforces on hostile files (beyond "fits in the file").
+constexpr std::size_t kGgufMaxDims = 4;        // as GGML_MAX_DIMS
+constexpr int kGgufMaxArrayDepth = 4;          // arrays of arrays of ... (the spec allows nesting)
+constexpr std::size_t kGgufMaxAlignment = 1u << 20;
+
+std::string_view ggufValueTypeName(GgufValueType type);
+
+// One metadata value. Numbers are widened on read (unsigned ints to uint64, signed ints to
+// int64, floats to double); the on-disk type stays available through findValueType() and,
+// for arrays, GgufArray::elementType.
 struct GgufArray;
 using GgufValue = std::variant<std::uint64_t, std::int64_t, double, bool, std::string,
                                std::shared_ptr<const GgufArray>>;
@@ -50,7 +59,8 @@ struct TensorView {
 
 class GgufFile {
 public:
-    // Maps and validates the file; throws nw::Error naming the file and what is wrong.
+    // Maps and validates the file; throws nw::Error naming the file and what is wrong
+    // ("model.gguf: tensor 'x' data runs past the end of the file at byte 1234").
     static std::unique_ptr<GgufFile> open(const std::filesystem::path &path);
     // Validates an in-memory image (tests, fuzzing); the bytes must outlive the object.
     static std::unique_ptr<GgufFile> fromMemory(std::span<const std::byte> bytes, std::string label);
@@ -68,6 +78,7 @@ public:
     // or has another type; require*() throw nw::Error naming the file and key.
     const std::map<std::string, GgufValue, std::less<>> &metadata() const { return m_metadata; }
     const GgufValue *findValue(std::string_view key) const;
+    std::optional<GgufValueType> findValueType(std::string_view key) const; // as on disk
     std::optional<std::string> findString(std::string_view key) const;
     std::optional<std::int64_t> findInt(std::string_view key) const;   // any integer type
     std::optional<double> findFloat(std::string_view key) const;       // any number type
@@ -94,6 +105,7 @@ private:
     std::uint32_t m_version = 0;
     std::size_t m_alignment = 32;
     std::map<std::string, GgufValue, std::less<>> m_metadata;
+    std::map<std::string, GgufValueType, std::less<>> m_metadataTypes;
     std::vector<TensorView> m_tensors;
     std::map<std::string, std::size_t, std::less<>> m_tensorIndex;
 };
