@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "engine/gguf_file.h"
+#include "engine/models/deepseek2.h"
 #include "engine/models/llama.h"
 
 #include <fmt/format.h>
@@ -97,8 +98,11 @@ std::unique_ptr<Model> loadModel(std::shared_ptr<const GgufFile> file, const Mod
     // One line per architecture graph (engine/models/<arch>.cpp).
     if (hp.arch == "llama")
         model = makeLlamaModel(file, hp, backend);
+    else if (hp.arch == "deepseek2")
+        model = makeDeepseek2Model(file, hp, backend);
     if (!model)
-        fail("{}: architecture '{}' has no graph in this build (supported: llama)", file->label(), hp.arch);
+        fail("{}: architecture '{}' has no graph in this build (supported: {})", file->label(), hp.arch,
+             fmt::join(supportedArchitectures(), ", "));
     log::get("engine")->info("{}: {} model, {} layers, width {}, {} heads ({} KV), vocab {}, {:.1f} MiB of weights",
                              file->label(), hp.arch, hp.nLayers, hp.nEmbd, hp.nHeads, hp.nKvHeads, hp.nVocab,
                              static_cast<double>(model->weightsBytes()) / (1024.0 * 1024.0));

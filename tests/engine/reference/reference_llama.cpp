@@ -6,6 +6,7 @@
 #include "engine/gguf_file.h"
 #include "kernels/cpu/quantize.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -15,9 +16,32 @@ namespace {
 
 using Matrix = std::vector<std::vector<double>>; // [rows][cols]
 
+// ggml pairs each weight type with an activation format for its dot products (ggml-cpu's
+// vec_dot_type): the K-quants take Q8_K, the 32-blocks Q8_0 (Q8_1 for the _1 types).
+TensorType activationTypeFor(TensorType weight)
+{
+    switch (weight) {
+    case TensorType::Q4_0:
+    case TensorType::Q5_0:
+    case TensorType::Q8_0: return TensorType::Q8_0;
+    case TensorType::Q4_1:
+    case TensorType::Q5_1: return TensorType::Q8_1;
+    case TensorType::Q2_K:
+    case TensorType::Q3_K:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K: return TensorType::Q8_K;
+    default: return TensorType::F32;
+    }
+}
+
+TensorType g_weightType = TensorType::F32; // of the matrix being multiplied (set by loadMatrix)
+bool g_emulate = false;
+
 Matrix loadMatrix(const GgufFile &file, const std::string &name)
 {
     const TensorView &t = file.requireTensor(name);
+    g_weightType = t.type;
     const std::size_t cols = static_cast<std::size_t>(t.shape[0]);
     const std::size_t rows = t.shape.size() > 1 ? static_cast<std::size_t>(t.shape[1]) : 1;
     std::vector<float> all(rows * cols);
@@ -29,12 +53,32 @@ Matrix loadMatrix(const GgufFile &file, const std::string &name)
     return m;
 }
 
-std::vector<double> matVec(const Matrix &w, const std::vector<double> &x)
+struct Weight {
+    Matrix m;
+    TensorType type;
+};
+
+Weight loadWeight(const GgufFile &file, const std::string &name)
 {
-    std::vector<double> y(w.size(), 0.0);
-    for (std::size_t r = 0; r < w.size(); ++r)
+    Matrix m = loadMatrix(file, name);
+    return {std::move(m), g_weightType};
+}
+
+std::vector<double> matVec(const Weight &w, std::vector<double> x)
+{
+    const TensorType act = activationTypeFor(w.type);
+    if (g_emulate && act != TensorType::F32) {
+        // Round the activations through the format the engine's dot product uses.
+        std::vector<float> xf(x.begin(), x.end());
+        std::vector<std::byte> q(rowBytes(act, xf.size()));
+        quantizeRow(act, xf.data(), q.data(), xf.size());
+        dequantizeRow(act, q.data(), xf.data(), xf.size());
+        x.assign(xf.begin(), xf.end());
+    }
+    std::vector<double> y(w.m.size(), 0.0);
+    for (std::size_t r = 0; r < w.m.size(); ++r)
         for (std::size_t c = 0; c < x.size(); ++c)
-            y[r] += w[r][c] * x[c];
+            y[r] += w.m[r][c] * x[c];
     return y;
 }
 
@@ -66,8 +110,10 @@ void rope(std::vector<double> &x, std::int64_t nHeads, std::int64_t headDim, std
 
 } // namespace
 
-std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std::span<const std::int32_t> tokens)
+std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std::span<const std::int32_t> tokens,
+                                                      bool emulateActivationQuant)
 {
+    g_emulate = emulateActivationQuant;
     const std::string arch = file.requireString("general.architecture");
     if (arch != "llama")
         throw std::runtime_error("reference: not a llama file");
@@ -83,7 +129,7 @@ std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std:
     const double posScale = 1.0 / file.findFloat(arch + ".rope.scaling.factor").value_or(1.0);
 
     const Matrix embd = loadMatrix(file, "token_embd.weight");
-    const Matrix out = file.findTensor("output.weight") ? loadMatrix(file, "output.weight") : embd;
+    const Weight out = loadWeight(file, file.findTensor("output.weight") ? "output.weight" : "token_embd.weight");
     const std::vector<double> outNorm = loadMatrix(file, "output_norm.weight")[0];
     const std::size_t n = tokens.size();
 
@@ -95,13 +141,13 @@ std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std:
         const std::string p = "blk." + std::to_string(l) + ".";
         const std::vector<double> attnNorm = loadMatrix(file, p + "attn_norm.weight")[0];
         const std::vector<double> ffnNorm = loadMatrix(file, p + "ffn_norm.weight")[0];
-        const Matrix wq = loadMatrix(file, p + "attn_q.weight");
-        const Matrix wk = loadMatrix(file, p + "attn_k.weight");
-        const Matrix wv = loadMatrix(file, p + "attn_v.weight");
-        const Matrix wo = loadMatrix(file, p + "attn_output.weight");
-        const Matrix wGate = loadMatrix(file, p + "ffn_gate.weight");
-        const Matrix wUp = loadMatrix(file, p + "ffn_up.weight");
-        const Matrix wDown = loadMatrix(file, p + "ffn_down.weight");
+        const Weight wq = loadWeight(file, p + "attn_q.weight");
+        const Weight wk = loadWeight(file, p + "attn_k.weight");
+        const Weight wv = loadWeight(file, p + "attn_v.weight");
+        const Weight wo = loadWeight(file, p + "attn_output.weight");
+        const Weight wGate = loadWeight(file, p + "ffn_gate.weight");
+        const Weight wUp = loadWeight(file, p + "ffn_up.weight");
+        const Weight wDown = loadWeight(file, p + "ffn_down.weight");
 
         std::vector<std::vector<double>> q(n), k(n), v(n);
         for (std::size_t t = 0; t < n; ++t) {

@@ -14,6 +14,10 @@ class GgufFile;
 namespace nw::test {
 
 // Logits [tokens.size()][nVocab] for a sequence starting at position 0, every position scored.
-std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std::span<const std::int32_t> tokens);
+// emulateActivationQuant: round each matmul's input through the activation format ggml pairs
+// with the weight type (Q8_0 for Q8_0/Q4_0, Q8_K for K-quants), as the engine's CPU kernels do,
+// so quantized models can be compared tightly; off, it is the exact float64 model.
+std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std::span<const std::int32_t> tokens,
+                                                      bool emulateActivationQuant = false);
 
 } // namespace nw::test
