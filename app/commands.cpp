@@ -10,6 +10,10 @@ const std::vector<Command> &allCommands()
 {
     static const std::vector<Command> commands = {
         doctorCommand(),
+        ingestCommand(),
+        searchCommand(),
+        libraryCommand(),
+        tokenizeCommand(),
     };
     return commands;
 }

@@ -164,4 +164,26 @@ void Transaction::commit()
     m_done = true;
 }
 
+Savepoint::Savepoint(Database &db) : m_db(db)
+{
+    m_db.exec("SAVEPOINT nw_savepoint");
+}
+
+Savepoint::~Savepoint()
+{
+    if (m_done)
+        return;
+    try {
+        m_db.exec("ROLLBACK TO nw_savepoint; RELEASE nw_savepoint");
+    } catch (const Error &e) {
+        log::get("store")->error("rollback to savepoint failed: {}", e.what());
+    }
+}
+
+void Savepoint::release()
+{
+    m_db.exec("RELEASE nw_savepoint");
+    m_done = true;
+}
+
 } // namespace nw::store

@@ -93,4 +93,19 @@ private:
     bool m_done = false;
 };
 
+// SAVEPOINT on construction, ROLLBACK TO on destruction unless released: atomic on its own
+// and inside an enclosing Transaction alike (SQLite savepoints nest).
+class Savepoint {
+public:
+    explicit Savepoint(Database &db);
+    ~Savepoint();
+    Savepoint(const Savepoint &) = delete;
+    Savepoint &operator=(const Savepoint &) = delete;
+    void release();
+
+private:
+    Database &m_db;
+    bool m_done = false;
+};
+
 } // namespace nw::store

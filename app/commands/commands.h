@@ -7,5 +7,9 @@
 namespace nw::app {
 
 Command doctorCommand();
+Command ingestCommand();
+Command searchCommand();
+Command libraryCommand();
+Command tokenizeCommand();
 
 } // namespace nw::app

@@ -1,0 +1,149 @@
+// `needlework ingest PATH...`: PDFs, text and Markdown (files or folders) into the library,
+// with a live progress line on a terminal and Ctrl-C that keeps what was committed.
+#include "app/commands/commands.h"
+
+#include "app/ingest_progress.h"
+#include "common/error.h"
+#include "ingest/ingestor.h"
+#include "store/library_store.h"
+
+#include <QFileInfo>
+
+#include <atomic>
+#include <csignal>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+namespace nw::app {
+namespace {
+
+std::atomic<bool> *g_cancel = nullptr;
+
+extern "C" void onInterrupt(int)
+{
+    if (g_cancel)
+        g_cancel->store(true, std::memory_order_relaxed);
+}
+
+// SIGINT (Ctrl-C) and SIGTERM cancel the ingest while this object lives.
+class InterruptGuard {
+public:
+    explicit InterruptGuard(std::atomic<bool> &flag)
+    {
+        g_cancel = &flag;
+        struct sigaction action {};
+        action.sa_handler = onInterrupt;
+        sigemptyset(&action.sa_mask);
+        sigaction(SIGINT, &action, &m_oldInt);
+        sigaction(SIGTERM, &action, &m_oldTerm);
+    }
+    ~InterruptGuard()
+    {
+        sigaction(SIGINT, &m_oldInt, nullptr);
+        sigaction(SIGTERM, &m_oldTerm, nullptr);
+        g_cancel = nullptr;
+    }
+    InterruptGuard(const InterruptGuard &) = delete;
+    InterruptGuard &operator=(const InterruptGuard &) = delete;
+
+private:
+    struct sigaction m_oldInt {};
+    struct sigaction m_oldTerm {};
+};
+
+int terminalWidth()
+{
+    winsize size{};
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0)
+        return size.ws_col;
+    return 100;
+}
+
+} // namespace
+
+Command ingestCommand()
+{
+    return {
+        .name = QStringLiteral("ingest"),
+        .summary = QStringLiteral("Add PDFs, text and Markdown files (or folders) to the library."),
+        .usage = QStringLiteral("PATH... [--db FILE] [--jobs N] [--collection NAME] [--json]"),
+        .description = QStringLiteral(
+            "Extracts the text of every page (with page labels and word boxes) and indexes it for "
+            "'needlework search'. Folders are read recursively. A file already in the library (same "
+            "content) is skipped; a changed file replaces its old version. Files that cannot be read "
+            "are listed with the reason and do not stop the others. Ctrl-C stops after the batch in "
+            "hand is saved; running the same command again finishes the job.\n\n"
+            "Exit status: 0 when at least one file was ingested or all were already present, 1 when "
+            "every file failed, 2 for a usage error, 130 when stopped by Ctrl-C."),
+        .configure =
+            [](QCommandLineParser &parser) {
+                addDatabaseOption(parser);
+                parser.addOption({QStringLiteral("jobs"), QStringLiteral("Extraction threads (default: all cores)."),
+                                  QStringLiteral("N")});
+                parser.addOption({QStringLiteral("collection"),
+                                  QStringLiteral("Add the files to this collection (created if needed)."),
+                                  QStringLiteral("NAME")});
+                parser.addOption({QStringLiteral("no-word-boxes"),
+                                  QStringLiteral("Do not store word boxes (they are computed when a page is shown).")});
+                addJsonOption(parser);
+                parser.addPositionalArgument(QStringLiteral("PATH"), QStringLiteral("Files or folders to ingest."),
+                                             QStringLiteral("PATH..."));
+            },
+        .run =
+            [](const QCommandLineParser &parser, CommandIo &io) {
+                const QStringList paths = parser.positionalArguments();
+                if (paths.isEmpty()) {
+                    io.err << "needlework ingest: no PATH given (see 'needlework ingest --help')\n";
+                    return static_cast<int>(ExitUsage);
+                }
+                ingest::IngestOptions options;
+                if (parser.isSet(QStringLiteral("jobs"))) {
+                    bool ok = false;
+                    options.jobs = parser.value(QStringLiteral("jobs")).toInt(&ok);
+                    if (!ok || options.jobs < 1 || options.jobs > 1024) {
+                        io.err << "needlework ingest: --jobs needs a number from 1 to 1024, not '"
+                               << parser.value(QStringLiteral("jobs")) << "'\n";
+                        return static_cast<int>(ExitUsage);
+                    }
+                }
+                options.collection = parser.value(QStringLiteral("collection"));
+                options.storeWordBoxes = !parser.isSet(QStringLiteral("no-word-boxes"));
+                const bool json = parser.isSet(QStringLiteral("json"));
+                const QString dbPath = databasePath(parser);
+
+                store::LibraryStore store(dbPath);
+                ingest::Ingestor ingestor(store, options);
+                const bool live = io.errIsTerminal && !json;
+                const int width = live ? terminalWidth() - 1 : 0;
+                if (live)
+                    ingestor.setProgressCallback([&io, width, &ingestor](const ingest::IngestProgress &p) {
+                        QString line = ingestProgressLine(p, width);
+                        if (ingestor.cancelFlag().load() && !p.finished)
+                            line = QStringLiteral("stopping after the current batch… ") + line;
+                        io.err << "\r\x1b[2K" << line.left(width);
+                        if (p.finished)
+                            io.err << "\r\x1b[2K";
+                        io.err.flush();
+                    });
+                ingest::IngestSummary summary;
+                {
+                    InterruptGuard guard(ingestor.cancelFlag());
+                    summary = ingestor.run(paths);
+                }
+                if (json) {
+                    io.out << QString::fromStdString(ingestSummaryJson(summary, dbPath).dump(2)) << '\n';
+                } else {
+                    io.out << ingestSummaryLine(summary) << '\n';
+                    for (const ingest::FileOutcome &f : summary.files)
+                        if (f.status == ingest::FileStatus::Failed)
+                            io.out << "  failed: " << f.path << ": " << f.reason << '\n';
+                    if (summary.files.empty() || summary.files.size() == static_cast<std::size_t>(summary.skipped))
+                        io.err << "needlework ingest: no PDF, text or Markdown files found in "
+                               << paths.join(QStringLiteral(", ")) << '\n';
+                }
+                return ingestExitCode(summary);
+            },
+    };
+}
+
+} // namespace nw::app

@@ -1,0 +1,148 @@
+// `needlework library`: what the library holds (documents, pages, collections, ingest errors),
+// and `needlework library remove ID...` to take documents out.
+#include "app/commands/commands.h"
+
+#include "common/error.h"
+#include "store/library_store.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QFileInfo>
+#include <QLocale>
+
+namespace nw::app {
+namespace {
+
+nlohmann::json documentJson(const store::DocumentInfo &d)
+{
+    nlohmann::json collections = nlohmann::json::array();
+    for (const QString &c : d.collections)
+        collections.push_back(c.toStdString());
+    return {{"id", d.id},           {"title", d.title.toStdString()},   {"path", d.path.toStdString()},
+            {"kind", d.kind.toStdString()}, {"sha256", d.sha256.toStdString()}, {"pages", d.pageCount},
+            {"bytes", d.bytes},     {"author", d.author.toStdString()}, {"created", d.created.toStdString()},
+            {"added", d.added.toStdString()}, {"status", d.status.toStdString()}, {"collections", collections}};
+}
+
+int listLibrary(store::LibraryStore &library, const QString &collection, bool json, CommandIo &io)
+{
+    const std::vector<store::DocumentInfo> documents = library.documents(collection);
+    const std::vector<store::IngestErrorRecord> errors = library.ingestErrors();
+    if (json) {
+        nlohmann::json docs = nlohmann::json::array();
+        for (const store::DocumentInfo &d : documents)
+            docs.push_back(documentJson(d));
+        nlohmann::json errs = nlohmann::json::array();
+        for (const store::IngestErrorRecord &e : errors)
+            errs.push_back({{"path", e.path.toStdString()}, {"problem", e.kind.toStdString()},
+                            {"reason", e.reason.toStdString()}, {"at", e.at.toStdString()}});
+        nlohmann::json cols = nlohmann::json::array();
+        for (const store::CollectionInfo &c : library.collections())
+            cols.push_back({{"name", c.name.toStdString()}, {"documents", c.documentCount}});
+        const store::LibraryStats stats = library.stats();
+        io.out << QString::fromStdString(nlohmann::json{{"database", library.path().toStdString()},
+                                                        {"documents", docs},
+                                                        {"pages", stats.pages},
+                                                        {"collections", cols},
+                                                        {"errors", errs}}
+                                             .dump(2))
+               << '\n';
+        return ExitOk;
+    }
+    const QLocale c = QLocale::c();
+    std::int64_t pages = 0;
+    io.out << QStringLiteral("%1  %2  %3  %4\n").arg(QStringLiteral("ID"), 5).arg(QStringLiteral("PAGES"), 6)
+                  .arg(QStringLiteral("STATUS"), -7).arg(QStringLiteral("TITLE / PATH"));
+    for (const store::DocumentInfo &d : documents) {
+        pages += d.pageCount;
+        QString title = d.title;
+        if (!d.collections.isEmpty())
+            title += QStringLiteral("  {") + d.collections.join(QStringLiteral(", ")) + QLatin1Char('}');
+        io.out << QStringLiteral("%1  %2  %3  %4\n").arg(d.id, 5).arg(c.toString(d.pageCount), 6).arg(d.status, -7).arg(title);
+        io.out << QString(24, QLatin1Char(' ')) << d.path << '\n';
+    }
+    io.out << documents.size() << " documents, " << c.toString(static_cast<qlonglong>(pages)) << " pages";
+    if (!collection.isEmpty())
+        io.out << " in collection " << collection;
+    io.out << '\n';
+    if (!errors.empty()) {
+        io.out << "\n" << errors.size() << " files could not be ingested:\n";
+        for (const store::IngestErrorRecord &e : errors)
+            io.out << "  " << e.path << ": " << e.reason << '\n';
+    }
+    return ExitOk;
+}
+
+} // namespace
+
+Command libraryCommand()
+{
+    return {
+        .name = QStringLiteral("library"),
+        .summary = QStringLiteral("List the library's documents and ingest errors; 'library remove ID' removes one."),
+        .usage = QStringLiteral("[remove ID...] [--db FILE] [--collection NAME] [--json]"),
+        .description = QStringLiteral(
+            "Without arguments, lists every document (id, pages, status, title, path, collections) and "
+            "the files that could not be ingested, with the reason. 'remove ID...' deletes documents with "
+            "their pages and index entries.\n\nExit status: 0 on success, 1 when an ID is not in the "
+            "library, 2 for a usage error."),
+        .configure =
+            [](QCommandLineParser &parser) {
+                addDatabaseOption(parser);
+                parser.addOption({QStringLiteral("collection"), QStringLiteral("Only documents in this collection."),
+                                  QStringLiteral("NAME")});
+                addJsonOption(parser);
+                parser.addPositionalArgument(QStringLiteral("remove"), QStringLiteral("Remove documents by id."),
+                                             QStringLiteral("[remove ID...]"));
+            },
+        .run =
+            [](const QCommandLineParser &parser, CommandIo &io) {
+                const QStringList args = parser.positionalArguments();
+                const bool json = parser.isSet(QStringLiteral("json"));
+                if (!args.isEmpty() && args.first() != QLatin1String("remove")) {
+                    io.err << "needlework library: unknown action '" << args.first()
+                           << "' (use 'remove ID...', see 'needlework library --help')\n";
+                    return static_cast<int>(ExitUsage);
+                }
+                std::vector<std::int64_t> ids;
+                for (const QString &arg : args.mid(1)) {
+                    bool ok = false;
+                    const qlonglong id = arg.toLongLong(&ok);
+                    if (!ok || id <= 0) {
+                        io.err << "needlework library: remove needs document ids (numbers), not '" << arg << "'\n";
+                        return static_cast<int>(ExitUsage);
+                    }
+                    ids.push_back(id);
+                }
+                if (!args.isEmpty() && ids.empty()) {
+                    io.err << "needlework library: remove needs at least one document id\n";
+                    return static_cast<int>(ExitUsage);
+                }
+                const QString dbPath = databasePath(parser);
+                if (!QFileInfo::exists(dbPath) && !ids.empty())
+                    fail("there is no library at {}", dbPath.toStdString());
+                store::LibraryStore library(dbPath);
+                if (ids.empty())
+                    return listLibrary(library, parser.value(QStringLiteral("collection")), json, io);
+
+                int exit = ExitOk;
+                nlohmann::json removed = nlohmann::json::array();
+                for (std::int64_t id : ids) {
+                    const std::optional<store::DocumentInfo> d = library.findDocument(id);
+                    if (!d || !library.removeDocument(id)) {
+                        io.err << "needlework library: no document with id " << id << " (see 'needlework library')\n";
+                        exit = ExitFailed;
+                        continue;
+                    }
+                    removed.push_back(id);
+                    if (!json)
+                        io.out << "Removed " << id << ": " << d->title << " (" << d->pageCount << " pages)\n";
+                }
+                if (json)
+                    io.out << QString::fromStdString(nlohmann::json{{"removed", removed}}.dump(2)) << '\n';
+                return exit;
+            },
+    };
+}
+
+} // namespace nw::app

@@ -1,0 +1,117 @@
+// `needlework search QUERY`: full-text search of the library, ranked by BM25, each hit with its
+// document, page and a snippet whose matched terms are marked (bold on a terminal).
+#include "app/commands/commands.h"
+
+#include "common/error.h"
+#include "store/library_store.h"
+#include "store/search_service.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QFileInfo>
+
+namespace nw::app {
+namespace {
+
+QString pageText(const store::SearchHit &hit)
+{
+    QString page = QStringLiteral("page %1").arg(hit.pageNumber);
+    if (!hit.pageLabel.isEmpty() && hit.pageLabel != QString::number(hit.pageNumber))
+        page += QStringLiteral(" (\"%1\")").arg(hit.pageLabel);
+    return page;
+}
+
+} // namespace
+
+Command searchCommand()
+{
+    return {
+        .name = QStringLiteral("search"),
+        .summary = QStringLiteral("Search the library's pages (FTS5 syntax, BM25 ranking)."),
+        .usage = QStringLiteral("QUERY [--db FILE] [--limit N] [--collection NAME] [--json]"),
+        .description = QStringLiteral(
+            "QUERY uses SQLite FTS5 syntax: words (all must match), \"exact phrases\", OR, NOT, "
+            "NEAR(a b, 10), prefix* and parentheses. Accents are ignored (cafe finds café). Results "
+            "are ranked by BM25 and show the document, the page and a snippet with the matched "
+            "terms marked.\n\nExit status: 0 on success (also with no hits), 1 when the library "
+            "cannot be read, 2 for a usage error or a malformed query."),
+        .configure =
+            [](QCommandLineParser &parser) {
+                addDatabaseOption(parser);
+                parser.addOption({QStringLiteral("limit"), QStringLiteral("At most N results (default 10)."),
+                                  QStringLiteral("N"), QStringLiteral("10")});
+                parser.addOption({QStringLiteral("collection"), QStringLiteral("Only documents in this collection."),
+                                  QStringLiteral("NAME")});
+                addJsonOption(parser);
+                parser.addPositionalArgument(QStringLiteral("QUERY"), QStringLiteral("What to look for."));
+            },
+        .run =
+            [](const QCommandLineParser &parser, CommandIo &io) {
+                const QString query = parser.positionalArguments().join(QLatin1Char(' '));
+                if (query.trimmed().isEmpty()) {
+                    io.err << "needlework search: no QUERY given (see 'needlework search --help')\n";
+                    return static_cast<int>(ExitUsage);
+                }
+                bool ok = false;
+                const int limit = parser.value(QStringLiteral("limit")).toInt(&ok);
+                if (!ok || limit < 1) {
+                    io.err << "needlework search: --limit needs a positive number, not '"
+                           << parser.value(QStringLiteral("limit")) << "'\n";
+                    return static_cast<int>(ExitUsage);
+                }
+                const QString dbPath = databasePath(parser);
+                if (!QFileInfo::exists(dbPath))
+                    fail("there is no library at {}: add documents with 'needlework ingest' first", dbPath.toStdString());
+                const bool json = parser.isSet(QStringLiteral("json"));
+
+                store::LibraryStore library(dbPath);
+                store::SearchService service(library);
+                store::SearchOptions options;
+                options.limit = limit;
+                options.collection = parser.value(QStringLiteral("collection"));
+                if (json) {
+                    options.markOpen = QStringLiteral("<mark>");
+                    options.markClose = QStringLiteral("</mark>");
+                } else if (io.outIsTerminal) {
+                    options.markOpen = QStringLiteral("\x1b[1m");
+                    options.markClose = QStringLiteral("\x1b[0m");
+                } else {
+                    options.markOpen = options.markClose = QStringLiteral("**");
+                }
+                std::vector<store::SearchHit> hits;
+                try {
+                    hits = service.search(query, options);
+                } catch (const store::QueryError &e) {
+                    io.err << "needlework search: " << e.what() << '\n';
+                    return static_cast<int>(ExitUsage);
+                }
+                if (json) {
+                    nlohmann::json results = nlohmann::json::array();
+                    for (const store::SearchHit &hit : hits)
+                        results.push_back({{"document_id", hit.documentId},
+                                           {"title", hit.title.toStdString()},
+                                           {"path", hit.path.toStdString()},
+                                           {"page", hit.pageNumber},
+                                           {"page_label", hit.pageLabel.toStdString()},
+                                           {"snippet", hit.snippet.toStdString()},
+                                           {"score", hit.score}});
+                    io.out << QString::fromStdString(nlohmann::json{{"query", query.toStdString()}, {"results", results}}.dump(2))
+                           << '\n';
+                    return static_cast<int>(ExitOk);
+                }
+                if (hits.empty()) {
+                    io.out << "No pages match " << query << '\n';
+                    return static_cast<int>(ExitOk);
+                }
+                int rank = 0;
+                for (const store::SearchHit &hit : hits) {
+                    io.out << ++rank << ". " << hit.title << " — " << pageText(hit) << "  [doc " << hit.documentId
+                           << "] " << hit.path << '\n';
+                    io.out << "   " << QString(hit.snippet).replace(QLatin1Char('\n'), QLatin1Char(' ')) << "\n";
+                }
+                return static_cast<int>(ExitOk);
+            },
+    };
+}
+
+} // namespace nw::app

@@ -1,0 +1,102 @@
+// Text and JSON renderings of ingest progress and results.
+#include "app/ingest_progress.h"
+
+#include "app/command.h"
+
+#include <QFileInfo>
+#include <QLocale>
+
+#include <cmath>
+
+namespace nw::app {
+
+QString formatDuration(double seconds)
+{
+    if (seconds < 0 || !std::isfinite(seconds))
+        return QStringLiteral("--:--");
+    const auto total = static_cast<long long>(std::llround(seconds));
+    const long long h = total / 3600, m = (total / 60) % 60, s = total % 60;
+    if (h > 0)
+        return QStringLiteral("%1:%2:%3").arg(h).arg(m, 2, 10, QLatin1Char('0')).arg(s, 2, 10, QLatin1Char('0'));
+    return QStringLiteral("%1:%2").arg(m).arg(s, 2, 10, QLatin1Char('0'));
+}
+
+QString ingestProgressLine(const ingest::IngestProgress &p, int width)
+{
+    const QLocale c = QLocale::c();
+    const int digits = static_cast<int>(QString::number(p.filesTotal).size());
+    QString line = QStringLiteral("[%1/%2 files] %3 pages  %4 pages/s  ETA %5")
+                       .arg(p.filesDone, digits)
+                       .arg(p.filesTotal)
+                       .arg(c.toString(static_cast<qlonglong>(p.pagesExtracted)))
+                       .arg(c.toString(p.pagesPerSecond, 'f', 0))
+                       .arg(formatDuration(p.etaSeconds));
+    if (!p.currentFile.isEmpty())
+        line += QStringLiteral("  ") + QFileInfo(p.currentFile).fileName();
+    if (width > 0 && line.size() > width)
+        line = line.left(std::max(0, width - 1)) + QChar(0x2026);
+    return line;
+}
+
+QString ingestSummaryLine(const ingest::IngestSummary &s)
+{
+    const QLocale c = QLocale::c();
+    const int total = static_cast<int>(s.files.size()) - s.skipped;
+    QStringList parts;
+    if (s.added)
+        parts << QStringLiteral("%1 added").arg(s.added);
+    if (s.replaced)
+        parts << QStringLiteral("%1 replaced").arg(s.replaced);
+    if (s.present)
+        parts << QStringLiteral("%1 already present").arg(s.present);
+    if (s.failed)
+        parts << QStringLiteral("%1 failed").arg(s.failed);
+    if (s.notDone)
+        parts << QStringLiteral("%1 not done").arg(s.notDone);
+    QString line = QStringLiteral("%1 %2 of %3 files (%4 pages) in %5 s")
+                       .arg(s.cancelled ? QStringLiteral("Stopped: ingested") : QStringLiteral("Ingested"))
+                       .arg(s.added + s.replaced + s.present)
+                       .arg(total)
+                       .arg(c.toString(static_cast<qlonglong>(s.pagesStored)))
+                       .arg(QString::number(s.seconds, 'f', 1));
+    if (!parts.isEmpty())
+        line += QStringLiteral(": ") + parts.join(QStringLiteral(", "));
+    return line;
+}
+
+nlohmann::json ingestSummaryJson(const ingest::IngestSummary &s, const QString &databasePath)
+{
+    nlohmann::json files = nlohmann::json::array();
+    for (const ingest::FileOutcome &f : s.files) {
+        nlohmann::json entry = {{"path", f.path.toStdString()}, {"status", ingest::fileStatusName(f.status)}};
+        if (f.documentId)
+            entry["document_id"] = f.documentId;
+        if (f.status == ingest::FileStatus::Added || f.status == ingest::FileStatus::Replaced)
+            entry["pages"] = f.pages;
+        if (f.problem) {
+            entry["problem"] = ingest::problemName(*f.problem);
+            entry["reason"] = f.reason.toStdString();
+        }
+        files.push_back(std::move(entry));
+    }
+    return {{"database", databasePath.toStdString()},
+            {"added", s.added},
+            {"replaced", s.replaced},
+            {"present", s.present},
+            {"failed", s.failed},
+            {"not_done", s.notDone},
+            {"skipped", s.skipped},
+            {"pages", s.pagesStored},
+            {"seconds", s.seconds},
+            {"cancelled", s.cancelled},
+            {"files", files}};
+}
+
+int ingestExitCode(const ingest::IngestSummary &s)
+{
+    if (s.cancelled)
+        return 130; // the shell's convention for a run stopped by SIGINT
+    return s.added + s.replaced + s.present > 0 ? ExitOk : ExitFailed;
+}
+
+} // namespace nw::app

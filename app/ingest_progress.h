@@ -1,0 +1,28 @@
+// How the command line shows an ingest: the live progress line (rewritten in place on a
+// terminal), the one-line summary, and the JSON summary. Pure functions, so they are testable.
+#pragma once
+
+#include "ingest/ingestor.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QString>
+
+namespace nw::app {
+
+// "1:05", "12:00:03"; "--:--" for a negative (unknown) duration.
+QString formatDuration(double seconds);
+
+// "[ 12/140 files] 3,456 pages  812 pages/s  ETA 0:42  manual.pdf", cut to `width` columns.
+QString ingestProgressLine(const ingest::IngestProgress &progress, int width);
+
+// "Ingested 12 of 14 files (3,456 pages) in 6.1 s: 10 added, 1 replaced, 1 already present, 2 failed"
+QString ingestSummaryLine(const ingest::IngestSummary &summary);
+
+nlohmann::json ingestSummaryJson(const ingest::IngestSummary &summary, const QString &databasePath);
+
+// The exit code the issue asks for: 0 when a file was ingested or all were already present,
+// 1 when every file failed (or none was found), 130 when stopped by Ctrl-C.
+int ingestExitCode(const ingest::IngestSummary &summary);
+
+} // namespace nw::app

@@ -1,0 +1,58 @@
+// A PDF opened through Poppler: metadata, page labels, and per page the text in reading order
+// with the box of every word. Poppler stays behind this header (only pdf_document.cpp sees it).
+#pragma once
+
+#include "ingest/ingest_error.h"
+#include "store/word_boxes.h"
+
+#include <QDateTime>
+#include <QSizeF>
+#include <QString>
+
+#include <memory>
+#include <vector>
+
+namespace nw::ingest {
+
+struct DocumentMetadata {
+    QString title;
+    QString author;
+    QString subject;
+    QString keywords;
+    QString creator;
+    QString producer;
+    QDateTime created; // invalid when the PDF does not say
+};
+
+// One page as extracted: text with words separated by spaces and lines by '\n'.
+struct PageContent {
+    int number = 0;   // 1-based
+    QString label;    // printed label, "" when the PDF has none
+    QSizeF size;      // points
+    QString text;
+    std::vector<store::WordBox> words; // empty unless asked for; offsets index `text` (UTF-16)
+};
+
+class PdfDocument {
+public:
+    // Opens `path`; throws IngestFailure (Corrupt, Encrypted, NotPdf, Truncated) with a reason.
+    static PdfDocument open(const QString &path);
+    PdfDocument(PdfDocument &&) noexcept;
+    PdfDocument &operator=(PdfDocument &&) noexcept;
+    ~PdfDocument();
+
+    const QString &path() const { return m_path; }
+    int pageCount() const;
+    DocumentMetadata metadata() const;
+
+    // `index` is 0-based. With `withWords`, fills PageContent::words (same text either way).
+    PageContent page(int index, bool withWords) const;
+
+private:
+    struct Impl;
+    explicit PdfDocument(std::unique_ptr<Impl> impl, QString path);
+    std::unique_ptr<Impl> m_impl;
+    QString m_path;
+};
+
+} // namespace nw::ingest

@@ -1,0 +1,321 @@
+// The document library on top of the SQLite wrapper.
+#include "store/library_store.h"
+
+#include "common/assert.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "store/migrations.h"
+
+#include <algorithm>
+
+namespace nw::store {
+namespace {
+
+std::string utf8(const QString &s) { return s.toStdString(); }
+QString qstr(const std::string &s) { return QString::fromStdString(s); }
+
+QString nowUtc() { return QDateTime::currentDateTimeUtc().toString(Qt::ISODate); }
+
+constexpr const char *kDocumentColumns =
+    "id, sha256, path, kind, title, author, subject, keywords, creator, producer, created, page_count, "
+    "bytes, modified, added, status";
+
+DocumentInfo readDocument(const Statement &s)
+{
+    DocumentInfo d;
+    d.id = s.columnInt(0);
+    d.sha256 = qstr(s.columnText(1));
+    d.path = qstr(s.columnText(2));
+    d.kind = qstr(s.columnText(3));
+    d.title = qstr(s.columnText(4));
+    d.author = qstr(s.columnText(5));
+    d.subject = qstr(s.columnText(6));
+    d.keywords = qstr(s.columnText(7));
+    d.creator = qstr(s.columnText(8));
+    d.producer = qstr(s.columnText(9));
+    d.created = qstr(s.columnText(10));
+    d.pageCount = static_cast<int>(s.columnInt(11));
+    d.bytes = s.columnInt(12);
+    d.modified = s.columnInt(13);
+    d.added = qstr(s.columnText(14));
+    d.status = qstr(s.columnText(15));
+    return d;
+}
+
+} // namespace
+
+const char *addOutcomeName(LibraryStore::AddOutcome outcome)
+{
+    switch (outcome) {
+    case LibraryStore::AddOutcome::Added: return "added";
+    case LibraryStore::AddOutcome::Replaced: return "replaced";
+    case LibraryStore::AddOutcome::AlreadyPresent: return "present";
+    }
+    return "?";
+}
+
+LibraryStore::LibraryStore(const QString &path) : m_db(path.toStdString())
+{
+    migrate(m_db);
+}
+
+std::optional<DocumentInfo> LibraryStore::findDocument(std::int64_t id)
+{
+    Statement s(m_db, std::string("SELECT ") + kDocumentColumns + " FROM documents WHERE id = ?");
+    s.bind(1, id);
+    if (!s.step())
+        return std::nullopt;
+    DocumentInfo d = readDocument(s);
+    Statement c(m_db, "SELECT c.name FROM collections c JOIN document_collections dc ON dc.collection_id = c.id "
+                      "WHERE dc.document_id = ? ORDER BY c.name");
+    c.bind(1, id);
+    while (c.step())
+        d.collections << qstr(c.columnText(0));
+    return d;
+}
+
+DocumentInfo LibraryStore::requireDocument(std::int64_t id)
+{
+    std::optional<DocumentInfo> d = findDocument(id);
+    if (!d)
+        fail("library {}: no document with id {} (see 'needlework library')", m_db.path(), id);
+    return *d;
+}
+
+std::optional<DocumentInfo> LibraryStore::findDocumentBySha256(const QString &sha256)
+{
+    Statement s(m_db, "SELECT id FROM documents WHERE sha256 = ?");
+    s.bind(1, utf8(sha256.toLower()));
+    if (!s.step())
+        return std::nullopt;
+    return findDocument(s.columnInt(0));
+}
+
+std::vector<DocumentInfo> LibraryStore::findDocumentsByPath(const QString &path)
+{
+    std::vector<DocumentInfo> result;
+    Statement s(m_db, std::string("SELECT ") + kDocumentColumns + " FROM documents WHERE path = ? ORDER BY id");
+    s.bind(1, utf8(path));
+    while (s.step())
+        result.push_back(readDocument(s));
+    return result;
+}
+
+std::vector<DocumentInfo> LibraryStore::documents(const QString &collection)
+{
+    std::vector<DocumentInfo> result;
+    std::string sql = std::string("SELECT ") + kDocumentColumns + " FROM documents";
+    if (!collection.isEmpty())
+        sql += " WHERE id IN (SELECT dc.document_id FROM document_collections dc JOIN collections c "
+               "ON c.id = dc.collection_id WHERE c.name = ?1)";
+    sql += " ORDER BY id";
+    Statement s(m_db, sql);
+    if (!collection.isEmpty())
+        s.bind(1, utf8(collection));
+    while (s.step())
+        result.push_back(readDocument(s));
+    Statement c(m_db, "SELECT dc.document_id, c.name FROM document_collections dc JOIN collections c "
+                      "ON c.id = dc.collection_id ORDER BY c.name");
+    while (c.step()) {
+        const std::int64_t id = c.columnInt(0);
+        auto it = std::lower_bound(result.begin(), result.end(), id,
+                                   [](const DocumentInfo &d, std::int64_t value) { return d.id < value; });
+        if (it != result.end() && it->id == id)
+            it->collections << qstr(c.columnText(1));
+    }
+    return result;
+}
+
+QStringList LibraryStore::allSha256()
+{
+    QStringList result;
+    Statement s(m_db, "SELECT sha256 FROM documents");
+    while (s.step())
+        result << qstr(s.columnText(0));
+    return result;
+}
+
+std::optional<PageRecord> LibraryStore::findPage(std::int64_t documentId, int number)
+{
+    Statement s(m_db, "SELECT p.number, p.label, p.width, p.height, p.text, w.boxes FROM pages p "
+                      "LEFT JOIN word_boxes w ON w.page_id = p.id WHERE p.document_id = ? AND p.number = ?");
+    s.bind(1, documentId).bind(2, static_cast<std::int64_t>(number));
+    if (!s.step())
+        return std::nullopt;
+    PageRecord page;
+    page.number = static_cast<int>(s.columnInt(0));
+    page.label = qstr(s.columnText(1));
+    page.width = s.columnDouble(2);
+    page.height = s.columnDouble(3);
+    page.text = qstr(s.columnText(4));
+    if (!s.isNull(5)) {
+        const std::string blob = s.columnBlob(5);
+        page.words = unpackWordBoxes(QByteArray(blob.data(), static_cast<qsizetype>(blob.size())));
+    }
+    return page;
+}
+
+PageRecord LibraryStore::requirePage(std::int64_t documentId, int number)
+{
+    std::optional<PageRecord> page = findPage(documentId, number);
+    if (!page)
+        fail("library {}: document {} has no page {}", m_db.path(), documentId, number);
+    return std::move(*page);
+}
+
+std::optional<std::vector<WordBox>> LibraryStore::findWordBoxes(std::int64_t documentId, int number)
+{
+    Statement s(m_db, "SELECT w.boxes FROM word_boxes w JOIN pages p ON p.id = w.page_id "
+                      "WHERE p.document_id = ? AND p.number = ?");
+    s.bind(1, documentId).bind(2, static_cast<std::int64_t>(number));
+    if (!s.step())
+        return std::nullopt;
+    const std::string blob = s.columnBlob(0);
+    return unpackWordBoxes(QByteArray(blob.data(), static_cast<qsizetype>(blob.size())));
+}
+
+std::vector<IngestErrorRecord> LibraryStore::ingestErrors()
+{
+    std::vector<IngestErrorRecord> result;
+    Statement s(m_db, "SELECT path, kind, reason, at FROM ingest_errors ORDER BY path");
+    while (s.step())
+        result.push_back({qstr(s.columnText(0)), qstr(s.columnText(1)), qstr(s.columnText(2)), qstr(s.columnText(3))});
+    return result;
+}
+
+std::vector<CollectionInfo> LibraryStore::collections()
+{
+    std::vector<CollectionInfo> result;
+    Statement s(m_db, "SELECT c.id, c.name, count(dc.document_id) FROM collections c "
+                      "LEFT JOIN document_collections dc ON dc.collection_id = c.id GROUP BY c.id ORDER BY c.name");
+    while (s.step())
+        result.push_back({s.columnInt(0), qstr(s.columnText(1)), static_cast<int>(s.columnInt(2))});
+    return result;
+}
+
+LibraryStats LibraryStore::stats()
+{
+    return {static_cast<int>(m_db.queryInt("SELECT count(*) FROM documents").value_or(0)),
+            m_db.queryInt("SELECT coalesce(sum(page_count), 0) FROM documents").value_or(0),
+            static_cast<int>(m_db.queryInt("SELECT count(*) FROM ingest_errors").value_or(0))};
+}
+
+LibraryStore::AddResult LibraryStore::addDocument(const NewDocument &document)
+{
+    const DocumentInfo &info = document.info;
+    NW_ASSERT(info.pageCount == static_cast<int>(document.pages.size()));
+    Savepoint savepoint(m_db);
+    {
+        Statement existing(m_db, "SELECT id FROM documents WHERE sha256 = ?");
+        existing.bind(1, utf8(info.sha256));
+        if (existing.step()) {
+            const std::int64_t id = existing.columnInt(0);
+            savepoint.release();
+            return {AddOutcome::AlreadyPresent, id};
+        }
+    }
+    // Older versions of this file (same path, other content) go in the same transaction.
+    Statement old(m_db, "DELETE FROM documents WHERE path = ?");
+    old.bind(1, utf8(info.path));
+    old.run();
+    const bool replaced = m_db.changes() > 0;
+
+    Statement insert(m_db, "INSERT INTO documents (sha256, path, kind, title, author, subject, keywords, creator, "
+                           "producer, created, page_count, bytes, modified, added, status) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ready')");
+    insert.bind(1, utf8(info.sha256)).bind(2, utf8(info.path)).bind(3, utf8(info.kind)).bind(4, utf8(info.title));
+    insert.bind(5, utf8(info.author)).bind(6, utf8(info.subject)).bind(7, utf8(info.keywords));
+    insert.bind(8, utf8(info.creator)).bind(9, utf8(info.producer)).bind(10, utf8(info.created));
+    insert.bind(11, static_cast<std::int64_t>(info.pageCount)).bind(12, info.bytes).bind(13, info.modified);
+    insert.bind(14, utf8(nowUtc()));
+    insert.run();
+    const std::int64_t documentId = m_db.lastInsertId();
+
+    Statement page(m_db, "INSERT INTO pages (document_id, number, label, width, height, text) VALUES (?, ?, ?, ?, ?, ?)");
+    Statement boxes(m_db, "INSERT INTO word_boxes (page_id, boxes) VALUES (?, ?)");
+    for (const PageRecord &p : document.pages) {
+        page.reset();
+        page.bind(1, documentId).bind(2, static_cast<std::int64_t>(p.number)).bind(3, utf8(p.label));
+        page.bind(4, p.width).bind(5, p.height).bind(6, utf8(p.text));
+        page.run();
+        if (!p.words.empty()) {
+            const QByteArray blob = packWordBoxes(p.words);
+            boxes.reset();
+            boxes.bind(1, m_db.lastInsertId()).bindBlob(2, blob.constData(), static_cast<std::size_t>(blob.size()));
+            boxes.run();
+        }
+    }
+    clearIngestError(info.path);
+    savepoint.release();
+    return {replaced ? AddOutcome::Replaced : AddOutcome::Added, documentId};
+}
+
+void LibraryStore::updatePath(std::int64_t documentId, const QString &path)
+{
+    Statement s(m_db, "UPDATE documents SET path = ? WHERE id = ?");
+    s.bind(1, utf8(path)).bind(2, documentId);
+    s.run();
+}
+
+std::int64_t LibraryStore::pageId(std::int64_t documentId, int number)
+{
+    Statement s(m_db, "SELECT id FROM pages WHERE document_id = ? AND number = ?");
+    s.bind(1, documentId).bind(2, static_cast<std::int64_t>(number));
+    if (!s.step())
+        fail("library {}: document {} has no page {}", m_db.path(), documentId, number);
+    return s.columnInt(0);
+}
+
+void LibraryStore::cacheWordBoxes(std::int64_t documentId, int number, const std::vector<WordBox> &words)
+{
+    const QByteArray blob = packWordBoxes(words);
+    Statement s(m_db, "INSERT OR REPLACE INTO word_boxes (page_id, boxes) VALUES (?, ?)");
+    s.bind(1, pageId(documentId, number)).bindBlob(2, blob.constData(), static_cast<std::size_t>(blob.size()));
+    s.run();
+}
+
+bool LibraryStore::removeDocument(std::int64_t documentId)
+{
+    Statement s(m_db, "DELETE FROM documents WHERE id = ?");
+    s.bind(1, documentId);
+    s.run();
+    return m_db.changes() > 0;
+}
+
+std::int64_t LibraryStore::ensureCollection(const QString &name)
+{
+    if (name.trimmed().isEmpty())
+        fail("a collection needs a name");
+    Statement insert(m_db, "INSERT OR IGNORE INTO collections (name, created) VALUES (?, ?)");
+    insert.bind(1, utf8(name)).bind(2, utf8(nowUtc()));
+    insert.run();
+    Statement s(m_db, "SELECT id FROM collections WHERE name = ?");
+    s.bind(1, utf8(name));
+    NW_ASSERT(s.step());
+    return s.columnInt(0);
+}
+
+void LibraryStore::addToCollection(std::int64_t documentId, const QString &collection)
+{
+    const std::int64_t collectionId = ensureCollection(collection);
+    Statement s(m_db, "INSERT OR IGNORE INTO document_collections (document_id, collection_id) VALUES (?, ?)");
+    s.bind(1, documentId).bind(2, collectionId);
+    s.run();
+}
+
+void LibraryStore::recordIngestError(const QString &path, const QString &kind, const QString &reason)
+{
+    Statement s(m_db, "INSERT INTO ingest_errors (path, kind, reason, at) VALUES (?, ?, ?, ?) "
+                      "ON CONFLICT(path) DO UPDATE SET kind = excluded.kind, reason = excluded.reason, at = excluded.at");
+    s.bind(1, utf8(path)).bind(2, utf8(kind)).bind(3, utf8(reason)).bind(4, utf8(nowUtc()));
+    s.run();
+}
+
+void LibraryStore::clearIngestError(const QString &path)
+{
+    Statement s(m_db, "DELETE FROM ingest_errors WHERE path = ?");
+    s.bind(1, utf8(path));
+    s.run();
+}
+
+} // namespace nw::store

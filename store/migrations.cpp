@@ -1,0 +1,147 @@
+// Schema history of the library database. Append a migration; never edit one that shipped.
+#include "store/migrations.h"
+
+#include "common/assert.h"
+#include "common/error.h"
+#include "common/log.h"
+
+#include <string>
+
+namespace nw::store {
+namespace {
+
+// 1: documents keyed by content hash, their pages with labels and word boxes, and an FTS5
+// index over page text. The index keeps no copy of the text (external content = pages), and
+// triggers keep it in step with `pages`, so deleting a document cleans the index too.
+void createLibrary(Database &db)
+{
+    db.exec(R"sql(
+        CREATE TABLE documents (
+            id          INTEGER PRIMARY KEY,
+            sha256      TEXT NOT NULL UNIQUE,      -- hex of the file's content: the identity
+            path        TEXT NOT NULL,             -- absolute path when last ingested
+            kind        TEXT NOT NULL,             -- 'pdf' or 'text'
+            title       TEXT NOT NULL DEFAULT '',
+            author      TEXT NOT NULL DEFAULT '',
+            subject     TEXT NOT NULL DEFAULT '',
+            keywords    TEXT NOT NULL DEFAULT '',
+            creator     TEXT NOT NULL DEFAULT '',
+            producer    TEXT NOT NULL DEFAULT '',
+            created     TEXT NOT NULL DEFAULT '',  -- the PDF's creation date, ISO 8601
+            page_count  INTEGER NOT NULL,
+            bytes       INTEGER NOT NULL,
+            modified    INTEGER NOT NULL DEFAULT 0, -- file mtime, seconds since the epoch
+            added       TEXT NOT NULL,             -- when ingested, ISO 8601 UTC
+            status      TEXT NOT NULL DEFAULT 'ready'
+        );
+        CREATE INDEX documents_path ON documents(path);
+
+        CREATE TABLE pages (
+            id          INTEGER PRIMARY KEY,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            number      INTEGER NOT NULL,          -- 1-based physical page number
+            label       TEXT NOT NULL DEFAULT '',  -- the printed label ("iv", "A-3"), from the PDF
+            width       REAL NOT NULL DEFAULT 0,   -- points
+            height      REAL NOT NULL DEFAULT 0,
+            text        TEXT NOT NULL,
+            UNIQUE (document_id, number)
+        );
+
+        -- One row per page with words: packed records, see store/word_boxes.h.
+        CREATE TABLE word_boxes (
+            page_id     INTEGER PRIMARY KEY REFERENCES pages(id) ON DELETE CASCADE,
+            boxes       BLOB NOT NULL
+        );
+
+        CREATE VIRTUAL TABLE pages_fts USING fts5(
+            text, content='pages', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2');
+        CREATE TRIGGER pages_fts_insert AFTER INSERT ON pages BEGIN
+            INSERT INTO pages_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER pages_fts_delete AFTER DELETE ON pages BEGIN
+            INSERT INTO pages_fts(pages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE TRIGGER pages_fts_update AFTER UPDATE OF text ON pages BEGIN
+            INSERT INTO pages_fts(pages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO pages_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+    )sql");
+}
+
+// 2: named collections of documents, and the last ingest failure of each path with a reason
+// a person can read.
+void addCollectionsAndErrors(Database &db)
+{
+    db.exec(R"sql(
+        CREATE TABLE collections (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE,
+            created     TEXT NOT NULL
+        );
+        CREATE TABLE document_collections (
+            document_id   INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+            PRIMARY KEY (document_id, collection_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX document_collections_collection ON document_collections(collection_id);
+
+        CREATE TABLE ingest_errors (
+            id          INTEGER PRIMARY KEY,
+            path        TEXT NOT NULL UNIQUE,
+            kind        TEXT NOT NULL,             -- machine-readable: 'encrypted', 'truncated', ...
+            reason      TEXT NOT NULL,             -- for people
+            at          TEXT NOT NULL              -- ISO 8601 UTC
+        );
+    )sql");
+}
+
+constexpr Migration kMigrations[] = {
+    {1, "library: documents, pages, word boxes, full-text index", createLibrary},
+    {2, "collections and ingest errors", addCollectionsAndErrors},
+};
+
+void checkList(std::span<const Migration> list)
+{
+    for (std::size_t i = 0; i < list.size(); ++i)
+        NW_ASSERT(list[i].version == static_cast<int>(i) + 1 && list[i].apply != nullptr);
+}
+
+} // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+int latestSchemaVersion() { return static_cast<int>(std::size(kMigrations)); }
+
+int schemaVersion(Database &db)
+{
+    return static_cast<int>(db.queryInt("PRAGMA user_version").value_or(0));
+}
+
+void migrateTo(Database &db, int version, std::span<const Migration> list)
+{
+    checkList(list);
+    NW_ASSERT(version >= 0 && version <= static_cast<int>(list.size()));
+    const int current = schemaVersion(db);
+    if (current > static_cast<int>(list.size()))
+        fail("database {} has schema version {}, newer than this build of Needlework knows ({}); "
+             "open it with a newer Needlework",
+             db.path(), current, list.size());
+    for (int v = current + 1; v <= version; ++v) {
+        const Migration &migration = list[static_cast<std::size_t>(v - 1)];
+        Transaction tx(db);
+        // Another process may have migrated between our read and BEGIN IMMEDIATE.
+        if (schemaVersion(db) >= v)
+            continue;
+        log::get("store")->info("{}: migrating to schema {} ({})", db.path(), v, migration.name);
+        migration.apply(db);
+        db.exec("PRAGMA user_version = " + std::to_string(v));
+        tx.commit();
+    }
+}
+
+void migrate(Database &db, std::span<const Migration> list)
+{
+    migrateTo(db, static_cast<int>(list.size()), list);
+}
+
+} // namespace nw::store
