@@ -1,0 +1,212 @@
+// Session: prefix reuse, chunked prefill, streaming decode with stop strings and cancel.
+#include "engine/session.h"
+
+#include "common/assert.h"
+#include "common/error.h"
+#include "engine/model.h"
+#include "engine/tokenizer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+
+namespace nw {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start)
+{
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Bytes at the end of `s` that start a UTF-8 sequence not yet complete.
+std::size_t incompleteUtf8Tail(std::string_view s)
+{
+    for (std::size_t back = 1; back <= std::min<std::size_t>(3, s.size()); ++back) {
+        const auto c = static_cast<unsigned char>(s[s.size() - back]);
+        if ((c & 0xC0) == 0x80)
+            continue; // continuation byte: look further back for the lead
+        const std::size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        return need > back ? back : 0;
+    }
+    return 0;
+}
+
+// Length of the longest suffix of `text` that is a proper prefix of a stop string.
+std::size_t stopPrefixTail(std::string_view text, const std::vector<std::string> &stops)
+{
+    std::size_t longest = 0;
+    for (const std::string &stop : stops)
+        for (std::size_t len = std::min(stop.size() - 1, text.size()); len > longest; --len)
+            if (text.substr(text.size() - len) == std::string_view(stop).substr(0, len)) {
+                longest = len;
+                break;
+            }
+    return longest;
+}
+
+} // namespace
+
+std::string_view stopReasonName(StopReason reason)
+{
+    switch (reason) {
+    case StopReason::Length: return "length";
+    case StopReason::EndOfGeneration: return "eog";
+    case StopReason::StopString: return "stop_string";
+    case StopReason::Cancelled: return "cancelled";
+    case StopReason::ContextFull: return "context_full";
+    }
+    return "?";
+}
+
+double GenerationResult::decodeTokensPerSecond() const
+{
+    // The first generated token comes from the prefill's logits; the rest each took a decode step.
+    const std::size_t steps = generatedTokens.empty() ? 0 : generatedTokens.size() - 1;
+    return decodeSeconds > 0 && steps > 0 ? static_cast<double>(steps) / decodeSeconds : 0.0;
+}
+
+Session::Session(Model &model, const Tokenizer &tokenizer, const KvModeSpec &kvMode, std::int64_t contextTokens)
+    : m_model(model), m_tokenizer(tokenizer), m_cache(model.makeKvCache(kvMode, contextTokens))
+{
+}
+
+Session::~Session() = default;
+
+void Session::reset()
+{
+    m_cache->clear();
+    m_tokens.clear();
+    m_logits.clear();
+}
+
+const std::vector<float> &Session::prefill(std::span<const std::int32_t> tokens, int chunk,
+                                           const std::function<void(std::int64_t, std::int64_t)> &progress)
+{
+    if (tokens.empty())
+        fail("cannot prefill an empty prompt");
+    const auto total = static_cast<std::int64_t>(tokens.size());
+    if (total > m_cache->capacity())
+        fail("the prompt has {} tokens but the context holds {} (raise --ctx)", total, m_cache->capacity());
+    NW_ASSERT(static_cast<std::int64_t>(m_tokens.size()) == m_cache->tokens());
+    const auto mismatch = std::mismatch(m_tokens.begin(), m_tokens.end(), tokens.begin(), tokens.end());
+    auto keep = static_cast<std::int64_t>(mismatch.first - m_tokens.begin());
+    keep = std::min(keep, total - 1); // the last token is always run, for its logits
+    m_cache->truncate(keep);
+    m_tokens.resize(static_cast<std::size_t>(keep));
+    m_lastReused = keep;
+    m_lastPrefilled = 0;
+    chunk = std::max(chunk, 1);
+    std::vector<std::int32_t> positions;
+    for (std::int64_t start = keep; start < total;) {
+        if (m_cancel.load(std::memory_order_relaxed))
+            break;
+        const std::int64_t len = std::min<std::int64_t>(chunk, total - start);
+        positions.resize(static_cast<std::size_t>(len));
+        std::iota(positions.begin(), positions.end(), static_cast<std::int32_t>(start));
+        const auto part = tokens.subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(len));
+        m_model.forward(part, positions, *m_cache, LogitsFor::Last, m_logits);
+        m_tokens.insert(m_tokens.end(), part.begin(), part.end());
+        start += len;
+        m_lastPrefilled += len;
+        if (progress)
+            progress(start, total);
+    }
+    return m_logits;
+}
+
+GenerationResult Session::generate(std::string_view prompt, const GenerateOptions &options,
+                                   const SessionCallbacks &callbacks)
+{
+    const std::vector<std::int32_t> tokens = m_tokenizer.encode(prompt, options.addSpecial, options.parseSpecial);
+    return generateFromTokens(tokens, options, callbacks);
+}
+
+GenerationResult Session::generateFromTokens(std::span<const std::int32_t> prompt, const GenerateOptions &options,
+                                             const SessionCallbacks &callbacks)
+{
+    m_cancel.store(false, std::memory_order_relaxed);
+    GenerationResult result;
+    result.promptTokens.assign(prompt.begin(), prompt.end());
+
+    const auto prefillStart = Clock::now();
+    prefill(prompt, options.prefillChunk, callbacks.onPrefillProgress);
+    result.prefillSeconds = secondsSince(prefillStart);
+    result.reusedTokens = m_lastReused;
+    result.prefilledTokens = m_lastPrefilled;
+    if (m_cancel.load(std::memory_order_relaxed)) {
+        result.stop = StopReason::Cancelled;
+        result.memory = m_cache->memoryStats();
+        return result;
+    }
+
+    Sampler sampler(options.sampler);
+    std::vector<std::int32_t> history(prompt.begin(), prompt.end());
+    std::string text;        // everything generated so far
+    std::size_t emitted = 0; // bytes of `text` already streamed
+    auto release = [&](std::size_t end) {
+        if (end > emitted && callbacks.onText)
+            callbacks.onText(std::string_view(text).substr(emitted, end - emitted));
+        emitted = std::max(emitted, end);
+    };
+
+    const auto decodeStart = Clock::now();
+    result.stop = StopReason::Length;
+    for (;;) {
+        if (options.maxTokens > 0 && static_cast<int>(result.generatedTokens.size()) >= options.maxTokens)
+            break; // StopReason::Length
+        if (m_cancel.load(std::memory_order_relaxed)) {
+            result.stop = StopReason::Cancelled;
+            break;
+        }
+        const std::int32_t id = sampler.sample(m_logits, history);
+        if (m_tokenizer.isEog(id)) {
+            result.stop = StopReason::EndOfGeneration;
+            break;
+        }
+        result.generatedTokens.push_back(id);
+        history.push_back(id);
+        if (callbacks.onToken)
+            callbacks.onToken(id);
+        const std::size_t before = text.size();
+        text += m_tokenizer.tokenPiece(id);
+
+        // A stop string may straddle earlier text: search from the first byte it could start at.
+        std::size_t longestStop = 0;
+        for (const std::string &stop : options.stopStrings)
+            longestStop = std::max(longestStop, stop.size());
+        const std::size_t from = before >= longestStop ? before - longestStop + 1 : 0;
+        std::size_t cut = std::string::npos;
+        for (const std::string &stop : options.stopStrings)
+            if (!stop.empty())
+                cut = std::min(cut, text.find(stop, from));
+        if (cut != std::string::npos) {
+            text.resize(cut);
+            release(cut);
+            result.stop = StopReason::StopString;
+            break;
+        }
+        const std::size_t hold = std::max(stopPrefixTail(text, options.stopStrings), incompleteUtf8Tail(text));
+        release(text.size() - hold);
+
+        if (options.maxTokens > 0 && static_cast<int>(result.generatedTokens.size()) >= options.maxTokens)
+            break; // StopReason::Length, without computing logits nobody will use
+        if (m_cache->tokens() >= m_cache->capacity()) {
+            result.stop = StopReason::ContextFull;
+            break;
+        }
+        const std::int32_t pos = static_cast<std::int32_t>(m_tokens.size());
+        const std::int32_t one[] = {id};
+        const std::int32_t at[] = {pos};
+        m_model.forward(one, at, *m_cache, LogitsFor::Last, m_logits);
+        m_tokens.push_back(id);
+    }
+    release(text.size());
+    result.decodeSeconds = secondsSince(decodeStart);
+    result.text = std::move(text);
+    result.memory = m_cache->memoryStats();
+    return result;
+}
+
+} // namespace nw

@@ -1,0 +1,102 @@
+// A generation session over one model and one KV cache: prompt → tokens → prefill in chunks
+// (progress) → decode with streaming text, stop on end-of-generation or stop strings, cancel
+// from another thread, and prefix reuse (a prompt that shares a token prefix with what the
+// cache holds keeps those positions and prefills only the rest).
+#pragma once
+
+#include "engine/kv_cache.h"
+#include "engine/memory_stats.h"
+#include "engine/sampler.h"
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nw {
+
+class Model;
+class Tokenizer;
+
+struct GenerateOptions {
+    int maxTokens = 256;                  // generated tokens at most (<= 0: until EOG or ctx full)
+    SamplerParams sampler;
+    std::vector<std::string> stopStrings; // generation stops before the first occurrence
+    int prefillChunk = 512;               // prompt tokens per forward pass
+    bool addSpecial = true;               // BOS as the vocabulary asks
+    bool parseSpecial = false;            // control tokens written in the prompt become ids
+};
+
+enum class StopReason { Length, EndOfGeneration, StopString, Cancelled, ContextFull };
+std::string_view stopReasonName(StopReason reason);
+
+struct GenerationResult {
+    std::vector<std::int32_t> promptTokens;
+    std::vector<std::int32_t> generatedTokens; // EOG not included
+    std::string text;                          // generated text, cut before a stop string
+    StopReason stop = StopReason::Length;
+    std::int64_t reusedTokens = 0;             // prompt positions kept from the cache
+    std::int64_t prefilledTokens = 0;          // prompt positions computed
+    double prefillSeconds = 0.0;
+    double decodeSeconds = 0.0;
+    MemoryStats memory;                        // at the end
+
+    double prefillTokensPerSecond() const { return prefillSeconds > 0 ? static_cast<double>(prefilledTokens) / prefillSeconds : 0.0; }
+    double decodeTokensPerSecond() const;
+};
+
+struct SessionCallbacks {
+    std::function<void(std::int64_t done, std::int64_t total)> onPrefillProgress;
+    // Streamed text: whole UTF-8 sequences, never part of a stop string.
+    std::function<void(std::string_view text)> onText;
+    // Every sampled token (before text is released), e.g. for --json output.
+    std::function<void(std::int32_t id)> onToken;
+};
+
+class Session {
+public:
+    // A session with a fresh cache of `contextTokens` in mode `kvMode`. Model and tokenizer
+    // must outlive it.
+    Session(Model &model, const Tokenizer &tokenizer, const KvModeSpec &kvMode, std::int64_t contextTokens);
+    ~Session();
+
+    GenerationResult generate(std::string_view prompt, const GenerateOptions &options,
+                              const SessionCallbacks &callbacks = {});
+    GenerationResult generateFromTokens(std::span<const std::int32_t> prompt, const GenerateOptions &options,
+                                        const SessionCallbacks &callbacks = {});
+
+    // Brings the cache to hold exactly `tokens`, reusing the longest common prefix with what
+    // it holds (at least the last token is recomputed, for its logits). Returns the logits of
+    // the last token; throws nw::Error when the tokens do not fit the context.
+    const std::vector<float> &prefill(std::span<const std::int32_t> tokens, int chunk = 512,
+                                      const std::function<void(std::int64_t, std::int64_t)> &progress = {});
+    std::int64_t lastReusedTokens() const { return m_lastReused; }
+    std::int64_t lastPrefilledTokens() const { return m_lastPrefilled; }
+
+    // Asks a running generate()/prefill() to stop at the next token or chunk; callable from any
+    // thread. The flag is cleared when the next generate() starts.
+    void cancel() { m_cancel.store(true, std::memory_order_relaxed); }
+    void reset(); // empties the cache
+
+    KvCache &cache() { return *m_cache; }
+    const std::vector<std::int32_t> &cachedTokens() const { return m_tokens; }
+    MemoryStats memoryStats() const { return m_cache->memoryStats(); }
+    Model &model() { return m_model; }
+    const Tokenizer &tokenizer() const { return m_tokenizer; }
+
+private:
+    Model &m_model;
+    const Tokenizer &m_tokenizer;
+    std::unique_ptr<KvCache> m_cache;
+    std::vector<std::int32_t> m_tokens; // what positions [0, n) of the cache hold
+    std::vector<float> m_logits;        // of the last token fed
+    std::atomic<bool> m_cancel{false};
+    std::int64_t m_lastReused = 0;
+    std::int64_t m_lastPrefilled = 0;
+};
+
+} // namespace nw

@@ -1,0 +1,190 @@
+// Session: chunked prefill with progress, prefix reuse (fewer positions computed, same logits
+// as a fresh session), streaming equals the final text, stop strings, seeded sampling,
+// context full and cancel from another thread — on a tiny random llama with a byte vocabulary.
+#include "common/error.h"
+#include "engine/gguf_file.h"
+#include "engine/model.h"
+#include "engine/session.h"
+#include "engine/tokenizer.h"
+#include "tests/engine/reference/reference_llama.h"
+#include "tests/engine/reference/tiny_llama.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cmath>
+#include <thread>
+
+using namespace nw;
+
+namespace {
+
+struct Fixture {
+    std::vector<std::byte> bytes;
+    std::shared_ptr<GgufFile> file;
+    std::unique_ptr<Model> model;
+    std::unique_ptr<Tokenizer> tokenizer;
+
+    Fixture()
+    {
+        nw::test::TinyLlamaSpec spec;
+        spec.byteVocab = true;
+        spec.nKvHeads = 2;
+        spec.weightScale = 1.5f;
+        spec.seed = 21;
+        bytes = nw::test::makeTinyLlama(spec);
+        file = GgufFile::fromMemory(bytes, "tiny-bytes.gguf");
+        model = loadModel(file, {.threads = 2});
+        tokenizer = Tokenizer::fromGguf(*file);
+    }
+};
+
+KvModeSpec f32Rows()
+{
+    KvModeSpec spec = KvModeSpec::parse("full");
+    spec.rowType = TensorType::F32;
+    return spec;
+}
+
+GenerateOptions greedy(int n)
+{
+    GenerateOptions o;
+    o.maxTokens = n;
+    o.sampler.greedy = true;
+    return o;
+}
+
+} // namespace
+
+TEST_CASE("prefill runs in chunks with progress and matches the reference")
+{
+    Fixture f;
+    Session session(*f.model, *f.tokenizer, f32Rows(), 128);
+    const std::vector<std::int32_t> prompt = f.tokenizer->encode("The quick brown fox", true, false);
+    // BOS + one token per byte of "▁The▁quick▁brown▁fox" (SentencePiece's space prefix; ▁ is 3 bytes).
+    REQUIRE(prompt.size() == 1 + 16 + 4 * 3);
+    std::vector<std::pair<std::int64_t, std::int64_t>> calls;
+    const std::vector<float> logits =
+        session.prefill(prompt, 8, [&](std::int64_t done, std::int64_t total) { calls.emplace_back(done, total); });
+    const std::vector<std::pair<std::int64_t, std::int64_t>> expected = {{8, 29}, {16, 29}, {24, 29}, {29, 29}};
+    CHECK(calls == expected);
+    const auto want = nw::test::referenceLlamaLogits(*f.file, prompt).back();
+    double maxDiff = 0, maxRef = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        maxDiff = std::max(maxDiff, std::abs(logits[i] - want[i]));
+        maxRef = std::max(maxRef, std::abs(want[i]));
+    }
+    CHECK(maxDiff / maxRef < 1e-4);
+}
+
+TEST_CASE("a prompt sharing a prefix reuses the cached positions and gives the same logits")
+{
+    Fixture f;
+    const std::vector<std::int32_t> first = f.tokenizer->encode("Once upon a time there was", true, false);
+    const std::vector<std::int32_t> second = f.tokenizer->encode("Once upon a time, a dragon", true, false);
+    std::size_t common = 0;
+    while (first[common] == second[common])
+        ++common;
+    REQUIRE(common == 1 + 13 + 4 * 3); // BOS + "▁Once▁upon▁a▁time"
+
+    for (int chunk : {1, 512}) {
+        CAPTURE(chunk);
+        Session reused(*f.model, *f.tokenizer, f32Rows(), 128);
+        reused.prefill(first, chunk);
+        CHECK(reused.lastPrefilledTokens() == static_cast<std::int64_t>(first.size()));
+        const std::vector<float> a = reused.prefill(second, chunk);
+        CHECK(reused.lastReusedTokens() == static_cast<std::int64_t>(common));
+        CHECK(reused.lastPrefilledTokens() == static_cast<std::int64_t>(second.size() - common));
+        CHECK(reused.cache().tokens() == static_cast<std::int64_t>(second.size()));
+
+        Session fresh(*f.model, *f.tokenizer, f32Rows(), 128);
+        const std::vector<float> b = fresh.prefill(second, chunk);
+        CHECK(fresh.lastReusedTokens() == 0);
+        if (chunk == 1) {
+            CHECK(a == b); // the same computation, token by token: bit-identical
+        } else {
+            double maxDiff = 0;
+            for (std::size_t i = 0; i < a.size(); ++i)
+                maxDiff = std::max(maxDiff, static_cast<double>(std::abs(a[i] - b[i])));
+            CHECK(maxDiff < 1e-5); // batch shapes differ: float sums may round differently
+        }
+    }
+
+    // The same prompt again recomputes only its last token.
+    Session again(*f.model, *f.tokenizer, f32Rows(), 128);
+    again.prefill(first);
+    again.prefill(first);
+    CHECK(again.lastReusedTokens() == static_cast<std::int64_t>(first.size() - 1));
+    CHECK(again.lastPrefilledTokens() == 1);
+}
+
+TEST_CASE("streamed text is the final text; a stop string cuts it; the same seed repeats")
+{
+    Fixture f;
+    Session session(*f.model, *f.tokenizer, f32Rows(), 256);
+    std::string streamed;
+    std::vector<std::int32_t> seen;
+    const GenerationResult r =
+        session.generate("Hello", greedy(40), {.onText = [&](std::string_view t) { streamed += t; },
+                                               .onToken = [&](std::int32_t id) { seen.push_back(id); }});
+    CHECK(r.generatedTokens.size() == 40);
+    CHECK(r.stop == StopReason::Length);
+    CHECK(seen == r.generatedTokens);
+    CHECK(streamed == r.text);
+    CHECK(r.text == f.tokenizer->decode(r.generatedTokens)); // byte tokens: pieces are the bytes
+
+    // Stop at a string taken from the middle of that greedy output.
+    REQUIRE(r.text.size() >= 12);
+    const std::string stop = r.text.substr(8, 3);
+    const std::size_t at = r.text.find(stop);
+    GenerateOptions o = greedy(40);
+    o.stopStrings = {stop};
+    streamed.clear();
+    Session other(*f.model, *f.tokenizer, f32Rows(), 256);
+    const GenerationResult s = other.generate("Hello", o, {.onText = [&](std::string_view t) { streamed += t; }});
+    CHECK(s.stop == StopReason::StopString);
+    CHECK(s.text == r.text.substr(0, at));
+    CHECK(streamed == s.text);
+
+    GenerateOptions sampled;
+    sampled.maxTokens = 30;
+    sampled.sampler.temperature = 1.0f;
+    sampled.sampler.seed = 1234;
+    Session s1(*f.model, *f.tokenizer, f32Rows(), 256);
+    Session s2(*f.model, *f.tokenizer, f32Rows(), 256);
+    CHECK(s1.generate("Hi", sampled).generatedTokens == s2.generate("Hi", sampled).generatedTokens);
+}
+
+TEST_CASE("context full stops generation; a prompt longer than the context is an error")
+{
+    Fixture f;
+    Session session(*f.model, *f.tokenizer, f32Rows(), 30);
+    const GenerationResult r = session.generate("0123456789", greedy(100));
+    CHECK(r.stop == StopReason::ContextFull);
+    CHECK(session.cache().tokens() == 30);
+    CHECK(r.promptTokens.size() + r.generatedTokens.size() == 31); // the last token is sampled, not stored
+    CHECK(r.memory.tokens == 30);
+    CHECK_THROWS_AS(session.generate(std::string(40, 'x'), greedy(1)), Error);
+}
+
+TEST_CASE("cancel from another thread stops decoding")
+{
+    Fixture f;
+    Session session(*f.model, *f.tokenizer, f32Rows(), 256);
+    std::atomic<int> tokens{0};
+    std::atomic<bool> cancelled{false};
+    std::thread canceller([&] {
+        while (tokens.load() < 3)
+            std::this_thread::yield();
+        session.cancel();
+        cancelled = true;
+    });
+    const GenerationResult r = session.generate("Cancel me", greedy(200), {.onToken = [&](std::int32_t) {
+        if (tokens.fetch_add(1) + 1 == 3)
+            while (!cancelled.load())
+                std::this_thread::yield();
+    }});
+    canceller.join();
+    CHECK(r.stop == StopReason::Cancelled);
+    CHECK(r.generatedTokens.size() == 3);
+}
