@@ -1,0 +1,205 @@
+// Paged attention and storeKv against a plain double-precision reference: MHA, GQA and MLA's
+// shared-row view, F32 and F16 rows, decode and causal prefill, contexts longer than one
+// softmax chunk. The cache has a scrambled block table, and every byte the kernel must not read
+// (unused blocks, rows past the context, the tail of MLA rows) is NaN.
+#include "common/error.h"
+#include "kernels/backend.h"
+#include "kernels/float16.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+namespace {
+
+struct Case {
+    const char *name;
+    int nHeads, nKvHeads, kHeadDim, vHeadDim;
+    bool mla; // V = first vHeadDim elements of the K row
+};
+
+float roundTrip(nw::TensorType type, float v)
+{
+    return type == nw::TensorType::F16 ? nw::fp16ToFloat(nw::floatToFp16(v)) : v;
+}
+
+void runCase(const Case &c, nw::TensorType type, int threads, int nCache, int nQuery, bool prefill)
+{
+    CAPTURE(c.name);
+    CAPTURE(nw::tensorTypeName(type));
+    CAPTURE(threads);
+    CAPTURE(nCache);
+    CAPTURE(nQuery);
+    std::mt19937 rng(static_cast<unsigned>(nCache * 7 + nQuery));
+    std::normal_distribution<float> value(0.f, 1.f);
+    const int blockSize = 16;
+    const int nBlocksUsed = (nCache + blockSize - 1) / blockSize;
+    const int nBlocks = nBlocksUsed + 3; // spare blocks: never referenced, NaN
+    const std::size_t es = type == nw::TensorType::F16 ? 2 : 4;
+    const int kWidth = c.nKvHeads * c.kHeadDim, vWidth = c.nKvHeads * c.vHeadDim;
+    const std::size_t kRowStride = std::size_t(kWidth) * es + 16; // a NaN gap after each row
+    const std::size_t vRowStride = std::size_t(vWidth) * es + 8;
+    std::vector<std::byte> kBlocks(kRowStride * blockSize * std::size_t(nBlocks), std::byte{0xff});
+    std::vector<std::byte> vBlocks(vRowStride * blockSize * std::size_t(nBlocks), std::byte{0xff});
+    // Scrambled physical blocks: logical block b lives in physical (b * 5 + 2) % nBlocks.
+    std::vector<std::int32_t> table(static_cast<std::size_t>(nBlocksUsed));
+    for (int b = 0; b < nBlocksUsed; ++b)
+        table[std::size_t(b)] = (b * 5 + 2) % nBlocks;
+    REQUIRE(nBlocks % 5 != 0); // the map is a permutation
+
+    nw::KvLayerView kv;
+    kv.type = type;
+    kv.blockSize = blockSize;
+    kv.blockTable = table.data();
+    kv.kBlocks = kBlocks.data();
+    kv.kBlockStride = kRowStride * blockSize;
+    kv.kRowStride = kRowStride;
+    kv.vBlocks = c.mla ? kBlocks.data() : vBlocks.data();
+    kv.vBlockStride = c.mla ? kv.kBlockStride : vRowStride * blockSize;
+    kv.vRowStride = c.mla ? kRowStride : vRowStride;
+    kv.nKvHeads = c.nKvHeads;
+    kv.kHeadDim = c.kHeadDim;
+    kv.vHeadDim = c.vHeadDim;
+
+    // The cache holds tokens 0..nCache-1, written through storeKv in two batches.
+    std::vector<float> k(std::size_t(nCache) * kWidth), v(std::size_t(nCache) * vWidth);
+    for (float &x : k)
+        x = value(rng);
+    for (float &x : v)
+        x = value(rng);
+    std::vector<std::int32_t> positions(static_cast<std::size_t>(nCache));
+    for (int t = 0; t < nCache; ++t)
+        positions[std::size_t(t)] = t;
+    auto backend = nw::makeCpuBackend(threads);
+    const int firstBatch = nCache / 3;
+    backend->storeKv(kv, k.data(), c.mla ? nullptr : v.data(), firstBatch, positions.data());
+    backend->storeKv(kv, k.data() + std::size_t(firstBatch) * kWidth,
+                     c.mla ? nullptr : v.data() + std::size_t(firstBatch) * vWidth, nCache - firstBatch,
+                     positions.data() + firstBatch);
+
+    // Queries: decode sees everything; prefill queries are the last nQuery tokens, causal.
+    std::vector<std::int32_t> qPos(static_cast<std::size_t>(nQuery));
+    for (int t = 0; t < nQuery; ++t)
+        qPos[std::size_t(t)] = prefill ? nCache - nQuery + t : nCache - 1;
+    std::vector<float> q(std::size_t(nQuery) * c.nHeads * c.kHeadDim);
+    for (float &x : q)
+        x = value(rng);
+    std::vector<float> out(std::size_t(nQuery) * c.nHeads * c.vHeadDim, std::numeric_limits<float>::quiet_NaN());
+    nw::AttentionArgs a;
+    a.q = q.data();
+    a.out = out.data();
+    a.nTokens = nQuery;
+    a.nHeads = c.nHeads;
+    a.queryPositions = qPos.data();
+    a.scale = 1.f / std::sqrt(float(c.kHeadDim));
+    a.kv = kv;
+    backend->attention(a);
+
+    int bad = 0;
+    const int group = c.nHeads / c.nKvHeads;
+    for (int t = 0; t < nQuery; ++t)
+        for (int h = 0; h < c.nHeads; ++h) {
+            const int kvh = h / group;
+            const float *qh = q.data() + (std::size_t(t) * c.nHeads + h) * c.kHeadDim;
+            const int n = qPos[std::size_t(t)] + 1;
+            std::vector<double> s(static_cast<std::size_t>(n));
+            double maxS = -1e300;
+            for (int j = 0; j < n; ++j) {
+                double dot = 0;
+                for (int d = 0; d < c.kHeadDim; ++d)
+                    dot += double(qh[d]) * roundTrip(type, k[std::size_t(j) * kWidth + std::size_t(kvh * c.kHeadDim + d)]);
+                s[std::size_t(j)] = dot * a.scale;
+                maxS = std::max(maxS, s[std::size_t(j)]);
+            }
+            double sum = 0;
+            for (double &x : s)
+                sum += (x = std::exp(x - maxS));
+            for (int d = 0; d < c.vHeadDim; ++d) {
+                double o = 0;
+                for (int j = 0; j < n; ++j) {
+                    const float vv = c.mla ? k[std::size_t(j) * kWidth + std::size_t(d)]
+                                           : v[std::size_t(j) * vWidth + std::size_t(kvh * c.vHeadDim + d)];
+                    o += s[std::size_t(j)] / sum * roundTrip(type, vv);
+                }
+                const double got = out[(std::size_t(t) * c.nHeads + h) * c.vHeadDim + std::size_t(d)];
+                bad += !(std::fabs(got - o) <= 1e-4);
+            }
+        }
+    CHECK(bad == 0);
+
+    // storeKv wrote each value where the view says, converted to the row type.
+    int misplaced = 0;
+    for (int t = 0; t < nCache; t += 7) {
+        const std::byte *row = kBlocks.data() + std::size_t(table[std::size_t(t / blockSize)]) * kv.kBlockStride
+                               + std::size_t(t % blockSize) * kRowStride;
+        for (int d = 0; d < kWidth; d += 5) {
+            float got;
+            if (type == nw::TensorType::F16) {
+                nw::f16_t h;
+                std::memcpy(&h, row + std::size_t(d) * 2, 2);
+                got = nw::fp16ToFloat(h);
+            } else {
+                std::memcpy(&got, row + std::size_t(d) * 4, 4);
+            }
+            misplaced += got != roundTrip(type, k[std::size_t(t) * kWidth + std::size_t(d)]);
+        }
+    }
+    CHECK(misplaced == 0);
+}
+
+const Case kCases[] = {
+    {"MHA", 4, 4, 64, 64, false},
+    {"GQA 8/2", 8, 2, 48, 40, false},
+    {"MLA shared row", 5, 1, 72, 64, true},
+};
+
+} // namespace
+
+TEST_CASE("attention matches the reference over a paged cache")
+{
+    for (const Case &c : kCases)
+        for (nw::TensorType type : {nw::TensorType::F32, nw::TensorType::F16})
+            for (int threads : {1, 2}) {
+                runCase(c, type, threads, 1, 1, false);     // the first token
+                runCase(c, type, threads, 150, 1, false);   // decode, context over two chunks
+                runCase(c, type, threads, 37, 37, true);    // prefill from the start
+                runCase(c, type, threads, 141, 29, true);   // prefill continuing a cached prefix
+            }
+}
+
+TEST_CASE("attention and storeKv reject views they cannot read")
+{
+    auto backend = nw::makeCpuBackend(1);
+    std::vector<std::byte> blocks(4096);
+    const std::int32_t table[1] = {0};
+    nw::KvLayerView kv;
+    kv.type = nw::TensorType::Q8_0;
+    kv.blockSize = 4;
+    kv.blockTable = table;
+    kv.kBlocks = kv.vBlocks = blocks.data();
+    kv.kRowStride = kv.vRowStride = 256;
+    kv.kBlockStride = kv.vBlockStride = 1024;
+    kv.kHeadDim = kv.vHeadDim = 32;
+    float k[32] = {};
+    const std::int32_t pos = 0;
+    CHECK_THROWS_AS(backend->storeKv(kv, k, nullptr, 1, &pos), nw::Error);
+    kv.type = nw::TensorType::F32;
+    kv.kRowStride = 64; // shorter than one head of 32 floats
+    CHECK_THROWS_AS(backend->storeKv(kv, k, nullptr, 1, &pos), nw::Error);
+    kv.kRowStride = 256;
+    nw::AttentionArgs a;
+    float out[96];
+    float q[96] = {};
+    a.q = q;
+    a.out = out;
+    a.nTokens = 1;
+    a.nHeads = 3;
+    a.queryPositions = &pos;
+    a.kv = kv;
+    a.kv.nKvHeads = 2; // 3 heads cannot share 2 KV heads
+    CHECK_THROWS_AS(backend->attention(a), nw::Error);
+}
