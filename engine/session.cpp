@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <numeric>
 
 namespace nw {
@@ -206,6 +207,65 @@ GenerationResult Session::generateFromTokens(std::span<const std::int32_t> promp
     result.decodeSeconds = secondsSince(decodeStart);
     result.text = std::move(text);
     result.memory = m_cache->memoryStats();
+    return result;
+}
+
+PerplexityResult measurePerplexity(Model &model, std::span<const std::int32_t> tokens, std::int64_t ctx,
+                                   std::int32_t bos, const KvModeSpec &kvMode, int batch,
+                                   const std::function<void(std::int64_t, std::int64_t, double)> &progress)
+{
+    if (ctx < 4)
+        fail("perplexity needs a context of at least 4 tokens, got {}", ctx);
+    const auto nChunks = static_cast<std::int64_t>(tokens.size()) / ctx;
+    if (nChunks == 0)
+        fail("perplexity needs at least {} tokens (one chunk of --ctx), the text has {}", ctx, tokens.size());
+    batch = std::max(1, batch);
+    const auto nVocab = static_cast<std::size_t>(model.hparams().nVocab);
+    const std::int64_t first = ctx / 2;
+    std::unique_ptr<KvCache> cache = model.makeKvCache(kvMode, ctx);
+    PerplexityResult result;
+    result.chunks = nChunks;
+    double nll = 0.0, nll2 = 0.0;
+    std::vector<std::int32_t> chunk(static_cast<std::size_t>(ctx));
+    std::vector<std::int32_t> positions;
+    std::vector<float> logits;
+    const auto start = Clock::now();
+    for (std::int64_t c = 0; c < nChunks; ++c) {
+        std::copy_n(tokens.begin() + c * ctx, ctx, chunk.begin());
+        if (bos >= 0)
+            chunk[0] = bos;
+        cache->clear();
+        for (std::int64_t b = 0; b < ctx; b += batch) {
+            const std::int64_t len = std::min<std::int64_t>(batch, ctx - b);
+            positions.resize(static_cast<std::size_t>(len));
+            std::iota(positions.begin(), positions.end(), static_cast<std::int32_t>(b));
+            model.forward(std::span<const std::int32_t>(chunk).subspan(static_cast<std::size_t>(b), static_cast<std::size_t>(len)),
+                          positions, *cache, LogitsFor::All, logits);
+            // Position j predicts chunk token j + 1; j runs over [first, ctx - 2].
+            for (std::int64_t j = std::max(b, first); j < std::min(b + len, ctx - 1); ++j) {
+                const float *row = logits.data() + static_cast<std::size_t>(j - b) * nVocab;
+                const float maxLogit = *std::max_element(row, row + nVocab);
+                double sum = 0.0;
+                for (std::size_t v = 0; v < nVocab; ++v)
+                    sum += std::exp(static_cast<double>(row[v]) - maxLogit);
+                const auto target = static_cast<std::size_t>(tokens[static_cast<std::size_t>(c * ctx + j + 1)]);
+                const double value = -(static_cast<double>(row[target]) - maxLogit - std::log(sum));
+                nll += value;
+                nll2 += value * value;
+                ++result.scored;
+            }
+        }
+        if (c == 0)
+            result.memory = cache->memoryStats();
+        if (progress)
+            progress(c + 1, nChunks, std::exp(nll / static_cast<double>(result.scored)));
+    }
+    result.seconds = secondsSince(start);
+    const auto count = static_cast<double>(result.scored);
+    const double mean = nll / count;
+    const double variance = nll2 / count - mean * mean;
+    result.ppl = std::exp(mean);
+    result.error = variance > 0 && count > 1 ? std::sqrt(variance / (count - 1)) * result.ppl : 0.0;
     return result;
 }
 

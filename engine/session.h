@@ -99,4 +99,22 @@ private:
     std::int64_t m_lastPrefilled = 0;
 };
 
+// Perplexity as llama.cpp's `perplexity` tool computes it: the tokens are cut into
+// non-overlapping chunks of `ctx` (a tail shorter than ctx is dropped), each chunk starts with
+// BOS in place of its first token (when bos >= 0), and only the second half of each chunk is
+// scored (every scored token then has at least ctx/2 tokens of context).
+// PPL = exp(mean NLL); ± = PPL × sqrt((mean(NLL²) - mean(NLL)²) / (count - 1)).
+struct PerplexityResult {
+    double ppl = 0.0;
+    double error = 0.0;        // the ± above
+    std::int64_t chunks = 0;
+    std::int64_t scored = 0;   // tokens whose NLL entered the mean
+    double seconds = 0.0;
+    MemoryStats memory;        // of one chunk's cache at its fullest
+};
+
+PerplexityResult measurePerplexity(Model &model, std::span<const std::int32_t> tokens, std::int64_t ctx,
+                                   std::int32_t bos, const KvModeSpec &kvMode, int batch = 512,
+                                   const std::function<void(std::int64_t chunk, std::int64_t chunks, double ppl)> &progress = {});
+
 } // namespace nw
