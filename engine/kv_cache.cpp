@@ -123,6 +123,15 @@ std::size_t pageSize()
 
 } // namespace
 
+std::uint64_t KvCache::reservedBytesFor(const KvLayout &layout, std::int64_t nLayers, std::int64_t tokens)
+{
+    const std::size_t page = pageSize();
+    const std::size_t blockBytes = static_cast<std::size_t>(kBlockTokens) * layout.bytesPerTokenLayer();
+    const std::size_t stride = (blockBytes + page - 1) / page * page;
+    const auto blocks = static_cast<std::uint64_t>((tokens + kBlockTokens - 1) / kBlockTokens);
+    return blocks * stride * static_cast<std::uint64_t>(nLayers);
+}
+
 KvCache::KvCache(const KvLayout &layout, std::int64_t nLayers, std::int64_t capacity,
                  std::uint64_t mhaBytesPerTokenLayer, std::uint64_t weightsBytes)
     : m_layout(layout), m_nLayers(nLayers), m_capacity(capacity), m_mhaBytesPerTokenLayer(mhaBytesPerTokenLayer),

@@ -76,6 +76,10 @@ public:
             std::uint64_t mhaF16BytesPerTokenLayer, std::uint64_t weightsBytes = 0);
     ~KvCache();
     KvCache(const KvCache &) = delete;
+
+    // What a cache of this layout allocates to hold `tokens` (whole blocks, page-rounded), without
+    // making one: the planner's figure, equal to memoryStats().kvBytesReserved when it is full.
+    static std::uint64_t reservedBytesFor(const KvLayout &layout, std::int64_t nLayers, std::int64_t tokens);
     KvCache &operator=(const KvCache &) = delete;
 
     const KvLayout &layout() const { return m_layout; }

@@ -2,6 +2,7 @@
 // block allocation checked against the pages the kernel reports resident (mincore), and
 // lock-free MemoryStats snapshots from another thread.
 #include "common/error.h"
+#include "engine/arch_table.h"
 #include "engine/hparams.h"
 #include "engine/kv_cache.h"
 
@@ -205,4 +206,29 @@ TEST_CASE("snapshots from another thread are consistent while the writer runs")
     CHECK(inconsistent.load() == 0);
     CHECK(reads.load() > 0);
     CHECK(callbacks > 0);
+}
+
+TEST_CASE("KV figures of the bundled architectures (hand-computed from their config.json)")
+{
+    const auto llama = kvModeFigures(requireKnownArchitecture("llama-3.1-8b").hp, 100);
+    REQUIRE(llama.size() == 1); // no MLA
+    CHECK(llama[0].bytesPerToken == 32ull * 2 * 8 * 128 * 2);      // layers × (K,V) × KV heads × dims × f16
+    CHECK(llama[0].mhaF16BytesPerToken == 32ull * 2 * 32 * 128 * 2); // all 32 heads
+    CHECK(llama[0].savingVsMha == doctest::Approx(4.0));
+    CHECK(llama[0].usedBytes == 100ull * 131072);
+    CHECK(llama[0].reservedBytes == 2ull * 64 * 4096 * 32); // two blocks of 64 tokens per layer
+
+    const auto v2 = kvModeFigures(requireKnownArchitecture("DeepSeek-V2").hp, 4096);
+    REQUIRE(v2.size() == 2);
+    CHECK(v2[0].bytesPerToken == 60ull * 128 * (192 + 128) * 2);
+    CHECK(v2[1].spec.mode == KvMode::Mla);
+    CHECK(v2[1].bytesPerToken == 60ull * (512 + 64) * 2);
+    CHECK(v2[1].savingVsMha == doctest::Approx(4915200.0 / 69120.0));
+    CHECK(v2[1].reservedBytes == 4096ull * 60 * 576 * 2); // 64 × 1152 bytes is a whole number of pages
+
+    CHECK(kvModeFigures(requireKnownArchitecture("DeepSeek-V3").hp, 1)[1].bytesPerToken == 61ull * 576 * 2);
+    CHECK(kvModeFigures(requireKnownArchitecture("Qwen2.5-7B").hp, 1)[0].bytesPerToken == 28ull * 2 * 4 * 128 * 2);
+    CHECK_THROWS_AS(requireKnownArchitecture("gpt-5"), Error);
+    for (const KnownArchitecture &a : knownArchitectures())
+        CHECK_NOTHROW(a.hp.validate(a.name));
 }

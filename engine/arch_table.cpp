@@ -1,0 +1,131 @@
+// The bundled architecture table; every number is from the model's published config.json.
+#include "engine/arch_table.h"
+
+#include "common/error.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace nw {
+namespace {
+
+HParams dense(std::string arch, std::int64_t layers, std::int64_t embd, std::int64_t ff, std::int64_t heads,
+              std::int64_t kvHeads, std::int64_t vocab, std::int64_t ctx, double ropeBase, double eps)
+{
+    HParams hp;
+    hp.arch = std::move(arch);
+    hp.nLayers = layers;
+    hp.nEmbd = embd;
+    hp.nFf = ff;
+    hp.nHeads = heads;
+    hp.nKvHeads = kvHeads;
+    hp.headDimK = embd / heads;
+    hp.headDimV = embd / heads;
+    hp.nRot = hp.headDimK;
+    hp.nVocab = vocab;
+    hp.nCtxTrain = ctx;
+    hp.ropeFreqBase = ropeBase;
+    hp.rmsEps = eps;
+    return hp;
+}
+
+// DeepSeek-V2 family: qk_nope_head_dim 128 + qk_rope_head_dim 64 = 192 key dims, v_head_dim 128.
+HParams deepseek(std::int64_t layers, std::int64_t embd, std::int64_t ff, std::int64_t heads, std::int64_t qLora,
+                 std::int64_t vocab, std::int64_t experts, std::int64_t used, std::int64_t shared,
+                 std::int64_t leadingDense, std::int64_t ffExpert)
+{
+    HParams hp = dense("deepseek2", layers, embd, ff, heads, heads, vocab, 163840, 10000.0, 1e-6);
+    hp.headDimK = 192;
+    hp.headDimV = 128;
+    hp.nRot = 64;
+    hp.qLoraRank = qLora;
+    hp.kvLoraRank = 512;
+    hp.qkRopeHeadDim = 64;
+    hp.qkNopeHeadDim = 128;
+    hp.nExperts = experts;
+    hp.nExpertsUsed = used;
+    hp.nSharedExperts = shared;
+    hp.nLeadingDense = leadingDense;
+    hp.nFfExpert = ffExpert;
+    hp.ropeScaling.type = RopeScalingType::Yarn;
+    hp.ropeScaling.factor = 40.0;
+    hp.ropeScaling.originalContext = 4096;
+    return hp;
+}
+
+std::string lower(std::string_view s)
+{
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+} // namespace
+
+const std::vector<KnownArchitecture> &knownArchitectures()
+{
+    static const std::vector<KnownArchitecture> table = {
+        {"DeepSeek-V2", "deepseek-ai/DeepSeek-V2 config.json",
+         deepseek(60, 5120, 12288, 128, 1536, 102400, 160, 6, 2, 1, 1536)},
+        {"DeepSeek-V2-Lite", "deepseek-ai/DeepSeek-V2-Lite config.json",
+         deepseek(27, 2048, 10944, 16, 0, 102400, 64, 6, 2, 1, 1408)},
+        {"DeepSeek-V3", "deepseek-ai/DeepSeek-V3 config.json",
+         deepseek(61, 7168, 18432, 128, 1536, 129280, 256, 8, 1, 3, 2048)},
+        {"Llama-3.1-8B", "meta-llama/Llama-3.1-8B config.json",
+         dense("llama", 32, 4096, 14336, 32, 8, 128256, 131072, 500000.0, 1e-5)},
+        {"Llama-3.1-70B", "meta-llama/Llama-3.1-70B config.json",
+         dense("llama", 80, 8192, 28672, 64, 8, 128256, 131072, 500000.0, 1e-5)},
+        {"Qwen2.5-7B", "Qwen/Qwen2.5-7B config.json",
+         dense("qwen2", 28, 3584, 18944, 28, 4, 152064, 131072, 1000000.0, 1e-6)},
+        {"Mistral-7B", "mistralai/Mistral-7B-v0.3 config.json",
+         dense("llama", 32, 4096, 14336, 32, 8, 32768, 32768, 1000000.0, 1e-5)},
+    };
+    return table;
+}
+
+const KnownArchitecture *findKnownArchitecture(std::string_view name)
+{
+    const std::string wanted = lower(name);
+    for (const KnownArchitecture &a : knownArchitectures())
+        if (lower(a.name) == wanted)
+            return &a;
+    return nullptr;
+}
+
+const KnownArchitecture &requireKnownArchitecture(std::string_view name)
+{
+    if (const KnownArchitecture *a = findKnownArchitecture(name))
+        return *a;
+    std::vector<std::string_view> names;
+    for (const KnownArchitecture &a : knownArchitectures())
+        names.push_back(a.name);
+    fail("unknown architecture '{}' (known: {})", name, fmt::join(names, ", "));
+}
+
+std::vector<KvModeFigures> kvModeFigures(const HParams &hp, std::int64_t ctx)
+{
+    if (ctx <= 0)
+        fail("--ctx must be positive, got {}", ctx);
+    std::vector<KvModeSpec> specs = {KvModeSpec::parse("full")};
+    if (hp.hasMla())
+        specs.push_back(KvModeSpec::parse("mla"));
+    std::vector<KvModeFigures> out;
+    const std::uint64_t layers = static_cast<std::uint64_t>(hp.nLayers);
+    for (const KvModeSpec &spec : specs) {
+        const KvLayout layout = KvLayout::forModel(hp, spec);
+        KvModeFigures f;
+        f.spec = spec;
+        f.bytesPerToken = layers * layout.bytesPerTokenLayer();
+        f.usedBytes = static_cast<std::uint64_t>(ctx) * f.bytesPerToken;
+        f.reservedBytes = KvCache::reservedBytesFor(layout, hp.nLayers, ctx);
+        f.mhaF16BytesPerToken = layers * mhaF16BytesPerTokenLayer(hp);
+        f.savingVsMha = static_cast<double>(f.mhaF16BytesPerToken) / static_cast<double>(f.bytesPerToken);
+        out.push_back(f);
+    }
+    return out;
+}
+
+} // namespace nw

@@ -1,0 +1,40 @@
+// Well-known model architectures with their published hyperparameters (the models' config.json),
+// so `needlework kv --arch NAME` can size KV caches without the weights, and the KV figures
+// (bytes per token, totals, saving vs plain MHA f16) every mode of a model would need.
+#pragma once
+
+#include "engine/hparams.h"
+#include "engine/kv_cache.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nw {
+
+struct KnownArchitecture {
+    std::string name;   // "DeepSeek-V2-Lite", matched case-insensitively
+    std::string source; // where the numbers come from
+    HParams hp;
+};
+
+const std::vector<KnownArchitecture> &knownArchitectures();
+const KnownArchitecture *findKnownArchitecture(std::string_view name);
+// Throws nw::Error listing the known names.
+const KnownArchitecture &requireKnownArchitecture(std::string_view name);
+
+struct KvModeFigures {
+    KvModeSpec spec;
+    std::uint64_t bytesPerToken = 0;     // all layers
+    std::uint64_t usedBytes = 0;         // ctx tokens × bytesPerToken
+    std::uint64_t reservedBytes = 0;     // what a KvCache of ctx tokens allocates when full
+    std::uint64_t mhaF16BytesPerToken = 0;
+    double savingVsMha = 0.0;            // mhaF16BytesPerToken / bytesPerToken
+};
+
+// Figures of every mode the hyperparameters allow today: full (f16), and mla when the model
+// has multi-head latent attention.
+std::vector<KvModeFigures> kvModeFigures(const HParams &hp, std::int64_t ctx);
+
+} // namespace nw
