@@ -1,0 +1,182 @@
+// Matmul bandwidth: weight bytes read per second for a 2048 x 8192 weight (Q8_0, Q4_0, Q4_K, F16)
+// at 1 and 64 tokens on 1 and 2 threads, printed as a fraction of the machine's streaming read
+// bandwidth (a plain sum over 1 GiB, same thread counts) measured in the same run. Decode is
+// memory-bound, so that fraction is what decides tokens per second.
+//
+//   bench_matmul_bandwidth [--quick]
+#include "kernels/backend.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/dot_products.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/quantize.h"
+#include "kernels/cpu/thread_pool.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <random>
+#include <string>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds(Clock::duration d)
+{
+    return std::chrono::duration<double>(d).count();
+}
+
+// CPU time of this process: on a shared, busy machine a 1-thread call's CPU time is what it
+// would take unloaded (wall time also counts the time other processes held the core).
+double processCpuSeconds()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) float sumFloats(const float *p, std::size_t n)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (std::size_t i = 0; i + 32 <= n; i += 32) {
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(p + i));
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(p + i + 8));
+        a2 = _mm256_add_ps(a2, _mm256_loadu_ps(p + i + 16));
+        a3 = _mm256_add_ps(a3, _mm256_loadu_ps(p + i + 24));
+    }
+    float out[8];
+    _mm256_storeu_ps(out, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    float s = 0;
+    for (float v : out)
+        s += v;
+    return s;
+}
+#else
+float sumFloats(const float *p, std::size_t n)
+{
+    float s = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        s += p[i];
+    return s;
+}
+#endif
+
+// Streaming read bandwidth in GB/s: the 1 GiB buffer is summed in slices of `slice` bytes (the
+// size of one weight matrix, so both are timed over the same span and equally exposed to a
+// busy machine), best slice time of `reps` passes.
+double streamBandwidth(nw::cpu::ThreadPool &pool, const std::vector<float> &buffer, std::size_t slice, int reps)
+{
+    const std::size_t sliceFloats = slice / sizeof(float);
+    double best = 1e30;
+    volatile float sink = 0;
+    for (int r = 0; r < reps; ++r)
+        for (std::size_t s0 = 0; s0 + sliceFloats <= buffer.size(); s0 += sliceFloats) {
+            float partial[64] = {};
+            const auto t0 = Clock::now();
+            pool.parallelFor(static_cast<std::int64_t>(sliceFloats), 1 << 14, [&](std::int64_t b, std::int64_t e) {
+                partial[static_cast<std::size_t>(b >> 14) % 64] +=
+                    sumFloats(buffer.data() + s0 + std::size_t(b), static_cast<std::size_t>(e - b));
+            });
+            best = std::min(best, seconds(Clock::now() - t0));
+            sink = sink + partial[0];
+        }
+    return static_cast<double>(sliceFloats * sizeof(float)) / best / 1e9;
+}
+
+struct Weights {
+    nw::TensorType type;
+    std::vector<std::vector<std::byte>> copies; // enough copies to exceed the last-level cache
+};
+
+Weights makeWeights(nw::TensorType type, int rows, int cols, std::size_t minTotalBytes)
+{
+    Weights w{type, {}};
+    const std::size_t rowBytes = nw::rowBytes(type, static_cast<std::size_t>(cols));
+    const std::size_t bytes = rowBytes * static_cast<std::size_t>(rows);
+    std::vector<std::byte> first(bytes);
+    std::mt19937 rng(1);
+    std::normal_distribution<float> value(0.f, 0.05f);
+    std::vector<float> row(static_cast<std::size_t>(cols));
+    for (int r = 0; r < rows; ++r) {
+        for (float &v : row)
+            v = value(rng);
+        nw::quantizeRow(type, row.data(), first.data() + static_cast<std::size_t>(r) * rowBytes, row.size());
+    }
+    const std::size_t nCopies = std::max<std::size_t>(2, (minTotalBytes + bytes - 1) / bytes);
+    for (std::size_t i = 0; i < nCopies; ++i)
+        w.copies.push_back(first);
+    return w;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+    const int rows = 2048, cols = 8192;
+    const auto &features = nw::cpu::cpuFeatures();
+    std::printf("CPU: %s (%d logical cores; %s)\n", features.model.c_str(), features.logicalCores,
+                nw::cpu::describeSimd(features).c_str());
+    std::printf("matmul %d x %d weights, best of several runs, weights cycled through > 256 MiB so "
+                "they come from memory, not cache\n\n", rows, cols);
+
+    std::vector<float> stream((quick ? 256u : 1024u) * 1024u * 1024u / sizeof(float));
+    for (std::size_t i = 0; i < stream.size(); ++i)
+        stream[i] = static_cast<float>(i & 1023);
+    const int threadCounts[] = {1, 2};
+    double streamGBs[3] = {};
+    for (int threads : threadCounts) {
+        nw::cpu::ThreadPool pool(threads);
+        streamGBs[threads] = streamBandwidth(pool, stream, std::size_t(16) << 20, quick ? 1 : 3);
+        std::printf("streaming read (sum over %zu MiB in 16 MiB slices, best slice), %d thread%s: %.2f GB/s\n",
+                    stream.size() * sizeof(float) >> 20, threads, threads > 1 ? "s" : "", streamGBs[threads]);
+    }
+    stream = {};
+    std::printf("\n%-5s %-6s %7s %4s %9s %8s %10s %7s %11s %8s\n", "type", "isa", "tokens", "thr", "ms/call",
+                "GB/s", "of stream", "GOP/s", "cpu ms/call", "cpu GB/s");
+
+    std::mt19937 rng(2);
+    std::normal_distribution<float> value(0.f, 1.f);
+    for (nw::TensorType type : {nw::TensorType::Q8_0, nw::TensorType::Q4_0, nw::TensorType::Q4_K, nw::TensorType::F16}) {
+        const Weights w = makeWeights(type, rows, cols, std::size_t(256) << 20);
+        const double weightBytes = static_cast<double>(w.copies[0].size());
+        for (int nTokens : {1, 64}) {
+            std::vector<float> x(static_cast<std::size_t>(nTokens) * cols), y(static_cast<std::size_t>(nTokens) * rows);
+            for (float &v : x)
+                v = value(rng);
+            for (int threads : threadCounts) {
+                nw::cpu::ThreadPool pool(threads);
+                std::vector<std::byte> scratch;
+                const int calls = nTokens == 1 ? (quick ? 40 : 200) : (quick ? 4 : 12);
+                double best = 1e30, bestCpu = 1e30;
+                for (int c = 0; c < calls; ++c) {
+                    const auto &copy = w.copies[static_cast<std::size_t>(c) % w.copies.size()];
+                    const nw::WeightMatrix view = nw::denseWeights(type, rows, cols, copy.data());
+                    const double c0 = processCpuSeconds();
+                    const auto t0 = Clock::now();
+                    nw::cpu::matmul(pool, scratch, view, x.data(), y.data(), nTokens);
+                    best = std::min(best, seconds(Clock::now() - t0));
+                    bestCpu = std::min(bestCpu, processCpuSeconds() - c0);
+                }
+                const double gbs = weightBytes / best / 1e9;
+                const double gops = 2.0 * rows * cols * nTokens / best / 1e9;
+                std::printf("%-5s %-6s %7d %4d %9.3f %8.2f %9.0f%% %7.1f", std::string(nw::tensorTypeName(type)).c_str(),
+                            nw::cpu::dotKernel(type).isa, nTokens, threads, best * 1e3, gbs,
+                            100.0 * gbs / streamGBs[threads], gops);
+                if (threads == 1)
+                    std::printf(" %11.3f %8.2f\n", bestCpu * 1e3, weightBytes / bestCpu / 1e9);
+                else
+                    std::printf(" %11s %8s\n", "-", "-");
+            }
+        }
+    }
+    return 0;
+}
