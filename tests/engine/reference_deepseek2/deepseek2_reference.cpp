@@ -2,6 +2,8 @@
 // §2.2 DeepSeekMoE; V3 (arXiv:2412.19437) §2.1.2 sigmoid gating with a selection-only bias.
 #include "tests/engine/reference_deepseek2/deepseek2_reference.h"
 
+#include "kernels/cpu/quantize.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -10,9 +12,28 @@
 namespace nw::test::ds2ref {
 namespace {
 
-// y[r] = sum_c W[r][c] x[c]
-std::vector<double> matVec(const std::vector<double> &w, int rows, int cols, const double *x)
+// The input as a Q8_0-quantized activation row holds it (blocks of 32 with an f16 scale).
+std::vector<double> roundQ8_0(const double *x, int n)
 {
+    std::vector<float> f(x, x + n), back(static_cast<std::size_t>(n));
+    std::vector<std::byte> blocks(rowBytes(TensorType::Q8_0, std::size_t(n)));
+    quantizeRow(TensorType::Q8_0, f.data(), blocks.data(), std::size_t(n));
+    dequantizeRow(TensorType::Q8_0, blocks.data(), back.data(), std::size_t(n));
+    return {back.begin(), back.end()};
+}
+
+thread_local bool t_q8Activations = false; // Config::q8Activations of the running forward
+
+// y[r] = sum_c W[r][c] x[c]
+std::vector<double> matVec(const std::vector<double> &w, int rows, int cols, const double *input,
+                           bool quantizedWeight = true)
+{
+    std::vector<double> rounded;
+    const double *x = input;
+    if (t_q8Activations && quantizedWeight) {
+        rounded = roundQ8_0(input, cols);
+        x = rounded.data();
+    }
     std::vector<double> y(rows, 0.0);
     for (int r = 0; r < rows; ++r) {
         double sum = 0.0;
@@ -48,9 +69,15 @@ void rotate(const Config &config, double *x, int pos)
 }
 
 // SwiGLU FFN: down · (silu(gate · x) ⊙ (up · x)).
-std::vector<double> swigluFfn(const double *x, int nEmbd, int width, const double *gate,
+std::vector<double> swigluFfn(const double *input, int nEmbd, int width, const double *gate,
                               const double *up, const double *down)
 {
+    std::vector<double> rounded;
+    const double *x = input;
+    if (t_q8Activations) {
+        rounded = roundQ8_0(input, nEmbd);
+        x = rounded.data();
+    }
     std::vector<double> hidden(width);
     for (int f = 0; f < width; ++f) {
         double g = 0.0, u = 0.0;
@@ -60,6 +87,8 @@ std::vector<double> swigluFfn(const double *x, int nEmbd, int width, const doubl
         }
         hidden[f] = silu(g) * u;
     }
+    if (t_q8Activations)
+        hidden = roundQ8_0(hidden.data(), width);
     std::vector<double> y(nEmbd, 0.0);
     for (int r = 0; r < nEmbd; ++r)
         for (int f = 0; f < width; ++f)
@@ -141,6 +170,7 @@ std::vector<double> forward(const Weights &weights, std::span<const std::int32_t
     const int nEmbd = cfg.nEmbd, nHeads = cfg.nHeads, qHead = cfg.qHeadDim();
     const int kvRow = cfg.qkNope + cfg.vHeadDim;
     const double scale = attentionScale(cfg);
+    t_q8Activations = cfg.q8Activations;
 
     std::vector<std::vector<double>> x(n);
     for (int t = 0; t < n; ++t)
@@ -149,7 +179,7 @@ std::vector<double> forward(const Weights &weights, std::span<const std::int32_t
 
     for (int l = 0; l < cfg.nLayers; ++l) {
         const Layer &layer = weights.layers[l];
-        std::vector<std::vector<double>> q(n), kNope(n), kRope(n), v(n);
+        std::vector<std::vector<double>> q(n), kNope(n), kRope(n), v(n), latent(n);
         for (int t = 0; t < n; ++t) {
             std::vector<double> h = x[t];
             rmsNormInPlace(h.data(), nEmbd, layer.attnNorm, cfg.rmsEps);
@@ -167,7 +197,9 @@ std::vector<double> forward(const Weights &weights, std::span<const std::int32_t
             for (int hd = 0; hd < nHeads; ++hd)
                 rotate(cfg, q[t].data() + std::size_t(hd) * qHead + cfg.qkNope, t);
             // Expanded form: up-project the latent to per-head keys and values.
-            const std::vector<double> kv = matVec(layer.kvB, nHeads * kvRow, cfg.kvLoraRank, kva.data());
+            const std::vector<double> kv =
+                matVec(layer.kvB, nHeads * kvRow, cfg.kvLoraRank, kva.data(), !cfg.absorbedRounding);
+            latent[t].assign(kva.begin(), kva.begin() + cfg.kvLoraRank);
             kNope[t].resize(std::size_t(nHeads) * cfg.qkNope);
             v[t].resize(std::size_t(nHeads) * cfg.vHeadDim);
             for (int hd = 0; hd < nHeads; ++hd) {
@@ -194,6 +226,22 @@ std::vector<double> forward(const Weights &weights, std::span<const std::int32_t
                 double sum = 0.0;
                 for (double &sc : scores)
                     sum += sc = std::exp(sc - peak);
+                if (cfg.q8Activations && cfg.absorbedRounding) {
+                    // W_UV · round(sum_s p_s c_s) for this head.
+                    std::vector<double> mixed(cfg.kvLoraRank, 0.0);
+                    for (int s = 0; s <= t; ++s)
+                        for (int r = 0; r < cfg.kvLoraRank; ++r)
+                            mixed[r] += scores[s] / sum * latent[s][r];
+                    mixed = roundQ8_0(mixed.data(), cfg.kvLoraRank);
+                    for (int d = 0; d < cfg.vHeadDim; ++d) {
+                        const double *row = layer.kvB.data() + (std::size_t(hd) * kvRow + cfg.qkNope + d) * cfg.kvLoraRank;
+                        double acc = 0.0;
+                        for (int r = 0; r < cfg.kvLoraRank; ++r)
+                            acc += row[r] * mixed[r];
+                        attn[std::size_t(hd) * cfg.vHeadDim + d] = acc;
+                    }
+                    continue;
+                }
                 for (int s = 0; s <= t; ++s)
                     for (int d = 0; d < cfg.vHeadDim; ++d)
                         attn[std::size_t(hd) * cfg.vHeadDim + d] +=
@@ -211,7 +259,7 @@ std::vector<double> forward(const Weights &weights, std::span<const std::int32_t
                 y = swigluFfn(h.data(), nEmbd, cfg.nFf, layer.ffnGate.data(), layer.ffnUp.data(),
                               layer.ffnDown.data());
             } else {
-                const std::vector<double> logits = matVec(layer.gateInp, cfg.nExpert, nEmbd, h.data());
+                const std::vector<double> logits = matVec(layer.gateInp, cfg.nExpert, nEmbd, h.data(), false);
                 std::vector<int> ids;
                 std::vector<double> w;
                 routeExperts(cfg, logits,

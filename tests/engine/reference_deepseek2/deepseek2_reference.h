@@ -42,6 +42,14 @@ struct Config {
     double yarnBetaFast = 32.0;
     double yarnBetaSlow = 1.0;
 
+    // Round the input of every matmul with a quantized weight (all but the router) through
+    // Q8_0, as ggml-style CPU kernels quantize activations for Q8_0 weights; off: exact.
+    bool q8Activations = false;
+    // With q8Activations: place the rounding where the absorbed form has its matmuls — none on
+    // the latent for the keys (W_UK is folded into the query in f32), and on the attention-
+    // weighted latent, per head, before W_UV. Without rounding both placements are the same math.
+    bool absorbedRounding = false;
+
     int qHeadDim() const { return qkNope + qkRope; }
 };
 
