@@ -41,7 +41,8 @@ public:
     std::vector<double> add(const std::string &name, std::vector<std::int64_t> shape, const std::vector<float> &values,
                             TensorType type)
     {
-        m_writer.addTensor(name, shape, values.data(), type);
+        if (name != m_spec.omitTensor)
+            m_writer.addTensor(name, shape, values.data(), type);
         // What the file holds: the same quantizeRow the writer uses, then dequantizeRow.
         const std::size_t rowLength = std::size_t(shape[0]);
         std::vector<std::byte> block(rowBytes(type, rowLength));
@@ -140,7 +141,9 @@ TinyDeepseek2 makeTinyDeepseek2(const TinyDeepseek2Spec &spec)
     w.setUInt32(a + "expert_feed_forward_length", std::uint32_t(c.nFfExp));
     w.setFloat32(a + "expert_weights_scale", float(c.expertWeightsScale));
     w.setBool(a + "expert_weights_norm", c.expertWeightsNorm);
-    if (spec.writeGatingFunc)
+    if (spec.gatingFuncOverride >= 0)
+        w.setUInt32(a + "expert_gating_func", std::uint32_t(spec.gatingFuncOverride));
+    else if (spec.writeGatingFunc)
         w.setUInt32(a + "expert_gating_func", spec.v3Gating ? 2 : 1);
     if (spec.yarn) {
         w.setString(a + "rope.scaling.type", "yarn");

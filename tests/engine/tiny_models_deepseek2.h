@@ -27,6 +27,9 @@ struct TinyDeepseek2Spec {
     bool yarn = false;
     TensorType type = TensorType::F32; // of the 2-D/3-D weights (norms, router, bias stay F32)
     std::uint32_t seed = 1;
+    // For load-error tests: a tensor left out of the file, a gating function id written as is.
+    std::string omitTensor;
+    int gatingFuncOverride = -1;
 };
 
 struct TinyDeepseek2 {

@@ -1,6 +1,7 @@
 // The deepseek2 graph (engine/models/deepseek2.cpp) against the float64 reference
 // (tests/engine/reference_deepseek2) on tiny random models of every variant: prefill in both MLA
 // forms, token-by-token decode, the full-K/V cache mode, cache bytes per token, greedy decoding.
+#include "common/error.h"
 #include "engine/gguf_file.h"
 #include "engine/hparams.h"
 #include "engine/kv_cache.h"
@@ -254,4 +255,64 @@ TEST_CASE("greedy decoding with the cache equals recomputing the whole sequence 
             }
         }
     }
+}
+
+TEST_CASE("loadModel picks the deepseek2 graph; its cache modes are mla (default) and full")
+{
+    const Loaded l = load(nw::test::tinyDeepseek2Variants()[0]);
+    nw::ModelOptions options;
+    options.threads = 1;
+    auto model = nw::loadModel(l.file, options);
+    REQUIRE(model);
+    CHECK(model->hparams().arch == "deepseek2");
+    CHECK(model->kvModes() == std::vector<nw::KvMode>{nw::KvMode::Mla, nw::KvMode::Full});
+    CHECK_THROWS_WITH_AS(model->makeKvCache(nw::KvModeSpec::parse("latent:8"), 64), doctest::Contains("latent"),
+                         nw::Error);
+}
+
+TEST_CASE("split-layout files: head dims come from key_length_mla / value_length_mla")
+{
+    // key_length / value_length describe the MQA view of the latent there (kv_lora_rank + rope,
+    // kv_lora_rank); the MHA baseline of the meters must use the real per-head dims.
+    const TinyDeepseek2Spec spec = nw::test::tinyDeepseek2Variants()[2];
+    REQUIRE(spec.splitKvB);
+    const Loaded l = load(spec);
+    auto model = makeModel(l, nw::MlaForm::Auto);
+    const auto &c = l.tiny.weights.config;
+    CHECK(model->hparams().headDimK == c.qkNope + c.qkRope);
+    CHECK(model->hparams().headDimV == c.vHeadDim);
+    CHECK(model->hparams().qkNopeHeadDim == c.qkNope);
+    auto cache = model->makeKvCache(nw::KvModeSpec::parse("mla"), 64);
+    CHECK(cache->memoryStats().mhaF16BytesPerToken
+          == std::uint64_t(c.nLayers) * std::uint64_t(c.nHeads) * std::uint64_t(c.qkNope + c.qkRope + c.vHeadDim) * 2);
+}
+
+TEST_CASE("load errors name the file and what is wrong")
+{
+    TinyDeepseek2Spec spec = nw::test::tinyDeepseek2Variants()[1];
+    spec.omitTensor = "blk.1.ffn_up_exps.weight";
+    {
+        const Loaded l = load(spec);
+        CHECK_THROWS_WITH_AS(makeModel(l, nw::MlaForm::Auto), doctest::Contains("blk.1.ffn_up_exps.weight"), nw::Error);
+    }
+    spec.omitTensor = "blk.0.attn_kv_b.weight";
+    {
+        const Loaded l = load(spec);
+        CHECK_THROWS_WITH_AS(makeModel(l, nw::MlaForm::Auto), doctest::Contains("attn_kv_b"), nw::Error);
+    }
+    spec.omitTensor.clear();
+    spec.gatingFuncOverride = 3;
+    {
+        const Loaded l = load(spec);
+        CHECK_THROWS_WITH_AS(makeModel(l, nw::MlaForm::Auto), doctest::Contains("expert_gating_func"), nw::Error);
+    }
+    // A token outside the vocabulary is refused before anything runs.
+    spec.gatingFuncOverride = -1;
+    const Loaded l = load(spec);
+    auto model = makeModel(l, nw::MlaForm::Auto);
+    auto cache = model->makeKvCache(nw::KvModeSpec::parse("mla"), 64);
+    const std::int32_t bad = std::int32_t(l.hp.nVocab), pos = 0;
+    std::vector<float> logits;
+    CHECK_THROWS_AS(model->forward(std::span(&bad, 1), std::span(&pos, 1), *cache, nw::LogitsFor::Last, logits),
+                    nw::Error);
 }
