@@ -25,6 +25,7 @@ namespace nw::cpu {
 namespace {
 
 constexpr int kChunk = 64; // cache tokens scored per rescaling step
+constexpr int kMaxHeadsPerTask = 16; // query heads sharing one pass over the K/V rows
 
 // acc[i] = acc[i] * c + p * v[i] for v in f32 or f16.
 void axpyScalar(float *acc, float c, float p, const std::byte *v, bool f16, int n)
@@ -124,7 +125,6 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
     const bool f16 = kv.type == TensorType::F16;
     const std::size_t es = elementBytes(kv.type);
     const int group = a.nHeads / kv.nKvHeads;
-    const std::int64_t nTasks = std::int64_t(a.nTokens) * a.nHeads;
 
     const auto kRow = [&](std::int64_t j, int kvHead) {
         return kv.kBlocks + std::size_t(kv.blockTable[j / kv.blockSize]) * kv.kBlockStride
@@ -138,42 +138,68 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
                + std::size_t(j % kv.blockSize) * kv.vRowStride + std::size_t(kvHead) * std::size_t(kv.vHeadDim) * es;
     };
 
+    // Heads that share a KV head are processed together, so each K/V row is read from memory
+    // once per group of heads instead of once per head (MLA decode: all heads share one row).
+    // Groups are split just enough to give every thread work.
+    const std::int64_t streams = std::int64_t(a.nTokens) * kv.nKvHeads;
+    const std::int64_t wanted = 2 * std::int64_t(pool.size());
+    const int splits = static_cast<int>(std::clamp<std::int64_t>((wanted + streams - 1) / streams, 1, group));
+    const int headsPerTask = std::min((group + splits - 1) / splits, kMaxHeadsPerTask);
+    const int tasksPerGroup = (group + headsPerTask - 1) / headsPerTask;
+    const std::int64_t nTasks = streams * tasksPerGroup;
+
     pool.parallelFor(nTasks, 1, [&](std::int64_t task0, std::int64_t task1) {
-        std::vector<float> acc(static_cast<std::size_t>(kv.vHeadDim));
-        float scores[kChunk];
+        const std::size_t vDim = static_cast<std::size_t>(kv.vHeadDim);
+        std::vector<float> acc(vDim * std::size_t(headsPerTask));
+        std::vector<float> scores(std::size_t(kChunk) * std::size_t(headsPerTask));
+        float runningMax[kMaxHeadsPerTask];
+        double runningSum[kMaxHeadsPerTask];
         for (std::int64_t task = task0; task < task1; ++task) {
-            const std::int64_t t = task / a.nHeads;
-            const int h = static_cast<int>(task % a.nHeads);
-            const int kvHead = h / group;
-            const float *q = a.q + task * kv.kHeadDim;
+            const std::int64_t stream = task / tasksPerGroup;
+            const std::int64_t t = stream / kv.nKvHeads;
+            const int kvHead = static_cast<int>(stream % kv.nKvHeads);
+            const int h0 = kvHead * group + static_cast<int>(task % tasksPerGroup) * headsPerTask;
+            const int nh = std::min(headsPerTask, (kvHead + 1) * group - h0);
             const std::int64_t nCtx = std::int64_t(a.queryPositions[t]) + 1;
             std::fill(acc.begin(), acc.end(), 0.f);
-            float runningMax = -std::numeric_limits<float>::infinity();
-            double runningSum = 0.0;
+            for (int g = 0; g < nh; ++g) {
+                runningMax[g] = -std::numeric_limits<float>::infinity();
+                runningSum[g] = 0.0;
+            }
             for (std::int64_t j0 = 0; j0 < nCtx; j0 += kChunk) {
                 const int n = static_cast<int>(std::min<std::int64_t>(kChunk, nCtx - j0));
-                float chunkMax = -std::numeric_limits<float>::infinity();
                 for (int jj = 0; jj < n; ++jj) {
-                    scores[jj] = a.scale * dot.dot(kRow(j0 + jj, kvHead), reinterpret_cast<const std::byte *>(q),
-                                                   kv.kHeadDim);
-                    chunkMax = std::max(chunkMax, scores[jj]);
+                    const std::byte *k = kRow(j0 + jj, kvHead);
+                    for (int g = 0; g < nh; ++g) {
+                        const float *q = a.q + (t * a.nHeads + h0 + g) * kv.kHeadDim;
+                        scores[std::size_t(g) * kChunk + std::size_t(jj)] =
+                            a.scale * dot.dot(k, reinterpret_cast<const std::byte *>(q), kv.kHeadDim);
+                    }
                 }
-                const float newMax = std::max(runningMax, chunkMax);
-                // exp(-inf) = 0 on the first chunk: the empty accumulator is simply replaced.
-                float correction = std::exp(runningMax - newMax);
-                runningSum *= correction;
+                float correction[kMaxHeadsPerTask];
+                for (int g = 0; g < nh; ++g) {
+                    const float *s = scores.data() + std::size_t(g) * kChunk;
+                    const float newMax = std::max(runningMax[g], *std::max_element(s, s + n));
+                    // exp(-inf) = 0 on the first chunk: the empty accumulator is simply replaced.
+                    correction[g] = std::exp(runningMax[g] - newMax);
+                    runningSum[g] *= correction[g];
+                    runningMax[g] = newMax;
+                }
                 for (int jj = 0; jj < n; ++jj) {
-                    const float p = std::exp(scores[jj] - newMax);
-                    runningSum += p;
-                    axpy(acc.data(), correction, p, vRow(j0 + jj, kvHead), f16, kv.vHeadDim);
-                    correction = 1.f;
+                    const std::byte *v = vRow(j0 + jj, kvHead);
+                    for (int g = 0; g < nh; ++g) {
+                        const float p = std::exp(scores[std::size_t(g) * kChunk + std::size_t(jj)] - runningMax[g]);
+                        runningSum[g] += p;
+                        axpy(acc.data() + std::size_t(g) * vDim, jj == 0 ? correction[g] : 1.f, p, v, f16, kv.vHeadDim);
+                    }
                 }
-                runningMax = newMax;
             }
-            const auto inv = static_cast<float>(1.0 / runningSum);
-            float *out = a.out + task * kv.vHeadDim;
-            for (int i = 0; i < kv.vHeadDim; ++i)
-                out[i] = acc[static_cast<std::size_t>(i)] * inv;
+            for (int g = 0; g < nh; ++g) {
+                const auto inv = static_cast<float>(1.0 / runningSum[g]);
+                float *out = a.out + (t * a.nHeads + h0 + g) * kv.vHeadDim;
+                for (std::size_t i = 0; i < vDim; ++i)
+                    out[i] = acc[std::size_t(g) * vDim + i] * inv;
+            }
         }
     });
 }

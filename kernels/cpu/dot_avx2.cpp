@@ -360,6 +360,199 @@ NW_AVX2 float dotQ6_K(const std::byte *w, const std::byte *x, std::int64_t cols)
     return hsum(acc);
 }
 
+// ---- several activation rows per weight row (prefill) -----------------------------------------
+// Each weight block is loaded and unpacked once and multiplied with N activation rows: in
+// prefill the unpacking, not memory, is the bottleneck.
+
+template <int N>
+NW_AVX2 void manyQ8_0(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
+{
+    const auto *wb = reinterpret_cast<const BlockQ8_0 *>(w);
+    const BlockQ8_0 *xb[N];
+    __m256 acc[N];
+    for (int k = 0; k < N; ++k) {
+        xb[k] = reinterpret_cast<const BlockQ8_0 *>(x + std::size_t(k) * xStride);
+        acc[k] = _mm256_setzero_ps();
+    }
+    for (std::int64_t i = 0; i < cols / 32; ++i) {
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb[i].qs));
+        const __m256i absA = _mm256_sign_epi8(a, a);
+        const float dw = f16(wb[i].d);
+        for (int k = 0; k < N; ++k) {
+            const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb[k][i].qs));
+            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(absA, _mm256_sign_epi8(b, a)), _mm256_set1_epi16(1));
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(xb[k][i].d)), _mm256_cvtepi32_ps(p), acc[k]);
+        }
+    }
+    for (int k = 0; k < N; ++k)
+        out[k] = hsum(acc[k]);
+}
+
+template <int N>
+NW_AVX2 void manyQ4_0(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
+{
+    const auto *wb = reinterpret_cast<const BlockQ4_0 *>(w);
+    const BlockQ8_0 *xb[N];
+    __m256 acc[N];
+    for (int k = 0; k < N; ++k) {
+        xb[k] = reinterpret_cast<const BlockQ8_0 *>(x + std::size_t(k) * xStride);
+        acc[k] = _mm256_setzero_ps();
+    }
+    const __m256i eight = _mm256_set1_epi8(8);
+    for (std::int64_t i = 0; i < cols / 32; ++i) {
+        const __m256i a = _mm256_sub_epi8(nibbles(wb[i].qs), eight);
+        const __m256i absA = _mm256_sign_epi8(a, a);
+        const float dw = f16(wb[i].d);
+        for (int k = 0; k < N; ++k) {
+            const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb[k][i].qs));
+            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(absA, _mm256_sign_epi8(b, a)), _mm256_set1_epi16(1));
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(xb[k][i].d)), _mm256_cvtepi32_ps(p), acc[k]);
+        }
+    }
+    for (int k = 0; k < N; ++k)
+        out[k] = hsum(acc[k]);
+}
+
+template <int N>
+NW_AVX2 void manyQ4_K(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
+{
+    const auto *wb = reinterpret_cast<const BlockQ4_K *>(w);
+    const BlockQ8_K *xb[N];
+    __m256 acc[N];
+    float mins[N];
+    for (int k = 0; k < N; ++k) {
+        xb[k] = reinterpret_cast<const BlockQ8_K *>(x + std::size_t(k) * xStride);
+        acc[k] = _mm256_setzero_ps();
+        mins[k] = 0.f;
+    }
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    for (std::int64_t i = 0; i < cols / 256; ++i) {
+        std::uint8_t sc[8], mn[8];
+        unpackKScales(wb[i].scales, sc, mn);
+        __m256i sumi[N];
+        for (int k = 0; k < N; ++k)
+            sumi[k] = _mm256_setzero_si256();
+        for (int j = 0; j < 4; ++j) {
+            const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb[i].qs + 32 * j));
+            const __m256i qLo = _mm256_and_si256(bits, low4);
+            const __m256i qHi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
+            const __m256i sLo = _mm256_set1_epi16(sc[2 * j]), sHi = _mm256_set1_epi16(sc[2 * j + 1]);
+            for (int k = 0; k < N; ++k) {
+                const std::int8_t *y = xb[k][i].qs + 64 * j;
+                const __m256i pLo = _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(qLo, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(y))), sLo);
+                const __m256i pHi = _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(qHi, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(y + 32))), sHi);
+                sumi[k] = _mm256_add_epi32(sumi[k], _mm256_add_epi32(pLo, pHi));
+            }
+        }
+        const float d = f16(wb[i].d), dmin = f16(wb[i].dmin);
+        for (int k = 0; k < N; ++k) {
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(xb[k][i].d * d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
+            mins[k] += xb[k][i].d * dmin * static_cast<float>(kMinsDot(mn, xb[k][i].bsums));
+        }
+    }
+    for (int k = 0; k < N; ++k)
+        out[k] = hsum(acc[k]) - mins[k];
+}
+
+template <int N>
+NW_AVX2 void manyQ6_K(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
+{
+    const auto *wb = reinterpret_cast<const BlockQ6_K *>(w);
+    const BlockQ8_K *xb[N];
+    __m256 acc[N];
+    for (int k = 0; k < N; ++k) {
+        xb[k] = reinterpret_cast<const BlockQ8_K *>(x + std::size_t(k) * xStride);
+        acc[k] = _mm256_setzero_ps();
+    }
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i two = _mm256_set1_epi8(3);
+    const __m256i bias = _mm256_set1_epi8(32);
+    for (std::int64_t i = 0; i < cols / 256; ++i) {
+        __m256i sumi[N];
+        for (int k = 0; k < N; ++k)
+            sumi[k] = _mm256_setzero_si256();
+        for (int half = 0; half < 2; ++half) {
+            const std::uint8_t *ql = wb[i].ql + 64 * half;
+            const std::int8_t *sc = wb[i].scales + 8 * half;
+            const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(ql));
+            const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(ql + 32));
+            const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb[i].qh + 32 * half));
+            const __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, two), 4)),
+                _mm256_or_si256(_mm256_and_si256(l1, low4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), two), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), two), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), two), 4)),
+            };
+            for (int part = 0; part < 4; ++part) {
+                const __m256i scales = scalePair(sc + 2 * part);
+                for (int k = 0; k < N; ++k) {
+                    const __m256i yk = _mm256_loadu_si256(
+                        reinterpret_cast<const __m256i *>(xb[k][i].qs + 128 * half + 32 * part));
+                    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[part], yk), _mm256_maddubs_epi16(bias, yk));
+                    sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(p, scales));
+                }
+            }
+        }
+        const float d = f16(wb[i].d);
+        for (int k = 0; k < N; ++k)
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(xb[k][i].d * d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
+    }
+    for (int k = 0; k < N; ++k)
+        out[k] = hsum(acc[k]);
+}
+
+template <int N>
+NW_AVX2 void manyF16(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
+{
+    const auto *a = reinterpret_cast<const f16_t *>(w);
+    const float *b[N];
+    __m256 acc[N];
+    for (int k = 0; k < N; ++k) {
+        b[k] = reinterpret_cast<const float *>(x + std::size_t(k) * xStride);
+        acc[k] = _mm256_setzero_ps();
+    }
+    std::int64_t i = 0;
+    for (; i + 8 <= cols; i += 8) {
+        const __m256 wv = loadF16(a + i);
+        for (int k = 0; k < N; ++k)
+            acc[k] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(b[k] + i), acc[k]);
+    }
+    for (int k = 0; k < N; ++k) {
+        float sum = hsum(acc[k]);
+        for (std::int64_t j = i; j < cols; ++j)
+            sum += f16(a[j]) * b[k][j];
+        out[k] = sum;
+    }
+}
+
+// Runs the 4-row kernel over groups of 4 activation rows and a 1..3-row one on the rest.
+#define NW_DOT_MANY(name, kernel)                                                                  \
+    NW_AVX2 void name(const std::byte *w, const std::byte *x, std::size_t xStride, int nx,          \
+                      std::int64_t cols, float *out)                                             \
+    {                                                                                            \
+        int k = 0;                                                                               \
+        for (; k + 4 <= nx; k += 4)                                                              \
+            kernel<4>(w, x + std::size_t(k) * xStride, xStride, cols, out + k);                  \
+        switch (nx - k) {                                                                        \
+        case 3: kernel<3>(w, x + std::size_t(k) * xStride, xStride, cols, out + k); break;       \
+        case 2: kernel<2>(w, x + std::size_t(k) * xStride, xStride, cols, out + k); break;       \
+        case 1: kernel<1>(w, x + std::size_t(k) * xStride, xStride, cols, out + k); break;       \
+        default: break;                                                                          \
+        }                                                                                        \
+    }
+
+NW_DOT_MANY(dotManyQ8_0, manyQ8_0)
+NW_DOT_MANY(dotManyQ4_0, manyQ4_0)
+NW_DOT_MANY(dotManyQ4_K, manyQ4_K)
+NW_DOT_MANY(dotManyQ6_K, manyQ6_K)
+NW_DOT_MANY(dotManyF16, manyF16)
+#undef NW_DOT_MANY
+
 // ---- activation quantizers ----------------------------------------------------------------
 
 NW_AVX2 inline float absMax32(const float *x)
@@ -458,16 +651,16 @@ NW_AVX2 void quantizeQ8_K(const float *x, std::byte *out, std::int64_t cols)
 
 const DotKernel kAvx2[] = {
     {ActivationFormat::F32, dotF32, nullptr, nullptr, "avx2"},
-    {ActivationFormat::F32, dotF16, nullptr, nullptr, "avx2"},
+    {ActivationFormat::F32, dotF16, nullptr, dotManyF16, "avx2"},
     {ActivationFormat::F32, dotBF16, nullptr, nullptr, "avx2"},
-    {ActivationFormat::Q8_0, dotQ8_0, quantizeQ8_0, nullptr, "avx2"},
-    {ActivationFormat::Q8_0, dotQ4_0, quantizeQ8_0, nullptr, "avx2"},
+    {ActivationFormat::Q8_0, dotQ8_0, quantizeQ8_0, dotManyQ8_0, "avx2"},
+    {ActivationFormat::Q8_0, dotQ4_0, quantizeQ8_0, dotManyQ4_0, "avx2"},
     {ActivationFormat::Q8_1, dotQ4_1, quantizeQ8_1, nullptr, "avx2"},
     {ActivationFormat::Q8_0, dotQ5_0, quantizeQ8_0, nullptr, "avx2"},
     {ActivationFormat::Q8_1, dotQ5_1, quantizeQ8_1, nullptr, "avx2"},
-    {ActivationFormat::Q8_K, dotQ4_K, quantizeQ8_K, nullptr, "avx2"},
+    {ActivationFormat::Q8_K, dotQ4_K, quantizeQ8_K, dotManyQ4_K, "avx2"},
     {ActivationFormat::Q8_K, dotQ5_K, quantizeQ8_K, nullptr, "avx2"},
-    {ActivationFormat::Q8_K, dotQ6_K, quantizeQ8_K, nullptr, "avx2"},
+    {ActivationFormat::Q8_K, dotQ6_K, quantizeQ8_K, dotManyQ6_K, "avx2"},
 };
 
 } // namespace

@@ -69,7 +69,7 @@ void matmul(ThreadPool &pool, std::vector<std::byte> &scratch, const WeightMatri
                 const int tEnd = std::min(nTokens, tt + kTokenTile);
                 for (std::int64_t r = rt; r < rEnd; ++r) {
                     const std::byte *wr = w.data + static_cast<std::size_t>(r) * rowStride;
-                    if (k.dotMany) {
+                    if (k.dotMany && tEnd - tt > 1) {
                         float out[kTokenTile];
                         k.dotMany(wr, act + static_cast<std::size_t>(tt) * actStride, actStride, tEnd - tt, cols, out);
                         for (int t = tt; t < tEnd; ++t)

@@ -155,6 +155,7 @@ const Case kCases[] = {
     {"MHA", 4, 4, 64, 64, false},
     {"GQA 8/2", 8, 2, 48, 40, false},
     {"MLA shared row", 5, 1, 72, 64, true},
+    {"MLA, more heads than one pass takes", 20, 1, 40, 32, true},
 };
 
 } // namespace
