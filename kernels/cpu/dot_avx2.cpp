@@ -266,6 +266,7 @@ NW_AVX2 float dotQ4_K(const std::byte *w, const std::byte *x, std::int64_t cols)
         const std::uint8_t *q = wb[i].qs;
         const std::int8_t *y = xb[i].qs;
         __m256i sumi = _mm256_setzero_si256();
+        #pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {
             const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 32 * j));
             const __m256i qLo = _mm256_and_si256(bits, low4);
@@ -297,6 +298,7 @@ NW_AVX2 float dotQ5_K(const std::byte *w, const std::byte *x, std::int64_t cols)
         const std::int8_t *y = xb[i].qs;
         const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb[i].qh));
         __m256i sumi = _mm256_setzero_si256();
+        #pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {
             const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 32 * j));
             // Bit 2j of qh[l] is the fifth bit of element l of the low sub-block, bit 2j+1 of
@@ -362,7 +364,8 @@ NW_AVX2 float dotQ6_K(const std::byte *w, const std::byte *x, std::int64_t cols)
 
 // ---- several activation rows per weight row (prefill) -----------------------------------------
 // Each weight block is loaded and unpacked once and multiplied with N activation rows: in
-// prefill the unpacking, not memory, is the bottleneck.
+// prefill the unpacking, not memory, is the bottleneck. The loops over N are unrolled by
+// pragma: at -O2 GCC would keep acc[N] on the stack and chain every FMA through memory.
 
 template <int N>
 NW_AVX2 void manyQ8_0(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
@@ -370,6 +373,7 @@ NW_AVX2 void manyQ8_0(const std::byte *w, const std::byte *x, std::size_t xStrid
     const auto *wb = reinterpret_cast<const BlockQ8_0 *>(w);
     const BlockQ8_0 *xb[N];
     __m256 acc[N];
+    #pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         xb[k] = reinterpret_cast<const BlockQ8_0 *>(x + std::size_t(k) * xStride);
         acc[k] = _mm256_setzero_ps();
@@ -378,12 +382,14 @@ NW_AVX2 void manyQ8_0(const std::byte *w, const std::byte *x, std::size_t xStrid
         const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb[i].qs));
         const __m256i absA = _mm256_sign_epi8(a, a);
         const float dw = f16(wb[i].d);
+        #pragma GCC unroll 4
         for (int k = 0; k < N; ++k) {
             const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb[k][i].qs));
             const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(absA, _mm256_sign_epi8(b, a)), _mm256_set1_epi16(1));
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(xb[k][i].d)), _mm256_cvtepi32_ps(p), acc[k]);
         }
     }
+    #pragma GCC unroll 4
     for (int k = 0; k < N; ++k)
         out[k] = hsum(acc[k]);
 }
@@ -394,6 +400,7 @@ NW_AVX2 void manyQ4_0(const std::byte *w, const std::byte *x, std::size_t xStrid
     const auto *wb = reinterpret_cast<const BlockQ4_0 *>(w);
     const BlockQ8_0 *xb[N];
     __m256 acc[N];
+    #pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         xb[k] = reinterpret_cast<const BlockQ8_0 *>(x + std::size_t(k) * xStride);
         acc[k] = _mm256_setzero_ps();
@@ -403,12 +410,14 @@ NW_AVX2 void manyQ4_0(const std::byte *w, const std::byte *x, std::size_t xStrid
         const __m256i a = _mm256_sub_epi8(nibbles(wb[i].qs), eight);
         const __m256i absA = _mm256_sign_epi8(a, a);
         const float dw = f16(wb[i].d);
+        #pragma GCC unroll 4
         for (int k = 0; k < N; ++k) {
             const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb[k][i].qs));
             const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(absA, _mm256_sign_epi8(b, a)), _mm256_set1_epi16(1));
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(xb[k][i].d)), _mm256_cvtepi32_ps(p), acc[k]);
         }
     }
+    #pragma GCC unroll 4
     for (int k = 0; k < N; ++k)
         out[k] = hsum(acc[k]);
 }
@@ -420,6 +429,7 @@ NW_AVX2 void manyQ4_K(const std::byte *w, const std::byte *x, std::size_t xStrid
     const BlockQ8_K *xb[N];
     __m256 acc[N];
     float mins[N];
+    #pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         xb[k] = reinterpret_cast<const BlockQ8_K *>(x + std::size_t(k) * xStride);
         acc[k] = _mm256_setzero_ps();
@@ -430,13 +440,16 @@ NW_AVX2 void manyQ4_K(const std::byte *w, const std::byte *x, std::size_t xStrid
         std::uint8_t sc[8], mn[8];
         unpackKScales(wb[i].scales, sc, mn);
         __m256i sumi[N];
+        #pragma GCC unroll 4
         for (int k = 0; k < N; ++k)
             sumi[k] = _mm256_setzero_si256();
+        #pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {
             const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb[i].qs + 32 * j));
             const __m256i qLo = _mm256_and_si256(bits, low4);
             const __m256i qHi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
             const __m256i sLo = _mm256_set1_epi16(sc[2 * j]), sHi = _mm256_set1_epi16(sc[2 * j + 1]);
+            #pragma GCC unroll 4
             for (int k = 0; k < N; ++k) {
                 const std::int8_t *y = xb[k][i].qs + 64 * j;
                 const __m256i pLo = _mm256_madd_epi16(
@@ -447,11 +460,13 @@ NW_AVX2 void manyQ4_K(const std::byte *w, const std::byte *x, std::size_t xStrid
             }
         }
         const float d = f16(wb[i].d), dmin = f16(wb[i].dmin);
+        #pragma GCC unroll 4
         for (int k = 0; k < N; ++k) {
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(xb[k][i].d * d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
             mins[k] += xb[k][i].d * dmin * static_cast<float>(kMinsDot(mn, xb[k][i].bsums));
         }
     }
+    #pragma GCC unroll 4
     for (int k = 0; k < N; ++k)
         out[k] = hsum(acc[k]) - mins[k];
 }
@@ -462,6 +477,7 @@ NW_AVX2 void manyQ6_K(const std::byte *w, const std::byte *x, std::size_t xStrid
     const auto *wb = reinterpret_cast<const BlockQ6_K *>(w);
     const BlockQ8_K *xb[N];
     __m256 acc[N];
+    #pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         xb[k] = reinterpret_cast<const BlockQ8_K *>(x + std::size_t(k) * xStride);
         acc[k] = _mm256_setzero_ps();
@@ -471,6 +487,7 @@ NW_AVX2 void manyQ6_K(const std::byte *w, const std::byte *x, std::size_t xStrid
     const __m256i bias = _mm256_set1_epi8(32);
     for (std::int64_t i = 0; i < cols / 256; ++i) {
         __m256i sumi[N];
+        #pragma GCC unroll 4
         for (int k = 0; k < N; ++k)
             sumi[k] = _mm256_setzero_si256();
         for (int half = 0; half < 2; ++half) {
@@ -488,8 +505,10 @@ NW_AVX2 void manyQ6_K(const std::byte *w, const std::byte *x, std::size_t xStrid
                 _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
                                 _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), two), 4)),
             };
+            #pragma GCC unroll 4
             for (int part = 0; part < 4; ++part) {
                 const __m256i scales = scalePair(sc + 2 * part);
+                #pragma GCC unroll 4
                 for (int k = 0; k < N; ++k) {
                     const __m256i yk = _mm256_loadu_si256(
                         reinterpret_cast<const __m256i *>(xb[k][i].qs + 128 * half + 32 * part));
@@ -499,9 +518,11 @@ NW_AVX2 void manyQ6_K(const std::byte *w, const std::byte *x, std::size_t xStrid
             }
         }
         const float d = f16(wb[i].d);
+        #pragma GCC unroll 4
         for (int k = 0; k < N; ++k)
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(xb[k][i].d * d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
     }
+    #pragma GCC unroll 4
     for (int k = 0; k < N; ++k)
         out[k] = hsum(acc[k]);
 }
@@ -512,6 +533,7 @@ NW_AVX2 void manyF16(const std::byte *w, const std::byte *x, std::size_t xStride
     const auto *a = reinterpret_cast<const f16_t *>(w);
     const float *b[N];
     __m256 acc[N];
+    #pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         b[k] = reinterpret_cast<const float *>(x + std::size_t(k) * xStride);
         acc[k] = _mm256_setzero_ps();
@@ -519,9 +541,11 @@ NW_AVX2 void manyF16(const std::byte *w, const std::byte *x, std::size_t xStride
     std::int64_t i = 0;
     for (; i + 8 <= cols; i += 8) {
         const __m256 wv = loadF16(a + i);
+        #pragma GCC unroll 4
         for (int k = 0; k < N; ++k)
             acc[k] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(b[k] + i), acc[k]);
     }
+    #pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         float sum = hsum(acc[k]);
         for (std::int64_t j = i; j < cols; ++j)

@@ -10,11 +10,12 @@
 namespace nw::cpu {
 namespace {
 
-// A tile of rows × tokens: kRowTile weight rows (a few KiB each) stay in L1/L2 while kTokenTile
-// activation rows stream past them, so prefill reads each weight byte from memory once per
-// kTokenTile tokens instead of once per token.
+// A tile of rows × tokens: kRowTile weight rows stay in L2 while kTokenTile activation rows
+// stream past them, so prefill reads each weight byte from memory once per kTokenTile tokens
+// instead of once per token.
 constexpr std::int64_t kRowTile = 16;
 constexpr int kTokenTile = 16;
+constexpr std::int64_t kColChunk = 2048; // a multiple of every block size (32, 256)
 
 } // namespace
 
@@ -62,29 +63,51 @@ void matmul(ThreadPool &pool, std::vector<std::byte> &scratch, const WeightMatri
         act = out;
     }
 
-    const auto dotRows = [&](std::int64_t r0, std::int64_t r1) {
+    // Decode: one dot product per row, the activation row stays in L1 and weights stream by.
+    const auto decodeRows = [&](std::int64_t r0, std::int64_t r1) {
+        for (std::int64_t r = r0; r < r1; ++r)
+            y[r] = k.dot(w.data + static_cast<std::size_t>(r) * rowStride, act, cols);
+    };
+    // Prefill: tiles of kRowTile rows x kTokenTile tokens x kColChunk columns, so the weight and
+    // activation pieces of a tile stay in L2 while every pair in it is computed. Rows and
+    // activation rows are sequences of whole blocks, so a column chunk is a byte offset.
+    const std::int64_t colChunk = std::min<std::int64_t>(cols, kColChunk);
+    const auto prefillRows = [&](std::int64_t r0, std::int64_t r1) {
+        float partial[kRowTile * kTokenTile];
         for (std::int64_t rt = r0; rt < r1; rt += kRowTile) {
-            const std::int64_t rEnd = std::min(r1, rt + kRowTile);
+            const std::int64_t nr = std::min(r1, rt + kRowTile) - rt;
             for (int tt = 0; tt < nTokens; tt += kTokenTile) {
-                const int tEnd = std::min(nTokens, tt + kTokenTile);
-                for (std::int64_t r = rt; r < rEnd; ++r) {
-                    const std::byte *wr = w.data + static_cast<std::size_t>(r) * rowStride;
-                    if (k.dotMany && tEnd - tt > 1) {
+                const int nt = std::min(nTokens - tt, kTokenTile);
+                std::fill(partial, partial + kRowTile * kTokenTile, 0.f);
+                for (std::int64_t c0 = 0; c0 < cols; c0 += colChunk) {
+                    const std::int64_t nc = std::min(colChunk, cols - c0);
+                    const std::size_t wOffset = rowBytes(w.type, static_cast<std::size_t>(c0));
+                    const std::size_t aOffset = activationRowBytes(k.activation, c0);
+                    const std::byte *a0 = act + static_cast<std::size_t>(tt) * actStride + aOffset;
+                    for (std::int64_t r = 0; r < nr; ++r) {
+                        const std::byte *wr = w.data + static_cast<std::size_t>(rt + r) * rowStride + wOffset;
                         float out[kTokenTile];
-                        k.dotMany(wr, act + static_cast<std::size_t>(tt) * actStride, actStride, tEnd - tt, cols, out);
-                        for (int t = tt; t < tEnd; ++t)
-                            y[static_cast<std::int64_t>(t) * rows + r] = out[t - tt];
-                    } else {
-                        for (int t = tt; t < tEnd; ++t)
-                            y[static_cast<std::int64_t>(t) * rows + r] =
-                                k.dot(wr, act + static_cast<std::size_t>(t) * actStride, cols);
+                        if (k.dotMany) {
+                            k.dotMany(wr, a0, actStride, nt, nc, out);
+                        } else {
+                            for (int t = 0; t < nt; ++t)
+                                out[t] = k.dot(wr, a0 + static_cast<std::size_t>(t) * actStride, nc);
+                        }
+                        for (int t = 0; t < nt; ++t)
+                            partial[r * kTokenTile + t] += out[t];
                     }
                 }
+                for (std::int64_t r = 0; r < nr; ++r)
+                    for (int t = 0; t < nt; ++t)
+                        y[static_cast<std::int64_t>(tt + t) * rows + rt + r] = partial[r * kTokenTile + t];
             }
         }
     };
     // Grain of 4 rows keeps neighbouring threads' outputs off each other's cache lines mostly.
-    pool.parallelFor(rows, 4, dotRows);
+    if (nTokens == 1)
+        pool.parallelFor(rows, 4, decodeRows);
+    else
+        pool.parallelFor(rows, kRowTile, prefillRows);
 }
 
 } // namespace nw::cpu
