@@ -21,11 +21,15 @@ struct MoeRouting {
     bool normalize = false;               // expert_weights_norm: chosen weights sum to 1
     float scale = 1.f;                    // expert_weights_scale, applied after normalisation
     const float *selectionBias = nullptr; // [nExperts] V3 exp_probs_b: added for the choice only
+    // V3 group-limited routing: experts form nGroups equal groups; only the nGroupsUsed groups
+    // with the largest sum of their two best (biased) affinities compete for the top-k.
+    int nGroups = 1;
+    int nGroupsUsed = 1;
 };
 
 // Chooses nUsed experts per token from router logits [nTokens, nExperts]: ids [nTokens, nUsed]
-// (highest biased affinity first; ties go to the lower id) and their weights [nTokens, nUsed],
-// which are the UNBIASED affinities, renormalised when asked, times scale.
+// (highest biased affinity first, within the chosen groups; ties go to the lower id) and their
+// weights [nTokens, nUsed], which are the UNBIASED affinities, renormalised when asked, times scale.
 void routeExperts(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
                   float *weights);
 

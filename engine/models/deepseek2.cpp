@@ -71,6 +71,15 @@ public:
         }
         const std::int64_t nFfShared = m_file->findInt("deepseek2.expert_shared_feed_forward_length")
                                            .value_or(p.nFfExpert * p.nSharedExperts);
+        // V3's group-limited routing (n_group / topk_group in its config.json).
+        m_nGroups = int(m_file->findInt("deepseek2.expert_group_count").value_or(1));
+        m_nGroupsUsed = int(m_file->findInt("deepseek2.expert_group_used_count").value_or(m_nGroups));
+        if (m_nGroups < 1)
+            m_nGroups = 1;
+        if (m_nGroupsUsed < 1 || m_nGroupsUsed > m_nGroups || (p.nExperts > 0 && p.nExperts % m_nGroups != 0)
+            || (m_nGroupsUsed < m_nGroups && std::int64_t(m_nGroupsUsed) * (p.nExperts / m_nGroups) < p.nExpertsUsed))
+            fail("{}: deepseek2 expert groups {} (using {}) do not fit {} experts choosing {}", m_file->label(),
+                 m_nGroups, m_nGroupsUsed, p.nExperts, p.nExpertsUsed);
 
         m_layers.resize(std::size_t(p.nLayers));
         for (std::int64_t i = 0; i < p.nLayers; ++i) {
@@ -175,6 +184,8 @@ private:
     WeightMatrix m_output;               // [nVocab, nEmbd]
     std::vector<Deepseek2Layer> m_layers; // [nLayers]
     MoeGating m_gating = MoeGating::Softmax;
+    int m_nGroups = 1;
+    int m_nGroupsUsed = 1;
     RopeParams m_rope;
     float m_scale = 1.f;
     std::size_t m_ownedBytes = 0; // transposed W_UK copies (mla.h)
@@ -320,6 +331,8 @@ void Deepseek2Model::ffn(const Deepseek2Layer &l, int n)
     routing.normalize = p.expertWeightsNorm;
     routing.scale = float(p.expertWeightsScale);
     routing.selectionBias = l.selectionBias;
+    routing.nGroups = m_nGroups;
+    routing.nGroupsUsed = m_nGroupsUsed;
     m_expertIds.resize(nt * std::size_t(nUsed));
     m_expertWeights.resize(nt * std::size_t(nUsed));
     routeExperts(routing, m_routerLogits.data(), n, m_expertIds.data(), m_expertWeights.data());

@@ -97,6 +97,8 @@ TinyDeepseek2 makeTinyDeepseek2(const TinyDeepseek2Spec &spec)
     c.expProbsBias = spec.v3Gating;
     c.expertWeightsNorm = spec.expertWeightsNorm;
     c.expertWeightsScale = spec.expertWeightsScale;
+    c.nExpertGroups = spec.nExpertGroups;
+    c.nExpertGroupsUsed = spec.nExpertGroupsUsed;
     c.rmsEps = 1e-6;
     c.ropeBase = 10000.0;
     c.yarn = spec.yarn;
@@ -141,6 +143,10 @@ TinyDeepseek2 makeTinyDeepseek2(const TinyDeepseek2Spec &spec)
     w.setUInt32(a + "expert_feed_forward_length", std::uint32_t(c.nFfExp));
     w.setFloat32(a + "expert_weights_scale", float(c.expertWeightsScale));
     w.setBool(a + "expert_weights_norm", c.expertWeightsNorm);
+    if (spec.nExpertGroups > 1) {
+        w.setUInt32(a + "expert_group_count", std::uint32_t(spec.nExpertGroups));
+        w.setUInt32(a + "expert_group_used_count", std::uint32_t(spec.nExpertGroupsUsed));
+    }
     if (spec.gatingFuncOverride >= 0)
         w.setUInt32(a + "expert_gating_func", std::uint32_t(spec.gatingFuncOverride));
     else if (spec.writeGatingFunc)
@@ -262,6 +268,8 @@ std::vector<TinyDeepseek2Spec> tinyDeepseek2Variants()
         s.name = "v3-split-yarn";
         s.splitKvB = true;
         s.v3Gating = true;
+        s.nExpertGroups = 3; // 3 groups of 2 experts, the best 2 groups compete
+        s.nExpertGroupsUsed = 2;
         s.expertWeightsNorm = true;
         s.expertWeightsScale = 2.5;
         s.yarn = true;

@@ -19,6 +19,8 @@ struct TinyDeepseek2Spec {
     bool qLora = true;          // attn_q_a / attn_q_a_norm / attn_q_b; false: attn_q (V2-Lite)
     bool splitKvB = false;      // attn_k_b + attn_v_b (newer conversions) instead of attn_kv_b
     bool v3Gating = false;      // sigmoid router + exp_probs_b selection bias
+    int nExpertGroups = 1;      // V3 group-limited routing: expert_group_count / _used_count
+    int nExpertGroupsUsed = 1;
     bool writeGatingFunc = true; // false: omit expert_gating_func (old V2 files; means softmax)
     bool expertWeightsNorm = false;
     double expertWeightsScale = 1.0;

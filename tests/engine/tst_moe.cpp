@@ -150,3 +150,25 @@ TEST_CASE("grouped expert runner equals plain per-token loops")
             CHECK(y[std::size_t(t) * nEmbd + r] == doctest::Approx(expected[r]).epsilon(1e-5));
     }
 }
+
+TEST_CASE("group-limited routing (DeepSeek-V3): only the best groups' experts compete")
+{
+    nw::MoeRouting routing;
+    routing.gating = nw::MoeGating::Sigmoid;
+    routing.nExperts = 6;
+    routing.nUsed = 2;
+    routing.nGroups = 3; // groups {0,1}, {2,3}, {4,5}
+    routing.nGroupsUsed = 1;
+    // Group scores (sum of the two best affinities): sigmoid(3) + sigmoid(-3) = 1,
+    // 2·sigmoid(1) = 1.462, 2·sigmoid(-0.1) = 0.95. Group 1 wins although expert 0 is the best one.
+    const std::vector<float> logits = {3.f, -3.f, 1.f, 1.f, -0.1f, -0.1f};
+    Routed one = route(routing, logits);
+    CHECK(one.ids == std::vector<std::int32_t>{2, 3});
+    CHECK(one.weights[0] == doctest::Approx(sigmoid(1.0)).epsilon(1e-6));
+    CHECK(one.weights[1] == doctest::Approx(sigmoid(1.0)).epsilon(1e-6));
+    // Two groups: 1 and 0; the top two experts among {0, 1, 2, 3} are 0 and 2.
+    routing.nGroupsUsed = 2;
+    Routed two = route(routing, logits);
+    CHECK(two.ids == std::vector<std::int32_t>{0, 2});
+    CHECK(two.weights[0] == doctest::Approx(sigmoid(3.0)).epsilon(1e-6));
+}

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <numbers>
 #include <numeric>
 
@@ -147,6 +149,23 @@ void routeExperts(const Config &config, std::span<const double> routerLogits,
     if (!bias.empty())
         for (int e = 0; e < n; ++e)
             selection[e] += bias[e];
+    if (config.nExpertGroups > 1 && config.nExpertGroupsUsed < config.nExpertGroups) {
+        // V3 node-limited routing as its MoEGate computes it: a group's score is the sum of its
+        // top-2 biased affinities; only the best nExpertGroupsUsed groups stay in the running.
+        const int size = n / config.nExpertGroups;
+        std::vector<double> groupScore(config.nExpertGroups);
+        for (int g = 0; g < config.nExpertGroups; ++g) {
+            std::vector<double> members(selection.begin() + g * size, selection.begin() + (g + 1) * size);
+            std::sort(members.begin(), members.end(), std::greater<>());
+            groupScore[g] = members[0] + (size > 1 ? members[1] : 0.0);
+        }
+        std::vector<int> groups(config.nExpertGroups);
+        std::iota(groups.begin(), groups.end(), 0);
+        std::stable_sort(groups.begin(), groups.end(), [&](int a, int b) { return groupScore[a] > groupScore[b]; });
+        for (std::size_t k = std::size_t(config.nExpertGroupsUsed); k < groups.size(); ++k)
+            for (int i = 0; i < size; ++i)
+                selection[groups[k] * size + i] = -std::numeric_limits<double>::infinity();
+    }
     std::vector<int> order(n);
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return selection[a] > selection[b]; });

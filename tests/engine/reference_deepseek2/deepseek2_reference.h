@@ -31,6 +31,8 @@ struct Config {
     bool expProbsBias = false; // V3: a per-expert bias used only to choose experts
     bool expertWeightsNorm = false;
     double expertWeightsScale = 1.0;
+    int nExpertGroups = 1;     // V3: experts in equal groups, only the best nExpertGroupsUsed compete
+    int nExpertGroupsUsed = 1;
     double rmsEps = 1e-6;
     double ropeBase = 10000.0;
     // YaRN (arXiv:2309.00071) as DeepSeek configures it: interpolate by `yarnFactor` with a ramp
