@@ -16,6 +16,7 @@ namespace {
 constexpr std::int64_t kRowTile = 16;
 constexpr int kTokenTile = 16;
 constexpr std::int64_t kColChunk = 2048; // a multiple of every block size (32, 256)
+constexpr double kSerialBytes = 64 * 1024; // weight bytes x tokens below which one thread does it
 
 } // namespace
 
@@ -104,10 +105,12 @@ void matmul(ThreadPool &pool, std::vector<std::byte> &scratch, const WeightMatri
         }
     };
     // Grain of 4 rows keeps neighbouring threads' outputs off each other's cache lines mostly.
+    // A small product (a router, a tiny test model) is over before the workers would wake.
+    const bool small = static_cast<double>(rowStride) * static_cast<double>(rows) * nTokens < kSerialBytes;
     if (nTokens == 1)
-        pool.parallelFor(rows, 4, decodeRows);
+        small ? decodeRows(0, rows) : pool.parallelFor(rows, 4, decodeRows);
     else
-        pool.parallelFor(rows, kRowTile, prefillRows);
+        small ? prefillRows(0, rows) : pool.parallelFor(rows, kRowTile, prefillRows);
 }
 
 } // namespace nw::cpu
