@@ -1,7 +1,9 @@
 // Row conversions between f32 and f16/bf16, with an F16C path chosen at run time.
 #include "kernels/float16.h"
 
+#if !defined(NW_FLOAT16_SCALAR_ONLY)
 #include "kernels/cpu/cpu_features.h"
+#endif
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -38,7 +40,7 @@ __attribute__((target("avx,f16c"))) void floatToFp16F16c(const float *src, f16_t
 
 bool haveF16c()
 {
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(NW_FLOAT16_SCALAR_ONLY) // the fuzz targets build without the CPU probe
     static const bool have = cpu::cpuFeatures().f16c && cpu::cpuFeatures().avx;
     return have;
 #else

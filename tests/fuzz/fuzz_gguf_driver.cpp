@@ -1,7 +1,8 @@
 // A bounded, deterministic mutation fuzzer around LLVMFuzzerTestOneInput, for machines and
 // compilers without libFuzzer: seed files from GgufWriter, mutated by bit flips, boundary
 // bytes, boundary 32/64-bit fields, truncation, length-field inflation and splicing.
-// Usage: fuzz_gguf_driver [--seconds S] [--seed N] [--save-dir DIR]
+// Usage: fuzz_gguf_driver [--seconds S] [--seed N] [--save-dir DIR] [--write-seeds DIR] [input...]
+// (--write-seeds writes the seed files, e.g. as a libFuzzer corpus; inputs are replayed.)
 // Any exception other than nw::Error is a failure; the input is saved for replay.
 #include "engine/gguf_writer.h"
 
@@ -209,6 +210,7 @@ int main(int argc, char **argv)
     std::uint64_t seed = 20261122;
     std::filesystem::path saveDir = std::filesystem::current_path();
     std::vector<std::filesystem::path> replay;
+    std::filesystem::path seedDir;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--seconds" && i + 1 < argc)
@@ -217,10 +219,12 @@ int main(int argc, char **argv)
             seed = std::strtoull(argv[++i], nullptr, 10);
         else if (arg == "--save-dir" && i + 1 < argc)
             saveDir = argv[++i];
+        else if (arg == "--write-seeds" && i + 1 < argc)
+            seedDir = argv[++i];
         else if (arg.rfind("--", 0) != 0)
             replay.emplace_back(arg); // replay saved inputs
         else {
-            std::fprintf(stderr, "usage: %s [--seconds S] [--seed N] [--save-dir DIR] [input...]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--seconds S] [--seed N] [--save-dir DIR] [--write-seeds DIR] [input...]\n", argv[0]);
             return 2;
         }
     }
@@ -234,6 +238,16 @@ int main(int argc, char **argv)
     if (!replay.empty())
         return 0;
 
+    if (!seedDir.empty()) {
+        std::filesystem::create_directories(seedDir);
+        int n = 0;
+        for (const Bytes &s : seeds()) {
+            std::ofstream out(seedDir / ("seed-" + std::to_string(n++) + ".gguf"), std::ios::binary);
+            out.write(reinterpret_cast<const char *>(s.data()), static_cast<std::streamsize>(s.size()));
+        }
+        std::printf("wrote %d seed files to %s\n", n, seedDir.string().c_str());
+        return 0;
+    }
     g_saveDir = saveDir;
     if (__sanitizer_set_death_callback)
         __sanitizer_set_death_callback(saveOnDeath);
