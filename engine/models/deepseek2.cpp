@@ -171,6 +171,12 @@ private:
             p.headDimV = *vMla;
         p.qkNopeHeadDim = p.headDimK - p.qkRopeHeadDim;
         p.nKvHeads = p.nHeads; // every head has its own K and V once expanded
+        // V3 conversions may append multi-token-prediction layers (DeepSeek-V3 §2.2) after the
+        // model proper; next-token generation does not run them.
+        const std::int64_t nextN = m_file->findInt("deepseek2.nextn_predict_layers").value_or(0);
+        if (nextN < 0 || nextN >= p.nLayers)
+            fail("{}: deepseek2.nextn_predict_layers {} does not fit block_count {}", m_file->label(), nextN, p.nLayers);
+        p.nLayers -= nextN;
         if (p.qkNopeHeadDim <= 0 || p.headDimV <= 0)
             fail("{}: deepseek2 key length {} leaves no room beside the rope dims {}", m_file->label(), p.headDimK,
                  p.qkRopeHeadDim);

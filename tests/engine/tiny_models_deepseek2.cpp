@@ -115,7 +115,9 @@ TinyDeepseek2 makeTinyDeepseek2(const TinyDeepseek2Spec &spec)
     w.setString("general.name", "tiny-deepseek2-" + spec.name);
     w.setUInt32(a + "context_length", 256);
     w.setUInt32(a + "embedding_length", std::uint32_t(c.nEmbd));
-    w.setUInt32(a + "block_count", std::uint32_t(c.nLayers));
+    w.setUInt32(a + "block_count", std::uint32_t(c.nLayers + spec.nextnLayers));
+    if (spec.nextnLayers > 0)
+        w.setUInt32(a + "nextn_predict_layers", std::uint32_t(spec.nextnLayers));
     w.setUInt32(a + "feed_forward_length", std::uint32_t(c.nFf));
     w.setUInt32(a + "attention.head_count", std::uint32_t(c.nHeads));
     if (spec.splitKvB) {

@@ -31,6 +31,9 @@ struct TinyDeepseek2Spec {
     std::uint32_t seed = 1;
     // For load-error tests: a tensor left out of the file, a gating function id written as is.
     std::string omitTensor;
+    // block_count counts this many trailing multi-token-prediction layers (V3 conversions),
+    // declared by nextn_predict_layers; their tensors are not written (the engine skips them).
+    int nextnLayers = 0;
     int gatingFuncOverride = -1;
 };
 

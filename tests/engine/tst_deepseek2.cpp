@@ -316,3 +316,44 @@ TEST_CASE("load errors name the file and what is wrong")
     CHECK_THROWS_AS(model->forward(std::span(&bad, 1), std::span(&pos, 1), *cache, nw::LogitsFor::Last, logits),
                     nw::Error);
 }
+
+TEST_CASE("rewinding the cache: a new continuation from an earlier position matches the reference")
+{
+    const Loaded l = load(nw::test::tinyDeepseek2Variants()[1]);
+    const int nVocab = int(l.hp.nVocab);
+    auto model = makeModel(l, nw::MlaForm::Auto);
+    auto cache = model->makeKvCache(exactKv("mla"), 128);
+    std::vector<std::int32_t> first = prompt(10, 3, nVocab);
+    runAll(*model, *cache, first, 0);
+    // Keep positions 0..5, replace the rest: the cache drops rows 6.. and recomputes them.
+    std::vector<std::int32_t> second(first.begin(), first.begin() + 6);
+    const std::vector<std::int32_t> tail = prompt(5, 4, nVocab);
+    second.insert(second.end(), tail.begin(), tail.end());
+    const std::vector<float> logits = runAll(*model, *cache, tail, 6);
+    CHECK(cache->tokens() == 11);
+    const std::vector<double> want = nw::test::ds2ref::forward(l.tiny.weights, second);
+    for (int t = 6; t < 11; ++t) {
+        CAPTURE(t);
+        CHECK(relativeError(logits.data() + std::size_t(t - 6) * nVocab, want.data() + std::size_t(t) * nVocab, nVocab)
+              <= 1e-4);
+    }
+}
+
+TEST_CASE("V3 multi-token-prediction layers counted in block_count are not run")
+{
+    TinyDeepseek2Spec spec = nw::test::tinyDeepseek2Variants()[2];
+    spec.nextnLayers = 1;
+    const Loaded l = load(spec);
+    CHECK(l.hp.nLayers == l.tiny.weights.config.nLayers + 1);
+    auto model = makeModel(l, nw::MlaForm::Auto);
+    CHECK(model->hparams().nLayers == l.tiny.weights.config.nLayers);
+    auto cache = model->makeKvCache(exactKv("mla"), 64);
+    CHECK(cache->nLayers() == l.tiny.weights.config.nLayers);
+    const std::vector<std::int32_t> tokens = prompt(5, 8, int(l.hp.nVocab));
+    const std::vector<float> logits = runAll(*model, *cache, tokens, 0);
+    const std::vector<double> want = nw::test::ds2ref::forward(l.tiny.weights, tokens);
+    const int nVocab = int(l.hp.nVocab);
+    for (int t = 0; t < 5; ++t)
+        CHECK(relativeError(logits.data() + std::size_t(t) * nVocab, want.data() + std::size_t(t) * nVocab, nVocab)
+              <= 1e-4);
+}
