@@ -8,6 +8,7 @@
 #include "engine/mla.h"
 #include "engine/moe.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -196,7 +197,7 @@ private:
     float m_scale = 1.f;
     std::size_t m_ownedBytes = 0; // transposed W_UK copies (mla.h)
     // Scratch reused across calls (one forward at a time per model).
-    std::vector<float> m_x, m_h, m_qa, m_q, m_kva, m_att, m_keys, m_values, m_gate, m_up, m_y;
+    std::vector<float> m_x, m_h, m_qa, m_q, m_kva, m_ckv, m_att, m_keys, m_values, m_gate, m_up, m_y;
     std::vector<float> m_routerLogits, m_expertWeights;
     std::vector<std::int32_t> m_expertIds;
     MlaScratch m_mlaScratch;
@@ -254,11 +255,14 @@ void Deepseek2Model::forward(std::span<const std::int32_t> tokens, std::span<con
             be.matmul(l.q, m_h.data(), m_q.data(), n);
         }
         be.matmul(l.kvAMqa, m_h.data(), m_kva.data(), n);
-        // The norm covers c_kv only; k_rope keeps its scale (DeepSeek-V2 eq. 9-10).
-        for (int t = 0; t < n; ++t) {
-            float *row = m_kva.data() + std::size_t(t) * kvRow;
-            be.rmsNorm(row, l.kvANorm, row, 1, rank, eps);
-        }
+        // The norm covers c_kv only; k_rope keeps its scale (DeepSeek-V2 eq. 9-10). One call
+        // over the gathered c_kv rows rather than one per token.
+        m_ckv.resize(nt * std::size_t(rank));
+        for (std::size_t t = 0; t < nt; ++t)
+            std::copy_n(m_kva.data() + t * std::size_t(kvRow), rank, m_ckv.data() + t * std::size_t(rank));
+        be.rmsNorm(m_ckv.data(), l.kvANorm, m_ckv.data(), n, rank, eps);
+        for (std::size_t t = 0; t < nt; ++t)
+            std::copy_n(m_ckv.data() + t * std::size_t(rank), rank, m_kva.data() + t * std::size_t(kvRow));
         // Only the rope slice of each head rotates; k_rope is one head shared by all.
         be.rope(m_q.data(), n, nHeads, qHead, nope, positions.data(), m_rope);
         be.rope(m_kva.data(), n, 1, kvRow, rank, positions.data(), m_rope);
