@@ -312,16 +312,21 @@ const DotKernel kScalar[] = {
 void unpackKScales(const std::uint8_t *packed, std::uint8_t *scales, std::uint8_t *mins)
 {
     // Sub-blocks 0..3 keep 6 bits in the low bits of bytes 0..3 (scales) and 4..7 (mins);
-    // 4..7 put their low 4 bits in bytes 8..11 and their top 2 bits in the spare top bits of
-    // bytes 0..7.
-    for (int j = 0; j < 4; ++j) {
-        scales[j] = packed[j] & 63;
-        mins[j] = packed[j + 4] & 63;
-    }
-    for (int j = 4; j < 8; ++j) {
-        scales[j] = static_cast<std::uint8_t>((packed[j + 4] & 0x0f) | ((packed[j - 4] >> 6) << 4));
-        mins[j] = static_cast<std::uint8_t>((packed[j + 4] >> 4) | ((packed[j] >> 6) << 4));
-    }
+    // 4..7 put their low 4 bits in bytes 8..11 (scale low nibble, min high nibble) and their top
+    // 2 bits in the spare top bits of bytes 0..3 (scales) and 4..7 (mins). Four sub-blocks at a
+    // time as 32-bit words:
+    std::uint32_t a, b, c;
+    std::memcpy(&a, packed, 4);
+    std::memcpy(&b, packed + 4, 4);
+    std::memcpy(&c, packed + 8, 4);
+    const std::uint32_t scalesLow = a & 0x3f3f3f3fu;
+    const std::uint32_t minsLow = b & 0x3f3f3f3fu;
+    const std::uint32_t scalesHigh = (c & 0x0f0f0f0fu) | (((a >> 6) & 0x03030303u) << 4);
+    const std::uint32_t minsHigh = ((c >> 4) & 0x0f0f0f0fu) | (((b >> 6) & 0x03030303u) << 4);
+    std::memcpy(scales, &scalesLow, 4);
+    std::memcpy(scales + 4, &scalesHigh, 4);
+    std::memcpy(mins, &minsLow, 4);
+    std::memcpy(mins + 4, &minsHigh, 4);
 }
 
 std::size_t activationRowBytes(ActivationFormat format, std::int64_t cols)
