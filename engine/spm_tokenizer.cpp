@@ -42,6 +42,16 @@ struct PairOrder {
 SpmTokenizer::SpmTokenizer(Vocab vocab) : Tokenizer(std::move(vocab))
 {
     NW_ASSERT(m_vocab.model() == VocabModel::Spm);
+    m_splitAtSpaces = true;
+    for (std::int32_t id = 0; id < m_vocab.size() && m_splitAtSpaces; ++id) {
+        const std::string &token = m_vocab.text(id);
+        for (std::size_t at = token.find(kSpaceMark, 1); at != std::string::npos; at = token.find(kSpaceMark, at + 1)) {
+            if (at < kSpaceMark.size() || token.compare(at - kSpaceMark.size(), kSpaceMark.size(), kSpaceMark) != 0) {
+                m_splitAtSpaces = false;
+                break;
+            }
+        }
+    }
 }
 
 void SpmTokenizer::encodeText(std::string_view raw, bool afterSpecial, std::vector<std::int32_t> &out) const
@@ -57,6 +67,24 @@ void SpmTokenizer::encodeText(std::string_view raw, bool afterSpecial, std::vect
             text += c;
     }
 
+    if (!m_splitAtSpaces) {
+        encodeSegment(text, out);
+        return;
+    }
+    // No token holds a ▁ right after another character, so no merge crosses the start of a
+    // ▁ run: each word merges on its own (same result, much smaller heaps).
+    std::size_t begin = 0;
+    for (std::size_t at = text.find(kSpaceMark, 1); at != std::string::npos; at = text.find(kSpaceMark, at + kSpaceMark.size())) {
+        if (at >= kSpaceMark.size() && text.compare(at - kSpaceMark.size(), kSpaceMark.size(), kSpaceMark) == 0)
+            continue; // inside a ▁ run
+        encodeSegment(std::string_view(text).substr(begin, at - begin), out);
+        begin = at;
+    }
+    encodeSegment(std::string_view(text).substr(begin), out);
+}
+
+void SpmTokenizer::encodeSegment(std::string_view text, std::vector<std::int32_t> &out) const
+{
     std::vector<Symbol> symbols;
     symbols.reserve(text.size());
     for (std::size_t offset = 0; offset < text.size();) {
@@ -67,14 +95,13 @@ void SpmTokenizer::encodeText(std::string_view raw, bool afterSpecial, std::vect
     }
 
     std::priority_queue<Pair, std::vector<Pair>, PairOrder> queue;
-    const std::string_view view = text;
     auto tryPair = [&](int left, int right) {
         if (left < 0 || right < 0)
             return;
         const Symbol &l = symbols[static_cast<std::size_t>(left)];
         const Symbol &r = symbols[static_cast<std::size_t>(right)];
         const std::size_t length = l.length + r.length;
-        const std::optional<std::int32_t> id = m_vocab.find(view.substr(l.begin, length));
+        const std::optional<std::int32_t> id = m_vocab.find(text.substr(l.begin, length));
         if (!id)
             return;
         queue.push({left, right, m_vocab.score(*id), length});
@@ -102,7 +129,7 @@ void SpmTokenizer::encodeText(std::string_view raw, bool afterSpecial, std::vect
     // characters that are not fall back to their bytes.
     for (int i = symbols.empty() ? -1 : 0; i >= 0; i = symbols[static_cast<std::size_t>(i)].next) {
         const Symbol &symbol = symbols[static_cast<std::size_t>(i)];
-        const std::string_view piece = view.substr(symbol.begin, symbol.length);
+        const std::string_view piece = text.substr(symbol.begin, symbol.length);
         if (const std::optional<std::int32_t> id = m_vocab.find(piece)) {
             out.push_back(*id);
             continue;

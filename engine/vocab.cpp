@@ -23,16 +23,14 @@ constexpr std::array<std::string_view, 8> kEndOfTurnTexts = {
     "<|eom_id|>",
 };
 
-std::string mergeKey(std::string_view left, std::string_view right)
+// The left length first: token texts may contain any byte, spaces included.
+void makeMergeKey(std::string &key, std::string_view left, std::string_view right)
 {
-    // The left length first: token texts may contain any byte, spaces included.
-    std::string key;
     const auto n = static_cast<std::uint32_t>(left.size());
     key.resize(sizeof n);
     std::memcpy(key.data(), &n, sizeof n);
     key.append(left);
     key.append(right);
-    return key;
 }
 
 std::optional<std::int64_t> asInt(const GgufValue &value)
@@ -118,8 +116,9 @@ Vocab::Vocab(VocabSpec spec) : m_spec(std::move(spec))
         const std::size_t space = merge.find(' ', 1);
         if (space == std::string::npos)
             fail("merge {} ('{}') is not two token texts separated by a space", rank, merge);
-        m_mergeRanks.emplace(mergeKey(std::string_view(merge).substr(0, space), std::string_view(merge).substr(space + 1)),
-                             static_cast<std::int32_t>(rank));
+        std::string key;
+        makeMergeKey(key, std::string_view(merge).substr(0, space), std::string_view(merge).substr(space + 1));
+        m_mergeRanks.emplace(std::move(key), static_cast<std::int32_t>(rank));
     }
 
     m_byteTokens.assign(256, -1);
@@ -175,7 +174,7 @@ TokenType Vocab::type(std::int32_t id) const
 
 std::optional<std::int32_t> Vocab::find(std::string_view text) const
 {
-    const auto it = m_ids.find(std::string(text));
+    const auto it = m_ids.find(text);
     if (it == m_ids.end())
         return std::nullopt;
     return it->second;
@@ -183,7 +182,9 @@ std::optional<std::int32_t> Vocab::find(std::string_view text) const
 
 std::optional<std::int32_t> Vocab::mergeRank(std::string_view left, std::string_view right) const
 {
-    const auto it = m_mergeRanks.find(mergeKey(left, right));
+    thread_local std::string key; // reused: BPE asks this for every adjacent pair
+    makeMergeKey(key, left, right);
+    const auto it = m_mergeRanks.find(std::string_view(key));
     if (it == m_mergeRanks.end())
         return std::nullopt;
     return it->second;

@@ -79,9 +79,16 @@ public:
     const std::vector<std::int32_t> &endOfGeneration() const { return m_eog; }
 
 private:
+    // Hashes std::string and std::string_view alike, so lookups by view allocate nothing.
+    struct TextHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+    };
+    using TextMap = std::unordered_map<std::string, std::int32_t, TextHash, std::equal_to<>>;
+
     VocabSpec m_spec;
-    std::unordered_map<std::string, std::int32_t> m_ids;
-    std::unordered_map<std::string, std::int32_t> m_mergeRanks; // key: mergeKey(left, right)
+    TextMap m_ids;
+    TextMap m_mergeRanks; // key: the left text's length (4 bytes), then left and right
     std::vector<std::int32_t> m_byteTokens;                     // [256], -1: none
     std::vector<std::int32_t> m_special;
     std::vector<std::int32_t> m_eog;

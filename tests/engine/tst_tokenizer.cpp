@@ -101,6 +101,24 @@ TEST_CASE("SPM: spaces become ▁ and a space prefix starts the text")
     CHECK(tok->encode("", true, false) == Ids{1});
 }
 
+TEST_CASE("SPM: a token with ▁ inside lets merges cross word starts")
+{
+    // ▁ (-1), a (-2), b (-2), a▁ (-0.1), a▁b (-0.2): "▁a▁b" merges a▁ first, then a▁b.
+    nw::VocabSpec spec;
+    spec.model = nw::VocabModel::Spm;
+    spec.tokens = {"<unk>", kSpace, "a", "b", "a" + kSpace, "a" + kSpace + "b"};
+    spec.scores = {0, -1, -2, -2, -0.1f, -0.2f};
+    spec.types = {TokenType::Unknown, TokenType::Normal, TokenType::Normal, TokenType::Normal, TokenType::Normal,
+                  TokenType::Normal};
+    spec.unk = 0;
+    spec.addSpacePrefix = true;
+    const auto tok = nw::Tokenizer::fromVocab(nw::Vocab(std::move(spec)));
+    CHECK(tok->encode("a b", false, false) == Ids{1, 5});
+    CHECK(tok->encode("a b a b", false, false) == Ids{1, 5, 1, 5});
+    // No byte tokens: an unknown character becomes <unk>.
+    CHECK(tok->encode("c", false, false) == Ids{1, 0});
+}
+
 TEST_CASE("SPM: characters without a token fall back to their bytes")
 {
     const auto tok = spmTokenizer(-5);
