@@ -36,7 +36,8 @@ public:
     std::string decode(std::span<const std::int32_t> ids) const;
 
     // The bytes one token adds to a decoded text, for streaming: may be part of a UTF-8
-    // sequence (byte tokens), so a stream must hold bytes until a sequence is complete.
+    // sequence (byte tokens), so a stream must hold bytes until a sequence is complete
+    // (unicode::completeUtf8Prefix says how much can be shown).
     // renderSpecial: control tokens give their text instead of nothing. Throws nw::Error for an
     // id outside the vocabulary.
     std::string tokenPiece(std::int32_t id, bool renderSpecial = false) const;

@@ -134,6 +134,28 @@ void appendUtf8(std::string &out, char32_t cp)
     }
 }
 
+std::size_t completeUtf8Prefix(std::string_view bytes)
+{
+    // Only the last three bytes can belong to an unfinished sequence.
+    const std::size_t n = bytes.size();
+    for (std::size_t back = 1; back <= 3 && back <= n; ++back) {
+        const auto lead = static_cast<unsigned char>(bytes[n - back]);
+        if ((lead & 0xC0) == 0x80)
+            continue; // a continuation byte: look further back for its lead
+        const std::size_t length = utf8Length(lead);
+        if (length <= back)
+            return n;
+        // Finish the sequence with the smallest continuation bytes the lead allows; if that
+        // decodes, more bytes can still make it valid.
+        std::string probe(bytes.substr(n - back));
+        if (back == 1)
+            probe.push_back(static_cast<char>(lead == 0xE0 ? 0xA0 : lead == 0xF0 ? 0x90 : 0x80));
+        probe.resize(length, static_cast<char>(0x80));
+        return decodeUtf8(probe, 0).bytes == length ? n - back : n;
+    }
+    return n;
+}
+
 char32_t byteToCodepoint(std::uint8_t byte) { return byteMap().toCodepoint[byte]; }
 
 std::optional<std::uint8_t> codepointToByte(char32_t cp)

@@ -59,6 +59,11 @@ CodepointText toCodepoints(std::string_view text);
 
 void appendUtf8(std::string &out, char32_t cp);
 
+// The length of the longest prefix of `bytes` that does not end inside a UTF-8 sequence still
+// waiting for continuation bytes: what a token stream can show now, keeping the rest for the
+// next piece. Malformed bytes count as complete (they will never become valid).
+std::size_t completeUtf8Prefix(std::string_view bytes);
+
 // GPT-2's byte-level map: every byte gets a printable code point (printable Latin-1 bytes map
 // to themselves, the others to U+0100 + n in byte order), so BPE works on visible text.
 char32_t byteToCodepoint(std::uint8_t byte);

@@ -200,6 +200,47 @@ TEST_CASE("BPE: special tokens, BOS, decode")
     }
 }
 
+TEST_CASE("BPE: llama-bpe takes a word that is a token whole, other pre-tokenizers merge")
+{
+    // Byte symbols, "ab" (256) and "abc" (257); the only merge is "a b", so merging alone never
+    // reaches abc.
+    auto make = [](const char *pre) {
+        nw::VocabSpec spec;
+        spec.model = nw::VocabModel::Bpe;
+        spec.pre = pre;
+        for (int b = 0; b < 256; ++b)
+            spec.tokens.push_back(nw::unicode::bytesToByteLevel(std::string(1, static_cast<char>(b))));
+        spec.tokens.emplace_back("ab");
+        spec.tokens.emplace_back("abc");
+        spec.merges = {"a b"};
+        return nw::Tokenizer::fromVocab(nw::Vocab(std::move(spec)));
+    };
+    CHECK(make("llama-bpe")->encode("abc", false, false) == Ids{257});
+    CHECK(make("gpt-2")->encode("abc", false, false) == Ids{256, 'c'});
+    CHECK(make("qwen2")->encode("abc", false, false) == Ids{256, 'c'});
+}
+
+TEST_CASE("end of generation: eos, eot and control tokens with end-of-turn texts")
+{
+    nw::VocabSpec spec;
+    spec.tokens = {"<unk>", "<s>", "</s>", "<|eot_id|>", "<|im_end|>", "x", "<|eot_id|>x"};
+    spec.types = {TokenType::Unknown, TokenType::Control, TokenType::Control, TokenType::Control, TokenType::Control,
+                  TokenType::Normal, TokenType::Normal};
+    spec.unk = 0;
+    spec.bos = 1;
+    spec.eos = 2;
+    const auto tok = nw::Tokenizer::fromVocab(nw::Vocab(std::move(spec)));
+    CHECK(tok->eot() == 3); // no eot id in the spec: the first end-of-turn control token
+    CHECK(tok->isEog(2));
+    CHECK(tok->isEog(3));
+    CHECK(tok->isEog(4));
+    CHECK_FALSE(tok->isEog(1));
+    CHECK_FALSE(tok->isEog(5));
+    CHECK_FALSE(tok->isEog(6)); // a normal token, whatever its text
+    // Longest special text first: "<|eot_id|>x" is not special, so <|eot_id|> is cut out.
+    CHECK(tok->encode("<|eot_id|><|im_end|>", false, true) == Ids{3, 4});
+}
+
 TEST_CASE("vocabularies that cannot work are refused")
 {
     nw::VocabSpec empty;

@@ -79,6 +79,22 @@ TEST_CASE("UTF-8 decodes valid sequences and turns each malformed byte into U+FF
     CHECK(broken.offsets == std::vector<std::size_t>{0, 1, 2, 3});
 }
 
+TEST_CASE("completeUtf8Prefix holds back only sequences that can still complete")
+{
+    CHECK(completeUtf8Prefix("") == 0);
+    CHECK(completeUtf8Prefix("ab") == 2);
+    CHECK(completeUtf8Prefix("a\xC3") == 1);             // é started
+    CHECK(completeUtf8Prefix("a\xC3\xA9") == 3);         // é complete
+    CHECK(completeUtf8Prefix("a\xE4\xB8") == 1);         // 中 missing its last byte
+    CHECK(completeUtf8Prefix("\xF0\x9F\x98") == 0);      // 😀 missing one byte
+    CHECK(completeUtf8Prefix("\xF0\x9F\x98\x80") == 4);  // 😀 complete
+    CHECK(completeUtf8Prefix("a\xE0") == 1);              // E0 can start U+0800..U+0FFF
+    CHECK(completeUtf8Prefix("a\xE0\x80") == 3);          // ...but never with 0x80 (overlong)
+    CHECK(completeUtf8Prefix("a\xED\xA0") == 3);          // surrogates never complete
+    CHECK(completeUtf8Prefix("a\xC0") == 2);              // C0 is always overlong
+    CHECK(completeUtf8Prefix("a\x80") == 2);              // stray continuation byte
+}
+
 TEST_CASE("appendUtf8 writes the shortest form")
 {
     std::string out;
