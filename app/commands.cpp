@@ -14,6 +14,14 @@ const std::vector<Command> &allCommands()
         searchCommand(),
         libraryCommand(),
         tokenizeCommand(),
+        generateCommand(),
+        perplexityCommand(),
+        kvCommand(),
+        askCommand(),
+        sessionsCommand(),
+        annotationsCommand(),
+        chatCommand(),
+        demoCommand(),
     };
     return commands;
 }

@@ -11,5 +11,13 @@ Command ingestCommand();
 Command searchCommand();
 Command libraryCommand();
 Command tokenizeCommand();
+Command generateCommand();
+Command perplexityCommand();
+Command kvCommand();
+Command askCommand();
+Command sessionsCommand();
+Command annotationsCommand();
+Command demoCommand();
+Command chatCommand();
 
 } // namespace nw::app

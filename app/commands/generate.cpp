@@ -1,0 +1,198 @@
+// `needlework generate`: runs a GGUF model on a prompt and streams the continuation to stdout,
+// with the sampling knobs, the KV mode and --json timings and memory for scripts and benchmarks.
+#include "app/commands/commands.h"
+
+#include "common/error.h"
+#include "engine/gguf_file.h"
+#include "engine/model.h"
+#include "engine/session.h"
+#include "engine/tokenizer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QFile>
+
+#include <random>
+
+namespace nw::app {
+namespace {
+
+struct Usage {
+    QString message; // empty: fine
+};
+
+// Reads a numeric option; sets `bad` with a message when it does not parse or is out of range.
+template <typename T>
+T numberOption(const QCommandLineParser &parser, const char *name, T fallback, T min, T max, Usage &bad)
+{
+    const QString key = QString::fromLatin1(name);
+    if (!parser.isSet(key) || !bad.message.isEmpty())
+        return fallback;
+    bool ok = false;
+    const double value = parser.value(key).toDouble(&ok);
+    if (!ok || value < static_cast<double>(min) || value > static_cast<double>(max)) {
+        bad.message = QStringLiteral("--%1 needs a number from %2 to %3, not '%4'")
+                          .arg(key, QString::number(static_cast<double>(min)), QString::number(static_cast<double>(max)),
+                               parser.value(key));
+        return fallback;
+    }
+    return static_cast<T>(value);
+}
+
+nlohmann::json memoryJson(const MemoryStats &m, const std::string &mode)
+{
+    return {{"mode", mode},
+            {"tokens", m.tokens},
+            {"capacity_tokens", m.capacityTokens},
+            {"bytes_per_token", m.bytesPerToken},
+            {"kv_bytes_used", m.kvBytesUsed},
+            {"kv_bytes_reserved", m.kvBytesReserved},
+            {"mha_f16_bytes", m.mhaF16Bytes},
+            {"saving_vs_mha_f16", m.savingVsMha()},
+            {"weights_bytes", m.weightsBytes}};
+}
+
+int runGenerate(const QCommandLineParser &parser, CommandIo &io)
+{
+    auto usage = [&io](const QString &message) {
+        io.err << "needlework generate: " << message << " (see 'needlework generate --help')\n";
+        return static_cast<int>(ExitUsage);
+    };
+    const QString modelPath = parser.value(QStringLiteral("model"));
+    if (modelPath.isEmpty())
+        return usage(QStringLiteral("--model M.gguf is required"));
+    const bool hasPrompt = parser.isSet(QStringLiteral("prompt"));
+    const bool hasPromptFile = parser.isSet(QStringLiteral("prompt-file"));
+    if (hasPrompt == hasPromptFile)
+        return usage(QStringLiteral("give exactly one of --prompt TEXT and --prompt-file F"));
+
+    Usage bad;
+    GenerateOptions options;
+    options.maxTokens = numberOption(parser, "n", 128, 1, 1 << 20, bad);
+    SamplerParams &s = options.sampler;
+    s.greedy = parser.isSet(QStringLiteral("greedy"));
+    s.temperature = numberOption(parser, "temp", s.temperature, 0.f, 100.f, bad);
+    s.topK = numberOption(parser, "top-k", s.topK, 0, 1 << 24, bad);
+    s.topP = numberOption(parser, "top-p", s.topP, 0.f, 1.f, bad);
+    s.minP = numberOption(parser, "min-p", s.minP, 0.f, 1.f, bad);
+    s.repeatPenalty = numberOption(parser, "repeat-penalty", s.repeatPenalty, 0.01f, 100.f, bad);
+    const bool seedGiven = parser.isSet(QStringLiteral("seed"));
+    s.seed = seedGiven ? numberOption<std::uint64_t>(parser, "seed", 0, 0, 1ull << 53, bad) : std::random_device{}();
+    const int threads = numberOption(parser, "threads", 0, 0, 4096, bad);
+    const std::int64_t ctxOption = numberOption<std::int64_t>(parser, "ctx", 0, 8, 1 << 24, bad);
+    if (!bad.message.isEmpty())
+        return usage(bad.message);
+
+    std::string prompt;
+    if (hasPrompt) {
+        prompt = parser.value(QStringLiteral("prompt")).toStdString();
+    } else {
+        QFile file(parser.value(QStringLiteral("prompt-file")));
+        if (!file.open(QIODevice::ReadOnly))
+            fail("cannot read the prompt file {}: {}", file.fileName().toStdString(), file.errorString().toStdString());
+        prompt = file.readAll().toStdString();
+    }
+
+    std::shared_ptr<GgufFile> gguf = GgufFile::open(modelPath.toStdString());
+    std::unique_ptr<Model> model = loadModel(gguf, {.threads = threads});
+    std::unique_ptr<Tokenizer> tokenizer = Tokenizer::fromGguf(*gguf);
+    KvModeSpec kvMode;
+    kvMode.mode = model->kvModes().front();
+    if (parser.isSet(QStringLiteral("kv")))
+        kvMode = KvModeSpec::parse(parser.value(QStringLiteral("kv")).toStdString());
+    const std::vector<std::int32_t> promptTokens = tokenizer->encode(prompt, true, false);
+    // Default context: what the prompt and the tokens asked for need, within what the model was
+    // trained for (at least 512 so short runs stay comparable).
+    const std::int64_t needed = static_cast<std::int64_t>(promptTokens.size()) + options.maxTokens;
+    const std::int64_t ctx = ctxOption > 0 ? ctxOption
+                                           : std::max<std::int64_t>(std::min<std::int64_t>(needed, model->hparams().nCtxTrain), 512);
+    Session session(*model, *tokenizer, kvMode, ctx);
+
+    const bool json = parser.isSet(QStringLiteral("json"));
+    SessionCallbacks callbacks;
+    if (!json) {
+        io.out << QString::fromStdString(prompt);
+        io.out.flush();
+        callbacks.onText = [&io](std::string_view text) {
+            io.out << QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()));
+            io.out.flush();
+        };
+    }
+    const GenerationResult r = session.generateFromTokens(promptTokens, options, callbacks);
+
+    const nlohmann::json timings = {
+        {"prefill_tokens", r.prefilledTokens},
+        {"prefill_seconds", r.prefillSeconds},
+        {"prefill_tokens_per_second", r.prefillTokensPerSecond()},
+        {"decode_tokens", r.generatedTokens.size()},
+        {"decode_seconds", r.decodeSeconds},
+        {"decode_tokens_per_second", r.decodeTokensPerSecond()},
+    };
+    if (json) {
+        const nlohmann::json report = {
+            {"model", modelPath.toStdString()},
+            {"prompt_ids", r.promptTokens},
+            {"generated_ids", r.generatedTokens},
+            {"text", r.text},
+            {"stop", std::string(stopReasonName(r.stop))},
+            {"seed", s.seed},
+            {"threads", model->backend().threads()},
+            {"backend", model->backend().name()},
+            {"timings", timings},
+            {"kv", memoryJson(r.memory, kvMode.toString())},
+        };
+        io.out << QString::fromStdString(report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) << '\n';
+    } else {
+        io.out << '\n';
+        io.err << QStringLiteral("\n[%1 prompt tokens at %2 tok/s, %3 generated at %4 tok/s; KV %5 KiB (%6× smaller than MHA f16); stop: %7]\n")
+                      .arg(r.prefilledTokens)
+                      .arg(r.prefillTokensPerSecond(), 0, 'f', 1)
+                      .arg(r.generatedTokens.size())
+                      .arg(r.decodeTokensPerSecond(), 0, 'f', 1)
+                      .arg(static_cast<double>(r.memory.kvBytesUsed) / 1024.0, 0, 'f', 1)
+                      .arg(r.memory.savingVsMha(), 0, 'f', 2)
+                      .arg(QString::fromLatin1(stopReasonName(r.stop).data(), static_cast<qsizetype>(stopReasonName(r.stop).size())));
+    }
+    return ExitOk;
+}
+
+} // namespace
+
+Command generateCommand()
+{
+    return {
+        .name = QStringLiteral("generate"),
+        .summary = QStringLiteral("Continue a prompt with a GGUF model, streaming the text."),
+        .usage = QStringLiteral("--model M.gguf (--prompt TEXT | --prompt-file F) [-n N] [--greedy | --temp T --top-k K "
+                                "--top-p P --min-p P --repeat-penalty R] [--seed S] [--ctx N] [--threads T] "
+                                "[--kv full|mla] [--json]"),
+        .description = QStringLiteral(
+            "Tokenizes the prompt (with BOS when the model asks for it), prefills it and samples up to N "
+            "tokens, streaming the text to standard output; a summary with prefill and decode speed and "
+            "the KV cache's size goes to standard error. Sampling applies the repetition penalty, then "
+            "top-k, top-p, min-p and the temperature; --greedy (or --temp 0) takes the most likely token. "
+            "--json prints the prompt and generated ids, the text, timings and KV bytes instead.\n\n"
+            "Exit status: 0 on success, 1 when the model cannot be loaded or run, 2 for a usage error."),
+        .configure =
+            [](QCommandLineParser &parser) {
+                parser.addOption({QStringLiteral("model"), QStringLiteral("The GGUF model."), QStringLiteral("M.gguf")});
+                parser.addOption({QStringLiteral("prompt"), QStringLiteral("The prompt text."), QStringLiteral("TEXT")});
+                parser.addOption({QStringLiteral("prompt-file"), QStringLiteral("Read the prompt from a file."), QStringLiteral("F")});
+                parser.addOption({QStringLiteral("n"), QStringLiteral("Tokens to generate (default 128)."), QStringLiteral("N")});
+                parser.addOption({QStringLiteral("greedy"), QStringLiteral("Always take the most likely token.")});
+                parser.addOption({QStringLiteral("temp"), QStringLiteral("Temperature (default 0.8; 0 is greedy)."), QStringLiteral("T")});
+                parser.addOption({QStringLiteral("top-k"), QStringLiteral("Keep the K most likely tokens (default 40; 0 off)."), QStringLiteral("K")});
+                parser.addOption({QStringLiteral("top-p"), QStringLiteral("Nucleus: keep the smallest set with probability P (default 0.95)."), QStringLiteral("P")});
+                parser.addOption({QStringLiteral("min-p"), QStringLiteral("Drop tokens below P × the best one's probability (default 0.05)."), QStringLiteral("P")});
+                parser.addOption({QStringLiteral("repeat-penalty"), QStringLiteral("Penalty for the last 64 tokens (default 1: off)."), QStringLiteral("R")});
+                parser.addOption({QStringLiteral("seed"), QStringLiteral("Random seed (default: a new one each run)."), QStringLiteral("S")});
+                parser.addOption({QStringLiteral("ctx"), QStringLiteral("Context size in tokens (default: prompt + N, at least 512)."), QStringLiteral("N")});
+                parser.addOption({QStringLiteral("threads"), QStringLiteral("CPU threads (default: all cores)."), QStringLiteral("T")});
+                parser.addOption({QStringLiteral("kv"), QStringLiteral("KV cache mode: full or mla (default: the model's own, mla for DeepSeek)."), QStringLiteral("MODE")});
+                addJsonOption(parser);
+            },
+        .run = runGenerate,
+    };
+}
+
+} // namespace nw::app

@@ -1,0 +1,117 @@
+// `needlework perplexity`: perplexity of a model on a text file, computed as llama.cpp's
+// perplexity tool does, so numbers can be compared with it and across KV modes.
+#include "app/commands/commands.h"
+
+#include "common/error.h"
+#include "engine/gguf_file.h"
+#include "engine/model.h"
+#include "engine/session.h"
+#include "engine/tokenizer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QFile>
+
+namespace nw::app {
+namespace {
+
+int runPerplexity(const QCommandLineParser &parser, CommandIo &io)
+{
+    auto usage = [&io](const QString &message) {
+        io.err << "needlework perplexity: " << message << " (see 'needlework perplexity --help')\n";
+        return static_cast<int>(ExitUsage);
+    };
+    const QString modelPath = parser.value(QStringLiteral("model"));
+    const QString textPath = parser.value(QStringLiteral("file"));
+    if (modelPath.isEmpty() || textPath.isEmpty())
+        return usage(QStringLiteral("--model M.gguf and --file F are required"));
+    bool ok = true;
+    const int ctx = parser.value(QStringLiteral("ctx")).toInt(&ok);
+    if (!ok || ctx < 4)
+        return usage(QStringLiteral("--ctx needs a number of tokens of at least 4"));
+    int threads = 0;
+    if (parser.isSet(QStringLiteral("threads"))) {
+        threads = parser.value(QStringLiteral("threads")).toInt(&ok);
+        if (!ok || threads < 0)
+            return usage(QStringLiteral("--threads needs a number of threads"));
+    }
+
+    QFile file(textPath);
+    if (!file.open(QIODevice::ReadOnly))
+        fail("cannot read {}: {}", textPath.toStdString(), file.errorString().toStdString());
+    const std::string text = file.readAll().toStdString();
+
+    std::shared_ptr<GgufFile> gguf = GgufFile::open(modelPath.toStdString());
+    std::unique_ptr<Model> model = loadModel(gguf, {.threads = threads});
+    std::unique_ptr<Tokenizer> tokenizer = Tokenizer::fromGguf(*gguf);
+    KvModeSpec kvMode;
+    kvMode.mode = model->kvModes().front();
+    if (parser.isSet(QStringLiteral("kv")))
+        kvMode = KvModeSpec::parse(parser.value(QStringLiteral("kv")).toStdString());
+
+    const std::vector<std::int32_t> tokens = tokenizer->encode(text, true, false);
+    // llama.cpp replaces each chunk's first token by BOS when the vocabulary adds one.
+    const std::int32_t bos = tokenizer->vocab().spec().addBos ? tokenizer->bos() : -1;
+    const bool json = parser.isSet(QStringLiteral("json"));
+    const PerplexityResult r = measurePerplexity(
+        *model, tokens, ctx, bos, kvMode, 512, [&](std::int64_t chunk, std::int64_t chunks, double ppl) {
+            if (!json) {
+                io.err << QStringLiteral("[%1/%2] %3\n").arg(chunk).arg(chunks).arg(ppl, 0, 'f', 4);
+                io.err.flush();
+            }
+        });
+    if (json) {
+        const nlohmann::json report = {{"model", modelPath.toStdString()},
+                                       {"file", textPath.toStdString()},
+                                       {"tokens", tokens.size()},
+                                       {"ctx", ctx},
+                                       {"kv", kvMode.toString()},
+                                       {"chunks", r.chunks},
+                                       {"scored_tokens", r.scored},
+                                       {"ppl", r.ppl},
+                                       {"ppl_error", r.error},
+                                       {"seconds", r.seconds},
+                                       {"kv_bytes_per_chunk", r.memory.kvBytesUsed}};
+        io.out << QString::fromStdString(report.dump(2)) << '\n';
+    } else {
+        io.out << QStringLiteral("PPL = %1 ± %2\n").arg(r.ppl, 0, 'f', 4).arg(r.error, 0, 'f', 5);
+        io.err << QStringLiteral("[%1 chunks of %2 tokens, %3 tokens scored, %4 s, KV %5]\n")
+                      .arg(r.chunks)
+                      .arg(ctx)
+                      .arg(r.scored)
+                      .arg(r.seconds, 0, 'f', 2)
+                      .arg(QString::fromStdString(kvMode.toString()));
+    }
+    return ExitOk;
+}
+
+} // namespace
+
+Command perplexityCommand()
+{
+    return {
+        .name = QStringLiteral("perplexity"),
+        .summary = QStringLiteral("Measure a model's perplexity on a text file (as llama.cpp does)."),
+        .usage = QStringLiteral("--model M.gguf --file F [--ctx N] [--threads T] [--kv MODE] [--json]"),
+        .description = QStringLiteral(
+            "Tokenizes the file (BOS first), cuts it into non-overlapping chunks of --ctx tokens (a shorter "
+            "tail is dropped), puts BOS at the start of each chunk and scores only the second half of each "
+            "chunk, so every scored token has at least ctx/2 tokens of context — the method of llama.cpp's "
+            "perplexity tool. Prints PPL = exp(mean NLL) ± PPL × the standard error of the NLL.\n\n"
+            "Exit status: 0 on success, 1 when the model or file cannot be read or the text is shorter than "
+            "one chunk, 2 for a usage error."),
+        .configure =
+            [](QCommandLineParser &parser) {
+                parser.addOption({QStringLiteral("model"), QStringLiteral("The GGUF model."), QStringLiteral("M.gguf")});
+                parser.addOption({QStringLiteral("file"), QStringLiteral("The text to score."), QStringLiteral("F")});
+                parser.addOption({QStringLiteral("ctx"), QStringLiteral("Chunk size in tokens (default 512)."),
+                                  QStringLiteral("N"), QStringLiteral("512")});
+                parser.addOption({QStringLiteral("threads"), QStringLiteral("CPU threads (default: all cores)."), QStringLiteral("T")});
+                parser.addOption({QStringLiteral("kv"), QStringLiteral("KV cache mode (default: the model's own)."), QStringLiteral("MODE")});
+                addJsonOption(parser);
+            },
+        .run = runPerplexity,
+    };
+}
+
+} // namespace nw::app
