@@ -17,11 +17,6 @@ const std::vector<Command> &allCommands()
         generateCommand(),
         perplexityCommand(),
         kvCommand(),
-        askCommand(),
-        sessionsCommand(),
-        annotationsCommand(),
-        chatCommand(),
-        demoCommand(),
     };
     return commands;
 }

@@ -14,10 +14,5 @@ Command tokenizeCommand();
 Command generateCommand();
 Command perplexityCommand();
 Command kvCommand();
-Command askCommand();
-Command sessionsCommand();
-Command annotationsCommand();
-Command demoCommand();
-Command chatCommand();
 
 } // namespace nw::app
