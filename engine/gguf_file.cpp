@@ -130,7 +130,7 @@ GgufValue readScalar(Cursor &in, GgufValueType type, std::string_view what)
     return std::uint64_t{0};
 }
 
-GgufValue readValue(Cursor &in, GgufValueType type, std::string_view what, int depth)
+GgufValue readValue(Cursor &in, GgufValueType type, std::string_view what, int depth, std::uint64_t &nValues)
 {
     if (type != GgufValueType::Array)
         return readScalar(in, type, what);
@@ -141,12 +141,19 @@ GgufValue readValue(Cursor &in, GgufValueType type, std::string_view what, int d
     if (!knownValueType(elementId))
         in.failAt(at, fmt::format("{} has unknown array element type {}", what, elementId));
     const auto elementType = static_cast<GgufValueType>(elementId);
+    const std::size_t countAt = in.offset();
     const auto count = in.readCount(fmt::format("{} array length", what), minEncodedBytes(elementType));
+    if (count > kGgufMaxArrayElements)
+        in.failAt(countAt, fmt::format("{} array length {} is more than the {} this reader accepts", what, count,
+                                       kGgufMaxArrayElements));
+    nValues += count;
+    if (nValues > kGgufMaxMetadataValues)
+        in.failAt(countAt, fmt::format("the metadata holds more than {} array elements in all", kGgufMaxMetadataValues));
     auto array = std::make_shared<GgufArray>();
     array->elementType = elementType;
     array->values.reserve(static_cast<std::size_t>(count));
     for (std::uint64_t i = 0; i < count; ++i)
-        array->values.push_back(readValue(in, elementType, what, depth + 1));
+        array->values.push_back(readValue(in, elementType, what, depth + 1, nValues));
     return std::shared_ptr<const GgufArray>(std::move(array));
 }
 
@@ -262,6 +269,8 @@ void GgufFile::parse()
     if (nTensors > in.remaining() / 32)
         in.failAt(countsAt, fmt::format("the tensor count {} cannot fit in the {} bytes left", nTensors, in.remaining()));
 
+    std::uint64_t nValues = 0;
+    std::size_t alignmentAt = 0;
     for (std::uint64_t k = 0; k < nKeys; ++k) {
         const std::size_t keyAt = in.offset();
         std::string key = in.readString(fmt::format("metadata key #{}", k));
@@ -274,7 +283,9 @@ void GgufFile::parse()
         if (!knownValueType(typeId))
             in.failAt(typeAt, fmt::format("metadata key '{}' has unknown value type {}", key, typeId));
         const auto type = static_cast<GgufValueType>(typeId);
-        GgufValue value = readValue(in, type, fmt::format("metadata key '{}'", key), 0);
+        if (key == "general.alignment")
+            alignmentAt = in.offset();
+        GgufValue value = readValue(in, type, fmt::format("metadata key '{}'", key), 0, nValues);
         m_metadataTypes.emplace(key, type);
         m_metadata.emplace(std::move(key), std::move(value));
     }
@@ -282,10 +293,10 @@ void GgufFile::parse()
     if (const auto it = m_metadata.find("general.alignment"); it != m_metadata.end()) {
         const auto *alignment = std::get_if<std::uint64_t>(&it->second);
         if (!alignment || m_metadataTypes.at("general.alignment") != GgufValueType::UInt32)
-            fail("{}: general.alignment must be a uint32", m_label);
+            in.failAt(alignmentAt, "general.alignment must be a uint32");
         if (*alignment == 0 || !std::has_single_bit(*alignment) || *alignment > kGgufMaxAlignment)
-            fail("{}: general.alignment {} is not a power of two between 1 and {}", m_label, *alignment,
-                 kGgufMaxAlignment);
+            in.failAt(alignmentAt, fmt::format("general.alignment {} is not a power of two between 1 and {}",
+                                               *alignment, kGgufMaxAlignment));
         m_alignment = static_cast<std::size_t>(*alignment);
     }
 

@@ -30,6 +30,11 @@ enum class GgufValueType : std::uint32_t {
 constexpr std::size_t kGgufMaxDims = 4;        // as GGML_MAX_DIMS
 constexpr int kGgufMaxArrayDepth = 4;          // arrays of arrays of ... (the spec allows nesting)
 constexpr std::size_t kGgufMaxAlignment = 1u << 20;
+// Metadata values are widened in memory (up to ~40 bytes for a 1-byte value), so the counts
+// are capped too: far above any real vocabulary (about 260k tokens, 300k merges), far below
+// what would exhaust memory (the worst case, 2^22 one-byte values, takes ~170 MB).
+constexpr std::uint64_t kGgufMaxArrayElements = 1u << 21;
+constexpr std::uint64_t kGgufMaxMetadataValues = 1u << 22; // all array elements together
 
 std::string_view ggufValueTypeName(GgufValueType type);
 

@@ -276,11 +276,29 @@ TEST_CASE("corrupt metadata")
         b.u32(4).u64(0);
         checkRefused(b, "nests arrays deeper than 4");
     }
+    SUBCASE("more array elements than the reader accepts")
+    {
+        // 2^21 + 1 bytes of uint8: fits in the file, but over the per-array cap. The count
+        // sits after the header (24), the key (9), the type (4) and the element type (4).
+        Bytes b = oneKey(9);
+        b.u32(0).u64((1u << 21) + 1);
+        b.data.resize(b.size() + (1u << 21) + 1);
+        checkRefused(b, "metadata key 'k' array length 2097153 is more than the 2097152 this reader accepts at byte 41");
+        // Three arrays of 2^21 - 1 bytes each: each under the cap, together over the total.
+        Bytes c;
+        c.header(0, 3);
+        for (const char *key : {"a", "b", "c"}) {
+            c.str(key).u32(9).u32(0).u64((1u << 21) - 1);
+            c.data.resize(c.size() + (1u << 21) - 1);
+        }
+        checkRefused(c, "the metadata holds more than 4194304 array elements in all");
+    }
     SUBCASE("general.alignment of the wrong type or value")
     {
         Bytes b;
         b.header(0, 1).str("general.alignment").u32(10).u64(32);
-        checkRefused(b, "general.alignment must be a uint32");
+        // header 24 + key 8 + 17 + type 4 = the value at byte 53
+        checkRefused(b, "general.alignment must be a uint32 at byte 53");
         Bytes c;
         c.header(0, 1).str("general.alignment").u32(4).u32(48);
         checkRefused(c, "general.alignment 48 is not a power of two");
