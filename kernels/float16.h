@@ -16,8 +16,8 @@ inline float fp16ToFloat(f16_t h)
     const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
     const std::uint32_t exponent = (h >> 10) & 0x1fu;
     const std::uint32_t mantissa = h & 0x3ffu;
-    if (exponent == 0x1f) // inf, or NaN with its payload kept
-        return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13));
+    if (exponent == 0x1f) // inf, or NaN: quieted, payload kept (as F16C's vcvtph2ps does)
+        return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13) | (mantissa ? 0x00400000u : 0u));
     if (exponent == 0) {
         // Zero or subnormal: mantissa * 2^-24, exact in float.
         const float magnitude = static_cast<float>(mantissa) * 0x1p-24f;
