@@ -16,7 +16,16 @@ namespace {
 
 // ---- helpers -------------------------------------------------------------------------------
 
-int roundToInt(float v) { return static_cast<int>(std::lrintf(v)); }
+// Round to nearest even for |v| < 2^22 without a libm call: adding 1.5 * 2^23 leaves the
+// rounded integer in the low mantissa bits. Callers clamp the result to the quant range, and
+// their inputs are scaled to a few hundred at most (non-finite input gives some clamped value).
+int roundToInt(float v)
+{
+    const float shifted = v + 12582912.0f;
+    std::int32_t bits;
+    std::memcpy(&bits, &shifted, sizeof bits);
+    return (bits & 0x007fffff) - 0x00400000;
+}
 
 // The smallest f16 that is >= value (value >= 0, finite): a stored scale must not shrink, or
 // the largest quant would clip.
@@ -197,22 +206,25 @@ void dequantQ5_K(const BlockQ5_K *blocks, float *y, std::size_t nBlocks)
 // Q6_K: value e = 128*n + 32*r + l (n half, r 0..3, l 0..31) has its low 4 bits in
 // ql[64n + l + 32*(r&1)] (low nibble for r<2, high for r>=2), its top 2 bits at bits 2r..2r+1
 // of qh[32n + l], and scale scales[e/16]. x = d * scale * (q - 32).
-int q6Value(const BlockQ6_K &b, int e)
-{
-    const int n = e / 128, r = (e % 128) / 32, l = e % 32;
-    const std::uint8_t low = b.ql[64 * n + l + 32 * (r & 1)];
-    const int lowBits = r < 2 ? (low & 0x0f) : (low >> 4);
-    const int highBits = (b.qh[32 * n + l] >> (2 * r)) & 3;
-    return (lowBits | (highBits << 4)) - 32;
-}
-
 void dequantQ6_K(const BlockQ6_K *blocks, float *y, std::size_t nBlocks)
 {
-    for (std::size_t i = 0; i < nBlocks; ++i) {
+    // The layout above, walked byte by byte: each ql/qh pair yields four values.
+    for (std::size_t i = 0; i < nBlocks; ++i, y += kQkK) {
         const BlockQ6_K &b = blocks[i];
         const float d = fp16ToFloat(b.d);
-        for (int e = 0; e < static_cast<int>(kQkK); ++e)
-            *y++ = d * static_cast<float>(b.scales[e / 16]) * static_cast<float>(q6Value(b, e));
+        for (int n = 0; n < 2; ++n) {
+            const std::uint8_t *ql = b.ql + 64 * n;
+            const std::uint8_t *qh = b.qh + 32 * n;
+            const std::int8_t *sc = b.scales + 8 * n;
+            float *out = y + 128 * n;
+            for (int l = 0; l < 32; ++l) {
+                const int s = l / 16;
+                out[l] = d * sc[s] * static_cast<float>(((ql[l] & 0x0f) | ((qh[l] & 3) << 4)) - 32);
+                out[l + 32] = d * sc[s + 2] * static_cast<float>(((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32);
+                out[l + 64] = d * sc[s + 4] * static_cast<float>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+                out[l + 96] = d * sc[s + 6] * static_cast<float>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+            }
+        }
     }
 }
 
