@@ -47,6 +47,9 @@ public:
             l.up = matrix(requireWeight(name("ffn_up"), {e, hp.nFf}));
             l.down = matrix(requireWeight(name("ffn_down"), {hp.nFf, e}));
         }
+        // Llama 3.1's long-context rope: per-pair divisors of the angle, stored as a tensor.
+        if (const TensorView *freqs = findWeight("rope_freqs.weight", {hp.nRot / 2}, {TensorType::F32}))
+            m_rope.freqFactors = reinterpret_cast<const float *>(freqs->data);
         m_rope.nDims = static_cast<int>(hp.nRot);
         m_rope.neox = false; // GGUF llama: Q/K rows were permuted at conversion for adjacent pairs
         m_rope.freqBase = static_cast<float>(hp.ropeFreqBase);

@@ -1,5 +1,5 @@
 // The llama graph against the float64 reference (tests/engine/reference): tiny random models
-// (MHA and GQA; F32, F16, Q8_0, Q4_K; tied output; linear rope scaling) on prefill, chunked
+// (MHA and GQA; F32, F16, Q8_0, Q4_K; tied output; linear rope scaling; rope_freqs) on prefill, chunked
 // prefill and token-by-token decode, greedy with and without the cache, and load errors.
 #include "common/error.h"
 #include "engine/gguf_file.h"
@@ -114,6 +114,11 @@ std::vector<Case> cases()
     tied.ropeBase = 500000.0;
     tied.seed = 5;
     c.push_back({"GQA F32 tied output, linear rope x4", tied, false, 1e-4});
+    TinyLlamaSpec llama31 = gqa;
+    llama31.ropeFreqFactors = true;
+    llama31.ropeBase = 500000.0;
+    llama31.seed = 6;
+    c.push_back({"GQA F32 rope_freqs (Llama 3.1)", llama31, false, 1e-4});
     return c;
 }
 

@@ -95,11 +95,13 @@ std::vector<double> rmsNorm(const std::vector<double> &x, const std::vector<doub
 }
 
 void rope(std::vector<double> &x, std::int64_t nHeads, std::int64_t headDim, std::int64_t nRot, double pos,
-          double base)
+          double base, const std::vector<double> &divisors)
 {
     for (std::int64_t h = 0; h < nHeads; ++h)
         for (std::int64_t i = 0; i < nRot / 2; ++i) {
-            const double theta = pos * std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(nRot));
+            double theta = pos * std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(nRot));
+            if (!divisors.empty())
+                theta /= divisors[static_cast<std::size_t>(i)];
             double &a = x[static_cast<std::size_t>(h * headDim + 2 * i)];
             double &b = x[static_cast<std::size_t>(h * headDim + 2 * i + 1)];
             const double a0 = a, b0 = b;
@@ -131,6 +133,9 @@ std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std:
     const Matrix embd = loadMatrix(file, "token_embd.weight");
     const Weight out = loadWeight(file, file.findTensor("output.weight") ? "output.weight" : "token_embd.weight");
     const std::vector<double> outNorm = loadMatrix(file, "output_norm.weight")[0];
+    // Llama 3.1: rope_freqs.weight divides pair i's angle.
+    const std::vector<double> divisors =
+        file.findTensor("rope_freqs.weight") ? loadMatrix(file, "rope_freqs.weight")[0] : std::vector<double>{};
     const std::size_t n = tokens.size();
 
     std::vector<std::vector<double>> x(n);
@@ -155,8 +160,8 @@ std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std:
             q[t] = matVec(wq, h);
             k[t] = matVec(wk, h);
             v[t] = matVec(wv, h);
-            rope(q[t], nHeads, headDim, nRot, static_cast<double>(t) * posScale, base);
-            rope(k[t], nKvHeads, headDim, nRot, static_cast<double>(t) * posScale, base);
+            rope(q[t], nHeads, headDim, nRot, static_cast<double>(t) * posScale, base, divisors);
+            rope(k[t], nKvHeads, headDim, nRot, static_cast<double>(t) * posScale, base, divisors);
         }
         for (std::size_t t = 0; t < n; ++t) {
             std::vector<double> att(static_cast<std::size_t>(nHeads * headDim), 0.0);

@@ -83,6 +83,13 @@ GgufWriter tinyLlamaWriter(const TinyLlamaSpec &spec)
         w.addTensor("token_embd.weight", {spec.nEmbd, nVocab}, v.data(), spec.weightType);
     }
     norm("output_norm.weight");
+    if (spec.ropeFreqFactors) {
+        std::vector<float> factors(static_cast<std::size_t>(headDim / 2));
+        std::uniform_real_distribution<float> dist(1.f, 8.f);
+        for (float &f : factors)
+            f = dist(rng);
+        w.addTensor("rope_freqs.weight", {headDim / 2}, factors.data(), TensorType::F32);
+    }
     if (!spec.tiedOutput)
         matrix("output.weight", spec.nEmbd, nVocab);
     for (std::int64_t l = 0; l < spec.nLayers; ++l) {

@@ -27,6 +27,7 @@ struct TinyLlamaSpec {
     bool byteVocab = false;
     double ropeBase = 10000.0;
     double ropeScale = 1.0;    // linear rope.scaling.factor (1: none)
+    bool ropeFreqFactors = false; // rope_freqs.weight (Llama 3.1): per-pair angle divisors in [1, 8]
     std::uint64_t seed = 1;
     float weightScale = 0.5f;  // uniform in ±weightScale / sqrt(row length)
 };
