@@ -37,11 +37,16 @@ CpuFeatures probe()
     f.avx512vl = __builtin_cpu_supports("avx512vl");
     f.avx512vnni = __builtin_cpu_supports("avx512vnni");
     f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
-    f.avxvnni = __builtin_cpu_supports("avxvnni");
     // GCC 12 has no "f16c" name for __builtin_cpu_supports: read CPUID.1:ECX bit 29 directly.
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
     __asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1), "c"(0));
     f.f16c = (ecx >> 29) & 1u;
+    // Nor for AVX-VNNI in clang 14: CPUID.(7,1):EAX bit 4.
+    __asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(0), "c"(0));
+    if (eax >= 7) {
+        __asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(7), "c"(1));
+        f.avxvnni = (eax >> 4) & 1u;
+    }
 #endif
     return f;
 }
