@@ -3,6 +3,7 @@
 // context full and cancel from another thread — on a tiny random llama with a byte vocabulary.
 #include "common/error.h"
 #include "engine/gguf_file.h"
+#include "engine/gguf_writer.h"
 #include "engine/model.h"
 #include "engine/session.h"
 #include "engine/tokenizer.h"
@@ -11,6 +12,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <thread>
@@ -187,4 +189,37 @@ TEST_CASE("cancel from another thread stops decoding")
     canceller.join();
     CHECK(r.stop == StopReason::Cancelled);
     CHECK(r.generatedTokens.size() == 3);
+}
+
+TEST_CASE("the end-of-generation token stops decoding and is not part of the output")
+{
+    nw::test::TinyLlamaSpec spec;
+    spec.byteVocab = true;
+    spec.nKvHeads = 2;
+    spec.weightScale = 1.5f;
+    spec.seed = 21;
+    auto run = [&](std::int32_t eos) {
+        GgufWriter w = nw::test::tinyLlamaWriter(spec);
+        if (eos >= 0)
+            w.setUInt32("tokenizer.ggml.eos_token_id", static_cast<std::uint32_t>(eos));
+        const std::vector<std::byte> bytes = w.toBytes();
+        std::shared_ptr<GgufFile> file = GgufFile::fromMemory(bytes, "tiny-eos.gguf");
+        auto model = loadModel(file, {.threads = 2});
+        auto tokenizer = Tokenizer::fromGguf(*file);
+        Session session(*model, *tokenizer, f32Rows(), 128);
+        return session.generate("Hello", greedy(30));
+    };
+    const GenerationResult plain = run(-1);
+    REQUIRE(plain.generatedTokens.size() == 30);
+    // The first generated id not seen before step k becomes EOS: greedy stops right there.
+    std::size_t k = 3;
+    while (k < plain.generatedTokens.size() &&
+           std::find(plain.generatedTokens.begin(), plain.generatedTokens.begin() + static_cast<std::ptrdiff_t>(k),
+                     plain.generatedTokens[k]) != plain.generatedTokens.begin() + static_cast<std::ptrdiff_t>(k))
+        ++k;
+    REQUIRE(k < plain.generatedTokens.size());
+    const GenerationResult stopped = run(plain.generatedTokens[k]);
+    CHECK(stopped.stop == StopReason::EndOfGeneration);
+    CHECK(stopped.generatedTokens ==
+          std::vector<std::int32_t>(plain.generatedTokens.begin(), plain.generatedTokens.begin() + static_cast<std::ptrdiff_t>(k)));
 }
