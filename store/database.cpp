@@ -8,6 +8,8 @@
 
 namespace nw::store {
 
+bool SqliteError::isGenericError() const { return (m_code & 0xff) == SQLITE_ERROR; }
+
 SqliteInfo sqliteInfo()
 {
     return {sqlite3_libversion(), sqlite3_compileoption_used("ENABLE_FTS5") != 0};
@@ -37,7 +39,7 @@ void Database::check(int rc, std::string_view what) const
 {
     if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE)
         return;
-    fail("database {}: {} failed: {}", m_path, what, sqlite3_errmsg(m_db));
+    throw SqliteError(fmt::format("database {}: {} failed: {}", m_path, what, sqlite3_errmsg(m_db)), rc);
 }
 
 void Database::exec(std::string_view sql)

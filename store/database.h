@@ -2,6 +2,8 @@
 // Errors become nw::Error with the statement and the database path (SQLiteCpp's check() idea).
 #pragma once
 
+#include "common/error.h"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -21,6 +23,19 @@ struct SqliteInfo {
 SqliteInfo sqliteInfo();
 
 class Database;
+
+// An SQLite failure; `code` is SQLite's extended result code.
+class SqliteError : public Error {
+public:
+    SqliteError(const std::string &message, int code) : Error(message), m_code(code) {}
+    int code() const { return m_code; }
+    // SQLITE_ERROR: the statement or its input is wrong (an FTS5 query that does not parse),
+    // as opposed to busy, I/O, corruption or constraint failures.
+    bool isGenericError() const;
+
+private:
+    int m_code;
+};
 
 // A prepared statement; bind with 1-based indexes, step() until it returns false.
 class Statement {

@@ -16,8 +16,10 @@ namespace {
 void createLibrary(Database &db)
 {
     db.exec(R"sql(
+        -- AUTOINCREMENT: an id is never reused, so a reference to a removed or replaced
+        -- document can never land on another one.
         CREATE TABLE documents (
-            id          INTEGER PRIMARY KEY,
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
             sha256      TEXT NOT NULL UNIQUE,      -- hex of the file's content: the identity
             path        TEXT NOT NULL,             -- absolute path when last ingested
             kind        TEXT NOT NULL,             -- 'pdf' or 'text'

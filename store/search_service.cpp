@@ -21,13 +21,6 @@ QString sqliteReason(const Error &e)
     return message;
 }
 
-bool isQueryProblem(const QString &reason)
-{
-    return reason.contains(QStringLiteral("syntax error")) || reason.contains(QStringLiteral("no such column")) ||
-           reason.contains(QStringLiteral("unknown special query")) || reason.contains(QStringLiteral("parse error")) ||
-           reason.contains(QStringLiteral("unterminated string"));
-}
-
 } // namespace
 
 std::vector<SearchHit> SearchService::search(const QString &query, const SearchOptions &options)
@@ -67,12 +60,12 @@ std::vector<SearchHit> SearchService::search(const QString &query, const SearchO
             hit.score = -s.columnDouble(6); // SQLite's bm25() is negated: smaller is better
             hits.push_back(std::move(hit));
         }
-    } catch (const QueryError &) {
-        throw;
-    } catch (const Error &e) {
-        const QString reason = sqliteReason(e);
-        if (!isQueryProblem(reason))
+    } catch (const SqliteError &e) {
+        // The SQL is fixed and prepared fine, so a generic error while stepping comes from the
+        // MATCH text; busy, I/O and corruption errors pass through unchanged.
+        if (!e.isGenericError())
             throw;
+        const QString reason = sqliteReason(e);
         throw QueryError(QStringLiteral("the search query '%1' is not valid: %2. Use words, \"exact phrases\", "
                                         "AND, OR, NOT, NEAR(a b, 10), prefix* and parentheses; put words with "
                                         "punctuation (like e-mail or 4.2) in double quotes")
@@ -86,10 +79,13 @@ QString SearchService::literalQuery(const QString &text)
 {
     static const QRegularExpression word(QStringLiteral("[\\w]+"), QRegularExpression::UseUnicodePropertiesOption);
     QStringList terms;
+    QStringList seen;
     for (auto it = word.globalMatch(text); it.hasNext();) {
         const QString term = it.next().captured(0);
-        if (!terms.contains(term, Qt::CaseInsensitive))
-            terms << QLatin1Char('"') + term + QLatin1Char('"');
+        if (seen.contains(term, Qt::CaseInsensitive))
+            continue;
+        seen << term;
+        terms << QLatin1Char('"') + term + QLatin1Char('"');
     }
     return terms.join(QStringLiteral(" OR "));
 }

@@ -1,0 +1,66 @@
+// Sessions of questions and answers: each turn keeps the question, the answer, its citations
+// (JSON, as the app wrote them), the model and KV mode, KV bytes and prefill/decode timings,
+// so a session can be shown again, exported, and its numbers compared across KV modes.
+#pragma once
+
+#include "store/database.h"
+
+#include <QString>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace nw::store {
+
+struct TurnRecord {
+    std::int64_t id = 0;
+    std::int64_t sessionId = 0;
+    int index = 0;            // 0-based position in the session
+    QString question;
+    QString answer;
+    QString citationsJson;    // a JSON array; the app owns its shape (app/citations.h)
+    QString mode;             // "retrieve" or "whole"
+    QString model;            // model file, "" for the extractive answer
+    QString kvMode;           // "full", "mla", "latent:128", ...; "" without a model
+    std::int64_t kvBytes = 0; // KV cache bytes in use after the answer
+    int promptTokens = 0;
+    int generatedTokens = 0;
+    double prefillSeconds = 0;
+    double decodeSeconds = 0;
+    QString created;          // ISO 8601 UTC
+};
+
+struct SessionRecord {
+    std::int64_t id = 0;
+    QString title;            // the first question, unless renamed
+    QString created;          // ISO 8601 UTC
+    QString updated;
+    int turnCount = 0;
+};
+
+// Creates the session tables when they are missing (idempotent); a migration for the store's
+// migration list (store/migrations.cpp) and what SessionStore runs on open.
+void createSessionTables(Database &db);
+
+class SessionStore {
+public:
+    // Uses (does not own) an open library database; creates the tables when missing.
+    explicit SessionStore(Database &db);
+
+    std::int64_t createSession(const QString &title);
+    // Appends a turn (its index is the next one) and touches the session's `updated`.
+    std::int64_t addTurn(std::int64_t sessionId, const TurnRecord &turn);
+    void renameSession(std::int64_t sessionId, const QString &title);
+    bool removeSession(std::int64_t sessionId);
+
+    std::vector<SessionRecord> sessions(); // most recently updated first
+    std::optional<SessionRecord> findSession(std::int64_t sessionId);
+    SessionRecord requireSession(std::int64_t sessionId); // throws nw::Error naming the id
+    std::vector<TurnRecord> turns(std::int64_t sessionId);
+
+private:
+    Database &m_db;
+};
+
+} // namespace nw::store

@@ -1,0 +1,119 @@
+// Schema migrations: a new database gets the latest schema, an older one is brought forward
+// with its data intact, a newer one is refused, and a failing migration leaves the last good one.
+#include "common/error.h"
+#include "store/library_store.h"
+#include "store/migrations.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <vector>
+
+using namespace nw::store;
+
+class TestMigrations : public QObject {
+    Q_OBJECT
+private slots:
+    void newDatabaseGetsLatestSchema();
+    void olderSchemaIsMigratedWithItsData();
+    void newerSchemaIsRefused();
+    void addingAMigrationIsOneFunction();
+    void failedMigrationRollsBack();
+
+private:
+    QTemporaryDir m_dir;
+    QString dbPath(const char *name) const { return m_dir.path() + QLatin1Char('/') + QLatin1String(name); }
+};
+
+namespace {
+
+bool tableExists(Database &db, const std::string &name)
+{
+    return db.queryInt("SELECT count(*) FROM sqlite_master WHERE name = '" + name + "'").value_or(0) == 1;
+}
+
+void addNotes(Database &db) { db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"); }
+void brokenMigration(Database &db)
+{
+    db.exec("CREATE TABLE half_done (x INTEGER)");
+    db.exec("THIS IS NOT SQL");
+}
+
+} // namespace
+
+void TestMigrations::newDatabaseGetsLatestSchema()
+{
+    LibraryStore store(dbPath("new.sqlite"));
+    QCOMPARE(schemaVersion(store.database()), latestSchemaVersion());
+    QVERIFY(latestSchemaVersion() >= 2);
+    for (const char *table : {"documents", "pages", "pages_fts", "word_boxes", "collections", "ingest_errors"})
+        QVERIFY2(tableExists(store.database(), table), table);
+}
+
+void TestMigrations::olderSchemaIsMigratedWithItsData()
+{
+    const QString path = dbPath("old.sqlite");
+    {
+        Database db(path.toStdString());
+        migrateTo(db, 1);
+        QCOMPARE(schemaVersion(db), 1);
+        QVERIFY(!tableExists(db, "collections"));
+        db.exec("INSERT INTO documents (sha256, path, kind, page_count, bytes, added) "
+                "VALUES ('ab', '/x.pdf', 'pdf', 1, 10, '2026-01-01T00:00:00Z');"
+                "INSERT INTO pages (document_id, number, text) VALUES (1, 1, 'the quick brown fox');");
+    }
+    LibraryStore store(path); // opens and migrates
+    QCOMPARE(schemaVersion(store.database()), latestSchemaVersion());
+    QVERIFY(tableExists(store.database(), "collections"));
+    QVERIFY(tableExists(store.database(), "ingest_errors"));
+    QCOMPARE(store.stats().documents, 1);
+    QCOMPARE(store.requirePage(1, 1).text, QStringLiteral("the quick brown fox"));
+    QCOMPARE(store.database().queryInt("SELECT count(*) FROM pages_fts WHERE pages_fts MATCH 'brown'"),
+             std::optional<std::int64_t>(1));
+    store.addToCollection(1, QStringLiteral("contracts")); // the new tables work
+    QCOMPARE(store.requireDocument(1).collections, QStringList{QStringLiteral("contracts")});
+}
+
+void TestMigrations::newerSchemaIsRefused()
+{
+    const QString path = dbPath("future.sqlite");
+    {
+        Database db(path.toStdString());
+        db.exec("PRAGMA user_version = 999");
+    }
+    try {
+        LibraryStore store(path);
+        QFAIL("a database from the future was opened");
+    } catch (const nw::Error &e) {
+        const QString message = QString::fromUtf8(e.what());
+        QVERIFY2(message.contains(QStringLiteral("999")) && message.contains(QStringLiteral("newer")), e.what());
+    }
+}
+
+void TestMigrations::addingAMigrationIsOneFunction()
+{
+    std::vector<Migration> list(migrations().begin(), migrations().end());
+    const int next = static_cast<int>(list.size()) + 1;
+    list.push_back({next, "notes", addNotes});
+    const QString path = dbPath("extended.sqlite");
+    LibraryStore store(path); // at the shipped latest version
+    migrate(store.database(), list);
+    QCOMPARE(schemaVersion(store.database()), next);
+    QVERIFY(tableExists(store.database(), "notes"));
+    migrate(store.database(), list); // idempotent
+    QCOMPARE(schemaVersion(store.database()), next);
+}
+
+void TestMigrations::failedMigrationRollsBack()
+{
+    std::vector<Migration> list(migrations().begin(), migrations().end());
+    const int shipped = static_cast<int>(list.size());
+    list.push_back({shipped + 1, "broken", brokenMigration});
+    Database db(dbPath("broken.sqlite").toStdString());
+    QVERIFY_THROWS_EXCEPTION(nw::Error, migrate(db, list));
+    QCOMPARE(schemaVersion(db), shipped);
+    QVERIFY(!tableExists(db, "half_done"));
+}
+
+QTEST_GUILESS_MAIN(TestMigrations)
+#include "tst_migrations.moc"

@@ -1,0 +1,215 @@
+// Search: BM25 scores against a hand computation, ranking order, accents folded, FTS5 syntax,
+// snippets with marks, collections, and malformed queries as a clear QueryError.
+#include "store/library_store.h"
+#include "store/search_service.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cmath>
+
+using namespace nw::store;
+
+class TestSearchService : public QObject {
+    Q_OBJECT
+private slots:
+    void init();
+    void cleanup();
+    void bm25MatchesHandComputation();
+    void rankingPrefersMoreAndDenserMatches();
+    void querySyntax_data();
+    void querySyntax();
+    void snippetMarksMatchesAndNamesThePage();
+    void collectionFilter();
+    void malformedQuery_data();
+    void malformedQuery();
+    void literalQueryNeverFails();
+
+private:
+    std::int64_t add(const QString &sha, const QString &path, const QStringList &pages, const QString &title = {});
+    QTemporaryDir *m_dir = nullptr;
+    LibraryStore *m_store = nullptr;
+};
+
+void TestSearchService::init()
+{
+    m_dir = new QTemporaryDir;
+    m_store = new LibraryStore(m_dir->path() + QStringLiteral("/lib.sqlite"));
+}
+
+void TestSearchService::cleanup()
+{
+    delete m_store;
+    delete m_dir;
+}
+
+std::int64_t TestSearchService::add(const QString &sha, const QString &path, const QStringList &pages, const QString &title)
+{
+    NewDocument d;
+    d.info.sha256 = sha;
+    d.info.path = path;
+    d.info.kind = QStringLiteral("text");
+    d.info.title = title;
+    d.info.pageCount = static_cast<int>(pages.size());
+    for (qsizetype i = 0; i < pages.size(); ++i)
+        d.pages.push_back({static_cast<int>(i) + 1, i == 0 ? QStringLiteral("iv") : QString(), 0, 0, pages[i], {}});
+    return m_store->addDocument(d).documentId;
+}
+
+void TestSearchService::bm25MatchesHandComputation()
+{
+    // Three pages of 4 tokens; "needle" twice on one page. With N = 3, n = 1, tf = 2, dl = avgdl = 4,
+    // k1 = 1.2, b = 0.75 (Robertson-Sparck Jones, as FTS5 documents it):
+    // idf = ln((3 - 1 + 0.5) / (1 + 0.5)) = 0.510826; score = idf * 2 * 2.2 / (2 + 1.2) = 0.702386.
+    add(QStringLiteral("a"), QStringLiteral("/a.txt"), {QStringLiteral("needle needle hay straw")});
+    add(QStringLiteral("b"), QStringLiteral("/b.txt"), {QStringLiteral("hay straw grass field")});
+    add(QStringLiteral("c"), QStringLiteral("/c.txt"), {QStringLiteral("barn hay straw field")});
+    SearchService search(*m_store);
+    const auto hits = search.search(QStringLiteral("needle"));
+    QCOMPARE(hits.size(), std::size_t(1));
+    const double expected = std::log(2.5 / 1.5) * 2 * 2.2 / (2 + 1.2);
+    QVERIFY2(std::abs(hits[0].score - expected) < 1e-4, qPrintable(QString::number(hits[0].score, 'g', 8)));
+}
+
+void TestSearchService::rankingPrefersMoreAndDenserMatches()
+{
+    const QString filler = QStringLiteral(" lorem ipsum dolor sit amet consectetur adipiscing elit sed do");
+    const auto once = add(QStringLiteral("1"), QStringLiteral("/once.txt"), {QStringLiteral("indemnity") + filler + filler});
+    const auto thrice = add(QStringLiteral("3"), QStringLiteral("/thrice.txt"),
+                            {QStringLiteral("indemnity indemnity indemnity") + filler + filler});
+    const auto shortPage = add(QStringLiteral("s"), QStringLiteral("/short.txt"), {QStringLiteral("indemnity clause")});
+    for (int i = 0; i < 5; ++i)
+        add(QStringLiteral("n%1").arg(i), QStringLiteral("/none%1.txt").arg(i), {filler});
+    // Token counts 21, 23, 2 and 5 x 10: avgdl = 12. With k1 = 1.2, b = 0.75 the term-frequency
+    // parts are once 2.2 / (1 + 1.2 (0.25 + 0.75 * 21/12)) = 0.765, thrice 6.6 / (3 + 1.2 (0.25 +
+    // 0.75 * 23/12)) = 1.313, short 2.2 / (1 + 1.2 (0.25 + 0.75 * 2/12)) = 1.517; the idf is shared.
+    SearchService search(*m_store);
+    const auto hits = search.search(QStringLiteral("indemnity"));
+    QCOMPARE(hits.size(), std::size_t(3));
+    QCOMPARE(hits[0].documentId, shortPage);
+    QCOMPARE(hits[1].documentId, thrice);
+    QCOMPARE(hits[2].documentId, once);
+    const double idf = std::log((8 - 3 + 0.5) / (3 + 0.5));
+    QVERIFY2(std::abs(hits[1].score - idf * 6.6 / (3 + 1.2 * (0.25 + 0.75 * 23.0 / 12))) < 1e-4,
+             qPrintable(QString::number(hits[1].score)));
+}
+
+void TestSearchService::querySyntax_data()
+{
+    QTest::addColumn<QString>("query");
+    QTest::addColumn<QStringList>("paths");
+    QTest::addRow("accents folded") << "cafe" << QStringList{"/fr.txt"};
+    QTest::addRow("accented query") << "résumé" << QStringList{"/fr.txt"};
+    QTest::addRow("phrase") << "\"breach of contract\"" << QStringList{"/law.txt"};
+    QTest::addRow("phrase order matters") << "\"contract of breach\"" << QStringList{};
+    QTest::addRow("AND") << "contract AND termination" << QStringList{"/law2.txt"};
+    QTest::addRow("implicit AND") << "contract termination" << QStringList{"/law2.txt"};
+    QTest::addRow("OR") << "café OR termination" << QStringList{"/fr.txt", "/law2.txt"};
+    QTest::addRow("NOT") << "contract NOT termination" << QStringList{"/law.txt"};
+    QTest::addRow("NEAR") << "NEAR(breach contract, 2)" << QStringList{"/law.txt"};
+    QTest::addRow("NEAR too far") << "NEAR(breach termination, 1)" << QStringList{};
+    QTest::addRow("prefix") << "termin*" << QStringList{"/law2.txt"};
+    QTest::addRow("case folded") << "CONTRACT" << QStringList{"/law.txt", "/law2.txt"};
+    QTest::addRow("no match") << "zebra" << QStringList{};
+}
+
+void TestSearchService::querySyntax()
+{
+    QFETCH(QString, query);
+    QFETCH(QStringList, paths);
+    add(QStringLiteral("fr"), QStringLiteral("/fr.txt"), {QStringLiteral("Le café et le résumé du contrat")});
+    add(QStringLiteral("law"), QStringLiteral("/law.txt"), {QStringLiteral("a breach of contract was alleged")});
+    add(QStringLiteral("law2"), QStringLiteral("/law2.txt"),
+        {QStringLiteral("the contract allows termination with notice; breach is not required")});
+    SearchService search(*m_store);
+    QStringList found;
+    for (const SearchHit &hit : search.search(query))
+        found << hit.path;
+    found.sort();
+    QCOMPARE(found, paths);
+}
+
+void TestSearchService::snippetMarksMatchesAndNamesThePage()
+{
+    QStringList pages;
+    for (int i = 0; i < 5; ++i)
+        pages << QStringLiteral("ordinary page number %1 with nothing special").arg(i + 1);
+    pages[3] = QStringLiteral("On this page the governing law clause says Delaware applies to everything.");
+    const auto id = add(QStringLiteral("snip"), QStringLiteral("/contract.txt"), pages, QStringLiteral("Master Agreement"));
+    SearchService search(*m_store);
+    SearchOptions options;
+    options.markOpen = QStringLiteral("<<");
+    options.markClose = QStringLiteral(">>");
+    const auto hits = search.search(QStringLiteral("\"governing law\""), options);
+    QCOMPARE(hits.size(), std::size_t(1));
+    QCOMPARE(hits[0].documentId, id);
+    QCOMPARE(hits[0].pageNumber, 4);
+    QCOMPARE(hits[0].title, QStringLiteral("Master Agreement"));
+    QCOMPARE(hits[0].path, QStringLiteral("/contract.txt"));
+    QVERIFY2(hits[0].snippet.contains(QStringLiteral("<<governing law>>")), qPrintable(hits[0].snippet));
+    // Pages with no title fall back to the file name.
+    add(QStringLiteral("t2"), QStringLiteral("/dir/untitled.txt"), {QStringLiteral("governing law again")});
+    const auto both = search.search(QStringLiteral("governing"));
+    QCOMPARE(both.size(), std::size_t(2));
+    QVERIFY(both[0].title == QStringLiteral("untitled.txt") || both[1].title == QStringLiteral("untitled.txt"));
+    // The limit holds.
+    options.limit = 1;
+    QCOMPARE(search.search(QStringLiteral("governing"), options).size(), std::size_t(1));
+    // The first page carries a label.
+    const auto labelled = search.search(QStringLiteral("\"page number 1\""));
+    QCOMPARE(labelled.size(), std::size_t(1));
+    QCOMPARE(labelled[0].pageLabel, QStringLiteral("iv"));
+}
+
+void TestSearchService::collectionFilter()
+{
+    const auto a = add(QStringLiteral("ca"), QStringLiteral("/a.txt"), {QStringLiteral("shared term alpha")});
+    const auto b = add(QStringLiteral("cb"), QStringLiteral("/b.txt"), {QStringLiteral("shared term beta")});
+    m_store->addToCollection(a, QStringLiteral("first"));
+    m_store->addToCollection(b, QStringLiteral("second"));
+    SearchService search(*m_store);
+    SearchOptions options;
+    options.collection = QStringLiteral("second");
+    const auto hits = search.search(QStringLiteral("shared"), options);
+    QCOMPARE(hits.size(), std::size_t(1));
+    QCOMPARE(hits[0].documentId, b);
+    options.collection = QStringLiteral("no such collection");
+    QCOMPARE(search.search(QStringLiteral("shared"), options).size(), std::size_t(0));
+}
+
+void TestSearchService::malformedQuery_data()
+{
+    QTest::addColumn<QString>("query");
+    QTest::addRow("unbalanced quote") << "\"open phrase";
+    QTest::addRow("dangling AND") << "contract AND";
+    QTest::addRow("unbalanced paren") << "(a OR b";
+    QTest::addRow("hyphen") << "e-mail";
+    QTest::addRow("empty") << "   ";
+    QTest::addRow("bad NEAR") << "NEAR(a b, x)";
+}
+
+void TestSearchService::malformedQuery()
+{
+    QFETCH(QString, query);
+    add(QStringLiteral("m"), QStringLiteral("/m.txt"), {QStringLiteral("contract a b")});
+    SearchService search(*m_store);
+    try {
+        search.search(query);
+        QFAIL("no error for a malformed query");
+    } catch (const QueryError &e) {
+        const QString message = QString::fromUtf8(e.what());
+        QVERIFY2(!message.contains(QStringLiteral("database")) && !message.contains(QStringLiteral("SELECT")), e.what());
+    }
+}
+
+void TestSearchService::literalQueryNeverFails()
+{
+    add(QStringLiteral("l"), QStringLiteral("/l.txt"), {QStringLiteral("send an e-mail about section 4.2 (urgent)")});
+    SearchService search(*m_store);
+    const QString query = SearchService::literalQuery(QStringLiteral("What about the e-mail in section 4.2?\" (NOT"));
+    QCOMPARE(search.search(query).size(), std::size_t(1));
+    QCOMPARE(SearchService::literalQuery(QStringLiteral("a A b")), QStringLiteral("\"a\" OR \"b\""));
+}
+
+QTEST_GUILESS_MAIN(TestSearchService)
+#include "tst_search_service.moc"
