@@ -56,6 +56,8 @@ bool isCandidate(const QFileInfo &info)
 
 QString mebibytes(std::int64_t bytes)
 {
+    if (bytes < 1024 * 1024)
+        return QStringLiteral("%1 bytes").arg(bytes);
     return QString::number(static_cast<double>(bytes) / (1024.0 * 1024.0), 'f', 1) + QStringLiteral(" MiB");
 }
 

@@ -64,6 +64,26 @@ void checkEnvelope(const QString &path)
                                            "was probably cut short: fetch the file again"));
 }
 
+// Poppler returns typographic ligatures as single code points (U+FB00..U+FB06: ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ);
+// the FTS tokenizer does not fold them, so "first" would not find "ﬁrst". Spell them out.
+QString expandLigatures(const QString &word)
+{
+    bool any = false;
+    for (QChar ch : word)
+        any = any || (ch.unicode() >= 0xfb00 && ch.unicode() <= 0xfb06);
+    if (!any)
+        return word;
+    QString out;
+    out.reserve(word.size() + 4);
+    for (QChar ch : word) {
+        if (ch.unicode() >= 0xfb00 && ch.unicode() <= 0xfb06)
+            out += QString(ch).normalized(QString::NormalizationForm_KC);
+        else
+            out += ch;
+    }
+    return out;
+}
+
 } // namespace
 
 struct PdfDocument::Impl {
@@ -122,7 +142,7 @@ PageContent PdfDocument::page(int index, bool withWords) const
         content.words.reserve(boxes.size());
     QString &text = content.text;
     for (const std::unique_ptr<Poppler::TextBox> &box : boxes) {
-        const QString word = box->text();
+        const QString word = expandLigatures(box->text());
         if (withWords && !word.isEmpty())
             content.words.push_back({static_cast<std::uint32_t>(text.size()),
                                      static_cast<std::uint16_t>(std::min<qsizetype>(word.size(), 0xffff)),
