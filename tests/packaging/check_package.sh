@@ -180,8 +180,17 @@ zsh_completion=$usr/share/zsh/vendor-completions/_needlework
 if [ ! -f "$zsh_completion" ]; then
   fail "no usr/share/zsh/vendor-completions/_needlework"
 else
+  # zsh completes only inside its line editor, so check the specs: each subcommand is described,
+  # and its branch of the case names every option its --help lists.
   for sub in $subcommands; do
     grep -q "^ *'$sub:" "$zsh_completion" || fail "zsh completion does not list '$sub'"
+    branch=$(awk -v b="$sub)" '$1 == b {on=1; next} on && /;;/{exit} on' "$zsh_completion")
+    missing_options=()
+    for option in $("$exe" "$sub" --help | options_of); do
+      grep -qE -- "'(\\([^)]*\\))?${option}=?\\[" <<<"$branch" || missing_options+=("$option")
+    done
+    [ ${#missing_options[@]} -eq 0 ] && ok "zsh completes '$sub' and its options" \
+      || fail "zsh: 'needlework $sub' lacks ${missing_options[*]}"
   done
   if command -v zsh >/dev/null 2>&1; then
     zsh -n "$zsh_completion" && ok "zsh completion parses" || fail "zsh -n $zsh_completion"
@@ -192,7 +201,7 @@ fi
 
 # ---- the Debian package itself ----------------------------------------------------------------
 if [ "$mode" = deb ]; then
-  lintian --fail-on error --no-tag-display-limit "$target" >"$work/lintian.txt" 2>&1
+  lintian --fail-on error --tag-display-limit 0 "$target" >"$work/lintian.txt" 2>&1
   lintian_rc=$?
   grep -v '^running with root privileges' "$work/lintian.txt" | sed 's/^/  lintian: /'
   [ $lintian_rc -eq 0 ] && ok "lintian reports no errors" || fail "lintian reports errors (exit $lintian_rc)"
@@ -205,6 +214,15 @@ if [ "$mode" = deb ]; then
     ok "Depends computed: $depends"
   else
     fail "Depends lacks libc6 or libqt6core6: '$depends'"
+  fi
+  # apt must be able to satisfy Depends from the distribution (a simulation; nothing is installed).
+  if command -v apt-get >/dev/null 2>&1; then
+    deb_path=$(readlink -f "$target")
+    if apt-get install -s --no-install-recommends "$deb_path" >"$work/apt.txt" 2>&1; then
+      ok "apt-get can install it (simulated)"
+    else
+      fail "apt-get install -s: $(tail -5 "$work/apt.txt")"
+    fi
   fi
   linked=$(ldd "$exe")
   grep -q 'not found' <<<"$linked" && fail "libraries not found: $(grep 'not found' <<<"$linked")"
