@@ -17,6 +17,11 @@ const std::vector<Command> &allCommands()
         generateCommand(),
         perplexityCommand(),
         kvCommand(),
+        askCommand(),
+        sessionsCommand(),
+        annotationsCommand(),
+        chatCommand(),
+        demoCommand(),
     };
     return commands;
 }

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 ./scripts/setup-deps.sh
 ./scripts/build.sh build-release Release -DNW_BUILD_TESTS=OFF -DNW_BUILD_BENCH=OFF
 exe=build-release/bin/needlework
-"$exe" doctor
+"$exe" demo
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "run: opening the workbench window"
   exec "$exe" "$@"

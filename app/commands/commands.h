@@ -14,5 +14,10 @@ Command tokenizeCommand();
 Command generateCommand();
 Command perplexityCommand();
 Command kvCommand();
+Command askCommand();
+Command sessionsCommand();
+Command annotationsCommand();
+Command chatCommand();
+Command demoCommand();
 
 } // namespace nw::app

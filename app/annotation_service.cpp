@@ -1,0 +1,229 @@
+// Annotation export and import formats.
+#include "app/annotation_service.h"
+
+#include "common/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <QStringList>
+
+namespace nw::app {
+namespace {
+
+const QStringList kCsvColumns = {QStringLiteral("document_sha256"), QStringLiteral("page"), QStringLiteral("kind"),
+                                 QStringLiteral("rects"), QStringLiteral("color"), QStringLiteral("quote"),
+                                 QStringLiteral("note"), QStringLiteral("tags")};
+
+QString rectsText(const std::vector<QRectF> &rects)
+{
+    QStringList parts;
+    for (const QRectF &r : rects)
+        parts << QStringLiteral("%1 %2 %3 %4").arg(r.x()).arg(r.y()).arg(r.width()).arg(r.height());
+    return parts.join(QLatin1Char(';'));
+}
+
+std::vector<QRectF> rectsFromText(const QString &text, int line)
+{
+    std::vector<QRectF> rects;
+    for (const QString &part : text.split(QLatin1Char(';'), Qt::SkipEmptyParts)) {
+        const QStringList v = part.split(QLatin1Char(' '), Qt::SkipEmptyParts);
+        bool ok = v.size() == 4;
+        double n[4] = {};
+        for (int i = 0; ok && i < 4; ++i)
+            n[i] = v[i].toDouble(&ok);
+        if (!ok)
+            fail("annotations CSV line {}: rectangle '{}' is not 'x y width height'", line, part.toStdString());
+        rects.emplace_back(n[0], n[1], n[2], n[3]);
+    }
+    return rects;
+}
+
+QString csvField(const QString &value)
+{
+    if (!value.contains(QLatin1Char(',')) && !value.contains(QLatin1Char('"')) && !value.contains(QLatin1Char('\n')))
+        return value;
+    QString escaped = value;
+    escaped.replace(QLatin1String("\""), QLatin1String("\"\""));
+    return QLatin1Char('"') + escaped + QLatin1Char('"');
+}
+
+// RFC 4180 records: fields in double quotes may hold commas, quotes ("") and newlines.
+std::vector<QStringList> parseCsv(const QString &text)
+{
+    std::vector<QStringList> records;
+    QStringList record;
+    QString field;
+    bool quoted = false;
+    bool any = false;
+    for (qsizetype i = 0; i < text.size(); ++i) {
+        const QChar c = text[i];
+        any = true;
+        if (quoted) {
+            if (c == QLatin1Char('"')) {
+                if (i + 1 < text.size() && text[i + 1] == QLatin1Char('"')) {
+                    field += c;
+                    ++i;
+                } else {
+                    quoted = false;
+                }
+            } else {
+                field += c;
+            }
+        } else if (c == QLatin1Char('"')) {
+            quoted = true;
+        } else if (c == QLatin1Char(',')) {
+            record << field;
+            field.clear();
+        } else if (c == QLatin1Char('\n') || c == QLatin1Char('\r')) {
+            if (c == QLatin1Char('\r') && i + 1 < text.size() && text[i + 1] == QLatin1Char('\n'))
+                ++i;
+            record << field;
+            field.clear();
+            records.push_back(record);
+            record.clear();
+            any = false;
+        } else {
+            field += c;
+        }
+    }
+    if (any) {
+        record << field;
+        records.push_back(record);
+    }
+    return records;
+}
+
+} // namespace
+
+AnnotationFormat parseAnnotationFormat(const QString &name)
+{
+    if (name == QLatin1String("json"))
+        return AnnotationFormat::Json;
+    if (name == QLatin1String("csv"))
+        return AnnotationFormat::Csv;
+    if (name == QLatin1String("md") || name == QLatin1String("markdown"))
+        return AnnotationFormat::Markdown;
+    fail("unknown format '{}': use json, csv or md", name.toStdString());
+}
+
+QByteArray exportAnnotations(const std::vector<store::Annotation> &annotations, AnnotationFormat format)
+{
+    switch (format) {
+    case AnnotationFormat::Json: {
+        nlohmann::json array = nlohmann::json::array();
+        for (const store::Annotation &a : annotations) {
+            nlohmann::json rects = nlohmann::json::array();
+            for (const QRectF &r : a.rects)
+                rects.push_back({r.x(), r.y(), r.width(), r.height()});
+            nlohmann::json tags = nlohmann::json::array();
+            for (const QString &t : a.tags)
+                tags.push_back(t.toStdString());
+            array.push_back({{"id", a.id},
+                             {"document_sha256", a.documentSha256.toStdString()},
+                             {"page", a.page},
+                             {"kind", a.kind.toStdString()},
+                             {"rects", rects},
+                             {"color", a.color.toStdString()},
+                             {"quote", a.quote.toStdString()},
+                             {"note", a.note.toStdString()},
+                             {"tags", tags},
+                             {"created", a.created.toStdString()},
+                             {"updated", a.updated.toStdString()}});
+        }
+        return QByteArray::fromStdString(array.dump(2) + "\n");
+    }
+    case AnnotationFormat::Csv: {
+        QString out = kCsvColumns.join(QLatin1Char(',')) + QLatin1Char('\n');
+        for (const store::Annotation &a : annotations) {
+            const QStringList fields = {a.documentSha256, QString::number(a.page), a.kind, rectsText(a.rects), a.color,
+                                        a.quote, a.note, a.tags.join(QLatin1Char(';'))};
+            QStringList escaped;
+            for (const QString &f : fields)
+                escaped << csvField(f);
+            out += escaped.join(QLatin1Char(',')) + QLatin1Char('\n');
+        }
+        return out.toUtf8();
+    }
+    case AnnotationFormat::Markdown: {
+        QString out = QStringLiteral("# Annotations\n");
+        QString document;
+        for (const store::Annotation &a : annotations) {
+            if (a.documentSha256 != document) {
+                document = a.documentSha256;
+                out += QStringLiteral("\n## Document %1\n\n").arg(document.left(12));
+            }
+            out += QStringLiteral("- p. %1, %2").arg(a.page).arg(a.kind);
+            if (!a.quote.isEmpty())
+                out += QStringLiteral(": \u201C%1\u201D").arg(a.quote.simplified());
+            if (!a.note.isEmpty())
+                out += QStringLiteral(" — %1").arg(a.note.simplified());
+            if (!a.tags.isEmpty())
+                out += QStringLiteral(" (tags: %1)").arg(a.tags.join(QStringLiteral(", ")));
+            out += QLatin1Char('\n');
+        }
+        return out.toUtf8();
+    }
+    }
+    return {};
+}
+
+std::vector<store::Annotation> parseAnnotations(const QByteArray &data, AnnotationFormat format)
+{
+    std::vector<store::Annotation> out;
+    if (format == AnnotationFormat::Json) {
+        const nlohmann::json array = nlohmann::json::parse(data.toStdString(), nullptr, false);
+        if (array.is_discarded() || !array.is_array())
+            fail("annotations JSON: not a JSON array of annotations");
+        for (std::size_t i = 0; i < array.size(); ++i) {
+            const auto &j = array[i];
+            try {
+                store::Annotation a;
+                a.documentSha256 = QString::fromStdString(j.at("document_sha256").get<std::string>());
+                a.page = j.at("page").get<int>();
+                a.kind = QString::fromStdString(j.value("kind", std::string("highlight")));
+                for (const auto &r : j.value("rects", nlohmann::json::array()))
+                    a.rects.emplace_back(r.at(0).get<double>(), r.at(1).get<double>(), r.at(2).get<double>(), r.at(3).get<double>());
+                a.color = QString::fromStdString(j.value("color", std::string("#ffd54f")));
+                a.quote = QString::fromStdString(j.value("quote", std::string()));
+                a.note = QString::fromStdString(j.value("note", std::string()));
+                for (const auto &t : j.value("tags", nlohmann::json::array()))
+                    a.tags << QString::fromStdString(t.get<std::string>());
+                a.created = QString::fromStdString(j.value("created", std::string()));
+                a.updated = QString::fromStdString(j.value("updated", std::string()));
+                out.push_back(std::move(a));
+            } catch (const nlohmann::json::exception &e) {
+                fail("annotations JSON: entry {}: {}", i, e.what());
+            }
+        }
+        return out;
+    }
+    if (format == AnnotationFormat::Markdown)
+        fail("annotations: Markdown is for reading; import JSON or CSV");
+    const auto records = parseCsv(QString::fromUtf8(data));
+    if (records.empty() || records.front() != kCsvColumns)
+        fail("annotations CSV: the first line must be the header {}", kCsvColumns.join(QLatin1Char(',')).toStdString());
+    for (std::size_t i = 1; i < records.size(); ++i) {
+        const QStringList &f = records[i];
+        const int line = static_cast<int>(i) + 1;
+        if (f.size() == 1 && f.front().isEmpty())
+            continue;
+        if (f.size() != kCsvColumns.size())
+            fail("annotations CSV line {}: {} fields, expected {}", line, f.size(), kCsvColumns.size());
+        store::Annotation a;
+        a.documentSha256 = f[0];
+        bool ok = false;
+        a.page = f[1].toInt(&ok);
+        if (!ok)
+            fail("annotations CSV line {}: page '{}' is not a number", line, f[1].toStdString());
+        a.kind = f[2];
+        a.rects = rectsFromText(f[3], line);
+        a.color = f[4];
+        a.quote = f[5];
+        a.note = f[6];
+        a.tags = f[7].split(QLatin1Char(';'), Qt::SkipEmptyParts);
+        out.push_back(std::move(a));
+    }
+    return out;
+}
+
+} // namespace nw::app

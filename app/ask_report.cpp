@@ -1,0 +1,129 @@
+// JSON and text renderings of AskResult.
+#include "app/ask_report.h"
+
+#include <nlohmann/json.hpp>
+
+namespace nw::app {
+
+QString formatBytes(std::uint64_t bytes)
+{
+    const double b = static_cast<double>(bytes);
+    if (b >= 1024.0 * 1024 * 1024 * 1024)
+        return QString::number(b / (1024.0 * 1024 * 1024 * 1024), 'f', 2) + QStringLiteral(" TiB");
+    if (b >= 1024.0 * 1024 * 1024)
+        return QString::number(b / (1024.0 * 1024 * 1024), 'f', 2) + QStringLiteral(" GiB");
+    if (b >= 1024.0 * 1024)
+        return QString::number(b / (1024.0 * 1024), 'f', 1) + QStringLiteral(" MiB");
+    return QString::number(b / 1024.0, 'f', 1) + QStringLiteral(" KiB");
+}
+
+nlohmann::json citationsToJson(const std::vector<Citation> &citations)
+{
+    nlohmann::json array = nlohmann::json::array();
+    for (const Citation &c : citations)
+        array.push_back(citationToJson(c));
+    return array;
+}
+
+nlohmann::json askResultToJson(const AskResult &r)
+{
+    nlohmann::json passages = nlohmann::json::array();
+    for (const Passage &p : r.passages)
+        passages.push_back({{"citation", citationToJson(p.citation)}, {"bm25", p.bm25}, {"coverage", p.coverage}, {"score", p.score}});
+    nlohmann::json quotes = nlohmann::json::array();
+    for (const QuoteCheck &q : r.quotes)
+        quotes.push_back({{"quote", q.quote.toStdString()}, {"supported", q.supported}, {"source", q.sourceIndex + 1}});
+    nlohmann::json j = {
+        {"question", r.question.toStdString()},
+        {"mode", askModeName(r.mode).toStdString()},
+        {"answer", r.answer.toStdString()},
+        {"extractive", r.extractive},
+        {"citations", citationsToJson(r.citations)},
+        {"passages", passages},
+        {"quotes", quotes},
+    };
+    if (!r.extractive) {
+        j["model"] = {{"file", r.model.toStdString()},
+                      {"chat_template", r.chatFamily.toStdString()},
+                      {"kv_mode", r.kvMode.toStdString()},
+                      {"context_tokens", r.contextTokens},
+                      {"prompt_tokens", r.promptTokens},
+                      {"reused_tokens", r.reusedTokens},
+                      {"generated_tokens", r.generatedTokens},
+                      {"prefill_seconds", r.prefillSeconds},
+                      {"decode_seconds", r.decodeSeconds},
+                      {"kv_bytes_used", r.kvBytesUsed},
+                      {"kv_bytes_reserved", r.kvBytesReserved},
+                      {"saving_vs_mha_f16", r.savingVsMha},
+                      {"stop", r.stopReason.toStdString()},
+                      {"sources_dropped", r.droppedSources}};
+    }
+    if (r.tooLarge) {
+        nlohmann::json needs = nlohmann::json::array();
+        for (const KvNeed &n : r.kvNeeds)
+            needs.push_back({{"kv_mode", n.mode.toStdString()}, {"bytes", n.bytes}, {"saving_vs_mha_f16", n.savingVsMha}});
+        j["too_large"] = {{"needed_tokens", r.neededTokens}, {"context_tokens", r.contextTokens}, {"kv_needs", needs},
+                          {"suggestion", "use --mode retrieve"}};
+    }
+    return j;
+}
+
+void printCitations(QTextStream &out, const AskResult &r)
+{
+    if (r.tooLarge) {
+        out << "\nKV cache the whole documents would need (" << r.neededTokens << " tokens):\n";
+        for (const KvNeed &n : r.kvNeeds)
+            out << "  " << n.mode.leftJustified(12) << formatBytes(n.bytes).rightJustified(12)
+                << QStringLiteral("  (%1x smaller than MHA f16)").arg(n.savingVsMha, 0, 'f', 1) << '\n';
+        out << "Suggestion: needlework ask --mode retrieve \"" << r.question << "\"\n";
+        return;
+    }
+    if (!r.extractive) {
+        if (!r.citations.empty()) {
+            out << "\nCitations:\n";
+            for (std::size_t i = 0; i < r.citations.size(); ++i)
+                out << "  " << citationLabel(r.citations[i]) << QStringLiteral(" (chars %1-%2, %3 word boxes)")
+                                                                   .arg(r.citations[i].start)
+                                                                   .arg(r.citations[i].start + r.citations[i].length)
+                                                                   .arg(r.citations[i].boxes.size())
+                    << '\n';
+        } else {
+            out << "\n(The answer cites no source.)\n";
+        }
+        for (const QuoteCheck &q : r.quotes)
+            if (!q.supported)
+                out << "  UNSUPPORTED QUOTE (not in any source): \"" << q.quote << "\"\n";
+        out << QStringLiteral("\n[%1, %2, KV %3: %4 used / %5 reserved, %6x smaller than MHA f16; prompt %7 tokens (%8 reused), "
+                              "prefill %9 s, %10 tokens in %11 s]\n")
+                   .arg(r.model, r.chatFamily, r.kvMode, formatBytes(r.kvBytesUsed), formatBytes(r.kvBytesReserved))
+                   .arg(r.savingVsMha, 0, 'f', 1)
+                   .arg(r.promptTokens)
+                   .arg(r.reusedTokens)
+                   .arg(r.prefillSeconds, 0, 'f', 2)
+                   .arg(r.generatedTokens)
+                   .arg(r.decodeSeconds, 0, 'f', 2);
+    } else if (!r.citations.empty()) {
+        out << "\nWhere (page, characters, word boxes on the page):\n";
+        for (std::size_t i = 0; i < r.citations.size(); ++i) {
+            const Citation &c = r.citations[i];
+            out << QStringLiteral("  [%1] %2 — page %3, chars %4-%5, %6 boxes, first at (%7, %8) pt\n")
+                       .arg(i + 1)
+                       .arg(c.path)
+                       .arg(c.page)
+                       .arg(c.start)
+                       .arg(c.start + c.length)
+                       .arg(c.boxes.size())
+                       .arg(c.boxes.empty() ? 0.0 : c.boxes.front().x(), 0, 'f', 1)
+                       .arg(c.boxes.empty() ? 0.0 : c.boxes.front().y(), 0, 'f', 1);
+        }
+    }
+}
+
+void printAskResult(QTextStream &out, const AskResult &r, bool answerAlreadyShown)
+{
+    if (!answerAlreadyShown)
+        out << r.answer << '\n';
+    printCitations(out, r);
+}
+
+} // namespace nw::app

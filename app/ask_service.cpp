@@ -1,0 +1,239 @@
+// Retrieval or whole documents -> prompt -> extractive or generated answer with citations.
+#include "app/ask_service.h"
+
+#include "app/extractive_answer.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "engine/arch_table.h"
+#include "engine/chat_template.h"
+#include "engine/gguf_file.h"
+#include "engine/model.h"
+#include "engine/session.h"
+#include "engine/tokenizer.h"
+
+#include <QFileInfo>
+#include <QRegularExpression>
+
+#include <algorithm>
+#include <set>
+
+namespace nw::app {
+
+struct AskService::Engine {
+    QString path;
+    std::shared_ptr<const GgufFile> file;
+    std::unique_ptr<Model> model;
+    std::unique_ptr<Tokenizer> tokenizer;
+    std::unique_ptr<Session> session;
+    ChatTemplate chat;
+    KvModeSpec kvMode;
+    std::int64_t contextTokens = 0;
+};
+
+QString askModeName(AskMode mode)
+{
+    return mode == AskMode::Whole ? QStringLiteral("whole") : QStringLiteral("retrieve");
+}
+
+AskMode parseAskMode(const QString &name)
+{
+    if (name == QLatin1String("retrieve"))
+        return AskMode::Retrieve;
+    if (name == QLatin1String("whole"))
+        return AskMode::Whole;
+    fail("unknown mode '{}': use retrieve or whole", name.toStdString());
+}
+
+std::vector<int> citedSourceNumbers(const QString &answer, int sourceCount)
+{
+    static const QRegularExpression marker(QStringLiteral("\\[(\\d+(?:\\s*,\\s*\\d+)*)\\]"));
+    std::vector<int> out;
+    std::set<int> seen;
+    auto it = marker.globalMatch(answer);
+    while (it.hasNext()) {
+        for (const QString &n : it.next().captured(1).split(QLatin1Char(','))) {
+            const int number = n.trimmed().toInt();
+            if (number >= 1 && number <= sourceCount && seen.insert(number).second)
+                out.push_back(number);
+        }
+    }
+    return out;
+}
+
+AskService::AskService(store::LibraryStore &store) : m_store(store) {}
+AskService::~AskService() = default;
+
+void AskService::loadModel(const QString &path, const QString &kvMode, int contextTokens)
+{
+    auto engine = std::make_unique<Engine>();
+    engine->path = path;
+    engine->file = GgufFile::open(path.toStdString());
+    engine->model = nw::loadModel(engine->file, {});
+    engine->tokenizer = Tokenizer::fromGguf(*engine->file);
+    engine->chat = ChatTemplate::detect(engine->file->findString("tokenizer.chat_template").value_or(""),
+                                        engine->model->hparams().arch);
+    const auto modes = engine->model->kvModes();
+    engine->kvMode = kvMode.isEmpty() ? KvModeSpec{modes.front()} : KvModeSpec::parse(kvMode.toStdString());
+    const std::int64_t train = engine->model->hparams().nCtxTrain;
+    engine->contextTokens = contextTokens > 0 ? contextTokens : std::min<std::int64_t>(train > 0 ? train : 4096, 8192);
+    engine->session = std::make_unique<Session>(*engine->model, *engine->tokenizer, engine->kvMode, engine->contextTokens);
+    nw::log::get("app")->info("ask: model {} ({}), chat template {}, KV {}, context {}", path.toStdString(),
+                              engine->model->hparams().arch, chatFamilyName(engine->chat.family()),
+                              engine->kvMode.toString(), engine->contextTokens);
+    m_engine = std::move(engine);
+}
+
+void AskService::setKvMode(const QString &kvMode)
+{
+    if (!m_engine)
+        fail("no model is loaded: a KV mode applies to a model (give --model)");
+    const KvModeSpec spec = KvModeSpec::parse(kvMode.toStdString());
+    auto session = std::make_unique<Session>(*m_engine->model, *m_engine->tokenizer, spec, m_engine->contextTokens);
+    m_engine->session = std::move(session);
+    m_engine->kvMode = spec;
+}
+
+ModelStatus AskService::modelStatus() const
+{
+    ModelStatus status;
+    if (!m_engine)
+        return status;
+    const MemoryStats stats = m_engine->session->memoryStats();
+    status.loaded = true;
+    status.path = m_engine->path;
+    status.kvMode = QString::fromStdString(m_engine->kvMode.toString());
+    status.chatFamily = QString::fromUtf8(chatFamilyName(m_engine->chat.family()).data());
+    status.contextTokens = static_cast<int>(m_engine->contextTokens);
+    status.tokensInCache = stats.tokens;
+    status.kvBytesUsed = stats.kvBytesUsed;
+    status.kvBytesReserved = stats.kvBytesReserved;
+    status.savingVsMha = stats.savingVsMha();
+    return status;
+}
+
+void AskService::cancel()
+{
+    if (m_engine && m_engine->session)
+        m_engine->session->cancel();
+}
+
+AskResult AskService::ask(const AskRequest &request, const std::function<void(const QString &)> &onText)
+{
+    if (request.question.trimmed().isEmpty())
+        fail("the question is empty");
+    AskResult result;
+    result.question = request.question;
+    result.mode = request.mode;
+
+    if (request.mode == AskMode::Retrieve) {
+        Retriever retriever(m_store);
+        result.passages = retriever.retrieve(request.question, request.retrieval);
+        if (!m_engine) {
+            result.answer = extractiveAnswer(result.passages);
+            for (const Passage &p : result.passages)
+                result.citations.push_back(p.citation);
+            if (result.citations.size() > 3)
+                result.citations.resize(3);
+            return result;
+        }
+        return answerFromModel(request, std::move(result), passageSources(result.passages), onText);
+    }
+
+    // Whole documents, in order, each page labelled.
+    if (!m_engine)
+        fail("whole mode reads the documents into a model's context: give --model M.gguf (or use --mode retrieve)");
+    std::vector<store::DocumentInfo> documents;
+    for (const auto &info : m_store.documents(request.retrieval.collection))
+        if (request.retrieval.documentIds.empty() ||
+            std::find(request.retrieval.documentIds.begin(), request.retrieval.documentIds.end(), info.id) !=
+                request.retrieval.documentIds.end())
+            documents.push_back(info);
+    if (documents.empty())
+        fail("no documents are selected (check --doc / --collection, or ingest some first)");
+    std::vector<Source> sources;
+    for (const auto &info : documents) {
+        const QString title = info.title.isEmpty() ? QFileInfo(info.path).fileName() : info.title;
+        for (int n = 1; n <= info.pageCount; ++n)
+            sources.push_back({QStringLiteral("%1, p. %2").arg(title).arg(n), m_store.requirePage(info.id, n).text.trimmed()});
+    }
+    return answerFromModel(request, std::move(result), sources, onText);
+}
+
+AskResult AskService::answerFromModel(const AskRequest &request, AskResult result, const std::vector<Source> &sources,
+                                      const std::function<void(const QString &)> &onText)
+{
+    Engine &e = *m_engine;
+    result.extractive = false;
+    result.model = QFileInfo(e.path).fileName();
+    result.chatFamily = QString::fromUtf8(chatFamilyName(e.chat.family()).data());
+    result.kvMode = QString::fromStdString(e.kvMode.toString());
+    result.contextTokens = static_cast<int>(e.contextTokens);
+    const TokenCounter count = [&e](const QString &text) {
+        return static_cast<int>(e.tokenizer->encode(text.toStdString(), true, true).size());
+    };
+    const int budget = static_cast<int>(e.contextTokens) - request.maxTokens;
+
+    if (request.mode == AskMode::Whole) {
+        // Everything or nothing: a whole-document answer from part of the documents would mislead.
+        std::vector<Source> all = sources;
+        QString joined;
+        for (const Source &s : all)
+            joined += s.label + QLatin1Char('\n') + s.text + QLatin1Char('\n');
+        const int needed = count(joined) + count(systemInstructions() + request.question) + request.maxTokens;
+        if (needed > e.contextTokens) {
+            result.tooLarge = true;
+            result.neededTokens = needed;
+            for (const KvModeFigures &f : kvModeFigures(e.model->hparams(), needed))
+                result.kvNeeds.push_back({QString::fromStdString(f.spec.toString()), f.usedBytes, f.savingVsMha});
+            result.answer = QStringLiteral("The selected documents need about %1 tokens with the question and the answer, "
+                                           "more than the %2-token context. Use --mode retrieve, or select fewer documents.")
+                                .arg(needed)
+                                .arg(e.contextTokens);
+            return result;
+        }
+    }
+
+    const BuiltPrompt prompt = buildPrompt(e.chat, request.question, sources, budget, count);
+    result.sources = prompt.sources;
+    result.droppedSources = prompt.droppedSources;
+
+    GenerateOptions options;
+    options.maxTokens = request.maxTokens;
+    options.sampler.greedy = true; // answers about documents: no sampling noise
+    options.stopStrings = e.chat.stopStrings();
+    options.parseSpecial = true;   // the template's control tokens
+    SessionCallbacks callbacks;
+    if (onText)
+        callbacks.onText = [&onText](std::string_view text) { onText(QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()))); };
+    const GenerationResult generated = e.session->generate(prompt.text.toStdString(), options, callbacks);
+
+    result.answer = QString::fromStdString(generated.text).trimmed();
+    result.promptTokens = static_cast<int>(generated.promptTokens.size());
+    result.reusedTokens = static_cast<int>(generated.reusedTokens);
+    result.generatedTokens = static_cast<int>(generated.generatedTokens.size());
+    result.prefillSeconds = generated.prefillSeconds;
+    result.decodeSeconds = generated.decodeSeconds;
+    result.kvBytesUsed = generated.memory.kvBytesUsed;
+    result.kvBytesReserved = generated.memory.kvBytesReserved;
+    result.savingVsMha = generated.memory.savingVsMha();
+    result.stopReason = QString::fromUtf8(stopReasonName(generated.stop).data());
+
+    QStringList sourceTexts;
+    for (const Source &s : result.sources)
+        sourceTexts << s.text;
+    result.quotes = checkQuotes(result.answer, sourceTexts);
+    // Citations: the sources cited as [n], and those a supported quote was found in.
+    std::set<int> used;
+    for (int n : citedSourceNumbers(result.answer, static_cast<int>(result.sources.size())))
+        used.insert(n - 1);
+    for (const QuoteCheck &q : result.quotes)
+        if (q.supported)
+            used.insert(q.sourceIndex);
+    if (request.mode == AskMode::Retrieve)
+        for (int index : used)
+            if (index >= 0 && index < static_cast<int>(result.passages.size()))
+                result.citations.push_back(result.passages[static_cast<std::size_t>(index)].citation);
+    return result;
+}
+
+} // namespace nw::app

@@ -1,0 +1,111 @@
+// Asking questions of the library: retrieve passages (or load whole documents), then either
+// answer extractively (no model: the cited passages themselves) or generate with a local
+// model through its chat template, streaming, with citations checked against the sources.
+// One AskService keeps its model session between questions, so a follow-up reuses the
+// cached prompt prefix (engine prefix reuse).
+#pragma once
+
+#include "app/prompt_builder.h"
+#include "app/retriever.h"
+
+#include <QString>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace nw::app {
+
+enum class AskMode { Retrieve, Whole };
+QString askModeName(AskMode mode);
+AskMode parseAskMode(const QString &name); // throws nw::Error on anything but retrieve|whole
+
+struct AskRequest {
+    QString question;
+    AskMode mode = AskMode::Retrieve;
+    RetrievalOptions retrieval; // collection / documentIds also choose the documents of whole mode
+    int maxTokens = 512;        // generated tokens at most
+};
+
+// Memory a KV mode would need for a given number of tokens (from the engine's KV figures).
+struct KvNeed {
+    QString mode;              // "full", "mla"
+    std::uint64_t bytes = 0;
+    double savingVsMha = 0;
+};
+
+struct AskResult {
+    QString question;
+    AskMode mode = AskMode::Retrieve;
+    QString answer;
+    bool extractive = true;            // no model: the answer is quoted passages
+    std::vector<Passage> passages;     // retrieve mode, ranked
+    std::vector<Citation> citations;   // what the answer relies on
+    std::vector<QuoteCheck> quotes;    // each quote of a generated answer, supported or not
+    std::vector<Source> sources;       // what went into the prompt
+    int droppedSources = 0;
+
+    QString model;                     // file name, "" without one
+    QString chatFamily;                // "llama-3", ...
+    QString kvMode;
+    int promptTokens = 0;
+    int reusedTokens = 0;              // prompt tokens kept from the previous question's cache
+    int generatedTokens = 0;
+    double prefillSeconds = 0;
+    double decodeSeconds = 0;
+    std::uint64_t kvBytesUsed = 0;
+    std::uint64_t kvBytesReserved = 0;
+    double savingVsMha = 0;
+    QString stopReason;
+
+    // Whole mode when the documents do not fit the context: nothing was generated.
+    bool tooLarge = false;
+    int neededTokens = 0;
+    int contextTokens = 0;
+    std::vector<KvNeed> kvNeeds;       // per KV mode, for neededTokens
+};
+
+struct ModelStatus {
+    bool loaded = false;
+    QString path;
+    QString kvMode;
+    QString chatFamily;
+    int contextTokens = 0;
+    std::int64_t tokensInCache = 0;
+    std::uint64_t kvBytesUsed = 0;
+    std::uint64_t kvBytesReserved = 0;
+    double savingVsMha = 0;
+};
+
+class AskService {
+public:
+    explicit AskService(store::LibraryStore &store);
+    ~AskService();
+    AskService(const AskService &) = delete;
+    AskService &operator=(const AskService &) = delete;
+
+    // Loads a GGUF model; kvMode "" picks the model's default; contextTokens 0 takes the
+    // model's training context, at most 8192. Throws nw::Error (file, architecture, KV mode).
+    void loadModel(const QString &path, const QString &kvMode = {}, int contextTokens = 0);
+    // A new cache in another mode (the model stays); throws nw::Error when the mode does not fit.
+    void setKvMode(const QString &kvMode);
+    ModelStatus modelStatus() const;
+
+    // onText receives the generated answer as it streams (not called for extractive answers).
+    AskResult ask(const AskRequest &request, const std::function<void(const QString &)> &onText = {});
+    // Stops a running generation at the next token; safe from any thread or a signal handler.
+    void cancel();
+
+private:
+    struct Engine;
+    AskResult answerFromModel(const AskRequest &request, AskResult result, const std::vector<Source> &sources,
+                              const std::function<void(const QString &)> &onText);
+    store::LibraryStore &m_store;
+    std::unique_ptr<Engine> m_engine;
+};
+
+// Citations of a generated answer: the sources it cites as [n] (n from 1); quotes checked.
+std::vector<int> citedSourceNumbers(const QString &answer, int sourceCount);
+
+} // namespace nw::app

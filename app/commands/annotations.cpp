@@ -1,0 +1,153 @@
+// `needlework annotations [list|add|export|import]`: highlights and notes on document pages,
+// kept by the document's content hash; JSON, CSV and Markdown out, JSON and CSV in.
+#include "app/commands/commands.h"
+
+#include "app/annotation_service.h"
+#include "app/citations.h"
+#include "common/error.h"
+#include "store/library_store.h"
+
+#include <QFile>
+#include <QRegularExpression>
+#include <QSaveFile>
+
+namespace nw::app {
+namespace {
+
+QString shaOfDocument(store::LibraryStore &library, const QString &value)
+{
+    bool ok = false;
+    const qint64 id = value.toLongLong(&ok);
+    if (!ok)
+        fail("--doc {}: not a document id (see 'needlework library')", value.toStdString());
+    return library.requireDocument(id).sha256;
+}
+
+std::vector<QRectF> rectsFromOptions(const QStringList &values)
+{
+    std::vector<QRectF> rects;
+    for (const QString &value : values) {
+        const QStringList v = value.split(QRegularExpression(QStringLiteral("[ ,]+")), Qt::SkipEmptyParts);
+        bool ok = v.size() == 4;
+        double n[4] = {};
+        for (int i = 0; ok && i < 4; ++i)
+            n[i] = v[i].toDouble(&ok);
+        if (!ok)
+            fail("--rect '{}': give \"x y width height\" in points", value.toStdString());
+        rects.emplace_back(n[0], n[1], n[2], n[3]);
+    }
+    return rects;
+}
+
+int add(const QCommandLineParser &parser, store::LibraryStore &library, CommandIo &io)
+{
+    if (!parser.isSet(QStringLiteral("doc")) || !parser.isSet(QStringLiteral("page")))
+        fail("annotations add needs --doc ID and --page N");
+    store::Annotation a;
+    const qint64 documentId = parser.value(QStringLiteral("doc")).toLongLong();
+    a.documentSha256 = shaOfDocument(library, parser.value(QStringLiteral("doc")));
+    a.page = parser.value(QStringLiteral("page")).toInt();
+    a.kind = parser.value(QStringLiteral("kind"));
+    a.color = parser.value(QStringLiteral("color"));
+    a.quote = parser.value(QStringLiteral("quote"));
+    a.note = parser.value(QStringLiteral("note"));
+    a.tags = parser.values(QStringLiteral("tag"));
+    a.rects = rectsFromOptions(parser.values(QStringLiteral("rect")));
+    if (a.rects.empty() && !a.quote.isEmpty()) {
+        // Highlight a quote by its words' boxes on the page.
+        const store::PageRecord page = library.requirePage(documentId, a.page);
+        const qsizetype at = page.text.indexOf(a.quote);
+        if (at < 0)
+            fail("the quote is not on page {} of document {} (copy it exactly, or give --rect)", a.page, documentId);
+        const auto words = page.words.empty() ? library.findWordBoxes(documentId, a.page).value_or(std::vector<store::WordBox>{})
+                                              : page.words;
+        a.rects = boxesForSpan(words, {static_cast<int>(at), static_cast<int>(a.quote.size())});
+    }
+    store::AnnotationStore annotations(library.database());
+    const std::int64_t id = annotations.add(a);
+    io.out << "annotation " << id << " added to page " << a.page << " of document " << documentId << '\n';
+    return ExitOk;
+}
+
+} // namespace
+
+Command annotationsCommand()
+{
+    return {
+        .name = QStringLiteral("annotations"),
+        .summary = QStringLiteral("List, add, export and import highlights and notes."),
+        .usage = QStringLiteral("[list | add | export | import FILE] [--format json|csv|md] [--doc ID] [--page N] [--db FILE]"),
+        .description = QStringLiteral(
+            "Annotations are highlights (rectangles in PDF points, a colour, the quoted text) and notes with tags, kept "
+            "with the document's content hash so they survive moving or re-ingesting the file. 'add --doc ID --page N' "
+            "takes --rect \"x y w h\" (repeatable) or --quote TEXT (its words are found on the page), and --note, --tag, "
+            "--color, --kind highlight|note. 'export' writes --format json (default), csv or md to stdout or --output; "
+            "'import FILE' reads json or csv and skips annotations already present."),
+        .configure =
+            [](QCommandLineParser &parser) {
+                addDatabaseOption(parser);
+                addJsonOption(parser);
+                parser.addOption({QStringLiteral("format"), QStringLiteral("json, csv or md."), QStringLiteral("FORMAT")});
+                parser.addOption({QStringLiteral("doc"), QStringLiteral("Document id."), QStringLiteral("ID")});
+                parser.addOption({QStringLiteral("page"), QStringLiteral("Page number (from 1)."), QStringLiteral("N")});
+                parser.addOption({QStringLiteral("kind"), QStringLiteral("highlight (default) or note."), QStringLiteral("KIND"),
+                                  QStringLiteral("highlight")});
+                parser.addOption({QStringLiteral("rect"), QStringLiteral("Rectangle \"x y width height\" in points."), QStringLiteral("RECT")});
+                parser.addOption({QStringLiteral("quote"), QStringLiteral("The highlighted text."), QStringLiteral("TEXT")});
+                parser.addOption({QStringLiteral("note"), QStringLiteral("A note."), QStringLiteral("TEXT")});
+                parser.addOption({QStringLiteral("tag"), QStringLiteral("A tag (repeatable)."), QStringLiteral("TAG")});
+                parser.addOption({QStringLiteral("color"), QStringLiteral("Colour #rrggbb."), QStringLiteral("COLOR"), QStringLiteral("#ffd54f")});
+                parser.addOption({QStringLiteral("output"), QStringLiteral("Write the export to this file."), QStringLiteral("FILE")});
+                parser.addPositionalArgument(QStringLiteral("action"), QStringLiteral("list (default), add, export or import FILE."));
+            },
+        .run =
+            [](const QCommandLineParser &parser, CommandIo &io) {
+                const QStringList args = parser.positionalArguments();
+                const QString action = args.isEmpty() ? QStringLiteral("list") : args.front();
+                store::LibraryStore library(databasePath(parser));
+                store::AnnotationStore annotations(library.database());
+                store::AnnotationFilter filter;
+                if (parser.isSet(QStringLiteral("doc")) && action != QLatin1String("add"))
+                    filter.documentSha256 = shaOfDocument(library, parser.value(QStringLiteral("doc")));
+                if (parser.isSet(QStringLiteral("page")) && action != QLatin1String("add"))
+                    filter.page = parser.value(QStringLiteral("page")).toInt();
+                if (parser.isSet(QStringLiteral("tag")) && action != QLatin1String("add"))
+                    filter.tag = parser.value(QStringLiteral("tag"));
+
+                if (action == QLatin1String("add"))
+                    return add(parser, library, io);
+                if (action == QLatin1String("list") || action == QLatin1String("export")) {
+                    const QString formatName = parser.isSet(QStringLiteral("format")) ? parser.value(QStringLiteral("format"))
+                                               : parser.isSet(QStringLiteral("json")) || action == QLatin1String("export")
+                                                   ? QStringLiteral("json")
+                                                   : QStringLiteral("md");
+                    const QByteArray data = exportAnnotations(annotations.list(filter), parseAnnotationFormat(formatName));
+                    if (parser.isSet(QStringLiteral("output"))) {
+                        QSaveFile file(parser.value(QStringLiteral("output")));
+                        if (!file.open(QIODevice::WriteOnly) || file.write(data) != data.size() || !file.commit())
+                            fail("cannot write {}: {}", parser.value(QStringLiteral("output")).toStdString(), file.errorString().toStdString());
+                    } else {
+                        io.out << QString::fromUtf8(data);
+                    }
+                    return static_cast<int>(ExitOk);
+                }
+                if (action == QLatin1String("import")) {
+                    if (args.size() < 2)
+                        fail("annotations import needs a FILE");
+                    QFile file(args[1]);
+                    if (!file.open(QIODevice::ReadOnly))
+                        fail("cannot read {}: {}", args[1].toStdString(), file.errorString().toStdString());
+                    const QString formatName = parser.isSet(QStringLiteral("format")) ? parser.value(QStringLiteral("format"))
+                                               : args[1].endsWith(QLatin1String(".csv"), Qt::CaseInsensitive) ? QStringLiteral("csv")
+                                                                                                              : QStringLiteral("json");
+                    const int added = annotations.importAll(parseAnnotations(file.readAll(), parseAnnotationFormat(formatName)));
+                    io.out << added << " annotations imported\n";
+                    return static_cast<int>(ExitOk);
+                }
+                io.err << "needlework annotations: unknown action '" << action << "' (use list, add, export or import)\n";
+                return static_cast<int>(ExitUsage);
+            },
+    };
+}
+
+} // namespace nw::app

@@ -1,0 +1,176 @@
+// `needlework chat`: an interactive terminal workbench over the ask, session and library
+// services — line editing with history, streamed answers with citations, a status line with
+// the KV cache figures, Ctrl-C to stop an answer, and /commands.
+#include "app/commands/commands.h"
+
+#include "app/ask_report.h"
+#include "app/ask_service.h"
+#include "app/commands/ask_options.h"
+#include "app/line_editor.h"
+#include "app/session_service.h"
+#include "common/error.h"
+
+#include <QFileInfo>
+#include <QSaveFile>
+
+#include <csignal>
+
+namespace nw::app {
+
+namespace {
+
+// SIGINT while an answer streams cancels it (Session::cancel only stores an atomic flag, which
+// is safe in a signal handler); at the prompt the line editor reads Ctrl-C as a key instead.
+AskService *g_answering = nullptr;
+
+extern "C" void cancelAnswer(int)
+{
+    if (AskService *service = g_answering)
+        service->cancel();
+}
+
+QString statusLine(const AskService &service, const AskResult *last)
+{
+    const ModelStatus s = service.modelStatus();
+    if (!s.loaded)
+        return QStringLiteral("[extractive answers, no model · /help]");
+    QString line = QStringLiteral("[%1 · KV %2: %3 used / %4 reserved · %5x vs MHA f16 · context %6/%7 tokens")
+                       .arg(QFileInfo(s.path).fileName(), s.kvMode, formatBytes(s.kvBytesUsed), formatBytes(s.kvBytesReserved))
+                       .arg(s.savingVsMha, 0, 'f', 1)
+                       .arg(s.tokensInCache)
+                       .arg(s.contextTokens);
+    if (last && last->decodeSeconds > 0)
+        line += QStringLiteral(" · %1 tok/s").arg(last->generatedTokens / last->decodeSeconds, 0, 'f', 1);
+    return line + QStringLiteral("]");
+}
+
+const char *kHelp =
+    "Ask a question, or:\n"
+    "  /docs            the documents in the library (ids for --doc)\n"
+    "  /kv MODE         switch the model's KV cache mode (full, mla, ...)\n"
+    "  /mode retrieve|whole   best passages, or the selected documents whole\n"
+    "  /save [FILE]     write this session as Markdown (default: session-ID.md)\n"
+    "  /help            this text;  /quit (or Ctrl-D) leaves\n"
+    "Ctrl-C stops the answer being written; the chat goes on.\n";
+
+} // namespace
+
+Command chatCommand()
+{
+    return {
+        .name = QStringLiteral("chat"),
+        .summary = QStringLiteral("Interactive questions over the library in the terminal."),
+        .usage = QStringLiteral("[--db FILE] [--model M.gguf] [--kv MODE] [--mode retrieve|whole] [--collection NAME | --doc ID...]"),
+        .description = QStringLiteral(
+            "A terminal workbench: type questions, get answers streamed with page citations (extractive without "
+            "--model), and a status line with the KV cache in use and reserved, the saving against plain MHA f16, "
+            "the context held and the decode speed. The model's cache is kept between questions, so follow-ups reuse "
+            "the common prompt prefix. Lines are edited with the arrow keys and history; Ctrl-C stops an answer. "
+            "Type /help for the commands. Every turn is saved in one session."),
+        .configure = [](QCommandLineParser &parser) { addAskOptions(parser); },
+        .run =
+            [](const QCommandLineParser &parser, CommandIo &io) {
+                store::LibraryStore library(databasePath(parser));
+                AskService service(library);
+                loadModelFrom(parser, service);
+                AskRequest defaults = askRequestFrom(parser, QStringLiteral("-"));
+                SessionService sessions(library.database());
+                std::int64_t sessionId = 0;
+                LineEditor editor;
+                const AskResult *last = nullptr;
+                AskResult lastResult;
+
+                io.out << "needlework chat on " << library.path() << " — " << library.stats().documents
+                       << " documents. /help for commands.\n"
+                       << statusLine(service, nullptr) << '\n';
+                io.out.flush();
+                while (true) {
+                    const auto input = editor.readLine("? ");
+                    if (!input)
+                        break;
+                    const QString line = QString::fromStdString(*input).trimmed();
+                    if (line.isEmpty())
+                        continue;
+                    editor.addHistory(*input);
+                    try {
+                        if (line.startsWith(QLatin1Char('/'))) {
+                            const QStringList words = line.split(QLatin1Char(' '), Qt::SkipEmptyParts);
+                            const QString command = words.front();
+                            if (command == QLatin1String("/quit") || command == QLatin1String("/exit"))
+                                break;
+                            if (command == QLatin1String("/help")) {
+                                io.out << kHelp;
+                            } else if (command == QLatin1String("/docs")) {
+                                for (const auto &d : library.documents(defaults.retrieval.collection))
+                                    io.out << QString::number(d.id).rightJustified(4) << "  "
+                                           << QString::number(d.pageCount).rightJustified(4) << " pages  "
+                                           << (d.title.isEmpty() ? QFileInfo(d.path).fileName() : d.title) << '\n';
+                            } else if (command == QLatin1String("/kv")) {
+                                if (words.size() < 2)
+                                    fail("/kv needs a mode: full, mla, ...");
+                                service.setKvMode(words[1]);
+                                io.out << statusLine(service, nullptr) << '\n';
+                            } else if (command == QLatin1String("/mode")) {
+                                if (words.size() < 2)
+                                    fail("/mode needs retrieve or whole");
+                                defaults.mode = parseAskMode(words[1]);
+                                io.out << "mode: " << askModeName(defaults.mode) << '\n';
+                            } else if (command == QLatin1String("/save")) {
+                                if (sessionId == 0)
+                                    fail("nothing to save yet: ask a question first");
+                                const QString path = words.size() > 1 ? words[1] : QStringLiteral("session-%1.md").arg(sessionId);
+                                const QByteArray md = sessions.exportMarkdown(sessionId).toUtf8();
+                                QSaveFile file(path);
+                                if (!file.open(QIODevice::WriteOnly) || file.write(md) != md.size() || !file.commit())
+                                    fail("cannot write {}: {}", path.toStdString(), file.errorString().toStdString());
+                                io.out << "saved session " << sessionId << " to " << path << '\n';
+                            } else {
+                                io.out << "unknown command " << command << " (/help lists them)\n";
+                            }
+                            io.out.flush();
+                            continue;
+                        }
+
+                        AskRequest request = defaults;
+                        request.question = line;
+                        bool streamed = false;
+                        g_answering = &service;
+                        auto previous = std::signal(SIGINT, cancelAnswer);
+                        AskResult result;
+                        try {
+                            result = service.ask(request, [&](const QString &text) {
+                                io.out << text;
+                                io.out.flush();
+                                streamed = true;
+                            });
+                        } catch (...) {
+                            std::signal(SIGINT, previous);
+                            g_answering = nullptr;
+                            throw;
+                        }
+                        std::signal(SIGINT, previous);
+                        g_answering = nullptr;
+                        if (streamed)
+                            io.out << '\n';
+                        if (result.stopReason == QLatin1String("cancelled"))
+                            io.out << "(stopped)\n";
+                        printAskResult(io.out, result, streamed);
+                        if (sessionId == 0)
+                            sessionId = sessions.startSession(line);
+                        sessions.recordTurn(sessionId, result);
+                        lastResult = std::move(result);
+                        last = &lastResult;
+                        io.out << statusLine(service, last) << '\n';
+                    } catch (const Error &e) {
+                        io.out << "error: " << e.what() << '\n';
+                    }
+                    io.out.flush();
+                }
+                if (sessionId != 0)
+                    io.err << "(session " << sessionId << " saved: needlework sessions show " << sessionId << ")\n";
+                return static_cast<int>(ExitOk);
+            },
+    };
+}
+
+} // namespace nw::app

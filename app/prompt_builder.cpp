@@ -1,0 +1,71 @@
+// Prompt assembly with a token budget.
+#include "app/prompt_builder.h"
+
+#include <cmath>
+
+namespace nw::app {
+
+int estimateTokens(const QString &text)
+{
+    return static_cast<int>(std::ceil(static_cast<double>(text.size()) / 4.0));
+}
+
+QString systemInstructions()
+{
+    return QStringLiteral(
+        "You answer questions about the user's documents using only the numbered sources given. "
+        "After each claim, cite the source it comes from as [n]. When you rely on exact wording, quote it "
+        "in double quotes exactly as the source writes it. If the sources do not answer the question, say so.");
+}
+
+std::vector<Source> passageSources(const std::vector<Passage> &passages)
+{
+    std::vector<Source> out;
+    for (const Passage &p : passages) {
+        QString text;
+        if (!p.before.isEmpty())
+            text += QStringLiteral("[…] ") + p.before.simplified() + QStringLiteral("\n[page %1]\n").arg(p.citation.page);
+        text += p.text.trimmed();
+        if (!p.after.isEmpty())
+            text += QStringLiteral("\n[page %1] ").arg(p.citation.page + 1) + p.after.simplified() + QStringLiteral(" […]");
+        out.push_back({citationLabel(p.citation), text});
+    }
+    return out;
+}
+
+static QString render(const ChatTemplate &chat, const QString &question, const std::vector<Source> &sources)
+{
+    QString user = QStringLiteral("Sources:\n");
+    for (std::size_t i = 0; i < sources.size(); ++i)
+        user += QStringLiteral("\n[%1] %2\n%3\n").arg(i + 1).arg(sources[i].label, sources[i].text);
+    user += QStringLiteral("\nQuestion: ") + question;
+    const std::vector<ChatMessage> messages = {{"system", systemInstructions().toStdString()}, {"user", user.toStdString()}};
+    return QString::fromStdString(chat.apply(messages, true));
+}
+
+BuiltPrompt buildPrompt(const ChatTemplate &chat, const QString &question, const std::vector<Source> &sources,
+                        int budgetTokens, const TokenCounter &count)
+{
+    BuiltPrompt built;
+    std::vector<Source> kept;
+    for (const Source &source : sources) {
+        kept.push_back(source);
+        const QString text = render(chat, question, kept);
+        const int tokens = count(text);
+        if (tokens > budgetTokens) {
+            kept.pop_back();
+            ++built.droppedSources;
+            continue;
+        }
+        built.text = text;
+        built.tokens = tokens;
+    }
+    built.sources = kept;
+    if (built.text.isEmpty()) {
+        built.text = render(chat, question, kept);
+        built.tokens = count(built.text);
+    }
+    return built;
+}
+
+} // namespace nw::app

@@ -1,0 +1,43 @@
+// The prompt for a question: numbered, labelled sources (retrieved passages with their
+// neighbouring context, or whole documents) packed up to a token budget, then the question,
+// all through the model's chat template.
+#pragma once
+
+#include "app/retriever.h"
+#include "engine/chat_template.h"
+
+#include <QString>
+
+#include <functional>
+#include <vector>
+
+namespace nw::app {
+
+// Counts tokens of a text: the model's tokenizer, or an estimate without one.
+using TokenCounter = std::function<int(const QString &)>;
+// Without a tokenizer: about four characters a token (English text, BPE vocabularies).
+int estimateTokens(const QString &text);
+
+struct Source {
+    QString label; // "GPL-3, p. 5, §6. Conveying Non-Source Forms"
+    QString text;
+};
+
+struct BuiltPrompt {
+    QString text;              // after the chat template
+    std::vector<Source> sources; // those that fit, numbered from 1 in this order
+    int tokens = 0;            // of `text`, by the counter
+    int droppedSources = 0;    // did not fit the budget
+};
+
+// The instructions the model gets: answer from the sources only, cite [n], quote exactly.
+QString systemInstructions();
+
+// Sources from passages: "...previous page end ... | page text | ... next page start".
+std::vector<Source> passageSources(const std::vector<Passage> &passages);
+
+// Packs sources in order while the prompt stays within `budgetTokens`.
+BuiltPrompt buildPrompt(const ChatTemplate &chat, const QString &question, const std::vector<Source> &sources,
+                        int budgetTokens, const TokenCounter &count = estimateTokens);
+
+} // namespace nw::app

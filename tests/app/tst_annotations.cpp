@@ -1,0 +1,116 @@
+// Annotation exports and imports: JSON and CSV round-trip every field (CSV with commas, quotes
+// and newlines in the text), Markdown is for reading, and malformed input is refused with the
+// line that is wrong.
+#include "app/annotation_service.h"
+
+#include "common/error.h"
+
+#include <QTest>
+
+using namespace nw::app;
+using nw::store::Annotation;
+
+namespace {
+
+std::vector<Annotation> sample()
+{
+    Annotation a;
+    a.documentSha256 = QString(64, QLatin1Char('e'));
+    a.page = 12;
+    a.rects = {QRectF(54, 90.5, 120, 11.5), QRectF(54, 102.5, 60.25, 11.5)};
+    a.color = QStringLiteral("#a0c4ff");
+    a.quote = QStringLiteral("the \"Standard Version\", as defined,\nhere");
+    a.note = QStringLiteral("check with counsel, urgently");
+    a.tags = {QStringLiteral("artistic"), QStringLiteral("definitions")};
+    Annotation n;
+    n.documentSha256 = QString(64, QLatin1Char('f'));
+    n.page = 1;
+    n.kind = QStringLiteral("note");
+    n.note = QStringLiteral("plain");
+    return {a, n};
+}
+
+void compare(const std::vector<Annotation> &got, const std::vector<Annotation> &expected)
+{
+    QCOMPARE(got.size(), expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        QCOMPARE(got[i].documentSha256, expected[i].documentSha256);
+        QCOMPARE(got[i].page, expected[i].page);
+        QCOMPARE(got[i].kind, expected[i].kind);
+        QCOMPARE(got[i].rects, expected[i].rects);
+        QCOMPARE(got[i].color, expected[i].color);
+        QCOMPARE(got[i].quote, expected[i].quote);
+        QCOMPARE(got[i].note, expected[i].note);
+        QCOMPARE(got[i].tags, expected[i].tags);
+    }
+}
+
+} // namespace
+
+class TestAnnotations : public QObject {
+    Q_OBJECT
+private slots:
+    void roundTrip_data();
+    void roundTrip();
+    void csvLayout();
+    void markdownIsForReading();
+    void malformedInput_data();
+    void malformedInput();
+};
+
+void TestAnnotations::roundTrip_data()
+{
+    QTest::addColumn<int>("format");
+    QTest::addRow("json") << int(AnnotationFormat::Json);
+    QTest::addRow("csv") << int(AnnotationFormat::Csv);
+}
+
+void TestAnnotations::roundTrip()
+{
+    QFETCH(int, format);
+    const auto f = static_cast<AnnotationFormat>(format);
+    compare(parseAnnotations(exportAnnotations(sample(), f), f), sample());
+}
+
+void TestAnnotations::csvLayout()
+{
+    // RFC 4180 by hand: the quote holds a comma, quotes and a newline, so it is quoted with "" inside.
+    const QString csv = QString::fromUtf8(exportAnnotations(sample(), AnnotationFormat::Csv));
+    const QString expectedFirst = QStringLiteral("document_sha256,page,kind,rects,color,quote,note,tags\n") + QString(64, QLatin1Char('e')) +
+                                  QStringLiteral(",12,highlight,54 90.5 120 11.5;54 102.5 60.25 11.5,#a0c4ff,"
+                                                 "\"the \"\"Standard Version\"\", as defined,\nhere\",\"check with counsel, urgently\","
+                                                 "artistic;definitions\n");
+    QVERIFY2(csv.startsWith(expectedFirst), qPrintable(csv));
+}
+
+void TestAnnotations::markdownIsForReading()
+{
+    const QString md = QString::fromUtf8(exportAnnotations(sample(), AnnotationFormat::Markdown));
+    QVERIFY(md.contains(QStringLiteral("- p. 12, highlight: \u201Cthe \"Standard Version\", as defined, here\u201D — check with counsel, urgently (tags: artistic, definitions)")));
+    QVERIFY_THROWS_EXCEPTION(nw::Error, parseAnnotations(md.toUtf8(), AnnotationFormat::Markdown));
+    QCOMPARE(parseAnnotationFormat(QStringLiteral("md")), AnnotationFormat::Markdown);
+    QVERIFY_THROWS_EXCEPTION(nw::Error, parseAnnotationFormat(QStringLiteral("xml")));
+}
+
+void TestAnnotations::malformedInput_data()
+{
+    QTest::addColumn<QByteArray>("data");
+    QTest::addColumn<int>("format");
+    QTest::addRow("json not an array") << QByteArray("{\"page\": 1}") << int(AnnotationFormat::Json);
+    QTest::addRow("json missing page") << QByteArray("[{\"document_sha256\": \"x\"}]") << int(AnnotationFormat::Json);
+    QTest::addRow("csv wrong header") << QByteArray("a,b\n1,2\n") << int(AnnotationFormat::Csv);
+    QTest::addRow("csv bad rectangle") << QByteArray("document_sha256,page,kind,rects,color,quote,note,tags\nx,1,highlight,1 2 3,#ffffff,,,\n")
+                                       << int(AnnotationFormat::Csv);
+    QTest::addRow("csv page not a number") << QByteArray("document_sha256,page,kind,rects,color,quote,note,tags\nx,one,note,,#ffffff,,,\n")
+                                           << int(AnnotationFormat::Csv);
+}
+
+void TestAnnotations::malformedInput()
+{
+    QFETCH(QByteArray, data);
+    QFETCH(int, format);
+    QVERIFY_THROWS_EXCEPTION(nw::Error, parseAnnotations(data, static_cast<AnnotationFormat>(format)));
+}
+
+QTEST_GUILESS_MAIN(TestAnnotations)
+#include "tst_annotations.moc"

@@ -1,0 +1,154 @@
+// The ask service without a model (extractive answers with citations from a small library),
+// the prompt's token budget, [n] citation markers, and the errors a user can act on.
+#include "app/ask_service.h"
+#include "app/extractive_answer.h"
+#include "app/prompt_builder.h"
+#include "common/error.h"
+#include "ingest/ingestor.h"
+#include "store/library_store.h"
+
+#include <QFile>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace nw::app;
+
+class TestAsk : public QObject {
+    Q_OBJECT
+private slots:
+    void extractiveAnswerCitesTheClause();
+    void promptKeepsWithinBudget();
+    void citationMarkers_data();
+    void citationMarkers();
+    void modesAndErrors();
+    void modelAnswerStreamsAndReusesThePrefix();
+};
+
+void TestAsk::extractiveAnswerCitesTheClause()
+{
+    QTemporaryDir dir;
+    QFile file(dir.filePath(QStringLiteral("lease.txt")));
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("1. Rent\n\nThe tenant pays the rent on the first day of each month.\n\n"
+               "2. Termination for convenience\n\nThe supplier may terminate this agreement for convenience "
+               "on ninety days written notice. Nothing else ends it early.\n");
+    file.close();
+    nw::store::LibraryStore library(dir.filePath(QStringLiteral("l.sqlite")));
+    nw::ingest::Ingestor ingestor(library);
+    QCOMPARE(ingestor.run({file.fileName()}).added, 1);
+
+    AskService service(library);
+    AskRequest request;
+    request.question = QStringLiteral("Can the supplier terminate for convenience, and on what notice?");
+    const AskResult result = service.ask(request);
+    QVERIFY(result.extractive);
+    QVERIFY(!result.citations.empty());
+    const Citation &c = result.citations.front();
+    QCOMPARE(c.page, 1);
+    QCOMPARE(c.quote, QStringLiteral("The supplier may terminate this agreement for convenience on ninety days written notice."));
+    QCOMPARE(c.section, QStringLiteral("2. Termination for convenience"));
+    QVERIFY(result.answer.startsWith(QStringLiteral("[1] lease.txt, p. 1, §2. Termination for convenience")) ||
+            result.answer.contains(QStringLiteral("ninety days written notice")));
+    QVERIFY(result.answer.contains(QStringLiteral("\u201CThe supplier may terminate")));
+
+    request.question = QStringLiteral("what about it");
+    QCOMPARE(service.ask(request).answer, QStringLiteral("No passage in the selected documents matches the question."));
+}
+
+void TestAsk::promptKeepsWithinBudget()
+{
+    const nw::ChatTemplate chat(nw::ChatFamily::ChatMl);
+    std::vector<Source> sources;
+    for (int i = 0; i < 10; ++i)
+        sources.push_back({QStringLiteral("Doc %1, p. 1").arg(i), QString(400, QLatin1Char('x'))}); // 100 tokens each
+    const BuiltPrompt all = buildPrompt(chat, QStringLiteral("q?"), sources, 100000);
+    QCOMPARE(all.sources.size(), std::size_t(10));
+    QCOMPARE(all.droppedSources, 0);
+    QVERIFY(all.text.startsWith(QStringLiteral("<|im_start|>system\n")));
+    QVERIFY(all.text.endsWith(QStringLiteral("Question: q?<|im_end|>\n<|im_start|>assistant\n")));
+    QVERIFY(all.text.contains(QStringLiteral("[10] Doc 9, p. 1\n")));
+
+    const BuiltPrompt some = buildPrompt(chat, QStringLiteral("q?"), sources, 450);
+    QVERIFY(some.tokens <= 450);
+    QCOMPARE(some.tokens, estimateTokens(some.text));
+    QCOMPARE(static_cast<int>(some.sources.size()) + some.droppedSources, 10);
+    QVERIFY(some.sources.size() >= 2 && some.sources.size() <= 4); // ~100 tokens a source + ~80 of frame
+}
+
+void TestAsk::citationMarkers_data()
+{
+    QTest::addColumn<QString>("answer");
+    QTest::addColumn<QList<int>>("expected");
+    QTest::addRow("single and repeated") << "A [2]. B [1]. C [2]." << QList<int>{2, 1};
+    QTest::addRow("comma list") << "Both [1, 3]." << QList<int>{1, 3};
+    QTest::addRow("out of range dropped") << "See [7] and [0]." << QList<int>{};
+}
+
+void TestAsk::citationMarkers()
+{
+    QFETCH(QString, answer);
+    QFETCH(QList<int>, expected);
+    const auto got = citedSourceNumbers(answer, 3);
+    QCOMPARE(QList<int>(got.begin(), got.end()), expected);
+}
+
+void TestAsk::modesAndErrors()
+{
+    QCOMPARE(parseAskMode(QStringLiteral("whole")), AskMode::Whole);
+    QVERIFY_THROWS_EXCEPTION(nw::Error, parseAskMode(QStringLiteral("all")));
+    QTemporaryDir dir;
+    nw::store::LibraryStore library(dir.filePath(QStringLiteral("l.sqlite")));
+    AskService service(library);
+    AskRequest request;
+    request.question = QStringLiteral("anything");
+    request.mode = AskMode::Whole;
+    QVERIFY_THROWS_EXCEPTION(nw::Error, service.ask(request)); // whole mode needs a model
+    request.question = QStringLiteral("  ");
+    request.mode = AskMode::Retrieve;
+    QVERIFY_THROWS_EXCEPTION(nw::Error, service.ask(request));
+    QVERIFY_THROWS_EXCEPTION(nw::Error, service.setKvMode(QStringLiteral("mla"))); // no model
+    QVERIFY(!service.modelStatus().loaded);
+    QVERIFY_THROWS_EXCEPTION(nw::Error, service.loadModel(dir.filePath(QStringLiteral("missing.gguf"))));
+}
+
+// The model path with the conformance set's tiny Llama (stories260K: no chat template, so the
+// plain family; 512-token context). What it writes is not checked, only the plumbing: streamed
+// text equals the answer, figures are filled, and a second question reuses the cached prefix.
+void TestAsk::modelAnswerStreamsAndReusesThePrefix()
+{
+    QString dir = qEnvironmentVariable("NW_CONFORMANCE_DIR");
+    if (dir.isEmpty())
+        dir = qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/../shared/conformance");
+    const QString model = dir + QStringLiteral("/models/stories260K.gguf");
+    if (!QFile::exists(model))
+        QSKIP("no conformance models (../shared/conformance/models/stories260K.gguf)");
+    QTemporaryDir tmp;
+    nw::store::LibraryStore library(tmp.filePath(QStringLiteral("l.sqlite")));
+    AskService service(library);
+    service.loadModel(model, QString(), 512);
+    const ModelStatus status = service.modelStatus();
+    QVERIFY(status.loaded);
+    QCOMPARE(status.chatFamily, QStringLiteral("plain"));
+    QCOMPARE(status.contextTokens, 512);
+
+    AskRequest request;
+    request.question = QStringLiteral("Once upon a time, who was there?");
+    request.maxTokens = 16;
+    QString streamed;
+    const AskResult first = service.ask(request, [&](const QString &text) { streamed += text; });
+    QVERIFY(!first.extractive);
+    QCOMPARE(streamed.trimmed(), first.answer);
+    QVERIFY(first.promptTokens > 0);
+    QVERIFY(first.generatedTokens > 0 && first.generatedTokens <= 16);
+    QVERIFY(first.kvBytesUsed > 0);
+    QVERIFY(first.kvBytesReserved >= first.kvBytesUsed);
+    QCOMPARE(first.kvMode, QStringLiteral("full"));
+
+    request.question = QStringLiteral("Once upon a time, what did they do?");
+    const AskResult second = service.ask(request);
+    // The system instructions and the start of the user turn are the same tokens.
+    QVERIFY2(second.reusedTokens > 20, qPrintable(QString::number(second.reusedTokens)));
+}
+
+QTEST_GUILESS_MAIN(TestAsk)
+#include "tst_ask.moc"
