@@ -81,9 +81,9 @@ std::size_t whitespaceTail(const std::vector<char32_t> &t, std::size_t pos, std:
             if (isNewline(t[pos + i - 1]))
                 return i;
     }
-    if (pos + n == end || n > 1)
-        return pos + n == end ? n : n - 1;
-    return n;
+    if (pos + n == end)
+        return n;             // \s+(?!\S) up to the end
+    return n > 1 ? n - 1 : n; // \s+(?!\S) leaves the last one to the next word; \s+ takes a lone one
 }
 
 // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)
