@@ -12,10 +12,23 @@
 
 #include <QFile>
 
+#include <csignal>
 #include <random>
 
 namespace nw::app {
 namespace {
+
+// Ctrl-C stops the generation (the text so far and the summary are still printed); a second
+// Ctrl-C gets the default action. Session::cancel() is one lock-free atomic store, which is safe
+// in a signal handler.
+Session *g_running = nullptr;
+
+extern "C" void cancelOnInterrupt(int)
+{
+    if (g_running)
+        g_running->cancel();
+    std::signal(SIGINT, SIG_DFL);
+}
 
 struct Usage {
     QString message; // empty: fine
@@ -118,7 +131,24 @@ int runGenerate(const QCommandLineParser &parser, CommandIo &io)
             io.out.flush();
         };
     }
-    const GenerationResult r = session.generateFromTokens(promptTokens, options, callbacks);
+    if (io.errIsTerminal && !json)
+        callbacks.onPrefillProgress = [&io](std::int64_t done, std::int64_t total) {
+            if (total >= 1024) // only long prompts take long enough to want a progress line
+                io.err << QStringLiteral("\rprefill %1/%2").arg(done).arg(total) << (done == total ? "\n" : "");
+            io.err.flush();
+        };
+    g_running = &session;
+    const auto previous = std::signal(SIGINT, cancelOnInterrupt);
+    GenerationResult r;
+    try {
+        r = session.generateFromTokens(promptTokens, options, callbacks);
+    } catch (...) {
+        std::signal(SIGINT, previous);
+        g_running = nullptr;
+        throw;
+    }
+    std::signal(SIGINT, previous);
+    g_running = nullptr;
 
     const nlohmann::json timings = {
         {"prefill_tokens", r.prefilledTokens},
