@@ -82,12 +82,10 @@ KvLayout KvLayout::forModel(const HParams &hp, const KvModeSpec &spec)
 {
     if (spec.rowType != TensorType::F16 && spec.rowType != TensorType::F32)
         fail("KV rows must be F16 or F32, not {}", tensorTypeName(spec.rowType));
-    if (spec.quant != KvQuant::None)
-        fail("KV mode '{}': quantized cache rows are not implemented yet", spec.toString());
     KvLayout layout;
     layout.spec = spec;
-    layout.kType = spec.rowType;
-    layout.vType = spec.rowType;
+    layout.kType = spec.quant == KvQuant::Q8 ? TensorType::Q8_0 : spec.quant == KvQuant::Q4 ? TensorType::Q4_0 : spec.rowType;
+    layout.vType = layout.kType;
     switch (spec.mode) {
     case KvMode::Full:
         layout.nKvHeads = hp.nKvHeads;
@@ -102,8 +100,29 @@ KvLayout KvLayout::forModel(const HParams &hp, const KvModeSpec &spec)
         layout.vHeadDim = 0;
         layout.mlaValueDim = hp.kvLoraRank;
         break;
-    case KvMode::Latent:
-        fail("KV mode '{}': latent compression of MHA/GQA models is not implemented yet", spec.toString());
+    case KvMode::Latent: {
+        if (hp.hasMla())
+            fail("KV mode '{}' is for MHA/GQA models; '{}' already has a latent cache (use mla)", spec.toString(),
+                 hp.arch);
+        const std::int64_t maxRank = std::min(hp.nKvHeads * hp.headDimK, hp.nKvHeads * hp.headDimV);
+        if (spec.rank > maxRank)
+            fail("KV mode '{}': the rank can be at most {} for this model (its K/V width)", spec.toString(), maxRank);
+        // One row of R numbers for K and one for V, shared by all heads (engine/latent_kv.h).
+        layout.nKvHeads = 1;
+        layout.kHeadDim = spec.rank;
+        layout.vHeadDim = spec.rank;
+        break;
+    }
+    }
+    if (spec.quant != KvQuant::None) {
+        // Rows are quantized per head in groups of 32; MLA's V is the leading kvLoraRank part
+        // of its row, so that boundary must fall on a group too.
+        const auto whole = [](std::int64_t n) { return n % static_cast<std::int64_t>(kQk) == 0; };
+        if (!whole(layout.kHeadDim) || !whole(layout.vHeadDim) || !whole(layout.mlaValueDim))
+            fail("KV mode '{}' quantizes rows in groups of {}: the model's head dims (K {}, V {}) are not multiples "
+                 "of it (use {} without +q8/+q4)",
+                 spec.toString(), kQk, layout.kHeadDim, layout.mlaValueDim ? layout.mlaValueDim : layout.vHeadDim,
+                 kvModeName(spec.mode));
     }
     return layout;
 }

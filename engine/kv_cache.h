@@ -23,10 +23,15 @@ struct HParams;
 enum class KvMode {
     Full,   // K [nKvHeads × headDimK] and V [nKvHeads × headDimV] per token and layer
     Mla,    // one row [kvLoraRank + qkRopeHeadDim] per token and layer: c_kv then the roped k_pe
-    Latent, // K latent [rank] and V latent [rank] per token and layer (post-hoc SVD; not yet built)
+    Latent, // K latent [rank] and V latent [rank] per token and layer (post-hoc SVD, engine/latent_kv.h)
 };
 
-enum class KvQuant { None, Q8, Q4 }; // `+q8` / `+q4`: rows quantized per group (not yet built)
+// `+q8` / `+q4`: rows quantized per group of 32 elements along each head, in ggml's block formats
+// so the CPU dot products run on them as stored. q8 = Q8_0 (int8, one f16 scale: 34 bytes per 32,
+// 8.5 bits); q4 = Q4_0 (symmetric 4-bit with offset 8, one f16 scale: 18 bytes per 32, 4.5 bits).
+// Symmetric because K/V rows are roughly zero-centred per head group and Q4_0 has the fast AVX2
+// dot product; a min (Q4_1) would cost 2 more bytes per group.
+enum class KvQuant { None, Q8, Q4 };
 
 // What the user asked for: "full", "full+q8", "mla", "latent:128", "latent:128+q4".
 struct KvModeSpec {
@@ -44,7 +49,7 @@ std::string_view kvModeName(KvMode mode);
 // The shape of one token's cache rows in one layer, and so its exact bytes.
 struct KvLayout {
     KvModeSpec spec;
-    TensorType kType = TensorType::F16; // row element type (Q8_0 / Q4_0 once +q8 / +q4 exist)
+    TensorType kType = TensorType::F16; // row element type: spec.rowType, or Q8_0 / Q4_0 for +q8 / +q4
     TensorType vType = TensorType::F16;
     std::int64_t nKvHeads = 0;    // full: KV heads; mla / latent: 1 (shared by all heads)
     std::int64_t kHeadDim = 0;    // full: headDimK; mla: kvLoraRank + qkRopeHeadDim; latent: rank
@@ -59,7 +64,8 @@ struct KvLayout {
     std::size_t bytesPerTokenLayer() const { return kRowBytes() + vRowBytes(); }
 
     // The layout of `spec` for a model; throws nw::Error when the model cannot use the mode
-    // (mla on a model without MLA, latent rank larger than the key width, quantized rows).
+    // (mla on a model without MLA, latent rank larger than the key width, quantized rows whose
+    // head dims are not multiples of 32).
     static KvLayout forModel(const HParams &hp, const KvModeSpec &spec);
 };
 

@@ -46,7 +46,9 @@ struct RopeParams {
 
 // One layer of a paged KV cache as attention reads it (and storeKv writes it): token t's rows
 // live in physical block blockTable[t / blockSize] at row t % blockSize. A K row holds nKvHeads
-// heads of kHeadDim elements, a V row nKvHeads heads of vHeadDim, both in `type` (F32 or F16).
+// heads of kHeadDim elements, a V row nKvHeads heads of vHeadDim, both in `type`: F32, F16, or
+// the quantized `+q8` / `+q4` rows Q8_0 / Q4_0 (ggml's blocks of 32 with an f16 scale; each head
+// is whole blocks, so head h starts rowBytes(type, h * headDim) into the row).
 // For MLA (absorbed form, DeepSeek-V2 §2.1.3): nKvHeads = 1, kHeadDim = kv_lora_rank + rope
 // dims, and V is the first vHeadDim = kv_lora_rank elements of the SAME row (vBlocks == kBlocks,
 // same strides).

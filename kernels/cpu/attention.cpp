@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/dot_products.h"
+#include "kernels/cpu/quantize.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/float16.h"
 
@@ -74,29 +75,38 @@ AxpyFn pickAxpy()
     return axpyScalar;
 }
 
-std::size_t elementBytes(TensorType type)
+bool isQuantizedKv(TensorType type)
 {
-    return type == TensorType::F16 ? 2 : 4;
+    return type == TensorType::Q8_0 || type == TensorType::Q4_0;
+}
+
+// Bytes of the first `elements` elements of a row (whole blocks for the quantized rows).
+std::size_t prefixBytes(TensorType type, std::size_t elements)
+{
+    return elements == 0 ? 0 : rowBytes(type, elements);
 }
 
 } // namespace
 
 void checkKvView(const KvLayerView &kv, const char *op)
 {
-    if (kv.type != TensorType::F32 && kv.type != TensorType::F16)
-        fail("{}: KV cache rows of type {} are not supported by the CPU backend (F32 or F16)", op,
+    if (kv.type != TensorType::F32 && kv.type != TensorType::F16 && !isQuantizedKv(kv.type))
+        fail("{}: KV cache rows of type {} are not supported by the CPU backend (F32, F16, Q8_0 or Q4_0)", op,
              tensorTypeName(kv.type));
     if (kv.blockSize <= 0 || kv.blockTable == nullptr || kv.kBlocks == nullptr)
         fail("{}: KV view without blocks (block size {})", op, kv.blockSize);
     if (kv.nKvHeads <= 0 || kv.kHeadDim <= 0 || kv.vHeadDim <= 0)
         fail("{}: KV view with {} heads of K dim {} and V dim {}", op, kv.nKvHeads, kv.kHeadDim, kv.vHeadDim);
-    const std::size_t es = elementBytes(kv.type);
-    if (kv.kRowStride < es * std::size_t(kv.nKvHeads) * std::size_t(kv.kHeadDim)
+    // Quantized rows are addressed per head, so each head must be whole blocks of 32.
+    if (isQuantizedKv(kv.type) && (kv.kHeadDim % int(kQk) != 0 || kv.vHeadDim % int(kQk) != 0))
+        fail("{}: {} KV rows need head dims that are multiples of {} (K {}, V {})", op, tensorTypeName(kv.type),
+             kQk, kv.kHeadDim, kv.vHeadDim);
+    if (kv.kRowStride < prefixBytes(kv.type, std::size_t(kv.nKvHeads) * std::size_t(kv.kHeadDim))
         || kv.kBlockStride < kv.kRowStride * std::size_t(kv.blockSize))
         fail("{}: K strides (row {}, block {}) do not hold {} heads of {}", op, kv.kRowStride,
              kv.kBlockStride, kv.nKvHeads, kv.kHeadDim);
     if (kv.vBlocks != nullptr && kv.vBlocks != kv.kBlocks
-        && (kv.vRowStride < es * std::size_t(kv.nKvHeads) * std::size_t(kv.vHeadDim)
+        && (kv.vRowStride < prefixBytes(kv.type, std::size_t(kv.nKvHeads) * std::size_t(kv.vHeadDim))
             || kv.vBlockStride < kv.vRowStride * std::size_t(kv.blockSize)))
         fail("{}: V strides (row {}, block {}) do not hold {} heads of {}", op, kv.vRowStride,
              kv.vBlockStride, kv.nKvHeads, kv.vHeadDim);
@@ -123,19 +133,21 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
     const DotKernel &dot = dotKernel(kv.type);
     static const AxpyFn axpy = pickAxpy();
     const bool f16 = kv.type == TensorType::F16;
-    const std::size_t es = elementBytes(kv.type);
+    const bool quantized = isQuantizedKv(kv.type);
     const int group = a.nHeads / kv.nKvHeads;
+    const std::size_t kHeadBytes = prefixBytes(kv.type, std::size_t(kv.kHeadDim));
+    const std::size_t vHeadBytes = prefixBytes(kv.type, std::size_t(kv.vHeadDim));
 
     const auto kRow = [&](std::int64_t j, int kvHead) {
         return kv.kBlocks + std::size_t(kv.blockTable[j / kv.blockSize]) * kv.kBlockStride
-               + std::size_t(j % kv.blockSize) * kv.kRowStride + std::size_t(kvHead) * std::size_t(kv.kHeadDim) * es;
+               + std::size_t(j % kv.blockSize) * kv.kRowStride + std::size_t(kvHead) * kHeadBytes;
     };
     // MLA: V is the first vHeadDim elements of the K row itself.
     const auto vRow = [&](std::int64_t j, int kvHead) {
         if (sharedRow)
             return kRow(j, kvHead);
         return kv.vBlocks + std::size_t(kv.blockTable[j / kv.blockSize]) * kv.vBlockStride
-               + std::size_t(j % kv.blockSize) * kv.vRowStride + std::size_t(kvHead) * std::size_t(kv.vHeadDim) * es;
+               + std::size_t(j % kv.blockSize) * kv.vRowStride + std::size_t(kvHead) * vHeadBytes;
     };
 
     // Heads that share a KV head are processed together, so each K/V row is read from memory
@@ -152,6 +164,12 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
         const std::size_t vDim = static_cast<std::size_t>(kv.vHeadDim);
         std::vector<float> acc(vDim * std::size_t(headsPerTask));
         std::vector<float> scores(std::size_t(kChunk) * std::size_t(headsPerTask));
+        // Quantized K rows are scored as llama.cpp does with a quantized cache: the query head is
+        // quantized once to the row type's activation format (Q8_0) and the integer dot product
+        // runs on the blocks as stored. V rows are dequantized once per row for all heads.
+        const std::size_t qBytes = quantized ? activationRowBytes(dot.activation, kv.kHeadDim) : 0;
+        std::vector<std::byte> qQuant(qBytes * std::size_t(headsPerTask));
+        std::vector<float> vRowF32(quantized ? vDim : 0);
         float runningMax[kMaxHeadsPerTask];
         double runningSum[kMaxHeadsPerTask];
         for (std::int64_t task = task0; task < task1; ++task) {
@@ -165,15 +183,19 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
             for (int g = 0; g < nh; ++g) {
                 runningMax[g] = -std::numeric_limits<float>::infinity();
                 runningSum[g] = 0.0;
+                if (quantized)
+                    dot.quantize(a.q + (t * a.nHeads + h0 + g) * kv.kHeadDim, qQuant.data() + std::size_t(g) * qBytes,
+                                 kv.kHeadDim);
             }
             for (std::int64_t j0 = 0; j0 < nCtx; j0 += kChunk) {
                 const int n = static_cast<int>(std::min<std::int64_t>(kChunk, nCtx - j0));
                 for (int jj = 0; jj < n; ++jj) {
                     const std::byte *k = kRow(j0 + jj, kvHead);
                     for (int g = 0; g < nh; ++g) {
-                        const float *q = a.q + (t * a.nHeads + h0 + g) * kv.kHeadDim;
-                        scores[std::size_t(g) * kChunk + std::size_t(jj)] =
-                            a.scale * dot.dot(k, reinterpret_cast<const std::byte *>(q), kv.kHeadDim);
+                        const std::byte *q = quantized
+                            ? qQuant.data() + std::size_t(g) * qBytes
+                            : reinterpret_cast<const std::byte *>(a.q + (t * a.nHeads + h0 + g) * kv.kHeadDim);
+                        scores[std::size_t(g) * kChunk + std::size_t(jj)] = a.scale * dot.dot(k, q, kv.kHeadDim);
                     }
                 }
                 float correction[kMaxHeadsPerTask];
@@ -187,10 +209,15 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
                 }
                 for (int jj = 0; jj < n; ++jj) {
                     const std::byte *v = vRow(j0 + jj, kvHead);
+                    if (quantized) {
+                        dequantizeRow(kv.type, v, vRowF32.data(), vDim);
+                        v = reinterpret_cast<const std::byte *>(vRowF32.data());
+                    }
                     for (int g = 0; g < nh; ++g) {
                         const float p = std::exp(scores[std::size_t(g) * kChunk + std::size_t(jj)] - runningMax[g]);
                         runningSum[g] += p;
-                        axpy(acc.data() + std::size_t(g) * vDim, jj == 0 ? correction[g] : 1.f, p, v, f16, kv.vHeadDim);
+                        axpy(acc.data() + std::size_t(g) * vDim, jj == 0 ? correction[g] : 1.f, p, v, f16 && !quantized,
+                             kv.vHeadDim);
                     }
                 }
             }
@@ -212,7 +239,6 @@ void storeKv(ThreadPool &pool, const KvLayerView &kv, const float *k, const floa
         return;
     if (v != nullptr && (kv.vBlocks == nullptr || kv.vBlocks == kv.kBlocks))
         fail("storeKv: V rows given but the view has no separate V blocks");
-    const std::size_t es = elementBytes(kv.type);
     const std::size_t kWidth = std::size_t(kv.nKvHeads) * std::size_t(kv.kHeadDim);
     const std::size_t vWidth = std::size_t(kv.nKvHeads) * std::size_t(kv.vHeadDim);
     for (int t = 0; t < nTokens; ++t)
@@ -222,8 +248,10 @@ void storeKv(ThreadPool &pool, const KvLayerView &kv, const float *k, const floa
     const auto write = [&](const float *src, std::byte *dst, std::size_t n) {
         if (kv.type == TensorType::F16)
             floatToFp16Row(src, reinterpret_cast<f16_t *>(dst), n);
-        else
-            std::memcpy(dst, src, n * es);
+        else if (kv.type == TensorType::F32)
+            std::memcpy(dst, src, n * sizeof(float));
+        else // heads are whole blocks (checkKvView), so one call quantizes each head's groups
+            quantizeRow(kv.type, src, dst, n);
     };
     const auto range = [&](std::int64_t t0, std::int64_t t1) {
         for (std::int64_t t = t0; t < t1; ++t) {

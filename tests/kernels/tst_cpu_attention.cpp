@@ -1,6 +1,6 @@
 // Paged attention and storeKv against a plain double-precision reference: MHA, GQA and MLA's
-// shared-row view, F32 and F16 rows, decode and causal prefill, contexts longer than one
-// softmax chunk. The cache has a scrambled block table, and every byte the kernel must not read
+// shared-row view, F32, F16 and quantized Q8_0 / Q4_0 rows (the `+q8` / `+q4` KV modes), decode
+// and causal prefill, contexts longer than one softmax chunk. The cache has a scrambled block table, and every byte the kernel must not read
 // (unused blocks, rows past the context, the tail of MLA rows) is NaN.
 #include "common/error.h"
 #include "kernels/backend.h"
@@ -27,6 +27,53 @@ float roundTrip(nw::TensorType type, float v)
     return type == nw::TensorType::F16 ? nw::fp16ToFloat(nw::floatToFp16(v)) : v;
 }
 
+bool quantized(nw::TensorType type)
+{
+    return type == nw::TensorType::Q8_0 || type == nw::TensorType::Q4_0;
+}
+
+// Element i of a row stored in `type`, decoded by hand from ggml's published block layouts:
+// Q8_0 = {f16 d; int8 q[32]}, x = d q; Q4_0 = {f16 d; u8 q[16]}, element j < 16 in the low
+// nibble of q[j], element j + 16 in its high nibble, x = d (nibble - 8). `step` gets |d|.
+float decodeElement(nw::TensorType type, const std::byte *row, int i, float *step = nullptr)
+{
+    if (type == nw::TensorType::F32 || type == nw::TensorType::F16) {
+        float x;
+        if (type == nw::TensorType::F16) {
+            nw::f16_t h;
+            std::memcpy(&h, row + std::size_t(i) * 2, 2);
+            x = nw::fp16ToFloat(h);
+        } else {
+            std::memcpy(&x, row + std::size_t(i) * 4, 4);
+        }
+        if (step)
+            *step = 0;
+        return x;
+    }
+    const std::size_t blockBytes = type == nw::TensorType::Q8_0 ? 34 : 18;
+    const std::byte *block = row + std::size_t(i / 32) * blockBytes;
+    nw::f16_t dBits;
+    std::memcpy(&dBits, block, 2);
+    const float d = nw::fp16ToFloat(dBits);
+    if (step)
+        *step = std::fabs(d);
+    const int j = i % 32;
+    if (type == nw::TensorType::Q8_0)
+        return d * float(static_cast<std::int8_t>(block[2 + j]));
+    const auto byte = static_cast<unsigned>(block[2 + j % 16]);
+    return d * float(int(j < 16 ? byte & 15u : byte >> 4) - 8);
+}
+
+std::size_t rowBytesOf(nw::TensorType type, int elements)
+{
+    switch (type) {
+    case nw::TensorType::F16: return std::size_t(elements) * 2;
+    case nw::TensorType::Q8_0: return std::size_t(elements) / 32 * 34;
+    case nw::TensorType::Q4_0: return std::size_t(elements) / 32 * 18;
+    default: return std::size_t(elements) * 4;
+    }
+}
+
 void runCase(const Case &c, nw::TensorType type, int threads, int nCache, int nQuery, bool prefill)
 {
     CAPTURE(c.name);
@@ -39,10 +86,9 @@ void runCase(const Case &c, nw::TensorType type, int threads, int nCache, int nQ
     const int blockSize = 16;
     const int nBlocksUsed = (nCache + blockSize - 1) / blockSize;
     const int nBlocks = nBlocksUsed + 3; // spare blocks: never referenced, NaN
-    const std::size_t es = type == nw::TensorType::F16 ? 2 : 4;
     const int kWidth = c.nKvHeads * c.kHeadDim, vWidth = c.nKvHeads * c.vHeadDim;
-    const std::size_t kRowStride = std::size_t(kWidth) * es + 16; // a NaN gap after each row
-    const std::size_t vRowStride = std::size_t(vWidth) * es + 8;
+    const std::size_t kRowStride = rowBytesOf(type, kWidth) + 16; // a NaN gap after each row
+    const std::size_t vRowStride = rowBytesOf(type, vWidth) + 8;
     std::vector<std::byte> kBlocks(kRowStride * blockSize * std::size_t(nBlocks), std::byte{0xff});
     std::vector<std::byte> vBlocks(vRowStride * blockSize * std::size_t(nBlocks), std::byte{0xff});
     // Scrambled physical blocks: logical block b lives in physical (b * 5 + 2) % nBlocks.
@@ -99,6 +145,41 @@ void runCase(const Case &c, nw::TensorType type, int threads, int nCache, int nQ
     a.kv = kv;
     backend->attention(a);
 
+    // What the cache holds, decoded by hand; every stored value is the original to within the
+    // rounding of its format (half a step for F16 / Q8_0; Q4_0 maps the group's extreme to -8, so
+    // a value of the opposite sign near it clamps to +7: up to one step, and the f16 rounding of
+    // the scale stretches that by up to 8 × 2^-11 of a step).
+    const auto rowOf = [&](const std::vector<std::byte> &blocks, std::size_t stride, int t) {
+        return blocks.data() + std::size_t(table[std::size_t(t / blockSize)]) * stride * blockSize
+               + std::size_t(t % blockSize) * stride;
+    };
+    std::vector<float> kHeld(k.size()), vHeld(v.size());
+    int misplaced = 0;
+    const float stepShare = type == nw::TensorType::Q4_0 ? 1.005f : 0.505f;
+    for (int t = 0; t < nCache; ++t) {
+        for (int d = 0; d < kWidth; ++d) {
+            float step = 0;
+            const float held = decodeElement(type, rowOf(kBlocks, kRowStride, t), d, &step);
+            const float original = k[std::size_t(t) * kWidth + std::size_t(d)];
+            kHeld[std::size_t(t) * kWidth + std::size_t(d)] = held;
+            misplaced += quantized(type) ? !(std::fabs(held - original) <= stepShare * step)
+                                         : held != roundTrip(type, original);
+        }
+        for (int d = 0; d < vWidth && !c.mla; ++d) {
+            float step = 0;
+            const float held = decodeElement(type, rowOf(vBlocks, vRowStride, t), d, &step);
+            const float original = v[std::size_t(t) * vWidth + std::size_t(d)];
+            vHeld[std::size_t(t) * vWidth + std::size_t(d)] = held;
+            misplaced += quantized(type) ? !(std::fabs(held - original) <= stepShare * step)
+                                         : held != roundTrip(type, original);
+        }
+    }
+    CHECK(misplaced == 0);
+
+    // The reference attends over the held values. Quantized rows are scored against the query
+    // quantized to Q8_0 (int8 per 32, as llama.cpp does with a quantized cache), which moves a
+    // score by at most scale * sum|k| * |q|max / 254 per group: ~1e-2 here, so 2e-2 on outputs.
+    const double tolerance = quantized(type) ? 2e-2 : 1e-4;
     int bad = 0;
     const int group = c.nHeads / c.nKvHeads;
     for (int t = 0; t < nQuery; ++t)
@@ -111,7 +192,7 @@ void runCase(const Case &c, nw::TensorType type, int threads, int nCache, int nQ
             for (int j = 0; j < n; ++j) {
                 double dot = 0;
                 for (int d = 0; d < c.kHeadDim; ++d)
-                    dot += double(qh[d]) * roundTrip(type, k[std::size_t(j) * kWidth + std::size_t(kvh * c.kHeadDim + d)]);
+                    dot += double(qh[d]) * kHeld[std::size_t(j) * kWidth + std::size_t(kvh * c.kHeadDim + d)];
                 s[std::size_t(j)] = dot * a.scale;
                 maxS = std::max(maxS, s[std::size_t(j)]);
             }
@@ -121,34 +202,15 @@ void runCase(const Case &c, nw::TensorType type, int threads, int nCache, int nQ
             for (int d = 0; d < c.vHeadDim; ++d) {
                 double o = 0;
                 for (int j = 0; j < n; ++j) {
-                    const float vv = c.mla ? k[std::size_t(j) * kWidth + std::size_t(d)]
-                                           : v[std::size_t(j) * vWidth + std::size_t(kvh * c.vHeadDim + d)];
-                    o += s[std::size_t(j)] / sum * roundTrip(type, vv);
+                    const float vv = c.mla ? kHeld[std::size_t(j) * kWidth + std::size_t(d)]
+                                           : vHeld[std::size_t(j) * vWidth + std::size_t(kvh * c.vHeadDim + d)];
+                    o += s[std::size_t(j)] / sum * vv;
                 }
                 const double got = out[(std::size_t(t) * c.nHeads + h) * c.vHeadDim + std::size_t(d)];
-                bad += !(std::fabs(got - o) <= 1e-4);
+                bad += !(std::fabs(got - o) <= tolerance);
             }
         }
     CHECK(bad == 0);
-
-    // storeKv wrote each value where the view says, converted to the row type.
-    int misplaced = 0;
-    for (int t = 0; t < nCache; t += 7) {
-        const std::byte *row = kBlocks.data() + std::size_t(table[std::size_t(t / blockSize)]) * kv.kBlockStride
-                               + std::size_t(t % blockSize) * kRowStride;
-        for (int d = 0; d < kWidth; d += 5) {
-            float got;
-            if (type == nw::TensorType::F16) {
-                nw::f16_t h;
-                std::memcpy(&h, row + std::size_t(d) * 2, 2);
-                got = nw::fp16ToFloat(h);
-            } else {
-                std::memcpy(&got, row + std::size_t(d) * 4, 4);
-            }
-            misplaced += got != roundTrip(type, k[std::size_t(t) * kWidth + std::size_t(d)]);
-        }
-    }
-    CHECK(misplaced == 0);
 }
 
 const Case kCases[] = {
@@ -156,6 +218,13 @@ const Case kCases[] = {
     {"GQA 8/2", 8, 2, 48, 40, false},
     {"MLA shared row", 5, 1, 72, 64, true},
     {"MLA, more heads than one pass takes", 20, 1, 40, 32, true},
+};
+
+// Head dims that are whole groups of 32, as quantized rows need.
+const Case kQuantCases[] = {
+    {"MHA", 4, 4, 64, 64, false},
+    {"GQA 8/2", 8, 2, 32, 64, false},
+    {"MLA shared row", 5, 1, 96, 64, true},
 };
 
 } // namespace
@@ -172,13 +241,24 @@ TEST_CASE("attention matches the reference over a paged cache")
             }
 }
 
+TEST_CASE("attention reads quantized Q8_0 / Q4_0 rows within their tolerance")
+{
+    for (const Case &c : kQuantCases)
+        for (nw::TensorType type : {nw::TensorType::Q8_0, nw::TensorType::Q4_0})
+            for (int threads : {1, 2}) {
+                runCase(c, type, threads, 1, 1, false);
+                runCase(c, type, threads, 150, 1, false);
+                runCase(c, type, threads, 141, 29, true);
+            }
+}
+
 TEST_CASE("attention and storeKv reject views they cannot read")
 {
     auto backend = nw::makeCpuBackend(1);
     std::vector<std::byte> blocks(4096);
     const std::int32_t table[1] = {0};
     nw::KvLayerView kv;
-    kv.type = nw::TensorType::Q8_0;
+    kv.type = nw::TensorType::Q4_K; // no K-quant KV rows
     kv.blockSize = 4;
     kv.blockTable = table;
     kv.kBlocks = kv.vBlocks = blocks.data();
@@ -188,6 +268,10 @@ TEST_CASE("attention and storeKv reject views they cannot read")
     float k[32] = {};
     const std::int32_t pos = 0;
     CHECK_THROWS_AS(backend->storeKv(kv, k, nullptr, 1, &pos), nw::Error);
+    kv.type = nw::TensorType::Q8_0;
+    kv.kHeadDim = kv.vHeadDim = 16; // a head of Q8_0 rows must be whole groups of 32
+    CHECK_THROWS_AS(backend->storeKv(kv, k, nullptr, 1, &pos), nw::Error);
+    kv.kHeadDim = kv.vHeadDim = 32;
     kv.type = nw::TensorType::F32;
     kv.kRowStride = 64; // shorter than one head of 32 floats
     CHECK_THROWS_AS(backend->storeKv(kv, k, nullptr, 1, &pos), nw::Error);
