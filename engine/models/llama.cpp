@@ -4,8 +4,14 @@
 #include "common/assert.h"
 #include "common/error.h"
 #include "engine/gguf_file.h"
+#include "engine/latent_kv.h"
+#include "kernels/cpu/quantize.h"
 
 #include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <numeric>
 
 namespace nw {
 namespace {
@@ -63,7 +69,17 @@ public:
         }
     }
 
-    std::vector<KvMode> kvModes() const override { return {KvMode::Full}; }
+    std::vector<KvMode> kvModes() const override { return {KvMode::Full, KvMode::Latent}; }
+
+    // latent:R factors are made (or read from their cache file) when the cache is created, so
+    // the first forward is not the one that pays for the SVD.
+    KvLayout kvLayout(const KvModeSpec &spec) const override
+    {
+        KvLayout layout = Model::kvLayout(spec);
+        if (spec.mode == KvMode::Latent)
+            latentFactors(spec.rank);
+        return layout;
+    }
 
     void forward(std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions, KvCache &cache,
                  LogitsFor which, std::vector<float> &logits) override
@@ -71,7 +87,9 @@ public:
         const HParams &hp = m_hparams;
         const int n = static_cast<int>(tokens.size());
         NW_ASSERT(n > 0 && positions.size() == tokens.size());
-        NW_ASSERT(cache.nLayers() == hp.nLayers && cache.layout().spec.mode == KvMode::Full);
+        const KvMode mode = cache.layout().spec.mode;
+        NW_ASSERT(cache.nLayers() == hp.nLayers && (mode == KvMode::Full || mode == KvMode::Latent));
+        const LatentFactors *latent = mode == KvMode::Latent ? &latentFactors(cache.layout().spec.rank) : nullptr;
         for (int t = 1; t < n; ++t)
             NW_ASSERT(positions[static_cast<std::size_t>(t)] == positions[static_cast<std::size_t>(t - 1)] + 1);
         if (positions[0] < 0 || positions[0] > cache.tokens())
@@ -107,22 +125,26 @@ public:
             const LlamaLayer &l = m_layers[il];
             be.rmsNorm(m_x.data(), l.attnNorm, m_h.data(), n, static_cast<int>(e), eps);
             be.matmul(l.wq, m_h.data(), m_q.data(), n);
-            be.matmul(l.wk, m_h.data(), m_k.data(), n);
-            be.matmul(l.wv, m_h.data(), m_v.data(), n);
             be.rope(m_q.data(), n, static_cast<int>(hp.nHeads), static_cast<int>(hp.headDimK), 0, positions.data(),
                     m_rope);
-            be.rope(m_k.data(), n, static_cast<int>(hp.nKvHeads), static_cast<int>(hp.headDimK), 0,
-                    positions.data(), m_rope);
             const KvLayerView view = cache.layerView(static_cast<std::int64_t>(il));
-            be.storeKv(view, m_k.data(), m_v.data(), n, positions.data());
             AttentionArgs args;
+            if (latent) {
+                latentAttentionKv(*latent, il, m_h.data(), n, positions, cache, end, args);
+            } else {
+                be.matmul(l.wk, m_h.data(), m_k.data(), n);
+                be.matmul(l.wv, m_h.data(), m_v.data(), n);
+                be.rope(m_k.data(), n, static_cast<int>(hp.nKvHeads), static_cast<int>(hp.headDimK), 0,
+                        positions.data(), m_rope);
+                be.storeKv(view, m_k.data(), m_v.data(), n, positions.data());
+                args.kv = view;
+            }
             args.q = m_q.data();
             args.out = m_att.data();
             args.nTokens = n;
             args.nHeads = static_cast<int>(hp.nHeads);
             args.queryPositions = positions.data();
             args.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hp.headDimK)));
-            args.kv = view;
             be.attention(args);
             be.matmul(l.wo, m_att.data(), m_h.data(), n);
             for (std::size_t i = 0; i < nt * e; ++i)
@@ -146,6 +168,73 @@ public:
     }
 
 private:
+    const LatentFactors &latentFactors(std::int64_t rank) const
+    {
+        std::lock_guard lock(m_latentMutex);
+        auto &slot = m_latent[rank];
+        if (!slot) {
+            std::vector<WeightMatrix> wk, wv;
+            for (const LlamaLayer &l : m_layers) {
+                wk.push_back(l.wk);
+                wv.push_back(l.wv);
+            }
+            slot = std::make_unique<LatentFactors>(loadOrFactorizeKv(wk, wv, rank, latentCacheDir()));
+        }
+        return *slot;
+    }
+
+    // latent:R: stores this batch's latents c_k = kDown·x and c_v = vDown·x, then rebuilds every
+    // cached token's K and V (k = kUp·c_k, rotated at its own position: RoPE does not commute
+    // with kUp, so it is applied after the expansion, per position) into an f32 one-block view
+    // for the ordinary attention. x: [n, nEmbd] normed input.
+    void latentAttentionKv(const LatentFactors &f, std::size_t il, const float *x, int n,
+                           std::span<const std::int32_t> positions, KvCache &cache, std::int64_t end,
+                           AttentionArgs &args)
+    {
+        const HParams &hp = m_hparams;
+        Backend &be = *m_backend;
+        const LatentLayerFactors &lf = f.layers[il];
+        const int rank = static_cast<int>(f.rank);
+        const std::size_t r = static_cast<std::size_t>(rank);
+        const auto nKv = static_cast<std::size_t>(end);
+        m_ck.resize(std::max<std::size_t>(nKv, static_cast<std::size_t>(n)) * r); // [nKv, rank]
+        m_cv.resize(m_ck.size());
+        be.matmul(denseWeights(TensorType::F32, rank, f.nEmbd, lf.kDown.data()), x, m_ck.data(), n);
+        be.matmul(denseWeights(TensorType::F32, rank, f.nEmbd, lf.vDown.data()), x, m_cv.data(), n);
+        const KvLayerView view = cache.layerView(static_cast<std::int64_t>(il));
+        be.storeKv(view, m_ck.data(), m_cv.data(), n, positions.data());
+        // Every cached latent as f32, in the row type the cache holds (f16, f32, q8, q4).
+        const TensorType type = cache.layout().kType;
+        for (std::size_t t = 0; t < nKv; ++t) {
+            dequantizeRow(type, cache.kRow(std::int64_t(il), std::int64_t(t)), m_ck.data() + t * r, r);
+            dequantizeRow(type, cache.vRow(std::int64_t(il), std::int64_t(t)), m_cv.data() + t * r, r);
+        }
+        const std::size_t kDim = static_cast<std::size_t>(f.kDim), vDim = static_cast<std::size_t>(f.vDim);
+        m_kAll.resize(nKv * kDim);
+        m_vAll.resize(nKv * vDim);
+        be.matmul(denseWeights(TensorType::F32, f.kDim, rank, lf.kUp.data()), m_ck.data(), m_kAll.data(), int(nKv));
+        be.matmul(denseWeights(TensorType::F32, f.vDim, rank, lf.vUp.data()), m_cv.data(), m_vAll.data(), int(nKv));
+        if (m_allPositions.size() < nKv) {
+            m_allPositions.resize(nKv);
+            std::iota(m_allPositions.begin(), m_allPositions.end(), 0);
+        }
+        be.rope(m_kAll.data(), int(nKv), static_cast<int>(hp.nKvHeads), static_cast<int>(hp.headDimK), 0,
+                m_allPositions.data(), m_rope);
+        static const std::int32_t kOneBlock[1] = {0};
+        args.kv.type = TensorType::F32;
+        args.kv.blockSize = int(nKv);
+        args.kv.blockTable = kOneBlock;
+        args.kv.kBlocks = reinterpret_cast<std::byte *>(m_kAll.data());
+        args.kv.kRowStride = kDim * sizeof(float);
+        args.kv.kBlockStride = nKv * args.kv.kRowStride;
+        args.kv.vBlocks = reinterpret_cast<std::byte *>(m_vAll.data());
+        args.kv.vRowStride = vDim * sizeof(float);
+        args.kv.vBlockStride = nKv * args.kv.vRowStride;
+        args.kv.nKvHeads = static_cast<int>(hp.nKvHeads);
+        args.kv.kHeadDim = static_cast<int>(hp.headDimK);
+        args.kv.vHeadDim = static_cast<int>(hp.headDimV);
+    }
+
     WeightMatrix m_tokenEmbd;          // [nVocab, nEmbd]
     const float *m_outputNorm = nullptr; // [nEmbd]
     WeightMatrix m_output;             // [nVocab, nEmbd]
@@ -153,6 +242,11 @@ private:
     RopeParams m_rope;
     // Scratch reused across calls (one forward at a time per model).
     std::vector<float> m_x, m_h, m_q, m_k, m_v, m_att, m_gate, m_up;
+    // latent:R scratch: every cached latent [nKv, rank] and the K/V rebuilt from them.
+    std::vector<float> m_ck, m_cv, m_kAll, m_vAll;
+    std::vector<std::int32_t> m_allPositions; // 0, 1, 2, ...
+    mutable std::mutex m_latentMutex;
+    mutable std::map<std::int64_t, std::unique_ptr<LatentFactors>> m_latent; // by rank
 };
 
 } // namespace
