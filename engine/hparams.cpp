@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <optional>
 
 namespace nw {
 
@@ -78,18 +79,16 @@ HParams HParams::fromGguf(const GgufFile &file)
     hp.rmsEps = r.findFloat("attention.layer_norm_rms_epsilon", 1e-5);
     hp.ropeFreqBase = r.findFloat("rope.freq_base", 10000.0);
 
-    const std::string scalingType = file.findString(r.key("rope.scaling.type")).value_or("none");
+    const std::optional<std::string> scalingType = file.findString(r.key("rope.scaling.type"));
     if (scalingType == "linear")
         hp.ropeScaling.type = RopeScalingType::Linear;
     else if (scalingType == "yarn")
         hp.ropeScaling.type = RopeScalingType::Yarn;
-    else if (scalingType != "none")
-        fail("{}: rope scaling type '{}' is not supported (none, linear, yarn)", file.label(), scalingType);
-    hp.ropeScaling.factor = r.findFloat("rope.scaling.factor", 0.0);
-    if (hp.ropeScaling.factor == 0.0) // older files: rope.scale_linear
-        hp.ropeScaling.factor = r.findFloat("rope.scale_linear", 1.0);
-    if (hp.ropeScaling.factor != 1.0 && hp.ropeScaling.type == RopeScalingType::None && scalingType == "none" &&
-        !file.findString(r.key("rope.scaling.type")))
+    else if (scalingType && *scalingType != "none")
+        fail("{}: rope scaling type '{}' is not supported (none, linear, yarn)", file.label(), *scalingType);
+    // Older files have only rope.scale_linear, which implies linear scaling.
+    hp.ropeScaling.factor = r.findFloat("rope.scaling.factor", r.findFloat("rope.scale_linear", 1.0));
+    if (!scalingType && hp.ropeScaling.factor != 1.0)
         hp.ropeScaling.type = RopeScalingType::Linear;
     hp.ropeScaling.originalContext = r.findInt("rope.scaling.original_context_length", hp.nCtxTrain);
     hp.ropeScaling.yarnLogMultiplier = r.findFloat("rope.scaling.yarn_log_multiplier", 0.0);
