@@ -12,6 +12,8 @@ packages=(
   # tests: doctest for the Qt-free modules, qpdf to encrypt test PDFs, pdftotext as the ingest
   # benchmark's peer, a font for the PDFs the tests draw, Xvfb for screenshots
   doctest-dev qpdf poppler-utils fonts-dejavu-core xvfb xauth
+  # packaging checks: the .deb and the installed tree (lintian, desktop entry, AppStream, man, zsh)
+  dpkg-dev lintian desktop-file-utils appstream man-db zsh
 )
 
 missing=()
