@@ -221,6 +221,7 @@ int main(int argc, char **argv)
     if (llama)
         std::printf(" %14s %14s %8s %8s", "llama pp tok/s", "llama tg tok/s", "pp x", "tg x");
     std::printf("\n");
+    std::fflush(stdout);
     for (const auto &[name, type] : {std::pair{std::string("q8_0"), TensorType::Q8_0}, std::pair{std::string("q4_k"), TensorType::Q4_K}}) {
         if (typeList.find(name) == std::string::npos)
             continue;
@@ -230,6 +231,7 @@ int main(int argc, char **argv)
         const Speed ours = measure(path, threads, nPrompt, nGen);
         std::printf("%-6s %10.0f %14.2f %14.2f", name.c_str(), static_cast<double>(fs::file_size(path)) / 1048576.0,
                     ours.prefill, ours.decode);
+        std::fflush(stdout); // our figures stand even if llama-bench never returns
         if (llama) {
             if (const auto theirs = llamaBench(*llama, path, threads, nPrompt, nGen))
                 std::printf(" %14.2f %14.2f %8.2f %8.2f", theirs->prefill, theirs->decode, ours.prefill / theirs->prefill,
