@@ -150,6 +150,8 @@ mlaDecodeTensorCoreKernel(MlaDecodeArgs a, Workspace ws, int nSplits, int stages
                                a.cache, table[b + 1], validRows(b + 1));
                 __pipeline_wait_prior(1);
             } else {
+                if (stages == 1 && b > first) // one buffer: load this block only now
+                    loadBlockAsync(kv, a.cache, table[b], validRows(b));
                 __pipeline_wait_prior(0);
             }
             __syncthreads();
@@ -366,6 +368,8 @@ void validate(const MlaDecodeArgs &a)
         nw::fail("cuda::mlaDecode: queries must be f32 or bf16");
     if (!std::isfinite(a.scale))
         nw::fail("cuda::mlaDecode: softmax scale {} is not finite", a.scale);
+    if (a.stages < 0 || a.stages > 2)
+        nw::fail("cuda::mlaDecode: {} block buffers requested (0 = automatic, 1 or 2)", a.stages);
     if (a.nSplits < 0 || a.nSplits > kMaxSplits)
         nw::fail("cuda::mlaDecode: {} splits requested (0..{})", a.nSplits, kMaxSplits);
 }
@@ -411,7 +415,7 @@ void mlaDecode(const MlaDecodeArgs &args, void *workspace, std::size_t workspace
         const auto optin = static_cast<std::size_t>(deviceAttribute(cudaDevAttrMaxSharedMemoryPerBlockOptin));
         // Double buffering (copy block b + 1 while computing block b) when shared memory allows
         // (H100: 227 KiB per block); A100's 163 KiB takes one buffer.
-        const int stages = tensorCoreSmemBytes(2) <= optin ? 2 : 1;
+        const int stages = args.stages != 0 ? args.stages : tensorCoreSmemBytes(2) <= optin ? 2 : 1;
         const std::size_t smem = tensorCoreSmemBytes(stages);
         if (smem > optin)
             nw::fail("cuda::mlaDecode: needs {} bytes of shared memory, the device allows {}", smem, optin);

@@ -40,6 +40,9 @@ struct MlaDecodeArgs {
     // Splits along the sequence (combined by log-sum-exp): 0 picks enough to fill the device.
     int nSplits = 0;
     MlaPath path = MlaPath::Auto;
+    // Tensor-core path's block buffers: 0 = two (copy the next block while computing this one)
+    // when shared memory allows (H100), else one (A100); 1 or 2 forces it (tests cover both).
+    int stages = 0;
 };
 
 // Bytes of device workspace mlaDecode needs for `args` (partial outputs and log-sum-exps of the

@@ -131,6 +131,7 @@ struct RunOptions {
     nw::cuda::MlaPath path = nw::cuda::MlaPath::TensorCore;
     nw::cuda::MlaQueryType qType = nw::cuda::MlaQueryType::BF16;
     int nSplits = 0;
+    int stages = 0;
 };
 
 std::vector<float> runGpu(const Problem &p, const Inputs &in, const RunOptions &o)
@@ -160,6 +161,7 @@ std::vector<float> runGpu(const Problem &p, const Inputs &in, const RunOptions &
     a.scale = in.scale;
     a.nSplits = o.nSplits;
     a.path = o.path;
+    a.stages = o.stages;
     DeviceBuffer workspace(mlaDecodeWorkspaceBytes(a));
     NW_CUDA_CHECK(cudaMemset(workspace.data(), 0xff, workspace.bytes()));
     mlaDecode(a, workspace.data(), workspace.bytes(), nullptr);
@@ -206,7 +208,9 @@ TEST_CASE("mla decode: mixed lengths, one head group, both paths agree with the 
     const std::vector<float> ref = cpuReference(p, in, qRounded);
     for (const int splits : {1, 3, 0}) {
         CAPTURE(splits);
-        checkClose(runGpu(p, in, {nw::cuda::MlaPath::TensorCore, nw::cuda::MlaQueryType::BF16, splits}), ref, kTensorCoreTol);
+        for (const int stages : {1, 2}) // one block buffer (A100) and double buffering (H100)
+            checkClose(runGpu(p, in, {nw::cuda::MlaPath::TensorCore, nw::cuda::MlaQueryType::BF16, splits, stages}),
+                       ref, kTensorCoreTol);
         checkClose(runGpu(p, in, {nw::cuda::MlaPath::Plain, nw::cuda::MlaQueryType::BF16, splits}), ref, kPlainTol);
     }
 }
@@ -270,6 +274,9 @@ TEST_CASE("mla decode: the host entry refuses bad arguments before launching")
     CHECK_THROWS_AS(mlaDecode(bad, workspace.data(), workspace.bytes(), nullptr), nw::Error);
     bad = a;
     bad.cache = reinterpret_cast<const std::uint16_t *>(dummy.as<char>() + 2);
+    CHECK_THROWS_AS(mlaDecode(bad, workspace.data(), workspace.bytes(), nullptr), nw::Error);
+    bad = a;
+    bad.stages = 3;
     CHECK_THROWS_AS(mlaDecode(bad, workspace.data(), workspace.bytes(), nullptr), nw::Error);
     bad = a;
     bad.nSplits = 65;
