@@ -21,7 +21,9 @@ namespace nw::ingest {
 struct IngestOptions {
     int jobs = 0;                  // extraction threads; 0: one per core
     QString collection;            // add every ingested or already present document to it
-    bool storeWordBoxes = true;    // see the measurement in store/README.md
+    // Off: boxes are computed when a page is shown (ingest/page_words.h); storing them all
+    // costs ~6 KB a page (2.4x the database) for no extraction time saved (store/README.md).
+    bool storeWordBoxes = false;
     qint64 maxFileBytes = qint64(2) << 30; // larger files are refused as too large
     int maxPages = 50'000;         // so are PDFs with more pages
     int batchPages = 512;          // pages per write transaction (whole documents, at least one)

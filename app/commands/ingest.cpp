@@ -83,8 +83,8 @@ Command ingestCommand()
                 parser.addOption({QStringLiteral("collection"),
                                   QStringLiteral("Add the files to this collection (created if needed)."),
                                   QStringLiteral("NAME")});
-                parser.addOption({QStringLiteral("no-word-boxes"),
-                                  QStringLiteral("Do not store word boxes (they are computed when a page is shown).")});
+                parser.addOption({QStringLiteral("word-boxes"),
+                                  QStringLiteral("Store every page's word boxes now (default: computed when a page is shown).")});
                 addJsonOption(parser);
                 parser.addPositionalArgument(QStringLiteral("PATH"), QStringLiteral("Files or folders to ingest."),
                                              QStringLiteral("PATH..."));
@@ -107,7 +107,7 @@ Command ingestCommand()
                     }
                 }
                 options.collection = parser.value(QStringLiteral("collection"));
-                options.storeWordBoxes = !parser.isSet(QStringLiteral("no-word-boxes"));
+                options.storeWordBoxes = parser.isSet(QStringLiteral("word-boxes"));
                 const bool json = parser.isSet(QStringLiteral("json"));
                 const QString dbPath = databasePath(parser);
 

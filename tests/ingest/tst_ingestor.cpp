@@ -2,6 +2,7 @@
 // is idempotent; a changed file replaces its old version; parallel equals serial; text files;
 // cancel keeps what was committed and a rerun finishes; progress reaches the callback.
 #include "ingest/ingestor.h"
+#include "ingest/page_words.h"
 #include "store/search_service.h"
 #include "tests/ingest/pdf_fixtures.h"
 
@@ -310,16 +311,29 @@ void TestIngestor::wordBoxesAreStoredOrNot()
     const QString a = file(QStringLiteral("a.pdf")), b = file(QStringLiteral("b.pdf"));
     QVERIFY(nw::test::writeTextPdf(a, {"boxed words here"}));
     QVERIFY(nw::test::writeTextPdf(b, {"no boxes kept"}));
-    Ingestor(*m_store).run({a});
-    IngestOptions without;
-    without.storeWordBoxes = false;
-    Ingestor(*m_store, without).run({b});
+    IngestOptions with;
+    with.storeWordBoxes = true;
+    Ingestor(*m_store, with).run({a});
+    Ingestor(*m_store).run({b}); // the default: computed on demand
     const auto docs = m_store->documents();
     const auto page = m_store->requirePage(docs[0].id, 1);
     QCOMPARE(page.words.size(), std::size_t(3));
     QCOMPARE(page.text.mid(page.words[2].offset, page.words[2].length), QStringLiteral("here"));
     QVERIFY(page.words[0].box.left() >= 0 && page.words[0].box.right() <= page.width);
     QVERIFY(!m_store->findWordBoxes(docs[1].id, 1).has_value());
+
+    // On demand: the same boxes as at ingest, then cached.
+    const auto onDemand = pageWordBoxes(*m_store, docs[1].id, 1);
+    const QString text = m_store->requirePage(docs[1].id, 1).text;
+    QCOMPARE(onDemand.size(), std::size_t(3));
+    QCOMPARE(text.mid(onDemand[1].offset, onDemand[1].length), QStringLiteral("boxes"));
+    QVERIFY(std::abs(onDemand[0].box.left() - nw::test::kLeft) < 2.0);
+    QVERIFY(m_store->findWordBoxes(docs[1].id, 1).has_value());
+    QCOMPARE(pageWordBoxes(*m_store, docs[0].id, 1).size(), std::size_t(3)); // stored ones
+    // A changed file cannot give boxes for the old text.
+    QVERIFY(nw::test::writeTextPdf(b, {"different words entirely now"}));
+    m_store->database().exec("DELETE FROM word_boxes");
+    QVERIFY_THROWS_EXCEPTION(nw::Error, pageWordBoxes(*m_store, docs[1].id, 1));
 }
 
 void TestIngestor::cancelKeepsCommittedWorkAndRerunFinishes()

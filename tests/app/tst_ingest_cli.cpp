@@ -1,0 +1,277 @@
+// `needlework ingest|search|library` as a user runs them: exit codes, JSON output, SIGKILL in
+// the middle of an ingest leaves a consistent database and a rerun finishes without duplicates,
+// Ctrl-C (SIGINT) stops after a committed batch.
+#include "common/error.h"
+#include "store/library_store.h"
+#include "tests/ingest/pdf_fixtures.h"
+
+#include <QDir>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QThread>
+
+#include <csignal>
+
+using nw::store::Database;
+using nw::store::LibraryStore;
+
+class TestIngestCli : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void exitCodes_data();
+    void exitCodes();
+    void ingestJsonSummary();
+    void searchJsonAndText();
+    void libraryListAndRemove();
+    void killAndResume();
+    void interruptStopsAfterABatch();
+
+private:
+    struct Result {
+        int code = -1;
+        QByteArray out;
+        QByteArray err;
+    };
+    Result run(const QStringList &args);
+    QProcess *start(const QStringList &args);
+    QString path(const QString &name) const { return m_dir.filePath(name); }
+    static std::int64_t documentCount(const QString &db);
+    static void checkConsistent(const QString &db, int expectedDocs, std::int64_t expectedPages);
+    void makeCorpus(const QString &folder, int nDocs, int nPages);
+    QTemporaryDir m_dir;
+    QString m_exe;
+    QProcessEnvironment m_env;
+};
+
+void TestIngestCli::initTestCase()
+{
+    m_exe = qEnvironmentVariable("NW_BINARY_DIR", QDir::currentPath()) + QStringLiteral("/bin/needlework");
+    QVERIFY2(QFileInfo(m_exe).isExecutable(), qPrintable(m_exe + QStringLiteral(" is missing: build the needlework target")));
+    m_env = QProcessEnvironment::systemEnvironment();
+    m_env.insert(QStringLiteral("HOME"), path(QStringLiteral("home")));
+    m_env.insert(QStringLiteral("XDG_DATA_HOME"), path(QStringLiteral("home/data")));
+    m_env.insert(QStringLiteral("XDG_CACHE_HOME"), path(QStringLiteral("home/cache")));
+    QVERIFY(nw::test::writeTextPdf(path(QStringLiteral("good.pdf")), {"The governing law is Delaware.", "Payment is due in thirty days."},
+                                   QStringLiteral("Supply Agreement")));
+    QVERIFY(nw::test::writeBytes(path(QStringLiteral("bad.pdf")), "this is not a pdf"));
+    QVERIFY(nw::test::writeBytes(path(QStringLiteral("notes.txt")), "Plain notes mention Delaware too.\n"));
+}
+
+TestIngestCli::Result TestIngestCli::run(const QStringList &args)
+{
+    QProcess process;
+    process.setProcessEnvironment(m_env);
+    process.start(m_exe, args);
+    if (!process.waitForFinished(120000))
+        process.kill();
+    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1, process.readAllStandardOutput(),
+            process.readAllStandardError()};
+}
+
+QProcess *TestIngestCli::start(const QStringList &args)
+{
+    auto *process = new QProcess(this);
+    process->setProcessEnvironment(m_env);
+    process->start(m_exe, args);
+    return process;
+}
+
+std::int64_t TestIngestCli::documentCount(const QString &db)
+{
+    try {
+        Database database(db.toStdString());
+        return database.queryInt("SELECT count(*) FROM documents").value_or(0);
+    } catch (const nw::Error &) {
+        return 0; // the schema is not there yet
+    }
+}
+
+void TestIngestCli::checkConsistent(const QString &db, int expectedDocs, std::int64_t expectedPages)
+{
+    LibraryStore store(db);
+    auto &d = store.database();
+    QCOMPARE(d.queryInt("SELECT count(*) FROM documents x WHERE page_count != "
+                        "(SELECT count(*) FROM pages p WHERE p.document_id = x.id)"),
+             std::optional<std::int64_t>(0));
+    QCOMPARE(d.queryInt("SELECT count(*) - count(DISTINCT sha256) FROM documents"), std::optional<std::int64_t>(0));
+    QCOMPARE(d.queryInt("SELECT count(*) - count(DISTINCT path) FROM documents"), std::optional<std::int64_t>(0));
+    d.exec("INSERT INTO pages_fts(pages_fts) VALUES ('integrity-check')");
+    nw::store::Statement integrity(d, "PRAGMA integrity_check");
+    QVERIFY(integrity.step());
+    QCOMPARE(QString::fromStdString(integrity.columnText(0)), QStringLiteral("ok"));
+    if (expectedDocs >= 0) {
+        QCOMPARE(store.stats().documents, expectedDocs);
+        QCOMPARE(store.stats().pages, expectedPages);
+    }
+}
+
+void TestIngestCli::makeCorpus(const QString &folder, int nDocs, int nPages)
+{
+    QDir().mkpath(folder);
+    for (int d = 1; d <= nDocs; ++d) {
+        QStringList pages;
+        for (int p = 1; p <= nPages; ++p)
+            pages << QStringLiteral("file%1 page%2 text\nwith a second line of words %3").arg(d).arg(p).arg(d * 100 + p);
+        QVERIFY(nw::test::writeTextPdf(folder + QStringLiteral("/f%1.pdf").arg(d, 3, 10, QLatin1Char('0')), pages));
+    }
+}
+
+void TestIngestCli::exitCodes_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<int>("code");
+    const QString db = QStringLiteral("--db=") + path(QStringLiteral("codes.sqlite"));
+    const QString good = path(QStringLiteral("good.pdf")), bad = path(QStringLiteral("bad.pdf"));
+    QTest::addRow("ingest good") << QStringList{"ingest", good, db} << 0;
+    QTest::addRow("ingest again: all present") << QStringList{"ingest", good, db} << 0;
+    QTest::addRow("ingest mixed") << QStringList{"ingest", bad, path(QStringLiteral("notes.txt")), db} << 0;
+    QTest::addRow("ingest all failed") << QStringList{"ingest", bad, path(QStringLiteral("missing.pdf")), db} << 1;
+    QTest::addRow("ingest empty folder") << QStringList{"ingest", path(QStringLiteral("home")), db} << 1;
+    QTest::addRow("ingest no path") << QStringList{"ingest", db} << 2;
+    QTest::addRow("ingest bad jobs") << QStringList{"ingest", good, db, "--jobs", "zero"} << 2;
+    QTest::addRow("search") << QStringList{"search", "delaware", db} << 0;
+    QTest::addRow("search no hits") << QStringList{"search", "zanzibar", db} << 0;
+    QTest::addRow("search malformed") << QStringList{"search", "\"unbalanced", db} << 2;
+    QTest::addRow("search no query") << QStringList{"search", db} << 2;
+    QTest::addRow("search no library") << QStringList{"search", "x", "--db", path(QStringLiteral("none.sqlite"))} << 1;
+    QTest::addRow("library") << QStringList{"library", db} << 0;
+    QTest::addRow("library remove unknown") << QStringList{"library", "remove", "999", db} << 1;
+    QTest::addRow("library bad action") << QStringList{"library", "frobnicate", db} << 2;
+    QTest::addRow("library remove not a number") << QStringList{"library", "remove", "abc", db} << 2;
+}
+
+void TestIngestCli::exitCodes()
+{
+    QFETCH(QStringList, args);
+    QFETCH(int, code);
+    QDir().mkpath(path(QStringLiteral("home")));
+    const Result r = run(args);
+    QVERIFY2(r.code == code, qPrintable(QStringLiteral("exit %1, expected %2; stderr: %3").arg(r.code).arg(code).arg(QString::fromUtf8(r.err))));
+    if (code == 2) // usage errors: one line on stderr
+        QCOMPARE(r.err.trimmed().count('\n'), 0);
+}
+
+void TestIngestCli::ingestJsonSummary()
+{
+    const QString db = path(QStringLiteral("json.sqlite"));
+    const Result r = run({"ingest", path(QStringLiteral("good.pdf")), path(QStringLiteral("bad.pdf")), "--db", db, "--json"});
+    QCOMPARE(r.code, 0);
+    const QJsonObject summary = QJsonDocument::fromJson(r.out).object();
+    QCOMPARE(summary.value(QStringLiteral("added")).toInt(), 1);
+    QCOMPARE(summary.value(QStringLiteral("failed")).toInt(), 1);
+    QCOMPARE(summary.value(QStringLiteral("pages")).toInt(), 2);
+    const QJsonArray files = summary.value(QStringLiteral("files")).toArray();
+    QCOMPARE(files.size(), 2);
+    QCOMPARE(files[0].toObject().value(QStringLiteral("status")).toString(), QStringLiteral("added"));
+    QCOMPARE(files[1].toObject().value(QStringLiteral("problem")).toString(), QStringLiteral("not-pdf"));
+    QVERIFY(!files[1].toObject().value(QStringLiteral("reason")).toString().isEmpty());
+    // The plain summary, when not a terminal: one line, then the failures.
+    const Result text = run({"ingest", path(QStringLiteral("good.pdf")), path(QStringLiteral("bad.pdf")), "--db", db});
+    QVERIFY2(text.out.startsWith("Ingested 1 of 2 files (0 pages)"), text.out.constData());
+    QVERIFY(text.out.contains("1 already present, 1 failed"));
+    QVERIFY(text.out.contains("failed: " + QFileInfo(path(QStringLiteral("bad.pdf"))).canonicalFilePath().toUtf8()));
+    QVERIFY(!text.err.contains('\r')); // no progress line when stderr is not a terminal
+}
+
+void TestIngestCli::searchJsonAndText()
+{
+    const QString db = path(QStringLiteral("search.sqlite"));
+    QCOMPARE(run({"ingest", path(QStringLiteral("good.pdf")), "--db", db}).code, 0);
+    const Result r = run({"search", "governing law", "--db", db, "--json"});
+    QCOMPARE(r.code, 0);
+    const QJsonArray results = QJsonDocument::fromJson(r.out).object().value(QStringLiteral("results")).toArray();
+    QCOMPARE(results.size(), 1);
+    const QJsonObject hit = results[0].toObject();
+    QCOMPARE(hit.value(QStringLiteral("page")).toInt(), 1);
+    QCOMPARE(hit.value(QStringLiteral("title")).toString(), QStringLiteral("Supply Agreement"));
+    QVERIFY(hit.value(QStringLiteral("snippet")).toString().contains(QStringLiteral("<mark>governing</mark>")));
+    const Result text = run({"search", "thirty", "--db", db});
+    QVERIFY(text.out.contains("Supply Agreement — page 2"));
+    QVERIFY(text.out.contains("**thirty**"));
+    const Result bad = run({"search", "e-mail", "--db", db});
+    QCOMPARE(bad.code, 2);
+    QVERIFY2(bad.err.contains("not valid") && !bad.err.contains("SELECT"), bad.err.constData());
+}
+
+void TestIngestCli::libraryListAndRemove()
+{
+    const QString db = path(QStringLiteral("library.sqlite"));
+    QCOMPARE(run({"ingest", path(QStringLiteral("good.pdf")), path(QStringLiteral("notes.txt")), path(QStringLiteral("bad.pdf")),
+                  "--db", db, "--collection", "deals"}).code, 0);
+    const Result list = run({"library", "--db", db, "--json"});
+    const QJsonObject library = QJsonDocument::fromJson(list.out).object();
+    const QJsonArray docs = library.value(QStringLiteral("documents")).toArray();
+    QCOMPARE(docs.size(), 2);
+    QCOMPARE(library.value(QStringLiteral("errors")).toArray().size(), 1);
+    QCOMPARE(docs[0].toObject().value(QStringLiteral("collections")).toArray().at(0).toString(), QStringLiteral("deals"));
+    int id = 0;
+    for (const QJsonValue &doc : docs)
+        if (doc.toObject().value(QStringLiteral("title")).toString() == QLatin1String("Supply Agreement"))
+            id = doc.toObject().value(QStringLiteral("id")).toInt();
+    QVERIFY(id > 0);
+    const Result text = run({"library", "--db", db});
+    QVERIFY(text.out.contains("2 documents, 3 pages"));
+    QVERIFY(text.out.contains("1 files could not be ingested"));
+    QCOMPARE(run({"library", "remove", QString::number(id), "--db", db}).code, 0);
+    const Result after = run({"search", "governing", "--db", db, "--json"});
+    QCOMPARE(QJsonDocument::fromJson(after.out).object().value(QStringLiteral("results")).toArray().size(), 0);
+}
+
+void TestIngestCli::killAndResume()
+{
+    const QString corpus = path(QStringLiteral("kill-corpus"));
+    const int nDocs = 40, nPages = 15;
+    makeCorpus(corpus, nDocs, nPages);
+    const QString db = path(QStringLiteral("kill.sqlite"));
+    QProcess *process = start({"ingest", corpus, "--db", db, "--jobs", "1"});
+    QVERIFY(process->waitForStarted());
+    std::int64_t atKill = 0;
+    for (int i = 0; i < 3000 && atKill < 2 && process->state() == QProcess::Running; ++i) {
+        QThread::msleep(10);
+        atKill = documentCount(db);
+    }
+    QVERIFY2(process->state() == QProcess::Running, "the ingest finished before it could be killed: make the corpus bigger");
+    process->kill(); // SIGKILL
+    QVERIFY(process->waitForFinished());
+    const std::int64_t survived = documentCount(db);
+    QVERIFY2(survived >= atKill && survived < nDocs, qPrintable(QString::number(survived)));
+    checkConsistent(db, static_cast<int>(survived), survived * nPages);
+
+    const Result rerun = run({"ingest", corpus, "--db", db, "--json"});
+    QCOMPARE(rerun.code, 0);
+    const QJsonObject summary = QJsonDocument::fromJson(rerun.out).object();
+    QCOMPARE(summary.value(QStringLiteral("present")).toInt(), static_cast<int>(survived));
+    QCOMPARE(summary.value(QStringLiteral("added")).toInt(), nDocs - static_cast<int>(survived));
+    checkConsistent(db, nDocs, std::int64_t(nDocs) * nPages);
+}
+
+void TestIngestCli::interruptStopsAfterABatch()
+{
+    const QString corpus = path(QStringLiteral("int-corpus"));
+    makeCorpus(corpus, 40, 15);
+    const QString db = path(QStringLiteral("interrupt.sqlite"));
+    QProcess *process = start({"ingest", corpus, "--db", db, "--jobs", "1"});
+    QVERIFY(process->waitForStarted());
+    // Interrupt early, while it works on the first batches (it may have committed none yet).
+    for (int i = 0; i < 3000 && !QFileInfo::exists(db) && process->state() == QProcess::Running; ++i)
+        QThread::msleep(10);
+    QThread::msleep(300);
+    QVERIFY2(process->state() == QProcess::Running, "the ingest finished before it could be interrupted");
+    ::kill(static_cast<pid_t>(process->processId()), SIGINT);
+    QVERIFY(process->waitForFinished(60000));
+    QCOMPARE(process->exitStatus(), QProcess::NormalExit);
+    QCOMPARE(process->exitCode(), 130);
+    QVERIFY2(process->readAllStandardOutput().startsWith("Stopped: ingested"), "summary line missing");
+    const std::int64_t kept = documentCount(db);
+    QVERIFY(kept < 40);
+    checkConsistent(db, static_cast<int>(kept), kept * 15);
+}
+
+// QPdfWriter and QPainter need fonts, hence a QGuiApplication (offscreen under CTest).
+QTEST_MAIN(TestIngestCli)
+#include "tst_ingest_cli.moc"
