@@ -31,7 +31,7 @@ __global__ void rmsNormKernel(const float *__restrict__ x, const float *__restri
     __syncthreads();
     const float scale = rsqrtf(warpSums[0] / cols + eps);
     for (int i = threadIdx.x; i < cols; i += blockDim.x)
-        out[i] = row[i] * scale * weight[i];
+        out[i] = row[i] * scale * (weight != nullptr ? weight[i] : 1.0f);
 }
 
 } // namespace
@@ -41,7 +41,7 @@ void rmsNorm(const float *x, const float *weight, float *y, int rows, int cols, 
 {
     if (rows <= 0 || cols <= 0)
         nw::fail("cuda::rmsNorm: bad shape [{}, {}]", rows, cols);
-    if (x == nullptr || weight == nullptr || y == nullptr)
+    if (x == nullptr || y == nullptr)
         nw::fail("cuda::rmsNorm: null pointer");
     rmsNormKernel<<<rows, kThreads, 0, stream>>>(x, weight, y, cols, eps);
     NW_CUDA_CHECK_LAUNCH();

@@ -1,9 +1,10 @@
-// CUDA elementwise and lookup ops (swiglu, softmax, rope incl. YaRN, embed, storeKv) against
+// CUDA elementwise and lookup ops (rmsNorm, swiglu, softmax, rope incl. YaRN, embed, storeKv) against
 // the CPU backend on the same random inputs.
 #include "kernels/backend.h"
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/embed.cuh"
+#include "kernels/cuda/rms_norm.cuh"
 #include "kernels/cuda/rope.cuh"
 #include "kernels/cuda/store_kv.cuh"
 #include "kernels/float16.h"
@@ -230,5 +231,21 @@ TEST_CASE("cuda storeKv writes the same cache bytes as the CPU backend (F16) and
             }
         }
         CHECK(kc.download<std::byte>(kCache.size()) == expected);
+    }
+}
+
+TEST_CASE("cuda rmsNorm agrees with the CPU backend, with and without a weight, in place")
+{
+    auto cpu = nw::makeCpuBackend(1);
+    const int rows = 5, cols = 2049;
+    const auto weight = randomFloats(cols, 13, 2.f);
+    DeviceBuffer w = DeviceBuffer::from(weight);
+    for (const bool withWeight : {true, false}) {
+        CAPTURE(withWeight);
+        auto x = randomFloats(std::size_t(rows) * cols, 14, 5.f);
+        DeviceBuffer d = DeviceBuffer::from(x);
+        cpu->rmsNorm(x.data(), withWeight ? weight.data() : nullptr, x.data(), rows, cols, 1e-6f);
+        nw::cuda::rmsNorm(d.as<float>(), withWeight ? w.as<float>() : nullptr, d.as<float>(), rows, cols, 1e-6f, nullptr);
+        checkClose(d.download<float>(x.size()), x, 1e-5f);
     }
 }
