@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fcntl.h>
 #include <random>
 #include <spawn.h>
 #include <sys/resource.h>
