@@ -202,7 +202,9 @@ void buildSearchDatabase(const QString &path, int nPages)
 
 int main(int argc, char **argv)
 {
-    QGuiApplication app(argc, argv); // QPdfWriter needs fonts
+    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen"); // fonts for QPdfWriter, no display needed
+    QGuiApplication app(argc, argv);
     QCommandLineParser parser;
     parser.addPositionalArgument(QStringLiteral("DIR"), QStringLiteral("PDFs to ingest (default: generated)"));
     parser.addOption({QStringLiteral("pages"), QStringLiteral("Pages in the search database."), QStringLiteral("N"), QStringLiteral("100000")});
