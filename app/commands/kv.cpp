@@ -7,6 +7,7 @@
 #include "engine/arch_table.h"
 #include "engine/gguf_file.h"
 #include "engine/hparams.h"
+#include "engine/kv_cache.h"
 
 #include <nlohmann/json.hpp>
 
@@ -25,6 +26,33 @@ QString humanBytes(std::uint64_t bytes)
     if (b >= 1024.0)
         return QString::number(b / 1024.0, 'f', 1) + QStringLiteral(" KiB");
     return QString::number(bytes) + QStringLiteral(" B");
+}
+
+// The figures of the modes the user listed (--kv full+q8,latent:64,...), from the layouts alone.
+std::vector<KvModeFigures> listedModeFigures(const HParams &hp, std::int64_t ctx, const QString &list)
+{
+    std::vector<KvModeFigures> out;
+    const std::uint64_t layers = static_cast<std::uint64_t>(hp.nLayers);
+    for (const QString &text : list.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+        KvModeFigures f;
+        f.spec = KvModeSpec::parse(text.trimmed().toStdString());
+        const KvLayout layout = KvLayout::forModel(hp, f.spec);
+        f.bytesPerToken = layers * layout.bytesPerTokenLayer();
+        f.usedBytes = static_cast<std::uint64_t>(ctx) * f.bytesPerToken;
+        f.reservedBytes = KvCache::reservedBytesFor(layout, hp.nLayers, ctx);
+        f.mhaF16BytesPerToken = layers * mhaF16BytesPerTokenLayer(hp);
+        f.savingVsMha = static_cast<double>(f.mhaF16BytesPerToken) / static_cast<double>(f.bytesPerToken);
+        out.push_back(f);
+    }
+    if (out.empty())
+        fail("--kv lists no mode: give e.g. full,full+q8,latent:64+q4");
+    return out;
+}
+
+// Row type as the table shows it: f16 rows, or the quantized block format.
+std::string rowTypeName(const KvModeSpec &spec)
+{
+    return spec.quant == KvQuant::Q8 ? "q8_0" : spec.quant == KvQuant::Q4 ? "q4_0" : "f16";
 }
 
 int runKv(const QCommandLineParser &parser, CommandIo &io)
@@ -58,14 +86,16 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
         hp = HParams::fromGguf(*file);
         name = file->findString("general.name").value_or(path);
     }
-    const std::vector<KvModeFigures> figures = kvModeFigures(hp, ctx);
+    const std::vector<KvModeFigures> figures = parser.isSet(QStringLiteral("kv"))
+        ? listedModeFigures(hp, ctx, parser.value(QStringLiteral("kv")))
+        : kvModeFigures(hp, ctx);
     const std::uint64_t mhaPerToken = figures.front().mhaF16BytesPerToken;
 
     if (parser.isSet(QStringLiteral("json"))) {
         nlohmann::json modes = nlohmann::json::array();
         for (const KvModeFigures &f : figures)
             modes.push_back({{"mode", f.spec.toString()},
-                             {"row_type", "f16"},
+                             {"row_type", rowTypeName(f.spec)},
                              {"bytes_per_token", f.bytesPerToken},
                              {"bytes_used", f.usedBytes},
                              {"bytes_reserved", f.reservedBytes},
@@ -99,7 +129,7 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
         io.out << QStringLiteral(", MLA latent %1 + rope %2").arg(hp.kvLoraRank).arg(hp.qkRopeHeadDim);
     io.out << QStringLiteral("\ncontext %1 tokens\n\n").arg(ctx);
     io.out << QStringLiteral("%1%2%3%4%5\n")
-                  .arg(QStringLiteral("mode"), -12)
+                  .arg(QStringLiteral("mode"), -20)
                   .arg(QStringLiteral("per token"), 14)
                   .arg(QStringLiteral("total"), 14)
                   .arg(QStringLiteral("allocated"), 14)
@@ -107,7 +137,7 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
     auto row = [&io](const QString &mode, std::uint64_t perToken, std::uint64_t total, const QString &allocated,
                      const QString &saving) {
         io.out << QStringLiteral("%1%2%3%4%5\n")
-                      .arg(mode, -12)
+                      .arg(mode, -20)
                       .arg(humanBytes(perToken), 14)
                       .arg(humanBytes(total), 14)
                       .arg(allocated, 14)
@@ -116,7 +146,7 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
     row(QStringLiteral("MHA f16"), mhaPerToken, mhaPerToken * static_cast<std::uint64_t>(ctx), QStringLiteral("-"),
         QStringLiteral("1.00×"));
     for (const KvModeFigures &f : figures)
-        row(QString::fromStdString(f.spec.toString()) + QStringLiteral(" f16"), f.bytesPerToken, f.usedBytes,
+        row(QString::fromStdString(f.spec.toString() + " " + rowTypeName(f.spec)), f.bytesPerToken, f.usedBytes,
             humanBytes(f.reservedBytes), QString::number(f.savingVsMha, 'f', 2) + QStringLiteral("×"));
     return ExitOk;
 }
@@ -128,20 +158,26 @@ Command kvCommand()
     return {
         .name = QStringLiteral("kv"),
         .summary = QStringLiteral("KV cache bytes per token and per context for each mode, vs MHA f16."),
-        .usage = QStringLiteral("(--model M.gguf | --arch NAME) --ctx N [--json]"),
+        .usage = QStringLiteral("(--model M.gguf | --arch NAME) --ctx N [--kv MODES] [--json]"),
         .description = QStringLiteral(
             "Sizes the KV cache of a model from its GGUF metadata (no weights are read) or of a well-known "
             "architecture from the bundled table (DeepSeek-V2, DeepSeek-V2-Lite, DeepSeek-V3, Llama-3.1-8B, "
             "Llama-3.1-70B, Qwen2.5-7B, Mistral-7B). For each mode the model can use — full K/V per KV head, "
             "and mla for models with multi-head latent attention — it prints the bytes per token, the total "
             "for the context, what the paged cache allocates (whole blocks of 64 tokens) and the saving "
-            "against plain multi-head attention in f16.\n\n"
+            "against plain multi-head attention in f16. --kv lists other modes to size instead: latent:R (a "
+            "rank-R latent of K and of V per token, for MHA/GQA models) and +q8 / +q4 on any mode (rows "
+            "quantized in groups of 32 with an f16 scale: 34 or 18 bytes per 32 values).\n\n"
             "Exit status: 0 on success, 1 when the model cannot be read or the arch is unknown, 2 for a usage error."),
         .configure =
             [](QCommandLineParser &parser) {
                 parser.addOption({QStringLiteral("model"), QStringLiteral("A GGUF model (metadata only)."), QStringLiteral("M.gguf")});
                 parser.addOption({QStringLiteral("arch"), QStringLiteral("A well-known architecture by name."), QStringLiteral("NAME")});
                 parser.addOption({QStringLiteral("ctx"), QStringLiteral("Context size in tokens."), QStringLiteral("N")});
+                parser.addOption({QStringLiteral("kv"),
+                                  QStringLiteral("Modes to size, comma-separated: full, mla, latent:R, each optionally "
+                                                 "+q8 or +q4 (default: the model's own modes)."),
+                                  QStringLiteral("MODES")});
                 addJsonOption(parser);
             },
         .run = runKv,
