@@ -117,7 +117,8 @@ void AskService::cancel()
         m_engine->session->cancel();
 }
 
-AskResult AskService::ask(const AskRequest &request, const std::function<void(const QString &)> &onText)
+AskResult AskService::ask(const AskRequest &request, const std::function<void(const QString &)> &onText,
+                          const PrefillProgress &onPrefill)
 {
     if (request.question.trimmed().isEmpty())
         fail("the question is empty");
@@ -136,7 +137,7 @@ AskResult AskService::ask(const AskRequest &request, const std::function<void(co
                 result.citations.resize(3);
             return result;
         }
-        return answerFromModel(request, std::move(result), passageSources(result.passages), onText);
+        return answerFromModel(request, std::move(result), passageSources(result.passages), onText, onPrefill);
     }
 
     // Whole documents, in order, each page labelled.
@@ -156,11 +157,12 @@ AskResult AskService::ask(const AskRequest &request, const std::function<void(co
         for (int n = 1; n <= info.pageCount; ++n)
             sources.push_back({QStringLiteral("%1, p. %2").arg(title).arg(n), m_store.requirePage(info.id, n).text.trimmed()});
     }
-    return answerFromModel(request, std::move(result), sources, onText);
+    return answerFromModel(request, std::move(result), sources, onText, onPrefill);
 }
 
 AskResult AskService::answerFromModel(const AskRequest &request, AskResult result, const std::vector<Source> &sources,
-                                      const std::function<void(const QString &)> &onText)
+                                      const std::function<void(const QString &)> &onText,
+                                      const PrefillProgress &onPrefill)
 {
     Engine &e = *m_engine;
     result.extractive = false;
@@ -203,6 +205,7 @@ AskResult AskService::answerFromModel(const AskRequest &request, AskResult resul
     options.stopStrings = e.chat.stopStrings();
     options.parseSpecial = true;   // the template's control tokens
     SessionCallbacks callbacks;
+    callbacks.onPrefillProgress = onPrefill;
     if (onText)
         callbacks.onText = [&onText](std::string_view text) { onText(QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()))); };
     const GenerationResult generated = e.session->generate(prompt.text.toStdString(), options, callbacks);

@@ -92,15 +92,18 @@ public:
     void setKvMode(const QString &kvMode);
     ModelStatus modelStatus() const;
 
-    // onText receives the generated answer as it streams (not called for extractive answers).
-    AskResult ask(const AskRequest &request, const std::function<void(const QString &)> &onText = {});
+    // onText receives the generated answer as it streams (not called for extractive answers);
+    // onPrefill the prompt tokens computed so far, while the prompt is read.
+    using PrefillProgress = std::function<void(std::int64_t done, std::int64_t total)>;
+    AskResult ask(const AskRequest &request, const std::function<void(const QString &)> &onText = {},
+                  const PrefillProgress &onPrefill = {});
     // Stops a running generation at the next token; safe from any thread or a signal handler.
     void cancel();
 
 private:
     struct Engine;
     AskResult answerFromModel(const AskRequest &request, AskResult result, const std::vector<Source> &sources,
-                              const std::function<void(const QString &)> &onText);
+                              const std::function<void(const QString &)> &onText, const PrefillProgress &onPrefill);
     store::LibraryStore &m_store;
     std::unique_ptr<Engine> m_engine;
 };

@@ -1,7 +1,9 @@
 // Question -> FTS5 query -> candidate pages -> best sentences -> ranked, cited passages.
 #include "app/retriever.h"
 
+#include "common/error.h"
 #include "common/log.h"
+#include "ingest/page_words.h"
 #include "store/search_service.h"
 
 #include <QRegularExpression>
@@ -221,10 +223,6 @@ std::vector<Passage> Retriever::retrieve(const QString &question, const Retrieva
         c.start = best.start;
         c.length = best.length;
         c.quote = page->text.mid(best.start, best.length);
-        std::vector<store::WordBox> words = page->words;
-        if (words.empty())
-            words = m_store.findWordBoxes(document->id, page->number).value_or(std::vector<store::WordBox>{});
-        c.boxes = boxesForSpan(words, best);
         // The heading may be on an earlier page: look back until one is found.
         c.section = sectionHeadingBefore(page->text, best.start);
         for (int n = page->number - 1; c.section.isEmpty() && n >= 1 && n >= page->number - 3; --n)
@@ -251,6 +249,16 @@ std::vector<Passage> Retriever::retrieve(const QString &question, const Retrieva
     std::stable_sort(passages.begin(), passages.end(), [](const Passage &a, const Passage &b) { return a.score > b.score; });
     if (static_cast<int>(passages.size()) > options.limit)
         passages.resize(static_cast<std::size_t>(std::max(0, options.limit)));
+    // Word boxes only for the passages returned: the library keeps them on demand (extracted
+    // from the PDF on first use, then cached), and text documents have none.
+    for (Passage &p : passages) {
+        Citation &c = p.citation;
+        try {
+            c.boxes = boxesForSpan(ingest::pageWordBoxes(m_store, c.documentId, c.page), {c.start, c.length});
+        } catch (const Error &e) {
+            nw::log::get("app")->warn("retrieve: no word boxes for {} page {}: {}", c.path.toStdString(), c.page, e.what());
+        }
+    }
     return passages;
 }
 

@@ -5,6 +5,7 @@
 #include "app/annotation_service.h"
 #include "app/citations.h"
 #include "common/error.h"
+#include "ingest/page_words.h"
 #include "store/library_store.h"
 
 #include <QFile>
@@ -59,9 +60,7 @@ int add(const QCommandLineParser &parser, store::LibraryStore &library, CommandI
         const qsizetype at = page.text.indexOf(a.quote);
         if (at < 0)
             fail("the quote is not on page {} of document {} (copy it exactly, or give --rect)", a.page, documentId);
-        const auto words = page.words.empty() ? library.findWordBoxes(documentId, a.page).value_or(std::vector<store::WordBox>{})
-                                              : page.words;
-        a.rects = boxesForSpan(words, {static_cast<int>(at), static_cast<int>(a.quote.size())});
+        a.rects = boxesForSpan(ingest::pageWordBoxes(library, documentId, a.page), {static_cast<int>(at), static_cast<int>(a.quote.size())});
     }
     store::AnnotationStore annotations(library.database());
     const std::int64_t id = annotations.add(a);

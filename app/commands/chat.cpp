@@ -137,12 +137,34 @@ Command chatCommand()
                         g_answering = &service;
                         auto previous = std::signal(SIGINT, cancelAnswer);
                         AskResult result;
+                        // While the prompt is read, the status line shows progress in place
+                        // ("\r" + erase to end of line, ECMA-48 CSI K); the answer replaces it.
+                        bool progressShown = false;
                         try {
-                            result = service.ask(request, [&](const QString &text) {
-                                io.out << text;
-                                io.out.flush();
-                                streamed = true;
-                            });
+                            result = service.ask(
+                                request,
+                                [&](const QString &text) {
+                                    if (progressShown) {
+                                        io.out << "\r\x1b[K";
+                                        progressShown = false;
+                                    }
+                                    io.out << text;
+                                    io.out.flush();
+                                    streamed = true;
+                                },
+                                [&](std::int64_t done, std::int64_t total) {
+                                    if (!io.outIsTerminal)
+                                        return;
+                                    const ModelStatus s = service.modelStatus();
+                                    io.out << "\r\x1b[K" << QStringLiteral("[reading the prompt: %1/%2 tokens · KV %3 used / %4 reserved]")
+                                                                .arg(done)
+                                                                .arg(total)
+                                                                .arg(formatBytes(s.kvBytesUsed), formatBytes(s.kvBytesReserved));
+                                    io.out.flush();
+                                    progressShown = true;
+                                });
+                            if (progressShown)
+                                io.out << "\r\x1b[K";
                         } catch (...) {
                             std::signal(SIGINT, previous);
                             g_answering = nullptr;
