@@ -93,7 +93,7 @@ std::unique_ptr<Model> loadModel(std::shared_ptr<const GgufFile> file, const Mod
     HParams hp = HParams::fromGguf(*file); // rejects unknown architectures with the list
     std::shared_ptr<Backend> backend = options.backend;
     if (!backend)
-        backend = makeCpuBackend(options.threads);
+        backend = makeDefaultBackend(options.threads);
     std::unique_ptr<Model> model;
     // One line per architecture graph (engine/models/<arch>.cpp).
     if (hp.arch == "llama")

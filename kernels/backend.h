@@ -111,4 +111,9 @@ public:
 // The CPU backend with `threads` workers (threads <= 0: all logical cores).
 std::unique_ptr<Backend> makeCpuBackend(int threads);
 
+// The backend the engine uses when the caller names none. Until the CUDA backend is wired into
+// the engine this is always the CPU backend; the first call says once in the log why (no CUDA
+// build, no device, or a device the engine cannot use yet).
+std::unique_ptr<Backend> makeDefaultBackend(int threads);
+
 } // namespace nw

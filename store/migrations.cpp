@@ -1,6 +1,9 @@
 // Schema history of the library database. Append a migration; never edit one that shipped.
 #include "store/migrations.h"
 
+#include "store/annotation_store.h"
+#include "store/session_store.h"
+
 #include "common/assert.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -101,6 +104,8 @@ void addCollectionsAndErrors(Database &db)
 constexpr Migration kMigrations[] = {
     {1, "library: documents, pages, word boxes, full-text index", createLibrary},
     {2, "collections and ingest errors", addCollectionsAndErrors},
+    {3, "sessions and turns", createSessionTables},
+    {4, "annotations keyed by document content hash", createAnnotationTables},
 };
 
 void checkList(std::span<const Migration> list)
