@@ -1,7 +1,14 @@
-// The main window's frame. The docks hold placeholders until their views land (issue 8).
+// The main window's frame: the Library dock (search, ingest), the page view, the KV Meter dock
+// and the KV planner. The Chat dock still holds a placeholder until its view lands (issue 8).
 #include "ui/main_window.h"
 
 #include "app/paths.h"
+#include "ui/kv_meter.h"
+#include "ui/kv_planner.h"
+#include "ui/library_view.h"
+#include "ui/page_text_view.h"
+
+#include <QFileDialog>
 
 #include <QApplication>
 #include <QDockWidget>
@@ -19,22 +26,27 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
     setWindowTitle(tr("Needlework"));
     resize(1280, 800);
 
-    auto *viewer = new QLabel(tr("Open a document from the Library to read it here."), this);
-    viewer->setObjectName(QStringLiteral("PageViewerPlaceholder"));
-    viewer->setAlignment(Qt::AlignCenter);
-    setCentralWidget(viewer);
+    m_pageView = new PageTextView(this);
+    setCentralWidget(m_pageView);
 
-    m_libraryDock = createDock(tr("Library"), QStringLiteral("LibraryDock"),
-                               tr("Documents and collections will be listed here."), Qt::LeftDockWidgetArea);
+    m_libraryDock = createDock(tr("Library"), QStringLiteral("LibraryDock"), QString(), Qt::LeftDockWidgetArea);
+    m_library = new LibraryView(m_libraryDock);
+    m_libraryDock->setWidget(m_library);
+    connect(m_library, &LibraryView::pageRequested, m_pageView,
+            [this](qint64 documentId, int page, const QStringList &terms) { m_pageView->showPage(documentId, page, terms); });
+    connect(m_library, &LibraryView::ingestFinished, this, [this] { m_pageView->setStore(m_library->store()); });
     m_chatDock = createDock(tr("Chat"), QStringLiteral("ChatDock"),
                             tr("Ask questions about your documents here."), Qt::RightDockWidgetArea);
-    m_kvMeterDock = createDock(tr("KV Meter"), QStringLiteral("KvMeterDock"),
-                               tr("KV cache memory will be shown here while a model runs."), Qt::RightDockWidgetArea);
+    m_kvMeterDock = createDock(tr("KV Meter"), QStringLiteral("KvMeterDock"), QString(), Qt::RightDockWidgetArea);
+    m_kvMeter = new KvMeter(m_kvMeterDock);
+    m_kvMeter->setModelName(m_options.modelPath);
+    m_kvMeterDock->setWidget(m_kvMeter);
     createMenus();
 
     const QString database = m_options.databasePath.isEmpty() ? app::defaultDatabasePath() : m_options.databasePath;
     m_statusLabel = new QLabel(tr("Library: %1").arg(database), this);
     statusBar()->addWidget(m_statusLabel, 1);
+    openDatabase(database);
     statusBar()->addPermanentWidget(new QLabel(m_options.modelPath.isEmpty() ? tr("No model") : m_options.modelPath, this));
 }
 
@@ -56,17 +68,88 @@ void MainWindow::createMenus()
 {
     QMenu *file = menuBar()->addMenu(tr("&File"));
     file->setObjectName(QStringLiteral("FileMenu"));
+    QAction *addFilesAction = file->addAction(tr("&Add Files…"), QKeySequence::Open, this, &MainWindow::addFiles);
+    addFilesAction->setObjectName(QStringLiteral("AddFilesAction"));
+    file->addAction(tr("Add &Folder…"), this, &MainWindow::addFolder)->setObjectName(QStringLiteral("AddFolderAction"));
+    file->addAction(tr("Open &Database…"), this, &MainWindow::chooseDatabase)
+        ->setObjectName(QStringLiteral("OpenDatabaseAction"));
+    file->addSeparator();
     QAction *quit = file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
     quit->setObjectName(QStringLiteral("QuitAction"));
+
+    QMenu *edit = menuBar()->addMenu(tr("&Edit"));
+    edit->setObjectName(QStringLiteral("EditMenu"));
+    QAction *find = edit->addAction(tr("&Search Library"), QKeySequence::Find, m_library, &LibraryView::focusSearch);
+    find->setObjectName(QStringLiteral("SearchAction"));
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
     view->setObjectName(QStringLiteral("ViewMenu"));
     for (QDockWidget *dock : {m_libraryDock, m_chatDock, m_kvMeterDock})
         view->addAction(dock->toggleViewAction());
 
+    QMenu *go = menuBar()->addMenu(tr("&Go"));
+    go->setObjectName(QStringLiteral("GoMenu"));
+    go->addAction(tr("&Go to Page…"), QKeySequence(Qt::CTRL | Qt::Key_G), m_pageView, &PageTextView::askGoToPage)
+        ->setObjectName(QStringLiteral("GoToPageAction"));
+    go->addAction(tr("&Next Page"), QKeySequence(Qt::Key_PageDown), m_pageView, &PageTextView::nextPage);
+    go->addAction(tr("&Previous Page"), QKeySequence(Qt::Key_PageUp), m_pageView, &PageTextView::previousPage);
+
+    QMenu *tools = menuBar()->addMenu(tr("&Tools"));
+    tools->setObjectName(QStringLiteral("ToolsMenu"));
+    QAction *planner = tools->addAction(tr("KV &Planner…"), this, &MainWindow::showKvPlanner);
+    planner->setObjectName(QStringLiteral("KvPlannerAction"));
+    planner->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_K));
+
     QMenu *help = menuBar()->addMenu(tr("&Help"));
     help->setObjectName(QStringLiteral("HelpMenu"));
     help->addAction(tr("&About Needlework"), this, &MainWindow::showAbout);
+}
+
+bool MainWindow::openDatabase(const QString &path)
+{
+    const bool ok = m_library->openDatabase(path);
+    m_pageView->setStore(m_library->store());
+    if (ok)
+        m_statusLabel->setText(tr("Library: %1").arg(path));
+    return ok;
+}
+
+void MainWindow::addFiles()
+{
+    const QStringList files = QFileDialog::getOpenFileNames(this, tr("Add Files to the Library"), QString(),
+                                                            tr("Documents (*.pdf *.txt *.md *.markdown);;All files (*)"));
+    if (!files.isEmpty())
+        m_library->ingest(files);
+}
+
+void MainWindow::addFolder()
+{
+    const QString folder = QFileDialog::getExistingDirectory(this, tr("Add a Folder to the Library"));
+    if (!folder.isEmpty())
+        m_library->ingest({folder});
+}
+
+void MainWindow::chooseDatabase()
+{
+    const QString path = QFileDialog::getSaveFileName(this, tr("Open Database"), m_library->databasePath(),
+                                                      tr("Needlework library (*.sqlite *.db);;All files (*)"), nullptr,
+                                                      QFileDialog::DontConfirmOverwrite);
+    if (!path.isEmpty())
+        openDatabase(path);
+}
+
+KvPlanner *MainWindow::kvPlanner()
+{
+    if (!m_kvPlanner)
+        m_kvPlanner = new KvPlanner(this);
+    return m_kvPlanner;
+}
+
+void MainWindow::showKvPlanner()
+{
+    kvPlanner()->show();
+    kvPlanner()->raise();
+    kvPlanner()->activateWindow();
 }
 
 void MainWindow::showAbout()

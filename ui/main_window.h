@@ -9,6 +9,11 @@ class QLabel;
 
 namespace nw::ui {
 
+class KvMeter;
+class KvPlanner;
+class LibraryView;
+class PageTextView;
+
 struct MainWindowOptions {
     QString databasePath; // empty: the default library database
     QString modelPath;    // empty: no model (extractive answers)
@@ -22,6 +27,17 @@ public:
     QDockWidget *libraryDock() const { return m_libraryDock; }
     QDockWidget *chatDock() const { return m_chatDock; }
     QDockWidget *kvMeterDock() const { return m_kvMeterDock; }
+    KvMeter *kvMeter() const { return m_kvMeter; }
+    LibraryView *library() const { return m_library; }
+    PageTextView *pageView() const { return m_pageView; }
+    KvPlanner *kvPlanner(); // created on first use
+
+public slots:
+    void showKvPlanner();
+    bool openDatabase(const QString &path);
+    void addFiles();
+    void addFolder();
+    void chooseDatabase();
 
 private:
     void createMenus();
@@ -33,6 +49,10 @@ private:
     QDockWidget *m_libraryDock = nullptr;
     QDockWidget *m_chatDock = nullptr;
     QDockWidget *m_kvMeterDock = nullptr;
+    KvMeter *m_kvMeter = nullptr;
+    KvPlanner *m_kvPlanner = nullptr;
+    LibraryView *m_library = nullptr;
+    PageTextView *m_pageView = nullptr;
     QLabel *m_statusLabel = nullptr;
 };
 

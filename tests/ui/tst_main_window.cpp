@@ -24,7 +24,7 @@ void TestMainWindow::opensWithDocksAndMenus()
     QStringList menus;
     for (QAction *action : window.menuBar()->actions())
         menus << action->text().remove(QLatin1Char('&'));
-    QCOMPARE(menus, (QStringList{"File", "View", "Help"}));
+    QCOMPARE(menus, (QStringList{"File", "Edit", "View", "Go", "Tools", "Help"}));
 }
 
 QTEST_MAIN(TestMainWindow)

@@ -1,0 +1,121 @@
+// GUI flow (offscreen): open a database, ingest a generated PDF through the library's ingest job,
+// search, click a result → the page view shows that page with the hit highlighted; the event
+// loop keeps turning (max gap of a 10 ms timer < 100 ms) while the ingest runs.
+#include "ui/library_view.h"
+#include "ui/main_window.h"
+#include "ui/page_text_view.h"
+
+#include <QElapsedTimer>
+#include <QListWidget>
+#include <QPainter>
+#include <QPdfWriter>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTimer>
+#include <QTreeWidget>
+
+namespace {
+
+constexpr int kPages = 60;
+constexpr int kNeedlePage = 37;
+
+// Pages of filler words; page kNeedlePage alone says "indemnification".
+void writePdf(const QString &path)
+{
+    QPdfWriter writer(path);
+    writer.setPageSize(QPageSize(QPageSize::A4));
+    writer.setResolution(72);
+    QPainter painter(&writer);
+    QFont font(QStringLiteral("DejaVu Sans"));
+    font.setPointSize(12);
+    painter.setFont(font);
+    for (int page = 1; page <= kPages; ++page) {
+        if (page > 1)
+            writer.newPage();
+        for (int line = 0; line < 30; ++line)
+            painter.drawText(40, 60 + line * 20,
+                             QStringLiteral("Page %1 line %2 ordinary contract wording about delivery").arg(page).arg(line));
+        if (page == kNeedlePage)
+            painter.drawText(40, 700, QStringLiteral("The supplier owes indemnification for losses."));
+    }
+}
+
+} // namespace
+
+class TestLibrarySearch : public QObject {
+    Q_OBJECT
+private slots:
+    void highlightTermsDropOperators();
+    void ingestSearchClickShowsHighlightedPage();
+};
+
+void TestLibrarySearch::highlightTermsDropOperators()
+{
+    QCOMPARE(nw::ui::highlightTerms(QStringLiteral("\"late payment\" OR indemn* NOT NEAR(a b, 10)")),
+             (QStringList{"late", "payment", "indemn", "a", "b", "10"}));
+}
+
+void TestLibrarySearch::ingestSearchClickShowsHighlightedPage()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString pdf = dir.filePath(QStringLiteral("contract.pdf"));
+    writePdf(pdf);
+
+    nw::ui::MainWindow window({.databasePath = dir.filePath(QStringLiteral("library.sqlite")), .modelPath = {}});
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    nw::ui::LibraryView *library = window.library();
+    QVERIFY(library->store() != nullptr);
+
+    // Event-loop latency while the ingest job runs.
+    QElapsedTimer clock;
+    qint64 last = -1, maxGap = 0;
+    QTimer tick;
+    tick.setInterval(10);
+    connect(&tick, &QTimer::timeout, [&] {
+        const qint64 now = clock.elapsed();
+        if (last >= 0)
+            maxGap = std::max(maxGap, now - last);
+        last = now;
+    });
+    QSignalSpy finished(library, &nw::ui::LibraryView::ingestFinished);
+    clock.start();
+    tick.start();
+    QVERIFY(library->ingest({pdf}));
+    QVERIFY(library->isIngesting());
+    QVERIFY(!library->ingest({pdf})); // one job at a time
+    QVERIFY(finished.wait(20000));
+    tick.stop();
+    qInfo("ingest of %d pages took %lld ms; max event-loop gap %lld ms", kPages, clock.elapsed(), maxGap);
+    QVERIFY2(maxGap < 100, qPrintable(QStringLiteral("event loop blocked for %1 ms").arg(maxGap)));
+    QCOMPARE(finished.first().at(0).toInt(), 1); // added
+    QCOMPARE(finished.first().at(1).toInt(), 0); // failed
+
+    // The document is listed with its page count.
+    QTreeWidgetItem *all = library->documentTree()->topLevelItem(0);
+    QVERIFY(all != nullptr);
+    QCOMPARE(all->childCount(), 1);
+    QCOMPARE(all->child(0)->text(1), QString::number(kPages));
+
+    library->search(QStringLiteral("indemnification"));
+    QListWidget *results = library->resultList();
+    QCOMPARE(results->count(), 1);
+    QVERIFY2(results->item(0)->text().contains(QStringLiteral("«indemnification»")), qPrintable(results->item(0)->text()));
+
+    const QRect rect = results->visualItemRect(results->item(0));
+    QTest::mouseClick(results->viewport(), Qt::LeftButton, {}, rect.center());
+    nw::ui::PageTextView *view = window.pageView();
+    QCOMPARE(view->pageNumber(), kNeedlePage);
+    QCOMPARE(view->pageCount(), kPages);
+    QVERIFY(view->pageText().contains(QStringLiteral("Page %1 line 0").arg(kNeedlePage)));
+    QCOMPARE(view->highlightedTexts(), QStringList{QStringLiteral("indemnification")});
+
+    view->nextPage();
+    QCOMPARE(view->pageNumber(), kNeedlePage + 1);
+    QCOMPARE(view->highlightCount(), 0);
+}
+
+QTEST_MAIN(TestLibrarySearch)
+#include "tst_library_search.moc"

@@ -1,0 +1,130 @@
+// The KV Meter dock's view: KV bytes used vs reserved vs the plain MHA-f16 baseline, per-layer
+// bars, context tokens, prefill progress, tokens/s, weights and device memory, and a time
+// series of KV bytes and tokens/s. It polls MemoryStats snapshots (lock-free to read) on a
+// QTimer, so the thread running the model never waits for the GUI.
+#pragma once
+
+#include "engine/memory_stats.h"
+
+#include <QElapsedTimer>
+#include <QWidget>
+
+#include <deque>
+#include <functional>
+#include <vector>
+
+class QChartView;
+class QFormLayout;
+class QLabel;
+class QLineSeries;
+class QProgressBar;
+class QTimer;
+class QValueAxis;
+
+namespace nw::ui {
+
+// Three horizontal bars on one scale: used, reserved and the MHA-f16 baseline.
+class KvBytesBars : public QWidget {
+    Q_OBJECT
+public:
+    explicit KvBytesBars(QWidget *parent = nullptr);
+    void setBytes(std::uint64_t used, std::uint64_t reserved, std::uint64_t mhaBaseline);
+    // Bar lengths as fractions of the longest, in the order used, reserved, baseline.
+    std::vector<double> fractions() const;
+    QSize sizeHint() const override;
+
+protected:
+    void paintEvent(QPaintEvent *event) override;
+
+private:
+    std::uint64_t m_used = 0;
+    std::uint64_t m_reserved = 0;
+    std::uint64_t m_baseline = 0;
+};
+
+// One vertical bar per layer: the reserved blocks outlined, the used bytes filled.
+class LayerBars : public QWidget {
+    Q_OBJECT
+public:
+    explicit LayerBars(QWidget *parent = nullptr);
+    void setLayers(const std::vector<LayerKvBytes> &layers);
+    const std::vector<LayerKvBytes> &layers() const { return m_layers; }
+    QSize sizeHint() const override;
+
+protected:
+    void paintEvent(QPaintEvent *event) override;
+
+private:
+    std::vector<LayerKvBytes> m_layers;
+};
+
+class KvMeter : public QWidget {
+    Q_OBJECT
+public:
+    // Called on the GUI thread at every poll; must not block (MemoryCounters::snapshot does not).
+    using StatsSource = std::function<MemoryStats()>;
+
+    static constexpr int kPollIntervalMs = 50;      // 20 Hz
+    static constexpr int kChartIntervalMs = 250;    // one chart point at most every 250 ms
+    static constexpr int kRateWindowMs = 1000;      // tokens/s over the last second
+    static constexpr std::size_t kMaxChartPoints = 2400;
+
+    explicit KvMeter(QWidget *parent = nullptr);
+
+    void setStatsSource(StatsSource source);
+    void clearStatsSource();
+    bool isPolling() const;
+
+    // Shows one snapshot taken `elapsedMs` after the meter started. The poll calls this with its
+    // own clock; tests call it with chosen times.
+    void showSnapshot(const MemoryStats &stats, qint64 elapsedMs);
+
+    const MemoryStats &lastSnapshot() const { return m_last; }
+    double tokensPerSecond() const { return m_tokensPerSecond; }
+    int chartPointCount() const;
+    KvBytesBars *bytesBars() const { return m_bars; }
+    LayerBars *layerBars() const { return m_layerBars; }
+
+public slots:
+    void setPrefillProgress(qint64 done, qint64 total);
+    void setModelName(const QString &name);
+    void resetSeries();
+
+private:
+    void poll();
+    void updateRate(std::int64_t tokens, qint64 elapsedMs);
+    void appendChartPoint(qint64 elapsedMs);
+    QLabel *addFigure(QFormLayout *form, const QString &title, const QString &objectName);
+
+    StatsSource m_source;
+    QTimer *m_timer = nullptr;
+    QElapsedTimer m_clock;
+    MemoryStats m_last;
+    double m_tokensPerSecond = 0.0;
+    std::deque<std::pair<qint64, std::int64_t>> m_rateWindow; // (ms, tokens)
+    qint64 m_lastChartMs = -1;
+
+    KvBytesBars *m_bars = nullptr;
+    LayerBars *m_layerBars = nullptr;
+    QLabel *m_saving = nullptr;
+    QLabel *m_used = nullptr;
+    QLabel *m_reserved = nullptr;
+    QLabel *m_baseline = nullptr;
+    QLabel *m_tokens = nullptr;
+    QLabel *m_perToken = nullptr;
+    QLabel *m_rate = nullptr;
+    QLabel *m_weights = nullptr;
+    QLabel *m_device = nullptr;
+    QLabel *m_model = nullptr;
+    QProgressBar *m_prefill = nullptr;
+    QChartView *m_chartView = nullptr;
+    QLineSeries *m_kvSeries = nullptr;
+    QLineSeries *m_rateSeries = nullptr;
+    QValueAxis *m_timeAxis = nullptr;
+    QValueAxis *m_kvAxis = nullptr;
+    QValueAxis *m_rateAxis = nullptr;
+    double m_kvAxisMax = 1.0;
+    double m_rateAxisMax = 1.0;
+};
+
+} // namespace nw::ui

@@ -1,0 +1,301 @@
+// The library view talks to store/ on the GUI thread (short reads) and runs ingest on its own
+// thread with its own LibraryStore connection, as ingest/ wants one writer per connection.
+#include "ui/library_view.h"
+
+#include "common/error.h"
+#include "common/log.h"
+#include "ingest/ingestor.h"
+#include "store/library_store.h"
+#include "store/search_service.h"
+
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QMimeData>
+#include <QPointer>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QRegularExpression>
+#include <QSplitter>
+#include <QThread>
+#include <QTreeWidget>
+#include <QVBoxLayout>
+
+namespace nw::ui {
+
+namespace {
+constexpr int kDocumentRole = Qt::UserRole + 1;
+constexpr int kPageRole = Qt::UserRole + 2;
+} // namespace
+
+QStringList highlightTerms(const QString &query)
+{
+    static const QRegularExpression word(QStringLiteral("[\\p{L}\\p{N}_]+"));
+    static const QStringList operators = {QStringLiteral("AND"), QStringLiteral("OR"), QStringLiteral("NOT"),
+                                          QStringLiteral("NEAR")};
+    QStringList terms;
+    for (auto it = word.globalMatch(query); it.hasNext();) {
+        const QString w = it.next().captured();
+        if (!operators.contains(w) && !terms.contains(w, Qt::CaseInsensitive))
+            terms << w;
+    }
+    return terms;
+}
+
+LibraryView::LibraryView(QWidget *parent) : QWidget(parent)
+{
+    setObjectName(QStringLiteral("LibraryView"));
+    setAcceptDrops(true);
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 4);
+
+    m_searchBox = new QLineEdit(this);
+    m_searchBox->setObjectName(QStringLiteral("SearchBox"));
+    m_searchBox->setPlaceholderText(tr("Search the library (Ctrl+F)"));
+    m_searchBox->setClearButtonEnabled(true);
+    layout->addWidget(m_searchBox);
+    connect(m_searchBox, &QLineEdit::returnPressed, this, [this] { search(m_searchBox->text()); });
+
+    auto *splitter = new QSplitter(Qt::Vertical, this);
+    m_results = new QListWidget(splitter);
+    m_results->setObjectName(QStringLiteral("SearchResults"));
+    m_results->setWordWrap(true);
+    m_results->setAlternatingRowColors(true);
+    m_tree = new QTreeWidget(splitter);
+    m_tree->setObjectName(QStringLiteral("DocumentTree"));
+    m_tree->setHeaderLabels({tr("Document"), tr("Pages"), tr("Status")});
+    m_tree->header()->setStretchLastSection(false);
+    m_tree->header()->setSectionResizeMode(0, QHeaderView::Stretch);
+    m_errors = new QListWidget(splitter);
+    m_errors->setObjectName(QStringLiteral("IngestErrors"));
+    m_errors->setToolTip(tr("Files that could not be ingested"));
+    splitter->setStretchFactor(0, 2);
+    splitter->setStretchFactor(1, 3);
+    splitter->setStretchFactor(2, 1);
+    layout->addWidget(splitter, 1);
+
+    auto *jobRow = new QHBoxLayout;
+    m_progress = new QProgressBar(this);
+    m_progress->setObjectName(QStringLiteral("IngestProgress"));
+    m_cancel = new QPushButton(tr("Cancel"), this);
+    m_cancel->setObjectName(QStringLiteral("IngestCancel"));
+    jobRow->addWidget(m_progress, 1);
+    jobRow->addWidget(m_cancel);
+    layout->addLayout(jobRow);
+    m_status = new QLabel(this);
+    m_status->setObjectName(QStringLiteral("LibraryStatus"));
+    m_status->setWordWrap(true);
+    layout->addWidget(m_status);
+    m_progress->hide();
+    m_cancel->hide();
+    connect(m_cancel, &QPushButton::clicked, this, &LibraryView::cancelIngest);
+
+    const auto open = [this](QListWidgetItem *item) {
+        if (item && item->data(kDocumentRole).isValid())
+            emit pageRequested(item->data(kDocumentRole).toLongLong(), item->data(kPageRole).toInt(), m_lastTerms);
+    };
+    connect(m_results, &QListWidget::itemActivated, this, open);
+    connect(m_results, &QListWidget::itemClicked, this, open);
+    connect(m_tree, &QTreeWidget::itemActivated, this, [this](QTreeWidgetItem *item) {
+        if (item && item->data(0, kDocumentRole).isValid())
+            emit pageRequested(item->data(0, kDocumentRole).toLongLong(), 1, {});
+    });
+}
+
+LibraryView::~LibraryView()
+{
+    if (m_thread) {
+        cancelIngest();
+        m_thread->wait();
+    }
+}
+
+bool LibraryView::openDatabase(const QString &path)
+{
+    if (m_thread)
+        return false;
+    try {
+        m_store = std::make_unique<store::LibraryStore>(path);
+        m_path = path;
+    } catch (const Error &e) {
+        m_store.reset();
+        m_status->setText(tr("Cannot open %1: %2").arg(path, QString::fromUtf8(e.what())));
+        log::get("ui")->error("cannot open library {}: {}", path.toStdString(), e.what());
+        return false;
+    }
+    refresh();
+    m_status->setText(tr("Library: %1").arg(path));
+    return true;
+}
+
+void LibraryView::refresh()
+{
+    m_tree->clear();
+    m_errors->clear();
+    if (!m_store)
+        return;
+    try {
+        const auto addDocuments = [&](QTreeWidgetItem *parent, const std::vector<store::DocumentInfo> &docs) {
+            for (const store::DocumentInfo &d : docs) {
+                auto *item = new QTreeWidgetItem(parent);
+                item->setText(0, d.title.isEmpty() ? d.path.section(QLatin1Char('/'), -1) : d.title);
+                item->setToolTip(0, d.path);
+                item->setText(1, QString::number(d.pageCount));
+                item->setTextAlignment(1, Qt::AlignRight | Qt::AlignVCenter);
+                item->setText(2, d.status);
+                item->setData(0, kDocumentRole, QVariant::fromValue<qint64>(d.id));
+            }
+        };
+        auto *all = new QTreeWidgetItem(m_tree, {tr("All documents")});
+        addDocuments(all, m_store->documents());
+        all->setText(1, QString::number(all->childCount()));
+        for (const store::CollectionInfo &c : m_store->collections()) {
+            auto *item = new QTreeWidgetItem(m_tree, {c.name, QString::number(c.documentCount)});
+            addDocuments(item, m_store->documents(c.name));
+        }
+        all->setExpanded(true);
+        for (const store::IngestErrorRecord &e : m_store->ingestErrors())
+            m_errors->addItem(tr("%1: %2 (%3)").arg(e.path.section(QLatin1Char('/'), -1), e.reason, e.kind));
+        m_errors->setVisible(m_errors->count() > 0);
+    } catch (const Error &e) {
+        m_status->setText(tr("Cannot read the library: %1").arg(QString::fromUtf8(e.what())));
+    }
+}
+
+void LibraryView::focusSearch()
+{
+    m_searchBox->setFocus(Qt::ShortcutFocusReason);
+    m_searchBox->selectAll();
+}
+
+void LibraryView::search(const QString &query)
+{
+    m_results->clear();
+    if (m_searchBox->text() != query)
+        m_searchBox->setText(query);
+    if (!m_store || query.trimmed().isEmpty())
+        return;
+    m_lastTerms = highlightTerms(query);
+    std::vector<store::SearchHit> hits;
+    try {
+        store::SearchOptions options;
+        options.markOpen = QStringLiteral("«");
+        options.markClose = QStringLiteral("»");
+        hits = store::SearchService(*m_store).search(query, options);
+    } catch (const Error &e) {
+        m_status->setText(tr("Search: %1").arg(QString::fromUtf8(e.what())));
+        return;
+    }
+    for (const store::SearchHit &hit : hits) {
+        const QString page = hit.pageLabel.isEmpty() ? QString::number(hit.pageNumber) : hit.pageLabel;
+        auto *item = new QListWidgetItem(tr("%1 — p. %2\n%3").arg(hit.title, page, hit.snippet), m_results);
+        item->setToolTip(hit.path);
+        item->setData(kDocumentRole, QVariant::fromValue<qint64>(hit.documentId));
+        item->setData(kPageRole, hit.pageNumber);
+    }
+    m_status->setText(hits.empty() ? tr("No pages match “%1”.").arg(query)
+                                   : tr("%n page(s) match.", nullptr, int(hits.size())));
+}
+
+bool LibraryView::ingest(const QStringList &paths)
+{
+    if (m_thread || m_path.isEmpty() || paths.isEmpty())
+        return false;
+    m_cancelFlag = std::make_shared<std::atomic<bool>>(false);
+    m_progress->setRange(0, 0);
+    m_progress->show();
+    m_cancel->show();
+    m_cancel->setEnabled(true);
+    m_status->setText(tr("Ingesting %n item(s)…", nullptr, int(paths.size())));
+    const QString database = m_path;
+    const auto cancelFlag = m_cancelFlag;
+    QPointer<LibraryView> self(this);
+    m_thread = QThread::create([database, paths, cancelFlag, self] {
+        int added = 0, failed = 0;
+        bool cancelled = false;
+        QString error;
+        try {
+            store::LibraryStore store(database);
+            ingest::Ingestor ingestor(store);
+            ingestor.setProgressCallback([&](const ingest::IngestProgress &p) {
+                if (cancelFlag->load())
+                    ingestor.cancel();
+                QMetaObject::invokeMethod(self, [self, p] {
+                    if (self)
+                        self->showIngestProgress(p.filesDone, p.filesTotal, p.pagesStored, p.currentFile);
+                }, Qt::QueuedConnection);
+            }, 50);
+            if (cancelFlag->load())
+                ingestor.cancel();
+            const ingest::IngestSummary summary = ingestor.run(paths);
+            added = summary.added + summary.replaced;
+            failed = summary.failed;
+            cancelled = summary.cancelled;
+        } catch (const std::exception &e) {
+            error = QString::fromUtf8(e.what());
+            log::get("ui")->error("ingest failed: {}", e.what());
+        }
+        QMetaObject::invokeMethod(self, [self, added, failed, cancelled, error] {
+            if (self)
+                self->finishIngest(added, failed, cancelled, error);
+        }, Qt::QueuedConnection);
+    });
+    m_thread->start();
+    return true;
+}
+
+void LibraryView::cancelIngest()
+{
+    if (m_cancelFlag)
+        m_cancelFlag->store(true);
+    m_cancel->setEnabled(false);
+}
+
+void LibraryView::showIngestProgress(int filesDone, int filesTotal, qint64 pages, const QString &file)
+{
+    m_progress->setRange(0, std::max(filesTotal, 1));
+    m_progress->setValue(filesDone);
+    m_progress->setFormat(tr("%1 / %2 files, %3 pages").arg(filesDone).arg(filesTotal).arg(pages));
+    if (!file.isEmpty())
+        m_status->setText(file.section(QLatin1Char('/'), -1));
+}
+
+void LibraryView::finishIngest(int added, int failed, bool cancelled, const QString &error)
+{
+    if (m_thread) {
+        m_thread->wait();
+        m_thread->deleteLater();
+        m_thread = nullptr;
+    }
+    m_progress->hide();
+    m_cancel->hide();
+    refresh();
+    if (!error.isEmpty())
+        m_status->setText(tr("Ingest failed: %1").arg(error));
+    else
+        m_status->setText(cancelled ? tr("Ingest cancelled: %1 added, %2 failed.").arg(added).arg(failed)
+                                    : tr("Ingested: %1 added, %2 failed.").arg(added).arg(failed));
+    emit ingestFinished(added, failed, cancelled);
+}
+
+void LibraryView::dragEnterEvent(QDragEnterEvent *event)
+{
+    if (event->mimeData()->hasUrls())
+        event->acceptProposedAction();
+}
+
+void LibraryView::dropEvent(QDropEvent *event)
+{
+    QStringList paths;
+    for (const QUrl &url : event->mimeData()->urls())
+        if (url.isLocalFile())
+            paths << url.toLocalFile();
+    if (ingest(paths))
+        event->acceptProposedAction();
+}
+
+} // namespace nw::ui

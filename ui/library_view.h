@@ -1,0 +1,84 @@
+// The Library dock's view: collections and documents (page counts, status), ingest errors, an
+// ingest job with a progress bar and a cancel button (off the GUI thread; files and folders by
+// menu or drag-and-drop), and the search bar with FTS results and snippets. Clicking a result
+// asks for that page with the query's terms to highlight.
+#pragma once
+
+#include <QStringList>
+#include <QWidget>
+
+#include <atomic>
+#include <memory>
+
+class QLabel;
+class QLineEdit;
+class QListWidget;
+class QProgressBar;
+class QPushButton;
+class QThread;
+class QTreeWidget;
+
+namespace nw::store {
+class LibraryStore;
+}
+
+namespace nw::ui {
+
+class LibraryView : public QWidget {
+    Q_OBJECT
+public:
+    explicit LibraryView(QWidget *parent = nullptr);
+    ~LibraryView() override;
+
+    // Opens (creating and migrating when needed) the library database; false with a message
+    // in the view when it cannot be opened.
+    bool openDatabase(const QString &path);
+    QString databasePath() const { return m_path; }
+    store::LibraryStore *store() const { return m_store.get(); }
+
+    // Starts an ingest job off the GUI thread; false when one is already running.
+    bool ingest(const QStringList &paths);
+    bool isIngesting() const { return m_thread != nullptr; }
+    void cancelIngest();
+
+    void search(const QString &query);
+    void focusSearch();
+
+    QTreeWidget *documentTree() const { return m_tree; }
+    QListWidget *resultList() const { return m_results; }
+    QListWidget *errorList() const { return m_errors; }
+    QLineEdit *searchBox() const { return m_searchBox; }
+
+signals:
+    void pageRequested(qint64 documentId, int pageNumber, const QStringList &terms);
+    void ingestFinished(int added, int failed, bool cancelled);
+
+public slots:
+    void refresh();
+
+protected:
+    void dragEnterEvent(QDragEnterEvent *event) override;
+    void dropEvent(QDropEvent *event) override;
+
+private:
+    void showIngestProgress(int filesDone, int filesTotal, qint64 pages, const QString &file);
+    void finishIngest(int added, int failed, bool cancelled, const QString &error);
+
+    QString m_path;
+    std::unique_ptr<store::LibraryStore> m_store;
+    QTreeWidget *m_tree = nullptr;
+    QLineEdit *m_searchBox = nullptr;
+    QListWidget *m_results = nullptr;
+    QListWidget *m_errors = nullptr;
+    QProgressBar *m_progress = nullptr;
+    QPushButton *m_cancel = nullptr;
+    QLabel *m_status = nullptr;
+    QThread *m_thread = nullptr;
+    std::shared_ptr<std::atomic<bool>> m_cancelFlag;
+    QStringList m_lastTerms;
+};
+
+// The words of an FTS query worth highlighting: operators, quotes and prefix stars removed.
+QStringList highlightTerms(const QString &query);
+
+} // namespace nw::ui
