@@ -176,7 +176,6 @@ void mlaAttentionExpanded(Backend &backend, const MlaProjections &proj, const Kv
     const int nHeads = proj.nHeads(), rank = proj.kvLoraRank(), nope = proj.qkNope(), v = proj.vHeadDim();
     const int rowLength = rank + qkRope;
     NW_ASSERT(cache.nKvHeads == 1 && cache.kHeadDim == rowLength && nTokens > 0);
-    NW_ASSERT(cache.type == TensorType::F32 || cache.type == TensorType::F16);
     const int nKv = positions[nTokens - 1] + 1;
 
     // Every cached latent as f32: [nKv, rank + qkRope].
@@ -185,10 +184,8 @@ void mlaAttentionExpanded(Backend &backend, const MlaProjections &proj, const Kv
         const std::byte *row = cache.kBlocks + std::size_t(cache.blockTable[t / cache.blockSize]) * cache.kBlockStride
             + std::size_t(t % cache.blockSize) * cache.kRowStride;
         float *dst = scratch.latents.data() + std::size_t(t) * rowLength;
-        if (cache.type == TensorType::F32)
-            std::copy_n(reinterpret_cast<const float *>(row), rowLength, dst);
-        else
-            fp16ToFloatRow(reinterpret_cast<const f16_t *>(row), dst, std::size_t(rowLength));
+        // Any row type the cache stores (f32, f16, or the q8/q4 blocks of `mla+q8`/`mla+q4`).
+        dequantizeRow(cache.type, row, dst, std::size_t(rowLength));
     }
     const std::size_t kHead = std::size_t(nope + qkRope);
     scratch.keys.resize(std::size_t(nKv) * nHeads * kHead);
