@@ -6,9 +6,14 @@ cd "$(dirname "$0")/.."
 ./scripts/setup-deps.sh
 ./scripts/build.sh build-release Release -DNW_BUILD_TESTS=OFF -DNW_BUILD_BENCH=OFF
 exe=build-release/bin/needlework
-"$exe" demo
+db=build-release/demo.sqlite
+"$exe" doctor
+echo
+# The main job: ingest the bundled sample corpus, answer three questions with citations, and
+# show the KV planner (pass --model M.gguf to answer with a model instead of extractively).
+"$exe" demo --db "$db" "$@"
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
-  echo "run: opening the workbench window"
-  exec "$exe" "$@"
+  echo "run: opening the workbench window on $db"
+  exec "$exe" --db "$db"
 fi
-echo "run: no display, so the window was not opened (start it later with $exe)"
+echo "run: no display, so the window was not opened (open it later with: $exe --db $db)"
