@@ -1,8 +1,9 @@
-// The main window's frame: the Library dock (search, ingest), the page view, the KV Meter dock
-// and the KV planner. The Chat dock still holds a placeholder until its view lands (issue 8).
+// The main window's frame: the Library dock (search, ingest), the page view, the Chat dock
+// (citation chips open the cited passage in the page view), the KV Meter dock and the KV planner.
 #include "ui/main_window.h"
 
 #include "app/paths.h"
+#include "ui/chat_dock.h"
 #include "ui/kv_meter.h"
 #include "ui/kv_planner.h"
 #include "ui/library_view.h"
@@ -35,8 +36,14 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
     connect(m_library, &LibraryView::pageRequested, m_pageView,
             [this](qint64 documentId, int page, const QStringList &terms) { m_pageView->showPage(documentId, page, terms); });
     connect(m_library, &LibraryView::ingestFinished, this, [this] { m_pageView->setStore(m_library->store()); });
-    m_chatDock = createDock(tr("Chat"), QStringLiteral("ChatDock"),
-                            tr("Ask questions about your documents here."), Qt::RightDockWidgetArea);
+    m_chatDock = createDock(tr("Chat"), QStringLiteral("ChatDock"), QString(), Qt::RightDockWidgetArea);
+    m_chat = new ChatDock(m_chatDock);
+    m_chat->setModelPath(m_options.modelPath);
+    m_chatDock->setWidget(m_chat);
+    connect(m_chat, &ChatDock::citationActivated, m_pageView,
+            [this](qint64 documentId, int page, int start, int length) {
+                m_pageView->showPassage(documentId, page, start, length);
+            });
     m_kvMeterDock = createDock(tr("KV Meter"), QStringLiteral("KvMeterDock"), QString(), Qt::RightDockWidgetArea);
     m_kvMeter = new KvMeter(m_kvMeterDock);
     m_kvMeter->setModelName(m_options.modelPath);
@@ -81,6 +88,12 @@ void MainWindow::createMenus()
     edit->setObjectName(QStringLiteral("EditMenu"));
     QAction *find = edit->addAction(tr("&Search Library"), QKeySequence::Find, m_library, &LibraryView::focusSearch);
     find->setObjectName(QStringLiteral("SearchAction"));
+    QAction *askAction = edit->addAction(tr("&Ask a Question"), QKeySequence(Qt::CTRL | Qt::Key_L), this, [this] {
+        m_chatDock->show();
+        m_chatDock->raise();
+        m_chat->focusQuestion();
+    });
+    askAction->setObjectName(QStringLiteral("AskAction"));
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
     view->setObjectName(QStringLiteral("ViewMenu"));
@@ -109,6 +122,7 @@ bool MainWindow::openDatabase(const QString &path)
 {
     const bool ok = m_library->openDatabase(path);
     m_pageView->setStore(m_library->store());
+    m_chat->setDatabasePath(ok ? path : QString());
     if (ok)
         m_statusLabel->setText(tr("Library: %1").arg(path));
     return ok;

@@ -9,6 +9,7 @@ class QLabel;
 
 namespace nw::ui {
 
+class ChatDock;
 class KvMeter;
 class KvPlanner;
 class LibraryView;
@@ -29,6 +30,7 @@ public:
     QDockWidget *kvMeterDock() const { return m_kvMeterDock; }
     KvMeter *kvMeter() const { return m_kvMeter; }
     LibraryView *library() const { return m_library; }
+    ChatDock *chat() const { return m_chat; }
     PageTextView *pageView() const { return m_pageView; }
     KvPlanner *kvPlanner(); // created on first use
 
@@ -52,6 +54,7 @@ private:
     KvMeter *m_kvMeter = nullptr;
     KvPlanner *m_kvPlanner = nullptr;
     LibraryView *m_library = nullptr;
+    ChatDock *m_chat = nullptr;
     PageTextView *m_pageView = nullptr;
     QLabel *m_statusLabel = nullptr;
 };

@@ -10,6 +10,8 @@
 #include <QTextBrowser>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 namespace nw::ui {
 
 PageTextView::PageTextView(QWidget *parent) : QWidget(parent)
@@ -89,6 +91,30 @@ bool PageTextView::showPage(qint64 documentId, int pageNumber, const QStringList
         m_text->setTextCursor(at);
         m_text->ensureCursorVisible();
     }
+    return true;
+}
+
+bool PageTextView::showPassage(qint64 documentId, int pageNumber, int start, int length)
+{
+    if (!showPage(documentId, pageNumber))
+        return false;
+    const int size = static_cast<int>(m_text->toPlainText().size());
+    start = std::clamp(start, 0, size);
+    length = std::clamp(length, 0, size - start);
+    if (length == 0)
+        return true;
+    QTextCursor c(m_text->document());
+    c.setPosition(start);
+    c.setPosition(start + length, QTextCursor::KeepAnchor);
+    QTextCharFormat mark;
+    mark.setBackground(QColor(120, 200, 255, 170));
+    mark.setForeground(Qt::black);
+    m_text->setExtraSelections({{c, mark}});
+    m_highlights = 1;
+    QTextCursor at = c;
+    at.setPosition(start);
+    m_text->setTextCursor(at);
+    m_text->ensureCursorVisible();
     return true;
 }
 

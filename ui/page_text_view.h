@@ -24,6 +24,9 @@ public:
     // Shows a page (1-based) with every occurrence of `terms` highlighted (case-insensitive);
     // false when the page does not exist.
     bool showPage(qint64 documentId, int pageNumber, const QStringList &terms = {});
+    // Shows a page with the passage [start, start + length) of its text (UTF-16 offsets, as a
+    // citation gives them) highlighted and scrolled into view; false when the page does not exist.
+    bool showPassage(qint64 documentId, int pageNumber, int start, int length);
 
     qint64 documentId() const { return m_documentId; }
     int pageNumber() const { return m_pageNumber; }
