@@ -125,6 +125,20 @@ DocumentMetadata PdfDocument::metadata() const
             d.creator().trimmed(),  d.producer().trimmed(), d.creationDate()};
 }
 
+QImage PdfDocument::renderPage(int index, double dpi) const
+{
+    if (index < 0 || index >= pageCount())
+        fail("{}: page index {} is outside 0..{}", m_path.toStdString(), index, pageCount() - 1);
+    if (!(dpi > 0 && dpi <= 1200))
+        fail("{}: cannot render at {} dpi (0 < dpi <= 1200)", m_path.toStdString(), dpi);
+    m_impl->document->setRenderHint(Poppler::Document::Antialiasing);
+    m_impl->document->setRenderHint(Poppler::Document::TextAntialiasing);
+    const std::unique_ptr<Poppler::Page> page = m_impl->document->page(index);
+    if (!page)
+        return {};
+    return page->renderToImage(dpi, dpi);
+}
+
 PageContent PdfDocument::page(int index, bool withWords) const
 {
     PageContent content;

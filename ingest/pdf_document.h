@@ -6,6 +6,7 @@
 #include "store/word_boxes.h"
 
 #include <QDateTime>
+#include <QImage>
 #include <QSizeF>
 #include <QString>
 
@@ -47,6 +48,10 @@ public:
 
     // `index` is 0-based. With `withWords`, fills PageContent::words (same text either way).
     PageContent page(int index, bool withWords) const;
+    // The page drawn at `dpi` (72 = one pixel per point), antialiased, on white; throws nw::Error
+    // for an index outside [0, pageCount()) or a dpi outside (0, 1200]; a null image when Poppler
+    // cannot draw the page.
+    QImage renderPage(int index, double dpi) const;
 
 private:
     struct Impl;
