@@ -7,6 +7,7 @@
 #include "ui/main_window.h"
 #include "ui/page_text_view.h"
 
+#include <QAction>
 #include <QDockWidget>
 #include <QLineEdit>
 #include <QPainter>
@@ -48,6 +49,7 @@ class TestChatDock : public QObject {
 private slots:
     void askClickChipShowsCitedPage();
     void emptyQuestionIsNotAsked();
+    void ctrlLFocusesTheQuestion();
 };
 
 void TestChatDock::askClickChipShowsCitedPage()
@@ -111,6 +113,21 @@ void TestChatDock::emptyQuestionIsNotAsked()
     chat.questionBox()->setText(QStringLiteral("anything"));
     chat.setDatabasePath(QString());
     QVERIFY(!chat.ask());
+}
+
+void TestChatDock::ctrlLFocusesTheQuestion()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    nw::ui::MainWindow window({.databasePath = dir.filePath(QStringLiteral("library.sqlite")), .modelPath = {}});
+    window.show();
+    QVERIFY(QTest::qWaitForWindowActive(&window));
+    auto *action = window.findChild<QAction *>(QStringLiteral("AskAction"));
+    QVERIFY(action != nullptr);
+    QCOMPARE(action->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_L));
+    QVERIFY(!window.chat()->questionBox()->hasFocus());
+    QTest::keyClick(&window, Qt::Key_L, Qt::ControlModifier);
+    QTRY_VERIFY(window.chat()->questionBox()->hasFocus());
 }
 
 QTEST_MAIN(TestChatDock)
