@@ -106,6 +106,12 @@ HParams HParams::fromGguf(const GgufFile &file)
     if (hp.arch == "deepseek2") {
         hp.qLoraRank = r.findInt("attention.q_lora_rank", 0);
         hp.kvLoraRank = r.requireInt("attention.kv_lora_rank");
+        // Newer conversions describe the MQA view of the latent in key_length / value_length
+        // (kv_lora_rank + rope, kv_lora_rank) and the real head dims in the *_mla keys; the rest
+        // of the engine (full-mode cache, the MHA baseline of the meters) wants the real ones.
+        hp.headDimK = r.findInt("attention.key_length_mla", hp.headDimK);
+        hp.headDimV = r.findInt("attention.value_length_mla", hp.headDimV);
+        hp.nKvHeads = hp.nHeads; // every head has its own K and V once expanded
         hp.qkRopeHeadDim = hp.nRot;
         hp.qkNopeHeadDim = hp.headDimK - hp.qkRopeHeadDim;
         hp.nExperts = r.findInt("expert_count", 0);

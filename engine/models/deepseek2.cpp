@@ -48,7 +48,7 @@ public:
                    const Deepseek2Options &options)
         : Model(std::move(file), std::move(hp), std::move(backend)), m_options(options)
     {
-        fixHeadDims();
+        dropNextNLayers();
         const HParams &p = m_hparams;
         const std::int64_t e = p.nEmbd, nHeads = p.nHeads, qHead = p.qkNopeHeadDim + p.qkRopeHeadDim;
         const std::int64_t rank = p.kvLoraRank, rope = p.qkRopeHeadDim, v = p.headDimV;
@@ -158,20 +158,9 @@ public:
                  LogitsFor which, std::vector<float> &logits) override;
 
 private:
-    // Newer conversions describe the MQA view of the latent in key_length / value_length
-    // (kv_lora_rank + rope, kv_lora_rank) and the real head dims in *_mla keys; the rest of the
-    // engine (full-mode cache, the MHA baseline of the meters) wants the real head dims.
-    void fixHeadDims()
+    void dropNextNLayers()
     {
         HParams &p = m_hparams;
-        const std::optional<std::int64_t> kMla = m_file->findInt("deepseek2.attention.key_length_mla");
-        const std::optional<std::int64_t> vMla = m_file->findInt("deepseek2.attention.value_length_mla");
-        if (kMla)
-            p.headDimK = *kMla;
-        if (vMla)
-            p.headDimV = *vMla;
-        p.qkNopeHeadDim = p.headDimK - p.qkRopeHeadDim;
-        p.nKvHeads = p.nHeads; // every head has its own K and V once expanded
         // V3 conversions may append multi-token-prediction layers (DeepSeek-V3 §2.2) after the
         // model proper; next-token generation does not run them.
         const std::int64_t nextN = m_file->findInt("deepseek2.nextn_predict_layers").value_or(0);
