@@ -63,12 +63,12 @@ std::vector<int> citedSourceNumbers(const QString &answer, int sourceCount)
 AskService::AskService(store::LibraryStore &store) : m_store(store) {}
 AskService::~AskService() = default;
 
-void AskService::loadModel(const QString &path, const QString &kvMode, int contextTokens)
+void AskService::loadModel(const QString &path, const QString &kvMode, int contextTokens, DeviceChoice device)
 {
     auto engine = std::make_unique<Engine>();
     engine->path = path;
     engine->file = GgufFile::open(path.toStdString());
-    engine->model = nw::loadModel(engine->file, {});
+    engine->model = nw::loadModel(engine->file, {.device = device});
     engine->tokenizer = Tokenizer::fromGguf(*engine->file);
     engine->chat = ChatTemplate::detect(engine->file->findString("tokenizer.chat_template").value_or(""),
                                         engine->model->hparams().arch);

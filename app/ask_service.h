@@ -7,6 +7,7 @@
 
 #include "app/prompt_builder.h"
 #include "app/retriever.h"
+#include "kernels/backend.h"
 
 #include <QString>
 
@@ -86,8 +87,10 @@ public:
     AskService &operator=(const AskService &) = delete;
 
     // Loads a GGUF model; kvMode "" picks the model's default; contextTokens 0 takes the
-    // model's training context, at most 8192. Throws nw::Error (file, architecture, KV mode).
-    void loadModel(const QString &path, const QString &kvMode = {}, int contextTokens = 0);
+    // model's training context, at most 8192; `device` as `--device` (the CLI passes auto).
+    // Throws nw::Error (file, architecture, KV mode, --device cuda without a GPU).
+    void loadModel(const QString &path, const QString &kvMode = {}, int contextTokens = 0,
+                   DeviceChoice device = DeviceChoice::Cpu);
     // A new cache in another mode (the model stays); throws nw::Error when the mode does not fit.
     void setKvMode(const QString &kvMode);
     ModelStatus modelStatus() const;

@@ -107,6 +107,8 @@ KvLayout KvLayout::forModel(const HParams &hp, const KvModeSpec &spec)
         const std::int64_t maxRank = std::min(hp.nKvHeads * hp.headDimK, hp.nKvHeads * hp.headDimV);
         if (spec.rank > maxRank)
             fail("KV mode '{}': the rank can be at most {} for this model (its K/V width)", spec.toString(), maxRank);
+        if (spec.rank % 2 != 0) // K latents are rotated in RoPE pairs (engine/latent_kv.cpp)
+            fail("KV mode '{}': the rank must be even", spec.toString());
         // One row of R numbers for K and one for V, shared by all heads (engine/latent_kv.h).
         layout.nKvHeads = 1;
         layout.kHeadDim = spec.rank;
@@ -181,9 +183,23 @@ KvCache::KvCache(const KvLayout &layout, std::int64_t nLayers, std::int64_t capa
     m_counters.endWrite();
 }
 
+KvCache::KvCache(const KvLayout &layout, std::int64_t nLayers, std::int64_t capacity,
+                 std::uint64_t mhaBytesPerTokenLayer, std::uint64_t weightsBytes, Backend &device)
+    : KvCache(layout, nLayers, capacity, mhaBytesPerTokenLayer, weightsBytes)
+{
+    NW_ASSERT(device.memoryKind() == BackendMemory::Device);
+    munmap(m_arena, m_arenaBytes); // the host reservation made above is not needed
+    m_arena = nullptr;
+    m_arena = static_cast<std::byte *>(device.allocate(m_arenaBytes));
+    m_device = &device;
+    m_deviceBlockTable = BackendBuffer(device, static_cast<std::size_t>(m_maxBlocks) * sizeof(std::int32_t));
+}
+
 KvCache::~KvCache()
 {
-    if (m_arena)
+    if (m_device)
+        m_device->release(m_arena, m_arenaBytes);
+    else if (m_arena)
         munmap(m_arena, m_arenaBytes);
 }
 
@@ -197,7 +213,7 @@ void KvCache::allocateBlock()
 {
     NW_ASSERT(!m_freeIds.empty());
     const std::int32_t id = m_freeIds.back();
-    for (std::int64_t layer = 0; layer < m_nLayers; ++layer) {
+    for (std::int64_t layer = 0; layer < m_nLayers && !m_device; ++layer) {
         if (mprotect(blockBase(layer, id), m_blockStride, PROT_READ | PROT_WRITE) != 0)
             fail("cannot allocate a KV cache block of {} bytes: {}", m_blockStride, std::strerror(errno));
     }
@@ -210,7 +226,7 @@ void KvCache::freeLastBlock()
 {
     NW_ASSERT(!m_blockTable.empty());
     const std::int32_t id = m_blockTable.back();
-    for (std::int64_t layer = 0; layer < m_nLayers; ++layer) {
+    for (std::int64_t layer = 0; layer < m_nLayers && !m_device; ++layer) {
         std::byte *base = blockBase(layer, id);
         // Returns the pages to the system; they read as zeros if committed again.
         madvise(base, m_blockStride, MADV_DONTNEED);
@@ -230,6 +246,8 @@ void KvCache::reserve(std::int64_t nTokens)
         return;
     while (nBlocks() < needed)
         allocateBlock();
+    if (m_device) // truncate() only drops entries from the end, so this is the one place it changes
+        m_deviceBlockTable.upload(m_blockTable.data(), m_blockTable.size() * sizeof(std::int32_t));
     publish();
 }
 
@@ -283,7 +301,7 @@ KvLayerView KvCache::layerView(std::int64_t layer)
     KvLayerView view;
     view.type = m_layout.kType;
     view.blockSize = static_cast<int>(kBlockTokens);
-    view.blockTable = m_blockTable.data();
+    view.blockTable = m_device ? m_deviceBlockTable.as<const std::int32_t>() : m_blockTable.data();
     view.kBlocks = blockBase(layer, 0);
     view.kBlockStride = m_blockStride;
     view.kRowStride = m_kRowBytes;

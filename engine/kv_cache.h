@@ -80,6 +80,13 @@ public:
     // `mhaF16BytesPerTokenLayer` is the baseline the meters compare with.
     KvCache(const KvLayout &layout, std::int64_t nLayers, std::int64_t capacity,
             std::uint64_t mhaF16BytesPerTokenLayer, std::uint64_t weightsBytes = 0);
+    // A cache whose blocks live in `device`'s memory (a GPU backend; it must outlive the cache).
+    // Device memory cannot be committed page by page as the host arena is, so the blocks for the
+    // whole capacity are allocated here; the block bookkeeping and MemoryStats are the same.
+    // kRow()/vRow() are device addresses then: only the backend's ops may touch the rows.
+    KvCache(const KvLayout &layout, std::int64_t nLayers, std::int64_t capacity,
+            std::uint64_t mhaF16BytesPerTokenLayer, std::uint64_t weightsBytes, Backend &device);
+    bool onDevice() const { return m_device != nullptr; }
     ~KvCache();
     KvCache(const KvCache &) = delete;
 
@@ -149,6 +156,8 @@ private:
     std::byte *m_arena = nullptr;      // [nLayers][maxBlocks][blockStride]
     std::size_t m_arenaBytes = 0;
     std::vector<std::int32_t> m_blockTable; // [nBlocks] logical block -> physical id
+    Backend *m_device = nullptr;            // set when the blocks are in a GPU backend's memory
+    BackendBuffer m_deviceBlockTable;       // [maxBlocks] the block table's copy there
     std::vector<std::int32_t> m_freeIds;    // physical ids not in use
     MemoryCounters m_counters;
     std::function<void(const MemoryStats &)> m_callback;

@@ -7,6 +7,7 @@
 #include "engine/gguf_file.h"
 #include "engine/models/deepseek2.h"
 #include "engine/models/llama.h"
+#include "kernels/device_info.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -36,8 +37,17 @@ KvLayout Model::kvLayout(const KvModeSpec &spec) const
 
 std::unique_ptr<KvCache> Model::makeKvCache(const KvModeSpec &spec, std::int64_t capacity) const
 {
-    return std::make_unique<KvCache>(kvLayout(spec), m_hparams.nLayers, capacity,
-                                     mhaF16BytesPerTokenLayer(m_hparams), m_weightsBytes);
+    const KvLayout layout = kvLayout(spec);
+    if (m_backend->memoryKind() == BackendMemory::Host)
+        return std::make_unique<KvCache>(layout, m_hparams.nLayers, capacity, mhaF16BytesPerTokenLayer(m_hparams),
+                                         m_weightsBytes);
+    // The GPU attention reads full K/V rows in f16/f32 (kernels/cuda/attention.cu); latent:R
+    // rebuilds keys on the host and the quantized rows have no GPU kernels yet.
+    if (spec.mode != KvMode::Full || spec.quant != KvQuant::None)
+        fail("KV mode '{}' does not run on {} yet: use --kv full, or --device cpu", spec.toString(),
+             m_backend->name());
+    return std::make_unique<KvCache>(layout, m_hparams.nLayers, capacity, mhaF16BytesPerTokenLayer(m_hparams),
+                                     m_weightsBytes, *m_backend);
 }
 
 const TensorView *Model::findWeight(std::string_view name, std::initializer_list<std::int64_t> shape,
@@ -92,8 +102,21 @@ std::unique_ptr<Model> loadModel(std::shared_ptr<const GgufFile> file, const Mod
     NW_ASSERT(file);
     HParams hp = HParams::fromGguf(*file); // rejects unknown architectures with the list
     std::shared_ptr<Backend> backend = options.backend;
-    if (!backend)
-        backend = makeDefaultBackend(options.threads);
+    if (!backend) {
+        // Only the llama graph runs on device memory so far (engine/models/llama.cpp).
+        DeviceChoice device = options.device;
+        if (hp.arch != "llama" && device != DeviceChoice::Cpu) {
+            if (device == DeviceChoice::Cuda)
+                fail("{}: the {} graph does not run on CUDA yet; use --device cpu", file->label(), hp.arch);
+            if (decideBackend(device, gpuInfo()).useCuda)
+                log::get("engine")->info("{}: the {} graph runs on the CPU (no CUDA graph for it yet)", file->label(),
+                                         hp.arch);
+            device = DeviceChoice::Cpu;
+        }
+        backend = makeBackend(device, options.threads);
+    }
+    if (backend->memoryKind() == BackendMemory::Device && hp.arch != "llama")
+        fail("{}: the {} graph does not run on {} yet; use --device cpu", file->label(), hp.arch, backend->name());
     std::unique_ptr<Model> model;
     // One line per architecture graph (engine/models/<arch>.cpp).
     if (hp.arch == "llama")

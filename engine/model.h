@@ -22,7 +22,11 @@ struct TensorView;
 
 struct ModelOptions {
     int threads = 0;                  // CPU backend workers (<= 0: all logical cores)
-    std::shared_ptr<Backend> backend; // null: a CPU backend with `threads`
+    std::shared_ptr<Backend> backend; // null: the backend `device` picks (makeBackend)
+    // Cpu by default so library users and tests get the same numbers on any machine; the
+    // commands pass the user's `--device` (auto there). Auto falls back to the CPU, with the
+    // reason in the log, for graphs that do not run on a GPU yet (deepseek2).
+    DeviceChoice device = DeviceChoice::Cpu;
 };
 
 // Which tokens of a batch get logits.
@@ -42,7 +46,8 @@ public:
 
     // KV modes this model can run, the default first (llama: full; deepseek2: mla, full).
     virtual std::vector<KvMode> kvModes() const = 0;
-    // A cache for `capacity` tokens in mode `spec`; throws nw::Error when the mode does not fit.
+    // A cache for `capacity` tokens in mode `spec`, in the backend's memory; throws nw::Error
+    // when the mode does not fit (or does not run on the backend's device yet).
     std::unique_ptr<KvCache> makeKvCache(const KvModeSpec &spec, std::int64_t capacity) const;
 
     // Runs one batch of a sequence: tokens[i] sits at positions[i]. Positions must be

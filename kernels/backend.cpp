@@ -5,7 +5,12 @@
 #include "common/log.h"
 #include "kernels/device_info.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
+#include <new>
+#include <utility>
 
 namespace nw {
 
@@ -24,20 +29,192 @@ WeightMatrix denseWeights(TensorType type, std::int64_t rows, std::int64_t cols,
     return w;
 }
 
+// ---- Backend: the host implementation of the memory interface ----
+
+void *Backend::allocate(std::size_t bytes)
+{
+    constexpr std::size_t kAlign = 64;
+    const std::size_t rounded = (std::max<std::size_t>(bytes, 1) + kAlign - 1) / kAlign * kAlign;
+    void *data = std::aligned_alloc(kAlign, rounded);
+    if (data == nullptr)
+        fail("{}: out of host memory allocating {} bytes", name(), bytes);
+    countBuffer(bytes, true);
+    return data;
+}
+
+void Backend::release(void *data, std::size_t bytes) noexcept
+{
+    if (data == nullptr)
+        return;
+    std::free(data);
+    countBuffer(bytes, false);
+}
+
+void Backend::upload(void *dst, const void *hostSrc, std::size_t bytes)
+{
+    if (bytes > 0)
+        std::memcpy(dst, hostSrc, bytes);
+}
+
+void Backend::download(void *hostDst, const void *src, std::size_t bytes)
+{
+    if (bytes > 0)
+        std::memcpy(hostDst, src, bytes);
+}
+
+void Backend::prepareWeights(std::span<const WeightMatrix>) {}
+
+BackendMemoryInfo Backend::memoryInfo() const
+{
+    BackendMemoryInfo info;
+    info.device = "cpu";
+    info.bufferBytes = m_bufferBytes.load(std::memory_order_relaxed);
+    info.peakBufferBytes = m_peakBufferBytes.load(std::memory_order_relaxed);
+    return info;
+}
+
+void Backend::add(float *y, const float *x, std::size_t n)
+{
+    for (std::size_t i = 0; i < n; ++i)
+        y[i] += x[i];
+}
+
+void Backend::countBuffer(std::size_t bytes, bool allocated) noexcept
+{
+    if (!allocated) {
+        m_bufferBytes.fetch_sub(bytes, std::memory_order_relaxed);
+        return;
+    }
+    const std::uint64_t now = m_bufferBytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+    std::uint64_t peak = m_peakBufferBytes.load(std::memory_order_relaxed);
+    while (now > peak && !m_peakBufferBytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+}
+
+// ---- BackendBuffer ----
+
+BackendBuffer::BackendBuffer(Backend &backend, std::size_t bytes)
+    : m_backend(&backend), m_data(backend.allocate(bytes)), m_bytes(bytes)
+{
+}
+
+BackendBuffer::~BackendBuffer()
+{
+    if (m_backend != nullptr)
+        m_backend->release(m_data, m_bytes);
+}
+
+BackendBuffer::BackendBuffer(BackendBuffer &&other) noexcept
+    : m_backend(std::exchange(other.m_backend, nullptr)), m_data(std::exchange(other.m_data, nullptr)),
+      m_bytes(std::exchange(other.m_bytes, 0))
+{
+}
+
+BackendBuffer &BackendBuffer::operator=(BackendBuffer &&other) noexcept
+{
+    std::swap(m_backend, other.m_backend);
+    std::swap(m_data, other.m_data);
+    std::swap(m_bytes, other.m_bytes);
+    return *this;
+}
+
+void BackendBuffer::reserve(Backend &backend, std::size_t bytes)
+{
+    if (m_backend == &backend && m_bytes >= bytes)
+        return;
+    *this = BackendBuffer(); // the old one goes first: the peak is the new size, not both
+    *this = BackendBuffer(backend, bytes);
+}
+
+void BackendBuffer::upload(const void *host, std::size_t bytes, std::size_t offset)
+{
+    if (offset > m_bytes || bytes > m_bytes - offset)
+        fail("upload of {} bytes at offset {} into a buffer of {}", bytes, offset, m_bytes);
+    if (bytes > 0)
+        m_backend->upload(static_cast<std::byte *>(m_data) + offset, host, bytes);
+}
+
+void BackendBuffer::download(void *host, std::size_t bytes, std::size_t offset) const
+{
+    if (offset > m_bytes || bytes > m_bytes - offset)
+        fail("download of {} bytes at offset {} from a buffer of {}", bytes, offset, m_bytes);
+    if (bytes > 0)
+        m_backend->download(host, static_cast<const std::byte *>(m_data) + offset, bytes);
+}
+
+// ---- Choosing a backend ----
+
+DeviceChoice parseDeviceChoice(std::string_view text)
+{
+    if (text == "auto")
+        return DeviceChoice::Auto;
+    if (text == "cpu")
+        return DeviceChoice::Cpu;
+    if (text == "cuda")
+        return DeviceChoice::Cuda;
+    fail("unknown device '{}': use auto, cpu or cuda", text);
+}
+
+std::string_view deviceChoiceName(DeviceChoice choice)
+{
+    switch (choice) {
+    case DeviceChoice::Auto: return "auto";
+    case DeviceChoice::Cpu: return "cpu";
+    case DeviceChoice::Cuda: return "cuda";
+    }
+    return "auto";
+}
+
+BackendDecision decideBackend(DeviceChoice choice, const GpuInfo &gpu)
+{
+    BackendDecision d;
+    const bool present = gpu.built && !gpu.devices.empty();
+    const std::string why = !gpu.built ? "this build has no CUDA backend" : gpu.status;
+    switch (choice) {
+    case DeviceChoice::Cpu:
+        d.reason = "using the CPU backend (cpu asked for)";
+        break;
+    case DeviceChoice::Cuda:
+        if (present) {
+            d.useCuda = true;
+            d.reason = fmt::format("using CUDA on {} (cuda asked for)", gpu.devices.front().name);
+        } else {
+            d.error = fmt::format("--device cuda: no usable CUDA device ({}); use --device cpu or auto", why);
+        }
+        break;
+    case DeviceChoice::Auto:
+        if (present) {
+            d.useCuda = true;
+            d.reason = fmt::format("using CUDA on {} (auto: a device is present)", gpu.devices.front().name);
+        } else {
+            d.reason = fmt::format("using the CPU backend (auto: {})", why);
+        }
+        break;
+    }
+    return d;
+}
+
+std::unique_ptr<Backend> makeBackend(DeviceChoice choice, int threads)
+{
+    const BackendDecision d = decideBackend(choice, gpuInfo());
+    if (!d.error.empty())
+        throw Error(d.error);
+    // Once per process and reason: a command that loads two models does not say it twice.
+    static std::mutex mutex;
+    static std::string lastReason;
+    {
+        std::lock_guard lock(mutex);
+        if (lastReason != d.reason) {
+            lastReason = d.reason;
+            log::get("kernels")->info("{}", d.reason);
+        }
+    }
+    return d.useCuda ? makeCudaBackend() : makeCpuBackend(threads);
+}
+
 std::unique_ptr<Backend> makeDefaultBackend(int threads)
 {
-    static std::once_flag said;
-    std::call_once(said, [] {
-        const GpuInfo &gpu = gpuInfo();
-        if (!gpu.built)
-            log::get("kernels")->info("using the CPU backend: this build has no CUDA backend");
-        else if (gpu.devices.empty())
-            log::get("kernels")->info("using the CPU backend: {}", gpu.status);
-        else
-            log::get("kernels")->info("using the CPU backend: {} found, but the engine does not run on "
-                                      "CUDA yet", gpu.devices.front().name);
-    });
-    return makeCpuBackend(threads);
+    return makeBackend(DeviceChoice::Auto, threads);
 }
 
 } // namespace nw

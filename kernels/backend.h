@@ -5,10 +5,13 @@
 
 #include "kernels/tensor_type.h"
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 
 namespace nw {
 
@@ -77,11 +80,46 @@ struct AttentionArgs {
     KvLayerView kv;
 };
 
+// Where the activation pointers an op takes live (see "Memory" in Backend).
+enum class BackendMemory { Host, Device };
+
+// What a backend holds, for the meters and `needlework doctor`.
+struct BackendMemoryInfo {
+    std::string device;                // "cpu", or the GPU's name
+    std::uint64_t weightsBytes = 0;    // the backend's own copies of weights (device bf16, uploads)
+    std::uint64_t bufferBytes = 0;     // live allocate() bytes: activations, KV, ids
+    std::uint64_t peakBufferBytes = 0; // the most bufferBytes has been
+    std::uint64_t freeBytes = 0;       // device memory free now (cudaMemGetInfo); 0 on the CPU
+    std::uint64_t totalBytes = 0;      // device memory in all; 0 on the CPU
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
     virtual std::string name() const = 0;
     virtual int threads() const = 0;
+
+    // Memory. Weights (WeightMatrix::data, rmsNorm's weight, RopeParams::freqFactors, embed's
+    // table) are always host pointers that stay valid and unchanged while the backend lives
+    // (the mapped file); a device backend keeps its own copies, made by prepareWeights or on
+    // first use. Every other pointer an op takes (activations, ids, positions, KV blocks and
+    // block tables) is in the backend's memory: host memory for the CPU backend, device memory
+    // from allocate() for a GPU backend. The defaults below are the host implementation.
+    virtual BackendMemory memoryKind() const { return BackendMemory::Host; }
+    // `bytes` of the backend's memory, 64-byte aligned (never null; 0 bytes gives a valid
+    // pointer); throws nw::Error when the memory is not there. Give it back with release().
+    virtual void *allocate(std::size_t bytes);
+    virtual void release(void *data, std::size_t bytes) noexcept;
+    // Copies between host memory and the backend's memory (plain memcpy on the host).
+    virtual void upload(void *dst, const void *hostSrc, std::size_t bytes);
+    virtual void download(void *hostDst, const void *src, std::size_t bytes);
+    // Makes the backend's copies of these weights now (upload, dequantize, repack) instead of
+    // at first use, so load time is paid at load; the host backend uses the file as it is.
+    virtual void prepareWeights(std::span<const WeightMatrix> weights);
+    // Waits for the work queued so far (a device backend runs ops asynchronously; downloads
+    // wait by themselves).
+    virtual void synchronize() {}
+    virtual BackendMemoryInfo memoryInfo() const;
 
     // y[t, r] = sum_c W[r, c] * x[t, c];  x: [nTokens, cols] f32, y: [nTokens, rows] f32.
     virtual void matmul(const WeightMatrix &w, const float *x, float *y, int nTokens) = 0;
@@ -106,14 +144,93 @@ public:
     // null for MLA's shared row (then only K rows are written).
     virtual void storeKv(const KvLayerView &kv, const float *k, const float *v, int nTokens,
                          const std::int32_t *positions) = 0;
+    // y[i] += x[i] over n (the residual stream: no host loop over a device's activations).
+    virtual void add(float *y, const float *x, std::size_t n);
+
+protected:
+    // allocate()/release() implementations count here; memoryInfo() reports it.
+    void countBuffer(std::size_t bytes, bool allocated) noexcept;
+    std::atomic<std::uint64_t> m_bufferBytes{0};
+    std::atomic<std::uint64_t> m_peakBufferBytes{0};
 };
+
+// One allocation in a backend's memory, released on destruction (RAII over allocate/release).
+// The backend must outlive it.
+class BackendBuffer {
+public:
+    BackendBuffer() = default;
+    BackendBuffer(Backend &backend, std::size_t bytes);
+    ~BackendBuffer();
+    BackendBuffer(BackendBuffer &&other) noexcept;
+    BackendBuffer &operator=(BackendBuffer &&other) noexcept;
+    BackendBuffer(const BackendBuffer &) = delete;
+    BackendBuffer &operator=(const BackendBuffer &) = delete;
+
+    // Grows to at least `bytes` on `backend` (contents are not kept when it grows).
+    void reserve(Backend &backend, std::size_t bytes);
+    // Copies from/to host memory at `offset` bytes into the buffer; throws nw::Error past its end.
+    void upload(const void *host, std::size_t bytes, std::size_t offset = 0);
+    void download(void *host, std::size_t bytes, std::size_t offset = 0) const;
+
+    template <typename T = void>
+    T *as() const { return static_cast<T *>(m_data); }
+    std::size_t bytes() const { return m_bytes; }
+
+private:
+    Backend *m_backend = nullptr;
+    void *m_data = nullptr;
+    std::size_t m_bytes = 0;
+};
+
+// A growable scratch array of T in a backend's memory (activations a graph reuses per forward):
+// resize() only grows and does not keep the contents. On the host backend it is plain memory.
+template <typename T>
+class BackendArray {
+public:
+    explicit BackendArray(Backend &backend) : m_backend(&backend) {}
+    void resize(std::size_t n)
+    {
+        m_buffer.reserve(*m_backend, n * sizeof(T));
+        m_size = n;
+    }
+    T *data() const { return m_buffer.as<T>(); }
+    std::size_t size() const { return m_size; }
+
+private:
+    Backend *m_backend;
+    BackendBuffer m_buffer;
+    std::size_t m_size = 0;
+};
+
+// Which backend the user asked for (`--device`).
+enum class DeviceChoice { Auto, Cpu, Cuda };
+
+// "auto", "cpu" or "cuda"; throws nw::Error naming the three otherwise.
+DeviceChoice parseDeviceChoice(std::string_view text);
+std::string_view deviceChoiceName(DeviceChoice choice);
+
+struct GpuInfo;
+
+// The decision makeBackend takes, without making anything (tests give it a GpuInfo of their own).
+struct BackendDecision {
+    bool useCuda = false;
+    std::string reason; // one line for the log: "using CUDA on NVIDIA H100 (auto: a device is present)"
+    std::string error;  // set when the choice cannot be met (--device cuda without a device)
+};
+BackendDecision decideBackend(DeviceChoice choice, const GpuInfo &gpu);
 
 // The CPU backend with `threads` workers (threads <= 0: all logical cores).
 std::unique_ptr<Backend> makeCpuBackend(int threads);
 
-// The backend the engine uses when the caller names none. Until the CUDA backend is wired into
-// the engine this is always the CPU backend; the first call says once in the log why (no CUDA
-// build, no device, or a device the engine cannot use yet).
+// The CUDA backend on device 0; throws nw::Error when this build has none or no device is there.
+std::unique_ptr<Backend> makeCudaBackend();
+
+// The backend for `choice`: Auto takes CUDA when a device is present and the CPU backend
+// otherwise; Cuda without a device throws nw::Error (one line the command prints). Says once in
+// the log which backend runs and why.
+std::unique_ptr<Backend> makeBackend(DeviceChoice choice, int threads);
+
+// The backend the engine uses when the caller names none: makeBackend(DeviceChoice::Auto).
 std::unique_ptr<Backend> makeDefaultBackend(int threads);
 
 } // namespace nw

@@ -5,6 +5,7 @@
 #include "app/ask_report.h"
 #include "app/ask_service.h"
 #include "app/commands/ask_options.h"
+#include "app/commands/device_option.h"
 #include "app/session_service.h"
 #include "common/error.h"
 
@@ -25,6 +26,7 @@ void addAskOptions(QCommandLineParser &parser)
     parser.addOption({QStringLiteral("doc"), QStringLiteral("Only this document (repeat for more)."), QStringLiteral("ID")});
     parser.addOption({QStringLiteral("kv"), QStringLiteral("KV cache mode: full, mla, ... (default: the model's)."), QStringLiteral("MODE")});
     parser.addOption({QStringLiteral("ctx"), QStringLiteral("Context tokens (default: the model's, at most 8192)."), QStringLiteral("N")});
+    addDeviceOption(parser);
     parser.addOption({QStringLiteral("max-tokens"), QStringLiteral("Answer length at most, in tokens (default 512)."), QStringLiteral("N"),
                       QStringLiteral("512")});
 }
@@ -63,7 +65,11 @@ void loadModelFrom(const QCommandLineParser &parser, AskService &service)
         if (!ok || ctx <= 0)
             fail("--ctx {}: not a positive number", parser.value(QStringLiteral("ctx")).toStdString());
     }
-    service.loadModel(parser.value(QStringLiteral("model")), parser.value(QStringLiteral("kv")), ctx);
+    QString badDevice;
+    const std::optional<DeviceChoice> device = deviceOption(parser, badDevice);
+    if (!device)
+        fail("{}", badDevice.toStdString());
+    service.loadModel(parser.value(QStringLiteral("model")), parser.value(QStringLiteral("kv")), ctx, *device);
 }
 
 Command askCommand()
@@ -71,7 +77,7 @@ Command askCommand()
     return {
         .name = QStringLiteral("ask"),
         .summary = QStringLiteral("Answer a question from the library, with page citations."),
-        .usage = QStringLiteral("QUESTION [--db FILE] [--model M.gguf] [--mode retrieve|whole] [--collection NAME | --doc ID...] [--kv MODE] [--json]"),
+        .usage = QStringLiteral("QUESTION [--db FILE] [--model M.gguf] [--mode retrieve|whole] [--collection NAME | --doc ID...] [--kv MODE] [--device D] [--json]"),
         .description = QStringLiteral(
             "Finds the passages that answer QUESTION (BM25 over pages, then the sentences that hold the question's "
             "terms) and answers with citations: document, page, section, character span and word boxes. Without "

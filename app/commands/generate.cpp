@@ -1,6 +1,7 @@
 // `needlework generate`: runs a GGUF model on a prompt and streams the continuation to stdout,
 // with the sampling knobs, the KV mode and --json timings and memory for scripts and benchmarks.
 #include "app/commands/commands.h"
+#include "app/commands/device_option.h"
 
 #include "common/error.h"
 #include "engine/gguf_file.h"
@@ -95,6 +96,9 @@ int runGenerate(const QCommandLineParser &parser, CommandIo &io)
     const std::int64_t ctxOption = numberOption<std::int64_t>(parser, "ctx", 0, 8, 1 << 24, bad);
     if (!bad.message.isEmpty())
         return usage(bad.message);
+    const std::optional<DeviceChoice> device = deviceOption(parser, bad.message);
+    if (!device)
+        return usage(bad.message);
 
     std::string prompt;
     if (hasPrompt) {
@@ -107,7 +111,7 @@ int runGenerate(const QCommandLineParser &parser, CommandIo &io)
     }
 
     std::shared_ptr<GgufFile> gguf = GgufFile::open(modelPath.toStdString());
-    std::unique_ptr<Model> model = loadModel(gguf, {.threads = threads});
+    std::unique_ptr<Model> model = loadModel(gguf, {.threads = threads, .device = *device});
     std::unique_ptr<Tokenizer> tokenizer = Tokenizer::fromGguf(*gguf);
     KvModeSpec kvMode;
     kvMode.mode = model->kvModes().front();
@@ -194,7 +198,7 @@ Command generateCommand()
         .name = QStringLiteral("generate"),
         .summary = QStringLiteral("Continue a prompt with a GGUF model, streaming the text."),
         .usage = QStringLiteral("--model M.gguf (--prompt TEXT | --prompt-file F) [-n N] [--greedy | --temp T --top-k K "
-                                "--top-p P --min-p P --repeat-penalty R] [--seed S] [--ctx N] [--threads T] "
+                                "--top-p P --min-p P --repeat-penalty R] [--seed S] [--ctx N] [--threads T] [--device D] "
                                 "[--kv full|mla] [--json]"),
         .description = QStringLiteral(
             "Tokenizes the prompt (with BOS when the model asks for it), prefills it and samples up to N "
@@ -218,6 +222,7 @@ Command generateCommand()
                 parser.addOption({QStringLiteral("seed"), QStringLiteral("Random seed (default: a new one each run)."), QStringLiteral("S")});
                 parser.addOption({QStringLiteral("ctx"), QStringLiteral("Context size in tokens (default: prompt + N, at least 512)."), QStringLiteral("N")});
                 parser.addOption({QStringLiteral("threads"), QStringLiteral("CPU threads (default: all cores)."), QStringLiteral("T")});
+                addDeviceOption(parser);
                 parser.addOption({QStringLiteral("kv"), QStringLiteral("KV cache mode: full or mla (default: the model's own, mla for DeepSeek)."), QStringLiteral("MODE")});
                 addJsonOption(parser);
             },

@@ -1,6 +1,7 @@
 // `needlework perplexity`: perplexity of a model on a text file, computed as llama.cpp's
 // perplexity tool does, so numbers can be compared with it and across KV modes.
 #include "app/commands/commands.h"
+#include "app/commands/device_option.h"
 
 #include "common/error.h"
 #include "engine/gguf_file.h"
@@ -35,6 +36,10 @@ int runPerplexity(const QCommandLineParser &parser, CommandIo &io)
         if (!ok || threads < 0)
             return usage(QStringLiteral("--threads needs a number of threads"));
     }
+    QString badDevice;
+    const std::optional<DeviceChoice> device = deviceOption(parser, badDevice);
+    if (!device)
+        return usage(badDevice);
 
     QFile file(textPath);
     if (!file.open(QIODevice::ReadOnly))
@@ -42,7 +47,7 @@ int runPerplexity(const QCommandLineParser &parser, CommandIo &io)
     const std::string text = file.readAll().toStdString();
 
     std::shared_ptr<GgufFile> gguf = GgufFile::open(modelPath.toStdString());
-    std::unique_ptr<Model> model = loadModel(gguf, {.threads = threads});
+    std::unique_ptr<Model> model = loadModel(gguf, {.threads = threads, .device = *device});
     std::unique_ptr<Tokenizer> tokenizer = Tokenizer::fromGguf(*gguf);
     KvModeSpec kvMode;
     kvMode.mode = model->kvModes().front();
@@ -92,7 +97,7 @@ Command perplexityCommand()
     return {
         .name = QStringLiteral("perplexity"),
         .summary = QStringLiteral("Measure a model's perplexity on a text file (as llama.cpp does)."),
-        .usage = QStringLiteral("--model M.gguf --file F [--ctx N] [--threads T] [--kv MODE] [--json]"),
+        .usage = QStringLiteral("--model M.gguf --file F [--ctx N] [--threads T] [--device D] [--kv MODE] [--json]"),
         .description = QStringLiteral(
             "Tokenizes the file (BOS first), cuts it into non-overlapping chunks of --ctx tokens (a shorter "
             "tail is dropped), puts BOS at the start of each chunk and scores only the second half of each "
@@ -107,6 +112,7 @@ Command perplexityCommand()
                 parser.addOption({QStringLiteral("ctx"), QStringLiteral("Chunk size in tokens (default 512)."),
                                   QStringLiteral("N"), QStringLiteral("512")});
                 parser.addOption({QStringLiteral("threads"), QStringLiteral("CPU threads (default: all cores)."), QStringLiteral("T")});
+                addDeviceOption(parser);
                 parser.addOption({QStringLiteral("kv"), QStringLiteral("KV cache mode (default: the model's own)."), QStringLiteral("MODE")});
                 addJsonOption(parser);
             },

@@ -11,7 +11,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <numeric>
 
 namespace nw {
 namespace {
@@ -56,6 +55,12 @@ public:
         // Llama 3.1's long-context rope: per-pair divisors of the angle, stored as a tensor.
         if (const TensorView *freqs = findWeight("rope_freqs.weight", {hp.nRot / 2}, {TensorType::F32}))
             m_rope.freqFactors = reinterpret_cast<const float *>(freqs->data);
+        // The backend makes its copies now, not during the first token: a GPU backend uploads
+        // (and dequantizes) every matrix, a CPU backend may repack them.
+        std::vector<WeightMatrix> all = {m_tokenEmbd, m_output};
+        for (const LlamaLayer &l : m_layers)
+            all.insert(all.end(), {l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down});
+        m_backend->prepareWeights(all);
         m_rope.nDims = static_cast<int>(hp.nRot);
         m_rope.neox = false; // GGUF llama: Q/K rows were permuted at conversion for adjacent pairs
         m_rope.freqBase = static_cast<float>(hp.ropeFreqBase);
@@ -119,44 +124,55 @@ public:
         m_up.resize(nt * ff);    // [n, nFf]
 
         Backend &be = *m_backend;
+        // Ids and positions in the backend's memory (on the host backend a copy of n ints).
+        m_ids.resize(nt);
+        m_positions.resize(nt);
+        be.upload(m_ids.data(), tokens.data(), nt * sizeof(std::int32_t));
+        be.upload(m_positions.data(), positions.data(), nt * sizeof(std::int32_t));
+        const std::int32_t *pos = m_positions.data();
         const float eps = static_cast<float>(hp.rmsEps);
-        be.embed(m_tokenEmbd, tokens.data(), n, m_x.data());
+        be.embed(m_tokenEmbd, m_ids.data(), n, m_x.data());
         for (std::size_t il = 0; il < m_layers.size(); ++il) {
             const LlamaLayer &l = m_layers[il];
             be.rmsNorm(m_x.data(), l.attnNorm, m_h.data(), n, static_cast<int>(e), eps);
             be.matmul(l.wq, m_h.data(), m_q.data(), n);
-            be.rope(m_q.data(), n, static_cast<int>(hp.nHeads), static_cast<int>(hp.headDimK), 0, positions.data(),
-                    m_rope);
-            const KvLayerView view = cache.layerView(static_cast<std::int64_t>(il));
-            AttentionArgs args;
+            be.rope(m_q.data(), n, static_cast<int>(hp.nHeads), static_cast<int>(hp.headDimK), 0, pos, m_rope);
+            const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hp.headDimK)));
             if (latent) {
-                latentAttentionKv(*latent, il, m_h.data(), n, positions, cache, end, args);
+                LatentAttentionArgs la;
+                la.x = m_h.data();
+                la.q = m_q.data();
+                la.out = m_att.data();
+                la.nTokens = n;
+                la.nHeads = static_cast<int>(hp.nHeads);
+                la.positions = positions.data();
+                la.scale = scale;
+                m_latentAttention.run(be, *latent, il, m_rope, cache, la);
             } else {
+                const KvLayerView view = cache.layerView(static_cast<std::int64_t>(il));
                 be.matmul(l.wk, m_h.data(), m_k.data(), n);
                 be.matmul(l.wv, m_h.data(), m_v.data(), n);
-                be.rope(m_k.data(), n, static_cast<int>(hp.nKvHeads), static_cast<int>(hp.headDimK), 0,
-                        positions.data(), m_rope);
-                be.storeKv(view, m_k.data(), m_v.data(), n, positions.data());
+                be.rope(m_k.data(), n, static_cast<int>(hp.nKvHeads), static_cast<int>(hp.headDimK), 0, pos, m_rope);
+                be.storeKv(view, m_k.data(), m_v.data(), n, pos);
+                AttentionArgs args;
                 args.kv = view;
+                args.q = m_q.data();
+                args.out = m_att.data();
+                args.nTokens = n;
+                args.nHeads = static_cast<int>(hp.nHeads);
+                args.queryPositions = pos;
+                args.scale = scale;
+                be.attention(args);
             }
-            args.q = m_q.data();
-            args.out = m_att.data();
-            args.nTokens = n;
-            args.nHeads = static_cast<int>(hp.nHeads);
-            args.queryPositions = positions.data();
-            args.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hp.headDimK)));
-            be.attention(args);
             be.matmul(l.wo, m_att.data(), m_h.data(), n);
-            for (std::size_t i = 0; i < nt * e; ++i)
-                m_x[i] += m_h[i];
+            be.add(m_x.data(), m_h.data(), nt * e);
 
             be.rmsNorm(m_x.data(), l.ffnNorm, m_h.data(), n, static_cast<int>(e), eps);
             be.matmul(l.gate, m_h.data(), m_gate.data(), n);
             be.matmul(l.up, m_h.data(), m_up.data(), n);
             be.swiglu(m_gate.data(), m_up.data(), m_gate.data(), nt * ff);
             be.matmul(l.down, m_gate.data(), m_h.data(), n);
-            for (std::size_t i = 0; i < nt * e; ++i)
-                m_x[i] += m_h[i];
+            be.add(m_x.data(), m_h.data(), nt * e);
         }
         cache.commit(end);
 
@@ -164,7 +180,13 @@ public:
         const float *last = m_x.data() + (nt - static_cast<std::size_t>(nOut)) * e;
         be.rmsNorm(last, m_outputNorm, m_h.data(), nOut, static_cast<int>(e), eps);
         logits.resize(static_cast<std::size_t>(nOut) * static_cast<std::size_t>(hp.nVocab));
-        be.matmul(m_output, m_h.data(), logits.data(), nOut);
+        if (be.memoryKind() == BackendMemory::Host) {
+            be.matmul(m_output, m_h.data(), logits.data(), nOut);
+        } else {
+            m_logits.resize(logits.size());
+            be.matmul(m_output, m_h.data(), m_logits.data(), nOut);
+            be.download(logits.data(), m_logits.data(), logits.size() * sizeof(float));
+        }
     }
 
 private:
@@ -178,61 +200,15 @@ private:
                 wk.push_back(l.wk);
                 wv.push_back(l.wv);
             }
-            slot = std::make_unique<LatentFactors>(loadOrFactorizeKv(wk, wv, rank, latentCacheDir()));
+            LatentKeyGeometry geometry;
+            geometry.nKvHeads = m_hparams.nKvHeads;
+            geometry.headDimK = m_hparams.headDimK;
+            geometry.headDimV = m_hparams.headDimV;
+            geometry.ropeDims = m_rope.nDims;
+            geometry.neox = m_rope.neox;
+            slot = std::make_unique<LatentFactors>(loadOrFactorizeKv(wk, wv, geometry, rank, latentCacheDir()));
         }
         return *slot;
-    }
-
-    // latent:R: stores this batch's latents c_k = kDown·x and c_v = vDown·x, then rebuilds every
-    // cached token's K and V (k = kUp·c_k, rotated at its own position: RoPE does not commute
-    // with kUp, so it is applied after the expansion, per position) into an f32 one-block view
-    // for the ordinary attention. x: [n, nEmbd] normed input.
-    void latentAttentionKv(const LatentFactors &f, std::size_t il, const float *x, int n,
-                           std::span<const std::int32_t> positions, KvCache &cache, std::int64_t end,
-                           AttentionArgs &args)
-    {
-        const HParams &hp = m_hparams;
-        Backend &be = *m_backend;
-        const LatentLayerFactors &lf = f.layers[il];
-        const int rank = static_cast<int>(f.rank);
-        const std::size_t r = static_cast<std::size_t>(rank);
-        const auto nKv = static_cast<std::size_t>(end);
-        m_ck.resize(std::max<std::size_t>(nKv, static_cast<std::size_t>(n)) * r); // [nKv, rank]
-        m_cv.resize(m_ck.size());
-        be.matmul(denseWeights(TensorType::F32, rank, f.nEmbd, lf.kDown.data()), x, m_ck.data(), n);
-        be.matmul(denseWeights(TensorType::F32, rank, f.nEmbd, lf.vDown.data()), x, m_cv.data(), n);
-        const KvLayerView view = cache.layerView(static_cast<std::int64_t>(il));
-        be.storeKv(view, m_ck.data(), m_cv.data(), n, positions.data());
-        // Every cached latent as f32, in the row type the cache holds (f16, f32, q8, q4).
-        const TensorType type = cache.layout().kType;
-        for (std::size_t t = 0; t < nKv; ++t) {
-            dequantizeRow(type, cache.kRow(std::int64_t(il), std::int64_t(t)), m_ck.data() + t * r, r);
-            dequantizeRow(type, cache.vRow(std::int64_t(il), std::int64_t(t)), m_cv.data() + t * r, r);
-        }
-        const std::size_t kDim = static_cast<std::size_t>(f.kDim), vDim = static_cast<std::size_t>(f.vDim);
-        m_kAll.resize(nKv * kDim);
-        m_vAll.resize(nKv * vDim);
-        be.matmul(denseWeights(TensorType::F32, f.kDim, rank, lf.kUp.data()), m_ck.data(), m_kAll.data(), int(nKv));
-        be.matmul(denseWeights(TensorType::F32, f.vDim, rank, lf.vUp.data()), m_cv.data(), m_vAll.data(), int(nKv));
-        if (m_allPositions.size() < nKv) {
-            m_allPositions.resize(nKv);
-            std::iota(m_allPositions.begin(), m_allPositions.end(), 0);
-        }
-        be.rope(m_kAll.data(), int(nKv), static_cast<int>(hp.nKvHeads), static_cast<int>(hp.headDimK), 0,
-                m_allPositions.data(), m_rope);
-        static const std::int32_t kOneBlock[1] = {0};
-        args.kv.type = TensorType::F32;
-        args.kv.blockSize = int(nKv);
-        args.kv.blockTable = kOneBlock;
-        args.kv.kBlocks = reinterpret_cast<std::byte *>(m_kAll.data());
-        args.kv.kRowStride = kDim * sizeof(float);
-        args.kv.kBlockStride = nKv * args.kv.kRowStride;
-        args.kv.vBlocks = reinterpret_cast<std::byte *>(m_vAll.data());
-        args.kv.vRowStride = vDim * sizeof(float);
-        args.kv.vBlockStride = nKv * args.kv.vRowStride;
-        args.kv.nKvHeads = static_cast<int>(hp.nKvHeads);
-        args.kv.kHeadDim = static_cast<int>(hp.headDimK);
-        args.kv.vHeadDim = static_cast<int>(hp.headDimV);
     }
 
     WeightMatrix m_tokenEmbd;          // [nVocab, nEmbd]
@@ -240,11 +216,11 @@ private:
     WeightMatrix m_output;             // [nVocab, nEmbd]
     std::vector<LlamaLayer> m_layers;  // [nLayers]
     RopeParams m_rope;
-    // Scratch reused across calls (one forward at a time per model).
-    std::vector<float> m_x, m_h, m_q, m_k, m_v, m_att, m_gate, m_up;
-    // latent:R scratch: every cached latent [nKv, rank] and the K/V rebuilt from them.
-    std::vector<float> m_ck, m_cv, m_kAll, m_vAll;
-    std::vector<std::int32_t> m_allPositions; // 0, 1, 2, ...
+    // Scratch reused across calls (one forward at a time per model), in the backend's memory.
+    BackendArray<float> m_x{*m_backend}, m_h{*m_backend}, m_q{*m_backend}, m_k{*m_backend}, m_v{*m_backend},
+        m_att{*m_backend}, m_gate{*m_backend}, m_up{*m_backend}, m_logits{*m_backend};
+    BackendArray<std::int32_t> m_ids{*m_backend}, m_positions{*m_backend};
+    LatentAttention m_latentAttention; // latent:R scratch
     mutable std::mutex m_latentMutex;
     mutable std::map<std::int64_t, std::unique_ptr<LatentFactors>> m_latent; // by rank
 };

@@ -1,4 +1,9 @@
-// gpuInfo() for builds without the CUDA backend (NW_CUDA=OFF or no nvcc).
+// Stand-ins for builds without the CUDA backend (NW_CUDA=OFF or no nvcc): gpuInfo() says so and
+// makeCudaBackend() refuses with a message the user can act on.
+#ifndef NW_HAVE_CUDA
+
+#include "common/error.h"
+#include "kernels/backend.h"
 #include "kernels/device_info.h"
 
 namespace nw {
@@ -10,4 +15,11 @@ const GpuInfo &gpuInfo()
     return info;
 }
 
+std::unique_ptr<Backend> makeCudaBackend()
+{
+    fail("this build has no CUDA backend (configure with -DNW_CUDA=ON on a machine with the CUDA toolkit)");
+}
+
 } // namespace nw
+
+#endif
