@@ -1,0 +1,233 @@
+// AVX2 group kernels of the packed matmul (layouts in matmul_packed.h). Each 32-byte weight
+// load holds four columns of 8 rows; the matching four activation bytes are broadcast to all
+// lanes, so maddubs + madd leave row r's partial sum in int32 lane r and a block ends with one
+// convert and one FMA for all 8 rows. Compiled with per-function target attributes and chosen
+// at run time, like dot_avx2.cpp.
+#include "kernels/cpu/matmul_packed_kernels.h"
+
+#include "kernels/cpu/cpu_features.h"
+
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define NW_AVX2 __attribute__((target("avx2,fma,f16c")))
+#endif
+
+namespace nw::cpu {
+
+#if defined(__x86_64__)
+namespace {
+
+// Four activation bytes in every 32-bit lane.
+NW_AVX2 inline __m256i broadcast4(const std::int8_t *p)
+{
+    std::int32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return _mm256_set1_epi32(v);
+}
+
+// The 8 f16 scales of a block group as floats, times the activation's scale.
+NW_AVX2 inline __m256 scales8(const std::byte *p, float dx)
+{
+    return _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p))), _mm256_set1_ps(dx));
+}
+
+// 8 bytes (one per row) → int16 lanes 2r and 2r+1 both holding byte r (zero- or sign-extended),
+// the form madd multiplies a row's pair sums by.
+NW_AVX2 inline __m256i duplicatePairs(__m256i wide)
+{
+    const __m256i lowHalf = _mm256_setr_epi8(0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13, 0, 1, 0, 1, 4, 5, 4, 5,
+                                             8, 9, 8, 9, 12, 13, 12, 13);
+    return _mm256_shuffle_epi8(wide, lowHalf);
+}
+
+NW_AVX2 inline __m128i load8(const void *p)
+{
+    return _mm_loadl_epi64(reinterpret_cast<const __m128i *>(p));
+}
+
+NW_AVX2 inline __m256i load32(const void *p)
+{
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+}
+
+NW_AVX2 void groupQ4_0(const std::byte *group, const std::byte *act, const std::int32_t *sums, std::int64_t nBlocks,
+                       float *out)
+{
+    const auto *x = reinterpret_cast<const BlockQ8_0 *>(act);
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < nBlocks; ++b, group += kQ4_0x8Bytes) {
+        _mm_prefetch(reinterpret_cast<const char *>(group) + 8 * kQ4_0x8Bytes, _MM_HINT_T0);
+        const std::byte *qs = group + 16;
+        const std::int8_t *xq = x[b].qs;
+        // Pair sums of nibble (<= 15) x int8 stay below 2 * 15 * 128: eight fit in int16.
+        __m256i s16 = _mm256_setzero_si256();
+        #pragma GCC unroll 4
+        for (int v = 0; v < 4; ++v) {
+            const __m256i w = load32(qs + 32 * v);
+            const __m256i lo = _mm256_and_si256(w, low4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), low4);
+            s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(lo, broadcast4(xq + 4 * v)));
+            s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi, broadcast4(xq + 16 + 4 * v)));
+        }
+        // sum (q - 8) x = sum q x - 8 sum x.
+        const __m256i s32 = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(8 * sums[b]));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), scales8(group, _cvtsh_ss(x[b].d)), acc);
+    }
+    _mm256_storeu_ps(out, acc);
+}
+
+NW_AVX2 void groupQ8_0(const std::byte *group, const std::byte *act, const std::int32_t *, std::int64_t nBlocks,
+                       float *out)
+{
+    const auto *x = reinterpret_cast<const BlockQ8_0 *>(act);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < nBlocks; ++b, group += kQ8_0x8Bytes) {
+        _mm_prefetch(reinterpret_cast<const char *>(group) + 4 * kQ8_0x8Bytes, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char *>(group) + 4 * kQ8_0x8Bytes + 64, _MM_HINT_T0);
+        const std::byte *qs = group + 16;
+        const std::int8_t *xq = x[b].qs;
+        __m256i s32 = _mm256_setzero_si256();
+        #pragma GCC unroll 8
+        for (int v = 0; v < 8; ++v) {
+            // maddubs wants one unsigned side: |w| times x with w's sign (|w| <= 128, so a pair
+            // sum stays below 2 * 128 * 127 < 2^15).
+            const __m256i w = load32(qs + 32 * v);
+            const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(broadcast4(xq + 4 * v), w));
+            s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(p, ones));
+        }
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), scales8(group, _cvtsh_ss(x[b].d)), acc);
+    }
+    _mm256_storeu_ps(out, acc);
+}
+
+NW_AVX2 void groupQ4_K(const std::byte *group, const std::byte *act, const std::int32_t *, std::int64_t nBlocks,
+                       float *out)
+{
+    const auto *x = reinterpret_cast<const BlockQ8_K *>(act);
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    __m256 acc = _mm256_setzero_ps(), accMin = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < nBlocks; ++b, group += kQ4_Kx8Bytes) {
+        const std::byte *scales = group + 32, *mins = group + 96, *qs = group + 160;
+        const std::int8_t *y = x[b].qs;
+        __m256i s32 = _mm256_setzero_si256();
+        for (int p = 0; p < 4; ++p) {
+            const std::byte *q = qs + 256 * p;
+            _mm_prefetch(reinterpret_cast<const char *>(q) + 2 * kQ4_Kx8Bytes, _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char *>(q) + 2 * kQ4_Kx8Bytes + 64, _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char *>(q) + 2 * kQ4_Kx8Bytes + 128, _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char *>(q) + 2 * kQ4_Kx8Bytes + 192, _MM_HINT_T0);
+            // Sub-block 2p in the low nibbles, 2p + 1 in the high ones; eight pair sums of a
+            // nibble and an int8 fit in int16.
+            __m256i lo16 = _mm256_setzero_si256(), hi16 = _mm256_setzero_si256();
+            #pragma GCC unroll 8
+            for (int v = 0; v < 8; ++v) {
+                const __m256i w = load32(q + 32 * v);
+                lo16 = _mm256_add_epi16(lo16, _mm256_maddubs_epi16(_mm256_and_si256(w, low4), broadcast4(y + 64 * p + 4 * v)));
+                hi16 = _mm256_add_epi16(hi16, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(w, 4), low4),
+                                                                   broadcast4(y + 64 * p + 32 + 4 * v)));
+            }
+            const __m256i scLo = duplicatePairs(_mm256_cvtepu8_epi32(load8(scales + 16 * p)));
+            const __m256i scHi = duplicatePairs(_mm256_cvtepu8_epi32(load8(scales + 16 * p + 8)));
+            s32 = _mm256_add_epi32(s32, _mm256_add_epi32(_mm256_madd_epi16(lo16, scLo), _mm256_madd_epi16(hi16, scHi)));
+        }
+        // sum_j min_j * (sum of sub-block j's activations), two sub-blocks per madd.
+        __m256i m32 = _mm256_setzero_si256();
+        const std::int16_t *bs = x[b].bsums;
+        #pragma GCC unroll 4
+        for (int p = 0; p < 4; ++p) {
+            const int s0 = bs[4 * p] + bs[4 * p + 1], s1 = bs[4 * p + 2] + bs[4 * p + 3];
+            const __m256i pair = _mm256_set1_epi32(static_cast<int>((static_cast<unsigned>(s1) << 16) |
+                                                                    (static_cast<unsigned>(s0) & 0xffffu)));
+            const __m256i m = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(mins + 16 * p)));
+            m32 = _mm256_add_epi32(m32, _mm256_madd_epi16(m, pair));
+        }
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), scales8(group, x[b].d), acc);
+        accMin = _mm256_fmadd_ps(_mm256_cvtepi32_ps(m32), scales8(group + 16, x[b].d), accMin);
+    }
+    _mm256_storeu_ps(out, _mm256_sub_ps(acc, accMin));
+}
+
+NW_AVX2 void groupQ6_K(const std::byte *group, const std::byte *act, const std::int32_t *, std::int64_t nBlocks,
+                       float *out)
+{
+    const auto *x = reinterpret_cast<const BlockQ8_K *>(act);
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i high2 = _mm256_set1_epi8(0x30);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < nBlocks; ++b, group += kQ6_Kx8Bytes) {
+        const std::byte *scales = group + 16, *ql = group + 144, *qh = group + 144 + 1024;
+        const std::int8_t *y = x[b].qs;
+        __m256i sc[16];
+        #pragma GCC unroll 16
+        for (int j = 0; j < 16; ++j)
+            sc[j] = duplicatePairs(_mm256_cvtepi8_epi32(load8(scales + 8 * j)));
+        __m256i s32 = _mm256_setzero_si256();
+        // Iteration s holds element groups s, s + 16, s + 32, s + 48 (sub-blocks s/4, +4, +8,
+        // +12). Pair sums of a 6-bit quant and an int8 are below 2 * 63 * 128: two fit in int16.
+        for (int s = 0; s < 16; s += 2) {
+            __m256i a[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                            _mm256_setzero_si256()};
+            #pragma GCC unroll 2
+            for (int k = 0; k < 2; ++k) {
+                const int t = s + k;
+                _mm_prefetch(reinterpret_cast<const char *>(ql + 32 * t) + kQ6_Kx8Bytes, _MM_HINT_T0);
+                const __m256i l0 = load32(ql + 32 * t), l1 = load32(ql + 32 * (t + 16)), h = load32(qh + 32 * t);
+                const __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(h, 4), high2));
+                const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(h, 2), high2));
+                const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(h, high2));
+                const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                                   _mm256_and_si256(_mm256_srli_epi16(h, 2), high2));
+                a[0] = _mm256_add_epi16(a[0], _mm256_maddubs_epi16(q0, broadcast4(y + 4 * t)));
+                a[1] = _mm256_add_epi16(a[1], _mm256_maddubs_epi16(q1, broadcast4(y + 4 * (t + 16))));
+                a[2] = _mm256_add_epi16(a[2], _mm256_maddubs_epi16(q2, broadcast4(y + 4 * (t + 32))));
+                a[3] = _mm256_add_epi16(a[3], _mm256_maddubs_epi16(q3, broadcast4(y + 4 * (t + 48))));
+            }
+            const int j = s / 4;
+            s32 = _mm256_add_epi32(s32, _mm256_add_epi32(_mm256_madd_epi16(a[0], sc[j]), _mm256_madd_epi16(a[1], sc[j + 4])));
+            s32 = _mm256_add_epi32(s32, _mm256_add_epi32(_mm256_madd_epi16(a[2], sc[j + 8]), _mm256_madd_epi16(a[3], sc[j + 12])));
+        }
+        // The quants are q + 32: subtract 32 * scale_j * (sum of sub-block j's activations).
+        __m256i offset = _mm256_setzero_si256();
+        #pragma GCC unroll 16
+        for (int j = 0; j < 16; ++j)
+            offset = _mm256_add_epi32(offset, _mm256_madd_epi16(sc[j], _mm256_set1_epi32(x[b].bsums[j] & 0xffff)));
+        s32 = _mm256_sub_epi32(s32, _mm256_slli_epi32(offset, 5));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), scales8(group, x[b].d), acc);
+    }
+    _mm256_storeu_ps(out, acc);
+}
+
+} // namespace
+
+PackedGroupDot avx2PackedDot(TensorType type)
+{
+    static const bool usable = [] {
+        const CpuFeatures &f = cpuFeatures();
+        return f.avx2 && f.fma && f.f16c;
+    }();
+    if (!usable)
+        return nullptr;
+    switch (type) {
+    case TensorType::Q4_0: return groupQ4_0;
+    case TensorType::Q8_0: return groupQ8_0;
+    case TensorType::Q4_K: return groupQ4_K;
+    case TensorType::Q6_K: return groupQ6_K;
+    default: return nullptr;
+    }
+}
+
+#else
+
+PackedGroupDot avx2PackedDot(TensorType)
+{
+    return nullptr;
+}
+
+#endif
+
+} // namespace nw::cpu
