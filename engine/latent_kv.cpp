@@ -65,7 +65,9 @@ Eigen::MatrixXd dequantized(const WeightMatrix &w)
 }
 
 // K: the per-frequency complex factors described at the top of the file. w: [kDim, nEmbd].
-void factorizeKeys(const Eigen::MatrixXd &w, const LatentKeyGeometry &geo, std::int64_t rank, LatentLayerFactors &out)
+// moments: the calibration's Σ k_p k_pᴴ per pair, or null for the weights alone (C = I).
+void factorizeKeys(const Eigen::MatrixXd &w, const LatentKeyGeometry &geo, std::int64_t rank,
+                   const std::vector<std::complex<double>> *moments, LatentLayerFactors &out)
 {
     const int nPairs = static_cast<int>(geo.headDimK / 2);
     const auto heads = static_cast<Eigen::Index>(geo.nKvHeads);
@@ -84,7 +86,12 @@ void factorizeKeys(const Eigen::MatrixXd &w, const LatentKeyGeometry &geo, std::
         for (Eigen::Index g = 0; g < heads; ++g)
             for (Eigen::Index c = 0; c < cols; ++c)
                 mp(g, c) = {w(g * geo.headDimK + a, c), w(g * geo.headDimK + b, c)};
-        const Eigen::MatrixXcd gram = mp * mp.adjoint();
+        Eigen::MatrixXcd gram(heads, heads);
+        if (moments)
+            gram = Eigen::Map<const Eigen::Matrix<std::complex<double>, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+                moments->data() + std::size_t(p) * std::size_t(heads * heads), heads, heads);
+        else
+            gram = mp * mp.adjoint();
         const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> eig(gram);
         for (Eigen::Index k = 0; k < heads; ++k)
             directions.push_back({eig.eigenvalues()(k), p, eig.eigenvectors().col(k)});
@@ -122,10 +129,14 @@ void factorizeKeys(const Eigen::MatrixXd &w, const LatentKeyGeometry &geo, std::
 // V: W_v ≈ U_R (U_Rᵀ W_v) with U_R the leading eigenvectors of W_v W_vᵀ (the left singular
 // vectors: the truncated SVD, with the singular values kept in the down-projection so that vUp
 // has orthonormal columns and a rounding error in the cached latent is no larger in V).
-void factorizeValues(const Eigen::MatrixXd &w, std::int64_t rank, LatentLayerFactors &out)
+void factorizeValues(const Eigen::MatrixXd &w, std::int64_t rank, const std::vector<double> *moments,
+                     LatentLayerFactors &out)
 {
     Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(w.rows(), w.rows());
-    gram.selfadjointView<Eigen::Lower>().rankUpdate(w);
+    if (moments)
+        gram = Eigen::Map<const Eigen::MatrixXd>(moments->data(), w.rows(), w.rows());
+    else
+        gram.selfadjointView<Eigen::Lower>().rankUpdate(w);
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(gram); // reads the lower triangle
     const auto r = static_cast<std::size_t>(rank);
     const Eigen::MatrixXd u = eig.eigenvectors().rightCols(rank).rowwise().reverse(); // largest first
@@ -179,12 +190,66 @@ std::pair<int, int> LatentKeyGeometry::pairDims(int p) const
     return {d, d + 1};
 }
 
+LatentCalibration::LatentCalibration(const LatentKeyGeometry &geometry, std::int64_t nLayers)
+    : m_geometry(geometry),
+      m_key(std::size_t(nLayers), std::vector<std::complex<double>>(
+                                      std::size_t(geometry.headDimK / 2 * geometry.nKvHeads * geometry.nKvHeads))),
+      m_value(std::size_t(nLayers), std::vector<double>(std::size_t(geometry.vDim() * geometry.vDim())))
+{
+    checkGeometry(geometry);
+}
+
+void LatentCalibration::add(std::size_t layer, const float *k, const float *v, int nTokens)
+{
+    NW_ASSERT(layer < m_key.size() && nTokens >= 0);
+    const LatentKeyGeometry &geo = m_geometry;
+    const auto heads = std::size_t(geo.nKvHeads), hd = std::size_t(geo.headDimK), kDim = std::size_t(geo.kDim());
+    const auto vDim = std::size_t(geo.vDim());
+    std::vector<std::complex<double>> &km = m_key[layer];
+    std::vector<double> &vm = m_value[layer];
+    std::vector<std::complex<double>> z(heads);
+    for (std::size_t t = 0; t < std::size_t(nTokens); ++t) {
+        const float *kt = k + t * kDim;
+        for (std::size_t p = 0; p < hd / 2; ++p) {
+            const auto [a, b] = geo.pairDims(int(p));
+            for (std::size_t g = 0; g < heads; ++g)
+                z[g] = {kt[g * hd + std::size_t(a)], kt[g * hd + std::size_t(b)]};
+            std::complex<double> *m = km.data() + p * heads * heads;
+            for (std::size_t i = 0; i < heads; ++i)
+                for (std::size_t j = 0; j < heads; ++j)
+                    m[i * heads + j] += z[i] * std::conj(z[j]);
+        }
+        const float *vt = v + t * vDim;
+        for (std::size_t i = 0; i < vDim; ++i)
+            for (std::size_t j = 0; j < vDim; ++j)
+                vm[i * vDim + j] += double(vt[i]) * vt[j];
+    }
+    if (layer == 0)
+        m_tokens += nTokens;
+}
+
+std::uint64_t LatentCalibration::hash() const
+{
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (const auto &m : m_key)
+        hashBytes(h, m.data(), m.size() * sizeof(m[0]));
+    for (const auto &m : m_value)
+        hashBytes(h, m.data(), m.size() * sizeof(m[0]));
+    return h;
+}
+
 LatentFactors factorizeKv(std::span<const WeightMatrix> wk, std::span<const WeightMatrix> wv,
-                          const LatentKeyGeometry &geometry, std::int64_t rank)
+                          const LatentKeyGeometry &geometry, std::int64_t rank, const LatentCalibration *calibration)
 {
     if (wk.empty() || wk.size() != wv.size())
         fail("latent KV: {} key and {} value projections", wk.size(), wv.size());
     checkGeometry(geometry);
+    if (calibration) {
+        const LatentKeyGeometry &c = calibration->geometry();
+        if (c.nKvHeads != geometry.nKvHeads || c.headDimK != geometry.headDimK || c.headDimV != geometry.headDimV
+            || c.ropeDims != geometry.ropeDims || c.neox != geometry.neox || calibration->tokens() == 0)
+            fail("latent KV: the calibration was gathered for another head layout or holds no tokens");
+    }
     LatentFactors f;
     f.rank = rank;
     f.nEmbd = wk[0].cols;
@@ -198,8 +263,9 @@ LatentFactors factorizeKv(std::span<const WeightMatrix> wk, std::span<const Weig
     for (std::size_t l = 0; l < wk.size(); ++l) {
         if (wk[l].cols != f.nEmbd || wv[l].cols != f.nEmbd || wk[l].rows != kDim || wv[l].rows != vDim)
             fail("latent KV: layer {} has K/V projections of another shape", l);
-        factorizeKeys(dequantized(wk[l]), geometry, rank, f.layers[l]);
-        factorizeValues(dequantized(wv[l]), rank, f.layers[l]);
+        factorizeKeys(dequantized(wk[l]), geometry, rank, calibration ? &calibration->keyMoments(l) : nullptr,
+                      f.layers[l]);
+        factorizeValues(dequantized(wv[l]), rank, calibration ? &calibration->valueMoments(l) : nullptr, f.layers[l]);
         deriveKeyFold(geometry, rank, f.layers[l]);
     }
     return f;
@@ -310,12 +376,14 @@ void writeLatentFactors(const LatentFactors &f, const std::filesystem::path &pat
 
 LatentFactors loadOrFactorizeKv(std::span<const WeightMatrix> wk, std::span<const WeightMatrix> wv,
                                 const LatentKeyGeometry &geometry, std::int64_t rank,
-                                const std::filesystem::path &dir, bool *loadedFromCache)
+                                const std::filesystem::path &dir, bool *loadedFromCache,
+                                const LatentCalibration *calibration)
 {
     if (wk.empty())
         fail("latent KV: a model without layers");
     const std::uint64_t hash = kvWeightsHash(wk, wv, geometry);
-    const std::filesystem::path path = dir / fmt::format("{:016x}-r{}.nwlat", hash, rank);
+    const std::string calibrated = calibration ? fmt::format("-c{:016x}", calibration->hash()) : std::string();
+    const std::filesystem::path path = dir / fmt::format("{:016x}-r{}{}.nwlat", hash, rank, calibrated);
     auto log = log::get("engine");
     if (std::filesystem::exists(path)) {
         try {
@@ -329,7 +397,7 @@ LatentFactors loadOrFactorizeKv(std::span<const WeightMatrix> wk, std::span<cons
         }
     }
     log->info("latent:{}: factorising {} layers' K/V projections (once; cached in {})", rank, wk.size(), dir.string());
-    LatentFactors f = factorizeKv(wk, wv, geometry, rank);
+    LatentFactors f = factorizeKv(wk, wv, geometry, rank, calibration);
     try {
         writeLatentFactors(f, path);
     } catch (const std::exception &e) {

@@ -9,6 +9,7 @@
 
 #include "kernels/backend.h"
 
+#include <complex>
 #include <cstdint>
 #include <filesystem>
 #include <span>
@@ -56,11 +57,41 @@ struct LatentFactors {
     std::vector<LatentLayerFactors> layers; // [nLayers]
 };
 
+// Activation-aware factors (as ASVD / SVD-LLM / Palu weight the SVD by the inputs): the second
+// moments of each layer's keys before RoPE and of its values on a text the user gives. With them
+// the factors keep the directions the model's real keys and values use most (the leading
+// eigenvectors of W C Wᵀ, C the inputs' covariance) instead of those of the weights alone.
+class LatentCalibration {
+public:
+    LatentCalibration(const LatentKeyGeometry &geometry, std::int64_t nLayers);
+    // k: [nTokens, kDim] before RoPE; v: [nTokens, vDim].
+    void add(std::size_t layer, const float *k, const float *v, int nTokens);
+
+    const LatentKeyGeometry &geometry() const { return m_geometry; }
+    std::int64_t tokens() const { return m_tokens; }
+    // Σ k_p k_pᴴ of RoPE pair p, k_p the pair as complex numbers across KV heads:
+    // [headDimK / 2][nKvHeads, nKvHeads].
+    const std::vector<std::complex<double>> &keyMoments(std::size_t layer) const { return m_key[layer]; }
+    // Σ v vᵀ: [vDim, vDim].
+    const std::vector<double> &valueMoments(std::size_t layer) const { return m_value[layer]; }
+    // FNV-1a of the moments, part of the factor file's name.
+    std::uint64_t hash() const;
+
+private:
+    LatentKeyGeometry m_geometry;
+    std::int64_t m_tokens = 0; // counted on layer 0
+    std::vector<std::vector<std::complex<double>>> m_key; // [nLayers]
+    std::vector<std::vector<double>> m_value;             // [nLayers]
+};
+
 // Rank-`rank` factors of every layer's W_k and W_v (any type dequantizeRow reads), in double
 // precision. `rank` must be even (K latents come in rotated pairs) and at most the K and V
 // widths; at that full rank the factors reproduce W_k and W_v to float precision.
+// With `calibration`, the factors minimise the error on the calibration text's keys and values
+// (still exact at full rank).
 LatentFactors factorizeKv(std::span<const WeightMatrix> wk, std::span<const WeightMatrix> wv,
-                          const LatentKeyGeometry &geometry, std::int64_t rank);
+                          const LatentKeyGeometry &geometry, std::int64_t rank,
+                          const LatentCalibration *calibration = nullptr);
 
 // A 64-bit FNV-1a hash of the K/V weights' types, shapes and bytes and of the head geometry:
 // the cache file's key.
@@ -76,11 +107,13 @@ LatentFactors readLatentFactors(const std::filesystem::path &path, std::int64_t 
 // Writes through a temporary file and a rename, so a reader never sees half a file.
 void writeLatentFactors(const LatentFactors &factors, const std::filesystem::path &path);
 
-// The factors from `dir`/<hash>-r<rank>.nwlat when that file is valid, else computed and
-// written there (a write failure is logged, not fatal). `loadedFromCache` tells which happened.
+// The factors from `dir`/<hash>-r<rank>[-c<calibration hash>].nwlat when that file is valid,
+// else computed and written there (a write failure is logged, not fatal). `loadedFromCache`
+// tells which happened.
 LatentFactors loadOrFactorizeKv(std::span<const WeightMatrix> wk, std::span<const WeightMatrix> wv,
                                 const LatentKeyGeometry &geometry, std::int64_t rank,
-                                const std::filesystem::path &dir, bool *loadedFromCache = nullptr);
+                                const std::filesystem::path &dir, bool *loadedFromCache = nullptr,
+                                const LatentCalibration *calibration = nullptr);
 
 // Which form latentAttention computes. Absorbed: scores q̃ · c_k and the weighted sum of the
 // cached V latents, one up-projection per query head; O(cached × heads × rank) — the decode

@@ -35,6 +35,12 @@ KvLayout Model::kvLayout(const KvModeSpec &spec) const
     return KvLayout::forModel(m_hparams, spec);
 }
 
+void Model::calibrateLatent(std::span<const std::int32_t>)
+{
+    fail("{}: KV mode latent:R (and so its calibration) is not available for architecture '{}'", m_file->label(),
+         m_hparams.arch);
+}
+
 std::unique_ptr<KvCache> Model::makeKvCache(const KvModeSpec &spec, std::int64_t capacity) const
 {
     const KvLayout layout = kvLayout(spec);

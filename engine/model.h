@@ -58,6 +58,12 @@ public:
     virtual void forward(std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions,
                          KvCache &cache, LogitsFor which, std::vector<float> &logits) = 0;
 
+    // latent:R: weights the factors of later latent caches by the keys and values this text
+    // produces (activation-aware, engine/latent_kv.h). Call it before making latent caches: a
+    // latent cache made earlier holds latents of the old factors. Throws nw::Error for
+    // architectures without latent:R or for an empty text.
+    virtual void calibrateLatent(std::span<const std::int32_t> tokens);
+
 protected:
     Model(std::shared_ptr<const GgufFile> file, HParams hparams, std::shared_ptr<Backend> backend);
 

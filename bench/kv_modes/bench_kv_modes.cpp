@@ -4,8 +4,11 @@
 //  2. decode tokens/s per mode after a prompt of --decode-ctx tokens on a synthetic GQA llama
 //     (4 layers, width 512, 8 heads / 4 KV heads of 64, Q8_0 weights), with the ratio to full.
 //
-// nw_bench_kv_modes [--model M.gguf --text F] [--ctx N] [--ppl-modes LIST] [--decode-ctx N]
-//                   [--gen G] [--decode-modes LIST] [--threads T] [--dir D]
+//  With --calibrate FILE the latent modes of (1) are measured again with factors weighted by the
+//  keys and values of FILE (activation-aware; keep FILE apart from the scored text).
+//
+// nw_bench_kv_modes [--model M.gguf --text F] [--ctx N] [--ppl-modes LIST] [--calibrate FILE]
+//                   [--decode-ctx N] [--gen G] [--decode-modes LIST] [--threads T] [--dir D]
 #include "common/error.h"
 #include "engine/gguf_file.h"
 #include "engine/gguf_writer.h"
@@ -119,6 +122,7 @@ int main(int argc, char **argv)
     fs::path modelPath = fs::path(NW_BENCH_CONFORMANCE) / "models" / "stories260K.gguf";
     fs::path textPath = fs::path(NW_BENCH_CONFORMANCE) / "models" / "stories260K-sample.txt";
     fs::path dir = fs::temp_directory_path() / "nw_bench_kv_modes";
+    fs::path calibratePath;
     std::string pplModes = "full,latent:32,latent:24,latent:16,latent:8";
     std::string decodeModes = "full,full+q8,full+q4,latent:256,latent:128,latent:64,latent:128+q8,latent:128+q4";
     int ctx = 128, decodeCtx = 1024, gen = 32, threads = 2;
@@ -128,6 +132,7 @@ int main(int argc, char **argv)
         else if (a == "--text") textPath = v;
         else if (a == "--ctx") ctx = std::stoi(v);
         else if (a == "--ppl-modes") pplModes = v;
+        else if (a == "--calibrate") calibratePath = v;
         else if (a == "--decode-ctx") decodeCtx = std::stoi(v);
         else if (a == "--gen") gen = std::stoi(v);
         else if (a == "--decode-modes") decodeModes = v;
@@ -152,19 +157,34 @@ int main(int argc, char **argv)
             std::printf("perplexity, %s, %zu tokens, ctx %d\n", modelPath.filename().c_str(), tokens.size(), ctx);
             std::printf("%-18s %14s %12s %16s\n", "mode", "KV B/token", "vs full", "PPL");
             double fullBytes = 0;
-            for (const std::string &m : splitList(pplModes)) {
+            const auto score = [&](const std::string &m, const char *suffix) {
                 const KvModeSpec spec = KvModeSpec::parse(m);
+                const std::string label = m + suffix;
                 try {
                     const std::int32_t bos = tokenizer->vocab().spec().addBos ? tokenizer->bos() : -1;
                     const PerplexityResult r = measurePerplexity(*model, tokens, ctx, bos, spec);
                     const double perToken = double(r.memory.kvBytesUsed) / double(r.memory.tokens);
                     if (fullBytes == 0)
                         fullBytes = perToken;
-                    std::printf("%-18s %14.0f %11.2fx %9.4f ± %.4f\n", m.c_str(), perToken, fullBytes / perToken, r.ppl,
-                                r.error);
+                    std::printf("%-18s %14.0f %11.2fx %9.4f ± %.4f\n", label.c_str(), perToken, fullBytes / perToken,
+                                r.ppl, r.error);
                 } catch (const Error &e) {
-                    std::printf("%-18s (not available: %s)\n", m.c_str(), e.what());
+                    std::printf("%-18s (not available: %s)\n", label.c_str(), e.what());
                 }
+            };
+            for (const std::string &m : splitList(pplModes))
+                score(m, "");
+            if (!calibratePath.empty()) {
+                std::ifstream calIn(calibratePath);
+                if (!calIn)
+                    fail("cannot read calibration text {}", calibratePath.string());
+                const std::string calText((std::istreambuf_iterator<char>(calIn)), std::istreambuf_iterator<char>());
+                const auto calTokens = tokenizer->encode(calText, true, false);
+                model->calibrateLatent(calTokens);
+                std::printf("calibrated on %s, %zu tokens:\n", calibratePath.filename().c_str(), calTokens.size());
+                for (const std::string &m : splitList(pplModes))
+                    if (KvModeSpec::parse(m).mode == KvMode::Latent)
+                        score(m, " cal");
             }
         } else {
             std::printf("perplexity skipped: %s not found\n", modelPath.c_str());

@@ -7,10 +7,12 @@
 #include "engine/latent_kv.h"
 #include "kernels/cpu/quantize.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 
 namespace nw {
 namespace {
@@ -152,6 +154,8 @@ public:
                 const KvLayerView view = cache.layerView(static_cast<std::int64_t>(il));
                 be.matmul(l.wk, m_h.data(), m_k.data(), n);
                 be.matmul(l.wv, m_h.data(), m_v.data(), n);
+                if (m_calibrating)
+                    m_calibrating->add(il, m_k.data(), m_v.data(), n);
                 be.rope(m_k.data(), n, static_cast<int>(hp.nKvHeads), static_cast<int>(hp.headDimK), 0, pos, m_rope);
                 be.storeKv(view, m_k.data(), m_v.data(), n, pos);
                 AttentionArgs args;
@@ -189,7 +193,47 @@ public:
         }
     }
 
+    // Full-mode passes over the text in windows of the training context; the full path hands
+    // each layer's keys (before RoPE) and values to m_calibrating.
+    void calibrateLatent(std::span<const std::int32_t> tokens) override
+    {
+        if (tokens.empty())
+            fail("latent calibration needs a text of at least one token");
+        auto calibration = std::make_unique<LatentCalibration>(latentGeometry(), m_hparams.nLayers);
+        const std::int64_t window = std::clamp<std::int64_t>(m_hparams.nCtxTrain, 1, 512);
+        auto cache = makeKvCache(KvModeSpec::parse("full"), window);
+        std::vector<std::int32_t> positions(static_cast<std::size_t>(window));
+        std::iota(positions.begin(), positions.end(), 0);
+        std::vector<float> logits;
+        m_calibrating = calibration.get();
+        try {
+            for (std::size_t start = 0; start < tokens.size(); start += std::size_t(window)) {
+                const std::size_t n = std::min(tokens.size() - start, std::size_t(window));
+                forward(tokens.subspan(start, n), std::span<const std::int32_t>(positions).first(n), *cache,
+                        LogitsFor::Last, logits);
+            }
+        } catch (...) {
+            m_calibrating = nullptr;
+            throw;
+        }
+        m_calibrating = nullptr;
+        std::lock_guard lock(m_latentMutex);
+        m_calibration = std::move(calibration);
+        m_latent.clear();
+    }
+
 private:
+    LatentKeyGeometry latentGeometry() const
+    {
+        LatentKeyGeometry geometry;
+        geometry.nKvHeads = m_hparams.nKvHeads;
+        geometry.headDimK = m_hparams.headDimK;
+        geometry.headDimV = m_hparams.headDimV;
+        geometry.ropeDims = m_rope.nDims;
+        geometry.neox = m_rope.neox;
+        return geometry;
+    }
+
     const LatentFactors &latentFactors(std::int64_t rank) const
     {
         std::lock_guard lock(m_latentMutex);
@@ -200,13 +244,8 @@ private:
                 wk.push_back(l.wk);
                 wv.push_back(l.wv);
             }
-            LatentKeyGeometry geometry;
-            geometry.nKvHeads = m_hparams.nKvHeads;
-            geometry.headDimK = m_hparams.headDimK;
-            geometry.headDimV = m_hparams.headDimV;
-            geometry.ropeDims = m_rope.nDims;
-            geometry.neox = m_rope.neox;
-            slot = std::make_unique<LatentFactors>(loadOrFactorizeKv(wk, wv, geometry, rank, latentCacheDir()));
+            slot = std::make_unique<LatentFactors>(
+                loadOrFactorizeKv(wk, wv, latentGeometry(), rank, latentCacheDir(), nullptr, m_calibration.get()));
         }
         return *slot;
     }
@@ -223,6 +262,8 @@ private:
     LatentAttention m_latentAttention; // latent:R scratch
     mutable std::mutex m_latentMutex;
     mutable std::map<std::int64_t, std::unique_ptr<LatentFactors>> m_latent; // by rank
+    std::unique_ptr<LatentCalibration> m_calibration; // latent:R factors' weighting, when calibrated
+    LatentCalibration *m_calibrating = nullptr;       // set while calibrateLatent runs
 };
 
 } // namespace
