@@ -2,7 +2,7 @@
 // ggml_rope_yarn_corr_dims): adjacent pairs or neox halves, linear scaling and YaRN.
 #pragma once
 
-#include "kernels/backend.h"
+#include "kernels/backend_args.h"
 
 #include <cstdint>
 

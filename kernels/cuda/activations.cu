@@ -1,4 +1,4 @@
-// SwiGLU (grid-stride elementwise) and row softmax (one block per row, block reductions).
+// SwiGLU and the residual add (grid-stride elementwise) and row softmax (one block per row, block reductions).
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/cuda_check.cuh"
 
@@ -16,6 +16,13 @@ __global__ void swigluKernel(const float *gate, const float *up, float *y, std::
         const float g = gate[i];
         y[i] = g / (1.f + expf(-g)) * up[i];
     }
+}
+
+__global__ void addKernel(float *y, const float *x, std::size_t n)
+{
+    for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::size_t(gridDim.x) * blockDim.x)
+        y[i] += x[i];
 }
 
 template <bool isMax>
@@ -65,6 +72,17 @@ void swiglu(const float *gate, const float *up, float *y, std::size_t n, cudaStr
         nw::fail("cuda::swiglu: null pointer");
     const std::size_t blocks = std::min<std::size_t>((n + kThreads - 1) / kThreads, 65535);
     swigluKernel<<<unsigned(blocks), kThreads, 0, stream>>>(gate, up, y, n);
+    NW_CUDA_CHECK_LAUNCH();
+}
+
+void add(float *y, const float *x, std::size_t n, cudaStream_t stream)
+{
+    if (n == 0)
+        return;
+    if (x == nullptr || y == nullptr)
+        nw::fail("cuda::add: null pointer");
+    const std::size_t blocks = std::min<std::size_t>((n + kThreads - 1) / kThreads, 65535);
+    addKernel<<<unsigned(blocks), kThreads, 0, stream>>>(y, x, n);
     NW_CUDA_CHECK_LAUNCH();
 }
 

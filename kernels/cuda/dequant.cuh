@@ -1,5 +1,5 @@
 // Dequantizing file-type weight rows to bf16 on the device (weights uploaded once, then used by
-// cuBLAS): F32, F16, BF16, Q8_0 and Q4_0 so far.
+// cuBLAS): F32, F16, BF16, Q8_0, Q4_0 and the K-quants Q4_K, Q5_K, Q6_K.
 #pragma once
 
 #include "kernels/tensor_type.h"

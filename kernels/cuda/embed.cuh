@@ -1,7 +1,7 @@
 // Embedding lookup on device pointers: rows of an F32/F16/BF16/Q8_0 table widened to f32.
 #pragma once
 
-#include "kernels/backend.h"
+#include "kernels/backend_args.h"
 
 #include <cuda_runtime.h>
 

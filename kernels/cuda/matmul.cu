@@ -37,13 +37,19 @@ DeviceWeightsBf16 uploadWeightsBf16(const WeightMatrix &w, cudaStream_t stream)
 void matmul(cublasHandle_t cublas, const DeviceWeightsBf16 &w, const float *x, float *y, int nTokens,
             DeviceBuffer &scratch, cudaStream_t stream)
 {
+    matmulBf16(cublas, w.data.as<std::uint16_t>(), w.rows, w.cols, x, y, nTokens, scratch, stream);
+}
+
+void matmulBf16(cublasHandle_t cublas, const std::uint16_t *w, std::int64_t wRows, std::int64_t wCols,
+                const float *x, float *y, int nTokens, DeviceBuffer &scratch, cudaStream_t stream)
+{
     if (nTokens <= 0)
         return;
-    if (cublas == nullptr || x == nullptr || y == nullptr || w.data.data() == nullptr)
+    if (cublas == nullptr || x == nullptr || y == nullptr || w == nullptr)
         nw::fail("cuda::matmul: null handle or pointer");
-    if (w.rows > INT32_MAX || w.cols > INT32_MAX)
-        nw::fail("cuda::matmul: weights [{}, {}] exceed cuBLAS's int dimensions", w.rows, w.cols);
-    const std::size_t n = std::size_t(nTokens) * std::size_t(w.cols);
+    if (wRows > INT32_MAX || wCols > INT32_MAX)
+        nw::fail("cuda::matmul: weights [{}, {}] exceed cuBLAS's int dimensions", wRows, wCols);
+    const std::size_t n = std::size_t(nTokens) * std::size_t(wCols);
     if (scratch.bytes() < n * 2)
         scratch = DeviceBuffer(n * 2);
     const unsigned blocks = unsigned(std::min<std::size_t>((n + kThreads - 1) / kThreads, 65535));
@@ -51,9 +57,9 @@ void matmul(cublasHandle_t cublas, const DeviceWeightsBf16 &w, const float *x, f
     NW_CUDA_CHECK_LAUNCH();
     // Row-major W [rows, cols] is column-major [cols, rows]: Y^T[rows, T] = W · X^T.
     const float one = 1.f, zero = 0.f;
-    const int rows = int(w.rows), cols = int(w.cols);
+    const int rows = int(wRows), cols = int(wCols);
     NW_CUBLAS_CHECK(cublasGemmEx(cublas, CUBLAS_OP_T, CUBLAS_OP_N, rows, nTokens, cols, &one,
-                                 w.data.data(), CUDA_R_16BF, cols, scratch.data(), CUDA_R_16BF, cols,
+                                 w, CUDA_R_16BF, cols, scratch.data(), CUDA_R_16BF, cols,
                                  &zero, y, CUDA_R_32F, rows, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 

@@ -2,7 +2,7 @@
 // (bf16 in, f32 accumulate and out).
 #pragma once
 
-#include "kernels/backend.h"
+#include "kernels/backend_args.h"
 #include "kernels/cuda/device_buffer.h"
 
 #include <cublas_v2.h>
@@ -26,5 +26,10 @@ DeviceWeightsBf16 uploadWeightsBf16(const WeightMatrix &hostWeights, cudaStream_
 // bound to `stream`.
 void matmul(cublasHandle_t cublas, const DeviceWeightsBf16 &w, const float *x, float *y, int nTokens,
             DeviceBuffer &scratch, cudaStream_t stream);
+
+// The same product with the bf16 weights given as a device pointer w: [rows, cols] (e.g. a
+// matrix dequantized into a scratch buffer just before).
+void matmulBf16(cublasHandle_t cublas, const std::uint16_t *w, std::int64_t rows, std::int64_t cols,
+                const float *x, float *y, int nTokens, DeviceBuffer &scratch, cudaStream_t stream);
 
 } // namespace nw::cuda

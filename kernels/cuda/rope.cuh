@@ -2,7 +2,7 @@
 // kernels/cpu/rope.cpp: angles in double, adjacent or neox pairs, freq factors, mscale).
 #pragma once
 
-#include "kernels/backend.h"
+#include "kernels/backend_args.h"
 
 #include <cuda_runtime.h>
 

@@ -1,7 +1,7 @@
 // Writes new K/V rows into a paged KV cache in device memory, converting f32 to the cache type.
 #pragma once
 
-#include "kernels/backend.h"
+#include "kernels/backend_args.h"
 
 #include <cuda_runtime.h>
 
