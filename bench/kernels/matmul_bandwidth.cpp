@@ -1,18 +1,22 @@
-// Matmul bandwidth: weight bytes read per second for a 2048 x 8192 weight (Q8_0, Q4_0, Q4_K, F16)
-// at 1 and 64 tokens on 1 and 2 threads, printed as a fraction of the machine's streaming read
-// bandwidth (a plain sum over 1 GiB, same thread counts) measured in the same run. Decode is
-// memory-bound, so that fraction is what decides tokens per second.
+// Matmul bandwidth: weight bytes read per second for a 2048 x 8192 weight (Q8_0, Q4_0, Q4_K, Q6_K,
+// F16) at 1 and 64 tokens on 1 and 2 threads, in the file's row layout and (quant types) in the
+// 8-row interleaved layout the CPU backend repacks them into (matmul_packed.h), printed as a
+// fraction of the machine's streaming read bandwidth (a plain sum over 1 GiB, same thread
+// counts) measured in the same run. Decode is memory-bound, so that fraction is what decides
+// tokens per second; the CPU-time columns show what a call costs when the core is not shared.
 //
 //   bench_matmul_bandwidth [--quick]
 #include "kernels/backend.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/dot_products.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/matmul_packed.h"
 #include "kernels/cpu/quantize.h"
 #include "kernels/cpu/thread_pool.h"
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -140,15 +144,23 @@ int main(int argc, char **argv)
                     stream.size() * sizeof(float) >> 20, threads, threads > 1 ? "s" : "", streamGBs[threads]);
     }
     stream = {};
-    std::printf("\n%-5s %-6s %7s %4s %9s %8s %10s %7s %11s %8s\n", "type", "isa", "tokens", "thr", "ms/call",
-                "GB/s", "of stream", "GOP/s", "cpu ms/call", "cpu GB/s");
+    std::printf("\n%-5s %-6s %-7s %7s %4s %9s %8s %10s %7s %11s %8s\n", "type", "isa", "layout", "tokens", "thr",
+                "ms/call", "GB/s", "of stream", "GOP/s", "cpu ms/call", "cpu GB/s");
 
     std::mt19937 rng(2);
     std::normal_distribution<float> value(0.f, 1.f);
-    for (nw::TensorType type : {nw::TensorType::Q8_0, nw::TensorType::Q4_0, nw::TensorType::Q4_K, nw::TensorType::F16}) {
+    for (nw::TensorType type : {nw::TensorType::Q8_0, nw::TensorType::Q4_0, nw::TensorType::Q4_K, nw::TensorType::Q6_K,
+                                nw::TensorType::F16}) {
         const Weights w = makeWeights(type, rows, cols, std::size_t(256) << 20);
         const double weightBytes = static_cast<double>(w.copies[0].size());
-        for (int nTokens : {1, 64}) {
+        std::vector<std::unique_ptr<nw::cpu::PackedWeights>> packed;
+        if (nw::cpu::canPack(type))
+            for (const auto &copy : w.copies)
+                packed.push_back(nw::cpu::packWeights(nw::denseWeights(type, rows, cols, copy.data())));
+        for (int nTokens : {1, 64})
+        for (bool usePacked : {false, true}) {
+            if (usePacked && packed.empty())
+                continue;
             std::vector<float> x(static_cast<std::size_t>(nTokens) * cols), y(static_cast<std::size_t>(nTokens) * rows);
             for (float &v : x)
                 v = value(rng);
@@ -158,18 +170,22 @@ int main(int argc, char **argv)
                 const int calls = nTokens == 1 ? (quick ? 40 : 200) : (quick ? 4 : 12);
                 double best = 1e30, bestCpu = 1e30;
                 for (int c = 0; c < calls; ++c) {
-                    const auto &copy = w.copies[static_cast<std::size_t>(c) % w.copies.size()];
-                    const nw::WeightMatrix view = nw::denseWeights(type, rows, cols, copy.data());
+                    const std::size_t which = static_cast<std::size_t>(c) % w.copies.size();
+                    const nw::WeightMatrix view = nw::denseWeights(type, rows, cols, w.copies[which].data());
                     const double c0 = processCpuSeconds();
                     const auto t0 = Clock::now();
-                    nw::cpu::matmul(pool, scratch, view, x.data(), y.data(), nTokens);
+                    if (usePacked)
+                        nw::cpu::matmulPacked(pool, scratch, *packed[which], x.data(), y.data(), nTokens);
+                    else
+                        nw::cpu::matmul(pool, scratch, view, x.data(), y.data(), nTokens);
                     best = std::min(best, seconds(Clock::now() - t0));
                     bestCpu = std::min(bestCpu, processCpuSeconds() - c0);
                 }
                 const double gbs = weightBytes / best / 1e9;
                 const double gops = 2.0 * rows * cols * nTokens / best / 1e9;
-                std::printf("%-5s %-6s %7d %4d %9.3f %8.2f %9.0f%% %7.1f", std::string(nw::tensorTypeName(type)).c_str(),
-                            nw::cpu::dotKernel(type).isa, nTokens, threads, best * 1e3, gbs,
+                std::printf("%-5s %-6s %-7s %7d %4d %9.3f %8.2f %9.0f%% %7.1f",
+                            std::string(nw::tensorTypeName(type)).c_str(), nw::cpu::dotKernel(type).isa,
+                            usePacked ? "8-row" : "rows", nTokens, threads, best * 1e3, gbs,
                             100.0 * gbs / streamGBs[threads], gops);
                 if (threads == 1)
                     std::printf(" %11.3f %8.2f\n", bestCpu * 1e3, weightBytes / bestCpu / 1e9);

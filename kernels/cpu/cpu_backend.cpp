@@ -12,8 +12,18 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <mutex>
+
 namespace nw::cpu {
 namespace {
+
+std::size_t rowStrideOf(const WeightMatrix &w)
+{
+    return w.rowStride ? w.rowStride : rowBytes(w.type, static_cast<std::size_t>(w.cols));
+}
 
 int resolveThreads(int threads)
 {
@@ -24,6 +34,8 @@ int resolveThreads(int threads)
 
 CpuBackend::CpuBackend(int threads) : m_pool(resolveThreads(threads))
 {
+    if (const char *repack = std::getenv("NW_CPU_REPACK"))
+        m_repack = std::strcmp(repack, "0") != 0;
     nw::log::get("kernels")->debug("CPU backend: {} threads, matmul kernels {} ({})", m_pool.size(),
                                    dotKernel(TensorType::Q4_0).isa, describeSimd(cpuFeatures()));
 }
@@ -33,8 +45,60 @@ std::string CpuBackend::name() const
     return fmt::format("cpu ({} threads, {})", m_pool.size(), dotKernel(TensorType::Q4_0).isa);
 }
 
+void CpuBackend::prepareWeights(std::span<const WeightMatrix> weights)
+{
+    if (!m_repack)
+        return;
+    std::vector<const WeightMatrix *> todo;
+    for (const WeightMatrix &w : weights) {
+        if (!canPack(w.type) || m_packed.contains(w.data))
+            continue;
+        checkWeights(w, "prepareWeights"); // throws here, before the workers start
+        m_packed.emplace(w.data, nullptr);
+        todo.push_back(&w);
+    }
+    // One matrix per task: each is a sequential copy, and the pool spreads them over the cores.
+    std::vector<std::unique_ptr<PackedWeights>> packed(todo.size());
+    std::exception_ptr error;
+    std::mutex errorMutex;
+    m_pool.forEachTask(static_cast<std::int64_t>(todo.size()), [&](std::int64_t i) {
+        try {
+            packed[static_cast<std::size_t>(i)] = packWeights(*todo[static_cast<std::size_t>(i)]);
+        } catch (...) { // bad_alloc: rethrown on the calling thread below
+            std::lock_guard lock(errorMutex);
+            error = std::current_exception();
+        }
+    });
+    for (std::size_t i = 0; i < todo.size(); ++i) {
+        if (packed[i])
+            m_packedBytes += packed[i]->bytes();
+        m_packed[todo[i]->data] = std::move(packed[i]);
+    }
+    std::erase_if(m_packed, [](const auto &entry) { return entry.second == nullptr; });
+    if (error)
+        std::rethrow_exception(error);
+    nw::log::get("kernels")->debug("CPU backend: {} matrices repacked into 8-row groups ({:.1f} MiB)", todo.size(),
+                                   static_cast<double>(m_packedBytes) / (1024.0 * 1024.0));
+}
+
+BackendMemoryInfo CpuBackend::memoryInfo() const
+{
+    BackendMemoryInfo info = Backend::memoryInfo();
+    info.weightsBytes = m_packedBytes;
+    return info;
+}
+
 void CpuBackend::matmul(const WeightMatrix &w, const float *x, float *y, int nTokens)
 {
+    if (!m_packed.empty()) {
+        const auto it = m_packed.find(w.data);
+        // The same pointer with another shape is a different view (e.g. a slice): per-row path.
+        if (it != m_packed.end() && it->second->type == w.type && it->second->rows == w.rows &&
+            it->second->cols == w.cols && it->second->sourceStride == rowStrideOf(w)) {
+            matmulPacked(m_pool, m_activations, *it->second, x, y, nTokens);
+            return;
+        }
+    }
     cpu::matmul(m_pool, m_activations, w, x, y, nTokens);
 }
 

@@ -3,8 +3,11 @@
 #pragma once
 
 #include "kernels/backend.h"
+#include "kernels/cpu/matmul_packed.h"
 #include "kernels/cpu/thread_pool.h"
 
+#include <memory>
+#include <unordered_map>
 #include <vector>
 
 namespace nw::cpu {
@@ -14,6 +17,12 @@ public:
     explicit CpuBackend(int threads); // threads <= 0: all logical cores
     std::string name() const override;
     int threads() const override { return m_pool.size(); }
+
+    // Repacks the Q4_0 / Q8_0 / Q4_K / Q6_K matrices into the 8-row interleaved layout
+    // (matmul_packed.h); matmul then finds them by their data pointer. NW_CPU_REPACK=0 in the
+    // environment turns this off (to compare with the per-row kernels).
+    void prepareWeights(std::span<const WeightMatrix> weights) override;
+    BackendMemoryInfo memoryInfo() const override;
 
     void matmul(const WeightMatrix &w, const float *x, float *y, int nTokens) override;
     void embed(const WeightMatrix &table, const std::int32_t *ids, int n, float *out) override;
@@ -31,6 +40,9 @@ public:
 private:
     ThreadPool m_pool;
     std::vector<std::byte> m_activations; // quantized activation rows of the current matmul
+    bool m_repack = true;
+    std::unordered_map<const std::byte *, std::unique_ptr<PackedWeights>> m_packed; // by WeightMatrix::data
+    std::uint64_t m_packedBytes = 0;
 };
 
 } // namespace nw::cpu

@@ -162,40 +162,42 @@ NW_AVX2 void groupQ6_K(const std::byte *group, const std::byte *act, const std::
     for (std::int64_t b = 0; b < nBlocks; ++b, group += kQ6_Kx8Bytes) {
         const std::byte *scales = group + 16, *ql = group + 144, *qh = group + 144 + 1024;
         const std::int8_t *y = x[b].qs;
-        __m256i sc[16];
-        #pragma GCC unroll 16
-        for (int j = 0; j < 16; ++j)
-            sc[j] = duplicatePairs(_mm256_cvtepi8_epi32(load8(scales + 8 * j)));
-        __m256i s32 = _mm256_setzero_si256();
-        // Iteration s holds element groups s, s + 16, s + 32, s + 48 (sub-blocks s/4, +4, +8,
-        // +12). Pair sums of a 6-bit quant and an int8 are below 2 * 63 * 128: two fit in int16.
-        for (int s = 0; s < 16; s += 2) {
-            __m256i a[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
-                            _mm256_setzero_si256()};
-            #pragma GCC unroll 2
-            for (int k = 0; k < 2; ++k) {
-                const int t = s + k;
-                _mm_prefetch(reinterpret_cast<const char *>(ql + 32 * t) + kQ6_Kx8Bytes, _MM_HINT_T0);
-                const __m256i l0 = load32(ql + 32 * t), l1 = load32(ql + 32 * (t + 16)), h = load32(qh + 32 * t);
-                const __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(h, 4), high2));
-                const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(h, 2), high2));
-                const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(h, high2));
-                const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                                                   _mm256_and_si256(_mm256_srli_epi16(h, 2), high2));
-                a[0] = _mm256_add_epi16(a[0], _mm256_maddubs_epi16(q0, broadcast4(y + 4 * t)));
-                a[1] = _mm256_add_epi16(a[1], _mm256_maddubs_epi16(q1, broadcast4(y + 4 * (t + 16))));
-                a[2] = _mm256_add_epi16(a[2], _mm256_maddubs_epi16(q2, broadcast4(y + 4 * (t + 32))));
-                a[3] = _mm256_add_epi16(a[3], _mm256_maddubs_epi16(q3, broadcast4(y + 4 * (t + 48))));
+        _mm_prefetch(reinterpret_cast<const char *>(group) + kQ6_Kx8Bytes, _MM_HINT_T0);
+        __m256i s32 = _mm256_setzero_si256(), offset = _mm256_setzero_si256();
+        // Round j holds element groups 4j..4j+3 and the three sets 16, 32, 48 groups on, i.e.
+        // sub-blocks j, j + 4, j + 8, j + 12 (ql[t] has groups t and t + 32, qh[s] groups s,
+        // s + 16, s + 32, s + 48). Pair sums of a 6-bit quant and an int8 are below
+        // 2 * 63 * 128: two fit in int16, so they go to int32 every two groups.
+        for (int j = 0; j < 4; ++j) {
+            __m256i sc[4];
+            #pragma GCC unroll 4
+            for (int k = 0; k < 4; ++k) {
+                sc[k] = duplicatePairs(_mm256_cvtepi8_epi32(load8(scales + 8 * (j + 4 * k))));
+                // The quants are stored as q + 32: 32 * scale * (sum of the sub-block's activations) goes.
+                offset = _mm256_add_epi32(offset, _mm256_madd_epi16(sc[k], _mm256_set1_epi32(x[b].bsums[j + 4 * k] & 0xffff)));
             }
-            const int j = s / 4;
-            s32 = _mm256_add_epi32(s32, _mm256_add_epi32(_mm256_madd_epi16(a[0], sc[j]), _mm256_madd_epi16(a[1], sc[j + 4])));
-            s32 = _mm256_add_epi32(s32, _mm256_add_epi32(_mm256_madd_epi16(a[2], sc[j + 8]), _mm256_madd_epi16(a[3], sc[j + 12])));
+            #pragma GCC unroll 2
+            for (int half = 0; half < 2; ++half) {
+                __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+                __m256i a2 = _mm256_setzero_si256(), a3 = _mm256_setzero_si256();
+                #pragma GCC unroll 2
+                for (int k = 0; k < 2; ++k) {
+                    const int t = 4 * j + 2 * half + k;
+                    const __m256i l0 = load32(ql + 32 * t), l1 = load32(ql + 32 * (t + 16)), h = load32(qh + 32 * t);
+                    const __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(h, 4), high2));
+                    const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(h, 2), high2));
+                    const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(h, high2));
+                    const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                                       _mm256_and_si256(_mm256_srli_epi16(h, 2), high2));
+                    a0 = _mm256_add_epi16(a0, _mm256_maddubs_epi16(q0, broadcast4(y + 4 * t)));
+                    a1 = _mm256_add_epi16(a1, _mm256_maddubs_epi16(q1, broadcast4(y + 4 * (t + 16))));
+                    a2 = _mm256_add_epi16(a2, _mm256_maddubs_epi16(q2, broadcast4(y + 4 * (t + 32))));
+                    a3 = _mm256_add_epi16(a3, _mm256_maddubs_epi16(q3, broadcast4(y + 4 * (t + 48))));
+                }
+                s32 = _mm256_add_epi32(s32, _mm256_add_epi32(_mm256_madd_epi16(a0, sc[0]), _mm256_madd_epi16(a1, sc[1])));
+                s32 = _mm256_add_epi32(s32, _mm256_add_epi32(_mm256_madd_epi16(a2, sc[2]), _mm256_madd_epi16(a3, sc[3])));
+            }
         }
-        // The quants are q + 32: subtract 32 * scale_j * (sum of sub-block j's activations).
-        __m256i offset = _mm256_setzero_si256();
-        #pragma GCC unroll 16
-        for (int j = 0; j < 16; ++j)
-            offset = _mm256_add_epi32(offset, _mm256_madd_epi16(sc[j], _mm256_set1_epi32(x[b].bsums[j] & 0xffff)));
         s32 = _mm256_sub_epi32(s32, _mm256_slli_epi32(offset, 5));
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), scales8(group, x[b].d), acc);
     }

@@ -328,3 +328,29 @@ TEST_CASE("the SIMD group kernels give the portable ones' results on the same by
             CHECK(ySimd[i] == doctest::Approx(yScalar[i]).epsilon(1e-4).scale(1e-3));
     }
 }
+
+TEST_CASE("the CPU backend repacks prepared weights, uses them, and counts their bytes")
+{
+    std::mt19937 rng(5);
+    for (TensorType type : kPackedTypes) {
+        CAPTURE(nw::tensorTypeName(type));
+        const int rows = 45, cols = colsFor(type), nTokens = 2;
+        Weights w = makeWeights(type, rows, cols, false, rng);
+        const std::vector<float> x = exactActivations(nTokens, cols, rng);
+        const nw::WeightMatrix view{type, rows, cols, w.bytes.data(), w.stride};
+        auto backend = nw::makeCpuBackend(2);
+        CHECK(backend->memoryInfo().weightsBytes == 0);
+        backend->prepareWeights({&view, 1});
+        backend->prepareWeights({&view, 1}); // a second call makes no second copy
+        CHECK(backend->memoryInfo().weightsBytes ==
+              6 * packedBlockBytes(type) * std::size_t(cols / layoutOf(type).elements));
+        std::vector<float> y(std::size_t(nTokens * rows), std::numeric_limits<float>::quiet_NaN());
+        backend->matmul(view, x.data(), y.data(), nTokens);
+        checkAgainstReference(w, type, rows, cols, x, nTokens, true, y);
+        // The packed copy is what runs: change the file bytes and the result stays.
+        std::vector<float> y2(y.size());
+        std::fill(w.bytes.begin(), w.bytes.end(), std::byte{0});
+        backend->matmul(view, x.data(), y2.data(), nTokens);
+        CHECK(y2 == y);
+    }
+}
