@@ -59,6 +59,19 @@ LibraryStore::LibraryStore(const QString &path) : m_db(path.toStdString())
     migrate(m_db);
 }
 
+Database &LibraryStore::reader(int index)
+{
+    NW_ASSERT(index >= 0);
+    if (index == 0)
+        return m_db;
+    if (m_readers.size() < static_cast<std::size_t>(index))
+        m_readers.resize(static_cast<std::size_t>(index));
+    std::unique_ptr<Database> &reader = m_readers[static_cast<std::size_t>(index) - 1];
+    if (!reader)
+        reader = std::make_unique<Database>(m_db.path());
+    return *reader;
+}
+
 std::optional<DocumentInfo> LibraryStore::findDocument(std::int64_t id)
 {
     Statement s(m_db, std::string("SELECT ") + kDocumentColumns + " FROM documents WHERE id = ?");

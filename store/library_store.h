@@ -10,6 +10,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -75,6 +76,10 @@ public:
     explicit LibraryStore(const QString &path);
 
     Database &database() { return m_db; }
+    // Read connections to the same file, for reads split across threads (SearchService ranks
+    // page ranges in parallel): index 0 is database(), the others are opened on first use and
+    // kept, each to be used by one thread at a time.
+    Database &reader(int index);
     QString path() const { return QString::fromStdString(m_db.path()); }
 
     // --- reading
@@ -115,6 +120,7 @@ public:
 private:
     std::int64_t pageId(std::int64_t documentId, int number);
     Database m_db;
+    std::vector<std::unique_ptr<Database>> m_readers; // [index - 1]
 };
 
 const char *addOutcomeName(LibraryStore::AddOutcome outcome); // "added", "replaced", "present"

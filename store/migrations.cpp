@@ -101,11 +101,27 @@ void addCollectionsAndErrors(Database &db)
     )sql");
 }
 
+// 5: prefix indexes for 2- and 3-character prefixes: "con*" then reads one list instead of
+// merging the lists of every word that starts so (a 3-letter prefix on 100,000 pages: p95 from
+// ~1.8 s to ~70 ms of CPU, for a database ~30% larger; store/README.md). FTS5 options cannot be
+// altered, so the index is made again from the pages (the triggers name it and keep working).
+void addPrefixIndexes(Database &db)
+{
+    db.exec(R"sql(
+        DROP TABLE pages_fts;
+        CREATE VIRTUAL TABLE pages_fts USING fts5(
+            text, content='pages', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2', prefix='2 3');
+        INSERT INTO pages_fts(pages_fts) VALUES ('rebuild');
+    )sql");
+}
+
 constexpr Migration kMigrations[] = {
     {1, "library: documents, pages, word boxes, full-text index", createLibrary},
     {2, "collections and ingest errors", addCollectionsAndErrors},
     {3, "sessions and turns", createSessionTables},
     {4, "annotations keyed by document content hash", createAnnotationTables},
+    {5, "prefix indexes for prefix* queries", addPrefixIndexes},
 };
 
 void checkList(std::span<const Migration> list)

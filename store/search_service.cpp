@@ -3,8 +3,11 @@
 
 #include <QFileInfo>
 #include <QRegularExpression>
+#include <QThread>
 
 #include <algorithm>
+#include <exception>
+#include <thread>
 
 namespace nw::store {
 namespace {
@@ -21,33 +24,101 @@ QString sqliteReason(const Error &e)
     return message;
 }
 
+struct RankedPage {
+    std::int64_t pageId;
+    double score; // nw_bm25: smaller is better
+    bool operator<(const RankedPage &other) const
+    {
+        return score < other.score || (score == other.score && pageId < other.pageId);
+    }
+};
+
+constexpr int kMaxShards = 4;
+
 } // namespace
 
 std::vector<SearchHit> SearchService::search(const QString &query, const SearchOptions &options)
 {
     if (query.trimmed().isEmpty())
         throw QueryError("the search query is empty");
-    // pages_fts drives the join and FTS5 consumes ORDER BY rank itself, so snippet() runs
-    // only for the rows returned, not for every match.
-    std::string sql =
-        "SELECT p.document_id, d.title, d.path, p.number, p.label, "
-        "snippet(pages_fts, 0, ?1, ?2, '…', ?3), bm25(pages_fts) "
-        "FROM pages_fts JOIN pages p ON p.id = pages_fts.rowid JOIN documents d ON d.id = p.document_id "
-        "WHERE pages_fts MATCH ?4";
+    // Two phases. Ranking scores every matching page, so it reads nothing but the index:
+    // nw_bm25 (store/database.h) with the connection's copy of the page lengths, and an outer
+    // ORDER BY ... LIMIT, which SQLite runs as a top-N heap (FTS5's own ORDER BY rank sorts all
+    // matches). In a large library the page ids are split into ranges ranked in parallel, each on
+    // its own connection, and the best of each range merged (the idf and average length are the
+    // whole table's in every range, so scores are the same as one pass would give). Only the
+    // pages kept are then joined to their documents and given a snippet.
+    std::string rankSql = "SELECT rowid, nw_bm25(pages_fts, 'pages_fts') AS score FROM pages_fts "
+                          "WHERE pages_fts MATCH ?1 AND rowid BETWEEN ?3 AND ?4";
     if (!options.collection.isEmpty())
-        sql += " AND p.document_id IN (SELECT dc.document_id FROM document_collections dc "
-               "JOIN collections c ON c.id = dc.collection_id WHERE c.name = ?6)";
-    sql += " ORDER BY rank LIMIT ?5";
+        rankSql += " AND rowid IN (SELECT p.id FROM pages p JOIN document_collections dc ON dc.document_id = p.document_id "
+                   "JOIN collections c ON c.id = dc.collection_id WHERE c.name = ?5)";
+    rankSql += " ORDER BY score, rowid LIMIT ?2";
+    static const std::string hitSql =
+        "SELECT p.document_id, d.title, d.path, p.number, p.label, snippet(pages_fts, 0, ?1, ?2, '…', ?3) "
+        "FROM pages_fts JOIN pages p ON p.id = pages_fts.rowid JOIN documents d ON d.id = p.document_id "
+        "WHERE pages_fts MATCH ?4 AND pages_fts.rowid = ?5";
 
     std::vector<SearchHit> hits;
     try {
-        Statement s(m_store.database(), sql);
+        const std::string match = query.toStdString();
+        const std::int64_t limit = std::max(options.limit, 0);
+        Database &db = m_store.database();
+        std::int64_t firstId = 0, lastId = -1;
+        {
+            Statement range(db, "SELECT min(id), max(id) FROM pages");
+            if (range.step() && !range.isNull(0)) {
+                firstId = range.columnInt(0);
+                lastId = range.columnInt(1);
+            }
+        }
+        // Other connections cannot see what this one has not committed: then one range, here.
+        int nShards = 1;
+        if (!db.inTransaction() && db.path() != ":memory:" && !db.path().empty())
+            nShards = static_cast<int>(std::clamp<std::int64_t>((lastId - firstId + 1) / std::max<std::int64_t>(options.pagesPerThread, 1), 1,
+                                                                std::min(kMaxShards, std::max(1, QThread::idealThreadCount()))));
+        const std::int64_t span = (lastId - firstId + 1 + nShards - 1) / nShards;
+        std::vector<std::vector<RankedPage>> shards(static_cast<std::size_t>(nShards));
+        std::vector<std::exception_ptr> errors(static_cast<std::size_t>(nShards));
+        auto rankShard = [&](int shard, Database &connection) {
+            try {
+                Statement rank(connection, rankSql);
+                rank.bind(1, match).bind(2, limit);
+                rank.bind(3, firstId + shard * span).bind(4, shard == nShards - 1 ? lastId : firstId + (shard + 1) * span - 1);
+                if (!options.collection.isEmpty())
+                    rank.bind(5, options.collection.toStdString());
+                while (rank.step())
+                    shards[static_cast<std::size_t>(shard)].push_back({rank.columnInt(0), rank.columnDouble(1)});
+            } catch (...) {
+                errors[static_cast<std::size_t>(shard)] = std::current_exception();
+            }
+        };
+        {
+            std::vector<std::jthread> workers;
+            for (int shard = 1; shard < nShards; ++shard)
+                workers.emplace_back(rankShard, shard, std::ref(m_store.reader(shard)));
+            rankShard(0, db);
+        }
+        for (const std::exception_ptr &error : errors)
+            if (error)
+                std::rethrow_exception(error);
+        std::vector<RankedPage> ranked;
+        for (const std::vector<RankedPage> &shard : shards)
+            ranked.insert(ranked.end(), shard.begin(), shard.end());
+        std::sort(ranked.begin(), ranked.end());
+        if (ranked.size() > static_cast<std::size_t>(limit))
+            ranked.resize(static_cast<std::size_t>(limit));
+        if (ranked.empty())
+            return hits;
+        Statement s(db, hitSql);
         s.bind(1, options.markOpen.toStdString()).bind(2, options.markClose.toStdString());
         s.bind(3, static_cast<std::int64_t>(std::clamp(options.snippetTokens, 1, 64)));
-        s.bind(4, query.toStdString()).bind(5, static_cast<std::int64_t>(std::max(options.limit, 0)));
-        if (!options.collection.isEmpty())
-            s.bind(6, options.collection.toStdString());
-        while (s.step()) {
+        s.bind(4, match);
+        for (const RankedPage &page : ranked) {
+            s.reset();
+            s.bind(5, page.pageId);
+            if (!s.step())
+                continue; // the page went away between the two statements (another writer)
             SearchHit hit;
             hit.documentId = s.columnInt(0);
             hit.title = QString::fromStdString(s.columnText(1));
@@ -57,7 +128,7 @@ std::vector<SearchHit> SearchService::search(const QString &query, const SearchO
             hit.pageNumber = static_cast<int>(s.columnInt(3));
             hit.pageLabel = QString::fromStdString(s.columnText(4));
             hit.snippet = QString::fromStdString(s.columnText(5));
-            hit.score = -s.columnDouble(6); // SQLite's bm25() is negated: smaller is better
+            hit.score = -page.score; // nw_bm25, like SQLite's bm25(), is negated: smaller is better
             hits.push_back(std::move(hit));
         }
     } catch (const SqliteError &e) {

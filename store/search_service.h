@@ -23,6 +23,9 @@ struct SearchOptions {
     QString markOpen = QStringLiteral("[");  // around each matched term in the snippet
     QString markClose = QStringLiteral("]");
     int snippetTokens = 24;             // words of context in a snippet (FTS5 allows 1..64)
+    // Ranking runs on up to min(cores, 4) threads, one per this many page ids (measured on 100k
+    // pages, store/README.md); smaller libraries are ranked on the calling thread alone.
+    std::int64_t pagesPerThread = 20'000;
 };
 
 struct SearchHit {

@@ -17,6 +17,7 @@ private slots:
     void newDatabaseGetsLatestSchema();
     void olderSchemaIsMigratedWithItsData();
     void newerSchemaIsRefused();
+    void prefixIndexesKeepTheIndexWhole();
     void addingAMigrationIsOneFunction();
     void failedMigrationRollsBack();
 
@@ -72,6 +73,44 @@ void TestMigrations::olderSchemaIsMigratedWithItsData()
              std::optional<std::int64_t>(1));
     store.addToCollection(1, QStringLiteral("contracts")); // the new tables work
     QCOMPARE(store.requireDocument(1).collections, QStringList{QStringLiteral("contracts")});
+}
+
+// Version 5 makes the full-text index again with prefix indexes: pages indexed before it are
+// still found (by words and by prefixes), and the triggers keep indexing new and removed pages.
+void TestMigrations::prefixIndexesKeepTheIndexWhole()
+{
+    const QString path = dbPath("v4.sqlite");
+    {
+        Database db(path.toStdString());
+        migrateTo(db, 4);
+        db.exec("INSERT INTO documents (sha256, path, kind, page_count, bytes, added) "
+                "VALUES ('ab', '/x.pdf', 'pdf', 2, 10, '2026-01-01T00:00:00Z');"
+                "INSERT INTO pages (document_id, number, text) VALUES (1, 1, 'the quick brown fox');"
+                "INSERT INTO pages (document_id, number, text) VALUES (1, 2, 'a brownish dog');");
+    }
+    LibraryStore store(path);
+    Database &db = store.database();
+    QVERIFY(latestSchemaVersion() >= 5);
+    Statement sql(db, "SELECT sql FROM sqlite_master WHERE name = 'pages_fts'");
+    QVERIFY(sql.step());
+    QVERIFY2(QString::fromStdString(sql.columnText(0)).contains(QStringLiteral("prefix='2 3'")), sql.columnText(0).c_str());
+    auto count = [&](const char *match) {
+        Statement s(db, "SELECT count(*) FROM pages_fts WHERE pages_fts MATCH ?1");
+        s.bind(1, std::string_view(match));
+        s.step();
+        return s.columnInt(0);
+    };
+    QCOMPARE(count("brown"), 1);
+    QCOMPARE(count("br*"), 2);
+    QCOMPARE(count("bro*"), 2);
+    QCOMPARE(count("brown*"), 2);
+    QCOMPARE(count("qu*"), 1);
+    db.exec("INSERT INTO pages (document_id, number, text) VALUES (1, 3, 'broad daylight')");
+    QCOMPARE(count("bro*"), 3);
+    db.exec("DELETE FROM pages WHERE number = 1");
+    QCOMPARE(count("bro*"), 2);
+    QCOMPARE(count("qu*"), 0);
+    db.exec("INSERT INTO pages_fts(pages_fts, rank) VALUES ('integrity-check', 1)"); // throws if the index and pages differ
 }
 
 void TestMigrations::newerSchemaIsRefused()

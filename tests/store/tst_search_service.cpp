@@ -7,6 +7,8 @@
 #include <QTest>
 
 #include <cmath>
+#include <map>
+#include <random>
 
 using namespace nw::store;
 
@@ -17,6 +19,10 @@ private slots:
     void cleanup();
     void bm25MatchesHandComputation();
     void rankingPrefersMoreAndDenserMatches();
+    void fastBm25AgreesWithSqlite_data();
+    void fastBm25AgreesWithSqlite();
+    void topHitsAreTheBestScored_data();
+    void topHitsAreTheBestScored();
     void querySyntax_data();
     void querySyntax();
     void snippetMarksMatchesAndNamesThePage();
@@ -27,6 +33,8 @@ private slots:
 
 private:
     std::int64_t add(const QString &sha, const QString &path, const QStringList &pages, const QString &title = {});
+    void addRandomDocuments(int first, int count, unsigned seed);
+    std::map<std::int64_t, double> scores(const char *function, const QString &query);
     QTemporaryDir *m_dir = nullptr;
     LibraryStore *m_store = nullptr;
 };
@@ -92,6 +100,119 @@ void TestSearchService::rankingPrefersMoreAndDenserMatches()
     const double idf = std::log((8 - 3 + 0.5) / (3 + 0.5));
     QVERIFY2(std::abs(hits[1].score - idf * 6.6 / (3 + 1.2 * (0.25 + 0.75 * 23.0 / 12))) < 1e-4,
              qPrintable(QString::number(hits[1].score)));
+}
+
+// Pages of 5..60 words from a 12-word vocabulary with skewed frequencies, so queries match
+// many pages with different term counts and lengths.
+void TestSearchService::addRandomDocuments(int first, int count, unsigned seed)
+{
+    static const char *words[] = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu"};
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> length(5, 60), skew(0, 143);
+    for (int d = first; d < first + count; ++d) {
+        QStringList pages;
+        for (int p = 0; p < 4; ++p) {
+            QStringList text;
+            for (int w = length(rng); w > 0; --w)
+                text << QLatin1String(words[static_cast<int>(std::sqrt(skew(rng)))]); // word k with odds (2k + 1) / 144
+            pages << text.join(QLatin1Char(' '));
+        }
+        add(QStringLiteral("r%1").arg(d), QStringLiteral("/r%1.txt").arg(d), pages);
+    }
+}
+
+std::map<std::int64_t, double> TestSearchService::scores(const char *function, const QString &query)
+{
+    std::map<std::int64_t, double> result;
+    Statement s(m_store->database(), std::string("SELECT rowid, ") + function + " FROM pages_fts WHERE pages_fts MATCH ?1");
+    s.bind(1, query.toStdString());
+    while (s.step())
+        result[s.columnInt(0)] = s.columnDouble(1);
+    return result;
+}
+
+void TestSearchService::fastBm25AgreesWithSqlite_data()
+{
+    QTest::addColumn<QString>("query");
+    QTest::addRow("common term") << "mu";
+    QTest::addRow("rare term") << "alpha";
+    QTest::addRow("two terms") << "beta lambda";
+    QTest::addRow("OR") << "gamma OR kappa";
+    QTest::addRow("phrase") << "\"kappa lambda\"";
+    QTest::addRow("NEAR") << "NEAR(delta mu, 3)";
+    QTest::addRow("prefix") << "the*";
+    QTest::addRow("NOT") << "iota NOT eta";
+}
+
+// SQLite's own bm25() is the reference: nw_bm25 must give the same score for every matching
+// page, also after pages are added and removed (its copy of the page lengths is reloaded).
+void TestSearchService::fastBm25AgreesWithSqlite()
+{
+    QFETCH(QString, query);
+    auto compare = [&](const char *stage) {
+        const auto expected = scores("bm25(pages_fts)", query);
+        const auto fast = scores("nw_bm25(pages_fts, 'pages_fts')", query);
+        const auto slow = scores("nw_bm25(pages_fts)", query); // no copy: lengths from FTS5
+        QVERIFY2(expected.size() > 3, stage);
+        QCOMPARE(fast.size(), expected.size());
+        QCOMPARE(slow.size(), expected.size());
+        for (const auto &[rowid, score] : expected) {
+            QVERIFY2(std::abs(fast.at(rowid) - score) <= 1e-12 * std::abs(score), qPrintable(QStringLiteral("%1: page %2: %3 vs %4").arg(QLatin1String(stage)).arg(rowid).arg(fast.at(rowid), 0, 'g', 17).arg(score, 0, 'g', 17)));
+            QVERIFY2(std::abs(slow.at(rowid) - score) <= 1e-12 * std::abs(score), stage);
+        }
+    };
+    addRandomDocuments(0, 30, 11);
+    compare("first load");
+    addRandomDocuments(30, 10, 12);
+    compare("after adding pages");
+    QVERIFY(m_store->removeDocument(m_store->findDocumentBySha256(QStringLiteral("r3"))->id));
+    QVERIFY(m_store->removeDocument(m_store->findDocumentBySha256(QStringLiteral("r39"))->id));
+    compare("after removing documents");
+    // A removed last page's id is reused by the next insert, with another length.
+    addRandomDocuments(40, 2, 13);
+    compare("after reusing page ids");
+    {
+        Transaction tx(m_store->database()); // inside a transaction that changes pages
+        m_store->database().exec("UPDATE pages SET text = text || ' mu mu gamma kappa lambda' WHERE id % 3 = 0");
+        compare("inside a transaction");
+    }
+    compare("after a rollback");
+}
+
+void TestSearchService::topHitsAreTheBestScored_data()
+{
+    QTest::addColumn<qint64>("pagesPerThread");
+    QTest::addColumn<int>("limit");
+    QTest::addRow("one thread") << qint64(1'000'000) << 7;
+    QTest::addRow("page ranges in parallel") << qint64(10) << 7;
+    QTest::addRow("parallel, more than one range holds") << qint64(10) << 60;
+}
+
+// SearchService keeps the `limit` best pages by that score, best first, ties by page order,
+// whether one thread ranks all pages or several rank ranges of them.
+void TestSearchService::topHitsAreTheBestScored()
+{
+    QFETCH(qint64, pagesPerThread);
+    QFETCH(int, limit);
+    addRandomDocuments(0, 40, 21);
+    std::vector<std::pair<double, std::int64_t>> expected;
+    for (const auto &[rowid, score] : scores("bm25(pages_fts)", QStringLiteral("beta OR kappa")))
+        expected.emplace_back(score, rowid);
+    std::sort(expected.begin(), expected.end());
+    SearchService search(*m_store);
+    SearchOptions options;
+    options.limit = limit;
+    options.pagesPerThread = pagesPerThread;
+    const auto hits = search.search(QStringLiteral("beta OR kappa"), options);
+    QCOMPARE(hits.size(), static_cast<std::size_t>(limit));
+    for (std::size_t i = 0; i < hits.size(); ++i) {
+        Statement page(m_store->database(), "SELECT id FROM pages WHERE document_id = ?1 AND number = ?2");
+        page.bind(1, hits[i].documentId).bind(2, static_cast<std::int64_t>(hits[i].pageNumber));
+        QVERIFY(page.step());
+        QCOMPARE(page.columnInt(0), expected[i].second);
+        QVERIFY(std::abs(hits[i].score + expected[i].first) < 1e-9);
+        QVERIFY2(hits[i].snippet.contains(QStringLiteral("[")), qPrintable(hits[i].snippet));
+    }
 }
 
 void TestSearchService::querySyntax_data()
@@ -175,6 +296,13 @@ void TestSearchService::collectionFilter()
     QCOMPARE(hits[0].documentId, b);
     options.collection = QStringLiteral("no such collection");
     QCOMPARE(search.search(QStringLiteral("shared"), options).size(), std::size_t(0));
+    // The same with the two pages ranked on two threads, and a malformed query's error from one.
+    options.collection = QStringLiteral("second");
+    options.pagesPerThread = 1;
+    const auto parallel = search.search(QStringLiteral("shared"), options);
+    QCOMPARE(parallel.size(), std::size_t(1));
+    QCOMPARE(parallel[0].documentId, b);
+    QVERIFY_THROWS_EXCEPTION(QueryError, search.search(QStringLiteral("\"shared"), options));
 }
 
 void TestSearchService::malformedQuery_data()
