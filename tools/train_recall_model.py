@@ -26,8 +26,12 @@ import struct
 import sys
 import time
 
-import numpy as np
-import torch
+# Idle OpenMP workers sleep instead of spinning: on a machine shared with busy builds a spinning
+# worker burns its share waiting for a descheduled sibling. Read when libgomp loads, so set first.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 import torch.nn.functional as F
 
 CHAT_TEMPLATE = ("{% for message in messages %}{{ message['content'] }}{% endfor %}"
@@ -63,13 +67,31 @@ class GgufReader:
         version = self._scalar("I")
         if version not in (2, 3):
             sys.exit(f"{path}: GGUF version {version} is not supported")
-        self._scalar("Q")  # tensor count
+        n_tensors = self._scalar("Q")
         n_kv = self._scalar("Q")
         self.metadata = {}  # key -> (type, value); arrays: (GGUF_ARRAY, (element type, [values]))
         for _ in range(n_kv):
             key = self._string()
             value_type = self._scalar("I")
             self.metadata[key] = (value_type, self._value(value_type))
+        self.tensor_infos = []  # (name, dims with the row length first, ggml type, offset)
+        for _ in range(n_tensors):
+            name = self._string()
+            n_dims = self._scalar("I")
+            dims = [self._scalar("Q") for _ in range(n_dims)]
+            self.tensor_infos.append((name, dims, self._scalar("I"), self._scalar("Q")))
+        alignment = self.metadata.get("general.alignment", (GGUF_UINT32, ALIGNMENT))[1]
+        self.data_start = (self.pos + alignment - 1) // alignment * alignment
+
+    def tensor(self, name):
+        """An f32 or f16 tensor as a float32 array in PyTorch order (dims reversed)."""
+        for tensor_name, dims, ggml_type, offset in self.tensor_infos:
+            if tensor_name == name:
+                dtype = {GGML_TYPE_F32: np.float32, GGML_TYPE_F16: np.float16}[ggml_type]
+                count = int(np.prod(dims))
+                array = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.data_start + offset)
+                return array.astype(np.float32).reshape(list(reversed(dims)))
+        sys.exit(f"tensor {name} is missing")
 
     def _scalar(self, fmt):
         (value,) = struct.unpack_from("<" + fmt, self.data, self.pos)
@@ -452,17 +474,21 @@ def export_gguf(model, args, vocab_meta, path):
     w.add("tokenizer.chat_template", GGUF_STRING, CHAT_TEMPLATE)
 
     sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
-    w.add_tensor("token_embd.weight", sd["tok_embd.weight"])
-    w.add_tensor("output_norm.weight", sd["out_norm"])
-    w.add_tensor("output.weight", sd["output.weight"])
-    names = {"attn_norm": "attn_norm", "wq.weight": "attn_q.weight", "wk.weight": "attn_k.weight",
-             "wv.weight": "attn_v.weight", "wo.weight": "attn_output.weight", "ffn_norm": "ffn_norm",
-             "gate.weight": "ffn_gate.weight", "up.weight": "ffn_up.weight", "down.weight": "ffn_down.weight"}
-    for i in range(args.n_layers):
-        for ours, theirs in names.items():
-            name = f"blk.{i}.{theirs}" + ("" if theirs.endswith(".weight") else ".weight")
-            w.add_tensor(name, sd[f"layers.{i}.{ours}"])
+    for ours, theirs in gguf_names(args.n_layers).items():
+        w.add_tensor(theirs, sd[ours])
     w.write(path)
+
+
+def gguf_names(n_layers):
+    """State-dict name -> llama.cpp tensor name."""
+    names = {"tok_embd.weight": "token_embd.weight", "out_norm": "output_norm.weight", "output.weight": "output.weight"}
+    per_layer = {"attn_norm": "attn_norm", "wq.weight": "attn_q", "wk.weight": "attn_k", "wv.weight": "attn_v",
+                 "wo.weight": "attn_output", "ffn_norm": "ffn_norm", "gate.weight": "ffn_gate",
+                 "up.weight": "ffn_up", "down.weight": "ffn_down"}
+    for i in range(n_layers):
+        for ours, theirs in per_layer.items():
+            names[f"layers.{i}.{ours}"] = f"blk.{i}.{theirs}.weight"
+    return names
 
 
 @torch.no_grad()
@@ -487,13 +513,12 @@ def main():
     p.add_argument("--vocab-from", default=os.path.join(root, "../shared/conformance/models/stories260K.gguf"))
     p.add_argument("--corpus", default=os.path.join(root, "resources/sample"))
     p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (on a machine shared by busy builds, a second thread mostly spins)")
-    p.add_argument("--minutes", type=float, default=45,
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--minutes", type=float, default=33,
                    help="training time; the learning rate and the length curriculum follow the elapsed fraction")
     p.add_argument("--steps", type=int, default=0,
                    help="if set, the schedule follows step/steps instead of time (to replay a logged run exactly)")
-    p.add_argument("--tokens-per-batch", type=int, default=2048)
+    p.add_argument("--tokens-per-batch", type=int, default=1536)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--n-embd", type=int, default=64)
     p.add_argument("--n-layers", type=int, default=4)
@@ -505,8 +530,9 @@ def main():
     p.add_argument("--eps", type=float, default=1e-5)
     p.add_argument("--min-filler", type=int, default=100)
     p.add_argument("--max-filler", type=int, default=1000)
-    p.add_argument("--warmup-min-filler", type=int, default=16, help="shortest filler in the first 35%% of the run")
-    p.add_argument("--warmup-filler", type=int, default=160, help="longest filler in the first 35%% of the run")
+    p.add_argument("--warmup-min-filler", type=int, default=16, help="shortest filler in the first 55%% of the run")
+    p.add_argument("--warmup-filler", type=int, default=100, help="longest filler in the first 55%% of the run")
+    p.add_argument("--resume", help="start from the weights of this GGUF (one this script wrote, same shape)")
     p.add_argument("--export-minutes", type=float, default=8, help="evaluate and export this often")
     args = p.parse_args()
 
@@ -525,6 +551,11 @@ def main():
 
     model = RecallModel(len(tokens), args.n_embd, args.n_layers, args.n_heads, args.n_kv_heads, args.n_ff,
                         args.rope_base, args.eps)
+    if args.resume:
+        saved = GgufReader(args.resume)
+        state = {ours: torch.from_numpy(saved.tensor(theirs).copy()) for ours, theirs in gguf_names(args.n_layers).items()}
+        model.load_state_dict(state)
+        print(f"resumed from {args.resume}", flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{n_params} parameters, {len(sentences)} filler sentences, seed {args.seed}", flush=True)
     decay = [p for p in model.parameters() if p.dim() == 2]
@@ -543,10 +574,10 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         # Curriculum: short haystacks first (cheap, and where the lookup is learnt), then the
-        # longest filler grows to --max-filler between 35 % and 65 % of the run.
-        ramp = min(1.0, max(0.0, (frac - 0.35) / 0.3))
+        # longest filler grows to --max-filler between 55 % and 85 % of the run.
+        ramp = min(1.0, max(0.0, (frac - 0.55) / 0.3))
         hi = round(args.warmup_filler + (args.max_filler - args.warmup_filler) * ramp)
-        lo = args.warmup_min_filler if frac < 0.35 else args.min_filler
+        lo = args.warmup_min_filler if frac < 0.55 else args.min_filler
         # One length band per batch (little padding); the batch size keeps the token count level.
         lo_band = rng.randint(lo, hi)
         hi_band = min(hi, lo_band + 48)
