@@ -151,17 +151,30 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
     };
 
     // Heads that share a KV head are processed together, so each K/V row is read from memory
-    // once per group of heads instead of once per head (MLA decode: all heads share one row).
-    // Groups are split just enough to give every thread work.
+    // once per group of heads instead of once per head (MLA and latent decode: all heads share
+    // one row). When there are fewer (token, KV head) streams than threads want, as in decode,
+    // the cached sequence is split into slices whose partial results are merged afterwards
+    // (flash-decoding): every row is still read, and for quantized rows dequantized, once.
+    // Splitting the heads instead would make each thread re-read and re-dequantize every row.
     const std::int64_t streams = std::int64_t(a.nTokens) * kv.nKvHeads;
     const std::int64_t wanted = 2 * std::int64_t(pool.size());
-    const int splits = static_cast<int>(std::clamp<std::int64_t>((wanted + streams - 1) / streams, 1, group));
-    const int headsPerTask = std::min((group + splits - 1) / splits, kMaxHeadsPerTask);
+    const int headsPerTask = std::min(group, kMaxHeadsPerTask);
     const int tasksPerGroup = (group + headsPerTask - 1) / headsPerTask;
-    const std::int64_t nTasks = streams * tasksPerGroup;
+    std::int64_t maxCtx = 0;
+    for (int t = 0; t < a.nTokens; ++t)
+        maxCtx = std::max<std::int64_t>(maxCtx, std::int64_t(a.queryPositions[t]) + 1);
+    const std::int64_t maxSlices = (maxCtx + kChunk - 1) / kChunk;
+    const std::int64_t slices =
+        std::clamp<std::int64_t>((wanted + streams * tasksPerGroup - 1) / (streams * tasksPerGroup), 1, maxSlices);
+    const std::int64_t sliceLength = ((maxCtx + slices - 1) / slices + kChunk - 1) / kChunk * kChunk;
+    const std::int64_t nTasks = streams * tasksPerGroup * slices;
+    const std::size_t vDim = static_cast<std::size_t>(kv.vHeadDim);
+    // Sliced: per task and head, the unnormalised accumulator, its running max and sum.
+    std::vector<float> partialAcc(slices > 1 ? std::size_t(nTasks) * std::size_t(headsPerTask) * vDim : 0);
+    std::vector<float> partialMax(slices > 1 ? std::size_t(nTasks) * std::size_t(headsPerTask) : 0);
+    std::vector<double> partialSum(partialMax.size());
 
     pool.parallelFor(nTasks, 1, [&](std::int64_t task0, std::int64_t task1) {
-        const std::size_t vDim = static_cast<std::size_t>(kv.vHeadDim);
         std::vector<float> acc(vDim * std::size_t(headsPerTask));
         std::vector<float> scores(std::size_t(kChunk) * std::size_t(headsPerTask));
         // Quantized K rows are scored as llama.cpp does with a quantized cache: the query head is
@@ -173,22 +186,26 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
         float runningMax[kMaxHeadsPerTask];
         double runningSum[kMaxHeadsPerTask];
         for (std::int64_t task = task0; task < task1; ++task) {
-            const std::int64_t stream = task / tasksPerGroup;
+            const std::int64_t slice = task % slices;
+            const std::int64_t headTask = task / slices;
+            const std::int64_t stream = headTask / tasksPerGroup;
             const std::int64_t t = stream / kv.nKvHeads;
             const int kvHead = static_cast<int>(stream % kv.nKvHeads);
-            const int h0 = kvHead * group + static_cast<int>(task % tasksPerGroup) * headsPerTask;
+            const int h0 = kvHead * group + static_cast<int>(headTask % tasksPerGroup) * headsPerTask;
             const int nh = std::min(headsPerTask, (kvHead + 1) * group - h0);
             const std::int64_t nCtx = std::int64_t(a.queryPositions[t]) + 1;
+            const std::int64_t begin = slice * sliceLength;
+            const std::int64_t end = std::min(nCtx, begin + sliceLength);
             std::fill(acc.begin(), acc.end(), 0.f);
             for (int g = 0; g < nh; ++g) {
                 runningMax[g] = -std::numeric_limits<float>::infinity();
                 runningSum[g] = 0.0;
-                if (quantized)
+                if (quantized && begin < end)
                     dot.quantize(a.q + (t * a.nHeads + h0 + g) * kv.kHeadDim, qQuant.data() + std::size_t(g) * qBytes,
                                  kv.kHeadDim);
             }
-            for (std::int64_t j0 = 0; j0 < nCtx; j0 += kChunk) {
-                const int n = static_cast<int>(std::min<std::int64_t>(kChunk, nCtx - j0));
+            for (std::int64_t j0 = begin; j0 < end; j0 += kChunk) {
+                const int n = static_cast<int>(std::min<std::int64_t>(kChunk, end - j0));
                 for (int jj = 0; jj < n; ++jj) {
                     const std::byte *k = kRow(j0 + jj, kvHead);
                     for (int g = 0; g < nh; ++g) {
@@ -200,8 +217,8 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
                 }
                 float correction[kMaxHeadsPerTask];
                 for (int g = 0; g < nh; ++g) {
-                    const float *s = scores.data() + std::size_t(g) * kChunk;
-                    const float newMax = std::max(runningMax[g], *std::max_element(s, s + n));
+                    const float *sc = scores.data() + std::size_t(g) * kChunk;
+                    const float newMax = std::max(runningMax[g], *std::max_element(sc, sc + n));
                     // exp(-inf) = 0 on the first chunk: the empty accumulator is simply replaced.
                     correction[g] = std::exp(runningMax[g] - newMax);
                     runningSum[g] *= correction[g];
@@ -221,11 +238,56 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
                     }
                 }
             }
+            if (slices > 1) {
+                for (int g = 0; g < nh; ++g) {
+                    const std::size_t at = std::size_t(task) * std::size_t(headsPerTask) + std::size_t(g);
+                    partialMax[at] = runningMax[g];
+                    partialSum[at] = runningSum[g];
+                    std::copy_n(acc.data() + std::size_t(g) * vDim, vDim, partialAcc.data() + at * vDim);
+                }
+                continue;
+            }
             for (int g = 0; g < nh; ++g) {
                 const auto inv = static_cast<float>(1.0 / runningSum[g]);
                 float *out = a.out + (t * a.nHeads + h0 + g) * kv.vHeadDim;
                 for (std::size_t i = 0; i < vDim; ++i)
                     out[i] = acc[std::size_t(g) * vDim + i] * inv;
+            }
+        }
+    });
+    if (slices == 1)
+        return;
+    // Merge the slices of each (stream, head group): rescale every partial to the largest max
+    // (an empty slice has max -inf and weight exp(-inf) = 0; the first slice is never empty).
+    pool.parallelFor(streams * tasksPerGroup, 1, [&](std::int64_t first, std::int64_t last) {
+        for (std::int64_t headTask = first; headTask < last; ++headTask) {
+            const std::int64_t stream = headTask / tasksPerGroup;
+            const std::int64_t t = stream / kv.nKvHeads;
+            const int kvHead = static_cast<int>(stream % kv.nKvHeads);
+            const int h0 = kvHead * group + static_cast<int>(headTask % tasksPerGroup) * headsPerTask;
+            const int nh = std::min(headsPerTask, (kvHead + 1) * group - h0);
+            for (int g = 0; g < nh; ++g) {
+                const auto at = [&](std::int64_t slice) {
+                    return std::size_t(headTask * slices + slice) * std::size_t(headsPerTask) + std::size_t(g);
+                };
+                float m = -std::numeric_limits<float>::infinity();
+                for (std::int64_t sl = 0; sl < slices; ++sl)
+                    m = std::max(m, partialMax[at(sl)]);
+                float *out = a.out + (t * a.nHeads + h0 + g) * kv.vHeadDim;
+                std::fill(out, out + vDim, 0.f);
+                double sum = 0;
+                for (std::int64_t sl = 0; sl < slices; ++sl) {
+                    if (partialMax[at(sl)] == -std::numeric_limits<float>::infinity())
+                        continue; // an empty slice (past this query's context)
+                    const float w = std::exp(partialMax[at(sl)] - m);
+                    sum += partialSum[at(sl)] * w;
+                    const float *acc = partialAcc.data() + at(sl) * vDim;
+                    for (std::size_t i = 0; i < vDim; ++i)
+                        out[i] += w * acc[i];
+                }
+                const auto inv = static_cast<float>(1.0 / sum);
+                for (std::size_t i = 0; i < vDim; ++i)
+                    out[i] *= inv;
             }
         }
     });

@@ -239,6 +239,14 @@ TEST_CASE("attention matches the reference over a paged cache")
                 runCase(c, type, threads, 37, 37, true);    // prefill from the start
                 runCase(c, type, threads, 141, 29, true);   // prefill continuing a cached prefix
             }
+    // Decode over a sequence split into slices (and a short batch whose later slices are empty
+    // for its first queries), merged afterwards.
+    for (const Case &c : kCases)
+        for (nw::TensorType type : {nw::TensorType::F32, nw::TensorType::F16}) {
+            runCase(c, type, 4, 600, 1, false);
+            runCase(c, type, 4, 300, 3, true);
+            runCase(c, type, 3, 129, 1, false);
+        }
 }
 
 TEST_CASE("attention reads quantized Q8_0 / Q4_0 rows within their tolerance")
@@ -250,6 +258,9 @@ TEST_CASE("attention reads quantized Q8_0 / Q4_0 rows within their tolerance")
                 runCase(c, type, threads, 150, 1, false);
                 runCase(c, type, threads, 141, 29, true);
             }
+    for (const Case &c : kQuantCases)
+        for (nw::TensorType type : {nw::TensorType::Q8_0, nw::TensorType::Q4_0})
+            runCase(c, type, 4, 600, 1, false);
 }
 
 TEST_CASE("attention and storeKv reject views they cannot read")
