@@ -66,7 +66,7 @@ std::vector<SearchHit> SearchService::search(const QString &query, const SearchO
         Database &db = m_store.database();
         std::int64_t firstId = 0, lastId = -1;
         {
-            Statement range(db, "SELECT min(id), max(id) FROM pages");
+            Statement range(db, "SELECT (SELECT min(id) FROM pages), (SELECT max(id) FROM pages)"); // each one seek
             if (range.step() && !range.isNull(0)) {
                 firstId = range.columnInt(0);
                 lastId = range.columnInt(1);
