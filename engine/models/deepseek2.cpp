@@ -131,6 +131,10 @@ public:
             }
         }
 
+        // The transposed W_UK copies (mla.h) live outside the file: they count with the weights.
+        m_weightsBytes += m_ownedBytes;
+        prepareMatrices();
+
         // YaRN as DeepSeek applies it (llama.cpp discussion #7416): the softmax scale carries
         // mscale², so the rotation's own YaRN magnitude 1 + 0.1·ln(factor) is cancelled by
         // attnFactor and q/k rotate with magnitude 1.
@@ -173,6 +177,25 @@ private:
     }
 
     void ffn(const Deepseek2Layer &l, int n);
+
+    // Hands every matrix the graph multiplies by (each expert's slice too) to the backend, which
+    // may keep its own copies (the CPU backend repacks quantized ones into 8-row groups); those
+    // bytes count with the weights.
+    void prepareMatrices()
+    {
+        std::vector<WeightMatrix> all = {m_output};
+        for (const Deepseek2Layer &l : m_layers) {
+            all.insert(all.end(), {l.qA, l.qB, l.q, l.kvAMqa, l.out, l.gate, l.up, l.down, l.router, l.gateShared,
+                                   l.upShared, l.downShared});
+            if (l.moe)
+                for (int x = 0; x < l.experts.nExperts; ++x)
+                    all.insert(all.end(), {l.experts.gateOf(x), l.experts.upOf(x), l.experts.downOf(x)});
+        }
+        std::erase_if(all, [](const WeightMatrix &w) { return w.data == nullptr; });
+        const std::uint64_t before = m_backend->memoryInfo().weightsBytes;
+        m_backend->prepareWeights(all);
+        m_weightsBytes += m_backend->memoryInfo().weightsBytes - before;
+    }
 
     Deepseek2Options m_options;
     WeightMatrix m_tokenEmbd;            // [nVocab, nEmbd]

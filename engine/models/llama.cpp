@@ -58,11 +58,18 @@ public:
         if (const TensorView *freqs = findWeight("rope_freqs.weight", {hp.nRot / 2}, {TensorType::F32}))
             m_rope.freqFactors = reinterpret_cast<const float *>(freqs->data);
         // The backend makes its copies now, not during the first token: a GPU backend uploads
-        // (and dequantizes) every matrix, a CPU backend may repack them.
-        std::vector<WeightMatrix> all = {m_tokenEmbd, m_output};
+        // (and dequantizes) every matrix, the CPU backend repacks quantized ones into 8-row
+        // groups (kernels/cpu/matmul_packed.h), and on the host those copies count with the
+        // weights. The CPU embeds from the file's rows: the embedding goes only as the output.
+        std::vector<WeightMatrix> all = {m_output};
+        if (m_backend->memoryKind() == BackendMemory::Device)
+            all.insert(all.begin(), m_tokenEmbd);
         for (const LlamaLayer &l : m_layers)
             all.insert(all.end(), {l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down});
+        const std::uint64_t copiedBefore = m_backend->memoryInfo().weightsBytes;
         m_backend->prepareWeights(all);
+        if (m_backend->memoryKind() == BackendMemory::Host)
+            m_weightsBytes += m_backend->memoryInfo().weightsBytes - copiedBefore;
         m_rope.nDims = static_cast<int>(hp.nRot);
         m_rope.neox = false; // GGUF llama: Q/K rows were permuted at conversion for adjacent pairs
         m_rope.freqBase = static_cast<float>(hp.ropeFreqBase);
