@@ -2,12 +2,14 @@
 // mode a model can use, against the plain multi-head f16 baseline — from a GGUF file's metadata
 // or the bundled table of well-known architectures, without loading any weights.
 #include "app/commands/commands.h"
+#include "app/commands/device_option.h"
 
 #include "common/error.h"
 #include "engine/arch_table.h"
 #include "engine/gguf_file.h"
 #include "engine/hparams.h"
 #include "engine/kv_cache.h"
+#include "kernels/device_info.h"
 
 #include <nlohmann/json.hpp>
 
@@ -74,6 +76,16 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
     if (!parser.isSet(QStringLiteral("ctx")) || !ok || ctx <= 0)
         return usage(QStringLiteral("--ctx N (a positive number of tokens) is required"));
 
+    QString badDevice;
+    const std::optional<DeviceChoice> device = deviceOption(parser, badDevice);
+    if (!device)
+        return usage(badDevice);
+    // The GPU the cache would live on (a device cache is allocated whole: the "allocated" figure).
+    const BackendDecision decision = decideBackend(*device, gpuInfo());
+    if (!decision.error.empty())
+        fail("{}", decision.error);
+    const GpuDevice *gpu = decision.useCuda ? &gpuInfo().devices.front() : nullptr;
+
     HParams hp;
     std::string name;
     if (hasArch) {
@@ -100,7 +112,7 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
                              {"bytes_used", f.usedBytes},
                              {"bytes_reserved", f.reservedBytes},
                              {"saving_vs_mha_f16", f.savingVsMha}});
-        const nlohmann::json report = {
+        nlohmann::json report = {
             {"name", name},
             {"arch", hp.arch},
             {"ctx", ctx},
@@ -115,6 +127,11 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
             {"mha_f16_bytes", mhaPerToken * static_cast<std::uint64_t>(ctx)},
             {"modes", modes},
         };
+        if (gpu) {
+            report["device"] = {{"name", gpu->name}, {"free_bytes", gpu->freeBytes}, {"total_bytes", gpu->totalBytes}};
+            for (std::size_t i = 0; i < figures.size(); ++i)
+                report["modes"][i]["fits_device_free"] = figures[i].reservedBytes <= gpu->freeBytes;
+        }
         io.out << QString::fromStdString(report.dump(2)) << '\n';
         return ExitOk;
     }
@@ -148,6 +165,15 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
     for (const KvModeFigures &f : figures)
         row(QString::fromStdString(f.spec.toString() + " " + rowTypeName(f.spec)), f.bytesPerToken, f.usedBytes,
             humanBytes(f.reservedBytes), QString::number(f.savingVsMha, 'f', 2) + QStringLiteral("×"));
+    if (gpu) {
+        QStringList fitting;
+        for (const KvModeFigures &f : figures)
+            if (f.reservedBytes <= gpu->freeBytes)
+                fitting << QString::fromStdString(f.spec.toString());
+        io.out << QStringLiteral("\n%1: %2 free of %3; fits in free memory: %4\n")
+                      .arg(QString::fromStdString(gpu->name), humanBytes(gpu->freeBytes), humanBytes(gpu->totalBytes),
+                           fitting.isEmpty() ? QStringLiteral("none") : fitting.join(QStringLiteral(", ")));
+    }
     return ExitOk;
 }
 
@@ -158,7 +184,7 @@ Command kvCommand()
     return {
         .name = QStringLiteral("kv"),
         .summary = QStringLiteral("KV cache bytes per token and per context for each mode, vs MHA f16."),
-        .usage = QStringLiteral("(--model M.gguf | --arch NAME) --ctx N [--kv MODES] [--json]"),
+        .usage = QStringLiteral("(--model M.gguf | --arch NAME) --ctx N [--kv MODES] [--device D] [--json]"),
         .description = QStringLiteral(
             "Sizes the KV cache of a model from its GGUF metadata (no weights are read) or of a well-known "
             "architecture from the bundled table (DeepSeek-V2, DeepSeek-V2-Lite, DeepSeek-V3, Llama-3.1-8B, "
@@ -174,6 +200,7 @@ Command kvCommand()
                 parser.addOption({QStringLiteral("model"), QStringLiteral("A GGUF model (metadata only)."), QStringLiteral("M.gguf")});
                 parser.addOption({QStringLiteral("arch"), QStringLiteral("A well-known architecture by name."), QStringLiteral("NAME")});
                 parser.addOption({QStringLiteral("ctx"), QStringLiteral("Context size in tokens."), QStringLiteral("N")});
+                addDeviceOption(parser);
                 parser.addOption({QStringLiteral("kv"),
                                   QStringLiteral("Modes to size, comma-separated: full, mla, latent:R, each optionally "
                                                  "+q8 or +q4 (default: the model's own modes)."),
