@@ -6,8 +6,7 @@
 //
 // Without DIR it gathers the PDFs under /usr/share/doc (unpacking .pdf.gz) and generates more
 // with QPdfWriter until the corpus has at least 2,000 pages.
-#include "store/library_store.h"
-#include "store/search_service.h"
+#include "bench/store/synthetic_library.h"
 #include "tests/ingest/pdf_fixtures.h"
 
 #include <QCommandLineParser>
@@ -19,10 +18,8 @@
 #include <QTemporaryDir>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <fcntl.h>
-#include <random>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -83,51 +80,6 @@ int pdfPages(const QString &path)
     return 0;
 }
 
-// Deterministic pseudo-English: a vocabulary of syllable words drawn with Zipf frequencies.
-class TextGenerator {
-public:
-    explicit TextGenerator(unsigned seed, int vocabulary = 20000) : m_rng(seed)
-    {
-        static const char *syllables[] = {"ba", "ce", "di", "fo", "gu", "ha", "je", "ki", "lo", "mu", "na", "pe",
-                                          "qui", "ro", "su", "ta", "ve", "wi", "xo", "yu", "za", "tion", "ment", "ly",
-                                          "er", "an", "or", "is", "al", "en"};
-        std::uniform_int_distribution<int> nSyl(1, 4), pick(0, static_cast<int>(std::size(syllables)) - 1);
-        double total = 0;
-        for (int i = 0; i < vocabulary; ++i) {
-            QString word;
-            for (int s = nSyl(m_rng); s > 0; --s)
-                word += QLatin1String(syllables[pick(m_rng)]);
-            m_words << word + (i % 7 == 0 ? QString::number(i % 97) : QString());
-            total += 1.0 / (i + 1);
-            m_cdf.push_back(total);
-        }
-        for (double &c : m_cdf)
-            c /= total;
-    }
-    const QString &word(int rank) const { return m_words[rank]; }
-    QString randomWord()
-    {
-        const double u = std::uniform_real_distribution<double>(0, 1)(m_rng);
-        const auto it = std::lower_bound(m_cdf.begin(), m_cdf.end(), u);
-        return m_words[static_cast<qsizetype>(std::min<std::ptrdiff_t>(it - m_cdf.begin(), m_words.size() - 1))];
-    }
-    QString page(int words, int wordsPerLine)
-    {
-        QString text;
-        for (int w = 0; w < words; ++w) {
-            text += randomWord();
-            text += (w + 1) % wordsPerLine == 0 ? QLatin1Char('\n') : QLatin1Char(' ');
-        }
-        return text.trimmed();
-    }
-    std::mt19937 &rng() { return m_rng; }
-
-private:
-    std::mt19937 m_rng;
-    QStringList m_words;
-    std::vector<double> m_cdf;
-};
-
 QStringList gatherSystemPdfs(const QString &into)
 {
     QStringList files;
@@ -163,41 +115,6 @@ QStringList pdfsIn(const QString &dir)
     return files;
 }
 
-double percentile(std::vector<double> values, double p)
-{
-    std::sort(values.begin(), values.end());
-    const auto index = static_cast<std::size_t>(std::ceil(p * static_cast<double>(values.size()))) - 1;
-    return values[std::min(index, values.size() - 1)];
-}
-
-void buildSearchDatabase(const QString &path, int nPages)
-{
-    const int pagesPerDoc = 100;
-    const int nDocs = (nPages + pagesPerDoc - 1) / pagesPerDoc;
-    nw::store::LibraryStore store(path);
-    TextGenerator text(7);
-    QElapsedTimer timer;
-    timer.start();
-    for (int d = 0; d < nDocs;) {
-        nw::store::Transaction tx(store.database());
-        for (int k = 0; k < 10 && d < nDocs; ++k, ++d) {
-            nw::store::NewDocument doc;
-            doc.info.sha256 = QStringLiteral("synthetic%1").arg(d);
-            doc.info.path = QStringLiteral("/synthetic/doc%1.pdf").arg(d);
-            doc.info.kind = QStringLiteral("pdf");
-            doc.info.title = QStringLiteral("Synthetic document %1").arg(d);
-            doc.info.pageCount = pagesPerDoc;
-            for (int p = 1; p <= pagesPerDoc; ++p)
-                doc.pages.push_back({p, QString::number(p), 612, 792, text.page(250, 12), {}});
-            store.addDocument(doc);
-        }
-        tx.commit();
-        std::fprintf(stderr, "\rsynthesising: %d of %d pages", d * pagesPerDoc, nPages);
-    }
-    store.database().exec("INSERT INTO pages_fts(pages_fts) VALUES ('optimize')");
-    std::fprintf(stderr, "\rsynthesised %d pages in %.0f s\n", nDocs * pagesPerDoc, timer.elapsed() / 1000.0);
-}
-
 } // namespace
 
 int main(int argc, char **argv)
@@ -226,7 +143,7 @@ int main(int argc, char **argv)
             for (const QString &f : real)
                 pages += pdfPages(f);
             std::printf("corpus: %lld PDFs from /usr/share/doc (%d pages)", static_cast<long long>(real.size()), pages);
-            TextGenerator text(42);
+            nw::bench::TextGenerator text(42);
             int generated = 0;
             for (int f = 0; pages < 2000; ++f) {
                 QStringList docPages;
@@ -290,52 +207,9 @@ int main(int argc, char **argv)
 
     if (parser.isSet(QStringLiteral("skip-search")))
         return 0;
-    const int nPages = parser.value(QStringLiteral("pages")).toInt();
     QString searchDb = parser.value(QStringLiteral("search-db"));
     if (searchDb.isEmpty())
         searchDb = work.filePath(QStringLiteral("search.sqlite"));
-    {
-        bool reuse = QFileInfo::exists(searchDb);
-        if (reuse) {
-            nw::store::LibraryStore store(searchDb);
-            reuse = store.stats().pages >= nPages;
-        }
-        if (!reuse) {
-            QFile::remove(searchDb);
-            buildSearchDatabase(searchDb, nPages);
-        }
-    }
-    nw::store::LibraryStore store(searchDb);
-    nw::store::SearchService search(store);
-    TextGenerator text(7); // the vocabulary the database was built from
-    std::mt19937 rng(1234);
-    auto rank = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-    QStringList queries;
-    for (int i = 0; i < 200; ++i) {
-        switch (i % 8) {
-        case 0: queries << text.word(rank(0, 20)); break;                     // very common
-        case 1: queries << text.word(rank(100, 2000)); break;                  // medium
-        case 2: queries << text.word(rank(5000, 19999)); break;                // rare
-        case 3: queries << text.word(rank(0, 200)) + QLatin1Char(' ') + text.word(rank(200, 5000)); break;
-        case 4: queries << QLatin1Char('"') + text.word(rank(0, 50)) + QLatin1Char(' ') + text.word(rank(0, 50)) + QLatin1Char('"'); break;
-        case 5: queries << text.word(rank(0, 3000)).left(3) + QLatin1Char('*'); break;
-        case 6: queries << text.word(rank(100, 3000)) + QStringLiteral(" OR ") + text.word(rank(100, 3000)); break;
-        case 7: queries << QStringLiteral("NEAR(%1 %2, 10)").arg(text.word(rank(0, 500)), text.word(rank(0, 500))); break;
-        }
-    }
-    const nw::store::LibraryStats stats = store.stats();
-    std::vector<double> ms;
-    std::size_t hits = 0;
-    for (const QString &q : queries) {
-        QElapsedTimer t;
-        t.start();
-        hits += search.search(q, {.limit = 10}).size();
-        ms.push_back(static_cast<double>(t.nsecsElapsed()) * 1e-6);
-    }
-    std::printf("search: %lld pages in %d documents, %lld queries (limit 10, with snippets), %zu hits: "
-                "p50 %.1f ms, p95 %.1f ms, max %.1f ms (target p95 < 50 ms); database %.0f MiB\n",
-                static_cast<long long>(stats.pages), stats.documents, static_cast<long long>(queries.size()), hits,
-                percentile(ms, 0.5), percentile(ms, 0.95), *std::max_element(ms.begin(), ms.end()),
-                static_cast<double>(QFileInfo(searchDb).size()) / 1048576.0);
+    nw::bench::runSearchBenchmark(searchDb, parser.value(QStringLiteral("pages")).toInt(), false);
     return 0;
 }
