@@ -17,12 +17,33 @@
 #include <exception>
 #include <mutex>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 namespace nw::cpu {
 namespace {
 
 std::size_t rowStrideOf(const WeightMatrix &w)
 {
     return w.rowStride ? w.rowStride : rowBytes(w.type, static_cast<std::size_t>(w.cols));
+}
+
+// The file rows of a repacked matrix are not read again (matmul uses the copy), so the kernel is
+// asked to reclaim their pages and the process does not hold the weights twice. MADV_PAGEOUT
+// keeps the contents (a later read faults them back in), so it is safe on any memory; where it
+// is refused (anonymous memory without swap) the pages simply stay.
+void releaseSourcePages(const PackedWeights &p)
+{
+#if defined(MADV_PAGEOUT)
+    const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<std::uintptr_t>(p.source);
+    const std::uintptr_t end = begin + p.sourceStride * static_cast<std::size_t>(p.rows);
+    const std::uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+    if (first < last)
+        ::madvise(reinterpret_cast<void *>(first), last - first, MADV_PAGEOUT);
+#else
+    (void)p;
+#endif
 }
 
 int resolveThreads(int threads)
@@ -66,6 +87,7 @@ void CpuBackend::prepareWeights(std::span<const WeightMatrix> weights)
     m_pool.forEachTask(static_cast<std::int64_t>(todo.size()), [&](std::int64_t i) {
         try {
             packed[static_cast<std::size_t>(i)] = packWeights(*todo[static_cast<std::size_t>(i)]);
+            releaseSourcePages(*packed[static_cast<std::size_t>(i)]); // now, so the peak stays low too
         } catch (...) { // bad_alloc: rethrown on the calling thread below
             std::lock_guard lock(errorMutex);
             error = std::current_exception();
