@@ -1,10 +1,13 @@
 // Prefill and decode speed of the llama graph on a Llama-3.2-1B-shaped model (16 layers, width
 // 2048, FFN 8192, 32 heads / 8 KV heads of 64, vocab 128256, tied embeddings) with random
-// weights in Q8_0 and Q4_K, written with GgufWriter to a temporary directory. When llama-bench
-// is on PATH it measures the same file in the same run and the ratio is printed; otherwise that
-// column is left out.
+// weights in Q8_0, Q4_0 and Q4_K, written with GgufWriter to a temporary directory. When
+// llama-bench is on PATH it measures the same file, with the same threads, in the same run,
+// alternating with ours `--repeat` times; the medians and their ratio are printed (this
+// machine is shared and noisy: one run alone says little). NW_CPU_REPACK=0 in the environment
+// measures the per-row kernels instead of the repacked ones.
 //
-// nw_bench_engine [--threads N] [--prompt P] [--gen G] [--types q8_0,q4_k] [--dir D] [--layers L]
+// nw_bench_engine [--threads 1,2] [--prompt P] [--gen G] [--types q8_0,q4_0,q4_k] [--repeat R]
+//                 [--dir D] [--layers L] [--vocab V]
 #include "engine/gguf_file.h"
 #include "engine/gguf_writer.h"
 #include "engine/model.h"
@@ -16,6 +19,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <numeric>
 #include <optional>
@@ -34,17 +38,24 @@ struct Shape {
     std::int64_t layers = 16, embd = 2048, ff = 8192, heads = 32, kvHeads = 8, vocab = 128256;
 };
 
-// Rows of uniform noise quantized one at a time, so no tensor is ever held in f32.
+// Rows of uniform noise, quantized: 61 distinct rows repeated (speed does not depend on the
+// values, and quantizing a billion weights would take minutes on a busy machine).
 std::vector<std::byte> randomRows(std::mt19937_64 &rng, TensorType type, std::int64_t rows, std::int64_t cols, float scale)
 {
     std::uniform_real_distribution<float> dist(-scale, scale);
     const std::size_t rowSize = rowBytes(type, static_cast<std::size_t>(cols));
     std::vector<std::byte> bytes(rowSize * static_cast<std::size_t>(rows));
     std::vector<float> row(static_cast<std::size_t>(cols));
+    constexpr std::int64_t kDistinct = 61;
     for (std::int64_t r = 0; r < rows; ++r) {
+        std::byte *dst = bytes.data() + static_cast<std::size_t>(r) * rowSize;
+        if (r >= kDistinct) {
+            std::memcpy(dst, bytes.data() + static_cast<std::size_t>(r % kDistinct) * rowSize, rowSize);
+            continue;
+        }
         for (float &x : row)
             x = dist(rng);
-        quantizeRow(type, row.data(), bytes.data() + static_cast<std::size_t>(r) * rowSize, row.size());
+        quantizeRow(type, row.data(), dst, row.size());
     }
     return bytes;
 }
@@ -66,7 +77,8 @@ void synthesize(const fs::path &path, TensorType type, const Shape &s)
     w.setUInt32("llama.vocab_size", static_cast<std::uint32_t>(s.vocab));
     w.setFloat32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
     w.setFloat32("llama.rope.freq_base", 500000.f);
-    w.setUInt32("general.file_type", type == TensorType::Q8_0 ? 7u : 15u); // MOSTLY_Q8_0 / MOSTLY_Q4_K_M
+    // MOSTLY_Q8_0 / MOSTLY_Q4_0 / MOSTLY_Q4_K_M
+    w.setUInt32("general.file_type", type == TensorType::Q8_0 ? 7u : type == TensorType::Q4_0 ? 2u : 15u);
     // A minimal vocabulary so llama-bench (which needs one) can load the file.
     std::vector<std::string> tokens(static_cast<std::size_t>(s.vocab));
     for (std::size_t i = 0; i < tokens.size(); ++i)
@@ -122,7 +134,9 @@ Speed measure(const fs::path &path, int threads, int nPrompt, int nGen)
     using Clock = std::chrono::steady_clock;
 
     // Warm-up: touches every weight page once so the first pass does not time the page cache.
-    model->forward(std::span(prompt).first(16), std::span(positions).first(16), *cache, LogitsFor::Last, logits);
+    const std::size_t warm = std::min<std::size_t>(16, prompt.size());
+    if (warm > 0)
+        model->forward(std::span(prompt).first(warm), std::span(positions).first(warm), *cache, LogitsFor::Last, logits);
 
     Speed speed;
     const int chunk = 512;
@@ -133,14 +147,16 @@ Speed measure(const fs::path &path, int threads, int nPrompt, int nGen)
                        std::span(positions).subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(len)),
                        *cache, LogitsFor::Last, logits);
     }
-    speed.prefill = nPrompt / std::chrono::duration<double>(Clock::now() - t0).count();
+    speed.prefill = nPrompt > 0 ? nPrompt / std::chrono::duration<double>(Clock::now() - t0).count() : 0.0;
 
+    // Decode from an empty context, as llama-bench's tg test does: nGen single-token steps.
+    std::int32_t next = 1;
     t0 = Clock::now();
     for (int i = 0; i < nGen; ++i) {
-        const std::int32_t next = static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
         const std::int32_t one[] = {next};
-        const std::int32_t pos[] = {nPrompt + i};
+        const std::int32_t pos[] = {i};
         model->forward(one, pos, *cache, LogitsFor::Last, logits);
+        next = static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     }
     speed.decode = nGen / std::chrono::duration<double>(Clock::now() - t0).count();
     return speed;
@@ -166,7 +182,7 @@ std::optional<std::string> findOnPath(const std::string &name)
 std::optional<Speed> llamaBench(const std::string &exe, const fs::path &model, int threads, int nPrompt, int nGen)
 {
     const std::string cmd = exe + " -m '" + model.string() + "' -p " + std::to_string(nPrompt) + " -n " +
-                            std::to_string(nGen) + " -t " + std::to_string(threads) + " -r 2 -o json 2>/dev/null";
+                            std::to_string(nGen) + " -t " + std::to_string(threads) + " -r 1 -o json 2>/dev/null";
     FILE *pipe = popen(cmd.c_str(), "r");
     if (!pipe)
         return std::nullopt;
@@ -190,23 +206,47 @@ std::optional<Speed> llamaBench(const std::string &exe, const fs::path &model, i
     return s;
 }
 
+double median(std::vector<double> v)
+{
+    if (v.empty())
+        return 0.0;
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::vector<int> parseList(const std::string &text)
+{
+    std::vector<int> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t end = std::min(text.find(',', start), text.size());
+        if (end > start)
+            out.push_back(std::stoi(text.substr(start, end - start)));
+        start = end + 1;
+    }
+    return out;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
-    int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    int nPrompt = 512, nGen = 64;
-    std::string typeList = "q8_0,q4_k";
+    std::vector<int> threadCounts = {static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
+    int nPrompt = 512, nGen = 64, repeat = 3;
+    std::string typeList = "q8_0,q4_0,q4_k";
     fs::path dir = fs::temp_directory_path() / "nw_bench_engine";
     Shape shape;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i], v = argv[i + 1];
-        if (a == "--threads") threads = std::stoi(v);
+        if (a == "--threads") threadCounts = parseList(v);
         else if (a == "--prompt") nPrompt = std::stoi(v);
         else if (a == "--gen") nGen = std::stoi(v);
         else if (a == "--types") typeList = v;
+        else if (a == "--repeat") repeat = std::max(1, std::stoi(v));
         else if (a == "--dir") dir = v;
         else if (a == "--layers") shape.layers = std::stoi(v);
+        else if (a == "--vocab") shape.vocab = std::stoi(v);
         else {
             std::fprintf(stderr, "unknown option %s\n", a.c_str());
             return 2;
@@ -214,33 +254,50 @@ int main(int argc, char **argv)
     }
     fs::create_directories(dir);
     const auto llama = findOnPath("llama-bench");
-    std::printf("Llama-3.2-1B-shaped (layers %lld), random weights, %d threads, prefill %d, decode %d%s\n",
-                static_cast<long long>(shape.layers), threads, nPrompt, nGen,
-                llama ? ", against llama-bench" : " (llama-bench not on PATH: no ratio)");
-    std::printf("%-6s %10s %14s %14s", "type", "size MiB", "prefill tok/s", "decode tok/s");
+    const char *repack = std::getenv("NW_CPU_REPACK");
+    std::printf("Llama-3.2-1B-shaped (layers %lld, vocab %lld), random weights, prefill %d, decode %d, medians of %d%s%s\n",
+                static_cast<long long>(shape.layers), static_cast<long long>(shape.vocab), nPrompt, nGen, repeat,
+                llama ? ", against llama-bench" : " (llama-bench not on PATH: no ratio)",
+                repack && std::string(repack) == "0" ? ", NW_CPU_REPACK=0" : "");
+    std::printf("%-6s %7s %9s %14s %14s", "type", "threads", "size MiB", "prefill tok/s", "decode tok/s");
     if (llama)
         std::printf(" %14s %14s %8s %8s", "llama pp tok/s", "llama tg tok/s", "pp x", "tg x");
     std::printf("\n");
     std::fflush(stdout);
-    for (const auto &[name, type] : {std::pair{std::string("q8_0"), TensorType::Q8_0}, std::pair{std::string("q4_k"), TensorType::Q4_K}}) {
+    const std::pair<std::string, TensorType> types[] = {
+        {"q8_0", TensorType::Q8_0}, {"q4_0", TensorType::Q4_0}, {"q4_k", TensorType::Q4_K}};
+    for (const auto &[name, type] : types) {
         if (typeList.find(name) == std::string::npos)
             continue;
-        const fs::path path = dir / ("llama1b-" + name + "-L" + std::to_string(shape.layers) + ".gguf");
+        const fs::path path = dir / ("llama1b-" + name + "-L" + std::to_string(shape.layers) + "-V" +
+                                     std::to_string(shape.vocab) + ".gguf");
         if (!fs::exists(path))
             synthesize(path, type, shape);
-        const Speed ours = measure(path, threads, nPrompt, nGen);
-        std::printf("%-6s %10.0f %14.2f %14.2f", name.c_str(), static_cast<double>(fs::file_size(path)) / 1048576.0,
-                    ours.prefill, ours.decode);
-        std::fflush(stdout); // our figures stand even if llama-bench never returns
-        if (llama) {
-            if (const auto theirs = llamaBench(*llama, path, threads, nPrompt, nGen))
-                std::printf(" %14.2f %14.2f %8.2f %8.2f", theirs->prefill, theirs->decode, ours.prefill / theirs->prefill,
-                            ours.decode / theirs->decode);
-            else
+        for (int threads : threadCounts) {
+            // Ours and theirs alternate, so a burst of load on the machine hits both.
+            std::vector<double> pp, tg, llamaPp, llamaTg;
+            for (int r = 0; r < repeat; ++r) {
+                const Speed ours = measure(path, threads, nPrompt, nGen);
+                pp.push_back(ours.prefill);
+                tg.push_back(ours.decode);
+                if (llama)
+                    if (const auto theirs = llamaBench(*llama, path, threads, nPrompt, nGen)) {
+                        llamaPp.push_back(theirs->prefill);
+                        llamaTg.push_back(theirs->decode);
+                    }
+            }
+            std::printf("%-6s %7d %9.0f %14.2f %14.2f", name.c_str(), threads,
+                        static_cast<double>(fs::file_size(path)) / 1048576.0, median(pp), median(tg));
+            if (llama && !llamaTg.empty()) {
+                const double theirPp = median(llamaPp), theirTg = median(llamaTg);
+                std::printf(" %14.2f %14.2f %8.2f %8.2f", theirPp, theirTg, theirPp > 0 ? median(pp) / theirPp : 0.0,
+                            theirTg > 0 ? median(tg) / theirTg : 0.0);
+            } else if (llama) {
                 std::printf(" %14s", "(llama-bench failed)");
+            }
+            std::printf("\n");
+            std::fflush(stdout);
         }
-        std::printf("\n");
-        std::fflush(stdout);
     }
     return 0;
 }
