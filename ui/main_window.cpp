@@ -8,6 +8,7 @@
 #include "ui/kv_planner.h"
 #include "ui/library_view.h"
 #include "ui/page_text_view.h"
+#include "ui/page_viewer.h"
 
 #include <QFileDialog>
 
@@ -16,6 +17,7 @@
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QStackedWidget>
 #include <QStatusBar>
 
 namespace nw::ui {
@@ -27,15 +29,26 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
     setWindowTitle(tr("Needlework"));
     resize(1280, 800);
 
+    // The rendered pages, or the stored text for documents without a PDF (and on request).
     m_pageView = new PageTextView(this);
-    setCentralWidget(m_pageView);
+    m_pageViewer = new PageViewer(this);
+    m_pages = new QStackedWidget(this);
+    m_pages->addWidget(m_pageViewer);
+    m_pages->addWidget(m_pageView);
+    setCentralWidget(m_pages);
 
     m_libraryDock = createDock(tr("Library"), QStringLiteral("LibraryDock"), QString(), Qt::LeftDockWidgetArea);
     m_library = new LibraryView(m_libraryDock);
     m_libraryDock->setWidget(m_library);
     connect(m_library, &LibraryView::pageRequested, m_pageView,
-            [this](qint64 documentId, int page, const QStringList &terms) { m_pageView->showPage(documentId, page, terms); });
-    connect(m_library, &LibraryView::ingestFinished, this, [this] { m_pageView->setStore(m_library->store()); });
+            [this](qint64 documentId, int page, const QStringList &terms) {
+                m_pageView->showPage(documentId, page, terms);
+                showPageWidget(m_pageViewer->showPage(documentId, page, terms));
+            });
+    connect(m_library, &LibraryView::ingestFinished, this, [this] {
+        m_pageView->setStore(m_library->store());
+        m_pageViewer->setStore(m_library->store());
+    });
     m_chatDock = createDock(tr("Chat"), QStringLiteral("ChatDock"), QString(), Qt::RightDockWidgetArea);
     m_chat = new ChatDock(m_chatDock);
     m_chat->setModelPath(m_options.modelPath);
@@ -43,6 +56,7 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
     connect(m_chat, &ChatDock::citationActivated, m_pageView,
             [this](qint64 documentId, int page, int start, int length) {
                 m_pageView->showPassage(documentId, page, start, length);
+                showPageWidget(m_pageViewer->showPassage(documentId, page, start, length));
             });
     m_kvMeterDock = createDock(tr("KV Meter"), QStringLiteral("KvMeterDock"), QString(), Qt::RightDockWidgetArea);
     m_kvMeter = new KvMeter(m_kvMeterDock);
@@ -99,13 +113,25 @@ void MainWindow::createMenus()
     view->setObjectName(QStringLiteral("ViewMenu"));
     for (QDockWidget *dock : {m_libraryDock, m_chatDock, m_kvMeterDock})
         view->addAction(dock->toggleViewAction());
+    view->addSeparator();
+    view->addActions(m_pageViewer->zoomActions());
+    m_pageTextAction = view->addAction(tr("Page &Text"), this, [this](bool on) {
+        m_pages->setCurrentWidget(on || m_pageViewer->pageCount() == 0 ? static_cast<QWidget *>(m_pageView) : m_pageViewer);
+    });
+    m_pageTextAction->setObjectName(QStringLiteral("PageTextAction"));
+    m_pageTextAction->setCheckable(true);
+    m_pageTextAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T));
 
     QMenu *go = menuBar()->addMenu(tr("&Go"));
     go->setObjectName(QStringLiteral("GoMenu"));
-    go->addAction(tr("&Go to Page…"), QKeySequence(Qt::CTRL | Qt::Key_G), m_pageView, &PageTextView::askGoToPage)
+    const auto rendered = [this] { return m_pages->currentWidget() == m_pageViewer; };
+    go->addAction(tr("&Go to Page…"), QKeySequence(Qt::CTRL | Qt::Key_G), this,
+                  [this, rendered] { rendered() ? m_pageViewer->askGoToPage() : m_pageView->askGoToPage(); })
         ->setObjectName(QStringLiteral("GoToPageAction"));
-    go->addAction(tr("&Next Page"), QKeySequence(Qt::Key_PageDown), m_pageView, &PageTextView::nextPage);
-    go->addAction(tr("&Previous Page"), QKeySequence(Qt::Key_PageUp), m_pageView, &PageTextView::previousPage);
+    go->addAction(tr("&Next Page"), QKeySequence(Qt::Key_PageDown), this,
+                  [this, rendered] { rendered() ? m_pageViewer->nextPage() : m_pageView->nextPage(); });
+    go->addAction(tr("&Previous Page"), QKeySequence(Qt::Key_PageUp), this,
+                  [this, rendered] { rendered() ? m_pageViewer->previousPage() : m_pageView->previousPage(); });
 
     QMenu *tools = menuBar()->addMenu(tr("&Tools"));
     tools->setObjectName(QStringLiteral("ToolsMenu"));
@@ -122,6 +148,7 @@ bool MainWindow::openDatabase(const QString &path)
 {
     const bool ok = m_library->openDatabase(path);
     m_pageView->setStore(m_library->store());
+    m_pageViewer->setStore(m_library->store());
     m_chat->setDatabasePath(ok ? path : QString());
     if (ok)
         m_statusLabel->setText(tr("Library: %1").arg(path));
@@ -164,6 +191,12 @@ void MainWindow::showKvPlanner()
     kvPlanner()->show();
     kvPlanner()->raise();
     kvPlanner()->activateWindow();
+}
+
+void MainWindow::showPageWidget(bool rendered)
+{
+    const bool text = !rendered || (m_pageTextAction && m_pageTextAction->isChecked());
+    m_pages->setCurrentWidget(text ? static_cast<QWidget *>(m_pageView) : m_pageViewer);
 }
 
 void MainWindow::showAbout()

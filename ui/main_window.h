@@ -5,7 +5,9 @@
 #include <QMainWindow>
 
 class QDockWidget;
+class QAction;
 class QLabel;
+class QStackedWidget;
 
 namespace nw::ui {
 
@@ -14,6 +16,7 @@ class KvMeter;
 class KvPlanner;
 class LibraryView;
 class PageTextView;
+class PageViewer;
 
 struct MainWindowOptions {
     QString databasePath; // empty: the default library database
@@ -32,6 +35,9 @@ public:
     LibraryView *library() const { return m_library; }
     ChatDock *chat() const { return m_chat; }
     PageTextView *pageView() const { return m_pageView; }
+    // The rendered pages; the central widget shows it unless the document has no PDF or the
+    // View ▸ Page Text toggle is on. Library hits and citations open both views.
+    PageViewer *pageViewer() const { return m_pageViewer; }
     KvPlanner *kvPlanner(); // created on first use
 
 public slots:
@@ -46,6 +52,7 @@ private:
     QDockWidget *createDock(const QString &title, const QString &objectName, const QString &placeholder,
                             Qt::DockWidgetArea area);
     void showAbout();
+    void showPageWidget(bool rendered); // the rendered view when it could open the page
 
     MainWindowOptions m_options;
     QDockWidget *m_libraryDock = nullptr;
@@ -56,6 +63,9 @@ private:
     LibraryView *m_library = nullptr;
     ChatDock *m_chat = nullptr;
     PageTextView *m_pageView = nullptr;
+    PageViewer *m_pageViewer = nullptr;
+    QStackedWidget *m_pages = nullptr;
+    QAction *m_pageTextAction = nullptr;
     QLabel *m_statusLabel = nullptr;
 };
 

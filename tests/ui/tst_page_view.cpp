@@ -4,9 +4,13 @@
 #include "app/text_pdf.h"
 #include "ingest/ingestor.h"
 #include "store/library_store.h"
+#include "ui/chat_dock.h"
+#include "ui/library_view.h"
+#include "ui/main_window.h"
 #include "ui/page_canvas.h"
 #include "ui/page_render_cache.h"
 #include "ui/page_renderer.h"
+#include "ui/page_text_view.h"
 #include "ui/page_viewer.h"
 #include "ui/thumbnail_strip.h"
 
@@ -110,6 +114,7 @@ private slots:
     void draggingSelectsWords();
     void scrollingKeepsTheEventLoopTurning();
     void textDocumentsAreRefused();
+    void windowOpensSearchHitsAndCitationsInTheRenderedView();
 
 private:
     std::unique_ptr<PageViewer> makeViewer(QSize size = {900, 700});
@@ -487,6 +492,37 @@ void TestPageView::textDocumentsAreRefused()
     QVERIFY(viewer->errorString().contains(QStringLiteral("not a PDF")));
     QVERIFY(!viewer->showDocument(987654));
     QCOMPARE(viewer->pageCount(), 0);
+}
+
+void TestPageView::windowOpensSearchHitsAndCitationsInTheRenderedView()
+{
+    nw::ui::MainWindow window({.databasePath = m_database, .modelPath = {}});
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    PageViewer *viewer = window.pageViewer();
+    QVERIFY(viewer != nullptr);
+
+    nw::ui::LibraryView *library = window.library();
+    library->search(QStringLiteral("indemnification"));
+    QListWidget *results = library->resultList();
+    QCOMPARE(results->count(), 1);
+    QTest::mouseClick(results->viewport(), Qt::LeftButton, {}, results->visualItemRect(results->item(0)).center());
+    QVERIFY(viewer->isVisible());
+    QCOMPARE(viewer->documentId(), m_documentId);
+    QCOMPARE(viewer->pageNumber(), kNeedlePage);
+    QCOMPARE(viewer->highlightedTexts(), QStringList{QStringLiteral("indemnification")});
+
+    // A citation chip's signal: the cited words on their page.
+    const QString text = m_store->requirePage(m_documentId, 1).text;
+    emit window.chat()->citationActivated(m_documentId, 1, static_cast<int>(text.indexOf(QStringLiteral("bravo"))), 5);
+    QCOMPARE(viewer->pageNumber(), 1);
+    QCOMPARE(viewer->highlightedTexts(), QStringList{QStringLiteral("bravo")});
+
+    // A text document falls back to the page text view.
+    emit library->pageRequested(m_textDocumentId, 1, {QStringLiteral("notes")});
+    QVERIFY(!viewer->isVisible());
+    QVERIFY(window.pageView()->isVisible());
+    QCOMPARE(window.pageView()->documentId(), m_textDocumentId);
 }
 
 QTEST_MAIN(TestPageView)
