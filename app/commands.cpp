@@ -22,6 +22,7 @@ const std::vector<Command> &allCommands()
         annotationsCommand(),
         chatCommand(),
         demoCommand(),
+        needleCommand(),
     };
     return commands;
 }

@@ -19,5 +19,6 @@ Command sessionsCommand();
 Command annotationsCommand();
 Command chatCommand();
 Command demoCommand();
+Command needleCommand();
 
 } // namespace nw::app

@@ -1,0 +1,263 @@
+// `needlework needle`: the needle-in-a-haystack harness — recall of a planted pass key over
+// context lengths × depths for each KV mode, with heatmaps, a summary and perplexity beside it.
+#include "app/commands/commands.h"
+
+#include "app/needle_runner.h"
+#include "common/error.h"
+#include "engine/gguf_file.h"
+
+#include <QDir>
+#include <QStringList>
+
+#include <csignal>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+namespace nw::app {
+namespace {
+
+NeedleRunner *g_runner = nullptr;
+
+// Ctrl-C / SIGTERM: NeedleRunner::cancel() is atomic stores only, so it may run in a handler.
+extern "C" void cancelNeedleRun(int)
+{
+    if (g_runner)
+        g_runner->cancel();
+}
+
+class InterruptGuard {
+public:
+    explicit InterruptGuard(NeedleRunner &runner)
+    {
+        g_runner = &runner;
+        struct sigaction action {};
+        action.sa_handler = cancelNeedleRun;
+        sigemptyset(&action.sa_mask);
+        sigaction(SIGINT, &action, &m_oldInt);
+        sigaction(SIGTERM, &action, &m_oldTerm);
+    }
+    ~InterruptGuard()
+    {
+        sigaction(SIGINT, &m_oldInt, nullptr);
+        sigaction(SIGTERM, &m_oldTerm, nullptr);
+        g_runner = nullptr;
+    }
+    InterruptGuard(const InterruptGuard &) = delete;
+    InterruptGuard &operator=(const InterruptGuard &) = delete;
+
+private:
+    struct sigaction m_oldInt {};
+    struct sigaction m_oldTerm {};
+};
+
+int terminalWidth()
+{
+    winsize size{};
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0)
+        return size.ws_col;
+    return 100;
+}
+
+QStringList listOption(const QCommandLineParser &parser, const QString &name)
+{
+    QStringList out;
+    for (const QString &value : parser.values(name))
+        for (const QString &item : value.split(QLatin1Char(','), Qt::SkipEmptyParts))
+            out << item.trimmed();
+    return out;
+}
+
+// Lengths the model can hold when --lengths is not given: 1k, 2k, 4k, 8k that fit its trained
+// context with room for the question, or quarters of a small context.
+std::vector<std::int64_t> defaultLengths(const QString &modelPath)
+{
+    std::shared_ptr<GgufFile> gguf = GgufFile::open(modelPath.toStdString());
+    const std::string arch = gguf->findString("general.architecture").value_or("");
+    const std::int64_t train = gguf->findInt(arch + ".context_length").value_or(4096);
+    const std::int64_t room = train - 64;
+    std::vector<std::int64_t> out;
+    for (std::int64_t l : {1024, 2048, 4096, 8192})
+        if (l <= room)
+            out.push_back(l);
+    if (out.empty())
+        for (std::int64_t l : {room / 4, room / 2, room})
+            if (l >= 32)
+                out.push_back(l);
+    if (out.empty())
+        fail("{}: a trained context of {} tokens is too short for a needle test", modelPath.toStdString(), train);
+    return out;
+}
+
+int runNeedle(const QCommandLineParser &parser, CommandIo &io)
+{
+    auto usage = [&io](const QString &message) {
+        io.err << "needlework needle: " << message << " (see 'needlework needle --help')\n";
+        return static_cast<int>(ExitUsage);
+    };
+    NeedleConfig cfg;
+    cfg.modelPath = parser.value(QStringLiteral("model"));
+    if (cfg.modelPath.isEmpty())
+        return usage(QStringLiteral("--model M.gguf is required"));
+    const bool hasDb = parser.isSet(QStringLiteral("db"));
+    const bool hasDocs = parser.isSet(QStringLiteral("docs"));
+    if (hasDb && hasDocs)
+        return usage(QStringLiteral("give --db FILE or --docs FILES, not both"));
+    if (!hasDocs && !parser.positionalArguments().isEmpty())
+        return usage(QStringLiteral("unexpected argument '%1' (files go after --docs)").arg(parser.positionalArguments().front()));
+
+    if (parser.isSet(QStringLiteral("lengths"))) {
+        cfg.lengths.clear();
+        for (const QString &item : listOption(parser, QStringLiteral("lengths"))) {
+            const std::optional<std::int64_t> n = parseTokenCount(item);
+            if (!n || *n < 16)
+                return usage(QStringLiteral("--lengths takes token counts of at least 16 like 512,1k,2k, not '%1'").arg(item));
+            cfg.lengths.push_back(*n);
+        }
+    }
+    if (parser.isSet(QStringLiteral("depths"))) {
+        cfg.depths.clear();
+        for (const QString &item : listOption(parser, QStringLiteral("depths"))) {
+            bool ok = false;
+            const int d = item.toInt(&ok);
+            if (!ok || d < 0 || d > 100)
+                return usage(QStringLiteral("--depths takes percentages from 0 to 100, not '%1'").arg(item));
+            cfg.depths.push_back(d);
+        }
+    }
+    for (const QString &item : listOption(parser, QStringLiteral("kv")))
+        cfg.kvModes.push_back(item.toStdString());
+    if (parser.isSet(QStringLiteral("variants"))) {
+        cfg.variants.clear();
+        for (const QString &item : listOption(parser, QStringLiteral("variants"))) {
+            try {
+                cfg.variants.push_back(parseNeedleVariant(item.toStdString()));
+            } catch (const Error &e) {
+                return usage(QString::fromStdString(e.what()));
+            }
+        }
+    }
+    auto intOption = [&](const char *name, int min, int max, int &into) {
+        const QString key = QString::fromLatin1(name);
+        if (!parser.isSet(key))
+            return true;
+        bool ok = false;
+        const int v = parser.value(key).toInt(&ok);
+        if (!ok || v < min || v > max)
+            return false;
+        into = v;
+        return true;
+    };
+    if (!intOption("trials", 1, 100000, cfg.trials))
+        return usage(QStringLiteral("--trials needs a number from 1 to 100000"));
+    if (!intOption("threads", 0, 4096, cfg.threads))
+        return usage(QStringLiteral("--threads needs a number of threads"));
+    int pplCtx = 0;
+    if (!intOption("ppl-ctx", 8, 1 << 20, pplCtx))
+        return usage(QStringLiteral("--ppl-ctx needs a number of tokens of at least 8"));
+    cfg.perplexityCtx = pplCtx;
+    cfg.perplexity = !parser.isSet(QStringLiteral("no-ppl"));
+    if (parser.isSet(QStringLiteral("seed"))) {
+        bool ok = false;
+        cfg.seed = parser.value(QStringLiteral("seed")).toULongLong(&ok);
+        if (!ok)
+            return usage(QStringLiteral("--seed needs a non-negative integer"));
+    }
+    cfg.outDir = parser.isSet(QStringLiteral("out")) ? parser.value(QStringLiteral("out")) : QStringLiteral("needle-results");
+    if (!parser.isSet(QStringLiteral("lengths")))
+        cfg.lengths = defaultLengths(cfg.modelPath);
+
+    FillerText filler = hasDocs ? FillerText::fromFiles(parser.values(QStringLiteral("docs")) + parser.positionalArguments())
+                        : hasDb ? FillerText::fromDatabase(parser.value(QStringLiteral("db")))
+                                : FillerText::sampleCorpus();
+
+    const bool json = parser.isSet(QStringLiteral("json"));
+    const bool live = io.errIsTerminal && !json;
+    const int width = live ? terminalWidth() - 1 : 0;
+    NeedleRunner runner(cfg, std::move(filler));
+    NeedleRunOutcome outcome;
+    {
+        InterruptGuard guard(runner);
+        outcome = runner.run([&](const NeedleProgress &p) {
+            if (!live)
+                return;
+            QString line = needleProgressLine(p, width);
+            if (runner.cancelRequested())
+                line = QStringLiteral("stopping… ") + line;
+            io.err << "\r\x1b[2K" << line.left(width);
+            io.err.flush();
+        });
+    }
+    if (live)
+        io.err << "\r\x1b[2K";
+
+    if (json) {
+        io.out << QString::fromStdString(needleSummaryJson(outcome, cfg.outDir).dump(2, ' ', false, nlohmann::json::error_handler_t::replace))
+               << '\n';
+    } else {
+        io.out << needleSummaryTable(outcome);
+        io.err << QStringLiteral("%1 trials run, %2 already in %3; results and heatmaps in %4\n")
+                      .arg(outcome.trialsRun)
+                      .arg(outcome.trialsSkipped)
+                      .arg(QStringLiteral("results.json"), QDir::toNativeSeparators(cfg.outDir));
+        for (const QString &note : outcome.notes)
+            io.err << "note: " << note << '\n';
+        if (outcome.cancelled)
+            io.err << "stopped by Ctrl-C: finished cells are saved; run the same command again to resume\n";
+    }
+    return outcome.cancelled ? 130 : static_cast<int>(ExitOk);
+}
+
+} // namespace
+
+Command needleCommand()
+{
+    return {
+        .name = QStringLiteral("needle"),
+        .summary = QStringLiteral("Needle-in-a-haystack recall over context lengths, depths and KV modes."),
+        .usage = QStringLiteral("--model M.gguf [--db FILE | --docs FILES...] [--lengths 1k,2k,...] [--depths 0,10,...,100] "
+                                "[--kv full,latent:256,mla+q8,...] [--variants single,multi-needle,multi-key] [--trials N] "
+                                "[--seed S] [--out DIR] [--ppl-ctx N | --no-ppl] [--threads T] [--json]"),
+        .description = QStringLiteral(
+            "Builds haystacks of exactly the requested number of tokens (counted with the model's tokenizer) from "
+            "the documents of a library database (--db), from text and PDF files (--docs), or from the bundled "
+            "sample corpus, and plants the sentence \"The pass key for KEY is VALUE.\" (KEY: 5-8 random letters, "
+            "VALUE: a random 6-digit number) at a sentence boundary at each depth. The model gets one user message, "
+            "\"HAYSTACK\\nWhat is the pass key for KEY?\", through its chat template (models without a known "
+            "template get the plain one: \"User: ...\\n\\nAssistant:\"), and answers greedily until its end token "
+            "or 16 tokens. Exact: the trimmed answer is VALUE; lenient: VALUE occurs in it.\n\n"
+            "Variants (as RULER): single; multi-needle (3 more needles with other keys, one asked); multi-key "
+            "(3 more needles whose keys share the asked key's first 4 letters). Every KV mode answers the same "
+            "haystacks (they depend on --seed and the cell, not on the mode). Beside each mode, the perplexity "
+            "on a held-out tenth of the filler text (chunks of --ppl-ctx tokens, default 256 or the trained "
+            "context if smaller, at most 8 chunks).\n\n"
+            "Writes to --out (default ./needle-results): results.json and results.csv (one row per trial), and "
+            "heatmap-MODE.png/.svg per KV mode (length × depth, colour = exact accuracy). results.json is "
+            "rewritten after each cell, so Ctrl-C leaves it valid and running the same command again skips "
+            "what it holds. Default lengths: 1k, 2k, 4k, 8k as far as the model's trained context allows.\n\n"
+            "Exit status: 0 on success, 1 when the model or the documents cannot be read, 2 for a usage error, "
+            "130 when stopped by Ctrl-C."),
+        .configure =
+            [](QCommandLineParser &parser) {
+                parser.addOption({QStringLiteral("model"), QStringLiteral("The GGUF model."), QStringLiteral("M.gguf")});
+                parser.addOption({QStringLiteral("db"), QStringLiteral("Filler from the documents of this library database."),
+                                  QStringLiteral("FILE")});
+                parser.addOption({QStringLiteral("docs"), QStringLiteral("Filler from these text or PDF files (more may follow as arguments)."),
+                                  QStringLiteral("FILE")});
+                parser.addOption({QStringLiteral("lengths"), QStringLiteral("Haystack lengths in tokens (1k = 1024)."), QStringLiteral("LIST")});
+                parser.addOption({QStringLiteral("depths"), QStringLiteral("Needle depths in percent (default 0,10,...,100)."), QStringLiteral("LIST")});
+                parser.addOption({QStringLiteral("kv"), QStringLiteral("KV modes to compare (default: the model's own)."), QStringLiteral("LIST")});
+                parser.addOption({QStringLiteral("variants"), QStringLiteral("single, multi-needle, multi-key (default single)."), QStringLiteral("LIST")});
+                parser.addOption({QStringLiteral("trials"), QStringLiteral("Trials per cell and variant (default 1)."), QStringLiteral("N")});
+                parser.addOption({QStringLiteral("seed"), QStringLiteral("Seed of keys, values and filler (default 1)."), QStringLiteral("S")});
+                parser.addOption({QStringLiteral("out"), QStringLiteral("Output directory (default ./needle-results)."), QStringLiteral("DIR")});
+                parser.addOption({QStringLiteral("ppl-ctx"), QStringLiteral("Perplexity chunk size in tokens."), QStringLiteral("N")});
+                parser.addOption({QStringLiteral("no-ppl"), QStringLiteral("Skip the perplexity.")});
+                parser.addOption({QStringLiteral("threads"), QStringLiteral("CPU threads (default: all cores)."), QStringLiteral("T")});
+                addJsonOption(parser);
+                parser.addPositionalArgument(QStringLiteral("FILES"), QStringLiteral("More files for --docs."), QStringLiteral("[FILES...]"));
+            },
+        .run = runNeedle,
+    };
+}
+
+} // namespace nw::app

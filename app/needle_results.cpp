@@ -1,0 +1,263 @@
+// results.json / results.csv of the needle harness, and the accuracy grids.
+#include "app/needle_results.h"
+
+#include "common/error.h"
+
+#include <QFile>
+#include <QSaveFile>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+namespace nw::app {
+namespace {
+
+void saveFile(const QString &path, const QByteArray &bytes)
+{
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly) || file.write(bytes) != bytes.size() || !file.commit())
+        fail("cannot write {}: {}", path.toStdString(), file.errorString().toStdString());
+}
+
+std::string csvField(const std::string &text)
+{
+    if (text.find_first_of(",\"\r\n") == std::string::npos)
+        return text;
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '"')
+            out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+std::string number(double value)
+{
+    std::string s = fmt::format("{:.6f}", value);
+    while (!s.empty() && s.back() == '0')
+        s.pop_back();
+    if (!s.empty() && s.back() == '.')
+        s.pop_back();
+    return s;
+}
+
+} // namespace
+
+bool NeedleResults::hasTrial(const NeedleTrial::Key &key) const
+{
+    return std::any_of(trials.begin(), trials.end(), [&](const NeedleTrial &t) { return t.key5() == key; });
+}
+
+const NeedlePerplexity *NeedleResults::findPerplexity(const std::string &mode) const
+{
+    for (const NeedlePerplexity &p : perplexity)
+        if (p.mode == mode)
+            return &p;
+    return nullptr;
+}
+
+nlohmann::json needleTrialJson(const NeedleTrial &t)
+{
+    return {{"mode", t.mode},
+            {"length", t.length},
+            {"depth", t.depth},
+            {"variant", t.variant},
+            {"trial", t.trial},
+            {"key", t.key},
+            {"value", t.value},
+            {"answer", t.answer},
+            {"exact", t.exact},
+            {"lenient", t.lenient},
+            {"actual_depth", t.actualDepth},
+            {"prompt_tokens", t.promptTokens},
+            {"kv_bytes_per_token", t.kvBytesPerToken},
+            {"kv_bytes_total", t.kvBytesTotal},
+            {"seconds", t.seconds}};
+}
+
+nlohmann::json NeedleResults::toJson() const
+{
+    nlohmann::json rows = nlohmann::json::array();
+    for (const NeedleTrial &t : trials)
+        rows.push_back(needleTrialJson(t));
+    nlohmann::json ppl = nlohmann::json::array();
+    for (const NeedlePerplexity &p : perplexity)
+        ppl.push_back({{"mode", p.mode},
+                       {"ppl", p.ppl},
+                       {"ppl_error", p.error},
+                       {"ctx", p.ctx},
+                       {"scored_tokens", p.scoredTokens},
+                       {"kv_bytes_per_token", p.kvBytesPerToken}});
+    return {{"format", "needlework-needle-results"},
+            {"version", 1},
+            {"model", model},
+            {"seed", seed},
+            {"perplexity", ppl},
+            {"trials", rows}};
+}
+
+NeedleResults NeedleResults::fromJson(const nlohmann::json &json, const QString &source)
+{
+    const std::string where = source.toStdString();
+    try {
+        if (!json.is_object() || json.value("format", "") != "needlework-needle-results")
+            fail("{} is not a needle results file (no \"format\": \"needlework-needle-results\")", where);
+        if (json.at("version").get<int>() != 1)
+            fail("{}: unsupported results version {}", where, json.at("version").dump());
+        NeedleResults r;
+        r.model = json.at("model").get<std::string>();
+        r.seed = json.at("seed").get<std::uint64_t>();
+        for (const nlohmann::json &row : json.at("trials")) {
+            NeedleTrial t;
+            t.mode = row.at("mode").get<std::string>();
+            t.length = row.at("length").get<std::int64_t>();
+            t.depth = row.at("depth").get<int>();
+            t.variant = row.at("variant").get<std::string>();
+            t.trial = row.at("trial").get<int>();
+            t.key = row.at("key").get<std::string>();
+            t.value = row.at("value").get<int>();
+            t.answer = row.at("answer").get<std::string>();
+            t.exact = row.at("exact").get<bool>();
+            t.lenient = row.at("lenient").get<bool>();
+            t.actualDepth = row.value("actual_depth", 0.0);
+            t.promptTokens = row.value("prompt_tokens", std::int64_t{0});
+            t.kvBytesPerToken = row.at("kv_bytes_per_token").get<std::uint64_t>();
+            t.kvBytesTotal = row.at("kv_bytes_total").get<std::uint64_t>();
+            t.seconds = row.at("seconds").get<double>();
+            r.trials.push_back(std::move(t));
+        }
+        for (const nlohmann::json &row : json.value("perplexity", nlohmann::json::array())) {
+            NeedlePerplexity p;
+            p.mode = row.at("mode").get<std::string>();
+            p.ppl = row.at("ppl").get<double>();
+            p.error = row.at("ppl_error").get<double>();
+            p.ctx = row.at("ctx").get<std::int64_t>();
+            p.scoredTokens = row.at("scored_tokens").get<std::int64_t>();
+            p.kvBytesPerToken = row.at("kv_bytes_per_token").get<std::uint64_t>();
+            r.perplexity.push_back(std::move(p));
+        }
+        return r;
+    } catch (const nlohmann::json::exception &e) {
+        fail("{}: malformed needle results: {}", where, e.what());
+    }
+}
+
+void writeNeedleResultsJson(const NeedleResults &results, const QString &path)
+{
+    const std::string text = results.toJson().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    saveFile(path, QByteArray::fromStdString(text));
+}
+
+const std::vector<std::string> &needleCsvColumns()
+{
+    static const std::vector<std::string> columns = {
+        "mode", "length", "depth", "variant", "trial", "key", "value", "answer", "exact", "lenient",
+        "actual_depth", "prompt_tokens", "kv_bytes_per_token", "kv_bytes_total", "seconds"};
+    return columns;
+}
+
+void writeNeedleResultsCsv(const NeedleResults &results, const QString &path)
+{
+    std::string out;
+    for (std::size_t i = 0; i < needleCsvColumns().size(); ++i)
+        out += (i ? "," : "") + needleCsvColumns()[i];
+    out += "\r\n";
+    for (const NeedleTrial &t : results.trials) {
+        const std::vector<std::string> fields = {
+            csvField(t.mode), std::to_string(t.length), std::to_string(t.depth), csvField(t.variant),
+            std::to_string(t.trial), csvField(t.key), std::to_string(t.value), csvField(t.answer),
+            t.exact ? "1" : "0", t.lenient ? "1" : "0", number(t.actualDepth), std::to_string(t.promptTokens),
+            std::to_string(t.kvBytesPerToken), std::to_string(t.kvBytesTotal), number(t.seconds)};
+        for (std::size_t i = 0; i < fields.size(); ++i)
+            out += (i ? "," : "") + fields[i];
+        out += "\r\n";
+    }
+    saveFile(path, QByteArray::fromStdString(out));
+}
+
+std::optional<NeedleResults> readNeedleResultsJson(const QString &path)
+{
+    QFile file(path);
+    if (!file.exists())
+        return std::nullopt;
+    if (!file.open(QIODevice::ReadOnly))
+        fail("cannot read {}: {}", path.toStdString(), file.errorString().toStdString());
+    const QByteArray bytes = file.readAll();
+    nlohmann::json json = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    if (json.is_discarded())
+        fail("{} is not valid JSON (delete it or use another --out)", path.toStdString());
+    return NeedleResults::fromJson(json, path);
+}
+
+NeedleCell NeedleGrid::total() const
+{
+    NeedleCell sum;
+    for (const NeedleCell &c : cells) {
+        sum.trials += c.trials;
+        sum.exact += c.exact;
+        sum.lenient += c.lenient;
+    }
+    return sum;
+}
+
+NeedleGrid needleGrid(const NeedleResults &results, const std::string &mode, const std::vector<std::int64_t> &lengths,
+                      const std::vector<int> &depths)
+{
+    NeedleGrid g;
+    g.mode = mode;
+    g.lengths = lengths;
+    g.depths = depths;
+    std::sort(g.lengths.begin(), g.lengths.end());
+    std::sort(g.depths.begin(), g.depths.end());
+    g.cells.resize(g.lengths.size() * g.depths.size());
+    for (const NeedleTrial &t : results.trials) {
+        if (t.mode != mode)
+            continue;
+        const auto li = std::find(g.lengths.begin(), g.lengths.end(), t.length);
+        const auto di = std::find(g.depths.begin(), g.depths.end(), t.depth);
+        if (li == g.lengths.end() || di == g.depths.end())
+            continue;
+        NeedleCell &c = g.cells[static_cast<std::size_t>(di - g.depths.begin()) * g.lengths.size() +
+                                static_cast<std::size_t>(li - g.lengths.begin())];
+        ++c.trials;
+        c.exact += t.exact;
+        c.lenient += t.lenient;
+        g.kvBytesPerToken = t.kvBytesPerToken;
+        if (t.kvBytesTotal > g.kvBytesTotal) {
+            g.kvBytesTotal = t.kvBytesTotal;
+            g.kvBytesTotalLength = t.length;
+        }
+    }
+    if (const NeedlePerplexity *p = results.findPerplexity(mode))
+        g.ppl = p->ppl;
+    return g;
+}
+
+std::string formatTokenCount(std::int64_t tokens)
+{
+    if (tokens >= 1024 && tokens % 512 == 0)
+        return tokens % 1024 == 0 ? fmt::format("{}k", tokens / 1024) : fmt::format("{}.5k", tokens / 1024);
+    return std::to_string(tokens);
+}
+
+std::optional<std::int64_t> parseTokenCount(const QString &text)
+{
+    QString t = text.trimmed().toLower();
+    double scale = 1.0;
+    if (t.endsWith(QLatin1Char('k'))) {
+        scale = 1024.0;
+        t.chop(1);
+    } else if (t.endsWith(QLatin1Char('m'))) {
+        scale = 1024.0 * 1024.0;
+        t.chop(1);
+    }
+    bool ok = false;
+    const double v = t.toDouble(&ok) * scale;
+    if (!ok || v < 1.0 || v > 1e9 || v != std::floor(v))
+        return std::nullopt;
+    return static_cast<std::int64_t>(v);
+}
+
+} // namespace nw::app

@@ -1,0 +1,112 @@
+// What the needle harness measured: one row per trial, perplexity per KV mode, the
+// results.json / results.csv files (written atomically, read back to resume), and the
+// accuracy grid per mode that the heatmaps and the summary table show.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <QString>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace nw::app {
+
+struct NeedleTrial {
+    std::string mode;        // KV mode as KvModeSpec::toString() writes it
+    std::int64_t length = 0; // haystack tokens
+    int depth = 0;           // requested depth, percent
+    std::string variant;     // needleVariantName()
+    int trial = 0;
+    std::string key;
+    int value = 0;
+    std::string answer;      // the generated text
+    bool exact = false;
+    bool lenient = false;
+    double actualDepth = 0.0;           // where the asked needle landed, percent
+    std::int64_t promptTokens = 0;      // after the chat template, with BOS
+    std::uint64_t kvBytesPerToken = 0;  // all layers
+    std::uint64_t kvBytesTotal = 0;     // the cache when the answer was done
+    double seconds = 0.0;               // prefill + decode of this trial
+
+    // The cell a trial belongs to, and the trial itself, for resuming.
+    using Key = std::tuple<std::string, std::int64_t, int, std::string, int>;
+    Key key5() const { return {mode, length, depth, variant, trial}; }
+};
+
+struct NeedlePerplexity {
+    std::string mode;
+    double ppl = 0.0;
+    double error = 0.0;
+    std::int64_t ctx = 0;
+    std::int64_t scoredTokens = 0;
+    std::uint64_t kvBytesPerToken = 0;
+};
+
+// Everything results.json holds. `model` and `seed` identify the run: resuming with another
+// model or seed would mix haystacks, so NeedleResults::load refuses it.
+struct NeedleResults {
+    std::string model;  // file name of the model
+    std::uint64_t seed = 0;
+    std::vector<NeedleTrial> trials;
+    std::vector<NeedlePerplexity> perplexity;
+
+    bool hasTrial(const NeedleTrial::Key &key) const;
+    const NeedlePerplexity *findPerplexity(const std::string &mode) const;
+
+    nlohmann::json toJson() const;
+    // Throws nw::Error naming the file and what is wrong with it.
+    static NeedleResults fromJson(const nlohmann::json &json, const QString &source);
+};
+
+nlohmann::json needleTrialJson(const NeedleTrial &t);
+
+// results.json (pretty-printed) and results.csv (header + one row per trial, RFC 4180 quoting),
+// each through QSaveFile so an interrupted run never leaves half a file.
+void writeNeedleResultsJson(const NeedleResults &results, const QString &path);
+void writeNeedleResultsCsv(const NeedleResults &results, const QString &path);
+// nullopt when the file does not exist; nw::Error when it exists but cannot be read or parsed.
+std::optional<NeedleResults> readNeedleResultsJson(const QString &path);
+
+// The CSV header, in the order the columns are written.
+const std::vector<std::string> &needleCsvColumns();
+
+// Accuracy of one KV mode over lengths × depths (all variants and trials of a cell together).
+struct NeedleCell {
+    int trials = 0;
+    int exact = 0;
+    int lenient = 0;
+    double exactRate() const { return trials ? static_cast<double>(exact) / trials : 0.0; }
+    double lenientRate() const { return trials ? static_cast<double>(lenient) / trials : 0.0; }
+};
+
+struct NeedleGrid {
+    std::string mode;
+    std::vector<std::int64_t> lengths; // columns, ascending
+    std::vector<int> depths;           // rows, ascending
+    std::vector<NeedleCell> cells;     // [depths.size()][lengths.size()], row-major
+    std::uint64_t kvBytesPerToken = 0;
+    std::uint64_t kvBytesTotal = 0;    // the largest total seen (the longest haystack)
+    std::int64_t kvBytesTotalLength = 0;
+    std::optional<double> ppl;
+
+    const NeedleCell &cell(std::size_t depthRow, std::size_t lengthColumn) const
+    {
+        return cells[depthRow * lengths.size() + lengthColumn];
+    }
+    NeedleCell total() const;
+};
+
+// The grid of `mode` over the given lengths and depths (cells without trials stay empty).
+NeedleGrid needleGrid(const NeedleResults &results, const std::string &mode, const std::vector<std::int64_t> &lengths,
+                      const std::vector<int> &depths);
+
+// "1k", "1.5k", "512"; and the reverse for --lengths (1k = 1024), nullopt when malformed.
+std::string formatTokenCount(std::int64_t tokens);
+std::optional<std::int64_t> parseTokenCount(const QString &text);
+
+} // namespace nw::app

@@ -1,0 +1,370 @@
+// The needle harness's run loop, its summary table and JSON.
+#include "app/needle_runner.h"
+
+#include "app/ingest_progress.h"
+#include "app/needle_heatmap.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "engine/chat_template.h"
+#include "engine/gguf_file.h"
+#include "engine/model.h"
+#include "engine/session.h"
+#include "engine/tokenizer.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QGuiApplication>
+#include <QSaveFile>
+
+#include <algorithm>
+#include <map>
+
+namespace nw::app {
+namespace {
+
+constexpr std::int64_t kMaxPerplexityChunks = 8;
+
+// Clears the runner's session pointer when a mode's session goes away, even on a throw.
+struct SessionRegistration {
+    std::atomic<Session *> &slot;
+    SessionRegistration(std::atomic<Session *> &s, Session *session) : slot(s) { slot.store(session); }
+    ~SessionRegistration() { slot.store(nullptr); }
+};
+
+} // namespace
+
+NeedleRunner::NeedleRunner(NeedleConfig config, FillerText filler) : m_config(std::move(config)), m_filler(std::move(filler)) {}
+
+NeedleRunner::~NeedleRunner() = default;
+
+void NeedleRunner::cancel()
+{
+    m_cancel.store(true, std::memory_order_relaxed);
+    if (Session *session = m_session.load())
+        session->cancel();
+}
+
+NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress &)> &progress)
+{
+    const NeedleConfig &cfg = m_config;
+    if (cfg.lengths.empty() || cfg.depths.empty() || cfg.variants.empty() || cfg.trials < 1)
+        fail("the needle run needs at least one length, depth, variant and trial");
+    auto log = nw::log::get("app");
+
+    std::shared_ptr<GgufFile> gguf = GgufFile::open(cfg.modelPath.toStdString());
+    std::unique_ptr<Model> model = loadModel(gguf, {.threads = cfg.threads});
+    std::unique_ptr<Tokenizer> tokenizer = Tokenizer::fromGguf(*gguf);
+    const ChatTemplate chat = ChatTemplate::detect(gguf->findString("tokenizer.chat_template").value_or(""), model->hparams().arch);
+    log->info("needle: model {}, chat template {}", cfg.modelPath.toStdString(), chatFamilyName(chat.family()));
+
+    std::vector<KvModeSpec> specs;
+    for (const std::string &mode : cfg.kvModes)
+        specs.push_back(KvModeSpec::parse(mode));
+    if (specs.empty())
+        specs.push_back(KvModeSpec{.mode = model->kvModes().front()});
+    for (const KvModeSpec &spec : specs)
+        (void)model->makeKvCache(spec, 1); // a mode the model cannot run fails here, before any work
+
+    NeedleRunOutcome outcome;
+    outcome.lengths = cfg.lengths;
+    outcome.depths = cfg.depths;
+    std::sort(outcome.lengths.begin(), outcome.lengths.end());
+    outcome.lengths.erase(std::unique(outcome.lengths.begin(), outcome.lengths.end()), outcome.lengths.end());
+    std::sort(outcome.depths.begin(), outcome.depths.end());
+    outcome.depths.erase(std::unique(outcome.depths.begin(), outcome.depths.end()), outcome.depths.end());
+
+    if (!QDir().mkpath(cfg.outDir))
+        fail("cannot create the output directory {}", cfg.outDir.toStdString());
+    const QString jsonPath = QDir(cfg.outDir).filePath(QStringLiteral("results.json"));
+    const QString csvPath = QDir(cfg.outDir).filePath(QStringLiteral("results.csv"));
+    const std::string modelName = QFileInfo(cfg.modelPath).fileName().toStdString();
+    NeedleResults &results = outcome.results;
+    if (std::optional<NeedleResults> previous = readNeedleResultsJson(jsonPath)) {
+        if (previous->model != modelName || previous->seed != cfg.seed)
+            fail("{} holds results of model {} with seed {}; this run is {} with seed {} (use another --out)",
+                 jsonPath.toStdString(), previous->model, previous->seed, modelName, cfg.seed);
+        results = std::move(*previous);
+    } else {
+        results.model = modelName;
+        results.seed = cfg.seed;
+    }
+
+    // What this run has to do, for the progress bar.
+    NeedleProgress p;
+    for (const KvModeSpec &spec : specs)
+        for (std::int64_t length : outcome.lengths)
+            for (int depth : outcome.depths)
+                for (NeedleVariant variant : cfg.variants)
+                    for (int trial = 0; trial < cfg.trials; ++trial) {
+                        const NeedleTrial::Key key{spec.toString(), length, depth, std::string(needleVariantName(variant)), trial};
+                        if (results.hasTrial(key))
+                            ++outcome.trialsSkipped;
+                        else
+                            ++p.total;
+                    }
+
+    // Room for the template and the question around the longest haystack, and the answer.
+    const std::string probe = chat.apply(std::vector<ChatMessage>{{"user", needleUserMessage("", "abcdefgh")}}, true);
+    const std::int64_t overhead = static_cast<std::int64_t>(tokenizer->encode(probe, true, true).size()) + 8;
+    const std::int64_t capacity = outcome.lengths.back() + overhead + cfg.answerTokens + 8;
+    if (model->hparams().nCtxTrain > 0 && capacity > model->hparams().nCtxTrain)
+        log->warn("needle: {} tokens exceed the model's trained context of {}; accuracy past it says little",
+                  capacity, model->hparams().nCtxTrain);
+
+    const std::int64_t pplCtx = cfg.perplexityCtx > 0 ? cfg.perplexityCtx
+                                                       : std::min<std::int64_t>(256, model->hparams().nCtxTrain > 0 ? model->hparams().nCtxTrain : 256);
+    std::vector<std::int32_t> heldOut;
+    if (cfg.perplexity) {
+        heldOut = tokenizer->encode(m_filler.heldOut(), true, false);
+        if (static_cast<std::int64_t>(heldOut.size()) > kMaxPerplexityChunks * pplCtx)
+            heldOut.resize(static_cast<std::size_t>(kMaxPerplexityChunks * pplCtx));
+        if (static_cast<std::int64_t>(heldOut.size()) < pplCtx) {
+            outcome.notes << QStringLiteral("no perplexity: the held-out text has %1 tokens, fewer than one chunk of %2")
+                                 .arg(heldOut.size())
+                                 .arg(pplCtx);
+            heldOut.clear();
+        }
+    }
+
+    auto save = [&] {
+        writeNeedleResultsJson(results, jsonPath);
+        writeNeedleResultsCsv(results, csvPath);
+    };
+    QElapsedTimer clock;
+    clock.start();
+    auto report = [&] {
+        p.elapsedSeconds = static_cast<double>(clock.elapsed()) / 1000.0;
+        p.etaSeconds = p.done > 0 ? p.elapsedSeconds / static_cast<double>(p.done) * static_cast<double>(p.total - p.done) : -1.0;
+        if (progress)
+            progress(p);
+    };
+
+    GenerateOptions options;
+    options.maxTokens = cfg.answerTokens;
+    options.sampler.greedy = true;
+    options.stopStrings = chat.stopStrings();
+    options.parseSpecial = true; // the template's control tokens
+
+    for (const KvModeSpec &spec : specs) {
+        if (m_cancel.load())
+            break;
+        const std::string mode = spec.toString();
+        p.mode = mode;
+        if (!heldOut.empty() && !results.findPerplexity(mode)) {
+            p.perplexity = true;
+            report();
+            const std::int32_t bos = tokenizer->vocab().spec().addBos ? tokenizer->bos() : -1;
+            const PerplexityResult r = measurePerplexity(*model, heldOut, pplCtx, bos, spec);
+            results.perplexity.push_back({.mode = mode,
+                                          .ppl = r.ppl,
+                                          .error = r.error,
+                                          .ctx = pplCtx,
+                                          .scoredTokens = r.scored,
+                                          .kvBytesPerToken = r.memory.bytesPerToken});
+            save();
+            p.perplexity = false;
+        }
+
+        Session session(*model, *tokenizer, spec, capacity);
+        SessionRegistration registration(m_session, &session);
+        if (m_cancel.load()) // a cancel between the check above and the registration
+            break;
+        for (std::int64_t length : outcome.lengths) {
+            for (int depth : outcome.depths) {
+                for (NeedleVariant variant : cfg.variants) {
+                    const std::string variantName(needleVariantName(variant));
+                    std::vector<NeedleTrial> cell;
+                    for (int trial = 0; trial < cfg.trials && !m_cancel.load(); ++trial) {
+                        if (results.hasTrial({mode, length, depth, variantName, trial}))
+                            continue;
+                        p.length = length;
+                        p.depth = depth;
+                        p.variant = variantName;
+                        report();
+                        const Haystack h = buildHaystack(*tokenizer, m_filler,
+                                                         {.tokens = length,
+                                                          .depthPercent = depth,
+                                                          .variant = variant,
+                                                          .seed = trialSeed(cfg.seed, length, depth, variant, trial)});
+                        const PlacedNeedle &asked = h.askedNeedle();
+                        const std::string prompt =
+                            chat.apply(std::vector<ChatMessage>{{"user", needleUserMessage(h.text, asked.key)}}, true);
+                        const std::vector<std::int32_t> tokens = tokenizer->encode(prompt, true, true);
+                        const GenerationResult r = session.generateFromTokens(tokens, options);
+                        if (r.stop == StopReason::Cancelled)
+                            break;
+                        const NeedleScore score = scoreNeedleAnswer(r.text, asked.value);
+                        cell.push_back({.mode = mode,
+                                        .length = length,
+                                        .depth = depth,
+                                        .variant = variantName,
+                                        .trial = trial,
+                                        .key = asked.key,
+                                        .value = asked.value,
+                                        .answer = r.text,
+                                        .exact = score.exact,
+                                        .lenient = score.lenient,
+                                        .actualDepth = h.depthPercent,
+                                        .promptTokens = static_cast<std::int64_t>(tokens.size()),
+                                        .kvBytesPerToken = r.memory.bytesPerToken,
+                                        .kvBytesTotal = r.memory.kvBytesUsed,
+                                        .seconds = r.prefillSeconds + r.decodeSeconds});
+                        ++p.done;
+                        ++outcome.trialsRun;
+                    }
+                    if (m_cancel.load()) {
+                        // A cell is saved whole or not at all: its finished trials are dropped
+                        // from the count too, and a resumed run does them again.
+                        p.done -= static_cast<std::int64_t>(cell.size());
+                        outcome.trialsRun -= static_cast<std::int64_t>(cell.size());
+                        break;
+                    }
+                    if (!cell.empty()) {
+                        results.trials.insert(results.trials.end(), cell.begin(), cell.end());
+                        save();
+                    }
+                }
+                if (m_cancel.load())
+                    break;
+            }
+            if (m_cancel.load())
+                break;
+        }
+    }
+    outcome.cancelled = m_cancel.load();
+    save();
+    outcome.files << jsonPath << csvPath;
+
+    const bool canDrawText = qobject_cast<QGuiApplication *>(QCoreApplication::instance()) != nullptr;
+    for (const KvModeSpec &spec : specs) {
+        NeedleGrid grid = needleGrid(results, spec.toString(), outcome.lengths, outcome.depths);
+        const QString base = QDir(cfg.outDir).filePath(needleHeatmapBaseName(grid.mode));
+        if (canDrawText) {
+            writeNeedleHeatmaps(grid, cfg.outDir);
+            outcome.files << base + QStringLiteral(".png");
+        } else {
+            QSaveFile svg(base + QStringLiteral(".svg"));
+            const QByteArray bytes = needleHeatmapSvg(grid);
+            if (!svg.open(QIODevice::WriteOnly) || svg.write(bytes) != bytes.size() || !svg.commit())
+                fail("cannot write {}.svg: {}", base.toStdString(), svg.errorString().toStdString());
+        }
+        outcome.files << base + QStringLiteral(".svg");
+        outcome.grids.push_back(std::move(grid));
+    }
+    if (!canDrawText)
+        outcome.notes << QStringLiteral("PNG heatmaps skipped: drawing text needs a QGuiApplication (SVG written)");
+    return outcome;
+}
+
+QString needleSummaryTable(const NeedleRunOutcome &outcome)
+{
+    QStringList header{QStringLiteral("KV mode"), QStringLiteral("B/token"), QStringLiteral("KV total"), QStringLiteral("PPL"),
+                       QStringLiteral("exact"), QStringLiteral("lenient"), QStringLiteral("trials")};
+    for (std::int64_t length : outcome.lengths)
+        header << QString::fromStdString(formatTokenCount(length));
+    std::vector<QStringList> rows{header};
+    for (const NeedleGrid &g : outcome.grids) {
+        const NeedleCell all = g.total();
+        QStringList row{QString::fromStdString(g.mode), QString::number(g.kvBytesPerToken),
+                        g.kvBytesTotal ? QStringLiteral("%1 KiB").arg(static_cast<double>(g.kvBytesTotal) / 1024.0, 0, 'f', 1)
+                                       : QStringLiteral("-"),
+                        g.ppl ? QString::number(*g.ppl, 'f', 3) : QStringLiteral("-"),
+                        all.trials ? QStringLiteral("%1 %").arg(100.0 * all.exactRate(), 0, 'f', 1) : QStringLiteral("-"),
+                        all.trials ? QStringLiteral("%1 %").arg(100.0 * all.lenientRate(), 0, 'f', 1) : QStringLiteral("-"),
+                        QString::number(all.trials)};
+        for (std::size_t c = 0; c < g.lengths.size(); ++c) {
+            NeedleCell column;
+            for (std::size_t r = 0; r < g.depths.size(); ++r) {
+                column.trials += g.cell(r, c).trials;
+                column.exact += g.cell(r, c).exact;
+            }
+            row << (column.trials ? QStringLiteral("%1 %").arg(100.0 * column.exactRate(), 0, 'f', 0) : QStringLiteral("-"));
+        }
+        rows.push_back(row);
+    }
+    std::vector<qsizetype> widths(static_cast<std::size_t>(header.size()), 0);
+    for (const QStringList &row : rows)
+        for (qsizetype i = 0; i < row.size(); ++i)
+            widths[static_cast<std::size_t>(i)] = std::max(widths[static_cast<std::size_t>(i)], row[i].size());
+    QString out;
+    for (const QStringList &row : rows) {
+        QString line;
+        for (qsizetype i = 0; i < row.size(); ++i) {
+            const int w = static_cast<int>(widths[static_cast<std::size_t>(i)]);
+            line += i == 0 ? row[i].leftJustified(w) : QStringLiteral("  ") + row[i].rightJustified(w);
+        }
+        out += line + QLatin1Char('\n');
+    }
+    return out;
+}
+
+nlohmann::json needleSummaryJson(const NeedleRunOutcome &outcome, const QString &outDir)
+{
+    nlohmann::json modes = nlohmann::json::array();
+    for (const NeedleGrid &g : outcome.grids) {
+        const NeedleCell all = g.total();
+        nlohmann::json byLength = nlohmann::json::array();
+        for (std::size_t c = 0; c < g.lengths.size(); ++c) {
+            NeedleCell column;
+            for (std::size_t r = 0; r < g.depths.size(); ++r) {
+                column.trials += g.cell(r, c).trials;
+                column.exact += g.cell(r, c).exact;
+                column.lenient += g.cell(r, c).lenient;
+            }
+            byLength.push_back({{"length", g.lengths[c]},
+                                {"trials", column.trials},
+                                {"exact", column.exactRate()},
+                                {"lenient", column.lenientRate()}});
+        }
+        const NeedlePerplexity *ppl = outcome.results.findPerplexity(g.mode);
+        modes.push_back({{"mode", g.mode},
+                         {"kv_bytes_per_token", g.kvBytesPerToken},
+                         {"kv_bytes_total", g.kvBytesTotal},
+                         {"kv_bytes_total_length", g.kvBytesTotalLength},
+                         {"ppl", ppl ? nlohmann::json(ppl->ppl) : nlohmann::json(nullptr)},
+                         {"ppl_error", ppl ? nlohmann::json(ppl->error) : nlohmann::json(nullptr)},
+                         {"trials", all.trials},
+                         {"exact", all.exactRate()},
+                         {"lenient", all.lenientRate()},
+                         {"by_length", byLength}});
+    }
+    nlohmann::json files = nlohmann::json::array();
+    for (const QString &f : outcome.files)
+        files.push_back(f.toStdString());
+    nlohmann::json notes = nlohmann::json::array();
+    for (const QString &n : outcome.notes)
+        notes.push_back(n.toStdString());
+    return {{"model", outcome.results.model},
+            {"seed", outcome.results.seed},
+            {"out", outDir.toStdString()},
+            {"trials_run", outcome.trialsRun},
+            {"trials_skipped", outcome.trialsSkipped},
+            {"cancelled", outcome.cancelled},
+            {"modes", modes},
+            {"files", files},
+            {"notes", notes}};
+}
+
+QString needleProgressLine(const NeedleProgress &p, int width)
+{
+    const int digits = static_cast<int>(QString::number(p.total).size());
+    constexpr int kBar = 20;
+    const int filled = p.total > 0 ? static_cast<int>(kBar * p.done / p.total) : 0;
+    QString line = QLatin1Char('[') + QString(filled, QLatin1Char('#')) + QString(kBar - filled, QLatin1Char('.')) +
+                   QStringLiteral("] %1/%2 ").arg(p.done, digits).arg(p.total);
+    if (p.perplexity)
+        line += QStringLiteral("%1 perplexity").arg(QString::fromStdString(p.mode));
+    else
+        line += QStringLiteral("%1 %2 depth %3 % %4")
+                    .arg(QString::fromStdString(p.mode), QString::fromStdString(formatTokenCount(p.length)))
+                    .arg(p.depth)
+                    .arg(QString::fromStdString(p.variant));
+    line += QStringLiteral("  %1 elapsed  ETA %2").arg(formatDuration(p.elapsedSeconds), formatDuration(p.etaSeconds));
+    if (width > 0 && line.size() > width)
+        line = line.left(std::max(0, width - 1)) + QChar(0x2026);
+    return line;
+}
+
+} // namespace nw::app

@@ -1,0 +1,96 @@
+// The needle-in-a-haystack run: for each KV mode, the perplexity on the held-out text, then
+// every (length, depth, variant, trial) cell — a haystack, the question through the model's chat
+// template, a greedy answer, its scores — with results.json rewritten atomically after each
+// cell, so a run can be stopped at any time and resumed with the same --out.
+#pragma once
+
+#include "app/needle_haystack.h"
+#include "app/needle_results.h"
+
+#include <QString>
+#include <QStringList>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace nw {
+class Session;
+}
+
+namespace nw::app {
+
+struct NeedleConfig {
+    QString modelPath;
+    std::vector<std::int64_t> lengths{1024, 2048, 4096};
+    std::vector<int> depths{0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100};
+    std::vector<std::string> kvModes;        // empty: the model's own default mode
+    std::vector<NeedleVariant> variants{NeedleVariant::Single};
+    int trials = 1;                          // per cell and variant
+    std::uint64_t seed = 1;
+    QString outDir = QStringLiteral("needle-results");
+    int threads = 0;                         // CPU threads, <= 0: all
+    int answerTokens = 16;                   // generation stops at EOS or after this many tokens
+    std::int64_t perplexityCtx = 0;          // <= 0: min(256, the model's trained context); no PPL if the held-out text is shorter
+    bool perplexity = true;
+};
+
+struct NeedleProgress {
+    std::int64_t done = 0;   // trials finished in this run
+    std::int64_t total = 0;  // trials this run has to do (resumed ones excluded)
+    double elapsedSeconds = 0.0;
+    double etaSeconds = -1.0; // unknown until a trial is done
+    std::string mode;
+    std::int64_t length = 0;
+    int depth = 0;
+    std::string variant;
+    bool perplexity = false;  // measuring the perplexity of `mode`
+};
+
+struct NeedleRunOutcome {
+    NeedleResults results;         // everything in results.json, resumed rows included
+    std::vector<NeedleGrid> grids; // one per KV mode, in --kv order
+    std::vector<std::int64_t> lengths;
+    std::vector<int> depths;
+    std::int64_t trialsRun = 0;
+    std::int64_t trialsSkipped = 0; // already in results.json
+    bool cancelled = false;
+    QStringList files;             // what was written
+    QStringList notes;             // e.g. "PNG heatmaps skipped: no QGuiApplication"
+};
+
+class NeedleRunner {
+public:
+    NeedleRunner(NeedleConfig config, FillerText filler);
+    ~NeedleRunner();
+
+    // Loads the model, runs what results.json does not hold yet, writes results.json/.csv and
+    // the heatmaps. Throws nw::Error for a model that cannot be loaded, a KV mode it cannot
+    // run, or a results.json from another model or seed.
+    NeedleRunOutcome run(const std::function<void(const NeedleProgress &)> &progress = {});
+
+    // Stops after the trial in progress (its cell is not saved); safe from a signal handler and
+    // from any thread: atomic stores only.
+    void cancel();
+    bool cancelRequested() const { return m_cancel.load(std::memory_order_relaxed); }
+
+    const NeedleConfig &config() const { return m_config; }
+
+private:
+    NeedleConfig m_config;
+    FillerText m_filler;
+    std::atomic<bool> m_cancel{false};
+    std::atomic<Session *> m_session{nullptr};
+};
+
+// The terminal table: one row per mode with KV bytes per token and total, perplexity, exact
+// and lenient accuracy, and exact accuracy per length.
+QString needleSummaryTable(const NeedleRunOutcome &outcome);
+// The --json summary: per mode the same figures, plus the files and trial counts.
+nlohmann::json needleSummaryJson(const NeedleRunOutcome &outcome, const QString &outDir);
+// "[ 12/140] full 2k depth 50 % single  ETA 0:42", cut to `width` columns when width > 0.
+QString needleProgressLine(const NeedleProgress &progress, int width);
+
+} // namespace nw::app
