@@ -5,6 +5,7 @@
 
 #include <QApplication>
 #include <QCoreApplication>
+#include <QGuiApplication>
 
 #include <cstdlib>
 
@@ -28,6 +29,15 @@ QStringList argumentList(int argc, char **argv)
 int main(int argc, char **argv)
 {
     const nw::app::Invocation invocation = nw::app::parseInvocation(argumentList(argc, argv));
+    if (invocation.kind == nw::app::Invocation::Kind::Subcommand && invocation.subcommand == QLatin1String("needle")) {
+        // The needle heatmaps draw text into PNGs, which needs a QGuiApplication; it shows no
+        // window, so offscreen (unless asked otherwise) works with or without a display.
+        if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+            qputenv("QT_QPA_PLATFORM", "offscreen");
+        QGuiApplication app(argc, argv);
+        nw::app::setApplicationIdentity();
+        return nw::app::runHeadless(invocation);
+    }
     if (invocation.kind != nw::app::Invocation::Kind::Gui) {
         QCoreApplication app(argc, argv);
         nw::app::setApplicationIdentity();
