@@ -11,7 +11,7 @@ packages=(
   libpoppler-qt6-dev libsqlite3-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libeigen3-dev
   # tests: doctest for the Qt-free modules, qpdf to encrypt test PDFs, pdftotext as the ingest
   # benchmark's peer, a font for the PDFs the tests draw, Xvfb for screenshots
-  doctest-dev qpdf poppler-utils fonts-dejavu-core xvfb xauth
+  doctest-dev qpdf poppler-utils fonts-dejavu-core fonts-wqy-microhei xvfb xauth
   # packaging checks: the .deb and the installed tree (lintian, desktop entry, AppStream, man, zsh)
   dpkg-dev lintian desktop-file-utils appstream man-db zsh
 )
