@@ -58,7 +58,7 @@ void TestPdfDocument::cjkRoundTrip()
 {
     const QString text = QStringLiteral("合同条款 第三条 保密义务");
     if (!nw::test::someFontRenders(QStringLiteral("合同条款第三保密义务")))
-        QSKIP("no installed font has CJK glyphs (fc-list :lang=zh is empty); install e.g. fonts-noto-cjk to run this");
+        QSKIP("no installed font has CJK glyphs (fc-list :lang=zh is empty); install fonts-wqy-microhei (scripts/setup-deps.sh does) to run this");
     const QString path = file(QStringLiteral("cjk.pdf"));
     QVERIFY(nw::test::writeTextPdf(path, {text}));
     const PdfDocument pdf = PdfDocument::open(path);
