@@ -1,0 +1,215 @@
+// The trained recall model (tests/data/recall-model.gguf, made by tools/train_recall_model.py):
+// greedy decoding must find a pass key buried in filler text with the full KV cache, and find it
+// measurably less often when the cache keeps only a low-rank latent of K and V.
+// The haystacks are built here, with this file's own RNG, from one bundled sample text, so the
+// cases are independent of the training script's generator.
+#include "engine/gguf_file.h"
+#include "engine/model.h"
+#include "engine/session.h"
+#include "engine/tokenizer.h"
+#include "tests/support/test_data.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+
+using namespace nw;
+
+namespace {
+
+struct Needle {
+    std::string key;
+    std::string value;
+};
+
+struct RecallCase {
+    std::string prompt; // the chat template's rendering, ready to tokenize
+    std::string value;  // the answer
+    std::string label;  // for failure messages
+};
+
+// Sentences of a text with its whitespace collapsed: a sentence ends after . ; : ! ? or after
+// 40 words (as the training script cuts its filler), so no haystack is one giant sentence.
+std::vector<std::string> sentencesOf(const std::filesystem::path &path)
+{
+    std::ifstream in(path);
+    REQUIRE(in);
+    std::vector<std::string> out;
+    std::string word, sentence;
+    int words = 0;
+    while (in >> word) {
+        sentence += (sentence.empty() ? "" : " ") + word;
+        if (++words == 40 || std::string_view(".;:!?").find(word.back()) != std::string_view::npos) {
+            out.push_back(sentence);
+            sentence.clear();
+            words = 0;
+        }
+    }
+    if (!sentence.empty())
+        out.push_back(sentence);
+    return out;
+}
+
+std::string randomKey(std::mt19937 &rng, const std::string &prefix = {})
+{
+    std::uniform_int_distribution<int> length(static_cast<int>(std::max<std::size_t>(5, prefix.size() + 1)), 8);
+    std::uniform_int_distribution<int> letter('a', 'z');
+    std::string key = prefix;
+    for (int n = length(rng); static_cast<int>(key.size()) < n;)
+        key += static_cast<char>(letter(rng));
+    return key;
+}
+
+// Variant 0: one needle; 1: three needles with unrelated keys; 2: three needles whose keys
+// share the asked key's first three letters (RULER's multi-key). The asked needle goes at
+// `depth` (0..1 of the sentence boundaries); the others at random boundaries.
+RecallCase makeCase(const Tokenizer &tok, const std::vector<std::string> &sentences, std::mt19937 &rng,
+                    std::size_t fillerTokens, double depth, int variant)
+{
+    std::uniform_int_distribution<int> valueDist(100000, 999999);
+    std::vector<Needle> needles;
+    needles.push_back({randomKey(rng), std::to_string(valueDist(rng))});
+    while (variant > 0 && needles.size() < 3) {
+        Needle n{variant == 2 ? randomKey(rng, needles[0].key.substr(0, 3)) : randomKey(rng),
+                 std::to_string(valueDist(rng))};
+        bool fresh = true;
+        for (const Needle &other : needles)
+            fresh = fresh && other.key != n.key && other.value != n.value;
+        if (fresh)
+            needles.push_back(n);
+    }
+
+    std::vector<std::string> chosen;
+    std::size_t tokens = 0;
+    for (std::size_t i = std::uniform_int_distribution<std::size_t>(0, sentences.size() - 1)(rng); tokens < fillerTokens; ++i) {
+        const std::string &s = sentences[i % sentences.size()];
+        chosen.push_back(s);
+        tokens += tok.encode(s, false, false).size();
+    }
+    std::vector<std::vector<std::size_t>> at(chosen.size() + 1); // needles before sentence i
+    at[static_cast<std::size_t>(std::lround(depth * static_cast<double>(chosen.size())))].push_back(0);
+    for (std::size_t j = 1; j < needles.size(); ++j)
+        at[std::uniform_int_distribution<std::size_t>(0, chosen.size())(rng)].push_back(j);
+
+    std::string haystack;
+    auto add = [&haystack](const std::string &s) { haystack += (haystack.empty() ? "" : " ") + s; };
+    for (std::size_t i = 0; i <= chosen.size(); ++i) {
+        for (std::size_t j : at[i])
+            add("The pass key for " + needles[j].key + " is " + needles[j].value + ".");
+        if (i < chosen.size())
+            add(chosen[i]);
+    }
+    // The file's template: `{{ message['content'] }}` then, with the generation prompt,
+    // "\nAnswer: "; the user message ends with the question.
+    RecallCase c;
+    c.prompt = haystack + "\nWhat is the pass key for " + needles[0].key + "?" + "\nAnswer: ";
+    c.value = needles[0].value;
+    c.label = "filler " + std::to_string(fillerTokens) + " depth " + std::to_string(depth) + " variant " +
+              std::to_string(variant) + " key " + needles[0].key;
+    return c;
+}
+
+std::vector<RecallCase> makeCases(const Tokenizer &tok, std::uint32_t seed, std::span<const std::size_t> lengths,
+                                  std::span<const double> depths)
+{
+    const auto sentences = sentencesOf(nw::test::sourceDir() / "resources" / "sample" / "GPL-3.txt");
+    std::mt19937 rng(seed);
+    std::vector<RecallCase> cases;
+    int variant = 0;
+    for (std::size_t length : lengths)
+        for (double depth : depths)
+            cases.push_back(makeCase(tok, sentences, rng, length, depth, variant++ % 3));
+    return cases;
+}
+
+struct Score {
+    int exact = 0;
+    int total = 0;
+    double rate() const { return total ? static_cast<double>(exact) / total : 0.0; }
+};
+
+Score runCases(Model &model, const Tokenizer &tok, const std::vector<RecallCase> &cases, const std::string &mode,
+               bool verbose)
+{
+    Score score;
+    for (const RecallCase &c : cases) {
+        const std::vector<std::int32_t> prompt = tok.encode(c.prompt, true, false);
+        Session session(model, tok, KvModeSpec::parse(mode), static_cast<std::int64_t>(prompt.size()) + 16);
+        GenerateOptions options;
+        options.maxTokens = 12;
+        options.sampler.greedy = true;
+        const GenerationResult r = session.generateFromTokens(prompt, options);
+        const bool exact = r.text == c.value && r.stop == StopReason::EndOfGeneration;
+        score.exact += exact;
+        ++score.total;
+        if (verbose && !exact)
+            MESSAGE(mode << ": " << c.label << " (" << prompt.size() << " tokens): wanted " << c.value << ", got '"
+                         << r.text << "'");
+    }
+    return score;
+}
+
+std::filesystem::path modelPath() { return nw::test::sourceDir() / "tests" / "data" / "recall-model.gguf"; }
+
+// The model is made by tools/train_recall_model.py and committed once it meets its targets;
+// until then (or in a checkout without it) these tests say so and do nothing.
+bool modelAbsent()
+{
+    if (std::filesystem::exists(modelPath()))
+        return false;
+    MESSAGE("skipped: " << modelPath().string() << " is absent (train it with tools/train_recall_model.py)");
+    return true;
+}
+
+} // namespace
+
+TEST_CASE("recall model: full KV retrieves the pass key; a rank-8 latent KV retrieves measurably less")
+{
+    if (modelAbsent())
+        return;
+    std::shared_ptr<GgufFile> file = GgufFile::open(modelPath());
+    auto model = loadModel(file, {.threads = 1}); // a model this small gains nothing from more
+    auto tok = Tokenizer::fromGguf(*file);
+    CHECK(file->findString("tokenizer.chat_template").value_or("").find("\nAnswer: ") != std::string::npos);
+
+    // Filler lengths within the trained 100-1000 tokens; depths from the start to the end.
+    const std::size_t lengths[] = {150, 400, 700, 1000};
+    const double depths[] = {0.0, 0.25, 0.5, 0.75, 1.0};
+    const auto cases = makeCases(*tok, 20261123u, lengths, depths);
+
+    const Score full = runCases(*model, *tok, cases, "full", true);
+    MESSAGE("full: " << full.exact << "/" << full.total);
+    CHECK(full.rate() >= 0.95);
+
+    const Score low = runCases(*model, *tok, cases, "latent:8", false);
+    MESSAGE("latent:8: " << low.exact << "/" << low.total);
+    CHECK(low.rate() <= full.rate() - 0.25);
+}
+
+// The accuracy table of the model's KV modes, on more cases than the test above; slow, so only
+// when NW_RECALL_TABLE is set: NW_RECALL_TABLE=1 ctest -R recall_model --output-on-failure -V
+TEST_CASE("recall model: accuracy per KV mode (NW_RECALL_TABLE=1)")
+{
+    if (!std::getenv("NW_RECALL_TABLE")) {
+        MESSAGE("skipped: set NW_RECALL_TABLE=1 to measure the table");
+        return;
+    }
+    if (modelAbsent())
+        return;
+    std::shared_ptr<GgufFile> file = GgufFile::open(modelPath());
+    auto model = loadModel(file, {.threads = 1});
+    auto tok = Tokenizer::fromGguf(*file);
+    const std::size_t lengths[] = {128, 256, 512, 768, 1000};
+    const double depths[] = {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
+    const auto cases = makeCases(*tok, 7u, lengths, depths);
+    Score full;
+    for (const char *mode : {"full", "q8", "q4", "latent:32", "latent:16", "latent:8", "latent:4", "latent:16+q8"}) {
+        const Score s = runCases(*model, *tok, cases, mode, false);
+        MESSAGE(mode << ": " << s.exact << "/" << s.total << " exact");
+        if (std::string_view(mode) == "full")
+            full = s;
+    }
+    CHECK(full.rate() >= 0.95);
+}
