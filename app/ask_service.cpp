@@ -10,6 +10,7 @@
 #include "engine/model.h"
 #include "engine/session.h"
 #include "engine/tokenizer.h"
+#include "ingest/page_words.h"
 
 #include <QFileInfo>
 #include <QRegularExpression>
@@ -111,6 +112,11 @@ ModelStatus AskService::modelStatus() const
     return status;
 }
 
+MemoryStats AskService::memoryStats() const
+{
+    return m_engine ? m_engine->session->memoryStats() : MemoryStats{};
+}
+
 void AskService::cancel()
 {
     if (m_engine && m_engine->session)
@@ -152,17 +158,21 @@ AskResult AskService::ask(const AskRequest &request, const std::function<void(co
     if (documents.empty())
         fail("no documents are selected (check --doc / --collection, or ingest some first)");
     std::vector<Source> sources;
+    std::vector<PageRef> pages;
     for (const auto &info : documents) {
         const QString title = info.title.isEmpty() ? QFileInfo(info.path).fileName() : info.title;
-        for (int n = 1; n <= info.pageCount; ++n)
-            sources.push_back({QStringLiteral("%1, p. %2").arg(title).arg(n), m_store.requirePage(info.id, n).text.trimmed()});
+        for (int n = 1; n <= info.pageCount; ++n) {
+            sources.push_back({QStringLiteral("%1, p. %2").arg(title).arg(n), m_store.requirePage(info.id, n).text.trimmed(),
+                               static_cast<int>(pages.size())});
+            pages.push_back({&info, n});
+        }
     }
-    return answerFromModel(request, std::move(result), sources, onText, onPrefill);
+    return answerFromModel(request, std::move(result), sources, onText, onPrefill, pages);
 }
 
 AskResult AskService::answerFromModel(const AskRequest &request, AskResult result, const std::vector<Source> &sources,
                                       const std::function<void(const QString &)> &onText,
-                                      const PrefillProgress &onPrefill)
+                                      const PrefillProgress &onPrefill, const std::vector<PageRef> &pages)
 {
     Engine &e = *m_engine;
     result.extractive = false;
@@ -232,11 +242,56 @@ AskResult AskService::answerFromModel(const AskRequest &request, AskResult resul
     for (const QuoteCheck &q : result.quotes)
         if (q.supported)
             used.insert(q.sourceIndex);
-    if (request.mode == AskMode::Retrieve)
-        for (int index : used)
-            if (index >= 0 && index < static_cast<int>(result.passages.size()))
-                result.citations.push_back(result.passages[static_cast<std::size_t>(index)].citation);
+    if (request.mode == AskMode::Retrieve) {
+        for (int index : used) {
+            const int passage = result.sources[static_cast<std::size_t>(index)].origin;
+            if (passage >= 0 && passage < static_cast<int>(result.passages.size()))
+                result.citations.push_back(result.passages[static_cast<std::size_t>(passage)].citation);
+        }
+    } else {
+        result.citations = wholeModeCitations(result, used, pages);
+    }
     return result;
+}
+
+std::vector<Citation> AskService::wholeModeCitations(const AskResult &result, const std::set<int> &usedSources,
+                                                     const std::vector<PageRef> &pages)
+{
+    std::vector<Citation> citations;
+    for (int index : usedSources) {
+        const int origin = result.sources[static_cast<std::size_t>(index)].origin;
+        if (origin < 0 || origin >= static_cast<int>(pages.size()))
+            continue;
+        const PageRef &ref = pages[static_cast<std::size_t>(origin)];
+        const store::PageRecord page = m_store.requirePage(ref.document->id, ref.page);
+        // The span: the answer's quote from this page, else the sentence the answer shares most with.
+        std::optional<TextSpan> span;
+        for (const QuoteCheck &q : result.quotes)
+            if (q.supported && q.sourceIndex == index && !span)
+                span = locateQuote(page.text, q.quote);
+        if (!span)
+            span = sentenceMatching(page.text, result.answer);
+        Citation c;
+        c.documentId = ref.document->id;
+        c.sha256 = ref.document->sha256;
+        c.title = ref.document->title.isEmpty() ? QFileInfo(ref.document->path).fileName() : ref.document->title;
+        c.path = ref.document->path;
+        c.page = ref.page;
+        c.pageLabel = page.label;
+        if (span) {
+            c.start = span->start;
+            c.length = span->length;
+            c.quote = page.text.mid(span->start, span->length);
+            c.section = sectionHeadingBefore(page.text, span->start);
+            try {
+                c.boxes = boxesForSpan(ingest::pageWordBoxes(m_store, c.documentId, c.page), *span);
+            } catch (const Error &e) {
+                nw::log::get("app")->warn("ask: no word boxes for {} page {}: {}", c.path.toStdString(), c.page, e.what());
+            }
+        }
+        citations.push_back(std::move(c));
+    }
+    return citations;
 }
 
 } // namespace nw::app

@@ -7,6 +7,7 @@
 
 #include "app/prompt_builder.h"
 #include "app/retriever.h"
+#include "engine/memory_stats.h"
 #include "kernels/backend.h"
 
 #include <QString>
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <vector>
 
 namespace nw::app {
@@ -94,6 +96,9 @@ public:
     // A new cache in another mode (the model stays); throws nw::Error when the mode does not fit.
     void setKvMode(const QString &kvMode);
     ModelStatus modelStatus() const;
+    // The loaded model's memory snapshot (empty without one). Lock-free on the engine side, so a
+    // GUI timer may call it while another thread generates (not while loadModel/setKvMode run).
+    MemoryStats memoryStats() const;
 
     // onText receives the generated answer as it streams (not called for extractive answers);
     // onPrefill the prompt tokens computed so far, while the prompt is read.
@@ -105,8 +110,16 @@ public:
 
 private:
     struct Engine;
+    struct PageRef {
+        const store::DocumentInfo *document;
+        int page;
+    };
+    // Whole mode's cited pages (sources[i].origin indexes `pages`) as citations with spans and boxes.
+    std::vector<Citation> wholeModeCitations(const AskResult &result, const std::set<int> &usedSources,
+                                             const std::vector<PageRef> &pages);
     AskResult answerFromModel(const AskRequest &request, AskResult result, const std::vector<Source> &sources,
-                              const std::function<void(const QString &)> &onText, const PrefillProgress &onPrefill);
+                              const std::function<void(const QString &)> &onText, const PrefillProgress &onPrefill,
+                              const std::vector<PageRef> &pages = {});
     store::LibraryStore &m_store;
     std::unique_ptr<Engine> m_engine;
 };

@@ -1,8 +1,10 @@
-// The worker thread owns its LibraryStore and AskService; Stop reaches the service through a
-// shared, mutex-guarded pointer (AskService::cancel is safe from any thread).
+// The worker thread owns its LibraryStore and AskService; Stop and the KV meter's polls reach the
+// service through a shared, mutex-guarded pointer (AskService::cancel and memoryStats are safe
+// from any thread once the model is loaded). The worker also records the turn in the session.
 #include "ui/chat_dock.h"
 
 #include "app/ask_service.h"
+#include "app/session_service.h"
 #include "common/log.h"
 #include "store/library_store.h"
 
@@ -17,6 +19,7 @@
 #include <QThread>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 
@@ -25,7 +28,18 @@ namespace nw::ui {
 struct ChatDock::Shared {
     std::mutex mutex;
     app::AskService *service = nullptr; // set while a question runs
+    bool modelReady = false;             // loadModel returned: memoryStats may be read
     std::atomic<bool> stopped{false};
+};
+
+struct ChatDock::Outcome {
+    QString answer;
+    std::vector<ChatCitation> citations;
+    QString error;
+    bool stopped = false;
+    qint64 sessionId = 0;
+    bool hasStats = false; // a model answered: stats is its last snapshot
+    MemoryStats stats;
 };
 
 ChatDock::ChatDock(QWidget *parent) : QWidget(parent)
@@ -79,9 +93,92 @@ ChatDock::~ChatDock()
 }
 
 void ChatDock::setDatabasePath(const QString &path) { m_databasePath = path; }
-void ChatDock::setModelPath(const QString &path) { m_modelPath = path; }
+void ChatDock::setModelPath(const QString &path, int contextTokens)
+{
+    m_modelPath = path;
+    m_contextTokens = contextTokens;
+}
 
-QString ChatDock::answerText() const { return m_answer->toPlainText(); }
+QString ChatDock::answerText() const { return m_answerText; }
+
+MemoryStats ChatDock::memoryStats() const
+{
+    if (m_shared) {
+        std::lock_guard lock(m_shared->mutex);
+        if (m_shared->service && m_shared->modelReady)
+            return m_shared->service->memoryStats();
+    }
+    return m_lastStats;
+}
+
+void ChatDock::newSession()
+{
+    if (m_thread)
+        return;
+    m_sessionId = 0;
+    m_pastQuestions.clear();
+    m_pastAnswers.clear();
+    m_answerText.clear();
+    clearChips();
+    renderTranscript();
+    m_status->clear();
+    emit sessionChanged(0);
+}
+
+bool ChatDock::openSession(qint64 sessionId)
+{
+    if (m_thread || m_databasePath.isEmpty() || sessionId <= 0)
+        return false;
+    std::vector<store::TurnRecord> turns;
+    try {
+        store::LibraryStore store(m_databasePath);
+        store::SessionStore sessions(store.database());
+        if (!sessions.findSession(sessionId))
+            return false;
+        turns = sessions.turns(sessionId);
+    } catch (const std::exception &e) {
+        log::get("ui")->warn("cannot reopen session {}: {}", sessionId, e.what());
+        return false;
+    }
+    m_sessionId = sessionId;
+    m_pastQuestions.clear();
+    m_pastAnswers.clear();
+    for (const store::TurnRecord &t : turns) {
+        m_pastQuestions << t.question;
+        m_pastAnswers << t.answer;
+    }
+    m_answerText = m_pastAnswers.isEmpty() ? QString() : m_pastAnswers.back();
+    clearChips();
+    renderTranscript();
+    m_status->setText(tr("Session reopened: %n turn(s).", nullptr, int(turns.size())));
+    emit sessionChanged(m_sessionId);
+    return true;
+}
+
+QString ChatDock::transcriptText() const
+{
+    QStringList lines;
+    for (qsizetype i = 0; i < m_pastQuestions.size(); ++i)
+        lines << QStringLiteral("Q: ") + m_pastQuestions[i] << m_pastAnswers[i];
+    if (!m_current.isEmpty())
+        lines << QStringLiteral("Q: ") + m_current << m_streamed;
+    return lines.join(QLatin1Char('\n'));
+}
+
+void ChatDock::renderTranscript()
+{
+    const auto paragraph = [](const QString &text) {
+        return QStringLiteral("<p>%1</p>").arg(text.toHtmlEscaped().replace(QLatin1Char('\n'), QStringLiteral("<br>")));
+    };
+    QString html;
+    for (qsizetype i = 0; i < m_pastQuestions.size(); ++i)
+        html += QStringLiteral("<p><b>%1</b></p>").arg(m_pastQuestions[i].toHtmlEscaped()) + paragraph(m_pastAnswers[i]);
+    if (!m_current.isEmpty())
+        html += QStringLiteral("<p><b>%1</b></p>").arg(m_current.toHtmlEscaped()) + paragraph(m_streamed);
+    m_answer->setHtml(html);
+    m_answer->moveCursor(QTextCursor::End);
+    m_answer->ensureCursorVisible();
+}
 
 void ChatDock::focusQuestion()
 {
@@ -103,8 +200,9 @@ bool ChatDock::ask()
     if (m_thread || question.isEmpty() || m_databasePath.isEmpty())
         return false;
     clearChips();
-    m_answer->clear();
+    m_current = question;
     m_streamed.clear();
+    renderTranscript();
     m_status->setText(m_modelPath.isEmpty() ? tr("Searching…") : tr("Thinking…"));
     m_ask->setEnabled(false);
     m_stop->setEnabled(true);
@@ -113,10 +211,12 @@ bool ChatDock::ask()
     const auto shared = m_shared;
     const QString database = m_databasePath;
     const QString model = m_modelPath;
+    const int contextTokens = m_contextTokens;
+    const qint64 sessionId = m_sessionId;
     QPointer<ChatDock> self(this);
-    m_thread = QThread::create([shared, database, model, question, self] {
-        QString answer, error;
-        std::vector<ChatCitation> citations;
+    m_thread = QThread::create([shared, database, model, contextTokens, question, sessionId, self] {
+        Outcome out;
+        out.sessionId = sessionId;
         try {
             store::LibraryStore store(database);
             app::AskService service(store);
@@ -132,36 +232,60 @@ bool ChatDock::ask()
                     s.service = nullptr;
                 }
             } unset{*shared};
-            if (!model.isEmpty() && !shared->stopped.load())
-                service.loadModel(model);
+            app::AskRequest request;
+            request.question = question;
+            if (!model.isEmpty() && !shared->stopped.load()) {
+                service.loadModel(model, QString(), contextTokens);
+                {
+                    std::lock_guard lock(shared->mutex);
+                    shared->modelReady = true;
+                }
+                // A small context keeps three quarters for the passages, or none would fit.
+                request.maxTokens = std::min(request.maxTokens, service.modelStatus().contextTokens / 4);
+            }
             if (!shared->stopped.load()) {
-                app::AskRequest request;
-                request.question = question;
-                const app::AskResult result = service.ask(request, [self](const QString &text) {
+                const auto onText = [self](const QString &text) {
                     QMetaObject::invokeMethod(self, [self, text] {
                         if (self)
                             self->appendText(text);
                     }, Qt::QueuedConnection);
-                });
-                answer = result.answer;
+                };
+                const auto onPrefill = [self](std::int64_t done, std::int64_t total) {
+                    QMetaObject::invokeMethod(self, [self, done, total] {
+                        if (self)
+                            emit self->prefillProgress(done, total);
+                    }, Qt::QueuedConnection);
+                };
+                const app::AskResult result = service.ask(request, onText, onPrefill);
+                out.answer = result.answer;
                 for (app::Citation c : result.citations) {
                     if (c.title.isEmpty())
                         c.title = QFileInfo(c.path).fileName();
-                    citations.push_back({c.documentId, c.page, c.start, c.length, app::citationLabel(c)});
+                    out.citations.push_back({c.documentId, c.page, c.start, c.length, app::citationLabel(c)});
                 }
+                if (!model.isEmpty()) {
+                    out.hasStats = true;
+                    out.stats = service.memoryStats();
+                }
+                // A stopped answer is kept too: the transcript shows what was said.
+                app::SessionService sessions(store.database());
+                if (out.sessionId == 0)
+                    out.sessionId = sessions.startSession(question);
+                sessions.recordTurn(out.sessionId, result);
             }
         } catch (const std::exception &e) {
-            error = QString::fromUtf8(e.what());
+            out.error = QString::fromUtf8(e.what());
             log::get("ui")->error("ask failed: {}", e.what());
         }
-        const bool stopped = shared->stopped.load();
-        QMetaObject::invokeMethod(self, [self, answer, citations, error, stopped] {
+        out.stopped = shared->stopped.load();
+        QMetaObject::invokeMethod(self, [self, out] {
             if (self)
-                self->finish(answer, citations, error, stopped);
+                self->finish(out);
         }, Qt::QueuedConnection);
     });
     connect(m_thread, &QThread::finished, m_thread, &QObject::deleteLater);
     m_thread->start();
+    emit questionStarted();
     return true;
 }
 
@@ -178,11 +302,10 @@ void ChatDock::stop()
 void ChatDock::appendText(const QString &text)
 {
     m_streamed += text;
-    m_answer->setPlainText(m_streamed);
+    renderTranscript();
 }
 
-void ChatDock::finish(const QString &answer, const std::vector<ChatCitation> &citations, const QString &error,
-                      bool stopped)
+void ChatDock::finish(const Outcome &outcome)
 {
     if (m_thread)
         m_thread->wait();
@@ -190,12 +313,27 @@ void ChatDock::finish(const QString &answer, const std::vector<ChatCitation> &ci
     m_shared.reset();
     m_ask->setEnabled(true);
     m_stop->setEnabled(false);
-    if (!error.isEmpty()) {
-        m_status->setText(tr("Could not answer: %1").arg(error));
+    if (outcome.hasStats)
+        m_lastStats = outcome.stats;
+    const QString question = m_current;
+    m_current.clear();
+    const QString &answer = outcome.answer;
+    const std::vector<ChatCitation> &citations = outcome.citations;
+    const bool stopped = outcome.stopped;
+    if (!outcome.error.isEmpty()) {
+        renderTranscript();
+        m_status->setText(tr("Could not answer: %1").arg(outcome.error));
         emit answerFinished(false);
         return;
     }
-    m_answer->setPlainText(answer.isEmpty() ? m_streamed : answer);
+    m_answerText = answer.isEmpty() ? m_streamed : answer;
+    m_pastQuestions << question;
+    m_pastAnswers << m_answerText;
+    renderTranscript();
+    if (outcome.sessionId != m_sessionId) {
+        m_sessionId = outcome.sessionId;
+        emit sessionChanged(m_sessionId);
+    }
     m_citations = citations;
     for (std::size_t i = 0; i < citations.size(); ++i) {
         const ChatCitation &c = citations[i];

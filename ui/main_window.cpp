@@ -3,14 +3,20 @@
 #include "ui/main_window.h"
 
 #include "app/paths.h"
+#include "store/library_store.h"
+#include "ui/annotations_panel.h"
 #include "ui/chat_dock.h"
 #include "ui/kv_meter.h"
 #include "ui/kv_planner.h"
 #include "ui/library_view.h"
 #include "ui/page_text_view.h"
 #include "ui/page_viewer.h"
+#include "ui/theme.h"
 
+#include <QActionGroup>
 #include <QFileDialog>
+#include <QFileInfo>
+#include <QTextBrowser>
 
 #include <QApplication>
 #include <QDockWidget>
@@ -19,6 +25,8 @@
 #include <QMessageBox>
 #include <QStackedWidget>
 #include <QStatusBar>
+
+#include <algorithm>
 
 namespace nw::ui {
 
@@ -51,7 +59,7 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
     });
     m_chatDock = createDock(tr("Chat"), QStringLiteral("ChatDock"), QString(), Qt::RightDockWidgetArea);
     m_chat = new ChatDock(m_chatDock);
-    m_chat->setModelPath(m_options.modelPath);
+    m_chat->setModelPath(m_options.modelPath, m_options.contextTokens);
     m_chatDock->setWidget(m_chat);
     connect(m_chat, &ChatDock::citationActivated, m_pageView,
             [this](qint64 documentId, int page, int start, int length) {
@@ -62,13 +70,122 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
     m_kvMeter = new KvMeter(m_kvMeterDock);
     m_kvMeter->setModelName(m_options.modelPath);
     m_kvMeterDock->setWidget(m_kvMeter);
-    createMenus();
+    // The meter polls the answering model's snapshots while a question runs, then keeps the last.
+    connect(m_chat, &ChatDock::questionStarted, this, [this] {
+        if (!m_options.modelPath.isEmpty())
+            m_kvMeter->setStatsSource([chat = m_chat] { return chat->memoryStats(); });
+    });
+    connect(m_chat, &ChatDock::prefillProgress, m_kvMeter, &KvMeter::setPrefillProgress);
+    connect(m_chat, &ChatDock::answerFinished, this, [this] {
+        if (!m_kvMeter->isPolling())
+            return;
+        m_kvMeter->setStatsSource([chat = m_chat] { return chat->memoryStats(); }); // one last poll
+        m_kvMeter->clearStatsSource();
+    });
 
-    const QString database = m_options.databasePath.isEmpty() ? app::defaultDatabasePath() : m_options.databasePath;
+    m_annotationsDock = createDock(tr("Annotations"), QStringLiteral("AnnotationsDock"), QString(), Qt::LeftDockWidgetArea);
+    m_annotations = new AnnotationsPanel(m_annotationsDock);
+    m_annotationsDock->setWidget(m_annotations);
+    connect(m_annotations, &AnnotationsPanel::pageRequested, this,
+            [this](qint64 documentId, int page, const QString &quote) {
+                const QStringList terms{quote.section(QLatin1Char('\n'), 0, 0)};
+                m_pageView->showPage(documentId, page, terms);
+                showPageWidget(m_pageViewer->showPage(documentId, page, terms));
+                syncAnnotations();
+            });
+    connect(m_pageViewer, &PageViewer::selectionChanged, m_annotations, &AnnotationsPanel::setWordSelection);
+    connect(m_pageViewer, &PageViewer::pageChanged, this, &MainWindow::syncAnnotations);
+    connect(m_library, &LibraryView::pageRequested, this, &MainWindow::syncAnnotations);
+    connect(m_chat, &ChatDock::citationActivated, this, &MainWindow::syncAnnotations);
+    if (auto *text = m_pageView->findChild<QTextBrowser *>(QStringLiteral("PageText")))
+        connect(text, &QTextBrowser::selectionChanged, this, [this, text] {
+            const QTextCursor c = text->textCursor();
+            m_annotations->setSelection(m_pageView->documentId(), m_pageView->pageNumber(), c.selectionStart(),
+                                        c.selectionEnd() - c.selectionStart(), c.selectedText());
+        });
+    createMenus();
+    applyTheme(savedTheme());
+
+    const WindowSession last = loadWindowSession();
+    QString database = m_options.databasePath;
+    if (database.isEmpty())
+        database = !last.databasePath.isEmpty() && QFileInfo::exists(last.databasePath) ? last.databasePath
+                                                                                      : app::defaultDatabasePath();
     m_statusLabel = new QLabel(tr("Library: %1").arg(database), this);
     statusBar()->addWidget(m_statusLabel, 1);
     openDatabase(database);
     statusBar()->addPermanentWidget(new QLabel(m_options.modelPath.isEmpty() ? tr("No model") : m_options.modelPath, this));
+    if (QFileInfo(last.databasePath) == QFileInfo(database))
+        restoreSession(last);
+    m_autosave = new SessionAutosave([this] { return captureSession(); }, this);
+    m_autosave->start();
+}
+
+MainWindow::~MainWindow()
+{
+    m_autosave->saveNow(); // the docks are still alive here; a kill loses only the last interval
+}
+
+WindowSession MainWindow::captureSession() const
+{
+    WindowSession s;
+    s.databasePath = m_library->databasePath();
+    const auto [documentId, page] = currentPage();
+    if (store::LibraryStore *store = m_library->store(); store && documentId > 0) {
+        try {
+            if (const auto doc = store->findDocument(documentId)) {
+                s.documentSha256 = doc->sha256;
+                s.page = page;
+            }
+        } catch (const std::exception &) {
+            // the library went away: save the rest
+        }
+    }
+    if (m_pageViewer->canvas()->zoomMode() == ZoomMode::Free)
+        s.zoom = m_pageViewer->canvas()->zoom(); // 0 keeps the fit modes
+    s.chatSessionId = m_chat->sessionId();
+    s.geometry = saveGeometry();
+    s.dockState = saveState();
+    return s;
+}
+
+void MainWindow::restoreSession(const WindowSession &session)
+{
+    if (!session.geometry.isEmpty())
+        restoreGeometry(session.geometry);
+    if (!session.dockState.isEmpty())
+        restoreState(session.dockState);
+    if (session.chatSessionId > 0)
+        m_chat->openSession(session.chatSessionId);
+    store::LibraryStore *store = m_library->store();
+    if (!store || session.documentSha256.isEmpty())
+        return;
+    try {
+        if (const auto doc = store->findDocumentBySha256(session.documentSha256)) {
+            const int page = std::max(session.page, 1);
+            m_pageView->showPage(doc->id, page);
+            showPageWidget(m_pageViewer->showPage(doc->id, page));
+            if (session.zoom > 0)
+                m_pageViewer->canvas()->setZoom(session.zoom);
+        }
+    } catch (const std::exception &) {
+        return; // an unreadable library opens on no page
+    }
+    syncAnnotations();
+}
+
+std::pair<qint64, int> MainWindow::currentPage() const
+{
+    if (m_pages->currentWidget() == m_pageViewer && m_pageViewer->documentId() > 0)
+        return {m_pageViewer->documentId(), m_pageViewer->pageNumber()};
+    return {m_pageView->documentId(), m_pageView->pageNumber()};
+}
+
+void MainWindow::syncAnnotations()
+{
+    const auto [documentId, page] = currentPage();
+    m_annotations->setCurrentDocument(documentId);
+    m_annotations->setCurrentPage(page);
 }
 
 QDockWidget *MainWindow::createDock(const QString &title, const QString &objectName, const QString &placeholder,
@@ -108,10 +225,14 @@ void MainWindow::createMenus()
         m_chat->focusQuestion();
     });
     askAction->setObjectName(QStringLiteral("AskAction"));
+    edit->addAction(tr("&Highlight Selection"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_H), m_annotations,
+                    &AnnotationsPanel::highlightFromSelection)
+        ->setObjectName(QStringLiteral("HighlightAction"));
+    edit->addAction(tr("&New Chat Session"), m_chat, &ChatDock::newSession)->setObjectName(QStringLiteral("NewSessionAction"));
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
     view->setObjectName(QStringLiteral("ViewMenu"));
-    for (QDockWidget *dock : {m_libraryDock, m_chatDock, m_kvMeterDock})
+    for (QDockWidget *dock : {m_libraryDock, m_annotationsDock, m_chatDock, m_kvMeterDock})
         view->addAction(dock->toggleViewAction());
     view->addSeparator();
     view->addActions(m_pageViewer->zoomActions());
@@ -121,6 +242,19 @@ void MainWindow::createMenus()
     m_pageTextAction->setObjectName(QStringLiteral("PageTextAction"));
     m_pageTextAction->setCheckable(true);
     m_pageTextAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T));
+    view->addSeparator();
+    QMenu *themes = view->addMenu(tr("&Theme"));
+    themes->setObjectName(QStringLiteral("ThemeMenu"));
+    auto *themeGroup = new QActionGroup(themes);
+    const Theme saved = savedTheme();
+    for (const auto &[theme, title] : {std::pair{Theme::System, tr("Follow &System")}, std::pair{Theme::Light, tr("&Light")},
+                                       std::pair{Theme::Dark, tr("&Dark")}}) {
+        QAction *action = themes->addAction(title, this, [theme] { applyTheme(theme); });
+        action->setObjectName(QStringLiteral("Theme_%1").arg(themeName(theme)));
+        action->setCheckable(true);
+        action->setChecked(theme == saved);
+        themeGroup->addAction(action);
+    }
 
     QMenu *go = menuBar()->addMenu(tr("&Go"));
     go->setObjectName(QStringLiteral("GoMenu"));
@@ -150,6 +284,9 @@ bool MainWindow::openDatabase(const QString &path)
     m_pageView->setStore(m_library->store());
     m_pageViewer->setStore(m_library->store());
     m_chat->setDatabasePath(ok ? path : QString());
+    m_annotations->setStore(m_library->store());
+    if (m_chat->sessionId() > 0)
+        m_chat->newSession(); // its session lives in the previous database
     if (ok)
         m_statusLabel->setText(tr("Library: %1").arg(path));
     return ok;

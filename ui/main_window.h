@@ -2,7 +2,11 @@
 // central page viewer.
 #pragma once
 
+#include "ui/session_state.h"
+
 #include <QMainWindow>
+
+#include <utility>
 
 class QDockWidget;
 class QAction;
@@ -11,22 +15,28 @@ class QStackedWidget;
 
 namespace nw::ui {
 
+class AnnotationsPanel;
 class ChatDock;
 class KvMeter;
 class KvPlanner;
 class LibraryView;
 class PageTextView;
 class PageViewer;
+class SessionAutosave;
 
 struct MainWindowOptions {
     QString databasePath; // empty: the default library database
     QString modelPath;    // empty: no model (extractive answers)
+    int contextTokens = 0; // the model's context; 0: its training context, at most 8192
 };
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
+    // An empty databasePath reopens the last session's database (else the default one); the
+    // last session's page, docks and chat come back when the database is the same.
     explicit MainWindow(const MainWindowOptions &options, QWidget *parent = nullptr);
+    ~MainWindow() override; // saves the session
 
     QDockWidget *libraryDock() const { return m_libraryDock; }
     QDockWidget *chatDock() const { return m_chatDock; }
@@ -39,6 +49,10 @@ public:
     // View ▸ Page Text toggle is on. Library hits and citations open both views.
     PageViewer *pageViewer() const { return m_pageViewer; }
     KvPlanner *kvPlanner(); // created on first use
+    QDockWidget *annotationsDock() const { return m_annotationsDock; }
+    AnnotationsPanel *annotations() const { return m_annotations; }
+    SessionAutosave *autosave() const { return m_autosave; }
+    WindowSession captureSession() const;
 
 public slots:
     void showKvPlanner();
@@ -53,6 +67,9 @@ private:
                             Qt::DockWidgetArea area);
     void showAbout();
     void showPageWidget(bool rendered); // the rendered view when it could open the page
+    void restoreSession(const WindowSession &session);
+    void syncAnnotations(); // the panel follows the document in the page view
+    std::pair<qint64, int> currentPage() const; // document and 1-based page on screen; {0, 0} for none
 
     MainWindowOptions m_options;
     QDockWidget *m_libraryDock = nullptr;
@@ -67,6 +84,9 @@ private:
     QStackedWidget *m_pages = nullptr;
     QAction *m_pageTextAction = nullptr;
     QLabel *m_statusLabel = nullptr;
+    QDockWidget *m_annotationsDock = nullptr;
+    AnnotationsPanel *m_annotations = nullptr;
+    SessionAutosave *m_autosave = nullptr;
 };
 
 } // namespace nw::ui

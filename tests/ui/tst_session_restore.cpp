@@ -1,0 +1,210 @@
+// Session autosave and restore (offscreen): a window is changed (page, dock, a question asked),
+// destroyed, and a new window on the same database comes back the same; the autosave timer
+// writes the state to disk on its own (what a killed process keeps); another database starts
+// fresh; no --db reopens the last database.
+#include "app/text_pdf.h"
+#include "ingest/ingestor.h"
+#include "store/library_store.h"
+#include "store/session_store.h"
+#include "ui/chat_dock.h"
+#include "ui/library_view.h"
+#include "ui/main_window.h"
+#include "ui/page_text_view.h"
+#include "ui/session_state.h"
+
+#include <QDockWidget>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QLineEdit>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <memory>
+
+namespace {
+
+constexpr int kPages = 6;
+
+// A PDF whose page n says "page n" and, on page 5 only, a fact to ask about.
+QString makeLibrary(const QString &dir, const QString &name)
+{
+    QString text;
+    for (int page = 1; page <= kPages; ++page) {
+        if (page > 1)
+            text += QLatin1Char('\f');
+        for (int line = 0; line < 12; ++line)
+            text += QStringLiteral("Page %1 line %2 ordinary wording about deliveries.\n").arg(page).arg(line);
+        if (page == 5)
+            text += QStringLiteral("The warehouse in Tromso keeps the spare turbines.\n");
+    }
+    const QString pdf = dir + QStringLiteral("/%1.pdf").arg(name);
+    QFile file(pdf);
+    if (!file.open(QIODevice::WriteOnly) || file.write(nw::app::renderTextPdf(name, text)) < 0)
+        return {};
+    file.close();
+    const QString database = dir + QStringLiteral("/%1.sqlite").arg(name);
+    nw::store::LibraryStore store(database);
+    nw::ingest::Ingestor ingestor(store);
+    if (ingestor.run({pdf}).added != 1)
+        return {};
+    return database;
+}
+
+qint64 firstDocument(const QString &database)
+{
+    nw::store::LibraryStore store(database);
+    const auto docs = store.documents();
+    return docs.empty() ? 0 : docs.front().id;
+}
+
+} // namespace
+
+class TestSessionRestore : public QObject {
+    Q_OBJECT
+private slots:
+    void init();
+    void restoresPageDocksAndChat();
+    void autosaveWritesWithoutClosing();
+    void otherDatabaseStartsFresh();
+    void noDatabaseOptionReopensTheLast();
+
+private:
+    std::unique_ptr<QTemporaryDir> m_dir;
+};
+
+void TestSessionRestore::init()
+{
+    // Each test starts with empty settings in its own scratch folder, never the user's.
+    m_dir = std::make_unique<QTemporaryDir>();
+    QVERIFY(m_dir->isValid());
+    QCoreApplication::setOrganizationName(QStringLiteral("NeedleworkTests"));
+    QCoreApplication::setApplicationName(QStringLiteral("tst_session_restore"));
+    QSettings::setDefaultFormat(QSettings::IniFormat);
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_dir->filePath(QStringLiteral("settings")));
+    QSettings().clear();
+}
+
+void TestSessionRestore::restoresPageDocksAndChat()
+{
+    const QString database = makeLibrary(m_dir->path(), QStringLiteral("warehouse"));
+    QVERIFY(!database.isEmpty());
+    const qint64 document = firstDocument(database);
+    QVERIFY(document > 0);
+    const QString question = QStringLiteral("Where are the spare turbines kept?");
+    qint64 chatSession = 0;
+    {
+        nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QVERIFY(window.pageView()->showPage(document, 4));
+        window.kvMeterDock()->hide();
+        QSignalSpy finished(window.chat(), &nw::ui::ChatDock::answerFinished);
+        window.chat()->questionBox()->setText(question);
+        QVERIFY(window.chat()->ask());
+        QVERIFY(finished.wait(20000));
+        QCOMPARE(finished.first().at(0).toBool(), true);
+        chatSession = window.chat()->sessionId();
+        QVERIFY(chatSession > 0);
+    } // destroyed: the destructor saves
+
+    // The turn is in the database (what the restore reads back).
+    {
+        nw::store::LibraryStore store(database);
+        nw::store::SessionStore sessions(store.database());
+        const auto turns = sessions.turns(chatSession);
+        QCOMPARE(turns.size(), std::size_t(1));
+        QCOMPARE(turns.front().question, question);
+        QVERIFY2(turns.front().answer.contains(QStringLiteral("Tromso")), qPrintable(turns.front().answer));
+    }
+
+    nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QCOMPARE(window.pageView()->documentId(), document);
+    QCOMPARE(window.pageView()->pageNumber(), 4);
+    QVERIFY(window.pageView()->pageText().contains(QStringLiteral("Page 4 line 0")));
+    QVERIFY(window.kvMeterDock()->isHidden());
+    QVERIFY(window.libraryDock()->isVisible());
+    QVERIFY(window.chatDock()->isVisible());
+    QCOMPARE(window.chat()->sessionId(), chatSession);
+    const QString transcript = window.chat()->transcriptText();
+    QVERIFY2(transcript.contains(QStringLiteral("Q: ") + question), qPrintable(transcript));
+    QVERIFY2(transcript.contains(QStringLiteral("Tromso")), qPrintable(transcript));
+    QVERIFY2(window.chat()->answerText().contains(QStringLiteral("Tromso")), qPrintable(window.chat()->answerText()));
+
+    // A second question goes into the same session.
+    QSignalSpy finished(window.chat(), &nw::ui::ChatDock::answerFinished);
+    window.chat()->questionBox()->setText(QStringLiteral("What is on page 2?"));
+    QVERIFY(window.chat()->ask());
+    QVERIFY(finished.wait(20000));
+    QCOMPARE(window.chat()->sessionId(), chatSession);
+    nw::store::LibraryStore store(database);
+    QCOMPARE(nw::store::SessionStore(store.database()).turns(chatSession).size(), std::size_t(2));
+}
+
+void TestSessionRestore::autosaveWritesWithoutClosing()
+{
+    const QString database = makeLibrary(m_dir->path(), QStringLiteral("autosave"));
+    QVERIFY(!database.isEmpty());
+    const qint64 document = firstDocument(database);
+    nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QVERIFY(window.autosave()->isRunning());
+    QVERIFY(window.pageView()->showPage(document, 3));
+
+    // Read the settings file itself, as the next process would after a kill: no QSettings cache.
+    const QString file = m_dir->filePath(QStringLiteral("settings/NeedleworkTests/tst_session_restore.ini"));
+    const auto savedPage = [&file]() {
+        QFile f(file);
+        if (!f.open(QIODevice::ReadOnly))
+            return -1;
+        const QByteArray ini = f.readAll();
+        const qsizetype at = ini.indexOf("\npage=");
+        return at < 0 ? -1 : ini.mid(at + 6, ini.indexOf('\n', at + 1) - at - 6).toInt();
+    };
+    QElapsedTimer clock;
+    clock.start();
+    QTRY_COMPARE_WITH_TIMEOUT(savedPage(), 3, 3 * nw::ui::SessionAutosave::kIntervalMs);
+    QVERIFY2(clock.elapsed() <= 2 * nw::ui::SessionAutosave::kIntervalMs + 500, qPrintable(QString::number(clock.elapsed())));
+
+    window.pageView()->nextPage();
+    QTRY_COMPARE_WITH_TIMEOUT(savedPage(), 4, 3 * nw::ui::SessionAutosave::kIntervalMs);
+    // An unchanged window writes nothing more.
+    const int saves = window.autosave()->saveCount();
+    QTest::qWait(nw::ui::SessionAutosave::kIntervalMs + 300);
+    QCOMPARE(window.autosave()->saveCount(), saves);
+}
+
+void TestSessionRestore::otherDatabaseStartsFresh()
+{
+    const QString first = makeLibrary(m_dir->path(), QStringLiteral("first"));
+    const QString second = makeLibrary(m_dir->path(), QStringLiteral("second"));
+    QVERIFY(!first.isEmpty() && !second.isEmpty());
+    {
+        nw::ui::MainWindow window({.databasePath = first, .modelPath = {}});
+        QVERIFY(window.pageView()->showPage(firstDocument(first), 2));
+    }
+    QCOMPARE(nw::ui::loadWindowSession().page, 2);
+    nw::ui::MainWindow window({.databasePath = second, .modelPath = {}});
+    QCOMPARE(window.pageView()->documentId(), 0);
+    QCOMPARE(window.chat()->sessionId(), 0);
+}
+
+void TestSessionRestore::noDatabaseOptionReopensTheLast()
+{
+    const QString database = makeLibrary(m_dir->path(), QStringLiteral("last"));
+    QVERIFY(!database.isEmpty());
+    {
+        nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+        QVERIFY(window.pageView()->showPage(firstDocument(database), 6));
+    }
+    nw::ui::MainWindow window({.databasePath = {}, .modelPath = {}});
+    QCOMPARE(window.library()->databasePath(), database);
+    QCOMPARE(window.pageView()->pageNumber(), 6);
+}
+
+QTEST_MAIN(TestSessionRestore)
+#include "tst_session_restore.moc"
