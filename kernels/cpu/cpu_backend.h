@@ -18,7 +18,7 @@ public:
     std::string name() const override;
     int threads() const override { return m_pool.size(); }
 
-    // Repacks the Q4_0 / Q8_0 / Q4_K matrices into the 8-row interleaved layout
+    // Repacks the Q4_0 / Q4_K matrices into the 8-row interleaved layout
     // (matmul_packed.h); matmul then finds them by their data pointer. NW_CPU_REPACK=0 in the
     // environment turns this off (to compare with the per-row kernels).
     void prepareWeights(std::span<const WeightMatrix> weights) override;
