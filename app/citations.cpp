@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <set>
+
 namespace nw::app {
 namespace {
 
@@ -201,16 +203,33 @@ QString sectionHeadingBefore(const QString &text, int offset)
     return found;
 }
 
-QString normalizeForMatching(const QString &text)
+namespace {
+
+// normalizeForMatching's text, with the offset in the original of every character kept.
+struct NormalizedText {
+    QString text;
+    std::vector<int> origin;
+};
+
+NormalizedText normalizeWithOrigins(const QString &text)
 {
-    QString t = text;
-    // Hyphenation at line ends: "termi-\n   nation" -> "termination".
-    static const QRegularExpression hyphenBreak(QStringLiteral("(\\w)-\\s*\\n\\s*(\\w)"));
-    t.replace(hyphenBreak, QStringLiteral("\\1\\2"));
-    QString out;
-    out.reserve(t.size());
+    NormalizedText out;
+    out.text.reserve(text.size());
+    out.origin.reserve(static_cast<std::size_t>(text.size()));
     bool space = false;
-    for (QChar c : t) {
+    for (int i = 0; i < text.size(); ++i) {
+        QChar c = text[i];
+        // Hyphenation at line ends: "termi-\n   nation" -> "termination".
+        if (c == QLatin1Char('-') && i > 0 && text[i - 1].isLetterOrNumber()) {
+            int j = i + 1;
+            bool newline = false;
+            for (; j < text.size() && text[j].isSpace(); ++j)
+                newline = newline || text[j] == QLatin1Char('\n');
+            if (newline && j < text.size() && text[j].isLetterOrNumber()) {
+                i = j - 1;
+                continue;
+            }
+        }
         switch (c.unicode()) {
         case 0x2018: case 0x2019: case 0x201A: case 0x2032: c = QLatin1Char('\''); break;
         case 0x201C: case 0x201D: case 0x201E: case 0x2033: c = QLatin1Char('"'); break;
@@ -219,15 +238,81 @@ QString normalizeForMatching(const QString &text)
         default: break;
         }
         if (c.isSpace()) {
-            space = !out.isEmpty();
+            space = !out.text.isEmpty();
             continue;
         }
-        if (space)
-            out += QLatin1Char(' ');
+        if (space) {
+            out.text += QLatin1Char(' ');
+            out.origin.push_back(i);
+        }
         space = false;
-        out += c.toLower();
+        out.text += c.toLower();
+        out.origin.push_back(i);
     }
     return out;
+}
+
+QStringList quotePieces(const QString &quote)
+{
+    static const QRegularExpression ellipsis(QStringLiteral("\\s*(\\.\\.\\.|…)\\s*"));
+    return normalizeForMatching(quote).split(ellipsis, Qt::SkipEmptyParts);
+}
+
+// The pieces in order in `n`, as a span of the original text.
+std::optional<TextSpan> findPieces(const NormalizedText &n, const QStringList &pieces)
+{
+    if (pieces.isEmpty())
+        return std::nullopt;
+    qsizetype from = 0;
+    int start = -1;
+    int end = -1;
+    for (const QString &piece : pieces) {
+        const qsizetype at = n.text.indexOf(piece, from);
+        if (at < 0)
+            return std::nullopt;
+        if (start < 0)
+            start = n.origin[static_cast<std::size_t>(at)];
+        end = n.origin[static_cast<std::size_t>(at + piece.size() - 1)] + 1;
+        from = at + piece.size();
+    }
+    return TextSpan{start, end - start};
+}
+
+} // namespace
+
+QString normalizeForMatching(const QString &text)
+{
+    return normalizeWithOrigins(text).text;
+}
+
+std::optional<TextSpan> locateQuote(const QString &text, const QString &quote)
+{
+    return findPieces(normalizeWithOrigins(text), quotePieces(quote));
+}
+
+std::optional<TextSpan> sentenceMatching(const QString &text, const QString &answer)
+{
+    static const QRegularExpression word(QStringLiteral("\\w{4,}"));
+    const auto wordsOf = [](const QString &s) {
+        std::set<QString> words;
+        auto it = word.globalMatch(s.toLower());
+        while (it.hasNext())
+            words.insert(it.next().captured());
+        return words;
+    };
+    const std::set<QString> answerWords = wordsOf(answer);
+    std::optional<TextSpan> best;
+    std::size_t bestShared = 0;
+    for (const TextSpan &sentence : sentenceSpans(text)) {
+        std::size_t shared = 0;
+        for (const QString &w : wordsOf(text.mid(sentence.start, sentence.length)))
+            shared += answerWords.count(w);
+        if (shared > bestShared) {
+            bestShared = shared;
+            best = sentence;
+        }
+    }
+    return best;
 }
 
 QStringList quotedPassages(const QString &answer, int minWords)
@@ -245,23 +330,18 @@ QStringList quotedPassages(const QString &answer, int minWords)
 
 std::vector<QuoteCheck> checkQuotes(const QString &answer, const QStringList &sources, int minWords)
 {
-    QStringList normalizedSources;
+    std::vector<NormalizedText> normalizedSources;
     for (const QString &s : sources)
-        normalizedSources << normalizeForMatching(s);
+        normalizedSources.push_back(normalizeWithOrigins(s));
     std::vector<QuoteCheck> checks;
     for (const QString &quote : quotedPassages(answer, minWords)) {
         QuoteCheck check{quote};
-        // Ellipses inside a quote join pieces that must each be in the same source.
-        QStringList pieces;
-        for (const QString &piece : normalizeForMatching(quote).split(QRegularExpression(QStringLiteral("\\s*(\\.\\.\\.|…)\\s*")), Qt::SkipEmptyParts))
-            pieces << piece;
-        for (int i = 0; i < normalizedSources.size() && !check.supported; ++i) {
-            bool all = !pieces.isEmpty();
-            for (const QString &piece : pieces)
-                all = all && normalizedSources[i].contains(piece);
-            if (all) {
+        const QStringList pieces = quotePieces(quote);
+        for (std::size_t i = 0; i < normalizedSources.size() && !check.supported; ++i) {
+            if (const auto span = findPieces(normalizedSources[i], pieces)) {
                 check.supported = true;
-                check.sourceIndex = i;
+                check.sourceIndex = static_cast<int>(i);
+                check.span = *span;
             }
         }
         checks.push_back(check);

@@ -12,6 +12,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace nw::app {
@@ -58,6 +59,16 @@ QString sectionHeadingBefore(const QString &text, int offset);
 // line-end hyphenation joined ("termi-\nnation"): what two copies of one passage share.
 QString normalizeForMatching(const QString &text);
 
+// Where `quote` is in `text`, compared as normalizeForMatching does; "..." or "…" inside the
+// quote joins pieces that must follow each other. The span runs from the first piece's first
+// character to the last piece's last, in `text`'s UTF-16 offsets; nullopt when it is not there.
+std::optional<TextSpan> locateQuote(const QString &text, const QString &quote);
+
+// The sentence of `text` sharing the most distinct words of four letters or more with
+// `answer` (a cited page without a quote: the place the answer most likely draws on).
+// nullopt when no sentence shares a word.
+std::optional<TextSpan> sentenceMatching(const QString &text, const QString &answer);
+
 // Passages an answer quotes: text inside "..." or “...” with at least `minWords` words.
 QStringList quotedPassages(const QString &answer, int minWords = 4);
 
@@ -65,6 +76,7 @@ struct QuoteCheck {
     QString quote;
     bool supported = false;
     int sourceIndex = -1; // index into the sources that contain it, -1 when unsupported
+    TextSpan span;        // where in that source's text (see locateQuote)
 };
 
 // Each quoted passage of `answer`, looked up (normalised) in `sources`.

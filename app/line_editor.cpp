@@ -71,15 +71,6 @@ std::size_t nextChar(const std::string &s, std::size_t pos)
     return p - pos;
 }
 
-std::size_t columns(const std::string &s, std::size_t from, std::size_t to)
-{
-    std::size_t n = 0;
-    for (std::size_t i = from; i < to; ++i)
-        if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80)
-            ++n;
-    return n;
-}
-
 } // namespace
 
 LineEditor::LineEditor() : m_interactive(isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {}
@@ -106,13 +97,114 @@ std::optional<std::string> LineEditor::readLine(const std::string &prompt)
     return line;
 }
 
-void LineEditor::refresh(const std::string &prompt, const std::string &line, std::size_t cursor) const
+std::size_t LineBuffer::columnsAfterCursor() const
 {
-    std::string out = "\r" + prompt + line + "\x1b[K";
-    const std::size_t back = columns(line, cursor, line.size());
-    if (back > 0)
-        out += "\x1b[" + std::to_string(back) + "D";
-    write(out);
+    std::size_t n = 0;
+    for (std::size_t i = m_cursor; i < m_line.size(); ++i)
+        if ((static_cast<unsigned char>(m_line[i]) & 0xC0) != 0x80)
+            ++n;
+    return n;
+}
+
+void LineBuffer::browseHistory(bool older)
+{
+    if (m_history.empty())
+        return;
+    if (m_historyIndex == m_history.size())
+        m_draft = m_line;
+    if (older && m_historyIndex > 0)
+        --m_historyIndex;
+    else if (!older && m_historyIndex < m_history.size())
+        ++m_historyIndex;
+    m_line = m_historyIndex == m_history.size() ? m_draft : m_history[m_historyIndex];
+    m_cursor = m_line.size();
+}
+
+// After ESC: "[" or "O", then a final letter (arrows, Home/End) or digits and "~" (Delete,
+// Home/End on some terminals). Unknown sequences are swallowed.
+LineBuffer::Event LineBuffer::escape(unsigned char byte)
+{
+    m_escape.push_back(static_cast<char>(byte));
+    if (m_escape.size() == 1) {
+        if (byte != '[' && byte != 'O')
+            m_inEscape = false;
+        return Event::Edited;
+    }
+    if (byte >= '0' && byte <= '9' && m_escape.size() < 6)
+        return Event::Edited; // a numeric parameter: wait for its final byte
+    m_inEscape = false;
+    const std::string body = m_escape.substr(1);
+    if (body == "D" && m_cursor > 0)
+        m_cursor -= prevChar(m_line, m_cursor);
+    else if (body == "C" && m_cursor < m_line.size())
+        m_cursor += nextChar(m_line, m_cursor);
+    else if (body == "H" || body == "1~" || body == "7~")
+        m_cursor = 0;
+    else if (body == "F" || body == "4~" || body == "8~")
+        m_cursor = m_line.size();
+    else if (body == "A" || body == "B")
+        browseHistory(body == "A");
+    else if (body == "3~" && m_cursor < m_line.size())
+        m_line.erase(m_cursor, nextChar(m_line, m_cursor));
+    return Event::Edited;
+}
+
+LineBuffer::Event LineBuffer::feed(unsigned char c)
+{
+    if (m_inEscape)
+        return escape(c);
+    switch (c) {
+    case '\r':
+    case '\n':
+        return Event::Submit;
+    case 3: // Ctrl-C: drop the line, keep the session
+        m_line.clear();
+        m_cursor = 0;
+        m_historyIndex = m_history.size();
+        return Event::Cancel;
+    case 4: // Ctrl-D: end of input on an empty line, else delete forward
+        if (m_line.empty())
+            return Event::End;
+        if (m_cursor < m_line.size())
+            m_line.erase(m_cursor, nextChar(m_line, m_cursor));
+        break;
+    case 127:
+    case 8: // Backspace
+        if (m_cursor > 0) {
+            const std::size_t n = prevChar(m_line, m_cursor);
+            m_line.erase(m_cursor - n, n);
+            m_cursor -= n;
+        }
+        break;
+    case 1: m_cursor = 0; break;              // Ctrl-A
+    case 5: m_cursor = m_line.size(); break;  // Ctrl-E
+    case 11: m_line.erase(m_cursor); break;   // Ctrl-K
+    case 21:                                  // Ctrl-U
+        m_line.erase(0, m_cursor);
+        m_cursor = 0;
+        break;
+    case 23: { // Ctrl-W: the word before the cursor
+        std::size_t p = m_cursor;
+        while (p > 0 && m_line[p - 1] == ' ')
+            --p;
+        while (p > 0 && m_line[p - 1] != ' ')
+            --p;
+        m_line.erase(p, m_cursor - p);
+        m_cursor = p;
+        break;
+    }
+    case 27:
+        m_inEscape = true;
+        m_escape.clear();
+        break;
+    default:
+        if (c >= 32) { // printable ASCII and every byte of a UTF-8 sequence
+            m_line.insert(m_cursor, 1, static_cast<char>(c));
+            ++m_cursor;
+        }
+        break;
+    }
+    return Event::Edited;
 }
 
 std::optional<std::string> LineEditor::readRaw(const std::string &prompt)
@@ -122,99 +214,32 @@ std::optional<std::string> LineEditor::readRaw(const std::string &prompt)
         m_interactive = false;
         return readLine(prompt);
     }
-    std::string line;
-    std::size_t cursor = 0;
-    std::size_t historyIndex = m_history.size();
-    std::string draft; // the line being typed, kept while browsing history
-    refresh(prompt, line, cursor);
+    LineBuffer buffer(m_history);
+    const auto refresh = [&] {
+        std::string out = "\r" + prompt + buffer.line() + "\x1b[K";
+        if (const std::size_t back = buffer.columnsAfterCursor(); back > 0)
+            out += "\x1b[" + std::to_string(back) + "D";
+        write(out);
+    };
+    refresh();
     while (true) {
         const int c = readByte();
         if (c < 0)
             return std::nullopt;
-        switch (c) {
-        case '\r':
-        case '\n':
+        switch (buffer.feed(static_cast<unsigned char>(c))) {
+        case LineBuffer::Event::Submit:
             write("\r\n");
-            return line;
-        case 3: // Ctrl-C: drop the line, keep the session
+            return buffer.line();
+        case LineBuffer::Event::End:
+            write("\r\n");
+            return std::nullopt;
+        case LineBuffer::Event::Cancel:
             write("^C\r\n");
-            line.clear();
-            cursor = 0;
             break;
-        case 4: // Ctrl-D: end of input on an empty line, else delete forward
-            if (line.empty()) {
-                write("\r\n");
-                return std::nullopt;
-            }
-            if (cursor < line.size())
-                line.erase(cursor, nextChar(line, cursor));
-            break;
-        case 127:
-        case 8: // Backspace
-            if (cursor > 0) {
-                const std::size_t n = prevChar(line, cursor);
-                line.erase(cursor - n, n);
-                cursor -= n;
-            }
-            break;
-        case 1: cursor = 0; break;            // Ctrl-A
-        case 5: cursor = line.size(); break;  // Ctrl-E
-        case 11: line.erase(cursor); break;   // Ctrl-K
-        case 21:                              // Ctrl-U
-            line.erase(0, cursor);
-            cursor = 0;
-            break;
-        case 23: { // Ctrl-W: the word before the cursor
-            std::size_t p = cursor;
-            while (p > 0 && line[p - 1] == ' ')
-                --p;
-            while (p > 0 && line[p - 1] != ' ')
-                --p;
-            line.erase(p, cursor - p);
-            cursor = p;
+        case LineBuffer::Event::Edited:
             break;
         }
-        case 27: { // escape sequences: arrows, Home/End, Delete
-            const int a = readByte();
-            const int b = readByte();
-            if (a != '[' && a != 'O')
-                break;
-            if (b == 'D' && cursor > 0)
-                cursor -= prevChar(line, cursor);
-            else if (b == 'C' && cursor < line.size())
-                cursor += nextChar(line, cursor);
-            else if (b == 'H')
-                cursor = 0;
-            else if (b == 'F')
-                cursor = line.size();
-            else if ((b == 'A' || b == 'B') && !m_history.empty()) {
-                if (historyIndex == m_history.size())
-                    draft = line;
-                if (b == 'A' && historyIndex > 0)
-                    --historyIndex;
-                else if (b == 'B' && historyIndex < m_history.size())
-                    ++historyIndex;
-                line = historyIndex == m_history.size() ? draft : m_history[historyIndex];
-                cursor = line.size();
-            } else if (b >= '0' && b <= '9') {
-                const int tilde = readByte();
-                if (tilde == '~' && b == '3' && cursor < line.size())
-                    line.erase(cursor, nextChar(line, cursor));
-                else if (tilde == '~' && (b == '1' || b == '7'))
-                    cursor = 0;
-                else if (tilde == '~' && (b == '4' || b == '8'))
-                    cursor = line.size();
-            }
-            break;
-        }
-        default:
-            if (c >= 32) {
-                line.insert(cursor, 1, static_cast<char>(c));
-                ++cursor;
-            }
-            break;
-        }
-        refresh(prompt, line, cursor);
+        refresh();
     }
 }
 

@@ -21,14 +21,15 @@ QString systemInstructions()
 std::vector<Source> passageSources(const std::vector<Passage> &passages)
 {
     std::vector<Source> out;
-    for (const Passage &p : passages) {
+    for (std::size_t i = 0; i < passages.size(); ++i) {
+        const Passage &p = passages[i];
         QString text;
         if (!p.before.isEmpty())
             text += QStringLiteral("[…] ") + p.before.simplified() + QStringLiteral("\n[page %1]\n").arg(p.citation.page);
         text += p.text.trimmed();
         if (!p.after.isEmpty())
             text += QStringLiteral("\n[page %1] ").arg(p.citation.page + 1) + p.after.simplified() + QStringLiteral(" […]");
-        out.push_back({citationLabel(p.citation), text});
+        out.push_back({citationLabel(p.citation), text, static_cast<int>(i)});
     }
     return out;
 }

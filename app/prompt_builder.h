@@ -21,6 +21,7 @@ int estimateTokens(const QString &text);
 struct Source {
     QString label; // "GPL-3, p. 5, §6. Conveying Non-Source Forms"
     QString text;
+    int origin = -1; // the caller's index of what it came from (a passage, a page), kept through the budget cut
 };
 
 struct BuiltPrompt {

@@ -7,12 +7,14 @@
 #include "app/ask_service.h"
 #include "app/commands/ask_options.h"
 #include "app/line_editor.h"
+#include "app/terminal_status_line.h"
 #include "app/session_service.h"
 #include "common/error.h"
 
 #include <QFileInfo>
 #include <QSaveFile>
 
+#include <chrono>
 #include <csignal>
 
 namespace nw::app {
@@ -29,7 +31,8 @@ extern "C" void cancelAnswer(int)
         service->cancel();
 }
 
-QString statusLine(const AskService &service, const AskResult *last)
+// `tokensPerSecond` < 0: none to show yet.
+QString statusLine(const AskService &service, double tokensPerSecond = -1)
 {
     const ModelStatus s = service.modelStatus();
     if (!s.loaded)
@@ -39,9 +42,14 @@ QString statusLine(const AskService &service, const AskResult *last)
                        .arg(s.savingVsMha, 0, 'f', 1)
                        .arg(s.tokensInCache)
                        .arg(s.contextTokens);
-    if (last && last->decodeSeconds > 0)
-        line += QStringLiteral(" · %1 tok/s").arg(last->generatedTokens / last->decodeSeconds, 0, 'f', 1);
+    if (tokensPerSecond >= 0)
+        line += QStringLiteral(" · %1 tok/s").arg(tokensPerSecond, 0, 'f', 1);
     return line + QStringLiteral("]");
+}
+
+double decodeSpeed(const AskResult &result)
+{
+    return result.decodeSeconds > 0 ? result.generatedTokens / result.decodeSeconds : -1;
 }
 
 const char *kHelp =
@@ -77,13 +85,13 @@ Command chatCommand()
                 SessionService sessions(library.database());
                 std::int64_t sessionId = 0;
                 LineEditor editor;
-                const AskResult *last = nullptr;
-                AskResult lastResult;
 
                 io.out << "needlework chat on " << library.path() << " — " << library.stats().documents
-                       << " documents. /help for commands.\n"
-                       << statusLine(service, nullptr) << '\n';
-                io.out.flush();
+                       << " documents. /help for commands.\n";
+                // On a terminal the status line stays on the bottom row and updates in place,
+                // also while an answer streams; piped, it is a plain line after each answer.
+                TerminalStatusLine status(io.out, io.outIsTerminal && editor.interactive());
+                status.printPlain(statusLine(service));
                 while (true) {
                     const auto input = editor.readLine("? ");
                     if (!input)
@@ -109,7 +117,7 @@ Command chatCommand()
                                 if (words.size() < 2)
                                     fail("/kv needs a mode: full, mla, ...");
                                 service.setKvMode(words[1]);
-                                io.out << statusLine(service, nullptr) << '\n';
+                                status.printPlain(statusLine(service));
                             } else if (command == QLatin1String("/mode")) {
                                 if (words.size() < 2)
                                     fail("/mode needs retrieve or whole");
@@ -137,34 +145,33 @@ Command chatCommand()
                         g_answering = &service;
                         auto previous = std::signal(SIGINT, cancelAnswer);
                         AskResult result;
-                        // While the prompt is read, the status line shows progress in place
-                        // ("\r" + erase to end of line, ECMA-48 CSI K); the answer replaces it.
-                        bool progressShown = false;
+                        // The pinned status line follows the work: prompt tokens read, then the
+                        // cache and the decode speed while the answer streams.
+                        using Clock = std::chrono::steady_clock;
+                        Clock::time_point firstPiece;
+                        std::int64_t cachedAtFirstPiece = 0;
                         try {
                             result = service.ask(
                                 request,
                                 [&](const QString &text) {
-                                    if (progressShown) {
-                                        io.out << "\r\x1b[K";
-                                        progressShown = false;
-                                    }
                                     io.out << text;
                                     io.out.flush();
+                                    const std::int64_t cached = service.modelStatus().tokensInCache;
+                                    if (!streamed) {
+                                        firstPiece = Clock::now();
+                                        cachedAtFirstPiece = cached;
+                                    }
                                     streamed = true;
+                                    const double seconds = std::chrono::duration<double>(Clock::now() - firstPiece).count();
+                                    status.showThrottled(statusLine(service, seconds > 0.05 ? (cached - cachedAtFirstPiece) / seconds : -1));
                                 },
                                 [&](std::int64_t done, std::int64_t total) {
-                                    if (!io.outIsTerminal)
-                                        return;
                                     const ModelStatus s = service.modelStatus();
-                                    io.out << "\r\x1b[K" << QStringLiteral("[reading the prompt: %1/%2 tokens · KV %3 used / %4 reserved]")
-                                                                .arg(done)
-                                                                .arg(total)
-                                                                .arg(formatBytes(s.kvBytesUsed), formatBytes(s.kvBytesReserved));
-                                    io.out.flush();
-                                    progressShown = true;
+                                    status.showThrottled(QStringLiteral("[reading the prompt: %1/%2 tokens · KV %3 used / %4 reserved]")
+                                                             .arg(done)
+                                                             .arg(total)
+                                                             .arg(formatBytes(s.kvBytesUsed), formatBytes(s.kvBytesReserved)));
                                 });
-                            if (progressShown)
-                                io.out << "\r\x1b[K";
                         } catch (...) {
                             std::signal(SIGINT, previous);
                             g_answering = nullptr;
@@ -180,9 +187,7 @@ Command chatCommand()
                         if (sessionId == 0)
                             sessionId = sessions.startSession(line);
                         sessions.recordTurn(sessionId, result);
-                        lastResult = std::move(result);
-                        last = &lastResult;
-                        io.out << statusLine(service, last) << '\n';
+                        status.printPlain(statusLine(service, decodeSpeed(result)));
                     } catch (const Error &e) {
                         io.out << "error: " << e.what() << '\n';
                     }

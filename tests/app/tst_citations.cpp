@@ -21,6 +21,10 @@ private slots:
     void quotes_data();
     void quotes();
     void jsonRoundTrip();
+    void locatingQuotes_data();
+    void locatingQuotes();
+    void quoteSpansInSources();
+    void sentenceTheAnswerDrawsOn();
 };
 
 void TestCitations::sentences_data()
@@ -139,6 +143,57 @@ void TestCitations::jsonRoundTrip()
     QCOMPARE(back.boxes[0], QRectF(1.5, 2, 3, 4));
     QCOMPARE(citationLabel(c), QStringLiteral("GPL-3, p. 5, §6. Conveying Non-Source Forms"));
     QVERIFY_THROWS_EXCEPTION(nw::Error, citationFromJson(nlohmann::json{{"page", 1}}));
+}
+
+void TestCitations::locatingQuotes_data()
+{
+    // The page text as a PDF gives it: line breaks, a hyphenated line end, typographic quotes.
+    QTest::addColumn<QString>("quote");
+    QTest::addColumn<QString>("expected"); // the exact page text of the span, "" for not found
+    QTest::addRow("plain, across a line break") << "patent licenses granted to You" << "patent licenses\ngranted to You";
+    QTest::addRow("case and spacing") << "SHALL   TERMINATE as of" << "shall terminate\nas of";
+    QTest::addRow("hyphenated at the line end") << "the termination of the Work" << "the termi-\n   nation of the Work";
+    QTest::addRow("typographic quotes in the page") << "the \"Licensor\" means" << "the \u201CLicensor\u201D means";
+    QTest::addRow("ellipsis joins pieces in order") << "If You institute ... shall terminate" << "If You institute patent litigation against any entity, then any patent licenses\ngranted to You under this License for that Work shall terminate";
+    QTest::addRow("pieces out of order") << "shall terminate ... If You institute" << "";
+    QTest::addRow("absent") << "the licensee may sublicense" << "";
+}
+
+void TestCitations::locatingQuotes()
+{
+    QFETCH(QString, quote);
+    QFETCH(QString, expected);
+    const QString page = QStringLiteral(
+        "If You institute patent litigation against any entity, then any patent licenses\n"
+        "granted to You under this License for that Work shall terminate\nas of the date. Upon the termi-\n"
+        "   nation of the Work, the \u201CLicensor\u201D means the owner.");
+    const auto span = locateQuote(page, quote);
+    if (expected.isEmpty()) {
+        QVERIFY(!span);
+        return;
+    }
+    QVERIFY(span);
+    QCOMPARE(page.mid(span->start, span->length), expected);
+}
+
+void TestCitations::quoteSpansInSources()
+{
+    const QStringList sources{QStringLiteral("Nothing here."), QStringLiteral("Intro. You may convey a covered work in object code form.")};
+    const auto checks = checkQuotes(QStringLiteral("It says \u201Cyou may convey a covered work\u201D [2]."), sources);
+    QCOMPARE(checks.size(), std::size_t(1));
+    QVERIFY(checks[0].supported);
+    QCOMPARE(checks[0].sourceIndex, 1);
+    QCOMPARE(sources[1].mid(checks[0].span.start, checks[0].span.length), QStringLiteral("You may convey a covered work"));
+}
+
+void TestCitations::sentenceTheAnswerDrawsOn()
+{
+    const QString page = QStringLiteral("This License applies to any program. The licensee may terminate on ninety days notice. "
+                                        "Warranties are disclaimed.");
+    const auto span = sentenceMatching(page, QStringLiteral("Either party can terminate with ninety days of notice [1]."));
+    QVERIFY(span);
+    QCOMPARE(page.mid(span->start, span->length), QStringLiteral("The licensee may terminate on ninety days notice."));
+    QVERIFY(!sentenceMatching(page, QStringLiteral("Yes [1].")));
 }
 
 QTEST_GUILESS_MAIN(TestCitations)

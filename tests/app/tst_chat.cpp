@@ -1,0 +1,127 @@
+// `needlework chat` end to end, as a script drives it (stdin is a pipe): the sample library
+// made by `needlework demo`, then /help, /docs, /mode, a question answered with citations to
+// the right page, /save, errors that do not end the chat, and the session left in the database.
+#include "store/library_store.h"
+#include "store/session_store.h"
+
+#include <QDir>
+#include <QFile>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+class TestChat : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void scriptedChat();
+    void endOfInputEndsCleanly();
+
+private:
+    struct Result {
+        int exitCode = -1;
+        QString out;
+        QString err;
+    };
+    Result run(const QStringList &args, const QByteArray &input = {});
+
+    QTemporaryDir m_dir;
+    QString m_exe;
+    QString m_db;
+    QProcessEnvironment m_env;
+};
+
+void TestChat::initTestCase()
+{
+    m_exe = qEnvironmentVariable("NW_BINARY_DIR", QDir::currentPath()) + QStringLiteral("/bin/needlework");
+    QVERIFY2(QFileInfo(m_exe).isExecutable(), qPrintable(m_exe + QStringLiteral(" is missing: build the needlework target")));
+    m_env = QProcessEnvironment::systemEnvironment();
+    m_env.insert(QStringLiteral("HOME"), m_dir.filePath(QStringLiteral("home")));
+    m_env.insert(QStringLiteral("XDG_DATA_HOME"), m_dir.filePath(QStringLiteral("home/data")));
+    m_env.insert(QStringLiteral("XDG_CACHE_HOME"), m_dir.filePath(QStringLiteral("home/cache")));
+    m_db = m_dir.filePath(QStringLiteral("chat.sqlite"));
+    const Result demo = run({QStringLiteral("demo"), QStringLiteral("--db"), m_db, QStringLiteral("--samples"), m_dir.filePath(QStringLiteral("pdf"))});
+    QVERIFY2(demo.exitCode == 0, qPrintable(demo.err));
+}
+
+TestChat::Result TestChat::run(const QStringList &args, const QByteArray &input)
+{
+    QProcess process;
+    process.setProcessEnvironment(m_env);
+    process.setWorkingDirectory(m_dir.path());
+    process.start(m_exe, args);
+    process.write(input);
+    process.closeWriteChannel();
+    if (!process.waitForFinished(120000))
+        process.kill();
+    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1, QString::fromUtf8(process.readAllStandardOutput()),
+            QString::fromUtf8(process.readAllStandardError())};
+}
+
+void TestChat::scriptedChat()
+{
+    const QString saved = m_dir.filePath(QStringLiteral("transcript.md"));
+    const QByteArray script = "/help\n"
+                              "/docs\n"
+                              "/mode sideways\n"
+                              "/mode retrieve\n"
+                              "/kv mla\n"
+                              "/bogus\n"
+                              "\n"
+                              "What happens to patent licenses if I institute patent litigation?\n"
+                              "/save " + saved.toUtf8() + "\n"
+                              "/quit\n"
+                              "this line is never read\n";
+    const Result r = run({QStringLiteral("chat"), QStringLiteral("--db"), m_db}, script);
+    QCOMPARE(r.exitCode, 0);
+    const QString &out = r.out;
+    // Piped: no escape sequences at all, and the status line as a plain line.
+    QVERIFY2(!out.contains(QChar(0x1b)), qPrintable(out));
+    QVERIFY2(out.contains(QStringLiteral("— 7 documents")), qPrintable(out));
+    QVERIFY(out.contains(QStringLiteral("[extractive answers, no model · /help]")));
+    QVERIFY(out.contains(QStringLiteral("/kv MODE")));                       // /help
+    QVERIFY(out.contains(QStringLiteral("Apache License")));                 // /docs lists the sample
+    QVERIFY(out.contains(QStringLiteral("error: unknown mode 'sideways'"))); // a bad command: the chat goes on
+    QVERIFY(out.contains(QStringLiteral("mode: retrieve")));
+    QVERIFY(out.contains(QStringLiteral("error: no model is loaded")));      // /kv without --model
+    QVERIFY(out.contains(QStringLiteral("unknown command /bogus")));
+    // The answer cites Apache-2.0's patent clause (§3), the page tst_retrieval pins.
+    QVERIFY2(out.contains(QStringLiteral("If You institute patent litigation")), qPrintable(out));
+    QVERIFY(out.contains(QStringLiteral("§3. Grant of Patent License")));
+    QVERIFY(out.contains(QStringLiteral("saved session ")));
+    QVERIFY(!out.contains(QStringLiteral("never read")));
+    QVERIFY2(r.err.contains(QStringLiteral("needlework sessions show")), qPrintable(r.err));
+
+    QFile transcript(saved);
+    QVERIFY(transcript.open(QIODevice::ReadOnly));
+    const QString md = QString::fromUtf8(transcript.readAll());
+    QVERIFY(md.contains(QStringLiteral("What happens to patent licenses if I institute patent litigation?")));
+    QVERIFY(md.contains(QStringLiteral("Grant of Patent License")));
+
+    // The turn is in the database too, with its citation.
+    nw::store::LibraryStore library(m_db);
+    nw::store::SessionStore sessions(library.database());
+    const auto list = sessions.sessions();
+    QVERIFY(!list.empty()); // the demo's session and the chat's, the most recent first
+    const auto turns = sessions.turns(list.front().id);
+    QCOMPARE(turns.size(), std::size_t(1));
+    QCOMPARE(turns[0].question, QStringLiteral("What happens to patent licenses if I institute patent litigation?"));
+    QCOMPARE(turns[0].mode, QStringLiteral("retrieve"));
+    QVERIFY(turns[0].citationsJson.contains(QStringLiteral("Grant of Patent License")));
+}
+
+void TestChat::endOfInputEndsCleanly()
+{
+    // Nothing asked: no session is created, the chat says nothing about one.
+    const Result r = run({QStringLiteral("chat"), QStringLiteral("--db"), m_db}, QByteArray());
+    QCOMPARE(r.exitCode, 0);
+    QVERIFY(!r.err.contains(QStringLiteral("saved")));
+    // /save before any question is an error line, not the end.
+    const Result early = run({QStringLiteral("chat"), QStringLiteral("--db"), m_db}, "/save\n/help\n");
+    QCOMPARE(early.exitCode, 0);
+    QVERIFY(early.out.contains(QStringLiteral("error: nothing to save yet")));
+    QVERIFY(early.out.contains(QStringLiteral("/kv MODE")));
+}
+
+QTEST_GUILESS_MAIN(TestChat)
+#include "tst_chat.moc"
