@@ -5,6 +5,7 @@
 #include "common/error.h"
 
 #include <array>
+#include <regex>
 #include <utility>
 
 namespace nw {
@@ -36,7 +37,7 @@ void requireRole(const ChatMessage &message, ChatFamily family)
              chatFamilyName(family), message.role);
 }
 
-constexpr std::array<std::pair<ChatFamily, std::string_view>, 7> kNames = {{
+constexpr std::array<std::pair<ChatFamily, std::string_view>, 8> kNames = {{
     {ChatFamily::Plain, "plain"},
     {ChatFamily::DeepSeekV2, "deepseek-v2"},
     {ChatFamily::DeepSeekV3, "deepseek-v3"},
@@ -44,7 +45,23 @@ constexpr std::array<std::pair<ChatFamily, std::string_view>, 7> kNames = {{
     {ChatFamily::ChatMl, "chatml"},
     {ChatFamily::MistralV1, "mistral-v1"},
     {ChatFamily::MistralV7, "mistral-v7"},
+    {ChatFamily::Completion, "completion"},
 }};
+
+// A Completion template's generation prompt: the literal text between the
+// `{% if add_generation_prompt %}` and `{% endif %}` that follow a loop printing only each
+// message's content. nullopt for anything else (including whitespace-control `-` variants,
+// whose effect on the text would need a real Jinja parser).
+std::optional<std::string> completionPrompt(std::string_view t)
+{
+    static const std::regex pattern(
+        R"(^\{%\s*for (\w+) in messages\s*%\}\{\{\s*\1\[['"]content['"]\]\s*\}\}\{%\s*endfor\s*%\})"
+        R"(\{%\s*if add_generation_prompt\s*%\}([^{}%]*)\{%\s*endif\s*%\}$)");
+    std::match_results<std::string_view::const_iterator> match;
+    if (!std::regex_match(t.begin(), t.end(), match, pattern))
+        return std::nullopt;
+    return match[2].str();
+}
 
 std::optional<ChatFamily> familyFromTemplate(std::string_view t)
 {
@@ -99,6 +116,8 @@ std::optional<ChatFamily> parseChatFamily(std::string_view name)
 
 ChatTemplate ChatTemplate::detect(std::string_view templateText, std::string_view architecture)
 {
+    if (auto prompt = completionPrompt(templateText))
+        return ChatTemplate(ChatFamily::Completion, std::move(*prompt));
     if (auto family = familyFromTemplate(templateText))
         return ChatTemplate(*family);
     if (auto family = familyFromArchitecture(architecture))
@@ -121,6 +140,8 @@ std::vector<std::string> ChatTemplate::stopStrings() const
         return {std::string(kMistralEos)};
     case ChatFamily::Plain:
         return {"\n\nUser:"};
+    case ChatFamily::Completion:
+        return {}; // the model's end-of-generation token ends it
     }
     return {};
 }
@@ -219,6 +240,13 @@ std::string ChatTemplate::apply(std::span<const ChatMessage> messages, bool addG
             else
                 out += " " + m.content + std::string(kMistralEos);
         }
+        break;
+
+    case ChatFamily::Completion:
+        for (const ChatMessage &m : messages)
+            out += m.content;
+        if (addGenerationPrompt)
+            out += m_generationPrompt;
         break;
 
     case ChatFamily::Plain:

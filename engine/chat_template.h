@@ -19,6 +19,9 @@ enum class ChatFamily {
     ChatMl,     // "<|im_start|>role\n...<|im_end|>\n" (Qwen, OpenHermes, ...)
     MistralV1,  // " [INST] ... [/INST] ...</s>" (Mistral-7B-Instruct v0.1-v0.2 and [INST] templates)
     MistralV7,  // "[SYSTEM_PROMPT] ...[/SYSTEM_PROMPT][INST] ...[/INST] ...</s>" (Mistral Large 2411, Small 3)
+    Completion, // the contents one after another, then a fixed generation prompt: templates of the form
+                // {% for message in messages %}{{ message['content'] }}{% endfor %}{% if add_generation_prompt %}TEXT{% endif %}
+                // (small task-trained models such as tests/data/recall-model.gguf)
 };
 
 struct ChatMessage {
@@ -28,7 +31,8 @@ struct ChatMessage {
 
 class ChatTemplate {
 public:
-    explicit ChatTemplate(ChatFamily family = ChatFamily::Plain) : m_family(family) {}
+    explicit ChatTemplate(ChatFamily family = ChatFamily::Plain, std::string generationPrompt = {})
+        : m_family(family), m_generationPrompt(std::move(generationPrompt)) {}
 
     // Picks the family from the template text the model ships (may be empty) and, when that is
     // absent or unknown, from the architecture. Never fails: unknown models get Plain.
@@ -48,6 +52,7 @@ public:
 
 private:
     ChatFamily m_family;
+    std::string m_generationPrompt; // Completion: the TEXT after the contents
 };
 
 std::string_view chatFamilyName(ChatFamily family); // "deepseek-v3", "llama-3", ...

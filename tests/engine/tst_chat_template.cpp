@@ -132,3 +132,25 @@ TEST_CASE("family names round-trip and stop strings end the assistant turn")
     CHECK(ChatTemplate(ChatFamily::Llama3).stopStrings().front() == "<|eot_id|>");
     CHECK(ChatTemplate(ChatFamily::DeepSeekV3).stopStrings().front() == "<｜end▁of▁sentence｜>");
 }
+
+TEST_CASE("completion templates: contents in order, then the template's own generation prompt (goldens from python3-jinja2)")
+{
+    // The recall model's template (tests/data/recall-model.md). Expected strings were rendered with
+    // jinja2.Template(t).render(messages=..., add_generation_prompt=...).
+    const std::string t = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
+                          "{% if add_generation_prompt %}\nAnswer: {% endif %}";
+    const ChatTemplate chat = ChatTemplate::detect(t, "llama");
+    CHECK(chat.family() == ChatFamily::Completion);
+    const std::vector<ChatMessage> needle = {{"user", "Haystack.\nWhat is the pass key for abcde?"}};
+    CHECK(chat.apply(needle, true) == "Haystack.\nWhat is the pass key for abcde?\nAnswer: ");
+    const std::vector<ChatMessage> two = {{"system", "S "}, {"user", "U"}};
+    CHECK(chat.apply(two, false) == "S U");
+    CHECK(chat.stopStrings().empty());
+    CHECK(nw::parseChatFamily("completion") == ChatFamily::Completion);
+    // Other loop variables and quotes; anything more is not this family.
+    CHECK(ChatTemplate::detect("{% for m in messages %}{{ m[\"content\"] }}{% endfor %}{% if add_generation_prompt %}A:{% endif %}", "")
+              .apply(needle, true) == needle[0].content + "A:");
+    CHECK(ChatTemplate::detect("{% for m in messages %}{{ m['role'] }}{{ m['content'] }}{% endfor %}", "llama").family() == ChatFamily::Plain);
+    CHECK(ChatTemplate::detect("{%- for m in messages %}{{ m['content'] }}{% endfor %}{% if add_generation_prompt %}A{% endif %}", "llama")
+              .family() == ChatFamily::Plain);
+}
