@@ -62,7 +62,7 @@ void TestScreenshot::windowWithSearchAnswerAndMeter()
 
     // 1024 tokens of context hold the instructions, a passage or two and the answer.
     nw::ui::MainWindow window({.databasePath = database, .modelPath = model, .contextTokens = model.isEmpty() ? 0 : 1024});
-    window.resize(1440, 900);
+    window.resize(1280, 800);
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
 
