@@ -169,7 +169,10 @@ BackendDecision decideBackend(DeviceChoice choice, const GpuInfo &gpu)
 {
     BackendDecision d;
     const bool present = gpu.built && !gpu.devices.empty();
-    const std::string why = !gpu.built ? "this build has no CUDA backend" : gpu.status;
+    // Not built: the module's absence or load failure is the reason ("CUDA module not installed (...)").
+    const std::string why = gpu.built ? gpu.status
+                            : gpu.status.empty() ? std::string("this build has no CUDA backend")
+                                                 : "no CUDA backend: " + gpu.status;
     switch (choice) {
     case DeviceChoice::Cpu:
         d.reason = "using the CPU backend (cpu asked for)";

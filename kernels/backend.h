@@ -158,7 +158,9 @@ BackendDecision decideBackend(DeviceChoice choice, const GpuInfo &gpu);
 // The CPU backend with `threads` workers (threads <= 0: all logical cores).
 std::unique_ptr<Backend> makeCpuBackend(int threads);
 
-// The CUDA backend on device 0; throws nw::Error when this build has none or no device is there.
+// The CUDA backend on device 0, made by the CUDA module (libneedlework-cuda.so, loaded at run time
+// by kernels/cuda/module_loader.cpp); throws nw::Error when the module is missing or cannot load
+// (the reason from gpuInfo().status) or no device is there.
 std::unique_ptr<Backend> makeCudaBackend();
 
 // The backend for `choice`: Auto takes CUDA when a device is present and the CPU backend

@@ -20,10 +20,11 @@ struct GpuDevice {
 };
 
 struct GpuInfo {
-    bool built = false;          // the CUDA backend was compiled in
+    bool built = false;          // the CUDA module (libneedlework-cuda.so) is loaded and usable
+    std::string module;          // its path; empty when none is in use
     int runtimeVersion = 0;      // e.g. 13000 for 13.0; 0 when not built
     int driverVersion = 0;       // 0 when no driver is installed
-    std::string status;          // "2 devices", "no CUDA device: ...", "not built with CUDA"
+    std::string status;          // "2 devices", "no CUDA device: ...", "CUDA module not installed (...)"
     std::vector<GpuDevice> devices;
 };
 

@@ -1,6 +1,5 @@
 // CudaBackend: host-side entry of every op (validation, weight lookup) and the launches on the
-// backend's stream. Plain C++20 (no kernels here), so it can implement the C++20 Backend class;
-// makeCudaBackend() lives here, so only CUDA builds define it.
+// backend's stream. Plain C++20 (no kernels here), so it can implement the C++20 Backend class.
 #include "kernels/cuda/cuda_backend.h"
 
 #include "common/error.h"
@@ -295,17 +294,13 @@ void CudaBackend::add(float *y, const float *x, std::size_t n)
     cuda::add(y, x, n, m_stream);
 }
 
-} // namespace nw::cuda
-
-namespace nw {
-
-std::unique_ptr<Backend> makeCudaBackend()
+std::unique_ptr<Backend> makeBackend()
 {
-    cuda::CudaBackendOptions options;
+    CudaBackendOptions options;
     // For measuring both residencies from the command line without a flag of its own.
     if (const char *residency = std::getenv("NW_CUDA_WEIGHTS"))
-        options.weights = cuda::parseWeightResidency(residency);
-    return std::make_unique<cuda::CudaBackend>(options);
+        options.weights = parseWeightResidency(residency);
+    return std::make_unique<CudaBackend>(options);
 }
 
-} // namespace nw
+} // namespace nw::cuda

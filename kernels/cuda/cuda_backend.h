@@ -102,4 +102,8 @@ private:
     DeviceBuffer m_dequantScratch;    // one quantized matrix dequantized to bf16
 };
 
+// A CudaBackend on device 0, its weight residency from $NW_CUDA_WEIGHTS (auto|bf16|quantized)
+// when set; the module's nw_cuda_make_backend. Throws nw::Error when no device is usable.
+std::unique_ptr<Backend> makeBackend();
+
 } // namespace nw::cuda

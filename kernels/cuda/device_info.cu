@@ -1,15 +1,14 @@
-// gpuInfo() for CUDA builds: runtime and driver versions and the devices present. A machine
-// without a driver or a device is normal (the CPU backend takes over), never an error.
-#include "kernels/device_info.h"
+// The CUDA module's answer to gpuInfo(): runtime and driver versions and the devices present. A
+// machine without a driver or a device is normal (the CPU backend takes over), never an error.
+#include "kernels/cuda/device_info.cuh"
 
 #include <cuda_runtime.h>
 
 #include <string>
 
-namespace nw {
-namespace {
+namespace nw::cuda {
 
-GpuInfo probe()
+GpuInfo probeDevices()
 {
     GpuInfo info;
     info.built = true;
@@ -44,12 +43,4 @@ GpuInfo probe()
     return info;
 }
 
-} // namespace
-
-const GpuInfo &gpuInfo()
-{
-    static const GpuInfo info = probe();
-    return info;
-}
-
-} // namespace nw
+} // namespace nw::cuda
