@@ -1,6 +1,7 @@
 // `needlework ingest PATH...`: PDFs, text and Markdown (files or folders) into the library,
 // with a live progress line on a terminal and Ctrl-C that keeps what was committed.
 #include "app/commands/commands.h"
+#include "app/commands/interrupt_guard.h"
 
 #include "app/ingest_progress.h"
 #include "common/error.h"
@@ -10,53 +11,14 @@
 #include <QFileInfo>
 
 #include <atomic>
-#include <csignal>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 namespace nw::app {
 namespace {
 
-std::atomic<bool> *g_cancel = nullptr;
-
-extern "C" void onInterrupt(int)
+// Runs in the signal handler: an atomic store only.
+void cancelIngest(void *flag)
 {
-    if (g_cancel)
-        g_cancel->store(true, std::memory_order_relaxed);
-}
-
-// SIGINT (Ctrl-C) and SIGTERM cancel the ingest while this object lives.
-class InterruptGuard {
-public:
-    explicit InterruptGuard(std::atomic<bool> &flag)
-    {
-        g_cancel = &flag;
-        struct sigaction action {};
-        action.sa_handler = onInterrupt;
-        sigemptyset(&action.sa_mask);
-        sigaction(SIGINT, &action, &m_oldInt);
-        sigaction(SIGTERM, &action, &m_oldTerm);
-    }
-    ~InterruptGuard()
-    {
-        sigaction(SIGINT, &m_oldInt, nullptr);
-        sigaction(SIGTERM, &m_oldTerm, nullptr);
-        g_cancel = nullptr;
-    }
-    InterruptGuard(const InterruptGuard &) = delete;
-    InterruptGuard &operator=(const InterruptGuard &) = delete;
-
-private:
-    struct sigaction m_oldInt {};
-    struct sigaction m_oldTerm {};
-};
-
-int terminalWidth()
-{
-    winsize size{};
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0)
-        return size.ws_col;
-    return 100;
+    static_cast<std::atomic<bool> *>(flag)->store(true, std::memory_order_relaxed);
 }
 
 } // namespace
@@ -113,8 +75,11 @@ Command ingestCommand()
 
                 store::LibraryStore store(dbPath);
                 ingest::Ingestor ingestor(store, options);
+                // Until the command returns: a Ctrl-C that lands after the last batch must not kill
+                // the process before it prints the summary.
+                InterruptGuard guard(cancelIngest, &ingestor.cancelFlag());
                 const bool live = io.errIsTerminal && !json;
-                const int width = live ? terminalWidth() - 1 : 0;
+                const int width = live ? stderrTerminalWidth() - 1 : 0;
                 if (live)
                     ingestor.setProgressCallback([&io, width, &ingestor](const ingest::IngestProgress &p) {
                         QString line = ingestProgressLine(p, width);
@@ -125,11 +90,7 @@ Command ingestCommand()
                             io.err << "\r\x1b[2K";
                         io.err.flush();
                     });
-                ingest::IngestSummary summary;
-                {
-                    InterruptGuard guard(ingestor.cancelFlag());
-                    summary = ingestor.run(paths);
-                }
+                const ingest::IngestSummary summary = ingestor.run(paths);
                 if (json) {
                     io.out << QString::fromStdString(ingestSummaryJson(summary, dbPath).dump(2)) << '\n';
                 } else {

@@ -1,6 +1,7 @@
 // `needlework needle`: the needle-in-a-haystack harness — recall of a planted pass key over
 // context lengths × depths for each KV mode, with heatmaps, a summary and perplexity beside it.
 #include "app/commands/commands.h"
+#include "app/commands/interrupt_guard.h"
 
 #include "app/needle_runner.h"
 #include "common/error.h"
@@ -9,53 +10,14 @@
 #include <QDir>
 #include <QStringList>
 
-#include <csignal>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 namespace nw::app {
 namespace {
 
-NeedleRunner *g_runner = nullptr;
-
-// Ctrl-C / SIGTERM: NeedleRunner::cancel() is atomic stores only, so it may run in a handler.
-extern "C" void cancelNeedleRun(int)
+// Runs in the signal handler: NeedleRunner::cancel() is atomic stores only.
+void cancelNeedleRun(void *runner)
 {
-    if (g_runner)
-        g_runner->cancel();
-}
-
-class InterruptGuard {
-public:
-    explicit InterruptGuard(NeedleRunner &runner)
-    {
-        g_runner = &runner;
-        struct sigaction action {};
-        action.sa_handler = cancelNeedleRun;
-        sigemptyset(&action.sa_mask);
-        sigaction(SIGINT, &action, &m_oldInt);
-        sigaction(SIGTERM, &action, &m_oldTerm);
-    }
-    ~InterruptGuard()
-    {
-        sigaction(SIGINT, &m_oldInt, nullptr);
-        sigaction(SIGTERM, &m_oldTerm, nullptr);
-        g_runner = nullptr;
-    }
-    InterruptGuard(const InterruptGuard &) = delete;
-    InterruptGuard &operator=(const InterruptGuard &) = delete;
-
-private:
-    struct sigaction m_oldInt {};
-    struct sigaction m_oldTerm {};
-};
-
-int terminalWidth()
-{
-    winsize size{};
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0)
-        return size.ws_col;
-    return 100;
+    static_cast<NeedleRunner *>(runner)->cancel();
 }
 
 QStringList listOption(const QCommandLineParser &parser, const QString &name)
@@ -172,11 +134,11 @@ int runNeedle(const QCommandLineParser &parser, CommandIo &io)
 
     const bool json = parser.isSet(QStringLiteral("json"));
     const bool live = io.errIsTerminal && !json;
-    const int width = live ? terminalWidth() - 1 : 0;
+    const int width = live ? stderrTerminalWidth() - 1 : 0;
     NeedleRunner runner(cfg, std::move(filler));
     NeedleRunOutcome outcome;
     {
-        InterruptGuard guard(runner);
+        InterruptGuard guard(cancelNeedleRun, &runner);
         outcome = runner.run([&](const NeedleProgress &p) {
             if (!live)
                 return;

@@ -1,0 +1,47 @@
+#include "app/commands/interrupt_guard.h"
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+namespace nw::app {
+namespace {
+
+InterruptGuard::CancelFunction g_cancel = nullptr;
+void *g_context = nullptr;
+
+extern "C" void onInterrupt(int)
+{
+    if (g_cancel)
+        g_cancel(g_context);
+}
+
+} // namespace
+
+InterruptGuard::InterruptGuard(CancelFunction cancel, void *context)
+{
+    g_context = context;
+    g_cancel = cancel;
+    struct sigaction action {};
+    action.sa_handler = onInterrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &m_oldInterrupt);
+    sigaction(SIGTERM, &action, &m_oldTerminate);
+}
+
+InterruptGuard::~InterruptGuard()
+{
+    sigaction(SIGINT, &m_oldInterrupt, nullptr);
+    sigaction(SIGTERM, &m_oldTerminate, nullptr);
+    g_cancel = nullptr;
+    g_context = nullptr;
+}
+
+int stderrTerminalWidth()
+{
+    winsize size{};
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0)
+        return size.ws_col;
+    return 100;
+}
+
+} // namespace nw::app
