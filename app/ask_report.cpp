@@ -14,7 +14,9 @@ QString formatBytes(std::uint64_t bytes)
         return QString::number(b / (1024.0 * 1024 * 1024), 'f', 2) + QStringLiteral(" GiB");
     if (b >= 1024.0 * 1024)
         return QString::number(b / (1024.0 * 1024), 'f', 1) + QStringLiteral(" MiB");
-    return QString::number(b / 1024.0, 'f', 1) + QStringLiteral(" KiB");
+    if (b >= 1024.0)
+        return QString::number(b / 1024.0, 'f', 1) + QStringLiteral(" KiB");
+    return QString::number(bytes) + QStringLiteral(" B");
 }
 
 nlohmann::json citationsToJson(const std::vector<Citation> &citations)

@@ -18,6 +18,6 @@ void printCitations(QTextStream &out, const AskResult &result);
 // The answer and printCitations(); `answerAlreadyShown` when it was streamed.
 void printAskResult(QTextStream &out, const AskResult &result, bool answerAlreadyShown = false);
 
-QString formatBytes(std::uint64_t bytes); // "1.5 GiB", "320.0 MiB", "12.0 KiB"
+QString formatBytes(std::uint64_t bytes); // "1.50 GiB", "320.0 MiB", "12.0 KiB", "640 B"
 
 } // namespace nw::app

@@ -1,6 +1,8 @@
 // Needle heatmaps as PNG and SVG, from one layout.
 #include "app/needle_heatmap.h"
 
+#include "app/ask_report.h"
+
 #include "common/error.h"
 
 #include <QBuffer>
@@ -15,18 +17,6 @@ namespace {
 
 const QColor kEmptyCell(220, 220, 220);
 const QColor kInk(40, 40, 40);
-
-QString humanBytes(std::uint64_t bytes)
-{
-    const double b = static_cast<double>(bytes);
-    if (b >= 1024.0 * 1024.0 * 1024.0)
-        return QString::number(b / (1024.0 * 1024.0 * 1024.0), 'f', 2) + QStringLiteral(" GiB");
-    if (b >= 1024.0 * 1024.0)
-        return QString::number(b / (1024.0 * 1024.0), 'f', 2) + QStringLiteral(" MiB");
-    if (b >= 1024.0)
-        return QString::number(b / 1024.0, 'f', 1) + QStringLiteral(" KiB");
-    return QString::number(bytes) + QStringLiteral(" B");
-}
 
 QString cellLabel(const NeedleCell &c)
 {
@@ -75,7 +65,7 @@ QString needleHeatmapTitle(const NeedleGrid &grid)
     QString title = QStringLiteral("KV %1 · %2 B/token").arg(QString::fromStdString(grid.mode)).arg(grid.kvBytesPerToken);
     if (grid.kvBytesTotal > 0)
         title += QStringLiteral(" · %1 at %2 tokens")
-                     .arg(humanBytes(grid.kvBytesTotal), QString::fromStdString(formatTokenCount(grid.kvBytesTotalLength)));
+                     .arg(formatBytes(grid.kvBytesTotal), QString::fromStdString(formatTokenCount(grid.kvBytesTotalLength)));
     if (grid.ppl)
         title += QStringLiteral(" · PPL %1").arg(*grid.ppl, 0, 'f', 2);
     return title;

@@ -1,6 +1,7 @@
 // `needlework kv`: how many bytes the KV cache needs per token and for a whole context, in each
 // mode a model can use, against the plain multi-head f16 baseline — from a GGUF file's metadata
 // or the bundled table of well-known architectures, without loading any weights.
+#include "app/ask_report.h"
 #include "app/commands/commands.h"
 #include "app/commands/device_option.h"
 
@@ -17,18 +18,6 @@
 
 namespace nw::app {
 namespace {
-
-QString humanBytes(std::uint64_t bytes)
-{
-    const double b = static_cast<double>(bytes);
-    if (b >= 1024.0 * 1024.0 * 1024.0)
-        return QString::number(b / (1024.0 * 1024.0 * 1024.0), 'f', 2) + QStringLiteral(" GiB");
-    if (b >= 1024.0 * 1024.0)
-        return QString::number(b / (1024.0 * 1024.0), 'f', 2) + QStringLiteral(" MiB");
-    if (b >= 1024.0)
-        return QString::number(b / 1024.0, 'f', 1) + QStringLiteral(" KiB");
-    return QString::number(bytes) + QStringLiteral(" B");
-}
 
 // The figures of the modes the user listed (--kv full+q8,latent:64,...), from the layouts alone.
 std::vector<KvModeFigures> listedModeFigures(const HParams &hp, std::int64_t ctx, const QString &list)
@@ -155,8 +144,8 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
                      const QString &saving) {
         io.out << QStringLiteral("%1%2%3%4%5\n")
                       .arg(mode, -20)
-                      .arg(humanBytes(perToken), 14)
-                      .arg(humanBytes(total), 14)
+                      .arg(formatBytes(perToken), 14)
+                      .arg(formatBytes(total), 14)
                       .arg(allocated, 14)
                       .arg(saving, 12);
     };
@@ -164,14 +153,14 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
         QStringLiteral("1.00×"));
     for (const KvModeFigures &f : figures)
         row(QString::fromStdString(f.spec.toString() + " " + rowTypeName(f.spec)), f.bytesPerToken, f.usedBytes,
-            humanBytes(f.reservedBytes), QString::number(f.savingVsMha, 'f', 2) + QStringLiteral("×"));
+            formatBytes(f.reservedBytes), QString::number(f.savingVsMha, 'f', 2) + QStringLiteral("×"));
     if (gpu) {
         QStringList fitting;
         for (const KvModeFigures &f : figures)
             if (f.reservedBytes <= gpu->freeBytes)
                 fitting << QString::fromStdString(f.spec.toString());
         io.out << QStringLiteral("\n%1: %2 free of %3; fits in free memory: %4\n")
-                      .arg(QString::fromStdString(gpu->name), humanBytes(gpu->freeBytes), humanBytes(gpu->totalBytes),
+                      .arg(QString::fromStdString(gpu->name), formatBytes(gpu->freeBytes), formatBytes(gpu->totalBytes),
                            fitting.isEmpty() ? QStringLiteral("none") : fitting.join(QStringLiteral(", ")));
     }
     return ExitOk;
