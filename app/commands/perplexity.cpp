@@ -16,6 +16,14 @@
 namespace nw::app {
 namespace {
 
+std::string readTextFile(const QString &path)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        fail("cannot read {}: {}", path.toStdString(), file.errorString().toStdString());
+    return file.readAll().toStdString();
+}
+
 int runPerplexity(const QCommandLineParser &parser, CommandIo &io)
 {
     auto usage = [&io](const QString &message) {
@@ -41,10 +49,8 @@ int runPerplexity(const QCommandLineParser &parser, CommandIo &io)
     if (!device)
         return usage(badDevice);
 
-    QFile file(textPath);
-    if (!file.open(QIODevice::ReadOnly))
-        fail("cannot read {}: {}", textPath.toStdString(), file.errorString().toStdString());
-    const std::string text = file.readAll().toStdString();
+    const std::string text = readTextFile(textPath);
+    const QString calibrationPath = parser.value(QStringLiteral("calibrate"));
 
     std::shared_ptr<GgufFile> gguf = GgufFile::open(modelPath.toStdString());
     std::unique_ptr<Model> model = loadModel(gguf, {.threads = threads, .device = *device});
@@ -53,6 +59,17 @@ int runPerplexity(const QCommandLineParser &parser, CommandIo &io)
     kvMode.mode = model->kvModes().front();
     if (parser.isSet(QStringLiteral("kv")))
         kvMode = KvModeSpec::parse(parser.value(QStringLiteral("kv")).toStdString());
+    if (!calibrationPath.isEmpty()) {
+        if (kvMode.mode != KvMode::Latent)
+            return usage(QStringLiteral("--calibrate applies to latent:R modes only, not '%1'")
+                             .arg(QString::fromStdString(kvMode.toString())));
+        const std::vector<std::int32_t> calibration = tokenizer->encode(readTextFile(calibrationPath), true, false);
+        io.err << QStringLiteral("calibrating the latent factors on %1 tokens of %2\n")
+                      .arg(calibration.size())
+                      .arg(calibrationPath);
+        io.err.flush();
+        model->calibrateLatent(calibration);
+    }
 
     const std::vector<std::int32_t> tokens = tokenizer->encode(text, true, false);
     // llama.cpp replaces each chunk's first token by BOS when the vocabulary adds one.
@@ -71,6 +88,7 @@ int runPerplexity(const QCommandLineParser &parser, CommandIo &io)
                                        {"tokens", tokens.size()},
                                        {"ctx", ctx},
                                        {"kv", kvMode.toString()},
+                                       {"calibration", calibrationPath.isEmpty() ? nlohmann::json() : nlohmann::json(calibrationPath.toStdString())},
                                        {"chunks", r.chunks},
                                        {"scored_tokens", r.scored},
                                        {"ppl", r.ppl},
@@ -97,12 +115,15 @@ Command perplexityCommand()
     return {
         .name = QStringLiteral("perplexity"),
         .summary = QStringLiteral("Measure a model's perplexity on a text file (as llama.cpp does)."),
-        .usage = QStringLiteral("--model M.gguf --file F [--ctx N] [--threads T] [--device D] [--kv MODE] [--json]"),
+        .usage = QStringLiteral("--model M.gguf --file F [--ctx N] [--threads T] [--device D] [--kv MODE] [--calibrate TEXT] [--json]"),
         .description = QStringLiteral(
             "Tokenizes the file (BOS first), cuts it into non-overlapping chunks of --ctx tokens (a shorter "
             "tail is dropped), puts BOS at the start of each chunk and scores only the second half of each "
             "chunk, so every scored token has at least ctx/2 tokens of context — the method of llama.cpp's "
             "perplexity tool. Prints PPL = exp(mean NLL) ± PPL × the standard error of the NLL.\n\n"
+            "With --kv latent:R, --calibrate TEXT weights the rank-R factors by the keys and values that TEXT "
+            "produces (activation-aware SVD) instead of the plain weights' SVD; the factors are cached per "
+            "model, rank and calibration text. Use a text other than the scored one.\n\n"
             "Exit status: 0 on success, 1 when the model or file cannot be read or the text is shorter than "
             "one chunk, 2 for a usage error."),
         .configure =
@@ -114,6 +135,9 @@ Command perplexityCommand()
                 parser.addOption({QStringLiteral("threads"), QStringLiteral("CPU threads (default: all cores)."), QStringLiteral("T")});
                 addDeviceOption(parser);
                 parser.addOption({QStringLiteral("kv"), QStringLiteral("KV cache mode (default: the model's own)."), QStringLiteral("MODE")});
+                parser.addOption({QStringLiteral("calibrate"),
+                                  QStringLiteral("latent:R only: fit the factors to the keys and values of this text."),
+                                  QStringLiteral("TEXT")});
                 addJsonOption(parser);
             },
         .run = runPerplexity,
