@@ -191,6 +191,11 @@ std::string needleUserMessage(std::string_view haystack, std::string_view key)
     return std::string(haystack) + "\n" + needleQuestion(key);
 }
 
+std::string needleAnswerPrefix(std::string_view key)
+{
+    return "The pass key for " + std::string(key) + " is";
+}
+
 NeedleScore scoreNeedleAnswer(std::string_view answer, int value)
 {
     const std::string digits = std::to_string(value);
@@ -199,6 +204,8 @@ NeedleScore scoreNeedleAnswer(std::string_view answer, int value)
     while (b < e && isSpace(answer[b]))
         ++b;
     while (e > b && isSpace(answer[e - 1]))
+        --e;
+    if (e > b && answer[e - 1] == '.')
         --e;
     return {.exact = answer.substr(b, e - b) == digits, .lenient = answer.find(digits) != std::string_view::npos};
 }

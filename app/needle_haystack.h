@@ -53,9 +53,14 @@ std::string needleSentence(std::string_view key, int value); // "The pass key fo
 std::string needleQuestion(std::string_view key);            // "What is the pass key for KEY?"
 // The user message: HAYSTACK + "\n" + question.
 std::string needleUserMessage(std::string_view haystack, std::string_view key);
+// "The pass key for KEY is": put after the chat template's generation prompt, as the start of
+// the model's answer (RULER does the same), so every model answers in one form: the value,
+// then perhaps the sentence's period.
+std::string needleAnswerPrefix(std::string_view key);
 
-// Scores of one answer: exact = the answer with surrounding whitespace trimmed equals the
-// value; lenient = the value's digits occur in the answer.
+// Scores of one answer (the text generated after the prefix): exact = the answer with
+// surrounding whitespace and one final '.' trimmed equals the value; lenient = the value's
+// digits occur in the answer.
 struct NeedleScore {
     bool exact = false;
     bool lenient = false;

@@ -298,9 +298,10 @@ def similar_key(rng, key):
             return other
 
 
-def make_needles(rng):
-    """1-4 (key, value) pairs, the first is the one asked for; some distractors share its prefix."""
-    n = rng.choice([1, 1, 2, 2, 3, 4])
+def make_needles(rng, max_needles=4):
+    """1-max_needles (key, value) pairs, the first is the one asked for; some distractors share
+    its prefix. The harness plants at most 4; training plants more (see --train-needles)."""
+    n = rng.choice([1, 1, 2, 2, 3, 4]) if max_needles == 4 else rng.randint(1, max_needles)
     asked = random_key(rng)
     keys = [asked]
     while len(keys) < n:
@@ -341,33 +342,45 @@ def build_prompt(rng, sentences, tok, filler_tokens, needles, depths=None):
         if at < len(chosen):
             parts.append(chosen[at])
     haystack = " ".join(parts)
-    return haystack + f"\nWhat is the pass key for {needles[0][0]}?" + "\nAnswer: "
+    return haystack + question_and_prefix(needles[0][0])
 
 
-def make_sample(rng, sentences, tok, filler_tokens):
+def question_and_prefix(key):
+    """The question, the template's generation prompt, and the answer prefix the harness puts in
+    the model's mouth (as RULER does): the answer is then the value copied from the needle."""
+    return f"\nWhat is the pass key for {key}?\nAnswer: The pass key for {key} is"
+
+
+def answer_ids(tok, value):
+    """` VALUE.` as it appears in the needle sentence, then EOS."""
+    return tok.encode_piece(f" {value}.") + [tok.eos]
+
+
+def make_sample(rng, sentences, tok, filler_tokens, max_needles=4):
     """(prompt ids, answer ids + EOS) of one haystack and its question, as the harness asks it."""
-    needles = make_needles(rng)
+    needles = make_needles(rng, max_needles)
     prompt = build_prompt(rng, sentences, tok, filler_tokens, needles)
-    return tok.encode(prompt), tok.encode_piece(str(needles[0][1])) + [tok.eos], needles
+    return tok.encode(prompt), answer_ids(tok, needles[0][1]), needles
 
 
-def make_training_sequence(rng, sentences, tok, filler_tokens):
+def make_training_sequence(rng, sentences, tok, filler_tokens, max_needles):
     """A haystack, its question and answer, then (training only) the questions about the other
     needles, each after the previous answer's EOS: the haystack costs most of the compute, so
     asking about every needle gets more answers out of it. The first question is exactly the
     inference-time prompt; later ones only add supervised answers. Returns (ids, answer starts)."""
-    ids, answer, needles = make_sample(rng, sentences, tok, filler_tokens)
+    ids, answer, needles = make_sample(rng, sentences, tok, filler_tokens, max_needles)
     starts = [len(ids)]
     ids = ids + answer
     for key, value in rng.sample(needles[1:], len(needles) - 1):
-        ids += tok.encode_piece(f"\nWhat is the pass key for {key}?\nAnswer: ")
+        ids += tok.encode_piece(question_and_prefix(key))
         starts.append(len(ids))
-        ids += tok.encode_piece(str(value)) + [tok.eos]
+        ids += answer_ids(tok, value)
     return ids, starts
 
 
-def make_batch(rng, sentences, tok, n, filler_lo, filler_hi):
-    seqs = [make_training_sequence(rng, sentences, tok, rng.randint(filler_lo, filler_hi)) for _ in range(n)]
+def make_batch(rng, sentences, tok, n, filler_lo, filler_hi, max_needles):
+    seqs = [make_training_sequence(rng, sentences, tok, rng.randint(filler_lo, filler_hi), max_needles)
+            for _ in range(n)]
     length = max(len(ids) for ids, _ in seqs)
     x = torch.full((n, length), tok.eos, dtype=torch.long)
     y = torch.full((n, length), -100, dtype=torch.long)  # loss only on the answers and their EOS
@@ -532,6 +545,9 @@ def main():
     p.add_argument("--max-filler", type=int, default=1000)
     p.add_argument("--warmup-min-filler", type=int, default=16, help="shortest filler in the first 55%% of the run")
     p.add_argument("--warmup-filler", type=int, default=100, help="longest filler in the first 55%% of the run")
+    p.add_argument("--train-needles", type=int, default=8,
+                   help="plant 1..N needles per training haystack and ask about each: every question "
+                        "is a supervised answer, and the haystack costs most of the compute")
     p.add_argument("--resume", help="start from the weights of this GGUF (one this script wrote, same shape)")
     p.add_argument("--export-minutes", type=float, default=8, help="evaluate and export this often")
     args = p.parse_args()
@@ -582,7 +598,7 @@ def main():
         lo_band = rng.randint(lo, hi)
         hi_band = min(hi, lo_band + 48)
         n = max(1, args.tokens_per_batch // (hi_band + 40))
-        x, y = make_batch(rng, sentences, tok, n, lo_band, hi_band)
+        x, y = make_batch(rng, sentences, tok, n, lo_band, hi_band, args.train_needles)
         select = y >= 0
         loss = F.cross_entropy(model(x, select), y[select])
         opt.zero_grad(set_to_none=True)

@@ -149,7 +149,9 @@ void TestNeedle::scoring_data()
     QTest::addRow("bare") << QStringLiteral("123456") << true << true;
     QTest::addRow("spaces") << QStringLiteral(" 123456\n") << true << true;
     QTest::addRow("sentence") << QStringLiteral("The pass key is 123456.") << false << true;
-    QTest::addRow("trailing dot") << QStringLiteral("123456.") << false << true;
+    QTest::addRow("closing period") << QStringLiteral(" 123456.") << true << true;
+    QTest::addRow("two periods") << QStringLiteral("123456..") << false << true;
+    QTest::addRow("period inside") << QStringLiteral("123.456") << false << false;
     QTest::addRow("short") << QStringLiteral("12345") << false << false;
     QTest::addRow("other") << QStringLiteral("654321") << false << false;
     QTest::addRow("empty") << QString() << false << false;

@@ -102,9 +102,11 @@ RecallCase makeCase(const Tokenizer &tok, const std::vector<std::string> &senten
             add(chosen[i]);
     }
     // The file's template: `{{ message['content'] }}` then, with the generation prompt,
-    // "\nAnswer: "; the user message ends with the question.
+    // "\nAnswer: "; the user message ends with the question, and the harness's answer prefix
+    // follows the generation prompt.
     RecallCase c;
-    c.prompt = haystack + "\nWhat is the pass key for " + needles[0].key + "?" + "\nAnswer: ";
+    c.prompt = haystack + "\nWhat is the pass key for " + needles[0].key + "?" + "\nAnswer: " + "The pass key for " +
+               needles[0].key + " is";
     c.value = needles[0].value;
     c.label = "filler " + std::to_string(fillerTokens) + " depth " + std::to_string(depth) + " variant " +
               std::to_string(variant) + " key " + needles[0].key;
@@ -141,7 +143,7 @@ Score runCases(Model &model, const Tokenizer &tok, const std::vector<RecallCase>
         options.maxTokens = 12;
         options.sampler.greedy = true;
         const GenerationResult r = session.generateFromTokens(prompt, options);
-        const bool exact = r.text == c.value && r.stop == StopReason::EndOfGeneration;
+        const bool exact = r.text == " " + c.value + "." && r.stop == StopReason::EndOfGeneration;
         score.exact += exact;
         ++score.total;
         if (verbose && !exact)
