@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
+#include "engine/unicode.h"
 
 #include <algorithm>
 #include <chrono>
@@ -19,19 +20,6 @@ using Clock = std::chrono::steady_clock;
 double secondsSince(Clock::time_point start)
 {
     return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// Bytes at the end of `s` that start a UTF-8 sequence not yet complete.
-std::size_t incompleteUtf8Tail(std::string_view s)
-{
-    for (std::size_t back = 1; back <= std::min<std::size_t>(3, s.size()); ++back) {
-        const auto c = static_cast<unsigned char>(s[s.size() - back]);
-        if ((c & 0xC0) == 0x80)
-            continue; // continuation byte: look further back for the lead
-        const std::size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-        return need > back ? back : 0;
-    }
-    return 0;
 }
 
 // Length of the longest suffix of `text` that is a proper prefix of a stop string.
@@ -188,7 +176,9 @@ GenerationResult Session::generateFromTokens(std::span<const std::int32_t> promp
             result.stop = StopReason::StopString;
             break;
         }
-        const std::size_t hold = std::max(stopPrefixTail(text, options.stopStrings), incompleteUtf8Tail(text));
+        // Held back: what may still become a stop string or finish a UTF-8 character.
+        const std::size_t unfinishedUtf8 = text.size() - unicode::completeUtf8Prefix(text);
+        const std::size_t hold = std::max(stopPrefixTail(text, options.stopStrings), unfinishedUtf8);
         release(text.size() - hold);
 
         if (options.maxTokens > 0 && static_cast<int>(result.generatedTokens.size()) >= options.maxTokens)
