@@ -1,6 +1,7 @@
 // Entry point: no subcommand opens the workbench window; a subcommand runs headless.
 #include "app/cli.h"
 #include "app/paths.h"
+#include "ui/chat_dock.h"
 #include "ui/main_window.h"
 
 #include <QApplication>
@@ -53,7 +54,11 @@ int main(int argc, char **argv)
     QTextStream err(stderr);
     if (!nw::app::setupLogging(invocation.logLevel, err))
         return nw::app::ExitUsage;
-    nw::ui::MainWindow window({.databasePath = invocation.database, .modelPath = invocation.model});
+    // The chat's context: the default asks for 4096 tokens, cut to the model's training context
+    // but never under 1024 (a prompt with passages needs that much; see ChatDock).
+    nw::ui::MainWindow window({.databasePath = invocation.database,
+                               .modelPath = invocation.model,
+                               .contextTokens = nw::ui::ChatDock::kDefaultContextTokens});
     window.show();
     return app.exec();
 }

@@ -1,13 +1,18 @@
-// The worker thread owns its LibraryStore and AskService; Stop and the KV meter's polls reach the
-// service through a shared, mutex-guarded pointer (AskService::cancel and memoryStats are safe
-// from any thread once the model is loaded). The worker also records the turn in the session.
+// One worker thread per dock, with an event loop: a question is a job posted to it. The worker
+// keeps the LibraryStore (SQLite connections are per thread) and the AskService with its model
+// between jobs; it reloads only when the database, the model path or the context changes, and a
+// new KV mode only makes a new cache. Stop and the KV meter's polls reach the service through the
+// worker's mutex (AskService::cancel and memoryStats are safe from any thread once a model is in).
 #include "ui/chat_dock.h"
 
 #include "app/ask_service.h"
 #include "app/session_service.h"
 #include "common/log.h"
+#include "engine/gguf_file.h"
 #include "store/library_store.h"
 
+#include <QComboBox>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -20,17 +25,113 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
-#include <atomic>
 #include <mutex>
 
 namespace nw::ui {
 
-struct ChatDock::Shared {
-    std::mutex mutex;
-    app::AskService *service = nullptr; // set while a question runs
-    bool modelReady = false;             // loadModel returned: memoryStats may be read
-    std::atomic<bool> stopped{false};
+namespace {
+
+// The training context a GGUF declares ("<arch>.context_length"), 0 when it says none.
+qint64 trainingContext(const QString &path)
+{
+    const auto file = GgufFile::open(path.toStdString());
+    const auto arch = file->findString("general.architecture");
+    return arch ? file->findInt(*arch + ".context_length").value_or(0) : 0;
+}
+
+struct Job {
+    QString database;
+    QString model;
+    QString kvMode;
+    int contextTokens = 0;
+    QString question;
+    qint64 sessionId = 0;
+    std::shared_ptr<std::atomic<bool>> stopped;
 };
+
+} // namespace
+
+struct ChatDock::Worker {
+    // Reached from the GUI thread, under the mutex.
+    std::mutex mutex;
+    app::AskService *service = nullptr; // while one exists: Stop cancels through it
+    bool modelReady = false;            // a model is loaded and not being replaced: memoryStats is safe
+    std::atomic<int> loads{0};
+
+    // The worker thread's own.
+    std::unique_ptr<store::LibraryStore> store;
+    std::unique_ptr<app::AskService> asker;
+    QString database;
+    QString model;         // loaded, as asked for
+    QString kvMode;        // "" : the model's default
+    int contextTokens = 0; // as asked for
+
+    void publish(bool ready)
+    {
+        std::lock_guard lock(mutex);
+        service = asker.get();
+        modelReady = ready && asker && asker->modelStatus().loaded;
+    }
+    void reset()
+    {
+        {
+            std::lock_guard lock(mutex);
+            service = nullptr;
+            modelReady = false;
+        }
+        asker.reset();
+        store.reset();
+        database.clear();
+        model.clear();
+    }
+    // Brings the store and the model in line with the job; throws nw::Error (the state stays
+    // consistent: after a failed load no model is marked loaded).
+    void prepare(const Job &job);
+};
+
+void ChatDock::Worker::prepare(const Job &job)
+{
+    if (!store || database != job.database) {
+        reset();
+        store = std::make_unique<store::LibraryStore>(job.database);
+        asker = std::make_unique<app::AskService>(*store);
+        database = job.database;
+        publish(false);
+    }
+    if (job.model.isEmpty()) {
+        if (asker->modelStatus().loaded) { // drop the model: a fresh service answers extractively
+            {
+                std::lock_guard lock(mutex);
+                service = nullptr;
+                modelReady = false;
+            }
+            asker = std::make_unique<app::AskService>(*store);
+            publish(false);
+        }
+        model.clear();
+        return;
+    }
+    try {
+        if (job.model != model || job.contextTokens != contextTokens || (job.kvMode != kvMode && job.kvMode.isEmpty())) {
+            publish(false);
+            model.clear();
+            const int context = effectiveContextTokens(job.contextTokens, trainingContext(job.model));
+            asker->loadModel(job.model, job.kvMode, context);
+            ++loads;
+            model = job.model;
+            kvMode = job.kvMode;
+            contextTokens = job.contextTokens;
+        } else if (job.kvMode != kvMode) {
+            publish(false);
+            asker->setKvMode(job.kvMode); // the model stays; only the cache is new
+            kvMode = job.kvMode;
+        }
+    } catch (...) {
+        publish(!model.isEmpty());
+        throw;
+    }
+    publish(true);
+}
 
 struct ChatDock::Outcome {
     QString answer;
@@ -40,9 +141,18 @@ struct ChatDock::Outcome {
     qint64 sessionId = 0;
     bool hasStats = false; // a model answered: stats is its last snapshot
     MemoryStats stats;
+    ChatEngineFigures figures;
 };
 
-ChatDock::ChatDock(QWidget *parent) : QWidget(parent)
+int ChatDock::effectiveContextTokens(int requested, qint64 trainContext)
+{
+    const int asked = requested > 0 ? requested : kDefaultContextTokens;
+    if (trainContext <= 0)
+        return asked;
+    return static_cast<int>(std::min<qint64>(asked, std::max<qint64>(trainContext, kMinimumContextTokens)));
+}
+
+ChatDock::ChatDock(QWidget *parent) : QWidget(parent), m_worker(std::make_shared<Worker>())
 {
     setObjectName(QStringLiteral("ChatView"));
     auto *layout = new QVBoxLayout(this);
@@ -60,6 +170,34 @@ ChatDock::ChatDock(QWidget *parent) : QWidget(parent)
     m_stop->setEnabled(false);
     row->addWidget(m_stop);
     layout->addLayout(row);
+
+    auto *pickers = new QHBoxLayout;
+    auto *modelLabel = new QLabel(tr("&Model"), this);
+    pickers->addWidget(modelLabel);
+    m_modelBox = new QComboBox(this);
+    m_modelBox->setObjectName(QStringLiteral("ModelPicker"));
+    m_modelBox->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_modelBox->setMinimumContentsLength(12);
+    m_modelBox->addItem(tr("None (quote the passages)"), QString());
+    modelLabel->setBuddy(m_modelBox);
+    pickers->addWidget(m_modelBox, 1);
+    m_browse = new QPushButton(tr("…"), this);
+    m_browse->setObjectName(QStringLiteral("BrowseModelButton"));
+    m_browse->setToolTip(tr("Choose a GGUF model file"));
+    pickers->addWidget(m_browse);
+    auto *kvLabel = new QLabel(tr("&KV"), this);
+    pickers->addWidget(kvLabel);
+    m_kvBox = new QComboBox(this);
+    m_kvBox->setObjectName(QStringLiteral("KvModePicker"));
+    m_kvBox->setEditable(true); // latent:R takes any rank
+    m_kvBox->setToolTip(tr("KV cache mode: full, mla, latent:R, each optionally +q8 or +q4"));
+    m_kvBox->addItem(tr("model default"));
+    for (const char *mode : {"full", "full+q8", "full+q4", "mla", "latent:8", "latent:16", "latent:32", "latent:64"})
+        m_kvBox->addItem(QString::fromLatin1(mode));
+    m_kvBox->setEnabled(false);
+    kvLabel->setBuddy(m_kvBox);
+    pickers->addWidget(m_kvBox);
+    layout->addLayout(pickers);
 
     m_answer = new QTextBrowser(this);
     m_answer->setObjectName(QStringLiteral("AnswerText"));
@@ -82,38 +220,95 @@ ChatDock::ChatDock(QWidget *parent) : QWidget(parent)
     connect(m_ask, &QPushButton::clicked, this, &ChatDock::ask);
     connect(m_question, &QLineEdit::returnPressed, this, &ChatDock::ask);
     connect(m_stop, &QPushButton::clicked, this, &ChatDock::stop);
+    connect(m_browse, &QPushButton::clicked, this, &ChatDock::browseModel);
+    connect(m_modelBox, &QComboBox::currentIndexChanged, this, [this] {
+        const QString path = modelPath();
+        m_kvBox->setEnabled(!path.isEmpty());
+        if (!m_busy)
+            m_status->setText(path.isEmpty() ? tr("No model: answers quote the passages.")
+                                             : tr("Model %1 loads with the next question.").arg(QFileInfo(path).fileName()));
+        emit modelChanged(path);
+    });
+    connect(m_kvBox, &QComboBox::currentTextChanged, this, [this] { emit kvModeChanged(kvMode()); });
+
+    m_thread = new QThread;
+    m_thread->setObjectName(QStringLiteral("ChatWorker"));
+    m_threadContext = new QObject;
+    m_threadContext->moveToThread(m_thread);
+    m_thread->start();
 }
 
 ChatDock::~ChatDock()
 {
-    if (m_thread) {
-        stop();
-        m_thread->wait();
-    }
+    stop();
+    // Runs after the current question (stopped above): the model and the library connection go
+    // on the thread that made them, then the thread ends.
+    QMetaObject::invokeMethod(m_threadContext, [worker = m_worker] { worker->reset(); }, Qt::BlockingQueuedConnection);
+    m_thread->quit();
+    m_thread->wait();
+    delete m_threadContext;
+    delete m_thread;
 }
 
 void ChatDock::setDatabasePath(const QString &path) { m_databasePath = path; }
+
+int ChatDock::addModelItem(const QString &path)
+{
+    const int at = m_modelBox->findData(path);
+    if (at >= 0)
+        return at;
+    m_modelBox->addItem(QFileInfo(path).fileName(), path);
+    const int added = m_modelBox->count() - 1;
+    m_modelBox->setItemData(added, path, Qt::ToolTipRole);
+    return added;
+}
+
 void ChatDock::setModelPath(const QString &path, int contextTokens)
 {
-    m_modelPath = path;
     m_contextTokens = contextTokens;
+    m_modelBox->setCurrentIndex(path.isEmpty() ? 0 : addModelItem(path));
 }
+
+QString ChatDock::modelPath() const { return m_modelBox->currentData().toString(); }
+
+void ChatDock::setKvMode(const QString &mode)
+{
+    if (mode.isEmpty())
+        m_kvBox->setCurrentIndex(0);
+    else
+        m_kvBox->setCurrentText(mode);
+}
+
+QString ChatDock::kvMode() const
+{
+    const QString text = m_kvBox->currentText().trimmed();
+    return text == m_kvBox->itemText(0) ? QString() : text;
+}
+
+void ChatDock::browseModel()
+{
+    const QString current = modelPath();
+    const QString path = QFileDialog::getOpenFileName(this, tr("Choose a Model"), QFileInfo(current).path(),
+                                                      tr("GGUF models (*.gguf);;All files (*)"));
+    if (!path.isEmpty())
+        setModelPath(path, m_contextTokens);
+}
+
+int ChatDock::modelLoads() const { return m_worker->loads.load(); }
 
 QString ChatDock::answerText() const { return m_answerText; }
 
 MemoryStats ChatDock::memoryStats() const
 {
-    if (m_shared) {
-        std::lock_guard lock(m_shared->mutex);
-        if (m_shared->service && m_shared->modelReady)
-            return m_shared->service->memoryStats();
-    }
+    std::lock_guard lock(m_worker->mutex);
+    if (m_worker->service && m_worker->modelReady)
+        return m_worker->service->memoryStats();
     return m_lastStats;
 }
 
 void ChatDock::newSession()
 {
-    if (m_thread)
+    if (m_busy)
         return;
     m_sessionId = 0;
     m_pastQuestions.clear();
@@ -127,7 +322,7 @@ void ChatDock::newSession()
 
 bool ChatDock::openSession(qint64 sessionId)
 {
-    if (m_thread || m_databasePath.isEmpty() || sessionId <= 0)
+    if (m_busy || m_databasePath.isEmpty() || sessionId <= 0)
         return false;
     std::vector<store::TurnRecord> turns;
     try {
@@ -197,106 +392,94 @@ void ChatDock::clearChips()
 bool ChatDock::ask()
 {
     const QString question = m_question->text().trimmed();
-    if (m_thread || question.isEmpty() || m_databasePath.isEmpty())
+    if (m_busy || question.isEmpty() || m_databasePath.isEmpty())
         return false;
     clearChips();
     m_current = question;
     m_streamed.clear();
     renderTranscript();
-    m_status->setText(m_modelPath.isEmpty() ? tr("Searching…") : tr("Thinking…"));
+    const QString model = modelPath();
+    m_status->setText(model.isEmpty() ? tr("Searching…") : tr("Thinking…"));
     m_ask->setEnabled(false);
     m_stop->setEnabled(true);
+    m_busy = true;
+    m_stopFlag = std::make_shared<std::atomic<bool>>(false);
 
-    m_shared = std::make_shared<Shared>();
-    const auto shared = m_shared;
-    const QString database = m_databasePath;
-    const QString model = m_modelPath;
-    const int contextTokens = m_contextTokens;
-    const qint64 sessionId = m_sessionId;
+    Job job{m_databasePath, model, kvMode(), m_contextTokens, question, m_sessionId, m_stopFlag};
     QPointer<ChatDock> self(this);
-    m_thread = QThread::create([shared, database, model, contextTokens, question, sessionId, self] {
+    QMetaObject::invokeMethod(m_threadContext, [worker = m_worker, job, self] {
+        Worker &w = *worker;
         Outcome out;
-        out.sessionId = sessionId;
+        out.sessionId = job.sessionId;
         try {
-            store::LibraryStore store(database);
-            app::AskService service(store);
-            {
-                std::lock_guard lock(shared->mutex);
-                shared->service = &service;
-            }
-            struct Unset {
-                Shared &s;
-                ~Unset()
-                {
-                    std::lock_guard lock(s.mutex);
-                    s.service = nullptr;
-                }
-            } unset{*shared};
+            if (!job.stopped->load())
+                w.prepare(job);
             app::AskRequest request;
-            request.question = question;
-            if (!model.isEmpty() && !shared->stopped.load()) {
-                service.loadModel(model, QString(), contextTokens);
-                {
-                    std::lock_guard lock(shared->mutex);
-                    shared->modelReady = true;
-                }
-                // A small context keeps three quarters for the passages, or none would fit.
-                request.maxTokens = std::min(request.maxTokens, service.modelStatus().contextTokens / 4);
-            }
-            if (!shared->stopped.load()) {
-                const auto onText = [self](const QString &text) {
+            request.question = job.question;
+            const app::ModelStatus status = w.asker ? w.asker->modelStatus() : app::ModelStatus{};
+            if (status.loaded) // a small context keeps three quarters for the passages, or none would fit
+                request.maxTokens = std::min(request.maxTokens, status.contextTokens / 4);
+            if (!job.stopped->load()) {
+                // Stop may come before the engine starts a generation (which clears its cancel
+                // flag), so every callback passes a pending stop on.
+                const auto passStop = [&w, &job] {
+                    if (job.stopped->load())
+                        w.asker->cancel();
+                };
+                const auto onText = [self, passStop](const QString &text) {
+                    passStop();
                     QMetaObject::invokeMethod(self, [self, text] {
                         if (self)
                             self->appendText(text);
                     }, Qt::QueuedConnection);
                 };
-                const auto onPrefill = [self](std::int64_t done, std::int64_t total) {
+                const auto onPrefill = [self, passStop](std::int64_t done, std::int64_t total) {
+                    passStop();
                     QMetaObject::invokeMethod(self, [self, done, total] {
                         if (self)
                             emit self->prefillProgress(done, total);
                     }, Qt::QueuedConnection);
                 };
-                const app::AskResult result = service.ask(request, onText, onPrefill);
+                const app::AskResult result = w.asker->ask(request, onText, onPrefill);
                 out.answer = result.answer;
                 for (app::Citation c : result.citations) {
                     if (c.title.isEmpty())
                         c.title = QFileInfo(c.path).fileName();
                     out.citations.push_back({c.documentId, c.page, c.start, c.length, app::citationLabel(c)});
                 }
-                if (!model.isEmpty()) {
+                if (status.loaded) {
                     out.hasStats = true;
-                    out.stats = service.memoryStats();
+                    out.stats = w.asker->memoryStats();
+                    out.figures = {status.contextTokens, result.promptTokens, result.reusedTokens, result.generatedTokens};
                 }
                 // A stopped answer is kept too: the transcript shows what was said.
-                app::SessionService sessions(store.database());
+                app::SessionService sessions(w.store->database());
                 if (out.sessionId == 0)
-                    out.sessionId = sessions.startSession(question);
+                    out.sessionId = sessions.startSession(job.question);
                 sessions.recordTurn(out.sessionId, result);
             }
         } catch (const std::exception &e) {
             out.error = QString::fromUtf8(e.what());
             log::get("ui")->error("ask failed: {}", e.what());
         }
-        out.stopped = shared->stopped.load();
+        out.stopped = job.stopped->load();
         QMetaObject::invokeMethod(self, [self, out] {
             if (self)
                 self->finish(out);
         }, Qt::QueuedConnection);
-    });
-    connect(m_thread, &QThread::finished, m_thread, &QObject::deleteLater);
-    m_thread->start();
+    }, Qt::QueuedConnection);
     emit questionStarted();
     return true;
 }
 
 void ChatDock::stop()
 {
-    if (!m_shared)
+    if (!m_busy || !m_stopFlag)
         return;
-    m_shared->stopped.store(true);
-    std::lock_guard lock(m_shared->mutex);
-    if (m_shared->service)
-        m_shared->service->cancel();
+    m_stopFlag->store(true);
+    std::lock_guard lock(m_worker->mutex);
+    if (m_worker->service)
+        m_worker->service->cancel();
 }
 
 void ChatDock::appendText(const QString &text)
@@ -307,14 +490,13 @@ void ChatDock::appendText(const QString &text)
 
 void ChatDock::finish(const Outcome &outcome)
 {
-    if (m_thread)
-        m_thread->wait();
-    m_thread = nullptr;
-    m_shared.reset();
+    m_busy = false;
+    m_stopFlag.reset();
     m_ask->setEnabled(true);
     m_stop->setEnabled(false);
     if (outcome.hasStats)
         m_lastStats = outcome.stats;
+    m_lastFigures = outcome.figures;
     const QString question = m_current;
     m_current.clear();
     const QString &answer = outcome.answer;
@@ -354,6 +536,12 @@ void ChatDock::finish(const Outcome &outcome)
         m_status->setText(tr("Nothing in the library answers this."));
     else
         m_status->setText(tr("%n citation(s).", nullptr, int(citations.size())));
+    if (outcome.figures.promptTokens > 0)
+        m_status->setText(m_status->text() + QLatin1Char(' ')
+                          + tr("Prompt %1 tokens, %2 reused from the last question; context %3.")
+                                .arg(outcome.figures.promptTokens)
+                                .arg(outcome.figures.reusedTokens)
+                                .arg(outcome.figures.contextTokens));
     emit answerFinished(!stopped);
 }
 

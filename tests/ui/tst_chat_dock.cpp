@@ -1,14 +1,21 @@
 // Chat dock (offscreen): ingest a generated PDF whose page kNeedlePage alone states a fact, ask
 // about it with no model (extractive answer, worked out off the GUI thread), click the first
 // citation chip → the page view shows that document and page with the cited passage highlighted.
+// With the conformance set's stories260K (its GGUF says llama.context_length = 128): the window's
+// default context gives it 1024 tokens, the model loads once, and the second question reuses the
+// first one's cached prompt prefix; a new KV mode makes a new cache without reloading.
 #include "ingest/ingestor.h"
 #include "store/library_store.h"
 #include "ui/chat_dock.h"
 #include "ui/main_window.h"
 #include "ui/page_text_view.h"
+#include "scratch_settings.h"
 
 #include <QAction>
+#include <QComboBox>
 #include <QDockWidget>
+#include <QFileInfo>
+#include <QLabel>
 #include <QLineEdit>
 #include <QPainter>
 #include <QPdfWriter>
@@ -42,15 +49,36 @@ void writePdf(const QString &path)
     }
 }
 
+QString tinyModel()
+{
+    QString dir = qEnvironmentVariable("NW_CONFORMANCE_DIR");
+    if (dir.isEmpty())
+        dir = qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/../shared/conformance");
+    return dir + QStringLiteral("/models/stories260K.gguf");
+}
+
 } // namespace
 
 class TestChatDock : public QObject {
     Q_OBJECT
 private slots:
+    void initTestCase();
     void askClickChipShowsCitedPage();
     void emptyQuestionIsNotAsked();
     void ctrlLFocusesTheQuestion();
+    void effectiveContext_data();
+    void effectiveContext();
+    void modelStaysBetweenQuestions();
+
+private:
+    QTemporaryDir m_settings;
 };
+
+void TestChatDock::initTestCase()
+{
+    QVERIFY(m_settings.isValid());
+    nw::test::useScratchSettings(m_settings.path(), QStringLiteral("tst_chat_dock"));
+}
 
 void TestChatDock::askClickChipShowsCitedPage()
 {
@@ -128,6 +156,103 @@ void TestChatDock::ctrlLFocusesTheQuestion()
     QVERIFY(!window.chat()->questionBox()->hasFocus());
     QTest::keyClick(&window, Qt::Key_L, Qt::ControlModifier);
     QTRY_VERIFY(window.chat()->questionBox()->hasFocus());
+}
+
+void TestChatDock::effectiveContext_data()
+{
+    QTest::addColumn<int>("requested");
+    QTest::addColumn<qint64>("train");
+    QTest::addColumn<int>("expected");
+    // Asked-for (0: the 4096 default), cut to the model's training context, never under 1024.
+    QTest::addRow("128-token model, default") << 0 << qint64(128) << 1024;
+    QTest::addRow("128-token model, 4096 asked") << 4096 << qint64(128) << 1024;
+    QTest::addRow("128-token model, 512 asked") << 512 << qint64(128) << 512;
+    QTest::addRow("2k model") << 4096 << qint64(2048) << 2048;
+    QTest::addRow("32k model") << 4096 << qint64(32768) << 4096;
+    QTest::addRow("32k model, 16k asked") << 16384 << qint64(32768) << 16384;
+    QTest::addRow("unknown training context") << 0 << qint64(0) << 4096;
+}
+
+void TestChatDock::effectiveContext()
+{
+    QFETCH(int, requested);
+    QFETCH(qint64, train);
+    QFETCH(int, expected);
+    QCOMPARE(nw::ui::ChatDock::effectiveContextTokens(requested, train), expected);
+}
+
+void TestChatDock::modelStaysBetweenQuestions()
+{
+    const QString model = tinyModel();
+    if (!QFileInfo::exists(model))
+        QSKIP(qPrintable(QStringLiteral("no conformance model at %1").arg(model)));
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString pdf = dir.filePath(QStringLiteral("contract.pdf"));
+    writePdf(pdf);
+    const QString database = dir.filePath(QStringLiteral("library.sqlite"));
+    {
+        nw::store::LibraryStore store(database);
+        nw::ingest::Ingestor ingestor(store);
+        QCOMPARE(ingestor.run({pdf}).added, 1);
+    }
+    // As app/main.cpp opens it.
+    nw::ui::MainWindow window({.databasePath = database, .modelPath = model,
+                               .contextTokens = nw::ui::ChatDock::kDefaultContextTokens});
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    nw::ui::ChatDock *chat = window.chat();
+    QCOMPARE(chat->modelPath(), model);
+    QVERIFY(chat->kvModePicker()->isEnabled());
+    QCOMPARE(chat->modelLoads(), 0); // it loads with the first question, on the worker
+
+    QSignalSpy finished(chat, &nw::ui::ChatDock::answerFinished);
+    const auto askAndWait = [&](const QString &question) {
+        finished.clear();
+        chat->questionBox()->setText(question);
+        QTest::mouseClick(chat->askButton(), Qt::LeftButton);
+        QVERIFY(chat->isBusy());
+        QVERIFY(finished.wait(60000));
+        QVERIFY2(finished.first().at(0).toBool(), qPrintable(chat->findChild<QLabel *>(QStringLiteral("ChatStatus"))->text()));
+    };
+    askAndWait(QStringLiteral("Who owes indemnification for flood losses?"));
+    if (QTest::currentTestFailed())
+        return;
+    QCOMPARE(chat->modelLoads(), 1);
+    const nw::ui::ChatEngineFigures first = chat->lastFigures();
+    QCOMPARE(first.contextTokens, 1024); // min(4096, max(128, 1024))
+    QVERIFY(first.promptTokens > 0);
+    QCOMPARE(first.reusedTokens, 0);
+    // 5 layers × 4 KV heads × 8 values × (K and V) × 2 bytes (llama2.c's published stories260K shape).
+    QCOMPARE(chat->memoryStats().bytesPerToken, std::uint64_t(640));
+
+    askAndWait(QStringLiteral("Who owes indemnification for flood losses, and when?"));
+    if (QTest::currentTestFailed())
+        return;
+    QCOMPARE(chat->modelLoads(), 1); // the same model, not loaded again
+    const nw::ui::ChatEngineFigures second = chat->lastFigures();
+    QVERIFY2(second.reusedTokens > 0 && second.reusedTokens < second.promptTokens,
+             qPrintable(QStringLiteral("%1 of %2").arg(second.reusedTokens).arg(second.promptTokens)));
+
+    // Another KV mode: a new cache (nothing to reuse), the same loaded model. latent:8 keeps a
+    // rank-8 latent of K and of V in f16 per layer: 5 × (8 + 8) × 2 = 160 bytes a token.
+    chat->setKvMode(QStringLiteral("latent:8"));
+    QCOMPARE(chat->kvMode(), QStringLiteral("latent:8"));
+    askAndWait(QStringLiteral("Who owes indemnification for flood losses?"));
+    if (QTest::currentTestFailed())
+        return;
+    QCOMPARE(chat->modelLoads(), 1);
+    QCOMPARE(chat->lastFigures().reusedTokens, 0);
+    QCOMPARE(chat->memoryStats().bytesPerToken, std::uint64_t(160));
+
+    // No model: the worker drops it and answers by quoting.
+    chat->setModelPath(QString());
+    QVERIFY(!chat->kvModePicker()->isEnabled());
+    askAndWait(QStringLiteral("Who owes indemnification for flood losses?"));
+    if (QTest::currentTestFailed())
+        return;
+    QCOMPARE(chat->lastFigures().promptTokens, 0);
+    QVERIFY(chat->answerText().contains(QStringLiteral("indemnification")));
 }
 
 QTEST_MAIN(TestChatDock)
