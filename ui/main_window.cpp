@@ -68,11 +68,10 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
             });
     m_kvMeterDock = createDock(tr("KV Meter"), QStringLiteral("KvMeterDock"), QString(), Qt::RightDockWidgetArea);
     m_kvMeter = new KvMeter(m_kvMeterDock);
-    m_kvMeter->setModelName(m_options.modelPath);
     m_kvMeterDock->setWidget(m_kvMeter);
     // The meter polls the answering model's snapshots while a question runs, then keeps the last.
     connect(m_chat, &ChatDock::questionStarted, this, [this] {
-        if (!m_options.modelPath.isEmpty())
+        if (!m_chat->modelPath().isEmpty())
             m_kvMeter->setStatsSource([chat = m_chat] { return chat->memoryStats(); });
     });
     connect(m_chat, &ChatDock::prefillProgress, m_kvMeter, &KvMeter::setPrefillProgress);
@@ -94,6 +93,7 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
                 syncAnnotations();
             });
     connect(m_pageViewer, &PageViewer::selectionChanged, m_annotations, &AnnotationsPanel::setWordSelection);
+    connect(m_annotations, &AnnotationsPanel::annotationsChanged, m_pageViewer, &PageViewer::reloadAnnotations);
     connect(m_pageViewer, &PageViewer::pageChanged, this, &MainWindow::syncAnnotations);
     connect(m_library, &LibraryView::pageRequested, this, &MainWindow::syncAnnotations);
     connect(m_chat, &ChatDock::citationActivated, this, &MainWindow::syncAnnotations);
@@ -114,7 +114,15 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
     m_statusLabel = new QLabel(tr("Library: %1").arg(database), this);
     statusBar()->addWidget(m_statusLabel, 1);
     openDatabase(database);
-    statusBar()->addPermanentWidget(new QLabel(m_options.modelPath.isEmpty() ? tr("No model") : m_options.modelPath, this));
+    m_modelLabel = new QLabel(this);
+    statusBar()->addPermanentWidget(m_modelLabel);
+    const auto showModel = [this](const QString &path) {
+        m_modelLabel->setText(path.isEmpty() ? tr("No model") : path);
+        m_kvMeter->setModelName(path);
+    };
+    showModel(m_chat->modelPath());
+    connect(m_chat, &ChatDock::modelChanged, this, showModel);
+    restoreModel(last);
     if (QFileInfo(last.databasePath) == QFileInfo(database))
         restoreSession(last);
     m_autosave = new SessionAutosave([this] { return captureSession(); }, this);
@@ -144,9 +152,22 @@ WindowSession MainWindow::captureSession() const
     if (m_pageViewer->canvas()->zoomMode() == ZoomMode::Free)
         s.zoom = m_pageViewer->canvas()->zoom(); // 0 keeps the fit modes
     s.chatSessionId = m_chat->sessionId();
+    s.modelPath = m_chat->modelPath();
+    s.kvMode = m_chat->kvMode();
     s.geometry = saveGeometry();
     s.dockState = saveState();
     return s;
+}
+
+void MainWindow::restoreModel(const WindowSession &session)
+{
+    // A model on the command line wins; the session's KV mode comes back with the session's model
+    // (another model may not take it). A model file that went away is not brought back.
+    const QString model = m_options.modelPath.isEmpty() ? session.modelPath : m_options.modelPath;
+    if (m_options.modelPath.isEmpty() && !model.isEmpty() && QFileInfo::exists(model))
+        m_chat->setModelPath(model, m_options.contextTokens);
+    if (!model.isEmpty() && model == session.modelPath && m_chat->modelPath() == model)
+        m_chat->setKvMode(session.kvMode);
 }
 
 void MainWindow::restoreSession(const WindowSession &session)

@@ -27,7 +27,7 @@ class SessionAutosave;
 struct MainWindowOptions {
     QString databasePath; // empty: the default library database
     QString modelPath;    // empty: no model (extractive answers)
-    int contextTokens = 0; // the model's context; 0: its training context, at most 8192
+    int contextTokens = 0; // the model's context; 0: ChatDock::kDefaultContextTokens (see effectiveContextTokens)
 };
 
 class MainWindow : public QMainWindow {
@@ -67,6 +67,7 @@ private:
                             Qt::DockWidgetArea area);
     void showAbout();
     void showPageWidget(bool rendered); // the rendered view when it could open the page
+    void restoreModel(const WindowSession &session); // the chat's model and KV mode pickers
     void restoreSession(const WindowSession &session);
     void syncAnnotations(); // the panel follows the document in the page view
     std::pair<qint64, int> currentPage() const; // document and 1-based page on screen; {0, 0} for none
@@ -84,6 +85,7 @@ private:
     QStackedWidget *m_pages = nullptr;
     QAction *m_pageTextAction = nullptr;
     QLabel *m_statusLabel = nullptr;
+    QLabel *m_modelLabel = nullptr;
     QDockWidget *m_annotationsDock = nullptr;
     AnnotationsPanel *m_annotations = nullptr;
     SessionAutosave *m_autosave = nullptr;

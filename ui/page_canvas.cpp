@@ -49,6 +49,7 @@ void PageCanvas::setDocument(const QString &pdfPath, const QString &documentKey,
     m_lastMilliDpi.clear();
     m_errors.clear();
     m_highlights.clear();
+    m_annotationBoxes.clear();
     m_dragPage = -1;
     m_currentPage = -1;
     m_zoom = m_zoomMode == ZoomMode::Free ? m_zoom : fitZoom(m_zoomMode);
@@ -323,9 +324,24 @@ QColor PageCanvas::highlightColor(HighlightKind kind)
     case HighlightKind::SearchHit: return QColor(255, 214, 0);
     case HighlightKind::Citation: return QColor(120, 200, 255);
     case HighlightKind::Selection: return QColor(150, 170, 255);
-    case HighlightKind::Annotation: return QColor(255, 213, 79);
     }
     return QColor(255, 214, 0);
+}
+
+void PageCanvas::setAnnotationBoxes(int index, const QList<ColoredBox> &boxes)
+{
+    NW_ASSERT(index >= 0 && index < pageCount());
+    if (boxes.isEmpty())
+        m_annotationBoxes.remove(index);
+    else
+        m_annotationBoxes.insert(index, boxes);
+    viewport()->update(pageRectInViewport(index));
+}
+
+void PageCanvas::clearAnnotationBoxes()
+{
+    m_annotationBoxes.clear();
+    viewport()->update();
 }
 
 // --- events
@@ -354,13 +370,18 @@ void PageCanvas::paintEvent(QPaintEvent *event)
             painter.drawText(rect, Qt::AlignCenter | Qt::TextWordWrap, text);
         }
         const auto kinds = m_highlights.constFind(index);
-        if (kinds != m_highlights.cend()) {
+        const auto saved = m_annotationBoxes.constFind(index);
+        if (kinds != m_highlights.cend() || saved != m_annotationBoxes.cend()) {
             painter.save();
             painter.setCompositionMode(QPainter::CompositionMode_Multiply);
             painter.setClipRect(rect);
-            for (auto it = kinds->cbegin(); it != kinds->cend(); ++it)
-                for (const QRectF &box : it.value())
-                    painter.fillRect(toViewport(index, box), highlightColor(it.key()));
+            if (saved != m_annotationBoxes.cend())
+                for (const ColoredBox &box : *saved)
+                    painter.fillRect(toViewport(index, box.points), box.color);
+            if (kinds != m_highlights.cend())
+                for (auto it = kinds->cbegin(); it != kinds->cend(); ++it)
+                    for (const QRectF &box : it.value())
+                        painter.fillRect(toViewport(index, box), highlightColor(it.key()));
             painter.restore();
         }
     }

@@ -24,7 +24,13 @@ struct RenderKey;
 enum class ZoomMode { Free, FitWidth, FitPage };
 
 // Why a box is highlighted; each kind has its own colour and is set and cleared on its own.
-enum class HighlightKind { SearchHit, Citation, Selection, Annotation };
+enum class HighlightKind { SearchHit, Citation, Selection };
+
+// A saved annotation's rectangle (points) in the annotation's own colour.
+struct ColoredBox {
+    QRectF points;
+    QColor color;
+};
 
 class PageCanvas : public QAbstractScrollArea {
     Q_OBJECT
@@ -74,6 +80,10 @@ public:
     void clearHighlights(HighlightKind kind);
     QList<QRectF> highlights(int index, HighlightKind kind) const;
     static QColor highlightColor(HighlightKind kind);
+    // Saved annotations, drawn under the highlights; replaces page `index`'s boxes.
+    void setAnnotationBoxes(int index, const QList<ColoredBox> &boxes);
+    void clearAnnotationBoxes();
+    QList<ColoredBox> annotationBoxes(int index) const { return m_annotationBoxes.value(index); }
 
 public slots:
     void zoomIn();
@@ -118,6 +128,7 @@ private:
     QHash<int, int> m_lastMilliDpi;   // page → the dpi of its latest image, drawn scaled until the new one comes
     QHash<int, QString> m_errors;     // page → why it could not be drawn
     QHash<int, QMap<HighlightKind, QList<QRectF>>> m_highlights; // page → kind → boxes (points)
+    QHash<int, QList<ColoredBox>> m_annotationBoxes;             // page → saved annotations' boxes
     int m_currentPage = -1;
     // Rubber band: page and start point in points while dragging.
     int m_dragPage = -1;

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "ingest/page_words.h"
+#include "store/annotation_store.h"
 #include "store/library_store.h"
 #include "ui/page_render_cache.h"
 #include "ui/page_renderer.h"
@@ -105,6 +106,7 @@ void PageViewer::setStore(store::LibraryStore *store)
 {
     m_store = store;
     m_documentId = 0;
+    m_documentSha256.clear();
     m_words.clear();
     m_highlightedTexts.clear();
     m_selectedWords.clear();
@@ -155,6 +157,7 @@ bool PageViewer::showDocument(qint64 documentId)
     }
     clearSelection();
     m_documentId = documentId;
+    m_documentSha256 = doc->sha256;
     m_words = std::move(words);
     m_highlightedTexts.clear();
     m_error.clear();
@@ -168,6 +171,7 @@ bool PageViewer::showDocument(qint64 documentId)
     m_pageBox->setValue(1);
     m_pageTotal->setText(tr(" of %1").arg(doc->pageCount));
     m_thumbnails->setCurrentPage(0);
+    reloadAnnotations();
     return true;
 }
 
@@ -252,10 +256,28 @@ bool PageViewer::showPassage(qint64 documentId, int pageNumber, int start, int l
     return true;
 }
 
-void PageViewer::setAnnotationHighlights(int pageNumber, const QList<QRectF> &boxes)
+void PageViewer::reloadAnnotations()
 {
-    if (pageNumber >= 1 && pageNumber <= pageCount())
-        m_canvas->setHighlights(pageNumber - 1, HighlightKind::Annotation, boxes);
+    m_canvas->clearAnnotationBoxes();
+    if (!m_store || m_documentId <= 0)
+        return;
+    std::vector<store::Annotation> saved;
+    try {
+        store::AnnotationStore annotations(m_store->database());
+        saved = annotations.list({.documentSha256 = m_documentSha256});
+    } catch (const Error &e) {
+        m_error = tr("Cannot read the annotations: %1").arg(QString::fromUtf8(e.what()));
+        return;
+    }
+    QHash<int, QList<ColoredBox>> byPage;
+    for (const store::Annotation &a : saved) {
+        const QColor color(a.color);
+        for (const QRectF &rect : a.rects)
+            byPage[a.page].append({rect, color.isValid() ? color : QColor(255, 213, 79)});
+    }
+    for (auto it = byPage.cbegin(); it != byPage.cend(); ++it)
+        if (it.key() >= 1 && it.key() <= pageCount())
+            m_canvas->setAnnotationBoxes(it.key() - 1, it.value());
 }
 
 int PageViewer::pageNumber() const

@@ -49,8 +49,6 @@ public:
     // Shows a page with the words of the passage [start, start + length) of its text (UTF-16
     // offsets, as a citation gives them) highlighted and scrolled into view.
     bool showPassage(qint64 documentId, int pageNumber, int start, int length);
-    // Pages' highlight boxes for other sources (annotations): points, origin top-left.
-    void setAnnotationHighlights(int pageNumber, const QList<QRectF> &boxes);
 
     qint64 documentId() const { return m_documentId; }
     int pageNumber() const; // 1-based page in view, 0 with no document
@@ -81,6 +79,9 @@ public slots:
     void fitWidth();
     void fitPage();
     void clearSelection();
+    // Draws the open document's saved annotations (each rectangle in its colour) afresh from the
+    // library: on opening a document, and after an annotation is added, edited or deleted.
+    void reloadAnnotations();
 
 signals:
     // The user selected words by dragging a rectangle over page `pageNumber` (1-based) of
@@ -114,6 +115,7 @@ private:
     QLabel *m_title = nullptr;
     QList<QAction *> m_zoomActions;
     qint64 m_documentId = 0;
+    QString m_documentSha256;
     QString m_error;
     QHash<int, PageWords> m_words; // by 1-based page, for the open document
     QStringList m_highlightedTexts;

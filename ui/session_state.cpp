@@ -17,6 +17,8 @@ WindowSession loadWindowSession()
     s.page = settings.value(QStringLiteral("page"), 0).toInt();
     s.zoom = settings.value(QStringLiteral("zoom"), 0.0).toDouble();
     s.chatSessionId = settings.value(QStringLiteral("chatSession"), 0).toLongLong();
+    s.modelPath = settings.value(QStringLiteral("model")).toString();
+    s.kvMode = settings.value(QStringLiteral("kvMode")).toString();
     s.geometry = settings.value(QStringLiteral("geometry")).toByteArray();
     s.dockState = settings.value(QStringLiteral("docks")).toByteArray();
     return s;
@@ -31,6 +33,8 @@ void saveWindowSession(const WindowSession &s)
     settings.setValue(QStringLiteral("page"), s.page);
     settings.setValue(QStringLiteral("zoom"), s.zoom);
     settings.setValue(QStringLiteral("chatSession"), s.chatSessionId);
+    settings.setValue(QStringLiteral("model"), s.modelPath);
+    settings.setValue(QStringLiteral("kvMode"), s.kvMode);
     settings.setValue(QStringLiteral("geometry"), s.geometry);
     settings.setValue(QStringLiteral("docks"), s.dockState);
     settings.endGroup();

@@ -1,5 +1,5 @@
-// The window's session: which database, document and page were open, the zoom, the dock layout
-// and the chat session, kept in QSettings ("session/…") so the next start reopens them. Written
+// The window's session: which database, document and page were open, the zoom, the dock layout,
+// the chat session and the chat's model and KV mode, kept in QSettings ("session/…") so the next start reopens them. Written
 // on a timer while the window runs and on close, so a killed process loses a few seconds at most.
 #pragma once
 
@@ -19,6 +19,8 @@ struct WindowSession {
     int page = 0;             // 1-based, 0 with no document
     double zoom = 0;          // the page viewer's zoom; 0: its default
     qint64 chatSessionId = 0; // in databasePath's sessions table; 0: none yet
+    QString modelPath;        // the chat's model picker; "" : no model
+    QString kvMode;           // the chat's KV mode picker; "" : the model's default
     QByteArray geometry;      // QMainWindow::saveGeometry
     QByteArray dockState;     // QMainWindow::saveState
 

@@ -10,6 +10,7 @@
 #include "ui/annotations_panel.h"
 #include "ui/main_window.h"
 #include "ui/page_text_view.h"
+#include "ui/page_viewer.h"
 
 #include <QAction>
 #include <QDockWidget>
@@ -53,6 +54,7 @@ private slots:
     void roundTrip();
     void textDocumentSelectionBecomesNote();
     void nothingSelectedMakesNothing();
+    void savedAnnotationsAreDrawnOnThePage();
 
 private:
     // Selects [start, start + length) of the page view's text as a user would with the mouse.
@@ -241,5 +243,89 @@ void TestAnnotationsPanel::nothingSelectedMakesNothing()
     QCOMPARE(nw::store::AnnotationStore(store.database()).list().size(), std::size_t(0));
 }
 
+// A saved highlight is drawn on the rendered page in its own colour (multiplied onto the page,
+// so white paper under it takes exactly that colour), follows an edit of the colour, and goes on
+// delete. The rectangles come from the PDF layout: "brown" at column 10 of line kLine, 6 pt a
+// character, 12 pt leading, margins 54/60 (app/text_pdf.h).
+void TestAnnotationsPanel::savedAnnotationsAreDrawnOnThePage()
+{
+    {
+        nw::store::LibraryStore store(m_database);
+        nw::store::AnnotationStore annotations(store.database());
+        for (const nw::store::Annotation &a : annotations.list())
+            annotations.remove(a.id);
+    }
+    nw::ui::MainWindow window({.databasePath = m_database, .modelPath = {}});
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    for (QDockWidget *dock : {window.libraryDock(), window.chatDock(), window.kvMeterDock(), window.annotationsDock()})
+        dock->hide(); // the page gets the window's width
+    nw::ui::PageViewer *viewer = window.pageViewer();
+    QVERIFY(viewer->showPage(m_pdf, 2));
+    window.pageView()->showPage(m_pdf, 2);
+    nw::ui::PageCanvas *canvas = viewer->canvas();
+    canvas->setZoom(1.5);
+    canvas->scrollToPage(1, 60 + kLine * 12.0);
+    QTRY_VERIFY_WITH_TIMEOUT(canvas->isRendered(1), 10000);
+
+    const auto whitePixels = [](const QImage &image, const QRect &area) {
+        QList<QPoint> out;
+        for (int y = area.top(); y <= area.bottom(); ++y)
+            for (int x = area.left(); x <= area.right(); ++x)
+                if (image.rect().contains(x, y) && (image.pixel(x, y) & 0xffffff) == 0xffffff)
+                    out << QPoint(x, y);
+        return out;
+    };
+    const auto grab = [canvas] { return canvas->viewport()->grab().toImage().convertToFormat(QImage::Format_RGB32); };
+    const auto countColoured = [](const QImage &image, const QList<QPoint> &points, const QColor &colour) {
+        int n = 0;
+        for (const QPoint &p : points)
+            n += QColor(image.pixel(p)) == colour;
+        return int(n);
+    };
+    const QImage before = grab();
+
+    const QString chosen = nw::ui::AnnotationsPanel::colors().at(1);
+    nw::ui::AnnotationsPanel *panel = window.annotations();
+    const QString page = window.pageView()->pageText();
+    const qsizetype at = page.indexOf(QStringLiteral("brown"));
+    QVERIFY(at >= 0);
+    selectInPageView(window, int(at), 5);
+    const qint64 id = panel->highlightSelection(chosen);
+    QVERIFY(id > 0);
+    viewer->clearSelection(); // the selection's own tint would cover the highlight
+    QCOMPARE(canvas->annotationBoxes(1).size(), qsizetype(1));
+    const QRectF box = canvas->annotationBoxes(1).front().points;
+    QVERIFY2(std::abs(box.left() - (54 + 10 * 6.0)) < 1.0, qPrintable(QString::number(box.left())));
+    QVERIFY2(std::abs(box.width() - 5 * 6.0) < 1.0, qPrintable(QString::number(box.width())));
+
+    // Paper pixels (white before) inside the rectangle, and on blank paper four lines below.
+    const QRect inside = canvas->toViewport(1, box).toAlignedRect().adjusted(2, 2, -2, -2);
+    const QRect below = canvas->toViewport(1, box.translated(0, 4 * 12.0)).toAlignedRect();
+    QVERIFY2(canvas->viewport()->rect().contains(inside) && canvas->viewport()->rect().contains(below),
+             qPrintable(QStringLiteral("%1 px wide viewport").arg(canvas->viewport()->width())));
+    const QList<QPoint> paper = whitePixels(before, inside);
+    QVERIFY2(paper.size() > inside.width() * inside.height() / 3, qPrintable(QString::number(paper.size())));
+    const QList<QPoint> paperBelow = whitePixels(before, below);
+    QVERIFY(!paperBelow.isEmpty());
+    QCOMPARE(countColoured(before, paper, QColor(chosen)), 0);
+
+    QImage after = grab();
+    QCOMPARE(countColoured(after, paper, QColor(chosen)), int(paper.size()));
+    QCOMPARE(countColoured(after, paperBelow, Qt::white), int(paperBelow.size()));
+
+    const QString edited = nw::ui::AnnotationsPanel::colors().at(2);
+    QVERIFY(panel->updateAnnotation(id, QString(), {}, edited));
+    after = grab();
+    QCOMPARE(countColoured(after, paper, QColor(edited)), int(paper.size()));
+
+    QVERIFY(panel->removeAnnotation(id));
+    QVERIFY(canvas->annotationBoxes(1).isEmpty());
+    after = grab();
+    QCOMPARE(countColoured(after, paper, Qt::white), int(paper.size()));
+    QCOMPARE(countColoured(after, paper, QColor(edited)), 0);
+}
+
 QTEST_MAIN(TestAnnotationsPanel)
 #include "tst_annotations_panel.moc"
+

@@ -4,6 +4,7 @@
 #include "ui/library_view.h"
 #include "ui/main_window.h"
 #include "ui/page_text_view.h"
+#include "scratch_settings.h"
 
 #include <QElapsedTimer>
 #include <QListWidget>
@@ -46,9 +47,19 @@ void writePdf(const QString &path)
 class TestLibrarySearch : public QObject {
     Q_OBJECT
 private slots:
+    void initTestCase();
     void highlightTermsDropOperators();
     void ingestSearchClickShowsHighlightedPage();
+
+private:
+    QTemporaryDir m_settings;
 };
+
+void TestLibrarySearch::initTestCase()
+{
+    QVERIFY(m_settings.isValid());
+    nw::test::useScratchSettings(m_settings.path(), QStringLiteral("tst_library_search"));
+}
 
 void TestLibrarySearch::highlightTermsDropOperators()
 {

@@ -13,6 +13,7 @@
 #include "ui/page_text_view.h"
 #include "ui/page_viewer.h"
 #include "ui/thumbnail_strip.h"
+#include "scratch_settings.h"
 
 #include <QElapsedTimer>
 #include <QFile>
@@ -128,6 +129,7 @@ private:
 void TestPageView::initTestCase()
 {
     QVERIFY(m_dir.isValid());
+    nw::test::useScratchSettings(m_dir.filePath(QStringLiteral("settings")), QStringLiteral("tst_page_view"));
     const QString pdf = m_dir.filePath(QStringLiteral("terms.pdf"));
     QFile file(pdf);
     QVERIFY(file.open(QIODevice::WriteOnly));

@@ -1,7 +1,8 @@
 // Session autosave and restore (offscreen): a window is changed (page, dock, a question asked),
 // destroyed, and a new window on the same database comes back the same; the autosave timer
 // writes the state to disk on its own (what a killed process keeps); another database starts
-// fresh; no --db reopens the last database.
+// fresh; no --db reopens the last database; the chat's model and KV mode pickers come back
+// (a model given on the command line wins, a model file that is gone is not brought back).
 #include "app/text_pdf.h"
 #include "ingest/ingestor.h"
 #include "store/library_store.h"
@@ -15,6 +16,7 @@
 #include <QDockWidget>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QComboBox>
 #include <QLineEdit>
 #include <QSettings>
 #include <QSignalSpy>
@@ -69,6 +71,7 @@ private slots:
     void autosaveWritesWithoutClosing();
     void otherDatabaseStartsFresh();
     void noDatabaseOptionReopensTheLast();
+    void restoresModelAndKvModePickers();
 
 private:
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -204,6 +207,49 @@ void TestSessionRestore::noDatabaseOptionReopensTheLast()
     nw::ui::MainWindow window({.databasePath = {}, .modelPath = {}});
     QCOMPARE(window.library()->databasePath(), database);
     QCOMPARE(window.pageView()->pageNumber(), 6);
+}
+
+void TestSessionRestore::restoresModelAndKvModePickers()
+{
+    const QString database = makeLibrary(m_dir->path(), QStringLiteral("models"));
+    QVERIFY(!database.isEmpty());
+    // The pickers only name files; a model loads with a question, so any file stands in for one.
+    const QString model = m_dir->filePath(QStringLiteral("picked.gguf"));
+    const QString other = m_dir->filePath(QStringLiteral("other.gguf"));
+    for (const QString &path : {model, other}) {
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+    }
+    {
+        nw::ui::MainWindow window({.databasePath = database, .modelPath = model});
+        window.chat()->setKvMode(QStringLiteral("latent:16+q8"));
+    }
+    QCOMPARE(nw::ui::loadWindowSession().modelPath, model);
+    QCOMPARE(nw::ui::loadWindowSession().kvMode, QStringLiteral("latent:16+q8"));
+    {
+        nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+        QCOMPARE(window.chat()->modelPath(), model);
+        QCOMPARE(window.chat()->modelPicker()->currentData().toString(), model);
+        QCOMPARE(window.chat()->kvMode(), QStringLiteral("latent:16+q8"));
+        QVERIFY(window.chat()->kvModePicker()->isEnabled());
+    }
+    {
+        // Another model on the command line: it wins, and the saved mode (the other model's) stays out.
+        nw::ui::MainWindow window({.databasePath = database, .modelPath = other});
+        QCOMPARE(window.chat()->modelPath(), other);
+        QCOMPARE(window.chat()->kvMode(), QString());
+    }
+    QCOMPARE(nw::ui::loadWindowSession().modelPath, other);
+    QVERIFY(QFile::remove(other));
+    {
+        nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+        QCOMPARE(window.chat()->modelPath(), QString());
+        QVERIFY(!window.chat()->kvModePicker()->isEnabled());
+        window.chat()->setModelPath(model);
+        window.chat()->setModelPath(QString()); // picked "none" last
+    }
+    nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+    QCOMPARE(window.chat()->modelPath(), QString());
 }
 
 QTEST_MAIN(TestSessionRestore)
