@@ -111,6 +111,7 @@ void TestLiveMeter::meterFollowsTheAnsweringModel()
 
 void TestLiveMeter::noModelLeavesTheMeterIdle()
 {
+    QSettings().clear(); // a first start: the last window's model would come back with its session
     nw::ui::MainWindow window({.databasePath = m_database, .modelPath = {}});
     QSignalSpy finished(window.chat(), &nw::ui::ChatDock::answerFinished);
     window.chat()->questionBox()->setText(QStringLiteral("Who found the ball?"));
