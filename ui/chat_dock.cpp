@@ -22,6 +22,7 @@
 #include <QScrollArea>
 #include <QTextBrowser>
 #include <QThread>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -181,7 +182,8 @@ ChatDock::ChatDock(QWidget *parent) : QWidget(parent), m_worker(std::make_shared
     m_modelBox->addItem(tr("None (quote the passages)"), QString());
     modelLabel->setBuddy(m_modelBox);
     pickers->addWidget(m_modelBox, 1);
-    m_browse = new QPushButton(tr("…"), this);
+    m_browse = new QToolButton(this);
+    m_browse->setText(tr("…"));
     m_browse->setObjectName(QStringLiteral("BrowseModelButton"));
     m_browse->setToolTip(tr("Choose a GGUF model file"));
     pickers->addWidget(m_browse);
@@ -220,7 +222,7 @@ ChatDock::ChatDock(QWidget *parent) : QWidget(parent), m_worker(std::make_shared
     connect(m_ask, &QPushButton::clicked, this, &ChatDock::ask);
     connect(m_question, &QLineEdit::returnPressed, this, &ChatDock::ask);
     connect(m_stop, &QPushButton::clicked, this, &ChatDock::stop);
-    connect(m_browse, &QPushButton::clicked, this, &ChatDock::browseModel);
+    connect(m_browse, &QToolButton::clicked, this, &ChatDock::browseModel);
     connect(m_modelBox, &QComboBox::currentIndexChanged, this, [this] {
         const QString path = modelPath();
         m_kvBox->setEnabled(!path.isEmpty());

@@ -22,6 +22,7 @@ class QLabel;
 class QLineEdit;
 class QPushButton;
 class QTextBrowser;
+class QToolButton;
 class QThread;
 class QVBoxLayout;
 
@@ -126,7 +127,7 @@ private:
     QPushButton *m_ask = nullptr;
     QPushButton *m_stop = nullptr;
     QComboBox *m_modelBox = nullptr;
-    QPushButton *m_browse = nullptr;
+    QToolButton *m_browse = nullptr;
     QComboBox *m_kvBox = nullptr;
     QTextBrowser *m_answer = nullptr;
     QLabel *m_status = nullptr;
