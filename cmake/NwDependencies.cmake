@@ -42,4 +42,6 @@ if(NOT NW_ENGINE_ONLY)
   find_package(SQLite3 REQUIRED)
   find_package(PkgConfig REQUIRED)
   pkg_check_modules(POPPLER_QT6 REQUIRED IMPORTED_TARGET poppler-qt6)
+  # Page text at ingest (pdftotext's text dump, faster than poppler-qt6's word list): nw_ingest only.
+  pkg_check_modules(POPPLER_CPP REQUIRED IMPORTED_TARGET poppler-cpp)
 endif()

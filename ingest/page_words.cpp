@@ -22,17 +22,19 @@ std::vector<store::WordBox> pageWordBoxes(store::LibraryStore &store, std::int64
     if (!file.exists() || file.size() != document.bytes || file.lastModified().toSecsSinceEpoch() != document.modified)
         fail("{}: the file is missing or changed since it was ingested; ingest it again to highlight its words",
              document.path.toStdString());
-    PageContent content;
+    std::optional<std::vector<store::WordBox>> words;
     try {
-        content = PdfDocument::open(document.path).page(pageNumber - 1, true);
+        // Placed in the stored text, so pages ingested by an older version keep working.
+        words = PdfDocument::open(document.path).wordBoxes(pageNumber - 1, page.text);
     } catch (const IngestFailure &f) {
         fail("{}: {}", document.path.toStdString(), f.reason().toStdString());
     }
-    if (content.text != page.text)
-        fail("{}: page {} no longer has the text that was ingested; ingest the file again", document.path.toStdString(),
+    if (!words)
+        fail("{}: page {}: its words cannot be placed in the text that was ingested (the file changed, or Poppler "
+             "splits this page's words differently from its text); ingest the file again", document.path.toStdString(),
              pageNumber);
-    store.cacheWordBoxes(documentId, pageNumber, content.words);
-    return std::move(content.words);
+    store.cacheWordBoxes(documentId, pageNumber, *words);
+    return std::move(*words);
 }
 
 } // namespace nw::ingest

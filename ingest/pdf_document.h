@@ -1,5 +1,6 @@
 // A PDF opened through Poppler: metadata, page labels, and per page the text in reading order
 // with the box of every word. Poppler stays behind this header (only pdf_document.cpp sees it).
+// One object per thread: it is not safe to share.
 #pragma once
 
 #include "ingest/ingest_error.h"
@@ -11,6 +12,7 @@
 #include <QString>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace nw::ingest {
@@ -48,6 +50,11 @@ public:
 
     // `index` is 0-based. With `withWords`, fills PageContent::words (same text either way).
     PageContent page(int index, bool withWords) const;
+    // The boxes of page `index`'s words, with offsets into `text`, that page's text as page()
+    // gave it (now or by an older version that wrote one space between words and one '\n'
+    // between lines); nullopt when the words are not the text's. Throws nw::Error for an index
+    // outside [0, pageCount()), IngestFailure when Poppler cannot lay the page out.
+    std::optional<std::vector<store::WordBox>> wordBoxes(int index, const QString &text) const;
     // The page drawn at `dpi` (72 = one pixel per point), antialiased, on white; throws nw::Error
     // for an index outside [0, pageCount()) or a dpi outside (0, 1200]; a null image when Poppler
     // cannot draw the page.

@@ -2,8 +2,10 @@
 // same run, peak RSS and database size; then search latency p50/p95 over 200 queries on a
 // synthetic library of 100,000 pages.
 //
-//   nw_bench_ingest [DIR] [--pages N] [--search-db FILE] [--skip-search] [--jobs N]
+//   nw_bench_ingest [DIR] [--pages N] [--search-db FILE] [--skip-search] [--jobs N] [--baseline EXE]
 //
+// --baseline times another needlework executable (an older build) on the same corpus in the
+// same run, so a change is measured against what it replaces under the same load.
 // Without DIR it gathers the PDFs under /usr/share/doc (unpacking .pdf.gz) and generates more
 // with QPdfWriter until the corpus has at least 2,000 pages.
 #include "bench/store/synthetic_library.h"
@@ -129,6 +131,7 @@ int main(int argc, char **argv)
     parser.addOption({QStringLiteral("skip-search"), QStringLiteral("Only the ingest benchmark.")});
     parser.addOption({QStringLiteral("skip-ingest"), QStringLiteral("Only the search benchmark.")});
     parser.addOption({QStringLiteral("jobs"), QStringLiteral("--jobs for needlework ingest."), QStringLiteral("N")});
+    parser.addOption({QStringLiteral("baseline"), QStringLiteral("Another needlework executable to time the same way."), QStringLiteral("EXE")});
     parser.addHelpOption();
     parser.process(app);
 
@@ -176,8 +179,8 @@ int main(int argc, char **argv)
                 seconds += runProgram({QStringLiteral("pdftotext"), f, QStringLiteral("/dev/null")}).seconds;
             return seconds;
         };
-        auto needlework = [&](const QString &db, bool words) {
-            QStringList args{QStringLiteral(NW_NEEDLEWORK_EXE), QStringLiteral("ingest"), dir, QStringLiteral("--db"), db};
+        auto needlework = [&](const QString &db, bool words, const QString &exe = QStringLiteral(NW_NEEDLEWORK_EXE)) {
+            QStringList args{exe, QStringLiteral("ingest"), dir, QStringLiteral("--db"), db};
             if (parser.isSet(QStringLiteral("jobs")))
                 args << QStringLiteral("--jobs") << parser.value(QStringLiteral("jobs"));
             if (words)
@@ -185,9 +188,12 @@ int main(int argc, char **argv)
             QFile::remove(db);
             return runProgram(args);
         };
+        const QString baseline = parser.value(QStringLiteral("baseline"));
+        const QString baselineDb = work.filePath(QStringLiteral("baseline.sqlite"));
         const double peer1 = pdftotext();
         const QString db = work.filePath(QStringLiteral("bench.sqlite"));
         const RunStats oursNoWords = needlework(db, false);
+        const RunStats before = baseline.isEmpty() ? RunStats{} : needlework(baselineDb, false, baseline);
         const double peer2 = pdftotext();
         const QString dbWords = work.filePath(QStringLiteral("bench-words.sqlite"));
         const RunStats oursWords = needlework(dbWords, true);
@@ -198,6 +204,10 @@ int main(int argc, char **argv)
         std::printf("pdftotext file by file: %.2f s and %.2f s -> %.0f pages/s (best)\n", peer1, peer2, peerRate);
         std::printf("needlework ingest (default):      %.2f s -> %.0f pages/s, exit %d, peak RSS %.0f MiB, database %.1f MiB\n",
                     oursNoWords.seconds, oursRate, oursNoWords.exitCode, oursNoWords.maxRssKiB / 1024.0, dbNoWordsMiB);
+        if (!baseline.isEmpty())
+            std::printf("baseline %s ingest: %.2f s -> %.0f pages/s, exit %d, peak RSS %.0f MiB (ours / baseline %.2fx)\n",
+                        qPrintable(baseline), before.seconds, pages / before.seconds, before.exitCode, before.maxRssKiB / 1024.0,
+                        before.seconds / oursNoWords.seconds);
         std::printf("needlework ingest --word-boxes:   %.2f s -> %.0f pages/s, exit %d, peak RSS %.0f MiB, database %.1f MiB\n",
                     oursWords.seconds, pages / oursWords.seconds, oursWords.exitCode, oursWords.maxRssKiB / 1024.0, dbMiB);
         std::printf("ratio needlework / pdftotext: %.2fx (target >= 1.5x); storing word boxes costs %+.1f%% time, %.1f MiB (%.0f bytes a page)\n",

@@ -52,6 +52,25 @@ inline bool writeTextPdf(const QString &path, const QStringList &pages, const QS
     return painter.end();
 }
 
+// One page with two columns of lines, the left at kLeft and the right at `rightX`, both from
+// kTop down: a reader goes down the left column first.
+inline bool writeTwoColumnPdf(const QString &path, const QStringList &left, const QStringList &right, double rightX = 330)
+{
+    QPdfWriter writer(path);
+    writer.setResolution(72);
+    writer.setPageSize(QPageSize(QPageSize::A4));
+    writer.setPageMargins(QMarginsF(0, 0, 0, 0));
+    QPainter painter;
+    if (!painter.begin(&writer))
+        return false;
+    painter.setFont(testFont());
+    for (qsizetype l = 0; l < left.size(); ++l)
+        painter.drawText(QPointF(kLeft, kTop + kLineStep * static_cast<double>(l)), left[l]);
+    for (qsizetype l = 0; l < right.size(); ++l)
+        painter.drawText(QPointF(rightX, kTop + kLineStep * static_cast<double>(l)), right[l]);
+    return painter.end();
+}
+
 // Pages with a picture and no text at all (what a scanner produces).
 inline bool writeImagePdf(const QString &path, int pages)
 {

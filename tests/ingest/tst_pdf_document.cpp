@@ -18,6 +18,8 @@ private slots:
     void textRoundTrip();
     void cjkRoundTrip();
     void wordBoxesLieInsideThePage();
+    void readingOrderFollowsColumns();
+    void hyphenatedLinesAndOlderText();
     void pageLabelsAndMetadata();
     void badFiles_data();
     void badFiles();
@@ -95,6 +97,53 @@ void TestPdfDocument::wordBoxesLieInsideThePage()
             QVERIFY(std::abs((secondLine.top() - first.top()) - nw::test::kLineStep) < 1.0);
         }
     }
+}
+
+void TestPdfDocument::readingOrderFollowsColumns()
+{
+    // Physical layout would interleave the columns line by line ("left one   right one"); raw
+    // order would follow the drawing order. Reading order takes each column whole.
+    const QStringList left{"the left column starts here", "and continues on this line", "then ends with this one"};
+    const QStringList right{"a right column begins", "with its own second line", "and its third"};
+    const QString path = file(QStringLiteral("columns.pdf"));
+    QVERIFY(nw::test::writeTwoColumnPdf(path, left, right));
+    const nw::ingest::PageContent page = PdfDocument::open(path).page(0, true);
+    QCOMPARE(page.text, (left + right).join(QLatin1Char('\n')));
+    QCOMPARE(page.words.size(), std::size_t(27)); // 15 on the left, 12 on the right
+    QCOMPARE(page.text.mid(page.words[15].offset, page.words[15].length), QStringLiteral("a"));
+    QVERIFY(page.words[15].box.left() > 300); // "a", the first word of the right column, sits in it
+}
+
+void TestPdfDocument::hyphenatedLinesAndOlderText()
+{
+    // Poppler's text joins a word split by a hyphen at the end of a line (as pdftotext prints
+    // it), so "wellknown" is found; its two boxes cover "well" and "known".
+    const QString path = file(QStringLiteral("hyphen.pdf"));
+    QVERIFY(nw::test::writeTextPdf(path, {"a well-\nknown fact"}));
+    const PdfDocument pdf = PdfDocument::open(path);
+    const nw::ingest::PageContent page = pdf.page(0, true);
+    QCOMPARE(page.text, QStringLiteral("a wellknown fact"));
+    QCOMPARE(page.words.size(), std::size_t(4));
+    const std::vector<std::pair<int, int>> joined{{0, 1}, {2, 4}, {6, 5}, {12, 4}}; // offset, length by hand
+    for (std::size_t w = 0; w < joined.size(); ++w) {
+        QCOMPARE(int(page.words[w].offset), joined[w].first);
+        QCOMPARE(int(page.words[w].length), joined[w].second);
+    }
+    QVERIFY(page.words[2].box.top() > page.words[1].box.top() + 10); // "known" is on the next line
+
+    // Libraries ingested before kept the hyphen and the line break; boxes still land on them.
+    const std::optional<std::vector<nw::store::WordBox>> older = pdf.wordBoxes(0, QStringLiteral("a well-\nknown fact"));
+    QVERIFY(older.has_value());
+    const std::vector<std::pair<int, int>> kept{{0, 1}, {2, 5}, {8, 5}, {14, 4}};
+    QCOMPARE(older->size(), kept.size());
+    for (std::size_t w = 0; w < kept.size(); ++w) {
+        QCOMPARE(int((*older)[w].offset), kept[w].first);
+        QCOMPARE(int((*older)[w].length), kept[w].second);
+    }
+    // Text that is not the page's: no boxes rather than wrong ones.
+    QVERIFY(!pdf.wordBoxes(0, QStringLiteral("a well known fact")).has_value());
+    QVERIFY(!pdf.wordBoxes(0, QStringLiteral("a wellknown fact and more")).has_value());
+    QVERIFY_THROWS_EXCEPTION(nw::Error, pdf.wordBoxes(1, QStringLiteral("x")));
 }
 
 void TestPdfDocument::pageLabelsAndMetadata()
