@@ -7,6 +7,8 @@
 #include "common/log.h"
 #include "engine/chat_template.h"
 #include "engine/gguf_file.h"
+#include "engine/hparams.h"
+#include "engine/kv_cache.h"
 #include "engine/model.h"
 #include "engine/session.h"
 #include "engine/tokenizer.h"
@@ -46,7 +48,8 @@ void NeedleRunner::cancel()
         session->cancel();
 }
 
-NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress &)> &progress)
+NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress &)> &progress,
+                                   const std::function<void(const NeedleResults &)> &saved)
 {
     const NeedleConfig &cfg = m_config;
     if (cfg.lengths.empty() || cfg.depths.empty() || cfg.variants.empty() || cfg.trials < 1)
@@ -131,6 +134,8 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
     auto save = [&] {
         writeNeedleResultsJson(results, jsonPath);
         writeNeedleResultsCsv(results, csvPath);
+        if (saved)
+            saved(results);
     };
     QElapsedTimer clock;
     clock.start();
@@ -236,6 +241,8 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
     outcome.cancelled = m_cancel.load();
     save();
     outcome.files << jsonPath << csvPath;
+    p.perplexity = false;
+    report(); // the last word: done == total when nothing was cancelled
 
     const bool canDrawText = qobject_cast<QGuiApplication *>(QCoreApplication::instance()) != nullptr;
     for (const KvModeSpec &spec : specs) {
@@ -365,6 +372,34 @@ QString needleProgressLine(const NeedleProgress &p, int width)
     if (width > 0 && line.size() > width)
         line = line.left(std::max(0, width - 1)) + QChar(0x2026);
     return line;
+}
+
+std::vector<NeedleKvChoice> needleKvChoices(const QString &modelPath)
+{
+    const std::unique_ptr<GgufFile> gguf = GgufFile::open(modelPath.toStdString());
+    const HParams hp = HParams::fromGguf(*gguf);
+    std::vector<std::string> bases{"full", "mla"};
+    const std::int64_t width = std::min(hp.nKvHeads * hp.headDimK, hp.nKvHeads * hp.headDimV);
+    for (std::int64_t divisor : {1, 2, 4, 8}) {
+        const std::int64_t rank = width / divisor;
+        const std::string mode = "latent:" + std::to_string(rank);
+        if (rank >= 2 && rank % 2 == 0 && width % divisor == 0 && std::find(bases.begin(), bases.end(), mode) == bases.end())
+            bases.push_back(mode);
+    }
+    std::vector<NeedleKvChoice> out;
+    for (const char *quant : {"", "+q8", "+q4"}) {
+        for (const std::string &base : bases) {
+            const KvModeSpec spec = KvModeSpec::parse(base + quant);
+            try {
+                const KvLayout layout = KvLayout::forModel(hp, spec);
+                out.push_back({spec.toString(), static_cast<std::uint64_t>(layout.bytesPerTokenLayer()) *
+                                                    static_cast<std::uint64_t>(hp.nLayers)});
+            } catch (const Error &) {
+                // the model cannot hold this mode: not offered
+            }
+        }
+    }
+    return out;
 }
 
 } // namespace nw::app

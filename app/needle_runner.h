@@ -68,8 +68,12 @@ public:
 
     // Loads the model, runs what results.json does not hold yet, writes results.json/.csv and
     // the heatmaps. Throws nw::Error for a model that cannot be loaded, a KV mode it cannot
-    // run, or a results.json from another model or seed.
-    NeedleRunOutcome run(const std::function<void(const NeedleProgress &)> &progress = {});
+    // run, or a results.json from another model or seed. `progress` is called before each
+    // trial and once more when the run ends (done == total unless cancelled); `saved` after
+    // each rewrite of results.json with everything it holds, so a view can draw finished cells.
+    // Both run on the caller's thread.
+    NeedleRunOutcome run(const std::function<void(const NeedleProgress &)> &progress = {},
+                         const std::function<void(const NeedleResults &)> &saved = {});
 
     // Stops after the trial in progress (its cell is not saved); safe from a signal handler and
     // from any thread: atomic stores only.
@@ -92,5 +96,15 @@ QString needleSummaryTable(const NeedleRunOutcome &outcome);
 nlohmann::json needleSummaryJson(const NeedleRunOutcome &outcome, const QString &outDir);
 // "[ 12/140] full 2k depth 50 % single  ETA 0:42", cut to `width` columns when width > 0.
 QString needleProgressLine(const NeedleProgress &progress, int width);
+
+// A KV mode a model can run, with its exact cache bytes per token (all layers).
+struct NeedleKvChoice {
+    std::string mode; // KvModeSpec::toString()
+    std::uint64_t bytesPerToken = 0;
+};
+// The modes worth offering for a model, in this order, each only when the model accepts it:
+// full, mla, latent:R for R = its K/V width and 1/2, 1/4, 1/8 of it (even ranks only), then the
+// same with +q8 and +q4. Reads the GGUF metadata only; throws nw::Error when it cannot.
+std::vector<NeedleKvChoice> needleKvChoices(const QString &modelPath);
 
 } // namespace nw::app

@@ -9,6 +9,7 @@
 #include "ui/kv_meter.h"
 #include "ui/kv_planner.h"
 #include "ui/library_view.h"
+#include "ui/needle_view.h"
 #include "ui/page_text_view.h"
 #include "ui/page_viewer.h"
 #include "ui/theme.h"
@@ -293,6 +294,7 @@ void MainWindow::createMenus()
     QAction *planner = tools->addAction(tr("KV &Planner…"), this, &MainWindow::showKvPlanner);
     planner->setObjectName(QStringLiteral("KvPlannerAction"));
     planner->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_K));
+    installNeedleView(*this, *tools, [this] { return m_options.modelPath; }, [this] { return m_library->databasePath(); });
 
     QMenu *help = menuBar()->addMenu(tr("&Help"));
     help->setObjectName(QStringLiteral("HelpMenu"));
