@@ -38,8 +38,11 @@ nlohmann::json doctorReport()
         {"sqlite", {{"version", sqlite.version}, {"fts5", sqlite.fts5}}},
         {"spdlog", std::to_string(SPDLOG_VER_MAJOR) + "." + std::to_string(SPDLOG_VER_MINOR) + "." +
                        std::to_string(SPDLOG_VER_PATCH)},
+        // "loaded": the CUDA module (libneedlework-cuda.so, package needlework-cuda) could be
+        // used; when not, "status" says why (not installed, libcudart missing, other version).
         {"cuda",
-         {{"built", gpu.built},
+         {{"loaded", gpu.built},
+          {"module", gpu.module},
           {"runtime", cudaVersionString(gpu.runtimeVersion)},
           {"driver", cudaVersionString(gpu.driverVersion)},
           {"status", gpu.status},
@@ -79,9 +82,11 @@ void printText(const nlohmann::json &r, QTextStream &out)
                                                                                    : QStringLiteral(" (no FTS5: search will not work)")));
     line("spdlog", str(r["spdlog"]));
     const auto &cuda = r["cuda"];
-    line("CUDA", cuda["built"].get<bool>()
-                     ? QStringLiteral("runtime %1, driver %2: %3").arg(str(cuda["runtime"]), str(cuda["driver"]), str(cuda["status"]))
-                     : QStringLiteral("not built with CUDA"));
+    const bool loaded = cuda["loaded"].get<bool>();
+    if (loaded)
+        line("CUDA module", str(cuda["module"]));
+    line("CUDA", loaded ? QStringLiteral("runtime %1, driver %2: %3").arg(str(cuda["runtime"]), str(cuda["driver"]), str(cuda["status"]))
+                        : str(cuda["status"]));
     for (const auto &device : cuda["devices"])
         line("  GPU", QStringLiteral("%1: %2 (sm_%3), %4 total, %5 free")
                           .arg(device["index"].get<int>())
@@ -90,8 +95,9 @@ void printText(const nlohmann::json &r, QTextStream &out)
     line("CPU", str(r["cpu"]["model"]));
     line("  threads", QString::number(r["cpu"]["threads"].get<int>()));
     line("  SIMD", str(r["cpu"]["simd"]));
-    line("Backend", str(r["compute_backend"]) == QLatin1String("cpu")
-                        ? QStringLiteral("CPU (no CUDA device)") : QStringLiteral("CUDA"));
+    line("Backend", str(r["compute_backend"]) == QLatin1String("cuda") ? QStringLiteral("CUDA")
+                    : loaded                                           ? QStringLiteral("CPU (no CUDA device)")
+                                                                       : QStringLiteral("CPU (no CUDA module)"));
     line("Data", str(r["paths"]["data"]));
     line("  database", str(r["paths"]["database"]));
     line("  log", str(r["paths"]["log"]));
@@ -107,8 +113,9 @@ Command doctorCommand()
         .summary = QStringLiteral("Show library versions, GPUs, CPU features and data directories."),
         .usage = QStringLiteral("[--json]"),
         .description = QStringLiteral("Reports what this installation can use: Qt, Poppler, SQLite (and FTS5), "
-                                      "spdlog, the CUDA runtime and driver with the GPUs found, the CPU and its "
-                                      "SIMD extensions, and the directories for data, logs and caches."),
+                                      "spdlog, the CUDA module with the CUDA runtime, driver and GPUs it finds (or "
+                                      "why it cannot be used), the CPU and its SIMD extensions, and the directories "
+                                      "for data, logs and caches."),
         .configure = [](QCommandLineParser &parser) { addJsonOption(parser); },
         .run =
             [](const QCommandLineParser &parser, CommandIo &io) {

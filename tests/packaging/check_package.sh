@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Checks an installed Needlework the way a distribution would: the tree `cmake --install` makes
-# from a build folder ("tree BUILD_DIR", the CTest test packaging/install_tree), or a Debian
-# package unpacked with dpkg -x ("deb FILE.deb", run by scripts/package.sh, which adds lintian,
-# the control fields and the CUDA-free linkage). The installed program's own --help is the
-# reference for the man page and the completions. Exits 77 (skipped) when a validator is missing.
+# from a build folder ("tree BUILD_DIR", the CTest test packaging/install_tree), or the Debian
+# packages unpacked with dpkg -x ("deb needlework.deb [needlework-cuda.deb]", run by
+# scripts/package.sh, which adds lintian, the control fields and the CUDA-free linkage). The
+# CPU package is checked alone first (doctor must say the CUDA module is not installed), then,
+# when given, with the CUDA module beside it (doctor must find the module). The installed
+# program's own --help is the reference for the man page and the completions. Exits 77
+# (skipped) when a validator is missing.
 set -u
-mode=${1:-} target=${2:-}
+mode=${1:-} target=${2:-} cuda_deb=${3:-}
+usage="usage: $0 tree BUILD_DIR | deb needlework_*.deb [needlework-cuda_*.deb]"
 case $mode in
-  tree | deb) [ -n "$target" ] || { echo "usage: $0 tree BUILD_DIR | deb FILE.deb"; exit 2; } ;;
-  *) echo "usage: $0 tree BUILD_DIR | deb FILE.deb"; exit 2 ;;
+  tree | deb) [ -n "$target" ] || { echo "$usage"; exit 2; } ;;
+  *) echo "$usage"; exit 2 ;;
 esac
 
 need=(desktop-file-validate appstreamcli python3 man)
 [ "$mode" = tree ] && need+=(cmake)
-[ "$mode" = deb ] && need+=(dpkg-deb lintian ldd)
+[ "$mode" = deb ] && need+=(dpkg-deb lintian ldd readelf)
 missing=()
 for tool in "${need[@]}"; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -35,6 +39,43 @@ usr=$root/usr
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 ok() { echo "ok: $*"; }
+module_path=lib/needlework/libneedlework-cuda.so
+
+# cuda_status ROOT WANT: `needlework doctor` run from ROOT/usr/bin reports the CUDA module as WANT:
+# "absent" (not installed, and the backend is the CPU) or "present" (it found ROOT's module: loaded,
+# or, where NVIDIA's libraries are not installed, unable to load for that reason).
+cuda_status() {
+  local exe=$1/usr/bin/needlework want=$2
+  env -u NW_CUDA_MODULE "$exe" doctor --json >"$work/cuda.json" 2>"$work/cuda.err" \
+    || { fail "doctor --json ($want module): $(cat "$work/cuda.err")"; return; }
+  env -u NW_CUDA_MODULE "$exe" doctor >"$work/cuda.txt" 2>&1
+  if python3 - "$work/cuda.json" "$1/usr/$module_path" "$want" <<'EOF'; then
+import json, os, subprocess, sys
+report = json.load(open(sys.argv[1]))
+cuda, module, want = report["cuda"], sys.argv[2], sys.argv[3]
+problems = []
+if want == "absent":
+    if cuda["loaded"] or "CUDA module not installed" not in cuda["status"]:
+        problems.append(f"expected 'CUDA module not installed', got loaded={cuda['loaded']} status={cuda['status']!r}")
+    if report["compute_backend"] != "cpu":
+        problems.append(f"compute_backend {report['compute_backend']} without a module")
+else:
+    runtime_here = b"libcudart.so" in subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True).stdout
+    if cuda["loaded"]:
+        if os.path.realpath(cuda["module"]) != os.path.realpath(module):
+            problems.append(f"loaded {cuda['module']}, not the installed {module}")
+        if not cuda["devices"] and not cuda["status"].startswith("no CUDA device"):
+            problems.append(f"no devices but status {cuda['status']!r}")
+    elif runtime_here or module not in cuda["status"] or "cannot load" not in cuda["status"]:
+        problems.append(f"module not loaded: {cuda['status']!r}")
+for p in problems: print(p)
+sys.exit(1 if problems else 0)
+EOF
+    ok "doctor, CUDA module $want: $(grep -m1 '^CUDA  ' "$work/cuda.txt" | tr -s ' ')"
+  else
+    fail "doctor's CUDA report (module $want); text: $(grep -E '^(CUDA|Backend)' "$work/cuda.txt" | tr -s ' ')"
+  fi
+}
 
 # ---- the program runs from the unpacked tree, headless, with its data in XDG places ----------
 exe=$usr/bin/needlework
@@ -60,6 +101,14 @@ if bad:
 EOF
 else
   fail "needlework doctor --json: $(cat "$work/doctor.err")"
+fi
+if [ "$mode" = tree ] && [ -f "$target/$module_path" ]; then
+  # A CUDA build installs its module with the rest.
+  [ -f "$usr/$module_path" ] && ok "the CUDA module is installed as usr/$module_path" || fail "no usr/$module_path"
+  cuda_status "$root" present
+else
+  [ ! -e "$usr/$module_path" ] || fail "the CPU package carries the CUDA module usr/$module_path"
+  cuda_status "$root" absent
 fi
 "$exe" --help >"$work/help.txt" || fail "needlework --help exited $?"
 subcommands=$(awk '/^Subcommands:/{on=1; next} on && /^  [a-z]/{print $1} on && /^$/{exit}' "$work/help.txt")
@@ -231,6 +280,48 @@ if [ "$mode" = deb ]; then
   else
     ok "the packaged binary needs no CUDA library"
   fi
+fi
+
+# ---- the CUDA module's package: needlework-cuda, unpacked over the CPU package ----------------
+if [ "$mode" = deb ] && [ -n "$cuda_deb" ]; then
+  both=$work/both
+  dpkg-deb -x "$target" "$both" && dpkg-deb -x "$cuda_deb" "$both" || { echo "FAIL: dpkg-deb -x $cuda_deb"; exit 1; }
+  [ -f "$both/usr/$module_path" ] && ok "needlework-cuda installs usr/$module_path" || fail "needlework-cuda lacks usr/$module_path"
+  extra=$(dpkg-deb -c "$cuda_deb" | awk '{print $6}' | grep -v -e '/$' -e "^\./usr/$module_path\$" -e '^\./usr/share/doc/needlework-cuda/')
+  [ -z "$extra" ] && ok "needlework-cuda holds only the module and its docs" || fail "needlework-cuda also holds: $extra"
+  cuda_status "$both" present
+  grep -E '^(CUDA|  GPU|Backend)' "$work/cuda.txt" | sed 's/^/  /'
+  lintian --fail-on error --tag-display-limit 0 "$cuda_deb" >"$work/lintian-cuda.txt" 2>&1
+  lintian_rc=$?
+  grep -v '^running with root privileges' "$work/lintian-cuda.txt" | sed 's/^/  lintian: /'
+  [ $lintian_rc -eq 0 ] && ok "lintian reports no errors for needlework-cuda" || fail "lintian reports errors for needlework-cuda (exit $lintian_rc)"
+  cuda_version=$(dpkg-deb -f "$cuda_deb" Version)
+  [ "$cuda_version" = "$package_version" ] && ok "needlework-cuda version $cuda_version" \
+    || fail "needlework-cuda version $cuda_version differs from needlework $package_version"
+  cuda_depends=$(dpkg-deb -f "$cuda_deb" Depends)
+  echo "  needlework-cuda Depends: $cuda_depends"
+  grep -qF "needlework (= $package_version)" <<<"$cuda_depends" && ok "needlework-cuda depends on needlework (= $package_version)" \
+    || fail "needlework-cuda does not depend on needlework (= $package_version)"
+  grep -q 'libc6' <<<"$cuda_depends" && ok "needlework-cuda Depends has dpkg-shlibdeps' part (libc6)" \
+    || fail "needlework-cuda Depends lacks libc6: dpkg-shlibdeps did not run"
+  # The libraries the module needs that no installed Debian package provides: dpkg-shlibdeps has
+  # no information on them, so they must be the NVIDIA ones the documented Depends name.
+  nvidia_only=()
+  for lib in $(readelf -d "$both/usr/$module_path" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+    path=$(/sbin/ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+    if [ -z "$path" ] || { ! dpkg -S "$path" >/dev/null 2>&1 && ! dpkg -S "$(readlink -f "$path")" >/dev/null 2>&1; }; then
+      nvidia_only+=("$lib")
+    fi
+  done
+  echo "  libraries of the module that no Debian package provides here: ${nvidia_only[*]:-none}"
+  for lib in "${nvidia_only[@]}"; do
+    case $lib in
+      libcudart.so.*) grep -q 'cuda-cudart-' <<<"$cuda_depends" || fail "$lib: no cuda-cudart-* in Depends" ;;
+      libcublas.so.* | libcublasLt.so.*) grep -q 'libcublas-' <<<"$cuda_depends" || fail "$lib: no libcublas-* in Depends" ;;
+      *) fail "the module needs $lib, which neither dpkg-shlibdeps nor the NVIDIA Depends cover" ;;
+    esac
+  done
+  [ ${#nvidia_only[@]} -gt 0 ] && ok "the NVIDIA libraries the module needs are named in Depends"
 fi
 
 echo "$failures failed"
