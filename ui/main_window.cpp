@@ -294,7 +294,7 @@ void MainWindow::createMenus()
     QAction *planner = tools->addAction(tr("KV &Planner…"), this, &MainWindow::showKvPlanner);
     planner->setObjectName(QStringLiteral("KvPlannerAction"));
     planner->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_K));
-    installNeedleView(*this, *tools, [this] { return m_options.modelPath; }, [this] { return m_library->databasePath(); });
+    installNeedleView(*this, *tools, [this] { return m_chat->modelPath(); }, [this] { return m_library->databasePath(); });
 
     QMenu *help = menuBar()->addMenu(tr("&Help"));
     help->setObjectName(QStringLiteral("HelpMenu"));
