@@ -177,10 +177,12 @@ void NeedleHeatmapView::paintEvent(QPaintEvent *)
                    QString::fromStdString(app::formatTokenCount(m_grid.lengths[static_cast<std::size_t>(c)])));
     p.drawText(QRect(Layout::kLeft, gridBottom + 22, std::max(columnCount() * Layout::kCellWidth, 160), 18),
                Qt::AlignLeft | Qt::AlignVCenter, tr("context length (tokens)"));
+    // The rotated axis name fits the grid's height, so a grid of few rows keeps it off the title.
+    const int axis = gridBottom - Layout::kTop;
     p.save();
-    p.translate(14, Layout::kTop + (gridBottom - Layout::kTop) / 2);
+    p.translate(14, Layout::kTop + axis / 2);
     p.rotate(-90);
-    p.drawText(QRect(-60, -8, 120, 16), Qt::AlignCenter, tr("needle depth"));
+    p.drawText(QRect(-axis / 2, -8, axis, 16), Qt::AlignCenter, fontMetrics().elidedText(tr("needle depth"), Qt::ElideRight, axis));
     p.restore();
 
     // The legend: 100 % at the top, 0 % at the bottom, as in the PNG.

@@ -74,7 +74,9 @@ NeedleView::NeedleView(QWidget *parent) : QWidget(parent)
     auto *modelRow = new QHBoxLayout;
     modelRow->addWidget(m_model, 1);
     modelRow->addWidget(browseModel);
-    form->addRow(tr("&Model:"), modelRow);
+    auto *modelLabel = new QLabel(tr("&Model:"), this); // a row of a layout takes no buddy by itself
+    modelLabel->setBuddy(m_model);
+    form->addRow(modelLabel, modelRow);
 
     m_lengths = new QLineEdit(QStringLiteral("1k,2k,4k"), this);
     m_lengths->setObjectName(QStringLiteral("NeedleLengths"));
@@ -135,7 +137,9 @@ NeedleView::NeedleView(QWidget *parent) : QWidget(parent)
     auto *outRow = new QHBoxLayout;
     outRow->addWidget(m_out, 1);
     outRow->addWidget(browseOut);
-    form->addRow(tr("&Output folder:"), outRow);
+    auto *outLabel = new QLabel(tr("&Output folder:"), this);
+    outLabel->setBuddy(m_out);
+    form->addRow(outLabel, outRow);
 
     m_run = new QPushButton(tr("&Run"), this);
     m_run->setObjectName(QStringLiteral("NeedleRun"));
