@@ -109,7 +109,8 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
                     }
 
     // Room for the template and the question around the longest haystack, and the answer.
-    const std::string probe = chat.apply(std::vector<ChatMessage>{{"user", needleUserMessage("", "abcdefgh")}}, true);
+    const std::string probe = chat.apply(std::vector<ChatMessage>{{"user", needleUserMessage("", "abcdefgh")}}, true) +
+                              needleAnswerPrefix("abcdefgh");
     const std::int64_t overhead = static_cast<std::int64_t>(tokenizer->encode(probe, true, true).size()) + 8;
     const std::int64_t capacity = outcome.lengths.back() + overhead + cfg.answerTokens + 8;
     if (model->hparams().nCtxTrain > 0 && capacity > model->hparams().nCtxTrain)
@@ -195,7 +196,8 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
                                                           .seed = trialSeed(cfg.seed, length, depth, variant, trial)});
                         const PlacedNeedle &asked = h.askedNeedle();
                         const std::string prompt =
-                            chat.apply(std::vector<ChatMessage>{{"user", needleUserMessage(h.text, asked.key)}}, true);
+                            chat.apply(std::vector<ChatMessage>{{"user", needleUserMessage(h.text, asked.key)}}, true) +
+                            needleAnswerPrefix(asked.key);
                         const std::vector<std::int32_t> tokens = tokenizer->encode(prompt, true, true);
                         const GenerationResult r = session.generateFromTokens(tokens, options);
                         if (r.stop == StopReason::Cancelled)

@@ -12,6 +12,7 @@
 #include <QLineSeries>
 #include <QPainter>
 #include <QProgressBar>
+#include <QRegularExpression>
 #include <QTimer>
 #include <QValueAxis>
 #include <QVBoxLayout>
@@ -33,11 +34,16 @@ QColor reservedColor(const QPalette &palette)
 }
 QColor baselineColor() { return QColor(0xd0, 0x60, 0x40); }
 
+// Without a GPU, the row names the reason in a few words ("CPU (no CUDA device)"); the whole
+// status, with paths and driver messages, is the row's tooltip (and in `needlework doctor`).
 QString deviceText()
 {
     const GpuInfo &info = gpuInfo();
-    if (info.devices.empty())
-        return QObject::tr("CPU (%1)").arg(QString::fromStdString(info.status));
+    if (info.devices.empty()) {
+        const QString status = QString::fromStdString(info.status);
+        const qsizetype cut = status.indexOf(QRegularExpression(QStringLiteral("[(:]")));
+        return QObject::tr("CPU (%1)").arg(cut > 0 ? status.left(cut).trimmed() : status);
+    }
     const GpuDevice &d = info.devices.front();
     return QObject::tr("%1: %2 free of %3")
         .arg(QString::fromStdString(d.name), formatByteCount(d.freeBytes), formatByteCount(d.totalBytes));
@@ -177,6 +183,7 @@ KvMeter::KvMeter(QWidget *parent) : QWidget(parent)
     m_weights = addFigure(form, tr("Weights"), QStringLiteral("KvWeights"));
     m_device = addFigure(form, tr("Device"), QStringLiteral("KvDevice"));
     m_device->setText(deviceText());
+    m_device->setToolTip(QString::fromStdString(gpuInfo().status));
     m_device->setWordWrap(true);
     m_prefill = new QProgressBar(this);
     m_prefill->setObjectName(QStringLiteral("KvPrefill"));

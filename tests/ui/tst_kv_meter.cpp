@@ -1,6 +1,7 @@
 // The KV Meter reacts to engine snapshots: figures, bars, per-layer bars, tokens/s and the chart
 // follow MemoryCounters, polled at >= 10 Hz while another thread writes them.
 #include "engine/memory_stats.h"
+#include "kernels/device_info.h"
 #include "ui/kv_meter.h"
 
 #include <QLabel>
@@ -49,6 +50,7 @@ private slots:
     void tokensPerSecondFromCacheGrowth();
     void chartTakesAPointEveryQuarterSecond();
     void pollsAtTenHertzWhileAnotherThreadWrites();
+    void deviceRowIsShortWithoutAGpu();
 };
 
 void TestKvMeter::showsFiguresOfASnapshot()
@@ -174,6 +176,21 @@ void TestKvMeter::pollsAtTenHertzWhileAnotherThreadWrites()
     QVERIFY(labelText(meter, "KvTokens").startsWith(QStringLiteral("777")));
     meter.clearStatsSource();
     QVERIFY(!meter.isPolling());
+}
+
+void TestKvMeter::deviceRowIsShortWithoutAGpu()
+{
+    const nw::GpuInfo &info = nw::gpuInfo();
+    if (!info.devices.empty())
+        QSKIP("a GPU is present: the row shows the device instead");
+    KvMeter meter;
+    auto *row = meter.findChild<QLabel *>(QStringLiteral("KvDevice"));
+    QVERIFY(row);
+    // The reason in a few words; paths and driver messages only in the tooltip.
+    QVERIFY2(row->text().startsWith(QStringLiteral("CPU (")) && !row->text().contains(QLatin1Char('/')) &&
+                 row->text().size() <= 40,
+             qPrintable(row->text()));
+    QCOMPARE(row->toolTip(), QString::fromStdString(info.status));
 }
 
 QTEST_MAIN(TestKvMeter)
