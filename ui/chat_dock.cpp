@@ -22,6 +22,7 @@
 #include <QScrollArea>
 #include <QTextBrowser>
 #include <QThread>
+#include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -156,6 +157,10 @@ int ChatDock::effectiveContextTokens(int requested, qint64 trainContext)
 ChatDock::ChatDock(QWidget *parent) : QWidget(parent), m_worker(std::make_shared<Worker>())
 {
     setObjectName(QStringLiteral("ChatView"));
+    m_renderTimer = new QTimer(this);
+    m_renderTimer->setSingleShot(true);
+    m_renderTimer->setInterval(50);
+    connect(m_renderTimer, &QTimer::timeout, this, &ChatDock::renderTranscript);
     auto *layout = new QVBoxLayout(this);
     auto *row = new QHBoxLayout;
     m_question = new QLineEdit(this);
@@ -364,6 +369,7 @@ QString ChatDock::transcriptText() const
 
 void ChatDock::renderTranscript()
 {
+    m_renderTimer->stop(); // drawn now: a pending throttled redraw has nothing left to add
     const auto paragraph = [](const QString &text) {
         return QStringLiteral("<p>%1</p>").arg(text.toHtmlEscaped().replace(QLatin1Char('\n'), QStringLiteral("<br>")));
     };
@@ -487,7 +493,8 @@ void ChatDock::stop()
 void ChatDock::appendText(const QString &text)
 {
     m_streamed += text;
-    renderTranscript();
+    if (!m_renderTimer->isActive())
+        m_renderTimer->start();
 }
 
 void ChatDock::finish(const Outcome &outcome)

@@ -24,6 +24,7 @@ class QPushButton;
 class QTextBrowser;
 class QToolButton;
 class QThread;
+class QTimer;
 class QVBoxLayout;
 
 namespace nw::ui {
@@ -143,6 +144,9 @@ private:
     std::shared_ptr<std::atomic<bool>> m_stopFlag; // the running question's
     bool m_busy = false;
     QString m_streamed;
+    // Streamed text is drawn at most every 50 ms: re-laying out the transcript for every piece
+    // kept the GUI thread busy for hundreds of ms once decoding got fast.
+    QTimer *m_renderTimer = nullptr;
     QString m_current;           // the question being answered, "" when idle
     QString m_answerText;        // the latest answer
     QStringList m_pastQuestions; // earlier turns of the session, shown above the latest
