@@ -308,6 +308,7 @@ void matmulPacked(ThreadPool &pool, std::vector<std::byte> &scratch, const Packe
         return;
     const PackedGroupDot simd = scalar ? nullptr : avx2PackedDot(w.type);
     const PackedGroupDot dot = simd ? simd : scalarPackedDot(w.type);
+    const PackedGroupTile tile = simd ? avx2PackedTile(w.type) : nullptr;
     const DotKernel &quant = simd ? dotKernel(w.type) : scalarDotKernel(w.type);
     const std::int64_t cols = w.cols, rows = w.rows;
     const std::int64_t nBlocks = cols / static_cast<std::int64_t>(tensorTypeTraits(w.type).blockElements);
@@ -344,13 +345,23 @@ void matmulPacked(ThreadPool &pool, std::vector<std::byte> &scratch, const Packe
         pool.parallelFor(nTokens, 1, quantizeRows);
 
     // Per group of 8 rows, every token: the group (a few KiB to tens of KiB) stays in L1/L2
-    // while the tokens' activation rows pass it, so prefill reads each weight byte once.
+    // while the tokens' activation rows pass it, so prefill reads each weight byte from memory
+    // once. Tokens go kTileTokens at a time through the tile kernel where there is one, which
+    // also loads and unpacks each weight vector once per tile; the rest one at a time.
     const auto groups = [&](std::int64_t g0, std::int64_t g1) {
-        float out[R];
+        float out[R * kTileTokens];
         for (std::int64_t g = g0; g < g1; ++g) {
             const std::byte *group = w.group(g);
             const std::int64_t r0 = g * R, nr = std::min<std::int64_t>(R, rows - r0);
-            for (int t = 0; t < nTokens; ++t) {
+            int t = 0;
+            if (tile)
+                for (; t + kTileTokens <= nTokens; t += kTileTokens) {
+                    tile(group, act + static_cast<std::size_t>(t) * actStride, actStride,
+                         needSums ? sums + t * nBlocks : nullptr, nBlocks, out);
+                    for (int k = 0; k < kTileTokens; ++k)
+                        std::copy(out + R * k, out + R * k + nr, y + static_cast<std::int64_t>(t + k) * rows + r0);
+                }
+            for (; t < nTokens; ++t) {
                 dot(group, act + static_cast<std::size_t>(t) * actStride, needSums ? sums + t * nBlocks : nullptr,
                     nBlocks, out);
                 std::copy(out, out + nr, y + static_cast<std::int64_t>(t) * rows + r0);

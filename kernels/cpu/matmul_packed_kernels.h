@@ -24,4 +24,17 @@ using PackedGroupDot = void (*)(const std::byte *group, const std::byte *act, co
 // The AVX2 kernel for a packed type, or null when this build or CPU has none.
 PackedGroupDot avx2PackedDot(TensorType type);
 
+// Tokens per call of a tile kernel.
+constexpr int kTileTokens = 4;
+
+// The same 8 dot products for kTileTokens consecutive tokens at once: out[8 t + r] = dot(row r,
+// token t's row at act + t * actStride). Each weight vector is loaded and unpacked once for all
+// the tokens (prefill). `sums` as above for the first token, the next token's nBlocks further on.
+using PackedGroupTile = void (*)(const std::byte *group, const std::byte *act, std::size_t actStride,
+                                 const std::int32_t *sums, std::int64_t nBlocks, float *out);
+
+// The AVX2 tile kernel for a packed type, or null when there is none (then every token goes
+// through the PackedGroupDot kernel).
+PackedGroupTile avx2PackedTile(TensorType type);
+
 } // namespace nw::cpu

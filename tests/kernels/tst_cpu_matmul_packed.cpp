@@ -1,10 +1,13 @@
 // The repacked (8-row interleaved) matmul against a plain reference written here from ggml's
 // published block layouts: each weight row is dequantized by this file's own decoders and dotted
 // in double with the activations. Weights are random block bytes (every quant and scale bit
-// pattern) and quantized normal rows; row counts leave a partial last group of 8, and the
-// SIMD group kernels are checked against the portable ones on the same bytes.
+// pattern) and quantized normal rows; row counts leave a partial last group of 8, token counts
+// a partial tile of the multi-token kernels, and the SIMD group kernels are checked against the
+// portable ones on the same bytes.
 #include "kernels/backend.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/matmul_packed.h"
+#include "kernels/cpu/matmul_packed_kernels.h"
 #include "kernels/cpu/quantize.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/float16.h"
@@ -326,6 +329,68 @@ TEST_CASE("the SIMD group kernels give the portable ones' results on the same by
         for (std::size_t i = 0; i < ySimd.size(); ++i)
             // Same integer sums; the activation quantizers may round a tie differently.
             CHECK(ySimd[i] == doctest::Approx(yScalar[i]).epsilon(1e-4).scale(1e-3));
+    }
+}
+
+TEST_CASE("the multi-token tile kernels: token counts around the tile, partial groups of 8")
+{
+    // Q8_0, Q4_0 and Q4_K have AVX2 tile kernels (kTileTokens tokens per call, the rest one by
+    // one); each count here leaves a different remainder, and every result is checked against
+    // the dequantized reference, the portable per-token kernel and the SIMD 1-token kernel.
+    const nw::cpu::CpuFeatures &cpu = nw::cpu::cpuFeatures();
+    const bool simd = cpu.avx2 && cpu.fma && cpu.f16c;
+    REQUIRE(nw::cpu::kTileTokens == 4); // the counts below are chosen around 4
+    if (!simd)
+        MESSAGE("no AVX2 on this CPU: only the portable kernels run");
+    unsigned seed = 900;
+    for (TensorType type : kPackedTypes) {
+        CAPTURE(nw::tensorTypeName(type));
+        const bool hasTile = type != TensorType::Q6_K;
+        CHECK((nw::cpu::avx2PackedTile(type) != nullptr) == (simd && hasTile));
+        for (int rows : {5, 13, 40})
+            for (int nTokens : {1, 3, 4, 5, 8, 17})
+                for (bool randomBytes : {true, false}) {
+                    CAPTURE(rows);
+                    CAPTURE(nTokens);
+                    CAPTURE(randomBytes);
+                    std::mt19937 rng(seed++);
+                    const int cols = colsFor(type);
+                    const Weights w = makeWeights(type, rows, cols, randomBytes, rng);
+                    const std::vector<float> x = exactActivations(nTokens, cols, rng);
+                    const auto packed = nw::cpu::packWeights({type, rows, cols, w.bytes.data(), w.stride});
+                    nw::cpu::ThreadPool pool(rows == 40 ? 2 : 1);
+                    std::vector<std::byte> scratch;
+                    const std::size_t n = std::size_t(nTokens) * std::size_t(rows);
+                    std::vector<float> ySimd(n + 1, std::numeric_limits<float>::quiet_NaN()), yScalar(n);
+                    ySimd.back() = 12345.f;
+                    nw::cpu::matmulPacked(pool, scratch, *packed, x.data(), ySimd.data(), nTokens, false);
+                    nw::cpu::matmulPacked(pool, scratch, *packed, x.data(), yScalar.data(), nTokens, true);
+                    CHECK(ySimd.back() == 12345.f);
+                    ySimd.pop_back();
+                    checkAgainstReference(w, type, rows, cols, x, nTokens, true, ySimd);
+                    // Each token alone goes through the 1-token kernel, which does the same integer
+                    // sums and the same float operations in the same order: bit for bit the same.
+                    std::vector<float> ySingle(n, std::numeric_limits<float>::quiet_NaN());
+                    for (int t = 0; t < nTokens; ++t)
+                        nw::cpu::matmulPacked(pool, scratch, *packed, x.data() + std::size_t(t) * std::size_t(cols),
+                                              ySingle.data() + std::size_t(t) * std::size_t(rows), 1, false);
+                    int mismatches = 0;
+                    for (std::size_t i = 0; i < n; ++i) {
+                        // The portable kernels use no FMA and sum in another order: they agree to
+                        // float rounding of the sum of |w x| (the reference's own bound).
+                        const std::size_t t = i / std::size_t(rows), r = i % std::size_t(rows);
+                        double value = 0, tolerance = 0;
+                        expected(type, w.values.data() + r * std::size_t(cols), x.data() + t * std::size_t(cols), cols,
+                                 true, value, tolerance);
+                        const bool sameAsScalar = std::fabs(double(ySimd[i]) - yScalar[i]) <= tolerance;
+                        if ((ySimd[i] != ySingle[i] || !sameAsScalar) && mismatches++ < 5) {
+                            CAPTURE(i);
+                            CHECK(ySimd[i] == ySingle[i]);
+                            CHECK(ySimd[i] == doctest::Approx(yScalar[i]).epsilon(0));
+                        }
+                    }
+                    CHECK(mismatches == 0);
+                }
     }
 }
 
