@@ -4,21 +4,17 @@
 // With the conformance set's stories260K (its GGUF says llama.context_length = 128): the window's
 // default context gives it 1024 tokens, the model loads once, and the second question reuses the
 // first one's cached prompt prefix; a new KV mode makes a new cache without reloading.
-#include "ingest/ingestor.h"
-#include "store/library_store.h"
 #include "ui/chat_dock.h"
 #include "ui/main_window.h"
 #include "ui/page_text_view.h"
 #include "scratch_settings.h"
+#include "ui_fixtures.h"
 
 #include <QAction>
 #include <QComboBox>
 #include <QDockWidget>
-#include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
-#include <QPainter>
-#include <QPdfWriter>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -29,32 +25,15 @@ namespace {
 constexpr int kPages = 8;
 constexpr int kNeedlePage = 5;
 
-void writePdf(const QString &path)
+// A generated contract whose page kNeedlePage alone states the fact, ingested into a new library
+// in `dir`; returns the library's path, empty when the ingest did not add the contract.
+QString contractLibrary(const QTemporaryDir &dir)
 {
-    QPdfWriter writer(path);
-    writer.setPageSize(QPageSize(QPageSize::A4));
-    writer.setResolution(72);
-    QPainter painter(&writer);
-    QFont font(QStringLiteral("DejaVu Sans"));
-    font.setPointSize(12);
-    painter.setFont(font);
-    for (int page = 1; page <= kPages; ++page) {
-        if (page > 1)
-            writer.newPage();
-        for (int line = 0; line < 20; ++line)
-            painter.drawText(40, 60 + line * 20,
-                             QStringLiteral("Page %1 line %2 ordinary contract wording about delivery.").arg(page).arg(line));
-        if (page == kNeedlePage)
-            painter.drawText(40, 700, QStringLiteral("The supplier owes indemnification for flood losses."));
-    }
-}
-
-QString tinyModel()
-{
-    QString dir = qEnvironmentVariable("NW_CONFORMANCE_DIR");
-    if (dir.isEmpty())
-        dir = qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/../shared/conformance");
-    return dir + QStringLiteral("/models/stories260K.gguf");
+    const QString pdf = dir.filePath(QStringLiteral("contract.pdf"));
+    nw::test::writeFillerPdf(pdf, {.pages = kPages, .linesPerPage = 20, .needlePage = kNeedlePage,
+                                   .needle = QStringLiteral("The supplier owes indemnification for flood losses.")});
+    const QString database = dir.filePath(QStringLiteral("library.sqlite"));
+    return nw::test::ingestInto(database, {pdf}) == 1 ? database : QString();
 }
 
 } // namespace
@@ -84,15 +63,8 @@ void TestChatDock::askClickChipShowsCitedPage()
 {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    const QString pdf = dir.filePath(QStringLiteral("contract.pdf"));
-    writePdf(pdf);
-    const QString database = dir.filePath(QStringLiteral("library.sqlite"));
-    {
-        nw::store::LibraryStore store(database);
-        nw::ingest::Ingestor ingestor(store);
-        const nw::ingest::IngestSummary summary = ingestor.run({pdf});
-        QCOMPARE(summary.added, 1);
-    }
+    const QString database = contractLibrary(dir);
+    QVERIFY(!database.isEmpty());
 
     nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
     window.show();
@@ -183,19 +155,13 @@ void TestChatDock::effectiveContext()
 
 void TestChatDock::modelStaysBetweenQuestions()
 {
-    const QString model = tinyModel();
-    if (!QFileInfo::exists(model))
-        QSKIP(qPrintable(QStringLiteral("no conformance model at %1").arg(model)));
+    const QString model = nw::test::findStories260K();
+    if (model.isEmpty())
+        QSKIP(qPrintable(QStringLiteral("no conformance model at %1").arg(nw::test::stories260KPath())));
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    const QString pdf = dir.filePath(QStringLiteral("contract.pdf"));
-    writePdf(pdf);
-    const QString database = dir.filePath(QStringLiteral("library.sqlite"));
-    {
-        nw::store::LibraryStore store(database);
-        nw::ingest::Ingestor ingestor(store);
-        QCOMPARE(ingestor.run({pdf}).added, 1);
-    }
+    const QString database = contractLibrary(dir);
+    QVERIFY(!database.isEmpty());
     // As app/main.cpp opens it.
     nw::ui::MainWindow window({.databasePath = database, .modelPath = model,
                                .contextTokens = nw::ui::ChatDock::kDefaultContextTokens});

@@ -5,8 +5,6 @@
 // GUI thread's own CPU time (the work it did in one go). The wall gap must stay ≤ 100 ms; when the
 // machine is loaded (1-minute load average above the cores) waiting for a core is not the
 // window's doing, so the wall gap is printed and the CPU gap (< 100 ms) is what is asserted.
-#include "app/text_pdf.h"
-#include "ingest/ingestor.h"
 #include "store/library_store.h"
 #include "ui/chat_dock.h"
 #include "ui/library_view.h"
@@ -14,12 +12,10 @@
 #include "ui/page_canvas.h"
 #include "ui/page_viewer.h"
 #include "scratch_settings.h"
+#include "ui_fixtures.h"
 
 #include <QDir>
 #include <QDropEvent>
-#include <QElapsedTimer>
-#include <QFile>
-#include <QFileInfo>
 #include <QLineEdit>
 #include <QMimeData>
 #include <QScrollBar>
@@ -32,7 +28,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <ctime>
 
 namespace {
 
@@ -55,97 +50,58 @@ QString documentText(int file)
     return text;
 }
 
-double threadCpuMs()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
-
 double loadAverage()
 {
     double load = 0;
     return getloadavg(&load, 1) == 1 ? load : 0;
 }
 
-// Ticks every 10 ms on the GUI thread and keeps the largest gaps between ticks.
+// The GUI thread's gaps between 10 ms ticks, with the load average over the measurement.
 class LatencyProbe {
 public:
-    LatencyProbe()
-    {
-        m_timer.setInterval(10);
-        m_timer.setTimerType(Qt::PreciseTimer);
-        QObject::connect(&m_timer, &QTimer::timeout, [this] {
-            const qint64 now = m_clock.elapsed();
-            const double cpu = threadCpuMs();
-            if (m_last >= 0) {
-                m_maxWall = std::max(m_maxWall, now - m_last);
-                m_maxCpu = std::max(m_maxCpu, cpu - m_lastCpu);
-            }
-            m_last = now;
-            m_lastCpu = cpu;
-            ++m_ticks;
-        });
-    }
     void start()
     {
         m_load = loadAverage();
-        m_clock.start();
-        m_timer.start();
+        m_gaps.start();
     }
     void stop()
     {
-        m_timer.stop();
+        m_gaps.stop();
         m_load = std::max(m_load, loadAverage());
     }
-    qint64 maxWallMs() const { return m_maxWall; }
-    double maxCpuMs() const { return m_maxCpu; }
-    int ticks() const { return m_ticks; }
-    qint64 elapsedMs() const { return m_clock.elapsed(); }
     bool machineLoaded() const { return m_load > QThread::idealThreadCount(); }
 
     // Reports and checks; `what` names the work.
     bool check(const char *what) const
     {
+        const int ticks = m_gaps.ticks();
+        const qint64 maxWall = m_gaps.maxWallMs();
+        const double maxCpu = m_gaps.maxCpuMs();
         qInfo("%s: %d ticks in %lld ms; max gap %lld ms wall, %.1f ms GUI-thread CPU; load average %.2f on %d cores",
-              what, m_ticks, m_clock.elapsed(), m_maxWall, m_maxCpu, m_load, QThread::idealThreadCount());
-        if (m_ticks < 2) {
-            qWarning("%s: the timer ticked %d times", what, m_ticks);
+              what, ticks, m_gaps.elapsedMs(), maxWall, maxCpu, m_load, QThread::idealThreadCount());
+        if (ticks < 2) {
+            qWarning("%s: the timer ticked %d times", what, ticks);
             return false;
         }
-        if (m_maxCpu >= kMaxGapMs) {
-            qWarning("%s: the GUI thread worked %.1f ms in one go", what, m_maxCpu);
+        if (maxCpu >= kMaxGapMs) {
+            qWarning("%s: the GUI thread worked %.1f ms in one go", what, maxCpu);
             return false;
         }
-        if (m_maxWall > kMaxGapMs) {
+        if (maxWall > kMaxGapMs) {
             if (!machineLoaded()) {
-                qWarning("%s: the event loop stood still %lld ms on an unloaded machine", what, m_maxWall);
+                qWarning("%s: the event loop stood still %lld ms on an unloaded machine", what, maxWall);
                 return false;
             }
             qInfo("%s: wall gap %lld ms not asserted: load average %.2f exceeds %d cores (the CPU gap is)", what,
-                  m_maxWall, m_load, QThread::idealThreadCount());
+                  maxWall, m_load, QThread::idealThreadCount());
         }
         return true;
     }
 
 private:
-    QTimer m_timer;
-    QElapsedTimer m_clock;
-    qint64 m_last = -1;
-    qint64 m_maxWall = 0;
-    double m_lastCpu = 0;
-    double m_maxCpu = 0;
-    int m_ticks = 0;
+    nw::test::EventLoopGaps m_gaps;
     double m_load = 0;
 };
-
-QString tinyModel()
-{
-    QString dir = qEnvironmentVariable("NW_CONFORMANCE_DIR");
-    if (dir.isEmpty())
-        dir = qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/../shared/conformance");
-    return dir + QStringLiteral("/models/stories260K.gguf");
-}
 
 } // namespace
 
@@ -169,15 +125,11 @@ void TestEventLoopLatency::initTestCase()
     nw::test::useScratchSettings(m_dir.filePath(QStringLiteral("settings")), QStringLiteral("tst_event_loop_latency"));
     m_folder = m_dir.filePath(QStringLiteral("pdfs"));
     QVERIFY(QDir().mkpath(m_folder));
-    for (int file = 1; file <= kFiles; ++file) {
-        QFile pdf(m_folder + QStringLiteral("/lease-%1.pdf").arg(file, 2, 10, QLatin1Char('0')));
-        QVERIFY(pdf.open(QIODevice::WriteOnly));
-        QVERIFY(pdf.write(nw::app::renderTextPdf(QStringLiteral("Lease %1").arg(file), documentText(file))) > 0);
-    }
+    for (int file = 1; file <= kFiles; ++file)
+        QVERIFY(nw::test::writeCourierPdf(m_folder + QStringLiteral("/lease-%1.pdf").arg(file, 2, 10, QLatin1Char('0')),
+                                          QStringLiteral("Lease %1").arg(file), documentText(file)));
     m_database = m_dir.filePath(QStringLiteral("library.sqlite"));
-    nw::store::LibraryStore store(m_database);
-    nw::ingest::Ingestor ingestor(store);
-    QCOMPARE(ingestor.run({m_folder}).added, kFiles);
+    QCOMPARE(nw::test::ingestInto(m_database, {m_folder}), kFiles);
 }
 
 void TestEventLoopLatency::duringIngestThroughTheDropAction()
@@ -236,9 +188,9 @@ void TestEventLoopLatency::whilePagesRender()
 
 void TestEventLoopLatency::whileTheChatAnswersWithAModel()
 {
-    const QString model = tinyModel();
-    if (!QFileInfo::exists(model))
-        QSKIP(qPrintable(QStringLiteral("no conformance model at %1").arg(model)));
+    const QString model = nw::test::findStories260K();
+    if (model.isEmpty())
+        QSKIP(qPrintable(QStringLiteral("no conformance model at %1").arg(nw::test::stories260KPath())));
     nw::ui::MainWindow window({.databasePath = m_database, .modelPath = model,
                                .contextTokens = nw::ui::ChatDock::kDefaultContextTokens});
     window.show();

@@ -5,15 +5,12 @@
 #include "ui/main_window.h"
 #include "ui/page_text_view.h"
 #include "scratch_settings.h"
+#include "ui_fixtures.h"
 
-#include <QElapsedTimer>
 #include <QListWidget>
-#include <QPainter>
-#include <QPdfWriter>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
-#include <QTimer>
 #include <QTreeWidget>
 
 namespace {
@@ -24,22 +21,8 @@ constexpr int kNeedlePage = 37;
 // Pages of filler words; page kNeedlePage alone says "indemnification".
 void writePdf(const QString &path)
 {
-    QPdfWriter writer(path);
-    writer.setPageSize(QPageSize(QPageSize::A4));
-    writer.setResolution(72);
-    QPainter painter(&writer);
-    QFont font(QStringLiteral("DejaVu Sans"));
-    font.setPointSize(12);
-    painter.setFont(font);
-    for (int page = 1; page <= kPages; ++page) {
-        if (page > 1)
-            writer.newPage();
-        for (int line = 0; line < 30; ++line)
-            painter.drawText(40, 60 + line * 20,
-                             QStringLiteral("Page %1 line %2 ordinary contract wording about delivery").arg(page).arg(line));
-        if (page == kNeedlePage)
-            painter.drawText(40, 700, QStringLiteral("The supplier owes indemnification for losses."));
-    }
+    nw::test::writeFillerPdf(path, {.pages = kPages, .linesPerPage = 30, .needlePage = kNeedlePage,
+                                    .needle = QStringLiteral("The supplier owes indemnification for losses.")});
 }
 
 } // namespace
@@ -81,25 +64,16 @@ void TestLibrarySearch::ingestSearchClickShowsHighlightedPage()
     QVERIFY(library->store() != nullptr);
 
     // Event-loop latency while the ingest job runs.
-    QElapsedTimer clock;
-    qint64 last = -1, maxGap = 0;
-    QTimer tick;
-    tick.setInterval(10);
-    connect(&tick, &QTimer::timeout, [&] {
-        const qint64 now = clock.elapsed();
-        if (last >= 0)
-            maxGap = std::max(maxGap, now - last);
-        last = now;
-    });
+    nw::test::EventLoopGaps gaps;
     QSignalSpy finished(library, &nw::ui::LibraryView::ingestFinished);
-    clock.start();
-    tick.start();
+    gaps.start();
     QVERIFY(library->ingest({pdf}));
     QVERIFY(library->isIngesting());
     QVERIFY(!library->ingest({pdf})); // one job at a time
     QVERIFY(finished.wait(20000));
-    tick.stop();
-    qInfo("ingest of %d pages took %lld ms; max event-loop gap %lld ms", kPages, clock.elapsed(), maxGap);
+    gaps.stop();
+    const qint64 maxGap = gaps.maxWallMs();
+    qInfo("ingest of %d pages took %lld ms; max event-loop gap %lld ms", kPages, gaps.elapsedMs(), maxGap);
     QVERIFY2(maxGap < 100, qPrintable(QStringLiteral("event loop blocked for %1 ms").arg(maxGap)));
     QCOMPARE(finished.first().at(0).toInt(), 1); // added
     QCOMPARE(finished.first().at(1).toInt(), 0); // failed

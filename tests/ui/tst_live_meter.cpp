@@ -3,14 +3,12 @@
 // shape (llama2.c: dim 64, 5 layers, 8 heads, 4 KV heads, so head size 8): the f16 `full` cache
 // holds K and V of 4 heads × 8 values × 2 bytes per layer = 128 B a token and layer, 640 B a token;
 // plain MHA f16 would hold 8 heads: 1280 B a token.
-#include "app/text_pdf.h"
-#include "ingest/ingestor.h"
-#include "store/library_store.h"
 #include "ui/chat_dock.h"
 #include "ui/kv_meter.h"
 #include "ui/main_window.h"
+#include "scratch_settings.h"
+#include "ui_fixtures.h"
 
-#include <QFile>
 #include <QLabel>
 #include <QLineEdit>
 #include <QSettings>
@@ -23,15 +21,6 @@ namespace {
 constexpr std::uint64_t kLayers = 5;
 constexpr std::uint64_t kBytesPerTokenLayer = 2 * 4 * 8 * 2; // K and V × KV heads × head size × f16
 constexpr std::uint64_t kMhaBytesPerToken = kLayers * 8 * (8 + 8) * 2;
-
-QString tinyModel()
-{
-    QString dir = qEnvironmentVariable("NW_CONFORMANCE_DIR");
-    if (dir.isEmpty())
-        dir = qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/../shared/conformance");
-    const QString model = dir + QStringLiteral("/models/stories260K.gguf");
-    return QFile::exists(model) ? model : QString();
-}
 
 } // namespace
 
@@ -50,27 +39,19 @@ private:
 void TestLiveMeter::initTestCase()
 {
     QVERIFY(m_dir.isValid());
-    QCoreApplication::setOrganizationName(QStringLiteral("NeedleworkTests"));
-    QCoreApplication::setApplicationName(QStringLiteral("tst_live_meter"));
-    QSettings::setDefaultFormat(QSettings::IniFormat);
-    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_dir.filePath(QStringLiteral("settings")));
+    nw::test::useScratchSettings(m_dir.filePath(QStringLiteral("settings")), QStringLiteral("tst_live_meter"));
     const QString pdf = m_dir.filePath(QStringLiteral("story.pdf"));
-    QFile f(pdf);
-    QVERIFY(f.open(QIODevice::WriteOnly));
-    f.write(nw::app::renderTextPdf(QStringLiteral("Story"),
-                                   QStringLiteral("Once upon a time there was a little girl named Lily.\n"
-                                                  "Lily liked to play in the park with her red ball.\n\f"
-                                                  "One day the ball rolled into the pond and a duck found it.\n")));
-    f.close();
+    QVERIFY(nw::test::writeCourierPdf(pdf, QStringLiteral("Story"),
+                                      QStringLiteral("Once upon a time there was a little girl named Lily.\n"
+                                                     "Lily liked to play in the park with her red ball.\n\f"
+                                                     "One day the ball rolled into the pond and a duck found it.\n")));
     m_database = m_dir.filePath(QStringLiteral("library.sqlite"));
-    nw::store::LibraryStore store(m_database);
-    nw::ingest::Ingestor ingestor(store);
-    QCOMPARE(ingestor.run({pdf}).added, 1);
+    QCOMPARE(nw::test::ingestInto(m_database, {pdf}), 1);
 }
 
 void TestLiveMeter::meterFollowsTheAnsweringModel()
 {
-    const QString model = tinyModel();
+    const QString model = nw::test::findStories260K();
     if (model.isEmpty())
         QSKIP("no conformance models (../shared/conformance/models/stories260K.gguf)");
     // 512 tokens: the file's own 128 cannot hold the prompt's instructions and a passage.

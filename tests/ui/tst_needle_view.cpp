@@ -10,6 +10,8 @@
 #include "ui/main_window.h"
 #include "ui/needle_heatmap_view.h"
 #include "ui/needle_view.h"
+#include "scratch_settings.h"
+#include "ui_fixtures.h"
 
 #include <QAction>
 #include <QCheckBox>
@@ -28,33 +30,20 @@
 #include <QMouseEvent>
 #include <QProgressBar>
 #include <QPushButton>
-#include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
-#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTextDocument>
 #include <QThread>
-#include <QTimer>
 #include <QToolTip>
 
 #include <algorithm>
-#include <ctime>
 
 using nw::ui::NeedleHeatmapView;
 using nw::ui::NeedleView;
 
 namespace {
-
-QString tinyModel()
-{
-    QString dir = qEnvironmentVariable("NW_CONFORMANCE_DIR");
-    if (dir.isEmpty())
-        dir = qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/../shared/conformance");
-    const QString model = dir + QStringLiteral("/models/stories260K.gguf");
-    return QFile::exists(model) ? model : QString();
-}
 
 QJsonArray savedTrials(const QString &outDir)
 {
@@ -62,13 +51,6 @@ QJsonArray savedTrials(const QString &outDir)
     if (!file.open(QIODevice::ReadOnly))
         return {};
     return QJsonDocument::fromJson(file.readAll()).object().value(QStringLiteral("trials")).toArray();
-}
-
-double threadCpuMs()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
 // The small run of the brief: 64 and 96 tokens × depths 0 and 100 × full and the q8 mode this
@@ -115,12 +97,8 @@ private:
 void TestNeedleView::initTestCase()
 {
     QVERIFY(m_dir.isValid());
-    QStandardPaths::setTestModeEnabled(true);
-    QCoreApplication::setOrganizationName(QStringLiteral("NeedleworkTests"));
-    QCoreApplication::setApplicationName(QStringLiteral("tst_needle_view"));
-    QSettings::setDefaultFormat(QSettings::IniFormat);
-    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_dir.filePath(QStringLiteral("settings")));
-    m_model = tinyModel();
+    nw::test::useScratchSettings(m_dir.filePath(QStringLiteral("settings")), QStringLiteral("tst_needle_view"));
+    m_model = nw::test::findStories260K();
 }
 
 void TestNeedleView::offersTheModesTheModelTakes()
@@ -286,19 +264,7 @@ void TestNeedleView::cancelStopsALongRunWithinASecond()
     view.outEdit()->setText(out);
 
     // The GUI thread's clock between timer ticks: a trial run on it would show as CPU time.
-    QElapsedTimer wall;
-    double lastCpu = 0.0, maxCpuGap = 0.0;
-    qint64 lastWall = 0, maxWallGap = 0;
-    QTimer ticker;
-    ticker.setInterval(10);
-    connect(&ticker, &QTimer::timeout, this, [&] {
-        const double cpu = threadCpuMs();
-        const qint64 now = wall.elapsed();
-        maxCpuGap = std::max(maxCpuGap, cpu - lastCpu);
-        maxWallGap = std::max(maxWallGap, now - lastWall);
-        lastCpu = cpu;
-        lastWall = now;
-    });
+    nw::test::EventLoopGaps gaps;
 
     qint64 done = 0, total = 0;
     QStringList statuses;
@@ -309,13 +275,12 @@ void TestNeedleView::cancelStopsALongRunWithinASecond()
     });
     QSignalSpy finished(&view, &NeedleView::runFinished);
     QVERIFY(view.run());
-    wall.start();
-    lastCpu = threadCpuMs();
-    ticker.start();
+    gaps.start();
     QTRY_VERIFY_WITH_TIMEOUT(done >= 3, 120000); // a few trials in, with one going
     QCOMPARE(total, qint64(2 * 11 * 3));
     QVERIFY2(statuses.last().contains(QStringLiteral("ETA")), qPrintable(statuses.last()));
-    ticker.stop();
+    gaps.stop();
+    const double maxCpuGap = gaps.maxCpuMs();
 
     QElapsedTimer stopping;
     stopping.start();
@@ -323,7 +288,7 @@ void TestNeedleView::cancelStopsALongRunWithinASecond()
     QVERIFY(finished.wait(10000));
     const qint64 stopMs = stopping.elapsed();
     qInfo("cancel took %lld ms; while running, the longest timer gap was %lld ms wall, %.1f ms of GUI-thread CPU", stopMs,
-          maxWallGap, maxCpuGap);
+          gaps.maxWallMs(), maxCpuGap);
     QVERIFY2(finished.first().at(0).toBool(), qPrintable(view.statusLabel()->text()));
     QVERIFY(view.lastRunCancelled());
     QVERIFY2(stopMs < 1000, qPrintable(QStringLiteral("%1 ms").arg(stopMs)));

@@ -1,7 +1,6 @@
 // Rendered page viewer (offscreen): a generated Courier PDF (app/text_pdf: every character 6 pt
 // wide, baselines at 70 + 12·line points from the top of a 612×792 page), ingested into a
 // temporary library. Where the words sit is worked out from that layout, not from the viewer.
-#include "app/text_pdf.h"
 #include "ingest/ingestor.h"
 #include "store/library_store.h"
 #include "ui/chat_dock.h"
@@ -14,8 +13,8 @@
 #include "ui/page_viewer.h"
 #include "ui/thumbnail_strip.h"
 #include "scratch_settings.h"
+#include "ui_fixtures.h"
 
-#include <QElapsedTimer>
 #include <QFile>
 #include <QListWidget>
 #include <QScrollBar>
@@ -24,7 +23,6 @@
 #include <QTest>
 #include <QTimer>
 
-#include <ctime>
 #include <memory>
 
 using nw::ui::PageCanvas;
@@ -131,10 +129,7 @@ void TestPageView::initTestCase()
     QVERIFY(m_dir.isValid());
     nw::test::useScratchSettings(m_dir.filePath(QStringLiteral("settings")), QStringLiteral("tst_page_view"));
     const QString pdf = m_dir.filePath(QStringLiteral("terms.pdf"));
-    QFile file(pdf);
-    QVERIFY(file.open(QIODevice::WriteOnly));
-    file.write(nw::app::renderTextPdf(QStringLiteral("Terms"), documentText()));
-    file.close();
+    QVERIFY(nw::test::writeCourierPdf(pdf, QStringLiteral("Terms"), documentText()));
     const QString txt = m_dir.filePath(QStringLiteral("notes.txt"));
     QFile notes(txt);
     QVERIFY(notes.open(QIODevice::WriteOnly));
@@ -442,44 +437,24 @@ void TestPageView::scrollingKeepsTheEventLoopTurning()
     QVERIFY(viewer->showDocument(m_documentId));
     canvas->setZoom(3.0);
 
-    // Two measures between ticks of a 10 ms timer: wall time (what the user sees; on a loaded
-    // machine it includes waiting for a core) and the GUI thread's own CPU time (the work it did
-    // without returning to the event loop, whatever the load).
-    QElapsedTimer clock;
-    qint64 last = -1, maxGap = 0;
-    double lastCpu = -1, maxCpuGap = 0;
-    const auto threadCpuMs = [] {
-        timespec ts{};
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-        return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-    };
-    QTimer tick;
-    tick.setInterval(10);
-    connect(&tick, &QTimer::timeout, [&] {
-        const qint64 now = clock.elapsed();
-        const double cpu = threadCpuMs();
-        if (last >= 0) {
-            maxGap = std::max(maxGap, now - last);
-            maxCpuGap = std::max(maxCpuGap, cpu - lastCpu);
-        }
-        last = now;
-        lastCpu = cpu;
-    });
+    // Wall and GUI-thread CPU gaps between ticks of a 10 ms timer.
+    nw::test::EventLoopGaps gaps;
     QScrollBar *bar = canvas->verticalScrollBar();
     QTimer scroller;
     scroller.setInterval(40);
     connect(&scroller, &QTimer::timeout, [&] { bar->setValue(bar->value() + canvas->viewport()->height() / 2); });
-    clock.start();
-    tick.start();
+    gaps.start();
     scroller.start();
     QTRY_VERIFY_WITH_TIMEOUT(bar->value() == bar->maximum(), 60000);
     scroller.stop();
     QTRY_VERIFY_WITH_TIMEOUT(canvas->isRendered(kPages - 1), 20000);
-    tick.stop();
+    gaps.stop();
+    const double maxCpuGap = gaps.maxCpuMs();
     const int finished = viewer->renderer()->finishedCount();
     qInfo("scrolled %d pages at 3x in %lld ms, %d renders; max event-loop gap %lld ms wall, %.1f ms of GUI-thread "
           "CPU; cache %lld bytes in %d images",
-          kPages, clock.elapsed(), finished, maxGap, maxCpuGap, viewer->cache()->bytes(), viewer->cache()->count());
+          kPages, gaps.elapsedMs(), finished, gaps.maxWallMs(), maxCpuGap, viewer->cache()->bytes(),
+          viewer->cache()->count());
     QVERIFY2(maxCpuGap < 100, qPrintable(QStringLiteral("the GUI thread worked %1 ms in one go").arg(maxCpuGap)));
     QVERIFY(viewer->cache()->bytes() <= kBound);
     QVERIFY(viewer->cache()->count() < kPages);
