@@ -30,62 +30,65 @@ SystemLook &systemLook()
     return look;
 }
 
-QPalette lightPalette()
+// The colours a Fusion palette is made of; the roles not named here follow from these.
+struct FusionColours {
+    QColor window, base, text;
+    QColor alternateBase, toolTipBase, placeholderText, button, brightText;
+    QColor light, midlight, mid, dark, shadow;
+    QColor highlight, link, linkVisited;
+    QColor disabledText; // WindowText, Text and ButtonText when disabled
+};
+
+QPalette fusionPalette(const FusionColours &c)
 {
     QPalette p;
-    const QColor window(0xef, 0xef, 0xef), base(0xff, 0xff, 0xff), text(0x1e, 0x1e, 0x1e);
-    p.setColor(QPalette::Window, window);
-    p.setColor(QPalette::WindowText, text);
-    p.setColor(QPalette::Base, base);
-    p.setColor(QPalette::AlternateBase, QColor(0xf5, 0xf5, 0xf5));
-    p.setColor(QPalette::ToolTipBase, QColor(0xff, 0xff, 0xdc));
-    p.setColor(QPalette::ToolTipText, text);
-    p.setColor(QPalette::PlaceholderText, QColor(0x80, 0x80, 0x80));
-    p.setColor(QPalette::Text, text);
-    p.setColor(QPalette::Button, window);
-    p.setColor(QPalette::ButtonText, text);
-    p.setColor(QPalette::BrightText, Qt::red);
-    p.setColor(QPalette::Light, Qt::white);
-    p.setColor(QPalette::Midlight, QColor(0xe3, 0xe3, 0xe3));
-    p.setColor(QPalette::Mid, QColor(0xb8, 0xb8, 0xb8));
-    p.setColor(QPalette::Dark, QColor(0x9f, 0x9f, 0x9f));
-    p.setColor(QPalette::Shadow, QColor(0x76, 0x76, 0x76));
-    p.setColor(QPalette::Highlight, QColor(0x30, 0x8c, 0xc6));
+    p.setColor(QPalette::Window, c.window);
+    p.setColor(QPalette::WindowText, c.text);
+    p.setColor(QPalette::Base, c.base);
+    p.setColor(QPalette::AlternateBase, c.alternateBase);
+    p.setColor(QPalette::ToolTipBase, c.toolTipBase);
+    p.setColor(QPalette::ToolTipText, c.text);
+    p.setColor(QPalette::PlaceholderText, c.placeholderText);
+    p.setColor(QPalette::Text, c.text);
+    p.setColor(QPalette::Button, c.button);
+    p.setColor(QPalette::ButtonText, c.text);
+    p.setColor(QPalette::BrightText, c.brightText);
+    p.setColor(QPalette::Light, c.light);
+    p.setColor(QPalette::Midlight, c.midlight);
+    p.setColor(QPalette::Mid, c.mid);
+    p.setColor(QPalette::Dark, c.dark);
+    p.setColor(QPalette::Shadow, c.shadow);
+    p.setColor(QPalette::Highlight, c.highlight);
     p.setColor(QPalette::HighlightedText, Qt::white);
-    p.setColor(QPalette::Link, QColor(0x00, 0x5a, 0xb4));
-    p.setColor(QPalette::LinkVisited, QColor(0x6a, 0x1b, 0x9a));
+    p.setColor(QPalette::Link, c.link);
+    p.setColor(QPalette::LinkVisited, c.linkVisited);
     for (QPalette::ColorRole role : {QPalette::WindowText, QPalette::Text, QPalette::ButtonText})
-        p.setColor(QPalette::Disabled, role, QColor(0x9a, 0x9a, 0x9a));
+        p.setColor(QPalette::Disabled, role, c.disabledText);
     return p;
+}
+
+QPalette lightPalette()
+{
+    const QColor window(0xef, 0xef, 0xef);
+    return fusionPalette({.window = window, .base = QColor(0xff, 0xff, 0xff), .text = QColor(0x1e, 0x1e, 0x1e),
+                          .alternateBase = QColor(0xf5, 0xf5, 0xf5), .toolTipBase = QColor(0xff, 0xff, 0xdc),
+                          .placeholderText = QColor(0x80, 0x80, 0x80), .button = window, .brightText = Qt::red,
+                          .light = Qt::white, .midlight = QColor(0xe3, 0xe3, 0xe3), .mid = QColor(0xb8, 0xb8, 0xb8),
+                          .dark = QColor(0x9f, 0x9f, 0x9f), .shadow = QColor(0x76, 0x76, 0x76),
+                          .highlight = QColor(0x30, 0x8c, 0xc6), .link = QColor(0x00, 0x5a, 0xb4),
+                          .linkVisited = QColor(0x6a, 0x1b, 0x9a), .disabledText = QColor(0x9a, 0x9a, 0x9a)});
 }
 
 QPalette darkPalette()
 {
-    QPalette p;
-    const QColor window(0x2b, 0x2b, 0x2e), base(0x1e, 0x1e, 0x20), text(0xe6, 0xe6, 0xe6);
-    p.setColor(QPalette::Window, window);
-    p.setColor(QPalette::WindowText, text);
-    p.setColor(QPalette::Base, base);
-    p.setColor(QPalette::AlternateBase, QColor(0x33, 0x33, 0x37));
-    p.setColor(QPalette::ToolTipBase, QColor(0x3a, 0x3a, 0x3e));
-    p.setColor(QPalette::ToolTipText, text);
-    p.setColor(QPalette::PlaceholderText, QColor(0x8a, 0x8a, 0x8a));
-    p.setColor(QPalette::Text, text);
-    p.setColor(QPalette::Button, QColor(0x35, 0x35, 0x39));
-    p.setColor(QPalette::ButtonText, text);
-    p.setColor(QPalette::BrightText, QColor(0xff, 0x6b, 0x6b));
-    p.setColor(QPalette::Light, QColor(0x4a, 0x4a, 0x4f));
-    p.setColor(QPalette::Midlight, QColor(0x3e, 0x3e, 0x43));
-    p.setColor(QPalette::Mid, QColor(0x5a, 0x5a, 0x60));
-    p.setColor(QPalette::Dark, QColor(0x18, 0x18, 0x1a));
-    p.setColor(QPalette::Shadow, Qt::black);
-    p.setColor(QPalette::Highlight, QColor(0x3d, 0x8e, 0xd8));
-    p.setColor(QPalette::HighlightedText, Qt::white);
-    p.setColor(QPalette::Link, QColor(0x6c, 0xb4, 0xff));
-    p.setColor(QPalette::LinkVisited, QColor(0xc0, 0x9c, 0xff));
-    for (QPalette::ColorRole role : {QPalette::WindowText, QPalette::Text, QPalette::ButtonText})
-        p.setColor(QPalette::Disabled, role, QColor(0x7a, 0x7a, 0x7a));
-    return p;
+    return fusionPalette({.window = QColor(0x2b, 0x2b, 0x2e), .base = QColor(0x1e, 0x1e, 0x20),
+                          .text = QColor(0xe6, 0xe6, 0xe6), .alternateBase = QColor(0x33, 0x33, 0x37),
+                          .toolTipBase = QColor(0x3a, 0x3a, 0x3e), .placeholderText = QColor(0x8a, 0x8a, 0x8a),
+                          .button = QColor(0x35, 0x35, 0x39), .brightText = QColor(0xff, 0x6b, 0x6b),
+                          .light = QColor(0x4a, 0x4a, 0x4f), .midlight = QColor(0x3e, 0x3e, 0x43),
+                          .mid = QColor(0x5a, 0x5a, 0x60), .dark = QColor(0x18, 0x18, 0x1a), .shadow = Qt::black,
+                          .highlight = QColor(0x3d, 0x8e, 0xd8), .link = QColor(0x6c, 0xb4, 0xff),
+                          .linkVisited = QColor(0xc0, 0x9c, 0xff), .disabledText = QColor(0x7a, 0x7a, 0x7a)});
 }
 
 Theme s_current = Theme::System;
