@@ -5,11 +5,9 @@
 #include "engine/arch_table.h"
 #include "engine/hparams.h"
 #include "engine/kv_cache.h"
+#include "kv_test_model.h"
 
 #include <doctest/doctest.h>
-
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstring>
@@ -21,30 +19,7 @@ namespace {
 
 HParams gqaParams()
 {
-    HParams hp;
-    hp.arch = "llama";
-    hp.nLayers = 3;
-    hp.nEmbd = 64;
-    hp.nFf = 128;
-    hp.nHeads = 8;
-    hp.nKvHeads = 4;
-    hp.headDimK = 8;
-    hp.headDimV = 8;
-    hp.nRot = 8;
-    hp.nVocab = 32;
-    return hp;
-}
-
-// Resident bytes of [base, base + bytes) as the kernel sees them.
-std::size_t residentBytes(const std::byte *base, std::size_t bytes)
-{
-    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-    std::vector<unsigned char> pages((bytes + page - 1) / page);
-    REQUIRE(mincore(const_cast<std::byte *>(base), bytes, pages.data()) == 0);
-    std::size_t resident = 0;
-    for (unsigned char p : pages)
-        resident += (p & 1) ? page : 0;
-    return resident;
+    return test::gqaParams({.nLayers = 3, .nEmbd = 64, .nFf = 128, .nHeads = 8, .nKvHeads = 4, .headDim = 8});
 }
 
 } // namespace
@@ -77,14 +52,7 @@ TEST_CASE("layout bytes per token and layer")
     CHECK_THROWS_AS(KvLayout::forModel(hp, KvModeSpec::parse("mla")), Error); // no MLA in llama
 
     // DeepSeek-V2's published MLA shape: kv_lora_rank 512, rope dims 64, 128 heads of 192/128.
-    HParams ds;
-    ds.arch = "deepseek2";
-    ds.nHeads = 128;
-    ds.nKvHeads = 128;
-    ds.headDimK = 192;
-    ds.headDimV = 128;
-    ds.kvLoraRank = 512;
-    ds.qkRopeHeadDim = 64;
+    const HParams ds = test::deepseekV2Params();
     const KvLayout mla = KvLayout::forModel(ds, KvModeSpec::parse("mla"));
     CHECK(mla.bytesPerTokenLayer() == (512 + 64) * 2);
     CHECK(mla.vRowBytes() == 0);
@@ -97,40 +65,26 @@ TEST_CASE("blocks are allocated on demand and the reported bytes are the residen
     const HParams hp = gqaParams();
     const KvLayout layout = KvLayout::forModel(hp, KvModeSpec::parse("full"));
     KvCache cache(layout, hp.nLayers, 1000, mhaF16BytesPerTokenLayer(hp));
-    const std::size_t perLayerSpan = cache.blockStride() * ((1000 + 63) / 64);
-    auto resident = [&] {
-        std::size_t total = 0;
-        for (std::int64_t l = 0; l < hp.nLayers; ++l)
-            total += residentBytes(cache.layerView(l).kBlocks, perLayerSpan);
-        return total;
-    };
-    auto touchAll = [&] {
-        for (std::int64_t l = 0; l < hp.nLayers; ++l)
-            for (std::int64_t p = 0; p < cache.nBlocks() * KvCache::kBlockTokens; ++p) {
-                std::memset(cache.kRow(l, p), 0x11, layout.kRowBytes());
-                std::memset(cache.vRow(l, p), 0x22, layout.vRowBytes());
-            }
-    };
     CHECK(cache.memoryStats().kvBytesReserved == 0);
-    CHECK(resident() == 0);
+    CHECK(test::residentCacheBytes(cache) == 0);
 
     cache.reserve(1);
     cache.commit(1);
     CHECK(cache.nBlocks() == 1);
-    touchAll();
+    test::touchAllRows(cache);
     MemoryStats s = cache.memoryStats();
     CHECK(s.kvBytesReserved == cache.allocatedBytes());
-    CHECK(s.kvBytesReserved == resident());
+    CHECK(s.kvBytesReserved == test::residentCacheBytes(cache));
     CHECK(s.kvBytesUsed == 1 * 128 * 3);
 
     cache.reserve(130);
     cache.commit(130);
     CHECK(cache.nBlocks() == 3);
-    touchAll();
+    test::touchAllRows(cache);
     s = cache.memoryStats();
     CHECK(s.tokens == 130);
     CHECK(s.kvBytesUsed == 130 * 128 * 3);
-    CHECK(s.kvBytesReserved == resident());
+    CHECK(s.kvBytesReserved == test::residentCacheBytes(cache));
     CHECK(s.kvBytesReserved - s.kvBytesUsed < cache.blockStride() * 3); // within one block per layer
     CHECK(s.mhaF16Bytes == 130 * 256 * 3);
     CHECK(s.savingVsMha() == doctest::Approx(2.0));
@@ -142,11 +96,11 @@ TEST_CASE("blocks are allocated on demand and the reported bytes are the residen
     s = cache.memoryStats();
     CHECK(s.tokens == 64);
     CHECK(s.kvBytesReserved == cache.allocatedBytes());
-    CHECK(s.kvBytesReserved == resident()); // freed pages went back to the system
+    CHECK(s.kvBytesReserved == test::residentCacheBytes(cache)); // freed pages went back to the system
 
     CHECK_THROWS_AS(cache.reserve(1001), Error);
     cache.clear();
-    CHECK(resident() == 0);
+    CHECK(test::residentCacheBytes(cache) == 0);
     CHECK(cache.memoryStats().kvBytesReserved == 0);
 }
 

@@ -4,14 +4,11 @@
 #include "common/error.h"
 #include "engine/hparams.h"
 #include "engine/kv_cache.h"
+#include "kv_test_model.h"
 
 #include <doctest/doctest.h>
 
-#include <sys/mman.h>
 #include <unistd.h>
-
-#include <cstring>
-#include <vector>
 
 using namespace nw;
 
@@ -20,43 +17,7 @@ namespace {
 // A GQA model with heads of 64 (two groups of 32 per head).
 HParams gqaParams()
 {
-    HParams hp;
-    hp.arch = "llama";
-    hp.nLayers = 2;
-    hp.nEmbd = 256;
-    hp.nFf = 512;
-    hp.nHeads = 4;
-    hp.nKvHeads = 2;
-    hp.headDimK = 64;
-    hp.headDimV = 64;
-    hp.nRot = 64;
-    hp.nVocab = 32;
-    return hp;
-}
-
-HParams deepseekV2Params()
-{
-    HParams ds;
-    ds.arch = "deepseek2";
-    ds.nLayers = 2;
-    ds.nHeads = 128;
-    ds.nKvHeads = 128;
-    ds.headDimK = 192;
-    ds.headDimV = 128;
-    ds.kvLoraRank = 512;
-    ds.qkRopeHeadDim = 64;
-    return ds;
-}
-
-std::size_t residentBytes(const std::byte *base, std::size_t bytes)
-{
-    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-    std::vector<unsigned char> pages((bytes + page - 1) / page);
-    REQUIRE(mincore(const_cast<std::byte *>(base), bytes, pages.data()) == 0);
-    std::size_t resident = 0;
-    for (unsigned char p : pages)
-        resident += (p & 1) ? page : 0;
-    return resident;
+    return test::gqaParams({.nLayers = 2, .nEmbd = 256, .nFf = 512, .nHeads = 4, .nKvHeads = 2, .headDim = 64});
 }
 
 } // namespace
@@ -77,7 +38,7 @@ TEST_CASE("quantized layouts: bytes per token and layer from the block sizes")
     CHECK(KvLayout::forModel(hp, KvModeSpec::parse("full")).bytesPerTokenLayer() == 512);
 
     // DeepSeek-V2's MLA row, 512 + 64 = 576 elements = 18 groups; V is its first 16 groups.
-    const HParams ds = deepseekV2Params();
+    const HParams ds = test::deepseekV2Params();
     const KvLayout mla8 = KvLayout::forModel(ds, KvModeSpec::parse("mla+q8"));
     CHECK(mla8.bytesPerTokenLayer() == 18 * 34);
     CHECK(KvLayout::forModel(ds, KvModeSpec::parse("mla+q4")).bytesPerTokenLayer() == 18 * 18);
@@ -100,17 +61,10 @@ TEST_CASE("quantized caches report exactly the bytes the allocator holds")
         KvCache cache(layout, hp.nLayers, 500, mhaF16BytesPerTokenLayer(hp));
         cache.reserve(200);
         cache.commit(200);
-        for (std::int64_t l = 0; l < hp.nLayers; ++l)
-            for (std::int64_t p = 0; p < cache.nBlocks() * KvCache::kBlockTokens; ++p) {
-                std::memset(cache.kRow(l, p), 0x11, layout.kRowBytes());
-                std::memset(cache.vRow(l, p), 0x22, layout.vRowBytes());
-            }
+        test::touchAllRows(cache);
         const MemoryStats s = cache.memoryStats();
-        std::size_t resident = 0;
-        for (std::int64_t l = 0; l < hp.nLayers; ++l)
-            resident += residentBytes(cache.layerView(l).kBlocks, cache.blockStride() * ((500 + 63) / 64));
         CHECK(s.kvBytesReserved == cache.allocatedBytes());
-        CHECK(s.kvBytesReserved == resident);
+        CHECK(s.kvBytesReserved == test::residentCacheBytes(cache));
         CHECK(s.kvBytesReserved == KvCache::reservedBytesFor(layout, hp.nLayers, 200));
         CHECK(s.kvBytesUsed == 200 * layout.bytesPerTokenLayer() * 2);
         // A block holds 64 K rows then 64 V rows, rounded up to whole pages.

@@ -1,0 +1,94 @@
+// Shapes and page checks the KV cache suites share: a small llama-family (MHA/GQA) model, the
+// published DeepSeek-V2 attention shape, and the bytes of a cache the kernel has resident (mincore).
+#pragma once
+
+#include "engine/hparams.h"
+#include "engine/kv_cache.h"
+
+#include <doctest/doctest.h>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace nw::test {
+
+// A llama-family model's attention shape; K, V and RoPE share one head dim.
+struct GqaShape {
+    std::int64_t nLayers = 1;
+    std::int64_t nEmbd = 0;
+    std::int64_t nFf = 0;
+    std::int64_t nHeads = 1;
+    std::int64_t nKvHeads = 1;
+    std::int64_t headDim = 0;
+};
+
+inline HParams gqaParams(const GqaShape &shape)
+{
+    HParams hp;
+    hp.arch = "llama";
+    hp.nLayers = shape.nLayers;
+    hp.nEmbd = shape.nEmbd;
+    hp.nFf = shape.nFf;
+    hp.nHeads = shape.nHeads;
+    hp.nKvHeads = shape.nKvHeads;
+    hp.headDimK = shape.headDim;
+    hp.headDimV = shape.headDim;
+    hp.nRot = shape.headDim;
+    hp.nVocab = 32;
+    return hp;
+}
+
+// DeepSeek-V2's published MLA attention (config.json): 60 layers, kv_lora_rank 512, RoPE key dims
+// 64, 128 heads with K heads of 192 (128 + 64) and V heads of 128.
+inline HParams deepseekV2Params()
+{
+    HParams ds;
+    ds.arch = "deepseek2";
+    ds.nLayers = 60;
+    ds.nHeads = 128;
+    ds.nKvHeads = 128;
+    ds.headDimK = 192;
+    ds.headDimV = 128;
+    ds.kvLoraRank = 512;
+    ds.qkRopeHeadDim = 64;
+    return ds;
+}
+
+// Resident bytes of [base, base + bytes) as the kernel sees them.
+inline std::size_t residentBytes(const std::byte *base, std::size_t bytes)
+{
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> pages((bytes + page - 1) / page);
+    REQUIRE(mincore(const_cast<std::byte *>(base), bytes, pages.data()) == 0);
+    std::size_t resident = 0;
+    for (unsigned char p : pages)
+        resident += (p & 1) ? page : 0;
+    return resident;
+}
+
+// Resident bytes of every layer's span of blocks, over the whole capacity of the cache.
+inline std::size_t residentCacheBytes(KvCache &cache)
+{
+    const auto maxBlocks = static_cast<std::size_t>((cache.capacity() + KvCache::kBlockTokens - 1) / KvCache::kBlockTokens);
+    std::size_t total = 0;
+    for (std::int64_t l = 0; l < cache.nLayers(); ++l)
+        total += residentBytes(cache.layerView(l).kBlocks, cache.blockStride() * maxBlocks);
+    return total;
+}
+
+// Writes every K and V row of the allocated blocks, so that their pages become resident.
+inline void touchAllRows(KvCache &cache)
+{
+    for (std::int64_t l = 0; l < cache.nLayers(); ++l)
+        for (std::int64_t p = 0; p < cache.nBlocks() * KvCache::kBlockTokens; ++p) {
+            std::memset(cache.kRow(l, p), 0x11, cache.layout().kRowBytes());
+            std::memset(cache.vRow(l, p), 0x22, cache.layout().vRowBytes());
+        }
+}
+
+} // namespace nw::test
