@@ -2,9 +2,9 @@
 // with the sampling knobs, the KV mode and --json timings and memory for scripts and benchmarks.
 #include "app/commands/commands.h"
 #include "app/commands/device_option.h"
+#include "app/commands/model_options.h"
 
 #include "common/error.h"
-#include "engine/gguf_file.h"
 #include "engine/model.h"
 #include "engine/session.h"
 #include "engine/tokenizer.h"
@@ -68,10 +68,7 @@ nlohmann::json memoryJson(const MemoryStats &m, const std::string &mode)
 
 int runGenerate(const QCommandLineParser &parser, CommandIo &io)
 {
-    auto usage = [&io](const QString &message) {
-        io.err << "needlework generate: " << message << " (see 'needlework generate --help')\n";
-        return static_cast<int>(ExitUsage);
-    };
+    auto usage = [&io](const QString &message) { return usageError(io, QStringLiteral("generate"), message); };
     const QString modelPath = parser.value(QStringLiteral("model"));
     if (modelPath.isEmpty())
         return usage(QStringLiteral("--model M.gguf is required"));
@@ -110,13 +107,7 @@ int runGenerate(const QCommandLineParser &parser, CommandIo &io)
         prompt = file.readAll().toStdString();
     }
 
-    std::shared_ptr<GgufFile> gguf = GgufFile::open(modelPath.toStdString());
-    std::unique_ptr<Model> model = loadModel(gguf, {.threads = threads, .device = *device});
-    std::unique_ptr<Tokenizer> tokenizer = Tokenizer::fromGguf(*gguf);
-    KvModeSpec kvMode;
-    kvMode.mode = model->kvModes().front();
-    if (parser.isSet(QStringLiteral("kv")))
-        kvMode = KvModeSpec::parse(parser.value(QStringLiteral("kv")).toStdString());
+    const auto [gguf, model, tokenizer, kvMode] = loadModelFromOptions(parser, threads, *device);
     const std::vector<std::int32_t> promptTokens = tokenizer->encode(prompt, true, false);
     // Default context: what the prompt and the tokens asked for need, within what the model was
     // trained for (at least 512 so short runs stay comparable).
@@ -209,7 +200,7 @@ Command generateCommand()
             "Exit status: 0 on success, 1 when the model cannot be loaded or run, 2 for a usage error."),
         .configure =
             [](QCommandLineParser &parser) {
-                parser.addOption({QStringLiteral("model"), QStringLiteral("The GGUF model."), QStringLiteral("M.gguf")});
+                addModelOption(parser);
                 parser.addOption({QStringLiteral("prompt"), QStringLiteral("The prompt text."), QStringLiteral("TEXT")});
                 parser.addOption({QStringLiteral("prompt-file"), QStringLiteral("Read the prompt from a file."), QStringLiteral("F")});
                 parser.addOption({QStringLiteral("n"), QStringLiteral("Tokens to generate (default 128)."), QStringLiteral("N")});
@@ -221,9 +212,7 @@ Command generateCommand()
                 parser.addOption({QStringLiteral("repeat-penalty"), QStringLiteral("Penalty for the last 64 tokens (default 1: off)."), QStringLiteral("R")});
                 parser.addOption({QStringLiteral("seed"), QStringLiteral("Random seed (default: a new one each run)."), QStringLiteral("S")});
                 parser.addOption({QStringLiteral("ctx"), QStringLiteral("Context size in tokens (default: prompt + N, at least 512)."), QStringLiteral("N")});
-                parser.addOption({QStringLiteral("threads"), QStringLiteral("CPU threads (default: all cores)."), QStringLiteral("T")});
-                addDeviceOption(parser);
-                parser.addOption({QStringLiteral("kv"), QStringLiteral("KV cache mode: full or mla (default: the model's own, mla for DeepSeek)."), QStringLiteral("MODE")});
+                addModelRunOptions(parser, QStringLiteral("KV cache mode: full or mla (default: the model's own, mla for DeepSeek)."));
                 addJsonOption(parser);
             },
         .run = runGenerate,

@@ -2,9 +2,9 @@
 // perplexity tool does, so numbers can be compared with it and across KV modes.
 #include "app/commands/commands.h"
 #include "app/commands/device_option.h"
+#include "app/commands/model_options.h"
 
 #include "common/error.h"
-#include "engine/gguf_file.h"
 #include "engine/model.h"
 #include "engine/session.h"
 #include "engine/tokenizer.h"
@@ -26,10 +26,7 @@ std::string readTextFile(const QString &path)
 
 int runPerplexity(const QCommandLineParser &parser, CommandIo &io)
 {
-    auto usage = [&io](const QString &message) {
-        io.err << "needlework perplexity: " << message << " (see 'needlework perplexity --help')\n";
-        return static_cast<int>(ExitUsage);
-    };
+    auto usage = [&io](const QString &message) { return usageError(io, QStringLiteral("perplexity"), message); };
     const QString modelPath = parser.value(QStringLiteral("model"));
     const QString textPath = parser.value(QStringLiteral("file"));
     if (modelPath.isEmpty() || textPath.isEmpty())
@@ -52,13 +49,7 @@ int runPerplexity(const QCommandLineParser &parser, CommandIo &io)
     const std::string text = readTextFile(textPath);
     const QString calibrationPath = parser.value(QStringLiteral("calibrate"));
 
-    std::shared_ptr<GgufFile> gguf = GgufFile::open(modelPath.toStdString());
-    std::unique_ptr<Model> model = loadModel(gguf, {.threads = threads, .device = *device});
-    std::unique_ptr<Tokenizer> tokenizer = Tokenizer::fromGguf(*gguf);
-    KvModeSpec kvMode;
-    kvMode.mode = model->kvModes().front();
-    if (parser.isSet(QStringLiteral("kv")))
-        kvMode = KvModeSpec::parse(parser.value(QStringLiteral("kv")).toStdString());
+    const auto [gguf, model, tokenizer, kvMode] = loadModelFromOptions(parser, threads, *device);
     if (!calibrationPath.isEmpty()) {
         if (kvMode.mode != KvMode::Latent)
             return usage(QStringLiteral("--calibrate applies to latent:R modes only, not '%1'")
@@ -128,13 +119,11 @@ Command perplexityCommand()
             "one chunk, 2 for a usage error."),
         .configure =
             [](QCommandLineParser &parser) {
-                parser.addOption({QStringLiteral("model"), QStringLiteral("The GGUF model."), QStringLiteral("M.gguf")});
+                addModelOption(parser);
                 parser.addOption({QStringLiteral("file"), QStringLiteral("The text to score."), QStringLiteral("F")});
                 parser.addOption({QStringLiteral("ctx"), QStringLiteral("Chunk size in tokens (default 512)."),
                                   QStringLiteral("N"), QStringLiteral("512")});
-                parser.addOption({QStringLiteral("threads"), QStringLiteral("CPU threads (default: all cores)."), QStringLiteral("T")});
-                addDeviceOption(parser);
-                parser.addOption({QStringLiteral("kv"), QStringLiteral("KV cache mode (default: the model's own)."), QStringLiteral("MODE")});
+                addModelRunOptions(parser, QStringLiteral("KV cache mode (default: the model's own)."));
                 parser.addOption({QStringLiteral("calibrate"),
                                   QStringLiteral("latent:R only: fit the factors to the keys and values of this text."),
                                   QStringLiteral("TEXT")});
