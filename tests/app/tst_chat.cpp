@@ -3,10 +3,9 @@
 // the right page, /save, errors that do not end the chat, and the session left in the database.
 #include "store/library_store.h"
 #include "store/session_store.h"
+#include "cli_process.h"
 
-#include <QDir>
 #include <QFile>
-#include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -18,44 +17,22 @@ private slots:
     void endOfInputEndsCleanly();
 
 private:
-    struct Result {
-        int exitCode = -1;
-        QString out;
-        QString err;
-    };
-    Result run(const QStringList &args, const QByteArray &input = {});
+    nw::test::CliResult run(const QStringList &args, const QByteArray &input = {}) const
+    {
+        return m_cli.run(args, input, m_dir.path());
+    }
 
     QTemporaryDir m_dir;
-    QString m_exe;
+    nw::test::NeedleworkCli m_cli{m_dir.filePath(QStringLiteral("home"))};
     QString m_db;
-    QProcessEnvironment m_env;
 };
 
 void TestChat::initTestCase()
 {
-    m_exe = qEnvironmentVariable("NW_BINARY_DIR", QDir::currentPath()) + QStringLiteral("/bin/needlework");
-    QVERIFY2(QFileInfo(m_exe).isExecutable(), qPrintable(m_exe + QStringLiteral(" is missing: build the needlework target")));
-    m_env = QProcessEnvironment::systemEnvironment();
-    m_env.insert(QStringLiteral("HOME"), m_dir.filePath(QStringLiteral("home")));
-    m_env.insert(QStringLiteral("XDG_DATA_HOME"), m_dir.filePath(QStringLiteral("home/data")));
-    m_env.insert(QStringLiteral("XDG_CACHE_HOME"), m_dir.filePath(QStringLiteral("home/cache")));
+    QVERIFY2(m_cli.isBuilt(), qPrintable(m_cli.missingMessage()));
     m_db = m_dir.filePath(QStringLiteral("chat.sqlite"));
-    const Result demo = run({QStringLiteral("demo"), QStringLiteral("--db"), m_db, QStringLiteral("--samples"), m_dir.filePath(QStringLiteral("pdf"))});
-    QVERIFY2(demo.exitCode == 0, qPrintable(demo.err));
-}
-
-TestChat::Result TestChat::run(const QStringList &args, const QByteArray &input)
-{
-    QProcess process;
-    process.setProcessEnvironment(m_env);
-    process.setWorkingDirectory(m_dir.path());
-    process.start(m_exe, args);
-    process.write(input);
-    process.closeWriteChannel();
-    if (!process.waitForFinished(120000))
-        process.kill();
-    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1, QString::fromUtf8(process.readAllStandardOutput()),
-            QString::fromUtf8(process.readAllStandardError())};
+    const nw::test::CliResult demo = run({QStringLiteral("demo"), QStringLiteral("--db"), m_db, QStringLiteral("--samples"), m_dir.filePath(QStringLiteral("pdf"))});
+    QVERIFY2(demo.code == 0, qPrintable(demo.errText()));
 }
 
 void TestChat::scriptedChat()
@@ -72,9 +49,9 @@ void TestChat::scriptedChat()
                               "/save " + saved.toUtf8() + "\n"
                               "/quit\n"
                               "this line is never read\n";
-    const Result r = run({QStringLiteral("chat"), QStringLiteral("--db"), m_db}, script);
-    QCOMPARE(r.exitCode, 0);
-    const QString &out = r.out;
+    const nw::test::CliResult r = run({QStringLiteral("chat"), QStringLiteral("--db"), m_db}, script);
+    QCOMPARE(r.code, 0);
+    const QString out = r.outText();
     // Piped: no escape sequences at all, and the status line as a plain line.
     QVERIFY2(!out.contains(QChar(0x1b)), qPrintable(out));
     QVERIFY2(out.contains(QStringLiteral("— 7 documents")), qPrintable(out));
@@ -90,7 +67,7 @@ void TestChat::scriptedChat()
     QVERIFY(out.contains(QStringLiteral("§3. Grant of Patent License")));
     QVERIFY(out.contains(QStringLiteral("saved session ")));
     QVERIFY(!out.contains(QStringLiteral("never read")));
-    QVERIFY2(r.err.contains(QStringLiteral("needlework sessions show")), qPrintable(r.err));
+    QVERIFY2(r.errText().contains(QStringLiteral("needlework sessions show")), qPrintable(r.errText()));
 
     QFile transcript(saved);
     QVERIFY(transcript.open(QIODevice::ReadOnly));
@@ -113,14 +90,14 @@ void TestChat::scriptedChat()
 void TestChat::endOfInputEndsCleanly()
 {
     // Nothing asked: no session is created, the chat says nothing about one.
-    const Result r = run({QStringLiteral("chat"), QStringLiteral("--db"), m_db}, QByteArray());
-    QCOMPARE(r.exitCode, 0);
-    QVERIFY(!r.err.contains(QStringLiteral("saved")));
+    const nw::test::CliResult r = run({QStringLiteral("chat"), QStringLiteral("--db"), m_db}, QByteArray());
+    QCOMPARE(r.code, 0);
+    QVERIFY(!r.errText().contains(QStringLiteral("saved")));
     // /save before any question is an error line, not the end.
-    const Result early = run({QStringLiteral("chat"), QStringLiteral("--db"), m_db}, "/save\n/help\n");
-    QCOMPARE(early.exitCode, 0);
-    QVERIFY(early.out.contains(QStringLiteral("error: nothing to save yet")));
-    QVERIFY(early.out.contains(QStringLiteral("/kv MODE")));
+    const nw::test::CliResult early = run({QStringLiteral("chat"), QStringLiteral("--db"), m_db}, "/save\n/help\n");
+    QCOMPARE(early.code, 0);
+    QVERIFY(early.outText().contains(QStringLiteral("error: nothing to save yet")));
+    QVERIFY(early.outText().contains(QStringLiteral("/kv MODE")));
 }
 
 QTEST_GUILESS_MAIN(TestChat)

@@ -4,6 +4,7 @@
 #include "common/error.h"
 #include "store/library_store.h"
 #include "tests/ingest/pdf_fixtures.h"
+#include "cli_process.h"
 
 #include <QDir>
 #include <QJsonArray>
@@ -32,53 +33,24 @@ private slots:
     void interruptStopsAfterABatch();
 
 private:
-    struct Result {
-        int code = -1;
-        QByteArray out;
-        QByteArray err;
-    };
-    Result run(const QStringList &args);
-    QProcess *start(const QStringList &args);
+    using Result = nw::test::CliResult;
+    Result run(const QStringList &args) const { return m_cli.run(args); }
+    QProcess *start(const QStringList &args) { return m_cli.start(args, this); }
     QString path(const QString &name) const { return m_dir.filePath(name); }
     static std::int64_t documentCount(const QString &db);
     static void checkConsistent(const QString &db, int expectedDocs, std::int64_t expectedPages);
     void makeCorpus(const QString &folder, int nDocs, int nPages);
     QTemporaryDir m_dir;
-    QString m_exe;
-    QProcessEnvironment m_env;
+    nw::test::NeedleworkCli m_cli{m_dir.filePath(QStringLiteral("home"))};
 };
 
 void TestIngestCli::initTestCase()
 {
-    m_exe = qEnvironmentVariable("NW_BINARY_DIR", QDir::currentPath()) + QStringLiteral("/bin/needlework");
-    QVERIFY2(QFileInfo(m_exe).isExecutable(), qPrintable(m_exe + QStringLiteral(" is missing: build the needlework target")));
-    m_env = QProcessEnvironment::systemEnvironment();
-    m_env.insert(QStringLiteral("HOME"), path(QStringLiteral("home")));
-    m_env.insert(QStringLiteral("XDG_DATA_HOME"), path(QStringLiteral("home/data")));
-    m_env.insert(QStringLiteral("XDG_CACHE_HOME"), path(QStringLiteral("home/cache")));
+    QVERIFY2(m_cli.isBuilt(), qPrintable(m_cli.missingMessage()));
     QVERIFY(nw::test::writeTextPdf(path(QStringLiteral("good.pdf")), {"The governing law is Delaware.", "Payment is due in thirty days."},
                                    QStringLiteral("Supply Agreement")));
     QVERIFY(nw::test::writeBytes(path(QStringLiteral("bad.pdf")), "this is not a pdf"));
     QVERIFY(nw::test::writeBytes(path(QStringLiteral("notes.txt")), "Plain notes mention Delaware too.\n"));
-}
-
-TestIngestCli::Result TestIngestCli::run(const QStringList &args)
-{
-    QProcess process;
-    process.setProcessEnvironment(m_env);
-    process.start(m_exe, args);
-    if (!process.waitForFinished(120000))
-        process.kill();
-    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1, process.readAllStandardOutput(),
-            process.readAllStandardError()};
-}
-
-QProcess *TestIngestCli::start(const QStringList &args)
-{
-    auto *process = new QProcess(this);
-    process->setProcessEnvironment(m_env);
-    process->start(m_exe, args);
-    return process;
 }
 
 std::int64_t TestIngestCli::documentCount(const QString &db)

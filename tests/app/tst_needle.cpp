@@ -9,9 +9,9 @@
 #include "common/error.h"
 #include "engine/gguf_file.h"
 #include "engine/tokenizer.h"
+#include "tests/support/conformance_qt.h"
 
 #include <QFile>
-#include <QFileInfo>
 #include <QImage>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -27,21 +27,13 @@ using namespace nw::app;
 
 namespace {
 
-// ../shared/conformance (or $NW_CONFORMANCE_DIR), empty when absent: the tests skip then.
-QString conformanceDir()
-{
-    QString dir = qEnvironmentVariable("NW_CONFORMANCE_DIR");
-    if (dir.isEmpty())
-        dir = qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/../shared/conformance");
-    return QFileInfo(dir + QStringLiteral("/models/stories260K.gguf")).exists() ? dir : QString();
-}
-
+// stories260K's tokenizer; null when the conformance set is absent (the tests skip then).
 std::unique_ptr<nw::Tokenizer> storiesTokenizer()
 {
-    const QString dir = conformanceDir();
-    if (dir.isEmpty())
+    const QString model = nw::test::findStories260K();
+    if (model.isEmpty())
         return nullptr;
-    const auto gguf = nw::GgufFile::open((dir + QStringLiteral("/models/stories260K.gguf")).toStdString());
+    const auto gguf = nw::GgufFile::open(model.toStdString());
     return nw::Tokenizer::fromGguf(*gguf);
 }
 

@@ -7,6 +7,7 @@
 #include "app/needle_runner.h"
 
 #include "common/error.h"
+#include "tests/support/conformance_qt.h"
 
 #include <QFile>
 #include <QFileInfo>
@@ -21,19 +22,6 @@
 
 using namespace nw::app;
 
-namespace {
-
-// ../shared/conformance (or $NW_CONFORMANCE_DIR), empty when absent: the tests skip then.
-QString conformanceDir()
-{
-    QString dir = qEnvironmentVariable("NW_CONFORMANCE_DIR");
-    if (dir.isEmpty())
-        dir = qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/../shared/conformance");
-    return QFileInfo(dir + QStringLiteral("/models/stories260K.gguf")).exists() ? dir : QString();
-}
-
-} // namespace
-
 class TestNeedleRun : public QObject {
     Q_OBJECT
 private slots:
@@ -43,7 +31,7 @@ private slots:
 
 void TestNeedleRun::runAndResume()
 {
-    const QString conformance = conformanceDir();
+    const QString conformance = nw::test::findConformanceFolder();
     if (conformance.isEmpty())
         QSKIP("../shared/conformance is absent");
     QTemporaryDir scratch;
