@@ -4,13 +4,13 @@
 // benchmark counts it). Prints per-file and total figures, and the slowest pages.
 //
 //   nw_bench_extract FILE_OR_DIR... [--repeat N]
+#include "bench/ingest/bench_application.h"
 #include "ingest/pdf_document.h"
 
 #include <QCommandLineParser>
 #include <QDirIterator>
 #include <QElapsedTimer>
 #include <QFileInfo>
-#include <QGuiApplication>
 #include <QProcess>
 
 #include <algorithm>
@@ -42,13 +42,10 @@ double pdftotextCpuSeconds(const QString &file)
 
 int main(int argc, char **argv)
 {
-    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
-        qputenv("QT_QPA_PLATFORM", "offscreen");
-    QGuiApplication app(argc, argv);
+    nw::bench::BenchApplication app(argc, argv);
     QCommandLineParser parser;
     parser.addPositionalArgument(QStringLiteral("FILE_OR_DIR"), QStringLiteral("PDFs to profile"));
-    parser.addHelpOption();
-    parser.process(app);
+    app.parse(parser);
     QStringList files;
     for (const QString &arg : parser.positionalArguments()) {
         if (QFileInfo(arg).isDir()) {

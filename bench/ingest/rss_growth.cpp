@@ -3,11 +3,11 @@
 // with corpus size shows (it should stay flat after the first batches).
 //
 //   nw_bench_rss DIR... [--jobs N]
+#include "bench/ingest/bench_application.h"
 #include "ingest/ingestor.h"
 
 #include <QCommandLineParser>
 #include <QFile>
-#include <QGuiApplication>
 #include <QTemporaryDir>
 
 #include <cstdio>
@@ -29,14 +29,11 @@ long residentKiB(const char *field)
 
 int main(int argc, char **argv)
 {
-    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
-        qputenv("QT_QPA_PLATFORM", "offscreen");
-    QGuiApplication app(argc, argv);
+    nw::bench::BenchApplication app(argc, argv);
     QCommandLineParser parser;
     parser.addPositionalArgument(QStringLiteral("DIR"), QStringLiteral("files and folders to ingest"));
     parser.addOption({QStringLiteral("jobs"), QStringLiteral("extraction threads"), QStringLiteral("N"), QStringLiteral("0")});
-    parser.addHelpOption();
-    parser.process(app);
+    app.parse(parser);
     QTemporaryDir work;
     nw::store::LibraryStore store(work.filePath(QStringLiteral("rss.sqlite")));
     nw::ingest::IngestOptions options;
