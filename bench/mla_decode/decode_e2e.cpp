@@ -6,6 +6,7 @@
 //
 // Usage: bench_decode_e2e [--embd N] [--layers N] [--ff N] [--heads N] [--kv-heads N] [--vocab N]
 //                         [--type q8_0|q4_k|q6_k] [--ctx N] [--gen N] [--threads N] [--cpu-gen N]
+#include "bench/bench_main.h"
 #include "engine/gguf_file.h"
 #include "engine/gguf_writer.h"
 #include "engine/model.h"
@@ -213,10 +214,5 @@ int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    try {
-        return run(argc, argv);
-    } catch (const std::exception &e) {
-        std::fprintf(stderr, "bench_decode_e2e: %s\n", e.what());
-        return 1;
-    }
+    return nw::bench::runMain("bench_decode_e2e", run, argc, argv);
 }

@@ -5,6 +5,7 @@
 //
 // Usage: bench_mla_decode [--heads N] [--iters N] [--path tc|plain] [--quick]
 // Exits 77 when there is no CUDA device.
+#include "bench/bench_main.h"
 #include "bench/mla_decode/softmax_rows.cuh"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/device_buffer.h"
@@ -223,10 +224,5 @@ int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    try {
-        return run(argc, argv);
-    } catch (const std::exception &e) {
-        std::fprintf(stderr, "bench_mla_decode: %s\n", e.what());
-        return 1;
-    }
+    return nw::bench::runMain("bench_mla_decode", run, argc, argv);
 }
