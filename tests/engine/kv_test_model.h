@@ -1,5 +1,5 @@
-// Shapes and page checks the KV cache suites share: a small llama-family (MHA/GQA) model, the
-// published DeepSeek-V2 attention shape, and the bytes of a cache the kernel has resident (mincore).
+// What the KV cache suites share: the published DeepSeek-V2 attention shape, the bytes of a cache
+// the kernel has resident (mincore), and writing every row so that its pages become resident.
 #pragma once
 
 #include "engine/hparams.h"
@@ -17,46 +17,12 @@
 
 namespace nw::test {
 
-// A llama-family model's attention shape; K, V and RoPE share one head dim.
-struct GqaShape {
-    std::int64_t nLayers = 1;
-    std::int64_t nEmbd = 0;
-    std::int64_t nFf = 0;
-    std::int64_t nHeads = 1;
-    std::int64_t nKvHeads = 1;
-    std::int64_t headDim = 0;
-};
-
-inline HParams gqaParams(const GqaShape &shape)
-{
-    HParams hp;
-    hp.arch = "llama";
-    hp.nLayers = shape.nLayers;
-    hp.nEmbd = shape.nEmbd;
-    hp.nFf = shape.nFf;
-    hp.nHeads = shape.nHeads;
-    hp.nKvHeads = shape.nKvHeads;
-    hp.headDimK = shape.headDim;
-    hp.headDimV = shape.headDim;
-    hp.nRot = shape.headDim;
-    hp.nVocab = 32;
-    return hp;
-}
-
 // DeepSeek-V2's published MLA attention (config.json): 60 layers, kv_lora_rank 512, RoPE key dims
 // 64, 128 heads with K heads of 192 (128 + 64) and V heads of 128.
 inline HParams deepseekV2Params()
 {
-    HParams ds;
-    ds.arch = "deepseek2";
-    ds.nLayers = 60;
-    ds.nHeads = 128;
-    ds.nKvHeads = 128;
-    ds.headDimK = 192;
-    ds.headDimV = 128;
-    ds.kvLoraRank = 512;
-    ds.qkRopeHeadDim = 64;
-    return ds;
+    return {.arch = "deepseek2", .nLayers = 60, .nHeads = 128, .nKvHeads = 128, .headDimK = 192, .headDimV = 128,
+            .kvLoraRank = 512, .qkRopeHeadDim = 64};
 }
 
 // Resident bytes of [base, base + bytes) as the kernel sees them.

@@ -19,7 +19,8 @@ namespace {
 
 HParams gqaParams()
 {
-    return test::gqaParams({.nLayers = 3, .nEmbd = 64, .nFf = 128, .nHeads = 8, .nKvHeads = 4, .headDim = 8});
+    return {.arch = "llama", .nLayers = 3, .nEmbd = 64, .nFf = 128, .nHeads = 8, .nKvHeads = 4, .headDimK = 8,
+            .headDimV = 8, .nRot = 8, .nVocab = 32};
 }
 
 } // namespace

@@ -17,7 +17,8 @@ namespace {
 // A GQA model with heads of 64 (two groups of 32 per head).
 HParams gqaParams()
 {
-    return test::gqaParams({.nLayers = 2, .nEmbd = 256, .nFf = 512, .nHeads = 4, .nKvHeads = 2, .headDim = 64});
+    return {.arch = "llama", .nLayers = 2, .nEmbd = 256, .nFf = 512, .nHeads = 4, .nKvHeads = 2, .headDimK = 64,
+            .headDimV = 64, .nRot = 64, .nVocab = 32};
 }
 
 } // namespace
