@@ -17,11 +17,9 @@ using namespace nw;
 
 namespace {
 
-HParams gqaParams()
-{
-    return {.arch = "llama", .nLayers = 3, .nEmbd = 64, .nFf = 128, .nHeads = 8, .nKvHeads = 4, .headDimK = 8,
-            .headDimV = 8, .nRot = 8, .nVocab = 32};
-}
+// A small GQA model: 8 query heads sharing 4 KV heads of 8 dims.
+const HParams kGqa = {.arch = "llama", .nLayers = 3, .nEmbd = 64, .nFf = 128, .nHeads = 8, .nKvHeads = 4, .headDimK = 8,
+                      .headDimV = 8, .nRot = 8, .nVocab = 32};
 
 } // namespace
 
@@ -41,7 +39,7 @@ TEST_CASE("KV mode strings")
 
 TEST_CASE("layout bytes per token and layer")
 {
-    const HParams hp = gqaParams();
+    const HParams hp = kGqa;
     const KvLayout full = KvLayout::forModel(hp, KvModeSpec::parse("full"));
     CHECK(full.kRowBytes() == 4 * 8 * 2); // 4 KV heads × 8 dims × f16
     CHECK(full.vRowBytes() == 4 * 8 * 2);
@@ -63,7 +61,7 @@ TEST_CASE("layout bytes per token and layer")
 
 TEST_CASE("blocks are allocated on demand and the reported bytes are the resident bytes")
 {
-    const HParams hp = gqaParams();
+    const HParams hp = kGqa;
     const KvLayout layout = KvLayout::forModel(hp, KvModeSpec::parse("full"));
     KvCache cache(layout, hp.nLayers, 1000, mhaF16BytesPerTokenLayer(hp));
     CHECK(cache.memoryStats().kvBytesReserved == 0);
@@ -107,7 +105,7 @@ TEST_CASE("blocks are allocated on demand and the reported bytes are the residen
 
 TEST_CASE("rows keep their contents while the cache grows; the view addresses the same bytes")
 {
-    const HParams hp = gqaParams();
+    const HParams hp = kGqa;
     const KvLayout layout = KvLayout::forModel(hp, KvModeSpec::parse("full"));
     KvCache cache(layout, hp.nLayers, 500, mhaF16BytesPerTokenLayer(hp));
     cache.reserve(70);
@@ -128,7 +126,7 @@ TEST_CASE("rows keep their contents while the cache grows; the view addresses th
 
 TEST_CASE("snapshots from another thread are consistent while the writer runs")
 {
-    const HParams hp = gqaParams();
+    const HParams hp = kGqa;
     const KvLayout layout = KvLayout::forModel(hp, KvModeSpec::parse("full"));
     KvCache cache(layout, hp.nLayers, 4096, mhaF16BytesPerTokenLayer(hp), 12345);
     int callbacks = 0;

@@ -15,17 +15,14 @@ using namespace nw;
 namespace {
 
 // A GQA model with heads of 64 (two groups of 32 per head).
-HParams gqaParams()
-{
-    return {.arch = "llama", .nLayers = 2, .nEmbd = 256, .nFf = 512, .nHeads = 4, .nKvHeads = 2, .headDimK = 64,
-            .headDimV = 64, .nRot = 64, .nVocab = 32};
-}
+const HParams kGqa = {.arch = "llama", .nLayers = 2, .nEmbd = 256, .nFf = 512, .nHeads = 4, .nKvHeads = 2, .headDimK = 64,
+                      .headDimV = 64, .nRot = 64, .nVocab = 32};
 
 } // namespace
 
 TEST_CASE("quantized layouts: bytes per token and layer from the block sizes")
 {
-    const HParams hp = gqaParams();
+    const HParams hp = kGqa;
     // Q8_0: 32 int8 + one f16 scale = 34 bytes per 32; Q4_0: 16 bytes of nibbles + 2 = 18.
     const KvLayout q8 = KvLayout::forModel(hp, KvModeSpec::parse("full+q8"));
     CHECK(q8.kType == TensorType::Q8_0);
@@ -55,7 +52,7 @@ TEST_CASE("quantized layouts: bytes per token and layer from the block sizes")
 
 TEST_CASE("quantized caches report exactly the bytes the allocator holds")
 {
-    const HParams hp = gqaParams();
+    const HParams hp = kGqa;
     for (const char *mode : {"full+q8", "full+q4"}) {
         CAPTURE(mode);
         const KvLayout layout = KvLayout::forModel(hp, KvModeSpec::parse(mode));
