@@ -2,8 +2,10 @@
 // interleaved four bytes at a time, so one 32-byte load holds the same four columns of 8 rows.
 // One broadcast activation word then feeds all 8 rows through one maddubs, the 8 results land
 // in the 8 int32 lanes of one register (no horizontal sums), and each activation byte is
-// loaded once per 8 rows instead of once per row. Q4_0, Q8_0, Q4_K and Q6_K are repacked (the
-// types common GGUF files hold); the others keep the per-row kernels of matmul.h.
+// loaded once per 8 rows instead of once per row. In prefill, Q4_0, Q8_0 and Q4_K also take
+// 4 tokens per kernel call, so each weight vector is loaded and unpacked once per 4 tokens.
+// Q4_0, Q8_0, Q4_K and Q6_K are repacked (the types common GGUF files hold); the others keep
+// the per-row kernels of matmul.h.
 #pragma once
 
 #include "kernels/backend.h"
