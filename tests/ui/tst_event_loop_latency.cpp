@@ -33,7 +33,6 @@ namespace {
 
 constexpr int kFiles = 16;
 constexpr int kPagesPerFile = 24;
-constexpr qint64 kMaxGapMs = 100;
 
 QString documentText(int file)
 {
@@ -49,59 +48,6 @@ QString documentText(int file)
     }
     return text;
 }
-
-double loadAverage()
-{
-    double load = 0;
-    return getloadavg(&load, 1) == 1 ? load : 0;
-}
-
-// The GUI thread's gaps between 10 ms ticks, with the load average over the measurement.
-class LatencyProbe {
-public:
-    void start()
-    {
-        m_load = loadAverage();
-        m_gaps.start();
-    }
-    void stop()
-    {
-        m_gaps.stop();
-        m_load = std::max(m_load, loadAverage());
-    }
-    bool machineLoaded() const { return m_load > QThread::idealThreadCount(); }
-
-    // Reports and checks; `what` names the work.
-    bool check(const char *what) const
-    {
-        const int ticks = m_gaps.ticks();
-        const qint64 maxWall = m_gaps.maxWallMs();
-        const double maxCpu = m_gaps.maxCpuMs();
-        qInfo("%s: %d ticks in %lld ms; max gap %lld ms wall, %.1f ms GUI-thread CPU; load average %.2f on %d cores",
-              what, ticks, m_gaps.elapsedMs(), maxWall, maxCpu, m_load, QThread::idealThreadCount());
-        if (ticks < 2) {
-            qWarning("%s: the timer ticked %d times", what, ticks);
-            return false;
-        }
-        if (maxCpu >= kMaxGapMs) {
-            qWarning("%s: the GUI thread worked %.1f ms in one go", what, maxCpu);
-            return false;
-        }
-        if (maxWall > kMaxGapMs) {
-            if (!machineLoaded()) {
-                qWarning("%s: the event loop stood still %lld ms on an unloaded machine", what, maxWall);
-                return false;
-            }
-            qInfo("%s: wall gap %lld ms not asserted: load average %.2f exceeds %d cores (the CPU gap is)", what,
-                  maxWall, m_load, QThread::idealThreadCount());
-        }
-        return true;
-    }
-
-private:
-    nw::test::EventLoopGaps m_gaps;
-    double m_load = 0;
-};
 
 } // namespace
 
@@ -140,7 +86,7 @@ void TestEventLoopLatency::duringIngestThroughTheDropAction()
     nw::ui::LibraryView *library = window.library();
     QSignalSpy finished(library, &nw::ui::LibraryView::ingestFinished);
 
-    LatencyProbe probe;
+    nw::test::LatencyProbe probe;
     probe.start();
     // The folder dropped on the Library, as from a file manager.
     QMimeData mime;
@@ -170,7 +116,7 @@ void TestEventLoopLatency::whilePagesRender()
     QVERIFY(viewer->showPage(document, 1));
     nw::ui::PageCanvas *canvas = viewer->canvas();
 
-    LatencyProbe probe;
+    nw::test::LatencyProbe probe;
     probe.start();
     canvas->setZoom(3.0);
     QScrollBar *bar = canvas->verticalScrollBar();
@@ -198,7 +144,7 @@ void TestEventLoopLatency::whileTheChatAnswersWithAModel()
     nw::ui::ChatDock *chat = window.chat();
     QSignalSpy finished(chat, &nw::ui::ChatDock::answerFinished);
 
-    LatencyProbe probe;
+    nw::test::LatencyProbe probe;
     probe.start();
     for (const QString &question : {QStringLiteral("Who keeps the premises in repair?"),
                                     QStringLiteral("What must the lessee keep in repair?")}) {

@@ -1,6 +1,7 @@
 // GUI flow (offscreen): open a database, ingest a generated PDF through the library's ingest job,
 // search, click a result → the page view shows that page with the hit highlighted; the event
-// loop keeps turning (max gap of a 10 ms timer < 100 ms) while the ingest runs.
+// loop keeps turning while the ingest runs (nw::test::LatencyProbe: GUI-thread CPU gap < 100 ms, and
+// the wall gap too unless the machine is loaded beyond its cores).
 #include "ui/library_view.h"
 #include "ui/main_window.h"
 #include "ui/page_text_view.h"
@@ -64,17 +65,15 @@ void TestLibrarySearch::ingestSearchClickShowsHighlightedPage()
     QVERIFY(library->store() != nullptr);
 
     // Event-loop latency while the ingest job runs.
-    nw::test::EventLoopGaps gaps;
+    nw::test::LatencyProbe probe;
     QSignalSpy finished(library, &nw::ui::LibraryView::ingestFinished);
-    gaps.start();
+    probe.start();
     QVERIFY(library->ingest({pdf}));
     QVERIFY(library->isIngesting());
     QVERIFY(!library->ingest({pdf})); // one job at a time
     QVERIFY(finished.wait(20000));
-    gaps.stop();
-    const qint64 maxGap = gaps.maxWallMs();
-    qInfo("ingest of %d pages took %lld ms; max event-loop gap %lld ms", kPages, gaps.elapsedMs(), maxGap);
-    QVERIFY2(maxGap < 100, qPrintable(QStringLiteral("event loop blocked for %1 ms").arg(maxGap)));
+    probe.stop();
+    QVERIFY(probe.check(qPrintable(QStringLiteral("ingest of %1 pages").arg(kPages))));
     QCOMPARE(finished.first().at(0).toInt(), 1); // added
     QCOMPARE(finished.first().at(1).toInt(), 0); // failed
 

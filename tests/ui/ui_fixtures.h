@@ -18,9 +18,11 @@
 #include <QPdfWriter>
 #include <QString>
 #include <QStringList>
+#include <QThread>
 #include <QTimer>
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 
 namespace nw::test {
@@ -123,6 +125,66 @@ private:
     double m_lastCpu = 0;
     double m_maxCpu = 0;
     int m_ticks = 0;
+};
+
+// How long the GUI thread may stand still: a 10 ms timer's gap must stay below this.
+constexpr qint64 kMaxGapMs = 100;
+
+inline double loadAverage()
+{
+    double load = 0;
+    return getloadavg(&load, 1) == 1 ? load : 0;
+}
+
+// EventLoopGaps with the load average over the measurement, and the check every latency test
+// makes: the GUI thread never works kMaxGapMs in one go, and the wall gap stays below it too
+// unless the machine has more runnable work than cores (then other processes, not the GUI
+// thread, hold the CPU, and only the CPU gap is asserted).
+class LatencyProbe {
+public:
+    void start()
+    {
+        m_load = loadAverage();
+        m_gaps.start();
+    }
+    void stop()
+    {
+        m_gaps.stop();
+        m_load = std::max(m_load, loadAverage());
+    }
+    bool machineLoaded() const { return m_load > QThread::idealThreadCount(); }
+    const EventLoopGaps &gaps() const { return m_gaps; }
+
+    // Reports and checks; `what` names the work.
+    bool check(const char *what) const
+    {
+        const int ticks = m_gaps.ticks();
+        const qint64 maxWall = m_gaps.maxWallMs();
+        const double maxCpu = m_gaps.maxCpuMs();
+        qInfo("%s: %d ticks in %lld ms; max gap %lld ms wall, %.1f ms GUI-thread CPU; load average %.2f on %d cores",
+              what, ticks, m_gaps.elapsedMs(), maxWall, maxCpu, m_load, QThread::idealThreadCount());
+        if (ticks < 2) {
+            qWarning("%s: the timer ticked %d times", what, ticks);
+            return false;
+        }
+        if (maxCpu >= kMaxGapMs) {
+            qWarning("%s: the GUI thread worked %.1f ms in one go", what, maxCpu);
+            return false;
+        }
+        if (maxWall > kMaxGapMs) {
+            if (!machineLoaded()) {
+                qWarning("%s: the event loop stood still %lld ms on an unloaded machine", what, maxWall);
+                return false;
+            }
+            qInfo("%s: wall gap %lld ms not asserted: load average %.2f exceeds %d cores (the CPU gap is)", what,
+                  maxWall, m_load, QThread::idealThreadCount());
+        }
+        return true;
+    }
+
+private:
+    EventLoopGaps m_gaps;
+    double m_load = 0;
 };
 
 } // namespace nw::test
