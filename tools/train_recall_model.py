@@ -316,33 +316,60 @@ def make_needles(rng, max_needles=4):
     return list(zip(keys, values))
 
 
-def build_prompt(rng, sentences, tok, filler_tokens, needles, depths=None):
-    """The prompt text: about `filler_tokens` tokens of consecutive corpus sentences with the
-    needles at the given (or random) depths in [0, 1], then the question and `\\nAnswer: `."""
-    start = rng.randrange(len(sentences))
+class Filler:
+    """The corpus sentences, each tokenized once. Because no token of the vocabulary holds U+2581
+    after its first character, SentencePiece never merges across a word start, so a text's ids are
+    the concatenation of its space-separated sentences' ids; a prompt is then assembled from cached
+    pieces instead of re-tokenizing thousands of words per sample (checked in `check_prompt_ids`)."""
+
+    def __init__(self, sentences, tok):
+        self.sentences = sentences
+        self.ids = [tok.encode(s, bos=False) for s in sentences]
+
+
+def build_prompt(rng, filler, tok, filler_tokens, needles, depths=None):
+    """(prompt text, prompt ids): about `filler_tokens` tokens of consecutive corpus sentences with
+    the needles at the given (or random) depths in [0, 1], then the question and `\nAnswer: ` and
+    the answer prefix."""
+    n = len(filler.sentences)
     chosen, count = [], 0
-    i = start
+    i = rng.randrange(n)
     while count < filler_tokens:
-        s = sentences[i % len(sentences)]
-        chosen.append(s)
-        count += len(tok.encode(" " + s, bos=False)) - 1
+        chosen.append(i % n)
+        count += len(filler.ids[i % n])
         i += 1
     if depths is None:
         depths = [rng.random() for _ in needles]
-    slots = sorted(range(len(needles)), key=lambda j: depths[j])
     inserts = {}
-    for j in slots:
-        at = round(depths[j] * len(chosen))
-        inserts.setdefault(at, []).append(j)
-    parts = []
+    for j in sorted(range(len(needles)), key=lambda j: depths[j]):
+        inserts.setdefault(round(depths[j] * len(chosen)), []).append(j)
+    parts = []  # a sentence index of the filler, or a needle's text
     for at in range(len(chosen) + 1):
         for j in inserts.get(at, []):
             key, value = needles[j]
             parts.append(f"The pass key for {key} is {value}.")
         if at < len(chosen):
             parts.append(chosen[at])
-    haystack = " ".join(parts)
-    return haystack + question_and_prefix(needles[0][0])
+
+    def text_of(part):
+        return filler.sentences[part] if isinstance(part, int) else part
+
+    def ids_of(part):
+        return filler.ids[part] if isinstance(part, int) else tok.encode(part, bos=False)
+
+    tail = text_of(parts[-1]) + question_and_prefix(needles[0][0])  # the last word joins "\nWhat"
+    ids = [tok.bos]
+    for part in parts[:-1]:
+        ids += ids_of(part)
+    ids += tok.encode(tail, bos=False)
+    return " ".join(text_of(p) for p in parts[:-1]) + (" " if len(parts) > 1 else "") + tail, ids
+
+
+def check_prompt_ids(rng, filler, tok, n=200):
+    """The assembled ids equal the tokenizer's ids of the whole prompt text."""
+    for _ in range(n):
+        text, ids = build_prompt(rng, filler, tok, rng.randint(0, 600), make_needles(rng, 8))
+        assert ids == tok.encode(text), f"assembled prompt ids differ from the tokenizer's for: {text[:200]}"
 
 
 def question_and_prefix(key):
@@ -356,39 +383,89 @@ def answer_ids(tok, value):
     return tok.encode_piece(f" {value}.") + [tok.eos]
 
 
-def make_sample(rng, sentences, tok, filler_tokens, max_needles=4):
-    """(prompt ids, answer ids + EOS) of one haystack and its question, as the harness asks it."""
+def make_sample(rng, filler, tok, filler_tokens, max_needles=4):
+    """(prompt ids, answer ids + EOS, needles) of one haystack and its question, as the harness asks it."""
     needles = make_needles(rng, max_needles)
-    prompt = build_prompt(rng, sentences, tok, filler_tokens, needles)
-    return tok.encode(prompt), answer_ids(tok, needles[0][1]), needles
+    _, ids = build_prompt(rng, filler, tok, filler_tokens, needles)
+    return ids, answer_ids(tok, needles[0][1]), needles
 
 
-def make_training_sequence(rng, sentences, tok, filler_tokens, max_needles):
+def make_training_sequence(rng, filler, tok, filler_tokens, max_needles):
     """A haystack, its question and answer, then (training only) the questions about the other
     needles, each after the previous answer's EOS: the haystack costs most of the compute, so
     asking about every needle gets more answers out of it. The first question is exactly the
-    inference-time prompt; later ones only add supervised answers. Returns (ids, answer starts)."""
-    ids, answer, needles = make_sample(rng, sentences, tok, filler_tokens, max_needles)
+    inference-time prompt; later ones only add supervised answers. Returns (ids, answer starts,
+    where the first question starts)."""
+    ids, answer, needles = make_sample(rng, filler, tok, filler_tokens, max_needles)
+    # The tail's first word joins the haystack's last one, so this is where the question starts to
+    # within a token.
+    question = max(1, len(ids) - len(tok.encode_piece(question_and_prefix(needles[0][0]))) + 1)
     starts = [len(ids)]
     ids = ids + answer
     for key, value in rng.sample(needles[1:], len(needles) - 1):
         ids += tok.encode_piece(question_and_prefix(key))
         starts.append(len(ids))
         ids += answer_ids(tok, value)
-    return ids, starts
+    return ids, starts, question
 
 
-def make_batch(rng, sentences, tok, n, filler_lo, filler_hi, max_needles):
-    seqs = [make_training_sequence(rng, sentences, tok, rng.randint(filler_lo, filler_hi), max_needles)
+def make_batch(rng, filler, tok, n, filler_lo, filler_hi, max_needles):
+    """(tokens, answer targets, question targets): targets are -100 where there is no loss. The
+    answers are the task. The questions and answer prefixes after the haystack are an auxiliary
+    target: the key in `...pass key for KEY is` can be copied from the question above it, and the
+    question's key after its first letters from a needle, which is the same lookup-and-copy
+    (induction) the answer needs, with many more targets per haystack to learn it from."""
+    seqs = [make_training_sequence(rng, filler, tok, rng.randint(filler_lo, filler_hi), max_needles)
             for _ in range(n)]
-    length = max(len(ids) for ids, _ in seqs)
+    length = max(len(ids) for ids, _, _ in seqs)
     x = torch.full((n, length), tok.eos, dtype=torch.long)
-    y = torch.full((n, length), -100, dtype=torch.long)  # loss only on the answers and their EOS
-    for b, (ids, starts) in enumerate(seqs):
+    y = torch.full((n, length), -100, dtype=torch.long)
+    y_aux = torch.full((n, length), -100, dtype=torch.long)
+    for b, (ids, starts, question) in enumerate(seqs):
         x[b, :len(ids)] = torch.tensor(ids)
+        y_aux[b, question - 1:len(ids) - 1] = torch.tensor(ids[question:])
         for p in starts:
             end = ids.index(tok.eos, p) + 1
             y[b, p - 1:end - 1] = torch.tensor(ids[p:end])
+            y_aux[b, p - 1:end - 1] = -100
+    return x, y, y_aux
+
+
+def make_copy_batch(rng, filler, tok, n, gap_hi):
+    """A warm-up task: a random run of tokens S (letters, digits or corpus text, 8-48 tokens) after
+    some filler, more filler (0-gap_hi tokens), then S again; the loss is on S's second copy. Every
+    target there needs the lookup the pass key needs (find where the current tokens occurred
+    before, copy what followed), and there are dozens per sequence, so a fresh model learns it in
+    a few hundred steps instead of sitting at chance on the sparse answers. Returns (x, y)."""
+    letters = [tok.ids[c] for c in "abcdefghijklmnopqrstuvwxyz"]
+    digits = [tok.ids[c] for c in "0123456789"]
+
+    def corpus_run(length):
+        ids = filler.ids[rng.randrange(len(filler.ids))]
+        while len(ids) < length:
+            ids = ids + filler.ids[rng.randrange(len(filler.ids))]
+        at = rng.randrange(len(ids) - length + 1)
+        return ids[at:at + length]
+
+    seqs = []
+    for _ in range(n):
+        length = rng.randint(8, 48)
+        kind = rng.random()
+        if kind < 0.35:
+            s = [rng.choice(letters) for _ in range(length)]
+        elif kind < 0.7:
+            s = [rng.choice(digits + letters[:4]) for _ in range(length)]
+        else:
+            s = corpus_run(length)
+        before, gap = corpus_run(rng.randint(1, 32)), corpus_run(rng.randint(1, max(1, gap_hi)))
+        ids = [tok.bos] + before + s + gap + s
+        seqs.append((ids, len(ids) - len(s)))
+    width = max(len(ids) for ids, _ in seqs)
+    x = torch.full((n, width), tok.eos, dtype=torch.long)
+    y = torch.full((n, width), -100, dtype=torch.long)
+    for b, (ids, second) in enumerate(seqs):
+        x[b, :len(ids)] = torch.tensor(ids)
+        y[b, second:len(ids) - 1] = torch.tensor(ids[second + 1:])  # from the copy's second token
     return x, y
 
 
@@ -464,6 +541,30 @@ class RecallModel(torch.nn.Module):
         return self.output(self.rms(x, self.out_norm))
 
 
+@torch.no_grad()
+def init_previous_token_head(model, frequencies=8, sharpness=8.0):
+    """Starts layer 0's first KV head as a previous-token head: every token embedding gets a constant
+    component in dimension 0, head 0's query and key read only it, with the key's RoPE pairs
+    pre-rotated by one position, so the score q_i . k_j = A^2 sum_f cos((1 - (i - j)) theta_f) over the
+    `frequencies` fastest pairs peaks at j = i - 1 whatever the content. Content-based lookup
+    (an induction head: match the token before, copy the one after) needs such a head beneath it;
+    learnt from scratch the two form together only after a long plateau (thousands of steps at
+    chance on this task, measured), so the run starts with one and training adapts the rest."""
+    d, hd = model.tok_embd.weight.shape[1], model.head_dim
+    const = 0.02 * math.sqrt(d)              # as large as the random part of an embedding
+    model.tok_embd.weight[:, 0] = const
+    n0 = const / math.sqrt((const ** 2 + (d - 1) * 0.02 ** 2) / d)  # dimension 0 after RMSNorm
+    a = math.sqrt(sharpness * math.sqrt(hd)) / n0
+    layer = model.layers[0]
+    theta = model.inv_freq
+    layer.wq.weight[:hd] = 0
+    layer.wk.weight[:hd] = 0
+    for f in range(min(frequencies, hd // 2)):
+        layer.wq.weight[2 * f, 0] = a
+        layer.wk.weight[2 * f, 0] = a * math.cos(theta[f])
+        layer.wk.weight[2 * f + 1, 0] = a * math.sin(theta[f])
+
+
 def export_gguf(model, args, vocab_meta, path):
     w = GgufWriter()
     w.add("general.architecture", GGUF_STRING, "llama")
@@ -505,17 +606,31 @@ def gguf_names(n_layers):
 
 
 @torch.no_grad()
-def evaluate(model, rng, sentences, tok, filler_tokens, n):
+def evaluate(model, rng, filler, tok, filler_tokens, n):
     """Exact-match rate: every answer token (and EOS) is the argmax, i.e. what greedy decoding gives."""
     model.eval()
     hits = 0
     for _ in range(n):
-        prompt, answer, _ = make_sample(rng, sentences, tok, filler_tokens)
+        prompt, answer, _ = make_sample(rng, filler, tok, filler_tokens)
         x = torch.tensor([prompt + answer[:-1]])
         pred = model(x)[0, len(prompt) - 1:].argmax(-1).tolist()
         hits += pred == answer
     model.train()
     return hits / n
+
+
+def filler_range(frac, args):
+    """The curriculum: (shortest, longest) filler at this fraction of the run. Short haystacks
+    first, where the lookup (an induction circuit: match the asked key, copy what followed it) is
+    cheap to learn; then the longest filler grows to --max-filler; the last stretch trains over the
+    whole range so that short haystacks are not forgotten."""
+    short, grow = args.short_until, args.grow_until
+    if frac < short:
+        return 0, args.short_filler
+    if frac < grow:
+        ramp = (frac - short) / (grow - short)
+        return 0, round(args.short_filler + (args.max_filler - args.short_filler) * ramp)
+    return 0, args.max_filler
 
 
 def main():
@@ -527,27 +642,35 @@ def main():
     p.add_argument("--corpus", default=os.path.join(root, "resources/sample"))
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--minutes", type=float, default=33,
+    p.add_argument("--minutes", type=float, default=65,
                    help="training time; the learning rate and the length curriculum follow the elapsed fraction")
     p.add_argument("--steps", type=int, default=0,
                    help="if set, the schedule follows step/steps instead of time (to replay a logged run exactly)")
-    p.add_argument("--tokens-per-batch", type=int, default=1536)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--n-embd", type=int, default=64)
+    p.add_argument("--tokens-per-batch", type=int, default=2048)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--n-embd", type=int, default=128)
     p.add_argument("--n-layers", type=int, default=4)
     p.add_argument("--n-heads", type=int, default=4)
     p.add_argument("--n-kv-heads", type=int, default=2)
-    p.add_argument("--n-ff", type=int, default=192)
+    p.add_argument("--n-ff", type=int, default=384)
     p.add_argument("--n-ctx", type=int, default=1280)
     p.add_argument("--rope-base", type=float, default=10000.0)
     p.add_argument("--eps", type=float, default=1e-5)
-    p.add_argument("--min-filler", type=int, default=100)
+    p.add_argument("--short-filler", type=int, default=48, help="longest filler while --short-until")
+    p.add_argument("--short-until", type=float, default=0.3, help="fraction of the run on short filler")
+    p.add_argument("--grow-until", type=float, default=0.75,
+                   help="fraction of the run by which the longest filler has grown to --max-filler")
     p.add_argument("--max-filler", type=int, default=1000)
-    p.add_argument("--warmup-min-filler", type=int, default=16, help="shortest filler in the first 55%% of the run")
-    p.add_argument("--warmup-filler", type=int, default=100, help="longest filler in the first 55%% of the run")
     p.add_argument("--train-needles", type=int, default=8,
                    help="plant 1..N needles per training haystack and ask about each: every question "
                         "is a supervised answer, and the haystack costs most of the compute")
+    p.add_argument("--copy-until", type=float, default=0.3,
+                   help="fraction of the run spent on the copy warm-up task alone (see make_copy_batch)")
+    p.add_argument("--copy-every", type=int, default=5, help="after the warm-up, every Nth step is a copy batch")
+    p.add_argument("--previous-token-head", action=argparse.BooleanOptionalAction, default=True,
+                   help="start layer 0's first head as a previous-token head (see init_previous_token_head)")
+    p.add_argument("--aux-weight", type=float, default=0.5,
+                   help="weight of the loss on the questions and answer prefixes (see make_batch)")
     p.add_argument("--resume", help="start from the weights of this GGUF (one this script wrote, same shape)")
     p.add_argument("--export-minutes", type=float, default=8, help="evaluate and export this often")
     args = p.parse_args()
@@ -563,7 +686,8 @@ def main():
     scores = vocab_meta["tokenizer.ggml.scores"][1][1]
     tok = SpmTokenizer(tokens, scores, vocab_meta["tokenizer.ggml.bos_token_id"][1],
                        vocab_meta["tokenizer.ggml.eos_token_id"][1])
-    sentences = load_sentences(args.corpus)
+    filler = Filler(load_sentences(args.corpus), tok)
+    check_prompt_ids(random.Random(args.seed + 2), filler, tok)
 
     model = RecallModel(len(tokens), args.n_embd, args.n_layers, args.n_heads, args.n_kv_heads, args.n_ff,
                         args.rope_base, args.eps)
@@ -572,8 +696,10 @@ def main():
         state = {ours: torch.from_numpy(saved.tensor(theirs).copy()) for ours, theirs in gguf_names(args.n_layers).items()}
         model.load_state_dict(state)
         print(f"resumed from {args.resume}", flush=True)
+    elif args.previous_token_head:
+        init_previous_token_head(model)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"{n_params} parameters, {len(sentences)} filler sentences, seed {args.seed}", flush=True)
+    print(f"{n_params} parameters, {len(filler.ids)} filler sentences, seed {args.seed}", flush=True)
     decay = [p for p in model.parameters() if p.dim() == 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
@@ -581,47 +707,58 @@ def main():
     t0 = time.time()
     budget = args.minutes * 60
     next_export = args.export_minutes * 60
-    avg = None
+    avg = copy_avg = None
     step = 0
     while True:
         step += 1
         frac = step / args.steps if args.steps else min(1.0, (time.time() - t0) / budget)
-        lr = args.lr * min(1.0, step / 20) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        lr = args.lr * min(1.0, step / 50) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        # Curriculum: short haystacks first (cheap, and where the lookup is learnt), then the
-        # longest filler grows to --max-filler between 55 % and 85 % of the run.
-        ramp = min(1.0, max(0.0, (frac - 0.55) / 0.3))
-        hi = round(args.warmup_filler + (args.max_filler - args.warmup_filler) * ramp)
-        lo = args.warmup_min_filler if frac < 0.55 else args.min_filler
-        # One length band per batch (little padding); the batch size keeps the token count level.
-        lo_band = rng.randint(lo, hi)
-        hi_band = min(hi, lo_band + 48)
-        n = max(1, args.tokens_per_batch // (hi_band + 40))
-        x, y = make_batch(rng, sentences, tok, n, lo_band, hi_band, args.train_needles)
-        select = y >= 0
-        loss = F.cross_entropy(model(x, select), y[select])
+        if frac < args.copy_until or step % args.copy_every == 0:
+            # The copy task: alone at first, then every --copy-every steps so the skill stays.
+            gap = round(args.short_filler + (args.max_filler - args.short_filler) * max(0.0, frac - args.copy_until))
+            n = max(1, args.tokens_per_batch // (gap // 2 + 90))
+            x, y_copy = make_copy_batch(rng, filler, tok, n, gap)
+            select = y_copy >= 0
+            loss = F.cross_entropy(model(x, select), y_copy[select])
+            copy_avg = loss.item() if copy_avg is None else 0.9 * copy_avg + 0.1 * loss.item()
+            kind, lo_band, hi_band = "copy", 0, gap
+        else:
+            # One length band per batch (little padding); the batch size keeps the token count level.
+            lo, hi = filler_range((frac - args.copy_until) / (1 - args.copy_until), args)
+            lo_band = rng.randint(lo, hi)
+            hi_band = min(hi, lo_band + 48)
+            # A needle costs ~75 tokens with its question and answer; 1..N needles average (N + 1) / 2.
+            n = max(1, args.tokens_per_batch // (hi_band + 75 * (args.train_needles + 1) // 2))
+            x, y, y_aux = make_batch(rng, filler, tok, n, lo_band, hi_band, args.train_needles)
+            select = (y >= 0) | (y_aux >= 0)
+            logits = model(x, select)
+            is_answer = y[select] >= 0
+            answer_loss = F.cross_entropy(logits[is_answer], y[select][is_answer])
+            loss = answer_loss + args.aux_weight * F.cross_entropy(logits[~is_answer], y_aux[select][~is_answer])
+            avg = answer_loss.item() if avg is None else 0.95 * avg + 0.05 * answer_loss.item()
+            kind = "recall"
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        avg = loss.item() if avg is None else 0.95 * avg + 0.05 * loss.item()
         elapsed = time.time() - t0
         if step % 10 == 0:
-            print(f"step {step} filler {lo_band}-{hi_band} batch {n} loss {loss.item():.4f} avg {avg:.4f} "
-                  f"lr {lr:.2e} {elapsed:.0f}s", flush=True)
+            print(f"step {step} {kind} filler {lo_band}-{hi_band} batch {n} loss {loss.item():.4f} answer avg "
+                  f"{avg if avg is not None else float('nan'):.4f} copy avg "
+                  f"{copy_avg if copy_avg is not None else float('nan'):.4f} lr {lr:.2e} {elapsed:.0f}s", flush=True)
         last = step >= args.steps if args.steps else elapsed >= budget
         if elapsed >= next_export or last:
             next_export += args.export_minutes * 60
-            accs = [evaluate(model, eval_rng, sentences, tok, f, 12) for f in (120, 500)]
-            print(f"eval step {step}: exact {accs[0]:.2f} @120, {accs[1]:.2f} @500 filler tokens",
+            accs = [evaluate(model, eval_rng, filler, tok, f, 12) for f in (40, 250, 800)]
+            print(f"eval step {step}: exact {accs[0]:.2f} @40, {accs[1]:.2f} @250, {accs[2]:.2f} @800 filler tokens",
                   flush=True)
             export_gguf(model, args, vocab_meta, args.out)
             print(f"exported {args.out} ({os.path.getsize(args.out)} bytes)", flush=True)
         if last:
             break
-    print(f"done: {step} steps in {time.time() - t0:.0f}s, final avg loss {avg:.4f}", flush=True)
-
+    print(f"done: {step} steps in {time.time() - t0:.0f}s, final answer loss {avg:.4f}", flush=True)
 
 if __name__ == "__main__":
     main()
