@@ -72,11 +72,12 @@ void CpuBackend::prepareWeights(std::span<const WeightMatrix> weights)
         return;
     std::vector<const WeightMatrix *> todo;
     for (const WeightMatrix &w : weights) {
-        // Q6_K and Q8_0 stay in their rows: their packed kernels are correct but decode no
-        // faster on this AVX2 machine (bench_matmul_bandwidth, 2048 x 8192, one thread: Q6_K 2.6
-        // vs 1.6 ms; Q8_0 1.51 vs 1.59 ms, and nw_bench_engine decode 0.83-0.91x of llama.cpp
-        // packed vs 1.11-1.13x in rows).
-        if (!canPack(w.type) || w.type == TensorType::Q6_K || w.type == TensorType::Q8_0 || m_packed.contains(w.data))
+        // Q6_K stays in its rows: its packed kernel is correct but decodes no faster on this AVX2
+        // machine (bench_matmul_bandwidth, 2048 x 8192, one thread: 2.6 vs 1.6 ms). Q8_0 is packed
+        // since its 1-token kernel prefetches the whole block group and prefill has a 4-token tile:
+        // Llama-1B shape, 1 thread, CPU time, prefill 18.7-19.7 -> 34.0-34.9 tok/s, decode 8.2 ->
+        // 10.2-10.7 tok/s (rows before).
+        if (!canPack(w.type) || w.type == TensorType::Q6_K || m_packed.contains(w.data))
             continue;
         checkWeights(w, "prepareWeights"); // throws here, before the workers start
         m_packed.emplace(w.data, nullptr);

@@ -397,7 +397,7 @@ TEST_CASE("the multi-token tile kernels: token counts around the tile, partial g
 TEST_CASE("the CPU backend repacks prepared weights, uses them, and counts their bytes")
 {
     std::mt19937 rng(5);
-    for (TensorType type : {TensorType::Q4_0, TensorType::Q4_K}) { // Q8_0, Q6_K: see cpu_backend.cpp
+    for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K}) { // Q6_K: see cpu_backend.cpp
         CAPTURE(nw::tensorTypeName(type));
         const int rows = 45, cols = colsFor(type), nTokens = 2;
         Weights w = makeWeights(type, rows, cols, false, rng);
