@@ -46,7 +46,7 @@ void saveFile(const QString &path, const QByteArray &bytes)
 
 QSize NeedleHeatmapLayout::size(int nLengths, int nDepths)
 {
-    return {kLeft + nLengths * kCellWidth + kRight, kTop + nDepths * kCellHeight + kBottom};
+    return {std::max(kMinWidth, kLeft + nLengths * kCellWidth + kRight), kTop + nDepths * kCellHeight + kBottom};
 }
 
 QColor needleAccuracyColor(double accuracy)
@@ -121,7 +121,7 @@ QImage renderNeedleHeatmap(const NeedleGrid &grid)
     p.restore();
 
     // Legend: a vertical bar from 100 % (top) to 0 % (bottom).
-    const int legendLeft = size.width() - L::kRight + 16;
+    const int legendLeft = L::kLeft + static_cast<int>(grid.lengths.size()) * L::kCellWidth + 16; // right of the grid
     const int legendHeight = std::max(gridBottom - L::kTop, 40);
     QLinearGradient gradient(0, L::kTop, 0, L::kTop + legendHeight);
     for (int i = 0; i <= 10; ++i)
@@ -197,7 +197,7 @@ QByteArray needleHeatmapSvg(const NeedleGrid &grid)
     s += QStringLiteral("<text transform=\"translate(18 %1) rotate(-90)\" text-anchor=\"middle\" fill=\"%2\">needle depth</text>\n")
              .arg(L::kTop + (gridBottom - L::kTop) / 2)
              .arg(kInk.name());
-    const int legendLeft = size.width() - L::kRight + 16;
+    const int legendLeft = L::kLeft + static_cast<int>(grid.lengths.size()) * L::kCellWidth + 16; // right of the grid
     const int legendHeight = std::max(gridBottom - L::kTop, 40);
     s += QStringLiteral("<path d=\"M%1 %2h14v%3h-14Z\" fill=\"url(#scale)\"/>\n").arg(legendLeft).arg(L::kTop).arg(legendHeight);
     s += QStringLiteral("<text x=\"%1\" y=\"%2\" fill=\"%3\">100 %</text>\n").arg(legendLeft + 18).arg(L::kTop + 10).arg(kInk.name());

@@ -22,8 +22,10 @@ struct NeedleHeatmapLayout {
     static constexpr int kTop = 48;     // title lines
     static constexpr int kRight = 96;   // colour legend
     static constexpr int kBottom = 44;  // length labels and the axis name
+    static constexpr int kMinWidth = 520; // room for the title line of a grid of few lengths
 
-    // kLeft + nLengths × kCellWidth + kRight by kTop + nDepths × kCellHeight + kBottom.
+    // kLeft + nLengths × kCellWidth + kRight (at least kMinWidth) by
+    // kTop + nDepths × kCellHeight + kBottom.
     static QSize size(int nLengths, int nDepths);
 };
 

@@ -364,8 +364,8 @@ void TestNeedle::heatmaps()
     const QString base = dir.filePath(QStringLiteral("heatmap-full"));
     QImage png(base + QStringLiteral(".png"));
     QVERIFY(!png.isNull());
-    // The documented layout: 72 + 3 × 64 + 96 by 48 + 4 × 24 + 44.
-    QCOMPARE(png.size(), QSize(360, 188));
+    // The documented layout: 72 + 3 × 64 + 96 = 360, widened to the 520 minimum, by 48 + 4 × 24 + 44.
+    QCOMPARE(png.size(), QSize(520, 188));
     // Cell centres: (0 %, 512) all exact → green; (100 %, 1024) none → red; (25 %, 512) empty → grey.
     const QColor good = png.pixelColor(72 + 8, 48 + 4);
     const QColor bad = png.pixelColor(72 + 64 + 8, 48 + 3 * 24 + 4);
@@ -373,12 +373,22 @@ void TestNeedle::heatmaps()
     QVERIFY2(good.green() > 2 * good.red(), qPrintable(good.name()));
     QVERIFY2(bad.red() > 2 * bad.green(), qPrintable(bad.name()));
     QCOMPARE(empty.red(), empty.green());
-    // Text was drawn: the title line is not all white.
-    bool ink = false;
-    for (int x = 0; x < png.width() && !ink; ++x)
-        for (int y = 4; y < 24 && !ink; ++y)
-            ink = png.pixelColor(x, y).lightness() < 128;
-    QVERIFY(ink);
+    // Text was drawn: the title line is not all white. A long title (a long mode, a perplexity) over
+    // a grid of few lengths ends inside its margin; it once ran off the image's edge.
+    auto rightmostTitleInk = [](const QImage &image) {
+        int rightmost = -1;
+        for (int x = 0; x < image.width(); ++x)
+            for (int y = 4; y < 24; ++y)
+                if (image.pixelColor(x, y).lightness() < 128)
+                    rightmost = x;
+        return rightmost;
+    };
+    QVERIFY(rightmostTitleInk(png) > 0);
+    NeedleGrid longTitle = grid;
+    longTitle.mode = "latent:128+q4";
+    longTitle.ppl = 1234.56;
+    const QImage titled = renderNeedleHeatmap(longTitle);
+    QVERIFY2(rightmostTitleInk(titled) < titled.width() - 8, qPrintable(needleHeatmapTitle(longTitle)));
 
     QFile svg(base + QStringLiteral(".svg"));
     QVERIFY(svg.open(QIODevice::ReadOnly));
@@ -396,7 +406,7 @@ void TestNeedle::heatmaps()
     }
     QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
     QCOMPARE(rects, 12);
-    QCOMPARE(width, QStringLiteral("360"));
+    QCOMPARE(width, QStringLiteral("520"));
     QCOMPARE(height, QStringLiteral("188"));
     QCOMPARE(needleHeatmapBaseName("latent:64+q8"), QStringLiteral("heatmap-latent-64+q8"));
 }
