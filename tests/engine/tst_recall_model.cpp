@@ -114,9 +114,9 @@ RecallCase makeCase(const Tokenizer &tok, const std::vector<std::string> &senten
 }
 
 std::vector<RecallCase> makeCases(const Tokenizer &tok, std::uint32_t seed, std::span<const std::size_t> lengths,
-                                  std::span<const double> depths)
+                                  std::span<const double> depths, const char *sampleText = "GPL-3.txt")
 {
-    const auto sentences = sentencesOf(nw::test::sourceDir() / "resources" / "sample" / "GPL-3.txt");
+    const auto sentences = sentencesOf(nw::test::sourceDir() / "resources" / "sample" / sampleText);
     std::mt19937 rng(seed);
     std::vector<RecallCase> cases;
     int variant = 0;
@@ -216,4 +216,18 @@ TEST_CASE("recall model: accuracy per KV mode (NW_RECALL_TABLE=1)")
             full = s;
     }
     CHECK(full.rate() >= 0.95);
+
+    // Activation-aware factors (issue 7 asks whether calibration helps recall): fitted to the keys
+    // and values of 8 haystacks with needles from another sample text, then the same cases again.
+    std::string calibrationText;
+    const std::size_t calibrationLengths[] = {300, 600};
+    const double calibrationDepths[] = {0.2, 0.4, 0.6, 0.8};
+    for (const RecallCase &c : makeCases(*tok, 99u, calibrationLengths, calibrationDepths, "Apache-2.0.txt"))
+        calibrationText += c.prompt + " " + c.value + ".\n";
+    const std::vector<std::int32_t> calibration = tok->encode(calibrationText, true, false);
+    model->calibrateLatent(calibration);
+    for (const std::string mode : {"latent:48", "latent:32", "latent:24", "latent:16", "latent:8"}) {
+        const Score s = runCases(*model, *tok, cases, mode, false);
+        MESSAGE(mode << " calibrated on " << calibration.size() << " tokens: " << s.exact << "/" << s.total << " exact");
+    }
 }
