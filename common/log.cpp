@@ -19,6 +19,7 @@ struct Registry {
     std::vector<spdlog::sink_ptr> sinks;
     spdlog::level::level_enum level = spdlog::level::warn; // quiet until setup() says otherwise
     std::vector<std::shared_ptr<spdlog::logger>> loggers;
+    GetFn forward = nullptr; // the program's get(), in a module that forwards to it
 };
 
 Registry &registry()
@@ -39,7 +40,12 @@ std::vector<spdlog::sink_ptr> consoleSinks()
 std::shared_ptr<spdlog::logger> get(std::string_view module)
 {
     Registry &r = registry();
-    std::lock_guard lock(r.mutex);
+    std::unique_lock lock(r.mutex);
+    if (r.forward != nullptr) {
+        const GetFn forward = r.forward;
+        lock.unlock();
+        return forward(module);
+    }
     for (const auto &logger : r.loggers)
         if (logger->name() == module)
             return logger;
@@ -74,6 +80,14 @@ void setup(const LogSetup &setup)
         logger->sinks() = r.sinks;
         logger->set_level(r.level);
     }
+}
+
+void forwardTo(GetFn programGet)
+{
+    Registry &r = registry();
+    std::lock_guard lock(r.mutex);
+    r.forward = programGet;
+    r.loggers.clear(); // made before forwarding: none should outlive it
 }
 
 bool parseLevel(std::string_view name, spdlog::level::level_enum &level)

@@ -1,6 +1,7 @@
 // The C entry points of libneedlework-cuda.so (kernels/cuda/module_abi.h). The module is
-// compiled with hidden visibility and its static libraries with --exclude-libs, so these four
+// compiled with hidden visibility and its static libraries with --exclude-libs, so these five
 // are all it exports; no exception crosses them.
+#include "common/log.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/device_info.cuh"
 #include "kernels/cuda/module_abi.h"
@@ -33,10 +34,17 @@ NW_CUDA_EXPORT const char *nw_cuda_build_key(void)
     return NW_CUDA_BUILD_KEY;
 }
 
+NW_CUDA_EXPORT void nw_cuda_forward_log(nw::log::GetFn programGet)
+{
+    nw::log::forwardTo(programGet);
+}
+
 NW_CUDA_EXPORT void nw_cuda_gpu_info(nw::GpuInfo *info)
 {
     try {
         *info = nw::cuda::probeDevices();
+        nw::log::get("kernels")->debug("CUDA module: runtime {}, driver {}: {}", info->runtimeVersion,
+                                       info->driverVersion, info->status);
     } catch (const std::exception &e) { // out of memory copying names; the CPU still runs
         info->devices.clear();
         info->status = std::string("CUDA probe failed: ") + e.what();

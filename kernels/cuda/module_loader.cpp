@@ -54,9 +54,11 @@ Module open(const std::string &path)
     }
     const auto abiVersion = symbol<NwCudaAbiVersionFn>(handle, "nw_cuda_abi_version");
     const auto buildKey = symbol<NwCudaBuildKeyFn>(handle, "nw_cuda_build_key");
+    const auto forwardLog = symbol<NwCudaForwardLogFn>(handle, "nw_cuda_forward_log");
     m.gpuInfo = symbol<NwCudaGpuInfoFn>(handle, "nw_cuda_gpu_info");
     m.makeBackend = symbol<NwCudaMakeBackendFn>(handle, "nw_cuda_make_backend");
-    if (abiVersion == nullptr || buildKey == nullptr || m.gpuInfo == nullptr || m.makeBackend == nullptr) {
+    if (abiVersion == nullptr || buildKey == nullptr || forwardLog == nullptr || m.gpuInfo == nullptr ||
+        m.makeBackend == nullptr) {
         m.error = fmt::format("{} is not a Needlework CUDA module (nw_cuda_* entry points missing)", path);
     } else if (const std::string mismatch = moduleMismatch(abiVersion(), buildKey()); !mismatch.empty()) {
         m.error = fmt::format("CUDA module {} does not match this program: {}; install needlework-cuda of the "
@@ -68,7 +70,9 @@ Module open(const std::string &path)
         dlclose(handle);
         m.gpuInfo = nullptr;
         m.makeBackend = nullptr;
+        return m;
     }
+    forwardLog(&nw::log::get);
     return m;
 }
 

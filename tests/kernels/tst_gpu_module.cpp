@@ -2,6 +2,7 @@
 // leaves a one-line reason in GpuInfo::status that --device auto falls back on and --device cuda
 // fails with; a module built with these sources loads and reports the machine's GPUs.
 #include "common/error.h"
+#include "common/log.h"
 #include "kernels/backend.h"
 #include "kernels/cuda/module_abi.h"
 #include "kernels/cuda/module_loader.h"
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace fs = std::filesystem;
@@ -117,6 +119,28 @@ TEST_CASE("where the module is looked for: beside the program, the build tree, o
     unsetenv("NW_CUDA_MODULE");
     REQUIRE(overridden.size() == 1);
     CHECK(overridden.front() == "/opt/elsewhere/libneedlework-cuda.so");
+}
+
+TEST_CASE("what the module logs reaches the program's log file")
+{
+    if (!fs::exists(buildTreeModule())) {
+        MESSAGE("this build has no CUDA module (NW_CUDA=OFF): nothing to check");
+        return;
+    }
+    const fs::path logFile = nw::test::scratchDir("gpu_module_log") / "needlework.log";
+    fs::remove(logFile);
+    nw::log::setup({.level = spdlog::level::debug, .filePath = logFile.string()});
+    // The module forwards its loggers when it opens (here or earlier), so it logs what it probed
+    // through the program's logger, with the sinks and level set just now.
+    const nw::GpuInfo info = nw::cuda::probeModule(buildTreeModule().string());
+    nw::log::get("kernels")->flush();
+    nw::log::setup({.level = spdlog::level::warn});
+    REQUIRE(info.built);
+    std::ifstream in(logFile);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    INFO("log file: ", text);
+    CHECK(contains(text, "[debug] kernels: CUDA module: runtime " + std::to_string(info.runtimeVersion)));
+    CHECK(contains(text, info.status));
 }
 
 TEST_CASE("gpuInfo and makeCudaBackend on this machine follow the build's module")
