@@ -1,13 +1,14 @@
 // Prefill and decode speed of the llama graph on a Llama-3.2-1B-shaped model (16 layers, width
 // 2048, FFN 8192, 32 heads / 8 KV heads of 64, vocab 128256, tied embeddings) with random
-// weights in Q8_0, Q4_0 and Q4_K, written with GgufWriter to a temporary directory. When
+// weights in Q8_0, Q4_0, Q4_K, Q6_K or the Q4_K_M mix, written with GgufWriter to a temporary
+// directory. When
 // llama-bench is on PATH it measures the same file, with the same threads, in the same run,
 // alternating with ours `--repeat` times; the medians and their ratio are printed (this
 // machine is shared and noisy: one run alone says little). NW_CPU_REPACK=0 in the environment
 // measures the per-row kernels instead of the repacked ones.
 //
-// nw_bench_engine [--threads 1,2] [--prompt P] [--gen G] [--types q8_0,q4_0,q4_k] [--repeat R]
-//                 [--dir D] [--layers L] [--vocab V]
+// nw_bench_engine [--threads 1,2] [--prompt P] [--gen G] [--types q8_0,q4_0,q4_k,q6_k,q4_k_m]
+//                 [--repeat R] [--dir D] [--layers L] [--vocab V]
 #include "engine/gguf_file.h"
 #include "engine/gguf_writer.h"
 #include "engine/model.h"
@@ -60,7 +61,38 @@ std::vector<std::byte> randomRows(std::mt19937_64 &rng, TensorType type, std::in
     return bytes;
 }
 
-void synthesize(const fs::path &path, TensorType type, const Shape &s)
+// Which type each weight matrix gets. A plain type puts every matrix in it; `q4_k_m` is the mix
+// llama.cpp's quantizer writes for Q4_K_M, which is what most downloaded 4-bit files are: Q4_K,
+// with Q6_K for the (tied) output embedding and for attn_v and ffn_down in the first and last
+// eighth of the layers and every third layer between.
+struct WeightTypes {
+    std::string name;
+    TensorType base;
+    std::uint32_t fileType; // general.file_type (llama_ftype)
+    bool q4kmMix = false;
+
+    TensorType forMatrix(const std::string &role, std::int64_t layer, std::int64_t layers) const
+    {
+        if (!q4kmMix)
+            return base;
+        if (role == "token_embd")
+            return TensorType::Q6_K;
+        const bool moreBits = layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
+        if ((role == "attn_v" || role == "ffn_down") && moreBits)
+            return TensorType::Q6_K;
+        return base;
+    }
+};
+
+const WeightTypes kWeightTypes[] = {
+    {"q8_0", TensorType::Q8_0, 7},
+    {"q4_0", TensorType::Q4_0, 2},
+    {"q4_k", TensorType::Q4_K, 14}, // MOSTLY_Q4_K_S: every matrix Q4_K
+    {"q6_k", TensorType::Q6_K, 18},
+    {"q4_k_m", TensorType::Q4_K, 15, true},
+};
+
+void synthesize(const fs::path &path, const WeightTypes &types, const Shape &s)
 {
     GgufWriter w;
     std::mt19937_64 rng(1234);
@@ -77,8 +109,7 @@ void synthesize(const fs::path &path, TensorType type, const Shape &s)
     w.setUInt32("llama.vocab_size", static_cast<std::uint32_t>(s.vocab));
     w.setFloat32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
     w.setFloat32("llama.rope.freq_base", 500000.f);
-    // MOSTLY_Q8_0 / MOSTLY_Q4_0 / MOSTLY_Q4_K_M
-    w.setUInt32("general.file_type", type == TensorType::Q8_0 ? 7u : type == TensorType::Q4_0 ? 2u : 15u);
+    w.setUInt32("general.file_type", types.fileType);
     // A minimal vocabulary so llama-bench (which needs one) can load the file.
     std::vector<std::string> tokens(static_cast<std::size_t>(s.vocab));
     for (std::size_t i = 0; i < tokens.size(); ++i)
@@ -86,31 +117,33 @@ void synthesize(const fs::path &path, TensorType type, const Shape &s)
     w.setString("tokenizer.ggml.model", "gpt2");
     w.setString("tokenizer.ggml.pre", "default");
     w.setStringArray("tokenizer.ggml.tokens", tokens);
-    std::vector<std::int32_t> types(tokens.size(), 1);
-    w.setInt32Array("tokenizer.ggml.token_type", types);
+    std::vector<std::int32_t> tokenTypes(tokens.size(), 1);
+    w.setInt32Array("tokenizer.ggml.token_type", tokenTypes);
     const std::vector<std::string> merges = {"t 1"};
     w.setStringArray("tokenizer.ggml.merges", merges);
     w.setUInt32("tokenizer.ggml.bos_token_id", 0);
     w.setUInt32("tokenizer.ggml.eos_token_id", 1);
 
-    auto matrix = [&](const std::string &name, std::int64_t cols, std::int64_t rows) {
+    auto matrix = [&](std::int64_t layer, const std::string &role, std::int64_t cols, std::int64_t rows) {
+        const TensorType type = types.forMatrix(role, layer, s.layers);
         const auto bytes = randomRows(rng, type, rows, cols, 1.f / std::sqrt(static_cast<float>(cols)));
-        w.addTensor(name, type, {cols, rows}, bytes);
+        w.addTensor("blk." + std::to_string(layer) + "." + role + ".weight", type, {cols, rows}, bytes);
     };
     std::vector<float> ones(static_cast<std::size_t>(s.embd), 1.f);
-    w.addTensor("token_embd.weight", type, {s.embd, s.vocab}, randomRows(rng, type, s.vocab, s.embd, 1.f));
+    const TensorType embdType = types.forMatrix("token_embd", 0, s.layers);
+    w.addTensor("token_embd.weight", embdType, {s.embd, s.vocab}, randomRows(rng, embdType, s.vocab, s.embd, 1.f));
     w.addTensor("output_norm.weight", {s.embd}, ones.data(), TensorType::F32);
     for (std::int64_t l = 0; l < s.layers; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         w.addTensor(p + "attn_norm.weight", {s.embd}, ones.data(), TensorType::F32);
         w.addTensor(p + "ffn_norm.weight", {s.embd}, ones.data(), TensorType::F32);
-        matrix(p + "attn_q.weight", s.embd, s.heads * headDim);
-        matrix(p + "attn_k.weight", s.embd, s.kvHeads * headDim);
-        matrix(p + "attn_v.weight", s.embd, s.kvHeads * headDim);
-        matrix(p + "attn_output.weight", s.heads * headDim, s.embd);
-        matrix(p + "ffn_gate.weight", s.embd, s.ff);
-        matrix(p + "ffn_up.weight", s.embd, s.ff);
-        matrix(p + "ffn_down.weight", s.ff, s.embd);
+        matrix(l, "attn_q", s.embd, s.heads * headDim);
+        matrix(l, "attn_k", s.embd, s.kvHeads * headDim);
+        matrix(l, "attn_v", s.embd, s.kvHeads * headDim);
+        matrix(l, "attn_output", s.heads * headDim, s.embd);
+        matrix(l, "ffn_gate", s.embd, s.ff);
+        matrix(l, "ffn_up", s.embd, s.ff);
+        matrix(l, "ffn_down", s.ff, s.embd);
     }
     w.write(path);
 }
@@ -228,6 +261,33 @@ std::vector<int> parseList(const std::string &text)
     return out;
 }
 
+// Whether the comma-separated list names `name` exactly (q4_k must not select q4_k_m).
+bool wanted(const std::string &list, const std::string &name)
+{
+    std::size_t start = 0;
+    while (start <= list.size()) {
+        const std::size_t end = std::min(list.find(',', start), list.size());
+        if (list.compare(start, end - start, name) == 0)
+            return true;
+        start = end + 1;
+    }
+    return false;
+}
+
+constexpr const char *kUsage =
+    "nw_bench_engine: prefill and decode tokens/s of the engine on a Llama-3.2-1B-shaped model\n"
+    "with random weights, and of llama-bench on the same file when it is on PATH.\n\n"
+    "  --threads LIST   thread counts, e.g. 1,2 (default: all cores)\n"
+    "  --types LIST     q8_0,q4_0,q4_k,q6_k,q4_k_m (default: q8_0,q4_0,q4_k);\n"
+    "                   q4_k_m is llama.cpp's Q4_K_M mix (Q4_K with Q6_K for output, attn_v, ffn_down)\n"
+    "  --prompt P       prefill tokens (default 512)\n"
+    "  --gen G          decoded tokens (default 64)\n"
+    "  --repeat R       alternating runs of ours and llama-bench; medians are printed (default 3)\n"
+    "  --dir D          where the synthesised models are written and kept (default: temp dir)\n"
+    "  --layers L       layers (default 16)\n"
+    "  --vocab V        vocabulary size (default 128256)\n\n"
+    "NW_CPU_REPACK=0 measures the per-row kernels instead of the repacked ones.\n";
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -237,8 +297,20 @@ int main(int argc, char **argv)
     std::string typeList = "q8_0,q4_0,q4_k";
     fs::path dir = fs::temp_directory_path() / "nw_bench_engine";
     Shape shape;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string a = argv[i], v = argv[i + 1];
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+            std::printf("%s", kUsage);
+            return 0;
+        }
+    }
+    for (int i = 1; i < argc; i += 2) {
+        const std::string a = argv[i];
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "option %s needs a value (see --help)\n", a.c_str());
+            return 2;
+        }
+        const std::string v = argv[i + 1];
         if (a == "--threads") threadCounts = parseList(v);
         else if (a == "--prompt") nPrompt = std::stoi(v);
         else if (a == "--gen") nGen = std::stoi(v);
@@ -248,7 +320,7 @@ int main(int argc, char **argv)
         else if (a == "--layers") shape.layers = std::stoi(v);
         else if (a == "--vocab") shape.vocab = std::stoi(v);
         else {
-            std::fprintf(stderr, "unknown option %s\n", a.c_str());
+            std::fprintf(stderr, "unknown option %s (see --help)\n", a.c_str());
             return 2;
         }
     }
@@ -264,15 +336,14 @@ int main(int argc, char **argv)
         std::printf(" %14s %14s %8s %8s", "llama pp tok/s", "llama tg tok/s", "pp x", "tg x");
     std::printf("\n");
     std::fflush(stdout);
-    const std::pair<std::string, TensorType> types[] = {
-        {"q8_0", TensorType::Q8_0}, {"q4_0", TensorType::Q4_0}, {"q4_k", TensorType::Q4_K}};
-    for (const auto &[name, type] : types) {
-        if (typeList.find(name) == std::string::npos)
+    for (const WeightTypes &types : kWeightTypes) {
+        const std::string &name = types.name;
+        if (!wanted(typeList, name))
             continue;
         const fs::path path = dir / ("llama1b-" + name + "-L" + std::to_string(shape.layers) + "-V" +
                                      std::to_string(shape.vocab) + ".gguf");
         if (!fs::exists(path))
-            synthesize(path, type, shape);
+            synthesize(path, types, shape);
         for (int threads : threadCounts) {
             // Ours and theirs alternate, so a burst of load on the machine hits both.
             std::vector<double> pp, tg, llamaPp, llamaTg;
