@@ -42,6 +42,16 @@ if(NOT NW_ENGINE_ONLY)
   find_package(SQLite3 REQUIRED)
   find_package(PkgConfig REQUIRED)
   pkg_check_modules(POPPLER_QT6 REQUIRED IMPORTED_TARGET poppler-qt6)
-  # Page text at ingest (pdftotext's text dump, faster than poppler-qt6's word list): nw_ingest only.
-  pkg_check_modules(POPPLER_CPP REQUIRED IMPORTED_TARGET poppler-cpp)
+  # Page text, labels and sizes at ingest: Poppler's core with its TextOutputDev (what pdftotext
+  # runs), kept for all pages of a document; its headers come with Debian's libpoppler-private-dev.
+  # nw_ingest only.
+  pkg_check_modules(POPPLER_CORE REQUIRED IMPORTED_TARGET poppler)
+  include(CheckIncludeFileCXX)
+  set(CMAKE_REQUIRED_INCLUDES ${POPPLER_CORE_INCLUDE_DIRS})
+  check_include_file_cxx(TextOutputDev.h NW_HAVE_POPPLER_TEXT_OUTPUT_DEV)
+  unset(CMAKE_REQUIRED_INCLUDES)
+  if(NOT NW_HAVE_POPPLER_TEXT_OUTPUT_DEV)
+    message(FATAL_ERROR "Poppler's TextOutputDev.h is missing: install the Debian package libpoppler-private-dev "
+                        "(scripts/setup-deps.sh installs everything the build needs)")
+  endif()
 endif()

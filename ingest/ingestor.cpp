@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <thread>
 #include <variant>
 
@@ -451,6 +452,15 @@ IngestSummary Ingestor::run(const QStringList &paths)
         pendingPages = 0;
     };
 
+    // Files are probed, and so extracted, largest first: a document is written only when all its
+    // pages are out, so a large one finishing last would leave the writer working alone at the
+    // end while the extraction threads idle (longest job first). Outcomes keep the input order.
+    std::vector<int> probeOrder(inputs.size());
+    std::iota(probeOrder.begin(), probeOrder.end(), 0);
+    std::stable_sort(probeOrder.begin(), probeOrder.end(), [&](int a, int b) {
+        return inputs[static_cast<std::size_t>(a)].bytes > inputs[static_cast<std::size_t>(b)].bytes;
+    });
+
     auto submitProbe = [&](int file) {
         ++probesInFlight;
         const InputFile input = inputs[static_cast<std::size_t>(file)];
@@ -556,7 +566,7 @@ IngestSummary Ingestor::run(const QStringList &paths)
         const bool cancelled = m_cancel.load(std::memory_order_relaxed);
         if (!cancelled) {
             while (probesInFlight < maxProbesAhead && nextProbe < nFiles)
-                submitProbe(nextProbe++);
+                submitProbe(probeOrder[static_cast<std::size_t>(nextProbe++)]);
             while (!readyToExtract.empty() && (heldPages < maxHeldPages || rangesInFlight == 0)) {
                 startExtraction(readyToExtract.front());
                 readyToExtract.pop_front();

@@ -1,16 +1,26 @@
-// Poppler lives here and nowhere else: the one file that includes <poppler-qt6.h> and the
-// poppler-cpp headers. Page text comes from poppler-cpp (pdftotext's own text dump, ~1.6x faster
-// than building it from poppler-qt6's word list); word boxes, metadata and rendering from
+// Poppler lives here and nowhere else: the one file that includes Poppler's headers. Page text,
+// labels and sizes come from Poppler's core (the library pdftotext is built on; Debian's
+// libpoppler-private-dev), with one TextOutputDev for all the pages of an open document, as
+// pdftotext has. (poppler-cpp's page::text() made a new device per page and with it lost the
+// device's ICC colour-space cache: every page that set a colour rebuilt the same lcms
+// transforms, up to 28 % of ingest time.) Word boxes, metadata and rendering come from
 // poppler-qt6, opened only when asked for.
 #include "ingest/pdf_document.h"
 #include "ingest/poppler_info.h"
 
 #include "common/log.h"
 
-#include <poppler-document.h>
-#include <poppler-page.h>
 #include <poppler-qt6.h>
-#include <cpp/poppler-version.h> // both front ends have a poppler-version.h: name the one meant
+#include <qt6/poppler-version.h>
+
+// Poppler's core, as pdftotext uses it.
+#include <Error.h>
+#include <GlobalParams.h>
+#include <PDFDoc.h>
+#include <TextOutputDev.h>
+#include <UTF.h>
+#include <goo/GooString.h>
+#include <goo/gmem.h>
 
 #include <QFile>
 #include <QMimeDatabase>
@@ -22,14 +32,15 @@ namespace nw::ingest {
 
 QString popplerVersion()
 {
-    return QString::fromStdString(poppler::version_string());
+    return Poppler::Version::string();
 }
 
 namespace {
 
-// Poppler reports parse problems through one global callback, installed by whichever of its two
-// front ends starts first; both are routed here. Keep the last message of each thread so a
-// failed open can say what Poppler saw.
+// Poppler reports parse problems through one global callback, installed by whichever user of
+// its globals starts first: ours below, or poppler-qt6's (which calls its debug function). Both
+// are routed here. Keep the last message of each thread so a failed open can say what Poppler
+// saw.
 thread_local QString t_lastPopplerMessage;
 
 void popplerMessage(const QString &message)
@@ -38,13 +49,20 @@ void popplerMessage(const QString &message)
     log::get("ingest")->debug("poppler: {}", message.toStdString());
 }
 
-void installPopplerMessages()
+void coreMessage(ErrorCategory, Goffset position, const char *message)
+{
+    popplerMessage(position >= 0 ? QStringLiteral("%1 (at byte %2)").arg(QString::fromUtf8(message)).arg(position)
+                                 : QString::fromUtf8(message));
+}
+
+// Sets up Poppler's globals (GlobalParams) for the core API, for the life of the process, and
+// routes its messages.
+void installPoppler()
 {
     static std::once_flag once;
     std::call_once(once, [] {
         Poppler::setDebugErrorFunction([](const QString &message, const QVariant &) { popplerMessage(message); }, QVariant());
-        poppler::set_debug_error_function([](const std::string &message, void *) { popplerMessage(QString::fromStdString(message)); },
-                                          nullptr);
+        static const GlobalParamsIniter globals(&coreMessage);
     });
 }
 
@@ -98,23 +116,39 @@ QString expandLigatures(const QString &text)
     return out;
 }
 
-// Poppler's text dump (pdftotext's format) ends each line with '\n', each flow (column, text
-// block) with one more, and the page with '\f'. Stored text has one '\n' between lines and
+// Poppler's text dump (pdftotext's format, UTF-8) ends each line with '\n', each flow (column,
+// text block) with one more, and the page with '\f'. Stored text has one '\n' between lines and
 // none at the ends, so that offsets and snippets do not carry layout filler.
-QString pageText(const poppler::ustring &dump)
+QString storedText(const std::string &dump)
 {
+    const QString raw = QString::fromUtf8(dump);
     QString text;
-    text.reserve(static_cast<qsizetype>(dump.size()));
-    for (const char16_t ch : dump) {
-        if (ch == u'\f')
+    text.reserve(raw.size());
+    for (const QChar ch : raw) {
+        if (ch == QLatin1Char('\f'))
             continue;
-        if (ch == u'\n' && (text.isEmpty() || text.back() == QLatin1Char('\n')))
+        if (ch == QLatin1Char('\n') && (text.isEmpty() || text.back() == QLatin1Char('\n')))
             continue;
-        text += QChar(ch);
+        text += ch;
     }
     while (text.endsWith(QLatin1Char('\n')))
         text.chop(1);
     return expandLigatures(text);
+}
+
+void appendDump(void *stream, const char *text, int length)
+{
+    static_cast<std::string *>(stream)->append(text, static_cast<std::size_t>(length));
+}
+
+// A PDF text string (UTF-16 with a byte order mark, or PDFDocEncoding).
+QString fromTextString(const GooString &text)
+{
+    Unicode *ucs4 = nullptr;
+    const int n = TextStringToUCS4(text.toStr(), &ucs4);
+    QString out = QString::fromUcs4(reinterpret_cast<const char32_t *>(ucs4), n);
+    gfree(ucs4);
+    return out;
 }
 
 bool isLayoutSpace(QChar ch) { return ch == QLatin1Char(' ') || ch == QLatin1Char('\n') || ch == QLatin1Char('\t'); }
@@ -125,7 +159,21 @@ bool isHyphen(QChar ch) { return ch == QLatin1Char('-') || ch.unicode() == 0x201
 
 struct PdfDocument::Impl {
     QString path;
-    std::unique_ptr<poppler::document> text; // the page text (poppler-cpp)
+    // Poppler's document and one text device for all its pages, which dumps each page into
+    // `dump` when the page ends. Used by the thread that owns this object only.
+    std::unique_ptr<PDFDoc> core;
+    std::unique_ptr<TextOutputDev> textDevice;
+    std::string dump;
+
+    // pdftotext's default: reading order (neither raw content-stream order nor physical layout),
+    // 72 dpi, the crop box; also the order of poppler-qt6's word list used for the boxes.
+    QString pageText(int index)
+    {
+        dump.clear();
+        core->displayPage(textDevice.get(), index + 1, 72, 72, 0, /*useMediaBox=*/false, /*crop=*/true, /*printing=*/false);
+        return storedText(dump);
+    }
+
     // Words, metadata and rendering (poppler-qt6): opened on first use by the thread that owns
     // this object.
     mutable std::unique_ptr<Poppler::Document> layout;
@@ -149,28 +197,33 @@ PdfDocument::~PdfDocument() = default;
 
 PdfDocument PdfDocument::open(const QString &path)
 {
-    installPopplerMessages();
+    installPoppler();
     checkEnvelope(path);
     t_lastPopplerMessage.clear();
     auto impl = std::make_unique<Impl>();
     impl->path = path;
-    impl->text.reset(poppler::document::load_from_file(QFile::encodeName(path).toStdString()));
-    if (!impl->text)
+    impl->core = std::make_unique<PDFDoc>(std::make_unique<GooString>(QFile::encodeName(path).toStdString()));
+    if (!impl->core->isOk()) {
+        if (impl->core->getErrorCode() == errEncrypted)
+            throw IngestFailure(IngestProblem::Encrypted,
+                                QStringLiteral("the PDF is encrypted and needs a password to open; "
+                                               "save an unprotected copy and ingest that"));
         throw IngestFailure(IngestProblem::Corrupt, damaged());
-    if (impl->text->is_locked())
-        throw IngestFailure(IngestProblem::Encrypted,
-                            QStringLiteral("the PDF is encrypted and needs a password to open; "
-                                           "save an unprotected copy and ingest that"));
-    if (impl->text->pages() <= 0)
+    }
+    if (impl->core->getNumPages() <= 0)
         throw IngestFailure(IngestProblem::ZeroPages, QStringLiteral("the PDF has no pages"));
+    impl->textDevice = std::make_unique<TextOutputDev>(&appendDump, &impl->dump, /*physLayoutA=*/false,
+                                                       /*fixedPitchA=*/0.0, /*rawOrderA=*/false, /*discardDiagA=*/false);
+    if (!impl->textDevice->isOk())
+        fail("{}: Poppler's text output could not start", path.toStdString());
     return PdfDocument(std::move(impl), path);
 }
 
-int PdfDocument::pageCount() const { return m_impl->text->pages(); }
+int PdfDocument::pageCount() const { return m_impl->core->getNumPages(); }
 
 DocumentMetadata PdfDocument::metadata() const
 {
-    // poppler-qt6 decodes PDFDocEncoding and reads the date's time zone; poppler-cpp does neither.
+    // poppler-qt6 decodes the info dictionary's text strings and reads the date's time zone.
     const Poppler::Document &d = m_impl->qtDocument();
     return {d.title().trimmed(),    d.author().trimmed(),   d.subject().trimmed(), d.keywords().trimmed(),
             d.creator().trimmed(),  d.producer().trimmed(), d.creationDate()};
@@ -195,19 +248,17 @@ PageContent PdfDocument::page(int index, bool withWords) const
 {
     PageContent content;
     content.number = index + 1;
-    const std::unique_ptr<poppler::page> page(m_impl->text->create_page(index));
+    Page *page = m_impl->core->getPage(index + 1);
     if (!page) // a broken page object: keep the page, with no text, so numbering stays right
         return content;
-    const poppler::ustring label = page->label();
-    content.label = QString::fromUtf16(reinterpret_cast<const char16_t *>(label.data()), static_cast<qsizetype>(label.size()));
+    if (GooString label; m_impl->core->getCatalog()->indexToLabel(index, &label))
+        content.label = fromTextString(label);
     // The crop box, turned by the page's rotation: the size the page is shown at.
-    const poppler::rectf crop = page->page_rect(poppler::crop_box);
-    const poppler::page::orientation_enum turn = page->orientation();
-    const bool sideways = turn == poppler::page::landscape || turn == poppler::page::seascape;
-    content.size = sideways ? QSizeF(crop.height(), crop.width()) : QSizeF(crop.width(), crop.height());
-    // Reading order (neither raw content-stream order nor physical layout): what pdftotext
-    // prints by default, and the order of poppler-qt6's word list used for the boxes.
-    content.text = pageText(page->text(poppler::rectf(), poppler::page::non_raw_non_physical_layout));
+    const PDFRectangle *crop = page->getCropBox();
+    const QSizeF size(crop->x2 - crop->x1, crop->y2 - crop->y1);
+    const bool sideways = page->getRotate() == 90 || page->getRotate() == 270;
+    content.size = sideways ? size.transposed() : size;
+    content.text = m_impl->pageText(index);
     if (withWords) {
         std::optional<std::vector<store::WordBox>> words = wordBoxes(index, content.text);
         if (!words)

@@ -27,6 +27,7 @@ private slots:
     void changedFileReplacesOldVersion();
     void movedFileKeepsItsDocument();
     void parallelEqualsSerial();
+    void largestFilesGoFirst();
     void textFilesAndFolders();
     void wordBoxesAreStoredOrNot();
     void cancelKeepsCommittedWorkAndRerunFinishes();
@@ -263,6 +264,28 @@ void TestIngestor::parallelEqualsSerial()
     QVERIFY(a.contains(QFileInfo(file(QStringLiteral("par/doc003.pdf"))).canonicalFilePath() + QStringLiteral("#7:") +
                        pagesFor(3, 13)[6]));
     checkConsistent(*m_store);
+}
+
+// Longest job first: with one worker the documents are written, and so numbered, largest file
+// first, whatever order they were named in; the summary keeps the order they were named in.
+void TestIngestor::largestFilesGoFirst()
+{
+    const QStringList names = {QStringLiteral("small.pdf"), QStringLiteral("large.pdf"), QStringLiteral("medium.pdf")};
+    QVERIFY(nw::test::writeTextPdf(file(names[0]), pagesFor(1, 1)));
+    QVERIFY(nw::test::writeTextPdf(file(names[1]), pagesFor(2, 12)));
+    QVERIFY(nw::test::writeTextPdf(file(names[2]), pagesFor(3, 5)));
+    QVERIFY(QFileInfo(file(names[1])).size() > QFileInfo(file(names[2])).size());
+    QVERIFY(QFileInfo(file(names[2])).size() > QFileInfo(file(names[0])).size());
+    IngestOptions options;
+    options.jobs = 1;
+    const IngestSummary summary = Ingestor(*m_store, options).run({file(names[0]), file(names[1]), file(names[2])});
+    QCOMPARE(summary.added, 3);
+    QCOMPARE(summary.files.size(), std::size_t(3));
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(summary.files[static_cast<std::size_t>(i)].path, file(names[i]));
+    const auto idOf = [&](int i) { return summary.files[static_cast<std::size_t>(i)].documentId; };
+    QVERIFY2(idOf(1) < idOf(2) && idOf(2) < idOf(0),
+             qPrintable(QStringLiteral("document ids: small %1, large %2, medium %3").arg(idOf(0)).arg(idOf(1)).arg(idOf(2))));
 }
 
 void TestIngestor::textFilesAndFolders()
