@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "ingest/ingestor.h"
 #include "store/library_store.h"
+#include "tests/support/conformance_qt.h"
 
 #include <QFile>
 #include <QTemporaryDir>
@@ -116,11 +117,8 @@ void TestAsk::modesAndErrors()
 // text equals the answer, figures are filled, and a second question reuses the cached prefix.
 void TestAsk::modelAnswerStreamsAndReusesThePrefix()
 {
-    QString dir = qEnvironmentVariable("NW_CONFORMANCE_DIR");
-    if (dir.isEmpty())
-        dir = qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/../shared/conformance");
-    const QString model = dir + QStringLiteral("/models/stories260K.gguf");
-    if (!QFile::exists(model))
+    const QString model = nw::test::findStories260K();
+    if (model.isEmpty())
         QSKIP("no conformance models (../shared/conformance/models/stories260K.gguf)");
     QTemporaryDir tmp;
     nw::store::LibraryStore library(tmp.filePath(QStringLiteral("l.sqlite")));

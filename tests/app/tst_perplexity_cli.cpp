@@ -1,6 +1,8 @@
 // `needlework perplexity` through the real binary on stories260K: the JSON report, usage errors,
 // and --calibrate for latent:R (at full rank the factors are exact with or without calibration,
 // so the perplexity must equal full's; at a low rank calibration must change the factors).
+#include "tests/support/conformance_qt.h"
+
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QFileInfo>
@@ -35,11 +37,8 @@ void TestPerplexityCli::initTestCase()
 {
     m_exe = qEnvironmentVariable("NW_BINARY_DIR") + QStringLiteral("/bin/needlework");
     QVERIFY2(QFileInfo(m_exe).isExecutable(), qPrintable(m_exe + QStringLiteral(" is missing: build the needlework target")));
-    QString conformance = qEnvironmentVariable("NW_CONFORMANCE_DIR");
-    if (conformance.isEmpty())
-        conformance = qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/../shared/conformance");
-    m_model = conformance + QStringLiteral("/models/stories260K.gguf");
-    if (!QFileInfo::exists(m_model))
+    m_model = nw::test::findStories260K();
+    if (m_model.isEmpty())
         QSKIP("../shared/conformance/models/stories260K.gguf is absent: no model to score with");
     const QString sample = qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/resources/sample/");
     m_scored = sample + QStringLiteral("Apache-2.0.txt");

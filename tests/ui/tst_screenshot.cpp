@@ -7,6 +7,7 @@
 #include "app/sample_corpus.h"
 #include "ingest/ingestor.h"
 #include "store/library_store.h"
+#include "tests/support/conformance_qt.h"
 #include "ui/chat_dock.h"
 #include "ui/kv_meter.h"
 #include "ui/library_view.h"
@@ -52,13 +53,8 @@ void TestScreenshot::windowWithSearchAnswerAndMeter()
     }
     QVERIFY2(QFileInfo::exists(database), qPrintable(database));
     QString model = qEnvironmentVariable("NW_SCREENSHOT_MODEL");
-    if (model.isEmpty()) {
-        QString conformance = qEnvironmentVariable("NW_CONFORMANCE_DIR");
-        if (conformance.isEmpty())
-            conformance = qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/../shared/conformance");
-        if (QFileInfo::exists(conformance + QStringLiteral("/models/stories260K.gguf")))
-            model = conformance + QStringLiteral("/models/stories260K.gguf");
-    }
+    if (model.isEmpty())
+        model = nw::test::findStories260K(); // empty when the conformance set is absent
 
     // 1024 tokens of context hold the instructions, a passage or two and the answer.
     nw::ui::MainWindow window({.databasePath = database, .modelPath = model, .contextTokens = model.isEmpty() ? 0 : 1024});
