@@ -59,8 +59,8 @@ KvModeSpec KvModeSpec::parse(std::string_view text)
 std::string KvModeSpec::toString() const
 {
     std::string s(kvModeName(mode));
-    if (mode == KvMode::Latent)
-        s += ":" + std::to_string(rank);
+    if (mode == KvMode::Latent) // two appends: ":" + to_string() trips GCC 12's -Wrestrict at -O3
+        s.append(":").append(std::to_string(rank));
     if (quant == KvQuant::Q8)
         s += "+q8";
     else if (quant == KvQuant::Q4)
