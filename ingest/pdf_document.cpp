@@ -3,8 +3,8 @@
 // libpoppler-private-dev), with one TextOutputDev for all the pages of an open document, as
 // pdftotext has. (poppler-cpp's page::text() made a new device per page and with it lost the
 // device's ICC colour-space cache: every page that set a colour rebuilt the same lcms
-// transforms, up to 28 % of ingest time.) Word boxes, metadata and rendering come from
-// poppler-qt6, opened only when asked for.
+// transforms, up to 28 % of ingest time.) Word boxes come from the same layout pass as the text.
+// Metadata and rendering come from poppler-qt6, opened only when asked for.
 #include "ingest/pdf_document.h"
 #include "ingest/poppler_info.h"
 
@@ -155,6 +155,49 @@ bool isLayoutSpace(QChar ch) { return ch == QLatin1Char(' ') || ch == QLatin1Cha
 
 bool isHyphen(QChar ch) { return ch == QLatin1Char('-') || ch.unicode() == 0x2010 || ch.unicode() == 0xad; }
 
+// A word as Poppler's layout found it: its text, its box in points from the crop box's top left,
+// and whether it ends its line.
+struct LaidOutWord {
+    QString text;
+    QRectF box;
+    bool endsLine = false;
+};
+
+// Places each word in `text` (see PdfDocument::wordBoxes); nullopt when they are not its words.
+std::optional<std::vector<store::WordBox>> placeWords(const std::vector<LaidOutWord> &laidOut, const QString &text)
+{
+    std::vector<store::WordBox> words;
+    words.reserve(laidOut.size());
+    qsizetype at = 0;
+    bool joined = false; // the previous word was hyphenated and joined: no blank before this one
+    for (const LaidOutWord &laid : laidOut) {
+        QString word = expandLigatures(laid.text);
+        if (word.isEmpty())
+            continue;
+        if (!joined)
+            while (at < text.size() && isLayoutSpace(text[at]))
+                ++at;
+        joined = false;
+        if (QStringView(text).sliced(at).startsWith(word)) {
+            // exact: also a hyphen the dump kept
+        } else if (laid.endsLine && isHyphen(word.back()) && QStringView(text).sliced(at).startsWith(QStringView(word).chopped(1))) {
+            word.chop(1);
+            joined = true;
+            if (word.isEmpty()) // a line that ended in a lone hyphen
+                continue;
+        } else {
+            return std::nullopt;
+        }
+        words.push_back({static_cast<std::uint32_t>(at), static_cast<std::uint16_t>(std::min<qsizetype>(word.size(), 0xffff)), laid.box});
+        at += word.size();
+    }
+    while (at < text.size() && isLayoutSpace(text[at]))
+        ++at;
+    if (at != text.size())
+        return std::nullopt; // text the words do not account for
+    return words;
+}
+
 } // namespace
 
 struct PdfDocument::Impl {
@@ -165,13 +208,31 @@ struct PdfDocument::Impl {
     std::unique_ptr<TextOutputDev> textDevice;
     std::string dump;
 
-    // pdftotext's default: reading order (neither raw content-stream order nor physical layout),
-    // 72 dpi, the crop box; also the order of poppler-qt6's word list used for the boxes.
-    QString pageText(int index)
+    // Lays page `index` out and returns its text. pdftotext's default: reading order (neither raw
+    // content-stream order nor physical layout), 72 dpi, the crop box. The page's words stay in
+    // the device until the next page is laid out.
+    QString layOut(int index)
     {
         dump.clear();
         core->displayPage(textDevice.get(), index + 1, 72, 72, 0, /*useMediaBox=*/false, /*crop=*/true, /*printing=*/false);
         return storedText(dump);
+    }
+
+    // The words of the page laid out last, in the same reading order as its text.
+    std::vector<LaidOutWord> words() const
+    {
+        const std::unique_ptr<TextWordList> list = textDevice->makeWordList();
+        std::vector<LaidOutWord> out;
+        out.reserve(static_cast<std::size_t>(list->getLength()));
+        for (int i = 0; i < list->getLength(); ++i) {
+            const TextWord *word = list->get(i);
+            const std::unique_ptr<GooString> text(word->getText()); // UTF-8, the text encoding
+            double xMin = 0, yMin = 0, xMax = 0, yMax = 0;
+            word->getBBox(&xMin, &yMin, &xMax, &yMax);
+            out.push_back({QString::fromUtf8(text->c_str(), static_cast<qsizetype>(text->getLength())),
+                           QRectF(xMin, yMin, xMax - xMin, yMax - yMin), word->nextWord() == nullptr});
+        }
+        return out;
     }
 
     // Words, metadata and rendering (poppler-qt6): opened on first use by the thread that owns
@@ -258,9 +319,9 @@ PageContent PdfDocument::page(int index, bool withWords) const
     const QSizeF size(crop->x2 - crop->x1, crop->y2 - crop->y1);
     const bool sideways = page->getRotate() == 90 || page->getRotate() == 270;
     content.size = sideways ? size.transposed() : size;
-    content.text = m_impl->pageText(index);
+    content.text = m_impl->layOut(index);
     if (withWords) {
-        std::optional<std::vector<store::WordBox>> words = wordBoxes(index, content.text);
+        std::optional<std::vector<store::WordBox>> words = placeWords(m_impl->words(), content.text);
         if (!words)
             log::get("ingest")->warn("{}: page {}: its words could not be placed in its text; no word boxes",
                                      m_path.toStdString(), index + 1);
@@ -274,45 +335,13 @@ std::optional<std::vector<store::WordBox>> PdfDocument::wordBoxes(int index, con
 {
     if (index < 0 || index >= pageCount())
         fail("{}: page index {} is outside 0..{}", m_path.toStdString(), index, pageCount() - 1);
-    const std::unique_ptr<Poppler::Page> page = m_impl->qtDocument().page(index);
-    if (!page)
+    if (m_impl->core->getPage(index + 1) == nullptr)
         return text.isEmpty() ? std::optional(std::vector<store::WordBox>()) : std::nullopt;
-    // Poppler's word list (~9 ms a page) and its text dump share one layout pass and one order,
-    // so each word is the next non-blank run of the text, except that the dump joins a word
-    // hyphenated at the end of a line with its rest ("exam-" + "ple" → "example").
-    const std::vector<std::unique_ptr<Poppler::TextBox>> boxes = page->textList();
-    std::vector<store::WordBox> words;
-    words.reserve(boxes.size());
-    qsizetype at = 0;
-    bool joined = false; // the previous word was hyphenated and joined: no blank before this one
-    for (const std::unique_ptr<Poppler::TextBox> &box : boxes) {
-        QString word = expandLigatures(box->text());
-        if (word.isEmpty())
-            continue;
-        if (!joined)
-            while (at < text.size() && isLayoutSpace(text[at]))
-                ++at;
-        joined = false;
-        if (QStringView(text).sliced(at).startsWith(word)) {
-            // exact: also a hyphen the dump kept
-        } else if (box->nextWord() == nullptr && isHyphen(word.back()) &&
-                   QStringView(text).sliced(at).startsWith(QStringView(word).chopped(1))) {
-            word.chop(1);
-            joined = true;
-            if (word.isEmpty()) // a line that ended in a lone hyphen
-                continue;
-        } else {
-            return std::nullopt;
-        }
-        words.push_back({static_cast<std::uint32_t>(at), static_cast<std::uint16_t>(std::min<qsizetype>(word.size(), 0xffff)),
-                         box->boundingBox()});
-        at += word.size();
-    }
-    while (at < text.size() && isLayoutSpace(text[at]))
-        ++at;
-    if (at != text.size())
-        return std::nullopt; // text the words do not account for
-    return words;
+    // The words and the text dump come from one layout pass, in one order, so each word is the
+    // next non-blank run of the text, except that the dump joins a word hyphenated at the end of
+    // a line with its rest ("exam-" + "ple" -> "example").
+    m_impl->layOut(index);
+    return placeWords(m_impl->words(), text);
 }
 
 } // namespace nw::ingest
