@@ -235,7 +235,7 @@ struct PdfDocument::Impl {
         return out;
     }
 
-    // Words, metadata and rendering (poppler-qt6): opened on first use by the thread that owns
+    // Metadata and rendering (poppler-qt6): opened on first use by the thread that owns
     // this object.
     mutable std::unique_ptr<Poppler::Document> layout;
 

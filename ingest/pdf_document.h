@@ -52,8 +52,9 @@ public:
     PageContent page(int index, bool withWords) const;
     // The boxes of page `index`'s words, with offsets into `text`, that page's text as page()
     // gave it (now or by an older version that wrote one space between words and one '\n'
-    // between lines); nullopt when the words are not the text's. Throws nw::Error for an index
-    // outside [0, pageCount()), IngestFailure when Poppler cannot lay the page out.
+    // between lines); nullopt when the words are not the text's. Lays the page out again, on the
+    // calling thread (the one that owns this object). Throws nw::Error for an index outside
+    // [0, pageCount()).
     std::optional<std::vector<store::WordBox>> wordBoxes(int index, const QString &text) const;
     // The page drawn at `dpi` (72 = one pixel per point), antialiased, on white; throws nw::Error
     // for an index outside [0, pageCount()) or a dpi outside (0, 1200]; a null image when Poppler
