@@ -7,7 +7,7 @@ packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git python3
   # libraries
-  qt6-base-dev qt6-base-dev-tools qt6-charts-dev libgl-dev
+  qt6-base-dev qt6-base-dev-tools qt6-charts-dev libqt6opengl6-dev libgl-dev
   libpoppler-qt6-dev libpoppler-private-dev libsqlite3-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libeigen3-dev
   # tests: doctest for the Qt-free modules, qpdf to encrypt test PDFs, pdftotext as the ingest
   # benchmark's peer, a font for the PDFs the tests draw, Xvfb for screenshots
