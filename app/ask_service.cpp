@@ -8,7 +8,7 @@
 #include "engine/chat_template.h"
 #include "engine/gguf_file.h"
 #include "engine/model.h"
-#include "engine/session.h"
+#include "engine/generator.h"
 #include "engine/tokenizer.h"
 #include "ingest/page_words.h"
 
@@ -25,7 +25,7 @@ struct AskService::Engine {
     std::shared_ptr<const GgufFile> file;
     std::unique_ptr<Model> model;
     std::unique_ptr<Tokenizer> tokenizer;
-    std::unique_ptr<Session> session;
+    std::unique_ptr<Generator> generator;
     ChatTemplate chat;
     KvModeSpec kvMode;
     std::int64_t contextTokens = 0;
@@ -77,7 +77,7 @@ void AskService::loadModel(const QString &path, const QString &kvMode, int conte
     engine->kvMode = kvMode.isEmpty() ? KvModeSpec{modes.front()} : KvModeSpec::parse(kvMode.toStdString());
     const std::int64_t train = engine->model->hparams().nCtxTrain;
     engine->contextTokens = contextTokens > 0 ? contextTokens : std::min<std::int64_t>(train > 0 ? train : 4096, 8192);
-    engine->session = std::make_unique<Session>(*engine->model, *engine->tokenizer, engine->kvMode, engine->contextTokens);
+    engine->generator = std::make_unique<Generator>(*engine->model, *engine->tokenizer, engine->kvMode, engine->contextTokens);
     nw::log::get("app")->info("ask: model {} ({}), chat template {}, KV {}, context {}", path.toStdString(),
                               engine->model->hparams().arch, chatFamilyName(engine->chat.family()),
                               engine->kvMode.toString(), engine->contextTokens);
@@ -89,8 +89,8 @@ void AskService::setKvMode(const QString &kvMode)
     if (!m_engine)
         fail("no model is loaded: a KV mode applies to a model (give --model)");
     const KvModeSpec spec = KvModeSpec::parse(kvMode.toStdString());
-    auto session = std::make_unique<Session>(*m_engine->model, *m_engine->tokenizer, spec, m_engine->contextTokens);
-    m_engine->session = std::move(session);
+    auto generator = std::make_unique<Generator>(*m_engine->model, *m_engine->tokenizer, spec, m_engine->contextTokens);
+    m_engine->generator = std::move(generator);
     m_engine->kvMode = spec;
 }
 
@@ -99,7 +99,7 @@ ModelStatus AskService::modelStatus() const
     ModelStatus status;
     if (!m_engine)
         return status;
-    const MemoryStats stats = m_engine->session->memoryStats();
+    const MemoryStats stats = m_engine->generator->memoryStats();
     status.loaded = true;
     status.path = m_engine->path;
     status.kvMode = QString::fromStdString(m_engine->kvMode.toString());
@@ -114,13 +114,13 @@ ModelStatus AskService::modelStatus() const
 
 MemoryStats AskService::memoryStats() const
 {
-    return m_engine ? m_engine->session->memoryStats() : MemoryStats{};
+    return m_engine ? m_engine->generator->memoryStats() : MemoryStats{};
 }
 
 void AskService::cancel()
 {
-    if (m_engine && m_engine->session)
-        m_engine->session->cancel();
+    if (m_engine && m_engine->generator)
+        m_engine->generator->cancel();
 }
 
 AskResult AskService::ask(const AskRequest &request, const std::function<void(const QString &)> &onText,
@@ -143,7 +143,9 @@ AskResult AskService::ask(const AskRequest &request, const std::function<void(co
                 result.citations.resize(3);
             return result;
         }
-        return answerFromModel(request, std::move(result), passageSources(result.passages), onText, onPrefill);
+        // The sources are made before `result` is moved: argument evaluation order is unspecified.
+        std::vector<Source> sources = passageSources(result.passages);
+        return answerFromModel(request, std::move(result), sources, onText, onPrefill);
     }
 
     // Whole documents, in order, each page labelled.
@@ -214,11 +216,11 @@ AskResult AskService::answerFromModel(const AskRequest &request, AskResult resul
     options.sampler.greedy = true; // answers about documents: no sampling noise
     options.stopStrings = e.chat.stopStrings();
     options.parseSpecial = true;   // the template's control tokens
-    SessionCallbacks callbacks;
+    GenerationCallbacks callbacks;
     callbacks.onPrefillProgress = onPrefill;
     if (onText)
         callbacks.onText = [&onText](std::string_view text) { onText(QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()))); };
-    const GenerationResult generated = e.session->generate(prompt.text.toStdString(), options, callbacks);
+    const GenerationResult generated = e.generator->generate(prompt.text.toStdString(), options, callbacks);
 
     result.answer = QString::fromStdString(generated.text).trimmed();
     result.promptTokens = static_cast<int>(generated.promptTokens.size());

@@ -10,7 +10,7 @@
 #include "engine/hparams.h"
 #include "engine/kv_cache.h"
 #include "engine/model.h"
-#include "engine/session.h"
+#include "engine/generator.h"
 #include "engine/tokenizer.h"
 
 #include <QCoreApplication>
@@ -28,11 +28,11 @@ namespace {
 
 constexpr std::int64_t kMaxPerplexityChunks = 8;
 
-// Clears the runner's session pointer when a mode's session goes away, even on a throw.
-struct SessionRegistration {
-    std::atomic<Session *> &slot;
-    SessionRegistration(std::atomic<Session *> &s, Session *session) : slot(s) { slot.store(session); }
-    ~SessionRegistration() { slot.store(nullptr); }
+// Clears the runner's generator pointer when a mode's generator goes away, even on a throw.
+struct GeneratorRegistration {
+    std::atomic<Generator *> &slot;
+    GeneratorRegistration(std::atomic<Generator *> &s, Generator *generator) : slot(s) { slot.store(generator); }
+    ~GeneratorRegistration() { slot.store(nullptr); }
 };
 
 } // namespace
@@ -44,8 +44,8 @@ NeedleRunner::~NeedleRunner() = default;
 void NeedleRunner::cancel()
 {
     m_cancel.store(true, std::memory_order_relaxed);
-    if (Session *session = m_session.load())
-        session->cancel();
+    if (Generator *generator = m_generator.load())
+        generator->cancel();
 }
 
 NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress &)> &progress,
@@ -173,8 +173,8 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
             p.perplexity = false;
         }
 
-        Session session(*model, *tokenizer, spec, capacity);
-        SessionRegistration registration(m_session, &session);
+        Generator generator(*model, *tokenizer, spec, capacity);
+        GeneratorRegistration registration(m_generator, &generator);
         if (m_cancel.load()) // a cancel between the check above and the registration
             break;
         for (std::int64_t length : outcome.lengths) {
@@ -199,7 +199,7 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
                             chat.apply(std::vector<ChatMessage>{{"user", needleUserMessage(h.text, asked.key)}}, true) +
                             needleAnswerPrefix(asked.key);
                         const std::vector<std::int32_t> tokens = tokenizer->encode(prompt, true, true);
-                        const GenerationResult r = session.generateFromTokens(tokens, options);
+                        const GenerationResult r = generator.generateFromTokens(tokens, options);
                         if (r.stop == StopReason::Cancelled)
                             break;
                         const NeedleScore score = scoreNeedleAnswer(r.text, asked.value);

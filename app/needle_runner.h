@@ -17,7 +17,7 @@
 #include <vector>
 
 namespace nw {
-class Session;
+class Generator;
 }
 
 namespace nw::app {
@@ -86,7 +86,7 @@ private:
     NeedleConfig m_config;
     FillerText m_filler;
     std::atomic<bool> m_cancel{false};
-    std::atomic<Session *> m_session{nullptr};
+    std::atomic<Generator *> m_generator{nullptr};
 };
 
 // The terminal table: one row per mode with KV bytes per token and total, perplexity, exact

@@ -1,5 +1,5 @@
-// Session: prefix reuse, chunked prefill, streaming decode with stop strings and cancel.
-#include "engine/session.h"
+// Generator: prefix reuse, chunked prefill, streaming decode with stop strings and cancel.
+#include "engine/generator.h"
 
 #include "common/assert.h"
 #include "common/error.h"
@@ -56,21 +56,21 @@ double GenerationResult::decodeTokensPerSecond() const
     return decodeSeconds > 0 && steps > 0 ? static_cast<double>(steps) / decodeSeconds : 0.0;
 }
 
-Session::Session(Model &model, const Tokenizer &tokenizer, const KvModeSpec &kvMode, std::int64_t contextTokens)
+Generator::Generator(Model &model, const Tokenizer &tokenizer, const KvModeSpec &kvMode, std::int64_t contextTokens)
     : m_model(model), m_tokenizer(tokenizer), m_cache(model.makeKvCache(kvMode, contextTokens))
 {
 }
 
-Session::~Session() = default;
+Generator::~Generator() = default;
 
-void Session::reset()
+void Generator::reset()
 {
     m_cache->clear();
     m_tokens.clear();
     m_logits.clear();
 }
 
-const std::vector<float> &Session::prefill(std::span<const std::int32_t> tokens, int chunk,
+const std::vector<float> &Generator::prefill(std::span<const std::int32_t> tokens, int chunk,
                                            const std::function<void(std::int64_t, std::int64_t)> &progress)
 {
     if (tokens.empty())
@@ -105,15 +105,15 @@ const std::vector<float> &Session::prefill(std::span<const std::int32_t> tokens,
     return m_logits;
 }
 
-GenerationResult Session::generate(std::string_view prompt, const GenerateOptions &options,
-                                   const SessionCallbacks &callbacks)
+GenerationResult Generator::generate(std::string_view prompt, const GenerateOptions &options,
+                                   const GenerationCallbacks &callbacks)
 {
     const std::vector<std::int32_t> tokens = m_tokenizer.encode(prompt, options.addSpecial, options.parseSpecial);
     return generateFromTokens(tokens, options, callbacks);
 }
 
-GenerationResult Session::generateFromTokens(std::span<const std::int32_t> prompt, const GenerateOptions &options,
-                                             const SessionCallbacks &callbacks)
+GenerationResult Generator::generateFromTokens(std::span<const std::int32_t> prompt, const GenerateOptions &options,
+                                             const GenerationCallbacks &callbacks)
 {
     m_cancel.store(false, std::memory_order_relaxed);
     GenerationResult result;

@@ -1,4 +1,4 @@
-// A generation session over one model and one KV cache: prompt → tokens → prefill in chunks
+// A generator over one model and one KV cache: prompt → tokens → prefill in chunks
 // (progress) → decode with streaming text, stop on end-of-generation or stop strings, cancel
 // from another thread, and prefix reuse (a prompt that shares a token prefix with what the
 // cache holds keeps those positions and prefills only the rest).
@@ -49,7 +49,7 @@ struct GenerationResult {
     double decodeTokensPerSecond() const;
 };
 
-struct SessionCallbacks {
+struct GenerationCallbacks {
     std::function<void(std::int64_t done, std::int64_t total)> onPrefillProgress;
     // Streamed text: whole UTF-8 sequences, never part of a stop string.
     std::function<void(std::string_view text)> onText;
@@ -57,17 +57,17 @@ struct SessionCallbacks {
     std::function<void(std::int32_t id)> onToken;
 };
 
-class Session {
+class Generator {
 public:
     // A session with a fresh cache of `contextTokens` in mode `kvMode`. Model and tokenizer
     // must outlive it.
-    Session(Model &model, const Tokenizer &tokenizer, const KvModeSpec &kvMode, std::int64_t contextTokens);
-    ~Session();
+    Generator(Model &model, const Tokenizer &tokenizer, const KvModeSpec &kvMode, std::int64_t contextTokens);
+    ~Generator();
 
     GenerationResult generate(std::string_view prompt, const GenerateOptions &options,
-                              const SessionCallbacks &callbacks = {});
+                              const GenerationCallbacks &callbacks = {});
     GenerationResult generateFromTokens(std::span<const std::int32_t> prompt, const GenerateOptions &options,
-                                        const SessionCallbacks &callbacks = {});
+                                        const GenerationCallbacks &callbacks = {});
 
     // Brings the cache to hold exactly `tokens`, reusing the longest common prefix with what
     // it holds (at least the last token is recomputed, for its logits). Returns the logits of
@@ -83,7 +83,6 @@ public:
     void reset(); // empties the cache
 
     KvCache &cache() { return *m_cache; }
-    const std::vector<std::int32_t> &cachedTokens() const { return m_tokens; }
     MemoryStats memoryStats() const { return m_cache->memoryStats(); }
     Model &model() { return m_model; }
     const Tokenizer &tokenizer() const { return m_tokenizer; }

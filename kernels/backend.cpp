@@ -215,9 +215,4 @@ std::unique_ptr<Backend> makeBackend(DeviceChoice choice, int threads)
     return d.useCuda ? makeCudaBackend() : makeCpuBackend(threads);
 }
 
-std::unique_ptr<Backend> makeDefaultBackend(int threads)
-{
-    return makeBackend(DeviceChoice::Auto, threads);
-}
-
 } // namespace nw

@@ -168,7 +168,4 @@ std::unique_ptr<Backend> makeCudaBackend();
 // the log which backend runs and why.
 std::unique_ptr<Backend> makeBackend(DeviceChoice choice, int threads);
 
-// The backend the engine uses when the caller names none: makeBackend(DeviceChoice::Auto).
-std::unique_ptr<Backend> makeDefaultBackend(int threads);
-
 } // namespace nw

@@ -21,7 +21,7 @@ namespace nw::app {
 
 namespace {
 
-// SIGINT while an answer streams cancels it (Session::cancel only stores an atomic flag, which
+// SIGINT while an answer streams cancels it (Generator::cancel only stores an atomic flag, which
 // is safe in a signal handler); at the prompt the line editor reads Ctrl-C as a key instead.
 AskService *g_answering = nullptr;
 

@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 #include "engine/model.h"
-#include "engine/session.h"
+#include "engine/generator.h"
 #include "engine/tokenizer.h"
 
 #include <nlohmann/json.hpp>
@@ -20,9 +20,9 @@ namespace nw::app {
 namespace {
 
 // Ctrl-C stops the generation (the text so far and the summary are still printed); a second
-// Ctrl-C gets the default action. Session::cancel() is one lock-free atomic store, which is safe
+// Ctrl-C gets the default action. Generator::cancel() is one lock-free atomic store, which is safe
 // in a signal handler.
-Session *g_running = nullptr;
+Generator *g_running = nullptr;
 
 extern "C" void cancelOnInterrupt(int)
 {
@@ -114,10 +114,10 @@ int runGenerate(const QCommandLineParser &parser, CommandIo &io)
     const std::int64_t needed = static_cast<std::int64_t>(promptTokens.size()) + options.maxTokens;
     const std::int64_t ctx = ctxOption > 0 ? ctxOption
                                            : std::max<std::int64_t>(std::min<std::int64_t>(needed, model->hparams().nCtxTrain), 512);
-    Session session(*model, *tokenizer, kvMode, ctx);
+    Generator generator(*model, *tokenizer, kvMode, ctx);
 
     const bool json = parser.isSet(QStringLiteral("json"));
-    SessionCallbacks callbacks;
+    GenerationCallbacks callbacks;
     if (!json) {
         io.out << QString::fromStdString(prompt);
         io.out.flush();
@@ -132,11 +132,11 @@ int runGenerate(const QCommandLineParser &parser, CommandIo &io)
                 io.err << QStringLiteral("\rprefill %1/%2").arg(done).arg(total) << (done == total ? "\n" : "");
             io.err.flush();
         };
-    g_running = &session;
+    g_running = &generator;
     const auto previous = std::signal(SIGINT, cancelOnInterrupt);
     GenerationResult r;
     try {
-        r = session.generateFromTokens(promptTokens, options, callbacks);
+        r = generator.generateFromTokens(promptTokens, options, callbacks);
     } catch (...) {
         std::signal(SIGINT, previous);
         g_running = nullptr;

@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 #include "engine/model.h"
-#include "engine/session.h"
+#include "engine/generator.h"
 #include "engine/tokenizer.h"
 
 #include <nlohmann/json.hpp>

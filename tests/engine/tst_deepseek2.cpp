@@ -6,7 +6,7 @@
 #include "engine/hparams.h"
 #include "engine/kv_cache.h"
 #include "engine/models/deepseek2.h"
-#include "engine/session.h"
+#include "engine/generator.h"
 #include "engine/tokenizer.h"
 #include "tests/engine/reference_deepseek2/deepseek2_reference.h"
 #include "tests/engine/tiny_models_deepseek2.h"
@@ -360,17 +360,17 @@ TEST_CASE("V3 multi-token-prediction layers counted in block_count are not run")
               <= 1e-4);
 }
 
-TEST_CASE("a Session runs deepseek2 on the mla cache: chunked prefill, prefix reuse, greedy decode")
+TEST_CASE("a Generator runs deepseek2 on the mla cache: chunked prefill, prefix reuse, greedy decode")
 {
     const Loaded l = load(nw::test::tinyDeepseek2Variants()[2]);
     const int nVocab = int(l.hp.nVocab);
     auto model = makeModel(l, nw::MlaForm::Auto);
     auto tokenizer = nw::Tokenizer::fromGguf(*l.file);
     nw::KvModeSpec kv = exactKv("mla");
-    nw::Session session(*model, *tokenizer, kv, 128);
+    nw::Generator generator(*model, *tokenizer, kv, 128);
 
     const std::vector<std::int32_t> first = prompt(20, 21, nVocab);
-    std::vector<float> last = session.prefill(first, 6); // four chunks
+    std::vector<float> last = generator.prefill(first, 6); // four chunks
     std::vector<double> want = nw::test::ds2ref::forward(l.tiny.weights, first);
     CHECK(relativeError(last.data(), want.data() + std::size_t(19) * nVocab, nVocab) <= 1e-4);
 
@@ -378,9 +378,9 @@ TEST_CASE("a Session runs deepseek2 on the mla cache: chunked prefill, prefix re
     std::vector<std::int32_t> second(first.begin(), first.begin() + 12);
     const std::vector<std::int32_t> tail = prompt(5, 22, nVocab);
     second.insert(second.end(), tail.begin(), tail.end());
-    last = session.prefill(second, 6);
-    CHECK(session.lastReusedTokens() == 12);
-    CHECK(session.lastPrefilledTokens() == 5);
+    last = generator.prefill(second, 6);
+    CHECK(generator.lastReusedTokens() == 12);
+    CHECK(generator.lastPrefilledTokens() == 5);
     want = nw::test::ds2ref::forward(l.tiny.weights, second);
     CHECK(relativeError(last.data(), want.data() + std::size_t(16) * nVocab, nVocab) <= 1e-4);
 
@@ -389,7 +389,7 @@ TEST_CASE("a Session runs deepseek2 on the mla cache: chunked prefill, prefix re
     options.maxTokens = 6;
     options.sampler.greedy = true;
     options.addSpecial = false;
-    const nw::GenerationResult result = session.generateFromTokens(second, options);
+    const nw::GenerationResult result = generator.generateFromTokens(second, options);
     REQUIRE(!result.generatedTokens.empty());
     std::vector<std::int32_t> sequence = second;
     for (std::int32_t id : result.generatedTokens) {

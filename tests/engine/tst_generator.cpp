@@ -1,11 +1,11 @@
-// Session: chunked prefill with progress, prefix reuse (fewer positions computed, same logits
+// Generator: chunked prefill with progress, prefix reuse (fewer positions computed, same logits
 // as a fresh session), streaming equals the final text, stop strings, seeded sampling,
 // context full and cancel from another thread — on a tiny random llama with a byte vocabulary.
 #include "common/error.h"
 #include "engine/gguf_file.h"
 #include "engine/gguf_writer.h"
 #include "engine/model.h"
-#include "engine/session.h"
+#include "engine/generator.h"
 #include "engine/tokenizer.h"
 #include "tests/engine/reference/reference_llama.h"
 #include "tests/engine/reference/tiny_llama.h"
@@ -61,13 +61,13 @@ GenerateOptions greedy(int n)
 TEST_CASE("prefill runs in chunks with progress and matches the reference")
 {
     Fixture f;
-    Session session(*f.model, *f.tokenizer, f32Rows(), 128);
+    Generator generator(*f.model, *f.tokenizer, f32Rows(), 128);
     const std::vector<std::int32_t> prompt = f.tokenizer->encode("The quick brown fox", true, false);
     // BOS + one token per byte of "▁The▁quick▁brown▁fox" (SentencePiece's space prefix; ▁ is 3 bytes).
     REQUIRE(prompt.size() == 1 + 16 + 4 * 3);
     std::vector<std::pair<std::int64_t, std::int64_t>> calls;
     const std::vector<float> logits =
-        session.prefill(prompt, 8, [&](std::int64_t done, std::int64_t total) { calls.emplace_back(done, total); });
+        generator.prefill(prompt, 8, [&](std::int64_t done, std::int64_t total) { calls.emplace_back(done, total); });
     const std::vector<std::pair<std::int64_t, std::int64_t>> expected = {{8, 29}, {16, 29}, {24, 29}, {29, 29}};
     CHECK(calls == expected);
     const auto want = nw::test::referenceLlamaLogits(*f.file, prompt).back();
@@ -91,7 +91,7 @@ TEST_CASE("a prompt sharing a prefix reuses the cached positions and gives the s
 
     for (int chunk : {1, 512}) {
         CAPTURE(chunk);
-        Session reused(*f.model, *f.tokenizer, f32Rows(), 128);
+        Generator reused(*f.model, *f.tokenizer, f32Rows(), 128);
         reused.prefill(first, chunk);
         CHECK(reused.lastPrefilledTokens() == static_cast<std::int64_t>(first.size()));
         const std::vector<float> a = reused.prefill(second, chunk);
@@ -99,7 +99,7 @@ TEST_CASE("a prompt sharing a prefix reuses the cached positions and gives the s
         CHECK(reused.lastPrefilledTokens() == static_cast<std::int64_t>(second.size() - common));
         CHECK(reused.cache().tokens() == static_cast<std::int64_t>(second.size()));
 
-        Session fresh(*f.model, *f.tokenizer, f32Rows(), 128);
+        Generator fresh(*f.model, *f.tokenizer, f32Rows(), 128);
         const std::vector<float> b = fresh.prefill(second, chunk);
         CHECK(fresh.lastReusedTokens() == 0);
         if (chunk == 1) {
@@ -113,7 +113,7 @@ TEST_CASE("a prompt sharing a prefix reuses the cached positions and gives the s
     }
 
     // The same prompt again recomputes only its last token.
-    Session again(*f.model, *f.tokenizer, f32Rows(), 128);
+    Generator again(*f.model, *f.tokenizer, f32Rows(), 128);
     again.prefill(first);
     again.prefill(first);
     CHECK(again.lastReusedTokens() == static_cast<std::int64_t>(first.size() - 1));
@@ -123,11 +123,11 @@ TEST_CASE("a prompt sharing a prefix reuses the cached positions and gives the s
 TEST_CASE("streamed text is the final text; a stop string cuts it; the same seed repeats")
 {
     Fixture f;
-    Session session(*f.model, *f.tokenizer, f32Rows(), 256);
+    Generator generator(*f.model, *f.tokenizer, f32Rows(), 256);
     std::string streamed;
     std::vector<std::int32_t> seen;
     const GenerationResult r =
-        session.generate("Hello", greedy(40), {.onText = [&](std::string_view t) { streamed += t; },
+        generator.generate("Hello", greedy(40), {.onText = [&](std::string_view t) { streamed += t; },
                                                .onToken = [&](std::int32_t id) { seen.push_back(id); }});
     CHECK(r.generatedTokens.size() == 40);
     CHECK(r.stop == StopReason::Length);
@@ -142,7 +142,7 @@ TEST_CASE("streamed text is the final text; a stop string cuts it; the same seed
     GenerateOptions o = greedy(40);
     o.stopStrings = {stop};
     streamed.clear();
-    Session other(*f.model, *f.tokenizer, f32Rows(), 256);
+    Generator other(*f.model, *f.tokenizer, f32Rows(), 256);
     const GenerationResult s = other.generate("Hello", o, {.onText = [&](std::string_view t) { streamed += t; }});
     CHECK(s.stop == StopReason::StopString);
     CHECK(s.text == r.text.substr(0, at));
@@ -152,36 +152,36 @@ TEST_CASE("streamed text is the final text; a stop string cuts it; the same seed
     sampled.maxTokens = 30;
     sampled.sampler.temperature = 1.0f;
     sampled.sampler.seed = 1234;
-    Session s1(*f.model, *f.tokenizer, f32Rows(), 256);
-    Session s2(*f.model, *f.tokenizer, f32Rows(), 256);
+    Generator s1(*f.model, *f.tokenizer, f32Rows(), 256);
+    Generator s2(*f.model, *f.tokenizer, f32Rows(), 256);
     CHECK(s1.generate("Hi", sampled).generatedTokens == s2.generate("Hi", sampled).generatedTokens);
 }
 
 TEST_CASE("context full stops generation; a prompt longer than the context is an error")
 {
     Fixture f;
-    Session session(*f.model, *f.tokenizer, f32Rows(), 30);
-    const GenerationResult r = session.generate("0123456789", greedy(100));
+    Generator generator(*f.model, *f.tokenizer, f32Rows(), 30);
+    const GenerationResult r = generator.generate("0123456789", greedy(100));
     CHECK(r.stop == StopReason::ContextFull);
-    CHECK(session.cache().tokens() == 30);
+    CHECK(generator.cache().tokens() == 30);
     CHECK(r.promptTokens.size() + r.generatedTokens.size() == 31); // the last token is sampled, not stored
     CHECK(r.memory.tokens == 30);
-    CHECK_THROWS_AS(session.generate(std::string(40, 'x'), greedy(1)), Error);
+    CHECK_THROWS_AS(generator.generate(std::string(40, 'x'), greedy(1)), Error);
 }
 
 TEST_CASE("cancel from another thread stops decoding")
 {
     Fixture f;
-    Session session(*f.model, *f.tokenizer, f32Rows(), 256);
+    Generator generator(*f.model, *f.tokenizer, f32Rows(), 256);
     std::atomic<int> tokens{0};
     std::atomic<bool> cancelled{false};
     std::thread canceller([&] {
         while (tokens.load() < 3)
             std::this_thread::yield();
-        session.cancel();
+        generator.cancel();
         cancelled = true;
     });
-    const GenerationResult r = session.generate("Cancel me", greedy(200), {.onToken = [&](std::int32_t) {
+    const GenerationResult r = generator.generate("Cancel me", greedy(200), {.onToken = [&](std::int32_t) {
         if (tokens.fetch_add(1) + 1 == 3)
             while (!cancelled.load())
                 std::this_thread::yield();
@@ -206,8 +206,8 @@ TEST_CASE("the end-of-generation token stops decoding and is not part of the out
         std::shared_ptr<GgufFile> file = GgufFile::fromMemory(bytes, "tiny-eos.gguf");
         auto model = loadModel(file, {.threads = 2});
         auto tokenizer = Tokenizer::fromGguf(*file);
-        Session session(*model, *tokenizer, f32Rows(), 128);
-        return session.generate("Hello", greedy(30));
+        Generator generator(*model, *tokenizer, f32Rows(), 128);
+        return generator.generate("Hello", greedy(30));
     };
     const GenerationResult plain = run(-1);
     REQUIRE(plain.generatedTokens.size() == 30);

@@ -5,7 +5,7 @@
 // cases are independent of the training script's generator.
 #include "engine/gguf_file.h"
 #include "engine/model.h"
-#include "engine/session.h"
+#include "engine/generator.h"
 #include "engine/tokenizer.h"
 #include "tests/support/test_data.h"
 
@@ -138,11 +138,11 @@ Score runCases(Model &model, const Tokenizer &tok, const std::vector<RecallCase>
     Score score;
     for (const RecallCase &c : cases) {
         const std::vector<std::int32_t> prompt = tok.encode(c.prompt, true, false);
-        Session session(model, tok, KvModeSpec::parse(mode), static_cast<std::int64_t>(prompt.size()) + 16);
+        Generator generator(model, tok, KvModeSpec::parse(mode), static_cast<std::int64_t>(prompt.size()) + 16);
         GenerateOptions options;
         options.maxTokens = 12;
         options.sampler.greedy = true;
-        const GenerationResult r = session.generateFromTokens(prompt, options);
+        const GenerationResult r = generator.generateFromTokens(prompt, options);
         const bool exact = r.text == " " + c.value + "." && r.stop == StopReason::EndOfGeneration;
         score.exact += exact;
         ++score.total;

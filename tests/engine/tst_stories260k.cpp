@@ -3,7 +3,7 @@
 // llama.cpp's perplexity tool reports, and the logits the float64 reference.
 #include "engine/gguf_file.h"
 #include "engine/model.h"
-#include "engine/session.h"
+#include "engine/generator.h"
 #include "engine/tokenizer.h"
 #include "tests/engine/reference/reference_llama.h"
 #include "tests/support/test_data.h"
@@ -51,11 +51,11 @@ TEST_CASE("stories260K: greedy 'Once upon a time' gives the published ids and te
         KvModeSpec kv = KvModeSpec::parse("full");
         if (std::string_view(mode) == "full-f32")
             kv.rowType = TensorType::F32;
-        Session session(*model, *tokenizer, kv, 128);
+        Generator generator(*model, *tokenizer, kv, 128);
         GenerateOptions options;
         options.maxTokens = 64; // the published ids are the first 32; the quoted text runs longer
         options.sampler.greedy = true;
-        const GenerationResult r = session.generateFromTokens(prompt, options);
+        const GenerationResult r = generator.generateFromTokens(prompt, options);
         REQUIRE(r.generatedTokens.size() >= published.size());
         CHECK(std::vector<std::int32_t>(r.generatedTokens.begin(), r.generatedTokens.begin() + 32) == published);
         const std::string full = "Once upon a time" + r.text;
