@@ -77,8 +77,9 @@ mkdir -p "$cache"
 step="base root (mmdebstrap)"
 if [ "$refresh" -eq 1 ] || [ ! -s "$tarball" ]; then
   echo "check-fresh-machine: making a clean Debian 12 root with mmdebstrap (about a minute)"
-  mmdebstrap --variant=apt --quiet bookworm "$tarball.part" "$sources" >>"$log" 2>&1
-  mv "$tarball.part" "$tarball"
+  # mmdebstrap picks its output format from the name, so the partial file still ends in .tar.
+  mmdebstrap --variant=apt --quiet bookworm "$cache/partial.tar" "$sources" >>"$log" 2>&1
+  mv "$cache/partial.tar" "$tarball"
 fi
 
 root=$(mktemp -d /var/tmp/nw-fresh-root.XXXXXX)
