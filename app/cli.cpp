@@ -137,6 +137,16 @@ bool setupLogging(const QString &level, QTextStream &err)
     return true;
 }
 
+QString remedyHint(Remedy remedy)
+{
+    switch (remedy) {
+    case Remedy::None: return {};
+    case Remedy::LargerContext: return QStringLiteral(" (raise --ctx)");
+    case Remedy::CpuDevice: return QStringLiteral(" (use --device cpu)");
+    }
+    return {};
+}
+
 int runHeadless(const Invocation &inv)
 {
     QTextStream out(stdout);
@@ -174,6 +184,10 @@ int runHeadless(const Invocation &inv)
             out << commandHelp(command);
             return ExitOk;
         }
+        if (const QString bad = checkNumericOptions(parser, command.numbers); !bad.isEmpty()) {
+            err << "needlework " << command.name << ": " << bad << " (see 'needlework " << command.name << " --help')\n";
+            return ExitUsage;
+        }
         const QString level = parser.isSet(logOption) ? parser.value(logOption) : inv.logLevel;
         if (!setupLogging(level, err))
             return ExitUsage;
@@ -182,9 +196,14 @@ int runHeadless(const Invocation &inv)
             const int code = command.run(parser, io);
             out.flush();
             return code;
+        } catch (const UsageError &e) {
+            out.flush();
+            err << "needlework " << command.name << ": " << e.what() << " (see 'needlework " << command.name
+                << " --help')\n";
+            return ExitUsage;
         } catch (const Error &e) {
             out.flush();
-            err << "needlework " << command.name << ": " << e.what() << '\n';
+            err << "needlework " << command.name << ": " << e.what() << remedyHint(e.remedy()) << '\n';
             return ExitFailed;
         } catch (const std::exception &e) {
             out.flush();

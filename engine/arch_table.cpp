@@ -108,7 +108,7 @@ const KnownArchitecture &requireKnownArchitecture(std::string_view name)
 std::vector<KvModeFigures> kvModeFigures(const HParams &hp, std::int64_t ctx)
 {
     if (ctx <= 0)
-        fail("--ctx must be positive, got {}", ctx);
+        fail("the context size must be positive, got {}", ctx);
     std::vector<KvModeSpec> specs = {KvModeSpec::parse("full")};
     if (hp.hasMla())
         specs.push_back(KvModeSpec::parse("mla"));

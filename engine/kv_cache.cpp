@@ -240,7 +240,7 @@ void KvCache::freeLastBlock()
 void KvCache::reserve(std::int64_t nTokens)
 {
     if (nTokens > m_capacity)
-        fail("context full: {} tokens needed, the KV cache holds {} (raise --ctx)", nTokens, m_capacity);
+        fail(Remedy::LargerContext, "context full: {} tokens needed, the KV cache holds {}", nTokens, m_capacity);
     const std::int64_t needed = (nTokens + kBlockTokens - 1) / kBlockTokens;
     if (needed <= nBlocks())
         return;

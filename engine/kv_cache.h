@@ -102,7 +102,7 @@ public:
     std::int64_t tokens() const { return m_tokens; }
 
     // Allocates the blocks that positions [0, nTokens) need in every layer; throws nw::Error
-    // when nTokens exceeds the capacity ("context full: N tokens, --ctx is M").
+    // when nTokens exceeds the capacity ("context full: N tokens needed, the KV cache holds M"; Remedy::LargerContext).
     void reserve(std::int64_t nTokens);
     // Marks positions [0, nTokens) valid after their rows were written (nTokens <= reserved).
     void commit(std::int64_t nTokens);

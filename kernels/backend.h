@@ -151,7 +151,7 @@ struct GpuInfo;
 struct BackendDecision {
     bool useCuda = false;
     std::string reason; // one line for the log: "using CUDA on NVIDIA H100 (auto: a device is present)"
-    std::string error;  // set when the choice cannot be met (--device cuda without a device)
+    std::string error;  // set when the choice cannot be met (CUDA asked for without a device)
 };
 BackendDecision decideBackend(DeviceChoice choice, const GpuInfo &gpu);
 

@@ -4,6 +4,7 @@
 #include "app/ingest_progress.h"
 #include "app/needle_haystack.h"
 #include "app/needle_runner.h"
+#include "app/numeric_options.h"
 #include "common/log.h"
 #include "engine/kv_cache.h"
 #include "ui/needle_heatmap_view.h"

@@ -12,15 +12,13 @@
 #include <QRegularExpression>
 #include <QSaveFile>
 
+#include <cmath>
+
 namespace nw::app {
 namespace {
 
-QString shaOfDocument(store::LibraryStore &library, const QString &value)
+QString shaOfDocument(store::LibraryStore &library, std::int64_t id)
 {
-    bool ok = false;
-    const qint64 id = value.toLongLong(&ok);
-    if (!ok)
-        fail("--doc {}: not a document id (see 'needlework library')", value.toStdString());
     return library.requireDocument(id).sha256;
 }
 
@@ -33,8 +31,10 @@ std::vector<QRectF> rectsFromOptions(const QStringList &values)
         double n[4] = {};
         for (int i = 0; ok && i < 4; ++i)
             n[i] = v[i].toDouble(&ok);
-        if (!ok)
-            fail("--rect '{}': give \"x y width height\" in points", value.toStdString());
+        if (!ok || !std::isfinite(n[0]) || !std::isfinite(n[1]) || !(n[2] > 0) || !(n[3] > 0) || !std::isfinite(n[2])
+            || !std::isfinite(n[3]))
+            throw UsageError("--rect '" + value.left(60).toStdString()
+                             + "': give \"x y width height\" in points (finite, width and height above 0)");
         rects.emplace_back(n[0], n[1], n[2], n[3]);
     }
     return rects;
@@ -43,11 +43,11 @@ std::vector<QRectF> rectsFromOptions(const QStringList &values)
 int add(const QCommandLineParser &parser, store::LibraryStore &library, CommandIo &io)
 {
     if (!parser.isSet(QStringLiteral("doc")) || !parser.isSet(QStringLiteral("page")))
-        fail("annotations add needs --doc ID and --page N");
+        throw UsageError("annotations add needs --doc ID and --page N");
     store::Annotation a;
-    const qint64 documentId = parser.value(QStringLiteral("doc")).toLongLong();
-    a.documentSha256 = shaOfDocument(library, parser.value(QStringLiteral("doc")));
-    a.page = parser.value(QStringLiteral("page")).toInt();
+    const std::int64_t documentId = integerValue(parser, QStringLiteral("doc"), 0);
+    a.documentSha256 = shaOfDocument(library, documentId);
+    a.page = int(integerValue(parser, QStringLiteral("page"), 0));
     a.kind = parser.value(QStringLiteral("kind"));
     a.color = parser.value(QStringLiteral("color"));
     a.quote = parser.value(QStringLiteral("quote"));
@@ -99,6 +99,7 @@ Command annotationsCommand()
                 parser.addOption({QStringLiteral("output"), QStringLiteral("Write the export to this file."), QStringLiteral("FILE")});
                 parser.addPositionalArgument(QStringLiteral("action"), QStringLiteral("list (default), add, export or import FILE."));
             },
+        .numbers = {NumericOption::documentId(), {QStringLiteral("page"), NumberKind::Integer, 1, 1 << 24}},
         .run =
             [](const QCommandLineParser &parser, CommandIo &io) {
                 const QStringList args = parser.positionalArguments();
@@ -107,9 +108,9 @@ Command annotationsCommand()
                 store::AnnotationStore annotations(library.database());
                 store::AnnotationFilter filter;
                 if (parser.isSet(QStringLiteral("doc")) && action != QLatin1String("add"))
-                    filter.documentSha256 = shaOfDocument(library, parser.value(QStringLiteral("doc")));
+                    filter.documentSha256 = shaOfDocument(library, integerValue(parser, QStringLiteral("doc"), 0));
                 if (parser.isSet(QStringLiteral("page")) && action != QLatin1String("add"))
-                    filter.page = parser.value(QStringLiteral("page")).toInt();
+                    filter.page = int(integerValue(parser, QStringLiteral("page"), 0));
                 if (parser.isSet(QStringLiteral("tag")) && action != QLatin1String("add"))
                     filter.tag = parser.value(QStringLiteral("tag"));
 

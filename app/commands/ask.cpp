@@ -37,18 +37,16 @@ AskRequest askRequestFrom(const QCommandLineParser &parser, const QString &quest
     request.question = question;
     request.mode = parseAskMode(parser.value(QStringLiteral("mode")));
     request.retrieval.collection = parser.value(QStringLiteral("collection"));
-    for (const QString &id : parser.values(QStringLiteral("doc"))) {
-        bool ok = false;
-        const qint64 value = id.toLongLong(&ok);
-        if (!ok || value <= 0)
-            fail("--doc {}: not a document id (see 'needlework library')", id.toStdString());
-        request.retrieval.documentIds.push_back(value);
-    }
-    bool ok = false;
-    request.maxTokens = parser.value(QStringLiteral("max-tokens")).toInt(&ok);
-    if (!ok || request.maxTokens <= 0)
-        fail("--max-tokens {}: not a positive number", parser.value(QStringLiteral("max-tokens")).toStdString());
+    for (std::int64_t id : integerValues(parser, QStringLiteral("doc")))
+        request.retrieval.documentIds.push_back(id);
+    request.maxTokens = int(integerValue(parser, QStringLiteral("max-tokens"), 512));
     return request;
+}
+
+std::vector<NumericOption> askNumericOptions()
+{
+    return {NumericOption::documentId(), NumericOption::contextTokens(),
+            {QStringLiteral("max-tokens"), NumberKind::Integer, 1, 1 << 20}};
 }
 
 void loadModelFrom(const QCommandLineParser &parser, AskService &service)
@@ -58,13 +56,7 @@ void loadModelFrom(const QCommandLineParser &parser, AskService &service)
             fail("--kv needs --model: the extractive answer uses no KV cache");
         return;
     }
-    int ctx = 0;
-    if (parser.isSet(QStringLiteral("ctx"))) {
-        bool ok = false;
-        ctx = parser.value(QStringLiteral("ctx")).toInt(&ok);
-        if (!ok || ctx <= 0)
-            fail("--ctx {}: not a positive number", parser.value(QStringLiteral("ctx")).toStdString());
-    }
+    const int ctx = int(integerValue(parser, QStringLiteral("ctx"), 0));
     QString badDevice;
     const std::optional<DeviceChoice> device = deviceOption(parser, badDevice);
     if (!device)
@@ -94,6 +86,11 @@ Command askCommand()
                                   QStringLiteral("ID")});
                 parser.addPositionalArgument(QStringLiteral("question"), QStringLiteral("The question, in quotes."));
             },
+        .numbers = [] {
+            std::vector<NumericOption> numbers = askNumericOptions();
+            numbers.push_back(NumericOption::documentId(QStringLiteral("session")));
+            return numbers;
+        }(),
         .run =
             [](const QCommandLineParser &parser, CommandIo &io) {
                 const QString question = parser.positionalArguments().join(QLatin1Char(' ')).trimmed();
@@ -120,7 +117,7 @@ Command askCommand()
                 SessionService sessions(library.database());
                 std::int64_t sessionId = 0;
                 if (parser.isSet(QStringLiteral("session"))) {
-                    sessionId = parser.value(QStringLiteral("session")).toLongLong();
+                    sessionId = integerValue(parser, QStringLiteral("session"), 0);
                     sessions.store().requireSession(sessionId);
                 } else {
                     sessionId = sessions.startSession(question);

@@ -2,12 +2,15 @@
 #pragma once
 
 #include "app/ask_service.h"
+#include "app/numeric_options.h"
 
 #include <QCommandLineParser>
 
 namespace nw::app {
 
 void addAskOptions(QCommandLineParser &parser);
+// The ranges of the numeric options addAskOptions adds (Command::numbers).
+std::vector<NumericOption> askNumericOptions();
 // The request the options describe (the question is the caller's); throws nw::Error on bad values.
 AskRequest askRequestFrom(const QCommandLineParser &parser, const QString &question);
 // Loads --model (with --kv, --ctx) into the service; nothing without --model.

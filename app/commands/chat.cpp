@@ -6,6 +6,7 @@
 #include "app/ask_report.h"
 #include "app/ask_service.h"
 #include "app/commands/ask_options.h"
+#include "app/commands/interrupt_guard.h"
 #include "app/line_editor.h"
 #include "app/terminal_status_line.h"
 #include "app/session_service.h"
@@ -15,21 +16,10 @@
 #include <QSaveFile>
 
 #include <chrono>
-#include <csignal>
 
 namespace nw::app {
 
 namespace {
-
-// SIGINT while an answer streams cancels it (Generator::cancel only stores an atomic flag, which
-// is safe in a signal handler); at the prompt the line editor reads Ctrl-C as a key instead.
-AskService *g_answering = nullptr;
-
-extern "C" void cancelAnswer(int)
-{
-    if (AskService *service = g_answering)
-        service->cancel();
-}
 
 // `tokensPerSecond` < 0: none to show yet.
 QString statusLine(const AskService &service, double tokensPerSecond = -1)
@@ -76,6 +66,7 @@ Command chatCommand()
             "the common prompt prefix. Lines are edited with the arrow keys and history; Ctrl-C stops an answer. "
             "Type /help for the commands. Every turn is saved in one session."),
         .configure = [](QCommandLineParser &parser) { addAskOptions(parser); },
+        .numbers = askNumericOptions(),
         .run =
             [](const QCommandLineParser &parser, CommandIo &io) {
                 store::LibraryStore library(databasePath(parser));
@@ -142,15 +133,16 @@ Command chatCommand()
                         AskRequest request = defaults;
                         request.question = line;
                         bool streamed = false;
-                        g_answering = &service;
-                        auto previous = std::signal(SIGINT, cancelAnswer);
+                        // Ctrl-C while the answer streams cancels it (AskService::cancel only
+                        // stores an atomic flag); at the prompt the line editor reads Ctrl-C as a key.
+                        InterruptGuard interrupt([](void *s) { static_cast<AskService *>(s)->cancel(); }, &service);
                         AskResult result;
                         // The pinned status line follows the work: prompt tokens read, then the
                         // cache and the decode speed while the answer streams.
                         using Clock = std::chrono::steady_clock;
                         Clock::time_point firstPiece;
                         std::int64_t cachedAtFirstPiece = 0;
-                        try {
+                        {
                             result = service.ask(
                                 request,
                                 [&](const QString &text) {
@@ -172,13 +164,7 @@ Command chatCommand()
                                                              .arg(total)
                                                              .arg(formatBytes(s.kvBytesUsed), formatBytes(s.kvBytesReserved)));
                                 });
-                        } catch (...) {
-                            std::signal(SIGINT, previous);
-                            g_answering = nullptr;
-                            throw;
                         }
-                        std::signal(SIGINT, previous);
-                        g_answering = nullptr;
                         if (streamed)
                             io.out << '\n';
                         if (result.stopReason == QLatin1String("cancelled"))
@@ -189,7 +175,7 @@ Command chatCommand()
                         sessions.recordTurn(sessionId, result);
                         status.printPlain(statusLine(service, decodeSpeed(result)));
                     } catch (const Error &e) {
-                        io.out << "error: " << e.what() << '\n';
+                        io.out << "error: " << e.what() << remedyHint(e.remedy()) << '\n';
                     }
                     io.out.flush();
                 }

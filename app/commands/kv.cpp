@@ -60,10 +60,10 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
             names << QString::fromStdString(a.name);
         return usage(QStringLiteral("give exactly one of --model M.gguf and --arch NAME (known: %1)").arg(names.join(QStringLiteral(", "))));
     }
-    bool ok = false;
-    const qlonglong ctx = parser.value(QStringLiteral("ctx")).toLongLong(&ok);
-    if (!parser.isSet(QStringLiteral("ctx")) || !ok || ctx <= 0)
-        return usage(QStringLiteral("--ctx N (a positive number of tokens) is required"));
+    const std::optional<std::int64_t> ctxOption = integerValue(parser, QStringLiteral("ctx"));
+    if (!ctxOption)
+        return usage(QStringLiteral("--ctx N (a number of tokens: 4096, 32k, 1M) is required"));
+    const std::int64_t ctx = *ctxOption;
 
     QString badDevice;
     const std::optional<DeviceChoice> device = deviceOption(parser, badDevice);
@@ -72,7 +72,7 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
     // The GPU the cache would live on (a device cache is allocated whole: the "allocated" figure).
     const BackendDecision decision = decideBackend(*device, gpuInfo());
     if (!decision.error.empty())
-        fail("{}", decision.error);
+        fail(Remedy::CpuDevice, "{}", decision.error);
     const GpuDevice *gpu = decision.useCuda ? &gpuInfo().devices.front() : nullptr;
 
     HParams hp;
@@ -97,7 +97,7 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
         for (const KvModeFigures &f : figures)
             modes.push_back({{"mode", f.spec.toString()},
                              {"row_type", rowTypeName(f.spec)},
-                             {"bytes_per_token", f.bytesPerToken},
+                             {"kv_bytes_per_token", f.bytesPerToken},
                              {"bytes_used", f.usedBytes},
                              {"bytes_reserved", f.reservedBytes},
                              {"saving_vs_mha_f16", f.savingVsMha}});
@@ -112,7 +112,7 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
             {"head_dim_v", hp.headDimV},
             {"kv_lora_rank", hp.kvLoraRank},
             {"qk_rope_head_dim", hp.qkRopeHeadDim},
-            {"mha_f16_bytes_per_token", mhaPerToken},
+            {"mha_f16_kv_bytes_per_token", mhaPerToken},
             {"mha_f16_bytes", mhaPerToken * static_cast<std::uint64_t>(ctx)},
             {"modes", modes},
         };
@@ -153,7 +153,7 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
         QStringLiteral("1.00×"));
     for (const KvModeFigures &f : figures)
         row(QString::fromStdString(f.spec.toString() + " " + rowTypeName(f.spec)), f.bytesPerToken, f.usedBytes,
-            formatBytes(f.reservedBytes), QString::number(f.savingVsMha, 'f', 2) + QStringLiteral("×"));
+            formatBytes(f.reservedBytes), QString::fromStdString(formatSaving(f.savingVsMha)));
     if (gpu) {
         QStringList fitting;
         for (const KvModeFigures &f : figures)
@@ -196,6 +196,7 @@ Command kvCommand()
                                   QStringLiteral("MODES")});
                 addJsonOption(parser);
             },
+        .numbers = {{QStringLiteral("ctx"), NumberKind::Tokens, 1, 1ll << 32}},
         .run = runKv,
     };
 }

@@ -45,6 +45,7 @@ Command searchCommand()
                 addJsonOption(parser);
                 parser.addPositionalArgument(QStringLiteral("QUERY"), QStringLiteral("What to look for."));
             },
+        .numbers = {{QStringLiteral("limit"), NumberKind::Integer, 1, 10000}},
         .run =
             [](const QCommandLineParser &parser, CommandIo &io) {
                 const QString query = parser.positionalArguments().join(QLatin1Char(' '));
@@ -52,13 +53,7 @@ Command searchCommand()
                     io.err << "needlework search: no QUERY given (see 'needlework search --help')\n";
                     return static_cast<int>(ExitUsage);
                 }
-                bool ok = false;
-                const int limit = parser.value(QStringLiteral("limit")).toInt(&ok);
-                if (!ok || limit < 1) {
-                    io.err << "needlework search: --limit needs a positive number, not '"
-                           << parser.value(QStringLiteral("limit")) << "'\n";
-                    return static_cast<int>(ExitUsage);
-                }
+                const int limit = int(integerValue(parser, QStringLiteral("limit"), 10));
                 const QString dbPath = databasePath(parser);
                 if (!QFileInfo::exists(dbPath))
                     fail("there is no library at {}: add documents with 'needlework ingest' first", dbPath.toStdString());

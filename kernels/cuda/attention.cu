@@ -147,8 +147,9 @@ void attention(const AttentionArgs &a, cudaStream_t stream)
 {
     const KvLayerView &kv = a.kv;
     if (kv.type != TensorType::F32 && kv.type != TensorType::F16 && kv.type != TensorType::BF16)
-        nw::fail("cuda::attention: KV rows of type {} are not supported on CUDA yet (F32, F16, BF16); "
-                 "the quantized +q8/+q4 modes run with --device cpu", tensorTypeName(kv.type));
+        nw::fail(nw::Remedy::CpuDevice,
+                 "cuda::attention: KV rows of type {} are not supported on CUDA yet (F32, F16, BF16); "
+                 "the quantized +q8/+q4 modes run on the CPU", tensorTypeName(kv.type));
     if (kv.blockSize <= 0 || kv.blockTable == nullptr || kv.kBlocks == nullptr || kv.vBlocks == nullptr)
         nw::fail("cuda::attention: KV view without blocks (block size {})", kv.blockSize);
     if (kv.nKvHeads <= 0 || kv.kHeadDim <= 0 || kv.vHeadDim <= 0)

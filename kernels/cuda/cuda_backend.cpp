@@ -159,8 +159,9 @@ const CudaBackend::DeviceWeight &CudaBackend::deviceWeight(const WeightMatrix &w
     if (w.data == nullptr || w.rows <= 0 || w.cols <= 0)
         nw::fail("cuda: empty weight matrix [{}, {}]", w.rows, w.cols);
     if (!canDequantizeToBf16(w.type))
-        nw::fail("cuda: weights of type {} are not supported on CUDA yet (F32, F16, BF16, Q8_0, Q4_0, Q4_K, "
-                 "Q5_K, Q6_K); run with --device cpu", tensorTypeName(w.type));
+        nw::fail(nw::Remedy::CpuDevice,
+                 "cuda: weights of type {} are not supported on CUDA yet (F32, F16, BF16, Q8_0, Q4_0, Q4_K, "
+                 "Q5_K, Q6_K); they run on the CPU", tensorTypeName(w.type));
 
     const std::size_t rawBytes = stride * std::size_t(w.rows);
     const std::size_t bf16Bytes = std::size_t(w.rows) * std::size_t(w.cols) * 2;

@@ -31,6 +31,19 @@ expect 1 "window without a display" --
 for sub in $("$exe" --help | awk '/^Subcommands:/{on=1; next} on && /^  [a-z]/{print $1} on && /^$/{exit}'); do
   expect 0 "$sub --help" -- "$sub" --help
 done
+# Every numeric option of every subcommand (found in its --help by the value names numbers use):
+# a bad value is one line and exit 2, before any model is loaded (a --model that does not exist
+# would fail later with exit 1).
+for sub in $("$exe" --help | awk '/^Subcommands:/{on=1; next} on && /^  [a-z]/{print $1} on && /^$/{exit}'); do
+  help=$("$exe" "$sub" --help)
+  model=()
+  grep -q -- '--model <' <<<"$help" && model=(--model /nonexistent/model.gguf)
+  for opt in $(grep -oE -- '--[a-z-]+ <(N|T|K|P|R|S|ID|LIST)>' <<<"$help" | grep -vE -- '--(kv|variants|docs) ' | awk '{print $1}' | sort -u); do
+    for bad in abc -1 nan 1e999 ''; do
+      expect 2 "$sub $opt='$bad'" -- "$sub" "$opt=$bad" "${model[@]}"
+    done
+  done
+done
 "$exe" --version | grep -Eq '^needlework [0-9]+\.[0-9]+\.[0-9]+$' || { echo "FAIL: --version format"; failures=$((failures + 1)); }
 "$exe" doctor --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["sqlite"]["fts5"] is True; assert d["cpu"]["threads"] >= 1; assert d["paths"]["data"]' \
   || { echo "FAIL: doctor --json content"; failures=$((failures + 1)); }

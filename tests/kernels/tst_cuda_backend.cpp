@@ -10,6 +10,8 @@
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/float16.h"
 
+#include "tests/support/cuda_test.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -24,41 +26,11 @@
 
 namespace {
 
-// Exit code 77 (CTest SKIP_RETURN_CODE) before doctest runs when there is no device.
-[[maybe_unused]] const bool deviceChecked = [] {
-    if (!nw::cuda::cudaDevicePresent()) {
-        std::printf("SKIP: no CUDA device (cudaGetDeviceCount found none)\n");
-        std::exit(77);
-    }
-    return true;
-}();
+using nw::test::checkClose;
+using nw::test::randomFloats;
 
 using nw::TensorType;
 using nw::cuda::DeviceBuffer;
-
-std::vector<float> randomFloats(std::size_t n, std::uint32_t seed, float range = 1.f)
-{
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> value(-range, range);
-    std::vector<float> v(n);
-    for (float &x : v)
-        x = value(rng);
-    return v;
-}
-
-// |got - ref| <= tol * (1 + |ref|) everywhere.
-void checkClose(const std::vector<float> &got, const std::vector<float> &ref, float tol)
-{
-    REQUIRE(got.size() == ref.size());
-    std::size_t bad = 0, firstBad = 0;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        const bool ok = std::abs(double(got[i]) - ref[i]) <= tol * (1.0 + std::abs(ref[i]));
-        if (!ok && bad++ == 0)
-            firstBad = i;
-    }
-    INFO("first bad element " << firstBad << ": got " << got[firstBad] << " ref " << ref[firstBad]);
-    CHECK(bad == 0);
-}
 
 } // namespace
 

@@ -9,6 +9,8 @@
 #include "kernels/cuda/store_kv.cuh"
 #include "kernels/float16.h"
 
+#include "tests/support/cuda_test.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -20,41 +22,10 @@
 
 namespace {
 
-// Exit code 77 (CTest SKIP_RETURN_CODE) before doctest runs when there is no device.
-[[maybe_unused]] const bool deviceChecked = [] {
-    if (!nw::cuda::cudaDevicePresent()) {
-        std::printf("SKIP: no CUDA device (cudaGetDeviceCount found none)\n");
-        std::exit(77);
-    }
-    return true;
-}();
+using nw::test::checkClose;
+using nw::test::randomFloats;
 
 using nw::cuda::DeviceBuffer;
-
-std::vector<float> randomFloats(std::size_t n, std::uint32_t seed, float range = 1.f)
-{
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> value(-range, range);
-    std::vector<float> v(n);
-    for (float &x : v)
-        x = value(rng);
-    return v;
-}
-
-// |gpu - ref| <= tol * (1 + |ref|) for every element (NaN only where ref is NaN).
-void checkClose(const std::vector<float> &gpu, const std::vector<float> &ref, float tol)
-{
-    REQUIRE(gpu.size() == ref.size());
-    std::size_t bad = 0, firstBad = 0;
-    for (std::size_t i = 0; i < gpu.size(); ++i) {
-        const bool ok = std::isnan(ref[i]) ? std::isnan(gpu[i])
-                                           : std::abs(double(gpu[i]) - ref[i]) <= tol * (1.0 + std::abs(ref[i]));
-        if (!ok && bad++ == 0)
-            firstBad = i;
-    }
-    INFO("first bad element " << firstBad << ": gpu " << gpu[firstBad] << " ref " << ref[firstBad]);
-    CHECK(bad == 0);
-}
 
 } // namespace
 
