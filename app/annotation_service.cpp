@@ -1,7 +1,9 @@
-// Annotation export and import formats.
+// Annotations made and changed through the store, and their export and import formats.
 #include "app/annotation_service.h"
 
 #include "common/error.h"
+#include "common/log.h"
+#include "ingest/page_words.h"
 
 #include <nlohmann/json.hpp>
 
@@ -95,6 +97,79 @@ std::vector<QStringList> parseCsv(const QString &text)
 
 } // namespace
 
+AnnotationService::AnnotationService(store::LibraryStore &library) : m_library(library), m_annotations(library.database())
+{
+}
+
+std::vector<Annotation> AnnotationService::list(const AnnotationFilter &filter) { return m_annotations.list(filter); }
+
+std::optional<Annotation> AnnotationService::find(std::int64_t id) { return m_annotations.find(id); }
+
+DocumentInfo AnnotationService::requireDocument(std::int64_t documentId)
+{
+    const std::optional<DocumentInfo> doc = m_library.findDocument(documentId);
+    if (!doc)
+        fail("document {} is no longer in the library", documentId);
+    return *doc;
+}
+
+std::int64_t AnnotationService::highlight(const PageSelection &s, const QString &color, const QString &note,
+                                          const QStringList &tags)
+{
+    if (s.length <= 0)
+        fail("nothing is selected to highlight");
+    Annotation a;
+    a.documentSha256 = requireDocument(s.documentId).sha256;
+    a.page = s.page;
+    a.quote = s.text;
+    a.note = note;
+    a.tags = tags;
+    a.color = color;
+    a.rects = s.rects;
+    if (a.rects.empty()) {
+        try {
+            // The words the selection touches, one rectangle each (what the rendered view draws).
+            for (const WordBox &w : ingest::pageWordBoxes(m_library, s.documentId, s.page))
+                if (static_cast<int>(w.offset) < s.start + s.length && static_cast<int>(w.offset + w.length) > s.start)
+                    a.rects.push_back(w.box);
+        } catch (const Error &e) {
+            nw::log::get("app")->info("no word boxes for document {} page {}: {}", s.documentId, s.page, e.what());
+        }
+    }
+    if (a.rects.empty())
+        a.kind = QStringLiteral("note"); // a text document has no boxes: keep the quote as a note
+    return m_annotations.add(a);
+}
+
+std::int64_t AnnotationService::addNote(std::int64_t documentId, int page, const QString &quote, const QString &note,
+                                        const QStringList &tags, const QString &color)
+{
+    Annotation a;
+    a.kind = QStringLiteral("note");
+    a.documentSha256 = requireDocument(documentId).sha256;
+    a.page = page;
+    a.quote = quote;
+    a.note = note;
+    a.tags = tags;
+    a.color = color;
+    return m_annotations.add(a);
+}
+
+bool AnnotationService::update(std::int64_t id, const QString &note, const QStringList &tags, const QString &color)
+{
+    std::optional<Annotation> a = m_annotations.find(id);
+    if (!a)
+        return false;
+    a->note = note;
+    a->tags = tags;
+    if (!color.isEmpty())
+        a->color = color;
+    m_annotations.update(*a);
+    return true;
+}
+
+bool AnnotationService::remove(std::int64_t id) { return m_annotations.remove(id); }
+
 AnnotationFormat parseAnnotationFormat(const QString &name)
 {
     if (name == QLatin1String("json"))
@@ -106,7 +181,7 @@ AnnotationFormat parseAnnotationFormat(const QString &name)
     fail("unknown format '{}': use json, csv or md", name.toStdString());
 }
 
-QByteArray exportAnnotations(const std::vector<store::Annotation> &annotations, AnnotationFormat format)
+QByteArray exportAnnotations(const std::vector<Annotation> &annotations, AnnotationFormat format)
 {
     switch (format) {
     case AnnotationFormat::Json: {

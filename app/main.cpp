@@ -1,7 +1,6 @@
 // Entry point: no subcommand opens the workbench window; a subcommand runs headless.
 #include "app/cli.h"
 #include "app/paths.h"
-#include "ui/chat_dock.h"
 #include "ui/main_window.h"
 
 #include <QApplication>
@@ -54,11 +53,8 @@ int main(int argc, char **argv)
     QTextStream err(stderr);
     if (!nw::app::setupLogging(invocation.logLevel, err))
         return nw::app::ExitUsage;
-    // The chat's context: the default asks for 4096 tokens, cut to the model's training context
-    // but never under 1024 (a prompt with passages needs that much; see ChatDock).
-    nw::ui::MainWindow window({.databasePath = invocation.database,
-                               .modelPath = invocation.model,
-                               .contextTokens = nw::ui::ChatDock::kDefaultContextTokens});
+    // The chat's context follows the workbench's policy (app/model_settings.h), as `ask` does.
+    nw::ui::MainWindow window({.databasePath = invocation.database, .modelPath = invocation.model});
     window.show();
     return app.exec();
 }

@@ -3,10 +3,9 @@
 #include "app/commands/commands.h"
 
 #include "app/ask_report.h"
-#include "app/ask_service.h"
 #include "app/commands/ask_options.h"
 #include "app/commands/device_option.h"
-#include "app/session_service.h"
+#include "app/workbench.h"
 #include "common/error.h"
 
 #include <QFileInfo>
@@ -25,10 +24,12 @@ void addAskOptions(QCommandLineParser &parser)
     parser.addOption({QStringLiteral("collection"), QStringLiteral("Only documents in this collection."), QStringLiteral("NAME")});
     parser.addOption({QStringLiteral("doc"), QStringLiteral("Only this document (repeat for more)."), QStringLiteral("ID")});
     parser.addOption({QStringLiteral("kv"), QStringLiteral("KV cache mode: full, mla, ... (default: the model's)."), QStringLiteral("MODE")});
-    parser.addOption({QStringLiteral("ctx"), QStringLiteral("Context tokens (default: the model's, at most 8192)."), QStringLiteral("N")});
+    parser.addOption({QStringLiteral("ctx"), QStringLiteral("Context tokens (default: the model's training context, at least 1024 and at most 4096)."),
+                      QStringLiteral("N")});
     addDeviceOption(parser);
-    parser.addOption({QStringLiteral("max-tokens"), QStringLiteral("Answer length at most, in tokens (default 512)."), QStringLiteral("N"),
-                      QStringLiteral("512")});
+    parser.addOption({QStringLiteral("max-tokens"),
+                      QStringLiteral("Answer length at most, in tokens (default 512, at most a quarter of the context)."),
+                      QStringLiteral("N")});
 }
 
 AskRequest askRequestFrom(const QCommandLineParser &parser, const QString &question)
@@ -39,7 +40,8 @@ AskRequest askRequestFrom(const QCommandLineParser &parser, const QString &quest
     request.retrieval.collection = parser.value(QStringLiteral("collection"));
     for (std::int64_t id : integerValues(parser, QStringLiteral("doc")))
         request.retrieval.documentIds.push_back(id);
-    request.maxTokens = int(integerValue(parser, QStringLiteral("max-tokens"), 512));
+    // 0: the workbench's default answer length (app/model_settings.h).
+    request.maxTokens = int(integerValue(parser, QStringLiteral("max-tokens"), 0));
     return request;
 }
 
@@ -49,7 +51,7 @@ std::vector<NumericOption> askNumericOptions()
             {QStringLiteral("max-tokens"), NumberKind::Integer, 1, 1 << 20}};
 }
 
-void loadModelFrom(const QCommandLineParser &parser, AskService &service)
+void loadModelFrom(const QCommandLineParser &parser, Workbench &workbench)
 {
     if (!parser.isSet(QStringLiteral("model"))) {
         if (parser.isSet(QStringLiteral("kv")))
@@ -61,7 +63,9 @@ void loadModelFrom(const QCommandLineParser &parser, AskService &service)
     const std::optional<DeviceChoice> device = deviceOption(parser, badDevice);
     if (!device)
         fail("{}", badDevice.toStdString());
-    service.loadModel(parser.value(QStringLiteral("model")), parser.value(QStringLiteral("kv")), ctx, *device);
+    workbench.setModel({.path = parser.value(QStringLiteral("model")), .kvMode = parser.value(QStringLiteral("kv")),
+                        .contextTokens = ctx, .device = *device});
+    workbench.loadModel();
 }
 
 Command askCommand()
@@ -99,30 +103,26 @@ Command askCommand()
                     return static_cast<int>(ExitUsage);
                 }
                 const bool json = parser.isSet(QStringLiteral("json"));
-                store::LibraryStore library(databasePath(parser));
-                AskService service(library);
-                loadModelFrom(parser, service);
                 const AskRequest request = askRequestFrom(parser, question);
-                bool streamed = false;
-                const AskResult result = service.ask(request, [&](const QString &text) {
-                    if (json)
-                        return;
-                    io.out << text;
-                    io.out.flush();
-                    streamed = true;
-                });
-                if (streamed)
-                    io.out << '\n';
-
-                SessionService sessions(library.database());
-                std::int64_t sessionId = 0;
+                std::int64_t sessionId = 0; // a new session
                 if (parser.isSet(QStringLiteral("session"))) {
                     sessionId = integerValue(parser, QStringLiteral("session"), 0);
-                    sessions.store().requireSession(sessionId);
-                } else {
-                    sessionId = sessions.startSession(question);
                 }
-                sessions.recordTurn(sessionId, result);
+                Workbench workbench(databasePath(parser));
+                loadModelFrom(parser, workbench);
+                bool streamed = false;
+                AskCallbacks callbacks;
+                if (!json)
+                    callbacks.onText = [&](const QString &text) {
+                        io.out << text;
+                        io.out.flush();
+                        streamed = true;
+                    };
+                const WorkbenchAnswer answer = workbench.ask(request, sessionId, callbacks);
+                const AskResult &result = answer.result;
+                sessionId = answer.sessionId;
+                if (streamed)
+                    io.out << '\n';
 
                 if (json) {
                     nlohmann::json j = askResultToJson(result);

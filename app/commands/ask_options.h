@@ -1,8 +1,8 @@
-// The options `ask` and `chat` share: database, model, mode, documents, KV mode, context.
+// The options `ask` and `chat` share: database, model, mode, documents, KV mode, context, device.
 #pragma once
 
-#include "app/ask_service.h"
 #include "app/numeric_options.h"
+#include "app/workbench.h"
 
 #include <QCommandLineParser>
 
@@ -13,7 +13,7 @@ void addAskOptions(QCommandLineParser &parser);
 std::vector<NumericOption> askNumericOptions();
 // The request the options describe (the question is the caller's); throws nw::Error on bad values.
 AskRequest askRequestFrom(const QCommandLineParser &parser, const QString &question);
-// Loads --model (with --kv, --ctx) into the service; nothing without --model.
-void loadModelFrom(const QCommandLineParser &parser, AskService &service);
+// Loads --model (with --kv, --ctx, --device) into the workbench; nothing without --model.
+void loadModelFrom(const QCommandLineParser &parser, Workbench &workbench);
 
 } // namespace nw::app

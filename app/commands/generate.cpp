@@ -4,6 +4,7 @@
 #include "app/commands/device_option.h"
 #include "app/commands/interrupt_guard.h"
 #include "app/commands/model_options.h"
+#include "app/model_settings.h"
 
 #include "common/error.h"
 #include "engine/model.h"
@@ -73,11 +74,9 @@ int runGenerate(const QCommandLineParser &parser, CommandIo &io)
 
     const auto [gguf, model, tokenizer, kvMode] = loadModelFromOptions(parser, threads, *device);
     const std::vector<std::int32_t> promptTokens = tokenizer->encode(prompt, true, false);
-    // Default context: what the prompt and the tokens asked for need, within what the model was
-    // trained for (at least 512 so short runs stay comparable).
+    // Default context: the workbench's one policy, with room for the prompt and the tokens asked for.
     const std::int64_t needed = static_cast<std::int64_t>(promptTokens.size()) + options.maxTokens;
-    const std::int64_t ctx = ctxOption > 0 ? ctxOption
-                                           : std::max<std::int64_t>(std::min<std::int64_t>(needed, model->hparams().nCtxTrain), 512);
+    const std::int64_t ctx = contextTokensFor(ctxOption, model->hparams().nCtxTrain, needed);
     Generator generator(*model, *tokenizer, kvMode, ctx);
 
     const bool json = parser.isSet(QStringLiteral("json"));
@@ -169,7 +168,7 @@ Command generateCommand()
                 parser.addOption({QStringLiteral("min-p"), QStringLiteral("Drop tokens below P × the best one's probability (default 0.05)."), QStringLiteral("P")});
                 parser.addOption({QStringLiteral("repeat-penalty"), QStringLiteral("Penalty for the last 64 tokens (default 1: off)."), QStringLiteral("R")});
                 parser.addOption({QStringLiteral("seed"), QStringLiteral("Random seed (default: a new one each run)."), QStringLiteral("S")});
-                parser.addOption({QStringLiteral("ctx"), QStringLiteral("Context size in tokens (default: prompt + N, at least 512)."), QStringLiteral("N")});
+                parser.addOption({QStringLiteral("ctx"), QStringLiteral("Context size in tokens (default: prompt + N or 4096, whichever is more, within the model's training context, at least 1024)."), QStringLiteral("N")});
                 addModelRunOptions(parser, QStringLiteral("KV cache mode: full or mla (default: the model's own, mla for DeepSeek)."));
                 addJsonOption(parser);
             },

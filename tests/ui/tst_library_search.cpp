@@ -62,7 +62,8 @@ void TestLibrarySearch::ingestSearchClickShowsHighlightedPage()
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     nw::ui::LibraryView *library = window.library();
-    QVERIFY(library->store() != nullptr);
+    QVERIFY(library->workbench() != nullptr);
+    QCOMPARE(library->workbench(), window.workbench());
 
     // Event-loop latency while the ingest job runs.
     nw::test::LatencyProbe probe;
