@@ -5,7 +5,12 @@
 
 #include <QApplication>
 #include <QCoreApplication>
+#include <QDir>
+#include <QFile>
 #include <QGuiApplication>
+#include <QTemporaryDir>
+
+#include <optional>
 
 #include <cstdlib>
 
@@ -34,6 +39,14 @@ int main(int argc, char **argv)
         // window, so offscreen (unless asked otherwise) works with or without a display.
         if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
             qputenv("QT_QPA_PLATFORM", "offscreen");
+        // Qt's platforms want a private runtime folder and warn on stderr when XDG_RUNTIME_DIR is
+        // unset (a CI job, a cron shell): give them one of their own (0700) for this run.
+        std::optional<QTemporaryDir> runtimeDir;
+        if (qEnvironmentVariableIsEmpty("XDG_RUNTIME_DIR")) {
+            runtimeDir.emplace(QDir::tempPath() + QStringLiteral("/needlework-runtime-XXXXXX"));
+            if (runtimeDir->isValid())
+                qputenv("XDG_RUNTIME_DIR", QFile::encodeName(runtimeDir->path()));
+        }
         QGuiApplication app(argc, argv);
         nw::app::setApplicationIdentity();
         return nw::app::runHeadless(invocation);

@@ -34,7 +34,7 @@ QString quoted(const QString &value)
 // 1048576 rather than 1.04858e+06: whole bounds print as integers.
 QString boundText(double v)
 {
-    if (std::abs(v) < 9007199254740992.0 && v == std::floor(v))
+    if (std::abs(v) <= 9007199254740992.0 && v == std::floor(v))
         return QString::number(static_cast<qint64>(v));
     return QString::number(v);
 }

@@ -38,8 +38,8 @@ for sub in $("$exe" --help | awk '/^Subcommands:/{on=1; next} on && /^  [a-z]/{p
   help=$("$exe" "$sub" --help)
   model=()
   grep -q -- '--model <' <<<"$help" && model=(--model /nonexistent/model.gguf)
-  for opt in $(grep -oE -- '--[a-z-]+ <(N|T|K|P|R|S|ID|LIST)>' <<<"$help" | grep -vE -- '--(kv|variants|docs) ' | awk '{print $1}' | sort -u); do
-    for bad in abc -1 nan 1e999 ''; do
+  for opt in $(grep -oE -- '(^|[ ,])--?[a-z][a-z-]* <(N|T|K|P|R|S|ID|LIST)>' <<<"$help" | grep -vE -- '--(kv|variants|docs) ' | awk '{print $NF=="" ? $1 : $(NF-1)}' | sort -u); do
+    for bad in abc -1 nan ''; do
       expect 2 "$sub $opt='$bad'" -- "$sub" "$opt=$bad" "${model[@]}"
     done
   done
