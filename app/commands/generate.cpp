@@ -13,8 +13,10 @@
 
 #include <QFile>
 
+#include <cmath>
 #include <csignal>
 #include <random>
+#include <type_traits>
 
 namespace nw::app {
 namespace {
@@ -44,9 +46,21 @@ T numberOption(const QCommandLineParser &parser, const char *name, T fallback, T
         return fallback;
     bool ok = false;
     const double value = parser.value(key).toDouble(&ok);
-    if (!ok || value < static_cast<double>(min) || value > static_cast<double>(max)) {
-        bad.message = QStringLiteral("--%1 needs a number from %2 to %3, not '%4'")
-                          .arg(key, QString::number(static_cast<double>(min)), QString::number(static_cast<double>(max)),
+    // "nan" and "inf" parse as numbers and fail every comparison: refused by isfinite. Integer
+    // options take whole numbers and print their bounds as such (1048576, not 1.04858e+06).
+    constexpr bool whole = std::is_integral_v<T>;
+    if (!ok || !std::isfinite(value) || value < static_cast<double>(min) || value > static_cast<double>(max) ||
+        (whole && value != std::floor(value))) {
+        const auto text = [](T bound) {
+            if constexpr (whole && std::is_signed_v<T>)
+                return QString::number(static_cast<qlonglong>(bound));
+            else if constexpr (whole)
+                return QString::number(static_cast<qulonglong>(bound));
+            else
+                return QString::number(static_cast<double>(bound));
+        };
+        bad.message = QStringLiteral("--%1 needs a %2 from %3 to %4, not '%5'")
+                          .arg(key, whole ? QStringLiteral("whole number") : QStringLiteral("number"), text(min), text(max),
                                parser.value(key));
         return fallback;
     }
