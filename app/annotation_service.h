@@ -55,7 +55,10 @@ enum class AnnotationFormat { Json, Csv, Markdown };
 AnnotationFormat parseAnnotationFormat(const QString &name); // json|csv|md; throws nw::Error
 
 QByteArray exportAnnotations(const std::vector<Annotation> &annotations, AnnotationFormat format);
-// JSON and CSV (as exportAnnotations writes them); throws nw::Error naming the line or field.
+// JSON and CSV (as exportAnnotations writes them), strictly: a field of the wrong type (page 1.5,
+// tags "x"), an unknown JSON field, or a CSV field over 1 MiB throws nw::Error naming the record
+// (or line) and the field; values in messages have their control characters escaped. The store
+// checks the rest (AnnotationLimits, dates) when importing.
 std::vector<Annotation> parseAnnotations(const QByteArray &data, AnnotationFormat format);
 
 } // namespace nw::app

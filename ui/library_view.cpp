@@ -156,6 +156,8 @@ void LibraryView::refresh()
     }
 }
 
+QString LibraryView::statusText() const { return m_status->text(); }
+
 void LibraryView::focusSearch()
 {
     m_searchBox->setFocus(Qt::ShortcutFocusReason);

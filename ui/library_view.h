@@ -40,8 +40,11 @@ public:
     bool isIngesting() const { return m_thread != nullptr; }
     void cancelIngest();
 
+    // Searches within store::SearchBudget; a query over it (too many terms or bytes, or too
+    // slow) comes back at once with the reason in the status line.
     void search(const QString &query);
     void focusSearch();
+    QString statusText() const;
 
     QTreeWidget *documentTree() const { return m_tree; }
     QListWidget *resultList() const { return m_results; }
