@@ -88,7 +88,7 @@ void SpmTokenizer::encodeSegment(std::string_view text, std::vector<std::int32_t
     std::vector<Symbol> symbols;
     symbols.reserve(text.size());
     for (std::size_t offset = 0; offset < text.size();) {
-        const std::size_t length = std::min(unicode::utf8Length(static_cast<unsigned char>(text[offset])), text.size() - offset);
+        const std::size_t length = std::min(unicode::symbolLength(static_cast<unsigned char>(text[offset])), text.size() - offset);
         const int index = static_cast<int>(symbols.size());
         offset += length;
         symbols.push_back({offset - length, length, index - 1, offset == text.size() ? -1 : index + 1});
