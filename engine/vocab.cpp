@@ -11,6 +11,7 @@
 #include <array>
 #include <cstring>
 #include <fmt/format.h>
+#include <span>
 
 namespace nw {
 namespace {
@@ -49,12 +50,6 @@ constexpr std::array<std::string_view, 22> kEndOfGenerationTexts = {
 // gpt-oss's Harmony markers: llama.cpp makes them user-defined so they are always matched and
 // always rendered (a reply's channel headers stay visible to whoever parses them).
 constexpr std::array<std::string_view, 4> kHarmonyMarkers = {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"};
-
-template <std::size_t N>
-bool isOneOf(std::string_view text, const std::array<std::string_view, N> &texts)
-{
-    return std::find(texts.begin(), texts.end(), text) != texts.end();
-}
 
 // The left length first: token texts may contain any byte, spaces included.
 void makeMergeKey(std::string &key, std::string_view left, std::string_view right)
@@ -177,47 +172,42 @@ void Vocab::setType(std::int32_t id, TokenType type)
 
 void Vocab::deriveSpecialTokens()
 {
-    // Each rule looks at every distinct text once, with the id the text maps to (the last of
-    // duplicates). Where several tokens fit a role, llama.cpp takes the first in its hash map's
-    // order; this takes the lowest id (it matters only for vocabularies with two such texts,
-    // and both end generation either way).
-    auto canonical = [this](std::int32_t id) { return find(text(id)) == id; };
-
-    struct Role {
-        std::int32_t *id;
-        const std::string_view *texts;
-        std::size_t nTexts;
+    // Each rule looks a text up (the id a text maps to is the last of duplicates). Where several
+    // tokens fit a role, llama.cpp takes the first in its hash map's order; this takes the
+    // lowest id (it matters only for vocabularies with two such texts, and both end generation
+    // either way).
+    auto lowestOf = [this](std::span<const std::string_view> texts) {
+        std::int32_t lowest = -1;
+        for (std::string_view t : texts)
+            if (const auto id = find(t); id && (lowest < 0 || *id < lowest))
+                lowest = *id;
+        return lowest;
     };
-    const Role roles[] = {
-        {&m_spec.eot, kEotTexts.data(), kEotTexts.size()},          {&m_spec.eom, kEomTexts.data(), kEomTexts.size()},
-        {&m_spec.fimPre, kFimPreTexts.data(), kFimPreTexts.size()}, {&m_spec.fimSuf, kFimSufTexts.data(), kFimSufTexts.size()},
-        {&m_spec.fimMid, kFimMidTexts.data(), kFimMidTexts.size()}, {&m_spec.fimPad, kFimPadTexts.data(), kFimPadTexts.size()},
-        {&m_spec.fimRep, kFimRepTexts.data(), kFimRepTexts.size()}, {&m_spec.fimSep, kFimSepTexts.data(), kFimSepTexts.size()},
+    const std::pair<std::int32_t *, std::span<const std::string_view>> roles[] = {
+        {&m_spec.eot, kEotTexts},       {&m_spec.eom, kEomTexts},       {&m_spec.fimPre, kFimPreTexts},
+        {&m_spec.fimSuf, kFimSufTexts}, {&m_spec.fimMid, kFimMidTexts}, {&m_spec.fimPad, kFimPadTexts},
+        {&m_spec.fimRep, kFimRepTexts}, {&m_spec.fimSep, kFimSepTexts},
     };
-    for (std::int32_t id = 0; id < size(); ++id) {
-        if (!canonical(id))
+    for (const auto &[id, texts] : roles) {
+        if (*id >= 0)
             continue;
-        for (const Role &role : roles) {
-            if (*role.id >= 0 || std::find(role.texts, role.texts + role.nTexts, text(id)) == role.texts + role.nTexts)
-                continue;
-            *role.id = id;
-            setType(id, TokenType::Control);
-        }
+        *id = lowestOf(texts);
+        if (*id >= 0)
+            setType(*id, TokenType::Control);
     }
 
     for (std::int32_t id : {m_spec.fimPad, m_spec.fimRep, m_spec.fimSep})
         if (id >= 0)
             m_eog.push_back(id);
-    for (std::int32_t id = 0; id < size(); ++id) {
-        if (!canonical(id))
-            continue;
-        if (isOneOf(text(id), kEndOfGenerationTexts)) {
-            m_eog.push_back(id);
-            setType(id, TokenType::Control);
+    for (std::string_view t : kEndOfGenerationTexts) {
+        if (const auto id = find(t)) {
+            m_eog.push_back(*id);
+            setType(*id, TokenType::Control);
         }
-        if (isOneOf(text(id), kHarmonyMarkers))
-            setType(id, TokenType::UserDefined);
     }
+    for (std::string_view t : kHarmonyMarkers)
+        if (const auto id = find(t))
+            setType(*id, TokenType::UserDefined);
     for (std::int32_t id : {m_spec.eos, m_spec.eot, m_spec.eom})
         if (id >= 0)
             m_eog.push_back(id);
