@@ -154,6 +154,44 @@ TEST_CASE("the vocabularies of a llama.cpp checkout match their test vectors")
     }
 }
 
+TEST_CASE("the vocabularies of a llama.cpp checkout tokenize malformed UTF-8 and chat markup as llama.cpp does")
+{
+    const auto dir = llamaCppDir();
+    if (!dir) {
+        MESSAGE("no llama.cpp checkout (NW_LLAMA_CPP_DIR, ../peer/llama.cpp): skipping its vocabularies");
+        return;
+    }
+    // The test strings of tests/data/tokenizers/ and llama-tokenize's ids for them with each
+    // real vocabulary (tools/make_tokenizer_vocabs.py golden --llama-inputs).
+    const std::filesystem::path data = nw::test::sourceDir() / "tests" / "data" / "tokenizers";
+    const std::vector<std::string> inputs = readInputs(data / "qwen2.inp");
+    for (const std::string name : {"llama-spm", "phi-3", "gpt-2", "deepseek-llm", "deepseek-coder", "falcon", "mpt",
+                                   "starcoder", "refact"}) {
+        CAPTURE(name);
+        const std::filesystem::path gguf = *dir / "models" / ("ggml-vocab-" + name + ".gguf");
+        if (!std::filesystem::exists(gguf)) {
+            MESSAGE(gguf.string(), " is absent: skipping");
+            continue;
+        }
+        const auto file = nw::GgufFile::open(gguf);
+        const auto tokenizer = nw::Tokenizer::fromGguf(*file);
+        for (const bool chat : {false, true}) {
+            CAPTURE(chat);
+            const auto expected = readOutputs(data / ("real-" + name + (chat ? ".chat.out" : ".out")));
+            REQUIRE(expected.size() == inputs.size());
+            int matched = 0;
+            for (std::size_t i = 0; i < inputs.size(); ++i) {
+                CAPTURE(inputs[i]);
+                const std::vector<std::int32_t> ids = tokenizer->encode(inputs[i], chat, chat);
+                CHECK(ids == expected[i]);
+                matched += ids == expected[i];
+            }
+            MESSAGE(name, std::string(chat ? " (BOS, specials parsed): " : ": "), matched, "/", inputs.size(),
+                    " strings match llama.cpp");
+        }
+    }
+}
+
 TEST_CASE("stories260K: 'Once upon a time' with BOS is 1 403 407 261 378")
 {
     const auto dir = nw::test::conformanceDir();
