@@ -62,6 +62,19 @@ TRAIN_LINES = [
 ]
 TRAIN_TEXT = "\n".join(TRAIN_LINES * 3)
 
+# Probes: strings that pre-tokenizers split differently (case changes inside a word for o200k,
+# contractions, combining marks for Qwen3.5, digit runs for Qwen2 vs Llama 3, '~' for DeepSeek
+# V3's \p{S}, spaces and newlines between words). Each gets a chain of merges ranked before the
+# learned ones that builds it whole, so it becomes one token exactly when the pre-tokenizer
+# leaves it in one word and the ids show any difference in the split.
+PROBES = [
+    "helloWorld", "HelloWorld", "XMLHttp", "iPHONE", "ÉCOLEécole", "don't", "DON'T", "they'LL", "It's",
+    "e\u0301", "a\u0301o\u0308", "n\u0303", "123", "1234", "12345", " 12", "3.14", "~~~", " ~~", "~tilde~",
+    "o W", "d, w", "  Hello", "\n\n ", " \n", "!!!\n", "Äpfel", "工作1314151", "apple工作", "😶\u200d🌫️",
+]
+# A token no merge builds: a pre-tokenizer that takes whole words first (Llama 3) finds it.
+WHOLE_WORD_ONLY = "xyzzyq"
+
 # ---------------------------------------------------------------------------------------------
 # Test strings: the kinds above and their edges, malformed UTF-8, and chat markup.
 TEST_STRINGS = [
@@ -93,6 +106,7 @@ TEST_STRINGS = [
     b"<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n",
     b"<|turn>system\nBe brief.<turn|>\n<|turn>user\nHi<turn|>\n<|turn>model\n<|channel>thought\n<channel|>",
     b"<|user|>\nHi <|end|>\n<|assistant|>\n",
+    b"xyzzyq xyzzyq.xyzzyq", "helloWorld they'LL iPHONE ÉCOLEécole It's ~~~ ~tilde~ d, w 3.14".encode(),
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -198,6 +212,27 @@ def train_merges(sequences, n_merges):
     return merges
 
 
+def probe_merges(symbols_of):
+    """Merges that build each probe left to right: ((a b) c) d ..."""
+    merges = []
+    for probe in PROBES:
+        symbols = symbols_of(probe)
+        left = symbols[0]
+        for right in symbols[1:]:
+            merges.append((left, right))
+            left += right
+    return merges
+
+
+def unique(merges):
+    seen, out = set(), []
+    for m in merges:
+        if m not in seen:
+            seen.add(m)
+            out.append(m)
+    return out
+
+
 def build_vocab(name, family):
     """(tokens, types, scores or None, merges or None)."""
     tokens, types = [], []
@@ -213,11 +248,13 @@ def build_vocab(name, family):
         # Each line with its newline, so merges also cross line ends.
         merges = train_merges(["".join(byte_map[b] for b in (l + "\n").encode()) for l in TRAIN_TEXT.split("\n")],
                               N_MERGES)
+        merges = unique(probe_merges(lambda t: [byte_map[b] for b in t.encode()]) + merges)
         seen = set(tokens)
         for a, b in merges:
             if a + b not in seen:
                 seen.add(a + b)
                 add(a + b, 1)
+        add("".join(byte_map[b] for b in WHOLE_WORD_ONLY.encode()), 1)
         for text, ttype in family["specials"]:
             add(text, ttype)
         return tokens, types, None, [f"{a} {b}" for a, b in merges]
@@ -240,6 +277,10 @@ def build_vocab(name, family):
     else:
         lines = [l + "\n" for l in escaped.split("\n")]
     merges = train_merges(lines, N_MERGES)
+    probe_chars = sorted({c for p in PROBES for c in p.replace(" ", SPACE)} - set(tokens))
+    for c in probe_chars:
+        add(c, 1)
+    merges = unique(probe_merges(lambda t: list(t.replace(" ", SPACE))) + merges)
     seen = set(tokens)
     merged = []
     for a, b in merges:
@@ -247,6 +288,7 @@ def build_vocab(name, family):
             seen.add(a + b)
             add(a + b, 1)
             merged.append(a + b)
+    add(WHOLE_WORD_ONLY, 1)
     if family["model"] == "gemma4":
         return tokens, types, None, [f"{a} {b}" for a, b in merges]
     # SPM scores: earlier merges score higher; characters and specials score 0.
