@@ -135,10 +135,11 @@ std::string today()
     return buffer;
 }
 
-constexpr std::array<std::pair<ChatFamily, std::string_view>, 18> kNames = {{
+constexpr std::array<std::pair<ChatFamily, std::string_view>, 19> kNames = {{
     {ChatFamily::Plain, "plain"},
     {ChatFamily::DeepSeekV2, "deepseek-v2"},
     {ChatFamily::DeepSeekV3, "deepseek-v3"},
+    {ChatFamily::DeepSeekR1, "deepseek-r1"},
     {ChatFamily::DeepSeekV32, "deepseek-v3.2"},
     {ChatFamily::DeepSeekV4, "deepseek-v4"},
     {ChatFamily::Llama3, "llama-3"},
@@ -185,6 +186,9 @@ std::optional<ChatFamily> familyFromTemplate(std::string_view t)
             return ChatFamily::DeepSeekV4;
         if (contains(t, "DSML"))
             return ChatFamily::DeepSeekV32;
+        // R1's generation prompt opens the reasoning: '<｜Assistant｜><think>\n' (V3.1's closes it).
+        if (contains(t, "<｜Assistant｜><think>\\n") || contains(t, "<｜Assistant｜><think>\n"))
+            return ChatFamily::DeepSeekR1;
         return ChatFamily::DeepSeekV3;
     }
     if (contains(t, "'Assistant: ' + message['content'] + eos_token") ||
@@ -262,6 +266,31 @@ std::string deepSeekSystem(std::span<const ChatMessage> messages)
         first = false;
     }
     return system;
+}
+
+// deepseek-r1.jinja (no tools): only the last system message is kept; an assistant message keeps
+// what follows its last </think>.
+std::string applyDeepSeekR1(std::span<const ChatMessage> messages, bool addGenerationPrompt)
+{
+    std::string out;
+    for (const ChatMessage &m : messages)
+        if (m.role == "system")
+            out = m.content;
+    for (const ChatMessage &m : messages) {
+        if (m.role == "user") {
+            out += kDeepSeekUser;
+            out += m.content;
+        } else if (m.role == "assistant") {
+            out += kDeepSeekAssistant;
+            out += afterLast(m.content, "</think>");
+            out += kDeepSeekEos;
+        }
+    }
+    if (addGenerationPrompt) {
+        out += kDeepSeekAssistant;
+        out += "<think>\n";
+    }
+    return out;
 }
 
 std::string applyDeepSeekV32(std::span<const ChatMessage> messages, bool addGenerationPrompt, bool thinking)
@@ -601,6 +630,7 @@ std::vector<std::string> ChatTemplate::stopStrings() const
     switch (m_family) {
     case ChatFamily::DeepSeekV2:
     case ChatFamily::DeepSeekV3:
+    case ChatFamily::DeepSeekR1:
     case ChatFamily::DeepSeekV32:
     case ChatFamily::DeepSeekV4:
         return {std::string(kDeepSeekEos)};
@@ -640,7 +670,7 @@ ReplyFormat ChatTemplate::replyFormat() const
         return ReplyFormat::Harmony;
     case ChatFamily::Qwen3:
     case ChatFamily::Qwen35:
-    case ChatFamily::DeepSeekV3: // R1 and its distills think in <think> blocks
+    case ChatFamily::DeepSeekR1:
     case ChatFamily::DeepSeekV32:
     case ChatFamily::DeepSeekV4:
         return ReplyFormat::ThinkBlock;
@@ -651,7 +681,10 @@ ReplyFormat ChatTemplate::replyFormat() const
 
 bool ChatTemplate::replyStartsInReasoning(const ChatOptions &options) const
 {
-    // These generation prompts end with an open <think> when thinking is on.
+    // These generation prompts end with an open <think>: R1's always, the others' when thinking
+    // is on.
+    if (m_family == ChatFamily::DeepSeekR1)
+        return true;
     return options.enableThinking &&
            (m_family == ChatFamily::Qwen35 || m_family == ChatFamily::DeepSeekV32 || m_family == ChatFamily::DeepSeekV4);
 }
@@ -687,6 +720,10 @@ std::string ChatTemplate::apply(std::span<const ChatMessage> messages, bool addG
         }
         if (addGenerationPrompt)
             out += kDeepSeekAssistant;
+        break;
+
+    case ChatFamily::DeepSeekR1:
+        out = applyDeepSeekR1(messages, addGenerationPrompt);
         break;
 
     case ChatFamily::DeepSeekV32:

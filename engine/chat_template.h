@@ -14,7 +14,8 @@ namespace nw {
 enum class ChatFamily {
     Plain,       // no known template: "System:/User:/Assistant:" paragraphs
     DeepSeekV2,  // "User: ...\n\nAssistant: ...<｜end▁of▁sentence｜>"
-    DeepSeekV3,  // "<｜User｜>...<｜Assistant｜>...<｜end▁of▁sentence｜>" (also R1 and its distills)
+    DeepSeekV3,  // "<｜User｜>...<｜Assistant｜>...<｜end▁of▁sentence｜>" (V3; V3.1 templates are read as V3)
+    DeepSeekR1,  // as V3, replies open with <think>\n and earlier reasoning is cut (R1 and its Qwen/Llama distills)
     DeepSeekV32, // V3.2: as V3, the assistant turn opens with </think> (a think block when thinking)
     DeepSeekV4,  // V4: as V3.2, consecutive user messages share one <｜User｜> turn
     Llama3,      // "<|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|>"

@@ -21,6 +21,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 EOS = {
     "deepseek-v2": "<｜end▁of▁sentence｜>",
     "deepseek-v3": "<｜end▁of▁sentence｜>",
+    "deepseek-r1": "<｜end▁of▁sentence｜>",
     "deepseek-v3.2": "<｜end▁of▁sentence｜>",
     "deepseek-v4": "<｜end▁of▁sentence｜>",
     "llama-3": "<|eot_id|>",

@@ -109,6 +109,8 @@ TEST_CASE("plain replies pass through; the filter follows the chat template")
     std::string shown = filter.push("because\n</think>\n\nYes");
     shown += filter.finish();
     CHECK(shown == "Yes");
+    // R1's prompt always ends with an open <think>.
+    CHECK(nw::ChatTemplate(nw::ChatFamily::DeepSeekR1).replyStartsInReasoning({}));
     CHECK(nw::ChatTemplate(nw::ChatFamily::Harmony).replyFormat() == ReplyFormat::Harmony);
     CHECK(nw::ChatTemplate(nw::ChatFamily::Gemma3).replyFormat() == ReplyFormat::Plain);
 }

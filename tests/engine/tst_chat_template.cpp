@@ -38,6 +38,13 @@ const Golden kGolden[] = {
     {"chatml", "reasoning_in_history", false, "<|im_start|>system\nCite pages.<|im_end|>\n<|im_start|>user\n  Q1?\n<|im_end|>\n<|im_start|>assistant\n<think>\nfirst thoughts\n</think>\n\nA1 [p. 3]<|im_end|>\n<|im_start|>user\nQ2?<|im_end|>\n<|im_start|>assistant\n"},
     {"chatml", "empty_system", false, "<|im_start|>system\n<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"},
     {"chatml", "two_users", false, "<|im_start|>user\nPart one.<|im_end|>\n<|im_start|>user\nPart two.<|im_end|>\n<|im_start|>assistant\n"},
+    {"deepseek-r1", "full", false, "You are a helpful assistant<｜User｜>Hello<｜Assistant｜>Hi there<｜end▁of▁sentence｜><｜User｜>Who are you<｜Assistant｜>   I am an assistant   <｜end▁of▁sentence｜><｜User｜>Another question<｜Assistant｜><think>\n"},
+    {"deepseek-r1", "no_system", false, "<｜User｜>What does clause 7 say?<｜Assistant｜>It limits liability.<｜end▁of▁sentence｜><｜User｜>Quote it.<｜Assistant｜><think>\n"},
+    {"deepseek-r1", "no_generation_prompt", false, "Answer from the sources.<｜User｜>Where is \"Standard Version\" defined?"},
+    {"deepseek-r1", "ends_with_assistant", false, "<｜User｜>What is 2+2?<｜Assistant｜>4<｜end▁of▁sentence｜>"},
+    {"deepseek-r1", "reasoning_in_history", false, "Cite pages.<｜User｜>  Q1?\n<｜Assistant｜>\n\nA1 [p. 3]<｜end▁of▁sentence｜><｜User｜>Q2?<｜Assistant｜><think>\n"},
+    {"deepseek-r1", "empty_system", false, "<｜User｜>Hi<｜Assistant｜><think>\n"},
+    {"deepseek-r1", "two_users", false, "<｜User｜>Part one.<｜User｜>Part two.<｜Assistant｜><think>\n"},
     {"deepseek-v2", "full", false, "You are a helpful assistant\n\nUser: Hello\n\nAssistant: Hi there<｜end▁of▁sentence｜>User: Who are you\n\nAssistant:    I am an assistant   <｜end▁of▁sentence｜>User: Another question\n\nAssistant:"},
     {"deepseek-v2", "no_system", false, "User: What does clause 7 say?\n\nAssistant: It limits liability.<｜end▁of▁sentence｜>User: Quote it.\n\nAssistant:"},
     {"deepseek-v2", "no_generation_prompt", false, "Answer from the sources.\n\nUser: Where is \"Standard Version\" defined?\n\n"},
@@ -240,6 +247,7 @@ TEST_CASE("the family is detected from the template text the model ships")
 {
     const std::map<std::string, ChatFamily> expected = {
         {"deepseek-v2", ChatFamily::DeepSeekV2},     {"deepseek-v3", ChatFamily::DeepSeekV3},
+        {"deepseek-r1", ChatFamily::DeepSeekR1},
         {"deepseek-v3.2", ChatFamily::DeepSeekV32},  {"deepseek-v4", ChatFamily::DeepSeekV4},
         {"llama-3", ChatFamily::Llama3},             {"chatml", ChatFamily::ChatMl},
         {"qwen2.5", ChatFamily::Qwen25},             {"qwen3", ChatFamily::Qwen3},
@@ -291,7 +299,7 @@ TEST_CASE("roles a family cannot express are errors, not silent drops")
 
 TEST_CASE("family names round-trip and stop strings end the assistant turn")
 {
-    for (ChatFamily f : {ChatFamily::Plain, ChatFamily::DeepSeekV2, ChatFamily::DeepSeekV3, ChatFamily::DeepSeekV32,
+    for (ChatFamily f : {ChatFamily::Plain, ChatFamily::DeepSeekV2, ChatFamily::DeepSeekV3, ChatFamily::DeepSeekR1, ChatFamily::DeepSeekV32,
                          ChatFamily::DeepSeekV4, ChatFamily::Llama3, ChatFamily::ChatMl, ChatFamily::Qwen25,
                          ChatFamily::Qwen3, ChatFamily::Qwen35, ChatFamily::Gemma3, ChatFamily::Gemma4, ChatFamily::Phi3,
                          ChatFamily::Phi4Mini, ChatFamily::Harmony, ChatFamily::MistralV1, ChatFamily::MistralV7,
