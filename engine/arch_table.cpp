@@ -105,26 +105,35 @@ const KnownArchitecture &requireKnownArchitecture(std::string_view name)
     fail("unknown architecture '{}' (known: {})", name, fmt::join(names, ", "));
 }
 
-std::vector<KvModeFigures> kvModeFigures(const HParams &hp, std::int64_t ctx)
+KvModeFigures kvModeFiguresFor(const HParams &hp, const KvModeSpec &spec, std::int64_t ctx)
 {
     if (ctx <= 0)
         fail("--ctx must be positive, got {}", ctx);
-    std::vector<KvModeSpec> specs = {KvModeSpec::parse("full")};
-    if (hp.hasMla())
-        specs.push_back(KvModeSpec::parse("mla"));
-    std::vector<KvModeFigures> out;
-    const std::uint64_t layers = static_cast<std::uint64_t>(hp.nLayers);
-    for (const KvModeSpec &spec : specs) {
-        const KvLayout layout = KvLayout::forModel(hp, spec);
-        KvModeFigures f;
-        f.spec = spec;
-        f.bytesPerToken = layers * layout.bytesPerTokenLayer();
-        f.usedBytes = static_cast<std::uint64_t>(ctx) * f.bytesPerToken;
-        f.reservedBytes = KvCache::reservedBytesFor(layout, hp.nLayers, ctx);
-        f.mhaF16BytesPerToken = layers * mhaF16BytesPerTokenLayer(hp);
-        f.savingVsMha = static_cast<double>(f.mhaF16BytesPerToken) / static_cast<double>(f.bytesPerToken);
-        out.push_back(f);
+    const std::vector<KvLayerPlan> plan = kvCachePlan(hp, spec);
+    KvModeFigures f;
+    f.spec = spec;
+    for (const KvLayerPlan &layer : plan) {
+        const std::string kind(kvLayerKindName(layer.kind));
+        auto it = std::find_if(f.kinds.begin(), f.kinds.end(), [&](const KindKvBytes &k) { return k.kind == kind; });
+        if (it == f.kinds.end())
+            it = f.kinds.insert(f.kinds.end(), KindKvBytes{kind});
+        ++it->layers;
+        it->used += layer.bytesFor(ctx);
+        it->reserved += KvCache::reservedBytesFor(std::vector<KvLayerPlan>{layer}, ctx);
+        f.usedBytes += layer.bytesFor(ctx);
     }
+    f.bytesPerToken = f.usedBytes / static_cast<std::uint64_t>(ctx);
+    f.reservedBytes = KvCache::reservedBytesFor(plan, ctx);
+    f.mhaF16BytesPerToken = static_cast<std::uint64_t>(hp.nLayers) * mhaF16BytesPerTokenLayer(hp);
+    f.savingVsMha = static_cast<double>(f.mhaF16BytesPerToken) * static_cast<double>(ctx) / static_cast<double>(f.usedBytes);
+    return f;
+}
+
+std::vector<KvModeFigures> kvModeFigures(const HParams &hp, std::int64_t ctx)
+{
+    std::vector<KvModeFigures> out = {kvModeFiguresFor(hp, KvModeSpec::parse("full"), ctx)};
+    if (hp.hasMla())
+        out.push_back(kvModeFiguresFor(hp, KvModeSpec::parse("mla"), ctx));
     return out;
 }
 

@@ -23,18 +23,8 @@ namespace {
 std::vector<KvModeFigures> listedModeFigures(const HParams &hp, std::int64_t ctx, const QString &list)
 {
     std::vector<KvModeFigures> out;
-    const std::uint64_t layers = static_cast<std::uint64_t>(hp.nLayers);
-    for (const QString &text : list.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
-        KvModeFigures f;
-        f.spec = KvModeSpec::parse(text.trimmed().toStdString());
-        const KvLayout layout = KvLayout::forModel(hp, f.spec);
-        f.bytesPerToken = layers * layout.bytesPerTokenLayer();
-        f.usedBytes = static_cast<std::uint64_t>(ctx) * f.bytesPerToken;
-        f.reservedBytes = KvCache::reservedBytesFor(layout, hp.nLayers, ctx);
-        f.mhaF16BytesPerToken = layers * mhaF16BytesPerTokenLayer(hp);
-        f.savingVsMha = static_cast<double>(f.mhaF16BytesPerToken) / static_cast<double>(f.bytesPerToken);
-        out.push_back(f);
-    }
+    for (const QString &text : list.split(QLatin1Char(','), Qt::SkipEmptyParts))
+        out.push_back(kvModeFiguresFor(hp, KvModeSpec::parse(text.trimmed().toStdString()), ctx));
     if (out.empty())
         fail("--kv lists no mode: give e.g. full,full+q8,latent:64+q4");
     return out;

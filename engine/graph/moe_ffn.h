@@ -1,0 +1,45 @@
+// The mixture-of-experts FFN block: the router (ffn_gate_inp) scores the experts, the backend's
+// moeRoute chooses them (softmax top-k with optional renormalisation: DeepSeek-V2, Qwen3-MoE;
+// sigmoid with selection bias and group-limited choice: DeepSeek-V3), the chosen experts' gated
+// FFNs run through the backend with their weights read in place from the mapping, and shared
+// experts, when the file has them, add their output with weight 1.
+#pragma once
+
+#include "engine/graph/ffn.h"
+#include "engine/moe.h"
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace nw {
+
+class WeightLoader;
+
+struct MoeConfig {
+    MoeRouting routing;          // selectionBias is loaded from exp_probs_b.bias when present
+    std::int64_t nFfExpert = 0;  // rows of each expert's gate / up
+    std::int64_t nFfShared = 0;  // shared experts' width (ffn_*_shexp); 0: none
+};
+
+class MoeFfn {
+public:
+    static MoeFfn load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, const MoeConfig &config);
+
+    // out = shared(x) + Σ_k weight_k · expert_k(x); x, out: [nTokens, nEmbd].
+    void forward(ForwardPass &pass, const float *x, float *out) const;
+
+    void collectMatrices(std::vector<WeightMatrix> &all) const;
+
+private:
+    MoeRouting m_routing;
+    WeightMatrix m_router; // [nExperts, nEmbd]
+    ExpertWeights m_experts;
+    std::optional<GatedFfn> m_shared;
+    // The router's choice, downloaded to group tokens by expert; the runner's scratch.
+    mutable std::vector<std::int32_t> m_ids;
+    mutable std::vector<float> m_weights;
+    mutable ExpertRunner m_runner;
+};
+
+} // namespace nw
