@@ -13,7 +13,7 @@ const std::vector<const Architecture *> &architectures()
 {
     static const std::vector<const Architecture *> table = {
         &kLlamaArchitecture, &kDeepseek2Architecture, &kQwen2Architecture,
-        &kQwen3Architecture, &kQwen3MoeArchitecture,  &kPhi3Architecture,
+        &kQwen3Architecture, &kQwen3MoeArchitecture,  &kPhi3Architecture,  &kGemma3Architecture,
     };
     return table;
 }

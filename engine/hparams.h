@@ -68,6 +68,7 @@ struct HParams {
     std::int64_t slidingWindow = 0;     // attention.sliding_window; 0: no window layers
     std::vector<bool> slidingLayers;    // [nLayers], or empty when no layer has a window
     double ropeFreqBaseSwa = 0.0;       // rope.freq_base_swa for window layers; 0: ropeFreqBase
+    double finalLogitSoftcap = 0.0;     // final_logit_softcapping: logits = c · tanh(logits / c); 0: none
 
     bool hasMla() const { return kvLoraRank > 0; }
     std::int64_t gqaGroup() const { return nHeads / nKvHeads; } // query heads per KV head

@@ -4,7 +4,8 @@
 Each model is small (3 layers, width 128, 4 query heads sharing 2 KV heads of 32 dims, a
 512-token vocabulary) but has everything its family's graph does: Qwen2's QKV biases, Qwen3's
 per-head Q/K norms, Qwen3-MoE's 8 experts choosing 2, Phi-3's fused QKV and gate/up tensors,
-partial rotary and LongRoPE factor tables. The tokenizer is the 512-token SentencePiece vocabulary
+partial rotary and LongRoPE factor tables, Gemma 3's pre/post norms, GeGLU and interleaved
+sliding-window layers with their own RoPE base. The tokenizer is the 512-token SentencePiece vocabulary
 of llama2.c's stories260K (its tokenizer.ggml.* keys are copied), so llama.cpp and the engine
 tokenize the prompts the same way whatever the architecture. Weights come from a fixed seed; each
 model is written in F32 and with its matrices in Q8_0 (norms, biases and factor tables stay F32).
@@ -162,6 +163,27 @@ def phi3() -> Model:
     return m
 
 
+def gemma3() -> Model:
+    # Gemma-3-style interleave scaled down: a window of 16 tokens on two of every three layers,
+    # global layers on RoPE base 1e6 with linear scaling 8 (as Gemma 3 4B+), window layers on
+    # base 10000 unscaled; norm weights near 1 (the converter stores Gemma's 1 + w).
+    m = Model("gemma3", 6)
+    m.key("attention.key_length", HEAD_DIM)
+    m.key("attention.value_length", HEAD_DIM)
+    m.key("attention.sliding_window", 16)
+    m.key("attention.sliding_window_pattern", 3)
+    common(m, tied=True)
+    m.keys = [(k, 1000000.0 if k.endswith("rope.freq_base") else v) for k, v in m.keys]
+    m.key("rope.scaling.type", "linear")
+    m.key("rope.scaling.factor", 8.0)
+    for il in range(N_LAYER):
+        attention(m, il, qk_norm=True)
+        m.vector(f"blk.{il}.post_attention_norm.weight", N_EMBD, mean=1.0)
+        dense_ffn(m, il)
+        m.vector(f"blk.{il}.post_ffw_norm.weight", N_EMBD, mean=1.0)
+    return m
+
+
 def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGMLQuantizationType) -> None:
     w = gguf.GGUFWriter(str(path), m.arch)
     w.add_name(f"random {m.arch} for tests")
@@ -181,7 +203,9 @@ def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGML
         else:
             w.add_key_value(field.name, field.parts[field.data[0]][0].item(), kind)
     for key, value in m.keys:
-        if isinstance(value, float):
+        if isinstance(value, str):
+            w.add_string(key, value)
+        elif isinstance(value, float):
             w.add_float32(key, value)
         else:
             w.add_uint32(key, value)
@@ -205,7 +229,7 @@ def main() -> None:
     vocab = gguf.GGUFReader(args.vocab_from)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for make in (qwen2, qwen3, qwen3moe, phi3):
+    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3):
         m = make()
         for qtype, tag in ((gguf.GGMLQuantizationType.F32, "f32"), (gguf.GGMLQuantizationType.Q8_0, "q8_0")):
             path = out / f"{m.arch}-{tag}.gguf"

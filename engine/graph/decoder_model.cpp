@@ -7,6 +7,7 @@
 #include "kernels/cpu/quantize.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 namespace nw {
@@ -103,6 +104,11 @@ void DecoderModel::forward(std::span<const std::int32_t> tokens, std::span<const
         be.addRow(out, m_outputBias, nOut, int(hp.nVocab));
     if (be.memoryKind() == BackendMemory::Device)
         be.download(logits.data(), out, logits.size() * sizeof(float));
+    if (hp.finalLogitSoftcap > 0.0) { // Gemma: on the few host logits, as llama.cpp's graph does last
+        const float cap = float(hp.finalLogitSoftcap);
+        for (float &v : logits)
+            v = cap * std::tanh(v / cap);
+    }
 }
 
 // ---- latent:R ----

@@ -13,6 +13,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -121,5 +123,35 @@ TEST_CASE("each architecture's KV modes: latent:R only where the keys are linear
         else
             CHECK_THROWS_WITH_AS(model->makeKvCache(KvModeSpec::parse("latent:32"), 64), doctest::Contains("latent"),
                                  Error);
+    }
+}
+
+TEST_CASE("latent:R at full rank reproduces full attention: qwen2's K/V biases enter through the factors, "
+          "phi3's partial NeoX rotary and LongRoPE tables rotate the latents")
+{
+    for (const char *name : {"qwen2-f32", "phi3-f32"}) {
+        CAPTURE(name);
+        std::shared_ptr<const GgufFile> file =
+            GgufFile::open(test::sourceDir() / "tests/data/models" / (std::string(name) + ".gguf"));
+        auto model = loadModel(file, {.threads = 2});
+        std::vector<std::int32_t> tokens(40), positions(40);
+        for (std::size_t i = 0; i < tokens.size(); ++i) {
+            tokens[i] = std::int32_t((i * 97 + 11) % 512);
+            positions[i] = std::int32_t(i);
+        }
+        std::vector<float> full, latent;
+        for (const char *mode : {"full", "latent:64"}) { // 64 = 2 KV heads × 32: the whole K/V width
+            KvModeSpec spec = KvModeSpec::parse(mode);
+            spec.rowType = TensorType::F32;
+            auto cache = model->makeKvCache(spec, 128); // above phi3's original context: long factors
+            model->forward(tokens, positions, *cache, LogitsFor::All, std::string(mode) == "full" ? full : latent);
+        }
+        REQUIRE(full.size() == latent.size());
+        double worst = 0, largest = 0;
+        for (std::size_t i = 0; i < full.size(); ++i) {
+            worst = std::max(worst, double(std::fabs(full[i] - latent[i])));
+            largest = std::max(largest, double(std::fabs(full[i])));
+        }
+        CHECK(worst <= 1e-4 * largest);
     }
 }

@@ -163,3 +163,19 @@ TEST_CASE("attention over a window cache equals attention over a full cache with
     }
     CHECK(windowedCache.memoryStats().kvBytesReserved < full.memoryStats().kvBytesReserved / 2);
 }
+
+TEST_CASE("Gemma 3 4B in the planner: five global layers grow, 29 stop at the 1024-token window")
+{
+    const HParams hp = requireKnownArchitecture("Gemma-3-4B").hp;
+    const std::uint64_t row = 4 * 256 * 2 * 2; // 4 KV heads of 256, K and V, f16
+    const KvModeFigures f = kvModeFiguresFor(hp, KvModeSpec::parse("full"), 128 * 1024);
+    REQUIRE(f.kinds.size() == 2);
+    CHECK(f.kinds[0].kind == "window"); // layer 0 is a window layer
+    CHECK(f.kinds[0].layers == 29);
+    CHECK(f.kinds[1].layers == 5);
+    CHECK(f.kinds[0].used == 29ull * 1024 * row);
+    CHECK(f.kinds[1].used == 5ull * 128 * 1024 * row);
+    CHECK(f.usedBytes == f.kinds[0].used + f.kinds[1].used);
+    // Against all 34 layers holding every token in f16 with all 8 query heads (the MHA baseline).
+    CHECK(f.savingVsMha == doctest::Approx(34.0 * 128 * 1024 * 8 * 512 * 2 / double(f.usedBytes)));
+}
