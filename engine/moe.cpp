@@ -50,8 +50,17 @@ void ExpertRunner::run(Backend &backend, const ExpertWeights &experts, const flo
         backend.gatherRows(x, rows, n, int(nEmbd), in);
         backend.matmul(experts.gateOf(e), in, gate, n);
         backend.matmul(experts.upOf(e), in, up, n);
-        backend.swiglu(gate, up, gate, std::size_t(n) * nFf);
+        if (experts.gateBias)
+            backend.addRow(gate, experts.gateBias + std::size_t(e) * std::size_t(nFf), n, int(nFf));
+        if (experts.upBias)
+            backend.addRow(up, experts.upBias + std::size_t(e) * std::size_t(nFf), n, int(nFf));
+        if (experts.oaiLimit > 0.f)
+            backend.swigluOai(gate, up, gate, std::size_t(n) * nFf, experts.oaiAlpha, experts.oaiLimit);
+        else
+            backend.swiglu(gate, up, gate, std::size_t(n) * nFf);
         backend.matmul(experts.downOf(e), gate, out, n);
+        if (experts.downBias)
+            backend.addRow(out, experts.downBias + std::size_t(e) * std::size_t(nEmbd), n, int(nEmbd));
         backend.scatterAddRows(y, out, rows, rowWeights, n, int(nEmbd));
     }
 }

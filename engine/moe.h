@@ -22,13 +22,21 @@ struct ExpertWeights {
     std::size_t upExpertStride = 0;
     std::size_t downExpertStride = 0;
     int nExperts = 0;
+    // gpt-oss: per-expert biases ([nExperts][nFfExp] for gate and up, [nExperts][nEmbd] for
+    // down) and the clamped SwiGLU (swigluOai with this alpha and limit); null / 0: none, SiLU.
+    const float *gateBias = nullptr;
+    const float *upBias = nullptr;
+    const float *downBias = nullptr;
+    float oaiAlpha = 0.f;
+    float oaiLimit = 0.f;
 
     WeightMatrix gateOf(int expert) const;
     WeightMatrix upOf(int expert) const;
     WeightMatrix downOf(int expert) const;
 };
 
-// y[t] += sum_k weights[t, k] · down_e(silu(gate_e x[t]) ⊙ up_e x[t]), e = ids[t, k].
+// y[t] += sum_k weights[t, k] · down_e(silu(gate_e x[t]) ⊙ up_e x[t]), e = ids[t, k] (with the
+// experts' biases and gpt-oss's activation when ExpertWeights has them).
 // Tokens are grouped by expert so each expert's weights are read once per batch (prefill), and
 // gathered / scattered back with backend ops. x, y: [nTokens, nEmbd] in the backend's memory
 // (y accumulated into); ids, weights: [nTokens, nUsed] on the host.

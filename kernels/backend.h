@@ -93,6 +93,9 @@ public:
     virtual void scale(float *x, float s, std::size_t n) = 0;
     // y = gelu(gate) * up with GELU's tanh approximation, elementwise over n (y may alias).
     virtual void geglu(const float *gate, const float *up, float *y, std::size_t n) = 0;
+    // gpt-oss's clamped SwiGLU (ggml_swiglu_oai): g = min(gate, limit), u = clamp(up, ±limit),
+    // y = g · sigmoid(alpha · g) · (u + 1), elementwise over n (y may alias).
+    virtual void swigluOai(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit) = 0;
     // dst[r, :cols] = src[r, :cols] for r < rows; rows are dstStride / srcStride floats apart
     // (splitting heads and latents out of wider rows, and gathering them back).
     virtual void copyRows(float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows,

@@ -85,6 +85,7 @@ struct AttentionArgs {
 enum class MoeGating {
     Softmax, // softmax over every expert's logit (DeepSeek-V2, Qwen3-MoE, Mixtral)
     Sigmoid, // independent sigmoid affinities (DeepSeek-V3)
+    SoftmaxOfChosen, // top-k of the raw logits, weights a softmax over those k (gpt-oss)
 };
 
 struct MoeRouting {

@@ -5,10 +5,12 @@ Each model is small (3 layers, width 128, 4 query heads sharing 2 KV heads of 32
 512-token vocabulary) but has everything its family's graph does: Qwen2's QKV biases, Qwen3's
 per-head Q/K norms, Qwen3-MoE's 8 experts choosing 2, Phi-3's fused QKV and gate/up tensors,
 partial rotary and LongRoPE factor tables, Gemma 3's pre/post norms, GeGLU and interleaved
-sliding-window layers with their own RoPE base. The tokenizer is the 512-token SentencePiece vocabulary
+sliding-window layers with their own RoPE base, gpt-oss's sinks, biases, YaRN and clamped-SwiGLU
+experts. The tokenizer is the 512-token SentencePiece vocabulary
 of llama2.c's stories260K (its tokenizer.ggml.* keys are copied), so llama.cpp and the engine
 tokenize the prompts the same way whatever the architecture. Weights come from a fixed seed; each
-model is written in F32 and with its matrices in Q8_0 (norms, biases and factor tables stay F32).
+model is written in F32 and with its matrices in Q8_0 (norms, biases, factor tables and MoE routers
+stay F32, as llama-quantize leaves them).
 
     PYTHONPATH=/work/peer/llama.cpp/gguf-py python3 tools/make_test_models.py \\
         --vocab-from ../shared/conformance/models/stories260K.gguf --out tests/data/models
@@ -44,10 +46,10 @@ class Model:
         self.tensors: list[tuple[str, np.ndarray, bool]] = []  # (name, data [rows, cols], is a matrix)
         self.keys: list[tuple[str, object]] = []
 
-    def matrix(self, name: str, cols: int, rows: int, gain: float = 1.0) -> None:
+    def matrix(self, name: str, cols: int, rows: int, gain: float = 1.0, quantize: bool = True) -> None:
         # std gain / sqrt(fan-in): activations keep their scale through the layers.
         data = self.rng.normal(0.0, gain / math.sqrt(cols), size=(rows, cols)).astype(np.float32)
-        self.tensors.append((name, data, True))
+        self.tensors.append((name, data, quantize))
 
     def experts(self, name: str, cols: int, rows: int, n: int, gain: float = 1.0) -> None:
         data = self.rng.normal(0.0, gain / math.sqrt(cols), size=(n, rows, cols)).astype(np.float32)
@@ -106,7 +108,7 @@ def dense_ffn(m: Model, il: int, fused: bool = False) -> None:
 
 def qwen2() -> Model:
     m = Model("qwen2", 2)
-    common(m, tied=True)
+    common(m, tied=False)
     for il in range(N_LAYER):
         attention(m, il, biases=True)
         dense_ffn(m, il)
@@ -117,7 +119,7 @@ def qwen3() -> Model:
     m = Model("qwen3", 3)
     m.key("attention.key_length", HEAD_DIM)
     m.key("attention.value_length", HEAD_DIM)
-    common(m, tied=True)
+    common(m, tied=False)
     for il in range(N_LAYER):
         attention(m, il, qk_norm=True)
         dense_ffn(m, il)
@@ -132,27 +134,29 @@ def qwen3moe() -> Model:
     m.key("expert_count", n_expert)
     m.key("expert_used_count", n_used)
     m.key("expert_feed_forward_length", n_ff_exp)
-    common(m, tied=True)
+    common(m, tied=False)
     for il in range(N_LAYER):
         attention(m, il, qk_norm=True)
-        m.matrix(f"blk.{il}.ffn_gate_inp.weight", N_EMBD, n_expert, gain=3.0)  # decisive routing
+        m.matrix(f"blk.{il}.ffn_gate_inp.weight", N_EMBD, n_expert, gain=8.0, quantize=False)  # F32, as llama-quantize leaves routers
         m.experts(f"blk.{il}.ffn_gate_exps.weight", N_EMBD, n_ff_exp, n_expert)
         m.experts(f"blk.{il}.ffn_up_exps.weight", N_EMBD, n_ff_exp, n_expert)
-        m.experts(f"blk.{il}.ffn_down_exps.weight", n_ff_exp, N_EMBD, n_expert, gain=2.0)
+        m.experts(f"blk.{il}.ffn_down_exps.weight", n_ff_exp, N_EMBD, n_expert)
     return m
 
 
 def phi3() -> Model:
-    # Phi-3.5-style LongRoPE: partial rotary (16 of 32 dims), original context 64 of 256, the
-    # attention factor as the converter computes it (conversion/phi.py, 'longrope').
-    n_rot, orig_ctx = 16, 64
+    # Phi-3.5-style LongRoPE: partial rotary (16 of 32 dims), original context 256 of 1024 (llama.cpp
+    # rounds a context up to a multiple of 256, so 256 is the smallest that keeps the short factors),
+    # the attention factor as the converter computes it (conversion/phi.py, 'longrope').
+    n_rot, orig_ctx, n_ctx_train = 16, 256, 1024
     m = Model("phi3", 5)
     m.key("rope.dimension_count", n_rot)
     m.key("rope.scaling.original_context_length", orig_ctx)
-    scale = N_CTX_TRAIN / orig_ctx
+    scale = n_ctx_train / orig_ctx
     m.key("rope.scaling.attn_factor", math.sqrt(1 + math.log(scale) / math.log(orig_ctx)))
     m.key("attention.sliding_window", 2047)  # as Phi-3-mini files say; llama.cpp ignores it
     common(m, tied=False)
+    m.keys = [(k, n_ctx_train if k.endswith(".context_length") else v) for k, v in m.keys]
     m.tensors.append(("rope_factors_long.weight",
                       (1.0 + m.rng.uniform(0.0, 8.0, size=n_rot // 2)).astype(np.float32), False))
     m.tensors.append(("rope_factors_short.weight",
@@ -172,7 +176,7 @@ def gemma3() -> Model:
     m.key("attention.value_length", HEAD_DIM)
     m.key("attention.sliding_window", 16)
     m.key("attention.sliding_window_pattern", 3)
-    common(m, tied=True)
+    common(m, tied=False)
     m.keys = [(k, 1000000.0 if k.endswith("rope.freq_base") else v) for k, v in m.keys]
     m.key("rope.scaling.type", "linear")
     m.key("rope.scaling.factor", 8.0)
@@ -184,9 +188,45 @@ def gemma3() -> Model:
     return m
 
 
+def gpt_oss() -> Model:
+    # gpt-oss scaled down: biases on QKV and output, attention sinks, a 16-token window on the
+    # even layers, YaRN (factor 4 over an original context of 64), 8 experts choosing 2 with a
+    # router bias, expert biases and the clamped SwiGLU.
+    n_expert, n_used, n_ff_exp = 8, 2, 32
+    m = Model("gpt-oss", 7)
+    m.key("attention.key_length", HEAD_DIM)
+    m.key("attention.value_length", HEAD_DIM)
+    m.key("attention.sliding_window", 16)
+    m.key("expert_count", n_expert)
+    m.key("expert_used_count", n_used)
+    m.key("expert_feed_forward_length", n_ff_exp)
+    m.key("rope.scaling.type", "yarn")
+    m.key("rope.scaling.factor", 4.0)
+    m.key("rope.scaling.original_context_length", 64)
+    common(m, tied=False)
+    for il in range(N_LAYER):
+        attention(m, il, biases=True)
+        # attention() named the FFN's pre-norm ffn_norm; gpt-oss calls it post_attention_norm
+        name, data, is_matrix = m.tensors.pop()
+        m.tensors.append((f"blk.{il}.post_attention_norm.weight", data, is_matrix))
+        m.vector(f"blk.{il}.attn_output.bias", N_EMBD, std=0.1)
+        m.vector(f"blk.{il}.attn_sinks.weight", N_HEAD, std=1.0)
+        m.matrix(f"blk.{il}.ffn_gate_inp.weight", N_EMBD, n_expert, gain=8.0, quantize=False)
+        m.vector(f"blk.{il}.ffn_gate_inp.bias", n_expert, std=0.5)
+        m.experts(f"blk.{il}.ffn_gate_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_up_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_down_exps.weight", n_ff_exp, N_EMBD, n_expert)
+        for what, rows in (("gate", n_ff_exp), ("up", n_ff_exp), ("down", N_EMBD)):
+            bias = m.rng.normal(0.0, 0.3, size=(n_expert, rows)).astype(np.float32)
+            m.tensors.append((f"blk.{il}.ffn_{what}_exps.bias", bias, False))
+    return m
+
+
 def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGMLQuantizationType) -> None:
     w = gguf.GGUFWriter(str(path), m.arch)
-    w.add_name(f"random {m.arch} for tests")
+    # general.name must not say "phi3": llama.cpp then sets attributes on Phi-3 vocabulary tokens
+    # (llama-vocab.cpp) that the stories260K vocabulary does not have.
+    w.add_name("random-weight test model")
     for field in vocab.fields.values():
         if not field.name.startswith("tokenizer.ggml."):
             continue
@@ -229,7 +269,7 @@ def main() -> None:
     vocab = gguf.GGUFReader(args.vocab_from)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3):
+    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss):
         m = make()
         for qtype, tag in ((gguf.GGMLQuantizationType.F32, "f32"), (gguf.GGMLQuantizationType.Q8_0, "q8_0")):
             path = out / f"{m.arch}-{tag}.gguf"

@@ -20,6 +20,9 @@ struct MoeConfig {
     MoeRouting routing;          // selectionBias is loaded from exp_probs_b.bias when present
     std::int64_t nFfExpert = 0;  // rows of each expert's gate / up
     std::int64_t nFfShared = 0;  // shared experts' width (ffn_*_shexp); 0: none
+    // gpt-oss's clamped SwiGLU in the experts (limit 0: plain SwiGLU).
+    float oaiAlpha = 0.f;
+    float oaiLimit = 0.f;
 };
 
 class MoeFfn {
@@ -34,6 +37,7 @@ public:
 private:
     MoeRouting m_routing;
     WeightMatrix m_router; // [nExperts, nEmbd]
+    const float *m_routerBias = nullptr; // [nExperts] (gpt-oss), or null
     ExpertWeights m_experts;
     std::optional<GatedFfn> m_shared;
     // The router's choice, downloaded to group tokens by expert; the runner's scratch.

@@ -54,7 +54,7 @@ public:
                 spec.adjustLayer(il, layerAttention);
             l.attnNorm = m_weights.vector(WeightLoader::layerName(il, "attn_norm"), hp.nEmbd);
             l.attention = AttentionBlock::load(m_weights, il, hp.nEmbd, layerAttention);
-            l.ffnNorm = m_weights.vector(WeightLoader::layerName(il, "ffn_norm"), hp.nEmbd);
+            l.ffnNorm = m_weights.vector(WeightLoader::layerName(il, spec.ffnNorm), hp.nEmbd);
             l.attention.collectMatrices(matrices);
             if (spec.moe) {
                 l.moe = MoeFfn::load(m_weights, il, hp.nEmbd, *spec.moe);

@@ -24,6 +24,7 @@ struct PreNormDecoderSpec {
     std::string_view longRopeFactors;
     GateActivation activation = GateActivation::Silu;
     std::optional<MoeConfig> moe; // every layer's FFN is a mixture of experts
+    std::string_view ffnNorm = "ffn_norm"; // the FFN's pre-norm (gpt-oss: post_attention_norm)
     // Per-layer changes to `attention` (a window layer's window and RoPE base), or empty.
     std::function<void(std::int64_t layer, AttentionConfig &config)> adjustLayer;
 };

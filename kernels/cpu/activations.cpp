@@ -31,6 +31,16 @@ void gegluRange(const float *gate, const float *up, float *y, std::size_t begin,
     }
 }
 
+void swigluOaiRange(const float *gate, const float *up, float *y, float alpha, float limit, std::size_t begin,
+                    std::size_t end)
+{
+    for (std::size_t i = begin; i < end; ++i) {
+        const float g = std::min(gate[i], limit);
+        const float u = std::clamp(up[i], -limit, limit);
+        y[i] = g / (1.f + std::exp(-alpha * g)) * (u + 1.f);
+    }
+}
+
 } // namespace
 
 void swiglu(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n)
@@ -52,6 +62,18 @@ void geglu(ThreadPool &pool, const float *gate, const float *up, float *y, std::
     }
     pool.parallelFor(static_cast<std::int64_t>(n), 64, [&](std::int64_t b, std::int64_t e) {
         gegluRange(gate, up, y, static_cast<std::size_t>(b), static_cast<std::size_t>(e));
+    });
+}
+
+void swigluOai(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n, float alpha,
+               float limit)
+{
+    if (n < kParallelElements) {
+        swigluOaiRange(gate, up, y, alpha, limit, 0, n);
+        return;
+    }
+    pool.parallelFor(static_cast<std::int64_t>(n), 64, [&](std::int64_t b, std::int64_t e) {
+        swigluOaiRange(gate, up, y, alpha, limit, static_cast<std::size_t>(b), static_cast<std::size_t>(e));
     });
 }
 

@@ -1,4 +1,5 @@
-// Elementwise activations: the gated units SwiGLU silu(gate) * up and GeGLU gelu(gate) * up.
+// Elementwise activations: the gated units SwiGLU silu(gate) * up, GeGLU gelu(gate) * up and
+// gpt-oss's clamped SwiGLU.
 #pragma once
 
 #include <cstddef>
@@ -13,5 +14,10 @@ void swiglu(ThreadPool &pool, const float *gate, const float *up, float *y, std:
 // y = gelu(gate) * up over n elements with GELU's tanh approximation
 // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (Gemma's gated FFN); y may alias gate or up.
 void geglu(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n);
+
+// gpt-oss's clamped SwiGLU: g = min(gate, limit), u = clamp(up, -limit, limit),
+// y = g / (1 + exp(-alpha g)) * (u + 1) (ggml_swiglu_oai); y may alias gate or up.
+void swigluOai(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n, float alpha,
+               float limit);
 
 } // namespace nw::cpu

@@ -184,6 +184,11 @@ void CpuBackend::geglu(const float *gate, const float *up, float *y, std::size_t
     cpu::geglu(m_pool, gate, up, y, n);
 }
 
+void CpuBackend::swigluOai(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit)
+{
+    cpu::swigluOai(m_pool, gate, up, y, n, alpha, limit);
+}
+
 void CpuBackend::copyRows(float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows,
                           int cols)
 {

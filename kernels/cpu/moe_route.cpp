@@ -60,9 +60,11 @@ void routeExperts(const MoeRouting &routing, const float *logits, int nTokens, s
                 sum += probs[e] = std::exp(row[e] - peak);
             for (float &p : probs)
                 p = float(p / sum);
-        } else {
+        } else if (routing.gating == MoeGating::Sigmoid) {
             for (int e = 0; e < n; ++e)
                 probs[e] = 1.f / (1.f + std::exp(-row[e]));
+        } else {
+            std::copy_n(row, n, probs.begin()); // the choice is on the logits themselves
         }
         for (int e = 0; e < n; ++e)
             selection[e] = probs[e] + (routing.selectionBias ? routing.selectionBias[e] : 0.f);
@@ -79,6 +81,15 @@ void routeExperts(const MoeRouting &routing, const float *logits, int nTokens, s
             rowIds[j] = order[j];
             rowWeights[j] = probs[order[j]];
             sum += rowWeights[j];
+        }
+        if (routing.gating == MoeGating::SoftmaxOfChosen) { // softmax over the k chosen logits
+            const float peak = rowWeights[0];
+            sum = 0.0;
+            for (int j = 0; j < k; ++j)
+                sum += rowWeights[j] = std::exp(rowWeights[j] - peak);
+            for (int j = 0; j < k; ++j)
+                rowWeights[j] = float(rowWeights[j] / sum);
+            sum = 1.0;
         }
         const double factor = (routing.normalize ? 1.0 / sum : 1.0) * routing.scale;
         for (int j = 0; j < k; ++j)

@@ -1,6 +1,7 @@
 // Mixture-of-experts routing on the host (DeepSeek-V2 softmax, DeepSeek-V3 sigmoid with selection
-// bias and group-limited choice, Qwen3-MoE / Mixtral softmax with renormalised weights): the
-// CPU backend's moeRoute and the reference the CUDA kernel is tested against.
+// bias and group-limited choice, Qwen3-MoE / Mixtral softmax with renormalised weights, gpt-oss's
+// softmax over the chosen logits): the CPU backend's moeRoute and the reference the CUDA kernel
+// is tested against.
 #pragma once
 
 #include "kernels/backend_args.h"

@@ -36,6 +36,16 @@ __global__ void gegluKernel(const float *gate, const float *up, float *y, std::s
     }
 }
 
+__global__ void swigluOaiKernel(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit)
+{
+    for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::size_t(gridDim.x) * blockDim.x) {
+        const float g = fminf(gate[i], limit);
+        const float u = fminf(fmaxf(up[i], -limit), limit);
+        y[i] = g / (1.f + expf(-alpha * g)) * (u + 1.f);
+    }
+}
+
 __global__ void addRowKernel(float *y, const float *row, std::size_t n, int dim)
 {
     for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
@@ -104,6 +114,17 @@ void geglu(const float *gate, const float *up, float *y, std::size_t n, cudaStre
     if (gate == nullptr || up == nullptr || y == nullptr)
         nw::fail("cuda::geglu: null pointer");
     gegluKernel<<<gridFor(n), kThreads, 0, stream>>>(gate, up, y, n);
+    NW_CUDA_CHECK_LAUNCH();
+}
+
+void swigluOai(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit,
+               cudaStream_t stream)
+{
+    if (n == 0)
+        return;
+    if (gate == nullptr || up == nullptr || y == nullptr)
+        nw::fail("cuda::swigluOai: null pointer");
+    swigluOaiKernel<<<gridFor(n), kThreads, 0, stream>>>(gate, up, y, n, alpha, limit);
     NW_CUDA_CHECK_LAUNCH();
 }
 

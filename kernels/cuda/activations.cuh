@@ -18,6 +18,10 @@ void add(float *y, const float *x, std::size_t n, cudaStream_t stream);
 // y = gelu_tanh(gate) * up elementwise over n (y may alias gate or up).
 void geglu(const float *gate, const float *up, float *y, std::size_t n, cudaStream_t stream);
 
+// gpt-oss's clamped SwiGLU (kernels/backend.h) elementwise over n.
+void swigluOai(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit,
+               cudaStream_t stream);
+
 // y[t, :] += row[:] for t < nTokens; y: [nTokens, dim], row: [dim] (device).
 void addRow(float *y, const float *row, int nTokens, int dim, cudaStream_t stream);
 

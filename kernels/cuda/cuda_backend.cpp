@@ -316,6 +316,11 @@ void CudaBackend::geglu(const float *gate, const float *up, float *y, std::size_
     cuda::geglu(gate, up, y, n, m_stream);
 }
 
+void CudaBackend::swigluOai(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit)
+{
+    cuda::swigluOai(gate, up, y, n, alpha, limit, m_stream);
+}
+
 void CudaBackend::copyRows(float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows,
                            int cols)
 {
@@ -340,6 +345,9 @@ void CudaBackend::scatterAddRows(float *dst, const float *src, const std::int32_
 void CudaBackend::moeRoute(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
                            float *weights)
 {
+    if (routing.gating == MoeGating::SoftmaxOfChosen)
+        nw::fail("cuda moeRoute: gpt-oss routing (softmax over the chosen experts) has no CUDA kernel yet; "
+                 "use --device cpu");
     MoeRouteParams p;
     p.sigmoid = routing.gating == MoeGating::Sigmoid;
     p.nExperts = routing.nExperts;

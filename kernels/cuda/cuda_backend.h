@@ -68,6 +68,7 @@ public:
     void zero(float *x, std::size_t n) override;
     void scale(float *x, float s, std::size_t n) override;
     void geglu(const float *gate, const float *up, float *y, std::size_t n) override;
+    void swigluOai(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit) override;
     void copyRows(float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows,
                   int cols) override;
     void gatherRows(const float *src, const std::int32_t *rows, int n, int dim, float *dst) override;

@@ -142,6 +142,12 @@ public:
         requireOwn(up, n * sizeof(float), "geglu up");
         m_cpu->geglu(gate, up, y, n);
     }
+    void swigluOai(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit) override
+    {
+        requireOwn(gate, n * sizeof(float), "swigluOai gate");
+        requireOwn(up, n * sizeof(float), "swigluOai up");
+        m_cpu->swigluOai(gate, up, y, n, alpha, limit);
+    }
     void copyRows(float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows,
                   int cols) override
     {
