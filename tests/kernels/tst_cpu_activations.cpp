@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -76,4 +77,33 @@ TEST_CASE("geglu = gelu_tanh(gate) * up")
     backend->geglu(g, u, y, 2);
     CHECK(y[0] == 0.f);
     CHECK(y[1] == doctest::Approx(2 * 0.8411920).epsilon(1e-6));
+}
+
+TEST_CASE("swigluOai = min(g, limit) · sigmoid(alpha · min(g, limit)) · (clamp(u, ±limit) + 1)")
+{
+    std::mt19937 rng(13);
+    std::normal_distribution<float> value(0.f, 6.f); // often past the limit of 7
+    for (int threads : {1, 2})
+        for (std::size_t n : {std::size_t(3), std::size_t(50001)}) {
+            CAPTURE(threads);
+            CAPTURE(n);
+            std::vector<float> g(n), u(n), y(n, NAN);
+            for (std::size_t i = 0; i < n; ++i) {
+                g[i] = value(rng);
+                u[i] = value(rng);
+            }
+            nw::makeCpuBackend(threads)->swigluOai(g.data(), u.data(), y.data(), n, 1.702f, 7.f);
+            int bad = 0;
+            for (std::size_t i = 0; i < n; ++i) {
+                const double x = std::min(double(g[i]), 7.0), up = std::clamp(double(u[i]), -7.0, 7.0);
+                const double expected = x / (1.0 + std::exp(-1.702 * x)) * (up + 1.0);
+                bad += !(std::fabs(y[i] - expected) <= 1e-5 * std::fabs(expected) + 1e-6);
+            }
+            CHECK(bad == 0);
+        }
+    // Hand values: g = 10 clamps to 7: 7 · sigmoid(11.914) ≈ 6.9999537; u = -9 clamps to -7: · (-6).
+    float g[2] = {10.f, 0.f}, u[2] = {-9.f, 5.f}, y[2];
+    nw::makeCpuBackend(1)->swigluOai(g, u, y, 2, 1.702f, 7.f);
+    CHECK(y[0] == doctest::Approx(-6 * 6.9999537).epsilon(1e-6));
+    CHECK(y[1] == 0.f);
 }

@@ -121,3 +121,21 @@ TEST_CASE("moeRoute on the CPU backend equals routeExperts token by token, threa
         }
     }
 }
+
+TEST_CASE("gpt-oss routing: the top-k logits, weighed by a softmax over those k")
+{
+    // Logits 1, 4, 2, 3: top-2 are experts 1 and 3; weights e^4 / (e^4 + e^3) and e^3 / (e^4 + e^3).
+    const float logits[4] = {1.f, 4.f, 2.f, 3.f};
+    nw::MoeRouting r;
+    r.gating = nw::MoeGating::SoftmaxOfChosen;
+    r.nExperts = 4;
+    r.nUsed = 2;
+    std::int32_t ids[2];
+    float weights[2];
+    nw::makeCpuBackend(1)->moeRoute(r, logits, 1, ids, weights);
+    CHECK(ids[0] == 1);
+    CHECK(ids[1] == 3);
+    const double e = std::exp(1.0);
+    CHECK(weights[0] == doctest::Approx(e / (e + 1)).epsilon(1e-6));
+    CHECK(weights[1] == doctest::Approx(1 / (e + 1)).epsilon(1e-6));
+}

@@ -58,7 +58,7 @@ void checkClose(const std::vector<float> &gpu, const std::vector<float> &ref, fl
 
 } // namespace
 
-TEST_CASE("cuda swiglu, geglu and the row ops agree with the CPU backend")
+TEST_CASE("cuda swiglu, geglu, swigluOai and the row ops agree with the CPU backend")
 {
     auto cpu = nw::makeCpuBackend(1);
     const std::size_t n = 10007; // not a multiple of the block size
@@ -70,6 +70,9 @@ TEST_CASE("cuda swiglu, geglu and the row ops agree with the CPU backend")
     checkClose(y.download<float>(n), ref, 1e-5f);
     cpu->geglu(gate.data(), up.data(), ref.data(), n);
     nw::cuda::geglu(g.as<float>(), u.as<float>(), y.as<float>(), n, nullptr);
+    checkClose(y.download<float>(n), ref, 1e-5f);
+    cpu->swigluOai(gate.data(), up.data(), ref.data(), n, 1.702f, 7.f);
+    nw::cuda::swigluOai(g.as<float>(), u.as<float>(), y.as<float>(), n, 1.702f, 7.f, nullptr);
     checkClose(y.download<float>(n), ref, 1e-5f);
 
     // addRow and scale over [nTokens, dim].
