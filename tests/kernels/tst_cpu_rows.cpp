@@ -25,7 +25,7 @@ std::vector<float> randomFloats(std::size_t n, unsigned seed)
 
 } // namespace
 
-TEST_CASE("addRow, scale and copyRows equal their loops")
+TEST_CASE("addRow, scale, zero and copyRows equal their loops")
 {
     for (int threads : {1, 3})
         for (int nTokens : {1, 7, 300}) {
@@ -47,6 +47,10 @@ TEST_CASE("addRow, scale and copyRows equal their loops")
             for (std::size_t i = 0; i < z.size(); ++i)
                 bad += z[i] != x[i] * 0.37f;
             CHECK(bad == 0);
+            std::fill(z.begin(), z.end(), NAN); // zero() overwrites, so NaN must not survive
+            be->zero(z.data(), z.size() - 1);
+            CHECK(std::count(z.begin(), z.end(), 0.f) == std::ptrdiff_t(z.size() - 1));
+            CHECK(std::isnan(z.back()));
 
             // Columns [40, 40 + 50) of every row into a dense [nTokens, 50] block, and back into
             // a wider one at an offset: the rest must stay untouched.
