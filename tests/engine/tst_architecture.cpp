@@ -128,14 +128,14 @@ TEST_CASE("each architecture's KV modes: latent:R only where the keys are linear
 }
 
 TEST_CASE("latent:R at full rank reproduces full attention: qwen2's K/V biases enter through the factors, "
-          "phi3's partial NeoX rotary and LongRoPE tables rotate the latents")
+          "phi3's partial NeoX rotary and LongRoPE tables rotate the latents, gpt-oss's sinks and windows apply")
 {
-    for (const char *name : {"qwen2-f32", "phi3-f32"}) {
+    for (const char *name : {"qwen2-f32", "phi3-f32", "gpt-oss-f32"}) {
         CAPTURE(name);
         std::shared_ptr<const GgufFile> file =
             GgufFile::open(test::sourceDir() / "tests/data/models" / (std::string(name) + ".gguf"));
         auto model = loadModel(file, {.threads = 2});
-        std::vector<std::int32_t> tokens(40), positions(40);
+        std::vector<std::int32_t> tokens(60), positions(60); // past gpt-oss's 16-token window
         for (std::size_t i = 0; i < tokens.size(); ++i) {
             tokens[i] = std::int32_t((i * 97 + 11) % 512);
             positions[i] = std::int32_t(i);
@@ -144,7 +144,7 @@ TEST_CASE("latent:R at full rank reproduces full attention: qwen2's K/V biases e
         for (const char *mode : {"full", "latent:64"}) { // 64 = 2 KV heads × 32: the whole K/V width
             KvModeSpec spec = KvModeSpec::parse(mode);
             spec.rowType = TensorType::F32;
-            auto cache = model->makeKvCache(spec, 128); // above phi3's original context: long factors
+            auto cache = model->makeKvCache(spec, 512); // above phi3's original context: long factors
             model->forward(tokens, positions, *cache, LogitsFor::All, std::string(mode) == "full" ? full : latent);
         }
         REQUIRE(full.size() == latent.size());
