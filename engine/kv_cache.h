@@ -76,10 +76,14 @@ std::uint64_t mhaF16BytesPerTokenLayer(const HParams &hp);
 
 // How one layer's cache grows with the sequence; the meters count each layer by its kind's rule.
 // Kinds to come fit the same frame as further values, each with its row mapping, retention and
-// byte rule in KvLayerPlan: DeepSeek V4's compressed layers (one CSA entry per 4 tokens, one HCA
-// entry per 128, rows addressed by position / ratio) and its lightning-indexer keys (one row per
-// token or per entry), and a recurrent layer's fixed-size state (Gated DeltaNet: no rows, one
-// state per sequence, checkpointed for prefix reuse since it cannot be truncated).
+// byte rule in KvLayerPlan (heldTokens / bytesFor / firstVisible) and its block bookkeeping in
+// KvCache::Layer: DeepSeek V4's compressed layers (one CSA entry per 4 tokens, one HCA entry per
+// 128: rows addressed by position / ratio, bytesFor = tokens / ratio × entry bytes) and its
+// lightning-indexer keys (one row per entry); a layer that keeps several of these at once (V4's
+// window rows + compressed entries + indexer keys) becomes one store per part, addressed by
+// (layer, part). A recurrent layer (Gated DeltaNet) keeps a fixed-size state instead of rows
+// (bytesFor is constant); it cannot drop its last tokens, which truncate() already allows for:
+// a cache keeps only what it can continue from (or a checkpoint), and callers read tokens().
 enum class KvLayerKind {
     Full,   // one row per token, every token kept
     Window, // one row per token; only the last `window` tokens are kept (plus the batch in flight)
