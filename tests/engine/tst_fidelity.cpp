@@ -5,11 +5,19 @@
 // numbers are llama.cpp's (tools/llamacpp_fidelity_refs.py wrote <model>.llamacpp.txt; its header
 // names the commit and commands).
 //
-// Tolerances. Both sides keep K/V in f16; the engine computes q·k with an f32 query where
-// llama.cpp's flash-attention path rounds the query to f16, sums in other orders, and evaluates
-// RoPE angles in double where ggml multiplies thetas in float. Those differences move a logit by
-// about 1e-3 of its size; the stated bound is |Δ| <= 0.02 + 0.002·|logit| (logits here are ~±15).
-// A greedy pick may differ only where llama.cpp's top-2 logits are within 0.02 of each other.
+// Tolerances.
+// - F32 models are compared with llama.cpp's plain attention over an f32 cache: the same graph
+//   in f32 on both sides, so the bound is float rounding, |Δ| <= 1e-4 · (1 + |logit|) (measured:
+//   5e-6 to 5e-5; gemma3 7e-4, where ggml reads GELU from an f16 table), and a near-tie is a top-2
+//   gap under 1e-3.
+// - Q8_0 models are compared with llama.cpp as users run it (flash attention, f16 cache). Q8_0
+//   activations are rounded to 8 bits before every product, so a float-order difference of 1e-7
+//   that moves one value across a rounding boundary changes a product by a whole step, and the
+//   steps add up through the layers (an MoE router near a tie switches experts). llama.cpp's own
+//   flash and plain attention paths differ this way on the same file; the references record that
+//   spread, and the bound is |Δ| <= 0.05 + 1.5 · spread, a near-tie twice that (two logits each
+//   off by the bound can swap).
+// Perplexity is within 0.5 % for both.
 #include "engine/gguf_file.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
@@ -29,15 +37,15 @@ using namespace nw;
 
 namespace {
 
-constexpr double kAbsTolerance = 0.02;
-constexpr double kRelTolerance = 0.002;
-constexpr double kNearTie = 0.02;
 constexpr double kPerplexityTolerance = 0.005;
 
 using Top = std::vector<std::pair<std::int32_t, double>>; // (token id, logit), best first
 
 struct Reference {
     std::int64_t nCtx = 0;
+    TensorType kvType = TensorType::F16; // the KV rows llama.cpp kept
+    bool exact = false;                  // plain attention over f32 rows: compared to float rounding
+    double spread = 0;                   // llama.cpp's flash vs plain attention on this file
     std::int64_t perplexityCtx = 0;
     double perplexity = 0;
     std::vector<std::int32_t> promptTokens;
@@ -71,6 +79,16 @@ Reference readReference(const std::filesystem::path &path)
         in >> key;
         if (key == "n_ctx") {
             in >> r.nCtx;
+        } else if (key == "flash_attn") {
+            std::string flash;
+            in >> flash;
+            r.exact = flash == "off";
+        } else if (key == "spread") {
+            in >> r.spread;
+        } else if (key == "kv_type") {
+            std::string type;
+            in >> type;
+            r.kvType = type == "f32" ? TensorType::F32 : TensorType::F16;
         } else if (key == "perplexity") {
             in >> r.perplexityCtx >> r.perplexity;
         } else if (key == "prompt_tokens" || key == "greedy") {
@@ -107,25 +125,36 @@ struct Comparison {
     int compared = 0;
 };
 
+double logitTolerance(const Reference &ref, double logit)
+{
+    return ref.exact ? 1e-4 * (1 + std::fabs(logit)) : 0.05 + 1.5 * ref.spread;
+}
+
+double nearTie(const Reference &ref)
+{
+    return ref.exact ? 1e-3 : 2 * logitTolerance(ref, 0);
+}
+
 // Our logits against llama.cpp's top entries of one position.
-void compareTop(const float *ours, const Top &theirs, Comparison &c)
+void compareTop(const Reference &ref, const float *ours, const Top &theirs, Comparison &c)
 {
     for (const auto &[id, logit] : theirs) {
         const double diff = std::fabs(double(ours[id]) - logit);
         c.maxDiff = std::max(c.maxDiff, diff);
-        c.bad += diff > kAbsTolerance + kRelTolerance * std::fabs(logit);
+        c.bad += diff > logitTolerance(ref, logit);
         ++c.compared;
     }
 }
 
 // llama-perplexity's computation (tools/perplexity/perplexity.cpp): chunks of nCtx tokens, the
 // first replaced by BOS, the negative log-likelihood of the second half's next tokens.
-double perplexity(Model &model, const Tokenizer &tokenizer, const std::string &text, std::int64_t nCtx)
+double perplexity(Model &model, const Tokenizer &tokenizer, const std::string &text, std::int64_t nCtx,
+                  const KvModeSpec &kv)
 {
     const std::vector<std::int32_t> tokens = tokenizer.encode(text, true, true);
     const std::size_t n = std::size_t(nCtx), first = n / 2, nVocab = std::size_t(model.hparams().nVocab);
     REQUIRE(tokens.size() >= 2 * n);
-    auto cache = model.makeKvCache(KvModeSpec::parse("full"), nCtx);
+    auto cache = model.makeKvCache(kv, nCtx);
     std::vector<std::int32_t> positions(n);
     std::iota(positions.begin(), positions.end(), 0);
     double nll = 0;
@@ -163,7 +192,9 @@ void checkModel(const std::string &name, const std::string &referenceSuffix = ""
 
     auto model = loadModel(file, {.threads = 2});
     const std::int64_t nVocab = model->hparams().nVocab;
-    auto cache = model->makeKvCache(KvModeSpec::parse("full"), ref.nCtx); // the context llama.cpp had
+    KvModeSpec kv = KvModeSpec::parse("full");
+    kv.rowType = ref.kvType;
+    auto cache = model->makeKvCache(kv, ref.nCtx); // the context llama.cpp had
     std::vector<std::int32_t> positions(prompt.size());
     std::iota(positions.begin(), positions.end(), 0);
     std::vector<float> logits;
@@ -171,7 +202,7 @@ void checkModel(const std::string &name, const std::string &referenceSuffix = ""
     Comparison promptCmp;
     REQUIRE(ref.promptTop.size() == prompt.size());
     for (std::size_t i = 0; i < prompt.size(); ++i)
-        compareTop(logits.data() + i * std::size_t(nVocab), ref.promptTop[i], promptCmp);
+        compareTop(ref, logits.data() + i * std::size_t(nVocab), ref.promptTop[i], promptCmp);
     CHECK(promptCmp.bad == 0);
 
     // Greedy: our own picks, fed back; compared with llama.cpp's while the two agree.
@@ -182,7 +213,7 @@ void checkModel(const std::string &name, const std::string &referenceSuffix = ""
     for (std::size_t step = 0; step < ref.greedy.size(); ++step) {
         if (next != ref.greedy[step]) {
             const double gap = (*before)[0].second - (*before)[1].second;
-            CHECK_MESSAGE(gap <= kNearTie, "greedy step " << step << ": ours " << next << ", llama.cpp "
+            CHECK_MESSAGE(gap <= nearTie(ref), "greedy step " << step << ": ours " << next << ", llama.cpp "
                                                           << ref.greedy[step] << ", its top-2 gap " << gap);
             ++nearTies;
             break; // the two continuations differ from here on
@@ -191,17 +222,18 @@ void checkModel(const std::string &name, const std::string &referenceSuffix = ""
         const std::int32_t token[1] = {next};
         const std::int32_t at[1] = {std::int32_t(prompt.size() + step)};
         model->forward(token, at, *cache, LogitsFor::Last, logits);
-        compareTop(logits.data(), ref.greedyTop[step], stepCmp);
+        compareTop(ref, logits.data(), ref.greedyTop[step], stepCmp);
         next = argmax(logits.data(), nVocab);
         before = &ref.greedyTop[step];
     }
     CHECK(stepCmp.bad == 0);
 
-    const double ppl = perplexity(*model, *tokenizer, readText(dir / "perplexity.txt"), ref.perplexityCtx);
+    const double ppl = perplexity(*model, *tokenizer, readText(dir / "perplexity.txt"), ref.perplexityCtx, kv);
     CHECK(std::fabs(ppl / ref.perplexity - 1) <= kPerplexityTolerance);
     MESSAGE(name << referenceSuffix << ": prompt " << prompt.size() << " tokens, max |Δlogit| " << promptCmp.maxDiff
                  << " (prompt), " << stepCmp.maxDiff << " (greedy steps); greedy " << agreed << "/"
-                 << ref.greedy.size() << " identical" << (nearTies ? ", then a near-tie" : "") << "; perplexity "
+                 << ref.greedy.size() << " identical" << (nearTies ? ", then a near-tie" : "")
+                 << (ref.exact ? "" : "; llama.cpp's own spread " + std::to_string(ref.spread)) << "; perplexity "
                  << ppl << " vs llama.cpp " << ref.perplexity << " (" << (ppl / ref.perplexity - 1) * 100 << " %)");
 }
 
@@ -225,10 +257,22 @@ TEST_CASE("qwen3moe matches llama.cpp")
     checkModel("qwen3moe-q8_0");
 }
 
-TEST_CASE("phi3 matches llama.cpp, with the long RoPE factors (context 128) and the short ones (64)")
+TEST_CASE("phi3 matches llama.cpp, with LongRoPE's short factors (context 256) and its long ones (512)")
 {
     checkModel("phi3-f32");
     checkModel("phi3-q8_0");
-    checkModel("phi3-f32", "-ctx64");
-    checkModel("phi3-q8_0", "-ctx64");
+    checkModel("phi3-f32", "-ctx512");
+    checkModel("phi3-q8_0", "-ctx512");
+}
+
+TEST_CASE("gemma3 matches llama.cpp")
+{
+    checkModel("gemma3-f32");
+    checkModel("gemma3-q8_0");
+}
+
+TEST_CASE("gpt-oss matches llama.cpp")
+{
+    checkModel("gpt-oss-f32");
+    checkModel("gpt-oss-q8_0");
 }
