@@ -1,14 +1,18 @@
 // The MoE block on the Backend (llama.cpp's build_moe_ffn with SiLU experts).
 #include "engine/graph/moe_ffn.h"
 
+#include "common/assert.h"
 #include "engine/gguf_file.h"
 #include "engine/graph/weight_loader.h"
 
 namespace nw {
 
-MoeFfn MoeFfn::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, const MoeConfig &config)
+MoeFfn MoeFfn::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, const MoeConfig &config,
+                    std::shared_ptr<MoeScratch> scratch)
 {
+    NW_ASSERT(scratch);
     MoeFfn m;
+    m.m_scratch = std::move(scratch);
     m.m_routing = config.routing;
     const std::int64_t nx = config.routing.nExperts, f = config.nFfExpert;
     auto name = [layer](const char *what, const char *suffix = "weight") {
@@ -62,11 +66,12 @@ void MoeFfn::forward(ForwardPass &p, const float *x, float *out) const
     float *weights = p.floats(kScratchExpertWeights, chosen);
     be.moeRoute(m_routing, logits, n, ids, weights);
     // The host groups tokens by expert (a few ids per token cross, not activations).
-    m_ids.resize(chosen);
-    m_weights.resize(chosen);
-    be.download(m_ids.data(), ids, chosen * sizeof(std::int32_t));
-    be.download(m_weights.data(), weights, chosen * sizeof(float));
-    m_runner.run(be, m_experts, x, n, m_ids.data(), m_weights.data(), nUsed, out);
+    MoeScratch &s = *m_scratch;
+    s.ids.resize(chosen);
+    s.weights.resize(chosen);
+    be.download(s.ids.data(), ids, chosen * sizeof(std::int32_t));
+    be.download(s.weights.data(), weights, chosen * sizeof(float));
+    s.runner.run(be, m_experts, x, n, s.ids.data(), s.weights.data(), nUsed, out);
 }
 
 } // namespace nw

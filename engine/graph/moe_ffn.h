@@ -9,6 +9,7 @@
 #include "engine/moe.h"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -25,9 +26,19 @@ struct MoeConfig {
     float oaiLimit = 0.f;
 };
 
+// What every layer's MoE block reuses from one forward to the next (one block runs at a time):
+// the router's choice on the host and the expert runner's buffers.
+struct MoeScratch {
+    std::vector<std::int32_t> ids;
+    std::vector<float> weights;
+    ExpertRunner runner;
+};
+
 class MoeFfn {
 public:
-    static MoeFfn load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, const MoeConfig &config);
+    // `scratch` is shared by every layer's block.
+    static MoeFfn load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, const MoeConfig &config,
+                       std::shared_ptr<MoeScratch> scratch);
 
     // out = shared(x) + Σ_k weight_k · expert_k(x); x, out: [nTokens, nEmbd].
     void forward(ForwardPass &pass, const float *x, float *out) const;
@@ -40,10 +51,7 @@ private:
     const float *m_routerBias = nullptr; // [nExperts] (gpt-oss), or null
     ExpertWeights m_experts;
     std::optional<GatedFfn> m_shared;
-    // The router's choice, downloaded to group tokens by expert; the runner's scratch.
-    mutable std::vector<std::int32_t> m_ids;
-    mutable std::vector<float> m_weights;
-    mutable ExpertRunner m_runner;
+    std::shared_ptr<MoeScratch> m_scratch;
 };
 
 } // namespace nw

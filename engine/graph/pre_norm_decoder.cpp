@@ -46,6 +46,7 @@ public:
             attention.longRopeAbove = hp.ropeScaling.originalContext;
         }
         std::vector<WeightMatrix> matrices;
+        auto moeScratch = std::make_shared<MoeScratch>();
         m_layers.resize(std::size_t(hp.nLayers));
         for (std::int64_t il = 0; il < hp.nLayers; ++il) {
             PreNormLayer &l = m_layers[std::size_t(il)];
@@ -57,7 +58,7 @@ public:
             l.ffnNorm = m_weights.vector(WeightLoader::layerName(il, spec.ffnNorm), hp.nEmbd);
             l.attention.collectMatrices(matrices);
             if (spec.moe) {
-                l.moe = MoeFfn::load(m_weights, il, hp.nEmbd, *spec.moe);
+                l.moe = MoeFfn::load(m_weights, il, hp.nEmbd, *spec.moe, moeScratch);
                 l.moe->collectMatrices(matrices);
             } else {
                 l.ffn = GatedFfn::load(m_weights, il, hp.nEmbd, hp.nFf, spec.activation);

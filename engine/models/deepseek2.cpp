@@ -122,6 +122,7 @@ public:
         mla.scale = float(mscale * mscale / std::sqrt(double(mla.qkNope + mla.qkRope)));
 
         auto scratch = std::make_shared<MlaScratch>();
+        auto moeScratch = std::make_shared<MoeScratch>();
         std::vector<WeightMatrix> matrices;
         std::uint64_t owned = 0; // the transposed W_UK copies (mla.h) live outside the file
         m_layers.resize(std::size_t(p.nLayers));
@@ -133,7 +134,7 @@ public:
             if (il < p.nLeadingDense)
                 l.dense = GatedFfn::load(m_weights, il, e, p.nFf, GateActivation::Silu);
             else
-                l.moe = MoeFfn::load(m_weights, il, e, moe);
+                l.moe = MoeFfn::load(m_weights, il, e, moe, moeScratch);
             l.attention.collectMatrices(matrices);
             if (l.dense)
                 l.dense->collectMatrices(matrices);
