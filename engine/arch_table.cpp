@@ -85,6 +85,43 @@ HParams withExperts(HParams hp, std::int64_t experts, std::int64_t used, std::in
     return hp;
 }
 
+// DeepSeek V3.2: V3 with the lightning indexer (DeepSeek-V3.2-Exp config.json: index_n_heads 64,
+// index_head_dim 128, index_topk 2048).
+HParams deepseek32()
+{
+    HParams hp = deepseek(61, 7168, 18432, 128, 1536, 129280, 256, 8, 1, 3, 2048);
+    hp.arch = "deepseek32";
+    hp.indexerHeads = 64;
+    hp.indexerHeadDim = 128;
+    hp.indexerTopK = 2048;
+    return hp;
+}
+
+// DeepSeek V4-Flash (config.json; layer schedule as its model card describes it): 43 layers of
+// width 4096, 64 heads of 512 dims (one latent row per token is K and V, 64 of them rotated), a
+// 128-token window in every layer; layers 0-1 keep only the window, then CSA (ratio 4, with the
+// indexer: 64 heads of 128 dims, top 512) and HCA (ratio 128) alternate. 256 experts of 2048
+// choosing 6, one shared; every layer is MoE (nFf is the expert width).
+HParams deepseek4Flash()
+{
+    HParams hp = dense("deepseek4", 43, 4096, 2048, 64, 1, 129280, 1048576, 10000.0, 1e-6);
+    hp.headDimK = 512;
+    hp.headDimV = 512;
+    hp.nRot = 64;
+    hp.slidingWindow = 128;
+    hp.compressRatios.resize(43);
+    for (std::int64_t il = 2; il < 43; ++il)
+        hp.compressRatios[std::size_t(il)] = il % 2 == 0 ? 4 : 128;
+    hp.indexerHeads = 64;
+    hp.indexerHeadDim = 128;
+    hp.indexerTopK = 512;
+    hp.nExperts = 256;
+    hp.nExpertsUsed = 6;
+    hp.nSharedExperts = 1;
+    hp.nFfExpert = 2048;
+    return hp;
+}
+
 std::string lower(std::string_view s)
 {
     std::string out(s);
@@ -103,6 +140,8 @@ const std::vector<KnownArchitecture> &knownArchitectures()
          deepseek(27, 2048, 10944, 16, 0, 102400, 64, 6, 2, 1, 1408)},
         {"DeepSeek-V3", "deepseek-ai/DeepSeek-V3 config.json",
          deepseek(61, 7168, 18432, 128, 1536, 129280, 256, 8, 1, 3, 2048)},
+        {"DeepSeek-V3.2", "deepseek-ai/DeepSeek-V3.2-Exp config.json", deepseek32()},
+        {"DeepSeek-V4-Flash", "deepseek-ai/DeepSeek-V4-Flash config.json and model card", deepseek4Flash()},
         {"Llama-3.1-8B", "meta-llama/Llama-3.1-8B config.json",
          dense("llama", 32, 4096, 14336, 32, 8, 128256, 131072, 500000.0, 1e-5)},
         {"Llama-3.1-70B", "meta-llama/Llama-3.1-70B config.json",
@@ -156,7 +195,7 @@ KvModeFigures kvModeFiguresFor(const HParams &hp, const KvModeSpec &spec, std::i
     KvModeFigures f;
     f.spec = spec;
     for (const KvLayerPlan &layer : plan) {
-        const std::string kind(kvLayerKindName(layer.kind));
+        const std::string kind(layer.name()); // DeepSeek V3.2 / V4: "indexer", "csa", "hca", "state" apart
         auto it = std::find_if(f.kinds.begin(), f.kinds.end(), [&](const KindKvBytes &k) { return k.kind == kind; });
         if (it == f.kinds.end())
             it = f.kinds.insert(f.kinds.end(), KindKvBytes{kind});
@@ -174,6 +213,10 @@ KvModeFigures kvModeFiguresFor(const HParams &hp, const KvModeSpec &spec, std::i
 
 std::vector<KvModeFigures> kvModeFigures(const HParams &hp, std::int64_t ctx)
 {
+    // DeepSeek V3.2 and V4 keep only their latent stores (and the indexer's keys, the compressed
+    // entries): mla is their one mode.
+    if (hp.indexerHeadDim > 0 || !hp.compressRatios.empty())
+        return {kvModeFiguresFor(hp, KvModeSpec::parse("mla"), ctx)};
     std::vector<KvModeFigures> out = {kvModeFiguresFor(hp, KvModeSpec::parse("full"), ctx)};
     if (hp.hasMla())
         out.push_back(kvModeFiguresFor(hp, KvModeSpec::parse("mla"), ctx));
