@@ -90,11 +90,6 @@ void LightningIndexer::collectMatrices(std::vector<WeightMatrix> &all) const
             all.push_back(m);
 }
 
-void LightningIndexer::rotateKeys(ForwardPass &p, const float *keys, int n, float *out) const
-{
-    m_rotation->apply(p.backend, keys, n, m_config.headDim, out);
-}
-
 void LightningIndexer::storeKeys(ForwardPass &p, std::int64_t store, const float *x) const
 {
     NW_ASSERT(m_k.data);

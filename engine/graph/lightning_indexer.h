@@ -2,10 +2,10 @@
 // a few cheap index heads score every cached key, I(t, s) = Σ_j w[t, j] · relu(q[t, j] · k[s]),
 // and attention keeps only each query's top-k keys. Queries come from the attention's normed
 // low-rank query and the block's input; V3.2 caches one key per token (its own projection and
-// LayerNorm), V4 one per compressed entry (made by its compressor, engine/graph/
-// compressed_attention.h). Queries and keys are rotated by a Walsh–Hadamard matrix before they
-// meet, as DeepSeek's inference code and llama.cpp do (an orthogonal rotation: the scores do
-// not change, only how f16 / quantized keys round).
+// LayerNorm), V4 one per compressed entry (made by its compressor). Queries and keys are
+// rotated by a Walsh–Hadamard matrix before they meet, as DeepSeek's inference code and
+// llama.cpp do (an orthogonal rotation: the scores do not change, only how f16 / quantized keys
+// round).
 #pragma once
 
 #include "engine/graph/forward_pass.h"
@@ -58,8 +58,6 @@ public:
     // qr: the attention's normed low-rank query [nTokens, qLoraRank].
     const std::int32_t *select(ForwardPass &pass, std::int64_t store, const float *x, const float *qr,
                                std::span<const std::int32_t> end) const;
-    // Rotates key rows [n, headDim] into `out` (V4's compressed keys before they are stored).
-    void rotateKeys(ForwardPass &pass, const float *keys, int n, float *out) const;
 
     const IndexerConfig &config() const { return m_config; }
     void collectMatrices(std::vector<WeightMatrix> &all) const;

@@ -2,7 +2,8 @@
 //   x += MLA(RMSNorm(x));  x += FFN(RMSNorm(x))
 // with a dense SwiGLU FFN in the leading layers and DeepSeekMoE (shared experts plus top-k routed
 // ones: softmax in V2, sigmoid with selection bias and group-limited routing in V3) after them.
-// Tensor names and shapes as llama.cpp's LLM_ARCH_DEEPSEEK2.
+// Tensor names and shapes as llama.cpp's LLM_ARCH_DEEPSEEK2. DeepSeek V3.2 (deepseek32) is this
+// graph with the lightning indexer choosing each query's tokens (models/deepseek32.cpp).
 #include "engine/models/deepseek2.h"
 
 #include "common/error.h"
@@ -19,9 +20,6 @@
 #include <optional>
 
 namespace nw {
-namespace {
-
-} // namespace
 
 void readDeepseek2HParams(const ArchKeys &keys, HParams &hp)
 {
