@@ -2,6 +2,7 @@
 // indexer's keys of every token (mla is its one mode), and malformed indexer metadata or a
 // missing indexer tensor is refused in one line naming what is wrong.
 #include "common/error.h"
+#include "engine/arch_table.h"
 #include "engine/gguf_file.h"
 #include "engine/gguf_writer.h"
 #include "engine/hparams.h"
@@ -70,6 +71,14 @@ TEST_CASE("deepseek32's cache: the MLA latent and the indexer's key of every tok
         CHECK(cache->plan(keys).layout.bytesPerTokenLayer() == std::uint64_t(hp.indexerHeadDim) * 2);
         CHECK(cache->plan(keys).name() == "indexer");
     }
+
+    // `needlework kv --model` on the file: mla alone, the indexer's keys counted apart.
+    const auto figures = kvModeFigures(HParams::fromGguf(*testModel()), 1000);
+    REQUIRE(figures.size() == 1);
+    REQUIRE(figures[0].kinds.size() == 2);
+    CHECK(figures[0].kinds[0].kind == "full");
+    CHECK(figures[0].kinds[1].kind == "indexer");
+    CHECK(figures[0].kinds[1].used == std::uint64_t(hp.nLayers) * 1000 * std::uint64_t(hp.indexerHeadDim) * 2);
 }
 
 TEST_CASE("deepseek32 refuses malformed indexer metadata and a missing indexer tensor")
