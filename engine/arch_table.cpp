@@ -97,28 +97,29 @@ HParams deepseek32()
     return hp;
 }
 
-// DeepSeek V4-Flash (config.json; layer schedule as its model card describes it): 43 layers of
-// width 4096, 64 heads of 512 dims (one latent row per token is K and V, 64 of them rotated), a
-// 128-token window in every layer; layers 0-1 keep only the window, then CSA (ratio 4, with the
-// indexer: 64 heads of 128 dims, top 512) and HCA (ratio 128) alternate. 256 experts of 2048
-// choosing 6, one shared; every layer is MoE (nFf is the expert width).
-HParams deepseek4Flash()
+// DeepSeek V4 (config.json; layer schedule as the model cards describe it): one latent row of
+// 512 per token is K and V (64 dims rotated), a 128-token window in every layer, CSA (ratio 4,
+// with the indexer: 64 heads of 128 dims) and HCA (ratio 128) alternating from layer 2 on, CSA
+// on even layers; `first` is the ratio of layers 0 and 1. nFf is the expert width (every layer
+// is MoE).
+HParams deepseek4(std::int64_t layers, std::int64_t embd, std::int64_t heads, std::int64_t first,
+                  std::int64_t topK, std::int64_t experts, std::int64_t ffExpert)
 {
-    HParams hp = dense("deepseek4", 43, 4096, 2048, 64, 1, 129280, 1048576, 10000.0, 1e-6);
+    HParams hp = dense("deepseek4", layers, embd, ffExpert, heads, 1, 129280, 1048576, 10000.0, 1e-6);
     hp.headDimK = 512;
     hp.headDimV = 512;
     hp.nRot = 64;
     hp.slidingWindow = 128;
-    hp.compressRatios.resize(43);
-    for (std::int64_t il = 2; il < 43; ++il)
+    hp.compressRatios.assign(std::size_t(layers), first);
+    for (std::int64_t il = 2; il < layers; ++il)
         hp.compressRatios[std::size_t(il)] = il % 2 == 0 ? 4 : 128;
     hp.indexerHeads = 64;
     hp.indexerHeadDim = 128;
-    hp.indexerTopK = 512;
-    hp.nExperts = 256;
+    hp.indexerTopK = topK;
+    hp.nExperts = experts;
     hp.nExpertsUsed = 6;
     hp.nSharedExperts = 1;
-    hp.nFfExpert = 2048;
+    hp.nFfExpert = ffExpert;
     return hp;
 }
 
@@ -141,7 +142,10 @@ const std::vector<KnownArchitecture> &knownArchitectures()
         {"DeepSeek-V3", "deepseek-ai/DeepSeek-V3 config.json",
          deepseek(61, 7168, 18432, 128, 1536, 129280, 256, 8, 1, 3, 2048)},
         {"DeepSeek-V3.2", "deepseek-ai/DeepSeek-V3.2-Exp config.json", deepseek32()},
-        {"DeepSeek-V4-Flash", "deepseek-ai/DeepSeek-V4-Flash config.json and model card", deepseek4Flash()},
+        {"DeepSeek-V4-Flash", "deepseek-ai/DeepSeek-V4-Flash config.json and model card (layers 0-1 window only)",
+         deepseek4(43, 4096, 64, 0, 512, 256, 2048)},
+        {"DeepSeek-V4-Pro", "deepseek-ai/DeepSeek-V4-Pro config.json and model card (layers 0-1 HCA)",
+         deepseek4(61, 7168, 128, 128, 1024, 384, 3072)},
         {"Llama-3.1-8B", "meta-llama/Llama-3.1-8B config.json",
          dense("llama", 32, 4096, 14336, 32, 8, 128256, 131072, 500000.0, 1e-5)},
         {"Llama-3.1-70B", "meta-llama/Llama-3.1-70B config.json",

@@ -40,7 +40,7 @@ HParams smallV4()
 
 } // namespace
 
-TEST_CASE("DeepSeek V3.2 and V4-Flash KV figures at 1M tokens (hand-computed from their configurations)")
+TEST_CASE("DeepSeek V3.2, V4-Flash and V4-Pro KV figures at 1M tokens (hand-computed from their configurations)")
 {
     constexpr std::uint64_t ctx = 1048576;
     const auto v32 = kvModeFigures(requireKnownArchitecture("DeepSeek-V3.2").hp, std::int64_t(ctx));
@@ -70,6 +70,18 @@ TEST_CASE("DeepSeek V3.2 and V4-Flash KV figures at 1M tokens (hand-computed fro
     // V4-Flash holds 8.0 % of what V3.2 holds at 1M tokens, both in f16 rows (the release's 7 %
     // counts DeepSeek's own storage precisions).
     CHECK(double(f.usedBytes) / double(v32[0].usedBytes) == doctest::Approx(0.0803).epsilon(0.001));
+
+    // V4-Pro: 61 layers, HCA in layers 0, 1 and the odd ones from 3 (31), CSA in the even ones
+    // from 2 (30): 9.6 GiB, 11.5 % of V3.2 (the release: 10 %).
+    const auto pro = kvModeFigures(requireKnownArchitecture("DeepSeek-V4-Pro").hp, std::int64_t(ctx));
+    REQUIRE(pro.size() == 1);
+    CHECK(kind(pro[0], "window").used == 61ull * 128 * 512 * 2);
+    CHECK(kind(pro[0], "csa").layers == 30);
+    CHECK(kind(pro[0], "csa").used == 30 * (ctx / 4) * 512 * 2);
+    CHECK(kind(pro[0], "indexer").used == 30 * (ctx / 4) * 128 * 2);
+    CHECK(kind(pro[0], "hca").layers == 31);
+    CHECK(kind(pro[0], "hca").used == 31 * (ctx / 128) * 512 * 2);
+    CHECK(double(pro[0].usedBytes) / double(v32[0].usedBytes) == doctest::Approx(0.11496).epsilon(0.0005));
     CHECK_THROWS_AS(kvModeFiguresFor(requireKnownArchitecture("DeepSeek-V3.2").hp, KvModeSpec::parse("full"), 64),
                     Error);
 }
