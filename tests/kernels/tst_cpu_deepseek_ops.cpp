@@ -1,6 +1,6 @@
 // The DeepSeek V3.2 / V4 ops of the CPU backend against plain double-precision references:
 // sparse attention over two paged sources (a row range and a row list, shared K/V rows, sinks,
-// F32 / F16 / Q8_0 rows), the lightning indexer's scores and top-k, the compressor's softmax
+// F32 / F16 / Q8_0 / Q4_0 rows), the lightning indexer's scores and top-k, the compressor's softmax
 // pooling (with and without the previous block's half), hyper-connection weights (Sinkhorn) and
 // stream reads / writes, the clamped SwiGLU, LayerNorm, and sqrt-softplus / hash routing. Every
 // cache byte an op must not read is NaN, and block tables are scrambled.
@@ -140,7 +140,8 @@ void sparseCase(nw::TensorType type, int threads, bool sinks)
             if (type == nw::TensorType::F16)
                 for (float &x : qUsed)
                     x = nw::fp16ToFloat(nw::floatToFp16(x));
-            if (type == nw::TensorType::Q8_0) {
+            const bool quantized = type == nw::TensorType::Q8_0 || type == nw::TensorType::Q4_0;
+            if (quantized) {
                 std::vector<std::byte> qq(nw::rowBytes(nw::TensorType::Q8_0, dim));
                 nw::quantizeRow(nw::TensorType::Q8_0, qh, qq.data(), std::size_t(dim));
                 nw::dequantizeRow(nw::TensorType::Q8_0, qq.data(), qUsed.data(), std::size_t(dim));
@@ -168,16 +169,16 @@ void sparseCase(nw::TensorType type, int threads, bool sinks)
                 worst = std::max(worst, std::fabs(got - expect));
             }
         }
-    // Q8_0 scores the query as Q8_0 activations (the kernel's own quantizer; the reference rounds
-    // it with the weights' one): the scores differ by that rounding.
-    CHECK(worst < (type == nw::TensorType::Q8_0 ? 5e-3 : 2e-5));
+    // Quantized rows score the query as Q8_0 activations (the kernel's own quantizer; the
+    // reference rounds it with the weights' one): the scores differ by that rounding.
+    CHECK(worst < (type == nw::TensorType::Q8_0 || type == nw::TensorType::Q4_0 ? 5e-3 : 2e-5));
 }
 
 } // namespace
 
 TEST_CASE("sparseAttention reads exactly the listed rows of both sources")
 {
-    for (const nw::TensorType type : {nw::TensorType::F32, nw::TensorType::F16, nw::TensorType::Q8_0})
+    for (const nw::TensorType type : {nw::TensorType::F32, nw::TensorType::F16, nw::TensorType::Q8_0, nw::TensorType::Q4_0})
         for (const int threads : {1, 3})
             for (const bool sinks : {false, true})
                 sparseCase(type, threads, sinks);
@@ -205,10 +206,21 @@ TEST_CASE("lightningIndexer keeps the top-k keys by Σ w relu(q·k)")
 {
     std::mt19937 rng(7);
     const int nHeads = 4, dim = 32, nKeys = 90, topK = 16, nTokens = 4;
-    for (const nw::TensorType type : {nw::TensorType::F32, nw::TensorType::F16}) {
+    for (const nw::TensorType type :
+         {nw::TensorType::F32, nw::TensorType::F16, nw::TensorType::Q8_0, nw::TensorType::Q4_0}) {
         CAPTURE(nw::tensorTypeName(type));
         PagedRows keys(type, dim, nKeys, rng);
         const std::vector<float> q = randomVector(std::size_t(nTokens) * nHeads * dim, rng);
+        // The query as ggml meets these keys: rounded to f16 for f16 keys, Q8_0 for quantized ones.
+        std::vector<float> qMet = q;
+        if (type != nw::TensorType::F32) {
+            const nw::TensorType met = type == nw::TensorType::F16 ? type : nw::TensorType::Q8_0;
+            std::vector<std::byte> packed(nw::rowBytes(met, std::size_t(dim)));
+            for (std::size_t h = 0; h < qMet.size(); h += std::size_t(dim)) {
+                nw::quantizeRow(met, q.data() + h, packed.data(), std::size_t(dim));
+                nw::dequantizeRow(met, packed.data(), qMet.data() + h, std::size_t(dim));
+            }
+        }
         const std::vector<float> w = randomVector(std::size_t(nTokens) * nHeads, rng);
         const std::vector<std::int32_t> end = {nKeys, 60, topK - 5, 0};
         std::vector<std::int32_t> selected(std::size_t(nTokens) * topK, 12345);
@@ -226,15 +238,12 @@ TEST_CASE("lightningIndexer keeps the top-k keys by Σ w relu(q·k)")
         backend->lightningIndexer(a);
         for (int t = 0; t < nTokens; ++t) {
             std::vector<std::pair<double, int>> ref;
-            const auto qAt = [&](std::size_t i) { // the query as ggml meets f16 keys: rounded to f16
-                return type == nw::TensorType::F16 ? nw::fp16ToFloat(nw::floatToFp16(q[i])) : q[i];
-            };
             for (int j = 0; j < end[std::size_t(t)]; ++j) {
                 double s = 0;
                 for (int h = 0; h < nHeads; ++h) {
                     double dot = 0;
                     for (int i = 0; i < dim; ++i)
-                        dot += double(qAt((std::size_t(t) * nHeads + h) * dim + i)) * keys.values[std::size_t(j) * dim + i];
+                        dot += double(qMet[(std::size_t(t) * nHeads + h) * dim + i]) * keys.values[std::size_t(j) * dim + i];
                     s += w[std::size_t(t) * nHeads + h] * std::max(0.0, dot);
                 }
                 ref.emplace_back(-s, j);
