@@ -12,7 +12,9 @@ F32 models run with llama.cpp's plain attention over an f32 cache (-fa off, f32 
 in f32 on both sides, so the graph is checked to float rounding. Quantized models run with
 llama.cpp's defaults (flash attention auto, f16 cache), as users run them; their "spread" is how
 far llama.cpp's own two attention paths (flash and plain, both over f16) are from each other on
-the same file, the scale of the float-order noise that Q8_0 activations amplify.
+the same file, the scale of the float-order noise that Q8_0 activations amplify. DeepSeek V3.2's
+quantized file runs over an f32 cache instead: its lightning indexer's top-k choice near a tie
+follows every rounding, and over f16 llama.cpp's two paths pick different tokens.
 
 Writes tests/data/models/<model>[-ctxN].llamacpp.txt, a line format the test reads without a
 JSON library ("key values..."; "#" lines say where the numbers come from).
