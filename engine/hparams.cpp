@@ -13,7 +13,11 @@
 
 namespace nw {
 
-ArchKeys::ArchKeys(const GgufFile &file, std::string_view arch) : m_file(file), m_arch(arch) {}
+ArchKeys::ArchKeys(const GgufFile &file, std::string_view arch)
+    : m_file(file)
+    , m_arch(arch)
+{
+}
 
 std::string ArchKeys::key(std::string_view suffix) const
 {
@@ -54,6 +58,18 @@ bool ArchKeys::has(std::string_view suffix) const
 {
     return m_file.findValue(key(suffix)) != nullptr;
 }
+
+namespace {
+
+constexpr std::int64_t kMaxLayers = 512; // llama.cpp's LLAMA_MAX_LAYERS
+
+void checkLayerCount(std::string_view what, std::int64_t nLayers)
+{
+    if (nLayers <= 0 || nLayers > kMaxLayers)
+        fail("{}: block_count must be within 1..{}, got {}", what, kMaxLayers, nLayers);
+}
+
+} // namespace
 
 HParams HParams::fromGguf(const GgufFile &file)
 {
@@ -105,8 +121,10 @@ HParams HParams::fromGguf(const GgufFile &file)
         hp.nVocab = r.findInt("vocab_size", 0);
     if (hp.nVocab <= 0)
         fail("{}: no vocabulary size (neither tokenizer.ggml.tokens nor {} is present)", file.label(),
-             r.key("vocab_size"));
+            r.key("vocab_size"));
 
+    // Architectures size per-layer tables by block_count: bound it before they read their keys.
+    checkLayerCount(file.label(), hp.nLayers);
     architecture.readHParams(r, hp);
     hp.validate(file.label());
     return hp;
@@ -118,7 +136,7 @@ void HParams::validate(std::string_view what) const
         if (value <= 0)
             fail("{}: {} must be positive, got {}", what, name, value);
     };
-    positive(nLayers, "block_count");
+    checkLayerCount(what, nLayers);
     positive(nEmbd, "embedding_length");
     positive(nFf, "feed_forward_length");
     positive(nHeads, "attention.head_count");
