@@ -187,7 +187,7 @@ int main(int argc, char **argv)
     const auto deadline = start + std::chrono::duration<double>(seconds);
     std::uint64_t executions = 0;
     double slowest = 0;
-    std::size_t slowestLen = 0;
+    Bytes slowestInput; // saved at the end: a slow input is a finding too (super-linear paths)
     Bytes input;
     const auto runOne = [&](const Bytes &in) {
         g_current = &in;
@@ -206,7 +206,7 @@ int main(int argc, char **argv)
         const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (t > slowest) {
             slowest = t;
-            slowestLen = in.size();
+            slowestInput = in;
         }
         std::free(exact);
         ++executions;
@@ -218,10 +218,17 @@ int main(int argc, char **argv)
         mutator.mutate(input, corpus);
         runOne(input);
     }
+    {
+        const auto path = g_saveDir / (name + "-slowest.bin");
+        std::ofstream out(path, std::ios::binary);
+        out.write(
+            reinterpret_cast<const char *>(slowestInput.data()), static_cast<std::streamsize>(slowestInput.size()));
+    }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("%s: %llu executions in %.1f s (%.0f/s), %zu seeds, seed %llu, slowest input %.3f s (%zu bytes), "
-                "no failures\n",
+    std::printf(
+        "%s: %llu executions in %.1f s (%.0f/s), %zu seeds, seed %llu, slowest input %.3f s (%zu bytes, saved in "
+        "--save-dir), no failures\n",
         name.c_str(), static_cast<unsigned long long>(executions), elapsed, static_cast<double>(executions) / elapsed,
-        corpus.size(), static_cast<unsigned long long>(seed), slowest, slowestLen);
+        corpus.size(), static_cast<unsigned long long>(seed), slowest, slowestInput.size());
     return 0;
 }
