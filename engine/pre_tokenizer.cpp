@@ -306,10 +306,13 @@ std::size_t matchNewlineRuns(const std::vector<char32_t> &t, std::size_t pos, st
 // Character classes of the DeepSeek patterns, as written in the models' tokenizer.json: a
 // class text where "a-b" is a range. Pass 2 of DeepSeek LLM: the cased letters of Latin, Greek,
 // Cyrillic, Armenian, Georgian, Cherokee, Glagolitic, Coptic, Deseret, Osage, Adlam, ...
+// clang-format 14 re-wraps these UTF-8 literals differently on every run.
+// clang-format off
 constexpr std::u32string_view kDeepSeekLetters
     = U"A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-"
       U"ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-"
       U"Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃";
+// clang-format on
 constexpr std::u32string_view kDeepSeekPunctuation = U"!-/:-~\uFF01-\uFF0F\uFF1A-\uFF5E\u2018-\u201F\u3000-\u3002";
 constexpr std::u32string_view kDeepSeekCjk = U"\u4E00-\u9FA5\u0800-\u4E00\uAC00-\uD7FF";
 constexpr std::u32string_view kDeepSeek3Cjk = U"\u4E00-\u9FA5\u3040-\u309F\u30A0-\u30FF";
