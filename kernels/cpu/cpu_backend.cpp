@@ -5,12 +5,14 @@
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/delta_net.h"
 #include "kernels/cpu/embed.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/moe_route.h"
 #include "kernels/cpu/rms_norm.h"
 #include "kernels/cpu/rope.h"
 #include "kernels/cpu/rows.h"
+#include "kernels/cpu/short_conv.h"
 
 #include <fmt/format.h>
 
@@ -219,6 +221,21 @@ void CpuBackend::moeRoute(const MoeRouting &routing, const float *logits, int nT
         routeExperts(routing, logits + std::size_t(t0) * n, int(t1 - t0), ids + std::size_t(t0) * k,
                      weights + std::size_t(t0) * k);
     });
+}
+
+void CpuBackend::sigmoidMul(float *y, const float *gate, int rows, int cols, int gateCols)
+{
+    cpu::sigmoidMul(m_pool, y, gate, rows, cols, gateCols);
+}
+
+void CpuBackend::shortConv(const ShortConvArgs &a)
+{
+    cpu::shortConv(m_pool, a);
+}
+
+void CpuBackend::gatedDeltaNet(const DeltaNetArgs &a)
+{
+    cpu::gatedDeltaNet(m_pool, a);
 }
 
 } // namespace nw::cpu

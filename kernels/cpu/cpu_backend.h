@@ -45,6 +45,9 @@ public:
                         int dim) override;
     void moeRoute(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
                   float *weights) override;
+    void sigmoidMul(float *y, const float *gate, int rows, int cols, int gateCols) override;
+    void shortConv(const ShortConvArgs &a) override;
+    void gatedDeltaNet(const DeltaNetArgs &a) override;
 
     ThreadPool &pool() { return m_pool; }
 
