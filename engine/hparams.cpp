@@ -55,6 +55,29 @@ bool ArchKeys::has(std::string_view suffix) const
     return m_file.findValue(key(suffix)) != nullptr;
 }
 
+std::vector<std::int64_t> ArchKeys::findIntArray(std::string_view suffix) const
+{
+    const std::string k = key(suffix);
+    std::vector<std::int64_t> out;
+    const GgufArray *array = m_file.findArray(k);
+    if (!array) {
+        if (m_file.findValue(k))
+            fail("{}: metadata '{}' is not an array", m_file.label(), k);
+        return out;
+    }
+    for (const GgufValue &v : array->values) {
+        if (const auto *u = std::get_if<std::uint64_t>(&v))
+            out.push_back(static_cast<std::int64_t>(*u));
+        else if (const auto *i = std::get_if<std::int64_t>(&v))
+            out.push_back(*i);
+        else if (const auto *b = std::get_if<bool>(&v))
+            out.push_back(*b ? 1 : 0);
+        else
+            fail("{}: metadata '{}' is not an array of integers", m_file.label(), k);
+    }
+    return out;
+}
+
 HParams HParams::fromGguf(const GgufFile &file)
 {
     HParams hp;
@@ -140,6 +163,8 @@ void HParams::validate(std::string_view what) const
         fail("{}: attention.sliding_window must not be negative, got {}", what, slidingWindow);
     if (!slidingLayers.empty() && std::int64_t(slidingLayers.size()) != nLayers)
         fail("{}: {} sliding-window layer flags for {} layers", what, slidingLayers.size(), nLayers);
+    if (!recurrentLayers.empty() && std::int64_t(recurrentLayers.size()) != nLayers)
+        fail("{}: {} recurrent layer flags for {} layers", what, recurrentLayers.size(), nLayers);
 }
 
 } // namespace nw

@@ -69,6 +69,15 @@ struct HParams {
     std::vector<bool> slidingLayers;    // [nLayers], or empty when no layer has a window
     double ropeFreqBaseSwa = 0.0;       // rope.freq_base_swa for window layers; 0: ropeFreqBase
     double finalLogitSoftcap = 0.0;     // final_logit_softcapping: logits = c · tanh(logits / c); 0: none
+    // Recurrent layers (Gated DeltaNet: qwen35, qwen35moe): the layers marked here hold a
+    // fixed-size state (engine/recurrent_state.h) instead of K/V rows; the others attend.
+    std::vector<bool> recurrentLayers;  // [nLayers], or empty when every layer attends
+    std::int64_t ssmConvKernel = 0;     // ssm.conv_kernel: taps of the short convolution
+    std::int64_t ssmInnerSize = 0;      // ssm.inner_size: value heads × value head dim
+    std::int64_t ssmStateSize = 0;      // ssm.state_size: key (and value) head dim
+    std::int64_t ssmTimeStepRank = 0;   // ssm.time_step_rank: value heads
+    std::int64_t ssmGroupCount = 0;     // ssm.group_count: key/query heads
+    std::int64_t nFfShared = 0;         // expert_shared_feed_forward_length (0: nFf)
 
     bool hasMla() const { return kvLoraRank > 0; }
     std::int64_t gqaGroup() const { return nHeads / nKvHeads; } // query heads per KV head
@@ -76,6 +85,10 @@ struct HParams {
     {
         return slidingWindow > 0 && layer >= 0 && std::size_t(layer) < slidingLayers.size()
                && slidingLayers[std::size_t(layer)];
+    }
+    bool isRecurrentLayer(std::int64_t layer) const
+    {
+        return layer >= 0 && std::size_t(layer) < recurrentLayers.size() && recurrentLayers[std::size_t(layer)];
     }
 
     // Reads the keys every architecture shares from `<arch>.*`, then the architecture's own
@@ -99,6 +112,9 @@ public:
     double findFloat(std::string_view suffix, double fallback) const;
     bool findBool(std::string_view suffix, bool fallback) const;
     bool has(std::string_view suffix) const;
+    // An integer array (rope.dimension_sections, a per-layer flag list); empty when absent;
+    // throws nw::Error when the key holds something else.
+    std::vector<std::int64_t> findIntArray(std::string_view suffix) const;
 
 private:
     const GgufFile &m_file;

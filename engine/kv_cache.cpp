@@ -140,17 +140,25 @@ std::string_view kvLayerKindName(KvLayerKind kind)
     switch (kind) {
     case KvLayerKind::Full: return "full";
     case KvLayerKind::Window: return "window";
+    case KvLayerKind::Recurrent: return "recurrent";
     }
     return "?";
 }
 
 std::int64_t KvLayerPlan::heldTokens(std::int64_t tokens) const
 {
-    return kind == KvLayerKind::Window ? std::min(tokens, window) : tokens;
+    switch (kind) {
+    case KvLayerKind::Full: return tokens;
+    case KvLayerKind::Window: return std::min(tokens, window);
+    case KvLayerKind::Recurrent: return 0;
+    }
+    return tokens;
 }
 
 std::uint64_t KvLayerPlan::bytesFor(std::int64_t tokens) const
 {
+    if (kind == KvLayerKind::Recurrent) // the state exists from the first token on, whatever the length
+        return tokens > 0 ? recurrent.bytes() : 0;
     return static_cast<std::uint64_t>(heldTokens(tokens)) * layout.bytesPerTokenLayer();
 }
 
@@ -169,6 +177,10 @@ std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec)
         if (hp.isSlidingLayer(il)) {
             p.kind = KvLayerKind::Window;
             p.window = hp.slidingWindow;
+        }
+        if (hp.isRecurrentLayer(il)) {
+            p.kind = KvLayerKind::Recurrent;
+            p.recurrent = RecurrentStateShape::forModel(hp);
         }
     }
     return plan;
@@ -192,9 +204,19 @@ std::size_t strideFor(const KvLayout &layout)
 // Logical blocks a layer keeps once `tokens` are committed: [first, end).
 std::pair<std::int64_t, std::int64_t> heldBlocks(const KvLayerPlan &plan, std::int64_t tokens)
 {
+    if (plan.kind == KvLayerKind::Recurrent)
+        return {0, 0};
     const std::int64_t end = (tokens + KvCache::kBlockTokens - 1) / KvCache::kBlockTokens;
     const std::int64_t first = tokens > 0 ? plan.firstVisible(tokens) / KvCache::kBlockTokens : 0;
     return {std::min(first, end), end};
+}
+
+std::vector<RecurrentStateShape> recurrentShapes(const std::vector<KvLayerPlan> &plan)
+{
+    std::vector<RecurrentStateShape> shapes;
+    for (const KvLayerPlan &p : plan)
+        shapes.push_back(p.kind == KvLayerKind::Recurrent ? p.recurrent : RecurrentStateShape{});
+    return shapes;
 }
 
 std::vector<KvLayerPlan> uniformPlan(const KvLayout &layout, std::int64_t nLayers)
@@ -212,6 +234,10 @@ std::uint64_t KvCache::reservedBytesFor(const std::vector<KvLayerPlan> &plan, st
 {
     std::uint64_t total = 0;
     for (const KvLayerPlan &p : plan) {
+        if (p.kind == KvLayerKind::Recurrent) {
+            total += p.bytesFor(tokens); // allocated whole with the first token
+            continue;
+        }
         const auto [first, end] = heldBlocks(p, tokens);
         total += static_cast<std::uint64_t>(end - first) * strideFor(p.layout);
     }
@@ -231,7 +257,8 @@ KvCache::KvCache(const KvLayout &layout, std::int64_t nLayers, std::int64_t capa
 
 KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint64_t mhaBytesPerTokenLayer,
                  std::uint64_t weightsBytes)
-    : m_capacity(capacity), m_mhaBytesPerTokenLayer(mhaBytesPerTokenLayer), m_counters(plan.size())
+    : m_capacity(capacity), m_mhaBytesPerTokenLayer(mhaBytesPerTokenLayer), m_recurrent(recurrentShapes(plan)),
+      m_counters(plan.size())
 {
     NW_ASSERT(!plan.empty());
     if (capacity <= 0)
@@ -242,6 +269,11 @@ KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint
         Layer &l = m_layers[i];
         l.plan = std::move(plan[i]);
         NW_ASSERT(l.plan.kind != KvLayerKind::Window || l.plan.window > 0);
+        m_counters.setLayerKind(i, std::string(kvLayerKindName(l.plan.kind)));
+        if (l.plan.kind == KvLayerKind::Recurrent) {
+            NW_ASSERT(!l.plan.recurrent.empty());
+            continue; // no rows, no blocks: its state lives in m_recurrent
+        }
         l.kRowBytes = l.plan.layout.kRowBytes();
         l.vRowBytes = l.plan.layout.vRowBytes();
         NW_ASSERT(l.kRowBytes > 0);
@@ -252,7 +284,6 @@ KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint
         for (std::int64_t id = m_maxBlocks - 1; id >= 0; --id)
             l.freeIds.push_back(static_cast<std::int32_t>(id)); // lowest id handed out first
         m_arenaBytes += l.blockStride * static_cast<std::size_t>(m_maxBlocks);
-        m_counters.setLayerKind(i, std::string(kvLayerKindName(l.plan.kind)));
     }
     void *arena = mmap(nullptr, m_arenaBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (arena == MAP_FAILED)
@@ -276,6 +307,8 @@ KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint
     : KvCache(std::move(plan), capacity, mhaBytesPerTokenLayer, weightsBytes)
 {
     NW_ASSERT(device.memoryKind() == BackendMemory::Device);
+    if (m_recurrent.any())
+        fail(Remedy::CpuDevice, "a cache with recurrent layers does not run on {} yet", device.name());
     munmap(m_arena, m_arenaBytes); // the host reservation made above is not needed
     m_arena = nullptr;
     m_arena = static_cast<std::byte *>(device.allocate(m_arenaBytes));
@@ -369,10 +402,18 @@ void KvCache::reserve(std::int64_t nTokens)
 {
     if (nTokens > m_capacity)
         fail(Remedy::LargerContext, "context full: {} tokens needed, the KV cache holds {}", nTokens, m_capacity);
-    if (nTokens <= m_reservedTokens)
+    if (m_recurrent.any()) {
+        m_recurrent.allocate();
+        m_recurrentDirty = true; // the batch about to run writes the states
+    }
+    if (nTokens <= m_reservedTokens) {
+        publish();
         return;
+    }
     const std::int64_t end = (nTokens + kBlockTokens - 1) / kBlockTokens;
     for (Layer &l : m_layers) {
+        if (l.plan.kind == KvLayerKind::Recurrent)
+            continue;
         // The batch's first query (position m_tokens) reads from firstVisible(m_tokens) on.
         const std::int64_t first = l.plan.firstVisible(m_tokens) / kBlockTokens;
         keepBlocks(l, first, l.endHeld);
@@ -395,6 +436,7 @@ void KvCache::commit(std::int64_t nTokens)
 {
     NW_ASSERT(nTokens >= 0 && nTokens <= m_reservedTokens);
     m_tokens = nTokens;
+    m_recurrentDirty = false;
     for (Layer &l : m_layers)
         if (l.plan.kind == KvLayerKind::Window) {
             const auto [first, end] = heldBlocks(l.plan, nTokens);
@@ -407,15 +449,26 @@ void KvCache::commit(std::int64_t nTokens)
 void KvCache::truncate(std::int64_t nTokens)
 {
     NW_ASSERT(nTokens >= 0);
+    const std::int64_t before = m_tokens;
     m_tokens = std::min(m_tokens, nTokens);
+    // Recurrent states hold exactly `before` tokens (or, after an unfinished batch, none): going
+    // back means the newest checkpoint at or before m_tokens.
+    if (m_recurrent.any() && (m_tokens < before || m_recurrentDirty)) {
+        m_tokens = m_recurrent.restore(m_tokens);
+        m_recurrentDirty = false;
+    }
     // A window layer can continue from m_tokens only if it still holds what that query reads.
     for (const Layer &l : m_layers)
         if (m_tokens > 0 && l.plan.kind == KvLayerKind::Window
             && l.firstHeld * kBlockTokens > l.plan.firstVisible(m_tokens))
             m_tokens = 0;
+    if (m_tokens == 0 && m_recurrent.any())
+        m_recurrent.restore(0);
     m_reservedTokens = m_tokens;
     const std::int64_t end = (m_tokens + kBlockTokens - 1) / kBlockTokens;
     for (Layer &l : m_layers) {
+        if (l.plan.kind == KvLayerKind::Recurrent)
+            continue;
         keepBlocks(l, m_tokens == 0 ? 0 : l.firstHeld, end);
         if (m_tokens == 0)
             l.firstHeld = l.endHeld = 0;
@@ -437,6 +490,7 @@ const std::byte *KvCache::kRow(std::int64_t layer, std::int64_t position) const
 {
     NW_ASSERT(layer >= 0 && layer < nLayers() && position >= 0 && position < m_maxBlocks * kBlockTokens);
     const Layer &l = m_layers[static_cast<std::size_t>(layer)];
+    NW_ASSERT(l.plan.kind != KvLayerKind::Recurrent);
     const std::int32_t id = l.table[static_cast<std::size_t>(position / kBlockTokens)];
     NW_ASSERT(id >= 0);
     return blockBase(l, id) + static_cast<std::size_t>(position % kBlockTokens) * l.kRowBytes;
@@ -448,6 +502,7 @@ const std::byte *KvCache::vRow(std::int64_t layer, std::int64_t position) const
         return kRow(layer, position); // V is the leading part of the shared row
     NW_ASSERT(layer >= 0 && layer < nLayers() && position >= 0 && position < m_maxBlocks * kBlockTokens);
     const Layer &l = m_layers[static_cast<std::size_t>(layer)];
+    NW_ASSERT(l.plan.kind != KvLayerKind::Recurrent);
     const std::int32_t id = l.table[static_cast<std::size_t>(position / kBlockTokens)];
     NW_ASSERT(id >= 0);
     return blockBase(l, id) + static_cast<std::size_t>(kBlockTokens) * l.kRowBytes +
@@ -458,6 +513,7 @@ KvLayerView KvCache::layerView(std::int64_t layer)
 {
     NW_ASSERT(layer >= 0 && layer < nLayers());
     Layer &l = m_layers[static_cast<std::size_t>(layer)];
+    NW_ASSERT(l.plan.kind != KvLayerKind::Recurrent);
     const KvLayout &layout = l.plan.layout;
     KvLayerView view;
     view.type = layout.kType;
@@ -480,6 +536,33 @@ KvLayerView KvCache::layerView(std::int64_t layer)
         view.vHeadDim = static_cast<int>(layout.vHeadDim);
     }
     return view;
+}
+
+void KvCache::checkpoint()
+{
+    if (!m_recurrent.any() || m_tokens == 0)
+        return;
+    NW_ASSERT(!m_recurrentDirty);
+    m_recurrent.checkpoint(m_tokens);
+    publish();
+}
+
+void KvCache::setMaxCheckpoints(int n)
+{
+    m_recurrent.setMaxCheckpoints(n);
+    publish();
+}
+
+float *KvCache::recurrentConv(std::int64_t layer)
+{
+    NW_ASSERT(plan(layer).kind == KvLayerKind::Recurrent && m_recurrent.allocated());
+    return m_recurrent.conv(layer);
+}
+
+float *KvCache::recurrentState(std::int64_t layer)
+{
+    NW_ASSERT(plan(layer).kind == KvLayerKind::Recurrent && m_recurrent.allocated());
+    return m_recurrent.state(layer);
 }
 
 void KvCache::setMemoryCallback(std::function<void(const MemoryStats &)> callback)
@@ -505,6 +588,13 @@ void KvCache::publish()
     m_counters.setPerToken(perToken, static_cast<std::uint64_t>(nLayers()) * m_mhaBytesPerTokenLayer);
     for (std::size_t i = 0; i < m_layers.size(); ++i) {
         const Layer &l = m_layers[i];
+        if (l.plan.kind == KvLayerKind::Recurrent) {
+            // The live state once allocated (used from the first token), plus its checkpoints.
+            const auto layer = static_cast<std::int64_t>(i);
+            m_counters.setLayer(i, l.plan.bytesFor(m_tokens),
+                                m_recurrent.liveBytes(layer) + m_recurrent.checkpointBytes(layer));
+            continue;
+        }
         m_counters.setLayer(i, l.plan.bytesFor(m_tokens),
                             static_cast<std::uint64_t>(l.endHeld - l.firstHeld) * l.blockStride);
     }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "engine/memory_stats.h"
+#include "engine/recurrent_state.h"
 #include "kernels/backend.h"
 #include "kernels/tensor_type.h"
 
@@ -82,19 +83,22 @@ std::uint64_t mhaF16BytesPerTokenLayer(const HParams &hp);
 // lightning-indexer keys (one row per entry); a layer that keeps several of these at once (V4's
 // window rows + compressed entries + indexer keys) becomes one store per part, addressed by
 // (layer, part). A recurrent layer (Gated DeltaNet) keeps a fixed-size state instead of rows
-// (bytesFor is constant); it cannot drop its last tokens, which truncate() already allows for:
-// a cache keeps only what it can continue from (or a checkpoint), and callers read tokens().
+// (engine/recurrent_state.h: bytesFor is constant once a token is in); it cannot drop its last
+// tokens, so truncate() goes back to a checkpoint of the state (or to empty) and callers read
+// tokens() to learn where the cache continues from.
 enum class KvLayerKind {
-    Full,   // one row per token, every token kept
-    Window, // one row per token; only the last `window` tokens are kept (plus the batch in flight)
+    Full,      // one row per token, every token kept
+    Window,    // one row per token; only the last `window` tokens are kept (plus the batch in flight)
+    Recurrent, // no rows: a state of fixed size (KvLayerPlan::recurrent), the same for any length
 };
-std::string_view kvLayerKindName(KvLayerKind kind); // "full", "window"
+std::string_view kvLayerKindName(KvLayerKind kind); // "full", "window", "recurrent"
 
 // One layer's cache: what a row holds (the mode's layout) and how rows are kept.
 struct KvLayerPlan {
     KvLayout layout;
     KvLayerKind kind = KvLayerKind::Full;
     std::int64_t window = 0; // Window: a query sees the last `window` tokens, itself included
+    RecurrentStateShape recurrent; // Recurrent: the state it holds (f32; the KV mode does not touch it)
 
     // Tokens whose rows the layer holds once a sequence of `tokens` is committed, and their bytes.
     std::int64_t heldTokens(std::int64_t tokens) const;
@@ -103,7 +107,8 @@ struct KvLayerPlan {
     std::int64_t firstVisible(std::int64_t position) const;
 };
 
-// The plan of every layer of a model in mode `spec`: window layers where hp.slidingLayers says.
+// The plan of every layer of a model in mode `spec`: window layers where hp.slidingLayers says,
+// recurrent layers where hp.recurrentLayers says (the mode applies to the attention layers only).
 // Throws nw::Error as KvLayout::forModel does.
 std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec);
 
@@ -156,6 +161,20 @@ public:
     void truncate(std::int64_t nTokens);
     void clear() { truncate(0); }
 
+    // Recurrent layers (KvLayerKind::Recurrent) cannot drop their last tokens: truncate() brings
+    // them back to the newest checkpoint at or before the position asked for, and the whole cache
+    // with them (tokens() says where), or empties the cache when there is none. checkpoint()
+    // saves the states as they are after tokens(); at most maxCheckpoints are kept (oldest go
+    // first), and they count in MemoryStats. No-ops for a cache without recurrent layers.
+    bool hasRecurrentLayers() const { return m_recurrent.any(); }
+    void checkpoint();
+    void setMaxCheckpoints(int n);
+    std::vector<std::int64_t> checkpoints() const { return m_recurrent.checkpointTokens(); }
+    // A recurrent layer's short-convolution rows and delta-rule state (reserved before, host
+    // memory), as engine/recurrent_state.h lays them out.
+    float *recurrentConv(std::int64_t layer);
+    float *recurrentState(std::int64_t layer);
+
     // Rows of one position (reserved before, and held by the layer). K of a full layout is
     // [nKvHeads, kHeadDim].
     std::byte *kRow(std::int64_t layer, std::int64_t position);
@@ -178,8 +197,9 @@ public:
     // truncate); keep it short.
     void setMemoryCallback(std::function<void(const MemoryStats &)> callback);
     void setWeightsBytes(std::uint64_t bytes);
-    // Bytes the allocator actually handed out for blocks (the figure MemoryStats must match).
-    std::uint64_t allocatedBytes() const { return m_allocatedBytes; }
+    // Bytes the allocator actually handed out for blocks and recurrent states (with their
+    // checkpoints): the figure MemoryStats must match.
+    std::uint64_t allocatedBytes() const { return m_allocatedBytes + m_recurrent.allocatedBytes(); }
 
 private:
     // One layer's blocks: its region of the arena, its block table and free physical ids.
@@ -218,6 +238,10 @@ private:
     std::byte *m_arena = nullptr;
     std::size_t m_arenaBytes = 0;
     Backend *m_device = nullptr; // set when the blocks are in a GPU backend's memory
+    RecurrentStates m_recurrent;  // the recurrent layers' states and checkpoints
+    // Set by reserve() while a batch may be writing the recurrent states, cleared by commit(): a
+    // batch that did not finish leaves states that belong to no token count.
+    bool m_recurrentDirty = false;
     MemoryCounters m_counters;
     std::function<void(const MemoryStats &)> m_callback;
 };

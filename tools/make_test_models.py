@@ -222,6 +222,82 @@ def gpt_oss() -> Model:
     return m
 
 
+def qwen35_common(m: Model, n_layer: int) -> None:
+    # Qwen3.5 scaled down: Gated DeltaNet layers (4 value heads over 2 key heads of 32 dims, a
+    # 4-tap convolution) with a gated attention layer every second layer (Qwen3.5 has one every
+    # fourth), QK-norm, a sigmoid output gate per head in attn_q, partial rotary (16 of 32 dims)
+    # over IMRoPE sections [3, 3, 2, 0] (Qwen3.5's [11, 11, 10, 0] for 64 rotated dims).
+    n_k, n_v, d, conv = 2, 4, HEAD_DIM, 4
+    m.key("attention.key_length", HEAD_DIM)
+    m.key("attention.value_length", HEAD_DIM)
+    m.key("rope.dimension_count", 16)
+    m.key("rope.dimension_sections", [3, 3, 2, 0])
+    m.key("full_attention_interval", 2)
+    m.key("ssm.conv_kernel", conv)
+    m.key("ssm.state_size", d)
+    m.key("ssm.group_count", n_k)
+    m.key("ssm.time_step_rank", n_v)
+    m.key("ssm.inner_size", n_v * d)
+    common(m, tied=False)
+    m.keys = [(k, n_layer if k.endswith(".block_count") else v) for k, v in m.keys]
+    q = N_HEAD * HEAD_DIM
+    channels = 2 * n_k * d + n_v * d
+    for il in range(n_layer):
+        m.vector(f"blk.{il}.attn_norm.weight", N_EMBD, mean=1.0)
+        if (il + 1) % 2 != 0:  # recurrent
+            m.matrix(f"blk.{il}.attn_qkv.weight", N_EMBD, channels, gain=2.0)
+            m.matrix(f"blk.{il}.attn_gate.weight", N_EMBD, n_v * d)
+            m.matrix(f"blk.{il}.ssm_conv1d.weight", conv, channels, gain=1.0, quantize=False)  # F32 in every file
+            m.vector(f"blk.{il}.ssm_dt.bias", n_v, std=0.5)
+            # -exp(A_log), A_log ~ N(0, 0.5): per-token decays from mild to strong
+            m.tensors.append((f"blk.{il}.ssm_a", (-np.exp(m.rng.normal(0.0, 0.5, size=n_v))).astype(np.float32), False))
+            m.matrix(f"blk.{il}.ssm_beta.weight", N_EMBD, n_v, gain=2.0)
+            m.matrix(f"blk.{il}.ssm_alpha.weight", N_EMBD, n_v, gain=2.0)
+            m.vector(f"blk.{il}.ssm_norm.weight", d, mean=1.0)
+            m.matrix(f"blk.{il}.ssm_out.weight", n_v * d, N_EMBD)
+        else:
+            m.matrix(f"blk.{il}.attn_q.weight", N_EMBD, 2 * q, gain=2.0)  # each head's query, then its gate
+            m.matrix(f"blk.{il}.attn_k.weight", N_EMBD, N_HEAD_KV * HEAD_DIM, gain=2.0)
+            m.matrix(f"blk.{il}.attn_v.weight", N_EMBD, N_HEAD_KV * HEAD_DIM)
+            m.vector(f"blk.{il}.attn_q_norm.weight", HEAD_DIM, mean=1.0, std=0.2)
+            m.vector(f"blk.{il}.attn_k_norm.weight", HEAD_DIM, mean=1.0, std=0.2)
+            m.matrix(f"blk.{il}.attn_output.weight", q, N_EMBD)
+        m.vector(f"blk.{il}.post_attention_norm.weight", N_EMBD, mean=1.0)
+
+
+def qwen35() -> Model:
+    n_ff = 128  # keeps the F32 file under 2 MB
+    m = Model("qwen35", 8)
+    qwen35_common(m, N_LAYER)
+    m.keys = [(k, n_ff if k.endswith(".feed_forward_length") else v) for k, v in m.keys]
+    for il in range(N_LAYER):
+        m.matrix(f"blk.{il}.ffn_gate.weight", N_EMBD, n_ff)
+        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, n_ff)
+        m.matrix(f"blk.{il}.ffn_down.weight", n_ff, N_EMBD)
+    return m
+
+
+def qwen35moe() -> Model:
+    # As qwen35, with 4 experts choosing 2 and a shared expert scaled by sigmoid(w · x).
+    n_expert, n_used, n_ff_exp, n_ff_shexp = 4, 2, 32, 32
+    m = Model("qwen35moe", 9)
+    m.key("expert_count", n_expert)
+    m.key("expert_used_count", n_used)
+    m.key("expert_feed_forward_length", n_ff_exp)
+    m.key("expert_shared_feed_forward_length", n_ff_shexp)
+    qwen35_common(m, N_LAYER)
+    for il in range(N_LAYER):
+        m.matrix(f"blk.{il}.ffn_gate_inp.weight", N_EMBD, n_expert, gain=8.0, quantize=False)
+        m.experts(f"blk.{il}.ffn_gate_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_up_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_down_exps.weight", n_ff_exp, N_EMBD, n_expert)
+        m.vector(f"blk.{il}.ffn_gate_inp_shexp.weight", N_EMBD, std=2.0 / math.sqrt(N_EMBD))
+        m.matrix(f"blk.{il}.ffn_gate_shexp.weight", N_EMBD, n_ff_shexp)
+        m.matrix(f"blk.{il}.ffn_up_shexp.weight", N_EMBD, n_ff_shexp)
+        m.matrix(f"blk.{il}.ffn_down_shexp.weight", n_ff_shexp, N_EMBD)
+    return m
+
+
 def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGMLQuantizationType) -> None:
     w = gguf.GGUFWriter(str(path), m.arch)
     # general.name must not say "phi3": llama.cpp then sets attributes on Phi-3 vocabulary tokens
@@ -245,6 +321,8 @@ def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGML
     for key, value in m.keys:
         if isinstance(value, str):
             w.add_string(key, value)
+        elif isinstance(value, list):
+            w.add_array(key, value)
         elif isinstance(value, float):
             w.add_float32(key, value)
         else:
@@ -265,11 +343,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--vocab-from", required=True, help="a GGUF whose tokenizer.ggml.* keys to copy")
     parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--only", nargs="*", help="architectures to write (default: all)")
     args = parser.parse_args()
     vocab = gguf.GGUFReader(args.vocab_from)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss):
+    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss, qwen35, qwen35moe):
+        if args.only and make.__name__.replace("_", "-") not in args.only:
+            continue
         m = make()
         for qtype, tag in ((gguf.GGMLQuantizationType.F32, "f32"), (gguf.GGMLQuantizationType.Q8_0, "q8_0")):
             path = out / f"{m.arch}-{tag}.gguf"

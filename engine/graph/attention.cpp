@@ -9,6 +9,15 @@
 #include "engine/latent_kv.h"
 
 namespace nw {
+namespace {
+
+// Scratch slots past the shared ones (forward_pass.h), used only while the block runs.
+enum AttentionSlot : std::size_t {
+    kScratchAttnQueryGate = kScratchCount, // [n, nHeads, 2, headDimK] gated attention's projection
+    kScratchAttnGate,                      // [n, nHeads, headDimK] its gates
+};
+
+} // namespace
 
 RopeParams ropeFromHParams(const HParams &hp, RopeStyle style, int nDims, double freqBase)
 {
@@ -44,6 +53,7 @@ WeightMatrix rowSlice(const WeightMatrix &w, std::int64_t first, std::int64_t co
 AttentionBlock AttentionBlock::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd,
                                     const AttentionConfig &config)
 {
+    NW_ASSERT(!config.outputGate || config.headDimK == config.headDimV);
     AttentionBlock b;
     b.m_config = config;
     const std::int64_t qDim = std::int64_t(config.nHeads) * config.headDimK;
@@ -63,7 +73,7 @@ AttentionBlock AttentionBlock::load(WeightLoader &w, std::int64_t layer, std::in
             b.m_bv = bias + qDim + kDim;
         }
     } else {
-        b.m_wq = w.matrix(name("attn_q"), nEmbd, qDim);
+        b.m_wq = w.matrix(name("attn_q"), nEmbd, config.outputGate ? 2 * qDim : qDim);
         b.m_wk = w.matrix(name("attn_k"), nEmbd, kDim);
         b.m_wv = w.matrix(name("attn_v"), nEmbd, vDim);
         b.m_bq = w.findVector(name("attn_q", "bias"), qDim);
@@ -102,8 +112,20 @@ void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x,
     const std::size_t nt = std::size_t(n);
     const RopeParams rope = ropeFor(p.cache.capacity());
 
-    float *q = p.floats(kScratchQ, nt * std::size_t(c.nHeads) * std::size_t(c.headDimK));
-    be.matmul(m_wq, x, q, n);
+    const std::size_t qElements = nt * std::size_t(c.nHeads) * std::size_t(c.headDimK);
+    float *q = p.floats(kScratchQ, qElements);
+    float *gate = nullptr; // [nTokens, nHeads, headDimK] with outputGate
+    if (c.outputGate) {
+        // Each head's query and gate side by side: split them into two dense arrays.
+        float *both = p.floats(kScratchAttnQueryGate, 2 * qElements);
+        gate = p.floats(kScratchAttnGate, qElements);
+        be.matmul(m_wq, x, both, n);
+        const int rows = n * c.nHeads, hd = c.headDimK;
+        be.copyRows(q, std::size_t(hd), both, 2 * std::size_t(hd), rows, hd);
+        be.copyRows(gate, std::size_t(hd), both + hd, 2 * std::size_t(hd), rows, hd);
+    } else {
+        be.matmul(m_wq, x, q, n);
+    }
     if (m_bq)
         be.addRow(q, m_bq, n, c.nHeads * c.headDimK);
     if (m_qNorm)
@@ -158,6 +180,8 @@ void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x,
         args.sinks = m_sinks;
         be.attention(args);
     }
+    if (gate)
+        be.sigmoidMul(att, gate, n, c.nHeads * c.headDimV, c.nHeads * c.headDimV);
     be.matmul(m_wo, att, out, n);
     if (m_bo)
         be.addRow(out, m_bo, n, p.nEmbd);

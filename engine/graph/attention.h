@@ -2,8 +2,9 @@
 // separate or fused QKV projections, optional biases (Qwen2), RMSNorm per head on Q and K
 // (Qwen3, Gemma 3), RoPE in adjacent pairs or NeoX halves over all or part of each head, with
 // frequency factors, YaRN and LongRoPE's long/short factor tables (Phi-3), a sliding window,
-// per-head attention sinks (gpt-oss), the KV store into the paged cache and the output
-// projection. In a latent:R cache the keys and values go through engine/latent_kv.h instead.
+// per-head attention sinks (gpt-oss), a sigmoid output gate per head (Qwen3-Next / Qwen3.5), the
+// KV store into the paged cache and the output projection. In a latent:R cache the keys and
+// values go through engine/latent_kv.h instead.
 #pragma once
 
 #include "engine/graph/forward_pass.h"
@@ -40,6 +41,9 @@ struct AttentionConfig {
     bool qkNorm = false;         // RMSNorm on every Q and K head before RoPE
     float normEps = 1e-6f;
     bool sinks = false;          // per-head attention sinks (attn_sinks.weight)
+    // Gated attention (Qwen3-Next / Qwen3.5): attn_q yields each head's query followed by its
+    // gate, [nHeads, 2, headDimK]; the attention output is multiplied by sigmoid(gate) before W_o.
+    bool outputGate = false;
 };
 
 class AttentionBlock {

@@ -37,6 +37,11 @@ MoeFfn MoeFfn::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, con
     m.m_experts.oaiLimit = config.oaiLimit;
     if (config.nFfShared > 0)
         m.m_shared = GatedFfn::load(w, layer, nEmbd, config.nFfShared, GateActivation::Silu, "_shexp");
+    if (config.sharedGate) {
+        NW_ASSERT(config.nFfShared > 0);
+        // A 1-D tensor in the file (llama-quantize leaves it F32): one row of nEmbd.
+        m.m_sharedGate = denseWeights(TensorType::F32, 1, nEmbd, w.vector(name("ffn_gate_inp_shexp"), nEmbd));
+    }
     return m;
 }
 
@@ -47,15 +52,22 @@ void MoeFfn::collectMatrices(std::vector<WeightMatrix> &all) const
         all.insert(all.end(), {m_experts.gateOf(x), m_experts.upOf(x), m_experts.downOf(x)});
     if (m_shared)
         m_shared->collectMatrices(all);
+    if (m_sharedGate.data)
+        all.push_back(m_sharedGate);
 }
 
 void MoeFfn::forward(ForwardPass &p, const float *x, float *out) const
 {
     Backend &be = p.backend;
     const int n = p.nTokens, nUsed = m_routing.nUsed;
-    if (m_shared)
-        m_shared->forward(p, x, out); // always on, weight 1
-    else
+    if (m_shared) {
+        m_shared->forward(p, x, out); // always on, weight 1 or its gate
+        if (m_sharedGate.data) {
+            float *gate = p.floats(kScratchRouter, std::size_t(n));
+            be.matmul(m_sharedGate, x, gate, n);
+            be.sigmoidMul(out, gate, n, p.nEmbd, 1);
+        }
+    } else
         be.zero(out, std::size_t(n) * std::size_t(p.nEmbd));
     float *logits = p.floats(kScratchRouter, std::size_t(n) * std::size_t(m_routing.nExperts));
     be.matmul(m_router, x, logits, n);

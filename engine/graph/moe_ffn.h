@@ -2,7 +2,8 @@
 // moeRoute chooses them (softmax top-k with optional renormalisation: DeepSeek-V2, Qwen3-MoE;
 // sigmoid with selection bias and group-limited choice: DeepSeek-V3), the chosen experts' gated
 // FFNs run through the backend with their weights read in place from the mapping, and shared
-// experts, when the file has them, add their output with weight 1.
+// experts, when the file has them, add their output with weight 1 — or, with a shared gate
+// (Qwen3-Next / Qwen3.5), with weight sigmoid(ffn_gate_inp_shexp · x) per token.
 #pragma once
 
 #include "engine/graph/ffn.h"
@@ -24,6 +25,9 @@ struct MoeConfig {
     // gpt-oss's clamped SwiGLU in the experts (limit 0: plain SwiGLU).
     float oaiAlpha = 0.f;
     float oaiLimit = 0.f;
+    // The shared expert's output scaled per token by sigmoid(w · x), w = ffn_gate_inp_shexp.weight
+    // [nEmbd] (Qwen3-Next / Qwen3.5).
+    bool sharedGate = false;
 };
 
 // What every layer's MoE block reuses from one forward to the next (one block runs at a time):
@@ -51,6 +55,7 @@ private:
     const float *m_routerBias = nullptr; // [nExperts] (gpt-oss), or null
     ExpertWeights m_experts;
     std::optional<GatedFfn> m_shared;
+    WeightMatrix m_sharedGate; // [1, nEmbd], or no data
     std::shared_ptr<MoeScratch> m_scratch;
 };
 

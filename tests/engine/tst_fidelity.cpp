@@ -276,3 +276,15 @@ TEST_CASE("gpt-oss matches llama.cpp")
     checkModel("gpt-oss-f32");
     checkModel("gpt-oss-q8_0");
 }
+
+TEST_CASE("qwen35 (Gated DeltaNet and gated attention layers) matches llama.cpp")
+{
+    checkModel("qwen35-f32");
+    checkModel("qwen35-q8_0");
+}
+
+TEST_CASE("qwen35moe matches llama.cpp")
+{
+    checkModel("qwen35moe-f32");
+    checkModel("qwen35moe-q8_0");
+}
