@@ -6,6 +6,7 @@
 // checkpoint, or to empty, and continuing from there gives the logits of a fresh run; the
 // Generator takes a checkpoint before the end of each prompt and reuses it.
 #include "common/error.h"
+#include "engine/arch_table.h"
 #include "engine/generator.h"
 #include "engine/gguf_file.h"
 #include "engine/hparams.h"
@@ -189,4 +190,26 @@ TEST_CASE("the Generator checkpoints before each prompt's end and continues from
 
     auto cache = model->makeKvCache(KvModeSpec::parse("full"), 128);
     CHECK(maxDiff(reused, run(*model, *cache, second, 0, std::int64_t(second.size()))) < 1e-4);
+}
+
+TEST_CASE("the planner sizes Qwen3.6-27B: 16 attention layers grow, 48 recurrent layers hold a fixed state")
+{
+    const HParams &hp = requireKnownArchitecture("Qwen3.6-27B").hp;
+    const std::int64_t ctx = 262144;
+    const KvModeFigures f = kvModeFiguresFor(hp, KvModeSpec::parse("full"), ctx);
+    // From the model card: an attention layer keeps K and V of 4 heads × 256 dims in f16 per
+    // token; a DeltaNet layer 3 conv rows of 2 × 16 × 128 + 48 × 128 channels and 48 state
+    // matrices of 128 × 128, f32.
+    const std::uint64_t attentionPerToken = 4 * 256 * 2 * 2;
+    const std::uint64_t state = (3 * (2 * 16 * 128 + 48 * 128) + 48 * 128 * 128) * 4;
+    REQUIRE(f.kinds.size() == 2);
+    CHECK(f.kinds[0].kind == "recurrent");
+    CHECK(f.kinds[0].layers == 48);
+    CHECK(f.kinds[0].used == 48 * state);
+    CHECK(f.kinds[1].kind == "full");
+    CHECK(f.kinds[1].layers == 16);
+    CHECK(f.kinds[1].used == 16 * attentionPerToken * std::uint64_t(ctx));
+    CHECK(f.usedBytes == 48 * state + 16 * attentionPerToken * std::uint64_t(ctx));
+    MESSAGE("Qwen3.6-27B at " << ctx << " tokens: " << 48 * state << " bytes of recurrent state per sequence ("
+                              << state << " per layer), " << 16 * attentionPerToken << " KV bytes per token");
 }
