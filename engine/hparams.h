@@ -78,6 +78,14 @@ struct HParams {
     std::int64_t ssmTimeStepRank = 0;   // ssm.time_step_rank: value heads
     std::int64_t ssmGroupCount = 0;     // ssm.group_count: key/query heads
     std::int64_t nFfShared = 0;         // expert_shared_feed_forward_length (0: nFf)
+    // Layers that differ (Gemma 4): head_count_kv and feed_forward_length may list one value per
+    // layer (nKvHeads / nFf then hold the largest), and window layers may have their own head
+    // dims and rotated dims (attention.key_length_swa, value_length_swa, rope.dimension_count_swa).
+    std::vector<std::int64_t> nKvHeadsPerLayer; // [nLayers], or empty: nKvHeads everywhere
+    std::vector<std::int64_t> nFfPerLayer;      // [nLayers], or empty: nFf everywhere
+    std::int64_t headDimKSwa = 0;               // 0: headDimK
+    std::int64_t headDimVSwa = 0;               // 0: headDimV
+    std::int64_t nRotSwa = 0;                   // 0: nRot
 
     bool hasMla() const { return kvLoraRank > 0; }
     std::int64_t gqaGroup() const { return nHeads / nKvHeads; } // query heads per KV head
@@ -86,6 +94,20 @@ struct HParams {
         return slidingWindow > 0 && layer >= 0 && std::size_t(layer) < slidingLayers.size()
                && slidingLayers[std::size_t(layer)];
     }
+    std::int64_t kvHeadsOf(std::int64_t layer) const
+    {
+        return nKvHeadsPerLayer.empty() ? nKvHeads : nKvHeadsPerLayer[std::size_t(layer)];
+    }
+    std::int64_t ffOf(std::int64_t layer) const { return nFfPerLayer.empty() ? nFf : nFfPerLayer[std::size_t(layer)]; }
+    std::int64_t headDimKOf(std::int64_t layer) const
+    {
+        return isSlidingLayer(layer) && headDimKSwa > 0 ? headDimKSwa : headDimK;
+    }
+    std::int64_t headDimVOf(std::int64_t layer) const
+    {
+        return isSlidingLayer(layer) && headDimVSwa > 0 ? headDimVSwa : headDimV;
+    }
+    std::int64_t nRotOf(std::int64_t layer) const { return isSlidingLayer(layer) && nRotSwa > 0 ? nRotSwa : nRot; }
     bool isRecurrentLayer(std::int64_t layer) const
     {
         return layer >= 0 && std::size_t(layer) < recurrentLayers.size() && recurrentLayers[std::size_t(layer)];

@@ -174,6 +174,15 @@ std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec)
     for (std::int64_t il = 0; il < hp.nLayers; ++il) {
         KvLayerPlan &p = plan[static_cast<std::size_t>(il)];
         p.layout = layout;
+        // A layer with its own KV heads or head dims (Gemma 4) gets its own rows.
+        if (spec.mode == KvMode::Full && (hp.kvHeadsOf(il) != hp.nKvHeads || hp.headDimKOf(il) != hp.headDimK
+                                          || hp.headDimVOf(il) != hp.headDimV)) {
+            HParams layer = hp;
+            layer.nKvHeads = hp.kvHeadsOf(il);
+            layer.headDimK = hp.headDimKOf(il);
+            layer.headDimV = hp.headDimVOf(il);
+            p.layout = KvLayout::forModel(layer, spec);
+        }
         if (hp.isSlidingLayer(il)) {
             p.kind = KvLayerKind::Window;
             p.window = hp.slidingWindow;

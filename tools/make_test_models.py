@@ -298,6 +298,52 @@ def qwen35moe() -> Model:
     return m
 
 
+def gemma4() -> Model:
+    # Gemma 4 31B's shape scaled down: two window layers (16 tokens, 2 KV heads of 32 dims, 32
+    # rotated, base 10000) and a global one (1 KV head of 64 dims, base 1e6, proportional RoPE:
+    # 8 of its 32 pairs rotate, rope_freqs 1e30 for the rest) whose keys double as values (no
+    # attn_v); FFN widths per layer, a per-layer output scale, final logit softcapping.
+    pattern = [True, True, False]
+    kv_heads = [2, 2, 1]
+    n_ff = [96, 128, 160]
+    d_swa, d_full = 32, 64
+    m = Model("gemma4", 10)
+    m.key("attention.key_length", d_full)
+    m.key("attention.value_length", d_full)
+    m.key("attention.key_length_swa", d_swa)
+    m.key("attention.value_length_swa", d_swa)
+    m.key("rope.dimension_count", d_full)
+    m.key("rope.dimension_count_swa", d_swa)
+    m.key("attention.sliding_window", 16)
+    m.key("attention.sliding_window_pattern", pattern)
+    m.key("rope.freq_base_swa", 10000.0)
+    m.key("embedding_length_per_layer_input", 0)
+    m.key("final_logit_softcapping", 30.0)
+    common(m, tied=False)
+    m.keys = [(k, 1000000.0 if k.endswith("rope.freq_base") else v) for k, v in m.keys]
+    m.keys = [(k, n_ff if k.endswith(".feed_forward_length") else v) for k, v in m.keys]
+    m.keys = [(k, kv_heads if k.endswith(".attention.head_count_kv") else v) for k, v in m.keys]
+    m.tensors.append(("rope_freqs.weight", np.array([1.0] * 8 + [1e30] * 24, dtype=np.float32), False))
+    for il in range(N_LAYER):
+        d = d_swa if pattern[il] else d_full
+        m.vector(f"blk.{il}.attn_norm.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.attn_q.weight", N_EMBD, N_HEAD * d, gain=2.0)
+        m.matrix(f"blk.{il}.attn_k.weight", N_EMBD, kv_heads[il] * d, gain=2.0)
+        if pattern[il]:
+            m.matrix(f"blk.{il}.attn_v.weight", N_EMBD, kv_heads[il] * d)
+        m.vector(f"blk.{il}.attn_q_norm.weight", d, mean=1.0, std=0.2)
+        m.vector(f"blk.{il}.attn_k_norm.weight", d, mean=1.0, std=0.2)
+        m.matrix(f"blk.{il}.attn_output.weight", N_HEAD * d, N_EMBD)
+        m.vector(f"blk.{il}.post_attention_norm.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.ffn_norm.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.ffn_gate.weight", N_EMBD, n_ff[il])
+        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, n_ff[il])
+        m.matrix(f"blk.{il}.ffn_down.weight", n_ff[il], N_EMBD)
+        m.vector(f"blk.{il}.post_ffw_norm.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.layer_output_scale.weight", 1, mean=1.0, std=0.3)
+    return m
+
+
 def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGMLQuantizationType) -> None:
     w = gguf.GGUFWriter(str(path), m.arch)
     # general.name must not say "phi3": llama.cpp then sets attributes on Phi-3 vocabulary tokens
@@ -348,7 +394,7 @@ def main() -> None:
     vocab = gguf.GGUFReader(args.vocab_from)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss, qwen35, qwen35moe):
+    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss, qwen35, qwen35moe, gemma4):
         if args.only and make.__name__.replace("_", "-") not in args.only:
             continue
         m = make()

@@ -75,7 +75,12 @@ AttentionBlock AttentionBlock::load(WeightLoader &w, std::int64_t layer, std::in
     } else {
         b.m_wq = w.matrix(name("attn_q"), nEmbd, config.outputGate ? 2 * qDim : qDim);
         b.m_wk = w.matrix(name("attn_k"), nEmbd, kDim);
-        b.m_wv = w.matrix(name("attn_v"), nEmbd, vDim);
+        if (config.valueFromKey) {
+            NW_ASSERT(config.headDimK == config.headDimV);
+            b.m_wv = b.m_wk;
+        } else {
+            b.m_wv = w.matrix(name("attn_v"), nEmbd, vDim);
+        }
         b.m_bq = w.findVector(name("attn_q", "bias"), qDim);
         b.m_bk = w.findVector(name("attn_k", "bias"), kDim);
         b.m_bv = w.findVector(name("attn_v", "bias"), vDim);
@@ -101,7 +106,9 @@ RopeParams AttentionBlock::ropeFor(std::int64_t capacity) const
 
 void AttentionBlock::collectMatrices(std::vector<WeightMatrix> &all) const
 {
-    all.insert(all.end(), {m_wq, m_wk, m_wv, m_wo});
+    all.insert(all.end(), {m_wq, m_wk, m_wo});
+    if (!m_config.valueFromKey)
+        all.push_back(m_wv);
 }
 
 void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x, float *out) const
@@ -155,7 +162,13 @@ void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x,
         float *k = p.floats(kScratchK, nt * std::size_t(c.nKvHeads) * std::size_t(c.headDimK));
         float *v = p.floats(kScratchV, nt * std::size_t(c.nKvHeads) * std::size_t(c.headDimV));
         be.matmul(m_wk, x, k, n);
-        be.matmul(m_wv, x, v, n);
+        if (c.valueFromKey)
+            be.copyRows(v, std::size_t(c.nKvHeads) * std::size_t(c.headDimV), k,
+                        std::size_t(c.nKvHeads) * std::size_t(c.headDimK), n, c.nKvHeads * c.headDimV);
+        else
+            be.matmul(m_wv, x, v, n);
+        if (c.valueNorm)
+            be.rmsNorm(v, nullptr, v, n * c.nKvHeads, c.headDimV, c.normEps);
         if (m_bk)
             be.addRow(k, m_bk, n, c.nKvHeads * c.headDimK);
         if (m_bv)

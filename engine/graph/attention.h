@@ -2,8 +2,9 @@
 // separate or fused QKV projections, optional biases (Qwen2), RMSNorm per head on Q and K
 // (Qwen3, Gemma 3), RoPE in adjacent pairs or NeoX halves over all or part of each head, with
 // frequency factors, YaRN and LongRoPE's long/short factor tables (Phi-3), a sliding window,
-// per-head attention sinks (gpt-oss), a sigmoid output gate per head (Qwen3-Next / Qwen3.5), the
-// KV store into the paged cache and the output projection. In a latent:R cache the keys and
+// per-head attention sinks (gpt-oss), a sigmoid output gate per head (Qwen3-Next / Qwen3.5),
+// normalised values and keys doubling as values (Gemma 4), the KV store into the paged cache and
+// the output projection. In a latent:R cache the keys and
 // values go through engine/latent_kv.h instead.
 #pragma once
 
@@ -44,6 +45,10 @@ struct AttentionConfig {
     // Gated attention (Qwen3-Next / Qwen3.5): attn_q yields each head's query followed by its
     // gate, [nHeads, 2, headDimK]; the attention output is multiplied by sigmoid(gate) before W_o.
     bool outputGate = false;
+    // Gemma 4: V heads RMS-normalised without a weight; a layer without attn_v uses its keys'
+    // projection (before the K norm and RoPE) as values.
+    bool valueNorm = false;
+    bool valueFromKey = false;
 };
 
 class AttentionBlock {

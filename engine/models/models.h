@@ -16,5 +16,6 @@ extern const Architecture kGemma3Architecture;    // models/gemma3.cpp
 extern const Architecture kGptOssArchitecture;    // models/gpt_oss.cpp
 extern const Architecture kQwen35Architecture;    // models/qwen35.cpp
 extern const Architecture kQwen35MoeArchitecture; // models/qwen35moe.cpp
+extern const Architecture kGemma4Architecture;    // models/gemma4.cpp
 
 } // namespace nw

@@ -288,3 +288,9 @@ TEST_CASE("qwen35moe matches llama.cpp")
     checkModel("qwen35moe-f32");
     checkModel("qwen35moe-q8_0");
 }
+
+TEST_CASE("gemma4 (dense, Gemma 4 31B's layer shapes) matches llama.cpp")
+{
+    checkModel("gemma4-f32");
+    checkModel("gemma4-q8_0");
+}
