@@ -86,6 +86,9 @@ struct HParams {
     std::int64_t headDimKSwa = 0;               // 0: headDimK
     std::int64_t headDimVSwa = 0;               // 0: headDimV
     std::int64_t nRotSwa = 0;                   // 0: nRot
+    // attention.shared_kv_layers (Gemma 4 E2B / E4B): the last this many layers store no K/V and
+    // attend over the rows of the last earlier layer of their kind (llama.cpp's layer reuse).
+    std::int64_t nKvSharedLayers = 0;
 
     bool hasMla() const { return kvLoraRank > 0; }
     std::int64_t gqaGroup() const { return nHeads / nKvHeads; } // query heads per KV head

@@ -141,8 +141,14 @@ std::string_view kvLayerKindName(KvLayerKind kind)
     case KvLayerKind::Full: return "full";
     case KvLayerKind::Window: return "window";
     case KvLayerKind::Recurrent: return "recurrent";
+    case KvLayerKind::Shared: return "shared";
     }
     return "?";
+}
+
+bool kvLayerHoldsRows(KvLayerKind kind)
+{
+    return kind == KvLayerKind::Full || kind == KvLayerKind::Window;
 }
 
 std::int64_t KvLayerPlan::heldTokens(std::int64_t tokens) const
@@ -150,7 +156,8 @@ std::int64_t KvLayerPlan::heldTokens(std::int64_t tokens) const
     switch (kind) {
     case KvLayerKind::Full: return tokens;
     case KvLayerKind::Window: return std::min(tokens, window);
-    case KvLayerKind::Recurrent: return 0;
+    case KvLayerKind::Recurrent:
+    case KvLayerKind::Shared: return 0;
     }
     return tokens;
 }
@@ -191,6 +198,14 @@ std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec)
             p.kind = KvLayerKind::Recurrent;
             p.recurrent = RecurrentStateShape::forModel(hp);
         }
+        // llama.cpp's reuse for Gemma 3n / 4: the last two layers before the shared ones are a
+        // window layer and a global one, and each shared layer reads the one of its kind.
+        const std::int64_t firstShared = hp.nLayers - hp.nKvSharedLayers;
+        if (hp.nKvSharedLayers > 0 && il >= firstShared) {
+            p.kind = KvLayerKind::Shared;
+            p.sharedFrom = firstShared - (hp.isSlidingLayer(il) ? 2 : 1);
+            NW_ASSERT(p.sharedFrom >= 0 && hp.isSlidingLayer(p.sharedFrom) == hp.isSlidingLayer(il));
+        }
     }
     return plan;
 }
@@ -213,7 +228,7 @@ std::size_t strideFor(const KvLayout &layout)
 // Logical blocks a layer keeps once `tokens` are committed: [first, end).
 std::pair<std::int64_t, std::int64_t> heldBlocks(const KvLayerPlan &plan, std::int64_t tokens)
 {
-    if (plan.kind == KvLayerKind::Recurrent)
+    if (!kvLayerHoldsRows(plan.kind))
         return {0, 0};
     const std::int64_t end = (tokens + KvCache::kBlockTokens - 1) / KvCache::kBlockTokens;
     const std::int64_t first = tokens > 0 ? plan.firstVisible(tokens) / KvCache::kBlockTokens : 0;
@@ -279,10 +294,13 @@ KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint
         l.plan = std::move(plan[i]);
         NW_ASSERT(l.plan.kind != KvLayerKind::Window || l.plan.window > 0);
         m_counters.setLayerKind(i, std::string(kvLayerKindName(l.plan.kind)));
-        if (l.plan.kind == KvLayerKind::Recurrent) {
-            NW_ASSERT(!l.plan.recurrent.empty());
-            continue; // no rows, no blocks: its state lives in m_recurrent
-        }
+        if (l.plan.kind == KvLayerKind::Recurrent)
+            NW_ASSERT(!l.plan.recurrent.empty()); // its state lives in m_recurrent
+        if (l.plan.kind == KvLayerKind::Shared)
+            NW_ASSERT(l.plan.sharedFrom >= 0 && std::size_t(l.plan.sharedFrom) < i
+                      && kvLayerHoldsRows(m_layers[std::size_t(l.plan.sharedFrom)].plan.kind));
+        if (!kvLayerHoldsRows(l.plan.kind))
+            continue; // no rows, no blocks
         l.kRowBytes = l.plan.layout.kRowBytes();
         l.vRowBytes = l.plan.layout.vRowBytes();
         NW_ASSERT(l.kRowBytes > 0);
@@ -421,7 +439,7 @@ void KvCache::reserve(std::int64_t nTokens)
     }
     const std::int64_t end = (nTokens + kBlockTokens - 1) / kBlockTokens;
     for (Layer &l : m_layers) {
-        if (l.plan.kind == KvLayerKind::Recurrent)
+        if (!kvLayerHoldsRows(l.plan.kind))
             continue;
         // The batch's first query (position m_tokens) reads from firstVisible(m_tokens) on.
         const std::int64_t first = l.plan.firstVisible(m_tokens) / kBlockTokens;
@@ -476,7 +494,7 @@ void KvCache::truncate(std::int64_t nTokens)
     m_reservedTokens = m_tokens;
     const std::int64_t end = (m_tokens + kBlockTokens - 1) / kBlockTokens;
     for (Layer &l : m_layers) {
-        if (l.plan.kind == KvLayerKind::Recurrent)
+        if (!kvLayerHoldsRows(l.plan.kind))
             continue;
         keepBlocks(l, m_tokens == 0 ? 0 : l.firstHeld, end);
         if (m_tokens == 0)
@@ -499,7 +517,7 @@ const std::byte *KvCache::kRow(std::int64_t layer, std::int64_t position) const
 {
     NW_ASSERT(layer >= 0 && layer < nLayers() && position >= 0 && position < m_maxBlocks * kBlockTokens);
     const Layer &l = m_layers[static_cast<std::size_t>(layer)];
-    NW_ASSERT(l.plan.kind != KvLayerKind::Recurrent);
+    NW_ASSERT(kvLayerHoldsRows(l.plan.kind));
     const std::int32_t id = l.table[static_cast<std::size_t>(position / kBlockTokens)];
     NW_ASSERT(id >= 0);
     return blockBase(l, id) + static_cast<std::size_t>(position % kBlockTokens) * l.kRowBytes;
@@ -511,7 +529,7 @@ const std::byte *KvCache::vRow(std::int64_t layer, std::int64_t position) const
         return kRow(layer, position); // V is the leading part of the shared row
     NW_ASSERT(layer >= 0 && layer < nLayers() && position >= 0 && position < m_maxBlocks * kBlockTokens);
     const Layer &l = m_layers[static_cast<std::size_t>(layer)];
-    NW_ASSERT(l.plan.kind != KvLayerKind::Recurrent);
+    NW_ASSERT(kvLayerHoldsRows(l.plan.kind));
     const std::int32_t id = l.table[static_cast<std::size_t>(position / kBlockTokens)];
     NW_ASSERT(id >= 0);
     return blockBase(l, id) + static_cast<std::size_t>(kBlockTokens) * l.kRowBytes +
@@ -522,7 +540,7 @@ KvLayerView KvCache::layerView(std::int64_t layer)
 {
     NW_ASSERT(layer >= 0 && layer < nLayers());
     Layer &l = m_layers[static_cast<std::size_t>(layer)];
-    NW_ASSERT(l.plan.kind != KvLayerKind::Recurrent);
+    NW_ASSERT(kvLayerHoldsRows(l.plan.kind));
     const KvLayout &layout = l.plan.layout;
     KvLayerView view;
     view.type = layout.kType;

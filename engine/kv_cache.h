@@ -90,8 +90,10 @@ enum class KvLayerKind {
     Full,      // one row per token, every token kept
     Window,    // one row per token; only the last `window` tokens are kept (plus the batch in flight)
     Recurrent, // no rows: a state of fixed size (KvLayerPlan::recurrent), the same for any length
+    Shared,    // no rows: attends over an earlier layer's (KvLayerPlan::sharedFrom; Gemma 4 E2B / E4B)
 };
-std::string_view kvLayerKindName(KvLayerKind kind); // "full", "window", "recurrent"
+bool kvLayerHoldsRows(KvLayerKind kind); // Full and Window
+std::string_view kvLayerKindName(KvLayerKind kind); // "full", "window", "recurrent", "shared"
 
 // One layer's cache: what a row holds (the mode's layout) and how rows are kept.
 struct KvLayerPlan {
@@ -99,6 +101,7 @@ struct KvLayerPlan {
     KvLayerKind kind = KvLayerKind::Full;
     std::int64_t window = 0; // Window: a query sees the last `window` tokens, itself included
     RecurrentStateShape recurrent; // Recurrent: the state it holds (f32; the KV mode does not touch it)
+    std::int64_t sharedFrom = -1;  // Shared: the layer whose rows it reads
 
     // Tokens whose rows the layer holds once a sequence of `tokens` is committed, and their bytes.
     std::int64_t heldTokens(std::int64_t tokens) const;

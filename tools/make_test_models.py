@@ -344,6 +344,63 @@ def gemma4() -> Model:
     return m
 
 
+def gemma4_e2b() -> Model:
+    # Gemma 4 E2B's extras: per-layer embeddings (32 per layer and token) and two shared-KV layers
+    # at the end (a window layer reading layer 0's rows, a global one reading layer 1's), with
+    # double-wide FFNs as E2B's shared layers have; heads of 32 dims throughout (the 31B-shaped
+    # model checks the differing ones), so the F32 file stays under 2 MB.
+    pattern = [True, False, True, False]
+    kv_heads = [2, 1, 2, 1]
+    n_ff = [32, 32, 64, 64]
+    d_swa, d_full, n_pl, n_layer, n_shared = 32, 32, 32, 4, 2
+    m = Model("gemma4", 11)
+    m.stem = "gemma4-e2b"
+    m.key("attention.key_length", d_full)
+    m.key("attention.value_length", d_full)
+    m.key("attention.key_length_swa", d_swa)
+    m.key("attention.value_length_swa", d_swa)
+    m.key("rope.dimension_count", d_full)
+    m.key("rope.dimension_count_swa", d_swa)
+    m.key("attention.sliding_window", 16)
+    m.key("attention.sliding_window_pattern", pattern)
+    m.key("attention.shared_kv_layers", n_shared)
+    m.key("rope.freq_base_swa", 10000.0)
+    m.key("embedding_length_per_layer_input", n_pl)
+    m.key("final_logit_softcapping", 30.0)
+    common(m, tied=False)
+    m.keys = [(k, 1000000.0 if k.endswith("rope.freq_base") else v) for k, v in m.keys]
+    m.keys = [(k, n_layer if k.endswith(".block_count") else v) for k, v in m.keys]
+    m.keys = [(k, n_ff if k.endswith(".feed_forward_length") else v) for k, v in m.keys]
+    m.keys = [(k, kv_heads if k.endswith(".attention.head_count_kv") else v) for k, v in m.keys]
+    m.tensors.append(("rope_freqs.weight", np.array([1.0] * 4 + [1e30] * 12, dtype=np.float32), False))
+    m.matrix("per_layer_token_embd.weight", n_layer * n_pl, 512, gain=math.sqrt(n_layer * n_pl))
+    m.matrix("per_layer_model_proj.weight", N_EMBD, n_layer * n_pl)
+    m.vector("per_layer_proj_norm.weight", n_pl, mean=1.0)
+    for il in range(n_layer):
+        d = d_swa if pattern[il] else d_full
+        shared = il >= n_layer - n_shared
+        m.vector(f"blk.{il}.attn_norm.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.attn_q.weight", N_EMBD, N_HEAD * d, gain=2.0)
+        if not shared:
+            m.matrix(f"blk.{il}.attn_k.weight", N_EMBD, kv_heads[il] * d, gain=2.0)
+            if pattern[il]:
+                m.matrix(f"blk.{il}.attn_v.weight", N_EMBD, kv_heads[il] * d)
+            m.vector(f"blk.{il}.attn_k_norm.weight", d, mean=1.0, std=0.2)
+        m.vector(f"blk.{il}.attn_q_norm.weight", d, mean=1.0, std=0.2)
+        m.matrix(f"blk.{il}.attn_output.weight", N_HEAD * d, N_EMBD)
+        m.vector(f"blk.{il}.post_attention_norm.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.ffn_norm.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.ffn_gate.weight", N_EMBD, n_ff[il])
+        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, n_ff[il])
+        m.matrix(f"blk.{il}.ffn_down.weight", n_ff[il], N_EMBD)
+        m.vector(f"blk.{il}.post_ffw_norm.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.inp_gate.weight", N_EMBD, n_pl, gain=2.0)
+        m.matrix(f"blk.{il}.proj.weight", n_pl, N_EMBD)
+        m.vector(f"blk.{il}.post_norm.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.layer_output_scale.weight", 1, mean=1.0, std=0.3)
+    return m
+
+
 def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGMLQuantizationType) -> None:
     w = gguf.GGUFWriter(str(path), m.arch)
     # general.name must not say "phi3": llama.cpp then sets attributes on Phi-3 vocabulary tokens
@@ -394,12 +451,12 @@ def main() -> None:
     vocab = gguf.GGUFReader(args.vocab_from)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss, qwen35, qwen35moe, gemma4):
+    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss, qwen35, qwen35moe, gemma4, gemma4_e2b):
         if args.only and make.__name__.replace("_", "-") not in args.only:
             continue
         m = make()
         for qtype, tag in ((gguf.GGMLQuantizationType.F32, "f32"), (gguf.GGMLQuantizationType.Q8_0, "q8_0")):
-            path = out / f"{m.arch}-{tag}.gguf"
+            path = out / f"{getattr(m, 'stem', m.arch)}-{tag}.gguf"
             write(m, vocab, path, qtype)
             print(f"{path}: {path.stat().st_size} bytes")
 

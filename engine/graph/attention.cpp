@@ -72,6 +72,8 @@ AttentionBlock AttentionBlock::load(WeightLoader &w, std::int64_t layer, std::in
             b.m_bk = bias + qDim;
             b.m_bv = bias + qDim + kDim;
         }
+    } else if (config.kvLayer >= 0) {
+        b.m_wq = w.matrix(name("attn_q"), nEmbd, qDim);
     } else {
         b.m_wq = w.matrix(name("attn_q"), nEmbd, config.outputGate ? 2 * qDim : qDim);
         b.m_wk = w.matrix(name("attn_k"), nEmbd, kDim);
@@ -87,7 +89,8 @@ AttentionBlock AttentionBlock::load(WeightLoader &w, std::int64_t layer, std::in
     }
     if (config.qkNorm) {
         b.m_qNorm = w.vector(name("attn_q_norm"), config.headDimK);
-        b.m_kNorm = w.vector(name("attn_k_norm"), config.headDimK);
+        if (config.kvLayer < 0)
+            b.m_kNorm = w.vector(name("attn_k_norm"), config.headDimK);
     }
     b.m_wo = w.matrix(name("attn_output"), std::int64_t(config.nHeads) * config.headDimV, nEmbd);
     b.m_bo = w.findVector(name("attn_output", "bias"), nEmbd);
@@ -106,8 +109,10 @@ RopeParams AttentionBlock::ropeFor(std::int64_t capacity) const
 
 void AttentionBlock::collectMatrices(std::vector<WeightMatrix> &all) const
 {
-    all.insert(all.end(), {m_wq, m_wk, m_wo});
-    if (!m_config.valueFromKey)
+    all.insert(all.end(), {m_wq, m_wo});
+    if (m_config.kvLayer < 0)
+        all.push_back(m_wk);
+    if (m_config.kvLayer < 0 && !m_config.valueFromKey)
         all.push_back(m_wv);
 }
 
@@ -158,6 +163,18 @@ void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x,
         la.kLatentBias = kBias.empty() ? nullptr : kBias.data();
         la.vLatentBias = vBias.empty() ? nullptr : vBias.data();
         p.latentAttention->run(be, p.latent->factors, std::size_t(layer), rope, p.cache, la);
+    } else if (c.kvLayer >= 0) {
+        AttentionArgs args;
+        args.kv = p.cache.layerView(c.kvLayer); // this batch's rows are there already
+        args.q = q;
+        args.out = att;
+        args.nTokens = n;
+        args.nHeads = c.nHeads;
+        args.queryPositions = p.positions;
+        args.scale = c.scale;
+        args.window = c.window;
+        args.sinks = m_sinks;
+        be.attention(args);
     } else {
         float *k = p.floats(kScratchK, nt * std::size_t(c.nKvHeads) * std::size_t(c.headDimK));
         float *v = p.floats(kScratchV, nt * std::size_t(c.nKvHeads) * std::size_t(c.headDimV));

@@ -49,6 +49,9 @@ struct AttentionConfig {
     // projection (before the K norm and RoPE) as values.
     bool valueNorm = false;
     bool valueFromKey = false;
+    // Gemma 4 E2B / E4B's shared-KV layers: no K/V of its own; attends over the rows of this
+    // earlier layer (KvLayerPlan::sharedFrom). -1: the layer's own.
+    std::int64_t kvLayer = -1;
 };
 
 class AttentionBlock {
@@ -66,7 +69,7 @@ public:
     // The RoPE a cache of `capacity` tokens uses (LongRoPE picks its table by context size).
     RopeParams ropeFor(std::int64_t capacity) const;
     // Whether latent:R applies: the keys must be a linear function of the input (no QK norm).
-    bool supportsLatent() const { return m_kNorm == nullptr; }
+    bool supportsLatent() const { return m_kNorm == nullptr && m_config.kvLayer < 0; }
     const WeightMatrix &keyProjection() const { return m_wk; }   // [nKvHeads × headDimK, nEmbd]
     const WeightMatrix &valueProjection() const { return m_wv; } // [nKvHeads × headDimV, nEmbd]
     const float *keyBias() const { return m_bk; }

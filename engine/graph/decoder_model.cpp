@@ -78,6 +78,7 @@ void DecoderModel::forward(std::span<const std::int32_t> tokens, std::span<const
     ForwardPass pass{.backend = be,
                      .cache = cache,
                      .nTokens = n,
+                     .ids = m_ids.data(),
                      .hostPositions = positions,
                      .positions = m_positions.data(),
                      .nEmbd = int(e),

@@ -1,4 +1,4 @@
-// Gemma 4, the dense text decoder (Gemma 4 31B; llama.cpp's LLM_ARCH_GEMMA4, src/models/gemma4.cpp):
+// Gemma 4's dense text decoders (31B, E4B, E2B; llama.cpp's LLM_ARCH_GEMMA4, src/models/gemma4.cpp):
 // Gemma 3's frame — embeddings scaled by sqrt(n_embd), RMSNorm before and after attention and FFN,
 // GeGLU, QK-norm, window layers listed per layer (attention.sliding_window_pattern) — with
 //   - window and global layers of different shapes: head dims (attention.key_length_swa vs
@@ -7,9 +7,11 @@
 //     dividing the unrotated pairs' frequencies by 1e30 (the converter's trick);
 //   - softmax scale 1 (the norms set the logits' scale), values RMS-normalised without a weight,
 //     and keys doubling as values where a layer has no attn_v (attention_k_eq_v);
-//   - each layer's output multiplied by layer_output_scale.
-// Not supported yet, and refused with the reason: per-layer embeddings and layers that share
-// another layer's KV cache (Gemma 4 E2B / E4B), and mixture-of-experts layers (26B-A4B).
+//   - each layer's output multiplied by layer_output_scale;
+//   - E2B / E4B: per-layer embeddings (a small vector per layer and token, from its own table and a
+//     projection of the input embedding, gating a residual branch after the FFN), and the last
+//     attention.shared_kv_layers layers attending over an earlier layer's K/V (KvLayerKind::Shared).
+// Not supported yet, and refused with the reason: mixture-of-experts layers (26B-A4B).
 #include "common/error.h"
 #include "engine/architecture.h"
 #include "engine/gguf_file.h"
@@ -26,10 +28,6 @@ namespace {
 void readGemma4HParams(const ArchKeys &keys, HParams &hp)
 {
     const std::string label = keys.file().label();
-    if (keys.findInt("embedding_length_per_layer_input", 0) > 0)
-        fail("{}: Gemma 4 with per-layer embeddings (E2B, E4B) is not supported yet", label);
-    if (keys.findInt("attention.shared_kv_layers", 0) > 0)
-        fail("{}: Gemma 4 with layers that share another layer's KV cache (E2B, E4B) is not supported yet", label);
     if (hp.nExperts > 0)
         fail("{}: Gemma 4 with mixture-of-experts layers (26B-A4B) is not supported yet", label);
 
@@ -50,7 +48,24 @@ void readGemma4HParams(const ArchKeys &keys, HParams &hp)
         fail("{}: {} {} must be even and within the window layers' key length {}", label,
              keys.key("rope.dimension_count_swa"), hp.nRotSwa, hp.headDimKSwa);
     hp.finalLogitSoftcap = keys.findFloat("final_logit_softcapping", 0.0);
+    hp.nKvSharedLayers = keys.findInt("attention.shared_kv_layers", 0);
+    if (hp.nKvSharedLayers > 0) {
+        // llama.cpp reuses the window layer two before the first shared one and the global layer
+        // just before it (llama_model::create_memory).
+        const std::int64_t first = hp.nLayers - hp.nKvSharedLayers;
+        if (first < 2 || !hp.isSlidingLayer(first - 2) || hp.isSlidingLayer(first - 1))
+            fail("{}: {} is {}: the two layers before the shared ones must be a window layer and a global one",
+                 label, keys.key("attention.shared_kv_layers"), hp.nKvSharedLayers);
+    }
 }
+
+// Scratch slots past the shared ones (forward_pass.h) and the attention block's.
+enum Gemma4Slot : std::size_t {
+    kSlotPerLayerInputs = kScratchCount + 4, // [n, nLayers, nEmbdPerLayer] for the whole forward
+    kSlotPerLayerToken,                      // [n, nLayers, nEmbdPerLayer]
+    kSlotPerLayerGate,                       // [n, nEmbdPerLayer]
+    kSlotPerLayerInput,                      // [n, nEmbdPerLayer] this layer's input
+};
 
 struct Gemma4Layer {
     const float *attnNorm = nullptr, *attnPostNorm = nullptr; // [nEmbd]
@@ -58,6 +73,10 @@ struct Gemma4Layer {
     const float *ffnNorm = nullptr, *ffnPostNorm = nullptr;   // [nEmbd]
     GatedFfn ffn;
     const float *outputScale = nullptr;                       // [1], or null
+    // Per-layer embeddings: the gate from the stream, the projection back, its post-norm.
+    WeightMatrix perLayerGate;                                // [nEmbdPerLayer, nEmbd]
+    WeightMatrix perLayerProj;                                // [nEmbd, nEmbdPerLayer]
+    const float *perLayerPostNorm = nullptr;                  // [nEmbd]
 };
 
 class Gemma4Model final : public DecoderModel {
@@ -68,6 +87,15 @@ public:
         setEmbeddingScale(float(std::sqrt(double(hp.nEmbd))));
         const std::int64_t e = hp.nEmbd;
         std::vector<WeightMatrix> matrices;
+        m_nPerLayer = m_file->findInt(hp.arch + ".embedding_length_per_layer_input").value_or(0);
+        const std::int64_t perLayerAll = m_nPerLayer * hp.nLayers;
+        if (m_nPerLayer > 0) {
+            m_perLayerTokens = m_weights.matrix("per_layer_token_embd.weight", perLayerAll, hp.nVocab);
+            m_perLayerModelProj = m_weights.matrix("per_layer_model_proj.weight", e, perLayerAll);
+            m_perLayerProjNorm = m_weights.vector("per_layer_proj_norm.weight", m_nPerLayer);
+            matrices.push_back(m_perLayerModelProj);
+        }
+        const std::vector<KvLayerPlan> plan = kvCachePlan(hp, KvModeSpec::parse("full"));
         m_layers.resize(std::size_t(hp.nLayers));
         for (std::int64_t il = 0; il < hp.nLayers; ++il) {
             auto name = [il](const char *what) { return WeightLoader::layerName(il, what); };
@@ -88,6 +116,14 @@ public:
             attention.qkNorm = true;
             attention.valueNorm = true;
             attention.valueFromKey = m_file->findTensor(WeightLoader::layerName(il, "attn_v")) == nullptr;
+            if (plan[std::size_t(il)].kind == KvLayerKind::Shared) {
+                attention.kvLayer = plan[std::size_t(il)].sharedFrom;
+                // A converter may keep the K/V projections of shared layers; llama.cpp loads and
+                // ignores them.
+                m_weights.findMatrix(WeightLoader::layerName(il, "attn_k"), e, attention.nKvHeads * attention.headDimK);
+                m_weights.findMatrix(WeightLoader::layerName(il, "attn_v"), e, attention.nKvHeads * attention.headDimV);
+                m_weights.findVector(WeightLoader::layerName(il, "attn_k_norm"), attention.headDimK);
+            }
 
             Gemma4Layer &l = m_layers[std::size_t(il)];
             l.attnNorm = m_weights.vector(name("attn_norm"), e);
@@ -97,6 +133,12 @@ public:
             l.ffn = GatedFfn::load(m_weights, il, e, hp.ffOf(il), GateActivation::GeluTanh);
             l.ffnPostNorm = m_weights.vector(name("post_ffw_norm"), e);
             l.outputScale = m_weights.findVector(name("layer_output_scale"), 1);
+            if (m_nPerLayer > 0) {
+                l.perLayerGate = m_weights.matrix(name("inp_gate"), e, m_nPerLayer);
+                l.perLayerProj = m_weights.matrix(name("proj"), m_nPerLayer, e);
+                l.perLayerPostNorm = m_weights.vector(name("post_norm"), e);
+                matrices.insert(matrices.end(), {l.perLayerGate, l.perLayerProj});
+            }
             l.attention.collectMatrices(matrices);
             l.ffn.collectMatrices(matrices);
         }
@@ -107,6 +149,8 @@ public:
     {
         const Gemma4Layer &l = m_layers[std::size_t(il)];
         const float eps = float(m_hparams.rmsEps);
+        if (il == 0 && m_nPerLayer > 0)
+            perLayerInputs(pass);
         pass.norm(l.attnNorm, eps, pass.x, pass.h);
         l.attention.forward(pass, il, pass.h, pass.y);
         pass.norm(l.attnPostNorm, eps, pass.y, pass.y);
@@ -115,12 +159,51 @@ public:
         l.ffn.forward(pass, pass.h, pass.y);
         pass.norm(l.ffnPostNorm, eps, pass.y, pass.y);
         pass.addResidual(pass.y);
+        if (m_nPerLayer > 0) {
+            // x += PostNorm(W_proj (gelu(W_gate x) ⊙ this layer's per-layer input)).
+            Backend &be = pass.backend;
+            const int n = pass.nTokens, d = int(m_nPerLayer);
+            const std::size_t nd = std::size_t(n) * std::size_t(d);
+            float *gate = pass.floats(kSlotPerLayerGate, nd);
+            float *input = pass.floats(kSlotPerLayerInput, nd);
+            const float *all = pass.floats(kSlotPerLayerInputs, nd * std::size_t(m_hparams.nLayers));
+            be.copyRows(input, std::size_t(d), all + std::size_t(il) * std::size_t(d),
+                        std::size_t(m_hparams.nLayers) * std::size_t(d), n, d);
+            be.matmul(l.perLayerGate, pass.x, gate, n);
+            be.geglu(gate, input, input, nd);
+            be.matmul(l.perLayerProj, input, pass.y, n);
+            pass.norm(l.perLayerPostNorm, eps, pass.y, pass.y);
+            pass.addResidual(pass.y);
+        }
         if (l.outputScale)
             pass.backend.scale(pass.x, *l.outputScale, std::size_t(pass.nTokens) * std::size_t(pass.nEmbd));
     }
 
 private:
+    // Every layer's per-layer input, from the scaled input embedding in pass.x (llama.cpp's
+    // project_per_layer_inputs): (RMSNorm(W x / sqrt(nEmbd)) · proj_norm + sqrt(d) · table[id]) / sqrt(2)
+    // per layer, into kSlotPerLayerInputs as [n, nLayers, d].
+    void perLayerInputs(ForwardPass &pass) const
+    {
+        Backend &be = pass.backend;
+        const int n = pass.nTokens, d = int(m_nPerLayer), nLayers = int(m_hparams.nLayers);
+        const std::size_t all = std::size_t(n) * std::size_t(nLayers) * std::size_t(d);
+        float *inputs = pass.floats(kSlotPerLayerInputs, all);
+        float *tokens = pass.floats(kSlotPerLayerToken, all);
+        be.matmul(m_perLayerModelProj, pass.x, inputs, n);
+        be.scale(inputs, float(1.0 / std::sqrt(double(m_hparams.nEmbd))), all);
+        be.rmsNorm(inputs, m_perLayerProjNorm, inputs, n * nLayers, d, float(m_hparams.rmsEps));
+        be.embed(m_perLayerTokens, pass.ids, n, tokens);
+        be.scale(tokens, float(std::sqrt(double(d))), all);
+        be.add(inputs, tokens, all);
+        be.scale(inputs, float(1.0 / std::sqrt(2.0)), all);
+    }
+
     std::vector<Gemma4Layer> m_layers; // [nLayers]
+    std::int64_t m_nPerLayer = 0;      // embedding_length_per_layer_input; 0: none
+    WeightMatrix m_perLayerTokens;     // [nVocab, nLayers · nPerLayer]
+    WeightMatrix m_perLayerModelProj;  // [nLayers · nPerLayer, nEmbd]
+    const float *m_perLayerProjNorm = nullptr; // [nPerLayer]
 };
 
 std::unique_ptr<Model> makeGemma4(std::shared_ptr<const GgufFile> file, const HParams &hp,

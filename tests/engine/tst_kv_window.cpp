@@ -211,3 +211,26 @@ TEST_CASE("layers of different shapes (Gemma 4) get rows of their own KV heads a
     hp.nKvHeadsPerLayer = {1, 3, 1, 2}; // 4 query heads do not share 3 KV heads
     CHECK_THROWS_AS(hp.validate("test"), Error);
 }
+
+TEST_CASE("shared-KV layers (Gemma 4 E2B / E4B) hold nothing and read the last earlier layer of their kind")
+{
+    HParams hp = windowed();
+    hp.slidingLayers = {true, false, true, false};
+    hp.nKvSharedLayers = 2;
+    const auto plan = kvCachePlan(hp, KvModeSpec::parse("full"));
+    CHECK(plan[2].kind == KvLayerKind::Shared);
+    CHECK(plan[2].sharedFrom == 0); // a window layer reads the window layer
+    CHECK(plan[3].kind == KvLayerKind::Shared);
+    CHECK(plan[3].sharedFrom == 1); // a global layer the global one
+    CHECK(plan[2].bytesFor(500) == 0);
+    KvCache cache(plan, 512, mhaF16BytesPerTokenLayer(hp), 0);
+    cache.reserve(300);
+    cache.commit(300);
+    const MemoryStats stats = cache.memoryStats();
+    CHECK(stats.layers[2].kind == "shared");
+    CHECK(stats.layers[2].used == 0);
+    CHECK(stats.layers[3].reserved == 0);
+    CHECK(stats.layers[1].used == 300 * plan[1].layout.bytesPerTokenLayer());
+    CHECK(stats.bytesPerToken == plan[1].layout.bytesPerTokenLayer()); // only the global layer grows at 300
+    CHECK(stats.kvBytesReserved == cache.allocatedBytes());
+}
