@@ -401,6 +401,66 @@ def gemma4_e2b() -> Model:
     return m
 
 
+def gemma4_moe() -> Model:
+    # Gemma 4 26B-A4B's layers: beside each dense GeGLU FFN, 4 GELU experts choosing 2 with their
+    # own pre/post norms, a router over RMSNorm(x) scaled by ffn_gate_inp.scale, a per-expert
+    # output scale; layer 0's gate and up experts fused (ffn_gate_up_exps), the others separate.
+    pattern = [True, True, False]
+    kv_heads = [2, 2, 1]
+    n_expert, n_used, n_ff_exp, n_ff = 4, 2, 32, 64
+    d = 32
+    m = Model("gemma4", 12)
+    m.stem = "gemma4-moe"
+    m.key("attention.key_length", d)
+    m.key("attention.value_length", d)
+    m.key("attention.key_length_swa", d)
+    m.key("attention.value_length_swa", d)
+    m.key("rope.dimension_count", d)
+    m.key("rope.dimension_count_swa", d)
+    m.key("attention.sliding_window", 16)
+    m.key("attention.sliding_window_pattern", pattern)
+    m.key("rope.freq_base_swa", 10000.0)
+    m.key("embedding_length_per_layer_input", 0)
+    m.key("final_logit_softcapping", 30.0)
+    m.key("expert_count", n_expert)
+    m.key("expert_used_count", n_used)
+    m.key("expert_feed_forward_length", n_ff_exp)
+    common(m, tied=False)
+    m.keys = [(k, 1000000.0 if k.endswith("rope.freq_base") else v) for k, v in m.keys]
+    m.keys = [(k, n_ff if k.endswith(".feed_forward_length") else v) for k, v in m.keys]
+    m.keys = [(k, kv_heads if k.endswith(".attention.head_count_kv") else v) for k, v in m.keys]
+    m.tensors.append(("rope_freqs.weight", np.array([1.0] * 4 + [1e30] * 12, dtype=np.float32), False))
+    for il in range(N_LAYER):
+        m.vector(f"blk.{il}.attn_norm.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.attn_q.weight", N_EMBD, N_HEAD * d, gain=2.0)
+        m.matrix(f"blk.{il}.attn_k.weight", N_EMBD, kv_heads[il] * d, gain=2.0)
+        if pattern[il]:
+            m.matrix(f"blk.{il}.attn_v.weight", N_EMBD, kv_heads[il] * d)
+        m.vector(f"blk.{il}.attn_q_norm.weight", d, mean=1.0, std=0.2)
+        m.vector(f"blk.{il}.attn_k_norm.weight", d, mean=1.0, std=0.2)
+        m.matrix(f"blk.{il}.attn_output.weight", N_HEAD * d, N_EMBD)
+        m.vector(f"blk.{il}.post_attention_norm.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.ffn_norm.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.ffn_gate.weight", N_EMBD, n_ff)
+        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, n_ff)
+        m.matrix(f"blk.{il}.ffn_down.weight", n_ff, N_EMBD)
+        m.vector(f"blk.{il}.post_ffw_norm_1.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.pre_ffw_norm_2.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.ffn_gate_inp.weight", N_EMBD, n_expert, gain=8.0, quantize=False)
+        m.vector(f"blk.{il}.ffn_gate_inp.scale", N_EMBD, mean=1.0, std=0.3)
+        if il == 0:
+            m.experts(f"blk.{il}.ffn_gate_up_exps.weight", N_EMBD, 2 * n_ff_exp, n_expert)
+        else:
+            m.experts(f"blk.{il}.ffn_gate_exps.weight", N_EMBD, n_ff_exp, n_expert)
+            m.experts(f"blk.{il}.ffn_up_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_down_exps.weight", n_ff_exp, N_EMBD, n_expert)
+        m.vector(f"blk.{il}.ffn_down_exps.scale", n_expert, mean=1.0, std=0.3)
+        m.vector(f"blk.{il}.post_ffw_norm_2.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.post_ffw_norm.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.layer_output_scale.weight", 1, mean=1.0, std=0.3)
+    return m
+
+
 def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGMLQuantizationType) -> None:
     w = gguf.GGUFWriter(str(path), m.arch)
     # general.name must not say "phi3": llama.cpp then sets attributes on Phi-3 vocabulary tokens
@@ -451,7 +511,7 @@ def main() -> None:
     vocab = gguf.GGUFReader(args.vocab_from)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss, qwen35, qwen35moe, gemma4, gemma4_e2b):
+    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss, qwen35, qwen35moe, gemma4, gemma4_e2b, gemma4_moe):
         if args.only and make.__name__.replace("_", "-") not in args.only:
             continue
         m = make()

@@ -28,6 +28,9 @@ struct MoeConfig {
     // The shared expert's output scaled per token by sigmoid(w · x), w = ffn_gate_inp_shexp.weight
     // [nEmbd] (Qwen3-Next / Qwen3.5).
     bool sharedGate = false;
+    // Gemma 4: GELU experts and a per-expert output scale (ffn_down_exps.scale [nExperts]).
+    bool geluExperts = false;
+    bool expertScale = false;
 };
 
 // What every layer's MoE block reuses from one forward to the next (one block runs at a time):
@@ -45,7 +48,9 @@ public:
                        std::shared_ptr<MoeScratch> scratch);
 
     // out = shared(x) + Σ_k weight_k · expert_k(x); x, out: [nTokens, nEmbd].
-    void forward(ForwardPass &pass, const float *x, float *out) const;
+    void forward(ForwardPass &pass, const float *x, float *out) const { forward(pass, x, x, out); }
+    // The router scoring `routerInput` [nTokens, nEmbd] instead of x (Gemma 4).
+    void forward(ForwardPass &pass, const float *x, const float *routerInput, float *out) const;
 
     void collectMatrices(std::vector<WeightMatrix> &all) const;
 

@@ -10,17 +10,22 @@
 //   - each layer's output multiplied by layer_output_scale;
 //   - E2B / E4B: per-layer embeddings (a small vector per layer and token, from its own table and a
 //     projection of the input embedding, gating a residual branch after the FFN), and the last
-//     attention.shared_kv_layers layers attending over an earlier layer's K/V (KvLayerKind::Shared).
-// Not supported yet, and refused with the reason: mixture-of-experts layers (26B-A4B).
+//     attention.shared_kv_layers layers attending over an earlier layer's K/V (KvLayerKind::Shared);
+//   - 26B-A4B: a mixture of GELU experts beside the dense FFN in every layer, each with its own
+//     pre/post norms, the router scoring RMSNorm(x) / sqrt(n_embd) · ffn_gate_inp.scale, and a
+//     per-expert output scale:
+//       x += PostNorm(PostNorm1(GeGLU(Norm(x))) + PostNorm2(MoE(Norm2(x))))
 #include "common/error.h"
 #include "engine/architecture.h"
 #include "engine/gguf_file.h"
 #include "engine/graph/decoder_model.h"
 #include "engine/graph/ffn.h"
+#include "engine/graph/moe_ffn.h"
 #include "engine/graph/pre_norm_decoder.h"
 #include "engine/models/models.h"
 
 #include <cmath>
+#include <optional>
 
 namespace nw {
 namespace {
@@ -28,8 +33,6 @@ namespace {
 void readGemma4HParams(const ArchKeys &keys, HParams &hp)
 {
     const std::string label = keys.file().label();
-    if (hp.nExperts > 0)
-        fail("{}: Gemma 4 with mixture-of-experts layers (26B-A4B) is not supported yet", label);
 
     hp.slidingWindow = keys.requireInt("attention.sliding_window");
     const std::vector<std::int64_t> pattern = keys.findIntArray("attention.sliding_window_pattern");
@@ -65,6 +68,9 @@ enum Gemma4Slot : std::size_t {
     kSlotPerLayerToken,                      // [n, nLayers, nEmbdPerLayer]
     kSlotPerLayerGate,                       // [n, nEmbdPerLayer]
     kSlotPerLayerInput,                      // [n, nEmbdPerLayer] this layer's input
+    kSlotMoeInput,                           // [n, nEmbd] the experts' normed input
+    kSlotRouterInput,                        // [n, nEmbd] the router's
+    kSlotMoeOutput,                          // [n, nEmbd]
 };
 
 struct Gemma4Layer {
@@ -77,6 +83,11 @@ struct Gemma4Layer {
     WeightMatrix perLayerGate;                                // [nEmbdPerLayer, nEmbd]
     WeightMatrix perLayerProj;                                // [nEmbd, nEmbdPerLayer]
     const float *perLayerPostNorm = nullptr;                  // [nEmbd]
+    // 26B-A4B: the experts beside the dense FFN.
+    std::optional<MoeFfn> moe;
+    const float *moeNorm = nullptr, *moePostNorm = nullptr;   // [nEmbd] pre_ffw_norm_2, post_ffw_norm_2
+    const float *ffnPostNorm1 = nullptr;                      // [nEmbd] the dense FFN's own post-norm
+    std::vector<float> routerNorm;                            // [nEmbd] ffn_gate_inp.scale / sqrt(nEmbd)
 };
 
 class Gemma4Model final : public DecoderModel {
@@ -96,6 +107,15 @@ public:
             matrices.push_back(m_perLayerModelProj);
         }
         const std::vector<KvLayerPlan> plan = kvCachePlan(hp, KvModeSpec::parse("full"));
+        auto moeScratch = std::make_shared<MoeScratch>();
+        MoeConfig moeConfig;
+        moeConfig.routing.gating = MoeGating::Softmax;
+        moeConfig.routing.nExperts = int(hp.nExperts);
+        moeConfig.routing.nUsed = int(hp.nExpertsUsed);
+        moeConfig.routing.normalize = true;
+        moeConfig.nFfExpert = hp.nFfExpert;
+        moeConfig.geluExperts = true;
+        moeConfig.expertScale = true;
         m_layers.resize(std::size_t(hp.nLayers));
         for (std::int64_t il = 0; il < hp.nLayers; ++il) {
             auto name = [il](const char *what) { return WeightLoader::layerName(il, what); };
@@ -132,6 +152,21 @@ public:
             l.ffnNorm = m_weights.vector(name("ffn_norm"), e);
             l.ffn = GatedFfn::load(m_weights, il, e, hp.ffOf(il), GateActivation::GeluTanh);
             l.ffnPostNorm = m_weights.vector(name("post_ffw_norm"), e);
+            if (m_file->findTensor(WeightLoader::layerName(il, "ffn_gate_inp"))) {
+                if (hp.nExperts <= 0 || hp.nFfExpert <= 0)
+                    fail("{}: layer {} has experts but the file gives no expert_count / expert_feed_forward_length",
+                         m_file->label(), il);
+                l.moe = MoeFfn::load(m_weights, il, e, moeConfig, moeScratch);
+                l.moe->collectMatrices(matrices);
+                l.moeNorm = m_weights.vector(name("pre_ffw_norm_2"), e);
+                l.moePostNorm = m_weights.vector(name("post_ffw_norm_2"), e);
+                l.ffnPostNorm1 = m_weights.vector(name("post_ffw_norm_1"), e);
+                const float *scale = m_weights.vector(WeightLoader::layerName(il, "ffn_gate_inp", "scale"), e);
+                const float invSqrt = float(1.0 / std::sqrt(double(e)));
+                l.routerNorm.assign(scale, scale + e);
+                for (float &w : l.routerNorm)
+                    w *= invSqrt;
+            }
             l.outputScale = m_weights.findVector(name("layer_output_scale"), 1);
             if (m_nPerLayer > 0) {
                 l.perLayerGate = m_weights.matrix(name("inp_gate"), e, m_nPerLayer);
@@ -157,6 +192,18 @@ public:
         pass.addResidual(pass.y);
         pass.norm(l.ffnNorm, eps, pass.x, pass.h);
         l.ffn.forward(pass, pass.h, pass.y);
+        if (l.moe) {
+            const std::size_t ne = std::size_t(pass.nTokens) * std::size_t(pass.nEmbd);
+            float *moeIn = pass.floats(kSlotMoeInput, ne);
+            float *routerIn = pass.floats(kSlotRouterInput, ne);
+            float *moeOut = pass.floats(kSlotMoeOutput, ne);
+            pass.norm(l.ffnPostNorm1, eps, pass.y, pass.y);
+            pass.norm(l.moeNorm, eps, pass.x, moeIn);
+            pass.norm(l.routerNorm.data(), eps, pass.x, routerIn);
+            l.moe->forward(pass, moeIn, routerIn, moeOut);
+            pass.norm(l.moePostNorm, eps, moeOut, moeOut);
+            pass.backend.add(pass.y, moeOut, ne);
+        }
         pass.norm(l.ffnPostNorm, eps, pass.y, pass.y);
         pass.addResidual(pass.y);
         if (m_nPerLayer > 0) {

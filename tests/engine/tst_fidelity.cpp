@@ -10,7 +10,8 @@
 //   in f32 on both sides, so the bound is float rounding, |Δ| <= 1e-4 · (1 + |logit|) (measured:
 //   up to 8e-6), and a near-tie is a top-2 gap under 1e-3. Models with GELU get 2e-4: ggml's CPU
 //   GELU reads an f16 table (input and output rounded to f16, GGML_GELU_FP16 in ggml-cpu/vec.h),
-//   which puts them at 8e-5 (gemma3, gemma4) and 1.2e-4 (gemma4-e2b, with twice the GELUs).
+//   which puts them at 8e-5 (gemma3, gemma4) to 1.6e-4 (gemma4-e2b and gemma4-moe, with two or
+//   three GELUs per layer).
 // - Q8_0 models are compared with llama.cpp as users run it (flash attention, f16 cache). Q8_0
 //   activations are rounded to 8 bits before every product, so a float-order difference of 1e-7
 //   that moves one value across a rounding boundary changes a product by a whole step, and the
@@ -306,4 +307,10 @@ TEST_CASE("gemma4 with per-layer embeddings and shared-KV layers (Gemma 4 E2B's)
 {
     checkModel("gemma4-e2b-f32", "", kGeluBound);
     checkModel("gemma4-e2b-q8_0");
+}
+
+TEST_CASE("gemma4 with experts beside the dense FFN (Gemma 4 26B-A4B's) matches llama.cpp")
+{
+    checkModel("gemma4-moe-f32", "", kGeluBound);
+    checkModel("gemma4-moe-q8_0");
 }
