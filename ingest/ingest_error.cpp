@@ -17,6 +17,8 @@ const char *problemName(IngestProblem problem)
     case IngestProblem::NoText: return "no-text";
     case IngestProblem::TooLarge: return "too-large";
     case IngestProblem::Empty: return "empty";
+    case IngestProblem::OcrUnavailable: return "ocr-unavailable";
+    case IngestProblem::TooDeep: return "too-deep";
     }
     return "unknown";
 }

@@ -8,6 +8,7 @@
 #include "ingest/pdf_document.h"
 #include "ingest/poppler_info.h"
 
+#include "common/assert.h"
 #include "common/log.h"
 
 #include <poppler-qt6.h>
@@ -17,6 +18,7 @@
 #include <Error.h>
 #include <GlobalParams.h>
 #include <PDFDoc.h>
+#include <Stream.h>
 #include <TextOutputDev.h>
 #include <UTF.h>
 #include <goo/GooString.h>
@@ -71,32 +73,40 @@ constexpr qint64 kHeaderWindow = 1024;
 // Where a complete file ends: %%EOF, within its last 1024 bytes (where readers look for it).
 constexpr qint64 kTrailerWindow = 1024;
 
+// The first and the last `window` bytes of the file at `path`, or of `data` when it is not null.
+QByteArray headOf(const QString &path, const QByteArray &data, qint64 window)
+{
+    if (!data.isNull())
+        return data.left(window);
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        throw IngestFailure(IngestProblem::Unreadable, QStringLiteral("cannot be read: %1").arg(file.errorString()));
+    return file.read(window);
+}
+
+QByteArray tailOf(const QString &path, const QByteArray &data, qint64 window)
+{
+    if (!data.isNull())
+        return data.right(window);
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return {};
+    file.seek(std::max<qint64>(0, file.size() - window));
+    return file.read(window);
+}
+
 // Checks the header before Poppler sees the file, so that a file that is no PDF at all gets a
 // precise reason instead of a generic "could not open". The end of the file is not judged here:
 // bytes after %%EOF (mail gateways and scanners append some), a lost %%EOF or trailing padding
 // leave a PDF that Poppler reads whole, as pdftotext does; whether the end is really missing is
 // decided once Poppler has tried (see PdfDocument::open).
-void checkHeader(const QString &path)
+void checkHeader(const QByteArray &head)
 {
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly))
-        throw IngestFailure(IngestProblem::Unreadable, QStringLiteral("cannot be read: %1").arg(file.errorString()));
-    const QByteArray head = file.read(kHeaderWindow);
     if (!head.contains("%PDF-")) {
         const QString mime = QMimeDatabase().mimeTypeForData(head).comment();
         throw IngestFailure(IngestProblem::NotPdf,
                             QStringLiteral("not a PDF: the file has no %PDF header (its content looks like %1)").arg(mime));
     }
-}
-
-// True when the last kTrailerWindow bytes hold no %%EOF: the file was probably cut short.
-bool endIsMissing(const QString &path)
-{
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly))
-        return false;
-    file.seek(std::max<qint64>(0, file.size() - kTrailerWindow));
-    return !file.read(kTrailerWindow).contains("%%EOF");
 }
 
 QString damaged()
@@ -210,6 +220,7 @@ std::optional<std::vector<store::WordBox>> placeWords(const std::vector<LaidOutW
 
 struct PdfDocument::Impl {
     QString path;
+    QByteArray data; // the PDF itself when it was opened from memory (an attachment), else null
     bool xrefRebuilt = false; // Poppler had to rebuild the cross-reference table (see open())
     // Poppler's document and one text device for all its pages, which dumps each page into
     // `dump` when the page ends. Used by the thread that owns this object only.
@@ -252,7 +263,7 @@ struct PdfDocument::Impl {
     {
         if (!layout) {
             t_lastPopplerMessage.clear();
-            layout = Poppler::Document::load(path);
+            layout = data.isNull() ? Poppler::Document::load(path) : Poppler::Document::loadFromData(data);
             if (!layout || layout->isLocked())
                 throw IngestFailure(IngestProblem::Corrupt, damaged());
         }
@@ -267,22 +278,39 @@ PdfDocument::~PdfDocument() = default;
 
 PdfDocument PdfDocument::open(const QString &path)
 {
+    return open(path, QByteArray());
+}
+
+PdfDocument PdfDocument::openData(const QByteArray &data, const QString &name)
+{
+    NW_ASSERT(!data.isNull());
+    return open(name, data);
+}
+
+PdfDocument PdfDocument::open(const QString &path, const QByteArray &data)
+{
     installPoppler();
-    checkHeader(path);
+    checkHeader(headOf(path, data, kHeaderWindow));
     t_lastPopplerMessage.clear();
     auto impl = std::make_unique<Impl>();
     impl->path = path;
+    impl->data = data;
     // Poppler rebuilds the cross-reference table by scanning the file when the one the file
     // points to cannot be read: so it reads files with junk after their end, and so it also gets
     // through files cut short, which it then reads with their later pages missing.
     Impl *opened = impl.get(); // Poppler may also rebuild later, while reading a page
-    impl->core = std::make_unique<PDFDoc>(std::make_unique<GooString>(QFile::encodeName(path).toStdString()), std::nullopt,
-                                          std::nullopt, nullptr, [opened] { opened->xrefRebuilt = true; });
+    const auto rebuiltCallback = [opened] { opened->xrefRebuilt = true; };
+    if (data.isNull())
+        impl->core = std::make_unique<PDFDoc>(std::make_unique<GooString>(QFile::encodeName(path).toStdString()), std::nullopt,
+                                              std::nullopt, nullptr, rebuiltCallback);
+    else // the stream reads impl->data, which lives as long as the document
+        impl->core = std::make_unique<PDFDoc>(new MemStream(impl->data.constData(), 0, impl->data.size(), Object(objNull)),
+                                              std::nullopt, std::nullopt, nullptr, rebuiltCallback);
     const bool rebuilt = impl->xrefRebuilt;
     // A file whose cross-references had to be rebuilt and that lost pages on the way is refused:
     // as truncated when its end is missing, else as damaged.
     const auto lostPages = [&](const QString &what) {
-        if (endIsMissing(path))
+        if (!tailOf(path, data, kTrailerWindow).contains("%%EOF"))
             return IngestFailure(IngestProblem::Truncated,
                                  QStringLiteral("the PDF is truncated (its end, %%EOF, is missing, and %1); the download "
                                                 "or copy was probably cut short: fetch the file again")

@@ -57,8 +57,12 @@ public:
     explicit SearchService(LibraryStore &store) : m_store(store) {}
 
     // `query` uses FTS5 syntax: words, "phrases", AND/OR/NOT, NEAR(a b, 10), prefix*, ( ).
-    // Throws QueryError with a readable reason when the query is malformed, has more terms or
-    // bytes than SearchBudget allows, or runs out of its time.
+    // Email filters may be added anywhere: from:, to: (To or Cc), cc:, subject: (a part of the
+    // header, any case; several words in double quotes), after:YYYY-MM-DD and before:YYYY-MM-DD
+    // (the Date, UTC). They select messages and their attachments; a query of filters alone lists
+    // the messages (their first page), newest first. Throws QueryError with a readable reason when
+    // the query is malformed, has more terms or bytes than SearchBudget allows, or runs out of
+    // its time.
     std::vector<SearchHit> search(const QString &query, const SearchOptions &options = {});
 
     // The terms of an FTS5 query as the budget counts them: its words (runs of letters, digits

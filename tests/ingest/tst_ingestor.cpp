@@ -93,7 +93,7 @@ void TestIngestor::badInputNeverStopsTheBatch_data()
     QTest::addRow("truncated") << "truncated" << int(IngestProblem::Truncated) << "truncated";
     QTest::addRow("encrypted") << "encrypted" << int(IngestProblem::Encrypted) << "password";
     QTest::addRow("zero pages") << "zero" << int(IngestProblem::ZeroPages) << "no pages";
-    QTest::addRow("image only") << "image" << int(IngestProblem::NoText) << "OCR is not available";
+    QTest::addRow("image only, nothing to recognise") << "image" << int(IngestProblem::NoText) << "OCR found none";
     QTest::addRow("too many pages") << "manypages" << int(IngestProblem::TooLarge) << "pages";
     QTest::addRow("too many bytes") << "bigfile" << int(IngestProblem::TooLarge) << "too large";
     QTest::addRow("unsupported binary") << "binary" << int(IngestProblem::Unsupported) << "unsupported";
