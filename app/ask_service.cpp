@@ -305,6 +305,7 @@ std::vector<Citation> AskService::wholeModeCitations(store::LibraryStore &librar
                 nw::log::get("app")->warn("ask: no word boxes for {} page {}: {}", c.path.toStdString(), c.page, e.what());
             }
         }
+        placeCitation(c, *ref.document, page);
         citations.push_back(std::move(c));
     }
     return citations;

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 
 namespace nw::app {
@@ -74,7 +76,11 @@ nlohmann::json citationToJson(const Citation &c)
             {"start", c.start},
             {"length", c.length},
             {"quote", c.quote.toStdString()},
-            {"boxes", boxes}};
+            {"boxes", boxes},
+            {"part", c.part.toStdString()},
+            {"paragraph", c.paragraph},
+            {"ocr_confidence", c.ocrConfidence >= 0 ? nlohmann::json(c.ocrConfidence) : nlohmann::json()},
+            {"low_confidence", isLowConfidence(c)}};
 }
 
 Citation citationFromJson(const nlohmann::json &j)
@@ -93,6 +99,11 @@ Citation citationFromJson(const nlohmann::json &j)
         c.quote = QString::fromStdString(j.value("quote", std::string()));
         for (const auto &b : j.value("boxes", nlohmann::json::array()))
             c.boxes.emplace_back(b.at(0).get<double>(), b.at(1).get<double>(), b.at(2).get<double>(), b.at(3).get<double>());
+        // Citations saved before these fields existed have none of them.
+        c.part = QString::fromStdString(j.value("part", std::string()));
+        c.paragraph = j.value("paragraph", 0);
+        if (const auto it = j.find("ocr_confidence"); it != j.end() && it->is_number())
+            c.ocrConfidence = it->get<double>();
         return c;
     } catch (const nlohmann::json::exception &e) {
         fail("citation: malformed JSON object ({})", e.what());
@@ -102,10 +113,27 @@ Citation citationFromJson(const nlohmann::json &j)
 QString citationLabel(const Citation &c)
 {
     QString label = c.title;
+    if (!c.part.isEmpty())
+        label += QStringLiteral(" (") + c.part + QLatin1Char(')');
     label += QStringLiteral(", p. ") + (c.pageLabel.isEmpty() ? QString::number(c.page) : c.pageLabel);
+    if (c.paragraph > 0)
+        label += QStringLiteral(", ¶ ") + QString::number(c.paragraph);
     if (!c.section.isEmpty())
         label += QStringLiteral(", §") + c.section;
+    if (isLowConfidence(c))
+        label += QStringLiteral(" [OCR, %1% confidence]").arg(std::lround(c.ocrConfidence));
     return label;
+}
+
+void placeCitation(Citation &c, const store::DocumentInfo &document, const store::PageRecord &page)
+{
+    c.part = document.part;
+    c.ocrConfidence = page.source == QLatin1String(store::kSourceOcr) ? page.ocrConfidence : -1;
+    // Paragraphs end at the blank lines of the page text, counted from the page's first one.
+    c.paragraph = page.firstParagraph > 0
+                      ? page.firstParagraph + static_cast<int>(QStringView(page.text).left(std::clamp<qsizetype>(c.start, 0, page.text.size()))
+                                                                   .count(QStringLiteral("\n\n")))
+                      : 0;
 }
 
 std::vector<TextSpan> sentenceSpans(const QString &text)

@@ -238,6 +238,7 @@ std::vector<Passage> Retriever::retrieve(const QString &question, const Retrieva
         c.start = best.start;
         c.length = best.length;
         c.quote = page->text.mid(best.start, best.length);
+        placeCitation(c, *document, *page);
         // The heading may be on an earlier page: look back until one is found.
         c.section = sectionHeadingBefore(page->text, best.start);
         for (int n = page->number - 1; c.section.isEmpty() && n >= 1 && n >= page->number - 3; --n)

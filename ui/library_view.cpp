@@ -133,10 +133,23 @@ void LibraryView::refresh()
             for (const app::DocumentInfo &d : docs) {
                 auto *item = new QTreeWidgetItem(parent);
                 item->setText(0, d.title.isEmpty() ? d.path.section(QLatin1Char('/'), -1) : d.title);
-                item->setToolTip(0, d.path);
+                // Where it is (a message of a mailbox, an attachment) and, for an email, who sent it when.
+                QString where = d.part.isEmpty() ? d.path : tr("%1\n%2").arg(d.path, d.part);
+                if (d.message)
+                    where += tr("\nFrom %1, %2").arg(d.message->from, d.message->date);
+                item->setToolTip(0, where);
                 item->setText(1, QString::number(d.pageCount));
                 item->setTextAlignment(1, Qt::AlignRight | Qt::AlignVCenter);
-                item->setText(2, d.status);
+                // A scan says so, with how sure the recognition was.
+                if (d.ocrPages > 0) {
+                    item->setText(2, tr("OCR %1%").arg(qRound(d.ocrConfidence)));
+                    item->setToolTip(2, tr("%1 of %2 pages recognised from their image (OCR), mean confidence %3%")
+                                            .arg(d.ocrPages)
+                                            .arg(d.pageCount)
+                                            .arg(qRound(d.ocrConfidence)));
+                } else {
+                    item->setText(2, d.status);
+                }
                 item->setData(0, kDocumentRole, QVariant::fromValue<qint64>(d.id));
             }
         };

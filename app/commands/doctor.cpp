@@ -3,7 +3,10 @@
 #include "app/commands/commands.h"
 
 #include "app/paths.h"
+#include "ingest/mail_message.h"
+#include "ingest/ocr_engine.h"
 #include "ingest/poppler_info.h"
+#include "ingest/zip_archive.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/device_info.h"
 #include "store/database.h"
@@ -35,6 +38,16 @@ nlohmann::json doctorReport()
         {"needlework", NW_VERSION},
         {"qt", qVersion()},
         {"poppler", ingest::popplerVersion().toStdString()},
+        // The other formats' readers: OCR of scans (with the languages whose data is installed),
+        // email, the zip of office files.
+        {"ocr", {{"tesseract", ingest::tesseractVersion().toStdString()}, {"languages", [] {
+                      nlohmann::json languages = nlohmann::json::array();
+                      for (const QString &language : ingest::installedOcrLanguages())
+                          languages.push_back(language.toStdString());
+                      return languages;
+                  }()}}},
+        {"gmime", ingest::gmimeVersion().toStdString()},
+        {"libzip", ingest::libzipVersion().toStdString()},
         {"sqlite", {{"version", sqlite.version}, {"fts5", sqlite.fts5}}},
         {"spdlog", std::to_string(SPDLOG_VER_MAJOR) + "." + std::to_string(SPDLOG_VER_MINOR) + "." +
                        std::to_string(SPDLOG_VER_PATCH)},
@@ -78,6 +91,14 @@ void printText(const nlohmann::json &r, QTextStream &out)
     line("needlework", str(r["needlework"]));
     line("Qt", str(r["qt"]));
     line("Poppler", str(r["poppler"]));
+    QStringList languages;
+    for (const auto &language : r["ocr"]["languages"])
+        languages << str(language);
+    line("Tesseract", str(r["ocr"]["tesseract"]) + QStringLiteral(" (OCR languages: %1)")
+                                                      .arg(languages.isEmpty() ? QStringLiteral("none: install tesseract-ocr-eng")
+                                                                               : languages.join(QStringLiteral(", "))));
+    line("GMime", str(r["gmime"]));
+    line("libzip", str(r["libzip"]));
     line("SQLite", str(r["sqlite"]["version"]) + (r["sqlite"]["fts5"].get<bool>() ? QStringLiteral(" (FTS5)")
                                                                                    : QStringLiteral(" (no FTS5: search will not work)")));
     line("spdlog", str(r["spdlog"]));
@@ -112,7 +133,8 @@ Command doctorCommand()
         .name = QStringLiteral("doctor"),
         .summary = QStringLiteral("Show library versions, GPUs, CPU features and data directories."),
         .usage = QStringLiteral("[--json]"),
-        .description = QStringLiteral("Reports what this installation can use: Qt, Poppler, SQLite (and FTS5), "
+        .description = QStringLiteral("Reports what this installation can use: Qt, Poppler, Tesseract (and the OCR "
+                                      "languages installed), GMime, libzip, SQLite (and FTS5), "
                                       "spdlog, the CUDA module with the CUDA runtime, driver and GPUs it finds (or "
                                       "why it cannot be used), the CPU and its SIMD extensions, and the directories "
                                       "for data, logs and caches."),

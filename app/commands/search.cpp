@@ -30,7 +30,10 @@ Command searchCommand()
         .usage = QStringLiteral("QUERY [--db FILE] [--limit N] [--collection NAME] [--json]"),
         .description = QStringLiteral(
             "QUERY uses SQLite FTS5 syntax: words (all must match), \"exact phrases\", OR, NOT, "
-            "NEAR(a b, 10), prefix* and parentheses. Accents are ignored (cafe finds café). Results "
+            "NEAR(a b, 10), prefix* and parentheses. Accents are ignored (cafe finds café). Email is "
+            "filtered by its headers: from:ann, to:ben (To or Cc), cc:, subject:\"lease renewal\", "
+            "after:2024-01-01, before:2024-02-01, with or without words (filters alone list the "
+            "messages, newest first); attachments go with their message. Results "
             "are ranked by BM25 and show the document, the page and a snippet with the matched "
             "terms marked. A query has at most 64 terms and 4,096 bytes, and is stopped after 2 s.\n\nExit status: 0 on "
             "success (also with no hits), 1 when the library cannot be read or the results cannot be written, 2 for a "
