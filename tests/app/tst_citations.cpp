@@ -21,6 +21,7 @@ private slots:
     void quotes_data();
     void quotes();
     void jsonRoundTrip();
+    void partsParagraphsAndOcr();
     void locatingQuotes_data();
     void locatingQuotes();
     void quoteSpansInSources();
@@ -143,6 +144,56 @@ void TestCitations::jsonRoundTrip()
     QCOMPARE(back.boxes[0], QRectF(1.5, 2, 3, 4));
     QCOMPARE(citationLabel(c), QStringLiteral("GPL-3, p. 5, §6. Conveying Non-Source Forms"));
     QVERIFY_THROWS_EXCEPTION(nw::Error, citationFromJson(nlohmann::json{{"page", 1}}));
+}
+
+// A citation of an attachment names it; one of a paragraphed document names the paragraph
+// (counted by the blank lines before the quote); one of a page recognised with low confidence
+// says so. Saved citations keep all three.
+void TestCitations::partsParagraphsAndOcr()
+{
+    nw::store::DocumentInfo document;
+    document.part = QStringLiteral("attachment minutes.docx of \u201CBoard\u201D");
+    nw::store::PageRecord page;
+    page.text = QStringLiteral("First paragraph.\n\nSecond paragraph.\n\nThird, quoted here.");
+    page.firstParagraph = 7;
+    Citation c;
+    c.title = QStringLiteral("Minutes");
+    c.page = 2;
+    c.start = static_cast<int>(page.text.indexOf(QStringLiteral("Third")));
+    c.length = 5;
+    placeCitation(c, document, page);
+    QCOMPARE(c.paragraph, 9);
+    QCOMPARE(c.ocrConfidence, -1.0);
+    QCOMPARE(citationLabel(c), QStringLiteral("Minutes (attachment minutes.docx of \u201CBoard\u201D), p. 2, \u00B6 9"));
+
+    nw::store::PageRecord scanned;
+    scanned.text = QStringLiteral("Recognised words");
+    scanned.source = QString::fromLatin1(nw::store::kSourceOcr);
+    scanned.ocrConfidence = 61.6;
+    Citation s;
+    s.title = QStringLiteral("Scan");
+    s.page = 3;
+    placeCitation(s, nw::store::DocumentInfo{}, scanned);
+    QVERIFY(isLowConfidence(s));
+    QCOMPARE(citationLabel(s), QStringLiteral("Scan, p. 3 [OCR, 62% confidence]"));
+    scanned.ocrConfidence = 93;
+    placeCitation(s, nw::store::DocumentInfo{}, scanned);
+    QVERIFY(!isLowConfidence(s));
+    QCOMPARE(citationLabel(s), QStringLiteral("Scan, p. 3"));
+    scanned.source = QString::fromLatin1(nw::store::kSourceText);
+    scanned.ocrConfidence = 10; // a text page's confidence means nothing
+    placeCitation(s, nw::store::DocumentInfo{}, scanned);
+    QCOMPARE(s.ocrConfidence, -1.0);
+
+    const nlohmann::json j = citationToJson(c);
+    QCOMPARE(j.at("low_confidence").get<bool>(), false);
+    const Citation back = citationFromJson(nlohmann::json::parse(j.dump()));
+    QCOMPARE(back.part, c.part);
+    QCOMPARE(back.paragraph, 9);
+    s.ocrConfidence = 40;
+    const nlohmann::json low = citationToJson(s);
+    QCOMPARE(low.at("low_confidence").get<bool>(), true);
+    QCOMPARE(citationFromJson(nlohmann::json::parse(low.dump())).ocrConfidence, 40.0);
 }
 
 void TestCitations::locatingQuotes_data()
