@@ -27,14 +27,15 @@ QString ingestProgressLine(const ingest::IngestProgress &p, int width)
     const int digits = static_cast<int>(QString::number(p.filesTotal).size());
     // A page recognised takes a second where a text page takes milliseconds: say how many were.
     const QString recognised = p.pagesRecognised > 0
-                                   ? QStringLiteral(" (%1 by OCR)").arg(c.toString(static_cast<qlonglong>(p.pagesRecognised)))
-                                   : QString();
-    QString line = QStringLiteral("[%1/%2 files] %3 pages%4  %5 pages/s  ETA %6")
-                       .arg(p.filesDone, digits)
-                       .arg(p.filesTotal)
-                       .arg(c.toString(static_cast<qlonglong>(p.pagesExtracted)), recognised)
-                       .arg(p.pagesPerSecond < 10 ? c.toString(p.pagesPerSecond, 'f', 1) : c.toString(p.pagesPerSecond, 'f', 0))
-                       .arg(formatDuration(p.etaSeconds));
+        ? QStringLiteral(" (%1 by OCR)").arg(c.toString(static_cast<qlonglong>(p.pagesRecognised)))
+        : QString();
+    QString line
+        = QStringLiteral("[%1/%2 files] %3 pages%4  %5 pages/s  ETA %6")
+              .arg(p.filesDone, digits)
+              .arg(p.filesTotal)
+              .arg(c.toString(static_cast<qlonglong>(p.pagesExtracted)), recognised)
+              .arg(p.pagesPerSecond < 10 ? c.toString(p.pagesPerSecond, 'f', 1) : c.toString(p.pagesPerSecond, 'f', 0))
+              .arg(formatDuration(p.etaSeconds));
     if (!p.currentFile.isEmpty())
         line += QStringLiteral("  ") + QFileInfo(p.currentFile).fileName();
     if (width > 0 && line.size() > width)
@@ -78,10 +79,11 @@ nlohmann::json ingestSummaryJson(const ingest::IngestSummary &s, const QString &
 {
     nlohmann::json files = nlohmann::json::array();
     for (const ingest::FileOutcome &f : s.files) {
-        nlohmann::json entry = {{"path", f.path.toStdString()}, {"status", ingest::fileStatusName(f.status)}};
+        nlohmann::json entry = { { "path", f.path.toStdString() }, { "status", ingest::fileStatusName(f.status) } };
         if (f.documentId)
             entry["document_id"] = f.documentId;
-        if (f.status == ingest::FileStatus::Added || f.status == ingest::FileStatus::Replaced || f.status == ingest::FileStatus::NotDone) {
+        if (f.status == ingest::FileStatus::Added || f.status == ingest::FileStatus::Replaced
+            || f.status == ingest::FileStatus::NotDone) {
             entry["pages"] = f.pages;
             entry["documents"] = f.documents;
             entry["ocr_pages"] = f.ocrPages;
@@ -98,20 +100,11 @@ nlohmann::json ingestSummaryJson(const ingest::IngestSummary &s, const QString &
         }
         files.push_back(std::move(entry));
     }
-    return {{"database", databasePath.toStdString()},
-            {"added", s.added},
-            {"replaced", s.replaced},
-            {"present", s.present},
-            {"failed", s.failed},
-            {"not_done", s.notDone},
-            {"skipped", s.skipped},
-            {"pages", s.pagesStored},
-            {"documents", s.documentsStored},
-            {"ocr_pages", s.pagesRecognised},
-            {"ocr_pages_resumed", s.pagesResumed},
-            {"seconds", s.seconds},
-            {"cancelled", s.cancelled},
-            {"files", files}};
+    return { { "database", databasePath.toStdString() }, { "added", s.added }, { "replaced", s.replaced },
+        { "present", s.present }, { "failed", s.failed }, { "not_done", s.notDone }, { "skipped", s.skipped },
+        { "pages", s.pagesStored }, { "documents", s.documentsStored }, { "ocr_pages", s.pagesRecognised },
+        { "ocr_pages_resumed", s.pagesResumed }, { "seconds", s.seconds }, { "cancelled", s.cancelled },
+        { "files", files } };
 }
 
 int ingestExitCode(const ingest::IngestSummary &s)

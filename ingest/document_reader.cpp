@@ -17,14 +17,21 @@ namespace nw::ingest {
 const char *formatKind(FileFormat format)
 {
     switch (format) {
-    case FileFormat::Pdf: return "pdf";
-    case FileFormat::Text: return "text";
-    case FileFormat::Html: return "html";
-    case FileFormat::Docx: return "docx";
-    case FileFormat::Odt: return "odt";
+    case FileFormat::Pdf:
+        return "pdf";
+    case FileFormat::Text:
+        return "text";
+    case FileFormat::Html:
+        return "html";
+    case FileFormat::Docx:
+        return "docx";
+    case FileFormat::Odt:
+        return "odt";
     case FileFormat::Email:
-    case FileFormat::Mailbox: return "email";
-    case FileFormat::Unknown: return "unknown";
+    case FileFormat::Mailbox:
+        return "email";
+    case FileFormat::Unknown:
+        return "unknown";
     }
     return "unknown";
 }
@@ -34,13 +41,19 @@ namespace {
 FileFormat formatOfSuffix(const QString &suffix)
 {
     static const QHash<QString, FileFormat> bySuffix = {
-        {QStringLiteral("pdf"), FileFormat::Pdf},       {QStringLiteral("txt"), FileFormat::Text},
-        {QStringLiteral("text"), FileFormat::Text},     {QStringLiteral("md"), FileFormat::Text},
-        {QStringLiteral("markdown"), FileFormat::Text}, {QStringLiteral("html"), FileFormat::Html},
-        {QStringLiteral("htm"), FileFormat::Html},      {QStringLiteral("xhtml"), FileFormat::Html},
-        {QStringLiteral("docx"), FileFormat::Docx},     {QStringLiteral("odt"), FileFormat::Odt},
-        {QStringLiteral("eml"), FileFormat::Email},     {QStringLiteral("mbox"), FileFormat::Mailbox},
-        {QStringLiteral("mbx"), FileFormat::Mailbox},
+        { QStringLiteral("pdf"), FileFormat::Pdf },
+        { QStringLiteral("txt"), FileFormat::Text },
+        { QStringLiteral("text"), FileFormat::Text },
+        { QStringLiteral("md"), FileFormat::Text },
+        { QStringLiteral("markdown"), FileFormat::Text },
+        { QStringLiteral("html"), FileFormat::Html },
+        { QStringLiteral("htm"), FileFormat::Html },
+        { QStringLiteral("xhtml"), FileFormat::Html },
+        { QStringLiteral("docx"), FileFormat::Docx },
+        { QStringLiteral("odt"), FileFormat::Odt },
+        { QStringLiteral("eml"), FileFormat::Email },
+        { QStringLiteral("mbox"), FileFormat::Mailbox },
+        { QStringLiteral("mbx"), FileFormat::Mailbox },
     };
     return bySuffix.value(suffix.toLower(), FileFormat::Unknown);
 }
@@ -50,10 +63,10 @@ FileFormat formatOfSuffix(const QString &suffix)
 bool looksLikeMessage(const QByteArray &head)
 {
     static const QRegularExpression field(QStringLiteral("^([A-Za-z][A-Za-z0-9-]*):"));
-    static const QStringList common = {QStringLiteral("from"),    QStringLiteral("to"),         QStringLiteral("subject"),
-                                       QStringLiteral("date"),    QStringLiteral("message-id"), QStringLiteral("received"),
-                                       QStringLiteral("return-path"), QStringLiteral("mime-version"), QStringLiteral("cc"),
-                                       QStringLiteral("delivered-to"), QStringLiteral("reply-to"), QStringLiteral("sender")};
+    static const QStringList common = { QStringLiteral("from"), QStringLiteral("to"), QStringLiteral("subject"),
+        QStringLiteral("date"), QStringLiteral("message-id"), QStringLiteral("received"), QStringLiteral("return-path"),
+        QStringLiteral("mime-version"), QStringLiteral("cc"), QStringLiteral("delivered-to"),
+        QStringLiteral("reply-to"), QStringLiteral("sender") };
     int fields = 0;
     int known = 0;
     const QList<QByteArray> lines = head.left(4096).split('\n');
@@ -85,8 +98,8 @@ FileFormat zipFormat(const QByteArray &head)
     return FileFormat::Unknown;
 }
 
-ExtractedDocument flowDocument(FileFormat format, const DocumentMetadata &metadata, const std::vector<Paragraph> &paragraphs,
-                               bool recordedBreaks, const ReadOptions &options)
+ExtractedDocument flowDocument(FileFormat format, const DocumentMetadata &metadata,
+    const std::vector<Paragraph> &paragraphs, bool recordedBreaks, const ReadOptions &options)
 {
     ExtractedDocument doc;
     doc.kind = QString::fromLatin1(formatKind(format));
@@ -150,7 +163,7 @@ QString partSha256(const QString &parentSha256, int index, const QByteArray &byt
 }
 
 ExtractedDocument readDocument(FileFormat format, const QByteArray &bytes, const QString &name, const QString &sha256,
-                               const ReadOptions &options, int depth)
+    const ReadOptions &options, int depth)
 {
     ExtractedDocument doc;
     switch (format) {
@@ -194,7 +207,7 @@ ExtractedDocument readDocument(FileFormat format, const QByteArray &bytes, const
     if (doc.metadata.title.trimmed().isEmpty())
         doc.metadata.title = QFileInfo(name).completeBaseName();
     if (doc.pages.empty())
-        doc.pages.push_back(PageContent{.number = 1});
+        doc.pages.push_back(PageContent { .number = 1 });
     return doc;
 }
 

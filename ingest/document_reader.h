@@ -37,29 +37,29 @@ bool isIngestSuffix(const QString &suffix);
 FileFormat detectFormat(const QString &fileName, const QByteArray &head);
 
 struct ReadOptions {
-    int textPageChars = 3000;  // page size for documents without pages of their own
-    OcrOptions ocr;            // attached PDFs: pages are recognised as in files
+    int textPageChars = 3000; // page size for documents without pages of their own
+    OcrOptions ocr; // attached PDFs: pages are recognised as in files
     ZipLimits zip;
-    int maxDepth = 8;          // messages inside messages inside ...: deeper is refused (TooDeep)
+    int maxDepth = 8; // messages inside messages inside ...: deeper is refused (TooDeep)
     std::int64_t maxPartBytes = std::int64_t(256) << 20; // one attachment, decoded
     const std::atomic<bool> *cancel = nullptr;
 };
 
 // A part of a document that could not be read while the document was: where, and why.
 struct PartProblem {
-    QString part;   // "attachment figures.pdf of “Q3”", "message 12"; "" for the document's own structure
+    QString part; // "attachment figures.pdf of “Q3”", "message 12"; "" for the document's own structure
     QString reason;
     QString line() const { return part.isEmpty() ? reason : part + QStringLiteral(": ") + reason; }
 };
 
 // A document a reader made, and those inside it.
 struct ExtractedDocument {
-    QString kind;                   // formatKind()
+    QString kind; // formatKind()
     DocumentMetadata metadata;
     std::vector<PageContent> pages; // at least one
     std::optional<store::MessageHeaders> message;
-    QString sha256;                 // its identity: the file's hash for a whole file; see partSha256()
-    QString part;                   // "" for a whole file; where in its file otherwise
+    QString sha256; // its identity: the file's hash for a whole file; see partSha256()
+    QString part; // "" for a whole file; where in its file otherwise
     std::int64_t bytes = 0;
     std::vector<ExtractedDocument> children; // attachments (a message's), in order
     std::vector<PartProblem> problems; // its parts (and theirs) that could not be read
@@ -74,6 +74,6 @@ QString partSha256(const QString &parentSha256, int index, const QByteArray &byt
 // attachment's), `sha256` its identity, `depth` how deep it sits in messages. Throws IngestFailure
 // with a reason for people; an attachment that cannot be read is one line of `problems` instead.
 ExtractedDocument readDocument(FileFormat format, const QByteArray &bytes, const QString &name, const QString &sha256,
-                               const ReadOptions &options, int depth = 0);
+    const ReadOptions &options, int depth = 0);
 
 } // namespace nw::ingest

@@ -42,15 +42,43 @@ bool isSkipped(GumboTag tag)
 bool isBlock(GumboTag tag)
 {
     switch (tag) {
-    case GUMBO_TAG_P: case GUMBO_TAG_DIV: case GUMBO_TAG_H1: case GUMBO_TAG_H2: case GUMBO_TAG_H3:
-    case GUMBO_TAG_H4: case GUMBO_TAG_H5: case GUMBO_TAG_H6: case GUMBO_TAG_LI: case GUMBO_TAG_UL:
-    case GUMBO_TAG_OL: case GUMBO_TAG_TABLE: case GUMBO_TAG_TR: case GUMBO_TAG_BLOCKQUOTE:
-    case GUMBO_TAG_PRE: case GUMBO_TAG_SECTION: case GUMBO_TAG_ARTICLE: case GUMBO_TAG_HEADER:
-    case GUMBO_TAG_FOOTER: case GUMBO_TAG_NAV: case GUMBO_TAG_ASIDE: case GUMBO_TAG_MAIN: case GUMBO_TAG_DL:
-    case GUMBO_TAG_DT: case GUMBO_TAG_DD: case GUMBO_TAG_FIGURE: case GUMBO_TAG_FIGCAPTION:
-    case GUMBO_TAG_ADDRESS: case GUMBO_TAG_HR: case GUMBO_TAG_FORM: case GUMBO_TAG_FIELDSET:
-    case GUMBO_TAG_DETAILS: case GUMBO_TAG_SUMMARY: case GUMBO_TAG_CAPTION: case GUMBO_TAG_BODY:
-    case GUMBO_TAG_CENTER: case GUMBO_TAG_LEGEND:
+    case GUMBO_TAG_P:
+    case GUMBO_TAG_DIV:
+    case GUMBO_TAG_H1:
+    case GUMBO_TAG_H2:
+    case GUMBO_TAG_H3:
+    case GUMBO_TAG_H4:
+    case GUMBO_TAG_H5:
+    case GUMBO_TAG_H6:
+    case GUMBO_TAG_LI:
+    case GUMBO_TAG_UL:
+    case GUMBO_TAG_OL:
+    case GUMBO_TAG_TABLE:
+    case GUMBO_TAG_TR:
+    case GUMBO_TAG_BLOCKQUOTE:
+    case GUMBO_TAG_PRE:
+    case GUMBO_TAG_SECTION:
+    case GUMBO_TAG_ARTICLE:
+    case GUMBO_TAG_HEADER:
+    case GUMBO_TAG_FOOTER:
+    case GUMBO_TAG_NAV:
+    case GUMBO_TAG_ASIDE:
+    case GUMBO_TAG_MAIN:
+    case GUMBO_TAG_DL:
+    case GUMBO_TAG_DT:
+    case GUMBO_TAG_DD:
+    case GUMBO_TAG_FIGURE:
+    case GUMBO_TAG_FIGCAPTION:
+    case GUMBO_TAG_ADDRESS:
+    case GUMBO_TAG_HR:
+    case GUMBO_TAG_FORM:
+    case GUMBO_TAG_FIELDSET:
+    case GUMBO_TAG_DETAILS:
+    case GUMBO_TAG_SUMMARY:
+    case GUMBO_TAG_CAPTION:
+    case GUMBO_TAG_BODY:
+    case GUMBO_TAG_CENTER:
+    case GUMBO_TAG_LEGEND:
         return true;
     default:
         return false;
@@ -95,7 +123,7 @@ public:
     void endParagraph()
     {
         if (!m_current.trimmed().isEmpty())
-            m_paragraphs.push_back({m_current, false});
+            m_paragraphs.push_back({ m_current, false });
         m_current.clear();
         m_space = false;
     }
@@ -144,10 +172,9 @@ QString titleIn(const GumboNode *head)
 // elements do not count: ordinary pages leave thousands of them open.
 int nestingEstimate(const QByteArray &html)
 {
-    static const QSet<QByteArray> flat = {"p",     "li",    "td",   "th",       "tr",    "dt",   "dd",    "option", "optgroup",
-                                          "tbody", "thead", "tfoot", "colgroup", "rb",    "rt",   "rp",    "html",   "head",
-                                          "body",  "br",    "img",  "meta",     "link",  "input", "hr",   "wbr",    "area",
-                                          "base",  "col",   "embed", "param",   "source", "track", "keygen"};
+    static const QSet<QByteArray> flat = { "p", "li", "td", "th", "tr", "dt", "dd", "option", "optgroup", "tbody",
+        "thead", "tfoot", "colgroup", "rb", "rt", "rp", "html", "head", "body", "br", "img", "meta", "link", "input",
+        "hr", "wbr", "area", "base", "col", "embed", "param", "source", "track", "keygen" };
     int depth = 0;
     int deepest = 0;
     const qsizetype n = html.size();
@@ -174,10 +201,11 @@ int nestingEstimate(const QByteArray &html)
 HtmlText walk(const QByteArray &utf8)
 {
     if (const int depth = nestingEstimate(utf8); depth > kMaxHtmlDepth)
-        throw IngestFailure(IngestProblem::TooDeep, QStringLiteral("the HTML nests elements about %1 levels deep (the limit is %2); "
-                                                                   "a page built to be hostile is refused")
-                                                        .arg(depth)
-                                                        .arg(kMaxHtmlDepth));
+        throw IngestFailure(IngestProblem::TooDeep,
+            QStringLiteral("the HTML nests elements about %1 levels deep (the limit is %2); "
+                           "a page built to be hostile is refused")
+                .arg(depth)
+                .arg(kMaxHtmlDepth));
 
     HtmlText result;
     const std::unique_ptr<GumboOutput, void (*)(GumboOutput *)> output(
@@ -189,13 +217,13 @@ HtmlText walk(const QByteArray &utf8)
     // An explicit stack: nesting as deep as a hostile file makes it costs no call stack.
     struct Frame {
         const GumboNode *node;
-        unsigned next = 0;   // the next child to visit
-        int preDepth = 0;    // inside <pre>
-        int listIndex = 0;   // the last number given in an <ol>
+        unsigned next = 0; // the next child to visit
+        int preDepth = 0; // inside <pre>
+        int listIndex = 0; // the last number given in an <ol>
         bool cellSeen = false; // a <tr> had a cell already
     };
     std::vector<Frame> stack;
-    stack.push_back({output->root});
+    stack.push_back({ output->root });
     while (!stack.empty()) {
         Frame &frame = stack.back();
         const GumboNode *node = frame.node;
@@ -237,7 +265,7 @@ HtmlText walk(const QByteArray &utf8)
         if (frame.next < element.children.length) {
             const auto *child = static_cast<const GumboNode *>(element.children.data[frame.next++]);
             const int pre = frame.preDepth;
-            stack.push_back({child, 0, pre});
+            stack.push_back({ child, 0, pre });
             continue;
         }
         // leaving

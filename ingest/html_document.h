@@ -14,7 +14,7 @@
 namespace nw::ingest {
 
 struct HtmlText {
-    QString title;                     // <title>, "" when there is none
+    QString title; // <title>, "" when there is none
     std::vector<Paragraph> paragraphs; // block elements, list items and table rows, in document order
 };
 

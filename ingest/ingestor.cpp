@@ -34,12 +34,18 @@ namespace nw::ingest {
 const char *fileStatusName(FileStatus status)
 {
     switch (status) {
-    case FileStatus::Added: return "added";
-    case FileStatus::Replaced: return "replaced";
-    case FileStatus::AlreadyPresent: return "present";
-    case FileStatus::Failed: return "failed";
-    case FileStatus::NotDone: return "not-done";
-    case FileStatus::Skipped: return "skipped";
+    case FileStatus::Added:
+        return "added";
+    case FileStatus::Replaced:
+        return "replaced";
+    case FileStatus::AlreadyPresent:
+        return "present";
+    case FileStatus::Failed:
+        return "failed";
+    case FileStatus::NotDone:
+        return "not-done";
+    case FileStatus::Skipped:
+        return "skipped";
     }
     return "?";
 }
@@ -52,7 +58,10 @@ bool isCandidate(const QFileInfo &info)
     return suffix.isEmpty() || isIngestSuffix(suffix);
 }
 
-QString bytesText(std::int64_t bytes) { return QString::fromStdString(formatBytes(static_cast<std::uint64_t>(bytes))); }
+QString bytesText(std::int64_t bytes)
+{
+    return QString::fromStdString(formatBytes(static_cast<std::uint64_t>(bytes)));
+}
 
 } // namespace
 
@@ -65,7 +74,7 @@ std::vector<InputFile> collectInputs(const QStringList &paths)
         if (seen.contains(path))
             return;
         seen.insert(path);
-        inputs.push_back({path, named, info.exists(), info.exists() ? info.size() : 0});
+        inputs.push_back({ path, named, info.exists(), info.exists() ? info.size() : 0 });
     };
     for (const QString &path : paths) {
         const QFileInfo info(path);
@@ -96,8 +105,8 @@ struct ProbeResult {
     std::int64_t bytes = 0;
     std::int64_t modified = 0;
     int pageCount = 0;
-    DocumentMetadata metadata;                 // a PDF's
-    bool scanned = false;                      // a PDF whose first page is to be recognised
+    DocumentMetadata metadata; // a PDF's
+    bool scanned = false; // a PDF whose first page is to be recognised
     std::optional<ExtractedDocument> document; // Ready: the document with its parts
     IngestProblem problem = IngestProblem::Corrupt;
     QString reason;
@@ -107,7 +116,7 @@ struct RangeResult {
     int first = 0;
     std::vector<PageContent> pages;
     int recognised = 0; // pages of the range already sent as RecognisedPage events
-    int resumed = 0;    // pages of the range an earlier run recognised
+    int resumed = 0; // pages of the range an earlier run recognised
     bool cancelled = false;
     std::optional<IngestFailure> failure;
 };
@@ -122,8 +131,8 @@ struct RecognisedPage {
 struct MailboxChunk {
     std::vector<ExtractedDocument> messages;
     std::vector<PartProblem> problems; // of messages ("message 12") and their parts
-    std::int64_t position = 0;  // bytes of the mailbox read
-    std::int64_t credited = 0;  // pages taken from the PageCredit, to give back once written
+    std::int64_t position = 0; // bytes of the mailbox read
+    std::int64_t credited = 0; // pages taken from the PageCredit, to give back once written
     bool last = false;
     bool cancelled = false;
     std::optional<IngestFailure> failure;
@@ -164,7 +173,10 @@ private:
 // mailbox of any size is read in flat memory: the reader waits (or gives up on cancel).
 class PageCredit {
 public:
-    explicit PageCredit(std::int64_t limit) : m_limit(limit) {}
+    explicit PageCredit(std::int64_t limit)
+        : m_limit(limit)
+    {
+    }
     bool acquire(std::int64_t pages, const std::atomic<bool> &cancel)
     {
         std::unique_lock lock(m_mutex);
@@ -241,11 +253,12 @@ ReadOptions readOptionsOf(const IngestOptions &options, const std::atomic<bool> 
 
 bool hasText(const ExtractedDocument &doc)
 {
-    return std::any_of(doc.pages.begin(), doc.pages.end(), [](const PageContent &p) { return !p.text.trimmed().isEmpty(); });
+    return std::any_of(
+        doc.pages.begin(), doc.pages.end(), [](const PageContent &p) { return !p.text.trimmed().isEmpty(); });
 }
 
-ProbeResult probeFile(const InputFile &input, const QSet<QString> &known, const IngestOptions &options,
-                      const std::atomic<bool> &cancel)
+ProbeResult probeFile(
+    const InputFile &input, const QSet<QString> &known, const IngestOptions &options, const std::atomic<bool> &cancel)
 {
     if (!input.exists)
         return failed(IngestProblem::Missing, QStringLiteral("no such file or directory"));
@@ -260,7 +273,7 @@ ProbeResult probeFile(const InputFile &input, const QSet<QString> &known, const 
     const qint64 limit = format == FileFormat::Mailbox ? options.maxMailboxBytes : options.maxFileBytes;
     if (r.bytes > limit)
         return failed(IngestProblem::TooLarge,
-                      QStringLiteral("the file is too large: %1 (the limit is %2)").arg(bytesText(r.bytes), bytesText(limit)));
+            QStringLiteral("the file is too large: %1 (the limit is %2)").arg(bytesText(r.bytes), bytesText(limit)));
     QCryptographicHash hash(QCryptographicHash::Sha256);
     while (!file.atEnd()) {
         const QByteArray chunk = file.read(1 << 20);
@@ -282,9 +295,10 @@ ProbeResult probeFile(const InputFile &input, const QSet<QString> &known, const 
             const PdfDocument pdf = PdfDocument::open(input.path);
             r.pageCount = pdf.pageCount();
             if (r.pageCount > options.maxPages)
-                return failed(IngestProblem::TooLarge, QStringLiteral("the PDF is too large: %1 pages (the limit is %2)")
-                                                           .arg(r.pageCount)
-                                                           .arg(options.maxPages));
+                return failed(IngestProblem::TooLarge,
+                    QStringLiteral("the PDF is too large: %1 pages (the limit is %2)")
+                        .arg(r.pageCount)
+                        .arg(options.maxPages));
             r.metadata = pdf.metadata();
             // A scan is recognised page by page, one per task, so all cores work on it.
             r.scanned = options.ocr.mode != OcrMode::Never && wantsOcr(pdf.page(0, false).text, options.ocr.mode);
@@ -300,10 +314,12 @@ ProbeResult probeFile(const InputFile &input, const QSet<QString> &known, const 
         case FileFormat::Odt:
         case FileFormat::Email: {
             if (r.bytes > options.maxDocumentBytes)
-                return failed(IngestProblem::TooLarge, QStringLiteral("the file is too large to read whole: %1 (the limit is %2)")
-                                                           .arg(bytesText(r.bytes), bytesText(options.maxDocumentBytes)));
+                return failed(IngestProblem::TooLarge,
+                    QStringLiteral("the file is too large to read whole: %1 (the limit is %2)")
+                        .arg(bytesText(r.bytes), bytesText(options.maxDocumentBytes)));
             file.seek(0);
-            ExtractedDocument doc = readDocument(format, file.readAll(), input.path, r.sha256, readOptionsOf(options, &cancel));
+            ExtractedDocument doc
+                = readDocument(format, file.readAll(), input.path, r.sha256, readOptionsOf(options, &cancel));
             if (!hasText(doc))
                 return failed(IngestProblem::Empty, QStringLiteral("the file has no text to index"));
             r.pageCount = static_cast<int>(doc.pages.size());
@@ -320,21 +336,22 @@ ProbeResult probeFile(const InputFile &input, const QSet<QString> &known, const 
         }
         const QString mime = QMimeDatabase().mimeTypeForFileNameAndData(input.path, start).comment();
         return failed(IngestProblem::Unsupported,
-                      QStringLiteral("unsupported file type (%1): Needlework reads PDF, text, Markdown, HTML, Word (.docx), "
-                                     "OpenDocument (.odt) and email (.eml, .mbox)")
-                          .arg(mime));
+            QStringLiteral("unsupported file type (%1): Needlework reads PDF, text, Markdown, HTML, Word (.docx), "
+                           "OpenDocument (.odt) and email (.eml, .mbox)")
+                .arg(mime));
     } catch (const IngestFailure &f) {
         return failed(f.problem(), f.reason());
     } catch (const std::exception &e) {
-        return failed(IngestProblem::Corrupt, QStringLiteral("the file could not be read: %1").arg(QString::fromUtf8(e.what())));
+        return failed(
+            IngestProblem::Corrupt, QStringLiteral("the file could not be read: %1").arg(QString::fromUtf8(e.what())));
     }
 }
 
 // Pages [first, last) of a PDF, each from its text layer or recognised (see readPdfPage); a
 // recognised page is also sent on its own as soon as it is done.
 RangeResult extractRange(DocumentCache &cache, const QString &path, int first, int last, bool withWords,
-                         const OcrOptions &ocr, const std::shared_ptr<const RecognisedCache> &recognised,
-                         const std::atomic<bool> &cancel, const std::function<void(PageContent)> &sendRecognised)
+    const OcrOptions &ocr, const std::shared_ptr<const RecognisedCache> &recognised, const std::atomic<bool> &cancel,
+    const std::function<void(PageContent)> &sendRecognised)
 {
     RangeResult r;
     r.first = first;
@@ -369,7 +386,8 @@ RangeResult extractRange(DocumentCache &cache, const QString &path, int first, i
     } catch (const IngestFailure &f) {
         r.failure = f;
     } catch (const std::exception &e) {
-        r.failure = IngestFailure(IngestProblem::Corrupt, QStringLiteral("the PDF could not be read: %1").arg(QString::fromUtf8(e.what())));
+        r.failure = IngestFailure(
+            IngestProblem::Corrupt, QStringLiteral("the PDF could not be read: %1").arg(QString::fromUtf8(e.what())));
     }
     return r;
 }
@@ -378,7 +396,7 @@ RangeResult extractRange(DocumentCache &cache, const QString &path, int first, i
 // has `credit`'s worth of pages in hand. Messages the library already holds from this file (an
 // earlier run that was stopped) are skipped without being read.
 void streamMailbox(int file, const QString &path, const QSet<QString> &done, const ReadOptions &options,
-                   std::int64_t maxMessageBytes, const std::atomic<bool> &cancel, PageCredit &credit, EventQueue &events)
+    std::int64_t maxMessageBytes, const std::atomic<bool> &cancel, PageCredit &credit, EventQueue &events)
 {
     MailboxChunk chunk;
     std::int64_t chunkPages = 0;
@@ -390,7 +408,7 @@ void streamMailbox(int file, const QString &path, const QSet<QString> &done, con
             last = true;
         }
         chunk.last = last;
-        events.push({file, std::move(chunk)});
+        events.push({ file, std::move(chunk) });
         chunk = MailboxChunk();
         chunkPages = 0;
     };
@@ -404,10 +422,12 @@ void streamMailbox(int file, const QString &path, const QSet<QString> &done, con
             }
             const QString where = QStringLiteral("message %1").arg(message->number);
             if (message->tooLarge) {
-                chunk.problems.push_back({where, QStringLiteral("larger than %1; not read").arg(bytesText(maxMessageBytes))});
+                chunk.problems.push_back(
+                    { where, QStringLiteral("larger than %1; not read").arg(bytesText(maxMessageBytes)) });
                 continue;
             }
-            const QString sha = QString::fromLatin1(QCryptographicHash::hash(message->bytes, QCryptographicHash::Sha256).toHex());
+            const QString sha
+                = QString::fromLatin1(QCryptographicHash::hash(message->bytes, QCryptographicHash::Sha256).toHex());
             if (done.contains(sha))
                 continue;
             try {
@@ -416,14 +436,16 @@ void streamMailbox(int file, const QString &path, const QSet<QString> &done, con
                 for (ExtractedDocument &child : doc.children)
                     child.part += QStringLiteral(", ") + where;
                 for (const PartProblem &problem : doc.problems)
-                    chunk.problems.push_back({problem.part.isEmpty() ? where : problem.part + QStringLiteral(", ") + where, problem.reason});
+                    chunk.problems.push_back(
+                        { problem.part.isEmpty() ? where : problem.part + QStringLiteral(", ") + where,
+                            problem.reason });
                 doc.problems.clear();
                 chunkPages += static_cast<std::int64_t>(doc.pages.size());
                 for (const ExtractedDocument &child : doc.children)
                     chunkPages += static_cast<std::int64_t>(child.pages.size());
                 chunk.messages.push_back(std::move(doc));
             } catch (const IngestFailure &f) {
-                chunk.problems.push_back({where, f.reason()});
+                chunk.problems.push_back({ where, f.reason() });
             }
             if (chunkPages >= 64 || chunk.messages.size() >= 128)
                 send(false);
@@ -432,7 +454,7 @@ void streamMailbox(int file, const QString &path, const QSet<QString> &done, con
         }
         if (chunk.cancelled) {
             chunk.last = true;
-            events.push({file, std::move(chunk)});
+            events.push({ file, std::move(chunk) });
             return;
         }
         chunk.position = reader.position();
@@ -440,7 +462,7 @@ void streamMailbox(int file, const QString &path, const QSet<QString> &done, con
     } catch (const IngestFailure &f) {
         chunk.failure = f;
         chunk.last = true;
-        events.push({file, std::move(chunk)});
+        events.push({ file, std::move(chunk) });
     }
 }
 
@@ -455,8 +477,8 @@ std::vector<store::PageRecord> pageRecords(std::vector<PageContent> pages)
     std::vector<store::PageRecord> records;
     records.reserve(pages.size());
     for (PageContent &p : pages)
-        records.push_back({p.number, std::move(p.label), p.size.width(), p.size.height(), std::move(p.text), std::move(p.words),
-                           std::move(p.source), p.ocrConfidence, p.firstParagraph});
+        records.push_back({ p.number, std::move(p.label), p.size.width(), p.size.height(), std::move(p.text),
+            std::move(p.words), std::move(p.source), p.ocrConfidence, p.firstParagraph });
     return records;
 }
 
@@ -509,7 +531,11 @@ std::int64_t countPages(const DocumentTree &tree, bool recognisedOnly)
 
 } // namespace
 
-Ingestor::Ingestor(store::LibraryStore &store, IngestOptions options) : m_store(store), m_options(std::move(options)) {}
+Ingestor::Ingestor(store::LibraryStore &store, IngestOptions options)
+    : m_store(store)
+    , m_options(std::move(options))
+{
+}
 
 void Ingestor::setProgressCallback(ProgressCallback callback, int intervalMs)
 {
@@ -553,7 +579,7 @@ IngestSummary Ingestor::run(const QStringList &paths)
         std::optional<IngestFailure> failure;
         bool cancelled = false;
         std::shared_ptr<const RecognisedCache> recognised; // pages an earlier run recognised
-        double bytesPerPage = 0;                           // for the progress of a file in extraction
+        double bytesPerPage = 0; // for the progress of a file in extraction
         int pagesDone = 0;
         // Documents written for it so far (a mailbox writes as it goes).
         int added = 0;
@@ -583,8 +609,8 @@ IngestSummary Ingestor::run(const QStringList &paths)
     struct PendingWrite {
         int file;
         std::vector<DocumentTree> documents; // in order; empty for a file present or failed
-        std::int64_t credited = 0;           // a mailbox's: pages to give back to its credit
-        bool completesFile = false;          // the file's last write: finish its outcome
+        std::int64_t credited = 0; // a mailbox's: pages to give back to its credit
+        bool completesFile = false; // the file's last write: finish its outcome
         bool fromMailbox = false;
     };
     std::vector<PendingWrite> pending;
@@ -613,7 +639,8 @@ IngestSummary Ingestor::run(const QStringList &paths)
             const FileState &fs = state[i];
             if (summary.files[i].status != FileStatus::NotDone || fs.probe.sha256.isEmpty())
                 continue;
-            partial += fs.probe.kind == ProbeResult::Kind::Mailbox ? static_cast<double>(fs.mailboxPosition) : fs.bytesPerPage * fs.pagesDone;
+            partial += fs.probe.kind == ProbeResult::Kind::Mailbox ? static_cast<double>(fs.mailboxPosition)
+                                                                   : fs.bytesPerPage * fs.pagesDone;
         }
         progress.bytesInProgress = static_cast<std::int64_t>(partial);
     };
@@ -623,11 +650,12 @@ IngestSummary Ingestor::run(const QStringList &paths)
             return;
         updateInProgress();
         progress.elapsedSeconds = static_cast<double>(clock.nsecsElapsed()) * 1e-9;
-        progress.pagesPerSecond = progress.elapsedSeconds > 0 ? static_cast<double>(progress.pagesExtracted) / progress.elapsedSeconds : 0;
+        progress.pagesPerSecond
+            = progress.elapsedSeconds > 0 ? static_cast<double>(progress.pagesExtracted) / progress.elapsedSeconds : 0;
         const double done = static_cast<double>(progress.bytesDone + progress.bytesInProgress);
         progress.etaSeconds = done > 0 && progress.elapsedSeconds > 0.5
-                                  ? progress.elapsedSeconds * std::max(0.0, static_cast<double>(progress.bytesTotal) - done) / done
-                                  : -1;
+            ? progress.elapsedSeconds * std::max(0.0, static_cast<double>(progress.bytesTotal) - done) / done
+            : -1;
         progress.finished = finished;
         m_progress(progress);
         sinceProgress.restart();
@@ -661,32 +689,38 @@ IngestSummary Ingestor::run(const QStringList &paths)
         FileOutcome &outcome = summary.files[static_cast<std::size_t>(file)];
         outcome.problem = problem;
         outcome.reason = reason;
-        queueWrite({file, {}, 0, true, false});
+        queueWrite({ file, {}, 0, true, false });
     };
 
     // Writes a document and those inside it; counts them for the file.
-    std::function<void(DocumentTree &, std::int64_t, FileState &)> addTree = [&](DocumentTree &tree, std::int64_t parentId,
-                                                                                  FileState &fs) {
-        const store::LibraryStore::AddResult result = m_store.addDocument(tree.document, parentId);
-        if (fs.firstDocument == 0)
-            fs.firstDocument = result.documentId;
-        switch (result.outcome) {
-        case store::LibraryStore::AddOutcome::Added: ++fs.added; break;
-        case store::LibraryStore::AddOutcome::Replaced: ++fs.replaced; break;
-        case store::LibraryStore::AddOutcome::AlreadyPresent: ++fs.present; break;
-        }
-        if (result.outcome != store::LibraryStore::AddOutcome::AlreadyPresent) {
-            ++fs.documents;
-            const int pages = static_cast<int>(tree.document.pages.size());
-            fs.pagesStored += pages;
-            progress.pagesStored += pages;
-            for (const store::PageRecord &p : tree.document.pages)
-                fs.recognisedStored += p.source == QLatin1String(store::kSourceOcr) ? 1 : 0;
-            // The parts of a document that was already there are there too.
-            for (DocumentTree &child : tree.children)
-                addTree(child, result.documentId, fs);
-        }
-    };
+    std::function<void(DocumentTree &, std::int64_t, FileState &)> addTree
+        = [&](DocumentTree &tree, std::int64_t parentId, FileState &fs) {
+              const store::LibraryStore::AddResult result = m_store.addDocument(tree.document, parentId);
+              if (fs.firstDocument == 0)
+                  fs.firstDocument = result.documentId;
+              switch (result.outcome) {
+              case store::LibraryStore::AddOutcome::Added:
+                  ++fs.added;
+                  break;
+              case store::LibraryStore::AddOutcome::Replaced:
+                  ++fs.replaced;
+                  break;
+              case store::LibraryStore::AddOutcome::AlreadyPresent:
+                  ++fs.present;
+                  break;
+              }
+              if (result.outcome != store::LibraryStore::AddOutcome::AlreadyPresent) {
+                  ++fs.documents;
+                  const int pages = static_cast<int>(tree.document.pages.size());
+                  fs.pagesStored += pages;
+                  progress.pagesStored += pages;
+                  for (const store::PageRecord &p : tree.document.pages)
+                      fs.recognisedStored += p.source == QLatin1String(store::kSourceOcr) ? 1 : 0;
+                  // The parts of a document that was already there are there too.
+                  for (DocumentTree &child : tree.children)
+                      addTree(child, result.documentId, fs);
+              }
+          };
 
     auto flush = [&] {
         if (pending.empty() && pendingRecognised.empty())
@@ -700,7 +734,8 @@ IngestSummary Ingestor::run(const QStringList &paths)
             FileOutcome &outcome = summary.files[static_cast<std::size_t>(write.file)];
             FileState &fs = state[static_cast<std::size_t>(write.file)];
             if (outcome.problem) {
-                m_store.recordIngestError(input.path, QString::fromLatin1(problemName(*outcome.problem)), outcome.reason);
+                m_store.recordIngestError(
+                    input.path, QString::fromLatin1(problemName(*outcome.problem)), outcome.reason);
                 finished.emplace_back(write.file, FileStatus::Failed);
                 continue;
             }
@@ -718,8 +753,9 @@ IngestSummary Ingestor::run(const QStringList &paths)
             if (!fs.partProblems.empty() || fs.probe.kind == ProbeResult::Kind::Mailbox)
                 m_store.clearIngestError(input.path); // and the lines of its parts from an earlier run
             for (const PartProblem &problem : fs.partProblems)
-                m_store.recordIngestError(input.path + QStringLiteral(" › ") + (problem.part.isEmpty() ? QStringLiteral("the message") : problem.part),
-                                          QStringLiteral("part"), problem.reason);
+                m_store.recordIngestError(input.path + QStringLiteral(" › ")
+                        + (problem.part.isEmpty() ? QStringLiteral("the message") : problem.part),
+                    QStringLiteral("part"), problem.reason);
             if (!m_options.collection.isEmpty() && fs.firstDocument != 0)
                 m_store.addToCollection(fs.firstDocument, m_options.collection);
             FileStatus status = FileStatus::AlreadyPresent;
@@ -771,7 +807,7 @@ IngestSummary Ingestor::run(const QStringList &paths)
         ++probesInFlight;
         const InputFile input = inputs[static_cast<std::size_t>(file)];
         pool.start([&events, &known, this, input, file] {
-            events.push({file, probeFile(input, known, m_options, m_cancel)});
+            events.push({ file, probeFile(input, known, m_options, m_cancel) });
         });
     };
 
@@ -800,8 +836,11 @@ IngestSummary Ingestor::run(const QStringList &paths)
             ++fs.rangesLeft;
             ++rangesInFlight;
             pool.start([&events, &cache, this, path, file, first, last, withWords, ocr, recognised] {
-                const auto sendRecognised = [&events, file](PageContent page) { events.push({file, RecognisedPage{std::move(page)}}); };
-                events.push({file, extractRange(cache, path, first, last, withWords, ocr, recognised, m_cancel, sendRecognised)});
+                const auto sendRecognised = [&events, file](PageContent page) {
+                    events.push({ file, RecognisedPage { std::move(page) } });
+                };
+                events.push({ file,
+                    extractRange(cache, path, first, last, withWords, ocr, recognised, m_cancel, sendRecognised) });
             });
         }
     };
@@ -820,15 +859,15 @@ IngestSummary Ingestor::run(const QStringList &paths)
             recordFailure(file, fs.failure->problem(), fs.failure->reason());
             return;
         }
-        const bool anyText = std::any_of(fs.pages.begin(), fs.pages.end(),
-                                         [](const PageContent &p) { return !p.text.trimmed().isEmpty(); });
+        const bool anyText = std::any_of(
+            fs.pages.begin(), fs.pages.end(), [](const PageContent &p) { return !p.text.trimmed().isEmpty(); });
         if (!anyText) {
             heldPages -= fs.probe.pageCount;
             fs.pages = {};
             const QString why = m_options.ocr.mode == OcrMode::Never
-                                    ? QStringLiteral("no text layer on any of its %1 pages (a scan or images only), and OCR "
-                                                     "is off (--ocr never)")
-                                    : QStringLiteral("no text on any of its %1 pages: no text layer, and OCR found none");
+                ? QStringLiteral("no text layer on any of its %1 pages (a scan or images only), and OCR "
+                                 "is off (--ocr never)")
+                : QStringLiteral("no text on any of its %1 pages: no text layer, and OCR found none");
             recordFailure(file, IngestProblem::NoText, why.arg(fs.probe.pageCount));
             return;
         }
@@ -841,7 +880,7 @@ IngestSummary Ingestor::run(const QStringList &paths)
         fs.pages = {};
         std::vector<DocumentTree> trees;
         trees.push_back(toTree(std::move(doc), input, fs.probe.modified, QString()));
-        queueWrite({file, std::move(trees), 0, true, false});
+        queueWrite({ file, std::move(trees), 0, true, false });
     };
 
     auto handle = [&](Event &event) {
@@ -859,7 +898,7 @@ IngestSummary Ingestor::run(const QStringList &paths)
                 finish(file, FileStatus::Skipped);
                 break;
             case ProbeResult::Kind::Present:
-                queueWrite({file, {}, 0, true, false});
+                queueWrite({ file, {}, 0, true, false });
                 break;
             case ProbeResult::Kind::Ready: {
                 ExtractedDocument doc = std::move(*fs.probe.document);
@@ -869,7 +908,7 @@ IngestSummary Ingestor::run(const QStringList &paths)
                 std::vector<DocumentTree> trees;
                 trees.push_back(toTree(std::move(doc), input, fs.probe.modified, QString()));
                 heldPages += countPages(trees.front(), false);
-                queueWrite({file, std::move(trees), 0, true, false});
+                queueWrite({ file, std::move(trees), 0, true, false });
                 break;
             }
             case ProbeResult::Kind::Pdf: {
@@ -895,8 +934,9 @@ IngestSummary Ingestor::run(const QStringList &paths)
             ++fs.pagesDone;
             if (pendingRecognised.empty() && pending.empty())
                 sincePending.start();
-            pendingRecognised.push_back({file, {page->page.number, m_options.ocr.languages, m_options.ocr.dpi, page->page.text,
-                                                page->page.words, page->page.ocrConfidence}});
+            pendingRecognised.push_back({ file,
+                { page->page.number, m_options.ocr.languages, m_options.ocr.dpi, page->page.text, page->page.words,
+                    page->page.ocrConfidence } });
             return;
         }
         if (auto *chunk = std::get_if<MailboxChunk>(&event.payload)) {
@@ -918,7 +958,7 @@ IngestSummary Ingestor::run(const QStringList &paths)
                 fs.cancelled = true;
             if (chunk->last)
                 --rangesInFlight;
-            queueWrite({file, std::move(trees), chunk->credited, chunk->last, true});
+            queueWrite({ file, std::move(trees), chunk->credited, chunk->last, true });
             return;
         }
         auto &range = std::get<RangeResult>(event.payload);
@@ -958,8 +998,8 @@ IngestSummary Ingestor::run(const QStringList &paths)
         // Commit a batch when it is big enough, or has waited a second (bounds what a kill
         // loses), or when the workers are idle with nothing queued for them.
         const bool idle = probesInFlight == 0 && rangesInFlight == 0;
-        if ((!pending.empty() || !pendingRecognised.empty()) &&
-            (pendingPages >= batchPages || sincePending.elapsed() > 1000 || (idle && readyToExtract.empty())))
+        if ((!pending.empty() || !pendingRecognised.empty())
+            && (pendingPages >= batchPages || sincePending.elapsed() > 1000 || (idle && readyToExtract.empty())))
             flush();
         if (sinceProgress.elapsed() >= m_progressIntervalMs)
             report(false);
@@ -970,12 +1010,24 @@ IngestSummary Ingestor::run(const QStringList &paths)
 
     for (const FileOutcome &outcome : summary.files) {
         switch (outcome.status) {
-        case FileStatus::Added: ++summary.added; break;
-        case FileStatus::Replaced: ++summary.replaced; break;
-        case FileStatus::AlreadyPresent: ++summary.present; break;
-        case FileStatus::Failed: ++summary.failed; break;
-        case FileStatus::NotDone: ++summary.notDone; break;
-        case FileStatus::Skipped: ++summary.skipped; break;
+        case FileStatus::Added:
+            ++summary.added;
+            break;
+        case FileStatus::Replaced:
+            ++summary.replaced;
+            break;
+        case FileStatus::AlreadyPresent:
+            ++summary.present;
+            break;
+        case FileStatus::Failed:
+            ++summary.failed;
+            break;
+        case FileStatus::NotDone:
+            ++summary.notDone;
+            break;
+        case FileStatus::Skipped:
+            ++summary.skipped;
+            break;
         }
         summary.documentsStored += outcome.documents;
         summary.pagesRecognised += outcome.ocrPages;

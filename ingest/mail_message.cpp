@@ -37,16 +37,14 @@ void initGmime()
     std::call_once(once, [] { g_mime_init(); });
 }
 
-template <typename T>
-struct GObjectDeleter {
+template <typename T> struct GObjectDeleter {
     void operator()(T *object) const
     {
         if (object)
             g_object_unref(object);
     }
 };
-template <typename T>
-using GObjectPtr = std::unique_ptr<T, GObjectDeleter<T>>;
+template <typename T> using GObjectPtr = std::unique_ptr<T, GObjectDeleter<T>>;
 
 struct GFreeDeleter {
     void operator()(void *p) const { g_free(p); }
@@ -59,7 +57,10 @@ QString fromGString(char *owned)
     return owned ? QString::fromUtf8(owned) : QString();
 }
 
-QString fromUtf8(const char *text) { return text ? QString::fromUtf8(text) : QString(); }
+QString fromUtf8(const char *text)
+{
+    return text ? QString::fromUtf8(text) : QString();
+}
 
 QString addresses(InternetAddressList *list)
 {
@@ -88,23 +89,39 @@ void onParserWarning(gint64 offset, GMimeParserWarning code, const gchar *item, 
 {
     QString what;
     switch (code) {
-    case GMIME_WARN_MALFORMED_MULTIPART: what = QStringLiteral("a multipart part has no parts"); break;
-    case GMIME_WARN_TRUNCATED_MESSAGE: what = QStringLiteral("the message is truncated"); break;
-    case GMIME_WARN_MALFORMED_MESSAGE: what = QStringLiteral("the message is malformed"); break;
-    case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY: what = QStringLiteral("a multipart part has no boundary"); break;
-    case GMIME_CRIT_NESTING_OVERFLOW: what = QStringLiteral("MIME parts nest too deep"); break;
-    case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT: what = QStringLiteral("a MIME part has neither headers nor content"); break;
-    case GMIME_CRIT_INVALID_HEADER_NAME: what = QStringLiteral("a header name is invalid"); break;
-    default: return;
+    case GMIME_WARN_MALFORMED_MULTIPART:
+        what = QStringLiteral("a multipart part has no parts");
+        break;
+    case GMIME_WARN_TRUNCATED_MESSAGE:
+        what = QStringLiteral("the message is truncated");
+        break;
+    case GMIME_WARN_MALFORMED_MESSAGE:
+        what = QStringLiteral("the message is malformed");
+        break;
+    case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
+        what = QStringLiteral("a multipart part has no boundary");
+        break;
+    case GMIME_CRIT_NESTING_OVERFLOW:
+        what = QStringLiteral("MIME parts nest too deep");
+        break;
+    case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
+        what = QStringLiteral("a MIME part has neither headers nor content");
+        break;
+    case GMIME_CRIT_INVALID_HEADER_NAME:
+        what = QStringLiteral("a header name is invalid");
+        break;
+    default:
+        return;
     }
     auto *problems = static_cast<std::vector<PartProblem> *>(data);
     const QString line = QStringLiteral("%1 (at byte %2%3); what could be read is kept")
                              .arg(what)
                              .arg(offset)
                              .arg(item && *item ? QStringLiteral(", ") + QString::fromUtf8(item).left(60) : QString());
-    const bool seen = std::any_of(problems->begin(), problems->end(), [&](const PartProblem &p) { return p.reason == line; });
+    const bool seen
+        = std::any_of(problems->begin(), problems->end(), [&](const PartProblem &p) { return p.reason == line; });
     if (!seen && problems->size() < 8)
-        problems->push_back({QString(), line});
+        problems->push_back({ QString(), line });
 }
 
 QByteArray decodedContent(GMimePart *part, std::int64_t maxBytes, bool *tooLarge)
@@ -118,7 +135,8 @@ QByteArray decodedContent(GMimePart *part, std::int64_t maxBytes, bool *tooLarge
     if (!array)
         return {};
     *tooLarge = static_cast<std::int64_t>(array->len) > maxBytes;
-    return QByteArray(reinterpret_cast<const char *>(array->data), static_cast<qsizetype>(std::min<std::int64_t>(array->len, maxBytes)));
+    return QByteArray(reinterpret_cast<const char *>(array->data),
+        static_cast<qsizetype>(std::min<std::int64_t>(array->len, maxBytes)));
 }
 
 QByteArray serialized(GMimeObject *object)
@@ -126,7 +144,8 @@ QByteArray serialized(GMimeObject *object)
     const GObjectPtr<GMimeStream> out(g_mime_stream_mem_new());
     g_mime_object_write_to_stream(object, nullptr, out.get());
     GByteArray *array = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out.get()));
-    return array ? QByteArray(reinterpret_cast<const char *>(array->data), static_cast<qsizetype>(array->len)) : QByteArray();
+    return array ? QByteArray(reinterpret_cast<const char *>(array->data), static_cast<qsizetype>(array->len))
+                 : QByteArray();
 }
 
 QString mimeType(GMimeObject *object)
@@ -219,7 +238,8 @@ FileFormat attachmentFormat(const Attachment &a)
     if (format == FileFormat::Text) {
         const QString suffix = QFileInfo(a.name).suffix().toLower();
         const bool textFile = isIngestSuffix(suffix) && !suffix.isEmpty();
-        return textFile || a.mimeType == u"text/plain" || a.mimeType == u"text/markdown" ? FileFormat::Text : FileFormat::Unknown;
+        return textFile || a.mimeType == u"text/plain" || a.mimeType == u"text/markdown" ? FileFormat::Text
+                                                                                         : FileFormat::Unknown;
     }
     if (format == FileFormat::Mailbox)
         return FileFormat::Unknown;
@@ -240,19 +260,23 @@ ExtractedDocument readEmail(const QByteArray &bytes, const QString &sha256, cons
 {
     initGmime();
     if (depth > options.maxDepth)
-        throw IngestFailure(IngestProblem::TooDeep, QStringLiteral("messages attached to messages nest more than %1 levels "
-                                                                   "deep; the deeper ones are refused")
-                                                        .arg(options.maxDepth));
+        throw IngestFailure(IngestProblem::TooDeep,
+            QStringLiteral("messages attached to messages nest more than %1 levels "
+                           "deep; the deeper ones are refused")
+                .arg(options.maxDepth));
     std::vector<PartProblem> problems;
     GMimeParserOptions *parserOptions = g_mime_parser_options_new();
     g_mime_parser_options_set_warning_callback(parserOptions, &onParserWarning, &problems);
-    const std::unique_ptr<GMimeParserOptions, void (*)(GMimeParserOptions *)> optionsHolder(parserOptions, &g_mime_parser_options_free);
-    const GObjectPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(bytes.constData(), static_cast<size_t>(bytes.size())));
+    const std::unique_ptr<GMimeParserOptions, void (*)(GMimeParserOptions *)> optionsHolder(
+        parserOptions, &g_mime_parser_options_free);
+    const GObjectPtr<GMimeStream> stream(
+        g_mime_stream_mem_new_with_buffer(bytes.constData(), static_cast<size_t>(bytes.size())));
     const GObjectPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
     g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
     const GObjectPtr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), parserOptions));
     GMimeObject *object = message ? GMIME_OBJECT(message.get()) : nullptr;
-    if (!message || !g_mime_object_get_header_list(object) || g_mime_header_list_get_count(g_mime_object_get_header_list(object)) == 0)
+    if (!message || !g_mime_object_get_header_list(object)
+        || g_mime_header_list_get_count(g_mime_object_get_header_list(object)) == 0)
         throw IngestFailure(IngestProblem::Corrupt, QStringLiteral("not an email message: it has no header lines"));
 
     store::MessageHeaders headers;
@@ -289,16 +313,17 @@ ExtractedDocument readEmail(const QByteArray &bytes, const QString &sha256, cons
     addLine("Subject", headers.subject);
     std::vector<Paragraph> paragraphs;
     if (!headerLines.isEmpty())
-        paragraphs.push_back({headerLines.join(QLatin1Char('\n'))});
-    std::vector<Paragraph> body = !parts.plain.trimmed().isEmpty() ? paragraphsOf(parts.plain) : htmlToText(parts.html).paragraphs;
+        paragraphs.push_back({ headerLines.join(QLatin1Char('\n')) });
+    std::vector<Paragraph> body
+        = !parts.plain.trimmed().isEmpty() ? paragraphsOf(parts.plain) : htmlToText(parts.html).paragraphs;
     paragraphs.insert(paragraphs.end(), std::make_move_iterator(body.begin()), std::make_move_iterator(body.end()));
     if (parts.encrypted)
-        paragraphs.push_back({QStringLiteral("[This message has an encrypted part, which was not read.]")});
+        paragraphs.push_back({ QStringLiteral("[This message has an encrypted part, which was not read.]") });
     QStringList names;
     for (const Attachment &a : parts.attachments)
         names << (a.name.isEmpty() ? a.mimeType : a.name);
     if (!names.isEmpty())
-        paragraphs.push_back({QStringLiteral("Attachments: ") + names.join(QStringLiteral(", "))});
+        paragraphs.push_back({ QStringLiteral("Attachments: ") + names.join(QStringLiteral(", ")) });
     doc.pages = paginate(paragraphs, options.textPageChars, false);
     doc.message = std::move(headers);
 
@@ -312,29 +337,32 @@ ExtractedDocument readEmail(const QByteArray &bytes, const QString &sha256, cons
         const QString label = a.name.isEmpty() ? QStringLiteral("#%1").arg(index) : a.name;
         const QString where = QStringLiteral("attachment %1 of “%2”").arg(label, of);
         if (a.tooLarge) {
-            problems.push_back({where, QStringLiteral("larger than %1 decoded; not read")
-                                           .arg(QString::fromStdString(formatBytes(static_cast<std::uint64_t>(options.maxPartBytes))))});
+            problems.push_back({ where,
+                QStringLiteral("larger than %1 decoded; not read")
+                    .arg(QString::fromStdString(formatBytes(static_cast<std::uint64_t>(options.maxPartBytes)))) });
             continue;
         }
         const FileFormat format = attachmentFormat(a);
         if (format == FileFormat::Unknown)
             continue; // pictures, calendars, archives: no document to make
         try {
-            ExtractedDocument child = readDocument(format, a.bytes, label, partSha256(sha256, index, a.bytes), options, depth + 1);
+            ExtractedDocument child
+                = readDocument(format, a.bytes, label, partSha256(sha256, index, a.bytes), options, depth + 1);
             child.part = where;
             if (child.metadata.title == QFileInfo(label).completeBaseName() && !a.name.isEmpty() && !a.message)
                 child.metadata.title = a.name;
             // The problems of an attached message's parts are this message's too.
             for (PartProblem &problem : child.problems)
-                problems.push_back({problem.part.isEmpty() ? where : problem.part + QStringLiteral(", ") + where, problem.reason});
+                problems.push_back(
+                    { problem.part.isEmpty() ? where : problem.part + QStringLiteral(", ") + where, problem.reason });
             child.problems.clear();
             doc.children.push_back(std::move(child));
         } catch (const IngestFailure &f) {
             if (f.problem() == IngestProblem::TooDeep)
                 throw; // the whole message is refused: nesting that deep is built to be hostile
-            problems.push_back({where, f.reason()});
+            problems.push_back({ where, f.reason() });
         } catch (const std::exception &e) {
-            problems.push_back({where, QString::fromUtf8(e.what())});
+            problems.push_back({ where, QString::fromUtf8(e.what()) });
         }
     }
     doc.problems = problems;
@@ -343,7 +371,8 @@ ExtractedDocument readEmail(const QByteArray &bytes, const QString &sha256, cons
 
 // --- mbox
 
-MailboxReader::MailboxReader(const QString &path) : m_file(path)
+MailboxReader::MailboxReader(const QString &path)
+    : m_file(path)
 {
     if (!m_file.open(QIODevice::ReadOnly))
         throw IngestFailure(IngestProblem::Unreadable, QStringLiteral("cannot be read: %1").arg(m_file.errorString()));
@@ -351,7 +380,10 @@ MailboxReader::MailboxReader(const QString &path) : m_file(path)
 
 namespace {
 
-bool isBlank(const QByteArray &line) { return line == "\n" || line == "\r\n"; }
+bool isBlank(const QByteArray &line)
+{
+    return line == "\n" || line == "\r\n";
+}
 
 } // namespace
 

@@ -30,8 +30,8 @@ public:
     explicit MailboxReader(const QString &path);
 
     struct Message {
-        int number = 0;       // 1-based, in the file's order
-        QByteArray bytes;     // without its "From " line
+        int number = 0; // 1-based, in the file's order
+        QByteArray bytes; // without its "From " line
         bool tooLarge = false; // longer than the limit: `bytes` holds only its start
     };
     // The next message, nullopt at the end. Messages longer than `maxBytes` are not kept whole.

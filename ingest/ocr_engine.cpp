@@ -44,7 +44,10 @@ bool cancelRequested(void *flag, int)
     return flag != nullptr && static_cast<const std::atomic<bool> *>(flag)->load(std::memory_order_relaxed);
 }
 
-bool isHyphen(QChar ch) { return ch == QLatin1Char('-') || ch.unicode() == 0x2010 || ch.unicode() == 0xad; }
+bool isHyphen(QChar ch)
+{
+    return ch == QLatin1Char('-') || ch.unicode() == 0x2010 || ch.unicode() == 0xad;
+}
 
 // Tesseract's engines are made per thread, but it starts OpenMP teams of its own inside each
 // recognition (4 threads per LSTM step). With one engine per core that oversubscribes the cores
@@ -67,13 +70,15 @@ struct OcrEngine::Impl {
     tesseract::TessBaseAPI api;
 };
 
-OcrEngine::OcrEngine(const QString &languages) : m_impl(std::make_unique<Impl>()), m_languages(languages)
+OcrEngine::OcrEngine(const QString &languages)
+    : m_impl(std::make_unique<Impl>())
+    , m_languages(languages)
 {
     static const QRegularExpression valid(QStringLiteral("^[A-Za-z_]+(\\+[A-Za-z_]+)*$"));
     if (!valid.match(languages).hasMatch())
         throw IngestFailure(IngestProblem::OcrUnavailable,
-                            QStringLiteral("'%1' is not a list of OCR languages (Tesseract's codes joined by '+', e.g. eng+fra)")
-                                .arg(languages));
+            QStringLiteral("'%1' is not a list of OCR languages (Tesseract's codes joined by '+', e.g. eng+fra)")
+                .arg(languages));
     quiet(m_impl->api);
     const QByteArray lang = languages.toLatin1();
     // Tesseract fails only when the first language is missing; the others it leaves out quietly.
@@ -103,10 +108,10 @@ OcrEngine::OcrEngine(const QString &languages) : m_impl(std::make_unique<Impl>()
     const QString have = installed.isEmpty() ? QStringLiteral("none") : installed.join(QStringLiteral(", "));
     if (missing.isEmpty())
         throw IngestFailure(IngestProblem::OcrUnavailable,
-                            QStringLiteral("Tesseract could not load its data for %1 (installed languages: %2)").arg(languages, have));
+            QStringLiteral("Tesseract could not load its data for %1 (installed languages: %2)").arg(languages, have));
     throw IngestFailure(IngestProblem::OcrUnavailable,
-                        QStringLiteral("OCR needs Tesseract's data for %1, which is not installed (installed languages: %2)")
-                            .arg(missing.join(QStringLiteral(" and ")), have));
+        QStringLiteral("OCR needs Tesseract's data for %1, which is not installed (installed languages: %2)")
+            .arg(missing.join(QStringLiteral(" and ")), have));
 }
 
 OcrEngine::~OcrEngine() = default;
@@ -118,7 +123,8 @@ OcrPage OcrEngine::recognize(const QImage &image, double dpi, const std::atomic<
     if (image.isNull() || dpi <= 0)
         return page;
     // Tesseract binarises grey levels itself (Otsu); colour would be reduced to grey anyway.
-    const QImage grey = image.format() == QImage::Format_Grayscale8 ? image : image.convertToFormat(QImage::Format_Grayscale8);
+    const QImage grey
+        = image.format() == QImage::Format_Grayscale8 ? image : image.convertToFormat(QImage::Format_Grayscale8);
     tesseract::TessBaseAPI &api = m_impl->api;
     api.SetImage(grey.constBits(), grey.width(), grey.height(), 1, static_cast<int>(grey.bytesPerLine()));
     api.SetSourceResolution(static_cast<int>(std::lround(dpi)));
@@ -166,7 +172,8 @@ OcrPage OcrEngine::recognize(const QImage &image, double dpi, const std::atomic<
             page.words.push_back(box);
             confidenceSum += std::clamp(static_cast<double>(it->Confidence(kWord)), 0.0, 100.0);
             ++nWords;
-            lineEndedWithHyphen = word.size() > 1 && isHyphen(word.back()) && it->IsAtFinalElement(tesseract::RIL_TEXTLINE, kWord);
+            lineEndedWithHyphen
+                = word.size() > 1 && isHyphen(word.back()) && it->IsAtFinalElement(tesseract::RIL_TEXTLINE, kWord);
         } while (it->Next(kWord));
     }
     if (nWords > 0)
@@ -181,7 +188,7 @@ QStringList installedOcrLanguages()
     static QStringList languages;
     std::call_once(once, [] {
         // Tesseract lists its data folder only once initialised, with any language it has.
-        for (const char *first : {"eng", "osd"}) {
+        for (const char *first : { "eng", "osd" }) {
             tesseract::TessBaseAPI api;
             quiet(api);
             if (api.Init(nullptr, first, tesseract::OEM_DEFAULT) != 0)

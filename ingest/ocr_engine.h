@@ -22,7 +22,7 @@ namespace nw::ingest {
 struct OcrPage {
     QString text;
     std::vector<store::WordBox> words; // offsets index `text`; a joined word has one box per part
-    double confidence = -1;            // mean word confidence, 0..100; -1 when no word was found
+    double confidence = -1; // mean word confidence, 0..100; -1 when no word was found
 };
 
 class OcrEngine {

@@ -22,10 +22,11 @@ const QString kOdfDocument = QStringLiteral("the OpenDocument text");
 
 IngestFailure badXml(const QString &what, const QString &member, const QXmlStreamReader &xml)
 {
-    return IngestFailure(IngestProblem::Corrupt, QStringLiteral("%1 is damaged: %2 does not parse (line %3: %4)")
-                                                     .arg(what, member)
-                                                     .arg(xml.lineNumber())
-                                                     .arg(xml.errorString()));
+    return IngestFailure(IngestProblem::Corrupt,
+        QStringLiteral("%1 is damaged: %2 does not parse (line %3: %4)")
+            .arg(what, member)
+            .arg(xml.lineNumber())
+            .arg(xml.errorString()));
 }
 
 bool isOn(const QXmlStreamReader &xml)
@@ -179,7 +180,7 @@ public:
     void appendNotes(const QStringList &notes)
     {
         for (const QString &note : notes)
-            m_paragraphs.push_back({note, false, false});
+            m_paragraphs.push_back({ note, false, false });
     }
     bool sawBreak() const { return m_sawBreak; }
     std::vector<Paragraph> take()
@@ -200,10 +201,10 @@ private:
     {
         if (hasNoText(p.text) && p.footnotes.isEmpty())
             return;
-        m_paragraphs.push_back({p.text, m_pendingBreak, p.continues});
+        m_paragraphs.push_back({ p.text, m_pendingBreak, p.continues });
         m_pendingBreak = false;
         for (const QString &note : p.footnotes)
-            m_paragraphs.push_back({note, false, false});
+            m_paragraphs.push_back({ note, false, false });
     }
 
     std::vector<Paragraph> m_paragraphs;
@@ -239,7 +240,8 @@ QHash<QString, QString> readDocxNotes(const QByteArray &xmlBytes, QStringView no
                 text.clear();
             } else if (xml.name() == u"t") {
                 inText = inNote;
-            } else if (inNote && (xml.name() == u"p" || xml.name() == u"tab" || xml.name() == u"br") && !text.isEmpty()) {
+            } else if (inNote && (xml.name() == u"p" || xml.name() == u"tab" || xml.name() == u"br")
+                && !text.isEmpty()) {
                 text += QLatin1Char(' ');
             }
         } else if (token == QXmlStreamReader::EndElement) {
@@ -258,14 +260,14 @@ QHash<QString, QString> readDocxNotes(const QByteArray &xmlBytes, QStringView no
     return notes;
 }
 
-OfficeText readDocxBody(const QByteArray &xmlBytes, const QHash<QString, QString> &footnotes,
-                        const QHash<QString, QString> &endnotes)
+OfficeText readDocxBody(
+    const QByteArray &xmlBytes, const QHash<QString, QString> &footnotes, const QHash<QString, QString> &endnotes)
 {
     OfficeText out;
     ParagraphCollector collector;
     QXmlStreamReader xml(xmlBytes);
-    bool inText = false;        // inside <w:t>
-    int skipDepth = 0;          // inside an element whose text is left out
+    bool inText = false; // inside <w:t>
+    int skipDepth = 0; // inside an element whose text is left out
     int footnoteNumber = 0;
     QStringList endnoteTexts;
     bool sectionEndsHere = false; // <w:sectPr> in the paragraph's properties: a section (page) ends with it
@@ -278,8 +280,8 @@ OfficeText readDocxBody(const QByteArray &xmlBytes, const QHash<QString, QString
                 continue;
             }
             // Fallback repeats what Choice holds; comments and deleted text are not the document's.
-            if (name == u"Fallback" || name == u"delText" || name == u"instrText" || name == u"commentReference" ||
-                name == u"footnotePr" || name == u"endnotePr") {
+            if (name == u"Fallback" || name == u"delText" || name == u"instrText" || name == u"commentReference"
+                || name == u"footnotePr" || name == u"endnotePr") {
                 skipDepth = 1;
                 continue;
             }
@@ -294,7 +296,8 @@ OfficeText readDocxBody(const QByteArray &xmlBytes, const QHash<QString, QString
             } else if (name == u"sectPr" && xml.namespaceUri().endsWith(u"main")) {
                 // Inside <w:pPr>: this paragraph ends a section; a continuous section shares the page.
                 sectionEndsHere = true;
-            } else if (name == u"type" && sectionEndsHere && xml.attributes().value(QStringLiteral("w:val")) == u"continuous") {
+            } else if (name == u"type" && sectionEndsHere
+                && xml.attributes().value(QStringLiteral("w:val")) == u"continuous") {
                 sectionEndsHere = false;
             } else if (name == u"t") {
                 inText = true;
@@ -433,8 +436,8 @@ OfficeText readOdtBody(const QByteArray &xmlBytes, const QHash<QString, OdfStyle
             }
             if (!inBody)
                 continue;
-            if (name == u"tracked-changes" || name == u"annotation" || name == u"sequence-decls" ||
-                name == u"variable-decls" || name == u"user-field-decls") {
+            if (name == u"tracked-changes" || name == u"annotation" || name == u"sequence-decls"
+                || name == u"variable-decls" || name == u"user-field-decls") {
                 skipDepth = 1;
                 continue;
             }
@@ -486,7 +489,8 @@ OfficeText readOdtBody(const QByteArray &xmlBytes, const QHash<QString, OdfStyle
                 if (name == u"note-citation")
                     inCitation = false;
                 if (--noteDepth == 0) {
-                    const QString marker = noteCitation.trimmed().isEmpty() ? QStringLiteral("*") : noteCitation.trimmed();
+                    const QString marker
+                        = noteCitation.trimmed().isEmpty() ? QStringLiteral("*") : noteCitation.trimmed();
                     collector.footnoteReference(marker, noteBody.simplified());
                 }
                 continue;
@@ -527,18 +531,21 @@ OfficeText readDocx(const QByteArray &bytes, const ZipLimits &limits)
 {
     if (isOleCompoundFile(bytes)) {
         // Word encrypts a .docx by wrapping it in an OLE file with an "EncryptedPackage" stream.
-        const QByteArray encryptedPackage = QByteArray::fromRawData("E\0n\0c\0r\0y\0p\0t\0e\0d\0P\0a\0c\0k\0a\0g\0e\0", 32);
+        const QByteArray encryptedPackage
+            = QByteArray::fromRawData("E\0n\0c\0r\0y\0p\0t\0e\0d\0P\0a\0c\0k\0a\0g\0e\0", 32);
         if (bytes.contains(encryptedPackage))
-            throw IngestFailure(IngestProblem::Encrypted, QStringLiteral("%1 is encrypted and needs a password to open; save an "
-                                                                         "unprotected copy and ingest that")
-                                                              .arg(kWordDocument));
+            throw IngestFailure(IngestProblem::Encrypted,
+                QStringLiteral("%1 is encrypted and needs a password to open; save an "
+                               "unprotected copy and ingest that")
+                    .arg(kWordDocument));
         throw IngestFailure(IngestProblem::Unsupported,
-                            QStringLiteral("a Word 97-2003 document (.doc), which Needlework does not read: save it as .docx"));
+            QStringLiteral("a Word 97-2003 document (.doc), which Needlework does not read: save it as .docx"));
     }
     ZipArchive zip(bytes, kWordDocument, limits);
     const std::optional<QByteArray> document = zip.read(QStringLiteral("word/document.xml"));
     if (!document)
-        throw IngestFailure(IngestProblem::Corrupt, QStringLiteral("%1 is damaged: it has no word/document.xml").arg(kWordDocument));
+        throw IngestFailure(
+            IngestProblem::Corrupt, QStringLiteral("%1 is damaged: it has no word/document.xml").arg(kWordDocument));
     QHash<QString, QString> footnotes;
     if (const auto part = zip.read(QStringLiteral("word/footnotes.xml")))
         footnotes = readDocxNotes(*part, u"footnote", QStringLiteral("word/footnotes.xml"));
@@ -556,13 +563,16 @@ OfficeText readDocx(const QByteArray &bytes, const ZipLimits &limits)
 OfficeText readOdt(const QByteArray &bytes, const ZipLimits &limits)
 {
     ZipArchive zip(bytes, kOdfDocument, limits);
-    if (const auto manifest = zip.read(QStringLiteral("META-INF/manifest.xml")); manifest && manifest->contains("encryption-data"))
-        throw IngestFailure(IngestProblem::Encrypted, QStringLiteral("%1 is encrypted and needs a password to open; save an "
-                                                                     "unprotected copy and ingest that")
-                                                          .arg(kOdfDocument));
+    if (const auto manifest = zip.read(QStringLiteral("META-INF/manifest.xml"));
+        manifest && manifest->contains("encryption-data"))
+        throw IngestFailure(IngestProblem::Encrypted,
+            QStringLiteral("%1 is encrypted and needs a password to open; save an "
+                           "unprotected copy and ingest that")
+                .arg(kOdfDocument));
     const std::optional<QByteArray> content = zip.read(QStringLiteral("content.xml"));
     if (!content)
-        throw IngestFailure(IngestProblem::Corrupt, QStringLiteral("%1 is damaged: it has no content.xml").arg(kOdfDocument));
+        throw IngestFailure(
+            IngestProblem::Corrupt, QStringLiteral("%1 is damaged: it has no content.xml").arg(kOdfDocument));
     QHash<QString, OdfStyle> styles;
     if (const auto named = zip.read(QStringLiteral("styles.xml")))
         readOdfStyles(*named, styles);

@@ -25,14 +25,14 @@ struct DocumentMetadata {
 
 // One page as extracted: text with words separated by spaces and lines by '\n'.
 struct PageContent {
-    int number = 0;   // 1-based
-    QString label;    // printed label, "" when the file has none
-    QSizeF size;      // points; empty for documents without a page image (text, office, mail)
+    int number = 0; // 1-based
+    QString label; // printed label, "" when the file has none
+    QSizeF size; // points; empty for documents without a page image (text, office, mail)
     QString text;
     std::vector<store::WordBox> words; // empty unless asked for (always there for OCR); offsets index `text` (UTF-16)
     QString source = QString::fromLatin1(store::kSourceText); // or store::kSourceOcr
-    double ocrConfidence = -1;  // 0..100 for an OCR page
-    int firstParagraph = 0;     // paragraphed documents: the number of the page's first paragraph
+    double ocrConfidence = -1; // 0..100 for an OCR page
+    int firstParagraph = 0; // paragraphed documents: the number of the page's first paragraph
 };
 
 } // namespace nw::ingest

@@ -37,7 +37,11 @@ qsizetype cutBefore(QStringView text, qsizetype limit)
 
 class PageBuilder {
 public:
-    PageBuilder(std::vector<PageContent> &pages, int pageChars) : m_pages(pages), m_pageChars(pageChars) {}
+    PageBuilder(std::vector<PageContent> &pages, int pageChars)
+        : m_pages(pages)
+        , m_pageChars(pageChars)
+    {
+    }
 
     void startPage(const QString &label)
     {
@@ -141,7 +145,7 @@ std::vector<Paragraph> paragraphsOf(const QString &text)
     for (QStringView line : QStringView(text).split(QLatin1Char('\n'))) {
         if (line.trimmed().isEmpty()) {
             if (!current.isEmpty())
-                paragraphs.push_back({std::move(current), false});
+                paragraphs.push_back({ std::move(current), false });
             current.clear();
             continue;
         }
@@ -150,7 +154,7 @@ std::vector<Paragraph> paragraphsOf(const QString &text)
         current += line;
     }
     if (!current.isEmpty())
-        paragraphs.push_back({std::move(current), false});
+        paragraphs.push_back({ std::move(current), false });
     return paragraphs;
 }
 

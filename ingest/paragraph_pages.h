@@ -12,7 +12,7 @@
 namespace nw::ingest {
 
 struct Paragraph {
-    QString text;                 // no blank line inside (lines are kept)
+    QString text; // no blank line inside (lines are kept)
     bool pageBreakBefore = false; // the file records that a page starts here
     bool continuesPrevious = false; // the rest of the previous paragraph after a page break inside it
 };

@@ -12,16 +12,19 @@ namespace nw::ingest {
 const char *ocrModeName(OcrMode mode)
 {
     switch (mode) {
-    case OcrMode::Auto: return "auto";
-    case OcrMode::Always: return "always";
-    case OcrMode::Never: return "never";
+    case OcrMode::Auto:
+        return "auto";
+    case OcrMode::Always:
+        return "always";
+    case OcrMode::Never:
+        return "never";
     }
     return "?";
 }
 
 std::optional<OcrMode> parseOcrMode(const QString &name)
 {
-    for (OcrMode mode : {OcrMode::Auto, OcrMode::Always, OcrMode::Never})
+    for (OcrMode mode : { OcrMode::Auto, OcrMode::Always, OcrMode::Never })
         if (name == QLatin1String(ocrModeName(mode)))
             return mode;
     return std::nullopt;
@@ -30,9 +33,12 @@ std::optional<OcrMode> parseOcrMode(const QString &name)
 bool wantsOcr(const QString &layerText, OcrMode mode)
 {
     switch (mode) {
-    case OcrMode::Always: return true;
-    case OcrMode::Never: return false;
-    case OcrMode::Auto: return !judgeTextLayer(layerText).usable;
+    case OcrMode::Always:
+        return true;
+    case OcrMode::Never:
+        return false;
+    case OcrMode::Auto:
+        return !judgeTextLayer(layerText).usable;
     }
     return false;
 }
@@ -52,8 +58,8 @@ OcrEngine &threadEngine(const QString &languages)
 
 } // namespace
 
-PageContent readPdfPage(const PdfDocument &pdf, int index, PageContent layer, const OcrOptions &options,
-                        const std::atomic<bool> *cancel)
+PageContent readPdfPage(
+    const PdfDocument &pdf, int index, PageContent layer, const OcrOptions &options, const std::atomic<bool> *cancel)
 {
     if (!wantsOcr(layer.text, options.mode) || (cancel && cancel->load(std::memory_order_relaxed)))
         return layer;

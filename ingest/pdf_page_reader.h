@@ -15,9 +15,9 @@
 namespace nw::ingest {
 
 enum class OcrMode {
-    Auto,   // pages whose text layer is missing or not usable (ingest/text_layer.h)
+    Auto, // pages whose text layer is missing or not usable (ingest/text_layer.h)
     Always, // every page, whatever its text layer
-    Never,  // the text layer only: a scan without one is refused as having no text
+    Never, // the text layer only: a scan without one is refused as having no text
 };
 const char *ocrModeName(OcrMode mode); // "auto", "always", "never"
 std::optional<OcrMode> parseOcrMode(const QString &name);
@@ -25,7 +25,7 @@ std::optional<OcrMode> parseOcrMode(const QString &name);
 struct OcrOptions {
     OcrMode mode = OcrMode::Auto;
     QString languages = QStringLiteral("eng"); // Tesseract's codes joined by '+'
-    int dpi = 300;                             // what pages are drawn at for recognition
+    int dpi = 300; // what pages are drawn at for recognition
     // Pages are drawn smaller when they would exceed this many pixels (a poster at 300 dpi).
     double maxPixels = 60e6;
 };
@@ -40,6 +40,6 @@ bool wantsOcr(const QString &layerText, OcrMode mode);
 // sparse keeps its own text). Throws IngestFailure (OcrUnavailable) when a page must be recognised
 // in languages whose data is not installed. Returns the layer unchanged once `cancel` is set.
 PageContent readPdfPage(const PdfDocument &pdf, int index, PageContent layer, const OcrOptions &options,
-                        const std::atomic<bool> *cancel = nullptr);
+    const std::atomic<bool> *cancel = nullptr);
 
 } // namespace nw::ingest

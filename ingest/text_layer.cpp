@@ -14,9 +14,15 @@ bool isClosing(QChar ch)
     return QStringView(u")]}>\"'»”’.,;:!?…*%-–—").contains(ch);
 }
 
-bool isInside(QChar ch) { return QStringView(u"-'’./&_@:+,").contains(ch); }
+bool isInside(QChar ch)
+{
+    return QStringView(u"-'’./&_@:+,").contains(ch);
+}
 
-bool isLatinLetter(QChar ch) { return ch.isLetter() && ch.unicode() < 0x250; }
+bool isLatinLetter(QChar ch)
+{
+    return ch.isLetter() && ch.unicode() < 0x250;
+}
 
 bool isLatinVowel(QChar ch)
 {

@@ -9,7 +9,7 @@ namespace nw::ingest {
 
 struct TextLayerVerdict {
     int tokens = 0; // runs of non-blank characters
-    int words = 0;  // of them, recognisable words (see recognisableWord())
+    int words = 0; // of them, recognisable words (see recognisableWord())
     bool usable = false;
 };
 

@@ -19,8 +19,8 @@ namespace nw::ingest {
 
 struct ZipLimits {
     std::int64_t maxUnpackedBytes = std::int64_t(256) << 20; // all members read from one archive
-    double maxRatio = 200;                 // uncompressed / compressed, for one member ...
-    std::int64_t ratioFloor = 1 << 20;     // ... once it has expanded past this (small members compress far)
+    double maxRatio = 200; // uncompressed / compressed, for one member ...
+    std::int64_t ratioFloor = 1 << 20; // ... once it has expanded past this (small members compress far)
 };
 
 class ZipArchive {

@@ -21,57 +21,57 @@ namespace nw::store {
 
 // The headers of a document that is an email.
 struct MessageHeaders {
-    QString messageId;  // without angle brackets
+    QString messageId; // without angle brackets
     QString inReplyTo;
-    QString threadId;   // the Message-ID of the thread's first message the library knows
+    QString threadId; // the Message-ID of the thread's first message the library knows
     QString from;
     QString to;
     QString cc;
-    QString date;       // ISO 8601 UTC, "" when missing or unreadable
+    QString date; // ISO 8601 UTC, "" when missing or unreadable
     QString subject;
 };
 
 struct DocumentInfo {
     std::int64_t id = 0;
-    QString sha256;   // hex, lower case: of the content (a part's is salted by its file, see ingest/)
-    QString path;     // the file; for a part, the file it is in
-    QString kind;     // "pdf", "text", "email", "docx", "odt" or "html"
+    QString sha256; // hex, lower case: of the content (a part's is salted by its file, see ingest/)
+    QString path; // the file; for a part, the file it is in
+    QString kind; // "pdf", "text", "email", "docx", "odt" or "html"
     QString title;
     QString author;
     QString subject;
     QString keywords;
     QString creator;
     QString producer;
-    QString created;  // from the PDF, ISO 8601, "" when unknown
+    QString created; // from the PDF, ISO 8601, "" when unknown
     int pageCount = 0;
     std::int64_t bytes = 0;
     std::int64_t modified = 0; // file mtime, seconds since the epoch
-    QString added;    // ISO 8601 UTC
-    QString status;   // "ready"
+    QString added; // ISO 8601 UTC
+    QString status; // "ready"
     QStringList collections;
-    QString fileSha256;        // for a part: the hash of the file it is in; "" for a whole file
-    QString part;              // for a part: where in its file ("message 12", "attachment 2 (a.pdf) of message 12")
+    QString fileSha256; // for a part: the hash of the file it is in; "" for a whole file
+    QString part; // for a part: where in its file ("message 12", "attachment 2 (a.pdf) of message 12")
     std::int64_t parentId = 0; // an attachment: the message it belongs to
-    int ocrPages = 0;          // pages whose text was recognised from their image
+    int ocrPages = 0; // pages whose text was recognised from their image
     double ocrConfidence = -1; // the mean confidence (0..100) of those pages; -1 when none
     std::optional<MessageHeaders> message; // when the document is an email
 };
 
 // How a page's text was obtained.
 inline constexpr const char *kSourceText = "text"; // the file's own text
-inline constexpr const char *kSourceOcr = "ocr";   // recognised from the page's image
+inline constexpr const char *kSourceOcr = "ocr"; // recognised from the page's image
 
 struct PageRecord {
     int number = 0; // 1-based
     QString label;
-    double width = 0;  // points
+    double width = 0; // points
     double height = 0;
     QString text;
     std::vector<WordBox> words; // may be empty: stored when the ingest asked for them, and always for OCR pages
     QString source = QString::fromLatin1(kSourceText);
-    double ocrConfidence = -1;  // mean word confidence 0..100 of an OCR page; -1 otherwise
-    int firstParagraph = 0;     // paragraphed documents (office, HTML, mail): the number of the
-                                // page's first paragraph (paragraphs end at blank lines); 0 elsewhere
+    double ocrConfidence = -1; // mean word confidence 0..100 of an OCR page; -1 otherwise
+    int firstParagraph = 0; // paragraphed documents (office, HTML, mail): the number of the
+                            // page's first paragraph (paragraphs end at blank lines); 0 elsewhere
 };
 
 // A page recognised for a document that is not written yet (see saveOcrPage()).
@@ -92,7 +92,7 @@ struct NewDocument {
 
 struct IngestErrorRecord {
     QString path;
-    QString kind;   // IngestProblem name: "encrypted", "truncated", ...
+    QString kind; // IngestProblem name: "encrypted", "truncated", ...
     QString reason;
     QString at;
 };
@@ -112,7 +112,7 @@ struct LibraryStats {
 // What a command may do to its library file.
 enum class LibraryAccess {
     ReadWrite, // creates the library when the file is missing, migrates an older schema
-    ReadOnly,  // never creates, migrates or writes: the file must be a library of this schema
+    ReadOnly, // never creates, migrates or writes: the file must be a library of this schema
 };
 
 class LibraryStore {

@@ -182,12 +182,12 @@ void addPartsSourcesAndMail(Database &db)
 }
 
 constexpr Migration kMigrations[] = {
-    {1, "library: documents, pages, word boxes, full-text index", createLibrary},
-    {2, "collections and ingest errors", addCollectionsAndErrors},
-    {3, "sessions and turns", createSessionTables},
-    {4, "annotations keyed by document content hash", createAnnotationTables},
-    {5, "prefix indexes for prefix* queries", addPrefixIndexes},
-    {6, "parts of files, page text sources, email headers, resumable OCR and mailboxes", addPartsSourcesAndMail},
+    { 1, "library: documents, pages, word boxes, full-text index", createLibrary },
+    { 2, "collections and ingest errors", addCollectionsAndErrors },
+    { 3, "sessions and turns", createSessionTables },
+    { 4, "annotations keyed by document content hash", createAnnotationTables },
+    { 5, "prefix indexes for prefix* queries", addPrefixIndexes },
+    { 6, "parts of files, page text sources, email headers, resumable OCR and mailboxes", addPartsSourcesAndMail },
 };
 
 void checkList(std::span<const Migration> list)
@@ -198,8 +198,14 @@ void checkList(std::span<const Migration> list)
 
 } // namespace
 
-std::span<const Migration> migrations() { return kMigrations; }
-int latestSchemaVersion() { return static_cast<int>(std::size(kMigrations)); }
+std::span<const Migration> migrations()
+{
+    return kMigrations;
+}
+int latestSchemaVersion()
+{
+    return static_cast<int>(std::size(kMigrations));
+}
 
 int schemaVersion(Database &db)
 {
@@ -214,7 +220,7 @@ void migrateTo(Database &db, int version, std::span<const Migration> list)
     if (current > static_cast<int>(list.size()))
         fail("database {} has schema version {}, newer than this build of Needlework knows ({}); "
              "open it with a newer Needlework",
-             db.path(), current, list.size());
+            db.path(), current, list.size());
     for (int v = current + 1; v <= version; ++v) {
         const Migration &migration = list[static_cast<std::size_t>(v - 1)];
         Transaction tx(db);

@@ -45,8 +45,9 @@ struct MailFilter {
 
 std::vector<MailFilter> takeMailFilters(QString &query)
 {
-    static const QRegularExpression filter(QStringLiteral("(?:^|(?<=\\s))(from|to|cc|subject|after|before):(?:\"([^\"]*)\"|(\\S+))"),
-                                           QRegularExpression::CaseInsensitiveOption);
+    static const QRegularExpression filter(
+        QStringLiteral("(?:^|(?<=\\s))(from|to|cc|subject|after|before):(?:\"([^\"]*)\"|(\\S+))"),
+        QRegularExpression::CaseInsensitiveOption);
     std::vector<MailFilter> filters;
     QString rest;
     qsizetype at = 0;
@@ -54,15 +55,16 @@ std::vector<MailFilter> takeMailFilters(QString &query)
         const QRegularExpressionMatch m = it.next();
         rest += query.mid(at, m.capturedStart() - at);
         at = m.capturedEnd();
-        filters.push_back({m.captured(1).toLower(), m.hasCaptured(2) ? m.captured(2) : m.captured(3)});
+        filters.push_back({ m.captured(1).toLower(), m.hasCaptured(2) ? m.captured(2) : m.captured(3) });
     }
     rest += query.mid(at);
     for (const MailFilter &f : filters) {
         if (f.value.trimmed().isEmpty())
-            throw QueryError(fmt::format("the filter {}: has no value (write {}:word, or {}:\"several words\")", f.field.toStdString(),
-                                         f.field.toStdString(), f.field.toStdString()));
+            throw QueryError(fmt::format("the filter {}: has no value (write {}:word, or {}:\"several words\")",
+                f.field.toStdString(), f.field.toStdString(), f.field.toStdString()));
         if ((f.field == u"after" || f.field == u"before") && !QDate::fromString(f.value, Qt::ISODate).isValid())
-            throw QueryError(fmt::format("{}:{} is not a date: write it as YYYY-MM-DD", f.field.toStdString(), f.value.toStdString()));
+            throw QueryError(fmt::format(
+                "{}:{} is not a date: write it as YYYY-MM-DD", f.field.toStdString(), f.value.toStdString()));
     }
     query = rest.trimmed();
     return filters;
@@ -75,7 +77,9 @@ std::string mailFilterSql(const std::vector<MailFilter> &filters, int first, std
     std::string sql = "SELECT m.document_id FROM messages m WHERE 1";
     const auto like = [](const QString &value) {
         QString escaped = value;
-        escaped.replace(QLatin1Char('\\'), QStringLiteral("\\\\")).replace(QLatin1Char('%'), QStringLiteral("\\%")).replace(QLatin1Char('_'), QStringLiteral("\\_"));
+        escaped.replace(QLatin1Char('\\'), QStringLiteral("\\\\"))
+            .replace(QLatin1Char('%'), QStringLiteral("\\%"))
+            .replace(QLatin1Char('_'), QStringLiteral("\\_"));
         return (QLatin1Char('%') + escaped + QLatin1Char('%')).toStdString();
     };
     int n = first;
@@ -100,14 +104,17 @@ std::string mailFilterSql(const std::vector<MailFilter> &filters, int first, std
 }
 
 // A query of filters alone: the first page of each email they select, newest first.
-std::vector<SearchHit> listMessages(LibraryStore &store, const std::vector<MailFilter> &filters, const SearchOptions &options)
+std::vector<SearchHit> listMessages(
+    LibraryStore &store, const std::vector<MailFilter> &filters, const SearchOptions &options)
 {
     std::vector<std::string> values;
     std::string sql = "SELECT d.id, d.title, d.path, p.number, p.label, substr(p.text, 1, 240) FROM documents d "
                       "JOIN messages m ON m.document_id = d.id JOIN pages p ON p.document_id = d.id AND p.number = 1 "
-                      "WHERE d.id IN (" + mailFilterSql(filters, 3, values) + ")";
+                      "WHERE d.id IN ("
+        + mailFilterSql(filters, 3, values) + ")";
     if (!options.collection.isEmpty())
-        sql += " AND d.id IN (SELECT dc.document_id FROM document_collections dc JOIN collections c ON c.id = dc.collection_id "
+        sql += " AND d.id IN (SELECT dc.document_id FROM document_collections dc JOIN collections c ON c.id = "
+               "dc.collection_id "
                "WHERE c.name = ?2)";
     sql += " ORDER BY m.date DESC, d.id LIMIT ?1";
     std::vector<SearchHit> hits;
@@ -134,9 +141,8 @@ std::vector<SearchHit> listMessages(LibraryStore &store, const std::vector<MailF
 
 int SearchService::countTerms(const QString &query)
 {
-    const auto isWordChar = [](QChar c) {
-        return c.isLetterOrNumber() || c.isMark() || c.isSurrogate() || c == QLatin1Char('_');
-    };
+    const auto isWordChar
+        = [](QChar c) { return c.isLetterOrNumber() || c.isMark() || c.isSurrogate() || c == QLatin1Char('_'); };
     int nTerms = 0;
     bool inPhrase = false;
     for (qsizetype i = 0; i < query.size();) {
@@ -166,8 +172,9 @@ std::vector<SearchHit> SearchService::search(const QString &fullQuery, const Sea
         throw QueryError("the search query is empty");
     const qsizetype nBytes = fullQuery.toUtf8().size();
     if (nBytes > SearchBudget::kMaxBytes)
-        throw QueryError(fmt::format("the search query is {} bytes long, more than the {} a search may have: use fewer words",
-                                     nBytes, SearchBudget::kMaxBytes));
+        throw QueryError(
+            fmt::format("the search query is {} bytes long, more than the {} a search may have: use fewer words",
+                nBytes, SearchBudget::kMaxBytes));
     QString query = fullQuery;
     const std::vector<MailFilter> filters = takeMailFilters(query);
     if (query.isEmpty())
@@ -175,11 +182,12 @@ std::vector<SearchHit> SearchService::search(const QString &fullQuery, const Sea
     if (const int nTerms = countTerms(query); nTerms > SearchBudget::kMaxTerms)
         throw QueryError(fmt::format("the search query has {} terms, more than the {} a search may have: use fewer "
                                      "words (AND, OR, NOT and NEAR do not count)",
-                                     nTerms, SearchBudget::kMaxTerms));
+            nTerms, SearchBudget::kMaxTerms));
     const auto deadline = std::chrono::steady_clock::now() + options.budget.time;
     const auto timeLeft = [deadline] {
-        return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()),
-                        std::chrono::milliseconds(0));
+        return std::max(
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()),
+            std::chrono::milliseconds(0));
     };
     // Two phases. Ranking scores every matching page, so it reads nothing but the index:
     // nw_bm25 (store/database.h) with the connection's copy of the page lengths, and an outer
@@ -191,20 +199,21 @@ std::vector<SearchHit> SearchService::search(const QString &fullQuery, const Sea
     std::string rankSql = "SELECT rowid, nw_bm25(pages_fts, 'pages_fts') AS score FROM pages_fts "
                           "WHERE pages_fts MATCH ?1 AND rowid BETWEEN ?3 AND ?4";
     if (!options.collection.isEmpty())
-        rankSql += " AND rowid IN (SELECT p.id FROM pages p JOIN document_collections dc ON dc.document_id = p.document_id "
-                   "JOIN collections c ON c.id = dc.collection_id WHERE c.name = ?5)";
+        rankSql
+            += " AND rowid IN (SELECT p.id FROM pages p JOIN document_collections dc ON dc.document_id = p.document_id "
+               "JOIN collections c ON c.id = dc.collection_id WHERE c.name = ?5)";
     // Email filters select messages and their attachments.
     std::vector<std::string> filterValues;
     if (!filters.empty()) {
         const std::string selected = mailFilterSql(filters, 6, filterValues);
-        rankSql += " AND rowid IN (SELECT p.id FROM pages p JOIN documents d ON d.id = p.document_id WHERE d.id IN (" + selected +
-                   ") OR d.parent_id IN (" + selected + "))";
+        rankSql += " AND rowid IN (SELECT p.id FROM pages p JOIN documents d ON d.id = p.document_id WHERE d.id IN ("
+            + selected + ") OR d.parent_id IN (" + selected + "))";
     }
     rankSql += " ORDER BY score, rowid LIMIT ?2";
-    static const std::string hitSql =
-        "SELECT p.document_id, d.title, d.path, p.number, p.label, snippet(pages_fts, 0, ?1, ?2, '…', ?3) "
-        "FROM pages_fts JOIN pages p ON p.id = pages_fts.rowid JOIN documents d ON d.id = p.document_id "
-        "WHERE pages_fts MATCH ?4 AND pages_fts.rowid = ?5";
+    static const std::string hitSql
+        = "SELECT p.document_id, d.title, d.path, p.number, p.label, snippet(pages_fts, 0, ?1, ?2, '…', ?3) "
+          "FROM pages_fts JOIN pages p ON p.id = pages_fts.rowid JOIN documents d ON d.id = p.document_id "
+          "WHERE pages_fts MATCH ?4 AND pages_fts.rowid = ?5";
 
     std::vector<SearchHit> hits;
     try {
@@ -222,8 +231,9 @@ std::vector<SearchHit> SearchService::search(const QString &fullQuery, const Sea
         // Other connections cannot see what this one has not committed: then one range, here.
         int nShards = 1;
         if (!db.inTransaction() && db.path() != ":memory:" && !db.path().empty())
-            nShards = static_cast<int>(std::clamp<std::int64_t>((lastId - firstId + 1) / std::max<std::int64_t>(options.pagesPerThread, 1), 1,
-                                                                std::min(kMaxShards, std::max(1, QThread::idealThreadCount()))));
+            nShards = static_cast<int>(
+                std::clamp<std::int64_t>((lastId - firstId + 1) / std::max<std::int64_t>(options.pagesPerThread, 1), 1,
+                    std::min(kMaxShards, std::max(1, QThread::idealThreadCount()))));
         const std::int64_t span = (lastId - firstId + 1 + nShards - 1) / nShards;
         std::vector<std::vector<RankedPage>> shards(static_cast<std::size_t>(nShards));
         std::vector<std::exception_ptr> errors(static_cast<std::size_t>(nShards));
@@ -232,13 +242,14 @@ std::vector<SearchHit> SearchService::search(const QString &fullQuery, const Sea
                 QueryBudget budget(connection, timeLeft(), SearchBudget::kMaxValueBytes);
                 Statement rank(connection, rankSql);
                 rank.bind(1, match).bind(2, limit);
-                rank.bind(3, firstId + shard * span).bind(4, shard == nShards - 1 ? lastId : firstId + (shard + 1) * span - 1);
+                rank.bind(3, firstId + shard * span)
+                    .bind(4, shard == nShards - 1 ? lastId : firstId + (shard + 1) * span - 1);
                 if (!options.collection.isEmpty())
                     rank.bind(5, options.collection.toStdString());
                 for (std::size_t i = 0; i < filterValues.size(); ++i)
                     rank.bind(6 + static_cast<int>(i), filterValues[i]);
                 while (rank.step())
-                    shards[static_cast<std::size_t>(shard)].push_back({rank.columnInt(0), rank.columnDouble(1)});
+                    shards[static_cast<std::size_t>(shard)].push_back({ rank.columnInt(0), rank.columnDouble(1) });
             } catch (...) {
                 errors[static_cast<std::size_t>(shard)] = std::current_exception();
             }
@@ -285,12 +296,14 @@ std::vector<SearchHit> SearchService::search(const QString &fullQuery, const Sea
     } catch (const SqliteError &e) {
         if (e.isOverBudget()) {
             if (std::chrono::steady_clock::now() >= deadline)
-                throw QueryError(fmt::format("the search was stopped after {} ms, the time a search may take: use fewer "
-                                             "or rarer words, or a phrase",
-                                             options.budget.time.count()));
-            throw QueryError(fmt::format("the search was stopped: it needed a value larger than the {} MiB a search may "
-                                         "make",
-                                         SearchBudget::kMaxValueBytes >> 20));
+                throw QueryError(
+                    fmt::format("the search was stopped after {} ms, the time a search may take: use fewer "
+                                "or rarer words, or a phrase",
+                        options.budget.time.count()));
+            throw QueryError(
+                fmt::format("the search was stopped: it needed a value larger than the {} MiB a search may "
+                            "make",
+                    SearchBudget::kMaxValueBytes >> 20));
         }
         // The SQL is fixed and prepared fine, so a generic error while stepping comes from the
         // MATCH text; busy, I/O and corruption errors pass through unchanged.

@@ -16,7 +16,7 @@ namespace nw::test {
 inline std::uint32_t crc32(const QByteArray &data)
 {
     static const std::array<std::uint32_t, 256> table = [] {
-        std::array<std::uint32_t, 256> t{};
+        std::array<std::uint32_t, 256> t {};
         for (std::uint32_t i = 0; i < 256; ++i) {
             std::uint32_t c = i;
             for (int k = 0; k < 8; ++k)
@@ -72,8 +72,8 @@ inline QByteArray makeZip(const QList<ZipMember> &members)
         putLe16(zip, 20);
         putLe16(zip, flags);
         putLe16(zip, method);
-        putLe16(zip, 0);      // time
-        putLe16(zip, 0x21);   // date: 1980-01-01
+        putLe16(zip, 0); // time
+        putLe16(zip, 0x21); // date: 1980-01-01
         putLe32(zip, crc);
         putLe32(zip, static_cast<std::uint32_t>(data.size()));
         putLe32(zip, static_cast<std::uint32_t>(m.data.size()));
@@ -115,32 +115,33 @@ inline QByteArray makeZip(const QList<ZipMember> &members)
 }
 
 // WordprocessingML around `body` (the children of <w:body>), with footnotes and core properties.
-inline QByteArray makeDocx(const QString &body, const QString &footnotes = {}, const QString &title = {},
-                           QList<ZipMember> extra = {})
+inline QByteArray makeDocx(
+    const QString &body, const QString &footnotes = {}, const QString &title = {}, QList<ZipMember> extra = {})
 {
-    const QString ns = QStringLiteral(
-        "xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\" "
-        "xmlns:mc=\"http://schemas.openxmlformats.org/markup-compatibility/2006\"");
+    const QString ns = QStringLiteral("xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\" "
+                                      "xmlns:mc=\"http://schemas.openxmlformats.org/markup-compatibility/2006\"");
     QList<ZipMember> members = {
-        {QStringLiteral("[Content_Types].xml"),
-         "<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
-         "<Override PartName=\"/word/document.xml\" ContentType=\"application/"
-         "vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml\"/></Types>"},
-        {QStringLiteral("word/document.xml"),
-         QStringLiteral("<?xml version=\"1.0\" encoding=\"UTF-8\"?><w:document %1><w:body>%2</w:body></w:document>").arg(ns, body).toUtf8()},
+        { QStringLiteral("[Content_Types].xml"),
+            "<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
+            "<Override PartName=\"/word/document.xml\" ContentType=\"application/"
+            "vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml\"/></Types>" },
+        { QStringLiteral("word/document.xml"),
+            QStringLiteral("<?xml version=\"1.0\" encoding=\"UTF-8\"?><w:document %1><w:body>%2</w:body></w:document>")
+                .arg(ns, body)
+                .toUtf8() },
     };
     if (!footnotes.isEmpty())
-        members << ZipMember{QStringLiteral("word/footnotes.xml"),
-                             QStringLiteral("<?xml version=\"1.0\"?><w:footnotes %1>%2</w:footnotes>").arg(ns, footnotes).toUtf8()};
+        members << ZipMember { QStringLiteral("word/footnotes.xml"),
+            QStringLiteral("<?xml version=\"1.0\"?><w:footnotes %1>%2</w:footnotes>").arg(ns, footnotes).toUtf8() };
     if (!title.isEmpty())
-        members << ZipMember{QStringLiteral("docProps/core.xml"),
-                             QStringLiteral("<?xml version=\"1.0\"?><cp:coreProperties xmlns:cp=\"http://schemas.openxmlformats.org/"
-                                            "package/2006/metadata/core-properties\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" "
-                                            "xmlns:dcterms=\"http://purl.org/dc/terms/\"><dc:title>%1</dc:title><dc:creator>Ada "
-                                            "Lovelace</dc:creator><dcterms:created>2021-03-04T05:06:07Z</dcterms:created>"
-                                            "</cp:coreProperties>")
-                                 .arg(title)
-                                 .toUtf8()};
+        members << ZipMember { QStringLiteral("docProps/core.xml"),
+            QStringLiteral("<?xml version=\"1.0\"?><cp:coreProperties xmlns:cp=\"http://schemas.openxmlformats.org/"
+                           "package/2006/metadata/core-properties\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" "
+                           "xmlns:dcterms=\"http://purl.org/dc/terms/\"><dc:title>%1</dc:title><dc:creator>Ada "
+                           "Lovelace</dc:creator><dcterms:created>2021-03-04T05:06:07Z</dcterms:created>"
+                           "</cp:coreProperties>")
+                .arg(title)
+                .toUtf8() };
     members << extra;
     return makeZip(members);
 }
@@ -152,8 +153,8 @@ inline QString docxParagraph(const QString &text, const QString &properties = {}
 }
 
 // OpenDocument text around `text` (the children of <office:text>), with `styles` as automatic styles.
-inline QByteArray makeOdt(const QString &text, const QString &styles = {}, const QString &manifestExtra = {},
-                          const QString &title = {})
+inline QByteArray makeOdt(
+    const QString &text, const QString &styles = {}, const QString &manifestExtra = {}, const QString &title = {})
 {
     const QString ns = QStringLiteral(
         "xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" "
@@ -164,26 +165,28 @@ inline QByteArray makeOdt(const QString &text, const QString &styles = {}, const
         "xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:meta=\"urn:oasis:names:tc:opendocument:xmlns:meta:1.0\" "
         "xmlns:manifest=\"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0\"");
     QList<ZipMember> members = {
-        {QStringLiteral("mimetype"), "application/vnd.oasis.opendocument.text", false},
-        {QStringLiteral("META-INF/manifest.xml"),
-         QStringLiteral("<?xml version=\"1.0\"?><manifest:manifest %1><manifest:file-entry manifest:full-path=\"content.xml\" "
-                        "manifest:media-type=\"text/xml\">%2</manifest:file-entry></manifest:manifest>")
-             .arg(ns, manifestExtra)
-             .toUtf8()},
-        {QStringLiteral("content.xml"),
-         QStringLiteral("<?xml version=\"1.0\" encoding=\"UTF-8\"?><office:document-content %1><office:automatic-styles>%2"
-                        "</office:automatic-styles><office:body><office:text>%3</office:text></office:body>"
-                        "</office:document-content>")
-             .arg(ns, styles, text)
-             .toUtf8()},
+        { QStringLiteral("mimetype"), "application/vnd.oasis.opendocument.text", false },
+        { QStringLiteral("META-INF/manifest.xml"),
+            QStringLiteral(
+                "<?xml version=\"1.0\"?><manifest:manifest %1><manifest:file-entry manifest:full-path=\"content.xml\" "
+                "manifest:media-type=\"text/xml\">%2</manifest:file-entry></manifest:manifest>")
+                .arg(ns, manifestExtra)
+                .toUtf8() },
+        { QStringLiteral("content.xml"),
+            QStringLiteral(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><office:document-content %1><office:automatic-styles>%2"
+                "</office:automatic-styles><office:body><office:text>%3</office:text></office:body>"
+                "</office:document-content>")
+                .arg(ns, styles, text)
+                .toUtf8() },
     };
     if (!title.isEmpty())
-        members << ZipMember{QStringLiteral("meta.xml"),
-                             QStringLiteral("<?xml version=\"1.0\"?><office:document-meta %1><office:meta><dc:title>%2</dc:title>"
-                                            "<meta:initial-creator>Grace Hopper</meta:initial-creator></office:meta>"
-                                            "</office:document-meta>")
-                                 .arg(ns, title)
-                                 .toUtf8()};
+        members << ZipMember { QStringLiteral("meta.xml"),
+            QStringLiteral("<?xml version=\"1.0\"?><office:document-meta %1><office:meta><dc:title>%2</dc:title>"
+                           "<meta:initial-creator>Grace Hopper</meta:initial-creator></office:meta>"
+                           "</office:document-meta>")
+                .arg(ns, title)
+                .toUtf8() };
     return makeZip(members);
 }
 

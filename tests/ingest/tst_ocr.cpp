@@ -89,7 +89,7 @@ private:
 void TestOcr::initTestCase()
 {
     QVERIFY2(installedOcrLanguages().contains(QStringLiteral("eng")),
-             "Tesseract's English data is needed (Debian package tesseract-ocr-eng, scripts/setup-deps.sh)");
+        "Tesseract's English data is needed (Debian package tesseract-ocr-eng, scripts/setup-deps.sh)");
 }
 
 void TestOcr::init()
@@ -116,7 +116,8 @@ void TestOcr::textLayerVerdict_data()
     QTest::addRow("a stamp only") << "ABC0001234" << false;
     QTest::addRow("two words") << "Exhibit 12" << false;
     QTest::addRow("symbols") << QStringLiteral("§¤ ◊◊◊ ∆∆ ‡‡‡ ¤¤¤ ¶¶ ◊∆ ‡¤ ∆∆∆ ¤◊") << false;
-    QTest::addRow("private use") << QStringLiteral("\ue001\ue002 \ue010\ue011\ue012 \ue020 \ue003\ue004 \ue005") << false;
+    QTest::addRow("private use") << QStringLiteral("\ue001\ue002 \ue010\ue011\ue012 \ue020 \ue003\ue004 \ue005")
+                                 << false;
     QTest::addRow("consonant runs") << "Xkcdrtp Zqwtvbn Mnbvcxz Lkjhgfd Qwrtplk" << false;
     QTest::addRow("mostly garbage") << QStringLiteral("the ◊◊◊ of ∆∆ ‡‡‡ ¤¤¤ ¶¶ ◊∆") << false;
 }
@@ -133,13 +134,13 @@ void TestOcr::textLayerVerdict()
 void TestOcr::scanIsFoundOnTheRightPage()
 {
     const QString original = file(QStringLiteral("original.pdf"));
-    QVERIFY(nw::test::writeTextPdf(original, {kPageOne.join(QLatin1Char('\n')), kPageTwo.join(QLatin1Char('\n'))}));
+    QVERIFY(nw::test::writeTextPdf(original, { kPageOne.join(QLatin1Char('\n')), kPageTwo.join(QLatin1Char('\n')) }));
     const QString scan = file(QStringLiteral("scan.pdf"));
     QVERIFY(nw::test::writeImagePdf(scan, scanOf(original, 200)));
     QVERIFY(PdfDocument::open(scan).page(0, false).text.trimmed().isEmpty()); // image only
 
     Ingestor ingestor(*m_store);
-    const IngestSummary summary = ingestor.run({scan});
+    const IngestSummary summary = ingestor.run({ scan });
     QCOMPARE(summary.added, 1);
     QCOMPARE(summary.pagesRecognised, 2);
     const std::int64_t id = summary.files[0].documentId;
@@ -149,18 +150,17 @@ void TestOcr::scanIsFoundOnTheRightPage()
 
     nw::store::SearchService search(*m_store);
     int found = 0;
-    const auto phrases = phrasesOf({kPageOne, kPageTwo});
+    const auto phrases = phrasesOf({ kPageOne, kPageTwo });
     for (const auto &[phrase, page] : phrases) {
         const auto hits = search.search(QLatin1Char('"') + phrase + QLatin1Char('"'));
-        const bool onPage = std::any_of(hits.begin(), hits.end(), [&](const nw::store::SearchHit &h) {
-            return h.documentId == id && h.pageNumber == page;
-        });
+        const bool onPage = std::any_of(hits.begin(), hits.end(),
+            [&](const nw::store::SearchHit &h) { return h.documentId == id && h.pageNumber == page; });
         found += onPage ? 1 : 0;
         if (!onPage)
             qWarning("not found on page %d: \"%s\"", page, qPrintable(phrase));
     }
     QVERIFY2(found * 100 >= 95 * static_cast<int>(phrases.size()),
-             qPrintable(QStringLiteral("%1 of %2 phrases found").arg(found).arg(phrases.size())));
+        qPrintable(QStringLiteral("%1 of %2 phrases found").arg(found).arg(phrases.size())));
 
     // Boxes: each recognised word that is a word of the original lies on it, as the viewer and
     // citations use them: its centre is inside the original word's box, grown by 3 pt (the scan is
@@ -192,12 +192,13 @@ void TestOcr::scanIsFoundOnTheRightPage()
             const bool onIt = best->box.adjusted(-3, -3, 3, 3).contains(w.box.center());
             near += onIt ? 1 : 0;
             if (!onIt)
-                qWarning("page %d: '%s' at (%.1f, %.1f), the original's at (%.1f, %.1f)", page, qPrintable(word), w.box.center().x(),
-                         w.box.center().y(), best->box.center().x(), best->box.center().y());
+                qWarning("page %d: '%s' at (%.1f, %.1f), the original's at (%.1f, %.1f)", page, qPrintable(word),
+                    w.box.center().x(), w.box.center().y(), best->box.center().x(), best->box.center().y());
         }
         QVERIFY2(matched >= 0.9 * static_cast<double>(truth.words.size()),
-                 qPrintable(QStringLiteral("page %1: %2 of %3 words").arg(page).arg(matched).arg(truth.words.size())));
-        QVERIFY2(near >= 0.95 * matched, qPrintable(QStringLiteral("page %1: %2 of %3 boxes near").arg(page).arg(near).arg(matched)));
+            qPrintable(QStringLiteral("page %1: %2 of %3 words").arg(page).arg(matched).arg(truth.words.size())));
+        QVERIFY2(near >= 0.95 * matched,
+            qPrintable(QStringLiteral("page %1: %2 of %3 boxes near").arg(page).arg(near).arg(matched)));
     }
 }
 
@@ -205,7 +206,7 @@ void TestOcr::scanIsFoundOnTheRightPage()
 void TestOcr::mixedDocumentIsReadPageByPage()
 {
     const QString scanSource = file(QStringLiteral("middle.pdf"));
-    QVERIFY(nw::test::writeTextPdf(scanSource, {kPageTwo.mid(0, 3).join(QLatin1Char('\n'))}));
+    QVERIFY(nw::test::writeTextPdf(scanSource, { kPageTwo.mid(0, 3).join(QLatin1Char('\n')) }));
     const QImage scanned = scanOf(scanSource, 200).front();
     const QString mixed = file(QStringLiteral("mixed.pdf"));
     {
@@ -222,7 +223,7 @@ void TestOcr::mixedDocumentIsReadPageByPage()
         painter.drawText(QPointF(72, 96), QStringLiteral("Born digital closing page about annual dividends"));
     }
     Ingestor ingestor(*m_store);
-    const IngestSummary summary = ingestor.run({mixed});
+    const IngestSummary summary = ingestor.run({ mixed });
     QCOMPARE(summary.added, 1);
     QCOMPARE(summary.pagesRecognised, 1);
     const std::int64_t id = summary.files[0].documentId;
@@ -232,8 +233,8 @@ void TestOcr::mixedDocumentIsReadPageByPage()
     QCOMPARE(m_store->requirePage(id, 1).ocrConfidence, -1.0);
     QVERIFY(m_store->requirePage(id, 2).ocrConfidence > 70);
     nw::store::SearchService search(*m_store);
-    for (const auto &[query, page] : std::vector<std::pair<QString, int>>{
-             {QStringLiteral("quarterly revenue"), 1}, {QStringLiteral("\"certified engineers\""), 2}, {QStringLiteral("dividends"), 3}}) {
+    for (const auto &[query, page] : std::vector<std::pair<QString, int>> { { QStringLiteral("quarterly revenue"), 1 },
+             { QStringLiteral("\"certified engineers\""), 2 }, { QStringLiteral("dividends"), 3 } }) {
         const auto hits = search.search(query);
         QVERIFY2(!hits.empty() && hits.front().pageNumber == page, qPrintable(query));
     }
@@ -244,7 +245,7 @@ void TestOcr::mixedDocumentIsReadPageByPage()
 void TestOcr::garbageTextLayerIsRecognised()
 {
     const QString source = file(QStringLiteral("source.pdf"));
-    QVERIFY(nw::test::writeTextPdf(source, {kPageOne.mid(0, 3).join(QLatin1Char('\n'))}));
+    QVERIFY(nw::test::writeTextPdf(source, { kPageOne.mid(0, 3).join(QLatin1Char('\n')) }));
     const QImage scanned = scanOf(source, 200).front();
     const QString garbled = file(QStringLiteral("garbled.pdf"));
     {
@@ -260,7 +261,7 @@ void TestOcr::garbageTextLayerIsRecognised()
     QVERIFY(!judgeTextLayer(PdfDocument::open(garbled).page(0, false).text).usable);
     {
         Ingestor ingestor(*m_store);
-        const IngestSummary summary = ingestor.run({garbled});
+        const IngestSummary summary = ingestor.run({ garbled });
         QCOMPARE(summary.pagesRecognised, 1);
         const nw::store::PageRecord page = m_store->requirePage(summary.files[0].documentId, 1);
         QVERIFY2(page.text.contains(QStringLiteral("liability insurance")), qPrintable(page.text));
@@ -269,7 +270,7 @@ void TestOcr::garbageTextLayerIsRecognised()
     IngestOptions never;
     never.ocr.mode = OcrMode::Never;
     Ingestor ingestor(other, never);
-    const IngestSummary summary = ingestor.run({garbled});
+    const IngestSummary summary = ingestor.run({ garbled });
     QCOMPARE(summary.pagesRecognised, 0);
     QVERIFY(other.requirePage(summary.files[0].documentId, 1).text.contains(QStringLiteral("◊◊◊")));
 }
@@ -278,21 +279,22 @@ void TestOcr::garbageTextLayerIsRecognised()
 void TestOcr::modes()
 {
     const QString text = file(QStringLiteral("text.pdf"));
-    QVERIFY(nw::test::writeTextPdf(text, {kPageOne.mid(0, 2).join(QLatin1Char('\n'))}));
+    QVERIFY(nw::test::writeTextPdf(text, { kPageOne.mid(0, 2).join(QLatin1Char('\n')) }));
     const QString scan = file(QStringLiteral("scan.pdf"));
     QVERIFY(nw::test::writeImagePdf(scan, scanOf(text, 200)));
     IngestOptions always;
     always.ocr.mode = OcrMode::Always;
     {
         Ingestor ingestor(*m_store, always);
-        const IngestSummary summary = ingestor.run({text});
+        const IngestSummary summary = ingestor.run({ text });
         QCOMPARE(summary.pagesRecognised, 1);
-        QVERIFY(m_store->requirePage(summary.files[0].documentId, 1).text.contains(QStringLiteral("monthly in advance")));
+        QVERIFY(
+            m_store->requirePage(summary.files[0].documentId, 1).text.contains(QStringLiteral("monthly in advance")));
     }
     IngestOptions never;
     never.ocr.mode = OcrMode::Never;
     Ingestor ingestor(*m_store, never);
-    const IngestSummary summary = ingestor.run({scan});
+    const IngestSummary summary = ingestor.run({ scan });
     QCOMPARE(summary.failed, 1);
     QCOMPARE(*summary.files[0].problem, IngestProblem::NoText);
     QVERIFY2(summary.files[0].reason.contains(QStringLiteral("--ocr never")), qPrintable(summary.files[0].reason));
@@ -303,18 +305,20 @@ void TestOcr::twoLanguages()
     if (!installedOcrLanguages().contains(QStringLiteral("fra")))
         QSKIP("French data is not installed (Debian package tesseract-ocr-fra)");
     const QString source = file(QStringLiteral("french.pdf"));
-    QVERIFY(nw::test::writeTextPdf(source, {QStringLiteral("Le bailleur a résilié le contrat en été\nLa créance reste exigible "
-                                                           "à l'échéance prévue\nThe English summary follows below")}));
+    QVERIFY(nw::test::writeTextPdf(source,
+        { QStringLiteral("Le bailleur a résilié le contrat en été\nLa créance reste exigible "
+                         "à l'échéance prévue\nThe English summary follows below") }));
     const QString scan = file(QStringLiteral("scan-fr.pdf"));
     QVERIFY(nw::test::writeImagePdf(scan, scanOf(source, 200)));
     IngestOptions options;
     options.ocr.languages = QStringLiteral("eng+fra");
     Ingestor ingestor(*m_store, options);
-    const IngestSummary summary = ingestor.run({scan});
+    const IngestSummary summary = ingestor.run({ scan });
     QCOMPARE(summary.pagesRecognised, 1);
     const QString page = m_store->requirePage(summary.files[0].documentId, 1).text;
-    for (const char *word : {"résilié", "été", "créance", "échéance", "English"})
-        QVERIFY2(page.contains(QString::fromUtf8(word)), qPrintable(QStringLiteral("%1 in: %2").arg(QString::fromUtf8(word), page)));
+    for (const char *word : { "résilié", "été", "créance", "échéance", "English" })
+        QVERIFY2(page.contains(QString::fromUtf8(word)),
+            qPrintable(QStringLiteral("%1 in: %2").arg(QString::fromUtf8(word), page)));
 }
 
 // A scan that needs a language whose data is missing: one line naming the package; the other
@@ -322,20 +326,20 @@ void TestOcr::twoLanguages()
 void TestOcr::missingLanguageIsOneLine()
 {
     const QString good = file(QStringLiteral("good.pdf"));
-    QVERIFY(nw::test::writeTextPdf(good, {kPageOne.join(QLatin1Char('\n'))}));
+    QVERIFY(nw::test::writeTextPdf(good, { kPageOne.join(QLatin1Char('\n')) }));
     const QString scan = file(QStringLiteral("scan.pdf"));
     QVERIFY(nw::test::writeImagePdf(scan, scanOf(good, 100)));
     IngestOptions options;
     options.ocr.languages = QStringLiteral("eng+qaa"); // qaa: reserved for local use, never shipped
     Ingestor ingestor(*m_store, options);
-    const IngestSummary summary = ingestor.run({scan, good});
+    const IngestSummary summary = ingestor.run({ scan, good });
     QCOMPARE(summary.added, 1);
     QCOMPARE(summary.failed, 1);
     QCOMPARE(*summary.files[0].problem, IngestProblem::OcrUnavailable);
     const QString reason = summary.files[0].reason;
-    QVERIFY2(reason.contains(QStringLiteral("'qaa'")) && reason.contains(QStringLiteral("tesseract-ocr-qaa")) &&
-                 !reason.contains(QLatin1Char('\n')),
-             qPrintable(reason));
+    QVERIFY2(reason.contains(QStringLiteral("'qaa'")) && reason.contains(QStringLiteral("tesseract-ocr-qaa"))
+            && !reason.contains(QLatin1Char('\n')),
+        qPrintable(reason));
     QCOMPARE(m_store->ingestErrors().size(), std::size_t(1));
     QCOMPARE(m_store->ingestErrors()[0].kind, QStringLiteral("ocr-unavailable"));
     QCOMPARE(m_store->database().queryInt("SELECT count(*) FROM ocr_pages"), std::optional<std::int64_t>(0));
@@ -364,7 +368,7 @@ void TestOcr::stoppedRunKeepsRecognisedPages()
                     ingestor.cancel();
             },
             10);
-        const IngestSummary summary = ingestor.run({scan});
+        const IngestSummary summary = ingestor.run({ scan });
         QVERIFY(summary.cancelled);
         QCOMPARE(summary.notDone, 1);
     }
@@ -375,7 +379,7 @@ void TestOcr::stoppedRunKeepsRecognisedPages()
     Ingestor again(*m_store, options);
     std::int64_t recognisedNow = -1;
     again.setProgressCallback([&](const IngestProgress &p) { recognisedNow = p.pagesRecognised; });
-    const IngestSummary summary = again.run({scan});
+    const IngestSummary summary = again.run({ scan });
     QCOMPARE(summary.added, 1);
     QCOMPARE(summary.pagesRecognised, 5);
     QCOMPARE(recognisedNow, 5 - kept);

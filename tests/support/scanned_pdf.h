@@ -22,10 +22,10 @@
 namespace nw::test {
 
 struct ScanDefects {
-    double skewDegrees = 0.4;  // the page turned on the glass
-    double speckles = 0.002;   // share of pixels turned to random dark or light specks
-    int greyJitter = 12;       // each pixel's grey level moved by up to this much
-    int jpegQuality = 55;      // what the scanner saves at
+    double skewDegrees = 0.4; // the page turned on the glass
+    double speckles = 0.002; // share of pixels turned to random dark or light specks
+    int greyJitter = 12; // each pixel's grey level moved by up to this much
+    int jpegQuality = 55; // what the scanner saves at
     quint32 seed = 1;
 };
 
@@ -71,9 +71,8 @@ inline bool writeImagePdf(const QString &path, const std::vector<QImage> &pages,
     QPdfWriter writer(path);
     writer.setResolution(72);
     writer.setPageMargins(QMarginsF(0, 0, 0, 0));
-    const auto sizeOf = [&](std::size_t i) {
-        return i < sizes.size() ? sizes[i] : QPageSize(QPageSize::A4).size(QPageSize::Point);
-    };
+    const auto sizeOf
+        = [&](std::size_t i) { return i < sizes.size() ? sizes[i] : QPageSize(QPageSize::A4).size(QPageSize::Point); };
     if (!pages.empty())
         writer.setPageSize(QPageSize(sizeOf(0), QPageSize::Point));
     QPainter painter;
