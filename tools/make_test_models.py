@@ -302,6 +302,245 @@ def deepseek32() -> Model:
     return m
 
 
+def qwen35_common(m: Model, n_layer: int) -> None:
+    # Qwen3.5 scaled down: Gated DeltaNet layers (4 value heads over 2 key heads of 32 dims, a
+    # 4-tap convolution) with a gated attention layer every second layer (Qwen3.5 has one every
+    # fourth), QK-norm, a sigmoid output gate per head in attn_q, partial rotary (16 of 32 dims)
+    # over IMRoPE sections [3, 3, 2, 0] (Qwen3.5's [11, 11, 10, 0] for 64 rotated dims).
+    n_k, n_v, d, conv = 2, 4, HEAD_DIM, 4
+    m.key("attention.key_length", HEAD_DIM)
+    m.key("attention.value_length", HEAD_DIM)
+    m.key("rope.dimension_count", 16)
+    m.key("rope.dimension_sections", [3, 3, 2, 0])
+    m.key("full_attention_interval", 2)
+    m.key("ssm.conv_kernel", conv)
+    m.key("ssm.state_size", d)
+    m.key("ssm.group_count", n_k)
+    m.key("ssm.time_step_rank", n_v)
+    m.key("ssm.inner_size", n_v * d)
+    common(m, tied=False)
+    m.keys = [(k, n_layer if k.endswith(".block_count") else v) for k, v in m.keys]
+    q = N_HEAD * HEAD_DIM
+    channels = 2 * n_k * d + n_v * d
+    for il in range(n_layer):
+        m.vector(f"blk.{il}.attn_norm.weight", N_EMBD, mean=1.0)
+        if (il + 1) % 2 != 0:  # recurrent
+            m.matrix(f"blk.{il}.attn_qkv.weight", N_EMBD, channels, gain=2.0)
+            m.matrix(f"blk.{il}.attn_gate.weight", N_EMBD, n_v * d)
+            m.matrix(f"blk.{il}.ssm_conv1d.weight", conv, channels, gain=1.0, quantize=False)  # F32 in every file
+            m.vector(f"blk.{il}.ssm_dt.bias", n_v, std=0.5)
+            # -exp(A_log), A_log ~ N(0, 0.5): per-token decays from mild to strong
+            m.tensors.append((f"blk.{il}.ssm_a", (-np.exp(m.rng.normal(0.0, 0.5, size=n_v))).astype(np.float32), False))
+            m.matrix(f"blk.{il}.ssm_beta.weight", N_EMBD, n_v, gain=2.0)
+            m.matrix(f"blk.{il}.ssm_alpha.weight", N_EMBD, n_v, gain=2.0)
+            m.vector(f"blk.{il}.ssm_norm.weight", d, mean=1.0)
+            m.matrix(f"blk.{il}.ssm_out.weight", n_v * d, N_EMBD)
+        else:
+            m.matrix(f"blk.{il}.attn_q.weight", N_EMBD, 2 * q, gain=2.0)  # each head's query, then its gate
+            m.matrix(f"blk.{il}.attn_k.weight", N_EMBD, N_HEAD_KV * HEAD_DIM, gain=2.0)
+            m.matrix(f"blk.{il}.attn_v.weight", N_EMBD, N_HEAD_KV * HEAD_DIM)
+            m.vector(f"blk.{il}.attn_q_norm.weight", HEAD_DIM, mean=1.0, std=0.2)
+            m.vector(f"blk.{il}.attn_k_norm.weight", HEAD_DIM, mean=1.0, std=0.2)
+            m.matrix(f"blk.{il}.attn_output.weight", q, N_EMBD)
+        m.vector(f"blk.{il}.post_attention_norm.weight", N_EMBD, mean=1.0)
+
+
+def qwen35() -> Model:
+    n_ff = 128  # keeps the F32 file under 2 MB
+    m = Model("qwen35", 8)
+    qwen35_common(m, N_LAYER)
+    m.keys = [(k, n_ff if k.endswith(".feed_forward_length") else v) for k, v in m.keys]
+    for il in range(N_LAYER):
+        m.matrix(f"blk.{il}.ffn_gate.weight", N_EMBD, n_ff)
+        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, n_ff)
+        m.matrix(f"blk.{il}.ffn_down.weight", n_ff, N_EMBD)
+    return m
+
+
+def qwen35moe() -> Model:
+    # As qwen35, with 4 experts choosing 2 and a shared expert scaled by sigmoid(w · x).
+    n_expert, n_used, n_ff_exp, n_ff_shexp = 4, 2, 32, 32
+    m = Model("qwen35moe", 9)
+    m.key("expert_count", n_expert)
+    m.key("expert_used_count", n_used)
+    m.key("expert_feed_forward_length", n_ff_exp)
+    m.key("expert_shared_feed_forward_length", n_ff_shexp)
+    qwen35_common(m, N_LAYER)
+    for il in range(N_LAYER):
+        m.matrix(f"blk.{il}.ffn_gate_inp.weight", N_EMBD, n_expert, gain=8.0, quantize=False)
+        m.experts(f"blk.{il}.ffn_gate_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_up_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_down_exps.weight", n_ff_exp, N_EMBD, n_expert)
+        m.vector(f"blk.{il}.ffn_gate_inp_shexp.weight", N_EMBD, std=2.0 / math.sqrt(N_EMBD))
+        m.matrix(f"blk.{il}.ffn_gate_shexp.weight", N_EMBD, n_ff_shexp)
+        m.matrix(f"blk.{il}.ffn_up_shexp.weight", N_EMBD, n_ff_shexp)
+        m.matrix(f"blk.{il}.ffn_down_shexp.weight", n_ff_shexp, N_EMBD)
+    return m
+
+
+def gemma4() -> Model:
+    # Gemma 4 31B's shape scaled down: two window layers (16 tokens, 2 KV heads of 32 dims, 32
+    # rotated, base 10000) and a global one (1 KV head of 64 dims, base 1e6, proportional RoPE:
+    # 8 of its 32 pairs rotate, rope_freqs 1e30 for the rest) whose keys double as values (no
+    # attn_v); FFN widths per layer, a per-layer output scale, final logit softcapping.
+    pattern = [True, True, False]
+    kv_heads = [2, 2, 1]
+    n_ff = [96, 128, 160]
+    d_swa, d_full = 32, 64
+    m = Model("gemma4", 10)
+    m.key("attention.key_length", d_full)
+    m.key("attention.value_length", d_full)
+    m.key("attention.key_length_swa", d_swa)
+    m.key("attention.value_length_swa", d_swa)
+    m.key("rope.dimension_count", d_full)
+    m.key("rope.dimension_count_swa", d_swa)
+    m.key("attention.sliding_window", 16)
+    m.key("attention.sliding_window_pattern", pattern)
+    m.key("rope.freq_base_swa", 10000.0)
+    m.key("embedding_length_per_layer_input", 0)
+    m.key("final_logit_softcapping", 30.0)
+    common(m, tied=False)
+    m.keys = [(k, 1000000.0 if k.endswith("rope.freq_base") else v) for k, v in m.keys]
+    m.keys = [(k, n_ff if k.endswith(".feed_forward_length") else v) for k, v in m.keys]
+    m.keys = [(k, kv_heads if k.endswith(".attention.head_count_kv") else v) for k, v in m.keys]
+    m.tensors.append(("rope_freqs.weight", np.array([1.0] * 8 + [1e30] * 24, dtype=np.float32), False))
+    for il in range(N_LAYER):
+        d = d_swa if pattern[il] else d_full
+        m.vector(f"blk.{il}.attn_norm.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.attn_q.weight", N_EMBD, N_HEAD * d, gain=2.0)
+        m.matrix(f"blk.{il}.attn_k.weight", N_EMBD, kv_heads[il] * d, gain=2.0)
+        if pattern[il]:
+            m.matrix(f"blk.{il}.attn_v.weight", N_EMBD, kv_heads[il] * d)
+        m.vector(f"blk.{il}.attn_q_norm.weight", d, mean=1.0, std=0.2)
+        m.vector(f"blk.{il}.attn_k_norm.weight", d, mean=1.0, std=0.2)
+        m.matrix(f"blk.{il}.attn_output.weight", N_HEAD * d, N_EMBD)
+        m.vector(f"blk.{il}.post_attention_norm.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.ffn_norm.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.ffn_gate.weight", N_EMBD, n_ff[il])
+        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, n_ff[il])
+        m.matrix(f"blk.{il}.ffn_down.weight", n_ff[il], N_EMBD)
+        m.vector(f"blk.{il}.post_ffw_norm.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.layer_output_scale.weight", 1, mean=1.0, std=0.3)
+    return m
+
+
+def gemma4_e2b() -> Model:
+    # Gemma 4 E2B's extras: per-layer embeddings (32 per layer and token) and two shared-KV layers
+    # at the end (a window layer reading layer 0's rows, a global one reading layer 1's), with
+    # double-wide FFNs as E2B's shared layers have; heads of 32 dims throughout (the 31B-shaped
+    # model checks the differing ones), so the F32 file stays under 2 MB.
+    pattern = [True, False, True, False]
+    kv_heads = [2, 1, 2, 1]
+    n_ff = [32, 32, 64, 64]
+    d_swa, d_full, n_pl, n_layer, n_shared = 32, 32, 32, 4, 2
+    m = Model("gemma4", 11)
+    m.stem = "gemma4-e2b"
+    m.key("attention.key_length", d_full)
+    m.key("attention.value_length", d_full)
+    m.key("attention.key_length_swa", d_swa)
+    m.key("attention.value_length_swa", d_swa)
+    m.key("rope.dimension_count", d_full)
+    m.key("rope.dimension_count_swa", d_swa)
+    m.key("attention.sliding_window", 16)
+    m.key("attention.sliding_window_pattern", pattern)
+    m.key("attention.shared_kv_layers", n_shared)
+    m.key("rope.freq_base_swa", 10000.0)
+    m.key("embedding_length_per_layer_input", n_pl)
+    m.key("final_logit_softcapping", 30.0)
+    common(m, tied=False)
+    m.keys = [(k, 1000000.0 if k.endswith("rope.freq_base") else v) for k, v in m.keys]
+    m.keys = [(k, n_layer if k.endswith(".block_count") else v) for k, v in m.keys]
+    m.keys = [(k, n_ff if k.endswith(".feed_forward_length") else v) for k, v in m.keys]
+    m.keys = [(k, kv_heads if k.endswith(".attention.head_count_kv") else v) for k, v in m.keys]
+    m.tensors.append(("rope_freqs.weight", np.array([1.0] * 4 + [1e30] * 12, dtype=np.float32), False))
+    m.matrix("per_layer_token_embd.weight", n_layer * n_pl, 512, gain=math.sqrt(n_layer * n_pl))
+    m.matrix("per_layer_model_proj.weight", N_EMBD, n_layer * n_pl)
+    m.vector("per_layer_proj_norm.weight", n_pl, mean=1.0)
+    for il in range(n_layer):
+        d = d_swa if pattern[il] else d_full
+        shared = il >= n_layer - n_shared
+        m.vector(f"blk.{il}.attn_norm.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.attn_q.weight", N_EMBD, N_HEAD * d, gain=2.0)
+        if not shared:
+            m.matrix(f"blk.{il}.attn_k.weight", N_EMBD, kv_heads[il] * d, gain=2.0)
+            if pattern[il]:
+                m.matrix(f"blk.{il}.attn_v.weight", N_EMBD, kv_heads[il] * d)
+            m.vector(f"blk.{il}.attn_k_norm.weight", d, mean=1.0, std=0.2)
+        m.vector(f"blk.{il}.attn_q_norm.weight", d, mean=1.0, std=0.2)
+        m.matrix(f"blk.{il}.attn_output.weight", N_HEAD * d, N_EMBD)
+        m.vector(f"blk.{il}.post_attention_norm.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.ffn_norm.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.ffn_gate.weight", N_EMBD, n_ff[il])
+        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, n_ff[il])
+        m.matrix(f"blk.{il}.ffn_down.weight", n_ff[il], N_EMBD)
+        m.vector(f"blk.{il}.post_ffw_norm.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.inp_gate.weight", N_EMBD, n_pl, gain=2.0)
+        m.matrix(f"blk.{il}.proj.weight", n_pl, N_EMBD)
+        m.vector(f"blk.{il}.post_norm.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.layer_output_scale.weight", 1, mean=1.0, std=0.3)
+    return m
+
+
+def gemma4_moe() -> Model:
+    # Gemma 4 26B-A4B's layers: beside each dense GeGLU FFN, 4 GELU experts choosing 2 with their
+    # own pre/post norms, a router over RMSNorm(x) scaled by ffn_gate_inp.scale, a per-expert
+    # output scale; layer 0's gate and up experts fused (ffn_gate_up_exps), the others separate.
+    pattern = [True, True, False]
+    kv_heads = [2, 2, 1]
+    n_expert, n_used, n_ff_exp, n_ff = 4, 2, 32, 64
+    d = 32
+    m = Model("gemma4", 12)
+    m.stem = "gemma4-moe"
+    m.key("attention.key_length", d)
+    m.key("attention.value_length", d)
+    m.key("attention.key_length_swa", d)
+    m.key("attention.value_length_swa", d)
+    m.key("rope.dimension_count", d)
+    m.key("rope.dimension_count_swa", d)
+    m.key("attention.sliding_window", 16)
+    m.key("attention.sliding_window_pattern", pattern)
+    m.key("rope.freq_base_swa", 10000.0)
+    m.key("embedding_length_per_layer_input", 0)
+    m.key("final_logit_softcapping", 30.0)
+    m.key("expert_count", n_expert)
+    m.key("expert_used_count", n_used)
+    m.key("expert_feed_forward_length", n_ff_exp)
+    common(m, tied=False)
+    m.keys = [(k, 1000000.0 if k.endswith("rope.freq_base") else v) for k, v in m.keys]
+    m.keys = [(k, n_ff if k.endswith(".feed_forward_length") else v) for k, v in m.keys]
+    m.keys = [(k, kv_heads if k.endswith(".attention.head_count_kv") else v) for k, v in m.keys]
+    m.tensors.append(("rope_freqs.weight", np.array([1.0] * 4 + [1e30] * 12, dtype=np.float32), False))
+    for il in range(N_LAYER):
+        m.vector(f"blk.{il}.attn_norm.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.attn_q.weight", N_EMBD, N_HEAD * d, gain=2.0)
+        m.matrix(f"blk.{il}.attn_k.weight", N_EMBD, kv_heads[il] * d, gain=2.0)
+        if pattern[il]:
+            m.matrix(f"blk.{il}.attn_v.weight", N_EMBD, kv_heads[il] * d)
+        m.vector(f"blk.{il}.attn_q_norm.weight", d, mean=1.0, std=0.2)
+        m.vector(f"blk.{il}.attn_k_norm.weight", d, mean=1.0, std=0.2)
+        m.matrix(f"blk.{il}.attn_output.weight", N_HEAD * d, N_EMBD)
+        m.vector(f"blk.{il}.post_attention_norm.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.ffn_norm.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.ffn_gate.weight", N_EMBD, n_ff)
+        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, n_ff)
+        m.matrix(f"blk.{il}.ffn_down.weight", n_ff, N_EMBD)
+        m.vector(f"blk.{il}.post_ffw_norm_1.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.pre_ffw_norm_2.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.ffn_gate_inp.weight", N_EMBD, n_expert, gain=8.0, quantize=False)
+        m.vector(f"blk.{il}.ffn_gate_inp.scale", N_EMBD, mean=1.0, std=0.3)
+        if il == 0:
+            m.experts(f"blk.{il}.ffn_gate_up_exps.weight", N_EMBD, 2 * n_ff_exp, n_expert)
+        else:
+            m.experts(f"blk.{il}.ffn_gate_exps.weight", N_EMBD, n_ff_exp, n_expert)
+            m.experts(f"blk.{il}.ffn_up_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_down_exps.weight", n_ff_exp, N_EMBD, n_expert)
+        m.vector(f"blk.{il}.ffn_down_exps.scale", n_expert, mean=1.0, std=0.3)
+        m.vector(f"blk.{il}.post_ffw_norm_2.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.post_ffw_norm.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.layer_output_scale.weight", 1, mean=1.0, std=0.3)
+    return m
+
+
 def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGMLQuantizationType) -> None:
     w = gguf.GGUFWriter(str(path), m.arch)
     # general.name must not say "phi3": llama.cpp then sets attributes on Phi-3 vocabulary tokens
@@ -327,6 +566,8 @@ def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGML
             w.add_string(key, value)
         elif isinstance(value, bool):
             w.add_bool(key, value)
+        elif isinstance(value, list):
+            w.add_array(key, value)
         elif isinstance(value, float):
             w.add_float32(key, value)
         elif isinstance(value, list):
@@ -356,12 +597,13 @@ def main() -> None:
     vocab = gguf.GGUFReader(args.vocab_from)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss, deepseek32):
+    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss, deepseek32, qwen35, qwen35moe, gemma4, gemma4_e2b,
+                 gemma4_moe):
         if args.only and make.__name__.replace("_", "-") not in args.only and make.__name__ not in args.only:
             continue
         m = make()
         for qtype, tag in ((gguf.GGMLQuantizationType.F32, "f32"), (gguf.GGMLQuantizationType.Q8_0, "q8_0")):
-            path = out / f"{m.arch}-{tag}.gguf"
+            path = out / f"{getattr(m, 'stem', m.arch)}-{tag}.gguf"
             write(m, vocab, path, qtype)
             print(f"{path}: {path.stat().st_size} bytes")
 
