@@ -73,8 +73,8 @@ const TensorView *Model::findWeight(std::string_view name, std::initializer_list
              fmt::join(names, ", "));
     }
     if (!tensorTypeTraits(tensor->type).supported)
-        fail("{}: tensor '{}' has type {}, which this engine cannot compute with", m_file->label(), name,
-             tensorTypeName(tensor->type));
+        fail("{}: tensor '{}' has type {}, which this engine cannot compute with (it computes with {})",
+             m_file->label(), name, tensorTypeName(tensor->type), supportedTensorTypeList());
     if (std::find(m_counted.begin(), m_counted.end(), name) == m_counted.end()) {
         m_counted.emplace_back(name);
         m_weightsBytes += tensor->bytes;

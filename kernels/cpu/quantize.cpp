@@ -5,6 +5,8 @@
 
 #include "common/assert.h"
 #include "common/error.h"
+#include "kernels/cpu/dot_scalar.h"
+#include "kernels/cpu/iq_grids.h"
 #include "kernels/float16.h"
 
 #include <algorithm>
@@ -223,6 +225,199 @@ void dequantQ6_K(const BlockQ6_K *blocks, float *y, std::size_t nBlocks)
                 out[l + 32] = d * sc[s + 2] * static_cast<float>(((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32);
                 out[l + 64] = d * sc[s + 4] * static_cast<float>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
                 out[l + 96] = d * sc[s + 6] * static_cast<float>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+            }
+        }
+    }
+}
+
+// Q2_K: 16 sub-blocks of 16, x = d * (scale & 15) * q - dmin * (scale >> 4) with 2-bit q; qs byte
+// 32n + l holds element 128n + 32k + l in bits 2k..2k+1, whose sub-block is 8n + 2k + l / 16.
+void dequantQ2_K(const BlockQ2_K *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, y += kQkK) {
+        const BlockQ2_K &b = blocks[i];
+        const float d = fp16ToFloat(b.d), dmin = fp16ToFloat(b.dmin);
+        for (int e = 0; e < int(kQkK); ++e) {
+            const int n = e / 128, k = (e % 128) / 32, l = e % 32;
+            const std::uint8_t sc = b.scales[8 * n + 2 * k + l / 16];
+            const float dl = d * static_cast<float>(sc & 0x0f), ml = dmin * static_cast<float>(sc >> 4);
+            y[e] = dl * static_cast<float>((b.qs[32 * n + l] >> (2 * k)) & 3) - ml;
+        }
+    }
+}
+
+// Q3_K: Q2_K's 2-bit layout, minus 4 where the element's hmask bit (bit e / 32 of hmask[e % 32])
+// is clear; x = d * scale * q with q in -4..3.
+void dequantQ3_K(const BlockQ3_K *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, y += kQkK) {
+        const BlockQ3_K &b = blocks[i];
+        const float d = fp16ToFloat(b.d);
+        std::int8_t scales[16];
+        cpu::unpackQ3Scales(b.scales, scales);
+        for (int e = 0; e < int(kQkK); ++e) {
+            const int n = e / 128, k = (e % 128) / 32, l = e % 32;
+            const int low = (b.qs[32 * n + l] >> (2 * k)) & 3;
+            const int q = low - (((b.hmask[l] >> (e / 32)) & 1) ? 0 : 4);
+            const float dl = d * static_cast<float>(scales[8 * n + 2 * k + l / 16]);
+            y[e] = dl * static_cast<float>(q);
+        }
+    }
+}
+
+// IQ4_NL / IQ4_XS: nibbles index a fixed table of 16 levels (ggml's kvalues_iq4nl), 16 bytes
+// of nibbles per 32 values laid out as Q4_0's.
+void dequantIQ4_NL(const BlockIQ4_NL *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, y += kQk) {
+        const float d = fp16ToFloat(blocks[i].d);
+        for (std::size_t j = 0; j < kQk / 2; ++j) {
+            y[j] = d * static_cast<float>(kIq4nlValues[blocks[i].qs[j] & 0x0f]);
+            y[j + kQk / 2] = d * static_cast<float>(kIq4nlValues[blocks[i].qs[j] >> 4]);
+        }
+    }
+}
+
+// IQ4_XS: 8 sub-blocks of 32, 6-bit scale = low nibble of scalesL (sub-block s: byte s / 2,
+// nibble s % 2) | bits 2s..2s+1 of scalesH << 4, stored + 32.
+void dequantIQ4_XS(const BlockIQ4_XS *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i) {
+        const BlockIQ4_XS &b = blocks[i];
+        const float d = fp16ToFloat(b.d);
+        for (int s = 0; s < 8; ++s, y += 32) {
+            const int scale = iq4xsScale(b, s);
+            const float dl = d * static_cast<float>(scale);
+            const std::uint8_t *q = b.qs + 16 * s;
+            for (int j = 0; j < 16; ++j) {
+                y[j] = dl * static_cast<float>(kIq4nlValues[q[j] & 0x0f]);
+                y[j + 16] = dl * static_cast<float>(kIq4nlValues[q[j] >> 4]);
+            }
+        }
+    }
+}
+
+// MXFP4: e2m1 nibbles (doubled to integers, kMxfp4Values) times half the E8M0 scale 2^(e - 127).
+void dequantMXFP4(const BlockMXFP4 *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, y += kQk) {
+        const float d = e8m0Half(blocks[i].e);
+        for (std::size_t j = 0; j < kQk / 2; ++j) {
+            y[j] = static_cast<float>(kMxfp4Values[blocks[i].qs[j] & 0x0f]) * d;
+            y[j + kQk / 2] = static_cast<float>(kMxfp4Values[blocks[i].qs[j] >> 4]) * d;
+        }
+    }
+}
+
+// ---- the IQ2/IQ3 grid types: x = db * grid[index][j] * sign(j) per group of 8 (or 4) values ----
+
+int gridByte(std::uint64_t entry, int j)
+{
+    return static_cast<int>((entry >> (8 * j)) & 0xff);
+}
+
+float signOf(std::uint8_t signs, int j)
+{
+    return (signs >> j) & 1 ? -1.f : 1.f;
+}
+
+std::uint32_t readU32(const void *p)
+{
+    std::uint32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// IQ2_XXS: per 32 values two u32: four 8-bit grid indices, then four 7-bit sign indices and a
+// 4-bit scale at bit 28; db = d (0.5 + scale) / 4.
+void dequantIQ2_XXS(const BlockIQ2_XXS *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i) {
+        const float d = fp16ToFloat(blocks[i].d);
+        for (int ib = 0; ib < 8; ++ib) {
+            const std::uint32_t indices = readU32(blocks[i].qs + 4 * ib);
+            const std::uint32_t meta = readU32(blocks[i].qs + 4 * ib + 2);
+            const float db = d * (0.5f + static_cast<float>(meta >> 28)) * 0.25f;
+            for (int l = 0; l < 4; ++l, y += 8) {
+                const std::uint64_t entry = cpu::kIq2xxsGrid[(indices >> (8 * l)) & 0xff];
+                const std::uint8_t signs = cpu::iqSigns(meta >> (7 * l));
+                for (int j = 0; j < 8; ++j)
+                    y[j] = db * static_cast<float>(gridByte(entry, j)) * signOf(signs, j);
+            }
+        }
+    }
+}
+
+// IQ2_XS: per 8 values a u16 (9-bit grid index, 7-bit sign index); per 16 values a 4-bit scale.
+void dequantIQ2_XS(const BlockIQ2_XS *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i) {
+        const float d = fp16ToFloat(blocks[i].d);
+        for (int g = 0; g < 32; ++g, y += 8) {
+            const int scale = (blocks[i].scales[g / 4] >> (4 * ((g / 2) % 2))) & 0x0f;
+            const float db = d * (0.5f + static_cast<float>(scale)) * 0.25f;
+            const std::uint16_t q = blocks[i].qs[g];
+            const std::uint64_t entry = cpu::kIq2xsGrid[q & 511];
+            const std::uint8_t signs = cpu::iqSigns(q >> 9);
+            for (int j = 0; j < 8; ++j)
+                y[j] = db * static_cast<float>(gridByte(entry, j)) * signOf(signs, j);
+        }
+    }
+}
+
+// IQ2_S: per 8 values a 10-bit grid index (qs byte, 2 bits of qh) and a byte of explicit signs.
+void dequantIQ2_S(const BlockIQ2_S *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i) {
+        const BlockIQ2_S &b = blocks[i];
+        const float d = fp16ToFloat(b.d);
+        const std::uint8_t *signs = b.qs + kQkK / 8;
+        for (int g = 0; g < 32; ++g, y += 8) {
+            const int scale = (b.scales[g / 4] >> (4 * ((g / 2) % 2))) & 0x0f;
+            const float db = d * (0.5f + static_cast<float>(scale)) * 0.25f;
+            const int index = b.qs[g] | (((b.qh[g / 4] >> (2 * (g % 4))) & 3) << 8);
+            const std::uint64_t entry = cpu::kIq2sGrid[index];
+            for (int j = 0; j < 8; ++j)
+                y[j] = db * static_cast<float>(gridByte(entry, j)) * signOf(signs[g], j);
+        }
+    }
+}
+
+// IQ3_XXS: 64 grid indices of 4 values, then per 32 values a u32 of four 7-bit sign indices and
+// a 4-bit scale; db = d (0.5 + scale) / 2.
+void dequantIQ3_XXS(const BlockIQ3_XXS *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i) {
+        const float d = fp16ToFloat(blocks[i].d);
+        const std::uint8_t *qs = blocks[i].qs;
+        for (int ib = 0; ib < 8; ++ib) {
+            const std::uint32_t meta = readU32(qs + kQkK / 4 + 4 * ib);
+            const float db = d * (0.5f + static_cast<float>(meta >> 28)) * 0.5f;
+            for (int l = 0; l < 4; ++l, y += 8) {
+                const std::uint8_t signs = cpu::iqSigns(meta >> (7 * l));
+                for (int j = 0; j < 8; ++j) {
+                    const std::uint32_t entry = cpu::kIq3xxsGrid[qs[8 * ib + 2 * l + j / 4]];
+                    y[j] = db * static_cast<float>(gridByte(entry, j % 4)) * signOf(signs, j);
+                }
+            }
+        }
+    }
+}
+
+// IQ3_S: 64 nine-bit grid indices (qs byte, bit k of qh[k / 8]), a sign byte per 8 values, a
+// 4-bit scale per 32; db = d (1 + 2 scale).
+void dequantIQ3_S(const BlockIQ3_S *blocks, float *y, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i) {
+        const BlockIQ3_S &b = blocks[i];
+        const float d = fp16ToFloat(b.d);
+        for (int g = 0; g < 32; ++g, y += 8) {
+            const int scale = (b.scales[g / 8] >> (4 * ((g / 4) % 2))) & 0x0f;
+            const float db = d * static_cast<float>(1 + 2 * scale);
+            for (int j = 0; j < 8; ++j) {
+                const int k = 2 * g + j / 4; // grid index number
+                const int index = b.qs[k] | (((b.qh[k / 8] >> (k % 8)) & 1) << 8);
+                y[j] = db * static_cast<float>(gridByte(cpu::kIq3sGrid[index], j % 4)) * signOf(b.signs[g], j);
             }
         }
     }
@@ -493,6 +688,9 @@ bool canDequantize(TensorType type)
     case TensorType::Q4_0: case TensorType::Q4_1: case TensorType::Q5_0: case TensorType::Q5_1:
     case TensorType::Q8_0: case TensorType::Q8_1:
     case TensorType::Q4_K: case TensorType::Q5_K: case TensorType::Q6_K: case TensorType::Q8_K:
+    case TensorType::Q2_K: case TensorType::Q3_K: case TensorType::IQ4_NL: case TensorType::IQ4_XS:
+    case TensorType::MXFP4: case TensorType::IQ2_XXS: case TensorType::IQ2_XS: case TensorType::IQ2_S:
+    case TensorType::IQ3_XXS: case TensorType::IQ3_S:
         return true;
     default:
         return false;
@@ -501,7 +699,15 @@ bool canDequantize(TensorType type)
 
 bool canQuantize(TensorType type)
 {
-    return canDequantize(type);
+    switch (type) {
+    case TensorType::F32: case TensorType::F16: case TensorType::BF16:
+    case TensorType::Q4_0: case TensorType::Q4_1: case TensorType::Q5_0: case TensorType::Q5_1:
+    case TensorType::Q8_0: case TensorType::Q8_1:
+    case TensorType::Q4_K: case TensorType::Q5_K: case TensorType::Q6_K: case TensorType::Q8_K:
+        return true;
+    default:
+        return false;
+    }
 }
 
 void dequantizeRow(TensorType type, const void *src, float *dst, std::size_t n)
@@ -521,9 +727,19 @@ void dequantizeRow(TensorType type, const void *src, float *dst, std::size_t n)
     case TensorType::Q5_K: dequantQ5_K(static_cast<const BlockQ5_K *>(src), dst, nb); return;
     case TensorType::Q6_K: dequantQ6_K(static_cast<const BlockQ6_K *>(src), dst, nb); return;
     case TensorType::Q8_K: dequantQ8_K(static_cast<const BlockQ8_K *>(src), dst, nb); return;
+    case TensorType::Q2_K: dequantQ2_K(static_cast<const BlockQ2_K *>(src), dst, nb); return;
+    case TensorType::Q3_K: dequantQ3_K(static_cast<const BlockQ3_K *>(src), dst, nb); return;
+    case TensorType::IQ4_NL: dequantIQ4_NL(static_cast<const BlockIQ4_NL *>(src), dst, nb); return;
+    case TensorType::IQ4_XS: dequantIQ4_XS(static_cast<const BlockIQ4_XS *>(src), dst, nb); return;
+    case TensorType::MXFP4: dequantMXFP4(static_cast<const BlockMXFP4 *>(src), dst, nb); return;
+    case TensorType::IQ2_XXS: dequantIQ2_XXS(static_cast<const BlockIQ2_XXS *>(src), dst, nb); return;
+    case TensorType::IQ2_XS: dequantIQ2_XS(static_cast<const BlockIQ2_XS *>(src), dst, nb); return;
+    case TensorType::IQ2_S: dequantIQ2_S(static_cast<const BlockIQ2_S *>(src), dst, nb); return;
+    case TensorType::IQ3_XXS: dequantIQ3_XXS(static_cast<const BlockIQ3_XXS *>(src), dst, nb); return;
+    case TensorType::IQ3_S: dequantIQ3_S(static_cast<const BlockIQ3_S *>(src), dst, nb); return;
     default: break;
     }
-    // A file may hold a type we know by name but cannot compute with (Q2_K, Q3_K).
+    // A file may hold a type we know by name but cannot compute with (IQ1_S, TQ1_0, ...).
     fail("dequantizeRow: tensor type {} is not supported", tensorTypeName(type));
 }
 

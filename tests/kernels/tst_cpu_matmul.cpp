@@ -267,7 +267,7 @@ TEST_CASE("matmul rejects weights it cannot compute with")
     auto backend = nw::makeCpuBackend(1);
     std::vector<std::byte> data(1024);
     std::vector<float> x(256), y(4);
-    CHECK_THROWS_AS(backend->matmul({TensorType::Q2_K, 1, 256, data.data(), 0}, x.data(), y.data(), 1), nw::Error);
+    CHECK_THROWS_AS(backend->matmul({TensorType::IQ1_S, 1, 256, data.data(), 0}, x.data(), y.data(), 1), nw::Error);
     CHECK_THROWS_AS(backend->matmul({TensorType::Q4_0, 1, 33, data.data(), 0}, x.data(), y.data(), 1), nw::Error);
     CHECK_THROWS_AS(backend->matmul({TensorType::Q8_0, 1, 64, data.data(), 10}, x.data(), y.data(), 1), nw::Error);
 }

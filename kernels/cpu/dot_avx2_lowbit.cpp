@@ -1,0 +1,353 @@
+// AVX2 dot products of Q2_K, Q3_K, IQ4_NL, IQ4_XS, MXFP4 and the IQ2/IQ3 grid types with their
+// activation blocks (Q8_K for the 256-blocks, Q8_0 for IQ4_NL and MXFP4, as ggml-cpu pairs them). Layouts in
+// kernels/tensor_type.h; the scalar kernels in dot_scalar.cpp are the yardstick.
+#include "kernels/cpu/dot_avx2_lowbit.h"
+
+#if defined(__x86_64__)
+
+#include "kernels/cpu/avx2_common.h"
+#include "kernels/cpu/dot_scalar.h"
+#include "kernels/cpu/iq_grids.h"
+
+#include <cstring>
+
+namespace nw::cpu::avx2 {
+namespace {
+
+NW_AVX2 inline __m256i load32(const void *p)
+{
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+}
+
+// Unsigned scale bytes sc[2m] and sc[2m+1] (of 16 in `scales`, repeated in both 128-bit lanes)
+// as int16 lanes: the low 128 bits all sc[2m], the high 128 bits all sc[2m+1] — the multipliers
+// of one 32-value group's two sub-blocks of 16 after maddubs.
+NW_AVX2 inline __m256i scalePairU8(__m256i scales, int m)
+{
+    // Control bytes per int16: the scale's index in the low byte, 0x80 (= zero) in the high one.
+    const __m256i base = _mm256_setr_m128i(_mm_set1_epi16(static_cast<short>(0x8000)),
+                                           _mm_set1_epi16(static_cast<short>(0x8001)));
+    return _mm256_shuffle_epi8(scales, _mm256_add_epi16(base, _mm256_set1_epi16(static_cast<short>(2 * m))));
+}
+
+// The same for signed scale bytes: shuffled into the high byte of each int16, then shifted down
+// arithmetically so the sign extends.
+NW_AVX2 inline __m256i scalePairI8(__m256i scales, int m)
+{
+    const __m256i base = _mm256_setr_m128i(_mm_set1_epi16(0x0080), _mm_set1_epi16(0x0180));
+    const __m256i control = _mm256_add_epi16(base, _mm256_set1_epi16(static_cast<short>(2 * m << 8)));
+    return _mm256_srai_epi16(_mm256_shuffle_epi8(scales, control), 8);
+}
+
+// Bit b of each byte moved to bit 2 (value 0 or 4); b is a constant once the loops unroll.
+NW_AVX2 inline __m256i bitAsFour(__m256i bytes, int b)
+{
+    const __m256i moved = b >= 2 ? _mm256_srli_epi16(bytes, b - 2) : _mm256_slli_epi16(bytes, 2 - b);
+    return _mm256_and_si256(moved, _mm256_set1_epi8(4));
+}
+
+// A 16-entry int8 table in both lanes, looked up by 32 nibbles.
+NW_AVX2 inline __m256i lookup16(const std::int8_t *table)
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i *>(table)));
+}
+
+} // namespace
+
+// Q2_K: per 128 values one 32-byte load holds four 32-value groups at bit pairs 0, 2, 4, 6; a
+// group's maddubs leaves its two sub-blocks of 16 in the two 128-bit lanes, where madd applies
+// their scales. The mins meet the Q8_K per-16 sums in one madd per block.
+NW_AVX2 float dotQ2_K(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = reinterpret_cast<const BlockQ2_K *>(w);
+    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+    __m256 acc = _mm256_setzero_ps();
+    float minsTotal = 0.f;
+    for (std::int64_t i = 0; i < cols / 256; ++i) {
+        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i *>(wb[i].scales));
+        const __m256i scales = _mm256_broadcastsi128_si256(_mm_and_si128(packed, low4));
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low4));
+        const int summ = hsumI32(_mm256_madd_epi16(mins, load32(xb[i].bsums)));
+        __m256i sumi = _mm256_setzero_si256();
+        #pragma GCC unroll 2
+        for (int n = 0; n < 2; ++n) {
+            const __m256i q = load32(wb[i].qs + 32 * n);
+            #pragma GCC unroll 4
+            for (int k = 0; k < 4; ++k) {
+                const __m256i qk = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3);
+                const __m256i p = _mm256_maddubs_epi16(qk, load32(xb[i].qs + 128 * n + 32 * k));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scalePairU8(scales, 4 * n + k)));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(wb[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+        minsTotal += xb[i].d * f16(wb[i].dmin) * static_cast<float>(summ);
+    }
+    return hsum(acc) - minsTotal;
+}
+
+// Q3_K: q = low2 - 4 (high bit clear): maddubs(low2, y) - maddubs(4 · !high, y), both unsigned
+// against the signed activations, then the signed 6-bit scales through madd.
+NW_AVX2 float dotQ3_K(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = reinterpret_cast<const BlockQ3_K *>(w);
+    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < cols / 256; ++i) {
+        std::int8_t sc[16];
+        unpackQ3Scales(wb[i].scales, sc);
+        const __m256i scales = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i *>(sc)));
+        const __m256i notHigh = _mm256_xor_si256(load32(wb[i].hmask), _mm256_set1_epi8(-1));
+        __m256i sumi = _mm256_setzero_si256();
+        #pragma GCC unroll 2
+        for (int n = 0; n < 2; ++n) {
+            const __m256i q = load32(wb[i].qs + 32 * n);
+            #pragma GCC unroll 4
+            for (int k = 0; k < 4; ++k) {
+                const __m256i qk = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3);
+                const __m256i minus4 = bitAsFour(notHigh, 4 * n + k);
+                const __m256i y = load32(xb[i].qs + 128 * n + 32 * k);
+                const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(qk, y), _mm256_maddubs_epi16(minus4, y));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scalePairI8(scales, 4 * n + k)));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(wb[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum(acc);
+}
+
+// IQ4_NL: the nibbles look their int8 levels up with one shuffle; then as Q8_0 · Q8_0.
+NW_AVX2 float dotIQ4_NL(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = reinterpret_cast<const BlockIQ4_NL *>(w);
+    const auto *xb = reinterpret_cast<const BlockQ8_0 *>(x);
+    const __m256i levels = lookup16(kIq4nlValues);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    const std::int64_t n = cols / 32;
+    std::int64_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        const __m256i a0 = _mm256_shuffle_epi8(levels, nibbles(wb[i].qs));
+        const __m256i a1 = _mm256_shuffle_epi8(levels, nibbles(wb[i + 1].qs));
+        const __m256i p0 = dotI8(a0, load32(xb[i].qs));
+        const __m256i p1 = dotI8(a1, load32(xb[i + 1].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(wb[i].d) * f16(xb[i].d)), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16(wb[i + 1].d) * f16(xb[i + 1].d)), _mm256_cvtepi32_ps(p1), acc1);
+    }
+    for (; i < n; ++i) {
+        const __m256i a = _mm256_shuffle_epi8(levels, nibbles(wb[i].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(wb[i].d) * f16(xb[i].d)), _mm256_cvtepi32_ps(dotI8(a, load32(xb[i].qs))),
+                               acc0);
+    }
+    return hsum(_mm256_add_ps(acc0, acc1));
+}
+
+// IQ4_XS: IQ4_NL's lookup per sub-block of 32, its 6-bit scale applied by madd.
+NW_AVX2 float dotIQ4_XS(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = reinterpret_cast<const BlockIQ4_XS *>(w);
+    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
+    const __m256i levels = lookup16(kIq4nlValues);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < cols / 256; ++i) {
+        __m256i sumi = _mm256_setzero_si256();
+        #pragma GCC unroll 8
+        for (int s = 0; s < 8; ++s) {
+            const __m256i a = _mm256_shuffle_epi8(levels, nibbles(wb[i].qs + 16 * s));
+            const __m256i y = load32(xb[i].qs + 32 * s);
+            const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(y, a));
+            const __m256i scale = _mm256_set1_epi16(static_cast<short>(iq4xsScale(wb[i], s)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(wb[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum(acc);
+}
+
+// MXFP4: as IQ4_NL with the doubled e2m1 levels and half the E8M0 scale.
+NW_AVX2 float dotMXFP4(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = reinterpret_cast<const BlockMXFP4 *>(w);
+    const auto *xb = reinterpret_cast<const BlockQ8_0 *>(x);
+    const __m256i levels = lookup16(kMxfp4Values);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    const std::int64_t n = cols / 32;
+    std::int64_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        const __m256i a0 = _mm256_shuffle_epi8(levels, nibbles(wb[i].qs));
+        const __m256i a1 = _mm256_shuffle_epi8(levels, nibbles(wb[i + 1].qs));
+        const __m256i p0 = dotI8(a0, load32(xb[i].qs));
+        const __m256i p1 = dotI8(a1, load32(xb[i + 1].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(e8m0Half(wb[i].e) * f16(xb[i].d)), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(e8m0Half(wb[i + 1].e) * f16(xb[i + 1].d)), _mm256_cvtepi32_ps(p1), acc1);
+    }
+    for (; i < n; ++i) {
+        const __m256i a = _mm256_shuffle_epi8(levels, nibbles(wb[i].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(e8m0Half(wb[i].e) * f16(xb[i].d)),
+                               _mm256_cvtepi32_ps(dotI8(a, load32(xb[i].qs))), acc0);
+    }
+    return hsum(_mm256_add_ps(acc0, acc1));
+}
+
+// ---- IQ2/IQ3 grid types: per 32 values the grid entries are gathered into one register of
+// unsigned magnitudes, the signs are moved onto the activations (sign_epi8 with ±1 bytes from
+// kSignMultipliers), and one maddubs + madd with the scale multiplier (2 s + 1) sums them.
+
+namespace {
+
+NW_AVX2 inline __m256i signs4(std::uint8_t s0, std::uint8_t s1, std::uint8_t s2, std::uint8_t s3)
+{
+    const auto &m = kSignMultipliers.v;
+    return _mm256_setr_epi64x(static_cast<long long>(m[s0]), static_cast<long long>(m[s1]),
+                              static_cast<long long>(m[s2]), static_cast<long long>(m[s3]));
+}
+
+NW_AVX2 inline __m256i grid4(const std::uint64_t *grid, int a, int b, int c, int d)
+{
+    return _mm256_setr_epi64x(static_cast<long long>(grid[a]), static_cast<long long>(grid[b]),
+                              static_cast<long long>(grid[c]), static_cast<long long>(grid[d]));
+}
+
+NW_AVX2 inline __m256i grid8(const std::uint32_t *grid, const int *k)
+{
+    return _mm256_setr_epi32(static_cast<int>(grid[k[0]]), static_cast<int>(grid[k[1]]), static_cast<int>(grid[k[2]]),
+                             static_cast<int>(grid[k[3]]), static_cast<int>(grid[k[4]]), static_cast<int>(grid[k[5]]),
+                             static_cast<int>(grid[k[6]]), static_cast<int>(grid[k[7]]));
+}
+
+NW_AVX2 inline std::uint32_t u32At(const void *p)
+{
+    std::uint32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// Magnitudes (unsigned, <= 62) x signed activations → 16 int16 pair sums, times `scales` (int16
+// lanes) → 8 int32.
+NW_AVX2 inline __m256i gridProducts(__m256i magnitudes, __m256i signs, const std::int8_t *y, __m256i scales)
+{
+    const __m256i signedY = _mm256_sign_epi8(load32(y), signs);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, signedY), scales);
+}
+
+} // namespace
+
+NW_AVX2 float dotIQ2_XXS(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = reinterpret_cast<const BlockIQ2_XXS *>(w);
+    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < cols / 256; ++i) {
+        __m256i sumi = _mm256_setzero_si256();
+        #pragma GCC unroll 2
+        for (int ib = 0; ib < 8; ++ib) {
+            const std::uint32_t idx = u32At(wb[i].qs + 4 * ib), meta = u32At(wb[i].qs + 4 * ib + 2);
+            const __m256i mag = grid4(kIq2xxsGrid, idx & 0xff, (idx >> 8) & 0xff, (idx >> 16) & 0xff, idx >> 24);
+            const __m256i sg = signs4(iqSigns(meta), iqSigns(meta >> 7), iqSigns(meta >> 14), iqSigns(meta >> 21));
+            const __m256i scale = _mm256_set1_epi16(static_cast<short>(2 * (meta >> 28) + 1));
+            sumi = _mm256_add_epi32(sumi, gridProducts(mag, sg, xb[i].qs + 32 * ib, scale));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(wb[i].d) * 0.125f), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum(acc);
+}
+
+NW_AVX2 float dotIQ2_XS(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = reinterpret_cast<const BlockIQ2_XS *>(w);
+    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < cols / 256; ++i) {
+        __m256i sumi = _mm256_setzero_si256();
+        #pragma GCC unroll 2
+        for (int ib = 0; ib < 8; ++ib) {
+            const std::uint16_t *q = wb[i].qs + 4 * ib;
+            const __m256i mag = grid4(kIq2xsGrid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511);
+            const __m256i sg = signs4(iqSigns(q[0] >> 9), iqSigns(q[1] >> 9), iqSigns(q[2] >> 9), iqSigns(q[3] >> 9));
+            const int sc = wb[i].scales[ib];
+            const __m256i scales = _mm256_setr_m128i(_mm_set1_epi16(static_cast<short>(2 * (sc & 0x0f) + 1)),
+                                                     _mm_set1_epi16(static_cast<short>(2 * (sc >> 4) + 1)));
+            sumi = _mm256_add_epi32(sumi, gridProducts(mag, sg, xb[i].qs + 32 * ib, scales));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(wb[i].d) * 0.125f), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum(acc);
+}
+
+NW_AVX2 float dotIQ2_S(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = reinterpret_cast<const BlockIQ2_S *>(w);
+    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < cols / 256; ++i) {
+        const BlockIQ2_S &b = wb[i];
+        const std::uint8_t *signs = b.qs + 32;
+        __m256i sumi = _mm256_setzero_si256();
+        #pragma GCC unroll 2
+        for (int ib = 0; ib < 8; ++ib) {
+            const std::uint8_t *q = b.qs + 4 * ib;
+            const int h = b.qh[ib];
+            const __m256i mag = grid4(kIq2sGrid, q[0] | ((h << 8) & 0x300), q[1] | ((h << 6) & 0x300),
+                                      q[2] | ((h << 4) & 0x300), q[3] | ((h << 2) & 0x300));
+            const std::uint8_t *s = signs + 4 * ib;
+            const int sc = b.scales[ib];
+            const __m256i scales = _mm256_setr_m128i(_mm_set1_epi16(static_cast<short>(2 * (sc & 0x0f) + 1)),
+                                                     _mm_set1_epi16(static_cast<short>(2 * (sc >> 4) + 1)));
+            sumi = _mm256_add_epi32(sumi, gridProducts(mag, signs4(s[0], s[1], s[2], s[3]), xb[i].qs + 32 * ib, scales));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(b.d) * 0.125f), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum(acc);
+}
+
+NW_AVX2 float dotIQ3_XXS(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = reinterpret_cast<const BlockIQ3_XXS *>(w);
+    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < cols / 256; ++i) {
+        const std::uint8_t *qs = wb[i].qs;
+        __m256i sumi = _mm256_setzero_si256();
+        #pragma GCC unroll 2
+        for (int ib = 0; ib < 8; ++ib) {
+            const std::uint8_t *q = qs + 8 * ib;
+            const int k[8] = {q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]};
+            const std::uint32_t meta = u32At(qs + 64 + 4 * ib);
+            const __m256i sg = signs4(iqSigns(meta), iqSigns(meta >> 7), iqSigns(meta >> 14), iqSigns(meta >> 21));
+            const __m256i scale = _mm256_set1_epi16(static_cast<short>(2 * (meta >> 28) + 1));
+            sumi = _mm256_add_epi32(sumi, gridProducts(grid8(kIq3xxsGrid, k), sg, xb[i].qs + 32 * ib, scale));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(wb[i].d) * 0.25f), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum(acc);
+}
+
+NW_AVX2 float dotIQ3_S(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    const auto *wb = reinterpret_cast<const BlockIQ3_S *>(w);
+    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t i = 0; i < cols / 256; ++i) {
+        const BlockIQ3_S &b = wb[i];
+        __m256i sumi = _mm256_setzero_si256();
+        #pragma GCC unroll 2
+        for (int ib = 0; ib < 8; ++ib) {
+            const std::uint8_t *q = b.qs + 8 * ib;
+            const int h = b.qh[ib];
+            int k[8];
+            for (int j = 0; j < 8; ++j)
+                k[j] = q[j] | (((h >> j) & 1) << 8);
+            const std::uint8_t *s = b.signs + 4 * ib;
+            const __m256i scale = _mm256_set1_epi16(static_cast<short>(2 * ((b.scales[ib / 2] >> (4 * (ib % 2))) & 0x0f) + 1));
+            sumi = _mm256_add_epi32(sumi, gridProducts(grid8(kIq3sGrid, k), signs4(s[0], s[1], s[2], s[3]),
+                                                       xb[i].qs + 32 * ib, scale));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(b.d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum(acc);
+}
+
+} // namespace nw::cpu::avx2
+
+#endif
