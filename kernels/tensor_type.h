@@ -233,6 +233,18 @@ inline int iq4xsScale(const BlockIQ4_XS &b, int s)
     return (low | (high << 4)) - 32;
 }
 
+// Q3_K's sixteen 6-bit scales, minus their offset 32, from its 12 packed bytes: the low nibbles
+// of bytes 0..7 are scales 0..7, their high nibbles scales 8..15; byte 8 + j % 4 holds scale j's
+// top two bits at bit 2 (j / 4).
+inline void unpackQ3Scales(const std::uint8_t *packed, std::int8_t *scales)
+{
+    for (int j = 0; j < 16; ++j) {
+        const int low = j < 8 ? packed[j] & 0x0f : packed[j - 8] >> 4;
+        const int high = (packed[8 + j % 4] >> (2 * (j / 4))) & 3;
+        scales[j] = static_cast<std::int8_t>((low | (high << 4)) - 32);
+    }
+}
+
 static_assert(sizeof(BlockQ4_0) == 18);
 static_assert(sizeof(BlockQ4_1) == 20);
 static_assert(sizeof(BlockQ5_0) == 22);

@@ -583,15 +583,6 @@ void unpackKScales(const std::uint8_t *packed, std::uint8_t *scales, std::uint8_
     std::memcpy(mins + 4, &minsHigh, 4);
 }
 
-void unpackQ3Scales(const std::uint8_t *packed, std::int8_t *scales)
-{
-    for (int j = 0; j < 16; ++j) {
-        const int low = j < 8 ? packed[j] & 0x0f : packed[j - 8] >> 4;
-        const int high = (packed[8 + j % 4] >> (2 * (j / 4))) & 3;
-        scales[j] = static_cast<std::int8_t>((low | (high << 4)) - 32);
-    }
-}
-
 std::size_t activationRowBytes(ActivationFormat format, std::int64_t cols)
 {
     const auto n = static_cast<std::size_t>(cols);

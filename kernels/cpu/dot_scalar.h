@@ -10,11 +10,6 @@ namespace nw::cpu {
 // The 8 six-bit scales and mins of a Q4_K / Q5_K super-block from its 12 packed bytes.
 void unpackKScales(const std::uint8_t *packed, std::uint8_t *scales, std::uint8_t *mins);
 
-// Q3_K's sixteen 6-bit scales, minus their offset 32, from its 12 packed bytes: the low nibbles
-// of bytes 0..7 are scales 0..7, their high nibbles scales 8..15; byte 8 + j % 4 holds scale j's
-// top two bits at bit 2 (j / 4).
-void unpackQ3Scales(const std::uint8_t *packed, std::int8_t *scales);
-
 // Position of a type in the kernel tables (-1: matmul does not support it); the tables have
 // kKernelTypes rows.
 int kernelIndex(TensorType type);

@@ -5,7 +5,6 @@
 
 #include "common/assert.h"
 #include "common/error.h"
-#include "kernels/cpu/dot_scalar.h"
 #include "kernels/cpu/iq_grids.h"
 #include "kernels/float16.h"
 
@@ -254,7 +253,7 @@ void dequantQ3_K(const BlockQ3_K *blocks, float *y, std::size_t nBlocks)
         const BlockQ3_K &b = blocks[i];
         const float d = fp16ToFloat(b.d);
         std::int8_t scales[16];
-        cpu::unpackQ3Scales(b.scales, scales);
+        unpackQ3Scales(b.scales, scales);
         for (int e = 0; e < int(kQkK); ++e) {
             const int n = e / 128, k = (e % 128) / 32, l = e % 32;
             const int low = (b.qs[32 * n + l] >> (2 * k)) & 3;
@@ -550,45 +549,53 @@ void quantQ8(const float *x, Block *blocks, std::size_t nBlocks)
     }
 }
 
-// Q4_K/Q5_K: per sub-block of 32 an affine range [-min, -min + levels*scale] with min >= 0
-// (the range always holds 0), its 6-bit min quantized first (rounded up, so the range still
-// reaches the smallest value), then its 6-bit scale rounded up against the real min so the
-// largest value is not clipped. The error per value is at most half the sub-block's step.
-template <typename Block>
-void quantKAffine(const float *x, Block &b, int levels, int *q)
+// Q2_K/Q4_K/Q5_K: per sub-block an affine range [-min, -min + levels*scale] with min >= 0
+// (the range always holds 0), its min quantized first to a multiple of dmin (rounded up, so the
+// range still reaches the smallest value), then its scale to a multiple of d rounded up against
+// the real min so the largest value is not clipped; both multiples are at most scaleMax. The
+// error per value is at most half the sub-block's step.
+template <typename Block, int nSub, int subLen>
+void quantKAffine(const float *x, Block &b, int levels, int scaleMax, int *q, int *scaleQ, int *minQ)
 {
-    constexpr int nSub = 8;
     float mins[nSub], maxs[nSub];
     float maxMin = 0.0f;
     for (int s = 0; s < nSub; ++s) {
         float lo = 0.0f, hi = 0.0f;
-        for (int l = 0; l < 32; ++l) {
-            lo = std::min(lo, x[32 * s + l]);
-            hi = std::max(hi, x[32 * s + l]);
+        for (int l = 0; l < subLen; ++l) {
+            lo = std::min(lo, x[subLen * s + l]);
+            hi = std::max(hi, x[subLen * s + l]);
         }
         mins[s] = -lo;
         maxs[s] = hi;
         maxMin = std::max(maxMin, mins[s]);
     }
-    b.dmin = fp16AtLeast(maxMin / 63.0f);
+    const float top = static_cast<float>(scaleMax);
+    b.dmin = fp16AtLeast(maxMin / top);
     const float dmin = fp16ToFloat(b.dmin);
-    int minQ[nSub], scaleQ[nSub];
     float needed[nSub], maxNeeded = 0.0f;
     for (int s = 0; s < nSub; ++s) {
-        minQ[s] = dmin > 0.0f ? std::clamp(static_cast<int>(std::ceil(mins[s] / dmin)), 0, 63) : 0;
+        minQ[s] = dmin > 0.0f ? std::clamp(static_cast<int>(std::ceil(mins[s] / dmin)), 0, scaleMax) : 0;
         needed[s] = (maxs[s] + dmin * static_cast<float>(minQ[s])) / static_cast<float>(levels);
         maxNeeded = std::max(maxNeeded, needed[s]);
     }
-    b.d = fp16AtLeast(maxNeeded / 63.0f);
+    b.d = fp16AtLeast(maxNeeded / top);
     const float d = fp16ToFloat(b.d);
     for (int s = 0; s < nSub; ++s) {
-        scaleQ[s] = d > 0.0f ? std::clamp(static_cast<int>(std::ceil(needed[s] / d)), 0, 63) : 0;
+        scaleQ[s] = d > 0.0f ? std::clamp(static_cast<int>(std::ceil(needed[s] / d)), 0, scaleMax) : 0;
         const float step = d * static_cast<float>(scaleQ[s]);
         const float offset = dmin * static_cast<float>(minQ[s]);
         const float inv = step > 0.0f ? 1.0f / step : 0.0f;
-        for (int l = 0; l < 32; ++l)
-            q[32 * s + l] = std::clamp(roundToInt((x[32 * s + l] + offset) * inv), 0, levels);
+        for (int l = 0; l < subLen; ++l)
+            q[subLen * s + l] = std::clamp(roundToInt((x[subLen * s + l] + offset) * inv), 0, levels);
     }
+}
+
+// Q4_K/Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins, packed as get_scale_min_k4 reads them.
+template <typename Block>
+void quantKAffine(const float *x, Block &b, int levels, int *q)
+{
+    int scaleQ[8], minQ[8];
+    quantKAffine<Block, 8, 32>(x, b, levels, 63, q, scaleQ, minQ);
     packScaleMin(b.scales, scaleQ, minQ);
 }
 
@@ -653,6 +660,161 @@ void quantQ6_K(const float *x, BlockQ6_K *blocks, std::size_t nBlocks)
     }
 }
 
+// Q2_K: 16 sub-blocks of 16, 2-bit quants, 4-bit scales and mins (scale low nibble, min high).
+void quantQ2_K(const float *x, BlockQ2_K *blocks, std::size_t nBlocks)
+{
+    int q[kQkK], scaleQ[16], minQ[16];
+    for (std::size_t i = 0; i < nBlocks; ++i, x += kQkK) {
+        BlockQ2_K &b = blocks[i];
+        quantKAffine<BlockQ2_K, 16, 16>(x, b, 3, 15, q, scaleQ, minQ);
+        for (int s = 0; s < 16; ++s)
+            b.scales[s] = static_cast<std::uint8_t>(scaleQ[s] | (minQ[s] << 4));
+        std::memset(b.qs, 0, sizeof b.qs);
+        for (int e = 0; e < int(kQkK); ++e) {
+            const int n = e / 128, k = (e % 128) / 32, l = e % 32;
+            b.qs[32 * n + l] |= static_cast<std::uint8_t>(q[e] << (2 * k));
+        }
+    }
+}
+
+// Q3_K: per sub-block of 16 a step amax/3 (quants -3..3 of -4..3, so nothing clips), as a
+// 6-bit multiple of the super-block d rounded up.
+void quantQ3_K(const float *x, BlockQ3_K *blocks, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, x += kQkK) {
+        BlockQ3_K &b = blocks[i];
+        float needed[16], maxNeeded = 0.0f;
+        for (int s = 0; s < 16; ++s) {
+            float amax = 0.0f;
+            for (int l = 0; l < 16; ++l)
+                amax = std::max(amax, std::fabs(x[16 * s + l]));
+            needed[s] = amax / 3.0f;
+            maxNeeded = std::max(maxNeeded, needed[s]);
+        }
+        b.d = fp16AtLeast(maxNeeded / 31.0f);
+        const float d = fp16ToFloat(b.d);
+        std::memset(b.hmask, 0, sizeof b.hmask);
+        std::memset(b.qs, 0, sizeof b.qs);
+        std::memset(b.scales, 0, sizeof b.scales);
+        for (int s = 0; s < 16; ++s) {
+            const int scale = d > 0.0f ? std::clamp(static_cast<int>(std::ceil(needed[s] / d)), 0, 31) : 0;
+            // Stored + 32: low nibble in byte s % 8 (high nibble for s >= 8), top 2 bits in byte
+            // 8 + s % 4 at bit 2 (s / 4) — unpackQ3Scales' layout.
+            const int stored = scale + 32;
+            b.scales[s % 8] |= static_cast<std::uint8_t>((stored & 0x0f) << (s < 8 ? 0 : 4));
+            b.scales[8 + s % 4] |= static_cast<std::uint8_t>((stored >> 4) << (2 * (s / 4)));
+            const float step = d * static_cast<float>(scale);
+            const float inv = step > 0.0f ? 1.0f / step : 0.0f;
+            for (int l = 0; l < 16; ++l) {
+                const int e = 16 * s + l;
+                const int v = std::clamp(roundToInt(x[e] * inv), -4, 3) + 4; // 0..7
+                const int n = e / 128, k = (e % 128) / 32, m = e % 32;
+                b.qs[32 * n + m] |= static_cast<std::uint8_t>((v & 3) << (2 * k));
+                b.hmask[m] |= static_cast<std::uint8_t>((v >> 2) << (e / 32));
+            }
+        }
+    }
+}
+
+// The index of the level of `table` (16 entries) nearest to v.
+int nearestLevel(const std::int8_t *table, float v)
+{
+    int best = 0;
+    float bestError = std::fabs(v - static_cast<float>(table[0]));
+    for (int k = 1; k < 16; ++k)
+        if (const float error = std::fabs(v - static_cast<float>(table[k])); error < bestError) {
+            best = k;
+            bestError = error;
+        }
+    return best;
+}
+
+// An IQ4 scale for n values: the extreme on the -127 level, or on the +113 level (then nothing
+// clips), whichever leaves the smaller squared error.
+float iq4Scale(const float *x, int n)
+{
+    float extreme = 0.0f;
+    for (int j = 0; j < n; ++j)
+        if (std::fabs(x[j]) > std::fabs(extreme))
+            extreme = x[j];
+    if (extreme == 0.0f)
+        return 0.0f;
+    float best = 0.0f, bestError = 0.0f;
+    for (const float d : {extreme / -127.0f, extreme / 113.0f}) {
+        float error = 0.0f;
+        for (int j = 0; j < n; ++j) {
+            const float e = x[j] - d * static_cast<float>(kIq4nlValues[nearestLevel(kIq4nlValues, x[j] / d)]);
+            error += e * e;
+        }
+        if (best == 0.0f || error < bestError) {
+            best = d;
+            bestError = error;
+        }
+    }
+    return best;
+}
+
+void packNibbles(const float *x, float d, const std::int8_t *table, std::uint8_t *qs)
+{
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < 16; ++j)
+        qs[j] = static_cast<std::uint8_t>(nearestLevel(table, x[j] * id) | (nearestLevel(table, x[j + 16] * id) << 4));
+}
+
+void quantIQ4_NL(const float *x, BlockIQ4_NL *blocks, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, x += kQk) {
+        blocks[i].d = floatToFp16(iq4Scale(x, kQk));
+        packNibbles(x, fp16ToFloat(blocks[i].d), kIq4nlValues, blocks[i].qs);
+    }
+}
+
+// IQ4_XS: each sub-block's IQ4 scale as a 6-bit signed multiple of d = max |scale| / 31, rounded
+// away from zero so the sub-block's range does not shrink.
+void quantIQ4_XS(const float *x, BlockIQ4_XS *blocks, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, x += kQkK) {
+        BlockIQ4_XS &b = blocks[i];
+        float scales[8], maxScale = 0.0f;
+        for (int s = 0; s < 8; ++s) {
+            scales[s] = iq4Scale(x + 32 * s, 32);
+            maxScale = std::max(maxScale, std::fabs(scales[s]));
+        }
+        b.d = fp16AtLeast(maxScale / 31.0f);
+        const float d = fp16ToFloat(b.d);
+        b.scalesH = 0;
+        std::memset(b.scalesL, 0, sizeof b.scalesL);
+        for (int s = 0; s < 8; ++s) {
+            const float ratio = d > 0.0f ? scales[s] / d : 0.0f;
+            const int ls = std::clamp(static_cast<int>(ratio < 0 ? std::floor(ratio) : std::ceil(ratio)), -32, 31);
+            const int stored = ls + 32;
+            b.scalesL[s / 2] |= static_cast<std::uint8_t>((stored & 0x0f) << (4 * (s % 2)));
+            b.scalesH = static_cast<std::uint16_t>(b.scalesH | ((stored >> 4) << (2 * s)));
+            packNibbles(x + 32 * s, d * static_cast<float>(ls), kIq4nlValues, b.qs + 16 * s);
+        }
+    }
+}
+
+// MXFP4: the smallest power-of-two scale with amax <= 6 * scale (nothing clips), each value on
+// its nearest e2m1 level.
+void quantMXFP4(const float *x, BlockMXFP4 *blocks, std::size_t nBlocks)
+{
+    for (std::size_t i = 0; i < nBlocks; ++i, x += kQk) {
+        float amax = 0.0f;
+        for (std::size_t j = 0; j < kQk; ++j)
+            amax = std::max(amax, std::fabs(x[j]));
+        // e8m0Half(e) * 12 = 2^(e - 127) * 6 must reach amax: e = ceil(log2(amax / 6)) + 127,
+        // from frexp (amax / 6 = m 2^k, m in [0.5, 1)), then nudged up past any rounding.
+        int k = 0;
+        const float m = std::frexp(amax / 6.0f, &k);
+        int e = amax > 0.0f ? std::clamp(k - (m == 0.5f ? 1 : 0) + 127, 0, 254) : 0;
+        while (e < 254 && e8m0Half(static_cast<std::uint8_t>(e)) * 12.0f < amax)
+            ++e;
+        blocks[i].e = static_cast<std::uint8_t>(e);
+        packNibbles(x, e8m0Half(blocks[i].e), kMxfp4Values, blocks[i].qs);
+    }
+}
+
 void quantQ8_K(const float *x, BlockQ8_K *blocks, std::size_t nBlocks)
 {
     for (std::size_t i = 0; i < nBlocks; ++i, x += kQkK) {
@@ -704,9 +866,11 @@ bool canQuantize(TensorType type)
     case TensorType::Q4_0: case TensorType::Q4_1: case TensorType::Q5_0: case TensorType::Q5_1:
     case TensorType::Q8_0: case TensorType::Q8_1:
     case TensorType::Q4_K: case TensorType::Q5_K: case TensorType::Q6_K: case TensorType::Q8_K:
+    case TensorType::Q2_K: case TensorType::Q3_K: case TensorType::IQ4_NL: case TensorType::IQ4_XS:
+    case TensorType::MXFP4:
         return true;
     default:
-        return false;
+        return false; // the IQ2/IQ3 grid types: their encoders search the grids, not needed here
     }
 }
 
@@ -760,6 +924,11 @@ std::size_t quantizeRow(TensorType type, const float *src, void *dst, std::size_
     case TensorType::Q5_K: quantQ5_K(src, static_cast<BlockQ5_K *>(dst), nb); break;
     case TensorType::Q6_K: quantQ6_K(src, static_cast<BlockQ6_K *>(dst), nb); break;
     case TensorType::Q8_K: quantQ8_K(src, static_cast<BlockQ8_K *>(dst), nb); break;
+    case TensorType::Q2_K: quantQ2_K(src, static_cast<BlockQ2_K *>(dst), nb); break;
+    case TensorType::Q3_K: quantQ3_K(src, static_cast<BlockQ3_K *>(dst), nb); break;
+    case TensorType::IQ4_NL: quantIQ4_NL(src, static_cast<BlockIQ4_NL *>(dst), nb); break;
+    case TensorType::IQ4_XS: quantIQ4_XS(src, static_cast<BlockIQ4_XS *>(dst), nb); break;
+    case TensorType::MXFP4: quantMXFP4(src, static_cast<BlockMXFP4 *>(dst), nb); break;
     default: fail("quantizeRow: tensor type {} is not supported", tensorTypeName(type));
     }
     return rowBytes(type, n);
