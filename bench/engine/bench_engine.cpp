@@ -1,13 +1,14 @@
 // Prefill and decode speed of the llama graph on a Llama-3.2-1B-shaped model (16 layers, width
 // 2048, FFN 8192, 32 heads / 8 KV heads of 64, vocab 128256, tied embeddings) with random
-// weights in Q8_0, Q4_0, Q4_K, Q6_K or the Q4_K_M mix, written with GgufWriter to a temporary
-// directory. When
+// weights in Q8_0, Q4_0, Q4_K, Q6_K, MXFP4 or llama.cpp's Q4_K_M, Q2_K, Q3_K_M and IQ4_XS mixes,
+// written with GgufWriter to a temporary directory. When
 // llama-bench is on PATH it measures the same file, with the same threads, in the same run,
 // alternating with ours `--repeat` times; the medians and their ratio are printed (this
 // machine is shared and noisy: one run alone says little). NW_CPU_REPACK=0 in the environment
 // measures the per-row kernels instead of the repacked ones.
 //
-// nw_bench_engine [--threads 1,2] [--prompt P] [--gen G] [--types q8_0,q4_0,q4_k,q6_k,q4_k_m]
+// nw_bench_engine [--threads 1,2] [--prompt P] [--gen G]
+//                 [--types q8_0,q4_0,q4_k,q6_k,q4_k_m,q2_k,q3_k_m,iq4_xs,mxfp4]
 //                 [--repeat R] [--dir D] [--layers L] [--vocab V]
 #include "engine/gguf_file.h"
 #include "engine/gguf_writer.h"
@@ -61,25 +62,64 @@ std::vector<std::byte> randomRows(std::mt19937_64 &rng, TensorType type, std::in
     return bytes;
 }
 
-// Which type each weight matrix gets. A plain type puts every matrix in it; `q4_k_m` is the mix
-// llama.cpp's quantizer writes for Q4_K_M, which is what most downloaded 4-bit files are: Q4_K,
-// with Q6_K for the (tied) output embedding and for attn_v and ffn_down in the first and last
-// eighth of the layers and every third layer between.
+// Which type each weight matrix gets. A plain type puts every matrix in it; the mixes are the
+// ones llama.cpp's quantizer (src/llama-quant.cpp, llama_tensor_get_type_impl) writes for this
+// shape (tied embeddings, 4 query heads per KV head, no experts), which is what downloaded files
+// hold:
+//   q4_k_m  Q4_K; Q6_K for the output (tied embedding), and for attn_v and ffn_down in the first
+//           and last eighth of the layers and every third layer between.
+//   q2_k    Q2_K; Q6_K output, Q4_K attn_v, Q3_K ffn_down and attn_output.
+//   q3_k_m  Q3_K; Q6_K output, attn_v Q5_K in the first two layers and Q4_K after, ffn_down Q5_K
+//           in the first sixteenth of the layers and Q4_K after, attn_output Q4_K.
+//   iq4_xs  IQ4_XS; Q6_K output, Q5_K attn_v, Q5_K ffn_down in the first eighth of the layers.
+//   mxfp4   not a llama.cpp mix (its MXFP4_MOE puts only expert tensors in MXFP4, gpt-oss's, and
+//           the rest in Q8_0): every matrix MXFP4 and the embedding Q8_0, to time MXFP4's
+//           matmul on a dense shape.
+enum class Mix { Plain, Q4_K_M, Q2_K, Q3_K_M, IQ4_XS, MXFP4 };
+
 struct WeightTypes {
     std::string name;
     TensorType base;
     std::uint32_t fileType; // general.file_type (llama_ftype)
-    bool q4kmMix = false;
+    Mix mix = Mix::Plain;
 
     TensorType forMatrix(const std::string &role, std::int64_t layer, std::int64_t layers) const
     {
-        if (!q4kmMix)
+        const bool output = role == "token_embd"; // tied: the output matrix too
+        switch (mix) {
+        case Mix::Plain: return base;
+        case Mix::Q4_K_M: {
+            const bool moreBits = layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
+            if (output || ((role == "attn_v" || role == "ffn_down") && moreBits))
+                return TensorType::Q6_K;
             return base;
-        if (role == "token_embd")
-            return TensorType::Q6_K;
-        const bool moreBits = layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
-        if ((role == "attn_v" || role == "ffn_down") && moreBits)
-            return TensorType::Q6_K;
+        }
+        case Mix::Q2_K:
+            if (output)
+                return TensorType::Q6_K;
+            if (role == "attn_v")
+                return TensorType::Q4_K;
+            if (role == "ffn_down" || role == "attn_output")
+                return TensorType::Q3_K;
+            return base;
+        case Mix::Q3_K_M:
+            if (output)
+                return TensorType::Q6_K;
+            if (role == "attn_v")
+                return layer < 2 ? TensorType::Q5_K : TensorType::Q4_K;
+            if (role == "ffn_down")
+                return layer < layers / 16 ? TensorType::Q5_K : TensorType::Q4_K;
+            if (role == "attn_output")
+                return TensorType::Q4_K;
+            return base;
+        case Mix::IQ4_XS:
+            if (output)
+                return TensorType::Q6_K;
+            if (role == "attn_v" || (role == "ffn_down" && layer < layers / 8))
+                return TensorType::Q5_K;
+            return base;
+        case Mix::MXFP4: return output ? TensorType::Q8_0 : base;
+        }
         return base;
     }
 };
@@ -89,7 +129,11 @@ const WeightTypes kWeightTypes[] = {
     {"q4_0", TensorType::Q4_0, 2},
     {"q4_k", TensorType::Q4_K, 14}, // MOSTLY_Q4_K_S: every matrix Q4_K
     {"q6_k", TensorType::Q6_K, 18},
-    {"q4_k_m", TensorType::Q4_K, 15, true},
+    {"q4_k_m", TensorType::Q4_K, 15, Mix::Q4_K_M},
+    {"q2_k", TensorType::Q2_K, 10, Mix::Q2_K},
+    {"q3_k_m", TensorType::Q3_K, 12, Mix::Q3_K_M},
+    {"iq4_xs", TensorType::IQ4_XS, 30, Mix::IQ4_XS},
+    {"mxfp4", TensorType::MXFP4, 38, Mix::MXFP4},
 };
 
 void synthesize(const fs::path &path, const WeightTypes &types, const Shape &s)
@@ -278,8 +322,10 @@ constexpr const char *kUsage =
     "nw_bench_engine: prefill and decode tokens/s of the engine on a Llama-3.2-1B-shaped model\n"
     "with random weights, and of llama-bench on the same file when it is on PATH.\n\n"
     "  --threads LIST   thread counts, e.g. 1,2 (default: all cores)\n"
-    "  --types LIST     q8_0,q4_0,q4_k,q6_k,q4_k_m (default: q8_0,q4_0,q4_k);\n"
-    "                   q4_k_m is llama.cpp's Q4_K_M mix (Q4_K with Q6_K for output, attn_v, ffn_down)\n"
+    "  --types LIST     q8_0,q4_0,q4_k,q6_k,q4_k_m,q2_k,q3_k_m,iq4_xs,mxfp4 (default: q8_0,q4_0,q4_k);\n"
+    "                   q4_k_m, q2_k, q3_k_m and iq4_xs are llama.cpp's mixes of those names (Q6_K\n"
+    "                   output, more bits for attn_v, ffn_down, attn_output); mxfp4 puts every\n"
+    "                   matrix in MXFP4 (llama.cpp uses it for MoE experts only)\n"
     "  --prompt P       prefill tokens (default 512)\n"
     "  --gen G          decoded tokens (default 64)\n"
     "  --repeat R       alternating runs of ours and llama-bench; medians are printed (default 3)\n"

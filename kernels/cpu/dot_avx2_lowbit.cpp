@@ -6,7 +6,6 @@
 #if defined(__x86_64__)
 
 #include "kernels/cpu/avx2_common.h"
-#include "kernels/cpu/dot_scalar.h"
 #include "kernels/cpu/iq_grids.h"
 
 #include <cstring>
@@ -56,66 +55,103 @@ NW_AVX2 inline __m256i lookup16(const std::int8_t *table)
 
 // Q2_K: per 128 values one 32-byte load holds four 32-value groups at bit pairs 0, 2, 4, 6; a
 // group's maddubs leaves its two sub-blocks of 16 in the two 128-bit lanes, where madd applies
-// their scales. The mins meet the Q8_K per-16 sums in one madd per block.
-NW_AVX2 float dotQ2_K(const std::byte *w, const std::byte *x, std::int64_t cols)
+// their scales. The mins meet the Q8_K per-16 sums in one madd per block. N activation rows
+// share each unpacked weight vector (N = 1: decode).
+template <int N>
+NW_AVX2 void manyQ2_K(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
 {
     const auto *wb = reinterpret_cast<const BlockQ2_K *>(w);
-    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
+    const BlockQ8_K *xb[N];
+    __m256 acc[N];
+    #pragma GCC unroll 4
+    for (int t = 0; t < N; ++t) {
+        xb[t] = reinterpret_cast<const BlockQ8_K *>(x + std::size_t(t) * xStride);
+        acc[t] = _mm256_setzero_ps();
+    }
     const __m256i m3 = _mm256_set1_epi8(3);
     const __m128i low4 = _mm_set1_epi8(0x0f);
-    __m256 acc = _mm256_setzero_ps();
-    float minsTotal = 0.f;
     for (std::int64_t i = 0; i < cols / 256; ++i) {
         const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i *>(wb[i].scales));
         const __m256i scales = _mm256_broadcastsi128_si256(_mm_and_si128(packed, low4));
         const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low4));
-        const int summ = hsumI32(_mm256_madd_epi16(mins, load32(xb[i].bsums)));
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i sumi[N];
+        #pragma GCC unroll 4
+        for (int t = 0; t < N; ++t)
+            sumi[t] = _mm256_setzero_si256();
         #pragma GCC unroll 2
         for (int n = 0; n < 2; ++n) {
             const __m256i q = load32(wb[i].qs + 32 * n);
             #pragma GCC unroll 4
             for (int k = 0; k < 4; ++k) {
                 const __m256i qk = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3);
-                const __m256i p = _mm256_maddubs_epi16(qk, load32(xb[i].qs + 128 * n + 32 * k));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scalePairU8(scales, 4 * n + k)));
+                const __m256i sc = scalePairU8(scales, 4 * n + k);
+                #pragma GCC unroll 4
+                for (int t = 0; t < N; ++t) {
+                    const __m256i p = _mm256_maddubs_epi16(qk, load32(xb[t][i].qs + 128 * n + 32 * k));
+                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, sc));
+                }
             }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(wb[i].d)), _mm256_cvtepi32_ps(sumi), acc);
-        minsTotal += xb[i].d * f16(wb[i].dmin) * static_cast<float>(summ);
+        const float d = f16(wb[i].d), dmin = f16(wb[i].dmin);
+        #pragma GCC unroll 4
+        for (int t = 0; t < N; ++t) {
+            const __m256i summ = _mm256_madd_epi16(mins, load32(xb[t][i].bsums));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb[t][i].d * d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+            acc[t] = _mm256_fnmadd_ps(_mm256_set1_ps(xb[t][i].d * dmin), _mm256_cvtepi32_ps(summ), acc[t]);
+        }
     }
-    return hsum(acc) - minsTotal;
+    #pragma GCC unroll 4
+    for (int t = 0; t < N; ++t)
+        out[t] = hsum(acc[t]);
 }
 
-// Q3_K: q = low2 - 4 (high bit clear): maddubs(low2, y) - maddubs(4 · !high, y), both unsigned
-// against the signed activations, then the signed 6-bit scales through madd.
-NW_AVX2 float dotQ3_K(const std::byte *w, const std::byte *x, std::int64_t cols)
+// Q3_K: q = low2 - 4 where the high bit is clear, built once per 32 values as signed bytes; each
+// activation row then costs a sign, a maddubs and a madd with the signed 6-bit scales.
+template <int N>
+NW_AVX2 void manyQ3_K(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
 {
     const auto *wb = reinterpret_cast<const BlockQ3_K *>(w);
-    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
+    const BlockQ8_K *xb[N];
+    __m256 acc[N];
+    #pragma GCC unroll 4
+    for (int t = 0; t < N; ++t) {
+        xb[t] = reinterpret_cast<const BlockQ8_K *>(x + std::size_t(t) * xStride);
+        acc[t] = _mm256_setzero_ps();
+    }
     const __m256i m3 = _mm256_set1_epi8(3);
-    __m256 acc = _mm256_setzero_ps();
     for (std::int64_t i = 0; i < cols / 256; ++i) {
         std::int8_t sc[16];
         unpackQ3Scales(wb[i].scales, sc);
         const __m256i scales = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i *>(sc)));
         const __m256i notHigh = _mm256_xor_si256(load32(wb[i].hmask), _mm256_set1_epi8(-1));
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i sumi[N];
+        #pragma GCC unroll 4
+        for (int t = 0; t < N; ++t)
+            sumi[t] = _mm256_setzero_si256();
         #pragma GCC unroll 2
         for (int n = 0; n < 2; ++n) {
             const __m256i q = load32(wb[i].qs + 32 * n);
             #pragma GCC unroll 4
             for (int k = 0; k < 4; ++k) {
-                const __m256i qk = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3);
-                const __m256i minus4 = bitAsFour(notHigh, 4 * n + k);
-                const __m256i y = load32(xb[i].qs + 128 * n + 32 * k);
-                const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(qk, y), _mm256_maddubs_epi16(minus4, y));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scalePairI8(scales, 4 * n + k)));
+                const __m256i qk = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3),
+                                                   bitAsFour(notHigh, 4 * n + k));
+                const __m256i absQ = _mm256_sign_epi8(qk, qk);
+                const __m256i scale = scalePairI8(scales, 4 * n + k);
+                #pragma GCC unroll 4
+                for (int t = 0; t < N; ++t) {
+                    const __m256i y = _mm256_sign_epi8(load32(xb[t][i].qs + 128 * n + 32 * k), qk);
+                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(_mm256_maddubs_epi16(absQ, y), scale));
+                }
             }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(wb[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+        const float d = f16(wb[i].d);
+        #pragma GCC unroll 4
+        for (int t = 0; t < N; ++t)
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb[t][i].d * d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
     }
-    return hsum(acc);
+    #pragma GCC unroll 4
+    for (int t = 0; t < N; ++t)
+        out[t] = hsum(acc[t]);
 }
 
 // IQ4_NL: the nibbles look their int8 levels up with one shuffle; then as Q8_0 · Q8_0.
@@ -144,25 +180,96 @@ NW_AVX2 float dotIQ4_NL(const std::byte *w, const std::byte *x, std::int64_t col
 }
 
 // IQ4_XS: IQ4_NL's lookup per sub-block of 32, its 6-bit scale applied by madd.
-NW_AVX2 float dotIQ4_XS(const std::byte *w, const std::byte *x, std::int64_t cols)
+template <int N>
+NW_AVX2 void manyIQ4_XS(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
 {
     const auto *wb = reinterpret_cast<const BlockIQ4_XS *>(w);
-    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
+    const BlockQ8_K *xb[N];
+    __m256 acc[N];
+    #pragma GCC unroll 4
+    for (int t = 0; t < N; ++t) {
+        xb[t] = reinterpret_cast<const BlockQ8_K *>(x + std::size_t(t) * xStride);
+        acc[t] = _mm256_setzero_ps();
+    }
     const __m256i levels = lookup16(kIq4nlValues);
-    __m256 acc = _mm256_setzero_ps();
     for (std::int64_t i = 0; i < cols / 256; ++i) {
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i sumi[N];
+        #pragma GCC unroll 4
+        for (int t = 0; t < N; ++t)
+            sumi[t] = _mm256_setzero_si256();
         #pragma GCC unroll 8
         for (int s = 0; s < 8; ++s) {
             const __m256i a = _mm256_shuffle_epi8(levels, nibbles(wb[i].qs + 16 * s));
-            const __m256i y = load32(xb[i].qs + 32 * s);
-            const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(y, a));
+            const __m256i absA = _mm256_sign_epi8(a, a);
             const __m256i scale = _mm256_set1_epi16(static_cast<short>(iq4xsScale(wb[i], s)));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale));
+            #pragma GCC unroll 4
+            for (int t = 0; t < N; ++t) {
+                const __m256i y = _mm256_sign_epi8(load32(xb[t][i].qs + 32 * s), a);
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(_mm256_maddubs_epi16(absA, y), scale));
+            }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(wb[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+        const float d = f16(wb[i].d);
+        #pragma GCC unroll 4
+        for (int t = 0; t < N; ++t)
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb[t][i].d * d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
     }
-    return hsum(acc);
+    #pragma GCC unroll 4
+    for (int t = 0; t < N; ++t)
+        out[t] = hsum(acc[t]);
+}
+
+// IQ4_NL / MXFP4 (blocks of 32 against Q8_0): the nibbles' levels from one shuffle, then as
+// Q8_0 · Q8_0; `scale` gives a block's weight scale.
+template <int N, typename Block, float (*scale)(const Block &)>
+NW_AVX2 void manyLut32(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out,
+                       const std::int8_t *table)
+{
+    const auto *wb = reinterpret_cast<const Block *>(w);
+    const BlockQ8_0 *xb[N];
+    __m256 acc[N];
+    #pragma GCC unroll 4
+    for (int t = 0; t < N; ++t) {
+        xb[t] = reinterpret_cast<const BlockQ8_0 *>(x + std::size_t(t) * xStride);
+        acc[t] = _mm256_setzero_ps();
+    }
+    const __m256i levels = lookup16(table);
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (std::int64_t i = 0; i < cols / 32; ++i) {
+        const __m256i a = _mm256_shuffle_epi8(levels, nibbles(wb[i].qs));
+        const __m256i absA = _mm256_sign_epi8(a, a);
+        const float dw = scale(wb[i]);
+        #pragma GCC unroll 4
+        for (int t = 0; t < N; ++t) {
+            const __m256i y = _mm256_sign_epi8(load32(xb[t][i].qs), a);
+            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(absA, y), ones);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(xb[t][i].d)), _mm256_cvtepi32_ps(p), acc[t]);
+        }
+    }
+    #pragma GCC unroll 4
+    for (int t = 0; t < N; ++t)
+        out[t] = hsum(acc[t]);
+}
+
+NW_AVX2 inline float iq4nlScale(const BlockIQ4_NL &b)
+{
+    return f16(b.d);
+}
+
+NW_AVX2 inline float mxfp4Scale(const BlockMXFP4 &b)
+{
+    return e8m0Half(b.e);
+}
+
+template <int N>
+NW_AVX2 void manyIQ4_NL(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
+{
+    manyLut32<N, BlockIQ4_NL, iq4nlScale>(w, x, xStride, cols, out, kIq4nlValues);
+}
+
+template <int N>
+NW_AVX2 void manyMXFP4(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
+{
+    manyLut32<N, BlockMXFP4, mxfp4Scale>(w, x, xStride, cols, out, kMxfp4Values);
 }
 
 // MXFP4: as IQ4_NL with the doubled e2m1 levels and half the E8M0 scale.
@@ -189,6 +296,35 @@ NW_AVX2 float dotMXFP4(const std::byte *w, const std::byte *x, std::int64_t cols
     }
     return hsum(_mm256_add_ps(acc0, acc1));
 }
+
+// ---- entry points: decode is the one-row form; prefill runs the 4-row form over row groups.
+
+NW_AVX2 float dotQ2_K(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    float out;
+    manyQ2_K<1>(w, x, 0, cols, &out);
+    return out;
+}
+
+NW_AVX2 float dotQ3_K(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    float out;
+    manyQ3_K<1>(w, x, 0, cols, &out);
+    return out;
+}
+
+NW_AVX2 float dotIQ4_XS(const std::byte *w, const std::byte *x, std::int64_t cols)
+{
+    float out;
+    manyIQ4_XS<1>(w, x, 0, cols, &out);
+    return out;
+}
+
+NW_DOT_MANY(dotManyQ2_K, manyQ2_K)
+NW_DOT_MANY(dotManyQ3_K, manyQ3_K)
+NW_DOT_MANY(dotManyIQ4_XS, manyIQ4_XS)
+NW_DOT_MANY(dotManyIQ4_NL, manyIQ4_NL)
+NW_DOT_MANY(dotManyMXFP4, manyMXFP4)
 
 // ---- IQ2/IQ3 grid types: per 32 values the grid entries are gathered into one register of
 // unsigned magnitudes, the signs are moved onto the activations (sign_epi8 with ±1 bytes from

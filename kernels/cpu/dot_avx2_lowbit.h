@@ -21,6 +21,12 @@ float dotIQ2_S(const std::byte *w, const std::byte *x, std::int64_t cols);
 float dotIQ3_XXS(const std::byte *w, const std::byte *x, std::int64_t cols);
 float dotIQ3_S(const std::byte *w, const std::byte *x, std::int64_t cols);
 
+void dotManyQ2_K(const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out);
+void dotManyQ3_K(const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out);
+void dotManyIQ4_XS(const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out);
+void dotManyIQ4_NL(const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out);
+void dotManyMXFP4(const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out);
+
 } // namespace nw::cpu::avx2
 
 #endif
