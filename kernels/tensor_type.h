@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -236,13 +237,25 @@ inline int iq4xsScale(const BlockIQ4_XS &b, int s)
 // Q3_K's sixteen 6-bit scales, minus their offset 32, from its 12 packed bytes: the low nibbles
 // of bytes 0..7 are scales 0..7, their high nibbles scales 8..15; byte 8 + j % 4 holds scale j's
 // top two bits at bit 2 (j / 4).
+// Four scales at a time as 32-bit words: scales 4w..4w+3 are the low (w < 2) or high nibbles of
+// word w % 2 with bit pair w of word 2 on top.
 inline void unpackQ3Scales(const std::uint8_t *packed, std::int8_t *scales)
 {
-    for (int j = 0; j < 16; ++j) {
-        const int low = j < 8 ? packed[j] & 0x0f : packed[j - 8] >> 4;
-        const int high = (packed[8 + j % 4] >> (2 * (j / 4))) & 3;
-        scales[j] = static_cast<std::int8_t>((low | (high << 4)) - 32);
-    }
+    std::uint32_t a, b, c;
+    std::memcpy(&a, packed, 4);
+    std::memcpy(&b, packed + 4, 4);
+    std::memcpy(&c, packed + 8, 4);
+    const std::uint32_t low4 = 0x0f0f0f0fu, low2 = 0x03030303u;
+    const std::uint32_t words[4] = {
+        (a & low4) | ((c & low2) << 4),
+        (b & low4) | (((c >> 2) & low2) << 4),
+        ((a >> 4) & low4) | (((c >> 4) & low2) << 4),
+        ((b >> 4) & low4) | (((c >> 6) & low2) << 4),
+    };
+    std::uint8_t stored[16];
+    std::memcpy(stored, words, sizeof words);
+    for (int j = 0; j < 16; ++j)
+        scales[j] = static_cast<std::int8_t>(stored[j] - 32);
 }
 
 static_assert(sizeof(BlockQ4_0) == 18);

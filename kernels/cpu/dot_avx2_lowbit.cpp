@@ -45,6 +45,23 @@ NW_AVX2 inline __m256i bitAsFour(__m256i bytes, int b)
     return _mm256_and_si256(moved, _mm256_set1_epi8(4));
 }
 
+// Q3_K's 16 signed scales as unpackQ3Scales (tensor_type.h) computes them, in a register: going
+// through memory would stall on the 16 byte stores a 16-byte load then reads.
+NW_AVX2 inline __m128i q3Scales(const std::uint8_t *packed)
+{
+    std::uint32_t a, b, c;
+    std::memcpy(&a, packed, 4);
+    std::memcpy(&b, packed + 4, 4);
+    std::memcpy(&c, packed + 8, 4);
+    const __m128i low = _mm_and_si128(_mm_setr_epi32(static_cast<int>(a), static_cast<int>(b), static_cast<int>(a >> 4),
+                                                     static_cast<int>(b >> 4)),
+                                      _mm_set1_epi8(0x0f));
+    const __m128i high = _mm_and_si128(_mm_setr_epi32(static_cast<int>(c), static_cast<int>(c >> 2), static_cast<int>(c >> 4),
+                                                      static_cast<int>(c >> 6)),
+                                       _mm_set1_epi8(3));
+    return _mm_sub_epi8(_mm_or_si128(low, _mm_slli_epi16(high, 4)), _mm_set1_epi8(32));
+}
+
 // A 16-entry int8 table in both lanes, looked up by 32 nibbles.
 NW_AVX2 inline __m256i lookup16(const std::int8_t *table)
 {
@@ -105,8 +122,9 @@ NW_AVX2 void manyQ2_K(const std::byte *w, const std::byte *x, std::size_t xStrid
         out[t] = hsum(acc[t]);
 }
 
-// Q3_K: q = low2 - 4 where the high bit is clear, built once per 32 values as signed bytes; each
-// activation row then costs a sign, a maddubs and a madd with the signed 6-bit scales.
+// Q3_K: q = low2 + 4 high - 4. The unsigned part low2 + 4 high (0..7) is built once per 32 values
+// and each activation row costs one maddubs and one madd with the signed 6-bit scales; the - 4
+// comes out once per block from the Q8_K per-16 sums: -4 · Σ_j scale_j · bsum_j.
 template <int N>
 NW_AVX2 void manyQ3_K(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
 {
@@ -120,27 +138,27 @@ NW_AVX2 void manyQ3_K(const std::byte *w, const std::byte *x, std::size_t xStrid
     }
     const __m256i m3 = _mm256_set1_epi8(3);
     for (std::int64_t i = 0; i < cols / 256; ++i) {
-        std::int8_t sc[16];
-        unpackQ3Scales(wb[i].scales, sc);
-        const __m256i scales = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i *>(sc)));
-        const __m256i notHigh = _mm256_xor_si256(load32(wb[i].hmask), _mm256_set1_epi8(-1));
+        const __m128i sc = q3Scales(wb[i].scales);
+        const __m256i scales = _mm256_broadcastsi128_si256(sc);
+        const __m256i scales16 = _mm256_cvtepi8_epi16(sc);
+        const __m256i high = load32(wb[i].hmask);
         __m256i sumi[N];
         #pragma GCC unroll 4
-        for (int t = 0; t < N; ++t)
-            sumi[t] = _mm256_setzero_si256();
+        for (int t = 0; t < N; ++t) // -4 Σ_j scale_j bsum_j, spread over the 8 lanes
+            sumi[t] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                       _mm256_slli_epi32(_mm256_madd_epi16(scales16, load32(xb[t][i].bsums)), 2));
         #pragma GCC unroll 2
         for (int n = 0; n < 2; ++n) {
             const __m256i q = load32(wb[i].qs + 32 * n);
             #pragma GCC unroll 4
             for (int k = 0; k < 4; ++k) {
-                const __m256i qk = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3),
-                                                   bitAsFour(notHigh, 4 * n + k));
-                const __m256i absQ = _mm256_sign_epi8(qk, qk);
+                const __m256i qk = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3),
+                                                   bitAsFour(high, 4 * n + k));
                 const __m256i scale = scalePairI8(scales, 4 * n + k);
                 #pragma GCC unroll 4
                 for (int t = 0; t < N; ++t) {
-                    const __m256i y = _mm256_sign_epi8(load32(xb[t][i].qs + 128 * n + 32 * k), qk);
-                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(_mm256_maddubs_epi16(absQ, y), scale));
+                    const __m256i p = _mm256_maddubs_epi16(qk, load32(xb[t][i].qs + 128 * n + 32 * k));
+                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, scale));
                 }
             }
         }

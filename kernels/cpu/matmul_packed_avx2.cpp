@@ -391,6 +391,106 @@ NW_AVX2 void groupQ6_K(const std::byte *group, const std::byte *act, const std::
     _mm256_storeu_ps(out, acc);
 }
 
+// ---- IQ4_NL and MXFP4: Q4_0's layout with the nibbles looked up in a table of signed levels.
+// A level times an int8 fills most of an int16 (|level| <= 127 for IQ4_NL), so maddubs takes
+// |level| against the activation with the level's sign, and each product pair goes to int32
+// at once.
+
+NW_AVX2 inline __m256i table16(const std::int8_t *levels)
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i *>(levels)));
+}
+
+// The 8 rows' weight scales times the activation's: f16 d (IQ4_NL) or E8M0 exponents (MXFP4,
+// half of 2^(e - 127) as e8m0Half: e < 2 are the subnormals 2^-128 and 2^-127).
+NW_AVX2 inline __m256 lutScales(const std::byte *group, TensorType type, float dx)
+{
+    if (type == TensorType::IQ4_NL)
+        return scales8(group, dx);
+    const __m256i e = _mm256_cvtepu8_epi32(load8(group));
+    const __m256i normal = _mm256_slli_epi32(_mm256_sub_epi32(e, _mm256_set1_epi32(1)), 23);
+    const __m256i subnormal = _mm256_sllv_epi32(_mm256_set1_epi32(0x00200000), e);
+    const __m256i bits = _mm256_blendv_epi8(subnormal, normal, _mm256_cmpgt_epi32(e, _mm256_set1_epi32(1)));
+    return _mm256_mul_ps(_mm256_castsi256_ps(bits), _mm256_set1_ps(dx));
+}
+
+template <TensorType type>
+NW_AVX2 void groupLut(const std::byte *group, const std::byte *act, const std::int32_t *, std::int64_t nBlocks,
+                      float *out)
+{
+    constexpr std::size_t blockBytes = type == TensorType::IQ4_NL ? kIQ4_NLx8Bytes : kMXFP4x8Bytes;
+    constexpr std::size_t qsOffset = blockBytes - 128;
+    const auto *x = reinterpret_cast<const BlockQ8_0 *>(act);
+    const __m256i levels = table16(type == TensorType::IQ4_NL ? kIq4nlValues : kMxfp4Values);
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < nBlocks; ++b, group += blockBytes) {
+        prefetchBlock<blockBytes>(group, 16 * blockBytes);
+        const std::byte *qs = group + qsOffset;
+        const std::int8_t *xq = x[b].qs;
+        __m256i s32 = _mm256_setzero_si256();
+        #pragma GCC unroll 4
+        for (int v = 0; v < 4; ++v) {
+            const __m256i w = load32(qs + 32 * v);
+            const __m256i lo = _mm256_shuffle_epi8(levels, _mm256_and_si256(w, low4));
+            const __m256i hi = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(w, 4), low4));
+            const __m256i pLo = _mm256_maddubs_epi16(_mm256_abs_epi8(lo), _mm256_sign_epi8(broadcast4(xq + 4 * v), lo));
+            const __m256i pHi = _mm256_maddubs_epi16(_mm256_abs_epi8(hi), _mm256_sign_epi8(broadcast4(xq + 16 + 4 * v), hi));
+            s32 = _mm256_add_epi32(s32, _mm256_add_epi32(_mm256_madd_epi16(pLo, ones), _mm256_madd_epi16(pHi, ones)));
+        }
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), lutScales(group, type, _cvtsh_ss(x[b].d)), acc);
+    }
+    _mm256_storeu_ps(out, acc);
+}
+
+// 8 rows x kTileTokens tokens: the lookup and the |level| are done once per weight vector.
+template <TensorType type>
+NW_AVX2 void tileLut(const std::byte *group, const std::byte *act, std::size_t actStride, const std::int32_t *,
+                     std::int64_t nBlocks, float *out)
+{
+    constexpr int T = kTileTokens;
+    constexpr std::size_t blockBytes = type == TensorType::IQ4_NL ? kIQ4_NLx8Bytes : kMXFP4x8Bytes;
+    constexpr std::size_t qsOffset = blockBytes - 128;
+    const BlockQ8_0 *x[T];
+    __m256 acc[T];
+    #pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+        x[t] = reinterpret_cast<const BlockQ8_0 *>(act + static_cast<std::size_t>(t) * actStride);
+        acc[t] = _mm256_setzero_ps();
+    }
+    const __m256i levels = table16(type == TensorType::IQ4_NL ? kIq4nlValues : kMxfp4Values);
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (std::int64_t b = 0; b < nBlocks; ++b, group += blockBytes) {
+        prefetchBlock<blockBytes>(group, 16 * blockBytes);
+        const std::byte *qs = group + qsOffset;
+        __m256i s32[T];
+        #pragma GCC unroll 4
+        for (int t = 0; t < T; ++t)
+            s32[t] = _mm256_setzero_si256();
+        #pragma GCC unroll 4
+        for (int v = 0; v < 4; ++v) {
+            const __m256i w = load32(qs + 32 * v);
+            const __m256i lo = _mm256_shuffle_epi8(levels, _mm256_and_si256(w, low4));
+            const __m256i hi = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(w, 4), low4));
+            const __m256i absLo = _mm256_abs_epi8(lo), absHi = _mm256_abs_epi8(hi);
+            #pragma GCC unroll 4
+            for (int t = 0; t < T; ++t) {
+                const __m256i pLo = _mm256_maddubs_epi16(absLo, _mm256_sign_epi8(broadcast4(x[t][b].qs + 4 * v), lo));
+                const __m256i pHi = _mm256_maddubs_epi16(absHi, _mm256_sign_epi8(broadcast4(x[t][b].qs + 16 + 4 * v), hi));
+                s32[t] = _mm256_add_epi32(s32[t], _mm256_add_epi32(_mm256_madd_epi16(pLo, ones), _mm256_madd_epi16(pHi, ones)));
+            }
+        }
+        #pragma GCC unroll 4
+        for (int t = 0; t < T; ++t)
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32[t]), lutScales(group, type, _cvtsh_ss(x[t][b].d)), acc[t]);
+    }
+    #pragma GCC unroll 4
+    for (int t = 0; t < T; ++t)
+        _mm256_storeu_ps(out + 8 * t, acc[t]);
+}
+
 } // namespace
 
 PackedGroupDot avx2PackedDot(TensorType type)
@@ -406,6 +506,8 @@ PackedGroupDot avx2PackedDot(TensorType type)
     case TensorType::Q8_0: return groupQ8_0;
     case TensorType::Q4_K: return groupQ4_K;
     case TensorType::Q6_K: return groupQ6_K;
+    case TensorType::IQ4_NL: return groupLut<TensorType::IQ4_NL>;
+    case TensorType::MXFP4: return groupLut<TensorType::MXFP4>;
     default: return nullptr;
     }
 }
@@ -418,6 +520,8 @@ PackedGroupTile avx2PackedTile(TensorType type)
     case TensorType::Q4_0: return tileQ4_0;
     case TensorType::Q8_0: return tileQ8_0;
     case TensorType::Q4_K: return tileQ4_K;
+    case TensorType::IQ4_NL: return tileLut<TensorType::IQ4_NL>;
+    case TensorType::MXFP4: return tileLut<TensorType::MXFP4>;
     default: return nullptr;
     }
 }

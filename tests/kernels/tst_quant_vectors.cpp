@@ -15,6 +15,8 @@
 // the block's offset m: |m| · |s| · 2^-11 per block.
 #include "kernels/backend.h"
 #include "kernels/cpu/dot_products.h"
+#include "kernels/cpu/matmul_packed.h"
+#include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/quantize.h"
 #include "kernels/float16.h"
 #include "tests/support/test_data.h"
@@ -244,42 +246,62 @@ TEST_CASE("every dot product matches a float64 dot of gguf-py's rows with the qu
     }
 }
 
-TEST_CASE("the CPU backend's matmul on gguf-py's rows, one token and several")
+// y = x · Wᵀ for the vectors' rows, through the CPU backend's row matmul or the packed one
+// (scalar or SIMD group kernels), checked as the dot products are.
+void checkMatmul(const Vectors &v, const std::string &path, unsigned seed)
+{
+    CAPTURE(path);
+    const nw::cpu::DotKernel &kernel = path == "packed scalar" ? nw::cpu::scalarDotKernel(v.type) : nw::cpu::dotKernel(v.type);
+    // 1 token (decode), and 7: a tile of 4 tokens and 3 more one by one.
+    for (int nTokens : {1, 7}) {
+        CAPTURE(nTokens);
+        std::mt19937 rng(seed++);
+        const std::vector<float> x = makeActivations(nTokens, v.cols, rng);
+        const nw::WeightMatrix w{v.type, v.rows, v.cols, v.blocks.data(), 0};
+        std::vector<float> y(std::size_t(nTokens) * std::size_t(v.rows), std::numeric_limits<float>::quiet_NaN());
+        if (path == "rows") {
+            nw::makeCpuBackend(2)->matmul(w, x.data(), y.data(), nTokens);
+        } else {
+            nw::cpu::ThreadPool pool(2);
+            std::vector<std::byte> scratch;
+            const auto packed = nw::cpu::packWeights(w);
+            nw::cpu::matmulPacked(pool, scratch, *packed, x.data(), y.data(), nTokens, path == "packed scalar");
+        }
+        // The activations quantized as the path does it.
+        std::vector<std::byte> act(nw::cpu::activationRowBytes(kernel.activation, v.cols));
+        for (int t = 0; t < nTokens; ++t) {
+            kernel.quantize(x.data() + std::size_t(t) * std::size_t(v.cols), act.data(), v.cols);
+            const std::vector<double> xq = decodeActivations(kernel.activation, act.data(), v.cols);
+            for (int r = 0; r < v.rows; ++r) {
+                const float *wr = v.reference.data() + std::size_t(r) * std::size_t(v.cols);
+                double expected = 0, magnitude = 0;
+                for (int c = 0; c < v.cols; ++c) {
+                    expected += double(wr[c]) * xq[std::size_t(c)];
+                    magnitude += std::fabs(double(wr[c]) * xq[std::size_t(c)]);
+                }
+                double tolerance = 2e-5 * magnitude + 1e-30;
+                if (kernel.activation == nw::cpu::ActivationFormat::Q8_1)
+                    tolerance += q8_1SumError(v, r, act.data());
+                const double got = y[std::size_t(t) * std::size_t(v.rows) + std::size_t(r)];
+                CAPTURE(t);
+                CAPTURE(r);
+                CHECK(std::fabs(got - expected) <= tolerance);
+            }
+        }
+    }
+}
+
+TEST_CASE("the CPU matmul on gguf-py's rows: file rows, and packed rows where the type packs")
 {
     unsigned seed = 777;
     for (const std::string name : kNames) {
         CAPTURE(name);
         const Vectors v = loadVectors(name);
-        const nw::cpu::DotKernel &kernel = nw::cpu::dotKernel(v.type);
-        for (int nTokens : {1, 7}) {
-            CAPTURE(nTokens);
-            std::mt19937 rng(seed++);
-            const std::vector<float> x = makeActivations(nTokens, v.cols, rng);
-            auto backend = nw::makeCpuBackend(2);
-            const nw::WeightMatrix w{v.type, v.rows, v.cols, v.blocks.data(), 0};
-            std::vector<float> y(std::size_t(nTokens) * std::size_t(v.rows), std::numeric_limits<float>::quiet_NaN());
-            backend->matmul(w, x.data(), y.data(), nTokens);
-            // The backend quantizes activations with the fastest kernel's quantizer, as here.
-            std::vector<std::byte> act(nw::cpu::activationRowBytes(kernel.activation, v.cols));
-            for (int t = 0; t < nTokens; ++t) {
-                kernel.quantize(x.data() + std::size_t(t) * std::size_t(v.cols), act.data(), v.cols);
-                const std::vector<double> xq = decodeActivations(kernel.activation, act.data(), v.cols);
-                for (int r = 0; r < v.rows; ++r) {
-                    const float *wr = v.reference.data() + std::size_t(r) * std::size_t(v.cols);
-                    double expected = 0, magnitude = 0;
-                    for (int c = 0; c < v.cols; ++c) {
-                        expected += double(wr[c]) * xq[std::size_t(c)];
-                        magnitude += std::fabs(double(wr[c]) * xq[std::size_t(c)]);
-                    }
-                    double tolerance = 2e-5 * magnitude + 1e-30;
-                    if (kernel.activation == nw::cpu::ActivationFormat::Q8_1)
-                        tolerance += q8_1SumError(v, r, act.data());
-                    const double got = y[std::size_t(t) * std::size_t(v.rows) + std::size_t(r)];
-                    CAPTURE(t);
-                    CAPTURE(r);
-                    CHECK(std::fabs(got - expected) <= tolerance);
-                }
-            }
+        checkMatmul(v, "rows", seed);
+        if (nw::cpu::canPack(v.type)) {
+            checkMatmul(v, "packed scalar", seed + 100);
+            checkMatmul(v, "packed simd", seed + 200);
         }
+        seed += 1000;
     }
 }
