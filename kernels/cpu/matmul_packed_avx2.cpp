@@ -529,6 +529,99 @@ NW_AVX2 void tileQ3_K(const std::byte *group, const std::byte *act, std::size_t 
         _mm256_storeu_ps(out + 8 * t, acc[t]);
 }
 
+// ---- Q2_K: Q3_K's walk without the high bits; 4-bit scales and mins share a byte, and the mins
+// meet the Q8_K per-16 sums two sub-blocks per madd.
+
+NW_AVX2 inline __m256i q2Bytes(const std::byte *scales, int p)
+{
+    return _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(scales + 16 * p)));
+}
+
+// Σ_j min_j · bsum_j per row.
+NW_AVX2 inline __m256i q2Mins(const std::byte *scales, const std::int16_t *bsums)
+{
+    __m256i sum = _mm256_setzero_si256();
+    #pragma GCC unroll 8
+    for (int p = 0; p < 8; ++p) {
+        const __m256i pair = _mm256_set1_epi32(static_cast<int>((static_cast<unsigned>(bsums[2 * p + 1]) << 16) |
+                                                                (static_cast<unsigned>(bsums[2 * p]) & 0xffffu)));
+        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_srli_epi16(q2Bytes(scales, p), 4), pair));
+    }
+    return sum;
+}
+
+template <int T>
+NW_AVX2 void q2Tile(const std::byte *group, const std::byte *act, std::size_t actStride, std::int64_t nBlocks, float *out)
+{
+    const BlockQ8_K *x[T];
+    __m256 acc[T];
+    #pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+        x[t] = reinterpret_cast<const BlockQ8_K *>(act + static_cast<std::size_t>(t) * actStride);
+        acc[t] = _mm256_setzero_ps();
+    }
+    const __m256i m3 = _mm256_set1_epi8(3), low4 = _mm256_set1_epi16(0x0f);
+    for (std::int64_t b = 0; b < nBlocks; ++b, group += kQ2_Kx8Bytes) {
+        prefetchBlock<kQ2_Kx8Bytes>(group, 2 * kQ2_Kx8Bytes);
+        const std::byte *scales = group + 32, *qs = group + 160;
+        __m256i s32[T];
+        #pragma GCC unroll 4
+        for (int t = 0; t < T; ++t)
+            s32[t] = _mm256_setzero_si256();
+        #pragma GCC unroll 2
+        for (int n = 0; n < 2; ++n) {
+            #pragma GCC unroll 4
+            for (int k = 0; k < 4; ++k) {
+                __m256i lo16[T], hi16[T]; // sub-blocks 8n + 2k and 8n + 2k + 1
+                #pragma GCC unroll 4
+                for (int t = 0; t < T; ++t)
+                    lo16[t] = hi16[t] = _mm256_setzero_si256();
+                #pragma GCC unroll 8
+                for (int v = 0; v < 8; ++v) {
+                    const __m256i q = _mm256_and_si256(_mm256_srli_epi16(load32(qs + 256 * n + 32 * v), 2 * k), m3);
+                    #pragma GCC unroll 4
+                    for (int t = 0; t < T; ++t) {
+                        const __m256i p = _mm256_maddubs_epi16(q, broadcast4(x[t][b].qs + 128 * n + 32 * k + 4 * v));
+                        if (v < 4)
+                            lo16[t] = _mm256_add_epi16(lo16[t], p);
+                        else
+                            hi16[t] = _mm256_add_epi16(hi16[t], p);
+                    }
+                }
+                const __m256i pair = _mm256_and_si256(q2Bytes(scales, 4 * n + k), low4);
+                const __m256i even = evenOfPairs(pair), odd = oddOfPairs(pair);
+                #pragma GCC unroll 4
+                for (int t = 0; t < T; ++t)
+                    s32[t] = _mm256_add_epi32(s32[t], _mm256_add_epi32(_mm256_madd_epi16(lo16[t], even),
+                                                                       _mm256_madd_epi16(hi16[t], odd)));
+            }
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(group)));
+        const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(group + 16)));
+        #pragma GCC unroll 4
+        for (int t = 0; t < T; ++t) {
+            const __m256 dx = _mm256_set1_ps(x[t][b].d);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32[t]), _mm256_mul_ps(d, dx), acc[t]);
+            acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(q2Mins(scales, x[t][b].bsums)), _mm256_mul_ps(dmin, dx), acc[t]);
+        }
+    }
+    #pragma GCC unroll 4
+    for (int t = 0; t < T; ++t)
+        _mm256_storeu_ps(out + 8 * t, acc[t]);
+}
+
+NW_AVX2 void groupQ2_K(const std::byte *group, const std::byte *act, const std::int32_t *, std::int64_t nBlocks,
+                       float *out)
+{
+    q2Tile<1>(group, act, 0, nBlocks, out);
+}
+
+NW_AVX2 void tileQ2_K(const std::byte *group, const std::byte *act, std::size_t actStride, const std::int32_t *,
+                      std::int64_t nBlocks, float *out)
+{
+    q2Tile<kTileTokens>(group, act, actStride, nBlocks, out);
+}
+
 // ---- IQ4_NL and MXFP4: Q4_0's layout with the nibbles looked up in a table of signed levels.
 // A level times an int8 fills most of an int16 (|level| <= 127 for IQ4_NL), so maddubs takes
 // |level| against the activation with the level's sign, and each product pair goes to int32
@@ -644,6 +737,7 @@ PackedGroupDot avx2PackedDot(TensorType type)
     case TensorType::Q8_0: return groupQ8_0;
     case TensorType::Q4_K: return groupQ4_K;
     case TensorType::Q6_K: return groupQ6_K;
+    case TensorType::Q2_K: return groupQ2_K;
     case TensorType::Q3_K: return groupQ3_K;
     case TensorType::IQ4_NL: return groupLut<TensorType::IQ4_NL>;
     case TensorType::MXFP4: return groupLut<TensorType::MXFP4>;
@@ -659,6 +753,7 @@ PackedGroupTile avx2PackedTile(TensorType type)
     case TensorType::Q4_0: return tileQ4_0;
     case TensorType::Q8_0: return tileQ8_0;
     case TensorType::Q4_K: return tileQ4_K;
+    case TensorType::Q2_K: return tileQ2_K;
     case TensorType::Q3_K: return tileQ3_K;
     case TensorType::IQ4_NL: return tileLut<TensorType::IQ4_NL>;
     case TensorType::MXFP4: return tileLut<TensorType::MXFP4>;
