@@ -13,6 +13,7 @@
 #include "kernels/cpu/matmul_packed.h"
 #include "kernels/cpu/quantize.h"
 #include "kernels/cpu/thread_pool.h"
+#include "kernels/float16.h"
 
 #include <algorithm>
 #include <chrono>
@@ -111,10 +112,21 @@ Weights makeWeights(nw::TensorType type, int rows, int cols, std::size_t minTota
     std::mt19937 rng(1);
     std::normal_distribution<float> value(0.f, 0.05f);
     std::vector<float> row(static_cast<std::size_t>(cols));
-    for (int r = 0; r < rows; ++r) {
-        for (float &v : row)
-            v = value(rng);
-        nw::quantizeRow(type, row.data(), first.data() + static_cast<std::size_t>(r) * rowBytes, row.size());
+    if (nw::canQuantize(type)) {
+        for (int r = 0; r < rows; ++r) {
+            for (float &v : row)
+                v = value(rng);
+            nw::quantizeRow(type, row.data(), first.data() + static_cast<std::size_t>(r) * rowBytes, row.size());
+        }
+    } else {
+        // The IQ2/IQ3 grid types (no encoder here): random blocks, each led by its f16 scale d.
+        std::uniform_int_distribution<int> byte(0, 255);
+        for (std::byte &b : first)
+            b = static_cast<std::byte>(byte(rng));
+        const std::size_t blockBytes = nw::tensorTypeTraits(type).blockBytes;
+        const nw::f16_t d = nw::floatToFp16(0.001f);
+        for (std::size_t at = 0; at < bytes; at += blockBytes)
+            std::memcpy(first.data() + at, &d, sizeof d);
     }
     const std::size_t nCopies = std::max<std::size_t>(2, (minTotalBytes + bytes - 1) / bytes);
     for (std::size_t i = 0; i < nCopies; ++i)
@@ -122,12 +134,11 @@ Weights makeWeights(nw::TensorType type, int rows, int cols, std::size_t minTota
     return w;
 }
 
-// A type the matmul computes with and quantizeRow can write, by its GGUF name ("Q4_K").
+// A type the matmul computes with, by its GGUF name ("Q4_K").
 std::optional<nw::TensorType> typeNamed(const std::string &name)
 {
     for (std::uint32_t id = 0; id < 64; ++id)
-        if (const auto traits = nw::findTensorType(id); traits && traits->name == name && nw::canQuantize(traits->type) &&
-                                                         nw::cpu::matmulSupports(traits->type))
+        if (const auto traits = nw::findTensorType(id); traits && traits->name == name && nw::cpu::matmulSupports(traits->type))
             return traits->type;
     return std::nullopt;
 }

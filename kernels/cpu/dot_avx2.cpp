@@ -643,11 +643,11 @@ const DotKernel kAvx2[] = {
     {ActivationFormat::Q8_0, avx2::dotIQ4_NL, quantizeQ8_0, avx2::dotManyIQ4_NL, "avx2"},
     {ActivationFormat::Q8_K, avx2::dotIQ4_XS, quantizeQ8_K, avx2::dotManyIQ4_XS, "avx2"},
     {ActivationFormat::Q8_0, avx2::dotMXFP4, quantizeQ8_0, avx2::dotManyMXFP4, "avx2"},
-    {ActivationFormat::Q8_K, avx2::dotIQ2_XXS, quantizeQ8_K, nullptr, "avx2"},
-    {ActivationFormat::Q8_K, avx2::dotIQ2_XS, quantizeQ8_K, nullptr, "avx2"},
-    {ActivationFormat::Q8_K, avx2::dotIQ2_S, quantizeQ8_K, nullptr, "avx2"},
-    {ActivationFormat::Q8_K, avx2::dotIQ3_XXS, quantizeQ8_K, nullptr, "avx2"},
-    {ActivationFormat::Q8_K, avx2::dotIQ3_S, quantizeQ8_K, nullptr, "avx2"},
+    {ActivationFormat::Q8_K, avx2::dotIQ2_XXS, quantizeQ8_K, avx2::dotManyIQ2_XXS, "avx2"},
+    {ActivationFormat::Q8_K, avx2::dotIQ2_XS, quantizeQ8_K, avx2::dotManyIQ2_XS, "avx2"},
+    {ActivationFormat::Q8_K, avx2::dotIQ2_S, quantizeQ8_K, avx2::dotManyIQ2_S, "avx2"},
+    {ActivationFormat::Q8_K, avx2::dotIQ3_XXS, quantizeQ8_K, avx2::dotManyIQ3_XXS, "avx2"},
+    {ActivationFormat::Q8_K, avx2::dotIQ3_S, quantizeQ8_K, avx2::dotManyIQ3_S, "avx2"},
 };
 static_assert(std::size(kAvx2) == kKernelTypes);
 

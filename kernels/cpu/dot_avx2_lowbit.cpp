@@ -387,120 +387,148 @@ NW_AVX2 inline __m256i gridProducts(__m256i magnitudes, __m256i signs, const std
 
 } // namespace
 
-NW_AVX2 float dotIQ2_XXS(const std::byte *w, const std::byte *x, std::int64_t cols)
+// One 32-value group of a grid type: unsigned magnitudes, ±1 sign bytes, the scale multiplier
+// (2 s + 1) as int16 lanes (two different ones in the 128-bit halves for IQ2_XS / IQ2_S).
+struct GridGroup {
+    __m256i magnitudes, signs, scales;
+};
+
+NW_AVX2 inline GridGroup groupIQ2_XXS(const BlockIQ2_XXS &b, int ib)
 {
-    const auto *wb = reinterpret_cast<const BlockIQ2_XXS *>(w);
-    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
-    __m256 acc = _mm256_setzero_ps();
-    for (std::int64_t i = 0; i < cols / 256; ++i) {
-        __m256i sumi = _mm256_setzero_si256();
-        #pragma GCC unroll 2
-        for (int ib = 0; ib < 8; ++ib) {
-            const std::uint32_t idx = u32At(wb[i].qs + 4 * ib), meta = u32At(wb[i].qs + 4 * ib + 2);
-            const __m256i mag = grid4(kIq2xxsGrid, idx & 0xff, (idx >> 8) & 0xff, (idx >> 16) & 0xff, idx >> 24);
-            const __m256i sg = signs4(iqSigns(meta), iqSigns(meta >> 7), iqSigns(meta >> 14), iqSigns(meta >> 21));
-            const __m256i scale = _mm256_set1_epi16(static_cast<short>(2 * (meta >> 28) + 1));
-            sumi = _mm256_add_epi32(sumi, gridProducts(mag, sg, xb[i].qs + 32 * ib, scale));
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(wb[i].d) * 0.125f), _mm256_cvtepi32_ps(sumi), acc);
-    }
-    return hsum(acc);
+    const std::uint32_t idx = u32At(b.qs + 4 * ib), meta = u32At(b.qs + 4 * ib + 2);
+    return {grid4(kIq2xxsGrid, idx & 0xff, (idx >> 8) & 0xff, (idx >> 16) & 0xff, idx >> 24),
+            signs4(iqSigns(meta), iqSigns(meta >> 7), iqSigns(meta >> 14), iqSigns(meta >> 21)),
+            _mm256_set1_epi16(static_cast<short>(2 * (meta >> 28) + 1))};
 }
 
-NW_AVX2 float dotIQ2_XS(const std::byte *w, const std::byte *x, std::int64_t cols)
+NW_AVX2 inline __m256i nibbleScales(int scale)
 {
-    const auto *wb = reinterpret_cast<const BlockIQ2_XS *>(w);
-    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
-    __m256 acc = _mm256_setzero_ps();
-    for (std::int64_t i = 0; i < cols / 256; ++i) {
-        __m256i sumi = _mm256_setzero_si256();
-        #pragma GCC unroll 2
-        for (int ib = 0; ib < 8; ++ib) {
-            const std::uint16_t *q = wb[i].qs + 4 * ib;
-            const __m256i mag = grid4(kIq2xsGrid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511);
-            const __m256i sg = signs4(iqSigns(q[0] >> 9), iqSigns(q[1] >> 9), iqSigns(q[2] >> 9), iqSigns(q[3] >> 9));
-            const int sc = wb[i].scales[ib];
-            const __m256i scales = _mm256_setr_m128i(_mm_set1_epi16(static_cast<short>(2 * (sc & 0x0f) + 1)),
-                                                     _mm_set1_epi16(static_cast<short>(2 * (sc >> 4) + 1)));
-            sumi = _mm256_add_epi32(sumi, gridProducts(mag, sg, xb[i].qs + 32 * ib, scales));
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(wb[i].d) * 0.125f), _mm256_cvtepi32_ps(sumi), acc);
-    }
-    return hsum(acc);
+    return _mm256_setr_m128i(_mm_set1_epi16(static_cast<short>(2 * (scale & 0x0f) + 1)),
+                             _mm_set1_epi16(static_cast<short>(2 * (scale >> 4) + 1)));
 }
 
-NW_AVX2 float dotIQ2_S(const std::byte *w, const std::byte *x, std::int64_t cols)
+NW_AVX2 inline GridGroup groupIQ2_XS(const BlockIQ2_XS &b, int ib)
 {
-    const auto *wb = reinterpret_cast<const BlockIQ2_S *>(w);
-    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
-    __m256 acc = _mm256_setzero_ps();
-    for (std::int64_t i = 0; i < cols / 256; ++i) {
-        const BlockIQ2_S &b = wb[i];
-        const std::uint8_t *signs = b.qs + 32;
-        __m256i sumi = _mm256_setzero_si256();
-        #pragma GCC unroll 2
-        for (int ib = 0; ib < 8; ++ib) {
-            const std::uint8_t *q = b.qs + 4 * ib;
-            const int h = b.qh[ib];
-            const __m256i mag = grid4(kIq2sGrid, q[0] | ((h << 8) & 0x300), q[1] | ((h << 6) & 0x300),
-                                      q[2] | ((h << 4) & 0x300), q[3] | ((h << 2) & 0x300));
-            const std::uint8_t *s = signs + 4 * ib;
-            const int sc = b.scales[ib];
-            const __m256i scales = _mm256_setr_m128i(_mm_set1_epi16(static_cast<short>(2 * (sc & 0x0f) + 1)),
-                                                     _mm_set1_epi16(static_cast<short>(2 * (sc >> 4) + 1)));
-            sumi = _mm256_add_epi32(sumi, gridProducts(mag, signs4(s[0], s[1], s[2], s[3]), xb[i].qs + 32 * ib, scales));
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(b.d) * 0.125f), _mm256_cvtepi32_ps(sumi), acc);
-    }
-    return hsum(acc);
+    const std::uint16_t *q = b.qs + 4 * ib;
+    return {grid4(kIq2xsGrid, q[0] & 511, q[1] & 511, q[2] & 511, q[3] & 511),
+            signs4(iqSigns(q[0] >> 9), iqSigns(q[1] >> 9), iqSigns(q[2] >> 9), iqSigns(q[3] >> 9)),
+            nibbleScales(b.scales[ib])};
 }
 
-NW_AVX2 float dotIQ3_XXS(const std::byte *w, const std::byte *x, std::int64_t cols)
+NW_AVX2 inline GridGroup groupIQ2_S(const BlockIQ2_S &b, int ib)
 {
-    const auto *wb = reinterpret_cast<const BlockIQ3_XXS *>(w);
-    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
-    __m256 acc = _mm256_setzero_ps();
-    for (std::int64_t i = 0; i < cols / 256; ++i) {
-        const std::uint8_t *qs = wb[i].qs;
-        __m256i sumi = _mm256_setzero_si256();
-        #pragma GCC unroll 2
-        for (int ib = 0; ib < 8; ++ib) {
-            const std::uint8_t *q = qs + 8 * ib;
-            const int k[8] = {q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]};
-            const std::uint32_t meta = u32At(qs + 64 + 4 * ib);
-            const __m256i sg = signs4(iqSigns(meta), iqSigns(meta >> 7), iqSigns(meta >> 14), iqSigns(meta >> 21));
-            const __m256i scale = _mm256_set1_epi16(static_cast<short>(2 * (meta >> 28) + 1));
-            sumi = _mm256_add_epi32(sumi, gridProducts(grid8(kIq3xxsGrid, k), sg, xb[i].qs + 32 * ib, scale));
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(wb[i].d) * 0.25f), _mm256_cvtepi32_ps(sumi), acc);
-    }
-    return hsum(acc);
+    const std::uint8_t *q = b.qs + 4 * ib, *s = b.qs + 32 + 4 * ib;
+    const int h = b.qh[ib];
+    return {grid4(kIq2sGrid, q[0] | ((h << 8) & 0x300), q[1] | ((h << 6) & 0x300), q[2] | ((h << 4) & 0x300),
+                  q[3] | ((h << 2) & 0x300)),
+            signs4(s[0], s[1], s[2], s[3]), nibbleScales(b.scales[ib])};
 }
 
-NW_AVX2 float dotIQ3_S(const std::byte *w, const std::byte *x, std::int64_t cols)
+NW_AVX2 inline GridGroup groupIQ3_XXS(const BlockIQ3_XXS &b, int ib)
 {
-    const auto *wb = reinterpret_cast<const BlockIQ3_S *>(w);
-    const auto *xb = reinterpret_cast<const BlockQ8_K *>(x);
-    __m256 acc = _mm256_setzero_ps();
+    const std::uint8_t *q = b.qs + 8 * ib;
+    const int k[8] = {q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]};
+    const std::uint32_t meta = u32At(b.qs + 64 + 4 * ib);
+    return {grid8(kIq3xxsGrid, k), signs4(iqSigns(meta), iqSigns(meta >> 7), iqSigns(meta >> 14), iqSigns(meta >> 21)),
+            _mm256_set1_epi16(static_cast<short>(2 * (meta >> 28) + 1))};
+}
+
+NW_AVX2 inline GridGroup groupIQ3_S(const BlockIQ3_S &b, int ib)
+{
+    const std::uint8_t *q = b.qs + 8 * ib, *s = b.signs + 4 * ib;
+    const int h = b.qh[ib];
+    int k[8];
+    for (int j = 0; j < 8; ++j)
+        k[j] = q[j] | (((h >> j) & 1) << 8);
+    const int scale = (b.scales[ib / 2] >> (4 * (ib % 2))) & 0x0f;
+    return {grid8(kIq3sGrid, k), signs4(s[0], s[1], s[2], s[3]), _mm256_set1_epi16(static_cast<short>(2 * scale + 1))};
+}
+
+// N activation rows against one row of a grid type; `factor` is the type's constant (1/8 for IQ2,
+// 1/4 for IQ3_XXS, 1 for IQ3_S).
+template <int N, typename Block, GridGroup (*unpack)(const Block &, int), float factor>
+NW_AVX2 void manyGrid(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
+{
+    const auto *wb = reinterpret_cast<const Block *>(w);
+    const BlockQ8_K *xb[N];
+    __m256 acc[N];
+    #pragma GCC unroll 4
+    for (int t = 0; t < N; ++t) {
+        xb[t] = reinterpret_cast<const BlockQ8_K *>(x + std::size_t(t) * xStride);
+        acc[t] = _mm256_setzero_ps();
+    }
     for (std::int64_t i = 0; i < cols / 256; ++i) {
-        const BlockIQ3_S &b = wb[i];
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i sumi[N];
+        #pragma GCC unroll 4
+        for (int t = 0; t < N; ++t)
+            sumi[t] = _mm256_setzero_si256();
         #pragma GCC unroll 2
         for (int ib = 0; ib < 8; ++ib) {
-            const std::uint8_t *q = b.qs + 8 * ib;
-            const int h = b.qh[ib];
-            int k[8];
-            for (int j = 0; j < 8; ++j)
-                k[j] = q[j] | (((h >> j) & 1) << 8);
-            const std::uint8_t *s = b.signs + 4 * ib;
-            const __m256i scale = _mm256_set1_epi16(static_cast<short>(2 * ((b.scales[ib / 2] >> (4 * (ib % 2))) & 0x0f) + 1));
-            sumi = _mm256_add_epi32(sumi, gridProducts(grid8(kIq3sGrid, k), signs4(s[0], s[1], s[2], s[3]),
-                                                       xb[i].qs + 32 * ib, scale));
+            const GridGroup g = unpack(wb[i], ib);
+            #pragma GCC unroll 4
+            for (int t = 0; t < N; ++t)
+                sumi[t] = _mm256_add_epi32(sumi[t], gridProducts(g.magnitudes, g.signs, xb[t][i].qs + 32 * ib, g.scales));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(xb[i].d * f16(b.d)), _mm256_cvtepi32_ps(sumi), acc);
+        const float d = f16(wb[i].d) * factor;
+        #pragma GCC unroll 4
+        for (int t = 0; t < N; ++t)
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb[t][i].d * d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
     }
-    return hsum(acc);
+    #pragma GCC unroll 4
+    for (int t = 0; t < N; ++t)
+        out[t] = hsum(acc[t]);
 }
+
+template <int N>
+NW_AVX2 void manyIQ2_XXS(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
+{
+    manyGrid<N, BlockIQ2_XXS, groupIQ2_XXS, 0.125f>(w, x, xStride, cols, out);
+}
+
+template <int N>
+NW_AVX2 void manyIQ2_XS(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
+{
+    manyGrid<N, BlockIQ2_XS, groupIQ2_XS, 0.125f>(w, x, xStride, cols, out);
+}
+
+template <int N>
+NW_AVX2 void manyIQ2_S(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
+{
+    manyGrid<N, BlockIQ2_S, groupIQ2_S, 0.125f>(w, x, xStride, cols, out);
+}
+
+template <int N>
+NW_AVX2 void manyIQ3_XXS(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
+{
+    manyGrid<N, BlockIQ3_XXS, groupIQ3_XXS, 0.25f>(w, x, xStride, cols, out);
+}
+
+template <int N>
+NW_AVX2 void manyIQ3_S(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
+{
+    manyGrid<N, BlockIQ3_S, groupIQ3_S, 1.0f>(w, x, xStride, cols, out);
+}
+
+#define NW_GRID_DOT(name, kernel)                                                                   \
+    NW_AVX2 float name(const std::byte *w, const std::byte *x, std::int64_t cols)                   \
+    {                                                                                             \
+        float out;                                                                                \
+        kernel<1>(w, x, 0, cols, &out);                                                           \
+        return out;                                                                               \
+    }
+
+NW_GRID_DOT(dotIQ2_XXS, manyIQ2_XXS)
+NW_GRID_DOT(dotIQ2_XS, manyIQ2_XS)
+NW_GRID_DOT(dotIQ2_S, manyIQ2_S)
+NW_GRID_DOT(dotIQ3_XXS, manyIQ3_XXS)
+NW_GRID_DOT(dotIQ3_S, manyIQ3_S)
+#undef NW_GRID_DOT
+
+NW_DOT_MANY(dotManyIQ2_XXS, manyIQ2_XXS)
+NW_DOT_MANY(dotManyIQ2_XS, manyIQ2_XS)
+NW_DOT_MANY(dotManyIQ2_S, manyIQ2_S)
+NW_DOT_MANY(dotManyIQ3_XXS, manyIQ3_XXS)
+NW_DOT_MANY(dotManyIQ3_S, manyIQ3_S)
 
 } // namespace nw::cpu::avx2
 

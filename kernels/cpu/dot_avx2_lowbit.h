@@ -26,6 +26,11 @@ void dotManyQ3_K(const std::byte *w, const std::byte *x, std::size_t xStride, in
 void dotManyIQ4_XS(const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out);
 void dotManyIQ4_NL(const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out);
 void dotManyMXFP4(const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out);
+void dotManyIQ2_XXS(const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out);
+void dotManyIQ2_XS(const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out);
+void dotManyIQ2_S(const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out);
+void dotManyIQ3_XXS(const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out);
+void dotManyIQ3_S(const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out);
 
 } // namespace nw::cpu::avx2
 
