@@ -35,4 +35,14 @@ inline constexpr auto kSignMultipliers = [] {
     return t;
 }();
 
+// The same for IQ2_XXS / IQ2_XS / IQ3_XXS's 7-bit sign codes (kSignMultipliers[iqSigns(code)]).
+inline constexpr auto kEvenSignMultipliers = [] {
+    struct Table {
+        std::uint64_t v[128];
+    } t{};
+    for (std::uint32_t code = 0; code < 128; ++code)
+        t.v[code] = kSignMultipliers.v[iqSigns(code)];
+    return t;
+}();
+
 } // namespace nw::cpu
