@@ -210,20 +210,31 @@ NW_AVX2 void manyIQ4_XS(const std::byte *w, const std::byte *x, std::size_t xStr
         acc[t] = _mm256_setzero_ps();
     }
     const __m256i levels = lookup16(kIq4nlValues);
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
     for (std::int64_t i = 0; i < cols / 256; ++i) {
         __m256i sumi[N];
         #pragma GCC unroll 4
         for (int t = 0; t < N; ++t)
             sumi[t] = _mm256_setzero_si256();
-        #pragma GCC unroll 8
-        for (int s = 0; s < 8; ++s) {
-            const __m256i a = _mm256_shuffle_epi8(levels, nibbles(wb[i].qs + 16 * s));
-            const __m256i absA = _mm256_sign_epi8(a, a);
-            const __m256i scale = _mm256_set1_epi16(static_cast<short>(iq4xsScale(wb[i], s)));
+        // Two sub-blocks per 32-byte load: its low nibbles are the first 16 values of sub-blocks
+        // s and s + 1 (one per 128-bit lane), its high nibbles their last 16; the activations are
+        // regrouped to match and each lane gets its sub-block's scale.
+        #pragma GCC unroll 4
+        for (int s = 0; s < 8; s += 2) {
+            const __m256i bits = load32(wb[i].qs + 16 * s);
+            const __m256i lo = _mm256_shuffle_epi8(levels, _mm256_and_si256(bits, low4));
+            const __m256i hi = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4));
+            const __m256i absLo = _mm256_sign_epi8(lo, lo), absHi = _mm256_sign_epi8(hi, hi);
+            const __m256i scales = _mm256_setr_m128i(_mm_set1_epi16(static_cast<short>(iq4xsScale(wb[i], s))),
+                                                     _mm_set1_epi16(static_cast<short>(iq4xsScale(wb[i], s + 1))));
             #pragma GCC unroll 4
             for (int t = 0; t < N; ++t) {
-                const __m256i y = _mm256_sign_epi8(load32(xb[t][i].qs + 32 * s), a);
-                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(_mm256_maddubs_epi16(absA, y), scale));
+                const __m256i y0 = load32(xb[t][i].qs + 32 * s), y1 = load32(xb[t][i].qs + 32 * s + 32);
+                const __m256i yLo = _mm256_sign_epi8(_mm256_permute2x128_si256(y0, y1, 0x20), lo);
+                const __m256i yHi = _mm256_sign_epi8(_mm256_permute2x128_si256(y0, y1, 0x31), hi);
+                const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(absLo, yLo), scales),
+                                                   _mm256_madd_epi16(_mm256_maddubs_epi16(absHi, yHi), scales));
+                sumi[t] = _mm256_add_epi32(sumi[t], p);
             }
         }
         const float d = f16(wb[i].d);
