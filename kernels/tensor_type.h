@@ -3,7 +3,6 @@
 // (block_q4_0, block_q4_K, ...): the byte structs below must match them exactly.
 #pragma once
 
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -223,7 +222,9 @@ inline constexpr std::int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1,
 inline float e8m0Half(std::uint8_t e)
 {
     const std::uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<std::uint32_t>(e - 1) << 23;
-    return std::bit_cast<float>(bits);
+    float value; // memcpy, not std::bit_cast: CUDA sources include this header as C++17
+    std::memcpy(&value, &bits, sizeof value);
+    return value;
 }
 
 // IQ4_XS sub-block s's scale (-32..31): low nibble from scalesL, top two bits from scalesH.
