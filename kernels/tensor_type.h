@@ -59,10 +59,8 @@ struct TensorTypeTraits {
     bool supported;            // this engine can compute with it
 };
 
-// Every ggml type id has a row (so a file's type can be named in a message); `supported` marks
-// the ones the engine computes with.
-
-// Traits of a known ggml type id; nullopt for ids this engine does not know.
+// Traits of a ggml type id — every id ggml defines has a row, so a file's type can be named in a
+// message, and `supported` marks the ones the engine computes with; nullopt for other ids.
 std::optional<TensorTypeTraits> findTensorType(std::uint32_t id);
 // Traits of a type this engine knows (asserts on an invalid enum value).
 const TensorTypeTraits &tensorTypeTraits(TensorType type);
@@ -152,13 +150,13 @@ struct BlockQ3_K {
     std::uint8_t scales[12];
     f16_t d;
 };
-// x = d * kIq4nl[q] (a fixed non-linear table of 16 int8 levels), nibbles as Q4_0.
+// x = d * kIq4nlValues[q] (a fixed non-linear table of 16 int8 levels), nibbles as Q4_0.
 struct BlockIQ4_NL {
     f16_t d;
     std::uint8_t qs[kQk / 2];
 };
 // 8 sub-blocks of 32 with 6-bit scales (4 low bits in scalesL, 2 high in scalesH, stored + 32):
-// x = d * (scale - 32) * kIq4nl[q], each sub-block's nibbles as Q4_0.
+// x = d * (scale - 32) * kIq4nlValues[q], each sub-block's nibbles as Q4_0.
 struct BlockIQ4_XS {
     f16_t d;
     std::uint16_t scalesH;
