@@ -1,22 +1,64 @@
-// Annotations in and out of the library: JSON (lossless, for import), CSV (spreadsheets) and
-// Markdown (reading); an import matches documents by content hash, so annotations made on one
-// machine land on the same pages of the same files anywhere.
+// Annotations of the library: made from a selection on a page (the words' boxes found for it),
+// listed, edited and removed; and in and out of the library as JSON (lossless, for import), CSV
+// (spreadsheets) and Markdown (reading). An import matches documents by content hash, so
+// annotations made on one machine land on the same pages of the same files anywhere.
 #pragma once
 
-#include "store/annotation_store.h"
+#include "app/library_types.h"
 
 #include <QByteArray>
+#include <QRectF>
 #include <QString>
+#include <QStringList>
 
+#include <optional>
 #include <vector>
 
 namespace nw::app {
 
+// Text selected on a page: [start, start + length) in UTF-16 units of the page text.
+struct PageSelection {
+    std::int64_t documentId = 0;
+    int page = 0; // 1-based
+    int start = 0;
+    int length = 0;
+    QString text;
+    std::vector<QRectF> rects; // the words' boxes when the caller knows them (the rendered view)
+};
+
+// The annotations of one library, through its connection on the calling thread. Every call throws
+// nw::Error with what is wrong (a document no longer in the library, a bad colour, ...).
+class AnnotationService {
+public:
+    explicit AnnotationService(store::LibraryStore &library);
+
+    std::vector<Annotation> list(const AnnotationFilter &filter = {});
+    std::optional<Annotation> find(std::int64_t id);
+    // A highlight of the selection: its rectangles, else those of the words the span touches. A
+    // page without word boxes (a text document) gets a note that carries the quote instead.
+    std::int64_t highlight(const PageSelection &selection, const QString &color, const QString &note = {},
+                           const QStringList &tags = {});
+    // A note on a page, quoting `quote` (may be empty).
+    std::int64_t addNote(std::int64_t documentId, int page, const QString &quote, const QString &note,
+                         const QStringList &tags, const QString &color);
+    // Sets note and tags (and the colour unless it is empty); false when the annotation is gone.
+    bool update(std::int64_t id, const QString &note, const QStringList &tags, const QString &color = {});
+    bool remove(std::int64_t id); // false when it was not there
+
+private:
+    DocumentInfo requireDocument(std::int64_t documentId);
+    store::LibraryStore &m_library;
+    store::AnnotationStore m_annotations;
+};
+
 enum class AnnotationFormat { Json, Csv, Markdown };
 AnnotationFormat parseAnnotationFormat(const QString &name); // json|csv|md; throws nw::Error
 
-QByteArray exportAnnotations(const std::vector<store::Annotation> &annotations, AnnotationFormat format);
-// JSON and CSV (as exportAnnotations writes them); throws nw::Error naming the line or field.
-std::vector<store::Annotation> parseAnnotations(const QByteArray &data, AnnotationFormat format);
+QByteArray exportAnnotations(const std::vector<Annotation> &annotations, AnnotationFormat format);
+// JSON and CSV (as exportAnnotations writes them), strictly: a field of the wrong type (page 1.5,
+// tags "x"), an unknown JSON field, or a CSV field over 1 MiB throws nw::Error naming the record
+// (or line) and the field; values in messages have their control characters escaped. The store
+// checks the rest (AnnotationLimits, dates) when importing.
+std::vector<Annotation> parseAnnotations(const QByteArray &data, AnnotationFormat format);
 
 } // namespace nw::app

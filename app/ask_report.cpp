@@ -5,20 +5,6 @@
 
 namespace nw::app {
 
-QString formatBytes(std::uint64_t bytes)
-{
-    const double b = static_cast<double>(bytes);
-    if (b >= 1024.0 * 1024 * 1024 * 1024)
-        return QString::number(b / (1024.0 * 1024 * 1024 * 1024), 'f', 2) + QStringLiteral(" TiB");
-    if (b >= 1024.0 * 1024 * 1024)
-        return QString::number(b / (1024.0 * 1024 * 1024), 'f', 2) + QStringLiteral(" GiB");
-    if (b >= 1024.0 * 1024)
-        return QString::number(b / (1024.0 * 1024), 'f', 1) + QStringLiteral(" MiB");
-    if (b >= 1024.0)
-        return QString::number(b / 1024.0, 'f', 1) + QStringLiteral(" KiB");
-    return QString::number(bytes) + QStringLiteral(" B");
-}
-
 nlohmann::json citationsToJson(const std::vector<Citation> &citations)
 {
     nlohmann::json array = nlohmann::json::array();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "app/ask_service.h"
+#include "common/byte_format.h"
 
 #include <QTextStream>
 
@@ -18,6 +19,10 @@ void printCitations(QTextStream &out, const AskResult &result);
 // The answer and printCitations(); `answerAlreadyShown` when it was streamed.
 void printAskResult(QTextStream &out, const AskResult &result, bool answerAlreadyShown = false);
 
-QString formatBytes(std::uint64_t bytes); // "1.50 GiB", "320.0 MiB", "12.0 KiB", "640 B"
+// common/byte_format.h's figures as QStrings ("1.50 GiB", "320.0 MiB", "640 B").
+inline QString formatBytes(std::uint64_t bytes)
+{
+    return QString::fromStdString(nw::formatBytes(bytes));
+}
 
 } // namespace nw::app

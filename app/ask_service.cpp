@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "engine/arch_table.h"
+#include "engine/chat_reply.h"
 #include "engine/chat_template.h"
 #include "engine/gguf_file.h"
 #include "engine/model.h"
@@ -22,6 +23,7 @@ namespace nw::app {
 
 struct AskService::Engine {
     QString path;
+    QString device;
     std::shared_ptr<const GgufFile> file;
     std::unique_ptr<Model> model;
     std::unique_ptr<Tokenizer> tokenizer;
@@ -61,28 +63,31 @@ std::vector<int> citedSourceNumbers(const QString &answer, int sourceCount)
     return out;
 }
 
-AskService::AskService(store::LibraryStore &store) : m_store(store) {}
+AskService::AskService() = default;
 AskService::~AskService() = default;
 
-void AskService::loadModel(const QString &path, const QString &kvMode, int contextTokens, DeviceChoice device)
+void AskService::loadModel(const ModelSettings &settings)
 {
+    m_engine.reset(); // the old model's memory goes before the new one's comes
     auto engine = std::make_unique<Engine>();
-    engine->path = path;
-    engine->file = GgufFile::open(path.toStdString());
-    engine->model = nw::loadModel(engine->file, {.device = device});
+    engine->path = settings.path;
+    engine->file = GgufFile::open(settings.path.toStdString());
+    engine->model = nw::loadModel(engine->file, {.threads = settings.threads, .device = settings.device});
+    engine->device = QString::fromStdString(engine->model->backend().name());
     engine->tokenizer = Tokenizer::fromGguf(*engine->file);
     engine->chat = ChatTemplate::detect(engine->file->findString("tokenizer.chat_template").value_or(""),
                                         engine->model->hparams().arch);
     const auto modes = engine->model->kvModes();
-    engine->kvMode = kvMode.isEmpty() ? KvModeSpec{modes.front()} : KvModeSpec::parse(kvMode.toStdString());
-    const std::int64_t train = engine->model->hparams().nCtxTrain;
-    engine->contextTokens = contextTokens > 0 ? contextTokens : std::min<std::int64_t>(train > 0 ? train : 4096, 8192);
+    engine->kvMode = settings.kvMode.isEmpty() ? KvModeSpec{modes.front()} : KvModeSpec::parse(settings.kvMode.toStdString());
+    engine->contextTokens = contextTokensFor(settings.contextTokens, engine->model->hparams().nCtxTrain);
     engine->generator = std::make_unique<Generator>(*engine->model, *engine->tokenizer, engine->kvMode, engine->contextTokens);
-    nw::log::get("app")->info("ask: model {} ({}), chat template {}, KV {}, context {}", path.toStdString(),
-                              engine->model->hparams().arch, chatFamilyName(engine->chat.family()),
-                              engine->kvMode.toString(), engine->contextTokens);
+    nw::log::get("app")->info("ask: model {} ({}) on {}, chat template {}, KV {}, context {}", settings.path.toStdString(),
+                              engine->model->hparams().arch, engine->device.toStdString(),
+                              chatFamilyName(engine->chat.family()), engine->kvMode.toString(), engine->contextTokens);
     m_engine = std::move(engine);
 }
+
+void AskService::unloadModel() { m_engine.reset(); }
 
 void AskService::setKvMode(const QString &kvMode)
 {
@@ -102,6 +107,7 @@ ModelStatus AskService::modelStatus() const
     const MemoryStats stats = m_engine->generator->memoryStats();
     status.loaded = true;
     status.path = m_engine->path;
+    status.device = m_engine->device;
     status.kvMode = QString::fromStdString(m_engine->kvMode.toString());
     status.chatFamily = QString::fromUtf8(chatFamilyName(m_engine->chat.family()).data());
     status.contextTokens = static_cast<int>(m_engine->contextTokens);
@@ -117,14 +123,7 @@ MemoryStats AskService::memoryStats() const
     return m_engine ? m_engine->generator->memoryStats() : MemoryStats{};
 }
 
-void AskService::cancel()
-{
-    if (m_engine && m_engine->generator)
-        m_engine->generator->cancel();
-}
-
-AskResult AskService::ask(const AskRequest &request, const std::function<void(const QString &)> &onText,
-                          const PrefillProgress &onPrefill)
+AskResult AskService::ask(store::LibraryStore &library, const AskRequest &request, const AskCallbacks &callbacks)
 {
     if (request.question.trimmed().isEmpty())
         fail("the question is empty");
@@ -133,7 +132,7 @@ AskResult AskService::ask(const AskRequest &request, const std::function<void(co
     result.mode = request.mode;
 
     if (request.mode == AskMode::Retrieve) {
-        Retriever retriever(m_store);
+        Retriever retriever(library);
         result.passages = retriever.retrieve(request.question, request.retrieval);
         if (!m_engine) {
             result.answer = extractiveAnswer(result.passages);
@@ -145,14 +144,14 @@ AskResult AskService::ask(const AskRequest &request, const std::function<void(co
         }
         // The sources are made before `result` is moved: argument evaluation order is unspecified.
         std::vector<Source> sources = passageSources(result.passages);
-        return answerFromModel(request, std::move(result), sources, onText, onPrefill);
+        return answerFromModel(library, request, std::move(result), sources, callbacks);
     }
 
     // Whole documents, in order, each page labelled.
     if (!m_engine)
         fail("whole mode reads the documents into a model's context: give --model M.gguf (or use --mode retrieve)");
     std::vector<store::DocumentInfo> documents;
-    for (const auto &info : m_store.documents(request.retrieval.collection))
+    for (const auto &info : library.documents(request.retrieval.collection))
         if (request.retrieval.documentIds.empty() ||
             std::find(request.retrieval.documentIds.begin(), request.retrieval.documentIds.end(), info.id) !=
                 request.retrieval.documentIds.end())
@@ -164,17 +163,17 @@ AskResult AskService::ask(const AskRequest &request, const std::function<void(co
     for (const auto &info : documents) {
         const QString title = info.title.isEmpty() ? QFileInfo(info.path).fileName() : info.title;
         for (int n = 1; n <= info.pageCount; ++n) {
-            sources.push_back({QStringLiteral("%1, p. %2").arg(title).arg(n), m_store.requirePage(info.id, n).text.trimmed(),
+            sources.push_back({QStringLiteral("%1, p. %2").arg(title).arg(n), library.requirePage(info.id, n).text.trimmed(),
                                static_cast<int>(pages.size())});
             pages.push_back({&info, n});
         }
     }
-    return answerFromModel(request, std::move(result), sources, onText, onPrefill, pages);
+    return answerFromModel(library, request, std::move(result), sources, callbacks, pages);
 }
 
-AskResult AskService::answerFromModel(const AskRequest &request, AskResult result, const std::vector<Source> &sources,
-                                      const std::function<void(const QString &)> &onText,
-                                      const PrefillProgress &onPrefill, const std::vector<PageRef> &pages)
+AskResult AskService::answerFromModel(store::LibraryStore &library, const AskRequest &request, AskResult result,
+                                      const std::vector<Source> &sources, const AskCallbacks &callbacks,
+                                      const std::vector<PageRef> &pages)
 {
     Engine &e = *m_engine;
     result.extractive = false;
@@ -185,7 +184,8 @@ AskResult AskService::answerFromModel(const AskRequest &request, AskResult resul
     const TokenCounter count = [&e](const QString &text) {
         return static_cast<int>(e.tokenizer->encode(text.toStdString(), true, true).size());
     };
-    const int budget = static_cast<int>(e.contextTokens) - request.maxTokens;
+    const int maxTokens = answerTokensFor(request.maxTokens, e.contextTokens);
+    const int budget = static_cast<int>(e.contextTokens) - maxTokens;
 
     if (request.mode == AskMode::Whole) {
         // Everything or nothing: a whole-document answer from part of the documents would mislead.
@@ -193,7 +193,7 @@ AskResult AskService::answerFromModel(const AskRequest &request, AskResult resul
         QString joined;
         for (const Source &s : all)
             joined += s.label + QLatin1Char('\n') + s.text + QLatin1Char('\n');
-        const int needed = count(joined) + count(systemInstructions() + request.question) + request.maxTokens;
+        const int needed = count(joined) + count(systemInstructions() + request.question) + maxTokens;
         if (needed > e.contextTokens) {
             result.tooLarge = true;
             result.neededTokens = needed;
@@ -212,17 +212,40 @@ AskResult AskService::answerFromModel(const AskRequest &request, AskResult resul
     result.droppedSources = prompt.droppedSources;
 
     GenerateOptions options;
-    options.maxTokens = request.maxTokens;
+    options.maxTokens = maxTokens;
     options.sampler.greedy = true; // answers about documents: no sampling noise
     options.stopStrings = e.chat.stopStrings();
     options.parseSpecial = true;   // the template's control tokens
-    GenerationCallbacks callbacks;
-    callbacks.onPrefillProgress = onPrefill;
-    if (onText)
-        callbacks.onText = [&onText](std::string_view text) { onText(QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size()))); };
-    const GenerationResult generated = e.generator->generate(prompt.text.toStdString(), options, callbacks);
+    // A stop is passed on from the generation's own thread, at each prompt chunk and each token:
+    // the generator clears its cancel flag when it starts, so a stop asked for earlier still counts.
+    GenerationCallbacks generation;
+    const std::atomic<bool> *stop = callbacks.stop;
+    Generator &generator = *e.generator;
+    const auto passStop = [stop, &generator] {
+        if (stop && stop->load(std::memory_order_relaxed))
+            generator.cancel();
+    };
+    generation.onPrefillProgress = [&callbacks, passStop](std::int64_t done, std::int64_t total) {
+        if (callbacks.onPrefill)
+            callbacks.onPrefill(done, total);
+        passStop();
+    };
+    generation.onToken = [passStop](std::int32_t) { passStop(); };
+    // Only the answer reaches the reader: reasoning (<think>...</think>) and gpt-oss's channels
+    // other than `final` are held back as they stream (engine/chat_reply.h). The prompt was made
+    // with the default ChatOptions (thinking off), so the filter uses the same.
+    ReplyFilter reply(e.chat);
+    auto show = [&callbacks](const std::string &text) {
+        if (callbacks.onText && !text.empty())
+            callbacks.onText(QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size())));
+    };
+    generation.onText = [&reply, &show](std::string_view text) { show(reply.push(text)); };
+    const GenerationResult generated = generator.generate(prompt.text.toStdString(), options, generation);
+    show(reply.finish());
 
-    result.answer = QString::fromStdString(generated.text).trimmed();
+    result.answer = QString::fromStdString(
+                        ReplyFilter::answer(e.chat.replyFormat(), e.chat.replyStartsInReasoning({}), generated.text))
+                        .trimmed();
     result.promptTokens = static_cast<int>(generated.promptTokens.size());
     result.reusedTokens = static_cast<int>(generated.reusedTokens);
     result.generatedTokens = static_cast<int>(generated.generatedTokens.size());
@@ -251,13 +274,13 @@ AskResult AskService::answerFromModel(const AskRequest &request, AskResult resul
                 result.citations.push_back(result.passages[static_cast<std::size_t>(passage)].citation);
         }
     } else {
-        result.citations = wholeModeCitations(result, used, pages);
+        result.citations = wholeModeCitations(library, result, used, pages);
     }
     return result;
 }
 
-std::vector<Citation> AskService::wholeModeCitations(const AskResult &result, const std::set<int> &usedSources,
-                                                     const std::vector<PageRef> &pages)
+std::vector<Citation> AskService::wholeModeCitations(store::LibraryStore &library, const AskResult &result,
+                                                     const std::set<int> &usedSources, const std::vector<PageRef> &pages)
 {
     std::vector<Citation> citations;
     for (int index : usedSources) {
@@ -265,7 +288,7 @@ std::vector<Citation> AskService::wholeModeCitations(const AskResult &result, co
         if (origin < 0 || origin >= static_cast<int>(pages.size()))
             continue;
         const PageRef &ref = pages[static_cast<std::size_t>(origin)];
-        const store::PageRecord page = m_store.requirePage(ref.document->id, ref.page);
+        const store::PageRecord page = library.requirePage(ref.document->id, ref.page);
         // The span: the answer's quote from this page, else the sentence the answer shares most with.
         std::optional<TextSpan> span;
         for (const QuoteCheck &q : result.quotes)
@@ -286,7 +309,7 @@ std::vector<Citation> AskService::wholeModeCitations(const AskResult &result, co
             c.quote = page.text.mid(span->start, span->length);
             c.section = sectionHeadingBefore(page.text, span->start);
             try {
-                c.boxes = boxesForSpan(ingest::pageWordBoxes(m_store, c.documentId, c.page), *span);
+                c.boxes = boxesForSpan(ingest::pageWordBoxes(library, c.documentId, c.page), *span);
             } catch (const Error &e) {
                 nw::log::get("app")->warn("ask: no word boxes for {} page {}: {}", c.path.toStdString(), c.page, e.what());
             }

@@ -1,17 +1,18 @@
 // Asking questions of the library: retrieve passages (or load whole documents), then either
 // answer extractively (no model: the cited passages themselves) or generate with a local
 // model through its chat template, streaming, with citations checked against the sources.
-// One AskService keeps its model session between questions, so a follow-up reuses the
-// cached prompt prefix (engine prefix reuse).
+// One AskService keeps its model and generator between questions, so a follow-up reuses the
+// cached prompt prefix (engine prefix reuse). Front ends use it through the Workbench
+// (app/workbench.h), which adds the loading policy, the library connection and the sessions.
 #pragma once
 
+#include "app/model_settings.h"
 #include "app/prompt_builder.h"
 #include "app/retriever.h"
-#include "engine/memory_stats.h"
-#include "kernels/backend.h"
 
 #include <QString>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,7 +29,7 @@ struct AskRequest {
     QString question;
     AskMode mode = AskMode::Retrieve;
     RetrievalOptions retrieval; // collection / documentIds also choose the documents of whole mode
-    int maxTokens = 512;        // generated tokens at most
+    int maxTokens = 0;          // generated tokens at most; 0: answerTokensFor(0, the context)
 };
 
 // Memory a KV mode would need for a given number of tokens (from the engine's KV figures).
@@ -72,6 +73,7 @@ struct AskResult {
 struct ModelStatus {
     bool loaded = false;
     QString path;
+    QString device;            // the backend it runs on: "cpu (8 threads)", "cuda: NVIDIA H100 ..."
     QString kvMode;
     QString chatFamily;
     int contextTokens = 0;
@@ -81,18 +83,27 @@ struct ModelStatus {
     double savingVsMha = 0;
 };
 
+// What a question reports while it is answered, and how it is stopped.
+struct AskCallbacks {
+    std::function<void(const QString &)> onText; // the generated answer as it streams (not for extractive ones)
+    std::function<void(std::int64_t done, std::int64_t total)> onPrefill; // prompt tokens computed so far
+    // Set it (from any thread, or a signal handler) to stop the answer at the next token or
+    // prompt chunk; what was written so far is the answer.
+    const std::atomic<bool> *stop = nullptr;
+};
+
 class AskService {
 public:
-    explicit AskService(store::LibraryStore &store);
+    AskService();
     ~AskService();
     AskService(const AskService &) = delete;
     AskService &operator=(const AskService &) = delete;
 
-    // Loads a GGUF model; kvMode "" picks the model's default; contextTokens 0 takes the
-    // model's training context, at most 8192; `device` as `--device` (the CLI passes auto).
-    // Throws nw::Error (file, architecture, KV mode, --device cuda without a GPU).
-    void loadModel(const QString &path, const QString &kvMode = {}, int contextTokens = 0,
-                   DeviceChoice device = DeviceChoice::Cpu);
+    // Loads a GGUF model: the KV mode ("" the model's default), context (contextTokensFor),
+    // device and threads as `settings` ask. Throws nw::Error (file, architecture, KV mode, cuda
+    // asked for without a GPU); the model loaded before is gone either way.
+    void loadModel(const ModelSettings &settings);
+    void unloadModel();
     // A new cache in another mode (the model stays); throws nw::Error when the mode does not fit.
     void setKvMode(const QString &kvMode);
     ModelStatus modelStatus() const;
@@ -100,13 +111,8 @@ public:
     // GUI timer may call it while another thread generates (not while loadModel/setKvMode run).
     MemoryStats memoryStats() const;
 
-    // onText receives the generated answer as it streams (not called for extractive answers);
-    // onPrefill the prompt tokens computed so far, while the prompt is read.
-    using PrefillProgress = std::function<void(std::int64_t done, std::int64_t total)>;
-    AskResult ask(const AskRequest &request, const std::function<void(const QString &)> &onText = {},
-                  const PrefillProgress &onPrefill = {});
-    // Stops a running generation at the next token; safe from any thread or a signal handler.
-    void cancel();
+    // Answers from `library` (a connection of the calling thread).
+    AskResult ask(store::LibraryStore &library, const AskRequest &request, const AskCallbacks &callbacks = {});
 
 private:
     struct Engine;
@@ -115,12 +121,11 @@ private:
         int page;
     };
     // Whole mode's cited pages (sources[i].origin indexes `pages`) as citations with spans and boxes.
-    std::vector<Citation> wholeModeCitations(const AskResult &result, const std::set<int> &usedSources,
-                                             const std::vector<PageRef> &pages);
-    AskResult answerFromModel(const AskRequest &request, AskResult result, const std::vector<Source> &sources,
-                              const std::function<void(const QString &)> &onText, const PrefillProgress &onPrefill,
+    static std::vector<Citation> wholeModeCitations(store::LibraryStore &library, const AskResult &result,
+                                                    const std::set<int> &usedSources, const std::vector<PageRef> &pages);
+    AskResult answerFromModel(store::LibraryStore &library, const AskRequest &request, AskResult result,
+                              const std::vector<Source> &sources, const AskCallbacks &callbacks,
                               const std::vector<PageRef> &pages = {});
-    store::LibraryStore &m_store;
     std::unique_ptr<Engine> m_engine;
 };
 

@@ -1,6 +1,7 @@
 // Command-line dispatch: global options, help, version and subcommands.
 #include "app/cli.h"
 
+#include "app/output_file.h"
 #include "app/paths.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -137,10 +138,20 @@ bool setupLogging(const QString &level, QTextStream &err)
     return true;
 }
 
-int runHeadless(const Invocation &inv)
+QString remedyHint(Remedy remedy)
 {
-    QTextStream out(stdout);
-    QTextStream err(stderr);
+    switch (remedy) {
+    case Remedy::None: return {};
+    case Remedy::LargerContext: return QStringLiteral(" (raise --ctx)");
+    case Remedy::CpuDevice: return QStringLiteral(" (use --device cpu)");
+    }
+    return {};
+}
+
+namespace {
+
+int runInvocation(const Invocation &inv, QTextStream &out, QTextStream &err)
+{
     switch (inv.kind) {
     case Invocation::Kind::UsageError:
         err << "needlework: " << inv.error << " (see 'needlework --help')\n";
@@ -174,17 +185,24 @@ int runHeadless(const Invocation &inv)
             out << commandHelp(command);
             return ExitOk;
         }
+        if (const QString bad = checkNumericOptions(parser, command.numbers); !bad.isEmpty()) {
+            err << "needlework " << command.name << ": " << bad << " (see 'needlework " << command.name << " --help')\n";
+            return ExitUsage;
+        }
         const QString level = parser.isSet(logOption) ? parser.value(logOption) : inv.logLevel;
         if (!setupLogging(level, err))
             return ExitUsage;
         CommandIo io{out, err, static_cast<bool>(isatty(STDOUT_FILENO)), static_cast<bool>(isatty(STDERR_FILENO))};
         try {
-            const int code = command.run(parser, io);
+            return command.run(parser, io);
+        } catch (const UsageError &e) {
             out.flush();
-            return code;
+            err << "needlework " << command.name << ": " << e.what() << " (see 'needlework " << command.name
+                << " --help')\n";
+            return ExitUsage;
         } catch (const Error &e) {
             out.flush();
-            err << "needlework " << command.name << ": " << e.what() << '\n';
+            err << "needlework " << command.name << ": " << e.what() << remedyHint(e.remedy()) << '\n';
             return ExitFailed;
         } catch (const std::exception &e) {
             out.flush();
@@ -195,6 +213,24 @@ int runHeadless(const Invocation &inv)
     }
     }
     return ExitOk;
+}
+
+} // namespace
+
+int runHeadless(const Invocation &inv)
+{
+    QTextStream out(stdout);
+    QTextStream err(stderr);
+    const int code = runInvocation(inv, out, err);
+    // Results that did not reach their reader (a full disk, a closed pipe's device) make a
+    // successful run a failure; a run that failed has said why already.
+    const QString lost = finishStandardOutput(out);
+    if (!lost.isEmpty() && code == ExitOk) {
+        err << "needlework" << (inv.subcommand.isEmpty() ? QString() : QLatin1Char(' ') + inv.subcommand)
+            << ": cannot write the output: " << lost << '\n';
+        return ExitFailed;
+    }
+    return code;
 }
 
 } // namespace nw::app

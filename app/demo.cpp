@@ -2,14 +2,11 @@
 #include "app/demo.h"
 
 #include "app/ask_report.h"
-#include "app/ask_service.h"
 #include "app/command.h"
 #include "app/sample_corpus.h"
-#include "app/session_service.h"
+#include "app/workbench.h"
 #include "common/error.h"
 #include "engine/arch_table.h"
-#include "ingest/ingestor.h"
-#include "store/library_store.h"
 
 #include <QDir>
 #include <QElapsedTimer>
@@ -70,9 +67,8 @@ int runDemo(const DemoOptions &options, QTextStream &out, QTextStream &err)
     out << "Sample corpus: " << pdfs.size() << " licence texts from Debian's /usr/share/common-licenses, as PDFs in "
         << options.sampleDirectory << '\n';
 
-    store::LibraryStore library(options.databasePath);
-    ingest::Ingestor ingestor(library);
-    const ingest::IngestSummary summary = ingestor.run(pdfs);
+    Workbench workbench(options.databasePath);
+    const IngestSummary summary = workbench.ingest(pdfs);
     if (summary.failed > 0 || summary.added + summary.present != pdfs.size())
         fail("demo: ingest failed for {} of {} sample PDFs", summary.failed, pdfs.size());
     out << QStringLiteral("Ingested %1 documents, %2 pages into %3 (%4 s)\n\n")
@@ -81,14 +77,14 @@ int runDemo(const DemoOptions &options, QTextStream &out, QTextStream &err)
                .arg(options.databasePath)
                .arg(static_cast<double>(timer.elapsed()) / 1000.0, 0, 'f', 2);
 
-    AskService service(library);
-    if (!options.modelPath.isEmpty())
-        service.loadModel(options.modelPath, options.kvMode, options.contextTokens);
-    else
+    if (!options.modelPath.isEmpty()) {
+        workbench.setModel({.path = options.modelPath, .kvMode = options.kvMode, .contextTokens = options.contextTokens});
+        workbench.loadModel();
+    } else {
         out << "No --model given: answers are extractive (the best passages, quoted, with their pages).\n\n";
-    SessionService sessions(library.database());
+    }
     const QStringList questions = demoQuestions();
-    const std::int64_t sessionId = sessions.startSession(QStringLiteral("Demo: ") + questions.front());
+    const std::int64_t sessionId = workbench.startSession(QStringLiteral("Demo: ") + questions.front());
     for (int i = 0; i < questions.size(); ++i) {
         out << QStringLiteral("Q%1. %2\n").arg(i + 1).arg(questions[i]);
         out.flush();
@@ -96,15 +92,16 @@ int runDemo(const DemoOptions &options, QTextStream &out, QTextStream &err)
         request.question = questions[i];
         request.maxTokens = 256;
         bool streamed = false;
-        const AskResult result = service.ask(request, [&](const QString &text) {
+        AskCallbacks callbacks;
+        callbacks.onText = [&](const QString &text) {
             out << text;
             out.flush();
             streamed = true;
-        });
+        };
+        const AskResult result = workbench.ask(request, sessionId, callbacks).result;
         if (streamed)
             out << '\n';
         printAskResult(out, result, streamed);
-        sessions.recordTurn(sessionId, result);
         out << '\n';
     }
     out << "(The questions and answers are saved as session " << sessionId << ": needlework sessions show " << sessionId

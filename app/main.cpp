@@ -1,12 +1,16 @@
 // Entry point: no subcommand opens the workbench window; a subcommand runs headless.
 #include "app/cli.h"
 #include "app/paths.h"
-#include "ui/chat_dock.h"
 #include "ui/main_window.h"
 
 #include <QApplication>
 #include <QCoreApplication>
+#include <QDir>
+#include <QFile>
 #include <QGuiApplication>
+#include <QTemporaryDir>
+
+#include <optional>
 
 #include <cstdlib>
 
@@ -35,6 +39,14 @@ int main(int argc, char **argv)
         // window, so offscreen (unless asked otherwise) works with or without a display.
         if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
             qputenv("QT_QPA_PLATFORM", "offscreen");
+        // Qt's platforms want a private runtime folder and warn on stderr when XDG_RUNTIME_DIR is
+        // unset (a CI job, a cron shell): give them one of their own (0700) for this run.
+        std::optional<QTemporaryDir> runtimeDir;
+        if (qEnvironmentVariableIsEmpty("XDG_RUNTIME_DIR")) {
+            runtimeDir.emplace(QDir::tempPath() + QStringLiteral("/needlework-runtime-XXXXXX"));
+            if (runtimeDir->isValid())
+                qputenv("XDG_RUNTIME_DIR", QFile::encodeName(runtimeDir->path()));
+        }
         QGuiApplication app(argc, argv);
         nw::app::setApplicationIdentity();
         return nw::app::runHeadless(invocation);
@@ -54,11 +66,8 @@ int main(int argc, char **argv)
     QTextStream err(stderr);
     if (!nw::app::setupLogging(invocation.logLevel, err))
         return nw::app::ExitUsage;
-    // The chat's context: the default asks for 4096 tokens, cut to the model's training context
-    // but never under 1024 (a prompt with passages needs that much; see ChatDock).
-    nw::ui::MainWindow window({.databasePath = invocation.database,
-                               .modelPath = invocation.model,
-                               .contextTokens = nw::ui::ChatDock::kDefaultContextTokens});
+    // The chat's context follows the workbench's policy (app/model_settings.h), as `ask` does.
+    nw::ui::MainWindow window({.databasePath = invocation.database, .modelPath = invocation.model});
     window.show();
     return app.exec();
 }

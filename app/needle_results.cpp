@@ -242,22 +242,4 @@ std::string formatTokenCount(std::int64_t tokens)
     return std::to_string(tokens);
 }
 
-std::optional<std::int64_t> parseTokenCount(const QString &text)
-{
-    QString t = text.trimmed().toLower();
-    double scale = 1.0;
-    if (t.endsWith(QLatin1Char('k'))) {
-        scale = 1024.0;
-        t.chop(1);
-    } else if (t.endsWith(QLatin1Char('m'))) {
-        scale = 1024.0 * 1024.0;
-        t.chop(1);
-    }
-    bool ok = false;
-    const double v = t.toDouble(&ok) * scale;
-    if (!ok || v < 1.0 || v > 1e9 || v != std::floor(v))
-        return std::nullopt;
-    return static_cast<std::int64_t>(v);
-}
-
 } // namespace nw::app

@@ -105,8 +105,7 @@ struct NeedleGrid {
 NeedleGrid needleGrid(const NeedleResults &results, const std::string &mode, const std::vector<std::int64_t> &lengths,
                       const std::vector<int> &depths);
 
-// "1k", "1.5k", "512"; and the reverse for --lengths (1k = 1024), nullopt when malformed.
+// "1k", "1.5k", "512" (1k = 1024); app/numeric_options.h parses them back.
 std::string formatTokenCount(std::int64_t tokens);
-std::optional<std::int64_t> parseTokenCount(const QString &text);
 
 } // namespace nw::app

@@ -77,12 +77,13 @@ const std::vector<float> &Generator::prefill(std::span<const std::int32_t> token
         fail("cannot prefill an empty prompt");
     const auto total = static_cast<std::int64_t>(tokens.size());
     if (total > m_cache->capacity())
-        fail("the prompt has {} tokens but the context holds {} (raise --ctx)", total, m_cache->capacity());
+        fail(Remedy::LargerContext, "the prompt has {} tokens but the context holds {}", total, m_cache->capacity());
     NW_ASSERT(static_cast<std::int64_t>(m_tokens.size()) == m_cache->tokens());
     const auto mismatch = std::mismatch(m_tokens.begin(), m_tokens.end(), tokens.begin(), tokens.end());
     auto keep = static_cast<std::int64_t>(mismatch.first - m_tokens.begin());
     keep = std::min(keep, total - 1); // the last token is always run, for its logits
     m_cache->truncate(keep);
+    keep = m_cache->tokens(); // a sliding-window layer may not be able to continue from there
     m_tokens.resize(static_cast<std::size_t>(keep));
     m_lastReused = keep;
     m_lastPrefilled = 0;
@@ -208,7 +209,7 @@ PerplexityResult measurePerplexity(Model &model, std::span<const std::int32_t> t
         fail("perplexity needs a context of at least 4 tokens, got {}", ctx);
     const auto nChunks = static_cast<std::int64_t>(tokens.size()) / ctx;
     if (nChunks == 0)
-        fail("perplexity needs at least {} tokens (one chunk of --ctx), the text has {}", ctx, tokens.size());
+        fail("perplexity needs at least {} tokens (one chunk of the context size), the text has {}", ctx, tokens.size());
     batch = std::max(1, batch);
     const auto nVocab = static_cast<std::size_t>(model.hparams().nVocab);
     const std::int64_t first = ctx / 2;

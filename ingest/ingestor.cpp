@@ -2,6 +2,8 @@
 // calling thread in batched transactions.
 #include "ingest/ingestor.h"
 
+#include "common/byte_format.h"
+
 #include "common/assert.h"
 #include "common/log.h"
 #include "ingest/pdf_document.h"
@@ -53,13 +55,6 @@ bool isCandidate(const QFileInfo &info)
 {
     const QString suffix = info.suffix().toLower();
     return suffix == QLatin1String("pdf") || isTextSuffix(suffix) || suffix.isEmpty();
-}
-
-QString mebibytes(std::int64_t bytes)
-{
-    if (bytes < 1024 * 1024)
-        return QStringLiteral("%1 bytes").arg(bytes);
-    return QString::number(static_cast<double>(bytes) / (1024.0 * 1024.0), 'f', 1) + QStringLiteral(" MiB");
 }
 
 } // namespace
@@ -192,7 +187,8 @@ ProbeResult probeFile(const InputFile &input, const QSet<QString> &known, const 
     r.modified = QFileInfo(input.path).lastModified().toSecsSinceEpoch();
     if (r.bytes > options.maxFileBytes)
         return failed(IngestProblem::TooLarge, QStringLiteral("the file is too large: %1 (the limit is %2)")
-                                                   .arg(mebibytes(r.bytes), mebibytes(options.maxFileBytes)));
+                                                   .arg(QString::fromStdString(formatBytes(std::uint64_t(r.bytes))),
+                                                        QString::fromStdString(formatBytes(std::uint64_t(options.maxFileBytes)))));
     QCryptographicHash hash(QCryptographicHash::Sha256);
     QByteArray head;
     while (!file.atEnd()) {

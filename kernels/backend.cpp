@@ -182,7 +182,7 @@ BackendDecision decideBackend(DeviceChoice choice, const GpuInfo &gpu)
             d.useCuda = true;
             d.reason = fmt::format("using CUDA on {} (cuda asked for)", gpu.devices.front().name);
         } else {
-            d.error = fmt::format("--device cuda: no usable CUDA device ({}); use --device cpu or auto", why);
+            d.error = fmt::format("CUDA was asked for but there is no usable CUDA device ({})", why);
         }
         break;
     case DeviceChoice::Auto:
@@ -201,7 +201,7 @@ std::unique_ptr<Backend> makeBackend(DeviceChoice choice, int threads)
 {
     const BackendDecision d = decideBackend(choice, gpuInfo());
     if (!d.error.empty())
-        throw Error(d.error);
+        throw Error(d.error, Remedy::CpuDevice);
     // Once per process and reason: a command that loads two models does not say it twice.
     static std::mutex mutex;
     static std::string lastReason;

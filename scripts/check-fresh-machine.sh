@@ -39,8 +39,14 @@ say_failed() { echo "fresh machine: FAILED at $step after $(( $(date +%s) - star
 
 cleanup() {
   local rc=$?
-  # Undo the mounts in reverse order on every exit path; a lazy unmount never leaves the host's
-  # /dev or /proc bound into a folder that rm -rf would then walk.
+  # Stop whatever still runs inside the root (an interrupted build), then undo the mounts in
+  # reverse order on every exit path; a lazy unmount never leaves the host's /dev or /proc bound
+  # into a folder that rm -rf would then walk.
+  if [ -n "$root" ]; then
+    for p in /proc/[0-9]*; do
+      [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && kill -KILL "${p#/proc/}" 2>/dev/null
+    done
+  fi
   for (( i=${#mounts[@]}-1; i>=0; i-- )); do
     umount -R "${mounts[$i]}" 2>/dev/null || umount -lR "${mounts[$i]}" 2>/dev/null || true
   done
@@ -77,8 +83,9 @@ mkdir -p "$cache"
 step="base root (mmdebstrap)"
 if [ "$refresh" -eq 1 ] || [ ! -s "$tarball" ]; then
   echo "check-fresh-machine: making a clean Debian 12 root with mmdebstrap (about a minute)"
-  mmdebstrap --variant=apt --quiet bookworm "$tarball.part" "$sources" >>"$log" 2>&1
-  mv "$tarball.part" "$tarball"
+  # mmdebstrap picks its output format from the name, so the partial file still ends in .tar.
+  mmdebstrap --variant=apt --quiet bookworm "$cache/partial.tar" "$sources" >>"$log" 2>&1
+  mv "$cache/partial.tar" "$tarball"
 fi
 
 root=$(mktemp -d /var/tmp/nw-fresh-root.XXXXXX)
@@ -101,8 +108,13 @@ git -C "$root/root/needlework" checkout -q --detach "$(git rev-parse HEAD)"
 [ -z "$(git status --porcelain --untracked-files=no)" ] \
   || echo "check-fresh-machine: note: uncommitted changes are not part of the check (HEAD is $head)"
 
-in_root() { chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
-  /bin/bash -c "cd /root/needlework && $1"; }
+# In the background and waited for, so that Ctrl-C or a CI timeout runs the cleanup at once
+# (bash defers traps while a foreground child runs).
+in_root() {
+  chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+    /bin/bash -c "cd /root/needlework && $1" &
+  wait $!
+}
 
 step="./scripts/setup-deps.sh"
 echo "check-fresh-machine: $step in the clean root"

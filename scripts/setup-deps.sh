@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git python3
+  # a second compiler for the test suite (scripts/test.sh --compiler clang)
+  clang
   # libraries
   qt6-base-dev qt6-base-dev-tools qt6-charts-dev libqt6opengl6-dev libgl-dev
   libpoppler-qt6-dev libpoppler-private-dev libsqlite3-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libeigen3-dev
@@ -14,6 +16,8 @@ packages=(
   doctest-dev qpdf poppler-utils fonts-dejavu-core fonts-wqy-microhei xvfb xauth
   # packaging checks: the .deb and the installed tree (lintian, desktop entry, AppStream, man, zsh)
   dpkg-dev lintian desktop-file-utils appstream man-db zsh
+  # the clean-machine check (scripts/check-fresh-machine.sh)
+  mmdebstrap
 )
 
 missing=()

@@ -1,10 +1,8 @@
-// Annotations live in the library database (store/annotation_store.h), keyed by the document's
-// content hash; the panel maps hashes back to the library's document ids to jump to pages.
+// Annotations live in the library database, keyed by the document's content hash; the panel maps
+// hashes back to the library's document ids to jump to pages.
 #include "ui/annotations_panel.h"
 
 #include "common/log.h"
-#include "ingest/page_words.h"
-#include "store/library_store.h"
 
 #include <QComboBox>
 #include <QDialog>
@@ -181,9 +179,9 @@ AnnotationsPanel::AnnotationsPanel(QWidget *parent) : QWidget(parent)
     refresh();
 }
 
-void AnnotationsPanel::setStore(store::LibraryStore *store)
+void AnnotationsPanel::setWorkbench(std::shared_ptr<app::Workbench> workbench)
 {
-    m_store = store;
+    m_workbench = std::move(workbench);
     m_documentId = 0;
     m_currentPage = 0;
     m_selection = {};
@@ -211,15 +209,15 @@ void AnnotationsPanel::setTagFilter(const QString &tag) { m_tag->setText(tag); }
 
 void AnnotationsPanel::setSelection(qint64 documentId, int page, int start, int length, const QString &text)
 {
-    m_selection = length > 0 ? Selection{documentId, page, start, length, plainQuote(text), {}} : Selection{};
+    m_selection = length > 0 ? app::PageSelection{documentId, page, start, length, plainQuote(text), {}} : app::PageSelection{};
     if (length > 0) {
         setCurrentDocument(documentId);
         m_currentPage = page;
     }
-    m_highlight->setEnabled(m_store && length > 0);
+    m_highlight->setEnabled(m_workbench && length > 0);
 }
 
-void AnnotationsPanel::setWordSelection(qint64 documentId, int page, const QList<store::WordBox> &words,
+void AnnotationsPanel::setWordSelection(qint64 documentId, int page, const QList<app::WordBox> &words,
                                         const QString &text)
 {
     if (words.isEmpty()) {
@@ -227,12 +225,12 @@ void AnnotationsPanel::setWordSelection(qint64 documentId, int page, const QList
         return;
     }
     int start = static_cast<int>(words.front().offset), end = start;
-    for (const store::WordBox &w : words) {
+    for (const app::WordBox &w : words) {
         start = std::min(start, static_cast<int>(w.offset));
         end = std::max(end, static_cast<int>(w.offset + w.length));
     }
     setSelection(documentId, page, start, end - start, text);
-    for (const store::WordBox &w : words)
+    for (const app::WordBox &w : words)
         m_selection.rects.push_back(w.box);
 }
 
@@ -242,35 +240,38 @@ void AnnotationsPanel::showMessage(const QString &text) { m_message->setText(tex
 
 qint64 AnnotationsPanel::documentIdOf(const QString &sha256)
 {
-    if (!m_store)
+    if (!m_workbench)
         return 0;
-    const auto doc = m_store->findDocumentBySha256(sha256);
-    return doc ? doc->id : 0;
+    try {
+        const auto doc = m_workbench->findDocumentBySha256(sha256);
+        return doc ? doc->id : 0;
+    } catch (const std::exception &) {
+        return 0; // an unreadable library: as if the document were not in it
+    }
 }
 
 void AnnotationsPanel::refresh()
 {
     m_shown.clear();
     m_list->clear();
-    if (!m_store)
+    if (!m_workbench)
         return;
     try {
-        store::AnnotationFilter filter;
+        app::AnnotationFilter filter;
         filter.tag = m_tag->text().trimmed();
         QHash<QString, QString> titles; // sha256 → title
         if (scope() == Scope::CurrentDocument) {
-            const auto doc = m_documentId > 0 ? m_store->findDocument(m_documentId) : std::nullopt;
+            const auto doc = m_documentId > 0 ? m_workbench->findDocument(m_documentId) : std::nullopt;
             if (!doc) {
                 showMessage(tr("Open a document to see its annotations."));
                 return;
             }
             filter.documentSha256 = doc->sha256;
         }
-        store::AnnotationStore annotations(m_store->database());
-        m_shown = annotations.list(filter);
-        for (const store::Annotation &a : m_shown) {
+        m_shown = m_workbench->annotations().list(filter);
+        for (const app::Annotation &a : m_shown) {
             if (!titles.contains(a.documentSha256)) {
-                const auto doc = m_store->findDocumentBySha256(a.documentSha256);
+                const auto doc = m_workbench->findDocumentBySha256(a.documentSha256);
                 titles.insert(a.documentSha256, !doc                   ? tr("(not in this library)")
                                                 : doc->title.isEmpty() ? QFileInfo(doc->path).fileName()
                                                                        : doc->title);
@@ -293,13 +294,12 @@ void AnnotationsPanel::refresh()
     }
 }
 
-qint64 AnnotationsPanel::insert(store::Annotation annotation)
+qint64 AnnotationsPanel::addAnnotation(const std::function<qint64(app::AnnotationService &)> &add)
 {
-    if (!m_store)
+    if (!m_workbench)
         return 0;
     try {
-        store::AnnotationStore annotations(m_store->database());
-        const qint64 id = annotations.add(annotation);
+        const qint64 id = add(m_workbench->annotations());
         refresh();
         emit annotationsChanged();
         return id;
@@ -311,73 +311,39 @@ qint64 AnnotationsPanel::insert(store::Annotation annotation)
 
 qint64 AnnotationsPanel::highlightSelection(const QString &color, const QString &note, const QStringList &tags)
 {
-    if (!m_store || m_selection.length <= 0) {
+    if (!m_workbench || m_selection.length <= 0) {
         showMessage(tr("Select text on the page first."));
         return 0;
     }
-    const Selection s = m_selection;
-    const auto doc = m_store->findDocument(s.documentId);
-    if (!doc) {
-        showMessage(tr("The selected document is no longer in the library."));
-        return 0;
-    }
-    store::Annotation a;
-    a.documentSha256 = doc->sha256;
-    a.page = s.page;
-    a.quote = s.text;
-    a.note = note;
-    a.tags = tags;
-    a.color = color.isEmpty() ? m_color->currentData().toString() : color;
-    a.rects = s.rects;
-    if (a.rects.empty()) {
-        try {
-            // The words the selection touches, one rectangle each (what the rendered view draws).
-            for (const store::WordBox &w : ingest::pageWordBoxes(*m_store, s.documentId, s.page))
-                if (static_cast<int>(w.offset) < s.start + s.length && static_cast<int>(w.offset + w.length) > s.start)
-                    a.rects.push_back(w.box);
-        } catch (const std::exception &e) {
-            log::get("ui")->info("no word boxes for document {} page {}: {}", s.documentId, s.page, e.what());
-        }
-    }
-    if (a.rects.empty())
-        a.kind = QStringLiteral("note"); // a text document has no boxes: keep the quote as a note
-    return insert(a);
+    const app::PageSelection selection = m_selection;
+    const QString chosen = color.isEmpty() ? m_color->currentData().toString() : color;
+    return addAnnotation([&](app::AnnotationService &annotations) {
+        return annotations.highlight(selection, chosen, note, tags);
+    });
 }
 
 qint64 AnnotationsPanel::addNote(const QString &note, const QStringList &tags)
 {
     const qint64 documentId = m_selection.length > 0 ? m_selection.documentId : m_documentId;
     const int page = m_selection.length > 0 ? m_selection.page : m_currentPage;
-    const auto doc = m_store && documentId > 0 ? m_store->findDocument(documentId) : std::nullopt;
-    if (!doc || page <= 0) {
+    if (!m_workbench || documentId <= 0 || page <= 0) {
         showMessage(tr("Open a page to add a note to it."));
         return 0;
     }
-    store::Annotation a;
-    a.kind = QStringLiteral("note");
-    a.documentSha256 = doc->sha256;
-    a.page = page;
-    a.quote = m_selection.length > 0 ? m_selection.text : QString();
-    a.note = note;
-    a.tags = tags;
-    a.color = m_color->currentData().toString();
-    return insert(a);
+    const QString quote = m_selection.length > 0 ? m_selection.text : QString();
+    const QString color = m_color->currentData().toString();
+    return addAnnotation([&](app::AnnotationService &annotations) {
+        return annotations.addNote(documentId, page, quote, note, tags, color);
+    });
 }
 
 bool AnnotationsPanel::updateAnnotation(qint64 id, const QString &note, const QStringList &tags, const QString &color)
 {
-    if (!m_store)
+    if (!m_workbench)
         return false;
     try {
-        store::AnnotationStore annotations(m_store->database());
-        std::optional<store::Annotation> a = annotations.find(id);
-        if (!a)
+        if (!m_workbench->annotations().update(id, note, tags, color))
             return false;
-        a->note = note;
-        a->tags = tags;
-        if (!color.isEmpty())
-            a->color = color;
-        annotations.update(*a);
     } catch (const std::exception &e) {
         showMessage(tr("Cannot save the annotation: %1").arg(QString::fromUtf8(e.what())));
         return false;
@@ -389,12 +355,11 @@ bool AnnotationsPanel::updateAnnotation(qint64 id, const QString &note, const QS
 
 bool AnnotationsPanel::removeAnnotation(qint64 id)
 {
-    if (!m_store)
+    if (!m_workbench)
         return false;
     bool removed = false;
     try {
-        store::AnnotationStore annotations(m_store->database());
-        removed = annotations.remove(id);
+        removed = m_workbench->annotations().remove(id);
     } catch (const std::exception &e) {
         showMessage(tr("Cannot delete the annotation: %1").arg(QString::fromUtf8(e.what())));
         return false;

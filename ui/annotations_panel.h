@@ -1,16 +1,16 @@
 // The Annotations dock: lists the highlights and notes of the open document (or of all), filtered
 // by tag; makes a highlight or a note from the page view's text selection; edits, deletes, jumps
-// to the annotated page and exports (JSON, CSV, Markdown through app/annotation_service.h).
+// to the annotated page and exports (JSON, CSV, Markdown). The annotations are the workbench's
+// (app/annotation_service.h); the panel shows them and passes the user's changes on.
 #pragma once
 
-#include "app/annotation_service.h"
-#include "store/annotation_store.h"
-#include "store/word_boxes.h"
+#include "app/workbench.h"
 
 #include <QList>
-
 #include <QWidget>
 
+#include <functional>
+#include <memory>
 #include <vector>
 
 class QComboBox;
@@ -18,10 +18,6 @@ class QLabel;
 class QLineEdit;
 class QPushButton;
 class QTreeWidget;
-
-namespace nw::store {
-class LibraryStore;
-}
 
 namespace nw::ui {
 
@@ -33,7 +29,7 @@ public:
 
     explicit AnnotationsPanel(QWidget *parent = nullptr);
 
-    void setStore(store::LibraryStore *store); // not owned; nullptr empties the panel
+    void setWorkbench(std::shared_ptr<app::Workbench> workbench); // the library's; null empties the panel
     void setCurrentDocument(qint64 documentId);
     qint64 currentDocument() const { return m_documentId; }
     void setScope(Scope scope);
@@ -45,7 +41,7 @@ public:
     void setSelection(qint64 documentId, int page, int start, int length, const QString &text);
     // A selection made of words on the rendered page (PageViewer::selectionChanged): their boxes
     // are the highlight's rectangles. Empty `words` clears it.
-    void setWordSelection(qint64 documentId, int page, const QList<store::WordBox> &words, const QString &text);
+    void setWordSelection(qint64 documentId, int page, const QList<app::WordBox> &words, const QString &text);
     bool hasSelection() const { return m_selection.length > 0; }
 
     // Highlights the selection (its words' boxes on the page; a document without boxes, such as a
@@ -58,7 +54,7 @@ public:
     bool removeAnnotation(qint64 id);
 
     // What the list shows, in its order.
-    const std::vector<store::Annotation> &shownAnnotations() const { return m_shown; }
+    const std::vector<app::Annotation> &shownAnnotations() const { return m_shown; }
     QTreeWidget *list() const { return m_list; }
     QString message() const;
     QByteArray exportShown(app::AnnotationFormat format) const;
@@ -80,24 +76,18 @@ signals:
     void annotationsChanged();
 
 private:
-    struct Selection {
-        qint64 documentId = 0;
-        int page = 0;
-        int start = 0;
-        int length = 0;
-        QString text;
-        std::vector<QRectF> rects; // known boxes (rendered view); empty: looked up from the text span
-    };
-    qint64 insert(store::Annotation annotation);
+    // Runs `add` (a new annotation through the workbench); refreshes and tells the page views.
+    // Returns its id, 0 when it failed (the reason is shown).
+    qint64 addAnnotation(const std::function<qint64(app::AnnotationService &)> &add);
     qint64 selectedId() const;
     qint64 documentIdOf(const QString &sha256);
     void showMessage(const QString &text);
 
-    store::LibraryStore *m_store = nullptr;
+    std::shared_ptr<app::Workbench> m_workbench;
     qint64 m_documentId = 0;
     int m_currentPage = 0;
-    Selection m_selection;
-    std::vector<store::Annotation> m_shown;
+    app::PageSelection m_selection; // rects empty: the service looks them up from the text span
+    std::vector<app::Annotation> m_shown;
     QComboBox *m_scope = nullptr;
     QLineEdit *m_tag = nullptr;
     QComboBox *m_color = nullptr;

@@ -1,15 +1,11 @@
-// One worker thread per dock, with an event loop: a question is a job posted to it. The worker
-// keeps the LibraryStore (SQLite connections are per thread) and the AskService with its model
-// between jobs; it reloads only when the database, the model path or the context changes, and a
-// new KV mode only makes a new cache. Stop and the KV meter's polls reach the service through the
-// worker's mutex (AskService::cancel and memoryStats are safe from any thread once a model is in).
+// One worker thread per dock, with an event loop: a question is a job posted to it, which hands
+// the pickers' model settings and the question to the workbench. The workbench keeps the model
+// between jobs and reloads only when the settings change; Stop sets the job's flag, which the
+// workbench passes on to the generation at the next token.
 #include "ui/chat_dock.h"
 
-#include "app/ask_service.h"
-#include "app/session_service.h"
+#include "common/error.h"
 #include "common/log.h"
-#include "engine/gguf_file.h"
-#include "store/library_store.h"
 
 #include <QComboBox>
 #include <QFileDialog>
@@ -27,134 +23,20 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
-#include <mutex>
 
 namespace nw::ui {
 
-namespace {
-
-// The training context a GGUF declares ("<arch>.context_length"), 0 when it says none.
-qint64 trainingContext(const QString &path)
-{
-    const auto file = GgufFile::open(path.toStdString());
-    const auto arch = file->findString("general.architecture");
-    return arch ? file->findInt(*arch + ".context_length").value_or(0) : 0;
-}
-
-struct Job {
-    QString database;
-    QString model;
-    QString kvMode;
-    int contextTokens = 0;
-    QString question;
-    qint64 sessionId = 0;
-    std::shared_ptr<std::atomic<bool>> stopped;
-};
-
-} // namespace
-
-struct ChatDock::Worker {
-    // Reached from the GUI thread, under the mutex.
-    std::mutex mutex;
-    app::AskService *service = nullptr; // while one exists: Stop cancels through it
-    bool modelReady = false;            // a model is loaded and not being replaced: memoryStats is safe
-    std::atomic<int> loads{0};
-
-    // The worker thread's own.
-    std::unique_ptr<store::LibraryStore> store;
-    std::unique_ptr<app::AskService> asker;
-    QString database;
-    QString model;         // loaded, as asked for
-    QString kvMode;        // "" : the model's default
-    int contextTokens = 0; // as asked for
-
-    void publish(bool ready)
-    {
-        std::lock_guard lock(mutex);
-        service = asker.get();
-        modelReady = ready && asker && asker->modelStatus().loaded;
-    }
-    void reset()
-    {
-        {
-            std::lock_guard lock(mutex);
-            service = nullptr;
-            modelReady = false;
-        }
-        asker.reset();
-        store.reset();
-        database.clear();
-        model.clear();
-    }
-    // Brings the store and the model in line with the job; throws nw::Error (the state stays
-    // consistent: after a failed load no model is marked loaded).
-    void prepare(const Job &job);
-};
-
-void ChatDock::Worker::prepare(const Job &job)
-{
-    if (!store || database != job.database) {
-        reset();
-        store = std::make_unique<store::LibraryStore>(job.database);
-        asker = std::make_unique<app::AskService>(*store);
-        database = job.database;
-        publish(false);
-    }
-    if (job.model.isEmpty()) {
-        if (asker->modelStatus().loaded) { // drop the model: a fresh service answers extractively
-            {
-                std::lock_guard lock(mutex);
-                service = nullptr;
-                modelReady = false;
-            }
-            asker = std::make_unique<app::AskService>(*store);
-            publish(false);
-        }
-        model.clear();
-        return;
-    }
-    try {
-        if (job.model != model || job.contextTokens != contextTokens || (job.kvMode != kvMode && job.kvMode.isEmpty())) {
-            publish(false);
-            model.clear();
-            const int context = effectiveContextTokens(job.contextTokens, trainingContext(job.model));
-            asker->loadModel(job.model, job.kvMode, context);
-            ++loads;
-            model = job.model;
-            kvMode = job.kvMode;
-            contextTokens = job.contextTokens;
-        } else if (job.kvMode != kvMode) {
-            publish(false);
-            asker->setKvMode(job.kvMode); // the model stays; only the cache is new
-            kvMode = job.kvMode;
-        }
-    } catch (...) {
-        publish(!model.isEmpty());
-        throw;
-    }
-    publish(true);
-}
-
 struct ChatDock::Outcome {
-    QString answer;
+    app::AskResult result;
     std::vector<ChatCitation> citations;
     QString error;
     bool stopped = false;
     qint64 sessionId = 0;
     bool hasStats = false; // a model answered: stats is its last snapshot
-    MemoryStats stats;
-    ChatEngineFigures figures;
+    app::MemoryStats stats;
 };
 
-int ChatDock::effectiveContextTokens(int requested, qint64 trainContext)
-{
-    const int asked = requested > 0 ? requested : kDefaultContextTokens;
-    if (trainContext <= 0)
-        return asked;
-    return static_cast<int>(std::min<qint64>(asked, std::max<qint64>(trainContext, kMinimumContextTokens)));
-}
-
-ChatDock::ChatDock(QWidget *parent) : QWidget(parent), m_worker(std::make_shared<Worker>())
+ChatDock::ChatDock(QWidget *parent) : QWidget(parent)
 {
     setObjectName(QStringLiteral("ChatView"));
     m_renderTimer = new QTimer(this);
@@ -204,6 +86,15 @@ ChatDock::ChatDock(QWidget *parent) : QWidget(parent), m_worker(std::make_shared
     m_kvBox->setEnabled(false);
     kvLabel->setBuddy(m_kvBox);
     pickers->addWidget(m_kvBox);
+    auto *deviceLabel = new QLabel(tr("&Device"), this);
+    pickers->addWidget(deviceLabel);
+    m_deviceBox = new QComboBox(this);
+    m_deviceBox->setObjectName(QStringLiteral("DevicePicker"));
+    m_deviceBox->setToolTip(tr("Where the model runs: auto (CUDA when a GPU is present, else the CPU), cpu or cuda"));
+    for (const QString &name : app::deviceNames())
+        m_deviceBox->addItem(name, name);
+    deviceLabel->setBuddy(m_deviceBox);
+    pickers->addWidget(m_deviceBox);
     layout->addLayout(pickers);
 
     m_answer = new QTextBrowser(this);
@@ -237,6 +128,7 @@ ChatDock::ChatDock(QWidget *parent) : QWidget(parent), m_worker(std::make_shared
         emit modelChanged(path);
     });
     connect(m_kvBox, &QComboBox::currentTextChanged, this, [this] { emit kvModeChanged(kvMode()); });
+    connect(m_deviceBox, &QComboBox::currentIndexChanged, this, [this] { emit deviceChanged(device()); });
 
     m_thread = new QThread;
     m_thread->setObjectName(QStringLiteral("ChatWorker"));
@@ -248,16 +140,15 @@ ChatDock::ChatDock(QWidget *parent) : QWidget(parent), m_worker(std::make_shared
 ChatDock::~ChatDock()
 {
     stop();
-    // Runs after the current question (stopped above): the model and the library connection go
-    // on the thread that made them, then the thread ends.
-    QMetaObject::invokeMethod(m_threadContext, [worker = m_worker] { worker->reset(); }, Qt::BlockingQueuedConnection);
+    // Returns after the current question (stopped above), then the thread ends.
+    QMetaObject::invokeMethod(m_threadContext, [] {}, Qt::BlockingQueuedConnection);
     m_thread->quit();
     m_thread->wait();
     delete m_threadContext;
     delete m_thread;
 }
 
-void ChatDock::setDatabasePath(const QString &path) { m_databasePath = path; }
+void ChatDock::setWorkbench(std::shared_ptr<app::Workbench> workbench) { m_workbench = std::move(workbench); }
 
 int ChatDock::addModelItem(const QString &path)
 {
@@ -292,6 +183,18 @@ QString ChatDock::kvMode() const
     return text == m_kvBox->itemText(0) ? QString() : text;
 }
 
+void ChatDock::setDevice(app::DeviceChoice device)
+{
+    m_deviceBox->setCurrentIndex(std::max(0, m_deviceBox->findData(app::deviceName(device))));
+}
+
+app::DeviceChoice ChatDock::device() const { return app::parseDevice(m_deviceBox->currentData().toString()); }
+
+app::ModelSettings ChatDock::modelSettings() const
+{
+    return {.path = modelPath(), .kvMode = kvMode(), .contextTokens = m_contextTokens, .device = device()};
+}
+
 void ChatDock::browseModel()
 {
     const QString current = modelPath();
@@ -301,15 +204,15 @@ void ChatDock::browseModel()
         setModelPath(path, m_contextTokens);
 }
 
-int ChatDock::modelLoads() const { return m_worker->loads.load(); }
+int ChatDock::modelLoads() const { return m_workbench ? m_workbench->modelLoads() : 0; }
 
 QString ChatDock::answerText() const { return m_answerText; }
 
-MemoryStats ChatDock::memoryStats() const
+app::MemoryStats ChatDock::memoryStats() const
 {
-    std::lock_guard lock(m_worker->mutex);
-    if (m_worker->service && m_worker->modelReady)
-        return m_worker->service->memoryStats();
+    // The workbench's while it holds a model, else the last answer's.
+    if (m_workbench && m_workbench->modelStatus().loaded)
+        return m_workbench->memoryStats();
     return m_lastStats;
 }
 
@@ -329,30 +232,28 @@ void ChatDock::newSession()
 
 bool ChatDock::openSession(qint64 sessionId)
 {
-    if (m_busy || m_databasePath.isEmpty() || sessionId <= 0)
+    if (m_busy || !m_workbench || sessionId <= 0)
         return false;
-    std::vector<store::TurnRecord> turns;
+    std::optional<std::vector<app::TurnRecord>> turns;
     try {
-        store::LibraryStore store(m_databasePath);
-        store::SessionStore sessions(store.database());
-        if (!sessions.findSession(sessionId))
-            return false;
-        turns = sessions.turns(sessionId);
+        turns = m_workbench->sessionTurns(sessionId);
     } catch (const std::exception &e) {
         log::get("ui")->warn("cannot reopen session {}: {}", sessionId, e.what());
         return false;
     }
+    if (!turns)
+        return false;
     m_sessionId = sessionId;
     m_pastQuestions.clear();
     m_pastAnswers.clear();
-    for (const store::TurnRecord &t : turns) {
+    for (const app::TurnRecord &t : *turns) {
         m_pastQuestions << t.question;
         m_pastAnswers << t.answer;
     }
     m_answerText = m_pastAnswers.isEmpty() ? QString() : m_pastAnswers.back();
     clearChips();
     renderTranscript();
-    m_status->setText(tr("Session reopened: %n turn(s).", nullptr, int(turns.size())));
+    m_status->setText(tr("Session reopened: %n turn(s).", nullptr, int(turns->size())));
     emit sessionChanged(m_sessionId);
     return true;
 }
@@ -400,77 +301,67 @@ void ChatDock::clearChips()
 bool ChatDock::ask()
 {
     const QString question = m_question->text().trimmed();
-    if (m_busy || question.isEmpty() || m_databasePath.isEmpty())
+    if (m_busy || question.isEmpty() || !m_workbench)
         return false;
     clearChips();
     m_current = question;
     m_streamed.clear();
     renderTranscript();
-    const QString model = modelPath();
-    m_status->setText(model.isEmpty() ? tr("Searching…") : tr("Thinking…"));
+    const app::ModelSettings settings = modelSettings();
+    m_status->setText(settings.path.isEmpty() ? tr("Searching…") : tr("Thinking…"));
     m_ask->setEnabled(false);
     m_stop->setEnabled(true);
     m_busy = true;
     m_stopFlag = std::make_shared<std::atomic<bool>>(false);
 
-    Job job{m_databasePath, model, kvMode(), m_contextTokens, question, m_sessionId, m_stopFlag};
+    app::AskRequest request;
+    request.question = question;
     QPointer<ChatDock> self(this);
-    QMetaObject::invokeMethod(m_threadContext, [worker = m_worker, job, self] {
-        Worker &w = *worker;
+    QMetaObject::invokeMethod(m_threadContext, [workbench = m_workbench, settings, request, sessionId = m_sessionId,
+                                                stop = m_stopFlag, self] {
         Outcome out;
-        out.sessionId = job.sessionId;
+        out.sessionId = sessionId;
         try {
-            if (!job.stopped->load())
-                w.prepare(job);
-            app::AskRequest request;
-            request.question = job.question;
-            const app::ModelStatus status = w.asker ? w.asker->modelStatus() : app::ModelStatus{};
-            if (status.loaded) // a small context keeps three quarters for the passages, or none would fit
-                request.maxTokens = std::min(request.maxTokens, status.contextTokens / 4);
-            if (!job.stopped->load()) {
-                // Stop may come before the engine starts a generation (which clears its cancel
-                // flag), so every callback passes a pending stop on.
-                const auto passStop = [&w, &job] {
-                    if (job.stopped->load())
-                        w.asker->cancel();
-                };
-                const auto onText = [self, passStop](const QString &text) {
-                    passStop();
-                    QMetaObject::invokeMethod(self, [self, text] {
-                        if (self)
-                            self->appendText(text);
-                    }, Qt::QueuedConnection);
-                };
-                const auto onPrefill = [self, passStop](std::int64_t done, std::int64_t total) {
-                    passStop();
-                    QMetaObject::invokeMethod(self, [self, done, total] {
-                        if (self)
-                            emit self->prefillProgress(done, total);
-                    }, Qt::QueuedConnection);
-                };
-                const app::AskResult result = w.asker->ask(request, onText, onPrefill);
-                out.answer = result.answer;
-                for (app::Citation c : result.citations) {
-                    if (c.title.isEmpty())
-                        c.title = QFileInfo(c.path).fileName();
-                    out.citations.push_back({c.documentId, c.page, c.start, c.length, app::citationLabel(c)});
-                }
-                if (status.loaded) {
-                    out.hasStats = true;
-                    out.stats = w.asker->memoryStats();
-                    out.figures = {status.contextTokens, result.promptTokens, result.reusedTokens, result.generatedTokens};
-                }
-                // A stopped answer is kept too: the transcript shows what was said.
-                app::SessionService sessions(w.store->database());
-                if (out.sessionId == 0)
-                    out.sessionId = sessions.startSession(job.question);
-                sessions.recordTurn(out.sessionId, result);
+            app::AskCallbacks callbacks;
+            callbacks.stop = stop.get();
+            callbacks.onText = [self](const QString &text) {
+                QMetaObject::invokeMethod(self, [self, text] {
+                    if (self)
+                        self->appendText(text);
+                }, Qt::QueuedConnection);
+            };
+            callbacks.onPrefill = [self](std::int64_t done, std::int64_t total) {
+                QMetaObject::invokeMethod(self, [self, done, total] {
+                    if (self)
+                        emit self->prefillProgress(done, total);
+                }, Qt::QueuedConnection);
+            };
+            workbench->setModel(settings);
+            const app::WorkbenchAnswer answer = workbench->ask(request, sessionId, callbacks);
+            out.sessionId = answer.sessionId;
+            out.result = answer.result;
+            for (app::Citation c : answer.result.citations) {
+                if (c.title.isEmpty())
+                    c.title = QFileInfo(c.path).fileName();
+                out.citations.push_back({c.documentId, c.page, c.start, c.length, app::citationLabel(c)});
             }
+            if (answer.asked && !answer.result.extractive) {
+                out.hasStats = true;
+                out.stats = workbench->memoryStats();
+            }
+        } catch (const Error &e) {
+            // The window's words for what the user can change (the CLI names its flags instead).
+            out.error = QString::fromUtf8(e.what());
+            if (e.remedy() == Remedy::LargerContext)
+                out.error += tr(" — choose a larger context for the model.");
+            else if (e.remedy() == Remedy::CpuDevice)
+                out.error += tr(" — choose the CPU in the device list.");
+            log::get("ui")->error("ask failed: {}", e.what());
         } catch (const std::exception &e) {
             out.error = QString::fromUtf8(e.what());
             log::get("ui")->error("ask failed: {}", e.what());
         }
-        out.stopped = job.stopped->load();
+        out.stopped = stop->load();
         QMetaObject::invokeMethod(self, [self, out] {
             if (self)
                 self->finish(out);
@@ -485,9 +376,6 @@ void ChatDock::stop()
     if (!m_busy || !m_stopFlag)
         return;
     m_stopFlag->store(true);
-    std::lock_guard lock(m_worker->mutex);
-    if (m_worker->service)
-        m_worker->service->cancel();
 }
 
 void ChatDock::appendText(const QString &text)
@@ -505,10 +393,12 @@ void ChatDock::finish(const Outcome &outcome)
     m_stop->setEnabled(false);
     if (outcome.hasStats)
         m_lastStats = outcome.stats;
-    m_lastFigures = outcome.figures;
+    const app::AskResult &result = outcome.result;
+    m_lastResult = result;
+    m_lastFigures = {result.contextTokens, result.promptTokens, result.reusedTokens, result.generatedTokens};
     const QString question = m_current;
     m_current.clear();
-    const QString &answer = outcome.answer;
+    const QString &answer = result.answer;
     const std::vector<ChatCitation> &citations = outcome.citations;
     const bool stopped = outcome.stopped;
     if (!outcome.error.isEmpty()) {
@@ -545,12 +435,12 @@ void ChatDock::finish(const Outcome &outcome)
         m_status->setText(tr("Nothing in the library answers this."));
     else
         m_status->setText(tr("%n citation(s).", nullptr, int(citations.size())));
-    if (outcome.figures.promptTokens > 0)
+    if (m_lastFigures.promptTokens > 0)
         m_status->setText(m_status->text() + QLatin1Char(' ')
                           + tr("Prompt %1 tokens, %2 reused from the last question; context %3.")
-                                .arg(outcome.figures.promptTokens)
-                                .arg(outcome.figures.reusedTokens)
-                                .arg(outcome.figures.contextTokens));
+                                .arg(m_lastFigures.promptTokens)
+                                .arg(m_lastFigures.reusedTokens)
+                                .arg(m_lastFigures.contextTokens));
     emit answerFinished(!stopped);
 }
 

@@ -1,13 +1,13 @@
-// The Chat dock: a question box (Ctrl+L focuses it), Ask and Stop, the model and KV-mode pickers,
-// the answer, and the answer's citations as clickable chips (title + page) that ask the main
-// window to show the cited passage. Questions run on one worker thread that keeps its library
-// connection and the loaded model (and its engine session) from one question to the next, so a
-// follow-up reuses the cached prompt prefix; the model loads there too, never on the GUI thread.
-// Without a model the answer is extractive. Every answer is recorded as a turn of the dock's
-// session (store/session_store.h), and the transcript shows the session's turns.
+// The Chat dock: a question box (Ctrl+L focuses it), Ask and Stop, the model, KV-mode and device
+// pickers, the answer, and the answer's citations as clickable chips (title + page) that ask the
+// main window to show the cited passage. Questions go to the window's workbench (app/workbench.h)
+// on one worker thread, where the model loads (never on the GUI thread) and stays from one
+// question to the next, so a follow-up reuses the cached prompt prefix. Without a model the
+// answer is extractive. The workbench records every answer as a turn of the dock's session, and
+// the transcript shows the session's turns.
 #pragma once
 
-#include "engine/memory_stats.h"
+#include "app/workbench.h"
 
 #include <QString>
 #include <QStringList>
@@ -48,47 +48,47 @@ struct ChatEngineFigures {
 class ChatDock : public QWidget {
     Q_OBJECT
 public:
-    // The context asked for when nobody says: room for the instructions, several passages and the
-    // answer without reserving more KV memory than a desktop can spare.
-    static constexpr int kDefaultContextTokens = 4096;
-    // A model trained on fewer tokens still gets this much: retrieved passages need it, and a
-    // 128-token context holds no prompt at all (the model then runs past its training length).
-    static constexpr int kMinimumContextTokens = 1024;
-    // The context used for a model trained on `trainContext` tokens (0: unknown) when `requested`
-    // are asked for (0: kDefaultContextTokens): no more than the model's own limit, raised to
-    // kMinimumContextTokens, and never more than requested.
-    static int effectiveContextTokens(int requested, qint64 trainContext);
-
     explicit ChatDock(QWidget *parent = nullptr);
     ~ChatDock() override; // stops the answer and waits for the worker
 
-    void setDatabasePath(const QString &path);
+    // The workbench questions go to; null: none (nothing can be asked). A question under way
+    // finishes with the workbench it started on.
+    void setWorkbench(std::shared_ptr<app::Workbench> workbench);
     // "" : extractive answers. The model loads on the worker with the next question (and stays);
-    // contextTokens as effectiveContextTokens() takes them.
+    // contextTokens 0 takes the workbench's default (app::contextTokensFor).
     void setModelPath(const QString &path, int contextTokens = 0);
     QString modelPath() const;
     // "" : the model's default mode; else as --kv takes it ("full", "latent:16+q8", "mla").
     void setKvMode(const QString &mode);
     QString kvMode() const;
+    // Where the model runs, as --device takes it (auto, the default, as on the command line).
+    void setDevice(app::DeviceChoice device);
+    app::DeviceChoice device() const;
     int requestedContextTokens() const { return m_contextTokens; }
+    // What the pickers ask the workbench to load.
+    app::ModelSettings modelSettings() const;
 
     bool isBusy() const { return m_busy; }
     QString answerText() const;
     const std::vector<ChatCitation> &citations() const { return m_citations; }
     ChatEngineFigures lastFigures() const { return m_lastFigures; }
-    // How many times the worker has loaded a model (a new path, context or KV mode reloads).
+    // The latest answer as the workbench gave it (empty before the first).
+    const app::AskResult &lastResult() const { return m_lastResult; }
+    // How many times the workbench has loaded a model (a new path, context or device reloads;
+    // a new KV mode only makes a new cache).
     int modelLoads() const;
     QLineEdit *questionBox() const { return m_question; }
     QPushButton *askButton() const { return m_ask; }
     QPushButton *stopButton() const { return m_stop; }
     QComboBox *modelPicker() const { return m_modelBox; }
     QComboBox *kvModePicker() const { return m_kvBox; }
+    QComboBox *devicePicker() const { return m_deviceBox; }
     // The chip widgets, in citation order.
     QList<QPushButton *> chips() const { return m_chips; }
 
     // The KV memory of the loaded model (a lock-free snapshot: poll it from a timer, also while it
     // answers), or the last snapshot while none is ready; empty without a model.
-    MemoryStats memoryStats() const;
+    app::MemoryStats memoryStats() const;
     // The session the answers are recorded in; 0 until the first answer (or after newSession()).
     qint64 sessionId() const { return m_sessionId; }
     // Shows a stored session's turns and records the next answers in it; false when the
@@ -112,9 +112,9 @@ signals:
     void sessionChanged(qint64 sessionId);
     void modelChanged(const QString &path); // the picker's model ("" : none)
     void kvModeChanged(const QString &mode);
+    void deviceChanged(nw::app::DeviceChoice device);
 
 private:
-    struct Worker;
     struct Outcome;
     void appendText(const QString &text);
     void finish(const Outcome &outcome);
@@ -122,7 +122,7 @@ private:
     void renderTranscript();
     int addModelItem(const QString &path);
 
-    QString m_databasePath;
+    std::shared_ptr<app::Workbench> m_workbench;
     int m_contextTokens = 0;
     QLineEdit *m_question = nullptr;
     QPushButton *m_ask = nullptr;
@@ -130,17 +130,17 @@ private:
     QComboBox *m_modelBox = nullptr;
     QToolButton *m_browse = nullptr;
     QComboBox *m_kvBox = nullptr;
+    QComboBox *m_deviceBox = nullptr;
     QTextBrowser *m_answer = nullptr;
     QLabel *m_status = nullptr;
     QWidget *m_chipArea = nullptr;
     QVBoxLayout *m_chipLayout = nullptr;
     QList<QPushButton *> m_chips;
     std::vector<ChatCitation> m_citations;
-    // The worker thread runs one question at a time in its event loop; m_worker's state is touched
-    // only there, except what its mutex guards (cancel and the meter's polls).
+    // The worker thread runs one question at a time in its event loop (the workbench's asking
+    // thread); Stop reaches the question through its flag, the meter's polls the workbench.
     QThread *m_thread = nullptr;
     QObject *m_threadContext = nullptr; // lives in m_thread: questions are posted to it
-    std::shared_ptr<Worker> m_worker;
     std::shared_ptr<std::atomic<bool>> m_stopFlag; // the running question's
     bool m_busy = false;
     QString m_streamed;
@@ -152,8 +152,9 @@ private:
     QStringList m_pastQuestions; // earlier turns of the session, shown above the latest
     QStringList m_pastAnswers;
     qint64 m_sessionId = 0;
-    MemoryStats m_lastStats;
+    app::MemoryStats m_lastStats;
     ChatEngineFigures m_lastFigures;
+    app::AskResult m_lastResult;
 };
 
 } // namespace nw::ui

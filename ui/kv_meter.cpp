@@ -2,7 +2,6 @@
 // nothing is estimated twice); tokens/s is the growth of the cache's token count over time.
 #include "ui/kv_meter.h"
 
-#include "kernels/device_info.h"
 #include "ui/byte_format.h"
 
 #include <QChart>
@@ -38,15 +37,12 @@ QColor baselineColor() { return QColor(0xd0, 0x60, 0x40); }
 // status, with paths and driver messages, is the row's tooltip (and in `needlework doctor`).
 QString deviceText()
 {
-    const GpuInfo &info = gpuInfo();
-    if (info.devices.empty()) {
-        const QString status = QString::fromStdString(info.status);
-        const qsizetype cut = status.indexOf(QRegularExpression(QStringLiteral("[(:]")));
-        return QObject::tr("CPU (%1)").arg(cut > 0 ? status.left(cut).trimmed() : status);
+    const app::DeviceStatus device = app::deviceStatus();
+    if (!device.gpu) {
+        const qsizetype cut = device.status.indexOf(QRegularExpression(QStringLiteral("[(:]")));
+        return QObject::tr("CPU (%1)").arg(cut > 0 ? device.status.left(cut).trimmed() : device.status);
     }
-    const GpuDevice &d = info.devices.front();
-    return QObject::tr("%1: %2 free of %3")
-        .arg(QString::fromStdString(d.name), formatByteCount(d.freeBytes), formatByteCount(d.totalBytes));
+    return QObject::tr("%1: %2 free of %3").arg(device.name, formatByteCount(device.freeBytes), formatByteCount(device.totalBytes));
 }
 
 } // namespace
@@ -108,7 +104,7 @@ LayerBars::LayerBars(QWidget *parent) : QWidget(parent)
     setToolTip(tr("KV bytes per layer: filled = used, outline = reserved blocks"));
 }
 
-void LayerBars::setLayers(const std::vector<LayerKvBytes> &layers)
+void LayerBars::setLayers(const std::vector<app::LayerKvBytes> &layers)
 {
     const bool same = layers.size() == m_layers.size() &&
                       std::equal(layers.begin(), layers.end(), m_layers.begin(), [](const auto &a, const auto &b) {
@@ -131,7 +127,7 @@ void LayerBars::paintEvent(QPaintEvent *)
         return;
     }
     std::uint64_t top = 0;
-    for (const LayerKvBytes &l : m_layers)
+    for (const app::LayerKvBytes &l : m_layers)
         top = std::max({top, l.used, l.reserved});
     if (top == 0)
         top = 1;
@@ -183,7 +179,7 @@ KvMeter::KvMeter(QWidget *parent) : QWidget(parent)
     m_weights = addFigure(form, tr("Weights"), QStringLiteral("KvWeights"));
     m_device = addFigure(form, tr("Device"), QStringLiteral("KvDevice"));
     m_device->setText(deviceText());
-    m_device->setToolTip(QString::fromStdString(gpuInfo().status));
+    m_device->setToolTip(app::deviceStatus().status);
     m_device->setWordWrap(true);
     m_prefill = new QProgressBar(this);
     m_prefill->setObjectName(QStringLiteral("KvPrefill"));
@@ -230,7 +226,7 @@ KvMeter::KvMeter(QWidget *parent) : QWidget(parent)
     m_timer->setInterval(kPollIntervalMs);
     connect(m_timer, &QTimer::timeout, this, &KvMeter::poll);
     m_clock.start();
-    showSnapshot(MemoryStats{}, 0);
+    showSnapshot(app::MemoryStats{}, 0);
     resetSeries(); // the empty snapshot above only fills the labels; it is not a measurement
 }
 
@@ -276,7 +272,7 @@ void KvMeter::updateRate(std::int64_t tokens, qint64 elapsedMs)
     m_tokensPerSecond = dt > 0 ? static_cast<double>(tokens - n0) * 1000.0 / static_cast<double>(dt) : 0.0;
 }
 
-void KvMeter::showSnapshot(const MemoryStats &stats, qint64 elapsedMs)
+void KvMeter::showSnapshot(const app::MemoryStats &stats, qint64 elapsedMs)
 {
     updateRate(stats.tokens, elapsedMs);
     m_last = stats;

@@ -4,7 +4,7 @@
 // QTimer, so the thread running the model never waits for the GUI.
 #pragma once
 
-#include "engine/memory_stats.h"
+#include "app/model_settings.h"
 
 #include <QElapsedTimer>
 #include <QWidget>
@@ -47,22 +47,22 @@ class LayerBars : public QWidget {
     Q_OBJECT
 public:
     explicit LayerBars(QWidget *parent = nullptr);
-    void setLayers(const std::vector<LayerKvBytes> &layers);
-    const std::vector<LayerKvBytes> &layers() const { return m_layers; }
+    void setLayers(const std::vector<app::LayerKvBytes> &layers);
+    const std::vector<app::LayerKvBytes> &layers() const { return m_layers; }
     QSize sizeHint() const override;
 
 protected:
     void paintEvent(QPaintEvent *event) override;
 
 private:
-    std::vector<LayerKvBytes> m_layers;
+    std::vector<app::LayerKvBytes> m_layers;
 };
 
 class KvMeter : public QWidget {
     Q_OBJECT
 public:
     // Called on the GUI thread at every poll; must not block (MemoryCounters::snapshot does not).
-    using StatsSource = std::function<MemoryStats()>;
+    using StatsSource = std::function<app::MemoryStats()>;
 
     static constexpr int kPollIntervalMs = 50;      // 20 Hz
     static constexpr int kChartIntervalMs = 250;    // one chart point at most every 250 ms
@@ -77,9 +77,9 @@ public:
 
     // Shows one snapshot taken `elapsedMs` after the meter started. The poll calls this with its
     // own clock; tests call it with chosen times.
-    void showSnapshot(const MemoryStats &stats, qint64 elapsedMs);
+    void showSnapshot(const app::MemoryStats &stats, qint64 elapsedMs);
 
-    const MemoryStats &lastSnapshot() const { return m_last; }
+    const app::MemoryStats &lastSnapshot() const { return m_last; }
     double tokensPerSecond() const { return m_tokensPerSecond; }
     int chartPointCount() const;
     KvBytesBars *bytesBars() const { return m_bars; }
@@ -99,7 +99,7 @@ private:
     StatsSource m_source;
     QTimer *m_timer = nullptr;
     QElapsedTimer m_clock;
-    MemoryStats m_last;
+    app::MemoryStats m_last;
     double m_tokensPerSecond = 0.0;
     std::deque<std::pair<qint64, std::int64_t>> m_rateWindow; // (ms, tokens)
     qint64 m_lastChartMs = -1;

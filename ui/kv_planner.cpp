@@ -1,9 +1,8 @@
-// Fills the planner's table from kvModeFigures; errors from the engine (a mode the model cannot
-// use, a bad context) are shown in the summary line instead of escaping the slot.
+// Fills the planner's table from app::kvPlan; errors (a mode the model cannot use, a bad context)
+// are shown in the summary line instead of escaping the slot.
 #include "ui/kv_planner.h"
 
 #include "common/error.h"
-#include "engine/arch_table.h"
 #include "ui/byte_format.h"
 
 #include <QComboBox>
@@ -29,9 +28,9 @@ KvPlanner::KvPlanner(QWidget *parent) : QDialog(parent)
     auto *form = new QFormLayout;
     m_arch = new QComboBox(this);
     m_arch->setObjectName(QStringLiteral("PlannerArchitecture"));
-    for (const KnownArchitecture &a : knownArchitectures()) {
-        m_arch->addItem(QString::fromStdString(a.name));
-        m_arch->setItemData(m_arch->count() - 1, QString::fromStdString(a.source), Qt::ToolTipRole);
+    for (const app::KvPlanArchitecture &a : app::kvPlanArchitectures()) {
+        m_arch->addItem(a.name);
+        m_arch->setItemData(m_arch->count() - 1, a.source, Qt::ToolTipRole);
     }
     form->addRow(tr("&Architecture"), m_arch);
     m_ctx = new QSpinBox(this);
@@ -67,7 +66,7 @@ KvPlanner::KvPlanner(QWidget *parent) : QDialog(parent)
     recompute();
 }
 
-void KvPlanner::setLoadedModel(const QString &name, const HParams &hp)
+void KvPlanner::setLoadedModel(const QString &name, const app::HParams &hp)
 {
     const QString label = tr("%1 (loaded)").arg(name);
     for (int i = 0; i < m_arch->count(); ++i) {
@@ -93,29 +92,27 @@ void KvPlanner::selectArchitecture(const QString &name)
 
 void KvPlanner::setContextTokens(int tokens) { m_ctx->setValue(tokens); }
 
-std::optional<HParams> KvPlanner::selectedHParams() const
+std::optional<app::HParams> KvPlanner::selectedHParams() const
 {
     const int index = m_arch->currentIndex();
     if (index < 0)
         return std::nullopt;
     if (m_arch->itemData(index, kLoadedRole).toBool())
         return m_loaded;
-    if (const KnownArchitecture *a = findKnownArchitecture(m_arch->currentText().toStdString()))
-        return a->hp;
-    return std::nullopt;
+    return app::kvPlanArchitecture(m_arch->currentText());
 }
 
 void KvPlanner::recompute()
 {
     m_table->setRowCount(0);
-    const std::optional<HParams> hp = selectedHParams();
+    const std::optional<app::HParams> hp = selectedHParams();
     if (!hp) {
         m_summary->setText(tr("Pick an architecture."));
         return;
     }
-    std::vector<KvModeFigures> figures;
+    app::KvPlan plan;
     try {
-        figures = kvModeFigures(*hp, m_ctx->value());
+        plan = app::kvPlan(*hp, m_ctx->value());
     } catch (const Error &e) {
         m_summary->setText(tr("Cannot plan: %1").arg(QString::fromUtf8(e.what())));
         return;
@@ -134,10 +131,10 @@ void KvPlanner::recompute()
         }
     };
     const std::uint64_t ctx = static_cast<std::uint64_t>(m_ctx->value());
-    for (const KvModeFigures &f : figures)
-        addRow(QString::fromStdString(f.spec.toString()), f.bytesPerToken, f.usedBytes, f.reservedBytes, f.savingVsMha);
-    if (!figures.empty()) {
-        const std::uint64_t mha = figures.front().mhaF16BytesPerToken;
+    for (const app::KvPlanRow &row : plan.rows)
+        addRow(row.mode, row.bytesPerToken, row.usedBytes, row.reservedBytes, row.savingVsMha);
+    if (!plan.rows.empty()) {
+        const std::uint64_t mha = plan.mhaF16BytesPerToken;
         addRow(tr("MHA f16 (baseline)"), mha, mha * ctx, 0, 1.0);
     }
     m_summary->setText(tr("%1 layers, %2 heads (%3 KV heads), head dims %4/%5%6")

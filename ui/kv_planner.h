@@ -1,9 +1,9 @@
 // The KV planner: pick an architecture from the bundled table (or the loaded model) and a
 // context length, and see the bytes every KV mode would need side by side with the MHA-f16
-// baseline. The figures come from engine/arch_table (kvModeFigures); this view only lays them out.
+// baseline. The figures come from app/kv_plan.h; this view only lays them out.
 #pragma once
 
-#include "engine/hparams.h"
+#include "app/kv_plan.h"
 
 #include <QDialog>
 
@@ -24,7 +24,7 @@ public:
     explicit KvPlanner(QWidget *parent = nullptr);
 
     // Adds (or replaces) the "loaded model" entry and selects it.
-    void setLoadedModel(const QString &name, const HParams &hp);
+    void setLoadedModel(const QString &name, const app::HParams &hp);
     void selectArchitecture(const QString &name); // bundled name or the loaded model's name
     void setContextTokens(int tokens);
 
@@ -34,14 +34,14 @@ public:
 
 private:
     void recompute();
-    std::optional<HParams> selectedHParams() const;
+    std::optional<app::HParams> selectedHParams() const;
 
     QComboBox *m_arch = nullptr;
     QSpinBox *m_ctx = nullptr;
     QTableWidget *m_table = nullptr;
     QLabel *m_summary = nullptr;
     QString m_loadedName;
-    std::optional<HParams> m_loaded;
+    std::optional<app::HParams> m_loaded;
 };
 
 } // namespace nw::ui

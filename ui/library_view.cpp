@@ -1,12 +1,9 @@
-// The library view talks to store/ on the GUI thread (short reads) and runs ingest on its own
-// thread with its own LibraryStore connection, as ingest/ wants one writer per connection.
+// The library view reads through the workbench on the GUI thread (short reads) and runs ingest
+// on a thread of its own (the workbench opens a connection for it there).
 #include "ui/library_view.h"
 
 #include "common/error.h"
 #include "common/log.h"
-#include "ingest/ingestor.h"
-#include "store/library_store.h"
-#include "store/search_service.h"
 
 #include <QDragEnterEvent>
 #include <QDropEvent>
@@ -114,33 +111,26 @@ LibraryView::~LibraryView()
     }
 }
 
-bool LibraryView::openDatabase(const QString &path)
+void LibraryView::setWorkbench(std::shared_ptr<app::Workbench> workbench)
 {
-    if (m_thread)
-        return false;
-    try {
-        m_store = std::make_unique<store::LibraryStore>(path);
-        m_path = path;
-    } catch (const Error &e) {
-        m_store.reset();
-        m_status->setText(tr("Cannot open %1: %2").arg(path, QString::fromUtf8(e.what())));
-        log::get("ui")->error("cannot open library {}: {}", path.toStdString(), e.what());
-        return false;
-    }
+    m_workbench = std::move(workbench);
+    m_results->clear();
     refresh();
-    m_status->setText(tr("Library: %1").arg(path));
-    return true;
+    if (m_workbench)
+        m_status->setText(tr("Library: %1").arg(m_workbench->databasePath()));
 }
+
+void LibraryView::showMessage(const QString &text) { m_status->setText(text); }
 
 void LibraryView::refresh()
 {
     m_tree->clear();
     m_errors->clear();
-    if (!m_store)
+    if (!m_workbench)
         return;
     try {
-        const auto addDocuments = [&](QTreeWidgetItem *parent, const std::vector<store::DocumentInfo> &docs) {
-            for (const store::DocumentInfo &d : docs) {
+        const auto addDocuments = [&](QTreeWidgetItem *parent, const std::vector<app::DocumentInfo> &docs) {
+            for (const app::DocumentInfo &d : docs) {
                 auto *item = new QTreeWidgetItem(parent);
                 item->setText(0, d.title.isEmpty() ? d.path.section(QLatin1Char('/'), -1) : d.title);
                 item->setToolTip(0, d.path);
@@ -151,20 +141,22 @@ void LibraryView::refresh()
             }
         };
         auto *all = new QTreeWidgetItem(m_tree, {tr("All documents")});
-        addDocuments(all, m_store->documents());
+        addDocuments(all, m_workbench->documents());
         all->setText(1, QString::number(all->childCount()));
-        for (const store::CollectionInfo &c : m_store->collections()) {
+        for (const app::CollectionInfo &c : m_workbench->collections()) {
             auto *item = new QTreeWidgetItem(m_tree, {c.name, QString::number(c.documentCount)});
-            addDocuments(item, m_store->documents(c.name));
+            addDocuments(item, m_workbench->documents(c.name));
         }
         all->setExpanded(true);
-        for (const store::IngestErrorRecord &e : m_store->ingestErrors())
+        for (const app::IngestErrorRecord &e : m_workbench->ingestErrors())
             m_errors->addItem(tr("%1: %2 (%3)").arg(e.path.section(QLatin1Char('/'), -1), e.reason, e.kind));
         m_errors->setVisible(m_errors->count() > 0);
     } catch (const Error &e) {
         m_status->setText(tr("Cannot read the library: %1").arg(QString::fromUtf8(e.what())));
     }
 }
+
+QString LibraryView::statusText() const { return m_status->text(); }
 
 void LibraryView::focusSearch()
 {
@@ -177,20 +169,20 @@ void LibraryView::search(const QString &query)
     m_results->clear();
     if (m_searchBox->text() != query)
         m_searchBox->setText(query);
-    if (!m_store || query.trimmed().isEmpty())
+    if (!m_workbench || query.trimmed().isEmpty())
         return;
     m_lastTerms = highlightTerms(query);
-    std::vector<store::SearchHit> hits;
+    std::vector<app::SearchHit> hits;
     try {
-        store::SearchOptions options;
+        app::SearchOptions options;
         options.markOpen = QStringLiteral("«");
         options.markClose = QStringLiteral("»");
-        hits = store::SearchService(*m_store).search(query, options);
+        hits = m_workbench->search(query, options);
     } catch (const Error &e) {
         m_status->setText(tr("Search: %1").arg(QString::fromUtf8(e.what())));
         return;
     }
-    for (const store::SearchHit &hit : hits) {
+    for (const app::SearchHit &hit : hits) {
         const QString page = hit.pageLabel.isEmpty() ? QString::number(hit.pageNumber) : hit.pageLabel;
         auto *item = new QListWidgetItem(tr("%1 — p. %2\n%3").arg(hit.title, page, hit.snippet), m_results);
         item->setToolTip(hit.path);
@@ -203,7 +195,7 @@ void LibraryView::search(const QString &query)
 
 bool LibraryView::ingest(const QStringList &paths)
 {
-    if (m_thread || m_path.isEmpty() || paths.isEmpty())
+    if (m_thread || !m_workbench || paths.isEmpty())
         return false;
     m_cancelFlag = std::make_shared<std::atomic<bool>>(false);
     m_progress->setRange(0, 0);
@@ -211,27 +203,20 @@ bool LibraryView::ingest(const QStringList &paths)
     m_cancel->show();
     m_cancel->setEnabled(true);
     m_status->setText(tr("Ingesting %n item(s)…", nullptr, int(paths.size())));
-    const QString database = m_path;
     const auto cancelFlag = m_cancelFlag;
     QPointer<LibraryView> self(this);
-    m_thread = QThread::create([database, paths, cancelFlag, self] {
+    m_thread = QThread::create([workbench = m_workbench, paths, cancelFlag, self] {
         int added = 0, failed = 0;
         bool cancelled = false;
         QString error;
         try {
-            store::LibraryStore store(database);
-            ingest::Ingestor ingestor(store);
-            ingestor.setProgressCallback([&](const ingest::IngestProgress &p) {
-                if (cancelFlag->load())
-                    ingestor.cancel();
+            const auto progress = [self](const app::IngestProgress &p) {
                 QMetaObject::invokeMethod(self, [self, p] {
                     if (self)
                         self->showIngestProgress(p.filesDone, p.filesTotal, p.pagesStored, p.currentFile);
                 }, Qt::QueuedConnection);
-            }, 50);
-            if (cancelFlag->load())
-                ingestor.cancel();
-            const ingest::IngestSummary summary = ingestor.run(paths);
+            };
+            const app::IngestSummary summary = workbench->ingest(paths, progress, cancelFlag.get());
             added = summary.added + summary.replaced;
             failed = summary.failed;
             cancelled = summary.cancelled;

@@ -1,8 +1,11 @@
 // The Library dock's view: collections and documents (page counts, status), ingest errors, an
 // ingest job with a progress bar and a cancel button (off the GUI thread; files and folders by
 // menu or drag-and-drop), and the search bar with FTS results and snippets. Clicking a result
-// asks for that page with the query's terms to highlight.
+// asks for that page with the query's terms to highlight. Everything goes through the window's
+// workbench (app/workbench.h).
 #pragma once
+
+#include "app/workbench.h"
 
 #include <QStringList>
 #include <QWidget>
@@ -18,10 +21,6 @@ class QPushButton;
 class QThread;
 class QTreeWidget;
 
-namespace nw::store {
-class LibraryStore;
-}
-
 namespace nw::ui {
 
 class LibraryView : public QWidget {
@@ -30,19 +29,22 @@ public:
     explicit LibraryView(QWidget *parent = nullptr);
     ~LibraryView() override;
 
-    // Opens (creating and migrating when needed) the library database; false with a message
-    // in the view when it cannot be opened.
-    bool openDatabase(const QString &path);
-    QString databasePath() const { return m_path; }
-    store::LibraryStore *store() const { return m_store.get(); }
+    // The library shown; null empties the view. An ingest under way finishes into the library it
+    // started on.
+    void setWorkbench(std::shared_ptr<app::Workbench> workbench);
+    app::Workbench *workbench() const { return m_workbench.get(); }
+    void showMessage(const QString &text); // in the status line under the lists
 
-    // Starts an ingest job off the GUI thread; false when one is already running.
+    // Starts an ingest job off the GUI thread; false when one is already running or no library is open.
     bool ingest(const QStringList &paths);
     bool isIngesting() const { return m_thread != nullptr; }
     void cancelIngest();
 
+    // Searches within store::SearchBudget; a query over it (too many terms or bytes, or too
+    // slow) comes back at once with the reason in the status line.
     void search(const QString &query);
     void focusSearch();
+    QString statusText() const;
 
     QTreeWidget *documentTree() const { return m_tree; }
     QListWidget *resultList() const { return m_results; }
@@ -64,8 +66,7 @@ private:
     void showIngestProgress(int filesDone, int filesTotal, qint64 pages, const QString &file);
     void finishIngest(int added, int failed, bool cancelled, const QString &error);
 
-    QString m_path;
-    std::unique_ptr<store::LibraryStore> m_store;
+    std::shared_ptr<app::Workbench> m_workbench;
     QTreeWidget *m_tree = nullptr;
     QLineEdit *m_searchBox = nullptr;
     QListWidget *m_results = nullptr;

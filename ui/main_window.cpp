@@ -3,7 +3,8 @@
 #include "ui/main_window.h"
 
 #include "app/paths.h"
-#include "store/library_store.h"
+#include "common/error.h"
+#include "common/log.h"
 #include "ui/annotations_panel.h"
 #include "ui/chat_dock.h"
 #include "ui/kv_meter.h"
@@ -55,8 +56,8 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
                 showPageWidget(m_pageViewer->showPage(documentId, page, terms));
             });
     connect(m_library, &LibraryView::ingestFinished, this, [this] {
-        m_pageView->setStore(m_library->store());
-        m_pageViewer->setStore(m_library->store());
+        m_pageView->setWorkbench(m_workbench);
+        m_pageViewer->setWorkbench(m_workbench);
     });
     m_chatDock = createDock(tr("Chat"), QStringLiteral("ChatDock"), QString(), Qt::RightDockWidgetArea);
     m_chat = new ChatDock(m_chatDock);
@@ -138,11 +139,11 @@ MainWindow::~MainWindow()
 WindowSession MainWindow::captureSession() const
 {
     WindowSession s;
-    s.databasePath = m_library->databasePath();
+    s.databasePath = m_workbench ? m_workbench->databasePath() : QString();
     const auto [documentId, page] = currentPage();
-    if (store::LibraryStore *store = m_library->store(); store && documentId > 0) {
+    if (m_workbench && documentId > 0) {
         try {
-            if (const auto doc = store->findDocument(documentId)) {
+            if (const auto doc = m_workbench->findDocument(documentId)) {
                 s.documentSha256 = doc->sha256;
                 s.page = page;
             }
@@ -155,6 +156,7 @@ WindowSession MainWindow::captureSession() const
     s.chatSessionId = m_chat->sessionId();
     s.modelPath = m_chat->modelPath();
     s.kvMode = m_chat->kvMode();
+    s.device = app::deviceName(m_chat->device());
     s.geometry = saveGeometry();
     s.dockState = saveState();
     return s;
@@ -169,6 +171,12 @@ void MainWindow::restoreModel(const WindowSession &session)
         m_chat->setModelPath(model, m_options.contextTokens);
     if (!model.isEmpty() && model == session.modelPath && m_chat->modelPath() == model)
         m_chat->setKvMode(session.kvMode);
+    try {
+        if (!session.device.isEmpty())
+            m_chat->setDevice(app::parseDevice(session.device));
+    } catch (const Error &) {
+        // a device name this version does not know: the default stays
+    }
 }
 
 void MainWindow::restoreSession(const WindowSession &session)
@@ -179,11 +187,10 @@ void MainWindow::restoreSession(const WindowSession &session)
         restoreState(session.dockState);
     if (session.chatSessionId > 0)
         m_chat->openSession(session.chatSessionId);
-    store::LibraryStore *store = m_library->store();
-    if (!store || session.documentSha256.isEmpty())
+    if (!m_workbench || session.documentSha256.isEmpty())
         return;
     try {
-        if (const auto doc = store->findDocumentBySha256(session.documentSha256)) {
+        if (const auto doc = m_workbench->findDocumentBySha256(session.documentSha256)) {
             const int page = std::max(session.page, 1);
             m_pageView->showPage(doc->id, page);
             showPageWidget(m_pageViewer->showPage(doc->id, page));
@@ -294,7 +301,7 @@ void MainWindow::createMenus()
     QAction *planner = tools->addAction(tr("KV &Planner…"), this, &MainWindow::showKvPlanner);
     planner->setObjectName(QStringLiteral("KvPlannerAction"));
     planner->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_K));
-    installNeedleView(*this, *tools, [this] { return m_chat->modelPath(); }, [this] { return m_library->databasePath(); });
+    installNeedleView(*this, *tools, [this] { return m_chat->modelPath(); }, [this] { return m_workbench ? m_workbench->databasePath() : QString(); });
 
     QMenu *help = menuBar()->addMenu(tr("&Help"));
     help->setObjectName(QStringLiteral("HelpMenu"));
@@ -303,11 +310,24 @@ void MainWindow::createMenus()
 
 bool MainWindow::openDatabase(const QString &path)
 {
-    const bool ok = m_library->openDatabase(path);
-    m_pageView->setStore(m_library->store());
-    m_pageViewer->setStore(m_library->store());
-    m_chat->setDatabasePath(ok ? path : QString());
-    m_annotations->setStore(m_library->store());
+    if (m_library->isIngesting())
+        return false; // the ingest writes into the open library
+    QString error;
+    try {
+        m_workbench = std::make_shared<app::Workbench>(path);
+    } catch (const Error &e) {
+        m_workbench.reset();
+        error = tr("Cannot open %1: %2").arg(path, QString::fromUtf8(e.what()));
+        log::get("ui")->error("cannot open library {}: {}", path.toStdString(), e.what());
+    }
+    const bool ok = m_workbench != nullptr;
+    m_library->setWorkbench(m_workbench);
+    if (!ok)
+        m_library->showMessage(error);
+    m_pageView->setWorkbench(m_workbench);
+    m_pageViewer->setWorkbench(m_workbench);
+    m_chat->setWorkbench(m_workbench);
+    m_annotations->setWorkbench(m_workbench);
     if (m_chat->sessionId() > 0)
         m_chat->newSession(); // its session lives in the previous database
     if (ok)
@@ -332,7 +352,7 @@ void MainWindow::addFolder()
 
 void MainWindow::chooseDatabase()
 {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Open Database"), m_library->databasePath(),
+    const QString path = QFileDialog::getSaveFileName(this, tr("Open Database"), m_workbench ? m_workbench->databasePath() : QString(),
                                                       tr("Needlework library (*.sqlite *.db);;All files (*)"), nullptr,
                                                       QFileDialog::DontConfirmOverwrite);
     if (!path.isEmpty())

@@ -1,11 +1,14 @@
 // The workbench window: menus, status bar and the Library, Chat and KV Meter docks around the
-// central page viewer.
+// central page viewer. It owns the window's workbench (app/workbench.h) — the open library and
+// the answering model — and hands it to every view.
 #pragma once
 
+#include "app/workbench.h"
 #include "ui/session_state.h"
 
 #include <QMainWindow>
 
+#include <memory>
 #include <utility>
 
 class QDockWidget;
@@ -27,7 +30,7 @@ class SessionAutosave;
 struct MainWindowOptions {
     QString databasePath; // empty: the default library database
     QString modelPath;    // empty: no model (extractive answers)
-    int contextTokens = 0; // the model's context; 0: ChatDock::kDefaultContextTokens (see effectiveContextTokens)
+    int contextTokens = 0; // the model's context; 0: the workbench's default (app::contextTokensFor)
 };
 
 class MainWindow : public QMainWindow {
@@ -38,6 +41,8 @@ public:
     explicit MainWindow(const MainWindowOptions &options, QWidget *parent = nullptr);
     ~MainWindow() override; // saves the session
 
+    // The open library and its model; null when the database could not be opened.
+    app::Workbench *workbench() const { return m_workbench.get(); }
     QDockWidget *libraryDock() const { return m_libraryDock; }
     QDockWidget *chatDock() const { return m_chatDock; }
     QDockWidget *kvMeterDock() const { return m_kvMeterDock; }
@@ -67,12 +72,13 @@ private:
                             Qt::DockWidgetArea area);
     void showAbout();
     void showPageWidget(bool rendered); // the rendered view when it could open the page
-    void restoreModel(const WindowSession &session); // the chat's model and KV mode pickers
+    void restoreModel(const WindowSession &session); // the chat's model, KV mode and device pickers
     void restoreSession(const WindowSession &session);
     void syncAnnotations(); // the panel follows the document in the page view
     std::pair<qint64, int> currentPage() const; // document and 1-based page on screen; {0, 0} for none
 
     MainWindowOptions m_options;
+    std::shared_ptr<app::Workbench> m_workbench;
     QDockWidget *m_libraryDock = nullptr;
     QDockWidget *m_chatDock = nullptr;
     QDockWidget *m_kvMeterDock = nullptr;

@@ -4,8 +4,9 @@
 #include "app/ingest_progress.h"
 #include "app/needle_haystack.h"
 #include "app/needle_runner.h"
+#include "app/model_settings.h"
+#include "app/numeric_options.h"
 #include "common/log.h"
-#include "engine/kv_cache.h"
 #include "ui/needle_heatmap_view.h"
 
 #include <QAction>
@@ -307,7 +308,7 @@ std::optional<NeedleView::RunPlan> NeedleView::readPlan(QString *error) const
     }
     for (const QString &item : checkedModes()) {
         try {
-            const std::string mode = KvModeSpec::parse(item.toStdString()).toString();
+            const std::string mode = app::canonicalKvMode(item).toStdString();
             if (std::find(plan.modes.begin(), plan.modes.end(), mode) == plan.modes.end())
                 plan.modes.push_back(mode);
         } catch (const std::exception &e) {

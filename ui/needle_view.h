@@ -103,7 +103,7 @@ protected:
 private:
     struct Shared;
     struct RunPlan {
-        std::vector<std::string> modes; // KvModeSpec::toString()
+        std::vector<std::string> modes; // as app::canonicalKvMode spells them
         std::vector<std::int64_t> lengths;
         std::vector<int> depths;
     };

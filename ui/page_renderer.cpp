@@ -1,46 +1,15 @@
-// Each worker thread keeps its own open PdfDocument (Poppler documents are not shared between
-// threads), reopened only when the path or the file's modification time changes.
+// The pages are drawn by app/page_rendering on the pool's threads (each keeps its own open
+// document there); this file only schedules them and hands the images back.
 #include "ui/page_renderer.h"
 
-#include "common/error.h"
+#include "app/page_rendering.h"
 #include "common/log.h"
-#include "ingest/pdf_document.h"
 
-#include <QDateTime>
-#include <QFileInfo>
 #include <QThread>
 
 #include <algorithm>
-#include <optional>
 
 namespace nw::ui {
-namespace {
-
-struct OpenDocument {
-    QString path;
-    QDateTime modified;
-    std::optional<ingest::PdfDocument> document;
-};
-
-// Throws nw::Error or ingest::IngestFailure.
-QImage renderOnThisThread(const RenderJob &job)
-{
-    thread_local OpenDocument open;
-    const QDateTime modified = QFileInfo(job.pdfPath).lastModified();
-    if (!open.document || open.path != job.pdfPath || open.modified != modified) {
-        open.document.reset();
-        open.document = ingest::PdfDocument::open(job.pdfPath);
-        open.path = job.pdfPath;
-        open.modified = modified;
-    }
-    QImage image = open.document->renderPage(job.key.page, job.key.dpi());
-    // Pages are opaque: in the screen's own format, painting them is a plain copy.
-    if (!image.isNull() && image.format() != QImage::Format_RGB32)
-        image.convertTo(QImage::Format_RGB32);
-    return image;
-}
-
-} // namespace
 
 PageRenderer::PageRenderer(PageRenderCache *cache, QObject *parent, int nThreads)
     : QObject(parent), m_cache(cache),
@@ -92,11 +61,9 @@ void PageRenderer::startMore()
             QImage image;
             QString error;
             try {
-                image = renderOnThisThread(job);
+                image = app::renderPdfPage(job.pdfPath, job.key.page, job.key.dpi());
                 if (image.isNull())
                     error = tr("Poppler could not draw page %1").arg(job.key.page + 1);
-            } catch (const ingest::IngestFailure &f) {
-                error = f.reason();
             } catch (const std::exception &e) {
                 error = QString::fromUtf8(e.what());
             }

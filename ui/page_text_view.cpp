@@ -2,7 +2,6 @@
 #include "ui/page_text_view.h"
 
 #include "common/error.h"
-#include "store/library_store.h"
 
 #include <QInputDialog>
 #include <QLabel>
@@ -29,9 +28,9 @@ PageTextView::PageTextView(QWidget *parent) : QWidget(parent)
     layout->addWidget(m_text, 1);
 }
 
-void PageTextView::setStore(store::LibraryStore *store)
+void PageTextView::setWorkbench(std::shared_ptr<app::Workbench> workbench)
 {
-    m_store = store;
+    m_workbench = std::move(workbench);
     m_documentId = 0;
     m_pageNumber = 0;
     m_pageCount = 0;
@@ -41,14 +40,14 @@ void PageTextView::setStore(store::LibraryStore *store)
 
 bool PageTextView::showPage(qint64 documentId, int pageNumber, const QStringList &terms)
 {
-    if (!m_store)
+    if (!m_workbench)
         return false;
-    std::optional<store::DocumentInfo> doc;
-    std::optional<store::PageRecord> page;
+    std::optional<app::DocumentInfo> doc;
+    std::optional<app::PageRecord> page;
     try {
-        doc = m_store->findDocument(documentId);
+        doc = m_workbench->findDocument(documentId);
         if (doc)
-            page = m_store->findPage(documentId, pageNumber);
+            page = m_workbench->findPage(documentId, pageNumber);
     } catch (const Error &e) {
         m_header->setText(tr("Cannot read the page: %1").arg(QString::fromUtf8(e.what())));
         return false;

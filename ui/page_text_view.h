@@ -3,15 +3,13 @@
 // word-box highlights replaces it once ingest/pdf_document offers renderPage().
 #pragma once
 
+#include "app/workbench.h"
+
 #include <QStringList>
 #include <QWidget>
 
 class QLabel;
 class QTextBrowser;
-
-namespace nw::store {
-class LibraryStore;
-}
 
 namespace nw::ui {
 
@@ -20,7 +18,7 @@ class PageTextView : public QWidget {
 public:
     explicit PageTextView(QWidget *parent = nullptr);
 
-    void setStore(store::LibraryStore *store); // not owned; nullptr clears the view
+    void setWorkbench(std::shared_ptr<app::Workbench> workbench); // the library read; null clears the view
     // Shows a page (1-based) with every occurrence of `terms` highlighted (case-insensitive);
     // false when the page does not exist.
     bool showPage(qint64 documentId, int pageNumber, const QStringList &terms = {});
@@ -42,7 +40,7 @@ public slots:
     void askGoToPage(); // Ctrl+G
 
 private:
-    store::LibraryStore *m_store = nullptr;
+    std::shared_ptr<app::Workbench> m_workbench;
     QLabel *m_header = nullptr;
     QTextBrowser *m_text = nullptr;
     qint64 m_documentId = 0;

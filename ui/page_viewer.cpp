@@ -3,9 +3,6 @@
 #include "ui/page_viewer.h"
 
 #include "common/error.h"
-#include "ingest/page_words.h"
-#include "store/annotation_store.h"
-#include "store/library_store.h"
 #include "ui/page_render_cache.h"
 #include "ui/page_renderer.h"
 #include "ui/thumbnail_strip.h"
@@ -102,9 +99,9 @@ PageViewer::~PageViewer()
     delete m_renderer;
 }
 
-void PageViewer::setStore(store::LibraryStore *store)
+void PageViewer::setWorkbench(std::shared_ptr<app::Workbench> workbench)
 {
-    m_store = store;
+    m_workbench = std::move(workbench);
     m_documentId = 0;
     m_documentSha256.clear();
     m_words.clear();
@@ -121,17 +118,17 @@ void PageViewer::setStore(store::LibraryStore *store)
 
 bool PageViewer::showDocument(qint64 documentId)
 {
-    if (!m_store) {
+    if (!m_workbench) {
         m_error = tr("No library is open.");
         return false;
     }
     if (documentId == m_documentId && m_canvas->pageCount() > 0)
         return true;
-    std::optional<store::DocumentInfo> doc;
+    std::optional<app::DocumentInfo> doc;
     std::vector<QSizeF> sizes;
     QHash<int, PageWords> words;
     try {
-        doc = m_store->findDocument(documentId);
+        doc = m_workbench->findDocument(documentId);
         if (!doc) {
             m_error = tr("Document %1 is not in the library.").arg(documentId);
             return false;
@@ -147,7 +144,7 @@ bool PageViewer::showDocument(qint64 documentId)
         }
         sizes.reserve(static_cast<std::size_t>(doc->pageCount));
         for (int number = 1; number <= doc->pageCount; ++number) {
-            const store::PageRecord page = m_store->requirePage(documentId, number);
+            const app::PageRecord page = m_workbench->requirePage(documentId, number);
             sizes.emplace_back(page.width, page.height);
             words[number].text = page.text;
         }
@@ -178,11 +175,11 @@ bool PageViewer::showDocument(qint64 documentId)
 const PageViewer::PageWords *PageViewer::pageWords(int pageNumber)
 {
     const auto it = m_words.find(pageNumber);
-    if (it == m_words.end() || !m_store)
+    if (it == m_words.end() || !m_workbench)
         return nullptr;
     if (it->words.empty() && !it->text.isEmpty()) {
         try {
-            it->words = ingest::pageWordBoxes(*m_store, m_documentId, pageNumber);
+            it->words = m_workbench->wordBoxes(m_documentId, pageNumber);
         } catch (const Error &e) {
             m_error = QString::fromUtf8(e.what());
             return nullptr;
@@ -197,7 +194,7 @@ bool PageViewer::highlightRanges(int pageNumber, HighlightKind kind, const QList
     const PageWords *page = ranges.isEmpty() ? nullptr : pageWords(pageNumber);
     QList<QRectF> boxes;
     if (page) {
-        for (const store::WordBox &word : page->words) {
+        for (const app::WordBox &word : page->words) {
             const qint64 begin = word.offset;
             const qint64 end = begin + word.length;
             const bool hit = std::any_of(ranges.begin(), ranges.end(), [&](const QPair<int, int> &r) {
@@ -259,18 +256,17 @@ bool PageViewer::showPassage(qint64 documentId, int pageNumber, int start, int l
 void PageViewer::reloadAnnotations()
 {
     m_canvas->clearAnnotationBoxes();
-    if (!m_store || m_documentId <= 0)
+    if (!m_workbench || m_documentId <= 0)
         return;
-    std::vector<store::Annotation> saved;
+    std::vector<app::Annotation> saved;
     try {
-        store::AnnotationStore annotations(m_store->database());
-        saved = annotations.list({.documentSha256 = m_documentSha256});
+        saved = m_workbench->annotations().list({.documentSha256 = m_documentSha256});
     } catch (const Error &e) {
         m_error = tr("Cannot read the annotations: %1").arg(QString::fromUtf8(e.what()));
         return;
     }
     QHash<int, QList<ColoredBox>> byPage;
-    for (const store::Annotation &a : saved) {
+    for (const app::Annotation &a : saved) {
         const QColor color(a.color);
         for (const QRectF &rect : a.rects)
             byPage[a.page].append({rect, color.isValid() ? color : QColor(255, 213, 79)});
@@ -303,20 +299,20 @@ void PageViewer::onRectangleSelected(int index, const QRectF &points)
     }
     const int number = index + 1;
     const PageWords *page = pageWords(number);
-    QList<store::WordBox> selected;
+    QList<app::WordBox> selected;
     if (page)
-        for (const store::WordBox &word : page->words)
+        for (const app::WordBox &word : page->words)
             if (word.box.intersects(points))
                 selected << word;
     std::sort(selected.begin(), selected.end(),
-              [](const store::WordBox &a, const store::WordBox &b) { return a.offset < b.offset; });
+              [](const app::WordBox &a, const app::WordBox &b) { return a.offset < b.offset; });
     QString text;
     QList<QRectF> boxes;
     for (qsizetype i = 0; i < selected.size(); ++i) {
-        const store::WordBox &word = selected[i];
+        const app::WordBox &word = selected[i];
         if (i > 0) {
             // What the page text has between the two words: a line break stays one.
-            const store::WordBox &before = selected[i - 1];
+            const app::WordBox &before = selected[i - 1];
             const qsizetype gapStart = before.offset + before.length;
             const QString gap = page->text.mid(gapStart, std::max<qsizetype>(0, word.offset - gapStart));
             text += gap.contains(QLatin1Char('\n')) ? QStringLiteral("\n") : QStringLiteral(" ");

@@ -5,7 +5,7 @@
 // the page text view instead).
 #pragma once
 
-#include "store/word_boxes.h"
+#include "app/workbench.h"
 #include "ui/page_canvas.h"
 
 #include <QHash>
@@ -19,10 +19,6 @@
 class QAction;
 class QLabel;
 class QSpinBox;
-
-namespace nw::store {
-class LibraryStore;
-}
 
 namespace nw::ui {
 
@@ -38,7 +34,7 @@ public:
     explicit PageViewer(QWidget *parent = nullptr);
     ~PageViewer() override;
 
-    void setStore(store::LibraryStore *store); // not owned; nullptr (or another store) closes the document
+    void setWorkbench(std::shared_ptr<app::Workbench> workbench); // the library read; closes the document
     // Opens a library document; false (and the view unchanged) when it is not a PDF, its file is
     // gone or changed in size, or the library cannot be read — errorString() says which.
     bool showDocument(qint64 documentId);
@@ -58,7 +54,7 @@ public:
     int highlightCount() const;
     QStringList highlightedTexts() const { return m_highlightedTexts; }
     // The words of the current selection (page order) and their text; empty when none.
-    const QList<store::WordBox> &selectedWords() const { return m_selectedWords; }
+    const QList<app::WordBox> &selectedWords() const { return m_selectedWords; }
     QString selectedText() const { return m_selectedText; }
     int selectedPage() const { return m_selectedPage; } // 1-based, 0 when nothing is selected
 
@@ -89,14 +85,14 @@ signals:
     // points) in reading order, `text` their text with the page's spaces and line breaks between
     // them. Emitted with empty `words` and `text` when the selection is cleared. For annotations:
     // the boxes are the highlight's rectangles and `text` its quote.
-    void selectionChanged(qint64 documentId, int pageNumber, const QList<nw::store::WordBox> &words,
+    void selectionChanged(qint64 documentId, int pageNumber, const QList<nw::app::WordBox> &words,
                           const QString &text);
     void pageChanged(int pageNumber); // 1-based
 
 private:
     struct PageWords {
         QString text;
-        std::vector<store::WordBox> words;
+        std::vector<app::WordBox> words;
     };
     const PageWords *pageWords(int pageNumber); // nullptr (and m_error set) when unknown
     bool highlightRanges(int pageNumber, HighlightKind kind, const QList<QPair<int, int>> &ranges);
@@ -104,7 +100,7 @@ private:
     void onCurrentPageChanged(int index);
     void updateZoomLabel();
 
-    store::LibraryStore *m_store = nullptr;
+    std::shared_ptr<app::Workbench> m_workbench;
     std::unique_ptr<PageRenderCache> m_cache;
     PageRenderer *m_renderer = nullptr;
     PageCanvas *m_canvas = nullptr;
@@ -119,7 +115,7 @@ private:
     QString m_error;
     QHash<int, PageWords> m_words; // by 1-based page, for the open document
     QStringList m_highlightedTexts;
-    QList<store::WordBox> m_selectedWords;
+    QList<app::WordBox> m_selectedWords;
     QString m_selectedText;
     int m_selectedPage = 0;
 };

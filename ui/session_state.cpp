@@ -19,6 +19,7 @@ WindowSession loadWindowSession()
     s.chatSessionId = settings.value(QStringLiteral("chatSession"), 0).toLongLong();
     s.modelPath = settings.value(QStringLiteral("model")).toString();
     s.kvMode = settings.value(QStringLiteral("kvMode")).toString();
+    s.device = settings.value(QStringLiteral("device")).toString();
     s.geometry = settings.value(QStringLiteral("geometry")).toByteArray();
     s.dockState = settings.value(QStringLiteral("docks")).toByteArray();
     return s;
@@ -35,6 +36,7 @@ void saveWindowSession(const WindowSession &s)
     settings.setValue(QStringLiteral("chatSession"), s.chatSessionId);
     settings.setValue(QStringLiteral("model"), s.modelPath);
     settings.setValue(QStringLiteral("kvMode"), s.kvMode);
+    settings.setValue(QStringLiteral("device"), s.device);
     settings.setValue(QStringLiteral("geometry"), s.geometry);
     settings.setValue(QStringLiteral("docks"), s.dockState);
     settings.endGroup();

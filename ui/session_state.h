@@ -1,5 +1,5 @@
 // The window's session: which database, document and page were open, the zoom, the dock layout,
-// the chat session and the chat's model and KV mode, kept in QSettings ("session/…") so the next start reopens them. Written
+// the chat session and the chat's model, KV mode and device, kept in QSettings ("session/…") so the next start reopens them. Written
 // on a timer while the window runs and on close, so a killed process loses a few seconds at most.
 #pragma once
 
@@ -21,6 +21,7 @@ struct WindowSession {
     qint64 chatSessionId = 0; // in databasePath's sessions table; 0: none yet
     QString modelPath;        // the chat's model picker; "" : no model
     QString kvMode;           // the chat's KV mode picker; "" : the model's default
+    QString device;           // the chat's device picker: "auto", "cpu" or "cuda"; "" : auto
     QByteArray geometry;      // QMainWindow::saveGeometry
     QByteArray dockState;     // QMainWindow::saveState
 

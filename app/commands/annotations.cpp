@@ -4,23 +4,21 @@
 
 #include "app/annotation_service.h"
 #include "app/citations.h"
+#include "app/output_file.h"
 #include "common/error.h"
 #include "ingest/page_words.h"
 #include "store/library_store.h"
 
 #include <QFile>
 #include <QRegularExpression>
-#include <QSaveFile>
+
+#include <cmath>
 
 namespace nw::app {
 namespace {
 
-QString shaOfDocument(store::LibraryStore &library, const QString &value)
+QString shaOfDocument(store::LibraryStore &library, std::int64_t id)
 {
-    bool ok = false;
-    const qint64 id = value.toLongLong(&ok);
-    if (!ok)
-        fail("--doc {}: not a document id (see 'needlework library')", value.toStdString());
     return library.requireDocument(id).sha256;
 }
 
@@ -33,8 +31,10 @@ std::vector<QRectF> rectsFromOptions(const QStringList &values)
         double n[4] = {};
         for (int i = 0; ok && i < 4; ++i)
             n[i] = v[i].toDouble(&ok);
-        if (!ok)
-            fail("--rect '{}': give \"x y width height\" in points", value.toStdString());
+        if (!ok || !std::isfinite(n[0]) || !std::isfinite(n[1]) || !(n[2] > 0) || !(n[3] > 0) || !std::isfinite(n[2])
+            || !std::isfinite(n[3]))
+            throw UsageError("--rect '" + value.left(60).toStdString()
+                             + "': give \"x y width height\" in points (finite, width and height above 0)");
         rects.emplace_back(n[0], n[1], n[2], n[3]);
     }
     return rects;
@@ -43,11 +43,11 @@ std::vector<QRectF> rectsFromOptions(const QStringList &values)
 int add(const QCommandLineParser &parser, store::LibraryStore &library, CommandIo &io)
 {
     if (!parser.isSet(QStringLiteral("doc")) || !parser.isSet(QStringLiteral("page")))
-        fail("annotations add needs --doc ID and --page N");
+        throw UsageError("annotations add needs --doc ID and --page N");
     store::Annotation a;
-    const qint64 documentId = parser.value(QStringLiteral("doc")).toLongLong();
-    a.documentSha256 = shaOfDocument(library, parser.value(QStringLiteral("doc")));
-    a.page = parser.value(QStringLiteral("page")).toInt();
+    const std::int64_t documentId = integerValue(parser, QStringLiteral("doc"), 0);
+    a.documentSha256 = shaOfDocument(library, documentId);
+    a.page = int(integerValue(parser, QStringLiteral("page"), 0));
     a.kind = parser.value(QStringLiteral("kind"));
     a.color = parser.value(QStringLiteral("color"));
     a.quote = parser.value(QStringLiteral("quote"));
@@ -99,17 +99,24 @@ Command annotationsCommand()
                 parser.addOption({QStringLiteral("output"), QStringLiteral("Write the export to this file."), QStringLiteral("FILE")});
                 parser.addPositionalArgument(QStringLiteral("action"), QStringLiteral("list (default), add, export or import FILE."));
             },
+        .numbers = {NumericOption::documentId(), {QStringLiteral("page"), NumberKind::Integer, 1, 1 << 24}},
         .run =
             [](const QCommandLineParser &parser, CommandIo &io) {
                 const QStringList args = parser.positionalArguments();
                 const QString action = args.isEmpty() ? QStringLiteral("list") : args.front();
-                store::LibraryStore library(databasePath(parser));
+                const bool writes = action == QLatin1String("add") || action == QLatin1String("import");
+                if (!writes && action != QLatin1String("list") && action != QLatin1String("export")) {
+                    io.err << "needlework annotations: unknown action '" << action << "' (use list, add, export or import)\n";
+                    return static_cast<int>(ExitUsage);
+                }
+                const auto opened = openLibrary(parser, writes ? store::LibraryAccess::ReadWrite : store::LibraryAccess::ReadOnly);
+                store::LibraryStore &library = *opened;
                 store::AnnotationStore annotations(library.database());
                 store::AnnotationFilter filter;
                 if (parser.isSet(QStringLiteral("doc")) && action != QLatin1String("add"))
-                    filter.documentSha256 = shaOfDocument(library, parser.value(QStringLiteral("doc")));
+                    filter.documentSha256 = shaOfDocument(library, integerValue(parser, QStringLiteral("doc"), 0));
                 if (parser.isSet(QStringLiteral("page")) && action != QLatin1String("add"))
-                    filter.page = parser.value(QStringLiteral("page")).toInt();
+                    filter.page = int(integerValue(parser, QStringLiteral("page"), 0));
                 if (parser.isSet(QStringLiteral("tag")) && action != QLatin1String("add"))
                     filter.tag = parser.value(QStringLiteral("tag"));
 
@@ -122,29 +129,24 @@ Command annotationsCommand()
                                                    : QStringLiteral("md");
                     const QByteArray data = exportAnnotations(annotations.list(filter), parseAnnotationFormat(formatName));
                     if (parser.isSet(QStringLiteral("output"))) {
-                        QSaveFile file(parser.value(QStringLiteral("output")));
-                        if (!file.open(QIODevice::WriteOnly) || file.write(data) != data.size() || !file.commit())
-                            fail("cannot write {}: {}", parser.value(QStringLiteral("output")).toStdString(), file.errorString().toStdString());
+                        writeOutputFile(parser.value(QStringLiteral("output")), data);
                     } else {
                         io.out << QString::fromUtf8(data);
                     }
                     return static_cast<int>(ExitOk);
                 }
-                if (action == QLatin1String("import")) {
-                    if (args.size() < 2)
-                        fail("annotations import needs a FILE");
-                    QFile file(args[1]);
-                    if (!file.open(QIODevice::ReadOnly))
-                        fail("cannot read {}: {}", args[1].toStdString(), file.errorString().toStdString());
-                    const QString formatName = parser.isSet(QStringLiteral("format")) ? parser.value(QStringLiteral("format"))
-                                               : args[1].endsWith(QLatin1String(".csv"), Qt::CaseInsensitive) ? QStringLiteral("csv")
-                                                                                                              : QStringLiteral("json");
-                    const int added = annotations.importAll(parseAnnotations(file.readAll(), parseAnnotationFormat(formatName)));
-                    io.out << added << " annotations imported\n";
-                    return static_cast<int>(ExitOk);
-                }
-                io.err << "needlework annotations: unknown action '" << action << "' (use list, add, export or import)\n";
-                return static_cast<int>(ExitUsage);
+                // import
+                if (args.size() < 2)
+                    fail("annotations import needs a FILE");
+                QFile file(args[1]);
+                if (!file.open(QIODevice::ReadOnly))
+                    fail("cannot read {}: {}", args[1].toStdString(), file.errorString().toStdString());
+                const QString formatName = parser.isSet(QStringLiteral("format")) ? parser.value(QStringLiteral("format"))
+                                           : args[1].endsWith(QLatin1String(".csv"), Qt::CaseInsensitive) ? QStringLiteral("csv")
+                                                                                                          : QStringLiteral("json");
+                const int added = annotations.importAll(parseAnnotations(file.readAll(), parseAnnotationFormat(formatName)));
+                io.out << added << " annotations imported\n";
+                return static_cast<int>(ExitOk);
             },
     };
 }

@@ -3,10 +3,9 @@
 #include "app/commands/commands.h"
 
 #include "app/ask_report.h"
-#include "app/ask_service.h"
 #include "app/commands/ask_options.h"
 #include "app/commands/device_option.h"
-#include "app/session_service.h"
+#include "app/workbench.h"
 #include "common/error.h"
 
 #include <QFileInfo>
@@ -25,10 +24,12 @@ void addAskOptions(QCommandLineParser &parser)
     parser.addOption({QStringLiteral("collection"), QStringLiteral("Only documents in this collection."), QStringLiteral("NAME")});
     parser.addOption({QStringLiteral("doc"), QStringLiteral("Only this document (repeat for more)."), QStringLiteral("ID")});
     parser.addOption({QStringLiteral("kv"), QStringLiteral("KV cache mode: full, mla, ... (default: the model's)."), QStringLiteral("MODE")});
-    parser.addOption({QStringLiteral("ctx"), QStringLiteral("Context tokens (default: the model's, at most 8192)."), QStringLiteral("N")});
+    parser.addOption({QStringLiteral("ctx"), QStringLiteral("Context tokens (default: the model's training context, at least 1024 and at most 4096)."),
+                      QStringLiteral("N")});
     addDeviceOption(parser);
-    parser.addOption({QStringLiteral("max-tokens"), QStringLiteral("Answer length at most, in tokens (default 512)."), QStringLiteral("N"),
-                      QStringLiteral("512")});
+    parser.addOption({QStringLiteral("max-tokens"),
+                      QStringLiteral("Answer length at most, in tokens (default 512, at most a quarter of the context)."),
+                      QStringLiteral("N")});
 }
 
 AskRequest askRequestFrom(const QCommandLineParser &parser, const QString &question)
@@ -37,39 +38,34 @@ AskRequest askRequestFrom(const QCommandLineParser &parser, const QString &quest
     request.question = question;
     request.mode = parseAskMode(parser.value(QStringLiteral("mode")));
     request.retrieval.collection = parser.value(QStringLiteral("collection"));
-    for (const QString &id : parser.values(QStringLiteral("doc"))) {
-        bool ok = false;
-        const qint64 value = id.toLongLong(&ok);
-        if (!ok || value <= 0)
-            fail("--doc {}: not a document id (see 'needlework library')", id.toStdString());
-        request.retrieval.documentIds.push_back(value);
-    }
-    bool ok = false;
-    request.maxTokens = parser.value(QStringLiteral("max-tokens")).toInt(&ok);
-    if (!ok || request.maxTokens <= 0)
-        fail("--max-tokens {}: not a positive number", parser.value(QStringLiteral("max-tokens")).toStdString());
+    for (std::int64_t id : integerValues(parser, QStringLiteral("doc")))
+        request.retrieval.documentIds.push_back(id);
+    // 0: the workbench's default answer length (app/model_settings.h).
+    request.maxTokens = int(integerValue(parser, QStringLiteral("max-tokens"), 0));
     return request;
 }
 
-void loadModelFrom(const QCommandLineParser &parser, AskService &service)
+std::vector<NumericOption> askNumericOptions()
+{
+    return {NumericOption::documentId(), NumericOption::contextTokens(),
+            {QStringLiteral("max-tokens"), NumberKind::Integer, 1, 1 << 20}};
+}
+
+void loadModelFrom(const QCommandLineParser &parser, Workbench &workbench)
 {
     if (!parser.isSet(QStringLiteral("model"))) {
         if (parser.isSet(QStringLiteral("kv")))
             fail("--kv needs --model: the extractive answer uses no KV cache");
         return;
     }
-    int ctx = 0;
-    if (parser.isSet(QStringLiteral("ctx"))) {
-        bool ok = false;
-        ctx = parser.value(QStringLiteral("ctx")).toInt(&ok);
-        if (!ok || ctx <= 0)
-            fail("--ctx {}: not a positive number", parser.value(QStringLiteral("ctx")).toStdString());
-    }
+    const int ctx = int(integerValue(parser, QStringLiteral("ctx"), 0));
     QString badDevice;
     const std::optional<DeviceChoice> device = deviceOption(parser, badDevice);
     if (!device)
         fail("{}", badDevice.toStdString());
-    service.loadModel(parser.value(QStringLiteral("model")), parser.value(QStringLiteral("kv")), ctx, *device);
+    workbench.setModel({.path = parser.value(QStringLiteral("model")), .kvMode = parser.value(QStringLiteral("kv")),
+                        .contextTokens = ctx, .device = *device});
+    workbench.loadModel();
 }
 
 Command askCommand()
@@ -94,6 +90,11 @@ Command askCommand()
                                   QStringLiteral("ID")});
                 parser.addPositionalArgument(QStringLiteral("question"), QStringLiteral("The question, in quotes."));
             },
+        .numbers = [] {
+            std::vector<NumericOption> numbers = askNumericOptions();
+            numbers.push_back(NumericOption::documentId(QStringLiteral("session")));
+            return numbers;
+        }(),
         .run =
             [](const QCommandLineParser &parser, CommandIo &io) {
                 const QString question = parser.positionalArguments().join(QLatin1Char(' ')).trimmed();
@@ -102,30 +103,26 @@ Command askCommand()
                     return static_cast<int>(ExitUsage);
                 }
                 const bool json = parser.isSet(QStringLiteral("json"));
-                store::LibraryStore library(databasePath(parser));
-                AskService service(library);
-                loadModelFrom(parser, service);
                 const AskRequest request = askRequestFrom(parser, question);
+                std::int64_t sessionId = 0; // a new session
+                if (parser.isSet(QStringLiteral("session"))) {
+                    sessionId = integerValue(parser, QStringLiteral("session"), 0);
+                }
+                Workbench workbench(databasePath(parser));
+                loadModelFrom(parser, workbench);
                 bool streamed = false;
-                const AskResult result = service.ask(request, [&](const QString &text) {
-                    if (json)
-                        return;
-                    io.out << text;
-                    io.out.flush();
-                    streamed = true;
-                });
+                AskCallbacks callbacks;
+                if (!json)
+                    callbacks.onText = [&](const QString &text) {
+                        io.out << text;
+                        io.out.flush();
+                        streamed = true;
+                    };
+                const WorkbenchAnswer answer = workbench.ask(request, sessionId, callbacks);
+                const AskResult &result = answer.result;
+                sessionId = answer.sessionId;
                 if (streamed)
                     io.out << '\n';
-
-                SessionService sessions(library.database());
-                std::int64_t sessionId = 0;
-                if (parser.isSet(QStringLiteral("session"))) {
-                    sessionId = parser.value(QStringLiteral("session")).toLongLong();
-                    sessions.store().requireSession(sessionId);
-                } else {
-                    sessionId = sessions.startSession(question);
-                }
-                sessions.recordTurn(sessionId, result);
 
                 if (json) {
                     nlohmann::json j = askResultToJson(result);

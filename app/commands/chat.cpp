@@ -4,37 +4,27 @@
 #include "app/commands/commands.h"
 
 #include "app/ask_report.h"
-#include "app/ask_service.h"
 #include "app/commands/ask_options.h"
+#include "app/commands/interrupt_guard.h"
 #include "app/line_editor.h"
 #include "app/terminal_status_line.h"
-#include "app/session_service.h"
+#include "app/workbench.h"
 #include "common/error.h"
 
 #include <QFileInfo>
 #include <QSaveFile>
 
+#include <atomic>
 #include <chrono>
-#include <csignal>
 
 namespace nw::app {
 
 namespace {
 
-// SIGINT while an answer streams cancels it (Generator::cancel only stores an atomic flag, which
-// is safe in a signal handler); at the prompt the line editor reads Ctrl-C as a key instead.
-AskService *g_answering = nullptr;
-
-extern "C" void cancelAnswer(int)
-{
-    if (AskService *service = g_answering)
-        service->cancel();
-}
-
 // `tokensPerSecond` < 0: none to show yet.
-QString statusLine(const AskService &service, double tokensPerSecond = -1)
+QString statusLine(const Workbench &workbench, double tokensPerSecond = -1)
 {
-    const ModelStatus s = service.modelStatus();
+    const ModelStatus s = workbench.modelStatus();
     if (!s.loaded)
         return QStringLiteral("[extractive answers, no model · /help]");
     QString line = QStringLiteral("[%1 · KV %2: %3 used / %4 reserved · %5x vs MHA f16 · context %6/%7 tokens")
@@ -76,22 +66,21 @@ Command chatCommand()
             "the common prompt prefix. Lines are edited with the arrow keys and history; Ctrl-C stops an answer. "
             "Type /help for the commands. Every turn is saved in one session."),
         .configure = [](QCommandLineParser &parser) { addAskOptions(parser); },
+        .numbers = askNumericOptions(),
         .run =
             [](const QCommandLineParser &parser, CommandIo &io) {
-                store::LibraryStore library(databasePath(parser));
-                AskService service(library);
-                loadModelFrom(parser, service);
                 AskRequest defaults = askRequestFrom(parser, QStringLiteral("-"));
-                SessionService sessions(library.database());
+                Workbench workbench(databasePath(parser));
+                loadModelFrom(parser, workbench);
                 std::int64_t sessionId = 0;
                 LineEditor editor;
 
-                io.out << "needlework chat on " << library.path() << " — " << library.stats().documents
+                io.out << "needlework chat on " << workbench.databasePath() << " — " << workbench.stats().documents
                        << " documents. /help for commands.\n";
                 // On a terminal the status line stays on the bottom row and updates in place,
                 // also while an answer streams; piped, it is a plain line after each answer.
                 TerminalStatusLine status(io.out, io.outIsTerminal && editor.interactive());
-                status.printPlain(statusLine(service));
+                status.printPlain(statusLine(workbench));
                 while (true) {
                     const auto input = editor.readLine("? ");
                     if (!input)
@@ -109,15 +98,15 @@ Command chatCommand()
                             if (command == QLatin1String("/help")) {
                                 io.out << kHelp;
                             } else if (command == QLatin1String("/docs")) {
-                                for (const auto &d : library.documents(defaults.retrieval.collection))
+                                for (const auto &d : workbench.documents(defaults.retrieval.collection))
                                     io.out << QString::number(d.id).rightJustified(4) << "  "
                                            << QString::number(d.pageCount).rightJustified(4) << " pages  "
                                            << (d.title.isEmpty() ? QFileInfo(d.path).fileName() : d.title) << '\n';
                             } else if (command == QLatin1String("/kv")) {
                                 if (words.size() < 2)
                                     fail("/kv needs a mode: full, mla, ...");
-                                service.setKvMode(words[1]);
-                                status.printPlain(statusLine(service));
+                                workbench.setKvMode(words[1]);
+                                status.printPlain(statusLine(workbench));
                             } else if (command == QLatin1String("/mode")) {
                                 if (words.size() < 2)
                                     fail("/mode needs retrieve or whole");
@@ -127,7 +116,7 @@ Command chatCommand()
                                 if (sessionId == 0)
                                     fail("nothing to save yet: ask a question first");
                                 const QString path = words.size() > 1 ? words[1] : QStringLiteral("session-%1.md").arg(sessionId);
-                                const QByteArray md = sessions.exportMarkdown(sessionId).toUtf8();
+                                const QByteArray md = workbench.sessions().exportMarkdown(sessionId).toUtf8();
                                 QSaveFile file(path);
                                 if (!file.open(QIODevice::WriteOnly) || file.write(md) != md.size() || !file.commit())
                                     fail("cannot write {}: {}", path.toStdString(), file.errorString().toStdString());
@@ -142,54 +131,52 @@ Command chatCommand()
                         AskRequest request = defaults;
                         request.question = line;
                         bool streamed = false;
-                        g_answering = &service;
-                        auto previous = std::signal(SIGINT, cancelAnswer);
-                        AskResult result;
+                        // Ctrl-C while the answer streams stops it (the guard's handler only stores
+                        // an atomic flag); at the prompt the line editor reads Ctrl-C as a key.
+                        std::atomic<bool> stop{false};
+                        InterruptGuard interrupt(
+                            [](void *flag) { static_cast<std::atomic<bool> *>(flag)->store(true, std::memory_order_relaxed); },
+                            &stop);
+                        WorkbenchAnswer answer;
                         // The pinned status line follows the work: prompt tokens read, then the
                         // cache and the decode speed while the answer streams.
                         using Clock = std::chrono::steady_clock;
                         Clock::time_point firstPiece;
                         std::int64_t cachedAtFirstPiece = 0;
-                        try {
-                            result = service.ask(
-                                request,
-                                [&](const QString &text) {
-                                    io.out << text;
-                                    io.out.flush();
-                                    const std::int64_t cached = service.modelStatus().tokensInCache;
-                                    if (!streamed) {
-                                        firstPiece = Clock::now();
-                                        cachedAtFirstPiece = cached;
-                                    }
-                                    streamed = true;
-                                    const double seconds = std::chrono::duration<double>(Clock::now() - firstPiece).count();
-                                    status.showThrottled(statusLine(service, seconds > 0.05 ? (cached - cachedAtFirstPiece) / seconds : -1));
-                                },
-                                [&](std::int64_t done, std::int64_t total) {
-                                    const ModelStatus s = service.modelStatus();
-                                    status.showThrottled(QStringLiteral("[reading the prompt: %1/%2 tokens · KV %3 used / %4 reserved]")
-                                                             .arg(done)
-                                                             .arg(total)
-                                                             .arg(formatBytes(s.kvBytesUsed), formatBytes(s.kvBytesReserved)));
-                                });
-                        } catch (...) {
-                            std::signal(SIGINT, previous);
-                            g_answering = nullptr;
-                            throw;
+                        {
+                            AskCallbacks callbacks;
+                            callbacks.stop = &stop;
+                            callbacks.onText = [&](const QString &text) {
+                                io.out << text;
+                                io.out.flush();
+                                const std::int64_t cached = workbench.modelStatus().tokensInCache;
+                                if (!streamed) {
+                                    firstPiece = Clock::now();
+                                    cachedAtFirstPiece = cached;
+                                }
+                                streamed = true;
+                                const double seconds = std::chrono::duration<double>(Clock::now() - firstPiece).count();
+                                status.showThrottled(statusLine(workbench, seconds > 0.05 ? (cached - cachedAtFirstPiece) / seconds : -1));
+                            };
+                            callbacks.onPrefill = [&](std::int64_t done, std::int64_t total) {
+                                const ModelStatus s = workbench.modelStatus();
+                                status.showThrottled(QStringLiteral("[reading the prompt: %1/%2 tokens · KV %3 used / %4 reserved]")
+                                                         .arg(done)
+                                                         .arg(total)
+                                                         .arg(formatBytes(s.kvBytesUsed), formatBytes(s.kvBytesReserved)));
+                            };
+                            answer = workbench.ask(request, sessionId, callbacks);
                         }
-                        std::signal(SIGINT, previous);
-                        g_answering = nullptr;
+                        const AskResult &result = answer.result;
                         if (streamed)
                             io.out << '\n';
                         if (result.stopReason == QLatin1String("cancelled"))
                             io.out << "(stopped)\n";
                         printAskResult(io.out, result, streamed);
-                        if (sessionId == 0)
-                            sessionId = sessions.startSession(line);
-                        sessions.recordTurn(sessionId, result);
-                        status.printPlain(statusLine(service, decodeSpeed(result)));
+                        sessionId = answer.sessionId;
+                        status.printPlain(statusLine(workbench, decodeSpeed(result)));
                     } catch (const Error &e) {
-                        io.out << "error: " << e.what() << '\n';
+                        io.out << "error: " << e.what() << remedyHint(e.remedy()) << '\n';
                     }
                     io.out.flush();
                 }

@@ -2,7 +2,9 @@
 // with the sampling knobs, the KV mode and --json timings and memory for scripts and benchmarks.
 #include "app/commands/commands.h"
 #include "app/commands/device_option.h"
+#include "app/commands/interrupt_guard.h"
 #include "app/commands/model_options.h"
+#include "app/model_settings.h"
 
 #include "common/error.h"
 #include "engine/model.h"
@@ -13,52 +15,17 @@
 
 #include <QFile>
 
-#include <csignal>
 #include <random>
 
 namespace nw::app {
 namespace {
-
-// Ctrl-C stops the generation (the text so far and the summary are still printed); a second
-// Ctrl-C gets the default action. Generator::cancel() is one lock-free atomic store, which is safe
-// in a signal handler.
-Generator *g_running = nullptr;
-
-extern "C" void cancelOnInterrupt(int)
-{
-    if (g_running)
-        g_running->cancel();
-    std::signal(SIGINT, SIG_DFL);
-}
-
-struct Usage {
-    QString message; // empty: fine
-};
-
-// Reads a numeric option; sets `bad` with a message when it does not parse or is out of range.
-template <typename T>
-T numberOption(const QCommandLineParser &parser, const char *name, T fallback, T min, T max, Usage &bad)
-{
-    const QString key = QString::fromLatin1(name);
-    if (!parser.isSet(key) || !bad.message.isEmpty())
-        return fallback;
-    bool ok = false;
-    const double value = parser.value(key).toDouble(&ok);
-    if (!ok || value < static_cast<double>(min) || value > static_cast<double>(max)) {
-        bad.message = QStringLiteral("--%1 needs a number from %2 to %3, not '%4'")
-                          .arg(key, QString::number(static_cast<double>(min)), QString::number(static_cast<double>(max)),
-                               parser.value(key));
-        return fallback;
-    }
-    return static_cast<T>(value);
-}
 
 nlohmann::json memoryJson(const MemoryStats &m, const std::string &mode)
 {
     return {{"mode", mode},
             {"tokens", m.tokens},
             {"capacity_tokens", m.capacityTokens},
-            {"bytes_per_token", m.bytesPerToken},
+            {"kv_bytes_per_token", m.bytesPerToken},
             {"kv_bytes_used", m.kvBytesUsed},
             {"kv_bytes_reserved", m.kvBytesReserved},
             {"mha_f16_bytes", m.mhaF16Bytes},
@@ -77,25 +44,23 @@ int runGenerate(const QCommandLineParser &parser, CommandIo &io)
     if (hasPrompt == hasPromptFile)
         return usage(QStringLiteral("give exactly one of --prompt TEXT and --prompt-file F"));
 
-    Usage bad;
     GenerateOptions options;
-    options.maxTokens = numberOption(parser, "n", 128, 1, 1 << 20, bad);
+    options.maxTokens = int(integerValue(parser, QStringLiteral("n"), 128));
     SamplerParams &s = options.sampler;
     s.greedy = parser.isSet(QStringLiteral("greedy"));
-    s.temperature = numberOption(parser, "temp", s.temperature, 0.f, 100.f, bad);
-    s.topK = numberOption(parser, "top-k", s.topK, 0, 1 << 24, bad);
-    s.topP = numberOption(parser, "top-p", s.topP, 0.f, 1.f, bad);
-    s.minP = numberOption(parser, "min-p", s.minP, 0.f, 1.f, bad);
-    s.repeatPenalty = numberOption(parser, "repeat-penalty", s.repeatPenalty, 0.01f, 100.f, bad);
-    const bool seedGiven = parser.isSet(QStringLiteral("seed"));
-    s.seed = seedGiven ? numberOption<std::uint64_t>(parser, "seed", 0, 0, 1ull << 53, bad) : std::random_device{}();
-    const int threads = numberOption(parser, "threads", 0, 0, 4096, bad);
-    const std::int64_t ctxOption = numberOption<std::int64_t>(parser, "ctx", 0, 8, 1 << 24, bad);
-    if (!bad.message.isEmpty())
-        return usage(bad.message);
-    const std::optional<DeviceChoice> device = deviceOption(parser, bad.message);
+    s.temperature = float(realValue(parser, QStringLiteral("temp"), s.temperature));
+    s.topK = int(integerValue(parser, QStringLiteral("top-k"), s.topK));
+    s.topP = float(realValue(parser, QStringLiteral("top-p"), s.topP));
+    s.minP = float(realValue(parser, QStringLiteral("min-p"), s.minP));
+    s.repeatPenalty = float(realValue(parser, QStringLiteral("repeat-penalty"), s.repeatPenalty));
+    const std::optional<std::int64_t> seed = integerValue(parser, QStringLiteral("seed"));
+    s.seed = seed ? std::uint64_t(*seed) : std::random_device{}();
+    const int threads = int(integerValue(parser, QStringLiteral("threads"), 0));
+    const std::int64_t ctxOption = integerValue(parser, QStringLiteral("ctx"), 0);
+    QString badDevice;
+    const std::optional<DeviceChoice> device = deviceOption(parser, badDevice);
     if (!device)
-        return usage(bad.message);
+        return usage(badDevice);
 
     std::string prompt;
     if (hasPrompt) {
@@ -109,11 +74,9 @@ int runGenerate(const QCommandLineParser &parser, CommandIo &io)
 
     const auto [gguf, model, tokenizer, kvMode] = loadModelFromOptions(parser, threads, *device);
     const std::vector<std::int32_t> promptTokens = tokenizer->encode(prompt, true, false);
-    // Default context: what the prompt and the tokens asked for need, within what the model was
-    // trained for (at least 512 so short runs stay comparable).
+    // Default context: the workbench's one policy, with room for the prompt and the tokens asked for.
     const std::int64_t needed = static_cast<std::int64_t>(promptTokens.size()) + options.maxTokens;
-    const std::int64_t ctx = ctxOption > 0 ? ctxOption
-                                           : std::max<std::int64_t>(std::min<std::int64_t>(needed, model->hparams().nCtxTrain), 512);
+    const std::int64_t ctx = contextTokensFor(ctxOption, model->hparams().nCtxTrain, needed);
     Generator generator(*model, *tokenizer, kvMode, ctx);
 
     const bool json = parser.isSet(QStringLiteral("json"));
@@ -132,18 +95,12 @@ int runGenerate(const QCommandLineParser &parser, CommandIo &io)
                 io.err << QStringLiteral("\rprefill %1/%2").arg(done).arg(total) << (done == total ? "\n" : "");
             io.err.flush();
         };
-    g_running = &generator;
-    const auto previous = std::signal(SIGINT, cancelOnInterrupt);
     GenerationResult r;
-    try {
+    {
+        // Ctrl-C stops the generation; the text so far and the summary are still printed.
+        InterruptGuard interrupt([](void *g) { static_cast<Generator *>(g)->cancel(); }, &generator);
         r = generator.generateFromTokens(promptTokens, options, callbacks);
-    } catch (...) {
-        std::signal(SIGINT, previous);
-        g_running = nullptr;
-        throw;
     }
-    std::signal(SIGINT, previous);
-    g_running = nullptr;
 
     const nlohmann::json timings = {
         {"prefill_tokens", r.prefilledTokens},
@@ -211,10 +168,18 @@ Command generateCommand()
                 parser.addOption({QStringLiteral("min-p"), QStringLiteral("Drop tokens below P × the best one's probability (default 0.05)."), QStringLiteral("P")});
                 parser.addOption({QStringLiteral("repeat-penalty"), QStringLiteral("Penalty for the last 64 tokens (default 1: off)."), QStringLiteral("R")});
                 parser.addOption({QStringLiteral("seed"), QStringLiteral("Random seed (default: a new one each run)."), QStringLiteral("S")});
-                parser.addOption({QStringLiteral("ctx"), QStringLiteral("Context size in tokens (default: prompt + N, at least 512)."), QStringLiteral("N")});
+                parser.addOption({QStringLiteral("ctx"), QStringLiteral("Context size in tokens (default: prompt + N or 4096, whichever is more, within the model's training context, at least 1024)."), QStringLiteral("N")});
                 addModelRunOptions(parser, QStringLiteral("KV cache mode: full or mla (default: the model's own, mla for DeepSeek)."));
                 addJsonOption(parser);
             },
+        .numbers = {{QStringLiteral("n"), NumberKind::Integer, 1, 1 << 20},
+                    {QStringLiteral("temp"), NumberKind::Real, 0, 100},
+                    {QStringLiteral("top-k"), NumberKind::Integer, 0, 1 << 24},
+                    {QStringLiteral("top-p"), NumberKind::Real, 0, 1},
+                    {QStringLiteral("min-p"), NumberKind::Real, 0, 1},
+                    {QStringLiteral("repeat-penalty"), NumberKind::Real, 0.01, 100},
+                    {QStringLiteral("seed"), NumberKind::Integer, 0, 9007199254740992.0},
+                    NumericOption::contextTokens(), NumericOption::threads()},
         .run = runGenerate,
     };
 }

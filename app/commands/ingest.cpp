@@ -51,6 +51,7 @@ Command ingestCommand()
                 parser.addPositionalArgument(QStringLiteral("PATH"), QStringLiteral("Files or folders to ingest."),
                                              QStringLiteral("PATH..."));
             },
+        .numbers = {{QStringLiteral("jobs"), NumberKind::Integer, 1, 1024}},
         .run =
             [](const QCommandLineParser &parser, CommandIo &io) {
                 const QStringList paths = parser.positionalArguments();
@@ -59,15 +60,7 @@ Command ingestCommand()
                     return static_cast<int>(ExitUsage);
                 }
                 ingest::IngestOptions options;
-                if (parser.isSet(QStringLiteral("jobs"))) {
-                    bool ok = false;
-                    options.jobs = parser.value(QStringLiteral("jobs")).toInt(&ok);
-                    if (!ok || options.jobs < 1 || options.jobs > 1024) {
-                        io.err << "needlework ingest: --jobs needs a number from 1 to 1024, not '"
-                               << parser.value(QStringLiteral("jobs")) << "'\n";
-                        return static_cast<int>(ExitUsage);
-                    }
-                }
+                options.jobs = int(integerValue(parser, QStringLiteral("jobs"), options.jobs));
                 options.collection = parser.value(QStringLiteral("collection"));
                 options.storeWordBoxes = parser.isSet(QStringLiteral("word-boxes"));
                 const bool json = parser.isSet(QStringLiteral("json"));

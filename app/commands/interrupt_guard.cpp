@@ -1,5 +1,7 @@
 #include "app/commands/interrupt_guard.h"
 
+#include <csignal>
+
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -8,11 +10,19 @@ namespace {
 
 InterruptGuard::CancelFunction g_cancel = nullptr;
 void *g_context = nullptr;
+volatile std::sig_atomic_t g_signals = 0;
 
-extern "C" void onInterrupt(int)
+// The first signal asks the work to stop at its next safe point; a second one (the work is stuck
+// in a long step, or the user insists) gets the signal's default action, as if no guard were set.
+extern "C" void onInterrupt(int signal)
 {
-    if (g_cancel)
-        g_cancel(g_context);
+    if (g_signals++ == 0) {
+        if (g_cancel)
+            g_cancel(g_context);
+        return;
+    }
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
 }
 
 } // namespace
@@ -21,6 +31,7 @@ InterruptGuard::InterruptGuard(CancelFunction cancel, void *context)
 {
     g_context = context;
     g_cancel = cancel;
+    g_signals = 0;
     struct sigaction action {};
     action.sa_handler = onInterrupt;
     sigemptyset(&action.sa_mask);

@@ -1,6 +1,7 @@
 // Ctrl-C and SIGTERM for long commands (ingest, needle): while an InterruptGuard lives, the
 // signals call a cancel function instead of killing the process, so the command can stop at a
-// safe point, keep what it finished and print its summary.
+// safe point, keep what it finished and print its summary. A second signal kills as usual.
+// Every command that handles Ctrl-C does it through this guard (no bare std::signal).
 #pragma once
 
 #include <csignal>

@@ -16,6 +16,8 @@
 
 #include <QStringList>
 
+#include <algorithm>
+
 namespace nw::app {
 namespace {
 
@@ -23,18 +25,8 @@ namespace {
 std::vector<KvModeFigures> listedModeFigures(const HParams &hp, std::int64_t ctx, const QString &list)
 {
     std::vector<KvModeFigures> out;
-    const std::uint64_t layers = static_cast<std::uint64_t>(hp.nLayers);
-    for (const QString &text : list.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
-        KvModeFigures f;
-        f.spec = KvModeSpec::parse(text.trimmed().toStdString());
-        const KvLayout layout = KvLayout::forModel(hp, f.spec);
-        f.bytesPerToken = layers * layout.bytesPerTokenLayer();
-        f.usedBytes = static_cast<std::uint64_t>(ctx) * f.bytesPerToken;
-        f.reservedBytes = KvCache::reservedBytesFor(layout, hp.nLayers, ctx);
-        f.mhaF16BytesPerToken = layers * mhaF16BytesPerTokenLayer(hp);
-        f.savingVsMha = static_cast<double>(f.mhaF16BytesPerToken) / static_cast<double>(f.bytesPerToken);
-        out.push_back(f);
-    }
+    for (const QString &text : list.split(QLatin1Char(','), Qt::SkipEmptyParts))
+        out.push_back(kvModeFiguresFor(hp, KvModeSpec::parse(text.trimmed().toStdString()), ctx));
     if (out.empty())
         fail("--kv lists no mode: give e.g. full,full+q8,latent:64+q4");
     return out;
@@ -60,10 +52,10 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
             names << QString::fromStdString(a.name);
         return usage(QStringLiteral("give exactly one of --model M.gguf and --arch NAME (known: %1)").arg(names.join(QStringLiteral(", "))));
     }
-    bool ok = false;
-    const qlonglong ctx = parser.value(QStringLiteral("ctx")).toLongLong(&ok);
-    if (!parser.isSet(QStringLiteral("ctx")) || !ok || ctx <= 0)
-        return usage(QStringLiteral("--ctx N (a positive number of tokens) is required"));
+    const std::optional<std::int64_t> ctxOption = integerValue(parser, QStringLiteral("ctx"));
+    if (!ctxOption)
+        return usage(QStringLiteral("--ctx N (a number of tokens: 4096, 32k, 1M) is required"));
+    const std::int64_t ctx = *ctxOption;
 
     QString badDevice;
     const std::optional<DeviceChoice> device = deviceOption(parser, badDevice);
@@ -72,7 +64,7 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
     // The GPU the cache would live on (a device cache is allocated whole: the "allocated" figure).
     const BackendDecision decision = decideBackend(*device, gpuInfo());
     if (!decision.error.empty())
-        fail("{}", decision.error);
+        fail(Remedy::CpuDevice, "{}", decision.error);
     const GpuDevice *gpu = decision.useCuda ? &gpuInfo().devices.front() : nullptr;
 
     HParams hp;
@@ -94,13 +86,19 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
 
     if (parser.isSet(QStringLiteral("json"))) {
         nlohmann::json modes = nlohmann::json::array();
-        for (const KvModeFigures &f : figures)
+        for (const KvModeFigures &f : figures) {
+            nlohmann::json kinds = nlohmann::json::array();
+            for (const KindKvBytes &k : f.kinds)
+                kinds.push_back({{"kind", k.kind}, {"layers", k.layers}, {"bytes_used", k.used},
+                                 {"bytes_reserved", k.reserved}});
             modes.push_back({{"mode", f.spec.toString()},
                              {"row_type", rowTypeName(f.spec)},
-                             {"bytes_per_token", f.bytesPerToken},
+                             {"kv_bytes_per_token", f.bytesPerToken},
                              {"bytes_used", f.usedBytes},
                              {"bytes_reserved", f.reservedBytes},
-                             {"saving_vs_mha_f16", f.savingVsMha}});
+                             {"saving_vs_mha_f16", f.savingVsMha},
+                             {"layer_kinds", kinds}});
+        }
         nlohmann::json report = {
             {"name", name},
             {"arch", hp.arch},
@@ -112,7 +110,8 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
             {"head_dim_v", hp.headDimV},
             {"kv_lora_rank", hp.kvLoraRank},
             {"qk_rope_head_dim", hp.qkRopeHeadDim},
-            {"mha_f16_bytes_per_token", mhaPerToken},
+            {"sliding_window", hp.slidingWindow},
+            {"mha_f16_kv_bytes_per_token", mhaPerToken},
             {"mha_f16_bytes", mhaPerToken * static_cast<std::uint64_t>(ctx)},
             {"modes", modes},
         };
@@ -133,6 +132,10 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
                   .arg(hp.headDimV);
     if (hp.hasMla())
         io.out << QStringLiteral(", MLA latent %1 + rope %2").arg(hp.kvLoraRank).arg(hp.qkRopeHeadDim);
+    if (hp.slidingWindow > 0)
+        io.out << QStringLiteral(", %1 of the layers attend to a window of %2 tokens")
+                      .arg(std::count(hp.slidingLayers.begin(), hp.slidingLayers.end(), true))
+                      .arg(hp.slidingWindow);
     io.out << QStringLiteral("\ncontext %1 tokens\n\n").arg(ctx);
     io.out << QStringLiteral("%1%2%3%4%5\n")
                   .arg(QStringLiteral("mode"), -20)
@@ -151,9 +154,18 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
     };
     row(QStringLiteral("MHA f16"), mhaPerToken, mhaPerToken * static_cast<std::uint64_t>(ctx), QStringLiteral("-"),
         QStringLiteral("1.00×"));
-    for (const KvModeFigures &f : figures)
+    for (const KvModeFigures &f : figures) {
         row(QString::fromStdString(f.spec.toString() + " " + rowTypeName(f.spec)), f.bytesPerToken, f.usedBytes,
-            formatBytes(f.reservedBytes), QString::number(f.savingVsMha, 'f', 2) + QStringLiteral("×"));
+            formatBytes(f.reservedBytes), QString::fromStdString(formatSaving(f.savingVsMha)));
+        // Layers of different kinds grow differently (a window layer stops at its window).
+        if (f.kinds.size() > 1)
+            for (const KindKvBytes &k : f.kinds)
+                io.out << QStringLiteral("  %1 layers (%2)%3%4\n")
+                              .arg(QString::fromStdString(k.kind), -8)
+                              .arg(k.layers, 3)
+                              .arg(formatBytes(k.used), 22)
+                              .arg(formatBytes(k.reserved), 14);
+    }
     if (gpu) {
         QStringList fitting;
         for (const KvModeFigures &f : figures)
@@ -196,6 +208,7 @@ Command kvCommand()
                                   QStringLiteral("MODES")});
                 addJsonOption(parser);
             },
+        .numbers = {{QStringLiteral("ctx"), NumberKind::Tokens, 1, 1ll << 32}},
         .run = runKv,
     };
 }

@@ -67,24 +67,12 @@ int runNeedle(const QCommandLineParser &parser, CommandIo &io)
     if (!hasDocs && !parser.positionalArguments().isEmpty())
         return usage(QStringLiteral("unexpected argument '%1' (files go after --docs)").arg(parser.positionalArguments().front()));
 
-    if (parser.isSet(QStringLiteral("lengths"))) {
-        cfg.lengths.clear();
-        for (const QString &item : listOption(parser, QStringLiteral("lengths"))) {
-            const std::optional<std::int64_t> n = parseTokenCount(item);
-            if (!n || *n < 16)
-                return usage(QStringLiteral("--lengths takes token counts of at least 16 like 512,1k,2k, not '%1'").arg(item));
-            cfg.lengths.push_back(*n);
-        }
-    }
+    if (parser.isSet(QStringLiteral("lengths")))
+        cfg.lengths = integerValues(parser, QStringLiteral("lengths"));
     if (parser.isSet(QStringLiteral("depths"))) {
         cfg.depths.clear();
-        for (const QString &item : listOption(parser, QStringLiteral("depths"))) {
-            bool ok = false;
-            const int d = item.toInt(&ok);
-            if (!ok || d < 0 || d > 100)
-                return usage(QStringLiteral("--depths takes percentages from 0 to 100, not '%1'").arg(item));
-            cfg.depths.push_back(d);
-        }
+        for (std::int64_t d : integerValues(parser, QStringLiteral("depths")))
+            cfg.depths.push_back(int(d));
     }
     for (const QString &item : listOption(parser, QStringLiteral("kv")))
         cfg.kvModes.push_back(item.toStdString());
@@ -98,32 +86,11 @@ int runNeedle(const QCommandLineParser &parser, CommandIo &io)
             }
         }
     }
-    auto intOption = [&](const char *name, int min, int max, int &into) {
-        const QString key = QString::fromLatin1(name);
-        if (!parser.isSet(key))
-            return true;
-        bool ok = false;
-        const int v = parser.value(key).toInt(&ok);
-        if (!ok || v < min || v > max)
-            return false;
-        into = v;
-        return true;
-    };
-    if (!intOption("trials", 1, 100000, cfg.trials))
-        return usage(QStringLiteral("--trials needs a number from 1 to 100000"));
-    if (!intOption("threads", 0, 4096, cfg.threads))
-        return usage(QStringLiteral("--threads needs a number of threads"));
-    int pplCtx = 0;
-    if (!intOption("ppl-ctx", 8, 1 << 20, pplCtx))
-        return usage(QStringLiteral("--ppl-ctx needs a number of tokens of at least 8"));
-    cfg.perplexityCtx = pplCtx;
+    cfg.trials = int(integerValue(parser, QStringLiteral("trials"), cfg.trials));
+    cfg.threads = int(integerValue(parser, QStringLiteral("threads"), cfg.threads));
+    cfg.perplexityCtx = int(integerValue(parser, QStringLiteral("ppl-ctx"), 0));
     cfg.perplexity = !parser.isSet(QStringLiteral("no-ppl"));
-    if (parser.isSet(QStringLiteral("seed"))) {
-        bool ok = false;
-        cfg.seed = parser.value(QStringLiteral("seed")).toULongLong(&ok);
-        if (!ok)
-            return usage(QStringLiteral("--seed needs a non-negative integer"));
-    }
+    cfg.seed = std::uint64_t(integerValue(parser, QStringLiteral("seed"), std::int64_t(cfg.seed)));
     cfg.outDir = parser.isSet(QStringLiteral("out")) ? parser.value(QStringLiteral("out")) : QStringLiteral("needle-results");
     if (!parser.isSet(QStringLiteral("lengths")))
         cfg.lengths = defaultLengths(cfg.modelPath);
@@ -218,6 +185,12 @@ Command needleCommand()
                 addJsonOption(parser);
                 parser.addPositionalArgument(QStringLiteral("FILES"), QStringLiteral("More files for --docs."), QStringLiteral("[FILES...]"));
             },
+        .numbers = {{QStringLiteral("lengths"), NumberKind::Tokens, 16, 1 << 24, true},
+                    {QStringLiteral("depths"), NumberKind::Integer, 0, 100, true},
+                    {QStringLiteral("trials"), NumberKind::Integer, 1, 100000},
+                    {QStringLiteral("seed"), NumberKind::Integer, 0, 9007199254740992.0},
+                    {QStringLiteral("ppl-ctx"), NumberKind::Tokens, 8, 1 << 20},
+                    NumericOption::threads()},
         .run = runNeedle,
     };
 }

@@ -31,16 +31,8 @@ int runPerplexity(const QCommandLineParser &parser, CommandIo &io)
     const QString textPath = parser.value(QStringLiteral("file"));
     if (modelPath.isEmpty() || textPath.isEmpty())
         return usage(QStringLiteral("--model M.gguf and --file F are required"));
-    bool ok = true;
-    const int ctx = parser.value(QStringLiteral("ctx")).toInt(&ok);
-    if (!ok || ctx < 4)
-        return usage(QStringLiteral("--ctx needs a number of tokens of at least 4"));
-    int threads = 0;
-    if (parser.isSet(QStringLiteral("threads"))) {
-        threads = parser.value(QStringLiteral("threads")).toInt(&ok);
-        if (!ok || threads < 0)
-            return usage(QStringLiteral("--threads needs a number of threads"));
-    }
+    const std::int64_t ctx = integerValue(parser, QStringLiteral("ctx"), 512);
+    const int threads = int(integerValue(parser, QStringLiteral("threads"), 0));
     QString badDevice;
     const std::optional<DeviceChoice> device = deviceOption(parser, badDevice);
     if (!device)
@@ -129,6 +121,7 @@ Command perplexityCommand()
                                   QStringLiteral("TEXT")});
                 addJsonOption(parser);
             },
+        .numbers = {{QStringLiteral("ctx"), NumberKind::Tokens, 4, 1 << 24}, NumericOption::threads()},
         .run = runPerplexity,
     };
 }

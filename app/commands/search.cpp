@@ -8,7 +8,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <QFileInfo>
 
 namespace nw::app {
 namespace {
@@ -33,8 +32,9 @@ Command searchCommand()
             "QUERY uses SQLite FTS5 syntax: words (all must match), \"exact phrases\", OR, NOT, "
             "NEAR(a b, 10), prefix* and parentheses. Accents are ignored (cafe finds café). Results "
             "are ranked by BM25 and show the document, the page and a snippet with the matched "
-            "terms marked.\n\nExit status: 0 on success (also with no hits), 1 when the library "
-            "cannot be read, 2 for a usage error or a malformed query."),
+            "terms marked. A query has at most 64 terms and 4,096 bytes, and is stopped after 2 s.\n\nExit status: 0 on "
+            "success (also with no hits), 1 when the library cannot be read or the results cannot be written, 2 for a "
+            "usage error or a malformed, too large or too slow query."),
         .configure =
             [](QCommandLineParser &parser) {
                 addDatabaseOption(parser);
@@ -45,6 +45,7 @@ Command searchCommand()
                 addJsonOption(parser);
                 parser.addPositionalArgument(QStringLiteral("QUERY"), QStringLiteral("What to look for."));
             },
+        .numbers = {{QStringLiteral("limit"), NumberKind::Integer, 1, 10000}},
         .run =
             [](const QCommandLineParser &parser, CommandIo &io) {
                 const QString query = parser.positionalArguments().join(QLatin1Char(' '));
@@ -52,20 +53,10 @@ Command searchCommand()
                     io.err << "needlework search: no QUERY given (see 'needlework search --help')\n";
                     return static_cast<int>(ExitUsage);
                 }
-                bool ok = false;
-                const int limit = parser.value(QStringLiteral("limit")).toInt(&ok);
-                if (!ok || limit < 1) {
-                    io.err << "needlework search: --limit needs a positive number, not '"
-                           << parser.value(QStringLiteral("limit")) << "'\n";
-                    return static_cast<int>(ExitUsage);
-                }
-                const QString dbPath = databasePath(parser);
-                if (!QFileInfo::exists(dbPath))
-                    fail("there is no library at {}: add documents with 'needlework ingest' first", dbPath.toStdString());
+                const int limit = int(integerValue(parser, QStringLiteral("limit"), 10));
                 const bool json = parser.isSet(QStringLiteral("json"));
-
-                store::LibraryStore library(dbPath);
-                store::SearchService service(library);
+                const auto library = openLibrary(parser, store::LibraryAccess::ReadOnly);
+                store::SearchService service(*library);
                 store::SearchOptions options;
                 options.limit = limit;
                 options.collection = parser.value(QStringLiteral("collection"));

@@ -12,11 +12,11 @@ namespace {
 
 std::int64_t sessionIdArgument(const QStringList &args)
 {
-    bool ok = false;
-    const qint64 id = args.size() >= 2 ? args[1].toLongLong(&ok) : 0;
-    if (!ok || id <= 0)
-        fail("give a session id (see 'needlework sessions list')");
-    return id;
+    const std::optional<double> id = args.size() >= 2 ? parseNumber(args[1], NumberKind::Integer) : std::nullopt;
+    if (!id || *id < 1)
+        throw UsageError(args.size() >= 2 ? "'" + args[1].left(40).toStdString() + "' is not a session id (see 'needlework sessions list')"
+                                          : std::string("give a session id (see 'needlework sessions list')"));
+    return static_cast<std::int64_t>(*id);
 }
 
 } // namespace
@@ -43,8 +43,8 @@ Command sessionsCommand()
             [](const QCommandLineParser &parser, CommandIo &io) {
                 const QStringList args = parser.positionalArguments();
                 const QString action = args.isEmpty() ? QStringLiteral("list") : args.front();
-                store::LibraryStore library(databasePath(parser));
-                SessionService sessions(library.database());
+                const auto library = openLibrary(parser, store::LibraryAccess::ReadOnly);
+                SessionService sessions(library->database());
                 if (action == QLatin1String("list")) {
                     const auto list = sessions.store().sessions();
                     if (parser.isSet(QStringLiteral("json"))) {

@@ -38,10 +38,10 @@ void TestAsk::extractiveAnswerCitesTheClause()
     nw::ingest::Ingestor ingestor(library);
     QCOMPARE(ingestor.run({file.fileName()}).added, 1);
 
-    AskService service(library);
+    AskService service;
     AskRequest request;
     request.question = QStringLiteral("Can the supplier terminate for convenience, and on what notice?");
-    const AskResult result = service.ask(request);
+    const AskResult result = service.ask(library, request);
     QVERIFY(result.extractive);
     QVERIFY(!result.citations.empty());
     const Citation &c = result.citations.front();
@@ -53,7 +53,7 @@ void TestAsk::extractiveAnswerCitesTheClause()
     QVERIFY(result.answer.contains(QStringLiteral("\u201CThe supplier may terminate")));
 
     request.question = QStringLiteral("what about it");
-    QCOMPARE(service.ask(request).answer, QStringLiteral("No passage in the selected documents matches the question."));
+    QCOMPARE(service.ask(library, request).answer, QStringLiteral("No passage in the selected documents matches the question."));
 }
 
 void TestAsk::promptKeepsWithinBudget()
@@ -99,17 +99,17 @@ void TestAsk::modesAndErrors()
     QVERIFY_THROWS_EXCEPTION(nw::Error, parseAskMode(QStringLiteral("all")));
     QTemporaryDir dir;
     nw::store::LibraryStore library(dir.filePath(QStringLiteral("l.sqlite")));
-    AskService service(library);
+    AskService service;
     AskRequest request;
     request.question = QStringLiteral("anything");
     request.mode = AskMode::Whole;
-    QVERIFY_THROWS_EXCEPTION(nw::Error, service.ask(request)); // whole mode needs a model
+    QVERIFY_THROWS_EXCEPTION(nw::Error, service.ask(library, request)); // whole mode needs a model
     request.question = QStringLiteral("  ");
     request.mode = AskMode::Retrieve;
-    QVERIFY_THROWS_EXCEPTION(nw::Error, service.ask(request));
+    QVERIFY_THROWS_EXCEPTION(nw::Error, service.ask(library, request));
     QVERIFY_THROWS_EXCEPTION(nw::Error, service.setKvMode(QStringLiteral("mla"))); // no model
     QVERIFY(!service.modelStatus().loaded);
-    QVERIFY_THROWS_EXCEPTION(nw::Error, service.loadModel(dir.filePath(QStringLiteral("missing.gguf"))));
+    QVERIFY_THROWS_EXCEPTION(nw::Error, service.loadModel({.path = dir.filePath(QStringLiteral("missing.gguf"))}));
 }
 
 // The model path with the conformance set's tiny Llama (stories260K: no chat template, so the
@@ -122,8 +122,8 @@ void TestAsk::modelAnswerStreamsAndReusesThePrefix()
         QSKIP("no conformance models (../shared/conformance/models/stories260K.gguf)");
     QTemporaryDir tmp;
     nw::store::LibraryStore library(tmp.filePath(QStringLiteral("l.sqlite")));
-    AskService service(library);
-    service.loadModel(model, QString(), 512);
+    AskService service;
+    service.loadModel({.path = model, .contextTokens = 512});
     const ModelStatus status = service.modelStatus();
     QVERIFY(status.loaded);
     QCOMPARE(status.chatFamily, QStringLiteral("plain"));
@@ -133,7 +133,7 @@ void TestAsk::modelAnswerStreamsAndReusesThePrefix()
     request.question = QStringLiteral("Once upon a time, who was there?");
     request.maxTokens = 16;
     QString streamed;
-    const AskResult first = service.ask(request, [&](const QString &text) { streamed += text; });
+    const AskResult first = service.ask(library, request, {.onText = [&](const QString &text) { streamed += text; }});
     QVERIFY(!first.extractive);
     QCOMPARE(streamed.trimmed(), first.answer);
     QVERIFY(first.promptTokens > 0);
@@ -143,7 +143,7 @@ void TestAsk::modelAnswerStreamsAndReusesThePrefix()
     QCOMPARE(first.kvMode, QStringLiteral("full"));
 
     request.question = QStringLiteral("Once upon a time, what did they do?");
-    const AskResult second = service.ask(request);
+    const AskResult second = service.ask(library, request);
     // The system instructions and the start of the user turn are the same tokens.
     QVERIFY2(second.reusedTokens > 20, qPrintable(QString::number(second.reusedTokens)));
 }

@@ -1,6 +1,7 @@
 // Command-line parsing: GUI vs subcommand, global options, usage errors, help texts.
 #include "app/cli.h"
 
+#include <QRegularExpression>
 #include <QTest>
 
 using nw::app::Invocation;
@@ -13,6 +14,9 @@ private slots:
     void globalOptionsReachTheSubcommand();
     void helpListsEverySubcommand();
     void commandHelpShowsItsOptions();
+    void everyNumericOptionHasARange();
+    void numericValues_data();
+    void numericValues();
 };
 
 void TestCli::invocation_data()
@@ -68,6 +72,71 @@ void TestCli::commandHelpShowsItsOptions()
     QVERIFY(help.startsWith(QStringLiteral("Usage: needlework doctor")));
     QVERIFY(help.contains(QStringLiteral("--json")));
     QVERIFY(help.contains(QStringLiteral("--log-level")));
+}
+
+// Each option whose value name says it is a number is listed in its command's `numbers`, so the
+// command line checks it before the command runs; and each listed rule names a real option.
+void TestCli::everyNumericOptionHasARange()
+{
+    const QStringList numericNames = {QStringLiteral("N"), QStringLiteral("T"), QStringLiteral("K"), QStringLiteral("P"),
+                                      QStringLiteral("R"), QStringLiteral("S"), QStringLiteral("ID")};
+    for (const nw::app::Command &command : nw::app::allCommands()) {
+        QCommandLineParser parser;
+        command.configure(parser);
+        QStringList ruled;
+        for (const nw::app::NumericOption &rule : command.numbers)
+            ruled << rule.name;
+        const QString help = parser.helpText();
+        // Qt prints one-letter options with one dash ("-n <N>").
+        auto dashes = [](const QString &name) { return name.size() == 1 ? QStringLiteral("-") : QStringLiteral("--"); };
+        for (const nw::app::NumericOption &rule : command.numbers)
+            QVERIFY2(help.contains(dashes(rule.name) + rule.name + QStringLiteral(" <")),
+                     qPrintable(command.name + QStringLiteral(": rule for a missing option ") + rule.name));
+        static const QRegularExpression option(QStringLiteral("(?:^|[\\s,])--?([a-z][a-z-]*) <([A-Z]+)>"));
+        for (auto it = option.globalMatch(help); it.hasNext();) {
+            const QRegularExpressionMatch m = it.next();
+            if (numericNames.contains(m.captured(2)))
+                QVERIFY2(ruled.contains(m.captured(1)),
+                         qPrintable(command.name + QStringLiteral(": --") + m.captured(1) + QStringLiteral(" has no range")));
+        }
+    }
+}
+
+void TestCli::numericValues_data()
+{
+    using nw::app::NumberKind;
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<int>("kind");
+    QTest::addColumn<bool>("valid");
+    QTest::addColumn<double>("value");
+    QTest::addRow("integer") << QStringLiteral("12") << int(NumberKind::Integer) << true << 12.0;
+    QTest::addRow("integer with spaces") << QStringLiteral(" 7 ") << int(NumberKind::Integer) << true << 7.0;
+    QTest::addRow("integer, not a fraction") << QStringLiteral("1.5") << int(NumberKind::Integer) << false << 0.0;
+    QTest::addRow("integer, not a word") << QStringLiteral("abc") << int(NumberKind::Integer) << false << 0.0;
+    QTest::addRow("integer, not empty") << QString() << int(NumberKind::Integer) << false << 0.0;
+    QTest::addRow("real") << QStringLiteral("0.95") << int(NumberKind::Real) << true << 0.95;
+    QTest::addRow("real, not nan") << QStringLiteral("nan") << int(NumberKind::Real) << false << 0.0;
+    QTest::addRow("real, not inf") << QStringLiteral("inf") << int(NumberKind::Real) << false << 0.0;
+    QTest::addRow("real, not overflowing") << QStringLiteral("1e999") << int(NumberKind::Real) << false << 0.0;
+    QTest::addRow("tokens") << QStringLiteral("4096") << int(NumberKind::Tokens) << true << 4096.0;
+    QTest::addRow("tokens 32k") << QStringLiteral("32k") << int(NumberKind::Tokens) << true << 32768.0;
+    QTest::addRow("tokens 1M") << QStringLiteral("1M") << int(NumberKind::Tokens) << true << 1048576.0;
+    QTest::addRow("tokens 1.5k") << QStringLiteral("1.5k") << int(NumberKind::Tokens) << true << 1536.0;
+    QTest::addRow("tokens, not 1.0001k") << QStringLiteral("1.0001k") << int(NumberKind::Tokens) << false << 0.0;
+    QTest::addRow("tokens, not a fraction") << QStringLiteral("12.5") << int(NumberKind::Tokens) << false << 0.0;
+    QTest::addRow("tokens, not 32q") << QStringLiteral("32q") << int(NumberKind::Tokens) << false << 0.0;
+}
+
+void TestCli::numericValues()
+{
+    QFETCH(QString, text);
+    QFETCH(int, kind);
+    QFETCH(bool, valid);
+    QFETCH(double, value);
+    const std::optional<double> v = nw::app::parseNumber(text, nw::app::NumberKind(kind));
+    QCOMPARE(v.has_value(), valid);
+    if (valid)
+        QCOMPARE(*v, value);
 }
 
 QTEST_GUILESS_MAIN(TestCli)

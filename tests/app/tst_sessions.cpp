@@ -62,7 +62,7 @@ void TestSessions::recordAndExport()
     QVERIFY2(md.startsWith(QStringLiteral("# When do patent licenses terminate?\n")), qPrintable(md));
     QVERIFY(md.contains(QStringLiteral("## Q1: When do patent licenses terminate?\n\nWhen you start patent litigation [1].\n")));
     QVERIFY(md.contains(QStringLiteral("- Apache License, Version 2.0, p. 2, §3. Grant of Patent License\n")));
-    QVERIFY(md.contains(QStringLiteral("_retrieve mode, tiny.gguf, KV mla (3.0 MiB), 900 prompt tokens, prefill 0.50 s, 12 tokens in 0.25 s_")));
+    QVERIFY(md.contains(QStringLiteral("_retrieve mode, tiny.gguf, KV mla (3.00 MiB), 900 prompt tokens, prefill 0.50 s, 12 tokens in 0.25 s_")));
     QVERIFY(md.contains(QStringLiteral("## Q2: And the notice?")));
     QVERIFY(md.contains(QStringLiteral("extractive (no model)")));
 }

@@ -32,3 +32,15 @@ TEST_CASE("one logger per module, shared on repeated lookups")
     CHECK(engine != nw::log::get("store"));
     CHECK(engine->name() == "engine");
 }
+
+TEST_CASE("an error carries the remedy a front end words in its own terms")
+{
+    try {
+        nw::fail(nw::Remedy::LargerContext, "the prompt has {} tokens but the context holds {}", 300, 128);
+        FAIL("fail() returned");
+    } catch (const nw::Error &e) {
+        CHECK(std::string(e.what()) == "the prompt has 300 tokens but the context holds 128");
+        CHECK(e.remedy() == nw::Remedy::LargerContext);
+    }
+    CHECK(nw::Error("plain").remedy() == nw::Remedy::None);
+}

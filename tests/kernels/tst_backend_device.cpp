@@ -82,7 +82,8 @@ TEST_CASE("decideBackend: cpu is always the CPU, cuda without a device is a one-
         CHECK_FALSE(d.useCuda);
         REQUIRE_FALSE(d.error.empty());
         CHECK(d.error.find('\n') == std::string::npos);
-        CHECK(d.error.find("--device cpu") != std::string::npos);
+        CHECK(d.error.find("no usable CUDA device") != std::string::npos);
+        CHECK(d.error.find("--") == std::string::npos); // no CLI flag: the CLI adds its own hint
     }
     CHECK(nw::decideBackend(nw::DeviceChoice::Cuda, gpuWith(true, 1)).useCuda);
 }
@@ -101,6 +102,11 @@ TEST_CASE("makeBackend follows the decision on this machine")
     } else {
         CHECK_THROWS_AS(nw::makeBackend(nw::DeviceChoice::Cuda, 1), nw::Error);
         CHECK_THROWS_AS(nw::makeCudaBackend(), nw::Error);
+        try {
+            nw::makeBackend(nw::DeviceChoice::Cuda, 1);
+        } catch (const nw::Error &e) {
+            CHECK(e.remedy() == nw::Remedy::CpuDevice); // the front end offers the CPU in its own words
+        }
     }
 }
 

@@ -7,6 +7,8 @@
 #include "kernels/cuda/matmul.cuh"
 #include "kernels/float16.h"
 
+#include "tests/support/cuda_test.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -17,15 +19,6 @@
 #include <vector>
 
 namespace {
-
-// Exit code 77 (CTest SKIP_RETURN_CODE) before doctest runs when there is no device.
-[[maybe_unused]] const bool deviceChecked = [] {
-    if (!nw::cuda::cudaDevicePresent()) {
-        std::printf("SKIP: no CUDA device (cudaGetDeviceCount found none)\n");
-        std::exit(77);
-    }
-    return true;
-}();
 
 // Random weights of `type` as file bytes: [rows, rowBytes(type, cols)].
 std::vector<std::byte> randomWeights(nw::TensorType type, int rows, int cols, std::uint32_t seed)

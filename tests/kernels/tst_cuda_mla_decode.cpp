@@ -5,6 +5,8 @@
 #include "kernels/cuda/mla_decode.cuh"
 #include "kernels/float16.h"
 
+#include "tests/support/cuda_test.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -18,14 +20,7 @@
 
 namespace {
 
-// Exit code 77 (CTest SKIP_RETURN_CODE) before doctest runs when there is no device.
-[[maybe_unused]] const bool deviceChecked = [] {
-    if (!nw::cuda::cudaDevicePresent()) {
-        std::printf("SKIP: no CUDA device (cudaGetDeviceCount found none)\n");
-        std::exit(77);
-    }
-    return true;
-}();
+using nw::test::checkClose;
 
 using nw::cuda::kMlaBlockSize;
 using nw::cuda::kMlaLoraRank;
@@ -167,26 +162,6 @@ std::vector<float> runGpu(const Problem &p, const Inputs &in, const RunOptions &
     mlaDecode(a, workspace.data(), workspace.bytes(), nullptr);
     NW_CUDA_CHECK(cudaDeviceSynchronize());
     return out.download<float>(outCount);
-}
-
-// |gpu - ref| <= tol * (1 + |ref|) everywhere; reports the first failure and the worst error.
-void checkClose(const std::vector<float> &gpu, const std::vector<float> &ref, float tol)
-{
-    REQUIRE(gpu.size() == ref.size());
-    double worst = 0.0;
-    std::size_t bad = 0, firstBad = 0;
-    for (std::size_t i = 0; i < gpu.size(); ++i) {
-        const double err = std::abs(double(gpu[i]) - double(ref[i]));
-        if (!(err <= tol * (1.0 + std::abs(ref[i])))) { // NaN fails too
-            if (bad++ == 0)
-                firstBad = i;
-        }
-        if (!(err <= worst))
-            worst = err;
-    }
-    INFO("worst abs error " << worst << ", first bad element " << firstBad << " gpu "
-                            << gpu[firstBad] << " ref " << ref[firstBad]);
-    CHECK(bad == 0);
 }
 
 // Tensor cores round P to bf16 (relative 2^-9) before P·V; outputs are averages of values in

@@ -7,6 +7,8 @@
 #include "tests/engine/reference/tiny_llama.h"
 #include "tests/support/test_data.h"
 
+#include "tests/support/cuda_test.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -19,24 +21,7 @@ using namespace nw;
 
 namespace {
 
-[[maybe_unused]] const bool deviceChecked = [] {
-    if (!nw::cuda::cudaDevicePresent()) {
-        std::printf("SKIP: no CUDA device (cudaGetDeviceCount found none)\n");
-        std::exit(77);
-    }
-    return true;
-}();
-
-// max |a - b| / max |b|: the error relative to the logits' scale.
-double relativeError(const std::vector<float> &got, const std::vector<float> &want)
-{
-    double maxDiff = 0.0, maxRef = 0.0;
-    for (std::size_t i = 0; i < want.size(); ++i) {
-        maxDiff = std::max(maxDiff, std::abs(double(got[i]) - want[i]));
-        maxRef = std::max(maxRef, std::abs(double(want[i])));
-    }
-    return maxDiff / maxRef;
-}
+using nw::test::relativeError;
 
 // Prefill `prompt`, then decode `steps` tokens (the CPU's greedy choice fed to both); every
 // step's logits within `tol` of the CPU's.

@@ -4,6 +4,8 @@
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/moe_route.cuh"
 
+#include "tests/support/cuda_test.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -11,19 +13,6 @@
 #include <cstdlib>
 #include <random>
 #include <vector>
-
-namespace {
-
-// Exit code 77 (CTest SKIP_RETURN_CODE) before doctest runs when there is no device.
-[[maybe_unused]] const bool deviceChecked = [] {
-    if (!nw::cuda::cudaDevicePresent()) {
-        std::printf("SKIP: no CUDA device (cudaGetDeviceCount found none)\n");
-        std::exit(77);
-    }
-    return true;
-}();
-
-} // namespace
 
 TEST_CASE("cuda moe routing matches routeExperts (V2 softmax, V3 sigmoid + bias + groups)")
 {

@@ -3,7 +3,8 @@
 // citation chip → the page view shows that document and page with the cited passage highlighted.
 // With the conformance set's stories260K (its GGUF says llama.context_length = 128): the window's
 // default context gives it 1024 tokens, the model loads once, and the second question reuses the
-// first one's cached prompt prefix; a new KV mode makes a new cache without reloading.
+// first one's cached prompt prefix; a new KV mode makes a new cache without reloading. The device
+// picker reaches the engine: cuda on a machine without a GPU is refused with the reason, cpu runs.
 #include "ui/chat_dock.h"
 #include "ui/main_window.h"
 #include "ui/page_text_view.h"
@@ -45,9 +46,8 @@ private slots:
     void askClickChipShowsCitedPage();
     void emptyQuestionIsNotAsked();
     void ctrlLFocusesTheQuestion();
-    void effectiveContext_data();
-    void effectiveContext();
     void modelStaysBetweenQuestions();
+    void devicePickerReachesTheEngine();
 
 private:
     QTemporaryDir m_settings;
@@ -105,13 +105,15 @@ void TestChatDock::askClickChipShowsCitedPage()
 
 void TestChatDock::emptyQuestionIsNotAsked()
 {
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
     nw::ui::ChatDock chat;
-    chat.setDatabasePath(QStringLiteral("/nonexistent/library.sqlite"));
+    chat.setWorkbench(std::make_shared<nw::app::Workbench>(dir.filePath(QStringLiteral("library.sqlite"))));
     chat.questionBox()->setText(QStringLiteral("   "));
     QVERIFY(!chat.ask());
     QVERIFY(!chat.isBusy());
     chat.questionBox()->setText(QStringLiteral("anything"));
-    chat.setDatabasePath(QString());
+    chat.setWorkbench(nullptr); // no library open
     QVERIFY(!chat.ask());
 }
 
@@ -130,29 +132,6 @@ void TestChatDock::ctrlLFocusesTheQuestion()
     QTRY_VERIFY(window.chat()->questionBox()->hasFocus());
 }
 
-void TestChatDock::effectiveContext_data()
-{
-    QTest::addColumn<int>("requested");
-    QTest::addColumn<qint64>("train");
-    QTest::addColumn<int>("expected");
-    // Asked-for (0: the 4096 default), cut to the model's training context, never under 1024.
-    QTest::addRow("128-token model, default") << 0 << qint64(128) << 1024;
-    QTest::addRow("128-token model, 4096 asked") << 4096 << qint64(128) << 1024;
-    QTest::addRow("128-token model, 512 asked") << 512 << qint64(128) << 512;
-    QTest::addRow("2k model") << 4096 << qint64(2048) << 2048;
-    QTest::addRow("32k model") << 4096 << qint64(32768) << 4096;
-    QTest::addRow("32k model, 16k asked") << 16384 << qint64(32768) << 16384;
-    QTest::addRow("unknown training context") << 0 << qint64(0) << 4096;
-}
-
-void TestChatDock::effectiveContext()
-{
-    QFETCH(int, requested);
-    QFETCH(qint64, train);
-    QFETCH(int, expected);
-    QCOMPARE(nw::ui::ChatDock::effectiveContextTokens(requested, train), expected);
-}
-
 void TestChatDock::modelStaysBetweenQuestions()
 {
     const QString model = nw::test::findStories260K();
@@ -163,8 +142,7 @@ void TestChatDock::modelStaysBetweenQuestions()
     const QString database = contractLibrary(dir);
     QVERIFY(!database.isEmpty());
     // As app/main.cpp opens it.
-    nw::ui::MainWindow window({.databasePath = database, .modelPath = model,
-                               .contextTokens = nw::ui::ChatDock::kDefaultContextTokens});
+    nw::ui::MainWindow window({.databasePath = database, .modelPath = model});
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     nw::ui::ChatDock *chat = window.chat();
@@ -186,7 +164,7 @@ void TestChatDock::modelStaysBetweenQuestions()
         return;
     QCOMPARE(chat->modelLoads(), 1);
     const nw::ui::ChatEngineFigures first = chat->lastFigures();
-    QCOMPARE(first.contextTokens, 1024); // min(4096, max(128, 1024))
+    QCOMPARE(first.contextTokens, 1024); // app::contextTokensFor: max(min(4096, 128), 1024)
     QVERIFY(first.promptTokens > 0);
     QCOMPARE(first.reusedTokens, 0);
     // 5 layers × 4 KV heads × 8 values × (K and V) × 2 bytes (llama2.c's published stories260K shape).
@@ -219,6 +197,56 @@ void TestChatDock::modelStaysBetweenQuestions()
         return;
     QCOMPARE(chat->lastFigures().promptTokens, 0);
     QVERIFY(chat->answerText().contains(QStringLiteral("indemnification")));
+}
+
+void TestChatDock::devicePickerReachesTheEngine()
+{
+    const QString model = nw::test::findStories260K();
+    if (model.isEmpty())
+        QSKIP(qPrintable(QStringLiteral("no conformance model at %1").arg(nw::test::stories260KPath())));
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString database = contractLibrary(dir);
+    QVERIFY(!database.isEmpty());
+    nw::ui::MainWindow window({.databasePath = database, .modelPath = model});
+    nw::ui::ChatDock *chat = window.chat();
+    // The pickers offer what --device takes, auto first (the command line's default too).
+    QComboBox *picker = chat->devicePicker();
+    QCOMPARE(picker->count(), 3);
+    QCOMPARE(chat->device(), nw::app::DeviceChoice::Auto);
+    QCOMPARE(chat->modelSettings().device, nw::app::DeviceChoice::Auto);
+
+    QSignalSpy finished(chat, &nw::ui::ChatDock::answerFinished);
+    const auto askAndWait = [&] {
+        finished.clear();
+        chat->questionBox()->setText(QStringLiteral("Who owes indemnification for flood losses?"));
+        QVERIFY(chat->ask());
+        QVERIFY(finished.wait(60000));
+    };
+    chat->setDevice(nw::app::DeviceChoice::Cuda);
+    QCOMPARE(picker->currentText(), QStringLiteral("cuda"));
+    askAndWait();
+    if (QTest::currentTestFailed())
+        return;
+    const QString afterCuda = chat->findChild<QLabel *>(QStringLiteral("ChatStatus"))->text();
+    if (nw::app::deviceStatus().gpu) {
+        QVERIFY2(finished.first().at(0).toBool(), qPrintable(afterCuda));
+        QVERIFY2(window.workbench()->modelStatus().device.startsWith(QStringLiteral("cuda"), Qt::CaseInsensitive),
+                 qPrintable(window.workbench()->modelStatus().device));
+    } else {
+        // No GPU here: the engine refuses cuda and says why (the window used to run on the CPU
+        // whatever was asked).
+        QCOMPARE(finished.first().at(0).toBool(), false);
+        QVERIFY2(afterCuda.contains(QStringLiteral("cuda"), Qt::CaseInsensitive), qPrintable(afterCuda));
+        QVERIFY(!window.workbench()->modelStatus().loaded);
+    }
+    chat->setDevice(nw::app::DeviceChoice::Cpu);
+    askAndWait();
+    if (QTest::currentTestFailed())
+        return;
+    QVERIFY(finished.first().at(0).toBool());
+    QVERIFY2(window.workbench()->modelStatus().device.startsWith(QStringLiteral("cpu")),
+             qPrintable(window.workbench()->modelStatus().device));
 }
 
 QTEST_MAIN(TestChatDock)

@@ -137,8 +137,7 @@ void TestEventLoopLatency::whileTheChatAnswersWithAModel()
     const QString model = nw::test::findStories260K();
     if (model.isEmpty())
         QSKIP(qPrintable(QStringLiteral("no conformance model at %1").arg(nw::test::stories260KPath())));
-    nw::ui::MainWindow window({.databasePath = m_database, .modelPath = model,
-                               .contextTokens = nw::ui::ChatDock::kDefaultContextTokens});
+    nw::ui::MainWindow window({.databasePath = m_database, .modelPath = model}); // the default context, as app/main.cpp
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     nw::ui::ChatDock *chat = window.chat();

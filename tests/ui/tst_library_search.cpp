@@ -8,6 +8,7 @@
 #include "scratch_settings.h"
 #include "ui_fixtures.h"
 
+#include <QElapsedTimer>
 #include <QListWidget>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -62,7 +63,8 @@ void TestLibrarySearch::ingestSearchClickShowsHighlightedPage()
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     nw::ui::LibraryView *library = window.library();
-    QVERIFY(library->store() != nullptr);
+    QVERIFY(library->workbench() != nullptr);
+    QCOMPARE(library->workbench(), window.workbench());
 
     // Event-loop latency while the ingest job runs.
     nw::test::LatencyProbe probe;
@@ -95,6 +97,15 @@ void TestLibrarySearch::ingestSearchClickShowsHighlightedPage()
     QCOMPARE(view->pageCount(), kPages);
     QVERIFY(view->pageText().contains(QStringLiteral("Page %1 line 0").arg(kNeedlePage)));
     QCOMPARE(view->highlightedTexts(), QStringList{QStringLiteral("indemnification")});
+
+    // A query over the search budget (issue 25: 2,000 ANDed words took 104 s) comes back at once
+    // with the reason, and leaves no stale results.
+    QElapsedTimer timer;
+    timer.start();
+    library->search(QStringList(2000, QStringLiteral("ordinary")).join(QLatin1Char(' ')));
+    QVERIFY2(timer.elapsed() < 1000, qPrintable(QString::number(timer.elapsed())));
+    QCOMPARE(results->count(), 0);
+    QVERIFY2(library->statusText().contains(QStringLiteral("more than the 4096 a search may have")), qPrintable(library->statusText()));
 
     view->nextPage();
     QCOMPARE(view->pageNumber(), kNeedlePage + 1);

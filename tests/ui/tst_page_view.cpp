@@ -120,6 +120,7 @@ private:
     QTemporaryDir m_dir;
     QString m_database;
     std::unique_ptr<nw::store::LibraryStore> m_store;
+    std::shared_ptr<nw::app::Workbench> m_workbench; // what the window hands its views
     qint64 m_documentId = 0;
     qint64 m_textDocumentId = 0;
 };
@@ -148,13 +149,14 @@ void TestPageView::initTestCase()
     }
     QVERIFY(m_documentId > 0 && m_textDocumentId > 0);
     QCOMPARE(m_store->requireDocument(m_documentId).pageCount, kPages);
+    m_workbench = std::make_shared<nw::app::Workbench>(m_database);
 }
 
 std::unique_ptr<PageViewer> TestPageView::makeViewer(QSize size)
 {
     auto viewer = std::make_unique<PageViewer>();
     viewer->resize(size);
-    viewer->setStore(m_store.get());
+    viewer->setWorkbench(m_workbench);
     viewer->show();
     if (!QTest::qWaitForWindowActive(viewer.get())) // shortcuts need the active window
         return nullptr;

@@ -71,7 +71,7 @@ private slots:
     void autosaveWritesWithoutClosing();
     void otherDatabaseStartsFresh();
     void noDatabaseOptionReopensTheLast();
-    void restoresModelAndKvModePickers();
+    void restoresModelAndKvModePickers(); // and the device picker
 
 private:
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -205,7 +205,7 @@ void TestSessionRestore::noDatabaseOptionReopensTheLast()
         QVERIFY(window.pageView()->showPage(firstDocument(database), 6));
     }
     nw::ui::MainWindow window({.databasePath = {}, .modelPath = {}});
-    QCOMPARE(window.library()->databasePath(), database);
+    QCOMPARE(window.workbench()->databasePath(), database);
     QCOMPARE(window.pageView()->pageNumber(), 6);
 }
 
@@ -222,22 +222,29 @@ void TestSessionRestore::restoresModelAndKvModePickers()
     }
     {
         nw::ui::MainWindow window({.databasePath = database, .modelPath = model});
+        QCOMPARE(window.chat()->device(), nw::app::DeviceChoice::Auto); // as on the command line
         window.chat()->setKvMode(QStringLiteral("latent:16+q8"));
+        window.chat()->setDevice(nw::app::DeviceChoice::Cpu);
     }
     QCOMPARE(nw::ui::loadWindowSession().modelPath, model);
     QCOMPARE(nw::ui::loadWindowSession().kvMode, QStringLiteral("latent:16+q8"));
+    QCOMPARE(nw::ui::loadWindowSession().device, QStringLiteral("cpu"));
     {
         nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
         QCOMPARE(window.chat()->modelPath(), model);
         QCOMPARE(window.chat()->modelPicker()->currentData().toString(), model);
         QCOMPARE(window.chat()->kvMode(), QStringLiteral("latent:16+q8"));
         QVERIFY(window.chat()->kvModePicker()->isEnabled());
+        QCOMPARE(window.chat()->device(), nw::app::DeviceChoice::Cpu);
+        QCOMPARE(window.chat()->devicePicker()->currentText(), QStringLiteral("cpu"));
+        QCOMPARE(window.chat()->modelSettings().device, nw::app::DeviceChoice::Cpu);
     }
     {
         // Another model on the command line: it wins, and the saved mode (the other model's) stays out.
         nw::ui::MainWindow window({.databasePath = database, .modelPath = other});
         QCOMPARE(window.chat()->modelPath(), other);
         QCOMPARE(window.chat()->kvMode(), QString());
+        QCOMPARE(window.chat()->device(), nw::app::DeviceChoice::Cpu); // the device is the machine's, not the model's
     }
     QCOMPARE(nw::ui::loadWindowSession().modelPath, other);
     QVERIFY(QFile::remove(other));
