@@ -54,12 +54,13 @@ def main() -> None:
     parser.add_argument("--llama", required=True, help="llama.cpp checkout with a build in build/bin")
     parser.add_argument("--dump", required=True, help="the compiled tools/llamacpp_reference.cpp")
     parser.add_argument("--models", default="tests/data/models")
+    parser.add_argument("--only", default="*", help="glob of the model files to run (default: all)")
     args = parser.parse_args()
     llama = pathlib.Path(args.llama)
     models = pathlib.Path(args.models)
     commit = subprocess.run(["git", "-C", str(llama), "rev-parse", "HEAD"], capture_output=True, text=True,
                             check=True).stdout.strip()
-    for model in sorted(models.glob("*.gguf")):
+    for model in sorted(models.glob(args.only + ".gguf")):
         exact = model.stem.endswith("-f32")
         kv, flash = ("f32", "off") if exact else ("f16", "auto")
         ppl_flags = ["-ctk", kv, "-ctv", kv, "-fa", flash]

@@ -10,7 +10,7 @@ experts. The tokenizer is the 512-token SentencePiece vocabulary
 of llama2.c's stories260K (its tokenizer.ggml.* keys are copied), so llama.cpp and the engine
 tokenize the prompts the same way whatever the architecture. Weights come from a fixed seed; each
 model is written in F32 and with its matrices in Q8_0 (norms, biases, factor tables and MoE routers
-stay F32, as llama-quantize leaves them).
+stay F32, as llama-quantize leaves them); gpt-oss also as it is shipped, its experts in MXFP4.
 
     PYTHONPATH=/work/peer/llama.cpp/gguf-py python3 tools/make_test_models.py \\
         --vocab-from ../shared/conformance/models/stories260K.gguf --out tests/data/models
@@ -222,7 +222,9 @@ def gpt_oss() -> Model:
     return m
 
 
-def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGMLQuantizationType) -> None:
+def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGMLQuantizationType,
+          experts_qtype: gguf.GGMLQuantizationType | None = None) -> None:
+    """Writes m with its matrices in qtype, and its MoE expert matrices in experts_qtype if given."""
     w = gguf.GGUFWriter(str(path), m.arch)
     # general.name must not say "phi3": llama.cpp then sets attributes on Phi-3 vocabulary tokens
     # (llama-vocab.cpp) that the stories260K vocabulary does not have.
@@ -250,9 +252,10 @@ def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGML
         else:
             w.add_uint32(key, value)
     for name, data, is_matrix in m.tensors:
-        if is_matrix and qtype != gguf.GGMLQuantizationType.F32:
-            q = gguf.quants.quantize(data, qtype)
-            w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qtype)
+        tensor_qtype = experts_qtype if experts_qtype is not None and name.endswith("_exps.weight") else qtype
+        if is_matrix and tensor_qtype != gguf.GGMLQuantizationType.F32:
+            q = gguf.quants.quantize(data, tensor_qtype)
+            w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=tensor_qtype)
         else:
             w.add_tensor(name, data)
     w.write_header_to_file()
@@ -274,6 +277,11 @@ def main() -> None:
         for qtype, tag in ((gguf.GGMLQuantizationType.F32, "f32"), (gguf.GGMLQuantizationType.Q8_0, "q8_0")):
             path = out / f"{m.arch}-{tag}.gguf"
             write(m, vocab, path, qtype)
+            print(f"{path}: {path.stat().st_size} bytes")
+        if m.arch == "gpt-oss":
+            # As gpt-oss is shipped: MXFP4 experts, the other matrices in Q8_0.
+            path = out / f"{m.arch}-mxfp4.gguf"
+            write(m, vocab, path, gguf.GGMLQuantizationType.Q8_0, gguf.GGMLQuantizationType.MXFP4)
             print(f"{path}: {path.stat().st_size} bytes")
 
 

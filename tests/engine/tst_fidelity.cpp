@@ -1,7 +1,8 @@
 // The engine against llama.cpp on the random-weight models of tests/data/models (one per new
-// architecture, F32 and Q8_0; tools/make_test_models.py): the same prompt token ids, logits within
-// a stated tolerance at every prompt position and every greedy step, the same greedy tokens except
-// where llama.cpp's own two best logits are a near-tie, and perplexity within 0.5 %. The reference
+// architecture, F32 and Q8_0, and gpt-oss with MXFP4 experts; tools/make_test_models.py): the same
+// prompt token ids, logits within a stated tolerance at every prompt position and every greedy
+// step, the same greedy tokens except where llama.cpp's own two best logits are a near-tie, and
+// perplexity within 0.5 %. The reference
 // numbers are llama.cpp's (tools/llamacpp_fidelity_refs.py wrote <model>.llamacpp.txt; its header
 // names the commit and commands).
 //
@@ -10,13 +11,13 @@
 //   in f32 on both sides, so the bound is float rounding, |Δ| <= 1e-4 · (1 + |logit|) (measured:
 //   5e-6 to 5e-5; gemma3 7e-4, where ggml reads GELU from an f16 table), and a near-tie is a top-2
 //   gap under 1e-3.
-// - Q8_0 models are compared with llama.cpp as users run it (flash attention, f16 cache). Q8_0
-//   activations are rounded to 8 bits before every product, so a float-order difference of 1e-7
-//   that moves one value across a rounding boundary changes a product by a whole step, and the
-//   steps add up through the layers (an MoE router near a tie switches experts). llama.cpp's own
-//   flash and plain attention paths differ this way on the same file; the references record that
-//   spread, and the bound is |Δ| <= 0.05 + 1.5 · spread, a near-tie twice that (two logits each
-//   off by the bound can swap).
+// - Q8_0 and MXFP4 models are compared with llama.cpp as users run it (flash attention, f16
+//   cache). Their activations are rounded to 8 bits (Q8_0) before every product, so a float-order
+//   difference of 1e-7 that moves one value across a rounding boundary changes a product by a
+//   whole step, and the steps add up through the layers (an MoE router near a tie switches
+//   experts). llama.cpp's own flash and plain attention paths differ this way on the same file;
+//   the references record that spread, and the bound is |Δ| <= 0.05 + 1.5 · spread, a near-tie
+//   twice that (two logits each off by the bound can swap).
 // Perplexity is within 0.5 % for both.
 #include "engine/gguf_file.h"
 #include "engine/model.h"
@@ -275,4 +276,5 @@ TEST_CASE("gpt-oss matches llama.cpp")
 {
     checkModel("gpt-oss-f32");
     checkModel("gpt-oss-q8_0");
+    checkModel("gpt-oss-mxfp4"); // as shipped: MXFP4 experts, Q8_0 elsewhere
 }
