@@ -22,6 +22,8 @@ tools/llamacpp_reference.cpp says how.
 import argparse
 import math
 import pathlib
+import subprocess
+import tempfile
 
 import numpy as np
 import gguf
@@ -40,8 +42,10 @@ ROPE_BASE = 10000.0
 class Model:
     """Tensors of one model in GGUF order (shape[0] is the row length), and its metadata."""
 
-    def __init__(self, arch: str, seed: int):
+    def __init__(self, arch: str, seed: int, n_embd: int = N_EMBD, n_ff: int = N_FF):
         self.arch = arch
+        self.n_embd = n_embd  # the shared blocks below read the widths from here
+        self.n_ff = n_ff
         self.rng = np.random.default_rng(seed)
         self.tensors: list[tuple[str, np.ndarray, bool]] = []  # (name, data [rows, cols], is a matrix)
         self.keys: list[tuple[str, object]] = []
@@ -64,46 +68,47 @@ class Model:
 
 def common(m: Model, tied: bool) -> None:
     m.key("context_length", N_CTX_TRAIN)
-    m.key("embedding_length", N_EMBD)
-    m.key("feed_forward_length", N_FF)
+    m.key("embedding_length", m.n_embd)
+    m.key("feed_forward_length", m.n_ff)
     m.key("block_count", N_LAYER)
     m.key("attention.head_count", N_HEAD)
     m.key("attention.head_count_kv", N_HEAD_KV)
     m.key("attention.layer_norm_rms_epsilon", RMS_EPS)
     m.key("rope.freq_base", ROPE_BASE)
-    m.matrix("token_embd.weight", N_EMBD, 512, gain=math.sqrt(N_EMBD))  # rows of unit scale
-    m.vector("output_norm.weight", N_EMBD, mean=1.0)
+    m.matrix("token_embd.weight", m.n_embd, 512, gain=math.sqrt(m.n_embd))  # rows of unit scale
+    m.vector("output_norm.weight", m.n_embd, mean=1.0)
     if not tied:
-        m.matrix("output.weight", N_EMBD, 512, gain=4.0)  # logits spread out: few near-ties
+        m.matrix("output.weight", m.n_embd, 512, gain=4.0)  # logits spread out: few near-ties
 
 
 def attention(m: Model, il: int, fused: bool = False, biases: bool = False, qk_norm: bool = False) -> None:
-    q, kv = N_HEAD * HEAD_DIM, N_HEAD_KV * HEAD_DIM
-    m.vector(f"blk.{il}.attn_norm.weight", N_EMBD, mean=1.0)
+    head_dim = m.n_embd // N_HEAD
+    q, kv = N_HEAD * head_dim, N_HEAD_KV * head_dim
+    m.vector(f"blk.{il}.attn_norm.weight", m.n_embd, mean=1.0)
     if fused:
-        m.matrix(f"blk.{il}.attn_qkv.weight", N_EMBD, q + 2 * kv, gain=2.0)
+        m.matrix(f"blk.{il}.attn_qkv.weight", m.n_embd, q + 2 * kv, gain=2.0)
     else:
-        m.matrix(f"blk.{il}.attn_q.weight", N_EMBD, q, gain=2.0)
-        m.matrix(f"blk.{il}.attn_k.weight", N_EMBD, kv, gain=2.0)
-        m.matrix(f"blk.{il}.attn_v.weight", N_EMBD, kv)
+        m.matrix(f"blk.{il}.attn_q.weight", m.n_embd, q, gain=2.0)
+        m.matrix(f"blk.{il}.attn_k.weight", m.n_embd, kv, gain=2.0)
+        m.matrix(f"blk.{il}.attn_v.weight", m.n_embd, kv)
     if biases:
         m.vector(f"blk.{il}.attn_q.bias", q, std=0.5)
         m.vector(f"blk.{il}.attn_k.bias", kv, std=0.5)
         m.vector(f"blk.{il}.attn_v.bias", kv, std=0.5)
     if qk_norm:
-        m.vector(f"blk.{il}.attn_q_norm.weight", HEAD_DIM, mean=1.0, std=0.2)
-        m.vector(f"blk.{il}.attn_k_norm.weight", HEAD_DIM, mean=1.0, std=0.2)
-    m.matrix(f"blk.{il}.attn_output.weight", q, N_EMBD)
-    m.vector(f"blk.{il}.ffn_norm.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.attn_q_norm.weight", head_dim, mean=1.0, std=0.2)
+        m.vector(f"blk.{il}.attn_k_norm.weight", head_dim, mean=1.0, std=0.2)
+    m.matrix(f"blk.{il}.attn_output.weight", q, m.n_embd)
+    m.vector(f"blk.{il}.ffn_norm.weight", m.n_embd, mean=1.0)
 
 
 def dense_ffn(m: Model, il: int, fused: bool = False) -> None:
     if fused:
-        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, 2 * N_FF)  # gate rows first, then up
+        m.matrix(f"blk.{il}.ffn_up.weight", m.n_embd, 2 * m.n_ff)  # gate rows first, then up
     else:
-        m.matrix(f"blk.{il}.ffn_gate.weight", N_EMBD, N_FF)
-        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, N_FF)
-    m.matrix(f"blk.{il}.ffn_down.weight", N_FF, N_EMBD)
+        m.matrix(f"blk.{il}.ffn_gate.weight", m.n_embd, m.n_ff)
+        m.matrix(f"blk.{il}.ffn_up.weight", m.n_embd, m.n_ff)
+    m.matrix(f"blk.{il}.ffn_down.weight", m.n_ff, m.n_embd)
 
 
 def qwen2() -> Model:
@@ -115,10 +120,10 @@ def qwen2() -> Model:
     return m
 
 
-def qwen3() -> Model:
-    m = Model("qwen3", 3)
-    m.key("attention.key_length", HEAD_DIM)
-    m.key("attention.value_length", HEAD_DIM)
+def qwen3(n_embd: int = N_EMBD, n_ff: int = N_FF) -> Model:
+    m = Model("qwen3", 3, n_embd, n_ff)
+    m.key("attention.key_length", n_embd // N_HEAD)
+    m.key("attention.value_length", n_embd // N_HEAD)
     common(m, tied=False)
     for il in range(N_LAYER):
         attention(m, il, qk_norm=True)
@@ -268,6 +273,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--vocab-from", required=True, help="a GGUF whose tokenizer.ggml.* keys to copy")
     parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--llama-quantize", help="llama.cpp's llama-quantize: also write the K-quant and IQ4_XS models")
     args = parser.parse_args()
     vocab = gguf.GGUFReader(args.vocab_from)
     out = pathlib.Path(args.out)
@@ -283,6 +289,17 @@ def main() -> None:
             path = out / f"{m.arch}-mxfp4.gguf"
             write(m, vocab, path, gguf.GGMLQuantizationType.Q8_0, gguf.GGMLQuantizationType.MXFP4)
             print(f"{path}: {path.stat().st_size} bytes")
+    if args.llama_quantize:
+        # K-quant and IQ4_XS rows are multiples of 256 (llama-quantize gives narrower tensors a
+        # fallback type): qwen3 at width 256, quantized by llama.cpp into the mixes people download.
+        with tempfile.TemporaryDirectory() as tmp:
+            f32 = pathlib.Path(tmp) / "qwen3-w256-f32.gguf"
+            write(qwen3(n_embd=256, n_ff=256), vocab, f32, gguf.GGMLQuantizationType.F32)
+            for mix in ("Q2_K", "Q3_K_M", "IQ4_XS"):
+                path = out / f"qwen3-w256-{mix.lower()}.gguf"
+                subprocess.run([args.llama_quantize, str(f32), str(path), mix, "2"], check=True,
+                               capture_output=True)
+                print(f"{path}: {path.stat().st_size} bytes")
 
 
 if __name__ == "__main__":

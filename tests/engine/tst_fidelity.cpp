@@ -1,8 +1,8 @@
 // The engine against llama.cpp on the random-weight models of tests/data/models (one per new
-// architecture, F32 and Q8_0, and gpt-oss with MXFP4 experts; tools/make_test_models.py): the same
-// prompt token ids, logits within a stated tolerance at every prompt position and every greedy
-// step, the same greedy tokens except where llama.cpp's own two best logits are a near-tie, and
-// perplexity within 0.5 %. The reference
+// architecture, F32 and Q8_0, gpt-oss with MXFP4 experts, and qwen3 in the Q2_K, Q3_K_M and IQ4_XS
+// mixes of llama-quantize; tools/make_test_models.py): the same prompt token ids, logits within a
+// stated tolerance at every prompt position and every greedy step, the same greedy tokens except
+// where llama.cpp's own two best logits are a near-tie, and perplexity within 0.5 %. The reference
 // numbers are llama.cpp's (tools/llamacpp_fidelity_refs.py wrote <model>.llamacpp.txt; its header
 // names the commit and commands).
 //
@@ -11,8 +11,8 @@
 //   in f32 on both sides, so the bound is float rounding, |Δ| <= 1e-4 · (1 + |logit|) (measured:
 //   5e-6 to 5e-5; gemma3 7e-4, where ggml reads GELU from an f16 table), and a near-tie is a top-2
 //   gap under 1e-3.
-// - Q8_0 and MXFP4 models are compared with llama.cpp as users run it (flash attention, f16
-//   cache). Their activations are rounded to 8 bits (Q8_0) before every product, so a float-order
+// - Quantized models are compared with llama.cpp as users run it (flash attention, f16 cache).
+//   Their activations are rounded to 8 bits (Q8_0, Q8_K) before every product, so a float-order
 //   difference of 1e-7 that moves one value across a rounding boundary changes a product by a
 //   whole step, and the steps add up through the layers (an MoE router near a tie switches
 //   experts). llama.cpp's own flash and plain attention paths differ this way on the same file;
@@ -250,6 +250,13 @@ TEST_CASE("qwen3 matches llama.cpp")
 {
     checkModel("qwen3-f32");
     checkModel("qwen3-q8_0");
+}
+
+TEST_CASE("the weight types people download match llama.cpp (qwen3 at width 256, quantized by llama-quantize)")
+{
+    checkModel("qwen3-w256-q2_k");   // Q2_K, Q3_K, Q6_K
+    checkModel("qwen3-w256-q3_k_m"); // Q3_K, Q4_K, Q5_K, Q6_K
+    checkModel("qwen3-w256-iq4_xs"); // IQ4_XS, Q6_K
 }
 
 TEST_CASE("qwen3moe matches llama.cpp")
