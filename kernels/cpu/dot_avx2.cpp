@@ -606,9 +606,8 @@ NW_AVX2 void quantizeQ8_K(const float *x, std::byte *out, std::int64_t cols)
         float amax = 0.f;
         for (int k = 0; k < 8; ++k)
             amax = std::max(amax, absMax32(xi + 32 * k));
-        const float d = amax / 127.f;
-        const float id = d != 0.f ? 1.f / d : 0.f;
-        ob[i].d = d;
+        const float id = amax != 0.f ? 127.f / amax : 0.f; // as ggml (dot_scalar.cpp)
+        ob[i].d = amax != 0.f ? 1.f / id : 0.f;
         for (int k = 0; k < 8; ++k) {
             const __m256i q = quantize32(xi + 32 * k, id);
             _mm256_storeu_si256(reinterpret_cast<__m256i *>(ob[i].qs + 32 * k), q);

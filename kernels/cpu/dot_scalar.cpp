@@ -520,9 +520,11 @@ void quantizeQ8_K(const float *x, std::byte *out, std::int64_t cols)
     auto *ob = reinterpret_cast<BlockQ8_K *>(out);
     for (std::int64_t i = 0; i < cols / std::int64_t(kQkK); ++i) {
         const float *xi = x + i * std::int64_t(kQkK);
-        const float d = absMax(xi, kQkK) / 127.f;
-        const float id = d != 0.f ? 1.f / d : 0.f;
-        ob[i].d = d;
+        // ggml's quantize_row_q8_K_ref: quantized with 127 / amax, the scale stored as its inverse
+        // (not amax / 127, which can differ in the last bit), so the products are llama.cpp's.
+        const float amax = absMax(xi, kQkK);
+        const float id = amax != 0.f ? 127.f / amax : 0.f;
+        ob[i].d = amax != 0.f ? 1.f / id : 0.f;
         for (std::size_t g = 0; g < kQkK / 16; ++g) {
             int bsum = 0;
             for (std::size_t j = 16 * g; j < 16 * g + 16; ++j) {
