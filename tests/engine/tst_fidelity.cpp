@@ -233,7 +233,7 @@ void checkModel(const std::string &name, const std::string &referenceSuffix = ""
     CHECK(std::fabs(ppl / ref.perplexity - 1) <= kPerplexityTolerance);
     MESSAGE(name << referenceSuffix << ": prompt " << prompt.size() << " tokens, max |Δlogit| " << promptCmp.maxDiff
                  << " (prompt), " << stepCmp.maxDiff << " (greedy steps); greedy " << agreed << "/"
-                 << ref.greedy.size() << " identical" << (nearTies ? ", then a near-tie" : "")
+                 << ref.greedy.size() << " identical" << std::string(nearTies ? ", then a near-tie" : "")
                  << (ref.exact ? "" : "; llama.cpp's own spread " + std::to_string(ref.spread)) << "; perplexity "
                  << ppl << " vs llama.cpp " << ref.perplexity << " (" << (ppl / ref.perplexity - 1) * 100 << " %)");
 }
