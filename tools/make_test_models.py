@@ -273,7 +273,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--vocab-from", required=True, help="a GGUF whose tokenizer.ggml.* keys to copy")
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--llama-quantize", help="llama.cpp's llama-quantize: also write the K-quant and IQ4_XS models")
+    parser.add_argument("--llama-bin", help="a llama.cpp build's bin directory (llama-quantize, llama-imatrix): "
+                        "also write the K-quant and IQ models")
     args = parser.parse_args()
     vocab = gguf.GGUFReader(args.vocab_from)
     out = pathlib.Path(args.out)
@@ -289,17 +290,28 @@ def main() -> None:
             path = out / f"{m.arch}-mxfp4.gguf"
             write(m, vocab, path, gguf.GGMLQuantizationType.Q8_0, gguf.GGMLQuantizationType.MXFP4)
             print(f"{path}: {path.stat().st_size} bytes")
-    if args.llama_quantize:
-        # K-quant and IQ4_XS rows are multiples of 256 (llama-quantize gives narrower tensors a
-        # fallback type): qwen3 at width 256, quantized by llama.cpp into the mixes people download.
+    if args.llama_bin:
+        # K-quant and IQ rows are multiples of 256 (llama-quantize gives narrower tensors a fallback
+        # type): qwen3 at width 256, quantized by llama.cpp into the mixes people download. The
+        # IQ2/IQ3_XXS mixes need an importance matrix (llama-imatrix's, over perplexity.txt); the
+        # others are written without one, as llama-quantize allows.
+        # Between them the mixes hold Q2_K..Q6_K, IQ4_XS, IQ3_XXS, IQ3_S, IQ2_S, IQ2_XS and IQ2_XXS.
+        bin_dir = pathlib.Path(args.llama_bin)
+        text = pathlib.Path(__file__).resolve().parent.parent / "tests/data/models/perplexity.txt"
         with tempfile.TemporaryDirectory() as tmp:
             f32 = pathlib.Path(tmp) / "qwen3-w256-f32.gguf"
+            imatrix = out / "qwen3-w256.imatrix.gguf"  # its path goes into the files' metadata: not a temp name
             write(qwen3(n_embd=256, n_ff=256), vocab, f32, gguf.GGMLQuantizationType.F32)
-            for mix in ("Q2_K", "Q3_K_M", "IQ4_XS"):
+            subprocess.run([str(bin_dir / "llama-imatrix"), "-m", str(f32), "-f", str(text), "-c", "64", "-b", "64",
+                            "-t", "2", "-o", str(imatrix)], check=True, capture_output=True)
+            for mix, needs_imatrix in (("Q2_K", False), ("Q3_K_M", False), ("IQ4_XS", False), ("IQ3_XXS", True),
+                                       ("IQ2_XS", True), ("IQ2_XXS", True)):
                 path = out / f"qwen3-w256-{mix.lower()}.gguf"
-                subprocess.run([args.llama_quantize, str(f32), str(path), mix, "2"], check=True,
-                               capture_output=True)
+                weighting = ["--imatrix", str(imatrix)] if needs_imatrix else []
+                subprocess.run([str(bin_dir / "llama-quantize")] + weighting + [str(f32), str(path), mix, "2"],
+                               check=True, capture_output=True)
                 print(f"{path}: {path.stat().st_size} bytes")
+            imatrix.unlink()
 
 
 if __name__ == "__main__":
