@@ -295,7 +295,7 @@ def main() -> None:
         # type): qwen3 at width 256, quantized by llama.cpp into the mixes people download. The
         # IQ2/IQ3_XXS mixes need an importance matrix (llama-imatrix's, over perplexity.txt); the
         # others are written without one, as llama-quantize allows.
-        # Between them the mixes hold Q2_K..Q6_K, IQ4_XS, IQ3_XXS, IQ3_S, IQ2_S, IQ2_XS and IQ2_XXS.
+        # Between them the mixes hold Q2_K..Q6_K, IQ4_XS, IQ4_NL, IQ3_XXS, IQ3_S, IQ2_S, IQ2_XS and IQ2_XXS.
         bin_dir = pathlib.Path(args.llama_bin)
         text = pathlib.Path(__file__).resolve().parent.parent / "tests/data/models/perplexity.txt"
         with tempfile.TemporaryDirectory() as tmp:
@@ -304,8 +304,8 @@ def main() -> None:
             write(qwen3(n_embd=256, n_ff=256), vocab, f32, gguf.GGMLQuantizationType.F32)
             subprocess.run([str(bin_dir / "llama-imatrix"), "-m", str(f32), "-f", str(text), "-c", "64", "-b", "64",
                             "-t", "2", "-o", str(imatrix)], check=True, capture_output=True)
-            for mix, needs_imatrix in (("Q2_K", False), ("Q3_K_M", False), ("IQ4_XS", False), ("IQ3_XXS", True),
-                                       ("IQ2_XS", True), ("IQ2_XXS", True)):
+            for mix, needs_imatrix in (("Q2_K", False), ("Q3_K_M", False), ("IQ4_XS", False), ("IQ4_NL", False),
+                                       ("IQ3_XXS", True), ("IQ2_XS", True), ("IQ2_XXS", True)):
                 path = out / f"qwen3-w256-{mix.lower()}.gguf"
                 weighting = ["--imatrix", str(imatrix)] if needs_imatrix else []
                 subprocess.run([str(bin_dir / "llama-quantize")] + weighting + [str(f32), str(path), mix, "2"],

@@ -1,10 +1,10 @@
 // The engine against llama.cpp on the random-weight models of tests/data/models (one per new
 // architecture, F32 and Q8_0, gpt-oss with MXFP4 experts, and qwen3 in llama-quantize's Q2_K,
-// Q3_K_M, IQ4_XS, IQ3_XXS, IQ2_XS and IQ2_XXS mixes; tools/make_test_models.py): the same prompt
-// token ids, logits within a stated tolerance at every prompt position and every greedy step, the
-// same greedy tokens except where llama.cpp's own two best logits are a near-tie, and perplexity
-// within 0.5 %. The reference numbers are llama.cpp's (tools/llamacpp_fidelity_refs.py wrote
-// <model>.llamacpp.txt; its header names the commit and commands).
+// Q3_K_M, IQ4_XS, IQ4_NL, IQ3_XXS, IQ2_XS and IQ2_XXS mixes; tools/make_test_models.py): the same
+// prompt token ids, logits within a stated tolerance at every prompt position and every greedy
+// step, the same greedy tokens except where llama.cpp's own two best logits are a near-tie, and
+// perplexity within 0.5 %. The reference numbers are llama.cpp's (tools/llamacpp_fidelity_refs.py
+// wrote <model>.llamacpp.txt; its header names the commit and commands).
 //
 // Tolerances.
 // - F32 models are compared with llama.cpp's plain attention over an f32 cache: the same graph
@@ -257,6 +257,7 @@ TEST_CASE("the weight types people download match llama.cpp (qwen3 at width 256,
     checkModel("qwen3-w256-q2_k");   // Q2_K, Q3_K, Q6_K
     checkModel("qwen3-w256-q3_k_m"); // Q3_K, Q4_K, Q5_K, Q6_K
     checkModel("qwen3-w256-iq4_xs"); // IQ4_XS, Q6_K
+    checkModel("qwen3-w256-iq4_nl"); // IQ4_NL, Q6_K
     checkModel("qwen3-w256-iq3_xxs"); // IQ3_XXS, IQ3_S, IQ2_S, Q5_K
     checkModel("qwen3-w256-iq2_xs");  // IQ2_XS, Q2_K, Q5_K
     checkModel("qwen3-w256-iq2_xxs"); // IQ2_XXS, Q2_K, Q5_K
