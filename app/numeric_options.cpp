@@ -11,8 +11,10 @@ namespace {
 QString kindWords(NumberKind kind, bool list)
 {
     switch (kind) {
-    case NumberKind::Integer: return list ? QStringLiteral("comma-separated whole numbers") : QStringLiteral("a whole number");
-    case NumberKind::Real: return list ? QStringLiteral("comma-separated numbers") : QStringLiteral("a number");
+    case NumberKind::Integer:
+        return list ? QStringLiteral("comma-separated whole numbers") : QStringLiteral("a whole number");
+    case NumberKind::Real:
+        return list ? QStringLiteral("comma-separated numbers") : QStringLiteral("a number");
     case NumberKind::Tokens:
         return list ? QStringLiteral("comma-separated token counts (512, 32k, 1M)")
                     : QStringLiteral("a token count (512, 32k, 1M)");
@@ -111,13 +113,17 @@ QString checkNumericOptions(const QCommandLineParser &parser, std::span<const Nu
     for (const NumericOption &rule : rules) {
         if (!parser.isSet(rule.name))
             continue;
-        for (const QString &value : valuesOf(parser, rule)) {
+        const QStringList values = valuesOf(parser, rule);
+        if (rule.list && values.isEmpty())
+            return QStringLiteral("--%1 needs %2 from %3 to %4, not an empty list")
+                .arg(rule.name, kindWords(rule.kind, rule.list), boundText(rule.min), boundText(rule.max));
+        for (const QString &value : values) {
             const std::optional<double> v = parseNumber(value, rule.kind);
             if (v && *v >= rule.min && *v <= rule.max)
                 continue;
             return QStringLiteral("--%1 needs %2 from %3 to %4, not '%5'")
                 .arg(rule.name, kindWords(rule.kind, rule.list), boundText(rule.min), boundText(rule.max),
-                     quoted(value));
+                    quoted(value));
         }
     }
     return {};

@@ -36,7 +36,7 @@ constexpr std::array kTypes = {
     TensorTypeTraits{TensorType::IQ4_XS, "IQ4_XS", kQkK, sizeof(BlockIQ4_XS), true},
     TensorTypeTraits{TensorType::I8, "I8", 1, 1, false},
     TensorTypeTraits{TensorType::I16, "I16", 1, 2, false},
-    TensorTypeTraits{TensorType::I32, "I32", 1, 4, false},
+    TensorTypeTraits{TensorType::I32, "I32", 1, 4, false}, // read as a table, never multiplied
     TensorTypeTraits{TensorType::I64, "I64", 1, 8, false},
     TensorTypeTraits{TensorType::F64, "F64", 1, 8, false},
     TensorTypeTraits{TensorType::IQ1_M, "IQ1_M", kQkK, 56, false},

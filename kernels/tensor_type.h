@@ -38,7 +38,7 @@ enum class TensorType : std::uint32_t {
     IQ4_XS = 23,
     I8 = 24,
     I16 = 25,
-    I32 = 26,
+    I32 = 26, // integer tables, not weights (DeepSeek V4's hash routing: token id → experts)
     I64 = 27,
     F64 = 28,
     IQ1_M = 29,
