@@ -1,9 +1,10 @@
 // The engine against llama.cpp on the random-weight models of tests/data/models (one per new
-// architecture, F32 and Q8_0; tools/make_test_models.py): the same prompt token ids, logits within
-// a stated tolerance at every prompt position and every greedy step, the same greedy tokens except
-// where llama.cpp's own two best logits are a near-tie, and perplexity within 0.5 %. The reference
-// numbers are llama.cpp's (tools/llamacpp_fidelity_refs.py wrote <model>.llamacpp.txt; its header
-// names the commit and commands).
+// architecture, F32 and Q8_0, gpt-oss with MXFP4 experts, and qwen3 in llama-quantize's Q2_K,
+// Q3_K_M, IQ4_XS, IQ4_NL, IQ3_XXS, IQ2_XS and IQ2_XXS mixes; tools/make_test_models.py): the same
+// prompt token ids, logits within a stated tolerance at every prompt position and every greedy
+// step, the same greedy tokens except where llama.cpp's own two best logits are a near-tie, and
+// perplexity within 0.5 %. The reference numbers are llama.cpp's (tools/llamacpp_fidelity_refs.py
+// wrote <model>.llamacpp.txt; its header names the commit and commands).
 //
 // Tolerances.
 // - F32 models are compared with llama.cpp's plain attention over an f32 cache: the same graph
@@ -12,13 +13,13 @@
 //   GELU reads an f16 table (input and output rounded to f16, GGML_GELU_FP16 in ggml-cpu/vec.h),
 //   which puts them at 8e-5 (gemma3, gemma4) to 1.6e-4 (gemma4-e2b and gemma4-moe, with two or
 //   three GELUs per layer).
-// - Q8_0 models are compared with llama.cpp as users run it (flash attention, f16 cache). Q8_0
-//   activations are rounded to 8 bits before every product, so a float-order difference of 1e-7
-//   that moves one value across a rounding boundary changes a product by a whole step, and the
-//   steps add up through the layers (an MoE router near a tie switches experts). llama.cpp's own
-//   flash and plain attention paths differ this way on the same file; the references record that
-//   spread, and the bound is |Δ| <= 0.05 + 1.5 · spread, a near-tie twice that (two logits each
-//   off by the bound can swap).
+// - Quantized models are compared with llama.cpp as users run it (flash attention, f16 cache).
+//   Their activations are rounded to 8 bits (Q8_0, Q8_K) before every product, so a float-order
+//   difference of 1e-7 that moves one value across a rounding boundary changes a product by a
+//   whole step, and the steps add up through the layers (an MoE router near a tie switches
+//   experts). llama.cpp's own flash and plain attention paths differ this way on the same file;
+//   the references record that spread, and the bound is |Δ| <= 0.05 + 1.5 · spread, a near-tie
+//   twice that (two logits each off by the bound can swap).
 // Perplexity is within 0.5 % for both (for quantized models, of either of llama.cpp's two
 // attention paths where the references record both: DeepSeek V3.2 / V4, whose top-k choices near
 // a tie follow each path's rounding, so that llama.cpp's own two estimates lie apart).
@@ -274,6 +275,17 @@ TEST_CASE("qwen3 matches llama.cpp")
     checkModel("qwen3-q8_0");
 }
 
+TEST_CASE("the weight types people download match llama.cpp (qwen3 at width 256, quantized by llama-quantize)")
+{
+    checkModel("qwen3-w256-q2_k");   // Q2_K, Q3_K, Q6_K
+    checkModel("qwen3-w256-q3_k_m"); // Q3_K, Q4_K, Q5_K, Q6_K
+    checkModel("qwen3-w256-iq4_xs"); // IQ4_XS, Q6_K
+    checkModel("qwen3-w256-iq4_nl"); // IQ4_NL, Q6_K
+    checkModel("qwen3-w256-iq3_xxs"); // IQ3_XXS, IQ3_S, IQ2_S, Q5_K
+    checkModel("qwen3-w256-iq2_xs");  // IQ2_XS, Q2_K, Q5_K
+    checkModel("qwen3-w256-iq2_xxs"); // IQ2_XXS, Q2_K, Q5_K
+}
+
 TEST_CASE("qwen3moe matches llama.cpp")
 {
     checkModel("qwen3moe-f32");
@@ -298,6 +310,7 @@ TEST_CASE("gpt-oss matches llama.cpp")
 {
     checkModel("gpt-oss-f32");
     checkModel("gpt-oss-q8_0");
+    checkModel("gpt-oss-mxfp4"); // as shipped: MXFP4 experts, Q8_0 elsewhere
 }
 
 TEST_CASE("deepseek32 matches llama.cpp (MLA attention over the lightning indexer's top-k tokens)")
