@@ -7,9 +7,9 @@
 #include "engine/arch_table.h"
 #include "engine/chat_reply.h"
 #include "engine/chat_template.h"
+#include "engine/generator.h"
 #include "engine/gguf_file.h"
 #include "engine/model.h"
-#include "engine/generator.h"
 #include "engine/tokenizer.h"
 #include "ingest/page_words.h"
 
@@ -72,22 +72,27 @@ void AskService::loadModel(const ModelSettings &settings)
     auto engine = std::make_unique<Engine>();
     engine->path = settings.path;
     engine->file = GgufFile::open(settings.path.toStdString());
-    engine->model = nw::loadModel(engine->file, {.threads = settings.threads, .device = settings.device});
+    engine->model = nw::loadModel(engine->file, { .threads = settings.threads, .device = settings.device });
     engine->device = QString::fromStdString(engine->model->backend().name());
     engine->tokenizer = Tokenizer::fromGguf(*engine->file);
-    engine->chat = ChatTemplate::detect(engine->file->findString("tokenizer.chat_template").value_or(""),
-                                        engine->model->hparams().arch);
+    engine->chat = ChatTemplate::detect(
+        engine->file->findString("tokenizer.chat_template").value_or(""), engine->model->hparams().arch);
     const auto modes = engine->model->kvModes();
-    engine->kvMode = settings.kvMode.isEmpty() ? KvModeSpec{modes.front()} : KvModeSpec::parse(settings.kvMode.toStdString());
+    engine->kvMode
+        = settings.kvMode.isEmpty() ? KvModeSpec { modes.front() } : KvModeSpec::parse(settings.kvMode.toStdString());
     engine->contextTokens = contextTokensFor(settings.contextTokens, engine->model->hparams().nCtxTrain);
-    engine->generator = std::make_unique<Generator>(*engine->model, *engine->tokenizer, engine->kvMode, engine->contextTokens);
-    nw::log::get("app")->info("ask: model {} ({}) on {}, chat template {}, KV {}, context {}", settings.path.toStdString(),
-                              engine->model->hparams().arch, engine->device.toStdString(),
-                              chatFamilyName(engine->chat.family()), engine->kvMode.toString(), engine->contextTokens);
+    engine->generator
+        = std::make_unique<Generator>(*engine->model, *engine->tokenizer, engine->kvMode, engine->contextTokens);
+    nw::log::get("app")->info("ask: model {} ({}) on {}, chat template {}, KV {}, context {}",
+        settings.path.toStdString(), engine->model->hparams().arch, engine->device.toStdString(),
+        chatFamilyName(engine->chat.family()), engine->kvMode.toString(), engine->contextTokens);
     m_engine = std::move(engine);
 }
 
-void AskService::unloadModel() { m_engine.reset(); }
+void AskService::unloadModel()
+{
+    m_engine.reset();
+}
 
 void AskService::setKvMode(const QString &kvMode)
 {
@@ -120,7 +125,7 @@ ModelStatus AskService::modelStatus() const
 
 MemoryStats AskService::memoryStats() const
 {
-    return m_engine ? m_engine->generator->memoryStats() : MemoryStats{};
+    return m_engine ? m_engine->generator->memoryStats() : MemoryStats {};
 }
 
 AskResult AskService::ask(store::LibraryStore &library, const AskRequest &request, const AskCallbacks &callbacks)
@@ -152,9 +157,9 @@ AskResult AskService::ask(store::LibraryStore &library, const AskRequest &reques
         fail("whole mode reads the documents into a model's context: give --model M.gguf (or use --mode retrieve)");
     std::vector<store::DocumentInfo> documents;
     for (const auto &info : library.documents(request.retrieval.collection))
-        if (request.retrieval.documentIds.empty() ||
-            std::find(request.retrieval.documentIds.begin(), request.retrieval.documentIds.end(), info.id) !=
-                request.retrieval.documentIds.end())
+        if (request.retrieval.documentIds.empty()
+            || std::find(request.retrieval.documentIds.begin(), request.retrieval.documentIds.end(), info.id)
+                != request.retrieval.documentIds.end())
             documents.push_back(info);
     if (documents.empty())
         fail("no documents are selected (check --doc / --collection, or ingest some first)");
@@ -163,17 +168,16 @@ AskResult AskService::ask(store::LibraryStore &library, const AskRequest &reques
     for (const auto &info : documents) {
         const QString title = info.title.isEmpty() ? QFileInfo(info.path).fileName() : info.title;
         for (int n = 1; n <= info.pageCount; ++n) {
-            sources.push_back({QStringLiteral("%1, p. %2").arg(title).arg(n), library.requirePage(info.id, n).text.trimmed(),
-                               static_cast<int>(pages.size())});
-            pages.push_back({&info, n});
+            sources.push_back({ QStringLiteral("%1, p. %2").arg(title).arg(n),
+                library.requirePage(info.id, n).text.trimmed(), static_cast<int>(pages.size()) });
+            pages.push_back({ &info, n });
         }
     }
     return answerFromModel(library, request, std::move(result), sources, callbacks, pages);
 }
 
 AskResult AskService::answerFromModel(store::LibraryStore &library, const AskRequest &request, AskResult result,
-                                      const std::vector<Source> &sources, const AskCallbacks &callbacks,
-                                      const std::vector<PageRef> &pages)
+    const std::vector<Source> &sources, const AskCallbacks &callbacks, const std::vector<PageRef> &pages)
 {
     Engine &e = *m_engine;
     result.extractive = false;
@@ -198,11 +202,12 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
             result.tooLarge = true;
             result.neededTokens = needed;
             for (const KvModeFigures &f : kvModeFigures(e.model->hparams(), needed))
-                result.kvNeeds.push_back({QString::fromStdString(f.spec.toString()), f.usedBytes, f.savingVsMha});
-            result.answer = QStringLiteral("The selected documents need about %1 tokens with the question and the answer, "
-                                           "more than the %2-token context. Use --mode retrieve, or select fewer documents.")
-                                .arg(needed)
-                                .arg(e.contextTokens);
+                result.kvNeeds.push_back({ QString::fromStdString(f.spec.toString()), f.usedBytes, f.savingVsMha });
+            result.answer
+                = QStringLiteral("The selected documents need about %1 tokens with the question and the answer, "
+                                 "more than the %2-token context. Use --mode retrieve, or select fewer documents.")
+                      .arg(needed)
+                      .arg(e.contextTokens);
             return result;
         }
     }
@@ -215,7 +220,7 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
     options.maxTokens = maxTokens;
     options.sampler.greedy = true; // answers about documents: no sampling noise
     options.stopStrings = e.chat.stopStrings();
-    options.parseSpecial = true;   // the template's control tokens
+    options.parseSpecial = true; // the template's control tokens
     // A stop is passed on from the generation's own thread, at each prompt chunk and each token:
     // the generator clears its cancel flag when it starts, so a stop asked for earlier still counts.
     GenerationCallbacks generation;
@@ -244,7 +249,7 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
     show(reply.finish());
 
     result.answer = QString::fromStdString(
-                        ReplyFilter::answer(e.chat.replyFormat(), e.chat.replyStartsInReasoning({}), generated.text))
+        ReplyFilter::answer(e.chat.replyFormat(), e.chat.replyStartsInReasoning({}), generated.text))
                         .trimmed();
     result.promptTokens = static_cast<int>(generated.promptTokens.size());
     result.reusedTokens = static_cast<int>(generated.reusedTokens);
@@ -280,7 +285,7 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
 }
 
 std::vector<Citation> AskService::wholeModeCitations(store::LibraryStore &library, const AskResult &result,
-                                                     const std::set<int> &usedSources, const std::vector<PageRef> &pages)
+    const std::set<int> &usedSources, const std::vector<PageRef> &pages)
 {
     std::vector<Citation> citations;
     for (int index : usedSources) {
@@ -311,9 +316,11 @@ std::vector<Citation> AskService::wholeModeCitations(store::LibraryStore &librar
             try {
                 c.boxes = boxesForSpan(ingest::pageWordBoxes(library, c.documentId, c.page), *span);
             } catch (const Error &e) {
-                nw::log::get("app")->warn("ask: no word boxes for {} page {}: {}", c.path.toStdString(), c.page, e.what());
+                nw::log::get("app")->warn(
+                    "ask: no word boxes for {} page {}: {}", c.path.toStdString(), c.page, e.what());
             }
         }
+        placeCitation(c, *ref.document, page);
         citations.push_back(std::move(c));
     }
     return citations;

@@ -32,8 +32,8 @@ constexpr int kPageRole = Qt::UserRole + 2;
 QStringList highlightTerms(const QString &query)
 {
     static const QRegularExpression word(QStringLiteral("[\\p{L}\\p{N}_]+"));
-    static const QStringList operators = {QStringLiteral("AND"), QStringLiteral("OR"), QStringLiteral("NOT"),
-                                          QStringLiteral("NEAR")};
+    static const QStringList operators
+        = { QStringLiteral("AND"), QStringLiteral("OR"), QStringLiteral("NOT"), QStringLiteral("NEAR") };
     QStringList terms;
     for (auto it = word.globalMatch(query); it.hasNext();) {
         const QString w = it.next().captured();
@@ -43,7 +43,8 @@ QStringList highlightTerms(const QString &query)
     return terms;
 }
 
-LibraryView::LibraryView(QWidget *parent) : QWidget(parent)
+LibraryView::LibraryView(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("LibraryView"));
     setAcceptDrops(true);
@@ -64,7 +65,7 @@ LibraryView::LibraryView(QWidget *parent) : QWidget(parent)
     m_results->setAlternatingRowColors(true);
     m_tree = new QTreeWidget(splitter);
     m_tree->setObjectName(QStringLiteral("DocumentTree"));
-    m_tree->setHeaderLabels({tr("Document"), tr("Pages"), tr("Status")});
+    m_tree->setHeaderLabels({ tr("Document"), tr("Pages"), tr("Status") });
     m_tree->header()->setStretchLastSection(false);
     m_tree->header()->setSectionResizeMode(0, QHeaderView::Stretch);
     m_errors = new QListWidget(splitter);
@@ -120,7 +121,10 @@ void LibraryView::setWorkbench(std::shared_ptr<app::Workbench> workbench)
         m_status->setText(tr("Library: %1").arg(m_workbench->databasePath()));
 }
 
-void LibraryView::showMessage(const QString &text) { m_status->setText(text); }
+void LibraryView::showMessage(const QString &text)
+{
+    m_status->setText(text);
+}
 
 void LibraryView::refresh()
 {
@@ -133,18 +137,32 @@ void LibraryView::refresh()
             for (const app::DocumentInfo &d : docs) {
                 auto *item = new QTreeWidgetItem(parent);
                 item->setText(0, d.title.isEmpty() ? d.path.section(QLatin1Char('/'), -1) : d.title);
-                item->setToolTip(0, d.path);
+                // Where it is (a message of a mailbox, an attachment) and, for an email, who sent it when.
+                QString where = d.part.isEmpty() ? d.path : tr("%1\n%2").arg(d.path, d.part);
+                if (d.message)
+                    where += tr("\nFrom %1, %2").arg(d.message->from, d.message->date);
+                item->setToolTip(0, where);
                 item->setText(1, QString::number(d.pageCount));
                 item->setTextAlignment(1, Qt::AlignRight | Qt::AlignVCenter);
-                item->setText(2, d.status);
+                // A scan says so, with how sure the recognition was.
+                if (d.ocrPages > 0) {
+                    item->setText(2, tr("OCR %1%").arg(qRound(d.ocrConfidence)));
+                    item->setToolTip(2,
+                        tr("%1 of %2 pages recognised from their image (OCR), mean confidence %3%")
+                            .arg(d.ocrPages)
+                            .arg(d.pageCount)
+                            .arg(qRound(d.ocrConfidence)));
+                } else {
+                    item->setText(2, d.status);
+                }
                 item->setData(0, kDocumentRole, QVariant::fromValue<qint64>(d.id));
             }
         };
-        auto *all = new QTreeWidgetItem(m_tree, {tr("All documents")});
+        auto *all = new QTreeWidgetItem(m_tree, { tr("All documents") });
         addDocuments(all, m_workbench->documents());
         all->setText(1, QString::number(all->childCount()));
         for (const app::CollectionInfo &c : m_workbench->collections()) {
-            auto *item = new QTreeWidgetItem(m_tree, {c.name, QString::number(c.documentCount)});
+            auto *item = new QTreeWidgetItem(m_tree, { c.name, QString::number(c.documentCount) });
             addDocuments(item, m_workbench->documents(c.name));
         }
         all->setExpanded(true);
@@ -156,7 +174,10 @@ void LibraryView::refresh()
     }
 }
 
-QString LibraryView::statusText() const { return m_status->text(); }
+QString LibraryView::statusText() const
+{
+    return m_status->text();
+}
 
 void LibraryView::focusSearch()
 {
@@ -189,8 +210,8 @@ void LibraryView::search(const QString &query)
         item->setData(kDocumentRole, QVariant::fromValue<qint64>(hit.documentId));
         item->setData(kPageRole, hit.pageNumber);
     }
-    m_status->setText(hits.empty() ? tr("No pages match “%1”.").arg(query)
-                                   : tr("%n page(s) match.", nullptr, int(hits.size())));
+    m_status->setText(
+        hits.empty() ? tr("No pages match “%1”.").arg(query) : tr("%n page(s) match.", nullptr, int(hits.size())));
 }
 
 bool LibraryView::ingest(const QStringList &paths)
@@ -211,10 +232,13 @@ bool LibraryView::ingest(const QStringList &paths)
         QString error;
         try {
             const auto progress = [self](const app::IngestProgress &p) {
-                QMetaObject::invokeMethod(self, [self, p] {
-                    if (self)
-                        self->showIngestProgress(p.filesDone, p.filesTotal, p.pagesStored, p.currentFile);
-                }, Qt::QueuedConnection);
+                QMetaObject::invokeMethod(
+                    self,
+                    [self, p] {
+                        if (self)
+                            self->showIngestProgress(p.filesDone, p.filesTotal, p.pagesStored, p.currentFile);
+                    },
+                    Qt::QueuedConnection);
             };
             const app::IngestSummary summary = workbench->ingest(paths, progress, cancelFlag.get());
             added = summary.added + summary.replaced;
@@ -224,10 +248,13 @@ bool LibraryView::ingest(const QStringList &paths)
             error = QString::fromUtf8(e.what());
             log::get("ui")->error("ingest failed: {}", e.what());
         }
-        QMetaObject::invokeMethod(self, [self, added, failed, cancelled, error] {
-            if (self)
-                self->finishIngest(added, failed, cancelled, error);
-        }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            self,
+            [self, added, failed, cancelled, error] {
+                if (self)
+                    self->finishIngest(added, failed, cancelled, error);
+            },
+            Qt::QueuedConnection);
     });
     m_thread->start();
     return true;
