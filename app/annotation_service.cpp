@@ -1,13 +1,18 @@
 // Annotations made and changed through the store, and their export and import formats.
 #include "app/annotation_service.h"
 
+#include "app/document_titles.h"
+#include "app/page_numbers.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "ingest/page_words.h"
 
 #include <nlohmann/json.hpp>
 
+#include <QHash>
 #include <QStringList>
+
+#include <memory>
 
 namespace nw::app {
 namespace {
@@ -15,6 +20,9 @@ namespace {
 const QStringList kCsvColumns = {QStringLiteral("document_sha256"), QStringLiteral("page"), QStringLiteral("kind"),
                                  QStringLiteral("rects"), QStringLiteral("color"), QStringLiteral("quote"),
                                  QStringLiteral("note"), QStringLiteral("tags")};
+// For people reading the file; an import matches by document_sha256 and page and ignores them.
+const QStringList kCsvPlaceColumns = {QStringLiteral("document_title"), QStringLiteral("document_path"),
+                                      QStringLiteral("page_label")};
 
 QString rectsText(const std::vector<QRectF> &rects)
 {
@@ -170,6 +178,40 @@ bool AnnotationService::update(std::int64_t id, const QString &note, const QStri
 
 bool AnnotationService::remove(std::int64_t id) { return m_annotations.remove(id); }
 
+AnnotationPlaces AnnotationService::places()
+{
+    struct Known {
+        std::optional<DocumentInfo> document;
+        QStringList labels;
+    };
+    auto known = std::make_shared<QHash<QString, Known>>();
+    auto titles = std::make_shared<QHash<std::int64_t, QString>>(distinctTitles(m_library.documents()));
+    return [this, known, titles](const Annotation &a) {
+        auto it = known->find(a.documentSha256);
+        if (it == known->end()) {
+            Known k;
+            k.document = m_library.findDocumentBySha256(a.documentSha256);
+            if (k.document)
+                k.labels = m_library.pageLabels(k.document->id);
+            it = known->insert(a.documentSha256, k);
+        }
+        AnnotationPlace place;
+        if (!it->document)
+            return place;
+        place.inLibrary = true;
+        place.title = titles->value(it->document->id, plainTitle(*it->document));
+        place.path = it->document->path;
+        if (a.page >= 1 && a.page <= it->labels.size())
+            place.pageLabel = it->labels[a.page - 1];
+        return place;
+    };
+}
+
+QByteArray AnnotationService::exportAnnotations(const std::vector<Annotation> &annotations, AnnotationFormat format)
+{
+    return app::exportAnnotations(annotations, format, places());
+}
+
 AnnotationFormat parseAnnotationFormat(const QString &name)
 {
     if (name == QLatin1String("json"))
@@ -181,8 +223,9 @@ AnnotationFormat parseAnnotationFormat(const QString &name)
     fail("unknown format '{}': use json, csv or md", name.toStdString());
 }
 
-QByteArray exportAnnotations(const std::vector<Annotation> &annotations, AnnotationFormat format)
+QByteArray exportAnnotations(const std::vector<Annotation> &annotations, AnnotationFormat format, const AnnotationPlaces &places)
 {
+    const auto placeOf = [&places](const Annotation &a) { return places ? places(a) : AnnotationPlace{}; };
     switch (format) {
     case AnnotationFormat::Json: {
         nlohmann::json array = nlohmann::json::array();
@@ -193,25 +236,33 @@ QByteArray exportAnnotations(const std::vector<Annotation> &annotations, Annotat
             nlohmann::json tags = nlohmann::json::array();
             for (const QString &t : a.tags)
                 tags.push_back(t.toStdString());
-            array.push_back({{"id", a.id},
-                             {"document_sha256", a.documentSha256.toStdString()},
-                             {"page", a.page},
-                             {"kind", a.kind.toStdString()},
-                             {"rects", rects},
-                             {"color", a.color.toStdString()},
-                             {"quote", a.quote.toStdString()},
-                             {"note", a.note.toStdString()},
-                             {"tags", tags},
-                             {"created", a.created.toStdString()},
-                             {"updated", a.updated.toStdString()}});
+            nlohmann::json entry = {{"id", a.id},
+                                    {"document_sha256", a.documentSha256.toStdString()},
+                                    {"page", a.page},
+                                    {"kind", a.kind.toStdString()},
+                                    {"rects", rects},
+                                    {"color", a.color.toStdString()},
+                                    {"quote", a.quote.toStdString()},
+                                    {"note", a.note.toStdString()},
+                                    {"tags", tags},
+                                    {"created", a.created.toStdString()},
+                                    {"updated", a.updated.toStdString()}};
+            if (const AnnotationPlace place = placeOf(a); place.inLibrary) {
+                entry["document_title"] = place.title.toStdString();
+                entry["document_path"] = place.path.toStdString();
+                entry["page_label"] = place.pageLabel.toStdString();
+            }
+            array.push_back(std::move(entry));
         }
         return QByteArray::fromStdString(array.dump(2) + "\n");
     }
     case AnnotationFormat::Csv: {
-        QString out = kCsvColumns.join(QLatin1Char(',')) + QLatin1Char('\n');
+        QString out = (kCsvColumns + kCsvPlaceColumns).join(QLatin1Char(',')) + QLatin1Char('\n');
         for (const store::Annotation &a : annotations) {
+            const AnnotationPlace place = placeOf(a);
             const QStringList fields = {a.documentSha256, QString::number(a.page), a.kind, rectsText(a.rects), a.color,
-                                        a.quote, a.note, a.tags.join(QLatin1Char(';'))};
+                                        a.quote, a.note, a.tags.join(QLatin1Char(';')), place.title, place.path,
+                                        place.pageLabel};
             QStringList escaped;
             for (const QString &f : fields)
                 escaped << csvField(f);
@@ -223,11 +274,15 @@ QByteArray exportAnnotations(const std::vector<Annotation> &annotations, Annotat
         QString out = QStringLiteral("# Annotations\n");
         QString document;
         for (const store::Annotation &a : annotations) {
+            const AnnotationPlace place = placeOf(a);
             if (a.documentSha256 != document) {
                 document = a.documentSha256;
-                out += QStringLiteral("\n## Document %1\n\n").arg(document.left(12));
+                if (place.inLibrary)
+                    out += QStringLiteral("\n## %1\n\n%2\n\n").arg(place.title, place.path);
+                else
+                    out += QStringLiteral("\n## Document %1 (not in this library)\n\n").arg(document.left(12));
             }
-            out += QStringLiteral("- p. %1, %2").arg(a.page).arg(a.kind);
+            out += QStringLiteral("- %1, %2").arg(pageCitation(a.page, place.pageLabel), a.kind);
             if (!a.quote.isEmpty())
                 out += QStringLiteral(": \u201C%1\u201D").arg(a.quote.simplified());
             if (!a.note.isEmpty())
@@ -275,15 +330,17 @@ std::vector<store::Annotation> parseAnnotations(const QByteArray &data, Annotati
     if (format == AnnotationFormat::Markdown)
         fail("annotations: Markdown is for reading; import JSON or CSV");
     const auto records = parseCsv(QString::fromUtf8(data));
-    if (records.empty() || records.front() != kCsvColumns)
-        fail("annotations CSV: the first line must be the header {}", kCsvColumns.join(QLatin1Char(',')).toStdString());
+    const bool withPlaces = !records.empty() && records.front() == kCsvColumns + kCsvPlaceColumns;
+    if (records.empty() || (records.front() != kCsvColumns && !withPlaces))
+        fail("annotations CSV: the first line must be the header {}", (kCsvColumns + kCsvPlaceColumns).join(QLatin1Char(',')).toStdString());
+    const qsizetype columns = withPlaces ? kCsvColumns.size() + kCsvPlaceColumns.size() : kCsvColumns.size();
     for (std::size_t i = 1; i < records.size(); ++i) {
         const QStringList &f = records[i];
         const int line = static_cast<int>(i) + 1;
         if (f.size() == 1 && f.front().isEmpty())
             continue;
-        if (f.size() != kCsvColumns.size())
-            fail("annotations CSV line {}: {} fields, expected {}", line, f.size(), kCsvColumns.size());
+        if (f.size() != columns)
+            fail("annotations CSV line {}: {} fields, expected {}", line, f.size(), columns);
         store::Annotation a;
         a.documentSha256 = f[0];
         bool ok = false;

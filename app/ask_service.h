@@ -48,7 +48,8 @@ struct AskResult {
     std::vector<Citation> citations;   // what the answer relies on
     std::vector<QuoteCheck> quotes;    // each quote of a generated answer, supported or not
     std::vector<Source> sources;       // what went into the prompt
-    int droppedSources = 0;
+    int droppedSources = 0;            // the lowest-ranked sources, left out to fit the context
+    bool bestSourceCut = false;        // even the best page did not fit: only its cited passage went in
 
     QString model;                     // file name, "" without one
     QString chatFamily;                // "llama-3", ...
@@ -104,11 +105,12 @@ public:
     // asked for without a GPU); the model loaded before is gone either way.
     void loadModel(const ModelSettings &settings);
     void unloadModel();
-    // A new cache in another mode (the model stays); throws nw::Error when the mode does not fit.
-    void setKvMode(const QString &kvMode);
+    // A new cache in another KV mode ("" the model's default) and context (contextTokensFor) —
+    // the weights stay; throws nw::Error when the mode does not fit (the old cache stays then).
+    void setCache(const QString &kvMode, std::int64_t contextTokens);
     ModelStatus modelStatus() const;
     // The loaded model's memory snapshot (empty without one). Lock-free on the engine side, so a
-    // GUI timer may call it while another thread generates (not while loadModel/setKvMode run).
+    // GUI timer may call it while another thread generates (not while loadModel/setCache run).
     MemoryStats memoryStats() const;
 
     // Answers from `library` (a connection of the calling thread).

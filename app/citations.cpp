@@ -1,6 +1,7 @@
 // Sentence spans, word boxes, section headings and quote checks over page text.
 #include "app/citations.h"
 
+#include "app/page_numbers.h"
 #include "common/error.h"
 
 #include <QRegularExpression>
@@ -102,7 +103,7 @@ Citation citationFromJson(const nlohmann::json &j)
 QString citationLabel(const Citation &c)
 {
     QString label = c.title;
-    label += QStringLiteral(", p. ") + (c.pageLabel.isEmpty() ? QString::number(c.page) : c.pageLabel);
+    label += QStringLiteral(", ") + pageCitation(c.page, c.pageLabel);
     if (!c.section.isEmpty())
         label += QStringLiteral(", §") + c.section;
     return label;

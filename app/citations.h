@@ -33,7 +33,8 @@ struct Citation {
 
 nlohmann::json citationToJson(const Citation &citation);
 Citation citationFromJson(const nlohmann::json &json); // throws nw::Error on a malformed object
-// "GPL-3, p. 7, §6. Conveying Non-Source Forms"
+// "GPL-3, p. 7, §6. Conveying Non-Source Forms"; "libtasn1, p. 7 (file page 10)" where the printed
+// page label and the page's place in the file differ (app/page_numbers.h)
 QString citationLabel(const Citation &citation);
 
 struct TextSpan {

@@ -45,7 +45,7 @@ void printKvPlannerTable(QTextStream &out)
                 const auto figures = kvModeFigures(arch.hp, ctx);
                 row += QStringLiteral(" %1").arg(formatBytes(figures[m].usedBytes), 11);
             }
-            row += QStringLiteral(" %1").arg(QStringLiteral("%1x").arg(modes[m].savingVsMha, 0, 'f', 1), 11);
+            row += QStringLiteral(" %1").arg(formatSaving(modes[m].savingVsMha), 11);
             out << row << '\n';
         }
     }

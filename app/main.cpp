@@ -28,6 +28,7 @@ QStringList argumentList(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    nw::app::ensureRuntimeDirectory();
     const nw::app::Invocation invocation = nw::app::parseInvocation(argumentList(argc, argv));
     if (invocation.kind == nw::app::Invocation::Kind::Subcommand && invocation.subcommand == QLatin1String("needle")) {
         // The needle heatmaps draw text into PNGs, which needs a QGuiApplication; it shows no

@@ -60,12 +60,16 @@ QColor needleAccuracyColor(double accuracy)
     return QColor(mix(from.red(), to.red()), mix(from.green(), to.green()), mix(from.blue(), to.blue()));
 }
 
+QString needleCacheBytesText(std::uint64_t bytes, std::int64_t tokens)
+{
+    return QStringLiteral("%1 for %2 tokens in cache").arg(formatBytes(bytes)).arg(tokens);
+}
+
 QString needleHeatmapTitle(const NeedleGrid &grid)
 {
     QString title = QStringLiteral("KV %1 · %2 B/token").arg(QString::fromStdString(grid.mode)).arg(grid.kvBytesPerToken);
     if (grid.kvBytesTotal > 0)
-        title += QStringLiteral(" · %1 at %2 tokens")
-                     .arg(formatBytes(grid.kvBytesTotal), QString::fromStdString(formatTokenCount(grid.kvBytesTotalLength)));
+        title += QStringLiteral(" · %1").arg(needleCacheBytesText(grid.kvBytesTotal, grid.kvBytesTotalTokens));
     if (grid.ppl)
         title += QStringLiteral(" · PPL %1").arg(*grid.ppl, 0, 'f', 2);
     return title;

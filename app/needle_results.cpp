@@ -228,6 +228,8 @@ NeedleGrid needleGrid(const NeedleResults &results, const std::string &mode, con
         if (t.kvBytesTotal > g.kvBytesTotal) {
             g.kvBytesTotal = t.kvBytesTotal;
             g.kvBytesTotalLength = t.length;
+            // The engine counts bytes per cached token, so the bytes give the tokens exactly.
+            g.kvBytesTotalTokens = t.kvBytesPerToken ? static_cast<std::int64_t>(t.kvBytesTotal / t.kvBytesPerToken) : 0;
         }
     }
     if (const NeedlePerplexity *p = results.findPerplexity(mode))

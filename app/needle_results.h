@@ -91,7 +91,8 @@ struct NeedleGrid {
     std::vector<NeedleCell> cells;     // [depths.size()][lengths.size()], row-major
     std::uint64_t kvBytesPerToken = 0;
     std::uint64_t kvBytesTotal = 0;    // the largest total seen (the longest haystack)
-    std::int64_t kvBytesTotalLength = 0;
+    std::int64_t kvBytesTotalLength = 0; // the haystack length of that trial
+    std::int64_t kvBytesTotalTokens = 0; // the tokens in its cache then (prompt and answer): the bytes' own count
     std::optional<double> ppl;
 
     const NeedleCell &cell(std::size_t depthRow, std::size_t lengthColumn) const

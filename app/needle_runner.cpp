@@ -1,6 +1,7 @@
 // The needle harness's run loop, its summary table and JSON.
 #include "app/needle_runner.h"
 
+#include "app/ask_report.h"
 #include "app/ingest_progress.h"
 #include "app/needle_heatmap.h"
 #include "common/error.h"
@@ -277,8 +278,7 @@ QString needleSummaryTable(const NeedleRunOutcome &outcome)
     for (const NeedleGrid &g : outcome.grids) {
         const NeedleCell all = g.total();
         QStringList row{QString::fromStdString(g.mode), QString::number(g.kvBytesPerToken),
-                        g.kvBytesTotal ? QStringLiteral("%1 KiB").arg(static_cast<double>(g.kvBytesTotal) / 1024.0, 0, 'f', 1)
-                                       : QStringLiteral("-"),
+                        g.kvBytesTotal ? formatBytes(g.kvBytesTotal) : QStringLiteral("-"),
                         g.ppl ? QString::number(*g.ppl, 'f', 3) : QStringLiteral("-"),
                         all.trials ? QStringLiteral("%1 %").arg(100.0 * all.exactRate(), 0, 'f', 1) : QStringLiteral("-"),
                         all.trials ? QStringLiteral("%1 %").arg(100.0 * all.lenientRate(), 0, 'f', 1) : QStringLiteral("-"),
@@ -332,6 +332,7 @@ nlohmann::json needleSummaryJson(const NeedleRunOutcome &outcome, const QString 
                          {"kv_bytes_per_token", g.kvBytesPerToken},
                          {"kv_bytes_total", g.kvBytesTotal},
                          {"kv_bytes_total_length", g.kvBytesTotalLength},
+                         {"kv_bytes_total_tokens", g.kvBytesTotalTokens},
                          {"ppl", ppl ? nlohmann::json(ppl->ppl) : nlohmann::json(nullptr)},
                          {"ppl_error", ppl ? nlohmann::json(ppl->error) : nlohmann::json(nullptr)},
                          {"trials", all.trials},

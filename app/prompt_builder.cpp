@@ -47,25 +47,25 @@ static QString render(const ChatTemplate &chat, const QString &question, const s
 BuiltPrompt buildPrompt(const ChatTemplate &chat, const QString &question, const std::vector<Source> &sources,
                         int budgetTokens, const TokenCounter &count)
 {
+    // The best sources first, as many as fit: once one does not fit, it and every source ranked
+    // below it are left out (a lower-ranked source never takes the place of a better one).
     BuiltPrompt built;
     std::vector<Source> kept;
+    built.text = render(chat, question, kept);
+    built.tokens = count(built.text);
     for (const Source &source : sources) {
         kept.push_back(source);
         const QString text = render(chat, question, kept);
         const int tokens = count(text);
         if (tokens > budgetTokens) {
             kept.pop_back();
-            ++built.droppedSources;
-            continue;
+            break;
         }
         built.text = text;
         built.tokens = tokens;
     }
-    built.sources = kept;
-    if (built.text.isEmpty()) {
-        built.text = render(chat, question, kept);
-        built.tokens = count(built.text);
-    }
+    built.droppedSources = static_cast<int>(sources.size() - kept.size());
+    built.sources = std::move(kept);
     return built;
 }
 

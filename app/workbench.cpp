@@ -2,6 +2,8 @@
 // under one mutex, and the ask → record flow.
 #include "app/workbench.h"
 
+#include "app/document_titles.h"
+#include "app/page_numbers.h"
 #include "common/assert.h"
 #include "common/error.h"
 #include "ingest/page_words.h"
@@ -43,6 +45,12 @@ PageRecord Workbench::requirePage(std::int64_t documentId, int pageNumber)
 {
     return m_library->requirePage(documentId, pageNumber);
 }
+
+QStringList Workbench::pageLabels(std::int64_t documentId) { return m_library->pageLabels(documentId); }
+
+int Workbench::resolvePage(std::int64_t documentId, const QString &text) { return requirePageOf(*m_library, documentId, text); }
+
+QHash<std::int64_t, QString> Workbench::documentTitles() { return distinctTitles(m_library->documents()); }
 
 std::vector<WordBox> Workbench::wordBoxes(std::int64_t documentId, int pageNumber)
 {
@@ -106,18 +114,21 @@ void Workbench::loadModel()
         return;
     }
     ModelSettings sameModel = wanted;
-    sameModel.kvMode = m_loaded ? m_loaded->kvMode : QString();
-    if (m_loaded && *m_loaded == sameModel && !wanted.kvMode.isEmpty()) {
-        // Only the KV mode changed: a new cache, the same weights. A mode that does not fit
-        // leaves the old cache in place.
+    if (m_loaded) {
+        sameModel.kvMode = m_loaded->kvMode;
+        sameModel.contextTokens = m_loaded->contextTokens;
+    }
+    if (m_loaded && *m_loaded == sameModel) {
+        // Only the KV mode or the context changed: a new cache, the same weights. A mode that
+        // does not fit leaves the old cache in place.
         publish(false);
         try {
-            m_asker.setKvMode(wanted.kvMode);
+            m_asker.setCache(wanted.kvMode, wanted.contextTokens);
         } catch (...) {
             publish(true);
             throw;
         }
-        m_loaded->kvMode = wanted.kvMode;
+        m_loaded = wanted;
         publish(true);
         return;
     }
@@ -134,14 +145,28 @@ void Workbench::setKvMode(const QString &mode)
     ModelSettings settings = modelSettings();
     if (settings.path.isEmpty())
         fail("no model is loaded: a KV mode applies to a model (give --model)");
-    const QString before = settings.kvMode;
-    settings.kvMode = mode;
-    setModel(settings);
+    ModelSettings changed = settings;
+    changed.kvMode = mode;
+    apply(changed, settings);
+}
+
+void Workbench::setContextTokens(std::int64_t tokens)
+{
+    ModelSettings settings = modelSettings();
+    if (settings.path.isEmpty())
+        fail("no model is loaded: a context applies to a model (give --model)");
+    ModelSettings changed = settings;
+    changed.contextTokens = tokens;
+    apply(changed, settings);
+}
+
+void Workbench::apply(const ModelSettings &changed, const ModelSettings &before)
+{
+    setModel(changed);
     try {
         loadModel();
     } catch (...) {
-        settings.kvMode = before; // the next question runs with the mode that works
-        setModel(settings);
+        setModel(before); // the next question runs with the settings that work
         throw;
     }
 }

@@ -17,6 +17,7 @@
 #include "app/model_settings.h"
 #include "app/session_service.h"
 
+#include <QHash>
 #include <QString>
 #include <QStringList>
 
@@ -57,6 +58,13 @@ public:
     std::optional<DocumentInfo> findDocumentBySha256(const QString &sha256);
     std::optional<PageRecord> findPage(std::int64_t documentId, int pageNumber);
     PageRecord requirePage(std::int64_t documentId, int pageNumber); // throws nw::Error naming the page
+    // Every page's printed label, in page order ("" where none is printed; app/page_numbers.h).
+    QStringList pageLabels(std::int64_t documentId);
+    // The physical page (1-based) a user's page text names — a printed label, or #N — or nw::Error
+    // naming the pages the document has.
+    int resolvePage(std::int64_t documentId, const QString &text);
+    // Document id → the title it goes by, distinct within the library (app/document_titles.h).
+    QHash<std::int64_t, QString> documentTitles();
     // Where each word of a page sits (from the cache, else from the PDF now); throws nw::Error
     // when the page is unknown or its file is gone or changed. Text documents have none.
     std::vector<WordBox> wordBoxes(std::int64_t documentId, int pageNumber);
@@ -77,8 +85,11 @@ public:
     // nothing when it already is; a new cache when only the KV mode changed. Throws nw::Error;
     // after a failed load no model is loaded.
     void loadModel();
-    // The settings' KV mode changed and applied now; throws nw::Error without a model.
+    // The settings' KV mode (or context: 0 takes contextTokensFor's default) changed and applied
+    // now, in a new cache of the same weights; throws nw::Error without a model, and keeps the
+    // settings that worked when the new ones do not.
     void setKvMode(const QString &mode);
+    void setContextTokens(std::int64_t tokens);
     ModelStatus modelStatus() const;
     // The loaded model's KV memory (lock-free on the engine side: a GUI timer may poll it while
     // another thread answers); while a model loads, the last snapshot; empty without a model.
@@ -98,6 +109,7 @@ public:
 
 private:
     store::LibraryStore &askLibrary();
+    void apply(const ModelSettings &changed, const ModelSettings &before);
     void publish(bool ready); // under m_mutex: whether memoryStats may read the engine
 
     QString m_databasePath;

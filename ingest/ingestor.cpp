@@ -595,8 +595,10 @@ IngestSummary Ingestor::run(const QStringList &paths)
         case FileStatus::NotDone: ++summary.notDone; break;
         case FileStatus::Skipped: ++summary.skipped; break;
         }
+        // The front end reports failures to the user (the CLI's summary, the window's list); the
+        // log keeps them at info, so a terminal does not show each one twice.
         if (outcome.status == FileStatus::Failed)
-            logger->warn("{}: {}", outcome.path.toStdString(), outcome.reason.toStdString());
+            logger->info("{}: {}", outcome.path.toStdString(), outcome.reason.toStdString());
     }
     summary.pagesStored = progress.pagesStored;
     summary.seconds = static_cast<double>(clock.nsecsElapsed()) * 1e-9;

@@ -4,6 +4,7 @@
 
 #include "app/annotation_service.h"
 #include "app/citations.h"
+#include "app/page_numbers.h"
 #include "common/error.h"
 #include "ingest/page_words.h"
 #include "store/library_store.h"
@@ -47,7 +48,7 @@ int add(const QCommandLineParser &parser, store::LibraryStore &library, CommandI
     store::Annotation a;
     const std::int64_t documentId = integerValue(parser, QStringLiteral("doc"), 0);
     a.documentSha256 = shaOfDocument(library, documentId);
-    a.page = int(integerValue(parser, QStringLiteral("page"), 0));
+    a.page = requirePageOf(library, documentId, parser.value(QStringLiteral("page"))); // a page it has, or an error
     a.kind = parser.value(QStringLiteral("kind"));
     a.color = parser.value(QStringLiteral("color"));
     a.quote = parser.value(QStringLiteral("quote"));
@@ -59,12 +60,14 @@ int add(const QCommandLineParser &parser, store::LibraryStore &library, CommandI
         const store::PageRecord page = library.requirePage(documentId, a.page);
         const qsizetype at = page.text.indexOf(a.quote);
         if (at < 0)
-            fail("the quote is not on page {} of document {} (copy it exactly, or give --rect)", a.page, documentId);
+            fail("the quote is not on {} of document {} (copy it exactly, or give --rect)",
+                 pageCitation(a.page, page.label).toStdString(), documentId);
         a.rects = boxesForSpan(ingest::pageWordBoxes(library, documentId, a.page), {static_cast<int>(at), static_cast<int>(a.quote.size())});
     }
     store::AnnotationStore annotations(library.database());
     const std::int64_t id = annotations.add(a);
-    io.out << "annotation " << id << " added to page " << a.page << " of document " << documentId << '\n';
+    const QString label = library.pageLabels(documentId).value(a.page - 1);
+    io.out << "annotation " << id << " added to " << pageCitation(a.page, label) << " of document " << documentId << '\n';
     return ExitOk;
 }
 
@@ -75,20 +78,25 @@ Command annotationsCommand()
     return {
         .name = QStringLiteral("annotations"),
         .summary = QStringLiteral("List, add, export and import highlights and notes."),
-        .usage = QStringLiteral("[list | add | export | import FILE] [--format json|csv|md] [--doc ID] [--page N] [--db FILE]"),
+        .usage = QStringLiteral("[list | add | export | import FILE] [--format json|csv|md] [--doc ID [--page PAGE]] [--db FILE]"),
         .description = QStringLiteral(
             "Annotations are highlights (rectangles in PDF points, a colour, the quoted text) and notes with tags, kept "
-            "with the document's content hash so they survive moving or re-ingesting the file. 'add --doc ID --page N' "
+            "with the document's content hash so they survive moving or re-ingesting the file. 'add --doc ID --page PAGE' "
             "takes --rect \"x y w h\" (repeatable) or --quote TEXT (its words are found on the page), and --note, --tag, "
             "--color, --kind highlight|note. 'export' writes --format json (default), csv or md to stdout or --output; "
-            "'import FILE' reads json or csv and skips annotations already present."),
+            "'import FILE' reads json or csv and skips annotations already present. Pages are named as the "
+            "document prints them (--page vii, --page 7), or #N for the Nth page of the file; lists and exports "
+            "name each document by title and path and each page by its label, with the file's page beside it "
+            "where the two differ."),
         .configure =
             [](QCommandLineParser &parser) {
                 addDatabaseOption(parser);
                 addJsonOption(parser);
                 parser.addOption({QStringLiteral("format"), QStringLiteral("json, csv or md."), QStringLiteral("FORMAT")});
                 parser.addOption({QStringLiteral("doc"), QStringLiteral("Document id."), QStringLiteral("ID")});
-                parser.addOption({QStringLiteral("page"), QStringLiteral("Page number (from 1)."), QStringLiteral("N")});
+                parser.addOption({QStringLiteral("page"),
+                                  QStringLiteral("The page as printed on it (7, vii), or #N for the Nth page of the file; needs --doc."),
+                                  QStringLiteral("PAGE")});
                 parser.addOption({QStringLiteral("kind"), QStringLiteral("highlight (default) or note."), QStringLiteral("KIND"),
                                   QStringLiteral("highlight")});
                 parser.addOption({QStringLiteral("rect"), QStringLiteral("Rectangle \"x y width height\" in points."), QStringLiteral("RECT")});
@@ -99,7 +107,7 @@ Command annotationsCommand()
                 parser.addOption({QStringLiteral("output"), QStringLiteral("Write the export to this file."), QStringLiteral("FILE")});
                 parser.addPositionalArgument(QStringLiteral("action"), QStringLiteral("list (default), add, export or import FILE."));
             },
-        .numbers = {NumericOption::documentId(), {QStringLiteral("page"), NumberKind::Integer, 1, 1 << 24}},
+        .numbers = {NumericOption::documentId()}, // --page is a printed label (app/page_numbers.h)
         .run =
             [](const QCommandLineParser &parser, CommandIo &io) {
                 const QStringList args = parser.positionalArguments();
@@ -109,8 +117,11 @@ Command annotationsCommand()
                 store::AnnotationFilter filter;
                 if (parser.isSet(QStringLiteral("doc")) && action != QLatin1String("add"))
                     filter.documentSha256 = shaOfDocument(library, integerValue(parser, QStringLiteral("doc"), 0));
-                if (parser.isSet(QStringLiteral("page")) && action != QLatin1String("add"))
-                    filter.page = int(integerValue(parser, QStringLiteral("page"), 0));
+                if (parser.isSet(QStringLiteral("page")) && action != QLatin1String("add")) {
+                    if (!parser.isSet(QStringLiteral("doc")))
+                        throw UsageError("--page needs --doc: pages are named as each document prints them");
+                    filter.page = requirePageOf(library, integerValue(parser, QStringLiteral("doc"), 0), parser.value(QStringLiteral("page")));
+                }
                 if (parser.isSet(QStringLiteral("tag")) && action != QLatin1String("add"))
                     filter.tag = parser.value(QStringLiteral("tag"));
 
@@ -121,7 +132,8 @@ Command annotationsCommand()
                                                : parser.isSet(QStringLiteral("json")) || action == QLatin1String("export")
                                                    ? QStringLiteral("json")
                                                    : QStringLiteral("md");
-                    const QByteArray data = exportAnnotations(annotations.list(filter), parseAnnotationFormat(formatName));
+                    const QByteArray data = AnnotationService(library).exportAnnotations(annotations.list(filter),
+                                                                                        parseAnnotationFormat(formatName));
                     if (parser.isSet(QStringLiteral("output"))) {
                         QSaveFile file(parser.value(QStringLiteral("output")));
                         if (!file.open(QIODevice::WriteOnly) || file.write(data) != data.size() || !file.commit())

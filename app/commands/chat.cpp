@@ -27,9 +27,9 @@ QString statusLine(const Workbench &workbench, double tokensPerSecond = -1)
     const ModelStatus s = workbench.modelStatus();
     if (!s.loaded)
         return QStringLiteral("[extractive answers, no model · /help]");
-    QString line = QStringLiteral("[%1 · KV %2: %3 used / %4 reserved · %5x vs MHA f16 · context %6/%7 tokens")
+    QString line = QStringLiteral("[%1 · KV %2: %3 used / %4 reserved · %5 less than MHA f16 · context %6/%7 tokens")
                        .arg(QFileInfo(s.path).fileName(), s.kvMode, formatBytes(s.kvBytesUsed), formatBytes(s.kvBytesReserved))
-                       .arg(s.savingVsMha, 0, 'f', 1)
+                       .arg(formatSaving(s.savingVsMha))
                        .arg(s.tokensInCache)
                        .arg(s.contextTokens);
     if (tokensPerSecond >= 0)
@@ -46,6 +46,7 @@ const char *kHelp =
     "Ask a question, or:\n"
     "  /docs            the documents in the library (ids for --doc)\n"
     "  /kv MODE         switch the model's KV cache mode (full, mla, ...)\n"
+    "  /ctx N           the model's context in tokens (4096, 32k; auto: the default)\n"
     "  /mode retrieve|whole   best passages, or the selected documents whole\n"
     "  /save [FILE]     write this session as Markdown (default: session-ID.md)\n"
     "  /help            this text;  /quit (or Ctrl-D) leaves\n"
@@ -106,6 +107,21 @@ Command chatCommand()
                                 if (words.size() < 2)
                                     fail("/kv needs a mode: full, mla, ...");
                                 workbench.setKvMode(words[1]);
+                                status.printPlain(statusLine(workbench));
+                            } else if (command == QLatin1String("/ctx")) {
+                                if (words.size() < 2)
+                                    fail("/ctx needs a token count: 4096, 32k, or auto");
+                                std::int64_t tokens = 0; // auto: the workbench's default for the model
+                                if (words[1] != QLatin1String("auto")) {
+                                    const NumericOption rule = NumericOption::contextTokens();
+                                    const std::optional<std::int64_t> n = parseTokenCount(words[1]);
+                                    if (!n || *n < rule.min || *n > rule.max)
+                                        fail("/ctx needs a token count from {} to {} (4096, 32k) or auto, not '{}'",
+                                             static_cast<std::int64_t>(rule.min), static_cast<std::int64_t>(rule.max),
+                                             words[1].left(40).toStdString());
+                                    tokens = *n;
+                                }
+                                workbench.setContextTokens(tokens);
                                 status.printPlain(statusLine(workbench));
                             } else if (command == QLatin1String("/mode")) {
                                 if (words.size() < 2)
@@ -176,7 +192,10 @@ Command chatCommand()
                         sessionId = answer.sessionId;
                         status.printPlain(statusLine(workbench, decodeSpeed(result)));
                     } catch (const Error &e) {
-                        io.out << "error: " << e.what() << remedyHint(e.remedy()) << '\n';
+                        // In the chat the context changes without a restart.
+                        const QString hint = e.remedy() == Remedy::LargerContext ? QStringLiteral(" (raise it with /ctx N)")
+                                                                                 : remedyHint(e.remedy());
+                        io.out << "error: " << e.what() << hint << '\n';
                     }
                     io.out.flush();
                 }

@@ -4,6 +4,7 @@
 #include "app/ask_report.h"
 #include "app/commands/commands.h"
 #include "app/commands/device_option.h"
+#include "app/kv_plan.h"
 
 #include "common/error.h"
 #include "engine/arch_table.h"
@@ -116,6 +117,11 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
             {"mha_f16_bytes", mhaPerToken * static_cast<std::uint64_t>(ctx)},
             {"modes", modes},
         };
+        QStringList modeNames;
+        for (const KvModeFigures &f : figures)
+            modeNames << QString::fromStdString(f.spec.toString());
+        if (const QString note = kvReservedNote(hp, modeNames); !note.isEmpty())
+            report["reserved_note"] = note.toStdString();
         if (gpu) {
             report["device"] = {{"name", gpu->name}, {"free_bytes", gpu->freeBytes}, {"total_bytes", gpu->totalBytes}};
             for (std::size_t i = 0; i < figures.size(); ++i)
@@ -151,9 +157,15 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
     };
     row(QStringLiteral("MHA f16"), mhaPerToken, mhaPerToken * static_cast<std::uint64_t>(ctx), QStringLiteral("-"),
         QStringLiteral("1.00×"));
-    for (const KvModeFigures &f : figures)
+    QStringList modeNames;
+    for (const KvModeFigures &f : figures) {
         row(QString::fromStdString(f.spec.toString() + " " + rowTypeName(f.spec)), f.bytesPerToken, f.usedBytes,
-            formatBytes(f.reservedBytes), QString::fromStdString(formatSaving(f.savingVsMha)));
+            formatBytes(f.reservedBytes), formatSaving(f.savingVsMha));
+        modeNames << QString::fromStdString(f.spec.toString());
+    }
+    // "total" is what the tokens use; "allocated" what the paged cache takes for them.
+    if (const QString note = kvReservedNote(hp, modeNames); !note.isEmpty())
+        io.out << '\n' << note << '\n';
     if (gpu) {
         QStringList fitting;
         for (const KvModeFigures &f : figures)

@@ -84,7 +84,7 @@ Command libraryCommand()
         .description = QStringLiteral(
             "Without arguments, lists every document (id, pages, status, title, path, collections) and "
             "the files that could not be ingested, with the reason. 'remove ID...' deletes documents with "
-            "their pages and index entries.\n\nExit status: 0 on success, 1 when an ID is not in the "
+            "their pages and index entries.\n\nExit status: 0 on success, 1 when there is no library at the --db path or an ID is not in the "
             "library, 2 for a usage error."),
         .configure =
             [](QCommandLineParser &parser) {
@@ -119,8 +119,8 @@ Command libraryCommand()
                     return static_cast<int>(ExitUsage);
                 }
                 const QString dbPath = databasePath(parser);
-                if (!QFileInfo::exists(dbPath) && !ids.empty())
-                    fail("there is no library at {}", dbPath.toStdString());
+                if (!QFileInfo::exists(dbPath)) // a mistyped --db must not leave an empty library behind
+                    fail("there is no library at {}: add documents with 'needlework ingest' first", dbPath.toStdString());
                 store::LibraryStore library(dbPath);
                 if (ids.empty())
                     return listLibrary(library, parser.value(QStringLiteral("collection")), json, io);

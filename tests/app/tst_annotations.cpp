@@ -53,6 +53,7 @@ private slots:
     void roundTrip_data();
     void roundTrip();
     void csvLayout();
+    void placesNameDocumentsAndPages();
     void markdownIsForReading();
     void malformedInput_data();
     void malformedInput();
@@ -76,11 +77,40 @@ void TestAnnotations::csvLayout()
 {
     // RFC 4180 by hand: the quote holds a comma, quotes and a newline, so it is quoted with "" inside.
     const QString csv = QString::fromUtf8(exportAnnotations(sample(), AnnotationFormat::Csv));
-    const QString expectedFirst = QStringLiteral("document_sha256,page,kind,rects,color,quote,note,tags\n") + QString(64, QLatin1Char('e')) +
+    // The place columns come last, empty without a library to look the document up in.
+    const QString expectedFirst = QStringLiteral("document_sha256,page,kind,rects,color,quote,note,tags,document_title,document_path,page_label\n") +
+                                  QString(64, QLatin1Char('e')) +
                                   QStringLiteral(",12,highlight,54 90.5 120 11.5;54 102.5 60.25 11.5,#a0c4ff,"
                                                  "\"the \"\"Standard Version\"\", as defined,\nhere\",\"check with counsel, urgently\","
-                                                 "artistic;definitions\n");
+                                                 "artistic;definitions,,,\n");
     QVERIFY2(csv.startsWith(expectedFirst), qPrintable(csv));
+}
+
+void TestAnnotations::placesNameDocumentsAndPages()
+{
+    // What a library knows of each annotation's document: its title, path and the page's label.
+    const AnnotationPlaces places = [](const Annotation &a) {
+        AnnotationPlace p;
+        if (a.documentSha256.startsWith(QLatin1Char('e'))) {
+            p.inLibrary = true;
+            p.title = QStringLiteral("Artistic License 2.0");
+            p.path = QStringLiteral("/srv/licences/Artistic-2.0.pdf");
+            p.pageLabel = QStringLiteral("x");
+        }
+        return p;
+    };
+    const QString md = QString::fromUtf8(exportAnnotations(sample(), AnnotationFormat::Markdown, places));
+    QVERIFY2(md.contains(QStringLiteral("## Artistic License 2.0\n\n/srv/licences/Artistic-2.0.pdf\n\n- p. x (file page 12), highlight")),
+             qPrintable(md));
+    QVERIFY2(md.contains(QStringLiteral("## Document ffffffffffff (not in this library)")), qPrintable(md));
+    const QString json = QString::fromUtf8(exportAnnotations(sample(), AnnotationFormat::Json, places));
+    QVERIFY(json.contains(QStringLiteral("\"document_title\": \"Artistic License 2.0\"")));
+    QVERIFY(json.contains(QStringLiteral("\"page_label\": \"x\"")));
+    // Imports read both, with and without the place columns.
+    for (const AnnotationFormat f : {AnnotationFormat::Json, AnnotationFormat::Csv})
+        compare(parseAnnotations(exportAnnotations(sample(), f, places), f), sample());
+    const QByteArray oldCsv = "document_sha256,page,kind,rects,color,quote,note,tags\n" + QByteArray(64, 'f') + ",1,note,,#ffd54f,,plain,\n";
+    QCOMPARE(parseAnnotations(oldCsv, AnnotationFormat::Csv).size(), std::size_t(1));
 }
 
 void TestAnnotations::markdownIsForReading()

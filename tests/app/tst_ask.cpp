@@ -107,7 +107,7 @@ void TestAsk::modesAndErrors()
     request.question = QStringLiteral("  ");
     request.mode = AskMode::Retrieve;
     QVERIFY_THROWS_EXCEPTION(nw::Error, service.ask(library, request));
-    QVERIFY_THROWS_EXCEPTION(nw::Error, service.setKvMode(QStringLiteral("mla"))); // no model
+    QVERIFY_THROWS_EXCEPTION(nw::Error, service.setCache(QStringLiteral("mla"), 0)); // no model
     QVERIFY(!service.modelStatus().loaded);
     QVERIFY_THROWS_EXCEPTION(nw::Error, service.loadModel({.path = dir.filePath(QStringLiteral("missing.gguf"))}));
 }

@@ -4,6 +4,7 @@
 #include "store/library_store.h"
 #include "store/session_store.h"
 #include "cli_process.h"
+#include "tests/support/conformance_qt.h"
 
 #include <QFile>
 #include <QTemporaryDir>
@@ -15,6 +16,7 @@ private slots:
     void initTestCase();
     void scriptedChat();
     void endOfInputEndsCleanly();
+    void defaultContextAndCtxCommand(); // with stories260K
 
 private:
     nw::test::CliResult run(const QStringList &args, const QByteArray &input = {}) const
@@ -98,6 +100,34 @@ void TestChat::endOfInputEndsCleanly()
     QCOMPARE(early.code, 0);
     QVERIFY(early.outText().contains(QStringLiteral("error: nothing to save yet")));
     QVERIFY(early.outText().contains(QStringLiteral("/kv MODE")));
+}
+
+// stories260K was trained on 128 tokens, less than a prompt with a source needs: on the defaults
+// the chat still answers (the workbench's context policy), /ctx changes the context without a
+// restart, and a context too small for even the best source says so and how to fix it in the chat.
+void TestChat::defaultContextAndCtxCommand()
+{
+    const QString model = nw::test::findStories260K();
+    if (model.isEmpty())
+        QSKIP("no conformance models (../shared/conformance/models/stories260K.gguf)");
+    const QByteArray script = "What happens to patent licenses if I institute patent litigation?\n"
+                              "/ctx 2k\n"
+                              "/ctx lots\n"
+                              "/ctx 64\n"
+                              "What happens to patent licenses if I institute patent litigation?\n"
+                              "/ctx auto\n";
+    const nw::test::CliResult r =
+        run({QStringLiteral("chat"), QStringLiteral("--db"), m_db, QStringLiteral("--model"), model}, script);
+    QCOMPARE(r.code, 0);
+    const QString out = r.outText();
+    QVERIFY2(!out.contains(QStringLiteral("error: the prompt")), qPrintable(out)); // the default context holds it
+    QVERIFY2(out.contains(QStringLiteral("/1024 tokens")), qPrintable(out));      // the status line's context
+    QVERIFY2(out.contains(QStringLiteral("/2048 tokens")), qPrintable(out));      // after /ctx 2k
+    QVERIFY2(out.contains(QStringLiteral("error: /ctx needs a token count")), qPrintable(out));
+    QVERIFY2(out.contains(QStringLiteral("/64 tokens")), qPrintable(out));
+    QVERIFY2(out.contains(QStringLiteral("error: the best source alone")) && out.contains(QStringLiteral("(raise it with /ctx N)")),
+             qPrintable(out));
+    QCOMPARE(out.count(QStringLiteral("/1024 tokens")), 3); // the start, the first answer, /ctx auto
 }
 
 QTEST_GUILESS_MAIN(TestChat)

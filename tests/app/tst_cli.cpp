@@ -88,7 +88,7 @@ void TestCli::everyNumericOptionHasARange()
             ruled << rule.name;
         const QString help = parser.helpText();
         for (const nw::app::NumericOption &rule : command.numbers)
-            QVERIFY2(help.contains(QStringLiteral("--") + rule.name + QLatin1Char(' ')),
+            QVERIFY2(help.contains((rule.name.size() == 1 ? QStringLiteral("-") : QStringLiteral("--")) + rule.name + QLatin1Char(' ')),
                      qPrintable(command.name + QStringLiteral(": rule for a missing option --") + rule.name));
         static const QRegularExpression option(QStringLiteral("--([a-z-]+) <([A-Z]+)>"));
         for (auto it = option.globalMatch(help); it.hasNext();) {

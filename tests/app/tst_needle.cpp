@@ -358,6 +358,11 @@ void TestNeedle::heatmaps()
     QCOMPARE(grid.cell(0, 0).trials, 2);
     QCOMPARE(grid.cell(2, 2).exactRate(), 0.5);
     QCOMPARE(grid.kvBytesTotalLength, std::int64_t(2048));
+    // The header labels the bytes as the cells do: for the tokens the engine counted them for
+    // (the 2048-token haystack's trial had 2068 in its cache), not for the haystack's length.
+    QCOMPARE(grid.kvBytesTotalTokens, std::int64_t(2068));
+    QVERIFY2(needleHeatmapTitle(grid).contains(QStringLiteral("1.26 MiB for 2068 tokens in cache")), qPrintable(needleHeatmapTitle(grid)));
+    QCOMPARE(needleCacheBytesText(640 * 2068, 2068), QStringLiteral("1.26 MiB for 2068 tokens in cache"));
 
     QTemporaryDir dir;
     writeNeedleHeatmaps(grid, dir.path());

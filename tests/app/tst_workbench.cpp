@@ -211,13 +211,24 @@ void TestWorkbench::modelPolicy()
     QVERIFY_THROWS_EXCEPTION(nw::Error, workbench.setKvMode(QStringLiteral("sideways")));
     QCOMPARE(workbench.modelSettings().kvMode, QStringLiteral("full+q8"));
     QCOMPARE(workbench.ask(request, first.sessionId).result.kvMode, QStringLiteral("full+q8"));
-    // Another context reloads.
+    // Another context: a new cache too, the weights stay (the chat's /ctx, the window's context box).
     workbench.setModel({.path = recallModel(), .contextTokens = 1024, .device = DeviceChoice::Cpu});
+    QCOMPARE(workbench.ask(request, first.sessionId).result.contextTokens, 1024);
+    QCOMPARE(workbench.modelLoads(), 1);
+    QCOMPARE(workbench.modelStatus().kvMode, QStringLiteral("full")); // "" : the model's own mode again
+    workbench.setContextTokens(2048);
+    QCOMPARE(workbench.modelStatus().contextTokens, 2048);
+    QCOMPARE(workbench.memoryStats().capacityTokens, std::int64_t(2048));
+    QCOMPARE(workbench.modelLoads(), 1);
+    workbench.setContextTokens(0); // back to the policy's default
+    QCOMPARE(workbench.modelStatus().contextTokens, 1280);
+    // Another device reloads.
+    workbench.setModel({.path = recallModel(), .contextTokens = 1024, .device = DeviceChoice::Auto});
     QCOMPARE(workbench.ask(request, first.sessionId).result.contextTokens, 1024);
     QCOMPARE(workbench.modelLoads(), 2);
 
     const auto turns = workbench.sessionTurns(first.sessionId);
-    QCOMPARE(turns->size(), std::size_t(4));
+    QCOMPARE(turns->size(), std::size_t(5));
     QCOMPARE(turns->at(0).model, QStringLiteral("recall-model.gguf"));
     QCOMPARE(turns->at(1).kvMode, QStringLiteral("full+q8"));
 
