@@ -2,6 +2,7 @@
 // hashes back to the library's document ids to jump to pages.
 #include "ui/annotations_panel.h"
 
+#include "app/page_numbers.h"
 #include "common/log.h"
 
 #include <QComboBox>
@@ -18,6 +19,7 @@
 #include <QPixmap>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QToolButton>
 #include <QSaveFile>
 #include <QTreeWidget>
 #include <QVBoxLayout>
@@ -112,6 +114,7 @@ AnnotationsPanel::AnnotationsPanel(QWidget *parent) : QWidget(parent)
 {
     setObjectName(QStringLiteral("AnnotationsPanel"));
     auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 4);
 
     auto *filters = new QHBoxLayout;
     m_scope = new QComboBox(this);
@@ -140,13 +143,20 @@ AnnotationsPanel::AnnotationsPanel(QWidget *parent) : QWidget(parent)
     m_note = new QPushButton(tr("Note…"), this);
     m_note->setObjectName(QStringLiteral("NoteButton"));
     actions->addWidget(m_note);
-    m_edit = new QPushButton(tr("Edit…"), this);
+    actions->addStretch(1);
+    layout->addLayout(actions);
+    // Two rows of buttons: the panel is a third of the window or less.
+    actions = new QHBoxLayout;
+    m_edit = new QToolButton(this); // text buttons of their own width: the panel is narrow
+    m_edit->setText(tr("Edit…"));
     m_edit->setObjectName(QStringLiteral("EditAnnotationButton"));
     actions->addWidget(m_edit);
-    m_delete = new QPushButton(tr("Delete"), this);
+    m_delete = new QToolButton(this);
+    m_delete->setText(tr("Delete"));
     m_delete->setObjectName(QStringLiteral("DeleteAnnotationButton"));
     actions->addWidget(m_delete);
-    m_export = new QPushButton(tr("Export…"), this);
+    m_export = new QToolButton(this);
+    m_export->setText(tr("Export…"));
     m_export->setObjectName(QStringLiteral("ExportAnnotationsButton"));
     actions->addWidget(m_export);
     actions->addStretch(1);
@@ -160,7 +170,11 @@ AnnotationsPanel::AnnotationsPanel(QWidget *parent) : QWidget(parent)
     m_list->setAlternatingRowColors(true);
     m_list->setSelectionMode(QAbstractItemView::SingleSelection);
     m_list->header()->setStretchLastSection(false);
+    m_list->header()->setSectionResizeMode(DocumentColumn, QHeaderView::Interactive);
+    m_list->header()->setSectionResizeMode(PageColumn, QHeaderView::ResizeToContents);
     m_list->header()->setSectionResizeMode(TextColumn, QHeaderView::Stretch);
+    m_list->header()->setSectionResizeMode(TagsColumn, QHeaderView::ResizeToContents);
+    m_list->setColumnWidth(DocumentColumn, 120);
     layout->addWidget(m_list, 1);
     m_message = new QLabel(this);
     m_message->setObjectName(QStringLiteral("AnnotationMessage"));
@@ -171,9 +185,9 @@ AnnotationsPanel::AnnotationsPanel(QWidget *parent) : QWidget(parent)
     connect(m_tag, &QLineEdit::textChanged, this, &AnnotationsPanel::refresh);
     connect(m_highlight, &QPushButton::clicked, this, &AnnotationsPanel::highlightFromSelection);
     connect(m_note, &QPushButton::clicked, this, &AnnotationsPanel::noteFromDialog);
-    connect(m_edit, &QPushButton::clicked, this, &AnnotationsPanel::editCurrent);
-    connect(m_delete, &QPushButton::clicked, this, &AnnotationsPanel::deleteCurrent);
-    connect(m_export, &QPushButton::clicked, this, &AnnotationsPanel::exportFromDialog);
+    connect(m_edit, &QToolButton::clicked, this, &AnnotationsPanel::editCurrent);
+    connect(m_delete, &QToolButton::clicked, this, &AnnotationsPanel::deleteCurrent);
+    connect(m_export, &QToolButton::clicked, this, &AnnotationsPanel::exportFromDialog);
     connect(m_list, &QTreeWidget::itemActivated, this, &AnnotationsPanel::activateCurrent);
     setSelection(0, 0, 0, 0, QString());
     refresh();
@@ -259,7 +273,6 @@ void AnnotationsPanel::refresh()
     try {
         app::AnnotationFilter filter;
         filter.tag = m_tag->text().trimmed();
-        QHash<QString, QString> titles; // sha256 → title
         if (scope() == Scope::CurrentDocument) {
             const auto doc = m_documentId > 0 ? m_workbench->findDocument(m_documentId) : std::nullopt;
             if (!doc) {
@@ -269,22 +282,28 @@ void AnnotationsPanel::refresh()
             filter.documentSha256 = doc->sha256;
         }
         m_shown = m_workbench->annotations().list(filter);
+        const app::AnnotationPlaces places = m_workbench->annotations().places();
+        // In "This document" every row is the same document: the column would only take room.
+        m_list->setColumnHidden(DocumentColumn, scope() == Scope::CurrentDocument);
         for (const app::Annotation &a : m_shown) {
-            if (!titles.contains(a.documentSha256)) {
-                const auto doc = m_workbench->findDocumentBySha256(a.documentSha256);
-                titles.insert(a.documentSha256, !doc                   ? tr("(not in this library)")
-                                                : doc->title.isEmpty() ? QFileInfo(doc->path).fileName()
-                                                                       : doc->title);
-            }
+            const app::AnnotationPlace place = places(a);
             auto *item = new QTreeWidgetItem(m_list);
             item->setData(0, Qt::UserRole, QVariant::fromValue<qint64>(a.id));
-            item->setText(DocumentColumn, titles.value(a.documentSha256));
-            item->setText(PageColumn, QString::number(a.page));
-            QString text = a.quote.simplified();
-            if (!a.note.isEmpty())
-                text = text.isEmpty() ? a.note : QStringLiteral("%1 — %2").arg(text, a.note);
+            item->setText(DocumentColumn, place.inLibrary ? place.title : tr("(not in this library)"));
+            item->setToolTip(DocumentColumn, place.inLibrary ? QStringLiteral("%1\n%2").arg(place.title, place.path) : QString());
+            item->setText(PageColumn, app::pageName(a.page, place.pageLabel));
+            // The note first: it is what the reader wrote; the quote is what it is about.
+            const QString quote = a.quote.simplified();
+            QString text = a.note.simplified();
+            if (!quote.isEmpty())
+                text = text.isEmpty() ? QStringLiteral("\u201C%1\u201D").arg(quote) : QStringLiteral("%1 — \u201C%2\u201D").arg(text, quote);
             item->setText(TextColumn, text);
-            item->setToolTip(TextColumn, text);
+            QStringList tip;
+            if (!a.note.isEmpty())
+                tip << tr("Note: %1").arg(a.note);
+            if (!a.quote.isEmpty())
+                tip << tr("Quote: \u201C%1\u201D").arg(a.quote);
+            item->setToolTip(TextColumn, tip.join(QLatin1Char('\n')));
             item->setIcon(TextColumn, a.kind == QLatin1String("note") ? QIcon() : swatch(a.color));
             item->setText(TagsColumn, a.tags.join(QStringLiteral(", ")));
         }
@@ -418,7 +437,9 @@ void AnnotationsPanel::activateCurrent()
 
 QByteArray AnnotationsPanel::exportShown(app::AnnotationFormat format) const
 {
-    return app::exportAnnotations(m_shown, format);
+    if (!m_workbench)
+        return app::exportAnnotations(m_shown, format);
+    return m_workbench->annotations().exportAnnotations(m_shown, format); // with titles, paths and page labels
 }
 
 bool AnnotationsPanel::exportToFile(const QString &path, app::AnnotationFormat format)

@@ -1,8 +1,8 @@
 // The needle heatmap widget: the PNG's layout and colours, live, with hover details.
 #include "ui/needle_heatmap_view.h"
 
+#include "app/ask_report.h"
 #include "app/needle_heatmap.h"
-#include "ui/byte_format.h"
 
 #include <QHelpEvent>
 #include <QLinearGradient>
@@ -106,9 +106,7 @@ QString NeedleHeatmapView::cellDetails(int row, int column) const
             totalTokens = t->kvBytesPerToken ? static_cast<std::int64_t>(t->kvBytesTotal / t->kvBytesPerToken) : 0;
         }
     }
-    lines << tr("KV %1/token · %2 for %3 tokens (prompt and answer)")
-                 .arg(formatByteCount(perToken), formatByteCount(total))
-                 .arg(totalTokens);
+    lines << tr("KV %1/token · %2 (prompt and answer)").arg(app::formatBytes(perToken), app::needleCacheBytesText(total, totalTokens));
     lines << tr("answers:");
     for (const app::NeedleTrial *t : trials)
         lines << tr("  %1 #%2: \"%3\" — pass key %4, %5")
@@ -182,8 +180,15 @@ void NeedleHeatmapView::paintEvent(QPaintEvent *)
     p.save();
     p.translate(14, Layout::kTop + axis / 2);
     p.rotate(-90);
-    p.drawText(QRect(-axis / 2, -8, axis, 16), Qt::AlignCenter, fontMetrics().elidedText(tr("needle depth"), Qt::ElideRight, axis));
-    p.restore();
+    const QString axisName = tr("needle depth");
+    if (fontMetrics().horizontalAdvance(axisName) <= axis) {
+        p.drawText(QRect(-axis / 2, -8, axis, 16), Qt::AlignCenter, axisName);
+        p.restore();
+    } else {
+        // Too few rows to stand the name on its side: it goes under the depth labels, level.
+        p.restore();
+        p.drawText(QRect(0, gridBottom + 2, Layout::kLeft - 6, 36), Qt::AlignRight | Qt::AlignTop | Qt::TextWordWrap, axisName);
+    }
 
     // The legend: 100 % at the top, 0 % at the bottom, as in the PNG.
     const int legendLeft = Layout::kLeft + columnCount() * Layout::kCellWidth + 16;

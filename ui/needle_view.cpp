@@ -13,7 +13,6 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
-#include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -21,8 +20,6 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
-#include <QMainWindow>
-#include <QMenu>
 #include <QPointer>
 #include <QProgressBar>
 #include <QPushButton>
@@ -565,27 +562,6 @@ void NeedleView::chooseOutputFolder()
     m_out->setText(folder);
     m_outEdited = true;
     showSavedResults();
-}
-
-NeedleView *installNeedleView(QMainWindow &window, QMenu &tools, std::function<QString()> modelPath,
-                              std::function<QString()> databasePath)
-{
-    auto *dock = new QDockWidget(NeedleView::tr("Needle Test"), &window);
-    dock->setObjectName(QStringLiteral("NeedleDock"));
-    auto *view = new NeedleView(dock);
-    view->setModelPathSource(std::move(modelPath));
-    view->setDatabasePathSource(std::move(databasePath));
-    dock->setWidget(view);
-    window.addDockWidget(Qt::BottomDockWidgetArea, dock);
-    dock->hide();
-    QAction *action = tools.addAction(NeedleView::tr("&Needle Test…"), dock, [dock, view] {
-        dock->show();
-        dock->raise();
-        view->runButton()->setFocus(Qt::ShortcutFocusReason);
-    });
-    action->setObjectName(QStringLiteral("NeedleTestAction"));
-    action->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_N));
-    return view;
 }
 
 } // namespace nw::ui

@@ -1,10 +1,12 @@
 // Highlights are QTextEdit extra selections, so the text stays plain and selectable.
 #include "ui/page_text_view.h"
 
+#include "app/page_numbers.h"
 #include "common/error.h"
 
 #include <QInputDialog>
 #include <QLabel>
+#include <QLineEdit>
 #include <QRegularExpression>
 #include <QTextBrowser>
 #include <QVBoxLayout>
@@ -58,8 +60,14 @@ bool PageTextView::showPage(qint64 documentId, int pageNumber, const QStringList
     m_pageNumber = pageNumber;
     m_pageCount = doc->pageCount;
     m_terms = terms;
-    const QString title = doc->title.isEmpty() ? doc->path.section(QLatin1Char('/'), -1) : doc->title;
-    m_header->setText(tr("%1 — page %2 of %3").arg(title).arg(pageNumber).arg(doc->pageCount));
+    QString title = doc->title.isEmpty() ? doc->path.section(QLatin1Char('/'), -1) : doc->title;
+    try {
+        title = m_workbench->documentTitles().value(documentId, title);
+        m_labels = m_workbench->pageLabels(documentId);
+    } catch (const Error &) {
+        m_labels.clear(); // the plain title and numbers will do
+    }
+    m_header->setText(tr("%1 — %2 of %3").arg(title, app::pageCitation(pageNumber, page->label)).arg(doc->pageCount));
     m_text->setPlainText(page->text);
 
     QList<QTextEdit::ExtraSelection> selections;
@@ -144,10 +152,15 @@ void PageTextView::askGoToPage()
     if (m_pageCount == 0)
         return;
     bool ok = false;
-    const int page = QInputDialog::getInt(this, tr("Go to Page"), tr("Page (1–%1):").arg(m_pageCount), m_pageNumber,
-                                          1, m_pageCount, 1, &ok);
-    if (ok)
+    const QString text = QInputDialog::getText(this, tr("Go to Page"),
+                                               tr("Page as printed (%1), or #N for the Nth of %2:").arg(app::labelRanges(m_labels)).arg(m_pageCount),
+                                               QLineEdit::Normal, m_labels.value(m_pageNumber - 1), &ok);
+    if (!ok)
+        return;
+    if (const int page = app::resolvePage(text, m_labels); page > 0)
         showPage(m_documentId, page, m_terms);
+    else
+        m_header->setText(tr("This document has no page “%1”.").arg(text.trimmed()));
 }
 
 } // namespace nw::ui

@@ -44,7 +44,8 @@ ThumbnailStrip::ThumbnailStrip(PageRenderer *renderer, PageRenderCache *cache, Q
     });
 }
 
-void ThumbnailStrip::setDocument(const QString &pdfPath, const QString &documentKey, const std::vector<QSizeF> &pageSizes)
+void ThumbnailStrip::setDocument(const QString &pdfPath, const QString &documentKey, const std::vector<QSizeF> &pageSizes,
+                                 const QStringList &pageLabels)
 {
     m_pdfPath = pdfPath;
     m_documentKey = documentKey;
@@ -62,7 +63,8 @@ void ThumbnailStrip::setDocument(const QString &pdfPath, const QString &document
         painter.setPen(QColor(200, 200, 200));
         painter.drawRect(blank.rect().adjusted(0, 0, -1, -1));
         painter.end();
-        auto *item = new QListWidgetItem(QIcon(blank), QString::number(i + 1), this);
+        const QString label = pageLabels.value(static_cast<qsizetype>(i));
+        auto *item = new QListWidgetItem(QIcon(blank), label.isEmpty() ? QString::number(i + 1) : label, this);
         item->setTextAlignment(Qt::AlignHCenter);
         item->setSizeHint(QSize(kThumbnailWidth + 8, size.height() + fontMetrics().height() + 8));
     }

@@ -19,6 +19,7 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QTabWidget>
 #include <QTest>
 
 namespace {
@@ -71,7 +72,7 @@ void TestChatDock::askClickChipShowsCitedPage()
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     nw::ui::ChatDock *chat = window.chat();
     QVERIFY(chat != nullptr);
-    QCOMPARE(window.chatDock()->widget(), chat);
+    QVERIFY(window.assistantTabs()->indexOf(chat) >= 0);
 
     QSignalSpy finished(chat, &nw::ui::ChatDock::answerFinished);
     chat->questionBox()->setText(QStringLiteral("Who owes indemnification for flood losses?"));
@@ -188,6 +189,22 @@ void TestChatDock::modelStaysBetweenQuestions()
     QCOMPARE(chat->modelLoads(), 1);
     QCOMPARE(chat->lastFigures().reusedTokens, 0);
     QCOMPARE(chat->memoryStats().bytesPerToken, std::uint64_t(160));
+
+    // Another context, typed as the CLI takes it: a new cache of that size, the same weights.
+    QVERIFY(chat->contextPicker()->isEnabled());
+    chat->contextPicker()->setCurrentText(QStringLiteral("2k"));
+    QCOMPARE(chat->contextTokens(), 2048);
+    askAndWait(QStringLiteral("Who owes indemnification for flood losses?"));
+    if (QTest::currentTestFailed())
+        return;
+    QCOMPARE(chat->lastFigures().contextTokens, 2048);
+    QCOMPARE(chat->memoryStats().capacityTokens, std::int64_t(2048));
+    QCOMPARE(chat->modelLoads(), 1);
+    QVERIFY2(chat->statusText().contains(QStringLiteral("context 2048")), qPrintable(chat->statusText()));
+    chat->contextPicker()->setCurrentText(QStringLiteral("lots")); // not a count: nothing changes
+    QCOMPARE(chat->contextTokens(), 2048);
+    chat->setContextTokens(0);
+    QCOMPARE(chat->contextPicker()->currentText(), QStringLiteral("auto"));
 
     // No model: the worker drops it and answers by quoting.
     chat->setModelPath(QString());

@@ -49,6 +49,8 @@ private slots:
     void tokensPerSecondFromCacheGrowth_data();
     void tokensPerSecondFromCacheGrowth();
     void chartTakesAPointEveryQuarterSecond();
+    void chartShowsGapsWhereNothingRan();
+    void resetClearsEveryFigure();
     void pollsAtTenHertzWhileAnotherThreadWrites();
     void deviceRowIsShortWithoutAGpu();
 };
@@ -69,7 +71,7 @@ void TestKvMeter::showsFiguresOfASnapshot()
     QCOMPARE(labelText(meter, "KvUsed"), QStringLiteral("450.0 KiB"));
     QCOMPARE(labelText(meter, "KvReserved"), QStringLiteral("576.0 KiB"));
     QCOMPARE(labelText(meter, "KvBaseline"), QStringLiteral("3.91 MiB"));
-    QCOMPARE(labelText(meter, "KvSaving"), QStringLiteral("×8.89"));
+    QCOMPARE(labelText(meter, "KvSaving"), QStringLiteral("8.89×"));
     QCOMPARE(labelText(meter, "KvWeights"), QStringLiteral("3.00 GiB"));
     QVERIFY2(labelText(meter, "KvTokens").startsWith(QStringLiteral("100 ")), qPrintable(labelText(meter, "KvTokens")));
     QVERIFY(labelText(meter, "KvTokens").contains(QStringLiteral("4,096")) ||
@@ -91,7 +93,7 @@ void TestKvMeter::showsFiguresOfASnapshot()
     writeTokens(counters, 0);
     meter.showSnapshot(counters.snapshot(), 1000);
     QCOMPARE(labelText(meter, "KvUsed"), QStringLiteral("0 B"));
-    QCOMPARE(labelText(meter, "KvSaving"), QStringLiteral("×8.89"));
+    QCOMPARE(labelText(meter, "KvSaving"), QStringLiteral("8.89×"));
 }
 
 void TestKvMeter::tokensPerSecondFromCacheGrowth_data()
@@ -137,6 +139,71 @@ void TestKvMeter::chartTakesAPointEveryQuarterSecond()
     QCOMPARE(meter.chartPointCount(), 3); // at 0, 300 and 550 ms
     meter.resetSeries();
     QCOMPARE(meter.chartPointCount(), 0);
+}
+
+// Each question is its own stretch of the chart: between two, nothing is drawn (no line from the
+// last speed down to zero across the idle time), and the speed shown is 0 while nothing runs.
+void TestKvMeter::chartShowsGapsWhereNothingRan()
+{
+    MemoryCounters counters(kLayers);
+    writeTokens(counters, 10);
+    KvMeter meter;
+    std::int64_t tokens = 10;
+    const auto source = [&] {
+        tokens += 5; // the cache grows while a question runs
+        writeTokens(counters, tokens);
+        return counters.snapshot();
+    };
+    meter.setStatsSource(source);
+    QTest::qWait(600);
+    meter.clearStatsSource();
+    QCOMPARE(labelText(meter, "KvRate"), QStringLiteral("0.0"));
+    QTest::qWait(800); // idle
+    meter.setStatsSource(source);
+    QTest::qWait(600);
+    meter.clearStatsSource();
+
+    QCOMPARE(meter.chartStretchCount(), 2);
+    const QList<QList<QPointF>> kv = meter.kvChartStretches();
+    const QList<QList<QPointF>> rate = meter.rateChartStretches();
+    QVERIFY(kv[0].size() >= 2 && kv[1].size() >= 2);
+    QCOMPARE(rate[0].size(), kv[0].size());
+    // The idle time lies between the stretches, in neither.
+    QVERIFY2(kv[1].front().x() - kv[0].back().x() >= 0.7,
+             qPrintable(QStringLiteral("%1 s .. %2 s").arg(kv[0].back().x()).arg(kv[1].front().x())));
+    // The second stretch's speed is its own: it starts from its first poll, not from the first stretch.
+    QVERIFY(rate[1].front().y() >= 0.0);
+    QCOMPARE(meter.chartPointCount(), int(kv[0].size() + kv[1].size()));
+    meter.resetSeries();
+    QCOMPARE(meter.chartStretchCount(), 0);
+}
+
+// After a model change nothing of the last model's stays: bytes, speed, prefill, chart.
+void TestKvMeter::resetClearsEveryFigure()
+{
+    MemoryCounters counters(kLayers);
+    writeTokens(counters, 100);
+    KvMeter meter;
+    meter.setModelName(QStringLiteral("stories260K.gguf"));
+    meter.showSnapshot(counters.snapshot(), 0);
+    writeTokens(counters, 300);
+    meter.showSnapshot(counters.snapshot(), 1000);
+    meter.setPrefillProgress(241, 241);
+    QVERIFY(meter.tokensPerSecond() > 0);
+    QCOMPARE(meter.prefillText(), QStringLiteral("241 / 241 tokens"));
+    QVERIFY(meter.chartPointCount() > 0);
+
+    meter.reset();
+    QCOMPARE(meter.lastSnapshot().kvBytesUsed, std::uint64_t(0));
+    QCOMPARE(meter.lastSnapshot().tokens, std::int64_t(0));
+    QCOMPARE(meter.tokensPerSecond(), 0.0);
+    QCOMPARE(labelText(meter, "KvUsed"), QStringLiteral("0 B"));
+    QCOMPARE(labelText(meter, "KvReserved"), QStringLiteral("0 B"));
+    QCOMPARE(labelText(meter, "KvRate"), QStringLiteral("0.0"));
+    QCOMPARE(labelText(meter, "KvSaving"), QStringLiteral("–"));
+    QCOMPARE(meter.prefillText(), QString());
+    QCOMPARE(meter.chartPointCount(), 0);
+    QVERIFY(!meter.isPolling());
 }
 
 void TestKvMeter::pollsAtTenHertzWhileAnotherThreadWrites()

@@ -3,11 +3,14 @@
 // loop keeps turning while the ingest runs (nw::test::LatencyProbe: GUI-thread CPU gap < 100 ms, and
 // the wall gap too unless the machine is loaded beyond its cores).
 #include "ui/library_view.h"
+#include "ui/search_view.h"
 #include "ui/main_window.h"
 #include "ui/page_text_view.h"
+#include "ui/page_viewer.h"
 #include "scratch_settings.h"
 #include "ui_fixtures.h"
 
+#include <QFile>
 #include <QListWidget>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -84,10 +87,17 @@ void TestLibrarySearch::ingestSearchClickShowsHighlightedPage()
     QCOMPARE(all->childCount(), 1);
     QCOMPARE(all->child(0)->text(1), QString::number(kPages));
 
-    library->search(QStringLiteral("indemnification"));
-    QListWidget *results = library->resultList();
+    nw::ui::SearchView *search = window.search();
+    search->search(QStringLiteral("indemnification"));
+    QListWidget *results = search->resultList();
     QCOMPARE(results->count(), 1);
-    QVERIFY2(results->item(0)->text().contains(QStringLiteral("«indemnification»")), qPrintable(results->item(0)->text()));
+    // The hit: the title, the page, and the snippet as one paragraph with the matched word in bold —
+    // no mark characters in the text, no line break inside a sentence.
+    const QString hit = results->item(0)->text();
+    QVERIFY2(hit.contains(QStringLiteral("— p. %1\n").arg(kNeedlePage)), qPrintable(hit));
+    QVERIFY2(!hit.contains(QChar(0x00AB)) && !hit.contains(QChar(0xE000)) && hit.count(QLatin1Char('\n')) == 1, qPrintable(hit));
+    QVERIFY2(results->item(0)->data(nw::ui::SearchView::HtmlRole).toString().contains(QStringLiteral("<b>indemnification</b>")),
+             qPrintable(results->item(0)->data(nw::ui::SearchView::HtmlRole).toString()));
 
     const QRect rect = results->visualItemRect(results->item(0));
     QTest::mouseClick(results->viewport(), Qt::LeftButton, {}, rect.center());
@@ -100,6 +110,21 @@ void TestLibrarySearch::ingestSearchClickShowsHighlightedPage()
     view->nextPage();
     QCOMPARE(view->pageNumber(), kNeedlePage + 1);
     QCOMPARE(view->highlightCount(), 0);
+
+    // Adding documents leaves the page being read open.
+    const qint64 reading = view->documentId();
+    const QString second = dir.filePath(QStringLiteral("second.pdf"));
+    writePdf(second);
+    {
+        QFile f(second);
+        QVERIFY(f.open(QIODevice::Append));
+        f.write("\n% another file\n"); // other bytes, another document
+    }
+    QVERIFY(library->ingest({second}));
+    QVERIFY(finished.wait(20000));
+    QCOMPARE(view->documentId(), reading);
+    QCOMPARE(view->pageNumber(), kNeedlePage + 1);
+    QCOMPARE(window.pageViewer()->documentId(), reading);
 }
 
 QTEST_MAIN(TestLibrarySearch)

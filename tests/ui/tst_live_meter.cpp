@@ -88,6 +88,18 @@ void TestLiveMeter::meterFollowsTheAnsweringModel()
     const QString tokens = meter->findChild<QLabel *>(QStringLiteral("KvTokens"))->text();
     QVERIFY2(tokens.startsWith(QLocale().toString(qlonglong(stats.tokens)) + QLatin1Char(' ')), qPrintable(tokens));
     QVERIFY(meter->findChild<QLabel *>(QStringLiteral("KvSaving"))->text().contains(QStringLiteral("2")));
+    QVERIFY(!meter->prefillText().isEmpty());
+
+    // Another model (here: none): the meter keeps nothing of the last one's figures.
+    window.chat()->setModelPath(QString());
+    QCOMPARE(meter->lastSnapshot().kvBytesUsed, std::uint64_t(0));
+    QCOMPARE(meter->tokensPerSecond(), 0.0);
+    QCOMPARE(meter->findChild<QLabel *>(QStringLiteral("KvRate"))->text(), QStringLiteral("0.0"));
+    QCOMPARE(meter->findChild<QLabel *>(QStringLiteral("KvUsed"))->text(), QStringLiteral("0 B"));
+    QCOMPARE(meter->prefillText(), QString());
+    QCOMPARE(meter->chartPointCount(), 0);
+    QCOMPARE(meter->modelName(), QStringLiteral("none (extractive answers)"));
+    QCOMPARE(window.chat()->memoryStats().kvBytesUsed, std::uint64_t(0));
 }
 
 void TestLiveMeter::noModelLeavesTheMeterIdle()

@@ -5,6 +5,7 @@
 #include "store/library_store.h"
 #include "ui/chat_dock.h"
 #include "ui/library_view.h"
+#include "ui/search_view.h"
 #include "ui/main_window.h"
 #include "ui/page_canvas.h"
 #include "ui/page_render_cache.h"
@@ -13,9 +14,11 @@
 #include "ui/page_viewer.h"
 #include "ui/thumbnail_strip.h"
 #include "scratch_settings.h"
+#include "tests/ingest/pdf_fixtures.h"
 #include "ui_fixtures.h"
 
 #include <QFile>
+#include <QLineEdit>
 #include <QListWidget>
 #include <QScrollBar>
 #include <QSignalSpy>
@@ -113,6 +116,7 @@ private slots:
     void draggingSelectsWords();
     void scrollingKeepsTheEventLoopTurning();
     void textDocumentsAreRefused();
+    void pageBoxShowsAndTakesPrintedLabels();
     void windowOpensSearchHitsAndCitationsInTheRenderedView();
 
 private:
@@ -473,6 +477,49 @@ void TestPageView::textDocumentsAreRefused()
     QCOMPARE(viewer->pageCount(), 0);
 }
 
+// The page box names a page as it is printed, with the file's page beside it where they differ,
+// takes a label or #N, and refuses a page the document does not have (the view stays put).
+void TestPageView::pageBoxShowsAndTakesPrintedLabels()
+{
+    const QString pdf = m_dir.filePath(QStringLiteral("labelled.pdf"));
+    QVERIFY(nw::test::writeBytes(pdf, nw::test::handWrittenPdf({"Cover", "Contents", "One", "Two", "Three"},
+                                                               "/PageLabels << /Nums [0 << /S /r >> 2 << /S /D >>] >>")));
+    qint64 labelled = 0;
+    {
+        nw::store::LibraryStore store(m_database);
+        nw::ingest::Ingestor ingestor(store);
+        const nw::ingest::IngestSummary summary = ingestor.run({pdf});
+        QCOMPARE(summary.added, 1);
+        labelled = summary.files.front().documentId;
+    }
+    auto viewer = makeViewer();
+    QVERIFY(viewer);
+    QVERIFY(viewer->showPage(labelled, 4));
+    QCOMPARE(viewer->pageBox()->text(), QStringLiteral("2"));
+    QCOMPARE(viewer->pageBoxCaption(), QStringLiteral("(4 of 5)"));
+    QCOMPARE(viewer->pageLabel(1), QStringLiteral("i"));
+    QCOMPARE(viewer->thumbnails()->item(1)->text(), QStringLiteral("ii"));
+    QVERIFY(viewer->goToPageText(QStringLiteral("ii")));
+    QCOMPARE(viewer->pageNumber(), 2);
+    QCOMPARE(viewer->pageBox()->text(), QStringLiteral("ii"));
+    QVERIFY(viewer->goToPageText(QStringLiteral("#5")));
+    QCOMPARE(viewer->pageNumber(), 5);
+    QCOMPARE(viewer->pageBox()->text(), QStringLiteral("3"));
+    // Typed into the box: Return goes there.
+    viewer->pageBox()->setText(QStringLiteral("1"));
+    QTest::keyClick(viewer->pageBox(), Qt::Key_Return);
+    QCOMPARE(viewer->pageNumber(), 3);
+    for (const QString &bad : {QStringLiteral("4"), QStringLiteral("999"), QStringLiteral("#0"), QStringLiteral("iv")}) {
+        QVERIFY(!viewer->goToPageText(bad));
+        QCOMPARE(viewer->pageNumber(), 3);
+        QVERIFY2(viewer->errorString().contains(QStringLiteral("5 pages (i–ii, 1–3)")), qPrintable(viewer->errorString()));
+    }
+    // A document without labels: plain numbers, "of N".
+    QVERIFY(viewer->showPage(m_documentId, 2));
+    QCOMPARE(viewer->pageBox()->text(), QStringLiteral("2"));
+    QCOMPARE(viewer->pageBoxCaption(), QStringLiteral("of %1").arg(kPages));
+}
+
 void TestPageView::windowOpensSearchHitsAndCitationsInTheRenderedView()
 {
     nw::ui::MainWindow window({.databasePath = m_database, .modelPath = {}});
@@ -482,8 +529,8 @@ void TestPageView::windowOpensSearchHitsAndCitationsInTheRenderedView()
     QVERIFY(viewer != nullptr);
 
     nw::ui::LibraryView *library = window.library();
-    library->search(QStringLiteral("indemnification"));
-    QListWidget *results = library->resultList();
+    window.search()->search(QStringLiteral("indemnification"));
+    QListWidget *results = window.search()->resultList();
     QCOMPARE(results->count(), 1);
     QTest::mouseClick(results->viewport(), Qt::LeftButton, {}, results->visualItemRect(results->item(0)).center());
     QVERIFY(viewer->isVisible());

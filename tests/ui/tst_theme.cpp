@@ -1,5 +1,6 @@
 // Themes (offscreen): light and dark palettes by their colours, "system" puts back the start-up
 // palette, the View ▸ Theme menu applies a theme to the window and the choice outlives the window.
+#include "ui/chat_dock.h"
 #include "ui/main_window.h"
 #include "ui/theme.h"
 
@@ -109,7 +110,7 @@ void TestTheme::menuAppliesAndPersists()
         QVERIFY(!system->isChecked());
         // The window and its docks' widgets take the application palette.
         QTRY_VERIFY(window.palette().color(QPalette::Window).lightness() < 80);
-        QVERIFY(window.chatDock()->widget()->palette().color(QPalette::Base).lightness() < 80);
+        QVERIFY(window.chat()->palette().color(QPalette::Base).lightness() < 80);
     }
     QCOMPARE(QSettings().value(QStringLiteral("ui/theme")).toString(), QStringLiteral("dark"));
     // A new window (the next start) comes up dark, with Dark checked.
