@@ -10,12 +10,20 @@
 #include <nlohmann/json.hpp>
 
 #include <QHash>
+#include <QRegularExpression>
 #include <QStringList>
 
+#include <algorithm>
+#include <limits>
 #include <memory>
+#include <set>
 
 namespace nw::app {
 namespace {
+
+// No CSV field may be longer: the longest an annotation holds is a note or quote of
+// store::AnnotationLimits::kMaxTextBytes (64 KiB); rectangles and tags stay far below this.
+constexpr qsizetype kMaxCsvFieldBytes = 1 << 20;
 
 const QStringList kCsvColumns = {QStringLiteral("document_sha256"), QStringLiteral("page"), QStringLiteral("kind"),
                                  QStringLiteral("rects"), QStringLiteral("color"), QStringLiteral("quote"),
@@ -42,7 +50,8 @@ std::vector<QRectF> rectsFromText(const QString &text, int line)
         for (int i = 0; ok && i < 4; ++i)
             n[i] = v[i].toDouble(&ok);
         if (!ok)
-            fail("annotations CSV line {}: rectangle '{}' is not 'x y width height'", line, part.toStdString());
+            fail("annotations CSV line {}: field 'rects': rectangle '{}' is not 'x y width height'", line,
+                 store::excerptForMessage(part).toStdString());
         rects.emplace_back(n[0], n[1], n[2], n[3]);
     }
     return rects;
@@ -57,20 +66,33 @@ QString csvField(const QString &value)
     return QLatin1Char('"') + escaped + QLatin1Char('"');
 }
 
-// RFC 4180 records: fields in double quotes may hold commas, quotes ("") and newlines.
-std::vector<QStringList> parseCsv(const QString &text)
+struct CsvRecord {
+    int line = 0; // where the record starts, from 1
+    QStringList fields;
+};
+
+// RFC 4180 records: fields in double quotes may hold commas, quotes ("") and newlines. Read as
+// bytes, so that a field's size is counted before it is kept: none may exceed kMaxCsvFieldBytes.
+std::vector<CsvRecord> parseCsv(const QByteArray &text)
 {
-    std::vector<QStringList> records;
-    QStringList record;
-    QString field;
+    std::vector<CsvRecord> records;
+    CsvRecord record{1, {}};
+    QByteArray field;
     bool quoted = false;
     bool any = false;
+    int line = 1;
+    const auto endField = [&] {
+        record.fields << QString::fromUtf8(field);
+        field.clear();
+    };
     for (qsizetype i = 0; i < text.size(); ++i) {
-        const QChar c = text[i];
+        const char c = text[i];
         any = true;
+        if (c == '\n')
+            ++line;
         if (quoted) {
-            if (c == QLatin1Char('"')) {
-                if (i + 1 < text.size() && text[i + 1] == QLatin1Char('"')) {
+            if (c == '"') {
+                if (i + 1 < text.size() && text[i + 1] == '"') {
                     field += c;
                     ++i;
                 } else {
@@ -79,29 +101,134 @@ std::vector<QStringList> parseCsv(const QString &text)
             } else {
                 field += c;
             }
-        } else if (c == QLatin1Char('"')) {
+        } else if (c == '"') {
             quoted = true;
-        } else if (c == QLatin1Char(',')) {
-            record << field;
-            field.clear();
-        } else if (c == QLatin1Char('\n') || c == QLatin1Char('\r')) {
-            if (c == QLatin1Char('\r') && i + 1 < text.size() && text[i + 1] == QLatin1Char('\n'))
+        } else if (c == ',') {
+            endField();
+        } else if (c == '\n' || c == '\r') {
+            if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
                 ++i;
-            record << field;
-            field.clear();
-            records.push_back(record);
-            record.clear();
+                ++line;
+            }
+            endField();
+            records.push_back(std::move(record));
+            record = CsvRecord{line, {}};
             any = false;
         } else {
             field += c;
         }
+        if (field.size() > kMaxCsvFieldBytes)
+            fail("annotations CSV line {}: field {} is longer than {} bytes, the most a field may hold", record.line,
+                 record.fields.size() + 1, kMaxCsvFieldBytes);
     }
     if (any) {
-        record << field;
-        records.push_back(record);
+        endField();
+        records.push_back(std::move(record));
     }
     return records;
 }
+
+// A JSON record's fields, checked one by one, so that an error names the record and the field.
+class JsonRecord {
+public:
+    JsonRecord(const nlohmann::json &value, std::size_t index) : m_value(value), m_index(index)
+    {
+        if (!value.is_object())
+            fail("annotations JSON: record {}: not an object but {}", m_index, excerpt(value));
+        // document_title, document_path and page_label are for people reading an export; an
+        // import matches by document_sha256 and page and ignores them.
+        static const std::set<std::string> known = {"id",         "document_sha256", "page",          "kind",
+                                                    "rects",      "color",           "quote",         "note",
+                                                    "tags",       "created",         "updated",       "document_title",
+                                                    "document_path", "page_label"};
+        for (const auto &item : value.items())
+            if (!known.contains(item.key()))
+                fail("annotations JSON: record {}: unknown field '{}'", m_index,
+                     store::excerptForMessage(QString::fromStdString(item.key())).toStdString());
+    }
+
+    [[noreturn]] void refuse(const char *field, const std::string &why) const
+    {
+        fail("annotations JSON: record {}: field '{}': {}", m_index, field, why);
+    }
+
+    const nlohmann::json *find(const char *field) const
+    {
+        const auto it = m_value.find(field);
+        return it == m_value.end() ? nullptr : &*it;
+    }
+
+    QString string(const char *field, const QString &fallback, bool required = false) const
+    {
+        const nlohmann::json *v = find(field);
+        if (!v) {
+            if (required)
+                refuse(field, "missing");
+            return fallback;
+        }
+        if (!v->is_string())
+            refuse(field, "not a string but " + excerpt(*v));
+        return QString::fromStdString(v->get<std::string>());
+    }
+
+    // A whole number in [1, INT_MAX]: 1.5 is not rounded, 1e12 is not wrapped around.
+    int page() const
+    {
+        const nlohmann::json *v = find("page");
+        if (!v)
+            refuse("page", "missing");
+        if (!v->is_number_integer())
+            refuse("page", excerpt(*v) + " is not a whole number");
+        constexpr auto kLast = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
+        if (v->is_number_unsigned() ? v->get<std::uint64_t>() < 1 || v->get<std::uint64_t>() > kLast
+                                    : v->get<std::int64_t>() < 1 || v->get<std::int64_t>() > static_cast<std::int64_t>(kLast))
+            refuse("page", excerpt(*v) + " is not a page number (1 to 2147483647)");
+        return static_cast<int>(v->get<std::int64_t>());
+    }
+
+    std::vector<QRectF> rects() const
+    {
+        std::vector<QRectF> out;
+        const nlohmann::json *v = find("rects");
+        if (!v)
+            return out;
+        if (!v->is_array())
+            refuse("rects", "not an array of [x, y, width, height] but " + excerpt(*v));
+        for (const nlohmann::json &r : *v) {
+            if (!r.is_array() || r.size() != 4 || !std::all_of(r.begin(), r.end(), [](const nlohmann::json &n) { return n.is_number(); }))
+                refuse("rects", excerpt(r) + " is not [x, y, width, height] in points");
+            out.emplace_back(r[0].get<double>(), r[1].get<double>(), r[2].get<double>(), r[3].get<double>());
+        }
+        return out;
+    }
+
+    QStringList tags() const
+    {
+        QStringList out;
+        const nlohmann::json *v = find("tags");
+        if (!v)
+            return out;
+        if (!v->is_array())
+            refuse("tags", "not an array of strings but " + excerpt(*v));
+        for (const nlohmann::json &t : *v) {
+            if (!t.is_string())
+                refuse("tags", excerpt(t) + " is not a string");
+            out << QString::fromStdString(t.get<std::string>());
+        }
+        return out;
+    }
+
+private:
+    // A JSON value for a message: its text, without control characters, cut short.
+    static std::string excerpt(const nlohmann::json &value)
+    {
+        return store::excerptForMessage(QString::fromStdString(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)))
+            .toStdString();
+    }
+
+    const nlohmann::json &m_value;
+    std::size_t m_index; // from 1
+};
 
 } // namespace
 
@@ -301,52 +428,53 @@ std::vector<store::Annotation> parseAnnotations(const QByteArray &data, Annotati
 {
     std::vector<store::Annotation> out;
     if (format == AnnotationFormat::Json) {
-        const nlohmann::json array = nlohmann::json::parse(data.toStdString(), nullptr, false);
+        const nlohmann::json array = nlohmann::json::parse(data.begin(), data.end(), nullptr, false);
         if (array.is_discarded() || !array.is_array())
             fail("annotations JSON: not a JSON array of annotations");
+        out.reserve(array.size());
         for (std::size_t i = 0; i < array.size(); ++i) {
-            const auto &j = array[i];
-            try {
-                store::Annotation a;
-                a.documentSha256 = QString::fromStdString(j.at("document_sha256").get<std::string>());
-                a.page = j.at("page").get<int>();
-                a.kind = QString::fromStdString(j.value("kind", std::string("highlight")));
-                for (const auto &r : j.value("rects", nlohmann::json::array()))
-                    a.rects.emplace_back(r.at(0).get<double>(), r.at(1).get<double>(), r.at(2).get<double>(), r.at(3).get<double>());
-                a.color = QString::fromStdString(j.value("color", std::string("#ffd54f")));
-                a.quote = QString::fromStdString(j.value("quote", std::string()));
-                a.note = QString::fromStdString(j.value("note", std::string()));
-                for (const auto &t : j.value("tags", nlohmann::json::array()))
-                    a.tags << QString::fromStdString(t.get<std::string>());
-                a.created = QString::fromStdString(j.value("created", std::string()));
-                a.updated = QString::fromStdString(j.value("updated", std::string()));
-                out.push_back(std::move(a));
-            } catch (const nlohmann::json::exception &e) {
-                fail("annotations JSON: entry {}: {}", i, e.what());
-            }
+            const JsonRecord record(array[i], i + 1);
+            store::Annotation a;
+            a.documentSha256 = record.string("document_sha256", {}, /*required=*/true);
+            a.page = record.page();
+            a.kind = record.string("kind", QStringLiteral("highlight"));
+            a.rects = record.rects();
+            a.color = record.string("color", QStringLiteral("#ffd54f"));
+            a.quote = record.string("quote", {});
+            a.note = record.string("note", {});
+            a.tags = record.tags();
+            a.created = record.string("created", {});
+            a.updated = record.string("updated", {});
+            out.push_back(std::move(a));
         }
         return out;
     }
     if (format == AnnotationFormat::Markdown)
         fail("annotations: Markdown is for reading; import JSON or CSV");
-    const auto records = parseCsv(QString::fromUtf8(data));
-    const bool withPlaces = !records.empty() && records.front() == kCsvColumns + kCsvPlaceColumns;
-    if (records.empty() || (records.front() != kCsvColumns && !withPlaces))
+    const std::vector<CsvRecord> records = parseCsv(data);
+    const bool withPlaces = !records.empty() && records.front().fields == kCsvColumns + kCsvPlaceColumns;
+    if (records.empty() || (records.front().fields != kCsvColumns && !withPlaces))
         fail("annotations CSV: the first line must be the header {}", (kCsvColumns + kCsvPlaceColumns).join(QLatin1Char(',')).toStdString());
     const qsizetype columns = withPlaces ? kCsvColumns.size() + kCsvPlaceColumns.size() : kCsvColumns.size();
     for (std::size_t i = 1; i < records.size(); ++i) {
-        const QStringList &f = records[i];
-        const int line = static_cast<int>(i) + 1;
+        const QStringList &f = records[i].fields;
+        const int line = records[i].line;
         if (f.size() == 1 && f.front().isEmpty())
             continue;
         if (f.size() != columns)
             fail("annotations CSV line {}: {} fields, expected {}", line, f.size(), columns);
         store::Annotation a;
         a.documentSha256 = f[0];
-        bool ok = false;
-        a.page = f[1].toInt(&ok);
+        // Digits only: toInt() alone reads "1", a NUL byte and "x" as 1 (it stops at the NUL).
+        static const QRegularExpression digits(QStringLiteral("^[0-9]{1,10}$"));
+        bool ok = digits.match(f[1]).hasMatch();
+        const qlonglong page = ok ? f[1].toLongLong(&ok) : 0;
         if (!ok)
-            fail("annotations CSV line {}: page '{}' is not a number", line, f[1].toStdString());
+            fail("annotations CSV line {}: field 'page': '{}' is not a whole number", line,
+                 store::excerptForMessage(f[1]).toStdString());
+        if (page < 1 || page > std::numeric_limits<int>::max())
+            fail("annotations CSV line {}: field 'page': {} is not a page number (1 to 2147483647)", line, page);
+        a.page = static_cast<int>(page);
         a.kind = f[2];
         a.rects = rectsFromText(f[3], line);
         a.color = f[4];

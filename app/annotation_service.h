@@ -75,8 +75,10 @@ AnnotationFormat parseAnnotationFormat(const QString &name); // json|csv|md; thr
 // page_label, which an import ignores: it matches documents by content hash).
 QByteArray exportAnnotations(const std::vector<Annotation> &annotations, AnnotationFormat format,
                              const AnnotationPlaces &places = {});
-// JSON and CSV (as exportAnnotations writes them, with or without the place columns); throws
-// nw::Error naming the line or field.
+// JSON and CSV (as exportAnnotations writes them, with or without the place columns), strictly: a
+// field of the wrong type (page 1.5, tags "x"), an unknown JSON field, or a CSV field over 1 MiB
+// throws nw::Error naming the record (or line) and the field; values in messages have their
+// control characters escaped. The store checks the rest (AnnotationLimits, dates) when importing.
 std::vector<Annotation> parseAnnotations(const QByteArray &data, AnnotationFormat format);
 
 } // namespace nw::app

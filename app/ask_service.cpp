@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "engine/arch_table.h"
+#include "engine/chat_reply.h"
 #include "engine/chat_template.h"
 #include "engine/gguf_file.h"
 #include "engine/model.h"
@@ -264,13 +265,21 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
         passStop();
     };
     generation.onToken = [passStop](std::int32_t) { passStop(); };
-    if (callbacks.onText)
-        generation.onText = [&callbacks](std::string_view text) {
+    // Only the answer reaches the reader: reasoning (<think>...</think>) and gpt-oss's channels
+    // other than `final` are held back as they stream (engine/chat_reply.h). The prompt was made
+    // with the default ChatOptions (thinking off), so the filter uses the same.
+    ReplyFilter reply(e.chat);
+    auto show = [&callbacks](const std::string &text) {
+        if (callbacks.onText && !text.empty())
             callbacks.onText(QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size())));
-        };
+    };
+    generation.onText = [&reply, &show](std::string_view text) { show(reply.push(text)); };
     const GenerationResult generated = generator.generate(prompt.text.toStdString(), options, generation);
+    show(reply.finish());
 
-    result.answer = QString::fromStdString(generated.text).trimmed();
+    result.answer = QString::fromStdString(
+                        ReplyFilter::answer(e.chat.replyFormat(), e.chat.replyStartsInReasoning({}), generated.text))
+                        .trimmed();
     result.promptTokens = static_cast<int>(generated.promptTokens.size());
     result.reusedTokens = static_cast<int>(generated.reusedTokens);
     result.generatedTokens = static_cast<int>(generated.generatedTokens.size());

@@ -1,6 +1,7 @@
 // Command-line dispatch: global options, help, version and subcommands.
 #include "app/cli.h"
 
+#include "app/output_file.h"
 #include "app/paths.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -147,10 +148,10 @@ QString remedyHint(Remedy remedy)
     return {};
 }
 
-int runHeadless(const Invocation &inv)
+namespace {
+
+int runInvocation(const Invocation &inv, QTextStream &out, QTextStream &err)
 {
-    QTextStream out(stdout);
-    QTextStream err(stderr);
     switch (inv.kind) {
     case Invocation::Kind::UsageError:
         err << "needlework: " << inv.error << " (see 'needlework --help')\n";
@@ -193,9 +194,7 @@ int runHeadless(const Invocation &inv)
             return ExitUsage;
         CommandIo io{out, err, static_cast<bool>(isatty(STDOUT_FILENO)), static_cast<bool>(isatty(STDERR_FILENO))};
         try {
-            const int code = command.run(parser, io);
-            out.flush();
-            return code;
+            return command.run(parser, io);
         } catch (const UsageError &e) {
             out.flush();
             err << "needlework " << command.name << ": " << e.what() << " (see 'needlework " << command.name
@@ -214,6 +213,24 @@ int runHeadless(const Invocation &inv)
     }
     }
     return ExitOk;
+}
+
+} // namespace
+
+int runHeadless(const Invocation &inv)
+{
+    QTextStream out(stdout);
+    QTextStream err(stderr);
+    const int code = runInvocation(inv, out, err);
+    // Results that did not reach their reader (a full disk, a closed pipe's device) make a
+    // successful run a failure; a run that failed has said why already.
+    const QString lost = finishStandardOutput(out);
+    if (!lost.isEmpty() && code == ExitOk) {
+        err << "needlework" << (inv.subcommand.isEmpty() ? QString() : QLatin1Char(' ') + inv.subcommand)
+            << ": cannot write the output: " << lost << '\n';
+        return ExitFailed;
+    }
+    return code;
 }
 
 } // namespace nw::app

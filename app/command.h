@@ -10,7 +10,13 @@
 #include <QTextStream>
 
 #include <functional>
+#include <memory>
 #include <vector>
+
+namespace nw::store {
+class LibraryStore;
+enum class LibraryAccess;
+} // namespace nw::store
 
 namespace nw::app {
 
@@ -64,5 +70,9 @@ void addDatabaseOption(QCommandLineParser &parser);
 void addJsonOption(QCommandLineParser &parser);
 // The database path from --db, or the default in the user data directory.
 QString databasePath(const QCommandLineParser &parser);
+// The library at databasePath(). ReadOnly (search, library, listing and exporting) never creates,
+// migrates or writes, and a missing file is an error that says how to make a library; neither
+// access touches a file that is not a library (store/library_file.h).
+std::unique_ptr<store::LibraryStore> openLibrary(const QCommandLineParser &parser, store::LibraryAccess access);
 
 } // namespace nw::app

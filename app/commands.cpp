@@ -3,6 +3,10 @@
 
 #include "app/commands/commands.h"
 #include "app/paths.h"
+#include "common/error.h"
+#include "store/library_store.h"
+
+#include <QFileInfo>
 
 namespace nw::app {
 
@@ -51,6 +55,17 @@ QString databasePath(const QCommandLineParser &parser)
 {
     const QString db = parser.value(QStringLiteral("db"));
     return db.isEmpty() ? defaultDatabasePath() : db;
+}
+
+std::unique_ptr<store::LibraryStore> openLibrary(const QCommandLineParser &parser, store::LibraryAccess access)
+{
+    const QString path = databasePath(parser);
+    if (access == store::LibraryAccess::ReadOnly && !QFileInfo::exists(path)) {
+        const QString option = parser.value(QStringLiteral("db")).isEmpty() ? QString() : QStringLiteral(" --db ") + path;
+        fail("there is no library at {}: make one by adding documents with 'needlework ingest{} FILE...'",
+             path.toStdString(), option.toStdString());
+    }
+    return std::make_unique<store::LibraryStore>(path, access);
 }
 
 } // namespace nw::app

@@ -28,6 +28,7 @@ QStringList argumentList(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    // Qt's platforms warn on stderr when XDG_RUNTIME_DIR is unset (a CI job, a cron shell, ssh).
     nw::app::ensureRuntimeDirectory();
     const nw::app::Invocation invocation = nw::app::parseInvocation(argumentList(argc, argv));
     if (invocation.kind == nw::app::Invocation::Kind::Subcommand && invocation.subcommand == QLatin1String("needle")) {

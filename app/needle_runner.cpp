@@ -6,6 +6,7 @@
 #include "app/needle_heatmap.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "engine/architecture.h"
 #include "engine/chat_template.h"
 #include "engine/gguf_file.h"
 #include "engine/hparams.h"
@@ -381,6 +382,7 @@ std::vector<NeedleKvChoice> needleKvChoices(const QString &modelPath)
 {
     const std::unique_ptr<GgufFile> gguf = GgufFile::open(modelPath.toStdString());
     const HParams hp = HParams::fromGguf(*gguf);
+    const std::vector<KvMode> &modes = requireArchitecture(gguf->label(), hp.arch).kvModes;
     std::vector<std::string> bases{"full", "mla"};
     const std::int64_t width = std::min(hp.nKvHeads * hp.headDimK, hp.nKvHeads * hp.headDimV);
     for (std::int64_t divisor : {1, 2, 4, 8}) {
@@ -393,6 +395,8 @@ std::vector<NeedleKvChoice> needleKvChoices(const QString &modelPath)
     for (const char *quant : {"", "+q8", "+q4"}) {
         for (const std::string &base : bases) {
             const KvModeSpec spec = KvModeSpec::parse(base + quant);
+            if (std::find(modes.begin(), modes.end(), spec.mode) == modes.end())
+                continue; // not a mode of this architecture
             try {
                 const KvLayout layout = KvLayout::forModel(hp, spec);
                 out.push_back({spec.toString(), static_cast<std::uint64_t>(layout.bytesPerTokenLayer()) *

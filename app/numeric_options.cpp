@@ -34,7 +34,7 @@ QString quoted(const QString &value)
 // 1048576 rather than 1.04858e+06: whole bounds print as integers.
 QString boundText(double v)
 {
-    if (std::abs(v) < 9007199254740992.0 && v == std::floor(v))
+    if (std::abs(v) <= 9007199254740992.0 && v == std::floor(v))
         return QString::number(static_cast<qint64>(v));
     return QString::number(v);
 }
@@ -47,7 +47,10 @@ QStringList valuesOf(const QCommandLineParser &parser, const NumericOption &rule
             values.push_back(value);
             continue;
         }
-        for (const QString &item : value.split(QLatin1Char(','), Qt::SkipEmptyParts))
+        const QStringList items = value.split(QLatin1Char(','), Qt::SkipEmptyParts);
+        if (items.isEmpty()) // "" or ",": a list without one number is refused as the value it is
+            values.push_back(value);
+        for (const QString &item : items)
             values.push_back(item.trimmed());
     }
     return values;

@@ -156,12 +156,27 @@ bool Retriever::matches(const QueryTerm &term, const QString &word)
 
 QString Retriever::buildQuery(const QString &question)
 {
+    // Within what one search may take (store::SearchBudget): every term first, as far as the
+    // budget goes (a long pasted question keeps its first words), then adjacent pairs while it lasts.
     const auto terms = queryTerms(question);
     QStringList parts;
+    int nTerms = 0;
+    qsizetype nBytes = 0;
+    const auto add = [&](const QString &part, int partTerms) {
+        const qsizetype partBytes = part.toUtf8().size() + (parts.isEmpty() ? 0 : 4); // " OR "
+        if (nTerms + partTerms > store::SearchBudget::kMaxTerms || nBytes + partBytes > store::SearchBudget::kMaxBytes)
+            return false;
+        parts << part;
+        nTerms += partTerms;
+        nBytes += partBytes;
+        return true;
+    };
     for (const QueryTerm &t : terms)
-        parts << (t.prefix ? QStringLiteral("\"%1\"*").arg(t.stem) : QStringLiteral("\"%1\"").arg(t.word));
+        if (!add(t.prefix ? QStringLiteral("\"%1\"*").arg(t.stem) : QStringLiteral("\"%1\"").arg(t.word), 1))
+            break;
     for (std::size_t i = 0; i + 1 < terms.size(); ++i)
-        parts << QStringLiteral("\"%1 %2\"").arg(terms[i].word, terms[i + 1].word);
+        if (!add(QStringLiteral("\"%1 %2\"").arg(terms[i].word, terms[i + 1].word), 2))
+            break;
     return parts.join(QStringLiteral(" OR "));
 }
 

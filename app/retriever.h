@@ -52,7 +52,8 @@ public:
 
     static std::vector<QueryTerm> queryTerms(const QString &question);
     // The FTS5 query: every term (stem* where useful) and every pair of adjacent terms as a
-    // phrase, joined with OR, so BM25 rewards pages that hold more of them and hold them together.
+    // phrase, joined with OR, so BM25 rewards pages that hold more of them and hold them together;
+    // cut to the terms and bytes a search may have (store::SearchBudget), terms before pairs.
     static QString buildQuery(const QString &question);
     // Whether `word` (lowercase) matches `term`.
     static bool matches(const QueryTerm &term, const QString &word);

@@ -56,6 +56,35 @@ HParams deepseek(std::int64_t layers, std::int64_t embd, std::int64_t ff, std::i
     return hp;
 }
 
+// A dense model whose head dim is not embd / heads (Qwen3, Gemma 3).
+HParams withHeadDim(HParams hp, std::int64_t headDim)
+{
+    hp.headDimK = headDim;
+    hp.headDimV = headDim;
+    hp.nRot = headDim;
+    return hp;
+}
+
+// Sliding-window layers: layer il attends within `window` tokens when il % period < period - 1
+// (llama.cpp's set_swa_pattern; Gemma 3: period 6, gpt-oss: 2).
+HParams withWindow(HParams hp, std::int64_t window, std::int64_t period, double ropeBaseSwa)
+{
+    hp.slidingWindow = window;
+    hp.slidingLayers.resize(static_cast<std::size_t>(hp.nLayers));
+    for (std::int64_t il = 0; il < hp.nLayers; ++il)
+        hp.slidingLayers[static_cast<std::size_t>(il)] = il % period < period - 1;
+    hp.ropeFreqBaseSwa = ropeBaseSwa;
+    return hp;
+}
+
+HParams withExperts(HParams hp, std::int64_t experts, std::int64_t used, std::int64_t ffExpert)
+{
+    hp.nExperts = experts;
+    hp.nExpertsUsed = used;
+    hp.nFfExpert = ffExpert;
+    return hp;
+}
+
 std::string lower(std::string_view s)
 {
     std::string out(s);
@@ -82,6 +111,20 @@ const std::vector<KnownArchitecture> &knownArchitectures()
          dense("qwen2", 28, 3584, 18944, 28, 4, 152064, 131072, 1000000.0, 1e-6)},
         {"Mistral-7B", "mistralai/Mistral-7B-v0.3 config.json",
          dense("llama", 32, 4096, 14336, 32, 8, 32768, 32768, 1000000.0, 1e-5)},
+        {"Qwen3-8B", "Qwen/Qwen3-8B config.json",
+         withHeadDim(dense("qwen3", 36, 4096, 12288, 32, 8, 151936, 40960, 1000000.0, 1e-6), 128)},
+        {"Qwen3-30B-A3B", "Qwen/Qwen3-30B-A3B config.json",
+         withExperts(withHeadDim(dense("qwen3moe", 48, 2048, 6144, 32, 4, 151936, 40960, 1000000.0, 1e-6), 128),
+                     128, 8, 768)},
+        {"Phi-4-mini", "microsoft/Phi-4-mini-instruct config.json (partial_rotary_factor 0.75)",
+         [] {
+             HParams hp = dense("phi3", 32, 3072, 8192, 24, 8, 200064, 131072, 10000.0, 1e-5);
+             hp.nRot = 96;
+             return hp;
+         }()},
+        {"Gemma-3-4B", "google/gemma-3-4b-it config.json (text_config: sliding_window 1024, pattern 6)",
+         withWindow(withHeadDim(dense("gemma3", 34, 2560, 10240, 8, 4, 262208, 131072, 1000000.0, 1e-6), 256), 1024,
+                    6, 10000.0)},
     };
     return table;
 }
@@ -105,26 +148,35 @@ const KnownArchitecture &requireKnownArchitecture(std::string_view name)
     fail("unknown architecture '{}' (known: {})", name, fmt::join(names, ", "));
 }
 
-std::vector<KvModeFigures> kvModeFigures(const HParams &hp, std::int64_t ctx)
+KvModeFigures kvModeFiguresFor(const HParams &hp, const KvModeSpec &spec, std::int64_t ctx)
 {
     if (ctx <= 0)
         fail("the context size must be positive, got {}", ctx);
-    std::vector<KvModeSpec> specs = {KvModeSpec::parse("full")};
-    if (hp.hasMla())
-        specs.push_back(KvModeSpec::parse("mla"));
-    std::vector<KvModeFigures> out;
-    const std::uint64_t layers = static_cast<std::uint64_t>(hp.nLayers);
-    for (const KvModeSpec &spec : specs) {
-        const KvLayout layout = KvLayout::forModel(hp, spec);
-        KvModeFigures f;
-        f.spec = spec;
-        f.bytesPerToken = layers * layout.bytesPerTokenLayer();
-        f.usedBytes = static_cast<std::uint64_t>(ctx) * f.bytesPerToken;
-        f.reservedBytes = KvCache::reservedBytesFor(layout, hp.nLayers, ctx);
-        f.mhaF16BytesPerToken = layers * mhaF16BytesPerTokenLayer(hp);
-        f.savingVsMha = static_cast<double>(f.mhaF16BytesPerToken) / static_cast<double>(f.bytesPerToken);
-        out.push_back(f);
+    const std::vector<KvLayerPlan> plan = kvCachePlan(hp, spec);
+    KvModeFigures f;
+    f.spec = spec;
+    for (const KvLayerPlan &layer : plan) {
+        const std::string kind(kvLayerKindName(layer.kind));
+        auto it = std::find_if(f.kinds.begin(), f.kinds.end(), [&](const KindKvBytes &k) { return k.kind == kind; });
+        if (it == f.kinds.end())
+            it = f.kinds.insert(f.kinds.end(), KindKvBytes{kind});
+        ++it->layers;
+        it->used += layer.bytesFor(ctx);
+        it->reserved += KvCache::reservedBytesFor(std::vector<KvLayerPlan>{layer}, ctx);
+        f.usedBytes += layer.bytesFor(ctx);
     }
+    f.bytesPerToken = f.usedBytes / static_cast<std::uint64_t>(ctx);
+    f.reservedBytes = KvCache::reservedBytesFor(plan, ctx);
+    f.mhaF16BytesPerToken = static_cast<std::uint64_t>(hp.nLayers) * mhaF16BytesPerTokenLayer(hp);
+    f.savingVsMha = static_cast<double>(f.mhaF16BytesPerToken) * static_cast<double>(ctx) / static_cast<double>(f.usedBytes);
+    return f;
+}
+
+std::vector<KvModeFigures> kvModeFigures(const HParams &hp, std::int64_t ctx)
+{
+    std::vector<KvModeFigures> out = {kvModeFiguresFor(hp, KvModeSpec::parse("full"), ctx)};
+    if (hp.hasMla())
+        out.push_back(kvModeFiguresFor(hp, KvModeSpec::parse("mla"), ctx));
     return out;
 }
 

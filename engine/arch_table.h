@@ -26,12 +26,16 @@ const KnownArchitecture &requireKnownArchitecture(std::string_view name);
 
 struct KvModeFigures {
     KvModeSpec spec;
-    std::uint64_t bytesPerToken = 0;     // all layers
-    std::uint64_t usedBytes = 0;         // ctx tokens × bytesPerToken
+    std::uint64_t bytesPerToken = 0;     // usedBytes / ctx: all layers, window layers at their cap
+    std::uint64_t usedBytes = 0;         // what the layers hold for ctx tokens, each by its kind's rule
     std::uint64_t reservedBytes = 0;     // what a KvCache of ctx tokens allocates when full
     std::uint64_t mhaF16BytesPerToken = 0;
-    double savingVsMha = 0.0;            // mhaF16BytesPerToken / bytesPerToken
+    double savingVsMha = 0.0;            // mhaF16 bytes for ctx tokens / usedBytes
+    std::vector<KindKvBytes> kinds;      // usedBytes and reservedBytes by layer kind (full, window)
 };
+
+// The figures of one mode for ctx tokens; throws nw::Error when the mode does not apply.
+KvModeFigures kvModeFiguresFor(const HParams &hp, const KvModeSpec &spec, std::int64_t ctx);
 
 // Figures of every mode the hyperparameters allow today: full (f16), and mla when the model
 // has multi-head latent attention.

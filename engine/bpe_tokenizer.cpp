@@ -8,10 +8,14 @@
 #include "common/log.h"
 #include "engine/unicode.h"
 
+#include <cstdio>
+#include <fmt/format.h>
 #include <queue>
 
 namespace nw {
 namespace {
+
+constexpr std::string_view kSpaceMark = "\xE2\x96\x81"; // U+2581, Gemma 4's space
 
 struct Symbol {
     std::size_t begin;  // byte offset in the byte-level word
@@ -42,26 +46,47 @@ BpeTokenizer::BpeTokenizer(Vocab vocab) : Tokenizer(std::move(vocab))
 {
     NW_ASSERT(m_vocab.model() == VocabModel::Bpe);
     const std::string &pre = m_vocab.spec().pre;
-    const std::optional<PreTokenizerKind> kind = preTokenizerFromName(pre);
-    if (!kind)
-        fail("pre-tokenizer '{}' (tokenizer.ggml.pre) is not supported; known: gpt-2, llama-bpe, qwen2, deepseek-llm, "
-             "deepseek-v3, default", pre);
+    const std::optional<PreTokenizerSpec> spec = preTokenizerFromName(pre);
+    if (!spec)
+        fail("pre-tokenizer '{}' (tokenizer.ggml.pre) is not supported; known: {}", pre, knownPreTokenizerNames());
     if (pre.empty())
-        log::get("engine")->warn("vocabulary names no pre-tokenizer (tokenizer.ggml.pre); using the default (llama-bpe): "
-                                 "tokens may differ from the model's own tokenizer");
-    m_pre = *kind;
-    m_wholeWordsFirst = pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3";
+        log::get("engine")->warn("vocabulary names no pre-tokenizer (tokenizer.ggml.pre); using the default one, as "
+                                 "GGUF runtimes do: tokens may differ from the model's own tokenizer");
+    m_pre = spec->kind;
+    m_wholeWordsFirst = spec->ignoreMerges;
+    m_byteLevel = m_pre != PreTokenizerKind::Gemma4;
 }
 
-void BpeTokenizer::encodeText(std::string_view text, bool, std::vector<std::int32_t> &out) const
+void BpeTokenizer::encodeText(std::string_view raw, bool, std::vector<std::int32_t> &out) const
 {
-    for (const std::string_view word : preTokenize(m_pre, text))
-        encodeWord(unicode::bytesToByteLevel(word), out);
+    // GGUF runtimes pre-tokenize code points and rebuild each word from them, so malformed
+    // UTF-8 reaches the merges as U+FFFD, not as its bytes.
+    std::string escaped;
+    if (!m_byteLevel) {
+        escaped.reserve(raw.size() + raw.size() / 4);
+        for (const char c : raw) {
+            if (c == ' ')
+                escaped += kSpaceMark;
+            else
+                escaped += c;
+        }
+        raw = escaped;
+    }
+    std::string replaced;
+    const std::string_view text = unicode::withInvalidUtf8Replaced(raw, replaced);
+    for (const std::string_view word : preTokenize(m_pre, text)) {
+        if (m_byteLevel)
+            encodeWord(unicode::bytesToByteLevel(word), out);
+        else
+            encodeWord(word, out);
+    }
 }
 
 void BpeTokenizer::encodeWord(std::string_view word, std::vector<std::int32_t> &out) const
 {
-    if (m_wholeWordsFirst) {
+    // Gemma 4 takes a run of newlines whole when it is a token (llama.cpp PR 21343).
+    const bool newlines = !m_byteLevel && word.find_first_not_of('\n') == std::string_view::npos;
+    if (m_wholeWordsFirst || newlines) {
         if (const std::optional<std::int32_t> id = m_vocab.find(word)) {
             out.push_back(*id);
             return;
@@ -71,7 +96,7 @@ void BpeTokenizer::encodeWord(std::string_view word, std::vector<std::int32_t> &
     std::vector<Symbol> symbols;
     symbols.reserve(word.size());
     for (std::size_t offset = 0; offset < word.size();) {
-        const std::size_t length = std::min(unicode::utf8Length(static_cast<unsigned char>(word[offset])), word.size() - offset);
+        const std::size_t length = std::min(unicode::symbolLength(static_cast<unsigned char>(word[offset])), word.size() - offset);
         const int index = static_cast<int>(symbols.size());
         offset += length;
         symbols.push_back({offset - length, length, index - 1, offset == word.size() ? -1 : index + 1});
@@ -116,13 +141,14 @@ void BpeTokenizer::encodeWord(std::string_view word, std::vector<std::int32_t> &
             out.push_back(*id);
             continue;
         }
-        // A symbol the merges built but the vocabulary lacks: its single code points, where
-        // they are tokens (byte-level vocabularies hold all 256).
-        for (std::size_t offset = 0; offset < piece.size();) {
-            const std::size_t length = std::min(unicode::utf8Length(static_cast<unsigned char>(piece[offset])), piece.size() - offset);
-            if (const std::optional<std::int32_t> id = m_vocab.find(piece.substr(offset, length)))
+        // A symbol the vocabulary lacks (a character outside a small vocabulary): its bytes,
+        // as one-byte tokens (byte-level) or <0xNN> tokens (Gemma 4), where the vocabulary has
+        // them; GGUF runtimes drop the others.
+        for (const char c : piece) {
+            const std::optional<std::int32_t> id =
+                m_byteLevel ? m_vocab.find(std::string_view(&c, 1)) : m_vocab.find(fmt::format("<0x{:02X}>", static_cast<unsigned char>(c)));
+            if (id)
                 out.push_back(*id);
-            offset += length;
         }
     }
 }
@@ -130,8 +156,31 @@ void BpeTokenizer::encodeWord(std::string_view word, std::vector<std::int32_t> &
 std::string BpeTokenizer::textPiece(std::int32_t id) const
 {
     const std::string &text = m_vocab.text(id);
-    if (m_vocab.type(id) != TokenType::Normal)
+    const TokenType type = m_vocab.type(id);
+    if (type == TokenType::Byte) {
+        // "<0xNN>" (Gemma 4's byte fallback)
+        if (text.size() == 6 && text.starts_with("<0x") && text.back() == '>') {
+            unsigned value = 0;
+            if (std::sscanf(text.c_str() + 3, "%2x", &value) == 1)
+                return std::string(1, static_cast<char>(value));
+        }
         return text;
+    }
+    if (type != TokenType::Normal)
+        return text;
+    if (!m_byteLevel) {
+        std::string piece;
+        piece.reserve(text.size());
+        for (std::size_t at = 0; at < text.size();) {
+            if (text.compare(at, kSpaceMark.size(), kSpaceMark) == 0) {
+                piece += ' ';
+                at += kSpaceMark.size();
+            } else {
+                piece += text[at++];
+            }
+        }
+        return piece;
+    }
     // Byte-level code points back to bytes; a code point outside the map (a hand-made
     // vocabulary) is kept as its UTF-8.
     std::string bytes;

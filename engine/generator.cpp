@@ -83,6 +83,7 @@ const std::vector<float> &Generator::prefill(std::span<const std::int32_t> token
     auto keep = static_cast<std::int64_t>(mismatch.first - m_tokens.begin());
     keep = std::min(keep, total - 1); // the last token is always run, for its logits
     m_cache->truncate(keep);
+    keep = m_cache->tokens(); // a sliding-window layer may not be able to continue from there
     m_tokens.resize(static_cast<std::size_t>(keep));
     m_lastReused = keep;
     m_lastPrefilled = 0;

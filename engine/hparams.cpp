@@ -1,70 +1,66 @@
-// HParams from `<arch>.*` GGUF metadata; key names as gguf-py's constants.py spells them.
+// HParams from `<arch>.*` GGUF metadata; key names as gguf-py's constants.py spells them. The
+// shared keys are read here, each architecture's own by its reader in the registry.
 #include "engine/hparams.h"
 
 #include "common/error.h"
+#include "engine/architecture.h"
 #include "engine/gguf_file.h"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <optional>
 
 namespace nw {
 
-const std::vector<std::string> &supportedArchitectures()
+ArchKeys::ArchKeys(const GgufFile &file, std::string_view arch) : m_file(file), m_arch(arch) {}
+
+std::string ArchKeys::key(std::string_view suffix) const
 {
-    static const std::vector<std::string> archs = {"llama", "deepseek2"};
-    return archs;
+    return fmt::format("{}.{}", m_arch, suffix);
 }
 
-bool isSupportedArchitecture(std::string_view arch)
+std::int64_t ArchKeys::requireInt(std::string_view suffix) const
 {
-    const auto &archs = supportedArchitectures();
-    return std::find(archs.begin(), archs.end(), arch) != archs.end();
+    const std::string k = key(suffix);
+    if (const auto v = m_file.findInt(k))
+        return *v;
+    if (m_file.findValue(k))
+        fail("{}: metadata '{}' is not an integer (per-layer arrays are not supported)", m_file.label(), k);
+    fail("{}: metadata '{}' is missing", m_file.label(), k);
 }
 
-namespace {
+std::int64_t ArchKeys::findInt(std::string_view suffix, std::int64_t fallback) const
+{
+    const std::string k = key(suffix);
+    if (const auto v = m_file.findInt(k))
+        return *v;
+    if (m_file.findValue(k))
+        fail("{}: metadata '{}' is not an integer (per-layer arrays are not supported)", m_file.label(), k);
+    return fallback;
+}
 
-class Reader {
-public:
-    Reader(const GgufFile &file, std::string arch) : m_file(file), m_arch(std::move(arch)) {}
+double ArchKeys::findFloat(std::string_view suffix, double fallback) const
+{
+    return m_file.findFloat(key(suffix)).value_or(fallback);
+}
 
-    std::string key(std::string_view suffix) const { return fmt::format("{}.{}", m_arch, suffix); }
+bool ArchKeys::findBool(std::string_view suffix, bool fallback) const
+{
+    return m_file.findBool(key(suffix)).value_or(fallback);
+}
 
-    std::int64_t requireInt(std::string_view suffix) const
-    {
-        const std::string k = key(suffix);
-        if (const auto v = m_file.findInt(k))
-            return *v;
-        if (m_file.findValue(k))
-            fail("{}: metadata '{}' is not an integer (per-layer arrays are not supported)", m_file.label(), k);
-        fail("{}: metadata '{}' is missing", m_file.label(), k);
-    }
-    std::int64_t findInt(std::string_view suffix, std::int64_t fallback) const
-    {
-        return m_file.findInt(key(suffix)).value_or(fallback);
-    }
-    double findFloat(std::string_view suffix, double fallback) const
-    {
-        return m_file.findFloat(key(suffix)).value_or(fallback);
-    }
-
-private:
-    const GgufFile &m_file;
-    std::string m_arch;
-};
-
-} // namespace
+bool ArchKeys::has(std::string_view suffix) const
+{
+    return m_file.findValue(key(suffix)) != nullptr;
+}
 
 HParams HParams::fromGguf(const GgufFile &file)
 {
     HParams hp;
     hp.arch = file.requireString("general.architecture");
-    if (!isSupportedArchitecture(hp.arch))
-        fail("{}: architecture '{}' is not supported (supported: {})", file.label(), hp.arch,
-             fmt::join(supportedArchitectures(), ", "));
-    const Reader r(file, hp.arch);
+    const Architecture &architecture = requireArchitecture(file.label(), hp.arch);
+    const ArchKeys r(file, hp.arch);
 
     hp.nLayers = r.requireInt("block_count");
     hp.nEmbd = r.requireInt("embedding_length");
@@ -94,6 +90,14 @@ HParams HParams::fromGguf(const GgufFile &file)
     hp.ropeScaling.yarnLogMultiplier = r.findFloat("rope.scaling.yarn_log_multiplier", 0.0);
     hp.ropeScaling.yarnBetaFast = r.findFloat("rope.scaling.yarn_beta_fast", 32.0);
     hp.ropeScaling.yarnBetaSlow = r.findFloat("rope.scaling.yarn_beta_slow", 1.0);
+    hp.ropeAttnFactor = r.findFloat("rope.scaling.attn_factor", 1.0);
+
+    // Mixture of experts: the counts every MoE architecture writes.
+    hp.nExperts = r.findInt("expert_count", 0);
+    hp.nExpertsUsed = r.findInt("expert_used_count", 0);
+    hp.nFfExpert = r.findInt("expert_feed_forward_length", 0);
+    hp.nExpertGroups = std::max<std::int64_t>(1, r.findInt("expert_group_count", 1));
+    hp.nExpertGroupsUsed = r.findInt("expert_group_used_count", hp.nExpertGroups);
 
     if (const GgufArray *tokens = file.findArray("tokenizer.ggml.tokens"))
         hp.nVocab = static_cast<std::int64_t>(tokens->values.size());
@@ -103,26 +107,7 @@ HParams HParams::fromGguf(const GgufFile &file)
         fail("{}: no vocabulary size (neither tokenizer.ggml.tokens nor {} is present)", file.label(),
              r.key("vocab_size"));
 
-    if (hp.arch == "deepseek2") {
-        hp.qLoraRank = r.findInt("attention.q_lora_rank", 0);
-        hp.kvLoraRank = r.requireInt("attention.kv_lora_rank");
-        // Newer conversions describe the MQA view of the latent in key_length / value_length
-        // (kv_lora_rank + rope, kv_lora_rank) and the real head dims in the *_mla keys; the rest
-        // of the engine (full-mode cache, the MHA baseline of the meters) wants the real ones.
-        hp.headDimK = r.findInt("attention.key_length_mla", hp.headDimK);
-        hp.headDimV = r.findInt("attention.value_length_mla", hp.headDimV);
-        hp.nKvHeads = hp.nHeads; // every head has its own K and V once expanded
-        hp.qkRopeHeadDim = hp.nRot;
-        hp.qkNopeHeadDim = hp.headDimK - hp.qkRopeHeadDim;
-        hp.nExperts = r.findInt("expert_count", 0);
-        hp.nExpertsUsed = r.findInt("expert_used_count", 0);
-        hp.nSharedExperts = r.findInt("expert_shared_count", 0);
-        hp.nLeadingDense = r.findInt("leading_dense_block_count", 0);
-        hp.nFfExpert = r.findInt("expert_feed_forward_length", 0);
-        hp.expertWeightsScale = r.findFloat("expert_weights_scale", 1.0);
-        hp.expertWeightsNorm = file.findBool(r.key("expert_weights_norm")).value_or(false);
-        hp.expertGatingFunc = r.findInt("expert_gating_func", 0);
-    }
+    architecture.readHParams(r, hp);
     hp.validate(file.label());
     return hp;
 }
@@ -149,11 +134,12 @@ void HParams::validate(std::string_view what) const
         fail("{}: layer_norm_rms_epsilon must be positive, got {}", what, rmsEps);
     if (ropeFreqBase <= 0.0)
         fail("{}: rope.freq_base must be positive, got {}", what, ropeFreqBase);
-    if (arch == "deepseek2") {
-        positive(kvLoraRank, "attention.kv_lora_rank");
-        if (qkNopeHeadDim <= 0)
-            fail("{}: key_length {} leaves no room beside the rope dims {}", what, headDimK, qkRopeHeadDim);
-    }
+    if (nExperts > 0 && (nExpertsUsed <= 0 || nExpertsUsed > nExperts))
+        fail("{}: expert_used_count {} must be within 1..expert_count {}", what, nExpertsUsed, nExperts);
+    if (slidingWindow < 0)
+        fail("{}: attention.sliding_window must not be negative, got {}", what, slidingWindow);
+    if (!slidingLayers.empty() && std::int64_t(slidingLayers.size()) != nLayers)
+        fail("{}: {} sliding-window layer flags for {} layers", what, slidingLayers.size(), nLayers);
 }
 
 } // namespace nw

@@ -1,5 +1,7 @@
 // Model hyperparameters read from GGUF metadata (`<arch>.*` keys), one struct for every
-// architecture the engine runs; fields an architecture does not use stay at their defaults.
+// architecture the engine runs; fields an architecture does not use stay at their defaults. The
+// keys every architecture shares are read here, each architecture's own in its file under
+// engine/models/ (through the registry, engine/architecture.h).
 // Key names follow llama.cpp's `llama-arch.cpp` / gguf-py `constants.py`.
 #pragma once
 
@@ -25,7 +27,7 @@ struct RopeScaling {
 };
 
 struct HParams {
-    std::string arch;               // general.architecture: "llama", "deepseek2"
+    std::string arch;               // general.architecture: "llama", "qwen3", ... (engine/architecture.h)
     std::int64_t nLayers = 0;       // block_count
     std::int64_t nEmbd = 0;         // embedding_length (model width)
     std::int64_t nFf = 0;           // feed_forward_length (dense FFN hidden size)
@@ -55,19 +57,52 @@ struct HParams {
     bool expertWeightsNorm = false;     // expert_weights_norm
     std::int64_t expertGatingFunc = 0;  // expert_gating_func (1 softmax, 2 sigmoid; 0 unset)
 
+
+    // Fields below were added after the ones above; tests initialise the struct by designation,
+    // so new fields go at the end.
+    std::int64_t nExpertGroups = 1;     // expert_group_count (DeepSeek-V3 group-limited routing)
+    std::int64_t nExpertGroupsUsed = 1; // expert_group_used_count
+    double ropeAttnFactor = 1.0;        // rope.scaling.attn_factor (Phi-3 long-context factors)
+    // Sliding-window attention: layers marked in slidingLayers attend only to the last
+    // slidingWindow tokens (llama.cpp's LLAMA_SWA_TYPE_STANDARD) and cache only those.
+    std::int64_t slidingWindow = 0;     // attention.sliding_window; 0: no window layers
+    std::vector<bool> slidingLayers;    // [nLayers], or empty when no layer has a window
+    double ropeFreqBaseSwa = 0.0;       // rope.freq_base_swa for window layers; 0: ropeFreqBase
+    double finalLogitSoftcap = 0.0;     // final_logit_softcapping: logits = c · tanh(logits / c); 0: none
+
     bool hasMla() const { return kvLoraRank > 0; }
     std::int64_t gqaGroup() const { return nHeads / nKvHeads; } // query heads per KV head
+    bool isSlidingLayer(std::int64_t layer) const
+    {
+        return slidingWindow > 0 && layer >= 0 && std::size_t(layer) < slidingLayers.size()
+               && slidingLayers[std::size_t(layer)];
+    }
 
-    // Reads every value from `<arch>.*`; throws nw::Error naming the file and the key when a
-    // required one is missing or inconsistent, or the arch when it is not supported.
+    // Reads the keys every architecture shares from `<arch>.*`, then the architecture's own
+    // (engine/architecture.h); throws nw::Error naming the file and the key when a required one
+    // is missing or inconsistent, or the arch and the supported ones when it is not supported.
     static HParams fromGguf(const GgufFile &file);
     // Checks the relations between fields (positive sizes, nHeads % nKvHeads == 0, ...); throws
     // nw::Error starting with `what` (a file name or table entry).
     void validate(std::string_view what) const;
 };
 
-// Architectures this engine can run, for messages ("llama, deepseek2").
-const std::vector<std::string> &supportedArchitectures();
-bool isSupportedArchitecture(std::string_view arch);
+// The `<arch>.*` keys of one file, as an architecture's hyperparameter reader sees them.
+class ArchKeys {
+public:
+    ArchKeys(const GgufFile &file, std::string_view arch);
+
+    const GgufFile &file() const { return m_file; }
+    std::string key(std::string_view suffix) const; // "qwen3.rope.freq_base"
+    std::int64_t requireInt(std::string_view suffix) const;
+    std::int64_t findInt(std::string_view suffix, std::int64_t fallback) const;
+    double findFloat(std::string_view suffix, double fallback) const;
+    bool findBool(std::string_view suffix, bool fallback) const;
+    bool has(std::string_view suffix) const;
+
+private:
+    const GgufFile &m_file;
+    std::string m_arch;
+};
 
 } // namespace nw

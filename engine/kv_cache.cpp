@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <functional>
 #include <utility>
 
 namespace nw {
@@ -134,6 +135,45 @@ std::uint64_t mhaF16BytesPerTokenLayer(const HParams &hp)
     return static_cast<std::uint64_t>(hp.nHeads * (hp.headDimK + hp.headDimV)) * 2;
 }
 
+std::string_view kvLayerKindName(KvLayerKind kind)
+{
+    switch (kind) {
+    case KvLayerKind::Full: return "full";
+    case KvLayerKind::Window: return "window";
+    }
+    return "?";
+}
+
+std::int64_t KvLayerPlan::heldTokens(std::int64_t tokens) const
+{
+    return kind == KvLayerKind::Window ? std::min(tokens, window) : tokens;
+}
+
+std::uint64_t KvLayerPlan::bytesFor(std::int64_t tokens) const
+{
+    return static_cast<std::uint64_t>(heldTokens(tokens)) * layout.bytesPerTokenLayer();
+}
+
+std::int64_t KvLayerPlan::firstVisible(std::int64_t position) const
+{
+    return kind == KvLayerKind::Window ? std::max<std::int64_t>(0, position - window + 1) : 0;
+}
+
+std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec)
+{
+    const KvLayout layout = KvLayout::forModel(hp, spec);
+    std::vector<KvLayerPlan> plan(static_cast<std::size_t>(hp.nLayers));
+    for (std::int64_t il = 0; il < hp.nLayers; ++il) {
+        KvLayerPlan &p = plan[static_cast<std::size_t>(il)];
+        p.layout = layout;
+        if (hp.isSlidingLayer(il)) {
+            p.kind = KvLayerKind::Window;
+            p.window = hp.slidingWindow;
+        }
+    }
+    return plan;
+}
+
 namespace {
 
 std::size_t pageSize()
@@ -142,57 +182,110 @@ std::size_t pageSize()
     return size;
 }
 
+std::size_t strideFor(const KvLayout &layout)
+{
+    const std::size_t page = pageSize();
+    const std::size_t blockBytes = static_cast<std::size_t>(KvCache::kBlockTokens) * layout.bytesPerTokenLayer();
+    return (blockBytes + page - 1) / page * page;
+}
+
+// Logical blocks a layer keeps once `tokens` are committed: [first, end).
+std::pair<std::int64_t, std::int64_t> heldBlocks(const KvLayerPlan &plan, std::int64_t tokens)
+{
+    const std::int64_t end = (tokens + KvCache::kBlockTokens - 1) / KvCache::kBlockTokens;
+    const std::int64_t first = tokens > 0 ? plan.firstVisible(tokens) / KvCache::kBlockTokens : 0;
+    return {std::min(first, end), end};
+}
+
+std::vector<KvLayerPlan> uniformPlan(const KvLayout &layout, std::int64_t nLayers)
+{
+    NW_ASSERT(nLayers > 0);
+    std::vector<KvLayerPlan> plan(static_cast<std::size_t>(nLayers));
+    for (KvLayerPlan &p : plan)
+        p.layout = layout;
+    return plan;
+}
+
 } // namespace
+
+std::uint64_t KvCache::reservedBytesFor(const std::vector<KvLayerPlan> &plan, std::int64_t tokens)
+{
+    std::uint64_t total = 0;
+    for (const KvLayerPlan &p : plan) {
+        const auto [first, end] = heldBlocks(p, tokens);
+        total += static_cast<std::uint64_t>(end - first) * strideFor(p.layout);
+    }
+    return total;
+}
 
 std::uint64_t KvCache::reservedBytesFor(const KvLayout &layout, std::int64_t nLayers, std::int64_t tokens)
 {
-    const std::size_t page = pageSize();
-    const std::size_t blockBytes = static_cast<std::size_t>(kBlockTokens) * layout.bytesPerTokenLayer();
-    const std::size_t stride = (blockBytes + page - 1) / page * page;
-    const auto blocks = static_cast<std::uint64_t>((tokens + kBlockTokens - 1) / kBlockTokens);
-    return blocks * stride * static_cast<std::uint64_t>(nLayers);
+    return reservedBytesFor(uniformPlan(layout, nLayers), tokens);
 }
 
 KvCache::KvCache(const KvLayout &layout, std::int64_t nLayers, std::int64_t capacity,
                  std::uint64_t mhaBytesPerTokenLayer, std::uint64_t weightsBytes)
-    : m_layout(layout), m_nLayers(nLayers), m_capacity(capacity), m_mhaBytesPerTokenLayer(mhaBytesPerTokenLayer),
-      m_kRowBytes(layout.kRowBytes()), m_vRowBytes(layout.vRowBytes()),
-      m_blockBytes(static_cast<std::size_t>(kBlockTokens) * (m_kRowBytes + m_vRowBytes)),
-      m_counters(static_cast<std::size_t>(nLayers))
+    : KvCache(uniformPlan(layout, nLayers), capacity, mhaBytesPerTokenLayer, weightsBytes)
 {
-    NW_ASSERT(nLayers > 0 && m_kRowBytes > 0);
+}
+
+KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint64_t mhaBytesPerTokenLayer,
+                 std::uint64_t weightsBytes)
+    : m_capacity(capacity), m_mhaBytesPerTokenLayer(mhaBytesPerTokenLayer), m_counters(plan.size())
+{
+    NW_ASSERT(!plan.empty());
     if (capacity <= 0)
         fail("KV cache capacity must be positive, got {}", capacity);
-    const std::size_t page = pageSize();
-    m_blockStride = (m_blockBytes + page - 1) / page * page;
     m_maxBlocks = (capacity + kBlockTokens - 1) / kBlockTokens;
-    m_arenaBytes = m_blockStride * static_cast<std::size_t>(m_maxBlocks) * static_cast<std::size_t>(nLayers);
+    m_layers.resize(plan.size());
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+        Layer &l = m_layers[i];
+        l.plan = std::move(plan[i]);
+        NW_ASSERT(l.plan.kind != KvLayerKind::Window || l.plan.window > 0);
+        l.kRowBytes = l.plan.layout.kRowBytes();
+        l.vRowBytes = l.plan.layout.vRowBytes();
+        NW_ASSERT(l.kRowBytes > 0);
+        l.blockBytes = static_cast<std::size_t>(kBlockTokens) * (l.kRowBytes + l.vRowBytes);
+        l.blockStride = strideFor(l.plan.layout);
+        l.table.assign(static_cast<std::size_t>(m_maxBlocks), -1);
+        l.freeIds.reserve(static_cast<std::size_t>(m_maxBlocks));
+        for (std::int64_t id = m_maxBlocks - 1; id >= 0; --id)
+            l.freeIds.push_back(static_cast<std::int32_t>(id)); // lowest id handed out first
+        m_arenaBytes += l.blockStride * static_cast<std::size_t>(m_maxBlocks);
+        m_counters.setLayerKind(i, std::string(kvLayerKindName(l.plan.kind)));
+    }
     void *arena = mmap(nullptr, m_arenaBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (arena == MAP_FAILED)
         fail("cannot reserve {} bytes of address space for a KV cache of {} tokens: {}", m_arenaBytes, capacity,
              std::strerror(errno));
     m_arena = static_cast<std::byte *>(arena);
-    m_freeIds.reserve(static_cast<std::size_t>(m_maxBlocks));
-    for (std::int64_t id = m_maxBlocks - 1; id >= 0; --id)
-        m_freeIds.push_back(static_cast<std::int32_t>(id)); // lowest id handed out first
+    std::size_t offset = 0;
+    for (Layer &l : m_layers) {
+        l.base = m_arena + offset;
+        offset += l.blockStride * static_cast<std::size_t>(m_maxBlocks);
+    }
     m_counters.beginWrite();
     m_counters.setWeightsBytes(weightsBytes);
-    m_counters.setPerToken(static_cast<std::uint64_t>(nLayers) * layout.bytesPerTokenLayer(),
-                           static_cast<std::uint64_t>(nLayers) * mhaBytesPerTokenLayer);
     m_counters.setTokens(0, capacity);
     m_counters.endWrite();
+    publish();
 }
 
-KvCache::KvCache(const KvLayout &layout, std::int64_t nLayers, std::int64_t capacity,
-                 std::uint64_t mhaBytesPerTokenLayer, std::uint64_t weightsBytes, Backend &device)
-    : KvCache(layout, nLayers, capacity, mhaBytesPerTokenLayer, weightsBytes)
+KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint64_t mhaBytesPerTokenLayer,
+                 std::uint64_t weightsBytes, Backend &device)
+    : KvCache(std::move(plan), capacity, mhaBytesPerTokenLayer, weightsBytes)
 {
     NW_ASSERT(device.memoryKind() == BackendMemory::Device);
     munmap(m_arena, m_arenaBytes); // the host reservation made above is not needed
     m_arena = nullptr;
     m_arena = static_cast<std::byte *>(device.allocate(m_arenaBytes));
     m_device = &device;
-    m_deviceBlockTable = BackendBuffer(device, static_cast<std::size_t>(m_maxBlocks) * sizeof(std::int32_t));
+    std::size_t offset = 0;
+    for (Layer &l : m_layers) {
+        l.base = m_arena + offset;
+        offset += l.blockStride * static_cast<std::size_t>(m_maxBlocks);
+        l.deviceTable = BackendBuffer(device, static_cast<std::size_t>(m_maxBlocks) * sizeof(std::int32_t));
+    }
 }
 
 KvCache::~KvCache()
@@ -203,58 +296,111 @@ KvCache::~KvCache()
         munmap(m_arena, m_arenaBytes);
 }
 
-std::byte *KvCache::blockBase(std::int64_t layer, std::int64_t physical) const
+const KvLayerPlan &KvCache::plan(std::int64_t layer) const
 {
-    return m_arena + (static_cast<std::size_t>(layer) * static_cast<std::size_t>(m_maxBlocks) +
-                      static_cast<std::size_t>(physical)) * m_blockStride;
+    NW_ASSERT(layer >= 0 && layer < nLayers());
+    return m_layers[static_cast<std::size_t>(layer)].plan;
 }
 
-void KvCache::allocateBlock()
+std::size_t KvCache::blockBytes(std::int64_t layer) const
 {
-    NW_ASSERT(!m_freeIds.empty());
-    const std::int32_t id = m_freeIds.back();
-    for (std::int64_t layer = 0; layer < m_nLayers && !m_device; ++layer) {
-        if (mprotect(blockBase(layer, id), m_blockStride, PROT_READ | PROT_WRITE) != 0)
-            fail("cannot allocate a KV cache block of {} bytes: {}", m_blockStride, std::strerror(errno));
-    }
-    m_freeIds.pop_back();
-    m_blockTable.push_back(id);
-    m_allocatedBytes += m_blockStride * static_cast<std::size_t>(m_nLayers);
+    NW_ASSERT(layer >= 0 && layer < nLayers());
+    return m_layers[static_cast<std::size_t>(layer)].blockBytes;
 }
 
-void KvCache::freeLastBlock()
+std::size_t KvCache::blockStride(std::int64_t layer) const
 {
-    NW_ASSERT(!m_blockTable.empty());
-    const std::int32_t id = m_blockTable.back();
-    for (std::int64_t layer = 0; layer < m_nLayers && !m_device; ++layer) {
+    NW_ASSERT(layer >= 0 && layer < nLayers());
+    return m_layers[static_cast<std::size_t>(layer)].blockStride;
+}
+
+std::byte *KvCache::blockBase(const Layer &layer, std::int32_t physical) const
+{
+    return layer.base + static_cast<std::size_t>(physical) * layer.blockStride;
+}
+
+void KvCache::allocateBlock(Layer &layer, std::int64_t logical)
+{
+    NW_ASSERT(!layer.freeIds.empty() && layer.table[static_cast<std::size_t>(logical)] < 0);
+    const std::int32_t id = layer.freeIds.back();
+    if (!m_device && mprotect(blockBase(layer, id), layer.blockStride, PROT_READ | PROT_WRITE) != 0)
+        fail("cannot allocate a KV cache block of {} bytes: {}", layer.blockStride, std::strerror(errno));
+    layer.freeIds.pop_back();
+    layer.table[static_cast<std::size_t>(logical)] = id;
+    m_allocatedBytes += layer.blockStride;
+}
+
+void KvCache::freeBlock(Layer &layer, std::int64_t logical)
+{
+    std::int32_t &id = layer.table[static_cast<std::size_t>(logical)];
+    NW_ASSERT(id >= 0);
+    if (!m_device) {
         std::byte *base = blockBase(layer, id);
         // Returns the pages to the system; they read as zeros if committed again.
-        madvise(base, m_blockStride, MADV_DONTNEED);
-        mprotect(base, m_blockStride, PROT_NONE);
+        madvise(base, layer.blockStride, MADV_DONTNEED);
+        mprotect(base, layer.blockStride, PROT_NONE);
     }
-    m_blockTable.pop_back();
-    m_freeIds.push_back(id);
-    m_allocatedBytes -= m_blockStride * static_cast<std::size_t>(m_nLayers);
+    // Freed ids go back in order, so the lowest is handed out next (window layers recycle a few).
+    layer.freeIds.insert(std::upper_bound(layer.freeIds.begin(), layer.freeIds.end(), id, std::greater<>()), id);
+    id = -1;
+    m_allocatedBytes -= layer.blockStride;
+}
+
+void KvCache::keepBlocks(Layer &layer, std::int64_t first, std::int64_t end)
+{
+    first = std::min(first, end);
+    for (std::int64_t b = layer.firstHeld; b < std::min(first, layer.endHeld); ++b)
+        freeBlock(layer, b);
+    for (std::int64_t b = std::max(end, layer.firstHeld); b < layer.endHeld; ++b)
+        freeBlock(layer, b);
+    layer.firstHeld = std::max(layer.firstHeld, first);
+    layer.endHeld = std::min(layer.endHeld, end);
+    if (layer.firstHeld >= layer.endHeld)
+        layer.firstHeld = layer.endHeld = first;
+}
+
+void KvCache::uploadTable(Layer &layer)
+{
+    if (m_device)
+        layer.deviceTable.upload(layer.table.data(), layer.table.size() * sizeof(std::int32_t));
 }
 
 void KvCache::reserve(std::int64_t nTokens)
 {
     if (nTokens > m_capacity)
         fail(Remedy::LargerContext, "context full: {} tokens needed, the KV cache holds {}", nTokens, m_capacity);
-    const std::int64_t needed = (nTokens + kBlockTokens - 1) / kBlockTokens;
-    if (needed <= nBlocks())
+    if (nTokens <= m_reservedTokens)
         return;
-    while (nBlocks() < needed)
-        allocateBlock();
-    if (m_device) // truncate() only drops entries from the end, so this is the one place it changes
-        m_deviceBlockTable.upload(m_blockTable.data(), m_blockTable.size() * sizeof(std::int32_t));
+    const std::int64_t end = (nTokens + kBlockTokens - 1) / kBlockTokens;
+    for (Layer &l : m_layers) {
+        // The batch's first query (position m_tokens) reads from firstVisible(m_tokens) on.
+        const std::int64_t first = l.plan.firstVisible(m_tokens) / kBlockTokens;
+        keepBlocks(l, first, l.endHeld);
+        if (l.firstHeld == l.endHeld)
+            l.firstHeld = l.endHeld = first;
+        bool changed = false;
+        for (std::int64_t b = l.endHeld; b < end; ++b) {
+            allocateBlock(l, b);
+            changed = true;
+        }
+        l.endHeld = std::max(l.endHeld, end);
+        if (changed)
+            uploadTable(l);
+    }
+    m_reservedTokens = nTokens;
     publish();
 }
 
 void KvCache::commit(std::int64_t nTokens)
 {
-    NW_ASSERT(nTokens >= 0 && nTokens <= nBlocks() * kBlockTokens);
+    NW_ASSERT(nTokens >= 0 && nTokens <= m_reservedTokens);
     m_tokens = nTokens;
+    for (Layer &l : m_layers)
+        if (l.plan.kind == KvLayerKind::Window) {
+            const auto [first, end] = heldBlocks(l.plan, nTokens);
+            (void)end;
+            keepBlocks(l, first, l.endHeld);
+        }
     publish();
 }
 
@@ -262,9 +408,18 @@ void KvCache::truncate(std::int64_t nTokens)
 {
     NW_ASSERT(nTokens >= 0);
     m_tokens = std::min(m_tokens, nTokens);
-    const std::int64_t needed = (m_tokens + kBlockTokens - 1) / kBlockTokens;
-    while (nBlocks() > needed)
-        freeLastBlock();
+    // A window layer can continue from m_tokens only if it still holds what that query reads.
+    for (const Layer &l : m_layers)
+        if (m_tokens > 0 && l.plan.kind == KvLayerKind::Window
+            && l.firstHeld * kBlockTokens > l.plan.firstVisible(m_tokens))
+            m_tokens = 0;
+    m_reservedTokens = m_tokens;
+    const std::int64_t end = (m_tokens + kBlockTokens - 1) / kBlockTokens;
+    for (Layer &l : m_layers) {
+        keepBlocks(l, m_tokens == 0 ? 0 : l.firstHeld, end);
+        if (m_tokens == 0)
+            l.firstHeld = l.endHeld = 0;
+    }
     publish();
 }
 
@@ -280,43 +435,49 @@ std::byte *KvCache::vRow(std::int64_t layer, std::int64_t position)
 
 const std::byte *KvCache::kRow(std::int64_t layer, std::int64_t position) const
 {
-    NW_ASSERT(layer >= 0 && layer < m_nLayers && position >= 0 && position < nBlocks() * kBlockTokens);
-    const std::int32_t id = m_blockTable[static_cast<std::size_t>(position / kBlockTokens)];
-    return blockBase(layer, id) + static_cast<std::size_t>(position % kBlockTokens) * m_kRowBytes;
+    NW_ASSERT(layer >= 0 && layer < nLayers() && position >= 0 && position < m_maxBlocks * kBlockTokens);
+    const Layer &l = m_layers[static_cast<std::size_t>(layer)];
+    const std::int32_t id = l.table[static_cast<std::size_t>(position / kBlockTokens)];
+    NW_ASSERT(id >= 0);
+    return blockBase(l, id) + static_cast<std::size_t>(position % kBlockTokens) * l.kRowBytes;
 }
 
 const std::byte *KvCache::vRow(std::int64_t layer, std::int64_t position) const
 {
-    if (m_layout.spec.mode == KvMode::Mla)
+    if (layout().spec.mode == KvMode::Mla)
         return kRow(layer, position); // V is the leading part of the shared row
-    NW_ASSERT(layer >= 0 && layer < m_nLayers && position >= 0 && position < nBlocks() * kBlockTokens);
-    const std::int32_t id = m_blockTable[static_cast<std::size_t>(position / kBlockTokens)];
-    return blockBase(layer, id) + static_cast<std::size_t>(kBlockTokens) * m_kRowBytes +
-           static_cast<std::size_t>(position % kBlockTokens) * m_vRowBytes;
+    NW_ASSERT(layer >= 0 && layer < nLayers() && position >= 0 && position < m_maxBlocks * kBlockTokens);
+    const Layer &l = m_layers[static_cast<std::size_t>(layer)];
+    const std::int32_t id = l.table[static_cast<std::size_t>(position / kBlockTokens)];
+    NW_ASSERT(id >= 0);
+    return blockBase(l, id) + static_cast<std::size_t>(kBlockTokens) * l.kRowBytes +
+           static_cast<std::size_t>(position % kBlockTokens) * l.vRowBytes;
 }
 
 KvLayerView KvCache::layerView(std::int64_t layer)
 {
-    NW_ASSERT(layer >= 0 && layer < m_nLayers);
+    NW_ASSERT(layer >= 0 && layer < nLayers());
+    Layer &l = m_layers[static_cast<std::size_t>(layer)];
+    const KvLayout &layout = l.plan.layout;
     KvLayerView view;
-    view.type = m_layout.kType;
+    view.type = layout.kType;
     view.blockSize = static_cast<int>(kBlockTokens);
-    view.blockTable = m_device ? m_deviceBlockTable.as<const std::int32_t>() : m_blockTable.data();
-    view.kBlocks = blockBase(layer, 0);
-    view.kBlockStride = m_blockStride;
-    view.kRowStride = m_kRowBytes;
-    view.nKvHeads = static_cast<int>(m_layout.nKvHeads);
-    view.kHeadDim = static_cast<int>(m_layout.kHeadDim);
-    if (m_layout.spec.mode == KvMode::Mla) {
+    view.blockTable = m_device ? l.deviceTable.as<const std::int32_t>() : l.table.data();
+    view.kBlocks = l.base;
+    view.kBlockStride = l.blockStride;
+    view.kRowStride = l.kRowBytes;
+    view.nKvHeads = static_cast<int>(layout.nKvHeads);
+    view.kHeadDim = static_cast<int>(layout.kHeadDim);
+    if (layout.spec.mode == KvMode::Mla) {
         view.vBlocks = view.kBlocks;
         view.vBlockStride = view.kBlockStride;
         view.vRowStride = view.kRowStride;
-        view.vHeadDim = static_cast<int>(m_layout.mlaValueDim);
+        view.vHeadDim = static_cast<int>(layout.mlaValueDim);
     } else {
-        view.vBlocks = view.kBlocks + static_cast<std::size_t>(kBlockTokens) * m_kRowBytes;
-        view.vBlockStride = m_blockStride;
-        view.vRowStride = m_vRowBytes;
-        view.vHeadDim = static_cast<int>(m_layout.vHeadDim);
+        view.vBlocks = view.kBlocks + static_cast<std::size_t>(kBlockTokens) * l.kRowBytes;
+        view.vBlockStride = l.blockStride;
+        view.vRowStride = l.vRowBytes;
+        view.vHeadDim = static_cast<int>(layout.vHeadDim);
     }
     return view;
 }
@@ -335,12 +496,18 @@ void KvCache::setWeightsBytes(std::uint64_t bytes)
 
 void KvCache::publish()
 {
-    const std::uint64_t used = static_cast<std::uint64_t>(m_tokens) * m_layout.bytesPerTokenLayer();
-    const std::uint64_t reserved = static_cast<std::uint64_t>(nBlocks()) * m_blockStride;
+    std::uint64_t perToken = 0;
+    for (const Layer &l : m_layers)
+        if (l.plan.heldTokens(m_tokens + 1) > l.plan.heldTokens(m_tokens))
+            perToken += l.plan.layout.bytesPerTokenLayer();
     m_counters.beginWrite();
     m_counters.setTokens(m_tokens, m_capacity);
-    for (std::int64_t layer = 0; layer < m_nLayers; ++layer)
-        m_counters.setLayer(static_cast<std::size_t>(layer), used, reserved);
+    m_counters.setPerToken(perToken, static_cast<std::uint64_t>(nLayers()) * m_mhaBytesPerTokenLayer);
+    for (std::size_t i = 0; i < m_layers.size(); ++i) {
+        const Layer &l = m_layers[i];
+        m_counters.setLayer(i, l.plan.bytesFor(m_tokens),
+                            static_cast<std::uint64_t>(l.endHeld - l.firstHeld) * l.blockStride);
+    }
     m_counters.endWrite();
     if (m_callback)
         m_callback(m_counters.snapshot());

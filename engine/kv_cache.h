@@ -1,7 +1,9 @@
 // The KV cache of one sequence: per layer, paged blocks of kBlockTokens token rows, allocated
-// on demand as the sequence grows and freed when it is truncated. What a row holds depends on
-// the mode (a KvLayout): K and V per KV head (`full`), the MLA latent (`mla`), or the seams for
-// `latent:R` and quantized `+q8` / `+q4` rows. Every byte it holds is counted in MemoryStats.
+// on demand as the sequence grows and freed when it is truncated or, in a sliding-window layer,
+// when its window has moved past them. What a row holds depends on the mode (a KvLayout): K and V
+// per KV head (`full`), the MLA latent (`mla`), the `latent:R` latents, quantized `+q8` / `+q4`
+// rows; how rows are kept depends on the layer's kind (KvLayerPlan). Every byte it holds is
+// counted in MemoryStats.
 #pragma once
 
 #include "engine/memory_stats.h"
@@ -72,57 +74,103 @@ struct KvLayout {
 // Bytes per token and layer of a plain multi-head f16 cache: nHeads × (headDimK + headDimV) × 2.
 std::uint64_t mhaF16BytesPerTokenLayer(const HParams &hp);
 
+// How one layer's cache grows with the sequence; the meters count each layer by its kind's rule.
+// Kinds to come fit the same frame as further values, each with its row mapping, retention and
+// byte rule in KvLayerPlan (heldTokens / bytesFor / firstVisible) and its block bookkeeping in
+// KvCache::Layer: DeepSeek V4's compressed layers (one CSA entry per 4 tokens, one HCA entry per
+// 128: rows addressed by position / ratio, bytesFor = tokens / ratio × entry bytes) and its
+// lightning-indexer keys (one row per entry); a layer that keeps several of these at once (V4's
+// window rows + compressed entries + indexer keys) becomes one store per part, addressed by
+// (layer, part). A recurrent layer (Gated DeltaNet) keeps a fixed-size state instead of rows
+// (bytesFor is constant); it cannot drop its last tokens, which truncate() already allows for:
+// a cache keeps only what it can continue from (or a checkpoint), and callers read tokens().
+enum class KvLayerKind {
+    Full,   // one row per token, every token kept
+    Window, // one row per token; only the last `window` tokens are kept (plus the batch in flight)
+};
+std::string_view kvLayerKindName(KvLayerKind kind); // "full", "window"
+
+// One layer's cache: what a row holds (the mode's layout) and how rows are kept.
+struct KvLayerPlan {
+    KvLayout layout;
+    KvLayerKind kind = KvLayerKind::Full;
+    std::int64_t window = 0; // Window: a query sees the last `window` tokens, itself included
+
+    // Tokens whose rows the layer holds once a sequence of `tokens` is committed, and their bytes.
+    std::int64_t heldTokens(std::int64_t tokens) const;
+    std::uint64_t bytesFor(std::int64_t tokens) const;
+    // The first position a query at `position` reads (0 for full layers).
+    std::int64_t firstVisible(std::int64_t position) const;
+};
+
+// The plan of every layer of a model in mode `spec`: window layers where hp.slidingLayers says.
+// Throws nw::Error as KvLayout::forModel does.
+std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec);
+
 class KvCache {
 public:
     static constexpr std::int64_t kBlockTokens = 64;
 
-    // A cache for up to `capacity` tokens; nothing is allocated until reserve().
-    // `mhaF16BytesPerTokenLayer` is the baseline the meters compare with.
-    KvCache(const KvLayout &layout, std::int64_t nLayers, std::int64_t capacity,
-            std::uint64_t mhaF16BytesPerTokenLayer, std::uint64_t weightsBytes = 0);
+    // A cache for up to `capacity` tokens whose layers follow `plan`; nothing is allocated until
+    // reserve(). `mhaF16BytesPerTokenLayer` is the baseline the meters compare with.
+    KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint64_t mhaF16BytesPerTokenLayer,
+            std::uint64_t weightsBytes = 0);
     // A cache whose blocks live in `device`'s memory (a GPU backend; it must outlive the cache).
     // Device memory cannot be committed page by page as the host arena is, so the blocks for the
     // whole capacity are allocated here; the block bookkeeping and MemoryStats are the same.
     // kRow()/vRow() are device addresses then: only the backend's ops may touch the rows.
+    KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint64_t mhaF16BytesPerTokenLayer,
+            std::uint64_t weightsBytes, Backend &device);
+    // Every one of nLayers layers full, with `layout`.
     KvCache(const KvLayout &layout, std::int64_t nLayers, std::int64_t capacity,
-            std::uint64_t mhaF16BytesPerTokenLayer, std::uint64_t weightsBytes, Backend &device);
+            std::uint64_t mhaF16BytesPerTokenLayer, std::uint64_t weightsBytes = 0);
     bool onDevice() const { return m_device != nullptr; }
     ~KvCache();
     KvCache(const KvCache &) = delete;
-
-    // What a cache of this layout allocates to hold `tokens` (whole blocks, page-rounded), without
-    // making one: the planner's figure, equal to memoryStats().kvBytesReserved when it is full.
-    static std::uint64_t reservedBytesFor(const KvLayout &layout, std::int64_t nLayers, std::int64_t tokens);
     KvCache &operator=(const KvCache &) = delete;
 
-    const KvLayout &layout() const { return m_layout; }
-    std::int64_t nLayers() const { return m_nLayers; }
+    // What a cache of this plan allocates once `tokens` are committed (whole blocks, page-rounded;
+    // a window layer only the blocks its window spans), without making one: the planner's figure,
+    // equal to memoryStats().kvBytesReserved after a commit of `tokens`.
+    static std::uint64_t reservedBytesFor(const std::vector<KvLayerPlan> &plan, std::int64_t tokens);
+    static std::uint64_t reservedBytesFor(const KvLayout &layout, std::int64_t nLayers, std::int64_t tokens);
+
+    // The mode's layout (every layer has it; the plan differs in how rows are kept).
+    const KvLayout &layout() const { return m_layers.front().plan.layout; }
+    const KvLayerPlan &plan(std::int64_t layer) const;
+    std::int64_t nLayers() const { return static_cast<std::int64_t>(m_layers.size()); }
     std::int64_t capacity() const { return m_capacity; }
-    // Positions [0, tokens()) hold valid rows.
+    // Positions [0, tokens()) hold valid rows (in a window layer, the last `window` of them).
     std::int64_t tokens() const { return m_tokens; }
 
-    // Allocates the blocks that positions [0, nTokens) need in every layer; throws nw::Error
-    // when nTokens exceeds the capacity ("context full: N tokens needed, the KV cache holds M"; Remedy::LargerContext).
+    // Allocates the blocks that positions [tokens(), nTokens) need in every layer, and the window
+    // rows their queries read; throws nw::Error when nTokens exceeds the capacity ("context full:
+    // N tokens needed, the KV cache holds M"; Remedy::LargerContext).
     void reserve(std::int64_t nTokens);
-    // Marks positions [0, nTokens) valid after their rows were written (nTokens <= reserved).
+    // Marks positions [0, nTokens) valid after their rows were written (nTokens <= reserved);
+    // window layers then free the blocks no later query can read.
     void commit(std::int64_t nTokens);
-    // Drops positions >= nTokens and frees the blocks no longer needed (prefix reuse).
+    // Keeps at most the first nTokens positions and frees the blocks no longer needed (prefix
+    // reuse). A window layer that already dropped rows a query at nTokens would read cannot
+    // continue from there: the cache then empties (tokens() tells what was kept).
     void truncate(std::int64_t nTokens);
     void clear() { truncate(0); }
 
-    // Rows of one position (reserved before). K of a full layout is [nKvHeads, kHeadDim].
+    // Rows of one position (reserved before, and held by the layer). K of a full layout is
+    // [nKvHeads, kHeadDim].
     std::byte *kRow(std::int64_t layer, std::int64_t position);
     std::byte *vRow(std::int64_t layer, std::int64_t position);
     const std::byte *kRow(std::int64_t layer, std::int64_t position) const;
     const std::byte *vRow(std::int64_t layer, std::int64_t position) const;
 
-    // One layer as the backend's attention and storeKv see it (kernels/backend.h): physical
-    // block ids in a table shared by all layers; a block holds kBlockTokens K rows, then
-    // kBlockTokens V rows. For mla, V is the first mlaValueDim elements of the K row.
+    // One layer as the backend's attention and storeKv see it (kernels/backend.h): the layer's
+    // own table of physical block ids; a block holds kBlockTokens K rows, then kBlockTokens V
+    // rows. For mla, V is the first mlaValueDim elements of the K row.
     KvLayerView layerView(std::int64_t layer);
-    std::int64_t nBlocks() const { return static_cast<std::int64_t>(m_blockTable.size()); }
-    std::size_t blockBytes() const { return m_blockBytes; }   // one layer's block: K and V rows
-    std::size_t blockStride() const { return m_blockStride; } // blockBytes rounded up to pages
+    // Logical blocks reserved: positions [0, nBlocks() × kBlockTokens) have rows in full layers.
+    std::int64_t nBlocks() const { return (m_reservedTokens + kBlockTokens - 1) / kBlockTokens; }
+    std::size_t blockBytes(std::int64_t layer = 0) const;  // one layer's block: K and V rows
+    std::size_t blockStride(std::int64_t layer = 0) const; // blockBytes rounded up to pages
 
     // Lock-free snapshot, callable from any thread while the model runs.
     MemoryStats memoryStats() const { return m_counters.snapshot(); }
@@ -134,31 +182,42 @@ public:
     std::uint64_t allocatedBytes() const { return m_allocatedBytes; }
 
 private:
-    std::byte *blockBase(std::int64_t layer, std::int64_t block) const;
-    void allocateBlock();
-    void freeLastBlock();
+    // One layer's blocks: its region of the arena, its block table and free physical ids.
+    struct Layer {
+        KvLayerPlan plan;
+        std::size_t kRowBytes = 0;
+        std::size_t vRowBytes = 0;
+        std::size_t blockBytes = 0;  // kBlockTokens × (kRowBytes + vRowBytes)
+        std::size_t blockStride = 0; // blockBytes rounded up to the page size
+        std::byte *base = nullptr;   // [maxBlocks][blockStride] in the arena
+        std::vector<std::int32_t> table;   // [maxBlocks] logical block -> physical id, -1 when not held
+        std::vector<std::int32_t> freeIds; // physical ids not in use, lowest last
+        std::int64_t firstHeld = 0;        // logical blocks [firstHeld, end) are held
+        std::int64_t endHeld = 0;
+        BackendBuffer deviceTable;         // [maxBlocks] the table's copy on a device
+    };
+
+    std::byte *blockBase(const Layer &layer, std::int32_t physical) const;
+    void allocateBlock(Layer &layer, std::int64_t logical);
+    void freeBlock(Layer &layer, std::int64_t logical);
+    // Frees the layer's blocks below `first` and past `end` (logical block indices).
+    void keepBlocks(Layer &layer, std::int64_t first, std::int64_t end);
+    void uploadTable(Layer &layer);
     void publish();
 
-    KvLayout m_layout;
-    std::int64_t m_nLayers;
+    std::vector<Layer> m_layers;
     std::int64_t m_capacity;
     std::uint64_t m_mhaBytesPerTokenLayer;
-    std::size_t m_kRowBytes;
-    std::size_t m_vRowBytes;
-    std::size_t m_blockBytes;  // kBlockTokens × (kRowBytes + vRowBytes)
-    std::size_t m_blockStride; // m_blockBytes rounded up to the page size
-    std::int64_t m_maxBlocks;  // ceil(capacity / kBlockTokens)
+    std::int64_t m_maxBlocks; // ceil(capacity / kBlockTokens)
     std::int64_t m_tokens = 0;
+    std::int64_t m_reservedTokens = 0;
     std::uint64_t m_allocatedBytes = 0;
     // Address space for every layer's blocks is reserved up front (PROT_NONE, no memory);
     // a block's pages are committed when it is allocated and returned when it is freed, so the
     // view keeps one base pointer per layer and the accounting is exact.
-    std::byte *m_arena = nullptr;      // [nLayers][maxBlocks][blockStride]
+    std::byte *m_arena = nullptr;
     std::size_t m_arenaBytes = 0;
-    std::vector<std::int32_t> m_blockTable; // [nBlocks] logical block -> physical id
-    Backend *m_device = nullptr;            // set when the blocks are in a GPU backend's memory
-    BackendBuffer m_deviceBlockTable;       // [maxBlocks] the block table's copy there
-    std::vector<std::int32_t> m_freeIds;    // physical ids not in use
+    Backend *m_device = nullptr; // set when the blocks are in a GPU backend's memory
     MemoryCounters m_counters;
     std::function<void(const MemoryStats &)> m_callback;
 };

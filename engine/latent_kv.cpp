@@ -453,6 +453,10 @@ void LatentAttention::run(Backend &be, const LatentFactors &f, std::size_t layer
     m_cv.resize(std::size_t(n) * r);
     be.matmul(denseWeights(TensorType::F32, f.rank, f.nEmbd, lf.kDown.data()), a.x, m_ck.data(), n);
     be.matmul(denseWeights(TensorType::F32, f.rank, f.nEmbd, lf.vDown.data()), a.x, m_cv.data(), n);
+    if (a.kLatentBias)
+        be.addRow(m_ck.data(), a.kLatentBias, n, int(r));
+    if (a.vLatentBias)
+        be.addRow(m_cv.data(), a.vLatentBias, n, int(r));
     m_probe.assign(std::size_t(n) * hd, 0.f);
     for (std::size_t t = 0; t < std::size_t(n); ++t)
         for (int p = 0; p < int(hd / 2); ++p)
@@ -509,6 +513,8 @@ void LatentAttention::absorbed(Backend &be, const LatentFactors &f, const Latent
     args.nHeads = a.nHeads;
     args.queryPositions = a.positions;
     args.scale = a.scale;
+    args.window = a.window;
+    args.sinks = a.sinks;
     args.kv = view; // one shared "head" of rank elements for K and for V
     be.attention(args);
     perGroup(be, m_outLatent.data(), rank, a.out, int(geo.headDimV), a.nTokens, a.nHeads, groups, lf.vUp.data(),
@@ -526,7 +532,12 @@ void LatentAttention::expanded(Backend &be, const LatentFactors &f, const Latent
     m_ck.resize(nKv * r);
     m_cv.resize(nKv * r);
     const TensorType type = cache.layout().kType;
-    for (std::size_t t = 0; t < nKv; ++t) {
+    // A window layer no longer holds the rows before the first query's window; attention does
+    // not read them (args.window), so they stay zero here.
+    const auto first = std::size_t(a.window > 0 ? std::max(0, a.positions[0] + 1 - a.window) : 0);
+    std::fill(m_ck.begin(), m_ck.begin() + std::ptrdiff_t(first * r), 0.f);
+    std::fill(m_cv.begin(), m_cv.begin() + std::ptrdiff_t(first * r), 0.f);
+    for (std::size_t t = first; t < nKv; ++t) {
         dequantizeRow(type, cache.kRow(std::int64_t(layer), std::int64_t(t)), m_ck.data() + t * r, r);
         dequantizeRow(type, cache.vRow(std::int64_t(layer), std::int64_t(t)), m_cv.data() + t * r, r);
     }
@@ -543,6 +554,8 @@ void LatentAttention::expanded(Backend &be, const LatentFactors &f, const Latent
     args.nHeads = a.nHeads;
     args.queryPositions = a.positions;
     args.scale = a.scale;
+    args.window = a.window;
+    args.sinks = a.sinks;
     args.kv.type = TensorType::F32;
     args.kv.blockSize = int(nKv);
     args.kv.blockTable = kOneBlock;

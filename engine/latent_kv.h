@@ -57,6 +57,15 @@ struct LatentFactors {
     std::vector<LatentLayerFactors> layers; // [nLayers]
 };
 
+// A model's latent:R state for one rank: the factors, and per layer its K / V projection biases
+// seen through them (kUpᵀ b_k and vUpᵀ b_v, since kDown = kUpᵀ W_k: the latent of W_k x + b_k is
+// kDown x + kUpᵀ b_k), empty for layers without biases.
+struct LatentKv {
+    LatentFactors factors;
+    std::vector<std::vector<float>> kBias; // [nLayers][rank] or [nLayers][0]
+    std::vector<std::vector<float>> vBias;
+};
+
 // Activation-aware factors (as ASVD / SVD-LLM / Palu weight the SVD by the inputs): the second
 // moments of each layer's keys before RoPE and of its values on a text the user gives. With them
 // the factors keep the directions the model's real keys and values use most (the leading
@@ -132,6 +141,12 @@ struct LatentAttentionArgs {
     int nHeads = 0;
     const std::int32_t *positions = nullptr; // [nTokens], consecutive; the cache holds 0..positions[0]-1
     float scale = 1.f;          // softmax(scale · q·k)
+    int window = 0;             // sliding window of the layer (AttentionArgs::window), 0: none
+    const float *sinks = nullptr; // [nHeads] attention sinks (AttentionArgs::sinks), or null
+    // Added to the new latents (kUpᵀ b_k and vUpᵀ b_v: a K / V projection bias, as Qwen2 has, seen
+    // through the factors), or null.
+    const float *kLatentBias = nullptr; // [rank]
+    const float *vLatentBias = nullptr; // [rank]
 };
 
 class LatentAttention {

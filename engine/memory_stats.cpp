@@ -3,6 +3,8 @@
 
 #include "common/assert.h"
 
+#include <algorithm>
+
 namespace nw {
 
 double MemoryStats::savingVsMha() const
@@ -14,9 +16,23 @@ double MemoryStats::savingVsMha() const
     return 0.0;
 }
 
+std::vector<KindKvBytes> MemoryStats::byKind() const
+{
+    std::vector<KindKvBytes> kinds;
+    for (const LayerKvBytes &layer : layers) {
+        auto it = std::find_if(kinds.begin(), kinds.end(), [&](const KindKvBytes &k) { return k.kind == layer.kind; });
+        if (it == kinds.end())
+            it = kinds.insert(kinds.end(), KindKvBytes{layer.kind});
+        ++it->layers;
+        it->used += layer.used;
+        it->reserved += layer.reserved;
+    }
+    return kinds;
+}
+
 MemoryCounters::MemoryCounters(std::size_t nLayers)
     : m_nLayers(nLayers), m_layerUsed(new std::atomic<std::uint64_t>[nLayers]),
-      m_layerReserved(new std::atomic<std::uint64_t>[nLayers])
+      m_layerReserved(new std::atomic<std::uint64_t>[nLayers]), m_layerKinds(nLayers, "full")
 {
     for (std::size_t i = 0; i < nLayers; ++i) {
         m_layerUsed[i].store(0, std::memory_order_relaxed);
@@ -62,6 +78,12 @@ void MemoryCounters::setLayer(std::size_t layer, std::uint64_t used, std::uint64
     m_layerReserved[layer].store(reserved, std::memory_order_relaxed);
 }
 
+void MemoryCounters::setLayerKind(std::size_t layer, std::string kind)
+{
+    NW_ASSERT(layer < m_nLayers);
+    m_layerKinds[layer] = std::move(kind);
+}
+
 MemoryStats MemoryCounters::snapshot() const
 {
     MemoryStats stats;
@@ -84,6 +106,8 @@ MemoryStats MemoryCounters::snapshot() const
         if (m_sequence.load(std::memory_order_relaxed) == before)
             break;
     }
+    for (std::size_t i = 0; i < m_nLayers; ++i)
+        stats.layers[i].kind = m_layerKinds[i];
     stats.kvBytesUsed = 0;
     stats.kvBytesReserved = 0;
     for (const LayerKvBytes &layer : stats.layers) {

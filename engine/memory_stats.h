@@ -12,8 +12,17 @@
 namespace nw {
 
 struct LayerKvBytes {
-    std::uint64_t used = 0;     // tokens held × bytes per token of this layer
+    std::uint64_t used = 0;     // the bytes this layer's kind holds for the tokens (its exact rule)
     std::uint64_t reserved = 0; // bytes of the blocks allocated for this layer
+    std::string kind = "full";  // the layer's cache kind (kvLayerKindName): "full", "window", ...
+};
+
+// The layers of one cache kind together.
+struct KindKvBytes {
+    std::string kind;
+    std::int64_t layers = 0;
+    std::uint64_t used = 0;
+    std::uint64_t reserved = 0;
 };
 
 // One consistent snapshot.
@@ -24,12 +33,16 @@ struct MemoryStats {
     std::uint64_t mhaF16Bytes = 0;     // plain MHA f16 cache for `tokens`: nLayers × tokens × nHeads × (headDimK + headDimV) × 2
     std::int64_t tokens = 0;           // positions held in the cache
     std::int64_t capacityTokens = 0;   // the most the cache may hold (--ctx)
-    std::uint64_t bytesPerToken = 0;   // KV bytes per token, all layers
+    // KV bytes the next token adds, all layers: every full layer's row, and a window layer's
+    // while the sequence is shorter than its window (the rate the cache grows at now).
+    std::uint64_t bytesPerToken = 0;
     std::uint64_t mhaF16BytesPerToken = 0;
     std::vector<LayerKvBytes> layers;  // [nLayers]
 
     // mhaF16Bytes / kvBytesUsed (per token when the cache is empty); 0 when undefined.
     double savingVsMha() const;
+    // The layers grouped by kind, in order of first appearance.
+    std::vector<KindKvBytes> byKind() const;
 };
 
 // The writer side: the KV cache updates it between beginWrite() and endWrite(); readers call
@@ -44,6 +57,8 @@ public:
     void setTokens(std::int64_t tokens, std::int64_t capacity);
     void setPerToken(std::uint64_t bytesPerToken, std::uint64_t mhaF16BytesPerToken);
     void setLayer(std::size_t layer, std::uint64_t used, std::uint64_t reserved);
+    // Set once, before the counters are shared (not part of the seqlock).
+    void setLayerKind(std::size_t layer, std::string kind);
 
     MemoryStats snapshot() const;
 
@@ -57,6 +72,7 @@ private:
     std::size_t m_nLayers;
     std::unique_ptr<std::atomic<std::uint64_t>[]> m_layerUsed;     // [nLayers]
     std::unique_ptr<std::atomic<std::uint64_t>[]> m_layerReserved; // [nLayers]
+    std::vector<std::string> m_layerKinds;                          // [nLayers]
 };
 
 } // namespace nw

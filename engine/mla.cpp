@@ -41,6 +41,8 @@ WeightMatrix f32Matrix(const float *data, std::int64_t rows, std::int64_t cols)
     return denseWeights(TensorType::F32, rows, cols, data);
 }
 
+enum Slot : std::size_t { kIn, kOut, kQLatent, kLatentOut, kKeys, kValues };
+
 // For each head: out[t, h, :rows] = W_h · in[t, h, :cols], with in/out rows strided.
 template <typename Pick>
 void perHeadMatmul(Backend &backend, int nHeads, int nTokens, Pick pick, const float *in,
@@ -49,13 +51,11 @@ void perHeadMatmul(Backend &backend, int nHeads, int nTokens, Pick pick, const f
 {
     for (int h = 0; h < nHeads; ++h) {
         const WeightMatrix &w = pick(h);
-        scratch.in.resize(std::size_t(nTokens) * w.cols);
-        scratch.out.resize(std::size_t(nTokens) * w.rows);
-        for (int t = 0; t < nTokens; ++t)
-            std::copy_n(in + t * inTokenStride + h * inHeadStride, w.cols, scratch.in.data() + std::size_t(t) * w.cols);
-        backend.matmul(w, scratch.in.data(), scratch.out.data(), nTokens);
-        for (int t = 0; t < nTokens; ++t)
-            std::copy_n(scratch.out.data() + std::size_t(t) * w.rows, w.rows, out + t * outTokenStride + h * outHeadStride);
+        float *gathered = scratch.buffers.floats(backend, kIn, std::size_t(nTokens) * w.cols);
+        float *product = scratch.buffers.floats(backend, kOut, std::size_t(nTokens) * w.rows);
+        backend.copyRows(gathered, std::size_t(w.cols), in + h * inHeadStride, inTokenStride, nTokens, int(w.cols));
+        backend.matmul(w, gathered, product, nTokens);
+        backend.copyRows(out + h * outHeadStride, outTokenStride, product, std::size_t(w.rows), nTokens, int(w.rows));
     }
 }
 
@@ -109,10 +109,7 @@ void mlaAbsorbQuery(Backend &backend, const MlaProjections &proj, const float *q
         backend, nHeads, nTokens, [&](int h) -> const WeightMatrix & { return proj.keyAbsorb(h); }, q,
         nHeads * qHead, qHead, qLatent, nHeads * latHead, latHead, scratch);
     // The rope part meets k_rope unchanged: q_rope · k_rope is the same in both forms.
-    for (int t = 0; t < nTokens; ++t)
-        for (int h = 0; h < nHeads; ++h)
-            std::copy_n(q + (std::size_t(t) * nHeads + h) * qHead + nope, qkRope,
-                        qLatent + (std::size_t(t) * nHeads + h) * latHead + rank);
+    backend.copyRows(qLatent + rank, latHead, q + nope, qHead, nTokens * nHeads, qkRope);
 }
 
 void mlaExpandValues(Backend &backend, const MlaProjections &proj, const float *latent, int nTokens,
@@ -136,10 +133,9 @@ void mlaExpandKeysValues(Backend &backend, const MlaProjections &proj, const flo
         backend, nHeads, n, [&](int h) -> const WeightMatrix & { return proj.valueExpand(h); }, latents,
         rowLength, 0, values, std::size_t(nHeads) * v, std::size_t(v), scratch);
     // k_rope is shared by every head (DeepSeek-V2 eq. 14).
-    for (int t = 0; t < n; ++t)
-        for (int h = 0; h < nHeads; ++h)
-            std::copy_n(latents + std::size_t(t) * rowLength + rank, qkRope,
-                        keys + (std::size_t(t) * nHeads + h) * kHead + nope);
+    for (int h = 0; h < nHeads; ++h)
+        backend.copyRows(keys + std::size_t(h) * kHead + nope, std::size_t(nHeads) * kHead, latents + rank, rowLength, n,
+                         qkRope);
 }
 
 void mlaAttentionAbsorbed(Backend &backend, const MlaProjections &proj, const KvLayerView &cache,
@@ -148,14 +144,14 @@ void mlaAttentionAbsorbed(Backend &backend, const MlaProjections &proj, const Kv
 {
     const int nHeads = proj.nHeads(), rank = proj.kvLoraRank();
     NW_ASSERT(cache.nKvHeads == 1 && cache.kHeadDim == rank + qkRope);
-    scratch.qLatent.resize(std::size_t(nTokens) * nHeads * (rank + qkRope));
-    scratch.latentOut.resize(std::size_t(nTokens) * nHeads * rank);
-    mlaAbsorbQuery(backend, proj, q, nTokens, qkRope, scratch.qLatent.data(), scratch);
+    float *qLatent = scratch.buffers.floats(backend, kQLatent, std::size_t(nTokens) * nHeads * (rank + qkRope));
+    float *latentOut = scratch.buffers.floats(backend, kLatentOut, std::size_t(nTokens) * nHeads * rank);
+    mlaAbsorbQuery(backend, proj, q, nTokens, qkRope, qLatent, scratch);
 
     // One shared "KV head" whose value is the leading c_kv part of the same row.
     AttentionArgs args;
-    args.q = scratch.qLatent.data();
-    args.out = scratch.latentOut.data();
+    args.q = qLatent;
+    args.out = latentOut;
     args.nTokens = nTokens;
     args.nHeads = nHeads;
     args.queryPositions = positions;
@@ -166,7 +162,7 @@ void mlaAttentionAbsorbed(Backend &backend, const MlaProjections &proj, const Kv
     args.kv.vRowStride = cache.kRowStride;
     args.kv.vHeadDim = rank;
     backend.attention(args);
-    mlaExpandValues(backend, proj, scratch.latentOut.data(), nTokens, out, scratch);
+    mlaExpandValues(backend, proj, latentOut, nTokens, out, scratch);
 }
 
 void mlaAttentionExpanded(Backend &backend, const MlaProjections &proj, const KvLayerView &cache,
@@ -176,6 +172,7 @@ void mlaAttentionExpanded(Backend &backend, const MlaProjections &proj, const Kv
     const int nHeads = proj.nHeads(), rank = proj.kvLoraRank(), nope = proj.qkNope(), v = proj.vHeadDim();
     const int rowLength = rank + qkRope;
     NW_ASSERT(cache.nKvHeads == 1 && cache.kHeadDim == rowLength && nTokens > 0);
+    NW_ASSERT(backend.memoryKind() == BackendMemory::Host);
     const int nKv = positions[nTokens - 1] + 1;
 
     // Every cached latent as f32: [nKv, rank + qkRope].
@@ -188,10 +185,9 @@ void mlaAttentionExpanded(Backend &backend, const MlaProjections &proj, const Kv
         dequantizeRow(cache.type, row, dst, std::size_t(rowLength));
     }
     const std::size_t kHead = std::size_t(nope + qkRope);
-    scratch.keys.resize(std::size_t(nKv) * nHeads * kHead);
-    scratch.values.resize(std::size_t(nKv) * nHeads * v);
-    mlaExpandKeysValues(backend, proj, scratch.latents.data(), nKv, qkRope, scratch.keys.data(),
-                        scratch.values.data(), scratch);
+    float *keys = scratch.buffers.floats(backend, kKeys, std::size_t(nKv) * nHeads * kHead);
+    float *values = scratch.buffers.floats(backend, kValues, std::size_t(nKv) * nHeads * v);
+    mlaExpandKeysValues(backend, proj, scratch.latents.data(), nKv, qkRope, keys, values, scratch);
 
     // The rebuilt K/V as one f32 block of a plain multi-head cache.
     static const std::int32_t kOneBlock[1] = {0};
@@ -205,10 +201,10 @@ void mlaAttentionExpanded(Backend &backend, const MlaProjections &proj, const Kv
     args.kv.type = TensorType::F32;
     args.kv.blockSize = nKv;
     args.kv.blockTable = kOneBlock;
-    args.kv.kBlocks = reinterpret_cast<std::byte *>(scratch.keys.data());
+    args.kv.kBlocks = reinterpret_cast<std::byte *>(keys);
     args.kv.kRowStride = nHeads * kHead * sizeof(float);
     args.kv.kBlockStride = std::size_t(nKv) * args.kv.kRowStride;
-    args.kv.vBlocks = reinterpret_cast<std::byte *>(scratch.values.data());
+    args.kv.vBlocks = reinterpret_cast<std::byte *>(values);
     args.kv.vRowStride = std::size_t(nHeads) * v * sizeof(float);
     args.kv.vBlockStride = std::size_t(nKv) * args.kv.vRowStride;
     args.kv.nKvHeads = nHeads;

@@ -4,6 +4,7 @@
 // K and V rebuilt from the latent), which the tests hold equal.
 #pragma once
 
+#include "engine/graph/scratch.h"
 #include "kernels/backend.h"
 
 #include <cstdint>
@@ -11,7 +12,8 @@
 
 namespace nw {
 
-// One layer's up-projections of the latent, as per-head WeightMatrix views.
+// One layer's up-projections of the latent, as per-head WeightMatrix views. Every activation the
+// functions below take is in the backend's memory; they move data only through backend ops.
 class MlaProjections {
 public:
     // From the combined GGUF tensor attn_kv_b {kvLoraRank, nHeads * (qkNope + vHeadDim)}: per
@@ -42,11 +44,12 @@ private:
     std::vector<float> m_owned; // [nHeads][rows][cols] transposed copies
 };
 
-// Scratch buffers reused between calls (one per model, used by one thread).
+// Scratch buffers reused between calls (one per model, used by one thread), in the backend's
+// memory: one head's gathered inputs and outputs, the absorbed form's latent queries and outputs
+// [nTokens, nHeads, kvLoraRank (+ rope)], the expanded form's rebuilt keys and values.
 struct MlaScratch {
-    std::vector<float> in, out;           // one head's gathered inputs and outputs
-    std::vector<float> qLatent, latentOut; // absorbed form: [nTokens, nHeads, kvLoraRank (+ rope)]
-    std::vector<float> latents, keys, values; // expanded form: per cached token
+    ScratchBuffers buffers;
+    std::vector<float> latents; // expanded form: every cached latent on the host, dequantized
 };
 
 // Absorbed query: for each head, q_lat = [W_UK^T q_nope, q_rope] so that q_lat · [c_kv, k_rope]
@@ -74,7 +77,8 @@ void mlaAttentionAbsorbed(Backend &backend, const MlaProjections &proj, const Kv
                           float scale, float *out, MlaScratch &scratch);
 
 // The same attention in the expanded form: per-head K = [W_UK c_kv, k_rope] and V = W_UV c_kv
-// are rebuilt for every cached token 0..positions[nTokens-1] and attended with plain MHA.
+// are rebuilt for every cached token 0..positions[nTokens-1] and attended with plain MHA. Reads
+// the cached rows on the host: a host-memory backend only.
 // Costs O(cached tokens × heads × (qkNope + vHeadDim) × kvLoraRank) per call: cheaper than the
 // absorbed form for a long prefill, far dearer for decode.
 void mlaAttentionExpanded(Backend &backend, const MlaProjections &proj, const KvLayerView &cache,

@@ -1,14 +1,14 @@
-// The model interface every architecture implements (models/llama.cpp, models/deepseek2.cpp),
-// the loader that picks one from `general.architecture`, and the checked weight lookup that
-// architectures use to view their tensors inside the GGUF mapping (no copies).
+// The model interface every architecture implements (engine/models/<arch>.cpp, through the
+// graph blocks of engine/graph/), and the loader that picks one from `general.architecture`
+// through the registry (engine/architecture.h).
 #pragma once
 
+#include "engine/graph/weight_loader.h"
 #include "engine/hparams.h"
 #include "engine/kv_cache.h"
 #include "kernels/backend.h"
 
 #include <cstdint>
-#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -25,7 +25,7 @@ struct ModelOptions {
     std::shared_ptr<Backend> backend; // null: the backend `device` picks (makeBackend)
     // Cpu by default so library users and tests get the same numbers on any machine; the
     // commands pass the user's `--device` (auto there). Auto falls back to the CPU, with the
-    // reason in the log, for graphs that do not run on a GPU yet (deepseek2).
+    // reason in the log, for graphs that do not run on a GPU yet (Architecture::runsOnDevice).
     DeviceChoice device = DeviceChoice::Cpu;
 };
 
@@ -41,13 +41,15 @@ public:
     const HParams &hparams() const { return m_hparams; }
     const GgufFile &file() const { return *m_file; }
     Backend &backend() const { return *m_backend; }
-    // Bytes of the weight tensors this model uses (they stay mapped from the file).
+    // Bytes of the weight tensors this model uses (they stay mapped from the file), plus the
+    // copies it or the host backend made of them (repacked matrices, transposed MLA factors).
     std::uint64_t weightsBytes() const { return m_weightsBytes; }
 
-    // KV modes this model can run, the default first (llama: full; deepseek2: mla, full).
-    virtual std::vector<KvMode> kvModes() const = 0;
-    // A cache for `capacity` tokens in mode `spec`, in the backend's memory; throws nw::Error
-    // when the mode does not fit (or does not run on the backend's device yet).
+    // KV modes this model can run, the default first (the architecture's, engine/architecture.h).
+    std::vector<KvMode> kvModes() const;
+    // A cache for `capacity` tokens in mode `spec`, in the backend's memory, with each layer's
+    // kind (full or sliding window) from the hyperparameters; throws nw::Error when the mode
+    // does not fit (or does not run on the backend's device yet).
     std::unique_ptr<KvCache> makeKvCache(const KvModeSpec &spec, std::int64_t capacity) const;
 
     // Runs one batch of a sequence: tokens[i] sits at positions[i]. Positions must be
@@ -64,34 +66,34 @@ public:
     // architectures without latent:R or for an empty text.
     virtual void calibrateLatent(std::span<const std::int32_t> tokens);
 
+    // Tensors of the file the graph leaves alone on purpose (DeepSeek-V3's multi-token
+    // prediction layers); every other tensor must be used (loadModel checks).
+    virtual bool ignoresTensor(std::string_view name) const;
+    // Tensor lookup; after loading, which tensors the graph used.
+    const WeightLoader &weights() const { return m_weights; }
+
 protected:
     Model(std::shared_ptr<const GgufFile> file, HParams hparams, std::shared_ptr<Backend> backend);
 
-    // The layout of `spec` for this model (default: KvLayout::forModel); architectures that
-    // support fewer modes throw nw::Error here.
-    virtual KvLayout kvLayout(const KvModeSpec &spec) const;
+    // Called by makeKvCache once the mode is known to apply, before the cache is made (latent:R
+    // factors are computed or read here, so the first forward does not pay for the SVD).
+    virtual void prepareKvMode(const KvModeSpec &spec) const;
 
-    // A weight checked against the expected GGUF shape (shape[0] = row length) and, when
-    // `types` is not empty, its type; throws nw::Error "FILE: tensor 'NAME' has shape [..],
-    // expected [..]". Counts its bytes in weightsBytes() once.
-    const TensorView &requireWeight(std::string_view name, std::initializer_list<std::int64_t> shape,
-                                    std::initializer_list<TensorType> types = {});
-    const TensorView *findWeight(std::string_view name, std::initializer_list<std::int64_t> shape,
-                                 std::initializer_list<TensorType> types = {});
-    // A 2-D weight as the backend's matmul takes it: rows = shape[1] outputs, cols = shape[0].
-    static WeightMatrix matrix(const TensorView &tensor);
-    // A 1-D f32 weight (norms); throws nw::Error when it is not F32.
-    const float *requireNormWeight(std::string_view name, std::int64_t length);
+    // Hands the matrices the graph multiplies by to the backend, which may make its own copies
+    // now (a GPU uploads, the CPU repacks); on the host those copies count with the weights, as
+    // do `ownedBytes` the model keeps itself. Sets weightsBytes().
+    void prepareWeights(std::vector<WeightMatrix> matrices, std::uint64_t ownedBytes = 0);
 
     std::shared_ptr<const GgufFile> m_file;
     HParams m_hparams;
     std::shared_ptr<Backend> m_backend;
+    WeightLoader m_weights;
     std::uint64_t m_weightsBytes = 0;
-    std::vector<std::string> m_counted; // names already in m_weightsBytes
 };
 
 // Opens the architecture named by `general.architecture`; throws nw::Error naming the arch and
-// the supported ones when there is no graph for it.
+// the supported ones when there is no graph for it, and "wrong number of tensors" when the file
+// holds tensors the graph does not use (a block_count lower than the file's layers).
 std::unique_ptr<Model> loadModel(std::shared_ptr<const GgufFile> file, const ModelOptions &options = {});
 
 } // namespace nw

@@ -1,91 +1,11 @@
-// DeepSeekMoE routing and expert execution.
+// Routed experts through the backend: group tokens by expert, gather, FFN, weighted scatter-add.
 #include "engine/moe.h"
 
 #include "common/assert.h"
 
-#include <algorithm>
-#include <cmath>
-#include <numeric>
-
 namespace nw {
 namespace {
 
-// DeepSeek-V3 §2.1.2 node-limited routing as its gate computes it: a group scores the sum of its
-// two best biased affinities; experts outside the nGroupsUsed best groups drop out (-inf).
-void keepBestGroups(const MoeRouting &routing, std::vector<float> &selection, std::vector<float> &groupScores,
-                    std::vector<int> &groupOrder)
-{
-    const int groupSize = routing.nExperts / routing.nGroups;
-    for (int g = 0; g < routing.nGroups; ++g) {
-        const float *first = selection.data() + std::size_t(g) * groupSize;
-        float best = -INFINITY, second = -INFINITY;
-        for (int i = 0; i < groupSize; ++i) {
-            if (first[i] > best) {
-                second = best;
-                best = first[i];
-            } else if (first[i] > second) {
-                second = first[i];
-            }
-        }
-        groupScores[std::size_t(g)] = groupSize > 1 ? best + second : best;
-    }
-    std::iota(groupOrder.begin(), groupOrder.end(), 0);
-    std::partial_sort(groupOrder.begin(), groupOrder.begin() + routing.nGroupsUsed, groupOrder.end(),
-                      [&](int a, int b) {
-                          return groupScores[std::size_t(a)] > groupScores[std::size_t(b)]
-                              || (groupScores[std::size_t(a)] == groupScores[std::size_t(b)] && a < b);
-                      });
-    for (int k = routing.nGroupsUsed; k < routing.nGroups; ++k)
-        std::fill_n(selection.begin() + std::ptrdiff_t(groupOrder[std::size_t(k)]) * groupSize, groupSize, -INFINITY);
-}
-
-} // namespace
-
-void routeExperts(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
-                  float *weights)
-{
-    const int n = routing.nExperts, k = routing.nUsed;
-    NW_ASSERT(n > 0 && k > 0 && k <= n);
-    NW_ASSERT(routing.nGroups >= 1 && n % routing.nGroups == 0 && routing.nGroupsUsed >= 1
-              && routing.nGroupsUsed <= routing.nGroups);
-    std::vector<float> probs(n), selection(n), groupScores(std::size_t(routing.nGroups));
-    std::vector<int> order(n), groupOrder(std::size_t(routing.nGroups));
-    for (int t = 0; t < nTokens; ++t) {
-        const float *row = logits + std::size_t(t) * n;
-        if (routing.gating == MoeGating::Softmax) {
-            const float peak = *std::max_element(row, row + n);
-            double sum = 0.0;
-            for (int e = 0; e < n; ++e)
-                sum += probs[e] = std::exp(row[e] - peak);
-            for (float &p : probs)
-                p = float(p / sum);
-        } else {
-            for (int e = 0; e < n; ++e)
-                probs[e] = 1.f / (1.f + std::exp(-row[e]));
-        }
-        for (int e = 0; e < n; ++e)
-            selection[e] = probs[e] + (routing.selectionBias ? routing.selectionBias[e] : 0.f);
-        if (routing.nGroups > 1 && routing.nGroupsUsed < routing.nGroups)
-            keepBestGroups(routing, selection, groupScores, groupOrder);
-        std::iota(order.begin(), order.end(), 0);
-        std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int a, int b) {
-            return selection[a] > selection[b] || (selection[a] == selection[b] && a < b);
-        });
-        std::int32_t *rowIds = ids + std::size_t(t) * k;
-        float *rowWeights = weights + std::size_t(t) * k;
-        double sum = 0.0;
-        for (int j = 0; j < k; ++j) {
-            rowIds[j] = order[j];
-            rowWeights[j] = probs[order[j]];
-            sum += rowWeights[j];
-        }
-        const double factor = (routing.normalize ? 1.0 / sum : 1.0) * routing.scale;
-        for (int j = 0; j < k; ++j)
-            rowWeights[j] = float(rowWeights[j] * factor);
-    }
-}
-
-namespace {
 WeightMatrix expertSlice(const WeightMatrix &first, std::size_t stride, int expert, int nExperts)
 {
     NW_ASSERT(expert >= 0 && expert < nExperts);
@@ -93,6 +13,9 @@ WeightMatrix expertSlice(const WeightMatrix &first, std::size_t stride, int expe
     w.data = first.data + stride * std::size_t(expert);
     return w;
 }
+
+enum Slot : std::size_t { kRows, kWeights, kIn, kGate, kUp, kOut };
+
 } // namespace
 
 WeightMatrix ExpertWeights::gateOf(int expert) const { return expertSlice(gate, gateExpertStride, expert, nExperts); }
@@ -116,22 +39,29 @@ void ExpertRunner::run(Backend &backend, const ExpertWeights &experts, const flo
         if (m_tokens.empty())
             continue;
         const int n = int(m_tokens.size());
-        m_in.resize(std::size_t(n) * nEmbd);
-        m_gate.resize(std::size_t(n) * nFf);
-        m_up.resize(std::size_t(n) * nFf);
-        m_out.resize(std::size_t(n) * nEmbd);
-        for (int i = 0; i < n; ++i)
-            std::copy_n(x + std::size_t(m_tokens[i]) * nEmbd, nEmbd, m_in.data() + std::size_t(i) * nEmbd);
-        backend.matmul(experts.gateOf(e), m_in.data(), m_gate.data(), n);
-        backend.matmul(experts.upOf(e), m_in.data(), m_up.data(), n);
-        backend.swiglu(m_gate.data(), m_up.data(), m_gate.data(), m_gate.size());
-        backend.matmul(experts.downOf(e), m_gate.data(), m_out.data(), n);
-        for (int i = 0; i < n; ++i) {
-            float *dst = y + std::size_t(m_tokens[i]) * nEmbd;
-            const float *src = m_out.data() + std::size_t(i) * nEmbd;
-            for (std::int64_t c = 0; c < nEmbd; ++c)
-                dst[c] += m_tokenWeights[i] * src[c];
-        }
+        std::int32_t *rows = m_scratch.ints(backend, kRows, m_tokens.size());
+        float *rowWeights = m_scratch.floats(backend, kWeights, m_tokens.size());
+        float *in = m_scratch.floats(backend, kIn, std::size_t(n) * nEmbd);
+        float *gate = m_scratch.floats(backend, kGate, std::size_t(n) * nFf);
+        float *up = m_scratch.floats(backend, kUp, std::size_t(n) * nFf);
+        float *out = m_scratch.floats(backend, kOut, std::size_t(n) * nEmbd);
+        backend.upload(rows, m_tokens.data(), m_tokens.size() * sizeof(std::int32_t));
+        backend.upload(rowWeights, m_tokenWeights.data(), m_tokenWeights.size() * sizeof(float));
+        backend.gatherRows(x, rows, n, int(nEmbd), in);
+        backend.matmul(experts.gateOf(e), in, gate, n);
+        backend.matmul(experts.upOf(e), in, up, n);
+        if (experts.gateBias)
+            backend.addRow(gate, experts.gateBias + std::size_t(e) * std::size_t(nFf), n, int(nFf));
+        if (experts.upBias)
+            backend.addRow(up, experts.upBias + std::size_t(e) * std::size_t(nFf), n, int(nFf));
+        if (experts.oaiLimit > 0.f)
+            backend.swigluOai(gate, up, gate, std::size_t(n) * nFf, experts.oaiAlpha, experts.oaiLimit);
+        else
+            backend.swiglu(gate, up, gate, std::size_t(n) * nFf);
+        backend.matmul(experts.downOf(e), gate, out, n);
+        if (experts.downBias)
+            backend.addRow(out, experts.downBias + std::size_t(e) * std::size_t(nEmbd), n, int(nEmbd));
+        backend.scatterAddRows(y, out, rows, rowWeights, n, int(nEmbd));
     }
 }
 

@@ -1,6 +1,12 @@
 // Pre-tokenizer patterns as matchers. Each matcher answers "how long is the match of this
 // pattern starting exactly at `pos`" (0: none) with the leftmost-alternative, greedy semantics
 // of the regex it replaces; split() then scans like a regex search over each piece.
+//
+// llama.cpp runs some patterns through hand-written splitters (GPT-2, Llama 3, Qwen2, Qwen3.5,
+// Gemma 4) that classify code points by their Unicode flags, and the others through std::regex
+// over a "collapsed" text where every non-ASCII code point stands for its general category and
+// ASCII keeps fixed class lists. The two agree except in one place that matters here: the
+// collapsed \p{S} has no '~' (see regexClassOf), so the std::regex patterns use that class.
 #include "engine/pre_tokenizer.h"
 
 #include "common/assert.h"
@@ -26,11 +32,31 @@ using Matcher = std::size_t (*)(const std::vector<char32_t> &t, std::size_t pos,
 bool isWs(char32_t c) { return unicode::isWhitespace(c); }
 bool isLetter(char32_t c) { return unicode::isLetter(c); }
 bool isNumber(char32_t c) { return unicode::isNumber(c); }
+bool isLetterOrMark(char32_t c) { return (unicode::classOf(c) & (CodepointClass::Letter | CodepointClass::Mark)) != 0; }
 bool isNewline(char32_t c) { return c == U'\r' || c == U'\n'; }
 // [^\s\p{L}\p{N}]
 bool isOther(char32_t c) { return !(unicode::classOf(c) & (CodepointClass::Whitespace | CodepointClass::Letter | CodepointClass::Number)); }
+// [^\s\p{L}\p{M}\p{N}]
+bool isOtherNotMark(char32_t c)
+{
+    return !(unicode::classOf(c) & (CodepointClass::Whitespace | CodepointClass::Letter | CodepointClass::Mark | CodepointClass::Number));
+}
 bool isAsciiLetter(char32_t c) { return (c >= U'a' && c <= U'z') || (c >= U'A' && c <= U'Z'); }
+bool isAsciiDigit(char32_t c) { return c >= U'0' && c <= U'9'; }
 char32_t asciiLower(char32_t c) { return c >= U'A' && c <= U'Z' ? c + 32 : c; }
+
+// The classes llama.cpp's std::regex path sees (unicode_regex_split's collapsed text): non-ASCII
+// code points by general category, ASCII by fixed lists whose \p{S} lacks '~' (Unicode: Sm).
+std::uint16_t regexClassOf(char32_t c)
+{
+    const std::uint16_t flags = unicode::classOf(c);
+    return c == U'~' ? static_cast<std::uint16_t>(flags & ~CodepointClass::Symbol) : flags;
+}
+bool regexLetter(char32_t c) { return regexClassOf(c) & CodepointClass::Letter; }
+bool regexNumber(char32_t c) { return regexClassOf(c) & CodepointClass::Number; }
+bool regexPunct(char32_t c) { return regexClassOf(c) & CodepointClass::Punctuation; }
+bool regexPunctOrSymbol(char32_t c) { return regexClassOf(c) & (CodepointClass::Punctuation | CodepointClass::Symbol); }
+bool regexLetterOrMark(char32_t c) { return regexClassOf(c) & (CodepointClass::Letter | CodepointClass::Mark); }
 
 template <typename Pred>
 std::size_t runLength(const std::vector<char32_t> &t, std::size_t pos, std::size_t end, Pred pred)
@@ -54,7 +80,7 @@ std::size_t optionalThenRun(const std::vector<char32_t> &t, std::size_t pos, std
 // 's|'t|'re|'ve|'m|'ll|'d, case-sensitive (GPT-2) or ASCII case-insensitive (Llama 3, Qwen2).
 std::size_t contraction(const std::vector<char32_t> &t, std::size_t pos, std::size_t end, bool ignoreCase)
 {
-    if (t[pos] != U'\'' || pos + 1 >= end)
+    if (pos + 1 >= end || t[pos] != U'\'')
         return 0;
     const auto fold = [ignoreCase](char32_t c) { return ignoreCase ? asciiLower(c) : c; };
     const char32_t a = fold(t[pos + 1]);
@@ -107,20 +133,115 @@ std::size_t matchGpt2(const std::vector<char32_t> &t, std::size_t pos, std::size
 }
 
 // (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,maxDigits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-template <std::size_t maxDigits>
+// and, with `marks` (Qwen3.5), [\p{L}\p{M}]+ for the letter run and [^\s\p{L}\p{M}\p{N}]+ for the
+// punctuation run.
+template <std::size_t maxDigits, bool marks>
 std::size_t matchLlama3Like(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
 {
     if (std::size_t n = contraction(t, pos, end, true))
         return n;
-    const auto notNewlineLetterNumber = [](char32_t c) { return !isNewline(c) && !isLetter(c) && !isNumber(c); };
-    if (std::size_t n = optionalThenRun(t, pos, end, notNewlineLetterNumber, isLetter))
+    const auto letter = marks ? isLetterOrMark : isLetter;
+    const auto prefix = [](char32_t c) { return !isNewline(c) && !isNumber(c) && !(marks ? isLetterOrMark(c) : isLetter(c)); };
+    if (std::size_t n = optionalThenRun(t, pos, end, prefix, letter))
         return n;
     if (std::size_t n = runLength(t, pos, end, isNumber))
         return std::min(n, maxDigits);
     const auto space = [](char32_t c) { return c == U' '; };
-    if (std::size_t n = optionalThenRun(t, pos, end, space, isOther))
+    if (std::size_t n = optionalThenRun(t, pos, end, space, marks ? isOtherNotMark : isOther))
         return n + runLength(t, pos + n, end, isNewline);
     return whitespaceTail(t, pos, end, true);
+}
+
+// The letter runs of o200k as llama.cpp's std::regex sees them:
+//   ((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+  |  ((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*
+// "upper" is a letter other than a-z, "lower" a letter other than A-Z, so a letter outside
+// ASCII is both (the collapsed text has no case; Hugging Face's \p{Lu}/\p{Ll} would differ).
+bool o200kUpper(char32_t c) { return regexLetter(c) && !(c >= U'a' && c <= U'z'); }
+bool o200kLower(char32_t c) { return regexLetter(c) && !(c >= U'A' && c <= U'Z'); }
+
+// upper* lower+ contraction?, with the backtracking of a greedy upper*: the longest upper run
+// that a lower letter still follows.
+std::size_t o200kUpperThenLower(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    const std::size_t upper = runLength(t, pos, end, o200kUpper);
+    for (std::size_t k = upper + 1; k-- > 0;) {
+        if (pos + k < end && o200kLower(t[pos + k])) {
+            const std::size_t n = k + runLength(t, pos + k, end, o200kLower);
+            return n + contraction(t, pos + n, end, true);
+        }
+    }
+    return 0;
+}
+
+// upper+ lower* contraction?
+std::size_t o200kLowerAfterUpper(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    const std::size_t upper = runLength(t, pos, end, o200kUpper);
+    if (upper == 0)
+        return 0;
+    const std::size_t n = upper + runLength(t, pos + upper, end, o200kLower);
+    return n + contraction(t, pos + n, end, true);
+}
+
+// [^\r\n\p{L}\p{N}]?<upper*lower+>'s?|[^\r\n\p{L}\p{N}]?<upper+lower*>'s?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|
+//  \s*[\r\n]+|\s+(?!\S)|\s+   (o200k; contractions are (?:'[sS]|'[tT]|'[rR][eE]|...))
+std::size_t matchGpt4o(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    const bool prefix = !isNewline(t[pos]) && !regexLetter(t[pos]) && !regexNumber(t[pos]);
+    // A greedy optional prefix is tried first; without it the run must start at pos.
+    for (auto word : {o200kUpperThenLower, o200kLowerAfterUpper}) {
+        if (prefix && pos + 1 < end) {
+            if (std::size_t n = word(t, pos + 1, end))
+                return 1 + n;
+        }
+        if (std::size_t n = word(t, pos, end))
+            return n;
+    }
+    if (std::size_t n = runLength(t, pos, end, regexNumber))
+        return std::min<std::size_t>(n, 3);
+    const auto space = [](char32_t c) { return c == U' '; };
+    if (std::size_t n = optionalThenRun(t, pos, end, space, isOther))
+        return n + runLength(t, pos + n, end, [](char32_t c) { return isNewline(c) || c == U'/'; });
+    return whitespaceTail(t, pos, end, true);
+}
+
+// [\p{P}\$\+<=>\^~\|]+ (the default list's first pass) and, with the backtick, Falcon's.
+template <bool backtick>
+std::size_t matchPunctuationRun(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    return runLength(t, pos, end, [](char32_t c) {
+        return regexPunct(c) || c == U'$' || c == U'+' || c == U'<' || c == U'=' || c == U'>' || c == U'^' ||
+               c == U'~' || c == U'|' || (backtick && c == U'`');
+    });
+}
+
+// [0-9][0-9][0-9]
+std::size_t matchThreeAsciiDigits(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    return pos + 3 <= end && isAsciiDigit(t[pos]) && isAsciiDigit(t[pos + 1]) && isAsciiDigit(t[pos + 2]) ? 3 : 0;
+}
+
+// \p{N}
+std::size_t matchOneNumber(const std::vector<char32_t> &t, std::size_t pos, std::size_t)
+{
+    return regexNumber(t[pos]) ? 1 : 0;
+}
+
+// \s?\p{L}+ and \s?\p{P}+ (DeepSeek Coder)
+std::size_t matchSpaceLetters(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    return optionalThenRun(t, pos, end, isWs, regexLetter);
+}
+std::size_t matchSpacePunctuation(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    return optionalThenRun(t, pos, end, isWs, regexPunct);
+}
+
+// [^\n]+|[\n]+ (Gemma 4)
+std::size_t matchNewlineRuns(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
+{
+    const bool newline = t[pos] == U'\n';
+    return runLength(t, pos, end, [newline](char32_t c) { return (c == U'\n') == newline; });
 }
 
 // Character classes of the DeepSeek patterns, as written in the models' tokenizer.json: a
@@ -214,13 +335,13 @@ std::size_t matchDeepSeekCjk(const std::vector<char32_t> &t, std::size_t pos, st
 // \p{N}+
 std::size_t matchNumbers(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
 {
-    return runLength(t, pos, end, isNumber);
+    return runLength(t, pos, end, regexNumber);
 }
 
 // \p{N}{1,3}
 std::size_t matchNumbers3(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
 {
-    return std::min<std::size_t>(runLength(t, pos, end, isNumber), 3);
+    return std::min<std::size_t>(runLength(t, pos, end, regexNumber), 3);
 }
 
 // [一-龥぀-ゟ゠-ヿ]+
@@ -238,15 +359,11 @@ std::size_t matchDeepSeek3Words(const std::vector<char32_t> &t, std::size_t pos,
     };
     if (asciiPunct(t[pos]) && pos + 1 < end && isAsciiLetter(t[pos + 1]))
         return 1 + runLength(t, pos + 1, end, isAsciiLetter);
-    const auto letterOrMark = [](char32_t c) { return (unicode::classOf(c) & (CodepointClass::Letter | CodepointClass::Mark)) != 0; };
-    const auto prefix = [](char32_t c) {
-        return !isNewline(c) && !(unicode::classOf(c) & (CodepointClass::Letter | CodepointClass::Punctuation | CodepointClass::Symbol));
-    };
-    if (std::size_t n = optionalThenRun(t, pos, end, prefix, letterOrMark))
+    const auto prefix = [](char32_t c) { return !isNewline(c) && !regexLetter(c) && !regexPunctOrSymbol(c); };
+    if (std::size_t n = optionalThenRun(t, pos, end, prefix, regexLetterOrMark))
         return n;
-    const auto punctOrSymbol = [](char32_t c) { return (unicode::classOf(c) & (CodepointClass::Punctuation | CodepointClass::Symbol)) != 0; };
     const auto space = [](char32_t c) { return c == U' '; };
-    if (std::size_t n = optionalThenRun(t, pos, end, space, punctOrSymbol))
+    if (std::size_t n = optionalThenRun(t, pos, end, space, regexPunctOrSymbol))
         return n + runLength(t, pos + n, end, isNewline);
     return whitespaceTail(t, pos, end, true);
 }
@@ -282,57 +399,126 @@ std::vector<Piece> split(const std::vector<char32_t> &t, const std::vector<Piece
 std::vector<Matcher> passesOf(PreTokenizerKind kind)
 {
     switch (kind) {
+    case PreTokenizerKind::Default:
+        return {matchPunctuationRun<false>, matchGpt2, matchNumbers, matchThreeAsciiDigits};
     case PreTokenizerKind::Gpt2:
         return {matchGpt2};
     case PreTokenizerKind::Llama3:
-        return {matchLlama3Like<3>};
+        return {matchLlama3Like<3, false>};
     case PreTokenizerKind::Qwen2:
-        return {matchLlama3Like<1>};
+        return {matchLlama3Like<1, false>};
+    case PreTokenizerKind::Qwen35:
+        return {matchLlama3Like<1, true>};
+    case PreTokenizerKind::Gpt4o:
+        return {matchGpt4o};
+    case PreTokenizerKind::Starcoder:
+        return {matchOneNumber, matchGpt2};
+    case PreTokenizerKind::Falcon:
+        return {matchPunctuationRun<true>, matchGpt2, matchThreeAsciiDigits};
     case PreTokenizerKind::DeepSeekLlm:
         return {matchNewline, matchDeepSeekWord, matchDeepSeekPunctuation, matchTrailingSpace, matchDeepSeekCjk, matchNumbers};
+    case PreTokenizerKind::DeepSeekCoder:
+        return {matchNewline, matchSpaceLetters, matchSpacePunctuation, matchDeepSeekCjk, matchOneNumber};
     case PreTokenizerKind::DeepSeek3:
         return {matchNumbers3, matchDeepSeek3Cjk, matchDeepSeek3Words};
+    case PreTokenizerKind::Gemma4:
+        return {matchNewlineRuns};
     }
     NW_ASSERT(false);
     return {};
 }
 
-struct NamedKind {
+struct NamedSpec {
     std::string_view name;
-    PreTokenizerKind kind;
+    PreTokenizerSpec spec;
 };
 
-// Names as GGUF converters write them; the first name of each kind is its canonical one.
-constexpr std::array<NamedKind, 10> kNames = {{
-    {"gpt-2", PreTokenizerKind::Gpt2},
-    {"llama-bpe", PreTokenizerKind::Llama3},
-    {"llama3", PreTokenizerKind::Llama3},
-    {"llama-v3", PreTokenizerKind::Llama3},
-    {"default", PreTokenizerKind::Llama3},
-    {"", PreTokenizerKind::Llama3},
-    {"qwen2", PreTokenizerKind::Qwen2},
-    {"deepseek-r1-qwen", PreTokenizerKind::Qwen2},
-    {"deepseek-llm", PreTokenizerKind::DeepSeekLlm},
-    {"deepseek-v3", PreTokenizerKind::DeepSeek3},
+constexpr PreTokenizerSpec kLlama3{PreTokenizerKind::Llama3, true, true};
+
+// Names as llama.cpp's llama_vocab::impl::load reads them (with the options it ties to each);
+// the first name of each kind is its canonical one.
+constexpr std::array<NamedSpec, 56> kNames = {{
+    {"default", {PreTokenizerKind::Default}},
+    {"", {PreTokenizerKind::Default}},
+    {"gpt-2", {PreTokenizerKind::Gpt2}},
+    {"phi-2", {PreTokenizerKind::Gpt2}},
+    {"mpt", {PreTokenizerKind::Gpt2}},
+    {"olmo", {PreTokenizerKind::Gpt2}},
+    {"jais", {PreTokenizerKind::Gpt2}},
+    {"trillion", {PreTokenizerKind::Gpt2}},
+    {"granite-docling", {PreTokenizerKind::Gpt2}},
+    {"exaone4", {PreTokenizerKind::Gpt2}},
+    {"gigachat", {PreTokenizerKind::Gpt2}},
+    {"a.x-4.0", {PreTokenizerKind::Gpt2}},
+    {"mellum", {PreTokenizerKind::Gpt2}},
+    {"modern-bert", {PreTokenizerKind::Gpt2}},
+    {"roberta-bpe", {PreTokenizerKind::Gpt2}},
+    {"llama-bpe", kLlama3},
+    {"llama3", kLlama3},
+    {"llama-v3", kLlama3},
+    {"falcon3", kLlama3},
+    {"falcon-h1", kLlama3},
+    {"pixtral", kLlama3},
+    {"midm-2.0", kLlama3},
+    {"lfm2", kLlama3},
+    {"dbrx", {PreTokenizerKind::Llama3}},
+    {"smaug-bpe", {PreTokenizerKind::Llama3}},
+    {"glm4", {PreTokenizerKind::Llama3}},
+    {"chatglm-bpe", {PreTokenizerKind::Llama3}},
+    {"qwen2", {PreTokenizerKind::Qwen2}},
+    {"deepseek-r1-qwen", {PreTokenizerKind::Qwen2}},
+    {"megrez", {PreTokenizerKind::Qwen2}},
+    {"stablelm2", {PreTokenizerKind::Qwen2}},
+    {"hunyuan", {PreTokenizerKind::Qwen2}},
+    {"solar-open", {PreTokenizerKind::Qwen2}},
+    {"kormo", {PreTokenizerKind::Qwen2}},
+    {"grok-2", {PreTokenizerKind::Qwen2}},
+    {"qwen35", {PreTokenizerKind::Qwen35}},
+    {"gpt-4o", {PreTokenizerKind::Gpt4o}},
+    {"llama4", {PreTokenizerKind::Gpt4o}},
+    {"kanana2", {PreTokenizerKind::Gpt4o}},
+    {"minimax-m2", {PreTokenizerKind::Gpt4o}},
+    {"starcoder", {PreTokenizerKind::Starcoder}},
+    {"refact", {PreTokenizerKind::Starcoder}},
+    {"command-r", {PreTokenizerKind::Starcoder}},
+    {"smollm", {PreTokenizerKind::Starcoder}},
+    {"codeshell", {PreTokenizerKind::Starcoder}},
+    {"exaone", {PreTokenizerKind::Starcoder}},
+    {"minerva-7b", {PreTokenizerKind::Starcoder}},
+    {"mellum2", {PreTokenizerKind::Starcoder}},
+    {"falcon", {PreTokenizerKind::Falcon}},
+    {"deepseek-llm", {PreTokenizerKind::DeepSeekLlm}},
+    {"deepseek-coder", {PreTokenizerKind::DeepSeekCoder}},
+    {"deepseek-v3", {PreTokenizerKind::DeepSeek3}},
+    {"hunyuan-dense", {PreTokenizerKind::DeepSeek3}},
+    {"joyai-llm", {PreTokenizerKind::DeepSeek3}},
+    {"gemma4", {PreTokenizerKind::Gemma4}},
+    {"granite-embed-multi-311m", {PreTokenizerKind::Gemma4}},
 }};
 
 } // namespace
 
-std::optional<PreTokenizerKind> preTokenizerFromName(std::string_view name)
+std::optional<PreTokenizerSpec> preTokenizerFromName(std::string_view name)
 {
-    for (const NamedKind &named : kNames)
+    for (const NamedSpec &named : kNames)
         if (named.name == name)
-            return named.kind;
+            return named.spec;
     return std::nullopt;
 }
 
 std::string_view preTokenizerName(PreTokenizerKind kind)
 {
-    for (const NamedKind &named : kNames)
-        if (named.kind == kind)
+    for (const NamedSpec &named : kNames)
+        if (named.spec.kind == kind)
             return named.name;
     NW_ASSERT(false);
     return {};
+}
+
+std::string_view knownPreTokenizerNames()
+{
+    return "default, gpt-2, llama-bpe (llama3), dbrx, qwen2, qwen35, gpt-4o, starcoder, refact, command-r, falcon, mpt, "
+           "deepseek-llm, deepseek-coder, deepseek-v3, deepseek-r1-qwen, gemma4 and their aliases";
 }
 
 std::vector<std::string_view> preTokenize(PreTokenizerKind kind, std::string_view text)

@@ -2,13 +2,31 @@
 #include "engine/sampler.h"
 
 #include "common/assert.h"
+#include "common/error.h"
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace nw {
 
-Sampler::Sampler(const SamplerParams &params) : m_params(params), m_state(params.seed) {}
+void validateSamplerParams(const SamplerParams &params)
+{
+    const std::pair<const char *, float> fields[] = {{"temperature", params.temperature},
+                                                      {"top-p", params.topP},
+                                                      {"min-p", params.minP},
+                                                      {"repeat penalty", params.repeatPenalty}};
+    for (const auto &[name, value] : fields)
+        if (!std::isfinite(value))
+            fail("sampler: the {} is {}, not a finite number", name, value);
+    if (!(params.repeatPenalty > 0.f))
+        fail("sampler: the repeat penalty is {}; it must be positive (1 is off)", params.repeatPenalty);
+}
+
+Sampler::Sampler(const SamplerParams &params) : m_params(params), m_state(params.seed)
+{
+    validateSamplerParams(params);
+}
 
 void Sampler::reseed(std::uint64_t seed)
 {

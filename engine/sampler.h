@@ -20,9 +20,13 @@ struct SamplerParams {
     std::uint64_t seed = 0;
 };
 
+// Throws nw::Error naming the first field that is NaN or infinite (which would pass every range
+// check: `--top-p nan` was accepted), or a repetition penalty that is not positive.
+void validateSamplerParams(const SamplerParams &params);
+
 class Sampler {
 public:
-    explicit Sampler(const SamplerParams &params);
+    explicit Sampler(const SamplerParams &params); // validates them (validateSamplerParams)
 
     const SamplerParams &params() const { return m_params; }
     // The next token id; `recent` are the tokens so far (prompt and generated) for the penalty.

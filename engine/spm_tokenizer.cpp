@@ -72,13 +72,19 @@ void SpmTokenizer::encodeText(std::string_view raw, bool afterSpecial, std::vect
         return;
     }
     // No token holds a ▁ right after another character, so no merge crosses the start of a
-    // ▁ run: each word merges on its own (same result, much smaller heaps).
+    // ▁ run: each word merges on its own (same result, much smaller heaps). The cut must fall
+    // between symbols: a malformed lead byte before a ▁ takes some of its bytes into its symbol.
     std::size_t begin = 0;
-    for (std::size_t at = text.find(kSpaceMark, 1); at != std::string::npos; at = text.find(kSpaceMark, at + kSpaceMark.size())) {
-        if (at >= kSpaceMark.size() && text.compare(at - kSpaceMark.size(), kSpaceMark.size(), kSpaceMark) == 0)
-            continue; // inside a ▁ run
-        encodeSegment(std::string_view(text).substr(begin, at - begin), out);
-        begin = at;
+    bool afterSpaceMark = false;
+    for (std::size_t at = 0; at < text.size();) {
+        const std::size_t length = std::min(unicode::symbolLength(static_cast<unsigned char>(text[at])), text.size() - at);
+        const bool spaceMark = text.compare(at, length, kSpaceMark) == 0;
+        if (spaceMark && !afterSpaceMark && at > begin) {
+            encodeSegment(std::string_view(text).substr(begin, at - begin), out);
+            begin = at;
+        }
+        afterSpaceMark = spaceMark;
+        at += length;
     }
     encodeSegment(std::string_view(text).substr(begin), out);
 }
@@ -88,7 +94,7 @@ void SpmTokenizer::encodeSegment(std::string_view text, std::vector<std::int32_t
     std::vector<Symbol> symbols;
     symbols.reserve(text.size());
     for (std::size_t offset = 0; offset < text.size();) {
-        const std::size_t length = std::min(unicode::utf8Length(static_cast<unsigned char>(text[offset])), text.size() - offset);
+        const std::size_t length = std::min(unicode::symbolLength(static_cast<unsigned char>(text[offset])), text.size() - offset);
         const int index = static_cast<int>(symbols.size());
         offset += length;
         symbols.push_back({offset - length, length, index - 1, offset == text.size() ? -1 : index + 1});

@@ -46,6 +46,10 @@ std::vector<Fragment> partition(const Vocab &vocab, std::string_view text, bool 
                     next.push_back({fragment.begin + from, at - from, -1});
                 next.push_back({0, 0, id});
                 from = at + special.size();
+                // C isspace(): what llama.cpp strips after a token with its RSTRIP attribute.
+                if (vocab.stripsSpaceAfter(id))
+                    while (from < run.size() && std::string_view(" \t\n\v\f\r").find(run[from]) != std::string_view::npos)
+                        ++from;
             }
             if (from < run.size())
                 next.push_back({fragment.begin + from, run.size() - from, -1});

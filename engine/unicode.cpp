@@ -77,6 +77,12 @@ std::size_t utf8Length(unsigned char lead)
     return 1;
 }
 
+std::size_t symbolLength(unsigned char lead)
+{
+    static constexpr std::uint8_t kByHighBits[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+    return kByHighBits[lead >> 4];
+}
+
 Decoded decodeUtf8(std::string_view text, std::size_t offset)
 {
     const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[offset + i]); };
@@ -99,6 +105,56 @@ Decoded decodeUtf8(std::string_view text, std::size_t offset)
     return {cp, length};
 }
 
+Decoded decodeUtf8Lax(std::string_view text, std::size_t offset)
+{
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[offset + i]); };
+    const unsigned char lead = byte(0);
+    if (lead < 0x80)
+        return {lead, 1};
+    std::size_t length = 0;
+    if ((lead & 0xE0) == 0xC0)
+        length = 2;
+    else if ((lead & 0xF0) == 0xE0)
+        length = 3;
+    else if ((lead & 0xF8) == 0xF0)
+        length = 4;
+    if (length == 0 || offset + length > text.size())
+        return {0xFFFD, 1};
+    char32_t cp = lead & (0x7F >> length);
+    for (std::size_t i = 1; i < length; ++i) {
+        if ((byte(i) & 0xC0) != 0x80)
+            return {0xFFFD, 1};
+        cp = (cp << 6) | (byte(i) & 0x3F);
+    }
+    return {cp, length};
+}
+
+std::string_view withInvalidUtf8Replaced(std::string_view text, std::string &storage)
+{
+    // Only a code point whose decoding is not its own bytes changes anything: find the first.
+    std::size_t offset = 0;
+    std::string shortest;
+    for (; offset < text.size();) {
+        const Decoded d = decodeUtf8Lax(text, offset);
+        if (d.bytes > 1 || d.cp >= 0x80) {
+            shortest.clear();
+            appendUtf8(shortest, d.cp);
+            if (shortest != text.substr(offset, d.bytes))
+                break;
+        }
+        offset += d.bytes;
+    }
+    if (offset == text.size())
+        return text;
+    storage.assign(text.substr(0, offset));
+    while (offset < text.size()) {
+        const Decoded d = decodeUtf8Lax(text, offset);
+        appendUtf8(storage, d.cp);
+        offset += d.bytes;
+    }
+    return storage;
+}
+
 CodepointText toCodepoints(std::string_view text)
 {
     CodepointText result;
@@ -106,7 +162,7 @@ CodepointText toCodepoints(std::string_view text)
     result.offsets.reserve(text.size() + 1);
     std::size_t offset = 0;
     while (offset < text.size()) {
-        const Decoded d = decodeUtf8(text, offset);
+        const Decoded d = decodeUtf8Lax(text, offset);
         result.cps.push_back(d.cp);
         result.offsets.push_back(offset);
         offset += d.bytes;
@@ -127,7 +183,7 @@ void appendUtf8(std::string &out, char32_t cp)
         out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
         out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
     } else {
-        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+        out.push_back(static_cast<char>(0xF0 | ((cp >> 18) & 0x07)));
         out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
         out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
         out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));

@@ -37,9 +37,12 @@ inline bool isMark(char32_t cp) { return classOf(cp) & Mark; }
 // The Unicode version the class table was generated from.
 std::string_view tableVersion();
 
-// Bytes in the UTF-8 sequence that starts with `lead` (1 for continuation or invalid bytes, as
-// the tokenizers treat a stray byte as a one-byte symbol).
+// Bytes in the UTF-8 sequence that starts with `lead` (1 for continuation or invalid bytes).
 std::size_t utf8Length(unsigned char lead);
+// The symbol length GGUF runtimes (llama.cpp unicode_len_utf8) give a byte when they cut text
+// into characters for merging: by its high four bits alone, so 0xF8..0xFF count as 4-byte leads.
+// The SentencePiece merge loop must cut invalid UTF-8 the same way to produce the same tokens.
+std::size_t symbolLength(unsigned char lead);
 
 // One decoded code point and the bytes it took. Malformed input decodes to U+FFFD over one
 // byte, so every byte of the input belongs to exactly one code point and nothing is lost.
@@ -49,14 +52,28 @@ struct Decoded {
 };
 Decoded decodeUtf8(std::string_view text, std::size_t offset);
 
-// Text as code points, with the byte offset where each starts (offsets has one more entry:
-// text.size()), so pieces found on code points map back to the exact input bytes.
+// The decoding GGUF runtimes apply before pre-tokenizing (llama.cpp unicode_cpt_from_utf8): a
+// lead byte with enough continuation bytes gives its code point with no check for overlong
+// forms, surrogates or values past U+10FFFF (F5..F7 leads reach U+1FFFFF); a byte that starts
+// no such sequence (a continuation byte, F8..FF, a lead cut short) gives U+FFFD over one byte.
+Decoded decodeUtf8Lax(std::string_view text, std::size_t offset);
+
+// The text byte-level BPE actually merges: each lax-decoded code point written back as UTF-8,
+// so every malformed byte becomes U+FFFD's three bytes, exactly as GGUF runtimes rebuild their
+// pre-tokenized words. Returns `text` itself when that changes nothing (valid UTF-8, the usual
+// case), else a view of `storage`, which it fills.
+std::string_view withInvalidUtf8Replaced(std::string_view text, std::string &storage);
+
+// Text as lax-decoded code points, with the byte offset where each starts (offsets has one more
+// entry: text.size()), so pieces found on code points map back to the exact input bytes.
 struct CodepointText {
     std::vector<char32_t> cps;
     std::vector<std::size_t> offsets; // [cps.size() + 1]
 };
 CodepointText toCodepoints(std::string_view text);
 
+// The shortest UTF-8 form of `cp`; values past U+10FFFF (from decodeUtf8Lax) keep the 4-byte
+// form their lead byte had.
 void appendUtf8(std::string &out, char32_t cp);
 
 // The length of the longest prefix of `bytes` that does not end inside a UTF-8 sequence still

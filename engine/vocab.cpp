@@ -5,22 +5,51 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "engine/gguf_file.h"
+#include "engine/pre_tokenizer.h"
 
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <fmt/format.h>
+#include <span>
 
 namespace nw {
 namespace {
 
-// Control-token texts that end a turn in common chat formats, for files that name no eot id
-// (the same texts GGUF runtimes look for).
-constexpr std::array<std::string_view, 8> kEndOfTurnTexts = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",
-    "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>", // <｜end▁of▁sentence｜> (DeepSeek)
-    "<|eom_id|>",
+// Texts llama.cpp recognises when a file names no id for a role (llama_vocab::impl::load, "auto-
+// detect special tokens by text"); a token found this way becomes a control token.
+constexpr std::string_view kDeepSeekEos = "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>"; // <｜end▁of▁sentence｜>
+constexpr std::array<std::string_view, 11> kEotTexts = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>",
+    "[EOT]", kDeepSeekEos, "<end_of_utterance>",
 };
+constexpr std::array<std::string_view, 1> kEomTexts = {"<|eom_id|>"};
+constexpr std::array<std::string_view, 8> kFimPreTexts = {
+    "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>",
+    "<PRE>", "\xE2\x96\x81<PRE>", "<|code_prefix|>", "<|prefix|>",
+};
+constexpr std::array<std::string_view, 8> kFimSufTexts = {
+    "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "hole\xEF\xBD\x9C>",
+    "<SUF>", "\xE2\x96\x81<SUF>", "<|code_suffix|>", "<|suffix|>",
+};
+constexpr std::array<std::string_view, 8> kFimMidTexts = {
+    "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>",
+    "<MID>", "\xE2\x96\x81<MID>", "<|code_middle|>", "<|middle|>",
+};
+constexpr std::array<std::string_view, 5> kFimPadTexts = {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"};
+constexpr std::array<std::string_view, 5> kFimRepTexts = {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"};
+constexpr std::array<std::string_view, 1> kFimSepTexts = {"<|file_sep|>"};
+
+// Texts that end generation whatever the file says (llama.cpp's special_eog_ids by text).
+constexpr std::array<std::string_view, 22> kEndOfGenerationTexts = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
+    "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
+    "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", kDeepSeekEos, "[e~[",
+};
+
+// gpt-oss's Harmony markers: llama.cpp makes them user-defined so they are always matched and
+// always rendered (a reply's channel headers stay visible to whoever parses them).
+constexpr std::array<std::string_view, 4> kHarmonyMarkers = {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"};
 
 // The left length first: token texts may contain any byte, spaces included.
 void makeMergeKey(std::string &key, std::string_view left, std::string_view right)
@@ -94,7 +123,10 @@ Vocab::Vocab(VocabSpec spec) : m_spec(std::move(spec))
     if (!m_spec.types.empty() && m_spec.types.size() != n)
         fail("vocabulary has {} tokens but {} token types", n, m_spec.types.size());
     for (const auto &[name, id] : {std::pair{"bos", m_spec.bos}, std::pair{"eos", m_spec.eos}, std::pair{"eot", m_spec.eot},
-                                   std::pair{"eom", m_spec.eom}, std::pair{"unk", m_spec.unk}, std::pair{"pad", m_spec.pad}})
+                                   std::pair{"eom", m_spec.eom}, std::pair{"unk", m_spec.unk}, std::pair{"pad", m_spec.pad},
+                                   std::pair{"fim_pre", m_spec.fimPre}, std::pair{"fim_suf", m_spec.fimSuf},
+                                   std::pair{"fim_mid", m_spec.fimMid}, std::pair{"fim_pad", m_spec.fimPad},
+                                   std::pair{"fim_rep", m_spec.fimRep}, std::pair{"fim_sep", m_spec.fimSep}})
         if (id < -1 || id >= static_cast<std::int64_t>(n))
             fail("vocabulary's {} id {} is outside its {} tokens", name, id, n);
     if (m_spec.addBos && m_spec.bos < 0)
@@ -102,7 +134,7 @@ Vocab::Vocab(VocabSpec spec) : m_spec(std::move(spec))
     if (m_spec.addEos && m_spec.eos < 0)
         fail("vocabulary asks for an EOS token but defines none");
     if (m_spec.model == VocabModel::Bpe && m_spec.merges.empty())
-        fail("byte-level BPE vocabulary has no merges (tokenizer.ggml.merges)");
+        fail("BPE vocabulary has no merges (tokenizer.ggml.merges)");
 
     m_ids.reserve(n);
     for (std::size_t id = 0; id < n; ++id)
@@ -128,6 +160,82 @@ Vocab::Vocab(VocabSpec spec) : m_spec(std::move(spec))
             m_byteTokens[static_cast<std::size_t>(b)] = *single;
     }
 
+    deriveSpecialTokens();
+}
+
+void Vocab::setType(std::int32_t id, TokenType type)
+{
+    if (m_spec.types.empty())
+        m_spec.types.assign(m_spec.tokens.size(), TokenType::Normal);
+    m_spec.types[static_cast<std::size_t>(id)] = type;
+}
+
+void Vocab::deriveSpecialTokens()
+{
+    // Each rule looks a text up (the id a text maps to is the last of duplicates). Where several
+    // tokens fit a role, llama.cpp takes the first in its hash map's order; this takes the
+    // lowest id (it matters only for vocabularies with two such texts, and both end generation
+    // either way).
+    auto lowestOf = [this](std::span<const std::string_view> texts) {
+        std::int32_t lowest = -1;
+        for (std::string_view t : texts)
+            if (const auto id = find(t); id && (lowest < 0 || *id < lowest))
+                lowest = *id;
+        return lowest;
+    };
+    const std::pair<std::int32_t *, std::span<const std::string_view>> roles[] = {
+        {&m_spec.eot, kEotTexts},       {&m_spec.eom, kEomTexts},       {&m_spec.fimPre, kFimPreTexts},
+        {&m_spec.fimSuf, kFimSufTexts}, {&m_spec.fimMid, kFimMidTexts}, {&m_spec.fimPad, kFimPadTexts},
+        {&m_spec.fimRep, kFimRepTexts}, {&m_spec.fimSep, kFimSepTexts},
+    };
+    for (const auto &[id, texts] : roles) {
+        if (*id >= 0)
+            continue;
+        *id = lowestOf(texts);
+        if (*id >= 0)
+            setType(*id, TokenType::Control);
+    }
+
+    for (std::int32_t id : {m_spec.fimPad, m_spec.fimRep, m_spec.fimSep})
+        if (id >= 0)
+            m_eog.push_back(id);
+    for (std::string_view t : kEndOfGenerationTexts) {
+        if (const auto id = find(t)) {
+            m_eog.push_back(*id);
+            setType(*id, TokenType::Control);
+        }
+    }
+    for (std::string_view t : kHarmonyMarkers)
+        if (const auto id = find(t))
+            setType(*id, TokenType::UserDefined);
+    for (std::int32_t id : {m_spec.eos, m_spec.eot, m_spec.eom})
+        if (id >= 0)
+            m_eog.push_back(id);
+    std::sort(m_eog.begin(), m_eog.end());
+    m_eog.erase(std::unique(m_eog.begin(), m_eog.end()), m_eog.end());
+
+    auto eogWithText = [this](std::string_view wanted) -> std::int32_t {
+        for (std::int32_t id : m_eog)
+            if (text(id) == wanted)
+                return id;
+        return -1;
+    };
+    auto dropFromEog = [this](std::int32_t id) { m_eog.erase(std::find(m_eog.begin(), m_eog.end(), id)); };
+    // Harmony (gpt-oss) ends a reply with <|return|> or a tool call with <|call|>; its <|end|>
+    // only closes a message, and the analysis message comes before the final one.
+    const std::int32_t end = eogWithText("<|end|>");
+    const bool hasCall = eogWithText("<|call|>") >= 0 || eogWithText("<|calls|>") >= 0;
+    if (end >= 0 && hasCall && (eogWithText("<|return|>") >= 0 || eogWithText("<|flush|>") >= 0)) {
+        dropFromEog(end);
+        setType(end, TokenType::UserDefined);
+    }
+    // Gemma 4 has </s> as an ordinary token.
+    const std::int32_t closeS = eogWithText("</s>");
+    if (closeS >= 0 && eogWithText("<|tool_response>") >= 0) {
+        dropFromEog(closeS);
+        setType(closeS, TokenType::Normal);
+    }
+
     for (std::int32_t id = 0; id < size(); ++id) {
         const TokenType t = type(id);
         if (t == TokenType::Control || t == TokenType::UserDefined || t == TokenType::Unknown)
@@ -136,21 +244,26 @@ Vocab::Vocab(VocabSpec spec) : m_spec(std::move(spec))
     std::stable_sort(m_special.begin(), m_special.end(),
                      [this](std::int32_t a, std::int32_t b) { return text(a).size() > text(b).size(); });
 
-    if (m_spec.eot < 0) {
-        for (std::int32_t id = 0; id < size() && m_spec.eot < 0; ++id)
-            if (type(id) == TokenType::Control && text(id) != "<|eom_id|>" &&
-                std::find(kEndOfTurnTexts.begin(), kEndOfTurnTexts.end(), text(id)) != kEndOfTurnTexts.end())
-                m_spec.eot = id;
+    // llama.cpp gives the special tokens of files named like Phi-3 its RSTRIP attribute (the
+    // text after them loses its leading whitespace), except <unk>, <s> and <|endoftext|>.
+    std::string name = m_spec.name;
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (name.find("phi-3") != std::string::npos || name.find("phi3") != std::string::npos) {
+        m_stripsSpaceAfter.assign(m_spec.tokens.size(), 0);
+        for (std::int32_t id : m_special)
+            m_stripsSpaceAfter[static_cast<std::size_t>(id)] = 1;
+        if (const auto id = find("</s>"))
+            m_stripsSpaceAfter[static_cast<std::size_t>(*id)] = 1;
+        for (std::string_view kept : {"<unk>", "<s>", "<|endoftext|>"})
+            if (const auto id = find(kept))
+                m_stripsSpaceAfter[static_cast<std::size_t>(*id)] = 0;
     }
-    for (std::int32_t id : {m_spec.eos, m_spec.eot, m_spec.eom})
-        if (id >= 0)
-            m_eog.push_back(id);
-    for (std::int32_t id : m_special)
-        if (type(id) == TokenType::Control &&
-            std::find(kEndOfTurnTexts.begin(), kEndOfTurnTexts.end(), text(id)) != kEndOfTurnTexts.end())
-            m_eog.push_back(id);
-    std::sort(m_eog.begin(), m_eog.end());
-    m_eog.erase(std::unique(m_eog.begin(), m_eog.end()), m_eog.end());
+}
+
+bool Vocab::stripsSpaceAfter(std::int32_t id) const
+{
+    NW_ASSERT(contains(id));
+    return !m_stripsSpaceAfter.empty() && m_stripsSpaceAfter[static_cast<std::size_t>(id)] != 0;
 }
 
 const std::string &Vocab::text(std::int32_t id) const
@@ -214,15 +327,22 @@ Vocab Vocab::fromGguf(const GgufFile &file)
         spec.addBos = true;
         spec.addSpacePrefix = true;
     } else if (*model == "gpt2") {
+        // llama.cpp's BPE defaults are BOS = EOS = 11, whatever that token is: files name theirs.
+        spec.model = VocabModel::Bpe;
+        spec.bos = 11;
+        spec.eos = 11;
+    } else if (*model == "gemma4") {
         spec.model = VocabModel::Bpe;
     } else {
-        fail("{}: tokenizer model '{}' is not supported (tokenizer.ggml.model must be 'llama' or 'gpt2')",
+        fail("{}: tokenizer model '{}' is not supported (tokenizer.ggml.model must be 'llama', 'gpt2' or 'gemma4')",
              file.label(), *model);
     }
-    spec.pre = file.findString("tokenizer.ggml.pre").value_or("");
+    spec.pre = *model == "gemma4" ? std::string("gemma4") : file.findString("tokenizer.ggml.pre").value_or("");
     // Llama 3 vocabularies add BOS unless the file says otherwise.
-    if (spec.model == VocabModel::Bpe && (spec.pre == "llama-bpe" || spec.pre == "llama3" || spec.pre == "llama-v3"))
+    const std::optional<PreTokenizerSpec> pre = preTokenizerFromName(spec.pre);
+    if (spec.model == VocabModel::Bpe && pre && pre->addBos)
         spec.addBos = true;
+    spec.name = file.findString("general.name").value_or("");
 
     const GgufArray &tokens = *requireArrayOf(file, "tokenizer.ggml.tokens", true);
     const std::size_t n = tokens.values.size();
@@ -267,21 +387,32 @@ Vocab Vocab::fromGguf(const GgufFile &file)
         }
     }
 
+    // Defaults the vocabulary is too small for name no token.
+    for (std::int32_t *id : {&spec.bos, &spec.eos, &spec.unk})
+        if (*id >= static_cast<std::int32_t>(n))
+            *id = -1;
     readId(file, "tokenizer.ggml.bos_token_id", spec.bos, n);
     readId(file, "tokenizer.ggml.eos_token_id", spec.eos, n);
     readId(file, "tokenizer.ggml.eot_token_id", spec.eot, n);
     readId(file, "tokenizer.ggml.eom_token_id", spec.eom, n);
     readId(file, "tokenizer.ggml.unknown_token_id", spec.unk, n);
     readId(file, "tokenizer.ggml.padding_token_id", spec.pad, n);
-    if (spec.bos >= static_cast<std::int32_t>(n))
-        spec.bos = -1;
-    if (spec.eos >= static_cast<std::int32_t>(n))
-        spec.eos = -1;
-    if (spec.unk >= static_cast<std::int32_t>(n))
-        spec.unk = -1;
+    // The deprecated prefix/suffix/middle keys first: the fim_* keys win where both are present.
+    readId(file, "tokenizer.ggml.prefix_token_id", spec.fimPre, n);
+    readId(file, "tokenizer.ggml.suffix_token_id", spec.fimSuf, n);
+    readId(file, "tokenizer.ggml.middle_token_id", spec.fimMid, n);
+    readId(file, "tokenizer.ggml.fim_pre_token_id", spec.fimPre, n);
+    readId(file, "tokenizer.ggml.fim_suf_token_id", spec.fimSuf, n);
+    readId(file, "tokenizer.ggml.fim_mid_token_id", spec.fimMid, n);
+    readId(file, "tokenizer.ggml.fim_pad_token_id", spec.fimPad, n);
+    readId(file, "tokenizer.ggml.fim_rep_token_id", spec.fimRep, n);
+    readId(file, "tokenizer.ggml.fim_sep_token_id", spec.fimSep, n);
     spec.addBos = file.findBool("tokenizer.ggml.add_bos_token").value_or(spec.addBos);
     spec.addEos = file.findBool("tokenizer.ggml.add_eos_token").value_or(spec.addEos);
     spec.addSpacePrefix = file.findBool("tokenizer.ggml.add_space_prefix").value_or(spec.addSpacePrefix);
+    // llama.cpp adds BOS for Gemma 4 even where the file says not to.
+    if (pre && pre->kind == PreTokenizerKind::Gemma4)
+        spec.addBos = true;
 
     try {
         return Vocab(std::move(spec));

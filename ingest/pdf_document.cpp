@@ -66,13 +66,17 @@ void installPoppler()
     });
 }
 
-// PDF readers accept the header within the first 1024 bytes and %%EOF within the last 1024.
+// PDF readers accept the header within the first 1024 bytes.
 constexpr qint64 kHeaderWindow = 1024;
+// Where a complete file ends: %%EOF, within its last 1024 bytes (where readers look for it).
 constexpr qint64 kTrailerWindow = 1024;
 
-// Checks the envelope before Poppler sees the file, so that the common failures get a precise
-// reason instead of a generic "could not open".
-void checkEnvelope(const QString &path)
+// Checks the header before Poppler sees the file, so that a file that is no PDF at all gets a
+// precise reason instead of a generic "could not open". The end of the file is not judged here:
+// bytes after %%EOF (mail gateways and scanners append some), a lost %%EOF or trailing padding
+// leave a PDF that Poppler reads whole, as pdftotext does; whether the end is really missing is
+// decided once Poppler has tried (see PdfDocument::open).
+void checkHeader(const QString &path)
 {
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly))
@@ -83,12 +87,16 @@ void checkEnvelope(const QString &path)
         throw IngestFailure(IngestProblem::NotPdf,
                             QStringLiteral("not a PDF: the file has no %PDF header (its content looks like %1)").arg(mime));
     }
-    const qint64 size = file.size();
-    file.seek(std::max<qint64>(0, size - kTrailerWindow));
-    if (!file.read(kTrailerWindow).contains("%%EOF"))
-        throw IngestFailure(IngestProblem::Truncated,
-                            QStringLiteral("the PDF is truncated (its end, %%EOF, is missing); the download or copy "
-                                           "was probably cut short: fetch the file again"));
+}
+
+// True when the last kTrailerWindow bytes hold no %%EOF: the file was probably cut short.
+bool endIsMissing(const QString &path)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return false;
+    file.seek(std::max<qint64>(0, file.size() - kTrailerWindow));
+    return !file.read(kTrailerWindow).contains("%%EOF");
 }
 
 QString damaged()
@@ -202,6 +210,7 @@ std::optional<std::vector<store::WordBox>> placeWords(const std::vector<LaidOutW
 
 struct PdfDocument::Impl {
     QString path;
+    bool xrefRebuilt = false; // Poppler had to rebuild the cross-reference table (see open())
     // Poppler's document and one text device for all its pages, which dumps each page into
     // `dump` when the page ends. Used by the thread that owns this object only.
     std::unique_ptr<PDFDoc> core;
@@ -259,19 +268,46 @@ PdfDocument::~PdfDocument() = default;
 PdfDocument PdfDocument::open(const QString &path)
 {
     installPoppler();
-    checkEnvelope(path);
+    checkHeader(path);
     t_lastPopplerMessage.clear();
     auto impl = std::make_unique<Impl>();
     impl->path = path;
-    impl->core = std::make_unique<PDFDoc>(std::make_unique<GooString>(QFile::encodeName(path).toStdString()));
+    // Poppler rebuilds the cross-reference table by scanning the file when the one the file
+    // points to cannot be read: so it reads files with junk after their end, and so it also gets
+    // through files cut short, which it then reads with their later pages missing.
+    Impl *opened = impl.get(); // Poppler may also rebuild later, while reading a page
+    impl->core = std::make_unique<PDFDoc>(std::make_unique<GooString>(QFile::encodeName(path).toStdString()), std::nullopt,
+                                          std::nullopt, nullptr, [opened] { opened->xrefRebuilt = true; });
+    const bool rebuilt = impl->xrefRebuilt;
+    // A file whose cross-references had to be rebuilt and that lost pages on the way is refused:
+    // as truncated when its end is missing, else as damaged.
+    const auto lostPages = [&](const QString &what) {
+        if (endIsMissing(path))
+            return IngestFailure(IngestProblem::Truncated,
+                                 QStringLiteral("the PDF is truncated (its end, %%EOF, is missing, and %1); the download "
+                                                "or copy was probably cut short: fetch the file again")
+                                     .arg(what));
+        return IngestFailure(IngestProblem::Corrupt, damaged());
+    };
     if (!impl->core->isOk()) {
         if (impl->core->getErrorCode() == errEncrypted)
             throw IngestFailure(IngestProblem::Encrypted,
                                 QStringLiteral("the PDF is encrypted and needs a password to open; "
                                                "save an unprotected copy and ingest that"));
+        if (rebuilt)
+            throw lostPages(QStringLiteral("what is left cannot be opened"));
         throw IngestFailure(IngestProblem::Corrupt, damaged());
     }
-    if (impl->core->getNumPages() <= 0)
+    const int nPages = impl->core->getNumPages();
+    if (rebuilt) {
+        int nLost = nPages <= 0 ? 1 : 0;
+        for (int i = 1; i <= nPages; ++i)
+            nLost += impl->core->getPage(i) == nullptr ? 1 : 0;
+        if (nLost > 0)
+            throw lostPages(nPages <= 0 ? QStringLiteral("no page is left")
+                                        : QStringLiteral("%1 of its %2 pages are lost").arg(nLost).arg(nPages));
+    }
+    if (nPages <= 0)
         throw IngestFailure(IngestProblem::ZeroPages, QStringLiteral("the PDF has no pages"));
     impl->textDevice = std::make_unique<TextOutputDev>(&appendDump, &impl->dump, /*physLayoutA=*/false,
                                                        /*fixedPitchA=*/0.0, /*rawOrderA=*/false, /*discardDiagA=*/false);

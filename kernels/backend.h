@@ -71,9 +71,8 @@ public:
                       const std::int32_t *positions, const RopeParams &p) = 0;
     // y = silu(gate) * up, elementwise over n (y may alias gate or up).
     virtual void swiglu(const float *gate, const float *up, float *y, std::size_t n) = 0;
-    // Row-wise softmax in place on x: [rows, cols].
-    virtual void softmax(float *x, int rows, int cols) = 0;
-    // Causal attention of the queries over the paged cache (online softmax, no [T, T] matrix).
+    // Causal attention of the queries over the paged cache (online softmax, no [T, T] matrix),
+    // with an optional sliding window and per-head sinks (AttentionArgs).
     virtual void attention(const AttentionArgs &a) = 0;
     // Writes nTokens new rows into the cache slots of `positions` (sequence indices), converting
     // f32 to kv.type. k: [nTokens, nKvHeads * kHeadDim]; v: [nTokens, nKvHeads * vHeadDim], or
@@ -82,6 +81,35 @@ public:
                          const std::int32_t *positions) = 0;
     // y[i] += x[i] over n (the residual stream: no host loop over a device's activations).
     virtual void add(float *y, const float *x, std::size_t n);
+
+    // A device backend without a kernel for one of the ops below throws nw::Error from it; the
+    // architecture registry keeps graphs that need such an op off that device.
+
+    // y[t, :] += row[:] for t < nTokens; y: [nTokens, dim]; row: [dim], a host weight (a bias).
+    virtual void addRow(float *y, const float *row, int nTokens, int dim) = 0;
+    // x[i] = 0 over n (an accumulator's start).
+    virtual void zero(float *x, std::size_t n) = 0;
+    // x[i] *= s over n (Gemma's embedding scale).
+    virtual void scale(float *x, float s, std::size_t n) = 0;
+    // y = gelu(gate) * up with GELU's tanh approximation, elementwise over n (y may alias).
+    virtual void geglu(const float *gate, const float *up, float *y, std::size_t n) = 0;
+    // gpt-oss's clamped SwiGLU (ggml_swiglu_oai): g = min(gate, limit), u = clamp(up, ±limit),
+    // y = g · sigmoid(alpha · g) · (u + 1), elementwise over n (y may alias).
+    virtual void swigluOai(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit) = 0;
+    // dst[r, :cols] = src[r, :cols] for r < rows; rows are dstStride / srcStride floats apart
+    // (splitting heads and latents out of wider rows, and gathering them back).
+    virtual void copyRows(float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows,
+                          int cols) = 0;
+    // dst[i, :] = src[rows[i], :] for i < n; rows of dim floats, `rows` in backend memory.
+    virtual void gatherRows(const float *src, const std::int32_t *rows, int n, int dim, float *dst) = 0;
+    // dst[rows[i], :] += weights[i] * src[i, :] for i < n; `rows` distinct, rows and weights in
+    // backend memory (an expert's outputs back into the tokens' rows).
+    virtual void scatterAddRows(float *dst, const float *src, const std::int32_t *rows, const float *weights, int n,
+                                int dim) = 0;
+    // Mixture-of-experts routing (kernels/cpu/moe_route.h): logits [nTokens, nExperts] →
+    // ids [nTokens, nUsed] and weights [nTokens, nUsed]; routing.selectionBias is a host weight.
+    virtual void moeRoute(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
+                          float *weights) = 0;
 
 protected:
     // allocate()/release() implementations count here; memoryInfo() reports it.

@@ -72,7 +72,33 @@ struct AttentionArgs {
     int nHeads = 0;
     const std::int32_t *queryPositions = nullptr; // [nTokens]: query t sees cache tokens 0..pos[t]
     float scale = 1.f;                         // softmax(scale * q·k)
+    // Sliding window (llama.cpp's LLAMA_SWA_TYPE_STANDARD): > 0 lets query t see only cache
+    // tokens j with pos[t] - window < j <= pos[t]; 0 is plain causal attention.
+    int window = 0;
+    // Attention sinks (gpt-oss): per query head a logit that joins the softmax's denominator and
+    // carries no value, so a head can attend to "nothing". [nHeads] host weights, or null.
+    const float *sinks = nullptr;
     KvLayerView kv;
+};
+
+// How a mixture-of-experts router turns its logits into experts and weights.
+enum class MoeGating {
+    Softmax, // softmax over every expert's logit (DeepSeek-V2, Qwen3-MoE, Mixtral)
+    Sigmoid, // independent sigmoid affinities (DeepSeek-V3)
+    SoftmaxOfChosen, // top-k of the raw logits, weights a softmax over those k (gpt-oss)
+};
+
+struct MoeRouting {
+    MoeGating gating = MoeGating::Softmax;
+    int nExperts = 0;
+    int nUsed = 0;                        // top-k
+    bool normalize = false;               // the chosen weights are renormalised to sum 1
+    float scale = 1.f;                    // applied to the weights after normalisation
+    const float *selectionBias = nullptr; // [nExperts] V3 exp_probs_b, a host weight: added for the choice only
+    // V3 group-limited routing: experts form nGroups equal groups; only the nGroupsUsed groups
+    // with the largest sum of their two best (biased) affinities compete for the top-k.
+    int nGroups = 1;
+    int nGroupsUsed = 1;
 };
 
 } // namespace nw

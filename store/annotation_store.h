@@ -29,6 +29,21 @@ struct Annotation {
     QString updated;
 };
 
+// What one annotation may hold, checked by add(), update() and importAll(): a note or a quote of
+// at most 64 KiB of UTF-8 each (some 30 pages of text; a 40 MB note was imported before),
+// at most 64 tags of at most 256 bytes, at most 1,000 rectangles.
+struct AnnotationLimits {
+    static constexpr int kMaxTextBytes = 64 << 10;
+    static constexpr int kMaxTags = 64;
+    static constexpr int kMaxTagBytes = 256;
+    static constexpr int kMaxRects = 1000;
+};
+
+// `value` for an error message: control characters (NUL, escape, newlines) as \xNN or \uNNNN,
+// cut to about `maxChars` with "…", so that a message is one line of printable text whatever
+// the input held.
+QString excerptForMessage(const QString &value, int maxChars = 60);
+
 struct AnnotationFilter {
     QString documentSha256; // "" for all documents
     int page = 0;           // 0 for all pages
@@ -42,8 +57,9 @@ class AnnotationStore {
 public:
     explicit AnnotationStore(Database &db);
 
-    // Validates (kind, page, colour "#rrggbb", sha256 of 64 hex digits) and inserts; returns the id.
-    // Throws nw::Error with what is wrong.
+    // Validates (kind, page, colour "#rrggbb", sha256 of 64 hex digits, created and updated ISO
+    // 8601 when given, AnnotationLimits) and inserts; returns the id. Throws nw::Error with what
+    // is wrong.
     std::int64_t add(const Annotation &annotation);
     void update(const Annotation &annotation); // by id
     bool remove(std::int64_t id);
@@ -51,7 +67,9 @@ public:
     std::vector<Annotation> list(const AnnotationFilter &filter = {}); // by document, page, id
 
     // Adds each annotation unless an identical one (same document, page, kind, quote, note and
-    // rectangles) is already there; returns how many were added.
+    // rectangles) is already there; returns how many were added. All or none: the first invalid
+    // one throws (naming its position, from 1) before anything is written. Linear in the number
+    // of annotations imported and already there.
     int importAll(const std::vector<Annotation> &annotations);
 
 private:

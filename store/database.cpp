@@ -1,6 +1,7 @@
 // The SQLite wrapper: the one file that includes <sqlite3.h>.
 #include "store/database.h"
 
+#include "common/assert.h"
 #include "common/error.h"
 #include "common/log.h"
 
@@ -12,9 +13,10 @@
 
 namespace nw::store {
 
-// Token counts of the rows of FTS5 tables, for nw_bm25: one connection's copy of each table's
-// %_docsize, valid while the database is unchanged.
-struct RankingState {
+// What one connection keeps beside SQLite's handle: for nw_bm25 the token counts of the rows of
+// FTS5 tables (a copy of each table's %_docsize, valid while the database is unchanged), and
+// the deadline of its QueryBudget.
+struct ConnectionState {
     struct Lengths {
         std::uint32_t dataVersion = 0;   // SQLITE_FCNTL_DATA_VERSION when loaded
         sqlite3_int64 totalChanges = -1; // sqlite3_total_changes64 when loaded
@@ -23,9 +25,17 @@ struct RankingState {
     };
     sqlite3 *db = nullptr;
     std::map<std::string, Lengths, std::less<>> tables;
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+
+    bool expired() const
+    {
+        return deadline != std::chrono::steady_clock::time_point::max() && std::chrono::steady_clock::now() >= deadline;
+    }
 };
 
 bool SqliteError::isGenericError() const { return (m_code & 0xff) == SQLITE_ERROR; }
+bool SqliteError::isOverBudget() const { return (m_code & 0xff) == SQLITE_INTERRUPT || (m_code & 0xff) == SQLITE_TOOBIG; }
+bool SqliteError::isNotADatabase() const { return (m_code & 0xff) == SQLITE_NOTADB; }
 
 SqliteInfo sqliteInfo()
 {
@@ -53,14 +63,14 @@ std::uint64_t readVarint(const unsigned char *&p, const unsigned char *end)
 // Reloads `lengths` from "<table>_docsize" when the database changed since it was loaded. Only
 // outside explicit transactions: a rollback (of a transaction or a savepoint) can restore old
 // page texts without changing either counter, so the copy is neither used nor made inside one.
-const RankingState::Lengths *rowLengths(RankingState &state, std::string_view table)
+const ConnectionState::Lengths *rowLengths(ConnectionState &state, std::string_view table)
 {
     if (!sqlite3_get_autocommit(state.db))
         return nullptr;
     auto it = state.tables.find(table);
     if (it == state.tables.end())
-        it = state.tables.emplace(std::string(table), RankingState::Lengths{}).first;
-    RankingState::Lengths &lengths = it->second;
+        it = state.tables.emplace(std::string(table), ConnectionState::Lengths{}).first;
+    ConnectionState::Lengths &lengths = it->second;
     unsigned int version = 0;
     if (sqlite3_file_control(state.db, "main", SQLITE_FCNTL_DATA_VERSION, &version) != SQLITE_OK)
         return nullptr;
@@ -116,7 +126,7 @@ struct Bm25Query {
     std::vector<double> idf;     // [nPhrases]
     std::vector<double> freq;    // [nPhrases], per row scratch
     double avgdl = 1;            // tokens per row over the table
-    const RankingState::Lengths *lengths = nullptr;
+    const ConnectionState::Lengths *lengths = nullptr;
 };
 
 int countRow(const Fts5ExtensionApi *, Fts5Context *, void *userData)
@@ -141,7 +151,14 @@ void bm25Function(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context
         owned->idf.resize(static_cast<std::size_t>(nPhrases));
         owned->freq.resize(static_cast<std::size_t>(nPhrases));
         owned->avgdl = nRows > 0 ? static_cast<double>(nTokens) / static_cast<double>(nRows) : 1;
+        const auto *connection = static_cast<const ConnectionState *>(api->xUserData(fts));
         for (int i = 0; rc == SQLITE_OK && i < nPhrases; ++i) {
+            // Each phrase is a scan of its whole posting list, inside one step of the virtual
+            // machine, where the progress handler does not look: the budget is checked here.
+            if (connection->expired()) {
+                rc = SQLITE_INTERRUPT;
+                break;
+            }
             sqlite3_int64 nHits = 0;
             rc = api->xQueryPhrase(fts, i, &nHits, countRow);
             const double idf = std::log((static_cast<double>(nRows - nHits) + 0.5) / (static_cast<double>(nHits) + 0.5));
@@ -150,7 +167,7 @@ void bm25Function(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context
         if (rc == SQLITE_OK && nArgs >= 1 && sqlite3_value_type(args[0]) == SQLITE_TEXT) {
             const std::string_view table(reinterpret_cast<const char *>(sqlite3_value_text(args[0])),
                                          static_cast<std::size_t>(sqlite3_value_bytes(args[0])));
-            owned->lengths = rowLengths(*static_cast<RankingState *>(api->xUserData(fts)), table);
+            owned->lengths = rowLengths(*static_cast<ConnectionState *>(api->xUserData(fts)), table);
         }
         if (rc == SQLITE_OK) {
             query = owned.release(); // FTS5 owns it now, and frees it itself when this fails
@@ -175,7 +192,7 @@ void bm25Function(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context
     // this very statement, say, it does not), else from FTS5.
     int dl = 0;
     const sqlite3_int64 rowid = api->xRowid(fts);
-    const RankingState::Lengths *lengths = query->lengths;
+    const ConnectionState::Lengths *lengths = query->lengths;
     if (lengths && rowid >= 0 && static_cast<std::uint64_t>(rowid) < lengths->tokens.size() &&
         lengths->tokens[static_cast<std::size_t>(rowid)] != 0)
         dl = static_cast<int>(lengths->tokens[static_cast<std::size_t>(rowid)]);
@@ -194,7 +211,7 @@ void bm25Function(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context
 }
 
 // Registers nw_bm25 on `db`; without FTS5 there is nothing to rank, so nothing to register.
-void registerRanking(sqlite3 *db, RankingState *state)
+void registerRanking(sqlite3 *db, ConnectionState *state)
 {
     fts5_api *api = nullptr;
     sqlite3_stmt *s = nullptr;
@@ -207,12 +224,18 @@ void registerRanking(sqlite3 *db, RankingState *state)
         api->xCreateFunction(api, "nw_bm25", state, bm25Function, nullptr);
 }
 
+// SQLite's progress handler: a non-zero return stops the running statement (SQLITE_INTERRUPT).
+int stopWhenExpired(void *state)
+{
+    return static_cast<const ConnectionState *>(state)->expired() ? 1 : 0;
+}
+
 } // namespace
 
-Database::Database(const std::string &path) : m_path(path)
+Database::Database(const std::string &path, OpenMode mode) : m_path(path), m_mode(mode)
 {
-    const int rc = sqlite3_open_v2(path.c_str(), &m_db,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (mode == OpenMode::Create ? SQLITE_OPEN_CREATE : 0);
+    const int rc = sqlite3_open_v2(path.c_str(), &m_db, flags, nullptr);
     if (rc != SQLITE_OK) {
         const std::string message = m_db ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
         sqlite3_close(m_db);
@@ -221,10 +244,17 @@ Database::Database(const std::string &path) : m_path(path)
     }
     sqlite3_extended_result_codes(m_db, 1);
     sqlite3_busy_timeout(m_db, 5000);
-    exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
-    m_ranking = std::make_unique<RankingState>();
-    m_ranking->db = m_db;
-    registerRanking(m_db, m_ranking.get());
+    // journal_mode is written into the file, and synchronous reads it (a file that is not a
+    // database fails there): only for a database this connection may have made. The others
+    // are the connection's own.
+    if (mode == OpenMode::Create)
+        exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+    exec("PRAGMA foreign_keys=ON");
+    if (mode == OpenMode::ReadOnly)
+        exec("PRAGMA query_only=ON");
+    m_state = std::make_unique<ConnectionState>();
+    m_state->db = m_db;
+    registerRanking(m_db, m_state.get());
 }
 
 Database::~Database()
@@ -247,7 +277,8 @@ void Database::exec(std::string_view sql)
     if (rc != SQLITE_OK) {
         const std::string text = message ? message : sqlite3_errstr(rc);
         sqlite3_free(message);
-        fail("database {}: {} failed: {}", m_path, statement.substr(0, 80), text);
+        throw SqliteError(fmt::format("database {}: {} failed: {}", m_path, statement.substr(0, 80), text),
+                          sqlite3_extended_errcode(m_db));
     }
 }
 
@@ -385,5 +416,22 @@ void Savepoint::release()
     m_db.exec("RELEASE nw_savepoint");
     m_done = true;
 }
+
+QueryBudget::QueryBudget(Database &db, std::chrono::milliseconds time, int maxBytes)
+    : m_db(db), m_previousMaxBytes(sqlite3_limit(db.m_db, SQLITE_LIMIT_LENGTH, maxBytes))
+{
+    NW_ASSERT(db.m_state->deadline == std::chrono::steady_clock::time_point::max());
+    db.m_state->deadline = std::chrono::steady_clock::now() + time;
+    sqlite3_progress_handler(db.m_db, 1000, stopWhenExpired, db.m_state.get());
+}
+
+QueryBudget::~QueryBudget()
+{
+    sqlite3_progress_handler(m_db.m_db, 0, nullptr, nullptr);
+    m_db.m_state->deadline = std::chrono::steady_clock::time_point::max();
+    sqlite3_limit(m_db.m_db, SQLITE_LIMIT_LENGTH, m_previousMaxBytes);
+}
+
+bool QueryBudget::expired() const { return m_db.m_state->expired(); }
 
 } // namespace nw::store

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -23,7 +24,7 @@ struct SqliteInfo {
 SqliteInfo sqliteInfo();
 
 class Database;
-struct RankingState;
+struct ConnectionState;
 
 // An SQLite failure; `code` is SQLite's extended result code.
 class SqliteError : public Error {
@@ -33,6 +34,10 @@ public:
     // SQLITE_ERROR: the statement or its input is wrong (an FTS5 query that does not parse),
     // as opposed to busy, I/O, corruption or constraint failures.
     bool isGenericError() const;
+    // A QueryBudget stopped the statement: SQLITE_INTERRUPT (time) or SQLITE_TOOBIG (size).
+    bool isOverBudget() const;
+    // SQLITE_NOTADB: the file is not an SQLite database at all.
+    bool isNotADatabase() const;
 
 private:
     int m_code;
@@ -71,15 +76,24 @@ private:
     std::string m_sql;
 };
 
+// How a connection opens its file. Every mode turns on foreign keys and a busy timeout, which
+// live in the connection, not in the file.
+enum class OpenMode {
+    Create,    // creates the file when missing, switches it to WAL journaling, synchronous=NORMAL
+    ReadWrite, // an existing file, which nothing changes or reads until a statement does (the
+               // journal mode too: set it, and synchronous, once the file is known)
+    ReadOnly,  // an existing file that no statement may change (PRAGMA query_only)
+};
+
 class Database {
 public:
-    // Opens (creating if needed) with WAL journaling, foreign keys and a busy timeout.
-    explicit Database(const std::string &path);
+    explicit Database(const std::string &path, OpenMode mode = OpenMode::Create);
     ~Database();
     Database(const Database &) = delete;
     Database &operator=(const Database &) = delete;
 
     const std::string &path() const { return m_path; }
+    OpenMode mode() const { return m_mode; }
     void exec(std::string_view sql); // one or more statements, no results
     std::int64_t lastInsertId() const;
     bool inTransaction() const; // inside BEGIN ... COMMIT (changes other connections cannot see yet)
@@ -98,9 +112,31 @@ public:
     void check(int rc, std::string_view what) const;
 
 private:
+    friend class QueryBudget;
     std::string m_path;
+    OpenMode m_mode;
     sqlite3 *m_db = nullptr;
-    std::unique_ptr<RankingState> m_ranking; // the user data of nw_bm25; outlives m_db's close
+    std::unique_ptr<ConnectionState> m_state; // nw_bm25's and the budget's; outlives m_db's close
+};
+
+// Bounds what the statements of one connection may cost while it lives, so that a hostile query
+// comes back in time: past `time` SQLite's progress handler (every 1,000 virtual-machine steps)
+// and nw_bm25 (between the scans it makes for each phrase of a query) stop the running statement
+// with SQLITE_INTERRUPT; no string or blob a statement binds, reads or makes may exceed
+// `maxBytes` (sqlite3_limit SQLITE_LIMIT_LENGTH: SQLITE_TOOBIG). Both come back from step() as
+// a SqliteError with isOverBudget(). One budget per connection at a time; restores the
+// connection's limits when it ends.
+class QueryBudget {
+public:
+    QueryBudget(Database &db, std::chrono::milliseconds time, int maxBytes);
+    ~QueryBudget();
+    QueryBudget(const QueryBudget &) = delete;
+    QueryBudget &operator=(const QueryBudget &) = delete;
+    bool expired() const; // the time is up
+
+private:
+    Database &m_db;
+    int m_previousMaxBytes;
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() was called.

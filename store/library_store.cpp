@@ -4,9 +4,11 @@
 #include "common/assert.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "store/library_file.h"
 #include "store/migrations.h"
 
 #include <algorithm>
+#include <filesystem>
 
 namespace nw::store {
 namespace {
@@ -54,9 +56,50 @@ const char *addOutcomeName(LibraryStore::AddOutcome outcome)
     return "?";
 }
 
-LibraryStore::LibraryStore(const QString &path) : m_db(path.toStdString())
+namespace {
+
+bool isInMemory(const std::string &path) { return path.empty() || path == ":memory:"; }
+
+// Makes sure a file is there to open (creating a new library for ReadWrite) and says how.
+OpenMode prepareLibraryFile(const std::string &path, LibraryAccess access)
 {
-    migrate(m_db);
+    if (isInMemory(path))
+        return OpenMode::Create;
+    if (access == LibraryAccess::ReadOnly) {
+        std::error_code error;
+        if (!std::filesystem::exists(path, error))
+            fail("there is no library at {}", path);
+        return OpenMode::ReadOnly;
+    }
+    createLibraryFile(path);
+    return OpenMode::ReadWrite;
+}
+
+} // namespace
+
+LibraryStore::LibraryStore(const QString &path, LibraryAccess access)
+    : m_db(path.toStdString(), prepareLibraryFile(path.toStdString(), access))
+{
+    if (isInMemory(m_db.path())) {
+        migrate(m_db);
+        return;
+    }
+    recogniseLibrary(m_db);
+    if (access == LibraryAccess::ReadWrite) {
+        // A library made by an older version may have another journal mode yet.
+        m_db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+        migrate(m_db);
+        return;
+    }
+    const int version = schemaVersion(m_db);
+    if (version > latestSchemaVersion())
+        fail("the library {} has schema version {}, newer than this build of Needlework knows ({}); open it with a "
+             "newer Needlework",
+             m_db.path(), version, latestSchemaVersion());
+    if (version < latestSchemaVersion())
+        fail("the library {} has schema version {}, older than this build's {}; reading does not upgrade it: open it "
+             "once in the window or with a command that changes it (needlework ingest) to upgrade it",
+             m_db.path(), version, latestSchemaVersion());
 }
 
 Database &LibraryStore::reader(int index)
@@ -68,7 +111,7 @@ Database &LibraryStore::reader(int index)
         m_readers.resize(static_cast<std::size_t>(index));
     std::unique_ptr<Database> &reader = m_readers[static_cast<std::size_t>(index) - 1];
     if (!reader)
-        reader = std::make_unique<Database>(m_db.path());
+        reader = std::make_unique<Database>(m_db.path(), OpenMode::ReadOnly);
     return *reader;
 }
 

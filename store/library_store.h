@@ -70,10 +70,19 @@ struct LibraryStats {
     int errors = 0;
 };
 
+// What a command may do to its library file.
+enum class LibraryAccess {
+    ReadWrite, // creates the library when the file is missing, migrates an older schema
+    ReadOnly,  // never creates, migrates or writes: the file must be a library of this schema
+};
+
 class LibraryStore {
 public:
-    // Opens (creating if needed) and migrates to the latest schema.
-    explicit LibraryStore(const QString &path);
+    // Opens the library at `path`, recognising it before anything writes to it (throws
+    // NotALibrary, store/library_file.h, for a file that is not a library, and nw::Error for a
+    // missing file when reading only). With ReadWrite, creates a missing library whole and
+    // migrates an older one to the latest schema.
+    explicit LibraryStore(const QString &path, LibraryAccess access = LibraryAccess::ReadWrite);
 
     Database &database() { return m_db; }
     // Read connections to the same file, for reads split across threads (SearchService ranks

@@ -2,6 +2,7 @@
 #include "store/migrations.h"
 
 #include "store/annotation_store.h"
+#include "store/library_file.h"
 #include "store/session_store.h"
 
 #include "common/assert.h"
@@ -157,7 +158,8 @@ void migrateTo(Database &db, int version, std::span<const Migration> list)
             continue;
         log::get("store")->info("{}: migrating to schema {} ({})", db.path(), v, migration.name);
         migration.apply(db);
-        db.exec("PRAGMA user_version = " + std::to_string(v));
+        // The version and Needlework's mark (store/library_file.h) in the same commit.
+        db.exec(fmt::format("PRAGMA user_version = {}; PRAGMA application_id = {}", v, kLibraryApplicationId));
         tx.commit();
     }
 }

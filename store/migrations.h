@@ -1,5 +1,6 @@
 // The library database's schema: an ordered list of forward migrations, each one a function,
-// applied in its own transaction and recorded in `PRAGMA user_version` (see store/README.md).
+// applied in its own transaction and recorded in `PRAGMA user_version`, with Needlework's
+// `PRAGMA application_id` (store/library_file.h; see store/README.md).
 #pragma once
 
 #include "store/database.h"

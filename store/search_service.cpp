@@ -6,6 +6,7 @@
 #include <QThread>
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <thread>
 
@@ -37,10 +38,51 @@ constexpr int kMaxShards = 4;
 
 } // namespace
 
+int SearchService::countTerms(const QString &query)
+{
+    const auto isWordChar = [](QChar c) {
+        return c.isLetterOrNumber() || c.isMark() || c.isSurrogate() || c == QLatin1Char('_');
+    };
+    int nTerms = 0;
+    bool inPhrase = false;
+    for (qsizetype i = 0; i < query.size();) {
+        if (query[i] == QLatin1Char('"')) {
+            inPhrase = !inPhrase;
+            ++i;
+            continue;
+        }
+        if (!isWordChar(query[i])) {
+            ++i;
+            continue;
+        }
+        const qsizetype start = i;
+        while (i < query.size() && isWordChar(query[i]))
+            ++i;
+        const QStringView word = QStringView(query).sliced(start, i - start);
+        const bool isOperator = word == u"AND" || word == u"OR" || word == u"NOT" || word == u"NEAR";
+        if (inPhrase || !isOperator)
+            ++nTerms;
+    }
+    return nTerms;
+}
+
 std::vector<SearchHit> SearchService::search(const QString &query, const SearchOptions &options)
 {
     if (query.trimmed().isEmpty())
         throw QueryError("the search query is empty");
+    const qsizetype nBytes = query.toUtf8().size();
+    if (nBytes > SearchBudget::kMaxBytes)
+        throw QueryError(fmt::format("the search query is {} bytes long, more than the {} a search may have: use fewer words",
+                                     nBytes, SearchBudget::kMaxBytes));
+    if (const int nTerms = countTerms(query); nTerms > SearchBudget::kMaxTerms)
+        throw QueryError(fmt::format("the search query has {} terms, more than the {} a search may have: use fewer "
+                                     "words (AND, OR, NOT and NEAR do not count)",
+                                     nTerms, SearchBudget::kMaxTerms));
+    const auto deadline = std::chrono::steady_clock::now() + options.budget.time;
+    const auto timeLeft = [deadline] {
+        return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()),
+                        std::chrono::milliseconds(0));
+    };
     // Two phases. Ranking scores every matching page, so it reads nothing but the index:
     // nw_bm25 (store/database.h) with the connection's copy of the page lengths, and an outer
     // ORDER BY ... LIMIT, which SQLite runs as a top-N heap (FTS5's own ORDER BY rank sorts all
@@ -82,6 +124,7 @@ std::vector<SearchHit> SearchService::search(const QString &query, const SearchO
         std::vector<std::exception_ptr> errors(static_cast<std::size_t>(nShards));
         auto rankShard = [&](int shard, Database &connection) {
             try {
+                QueryBudget budget(connection, timeLeft(), SearchBudget::kMaxValueBytes);
                 Statement rank(connection, rankSql);
                 rank.bind(1, match).bind(2, limit);
                 rank.bind(3, firstId + shard * span).bind(4, shard == nShards - 1 ? lastId : firstId + (shard + 1) * span - 1);
@@ -110,6 +153,7 @@ std::vector<SearchHit> SearchService::search(const QString &query, const SearchO
             ranked.resize(static_cast<std::size_t>(limit));
         if (ranked.empty())
             return hits;
+        QueryBudget budget(db, timeLeft(), SearchBudget::kMaxValueBytes);
         Statement s(db, hitSql);
         s.bind(1, options.markOpen.toStdString()).bind(2, options.markClose.toStdString());
         s.bind(3, static_cast<std::int64_t>(std::clamp(options.snippetTokens, 1, 64)));
@@ -132,6 +176,15 @@ std::vector<SearchHit> SearchService::search(const QString &query, const SearchO
             hits.push_back(std::move(hit));
         }
     } catch (const SqliteError &e) {
+        if (e.isOverBudget()) {
+            if (std::chrono::steady_clock::now() >= deadline)
+                throw QueryError(fmt::format("the search was stopped after {} ms, the time a search may take: use fewer "
+                                             "or rarer words, or a phrase",
+                                             options.budget.time.count()));
+            throw QueryError(fmt::format("the search was stopped: it needed a value larger than the {} MiB a search may "
+                                         "make",
+                                         SearchBudget::kMaxValueBytes >> 20));
+        }
         // The SQL is fixed and prepared fine, so a generic error while stepping comes from the
         // MATCH text; busy, I/O and corruption errors pass through unchanged.
         if (!e.isGenericError())

@@ -4,6 +4,7 @@
 
 #include "app/annotation_service.h"
 #include "app/citations.h"
+#include "app/output_file.h"
 #include "app/page_numbers.h"
 #include "common/error.h"
 #include "ingest/page_words.h"
@@ -11,7 +12,6 @@
 
 #include <QFile>
 #include <QRegularExpression>
-#include <QSaveFile>
 
 #include <cmath>
 
@@ -112,7 +112,13 @@ Command annotationsCommand()
             [](const QCommandLineParser &parser, CommandIo &io) {
                 const QStringList args = parser.positionalArguments();
                 const QString action = args.isEmpty() ? QStringLiteral("list") : args.front();
-                store::LibraryStore library(databasePath(parser));
+                const bool writes = action == QLatin1String("add") || action == QLatin1String("import");
+                if (!writes && action != QLatin1String("list") && action != QLatin1String("export")) {
+                    io.err << "needlework annotations: unknown action '" << action << "' (use list, add, export or import)\n";
+                    return static_cast<int>(ExitUsage);
+                }
+                const auto opened = openLibrary(parser, writes ? store::LibraryAccess::ReadWrite : store::LibraryAccess::ReadOnly);
+                store::LibraryStore &library = *opened;
                 store::AnnotationStore annotations(library.database());
                 store::AnnotationFilter filter;
                 if (parser.isSet(QStringLiteral("doc")) && action != QLatin1String("add"))
@@ -135,29 +141,24 @@ Command annotationsCommand()
                     const QByteArray data = AnnotationService(library).exportAnnotations(annotations.list(filter),
                                                                                         parseAnnotationFormat(formatName));
                     if (parser.isSet(QStringLiteral("output"))) {
-                        QSaveFile file(parser.value(QStringLiteral("output")));
-                        if (!file.open(QIODevice::WriteOnly) || file.write(data) != data.size() || !file.commit())
-                            fail("cannot write {}: {}", parser.value(QStringLiteral("output")).toStdString(), file.errorString().toStdString());
+                        writeOutputFile(parser.value(QStringLiteral("output")), data);
                     } else {
                         io.out << QString::fromUtf8(data);
                     }
                     return static_cast<int>(ExitOk);
                 }
-                if (action == QLatin1String("import")) {
-                    if (args.size() < 2)
-                        fail("annotations import needs a FILE");
-                    QFile file(args[1]);
-                    if (!file.open(QIODevice::ReadOnly))
-                        fail("cannot read {}: {}", args[1].toStdString(), file.errorString().toStdString());
-                    const QString formatName = parser.isSet(QStringLiteral("format")) ? parser.value(QStringLiteral("format"))
-                                               : args[1].endsWith(QLatin1String(".csv"), Qt::CaseInsensitive) ? QStringLiteral("csv")
-                                                                                                              : QStringLiteral("json");
-                    const int added = annotations.importAll(parseAnnotations(file.readAll(), parseAnnotationFormat(formatName)));
-                    io.out << added << " annotations imported\n";
-                    return static_cast<int>(ExitOk);
-                }
-                io.err << "needlework annotations: unknown action '" << action << "' (use list, add, export or import)\n";
-                return static_cast<int>(ExitUsage);
+                // import
+                if (args.size() < 2)
+                    fail("annotations import needs a FILE");
+                QFile file(args[1]);
+                if (!file.open(QIODevice::ReadOnly))
+                    fail("cannot read {}: {}", args[1].toStdString(), file.errorString().toStdString());
+                const QString formatName = parser.isSet(QStringLiteral("format")) ? parser.value(QStringLiteral("format"))
+                                           : args[1].endsWith(QLatin1String(".csv"), Qt::CaseInsensitive) ? QStringLiteral("csv")
+                                                                                                          : QStringLiteral("json");
+                const int added = annotations.importAll(parseAnnotations(file.readAll(), parseAnnotationFormat(formatName)));
+                io.out << added << " annotations imported\n";
+                return static_cast<int>(ExitOk);
             },
     };
 }

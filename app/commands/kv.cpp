@@ -17,6 +17,8 @@
 
 #include <QStringList>
 
+#include <algorithm>
+
 namespace nw::app {
 namespace {
 
@@ -24,18 +26,8 @@ namespace {
 std::vector<KvModeFigures> listedModeFigures(const HParams &hp, std::int64_t ctx, const QString &list)
 {
     std::vector<KvModeFigures> out;
-    const std::uint64_t layers = static_cast<std::uint64_t>(hp.nLayers);
-    for (const QString &text : list.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
-        KvModeFigures f;
-        f.spec = KvModeSpec::parse(text.trimmed().toStdString());
-        const KvLayout layout = KvLayout::forModel(hp, f.spec);
-        f.bytesPerToken = layers * layout.bytesPerTokenLayer();
-        f.usedBytes = static_cast<std::uint64_t>(ctx) * f.bytesPerToken;
-        f.reservedBytes = KvCache::reservedBytesFor(layout, hp.nLayers, ctx);
-        f.mhaF16BytesPerToken = layers * mhaF16BytesPerTokenLayer(hp);
-        f.savingVsMha = static_cast<double>(f.mhaF16BytesPerToken) / static_cast<double>(f.bytesPerToken);
-        out.push_back(f);
-    }
+    for (const QString &text : list.split(QLatin1Char(','), Qt::SkipEmptyParts))
+        out.push_back(kvModeFiguresFor(hp, KvModeSpec::parse(text.trimmed().toStdString()), ctx));
     if (out.empty())
         fail("--kv lists no mode: give e.g. full,full+q8,latent:64+q4");
     return out;
@@ -95,13 +87,19 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
 
     if (parser.isSet(QStringLiteral("json"))) {
         nlohmann::json modes = nlohmann::json::array();
-        for (const KvModeFigures &f : figures)
+        for (const KvModeFigures &f : figures) {
+            nlohmann::json kinds = nlohmann::json::array();
+            for (const KindKvBytes &k : f.kinds)
+                kinds.push_back({{"kind", k.kind}, {"layers", k.layers}, {"bytes_used", k.used},
+                                 {"bytes_reserved", k.reserved}});
             modes.push_back({{"mode", f.spec.toString()},
                              {"row_type", rowTypeName(f.spec)},
                              {"kv_bytes_per_token", f.bytesPerToken},
                              {"bytes_used", f.usedBytes},
                              {"bytes_reserved", f.reservedBytes},
-                             {"saving_vs_mha_f16", f.savingVsMha}});
+                             {"saving_vs_mha_f16", f.savingVsMha},
+                             {"layer_kinds", kinds}});
+        }
         nlohmann::json report = {
             {"name", name},
             {"arch", hp.arch},
@@ -113,6 +111,7 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
             {"head_dim_v", hp.headDimV},
             {"kv_lora_rank", hp.kvLoraRank},
             {"qk_rope_head_dim", hp.qkRopeHeadDim},
+            {"sliding_window", hp.slidingWindow},
             {"mha_f16_kv_bytes_per_token", mhaPerToken},
             {"mha_f16_bytes", mhaPerToken * static_cast<std::uint64_t>(ctx)},
             {"modes", modes},
@@ -139,6 +138,10 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
                   .arg(hp.headDimV);
     if (hp.hasMla())
         io.out << QStringLiteral(", MLA latent %1 + rope %2").arg(hp.kvLoraRank).arg(hp.qkRopeHeadDim);
+    if (hp.slidingWindow > 0)
+        io.out << QStringLiteral(", %1 of the layers attend to a window of %2 tokens")
+                      .arg(std::count(hp.slidingLayers.begin(), hp.slidingLayers.end(), true))
+                      .arg(hp.slidingWindow);
     io.out << QStringLiteral("\ncontext %1 tokens\n\n").arg(ctx);
     io.out << QStringLiteral("%1%2%3%4%5\n")
                   .arg(QStringLiteral("mode"), -20)
@@ -162,6 +165,14 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
         row(QString::fromStdString(f.spec.toString() + " " + rowTypeName(f.spec)), f.bytesPerToken, f.usedBytes,
             formatBytes(f.reservedBytes), formatSaving(f.savingVsMha));
         modeNames << QString::fromStdString(f.spec.toString());
+        // Layers of different kinds grow differently (a window layer stops at its window).
+        if (f.kinds.size() > 1)
+            for (const KindKvBytes &k : f.kinds)
+                io.out << QStringLiteral("  %1 layers (%2)%3%4\n")
+                              .arg(QString::fromStdString(k.kind), -8)
+                              .arg(k.layers, 3)
+                              .arg(formatBytes(k.used), 22)
+                              .arg(formatBytes(k.reserved), 14);
     }
     // "total" is what the tokens use; "allocated" what the paged cache takes for them.
     if (const QString note = kvReservedNote(hp, modeNames); !note.isEmpty())

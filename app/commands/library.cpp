@@ -84,8 +84,8 @@ Command libraryCommand()
         .description = QStringLiteral(
             "Without arguments, lists every document (id, pages, status, title, path, collections) and "
             "the files that could not be ingested, with the reason. 'remove ID...' deletes documents with "
-            "their pages and index entries.\n\nExit status: 0 on success, 1 when there is no library at the --db path or an ID is not in the "
-            "library, 2 for a usage error."),
+            "their pages and index entries.\n\nExit status: 0 on success, 1 when an ID is not in the "
+            "library or the library or output cannot be read or written, 2 for a usage error."),
         .configure =
             [](QCommandLineParser &parser) {
                 addDatabaseOption(parser);
@@ -118,10 +118,11 @@ Command libraryCommand()
                     io.err << "needlework library: remove needs at least one document id\n";
                     return static_cast<int>(ExitUsage);
                 }
-                const QString dbPath = databasePath(parser);
-                if (!QFileInfo::exists(dbPath)) // a mistyped --db must not leave an empty library behind
-                    fail("there is no library at {}: add documents with 'needlework ingest' first", dbPath.toStdString());
-                store::LibraryStore library(dbPath);
+                // Listing only reads; removing needs a library that is there (and may upgrade it).
+                if (!ids.empty() && !QFileInfo::exists(databasePath(parser)))
+                    fail("there is no library at {}", databasePath(parser).toStdString());
+                const auto opened = openLibrary(parser, ids.empty() ? store::LibraryAccess::ReadOnly : store::LibraryAccess::ReadWrite);
+                store::LibraryStore &library = *opened;
                 if (ids.empty())
                     return listLibrary(library, parser.value(QStringLiteral("collection")), json, io);
 

@@ -11,7 +11,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <QFileInfo>
 
 namespace nw::app {
 Command searchCommand()
@@ -24,8 +23,9 @@ Command searchCommand()
             "QUERY uses SQLite FTS5 syntax: words (all must match), \"exact phrases\", OR, NOT, "
             "NEAR(a b, 10), prefix* and parentheses. Accents are ignored (cafe finds café). Results "
             "are ranked by BM25 and show the document, the page and a snippet with the matched "
-            "terms marked.\n\nExit status: 0 on success (also with no hits), 1 when the library "
-            "cannot be read, 2 for a usage error or a malformed query."),
+            "terms marked. A query has at most 64 terms and 4,096 bytes, and is stopped after 2 s.\n\nExit status: 0 on "
+            "success (also with no hits), 1 when the library cannot be read or the results cannot be written, 2 for a "
+            "usage error or a malformed, too large or too slow query."),
         .configure =
             [](QCommandLineParser &parser) {
                 addDatabaseOption(parser);
@@ -45,13 +45,9 @@ Command searchCommand()
                     return static_cast<int>(ExitUsage);
                 }
                 const int limit = int(integerValue(parser, QStringLiteral("limit"), 10));
-                const QString dbPath = databasePath(parser);
-                if (!QFileInfo::exists(dbPath))
-                    fail("there is no library at {}: add documents with 'needlework ingest' first", dbPath.toStdString());
                 const bool json = parser.isSet(QStringLiteral("json"));
-
-                store::LibraryStore library(dbPath);
-                store::SearchService service(library);
+                const auto library = openLibrary(parser, store::LibraryAccess::ReadOnly);
+                store::SearchService service(*library);
                 store::SearchOptions options;
                 options.limit = limit;
                 options.collection = parser.value(QStringLiteral("collection"));
@@ -92,7 +88,7 @@ Command searchCommand()
                     return static_cast<int>(ExitOk);
                 }
                 int rank = 0;
-                const QHash<std::int64_t, QString> titles = distinctTitles(library.documents());
+                const QHash<std::int64_t, QString> titles = distinctTitles(library->documents());
                 for (const store::SearchHit &hit : hits) {
                     io.out << ++rank << ". " << titles.value(hit.documentId, hit.title) << " — " << pageCitation(hit.pageNumber, hit.pageLabel) << "  [doc " << hit.documentId
                            << "] " << hit.path << '\n';

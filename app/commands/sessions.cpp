@@ -43,8 +43,8 @@ Command sessionsCommand()
             [](const QCommandLineParser &parser, CommandIo &io) {
                 const QStringList args = parser.positionalArguments();
                 const QString action = args.isEmpty() ? QStringLiteral("list") : args.front();
-                store::LibraryStore library(databasePath(parser));
-                SessionService sessions(library.database());
+                const auto library = openLibrary(parser, store::LibraryAccess::ReadOnly);
+                SessionService sessions(library->database());
                 if (action == QLatin1String("list")) {
                     const auto list = sessions.store().sessions();
                     if (parser.isSet(QStringLiteral("json"))) {

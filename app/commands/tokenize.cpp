@@ -50,12 +50,15 @@ int runTokenize(const QCommandLineParser &parser, CommandIo &io)
         io.err << "needlework tokenize: --model M.gguf is required (see 'needlework tokenize --help')\n";
         return ExitUsage;
     }
-    QString text = parser.positionalArguments().join(QLatin1Char(' '));
-    if (text == QLatin1String("-")) {
+    // Standard input is read as bytes, not decoded: the tokenizer sees exactly what was given,
+    // invalid UTF-8 included (SentencePiece vocabularies keep such bytes as byte tokens, as
+    // llama.cpp does; byte-level BPE replaces them with U+FFFD, as llama.cpp does too).
+    std::string utf8 = parser.positionalArguments().join(QLatin1Char(' ')).toStdString();
+    if (utf8 == "-") {
         QFile in;
         if (!in.open(stdin, QIODevice::ReadOnly))
             fail("cannot read the text from standard input");
-        text = QString::fromUtf8(in.readAll());
+        utf8 = in.readAll().toStdString();
     } else if (parser.positionalArguments().isEmpty()) {
         io.err << "needlework tokenize: no TEXT given (see 'needlework tokenize --help')\n";
         return ExitUsage;
@@ -63,7 +66,6 @@ int runTokenize(const QCommandLineParser &parser, CommandIo &io)
 
     const auto file = GgufFile::open(modelPath.toStdString());
     const auto tokenizer = Tokenizer::fromGguf(*file);
-    const std::string utf8 = text.toStdString();
     const std::vector<std::int32_t> ids = tokenizer->encode(utf8, !parser.isSet(QStringLiteral("no-bos")),
                                                             parser.isSet(QStringLiteral("parse-special")));
 

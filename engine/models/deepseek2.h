@@ -3,13 +3,10 @@
 // leading dense layers, and YaRN rope scaling.
 #pragma once
 
+#include "engine/graph/mla_attention.h"
 #include "engine/model.h"
 
 namespace nw {
-
-// Which MLA form attention takes when the cache mode is `mla`. Decode always benefits from
-// the absorbed form; a long prefill is cheaper expanded (see mla.h).
-enum class MlaForm { Auto, Absorbed, Expanded };
 
 struct Deepseek2Options {
     MlaForm mlaForm = MlaForm::Auto;

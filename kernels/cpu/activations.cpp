@@ -1,4 +1,4 @@
-// SwiGLU and softmax, split over elements / rows when large enough to pay for a dispatch.
+// SwiGLU and GeGLU, split over elements when large enough to pay for a dispatch.
 #include "kernels/cpu/activations.h"
 
 #include "kernels/cpu/thread_pool.h"
@@ -20,17 +20,25 @@ void swigluRange(const float *gate, const float *up, float *y, std::size_t begin
     }
 }
 
-void softmaxRow(float *x, int cols)
+// ggml's CPU geglu reads gelu from an f16 table of the f16-rounded input; this is the formula
+// itself, so the two differ by f16 rounding (about 1e-3 relative).
+void gegluRange(const float *gate, const float *up, float *y, std::size_t begin, std::size_t end)
 {
-    const float maxValue = *std::max_element(x, x + cols);
-    double sum = 0.0;
-    for (int c = 0; c < cols; ++c) {
-        x[c] = std::exp(x[c] - maxValue);
-        sum += x[c];
+    constexpr float kSqrt2OverPi = 0.79788456080286535588f;
+    for (std::size_t i = begin; i < end; ++i) {
+        const float x = gate[i];
+        y[i] = 0.5f * x * (1.f + std::tanh(kSqrt2OverPi * x * (1.f + 0.044715f * x * x))) * up[i];
     }
-    const auto inv = static_cast<float>(1.0 / sum);
-    for (int c = 0; c < cols; ++c)
-        x[c] *= inv;
+}
+
+void swigluOaiRange(const float *gate, const float *up, float *y, float alpha, float limit, std::size_t begin,
+                    std::size_t end)
+{
+    for (std::size_t i = begin; i < end; ++i) {
+        const float g = std::min(gate[i], limit);
+        const float u = std::clamp(up[i], -limit, limit);
+        y[i] = g / (1.f + std::exp(-alpha * g)) * (u + 1.f);
+    }
 }
 
 } // namespace
@@ -46,18 +54,27 @@ void swiglu(ThreadPool &pool, const float *gate, const float *up, float *y, std:
     });
 }
 
-void softmax(ThreadPool &pool, float *x, int rows, int cols)
+void geglu(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n)
 {
-    if (rows <= 0 || cols <= 0)
+    if (n < kParallelElements) {
+        gegluRange(gate, up, y, 0, n);
         return;
-    const auto range = [&](std::int64_t r0, std::int64_t r1) {
-        for (std::int64_t r = r0; r < r1; ++r)
-            softmaxRow(x + r * cols, cols);
-    };
-    if (static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols) < kParallelElements)
-        range(0, rows);
-    else
-        pool.parallelFor(rows, 1, range);
+    }
+    pool.parallelFor(static_cast<std::int64_t>(n), 64, [&](std::int64_t b, std::int64_t e) {
+        gegluRange(gate, up, y, static_cast<std::size_t>(b), static_cast<std::size_t>(e));
+    });
+}
+
+void swigluOai(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n, float alpha,
+               float limit)
+{
+    if (n < kParallelElements) {
+        swigluOaiRange(gate, up, y, alpha, limit, 0, n);
+        return;
+    }
+    pool.parallelFor(static_cast<std::int64_t>(n), 64, [&](std::int64_t b, std::int64_t e) {
+        swigluOaiRange(gate, up, y, alpha, limit, static_cast<std::size_t>(b), static_cast<std::size_t>(e));
+    });
 }
 
 } // namespace nw::cpu

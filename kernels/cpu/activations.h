@@ -1,4 +1,5 @@
-// Elementwise and row-wise activations: SwiGLU's silu(gate) * up, and softmax.
+// Elementwise activations: the gated units SwiGLU silu(gate) * up, GeGLU gelu(gate) * up and
+// gpt-oss's clamped SwiGLU.
 #pragma once
 
 #include <cstddef>
@@ -10,7 +11,13 @@ class ThreadPool;
 // y = gate / (1 + exp(-gate)) * up over n elements (y may alias gate or up).
 void swiglu(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n);
 
-// Softmax of each row of x: [rows, cols], in place (max-subtracted, so large logits are safe).
-void softmax(ThreadPool &pool, float *x, int rows, int cols);
+// y = gelu(gate) * up over n elements with GELU's tanh approximation
+// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (Gemma's gated FFN); y may alias gate or up.
+void geglu(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n);
+
+// gpt-oss's clamped SwiGLU: g = min(gate, limit), u = clamp(up, -limit, limit),
+// y = g / (1 + exp(-alpha g)) * (u + 1) (ggml_swiglu_oai); y may alias gate or up.
+void swigluOai(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n, float alpha,
+               float limit);
 
 } // namespace nw::cpu

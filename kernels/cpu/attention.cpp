@@ -1,6 +1,7 @@
 // Paged causal attention with an online softmax (Milakov & Gimelshein 2018; FlashAttention's
 // rescaling): scores are computed a chunk of cache tokens at a time, the running max m and sum l
-// rescale the accumulated output when m grows. Threads split over (query token, head).
+// rescale the accumulated output when m grows. Threads split over (query token, head). A sliding
+// window only moves where each query's range starts; sinks join the final normalisation.
 #include "kernels/cpu/attention.h"
 
 #include "common/assert.h"
@@ -140,6 +141,8 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
     for (int t = 0; t < a.nTokens; ++t)
         if (a.queryPositions[t] < 0)
             fail("attention: query {} has position {}", t, a.queryPositions[t]);
+    if (a.window < 0)
+        fail("attention: sliding window {}", a.window);
 
     const DotKernel &dot = dotKernel(kv.type);
     static const AxpyFn axpy = pickAxpy();
@@ -171,9 +174,14 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
     const std::int64_t wanted = 2 * std::int64_t(pool.size());
     const int headsPerTask = std::min(group, kMaxHeadsPerTask);
     const int tasksPerGroup = (group + headsPerTask - 1) / headsPerTask;
-    std::int64_t maxCtx = 0;
+    // Query t sees cache tokens [first(t), positions[t]]: all of them, or its sliding window.
+    const auto firstSeen = [&](std::int64_t t) -> std::int64_t {
+        const std::int64_t end = std::int64_t(a.queryPositions[t]) + 1;
+        return a.window > 0 ? std::max<std::int64_t>(0, end - a.window) : 0;
+    };
+    std::int64_t maxCtx = 0; // the most cache tokens one query sees; slices split that range
     for (int t = 0; t < a.nTokens; ++t)
-        maxCtx = std::max<std::int64_t>(maxCtx, std::int64_t(a.queryPositions[t]) + 1);
+        maxCtx = std::max<std::int64_t>(maxCtx, std::int64_t(a.queryPositions[t]) + 1 - firstSeen(t));
     const std::int64_t maxSlices = (maxCtx + kChunk - 1) / kChunk;
     const std::int64_t slices =
         std::clamp<std::int64_t>((wanted + streams * tasksPerGroup - 1) / (streams * tasksPerGroup), 1, maxSlices);
@@ -205,7 +213,7 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
             const int h0 = kvHead * group + static_cast<int>(headTask % tasksPerGroup) * headsPerTask;
             const int nh = std::min(headsPerTask, (kvHead + 1) * group - h0);
             const std::int64_t nCtx = std::int64_t(a.queryPositions[t]) + 1;
-            const std::int64_t begin = slice * sliceLength;
+            const std::int64_t begin = firstSeen(t) + slice * sliceLength;
             const std::int64_t end = std::min(nCtx, begin + sliceLength);
             std::fill(acc.begin(), acc.end(), 0.f);
             for (int g = 0; g < nh; ++g) {
@@ -259,10 +267,19 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
                 continue;
             }
             for (int g = 0; g < nh; ++g) {
-                const auto inv = static_cast<float>(1.0 / runningSum[g]);
+                // A sink is one more logit in the denominator, with no value (gpt-oss).
+                float keep = 1.f;
+                double sum = runningSum[g];
+                if (a.sinks) {
+                    const float sink = a.sinks[h0 + g];
+                    const float m = std::max(runningMax[g], sink);
+                    keep = std::exp(runningMax[g] - m);
+                    sum = sum * keep + std::exp(double(sink) - m);
+                }
+                const auto scaleOut = static_cast<float>(keep / sum);
                 float *out = a.out + (t * a.nHeads + h0 + g) * kv.vHeadDim;
                 for (std::size_t i = 0; i < vDim; ++i)
-                    out[i] = acc[std::size_t(g) * vDim + i] * inv;
+                    out[i] = acc[std::size_t(g) * vDim + i] * scaleOut;
             }
         }
     });
@@ -284,9 +301,11 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
                 float m = -std::numeric_limits<float>::infinity();
                 for (std::int64_t sl = 0; sl < slices; ++sl)
                     m = std::max(m, partialMax[at(sl)]);
+                if (a.sinks)
+                    m = std::max(m, a.sinks[h0 + g]);
                 float *out = a.out + (t * a.nHeads + h0 + g) * kv.vHeadDim;
                 std::fill(out, out + vDim, 0.f);
-                double sum = 0;
+                double sum = a.sinks ? std::exp(double(a.sinks[h0 + g]) - m) : 0.0;
                 for (std::int64_t sl = 0; sl < slices; ++sl) {
                     if (partialMax[at(sl)] == -std::numeric_limits<float>::infinity())
                         continue; // an empty slice (past this query's context)

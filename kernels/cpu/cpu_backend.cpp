@@ -7,11 +7,14 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/embed.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/moe_route.h"
 #include "kernels/cpu/rms_norm.h"
 #include "kernels/cpu/rope.h"
+#include "kernels/cpu/rows.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -150,11 +153,6 @@ void CpuBackend::swiglu(const float *gate, const float *up, float *y, std::size_
     cpu::swiglu(m_pool, gate, up, y, n);
 }
 
-void CpuBackend::softmax(float *x, int rows, int cols)
-{
-    cpu::softmax(m_pool, x, rows, cols);
-}
-
 void CpuBackend::attention(const AttentionArgs &a)
 {
     cpu::attention(m_pool, a);
@@ -164,6 +162,63 @@ void CpuBackend::storeKv(const KvLayerView &kv, const float *k, const float *v, 
                          const std::int32_t *positions)
 {
     cpu::storeKv(m_pool, kv, k, v, nTokens, positions);
+}
+
+void CpuBackend::addRow(float *y, const float *row, int nTokens, int dim)
+{
+    cpu::addRow(m_pool, y, row, nTokens, dim);
+}
+
+void CpuBackend::zero(float *x, std::size_t n)
+{
+    std::fill_n(x, n, 0.f);
+}
+
+void CpuBackend::scale(float *x, float s, std::size_t n)
+{
+    cpu::scale(m_pool, x, s, n);
+}
+
+void CpuBackend::geglu(const float *gate, const float *up, float *y, std::size_t n)
+{
+    cpu::geglu(m_pool, gate, up, y, n);
+}
+
+void CpuBackend::swigluOai(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit)
+{
+    cpu::swigluOai(m_pool, gate, up, y, n, alpha, limit);
+}
+
+void CpuBackend::copyRows(float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows,
+                          int cols)
+{
+    cpu::copyRows(m_pool, dst, dstStride, src, srcStride, rows, cols);
+}
+
+void CpuBackend::gatherRows(const float *src, const std::int32_t *rows, int n, int dim, float *dst)
+{
+    cpu::gatherRows(m_pool, src, rows, n, dim, dst);
+}
+
+void CpuBackend::scatterAddRows(float *dst, const float *src, const std::int32_t *rows, const float *weights, int n,
+                                int dim)
+{
+    cpu::scatterAddRows(m_pool, dst, src, rows, weights, n, dim);
+}
+
+void CpuBackend::moeRoute(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
+                          float *weights)
+{
+    // Tokens route independently: split them over the workers for a prefill.
+    if (nTokens < 32) {
+        routeExperts(routing, logits, nTokens, ids, weights);
+        return;
+    }
+    const auto n = std::size_t(routing.nExperts), k = std::size_t(routing.nUsed);
+    m_pool.parallelFor(nTokens, 8, [&](std::int64_t t0, std::int64_t t1) {
+        routeExperts(routing, logits + std::size_t(t0) * n, int(t1 - t0), ids + std::size_t(t0) * k,
+                     weights + std::size_t(t0) * k);
+    });
 }
 
 } // namespace nw::cpu

@@ -30,10 +30,21 @@ public:
     void rope(float *x, int nTokens, int nHeads, int headStride, int offset, const std::int32_t *positions,
               const RopeParams &p) override;
     void swiglu(const float *gate, const float *up, float *y, std::size_t n) override;
-    void softmax(float *x, int rows, int cols) override;
     void attention(const AttentionArgs &a) override;
     void storeKv(const KvLayerView &kv, const float *k, const float *v, int nTokens,
                  const std::int32_t *positions) override;
+    void addRow(float *y, const float *row, int nTokens, int dim) override;
+    void zero(float *x, std::size_t n) override;
+    void scale(float *x, float s, std::size_t n) override;
+    void geglu(const float *gate, const float *up, float *y, std::size_t n) override;
+    void swigluOai(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit) override;
+    void copyRows(float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows,
+                  int cols) override;
+    void gatherRows(const float *src, const std::int32_t *rows, int n, int dim, float *dst) override;
+    void scatterAddRows(float *dst, const float *src, const std::int32_t *rows, const float *weights, int n,
+                        int dim) override;
+    void moeRoute(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
+                  float *weights) override;
 
     ThreadPool &pool() { return m_pool; }
 

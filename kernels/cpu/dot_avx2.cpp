@@ -624,10 +624,9 @@ NW_AVX2 void quantizeQ8_0(const float *x, std::byte *out, std::int64_t cols)
     auto *ob = reinterpret_cast<BlockQ8_0 *>(out);
     for (std::int64_t i = 0; i < cols / 32; ++i) {
         const float *xi = x + 32 * i;
-        const f16_t d16 = toF16(absMax32(xi) / 127.f);
-        const float d = f16(d16);
-        ob[i].d = d16;
-        _mm256_storeu_si256(reinterpret_cast<__m256i *>(ob[i].qs), quantize32(xi, d != 0.f ? 1.f / d : 0.f));
+        const float amax = absMax32(xi); // quantized with 127 / amax, not 1 / f16(d): as ggml (dot_scalar.cpp)
+        ob[i].d = toF16(amax / 127.f);
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(ob[i].qs), quantize32(xi, amax != 0.f ? 127.f / amax : 0.f));
     }
 }
 
@@ -645,11 +644,10 @@ NW_AVX2 void quantizeQ8_1(const float *x, std::byte *out, std::int64_t cols)
     auto *ob = reinterpret_cast<BlockQ8_1 *>(out);
     for (std::int64_t i = 0; i < cols / 32; ++i) {
         const float *xi = x + 32 * i;
-        const f16_t d16 = toF16(absMax32(xi) / 127.f);
-        const float d = f16(d16);
-        const __m256i q = quantize32(xi, d != 0.f ? 1.f / d : 0.f);
+        const float amax = absMax32(xi), d = amax / 127.f;
+        const __m256i q = quantize32(xi, amax != 0.f ? 127.f / amax : 0.f);
         _mm256_storeu_si256(reinterpret_cast<__m256i *>(ob[i].qs), q);
-        ob[i].d = d16;
+        ob[i].d = toF16(d);
         ob[i].s = toF16(d * static_cast<float>(sumI8(q)));
     }
 }

@@ -243,12 +243,12 @@ void quantizeQ8_0(const float *x, std::byte *out, std::int64_t cols)
     auto *ob = reinterpret_cast<BlockQ8_0 *>(out);
     for (std::int64_t i = 0; i < cols / std::int64_t(kQk); ++i) {
         const float *xi = x + i * std::int64_t(kQk);
-        // Round the scale to f16 first and quantize with the stored value, so that d * q
-        // reconstructs x as closely as the stored block allows.
-        const f16_t d16 = floatToFp16(absMax(xi, kQk) / 127.f);
-        const float d = fp16ToFloat(d16);
-        const float id = d != 0.f ? 1.f / d : 0.f;
-        ob[i].d = d16;
+        // The scale is stored as f16 but the values are quantized with the unrounded 127 / amax,
+        // as ggml's quantize_row_q8_0 does: the integer products are then the ones llama.cpp
+        // computes, and a quantized model's logits follow it (tests/engine/tst_fidelity.cpp).
+        const float amax = absMax(xi, kQk);
+        const float id = amax != 0.f ? 127.f / amax : 0.f;
+        ob[i].d = floatToFp16(amax / 127.f);
         for (std::size_t j = 0; j < kQk; ++j)
             ob[i].qs[j] = static_cast<std::int8_t>(std::clamp(std::nearbyint(xi[j] * id), -127.f, 127.f));
     }
@@ -259,16 +259,15 @@ void quantizeQ8_1(const float *x, std::byte *out, std::int64_t cols)
     auto *ob = reinterpret_cast<BlockQ8_1 *>(out);
     for (std::int64_t i = 0; i < cols / std::int64_t(kQk); ++i) {
         const float *xi = x + i * std::int64_t(kQk);
-        const f16_t d16 = floatToFp16(absMax(xi, kQk) / 127.f);
-        const float d = fp16ToFloat(d16);
-        const float id = d != 0.f ? 1.f / d : 0.f;
+        const float amax = absMax(xi, kQk), d = amax / 127.f; // as quantizeQ8_0 (ggml's quantize_row_q8_1)
+        const float id = amax != 0.f ? 127.f / amax : 0.f;
         int sumq = 0;
         for (std::size_t j = 0; j < kQk; ++j) {
             const auto q = static_cast<std::int8_t>(std::clamp(std::nearbyint(xi[j] * id), -127.f, 127.f));
             ob[i].qs[j] = q;
             sumq += q;
         }
-        ob[i].d = d16;
+        ob[i].d = floatToFp16(d);
         ob[i].s = floatToFp16(d * static_cast<float>(sumq));
     }
 }

@@ -1,4 +1,5 @@
-// SwiGLU and the residual add (grid-stride elementwise) and row softmax (one block per row, block reductions).
+// The elementwise and row ops of the Backend (grid-stride loops): SwiGLU, GeGLU, the residual add,
+// bias rows, scaling, and the MoE row gather / weighted scatter-add.
 #include "kernels/cuda/activations.cuh"
 #include "kernels/cuda/cuda_check.cuh"
 
@@ -25,41 +26,63 @@ __global__ void addKernel(float *y, const float *x, std::size_t n)
         y[i] += x[i];
 }
 
-template <bool isMax>
-__device__ float blockReduce(float v, float *scratch)
+__global__ void gegluKernel(const float *gate, const float *up, float *y, std::size_t n)
 {
-    for (int off = 16; off > 0; off /= 2) {
-        const float o = __shfl_xor_sync(0xffffffffu, v, off);
-        v = isMax ? fmaxf(v, o) : v + o;
+    constexpr float kSqrt2OverPi = 0.79788456080286535588f;
+    for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::size_t(gridDim.x) * blockDim.x) {
+        const float x = gate[i];
+        y[i] = 0.5f * x * (1.f + tanhf(kSqrt2OverPi * x * (1.f + 0.044715f * x * x))) * up[i];
     }
-    if (threadIdx.x % 32 == 0)
-        scratch[threadIdx.x / 32] = v;
-    __syncthreads();
-    v = scratch[0];
-    for (int w = 1; w < kThreads / 32; ++w)
-        v = isMax ? fmaxf(v, scratch[w]) : v + scratch[w];
-    __syncthreads(); // scratch is reused by the next reduction
-    return v;
 }
 
-__global__ void softmaxKernel(float *x, int cols)
+__global__ void swigluOaiKernel(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit)
 {
-    __shared__ float scratch[kThreads / 32];
-    float *row = x + static_cast<std::size_t>(blockIdx.x) * cols;
-    float m = -INFINITY;
-    for (int i = threadIdx.x; i < cols; i += kThreads)
-        m = fmaxf(m, row[i]);
-    m = blockReduce<true>(m, scratch);
-    float sum = 0.f;
-    for (int i = threadIdx.x; i < cols; i += kThreads) {
-        const float e = expf(row[i] - m);
-        row[i] = e;
-        sum += e;
+    for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::size_t(gridDim.x) * blockDim.x) {
+        const float g = fminf(gate[i], limit);
+        const float u = fminf(fmaxf(up[i], -limit), limit);
+        y[i] = g / (1.f + expf(-alpha * g)) * (u + 1.f);
     }
-    sum = blockReduce<false>(sum, scratch);
-    const float inv = 1.f / sum;
-    for (int i = threadIdx.x; i < cols; i += kThreads)
-        row[i] *= inv;
+}
+
+__global__ void addRowKernel(float *y, const float *row, std::size_t n, int dim)
+{
+    for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::size_t(gridDim.x) * blockDim.x)
+        y[i] += row[i % std::size_t(dim)];
+}
+
+__global__ void scaleKernel(float *x, float s, std::size_t n)
+{
+    for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::size_t(gridDim.x) * blockDim.x)
+        x[i] *= s;
+}
+
+__global__ void gatherRowsKernel(const float *src, const std::int32_t *rows, std::size_t n, int dim, float *dst)
+{
+    for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::size_t(gridDim.x) * blockDim.x) {
+        const std::size_t r = i / std::size_t(dim), c = i % std::size_t(dim);
+        dst[i] = src[std::size_t(rows[r]) * std::size_t(dim) + c];
+    }
+}
+
+// Rows are distinct (the Backend's contract), so no two threads add into one element.
+__global__ void scatterAddRowsKernel(float *dst, const float *src, const std::int32_t *rows, const float *weights,
+                                     std::size_t n, int dim)
+{
+    for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::size_t(gridDim.x) * blockDim.x) {
+        const std::size_t r = i / std::size_t(dim), c = i % std::size_t(dim);
+        dst[std::size_t(rows[r]) * std::size_t(dim) + c] += weights[r] * src[i];
+    }
+}
+
+unsigned gridFor(std::size_t n)
+{
+    return unsigned(std::min<std::size_t>((n + kThreads - 1) / kThreads, 65535));
 }
 
 } // namespace
@@ -70,8 +93,7 @@ void swiglu(const float *gate, const float *up, float *y, std::size_t n, cudaStr
         return;
     if (gate == nullptr || up == nullptr || y == nullptr)
         nw::fail("cuda::swiglu: null pointer");
-    const std::size_t blocks = std::min<std::size_t>((n + kThreads - 1) / kThreads, 65535);
-    swigluKernel<<<unsigned(blocks), kThreads, 0, stream>>>(gate, up, y, n);
+    swigluKernel<<<gridFor(n), kThreads, 0, stream>>>(gate, up, y, n);
     NW_CUDA_CHECK_LAUNCH();
 }
 
@@ -81,20 +103,78 @@ void add(float *y, const float *x, std::size_t n, cudaStream_t stream)
         return;
     if (x == nullptr || y == nullptr)
         nw::fail("cuda::add: null pointer");
-    const std::size_t blocks = std::min<std::size_t>((n + kThreads - 1) / kThreads, 65535);
-    addKernel<<<unsigned(blocks), kThreads, 0, stream>>>(y, x, n);
+    addKernel<<<gridFor(n), kThreads, 0, stream>>>(y, x, n);
     NW_CUDA_CHECK_LAUNCH();
 }
 
-void softmax(float *x, int rows, int cols, cudaStream_t stream)
+void geglu(const float *gate, const float *up, float *y, std::size_t n, cudaStream_t stream)
 {
-    if (rows < 0 || cols <= 0)
-        nw::fail("cuda::softmax: bad shape [{}, {}]", rows, cols);
-    if (rows == 0)
+    if (n == 0)
+        return;
+    if (gate == nullptr || up == nullptr || y == nullptr)
+        nw::fail("cuda::geglu: null pointer");
+    gegluKernel<<<gridFor(n), kThreads, 0, stream>>>(gate, up, y, n);
+    NW_CUDA_CHECK_LAUNCH();
+}
+
+void swigluOai(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit,
+               cudaStream_t stream)
+{
+    if (n == 0)
+        return;
+    if (gate == nullptr || up == nullptr || y == nullptr)
+        nw::fail("cuda::swigluOai: null pointer");
+    swigluOaiKernel<<<gridFor(n), kThreads, 0, stream>>>(gate, up, y, n, alpha, limit);
+    NW_CUDA_CHECK_LAUNCH();
+}
+
+void addRow(float *y, const float *row, int nTokens, int dim, cudaStream_t stream)
+{
+    if (nTokens < 0 || dim <= 0)
+        nw::fail("cuda::addRow: bad shape [{}, {}]", nTokens, dim);
+    const std::size_t n = std::size_t(nTokens) * std::size_t(dim);
+    if (n == 0)
+        return;
+    if (y == nullptr || row == nullptr)
+        nw::fail("cuda::addRow: null pointer");
+    addRowKernel<<<gridFor(n), kThreads, 0, stream>>>(y, row, n, dim);
+    NW_CUDA_CHECK_LAUNCH();
+}
+
+void scale(float *x, float s, std::size_t n, cudaStream_t stream)
+{
+    if (n == 0)
         return;
     if (x == nullptr)
-        nw::fail("cuda::softmax: null pointer");
-    softmaxKernel<<<rows, kThreads, 0, stream>>>(x, cols);
+        nw::fail("cuda::scale: null pointer");
+    scaleKernel<<<gridFor(n), kThreads, 0, stream>>>(x, s, n);
+    NW_CUDA_CHECK_LAUNCH();
+}
+
+void gatherRows(const float *src, const std::int32_t *rows, int n, int dim, float *dst, cudaStream_t stream)
+{
+    if (n < 0 || dim <= 0)
+        nw::fail("cuda::gatherRows: bad shape [{}, {}]", n, dim);
+    const std::size_t total = std::size_t(n) * std::size_t(dim);
+    if (total == 0)
+        return;
+    if (src == nullptr || rows == nullptr || dst == nullptr)
+        nw::fail("cuda::gatherRows: null pointer");
+    gatherRowsKernel<<<gridFor(total), kThreads, 0, stream>>>(src, rows, total, dim, dst);
+    NW_CUDA_CHECK_LAUNCH();
+}
+
+void scatterAddRows(float *dst, const float *src, const std::int32_t *rows, const float *weights, int n, int dim,
+                    cudaStream_t stream)
+{
+    if (n < 0 || dim <= 0)
+        nw::fail("cuda::scatterAddRows: bad shape [{}, {}]", n, dim);
+    const std::size_t total = std::size_t(n) * std::size_t(dim);
+    if (total == 0)
+        return;
+    if (src == nullptr || rows == nullptr || weights == nullptr || dst == nullptr)
+        nw::fail("cuda::scatterAddRows: null pointer");
+    scatterAddRowsKernel<<<gridFor(total), kThreads, 0, stream>>>(dst, src, rows, weights, total, dim);
     NW_CUDA_CHECK_LAUNCH();
 }
 

@@ -41,6 +41,8 @@ struct KernelArgs {
     float *out;
     const std::int32_t *positions;
     float scale;
+    int window;          // > 0: keys (pos - window, pos] only
+    const float *sinks;  // [nHeads] device, or null
     int nHeads;
     int group; // query heads per KV head
     KvLayerView kv;
@@ -68,7 +70,8 @@ __global__ void __launch_bounds__(kWarps * 32) attentionKernel(KernelArgs a)
     }
     float runningMax = -INFINITY, runningSum = 0.f;
     const int nCtx = a.positions[t] + 1;
-    for (int j = warp; j < nCtx; j += kWarps) {
+    const int first = a.window > 0 ? max(0, nCtx - a.window) : 0;
+    for (int j = first + warp; j < nCtx; j += kWarps) {
         const std::size_t block = std::size_t(kv.blockTable[j / kv.blockSize]);
         const std::size_t slot = std::size_t(j % kv.blockSize);
         const std::byte *k = kv.kBlocks + block * kv.kBlockStride + slot * kv.kRowStride
@@ -109,7 +112,10 @@ __global__ void __launch_bounds__(kWarps * 32) attentionKernel(KernelArgs a)
     float globalMax = -INFINITY;
     for (int w = 0; w < kWarps; ++w)
         globalMax = fmaxf(globalMax, warpMax[w]);
-    float total = 0.f;
+    // A sink joins the denominator as one more logit with no value.
+    const float sink = a.sinks != nullptr ? a.sinks[h] : -INFINITY;
+    globalMax = fmaxf(globalMax, sink);
+    float total = a.sinks != nullptr ? __expf(sink - globalMax) : 0.f;
     for (int w = 0; w < kWarps; ++w)
         if (warpSumShared[w] > 0.f)
             total += warpSumShared[w] * __expf(warpMax[w] - globalMax);
@@ -180,7 +186,9 @@ void attention(const AttentionArgs &a, cudaStream_t stream)
         nw::fail("cuda::attention: V strides (row {}, block {}) do not hold {} heads of {}", kv.vRowStride,
                  kv.vBlockStride, kv.nKvHeads, kv.vHeadDim);
 
-    KernelArgs args{a.q, a.out, a.queryPositions, a.scale, a.nHeads, a.nHeads / kv.nKvHeads, kv,
+    if (a.window < 0)
+        nw::fail("cuda::attention: window {}", a.window);
+    KernelArgs args{a.q, a.out, a.queryPositions, a.scale, a.window, a.sinks, a.nHeads, a.nHeads / kv.nKvHeads, kv,
                     es * std::size_t(kv.kHeadDim), es * std::size_t(kv.vHeadDim)};
     if (sharedRow) { // MLA: V is the first vHeadDim elements of the K row itself
         args.kv.vBlockStride = kv.kBlockStride;

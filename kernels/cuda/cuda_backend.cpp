@@ -10,6 +10,7 @@
 #include "kernels/cuda/dequant.cuh"
 #include "kernels/cuda/embed.cuh"
 #include "kernels/cuda/matmul.cuh"
+#include "kernels/cuda/moe_route.cuh"
 #include "kernels/cuda/rms_norm.cuh"
 #include "kernels/cuda/rope.cuh"
 #include "kernels/cuda/store_kv.cuh"
@@ -274,14 +275,12 @@ void CudaBackend::swiglu(const float *gate, const float *up, float *y, std::size
     cuda::swiglu(gate, up, y, n, m_stream);
 }
 
-void CudaBackend::softmax(float *x, int rows, int cols)
-{
-    cuda::softmax(x, rows, cols, m_stream);
-}
-
 void CudaBackend::attention(const AttentionArgs &a)
 {
-    cuda::attention(a, m_stream);
+    AttentionArgs onDevice = a;
+    if (a.sinks != nullptr)
+        onDevice.sinks = deviceVector(a.sinks, std::size_t(a.nHeads));
+    cuda::attention(onDevice, m_stream);
 }
 
 void CudaBackend::storeKv(const KvLayerView &kv, const float *k, const float *v, int nTokens,
@@ -293,6 +292,75 @@ void CudaBackend::storeKv(const KvLayerView &kv, const float *k, const float *v,
 void CudaBackend::add(float *y, const float *x, std::size_t n)
 {
     cuda::add(y, x, n, m_stream);
+}
+
+void CudaBackend::addRow(float *y, const float *row, int nTokens, int dim)
+{
+    if (dim <= 0)
+        nw::fail("cuda addRow: dimension {}", dim);
+    cuda::addRow(y, deviceVector(row, std::size_t(dim)), nTokens, dim, m_stream);
+}
+
+void CudaBackend::zero(float *x, std::size_t n)
+{
+    if (n > 0)
+        NW_CUDA_CHECK(cudaMemsetAsync(x, 0, n * sizeof(float), m_stream));
+}
+
+void CudaBackend::scale(float *x, float s, std::size_t n)
+{
+    cuda::scale(x, s, n, m_stream);
+}
+
+void CudaBackend::geglu(const float *gate, const float *up, float *y, std::size_t n)
+{
+    cuda::geglu(gate, up, y, n, m_stream);
+}
+
+void CudaBackend::swigluOai(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit)
+{
+    cuda::swigluOai(gate, up, y, n, alpha, limit, m_stream);
+}
+
+void CudaBackend::copyRows(float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows,
+                           int cols)
+{
+    if (rows <= 0 || cols <= 0)
+        return;
+    NW_CUDA_CHECK(cudaMemcpy2DAsync(dst, dstStride * sizeof(float), src, srcStride * sizeof(float),
+                                    std::size_t(cols) * sizeof(float), std::size_t(rows), cudaMemcpyDeviceToDevice,
+                                    m_stream));
+}
+
+void CudaBackend::gatherRows(const float *src, const std::int32_t *rows, int n, int dim, float *dst)
+{
+    cuda::gatherRows(src, rows, n, dim, dst, m_stream);
+}
+
+void CudaBackend::scatterAddRows(float *dst, const float *src, const std::int32_t *rows, const float *weights, int n,
+                                 int dim)
+{
+    cuda::scatterAddRows(dst, src, rows, weights, n, dim, m_stream);
+}
+
+void CudaBackend::moeRoute(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
+                           float *weights)
+{
+    if (routing.gating == MoeGating::SoftmaxOfChosen)
+        nw::fail(nw::Remedy::CpuDevice,
+                 "cuda moeRoute: gpt-oss routing (softmax over the chosen experts) has no CUDA kernel yet");
+    MoeRouteParams p;
+    p.sigmoid = routing.gating == MoeGating::Sigmoid;
+    p.nExperts = routing.nExperts;
+    p.nUsed = routing.nUsed;
+    p.normalize = routing.normalize;
+    p.scale = routing.scale;
+    p.selectionBias = routing.selectionBias != nullptr
+        ? deviceVector(routing.selectionBias, std::size_t(std::max(routing.nExperts, 0)))
+        : nullptr;
+    p.nGroups = routing.nGroups;
+    p.nGroupsUsed = routing.nGroupsUsed;
+    cuda::moeRoute(p, logits, nTokens, ids, weights, m_stream);
 }
 
 std::unique_ptr<Backend> makeBackend()

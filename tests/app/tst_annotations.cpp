@@ -1,10 +1,14 @@
 // Annotation exports and imports: JSON and CSV round-trip every field (CSV with commas, quotes
-// and newlines in the text), Markdown is for reading, and malformed input is refused with the
-// line that is wrong.
+// and newlines in the text), Markdown is for reading, and malformed or lenient-looking input
+// (page 1.5, page 1e12, tags "x", created "yesterday", oversized fields, NUL bytes) is refused
+// with the record and field that are wrong, in a message of printable text.
 #include "app/annotation_service.h"
 
 #include "common/error.h"
+#include "store/library_store.h"
 
+#include <QElapsedTimer>
+#include <QTemporaryDir>
 #include <QTest>
 
 using namespace nw::app;
@@ -57,6 +61,10 @@ private slots:
     void markdownIsForReading();
     void malformedInput_data();
     void malformedInput();
+    void strictInput_data();
+    void strictInput();
+    void importNamesTheRecordAndField_data();
+    void importNamesTheRecordAndField();
 };
 
 void TestAnnotations::roundTrip_data()
@@ -140,6 +148,96 @@ void TestAnnotations::malformedInput()
     QFETCH(QByteArray, data);
     QFETCH(int, format);
     QVERIFY_THROWS_EXCEPTION(nw::Error, parseAnnotations(data, static_cast<AnnotationFormat>(format)));
+}
+
+namespace {
+
+const QByteArray kSha = QByteArray(64, 'e');
+const QByteArray kCsvHeader = "document_sha256,page,kind,rects,color,quote,note,tags\n";
+
+QByteArray jsonRecord(const QByteArray &fields)
+{
+    return "[{\"document_sha256\": \"" + kSha + "\", \"kind\": \"note\", " + fields + "}]";
+}
+
+} // namespace
+
+// Refused by the parser: the message names the record (or CSV line) and the field, and holds no
+// control character even when the input did.
+void TestAnnotations::strictInput_data()
+{
+    QTest::addColumn<QByteArray>("data");
+    QTest::addColumn<int>("format");
+    QTest::addColumn<QString>("expected");
+    QTest::addRow("page 1.5") << jsonRecord("\"page\": 1.5") << int(AnnotationFormat::Json) << "record 1: field 'page': 1.5 is not a whole number";
+    QTest::addRow("page 1e12") << jsonRecord("\"page\": 1e12") << int(AnnotationFormat::Json) << "record 1: field 'page'";
+    QTest::addRow("page 3000000000") << jsonRecord("\"page\": 3000000000") << int(AnnotationFormat::Json)
+                                     << "record 1: field 'page': 3000000000 is not a page number";
+    QTest::addRow("page 0") << jsonRecord("\"page\": 0") << int(AnnotationFormat::Json) << "record 1: field 'page'";
+    QTest::addRow("page as text") << jsonRecord("\"page\": \"2\"") << int(AnnotationFormat::Json) << "field 'page'";
+    QTest::addRow("tags a string") << jsonRecord("\"page\": 1, \"tags\": \"x\"") << int(AnnotationFormat::Json)
+                                   << "record 1: field 'tags': not an array of strings";
+    QTest::addRow("tags with a number") << jsonRecord("\"page\": 1, \"tags\": [\"a\", 2]") << int(AnnotationFormat::Json) << "field 'tags'";
+    QTest::addRow("note a number") << jsonRecord("\"page\": 1, \"note\": 5") << int(AnnotationFormat::Json) << "field 'note'";
+    QTest::addRow("rect of three") << jsonRecord("\"page\": 1, \"rects\": [[1, 2, 3]]") << int(AnnotationFormat::Json) << "field 'rects'";
+    QTest::addRow("unknown field") << jsonRecord("\"page\": 1, \"pgae\": 2") << int(AnnotationFormat::Json) << "unknown field 'pgae'";
+    QTest::addRow("second record") << QByteArray("[" + jsonRecord("\"page\": 1").mid(1).chopped(1) + ", 7]") << int(AnnotationFormat::Json)
+                                   << "record 2: not an object";
+    QTest::addRow("csv page 1.5") << QByteArray(kCsvHeader + kSha + ",1.5,note,,#ffffff,,n,\n") << int(AnnotationFormat::Csv)
+                                  << "line 2: field 'page': '1.5' is not a whole number";
+    QTest::addRow("csv NUL in page") << QByteArray(kCsvHeader + kSha + QByteArray(",1\0\0x,note,,#ffffff,,n,\n", 24))
+                                     << int(AnnotationFormat::Csv) << "'1\\x00\\x00x'";
+    QTest::addRow("csv line after a quoted newline") << QByteArray(kCsvHeader + kSha + ",1,note,,#ffffff,\"a\nb\",n,\n" + kSha + ",x,note,,#ffffff,,n,\n")
+                                                     << int(AnnotationFormat::Csv) << "line 4: field 'page'";
+    QTest::addRow("csv field over 1 MiB") << QByteArray(kCsvHeader + kSha + ",1,note,,#ffffff,," + QByteArray((1 << 20) + 1, 'n') + ",\n")
+                                          << int(AnnotationFormat::Csv) << "line 2: field 7 is longer than 1048576 bytes";
+}
+
+void TestAnnotations::strictInput()
+{
+    QFETCH(QByteArray, data);
+    QFETCH(int, format);
+    QFETCH(QString, expected);
+    try {
+        parseAnnotations(data, static_cast<AnnotationFormat>(format));
+        QFAIL("lenient input was accepted");
+    } catch (const nw::Error &e) {
+        const QString message = QString::fromUtf8(e.what());
+        QVERIFY2(message.contains(expected), e.what());
+        QVERIFY2(std::none_of(message.begin(), message.end(), [](QChar c) { return c.unicode() < 0x20; }), e.what());
+    }
+}
+
+// Parsed fine, refused by the store on import, before anything is written: still the record
+// and the field.
+void TestAnnotations::importNamesTheRecordAndField_data()
+{
+    QTest::addColumn<QByteArray>("data");
+    QTest::addColumn<QString>("expected");
+    const QByteArray good = "{\"document_sha256\": \"" + kSha + "\", \"kind\": \"note\", \"page\": 1}, ";
+    QTest::addRow("created yesterday") << QByteArray("[" + good + jsonRecord("\"page\": 2, \"created\": \"yesterday\"").mid(1))
+                                       << "annotation 2 of 2: created 'yesterday' is not a date";
+    QTest::addRow("note over 64 KiB") << jsonRecord("\"page\": 1, \"note\": \"" + QByteArray((64 << 10) + 1, 'n') + "\"")
+                                      << "annotation 1 of 1: the note is 65537 bytes long";
+    QTest::addRow("NUL in the colour") << jsonRecord("\"page\": 1, \"color\": \"#ff\\u0000ff\"") << "colour '#ff\\x00ff'";
+}
+
+void TestAnnotations::importNamesTheRecordAndField()
+{
+    QFETCH(QByteArray, data);
+    QFETCH(QString, expected);
+    QTemporaryDir dir;
+    nw::store::LibraryStore library(dir.filePath(QStringLiteral("l.sqlite")));
+    nw::store::AnnotationStore store(library.database());
+    try {
+        store.importAll(parseAnnotations(data, AnnotationFormat::Json));
+        QFAIL("an invalid annotation was imported");
+    } catch (const nw::Error &e) {
+        const QString message = QString::fromUtf8(e.what());
+        QVERIFY2(message.contains(expected), e.what());
+        QVERIFY2(std::none_of(message.begin(), message.end(), [](QChar c) { return c.unicode() < 0x20; }), e.what());
+    }
+    QCOMPARE(store.list().size(), std::size_t(0));
 }
 
 QTEST_GUILESS_MAIN(TestAnnotations)

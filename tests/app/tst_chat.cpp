@@ -7,6 +7,8 @@
 #include "tests/support/conformance_qt.h"
 
 #include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -128,6 +130,17 @@ void TestChat::defaultContextAndCtxCommand()
     QVERIFY2(out.contains(QStringLiteral("error: the best source alone")) && out.contains(QStringLiteral("(raise it with /ctx N)")),
              qPrintable(out));
     QCOMPARE(out.count(QStringLiteral("/1024 tokens")), 3); // the start, the first answer, /ctx auto
+
+    // ask on the defaults answers too (it failed: "the prompt has 232 tokens but the context holds 128").
+    const nw::test::CliResult asked = run({QStringLiteral("ask"), QStringLiteral("What happens to patent licenses if I institute patent litigation?"),
+                                           QStringLiteral("--db"), m_db, QStringLiteral("--model"), model, QStringLiteral("--max-tokens"),
+                                           QStringLiteral("8"), QStringLiteral("--json")});
+    QVERIFY2(asked.code == 0, qPrintable(asked.errText()));
+    const QJsonObject json = QJsonDocument::fromJson(asked.out).object();
+    QCOMPARE(json.value(QStringLiteral("extractive")).toBool(), false);
+    const QJsonObject used = json.value(QStringLiteral("model")).toObject();
+    QCOMPARE(used.value(QStringLiteral("context_tokens")).toInt(), 1024); // the workbench's default, as the window's
+    QVERIFY2(used.value(QStringLiteral("sources")).toInt() >= 1, asked.out.constData());
 }
 
 QTEST_GUILESS_MAIN(TestChat)

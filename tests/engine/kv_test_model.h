@@ -43,7 +43,7 @@ inline std::size_t residentCacheBytes(KvCache &cache)
     const auto maxBlocks = static_cast<std::size_t>((cache.capacity() + KvCache::kBlockTokens - 1) / KvCache::kBlockTokens);
     std::size_t total = 0;
     for (std::int64_t l = 0; l < cache.nLayers(); ++l)
-        total += residentBytes(cache.layerView(l).kBlocks, cache.blockStride() * maxBlocks);
+        total += residentBytes(cache.layerView(l).kBlocks, cache.blockStride(l) * maxBlocks);
     return total;
 }
 

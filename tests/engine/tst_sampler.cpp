@@ -2,9 +2,12 @@
 // frequencies against softmax(logits / T) computed here.
 #include "engine/sampler.h"
 
+#include "common/error.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <vector>
 
@@ -138,4 +141,30 @@ TEST_CASE("the same seed gives the same sequence; another seed a different one")
     };
     CHECK(run(7) == run(7));
     CHECK(run(7) != run(8));
+}
+
+TEST_CASE("NaN and infinite parameters are refused, naming the field")
+{
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    for (float bad : {nan, inf, -inf}) {
+        SamplerParams p = plain(0.8f);
+        p.topP = bad;
+        CHECK_THROWS_WITH_AS(Sampler{p}, doctest::Contains("top-p"), nw::Error);
+        p = plain(0.8f);
+        p.temperature = bad;
+        CHECK_THROWS_WITH_AS(Sampler{p}, doctest::Contains("temperature"), nw::Error);
+        p = plain(0.8f);
+        p.minP = bad;
+        CHECK_THROWS_AS(Sampler{p}, nw::Error);
+        p = plain(0.8f);
+        p.repeatPenalty = bad;
+        CHECK_THROWS_AS(Sampler{p}, nw::Error);
+    }
+    SamplerParams p = plain(0.8f);
+    p.repeatPenalty = 0.f;
+    CHECK_THROWS_AS(Sampler{p}, nw::Error);
+    p = plain(0.8f);
+    p.topP = 2.f; // >= 1 is "off", still valid
+    p.minP = -1.f; // <= 0 is "off"
+    CHECK_NOTHROW(Sampler{p});
 }

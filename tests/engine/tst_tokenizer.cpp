@@ -194,10 +194,14 @@ TEST_CASE("BPE: special tokens, BOS, decode")
     CHECK(tok->tokenPiece(0xC3) == "\xC3");
     CHECK(tok->tokenPiece(262, true) == "<|endoftext|>");
     for (const std::string text : {"hello world", "  hello\n\n world  ", "h\xC3\xA9llo w\xC3\xB6rld \xF0\x9F\x98\x80",
-                                   "\xE4\xB8\xAD\xE6\x96\x87\r\n\t", "bad \xFF\xFE utf8 \xE4\xB8"}) {
+                                   "\xE4\xB8\xAD\xE6\x96\x87\r\n\t"}) {
         CAPTURE(text);
         CHECK(tok->decode(tok->encode(text, false, false)) == text);
     }
+    // Malformed UTF-8 reaches the merges as U+FFFD (EF BF BD), one per malformed byte, as GGUF
+    // runtimes rebuild pre-tokenized words from code points.
+    CHECK(tok->decode(tok->encode("bad \xFF\xFE utf8 \xE4\xB8", false, false)) ==
+          "bad \xEF\xBF\xBD\xEF\xBF\xBD utf8 \xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
 TEST_CASE("BPE: llama-bpe takes a word that is a token whole, other pre-tokenizers merge")
@@ -274,4 +278,85 @@ TEST_CASE("vocabularies that cannot work are refused")
     bosMissing.tokens = {"a"};
     bosMissing.addBos = true;
     CHECK_THROWS_AS(nw::Vocab{bosMissing}, nw::Error);
+}
+
+namespace {
+
+// Byte symbols 0..255, then `extra` as control tokens from id 256, merges none useful.
+nw::VocabSpec bpeWithSpecials(std::initializer_list<const char *> extra)
+{
+    nw::VocabSpec spec;
+    spec.model = nw::VocabModel::Bpe;
+    spec.pre = "gpt-2";
+    for (int b = 0; b < 256; ++b)
+        spec.tokens.push_back(nw::unicode::bytesToByteLevel(std::string(1, static_cast<char>(b))));
+    spec.types.assign(256, TokenType::Normal);
+    for (const char *t : extra) {
+        spec.tokens.emplace_back(t);
+        spec.types.push_back(TokenType::Control);
+    }
+    spec.merges = {"a b"};
+    return spec;
+}
+
+} // namespace
+
+// The rules below are llama.cpp's (llama_vocab::impl::load), worked through by hand.
+TEST_CASE("Harmony vocabularies: markers become user-defined, <|end|> stops nothing")
+{
+    nw::VocabSpec spec = bpeWithSpecials({"<|start|>", "<|channel|>", "<|message|>", "<|end|>", "<|return|>",
+                                          "<|call|>", "<|endoftext|>", "<|constrain|>"});
+    spec.eos = 260; // <|return|>
+    const auto tok = nw::Tokenizer::fromVocab(nw::Vocab(std::move(spec)));
+    for (std::int32_t id : {256, 257, 258, 259, 263})
+        CHECK(tok->vocab().type(id) == TokenType::UserDefined);
+    CHECK(tok->vocab().endOfGeneration() == Ids{260, 261, 262});
+    // User-defined tokens are matched without parse_special and render as their text.
+    CHECK(tok->encode("<|start|>x<|end|>", false, false) == Ids{256, 'x', 259});
+    CHECK(tok->tokenPiece(257) == "<|channel|>");
+    CHECK(tok->tokenPiece(260).empty());
+}
+
+TEST_CASE("a vocabulary with <|end|> but no <|return|>/<|call|> ends turns with it (Phi)")
+{
+    const auto tok = nw::Tokenizer::fromVocab(nw::Vocab(bpeWithSpecials({"<|end|>", "<|user|>", "<|endoftext|>"})));
+    CHECK(tok->vocab().endOfGeneration() == Ids{256, 258});
+    CHECK(tok->vocab().type(256) == TokenType::Control);
+    CHECK(tok->eot() == 256); // the first end-of-turn text in llama.cpp's list
+}
+
+TEST_CASE("fill-in-the-middle pad, repo and file separator end generation (Qwen)")
+{
+    const auto tok = nw::Tokenizer::fromVocab(nw::Vocab(
+        bpeWithSpecials({"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|fim_prefix|>", "<|fim_pad|>", "<|repo_name|>",
+                         "<|file_sep|>"})));
+    CHECK(tok->vocab().endOfGeneration() == Ids{256, 258, 260, 261, 262});
+    CHECK(tok->vocab().spec().fimPre == 259);
+    CHECK(tok->vocab().spec().fimPad == 260);
+    CHECK_FALSE(tok->isEog(257));
+}
+
+TEST_CASE("Gemma 4's </s> is an ordinary token when <|tool_response> is there")
+{
+    nw::VocabSpec spec = bpeWithSpecials({"</s>", "<|tool_response>", "<turn|>"});
+    const auto tok = nw::Tokenizer::fromVocab(nw::Vocab(std::move(spec)));
+    CHECK(tok->vocab().type(256) == TokenType::Normal);
+    CHECK(tok->vocab().endOfGeneration() == Ids{257, 258});
+    // Without <|tool_response>, </s> ends generation.
+    const auto plain = nw::Tokenizer::fromVocab(nw::Vocab(bpeWithSpecials({"</s>"})));
+    CHECK(plain->vocab().endOfGeneration() == Ids{256});
+}
+
+TEST_CASE("Phi-3 files: whitespace after a special token is dropped, except after <s> and <|endoftext|>")
+{
+    auto make = [](const char *name) {
+        nw::VocabSpec spec = bpeWithSpecials({"<|user|>", "<|end|>", "<s>", "<|endoftext|>"});
+        spec.name = name;
+        return nw::Tokenizer::fromVocab(nw::Vocab(std::move(spec)));
+    };
+    const auto phi = make("Phi3");
+    CHECK(phi->encode("<|user|>\n x<|end|> \t<s> y<|endoftext|>\n", false, true) ==
+          Ids{256, 'x', 257, 258, ' ', 'y', 259, '\n'});
+    // Another name: the text is kept as it is.
+    CHECK(make("Phi 4 Mini Instruct")->encode("<|user|>\n x", false, true) == Ids{256, '\n', ' ', 'x'});
 }

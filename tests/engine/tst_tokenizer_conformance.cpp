@@ -1,6 +1,8 @@
 // Tokenizers against the test vectors of a widely used GGUF runtime (llama.cpp models/
 // ggml-vocab-*.gguf with .inp/.out, ids from the models' reference tokenizers) and a real
-// model's published tokenization; skipped when ../shared/conformance is absent.
+// model's published tokenization; skipped when ../shared/conformance is absent. The vocabularies
+// of a llama.cpp checkout (NW_LLAMA_CPP_DIR, or peer/llama.cpp beside the source tree) are
+// checked too when one is there; those files may not be committed.
 #include "engine/bpe_tokenizer.h"
 #include "engine/gguf_file.h"
 #include "engine/tokenizer.h"
@@ -8,6 +10,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -46,6 +49,38 @@ std::vector<std::vector<std::int32_t>> readOutputs(const std::filesystem::path &
         outputs.push_back(std::move(row));
     }
     return outputs;
+}
+
+// The number of test strings whose ids match; CHECKs each.
+int checkVectors(const std::filesystem::path &gguf, const nw::Tokenizer &tokenizer, bool checkDecode)
+{
+    const std::vector<std::string> inputs = readInputs(gguf.string() + ".inp");
+    const std::vector<std::vector<std::int32_t>> outputs = readOutputs(gguf.string() + ".out");
+    REQUIRE(!inputs.empty());
+    REQUIRE(outputs.size() == inputs.size());
+    int matched = 0;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        CAPTURE(i);
+        CAPTURE(inputs[i]);
+        const std::vector<std::int32_t> ids = tokenizer.encode(inputs[i], false, false);
+        CHECK(ids == outputs[i]);
+        matched += ids == outputs[i];
+        if (checkDecode)
+            CHECK(tokenizer.decode(ids) == inputs[i]);
+    }
+    return matched;
+}
+
+std::optional<std::filesystem::path> llamaCppDir()
+{
+    if (const char *dir = std::getenv("NW_LLAMA_CPP_DIR"); dir && *dir)
+        return std::filesystem::path(dir);
+    for (const char *up : {"..", "../.."}) {
+        const std::filesystem::path dir = nw::test::sourceDir() / up / "peer" / "llama.cpp";
+        if (std::filesystem::is_directory(dir / "models"))
+            return std::filesystem::canonical(dir);
+    }
+    return std::nullopt;
 }
 
 void checkVocab(const std::string &name, std::string_view expectedModel, std::int32_t expectedVocab)
@@ -93,6 +128,68 @@ TEST_CASE("gpt-2 vocabulary matches the reference ids")
 TEST_CASE("deepseek-llm vocabulary matches the reference ids")
 {
     checkVocab("ggml-vocab-deepseek-llm", "gpt2", 102400);
+}
+
+TEST_CASE("the vocabularies of a llama.cpp checkout match their test vectors")
+{
+    const auto dir = llamaCppDir();
+    if (!dir) {
+        MESSAGE("no llama.cpp checkout (NW_LLAMA_CPP_DIR, ../peer/llama.cpp): skipping its vocabularies");
+        return;
+    }
+    // Every vocabulary of a supported model that has test vectors; decoding gives the input back
+    // for all but the ones whose tokenizers normalise text (none here).
+    for (const std::string name : {"llama-spm", "phi-3", "gpt-2", "deepseek-llm", "deepseek-coder", "falcon", "mpt",
+                                   "starcoder", "refact"}) {
+        CAPTURE(name);
+        const std::filesystem::path gguf = *dir / "models" / ("ggml-vocab-" + name + ".gguf");
+        if (!std::filesystem::exists(gguf) || !std::filesystem::exists(gguf.string() + ".out")) {
+            MESSAGE(gguf.string(), " is absent: skipping");
+            continue;
+        }
+        const auto file = nw::GgufFile::open(gguf);
+        const auto tokenizer = nw::Tokenizer::fromGguf(*file);
+        const int matched = checkVectors(gguf, *tokenizer, true);
+        MESSAGE(name, ": ", matched, " test strings match");
+    }
+}
+
+TEST_CASE("the vocabularies of a llama.cpp checkout tokenize malformed UTF-8 and chat markup as llama.cpp does")
+{
+    const auto dir = llamaCppDir();
+    if (!dir) {
+        MESSAGE("no llama.cpp checkout (NW_LLAMA_CPP_DIR, ../peer/llama.cpp): skipping its vocabularies");
+        return;
+    }
+    // The test strings of tests/data/tokenizers/ and llama-tokenize's ids for them with each
+    // real vocabulary (tools/make_tokenizer_vocabs.py golden --llama-inputs).
+    const std::filesystem::path data = nw::test::sourceDir() / "tests" / "data" / "tokenizers";
+    const std::vector<std::string> inputs = readInputs(data / "qwen2.inp");
+    for (const std::string name : {"llama-spm", "phi-3", "gpt-2", "deepseek-llm", "deepseek-coder", "falcon", "mpt",
+                                   "starcoder", "refact"}) {
+        CAPTURE(name);
+        const std::filesystem::path gguf = *dir / "models" / ("ggml-vocab-" + name + ".gguf");
+        if (!std::filesystem::exists(gguf)) {
+            MESSAGE(gguf.string(), " is absent: skipping");
+            continue;
+        }
+        const auto file = nw::GgufFile::open(gguf);
+        const auto tokenizer = nw::Tokenizer::fromGguf(*file);
+        for (const bool chat : {false, true}) {
+            CAPTURE(chat);
+            const auto expected = readOutputs(data / ("real-" + name + (chat ? ".chat.out" : ".out")));
+            REQUIRE(expected.size() == inputs.size());
+            int matched = 0;
+            for (std::size_t i = 0; i < inputs.size(); ++i) {
+                CAPTURE(inputs[i]);
+                const std::vector<std::int32_t> ids = tokenizer->encode(inputs[i], chat, chat);
+                CHECK(ids == expected[i]);
+                matched += ids == expected[i];
+            }
+            MESSAGE(name, std::string(chat ? " (BOS, specials parsed): " : ": "), matched, "/", inputs.size(),
+                    " strings match llama.cpp");
+        }
+    }
 }
 
 TEST_CASE("stories260K: 'Once upon a time' with BOS is 1 403 407 261 378")

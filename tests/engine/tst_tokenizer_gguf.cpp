@@ -151,8 +151,8 @@ TEST_CASE("unsupported or incomplete tokenizers are refused with a clear error")
         CHECK_THROWS_WITH_AS(nw::Tokenizer::fromGguf(*g.file), doctest::Contains("tokenizer.ggml.model"), nw::Error);
     }
     {
-        const MemoryGguf g = build(bpeWriter("starcoder"));
-        CHECK_THROWS_WITH_AS(nw::Tokenizer::fromGguf(*g.file), doctest::Contains("'starcoder'"), nw::Error);
+        const MemoryGguf g = build(bpeWriter("tekken"));
+        CHECK_THROWS_WITH_AS(nw::Tokenizer::fromGguf(*g.file), doctest::Contains("'tekken'"), nw::Error);
     }
     {
         nw::GgufWriter w = bpeWriter("gpt-2");

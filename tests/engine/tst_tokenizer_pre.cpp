@@ -106,10 +106,10 @@ TEST_CASE("pre-tokenizers split as their regex lists do")
     for (const SplitCase &c : splitCases()) {
         CAPTURE(c.pre);
         CAPTURE(c.text);
-        const std::optional<nw::PreTokenizerKind> kind = nw::preTokenizerFromName(c.pre);
-        REQUIRE(kind.has_value());
+        const std::optional<nw::PreTokenizerSpec> spec = nw::preTokenizerFromName(c.pre);
+        REQUIRE(spec.has_value());
         std::vector<std::string> words;
-        for (std::string_view word : nw::preTokenize(*kind, c.text))
+        for (std::string_view word : nw::preTokenize(spec->kind, c.text))
             words.emplace_back(word);
         CHECK(words == c.words);
     }
@@ -118,8 +118,10 @@ TEST_CASE("pre-tokenizers split as their regex lists do")
 TEST_CASE("words cover the text exactly, malformed UTF-8 included")
 {
     const std::string text = "ok\xFF\xFE bad \xE4\xB8 tail\xC3";
-    for (auto kind : {nw::PreTokenizerKind::Gpt2, nw::PreTokenizerKind::Llama3, nw::PreTokenizerKind::Qwen2,
-                      nw::PreTokenizerKind::DeepSeekLlm, nw::PreTokenizerKind::DeepSeek3}) {
+    for (auto kind : {nw::PreTokenizerKind::Default, nw::PreTokenizerKind::Gpt2, nw::PreTokenizerKind::Llama3,
+                      nw::PreTokenizerKind::Qwen2, nw::PreTokenizerKind::Qwen35, nw::PreTokenizerKind::Gpt4o,
+                      nw::PreTokenizerKind::Starcoder, nw::PreTokenizerKind::Falcon, nw::PreTokenizerKind::DeepSeekLlm,
+                      nw::PreTokenizerKind::DeepSeekCoder, nw::PreTokenizerKind::DeepSeek3, nw::PreTokenizerKind::Gemma4}) {
         std::string joined;
         for (std::string_view word : nw::preTokenize(kind, text)) {
             CHECK_FALSE(word.empty());
@@ -132,15 +134,29 @@ TEST_CASE("words cover the text exactly, malformed UTF-8 included")
 
 TEST_CASE("pre-tokenizer names: aliases, default, and unknown ones refused")
 {
-    CHECK(nw::preTokenizerFromName("gpt-2") == nw::PreTokenizerKind::Gpt2);
-    CHECK(nw::preTokenizerFromName("llama-bpe") == nw::PreTokenizerKind::Llama3);
-    CHECK(nw::preTokenizerFromName("llama3") == nw::PreTokenizerKind::Llama3);
-    CHECK(nw::preTokenizerFromName("default") == nw::PreTokenizerKind::Llama3);
-    CHECK(nw::preTokenizerFromName("") == nw::PreTokenizerKind::Llama3);
-    CHECK(nw::preTokenizerFromName("qwen2") == nw::PreTokenizerKind::Qwen2);
-    CHECK(nw::preTokenizerFromName("deepseek-llm") == nw::PreTokenizerKind::DeepSeekLlm);
-    CHECK(nw::preTokenizerFromName("deepseek-v3") == nw::PreTokenizerKind::DeepSeek3);
-    CHECK_FALSE(nw::preTokenizerFromName("deepseek-coder").has_value());
+    // As llama.cpp's llama_vocab::impl::load maps them.
+    const auto kind = [](std::string_view name) { return nw::preTokenizerFromName(name).value().kind; };
+    CHECK(kind("gpt-2") == nw::PreTokenizerKind::Gpt2);
+    CHECK(kind("llama-bpe") == nw::PreTokenizerKind::Llama3);
+    CHECK(kind("llama3") == nw::PreTokenizerKind::Llama3);
+    CHECK(kind("default") == nw::PreTokenizerKind::Default);
+    CHECK(kind("") == nw::PreTokenizerKind::Default);
+    CHECK(kind("qwen2") == nw::PreTokenizerKind::Qwen2);
+    CHECK(kind("qwen35") == nw::PreTokenizerKind::Qwen35);
+    CHECK(kind("gpt-4o") == nw::PreTokenizerKind::Gpt4o);
+    CHECK(kind("command-r") == nw::PreTokenizerKind::Starcoder);
+    CHECK(kind("deepseek-llm") == nw::PreTokenizerKind::DeepSeekLlm);
+    CHECK(kind("deepseek-coder") == nw::PreTokenizerKind::DeepSeekCoder);
+    CHECK(kind("deepseek-v3") == nw::PreTokenizerKind::DeepSeek3);
+    CHECK(kind("gemma4") == nw::PreTokenizerKind::Gemma4);
+    // Llama 3's names take whole-word tokens first and add BOS; the same pattern under DBRX's
+    // name does neither.
+    CHECK(nw::preTokenizerFromName("llama-bpe")->ignoreMerges);
+    CHECK(nw::preTokenizerFromName("llama-bpe")->addBos);
+    CHECK_FALSE(nw::preTokenizerFromName("dbrx")->ignoreMerges);
+    CHECK_FALSE(nw::preTokenizerFromName("dbrx")->addBos);
+    CHECK_FALSE(nw::preTokenizerFromName("qwen2")->ignoreMerges);
+    CHECK_FALSE(nw::preTokenizerFromName("tekken").has_value());
     CHECK_FALSE(nw::preTokenizerFromName("GPT-2").has_value());
     CHECK(nw::preTokenizerName(nw::PreTokenizerKind::DeepSeek3) == "deepseek-v3");
 }

@@ -137,7 +137,7 @@ Ids referenceEncode(const nw::Vocab &vocab, const std::vector<std::int32_t> &use
         }
         const std::string &run = std::get<std::string>(part);
         const Ids more = vocab.model() == nw::VocabModel::Spm ? referenceSpm(vocab, run, afterSpecial && vocab.spec().addSpacePrefix)
-                                                             : referenceBpe(vocab, *pre, run);
+                                                             : referenceBpe(vocab, pre->kind, run);
         ids.insert(ids.end(), more.begin(), more.end());
         afterSpecial = false;
     }

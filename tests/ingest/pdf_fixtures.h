@@ -145,6 +145,15 @@ inline bool encryptWithQpdf(const QString &in, const QString &out)
     return qpdf.waitForFinished(30000) && qpdf.exitStatus() == QProcess::NormalExit && qpdf.exitCode() == 0;
 }
 
+// A linearized ("fast web view") copy, made by qpdf: its first page comes with a trailer of
+// its own at the start of the file.
+inline bool linearizeWithQpdf(const QString &in, const QString &out)
+{
+    QProcess qpdf;
+    qpdf.start(QStringLiteral("qpdf"), {QStringLiteral("--linearize"), in, out});
+    return qpdf.waitForFinished(30000) && qpdf.exitStatus() == QProcess::NormalExit && qpdf.exitCode() == 0;
+}
+
 // True when an installed font has glyphs for every character of `text` (CJK needs one).
 inline bool someFontRenders(const QString &text, QFont *found = nullptr)
 {

@@ -4,6 +4,7 @@
 #include "ingest/pdf_document.h"
 #include "tests/ingest/pdf_fixtures.h"
 
+#include <QRandomGenerator>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -21,6 +22,8 @@ private slots:
     void readingOrderFollowsColumns();
     void hyphenatedLinesAndOlderText();
     void pageLabelsAndMetadata();
+    void readableDespiteTheirEnd_data();
+    void readableDespiteTheirEnd();
     void badFiles_data();
     void badFiles();
 
@@ -165,6 +168,50 @@ void TestPdfDocument::pageLabelsAndMetadata()
     QCOMPARE(PdfDocument::open(titled).metadata().title, QStringLiteral("Master Services Agreement"));
 }
 
+// What mail gateways, scanners and careless copies do to the end of a file that is otherwise
+// whole: Poppler (and pdftotext) read every page of these, so the ingest must too.
+void TestPdfDocument::readableDespiteTheirEnd_data()
+{
+    QTest::addColumn<QString>("end");
+    QTest::addRow("1 KiB of garbage after %%EOF") << "garbage";
+    QTest::addRow("%%EO of the final %%EOF missing") << "eo";
+    QTest::addRow("no %%EOF at all") << "noeof";
+    QTest::addRow("1,100 NULs after %%EOF") << "nuls";
+    QTest::addRow("4,096 newlines after %%EOF") << "newlines";
+}
+
+void TestPdfDocument::readableDespiteTheirEnd()
+{
+    QFETCH(QString, end);
+    const QStringList pages{"First page of a mailed contract", "Second page with the clause", "Third page, signatures"};
+    const QString good = file(QStringLiteral("whole.pdf"));
+    QVERIFY(nw::test::writeTextPdf(good, pages));
+    QByteArray bytes = nw::test::readBytes(good);
+    const qsizetype eof = bytes.lastIndexOf("%%EOF");
+    QVERIFY(eof > 0);
+    if (end == QLatin1String("garbage")) {
+        QRandomGenerator random(25);
+        QByteArray garbage(1024, Qt::Uninitialized);
+        for (char &c : garbage)
+            c = static_cast<char>(random.bounded(256));
+        bytes += garbage;
+    } else if (end == QLatin1String("eo")) {
+        bytes.remove(eof, 4); // "F\n" is left
+    } else if (end == QLatin1String("noeof")) {
+        bytes.truncate(eof);
+    } else if (end == QLatin1String("nuls")) {
+        bytes += QByteArray(1100, '\0');
+    } else {
+        bytes += QByteArray(4096, '\n');
+    }
+    const QString path = file(end + QStringLiteral(".pdf"));
+    QVERIFY(nw::test::writeBytes(path, bytes));
+    const PdfDocument pdf = PdfDocument::open(path);
+    QCOMPARE(pdf.pageCount(), static_cast<int>(pages.size()));
+    for (int i = 0; i < pdf.pageCount(); ++i)
+        QCOMPARE(pdf.page(i, false).text, pages[i]);
+}
+
 void TestPdfDocument::badFiles_data()
 {
     QTest::addColumn<QString>("kind");
@@ -173,6 +220,9 @@ void TestPdfDocument::badFiles_data()
     QTest::addRow("text named .pdf") << "text" << int(IngestProblem::NotPdf) << "not a PDF";
     QTest::addRow("png named .pdf") << "png" << int(IngestProblem::NotPdf) << "PNG";
     QTest::addRow("truncated") << "truncated" << int(IngestProblem::Truncated) << "truncated";
+    // A linearized file keeps a first-page trailer at its start, so Poppler opens what is left of
+    // it, with the later pages lost: still truncated.
+    QTest::addRow("linearized, truncated") << "linearized" << int(IngestProblem::Truncated) << "truncated";
     QTest::addRow("garbage after header") << "corrupt" << int(IngestProblem::Corrupt) << "damaged";
     QTest::addRow("encrypted") << "encrypted" << int(IngestProblem::Encrypted) << "password";
     QTest::addRow("zero pages") << "zero" << int(IngestProblem::ZeroPages) << "no pages";
@@ -195,6 +245,15 @@ void TestPdfDocument::badFiles()
         QVERIFY(image.save(path, "PNG"));
     } else if (kind == QLatin1String("truncated")) {
         const QByteArray bytes = nw::test::readBytes(good);
+        QVERIFY(nw::test::writeBytes(path, bytes.left(bytes.size() / 2)));
+    } else if (kind == QLatin1String("linearized")) {
+        QStringList many;
+        for (int i = 1; i <= 12; ++i)
+            many << QStringLiteral("Page %1 of a long linearized file").arg(i);
+        const QString whole = file(QStringLiteral("many.pdf")), linear = file(QStringLiteral("linear.pdf"));
+        QVERIFY(nw::test::writeTextPdf(whole, many));
+        QVERIFY2(nw::test::linearizeWithQpdf(whole, linear), "qpdf (Debian package qpdf) is needed");
+        const QByteArray bytes = nw::test::readBytes(linear);
         QVERIFY(nw::test::writeBytes(path, bytes.left(bytes.size() / 2)));
     } else if (kind == QLatin1String("corrupt")) {
         QByteArray bytes = "%PDF-1.7\n";

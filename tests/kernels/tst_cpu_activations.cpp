@@ -1,8 +1,9 @@
-// SwiGLU and softmax against double-precision references (and a few hand values).
+// SwiGLU and GeGLU against double-precision references (and a few hand values).
 #include "kernels/backend.h"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -42,41 +43,67 @@ TEST_CASE("swiglu = silu(gate) * up")
     CHECK(y[1] == doctest::Approx(2 * 0.7310586).epsilon(1e-6));
 }
 
-TEST_CASE("softmax rows sum to one and match exp(x - max) / sum")
+TEST_CASE("geglu = gelu_tanh(gate) * up")
 {
-    std::mt19937 rng(11);
-    std::normal_distribution<float> value(0.f, 5.f);
+    std::mt19937 rng(9);
+    std::normal_distribution<float> value(0.f, 3.f);
     for (int threads : {1, 2})
-        for (int rows : {1, 3, 200})
-            for (int cols : {1, 5, 1000}) {
-                CAPTURE(threads);
-                CAPTURE(rows);
-                CAPTURE(cols);
-                std::vector<float> x(std::size_t(rows) * std::size_t(cols));
-                for (float &v : x)
-                    v = value(rng);
-                x[0] = 1000.f; // would overflow without subtracting the max
-                const std::vector<float> original = x;
-                nw::makeCpuBackend(threads)->softmax(x.data(), rows, cols);
-                int bad = 0;
-                for (int r = 0; r < rows; ++r) {
-                    const float *o = original.data() + std::size_t(r) * std::size_t(cols);
-                    double maxValue = o[0], sum = 0;
-                    for (int c = 0; c < cols; ++c)
-                        maxValue = std::max(maxValue, double(o[c]));
-                    for (int c = 0; c < cols; ++c)
-                        sum += std::exp(o[c] - maxValue);
-                    for (int c = 0; c < cols; ++c) {
-                        const double expected = std::exp(o[c] - maxValue) / sum;
-                        bad += !(std::fabs(x[std::size_t(r) * std::size_t(cols) + std::size_t(c)] - expected)
-                                 <= 1e-5 * expected + 1e-7);
-                    }
-                }
-                CHECK(bad == 0);
+        for (std::size_t n : {std::size_t(1), std::size_t(41), std::size_t(70001)}) {
+            CAPTURE(threads);
+            CAPTURE(n);
+            std::vector<float> g(n), u(n), y(n, NAN);
+            for (std::size_t i = 0; i < n; ++i) {
+                g[i] = value(rng);
+                u[i] = value(rng);
             }
-    float hand[3] = {0.f, std::log(2.f), std::log(5.f)}; // softmax = (1, 2, 5) / 8
-    nw::makeCpuBackend(1)->softmax(hand, 1, 3);
-    CHECK(hand[0] == doctest::Approx(0.125).epsilon(1e-6));
-    CHECK(hand[1] == doctest::Approx(0.25).epsilon(1e-6));
-    CHECK(hand[2] == doctest::Approx(0.625).epsilon(1e-6));
+            g[0] = -30.f; // tanh saturates: gelu(-30) = -0, not NaN
+            auto backend = nw::makeCpuBackend(threads);
+            backend->geglu(g.data(), u.data(), y.data(), n);
+            int bad = 0;
+            for (std::size_t i = 0; i < n; ++i) {
+                const double x = g[i];
+                const double gelu = 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+                const double expected = gelu * u[i];
+                bad += !(std::fabs(y[i] - expected) <= 1e-5 * std::fabs(expected) + 1e-6);
+            }
+            CHECK(bad == 0);
+            std::vector<float> u2 = u; // in place on up
+            backend->geglu(g.data(), u2.data(), u2.data(), n);
+            CHECK(u2 == y);
+        }
+    // Hand values: gelu(0) = 0; gelu(1) = 0.5 (1 + tanh(0.7978846 * 1.044715)) = 0.8411920.
+    auto backend = nw::makeCpuBackend(1);
+    float g[2] = {0.f, 1.f}, u[2] = {3.f, 2.f}, y[2];
+    backend->geglu(g, u, y, 2);
+    CHECK(y[0] == 0.f);
+    CHECK(y[1] == doctest::Approx(2 * 0.8411920).epsilon(1e-6));
+}
+
+TEST_CASE("swigluOai = min(g, limit) · sigmoid(alpha · min(g, limit)) · (clamp(u, ±limit) + 1)")
+{
+    std::mt19937 rng(13);
+    std::normal_distribution<float> value(0.f, 6.f); // often past the limit of 7
+    for (int threads : {1, 2})
+        for (std::size_t n : {std::size_t(3), std::size_t(50001)}) {
+            CAPTURE(threads);
+            CAPTURE(n);
+            std::vector<float> g(n), u(n), y(n, NAN);
+            for (std::size_t i = 0; i < n; ++i) {
+                g[i] = value(rng);
+                u[i] = value(rng);
+            }
+            nw::makeCpuBackend(threads)->swigluOai(g.data(), u.data(), y.data(), n, 1.702f, 7.f);
+            int bad = 0;
+            for (std::size_t i = 0; i < n; ++i) {
+                const double x = std::min(double(g[i]), 7.0), up = std::clamp(double(u[i]), -7.0, 7.0);
+                const double expected = x / (1.0 + std::exp(-1.702 * x)) * (up + 1.0);
+                bad += !(std::fabs(y[i] - expected) <= 1e-5 * std::fabs(expected) + 1e-6);
+            }
+            CHECK(bad == 0);
+        }
+    // Hand values: g = 10 clamps to 7: 7 · sigmoid(11.914) ≈ 6.9999537; u = -9 clamps to -7: · (-6).
+    float g[2] = {10.f, 0.f}, u[2] = {-9.f, 5.f}, y[2];
+    nw::makeCpuBackend(1)->swigluOai(g, u, y, 2, 1.702f, 7.f);
+    CHECK(y[0] == doctest::Approx(-6 * 6.9999537).epsilon(1e-6));
+    CHECK(y[1] == 0.f);
 }

@@ -1,6 +1,6 @@
 // Paged attention and storeKv against a plain double-precision reference: MHA, GQA and MLA's
 // shared-row view, F32, F16 and quantized Q8_0 / Q4_0 rows (the `+q8` / `+q4` KV modes), decode
-// and causal prefill, contexts longer than one softmax chunk. The cache has a scrambled block table, and every byte the kernel must not read
+// and causal prefill, contexts longer than one softmax chunk, sliding windows and attention sinks. The cache has a scrambled block table, and every byte the kernel must not read
 // (unused blocks, rows past the context, the tail of MLA rows) is NaN.
 #include "common/error.h"
 #include "kernels/backend.h"
@@ -74,8 +74,11 @@ std::size_t rowBytesOf(nw::TensorType type, int elements)
     }
 }
 
-void runCase(const Case &c, nw::TensorType type, int threads, int nCache, int nQuery, bool prefill)
+void runCase(const Case &c, nw::TensorType type, int threads, int nCache, int nQuery, bool prefill, int window = 0,
+             bool sinks = false)
 {
+    CAPTURE(window);
+    CAPTURE(sinks);
     CAPTURE(c.name);
     CAPTURE(nw::tensorTypeName(type));
     CAPTURE(threads);
@@ -135,7 +138,13 @@ void runCase(const Case &c, nw::TensorType type, int threads, int nCache, int nQ
     for (float &x : q)
         x = value(rng);
     std::vector<float> out(std::size_t(nQuery) * c.nHeads * c.vHeadDim, std::numeric_limits<float>::quiet_NaN());
+    // Sinks of either sign and size, so some heads give most of their weight to "nothing".
+    std::vector<float> sinkLogits(static_cast<std::size_t>(c.nHeads));
+    for (int h = 0; h < c.nHeads; ++h)
+        sinkLogits[std::size_t(h)] = float(h % 3) * 2.f - 1.5f;
     nw::AttentionArgs a;
+    a.window = window;
+    a.sinks = sinks ? sinkLogits.data() : nullptr;
     a.q = q.data();
     a.out = out.data();
     a.nTokens = nQuery;
@@ -143,7 +152,22 @@ void runCase(const Case &c, nw::TensorType type, int threads, int nCache, int nQ
     a.queryPositions = qPos.data();
     a.scale = 1.f / std::sqrt(float(c.kHeadDim));
     a.kv = kv;
+    // A window layer's rows before every query's window must not be read: make them NaN (after
+    // keeping what the reference needs below).
+    const std::vector<std::byte> kIntact = kBlocks, vIntact = vBlocks;
+    if (window > 0) {
+        const int firstSeen = std::max(0, qPos.front() + 1 - window);
+        for (int t = 0; t < firstSeen; ++t) {
+            const std::size_t block = std::size_t(table[std::size_t(t / blockSize)]);
+            std::memset(kBlocks.data() + (block * blockSize + std::size_t(t % blockSize)) * kRowStride, 0xff, kRowStride);
+            if (!c.mla)
+                std::memset(vBlocks.data() + (block * blockSize + std::size_t(t % blockSize)) * vRowStride, 0xff,
+                            vRowStride);
+        }
+    }
     backend->attention(a);
+    kBlocks = kIntact;
+    vBlocks = vIntact;
 
     // What the cache holds, decoded by hand; every stored value is the original to within the
     // rounding of its format (half a step for F16 / Q8_0; Q4_0 maps the group's extreme to -8, so
@@ -187,21 +211,22 @@ void runCase(const Case &c, nw::TensorType type, int threads, int nCache, int nQ
             const int kvh = h / group;
             const float *qh = q.data() + (std::size_t(t) * c.nHeads + h) * c.kHeadDim;
             const int n = qPos[std::size_t(t)] + 1;
-            std::vector<double> s(static_cast<std::size_t>(n));
-            double maxS = -1e300;
-            for (int j = 0; j < n; ++j) {
+            const int j0 = window > 0 ? std::max(0, n - window) : 0;
+            std::vector<double> s(static_cast<std::size_t>(n), -1e300);
+            double maxS = sinks ? double(sinkLogits[std::size_t(h)]) : -1e300;
+            for (int j = j0; j < n; ++j) {
                 double dot = 0;
                 for (int d = 0; d < c.kHeadDim; ++d)
                     dot += double(qh[d]) * kHeld[std::size_t(j) * kWidth + std::size_t(kvh * c.kHeadDim + d)];
                 s[std::size_t(j)] = dot * a.scale;
                 maxS = std::max(maxS, s[std::size_t(j)]);
             }
-            double sum = 0;
+            double sum = sinks ? std::exp(double(sinkLogits[std::size_t(h)]) - maxS) : 0.0;
             for (double &x : s)
                 sum += (x = std::exp(x - maxS));
             for (int d = 0; d < c.vHeadDim; ++d) {
                 double o = 0;
-                for (int j = 0; j < n; ++j) {
+                for (int j = j0; j < n; ++j) {
                     const float vv = c.mla ? kHeld[std::size_t(j) * kWidth + std::size_t(d)]
                                            : vHeld[std::size_t(j) * vWidth + std::size_t(kvh * c.vHeadDim + d)];
                     o += s[std::size_t(j)] / sum * vv;
@@ -298,4 +323,20 @@ TEST_CASE("attention and storeKv reject views they cannot read")
     a.kv = kv;
     a.kv.nKvHeads = 2; // 3 heads cannot share 2 KV heads
     CHECK_THROWS_AS(backend->attention(a), nw::Error);
+}
+
+TEST_CASE("attention with a sliding window reads only the window; sinks join the denominator")
+{
+    for (const Case &c : kCases)
+        for (int threads : {1, 3}) {
+            runCase(c, nw::TensorType::F32, threads, 150, 1, false, 20);       // decode, window inside one chunk
+            runCase(c, nw::TensorType::F16, threads, 600, 1, false, 130);      // decode, window over slices
+            runCase(c, nw::TensorType::F32, threads, 141, 29, true, 16);       // prefill, every query its own window
+            runCase(c, nw::TensorType::F16, threads, 300, 100, true, 200);     // window longer than the batch
+            runCase(c, nw::TensorType::F32, threads, 37, 37, true, 0, true);   // sinks, full causal
+            runCase(c, nw::TensorType::F32, threads, 600, 1, false, 0, true);  // sinks, merged slices
+            runCase(c, nw::TensorType::F16, threads, 300, 3, true, 128, true); // gpt-oss: window and sinks
+        }
+    for (const Case &c : kQuantCases)
+        runCase(c, nw::TensorType::Q8_0, 2, 141, 29, true, 24, true);
 }

@@ -71,6 +71,8 @@ struct AttentionCase {
     int nHeads, nKvHeads, kHeadDim, vHeadDim;
     bool sharedRow; // MLA: V is the leading part of the K row
     int nCtx, nTokens;
+    int window = 0;     // sliding window (0: causal over everything)
+    bool sinks = false; // per-head attention sinks
 };
 
 // Writes `value` as element i of a row of `type`.
@@ -137,10 +139,15 @@ void runAttentionCase(const AttentionCase &c)
     view.kHeadDim = c.kHeadDim;
     view.vHeadDim = c.vHeadDim;
 
+    std::vector<float> sinkLogits(static_cast<std::size_t>(c.nHeads));
+    for (int h = 0; h < c.nHeads; ++h)
+        sinkLogits[std::size_t(h)] = float(h % 3) - 1.f;
     nw::AttentionArgs args;
     args.nTokens = c.nTokens;
     args.nHeads = c.nHeads;
     args.scale = 1.f / std::sqrt(float(c.kHeadDim));
+    args.window = c.window;
+    args.sinks = c.sinks ? sinkLogits.data() : nullptr; // a host weight: the backend copies it
 
     std::vector<float> ref(std::size_t(c.nTokens) * c.nHeads * c.vHeadDim);
     {
@@ -165,6 +172,8 @@ void runAttentionCase(const AttentionCase &c)
     a.q = qDev.as<float>();
     a.out = outDev.as<float>();
     a.queryPositions = posDev.as<std::int32_t>();
+    DeviceBuffer sinksDev = DeviceBuffer::from(sinkLogits);
+    a.sinks = c.sinks ? sinksDev.as<float>() : nullptr;
     nw::cuda::attention(a, nullptr);
     NW_CUDA_CHECK(cudaDeviceSynchronize());
     checkClose(outDev.download<float>(ref.size()), ref, 2e-4f);
@@ -180,6 +189,9 @@ TEST_CASE("cuda paged attention agrees with the CPU backend")
         {"GQA f32, head 64, 3 queries", TensorType::F32, 6, 3, 64, 64, false, 65, 3},
         {"tiny head 16", TensorType::F32, 4, 2, 16, 16, false, 7, 7},
         {"MLA shared row f16 (576 / 512)", TensorType::F16, 16, 1, 576, 512, true, 200, 2},
+        {"window 32, prefill", TensorType::F16, 4, 2, 64, 64, false, 150, 20, 32},
+        {"window 128 and sinks, decode (gpt-oss)", TensorType::F16, 8, 2, 64, 64, false, 300, 1, 128, true},
+        {"sinks, prefill", TensorType::F32, 4, 4, 64, 64, false, 65, 10, 0, true},
     };
     for (const AttentionCase &c : cases)
         runAttentionCase(c);

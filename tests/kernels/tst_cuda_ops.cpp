@@ -1,4 +1,4 @@
-// CUDA elementwise and lookup ops (rmsNorm, swiglu, softmax, rope incl. YaRN, embed, storeKv) against
+// CUDA elementwise and lookup ops (rmsNorm, swiglu, geglu, row ops, rope incl. YaRN, embed, storeKv) against
 // the CPU backend on the same random inputs.
 #include "kernels/backend.h"
 #include "kernels/cuda/activations.cuh"
@@ -29,7 +29,7 @@ using nw::cuda::DeviceBuffer;
 
 } // namespace
 
-TEST_CASE("cuda swiglu and softmax agree with the CPU backend")
+TEST_CASE("cuda swiglu, geglu, swigluOai and the row ops agree with the CPU backend")
 {
     auto cpu = nw::makeCpuBackend(1);
     const std::size_t n = 10007; // not a multiple of the block size
@@ -39,17 +39,39 @@ TEST_CASE("cuda swiglu and softmax agree with the CPU backend")
     DeviceBuffer g = DeviceBuffer::from(gate), u = DeviceBuffer::from(up), y(n * 4);
     nw::cuda::swiglu(g.as<float>(), u.as<float>(), y.as<float>(), n, nullptr);
     checkClose(y.download<float>(n), ref, 1e-5f);
+    cpu->geglu(gate.data(), up.data(), ref.data(), n);
+    nw::cuda::geglu(g.as<float>(), u.as<float>(), y.as<float>(), n, nullptr);
+    checkClose(y.download<float>(n), ref, 1e-5f);
+    cpu->swigluOai(gate.data(), up.data(), ref.data(), n, 1.702f, 7.f);
+    nw::cuda::swigluOai(g.as<float>(), u.as<float>(), y.as<float>(), n, 1.702f, 7.f, nullptr);
+    checkClose(y.download<float>(n), ref, 1e-5f);
 
-    for (const int cols : {3, 1000, 4099}) {
-        CAPTURE(cols);
-        const int rows = 7;
-        auto x = randomFloats(std::size_t(rows) * cols, 3, 20.f);
-        DeviceBuffer d = DeviceBuffer::from(x);
-        cpu->softmax(x.data(), rows, cols);
-        nw::cuda::softmax(d.as<float>(), rows, cols, nullptr);
-        checkClose(d.download<float>(x.size()), x, 1e-5f);
-    }
-    CHECK_THROWS_AS(nw::cuda::softmax(nullptr, 2, 0, nullptr), nw::Error);
+    // addRow and scale over [nTokens, dim].
+    const int nTokens = 13, dim = 769;
+    auto x = randomFloats(std::size_t(nTokens) * dim, 3, 2.f);
+    const auto bias = randomFloats(std::size_t(dim), 4, 1.f);
+    DeviceBuffer dx = DeviceBuffer::from(x), db = DeviceBuffer::from(bias);
+    cpu->addRow(x.data(), bias.data(), nTokens, dim);
+    nw::cuda::addRow(dx.as<float>(), db.as<float>(), nTokens, dim, nullptr);
+    checkClose(dx.download<float>(x.size()), x, 0.f);
+    cpu->scale(x.data(), 0.3f, x.size());
+    nw::cuda::scale(dx.as<float>(), 0.3f, x.size(), nullptr);
+    checkClose(dx.download<float>(x.size()), x, 0.f);
+
+    // An expert's tokens gathered and scattered back with their weights.
+    const std::vector<std::int32_t> rows = {12, 0, 5, 7};
+    const auto weights = randomFloats(rows.size(), 5, 1.f);
+    std::vector<float> gathered(rows.size() * dim), dst = randomFloats(std::size_t(nTokens) * dim, 6, 1.f);
+    DeviceBuffer dr = DeviceBuffer::from(rows), dw = DeviceBuffer::from(weights), dg(gathered.size() * 4),
+                 dd = DeviceBuffer::from(dst);
+    cpu->gatherRows(x.data(), rows.data(), int(rows.size()), dim, gathered.data());
+    nw::cuda::gatherRows(dx.as<float>(), dr.as<std::int32_t>(), int(rows.size()), dim, dg.as<float>(), nullptr);
+    checkClose(dg.download<float>(gathered.size()), gathered, 0.f);
+    cpu->scatterAddRows(dst.data(), gathered.data(), rows.data(), weights.data(), int(rows.size()), dim);
+    nw::cuda::scatterAddRows(dd.as<float>(), dg.as<float>(), dr.as<std::int32_t>(), dw.as<float>(), int(rows.size()),
+                             dim, nullptr);
+    checkClose(dd.download<float>(dst.size()), dst, 1e-6f);
+    CHECK_THROWS_AS(nw::cuda::addRow(nullptr, nullptr, 2, 0, nullptr), nw::Error);
 }
 
 TEST_CASE("cuda rope agrees with the CPU backend (adjacent, neox, freq factors, YaRN)")

@@ -118,6 +118,7 @@ void TestMigrations::newerSchemaIsRefused()
     const QString path = dbPath("future.sqlite");
     {
         Database db(path.toStdString());
+        migrate(db);
         db.exec("PRAGMA user_version = 999");
     }
     try {

@@ -1,12 +1,17 @@
 // Search: BM25 scores against a hand computation, ranking order, accents folded, FTS5 syntax,
-// snippets with marks, collections, and malformed queries as a clear QueryError.
+// snippets with marks, collections, malformed queries as a clear QueryError, and the budget
+// (terms, bytes, time) that brings every query back in time.
 #include "store/library_store.h"
 #include "store/search_service.h"
 
+#include <QElapsedTimer>
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <random>
 
@@ -30,6 +35,12 @@ private slots:
     void malformedQuery_data();
     void malformedQuery();
     void literalQueryNeverFails();
+    void countTerms_data();
+    void countTerms();
+    void oversizedQueriesComeBackAtOnce_data();
+    void oversizedQueriesComeBackAtOnce();
+    void slowSearchIsStoppedAtItsTime();
+    void queryAtTheCapRuns();
 
 private:
     std::int64_t add(const QString &sha, const QString &path, const QStringList &pages, const QString &title = {});
@@ -337,6 +348,110 @@ void TestSearchService::literalQueryNeverFails()
     const QString query = SearchService::literalQuery(QStringLiteral("What about the e-mail in section 4.2?\" (NOT"));
     QCOMPARE(search.search(query).size(), std::size_t(1));
     QCOMPARE(SearchService::literalQuery(QStringLiteral("a A b")), QStringLiteral("\"a\" OR \"b\""));
+}
+
+void TestSearchService::countTerms_data()
+{
+    QTest::addColumn<QString>("query");
+    QTest::addColumn<int>("terms");
+    QTest::addRow("words") << "alpha beta gamma" << 3;
+    QTest::addRow("operators are not terms") << "alpha AND beta OR gamma NOT delta" << 4;
+    QTest::addRow("lower-case or is a word") << "alpha or beta" << 3;
+    QTest::addRow("phrase words count") << "\"a b c\" OR d" << 4;
+    QTest::addRow("operators inside a phrase are words") << "\"this AND that\"" << 3;
+    QTest::addRow("NEAR and its distance") << "NEAR(alpha beta, 10)" << 3;
+    QTest::addRow("prefix") << "con* OR \"terminat\"*" << 2;
+    QTest::addRow("accents and scripts") << "café 合同条款" << 2;
+    QTest::addRow("punctuation only") << "( ) * \"\"" << 0;
+}
+
+void TestSearchService::countTerms()
+{
+    QFETCH(QString, query);
+    QFETCH(int, terms);
+    QCOMPARE(SearchService::countTerms(query), terms);
+}
+
+// The reproducers of issue 25: on 94 pages, 2,000 ANDed words took 104 s and 1,300 ORed repeats
+// of one common word more than 30 s. Now they, and anything over the term or byte cap, are
+// refused before FTS5 sees them.
+void TestSearchService::oversizedQueriesComeBackAtOnce_data()
+{
+    static const char *words[] = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu"};
+    QTest::addColumn<QString>("query");
+    QTest::addColumn<QString>("reason");
+    QStringList anded;
+    for (int i = 0; i < 2000; ++i)
+        anded << QLatin1String(words[i % 12]);
+    QTest::addRow("2,000 ANDed words") << anded.join(QLatin1Char(' ')) << "bytes";
+    QTest::addRow("1,300 ORed repeats of a common word") << QStringList(1300, QStringLiteral("mu")).join(QStringLiteral(" OR "))
+                                                         << "bytes";
+    QTest::addRow("65 terms in 4 KiB") << QStringList(SearchBudget::kMaxTerms + 1, QStringLiteral("mu")).join(QStringLiteral(" OR "))
+                                       << "65 terms";
+    QTest::addRow("65 words in one phrase") << QLatin1Char('"') + QStringList(65, QStringLiteral("mu")).join(QLatin1Char(' ')) + QLatin1Char('"')
+                                            << "65 terms";
+}
+
+void TestSearchService::oversizedQueriesComeBackAtOnce()
+{
+    QFETCH(QString, query);
+    QFETCH(QString, reason);
+    addRandomDocuments(0, 25, 7); // 100 pages, every word on most of them
+    SearchService search(*m_store);
+    QElapsedTimer timer;
+    timer.start();
+    try {
+        search.search(query);
+        QFAIL("an oversized query ran");
+    } catch (const QueryError &e) {
+        QVERIFY2(QString::fromUtf8(e.what()).contains(reason), e.what());
+    }
+    QVERIFY2(timer.elapsed() < 100, qPrintable(QString::number(timer.elapsed())));
+}
+
+// A query within the caps that costs more than its time: stopped, with a message saying so, a
+// little after the budget (the progress handler looks every 1,000 steps, nw_bm25 before each
+// phrase's scan).
+void TestSearchService::slowSearchIsStoppedAtItsTime()
+{
+    addRandomDocuments(0, 500, 11); // 2,000 pages
+    QStringList terms;
+    for (int i = 0; i < SearchBudget::kMaxTerms / 2; ++i)
+        terms << QStringLiteral("\"alpha mu\"");
+    SearchOptions options;
+    options.budget.time = std::chrono::milliseconds(1);
+    QElapsedTimer timer;
+    timer.start();
+    try {
+        SearchService(*m_store).search(terms.join(QStringLiteral(" OR ")), options);
+        QFAIL("the search finished within 1 ms");
+    } catch (const QueryError &e) {
+        QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("stopped after")), e.what());
+    }
+    QVERIFY2(timer.elapsed() < 1000, qPrintable(QString::number(timer.elapsed())));
+}
+
+// The budget leaves ordinary queries alone: 64 terms run and rank as they did.
+void TestSearchService::queryAtTheCapRuns()
+{
+    addRandomDocuments(0, 50, 3);
+    static const char *words[] = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu"};
+    QStringList terms;
+    for (int i = 0; i < SearchBudget::kMaxTerms; ++i)
+        terms << QLatin1String(words[i % 12]);
+    const QString query = terms.join(QStringLiteral(" OR "));
+    QCOMPARE(SearchService::countTerms(query), SearchBudget::kMaxTerms);
+    SearchOptions options;
+    options.limit = 5;
+    const auto hits = SearchService(*m_store).search(query, options);
+    QCOMPARE(hits.size(), std::size_t(5));
+    const auto reference = scores("bm25(pages_fts)", query); // SQLite's own ranking, no budget
+    std::vector<double> best;
+    for (const auto &[id, score] : reference)
+        best.push_back(-score);
+    std::sort(best.begin(), best.end(), std::greater<>());
+    for (std::size_t i = 0; i < hits.size(); ++i)
+        QVERIFY2(std::abs(hits[i].score - best[i]) < 1e-6 * std::max(1.0, best[i]), qPrintable(QString::number(hits[i].score)));
 }
 
 QTEST_GUILESS_MAIN(TestSearchService)

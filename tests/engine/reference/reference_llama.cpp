@@ -4,6 +4,7 @@
 #include "tests/engine/reference/reference_llama.h"
 
 #include "engine/gguf_file.h"
+#include "kernels/cpu/dot_products.h"
 #include "kernels/cpu/quantize.h"
 
 #include <algorithm>
@@ -68,10 +69,11 @@ std::vector<double> matVec(const Weight &w, std::vector<double> x)
 {
     const TensorType act = activationTypeFor(w.type);
     if (g_emulate && act != TensorType::F32) {
-        // Round the activations through the format the engine's dot product uses.
+        // Round the activations through the format the engine's dot product uses, quantized by
+        // its own activation quantizer (which follows ggml's, not quantizeRow's scale rounding).
         std::vector<float> xf(x.begin(), x.end());
         std::vector<std::byte> q(rowBytes(act, xf.size()));
-        quantizeRow(act, xf.data(), q.data(), xf.size());
+        cpu::scalarDotKernel(w.type).quantize(xf.data(), q.data(), std::int64_t(xf.size()));
         dequantizeRow(act, q.data(), xf.data(), xf.size());
         x.assign(xf.begin(), xf.end());
     }

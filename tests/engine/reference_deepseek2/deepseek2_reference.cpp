@@ -2,6 +2,7 @@
 // §2.2 DeepSeekMoE; V3 (arXiv:2412.19437) §2.1.2 sigmoid gating with a selection-only bias.
 #include "tests/engine/reference_deepseek2/deepseek2_reference.h"
 
+#include "kernels/cpu/dot_products.h"
 #include "kernels/cpu/quantize.h"
 
 #include <algorithm>
@@ -14,12 +15,13 @@
 namespace nw::test::ds2ref {
 namespace {
 
-// The input as a Q8_0-quantized activation row holds it (blocks of 32 with an f16 scale).
+// The input as a Q8_0-quantized activation row holds it (blocks of 32 with an f16 scale), made
+// by the engine's activation quantizer (which follows ggml's).
 std::vector<double> roundQ8_0(const double *x, int n)
 {
     std::vector<float> f(x, x + n), back(static_cast<std::size_t>(n));
     std::vector<std::byte> blocks(rowBytes(TensorType::Q8_0, std::size_t(n)));
-    quantizeRow(TensorType::Q8_0, f.data(), blocks.data(), std::size_t(n));
+    cpu::scalarDotKernel(TensorType::Q8_0).quantize(f.data(), blocks.data(), n);
     dequantizeRow(TensorType::Q8_0, blocks.data(), back.data(), std::size_t(n));
     return {back.begin(), back.end()};
 }

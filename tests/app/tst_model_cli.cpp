@@ -1,13 +1,14 @@
-// `needlework generate` through the real binary on stories260K: bad option values are usage errors
-// before the model is touched, and an engine error reaches the user with the CLI's own remedy
-// (the engine's message names no flag; the command line adds "raise --ctx").
+// The commands that read a model (`generate`, `tokenize`) through the real binary on stories260K:
+// bad option values are usage errors before the model is touched, an engine error reaches the
+// user with the CLI's own remedy (the engine's message names no flag; the command line adds
+// "raise --ctx"), and text on standard input reaches the tokenizer as the bytes it is.
 #include "tests/app/cli_process.h"
 #include "tests/support/conformance_qt.h"
 
 #include <QTemporaryDir>
 #include <QTest>
 
-class TestGenerateCli : public QObject {
+class TestModelCli : public QObject {
     Q_OBJECT
 private slots:
     void initTestCase();
@@ -15,13 +16,14 @@ private slots:
     void badValuesAreUsageErrorsBeforeTheModelLoads();
     void aFullContextSaysWhichFlagRaisesIt();
     void tokenCountsTakeSuffixes();
+    void tokenizeReadsStandardInputAsBytes();
 
 private:
     QTemporaryDir m_home;
     QString m_model;
 };
 
-void TestGenerateCli::initTestCase()
+void TestModelCli::initTestCase()
 {
     QVERIFY(m_home.isValid());
     const nw::test::NeedleworkCli cli(m_home.path());
@@ -29,7 +31,7 @@ void TestGenerateCli::initTestCase()
     m_model = nw::test::findStories260K();
 }
 
-void TestGenerateCli::badValuesAreUsageErrorsBeforeTheModelLoads_data()
+void TestModelCli::badValuesAreUsageErrorsBeforeTheModelLoads_data()
 {
     QTest::addColumn<QStringList>("args");
     QTest::addRow("ctx not a number") << QStringList{"--ctx", "abc"};
@@ -43,7 +45,7 @@ void TestGenerateCli::badValuesAreUsageErrorsBeforeTheModelLoads_data()
 
 // The model path does not exist: loading it would fail with exit 1, so exit 2 proves the value
 // was refused first.
-void TestGenerateCli::badValuesAreUsageErrorsBeforeTheModelLoads()
+void TestModelCli::badValuesAreUsageErrorsBeforeTheModelLoads()
 {
     QFETCH(QStringList, args);
     const nw::test::NeedleworkCli cli(m_home.path());
@@ -54,7 +56,7 @@ void TestGenerateCli::badValuesAreUsageErrorsBeforeTheModelLoads()
     QVERIFY2(r.errText().contains(QStringLiteral("(see 'needlework generate --help')")), r.err.constData());
 }
 
-void TestGenerateCli::aFullContextSaysWhichFlagRaisesIt()
+void TestModelCli::aFullContextSaysWhichFlagRaisesIt()
 {
     if (m_model.isEmpty())
         QSKIP("../shared/conformance/models/stories260K.gguf is absent");
@@ -66,7 +68,7 @@ void TestGenerateCli::aFullContextSaysWhichFlagRaisesIt()
     QCOMPARE(r.errText().count(QStringLiteral("--ctx")), 1); // the hint once, from the CLI
 }
 
-void TestGenerateCli::tokenCountsTakeSuffixes()
+void TestModelCli::tokenCountsTakeSuffixes()
 {
     if (m_model.isEmpty())
         QSKIP("../shared/conformance/models/stories260K.gguf is absent");
@@ -77,5 +79,18 @@ void TestGenerateCli::tokenCountsTakeSuffixes()
     QVERIFY2(r.outText().contains(QStringLiteral("\"capacity_tokens\": 512")), r.out.constData());
 }
 
-QTEST_GUILESS_MAIN(TestGenerateCli)
-#include "tst_generate_cli.moc"
+// Invalid UTF-8 (0xFF 0xFE) becomes SentencePiece byte tokens, not U+FFFD. The ids are llama.cpp's:
+// `printf 'caf\xc3\xa9 \xff\xfe end' > bad.txt; llama-tokenize -m stories260K.gguf -f bad.txt --ids`
+// (llama.cpp snapshot d32676d, 2026-08-18).
+void TestModelCli::tokenizeReadsStandardInputAsBytes()
+{
+    if (m_model.isEmpty())
+        QSKIP("../shared/conformance/models/stories260K.gguf is absent");
+    const nw::test::NeedleworkCli cli(m_home.path());
+    const nw::test::CliResult r = cli.run({"tokenize", "--model", m_model, "--json", "-"}, QByteArray("caf\xc3\xa9 \xff\xfe end"));
+    QCOMPARE(r.code, 0);
+    QVERIFY2(r.outText().contains(QStringLiteral("\"ids\":[1,280,412,431,485,410,258,257,229,153,132,367]")), r.out.constData());
+}
+
+QTEST_GUILESS_MAIN(TestModelCli)
+#include "tst_model_cli.moc"

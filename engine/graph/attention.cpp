@@ -1,0 +1,166 @@
+// The attention block on the Backend (see attention.h), in llama.cpp's order of operations
+// (llm_graph_context::build_qkv and build_attn).
+#include "engine/graph/attention.h"
+
+#include "common/assert.h"
+#include "engine/graph/weight_loader.h"
+#include "engine/hparams.h"
+#include "engine/kv_cache.h"
+#include "engine/latent_kv.h"
+
+namespace nw {
+
+RopeParams ropeFromHParams(const HParams &hp, RopeStyle style, int nDims, double freqBase)
+{
+    RopeParams rope;
+    rope.nDims = nDims;
+    rope.neox = style == RopeStyle::Neox;
+    rope.freqBase = float(freqBase);
+    const RopeScaling &rs = hp.ropeScaling;
+    if (rs.type != RopeScalingType::None && rs.factor > 0.0)
+        rope.freqScale = float(1.0 / rs.factor);
+    rope.nCtxOrig = int(rs.originalContext);
+    if (rs.type == RopeScalingType::Yarn) {
+        // ggml multiplies by YaRN's 1 + 0.1 ln(factor) itself; llama.cpp's attn_factor cancels
+        // it only to scale by the file's own factor again (llama-context.cpp).
+        rope.extFactor = 1.f;
+        rope.betaFast = float(rs.yarnBetaFast);
+        rope.betaSlow = float(rs.yarnBetaSlow);
+    }
+    rope.attnFactor = float(hp.ropeAttnFactor);
+    return rope;
+}
+
+WeightMatrix rowSlice(const WeightMatrix &w, std::int64_t first, std::int64_t count)
+{
+    NW_ASSERT(first >= 0 && count >= 0 && first + count <= w.rows);
+    WeightMatrix slice = w;
+    slice.rowStride = w.rowStride ? w.rowStride : rowBytes(w.type, std::size_t(w.cols));
+    slice.data = w.data + std::size_t(first) * slice.rowStride;
+    slice.rows = count;
+    return slice;
+}
+
+AttentionBlock AttentionBlock::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd,
+                                    const AttentionConfig &config)
+{
+    AttentionBlock b;
+    b.m_config = config;
+    const std::int64_t qDim = std::int64_t(config.nHeads) * config.headDimK;
+    const std::int64_t kDim = std::int64_t(config.nKvHeads) * config.headDimK;
+    const std::int64_t vDim = std::int64_t(config.nKvHeads) * config.headDimV;
+    auto name = [layer](const char *what, const char *suffix = "weight") {
+        return WeightLoader::layerName(layer, what, suffix);
+    };
+    const WeightMatrix fused = w.findMatrix(name("attn_qkv"), nEmbd, qDim + kDim + vDim);
+    if (fused.data) {
+        b.m_wq = rowSlice(fused, 0, qDim);
+        b.m_wk = rowSlice(fused, qDim, kDim);
+        b.m_wv = rowSlice(fused, qDim + kDim, vDim);
+        if (const float *bias = w.findVector(name("attn_qkv", "bias"), qDim + kDim + vDim)) {
+            b.m_bq = bias;
+            b.m_bk = bias + qDim;
+            b.m_bv = bias + qDim + kDim;
+        }
+    } else {
+        b.m_wq = w.matrix(name("attn_q"), nEmbd, qDim);
+        b.m_wk = w.matrix(name("attn_k"), nEmbd, kDim);
+        b.m_wv = w.matrix(name("attn_v"), nEmbd, vDim);
+        b.m_bq = w.findVector(name("attn_q", "bias"), qDim);
+        b.m_bk = w.findVector(name("attn_k", "bias"), kDim);
+        b.m_bv = w.findVector(name("attn_v", "bias"), vDim);
+    }
+    if (config.qkNorm) {
+        b.m_qNorm = w.vector(name("attn_q_norm"), config.headDimK);
+        b.m_kNorm = w.vector(name("attn_k_norm"), config.headDimK);
+    }
+    b.m_wo = w.matrix(name("attn_output"), std::int64_t(config.nHeads) * config.headDimV, nEmbd);
+    b.m_bo = w.findVector(name("attn_output", "bias"), nEmbd);
+    if (config.sinks)
+        b.m_sinks = w.vector(name("attn_sinks"), config.nHeads);
+    return b;
+}
+
+RopeParams AttentionBlock::ropeFor(std::int64_t capacity) const
+{
+    RopeParams rope = m_config.rope;
+    if (m_config.longRopeFactors && capacity > m_config.longRopeAbove)
+        rope.freqFactors = m_config.longRopeFactors;
+    return rope;
+}
+
+void AttentionBlock::collectMatrices(std::vector<WeightMatrix> &all) const
+{
+    all.insert(all.end(), {m_wq, m_wk, m_wv, m_wo});
+}
+
+void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x, float *out) const
+{
+    Backend &be = p.backend;
+    const AttentionConfig &c = m_config;
+    const int n = p.nTokens;
+    const std::size_t nt = std::size_t(n);
+    const RopeParams rope = ropeFor(p.cache.capacity());
+
+    float *q = p.floats(kScratchQ, nt * std::size_t(c.nHeads) * std::size_t(c.headDimK));
+    be.matmul(m_wq, x, q, n);
+    if (m_bq)
+        be.addRow(q, m_bq, n, c.nHeads * c.headDimK);
+    if (m_qNorm)
+        be.rmsNorm(q, m_qNorm, q, n * c.nHeads, c.headDimK, c.normEps);
+    if (rope.nDims > 0)
+        be.rope(q, n, c.nHeads, c.headDimK, 0, p.positions, rope);
+
+    float *att = p.floats(kScratchAttn, nt * std::size_t(c.nHeads) * std::size_t(c.headDimV));
+    if (p.latent) {
+        NW_ASSERT(supportsLatent() && p.latentAttention);
+        const std::vector<float> &kBias = p.latent->kBias[std::size_t(layer)];
+        const std::vector<float> &vBias = p.latent->vBias[std::size_t(layer)];
+        LatentAttentionArgs la;
+        la.x = x;
+        la.q = q;
+        la.out = att;
+        la.nTokens = n;
+        la.nHeads = c.nHeads;
+        la.positions = p.hostPositions.data();
+        la.scale = c.scale;
+        la.window = c.window;
+        la.sinks = m_sinks;
+        la.kLatentBias = kBias.empty() ? nullptr : kBias.data();
+        la.vLatentBias = vBias.empty() ? nullptr : vBias.data();
+        p.latentAttention->run(be, p.latent->factors, std::size_t(layer), rope, p.cache, la);
+    } else {
+        float *k = p.floats(kScratchK, nt * std::size_t(c.nKvHeads) * std::size_t(c.headDimK));
+        float *v = p.floats(kScratchV, nt * std::size_t(c.nKvHeads) * std::size_t(c.headDimV));
+        be.matmul(m_wk, x, k, n);
+        be.matmul(m_wv, x, v, n);
+        if (m_bk)
+            be.addRow(k, m_bk, n, c.nKvHeads * c.headDimK);
+        if (m_bv)
+            be.addRow(v, m_bv, n, c.nKvHeads * c.headDimV);
+        if (m_kNorm)
+            be.rmsNorm(k, m_kNorm, k, n * c.nKvHeads, c.headDimK, c.normEps);
+        if (p.calibration)
+            p.calibration->add(std::size_t(layer), k, v, n); // keys before RoPE
+        if (rope.nDims > 0)
+            be.rope(k, n, c.nKvHeads, c.headDimK, 0, p.positions, rope);
+        const KvLayerView view = p.cache.layerView(layer);
+        be.storeKv(view, k, v, n, p.positions);
+        AttentionArgs args;
+        args.kv = view;
+        args.q = q;
+        args.out = att;
+        args.nTokens = n;
+        args.nHeads = c.nHeads;
+        args.queryPositions = p.positions;
+        args.scale = c.scale;
+        args.window = c.window;
+        args.sinks = m_sinks;
+        be.attention(args);
+    }
+    be.matmul(m_wo, att, out, n);
+    if (m_bo)
+        be.addRow(out, m_bo, n, p.nEmbd);
+}
+
+} // namespace nw

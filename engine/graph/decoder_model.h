@@ -1,0 +1,64 @@
+// The frame every decoder-only transformer shares: token embedding (optionally scaled), a stack
+// of layers each architecture writes from the blocks of engine/graph/, the final norm and the
+// output projection (tied to the embedding when the file has no output.weight); the forward
+// call's bookkeeping (checks, cache growth, ids and positions in backend memory); and latent:R
+// for architectures whose attention blocks allow it.
+#pragma once
+
+#include "engine/graph/attention.h"
+#include "engine/graph/forward_pass.h"
+#include "engine/latent_kv.h"
+#include "engine/model.h"
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+namespace nw {
+
+class DecoderModel : public Model {
+public:
+    void forward(std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions, KvCache &cache,
+                 LogitsFor which, std::vector<float> &logits) final;
+    void calibrateLatent(std::span<const std::int32_t> tokens) override;
+
+protected:
+    // Loads token_embd, output_norm and output (+ output.bias when present).
+    DecoderModel(std::shared_ptr<const GgufFile> file, HParams hp, std::shared_ptr<Backend> backend);
+
+    // One layer, blocks in the architecture's order, reading and writing pass.x (the residual
+    // stream) and using pass.h / pass.y as the blocks' input and output rows.
+    virtual void runLayer(ForwardPass &pass, std::int64_t layer) = 0;
+    // The layer's attention block when it is the standard one (latent:R factorises its K and V
+    // projections); null for architectures without latent:R.
+    virtual const AttentionBlock *standardAttention(std::int64_t layer) const;
+
+    // Multiplies the embedding rows by `scale` (Gemma: sqrt(nEmbd)).
+    void setEmbeddingScale(float scale) { m_embeddingScale = scale; }
+    // The layers' matrices, with the embedding and output ones, to the backend (Model::prepareWeights).
+    void prepareLayerWeights(std::vector<WeightMatrix> layerMatrices, std::uint64_t ownedBytes = 0);
+
+    void prepareKvMode(const KvModeSpec &spec) const override;
+
+private:
+    const LatentKv &latentFor(std::int64_t rank) const;
+    LatentKeyGeometry latentGeometry() const;
+
+    WeightMatrix m_tokenEmbd;            // [nVocab, nEmbd]
+    float m_embeddingScale = 1.f;
+    const float *m_outputNorm = nullptr; // [nEmbd]
+    WeightMatrix m_output;               // [nVocab, nEmbd]
+    const float *m_outputBias = nullptr; // [nVocab] or null
+    // Scratch reused across calls (one forward at a time per model), in the backend's memory.
+    BackendArray<float> m_x{*m_backend}, m_h{*m_backend}, m_y{*m_backend}, m_logits{*m_backend};
+    BackendArray<std::int32_t> m_ids{*m_backend}, m_positions{*m_backend};
+    ScratchBuffers m_scratch;
+    // latent:R
+    LatentAttention m_latentAttention;
+    mutable std::mutex m_latentMutex;
+    mutable std::map<std::int64_t, std::unique_ptr<LatentKv>> m_latent; // by rank
+    std::unique_ptr<LatentCalibration> m_calibration; // the factors' weighting, when calibrated
+    LatentCalibration *m_calibrating = nullptr;       // set while calibrateLatent runs
+};
+
+} // namespace nw

@@ -1,0 +1,77 @@
+// The MoE block on the Backend (llama.cpp's build_moe_ffn with SiLU experts).
+#include "engine/graph/moe_ffn.h"
+
+#include "common/assert.h"
+#include "engine/gguf_file.h"
+#include "engine/graph/weight_loader.h"
+
+namespace nw {
+
+MoeFfn MoeFfn::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, const MoeConfig &config,
+                    std::shared_ptr<MoeScratch> scratch)
+{
+    NW_ASSERT(scratch);
+    MoeFfn m;
+    m.m_scratch = std::move(scratch);
+    m.m_routing = config.routing;
+    const std::int64_t nx = config.routing.nExperts, f = config.nFfExpert;
+    auto name = [layer](const char *what, const char *suffix = "weight") {
+        return WeightLoader::layerName(layer, what, suffix);
+    };
+    m.m_router = w.matrix(name("ffn_gate_inp"), nEmbd, nx);
+    m.m_routerBias = w.findVector(name("ffn_gate_inp", "bias"), nx);
+    m.m_routing.selectionBias = w.findVector(name("exp_probs_b", "bias"), nx);
+    m.m_experts.nExperts = int(nx);
+    m.m_experts.gate = w.experts(name("ffn_gate_exps"), nEmbd, f, nx, m.m_experts.gateExpertStride);
+    m.m_experts.up = w.experts(name("ffn_up_exps"), nEmbd, f, nx, m.m_experts.upExpertStride);
+    m.m_experts.down = w.experts(name("ffn_down_exps"), f, nEmbd, nx, m.m_experts.downExpertStride);
+    // Expert biases {rows, nExperts} (gpt-oss): one row of biases per expert.
+    auto bias = [&](const char *what, std::int64_t rows) -> const float * {
+        const TensorView *t = w.find(name(what, "bias"), {rows, nx}, {TensorType::F32});
+        return t ? reinterpret_cast<const float *>(t->data) : nullptr;
+    };
+    m.m_experts.gateBias = bias("ffn_gate_exps", f);
+    m.m_experts.upBias = bias("ffn_up_exps", f);
+    m.m_experts.downBias = bias("ffn_down_exps", nEmbd);
+    m.m_experts.oaiAlpha = config.oaiAlpha;
+    m.m_experts.oaiLimit = config.oaiLimit;
+    if (config.nFfShared > 0)
+        m.m_shared = GatedFfn::load(w, layer, nEmbd, config.nFfShared, GateActivation::Silu, "_shexp");
+    return m;
+}
+
+void MoeFfn::collectMatrices(std::vector<WeightMatrix> &all) const
+{
+    all.push_back(m_router);
+    for (int x = 0; x < m_experts.nExperts; ++x)
+        all.insert(all.end(), {m_experts.gateOf(x), m_experts.upOf(x), m_experts.downOf(x)});
+    if (m_shared)
+        m_shared->collectMatrices(all);
+}
+
+void MoeFfn::forward(ForwardPass &p, const float *x, float *out) const
+{
+    Backend &be = p.backend;
+    const int n = p.nTokens, nUsed = m_routing.nUsed;
+    if (m_shared)
+        m_shared->forward(p, x, out); // always on, weight 1
+    else
+        be.zero(out, std::size_t(n) * std::size_t(p.nEmbd));
+    float *logits = p.floats(kScratchRouter, std::size_t(n) * std::size_t(m_routing.nExperts));
+    be.matmul(m_router, x, logits, n);
+    if (m_routerBias)
+        be.addRow(logits, m_routerBias, n, m_routing.nExperts);
+    const std::size_t chosen = std::size_t(n) * std::size_t(nUsed);
+    std::int32_t *ids = p.ints(kScratchExpertIds, chosen);
+    float *weights = p.floats(kScratchExpertWeights, chosen);
+    be.moeRoute(m_routing, logits, n, ids, weights);
+    // The host groups tokens by expert (a few ids per token cross, not activations).
+    MoeScratch &s = *m_scratch;
+    s.ids.resize(chosen);
+    s.weights.resize(chosen);
+    be.download(s.ids.data(), ids, chosen * sizeof(std::int32_t));
+    be.download(s.weights.data(), weights, chosen * sizeof(float));
+    s.runner.run(be, m_experts, x, n, s.ids.data(), s.weights.data(), nUsed, out);
+}
+
+} // namespace nw

@@ -1,0 +1,57 @@
+// The mixture-of-experts FFN block: the router (ffn_gate_inp) scores the experts, the backend's
+// moeRoute chooses them (softmax top-k with optional renormalisation: DeepSeek-V2, Qwen3-MoE;
+// sigmoid with selection bias and group-limited choice: DeepSeek-V3), the chosen experts' gated
+// FFNs run through the backend with their weights read in place from the mapping, and shared
+// experts, when the file has them, add their output with weight 1.
+#pragma once
+
+#include "engine/graph/ffn.h"
+#include "engine/moe.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace nw {
+
+class WeightLoader;
+
+struct MoeConfig {
+    MoeRouting routing;          // selectionBias is loaded from exp_probs_b.bias when present
+    std::int64_t nFfExpert = 0;  // rows of each expert's gate / up
+    std::int64_t nFfShared = 0;  // shared experts' width (ffn_*_shexp); 0: none
+    // gpt-oss's clamped SwiGLU in the experts (limit 0: plain SwiGLU).
+    float oaiAlpha = 0.f;
+    float oaiLimit = 0.f;
+};
+
+// What every layer's MoE block reuses from one forward to the next (one block runs at a time):
+// the router's choice on the host and the expert runner's buffers.
+struct MoeScratch {
+    std::vector<std::int32_t> ids;
+    std::vector<float> weights;
+    ExpertRunner runner;
+};
+
+class MoeFfn {
+public:
+    // `scratch` is shared by every layer's block.
+    static MoeFfn load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, const MoeConfig &config,
+                       std::shared_ptr<MoeScratch> scratch);
+
+    // out = shared(x) + Σ_k weight_k · expert_k(x); x, out: [nTokens, nEmbd].
+    void forward(ForwardPass &pass, const float *x, float *out) const;
+
+    void collectMatrices(std::vector<WeightMatrix> &all) const;
+
+private:
+    MoeRouting m_routing;
+    WeightMatrix m_router; // [nExperts, nEmbd]
+    const float *m_routerBias = nullptr; // [nExperts] (gpt-oss), or null
+    ExpertWeights m_experts;
+    std::optional<GatedFfn> m_shared;
+    std::shared_ptr<MoeScratch> m_scratch;
+};
+
+} // namespace nw

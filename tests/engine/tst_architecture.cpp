@@ -1,0 +1,158 @@
+// The architecture registry and loadModel's checks: unknown architectures are refused in one
+// line that lists the supported ones, a file holding tensors the graph does not use (a
+// block_count lower than its layers, a stray tensor) is refused as llama.cpp refuses it, graphs
+// without device kernels stay off --device cuda, and each architecture offers its KV modes.
+#include "common/error.h"
+#include "engine/architecture.h"
+#include "engine/gguf_file.h"
+#include "engine/hparams.h"
+#include "engine/model.h"
+#include "kernels/device_info.h"
+#include "tests/engine/reference/tiny_llama.h"
+#include "tests/support/test_data.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+using namespace nw;
+
+namespace {
+
+std::string loadError(const std::vector<std::byte> &bytes)
+{
+    try {
+        auto file = GgufFile::fromMemory(bytes, "t.gguf");
+        loadModel(std::shared_ptr<const GgufFile>(std::move(file)), {.threads = 1});
+    } catch (const Error &e) {
+        return e.what();
+    }
+    return {};
+}
+
+test::TinyLlamaSpec threeLayers()
+{
+    test::TinyLlamaSpec spec;
+    spec.nLayers = 3;
+    return spec;
+}
+
+} // namespace
+
+TEST_CASE("the registry lists llama first and finds every architecture by its GGUF name")
+{
+    CHECK(architectureList().starts_with("llama, deepseek2"));
+    for (const char *name : {"llama", "deepseek2", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma3", "gpt-oss"}) {
+        CAPTURE(name);
+        const Architecture *a = findArchitecture(name);
+        REQUIRE(a != nullptr);
+        CHECK(a->name == name);
+        CHECK(bool(a->readHParams));
+        CHECK(bool(a->makeModel));
+        CHECK_FALSE(a->kvModes.empty());
+    }
+    CHECK(findArchitecture("mamba") == nullptr);
+}
+
+TEST_CASE("an unknown architecture is refused in one line naming it and the supported ones")
+{
+    GgufWriter w = test::tinyLlamaWriter({});
+    w.setString("general.architecture", "mamba");
+    const std::string message = loadError(w.toBytes());
+    CHECK(message.find("'mamba'") != std::string::npos);
+    CHECK(message.find(architectureList()) != std::string::npos);
+    CHECK(message.find('\n') == std::string::npos);
+}
+
+TEST_CASE("a file with tensors the graph does not use is refused: wrong number of tensors")
+{
+    CHECK(loadError(test::makeTinyLlama(threeLayers())).empty()); // as written, it loads
+
+    // block_count 2 over a file that holds three layers (llama.cpp: done_getting_tensors).
+    GgufWriter fewer = test::tinyLlamaWriter(threeLayers());
+    fewer.setUInt32("llama.block_count", 2);
+    std::string message = loadError(fewer.toBytes());
+    CHECK(message.find("wrong number of tensors") != std::string::npos);
+    CHECK(message.find("blk.2.") != std::string::npos);
+    // The counts: 3 global tensors + 9 per layer in the file, 3 + 2 × 9 used.
+    CHECK(message.find("expected 30, got 21") != std::string::npos);
+
+    // A stray tensor.
+    GgufWriter stray = test::tinyLlamaWriter({});
+    const std::vector<float> data(8, 1.f);
+    stray.addTensor("blk.0.mystery.weight", {8}, data.data(), TensorType::F32);
+    message = loadError(stray.toBytes());
+    CHECK(message.find("wrong number of tensors") != std::string::npos);
+    CHECK(message.find("blk.0.mystery.weight") != std::string::npos);
+}
+
+TEST_CASE("architectures without device kernels are refused on --device cuda, and run on auto")
+{
+    const auto path = test::sourceDir() / "tests/data/models/qwen3-q8_0.gguf";
+    std::shared_ptr<const GgufFile> file = GgufFile::open(path);
+    CHECK_FALSE(requireArchitecture("test", "qwen3").runsOnDevice);
+    CHECK(loadModel(file, {.threads = 1, .device = DeviceChoice::Auto})->backend().memoryKind() == BackendMemory::Host);
+    try {
+        loadModel(file, {.threads = 1, .device = DeviceChoice::Cuda});
+        FAIL("expected nw::Error");
+    } catch (const Error &e) {
+        const std::string message = e.what();
+        CHECK(message.find("qwen3") != std::string::npos);
+        CHECK(e.remedy() == Remedy::CpuDevice); // the CLI adds "use --device cpu"
+        CHECK(message.find('\n') == std::string::npos);
+    }
+}
+
+TEST_CASE("each architecture's KV modes: latent:R only where the keys are linear in the input")
+{
+    for (const auto &[name, latent] : std::vector<std::pair<std::string, bool>>{
+             {"qwen2", true}, {"qwen3", false}, {"qwen3moe", false}, {"phi3", true}, {"gemma3", false},
+             {"gpt-oss", true}}) {
+        CAPTURE(name);
+        std::shared_ptr<const GgufFile> file =
+            GgufFile::open(test::sourceDir() / ("tests/data/models/" + name + "-q8_0.gguf"));
+        auto model = loadModel(file, {.threads = 1});
+        CHECK(model->kvModes().front() == KvMode::Full);
+        CHECK(model->makeKvCache(KvModeSpec::parse("full+q8"), 64)->layout().bytesPerTokenLayer() == 2 * 2 * 34);
+        CHECK(model->makeKvCache(KvModeSpec::parse("full+q4"), 64)->layout().bytesPerTokenLayer() == 2 * 2 * 18);
+        CHECK_THROWS_AS(model->makeKvCache(KvModeSpec::parse("mla"), 64), Error);
+        if (latent)
+            CHECK(model->makeKvCache(KvModeSpec::parse("latent:32"), 64)->layout().bytesPerTokenLayer() == 2 * 32 * 2);
+        else
+            CHECK_THROWS_WITH_AS(model->makeKvCache(KvModeSpec::parse("latent:32"), 64), doctest::Contains("latent"),
+                                 Error);
+    }
+}
+
+TEST_CASE("latent:R at full rank reproduces full attention: qwen2's K/V biases enter through the factors, "
+          "phi3's partial NeoX rotary and LongRoPE tables rotate the latents, gpt-oss's sinks and windows apply")
+{
+    for (const char *name : {"qwen2-f32", "phi3-f32", "gpt-oss-f32"}) {
+        CAPTURE(name);
+        std::shared_ptr<const GgufFile> file =
+            GgufFile::open(test::sourceDir() / "tests/data/models" / (std::string(name) + ".gguf"));
+        auto model = loadModel(file, {.threads = 2});
+        std::vector<std::int32_t> tokens(60), positions(60); // past gpt-oss's 16-token window
+        for (std::size_t i = 0; i < tokens.size(); ++i) {
+            tokens[i] = std::int32_t((i * 97 + 11) % 512);
+            positions[i] = std::int32_t(i);
+        }
+        std::vector<float> full, latent;
+        for (const char *mode : {"full", "latent:64"}) { // 64 = 2 KV heads × 32: the whole K/V width
+            KvModeSpec spec = KvModeSpec::parse(mode);
+            spec.rowType = TensorType::F32;
+            auto cache = model->makeKvCache(spec, 512); // above phi3's original context: long factors
+            model->forward(tokens, positions, *cache, LogitsFor::All, std::string(mode) == "full" ? full : latent);
+        }
+        REQUIRE(full.size() == latent.size());
+        double worst = 0, largest = 0;
+        for (std::size_t i = 0; i < full.size(); ++i) {
+            worst = std::max(worst, double(std::fabs(full[i] - latent[i])));
+            largest = std::max(largest, double(std::fabs(full[i])));
+        }
+        CHECK(worst <= 1e-4 * largest);
+    }
+}

@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""Random-weight GGUF models, one per architecture, for the fidelity tests against llama.cpp.
+
+Each model is small (3 layers, width 128, 4 query heads sharing 2 KV heads of 32 dims, a
+512-token vocabulary) but has everything its family's graph does: Qwen2's QKV biases, Qwen3's
+per-head Q/K norms, Qwen3-MoE's 8 experts choosing 2, Phi-3's fused QKV and gate/up tensors,
+partial rotary and LongRoPE factor tables, Gemma 3's pre/post norms, GeGLU and interleaved
+sliding-window layers with their own RoPE base, gpt-oss's sinks, biases, YaRN and clamped-SwiGLU
+experts. The tokenizer is the 512-token SentencePiece vocabulary
+of llama2.c's stories260K (its tokenizer.ggml.* keys are copied), so llama.cpp and the engine
+tokenize the prompts the same way whatever the architecture. Weights come from a fixed seed; each
+model is written in F32 and with its matrices in Q8_0 (norms, biases, factor tables and MoE routers
+stay F32, as llama-quantize leaves them).
+
+    PYTHONPATH=/work/peer/llama.cpp/gguf-py python3 tools/make_test_models.py \\
+        --vocab-from ../shared/conformance/models/stories260K.gguf --out tests/data/models
+
+The reference numbers (tests/data/models/*.json) come from llama.cpp on these files:
+tools/llamacpp_reference.cpp says how.
+"""
+
+import argparse
+import math
+import pathlib
+
+import numpy as np
+import gguf
+
+N_EMBD = 128
+N_HEAD = 4
+N_HEAD_KV = 2
+HEAD_DIM = 32
+N_FF = 192
+N_LAYER = 3
+N_CTX_TRAIN = 256
+RMS_EPS = 1e-6
+ROPE_BASE = 10000.0
+
+
+class Model:
+    """Tensors of one model in GGUF order (shape[0] is the row length), and its metadata."""
+
+    def __init__(self, arch: str, seed: int):
+        self.arch = arch
+        self.rng = np.random.default_rng(seed)
+        self.tensors: list[tuple[str, np.ndarray, bool]] = []  # (name, data [rows, cols], is a matrix)
+        self.keys: list[tuple[str, object]] = []
+
+    def matrix(self, name: str, cols: int, rows: int, gain: float = 1.0, quantize: bool = True) -> None:
+        # std gain / sqrt(fan-in): activations keep their scale through the layers.
+        data = self.rng.normal(0.0, gain / math.sqrt(cols), size=(rows, cols)).astype(np.float32)
+        self.tensors.append((name, data, quantize))
+
+    def experts(self, name: str, cols: int, rows: int, n: int, gain: float = 1.0) -> None:
+        data = self.rng.normal(0.0, gain / math.sqrt(cols), size=(n, rows, cols)).astype(np.float32)
+        self.tensors.append((name, data, True))
+
+    def vector(self, name: str, n: int, mean: float = 0.0, std: float = 0.1) -> None:
+        self.tensors.append((name, (mean + self.rng.normal(0.0, std, size=n)).astype(np.float32), False))
+
+    def key(self, suffix: str, value: object) -> None:
+        self.keys.append((f"{self.arch}.{suffix}", value))
+
+
+def common(m: Model, tied: bool) -> None:
+    m.key("context_length", N_CTX_TRAIN)
+    m.key("embedding_length", N_EMBD)
+    m.key("feed_forward_length", N_FF)
+    m.key("block_count", N_LAYER)
+    m.key("attention.head_count", N_HEAD)
+    m.key("attention.head_count_kv", N_HEAD_KV)
+    m.key("attention.layer_norm_rms_epsilon", RMS_EPS)
+    m.key("rope.freq_base", ROPE_BASE)
+    m.matrix("token_embd.weight", N_EMBD, 512, gain=math.sqrt(N_EMBD))  # rows of unit scale
+    m.vector("output_norm.weight", N_EMBD, mean=1.0)
+    if not tied:
+        m.matrix("output.weight", N_EMBD, 512, gain=4.0)  # logits spread out: few near-ties
+
+
+def attention(m: Model, il: int, fused: bool = False, biases: bool = False, qk_norm: bool = False) -> None:
+    q, kv = N_HEAD * HEAD_DIM, N_HEAD_KV * HEAD_DIM
+    m.vector(f"blk.{il}.attn_norm.weight", N_EMBD, mean=1.0)
+    if fused:
+        m.matrix(f"blk.{il}.attn_qkv.weight", N_EMBD, q + 2 * kv, gain=2.0)
+    else:
+        m.matrix(f"blk.{il}.attn_q.weight", N_EMBD, q, gain=2.0)
+        m.matrix(f"blk.{il}.attn_k.weight", N_EMBD, kv, gain=2.0)
+        m.matrix(f"blk.{il}.attn_v.weight", N_EMBD, kv)
+    if biases:
+        m.vector(f"blk.{il}.attn_q.bias", q, std=0.5)
+        m.vector(f"blk.{il}.attn_k.bias", kv, std=0.5)
+        m.vector(f"blk.{il}.attn_v.bias", kv, std=0.5)
+    if qk_norm:
+        m.vector(f"blk.{il}.attn_q_norm.weight", HEAD_DIM, mean=1.0, std=0.2)
+        m.vector(f"blk.{il}.attn_k_norm.weight", HEAD_DIM, mean=1.0, std=0.2)
+    m.matrix(f"blk.{il}.attn_output.weight", q, N_EMBD)
+    m.vector(f"blk.{il}.ffn_norm.weight", N_EMBD, mean=1.0)
+
+
+def dense_ffn(m: Model, il: int, fused: bool = False) -> None:
+    if fused:
+        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, 2 * N_FF)  # gate rows first, then up
+    else:
+        m.matrix(f"blk.{il}.ffn_gate.weight", N_EMBD, N_FF)
+        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, N_FF)
+    m.matrix(f"blk.{il}.ffn_down.weight", N_FF, N_EMBD)
+
+
+def qwen2() -> Model:
+    m = Model("qwen2", 2)
+    common(m, tied=False)
+    for il in range(N_LAYER):
+        attention(m, il, biases=True)
+        dense_ffn(m, il)
+    return m
+
+
+def qwen3() -> Model:
+    m = Model("qwen3", 3)
+    m.key("attention.key_length", HEAD_DIM)
+    m.key("attention.value_length", HEAD_DIM)
+    common(m, tied=False)
+    for il in range(N_LAYER):
+        attention(m, il, qk_norm=True)
+        dense_ffn(m, il)
+    return m
+
+
+def qwen3moe() -> Model:
+    n_expert, n_used, n_ff_exp = 8, 2, 32
+    m = Model("qwen3moe", 4)
+    m.key("attention.key_length", HEAD_DIM)
+    m.key("attention.value_length", HEAD_DIM)
+    m.key("expert_count", n_expert)
+    m.key("expert_used_count", n_used)
+    m.key("expert_feed_forward_length", n_ff_exp)
+    common(m, tied=False)
+    for il in range(N_LAYER):
+        attention(m, il, qk_norm=True)
+        m.matrix(f"blk.{il}.ffn_gate_inp.weight", N_EMBD, n_expert, gain=8.0, quantize=False)  # F32, as llama-quantize leaves routers
+        m.experts(f"blk.{il}.ffn_gate_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_up_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_down_exps.weight", n_ff_exp, N_EMBD, n_expert)
+    return m
+
+
+def phi3() -> Model:
+    # Phi-3.5-style LongRoPE: partial rotary (16 of 32 dims), original context 256 of 1024 (llama.cpp
+    # rounds a context up to a multiple of 256, so 256 is the smallest that keeps the short factors),
+    # the attention factor as the converter computes it (conversion/phi.py, 'longrope').
+    n_rot, orig_ctx, n_ctx_train = 16, 256, 1024
+    m = Model("phi3", 5)
+    m.key("rope.dimension_count", n_rot)
+    m.key("rope.scaling.original_context_length", orig_ctx)
+    scale = n_ctx_train / orig_ctx
+    m.key("rope.scaling.attn_factor", math.sqrt(1 + math.log(scale) / math.log(orig_ctx)))
+    m.key("attention.sliding_window", 2047)  # as Phi-3-mini files say; llama.cpp ignores it
+    common(m, tied=False)
+    m.keys = [(k, n_ctx_train if k.endswith(".context_length") else v) for k, v in m.keys]
+    m.tensors.append(("rope_factors_long.weight",
+                      (1.0 + m.rng.uniform(0.0, 8.0, size=n_rot // 2)).astype(np.float32), False))
+    m.tensors.append(("rope_factors_short.weight",
+                      (1.0 + m.rng.uniform(0.0, 0.5, size=n_rot // 2)).astype(np.float32), False))
+    for il in range(N_LAYER):
+        attention(m, il, fused=True)
+        dense_ffn(m, il, fused=True)
+    return m
+
+
+def gemma3() -> Model:
+    # Gemma-3-style interleave scaled down: a window of 16 tokens on two of every three layers,
+    # global layers on RoPE base 1e6 with linear scaling 8 (as Gemma 3 4B+), window layers on
+    # base 10000 unscaled; norm weights near 1 (the converter stores Gemma's 1 + w).
+    m = Model("gemma3", 6)
+    m.key("attention.key_length", HEAD_DIM)
+    m.key("attention.value_length", HEAD_DIM)
+    m.key("attention.sliding_window", 16)
+    m.key("attention.sliding_window_pattern", 3)
+    common(m, tied=False)
+    m.keys = [(k, 1000000.0 if k.endswith("rope.freq_base") else v) for k, v in m.keys]
+    m.key("rope.scaling.type", "linear")
+    m.key("rope.scaling.factor", 8.0)
+    for il in range(N_LAYER):
+        attention(m, il, qk_norm=True)
+        m.vector(f"blk.{il}.post_attention_norm.weight", N_EMBD, mean=1.0)
+        dense_ffn(m, il)
+        m.vector(f"blk.{il}.post_ffw_norm.weight", N_EMBD, mean=1.0)
+    return m
+
+
+def gpt_oss() -> Model:
+    # gpt-oss scaled down: biases on QKV and output, attention sinks, a 16-token window on the
+    # even layers, YaRN (factor 4 over an original context of 64), 8 experts choosing 2 with a
+    # router bias, expert biases and the clamped SwiGLU.
+    n_expert, n_used, n_ff_exp = 8, 2, 32
+    m = Model("gpt-oss", 7)
+    m.key("attention.key_length", HEAD_DIM)
+    m.key("attention.value_length", HEAD_DIM)
+    m.key("attention.sliding_window", 16)
+    m.key("expert_count", n_expert)
+    m.key("expert_used_count", n_used)
+    m.key("expert_feed_forward_length", n_ff_exp)
+    m.key("rope.scaling.type", "yarn")
+    m.key("rope.scaling.factor", 4.0)
+    m.key("rope.scaling.original_context_length", 64)
+    common(m, tied=False)
+    for il in range(N_LAYER):
+        attention(m, il, biases=True)
+        # attention() named the FFN's pre-norm ffn_norm; gpt-oss calls it post_attention_norm
+        name, data, is_matrix = m.tensors.pop()
+        m.tensors.append((f"blk.{il}.post_attention_norm.weight", data, is_matrix))
+        m.vector(f"blk.{il}.attn_output.bias", N_EMBD, std=0.1)
+        m.vector(f"blk.{il}.attn_sinks.weight", N_HEAD, std=1.0)
+        m.matrix(f"blk.{il}.ffn_gate_inp.weight", N_EMBD, n_expert, gain=8.0, quantize=False)
+        m.vector(f"blk.{il}.ffn_gate_inp.bias", n_expert, std=0.5)
+        m.experts(f"blk.{il}.ffn_gate_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_up_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_down_exps.weight", n_ff_exp, N_EMBD, n_expert)
+        for what, rows in (("gate", n_ff_exp), ("up", n_ff_exp), ("down", N_EMBD)):
+            bias = m.rng.normal(0.0, 0.3, size=(n_expert, rows)).astype(np.float32)
+            m.tensors.append((f"blk.{il}.ffn_{what}_exps.bias", bias, False))
+    return m
+
+
+def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGMLQuantizationType) -> None:
+    w = gguf.GGUFWriter(str(path), m.arch)
+    # general.name must not say "phi3": llama.cpp then sets attributes on Phi-3 vocabulary tokens
+    # (llama-vocab.cpp) that the stories260K vocabulary does not have.
+    w.add_name("random-weight test model")
+    for field in vocab.fields.values():
+        if not field.name.startswith("tokenizer.ggml."):
+            continue
+        kind = field.types[0]
+        if kind == gguf.GGUFValueType.ARRAY:
+            sub = field.types[-1]
+            if sub == gguf.GGUFValueType.STRING:
+                values = [bytes(field.parts[i]).decode("utf-8") for i in field.data]
+            else:
+                values = [field.parts[i][0].item() for i in field.data]
+            w.add_key_value(field.name, values, kind, sub)
+        elif kind == gguf.GGUFValueType.STRING:
+            w.add_key_value(field.name, bytes(field.parts[field.data[0]]).decode("utf-8"), kind)
+        else:
+            w.add_key_value(field.name, field.parts[field.data[0]][0].item(), kind)
+    for key, value in m.keys:
+        if isinstance(value, str):
+            w.add_string(key, value)
+        elif isinstance(value, float):
+            w.add_float32(key, value)
+        else:
+            w.add_uint32(key, value)
+    for name, data, is_matrix in m.tensors:
+        if is_matrix and qtype != gguf.GGMLQuantizationType.F32:
+            q = gguf.quants.quantize(data, qtype)
+            w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qtype)
+        else:
+            w.add_tensor(name, data)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--vocab-from", required=True, help="a GGUF whose tokenizer.ggml.* keys to copy")
+    parser.add_argument("--out", required=True, help="output directory")
+    args = parser.parse_args()
+    vocab = gguf.GGUFReader(args.vocab_from)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss):
+        m = make()
+        for qtype, tag in ((gguf.GGMLQuantizationType.F32, "f32"), (gguf.GGMLQuantizationType.Q8_0, "q8_0")):
+            path = out / f"{m.arch}-{tag}.gguf"
+            write(m, vocab, path, qtype)
+            print(f"{path}: {path.stat().st_size} bytes")
+
+
+if __name__ == "__main__":
+    main()
