@@ -11,8 +11,10 @@ namespace {
 QString kindWords(NumberKind kind, bool list)
 {
     switch (kind) {
-    case NumberKind::Integer: return list ? QStringLiteral("comma-separated whole numbers") : QStringLiteral("a whole number");
-    case NumberKind::Real: return list ? QStringLiteral("comma-separated numbers") : QStringLiteral("a number");
+    case NumberKind::Integer:
+        return list ? QStringLiteral("comma-separated whole numbers") : QStringLiteral("a whole number");
+    case NumberKind::Real:
+        return list ? QStringLiteral("comma-separated numbers") : QStringLiteral("a number");
     case NumberKind::Tokens:
         return list ? QStringLiteral("comma-separated token counts (512, 32k, 1M)")
                     : QStringLiteral("a token count (512, 32k, 1M)");
@@ -47,10 +49,7 @@ QStringList valuesOf(const QCommandLineParser &parser, const NumericOption &rule
             values.push_back(value);
             continue;
         }
-        const QStringList items = value.split(QLatin1Char(','), Qt::SkipEmptyParts);
-        if (items.isEmpty()) // "" or ",": a list without one number is refused as the value it is
-            values.push_back(value);
-        for (const QString &item : items)
+        for (const QString &item : value.split(QLatin1Char(','), Qt::SkipEmptyParts))
             values.push_back(item.trimmed());
     }
     return values;
@@ -114,13 +113,17 @@ QString checkNumericOptions(const QCommandLineParser &parser, std::span<const Nu
     for (const NumericOption &rule : rules) {
         if (!parser.isSet(rule.name))
             continue;
-        for (const QString &value : valuesOf(parser, rule)) {
+        const QStringList values = valuesOf(parser, rule);
+        if (rule.list && values.isEmpty())
+            return QStringLiteral("--%1 needs %2 from %3 to %4, not an empty list")
+                .arg(rule.name, kindWords(rule.kind, rule.list), boundText(rule.min), boundText(rule.max));
+        for (const QString &value : values) {
             const std::optional<double> v = parseNumber(value, rule.kind);
             if (v && *v >= rule.min && *v <= rule.max)
                 continue;
             return QStringLiteral("--%1 needs %2 from %3 to %4, not '%5'")
                 .arg(rule.name, kindWords(rule.kind, rule.list), boundText(rule.min), boundText(rule.max),
-                     quoted(value));
+                    quoted(value));
         }
     }
     return {};

@@ -85,6 +85,44 @@ HParams withExperts(HParams hp, std::int64_t experts, std::int64_t used, std::in
     return hp;
 }
 
+// DeepSeek V3.2: V3 with the lightning indexer (DeepSeek-V3.2-Exp config.json: index_n_heads 64,
+// index_head_dim 128, index_topk 2048).
+HParams deepseek32()
+{
+    HParams hp = deepseek(61, 7168, 18432, 128, 1536, 129280, 256, 8, 1, 3, 2048);
+    hp.arch = "deepseek32";
+    hp.indexerHeads = 64;
+    hp.indexerHeadDim = 128;
+    hp.indexerTopK = 2048;
+    return hp;
+}
+
+// DeepSeek V4 (config.json; layer schedule as the model cards describe it): one latent row of
+// 512 per token is K and V (64 dims rotated), a 128-token window in every layer, CSA (ratio 4,
+// with the indexer: 64 heads of 128 dims) and HCA (ratio 128) alternating from layer 2 on, CSA
+// on even layers; `first` is the ratio of layers 0 and 1. nFf is the expert width (every layer
+// is MoE).
+HParams deepseek4(std::int64_t layers, std::int64_t embd, std::int64_t heads, std::int64_t first,
+                  std::int64_t topK, std::int64_t experts, std::int64_t ffExpert)
+{
+    HParams hp = dense("deepseek4", layers, embd, ffExpert, heads, 1, 129280, 1048576, 10000.0, 1e-6);
+    hp.headDimK = 512;
+    hp.headDimV = 512;
+    hp.nRot = 64;
+    hp.slidingWindow = 128;
+    hp.compressRatios.assign(std::size_t(layers), first);
+    for (std::int64_t il = 2; il < layers; ++il)
+        hp.compressRatios[std::size_t(il)] = il % 2 == 0 ? 4 : 128;
+    hp.indexerHeads = 64;
+    hp.indexerHeadDim = 128;
+    hp.indexerTopK = topK;
+    hp.nExperts = experts;
+    hp.nExpertsUsed = 6;
+    hp.nSharedExperts = 1;
+    hp.nFfExpert = ffExpert;
+    return hp;
+}
+
 std::string lower(std::string_view s)
 {
     std::string out(s);
@@ -103,6 +141,11 @@ const std::vector<KnownArchitecture> &knownArchitectures()
          deepseek(27, 2048, 10944, 16, 0, 102400, 64, 6, 2, 1, 1408)},
         {"DeepSeek-V3", "deepseek-ai/DeepSeek-V3 config.json",
          deepseek(61, 7168, 18432, 128, 1536, 129280, 256, 8, 1, 3, 2048)},
+        {"DeepSeek-V3.2", "deepseek-ai/DeepSeek-V3.2-Exp config.json", deepseek32()},
+        {"DeepSeek-V4-Flash", "deepseek-ai/DeepSeek-V4-Flash config.json and model card (layers 0-1 window only)",
+         deepseek4(43, 4096, 64, 0, 512, 256, 2048)},
+        {"DeepSeek-V4-Pro", "deepseek-ai/DeepSeek-V4-Pro config.json and model card (layers 0-1 HCA)",
+         deepseek4(61, 7168, 128, 128, 1024, 384, 3072)},
         {"Llama-3.1-8B", "meta-llama/Llama-3.1-8B config.json",
          dense("llama", 32, 4096, 14336, 32, 8, 128256, 131072, 500000.0, 1e-5)},
         {"Llama-3.1-70B", "meta-llama/Llama-3.1-70B config.json",
@@ -156,7 +199,7 @@ KvModeFigures kvModeFiguresFor(const HParams &hp, const KvModeSpec &spec, std::i
     KvModeFigures f;
     f.spec = spec;
     for (const KvLayerPlan &layer : plan) {
-        const std::string kind(kvLayerKindName(layer.kind));
+        const std::string kind(layer.name()); // DeepSeek V3.2 / V4: "indexer", "csa", "hca", "state" apart
         auto it = std::find_if(f.kinds.begin(), f.kinds.end(), [&](const KindKvBytes &k) { return k.kind == kind; });
         if (it == f.kinds.end())
             it = f.kinds.insert(f.kinds.end(), KindKvBytes{kind});
@@ -174,6 +217,10 @@ KvModeFigures kvModeFiguresFor(const HParams &hp, const KvModeSpec &spec, std::i
 
 std::vector<KvModeFigures> kvModeFigures(const HParams &hp, std::int64_t ctx)
 {
+    // DeepSeek V3.2 and V4 keep only their latent stores (and the indexer's keys, the compressed
+    // entries): mla is their one mode.
+    if (hp.indexerHeadDim > 0 || !hp.compressRatios.empty())
+        return {kvModeFiguresFor(hp, KvModeSpec::parse("mla"), ctx)};
     std::vector<KvModeFigures> out = {kvModeFiguresFor(hp, KvModeSpec::parse("full"), ctx)};
     if (hp.hasMla())
         out.push_back(kvModeFiguresFor(hp, KvModeSpec::parse("mla"), ctx));

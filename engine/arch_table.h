@@ -31,14 +31,14 @@ struct KvModeFigures {
     std::uint64_t reservedBytes = 0;     // what a KvCache of ctx tokens allocates when full
     std::uint64_t mhaF16BytesPerToken = 0;
     double savingVsMha = 0.0;            // mhaF16 bytes for ctx tokens / usedBytes
-    std::vector<KindKvBytes> kinds;      // usedBytes and reservedBytes by layer kind (full, window)
+    std::vector<KindKvBytes> kinds;      // usedBytes and reservedBytes by store kind (KvLayerPlan::name)
 };
 
 // The figures of one mode for ctx tokens; throws nw::Error when the mode does not apply.
 KvModeFigures kvModeFiguresFor(const HParams &hp, const KvModeSpec &spec, std::int64_t ctx);
 
 // Figures of every mode the hyperparameters allow today: full (f16), and mla when the model
-// has multi-head latent attention.
+// has multi-head latent attention; DeepSeek V3.2 / V4 mla alone.
 std::vector<KvModeFigures> kvModeFigures(const HParams &hp, std::int64_t ctx);
 
 } // namespace nw

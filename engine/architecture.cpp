@@ -15,6 +15,7 @@ const std::vector<const Architecture *> &architectures()
         &kLlamaArchitecture, &kDeepseek2Architecture, &kQwen2Architecture,
         &kQwen3Architecture, &kQwen3MoeArchitecture,  &kPhi3Architecture,  &kGemma3Architecture,
         &kGptOssArchitecture,
+        &kDeepseek32Architecture,
     };
     return table;
 }

@@ -69,6 +69,13 @@ struct HParams {
     std::vector<bool> slidingLayers;    // [nLayers], or empty when no layer has a window
     double ropeFreqBaseSwa = 0.0;       // rope.freq_base_swa for window layers; 0: ropeFreqBase
     double finalLogitSoftcap = 0.0;     // final_logit_softcapping: logits = c · tanh(logits / c); 0: none
+    // DeepSeek V3.2 / V4: the lightning indexer (attention.indexer.*; 0 when the arch has none)
+    // and V4's per-layer KV compression (attention.compress_ratios: 0 window only, 4 CSA with
+    // the indexer, 128 HCA), which decide the cache's stores (engine/kv_deepseek.cpp).
+    std::int64_t indexerHeads = 0;      // attention.indexer.head_count
+    std::int64_t indexerHeadDim = 0;    // attention.indexer.key_length
+    std::int64_t indexerTopK = 0;       // attention.indexer.top_k
+    std::vector<std::int64_t> compressRatios; // [nLayers], or empty
 
     bool hasMla() const { return kvLoraRank > 0; }
     std::int64_t gqaGroup() const { return nHeads / nKvHeads; } // query heads per KV head

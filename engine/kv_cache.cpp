@@ -140,6 +140,8 @@ std::string_view kvLayerKindName(KvLayerKind kind)
     switch (kind) {
     case KvLayerKind::Full: return "full";
     case KvLayerKind::Window: return "window";
+    case KvLayerKind::Compressed: return "compressed";
+    case KvLayerKind::Ring: return "ring";
     }
     return "?";
 }
@@ -149,9 +151,20 @@ std::int64_t KvLayerPlan::heldTokens(std::int64_t tokens) const
     return kind == KvLayerKind::Window ? std::min(tokens, window) : tokens;
 }
 
+std::int64_t KvLayerPlan::rowsFor(std::int64_t tokens) const
+{
+    switch (kind) {
+    case KvLayerKind::Full: return tokens;
+    case KvLayerKind::Window: return std::min(tokens, window);
+    case KvLayerKind::Compressed: return tokens / ratio;
+    case KvLayerKind::Ring: return tokens > 0 ? ringRows : 0; // allocated whole with the first token
+    }
+    return 0;
+}
+
 std::uint64_t KvLayerPlan::bytesFor(std::int64_t tokens) const
 {
-    return static_cast<std::uint64_t>(heldTokens(tokens)) * layout.bytesPerTokenLayer();
+    return static_cast<std::uint64_t>(rowsFor(tokens)) * layout.bytesPerTokenLayer();
 }
 
 std::int64_t KvLayerPlan::firstVisible(std::int64_t position) const
@@ -159,13 +172,30 @@ std::int64_t KvLayerPlan::firstVisible(std::int64_t position) const
     return kind == KvLayerKind::Window ? std::max<std::int64_t>(0, position - window + 1) : 0;
 }
 
+std::int64_t KvLayerPlan::rowOf(std::int64_t position) const
+{
+    switch (kind) {
+    case KvLayerKind::Compressed: return position / ratio;
+    case KvLayerKind::Ring: return position % ringRows;
+    default: return position;
+    }
+}
+
+std::int64_t KvLayerPlan::firstPending(std::int64_t position) const
+{
+    return std::max<std::int64_t>(0, position - position % ratio - (ringRows - ratio));
+}
+
 std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec)
 {
+    if (hp.indexerHeadDim > 0 || !hp.compressRatios.empty())
+        return deepseekKvPlan(hp, spec);
     const KvLayout layout = KvLayout::forModel(hp, spec);
     std::vector<KvLayerPlan> plan(static_cast<std::size_t>(hp.nLayers));
     for (std::int64_t il = 0; il < hp.nLayers; ++il) {
         KvLayerPlan &p = plan[static_cast<std::size_t>(il)];
         p.layout = layout;
+        p.layer = il;
         if (hp.isSlidingLayer(il)) {
             p.kind = KvLayerKind::Window;
             p.window = hp.slidingWindow;
@@ -189,10 +219,25 @@ std::size_t strideFor(const KvLayout &layout)
     return (blockBytes + page - 1) / page * page;
 }
 
-// Logical blocks a layer keeps once `tokens` are committed: [first, end).
+std::int64_t blocksFor(std::int64_t rows)
+{
+    return (rows + KvCache::kBlockTokens - 1) / KvCache::kBlockTokens;
+}
+
+// Logical blocks a store needs for rows of positions [0, tokens): its end.
+std::int64_t endBlockFor(const KvLayerPlan &plan, std::int64_t tokens)
+{
+    switch (plan.kind) {
+    case KvLayerKind::Compressed: return blocksFor(tokens / plan.ratio);
+    case KvLayerKind::Ring: return tokens > 0 ? blocksFor(plan.ringRows) : 0;
+    default: return blocksFor(tokens);
+    }
+}
+
+// Logical blocks a store keeps once `tokens` are committed: [first, end).
 std::pair<std::int64_t, std::int64_t> heldBlocks(const KvLayerPlan &plan, std::int64_t tokens)
 {
-    const std::int64_t end = (tokens + KvCache::kBlockTokens - 1) / KvCache::kBlockTokens;
+    const std::int64_t end = endBlockFor(plan, tokens);
     const std::int64_t first = tokens > 0 ? plan.firstVisible(tokens) / KvCache::kBlockTokens : 0;
     return {std::min(first, end), end};
 }
@@ -201,8 +246,10 @@ std::vector<KvLayerPlan> uniformPlan(const KvLayout &layout, std::int64_t nLayer
 {
     NW_ASSERT(nLayers > 0);
     std::vector<KvLayerPlan> plan(static_cast<std::size_t>(nLayers));
-    for (KvLayerPlan &p : plan)
-        p.layout = layout;
+    for (std::int64_t il = 0; il < nLayers; ++il) {
+        plan[std::size_t(il)].layout = layout;
+        plan[std::size_t(il)].layer = il;
+    }
     return plan;
 }
 
@@ -241,18 +288,25 @@ KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint
     for (std::size_t i = 0; i < plan.size(); ++i) {
         Layer &l = m_layers[i];
         l.plan = std::move(plan[i]);
+        if (l.plan.layer < 0)
+            l.plan.layer = static_cast<std::int64_t>(i);
+        m_nModelLayers = std::max(m_nModelLayers, l.plan.layer + 1);
         NW_ASSERT(l.plan.kind != KvLayerKind::Window || l.plan.window > 0);
+        NW_ASSERT(l.plan.kind != KvLayerKind::Compressed || l.plan.ratio > 0);
+        NW_ASSERT(l.plan.kind != KvLayerKind::Ring || (l.plan.ringRows > 0 && l.plan.ratio > 0));
         l.kRowBytes = l.plan.layout.kRowBytes();
         l.vRowBytes = l.plan.layout.vRowBytes();
         NW_ASSERT(l.kRowBytes > 0);
         l.blockBytes = static_cast<std::size_t>(kBlockTokens) * (l.kRowBytes + l.vRowBytes);
         l.blockStride = strideFor(l.plan.layout);
-        l.table.assign(static_cast<std::size_t>(m_maxBlocks), -1);
-        l.freeIds.reserve(static_cast<std::size_t>(m_maxBlocks));
-        for (std::int64_t id = m_maxBlocks - 1; id >= 0; --id)
+        l.maxBlocks = std::max<std::int64_t>(1, endBlockFor(l.plan, capacity));
+        l.table.assign(static_cast<std::size_t>(l.maxBlocks), -1);
+        l.freeIds.reserve(static_cast<std::size_t>(l.maxBlocks));
+        for (std::int64_t id = l.maxBlocks - 1; id >= 0; --id)
             l.freeIds.push_back(static_cast<std::int32_t>(id)); // lowest id handed out first
-        m_arenaBytes += l.blockStride * static_cast<std::size_t>(m_maxBlocks);
-        m_counters.setLayerKind(i, std::string(kvLayerKindName(l.plan.kind)));
+        m_arenaBytes += l.blockStride * static_cast<std::size_t>(l.maxBlocks);
+        m_counters.setLayerKind(i, std::string(l.plan.name()));
+        m_counters.setLayerIndex(i, l.plan.layer);
     }
     void *arena = mmap(nullptr, m_arenaBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (arena == MAP_FAILED)
@@ -262,7 +316,7 @@ KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint
     std::size_t offset = 0;
     for (Layer &l : m_layers) {
         l.base = m_arena + offset;
-        offset += l.blockStride * static_cast<std::size_t>(m_maxBlocks);
+        offset += l.blockStride * static_cast<std::size_t>(l.maxBlocks);
     }
     m_counters.beginWrite();
     m_counters.setWeightsBytes(weightsBytes);
@@ -283,8 +337,8 @@ KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint
     std::size_t offset = 0;
     for (Layer &l : m_layers) {
         l.base = m_arena + offset;
-        offset += l.blockStride * static_cast<std::size_t>(m_maxBlocks);
-        l.deviceTable = BackendBuffer(device, static_cast<std::size_t>(m_maxBlocks) * sizeof(std::int32_t));
+        offset += l.blockStride * static_cast<std::size_t>(l.maxBlocks);
+        l.deviceTable = BackendBuffer(device, static_cast<std::size_t>(l.maxBlocks) * sizeof(std::int32_t));
     }
 }
 
@@ -298,19 +352,27 @@ KvCache::~KvCache()
 
 const KvLayerPlan &KvCache::plan(std::int64_t layer) const
 {
-    NW_ASSERT(layer >= 0 && layer < nLayers());
+    NW_ASSERT(layer >= 0 && layer < nStores());
     return m_layers[static_cast<std::size_t>(layer)].plan;
+}
+
+std::int64_t KvCache::findStore(std::int64_t layer, KvPart part) const
+{
+    for (std::size_t i = 0; i < m_layers.size(); ++i)
+        if (m_layers[i].plan.layer == layer && m_layers[i].plan.part == part)
+            return static_cast<std::int64_t>(i);
+    return -1;
 }
 
 std::size_t KvCache::blockBytes(std::int64_t layer) const
 {
-    NW_ASSERT(layer >= 0 && layer < nLayers());
+    NW_ASSERT(layer >= 0 && layer < nStores());
     return m_layers[static_cast<std::size_t>(layer)].blockBytes;
 }
 
 std::size_t KvCache::blockStride(std::int64_t layer) const
 {
-    NW_ASSERT(layer >= 0 && layer < nLayers());
+    NW_ASSERT(layer >= 0 && layer < nStores());
     return m_layers[static_cast<std::size_t>(layer)].blockStride;
 }
 
@@ -371,8 +433,8 @@ void KvCache::reserve(std::int64_t nTokens)
         fail(Remedy::LargerContext, "context full: {} tokens needed, the KV cache holds {}", nTokens, m_capacity);
     if (nTokens <= m_reservedTokens)
         return;
-    const std::int64_t end = (nTokens + kBlockTokens - 1) / kBlockTokens;
     for (Layer &l : m_layers) {
+        const std::int64_t end = endBlockFor(l.plan, nTokens);
         // The batch's first query (position m_tokens) reads from firstVisible(m_tokens) on.
         const std::int64_t first = l.plan.firstVisible(m_tokens) / kBlockTokens;
         keepBlocks(l, first, l.endHeld);
@@ -407,15 +469,21 @@ void KvCache::commit(std::int64_t nTokens)
 void KvCache::truncate(std::int64_t nTokens)
 {
     NW_ASSERT(nTokens >= 0);
+    const std::int64_t before = m_tokens;
     m_tokens = std::min(m_tokens, nTokens);
-    // A window layer can continue from m_tokens only if it still holds what that query reads.
-    for (const Layer &l : m_layers)
-        if (m_tokens > 0 && l.plan.kind == KvLayerKind::Window
-            && l.firstHeld * kBlockTokens > l.plan.firstVisible(m_tokens))
+    // A window layer can continue from m_tokens only if it still holds what that query reads;
+    // a ring only if the positions it reads back (the pending block) were not overwritten since.
+    for (const Layer &l : m_layers) {
+        if (m_tokens == 0 || m_tokens == before)
+            continue;
+        if (l.plan.kind == KvLayerKind::Window && l.firstHeld * kBlockTokens > l.plan.firstVisible(m_tokens))
             m_tokens = 0;
+        else if (l.plan.kind == KvLayerKind::Ring && l.plan.firstPending(m_tokens) < before - l.plan.ringRows)
+            m_tokens = 0;
+    }
     m_reservedTokens = m_tokens;
-    const std::int64_t end = (m_tokens + kBlockTokens - 1) / kBlockTokens;
     for (Layer &l : m_layers) {
+        const std::int64_t end = endBlockFor(l.plan, m_tokens);
         keepBlocks(l, m_tokens == 0 ? 0 : l.firstHeld, end);
         if (m_tokens == 0)
             l.firstHeld = l.endHeld = 0;
@@ -435,8 +503,9 @@ std::byte *KvCache::vRow(std::int64_t layer, std::int64_t position)
 
 const std::byte *KvCache::kRow(std::int64_t layer, std::int64_t position) const
 {
-    NW_ASSERT(layer >= 0 && layer < nLayers() && position >= 0 && position < m_maxBlocks * kBlockTokens);
+    NW_ASSERT(layer >= 0 && layer < nStores());
     const Layer &l = m_layers[static_cast<std::size_t>(layer)];
+    NW_ASSERT(position >= 0 && position < l.maxBlocks * kBlockTokens);
     const std::int32_t id = l.table[static_cast<std::size_t>(position / kBlockTokens)];
     NW_ASSERT(id >= 0);
     return blockBase(l, id) + static_cast<std::size_t>(position % kBlockTokens) * l.kRowBytes;
@@ -444,10 +513,11 @@ const std::byte *KvCache::kRow(std::int64_t layer, std::int64_t position) const
 
 const std::byte *KvCache::vRow(std::int64_t layer, std::int64_t position) const
 {
-    if (layout().spec.mode == KvMode::Mla)
-        return kRow(layer, position); // V is the leading part of the shared row
-    NW_ASSERT(layer >= 0 && layer < nLayers() && position >= 0 && position < m_maxBlocks * kBlockTokens);
+    NW_ASSERT(layer >= 0 && layer < nStores());
     const Layer &l = m_layers[static_cast<std::size_t>(layer)];
+    if (l.vRowBytes == 0)
+        return kRow(layer, position); // V is the leading part of the shared row (mla)
+    NW_ASSERT(position >= 0 && position < l.maxBlocks * kBlockTokens);
     const std::int32_t id = l.table[static_cast<std::size_t>(position / kBlockTokens)];
     NW_ASSERT(id >= 0);
     return blockBase(l, id) + static_cast<std::size_t>(kBlockTokens) * l.kRowBytes +
@@ -456,7 +526,7 @@ const std::byte *KvCache::vRow(std::int64_t layer, std::int64_t position) const
 
 KvLayerView KvCache::layerView(std::int64_t layer)
 {
-    NW_ASSERT(layer >= 0 && layer < nLayers());
+    NW_ASSERT(layer >= 0 && layer < nStores());
     Layer &l = m_layers[static_cast<std::size_t>(layer)];
     const KvLayout &layout = l.plan.layout;
     KvLayerView view;
@@ -468,11 +538,12 @@ KvLayerView KvCache::layerView(std::int64_t layer)
     view.kRowStride = l.kRowBytes;
     view.nKvHeads = static_cast<int>(layout.nKvHeads);
     view.kHeadDim = static_cast<int>(layout.kHeadDim);
-    if (layout.spec.mode == KvMode::Mla) {
+    if (layout.vHeadDim == 0) { // mla, and the stores of a shared row: V is in the K row
         view.vBlocks = view.kBlocks;
         view.vBlockStride = view.kBlockStride;
         view.vRowStride = view.kRowStride;
-        view.vHeadDim = static_cast<int>(layout.mlaValueDim);
+        // A store of keys alone (indexer keys, a compressor's rows) reads as a whole shared row.
+        view.vHeadDim = static_cast<int>(layout.mlaValueDim > 0 ? layout.mlaValueDim : layout.kHeadDim);
     } else {
         view.vBlocks = view.kBlocks + static_cast<std::size_t>(kBlockTokens) * l.kRowBytes;
         view.vBlockStride = l.blockStride;
@@ -497,9 +568,12 @@ void KvCache::setWeightsBytes(std::uint64_t bytes)
 void KvCache::publish()
 {
     std::uint64_t perToken = 0;
-    for (const Layer &l : m_layers)
-        if (l.plan.heldTokens(m_tokens + 1) > l.plan.heldTokens(m_tokens))
+    for (const Layer &l : m_layers) {
+        if (l.plan.kind == KvLayerKind::Compressed) // a row every `ratio` tokens, spread over them
+            perToken += l.plan.layout.bytesPerTokenLayer() / static_cast<std::uint64_t>(l.plan.ratio);
+        else if (l.plan.kind != KvLayerKind::Ring && l.plan.rowsFor(m_tokens + 1) > l.plan.rowsFor(m_tokens))
             perToken += l.plan.layout.bytesPerTokenLayer();
+    }
     m_counters.beginWrite();
     m_counters.setTokens(m_tokens, m_capacity);
     m_counters.setPerToken(perToken, static_cast<std::uint64_t>(nLayers()) * m_mhaBytesPerTokenLayer);

@@ -74,38 +74,73 @@ struct KvLayout {
 // Bytes per token and layer of a plain multi-head f16 cache: nHeads × (headDimK + headDimV) × 2.
 std::uint64_t mhaF16BytesPerTokenLayer(const HParams &hp);
 
-// How one layer's cache grows with the sequence; the meters count each layer by its kind's rule.
-// Kinds to come fit the same frame as further values, each with its row mapping, retention and
-// byte rule in KvLayerPlan (heldTokens / bytesFor / firstVisible) and its block bookkeeping in
-// KvCache::Layer: DeepSeek V4's compressed layers (one CSA entry per 4 tokens, one HCA entry per
-// 128: rows addressed by position / ratio, bytesFor = tokens / ratio × entry bytes) and its
-// lightning-indexer keys (one row per entry); a layer that keeps several of these at once (V4's
-// window rows + compressed entries + indexer keys) becomes one store per part, addressed by
-// (layer, part). A recurrent layer (Gated DeltaNet) keeps a fixed-size state instead of rows
-// (bytesFor is constant); it cannot drop its last tokens, which truncate() already allows for:
-// a cache keeps only what it can continue from (or a checkpoint), and callers read tokens().
+// How one store of a layer's cache grows with the sequence; the meters count each store by its
+// kind's rule. Most layers keep one store of one row per token; DeepSeek V3.2 and V4 layers keep
+// several (kvCachePlan): V3.2 the MLA rows and the lightning indexer's keys; V4 its window rows,
+// the compressed entries (CSA every 4 tokens, HCA every 128), the indexer's keys of the CSA
+// entries, and each compressor's pending tokens (a ring). A store's rows are addressed by row
+// index (KvLayerPlan::rowOf): the position itself, an entry index, or a ring slot. A recurrent
+// layer (Gated DeltaNet) would keep a fixed-size state the same way a ring does: bytesFor is
+// constant, and it cannot drop its last tokens, which truncate() allows for (a cache keeps only
+// what it can continue from, and callers read tokens()).
 enum class KvLayerKind {
-    Full,   // one row per token, every token kept
-    Window, // one row per token; only the last `window` tokens are kept (plus the batch in flight)
+    Full,       // one row per token, every token kept
+    Window,     // one row per token; only the last `window` tokens are kept (plus the batch in flight)
+    Compressed, // one row per `ratio` tokens: row b stands for tokens [b·ratio, (b+1)·ratio) and is
+                // written once the block is complete (V4's CSA / HCA entries and their indexer keys)
+    Ring,       // `ringRows` rows used in turn, position p in row p % ringRows: a compressor's
+                // pending tokens (V4), a fixed size whatever the sequence's length
 };
-std::string_view kvLayerKindName(KvLayerKind kind); // "full", "window"
+std::string_view kvLayerKindName(KvLayerKind kind); // "full", "window", "compressed", "ring"
 
-// One layer's cache: what a row holds (the mode's layout) and how rows are kept.
+// What a store holds for its layer.
+enum class KvPart {
+    Attention,     // the token rows attention reads (every row, or V4's window)
+    Entries,       // V4's compressed entries, which attention reads beside its window
+    IndexerKeys,   // the lightning indexer's keys (DeepSeek V3.2; V4's CSA layers, per entry)
+    AttentionPool, // the pending tokens of the entries' compressor (V4)
+    IndexerPool,   // the pending tokens of the indexer keys' compressor (V4)
+};
+
+// One store of a layer's cache: what a row holds (its layout) and how rows are kept.
 struct KvLayerPlan {
     KvLayout layout;
     KvLayerKind kind = KvLayerKind::Full;
     std::int64_t window = 0; // Window: a query sees the last `window` tokens, itself included
+    // Fields below were added after the ones above (plans are built by designation in tests).
+    std::int64_t layer = -1;        // the model layer it belongs to; -1: its index in the plan
+    KvPart part = KvPart::Attention;
+    std::int64_t ratio = 1;         // Compressed: tokens per row; Ring: the pooled block's tokens
+    std::int64_t ringRows = 0;      // Ring: rows (the block, and with CSA's overlap the previous one)
+    std::string label;              // its kind in the meters; empty: kvLayerKindName(kind)
 
-    // Tokens whose rows the layer holds once a sequence of `tokens` is committed, and their bytes.
+    // Tokens whose rows the layer holds once a sequence of `tokens` is committed (Full, Window).
     std::int64_t heldTokens(std::int64_t tokens) const;
+    // Rows the store holds once `tokens` are committed, and their bytes.
+    std::int64_t rowsFor(std::int64_t tokens) const;
     std::uint64_t bytesFor(std::int64_t tokens) const;
     // The first position a query at `position` reads (0 for full layers).
     std::int64_t firstVisible(std::int64_t position) const;
+    // The row of token `position` (Full, Window, Ring) or of its block (Compressed).
+    std::int64_t rowOf(std::int64_t position) const;
+    // Ring: the first position a continuation at `position` reads back (its block's start, and
+    // the previous block's with overlap).
+    std::int64_t firstPending(std::int64_t position) const;
+    // "full", "window", or the label ("csa", "hca", "indexer", "state").
+    std::string_view name() const { return label.empty() ? kvLayerKindName(kind) : std::string_view(label); }
 };
 
-// The plan of every layer of a model in mode `spec`: window layers where hp.slidingLayers says.
-// Throws nw::Error as KvLayout::forModel does.
+// The plan of every layer of a model in mode `spec`: window layers where hp.slidingLayers says,
+// and the stores of DeepSeek V3.2 / V4 layers (deepseekKvPlan). Throws nw::Error as
+// KvLayout::forModel does.
 std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec);
+// The stores of DeepSeek V3.2 (indexer keys beside the MLA rows) and V4 (window, compressed
+// entries, indexer keys and compressor state per layer), from hp.indexer* and hp.compressRatios
+// (engine/kv_deepseek.cpp). Throws nw::Error for a mode they cannot use.
+std::vector<KvLayerPlan> deepseekKvPlan(const HParams &hp, const KvModeSpec &spec);
+// The layout of one row of `width` elements a whole store shares (V4's latent, indexer keys):
+// element type from `spec`, nKvHeads 1, attention reading the first `valueDim` as V.
+KvLayout sharedRowLayout(const KvModeSpec &spec, std::int64_t width, std::int64_t valueDim);
 
 class KvCache {
 public:
@@ -135,10 +170,16 @@ public:
     static std::uint64_t reservedBytesFor(const std::vector<KvLayerPlan> &plan, std::int64_t tokens);
     static std::uint64_t reservedBytesFor(const KvLayout &layout, std::int64_t nLayers, std::int64_t tokens);
 
-    // The mode's layout (every layer has it; the plan differs in how rows are kept).
+    // The mode's layout (the first store's: every attention store of a layer kind has it).
     const KvLayout &layout() const { return m_layers.front().plan.layout; }
+    // The methods below that take a `layer` address a store: with one store per layer (every
+    // architecture but DeepSeek V3.2 / V4) the store's index is the layer's.
     const KvLayerPlan &plan(std::int64_t layer) const;
-    std::int64_t nLayers() const { return static_cast<std::int64_t>(m_layers.size()); }
+    std::int64_t nStores() const { return static_cast<std::int64_t>(m_layers.size()); }
+    // The model's layers (stores name theirs in KvLayerPlan::layer).
+    std::int64_t nLayers() const { return m_nModelLayers; }
+    // The store of `part` in model layer `layer`, or -1 when the layer keeps none.
+    std::int64_t findStore(std::int64_t layer, KvPart part) const;
     std::int64_t capacity() const { return m_capacity; }
     // Positions [0, tokens()) hold valid rows (in a window layer, the last `window` of them).
     std::int64_t tokens() const { return m_tokens; }
@@ -156,8 +197,8 @@ public:
     void truncate(std::int64_t nTokens);
     void clear() { truncate(0); }
 
-    // Rows of one position (reserved before, and held by the layer). K of a full layout is
-    // [nKvHeads, kHeadDim].
+    // Rows of one row index (KvLayerPlan::rowOf; reserved before, and held by the store). K of a
+    // full layout is [nKvHeads, kHeadDim].
     std::byte *kRow(std::int64_t layer, std::int64_t position);
     std::byte *vRow(std::int64_t layer, std::int64_t position);
     const std::byte *kRow(std::int64_t layer, std::int64_t position) const;
@@ -165,7 +206,8 @@ public:
 
     // One layer as the backend's attention and storeKv see it (kernels/backend.h): the layer's
     // own table of physical block ids; a block holds kBlockTokens K rows, then kBlockTokens V
-    // rows. For mla, V is the first mlaValueDim elements of the K row.
+    // rows. For mla (and every layout without V rows), V is the first mlaValueDim elements of
+    // the K row.
     KvLayerView layerView(std::int64_t layer);
     // Logical blocks reserved: positions [0, nBlocks() × kBlockTokens) have rows in full layers.
     std::int64_t nBlocks() const { return (m_reservedTokens + kBlockTokens - 1) / kBlockTokens; }
@@ -194,6 +236,7 @@ private:
         std::vector<std::int32_t> freeIds; // physical ids not in use, lowest last
         std::int64_t firstHeld = 0;        // logical blocks [firstHeld, end) are held
         std::int64_t endHeld = 0;
+        std::int64_t maxBlocks = 0;        // blocks the store's rows for the capacity take
         BackendBuffer deviceTable;         // [maxBlocks] the table's copy on a device
     };
 
@@ -208,7 +251,8 @@ private:
     std::vector<Layer> m_layers;
     std::int64_t m_capacity;
     std::uint64_t m_mhaBytesPerTokenLayer;
-    std::int64_t m_maxBlocks; // ceil(capacity / kBlockTokens)
+    std::int64_t m_maxBlocks; // ceil(capacity / kBlockTokens): a full store's blocks
+    std::int64_t m_nModelLayers = 0;
     std::int64_t m_tokens = 0;
     std::int64_t m_reservedTokens = 0;
     std::uint64_t m_allocatedBytes = 0;

@@ -32,9 +32,10 @@ std::vector<KindKvBytes> MemoryStats::byKind() const
 
 MemoryCounters::MemoryCounters(std::size_t nLayers)
     : m_nLayers(nLayers), m_layerUsed(new std::atomic<std::uint64_t>[nLayers]),
-      m_layerReserved(new std::atomic<std::uint64_t>[nLayers]), m_layerKinds(nLayers, "full")
+      m_layerReserved(new std::atomic<std::uint64_t>[nLayers]), m_layerKinds(nLayers, "full"), m_layerIndex(nLayers)
 {
     for (std::size_t i = 0; i < nLayers; ++i) {
+        m_layerIndex[i] = static_cast<std::int64_t>(i);
         m_layerUsed[i].store(0, std::memory_order_relaxed);
         m_layerReserved[i].store(0, std::memory_order_relaxed);
     }
@@ -84,6 +85,12 @@ void MemoryCounters::setLayerKind(std::size_t layer, std::string kind)
     m_layerKinds[layer] = std::move(kind);
 }
 
+void MemoryCounters::setLayerIndex(std::size_t store, std::int64_t layer)
+{
+    NW_ASSERT(store < m_nLayers);
+    m_layerIndex[store] = layer;
+}
+
 MemoryStats MemoryCounters::snapshot() const
 {
     MemoryStats stats;
@@ -106,8 +113,10 @@ MemoryStats MemoryCounters::snapshot() const
         if (m_sequence.load(std::memory_order_relaxed) == before)
             break;
     }
-    for (std::size_t i = 0; i < m_nLayers; ++i)
+    for (std::size_t i = 0; i < m_nLayers; ++i) {
         stats.layers[i].kind = m_layerKinds[i];
+        stats.layers[i].layer = m_layerIndex[i];
+    }
     stats.kvBytesUsed = 0;
     stats.kvBytesReserved = 0;
     for (const LayerKvBytes &layer : stats.layers) {

@@ -11,10 +11,13 @@
 
 namespace nw {
 
+// One store of the cache: a layer's, or one of a layer's several (DeepSeek V3.2 / V4 keep the
+// attention rows, indexer keys, compressed entries and compressor state apart).
 struct LayerKvBytes {
     std::uint64_t used = 0;     // the bytes this layer's kind holds for the tokens (its exact rule)
     std::uint64_t reserved = 0; // bytes of the blocks allocated for this layer
-    std::string kind = "full";  // the layer's cache kind (kvLayerKindName): "full", "window", ...
+    std::string kind = "full";  // the store's kind (KvLayerPlan::name): "full", "window", "csa", "hca", "indexer", "state"
+    std::int64_t layer = 0;     // the model layer it belongs to
 };
 
 // The layers of one cache kind together.
@@ -37,11 +40,11 @@ struct MemoryStats {
     // while the sequence is shorter than its window (the rate the cache grows at now).
     std::uint64_t bytesPerToken = 0;
     std::uint64_t mhaF16BytesPerToken = 0;
-    std::vector<LayerKvBytes> layers;  // [nLayers]
+    std::vector<LayerKvBytes> layers;  // [stores]: one per layer, or several (V3.2, V4) in layer order
 
     // mhaF16Bytes / kvBytesUsed (per token when the cache is empty); 0 when undefined.
     double savingVsMha() const;
-    // The layers grouped by kind, in order of first appearance.
+    // The stores grouped by kind, in order of first appearance (KindKvBytes::layers counts stores).
     std::vector<KindKvBytes> byKind() const;
 };
 
@@ -59,6 +62,7 @@ public:
     void setLayer(std::size_t layer, std::uint64_t used, std::uint64_t reserved);
     // Set once, before the counters are shared (not part of the seqlock).
     void setLayerKind(std::size_t layer, std::string kind);
+    void setLayerIndex(std::size_t store, std::int64_t layer);
 
     MemoryStats snapshot() const;
 
@@ -73,6 +77,7 @@ private:
     std::unique_ptr<std::atomic<std::uint64_t>[]> m_layerUsed;     // [nLayers]
     std::unique_ptr<std::atomic<std::uint64_t>[]> m_layerReserved; // [nLayers]
     std::vector<std::string> m_layerKinds;                          // [nLayers]
+    std::vector<std::int64_t> m_layerIndex;                         // [nLayers] each store's model layer
 };
 
 } // namespace nw

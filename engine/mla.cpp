@@ -165,6 +165,32 @@ void mlaAttentionAbsorbed(Backend &backend, const MlaProjections &proj, const Kv
     mlaExpandValues(backend, proj, latentOut, nTokens, out, scratch);
 }
 
+void mlaAttentionSelected(Backend &backend, const MlaProjections &proj, const KvLayerView &cache,
+                          const float *q, int nTokens, int qkRope, const std::int32_t *selected, int topK,
+                          float scale, float *out, MlaScratch &scratch)
+{
+    const int nHeads = proj.nHeads(), rank = proj.kvLoraRank();
+    NW_ASSERT(cache.nKvHeads == 1 && cache.kHeadDim == rank + qkRope);
+    float *qLatent = scratch.buffers.floats(backend, kQLatent, std::size_t(nTokens) * nHeads * (rank + qkRope));
+    float *latentOut = scratch.buffers.floats(backend, kLatentOut, std::size_t(nTokens) * nHeads * rank);
+    mlaAbsorbQuery(backend, proj, q, nTokens, qkRope, qLatent, scratch);
+    SparseAttentionArgs args;
+    args.q = qLatent;
+    args.out = latentOut;
+    args.nTokens = nTokens;
+    args.nHeads = nHeads;
+    args.scale = scale;
+    args.sources[0].kv = cache;
+    args.sources[0].kv.vBlocks = cache.kBlocks;
+    args.sources[0].kv.vBlockStride = cache.kBlockStride;
+    args.sources[0].kv.vRowStride = cache.kRowStride;
+    args.sources[0].kv.vHeadDim = rank;
+    args.sources[0].rows = selected;
+    args.sources[0].maxRows = topK;
+    backend.sparseAttention(args);
+    mlaExpandValues(backend, proj, latentOut, nTokens, out, scratch);
+}
+
 void mlaAttentionExpanded(Backend &backend, const MlaProjections &proj, const KvLayerView &cache,
                           const float *q, int nTokens, int qkRope, const std::int32_t *positions,
                           float scale, float *out, MlaScratch &scratch)

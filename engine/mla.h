@@ -50,6 +50,7 @@ private:
 struct MlaScratch {
     ScratchBuffers buffers;
     std::vector<float> latents; // expanded form: every cached latent on the host, dequantized
+    std::vector<std::int32_t> ends; // V3.2: the keys each query's indexer scores
 };
 
 // Absorbed query: for each head, q_lat = [W_UK^T q_nope, q_rope] so that q_lat · [c_kv, k_rope]
@@ -74,6 +75,12 @@ void mlaExpandKeysValues(Backend &backend, const MlaProjections &proj, const flo
 // cache gives it (nKvHeads 1, kHeadDim kvLoraRank + qkRope); its V is set to the K rows here.
 void mlaAttentionAbsorbed(Backend &backend, const MlaProjections &proj, const KvLayerView &cache,
                           const float *q, int nTokens, int qkRope, const std::int32_t *positions,
+                          float scale, float *out, MlaScratch &scratch);
+
+// Absorbed MLA attention over chosen rows only (DeepSeek V3.2's sparse attention): query t
+// attends to the cache rows selected[t · topK + i] (-1: none), selected in backend memory.
+void mlaAttentionSelected(Backend &backend, const MlaProjections &proj, const KvLayerView &cache,
+                          const float *q, int nTokens, int qkRope, const std::int32_t *selected, int topK,
                           float scale, float *out, MlaScratch &scratch);
 
 // The same attention in the expanded form: per-head K = [W_UK c_kv, k_rope] and V = W_UV c_kv

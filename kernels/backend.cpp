@@ -29,6 +29,57 @@ WeightMatrix denseWeights(TensorType type, std::int64_t rows, std::int64_t cols,
     return w;
 }
 
+// ---- DeepSeek V3.2 / V4 ops: backends without the kernels refuse them ----
+
+namespace {
+
+[[noreturn]] void noKernel(const Backend &backend, std::string_view op)
+{
+    fail(Remedy::CpuDevice, "{} has no kernel for {} (DeepSeek V3.2 / V4 graphs run on the CPU)", backend.name(), op);
+}
+
+} // namespace
+
+void Backend::layerNorm(const float *, const float *, const float *, float *, int, int, float)
+{
+    noKernel(*this, "layerNorm");
+}
+
+void Backend::swigluLimited(const float *, const float *, float *, std::size_t, float)
+{
+    noKernel(*this, "swigluLimited");
+}
+
+void Backend::sparseAttention(const SparseAttentionArgs &)
+{
+    noKernel(*this, "sparseAttention");
+}
+
+void Backend::lightningIndexer(const LightningIndexerArgs &)
+{
+    noKernel(*this, "lightningIndexer");
+}
+
+void Backend::softmaxPool(const SoftmaxPoolArgs &)
+{
+    noKernel(*this, "softmaxPool");
+}
+
+void Backend::hyperMix(const HyperMixArgs &)
+{
+    noKernel(*this, "hyperMix");
+}
+
+void Backend::hyperCollapse(const float *, const float *, int, int, int, float *)
+{
+    noKernel(*this, "hyperCollapse");
+}
+
+void Backend::hyperExpand(const float *, const float *, const float *, const float *, int, int, int, float *)
+{
+    noKernel(*this, "hyperExpand");
+}
+
 // ---- Backend: the host implementation of the memory interface ----
 
 void *Backend::allocate(std::size_t bytes)

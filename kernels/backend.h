@@ -111,6 +111,26 @@ public:
     virtual void moeRoute(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
                           float *weights) = 0;
 
+    // DeepSeek V3.2 / V4 ops (backend_args.h). The defaults throw nw::Error naming the op: a
+    // backend without these kernels refuses those graphs with one line.
+
+    // y = (x - mean) / sqrt(var + eps) · weight + bias over rows of dim; weight, bias: [dim] host
+    // weights (V3.2's indexer key norm). x, y: [nTokens, dim] (may alias).
+    virtual void layerNorm(const float *x, const float *weight, const float *bias, float *y, int nTokens, int dim,
+                           float eps);
+    // DeepSeek V4's clamped SwiGLU: y = silu(min(gate, limit)) · clamp(up, -limit, limit), over n.
+    virtual void swigluLimited(const float *gate, const float *up, float *y, std::size_t n, float limit);
+    virtual void sparseAttention(const SparseAttentionArgs &a);
+    virtual void lightningIndexer(const LightningIndexerArgs &a);
+    virtual void softmaxPool(const SoftmaxPoolArgs &a);
+    virtual void hyperMix(const HyperMixArgs &a);
+    // y[t, :] = Σ_s weights[t, s] · x[t, s, :]; x: [nTokens, nStreams, dim], y: [nTokens, dim].
+    virtual void hyperCollapse(const float *x, const float *weights, int nTokens, int nStreams, int dim, float *y);
+    // out[t, d, :] = post[t, d] · y[t, :] + Σ_s comb[t, s, d] · x[t, s, :] (the streams after a
+    // block); x, out: [nTokens, nStreams, dim] (distinct), y: [nTokens, dim].
+    virtual void hyperExpand(const float *y, const float *x, const float *post, const float *comb, int nTokens,
+                             int nStreams, int dim, float *out);
+
 protected:
     // allocate()/release() implementations count here; memoryInfo() reports it.
     void countBuffer(std::size_t bytes, bool allocated) noexcept;

@@ -86,6 +86,7 @@ enum class MoeGating {
     Softmax, // softmax over every expert's logit (DeepSeek-V2, Qwen3-MoE, Mixtral)
     Sigmoid, // independent sigmoid affinities (DeepSeek-V3)
     SoftmaxOfChosen, // top-k of the raw logits, weights a softmax over those k (gpt-oss)
+    SqrtSoftplus,    // sqrt(softplus(logit)) affinities (DeepSeek V4)
 };
 
 struct MoeRouting {
@@ -99,6 +100,87 @@ struct MoeRouting {
     // with the largest sum of their two best (biased) affinities compete for the top-k.
     int nGroups = 1;
     int nGroupsUsed = 1;
+    // Hash routing (DeepSeek V4's first layers): the experts are given, [nTokens, nUsed] in
+    // backend memory (a table row per token id); only their weights come from the logits. Set
+    // per call; null: the experts are chosen from the logits.
+    const std::int32_t *fixedIds = nullptr;
+};
+
+// ---- DeepSeek V3.2 / V4 (sparse and compressed attention, hyper-connections) ----
+
+// Rows of one paged source that a sparse-attention query reads: the view (K rows; V is the
+// first vHeadDim elements of the same row when kv.vBlocks == kv.kBlocks, as in MLA and V4) and,
+// for query t, either the row range [first[t], end[t]) or, when `rows` is set, the rows
+// rows[t * maxRows + i] for i < maxRows, -1 marking an unused slot. Arrays in backend memory.
+struct AttentionRows {
+    KvLayerView kv;
+    const std::int32_t *first = nullptr; // [nTokens]
+    const std::int32_t *end = nullptr;   // [nTokens]
+    const std::int32_t *rows = nullptr;  // [nTokens, maxRows] or null
+    int maxRows = 0;
+};
+
+// Attention of each query over the rows its sources list (DeepSeek V3.2's top-k tokens, V4's
+// window plus compressed entries), one softmax over all of them and the optional sinks. Every
+// source has nKvHeads 1 or nHeads heads, the same kHeadDim and vHeadDim.
+struct SparseAttentionArgs {
+    const float *q = nullptr; // [nTokens, nHeads, kHeadDim]
+    float *out = nullptr;     // [nTokens, nHeads, vHeadDim]
+    int nTokens = 0;
+    int nHeads = 0;
+    float scale = 1.f;
+    const float *sinks = nullptr; // [nHeads] host weights, or null
+    AttentionRows sources[2];
+    int nSources = 1;
+};
+
+// The lightning indexer (DeepSeek V3.2 §2.1, V4): query t scores key j as
+// Σ_h weights[t, h] · relu(q[t, h] · key[j]) over keys [0, end[t]) and keeps the topK best,
+// best first; `selected` [nTokens, topK] gets their rows, -1 past the keys a query has.
+struct LightningIndexerArgs {
+    const float *q = nullptr;       // [nTokens, nHeads, keys.kHeadDim]
+    const float *weights = nullptr; // [nTokens, nHeads]
+    KvLayerView keys;               // one row of kHeadDim per key (nKvHeads 1)
+    const std::int32_t *end = nullptr; // [nTokens]
+    int nTokens = 0;
+    int nHeads = 0;
+    int topK = 0;
+    std::int32_t *selected = nullptr; // [nTokens, topK]
+};
+
+// DeepSeek V4's compressor: block b of `ratio` tokens pools its rows into one entry,
+// out[b, i] = Σ_j softmax_j(score[j, i]) · kv[j, i] over the block's tokens j (and, with
+// overlap, the previous block's: CSA). A token's row in `rows` is [kv (coff·dim) | score
+// (coff·dim)], coff = 2 with overlap (the previous-block half first) and 1 without; a -1 id in
+// `prev` (the first block) is a zero row with score -inf.
+struct SoftmaxPoolArgs {
+    const float *rows = nullptr;       // [*, 4·dim] with overlap, [*, 2·dim] without
+    const std::int32_t *prev = nullptr; // [nBlocks, ratio] with overlap, else null
+    const std::int32_t *cur = nullptr;  // [nBlocks, ratio]
+    int nBlocks = 0;
+    int ratio = 0;
+    int dim = 0;
+    float *out = nullptr; // [nBlocks, dim]
+};
+
+// Manifold-constrained hyper-connections (DeepSeek V4): from the mixing logits of each token,
+// mixes [nTokens, mixStride] = hc_fn · rmsnorm(streams), the weights that read the nStreams
+// residual streams into a block (pre = sigmoid(scale[0]·m + base) + eps), write its output back
+// (post = 2·sigmoid(scale[1]·m + base)) and mix the streams (comb: scale[2]·m + base, then
+// Sinkhorn: softmax over dst, + eps, column normalisation, then sinkhornIters - 1 rounds of row
+// and column normalisation). comb[t, src, dst]; post and comb null: pre only (the output head).
+struct HyperMixArgs {
+    const float *mixes = nullptr; // [nTokens, mixStride]: pre, post, then comb logits
+    int mixStride = 0;
+    int nTokens = 0;
+    int nStreams = 0;
+    const float *scale = nullptr; // [3] (head: [1]) host weights
+    const float *base = nullptr;  // [(2 + nStreams) · nStreams] (head: [nStreams]) host weights
+    float eps = 0.f;
+    int sinkhornIters = 0;
+    float *pre = nullptr;  // [nTokens, nStreams]
+    float *post = nullptr; // [nTokens, nStreams] or null
+    float *comb = nullptr; // [nTokens, nStreams (src), nStreams (dst)] or null
 };
 
 } // namespace nw

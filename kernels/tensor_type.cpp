@@ -24,6 +24,7 @@ constexpr std::array kTypes = {
     TensorTypeTraits{TensorType::Q6_K, "Q6_K", kQkK, sizeof(BlockQ6_K), true},
     TensorTypeTraits{TensorType::Q8_K, "Q8_K", kQkK, sizeof(BlockQ8_K), false},
     TensorTypeTraits{TensorType::BF16, "BF16", 1, 2, true},
+    TensorTypeTraits{TensorType::I32, "I32", 1, 4, false}, // read as a table, never multiplied
 };
 
 } // namespace

@@ -26,6 +26,7 @@ enum class TensorType : std::uint32_t {
     Q5_K = 13,
     Q6_K = 14,
     Q8_K = 15,
+    I32 = 26, // integer tables, not weights (DeepSeek V4's hash routing: token id → experts)
     BF16 = 30,
 };
 

@@ -6,8 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git python3
-  # a second compiler for the test suite (scripts/test.sh --compiler clang)
-  clang
+  # a second compiler for the test suite (scripts/test.sh --compiler clang), the format check
+  clang clang-format
   # libraries
   qt6-base-dev qt6-base-dev-tools qt6-charts-dev libqt6opengl6-dev libgl-dev
   libpoppler-qt6-dev libpoppler-private-dev libsqlite3-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libeigen3-dev

@@ -18,6 +18,7 @@ fi
 
 case $compiler in
 gcc)
+  ./scripts/check-format.sh
   dir=build
   mkdir -p "$dir"
   ./scripts/build.sh "$dir" RelWithDebInfo

@@ -97,13 +97,13 @@ def attention(m: Model, il: int, fused: bool = False, biases: bool = False, qk_n
     m.vector(f"blk.{il}.ffn_norm.weight", N_EMBD, mean=1.0)
 
 
-def dense_ffn(m: Model, il: int, fused: bool = False) -> None:
+def dense_ffn(m: Model, il: int, fused: bool = False, n_ff: int = N_FF) -> None:
     if fused:
-        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, 2 * N_FF)  # gate rows first, then up
+        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, 2 * n_ff)  # gate rows first, then up
     else:
-        m.matrix(f"blk.{il}.ffn_gate.weight", N_EMBD, N_FF)
-        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, N_FF)
-    m.matrix(f"blk.{il}.ffn_down.weight", N_FF, N_EMBD)
+        m.matrix(f"blk.{il}.ffn_gate.weight", N_EMBD, n_ff)
+        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, n_ff)
+    m.matrix(f"blk.{il}.ffn_down.weight", n_ff, N_EMBD)
 
 
 def qwen2() -> Model:
@@ -222,6 +222,86 @@ def gpt_oss() -> Model:
     return m
 
 
+def deepseek32() -> Model:
+    # DeepSeek V3.2 scaled down: MLA with a low-rank query (q_lora 32, kv_lora 64, 2 heads of
+    # 32 + 32 rope dims, values of 32), the lightning indexer (8 heads of 64 dims choosing the top
+    # 32 tokens: the choice acts from the 33rd token of the 42-token prompt on, and in the second
+    # half of every 64-token perplexity chunk), one dense layer then DeepSeekMoE with sigmoid
+    # routing over 4 experts, selection bias and a shared expert, YaRN as V3. Narrower than the
+    # other test models so that the file stays under 2 MB.
+    # The indexer's rope dims are half its key (as V3.2's 64 of 128): llama.cpp's graph takes the
+    # key's non-rope view at an offset of the non-rope width, which is right only then; and its
+    # Hadamard rotation works on runs of 64, so the key is at least 64 wide. Eight indexer heads:
+    # with four, a key's score (a sum of ReLUs) is exactly 0 for one key in sixteen, ties at the
+    # top-k cut are common, and which of them is kept follows each side's sort order.
+    # The q8_0 file quantizes the FFN and expert matrices only. Q8_0 activations round every
+    # product, and a top-k choice near a tie follows each rounding: with the attention and indexer
+    # projections quantized too, llama.cpp's own flash and plain attention paths pick different
+    # tokens and disagree by whole logits (spread 1.8 over an f32 cache, 4.7 over f16), which
+    # would test noise rather than the graph.
+    q_lora, kv_lora, nope, rope, v_dim, n_head, n_ff = 32, 64, 32, 32, 32, 2, 64
+    idx_heads, idx_dim, top_k = 8, 64, 32
+    n_expert, n_used, n_ff_exp = 4, 2, 32
+    m = Model("deepseek32", 8)
+    m.key("attention.q_lora_rank", q_lora)
+    m.key("attention.kv_lora_rank", kv_lora)
+    m.key("attention.key_length", kv_lora + rope)  # the MQA view of the latent, as current conversions write
+    m.key("attention.value_length", kv_lora)
+    m.key("attention.key_length_mla", nope + rope)
+    m.key("attention.value_length_mla", v_dim)
+    m.key("rope.dimension_count", rope)
+    m.key("rope.scaling.type", "yarn")
+    m.key("rope.scaling.factor", 4.0)
+    m.key("rope.scaling.original_context_length", 64)
+    m.key("rope.scaling.yarn_log_multiplier", 0.1)
+    m.key("leading_dense_block_count", 1)
+    m.key("expert_count", n_expert)
+    m.key("expert_used_count", n_used)
+    m.key("expert_shared_count", 1)
+    m.key("expert_feed_forward_length", n_ff_exp)
+    m.key("expert_weights_scale", 2.5)
+    m.key("expert_weights_norm", True)
+    m.key("expert_gating_func", 2)
+    m.key("attention.indexer.head_count", idx_heads)
+    m.key("attention.indexer.key_length", idx_dim)
+    m.key("attention.indexer.top_k", top_k)
+    common(m, tied=False)
+    narrower = {"attention.head_count": n_head, "attention.head_count_kv": 1, "feed_forward_length": n_ff}
+    m.keys = [(k, v) for k, v in m.keys if k.removeprefix("deepseek32.") not in narrower]
+    for suffix, value in narrower.items():
+        m.key(suffix, value)
+    for il in range(N_LAYER):
+        m.vector(f"blk.{il}.attn_norm.weight", N_EMBD, mean=1.0)
+        m.matrix(f"blk.{il}.attn_q_a.weight", N_EMBD, q_lora, quantize=False)
+        m.vector(f"blk.{il}.attn_q_a_norm.weight", q_lora, mean=1.0)
+        m.matrix(f"blk.{il}.attn_q_b.weight", q_lora, n_head * (nope + rope), gain=2.0, quantize=False)
+        m.matrix(f"blk.{il}.attn_kv_a_mqa.weight", N_EMBD, kv_lora + rope, gain=2.0, quantize=False)
+        m.vector(f"blk.{il}.attn_kv_a_norm.weight", kv_lora, mean=1.0)
+        k_b = m.rng.normal(0.0, 1.0 / math.sqrt(kv_lora), size=(n_head, kv_lora, nope)).astype(np.float32)
+        v_b = m.rng.normal(0.0, 1.0 / math.sqrt(kv_lora), size=(n_head, v_dim, kv_lora)).astype(np.float32)
+        m.tensors.append((f"blk.{il}.attn_k_b.weight", k_b, False))
+        m.tensors.append((f"blk.{il}.attn_v_b.weight", v_b, False))
+        m.matrix(f"blk.{il}.attn_output.weight", n_head * v_dim, N_EMBD, quantize=False)
+        m.vector(f"blk.{il}.indexer.k_norm.weight", idx_dim, mean=1.0)
+        m.vector(f"blk.{il}.indexer.k_norm.bias", idx_dim, std=0.1)
+        m.matrix(f"blk.{il}.indexer.proj.weight", N_EMBD, idx_heads, gain=2.0, quantize=False)
+        m.matrix(f"blk.{il}.indexer.attn_k.weight", N_EMBD, idx_dim, gain=2.0, quantize=False)
+        m.matrix(f"blk.{il}.indexer.attn_q_b.weight", q_lora, idx_heads * idx_dim, gain=2.0, quantize=False)
+        m.vector(f"blk.{il}.ffn_norm.weight", N_EMBD, mean=1.0)
+        if il == 0:
+            dense_ffn(m, il, n_ff=n_ff)
+            continue
+        m.matrix(f"blk.{il}.ffn_gate_inp.weight", N_EMBD, n_expert, quantize=False)  # sigmoid affinities: unsaturated
+        m.vector(f"blk.{il}.exp_probs_b.bias", n_expert, std=0.05)
+        m.experts(f"blk.{il}.ffn_gate_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_up_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_down_exps.weight", n_ff_exp, N_EMBD, n_expert)
+        m.matrix(f"blk.{il}.ffn_gate_shexp.weight", N_EMBD, n_ff_exp)
+        m.matrix(f"blk.{il}.ffn_up_shexp.weight", N_EMBD, n_ff_exp)
+        m.matrix(f"blk.{il}.ffn_down_shexp.weight", n_ff_exp, N_EMBD)
+    return m
+
+
 def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGMLQuantizationType) -> None:
     w = gguf.GGUFWriter(str(path), m.arch)
     # general.name must not say "phi3": llama.cpp then sets attributes on Phi-3 vocabulary tokens
@@ -245,12 +325,18 @@ def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGML
     for key, value in m.keys:
         if isinstance(value, str):
             w.add_string(key, value)
+        elif isinstance(value, bool):
+            w.add_bool(key, value)
         elif isinstance(value, float):
             w.add_float32(key, value)
+        elif isinstance(value, list):
+            w.add_array(key, value)
         else:
             w.add_uint32(key, value)
     for name, data, is_matrix in m.tensors:
-        if is_matrix and qtype != gguf.GGMLQuantizationType.F32:
+        if data.dtype == np.int32:  # tables (V4's hash routing) stay I32
+            w.add_tensor(name, data)
+        elif is_matrix and qtype != gguf.GGMLQuantizationType.F32:
             q = gguf.quants.quantize(data, qtype)
             w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qtype)
         else:
@@ -265,11 +351,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--vocab-from", required=True, help="a GGUF whose tokenizer.ggml.* keys to copy")
     parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--only", nargs="*", help="architectures to write (default: all)")
     args = parser.parse_args()
     vocab = gguf.GGUFReader(args.vocab_from)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss):
+    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss, deepseek32):
+        if args.only and make.__name__.replace("_", "-") not in args.only and make.__name__ not in args.only:
+            continue
         m = make()
         for qtype, tag in ((gguf.GGMLQuantizationType.F32, "f32"), (gguf.GGMLQuantizationType.Q8_0, "q8_0")):
             path = out / f"{m.arch}-{tag}.gguf"

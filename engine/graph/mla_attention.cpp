@@ -4,6 +4,7 @@
 
 #include "common/assert.h"
 #include "engine/gguf_file.h"
+#include "engine/graph/lightning_indexer.h"
 #include "engine/graph/weight_loader.h"
 #include "engine/kv_cache.h"
 
@@ -46,7 +47,8 @@ void MlaAttentionBlock::collectMatrices(std::vector<WeightMatrix> &all) const
             all.push_back(m);
 }
 
-void MlaAttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x, float *out) const
+void MlaAttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x, float *out,
+                                const LightningIndexer *indexer) const
 {
     Backend &be = p.backend;
     const MlaConfig &c = m_config;
@@ -55,12 +57,25 @@ void MlaAttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float 
     const std::size_t nt = std::size_t(n);
 
     float *q = p.floats(kScratchQ, nt * std::size_t(nHeads * qHead));
+    const std::int32_t *selected = nullptr;
     if (c.qLoraRank > 0) {
         float *qa = p.floats(kScratchMla0, nt * std::size_t(c.qLoraRank));
         be.matmul(m_qA, x, qa, n);
         be.rmsNorm(qa, m_qANorm, qa, n, c.qLoraRank, c.normEps);
+        if (indexer) {
+            // V3.2: query t scores the keys of tokens 0..pos[t] (this batch's keys stored first).
+            const std::int64_t keys = p.cache.findStore(layer, KvPart::IndexerKeys);
+            NW_ASSERT(keys >= 0);
+            indexer->storeKeys(p, keys, x);
+            std::vector<std::int32_t> &end = m_scratch->ends;
+            end.resize(nt);
+            for (int t = 0; t < n; ++t)
+                end[std::size_t(t)] = p.hostPositions[std::size_t(t)] + 1;
+            selected = indexer->select(p, keys, x, qa, end);
+        }
         be.matmul(m_qB, qa, q, n);
     } else {
+        NW_ASSERT(!indexer); // the indexer reads the low-rank query
         be.matmul(m_q, x, q, n);
     }
     float *kva = p.floats(kScratchMla1, nt * std::size_t(kvRow));
@@ -75,8 +90,11 @@ void MlaAttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float 
     be.rope(kva, n, 1, kvRow, rank, p.positions, c.rope);
 
     float *att = p.floats(kScratchAttn, nt * std::size_t(nHeads * v));
-    const KvLayerView view = p.cache.layerView(layer);
-    if (p.cache.layout().spec.mode == KvMode::Mla) {
+    const KvLayerView view = p.cache.layerView(p.cache.findStore(layer, KvPart::Attention));
+    if (selected) {
+        be.storeKv(view, kva, nullptr, n, p.positions);
+        mlaAttentionSelected(be, m_mla, view, q, n, rope, selected, indexer->config().topK, c.scale, att, *m_scratch);
+    } else if (p.cache.layout().spec.mode == KvMode::Mla) {
         be.storeKv(view, kva, nullptr, n, p.positions);
         // Expanded costs (nope + v)·rank per cached token and head once, absorbed (2·rank − nope − v)
         // more per query·key pair: expand when the batch is long (and the rows are on the host).

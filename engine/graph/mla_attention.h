@@ -14,6 +14,7 @@
 
 namespace nw {
 
+class LightningIndexer;
 class WeightLoader;
 
 // Which MLA form attention takes when the cache mode is `mla`. Decode always benefits from
@@ -41,8 +42,10 @@ public:
     static MlaAttentionBlock load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, const MlaConfig &config,
                                   std::shared_ptr<MlaScratch> scratch);
 
-    // out = W_o · MLA(x); x, out: [nTokens, nEmbd].
-    void forward(ForwardPass &pass, std::int64_t layer, const float *x, float *out) const;
+    // out = W_o · MLA(x); x, out: [nTokens, nEmbd]. With an indexer (DeepSeek V3.2), each query
+    // attends only to the cached tokens the indexer chooses (an `mla` cache).
+    void forward(ForwardPass &pass, std::int64_t layer, const float *x, float *out,
+                 const LightningIndexer *indexer = nullptr) const;
 
     void collectMatrices(std::vector<WeightMatrix> &all) const;
     // Bytes of the transposed W_UK copy this layer owns (not in the file).

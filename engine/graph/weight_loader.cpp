@@ -36,7 +36,8 @@ const TensorView *WeightLoader::find(std::string_view name, std::initializer_lis
         fail("{}: tensor '{}' has type {}, expected one of {}", m_file.label(), name, tensorTypeName(tensor->type),
              fmt::join(names, ", "));
     }
-    if (!tensorTypeTraits(tensor->type).supported)
+    // A type the caller named is one it reads itself (an I32 table); others must be computable.
+    if (types.size() == 0 && !tensorTypeTraits(tensor->type).supported)
         fail("{}: tensor '{}' has type {}, which this engine cannot compute with", m_file.label(), name,
              tensorTypeName(tensor->type));
     if (m_used.emplace(name).second)

@@ -2,7 +2,8 @@
 //   x += MLA(RMSNorm(x));  x += FFN(RMSNorm(x))
 // with a dense SwiGLU FFN in the leading layers and DeepSeekMoE (shared experts plus top-k routed
 // ones: softmax in V2, sigmoid with selection bias and group-limited routing in V3) after them.
-// Tensor names and shapes as llama.cpp's LLM_ARCH_DEEPSEEK2.
+// Tensor names and shapes as llama.cpp's LLM_ARCH_DEEPSEEK2. DeepSeek V3.2 (deepseek32) is this
+// graph with the lightning indexer choosing each query's tokens (models/deepseek32.cpp).
 #include "engine/models/deepseek2.h"
 
 #include "common/error.h"
@@ -10,6 +11,7 @@
 #include "engine/gguf_file.h"
 #include "engine/graph/decoder_model.h"
 #include "engine/graph/ffn.h"
+#include "engine/graph/lightning_indexer.h"
 #include "engine/graph/moe_ffn.h"
 #include "engine/models/models.h"
 
@@ -18,7 +20,6 @@
 #include <optional>
 
 namespace nw {
-namespace {
 
 void readDeepseek2HParams(const ArchKeys &keys, HParams &hp)
 {
@@ -44,9 +45,12 @@ void readDeepseek2HParams(const ArchKeys &keys, HParams &hp)
              hp.qkRopeHeadDim);
 }
 
+namespace {
+
 struct Deepseek2Layer {
     const float *attnNorm = nullptr; // [nEmbd]
     MlaAttentionBlock attention;
+    std::optional<LightningIndexer> indexer; // deepseek32 (V3.2): attention over its top-k tokens
     const float *ffnNorm = nullptr;  // [nEmbd]
     std::optional<GatedFfn> dense;   // leading dense layers
     std::optional<MoeFfn> moe;       // the rest
@@ -89,7 +93,7 @@ public:
             fail("{}: deepseek2 expert groups {} (using {}) do not fit {} experts choosing {}", m_file->label(),
                  nGroups, nGroupsUsed, p.nExperts, p.nExpertsUsed);
         moe.nFfExpert = p.nFfExpert;
-        moe.nFfShared = m_file->findInt("deepseek2.expert_shared_feed_forward_length")
+        moe.nFfShared = m_file->findInt(p.arch + ".expert_shared_feed_forward_length")
                             .value_or(p.nFfExpert * p.nSharedExperts);
 
         MlaConfig mla;
@@ -120,6 +124,18 @@ public:
             mscale = 1.0 + rs.yarnLogMultiplier * std::log(rs.factor);
         }
         mla.scale = float(mscale * mscale / std::sqrt(double(mla.qkNope + mla.qkRope)));
+        // V3.2's indexer rotates its first rope dims as NeoX halves, with the attention's
+        // frequencies (llama.cpp's deepseek32 graph: LLAMA_ROPE_TYPE_NEOX).
+        IndexerConfig indexer;
+        if (p.indexerHeadDim > 0) {
+            indexer.nHeads = int(p.indexerHeads);
+            indexer.headDim = int(p.indexerHeadDim);
+            indexer.topK = int(p.indexerTopK);
+            indexer.rope = mla.rope;
+            indexer.rope.neox = true;
+            if (p.qLoraRank <= 0)
+                fail("{}: the {} indexer reads the low-rank query; attention.q_lora_rank is 0", m_file->label(), p.arch);
+        }
 
         auto scratch = std::make_shared<MlaScratch>();
         auto moeScratch = std::make_shared<MoeScratch>();
@@ -130,6 +146,10 @@ public:
             Deepseek2Layer &l = m_layers[std::size_t(il)];
             l.attnNorm = m_weights.vector(WeightLoader::layerName(il, "attn_norm"), e);
             l.attention = MlaAttentionBlock::load(m_weights, il, e, mla, scratch);
+            if (p.indexerHeadDim > 0) {
+                l.indexer = LightningIndexer::load(m_weights, il, e, p.qLoraRank, indexer, true);
+                l.indexer->collectMatrices(matrices);
+            }
             l.ffnNorm = m_weights.vector(WeightLoader::layerName(il, "ffn_norm"), e);
             if (il < p.nLeadingDense)
                 l.dense = GatedFfn::load(m_weights, il, e, p.nFf, GateActivation::Silu);
@@ -150,7 +170,7 @@ public:
         const Deepseek2Layer &l = m_layers[std::size_t(il)];
         const float eps = float(m_hparams.rmsEps);
         pass.norm(l.attnNorm, eps, pass.x, pass.h);
-        l.attention.forward(pass, il, pass.h, pass.y);
+        l.attention.forward(pass, il, pass.h, pass.y, l.indexer ? &*l.indexer : nullptr);
         pass.addResidual(pass.y);
         pass.norm(l.ffnNorm, eps, pass.x, pass.h);
         if (l.dense)
@@ -176,9 +196,9 @@ private:
     void dropNextNLayers()
     {
         HParams &p = m_hparams;
-        m_nextN = m_file->findInt("deepseek2.nextn_predict_layers").value_or(0);
+        m_nextN = m_file->findInt(p.arch + ".nextn_predict_layers").value_or(0);
         if (m_nextN < 0 || m_nextN >= p.nLayers)
-            fail("{}: deepseek2.nextn_predict_layers {} does not fit block_count {}", m_file->label(), m_nextN,
+            fail("{}: {}.nextn_predict_layers {} does not fit block_count {}", m_file->label(), p.arch, m_nextN,
                  p.nLayers);
         p.nLayers -= m_nextN;
     }

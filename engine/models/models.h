@@ -14,5 +14,6 @@ extern const Architecture kQwen3MoeArchitecture;  // models/qwen3moe.cpp
 extern const Architecture kPhi3Architecture;      // models/phi3.cpp
 extern const Architecture kGemma3Architecture;    // models/gemma3.cpp
 extern const Architecture kGptOssArchitecture;    // models/gpt_oss.cpp
+extern const Architecture kDeepseek32Architecture; // models/deepseek32.cpp
 
 } // namespace nw

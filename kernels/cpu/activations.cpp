@@ -41,6 +41,15 @@ void swigluOaiRange(const float *gate, const float *up, float *y, float alpha, f
     }
 }
 
+void swigluLimitedRange(const float *gate, const float *up, float *y, float limit, std::size_t begin,
+                        std::size_t end)
+{
+    for (std::size_t i = begin; i < end; ++i) {
+        const float g = std::min(gate[i], limit);
+        y[i] = g / (1.f + std::exp(-g)) * std::clamp(up[i], -limit, limit);
+    }
+}
+
 } // namespace
 
 void swiglu(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n)
@@ -74,6 +83,17 @@ void swigluOai(ThreadPool &pool, const float *gate, const float *up, float *y, s
     }
     pool.parallelFor(static_cast<std::int64_t>(n), 64, [&](std::int64_t b, std::int64_t e) {
         swigluOaiRange(gate, up, y, alpha, limit, static_cast<std::size_t>(b), static_cast<std::size_t>(e));
+    });
+}
+
+void swigluLimited(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n, float limit)
+{
+    if (n < kParallelElements) {
+        swigluLimitedRange(gate, up, y, limit, 0, n);
+        return;
+    }
+    pool.parallelFor(static_cast<std::int64_t>(n), 64, [&](std::int64_t b, std::int64_t e) {
+        swigluLimitedRange(gate, up, y, limit, static_cast<std::size_t>(b), static_cast<std::size_t>(e));
     });
 }
 

@@ -1,5 +1,5 @@
-// Elementwise activations: the gated units SwiGLU silu(gate) * up, GeGLU gelu(gate) * up and
-// gpt-oss's clamped SwiGLU.
+// Elementwise activations: the gated units SwiGLU silu(gate) * up, GeGLU gelu(gate) * up, and
+// the clamped SwiGLUs of gpt-oss and DeepSeek V4.
 #pragma once
 
 #include <cstddef>
@@ -19,5 +19,9 @@ void geglu(ThreadPool &pool, const float *gate, const float *up, float *y, std::
 // y = g / (1 + exp(-alpha g)) * (u + 1) (ggml_swiglu_oai); y may alias gate or up.
 void swigluOai(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n, float alpha,
                float limit);
+
+// DeepSeek V4's clamped SwiGLU: y = silu(min(gate, limit)) * clamp(up, -limit, limit); y may
+// alias gate or up.
+void swigluLimited(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n, float limit);
 
 } // namespace nw::cpu

@@ -6,11 +6,15 @@
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/embed.h"
+#include "kernels/cpu/hyper_connections.h"
+#include "kernels/cpu/layer_norm.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/moe_route.h"
 #include "kernels/cpu/rms_norm.h"
 #include "kernels/cpu/rope.h"
 #include "kernels/cpu/rows.h"
+#include "kernels/cpu/softmax_pool.h"
+#include "kernels/cpu/sparse_attention.h"
 
 #include <fmt/format.h>
 
@@ -216,9 +220,54 @@ void CpuBackend::moeRoute(const MoeRouting &routing, const float *logits, int nT
     }
     const auto n = std::size_t(routing.nExperts), k = std::size_t(routing.nUsed);
     m_pool.parallelFor(nTokens, 8, [&](std::int64_t t0, std::int64_t t1) {
-        routeExperts(routing, logits + std::size_t(t0) * n, int(t1 - t0), ids + std::size_t(t0) * k,
+        MoeRouting part = routing;
+        if (part.fixedIds)
+            part.fixedIds += std::size_t(t0) * k;
+        routeExperts(part, logits + std::size_t(t0) * n, int(t1 - t0), ids + std::size_t(t0) * k,
                      weights + std::size_t(t0) * k);
     });
+}
+
+void CpuBackend::layerNorm(const float *x, const float *weight, const float *bias, float *y, int nTokens, int dim,
+                           float eps)
+{
+    cpu::layerNorm(m_pool, x, weight, bias, y, nTokens, dim, eps);
+}
+
+void CpuBackend::swigluLimited(const float *gate, const float *up, float *y, std::size_t n, float limit)
+{
+    cpu::swigluLimited(m_pool, gate, up, y, n, limit);
+}
+
+void CpuBackend::sparseAttention(const SparseAttentionArgs &a)
+{
+    cpu::sparseAttention(m_pool, a);
+}
+
+void CpuBackend::lightningIndexer(const LightningIndexerArgs &a)
+{
+    cpu::lightningIndexer(m_pool, a);
+}
+
+void CpuBackend::softmaxPool(const SoftmaxPoolArgs &a)
+{
+    cpu::softmaxPool(m_pool, a);
+}
+
+void CpuBackend::hyperMix(const HyperMixArgs &a)
+{
+    cpu::hyperMix(m_pool, a);
+}
+
+void CpuBackend::hyperCollapse(const float *x, const float *weights, int nTokens, int nStreams, int dim, float *y)
+{
+    cpu::hyperCollapse(m_pool, x, weights, nTokens, nStreams, dim, y);
+}
+
+void CpuBackend::hyperExpand(const float *y, const float *x, const float *post, const float *comb, int nTokens,
+                             int nStreams, int dim, float *out)
+{
+    cpu::hyperExpand(m_pool, y, x, post, comb, nTokens, nStreams, dim, out);
 }
 
 } // namespace nw::cpu

@@ -45,6 +45,16 @@ public:
                         int dim) override;
     void moeRoute(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
                   float *weights) override;
+    void layerNorm(const float *x, const float *weight, const float *bias, float *y, int nTokens, int dim,
+                   float eps) override;
+    void swigluLimited(const float *gate, const float *up, float *y, std::size_t n, float limit) override;
+    void sparseAttention(const SparseAttentionArgs &a) override;
+    void lightningIndexer(const LightningIndexerArgs &a) override;
+    void softmaxPool(const SoftmaxPoolArgs &a) override;
+    void hyperMix(const HyperMixArgs &a) override;
+    void hyperCollapse(const float *x, const float *weights, int nTokens, int nStreams, int dim, float *y) override;
+    void hyperExpand(const float *y, const float *x, const float *post, const float *comb, int nTokens, int nStreams,
+                     int dim, float *out) override;
 
     ThreadPool &pool() { return m_pool; }
 

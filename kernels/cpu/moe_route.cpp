@@ -63,17 +63,28 @@ void routeExperts(const MoeRouting &routing, const float *logits, int nTokens, s
         } else if (routing.gating == MoeGating::Sigmoid) {
             for (int e = 0; e < n; ++e)
                 probs[e] = 1.f / (1.f + std::exp(-row[e]));
+        } else if (routing.gating == MoeGating::SqrtSoftplus) {
+            for (int e = 0; e < n; ++e) // softplus as ggml computes it (x above 20 is x itself)
+                probs[e] = std::sqrt(row[e] > 20.f ? row[e] : std::log(1.f + std::exp(row[e])));
         } else {
             std::copy_n(row, n, probs.begin()); // the choice is on the logits themselves
         }
-        for (int e = 0; e < n; ++e)
-            selection[e] = probs[e] + (routing.selectionBias ? routing.selectionBias[e] : 0.f);
-        if (routing.nGroups > 1 && routing.nGroupsUsed < routing.nGroups)
-            keepBestGroups(routing, selection, groupScores, groupOrder);
-        std::iota(order.begin(), order.end(), 0);
-        std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int a, int b) {
-            return selection[a] > selection[b] || (selection[a] == selection[b] && a < b);
-        });
+        if (routing.fixedIds) { // hash routing: the experts are given, their weights are not
+            const std::int32_t *given = routing.fixedIds + std::size_t(t) * k;
+            for (int j = 0; j < k; ++j) {
+                NW_ASSERT(given[j] >= 0 && given[j] < n);
+                order[std::size_t(j)] = given[j];
+            }
+        } else {
+            for (int e = 0; e < n; ++e)
+                selection[e] = probs[e] + (routing.selectionBias ? routing.selectionBias[e] : 0.f);
+            if (routing.nGroups > 1 && routing.nGroupsUsed < routing.nGroups)
+                keepBestGroups(routing, selection, groupScores, groupOrder);
+            std::iota(order.begin(), order.end(), 0);
+            std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int a, int b) {
+                return selection[a] > selection[b] || (selection[a] == selection[b] && a < b);
+            });
+        }
         std::int32_t *rowIds = ids + std::size_t(t) * k;
         float *rowWeights = weights + std::size_t(t) * k;
         double sum = 0.0;

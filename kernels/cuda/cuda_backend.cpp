@@ -349,6 +349,9 @@ void CudaBackend::moeRoute(const MoeRouting &routing, const float *logits, int n
     if (routing.gating == MoeGating::SoftmaxOfChosen)
         nw::fail(nw::Remedy::CpuDevice,
                  "cuda moeRoute: gpt-oss routing (softmax over the chosen experts) has no CUDA kernel yet");
+    if (routing.gating == MoeGating::SqrtSoftplus || routing.fixedIds != nullptr)
+        nw::fail(nw::Remedy::CpuDevice,
+                 "cuda moeRoute: DeepSeek V4 routing (sqrt-softplus, hash-routed layers) has no CUDA kernel yet");
     MoeRouteParams p;
     p.sigmoid = routing.gating == MoeGating::Sigmoid;
     p.nExperts = routing.nExperts;

@@ -22,7 +22,10 @@ namespace {
 
 class CheckingBackend final : public Backend {
 public:
-    CheckingBackend() : m_cpu(makeCpuBackend(1)) {}
+    CheckingBackend()
+        : m_cpu(makeCpuBackend(1))
+    {
+    }
     std::string name() const override { return "checking"; }
     int threads() const override { return 1; }
     BackendMemory memoryKind() const override { return BackendMemory::Device; }
@@ -84,7 +87,7 @@ public:
         m_cpu->rmsNorm(x, weight, y, nTokens, dim, eps);
     }
     void rope(float *x, int nTokens, int nHeads, int headStride, int offset, const std::int32_t *positions,
-              const RopeParams &p) override
+        const RopeParams &p) override
     {
         requireOwn(x, 1, "rope x");
         requireOwn(positions, std::size_t(nTokens) * sizeof(std::int32_t), "rope positions");
@@ -104,8 +107,8 @@ public:
         requireView(a.kv);
         m_cpu->attention(a);
     }
-    void storeKv(const KvLayerView &kv, const float *k, const float *v, int nTokens,
-                 const std::int32_t *positions) override
+    void storeKv(
+        const KvLayerView &kv, const float *k, const float *v, int nTokens, const std::int32_t *positions) override
     {
         requireOwn(k, 1, "storeKv k");
         requireOwn(v, 1, "storeKv v");
@@ -148,8 +151,8 @@ public:
         requireOwn(up, n * sizeof(float), "swigluOai up");
         m_cpu->swigluOai(gate, up, y, n, alpha, limit);
     }
-    void copyRows(float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows,
-                  int cols) override
+    void copyRows(
+        float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows, int cols) override
     {
         requireOwn(dst, 1, "copyRows dst");
         requireOwn(src, 1, "copyRows src");
@@ -162,8 +165,8 @@ public:
         requireOwn(dst, std::size_t(n) * std::size_t(dim) * sizeof(float), "gatherRows dst");
         m_cpu->gatherRows(src, rows, n, dim, dst);
     }
-    void scatterAddRows(float *dst, const float *src, const std::int32_t *rows, const float *weights, int n,
-                        int dim) override
+    void scatterAddRows(
+        float *dst, const float *src, const std::int32_t *rows, const float *weights, int n, int dim) override
     {
         requireOwn(dst, 1, "scatterAddRows dst");
         requireOwn(src, std::size_t(n) * std::size_t(dim) * sizeof(float), "scatterAddRows src");
@@ -171,8 +174,8 @@ public:
         requireOwn(weights, std::size_t(n) * sizeof(float), "scatterAddRows weights");
         m_cpu->scatterAddRows(dst, src, rows, weights, n, dim);
     }
-    void moeRoute(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
-                  float *weights) override
+    void moeRoute(
+        const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids, float *weights) override
     {
         requireOwn(logits, std::size_t(nTokens) * std::size_t(routing.nExperts) * sizeof(float), "moeRoute logits");
         requireOwn(ids, std::size_t(nTokens) * std::size_t(routing.nUsed) * sizeof(std::int32_t), "moeRoute ids");
@@ -240,8 +243,8 @@ TEST_CASE("llama on a device-memory backend: every op gets backend buffers, logi
     const std::vector<std::byte> bytes = nw::test::makeTinyLlama(gqaSpec());
     std::shared_ptr<const GgufFile> file = GgufFile::fromMemory(bytes, "tiny.gguf");
     auto checking = std::make_shared<CheckingBackend>();
-    auto onDevice = loadModel(file, {.threads = 1, .backend = checking});
-    auto onCpu = loadModel(file, {.threads = 1});
+    auto onDevice = loadModel(file, { .threads = 1, .backend = checking });
+    auto onCpu = loadModel(file, { .threads = 1 });
     CHECK(checking->preparedWeights == 2 + 7 * 2); // embedding, output, 7 matrices per layer
 
     const KvModeSpec full = KvModeSpec::parse("full");
@@ -262,8 +265,8 @@ TEST_CASE("llama on a device-memory backend: every op gets backend buffers, logi
     REQUIRE(a.size() == 70u * 80u);
     CHECK(a == b);
     for (std::int32_t step = 0; step < 3; ++step) {
-        const std::int32_t token[1] = {step + 11};
-        const std::int32_t pos[1] = {70 + step};
+        const std::int32_t token[1] = { step + 11 };
+        const std::int32_t pos[1] = { 70 + step };
         onDevice->forward(token, pos, *deviceCache, LogitsFor::Last, a);
         onCpu->forward(token, pos, *cpuCache, LogitsFor::Last, b);
         REQUIRE(a.size() == 80u);
@@ -275,8 +278,8 @@ TEST_CASE("llama on a device-memory backend: every op gets backend buffers, logi
     CHECK(checking->memoryInfo().bufferBytes > 0);
 
     // Prefix reuse: truncating and recomputing the last token gives the same logits again.
-    const std::int32_t again[1] = {13};
-    const std::int32_t at[1] = {72};
+    const std::int32_t again[1] = { 13 };
+    const std::int32_t at[1] = { 72 };
     onDevice->forward(again, at, *deviceCache, LogitsFor::Last, a);
     CHECK(a == b);
 }
@@ -285,7 +288,7 @@ TEST_CASE("a device-memory backend refuses the KV modes it cannot run")
 {
     const std::vector<std::byte> bytes = nw::test::makeTinyLlama(gqaSpec());
     std::shared_ptr<const GgufFile> file = GgufFile::fromMemory(bytes, "tiny.gguf");
-    auto model = loadModel(file, {.threads = 1, .backend = std::make_shared<CheckingBackend>()});
+    auto model = loadModel(file, { .threads = 1, .backend = std::make_shared<CheckingBackend>() });
     CHECK_THROWS_AS(model->makeKvCache(KvModeSpec::parse("full+q8"), 64), nw::Error);
     CHECK_THROWS_AS(model->makeKvCache(KvModeSpec::parse("latent:16"), 64), nw::Error);
     try {
@@ -296,23 +299,27 @@ TEST_CASE("a device-memory backend refuses the KV modes it cannot run")
     }
 }
 
-TEST_CASE("loadModel: --device cuda without a device is one clear error; cpu and auto load")
+TEST_CASE("loadModel: CUDA without a device is one clear error with the CPU remedy; cpu and auto load")
 {
     const std::vector<std::byte> bytes = nw::test::makeTinyLlama(gqaSpec());
     std::shared_ptr<const GgufFile> file = GgufFile::fromMemory(bytes, "tiny.gguf");
-    CHECK(loadModel(file, {.threads = 1, .device = DeviceChoice::Cpu})->backend().memoryKind() == BackendMemory::Host);
+    CHECK(
+        loadModel(file, { .threads = 1, .device = DeviceChoice::Cpu })->backend().memoryKind() == BackendMemory::Host);
     const GpuInfo &gpu = gpuInfo();
     if (gpu.built && !gpu.devices.empty()) {
         MESSAGE("a CUDA device is present: the no-device error is not reachable here");
         return;
     }
-    CHECK(loadModel(file, {.threads = 1, .device = DeviceChoice::Auto})->backend().memoryKind() == BackendMemory::Host);
+    CHECK(
+        loadModel(file, { .threads = 1, .device = DeviceChoice::Auto })->backend().memoryKind() == BackendMemory::Host);
     try {
-        loadModel(file, {.threads = 1, .device = DeviceChoice::Cuda});
+        loadModel(file, { .threads = 1, .device = DeviceChoice::Cuda });
         FAIL("expected nw::Error");
     } catch (const nw::Error &e) {
         const std::string message = e.what();
-        CHECK(message.find("--device cuda") != std::string::npos);
+        CHECK(message.find("no usable CUDA device") != std::string::npos);
         CHECK(message.find('\n') == std::string::npos);
+        CHECK(message.find("--") == std::string::npos); // the engine names no CLI flag: the Remedy does
+        CHECK(e.remedy() == nw::Remedy::CpuDevice);
     }
 }

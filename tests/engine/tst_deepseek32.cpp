@@ -1,0 +1,96 @@
+// deepseek32 (DeepSeek V3.2) beyond the fidelity test: its cache keeps the MLA rows and the
+// indexer's keys of every token (mla is its one mode), and malformed indexer metadata or a
+// missing indexer tensor is refused in one line naming what is wrong.
+#include "common/error.h"
+#include "engine/arch_table.h"
+#include "engine/gguf_file.h"
+#include "engine/gguf_writer.h"
+#include "engine/hparams.h"
+#include "engine/kv_cache.h"
+#include "engine/model.h"
+#include "tests/support/test_data.h"
+
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <string>
+
+using namespace nw;
+
+namespace {
+
+std::shared_ptr<const GgufFile> testModel()
+{
+    return GgufFile::open(test::sourceDir() / "tests/data/models/deepseek32-f32.gguf");
+}
+
+// The test model rewritten: metadata through `edit` (after the copy), without tensor `drop`.
+std::vector<std::byte> rewritten(const std::function<void(GgufWriter &)> &edit, std::string_view drop = {})
+{
+    const auto file = testModel();
+    GgufWriter w(file->alignment());
+    for (const auto &[key, value] : file->metadata())
+        w.setValue(key, *file->findValueType(key), value);
+    edit(w);
+    for (const TensorView &t : file->tensors())
+        if (t.name != drop)
+            w.addTensor(t.name, t.type, t.shape, {t.data, t.bytes});
+    return w.toBytes();
+}
+
+std::string loadError(const std::vector<std::byte> &bytes)
+{
+    try {
+        loadModel(std::shared_ptr<const GgufFile>(GgufFile::fromMemory(bytes, "t.gguf")), {.threads = 1});
+    } catch (const Error &e) {
+        const std::string message = e.what();
+        CHECK(message.find('\n') == std::string::npos);
+        MESSAGE(message);
+        return message;
+    }
+    return {};
+}
+
+} // namespace
+
+TEST_CASE("deepseek32's cache: the MLA latent and the indexer's key of every token, in mla only")
+{
+    auto model = loadModel(testModel(), {.threads = 1});
+    REQUIRE(model->kvModes() == std::vector<KvMode>{KvMode::Mla});
+    CHECK_THROWS_AS(model->makeKvCache(KvModeSpec::parse("full"), 64), Error);
+    auto cache = model->makeKvCache(KvModeSpec::parse("mla"), 64);
+    const HParams &hp = model->hparams();
+    REQUIRE(cache->nLayers() == hp.nLayers);
+    REQUIRE(cache->nStores() == 2 * hp.nLayers);
+    for (std::int64_t il = 0; il < hp.nLayers; ++il) {
+        const std::int64_t rows = cache->findStore(il, KvPart::Attention);
+        const std::int64_t keys = cache->findStore(il, KvPart::IndexerKeys);
+        REQUIRE(rows >= 0);
+        REQUIRE(keys >= 0);
+        CHECK(cache->plan(rows).layout.bytesPerTokenLayer() == std::uint64_t(hp.kvLoraRank + hp.qkRopeHeadDim) * 2);
+        CHECK(cache->plan(keys).layout.bytesPerTokenLayer() == std::uint64_t(hp.indexerHeadDim) * 2);
+        CHECK(cache->plan(keys).name() == "indexer");
+    }
+
+    // `needlework kv --model` on the file: mla alone, the indexer's keys counted apart.
+    const auto figures = kvModeFigures(HParams::fromGguf(*testModel()), 1000);
+    REQUIRE(figures.size() == 1);
+    REQUIRE(figures[0].kinds.size() == 2);
+    CHECK(figures[0].kinds[0].kind == "full");
+    CHECK(figures[0].kinds[1].kind == "indexer");
+    CHECK(figures[0].kinds[1].used == std::uint64_t(hp.nLayers) * 1000 * std::uint64_t(hp.indexerHeadDim) * 2);
+}
+
+TEST_CASE("deepseek32 refuses malformed indexer metadata and a missing indexer tensor")
+{
+    CHECK(loadError(rewritten([](GgufWriter &) {})).empty()); // as written, it loads
+
+    std::string message = loadError(rewritten([](GgufWriter &) {}, "blk.1.indexer.attn_k.weight"));
+    CHECK(message.find("blk.1.indexer.attn_k.weight") != std::string::npos);
+
+    message = loadError(rewritten([](GgufWriter &w) { w.setUInt32("deepseek32.attention.indexer.key_length", 48); }));
+    CHECK(message.find("not a multiple of 64") != std::string::npos);
+
+    message = loadError(rewritten([](GgufWriter &w) { w.setUInt32("deepseek32.attention.indexer.top_k", 0); }));
+    CHECK(message.find("top_k") != std::string::npos);
+}
