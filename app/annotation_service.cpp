@@ -25,12 +25,12 @@ namespace {
 // store::AnnotationLimits::kMaxTextBytes (64 KiB); rectangles and tags stay far below this.
 constexpr qsizetype kMaxCsvFieldBytes = 1 << 20;
 
-const QStringList kCsvColumns = {QStringLiteral("document_sha256"), QStringLiteral("page"), QStringLiteral("kind"),
-                                 QStringLiteral("rects"), QStringLiteral("color"), QStringLiteral("quote"),
-                                 QStringLiteral("note"), QStringLiteral("tags")};
+const QStringList kCsvColumns
+    = { QStringLiteral("document_sha256"), QStringLiteral("page"), QStringLiteral("kind"), QStringLiteral("rects"),
+          QStringLiteral("color"), QStringLiteral("quote"), QStringLiteral("note"), QStringLiteral("tags") };
 // For people reading the file; an import matches by document_sha256 and page and ignores them.
-const QStringList kCsvPlaceColumns = {QStringLiteral("document_title"), QStringLiteral("document_path"),
-                                      QStringLiteral("page_label")};
+const QStringList kCsvPlaceColumns
+    = { QStringLiteral("document_title"), QStringLiteral("document_path"), QStringLiteral("page_label") };
 
 QString rectsText(const std::vector<QRectF> &rects)
 {
@@ -51,7 +51,7 @@ std::vector<QRectF> rectsFromText(const QString &text, int line)
             n[i] = v[i].toDouble(&ok);
         if (!ok)
             fail("annotations CSV line {}: field 'rects': rectangle '{}' is not 'x y width height'", line,
-                 store::excerptForMessage(part).toStdString());
+                store::excerptForMessage(part).toStdString());
         rects.emplace_back(n[0], n[1], n[2], n[3]);
     }
     return rects;
@@ -76,7 +76,7 @@ struct CsvRecord {
 std::vector<CsvRecord> parseCsv(const QByteArray &text)
 {
     std::vector<CsvRecord> records;
-    CsvRecord record{1, {}};
+    CsvRecord record { 1, {} };
     QByteArray field;
     bool quoted = false;
     bool any = false;
@@ -112,14 +112,14 @@ std::vector<CsvRecord> parseCsv(const QByteArray &text)
             }
             endField();
             records.push_back(std::move(record));
-            record = CsvRecord{line, {}};
+            record = CsvRecord { line, {} };
             any = false;
         } else {
             field += c;
         }
         if (field.size() > kMaxCsvFieldBytes)
             fail("annotations CSV line {}: field {} is longer than {} bytes, the most a field may hold", record.line,
-                 record.fields.size() + 1, kMaxCsvFieldBytes);
+                record.fields.size() + 1, kMaxCsvFieldBytes);
     }
     if (any) {
         endField();
@@ -131,20 +131,20 @@ std::vector<CsvRecord> parseCsv(const QByteArray &text)
 // A JSON record's fields, checked one by one, so that an error names the record and the field.
 class JsonRecord {
 public:
-    JsonRecord(const nlohmann::json &value, std::size_t index) : m_value(value), m_index(index)
+    JsonRecord(const nlohmann::json &value, std::size_t index)
+        : m_value(value)
+        , m_index(index)
     {
         if (!value.is_object())
             fail("annotations JSON: record {}: not an object but {}", m_index, excerpt(value));
         // document_title, document_path and page_label are for people reading an export; an
         // import matches by document_sha256 and page and ignores them.
-        static const std::set<std::string> known = {"id",         "document_sha256", "page",          "kind",
-                                                    "rects",      "color",           "quote",         "note",
-                                                    "tags",       "created",         "updated",       "document_title",
-                                                    "document_path", "page_label"};
+        static const std::set<std::string> known = { "id", "document_sha256", "page", "kind", "rects", "color", "quote",
+            "note", "tags", "created", "updated", "document_title", "document_path", "page_label" };
         for (const auto &item : value.items())
             if (!known.contains(item.key()))
                 fail("annotations JSON: record {}: unknown field '{}'", m_index,
-                     store::excerptForMessage(QString::fromStdString(item.key())).toStdString());
+                    store::excerptForMessage(QString::fromStdString(item.key())).toStdString());
     }
 
     [[noreturn]] void refuse(const char *field, const std::string &why) const
@@ -180,8 +180,9 @@ public:
         if (!v->is_number_integer())
             refuse("page", excerpt(*v) + " is not a whole number");
         constexpr auto kLast = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
-        if (v->is_number_unsigned() ? v->get<std::uint64_t>() < 1 || v->get<std::uint64_t>() > kLast
-                                    : v->get<std::int64_t>() < 1 || v->get<std::int64_t>() > static_cast<std::int64_t>(kLast))
+        if (v->is_number_unsigned()
+                ? v->get<std::uint64_t>() < 1 || v->get<std::uint64_t>() > kLast
+                : v->get<std::int64_t>() < 1 || v->get<std::int64_t>() > static_cast<std::int64_t>(kLast))
             refuse("page", excerpt(*v) + " is not a page number (1 to 2147483647)");
         return static_cast<int>(v->get<std::int64_t>());
     }
@@ -195,7 +196,8 @@ public:
         if (!v->is_array())
             refuse("rects", "not an array of [x, y, width, height] but " + excerpt(*v));
         for (const nlohmann::json &r : *v) {
-            if (!r.is_array() || r.size() != 4 || !std::all_of(r.begin(), r.end(), [](const nlohmann::json &n) { return n.is_number(); }))
+            if (!r.is_array() || r.size() != 4
+                || !std::all_of(r.begin(), r.end(), [](const nlohmann::json &n) { return n.is_number(); }))
                 refuse("rects", excerpt(r) + " is not [x, y, width, height] in points");
             out.emplace_back(r[0].get<double>(), r[1].get<double>(), r[2].get<double>(), r[3].get<double>());
         }
@@ -222,7 +224,8 @@ private:
     // A JSON value for a message: its text, without control characters, cut short.
     static std::string excerpt(const nlohmann::json &value)
     {
-        return store::excerptForMessage(QString::fromStdString(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)))
+        return store::excerptForMessage(
+            QString::fromStdString(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)))
             .toStdString();
     }
 
@@ -232,13 +235,21 @@ private:
 
 } // namespace
 
-AnnotationService::AnnotationService(store::LibraryStore &library) : m_library(library), m_annotations(library.database())
+AnnotationService::AnnotationService(store::LibraryStore &library)
+    : m_library(library)
+    , m_annotations(library.database())
 {
 }
 
-std::vector<Annotation> AnnotationService::list(const AnnotationFilter &filter) { return m_annotations.list(filter); }
+std::vector<Annotation> AnnotationService::list(const AnnotationFilter &filter)
+{
+    return m_annotations.list(filter);
+}
 
-std::optional<Annotation> AnnotationService::find(std::int64_t id) { return m_annotations.find(id); }
+std::optional<Annotation> AnnotationService::find(std::int64_t id)
+{
+    return m_annotations.find(id);
+}
 
 DocumentInfo AnnotationService::requireDocument(std::int64_t documentId)
 {
@@ -248,8 +259,8 @@ DocumentInfo AnnotationService::requireDocument(std::int64_t documentId)
     return *doc;
 }
 
-std::int64_t AnnotationService::highlight(const PageSelection &s, const QString &color, const QString &note,
-                                          const QStringList &tags)
+std::int64_t AnnotationService::highlight(
+    const PageSelection &s, const QString &color, const QString &note, const QStringList &tags)
 {
     if (s.length <= 0)
         fail("nothing is selected to highlight");
@@ -277,7 +288,7 @@ std::int64_t AnnotationService::highlight(const PageSelection &s, const QString 
 }
 
 std::int64_t AnnotationService::addNote(std::int64_t documentId, int page, const QString &quote, const QString &note,
-                                        const QStringList &tags, const QString &color)
+    const QStringList &tags, const QString &color)
 {
     Annotation a;
     a.kind = QStringLiteral("note");
@@ -303,7 +314,10 @@ bool AnnotationService::update(std::int64_t id, const QString &note, const QStri
     return true;
 }
 
-bool AnnotationService::remove(std::int64_t id) { return m_annotations.remove(id); }
+bool AnnotationService::remove(std::int64_t id)
+{
+    return m_annotations.remove(id);
+}
 
 AnnotationPlaces AnnotationService::places()
 {
@@ -350,30 +364,25 @@ AnnotationFormat parseAnnotationFormat(const QString &name)
     fail("unknown format '{}': use json, csv or md", name.toStdString());
 }
 
-QByteArray exportAnnotations(const std::vector<Annotation> &annotations, AnnotationFormat format, const AnnotationPlaces &places)
+QByteArray exportAnnotations(
+    const std::vector<Annotation> &annotations, AnnotationFormat format, const AnnotationPlaces &places)
 {
-    const auto placeOf = [&places](const Annotation &a) { return places ? places(a) : AnnotationPlace{}; };
+    const auto placeOf = [&places](const Annotation &a) { return places ? places(a) : AnnotationPlace {}; };
     switch (format) {
     case AnnotationFormat::Json: {
         nlohmann::json array = nlohmann::json::array();
         for (const store::Annotation &a : annotations) {
             nlohmann::json rects = nlohmann::json::array();
             for (const QRectF &r : a.rects)
-                rects.push_back({r.x(), r.y(), r.width(), r.height()});
+                rects.push_back({ r.x(), r.y(), r.width(), r.height() });
             nlohmann::json tags = nlohmann::json::array();
             for (const QString &t : a.tags)
                 tags.push_back(t.toStdString());
-            nlohmann::json entry = {{"id", a.id},
-                                    {"document_sha256", a.documentSha256.toStdString()},
-                                    {"page", a.page},
-                                    {"kind", a.kind.toStdString()},
-                                    {"rects", rects},
-                                    {"color", a.color.toStdString()},
-                                    {"quote", a.quote.toStdString()},
-                                    {"note", a.note.toStdString()},
-                                    {"tags", tags},
-                                    {"created", a.created.toStdString()},
-                                    {"updated", a.updated.toStdString()}};
+            nlohmann::json entry
+                = { { "id", a.id }, { "document_sha256", a.documentSha256.toStdString() }, { "page", a.page },
+                      { "kind", a.kind.toStdString() }, { "rects", rects }, { "color", a.color.toStdString() },
+                      { "quote", a.quote.toStdString() }, { "note", a.note.toStdString() }, { "tags", tags },
+                      { "created", a.created.toStdString() }, { "updated", a.updated.toStdString() } };
             if (const AnnotationPlace place = placeOf(a); place.inLibrary) {
                 entry["document_title"] = place.title.toStdString();
                 entry["document_path"] = place.path.toStdString();
@@ -387,9 +396,8 @@ QByteArray exportAnnotations(const std::vector<Annotation> &annotations, Annotat
         QString out = (kCsvColumns + kCsvPlaceColumns).join(QLatin1Char(',')) + QLatin1Char('\n');
         for (const store::Annotation &a : annotations) {
             const AnnotationPlace place = placeOf(a);
-            const QStringList fields = {a.documentSha256, QString::number(a.page), a.kind, rectsText(a.rects), a.color,
-                                        a.quote, a.note, a.tags.join(QLatin1Char(';')), place.title, place.path,
-                                        place.pageLabel};
+            const QStringList fields = { a.documentSha256, QString::number(a.page), a.kind, rectsText(a.rects), a.color,
+                a.quote, a.note, a.tags.join(QLatin1Char(';')), place.title, place.path, place.pageLabel };
             QStringList escaped;
             for (const QString &f : fields)
                 escaped << csvField(f);
@@ -454,7 +462,8 @@ std::vector<store::Annotation> parseAnnotations(const QByteArray &data, Annotati
     const std::vector<CsvRecord> records = parseCsv(data);
     const bool withPlaces = !records.empty() && records.front().fields == kCsvColumns + kCsvPlaceColumns;
     if (records.empty() || (records.front().fields != kCsvColumns && !withPlaces))
-        fail("annotations CSV: the first line must be the header {}", (kCsvColumns + kCsvPlaceColumns).join(QLatin1Char(',')).toStdString());
+        fail("annotations CSV: the first line must be the header {}",
+            (kCsvColumns + kCsvPlaceColumns).join(QLatin1Char(',')).toStdString());
     const qsizetype columns = withPlaces ? kCsvColumns.size() + kCsvPlaceColumns.size() : kCsvColumns.size();
     for (std::size_t i = 1; i < records.size(); ++i) {
         const QStringList &f = records[i].fields;
@@ -471,7 +480,7 @@ std::vector<store::Annotation> parseAnnotations(const QByteArray &data, Annotati
         const qlonglong page = ok ? f[1].toLongLong(&ok) : 0;
         if (!ok)
             fail("annotations CSV line {}: field 'page': '{}' is not a whole number", line,
-                 store::excerptForMessage(f[1]).toStdString());
+                store::excerptForMessage(f[1]).toStdString());
         if (page < 1 || page > std::numeric_limits<int>::max())
             fail("annotations CSV line {}: field 'page': {} is not a page number (1 to 2147483647)", line, page);
         a.page = static_cast<int>(page);

@@ -33,7 +33,7 @@ struct AnnotationPlace {
     bool inLibrary = false; // false: the document is not in this library (an imported annotation)
     QString title;
     QString path;
-    QString pageLabel;      // "" when the page prints none
+    QString pageLabel; // "" when the page prints none
 };
 using AnnotationPlaces = std::function<AnnotationPlace(const Annotation &)>;
 
@@ -49,11 +49,11 @@ public:
     std::optional<Annotation> find(std::int64_t id);
     // A highlight of the selection: its rectangles, else those of the words the span touches. A
     // page without word boxes (a text document) gets a note that carries the quote instead.
-    std::int64_t highlight(const PageSelection &selection, const QString &color, const QString &note = {},
-                           const QStringList &tags = {});
+    std::int64_t highlight(
+        const PageSelection &selection, const QString &color, const QString &note = {}, const QStringList &tags = {});
     // A note on a page, quoting `quote` (may be empty).
     std::int64_t addNote(std::int64_t documentId, int page, const QString &quote, const QString &note,
-                         const QStringList &tags, const QString &color);
+        const QStringList &tags, const QString &color);
     // Sets note and tags (and the colour unless it is empty); false when the annotation is gone.
     bool update(std::int64_t id, const QString &note, const QStringList &tags, const QString &color = {});
     bool remove(std::int64_t id); // false when it was not there
@@ -73,8 +73,8 @@ AnnotationFormat parseAnnotationFormat(const QString &name); // json|csv|md; thr
 // Each annotation with its document's title and path and its page's label when `places` is given
 // (the Markdown groups by document title; JSON and CSV add document_title, document_path and
 // page_label, which an import ignores: it matches documents by content hash).
-QByteArray exportAnnotations(const std::vector<Annotation> &annotations, AnnotationFormat format,
-                             const AnnotationPlaces &places = {});
+QByteArray exportAnnotations(
+    const std::vector<Annotation> &annotations, AnnotationFormat format, const AnnotationPlaces &places = {});
 // JSON and CSV (as exportAnnotations writes them, with or without the place columns), strictly: a
 // field of the wrong type (page 1.5, tags "x"), an unknown JSON field, or a CSV field over 1 MiB
 // throws nw::Error naming the record (or line) and the field; values in messages have their

@@ -19,43 +19,38 @@ nlohmann::json askResultToJson(const AskResult &r)
 {
     nlohmann::json passages = nlohmann::json::array();
     for (const Passage &p : r.passages)
-        passages.push_back({{"citation", citationToJson(p.citation)}, {"bm25", p.bm25}, {"coverage", p.coverage}, {"score", p.score}});
+        passages.push_back({ { "citation", citationToJson(p.citation) }, { "bm25", p.bm25 }, { "coverage", p.coverage },
+            { "score", p.score } });
     nlohmann::json quotes = nlohmann::json::array();
     for (const QuoteCheck &q : r.quotes)
-        quotes.push_back({{"quote", q.quote.toStdString()}, {"supported", q.supported}, {"source", q.sourceIndex + 1}});
+        quotes.push_back(
+            { { "quote", q.quote.toStdString() }, { "supported", q.supported }, { "source", q.sourceIndex + 1 } });
     nlohmann::json j = {
-        {"question", r.question.toStdString()},
-        {"mode", askModeName(r.mode).toStdString()},
-        {"answer", r.answer.toStdString()},
-        {"extractive", r.extractive},
-        {"citations", citationsToJson(r.citations)},
-        {"passages", passages},
-        {"quotes", quotes},
+        { "question", r.question.toStdString() },
+        { "mode", askModeName(r.mode).toStdString() },
+        { "answer", r.answer.toStdString() },
+        { "extractive", r.extractive },
+        { "citations", citationsToJson(r.citations) },
+        { "passages", passages },
+        { "quotes", quotes },
     };
     if (!r.extractive) {
-        j["model"] = {{"file", r.model.toStdString()},
-                      {"chat_template", r.chatFamily.toStdString()},
-                      {"kv_mode", r.kvMode.toStdString()},
-                      {"context_tokens", r.contextTokens},
-                      {"prompt_tokens", r.promptTokens},
-                      {"reused_tokens", r.reusedTokens},
-                      {"generated_tokens", r.generatedTokens},
-                      {"prefill_seconds", r.prefillSeconds},
-                      {"decode_seconds", r.decodeSeconds},
-                      {"kv_bytes_used", r.kvBytesUsed},
-                      {"kv_bytes_reserved", r.kvBytesReserved},
-                      {"saving_vs_mha_f16", r.savingVsMha},
-                      {"stop", r.stopReason.toStdString()},
-                      {"sources", static_cast<int>(r.sources.size())},
-                      {"sources_dropped", r.droppedSources},
-                      {"best_source_cut", r.bestSourceCut}};
+        j["model"] = { { "file", r.model.toStdString() }, { "chat_template", r.chatFamily.toStdString() },
+            { "kv_mode", r.kvMode.toStdString() }, { "context_tokens", r.contextTokens },
+            { "prompt_tokens", r.promptTokens }, { "reused_tokens", r.reusedTokens },
+            { "generated_tokens", r.generatedTokens }, { "prefill_seconds", r.prefillSeconds },
+            { "decode_seconds", r.decodeSeconds }, { "kv_bytes_used", r.kvBytesUsed },
+            { "kv_bytes_reserved", r.kvBytesReserved }, { "saving_vs_mha_f16", r.savingVsMha },
+            { "stop", r.stopReason.toStdString() }, { "sources", static_cast<int>(r.sources.size()) },
+            { "sources_dropped", r.droppedSources }, { "best_source_cut", r.bestSourceCut } };
     }
     if (r.tooLarge) {
         nlohmann::json needs = nlohmann::json::array();
         for (const KvNeed &n : r.kvNeeds)
-            needs.push_back({{"kv_mode", n.mode.toStdString()}, {"bytes", n.bytes}, {"saving_vs_mha_f16", n.savingVsMha}});
-        j["too_large"] = {{"needed_tokens", r.neededTokens}, {"context_tokens", r.contextTokens}, {"kv_needs", needs},
-                          {"suggestion", "use --mode retrieve"}};
+            needs.push_back(
+                { { "kv_mode", n.mode.toStdString() }, { "bytes", n.bytes }, { "saving_vs_mha_f16", n.savingVsMha } });
+        j["too_large"] = { { "needed_tokens", r.neededTokens }, { "context_tokens", r.contextTokens },
+            { "kv_needs", needs }, { "suggestion", "use --mode retrieve" } };
     }
     return j;
 }
@@ -74,10 +69,11 @@ void printCitations(QTextStream &out, const AskResult &r)
         if (!r.citations.empty()) {
             out << "\nCitations:\n";
             for (std::size_t i = 0; i < r.citations.size(); ++i)
-                out << "  " << citationLabel(r.citations[i]) << QStringLiteral(" (chars %1-%2, %3 word boxes)")
-                                                                   .arg(r.citations[i].start)
-                                                                   .arg(r.citations[i].start + r.citations[i].length)
-                                                                   .arg(r.citations[i].boxes.size())
+                out << "  " << citationLabel(r.citations[i])
+                    << QStringLiteral(" (chars %1-%2, %3 word boxes)")
+                           .arg(r.citations[i].start)
+                           .arg(r.citations[i].start + r.citations[i].length)
+                           .arg(r.citations[i].boxes.size())
                     << '\n';
         } else {
             out << "\n(The answer cites no source.)\n";
@@ -87,8 +83,9 @@ void printCitations(QTextStream &out, const AskResult &r)
                 out << "  UNSUPPORTED QUOTE (not in any source): \"" << q.quote << "\"\n";
         if (const QString fit = contextFitNote(r); !fit.isEmpty())
             out << '\n' << fit << '\n';
-        out << QStringLiteral("\n[%1, %2, KV %3: %4 used / %5 reserved, %6 less than MHA f16; prompt %7 tokens (%8 reused), "
-                              "prefill %9 s, %10 tokens in %11 s]\n")
+        out << QStringLiteral(
+            "\n[%1, %2, KV %3: %4 used / %5 reserved, %6 less than MHA f16; prompt %7 tokens (%8 reused), "
+            "prefill %9 s, %10 tokens in %11 s]\n")
                    .arg(r.model, r.chatFamily, r.kvMode, formatBytes(r.kvBytesUsed), formatBytes(r.kvBytesReserved))
                    .arg(formatSaving(r.savingVsMha))
                    .arg(r.promptTokens)
@@ -122,7 +119,8 @@ QString contextFitNote(const AskResult &r)
     if (r.droppedSources > 0)
         note += QStringLiteral("%1 of %2 sources left out, the lowest-ranked first").arg(r.droppedSources).arg(offered);
     if (r.bestSourceCut)
-        note += QStringLiteral("%1the best source cut to its cited passage").arg(r.droppedSources > 0 ? QStringLiteral("; ") : QString());
+        note += QStringLiteral("%1the best source cut to its cited passage")
+                    .arg(r.droppedSources > 0 ? QStringLiteral("; ") : QString());
     return note + QStringLiteral(". A larger context gives the model more.)");
 }
 

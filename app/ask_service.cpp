@@ -9,9 +9,9 @@
 #include "engine/arch_table.h"
 #include "engine/chat_reply.h"
 #include "engine/chat_template.h"
+#include "engine/generator.h"
 #include "engine/gguf_file.h"
 #include "engine/model.h"
-#include "engine/generator.h"
 #include "engine/tokenizer.h"
 #include "ingest/page_words.h"
 
@@ -74,28 +74,34 @@ void AskService::loadModel(const ModelSettings &settings)
     auto engine = std::make_unique<Engine>();
     engine->path = settings.path;
     engine->file = GgufFile::open(settings.path.toStdString());
-    engine->model = nw::loadModel(engine->file, {.threads = settings.threads, .device = settings.device});
+    engine->model = nw::loadModel(engine->file, { .threads = settings.threads, .device = settings.device });
     engine->device = QString::fromStdString(engine->model->backend().name());
     engine->tokenizer = Tokenizer::fromGguf(*engine->file);
-    engine->chat = ChatTemplate::detect(engine->file->findString("tokenizer.chat_template").value_or(""),
-                                        engine->model->hparams().arch);
+    engine->chat = ChatTemplate::detect(
+        engine->file->findString("tokenizer.chat_template").value_or(""), engine->model->hparams().arch);
     const auto modes = engine->model->kvModes();
-    engine->kvMode = settings.kvMode.isEmpty() ? KvModeSpec{modes.front()} : KvModeSpec::parse(settings.kvMode.toStdString());
+    engine->kvMode
+        = settings.kvMode.isEmpty() ? KvModeSpec { modes.front() } : KvModeSpec::parse(settings.kvMode.toStdString());
     engine->contextTokens = contextTokensFor(settings.contextTokens, engine->model->hparams().nCtxTrain);
-    engine->generator = std::make_unique<Generator>(*engine->model, *engine->tokenizer, engine->kvMode, engine->contextTokens);
-    nw::log::get("app")->info("ask: model {} ({}) on {}, chat template {}, KV {}, context {}", settings.path.toStdString(),
-                              engine->model->hparams().arch, engine->device.toStdString(),
-                              chatFamilyName(engine->chat.family()), engine->kvMode.toString(), engine->contextTokens);
+    engine->generator
+        = std::make_unique<Generator>(*engine->model, *engine->tokenizer, engine->kvMode, engine->contextTokens);
+    nw::log::get("app")->info("ask: model {} ({}) on {}, chat template {}, KV {}, context {}",
+        settings.path.toStdString(), engine->model->hparams().arch, engine->device.toStdString(),
+        chatFamilyName(engine->chat.family()), engine->kvMode.toString(), engine->contextTokens);
     m_engine = std::move(engine);
 }
 
-void AskService::unloadModel() { m_engine.reset(); }
+void AskService::unloadModel()
+{
+    m_engine.reset();
+}
 
 void AskService::setCache(const QString &kvMode, std::int64_t contextTokens)
 {
     if (!m_engine)
         fail("no model is loaded: a KV mode or a context applies to a model");
-    const KvModeSpec spec = kvMode.isEmpty() ? KvModeSpec{m_engine->model->kvModes().front()} : KvModeSpec::parse(kvMode.toStdString());
+    const KvModeSpec spec = kvMode.isEmpty() ? KvModeSpec { m_engine->model->kvModes().front() }
+                                             : KvModeSpec::parse(kvMode.toStdString());
     const std::int64_t context = contextTokensFor(contextTokens, m_engine->model->hparams().nCtxTrain);
     auto generator = std::make_unique<Generator>(*m_engine->model, *m_engine->tokenizer, spec, context);
     m_engine->generator = std::move(generator);
@@ -125,7 +131,7 @@ ModelStatus AskService::modelStatus() const
 
 MemoryStats AskService::memoryStats() const
 {
-    return m_engine ? m_engine->generator->memoryStats() : MemoryStats{};
+    return m_engine ? m_engine->generator->memoryStats() : MemoryStats {};
 }
 
 AskResult AskService::ask(store::LibraryStore &library, const AskRequest &request, const AskCallbacks &callbacks)
@@ -157,9 +163,9 @@ AskResult AskService::ask(store::LibraryStore &library, const AskRequest &reques
         fail("whole mode reads the documents into a model's context: give --model M.gguf (or use --mode retrieve)");
     std::vector<store::DocumentInfo> documents;
     for (const auto &info : library.documents(request.retrieval.collection))
-        if (request.retrieval.documentIds.empty() ||
-            std::find(request.retrieval.documentIds.begin(), request.retrieval.documentIds.end(), info.id) !=
-                request.retrieval.documentIds.end())
+        if (request.retrieval.documentIds.empty()
+            || std::find(request.retrieval.documentIds.begin(), request.retrieval.documentIds.end(), info.id)
+                != request.retrieval.documentIds.end())
             documents.push_back(info);
     if (documents.empty())
         fail("no documents are selected (check --doc / --collection, or ingest some first)");
@@ -170,17 +176,16 @@ AskResult AskService::ask(store::LibraryStore &library, const AskRequest &reques
         const QString title = titles.value(info.id, plainTitle(info));
         for (int n = 1; n <= info.pageCount; ++n) {
             const store::PageRecord page = library.requirePage(info.id, n);
-            sources.push_back({QStringLiteral("%1, %2").arg(title, pageCitation(n, page.label)), page.text.trimmed(),
-                               static_cast<int>(pages.size())});
-            pages.push_back({&info, n});
+            sources.push_back({ QStringLiteral("%1, %2").arg(title, pageCitation(n, page.label)), page.text.trimmed(),
+                static_cast<int>(pages.size()) });
+            pages.push_back({ &info, n });
         }
     }
     return answerFromModel(library, request, std::move(result), sources, callbacks, pages);
 }
 
 AskResult AskService::answerFromModel(store::LibraryStore &library, const AskRequest &request, AskResult result,
-                                      const std::vector<Source> &sources, const AskCallbacks &callbacks,
-                                      const std::vector<PageRef> &pages)
+    const std::vector<Source> &sources, const AskCallbacks &callbacks, const std::vector<PageRef> &pages)
 {
     Engine &e = *m_engine;
     result.extractive = false;
@@ -205,11 +210,12 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
             result.tooLarge = true;
             result.neededTokens = needed;
             for (const KvModeFigures &f : kvModeFigures(e.model->hparams(), needed))
-                result.kvNeeds.push_back({QString::fromStdString(f.spec.toString()), f.usedBytes, f.savingVsMha});
-            result.answer = QStringLiteral("The selected documents need about %1 tokens with the question and the answer, "
-                                           "more than the %2-token context. Use --mode retrieve, or select fewer documents.")
-                                .arg(needed)
-                                .arg(e.contextTokens);
+                result.kvNeeds.push_back({ QString::fromStdString(f.spec.toString()), f.usedBytes, f.savingVsMha });
+            result.answer
+                = QStringLiteral("The selected documents need about %1 tokens with the question and the answer, "
+                                 "more than the %2-token context. Use --mode retrieve, or select fewer documents.")
+                      .arg(needed)
+                      .arg(e.contextTokens);
             return result;
         }
     }
@@ -218,15 +224,16 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
     if (!sources.empty() && prompt.sources.empty() && request.mode == AskMode::Retrieve) {
         // Not even the best page fits: its cited passage with less and less of the page around it.
         const Passage &best = result.passages[static_cast<std::size_t>(sources.front().origin)];
-        for (int around : {2000, 1000, 500, 250, 120, 0}) {
+        for (int around : { 2000, 1000, 500, 250, 120, 0 }) {
             const int from = std::max(0, best.citation.start - around);
-            const int to = std::min(static_cast<int>(best.text.size()), best.citation.start + best.citation.length + around);
+            const int to
+                = std::min(static_cast<int>(best.text.size()), best.citation.start + best.citation.length + around);
             QString text = best.text.mid(from, to - from).trimmed();
             if (from > 0)
                 text = QStringLiteral("[…] ") + text;
             if (to < best.text.size())
                 text += QStringLiteral(" […]");
-            const std::vector<Source> cut = {{sources.front().label, text, sources.front().origin}};
+            const std::vector<Source> cut = { { sources.front().label, text, sources.front().origin } };
             prompt = buildPrompt(e.chat, request.question, cut, budget, count);
             if (!prompt.sources.empty()) {
                 prompt.droppedSources = static_cast<int>(sources.size()) - 1;
@@ -238,9 +245,9 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
     if (!sources.empty() && prompt.sources.empty()) {
         // Not even the best source fits: an answer without sources would say nothing of the library.
         fail(Remedy::LargerContext,
-             "the best source alone does not fit: a context of {} tokens leaves {} for the prompt (and {} for the "
-             "answer), and the question with the best source's passage needs more",
-             e.contextTokens, budget, maxTokens);
+            "the best source alone does not fit: a context of {} tokens leaves {} for the prompt (and {} for the "
+            "answer), and the question with the best source's passage needs more",
+            e.contextTokens, budget, maxTokens);
     }
     result.sources = prompt.sources;
     result.droppedSources = prompt.droppedSources;
@@ -249,7 +256,7 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
     options.maxTokens = maxTokens;
     options.sampler.greedy = true; // answers about documents: no sampling noise
     options.stopStrings = e.chat.stopStrings();
-    options.parseSpecial = true;   // the template's control tokens
+    options.parseSpecial = true; // the template's control tokens
     // A stop is passed on from the generation's own thread, at each prompt chunk and each token:
     // the generator clears its cancel flag when it starts, so a stop asked for earlier still counts.
     GenerationCallbacks generation;
@@ -278,7 +285,7 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
     show(reply.finish());
 
     result.answer = QString::fromStdString(
-                        ReplyFilter::answer(e.chat.replyFormat(), e.chat.replyStartsInReasoning({}), generated.text))
+        ReplyFilter::answer(e.chat.replyFormat(), e.chat.replyStartsInReasoning({}), generated.text))
                         .trimmed();
     result.promptTokens = static_cast<int>(generated.promptTokens.size());
     result.reusedTokens = static_cast<int>(generated.reusedTokens);
@@ -314,7 +321,7 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
 }
 
 std::vector<Citation> AskService::wholeModeCitations(store::LibraryStore &library, const AskResult &result,
-                                                     const std::set<int> &usedSources, const std::vector<PageRef> &pages)
+    const std::set<int> &usedSources, const std::vector<PageRef> &pages)
 {
     std::vector<Citation> citations;
     for (int index : usedSources) {
@@ -345,7 +352,8 @@ std::vector<Citation> AskService::wholeModeCitations(store::LibraryStore &librar
             try {
                 c.boxes = boxesForSpan(ingest::pageWordBoxes(library, c.documentId, c.page), *span);
             } catch (const Error &e) {
-                nw::log::get("app")->warn("ask: no word boxes for {} page {}: {}", c.path.toStdString(), c.page, e.what());
+                nw::log::get("app")->warn(
+                    "ask: no word boxes for {} page {}: {}", c.path.toStdString(), c.page, e.what());
             }
         }
         citations.push_back(std::move(c));

@@ -14,7 +14,10 @@
 namespace nw::app {
 namespace {
 
-bool isSpace(QChar c) { return c.isSpace(); }
+bool isSpace(QChar c)
+{
+    return c.isSpace();
+}
 
 // The token that ends just before `dot` is a list marker or section number: "6", "2.1",
 // "a", "iv" (so "6. Conveying" and "a. the" do not end a sentence).
@@ -26,7 +29,8 @@ bool isMarkerBefore(const QString &text, int dot)
     const QString token = text.mid(begin, dot - begin);
     if (token.isEmpty())
         return false;
-    static const QRegularExpression marker(QStringLiteral("^(\\d+(\\.\\d+)*|[a-zA-Z]|[ivxlc]+|e\\.g|i\\.e|etc|Inc|Mr|Dr|No|vs)$"));
+    static const QRegularExpression marker(
+        QStringLiteral("^(\\d+(\\.\\d+)*|[a-zA-Z]|[ivxlc]+|e\\.g|i\\.e|etc|Inc|Mr|Dr|No|vs)$"));
     return marker.match(token).hasMatch();
 }
 
@@ -44,11 +48,10 @@ bool startsClause(const QString &line)
 
 bool isTitle(const QString &title)
 {
-    static const QSet<QString> minor = {QStringLiteral("a"), QStringLiteral("an"), QStringLiteral("and"),
-                                        QStringLiteral("as"), QStringLiteral("at"), QStringLiteral("by"),
-                                        QStringLiteral("for"), QStringLiteral("from"), QStringLiteral("in"),
-                                        QStringLiteral("of"), QStringLiteral("on"), QStringLiteral("or"),
-                                        QStringLiteral("the"), QStringLiteral("to"), QStringLiteral("with")};
+    static const QSet<QString> minor = { QStringLiteral("a"), QStringLiteral("an"), QStringLiteral("and"),
+        QStringLiteral("as"), QStringLiteral("at"), QStringLiteral("by"), QStringLiteral("for"), QStringLiteral("from"),
+        QStringLiteral("in"), QStringLiteral("of"), QStringLiteral("on"), QStringLiteral("or"), QStringLiteral("the"),
+        QStringLiteral("to"), QStringLiteral("with") };
     const QStringList words = title.split(QLatin1Char(' '), Qt::SkipEmptyParts);
     if (words.isEmpty() || words.size() > 10 || title.size() > 70)
         return false;
@@ -64,18 +67,11 @@ nlohmann::json citationToJson(const Citation &c)
 {
     nlohmann::json boxes = nlohmann::json::array();
     for (const QRectF &r : c.boxes)
-        boxes.push_back({r.x(), r.y(), r.width(), r.height()});
-    return {{"document_id", c.documentId},
-            {"sha256", c.sha256.toStdString()},
-            {"title", c.title.toStdString()},
-            {"path", c.path.toStdString()},
-            {"page", c.page},
-            {"page_label", c.pageLabel.toStdString()},
-            {"section", c.section.toStdString()},
-            {"start", c.start},
-            {"length", c.length},
-            {"quote", c.quote.toStdString()},
-            {"boxes", boxes}};
+        boxes.push_back({ r.x(), r.y(), r.width(), r.height() });
+    return { { "document_id", c.documentId }, { "sha256", c.sha256.toStdString() }, { "title", c.title.toStdString() },
+        { "path", c.path.toStdString() }, { "page", c.page }, { "page_label", c.pageLabel.toStdString() },
+        { "section", c.section.toStdString() }, { "start", c.start }, { "length", c.length },
+        { "quote", c.quote.toStdString() }, { "boxes", boxes } };
 }
 
 Citation citationFromJson(const nlohmann::json &j)
@@ -93,7 +89,8 @@ Citation citationFromJson(const nlohmann::json &j)
         c.length = j.at("length").get<int>();
         c.quote = QString::fromStdString(j.value("quote", std::string()));
         for (const auto &b : j.value("boxes", nlohmann::json::array()))
-            c.boxes.emplace_back(b.at(0).get<double>(), b.at(1).get<double>(), b.at(2).get<double>(), b.at(3).get<double>());
+            c.boxes.emplace_back(
+                b.at(0).get<double>(), b.at(1).get<double>(), b.at(2).get<double>(), b.at(3).get<double>());
         return c;
     } catch (const nlohmann::json::exception &e) {
         fail("citation: malformed JSON object ({})", e.what());
@@ -122,7 +119,7 @@ std::vector<TextSpan> sentenceSpans(const QString &text)
         while (e > s && isSpace(text[e - 1]))
             --e;
         if (e > s)
-            spans.push_back({s, e - s});
+            spans.push_back({ s, e - s });
         start = end;
     };
     for (int i = 0; i < n; ++i) {
@@ -147,9 +144,10 @@ std::vector<TextSpan> sentenceSpans(const QString &text)
                 finishAt(i);
             continue;
         }
-        if ((c == QLatin1Char('.') || c == QLatin1Char(';') || c == QLatin1Char('?') || c == QLatin1Char('!')) &&
-            (i + 1 == n || isSpace(text[i + 1]) || ((text[i + 1] == QLatin1Char('"') || text[i + 1] == QLatin1Char(')')) &&
-                                                    (i + 2 == n || isSpace(text[i + 2]))))) {
+        if ((c == QLatin1Char('.') || c == QLatin1Char(';') || c == QLatin1Char('?') || c == QLatin1Char('!'))
+            && (i + 1 == n || isSpace(text[i + 1])
+                || ((text[i + 1] == QLatin1Char('"') || text[i + 1] == QLatin1Char(')'))
+                    && (i + 2 == n || isSpace(text[i + 2]))))) {
             if (c == QLatin1Char('.') && isMarkerBefore(text, i))
                 continue;
             const int end = (i + 1 < n && !isSpace(text[i + 1])) ? i + 2 : i + 1;
@@ -193,8 +191,8 @@ QString sectionHeadingBefore(const QString &text, int offset)
         // A heading is a title in title case, or a short line of its own ("2. Termination for
         // convenience"); a numbered clause that starts a sentence ("5.1. The rights granted
         // under this License will ...") is not one.
-        const bool shortLine = stop < 0 && title.size() <= 40 && !title.contains(QLatin1Char(',')) &&
-                               title.count(QLatin1Char(' ')) < 6;
+        const bool shortLine
+            = stop < 0 && title.size() <= 40 && !title.contains(QLatin1Char(',')) && title.count(QLatin1Char(' ')) < 6;
         if (!isTitle(title) && !shortLine)
             continue;
         if (!number.endsWith(QLatin1Char('.')))
@@ -232,11 +230,31 @@ NormalizedText normalizeWithOrigins(const QString &text)
             }
         }
         switch (c.unicode()) {
-        case 0x2018: case 0x2019: case 0x201A: case 0x2032: c = QLatin1Char('\''); break;
-        case 0x201C: case 0x201D: case 0x201E: case 0x2033: c = QLatin1Char('"'); break;
-        case 0x2010: case 0x2011: case 0x2012: case 0x2013: case 0x2014: case 0x2212: c = QLatin1Char('-'); break;
-        case 0x00A0: c = QLatin1Char(' '); break;
-        default: break;
+        case 0x2018:
+        case 0x2019:
+        case 0x201A:
+        case 0x2032:
+            c = QLatin1Char('\'');
+            break;
+        case 0x201C:
+        case 0x201D:
+        case 0x201E:
+        case 0x2033:
+            c = QLatin1Char('"');
+            break;
+        case 0x2010:
+        case 0x2011:
+        case 0x2012:
+        case 0x2013:
+        case 0x2014:
+        case 0x2212:
+            c = QLatin1Char('-');
+            break;
+        case 0x00A0:
+            c = QLatin1Char(' ');
+            break;
+        default:
+            break;
         }
         if (c.isSpace()) {
             space = !out.text.isEmpty();
@@ -276,7 +294,7 @@ std::optional<TextSpan> findPieces(const NormalizedText &n, const QStringList &p
         end = n.origin[static_cast<std::size_t>(at + piece.size() - 1)] + 1;
         from = at + piece.size();
     }
-    return TextSpan{start, end - start};
+    return TextSpan { start, end - start };
 }
 
 } // namespace
@@ -336,7 +354,7 @@ std::vector<QuoteCheck> checkQuotes(const QString &answer, const QStringList &so
         normalizedSources.push_back(normalizeWithOrigins(s));
     std::vector<QuoteCheck> checks;
     for (const QString &quote : quotedPassages(answer, minWords)) {
-        QuoteCheck check{quote};
+        QuoteCheck check { quote };
         const QStringList pieces = quotePieces(quote);
         for (std::size_t i = 0; i < normalizedSources.size() && !check.supported; ++i) {
             if (const auto span = findPieces(normalizedSources[i], pieces)) {

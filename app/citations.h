@@ -19,15 +19,15 @@ namespace nw::app {
 
 struct Citation {
     std::int64_t documentId = 0;
-    QString sha256;       // the document's content hash: survives moves and re-ingest
+    QString sha256; // the document's content hash: survives moves and re-ingest
     QString title;
     QString path;
-    int page = 0;         // 1-based physical page
-    QString pageLabel;    // as printed, "" when the PDF has none
-    QString section;      // heading of the section the quote is in ("6. Conveying Non-Source Forms"), or ""
-    int start = 0;        // first UTF-16 code unit of the quote in the page text
-    int length = 0;       // UTF-16 code units
-    QString quote;        // the page text of [start, start + length)
+    int page = 0; // 1-based physical page
+    QString pageLabel; // as printed, "" when the PDF has none
+    QString section; // heading of the section the quote is in ("6. Conveying Non-Source Forms"), or ""
+    int start = 0; // first UTF-16 code unit of the quote in the page text
+    int length = 0; // UTF-16 code units
+    QString quote; // the page text of [start, start + length)
     std::vector<QRectF> boxes; // points, origin at the page's top-left: one per word of the quote
 };
 
@@ -77,7 +77,7 @@ struct QuoteCheck {
     QString quote;
     bool supported = false;
     int sourceIndex = -1; // index into the sources that contain it, -1 when unsupported
-    TextSpan span;        // where in that source's text (see locateQuote)
+    TextSpan span; // where in that source's text (see locateQuote)
 };
 
 // Each quoted passage of `answer`, looked up (normalised) in `sources`.

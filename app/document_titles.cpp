@@ -38,8 +38,9 @@ QHash<std::int64_t, QString> distinctTitles(const std::vector<DocumentInfo> &doc
             continue;
         }
         const QFileInfo file(d.path);
-        titles.insert(d.id, QStringLiteral("%1 (%2)").arg(plainTitle(d), QDir::toNativeSeparators(
-                                                                              file.dir().dirName() + QLatin1Char('/') + file.fileName())));
+        titles.insert(d.id,
+            QStringLiteral("%1 (%2)").arg(
+                plainTitle(d), QDir::toNativeSeparators(file.dir().dirName() + QLatin1Char('/') + file.fileName())));
     }
     return titles;
 }

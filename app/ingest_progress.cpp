@@ -71,7 +71,7 @@ nlohmann::json ingestSummaryJson(const ingest::IngestSummary &s, const QString &
 {
     nlohmann::json files = nlohmann::json::array();
     for (const ingest::FileOutcome &f : s.files) {
-        nlohmann::json entry = {{"path", f.path.toStdString()}, {"status", ingest::fileStatusName(f.status)}};
+        nlohmann::json entry = { { "path", f.path.toStdString() }, { "status", ingest::fileStatusName(f.status) } };
         if (f.documentId)
             entry["document_id"] = f.documentId;
         if (f.status == ingest::FileStatus::Added || f.status == ingest::FileStatus::Replaced)
@@ -82,17 +82,9 @@ nlohmann::json ingestSummaryJson(const ingest::IngestSummary &s, const QString &
         }
         files.push_back(std::move(entry));
     }
-    return {{"database", databasePath.toStdString()},
-            {"added", s.added},
-            {"replaced", s.replaced},
-            {"present", s.present},
-            {"failed", s.failed},
-            {"not_done", s.notDone},
-            {"skipped", s.skipped},
-            {"pages", s.pagesStored},
-            {"seconds", s.seconds},
-            {"cancelled", s.cancelled},
-            {"files", files}};
+    return { { "database", databasePath.toStdString() }, { "added", s.added }, { "replaced", s.replaced },
+        { "present", s.present }, { "failed", s.failed }, { "not_done", s.notDone }, { "skipped", s.skipped },
+        { "pages", s.pagesStored }, { "seconds", s.seconds }, { "cancelled", s.cancelled }, { "files", files } };
 }
 
 int ingestExitCode(const ingest::IngestSummary &s)

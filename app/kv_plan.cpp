@@ -18,7 +18,7 @@ const std::vector<KvPlanArchitecture> &kvPlanArchitectures()
     static const std::vector<KvPlanArchitecture> list = [] {
         std::vector<KvPlanArchitecture> out;
         for (const KnownArchitecture &a : knownArchitectures())
-            out.push_back({QString::fromStdString(a.name), QString::fromStdString(a.source)});
+            out.push_back({ QString::fromStdString(a.name), QString::fromStdString(a.source) });
         return out;
     }();
     return list;
@@ -41,7 +41,7 @@ std::vector<std::int64_t> defaultLatentRanks(const HParams &hp)
 {
     const std::int64_t width = hp.nKvHeads * hp.headDimK;
     std::vector<std::int64_t> ranks;
-    for (std::int64_t part : {16, 8, 4}) {
+    for (std::int64_t part : { 16, 8, 4 }) {
         const std::int64_t r = std::max<std::int64_t>(2, width / part / 2 * 2);
         if (std::find(ranks.begin(), ranks.end(), r) == ranks.end())
             ranks.push_back(r);
@@ -51,7 +51,7 @@ std::vector<std::int64_t> defaultLatentRanks(const HParams &hp)
 
 QStringList kvPlanModes(const HParams &hp, const std::vector<std::int64_t> &latentRanks)
 {
-    QStringList bases{QStringLiteral("full")};
+    QStringList bases { QStringLiteral("full") };
     if (hp.hasMla())
         bases << QStringLiteral("mla");
     for (std::int64_t r : latentRanks)
@@ -132,9 +132,10 @@ QString kvReservedNote(const HParams &hp, const QStringList &modes)
     }
     if (worst.isEmpty() || static_cast<double>(worstTaken) < 1.05 * static_cast<double>(worstRows))
         return {};
-    return QStringLiteral("Reserved is what the cache allocates: whole blocks of %1 tokens per layer, each rounded up to "
-                          "whole %2 memory pages. Small rows leave part of each page empty: a %3 block holds %4 of rows "
-                          "per layer in %5.")
+    return QStringLiteral(
+        "Reserved is what the cache allocates: whole blocks of %1 tokens per layer, each rounded up to "
+        "whole %2 memory pages. Small rows leave part of each page empty: a %3 block holds %4 of rows "
+        "per layer in %5.")
         .arg(blockTokens)
         .arg(formatBytes(page), worst, formatBytes(worstRows), formatBytes(worstTaken));
 }

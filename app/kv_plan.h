@@ -18,7 +18,7 @@ namespace nw::app {
 using HParams = nw::HParams; // a model's shape, as its GGUF (or a config.json) gives it
 
 struct KvPlanArchitecture {
-    QString name;   // "DeepSeek-V2-Lite"
+    QString name; // "DeepSeek-V2-Lite"
     QString source; // where the numbers come from
 };
 const std::vector<KvPlanArchitecture> &kvPlanArchitectures();
@@ -35,18 +35,18 @@ std::vector<std::int64_t> defaultLatentRanks(const HParams &hp);
 QStringList kvPlanModes(const HParams &hp, const std::vector<std::int64_t> &latentRanks);
 
 struct KvPlanRow {
-    QString mode;                    // "full", "latent:64+q8", ...
+    QString mode; // "full", "latent:64+q8", ...
     std::uint64_t bytesPerToken = 0; // all layers
-    std::uint64_t usedBytes = 0;     // ctx tokens × bytesPerToken
+    std::uint64_t usedBytes = 0; // ctx tokens × bytesPerToken
     std::uint64_t reservedBytes = 0; // what a cache of ctx tokens allocates when full
     double savingVsMha = 0;
-    QString refused;                 // why the shape cannot use the mode; "" when it can (figures 0 then)
+    QString refused; // why the shape cannot use the mode; "" when it can (figures 0 then)
 };
 
 struct KvPlan {
-    std::vector<KvPlanRow> rows;           // one per mode asked for
+    std::vector<KvPlanRow> rows; // one per mode asked for
     std::uint64_t mhaF16BytesPerToken = 0; // the baseline
-    QString reservedNote;                  // why reserved > used for these modes (kvReservedNote)
+    QString reservedNote; // why reserved > used for these modes (kvReservedNote)
 };
 // `modes` empty: the model's own modes (full, and mla for MLA models). Throws nw::Error when the
 // shape or the context cannot be planned (a mode the shape cannot use is a refused row instead).

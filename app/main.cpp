@@ -47,7 +47,8 @@ int main(int argc, char **argv)
     }
     if (!displayAvailable()) {
         std::fputs("needlework: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset);\n"
-                   "run a subcommand instead, e.g. 'needlework doctor' (see 'needlework --help')\n", stderr);
+                   "run a subcommand instead, e.g. 'needlework doctor' (see 'needlework --help')\n",
+            stderr);
         return nw::app::ExitFailed;
     }
     QApplication app(argc, argv);
@@ -56,7 +57,7 @@ int main(int argc, char **argv)
     if (!nw::app::setupLogging(invocation.logLevel, err))
         return nw::app::ExitUsage;
     // The chat's context follows the workbench's policy (app/model_settings.h), as `ask` does.
-    nw::ui::MainWindow window({.databasePath = invocation.database, .modelPath = invocation.model});
+    nw::ui::MainWindow window({ .databasePath = invocation.database, .modelPath = invocation.model });
     window.show();
     return app.exec();
 }

@@ -18,10 +18,10 @@ namespace nw::app {
 struct NeedleHeatmapLayout {
     static constexpr int kCellWidth = 64;
     static constexpr int kCellHeight = 24;
-    static constexpr int kLeft = 72;    // depth labels and the axis name
-    static constexpr int kTop = 48;     // title lines
-    static constexpr int kRight = 96;   // colour legend
-    static constexpr int kBottom = 44;  // length labels and the axis name
+    static constexpr int kLeft = 72; // depth labels and the axis name
+    static constexpr int kTop = 48; // title lines
+    static constexpr int kRight = 96; // colour legend
+    static constexpr int kBottom = 44; // length labels and the axis name
     static constexpr int kMinWidth = 520; // room for the title line of a grid of few lengths
 
     // kLeft + nLengths × kCellWidth + kRight (at least kMinWidth) by

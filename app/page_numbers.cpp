@@ -18,7 +18,10 @@ QString pageName(int physicalPage, const QString &label)
     return QStringLiteral("%1 (file page %2)").arg(label, number);
 }
 
-QString pageCitation(int physicalPage, const QString &label) { return QStringLiteral("p. ") + pageName(physicalPage, label); }
+QString pageCitation(int physicalPage, const QString &label)
+{
+    return QStringLiteral("p. ") + pageName(physicalPage, label);
+}
 
 int resolvePage(const QString &text, const QStringList &labels)
 {
@@ -82,11 +85,13 @@ int requirePageOf(store::LibraryStore &library, std::int64_t documentId, const Q
     QStringList numbered;
     for (qsizetype i = 0; i < labels.size(); ++i)
         numbered << QString::number(i + 1);
-    const QString printed = labels == numbered || std::all_of(labels.begin(), labels.end(), [](const QString &l) { return l.isEmpty(); })
-                                ? QString()
-                                : QStringLiteral(", printed %1").arg(labelRanges(labels));
-    fail("document {} (\"{}\") has no page '{}': it has {} pages{} (give a printed page label, or #N for the Nth page of the file)",
-         documentId, title.toStdString(), text.trimmed().left(40).toStdString(), labels.size(), printed.toStdString());
+    const QString printed
+        = labels == numbered || std::all_of(labels.begin(), labels.end(), [](const QString &l) { return l.isEmpty(); })
+        ? QString()
+        : QStringLiteral(", printed %1").arg(labelRanges(labels));
+    fail("document {} (\"{}\") has no page '{}': it has {} pages{} (give a printed page label, or #N for the Nth page "
+         "of the file)",
+        documentId, title.toStdString(), text.trimmed().left(40).toStdString(), labels.size(), printed.toStdString());
 }
 
 } // namespace nw::app

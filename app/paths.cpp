@@ -17,7 +17,8 @@ QString ensured(QStandardPaths::StandardLocation location)
 {
     // The generic location and the application's name, not Qt's per-application location: that
     // one puts the organisation's name in the path too.
-    const QString path = QStandardPaths::writableLocation(location) + QLatin1Char('/') + QCoreApplication::applicationName();
+    const QString path
+        = QStandardPaths::writableLocation(location) + QLatin1Char('/') + QCoreApplication::applicationName();
     QDir().mkpath(path);
     return path;
 }
@@ -30,7 +31,7 @@ void adoptOldSettings()
     if (QFileInfo::exists(settings.fileName()))
         return;
     QSettings old(QSettings::NativeFormat, QSettings::UserScope, QStringLiteral("Unknown Organization"),
-                  QCoreApplication::applicationName());
+        QCoreApplication::applicationName());
     if (!QFileInfo::exists(old.fileName()))
         return;
     for (const QString &key : old.allKeys())
@@ -48,8 +49,8 @@ void ensureRuntimeDirectory()
     QDir().mkpath(dir);
     const QFileInfo info(dir);
     // Only a folder of our own that nobody else can read: what the XDG spec asks of this one.
-    if (!info.isDir() || info.ownerId() != ::getuid() ||
-        !QFile::setPermissions(dir, QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner))
+    if (!info.isDir() || info.ownerId() != ::getuid()
+        || !QFile::setPermissions(dir, QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner))
         return;
     qputenv("XDG_RUNTIME_DIR", QFile::encodeName(dir));
 }
@@ -62,9 +63,21 @@ void setApplicationIdentity()
     adoptOldSettings();
 }
 
-QString dataDirectory() { return ensured(QStandardPaths::GenericDataLocation); }
-QString cacheDirectory() { return ensured(QStandardPaths::GenericCacheLocation); }
-QString defaultDatabasePath() { return dataDirectory() + QStringLiteral("/library.sqlite"); }
-QString logFilePath() { return dataDirectory() + QStringLiteral("/needlework.log"); }
+QString dataDirectory()
+{
+    return ensured(QStandardPaths::GenericDataLocation);
+}
+QString cacheDirectory()
+{
+    return ensured(QStandardPaths::GenericCacheLocation);
+}
+QString defaultDatabasePath()
+{
+    return dataDirectory() + QStringLiteral("/library.sqlite");
+}
+QString logFilePath()
+{
+    return dataDirectory() + QStringLiteral("/needlework.log");
+}
 
 } // namespace nw::app

@@ -16,9 +16,9 @@ void setApplicationIdentity();
 // private one (/tmp/needlework-runtime-UID, mode 0700), so Qt does not warn about it on every start.
 void ensureRuntimeDirectory();
 
-QString dataDirectory();        // created on demand
-QString cacheDirectory();       // created on demand
-QString defaultDatabasePath();  // dataDirectory()/library.sqlite
-QString logFilePath();          // dataDirectory()/needlework.log
+QString dataDirectory(); // created on demand
+QString cacheDirectory(); // created on demand
+QString defaultDatabasePath(); // dataDirectory()/library.sqlite
+QString logFilePath(); // dataDirectory()/needlework.log
 
 } // namespace nw::app

@@ -11,9 +11,11 @@
 namespace nw::app {
 
 Workbench::Workbench(const QString &databasePath)
-    : m_databasePath(databasePath), m_home(std::this_thread::get_id()),
-      m_library(std::make_unique<store::LibraryStore>(databasePath)), m_annotations(*m_library),
-      m_sessions(m_library->database())
+    : m_databasePath(databasePath)
+    , m_home(std::this_thread::get_id())
+    , m_library(std::make_unique<store::LibraryStore>(databasePath))
+    , m_annotations(*m_library)
+    , m_sessions(m_library->database())
 {
 }
 
@@ -21,15 +23,30 @@ Workbench::Workbench(const QString &databasePath)
 // them: nothing uses them any more, and SQLite connections are not bound to a thread.
 Workbench::~Workbench() = default;
 
-LibraryStats Workbench::stats() { return m_library->stats(); }
+LibraryStats Workbench::stats()
+{
+    return m_library->stats();
+}
 
-std::vector<DocumentInfo> Workbench::documents(const QString &collection) { return m_library->documents(collection); }
+std::vector<DocumentInfo> Workbench::documents(const QString &collection)
+{
+    return m_library->documents(collection);
+}
 
-std::vector<CollectionInfo> Workbench::collections() { return m_library->collections(); }
+std::vector<CollectionInfo> Workbench::collections()
+{
+    return m_library->collections();
+}
 
-std::vector<IngestErrorRecord> Workbench::ingestErrors() { return m_library->ingestErrors(); }
+std::vector<IngestErrorRecord> Workbench::ingestErrors()
+{
+    return m_library->ingestErrors();
+}
 
-std::optional<DocumentInfo> Workbench::findDocument(std::int64_t documentId) { return m_library->findDocument(documentId); }
+std::optional<DocumentInfo> Workbench::findDocument(std::int64_t documentId)
+{
+    return m_library->findDocument(documentId);
+}
 
 std::optional<DocumentInfo> Workbench::findDocumentBySha256(const QString &sha256)
 {
@@ -46,11 +63,20 @@ PageRecord Workbench::requirePage(std::int64_t documentId, int pageNumber)
     return m_library->requirePage(documentId, pageNumber);
 }
 
-QStringList Workbench::pageLabels(std::int64_t documentId) { return m_library->pageLabels(documentId); }
+QStringList Workbench::pageLabels(std::int64_t documentId)
+{
+    return m_library->pageLabels(documentId);
+}
 
-int Workbench::resolvePage(std::int64_t documentId, const QString &text) { return requirePageOf(*m_library, documentId, text); }
+int Workbench::resolvePage(std::int64_t documentId, const QString &text)
+{
+    return requirePageOf(*m_library, documentId, text);
+}
 
-QHash<std::int64_t, QString> Workbench::documentTitles() { return distinctTitles(m_library->documents()); }
+QHash<std::int64_t, QString> Workbench::documentTitles()
+{
+    return distinctTitles(m_library->documents());
+}
 
 std::vector<WordBox> Workbench::wordBoxes(std::int64_t documentId, int pageNumber)
 {
@@ -63,7 +89,7 @@ std::vector<SearchHit> Workbench::search(const QString &query, const SearchOptio
 }
 
 IngestSummary Workbench::ingest(const QStringList &paths, const std::function<void(const IngestProgress &)> &progress,
-                                const std::atomic<bool> *cancel, const IngestOptions &options)
+    const std::atomic<bool> *cancel, const IngestOptions &options)
 {
     store::LibraryStore library(m_databasePath); // ingest/ writes through one connection per thread
     ingest::Ingestor ingestor(library, options);
@@ -174,7 +200,7 @@ void Workbench::apply(const ModelSettings &changed, const ModelSettings &before)
 ModelStatus Workbench::modelStatus() const
 {
     std::lock_guard lock(m_mutex);
-    return m_ready ? m_asker.modelStatus() : ModelStatus{};
+    return m_ready ? m_asker.modelStatus() : ModelStatus {};
 }
 
 MemoryStats Workbench::memoryStats() const
@@ -186,7 +212,7 @@ MemoryStats Workbench::memoryStats() const
 store::LibraryStore &Workbench::askLibrary()
 {
     const std::thread::id self = std::this_thread::get_id();
-    if (m_askThread == std::thread::id{})
+    if (m_askThread == std::thread::id {})
         m_askThread = self;
     // One asking thread: the generator and the connection below are that thread's.
     NW_ASSERT(m_askThread == self);
@@ -221,7 +247,10 @@ WorkbenchAnswer Workbench::ask(const AskRequest &request, std::int64_t sessionId
     return answer;
 }
 
-std::int64_t Workbench::startSession(const QString &title) { return m_sessions.startSession(title); }
+std::int64_t Workbench::startSession(const QString &title)
+{
+    return m_sessions.startSession(title);
+}
 
 std::optional<std::vector<TurnRecord>> Workbench::sessionTurns(std::int64_t sessionId)
 {

@@ -36,7 +36,7 @@ namespace nw::app {
 struct WorkbenchAnswer {
     AskResult result;
     std::int64_t sessionId = 0; // the session the turn went into (0 when nothing was asked)
-    bool asked = false;         // false: stopped before it started; nothing was answered or recorded
+    bool asked = false; // false: stopped before it started; nothing was answered or recorded
 };
 
 class Workbench {
@@ -75,7 +75,7 @@ public:
     // --- Ingest: from any thread (a connection of its own). `cancel`, when given, is read
     // between files and page ranges; `progress` runs on the calling thread.
     IngestSummary ingest(const QStringList &paths, const std::function<void(const IngestProgress &)> &progress = {},
-                         const std::atomic<bool> *cancel = nullptr, const IngestOptions &options = {});
+        const std::atomic<bool> *cancel = nullptr, const IngestOptions &options = {});
 
     // --- The model. setModel() only records what is wanted (any thread); the model loads (or
     // changes KV mode) with the next ask(), or now with loadModel().
@@ -130,7 +130,7 @@ private:
     ModelSettings m_settings;
     bool m_ready = false; // a model is loaded and not being replaced: the engine may be read
     MemoryStats m_lastStats;
-    std::atomic<int> m_loads{0};
+    std::atomic<int> m_loads { 0 };
 };
 
 } // namespace nw::app

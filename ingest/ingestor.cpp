@@ -33,12 +33,18 @@ namespace nw::ingest {
 const char *fileStatusName(FileStatus status)
 {
     switch (status) {
-    case FileStatus::Added: return "added";
-    case FileStatus::Replaced: return "replaced";
-    case FileStatus::AlreadyPresent: return "present";
-    case FileStatus::Failed: return "failed";
-    case FileStatus::NotDone: return "not-done";
-    case FileStatus::Skipped: return "skipped";
+    case FileStatus::Added:
+        return "added";
+    case FileStatus::Replaced:
+        return "replaced";
+    case FileStatus::AlreadyPresent:
+        return "present";
+    case FileStatus::Failed:
+        return "failed";
+    case FileStatus::NotDone:
+        return "not-done";
+    case FileStatus::Skipped:
+        return "skipped";
     }
     return "?";
 }
@@ -47,8 +53,8 @@ namespace {
 
 bool isTextSuffix(const QString &suffix)
 {
-    return suffix == QLatin1String("txt") || suffix == QLatin1String("md") || suffix == QLatin1String("markdown") ||
-           suffix == QLatin1String("text");
+    return suffix == QLatin1String("txt") || suffix == QLatin1String("md") || suffix == QLatin1String("markdown")
+        || suffix == QLatin1String("text");
 }
 
 bool isCandidate(const QFileInfo &info)
@@ -68,7 +74,7 @@ std::vector<InputFile> collectInputs(const QStringList &paths)
         if (seen.contains(path))
             return;
         seen.insert(path);
-        inputs.push_back({path, named, info.exists(), info.exists() ? info.size() : 0});
+        inputs.push_back({ path, named, info.exists(), info.exists() ? info.size() : 0 });
     };
     for (const QString &path : paths) {
         const QFileInfo info(path);
@@ -186,9 +192,10 @@ ProbeResult probeFile(const InputFile &input, const QSet<QString> &known, const 
     r.bytes = file.size();
     r.modified = QFileInfo(input.path).lastModified().toSecsSinceEpoch();
     if (r.bytes > options.maxFileBytes)
-        return failed(IngestProblem::TooLarge, QStringLiteral("the file is too large: %1 (the limit is %2)")
-                                                   .arg(QString::fromStdString(formatBytes(std::uint64_t(r.bytes))),
-                                                        QString::fromStdString(formatBytes(std::uint64_t(options.maxFileBytes)))));
+        return failed(IngestProblem::TooLarge,
+            QStringLiteral("the file is too large: %1 (the limit is %2)")
+                .arg(QString::fromStdString(formatBytes(std::uint64_t(r.bytes))),
+                    QString::fromStdString(formatBytes(std::uint64_t(options.maxFileBytes)))));
     QCryptographicHash hash(QCryptographicHash::Sha256);
     QByteArray head;
     while (!file.atEnd()) {
@@ -213,9 +220,10 @@ ProbeResult probeFile(const InputFile &input, const QSet<QString> &known, const 
             const PdfDocument pdf = PdfDocument::open(input.path);
             r.pageCount = pdf.pageCount();
             if (r.pageCount > options.maxPages)
-                return failed(IngestProblem::TooLarge, QStringLiteral("the PDF is too large: %1 pages (the limit is %2)")
-                                                           .arg(r.pageCount)
-                                                           .arg(options.maxPages));
+                return failed(IngestProblem::TooLarge,
+                    QStringLiteral("the PDF is too large: %1 pages (the limit is %2)")
+                        .arg(r.pageCount)
+                        .arg(options.maxPages));
             r.metadata = pdf.metadata();
             r.kind = ProbeResult::Kind::Pdf;
             return r;
@@ -237,16 +245,17 @@ ProbeResult probeFile(const InputFile &input, const QSet<QString> &known, const 
         }
         const QString mime = QMimeDatabase().mimeTypeForFileNameAndData(input.path, head).comment();
         return failed(IngestProblem::Unsupported,
-                      QStringLiteral("unsupported file type (%1): Needlework reads PDF, plain text and Markdown").arg(mime));
+            QStringLiteral("unsupported file type (%1): Needlework reads PDF, plain text and Markdown").arg(mime));
     } catch (const IngestFailure &f) {
         return failed(f.problem(), f.reason());
     } catch (const std::exception &e) {
-        return failed(IngestProblem::Corrupt, QStringLiteral("the file could not be read: %1").arg(QString::fromUtf8(e.what())));
+        return failed(
+            IngestProblem::Corrupt, QStringLiteral("the file could not be read: %1").arg(QString::fromUtf8(e.what())));
     }
 }
 
-RangeResult extractRange(DocumentCache &cache, const QString &path, int first, int last, bool withWords,
-                         const std::atomic<bool> &cancel)
+RangeResult extractRange(
+    DocumentCache &cache, const QString &path, int first, int last, bool withWords, const std::atomic<bool> &cancel)
 {
     RangeResult r;
     r.first = first;
@@ -263,7 +272,8 @@ RangeResult extractRange(DocumentCache &cache, const QString &path, int first, i
     } catch (const IngestFailure &f) {
         r.failure = f;
     } catch (const std::exception &e) {
-        r.failure = IngestFailure(IngestProblem::Corrupt, QStringLiteral("the PDF could not be read: %1").arg(QString::fromUtf8(e.what())));
+        r.failure = IngestFailure(
+            IngestProblem::Corrupt, QStringLiteral("the PDF could not be read: %1").arg(QString::fromUtf8(e.what())));
     }
     return r;
 }
@@ -288,13 +298,18 @@ store::NewDocument toNewDocument(const InputFile &input, const ProbeResult &prob
     info.modified = probe.modified;
     doc.pages.reserve(pages.size());
     for (PageContent &p : pages)
-        doc.pages.push_back({p.number, std::move(p.label), p.size.width(), p.size.height(), std::move(p.text), std::move(p.words)});
+        doc.pages.push_back(
+            { p.number, std::move(p.label), p.size.width(), p.size.height(), std::move(p.text), std::move(p.words) });
     return doc;
 }
 
 } // namespace
 
-Ingestor::Ingestor(store::LibraryStore &store, IngestOptions options) : m_store(store), m_options(std::move(options)) {}
+Ingestor::Ingestor(store::LibraryStore &store, IngestOptions options)
+    : m_store(store)
+    , m_options(std::move(options))
+{
+}
 
 void Ingestor::setProgressCallback(ProgressCallback callback, int intervalMs)
 {
@@ -367,11 +382,12 @@ IngestSummary Ingestor::run(const QStringList &paths)
         if (!m_progress)
             return;
         progress.elapsedSeconds = static_cast<double>(clock.nsecsElapsed()) * 1e-9;
-        progress.pagesPerSecond = progress.elapsedSeconds > 0 ? static_cast<double>(progress.pagesExtracted) / progress.elapsedSeconds : 0;
+        progress.pagesPerSecond
+            = progress.elapsedSeconds > 0 ? static_cast<double>(progress.pagesExtracted) / progress.elapsedSeconds : 0;
         progress.etaSeconds = progress.bytesDone > 0 && progress.elapsedSeconds > 0.5
-                                  ? progress.elapsedSeconds * static_cast<double>(progress.bytesTotal - progress.bytesDone) /
-                                        static_cast<double>(progress.bytesDone)
-                                  : -1;
+            ? progress.elapsedSeconds * static_cast<double>(progress.bytesTotal - progress.bytesDone)
+                / static_cast<double>(progress.bytesDone)
+            : -1;
         progress.finished = finished;
         m_progress(progress);
         sinceProgress.restart();
@@ -393,7 +409,7 @@ IngestSummary Ingestor::run(const QStringList &paths)
         outcome.reason = reason;
         if (pending.empty())
             sincePending.start();
-        pending.push_back({file, std::nullopt});
+        pending.push_back({ file, std::nullopt });
     };
 
     auto flush = [&] {
@@ -405,15 +421,16 @@ IngestSummary Ingestor::run(const QStringList &paths)
             const InputFile &input = inputs[static_cast<std::size_t>(write.file)];
             const FileOutcome &outcome = summary.files[static_cast<std::size_t>(write.file)];
             if (outcome.problem) {
-                m_store.recordIngestError(input.path, QString::fromLatin1(problemName(*outcome.problem)), outcome.reason);
+                m_store.recordIngestError(
+                    input.path, QString::fromLatin1(problemName(*outcome.problem)), outcome.reason);
                 continue;
             }
-            store::LibraryStore::AddResult result{store::LibraryStore::AddOutcome::AlreadyPresent, 0};
+            store::LibraryStore::AddResult result { store::LibraryStore::AddOutcome::AlreadyPresent, 0 };
             if (write.document) {
                 result = m_store.addDocument(*write.document);
             } else {
-                const std::optional<store::DocumentInfo> existing =
-                    m_store.findDocumentBySha256(state[static_cast<std::size_t>(write.file)].probe.sha256);
+                const std::optional<store::DocumentInfo> existing
+                    = m_store.findDocumentBySha256(state[static_cast<std::size_t>(write.file)].probe.sha256);
                 NW_ASSERT(existing.has_value());
                 result.documentId = existing->id;
                 if (existing->path != input.path && !QFileInfo::exists(existing->path))
@@ -460,9 +477,7 @@ IngestSummary Ingestor::run(const QStringList &paths)
     auto submitProbe = [&](int file) {
         ++probesInFlight;
         const InputFile input = inputs[static_cast<std::size_t>(file)];
-        pool.start([&events, &known, this, input, file] {
-            events.push({file, probeFile(input, known, m_options)});
-        });
+        pool.start([&events, &known, this, input, file] { events.push({ file, probeFile(input, known, m_options) }); });
     };
 
     auto startExtraction = [&](int file) {
@@ -477,7 +492,7 @@ IngestSummary Ingestor::run(const QStringList &paths)
             ++fs.rangesLeft;
             ++rangesInFlight;
             pool.start([&events, &cache, this, path, file, first, last, withWords] {
-                events.push({file, extractRange(cache, path, first, last, withWords, m_cancel)});
+                events.push({ file, extractRange(cache, path, first, last, withWords, m_cancel) });
             });
         }
     };
@@ -496,20 +511,20 @@ IngestSummary Ingestor::run(const QStringList &paths)
             recordFailure(file, fs.failure->problem(), fs.failure->reason());
             return;
         }
-        const bool anyText = std::any_of(fs.pages.begin(), fs.pages.end(),
-                                         [](const PageContent &p) { return !p.text.trimmed().isEmpty(); });
+        const bool anyText = std::any_of(
+            fs.pages.begin(), fs.pages.end(), [](const PageContent &p) { return !p.text.trimmed().isEmpty(); });
         if (!anyText) {
             heldPages -= fs.probe.pageCount;
             fs.pages = {};
             recordFailure(file, IngestProblem::NoText,
-                 QStringLiteral("no text layer on any of its %1 pages (a scan or images only); OCR is not available")
-                     .arg(fs.probe.pageCount));
+                QStringLiteral("no text layer on any of its %1 pages (a scan or images only); OCR is not available")
+                    .arg(fs.probe.pageCount));
             return;
         }
         if (pending.empty())
             sincePending.start();
         pendingPages += fs.probe.pageCount;
-        pending.push_back({file, toNewDocument(input, fs.probe, std::move(fs.pages))});
+        pending.push_back({ file, toNewDocument(input, fs.probe, std::move(fs.pages)) });
         fs.pages = {};
     };
 
@@ -529,7 +544,7 @@ IngestSummary Ingestor::run(const QStringList &paths)
             case ProbeResult::Kind::Present:
                 if (pending.empty())
                     sincePending.start();
-                pending.push_back({file, std::nullopt});
+                pending.push_back({ file, std::nullopt });
                 break;
             case ProbeResult::Kind::Text:
                 fs.pages = std::move(fs.probe.pages);
@@ -576,8 +591,8 @@ IngestSummary Ingestor::run(const QStringList &paths)
         // Commit a batch when it is big enough, or has waited a second (bounds what a kill
         // loses), or when the workers are idle with nothing queued for them.
         const bool idle = probesInFlight == 0 && rangesInFlight == 0;
-        if (!pending.empty() &&
-            (pendingPages >= batchPages || sincePending.elapsed() > 1000 || (idle && readyToExtract.empty())))
+        if (!pending.empty()
+            && (pendingPages >= batchPages || sincePending.elapsed() > 1000 || (idle && readyToExtract.empty())))
             flush();
         if (sinceProgress.elapsed() >= m_progressIntervalMs)
             report(false);
@@ -588,12 +603,24 @@ IngestSummary Ingestor::run(const QStringList &paths)
 
     for (const FileOutcome &outcome : summary.files) {
         switch (outcome.status) {
-        case FileStatus::Added: ++summary.added; break;
-        case FileStatus::Replaced: ++summary.replaced; break;
-        case FileStatus::AlreadyPresent: ++summary.present; break;
-        case FileStatus::Failed: ++summary.failed; break;
-        case FileStatus::NotDone: ++summary.notDone; break;
-        case FileStatus::Skipped: ++summary.skipped; break;
+        case FileStatus::Added:
+            ++summary.added;
+            break;
+        case FileStatus::Replaced:
+            ++summary.replaced;
+            break;
+        case FileStatus::AlreadyPresent:
+            ++summary.present;
+            break;
+        case FileStatus::Failed:
+            ++summary.failed;
+            break;
+        case FileStatus::NotDone:
+            ++summary.notDone;
+            break;
+        case FileStatus::Skipped:
+            ++summary.skipped;
+            break;
         }
         // The front end reports failures to the user (the CLI's summary, the window's list); the
         // log keeps them at info, so a terminal does not show each one twice.

@@ -13,14 +13,23 @@
 namespace nw::store {
 namespace {
 
-std::string utf8(const QString &s) { return s.toStdString(); }
-QString qstr(const std::string &s) { return QString::fromStdString(s); }
+std::string utf8(const QString &s)
+{
+    return s.toStdString();
+}
+QString qstr(const std::string &s)
+{
+    return QString::fromStdString(s);
+}
 
-QString nowUtc() { return QDateTime::currentDateTimeUtc().toString(Qt::ISODate); }
+QString nowUtc()
+{
+    return QDateTime::currentDateTimeUtc().toString(Qt::ISODate);
+}
 
-constexpr const char *kDocumentColumns =
-    "id, sha256, path, kind, title, author, subject, keywords, creator, producer, created, page_count, "
-    "bytes, modified, added, status";
+constexpr const char *kDocumentColumns
+    = "id, sha256, path, kind, title, author, subject, keywords, creator, producer, created, page_count, "
+      "bytes, modified, added, status";
 
 DocumentInfo readDocument(const Statement &s)
 {
@@ -49,16 +58,22 @@ DocumentInfo readDocument(const Statement &s)
 const char *addOutcomeName(LibraryStore::AddOutcome outcome)
 {
     switch (outcome) {
-    case LibraryStore::AddOutcome::Added: return "added";
-    case LibraryStore::AddOutcome::Replaced: return "replaced";
-    case LibraryStore::AddOutcome::AlreadyPresent: return "present";
+    case LibraryStore::AddOutcome::Added:
+        return "added";
+    case LibraryStore::AddOutcome::Replaced:
+        return "replaced";
+    case LibraryStore::AddOutcome::AlreadyPresent:
+        return "present";
     }
     return "?";
 }
 
 namespace {
 
-bool isInMemory(const std::string &path) { return path.empty() || path == ":memory:"; }
+bool isInMemory(const std::string &path)
+{
+    return path.empty() || path == ":memory:";
+}
 
 // Makes sure a file is there to open (creating a new library for ReadWrite) and says how.
 OpenMode prepareLibraryFile(const std::string &path, LibraryAccess access)
@@ -95,11 +110,11 @@ LibraryStore::LibraryStore(const QString &path, LibraryAccess access)
     if (version > latestSchemaVersion())
         fail("the library {} has schema version {}, newer than this build of Needlework knows ({}); open it with a "
              "newer Needlework",
-             m_db.path(), version, latestSchemaVersion());
+            m_db.path(), version, latestSchemaVersion());
     if (version < latestSchemaVersion())
         fail("the library {} has schema version {}, older than this build's {}; reading does not upgrade it: open it "
              "once in the window or with a command that changes it (needlework ingest) to upgrade it",
-             m_db.path(), version, latestSchemaVersion());
+            m_db.path(), version, latestSchemaVersion());
 }
 
 Database &LibraryStore::reader(int index)
@@ -122,8 +137,9 @@ std::optional<DocumentInfo> LibraryStore::findDocument(std::int64_t id)
     if (!s.step())
         return std::nullopt;
     DocumentInfo d = readDocument(s);
-    Statement c(m_db, "SELECT c.name FROM collections c JOIN document_collections dc ON dc.collection_id = c.id "
-                      "WHERE dc.document_id = ? ORDER BY c.name");
+    Statement c(m_db,
+        "SELECT c.name FROM collections c JOIN document_collections dc ON dc.collection_id = c.id "
+        "WHERE dc.document_id = ? ORDER BY c.name");
     c.bind(1, id);
     while (c.step())
         d.collections << qstr(c.columnText(0));
@@ -170,12 +186,13 @@ std::vector<DocumentInfo> LibraryStore::documents(const QString &collection)
         s.bind(1, utf8(collection));
     while (s.step())
         result.push_back(readDocument(s));
-    Statement c(m_db, "SELECT dc.document_id, c.name FROM document_collections dc JOIN collections c "
-                      "ON c.id = dc.collection_id ORDER BY c.name");
+    Statement c(m_db,
+        "SELECT dc.document_id, c.name FROM document_collections dc JOIN collections c "
+        "ON c.id = dc.collection_id ORDER BY c.name");
     while (c.step()) {
         const std::int64_t id = c.columnInt(0);
-        auto it = std::lower_bound(result.begin(), result.end(), id,
-                                   [](const DocumentInfo &d, std::int64_t value) { return d.id < value; });
+        auto it = std::lower_bound(
+            result.begin(), result.end(), id, [](const DocumentInfo &d, std::int64_t value) { return d.id < value; });
         if (it != result.end() && it->id == id)
             it->collections << qstr(c.columnText(1));
     }
@@ -193,8 +210,9 @@ QStringList LibraryStore::allSha256()
 
 std::optional<PageRecord> LibraryStore::findPage(std::int64_t documentId, int number)
 {
-    Statement s(m_db, "SELECT p.number, p.label, p.width, p.height, p.text, w.boxes FROM pages p "
-                      "LEFT JOIN word_boxes w ON w.page_id = p.id WHERE p.document_id = ? AND p.number = ?");
+    Statement s(m_db,
+        "SELECT p.number, p.label, p.width, p.height, p.text, w.boxes FROM pages p "
+        "LEFT JOIN word_boxes w ON w.page_id = p.id WHERE p.document_id = ? AND p.number = ?");
     s.bind(1, documentId).bind(2, static_cast<std::int64_t>(number));
     if (!s.step())
         return std::nullopt;
@@ -231,8 +249,9 @@ QStringList LibraryStore::pageLabels(std::int64_t documentId)
 
 std::optional<std::vector<WordBox>> LibraryStore::findWordBoxes(std::int64_t documentId, int number)
 {
-    Statement s(m_db, "SELECT w.boxes FROM word_boxes w JOIN pages p ON p.id = w.page_id "
-                      "WHERE p.document_id = ? AND p.number = ?");
+    Statement s(m_db,
+        "SELECT w.boxes FROM word_boxes w JOIN pages p ON p.id = w.page_id "
+        "WHERE p.document_id = ? AND p.number = ?");
     s.bind(1, documentId).bind(2, static_cast<std::int64_t>(number));
     if (!s.step())
         return std::nullopt;
@@ -245,25 +264,27 @@ std::vector<IngestErrorRecord> LibraryStore::ingestErrors()
     std::vector<IngestErrorRecord> result;
     Statement s(m_db, "SELECT path, kind, reason, at FROM ingest_errors ORDER BY path");
     while (s.step())
-        result.push_back({qstr(s.columnText(0)), qstr(s.columnText(1)), qstr(s.columnText(2)), qstr(s.columnText(3))});
+        result.push_back(
+            { qstr(s.columnText(0)), qstr(s.columnText(1)), qstr(s.columnText(2)), qstr(s.columnText(3)) });
     return result;
 }
 
 std::vector<CollectionInfo> LibraryStore::collections()
 {
     std::vector<CollectionInfo> result;
-    Statement s(m_db, "SELECT c.id, c.name, count(dc.document_id) FROM collections c "
-                      "LEFT JOIN document_collections dc ON dc.collection_id = c.id GROUP BY c.id ORDER BY c.name");
+    Statement s(m_db,
+        "SELECT c.id, c.name, count(dc.document_id) FROM collections c "
+        "LEFT JOIN document_collections dc ON dc.collection_id = c.id GROUP BY c.id ORDER BY c.name");
     while (s.step())
-        result.push_back({s.columnInt(0), qstr(s.columnText(1)), static_cast<int>(s.columnInt(2))});
+        result.push_back({ s.columnInt(0), qstr(s.columnText(1)), static_cast<int>(s.columnInt(2)) });
     return result;
 }
 
 LibraryStats LibraryStore::stats()
 {
-    return {static_cast<int>(m_db.queryInt("SELECT count(*) FROM documents").value_or(0)),
-            m_db.queryInt("SELECT coalesce(sum(page_count), 0) FROM documents").value_or(0),
-            static_cast<int>(m_db.queryInt("SELECT count(*) FROM ingest_errors").value_or(0))};
+    return { static_cast<int>(m_db.queryInt("SELECT count(*) FROM documents").value_or(0)),
+        m_db.queryInt("SELECT coalesce(sum(page_count), 0) FROM documents").value_or(0),
+        static_cast<int>(m_db.queryInt("SELECT count(*) FROM ingest_errors").value_or(0)) };
 }
 
 LibraryStore::AddResult LibraryStore::addDocument(const NewDocument &document)
@@ -277,7 +298,7 @@ LibraryStore::AddResult LibraryStore::addDocument(const NewDocument &document)
         if (existing.step()) {
             const std::int64_t id = existing.columnInt(0);
             savepoint.release();
-            return {AddOutcome::AlreadyPresent, id};
+            return { AddOutcome::AlreadyPresent, id };
         }
     }
     // Older versions of this file (same path, other content) go in the same transaction.
@@ -286,9 +307,10 @@ LibraryStore::AddResult LibraryStore::addDocument(const NewDocument &document)
     old.run();
     const bool replaced = m_db.changes() > 0;
 
-    Statement insert(m_db, "INSERT INTO documents (sha256, path, kind, title, author, subject, keywords, creator, "
-                           "producer, created, page_count, bytes, modified, added, status) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ready')");
+    Statement insert(m_db,
+        "INSERT INTO documents (sha256, path, kind, title, author, subject, keywords, creator, "
+        "producer, created, page_count, bytes, modified, added, status) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ready')");
     insert.bind(1, utf8(info.sha256)).bind(2, utf8(info.path)).bind(3, utf8(info.kind)).bind(4, utf8(info.title));
     insert.bind(5, utf8(info.author)).bind(6, utf8(info.subject)).bind(7, utf8(info.keywords));
     insert.bind(8, utf8(info.creator)).bind(9, utf8(info.producer)).bind(10, utf8(info.created));
@@ -297,7 +319,8 @@ LibraryStore::AddResult LibraryStore::addDocument(const NewDocument &document)
     insert.run();
     const std::int64_t documentId = m_db.lastInsertId();
 
-    Statement page(m_db, "INSERT INTO pages (document_id, number, label, width, height, text) VALUES (?, ?, ?, ?, ?, ?)");
+    Statement page(
+        m_db, "INSERT INTO pages (document_id, number, label, width, height, text) VALUES (?, ?, ?, ?, ?, ?)");
     Statement boxes(m_db, "INSERT INTO word_boxes (page_id, boxes) VALUES (?, ?)");
     for (const PageRecord &p : document.pages) {
         page.reset();
@@ -313,7 +336,7 @@ LibraryStore::AddResult LibraryStore::addDocument(const NewDocument &document)
     }
     clearIngestError(info.path);
     savepoint.release();
-    return {replaced ? AddOutcome::Replaced : AddOutcome::Added, documentId};
+    return { replaced ? AddOutcome::Replaced : AddOutcome::Added, documentId };
 }
 
 void LibraryStore::updatePath(std::int64_t documentId, const QString &path)
@@ -371,8 +394,9 @@ void LibraryStore::addToCollection(std::int64_t documentId, const QString &colle
 
 void LibraryStore::recordIngestError(const QString &path, const QString &kind, const QString &reason)
 {
-    Statement s(m_db, "INSERT INTO ingest_errors (path, kind, reason, at) VALUES (?, ?, ?, ?) "
-                      "ON CONFLICT(path) DO UPDATE SET kind = excluded.kind, reason = excluded.reason, at = excluded.at");
+    Statement s(m_db,
+        "INSERT INTO ingest_errors (path, kind, reason, at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(path) DO UPDATE SET kind = excluded.kind, reason = excluded.reason, at = excluded.at");
     s.bind(1, utf8(path)).bind(2, utf8(kind)).bind(3, utf8(reason)).bind(4, utf8(nowUtc()));
     s.run();
 }

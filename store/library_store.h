@@ -18,28 +18,28 @@ namespace nw::store {
 
 struct DocumentInfo {
     std::int64_t id = 0;
-    QString sha256;   // hex, lower case
+    QString sha256; // hex, lower case
     QString path;
-    QString kind;     // "pdf" or "text"
+    QString kind; // "pdf" or "text"
     QString title;
     QString author;
     QString subject;
     QString keywords;
     QString creator;
     QString producer;
-    QString created;  // from the PDF, ISO 8601, "" when unknown
+    QString created; // from the PDF, ISO 8601, "" when unknown
     int pageCount = 0;
     std::int64_t bytes = 0;
     std::int64_t modified = 0; // file mtime, seconds since the epoch
-    QString added;    // ISO 8601 UTC
-    QString status;   // "ready"
+    QString added; // ISO 8601 UTC
+    QString status; // "ready"
     QStringList collections;
 };
 
 struct PageRecord {
     int number = 0; // 1-based
     QString label;
-    double width = 0;  // points
+    double width = 0; // points
     double height = 0;
     QString text;
     std::vector<WordBox> words; // may be empty: stored only when the ingest asked for them
@@ -53,7 +53,7 @@ struct NewDocument {
 
 struct IngestErrorRecord {
     QString path;
-    QString kind;   // IngestProblem name: "encrypted", "truncated", ...
+    QString kind; // IngestProblem name: "encrypted", "truncated", ...
     QString reason;
     QString at;
 };
@@ -73,7 +73,7 @@ struct LibraryStats {
 // What a command may do to its library file.
 enum class LibraryAccess {
     ReadWrite, // creates the library when the file is missing, migrates an older schema
-    ReadOnly,  // never creates, migrates or writes: the file must be a library of this schema
+    ReadOnly, // never creates, migrates or writes: the file must be a library of this schema
 };
 
 class LibraryStore {

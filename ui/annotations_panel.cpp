@@ -19,8 +19,8 @@
 #include <QPixmap>
 #include <QPlainTextEdit>
 #include <QPushButton>
-#include <QToolButton>
 #include <QSaveFile>
+#include <QToolButton>
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
@@ -105,12 +105,13 @@ bool editDialog(QWidget *parent, const QString &title, EditValues &values, bool 
 
 const QStringList &AnnotationsPanel::colors()
 {
-    static const QStringList list = {QStringLiteral("#ffd54f"), QStringLiteral("#81c784"), QStringLiteral("#64b5f6"),
-                                     QStringLiteral("#f48fb1"), QStringLiteral("#ffb74d")};
+    static const QStringList list = { QStringLiteral("#ffd54f"), QStringLiteral("#81c784"), QStringLiteral("#64b5f6"),
+        QStringLiteral("#f48fb1"), QStringLiteral("#ffb74d") };
     return list;
 }
 
-AnnotationsPanel::AnnotationsPanel(QWidget *parent) : QWidget(parent)
+AnnotationsPanel::AnnotationsPanel(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("AnnotationsPanel"));
     auto *layout = new QVBoxLayout(this);
@@ -165,7 +166,7 @@ AnnotationsPanel::AnnotationsPanel(QWidget *parent) : QWidget(parent)
     m_list = new QTreeWidget(this);
     m_list->setObjectName(QStringLiteral("AnnotationList"));
     m_list->setColumnCount(ColumnCount);
-    m_list->setHeaderLabels({tr("Document"), tr("Page"), tr("Text"), tr("Tags")});
+    m_list->setHeaderLabels({ tr("Document"), tr("Page"), tr("Text"), tr("Tags") });
     m_list->setRootIsDecorated(false);
     m_list->setAlternatingRowColors(true);
     m_list->setSelectionMode(QAbstractItemView::SingleSelection);
@@ -212,18 +213,25 @@ void AnnotationsPanel::setCurrentDocument(qint64 documentId)
         refresh();
 }
 
-void AnnotationsPanel::setScope(Scope scope) { m_scope->setCurrentIndex(scope == Scope::AllDocuments ? 1 : 0); }
+void AnnotationsPanel::setScope(Scope scope)
+{
+    m_scope->setCurrentIndex(scope == Scope::AllDocuments ? 1 : 0);
+}
 
 AnnotationsPanel::Scope AnnotationsPanel::scope() const
 {
     return m_scope->currentIndex() == 1 ? Scope::AllDocuments : Scope::CurrentDocument;
 }
 
-void AnnotationsPanel::setTagFilter(const QString &tag) { m_tag->setText(tag); }
+void AnnotationsPanel::setTagFilter(const QString &tag)
+{
+    m_tag->setText(tag);
+}
 
 void AnnotationsPanel::setSelection(qint64 documentId, int page, int start, int length, const QString &text)
 {
-    m_selection = length > 0 ? app::PageSelection{documentId, page, start, length, plainQuote(text), {}} : app::PageSelection{};
+    m_selection = length > 0 ? app::PageSelection { documentId, page, start, length, plainQuote(text), {} }
+                             : app::PageSelection {};
     if (length > 0) {
         setCurrentDocument(documentId);
         m_currentPage = page;
@@ -231,8 +239,8 @@ void AnnotationsPanel::setSelection(qint64 documentId, int page, int start, int 
     m_highlight->setEnabled(m_workbench && length > 0);
 }
 
-void AnnotationsPanel::setWordSelection(qint64 documentId, int page, const QList<app::WordBox> &words,
-                                        const QString &text)
+void AnnotationsPanel::setWordSelection(
+    qint64 documentId, int page, const QList<app::WordBox> &words, const QString &text)
 {
     if (words.isEmpty()) {
         setSelection(0, 0, 0, 0, QString());
@@ -248,9 +256,15 @@ void AnnotationsPanel::setWordSelection(qint64 documentId, int page, const QList
         m_selection.rects.push_back(w.box);
 }
 
-QString AnnotationsPanel::message() const { return m_message->text(); }
+QString AnnotationsPanel::message() const
+{
+    return m_message->text();
+}
 
-void AnnotationsPanel::showMessage(const QString &text) { m_message->setText(text); }
+void AnnotationsPanel::showMessage(const QString &text)
+{
+    m_message->setText(text);
+}
 
 qint64 AnnotationsPanel::documentIdOf(const QString &sha256)
 {
@@ -290,13 +304,15 @@ void AnnotationsPanel::refresh()
             auto *item = new QTreeWidgetItem(m_list);
             item->setData(0, Qt::UserRole, QVariant::fromValue<qint64>(a.id));
             item->setText(DocumentColumn, place.inLibrary ? place.title : tr("(not in this library)"));
-            item->setToolTip(DocumentColumn, place.inLibrary ? QStringLiteral("%1\n%2").arg(place.title, place.path) : QString());
+            item->setToolTip(
+                DocumentColumn, place.inLibrary ? QStringLiteral("%1\n%2").arg(place.title, place.path) : QString());
             item->setText(PageColumn, app::pageName(a.page, place.pageLabel));
             // The note first: it is what the reader wrote; the quote is what it is about.
             const QString quote = a.quote.simplified();
             QString text = a.note.simplified();
             if (!quote.isEmpty())
-                text = text.isEmpty() ? QStringLiteral("\u201C%1\u201D").arg(quote) : QStringLiteral("%1 — \u201C%2\u201D").arg(text, quote);
+                text = text.isEmpty() ? QStringLiteral("\u201C%1\u201D").arg(quote)
+                                      : QStringLiteral("%1 — \u201C%2\u201D").arg(text, quote);
             item->setText(TextColumn, text);
             QStringList tip;
             if (!a.note.isEmpty())
@@ -336,9 +352,8 @@ qint64 AnnotationsPanel::highlightSelection(const QString &color, const QString 
     }
     const app::PageSelection selection = m_selection;
     const QString chosen = color.isEmpty() ? m_color->currentData().toString() : color;
-    return addAnnotation([&](app::AnnotationService &annotations) {
-        return annotations.highlight(selection, chosen, note, tags);
-    });
+    return addAnnotation(
+        [&](app::AnnotationService &annotations) { return annotations.highlight(selection, chosen, note, tags); });
 }
 
 qint64 AnnotationsPanel::addNote(const QString &note, const QStringList &tags)
@@ -395,7 +410,10 @@ qint64 AnnotationsPanel::selectedId() const
     return item ? item->data(0, Qt::UserRole).toLongLong() : 0;
 }
 
-void AnnotationsPanel::highlightFromSelection() { highlightSelection(); }
+void AnnotationsPanel::highlightFromSelection()
+{
+    highlightSelection();
+}
 
 void AnnotationsPanel::noteFromDialog()
 {
@@ -410,7 +428,7 @@ void AnnotationsPanel::editCurrent()
     const auto it = std::find_if(m_shown.begin(), m_shown.end(), [id](const auto &a) { return a.id == id; });
     if (it == m_shown.end())
         return;
-    EditValues values{it->note, it->tags, it->color};
+    EditValues values { it->note, it->tags, it->color };
     if (editDialog(this, tr("Edit Annotation"), values, it->kind != QLatin1String("note")))
         updateAnnotation(id, values.note, values.tags, values.color);
 }
@@ -457,15 +475,15 @@ void AnnotationsPanel::exportFromDialog()
 {
     QString filter;
     const QString path = QFileDialog::getSaveFileName(this, tr("Export Annotations"), QStringLiteral("annotations.md"),
-                                                      tr("Markdown (*.md);;JSON (*.json);;CSV (*.csv)"), &filter);
+        tr("Markdown (*.md);;JSON (*.json);;CSV (*.csv)"), &filter);
     if (path.isEmpty())
         return;
     const QString suffix = QFileInfo(path).suffix().toLower();
-    const app::AnnotationFormat format = suffix == QLatin1String("json")  ? app::AnnotationFormat::Json
-                                         : suffix == QLatin1String("csv") ? app::AnnotationFormat::Csv
-                                         : filter.startsWith(QLatin1String("JSON")) ? app::AnnotationFormat::Json
-                                         : filter.startsWith(QLatin1String("CSV"))  ? app::AnnotationFormat::Csv
-                                                                                    : app::AnnotationFormat::Markdown;
+    const app::AnnotationFormat format = suffix == QLatin1String("json") ? app::AnnotationFormat::Json
+        : suffix == QLatin1String("csv")                                 ? app::AnnotationFormat::Csv
+        : filter.startsWith(QLatin1String("JSON"))                       ? app::AnnotationFormat::Json
+        : filter.startsWith(QLatin1String("CSV"))                        ? app::AnnotationFormat::Csv
+                                                                         : app::AnnotationFormat::Markdown;
     exportToFile(path, format);
 }
 

@@ -40,7 +40,8 @@ struct ChatDock::Outcome {
     app::MemoryStats stats;
 };
 
-ChatDock::ChatDock(QWidget *parent) : QWidget(parent)
+ChatDock::ChatDock(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("ChatView"));
     m_renderTimer = new QTimer(this);
@@ -82,7 +83,7 @@ ChatDock::ChatDock(QWidget *parent) : QWidget(parent)
     m_kvBox->setMinimumContentsLength(8);
     m_kvBox->setToolTip(tr("KV cache mode: full, mla, latent:R, each optionally +q8 or +q4"));
     m_kvBox->addItem(tr("model default"));
-    for (const char *mode : {"full", "full+q8", "full+q4", "mla", "latent:8", "latent:16", "latent:32", "latent:64"})
+    for (const char *mode : { "full", "full+q8", "full+q4", "mla", "latent:8", "latent:16", "latent:32", "latent:64" })
         m_kvBox->addItem(QString::fromLatin1(mode));
     m_kvBox->setEnabled(false);
     pickers->addWidget(label(tr("&KV"), m_kvBox), 1, 0);
@@ -98,7 +99,7 @@ ChatDock::ChatDock(QWidget *parent) : QWidget(parent)
                                  .arg(app::kMinimumContextTokens)
                                  .arg(app::kDefaultContextTokens));
     m_contextBox->addItem(tr("auto"));
-    for (const char *tokens : {"1k", "2k", "4k", "8k", "16k", "32k"})
+    for (const char *tokens : { "1k", "2k", "4k", "8k", "16k", "32k" })
         m_contextBox->addItem(QString::fromLatin1(tokens));
     m_contextBox->setEnabled(false);
     pickers->addWidget(label(tr("C&ontext"), m_contextBox), 2, 0);
@@ -163,8 +164,9 @@ ChatDock::ChatDock(QWidget *parent) : QWidget(parent)
         m_kvBox->setEnabled(!path.isEmpty());
         m_contextBox->setEnabled(!path.isEmpty());
         if (!m_busy)
-            m_status->setText(path.isEmpty() ? tr("No model: answers quote the passages.")
-                                             : tr("Model %1 loads with the next question.").arg(QFileInfo(path).fileName()));
+            m_status->setText(path.isEmpty()
+                    ? tr("No model: answers quote the passages.")
+                    : tr("Model %1 loads with the next question.").arg(QFileInfo(path).fileName()));
         emit modelChanged(path);
     });
     connect(m_kvBox, &QComboBox::currentTextChanged, this, [this] { emit kvModeChanged(kvMode()); });
@@ -176,8 +178,8 @@ ChatDock::ChatDock(QWidget *parent) : QWidget(parent)
     connect(m_contextBox, &QComboBox::currentTextChanged, this, [this] {
         // A count that does not parse asks for nothing new: the box says so until it is fixed.
         const QString text = m_contextBox->currentText().trimmed();
-        const std::optional<std::int64_t> tokens =
-            text == m_contextBox->itemText(0) ? std::optional<std::int64_t>(0) : app::parseTokenCount(text);
+        const std::optional<std::int64_t> tokens
+            = text == m_contextBox->itemText(0) ? std::optional<std::int64_t>(0) : app::parseTokenCount(text);
         m_contextBox->setStyleSheet(tokens ? QString() : QStringLiteral("QComboBox { color: #c62828; }"));
         if (tokens && *tokens != m_contextTokens) {
             m_contextTokens = *tokens;
@@ -196,14 +198,18 @@ ChatDock::~ChatDock()
 {
     stop();
     // Returns after the current question (stopped above), then the thread ends.
-    QMetaObject::invokeMethod(m_threadContext, [] {}, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        m_threadContext, [] {}, Qt::BlockingQueuedConnection);
     m_thread->quit();
     m_thread->wait();
     delete m_threadContext;
     delete m_thread;
 }
 
-void ChatDock::setWorkbench(std::shared_ptr<app::Workbench> workbench) { m_workbench = std::move(workbench); }
+void ChatDock::setWorkbench(std::shared_ptr<app::Workbench> workbench)
+{
+    m_workbench = std::move(workbench);
+}
 
 int ChatDock::addModelItem(const QString &path)
 {
@@ -216,7 +222,10 @@ int ChatDock::addModelItem(const QString &path)
     return added;
 }
 
-void ChatDock::setModelPath(const QString &path) { m_modelBox->setCurrentIndex(path.isEmpty() ? 0 : addModelItem(path)); }
+void ChatDock::setModelPath(const QString &path)
+{
+    m_modelBox->setCurrentIndex(path.isEmpty() ? 0 : addModelItem(path));
+}
 
 void ChatDock::setContextTokens(qint64 tokens)
 {
@@ -232,11 +241,20 @@ void ChatDock::setContextTokens(qint64 tokens)
         m_contextBox->setCurrentText(text);
 }
 
-qint64 ChatDock::contextTokens() const { return m_contextTokens; }
+qint64 ChatDock::contextTokens() const
+{
+    return m_contextTokens;
+}
 
-QString ChatDock::statusText() const { return m_status->text(); }
+QString ChatDock::statusText() const
+{
+    return m_status->text();
+}
 
-QString ChatDock::modelPath() const { return m_modelBox->currentData().toString(); }
+QString ChatDock::modelPath() const
+{
+    return m_modelBox->currentData().toString();
+}
 
 void ChatDock::setKvMode(const QString &mode)
 {
@@ -257,25 +275,34 @@ void ChatDock::setDevice(app::DeviceChoice device)
     m_deviceBox->setCurrentIndex(std::max(0, m_deviceBox->findData(app::deviceName(device))));
 }
 
-app::DeviceChoice ChatDock::device() const { return app::parseDevice(m_deviceBox->currentData().toString()); }
+app::DeviceChoice ChatDock::device() const
+{
+    return app::parseDevice(m_deviceBox->currentData().toString());
+}
 
 app::ModelSettings ChatDock::modelSettings() const
 {
-    return {.path = modelPath(), .kvMode = kvMode(), .contextTokens = contextTokens(), .device = device()};
+    return { .path = modelPath(), .kvMode = kvMode(), .contextTokens = contextTokens(), .device = device() };
 }
 
 void ChatDock::browseModel()
 {
     const QString current = modelPath();
-    const QString path = QFileDialog::getOpenFileName(this, tr("Choose a Model"), QFileInfo(current).path(),
-                                                      tr("GGUF models (*.gguf);;All files (*)"));
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Choose a Model"), QFileInfo(current).path(), tr("GGUF models (*.gguf);;All files (*)"));
     if (!path.isEmpty())
         setModelPath(path);
 }
 
-int ChatDock::modelLoads() const { return m_workbench ? m_workbench->modelLoads() : 0; }
+int ChatDock::modelLoads() const
+{
+    return m_workbench ? m_workbench->modelLoads() : 0;
+}
 
-QString ChatDock::answerText() const { return m_answerText; }
+QString ChatDock::answerText() const
+{
+    return m_answerText;
+}
 
 app::MemoryStats ChatDock::memoryStats() const
 {
@@ -349,7 +376,8 @@ void ChatDock::renderTranscript()
     };
     QString html;
     for (qsizetype i = 0; i < m_pastQuestions.size(); ++i)
-        html += QStringLiteral("<p><b>%1</b></p>").arg(m_pastQuestions[i].toHtmlEscaped()) + paragraph(m_pastAnswers[i]);
+        html
+            += QStringLiteral("<p><b>%1</b></p>").arg(m_pastQuestions[i].toHtmlEscaped()) + paragraph(m_pastAnswers[i]);
     if (!m_current.isEmpty())
         html += QStringLiteral("<p><b>%1</b></p>").arg(m_current.toHtmlEscaped()) + paragraph(m_streamed);
     m_answer->setHtml(html);
@@ -390,56 +418,67 @@ bool ChatDock::ask()
     app::AskRequest request;
     request.question = question;
     QPointer<ChatDock> self(this);
-    QMetaObject::invokeMethod(m_threadContext, [workbench = m_workbench, settings, request, sessionId = m_sessionId,
-                                                stop = m_stopFlag, self] {
-        Outcome out;
-        out.sessionId = sessionId;
-        try {
-            app::AskCallbacks callbacks;
-            callbacks.stop = stop.get();
-            callbacks.onText = [self](const QString &text) {
-                QMetaObject::invokeMethod(self, [self, text] {
-                    if (self)
-                        self->appendText(text);
-                }, Qt::QueuedConnection);
-            };
-            callbacks.onPrefill = [self](std::int64_t done, std::int64_t total) {
-                QMetaObject::invokeMethod(self, [self, done, total] {
-                    if (self)
-                        emit self->prefillProgress(done, total);
-                }, Qt::QueuedConnection);
-            };
-            workbench->setModel(settings);
-            const app::WorkbenchAnswer answer = workbench->ask(request, sessionId, callbacks);
-            out.sessionId = answer.sessionId;
-            out.result = answer.result;
-            for (app::Citation c : answer.result.citations) {
-                if (c.title.isEmpty())
-                    c.title = QFileInfo(c.path).fileName();
-                out.citations.push_back({c.documentId, c.page, c.start, c.length, app::citationLabel(c)});
+    QMetaObject::invokeMethod(
+        m_threadContext,
+        [workbench = m_workbench, settings, request, sessionId = m_sessionId, stop = m_stopFlag, self] {
+            Outcome out;
+            out.sessionId = sessionId;
+            try {
+                app::AskCallbacks callbacks;
+                callbacks.stop = stop.get();
+                callbacks.onText = [self](const QString &text) {
+                    QMetaObject::invokeMethod(
+                        self,
+                        [self, text] {
+                            if (self)
+                                self->appendText(text);
+                        },
+                        Qt::QueuedConnection);
+                };
+                callbacks.onPrefill = [self](std::int64_t done, std::int64_t total) {
+                    QMetaObject::invokeMethod(
+                        self,
+                        [self, done, total] {
+                            if (self)
+                                emit self->prefillProgress(done, total);
+                        },
+                        Qt::QueuedConnection);
+                };
+                workbench->setModel(settings);
+                const app::WorkbenchAnswer answer = workbench->ask(request, sessionId, callbacks);
+                out.sessionId = answer.sessionId;
+                out.result = answer.result;
+                for (app::Citation c : answer.result.citations) {
+                    if (c.title.isEmpty())
+                        c.title = QFileInfo(c.path).fileName();
+                    out.citations.push_back({ c.documentId, c.page, c.start, c.length, app::citationLabel(c) });
+                }
+                if (answer.asked && !answer.result.extractive) {
+                    out.hasStats = true;
+                    out.stats = workbench->memoryStats();
+                }
+            } catch (const Error &e) {
+                // The window's words for what the user can change (the CLI names its flags instead).
+                out.error = QString::fromUtf8(e.what());
+                if (e.remedy() == Remedy::LargerContext)
+                    out.error += tr(" — choose a larger Context above.");
+                else if (e.remedy() == Remedy::CpuDevice)
+                    out.error += tr(" — choose the CPU in the device list.");
+                log::get("ui")->error("ask failed: {}", e.what());
+            } catch (const std::exception &e) {
+                out.error = QString::fromUtf8(e.what());
+                log::get("ui")->error("ask failed: {}", e.what());
             }
-            if (answer.asked && !answer.result.extractive) {
-                out.hasStats = true;
-                out.stats = workbench->memoryStats();
-            }
-        } catch (const Error &e) {
-            // The window's words for what the user can change (the CLI names its flags instead).
-            out.error = QString::fromUtf8(e.what());
-            if (e.remedy() == Remedy::LargerContext)
-                out.error += tr(" — choose a larger Context above.");
-            else if (e.remedy() == Remedy::CpuDevice)
-                out.error += tr(" — choose the CPU in the device list.");
-            log::get("ui")->error("ask failed: {}", e.what());
-        } catch (const std::exception &e) {
-            out.error = QString::fromUtf8(e.what());
-            log::get("ui")->error("ask failed: {}", e.what());
-        }
-        out.stopped = stop->load();
-        QMetaObject::invokeMethod(self, [self, out] {
-            if (self)
-                self->finish(out);
-        }, Qt::QueuedConnection);
-    }, Qt::QueuedConnection);
+            out.stopped = stop->load();
+            QMetaObject::invokeMethod(
+                self,
+                [self, out] {
+                    if (self)
+                        self->finish(out);
+                },
+                Qt::QueuedConnection);
+        },
+        Qt::QueuedConnection);
     emit questionStarted();
     return true;
 }
@@ -468,7 +507,7 @@ void ChatDock::finish(const Outcome &outcome)
         m_lastStats = outcome.stats;
     const app::AskResult &result = outcome.result;
     m_lastResult = result;
-    m_lastFigures = {result.contextTokens, result.promptTokens, result.reusedTokens, result.generatedTokens};
+    m_lastFigures = { result.contextTokens, result.promptTokens, result.reusedTokens, result.generatedTokens };
     const QString question = m_current;
     m_current.clear();
     const QString &answer = result.answer;
@@ -498,7 +537,7 @@ void ChatDock::finish(const Outcome &outcome)
         chip->setStyleSheet(QStringLiteral("QPushButton { border: 1px solid palette(mid); border-radius: 9px; "
                                            "padding: 2px 8px; text-align: left; }"));
         connect(chip, &QPushButton::clicked, this,
-                [this, c] { emit citationActivated(c.documentId, c.page, c.start, c.length); });
+            [this, c] { emit citationActivated(c.documentId, c.page, c.start, c.length); });
         m_chipLayout->insertWidget(m_chipLayout->count() - 1, chip);
         m_chips.append(chip);
     }
@@ -515,7 +554,8 @@ void ChatDock::finish(const Outcome &outcome)
                               .arg(m_lastFigures.reusedTokens)
                               .arg(m_lastFigures.contextTokens);
         if (result.droppedSources > 0)
-            figures += QLatin1Char(' ') + tr("%n lower-ranked source(s) left out to fit the context.", nullptr, result.droppedSources);
+            figures += QLatin1Char(' ')
+                + tr("%n lower-ranked source(s) left out to fit the context.", nullptr, result.droppedSources);
         if (result.bestSourceCut)
             figures += QLatin1Char(' ') + tr("The best source was cut to its cited passage to fit.");
         m_status->setText(m_status->text() + QLatin1Char(' ') + figures);

@@ -1,11 +1,10 @@
 // The Chat tab: the model, KV-mode, context and device pickers on top, the transcript filling the
 // tab, the answer's citations as clickable chips (title + page) that ask the main window to show
 // the cited passage, a status line (what the prompt held, what was left out to fit the context),
-// and the question box (Ctrl+L focuses it) with Ask and Stop at the bottom. Questions go to the window's workbench (app/workbench.h)
-// on one worker thread, where the model loads (never on the GUI thread) and stays from one
-// question to the next, so a follow-up reuses the cached prompt prefix. Without a model the
-// answer is extractive. The workbench records every answer as a turn of the dock's session, and
-// the transcript shows the session's turns.
+// and the question box (Ctrl+L focuses it) with Ask and Stop at the bottom. Questions go to the window's workbench
+// (app/workbench.h) on one worker thread, where the model loads (never on the GUI thread) and stays from one question
+// to the next, so a follow-up reuses the cached prompt prefix. Without a model the answer is extractive. The workbench
+// records every answer as a turn of the dock's session, and the transcript shows the session's turns.
 #pragma once
 
 #include "app/workbench.h"
@@ -32,17 +31,17 @@ namespace nw::ui {
 
 struct ChatCitation {
     qint64 documentId = 0;
-    int page = 0;   // 1-based
-    int start = 0;  // UTF-16 offset of the quote in the page text
+    int page = 0; // 1-based
+    int start = 0; // UTF-16 offset of the quote in the page text
     int length = 0;
-    QString label;  // "GPL-3, p. 7"
+    QString label; // "GPL-3, p. 7"
 };
 
 // What the engine did for the latest answer; zeros for an extractive one.
 struct ChatEngineFigures {
     int contextTokens = 0; // the loaded model's context
     int promptTokens = 0;
-    int reusedTokens = 0;  // prompt tokens kept from the previous question's cache
+    int reusedTokens = 0; // prompt tokens kept from the previous question's cache
     int generatedTokens = 0;
 };
 
@@ -155,8 +154,8 @@ private:
     // Streamed text is drawn at most every 50 ms: re-laying out the transcript for every piece
     // kept the GUI thread busy for hundreds of ms once decoding got fast.
     QTimer *m_renderTimer = nullptr;
-    QString m_current;           // the question being answered, "" when idle
-    QString m_answerText;        // the latest answer
+    QString m_current; // the question being answered, "" when idle
+    QString m_answerText; // the latest answer
     QStringList m_pastQuestions; // earlier turns of the session, shown above the latest
     QStringList m_pastAnswers;
     qint64 m_sessionId = 0;

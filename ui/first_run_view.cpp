@@ -12,7 +12,8 @@
 
 namespace nw::ui {
 
-FirstRunView::FirstRunView(QWidget *parent) : QWidget(parent)
+FirstRunView::FirstRunView(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("FirstRunView"));
     setAcceptDrops(true);
@@ -45,9 +46,10 @@ FirstRunView::FirstRunView(QWidget *parent) : QWidget(parent)
         return b;
     };
     m_addFiles = button(tr("Add Files…"), QStringLiteral("FirstRunAddFiles"), tr("Choose documents to add (Ctrl+O)"));
-    m_addFolder = button(tr("Add a Folder…"), QStringLiteral("FirstRunAddFolder"), tr("Add every document in a folder and its subfolders"));
+    m_addFolder = button(tr("Add a Folder…"), QStringLiteral("FirstRunAddFolder"),
+        tr("Add every document in a folder and its subfolders"));
     m_sample = button(tr("Try the Sample Documents"), QStringLiteral("FirstRunSample"),
-                      tr("Seven licence texts (GPL, LGPL, Apache, MPL, …) added to this library in the collection “Sample”"));
+        tr("Seven licence texts (GPL, LGPL, Apache, MPL, …) added to this library in the collection “Sample”"));
     m_addFiles->setDefault(true);
     layout->addSpacing(12);
     m_message = new QLabel(this);
@@ -60,7 +62,7 @@ FirstRunView::FirstRunView(QWidget *parent) : QWidget(parent)
 
 void FirstRunView::setBusy(bool busy, const QString &message)
 {
-    for (QPushButton *b : {m_addFiles, m_addFolder, m_sample})
+    for (QPushButton *b : { m_addFiles, m_addFolder, m_sample })
         b->setEnabled(!busy);
     m_message->setText(message);
 }
@@ -98,7 +100,8 @@ void FirstRunView::paintEvent(QPaintEvent *)
 {
     QPainter p(this);
     p.setRenderHint(QPainter::Antialiasing);
-    QPen pen(m_dragging ? palette().color(QPalette::Highlight) : palette().color(QPalette::Mid), m_dragging ? 3 : 2, Qt::DashLine);
+    QPen pen(m_dragging ? palette().color(QPalette::Highlight) : palette().color(QPalette::Mid), m_dragging ? 3 : 2,
+        Qt::DashLine);
     p.setPen(pen);
     p.drawRoundedRect(QRectF(rect()).adjusted(12, 12, -12, -12), 12, 12);
 }

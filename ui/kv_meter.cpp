@@ -7,16 +7,16 @@
 #include <QChart>
 #include <QChartView>
 #include <QFormLayout>
-#include <QLegendMarker>
 #include <QLabel>
+#include <QLegendMarker>
 #include <QLineSeries>
 #include <QPainter>
 #include <QProgressBar>
 #include <QRegularExpression>
 #include <QScrollArea>
 #include <QTimer>
-#include <QValueAxis>
 #include <QVBoxLayout>
+#include <QValueAxis>
 
 #include <algorithm>
 
@@ -26,14 +26,20 @@ namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
-QColor usedColor(const QPalette &palette) { return palette.color(QPalette::Highlight); }
+QColor usedColor(const QPalette &palette)
+{
+    return palette.color(QPalette::Highlight);
+}
 QColor reservedColor(const QPalette &palette)
 {
     QColor c = palette.color(QPalette::Highlight);
     c.setAlphaF(0.35f);
     return c;
 }
-QColor baselineColor() { return QColor(0xd0, 0x60, 0x40); }
+QColor baselineColor()
+{
+    return QColor(0xd0, 0x60, 0x40);
+}
 
 // Without a GPU, the row names the reason in a few words ("CPU (no CUDA device)"); the whole
 // status, with paths and driver messages, is the row's tooltip (and in `needlework doctor`).
@@ -44,12 +50,14 @@ QString deviceText()
         const qsizetype cut = device.status.indexOf(QRegularExpression(QStringLiteral("[(:]")));
         return QObject::tr("CPU (%1)").arg(cut > 0 ? device.status.left(cut).trimmed() : device.status);
     }
-    return QObject::tr("%1: %2 free of %3").arg(device.name, app::formatBytes(device.freeBytes), app::formatBytes(device.totalBytes));
+    return QObject::tr("%1: %2 free of %3")
+        .arg(device.name, app::formatBytes(device.freeBytes), app::formatBytes(device.totalBytes));
 }
 
 } // namespace
 
-KvBytesBars::KvBytesBars(QWidget *parent) : QWidget(parent)
+KvBytesBars::KvBytesBars(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("KvBytesBars"));
     setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
@@ -67,23 +75,26 @@ void KvBytesBars::setBytes(std::uint64_t used, std::uint64_t reserved, std::uint
 
 std::vector<double> KvBytesBars::fractions() const
 {
-    const std::uint64_t longest = std::max({m_used, m_reserved, m_baseline});
+    const std::uint64_t longest = std::max({ m_used, m_reserved, m_baseline });
     if (longest == 0)
-        return {0.0, 0.0, 0.0};
+        return { 0.0, 0.0, 0.0 };
     const auto frac = [&](std::uint64_t v) { return static_cast<double>(v) / static_cast<double>(longest); };
-    return {frac(m_used), frac(m_reserved), frac(m_baseline)};
+    return { frac(m_used), frac(m_reserved), frac(m_baseline) };
 }
 
-QSize KvBytesBars::sizeHint() const { return {240, 3 * (fontMetrics().height() + 6) + 4}; }
+QSize KvBytesBars::sizeHint() const
+{
+    return { 240, 3 * (fontMetrics().height() + 6) + 4 };
+}
 
 void KvBytesBars::paintEvent(QPaintEvent *)
 {
     QPainter p(this);
     p.setRenderHint(QPainter::Antialiasing);
     const std::vector<double> f = fractions();
-    const QString names[] = {tr("used"), tr("reserved"), tr("MHA f16")};
-    const std::uint64_t values[] = {m_used, m_reserved, m_baseline};
-    const QColor colors[] = {usedColor(palette()), reservedColor(palette()), baselineColor()};
+    const QString names[] = { tr("used"), tr("reserved"), tr("MHA f16") };
+    const std::uint64_t values[] = { m_used, m_reserved, m_baseline };
+    const QColor colors[] = { usedColor(palette()), reservedColor(palette()), baselineColor() };
     const int rowH = fontMetrics().height() + 6;
     const int labelW = fontMetrics().horizontalAdvance(tr("MHA f16")) + 8;
     const int barW = std::max(10, width() - labelW - 2);
@@ -95,11 +106,12 @@ void KvBytesBars::paintEvent(QPaintEvent *)
         p.fillRect(bar, colors[i]);
         p.setPen(palette().color(QPalette::WindowText));
         p.drawText(QRect(labelW + 4, row.top(), barW - 4, row.height()), Qt::AlignVCenter | Qt::AlignLeft,
-                   app::formatBytes(values[i]));
+            app::formatBytes(values[i]));
     }
 }
 
-LayerBars::LayerBars(QWidget *parent) : QWidget(parent)
+LayerBars::LayerBars(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("LayerBars"));
     setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
@@ -108,17 +120,19 @@ LayerBars::LayerBars(QWidget *parent) : QWidget(parent)
 
 void LayerBars::setLayers(const std::vector<app::LayerKvBytes> &layers)
 {
-    const bool same = layers.size() == m_layers.size() &&
-                      std::equal(layers.begin(), layers.end(), m_layers.begin(), [](const auto &a, const auto &b) {
-                          return a.used == b.used && a.reserved == b.reserved;
-                      });
+    const bool same = layers.size() == m_layers.size()
+        && std::equal(layers.begin(), layers.end(), m_layers.begin(),
+            [](const auto &a, const auto &b) { return a.used == b.used && a.reserved == b.reserved; });
     if (same)
         return;
     m_layers = layers;
     update();
 }
 
-QSize LayerBars::sizeHint() const { return {240, 64}; }
+QSize LayerBars::sizeHint() const
+{
+    return { 240, 64 };
+}
 
 void LayerBars::paintEvent(QPaintEvent *)
 {
@@ -130,7 +144,7 @@ void LayerBars::paintEvent(QPaintEvent *)
     }
     std::uint64_t top = 0;
     for (const app::LayerKvBytes &l : m_layers)
-        top = std::max({top, l.used, l.reserved});
+        top = std::max({ top, l.used, l.reserved });
     if (top == 0)
         top = 1;
     const double slot = static_cast<double>(width()) / static_cast<double>(m_layers.size());
@@ -145,7 +159,8 @@ void LayerBars::paintEvent(QPaintEvent *)
     }
 }
 
-KvMeter::KvMeter(QWidget *parent) : QWidget(parent)
+KvMeter::KvMeter(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("KvMeter"));
     // Everything scrolls inside the tab: the meter never asks the window for more height than
@@ -287,9 +302,15 @@ void KvMeter::setStatsSource(StatsSource source)
     }
 }
 
-void KvMeter::clearStatsSource() { setStatsSource({}); }
+void KvMeter::clearStatsSource()
+{
+    setStatsSource({});
+}
 
-bool KvMeter::isPolling() const { return m_timer->isActive(); }
+bool KvMeter::isPolling() const
+{
+    return m_timer->isActive();
+}
 
 void KvMeter::poll()
 {
@@ -322,11 +343,11 @@ void KvMeter::showSnapshot(const app::MemoryStats &stats, qint64 elapsedMs)
     m_tokens->setText(stats.capacityTokens > 0 ? tr("%L1 of %L2").arg(stats.tokens).arg(stats.capacityTokens)
                                                : QStringLiteral("%L1").arg(stats.tokens));
     m_reserved->setToolTip(stats.kvBytesUsed > 0
-                               ? tr("%1 allocated for %2 used (%3 %)")
-                                     .arg(app::formatBytes(stats.kvBytesReserved), app::formatBytes(stats.kvBytesUsed))
-                                     .arg(qRound(100.0 * static_cast<double>(stats.kvBytesUsed) /
-                                                 static_cast<double>(std::max<std::uint64_t>(stats.kvBytesReserved, 1))))
-                               : QString());
+            ? tr("%1 allocated for %2 used (%3 %)")
+                  .arg(app::formatBytes(stats.kvBytesReserved), app::formatBytes(stats.kvBytesUsed))
+                  .arg(qRound(100.0 * static_cast<double>(stats.kvBytesUsed)
+                      / static_cast<double>(std::max<std::uint64_t>(stats.kvBytesReserved, 1))))
+            : QString());
     m_perToken->setText(tr("%L1 B (MHA f16: %L2 B)").arg(stats.bytesPerToken).arg(stats.mhaF16BytesPerToken));
     m_rate->setText(QStringLiteral("%1").arg(m_tokensPerSecond, 0, 'f', 1));
     m_weights->setText(stats.weightsBytes > 0 ? app::formatBytes(stats.weightsBytes) : QStringLiteral("–"));
@@ -419,13 +440,16 @@ QList<QList<QPointF>> KvMeter::rateChartStretches() const
     return out;
 }
 
-QString KvMeter::modelName() const { return m_model->text(); }
+QString KvMeter::modelName() const
+{
+    return m_model->text();
+}
 
 QString KvMeter::prefillText() const
 {
     return m_prefill->maximum() > 1 || m_prefill->value() > 0
-               ? tr("%1 / %2 tokens").arg(m_prefill->value()).arg(m_prefill->maximum())
-               : QString();
+        ? tr("%1 / %2 tokens").arg(m_prefill->value()).arg(m_prefill->maximum())
+        : QString();
 }
 
 void KvMeter::setPrefillProgress(qint64 done, qint64 total)
@@ -464,7 +488,7 @@ void KvMeter::resetSeries()
 void KvMeter::reset()
 {
     clearStatsSource();
-    showSnapshot(app::MemoryStats{}, m_clock.elapsed());
+    showSnapshot(app::MemoryStats {}, m_clock.elapsed());
     resetSeries(); // the empty snapshot above only fills the labels; it is not a measurement
     m_rate->setText(QStringLiteral("0.0"));
     m_prefill->setRange(0, 1);

@@ -68,9 +68,9 @@ public:
     // Called on the GUI thread at every poll; must not block (MemoryCounters::snapshot does not).
     using StatsSource = std::function<app::MemoryStats()>;
 
-    static constexpr int kPollIntervalMs = 50;      // 20 Hz
-    static constexpr int kChartIntervalMs = 250;    // one chart point at most every 250 ms
-    static constexpr int kRateWindowMs = 1000;      // tokens/s over the last second
+    static constexpr int kPollIntervalMs = 50; // 20 Hz
+    static constexpr int kChartIntervalMs = 250; // one chart point at most every 250 ms
+    static constexpr int kRateWindowMs = 1000; // tokens/s over the last second
     static constexpr std::size_t kMaxChartPoints = 2400;
 
     explicit KvMeter(QWidget *parent = nullptr);

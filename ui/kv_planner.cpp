@@ -22,7 +22,8 @@ namespace {
 constexpr int kLoadedRole = Qt::UserRole + 1; // true on the loaded model's entry
 }
 
-KvPlanner::KvPlanner(QWidget *parent) : QDialog(parent)
+KvPlanner::KvPlanner(QWidget *parent)
+    : QDialog(parent)
 {
     setObjectName(QStringLiteral("KvPlanner"));
     setWindowTitle(tr("KV Planner"));
@@ -47,7 +48,8 @@ KvPlanner::KvPlanner(QWidget *parent) : QDialog(parent)
 
     m_table = new QTableWidget(0, ColumnCount, this);
     m_table->setObjectName(QStringLiteral("PlannerTable"));
-    m_table->setHorizontalHeaderLabels({tr("KV mode"), tr("Bytes / token"), tr("Used"), tr("Reserved"), tr("vs MHA f16")});
+    m_table->setHorizontalHeaderLabels(
+        { tr("KV mode"), tr("Bytes / token"), tr("Used"), tr("Reserved"), tr("vs MHA f16") });
     m_table->horizontalHeaderItem(UsedColumn)->setToolTip(tr("The bytes of the context's tokens"));
     m_table->horizontalHeaderItem(ReservedColumn)->setToolTip(tr("What the cache allocates for them (see below)"));
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
@@ -103,9 +105,15 @@ void KvPlanner::selectArchitecture(const QString &name)
         m_arch->setCurrentIndex(index);
 }
 
-void KvPlanner::setContextTokens(qint64 tokens) { m_ctx->setText(QString::number(tokens)); }
+void KvPlanner::setContextTokens(qint64 tokens)
+{
+    m_ctx->setText(QString::number(tokens));
+}
 
-void KvPlanner::setContextText(const QString &text) { m_ctx->setText(text); }
+void KvPlanner::setContextText(const QString &text)
+{
+    m_ctx->setText(text);
+}
 
 void KvPlanner::setLatentRanks(const QString &text)
 {
@@ -113,11 +121,20 @@ void KvPlanner::setLatentRanks(const QString &text)
     recompute();
 }
 
-void KvPlanner::setMessage(const QString &text) { m_summary->setText(text); }
+void KvPlanner::setMessage(const QString &text)
+{
+    m_summary->setText(text);
+}
 
-QString KvPlanner::summary() const { return m_summary->text(); }
+QString KvPlanner::summary() const
+{
+    return m_summary->text();
+}
 
-QString KvPlanner::reservedNote() const { return m_note->text(); }
+QString KvPlanner::reservedNote() const
+{
+    return m_note->text();
+}
 
 std::optional<app::HParams> KvPlanner::selectedHParams() const
 {
@@ -144,7 +161,8 @@ void KvPlanner::recompute()
         return;
     }
     std::vector<std::int64_t> ranks;
-    for (const QString &part : m_ranks->text().split(QRegularExpression(QStringLiteral("[,\\s]+")), Qt::SkipEmptyParts)) {
+    for (const QString &part :
+        m_ranks->text().split(QRegularExpression(QStringLiteral("[,\\s]+")), Qt::SkipEmptyParts)) {
         bool ok = false;
         const qlonglong r = part.toLongLong(&ok);
         if (!ok || r <= 0) {
@@ -183,29 +201,34 @@ void KvPlanner::recompute()
         }
     };
     const std::uint64_t mha = plan.mhaF16BytesPerToken;
-    addRow(tr("MHA f16 (baseline)"), {QStringLiteral("%L1").arg(mha), app::formatBytes(mha * static_cast<std::uint64_t>(*ctx)),
-                                       QStringLiteral("–"), app::formatSaving(1.0)},
-           {});
+    addRow(tr("MHA f16 (baseline)"),
+        { QStringLiteral("%L1").arg(mha), app::formatBytes(mha * static_cast<std::uint64_t>(*ctx)), QStringLiteral("–"),
+            app::formatSaving(1.0) },
+        {});
     int refused = 0;
     for (const app::KvPlanRow &row : plan.rows) {
         if (!row.refused.isEmpty()) {
             ++refused;
-            addRow(row.mode, {tr("cannot apply"), QStringLiteral("–"), QStringLiteral("–"), QStringLiteral("–")}, row.refused);
+            addRow(row.mode, { tr("cannot apply"), QStringLiteral("–"), QStringLiteral("–"), QStringLiteral("–") },
+                row.refused);
             continue;
         }
-        addRow(row.mode, {QStringLiteral("%L1").arg(row.bytesPerToken), app::formatBytes(row.usedBytes),
-                          app::formatBytes(row.reservedBytes), app::formatSaving(row.savingVsMha)},
-               {});
+        addRow(row.mode,
+            { QStringLiteral("%L1").arg(row.bytesPerToken), app::formatBytes(row.usedBytes),
+                app::formatBytes(row.reservedBytes), app::formatSaving(row.savingVsMha) },
+            {});
     }
     m_note->setText(plan.reservedNote);
-    QString shape = tr("%1 layers, %2 heads (%3 KV heads), head dims %4/%5%6; %L7 tokens")
-                        .arg(hp->nLayers)
-                        .arg(hp->nHeads)
-                        .arg(hp->nKvHeads)
-                        .arg(hp->headDimK)
-                        .arg(hp->headDimV)
-                        .arg(hp->kvLoraRank > 0 ? tr(", latent rank %1 + rope %2").arg(hp->kvLoraRank).arg(hp->qkRopeHeadDim) : QString())
-                        .arg(*ctx);
+    QString shape
+        = tr("%1 layers, %2 heads (%3 KV heads), head dims %4/%5%6; %L7 tokens")
+              .arg(hp->nLayers)
+              .arg(hp->nHeads)
+              .arg(hp->nKvHeads)
+              .arg(hp->headDimK)
+              .arg(hp->headDimV)
+              .arg(hp->kvLoraRank > 0 ? tr(", latent rank %1 + rope %2").arg(hp->kvLoraRank).arg(hp->qkRopeHeadDim)
+                                      : QString())
+              .arg(*ctx);
     if (refused > 0)
         shape += QLatin1Char('\n') + tr("%n mode(s) cannot apply to this shape (hover for why).", nullptr, refused);
     m_summary->setText(shape);

@@ -31,7 +31,7 @@ public:
     void setContextTokens(qint64 tokens);
     void setContextText(const QString &text); // as typed: "32k", "131072"
     void setLatentRanks(const QString &text); // "64, 128"; "" : app::defaultLatentRanks
-    void setMessage(const QString &text);     // shown in the summary line until the next change
+    void setMessage(const QString &text); // shown in the summary line until the next change
 
     QComboBox *architectureBox() const { return m_arch; }
     QLineEdit *contextBox() const { return m_ctx; }

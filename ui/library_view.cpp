@@ -26,7 +26,8 @@ namespace {
 constexpr int kDocumentRole = Qt::UserRole + 1;
 } // namespace
 
-LibraryView::LibraryView(QWidget *parent) : QWidget(parent)
+LibraryView::LibraryView(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("LibraryView"));
     setAcceptDrops(true);
@@ -36,7 +37,7 @@ LibraryView::LibraryView(QWidget *parent) : QWidget(parent)
     auto *splitter = new QSplitter(Qt::Vertical, this);
     m_tree = new QTreeWidget(splitter);
     m_tree->setObjectName(QStringLiteral("DocumentTree"));
-    m_tree->setHeaderLabels({tr("Document"), tr("Pages")});
+    m_tree->setHeaderLabels({ tr("Document"), tr("Pages") });
     m_tree->header()->setStretchLastSection(false);
     m_tree->header()->setSectionResizeMode(0, QHeaderView::Stretch);
     m_tree->header()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
@@ -96,7 +97,10 @@ void LibraryView::setWorkbench(std::shared_ptr<app::Workbench> workbench)
         m_status->setText(tr("Library: %1").arg(m_workbench->databasePath()));
 }
 
-void LibraryView::showMessage(const QString &text) { m_status->setText(text); }
+void LibraryView::showMessage(const QString &text)
+{
+    m_status->setText(text);
+}
 
 void LibraryView::refresh()
 {
@@ -119,13 +123,13 @@ void LibraryView::refresh()
                 item->setData(0, kDocumentRole, QVariant::fromValue<qint64>(d.id));
             }
         };
-        auto *all = new QTreeWidgetItem(m_tree, {tr("All documents")});
+        auto *all = new QTreeWidgetItem(m_tree, { tr("All documents") });
         const std::vector<app::DocumentInfo> documents = m_workbench->documents();
         m_documentCount = static_cast<int>(documents.size());
         addDocuments(all, documents);
         all->setText(1, QString::number(all->childCount()));
         for (const app::CollectionInfo &c : m_workbench->collections()) {
-            auto *item = new QTreeWidgetItem(m_tree, {c.name, QString::number(c.documentCount)});
+            auto *item = new QTreeWidgetItem(m_tree, { c.name, QString::number(c.documentCount) });
             addDocuments(item, m_workbench->documents(c.name));
         }
         all->setExpanded(true);
@@ -156,10 +160,13 @@ bool LibraryView::ingest(const QStringList &paths, const QString &collection)
         QString error;
         try {
             const auto progress = [self](const app::IngestProgress &p) {
-                QMetaObject::invokeMethod(self, [self, p] {
-                    if (self)
-                        self->showIngestProgress(p.filesDone, p.filesTotal, p.pagesStored, p.currentFile);
-                }, Qt::QueuedConnection);
+                QMetaObject::invokeMethod(
+                    self,
+                    [self, p] {
+                        if (self)
+                            self->showIngestProgress(p.filesDone, p.filesTotal, p.pagesStored, p.currentFile);
+                    },
+                    Qt::QueuedConnection);
             };
             app::IngestOptions options;
             options.collection = collection;
@@ -171,10 +178,13 @@ bool LibraryView::ingest(const QStringList &paths, const QString &collection)
             error = QString::fromUtf8(e.what());
             log::get("ui")->error("ingest failed: {}", e.what());
         }
-        QMetaObject::invokeMethod(self, [self, added, failed, cancelled, error] {
-            if (self)
-                self->finishIngest(added, failed, cancelled, error);
-        }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            self,
+            [self, added, failed, cancelled, error] {
+                if (self)
+                    self->finishIngest(added, failed, cancelled, error);
+            },
+            Qt::QueuedConnection);
     });
     m_thread->start();
     return true;

@@ -71,7 +71,8 @@ QDockWidget *makePanel(QMainWindow *window, const QString &title, const QString 
 } // namespace
 
 MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
-    : QMainWindow(parent), m_options(options)
+    : QMainWindow(parent)
+    , m_options(options)
 {
     setObjectName(QStringLiteral("MainWindow"));
     setWindowTitle(tr("Needlework"));
@@ -110,7 +111,7 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
     QString database = m_options.databasePath;
     if (database.isEmpty())
         database = !last.databasePath.isEmpty() && QFileInfo::exists(last.databasePath) ? last.databasePath
-                                                                                      : app::defaultDatabasePath();
+                                                                                        : app::defaultDatabasePath();
     m_statusLabel = new QLabel(tr("Library: %1").arg(database), this);
     m_statusLabel->setObjectName(QStringLiteral("LibraryPathLabel"));
     m_statusLabel->setMinimumWidth(0);
@@ -224,9 +225,10 @@ void MainWindow::createPanels()
     connect(m_chat, &ChatDock::contextChanged, m_kvMeter, &KvMeter::reset);
     connect(m_chat, &ChatDock::deviceChanged, m_kvMeter, &KvMeter::reset);
 
-    connect(m_annotations, &AnnotationsPanel::pageRequested, this, [this](qint64 documentId, int page, const QString &quote) {
-        openPage(documentId, page, {quote.section(QLatin1Char('\n'), 0, 0)});
-    });
+    connect(m_annotations, &AnnotationsPanel::pageRequested, this,
+        [this](qint64 documentId, int page, const QString &quote) {
+            openPage(documentId, page, { quote.section(QLatin1Char('\n'), 0, 0) });
+        });
     connect(m_pageViewer, &PageViewer::selectionChanged, m_annotations, &AnnotationsPanel::setWordSelection);
     connect(m_annotations, &AnnotationsPanel::annotationsChanged, m_pageViewer, &PageViewer::reloadAnnotations);
     connect(m_pageViewer, &PageViewer::pageChanged, this, &MainWindow::syncAnnotations);
@@ -234,7 +236,7 @@ void MainWindow::createPanels()
         connect(text, &QTextBrowser::selectionChanged, this, [this, text] {
             const QTextCursor c = text->textCursor();
             m_annotations->setSelection(m_pageView->documentId(), m_pageView->pageNumber(), c.selectionStart(),
-                                        c.selectionEnd() - c.selectionStart(), c.selectedText());
+                c.selectionEnd() - c.selectionStart(), c.selectedText());
         });
 }
 
@@ -250,7 +252,7 @@ void MainWindow::showTab(QWidget *tab)
 {
     if (isReadingMode())
         setReadingMode(false);
-    for (QTabWidget *tabs : {m_libraryTabs, m_assistantTabs}) {
+    for (QTabWidget *tabs : { m_libraryTabs, m_assistantTabs }) {
         if (tabs->indexOf(tab) < 0)
             continue;
         QDockWidget *panel = tabs == m_libraryTabs ? m_libraryPanel : m_assistantPanel;
@@ -260,7 +262,10 @@ void MainWindow::showTab(QWidget *tab)
     }
 }
 
-QWidget *MainWindow::readerArea() const { return m_pages->currentWidget(); }
+QWidget *MainWindow::readerArea() const
+{
+    return m_pages->currentWidget();
+}
 
 Workspace MainWindow::captureWorkspace() const
 {
@@ -319,7 +324,8 @@ void MainWindow::restoreWorkspace(const Workspace &workspace)
         restoreGeometry(workspace.geometry);
     if (!workspace.dockState.isEmpty())
         m_restoredLayout = restoreState(workspace.dockState, kLayoutVersion);
-    for (auto [tabs, name] : {std::pair{m_libraryTabs, workspace.libraryTab}, std::pair{m_assistantTabs, workspace.assistantTab}})
+    for (auto [tabs, name] :
+        { std::pair { m_libraryTabs, workspace.libraryTab }, std::pair { m_assistantTabs, workspace.assistantTab } })
         if (QWidget *tab = tabs->findChild<QWidget *>(name, Qt::FindDirectChildrenOnly); tab && tabs->indexOf(tab) >= 0)
             tabs->setCurrentWidget(tab);
         else if (QWidget *nested = tabs->findChild<QWidget *>(name); nested && tabs->indexOf(nested) >= 0)
@@ -351,8 +357,8 @@ void MainWindow::restoreWorkspace(const Workspace &workspace)
 std::pair<qint64, int> MainWindow::currentPage() const
 {
     if (m_pages->currentWidget() == m_pageViewer && m_pageViewer->documentId() > 0)
-        return {m_pageViewer->documentId(), m_pageViewer->pageNumber()};
-    return {m_pageView->documentId(), m_pageView->pageNumber()};
+        return { m_pageViewer->documentId(), m_pageViewer->pageNumber() };
+    return { m_pageView->documentId(), m_pageView->pageNumber() };
 }
 
 void MainWindow::syncAnnotations()
@@ -390,9 +396,10 @@ void MainWindow::createMenus()
     });
     askAction->setObjectName(QStringLiteral("AskAction"));
     edit->addAction(tr("&Highlight Selection"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_H), m_annotations,
-                    &AnnotationsPanel::highlightFromSelection)
+            &AnnotationsPanel::highlightFromSelection)
         ->setObjectName(QStringLiteral("HighlightAction"));
-    edit->addAction(tr("&New Chat Session"), m_chat, &ChatDock::newSession)->setObjectName(QStringLiteral("NewSessionAction"));
+    edit->addAction(tr("&New Chat Session"), m_chat, &ChatDock::newSession)
+        ->setObjectName(QStringLiteral("NewSessionAction"));
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
     view->setObjectName(QStringLiteral("ViewMenu"));
@@ -410,14 +417,16 @@ void MainWindow::createMenus()
     m_readingModeAction->setShortcut(QKeySequence(Qt::Key_F9));
     m_readingModeAction->setToolTip(tr("Hide both side panels; the page takes the window (F9 again brings them back)"));
     connect(m_readingModeAction, &QAction::toggled, this, &MainWindow::setReadingMode);
-    view->addAction(tr("Reset &Layout"), this, &MainWindow::resetLayout)->setObjectName(QStringLiteral("ResetLayoutAction"));
+    view->addAction(tr("Reset &Layout"), this, &MainWindow::resetLayout)
+        ->setObjectName(QStringLiteral("ResetLayoutAction"));
     view->addSeparator();
     view->addActions(m_pageViewer->zoomActions());
     view->addAction(m_pageViewer->thumbnailsAction());
     m_pageTextAction = view->addAction(tr("Page &Text"), this, [this](bool on) {
         if (m_pages->currentWidget() == m_firstRun)
             return;
-        m_pages->setCurrentWidget(on || m_pageViewer->pageCount() == 0 ? static_cast<QWidget *>(m_pageView) : m_pageViewer);
+        m_pages->setCurrentWidget(
+            on || m_pageViewer->pageCount() == 0 ? static_cast<QWidget *>(m_pageView) : m_pageViewer);
     });
     m_pageTextAction->setObjectName(QStringLiteral("PageTextAction"));
     m_pageTextAction->setCheckable(true);
@@ -427,8 +436,8 @@ void MainWindow::createMenus()
     themes->setObjectName(QStringLiteral("ThemeMenu"));
     auto *themeGroup = new QActionGroup(themes);
     const Theme saved = savedTheme();
-    for (const auto &[theme, title] : {std::pair{Theme::System, tr("Follow &System")}, std::pair{Theme::Light, tr("&Light")},
-                                       std::pair{Theme::Dark, tr("&Dark")}}) {
+    for (const auto &[theme, title] : { std::pair { Theme::System, tr("Follow &System") },
+             std::pair { Theme::Light, tr("&Light") }, std::pair { Theme::Dark, tr("&Dark") } }) {
         QAction *action = themes->addAction(title, this, [theme] { applyTheme(theme); });
         action->setObjectName(QStringLiteral("Theme_%1").arg(themeName(theme)));
         action->setCheckable(true);
@@ -439,17 +448,18 @@ void MainWindow::createMenus()
     QMenu *go = menuBar()->addMenu(tr("&Go"));
     go->setObjectName(QStringLiteral("GoMenu"));
     const auto rendered = [this] { return m_pages->currentWidget() == m_pageViewer; };
-    go->addAction(tr("&Go to Page…"), QKeySequence(Qt::CTRL | Qt::Key_G), this,
-                  [this, rendered] { rendered() ? m_pageViewer->askGoToPage() : m_pageView->askGoToPage(); })
-        ->setObjectName(QStringLiteral("GoToPageAction"));
+    go->addAction(tr("&Go to Page…"), QKeySequence(Qt::CTRL | Qt::Key_G), this, [this, rendered] {
+          rendered() ? m_pageViewer->askGoToPage() : m_pageView->askGoToPage();
+      })->setObjectName(QStringLiteral("GoToPageAction"));
     go->addAction(tr("&Next Page"), QKeySequence(Qt::Key_PageDown), this,
-                  [this, rendered] { rendered() ? m_pageViewer->nextPage() : m_pageView->nextPage(); });
+        [this, rendered] { rendered() ? m_pageViewer->nextPage() : m_pageView->nextPage(); });
     go->addAction(tr("&Previous Page"), QKeySequence(Qt::Key_PageUp), this,
-                  [this, rendered] { rendered() ? m_pageViewer->previousPage() : m_pageView->previousPage(); });
+        [this, rendered] { rendered() ? m_pageViewer->previousPage() : m_pageView->previousPage(); });
     go->addSeparator();
     int key = Qt::Key_1;
-    for (QWidget *tab : {static_cast<QWidget *>(m_library), static_cast<QWidget *>(m_search), static_cast<QWidget *>(m_annotations),
-                         static_cast<QWidget *>(m_chat), static_cast<QWidget *>(m_kvMeter)}) {
+    for (QWidget *tab :
+        { static_cast<QWidget *>(m_library), static_cast<QWidget *>(m_search), static_cast<QWidget *>(m_annotations),
+            static_cast<QWidget *>(m_chat), static_cast<QWidget *>(m_kvMeter) }) {
         QTabWidget *tabs = m_libraryTabs->indexOf(tab) >= 0 ? m_libraryTabs : m_assistantTabs;
         QAction *action = go->addAction(tabs->tabText(tabs->indexOf(tab)), this, [this, tab] { showTab(tab); });
         action->setShortcut(QKeySequence(Qt::ALT | static_cast<Qt::Key>(key++)));
@@ -510,15 +520,15 @@ void MainWindow::updateReader()
     } else if (m_pages->currentWidget() == m_firstRun) {
         const bool text = m_pageTextAction && m_pageTextAction->isChecked();
         m_pages->setCurrentWidget(text || (m_pageViewer->documentId() == 0 && m_pageView->documentId() > 0)
-                                      ? static_cast<QWidget *>(m_pageView)
-                                      : m_pageViewer);
+                ? static_cast<QWidget *>(m_pageView)
+                : m_pageViewer);
     }
 }
 
 void MainWindow::addFiles()
 {
-    const QStringList files = QFileDialog::getOpenFileNames(this, tr("Add Files to the Library"), QString(),
-                                                            tr("Documents (*.pdf *.txt *.md *.markdown);;All files (*)"));
+    const QStringList files = QFileDialog::getOpenFileNames(
+        this, tr("Add Files to the Library"), QString(), tr("Documents (*.pdf *.txt *.md *.markdown);;All files (*)"));
     if (!files.isEmpty() && m_library->ingest(files))
         m_firstRun->setBusy(true, tr("Adding %n file(s)…", nullptr, int(files.size())));
 }
@@ -526,7 +536,7 @@ void MainWindow::addFiles()
 void MainWindow::addFolder()
 {
     const QString folder = QFileDialog::getExistingDirectory(this, tr("Add a Folder to the Library"));
-    if (!folder.isEmpty() && m_library->ingest({folder}))
+    if (!folder.isEmpty() && m_library->ingest({ folder }))
         m_firstRun->setBusy(true, tr("Adding %1…").arg(folder));
 }
 
@@ -545,9 +555,9 @@ void MainWindow::addSampleDocuments()
 
 void MainWindow::chooseDatabase()
 {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Open Database"), m_workbench ? m_workbench->databasePath() : QString(),
-                                                      tr("Needlework library (*.sqlite *.db);;All files (*)"), nullptr,
-                                                      QFileDialog::DontConfirmOverwrite);
+    const QString path
+        = QFileDialog::getSaveFileName(this, tr("Open Database"), m_workbench ? m_workbench->databasePath() : QString(),
+            tr("Needlework library (*.sqlite *.db);;All files (*)"), nullptr, QFileDialog::DontConfirmOverwrite);
     if (!path.isEmpty())
         openDatabase(path);
 }
@@ -606,7 +616,10 @@ void MainWindow::showNeedleLab()
     m_needleView->runButton()->setFocus(Qt::ShortcutFocusReason);
 }
 
-bool MainWindow::isReadingMode() const { return m_readingModeAction && m_readingModeAction->isChecked(); }
+bool MainWindow::isReadingMode() const
+{
+    return m_readingModeAction && m_readingModeAction->isChecked();
+}
 
 void MainWindow::setReadingMode(bool on)
 {
@@ -629,7 +642,7 @@ void MainWindow::resetLayout()
 {
     if (isReadingMode())
         setReadingMode(false);
-    for (QDockWidget *panel : {m_libraryPanel, m_assistantPanel}) {
+    for (QDockWidget *panel : { m_libraryPanel, m_assistantPanel }) {
         panel->setFloating(false);
         panel->show();
     }
@@ -643,9 +656,10 @@ void MainWindow::resetLayout()
         resize(std::min(1280, available.width() * 9 / 10), std::min(800, available.height() * 9 / 10));
     }
     const int w = width();
-    resizeDocks({m_libraryPanel, m_assistantPanel},
-                {std::max(kPanelMinimumWidth, int(w * kLibraryShare)), std::max(kPanelMinimumWidth, int(w * kAssistantShare))},
-                Qt::Horizontal);
+    resizeDocks({ m_libraryPanel, m_assistantPanel },
+        { std::max(kPanelMinimumWidth, int(w * kLibraryShare)),
+            std::max(kPanelMinimumWidth, int(w * kAssistantShare)) },
+        Qt::Horizontal);
     m_laidOut = true;
     fitToScreen();
 }
@@ -663,8 +677,10 @@ void MainWindow::fitToScreen()
         resize(fitted);
     QRect placed = frameGeometry();
     if (!available.contains(placed)) {
-        placed.moveLeft(std::clamp(placed.left(), available.left(), std::max(available.left(), available.right() - placed.width() + 1)));
-        placed.moveTop(std::clamp(placed.top(), available.top(), std::max(available.top(), available.bottom() - placed.height() + 1)));
+        placed.moveLeft(std::clamp(
+            placed.left(), available.left(), std::max(available.left(), available.right() - placed.width() + 1)));
+        placed.moveTop(std::clamp(
+            placed.top(), available.top(), std::max(available.top(), available.bottom() - placed.height() + 1)));
         move(placed.topLeft());
     }
 }
@@ -676,9 +692,10 @@ void MainWindow::showEvent(QShowEvent *event)
         m_laidOut = true;
         if (!m_restoredLayout) {
             const int w = width();
-            resizeDocks({m_libraryPanel, m_assistantPanel},
-                        {std::max(kPanelMinimumWidth, int(w * kLibraryShare)), std::max(kPanelMinimumWidth, int(w * kAssistantShare))},
-                        Qt::Horizontal);
+            resizeDocks({ m_libraryPanel, m_assistantPanel },
+                { std::max(kPanelMinimumWidth, int(w * kLibraryShare)),
+                    std::max(kPanelMinimumWidth, int(w * kAssistantShare)) },
+                Qt::Horizontal);
         }
     }
     fitToScreen();
@@ -711,9 +728,9 @@ void MainWindow::showPageWidget(bool rendered)
 void MainWindow::showAbout()
 {
     QMessageBox::about(this, tr("About Needlework"),
-                       tr("<b>Needlework %1</b><p>Question long documents with a local language model "
-                          "whose attention keeps a compressed KV cache.</p>")
-                           .arg(QStringLiteral(NW_VERSION)));
+        tr("<b>Needlework %1</b><p>Question long documents with a local language model "
+           "whose attention keeps a compressed KV cache.</p>")
+            .arg(QStringLiteral(NW_VERSION)));
 }
 
 } // namespace nw::ui

@@ -36,8 +36,8 @@ class SearchView;
 class WorkspaceAutosave;
 
 struct MainWindowOptions {
-    QString databasePath;   // empty: the default library database
-    QString modelPath;      // empty: no model (extractive answers)
+    QString databasePath; // empty: the default library database
+    QString modelPath; // empty: no model (extractive answers)
     qint64 contextTokens = 0; // the model's context; 0: the workbench's default (app::contextTokensFor)
 };
 

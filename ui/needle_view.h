@@ -136,12 +136,12 @@ private:
     std::function<QString()> m_databasePath;
     QThread *m_thread = nullptr;
     std::shared_ptr<Shared> m_shared;
-    RunPlan m_plan;                // of the run shown
-    app::NeedleResults m_results;  // what the heatmaps show
+    RunPlan m_plan; // of the run shown
+    app::NeedleResults m_results; // what the heatmaps show
     bool m_lastCancelled = false;
-    bool m_outEdited = false;      // the user chose the folder: a new model keeps it
-    bool m_modelChosen = false;    // the user chose the model here: the window's no longer applies
-    QString m_modesFor;            // the model path the mode list was made for
+    bool m_outEdited = false; // the user chose the folder: a new model keeps it
+    bool m_modelChosen = false; // the user chose the model here: the window's no longer applies
+    QString m_modesFor; // the model path the mode list was made for
 };
 
 } // namespace nw::ui

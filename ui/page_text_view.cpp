@@ -15,7 +15,8 @@
 
 namespace nw::ui {
 
-PageTextView::PageTextView(QWidget *parent) : QWidget(parent)
+PageTextView::PageTextView(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("PageView"));
     auto *layout = new QVBoxLayout(this);
@@ -78,18 +79,18 @@ bool PageTextView::showPage(qint64 documentId, int pageNumber, const QStringList
     for (const QString &term : terms) {
         if (term.isEmpty())
             continue;
-        const QRegularExpression re(QStringLiteral("\\b%1").arg(QRegularExpression::escape(term)),
-                                    QRegularExpression::CaseInsensitiveOption);
+        const QRegularExpression re(
+            QStringLiteral("\\b%1").arg(QRegularExpression::escape(term)), QRegularExpression::CaseInsensitiveOption);
         QTextCursor c = m_text->document()->find(re);
         while (!c.isNull()) {
-            selections.append({c, mark});
+            selections.append({ c, mark });
             if (first.isNull() || c.position() < first.position())
                 first = c;
             c = m_text->document()->find(re, c);
         }
     }
     std::sort(selections.begin(), selections.end(),
-              [](const auto &a, const auto &b) { return a.cursor.position() < b.cursor.position(); });
+        [](const auto &a, const auto &b) { return a.cursor.position() < b.cursor.position(); });
     m_text->setExtraSelections(selections);
     m_highlights = static_cast<int>(selections.size());
     if (!first.isNull()) {
@@ -116,7 +117,7 @@ bool PageTextView::showPassage(qint64 documentId, int pageNumber, int start, int
     QTextCharFormat mark;
     mark.setBackground(QColor(120, 200, 255, 170));
     mark.setForeground(Qt::black);
-    m_text->setExtraSelections({{c, mark}});
+    m_text->setExtraSelections({ { c, mark } });
     m_highlights = 1;
     QTextCursor at = c;
     at.setPosition(start);
@@ -125,7 +126,10 @@ bool PageTextView::showPassage(qint64 documentId, int pageNumber, int start, int
     return true;
 }
 
-QString PageTextView::pageText() const { return m_text->toPlainText(); }
+QString PageTextView::pageText() const
+{
+    return m_text->toPlainText();
+}
 
 QStringList PageTextView::highlightedTexts() const
 {
@@ -153,8 +157,8 @@ void PageTextView::askGoToPage()
         return;
     bool ok = false;
     const QString text = QInputDialog::getText(this, tr("Go to Page"),
-                                               tr("Page as printed (%1), or #N for the Nth of %2:").arg(app::labelRanges(m_labels)).arg(m_pageCount),
-                                               QLineEdit::Normal, m_labels.value(m_pageNumber - 1), &ok);
+        tr("Page as printed (%1), or #N for the Nth of %2:").arg(app::labelRanges(m_labels)).arg(m_pageCount),
+        QLineEdit::Normal, m_labels.value(m_pageNumber - 1), &ok);
     if (!ok)
         return;
     if (const int page = app::resolvePage(text, m_labels); page > 0)

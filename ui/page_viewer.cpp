@@ -13,8 +13,8 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
-#include <QRegularExpression>
 #include <QPainter>
+#include <QRegularExpression>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -27,8 +27,8 @@ namespace {
 class ElidedLabel : public QLabel {
 public:
     using QLabel::QLabel;
-    QSize minimumSizeHint() const override { return {0, QLabel::minimumSizeHint().height()}; }
-    QSize sizeHint() const override { return {0, QLabel::sizeHint().height()}; }
+    QSize minimumSizeHint() const override { return { 0, QLabel::minimumSizeHint().height() }; }
+    QSize sizeHint() const override { return { 0, QLabel::sizeHint().height() }; }
 
 protected:
     void paintEvent(QPaintEvent *) override
@@ -36,14 +36,16 @@ protected:
         QPainter p(this);
         p.setPen(palette().color(QPalette::WindowText));
         const QRect area = contentsRect().adjusted(4, 0, -4, 0);
-        p.drawText(area, Qt::AlignVCenter | Qt::AlignLeft, fontMetrics().elidedText(text(), Qt::ElideRight, area.width()));
+        p.drawText(
+            area, Qt::AlignVCenter | Qt::AlignLeft, fontMetrics().elidedText(text(), Qt::ElideRight, area.width()));
     }
 };
 
 } // namespace
 
 PageViewer::PageViewer(QWidget *parent)
-    : QWidget(parent), m_cache(std::make_unique<PageRenderCache>(kDefaultCacheBytes))
+    : QWidget(parent)
+    , m_cache(std::make_unique<PageRenderCache>(kDefaultCacheBytes))
 {
     setObjectName(QStringLiteral("PageViewer"));
     m_renderer = new PageRenderer(m_cache.get(), this);
@@ -66,7 +68,8 @@ PageViewer::PageViewer(QWidget *parent)
         auto *action = new QAction(text, this);
         action->setObjectName(name);
         action->setShortcuts(keys);
-        action->setToolTip(QStringLiteral("%1 (%2)").arg(QString(text).remove(QLatin1Char('&')), keys.front().toString(QKeySequence::NativeText)));
+        action->setToolTip(QStringLiteral("%1 (%2)").arg(
+            QString(text).remove(QLatin1Char('&')), keys.front().toString(QKeySequence::NativeText)));
         connect(action, &QAction::triggered, this, slot);
         auto *button = new QToolButton(toolbar);
         button->setDefaultAction(action);
@@ -76,14 +79,14 @@ PageViewer::PageViewer(QWidget *parent)
         bar->addWidget(button);
         m_zoomActions << action;
     };
-    addZoomAction(tr("Zoom &Out"), QStringLiteral("−"), QStringLiteral("ZoomOutAction"), {QKeySequence::ZoomOut},
-                  &PageViewer::zoomOut);
+    addZoomAction(tr("Zoom &Out"), QStringLiteral("−"), QStringLiteral("ZoomOutAction"), { QKeySequence::ZoomOut },
+        &PageViewer::zoomOut);
     addZoomAction(tr("Zoom &In"), QStringLiteral("+"), QStringLiteral("ZoomInAction"),
-                  {QKeySequence::ZoomIn, QKeySequence(Qt::CTRL | Qt::Key_Equal)}, &PageViewer::zoomIn);
-    addZoomAction(tr("Fit &Width"), tr("Width"), QStringLiteral("FitWidthAction"), {QKeySequence(Qt::CTRL | Qt::Key_0)},
-                  &PageViewer::fitWidth);
-    addZoomAction(tr("Fit &Page"), tr("Page"), QStringLiteral("FitPageAction"), {QKeySequence(Qt::CTRL | Qt::Key_9)},
-                  &PageViewer::fitPage);
+        { QKeySequence::ZoomIn, QKeySequence(Qt::CTRL | Qt::Key_Equal) }, &PageViewer::zoomIn);
+    addZoomAction(tr("Fit &Width"), tr("Width"), QStringLiteral("FitWidthAction"),
+        { QKeySequence(Qt::CTRL | Qt::Key_0) }, &PageViewer::fitWidth);
+    addZoomAction(tr("Fit &Page"), tr("Page"), QStringLiteral("FitPageAction"), { QKeySequence(Qt::CTRL | Qt::Key_9) },
+        &PageViewer::fitPage);
     m_zoomLabel = new QLabel(toolbar);
     m_zoomLabel->setObjectName(QStringLiteral("ZoomLabel"));
     m_zoomLabel->setMinimumWidth(fontMetrics().horizontalAdvance(QStringLiteral("8888 %")));
@@ -248,9 +251,8 @@ bool PageViewer::highlightRanges(int pageNumber, HighlightKind kind, const QList
         for (const app::WordBox &word : page->words) {
             const qint64 begin = word.offset;
             const qint64 end = begin + word.length;
-            const bool hit = std::any_of(ranges.begin(), ranges.end(), [&](const QPair<int, int> &r) {
-                return begin < r.first + r.second && end > r.first;
-            });
+            const bool hit = std::any_of(ranges.begin(), ranges.end(),
+                [&](const QPair<int, int> &r) { return begin < r.first + r.second && end > r.first; });
             if (hit) {
                 boxes << word.box;
                 m_highlightedTexts << page->text.mid(word.offset, word.length);
@@ -278,11 +280,11 @@ bool PageViewer::showPage(qint64 documentId, int pageNumber, const QStringList &
     for (const QString &term : terms) {
         if (term.isEmpty())
             continue;
-        const QRegularExpression re(QStringLiteral("\\b%1").arg(QRegularExpression::escape(term)),
-                                    QRegularExpression::CaseInsensitiveOption);
+        const QRegularExpression re(
+            QStringLiteral("\\b%1").arg(QRegularExpression::escape(term)), QRegularExpression::CaseInsensitiveOption);
         for (auto it = re.globalMatch(text); it.hasNext();) {
             const QRegularExpressionMatch match = it.next();
-            ranges.append({static_cast<int>(match.capturedStart()), static_cast<int>(match.capturedLength())});
+            ranges.append({ static_cast<int>(match.capturedStart()), static_cast<int>(match.capturedLength()) });
         }
     }
     highlightRanges(pageNumber, HighlightKind::SearchHit, ranges);
@@ -299,7 +301,7 @@ bool PageViewer::showPassage(qint64 documentId, int pageNumber, int start, int l
     m_canvas->clearHighlights(HighlightKind::Citation);
     QList<QPair<int, int>> ranges;
     if (length > 0)
-        ranges.append({start, length});
+        ranges.append({ start, length });
     highlightRanges(pageNumber, HighlightKind::Citation, ranges);
     return true;
 }
@@ -311,7 +313,7 @@ void PageViewer::reloadAnnotations()
         return;
     std::vector<app::Annotation> saved;
     try {
-        saved = m_workbench->annotations().list({.documentSha256 = m_documentSha256});
+        saved = m_workbench->annotations().list({ .documentSha256 = m_documentSha256 });
     } catch (const Error &e) {
         m_error = tr("Cannot read the annotations: %1").arg(QString::fromUtf8(e.what()));
         return;
@@ -320,7 +322,7 @@ void PageViewer::reloadAnnotations()
     for (const app::Annotation &a : saved) {
         const QColor color(a.color);
         for (const QRectF &rect : a.rects)
-            byPage[a.page].append({rect, color.isValid() ? color : QColor(255, 213, 79)});
+            byPage[a.page].append({ rect, color.isValid() ? color : QColor(255, 213, 79) });
     }
     for (auto it = byPage.cbegin(); it != byPage.cend(); ++it)
         if (it.key() >= 1 && it.key() <= pageCount())
@@ -356,7 +358,7 @@ void PageViewer::onRectangleSelected(int index, const QRectF &points)
             if (word.box.intersects(points))
                 selected << word;
     std::sort(selected.begin(), selected.end(),
-              [](const app::WordBox &a, const app::WordBox &b) { return a.offset < b.offset; });
+        [](const app::WordBox &a, const app::WordBox &b) { return a.offset < b.offset; });
     QString text;
     QList<QRectF> boxes;
     for (qsizetype i = 0; i < selected.size(); ++i) {
@@ -432,9 +434,15 @@ void PageViewer::askGoToPage()
     m_pageBox->selectAll();
 }
 
-QString PageViewer::pageLabel(int pageNumber) const { return m_labels.value(pageNumber - 1); }
+QString PageViewer::pageLabel(int pageNumber) const
+{
+    return m_labels.value(pageNumber - 1);
+}
 
-QString PageViewer::pageBoxCaption() const { return m_pageTotal->text(); }
+QString PageViewer::pageBoxCaption() const
+{
+    return m_pageTotal->text();
+}
 
 void PageViewer::updatePageBox(int pageNumber)
 {
@@ -450,8 +458,9 @@ bool PageViewer::goToPageText(const QString &text)
 {
     const int page = app::resolvePage(text, m_labels);
     if (page < 1) {
-        m_error = tr("This document has no page “%1”: it has %2 pages (%3); type a printed page or #N for the Nth page.")
-                      .arg(text.trimmed(), QString::number(pageCount()), app::labelRanges(m_labels));
+        m_error
+            = tr("This document has no page “%1”: it has %2 pages (%3); type a printed page or #N for the Nth page.")
+                  .arg(text.trimmed(), QString::number(pageCount()), app::labelRanges(m_labels));
         m_pageBox->setToolTip(m_error);
         return false;
     }

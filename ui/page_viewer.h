@@ -1,10 +1,10 @@
 // The rendered page viewer: a bar that never hides its controls (title, zoom out/in, fit width,
 // fit page, the zoom, and the page box: the printed page label, with the file's page beside it
 // where they differ — a label or #N typed there goes to that page), the thumbnail strip (shown
-// when the viewer is wide enough and View ▸ Thumbnails is on) and the page canvas of one library document, with search hits, cited passages and the user's text
-// selection highlighted from the page's word boxes. Rendering runs off the GUI thread with an
-// LRU cache bounded in bytes. Documents without a PDF file are refused (the window then shows
-// the page text view instead).
+// when the viewer is wide enough and View ▸ Thumbnails is on) and the page canvas of one library document, with search
+// hits, cited passages and the user's text selection highlighted from the page's word boxes. Rendering runs off the GUI
+// thread with an LRU cache bounded in bytes. Documents without a PDF file are refused (the window then shows the page
+// text view instead).
 #pragma once
 
 #include "app/workbench.h"
@@ -94,8 +94,7 @@ signals:
     // points) in reading order, `text` their text with the page's spaces and line breaks between
     // them. Emitted with empty `words` and `text` when the selection is cleared. For annotations:
     // the boxes are the highlight's rectangles and `text` its quote.
-    void selectionChanged(qint64 documentId, int pageNumber, const QList<nw::app::WordBox> &words,
-                          const QString &text);
+    void selectionChanged(qint64 documentId, int pageNumber, const QList<nw::app::WordBox> &words, const QString &text);
     void pageChanged(int pageNumber); // 1-based
 
 protected:

@@ -52,7 +52,8 @@ public:
     {
         QTextDocument doc;
         layout(doc, index, option);
-        return QSize(static_cast<int>(doc.idealWidth()) + 2 * kPadding, static_cast<int>(doc.size().height()) + 2 * kPadding);
+        return QSize(
+            static_cast<int>(doc.idealWidth()) + 2 * kPadding, static_cast<int>(doc.size().height()) + 2 * kPadding);
     }
 
 private:
@@ -73,8 +74,8 @@ private:
 QStringList highlightTerms(const QString &query)
 {
     static const QRegularExpression word(QStringLiteral("[\\p{L}\\p{N}_]+"));
-    static const QStringList operators = {QStringLiteral("AND"), QStringLiteral("OR"), QStringLiteral("NOT"),
-                                          QStringLiteral("NEAR")};
+    static const QStringList operators
+        = { QStringLiteral("AND"), QStringLiteral("OR"), QStringLiteral("NOT"), QStringLiteral("NEAR") };
     QStringList terms;
     for (auto it = word.globalMatch(query); it.hasNext();) {
         const QString w = it.next().captured();
@@ -85,7 +86,7 @@ QStringList highlightTerms(const QString &query)
 }
 
 QString hitHtml(const QString &title, const QString &page, const QString &snippet, const QString &markOpen,
-                const QString &markClose)
+    const QString &markClose)
 {
     QString body = snippet.simplified().toHtmlEscaped();
     if (!markOpen.isEmpty())
@@ -95,7 +96,8 @@ QString hitHtml(const QString &title, const QString &page, const QString &snippe
     return QStringLiteral("<b>%1</b> — %2<br>%3").arg(title.toHtmlEscaped(), page.toHtmlEscaped(), body);
 }
 
-SearchView::SearchView(QWidget *parent) : QWidget(parent)
+SearchView::SearchView(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("SearchView"));
     auto *layout = new QVBoxLayout(this);
@@ -137,7 +139,10 @@ void SearchView::setWorkbench(std::shared_ptr<app::Workbench> workbench)
     m_status->clear();
 }
 
-QString SearchView::status() const { return m_status->text(); }
+QString SearchView::status() const
+{
+    return m_status->text();
+}
 
 void SearchView::focusSearch()
 {
@@ -176,8 +181,8 @@ void SearchView::search(const QString &query)
         item->setData(DocumentRole, QVariant::fromValue<qint64>(hit.documentId));
         item->setData(PageRole, hit.pageNumber);
     }
-    m_status->setText(hits.empty() ? tr("No pages match “%1”.").arg(query)
-                                   : tr("%n page(s) match.", nullptr, int(hits.size())));
+    m_status->setText(
+        hits.empty() ? tr("No pages match “%1”.").arg(query) : tr("%n page(s) match.", nullptr, int(hits.size())));
 }
 
 } // namespace nw::ui

@@ -49,6 +49,6 @@ QStringList highlightTerms(const QString &query);
 // paragraph (the page's line breaks are not sentence breaks), HTML-escaped, the matched words
 // (between `markOpen` and `markClose`) in bold.
 QString hitHtml(const QString &title, const QString &page, const QString &snippet, const QString &markOpen,
-                const QString &markClose);
+    const QString &markClose);
 
 } // namespace nw::ui

@@ -59,16 +59,27 @@ void saveWorkspace(const Workspace &w)
     settings.sync();
 }
 
-WorkspaceAutosave::WorkspaceAutosave(Capture capture, QObject *parent) : QObject(parent), m_capture(std::move(capture))
+WorkspaceAutosave::WorkspaceAutosave(Capture capture, QObject *parent)
+    : QObject(parent)
+    , m_capture(std::move(capture))
 {
     m_timer = new QTimer(this);
     m_timer->setInterval(kIntervalMs);
     connect(m_timer, &QTimer::timeout, this, &WorkspaceAutosave::saveIfChanged);
 }
 
-void WorkspaceAutosave::start() { m_timer->start(); }
-void WorkspaceAutosave::stop() { m_timer->stop(); }
-bool WorkspaceAutosave::isRunning() const { return m_timer->isActive(); }
+void WorkspaceAutosave::start()
+{
+    m_timer->start();
+}
+void WorkspaceAutosave::stop()
+{
+    m_timer->stop();
+}
+bool WorkspaceAutosave::isRunning() const
+{
+    return m_timer->isActive();
+}
 
 void WorkspaceAutosave::saveIfChanged()
 {

@@ -17,19 +17,19 @@ namespace nw::ui {
 
 struct Workspace {
     QString databasePath;
-    QString documentSha256;   // "" : no document open (the content hash survives re-ingest)
-    int page = 0;             // 1-based, 0 with no document
-    double zoom = 0;          // the page viewer's zoom; 0: its default
+    QString documentSha256; // "" : no document open (the content hash survives re-ingest)
+    int page = 0; // 1-based, 0 with no document
+    double zoom = 0; // the page viewer's zoom; 0: its default
     qint64 chatSessionId = 0; // in databasePath's sessions table; 0: none yet
-    QString modelPath;        // the chat's model picker; "" : no model
-    QString kvMode;           // the chat's KV mode picker; "" : the model's default
+    QString modelPath; // the chat's model picker; "" : no model
+    QString kvMode; // the chat's KV mode picker; "" : the model's default
     qint64 contextTokens = 0; // the chat's context field; 0: the workbench's default
-    QString device;           // the chat's device picker: "auto", "cpu" or "cuda"; "" : auto
-    QString libraryTab;       // the side panels' current tabs, by object name; "" : the first
+    QString device; // the chat's device picker: "auto", "cpu" or "cuda"; "" : auto
+    QString libraryTab; // the side panels' current tabs, by object name; "" : the first
     QString assistantTab;
     bool readingMode = false; // both side panels hidden (View ▸ Reading Mode)
-    QByteArray geometry;      // QMainWindow::saveGeometry
-    QByteArray dockState;     // QMainWindow::saveState
+    QByteArray geometry; // QMainWindow::saveGeometry
+    QByteArray dockState; // QMainWindow::saveState
 
     bool operator==(const Workspace &) const = default;
 };

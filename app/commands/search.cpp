@@ -11,7 +11,6 @@
 
 #include <nlohmann/json.hpp>
 
-
 namespace nw::app {
 Command searchCommand()
 {
@@ -23,20 +22,21 @@ Command searchCommand()
             "QUERY uses SQLite FTS5 syntax: words (all must match), \"exact phrases\", OR, NOT, "
             "NEAR(a b, 10), prefix* and parentheses. Accents are ignored (cafe finds café). Results "
             "are ranked by BM25 and show the document, the page and a snippet with the matched "
-            "terms marked. A query has at most 64 terms and 4,096 bytes, and is stopped after 2 s.\n\nExit status: 0 on "
+            "terms marked. A query has at most 64 terms and 4,096 bytes, and is stopped after 2 s.\n\nExit status: 0 "
+            "on "
             "success (also with no hits), 1 when the library cannot be read or the results cannot be written, 2 for a "
             "usage error or a malformed, too large or too slow query."),
         .configure =
             [](QCommandLineParser &parser) {
                 addDatabaseOption(parser);
-                parser.addOption({QStringLiteral("limit"), QStringLiteral("At most N results (default 10)."),
-                                  QStringLiteral("N"), QStringLiteral("10")});
-                parser.addOption({QStringLiteral("collection"), QStringLiteral("Only documents in this collection."),
-                                  QStringLiteral("NAME")});
+                parser.addOption({ QStringLiteral("limit"), QStringLiteral("At most N results (default 10)."),
+                    QStringLiteral("N"), QStringLiteral("10") });
+                parser.addOption({ QStringLiteral("collection"), QStringLiteral("Only documents in this collection."),
+                    QStringLiteral("NAME") });
                 addJsonOption(parser);
                 parser.addPositionalArgument(QStringLiteral("QUERY"), QStringLiteral("What to look for."));
             },
-        .numbers = {{QStringLiteral("limit"), NumberKind::Integer, 1, 10000}},
+        .numbers = { { QStringLiteral("limit"), NumberKind::Integer, 1, 10000 } },
         .run =
             [](const QCommandLineParser &parser, CommandIo &io) {
                 const QString query = parser.positionalArguments().join(QLatin1Char(' '));
@@ -72,14 +72,12 @@ Command searchCommand()
                 if (json) {
                     nlohmann::json results = nlohmann::json::array();
                     for (const store::SearchHit &hit : hits)
-                        results.push_back({{"document_id", hit.documentId},
-                                           {"title", hit.title.toStdString()},
-                                           {"path", hit.path.toStdString()},
-                                           {"page", hit.pageNumber},
-                                           {"page_label", hit.pageLabel.toStdString()},
-                                           {"snippet", hit.snippet.toStdString()},
-                                           {"score", hit.score}});
-                    io.out << QString::fromStdString(nlohmann::json{{"query", query.toStdString()}, {"results", results}}.dump(2))
+                        results.push_back({ { "document_id", hit.documentId }, { "title", hit.title.toStdString() },
+                            { "path", hit.path.toStdString() }, { "page", hit.pageNumber },
+                            { "page_label", hit.pageLabel.toStdString() }, { "snippet", hit.snippet.toStdString() },
+                            { "score", hit.score } });
+                    io.out << QString::fromStdString(
+                        nlohmann::json { { "query", query.toStdString() }, { "results", results } }.dump(2))
                            << '\n';
                     return static_cast<int>(ExitOk);
                 }
@@ -90,8 +88,9 @@ Command searchCommand()
                 int rank = 0;
                 const QHash<std::int64_t, QString> titles = distinctTitles(library->documents());
                 for (const store::SearchHit &hit : hits) {
-                    io.out << ++rank << ". " << titles.value(hit.documentId, hit.title) << " — " << pageCitation(hit.pageNumber, hit.pageLabel) << "  [doc " << hit.documentId
-                           << "] " << hit.path << '\n';
+                    io.out << ++rank << ". " << titles.value(hit.documentId, hit.title) << " — "
+                           << pageCitation(hit.pageNumber, hit.pageLabel) << "  [doc " << hit.documentId << "] "
+                           << hit.path << '\n';
                     io.out << "   " << QString(hit.snippet).replace(QLatin1Char('\n'), QLatin1Char(' ')) << "\n";
                 }
                 return static_cast<int>(ExitOk);

@@ -17,13 +17,13 @@ int runCommand(const QString &name, const QStringList &args, QString &out, QStri
         return -100;
     QCommandLineParser parser;
     command->configure(parser);
-    if (!parser.parse(QStringList{QStringLiteral("needlework")} + args))
+    if (!parser.parse(QStringList { QStringLiteral("needlework") } + args))
         return ExitUsage;
     if (!checkNumericOptions(parser, command->numbers).isEmpty())
         return ExitUsage;
     QTextStream outStream(&out);
     QTextStream errStream(&err);
-    CommandIo io{outStream, errStream};
+    CommandIo io { outStream, errStream };
     const int rc = command->run(parser, io);
     outStream.flush();
     errStream.flush();
@@ -41,16 +41,18 @@ private slots:
 void TestKvCli::reservedVersusUsedIsExplained()
 {
     QString out, err;
-    QCOMPARE(runCommand(QStringLiteral("kv"), {"--arch", "Llama-3.1-8B", "--ctx", "128k", "--kv", "latent:32+q8", "--device", "cpu"}, out, err),
-             int(ExitOk));
+    QCOMPARE(runCommand(QStringLiteral("kv"),
+                 { "--arch", "Llama-3.1-8B", "--ctx", "128k", "--kv", "latent:32+q8", "--device", "cpu" }, out, err),
+        int(ExitOk));
     QVERIFY2(out.contains(QStringLiteral("272.0 MiB")) && out.contains(QStringLiteral("512.0 MiB")), qPrintable(out));
-    QVERIFY2(out.contains(QStringLiteral("whole blocks of 64 tokens per layer")) &&
-                 out.contains(QStringLiteral("a latent:32+q8 block holds 4.25 KiB of rows per layer in 8.00 KiB")),
-             qPrintable(out));
+    QVERIFY2(out.contains(QStringLiteral("whole blocks of 64 tokens per layer"))
+            && out.contains(QStringLiteral("a latent:32+q8 block holds 4.25 KiB of rows per layer in 8.00 KiB")),
+        qPrintable(out));
     // A mode that fills its pages needs no note.
     out.clear();
-    QCOMPARE(runCommand(QStringLiteral("kv"), {"--arch", "Llama-3.1-8B", "--ctx", "32k", "--kv", "full", "--device", "cpu"}, out, err),
-             int(ExitOk));
+    QCOMPARE(runCommand(QStringLiteral("kv"),
+                 { "--arch", "Llama-3.1-8B", "--ctx", "32k", "--kv", "full", "--device", "cpu" }, out, err),
+        int(ExitOk));
     QVERIFY2(!out.contains(QStringLiteral("blocks of 64")), qPrintable(out));
 }
 

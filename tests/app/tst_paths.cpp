@@ -45,7 +45,8 @@ void TestPaths::settingsDataAndCacheLocations()
     QCOMPARE(settings.fileName(), m_dir.filePath(QStringLiteral("config/needlework/needlework.conf")));
     QVERIFY(!settings.fileName().contains(QStringLiteral("Unknown")));
     // Taken over once: the old file's values are in the new one.
-    QCOMPARE(settings.value(QStringLiteral("session/database")).toString(), QStringLiteral("/srv/review/library.sqlite"));
+    QCOMPARE(
+        settings.value(QStringLiteral("session/database")).toString(), QStringLiteral("/srv/review/library.sqlite"));
     QCOMPARE(settings.value(QStringLiteral("ui/theme")).toString(), QStringLiteral("dark"));
     QVERIFY(QFile::exists(settings.fileName()));
     // A later start reads the new file only.

@@ -18,11 +18,12 @@ inline void useOffscreenScreen(int width, int height)
         QStringLiteral("nw-screen-%1x%2-%3.json").arg(width).arg(height).arg(QCoreApplication::applicationPid()));
     QFile file(config);
     if (file.open(QIODevice::WriteOnly))
-        file.write(QStringLiteral("{\"screens\": [{\"name\": \"Screen\", \"x\": 0, \"y\": 0, \"width\": %1, \"height\": %2, "
-                                  "\"logicalDpiX\": 96, \"logicalDpiY\": 96, \"dpr\": 1}]}")
-                       .arg(width)
-                       .arg(height)
-                       .toUtf8());
+        file.write(
+            QStringLiteral("{\"screens\": [{\"name\": \"Screen\", \"x\": 0, \"y\": 0, \"width\": %1, \"height\": %2, "
+                           "\"logicalDpiX\": 96, \"logicalDpiY\": 96, \"dpr\": 1}]}")
+                .arg(width)
+                .arg(height)
+                .toUtf8());
     qputenv("QT_QPA_PLATFORM", ("offscreen:configfile=" + config).toUtf8());
 }
 

@@ -74,8 +74,8 @@ void TestKvMeter::showsFiguresOfASnapshot()
     QCOMPARE(labelText(meter, "KvSaving"), QStringLiteral("8.89×"));
     QCOMPARE(labelText(meter, "KvWeights"), QStringLiteral("3.00 GiB"));
     QVERIFY2(labelText(meter, "KvTokens").startsWith(QStringLiteral("100 ")), qPrintable(labelText(meter, "KvTokens")));
-    QVERIFY(labelText(meter, "KvTokens").contains(QStringLiteral("4,096")) ||
-            labelText(meter, "KvTokens").contains(QStringLiteral("4096")));
+    QVERIFY(labelText(meter, "KvTokens").contains(QStringLiteral("4,096"))
+        || labelText(meter, "KvTokens").contains(QStringLiteral("4096")));
 
     const std::vector<double> f = meter.bytesBars()->fractions();
     QCOMPARE(f.size(), std::size_t(3));
@@ -101,15 +101,15 @@ void TestKvMeter::tokensPerSecondFromCacheGrowth_data()
     QTest::addColumn<QList<qint64>>("times");
     QTest::addColumn<QList<qint64>>("tokens");
     QTest::addColumn<double>("expected");
-    QTest::addRow("50 tokens in half a second") << QList<qint64>{0, 500} << QList<qint64>{0, 50} << 100.0;
-    QTest::addRow("steady decode") << QList<qint64>{0, 250, 500, 750, 1000} << QList<qint64>{10, 15, 20, 25, 30}
+    QTest::addRow("50 tokens in half a second") << QList<qint64> { 0, 500 } << QList<qint64> { 0, 50 } << 100.0;
+    QTest::addRow("steady decode") << QList<qint64> { 0, 250, 500, 750, 1000 } << QList<qint64> { 10, 15, 20, 25, 30 }
                                    << 20.0;
     // Only the last second counts: (200 - 100) tokens over 1500 - 500 ms.
-    QTest::addRow("window of one second") << QList<qint64>{0, 500, 1000, 1500} << QList<qint64>{0, 100, 150, 200}
-                                          << 100.0;
-    QTest::addRow("idle cache") << QList<qint64>{0, 500, 1000} << QList<qint64>{64, 64, 64} << 0.0;
-    QTest::addRow("truncated cache restarts the rate") << QList<qint64>{0, 500, 600} << QList<qint64>{0, 400, 10}
-                                                       << 0.0;
+    QTest::addRow("window of one second")
+        << QList<qint64> { 0, 500, 1000, 1500 } << QList<qint64> { 0, 100, 150, 200 } << 100.0;
+    QTest::addRow("idle cache") << QList<qint64> { 0, 500, 1000 } << QList<qint64> { 64, 64, 64 } << 0.0;
+    QTest::addRow("truncated cache restarts the rate")
+        << QList<qint64> { 0, 500, 600 } << QList<qint64> { 0, 400, 10 } << 0.0;
 }
 
 void TestKvMeter::tokensPerSecondFromCacheGrowth()
@@ -124,7 +124,7 @@ void TestKvMeter::tokensPerSecondFromCacheGrowth()
         meter.showSnapshot(counters.snapshot(), times[i]);
     }
     QVERIFY2(qAbs(meter.tokensPerSecond() - expected) < 1e-9,
-             qPrintable(QStringLiteral("%1 vs %2").arg(meter.tokensPerSecond()).arg(expected)));
+        qPrintable(QStringLiteral("%1 vs %2").arg(meter.tokensPerSecond()).arg(expected)));
 }
 
 void TestKvMeter::chartTakesAPointEveryQuarterSecond()
@@ -132,7 +132,7 @@ void TestKvMeter::chartTakesAPointEveryQuarterSecond()
     MemoryCounters counters(kLayers);
     KvMeter meter;
     meter.resetSeries();
-    for (qint64 t : {0, 100, 200, 300, 400, 550, 600}) {
+    for (qint64 t : { 0, 100, 200, 300, 400, 550, 600 }) {
         writeTokens(counters, t / 10);
         meter.showSnapshot(counters.snapshot(), t);
     }
@@ -170,7 +170,7 @@ void TestKvMeter::chartShowsGapsWhereNothingRan()
     QCOMPARE(rate[0].size(), kv[0].size());
     // The idle time lies between the stretches, in neither.
     QVERIFY2(kv[1].front().x() - kv[0].back().x() >= 0.7,
-             qPrintable(QStringLiteral("%1 s .. %2 s").arg(kv[0].back().x()).arg(kv[1].front().x())));
+        qPrintable(QStringLiteral("%1 s .. %2 s").arg(kv[0].back().x()).arg(kv[1].front().x())));
     // The second stretch's speed is its own: it starts from its first poll, not from the first stretch.
     QVERIFY(rate[1].front().y() >= 0.0);
     QCOMPARE(meter.chartPointCount(), int(kv[0].size() + kv[1].size()));
@@ -210,8 +210,8 @@ void TestKvMeter::pollsAtTenHertzWhileAnotherThreadWrites()
 {
     MemoryCounters counters(kLayers);
     writeTokens(counters, 0);
-    std::atomic<int> polls{0};
-    std::atomic<bool> inconsistent{false};
+    std::atomic<int> polls { 0 };
+    std::atomic<bool> inconsistent { false };
     KvMeter meter;
     meter.setStatsSource([&] {
         ++polls;
@@ -222,8 +222,8 @@ void TestKvMeter::pollsAtTenHertzWhileAnotherThreadWrites()
     });
     QVERIFY(meter.isPolling());
 
-    std::atomic<bool> stop{false};
-    std::atomic<std::int64_t> written{0};
+    std::atomic<bool> stop { false };
+    std::atomic<std::int64_t> written { 0 };
     std::thread writer([&] {
         for (std::int64_t t = 1; !stop; t = t % 4096 + 1) {
             writeTokens(counters, t);
@@ -254,9 +254,9 @@ void TestKvMeter::deviceRowIsShortWithoutAGpu()
     auto *row = meter.findChild<QLabel *>(QStringLiteral("KvDevice"));
     QVERIFY(row);
     // The reason in a few words; paths and driver messages only in the tooltip.
-    QVERIFY2(row->text().startsWith(QStringLiteral("CPU (")) && !row->text().contains(QLatin1Char('/')) &&
-                 row->text().size() <= 40,
-             qPrintable(row->text()));
+    QVERIFY2(row->text().startsWith(QStringLiteral("CPU (")) && !row->text().contains(QLatin1Char('/'))
+            && row->text().size() <= 40,
+        qPrintable(row->text()));
     QCOMPARE(row->toolTip(), QString::fromStdString(info.status));
 }
 

@@ -62,22 +62,62 @@ void TestKvPlanner::figuresPerMode_data()
     QTest::addColumn<QString>("saving");
     // Llama-3.1-8B: 32 layers, 32 heads, 8 KV heads, head dim 128.
     // MHA f16: 32 × 32 × 256 × 2 = 524288 B/token; × 8192 = 4 GiB.
-    QTest::addRow("8B baseline") << "Llama-3.1-8B" << "8k" << "MHA f16 (baseline)" << "524,288" << "4.00 GiB" << "1.00×";
+    QTest::addRow("8B baseline") << "Llama-3.1-8B"
+                                 << "8k"
+                                 << "MHA f16 (baseline)"
+                                 << "524,288"
+                                 << "4.00 GiB"
+                                 << "1.00×";
     // full f16: 32 × 8 × (128 + 128) × 2 = 131072 B/token; × 8192 = 1 GiB; saving 4.
-    QTest::addRow("8B full") << "Llama-3.1-8B" << "8192" << "full" << "131,072" << "1.00 GiB" << "4.00×";
+    QTest::addRow("8B full") << "Llama-3.1-8B"
+                             << "8192"
+                             << "full"
+                             << "131,072"
+                             << "1.00 GiB"
+                             << "4.00×";
     // full+q8: 2048 values = 64 groups × 34 = 2176 B a layer, × 32 = 69632 B/token; × 8192 = 544 MiB; 7.53.
-    QTest::addRow("8B full+q8") << "Llama-3.1-8B" << "8k" << "full+q8" << "69,632" << "544.0 MiB" << "7.53×";
+    QTest::addRow("8B full+q8") << "Llama-3.1-8B"
+                                << "8k"
+                                << "full+q8"
+                                << "69,632"
+                                << "544.0 MiB"
+                                << "7.53×";
     // latent:64: 64 + 64 values × 2 = 256 B a layer, × 32 = 8192 B/token; × 8192 = 64 MiB; 64.
-    QTest::addRow("8B latent:64") << "Llama-3.1-8B" << "8k" << "latent:64" << "8,192" << "64.0 MiB" << "64.0×";
+    QTest::addRow("8B latent:64") << "Llama-3.1-8B"
+                                  << "8k"
+                                  << "latent:64"
+                                  << "8,192"
+                                  << "64.0 MiB"
+                                  << "64.0×";
     // latent:64+q4: 128 values = 4 groups × 18 = 72 B a layer, × 32 = 2304 B/token; × 8192 = 18 MiB; 227.6.
-    QTest::addRow("8B latent:64+q4") << "Llama-3.1-8B" << "8k" << "latent:64+q4" << "2,304" << "18.0 MiB" << "227.6×";
+    QTest::addRow("8B latent:64+q4") << "Llama-3.1-8B"
+                                     << "8k"
+                                     << "latent:64+q4"
+                                     << "2,304"
+                                     << "18.0 MiB"
+                                     << "227.6×";
     // DeepSeek-V2-Lite: 27 layers, 16 heads, kv_lora_rank 512, rope 64, nope 128, v 128.
     // full f16: 27 × 16 × (192 + 128) × 2 = 276480 B/token (= the MHA baseline);
     // mla: 27 × (512 + 64) × 2 = 31104 B/token; × 1024 = 30.4 MiB; saving 276480 / 31104 = 8.89.
-    QTest::addRow("V2-Lite mla") << "DeepSeek-V2-Lite" << "1024" << "mla" << "31,104" << "30.4 MiB" << "8.89×";
-    QTest::addRow("V2-Lite full") << "DeepSeek-V2-Lite" << "1k" << "full" << "276,480" << "270.0 MiB" << "1.00×";
+    QTest::addRow("V2-Lite mla") << "DeepSeek-V2-Lite"
+                                 << "1024"
+                                 << "mla"
+                                 << "31,104"
+                                 << "30.4 MiB"
+                                 << "8.89×";
+    QTest::addRow("V2-Lite full") << "DeepSeek-V2-Lite"
+                                  << "1k"
+                                  << "full"
+                                  << "276,480"
+                                  << "270.0 MiB"
+                                  << "1.00×";
     // mla+q8: 576 values = 18 groups × 34 = 612 B a layer, × 27 = 16524 B/token; 16.73.
-    QTest::addRow("V2-Lite mla+q8") << "DeepSeek-V2-Lite" << "1k" << "mla+q8" << "16,524" << "16.1 MiB" << "16.7×";
+    QTest::addRow("V2-Lite mla+q8") << "DeepSeek-V2-Lite"
+                                    << "1k"
+                                    << "mla+q8"
+                                    << "16,524"
+                                    << "16.1 MiB"
+                                    << "16.7×";
 }
 
 void TestKvPlanner::figuresPerMode()
@@ -109,8 +149,9 @@ void TestKvPlanner::everyModeOfTheEngine()
     QStringList modes;
     for (int r = 0; r < planner.table()->rowCount(); ++r)
         modes << planner.table()->item(r, KvPlanner::ModeColumn)->text();
-    QCOMPARE(modes, (QStringList{"MHA f16 (baseline)", "full", "full+q8", "full+q4", "latent:64", "latent:64+q8", "latent:64+q4",
-                                 "latent:128", "latent:128+q8", "latent:128+q4", "latent:256", "latent:256+q8", "latent:256+q4"}));
+    QCOMPARE(modes,
+        (QStringList { "MHA f16 (baseline)", "full", "full+q8", "full+q4", "latent:64", "latent:64+q8", "latent:64+q4",
+            "latent:128", "latent:128+q8", "latent:128+q4", "latent:256", "latent:256+q8", "latent:256+q4" }));
     planner.setLatentRanks(QStringLiteral("32"));
     QVERIFY(rowOf(planner.table(), QStringLiteral("latent:32+q8")) > 0);
     QCOMPARE(rowOf(planner.table(), QStringLiteral("latent:64")), -1);
@@ -134,13 +175,14 @@ void TestKvPlanner::loadedModelEntry()
     QCOMPARE(t->item(full, KvPlanner::PerTokenColumn)->text(), QStringLiteral("128"));
     QCOMPARE(t->item(full, KvPlanner::UsedColumn)->text(), QStringLiteral("125.0 KiB"));
     QCOMPARE(t->item(full, KvPlanner::SavingColumn)->text(), QStringLiteral("2.00×"));
-    QCOMPARE(t->item(rowOf(t, QStringLiteral("MHA f16 (baseline)")), KvPlanner::PerTokenColumn)->text(), QStringLiteral("256"));
+    QCOMPARE(t->item(rowOf(t, QStringLiteral("MHA f16 (baseline)")), KvPlanner::PerTokenColumn)->text(),
+        QStringLiteral("256"));
     // Rows of 16 values cannot be quantized in groups of 32: shown, refused, with the reason.
     const int q8 = rowOf(t, QStringLiteral("full+q8"));
     QVERIFY(q8 > 0);
     QCOMPARE(t->item(q8, KvPlanner::PerTokenColumn)->text(), QStringLiteral("cannot apply"));
     QVERIFY2(t->item(q8, KvPlanner::ModeColumn)->toolTip().contains(QStringLiteral("32")),
-             qPrintable(t->item(q8, KvPlanner::ModeColumn)->toolTip()));
+        qPrintable(t->item(q8, KvPlanner::ModeColumn)->toolTip()));
     QVERIFY(planner.summary().contains(QStringLiteral("cannot apply")));
 }
 
@@ -151,7 +193,7 @@ void TestKvPlanner::contextAcceptsSuffixes()
     planner.setContextText(QStringLiteral("1M"));
     // full: 131072 B/token × 2^20 = 128 GiB.
     QCOMPARE(planner.table()->item(rowOf(planner.table(), QStringLiteral("full")), KvPlanner::UsedColumn)->text(),
-             QStringLiteral("128.0 GiB"));
+        QStringLiteral("128.0 GiB"));
     planner.setContextText(QStringLiteral("lots"));
     QCOMPARE(planner.table()->rowCount(), 0);
     QVERIFY(planner.summary().contains(QStringLiteral("32k")));
@@ -170,10 +212,10 @@ void TestKvPlanner::reservedIsExplained()
     const int r = rowOf(t, QStringLiteral("latent:32+q8"));
     QCOMPARE(t->item(r, KvPlanner::UsedColumn)->text(), QStringLiteral("272.0 MiB"));
     QCOMPARE(t->item(r, KvPlanner::ReservedColumn)->text(), QStringLiteral("512.0 MiB"));
-    QVERIFY2(planner.reservedNote().contains(QStringLiteral("blocks of 64 tokens")) &&
-                 planner.reservedNote().contains(QStringLiteral("latent:32")) &&
-                 planner.reservedNote().contains(QStringLiteral("in 8.00 KiB")),
-             qPrintable(planner.reservedNote()));
+    QVERIFY2(planner.reservedNote().contains(QStringLiteral("blocks of 64 tokens"))
+            && planner.reservedNote().contains(QStringLiteral("latent:32"))
+            && planner.reservedNote().contains(QStringLiteral("in 8.00 KiB")),
+        qPrintable(planner.reservedNote()));
 }
 
 QTEST_MAIN(TestKvPlanner)

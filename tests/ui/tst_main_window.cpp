@@ -2,14 +2,14 @@
 // tabs; reading mode hides both panels and brings back the ones that were open; Reset Layout
 // brings the default back; an empty library shows the first-run view; and the test's window
 // workspace lands in scratch settings, not in the user's.
+#include "offscreen_screen.h"
+#include "scratch_settings.h"
 #include "ui/chat_dock.h"
 #include "ui/first_run_view.h"
 #include "ui/kv_meter.h"
 #include "ui/library_view.h"
-#include "ui/page_viewer.h"
 #include "ui/main_window.h"
-#include "offscreen_screen.h"
-#include "scratch_settings.h"
+#include "ui/page_viewer.h"
 
 #include <QDir>
 #include <QDockWidget>
@@ -47,7 +47,7 @@ void TestMainWindow::initTestCase()
 
 void TestMainWindow::opensWithPanelsAndMenus()
 {
-    nw::ui::MainWindow window({.databasePath = m_dir.filePath(QStringLiteral("library.sqlite")), .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = m_dir.filePath(QStringLiteral("library.sqlite")), .modelPath = {} });
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     QVERIFY(window.libraryPanel()->isVisible());
@@ -59,8 +59,8 @@ void TestMainWindow::opensWithPanelsAndMenus()
         left << window.libraryTabs()->tabText(i);
     for (int i = 0; i < window.assistantTabs()->count(); ++i)
         right << window.assistantTabs()->tabText(i);
-    QCOMPARE(left, (QStringList{"Library", "Search", "Annotations"}));
-    QCOMPARE(right, (QStringList{"Chat", "KV Meter"}));
+    QCOMPARE(left, (QStringList { "Library", "Search", "Annotations" }));
+    QCOMPARE(right, (QStringList { "Chat", "KV Meter" }));
     // Ctrl+L shows the chat's tab wherever the panel was.
     window.assistantTabs()->setCurrentWidget(window.kvMeter());
     window.showTab(window.chat());
@@ -69,20 +69,20 @@ void TestMainWindow::opensWithPanelsAndMenus()
     QStringList menus;
     for (QAction *action : window.menuBar()->actions())
         menus << action->text().remove(QLatin1Char('&'));
-    QCOMPARE(menus, (QStringList{"File", "Edit", "View", "Go", "Tools", "Help"}));
+    QCOMPARE(menus, (QStringList { "File", "Edit", "View", "Go", "Tools", "Help" }));
 
     // An empty library: the first-run view instead of a blank page, its buttons ready.
     QCOMPARE(window.readerArea(), static_cast<QWidget *>(window.firstRun()));
     QVERIFY(window.firstRun()->isVisible());
-    for (QPushButton *button : {window.firstRun()->addFilesButton(), window.firstRun()->addFolderButton(),
-                                window.firstRun()->sampleButton()})
+    for (QPushButton *button : { window.firstRun()->addFilesButton(), window.firstRun()->addFolderButton(),
+             window.firstRun()->sampleButton() })
         QVERIFY(button->isVisible() && button->isEnabled());
     QVERIFY(window.firstRun()->acceptDrops());
 }
 
 void TestMainWindow::readingModeAndResetLayout()
 {
-    nw::ui::MainWindow window({.databasePath = m_dir.filePath(QStringLiteral("library.sqlite")), .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = m_dir.filePath(QStringLiteral("library.sqlite")), .modelPath = {} });
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     QAction *reading = window.readingModeAction();
@@ -114,12 +114,12 @@ void TestMainWindow::readingModeAndResetLayout()
     QCOMPARE(window.dockWidgetArea(window.assistantPanel()), Qt::RightDockWidgetArea);
     QCOMPARE(window.assistantTabs()->currentWidget(), window.chat());
     QTRY_VERIFY2(window.centralTabs()->width() * 2 >= window.width(),
-                 qPrintable(QStringLiteral("%1 of %2").arg(window.centralTabs()->width()).arg(window.width())));
+        qPrintable(QStringLiteral("%1 of %2").arg(window.centralTabs()->width()).arg(window.width())));
 }
 
 void TestMainWindow::firstRunAddsTheSampleDocuments()
 {
-    nw::ui::MainWindow window({.databasePath = m_dir.filePath(QStringLiteral("first.sqlite")), .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = m_dir.filePath(QStringLiteral("first.sqlite")), .modelPath = {} });
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     QCOMPARE(window.readerArea(), static_cast<QWidget *>(window.firstRun()));
@@ -141,7 +141,7 @@ void TestMainWindow::workspaceGoesToScratchSettings()
 {
     const QString database = m_dir.filePath(QStringLiteral("library.sqlite"));
     {
-        nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+        nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
     } // closing saves the workspace
@@ -151,7 +151,7 @@ void TestMainWindow::workspaceGoesToScratchSettings()
     // Nothing under the user's own configuration either: test mode moves the standard paths.
     QVERIFY(QStandardPaths::isTestModeEnabled());
     QVERIFY2(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation).contains(QStringLiteral(".qttest")),
-             qPrintable(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)));
+        qPrintable(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)));
 }
 
 QTEST_MAIN(TestMainWindow)

@@ -86,10 +86,12 @@ void TestScreenshot::grab(QWidget &window, const QString &view)
             colours.insert(image.pixel(x, y));
     QVERIFY2(colours.size() > 20, qPrintable(QString::number(colours.size())));
     const QSize screen = QGuiApplication::primaryScreen()->size();
-    const QString path = QStringLiteral("%1/screenshot-%2x%3-%4.png").arg(m_out).arg(screen.width()).arg(screen.height()).arg(view);
+    const QString path
+        = QStringLiteral("%1/screenshot-%2x%3-%4.png").arg(m_out).arg(screen.width()).arg(screen.height()).arg(view);
     QVERIFY(image.save(path, "PNG", 9));
     QVERIFY2(QFileInfo(path).size() < 600 * 1024, qPrintable(QString::number(QFileInfo(path).size())));
-    qInfo("screenshot: %s (%dx%d, %lld bytes)", qPrintable(path), image.width(), image.height(), QFileInfo(path).size());
+    qInfo(
+        "screenshot: %s (%dx%d, %lld bytes)", qPrintable(path), image.width(), image.height(), QFileInfo(path).size());
 }
 
 void TestScreenshot::readerChatMeterAndNeedleLab()
@@ -107,7 +109,7 @@ void TestScreenshot::readerChatMeterAndNeedleLab()
     if (model.isEmpty())
         model = nw::test::findStories260K(); // empty when the conformance set is absent
 
-    nw::ui::MainWindow window({.databasePath = database, .modelPath = model});
+    nw::ui::MainWindow window({ .databasePath = database, .modelPath = model });
     place(window);
 
     // A search, its first hit opened at fit width with the hits highlighted.
@@ -124,7 +126,8 @@ void TestScreenshot::readerChatMeterAndNeedleLab()
     // A question answered in the chat; with a model the meter ends on the engine's snapshot.
     window.showTab(window.chat());
     QSignalSpy finished(window.chat(), &nw::ui::ChatDock::answerFinished);
-    window.chat()->questionBox()->setText(QStringLiteral("What happens to my patent licenses if I start patent litigation?"));
+    window.chat()->questionBox()->setText(
+        QStringLiteral("What happens to my patent licenses if I start patent litigation?"));
     QVERIFY(window.chat()->ask());
     QVERIFY(finished.wait(180000));
     QVERIFY(!window.chat()->answerText().isEmpty());
@@ -144,7 +147,7 @@ void TestScreenshot::readerChatMeterAndNeedleLab()
         lab->setModelPath(recall);
         lab->lengthsEdit()->setText(QStringLiteral("128,256,512"));
         lab->depthsEdit()->setText(QStringLiteral("0,50,100"));
-        lab->setCheckedModes({QStringLiteral("full"), QStringLiteral("full+q4"), QStringLiteral("latent:16")});
+        lab->setCheckedModes({ QStringLiteral("full"), QStringLiteral("full+q4"), QStringLiteral("latent:16") });
         lab->trialsBox()->setValue(1);
         lab->outEdit()->setText(m_dir.filePath(QStringLiteral("needle")));
         QSignalSpy done(lab, &nw::ui::NeedleView::runFinished);
@@ -156,7 +159,7 @@ void TestScreenshot::readerChatMeterAndNeedleLab()
 
 void TestScreenshot::firstRunView()
 {
-    nw::ui::MainWindow window({.databasePath = m_dir.filePath(QStringLiteral("empty.sqlite")), .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = m_dir.filePath(QStringLiteral("empty.sqlite")), .modelPath = {} });
     place(window);
     QCOMPARE(window.readerArea(), static_cast<QWidget *>(window.firstRun()));
     grab(window, QStringLiteral("start"));

@@ -5,6 +5,8 @@
 // gives a page wide enough to read.
 #include "app/sample_corpus.h"
 #include "ingest/ingestor.h"
+#include "offscreen_screen.h"
+#include "scratch_settings.h"
 #include "store/library_store.h"
 #include "tests/support/conformance_qt.h"
 #include "ui/annotations_panel.h"
@@ -16,12 +18,9 @@
 #include "ui/page_canvas.h"
 #include "ui/page_viewer.h"
 #include "ui/search_view.h"
-#include "offscreen_screen.h"
-#include "scratch_settings.h"
 
 #include <QAbstractScrollArea>
 #include <QComboBox>
-#include <QTableWidget>
 #include <QDockWidget>
 #include <QLineEdit>
 #include <QListWidget>
@@ -29,6 +28,7 @@
 #include <QSignalSpy>
 #include <QStatusBar>
 #include <QTabWidget>
+#include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QToolButton>
@@ -95,22 +95,29 @@ void TestSmallScreen::checkLayout(nw::ui::MainWindow &window, const char *step)
     QCoreApplication::processEvents();
     const QRect screen = window.screen()->availableGeometry();
     QVERIFY2(screen.contains(window.frameGeometry()),
-             qPrintable(QStringLiteral("%1: window %2,%3 %4x%5 on a %6x%7 screen")
-                            .arg(QString::fromLatin1(step))
-                            .arg(window.frameGeometry().x())
-                            .arg(window.frameGeometry().y())
-                            .arg(window.frameGeometry().width())
-                            .arg(window.frameGeometry().height())
-                            .arg(screen.width())
-                            .arg(screen.height())));
+        qPrintable(QStringLiteral("%1: window %2,%3 %4x%5 on a %6x%7 screen")
+                       .arg(QString::fromLatin1(step))
+                       .arg(window.frameGeometry().x())
+                       .arg(window.frameGeometry().y())
+                       .arg(window.frameGeometry().width())
+                       .arg(window.frameGeometry().height())
+                       .arg(screen.width())
+                       .arg(screen.height())));
     const QSize minimum = window.minimumSizeHint().expandedTo(window.minimumSize());
     QVERIFY2(minimum.width() <= screen.width() && minimum.height() <= screen.height(),
-             qPrintable(QStringLiteral("%1: minimum size %2x%3").arg(QString::fromLatin1(step)).arg(minimum.width()).arg(minimum.height())));
+        qPrintable(QStringLiteral("%1: minimum size %2x%3")
+                       .arg(QString::fromLatin1(step))
+                       .arg(minimum.width())
+                       .arg(minimum.height())));
     const QStringList outside = offScreen(&window, screen);
-    QVERIFY2(outside.isEmpty(), qPrintable(QString::fromLatin1(step) + QStringLiteral(": ") + outside.join(QStringLiteral("; "))));
+    QVERIFY2(outside.isEmpty(),
+        qPrintable(QString::fromLatin1(step) + QStringLiteral(": ") + outside.join(QStringLiteral("; "))));
     // The middle keeps at least half the width.
     QVERIFY2(window.centralTabs()->width() * 2 >= window.width(),
-             qPrintable(QStringLiteral("%1: the page area is %2 of %3 px").arg(QString::fromLatin1(step)).arg(window.centralTabs()->width()).arg(window.width())));
+        qPrintable(QStringLiteral("%1: the page area is %2 of %3 px")
+                       .arg(QString::fromLatin1(step))
+                       .arg(window.centralTabs()->width())
+                       .arg(window.width())));
 }
 
 void TestSmallScreen::everythingFitsA1280x720Screen()
@@ -123,7 +130,7 @@ void TestSmallScreen::everythingFitsA1280x720Screen()
         QCOMPARE(ingestor.run(pdfs).added, static_cast<int>(pdfs.size()));
     }
     const QString model = nw::test::findStories260K(); // the meter gets an engine's figures when it is there
-    nw::ui::MainWindow window({.databasePath = database, .modelPath = model});
+    nw::ui::MainWindow window({ .databasePath = database, .modelPath = model });
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     checkLayout(window, "opened");
@@ -141,10 +148,13 @@ void TestSmallScreen::everythingFitsA1280x720Screen()
     QCOMPARE(window.readerArea(), static_cast<QWidget *>(viewer));
     viewer->fitWidth();
     QCoreApplication::processEvents();
-    const double pageWidthPx = viewer->canvas()->zoom() * 612.0; // a Letter page: 612 points, one logical pixel each at zoom 1
-    QVERIFY2(pageWidthPx >= 0.4 * kScreenWidth, qPrintable(QStringLiteral("fit width gives a %1 px page").arg(pageWidthPx)));
+    const double pageWidthPx
+        = viewer->canvas()->zoom() * 612.0; // a Letter page: 612 points, one logical pixel each at zoom 1
+    QVERIFY2(
+        pageWidthPx >= 0.4 * kScreenWidth, qPrintable(QStringLiteral("fit width gives a %1 px page").arg(pageWidthPx)));
     // The zoom, fit and page controls are on screen, not behind an overflow button.
-    for (const char *name : {"ZoomOutActionButton", "ZoomInActionButton", "FitWidthActionButton", "FitPageActionButton"}) {
+    for (const char *name :
+        { "ZoomOutActionButton", "ZoomInActionButton", "FitWidthActionButton", "FitPageActionButton" }) {
         auto *button = viewer->findChild<QToolButton *>(QString::fromLatin1(name));
         QVERIFY2(button && button->isVisible() && button->width() > 0, name);
     }
@@ -157,14 +167,15 @@ void TestSmallScreen::everythingFitsA1280x720Screen()
     window.showTab(window.chat());
     const QSize before = window.size();
     QSignalSpy finished(window.chat(), &nw::ui::ChatDock::answerFinished);
-    window.chat()->questionBox()->setText(QStringLiteral("What happens to my patent licenses if I start patent litigation?"));
+    window.chat()->questionBox()->setText(
+        QStringLiteral("What happens to my patent licenses if I start patent litigation?"));
     QVERIFY(window.chat()->ask());
     QVERIFY(finished.wait(180000));
     QCOMPARE(window.size(), before);
     // The transcript takes the tab's height, not four lines of it.
     auto *answer = window.chat()->findChild<QWidget *>(QStringLiteral("AnswerText"));
     QVERIFY2(answer->height() >= window.chat()->height() / 3,
-             qPrintable(QStringLiteral("%1 of %2 px").arg(answer->height()).arg(window.chat()->height())));
+        qPrintable(QStringLiteral("%1 of %2 px").arg(answer->height()).arg(window.chat()->height())));
     checkLayout(window, "chat answered");
     if (QTest::currentTestFailed())
         return;
@@ -190,7 +201,8 @@ void TestSmallScreen::everythingFitsA1280x720Screen()
     // The planner sizes the chat's model beside the bundled architectures.
     if (!model.isEmpty()) {
         window.showKvPlanner();
-        QVERIFY(window.kvPlanner()->architectureBox()->currentText().startsWith(QStringLiteral("stories260K.gguf (loaded)")));
+        QVERIFY(window.kvPlanner()->architectureBox()->currentText().startsWith(
+            QStringLiteral("stories260K.gguf (loaded)")));
         QVERIFY(window.kvPlanner()->table()->rowCount() > 3);
         QVERIFY(window.screen()->availableGeometry().contains(window.kvPlanner()->frameGeometry()));
     }

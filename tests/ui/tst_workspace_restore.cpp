@@ -9,16 +9,16 @@
 #include "store/library_store.h"
 #include "store/session_store.h"
 #include "ui/chat_dock.h"
+#include "ui/kv_meter.h"
 #include "ui/library_view.h"
 #include "ui/main_window.h"
 #include "ui/page_text_view.h"
-#include "ui/kv_meter.h"
 #include "ui/workspace_state.h"
 
+#include <QComboBox>
 #include <QDockWidget>
 #include <QElapsedTimer>
 #include <QFile>
-#include <QComboBox>
 #include <QLineEdit>
 #include <QSettings>
 #include <QSignalSpy>
@@ -51,7 +51,7 @@ QString makeLibrary(const QString &dir, const QString &name)
     const QString database = dir + QStringLiteral("/%1.sqlite").arg(name);
     nw::store::LibraryStore store(database);
     nw::ingest::Ingestor ingestor(store);
-    if (ingestor.run({pdf}).added != 1)
+    if (ingestor.run({ pdf }).added != 1)
         return {};
     return database;
 }
@@ -101,7 +101,7 @@ void TestWorkspaceRestore::restoresPageDocksAndChat()
     const QString question = QStringLiteral("Where are the spare turbines kept?");
     qint64 chatSession = 0;
     {
-        nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+        nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
         QVERIFY(window.pageView()->showPage(document, 4));
@@ -126,7 +126,7 @@ void TestWorkspaceRestore::restoresPageDocksAndChat()
         QVERIFY2(turns.front().answer.contains(QStringLiteral("Tromso")), qPrintable(turns.front().answer));
     }
 
-    nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     QCOMPARE(window.pageView()->documentId(), document);
@@ -156,7 +156,7 @@ void TestWorkspaceRestore::autosaveWritesWithoutClosing()
     const QString database = makeLibrary(m_dir->path(), QStringLiteral("autosave"));
     QVERIFY(!database.isEmpty());
     const qint64 document = firstDocument(database);
-    nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     QVERIFY(window.autosave()->isRunning());
@@ -175,7 +175,8 @@ void TestWorkspaceRestore::autosaveWritesWithoutClosing()
     QElapsedTimer clock;
     clock.start();
     QTRY_COMPARE_WITH_TIMEOUT(savedPage(), 3, 3 * nw::ui::WorkspaceAutosave::kIntervalMs);
-    QVERIFY2(clock.elapsed() <= 2 * nw::ui::WorkspaceAutosave::kIntervalMs + 500, qPrintable(QString::number(clock.elapsed())));
+    QVERIFY2(clock.elapsed() <= 2 * nw::ui::WorkspaceAutosave::kIntervalMs + 500,
+        qPrintable(QString::number(clock.elapsed())));
 
     window.pageView()->nextPage();
     QTRY_COMPARE_WITH_TIMEOUT(savedPage(), 4, 3 * nw::ui::WorkspaceAutosave::kIntervalMs);
@@ -191,11 +192,11 @@ void TestWorkspaceRestore::otherDatabaseStartsFresh()
     const QString second = makeLibrary(m_dir->path(), QStringLiteral("second"));
     QVERIFY(!first.isEmpty() && !second.isEmpty());
     {
-        nw::ui::MainWindow window({.databasePath = first, .modelPath = {}});
+        nw::ui::MainWindow window({ .databasePath = first, .modelPath = {} });
         QVERIFY(window.pageView()->showPage(firstDocument(first), 2));
     }
     QCOMPARE(nw::ui::loadWorkspace().page, 2);
-    nw::ui::MainWindow window({.databasePath = second, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = second, .modelPath = {} });
     QCOMPARE(window.pageView()->documentId(), 0);
     QCOMPARE(window.chat()->sessionId(), 0);
 }
@@ -205,10 +206,10 @@ void TestWorkspaceRestore::noDatabaseOptionReopensTheLast()
     const QString database = makeLibrary(m_dir->path(), QStringLiteral("last"));
     QVERIFY(!database.isEmpty());
     {
-        nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+        nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
         QVERIFY(window.pageView()->showPage(firstDocument(database), 6));
     }
-    nw::ui::MainWindow window({.databasePath = {}, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = {}, .modelPath = {} });
     QCOMPARE(window.workbench()->databasePath(), database);
     QCOMPARE(window.pageView()->pageNumber(), 6);
 }
@@ -220,12 +221,12 @@ void TestWorkspaceRestore::restoresModelAndKvModePickers()
     // The pickers only name files; a model loads with a question, so any file stands in for one.
     const QString model = m_dir->filePath(QStringLiteral("picked.gguf"));
     const QString other = m_dir->filePath(QStringLiteral("other.gguf"));
-    for (const QString &path : {model, other}) {
+    for (const QString &path : { model, other }) {
         QFile f(path);
         QVERIFY(f.open(QIODevice::WriteOnly));
     }
     {
-        nw::ui::MainWindow window({.databasePath = database, .modelPath = model});
+        nw::ui::MainWindow window({ .databasePath = database, .modelPath = model });
         QCOMPARE(window.chat()->device(), nw::app::DeviceChoice::Auto); // as on the command line
         window.chat()->setKvMode(QStringLiteral("latent:16+q8"));
         window.chat()->setContextTokens(8192);
@@ -235,7 +236,7 @@ void TestWorkspaceRestore::restoresModelAndKvModePickers()
     QCOMPARE(nw::ui::loadWorkspace().kvMode, QStringLiteral("latent:16+q8"));
     QCOMPARE(nw::ui::loadWorkspace().device, QStringLiteral("cpu"));
     {
-        nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+        nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
         QCOMPARE(window.chat()->modelPath(), model);
         QCOMPARE(window.chat()->modelPicker()->currentData().toString(), model);
         QCOMPARE(window.chat()->kvMode(), QStringLiteral("latent:16+q8"));
@@ -248,7 +249,7 @@ void TestWorkspaceRestore::restoresModelAndKvModePickers()
     }
     {
         // Another model on the command line: it wins, and the saved mode (the other model's) stays out.
-        nw::ui::MainWindow window({.databasePath = database, .modelPath = other});
+        nw::ui::MainWindow window({ .databasePath = database, .modelPath = other });
         QCOMPARE(window.chat()->modelPath(), other);
         QCOMPARE(window.chat()->kvMode(), QString());
         QCOMPARE(window.chat()->contextTokens(), 0);
@@ -257,13 +258,13 @@ void TestWorkspaceRestore::restoresModelAndKvModePickers()
     QCOMPARE(nw::ui::loadWorkspace().modelPath, other);
     QVERIFY(QFile::remove(other));
     {
-        nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+        nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
         QCOMPARE(window.chat()->modelPath(), QString());
         QVERIFY(!window.chat()->kvModePicker()->isEnabled());
         window.chat()->setModelPath(model);
         window.chat()->setModelPath(QString()); // picked "none" last
     }
-    nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
     QCOMPARE(window.chat()->modelPath(), QString());
 }
 
@@ -288,7 +289,7 @@ void TestWorkspaceRestore::readsTheOldSessionSettingsOnce()
     }
     QCOMPARE(nw::ui::loadWorkspace().page, 5);
     {
-        nw::ui::MainWindow window({.databasePath = {}, .modelPath = {}});
+        nw::ui::MainWindow window({ .databasePath = {}, .modelPath = {} });
         QCOMPARE(window.workbench()->databasePath(), database);
         QCOMPARE(window.pageView()->pageNumber(), 5);
         window.autosave()->saveNow();
