@@ -1,4 +1,5 @@
-// The bundled architecture table; every number is from the model's published config.json.
+// The bundled architecture table; every number is from the model's published config.json (or, for
+// Qwen3.6, the model card that lists them).
 #include "engine/arch_table.h"
 
 #include "common/error.h"
@@ -123,6 +124,25 @@ HParams deepseek4(std::int64_t layers, std::int64_t embd, std::int64_t heads, st
     return hp;
 }
 
+// The Qwen3.5 / Qwen3.6 hybrid: three Gated DeltaNet layers then one gated attention layer,
+// repeated (full_attention_interval 4); DeltaNet with `vHeads` value heads over `qkHeads` key
+// heads of 128 dims and a 4-tap convolution; attention heads of 256 dims with 64 rotated.
+HParams qwen35Hybrid(HParams hp, std::int64_t qkHeads, std::int64_t vHeads)
+{
+    hp.headDimK = 256;
+    hp.headDimV = 256;
+    hp.nRot = 64;
+    hp.recurrentLayers.resize(static_cast<std::size_t>(hp.nLayers));
+    for (std::int64_t il = 0; il < hp.nLayers; ++il)
+        hp.recurrentLayers[static_cast<std::size_t>(il)] = (il + 1) % 4 != 0;
+    hp.ssmConvKernel = 4;
+    hp.ssmStateSize = 128;
+    hp.ssmGroupCount = qkHeads;
+    hp.ssmTimeStepRank = vHeads;
+    hp.ssmInnerSize = vHeads * 128;
+    return hp;
+}
+
 std::string lower(std::string_view s)
 {
     std::string out(s);
@@ -168,6 +188,21 @@ const std::vector<KnownArchitecture> &knownArchitectures()
         {"Gemma-3-4B", "google/gemma-3-4b-it config.json (text_config: sliding_window 1024, pattern 6)",
          withWindow(withHeadDim(dense("gemma3", 34, 2560, 10240, 8, 4, 262208, 131072, 1000000.0, 1e-6), 256), 1024,
                     6, 10000.0)},
+        {"Qwen3.6-27B",
+         "Qwen/Qwen3.6-27B model card (64 layers = 16 × (3 DeltaNet + 1 attention), DeltaNet 48 V / 16 QK heads "
+         "of 128, attention 24 Q / 4 KV heads of 256, RoPE dim 64) and config.json (rope_theta 1e7, conv kernel 4)",
+         qwen35Hybrid(dense("qwen35", 64, 5120, 17408, 24, 4, 248320, 262144, 10000000.0, 1e-6), 16, 48)},
+        {"Qwen3.6-35B-A3B",
+         "Qwen/Qwen3.6-35B-A3B model card (40 layers = 10 × (3 DeltaNet + 1 attention), DeltaNet 32 V / 16 QK "
+         "heads of 128, attention 16 Q / 2 KV heads of 256, 256 experts of 512, 8 routed + 1 shared)",
+         [] {
+             HParams hp = withExperts(qwen35Hybrid(dense("qwen35moe", 40, 2048, 512, 16, 2, 248320, 262144,
+                                                         10000000.0, 1e-6),
+                                                   16, 32),
+                                      256, 8, 512);
+             hp.nFfShared = 512;
+             return hp;
+         }()},
     };
     return table;
 }

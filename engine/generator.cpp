@@ -88,11 +88,15 @@ const std::vector<float> &Generator::prefill(std::span<const std::int32_t> token
     m_lastReused = keep;
     m_lastPrefilled = 0;
     chunk = std::max(chunk, 1);
+    // Where recurrent states are saved (engine/recurrent_state.h): a batch ends there.
+    const std::int64_t checkpointAt = m_cache->hasRecurrentLayers() ? total - kCheckpointTail : -1;
     std::vector<std::int32_t> positions;
     for (std::int64_t start = keep; start < total;) {
         if (m_cancel.load(std::memory_order_relaxed))
             break;
-        const std::int64_t len = std::min<std::int64_t>(chunk, total - start);
+        std::int64_t len = std::min<std::int64_t>(chunk, total - start);
+        if (start < checkpointAt && start + len > checkpointAt)
+            len = checkpointAt - start;
         positions.resize(static_cast<std::size_t>(len));
         std::iota(positions.begin(), positions.end(), static_cast<std::int32_t>(start));
         const auto part = tokens.subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(len));
@@ -100,6 +104,8 @@ const std::vector<float> &Generator::prefill(std::span<const std::int32_t> token
         m_tokens.insert(m_tokens.end(), part.begin(), part.end());
         start += len;
         m_lastPrefilled += len;
+        if (start == checkpointAt)
+            m_cache->checkpoint();
         if (progress)
             progress(start, total);
     }

@@ -59,6 +59,8 @@ struct GenerationCallbacks {
 
 class Generator {
 public:
+    static constexpr std::int64_t kCheckpointTail = 4;
+
     // A session with a fresh cache of `contextTokens` in mode `kvMode`. Model and tokenizer
     // must outlive it.
     Generator(Model &model, const Tokenizer &tokenizer, const KvModeSpec &kvMode, std::int64_t contextTokens);
@@ -71,7 +73,11 @@ public:
 
     // Brings the cache to hold exactly `tokens`, reusing the longest common prefix with what
     // it holds (at least the last token is recomputed, for its logits). Returns the logits of
-    // the last token; throws nw::Error when the tokens do not fit the context.
+    // the last token; throws nw::Error when the tokens do not fit the context. A cache with
+    // recurrent layers can only go back to a checkpoint of their states: prefill takes one
+    // kCheckpointTail tokens before the end of each prompt (as llama-server does), where a
+    // follow-up prompt that re-renders the conversation usually starts to differ (a chat
+    // template drops the thinking of earlier turns, or ends them differently).
     const std::vector<float> &prefill(std::span<const std::int32_t> tokens, int chunk = 512,
                                       const std::function<void(std::int64_t, std::int64_t)> &progress = {});
     std::int64_t lastReusedTokens() const { return m_lastReused; }

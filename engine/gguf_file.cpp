@@ -335,8 +335,9 @@ void GgufFile::parse()
         const std::size_t typeAt = in.offset();
         const auto typeId = in.read<std::uint32_t>(what + " type");
         const auto traits = findTensorType(typeId);
-        if (!traits)
-            in.failAt(typeAt, fmt::format("{} has unknown tensor type {}", what, typeId));
+        if (!traits) // ggml's ids all have a row (kernels/tensor_type.cpp): this one is newer than us
+            in.failAt(typeAt, fmt::format("{} has unknown tensor type {} (this engine computes with {})", what,
+                                          typeId, supportedTensorTypeList()));
         view.type = traits->type;
         if (view.shape[0] % static_cast<std::int64_t>(traits->blockElements) != 0)
             in.failAt(dimsAt, fmt::format("{} row length {} is not a multiple of the {} block size {}", what,

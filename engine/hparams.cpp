@@ -55,6 +55,29 @@ bool ArchKeys::has(std::string_view suffix) const
     return m_file.findValue(key(suffix)) != nullptr;
 }
 
+std::vector<std::int64_t> ArchKeys::findIntArray(std::string_view suffix) const
+{
+    const std::string k = key(suffix);
+    std::vector<std::int64_t> out;
+    const GgufArray *array = m_file.findArray(k);
+    if (!array) {
+        if (m_file.findValue(k))
+            fail("{}: metadata '{}' is not an array", m_file.label(), k);
+        return out;
+    }
+    for (const GgufValue &v : array->values) {
+        if (const auto *u = std::get_if<std::uint64_t>(&v))
+            out.push_back(static_cast<std::int64_t>(*u));
+        else if (const auto *i = std::get_if<std::int64_t>(&v))
+            out.push_back(*i);
+        else if (const auto *b = std::get_if<bool>(&v))
+            out.push_back(*b ? 1 : 0);
+        else
+            fail("{}: metadata '{}' is not an array of integers", m_file.label(), k);
+    }
+    return out;
+}
+
 HParams HParams::fromGguf(const GgufFile &file)
 {
     HParams hp;
@@ -64,9 +87,18 @@ HParams HParams::fromGguf(const GgufFile &file)
 
     hp.nLayers = r.requireInt("block_count");
     hp.nEmbd = r.requireInt("embedding_length");
-    hp.nFf = r.requireInt("feed_forward_length");
     hp.nHeads = r.requireInt("attention.head_count");
-    hp.nKvHeads = r.findInt("attention.head_count_kv", hp.nHeads);
+    // A per-layer list (Gemma 4) or one value for every layer.
+    const auto perLayer = [&](std::string_view suffix) {
+        return file.findArray(r.key(suffix)) ? r.findIntArray(suffix) : std::vector<std::int64_t>{};
+    };
+    hp.nFfPerLayer = perLayer("feed_forward_length");
+    hp.nFf = hp.nFfPerLayer.empty() ? r.requireInt("feed_forward_length")
+                                    : *std::max_element(hp.nFfPerLayer.begin(), hp.nFfPerLayer.end());
+    hp.nKvHeadsPerLayer = perLayer("attention.head_count_kv");
+    hp.nKvHeads = hp.nKvHeadsPerLayer.empty()
+                      ? r.findInt("attention.head_count_kv", hp.nHeads)
+                      : *std::max_element(hp.nKvHeadsPerLayer.begin(), hp.nKvHeadsPerLayer.end());
     const std::int64_t defaultHeadDim = hp.nHeads > 0 ? hp.nEmbd / hp.nHeads : 0;
     hp.headDimK = r.findInt("attention.key_length", defaultHeadDim);
     hp.headDimV = r.findInt("attention.value_length", defaultHeadDim);
@@ -140,6 +172,18 @@ void HParams::validate(std::string_view what) const
         fail("{}: attention.sliding_window must not be negative, got {}", what, slidingWindow);
     if (!slidingLayers.empty() && std::int64_t(slidingLayers.size()) != nLayers)
         fail("{}: {} sliding-window layer flags for {} layers", what, slidingLayers.size(), nLayers);
+    for (const auto &[list, name] : {std::pair{&nFfPerLayer, "feed_forward_length"},
+                                     std::pair{&nKvHeadsPerLayer, "attention.head_count_kv"}}) {
+        if (list->empty())
+            continue;
+        if (std::int64_t(list->size()) != nLayers)
+            fail("{}: {} lists {} values for {} layers", what, name, list->size(), nLayers);
+        for (std::int64_t v : *list)
+            if (v <= 0 || (list == &nKvHeadsPerLayer && nHeads % v != 0))
+                fail("{}: {} holds {}, which does not fit {} heads", what, name, v, nHeads);
+    }
+    if (!recurrentLayers.empty() && std::int64_t(recurrentLayers.size()) != nLayers)
+        fail("{}: {} recurrent layer flags for {} layers", what, recurrentLayers.size(), nLayers);
 }
 
 } // namespace nw

@@ -76,6 +76,26 @@ struct HParams {
     std::int64_t indexerHeadDim = 0;    // attention.indexer.key_length
     std::int64_t indexerTopK = 0;       // attention.indexer.top_k
     std::vector<std::int64_t> compressRatios; // [nLayers], or empty
+    // Recurrent layers (Gated DeltaNet: qwen35, qwen35moe): the layers marked here hold a
+    // fixed-size state (engine/recurrent_state.h) instead of K/V rows; the others attend.
+    std::vector<bool> recurrentLayers;  // [nLayers], or empty when every layer attends
+    std::int64_t ssmConvKernel = 0;     // ssm.conv_kernel: taps of the short convolution
+    std::int64_t ssmInnerSize = 0;      // ssm.inner_size: value heads × value head dim
+    std::int64_t ssmStateSize = 0;      // ssm.state_size: key (and value) head dim
+    std::int64_t ssmTimeStepRank = 0;   // ssm.time_step_rank: value heads
+    std::int64_t ssmGroupCount = 0;     // ssm.group_count: key/query heads
+    std::int64_t nFfShared = 0;         // expert_shared_feed_forward_length (0: nFf)
+    // Layers that differ (Gemma 4): head_count_kv and feed_forward_length may list one value per
+    // layer (nKvHeads / nFf then hold the largest), and window layers may have their own head
+    // dims and rotated dims (attention.key_length_swa, value_length_swa, rope.dimension_count_swa).
+    std::vector<std::int64_t> nKvHeadsPerLayer; // [nLayers], or empty: nKvHeads everywhere
+    std::vector<std::int64_t> nFfPerLayer;      // [nLayers], or empty: nFf everywhere
+    std::int64_t headDimKSwa = 0;               // 0: headDimK
+    std::int64_t headDimVSwa = 0;               // 0: headDimV
+    std::int64_t nRotSwa = 0;                   // 0: nRot
+    // attention.shared_kv_layers (Gemma 4 E2B / E4B): the last this many layers store no K/V and
+    // attend over the rows of the last earlier layer of their kind (llama.cpp's layer reuse).
+    std::int64_t nKvSharedLayers = 0;
 
     bool hasMla() const { return kvLoraRank > 0; }
     std::int64_t gqaGroup() const { return nHeads / nKvHeads; } // query heads per KV head
@@ -83,6 +103,24 @@ struct HParams {
     {
         return slidingWindow > 0 && layer >= 0 && std::size_t(layer) < slidingLayers.size()
                && slidingLayers[std::size_t(layer)];
+    }
+    std::int64_t kvHeadsOf(std::int64_t layer) const
+    {
+        return nKvHeadsPerLayer.empty() ? nKvHeads : nKvHeadsPerLayer[std::size_t(layer)];
+    }
+    std::int64_t ffOf(std::int64_t layer) const { return nFfPerLayer.empty() ? nFf : nFfPerLayer[std::size_t(layer)]; }
+    std::int64_t headDimKOf(std::int64_t layer) const
+    {
+        return isSlidingLayer(layer) && headDimKSwa > 0 ? headDimKSwa : headDimK;
+    }
+    std::int64_t headDimVOf(std::int64_t layer) const
+    {
+        return isSlidingLayer(layer) && headDimVSwa > 0 ? headDimVSwa : headDimV;
+    }
+    std::int64_t nRotOf(std::int64_t layer) const { return isSlidingLayer(layer) && nRotSwa > 0 ? nRotSwa : nRot; }
+    bool isRecurrentLayer(std::int64_t layer) const
+    {
+        return layer >= 0 && std::size_t(layer) < recurrentLayers.size() && recurrentLayers[std::size_t(layer)];
     }
 
     // Reads the keys every architecture shares from `<arch>.*`, then the architecture's own
@@ -106,6 +144,9 @@ public:
     double findFloat(std::string_view suffix, double fallback) const;
     bool findBool(std::string_view suffix, bool fallback) const;
     bool has(std::string_view suffix) const;
+    // An integer array (rope.dimension_sections, a per-layer flag list); empty when absent;
+    // throws nw::Error when the key holds something else.
+    std::vector<std::int64_t> findIntArray(std::string_view suffix) const;
 
 private:
     const GgufFile &m_file;

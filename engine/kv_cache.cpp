@@ -142,12 +142,21 @@ std::string_view kvLayerKindName(KvLayerKind kind)
     case KvLayerKind::Window: return "window";
     case KvLayerKind::Compressed: return "compressed";
     case KvLayerKind::Ring: return "ring";
+    case KvLayerKind::Recurrent: return "recurrent";
+    case KvLayerKind::Shared: return "shared";
     }
     return "?";
 }
 
+bool kvLayerHoldsRows(KvLayerKind kind)
+{
+    return kind != KvLayerKind::Recurrent && kind != KvLayerKind::Shared;
+}
+
 std::int64_t KvLayerPlan::heldTokens(std::int64_t tokens) const
 {
+    if (!kvLayerHoldsRows(kind))
+        return 0;
     return kind == KvLayerKind::Window ? std::min(tokens, window) : tokens;
 }
 
@@ -158,12 +167,16 @@ std::int64_t KvLayerPlan::rowsFor(std::int64_t tokens) const
     case KvLayerKind::Window: return std::min(tokens, window);
     case KvLayerKind::Compressed: return tokens / ratio;
     case KvLayerKind::Ring: return tokens > 0 ? ringRows : 0; // allocated whole with the first token
+    case KvLayerKind::Recurrent: // a state outside the blocks (bytesFor)
+    case KvLayerKind::Shared: return 0;
     }
     return 0;
 }
 
 std::uint64_t KvLayerPlan::bytesFor(std::int64_t tokens) const
 {
+    if (kind == KvLayerKind::Recurrent) // the state exists from the first token on, whatever the length
+        return tokens > 0 ? recurrent.bytes() : 0;
     return static_cast<std::uint64_t>(rowsFor(tokens)) * layout.bytesPerTokenLayer();
 }
 
@@ -196,9 +209,30 @@ std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec)
         KvLayerPlan &p = plan[static_cast<std::size_t>(il)];
         p.layout = layout;
         p.layer = il;
+        // A layer with its own KV heads or head dims (Gemma 4) gets its own rows.
+        if (spec.mode == KvMode::Full && (hp.kvHeadsOf(il) != hp.nKvHeads || hp.headDimKOf(il) != hp.headDimK
+                                          || hp.headDimVOf(il) != hp.headDimV)) {
+            HParams layer = hp;
+            layer.nKvHeads = hp.kvHeadsOf(il);
+            layer.headDimK = hp.headDimKOf(il);
+            layer.headDimV = hp.headDimVOf(il);
+            p.layout = KvLayout::forModel(layer, spec);
+        }
         if (hp.isSlidingLayer(il)) {
             p.kind = KvLayerKind::Window;
             p.window = hp.slidingWindow;
+        }
+        if (hp.isRecurrentLayer(il)) {
+            p.kind = KvLayerKind::Recurrent;
+            p.recurrent = RecurrentStateShape::forModel(hp);
+        }
+        // llama.cpp's reuse for Gemma 3n / 4: the last two layers before the shared ones are a
+        // window layer and a global one, and each shared layer reads the one of its kind.
+        const std::int64_t firstShared = hp.nLayers - hp.nKvSharedLayers;
+        if (hp.nKvSharedLayers > 0 && il >= firstShared) {
+            p.kind = KvLayerKind::Shared;
+            p.sharedFrom = firstShared - (hp.isSlidingLayer(il) ? 2 : 1);
+            NW_ASSERT(p.sharedFrom >= 0 && hp.isSlidingLayer(p.sharedFrom) == hp.isSlidingLayer(il));
         }
     }
     return plan;
@@ -237,9 +271,19 @@ std::int64_t endBlockFor(const KvLayerPlan &plan, std::int64_t tokens)
 // Logical blocks a store keeps once `tokens` are committed: [first, end).
 std::pair<std::int64_t, std::int64_t> heldBlocks(const KvLayerPlan &plan, std::int64_t tokens)
 {
+    if (!kvLayerHoldsRows(plan.kind))
+        return {0, 0};
     const std::int64_t end = endBlockFor(plan, tokens);
     const std::int64_t first = tokens > 0 ? plan.firstVisible(tokens) / KvCache::kBlockTokens : 0;
     return {std::min(first, end), end};
+}
+
+std::vector<RecurrentStateShape> recurrentShapes(const std::vector<KvLayerPlan> &plan)
+{
+    std::vector<RecurrentStateShape> shapes;
+    for (const KvLayerPlan &p : plan)
+        shapes.push_back(p.kind == KvLayerKind::Recurrent ? p.recurrent : RecurrentStateShape{});
+    return shapes;
 }
 
 std::vector<KvLayerPlan> uniformPlan(const KvLayout &layout, std::int64_t nLayers)
@@ -259,6 +303,10 @@ std::uint64_t KvCache::reservedBytesFor(const std::vector<KvLayerPlan> &plan, st
 {
     std::uint64_t total = 0;
     for (const KvLayerPlan &p : plan) {
+        if (p.kind == KvLayerKind::Recurrent) {
+            total += p.bytesFor(tokens); // allocated whole with the first token
+            continue;
+        }
         const auto [first, end] = heldBlocks(p, tokens);
         total += static_cast<std::uint64_t>(end - first) * strideFor(p.layout);
     }
@@ -278,7 +326,8 @@ KvCache::KvCache(const KvLayout &layout, std::int64_t nLayers, std::int64_t capa
 
 KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint64_t mhaBytesPerTokenLayer,
                  std::uint64_t weightsBytes)
-    : m_capacity(capacity), m_mhaBytesPerTokenLayer(mhaBytesPerTokenLayer), m_counters(plan.size())
+    : m_capacity(capacity), m_mhaBytesPerTokenLayer(mhaBytesPerTokenLayer), m_recurrent(recurrentShapes(plan)),
+      m_counters(plan.size())
 {
     NW_ASSERT(!plan.empty());
     if (capacity <= 0)
@@ -294,6 +343,16 @@ KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint
         NW_ASSERT(l.plan.kind != KvLayerKind::Window || l.plan.window > 0);
         NW_ASSERT(l.plan.kind != KvLayerKind::Compressed || l.plan.ratio > 0);
         NW_ASSERT(l.plan.kind != KvLayerKind::Ring || (l.plan.ringRows > 0 && l.plan.ratio > 0));
+        if (l.plan.kind == KvLayerKind::Recurrent)
+            NW_ASSERT(!l.plan.recurrent.empty()); // its state lives in m_recurrent
+        if (l.plan.kind == KvLayerKind::Shared)
+            NW_ASSERT(l.plan.sharedFrom >= 0 && std::size_t(l.plan.sharedFrom) < i
+                      && kvLayerHoldsRows(m_layers[std::size_t(l.plan.sharedFrom)].plan.kind));
+        if (!kvLayerHoldsRows(l.plan.kind)) {
+            m_counters.setLayerKind(i, std::string(l.plan.name()));
+            m_counters.setLayerIndex(i, l.plan.layer);
+            continue; // no rows, no blocks
+        }
         l.kRowBytes = l.plan.layout.kRowBytes();
         l.vRowBytes = l.plan.layout.vRowBytes();
         NW_ASSERT(l.kRowBytes > 0);
@@ -330,6 +389,8 @@ KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint
     : KvCache(std::move(plan), capacity, mhaBytesPerTokenLayer, weightsBytes)
 {
     NW_ASSERT(device.memoryKind() == BackendMemory::Device);
+    if (m_recurrent.any())
+        fail(Remedy::CpuDevice, "a cache with recurrent layers does not run on {} yet", device.name());
     munmap(m_arena, m_arenaBytes); // the host reservation made above is not needed
     m_arena = nullptr;
     m_arena = static_cast<std::byte *>(device.allocate(m_arenaBytes));
@@ -431,9 +492,17 @@ void KvCache::reserve(std::int64_t nTokens)
 {
     if (nTokens > m_capacity)
         fail(Remedy::LargerContext, "context full: {} tokens needed, the KV cache holds {}", nTokens, m_capacity);
-    if (nTokens <= m_reservedTokens)
+    if (m_recurrent.any()) {
+        m_recurrent.allocate();
+        m_recurrentDirty = true; // the batch about to run writes the states
+    }
+    if (nTokens <= m_reservedTokens) {
+        publish();
         return;
+    }
     for (Layer &l : m_layers) {
+        if (!kvLayerHoldsRows(l.plan.kind))
+            continue;
         const std::int64_t end = endBlockFor(l.plan, nTokens);
         // The batch's first query (position m_tokens) reads from firstVisible(m_tokens) on.
         const std::int64_t first = l.plan.firstVisible(m_tokens) / kBlockTokens;
@@ -457,6 +526,7 @@ void KvCache::commit(std::int64_t nTokens)
 {
     NW_ASSERT(nTokens >= 0 && nTokens <= m_reservedTokens);
     m_tokens = nTokens;
+    m_recurrentDirty = false;
     for (Layer &l : m_layers)
         if (l.plan.kind == KvLayerKind::Window) {
             const auto [first, end] = heldBlocks(l.plan, nTokens);
@@ -471,6 +541,12 @@ void KvCache::truncate(std::int64_t nTokens)
     NW_ASSERT(nTokens >= 0);
     const std::int64_t before = m_tokens;
     m_tokens = std::min(m_tokens, nTokens);
+    // Recurrent states hold exactly `before` tokens (or, after an unfinished batch, none): going
+    // back means the newest checkpoint at or before m_tokens.
+    if (m_recurrent.any() && (m_tokens < before || m_recurrentDirty)) {
+        m_tokens = m_recurrent.restore(m_tokens);
+        m_recurrentDirty = false;
+    }
     // A window layer can continue from m_tokens only if it still holds what that query reads;
     // a ring only if the positions it reads back (the pending block) were not overwritten since.
     for (const Layer &l : m_layers) {
@@ -481,8 +557,12 @@ void KvCache::truncate(std::int64_t nTokens)
         else if (l.plan.kind == KvLayerKind::Ring && l.plan.firstPending(m_tokens) < before - l.plan.ringRows)
             m_tokens = 0;
     }
+    if (m_tokens == 0 && m_recurrent.any())
+        m_recurrent.restore(0);
     m_reservedTokens = m_tokens;
     for (Layer &l : m_layers) {
+        if (!kvLayerHoldsRows(l.plan.kind))
+            continue;
         const std::int64_t end = endBlockFor(l.plan, m_tokens);
         keepBlocks(l, m_tokens == 0 ? 0 : l.firstHeld, end);
         if (m_tokens == 0)
@@ -505,6 +585,7 @@ const std::byte *KvCache::kRow(std::int64_t layer, std::int64_t position) const
 {
     NW_ASSERT(layer >= 0 && layer < nStores());
     const Layer &l = m_layers[static_cast<std::size_t>(layer)];
+    NW_ASSERT(kvLayerHoldsRows(l.plan.kind));
     NW_ASSERT(position >= 0 && position < l.maxBlocks * kBlockTokens);
     const std::int32_t id = l.table[static_cast<std::size_t>(position / kBlockTokens)];
     NW_ASSERT(id >= 0);
@@ -518,6 +599,7 @@ const std::byte *KvCache::vRow(std::int64_t layer, std::int64_t position) const
     if (l.vRowBytes == 0)
         return kRow(layer, position); // V is the leading part of the shared row (mla)
     NW_ASSERT(position >= 0 && position < l.maxBlocks * kBlockTokens);
+    NW_ASSERT(kvLayerHoldsRows(l.plan.kind));
     const std::int32_t id = l.table[static_cast<std::size_t>(position / kBlockTokens)];
     NW_ASSERT(id >= 0);
     return blockBase(l, id) + static_cast<std::size_t>(kBlockTokens) * l.kRowBytes +
@@ -528,6 +610,7 @@ KvLayerView KvCache::layerView(std::int64_t layer)
 {
     NW_ASSERT(layer >= 0 && layer < nStores());
     Layer &l = m_layers[static_cast<std::size_t>(layer)];
+    NW_ASSERT(kvLayerHoldsRows(l.plan.kind));
     const KvLayout &layout = l.plan.layout;
     KvLayerView view;
     view.type = layout.kType;
@@ -551,6 +634,33 @@ KvLayerView KvCache::layerView(std::int64_t layer)
         view.vHeadDim = static_cast<int>(layout.vHeadDim);
     }
     return view;
+}
+
+void KvCache::checkpoint()
+{
+    if (!m_recurrent.any() || m_tokens == 0)
+        return;
+    NW_ASSERT(!m_recurrentDirty);
+    m_recurrent.checkpoint(m_tokens);
+    publish();
+}
+
+void KvCache::setMaxCheckpoints(int n)
+{
+    m_recurrent.setMaxCheckpoints(n);
+    publish();
+}
+
+float *KvCache::recurrentConv(std::int64_t layer)
+{
+    NW_ASSERT(plan(layer).kind == KvLayerKind::Recurrent && m_recurrent.allocated());
+    return m_recurrent.conv(layer);
+}
+
+float *KvCache::recurrentState(std::int64_t layer)
+{
+    NW_ASSERT(plan(layer).kind == KvLayerKind::Recurrent && m_recurrent.allocated());
+    return m_recurrent.state(layer);
 }
 
 void KvCache::setMemoryCallback(std::function<void(const MemoryStats &)> callback)
@@ -579,6 +689,13 @@ void KvCache::publish()
     m_counters.setPerToken(perToken, static_cast<std::uint64_t>(nLayers()) * m_mhaBytesPerTokenLayer);
     for (std::size_t i = 0; i < m_layers.size(); ++i) {
         const Layer &l = m_layers[i];
+        if (l.plan.kind == KvLayerKind::Recurrent) {
+            // The live state once allocated (used from the first token), plus its checkpoints.
+            const auto layer = static_cast<std::int64_t>(i);
+            m_counters.setLayer(i, l.plan.bytesFor(m_tokens),
+                                m_recurrent.liveBytes(layer) + m_recurrent.checkpointBytes(layer));
+            continue;
+        }
         m_counters.setLayer(i, l.plan.bytesFor(m_tokens),
                             static_cast<std::uint64_t>(l.endHeld - l.firstHeld) * l.blockStride);
     }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "engine/memory_stats.h"
+#include "engine/recurrent_state.h"
 #include "kernels/backend.h"
 #include "kernels/tensor_type.h"
 
@@ -80,9 +81,10 @@ std::uint64_t mhaF16BytesPerTokenLayer(const HParams &hp);
 // the compressed entries (CSA every 4 tokens, HCA every 128), the indexer's keys of the CSA
 // entries, and each compressor's pending tokens (a ring). A store's rows are addressed by row
 // index (KvLayerPlan::rowOf): the position itself, an entry index, or a ring slot. A recurrent
-// layer (Gated DeltaNet) would keep a fixed-size state the same way a ring does: bytesFor is
-// constant, and it cannot drop its last tokens, which truncate() allows for (a cache keeps only
-// what it can continue from, and callers read tokens()).
+// layer (Gated DeltaNet) keeps a fixed-size state outside the blocks instead of rows
+// (engine/recurrent_state.h: bytesFor is constant once a token is in); it cannot drop its last
+// tokens, so truncate() goes back to a checkpoint of the state (or to empty) and callers read
+// tokens() to learn where the cache continues from.
 enum class KvLayerKind {
     Full,       // one row per token, every token kept
     Window,     // one row per token; only the last `window` tokens are kept (plus the batch in flight)
@@ -90,8 +92,12 @@ enum class KvLayerKind {
                 // written once the block is complete (V4's CSA / HCA entries and their indexer keys)
     Ring,       // `ringRows` rows used in turn, position p in row p % ringRows: a compressor's
                 // pending tokens (V4), a fixed size whatever the sequence's length
+    Recurrent,  // no rows: a state of fixed size (KvLayerPlan::recurrent), the same for any length
+    Shared,     // no rows: attends over an earlier layer's (KvLayerPlan::sharedFrom; Gemma 4 E2B / E4B)
 };
-std::string_view kvLayerKindName(KvLayerKind kind); // "full", "window", "compressed", "ring"
+// "full", "window", "compressed", "ring", "recurrent", "shared"
+std::string_view kvLayerKindName(KvLayerKind kind);
+bool kvLayerHoldsRows(KvLayerKind kind); // every kind but Recurrent and Shared
 
 // What a store holds for its layer.
 enum class KvPart {
@@ -113,6 +119,8 @@ struct KvLayerPlan {
     std::int64_t ratio = 1;         // Compressed: tokens per row; Ring: the pooled block's tokens
     std::int64_t ringRows = 0;      // Ring: rows (the block, and with CSA's overlap the previous one)
     std::string label;              // its kind in the meters; empty: kvLayerKindName(kind)
+    RecurrentStateShape recurrent; // Recurrent: the state it holds (f32; the KV mode does not touch it)
+    std::int64_t sharedFrom = -1;  // Shared: the layer whose rows it reads
 
     // Tokens whose rows the layer holds once a sequence of `tokens` is committed (Full, Window).
     std::int64_t heldTokens(std::int64_t tokens) const;
@@ -131,8 +139,9 @@ struct KvLayerPlan {
 };
 
 // The plan of every layer of a model in mode `spec`: window layers where hp.slidingLayers says,
-// and the stores of DeepSeek V3.2 / V4 layers (deepseekKvPlan). Throws nw::Error as
-// KvLayout::forModel does.
+// recurrent layers where hp.recurrentLayers says (the mode applies to the attention layers only),
+// shared-KV layers where hp.nKvSharedLayers says, and the stores of DeepSeek V3.2 / V4 layers
+// (deepseekKvPlan). Throws nw::Error as KvLayout::forModel does.
 std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec);
 // The stores of DeepSeek V3.2 (indexer keys beside the MLA rows) and V4 (window, compressed
 // entries, indexer keys and compressor state per layer), from hp.indexer* and hp.compressRatios
@@ -197,6 +206,20 @@ public:
     void truncate(std::int64_t nTokens);
     void clear() { truncate(0); }
 
+    // Recurrent layers (KvLayerKind::Recurrent) cannot drop their last tokens: truncate() brings
+    // them back to the newest checkpoint at or before the position asked for, and the whole cache
+    // with them (tokens() says where), or empties the cache when there is none. checkpoint()
+    // saves the states as they are after tokens(); at most maxCheckpoints are kept (oldest go
+    // first), and they count in MemoryStats. No-ops for a cache without recurrent layers.
+    bool hasRecurrentLayers() const { return m_recurrent.any(); }
+    void checkpoint();
+    void setMaxCheckpoints(int n);
+    std::vector<std::int64_t> checkpoints() const { return m_recurrent.checkpointTokens(); }
+    // A recurrent layer's short-convolution rows and delta-rule state (reserved before, host
+    // memory), as engine/recurrent_state.h lays them out.
+    float *recurrentConv(std::int64_t layer);
+    float *recurrentState(std::int64_t layer);
+
     // Rows of one row index (KvLayerPlan::rowOf; reserved before, and held by the store). K of a
     // full layout is [nKvHeads, kHeadDim].
     std::byte *kRow(std::int64_t layer, std::int64_t position);
@@ -220,8 +243,9 @@ public:
     // truncate); keep it short.
     void setMemoryCallback(std::function<void(const MemoryStats &)> callback);
     void setWeightsBytes(std::uint64_t bytes);
-    // Bytes the allocator actually handed out for blocks (the figure MemoryStats must match).
-    std::uint64_t allocatedBytes() const { return m_allocatedBytes; }
+    // Bytes the allocator actually handed out for blocks and recurrent states (with their
+    // checkpoints): the figure MemoryStats must match.
+    std::uint64_t allocatedBytes() const { return m_allocatedBytes + m_recurrent.allocatedBytes(); }
 
 private:
     // One layer's blocks: its region of the arena, its block table and free physical ids.
@@ -262,6 +286,10 @@ private:
     std::byte *m_arena = nullptr;
     std::size_t m_arenaBytes = 0;
     Backend *m_device = nullptr; // set when the blocks are in a GPU backend's memory
+    RecurrentStates m_recurrent;  // the recurrent layers' states and checkpoints
+    // Set by reserve() while a batch may be writing the recurrent states, cleared by commit(): a
+    // batch that did not finish leaves states that belong to no token count.
+    bool m_recurrentDirty = false;
     MemoryCounters m_counters;
     std::function<void(const MemoryStats &)> m_callback;
 };

@@ -34,7 +34,9 @@ void ExpertRunner::run(Backend &backend, const ExpertWeights &experts, const flo
             for (int j = 0; j < nUsed; ++j)
                 if (ids[std::size_t(t) * nUsed + j] == e) {
                     m_tokens.push_back(t);
-                    m_tokenWeights.push_back(weights[std::size_t(t) * nUsed + j]);
+                    // An expert's output scale folds into its tokens' weights (both multiply it).
+                    m_tokenWeights.push_back(weights[std::size_t(t) * nUsed + j]
+                                             * (experts.outputScale ? experts.outputScale[e] : 1.f));
                 }
         if (m_tokens.empty())
             continue;
@@ -54,7 +56,9 @@ void ExpertRunner::run(Backend &backend, const ExpertWeights &experts, const flo
             backend.addRow(gate, experts.gateBias + std::size_t(e) * std::size_t(nFf), n, int(nFf));
         if (experts.upBias)
             backend.addRow(up, experts.upBias + std::size_t(e) * std::size_t(nFf), n, int(nFf));
-        if (experts.oaiLimit > 0.f)
+        if (experts.gelu)
+            backend.geglu(gate, up, gate, std::size_t(n) * nFf);
+        else if (experts.oaiLimit > 0.f)
             backend.swigluOai(gate, up, gate, std::size_t(n) * nFf, experts.oaiAlpha, experts.oaiLimit);
         else
             backend.swiglu(gate, up, gate, std::size_t(n) * nFf);

@@ -29,6 +29,10 @@ struct ExpertWeights {
     const float *downBias = nullptr;
     float oaiAlpha = 0.f;
     float oaiLimit = 0.f;
+    // Gemma 4: GELU (tanh) instead of SiLU, and each expert's output scaled by outputScale[e]
+    // (ffn_down_exps.scale, host memory); false / null: none.
+    bool gelu = false;
+    const float *outputScale = nullptr; // [nExperts]
 
     WeightMatrix gateOf(int expert) const;
     WeightMatrix upOf(int expert) const;

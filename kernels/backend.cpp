@@ -130,6 +130,21 @@ void Backend::add(float *y, const float *x, std::size_t n)
         y[i] += x[i];
 }
 
+void Backend::sigmoidMul(float *, const float *, int, int, int)
+{
+    fail("{}: no kernel for sigmoidMul (gated attention) on this backend", name());
+}
+
+void Backend::shortConv(const ShortConvArgs &)
+{
+    fail("{}: no kernel for shortConv (recurrent layers) on this backend", name());
+}
+
+void Backend::gatedDeltaNet(const DeltaNetArgs &)
+{
+    fail("{}: no kernel for gatedDeltaNet (recurrent layers) on this backend", name());
+}
+
 void Backend::countBuffer(std::size_t bytes, bool allocated) noexcept
 {
     if (!allocated) {

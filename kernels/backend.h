@@ -130,6 +130,18 @@ public:
     // block); x, out: [nTokens, nStreams, dim] (distinct), y: [nTokens, dim].
     virtual void hyperExpand(const float *y, const float *x, const float *post, const float *comb, int nTokens,
                              int nStreams, int dim, float *out);
+    // Ops of the hybrid recurrent models (Qwen3.5's Gated DeltaNet layers and gated attention).
+    // The defaults throw nw::Error naming the op: a backend without a kernel refuses the graph
+    // (the architecture registry keeps such graphs off it).
+
+    // y[r, c] *= sigmoid(gate[r, c]) (gateCols == cols) or sigmoid(gate[r]) (gateCols == 1), for
+    // r < rows; gate rows are gateCols floats apart (an output gate per element, or per row).
+    virtual void sigmoidMul(float *y, const float *gate, int rows, int cols, int gateCols);
+    // The short causal convolution with its carried state (ShortConvArgs).
+    virtual void shortConv(const ShortConvArgs &a);
+    // Gated DeltaNet over a batch of tokens, updating the state (DeltaNetArgs): the recurrence
+    // for a single token, a chunked form for a batch.
+    virtual void gatedDeltaNet(const DeltaNetArgs &a);
 
 protected:
     // allocate()/release() implementations count here; memoryInfo() reports it.

@@ -183,4 +183,44 @@ struct HyperMixArgs {
     float *comb = nullptr; // [nTokens, nStreams (src), nStreams (dst)] or null
 };
 
+// Gated DeltaNet (Yang, Kautz & Hatamizadeh 2024, arXiv:2412.06464), the linear-attention layer of
+// Qwen3-Next / Qwen3.5 as llama.cpp runs it (ggml_gated_delta_net). Per value head h a state
+// matrix S [headDim (k), headDim (v)] is carried from token to token:
+//   S ← exp(g) S;  u = β (v − Sᵀk);  S ← S + k uᵀ;  o = Sᵀq / sqrt(headDim)
+// with q and k L2-normalised (x / max(|x|, normEps)), g = softplus(α + dtBias[h]) · decay[h] (≤ 0)
+// and β = sigmoid(β logit). Value head h reads key/query head h % nKHeads (llama.cpp's tiling).
+struct DeltaNetArgs {
+    // One row per token of the short convolution's output: q [nKHeads, headDim], then k
+    // [nKHeads, headDim], then v [nVHeads, headDim]; rows qkvStride floats apart.
+    const float *qkv = nullptr;
+    std::size_t qkvStride = 0;
+    const float *alpha = nullptr;     // [nTokens, nVHeads] decay logits (ssm_alpha · x)
+    const float *beta = nullptr;      // [nTokens, nVHeads] write-strength logits (ssm_beta · x)
+    const float *dtBias = nullptr;    // [nVHeads] host weight (ssm_dt.bias)
+    const float *decay = nullptr;     // [nVHeads] host weight, -exp(A_log) (ssm_a)
+    float *state = nullptr;           // [nVHeads, headDim (k), headDim (v)] f32, read and updated
+    float *out = nullptr;             // [nTokens, nVHeads, headDim]
+    int nTokens = 0;
+    int nKHeads = 0;
+    int nVHeads = 0;                  // a multiple of nKHeads
+    int headDim = 0;                  // key and value head dim (equal, as in every Qwen3.5)
+    float normEps = 1e-6f;
+};
+
+// The short causal convolution in front of a recurrent layer (Mamba's conv1d, Gated DeltaNet's
+// q/k/v conv; ggml_ssm_conv): each channel c convolves its own sequence with `kernel` taps,
+//   y[t, c] = Σ_i weight[c, i] · x̃[t + i, c],   x̃ = [state (kernel − 1 rows); x]
+// (tap kernel−1 meets the current token), optionally followed by SiLU; afterwards the state holds
+// the last kernel − 1 rows of x̃, so the next batch continues the sequence.
+struct ShortConvArgs {
+    const float *x = nullptr;      // [nTokens, channels]
+    float *state = nullptr;        // [kernel - 1, channels], read and updated
+    const float *weight = nullptr; // [channels, kernel] host weight (ssm_conv1d.weight)
+    float *y = nullptr;            // [nTokens, channels] (must not alias x)
+    int nTokens = 0;
+    int channels = 0;
+    int kernel = 0;
+    bool silu = false;
+};
+
 } // namespace nw

@@ -1,11 +1,11 @@
 // Matmul bandwidth: weight bytes read per second for a 2048 x 8192 weight (Q8_0, Q4_0, Q4_K, Q6_K,
-// F16) at 1 and 64 tokens on 1 and 2 threads, in the file's row layout and (quant types) in the
+// F16 by default; --types names others, e.g. q3_k,iq4_xs) at 1 and 64 tokens on 1 and 2 threads, in the file's row layout and (quant types) in the
 // 8-row interleaved layout the CPU backend repacks them into (matmul_packed.h), printed as a
 // fraction of the machine's streaming read bandwidth (a plain sum over 1 GiB, same thread
 // counts) measured in the same run. Decode is memory-bound, so that fraction is what decides
 // tokens per second; the CPU-time columns show what a call costs when the core is not shared.
 //
-//   bench_matmul_bandwidth [--quick]
+//   bench_matmul_bandwidth [--quick] [--types q8_0,q4_0,...]
 #include "kernels/backend.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/dot_products.h"
@@ -13,11 +13,14 @@
 #include "kernels/cpu/matmul_packed.h"
 #include "kernels/cpu/quantize.h"
 #include "kernels/cpu/thread_pool.h"
+#include "kernels/float16.h"
 
 #include <algorithm>
 #include <chrono>
-#include <memory>
+#include <cctype>
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <cstring>
 #include <ctime>
 #include <random>
@@ -109,10 +112,21 @@ Weights makeWeights(nw::TensorType type, int rows, int cols, std::size_t minTota
     std::mt19937 rng(1);
     std::normal_distribution<float> value(0.f, 0.05f);
     std::vector<float> row(static_cast<std::size_t>(cols));
-    for (int r = 0; r < rows; ++r) {
-        for (float &v : row)
-            v = value(rng);
-        nw::quantizeRow(type, row.data(), first.data() + static_cast<std::size_t>(r) * rowBytes, row.size());
+    if (nw::canQuantize(type)) {
+        for (int r = 0; r < rows; ++r) {
+            for (float &v : row)
+                v = value(rng);
+            nw::quantizeRow(type, row.data(), first.data() + static_cast<std::size_t>(r) * rowBytes, row.size());
+        }
+    } else {
+        // The IQ2/IQ3 grid types (no encoder here): random blocks, each led by its f16 scale d.
+        std::uniform_int_distribution<int> byte(0, 255);
+        for (std::byte &b : first)
+            b = static_cast<std::byte>(byte(rng));
+        const std::size_t blockBytes = nw::tensorTypeTraits(type).blockBytes;
+        const nw::f16_t d = nw::floatToFp16(0.001f);
+        for (std::size_t at = 0; at < bytes; at += blockBytes)
+            std::memcpy(first.data() + at, &d, sizeof d);
     }
     const std::size_t nCopies = std::max<std::size_t>(2, (minTotalBytes + bytes - 1) / bytes);
     for (std::size_t i = 0; i < nCopies; ++i)
@@ -120,11 +134,46 @@ Weights makeWeights(nw::TensorType type, int rows, int cols, std::size_t minTota
     return w;
 }
 
+// A type the matmul computes with, by its GGUF name ("Q4_K").
+std::optional<nw::TensorType> typeNamed(const std::string &name)
+{
+    for (std::uint32_t id = 0; id < 64; ++id)
+        if (const auto traits = nw::findTensorType(id); traits && traits->name == name && nw::cpu::matmulSupports(traits->type))
+            return traits->type;
+    return std::nullopt;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
-    const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+    bool quick = false;
+    std::vector<nw::TensorType> types = {nw::TensorType::Q8_0, nw::TensorType::Q4_0, nw::TensorType::Q4_K,
+                                         nw::TensorType::Q6_K, nw::TensorType::F16};
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--quick") {
+            quick = true;
+        } else if (arg == "--types" && i + 1 < argc) {
+            types.clear();
+            std::string list = argv[++i];
+            for (std::size_t start = 0; start <= list.size();) {
+                const std::size_t end = std::min(list.find(',', start), list.size());
+                std::string name = list.substr(start, end - start);
+                std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::toupper(c); });
+                const auto type = typeNamed(name);
+                if (!type) {
+                    std::fprintf(stderr, "unknown or unsupported type %s\n", name.c_str());
+                    return 2;
+                }
+                types.push_back(*type);
+                start = end + 1;
+            }
+        } else {
+            std::fprintf(stderr, "usage: %s [--quick] [--types q8_0,q4_0,...]\n", argv[0]);
+            return 2;
+        }
+    }
     const int rows = 2048, cols = 8192;
     const auto &features = nw::cpu::cpuFeatures();
     std::printf("CPU: %s (%d logical cores; %s)\n", features.model.c_str(), features.logicalCores,
@@ -144,13 +193,12 @@ int main(int argc, char **argv)
                     stream.size() * sizeof(float) >> 20, threads, threads > 1 ? "s" : "", streamGBs[threads]);
     }
     stream = {};
-    std::printf("\n%-5s %-6s %-7s %7s %4s %9s %8s %10s %7s %11s %8s\n", "type", "isa", "layout", "tokens", "thr",
+    std::printf("\n%-6s %-6s %-7s %7s %4s %9s %8s %10s %7s %11s %8s\n", "type", "isa", "layout", "tokens", "thr",
                 "ms/call", "GB/s", "of stream", "GOP/s", "cpu ms/call", "cpu GB/s");
 
     std::mt19937 rng(2);
     std::normal_distribution<float> value(0.f, 1.f);
-    for (nw::TensorType type : {nw::TensorType::Q8_0, nw::TensorType::Q4_0, nw::TensorType::Q4_K, nw::TensorType::Q6_K,
-                                nw::TensorType::F16}) {
+    for (nw::TensorType type : types) {
         const Weights w = makeWeights(type, rows, cols, std::size_t(256) << 20);
         const double weightBytes = static_cast<double>(w.copies[0].size());
         std::vector<std::unique_ptr<nw::cpu::PackedWeights>> packed;
@@ -183,7 +231,7 @@ int main(int argc, char **argv)
                 }
                 const double gbs = weightBytes / best / 1e9;
                 const double gops = 2.0 * rows * cols * nTokens / best / 1e9;
-                std::printf("%-5s %-6s %-7s %7d %4d %9.3f %8.2f %9.0f%% %7.1f",
+                std::printf("%-6s %-6s %-7s %7d %4d %9.3f %8.2f %9.0f%% %7.1f",
                             std::string(nw::tensorTypeName(type)).c_str(), nw::cpu::dotKernel(type).isa,
                             usePacked ? "8-row" : "rows", nTokens, threads, best * 1e3, gbs,
                             100.0 * gbs / streamGBs[threads], gops);

@@ -9,6 +9,15 @@
 #include "engine/latent_kv.h"
 
 namespace nw {
+namespace {
+
+// Scratch slots past the shared ones (forward_pass.h), used only while the block runs.
+enum AttentionSlot : std::size_t {
+    kScratchAttnQueryGate = kScratchCount, // [n, nHeads, 2, headDimK] gated attention's projection
+    kScratchAttnGate,                      // [n, nHeads, headDimK] its gates
+};
+
+} // namespace
 
 RopeParams ropeFromHParams(const HParams &hp, RopeStyle style, int nDims, double freqBase)
 {
@@ -44,6 +53,7 @@ WeightMatrix rowSlice(const WeightMatrix &w, std::int64_t first, std::int64_t co
 AttentionBlock AttentionBlock::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd,
                                     const AttentionConfig &config)
 {
+    NW_ASSERT(!config.outputGate || config.headDimK == config.headDimV);
     AttentionBlock b;
     b.m_config = config;
     const std::int64_t qDim = std::int64_t(config.nHeads) * config.headDimK;
@@ -62,17 +72,25 @@ AttentionBlock AttentionBlock::load(WeightLoader &w, std::int64_t layer, std::in
             b.m_bk = bias + qDim;
             b.m_bv = bias + qDim + kDim;
         }
-    } else {
+    } else if (config.kvLayer >= 0) {
         b.m_wq = w.matrix(name("attn_q"), nEmbd, qDim);
+    } else {
+        b.m_wq = w.matrix(name("attn_q"), nEmbd, config.outputGate ? 2 * qDim : qDim);
         b.m_wk = w.matrix(name("attn_k"), nEmbd, kDim);
-        b.m_wv = w.matrix(name("attn_v"), nEmbd, vDim);
+        if (config.valueFromKey) {
+            NW_ASSERT(config.headDimK == config.headDimV);
+            b.m_wv = b.m_wk;
+        } else {
+            b.m_wv = w.matrix(name("attn_v"), nEmbd, vDim);
+        }
         b.m_bq = w.findVector(name("attn_q", "bias"), qDim);
         b.m_bk = w.findVector(name("attn_k", "bias"), kDim);
         b.m_bv = w.findVector(name("attn_v", "bias"), vDim);
     }
     if (config.qkNorm) {
         b.m_qNorm = w.vector(name("attn_q_norm"), config.headDimK);
-        b.m_kNorm = w.vector(name("attn_k_norm"), config.headDimK);
+        if (config.kvLayer < 0)
+            b.m_kNorm = w.vector(name("attn_k_norm"), config.headDimK);
     }
     b.m_wo = w.matrix(name("attn_output"), std::int64_t(config.nHeads) * config.headDimV, nEmbd);
     b.m_bo = w.findVector(name("attn_output", "bias"), nEmbd);
@@ -91,7 +109,11 @@ RopeParams AttentionBlock::ropeFor(std::int64_t capacity) const
 
 void AttentionBlock::collectMatrices(std::vector<WeightMatrix> &all) const
 {
-    all.insert(all.end(), {m_wq, m_wk, m_wv, m_wo});
+    all.insert(all.end(), {m_wq, m_wo});
+    if (m_config.kvLayer < 0)
+        all.push_back(m_wk);
+    if (m_config.kvLayer < 0 && !m_config.valueFromKey)
+        all.push_back(m_wv);
 }
 
 void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x, float *out) const
@@ -102,8 +124,20 @@ void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x,
     const std::size_t nt = std::size_t(n);
     const RopeParams rope = ropeFor(p.cache.capacity());
 
-    float *q = p.floats(kScratchQ, nt * std::size_t(c.nHeads) * std::size_t(c.headDimK));
-    be.matmul(m_wq, x, q, n);
+    const std::size_t qElements = nt * std::size_t(c.nHeads) * std::size_t(c.headDimK);
+    float *q = p.floats(kScratchQ, qElements);
+    float *gate = nullptr; // [nTokens, nHeads, headDimK] with outputGate
+    if (c.outputGate) {
+        // Each head's query and gate side by side: split them into two dense arrays.
+        float *both = p.floats(kScratchAttnQueryGate, 2 * qElements);
+        gate = p.floats(kScratchAttnGate, qElements);
+        be.matmul(m_wq, x, both, n);
+        const int rows = n * c.nHeads, hd = c.headDimK;
+        be.copyRows(q, std::size_t(hd), both, 2 * std::size_t(hd), rows, hd);
+        be.copyRows(gate, std::size_t(hd), both + hd, 2 * std::size_t(hd), rows, hd);
+    } else {
+        be.matmul(m_wq, x, q, n);
+    }
     if (m_bq)
         be.addRow(q, m_bq, n, c.nHeads * c.headDimK);
     if (m_qNorm)
@@ -129,11 +163,29 @@ void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x,
         la.kLatentBias = kBias.empty() ? nullptr : kBias.data();
         la.vLatentBias = vBias.empty() ? nullptr : vBias.data();
         p.latentAttention->run(be, p.latent->factors, std::size_t(layer), rope, p.cache, la);
+    } else if (c.kvLayer >= 0) {
+        AttentionArgs args;
+        args.kv = p.cache.layerView(c.kvLayer); // this batch's rows are there already
+        args.q = q;
+        args.out = att;
+        args.nTokens = n;
+        args.nHeads = c.nHeads;
+        args.queryPositions = p.positions;
+        args.scale = c.scale;
+        args.window = c.window;
+        args.sinks = m_sinks;
+        be.attention(args);
     } else {
         float *k = p.floats(kScratchK, nt * std::size_t(c.nKvHeads) * std::size_t(c.headDimK));
         float *v = p.floats(kScratchV, nt * std::size_t(c.nKvHeads) * std::size_t(c.headDimV));
         be.matmul(m_wk, x, k, n);
-        be.matmul(m_wv, x, v, n);
+        if (c.valueFromKey)
+            be.copyRows(v, std::size_t(c.nKvHeads) * std::size_t(c.headDimV), k,
+                        std::size_t(c.nKvHeads) * std::size_t(c.headDimK), n, c.nKvHeads * c.headDimV);
+        else
+            be.matmul(m_wv, x, v, n);
+        if (c.valueNorm)
+            be.rmsNorm(v, nullptr, v, n * c.nKvHeads, c.headDimV, c.normEps);
         if (m_bk)
             be.addRow(k, m_bk, n, c.nKvHeads * c.headDimK);
         if (m_bv)
@@ -158,6 +210,8 @@ void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x,
         args.sinks = m_sinks;
         be.attention(args);
     }
+    if (gate)
+        be.sigmoidMul(att, gate, n, c.nHeads * c.headDimV, c.nHeads * c.headDimV);
     be.matmul(m_wo, att, out, n);
     if (m_bo)
         be.addRow(out, m_bo, n, p.nEmbd);

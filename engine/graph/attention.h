@@ -2,8 +2,10 @@
 // separate or fused QKV projections, optional biases (Qwen2), RMSNorm per head on Q and K
 // (Qwen3, Gemma 3), RoPE in adjacent pairs or NeoX halves over all or part of each head, with
 // frequency factors, YaRN and LongRoPE's long/short factor tables (Phi-3), a sliding window,
-// per-head attention sinks (gpt-oss), the KV store into the paged cache and the output
-// projection. In a latent:R cache the keys and values go through engine/latent_kv.h instead.
+// per-head attention sinks (gpt-oss), a sigmoid output gate per head (Qwen3-Next / Qwen3.5),
+// normalised values and keys doubling as values (Gemma 4), the KV store into the paged cache and
+// the output projection. In a latent:R cache the keys and
+// values go through engine/latent_kv.h instead.
 #pragma once
 
 #include "engine/graph/forward_pass.h"
@@ -40,6 +42,16 @@ struct AttentionConfig {
     bool qkNorm = false;         // RMSNorm on every Q and K head before RoPE
     float normEps = 1e-6f;
     bool sinks = false;          // per-head attention sinks (attn_sinks.weight)
+    // Gated attention (Qwen3-Next / Qwen3.5): attn_q yields each head's query followed by its
+    // gate, [nHeads, 2, headDimK]; the attention output is multiplied by sigmoid(gate) before W_o.
+    bool outputGate = false;
+    // Gemma 4: V heads RMS-normalised without a weight; a layer without attn_v uses its keys'
+    // projection (before the K norm and RoPE) as values.
+    bool valueNorm = false;
+    bool valueFromKey = false;
+    // Gemma 4 E2B / E4B's shared-KV layers: no K/V of its own; attends over the rows of this
+    // earlier layer (KvLayerPlan::sharedFrom). -1: the layer's own.
+    std::int64_t kvLayer = -1;
 };
 
 class AttentionBlock {
@@ -57,7 +69,7 @@ public:
     // The RoPE a cache of `capacity` tokens uses (LongRoPE picks its table by context size).
     RopeParams ropeFor(std::int64_t capacity) const;
     // Whether latent:R applies: the keys must be a linear function of the input (no QK norm).
-    bool supportsLatent() const { return m_kNorm == nullptr; }
+    bool supportsLatent() const { return m_kNorm == nullptr && m_config.kvLayer < 0; }
     const WeightMatrix &keyProjection() const { return m_wk; }   // [nKvHeads × headDimK, nEmbd]
     const WeightMatrix &valueProjection() const { return m_wv; } // [nKvHeads × headDimV, nEmbd]
     const float *keyBias() const { return m_bk; }

@@ -57,6 +57,11 @@ void DecoderModel::forward(std::span<const std::int32_t> tokens, std::span<const
 
     const std::int64_t end = positions.back() + 1;
     cache.truncate(positions[0]);
+    // A recurrent layer (or a window layer that dropped old rows) may not go back that far.
+    if (cache.tokens() != positions[0])
+        fail("batch starts at position {} but the KV cache can only continue from {} (its recurrent or window "
+             "layers cannot roll back to there)",
+             positions[0], cache.tokens());
     cache.reserve(end);
 
     const std::size_t nt = std::size_t(n), e = std::size_t(hp.nEmbd);
@@ -73,6 +78,7 @@ void DecoderModel::forward(std::span<const std::int32_t> tokens, std::span<const
     ForwardPass pass{.backend = be,
                      .cache = cache,
                      .nTokens = n,
+                     .ids = m_ids.data(),
                      .hostPositions = positions,
                      .positions = m_positions.data(),
                      .nEmbd = int(e),

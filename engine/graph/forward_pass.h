@@ -38,6 +38,7 @@ struct ForwardPass {
     Backend &backend;
     KvCache &cache;
     int nTokens = 0;
+    const std::int32_t *ids = nullptr;           // [nTokens] token ids in backend memory
     std::span<const std::int32_t> hostPositions; // [nTokens]
     const std::int32_t *positions = nullptr;     // [nTokens] in backend memory
     int nEmbd = 0;

@@ -1,8 +1,9 @@
-// The MoE block on the Backend (llama.cpp's build_moe_ffn with SiLU experts).
+// The MoE block on the Backend (llama.cpp's build_moe_ffn with SiLU or GELU experts).
 #include "engine/graph/moe_ffn.h"
 
 #include "common/assert.h"
 #include "engine/gguf_file.h"
+#include "engine/graph/attention.h"
 #include "engine/graph/weight_loader.h"
 
 namespace nw {
@@ -22,8 +23,18 @@ MoeFfn MoeFfn::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, con
     m.m_routerBias = w.findVector(name("ffn_gate_inp", "bias"), nx);
     m.m_routing.selectionBias = w.findVector(name("exp_probs_b", "bias"), nx);
     m.m_experts.nExperts = int(nx);
-    m.m_experts.gate = w.experts(name("ffn_gate_exps"), nEmbd, f, nx, m.m_experts.gateExpertStride);
-    m.m_experts.up = w.experts(name("ffn_up_exps"), nEmbd, f, nx, m.m_experts.upExpertStride);
+    if (w.file().findTensor(name("ffn_gate_up_exps"))) {
+        // Gate and up fused per expert, [2 · nFfExpert, nEmbd]: gate rows first (llama.cpp's
+        // build_moe_ffn splits them so).
+        std::size_t stride = 0;
+        const WeightMatrix both = w.experts(name("ffn_gate_up_exps"), nEmbd, 2 * f, nx, stride);
+        m.m_experts.gate = rowSlice(both, 0, f);
+        m.m_experts.up = rowSlice(both, f, f);
+        m.m_experts.gateExpertStride = m.m_experts.upExpertStride = stride;
+    } else {
+        m.m_experts.gate = w.experts(name("ffn_gate_exps"), nEmbd, f, nx, m.m_experts.gateExpertStride);
+        m.m_experts.up = w.experts(name("ffn_up_exps"), nEmbd, f, nx, m.m_experts.upExpertStride);
+    }
     m.m_experts.down = w.experts(name("ffn_down_exps"), f, nEmbd, nx, m.m_experts.downExpertStride);
     // Expert biases {rows, nExperts} (gpt-oss): one row of biases per expert.
     auto bias = [&](const char *what, std::int64_t rows) -> const float * {
@@ -35,8 +46,16 @@ MoeFfn MoeFfn::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, con
     m.m_experts.downBias = bias("ffn_down_exps", nEmbd);
     m.m_experts.oaiAlpha = config.oaiAlpha;
     m.m_experts.oaiLimit = config.oaiLimit;
+    m.m_experts.gelu = config.geluExperts;
+    if (config.expertScale)
+        m.m_experts.outputScale = w.vector(name("ffn_down_exps", "scale"), nx);
     if (config.nFfShared > 0)
         m.m_shared = GatedFfn::load(w, layer, nEmbd, config.nFfShared, GateActivation::Silu, "_shexp");
+    if (config.sharedGate) {
+        NW_ASSERT(config.nFfShared > 0);
+        // A 1-D tensor in the file (llama-quantize leaves it F32): one row of nEmbd.
+        m.m_sharedGate = denseWeights(TensorType::F32, 1, nEmbd, w.vector(name("ffn_gate_inp_shexp"), nEmbd));
+    }
     return m;
 }
 
@@ -47,18 +66,25 @@ void MoeFfn::collectMatrices(std::vector<WeightMatrix> &all) const
         all.insert(all.end(), {m_experts.gateOf(x), m_experts.upOf(x), m_experts.downOf(x)});
     if (m_shared)
         m_shared->collectMatrices(all);
+    if (m_sharedGate.data)
+        all.push_back(m_sharedGate);
 }
 
-void MoeFfn::forward(ForwardPass &p, const float *x, float *out) const
+void MoeFfn::forward(ForwardPass &p, const float *x, const float *routerInput, float *out) const
 {
     Backend &be = p.backend;
     const int n = p.nTokens, nUsed = m_routing.nUsed;
-    if (m_shared)
-        m_shared->forward(p, x, out); // always on, weight 1
-    else
+    if (m_shared) {
+        m_shared->forward(p, x, out); // always on, weight 1 or its gate
+        if (m_sharedGate.data) {
+            float *gate = p.floats(kScratchRouter, std::size_t(n));
+            be.matmul(m_sharedGate, x, gate, n);
+            be.sigmoidMul(out, gate, n, p.nEmbd, 1);
+        }
+    } else
         be.zero(out, std::size_t(n) * std::size_t(p.nEmbd));
     float *logits = p.floats(kScratchRouter, std::size_t(n) * std::size_t(m_routing.nExperts));
-    be.matmul(m_router, x, logits, n);
+    be.matmul(m_router, routerInput, logits, n);
     if (m_routerBias)
         be.addRow(logits, m_routerBias, n, m_routing.nExperts);
     const std::size_t chosen = std::size_t(n) * std::size_t(nUsed);

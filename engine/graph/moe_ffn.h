@@ -2,7 +2,8 @@
 // moeRoute chooses them (softmax top-k with optional renormalisation: DeepSeek-V2, Qwen3-MoE;
 // sigmoid with selection bias and group-limited choice: DeepSeek-V3), the chosen experts' gated
 // FFNs run through the backend with their weights read in place from the mapping, and shared
-// experts, when the file has them, add their output with weight 1.
+// experts, when the file has them, add their output with weight 1 — or, with a shared gate
+// (Qwen3-Next / Qwen3.5), with weight sigmoid(ffn_gate_inp_shexp · x) per token.
 #pragma once
 
 #include "engine/graph/ffn.h"
@@ -24,6 +25,12 @@ struct MoeConfig {
     // gpt-oss's clamped SwiGLU in the experts (limit 0: plain SwiGLU).
     float oaiAlpha = 0.f;
     float oaiLimit = 0.f;
+    // The shared expert's output scaled per token by sigmoid(w · x), w = ffn_gate_inp_shexp.weight
+    // [nEmbd] (Qwen3-Next / Qwen3.5).
+    bool sharedGate = false;
+    // Gemma 4: GELU experts and a per-expert output scale (ffn_down_exps.scale [nExperts]).
+    bool geluExperts = false;
+    bool expertScale = false;
 };
 
 // What every layer's MoE block reuses from one forward to the next (one block runs at a time):
@@ -41,7 +48,9 @@ public:
                        std::shared_ptr<MoeScratch> scratch);
 
     // out = shared(x) + Σ_k weight_k · expert_k(x); x, out: [nTokens, nEmbd].
-    void forward(ForwardPass &pass, const float *x, float *out) const;
+    void forward(ForwardPass &pass, const float *x, float *out) const { forward(pass, x, x, out); }
+    // The router scoring `routerInput` [nTokens, nEmbd] instead of x (Gemma 4).
+    void forward(ForwardPass &pass, const float *x, const float *routerInput, float *out) const;
 
     void collectMatrices(std::vector<WeightMatrix> &all) const;
 
@@ -51,6 +60,7 @@ private:
     const float *m_routerBias = nullptr; // [nExperts] (gpt-oss), or null
     ExpertWeights m_experts;
     std::optional<GatedFfn> m_shared;
+    WeightMatrix m_sharedGate; // [1, nEmbd], or no data
     std::shared_ptr<MoeScratch> m_scratch;
 };
 

@@ -4,6 +4,7 @@
 #include "common/assert.h"
 #include "common/error.h"
 #include "engine/gguf_file.h"
+#include "kernels/tensor_type.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -38,8 +39,8 @@ const TensorView *WeightLoader::find(std::string_view name, std::initializer_lis
     }
     // A type the caller named is one it reads itself (an I32 table); others must be computable.
     if (types.size() == 0 && !tensorTypeTraits(tensor->type).supported)
-        fail("{}: tensor '{}' has type {}, which this engine cannot compute with", m_file.label(), name,
-             tensorTypeName(tensor->type));
+        fail("{}: tensor '{}' has type {}, which this engine cannot compute with (it computes with {})",
+             m_file.label(), name, tensorTypeName(tensor->type), supportedTensorTypeList());
     if (m_used.emplace(name).second)
         m_bytes += tensor->bytes;
     return tensor;

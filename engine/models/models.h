@@ -15,5 +15,8 @@ extern const Architecture kPhi3Architecture;      // models/phi3.cpp
 extern const Architecture kGemma3Architecture;    // models/gemma3.cpp
 extern const Architecture kGptOssArchitecture;    // models/gpt_oss.cpp
 extern const Architecture kDeepseek32Architecture; // models/deepseek32.cpp
+extern const Architecture kQwen35Architecture;    // models/qwen35.cpp
+extern const Architecture kQwen35MoeArchitecture; // models/qwen35moe.cpp
+extern const Architecture kGemma4Architecture;    // models/gemma4.cpp
 
 } // namespace nw

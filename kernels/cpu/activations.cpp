@@ -1,6 +1,7 @@
 // SwiGLU and GeGLU, split over elements when large enough to pay for a dispatch.
 #include "kernels/cpu/activations.h"
 
+#include "common/assert.h"
 #include "kernels/cpu/thread_pool.h"
 
 #include <algorithm>
@@ -50,7 +51,33 @@ void swigluLimitedRange(const float *gate, const float *up, float *y, float limi
     }
 }
 
+void sigmoidMulRows(float *y, const float *gate, int cols, int gateCols, std::int64_t r0, std::int64_t r1)
+{
+    for (std::int64_t r = r0; r < r1; ++r) {
+        float *row = y + std::size_t(r) * std::size_t(cols);
+        const float *g = gate + std::size_t(r) * std::size_t(gateCols);
+        if (gateCols == 1) {
+            const float s = 1.f / (1.f + std::exp(-g[0]));
+            for (int c = 0; c < cols; ++c)
+                row[c] *= s;
+        } else {
+            for (int c = 0; c < cols; ++c)
+                row[c] *= 1.f / (1.f + std::exp(-g[c]));
+        }
+    }
+}
+
 } // namespace
+
+void sigmoidMul(ThreadPool &pool, float *y, const float *gate, int rows, int cols, int gateCols)
+{
+    NW_ASSERT(gateCols == 1 || gateCols == cols);
+    if (std::size_t(rows) * std::size_t(cols) < kParallelElements) {
+        sigmoidMulRows(y, gate, cols, gateCols, 0, rows);
+        return;
+    }
+    pool.parallelFor(rows, 1, [&](std::int64_t r0, std::int64_t r1) { sigmoidMulRows(y, gate, cols, gateCols, r0, r1); });
+}
 
 void swiglu(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n)
 {

@@ -1,5 +1,6 @@
-// Elementwise activations: the gated units SwiGLU silu(gate) * up, GeGLU gelu(gate) * up, and
-// the clamped SwiGLUs of gpt-oss and DeepSeek V4.
+// Elementwise activations: the gated units SwiGLU silu(gate) * up, GeGLU gelu(gate) * up, the
+// clamped SwiGLUs of gpt-oss and DeepSeek V4, and sigmoid gates (Qwen3.5's gated attention and
+// shared expert).
 #pragma once
 
 #include <cstddef>
@@ -23,5 +24,9 @@ void swigluOai(ThreadPool &pool, const float *gate, const float *up, float *y, s
 // DeepSeek V4's clamped SwiGLU: y = silu(min(gate, limit)) * clamp(up, -limit, limit); y may
 // alias gate or up.
 void swigluLimited(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n, float limit);
+
+// y[r, c] *= sigmoid(gate[r · gateCols + (gateCols == 1 ? 0 : c)]) for r < rows, c < cols:
+// an elementwise gate (gateCols == cols) or one gate per row (gateCols == 1).
+void sigmoidMul(ThreadPool &pool, float *y, const float *gate, int rows, int cols, int gateCols);
 
 } // namespace nw::cpu

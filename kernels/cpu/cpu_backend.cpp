@@ -5,6 +5,7 @@
 #include "kernels/cpu/activations.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/delta_net.h"
 #include "kernels/cpu/embed.h"
 #include "kernels/cpu/hyper_connections.h"
 #include "kernels/cpu/layer_norm.h"
@@ -13,6 +14,7 @@
 #include "kernels/cpu/rms_norm.h"
 #include "kernels/cpu/rope.h"
 #include "kernels/cpu/rows.h"
+#include "kernels/cpu/short_conv.h"
 #include "kernels/cpu/softmax_pool.h"
 #include "kernels/cpu/sparse_attention.h"
 
@@ -268,6 +270,21 @@ void CpuBackend::hyperExpand(const float *y, const float *x, const float *post, 
                              int nStreams, int dim, float *out)
 {
     cpu::hyperExpand(m_pool, y, x, post, comb, nTokens, nStreams, dim, out);
+}
+
+void CpuBackend::sigmoidMul(float *y, const float *gate, int rows, int cols, int gateCols)
+{
+    cpu::sigmoidMul(m_pool, y, gate, rows, cols, gateCols);
+}
+
+void CpuBackend::shortConv(const ShortConvArgs &a)
+{
+    cpu::shortConv(m_pool, a);
+}
+
+void CpuBackend::gatedDeltaNet(const DeltaNetArgs &a)
+{
+    cpu::gatedDeltaNet(m_pool, a);
 }
 
 } // namespace nw::cpu

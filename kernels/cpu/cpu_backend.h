@@ -55,6 +55,9 @@ public:
     void hyperCollapse(const float *x, const float *weights, int nTokens, int nStreams, int dim, float *y) override;
     void hyperExpand(const float *y, const float *x, const float *post, const float *comb, int nTokens, int nStreams,
                      int dim, float *out) override;
+    void sigmoidMul(float *y, const float *gate, int rows, int cols, int gateCols) override;
+    void shortConv(const ShortConvArgs &a) override;
+    void gatedDeltaNet(const DeltaNetArgs &a) override;
 
     ThreadPool &pool() { return m_pool; }
 

@@ -8,10 +8,11 @@
 
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-#define NW_AVX2 __attribute__((target("avx2,fma,f16c")))
+#include "kernels/cpu/avx2_common.h"
+#include "kernels/cpu/dot_avx2_lowbit.h"
 #endif
 
 namespace nw::cpu {
@@ -19,13 +20,7 @@ namespace nw::cpu {
 #if defined(__x86_64__)
 namespace {
 
-NW_AVX2 inline float hsum(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+using namespace avx2;
 
 NW_AVX2 inline float hmax(__m256 v)
 {
@@ -33,19 +28,6 @@ NW_AVX2 inline float hmax(__m256 v)
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
     return _mm_cvtss_f32(m);
-}
-
-NW_AVX2 inline float f16(f16_t h)
-{
-    return _cvtsh_ss(h);
-}
-
-// 16 packed bytes → 32 bytes: the low nibbles (elements 0..15) then the high ones (16..31).
-NW_AVX2 inline __m256i nibbles(const std::uint8_t *p)
-{
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
-    const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(packed), _mm_srli_epi16(packed, 4), 1);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
 }
 
 // 32 bits → 32 bytes of 0x10 where the bit is set (bit j → byte j): the Q5 fifth bits.
@@ -60,20 +42,6 @@ NW_AVX2 inline __m256i fifthBits(const std::uint8_t *qh)
     const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
     const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
     return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-}
-
-// Signed int8 × int8 over 32 lanes → 8 int32 partial sums. maddubs wants one unsigned operand,
-// so the sign of a moves onto b (|a| * sign(a) b = a b).
-NW_AVX2 inline __m256i dotI8(__m256i a, __m256i b)
-{
-    const __m256i products = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
-    return _mm256_madd_epi16(products, _mm256_set1_epi16(1));
-}
-
-// Unsigned (0..127) × signed int8 → 8 int32.
-NW_AVX2 inline __m256i dotU8I8(__m256i u, __m256i s)
-{
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
 // ---- float weights --------------------------------------------------------------------------
@@ -320,11 +288,6 @@ NW_AVX2 float dotQ5_K(const std::byte *w, const std::byte *x, std::int64_t cols)
     return hsum(acc) - minsTotal;
 }
 
-NW_AVX2 inline __m256i scalePair(const std::int8_t *sc)
-{
-    return _mm256_setr_m128i(_mm_set1_epi16(sc[0]), _mm_set1_epi16(sc[1]));
-}
-
 // Q6_K stores q + 32 with q in -32..31. The -32 is taken out once per block from the Q8_K
 // per-16 sums: 32 · sum_j scale_j · bsum_j, as 8 int32 lanes to start the block's sum from.
 NW_AVX2 inline __m256i q6Offset(const std::int8_t *scales, const std::int16_t *bsums)
@@ -561,28 +524,11 @@ NW_AVX2 void manyF16(const std::byte *w, const std::byte *x, std::size_t xStride
     }
 }
 
-// Runs the 4-row kernel over groups of 4 activation rows and a 1..3-row one on the rest.
-#define NW_DOT_MANY(name, kernel)                                                                  \
-    NW_AVX2 void name(const std::byte *w, const std::byte *x, std::size_t xStride, int nx,          \
-                      std::int64_t cols, float *out)                                             \
-    {                                                                                            \
-        int k = 0;                                                                               \
-        for (; k + 4 <= nx; k += 4)                                                              \
-            kernel<4>(w, x + std::size_t(k) * xStride, xStride, cols, out + k);                  \
-        switch (nx - k) {                                                                        \
-        case 3: kernel<3>(w, x + std::size_t(k) * xStride, xStride, cols, out + k); break;       \
-        case 2: kernel<2>(w, x + std::size_t(k) * xStride, xStride, cols, out + k); break;       \
-        case 1: kernel<1>(w, x + std::size_t(k) * xStride, xStride, cols, out + k); break;       \
-        default: break;                                                                          \
-        }                                                                                        \
-    }
-
 NW_DOT_MANY(dotManyQ8_0, manyQ8_0)
 NW_DOT_MANY(dotManyQ4_0, manyQ4_0)
 NW_DOT_MANY(dotManyQ4_K, manyQ4_K)
 NW_DOT_MANY(dotManyQ6_K, manyQ6_K)
 NW_DOT_MANY(dotManyF16, manyF16)
-#undef NW_DOT_MANY
 
 // ---- activation quantizers ----------------------------------------------------------------
 
@@ -660,9 +606,8 @@ NW_AVX2 void quantizeQ8_K(const float *x, std::byte *out, std::int64_t cols)
         float amax = 0.f;
         for (int k = 0; k < 8; ++k)
             amax = std::max(amax, absMax32(xi + 32 * k));
-        const float d = amax / 127.f;
-        const float id = d != 0.f ? 1.f / d : 0.f;
-        ob[i].d = d;
+        const float id = amax != 0.f ? 127.f / amax : 0.f; // as ggml (dot_scalar.cpp)
+        ob[i].d = amax != 0.f ? 1.f / id : 0.f;
         for (int k = 0; k < 8; ++k) {
             const __m256i q = quantize32(xi + 32 * k, id);
             _mm256_storeu_si256(reinterpret_cast<__m256i *>(ob[i].qs + 32 * k), q);
@@ -690,7 +635,18 @@ const DotKernel kAvx2[] = {
     {ActivationFormat::Q8_K, dotQ4_K, quantizeQ8_K, dotManyQ4_K, "avx2"},
     {ActivationFormat::Q8_K, dotQ5_K, quantizeQ8_K, nullptr, "avx2"},
     {ActivationFormat::Q8_K, dotQ6_K, quantizeQ8_K, dotManyQ6_K, "avx2"},
+    {ActivationFormat::Q8_K, avx2::dotQ2_K, quantizeQ8_K, avx2::dotManyQ2_K, "avx2"},
+    {ActivationFormat::Q8_K, avx2::dotQ3_K, quantizeQ8_K, avx2::dotManyQ3_K, "avx2"},
+    {ActivationFormat::Q8_0, avx2::dotIQ4_NL, quantizeQ8_0, avx2::dotManyIQ4_NL, "avx2"},
+    {ActivationFormat::Q8_K, avx2::dotIQ4_XS, quantizeQ8_K, avx2::dotManyIQ4_XS, "avx2"},
+    {ActivationFormat::Q8_0, avx2::dotMXFP4, quantizeQ8_0, avx2::dotManyMXFP4, "avx2"},
+    {ActivationFormat::Q8_K, avx2::dotIQ2_XXS, quantizeQ8_K, avx2::dotManyIQ2_XXS, "avx2"},
+    {ActivationFormat::Q8_K, avx2::dotIQ2_XS, quantizeQ8_K, avx2::dotManyIQ2_XS, "avx2"},
+    {ActivationFormat::Q8_K, avx2::dotIQ2_S, quantizeQ8_K, avx2::dotManyIQ2_S, "avx2"},
+    {ActivationFormat::Q8_K, avx2::dotIQ3_XXS, quantizeQ8_K, avx2::dotManyIQ3_XXS, "avx2"},
+    {ActivationFormat::Q8_K, avx2::dotIQ3_S, quantizeQ8_K, avx2::dotManyIQ3_S, "avx2"},
 };
+static_assert(std::size(kAvx2) == kKernelTypes);
 
 } // namespace
 

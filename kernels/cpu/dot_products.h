@@ -1,6 +1,7 @@
 // Per-type dot products of one weight row (in its file type) with one activation row, and the
-// activation quantizers they pair with (Q8_0 for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1, Q8_K for
-// the K-quants, plain f32 for F32/F16/BF16) — the inner loops of matmul. A scalar set always
+// activation quantizers they pair with as ggml-cpu does (vec_dot_type): Q8_0 for Q4_0, Q5_0,
+// Q8_0, IQ4_NL and MXFP4, Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants and IQ4_XS, plain f32 for
+// F32/F16/BF16 — the inner loops of matmul. A scalar set always
 // exists; AVX2 (+FMA, F16C) versions are chosen at run time when the CPU has them.
 #pragma once
 

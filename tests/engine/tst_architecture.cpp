@@ -45,7 +45,9 @@ test::TinyLlamaSpec threeLayers()
 TEST_CASE("the registry lists llama first and finds every architecture by its GGUF name")
 {
     CHECK(architectureList().starts_with("llama, deepseek2"));
-    for (const char *name : {"llama", "deepseek2", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma3", "gpt-oss"}) {
+    for (const char *name :
+         {"llama", "deepseek2", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma3", "gpt-oss", "qwen35", "qwen35moe",
+          "gemma4"}) {
         CAPTURE(name);
         const Architecture *a = findArchitecture(name);
         REQUIRE(a != nullptr);
@@ -110,7 +112,7 @@ TEST_CASE("each architecture's KV modes: latent:R only where the keys are linear
 {
     for (const auto &[name, latent] : std::vector<std::pair<std::string, bool>>{
              {"qwen2", true}, {"qwen3", false}, {"qwen3moe", false}, {"phi3", true}, {"gemma3", false},
-             {"gpt-oss", true}}) {
+             {"gpt-oss", true}, {"qwen35", false}, {"qwen35moe", false}, {"gemma4", false}}) {
         CAPTURE(name);
         std::shared_ptr<const GgufFile> file =
             GgufFile::open(test::sourceDir() / ("tests/data/models/" + name + "-q8_0.gguf"));

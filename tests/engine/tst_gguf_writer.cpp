@@ -223,7 +223,7 @@ TEST_CASE("tensor mistakes are refused")
     const float f[16] = {};
     CHECK_THROWS_WITH_AS(w.addTensor("d", {16}, f, TensorType::Q8_0),
                          "GgufWriter: tensor 'd' row length 16 is not a multiple of the Q8_0 block size 32", Error);
-    CHECK_THROWS_AS(w.addTensor("e", {256}, f, TensorType::Q2_K), Error);
+    CHECK_THROWS_AS(w.addTensor("e", {256}, f, TensorType::IQ2_XXS), Error);
     CHECK(w.tensorCount() == 1);
 }
 

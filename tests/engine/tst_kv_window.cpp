@@ -179,3 +179,58 @@ TEST_CASE("Gemma 3 4B in the planner: five global layers grow, 29 stop at the 10
     // Against all 34 layers holding every token in f16 with all 8 query heads (the MHA baseline).
     CHECK(f.savingVsMha == doctest::Approx(34.0 * 128 * 1024 * 8 * 512 * 2 / double(f.usedBytes)));
 }
+
+TEST_CASE("layers of different shapes (Gemma 4) get rows of their own KV heads and head dims")
+{
+    HParams hp = windowed();
+    hp.nKvHeadsPerLayer = {1, 2, 1, 2};
+    hp.headDimKSwa = 16;
+    hp.headDimVSwa = 16;
+    hp.nRotSwa = 16;
+    hp.validate("test");
+    const auto plan = kvCachePlan(hp, KvModeSpec::parse("full"));
+    // Full layers: 1 head of 32 dims; window layers: 2 heads of 16.
+    for (std::int64_t il : {0, 2}) {
+        CHECK(plan[std::size_t(il)].layout.nKvHeads == 1);
+        CHECK(plan[std::size_t(il)].layout.kHeadDim == 32);
+        CHECK(plan[std::size_t(il)].layout.bytesPerTokenLayer() == 1 * (32 + 32) * 2);
+    }
+    for (std::int64_t il : {1, 3}) {
+        CHECK(plan[std::size_t(il)].layout.nKvHeads == 2);
+        CHECK(plan[std::size_t(il)].layout.vHeadDim == 16);
+        CHECK(plan[std::size_t(il)].layout.bytesPerTokenLayer() == 2 * (16 + 16) * 2);
+    }
+    KvCache cache(plan, 512, mhaF16BytesPerTokenLayer(hp), 0);
+    cache.reserve(300);
+    cache.commit(300);
+    const MemoryStats stats = cache.memoryStats();
+    CHECK(stats.layers[0].used == 300 * 128);
+    CHECK(stats.layers[1].used == 100 * 128);
+    CHECK(stats.kvBytesReserved == cache.allocatedBytes());
+
+    hp.nKvHeadsPerLayer = {1, 3, 1, 2}; // 4 query heads do not share 3 KV heads
+    CHECK_THROWS_AS(hp.validate("test"), Error);
+}
+
+TEST_CASE("shared-KV layers (Gemma 4 E2B / E4B) hold nothing and read the last earlier layer of their kind")
+{
+    HParams hp = windowed();
+    hp.slidingLayers = {true, false, true, false};
+    hp.nKvSharedLayers = 2;
+    const auto plan = kvCachePlan(hp, KvModeSpec::parse("full"));
+    CHECK(plan[2].kind == KvLayerKind::Shared);
+    CHECK(plan[2].sharedFrom == 0); // a window layer reads the window layer
+    CHECK(plan[3].kind == KvLayerKind::Shared);
+    CHECK(plan[3].sharedFrom == 1); // a global layer the global one
+    CHECK(plan[2].bytesFor(500) == 0);
+    KvCache cache(plan, 512, mhaF16BytesPerTokenLayer(hp), 0);
+    cache.reserve(300);
+    cache.commit(300);
+    const MemoryStats stats = cache.memoryStats();
+    CHECK(stats.layers[2].kind == "shared");
+    CHECK(stats.layers[2].used == 0);
+    CHECK(stats.layers[3].reserved == 0);
+    CHECK(stats.layers[1].used == 300 * plan[1].layout.bytesPerTokenLayer());
+    CHECK(stats.bytesPerToken == plan[1].layout.bytesPerTokenLayer()); // only the global layer grows at 300
+    CHECK(stats.kvBytesReserved == cache.allocatedBytes());
+}

@@ -24,18 +24,20 @@ using nw::TensorType;
 
 namespace {
 
-const TensorType kTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
-                             TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
-                             TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+const TensorType kTypes[] = {TensorType::F32,  TensorType::F16,    TensorType::BF16,   TensorType::Q8_0,
+                             TensorType::Q4_0, TensorType::Q4_1,   TensorType::Q5_0,   TensorType::Q5_1,
+                             TensorType::Q4_K, TensorType::Q5_K,   TensorType::Q6_K,   TensorType::Q2_K,
+                             TensorType::Q3_K, TensorType::IQ4_NL, TensorType::IQ4_XS, TensorType::MXFP4};
 
 bool isFloat(TensorType t)
 {
     return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16;
 }
 
+// Types of 256-element blocks, whose activations are Q8_K blocks.
 bool isK(TensorType t)
 {
-    return t == TensorType::Q4_K || t == TensorType::Q5_K || t == TensorType::Q6_K;
+    return nw::tensorTypeTraits(t).blockElements == 256;
 }
 
 // Elements per activation block (0: f32 activations, exact).
@@ -75,6 +77,13 @@ void randomizeBlocks(TensorType type, std::byte *row, std::size_t nBytes, std::m
             setF16(block + 2, scale(rng));
             break;
         case TensorType::Q6_K: setF16(block + offsetof(nw::BlockQ6_K, d), scale(rng)); break;
+        case TensorType::Q2_K:
+            setF16(block + offsetof(nw::BlockQ2_K, d), scale(rng));
+            setF16(block + offsetof(nw::BlockQ2_K, dmin), scale(rng));
+            break;
+        case TensorType::Q3_K: setF16(block + offsetof(nw::BlockQ3_K, d), scale(rng)); break;
+        case TensorType::IQ4_NL: case TensorType::IQ4_XS: setF16(block, scale(rng)); break;
+        case TensorType::MXFP4: block[0] = static_cast<std::byte>(118 + byte(rng) % 8); break; // 2^-9 .. 2^-2
         default: break;
         }
     }
@@ -267,7 +276,7 @@ TEST_CASE("matmul rejects weights it cannot compute with")
     auto backend = nw::makeCpuBackend(1);
     std::vector<std::byte> data(1024);
     std::vector<float> x(256), y(4);
-    CHECK_THROWS_AS(backend->matmul({TensorType::Q2_K, 1, 256, data.data(), 0}, x.data(), y.data(), 1), nw::Error);
+    CHECK_THROWS_AS(backend->matmul({TensorType::IQ1_S, 1, 256, data.data(), 0}, x.data(), y.data(), 1), nw::Error);
     CHECK_THROWS_AS(backend->matmul({TensorType::Q4_0, 1, 33, data.data(), 0}, x.data(), y.data(), 1), nw::Error);
     CHECK_THROWS_AS(backend->matmul({TensorType::Q8_0, 1, 64, data.data(), 10}, x.data(), y.data(), 1), nw::Error);
 }

@@ -251,11 +251,11 @@ TEST_CASE("F32, F16 and BF16 rows")
 
 TEST_CASE("unsupported types are refused with a message")
 {
-    CHECK_FALSE(canQuantize(TensorType::Q2_K));
-    CHECK_FALSE(canDequantize(TensorType::Q3_K));
-    std::vector<BlockQ2_K> b(1);
+    CHECK_FALSE(canQuantize(TensorType::IQ2_XXS));
+    CHECK_FALSE(canDequantize(TensorType::IQ1_S));
+    std::vector<std::byte> b(tensorTypeTraits(TensorType::IQ1_S).blockBytes);
     float out[256];
-    CHECK_THROWS_AS(dequantizeRow(TensorType::Q2_K, b.data(), out, 256), Error);
+    CHECK_THROWS_AS(dequantizeRow(TensorType::IQ1_S, b.data(), out, 256), Error);
 }
 
 namespace {
@@ -330,6 +330,56 @@ std::vector<float> errorBound(TensorType type, const float *x)
         }
         break;
     }
+    case TensorType::Q2_K: {
+        // As Q4_K with 16 sub-blocks of 16, 3 levels and 4-bit scales and mins (multiples of
+        // maxMin/15 and maxStep/15).
+        float maxMin = 0, ranges[16];
+        for (int s = 0; s < 16; ++s) {
+            float smin = 0, smax = 0;
+            for (int l = 0; l < 16; ++l) {
+                smin = std::min(smin, x[16 * s + l]);
+                smax = std::max(smax, x[16 * s + l]);
+            }
+            ranges[s] = smax - smin;
+            maxMin = std::max(maxMin, -smin);
+        }
+        float maxStep = 0;
+        for (float r : ranges)
+            maxStep = std::max(maxStep, (r + maxMin / 15 * kFudge) / 3);
+        for (int s = 0; s < 16; ++s) {
+            const float step = (ranges[s] + maxMin / 15 * kFudge) / 3 + maxStep / 15 * kFudge;
+            std::fill(bound.begin() + 16 * s, bound.begin() + 16 * s + 16, 0.5f * step * kFudge);
+        }
+        break;
+    }
+    case TensorType::Q3_K: {
+        // Sub-blocks of 16: step = amax_s/3 (quants -3..3 of -4..3), rounded up to a multiple of
+        // d = max step/31.
+        const float maxStep = amax / 3;
+        for (int s = 0; s < 16; ++s) {
+            const float step = maxAbs(x + 16 * s, 16) / 3 + maxStep / 31 * kFudge;
+            std::fill(bound.begin() + 16 * s, bound.begin() + 16 * s + 16, 0.5f * step * kFudge);
+        }
+        break;
+    }
+    case TensorType::IQ4_NL:
+        // Scale S with amax <= 127 |S|: half the widest gap of the levels (24) is 12 |S|, the
+        // clipped top of the positive side (113..127) 14 |S|; |S| <= amax/113.
+        std::fill(bound.begin(), bound.end(), 14 * amax / 113 * kFudge);
+        break;
+    case TensorType::IQ4_XS: {
+        // Per sub-block IQ4_NL's bound with its scale grown by up to d = max |scale| / 31.
+        const float d = amax / 113 / 31;
+        for (int s = 0; s < 8; ++s) {
+            const float scale = maxAbs(x + 32 * s, 32) / 113 + d * kFudge;
+            std::fill(bound.begin() + 32 * s, bound.begin() + 32 * s + 32, 14 * scale * kFudge);
+        }
+        break;
+    }
+    case TensorType::MXFP4:
+        // Power-of-two scale s < amax/3 with amax <= 6 s; the widest e2m1 gap (4..6) is 2 s.
+        std::fill(bound.begin(), bound.end(), amax / 3 * kFudge);
+        break;
     case TensorType::F16:
         for (std::size_t i = 0; i < n; ++i)
             bound[i] = std::fabs(x[i]) * 0x1p-11f;
@@ -363,7 +413,8 @@ TEST_CASE("quantize -> dequantize stays within each format's bound")
                                 TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
                                 TensorType::Q5_1, TensorType::Q8_0, TensorType::Q8_1,
                                 TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K,
-                                TensorType::Q8_K};
+                                TensorType::Q8_K, TensorType::Q2_K, TensorType::Q3_K,
+                                TensorType::IQ4_NL, TensorType::IQ4_XS, TensorType::MXFP4};
     constexpr std::size_t n = 256 * 16;
     for (const TensorType type : types) {
         REQUIRE(canQuantize(type));
@@ -406,6 +457,10 @@ TEST_CASE("quantize -> dequantize stays within each format's bound")
             case TensorType::Q4_0: case TensorType::Q4_1: case TensorType::Q4_K: limit = 0.2; break;
             case TensorType::Q5_0: case TensorType::Q5_1: case TensorType::Q5_K: limit = 0.1; break;
             case TensorType::Q6_K: limit = 0.05; break;
+            case TensorType::Q2_K: limit = 0.6; break;
+            case TensorType::Q3_K: limit = 0.4; break;
+            case TensorType::IQ4_NL: case TensorType::IQ4_XS: limit = 0.2; break;
+            case TensorType::MXFP4: limit = 0.3; break;
             case TensorType::Q8_0: case TensorType::Q8_1: case TensorType::Q8_K: limit = 0.03; break;
             default: break;
             }
@@ -430,7 +485,8 @@ TEST_CASE("values already on the grid survive exactly; zero blocks give zeros")
 
     for (TensorType type : {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
                             TensorType::Q8_1, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K,
-                            TensorType::Q8_K}) {
+                            TensorType::Q8_K, TensorType::Q2_K, TensorType::Q3_K, TensorType::IQ4_NL,
+                            TensorType::IQ4_XS, TensorType::MXFP4}) {
         const std::string typeName(tensorTypeName(type));
         CAPTURE(typeName);
         std::vector<float> zeros(256, 0.0f), out(256, 1.0f);

@@ -18,15 +18,24 @@ namespace {
 using Matrix = std::vector<std::vector<double>>; // [rows][cols]
 
 // ggml pairs each weight type with an activation format for its dot products (ggml-cpu's
-// vec_dot_type): the K-quants take Q8_K, the 32-blocks Q8_0 (Q8_1 for the _1 types).
+// vec_dot_type): the K-quants and the 256-block IQ types take Q8_K, the 32-blocks Q8_0 (Q8_1 for
+// the _1 types).
 TensorType activationTypeFor(TensorType weight)
 {
     switch (weight) {
     case TensorType::Q4_0:
     case TensorType::Q5_0:
-    case TensorType::Q8_0: return TensorType::Q8_0;
+    case TensorType::Q8_0:
+    case TensorType::IQ4_NL:
+    case TensorType::MXFP4: return TensorType::Q8_0;
     case TensorType::Q4_1:
     case TensorType::Q5_1: return TensorType::Q8_1;
+    case TensorType::IQ2_XXS:
+    case TensorType::IQ2_XS:
+    case TensorType::IQ2_S:
+    case TensorType::IQ3_XXS:
+    case TensorType::IQ3_S:
+    case TensorType::IQ4_XS:
     case TensorType::Q2_K:
     case TensorType::Q3_K:
     case TensorType::Q4_K:
