@@ -1,7 +1,9 @@
 // Retrieval or whole documents -> prompt -> extractive or generated answer with citations.
 #include "app/ask_service.h"
 
+#include "app/document_titles.h"
 #include "app/extractive_answer.h"
+#include "app/page_numbers.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "engine/arch_table.h"
@@ -94,14 +96,18 @@ void AskService::unloadModel()
     m_engine.reset();
 }
 
-void AskService::setKvMode(const QString &kvMode)
+void AskService::setCache(const QString &kvMode, std::int64_t contextTokens)
 {
     if (!m_engine)
-        fail("no model is loaded: a KV mode applies to a model (give --model)");
-    const KvModeSpec spec = KvModeSpec::parse(kvMode.toStdString());
-    auto generator = std::make_unique<Generator>(*m_engine->model, *m_engine->tokenizer, spec, m_engine->contextTokens);
+        fail("no model is loaded: a KV mode or a context applies to a model");
+    const KvModeSpec spec = kvMode.isEmpty() ? KvModeSpec { m_engine->model->kvModes().front() }
+                                             : KvModeSpec::parse(kvMode.toStdString());
+    const std::int64_t context = contextTokensFor(contextTokens, m_engine->model->hparams().nCtxTrain);
+    auto generator = std::make_unique<Generator>(*m_engine->model, *m_engine->tokenizer, spec, context);
     m_engine->generator = std::move(generator);
     m_engine->kvMode = spec;
+    m_engine->contextTokens = context;
+    nw::log::get("app")->info("ask: new cache, KV {}, context {}", spec.toString(), context);
 }
 
 ModelStatus AskService::modelStatus() const
@@ -165,11 +171,13 @@ AskResult AskService::ask(store::LibraryStore &library, const AskRequest &reques
         fail("no documents are selected (check --doc / --collection, or ingest some first)");
     std::vector<Source> sources;
     std::vector<PageRef> pages;
+    const QHash<std::int64_t, QString> titles = distinctTitles(library.documents());
     for (const auto &info : documents) {
-        const QString title = info.title.isEmpty() ? QFileInfo(info.path).fileName() : info.title;
+        const QString title = titles.value(info.id, plainTitle(info));
         for (int n = 1; n <= info.pageCount; ++n) {
-            sources.push_back({ QStringLiteral("%1, p. %2").arg(title).arg(n),
-                library.requirePage(info.id, n).text.trimmed(), static_cast<int>(pages.size()) });
+            const store::PageRecord page = library.requirePage(info.id, n);
+            sources.push_back({ QStringLiteral("%1, %2").arg(title, pageCitation(n, page.label)), page.text.trimmed(),
+                static_cast<int>(pages.size()) });
             pages.push_back({ &info, n });
         }
     }
@@ -212,7 +220,35 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
         }
     }
 
-    const BuiltPrompt prompt = buildPrompt(e.chat, request.question, sources, budget, count);
+    BuiltPrompt prompt = buildPrompt(e.chat, request.question, sources, budget, count);
+    if (!sources.empty() && prompt.sources.empty() && request.mode == AskMode::Retrieve) {
+        // Not even the best page fits: its cited passage with less and less of the page around it.
+        const Passage &best = result.passages[static_cast<std::size_t>(sources.front().origin)];
+        for (int around : { 2000, 1000, 500, 250, 120, 0 }) {
+            const int from = std::max(0, best.citation.start - around);
+            const int to
+                = std::min(static_cast<int>(best.text.size()), best.citation.start + best.citation.length + around);
+            QString text = best.text.mid(from, to - from).trimmed();
+            if (from > 0)
+                text = QStringLiteral("[…] ") + text;
+            if (to < best.text.size())
+                text += QStringLiteral(" […]");
+            const std::vector<Source> cut = { { sources.front().label, text, sources.front().origin } };
+            prompt = buildPrompt(e.chat, request.question, cut, budget, count);
+            if (!prompt.sources.empty()) {
+                prompt.droppedSources = static_cast<int>(sources.size()) - 1;
+                result.bestSourceCut = true;
+                break;
+            }
+        }
+    }
+    if (!sources.empty() && prompt.sources.empty()) {
+        // Not even the best source fits: an answer without sources would say nothing of the library.
+        fail(Remedy::LargerContext,
+            "the best source alone does not fit: a context of {} tokens leaves {} for the prompt (and {} for the "
+            "answer), and the question with the best source's passage needs more",
+            e.contextTokens, budget, maxTokens);
+    }
     result.sources = prompt.sources;
     result.droppedSources = prompt.droppedSources;
 
@@ -304,7 +340,7 @@ std::vector<Citation> AskService::wholeModeCitations(store::LibraryStore &librar
         Citation c;
         c.documentId = ref.document->id;
         c.sha256 = ref.document->sha256;
-        c.title = ref.document->title.isEmpty() ? QFileInfo(ref.document->path).fileName() : ref.document->title;
+        c.title = distinctTitles(library.documents()).value(ref.document->id, plainTitle(*ref.document));
         c.path = ref.document->path;
         c.page = ref.page;
         c.pageLabel = page.label;

@@ -1,6 +1,7 @@
 // Sentence spans, word boxes, section headings and quote checks over page text.
 #include "app/citations.h"
 
+#include "app/page_numbers.h"
 #include "common/error.h"
 
 #include <QRegularExpression>
@@ -111,7 +112,7 @@ QString citationLabel(const Citation &c)
     QString label = c.title;
     if (!c.part.isEmpty())
         label += QStringLiteral(" (") + c.part + QLatin1Char(')');
-    label += QStringLiteral(", p. ") + (c.pageLabel.isEmpty() ? QString::number(c.page) : c.pageLabel);
+    label += QStringLiteral(", ") + pageCitation(c.page, c.pageLabel);
     if (c.paragraph > 0)
         label += QStringLiteral(", ¶ ") + QString::number(c.paragraph);
     if (!c.section.isEmpty())

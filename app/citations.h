@@ -49,8 +49,10 @@ void placeCitation(Citation &citation, const store::DocumentInfo &document, cons
 
 nlohmann::json citationToJson(const Citation &citation);
 Citation citationFromJson(const nlohmann::json &json); // throws nw::Error on a malformed object
-// "GPL-3, p. 7, §6. Conveying Non-Source Forms"; "report.pdf (attachment report.pdf of “Q3”), p. 2";
-// "Minutes, p. 1, ¶ 4"; "Scan, p. 3 [OCR, 62% confidence]" for a page recognised with low confidence.
+// "GPL-3, p. 7, §6. Conveying Non-Source Forms"; "libtasn1, p. 7 (file page 10)" where the printed
+// page label and the page's place in the file differ (app/page_numbers.h); "report.pdf (attachment
+// report.pdf of “Q3”), p. 2"; "Minutes, p. 1, ¶ 4"; "Scan, p. 3 [OCR, 62% confidence]" for a page
+// recognised with low confidence.
 QString citationLabel(const Citation &citation);
 
 struct TextSpan {

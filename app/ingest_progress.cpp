@@ -47,13 +47,16 @@ QString ingestSummaryLine(const ingest::IngestSummary &s)
 {
     const QLocale c = QLocale::c();
     const int total = static_cast<int>(s.files.size()) - s.skipped;
+    const QString seconds = QString::number(s.seconds, 'f', 1);
+    if (!s.cancelled && total > 0 && s.present == total)
+        return QStringLiteral("Nothing new: %1 already in the library (%2 s)")
+            .arg(total == 1 ? QStringLiteral("the file is") : QStringLiteral("all %1 files are").arg(total), seconds);
     QStringList parts;
-    if (s.added)
-        parts << QStringLiteral("%1 added").arg(s.added);
     if (s.replaced)
-        parts << QStringLiteral("%1 replaced").arg(s.replaced);
+        parts << (s.replaced == 1 ? QStringLiteral("1 replaced an older version")
+                                  : QStringLiteral("%1 replaced older versions").arg(s.replaced));
     if (s.present)
-        parts << QStringLiteral("%1 already present").arg(s.present);
+        parts << QStringLiteral("%1 already in the library").arg(s.present);
     if (s.failed)
         parts << QStringLiteral("%1 failed").arg(s.failed);
     if (s.notDone)
@@ -66,12 +69,12 @@ QString ingestSummaryLine(const ingest::IngestSummary &s)
         pages = QStringLiteral("%1 documents, ").arg(c.toString(static_cast<qlonglong>(s.documentsStored))) + pages;
     QString line = QStringLiteral("%1 %2 of %3 files (%4) in %5 s")
                        .arg(s.cancelled ? QStringLiteral("Stopped: ingested") : QStringLiteral("Ingested"))
-                       .arg(s.added + s.replaced + s.present)
+                       .arg(s.added + s.replaced)
                        .arg(total)
                        .arg(pages)
-                       .arg(QString::number(s.seconds, 'f', 1));
+                       .arg(seconds);
     if (!parts.isEmpty())
-        line += QStringLiteral(": ") + parts.join(QStringLiteral(", "));
+        line += QStringLiteral("; ") + parts.join(QStringLiteral(", "));
     return line;
 }
 

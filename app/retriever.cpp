@@ -1,6 +1,7 @@
 // Question -> FTS5 query -> candidate pages -> best sentences -> ranked, cited passages.
 #include "app/retriever.h"
 
+#include "app/document_titles.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "ingest/page_words.h"
@@ -194,6 +195,8 @@ std::vector<Passage> Retriever::retrieve(const QString &question, const Retrieva
     nw::log::get("app")->debug("retrieve: query {} -> {} candidate pages", query.toStdString(), hits.size());
 
     std::vector<Passage> passages;
+    const QHash<std::int64_t, QString> titles
+        = hits.empty() ? QHash<std::int64_t, QString> {} : distinctTitles(m_store.documents());
     for (const store::SearchHit &hit : hits) {
         if (!options.documentIds.empty()
             && std::find(options.documentIds.begin(), options.documentIds.end(), hit.documentId)
@@ -232,7 +235,7 @@ std::vector<Passage> Retriever::retrieve(const QString &question, const Retrieva
         Citation &c = p.citation;
         c.documentId = document->id;
         c.sha256 = document->sha256;
-        c.title = hit.title;
+        c.title = titles.value(document->id, hit.title); // two "GNU Lesser General Public License"s stay apart
         c.path = document->path;
         c.page = page->number;
         c.pageLabel = page->label;

@@ -1031,10 +1031,12 @@ IngestSummary Ingestor::run(const QStringList &paths)
         }
         summary.documentsStored += outcome.documents;
         summary.pagesRecognised += outcome.ocrPages;
+        // The front end reports failures to the user (the CLI's summary, the window's list); the
+        // log keeps them at info, so a terminal does not show each one twice.
         if (outcome.status == FileStatus::Failed)
-            logger->warn("{}: {}", outcome.path.toStdString(), outcome.reason.toStdString());
+            logger->info("{}: {}", outcome.path.toStdString(), outcome.reason.toStdString());
         for (const QString &problem : outcome.partProblems)
-            logger->warn("{}: {}", outcome.path.toStdString(), problem.toStdString());
+            logger->info("{}: {}", outcome.path.toStdString(), problem.toStdString());
     }
     summary.pagesStored = progress.pagesStored;
     summary.pagesResumed = pagesResumed;

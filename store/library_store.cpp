@@ -286,6 +286,16 @@ PageRecord LibraryStore::requirePage(std::int64_t documentId, int number)
     return std::move(*page);
 }
 
+QStringList LibraryStore::pageLabels(std::int64_t documentId)
+{
+    QStringList labels;
+    Statement s(m_db, "SELECT label FROM pages WHERE document_id = ? ORDER BY number");
+    s.bind(1, documentId);
+    while (s.step())
+        labels << qstr(s.columnText(0));
+    return labels;
+}
+
 std::optional<std::vector<WordBox>> LibraryStore::findWordBoxes(std::int64_t documentId, int number)
 {
     Statement s(m_db,

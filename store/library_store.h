@@ -146,6 +146,9 @@ public:
     std::vector<DocumentInfo> thread(const QString &threadId);
     std::optional<PageRecord> findPage(std::int64_t documentId, int number);
     PageRecord requirePage(std::int64_t documentId, int number);
+    // Every page's printed label in page order ("" where the PDF prints none); empty for an
+    // unknown document.
+    QStringList pageLabels(std::int64_t documentId);
     // nullopt when none are stored for the page (then compute them and cacheWordBoxes()).
     std::optional<std::vector<WordBox>> findWordBoxes(std::int64_t documentId, int number);
     std::vector<OcrPageRecord> ocrPages(const QString &fileSha256); // by number

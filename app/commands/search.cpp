@@ -2,6 +2,9 @@
 // document, page and a snippet whose matched terms are marked (bold on a terminal).
 #include "app/commands/commands.h"
 
+#include "app/document_titles.h"
+#include "app/page_numbers.h"
+
 #include "common/error.h"
 #include "store/library_store.h"
 #include "store/search_service.h"
@@ -9,18 +12,6 @@
 #include <nlohmann/json.hpp>
 
 namespace nw::app {
-namespace {
-
-QString pageText(const store::SearchHit &hit)
-{
-    QString page = QStringLiteral("page %1").arg(hit.pageNumber);
-    if (!hit.pageLabel.isEmpty() && hit.pageLabel != QString::number(hit.pageNumber))
-        page += QStringLiteral(" (\"%1\")").arg(hit.pageLabel);
-    return page;
-}
-
-} // namespace
-
 Command searchCommand()
 {
     return {
@@ -70,7 +61,9 @@ Command searchCommand()
                     options.markOpen = QStringLiteral("\x1b[1m");
                     options.markClose = QStringLiteral("\x1b[0m");
                 } else {
-                    options.markOpen = options.markClose = QStringLiteral("**");
+                    // Piped: the page's own text, unmarked — a mark such as ** would blend with
+                    // asterisks in the text ("*der" became "***der**").
+                    options.markOpen = options.markClose = QString();
                 }
                 std::vector<store::SearchHit> hits;
                 try {
@@ -96,9 +89,11 @@ Command searchCommand()
                     return static_cast<int>(ExitOk);
                 }
                 int rank = 0;
+                const QHash<std::int64_t, QString> titles = distinctTitles(library->documents());
                 for (const store::SearchHit &hit : hits) {
-                    io.out << ++rank << ". " << hit.title << " — " << pageText(hit) << "  [doc " << hit.documentId
-                           << "] " << hit.path << '\n';
+                    io.out << ++rank << ". " << titles.value(hit.documentId, hit.title) << " — "
+                           << pageCitation(hit.pageNumber, hit.pageLabel) << "  [doc " << hit.documentId << "] "
+                           << hit.path << '\n';
                     io.out << "   " << QString(hit.snippet).replace(QLatin1Char('\n'), QLatin1Char(' ')) << "\n";
                 }
                 return static_cast<int>(ExitOk);
