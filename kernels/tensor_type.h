@@ -55,8 +55,8 @@ struct TensorTypeTraits {
     TensorType type;
     std::string_view name; // "Q4_K", as GGUF tools print it
     std::size_t blockElements; // elements per block (1 for plain floats)
-    std::size_t blockBytes;    // bytes per block
-    bool supported;            // this engine can compute with it
+    std::size_t blockBytes; // bytes per block
+    bool supported; // this engine can compute with it
 };
 
 // Traits of a ggml type id — every id ggml defines has a row, so a file's type can be named in a
@@ -71,10 +71,10 @@ std::string supportedTensorTypeList();
 // Bytes of a row of `elements` values; the caller has checked elements % blockElements == 0.
 std::size_t rowBytes(TensorType type, std::size_t elements);
 
-using f16_t = std::uint16_t;  // IEEE binary16 bits
+using f16_t = std::uint16_t; // IEEE binary16 bits
 using bf16_t = std::uint16_t; // bfloat16 bits
 
-constexpr std::size_t kQk = 32;   // elements per block of the legacy quants (Q4_0 ... Q8_1)
+constexpr std::size_t kQk = 32; // elements per block of the legacy quants (Q4_0 ... Q8_1)
 constexpr std::size_t kQkK = 256; // elements per super-block of the K-quants
 constexpr std::size_t kKScaleBytes = 12; // packed 6-bit scales and mins of Q4_K / Q5_K
 
@@ -210,10 +210,10 @@ struct BlockQ8_K {
 };
 
 // The 16 levels of IQ4_NL / IQ4_XS (ggml's kvalues_iq4nl).
-inline constexpr std::int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                                 1,    13,   25,  38,  53,  69,  89,  113};
+inline constexpr std::int8_t kIq4nlValues[16]
+    = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
 // The e2m1 values of MXFP4 doubled to integers (0, 0.5, 1, 1.5, 2, 3, 4, 6 and their negatives).
-inline constexpr std::int8_t kMxfp4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+inline constexpr std::int8_t kMxfp4Values[16] = { 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12 };
 
 // Half the E8M0 scale 2^(e - 127), the factor of the doubled kMxfp4Values (ggml_e8m0_to_fp32_half):
 // e < 2 gives the subnormals 2^-128 and 2^-127.

@@ -45,7 +45,8 @@ struct Shape {
 
 // Rows of uniform noise, quantized: 61 distinct rows repeated (speed does not depend on the
 // values, and quantizing a billion weights would take minutes on a busy machine).
-std::vector<std::byte> randomRows(std::mt19937_64 &rng, TensorType type, std::int64_t rows, std::int64_t cols, float scale)
+std::vector<std::byte> randomRows(
+    std::mt19937_64 &rng, TensorType type, std::int64_t rows, std::int64_t cols, float scale)
 {
     std::uniform_real_distribution<float> dist(-scale, scale);
     const std::size_t rowSize = rowBytes(type, static_cast<std::size_t>(cols));
@@ -90,7 +91,8 @@ struct WeightTypes {
     {
         const bool output = role == "token_embd"; // tied: the output matrix too
         switch (mix) {
-        case Mix::Plain: return base;
+        case Mix::Plain:
+            return base;
         case Mix::Q4_K_M: {
             const bool moreBits = layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
             if (output || ((role == "attn_v" || role == "ffn_down") && moreBits))
@@ -121,22 +123,23 @@ struct WeightTypes {
             if (role == "attn_v" || (role == "ffn_down" && layer < layers / 8))
                 return TensorType::Q5_K;
             return base;
-        case Mix::MXFP4: return output ? TensorType::Q8_0 : base;
+        case Mix::MXFP4:
+            return output ? TensorType::Q8_0 : base;
         }
         return base;
     }
 };
 
 const WeightTypes kWeightTypes[] = {
-    {"q8_0", TensorType::Q8_0, 7},
-    {"q4_0", TensorType::Q4_0, 2},
-    {"q4_k", TensorType::Q4_K, 14}, // MOSTLY_Q4_K_S: every matrix Q4_K
-    {"q6_k", TensorType::Q6_K, 18},
-    {"q4_k_m", TensorType::Q4_K, 15, Mix::Q4_K_M},
-    {"q2_k", TensorType::Q2_K, 10, Mix::Q2_K},
-    {"q3_k_m", TensorType::Q3_K, 12, Mix::Q3_K_M},
-    {"iq4_xs", TensorType::IQ4_XS, 30, Mix::IQ4_XS},
-    {"mxfp4", TensorType::MXFP4, 38, Mix::MXFP4},
+    { "q8_0", TensorType::Q8_0, 7 },
+    { "q4_0", TensorType::Q4_0, 2 },
+    { "q4_k", TensorType::Q4_K, 14 }, // MOSTLY_Q4_K_S: every matrix Q4_K
+    { "q6_k", TensorType::Q6_K, 18 },
+    { "q4_k_m", TensorType::Q4_K, 15, Mix::Q4_K_M },
+    { "q2_k", TensorType::Q2_K, 10, Mix::Q2_K },
+    { "q3_k_m", TensorType::Q3_K, 12, Mix::Q3_K_M },
+    { "iq4_xs", TensorType::IQ4_XS, 30, Mix::IQ4_XS },
+    { "mxfp4", TensorType::MXFP4, 38, Mix::MXFP4 },
 };
 
 void synthesize(const fs::path &path, const WeightTypes &types, const Shape &s)
@@ -166,7 +169,7 @@ void synthesize(const fs::path &path, const WeightTypes &types, const Shape &s)
     w.setStringArray("tokenizer.ggml.tokens", tokens);
     std::vector<std::int32_t> tokenTypes(tokens.size(), 1);
     w.setInt32Array("tokenizer.ggml.token_type", tokenTypes);
-    const std::vector<std::string> merges = {"t 1"};
+    const std::vector<std::string> merges = { "t 1" };
     w.setStringArray("tokenizer.ggml.merges", merges);
     w.setUInt32("tokenizer.ggml.bos_token_id", 0);
     w.setUInt32("tokenizer.ggml.eos_token_id", 1);
@@ -174,16 +177,16 @@ void synthesize(const fs::path &path, const WeightTypes &types, const Shape &s)
     auto matrix = [&](std::int64_t layer, const std::string &role, std::int64_t cols, std::int64_t rows) {
         const TensorType type = types.forMatrix(role, layer, s.layers);
         const auto bytes = randomRows(rng, type, rows, cols, 1.f / std::sqrt(static_cast<float>(cols)));
-        w.addTensor("blk." + std::to_string(layer) + "." + role + ".weight", type, {cols, rows}, bytes);
+        w.addTensor("blk." + std::to_string(layer) + "." + role + ".weight", type, { cols, rows }, bytes);
     };
     std::vector<float> ones(static_cast<std::size_t>(s.embd), 1.f);
     const TensorType embdType = types.forMatrix("token_embd", 0, s.layers);
-    w.addTensor("token_embd.weight", embdType, {s.embd, s.vocab}, randomRows(rng, embdType, s.vocab, s.embd, 1.f));
-    w.addTensor("output_norm.weight", {s.embd}, ones.data(), TensorType::F32);
+    w.addTensor("token_embd.weight", embdType, { s.embd, s.vocab }, randomRows(rng, embdType, s.vocab, s.embd, 1.f));
+    w.addTensor("output_norm.weight", { s.embd }, ones.data(), TensorType::F32);
     for (std::int64_t l = 0; l < s.layers; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
-        w.addTensor(p + "attn_norm.weight", {s.embd}, ones.data(), TensorType::F32);
-        w.addTensor(p + "ffn_norm.weight", {s.embd}, ones.data(), TensorType::F32);
+        w.addTensor(p + "attn_norm.weight", { s.embd }, ones.data(), TensorType::F32);
+        w.addTensor(p + "ffn_norm.weight", { s.embd }, ones.data(), TensorType::F32);
         matrix(l, "attn_q", s.embd, s.heads * headDim);
         matrix(l, "attn_k", s.embd, s.kvHeads * headDim);
         matrix(l, "attn_v", s.embd, s.kvHeads * headDim);
@@ -203,16 +206,17 @@ struct Speed {
 // Seconds of CPU time this process has used, and its finished children (llama-bench runs).
 double processCpuSeconds()
 {
-    timespec ts{};
+    timespec ts {};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 double childrenCpuSeconds()
 {
-    rusage usage{};
+    rusage usage {};
     getrusage(RUSAGE_CHILDREN, &usage);
-    const auto seconds = [](const timeval &t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+    const auto seconds
+        = [](const timeval &t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
     return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
@@ -230,7 +234,7 @@ double now(TimeBase base)
 Speed measure(const fs::path &path, int threads, int nPrompt, int nGen, TimeBase base)
 {
     std::shared_ptr<GgufFile> file = GgufFile::open(path);
-    auto model = loadModel(file, {.threads = threads});
+    auto model = loadModel(file, { .threads = threads });
     auto cache = model->makeKvCache(KvModeSpec::parse("full"), nPrompt + nGen + 1);
     std::vector<std::int32_t> prompt(static_cast<std::size_t>(nPrompt));
     for (std::size_t i = 0; i < prompt.size(); ++i)
@@ -242,7 +246,8 @@ Speed measure(const fs::path &path, int threads, int nPrompt, int nGen, TimeBase
     // Warm-up: touches every weight page once so the first pass does not time the page cache.
     const std::size_t warm = std::min<std::size_t>(16, prompt.size());
     if (warm > 0)
-        model->forward(std::span(prompt).first(warm), std::span(positions).first(warm), *cache, LogitsFor::Last, logits);
+        model->forward(
+            std::span(prompt).first(warm), std::span(positions).first(warm), *cache, LogitsFor::Last, logits);
 
     Speed speed;
     const int chunk = 512;
@@ -250,8 +255,8 @@ Speed measure(const fs::path &path, int threads, int nPrompt, int nGen, TimeBase
     for (int start = 0; start < nPrompt; start += chunk) {
         const int len = std::min(chunk, nPrompt - start);
         model->forward(std::span(prompt).subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(len)),
-                       std::span(positions).subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(len)),
-                       *cache, LogitsFor::Last, logits);
+            std::span(positions).subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(len)), *cache,
+            LogitsFor::Last, logits);
     }
     speed.prefill = nPrompt > 0 ? nPrompt / (now(base) - t0) : 0.0;
 
@@ -259,8 +264,8 @@ Speed measure(const fs::path &path, int threads, int nPrompt, int nGen, TimeBase
     std::int32_t next = 1;
     t0 = now(base);
     for (int i = 0; i < nGen; ++i) {
-        const std::int32_t one[] = {next};
-        const std::int32_t pos[] = {i};
+        const std::int32_t one[] = { next };
+        const std::int32_t pos[] = { i };
         model->forward(one, pos, *cache, LogitsFor::Last, logits);
         next = static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     }
@@ -285,17 +290,17 @@ std::optional<std::string> findOnPath(const std::string &name)
 }
 
 // Runs llama-bench and returns its JSON output (nullopt when it fails).
-std::optional<std::string> runLlamaBench(const std::string &exe, const fs::path &model, int threads, int nPrompt,
-                                         int nGen, int repetitions)
+std::optional<std::string> runLlamaBench(
+    const std::string &exe, const fs::path &model, int threads, int nPrompt, int nGen, int repetitions)
 {
-    const std::string cmd = exe + " -m '" + model.string() + "' -p " + std::to_string(nPrompt) + " -n " +
-                            std::to_string(nGen) + " -t " + std::to_string(threads) + " -r " +
-                            std::to_string(repetitions) + " -o json 2>/dev/null";
+    const std::string cmd = exe + " -m '" + model.string() + "' -p " + std::to_string(nPrompt) + " -n "
+        + std::to_string(nGen) + " -t " + std::to_string(threads) + " -r " + std::to_string(repetitions)
+        + " -o json 2>/dev/null";
     FILE *pipe = popen(cmd.c_str(), "r");
     if (!pipe)
         return std::nullopt;
     std::string out;
-    std::array<char, 4096> buf{};
+    std::array<char, 4096> buf {};
     while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe))
         out.append(buf.data(), n);
     if (pclose(pipe) != 0)
@@ -322,7 +327,7 @@ std::optional<Speed> llamaBenchCpu(const std::string &exe, const fs::path &model
     const auto tg = twoRuns(0, nGen);
     if (!pp || !tg || *pp <= 0 || *tg <= 0)
         return std::nullopt;
-    return Speed{nPrompt / *pp, nGen / *tg};
+    return Speed { nPrompt / *pp, nGen / *tg };
 }
 
 // llama-bench's mean tokens/s for its pp (n_prompt > 0) and tg (n_gen > 0) tests, from -o json.
@@ -381,30 +386,30 @@ bool wanted(const std::string &list, const std::string &name)
     return false;
 }
 
-constexpr const char *kUsage =
-    "nw_bench_engine: prefill and decode tokens/s of the engine on a Llama-3.2-1B-shaped model\n"
-    "with random weights, and of llama-bench on the same file when it is on PATH.\n\n"
-    "  --threads LIST   thread counts, e.g. 1,2 (default: all cores)\n"
-    "  --types LIST     q8_0,q4_0,q4_k,q6_k,q4_k_m,q2_k,q3_k_m,iq4_xs,mxfp4 (default: q8_0,q4_0,q4_k);\n"
-    "                   q4_k_m, q2_k, q3_k_m and iq4_xs are llama.cpp's mixes of those names (Q6_K\n"
-    "                   output, more bits for attn_v, ffn_down, attn_output); mxfp4 puts every\n"
-    "                   matrix in MXFP4 (llama.cpp uses it for MoE experts only)\n"
-    "  --prompt P       prefill tokens (default 512)\n"
-    "  --gen G          decoded tokens (default 64)\n"
-    "  --repeat R       alternating runs of ours and llama-bench; medians are printed (default 3)\n"
-    "  --dir D          where the synthesised models are written and kept (default: temp dir)\n"
-    "  --layers L       layers (default 16)\n"
-    "  --vocab V        vocabulary size (default 128256)\n"
-    "  --clock C        wall (default) or cpu: time one thread in process CPU time, ours per\n"
-    "                   phase and llama-bench's from two runs of 1 and 3 repetitions (on a busy\n"
-    "                   shared machine, what each takes when the core is not shared)\n\n"
-    "NW_CPU_REPACK=0 measures the per-row kernels instead of the repacked ones.\n";
+constexpr const char *kUsage
+    = "nw_bench_engine: prefill and decode tokens/s of the engine on a Llama-3.2-1B-shaped model\n"
+      "with random weights, and of llama-bench on the same file when it is on PATH.\n\n"
+      "  --threads LIST   thread counts, e.g. 1,2 (default: all cores)\n"
+      "  --types LIST     q8_0,q4_0,q4_k,q6_k,q4_k_m,q2_k,q3_k_m,iq4_xs,mxfp4 (default: q8_0,q4_0,q4_k);\n"
+      "                   q4_k_m, q2_k, q3_k_m and iq4_xs are llama.cpp's mixes of those names (Q6_K\n"
+      "                   output, more bits for attn_v, ffn_down, attn_output); mxfp4 puts every\n"
+      "                   matrix in MXFP4 (llama.cpp uses it for MoE experts only)\n"
+      "  --prompt P       prefill tokens (default 512)\n"
+      "  --gen G          decoded tokens (default 64)\n"
+      "  --repeat R       alternating runs of ours and llama-bench; medians are printed (default 3)\n"
+      "  --dir D          where the synthesised models are written and kept (default: temp dir)\n"
+      "  --layers L       layers (default 16)\n"
+      "  --vocab V        vocabulary size (default 128256)\n"
+      "  --clock C        wall (default) or cpu: time one thread in process CPU time, ours per\n"
+      "                   phase and llama-bench's from two runs of 1 and 3 repetitions (on a busy\n"
+      "                   shared machine, what each takes when the core is not shared)\n\n"
+      "NW_CPU_REPACK=0 measures the per-row kernels instead of the repacked ones.\n";
 
 } // namespace
 
 int main(int argc, char **argv)
 {
-    std::vector<int> threadCounts = {static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
+    std::vector<int> threadCounts = { static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) };
     int nPrompt = 512, nGen = 64, repeat = 3;
     std::string typeList = "q8_0,q4_0,q4_k";
     fs::path dir = fs::temp_directory_path() / "nw_bench_engine";
@@ -424,15 +429,24 @@ int main(int argc, char **argv)
             return 2;
         }
         const std::string v = argv[i + 1];
-        if (a == "--threads") threadCounts = parseList(v);
-        else if (a == "--prompt") nPrompt = std::stoi(v);
-        else if (a == "--gen") nGen = std::stoi(v);
-        else if (a == "--types") typeList = v;
-        else if (a == "--repeat") repeat = std::max(1, std::stoi(v));
-        else if (a == "--dir") dir = v;
-        else if (a == "--layers") shape.layers = std::stoi(v);
-        else if (a == "--vocab") shape.vocab = std::stoi(v);
-        else if (a == "--clock" && (v == "wall" || v == "cpu")) base = v == "cpu" ? TimeBase::Cpu : TimeBase::Wall;
+        if (a == "--threads")
+            threadCounts = parseList(v);
+        else if (a == "--prompt")
+            nPrompt = std::stoi(v);
+        else if (a == "--gen")
+            nGen = std::stoi(v);
+        else if (a == "--types")
+            typeList = v;
+        else if (a == "--repeat")
+            repeat = std::max(1, std::stoi(v));
+        else if (a == "--dir")
+            dir = v;
+        else if (a == "--layers")
+            shape.layers = std::stoi(v);
+        else if (a == "--vocab")
+            shape.vocab = std::stoi(v);
+        else if (a == "--clock" && (v == "wall" || v == "cpu"))
+            base = v == "cpu" ? TimeBase::Cpu : TimeBase::Wall;
         else {
             std::fprintf(stderr, "unknown option %s (see --help)\n", a.c_str());
             return 2;
@@ -445,11 +459,12 @@ int main(int argc, char **argv)
     fs::create_directories(dir);
     const auto llama = findOnPath("llama-bench");
     const char *repack = std::getenv("NW_CPU_REPACK");
-    std::printf("Llama-3.2-1B-shaped (layers %lld, vocab %lld), random weights, prefill %d, decode %d, medians of %d%s%s%s\n",
-                static_cast<long long>(shape.layers), static_cast<long long>(shape.vocab), nPrompt, nGen, repeat,
-                llama ? ", against llama-bench" : " (llama-bench not on PATH: no ratio)",
-                repack && std::string(repack) == "0" ? ", NW_CPU_REPACK=0" : "",
-                base == TimeBase::Cpu ? ", process CPU time" : "");
+    std::printf(
+        "Llama-3.2-1B-shaped (layers %lld, vocab %lld), random weights, prefill %d, decode %d, medians of %d%s%s%s\n",
+        static_cast<long long>(shape.layers), static_cast<long long>(shape.vocab), nPrompt, nGen, repeat,
+        llama ? ", against llama-bench" : " (llama-bench not on PATH: no ratio)",
+        repack && std::string(repack) == "0" ? ", NW_CPU_REPACK=0" : "",
+        base == TimeBase::Cpu ? ", process CPU time" : "");
     std::printf("%-6s %7s %9s %14s %14s", "type", "threads", "size MiB", "prefill tok/s", "decode tok/s");
     if (llama)
         std::printf(" %14s %14s %8s %8s", "llama pp tok/s", "llama tg tok/s", "pp x", "tg x");
@@ -459,8 +474,8 @@ int main(int argc, char **argv)
         const std::string &name = types.name;
         if (!wanted(typeList, name))
             continue;
-        const fs::path path = dir / ("llama1b-" + name + "-L" + std::to_string(shape.layers) + "-V" +
-                                     std::to_string(shape.vocab) + ".gguf");
+        const fs::path path = dir
+            / ("llama1b-" + name + "-L" + std::to_string(shape.layers) + "-V" + std::to_string(shape.vocab) + ".gguf");
         if (!fs::exists(path))
             synthesize(path, types, shape);
         for (int threads : threadCounts) {
@@ -472,20 +487,21 @@ int main(int argc, char **argv)
                 tg.push_back(ours.decode);
                 if (llama)
                     if (const auto theirs = base == TimeBase::Cpu ? llamaBenchCpu(*llama, path, nPrompt, nGen)
-                                                                   : llamaBench(*llama, path, threads, nPrompt, nGen)) {
+                                                                  : llamaBench(*llama, path, threads, nPrompt, nGen)) {
                         llamaPp.push_back(theirs->prefill);
                         llamaTg.push_back(theirs->decode);
                     }
             }
             std::printf("%-6s %7d %9.0f %14.2f %14.2f", name.c_str(), threads,
-                        static_cast<double>(fs::file_size(path)) / 1048576.0, median(pp), median(tg));
+                static_cast<double>(fs::file_size(path)) / 1048576.0, median(pp), median(tg));
             if (llama && !llamaTg.empty()) {
                 const double theirPp = median(llamaPp), theirTg = median(llamaTg);
                 std::printf(" %14.2f %14.2f %8.2f %8.2f", theirPp, theirTg, theirPp > 0 ? median(pp) / theirPp : 0.0,
-                            theirTg > 0 ? median(tg) / theirTg : 0.0);
+                    theirTg > 0 ? median(tg) / theirTg : 0.0);
             } else if (llama) {
-                std::printf(" %14s", base == TimeBase::Cpu ? "(llama-bench failed, or its runs too short to time)"
-                                                           : "(llama-bench failed)");
+                std::printf(" %14s",
+                    base == TimeBase::Cpu ? "(llama-bench failed, or its runs too short to time)"
+                                          : "(llama-bench failed)");
             }
             std::printf("\n");
             std::fflush(stdout);

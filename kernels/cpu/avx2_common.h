@@ -70,19 +70,26 @@ NW_AVX2 inline int hsumI32(__m256i v)
 } // namespace nw::cpu::avx2
 
 // Runs the 4-row kernel over groups of 4 activation rows and a 1..3-row one on the rest.
-#define NW_DOT_MANY(name, kernel)                                                                  \
-    NW_AVX2 void name(const std::byte *w, const std::byte *x, std::size_t xStride, int nx,          \
-                      std::int64_t cols, float *out)                                             \
-    {                                                                                            \
-        int k = 0;                                                                               \
-        for (; k + 4 <= nx; k += 4)                                                              \
-            kernel<4>(w, x + std::size_t(k) * xStride, xStride, cols, out + k);                  \
-        switch (nx - k) {                                                                        \
-        case 3: kernel<3>(w, x + std::size_t(k) * xStride, xStride, cols, out + k); break;       \
-        case 2: kernel<2>(w, x + std::size_t(k) * xStride, xStride, cols, out + k); break;       \
-        case 1: kernel<1>(w, x + std::size_t(k) * xStride, xStride, cols, out + k); break;       \
-        default: break;                                                                          \
-        }                                                                                        \
+#define NW_DOT_MANY(name, kernel)                                                                                      \
+    NW_AVX2 void name(                                                                                                 \
+        const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out)            \
+    {                                                                                                                  \
+        int k = 0;                                                                                                     \
+        for (; k + 4 <= nx; k += 4)                                                                                    \
+            kernel<4>(w, x + std::size_t(k) * xStride, xStride, cols, out + k);                                        \
+        switch (nx - k) {                                                                                              \
+        case 3:                                                                                                        \
+            kernel<3>(w, x + std::size_t(k) * xStride, xStride, cols, out + k);                                        \
+            break;                                                                                                     \
+        case 2:                                                                                                        \
+            kernel<2>(w, x + std::size_t(k) * xStride, xStride, cols, out + k);                                        \
+            break;                                                                                                     \
+        case 1:                                                                                                        \
+            kernel<1>(w, x + std::size_t(k) * xStride, xStride, cols, out + k);                                        \
+            break;                                                                                                     \
+        default:                                                                                                       \
+            break;                                                                                                     \
+        }                                                                                                              \
     }
 
 #endif

@@ -36,8 +36,7 @@ NW_AVX2 inline __m256i fifthBits(const std::uint8_t *qh)
     std::uint32_t bits;
     std::memcpy(&bits, qh, sizeof bits);
     // Byte j takes source byte j / 8, then tests its bit j % 8.
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(static_cast<int>(bits)),
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
         _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
     const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
     const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
@@ -151,7 +150,8 @@ NW_AVX2 float dotQ4_0(const std::byte *w, const std::byte *x, std::int64_t cols)
         const __m256i a1 = _mm256_sub_epi8(nibbles(wb[i + 1].qs), eight);
         const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb[i + 1].qs));
         acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(wb[i].d) * f16(xb[i].d)), _mm256_cvtepi32_ps(dotI8(a0, b0)), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16(wb[i + 1].d) * f16(xb[i + 1].d)), _mm256_cvtepi32_ps(dotI8(a1, b1)), acc1);
+        acc1 = _mm256_fmadd_ps(
+            _mm256_set1_ps(f16(wb[i + 1].d) * f16(xb[i + 1].d)), _mm256_cvtepi32_ps(dotI8(a1, b1)), acc1);
     }
     for (; i < n; ++i) {
         const __m256i a = _mm256_sub_epi8(nibbles(wb[i].qs), eight);
@@ -235,7 +235,7 @@ NW_AVX2 float dotQ4_K(const std::byte *w, const std::byte *x, std::int64_t cols)
         const std::uint8_t *q = wb[i].qs;
         const std::int8_t *y = xb[i].qs;
         __m256i sumi = _mm256_setzero_si256();
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {
             const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 32 * j));
             const __m256i qLo = _mm256_and_si256(bits, low4);
@@ -267,7 +267,7 @@ NW_AVX2 float dotQ5_K(const std::byte *w, const std::byte *x, std::int64_t cols)
         const std::int8_t *y = xb[i].qs;
         const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb[i].qh));
         __m256i sumi = _mm256_setzero_si256();
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {
             const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 32 * j));
             // Bit 2j of qh[l] is the fifth bit of element l of the low sub-block, bit 2j+1 of
@@ -307,11 +307,12 @@ NW_AVX2 inline void q6Quants(const BlockQ6_K &b, int half, __m256i q[4])
     const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(ql + 32));
     const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.qh + 32 * half));
     q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, two), 4));
-    q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), two), 4));
+    q[1] = _mm256_or_si256(
+        _mm256_and_si256(l1, low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), two), 4));
     q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), two), 4));
+        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), two), 4));
     q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), two), 4));
+        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), two), 4));
 }
 
 NW_AVX2 float dotQ6_K(const std::byte *w, const std::byte *x, std::int64_t cols)
@@ -324,19 +325,20 @@ NW_AVX2 float dotQ6_K(const std::byte *w, const std::byte *x, std::int64_t cols)
         // Decode streams the weights once: ask for the block 8 ahead (~1.7 KiB) while this one
         // is unpacked. Past the row's end that is the next row's start, which comes next; a
         // prefetch never faults, and the address is formed as an integer.
-        const auto *ahead = reinterpret_cast<const char *>(reinterpret_cast<std::uintptr_t>(wb + i) + 8 * sizeof(BlockQ6_K));
+        const auto *ahead
+            = reinterpret_cast<const char *>(reinterpret_cast<std::uintptr_t>(wb + i) + 8 * sizeof(BlockQ6_K));
         _mm_prefetch(ahead, _MM_HINT_T0);
         _mm_prefetch(ahead + 64, _MM_HINT_T0);
         _mm_prefetch(ahead + 128, _MM_HINT_T0);
         _mm_prefetch(ahead + 192, _MM_HINT_T0);
         __m256i sumi = q6Offset(wb[i].scales, xb[i].bsums);
-        #pragma GCC unroll 2
+#pragma GCC unroll 2
         for (int half = 0; half < 2; ++half) {
             const std::int8_t *sc = wb[i].scales + 8 * half;
             const std::int8_t *y = xb[i].qs + 128 * half;
             __m256i q[4];
             q6Quants(wb[i], half, q);
-            #pragma GCC unroll 4
+#pragma GCC unroll 4
             for (int k = 0; k < 4; ++k) {
                 const __m256i yk = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(y + 32 * k));
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], yk), scalePair(sc + 2 * k)));
@@ -358,7 +360,7 @@ NW_AVX2 void manyQ8_0(const std::byte *w, const std::byte *x, std::size_t xStrid
     const auto *wb = reinterpret_cast<const BlockQ8_0 *>(w);
     const BlockQ8_0 *xb[N];
     __m256 acc[N];
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         xb[k] = reinterpret_cast<const BlockQ8_0 *>(x + std::size_t(k) * xStride);
         acc[k] = _mm256_setzero_ps();
@@ -367,14 +369,15 @@ NW_AVX2 void manyQ8_0(const std::byte *w, const std::byte *x, std::size_t xStrid
         const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb[i].qs));
         const __m256i absA = _mm256_sign_epi8(a, a);
         const float dw = f16(wb[i].d);
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < N; ++k) {
             const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb[k][i].qs));
-            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(absA, _mm256_sign_epi8(b, a)), _mm256_set1_epi16(1));
+            const __m256i p
+                = _mm256_madd_epi16(_mm256_maddubs_epi16(absA, _mm256_sign_epi8(b, a)), _mm256_set1_epi16(1));
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(xb[k][i].d)), _mm256_cvtepi32_ps(p), acc[k]);
         }
     }
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k)
         out[k] = hsum(acc[k]);
 }
@@ -385,7 +388,7 @@ NW_AVX2 void manyQ4_0(const std::byte *w, const std::byte *x, std::size_t xStrid
     const auto *wb = reinterpret_cast<const BlockQ4_0 *>(w);
     const BlockQ8_0 *xb[N];
     __m256 acc[N];
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         xb[k] = reinterpret_cast<const BlockQ8_0 *>(x + std::size_t(k) * xStride);
         acc[k] = _mm256_setzero_ps();
@@ -395,14 +398,15 @@ NW_AVX2 void manyQ4_0(const std::byte *w, const std::byte *x, std::size_t xStrid
         const __m256i a = _mm256_sub_epi8(nibbles(wb[i].qs), eight);
         const __m256i absA = _mm256_sign_epi8(a, a);
         const float dw = f16(wb[i].d);
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < N; ++k) {
             const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb[k][i].qs));
-            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(absA, _mm256_sign_epi8(b, a)), _mm256_set1_epi16(1));
+            const __m256i p
+                = _mm256_madd_epi16(_mm256_maddubs_epi16(absA, _mm256_sign_epi8(b, a)), _mm256_set1_epi16(1));
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(xb[k][i].d)), _mm256_cvtepi32_ps(p), acc[k]);
         }
     }
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k)
         out[k] = hsum(acc[k]);
 }
@@ -414,7 +418,7 @@ NW_AVX2 void manyQ4_K(const std::byte *w, const std::byte *x, std::size_t xStrid
     const BlockQ8_K *xb[N];
     __m256 acc[N];
     float mins[N];
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         xb[k] = reinterpret_cast<const BlockQ8_K *>(x + std::size_t(k) * xStride);
         acc[k] = _mm256_setzero_ps();
@@ -425,16 +429,16 @@ NW_AVX2 void manyQ4_K(const std::byte *w, const std::byte *x, std::size_t xStrid
         std::uint8_t sc[8], mn[8];
         unpackKScales(wb[i].scales, sc, mn);
         __m256i sumi[N];
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < N; ++k)
             sumi[k] = _mm256_setzero_si256();
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {
             const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb[i].qs + 32 * j));
             const __m256i qLo = _mm256_and_si256(bits, low4);
             const __m256i qHi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
             const __m256i sLo = _mm256_set1_epi16(sc[2 * j]), sHi = _mm256_set1_epi16(sc[2 * j + 1]);
-            #pragma GCC unroll 4
+#pragma GCC unroll 4
             for (int k = 0; k < N; ++k) {
                 const std::int8_t *y = xb[k][i].qs + 64 * j;
                 const __m256i pLo = _mm256_madd_epi16(
@@ -445,13 +449,13 @@ NW_AVX2 void manyQ4_K(const std::byte *w, const std::byte *x, std::size_t xStrid
             }
         }
         const float d = f16(wb[i].d), dmin = f16(wb[i].dmin);
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < N; ++k) {
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(xb[k][i].d * d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
             mins[k] += xb[k][i].d * dmin * static_cast<float>(kMinsDot(mn, xb[k][i].bsums));
         }
     }
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k)
         out[k] = hsum(acc[k]) - mins[k];
 }
@@ -462,37 +466,37 @@ NW_AVX2 void manyQ6_K(const std::byte *w, const std::byte *x, std::size_t xStrid
     const auto *wb = reinterpret_cast<const BlockQ6_K *>(w);
     const BlockQ8_K *xb[N];
     __m256 acc[N];
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         xb[k] = reinterpret_cast<const BlockQ8_K *>(x + std::size_t(k) * xStride);
         acc[k] = _mm256_setzero_ps();
     }
     for (std::int64_t i = 0; i < cols / 256; ++i) {
         __m256i sumi[N];
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < N; ++k)
             sumi[k] = q6Offset(wb[i].scales, xb[k][i].bsums);
         for (int half = 0; half < 2; ++half) {
             const std::int8_t *sc = wb[i].scales + 8 * half;
             __m256i q[4];
             q6Quants(wb[i], half, q);
-            #pragma GCC unroll 4
+#pragma GCC unroll 4
             for (int part = 0; part < 4; ++part) {
                 const __m256i scales = scalePair(sc + 2 * part);
-                #pragma GCC unroll 4
+#pragma GCC unroll 4
                 for (int k = 0; k < N; ++k) {
-                    const __m256i yk = _mm256_loadu_si256(
-                        reinterpret_cast<const __m256i *>(xb[k][i].qs + 128 * half + 32 * part));
+                    const __m256i yk
+                        = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb[k][i].qs + 128 * half + 32 * part));
                     sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(_mm256_maddubs_epi16(q[part], yk), scales));
                 }
             }
         }
         const float d = f16(wb[i].d);
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < N; ++k)
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(xb[k][i].d * d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
     }
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k)
         out[k] = hsum(acc[k]);
 }
@@ -503,7 +507,7 @@ NW_AVX2 void manyF16(const std::byte *w, const std::byte *x, std::size_t xStride
     const auto *a = reinterpret_cast<const f16_t *>(w);
     const float *b[N];
     __m256 acc[N];
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         b[k] = reinterpret_cast<const float *>(x + std::size_t(k) * xStride);
         acc[k] = _mm256_setzero_ps();
@@ -511,11 +515,11 @@ NW_AVX2 void manyF16(const std::byte *w, const std::byte *x, std::size_t xStride
     std::int64_t i = 0;
     for (; i + 8 <= cols; i += 8) {
         const __m256 wv = loadF16(a + i);
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < N; ++k)
             acc[k] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(b[k] + i), acc[k]);
     }
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         float sum = hsum(acc[k]);
         for (std::int64_t j = i; j < cols; ++j)
@@ -613,7 +617,7 @@ NW_AVX2 void quantizeQ8_K(const float *x, std::byte *out, std::int64_t cols)
             _mm256_storeu_si256(reinterpret_cast<__m256i *>(ob[i].qs + 32 * k), q);
             // Sums of each 16: widen to int16 and add neighbours twice more via madd + hadd.
             const __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q); // 16 sums of 2
-            const __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));  // 8 sums of 4
+            const __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1)); // 8 sums of 4
             __m128i lo = _mm256_castsi256_si128(s32), hi = _mm256_extracti128_si256(s32, 1);
             lo = _mm_hadd_epi32(lo, lo); // sums of 8 (elements 0..15 of this 32)
             hi = _mm_hadd_epi32(hi, hi);
@@ -624,27 +628,27 @@ NW_AVX2 void quantizeQ8_K(const float *x, std::byte *out, std::int64_t cols)
 }
 
 const DotKernel kAvx2[] = {
-    {ActivationFormat::F32, dotF32, nullptr, nullptr, "avx2"},
-    {ActivationFormat::F32, dotF16, nullptr, dotManyF16, "avx2"},
-    {ActivationFormat::F32, dotBF16, nullptr, nullptr, "avx2"},
-    {ActivationFormat::Q8_0, dotQ8_0, quantizeQ8_0, dotManyQ8_0, "avx2"},
-    {ActivationFormat::Q8_0, dotQ4_0, quantizeQ8_0, dotManyQ4_0, "avx2"},
-    {ActivationFormat::Q8_1, dotQ4_1, quantizeQ8_1, nullptr, "avx2"},
-    {ActivationFormat::Q8_0, dotQ5_0, quantizeQ8_0, nullptr, "avx2"},
-    {ActivationFormat::Q8_1, dotQ5_1, quantizeQ8_1, nullptr, "avx2"},
-    {ActivationFormat::Q8_K, dotQ4_K, quantizeQ8_K, dotManyQ4_K, "avx2"},
-    {ActivationFormat::Q8_K, dotQ5_K, quantizeQ8_K, nullptr, "avx2"},
-    {ActivationFormat::Q8_K, dotQ6_K, quantizeQ8_K, dotManyQ6_K, "avx2"},
-    {ActivationFormat::Q8_K, avx2::dotQ2_K, quantizeQ8_K, avx2::dotManyQ2_K, "avx2"},
-    {ActivationFormat::Q8_K, avx2::dotQ3_K, quantizeQ8_K, avx2::dotManyQ3_K, "avx2"},
-    {ActivationFormat::Q8_0, avx2::dotIQ4_NL, quantizeQ8_0, avx2::dotManyIQ4_NL, "avx2"},
-    {ActivationFormat::Q8_K, avx2::dotIQ4_XS, quantizeQ8_K, avx2::dotManyIQ4_XS, "avx2"},
-    {ActivationFormat::Q8_0, avx2::dotMXFP4, quantizeQ8_0, avx2::dotManyMXFP4, "avx2"},
-    {ActivationFormat::Q8_K, avx2::dotIQ2_XXS, quantizeQ8_K, avx2::dotManyIQ2_XXS, "avx2"},
-    {ActivationFormat::Q8_K, avx2::dotIQ2_XS, quantizeQ8_K, avx2::dotManyIQ2_XS, "avx2"},
-    {ActivationFormat::Q8_K, avx2::dotIQ2_S, quantizeQ8_K, avx2::dotManyIQ2_S, "avx2"},
-    {ActivationFormat::Q8_K, avx2::dotIQ3_XXS, quantizeQ8_K, avx2::dotManyIQ3_XXS, "avx2"},
-    {ActivationFormat::Q8_K, avx2::dotIQ3_S, quantizeQ8_K, avx2::dotManyIQ3_S, "avx2"},
+    { ActivationFormat::F32, dotF32, nullptr, nullptr, "avx2" },
+    { ActivationFormat::F32, dotF16, nullptr, dotManyF16, "avx2" },
+    { ActivationFormat::F32, dotBF16, nullptr, nullptr, "avx2" },
+    { ActivationFormat::Q8_0, dotQ8_0, quantizeQ8_0, dotManyQ8_0, "avx2" },
+    { ActivationFormat::Q8_0, dotQ4_0, quantizeQ8_0, dotManyQ4_0, "avx2" },
+    { ActivationFormat::Q8_1, dotQ4_1, quantizeQ8_1, nullptr, "avx2" },
+    { ActivationFormat::Q8_0, dotQ5_0, quantizeQ8_0, nullptr, "avx2" },
+    { ActivationFormat::Q8_1, dotQ5_1, quantizeQ8_1, nullptr, "avx2" },
+    { ActivationFormat::Q8_K, dotQ4_K, quantizeQ8_K, dotManyQ4_K, "avx2" },
+    { ActivationFormat::Q8_K, dotQ5_K, quantizeQ8_K, nullptr, "avx2" },
+    { ActivationFormat::Q8_K, dotQ6_K, quantizeQ8_K, dotManyQ6_K, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotQ2_K, quantizeQ8_K, avx2::dotManyQ2_K, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotQ3_K, quantizeQ8_K, avx2::dotManyQ3_K, "avx2" },
+    { ActivationFormat::Q8_0, avx2::dotIQ4_NL, quantizeQ8_0, avx2::dotManyIQ4_NL, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotIQ4_XS, quantizeQ8_K, avx2::dotManyIQ4_XS, "avx2" },
+    { ActivationFormat::Q8_0, avx2::dotMXFP4, quantizeQ8_0, avx2::dotManyMXFP4, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotIQ2_XXS, quantizeQ8_K, avx2::dotManyIQ2_XXS, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotIQ2_XS, quantizeQ8_K, avx2::dotManyIQ2_XS, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotIQ2_S, quantizeQ8_K, avx2::dotManyIQ2_S, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotIQ3_XXS, quantizeQ8_K, avx2::dotManyIQ3_XXS, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotIQ3_S, quantizeQ8_K, avx2::dotManyIQ3_S, "avx2" },
 };
 static_assert(std::size(kAvx2) == kKernelTypes);
 

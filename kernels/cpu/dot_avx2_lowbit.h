@@ -1,6 +1,6 @@
 // AVX2 dot products of the 2- to 4-bit weight types that low-memory GGUF files are made of
-// (Q2_K, Q3_K, IQ4_NL, IQ4_XS, MXFP4, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S), defined in dot_avx2_lowbit.cpp; dot_avx2.cpp's kernel
-// table holds them. Signatures as DotKernel's dot and dotMany (dot_products.h).
+// (Q2_K, Q3_K, IQ4_NL, IQ4_XS, MXFP4, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S), defined in dot_avx2_lowbit.cpp;
+// dot_avx2.cpp's kernel table holds them. Signatures as DotKernel's dot and dotMany (dot_products.h).
 #pragma once
 
 #if defined(__x86_64__)

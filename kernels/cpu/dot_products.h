@@ -26,8 +26,8 @@ struct DotKernel {
     void (*quantize)(const float *x, std::byte *out, std::int64_t cols) = nullptr;
     // Optional: the dot products of one weight row with nx activation rows xStride bytes apart
     // (out[i] = dot(w, x + i * xStride)); unpacks each weight block once for all of them.
-    void (*dotMany)(const std::byte *w, const std::byte *x, std::size_t xStride, int nx,
-                    std::int64_t cols, float *out) = nullptr;
+    void (*dotMany)(const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out)
+        = nullptr;
     const char *isa = "scalar"; // "scalar" or "avx2", for logs and benchmarks
 };
 

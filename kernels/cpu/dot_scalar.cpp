@@ -15,8 +15,7 @@
 namespace nw::cpu {
 namespace {
 
-template <typename Block>
-const Block *blocks(const std::byte *p)
+template <typename Block> const Block *blocks(const std::byte *p)
 {
     return reinterpret_cast<const Block *>(p);
 }
@@ -104,14 +103,13 @@ float dotQ4_1(const std::byte *w, const std::byte *x, std::int64_t cols)
             sumi += (wb[i].qs[j] >> 4) * xb[i].qs[j + kQk / 2];
         }
         sum += fp16ToFloat(wb[i].d) * fp16ToFloat(xb[i].d) * static_cast<float>(sumi)
-               + fp16ToFloat(wb[i].m) * fp16ToFloat(xb[i].s);
+            + fp16ToFloat(wb[i].m) * fp16ToFloat(xb[i].s);
     }
     return sum;
 }
 
 // Element j's fifth bit is bit j of qh (low nibbles are elements 0..15, high ones 16..31).
-template <typename Block>
-int q5Value(const Block &b, std::size_t j)
+template <typename Block> int q5Value(const Block &b, std::size_t j)
 {
     std::uint32_t qh;
     std::memcpy(&qh, b.qh, sizeof qh);
@@ -143,7 +141,7 @@ float dotQ5_1(const std::byte *w, const std::byte *x, std::int64_t cols)
         for (std::size_t j = 0; j < kQk; ++j)
             sumi += q5Value(wb[i], j) * xb[i].qs[j];
         sum += fp16ToFloat(wb[i].d) * fp16ToFloat(xb[i].d) * static_cast<float>(sumi)
-               + fp16ToFloat(wb[i].m) * fp16ToFloat(xb[i].s);
+            + fp16ToFloat(wb[i].m) * fp16ToFloat(xb[i].s);
     }
     return sum;
 }
@@ -170,8 +168,8 @@ float dotQ4_K(const std::byte *w, const std::byte *x, std::int64_t cols)
         }
         for (int j = 0; j < 8; ++j)
             summ += mn[j] * (xb[i].bsums[2 * j] + xb[i].bsums[2 * j + 1]);
-        sum += xb[i].d * (fp16ToFloat(wb[i].d) * static_cast<float>(sumi)
-                          - fp16ToFloat(wb[i].dmin) * static_cast<float>(summ));
+        sum += xb[i].d
+            * (fp16ToFloat(wb[i].d) * static_cast<float>(sumi) - fp16ToFloat(wb[i].dmin) * static_cast<float>(summ));
     }
     return sum;
 }
@@ -199,8 +197,8 @@ float dotQ5_K(const std::byte *w, const std::byte *x, std::int64_t cols)
         }
         for (int j = 0; j < 8; ++j)
             summ += mn[j] * (xb[i].bsums[2 * j] + xb[i].bsums[2 * j + 1]);
-        sum += xb[i].d * (fp16ToFloat(wb[i].d) * static_cast<float>(sumi)
-                          - fp16ToFloat(wb[i].dmin) * static_cast<float>(summ));
+        sum += xb[i].d
+            * (fp16ToFloat(wb[i].d) * static_cast<float>(sumi) - fp16ToFloat(wb[i].dmin) * static_cast<float>(summ));
     }
     return sum;
 }
@@ -256,8 +254,8 @@ float dotQ2_K(const std::byte *w, const std::byte *x, std::int64_t cols)
             sumi += (wb[i].scales[j] & 0x0f) * part;
             summ += (wb[i].scales[j] >> 4) * xb[i].bsums[j];
         }
-        sum += xb[i].d * (fp16ToFloat(wb[i].d) * static_cast<float>(sumi)
-                          - fp16ToFloat(wb[i].dmin) * static_cast<float>(summ));
+        sum += xb[i].d
+            * (fp16ToFloat(wb[i].d) * static_cast<float>(sumi) - fp16ToFloat(wb[i].dmin) * static_cast<float>(summ));
     }
     return sum;
 }
@@ -469,7 +467,8 @@ float dotIQ3_S(const std::byte *w, const std::byte *x, std::int64_t cols)
                 for (int half = 0; half < 2; ++half) {
                     const int k = 2 * g + half;
                     const int index = b.qs[k] | (((b.qh[ib] >> (k % 8)) & 1) << 8);
-                    part += gridDot(kIq3sGrid[index], static_cast<std::uint8_t>(b.signs[g] >> (4 * half)), y + 4 * half, 4);
+                    part += gridDot(
+                        kIq3sGrid[index], static_cast<std::uint8_t>(b.signs[g] >> (4 * half)), y + 4 * half, 4);
                 }
             }
             sumi += (2 * ((b.scales[ib / 2] >> (4 * (ib % 2))) & 0x0f) + 1) * part;
@@ -538,27 +537,27 @@ void quantizeQ8_K(const float *x, std::byte *out, std::int64_t cols)
 }
 
 const DotKernel kScalar[] = {
-    {ActivationFormat::F32, dotF32, nullptr, nullptr, "scalar"},
-    {ActivationFormat::F32, dotF16, nullptr, nullptr, "scalar"},
-    {ActivationFormat::F32, dotBF16, nullptr, nullptr, "scalar"},
-    {ActivationFormat::Q8_0, dotQ8_0, quantizeQ8_0, nullptr, "scalar"},
-    {ActivationFormat::Q8_0, dotQ4_0, quantizeQ8_0, nullptr, "scalar"},
-    {ActivationFormat::Q8_1, dotQ4_1, quantizeQ8_1, nullptr, "scalar"},
-    {ActivationFormat::Q8_0, dotQ5_0, quantizeQ8_0, nullptr, "scalar"},
-    {ActivationFormat::Q8_1, dotQ5_1, quantizeQ8_1, nullptr, "scalar"},
-    {ActivationFormat::Q8_K, dotQ4_K, quantizeQ8_K, nullptr, "scalar"},
-    {ActivationFormat::Q8_K, dotQ5_K, quantizeQ8_K, nullptr, "scalar"},
-    {ActivationFormat::Q8_K, dotQ6_K, quantizeQ8_K, nullptr, "scalar"},
-    {ActivationFormat::Q8_K, dotQ2_K, quantizeQ8_K, nullptr, "scalar"},
-    {ActivationFormat::Q8_K, dotQ3_K, quantizeQ8_K, nullptr, "scalar"},
-    {ActivationFormat::Q8_0, dotIQ4_NL, quantizeQ8_0, nullptr, "scalar"},
-    {ActivationFormat::Q8_K, dotIQ4_XS, quantizeQ8_K, nullptr, "scalar"},
-    {ActivationFormat::Q8_0, dotMXFP4, quantizeQ8_0, nullptr, "scalar"},
-    {ActivationFormat::Q8_K, dotIQ2_XXS, quantizeQ8_K, nullptr, "scalar"},
-    {ActivationFormat::Q8_K, dotIQ2_XS, quantizeQ8_K, nullptr, "scalar"},
-    {ActivationFormat::Q8_K, dotIQ2_S, quantizeQ8_K, nullptr, "scalar"},
-    {ActivationFormat::Q8_K, dotIQ3_XXS, quantizeQ8_K, nullptr, "scalar"},
-    {ActivationFormat::Q8_K, dotIQ3_S, quantizeQ8_K, nullptr, "scalar"},
+    { ActivationFormat::F32, dotF32, nullptr, nullptr, "scalar" },
+    { ActivationFormat::F32, dotF16, nullptr, nullptr, "scalar" },
+    { ActivationFormat::F32, dotBF16, nullptr, nullptr, "scalar" },
+    { ActivationFormat::Q8_0, dotQ8_0, quantizeQ8_0, nullptr, "scalar" },
+    { ActivationFormat::Q8_0, dotQ4_0, quantizeQ8_0, nullptr, "scalar" },
+    { ActivationFormat::Q8_1, dotQ4_1, quantizeQ8_1, nullptr, "scalar" },
+    { ActivationFormat::Q8_0, dotQ5_0, quantizeQ8_0, nullptr, "scalar" },
+    { ActivationFormat::Q8_1, dotQ5_1, quantizeQ8_1, nullptr, "scalar" },
+    { ActivationFormat::Q8_K, dotQ4_K, quantizeQ8_K, nullptr, "scalar" },
+    { ActivationFormat::Q8_K, dotQ5_K, quantizeQ8_K, nullptr, "scalar" },
+    { ActivationFormat::Q8_K, dotQ6_K, quantizeQ8_K, nullptr, "scalar" },
+    { ActivationFormat::Q8_K, dotQ2_K, quantizeQ8_K, nullptr, "scalar" },
+    { ActivationFormat::Q8_K, dotQ3_K, quantizeQ8_K, nullptr, "scalar" },
+    { ActivationFormat::Q8_0, dotIQ4_NL, quantizeQ8_0, nullptr, "scalar" },
+    { ActivationFormat::Q8_K, dotIQ4_XS, quantizeQ8_K, nullptr, "scalar" },
+    { ActivationFormat::Q8_0, dotMXFP4, quantizeQ8_0, nullptr, "scalar" },
+    { ActivationFormat::Q8_K, dotIQ2_XXS, quantizeQ8_K, nullptr, "scalar" },
+    { ActivationFormat::Q8_K, dotIQ2_XS, quantizeQ8_K, nullptr, "scalar" },
+    { ActivationFormat::Q8_K, dotIQ2_S, quantizeQ8_K, nullptr, "scalar" },
+    { ActivationFormat::Q8_K, dotIQ3_XXS, quantizeQ8_K, nullptr, "scalar" },
+    { ActivationFormat::Q8_K, dotIQ3_S, quantizeQ8_K, nullptr, "scalar" },
 };
 static_assert(std::size(kScalar) == kKernelTypes);
 
@@ -588,10 +587,14 @@ std::size_t activationRowBytes(ActivationFormat format, std::int64_t cols)
 {
     const auto n = static_cast<std::size_t>(cols);
     switch (format) {
-    case ActivationFormat::F32: return n * sizeof(float);
-    case ActivationFormat::Q8_0: return n / kQk * sizeof(BlockQ8_0);
-    case ActivationFormat::Q8_1: return n / kQk * sizeof(BlockQ8_1);
-    case ActivationFormat::Q8_K: return n / kQkK * sizeof(BlockQ8_K);
+    case ActivationFormat::F32:
+        return n * sizeof(float);
+    case ActivationFormat::Q8_0:
+        return n / kQk * sizeof(BlockQ8_0);
+    case ActivationFormat::Q8_1:
+        return n / kQk * sizeof(BlockQ8_1);
+    case ActivationFormat::Q8_K:
+        return n / kQkK * sizeof(BlockQ8_K);
     }
     NW_ASSERT(!"unknown ActivationFormat");
     return 0;
@@ -600,28 +603,50 @@ std::size_t activationRowBytes(ActivationFormat format, std::int64_t cols)
 int kernelIndex(TensorType type)
 {
     switch (type) {
-    case TensorType::F32: return 0;
-    case TensorType::F16: return 1;
-    case TensorType::BF16: return 2;
-    case TensorType::Q8_0: return 3;
-    case TensorType::Q4_0: return 4;
-    case TensorType::Q4_1: return 5;
-    case TensorType::Q5_0: return 6;
-    case TensorType::Q5_1: return 7;
-    case TensorType::Q4_K: return 8;
-    case TensorType::Q5_K: return 9;
-    case TensorType::Q6_K: return 10;
-    case TensorType::Q2_K: return 11;
-    case TensorType::Q3_K: return 12;
-    case TensorType::IQ4_NL: return 13;
-    case TensorType::IQ4_XS: return 14;
-    case TensorType::MXFP4: return 15;
-    case TensorType::IQ2_XXS: return 16;
-    case TensorType::IQ2_XS: return 17;
-    case TensorType::IQ2_S: return 18;
-    case TensorType::IQ3_XXS: return 19;
-    case TensorType::IQ3_S: return 20;
-    default: return -1;
+    case TensorType::F32:
+        return 0;
+    case TensorType::F16:
+        return 1;
+    case TensorType::BF16:
+        return 2;
+    case TensorType::Q8_0:
+        return 3;
+    case TensorType::Q4_0:
+        return 4;
+    case TensorType::Q4_1:
+        return 5;
+    case TensorType::Q5_0:
+        return 6;
+    case TensorType::Q5_1:
+        return 7;
+    case TensorType::Q4_K:
+        return 8;
+    case TensorType::Q5_K:
+        return 9;
+    case TensorType::Q6_K:
+        return 10;
+    case TensorType::Q2_K:
+        return 11;
+    case TensorType::Q3_K:
+        return 12;
+    case TensorType::IQ4_NL:
+        return 13;
+    case TensorType::IQ4_XS:
+        return 14;
+    case TensorType::MXFP4:
+        return 15;
+    case TensorType::IQ2_XXS:
+        return 16;
+    case TensorType::IQ2_XS:
+        return 17;
+    case TensorType::IQ2_S:
+        return 18;
+    case TensorType::IQ3_XXS:
+        return 19;
+    case TensorType::IQ3_S:
+        return 20;
+    default:
+        return -1;
     }
 }
 

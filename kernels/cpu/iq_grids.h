@@ -4,7 +4,6 @@
 
 #include <cstdint>
 
-
 namespace nw::cpu {
 
 // 8 magnitudes per entry (8, 25 or 43), element j in byte j.
@@ -28,7 +27,7 @@ constexpr std::uint8_t iqSigns(std::uint32_t seven)
 inline constexpr auto kSignMultipliers = [] {
     struct Table {
         std::uint64_t v[256];
-    } t{};
+    } t {};
     for (std::uint32_t s = 0; s < 256; ++s)
         for (int j = 0; j < 8; ++j)
             t.v[s] |= static_cast<std::uint64_t>((s >> j) & 1 ? 0xff : 0x01) << (8 * j);
@@ -39,7 +38,7 @@ inline constexpr auto kSignMultipliers = [] {
 inline constexpr auto kEvenSignMultipliers = [] {
     struct Table {
         std::uint64_t v[128];
-    } t{};
+    } t {};
     for (std::uint32_t code = 0; code < 128; ++code)
         t.v[code] = kSignMultipliers.v[iqSigns(code)];
     return t;

@@ -43,9 +43,9 @@ struct PackedWeights {
     std::int64_t rows = 0;
     std::int64_t cols = 0;
     const std::byte *source = nullptr; // the file rows it was made from (WeightMatrix::data)
-    std::size_t sourceStride = 0;      // and their row stride in bytes
-    std::size_t blockBytes = 0;        // bytes of one block group (8 rows x one block column)
-    std::size_t groupBytes = 0;        // bytes of one group of 8 rows, all columns
+    std::size_t sourceStride = 0; // and their row stride in bytes
+    std::size_t blockBytes = 0; // bytes of one block group (8 rows x one block column)
+    std::size_t groupBytes = 0; // bytes of one group of 8 rows, all columns
     std::int64_t nGroups = 0;
     std::unique_ptr<std::byte[]> storage; // [nGroups, groupBytes], 64-byte aligned within
     std::byte *data = nullptr;
@@ -63,7 +63,7 @@ std::unique_ptr<PackedWeights> packWeights(const WeightMatrix &w);
 // y = x · Wᵀ on the packed weights; same contract as cpu::matmul (x: [nTokens, cols] f32,
 // y: [nTokens, rows] f32, `scratch` holds the quantized activations). `scalar` forces the
 // portable kernels (tests compare them with the SIMD ones).
-void matmulPacked(ThreadPool &pool, std::vector<std::byte> &scratch, const PackedWeights &w, const float *x,
-                  float *y, int nTokens, bool scalar = false);
+void matmulPacked(ThreadPool &pool, std::vector<std::byte> &scratch, const PackedWeights &w, const float *x, float *y,
+    int nTokens, bool scalar = false);
 
 } // namespace nw::cpu

@@ -111,8 +111,8 @@ void dequantQ4_1(const BlockQ4_1 *blocks, float *y, std::size_t nBlocks)
 // Q5_0/Q5_1: qh is a little-endian u32 whose bit j is the fifth bit of element j (0..31).
 std::uint32_t readQh(const std::uint8_t *qh)
 {
-    return static_cast<std::uint32_t>(qh[0]) | static_cast<std::uint32_t>(qh[1]) << 8 |
-           static_cast<std::uint32_t>(qh[2]) << 16 | static_cast<std::uint32_t>(qh[3]) << 24;
+    return static_cast<std::uint32_t>(qh[0]) | static_cast<std::uint32_t>(qh[1]) << 8
+        | static_cast<std::uint32_t>(qh[2]) << 16 | static_cast<std::uint32_t>(qh[3]) << 24;
 }
 
 void dequantQ5_0(const BlockQ5_0 *blocks, float *y, std::size_t nBlocks)
@@ -144,8 +144,7 @@ void dequantQ5_1(const BlockQ5_1 *blocks, float *y, std::size_t nBlocks)
     }
 }
 
-template <typename Block>
-void dequantQ8(const Block *blocks, float *y, std::size_t nBlocks)
+template <typename Block> void dequantQ8(const Block *blocks, float *y, std::size_t nBlocks)
 {
     for (std::size_t i = 0; i < nBlocks; ++i, y += kQk) {
         const float d = fp16ToFloat(blocks[i].d);
@@ -221,7 +220,8 @@ void dequantQ6_K(const BlockQ6_K *blocks, float *y, std::size_t nBlocks)
             for (int l = 0; l < 32; ++l) {
                 const int s = l / 16;
                 out[l] = d * sc[s] * static_cast<float>(((ql[l] & 0x0f) | ((qh[l] & 3) << 4)) - 32);
-                out[l + 32] = d * sc[s + 2] * static_cast<float>(((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32);
+                out[l + 32]
+                    = d * sc[s + 2] * static_cast<float>(((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32);
                 out[l + 64] = d * sc[s + 4] * static_cast<float>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
                 out[l + 96] = d * sc[s + 6] * static_cast<float>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
             }
@@ -479,8 +479,7 @@ void quantQ5_0(const float *x, BlockQ5_0 *blocks, std::size_t nBlocks)
 
 // Affine: x = d*q + m with q in [0, levels]; m is the block minimum as an f16 rounded down so
 // that no value falls below it.
-template <typename Block>
-void affineScale(const float *x, Block &block, int levels, float &d, float &m)
+template <typename Block> void affineScale(const float *x, Block &block, int levels, float &d, float &m)
 {
     float lo = x[0], hi = x[0];
     for (std::size_t j = 1; j < kQk; ++j) {
@@ -528,8 +527,7 @@ void quantQ5_1(const float *x, BlockQ5_1 *blocks, std::size_t nBlocks)
 
 // Q8_0/Q8_1: d = amax/127. Q8_1 also stores s = d * sum(q), the term that Q4_1/Q5_1 dot
 // products need for their offset m.
-template <typename Block>
-void quantQ8(const float *x, Block *blocks, std::size_t nBlocks)
+template <typename Block> void quantQ8(const float *x, Block *blocks, std::size_t nBlocks)
 {
     for (std::size_t i = 0; i < nBlocks; ++i, x += kQk) {
         float amax = 0.0f;
@@ -591,8 +589,7 @@ void quantKAffine(const float *x, Block &b, int levels, int scaleMax, int *q, in
 }
 
 // Q4_K/Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins, packed as get_scale_min_k4 reads them.
-template <typename Block>
-void quantKAffine(const float *x, Block &b, int levels, int *q)
+template <typename Block> void quantKAffine(const float *x, Block &b, int levels, int *q)
 {
     int scaleQ[8], minQ[8];
     quantKAffine<Block, 8, 32>(x, b, levels, 63, q, scaleQ, minQ);
@@ -740,7 +737,7 @@ float iq4Scale(const float *x, int n)
     if (extreme == 0.0f)
         return 0.0f;
     float best = 0.0f, bestError = 0.0f;
-    for (const float d : {extreme / -127.0f, extreme / 113.0f}) {
+    for (const float d : { extreme / -127.0f, extreme / 113.0f }) {
         float error = 0.0f;
         for (int j = 0; j < n; ++j) {
             const float e = x[j] - d * static_cast<float>(kIq4nlValues[nearestLevel(kIq4nlValues, x[j] / d)]);
@@ -846,13 +843,29 @@ std::size_t blockCount(TensorType type, std::size_t n)
 bool canDequantize(TensorType type)
 {
     switch (type) {
-    case TensorType::F32: case TensorType::F16: case TensorType::BF16:
-    case TensorType::Q4_0: case TensorType::Q4_1: case TensorType::Q5_0: case TensorType::Q5_1:
-    case TensorType::Q8_0: case TensorType::Q8_1:
-    case TensorType::Q4_K: case TensorType::Q5_K: case TensorType::Q6_K: case TensorType::Q8_K:
-    case TensorType::Q2_K: case TensorType::Q3_K: case TensorType::IQ4_NL: case TensorType::IQ4_XS:
-    case TensorType::MXFP4: case TensorType::IQ2_XXS: case TensorType::IQ2_XS: case TensorType::IQ2_S:
-    case TensorType::IQ3_XXS: case TensorType::IQ3_S:
+    case TensorType::F32:
+    case TensorType::F16:
+    case TensorType::BF16:
+    case TensorType::Q4_0:
+    case TensorType::Q4_1:
+    case TensorType::Q5_0:
+    case TensorType::Q5_1:
+    case TensorType::Q8_0:
+    case TensorType::Q8_1:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K:
+    case TensorType::Q8_K:
+    case TensorType::Q2_K:
+    case TensorType::Q3_K:
+    case TensorType::IQ4_NL:
+    case TensorType::IQ4_XS:
+    case TensorType::MXFP4:
+    case TensorType::IQ2_XXS:
+    case TensorType::IQ2_XS:
+    case TensorType::IQ2_S:
+    case TensorType::IQ3_XXS:
+    case TensorType::IQ3_S:
         return true;
     default:
         return false;
@@ -862,11 +875,23 @@ bool canDequantize(TensorType type)
 bool canQuantize(TensorType type)
 {
     switch (type) {
-    case TensorType::F32: case TensorType::F16: case TensorType::BF16:
-    case TensorType::Q4_0: case TensorType::Q4_1: case TensorType::Q5_0: case TensorType::Q5_1:
-    case TensorType::Q8_0: case TensorType::Q8_1:
-    case TensorType::Q4_K: case TensorType::Q5_K: case TensorType::Q6_K: case TensorType::Q8_K:
-    case TensorType::Q2_K: case TensorType::Q3_K: case TensorType::IQ4_NL: case TensorType::IQ4_XS:
+    case TensorType::F32:
+    case TensorType::F16:
+    case TensorType::BF16:
+    case TensorType::Q4_0:
+    case TensorType::Q4_1:
+    case TensorType::Q5_0:
+    case TensorType::Q5_1:
+    case TensorType::Q8_0:
+    case TensorType::Q8_1:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K:
+    case TensorType::Q8_K:
+    case TensorType::Q2_K:
+    case TensorType::Q3_K:
+    case TensorType::IQ4_NL:
+    case TensorType::IQ4_XS:
     case TensorType::MXFP4:
         return true;
     default:
@@ -878,30 +903,77 @@ void dequantizeRow(TensorType type, const void *src, float *dst, std::size_t n)
 {
     const std::size_t nb = blockCount(type, n);
     switch (type) {
-    case TensorType::F32: std::memcpy(dst, src, n * sizeof(float)); return;
-    case TensorType::F16: fp16ToFloatRow(static_cast<const f16_t *>(src), dst, n); return;
-    case TensorType::BF16: bf16ToFloatRow(static_cast<const bf16_t *>(src), dst, n); return;
-    case TensorType::Q4_0: dequantQ4_0(static_cast<const BlockQ4_0 *>(src), dst, nb); return;
-    case TensorType::Q4_1: dequantQ4_1(static_cast<const BlockQ4_1 *>(src), dst, nb); return;
-    case TensorType::Q5_0: dequantQ5_0(static_cast<const BlockQ5_0 *>(src), dst, nb); return;
-    case TensorType::Q5_1: dequantQ5_1(static_cast<const BlockQ5_1 *>(src), dst, nb); return;
-    case TensorType::Q8_0: dequantQ8(static_cast<const BlockQ8_0 *>(src), dst, nb); return;
-    case TensorType::Q8_1: dequantQ8(static_cast<const BlockQ8_1 *>(src), dst, nb); return;
-    case TensorType::Q4_K: dequantQ4_K(static_cast<const BlockQ4_K *>(src), dst, nb); return;
-    case TensorType::Q5_K: dequantQ5_K(static_cast<const BlockQ5_K *>(src), dst, nb); return;
-    case TensorType::Q6_K: dequantQ6_K(static_cast<const BlockQ6_K *>(src), dst, nb); return;
-    case TensorType::Q8_K: dequantQ8_K(static_cast<const BlockQ8_K *>(src), dst, nb); return;
-    case TensorType::Q2_K: dequantQ2_K(static_cast<const BlockQ2_K *>(src), dst, nb); return;
-    case TensorType::Q3_K: dequantQ3_K(static_cast<const BlockQ3_K *>(src), dst, nb); return;
-    case TensorType::IQ4_NL: dequantIQ4_NL(static_cast<const BlockIQ4_NL *>(src), dst, nb); return;
-    case TensorType::IQ4_XS: dequantIQ4_XS(static_cast<const BlockIQ4_XS *>(src), dst, nb); return;
-    case TensorType::MXFP4: dequantMXFP4(static_cast<const BlockMXFP4 *>(src), dst, nb); return;
-    case TensorType::IQ2_XXS: dequantIQ2_XXS(static_cast<const BlockIQ2_XXS *>(src), dst, nb); return;
-    case TensorType::IQ2_XS: dequantIQ2_XS(static_cast<const BlockIQ2_XS *>(src), dst, nb); return;
-    case TensorType::IQ2_S: dequantIQ2_S(static_cast<const BlockIQ2_S *>(src), dst, nb); return;
-    case TensorType::IQ3_XXS: dequantIQ3_XXS(static_cast<const BlockIQ3_XXS *>(src), dst, nb); return;
-    case TensorType::IQ3_S: dequantIQ3_S(static_cast<const BlockIQ3_S *>(src), dst, nb); return;
-    default: break;
+    case TensorType::F32:
+        std::memcpy(dst, src, n * sizeof(float));
+        return;
+    case TensorType::F16:
+        fp16ToFloatRow(static_cast<const f16_t *>(src), dst, n);
+        return;
+    case TensorType::BF16:
+        bf16ToFloatRow(static_cast<const bf16_t *>(src), dst, n);
+        return;
+    case TensorType::Q4_0:
+        dequantQ4_0(static_cast<const BlockQ4_0 *>(src), dst, nb);
+        return;
+    case TensorType::Q4_1:
+        dequantQ4_1(static_cast<const BlockQ4_1 *>(src), dst, nb);
+        return;
+    case TensorType::Q5_0:
+        dequantQ5_0(static_cast<const BlockQ5_0 *>(src), dst, nb);
+        return;
+    case TensorType::Q5_1:
+        dequantQ5_1(static_cast<const BlockQ5_1 *>(src), dst, nb);
+        return;
+    case TensorType::Q8_0:
+        dequantQ8(static_cast<const BlockQ8_0 *>(src), dst, nb);
+        return;
+    case TensorType::Q8_1:
+        dequantQ8(static_cast<const BlockQ8_1 *>(src), dst, nb);
+        return;
+    case TensorType::Q4_K:
+        dequantQ4_K(static_cast<const BlockQ4_K *>(src), dst, nb);
+        return;
+    case TensorType::Q5_K:
+        dequantQ5_K(static_cast<const BlockQ5_K *>(src), dst, nb);
+        return;
+    case TensorType::Q6_K:
+        dequantQ6_K(static_cast<const BlockQ6_K *>(src), dst, nb);
+        return;
+    case TensorType::Q8_K:
+        dequantQ8_K(static_cast<const BlockQ8_K *>(src), dst, nb);
+        return;
+    case TensorType::Q2_K:
+        dequantQ2_K(static_cast<const BlockQ2_K *>(src), dst, nb);
+        return;
+    case TensorType::Q3_K:
+        dequantQ3_K(static_cast<const BlockQ3_K *>(src), dst, nb);
+        return;
+    case TensorType::IQ4_NL:
+        dequantIQ4_NL(static_cast<const BlockIQ4_NL *>(src), dst, nb);
+        return;
+    case TensorType::IQ4_XS:
+        dequantIQ4_XS(static_cast<const BlockIQ4_XS *>(src), dst, nb);
+        return;
+    case TensorType::MXFP4:
+        dequantMXFP4(static_cast<const BlockMXFP4 *>(src), dst, nb);
+        return;
+    case TensorType::IQ2_XXS:
+        dequantIQ2_XXS(static_cast<const BlockIQ2_XXS *>(src), dst, nb);
+        return;
+    case TensorType::IQ2_XS:
+        dequantIQ2_XS(static_cast<const BlockIQ2_XS *>(src), dst, nb);
+        return;
+    case TensorType::IQ2_S:
+        dequantIQ2_S(static_cast<const BlockIQ2_S *>(src), dst, nb);
+        return;
+    case TensorType::IQ3_XXS:
+        dequantIQ3_XXS(static_cast<const BlockIQ3_XXS *>(src), dst, nb);
+        return;
+    case TensorType::IQ3_S:
+        dequantIQ3_S(static_cast<const BlockIQ3_S *>(src), dst, nb);
+        return;
+    default:
+        break;
     }
     // A file may hold a type we know by name but cannot compute with (IQ1_S, TQ1_0, ...).
     fail("dequantizeRow: tensor type {} is not supported", tensorTypeName(type));
@@ -911,25 +983,62 @@ std::size_t quantizeRow(TensorType type, const float *src, void *dst, std::size_
 {
     const std::size_t nb = blockCount(type, n);
     switch (type) {
-    case TensorType::F32: std::memcpy(dst, src, n * sizeof(float)); break;
-    case TensorType::F16: floatToFp16Row(src, static_cast<f16_t *>(dst), n); break;
-    case TensorType::BF16: floatToBf16Row(src, static_cast<bf16_t *>(dst), n); break;
-    case TensorType::Q4_0: quantQ4_0(src, static_cast<BlockQ4_0 *>(dst), nb); break;
-    case TensorType::Q4_1: quantQ4_1(src, static_cast<BlockQ4_1 *>(dst), nb); break;
-    case TensorType::Q5_0: quantQ5_0(src, static_cast<BlockQ5_0 *>(dst), nb); break;
-    case TensorType::Q5_1: quantQ5_1(src, static_cast<BlockQ5_1 *>(dst), nb); break;
-    case TensorType::Q8_0: quantQ8(src, static_cast<BlockQ8_0 *>(dst), nb); break;
-    case TensorType::Q8_1: quantQ8(src, static_cast<BlockQ8_1 *>(dst), nb); break;
-    case TensorType::Q4_K: quantQ4_K(src, static_cast<BlockQ4_K *>(dst), nb); break;
-    case TensorType::Q5_K: quantQ5_K(src, static_cast<BlockQ5_K *>(dst), nb); break;
-    case TensorType::Q6_K: quantQ6_K(src, static_cast<BlockQ6_K *>(dst), nb); break;
-    case TensorType::Q8_K: quantQ8_K(src, static_cast<BlockQ8_K *>(dst), nb); break;
-    case TensorType::Q2_K: quantQ2_K(src, static_cast<BlockQ2_K *>(dst), nb); break;
-    case TensorType::Q3_K: quantQ3_K(src, static_cast<BlockQ3_K *>(dst), nb); break;
-    case TensorType::IQ4_NL: quantIQ4_NL(src, static_cast<BlockIQ4_NL *>(dst), nb); break;
-    case TensorType::IQ4_XS: quantIQ4_XS(src, static_cast<BlockIQ4_XS *>(dst), nb); break;
-    case TensorType::MXFP4: quantMXFP4(src, static_cast<BlockMXFP4 *>(dst), nb); break;
-    default: fail("quantizeRow: tensor type {} is not supported", tensorTypeName(type));
+    case TensorType::F32:
+        std::memcpy(dst, src, n * sizeof(float));
+        break;
+    case TensorType::F16:
+        floatToFp16Row(src, static_cast<f16_t *>(dst), n);
+        break;
+    case TensorType::BF16:
+        floatToBf16Row(src, static_cast<bf16_t *>(dst), n);
+        break;
+    case TensorType::Q4_0:
+        quantQ4_0(src, static_cast<BlockQ4_0 *>(dst), nb);
+        break;
+    case TensorType::Q4_1:
+        quantQ4_1(src, static_cast<BlockQ4_1 *>(dst), nb);
+        break;
+    case TensorType::Q5_0:
+        quantQ5_0(src, static_cast<BlockQ5_0 *>(dst), nb);
+        break;
+    case TensorType::Q5_1:
+        quantQ5_1(src, static_cast<BlockQ5_1 *>(dst), nb);
+        break;
+    case TensorType::Q8_0:
+        quantQ8(src, static_cast<BlockQ8_0 *>(dst), nb);
+        break;
+    case TensorType::Q8_1:
+        quantQ8(src, static_cast<BlockQ8_1 *>(dst), nb);
+        break;
+    case TensorType::Q4_K:
+        quantQ4_K(src, static_cast<BlockQ4_K *>(dst), nb);
+        break;
+    case TensorType::Q5_K:
+        quantQ5_K(src, static_cast<BlockQ5_K *>(dst), nb);
+        break;
+    case TensorType::Q6_K:
+        quantQ6_K(src, static_cast<BlockQ6_K *>(dst), nb);
+        break;
+    case TensorType::Q8_K:
+        quantQ8_K(src, static_cast<BlockQ8_K *>(dst), nb);
+        break;
+    case TensorType::Q2_K:
+        quantQ2_K(src, static_cast<BlockQ2_K *>(dst), nb);
+        break;
+    case TensorType::Q3_K:
+        quantQ3_K(src, static_cast<BlockQ3_K *>(dst), nb);
+        break;
+    case TensorType::IQ4_NL:
+        quantIQ4_NL(src, static_cast<BlockIQ4_NL *>(dst), nb);
+        break;
+    case TensorType::IQ4_XS:
+        quantIQ4_XS(src, static_cast<BlockIQ4_XS *>(dst), nb);
+        break;
+    case TensorType::MXFP4:
+        quantMXFP4(src, static_cast<BlockMXFP4 *>(dst), nb);
+        break;
+    default:
+        fail("quantizeRow: tensor type {} is not supported", tensorTypeName(type));
     }
     return rowBytes(type, n);
 }

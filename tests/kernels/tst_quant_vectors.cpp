@@ -16,8 +16,8 @@
 #include "kernels/backend.h"
 #include "kernels/cpu/dot_products.h"
 #include "kernels/cpu/matmul_packed.h"
-#include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/quantize.h"
+#include "kernels/cpu/thread_pool.h"
 #include "kernels/float16.h"
 #include "tests/support/test_data.h"
 
@@ -37,11 +37,11 @@ using nw::TensorType;
 namespace {
 
 struct Vectors {
-    TensorType type{};
+    TensorType type {};
     int rows = 0, cols = 0;
     std::size_t rowBytes = 0;
-    std::vector<std::byte> blocks;  // [rows, rowBytes]
-    std::vector<float> reference;   // [rows, cols], gguf-py's dequantization
+    std::vector<std::byte> blocks; // [rows, rowBytes]
+    std::vector<float> reference; // [rows, cols], gguf-py's dequantization
 };
 
 std::uint32_t readU32(const std::vector<char> &bytes, std::size_t at)
@@ -77,9 +77,8 @@ Vectors loadVectors(const std::string &name)
 }
 
 // The types with vectors; the file name is the type name in lower case.
-const char *const kNames[] = {"q4_0",   "q4_1",   "q5_0",    "q5_1",   "q8_0",    "q2_k",   "q3_k",
-                              "q4_k",   "q5_k",   "q6_k",    "iq4_nl", "iq4_xs",  "mxfp4",  "iq2_xxs",
-                              "iq2_xs", "iq2_s",  "iq3_xxs", "iq3_s"};
+const char *const kNames[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl",
+    "iq4_xs", "mxfp4", "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s" };
 
 // The activation blocks as the numbers they stand for (d · q), decoded here from ggml's layouts.
 std::vector<double> decodeActivations(nw::cpu::ActivationFormat format, const std::byte *row, int cols)
@@ -157,24 +156,28 @@ void checkDots(const Vectors &v, const nw::cpu::DotKernel &kernel, unsigned seed
 
     // Weight rows apart, each followed by 0xff padding (NaN scales) no kernel may read.
     const std::size_t stride = v.rowBytes + 64;
-    std::vector<std::byte> weights(stride * std::size_t(v.rows), std::byte{0xff});
+    std::vector<std::byte> weights(stride * std::size_t(v.rows), std::byte { 0xff });
     for (int r = 0; r < v.rows; ++r)
-        std::memcpy(weights.data() + stride * std::size_t(r), v.blocks.data() + v.rowBytes * std::size_t(r), v.rowBytes);
+        std::memcpy(
+            weights.data() + stride * std::size_t(r), v.blocks.data() + v.rowBytes * std::size_t(r), v.rowBytes);
 
     // Quantized activation rows, the same way: padded with 0xff.
     const std::size_t actBytes = nw::cpu::activationRowBytes(kernel.activation, v.cols);
     const std::size_t actStride = actBytes + 64;
-    std::vector<std::byte> act(actStride * nTokens, std::byte{0xff});
+    std::vector<std::byte> act(actStride * nTokens, std::byte { 0xff });
     for (int t = 0; t < nTokens; ++t) {
         if (kernel.quantize)
-            kernel.quantize(x.data() + std::size_t(t) * std::size_t(v.cols), act.data() + actStride * std::size_t(t), v.cols);
+            kernel.quantize(
+                x.data() + std::size_t(t) * std::size_t(v.cols), act.data() + actStride * std::size_t(t), v.cols);
         else
-            std::memcpy(act.data() + actStride * std::size_t(t), x.data() + std::size_t(t) * std::size_t(v.cols), actBytes);
+            std::memcpy(
+                act.data() + actStride * std::size_t(t), x.data() + std::size_t(t) * std::size_t(v.cols), actBytes);
     }
 
     int failures = 0;
     for (int t = 0; t < nTokens; ++t) {
-        const std::vector<double> xq = decodeActivations(kernel.activation, act.data() + actStride * std::size_t(t), v.cols);
+        const std::vector<double> xq
+            = decodeActivations(kernel.activation, act.data() + actStride * std::size_t(t), v.cols);
         for (int r = 0; r < v.rows; ++r) {
             const float *w = v.reference.data() + std::size_t(r) * std::size_t(v.cols);
             double expected = 0, magnitude = 0;
@@ -221,7 +224,8 @@ TEST_CASE("dequantization matches gguf-py bit for bit")
         nw::dequantizeRow(v.type, v.blocks.data(), out.data(), v.reference.size());
         int mismatches = 0;
         for (std::size_t i = 0; i < v.reference.size(); ++i)
-            if (std::bit_cast<std::uint32_t>(out[i]) != std::bit_cast<std::uint32_t>(v.reference[i]) && mismatches++ < 5) {
+            if (std::bit_cast<std::uint32_t>(out[i]) != std::bit_cast<std::uint32_t>(v.reference[i])
+                && mismatches++ < 5) {
                 CAPTURE(i);
                 CHECK(out[i] == v.reference[i]);
             }
@@ -251,13 +255,14 @@ TEST_CASE("every dot product matches a float64 dot of gguf-py's rows with the qu
 void checkMatmul(const Vectors &v, const std::string &path, unsigned seed)
 {
     CAPTURE(path);
-    const nw::cpu::DotKernel &kernel = path == "packed scalar" ? nw::cpu::scalarDotKernel(v.type) : nw::cpu::dotKernel(v.type);
+    const nw::cpu::DotKernel &kernel
+        = path == "packed scalar" ? nw::cpu::scalarDotKernel(v.type) : nw::cpu::dotKernel(v.type);
     // 1 token (decode), and 7: a tile of 4 tokens and 3 more one by one.
-    for (int nTokens : {1, 7}) {
+    for (int nTokens : { 1, 7 }) {
         CAPTURE(nTokens);
         std::mt19937 rng(seed++);
         const std::vector<float> x = makeActivations(nTokens, v.cols, rng);
-        const nw::WeightMatrix w{v.type, v.rows, v.cols, v.blocks.data(), 0};
+        const nw::WeightMatrix w { v.type, v.rows, v.cols, v.blocks.data(), 0 };
         std::vector<float> y(std::size_t(nTokens) * std::size_t(v.rows), std::numeric_limits<float>::quiet_NaN());
         if (path == "rows") {
             nw::makeCpuBackend(2)->matmul(w, x.data(), y.data(), nTokens);
