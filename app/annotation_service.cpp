@@ -1,17 +1,21 @@
 // Annotations made and changed through the store, and their export and import formats.
 #include "app/annotation_service.h"
 
+#include "app/document_titles.h"
+#include "app/page_numbers.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "ingest/page_words.h"
 
 #include <nlohmann/json.hpp>
 
+#include <QHash>
 #include <QRegularExpression>
 #include <QStringList>
 
 #include <algorithm>
 #include <limits>
+#include <memory>
 #include <set>
 
 namespace nw::app {
@@ -21,9 +25,12 @@ namespace {
 // store::AnnotationLimits::kMaxTextBytes (64 KiB); rectangles and tags stay far below this.
 constexpr qsizetype kMaxCsvFieldBytes = 1 << 20;
 
-const QStringList kCsvColumns = {QStringLiteral("document_sha256"), QStringLiteral("page"), QStringLiteral("kind"),
-                                 QStringLiteral("rects"), QStringLiteral("color"), QStringLiteral("quote"),
-                                 QStringLiteral("note"), QStringLiteral("tags")};
+const QStringList kCsvColumns
+    = { QStringLiteral("document_sha256"), QStringLiteral("page"), QStringLiteral("kind"), QStringLiteral("rects"),
+          QStringLiteral("color"), QStringLiteral("quote"), QStringLiteral("note"), QStringLiteral("tags") };
+// For people reading the file; an import matches by document_sha256 and page and ignores them.
+const QStringList kCsvPlaceColumns
+    = { QStringLiteral("document_title"), QStringLiteral("document_path"), QStringLiteral("page_label") };
 
 QString rectsText(const std::vector<QRectF> &rects)
 {
@@ -44,7 +51,7 @@ std::vector<QRectF> rectsFromText(const QString &text, int line)
             n[i] = v[i].toDouble(&ok);
         if (!ok)
             fail("annotations CSV line {}: field 'rects': rectangle '{}' is not 'x y width height'", line,
-                 store::excerptForMessage(part).toStdString());
+                store::excerptForMessage(part).toStdString());
         rects.emplace_back(n[0], n[1], n[2], n[3]);
     }
     return rects;
@@ -69,7 +76,7 @@ struct CsvRecord {
 std::vector<CsvRecord> parseCsv(const QByteArray &text)
 {
     std::vector<CsvRecord> records;
-    CsvRecord record{1, {}};
+    CsvRecord record { 1, {} };
     QByteArray field;
     bool quoted = false;
     bool any = false;
@@ -105,14 +112,14 @@ std::vector<CsvRecord> parseCsv(const QByteArray &text)
             }
             endField();
             records.push_back(std::move(record));
-            record = CsvRecord{line, {}};
+            record = CsvRecord { line, {} };
             any = false;
         } else {
             field += c;
         }
         if (field.size() > kMaxCsvFieldBytes)
             fail("annotations CSV line {}: field {} is longer than {} bytes, the most a field may hold", record.line,
-                 record.fields.size() + 1, kMaxCsvFieldBytes);
+                record.fields.size() + 1, kMaxCsvFieldBytes);
     }
     if (any) {
         endField();
@@ -124,16 +131,20 @@ std::vector<CsvRecord> parseCsv(const QByteArray &text)
 // A JSON record's fields, checked one by one, so that an error names the record and the field.
 class JsonRecord {
 public:
-    JsonRecord(const nlohmann::json &value, std::size_t index) : m_value(value), m_index(index)
+    JsonRecord(const nlohmann::json &value, std::size_t index)
+        : m_value(value)
+        , m_index(index)
     {
         if (!value.is_object())
             fail("annotations JSON: record {}: not an object but {}", m_index, excerpt(value));
-        static const std::set<std::string> known = {"id",    "document_sha256", "page", "kind",    "rects",  "color",
-                                                    "quote", "note",            "tags", "created", "updated"};
+        // document_title, document_path and page_label are for people reading an export; an
+        // import matches by document_sha256 and page and ignores them.
+        static const std::set<std::string> known = { "id", "document_sha256", "page", "kind", "rects", "color", "quote",
+            "note", "tags", "created", "updated", "document_title", "document_path", "page_label" };
         for (const auto &item : value.items())
             if (!known.contains(item.key()))
                 fail("annotations JSON: record {}: unknown field '{}'", m_index,
-                     store::excerptForMessage(QString::fromStdString(item.key())).toStdString());
+                    store::excerptForMessage(QString::fromStdString(item.key())).toStdString());
     }
 
     [[noreturn]] void refuse(const char *field, const std::string &why) const
@@ -169,8 +180,9 @@ public:
         if (!v->is_number_integer())
             refuse("page", excerpt(*v) + " is not a whole number");
         constexpr auto kLast = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
-        if (v->is_number_unsigned() ? v->get<std::uint64_t>() < 1 || v->get<std::uint64_t>() > kLast
-                                    : v->get<std::int64_t>() < 1 || v->get<std::int64_t>() > static_cast<std::int64_t>(kLast))
+        if (v->is_number_unsigned()
+                ? v->get<std::uint64_t>() < 1 || v->get<std::uint64_t>() > kLast
+                : v->get<std::int64_t>() < 1 || v->get<std::int64_t>() > static_cast<std::int64_t>(kLast))
             refuse("page", excerpt(*v) + " is not a page number (1 to 2147483647)");
         return static_cast<int>(v->get<std::int64_t>());
     }
@@ -184,7 +196,8 @@ public:
         if (!v->is_array())
             refuse("rects", "not an array of [x, y, width, height] but " + excerpt(*v));
         for (const nlohmann::json &r : *v) {
-            if (!r.is_array() || r.size() != 4 || !std::all_of(r.begin(), r.end(), [](const nlohmann::json &n) { return n.is_number(); }))
+            if (!r.is_array() || r.size() != 4
+                || !std::all_of(r.begin(), r.end(), [](const nlohmann::json &n) { return n.is_number(); }))
                 refuse("rects", excerpt(r) + " is not [x, y, width, height] in points");
             out.emplace_back(r[0].get<double>(), r[1].get<double>(), r[2].get<double>(), r[3].get<double>());
         }
@@ -211,7 +224,8 @@ private:
     // A JSON value for a message: its text, without control characters, cut short.
     static std::string excerpt(const nlohmann::json &value)
     {
-        return store::excerptForMessage(QString::fromStdString(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)))
+        return store::excerptForMessage(
+            QString::fromStdString(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)))
             .toStdString();
     }
 
@@ -221,13 +235,21 @@ private:
 
 } // namespace
 
-AnnotationService::AnnotationService(store::LibraryStore &library) : m_library(library), m_annotations(library.database())
+AnnotationService::AnnotationService(store::LibraryStore &library)
+    : m_library(library)
+    , m_annotations(library.database())
 {
 }
 
-std::vector<Annotation> AnnotationService::list(const AnnotationFilter &filter) { return m_annotations.list(filter); }
+std::vector<Annotation> AnnotationService::list(const AnnotationFilter &filter)
+{
+    return m_annotations.list(filter);
+}
 
-std::optional<Annotation> AnnotationService::find(std::int64_t id) { return m_annotations.find(id); }
+std::optional<Annotation> AnnotationService::find(std::int64_t id)
+{
+    return m_annotations.find(id);
+}
 
 DocumentInfo AnnotationService::requireDocument(std::int64_t documentId)
 {
@@ -237,8 +259,8 @@ DocumentInfo AnnotationService::requireDocument(std::int64_t documentId)
     return *doc;
 }
 
-std::int64_t AnnotationService::highlight(const PageSelection &s, const QString &color, const QString &note,
-                                          const QStringList &tags)
+std::int64_t AnnotationService::highlight(
+    const PageSelection &s, const QString &color, const QString &note, const QStringList &tags)
 {
     if (s.length <= 0)
         fail("nothing is selected to highlight");
@@ -266,7 +288,7 @@ std::int64_t AnnotationService::highlight(const PageSelection &s, const QString 
 }
 
 std::int64_t AnnotationService::addNote(std::int64_t documentId, int page, const QString &quote, const QString &note,
-                                        const QStringList &tags, const QString &color)
+    const QStringList &tags, const QString &color)
 {
     Annotation a;
     a.kind = QStringLiteral("note");
@@ -292,7 +314,44 @@ bool AnnotationService::update(std::int64_t id, const QString &note, const QStri
     return true;
 }
 
-bool AnnotationService::remove(std::int64_t id) { return m_annotations.remove(id); }
+bool AnnotationService::remove(std::int64_t id)
+{
+    return m_annotations.remove(id);
+}
+
+AnnotationPlaces AnnotationService::places()
+{
+    struct Known {
+        std::optional<DocumentInfo> document;
+        QStringList labels;
+    };
+    auto known = std::make_shared<QHash<QString, Known>>();
+    auto titles = std::make_shared<QHash<std::int64_t, QString>>(distinctTitles(m_library.documents()));
+    return [this, known, titles](const Annotation &a) {
+        auto it = known->find(a.documentSha256);
+        if (it == known->end()) {
+            Known k;
+            k.document = m_library.findDocumentBySha256(a.documentSha256);
+            if (k.document)
+                k.labels = m_library.pageLabels(k.document->id);
+            it = known->insert(a.documentSha256, k);
+        }
+        AnnotationPlace place;
+        if (!it->document)
+            return place;
+        place.inLibrary = true;
+        place.title = titles->value(it->document->id, plainTitle(*it->document));
+        place.path = it->document->path;
+        if (a.page >= 1 && a.page <= it->labels.size())
+            place.pageLabel = it->labels[a.page - 1];
+        return place;
+    };
+}
+
+QByteArray AnnotationService::exportAnnotations(const std::vector<Annotation> &annotations, AnnotationFormat format)
+{
+    return app::exportAnnotations(annotations, format, places());
+}
 
 AnnotationFormat parseAnnotationFormat(const QString &name)
 {
@@ -305,37 +364,40 @@ AnnotationFormat parseAnnotationFormat(const QString &name)
     fail("unknown format '{}': use json, csv or md", name.toStdString());
 }
 
-QByteArray exportAnnotations(const std::vector<Annotation> &annotations, AnnotationFormat format)
+QByteArray exportAnnotations(
+    const std::vector<Annotation> &annotations, AnnotationFormat format, const AnnotationPlaces &places)
 {
+    const auto placeOf = [&places](const Annotation &a) { return places ? places(a) : AnnotationPlace {}; };
     switch (format) {
     case AnnotationFormat::Json: {
         nlohmann::json array = nlohmann::json::array();
         for (const store::Annotation &a : annotations) {
             nlohmann::json rects = nlohmann::json::array();
             for (const QRectF &r : a.rects)
-                rects.push_back({r.x(), r.y(), r.width(), r.height()});
+                rects.push_back({ r.x(), r.y(), r.width(), r.height() });
             nlohmann::json tags = nlohmann::json::array();
             for (const QString &t : a.tags)
                 tags.push_back(t.toStdString());
-            array.push_back({{"id", a.id},
-                             {"document_sha256", a.documentSha256.toStdString()},
-                             {"page", a.page},
-                             {"kind", a.kind.toStdString()},
-                             {"rects", rects},
-                             {"color", a.color.toStdString()},
-                             {"quote", a.quote.toStdString()},
-                             {"note", a.note.toStdString()},
-                             {"tags", tags},
-                             {"created", a.created.toStdString()},
-                             {"updated", a.updated.toStdString()}});
+            nlohmann::json entry
+                = { { "id", a.id }, { "document_sha256", a.documentSha256.toStdString() }, { "page", a.page },
+                      { "kind", a.kind.toStdString() }, { "rects", rects }, { "color", a.color.toStdString() },
+                      { "quote", a.quote.toStdString() }, { "note", a.note.toStdString() }, { "tags", tags },
+                      { "created", a.created.toStdString() }, { "updated", a.updated.toStdString() } };
+            if (const AnnotationPlace place = placeOf(a); place.inLibrary) {
+                entry["document_title"] = place.title.toStdString();
+                entry["document_path"] = place.path.toStdString();
+                entry["page_label"] = place.pageLabel.toStdString();
+            }
+            array.push_back(std::move(entry));
         }
         return QByteArray::fromStdString(array.dump(2) + "\n");
     }
     case AnnotationFormat::Csv: {
-        QString out = kCsvColumns.join(QLatin1Char(',')) + QLatin1Char('\n');
+        QString out = (kCsvColumns + kCsvPlaceColumns).join(QLatin1Char(',')) + QLatin1Char('\n');
         for (const store::Annotation &a : annotations) {
-            const QStringList fields = {a.documentSha256, QString::number(a.page), a.kind, rectsText(a.rects), a.color,
-                                        a.quote, a.note, a.tags.join(QLatin1Char(';'))};
+            const AnnotationPlace place = placeOf(a);
+            const QStringList fields = { a.documentSha256, QString::number(a.page), a.kind, rectsText(a.rects), a.color,
+                a.quote, a.note, a.tags.join(QLatin1Char(';')), place.title, place.path, place.pageLabel };
             QStringList escaped;
             for (const QString &f : fields)
                 escaped << csvField(f);
@@ -347,11 +409,15 @@ QByteArray exportAnnotations(const std::vector<Annotation> &annotations, Annotat
         QString out = QStringLiteral("# Annotations\n");
         QString document;
         for (const store::Annotation &a : annotations) {
+            const AnnotationPlace place = placeOf(a);
             if (a.documentSha256 != document) {
                 document = a.documentSha256;
-                out += QStringLiteral("\n## Document %1\n\n").arg(document.left(12));
+                if (place.inLibrary)
+                    out += QStringLiteral("\n## %1\n\n%2\n\n").arg(place.title, place.path);
+                else
+                    out += QStringLiteral("\n## Document %1 (not in this library)\n\n").arg(document.left(12));
             }
-            out += QStringLiteral("- p. %1, %2").arg(a.page).arg(a.kind);
+            out += QStringLiteral("- %1, %2").arg(pageCitation(a.page, place.pageLabel), a.kind);
             if (!a.quote.isEmpty())
                 out += QStringLiteral(": \u201C%1\u201D").arg(a.quote.simplified());
             if (!a.note.isEmpty())
@@ -394,15 +460,18 @@ std::vector<store::Annotation> parseAnnotations(const QByteArray &data, Annotati
     if (format == AnnotationFormat::Markdown)
         fail("annotations: Markdown is for reading; import JSON or CSV");
     const std::vector<CsvRecord> records = parseCsv(data);
-    if (records.empty() || records.front().fields != kCsvColumns)
-        fail("annotations CSV: the first line must be the header {}", kCsvColumns.join(QLatin1Char(',')).toStdString());
+    const bool withPlaces = !records.empty() && records.front().fields == kCsvColumns + kCsvPlaceColumns;
+    if (records.empty() || (records.front().fields != kCsvColumns && !withPlaces))
+        fail("annotations CSV: the first line must be the header {}",
+            (kCsvColumns + kCsvPlaceColumns).join(QLatin1Char(',')).toStdString());
+    const qsizetype columns = withPlaces ? kCsvColumns.size() + kCsvPlaceColumns.size() : kCsvColumns.size();
     for (std::size_t i = 1; i < records.size(); ++i) {
         const QStringList &f = records[i].fields;
         const int line = records[i].line;
         if (f.size() == 1 && f.front().isEmpty())
             continue;
-        if (f.size() != kCsvColumns.size())
-            fail("annotations CSV line {}: {} fields, expected {}", line, f.size(), kCsvColumns.size());
+        if (f.size() != columns)
+            fail("annotations CSV line {}: {} fields, expected {}", line, f.size(), columns);
         store::Annotation a;
         a.documentSha256 = f[0];
         // Digits only: toInt() alone reads "1", a NUL byte and "x" as 1 (it stops at the NUL).
@@ -411,7 +480,7 @@ std::vector<store::Annotation> parseAnnotations(const QByteArray &data, Annotati
         const qlonglong page = ok ? f[1].toLongLong(&ok) : 0;
         if (!ok)
             fail("annotations CSV line {}: field 'page': '{}' is not a whole number", line,
-                 store::excerptForMessage(f[1]).toStdString());
+                store::excerptForMessage(f[1]).toStdString());
         if (page < 1 || page > std::numeric_limits<int>::max())
             fail("annotations CSV line {}: field 'page': {} is not a page number (1 to 2147483647)", line, page);
         a.page = static_cast<int>(page);

@@ -11,6 +11,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -26,6 +27,18 @@ struct PageSelection {
     std::vector<QRectF> rects; // the words' boxes when the caller knows them (the rendered view)
 };
 
+// Where an annotation sits, for the people who read a list or an export: its document's distinct
+// title (app/document_titles.h) and path, and its page's printed label (app/page_numbers.h).
+struct AnnotationPlace {
+    bool inLibrary = false; // false: the document is not in this library (an imported annotation)
+    QString title;
+    QString path;
+    QString pageLabel; // "" when the page prints none
+};
+using AnnotationPlaces = std::function<AnnotationPlace(const Annotation &)>;
+
+enum class AnnotationFormat { Json, Csv, Markdown };
+
 // The annotations of one library, through its connection on the calling thread. Every call throws
 // nw::Error with what is wrong (a document no longer in the library, a bad colour, ...).
 class AnnotationService {
@@ -36,14 +49,18 @@ public:
     std::optional<Annotation> find(std::int64_t id);
     // A highlight of the selection: its rectangles, else those of the words the span touches. A
     // page without word boxes (a text document) gets a note that carries the quote instead.
-    std::int64_t highlight(const PageSelection &selection, const QString &color, const QString &note = {},
-                           const QStringList &tags = {});
+    std::int64_t highlight(
+        const PageSelection &selection, const QString &color, const QString &note = {}, const QStringList &tags = {});
     // A note on a page, quoting `quote` (may be empty).
     std::int64_t addNote(std::int64_t documentId, int page, const QString &quote, const QString &note,
-                         const QStringList &tags, const QString &color);
+        const QStringList &tags, const QString &color);
     // Sets note and tags (and the colour unless it is empty); false when the annotation is gone.
     bool update(std::int64_t id, const QString &note, const QStringList &tags, const QString &color = {});
     bool remove(std::int64_t id); // false when it was not there
+    // Looks documents and page labels up in this library (each document once per returned function).
+    AnnotationPlaces places();
+    // exportAnnotations() with the places of this library.
+    QByteArray exportAnnotations(const std::vector<Annotation> &annotations, AnnotationFormat format);
 
 private:
     DocumentInfo requireDocument(std::int64_t documentId);
@@ -51,14 +68,17 @@ private:
     store::AnnotationStore m_annotations;
 };
 
-enum class AnnotationFormat { Json, Csv, Markdown };
 AnnotationFormat parseAnnotationFormat(const QString &name); // json|csv|md; throws nw::Error
 
-QByteArray exportAnnotations(const std::vector<Annotation> &annotations, AnnotationFormat format);
-// JSON and CSV (as exportAnnotations writes them), strictly: a field of the wrong type (page 1.5,
-// tags "x"), an unknown JSON field, or a CSV field over 1 MiB throws nw::Error naming the record
-// (or line) and the field; values in messages have their control characters escaped. The store
-// checks the rest (AnnotationLimits, dates) when importing.
+// Each annotation with its document's title and path and its page's label when `places` is given
+// (the Markdown groups by document title; JSON and CSV add document_title, document_path and
+// page_label, which an import ignores: it matches documents by content hash).
+QByteArray exportAnnotations(
+    const std::vector<Annotation> &annotations, AnnotationFormat format, const AnnotationPlaces &places = {});
+// JSON and CSV (as exportAnnotations writes them, with or without the place columns), strictly: a
+// field of the wrong type (page 1.5, tags "x"), an unknown JSON field, or a CSV field over 1 MiB
+// throws nw::Error naming the record (or line) and the field; values in messages have their
+// control characters escaped. The store checks the rest (AnnotationLimits, dates) when importing.
 std::vector<Annotation> parseAnnotations(const QByteArray &data, AnnotationFormat format);
 
 } // namespace nw::app

@@ -1,6 +1,8 @@
 // JSON and text renderings of AskResult.
 #include "app/ask_report.h"
 
+#include "app/page_numbers.h"
+
 #include <nlohmann/json.hpp>
 
 namespace nw::app {
@@ -17,41 +19,38 @@ nlohmann::json askResultToJson(const AskResult &r)
 {
     nlohmann::json passages = nlohmann::json::array();
     for (const Passage &p : r.passages)
-        passages.push_back({{"citation", citationToJson(p.citation)}, {"bm25", p.bm25}, {"coverage", p.coverage}, {"score", p.score}});
+        passages.push_back({ { "citation", citationToJson(p.citation) }, { "bm25", p.bm25 }, { "coverage", p.coverage },
+            { "score", p.score } });
     nlohmann::json quotes = nlohmann::json::array();
     for (const QuoteCheck &q : r.quotes)
-        quotes.push_back({{"quote", q.quote.toStdString()}, {"supported", q.supported}, {"source", q.sourceIndex + 1}});
+        quotes.push_back(
+            { { "quote", q.quote.toStdString() }, { "supported", q.supported }, { "source", q.sourceIndex + 1 } });
     nlohmann::json j = {
-        {"question", r.question.toStdString()},
-        {"mode", askModeName(r.mode).toStdString()},
-        {"answer", r.answer.toStdString()},
-        {"extractive", r.extractive},
-        {"citations", citationsToJson(r.citations)},
-        {"passages", passages},
-        {"quotes", quotes},
+        { "question", r.question.toStdString() },
+        { "mode", askModeName(r.mode).toStdString() },
+        { "answer", r.answer.toStdString() },
+        { "extractive", r.extractive },
+        { "citations", citationsToJson(r.citations) },
+        { "passages", passages },
+        { "quotes", quotes },
     };
     if (!r.extractive) {
-        j["model"] = {{"file", r.model.toStdString()},
-                      {"chat_template", r.chatFamily.toStdString()},
-                      {"kv_mode", r.kvMode.toStdString()},
-                      {"context_tokens", r.contextTokens},
-                      {"prompt_tokens", r.promptTokens},
-                      {"reused_tokens", r.reusedTokens},
-                      {"generated_tokens", r.generatedTokens},
-                      {"prefill_seconds", r.prefillSeconds},
-                      {"decode_seconds", r.decodeSeconds},
-                      {"kv_bytes_used", r.kvBytesUsed},
-                      {"kv_bytes_reserved", r.kvBytesReserved},
-                      {"saving_vs_mha_f16", r.savingVsMha},
-                      {"stop", r.stopReason.toStdString()},
-                      {"sources_dropped", r.droppedSources}};
+        j["model"] = { { "file", r.model.toStdString() }, { "chat_template", r.chatFamily.toStdString() },
+            { "kv_mode", r.kvMode.toStdString() }, { "context_tokens", r.contextTokens },
+            { "prompt_tokens", r.promptTokens }, { "reused_tokens", r.reusedTokens },
+            { "generated_tokens", r.generatedTokens }, { "prefill_seconds", r.prefillSeconds },
+            { "decode_seconds", r.decodeSeconds }, { "kv_bytes_used", r.kvBytesUsed },
+            { "kv_bytes_reserved", r.kvBytesReserved }, { "saving_vs_mha_f16", r.savingVsMha },
+            { "stop", r.stopReason.toStdString() }, { "sources", static_cast<int>(r.sources.size()) },
+            { "sources_dropped", r.droppedSources }, { "best_source_cut", r.bestSourceCut } };
     }
     if (r.tooLarge) {
         nlohmann::json needs = nlohmann::json::array();
         for (const KvNeed &n : r.kvNeeds)
-            needs.push_back({{"kv_mode", n.mode.toStdString()}, {"bytes", n.bytes}, {"saving_vs_mha_f16", n.savingVsMha}});
-        j["too_large"] = {{"needed_tokens", r.neededTokens}, {"context_tokens", r.contextTokens}, {"kv_needs", needs},
-                          {"suggestion", "use --mode retrieve"}};
+            needs.push_back(
+                { { "kv_mode", n.mode.toStdString() }, { "bytes", n.bytes }, { "saving_vs_mha_f16", n.savingVsMha } });
+        j["too_large"] = { { "needed_tokens", r.neededTokens }, { "context_tokens", r.contextTokens },
+            { "kv_needs", needs }, { "suggestion", "use --mode retrieve" } };
     }
     return j;
 }
@@ -62,7 +61,7 @@ void printCitations(QTextStream &out, const AskResult &r)
         out << "\nKV cache the whole documents would need (" << r.neededTokens << " tokens):\n";
         for (const KvNeed &n : r.kvNeeds)
             out << "  " << n.mode.leftJustified(12) << formatBytes(n.bytes).rightJustified(12)
-                << QStringLiteral("  (%1x smaller than MHA f16)").arg(n.savingVsMha, 0, 'f', 1) << '\n';
+                << QStringLiteral("  (%1 less than MHA f16)").arg(formatSaving(n.savingVsMha)) << '\n';
         out << "Suggestion: needlework ask --mode retrieve \"" << r.question << "\"\n";
         return;
     }
@@ -70,10 +69,11 @@ void printCitations(QTextStream &out, const AskResult &r)
         if (!r.citations.empty()) {
             out << "\nCitations:\n";
             for (std::size_t i = 0; i < r.citations.size(); ++i)
-                out << "  " << citationLabel(r.citations[i]) << QStringLiteral(" (chars %1-%2, %3 word boxes)")
-                                                                   .arg(r.citations[i].start)
-                                                                   .arg(r.citations[i].start + r.citations[i].length)
-                                                                   .arg(r.citations[i].boxes.size())
+                out << "  " << citationLabel(r.citations[i])
+                    << QStringLiteral(" (chars %1-%2, %3 word boxes)")
+                           .arg(r.citations[i].start)
+                           .arg(r.citations[i].start + r.citations[i].length)
+                           .arg(r.citations[i].boxes.size())
                     << '\n';
         } else {
             out << "\n(The answer cites no source.)\n";
@@ -81,10 +81,13 @@ void printCitations(QTextStream &out, const AskResult &r)
         for (const QuoteCheck &q : r.quotes)
             if (!q.supported)
                 out << "  UNSUPPORTED QUOTE (not in any source): \"" << q.quote << "\"\n";
-        out << QStringLiteral("\n[%1, %2, KV %3: %4 used / %5 reserved, %6x smaller than MHA f16; prompt %7 tokens (%8 reused), "
-                              "prefill %9 s, %10 tokens in %11 s]\n")
+        if (const QString fit = contextFitNote(r); !fit.isEmpty())
+            out << '\n' << fit << '\n';
+        out << QStringLiteral(
+            "\n[%1, %2, KV %3: %4 used / %5 reserved, %6 less than MHA f16; prompt %7 tokens (%8 reused), "
+            "prefill %9 s, %10 tokens in %11 s]\n")
                    .arg(r.model, r.chatFamily, r.kvMode, formatBytes(r.kvBytesUsed), formatBytes(r.kvBytesReserved))
-                   .arg(r.savingVsMha, 0, 'f', 1)
+                   .arg(formatSaving(r.savingVsMha))
                    .arg(r.promptTokens)
                    .arg(r.reusedTokens)
                    .arg(r.prefillSeconds, 0, 'f', 2)
@@ -94,10 +97,10 @@ void printCitations(QTextStream &out, const AskResult &r)
         out << "\nWhere (page, characters, word boxes on the page):\n";
         for (std::size_t i = 0; i < r.citations.size(); ++i) {
             const Citation &c = r.citations[i];
-            out << QStringLiteral("  [%1] %2 — page %3, chars %4-%5, %6 boxes, first at (%7, %8) pt\n")
+            out << QStringLiteral("  [%1] %2 — %3, chars %4-%5, %6 boxes, first at (%7, %8) pt\n")
                        .arg(i + 1)
                        .arg(c.path)
-                       .arg(c.page)
+                       .arg(pageCitation(c.page, c.pageLabel))
                        .arg(c.start)
                        .arg(c.start + c.length)
                        .arg(c.boxes.size())
@@ -105,6 +108,20 @@ void printCitations(QTextStream &out, const AskResult &r)
                        .arg(c.boxes.empty() ? 0.0 : c.boxes.front().y(), 0, 'f', 1);
         }
     }
+}
+
+QString contextFitNote(const AskResult &r)
+{
+    if (r.extractive || (r.droppedSources == 0 && !r.bestSourceCut))
+        return {};
+    const int offered = static_cast<int>(r.sources.size()) + r.droppedSources;
+    QString note = QStringLiteral("(To fit the %1-token context: ").arg(r.contextTokens);
+    if (r.droppedSources > 0)
+        note += QStringLiteral("%1 of %2 sources left out, the lowest-ranked first").arg(r.droppedSources).arg(offered);
+    if (r.bestSourceCut)
+        note += QStringLiteral("%1the best source cut to its cited passage")
+                    .arg(r.droppedSources > 0 ? QStringLiteral("; ") : QString());
+    return note + QStringLiteral(". A larger context gives the model more.)");
 }
 
 void printAskResult(QTextStream &out, const AskResult &r, bool answerAlreadyShown)

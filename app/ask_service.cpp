@@ -1,15 +1,17 @@
 // Retrieval or whole documents -> prompt -> extractive or generated answer with citations.
 #include "app/ask_service.h"
 
+#include "app/document_titles.h"
 #include "app/extractive_answer.h"
+#include "app/page_numbers.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "engine/arch_table.h"
 #include "engine/chat_reply.h"
 #include "engine/chat_template.h"
+#include "engine/generator.h"
 #include "engine/gguf_file.h"
 #include "engine/model.h"
-#include "engine/generator.h"
 #include "engine/tokenizer.h"
 #include "ingest/page_words.h"
 
@@ -72,31 +74,40 @@ void AskService::loadModel(const ModelSettings &settings)
     auto engine = std::make_unique<Engine>();
     engine->path = settings.path;
     engine->file = GgufFile::open(settings.path.toStdString());
-    engine->model = nw::loadModel(engine->file, {.threads = settings.threads, .device = settings.device});
+    engine->model = nw::loadModel(engine->file, { .threads = settings.threads, .device = settings.device });
     engine->device = QString::fromStdString(engine->model->backend().name());
     engine->tokenizer = Tokenizer::fromGguf(*engine->file);
-    engine->chat = ChatTemplate::detect(engine->file->findString("tokenizer.chat_template").value_or(""),
-                                        engine->model->hparams().arch);
+    engine->chat = ChatTemplate::detect(
+        engine->file->findString("tokenizer.chat_template").value_or(""), engine->model->hparams().arch);
     const auto modes = engine->model->kvModes();
-    engine->kvMode = settings.kvMode.isEmpty() ? KvModeSpec{modes.front()} : KvModeSpec::parse(settings.kvMode.toStdString());
+    engine->kvMode
+        = settings.kvMode.isEmpty() ? KvModeSpec { modes.front() } : KvModeSpec::parse(settings.kvMode.toStdString());
     engine->contextTokens = contextTokensFor(settings.contextTokens, engine->model->hparams().nCtxTrain);
-    engine->generator = std::make_unique<Generator>(*engine->model, *engine->tokenizer, engine->kvMode, engine->contextTokens);
-    nw::log::get("app")->info("ask: model {} ({}) on {}, chat template {}, KV {}, context {}", settings.path.toStdString(),
-                              engine->model->hparams().arch, engine->device.toStdString(),
-                              chatFamilyName(engine->chat.family()), engine->kvMode.toString(), engine->contextTokens);
+    engine->generator
+        = std::make_unique<Generator>(*engine->model, *engine->tokenizer, engine->kvMode, engine->contextTokens);
+    nw::log::get("app")->info("ask: model {} ({}) on {}, chat template {}, KV {}, context {}",
+        settings.path.toStdString(), engine->model->hparams().arch, engine->device.toStdString(),
+        chatFamilyName(engine->chat.family()), engine->kvMode.toString(), engine->contextTokens);
     m_engine = std::move(engine);
 }
 
-void AskService::unloadModel() { m_engine.reset(); }
+void AskService::unloadModel()
+{
+    m_engine.reset();
+}
 
-void AskService::setKvMode(const QString &kvMode)
+void AskService::setCache(const QString &kvMode, std::int64_t contextTokens)
 {
     if (!m_engine)
-        fail("no model is loaded: a KV mode applies to a model (give --model)");
-    const KvModeSpec spec = KvModeSpec::parse(kvMode.toStdString());
-    auto generator = std::make_unique<Generator>(*m_engine->model, *m_engine->tokenizer, spec, m_engine->contextTokens);
+        fail("no model is loaded: a KV mode or a context applies to a model");
+    const KvModeSpec spec = kvMode.isEmpty() ? KvModeSpec { m_engine->model->kvModes().front() }
+                                             : KvModeSpec::parse(kvMode.toStdString());
+    const std::int64_t context = contextTokensFor(contextTokens, m_engine->model->hparams().nCtxTrain);
+    auto generator = std::make_unique<Generator>(*m_engine->model, *m_engine->tokenizer, spec, context);
     m_engine->generator = std::move(generator);
     m_engine->kvMode = spec;
+    m_engine->contextTokens = context;
+    nw::log::get("app")->info("ask: new cache, KV {}, context {}", spec.toString(), context);
 }
 
 ModelStatus AskService::modelStatus() const
@@ -120,7 +131,7 @@ ModelStatus AskService::modelStatus() const
 
 MemoryStats AskService::memoryStats() const
 {
-    return m_engine ? m_engine->generator->memoryStats() : MemoryStats{};
+    return m_engine ? m_engine->generator->memoryStats() : MemoryStats {};
 }
 
 AskResult AskService::ask(store::LibraryStore &library, const AskRequest &request, const AskCallbacks &callbacks)
@@ -152,28 +163,29 @@ AskResult AskService::ask(store::LibraryStore &library, const AskRequest &reques
         fail("whole mode reads the documents into a model's context: give --model M.gguf (or use --mode retrieve)");
     std::vector<store::DocumentInfo> documents;
     for (const auto &info : library.documents(request.retrieval.collection))
-        if (request.retrieval.documentIds.empty() ||
-            std::find(request.retrieval.documentIds.begin(), request.retrieval.documentIds.end(), info.id) !=
-                request.retrieval.documentIds.end())
+        if (request.retrieval.documentIds.empty()
+            || std::find(request.retrieval.documentIds.begin(), request.retrieval.documentIds.end(), info.id)
+                != request.retrieval.documentIds.end())
             documents.push_back(info);
     if (documents.empty())
         fail("no documents are selected (check --doc / --collection, or ingest some first)");
     std::vector<Source> sources;
     std::vector<PageRef> pages;
+    const QHash<std::int64_t, QString> titles = distinctTitles(library.documents());
     for (const auto &info : documents) {
-        const QString title = info.title.isEmpty() ? QFileInfo(info.path).fileName() : info.title;
+        const QString title = titles.value(info.id, plainTitle(info));
         for (int n = 1; n <= info.pageCount; ++n) {
-            sources.push_back({QStringLiteral("%1, p. %2").arg(title).arg(n), library.requirePage(info.id, n).text.trimmed(),
-                               static_cast<int>(pages.size())});
-            pages.push_back({&info, n});
+            const store::PageRecord page = library.requirePage(info.id, n);
+            sources.push_back({ QStringLiteral("%1, %2").arg(title, pageCitation(n, page.label)), page.text.trimmed(),
+                static_cast<int>(pages.size()) });
+            pages.push_back({ &info, n });
         }
     }
     return answerFromModel(library, request, std::move(result), sources, callbacks, pages);
 }
 
 AskResult AskService::answerFromModel(store::LibraryStore &library, const AskRequest &request, AskResult result,
-                                      const std::vector<Source> &sources, const AskCallbacks &callbacks,
-                                      const std::vector<PageRef> &pages)
+    const std::vector<Source> &sources, const AskCallbacks &callbacks, const std::vector<PageRef> &pages)
 {
     Engine &e = *m_engine;
     result.extractive = false;
@@ -198,16 +210,45 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
             result.tooLarge = true;
             result.neededTokens = needed;
             for (const KvModeFigures &f : kvModeFigures(e.model->hparams(), needed))
-                result.kvNeeds.push_back({QString::fromStdString(f.spec.toString()), f.usedBytes, f.savingVsMha});
-            result.answer = QStringLiteral("The selected documents need about %1 tokens with the question and the answer, "
-                                           "more than the %2-token context. Use --mode retrieve, or select fewer documents.")
-                                .arg(needed)
-                                .arg(e.contextTokens);
+                result.kvNeeds.push_back({ QString::fromStdString(f.spec.toString()), f.usedBytes, f.savingVsMha });
+            result.answer
+                = QStringLiteral("The selected documents need about %1 tokens with the question and the answer, "
+                                 "more than the %2-token context. Use --mode retrieve, or select fewer documents.")
+                      .arg(needed)
+                      .arg(e.contextTokens);
             return result;
         }
     }
 
-    const BuiltPrompt prompt = buildPrompt(e.chat, request.question, sources, budget, count);
+    BuiltPrompt prompt = buildPrompt(e.chat, request.question, sources, budget, count);
+    if (!sources.empty() && prompt.sources.empty() && request.mode == AskMode::Retrieve) {
+        // Not even the best page fits: its cited passage with less and less of the page around it.
+        const Passage &best = result.passages[static_cast<std::size_t>(sources.front().origin)];
+        for (int around : { 2000, 1000, 500, 250, 120, 0 }) {
+            const int from = std::max(0, best.citation.start - around);
+            const int to
+                = std::min(static_cast<int>(best.text.size()), best.citation.start + best.citation.length + around);
+            QString text = best.text.mid(from, to - from).trimmed();
+            if (from > 0)
+                text = QStringLiteral("[…] ") + text;
+            if (to < best.text.size())
+                text += QStringLiteral(" […]");
+            const std::vector<Source> cut = { { sources.front().label, text, sources.front().origin } };
+            prompt = buildPrompt(e.chat, request.question, cut, budget, count);
+            if (!prompt.sources.empty()) {
+                prompt.droppedSources = static_cast<int>(sources.size()) - 1;
+                result.bestSourceCut = true;
+                break;
+            }
+        }
+    }
+    if (!sources.empty() && prompt.sources.empty()) {
+        // Not even the best source fits: an answer without sources would say nothing of the library.
+        fail(Remedy::LargerContext,
+            "the best source alone does not fit: a context of {} tokens leaves {} for the prompt (and {} for the "
+            "answer), and the question with the best source's passage needs more",
+            e.contextTokens, budget, maxTokens);
+    }
     result.sources = prompt.sources;
     result.droppedSources = prompt.droppedSources;
 
@@ -215,7 +256,7 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
     options.maxTokens = maxTokens;
     options.sampler.greedy = true; // answers about documents: no sampling noise
     options.stopStrings = e.chat.stopStrings();
-    options.parseSpecial = true;   // the template's control tokens
+    options.parseSpecial = true; // the template's control tokens
     // A stop is passed on from the generation's own thread, at each prompt chunk and each token:
     // the generator clears its cancel flag when it starts, so a stop asked for earlier still counts.
     GenerationCallbacks generation;
@@ -244,7 +285,7 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
     show(reply.finish());
 
     result.answer = QString::fromStdString(
-                        ReplyFilter::answer(e.chat.replyFormat(), e.chat.replyStartsInReasoning({}), generated.text))
+        ReplyFilter::answer(e.chat.replyFormat(), e.chat.replyStartsInReasoning({}), generated.text))
                         .trimmed();
     result.promptTokens = static_cast<int>(generated.promptTokens.size());
     result.reusedTokens = static_cast<int>(generated.reusedTokens);
@@ -280,7 +321,7 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
 }
 
 std::vector<Citation> AskService::wholeModeCitations(store::LibraryStore &library, const AskResult &result,
-                                                     const std::set<int> &usedSources, const std::vector<PageRef> &pages)
+    const std::set<int> &usedSources, const std::vector<PageRef> &pages)
 {
     std::vector<Citation> citations;
     for (int index : usedSources) {
@@ -299,7 +340,7 @@ std::vector<Citation> AskService::wholeModeCitations(store::LibraryStore &librar
         Citation c;
         c.documentId = ref.document->id;
         c.sha256 = ref.document->sha256;
-        c.title = ref.document->title.isEmpty() ? QFileInfo(ref.document->path).fileName() : ref.document->title;
+        c.title = distinctTitles(library.documents()).value(ref.document->id, plainTitle(*ref.document));
         c.path = ref.document->path;
         c.page = ref.page;
         c.pageLabel = page.label;
@@ -311,9 +352,11 @@ std::vector<Citation> AskService::wholeModeCitations(store::LibraryStore &librar
             try {
                 c.boxes = boxesForSpan(ingest::pageWordBoxes(library, c.documentId, c.page), *span);
             } catch (const Error &e) {
-                nw::log::get("app")->warn("ask: no word boxes for {} page {}: {}", c.path.toStdString(), c.page, e.what());
+                nw::log::get("app")->warn(
+                    "ask: no word boxes for {} page {}: {}", c.path.toStdString(), c.page, e.what());
             }
         }
+        placeCitation(c, *ref.document, page);
         citations.push_back(std::move(c));
     }
     return citations;

@@ -29,12 +29,12 @@ struct AskRequest {
     QString question;
     AskMode mode = AskMode::Retrieve;
     RetrievalOptions retrieval; // collection / documentIds also choose the documents of whole mode
-    int maxTokens = 0;          // generated tokens at most; 0: answerTokensFor(0, the context)
+    int maxTokens = 0; // generated tokens at most; 0: answerTokensFor(0, the context)
 };
 
 // Memory a KV mode would need for a given number of tokens (from the engine's KV figures).
 struct KvNeed {
-    QString mode;              // "full", "mla"
+    QString mode; // "full", "mla"
     std::uint64_t bytes = 0;
     double savingVsMha = 0;
 };
@@ -43,18 +43,19 @@ struct AskResult {
     QString question;
     AskMode mode = AskMode::Retrieve;
     QString answer;
-    bool extractive = true;            // no model: the answer is quoted passages
-    std::vector<Passage> passages;     // retrieve mode, ranked
-    std::vector<Citation> citations;   // what the answer relies on
-    std::vector<QuoteCheck> quotes;    // each quote of a generated answer, supported or not
-    std::vector<Source> sources;       // what went into the prompt
-    int droppedSources = 0;
+    bool extractive = true; // no model: the answer is quoted passages
+    std::vector<Passage> passages; // retrieve mode, ranked
+    std::vector<Citation> citations; // what the answer relies on
+    std::vector<QuoteCheck> quotes; // each quote of a generated answer, supported or not
+    std::vector<Source> sources; // what went into the prompt
+    int droppedSources = 0; // the lowest-ranked sources, left out to fit the context
+    bool bestSourceCut = false; // even the best page did not fit: only its cited passage went in
 
-    QString model;                     // file name, "" without one
-    QString chatFamily;                // "llama-3", ...
+    QString model; // file name, "" without one
+    QString chatFamily; // "llama-3", ...
     QString kvMode;
     int promptTokens = 0;
-    int reusedTokens = 0;              // prompt tokens kept from the previous question's cache
+    int reusedTokens = 0; // prompt tokens kept from the previous question's cache
     int generatedTokens = 0;
     double prefillSeconds = 0;
     double decodeSeconds = 0;
@@ -67,13 +68,13 @@ struct AskResult {
     bool tooLarge = false;
     int neededTokens = 0;
     int contextTokens = 0;
-    std::vector<KvNeed> kvNeeds;       // per KV mode, for neededTokens
+    std::vector<KvNeed> kvNeeds; // per KV mode, for neededTokens
 };
 
 struct ModelStatus {
     bool loaded = false;
     QString path;
-    QString device;            // the backend it runs on: "cpu (8 threads)", "cuda: NVIDIA H100 ..."
+    QString device; // the backend it runs on: "cpu (8 threads)", "cuda: NVIDIA H100 ..."
     QString kvMode;
     QString chatFamily;
     int contextTokens = 0;
@@ -104,11 +105,12 @@ public:
     // asked for without a GPU); the model loaded before is gone either way.
     void loadModel(const ModelSettings &settings);
     void unloadModel();
-    // A new cache in another mode (the model stays); throws nw::Error when the mode does not fit.
-    void setKvMode(const QString &kvMode);
+    // A new cache in another KV mode ("" the model's default) and context (contextTokensFor) —
+    // the weights stay; throws nw::Error when the mode does not fit (the old cache stays then).
+    void setCache(const QString &kvMode, std::int64_t contextTokens);
     ModelStatus modelStatus() const;
     // The loaded model's memory snapshot (empty without one). Lock-free on the engine side, so a
-    // GUI timer may call it while another thread generates (not while loadModel/setKvMode run).
+    // GUI timer may call it while another thread generates (not while loadModel/setCache run).
     MemoryStats memoryStats() const;
 
     // Answers from `library` (a connection of the calling thread).
@@ -122,10 +124,9 @@ private:
     };
     // Whole mode's cited pages (sources[i].origin indexes `pages`) as citations with spans and boxes.
     static std::vector<Citation> wholeModeCitations(store::LibraryStore &library, const AskResult &result,
-                                                    const std::set<int> &usedSources, const std::vector<PageRef> &pages);
+        const std::set<int> &usedSources, const std::vector<PageRef> &pages);
     AskResult answerFromModel(store::LibraryStore &library, const AskRequest &request, AskResult result,
-                              const std::vector<Source> &sources, const AskCallbacks &callbacks,
-                              const std::vector<PageRef> &pages = {});
+        const std::vector<Source> &sources, const AskCallbacks &callbacks, const std::vector<PageRef> &pages = {});
     std::unique_ptr<Engine> m_engine;
 };
 

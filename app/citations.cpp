@@ -1,6 +1,7 @@
 // Sentence spans, word boxes, section headings and quote checks over page text.
 #include "app/citations.h"
 
+#include "app/page_numbers.h"
 #include "common/error.h"
 
 #include <QRegularExpression>
@@ -8,12 +9,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 
 namespace nw::app {
 namespace {
 
-bool isSpace(QChar c) { return c.isSpace(); }
+bool isSpace(QChar c)
+{
+    return c.isSpace();
+}
 
 // The token that ends just before `dot` is a list marker or section number: "6", "2.1",
 // "a", "iv" (so "6. Conveying" and "a. the" do not end a sentence).
@@ -25,7 +31,8 @@ bool isMarkerBefore(const QString &text, int dot)
     const QString token = text.mid(begin, dot - begin);
     if (token.isEmpty())
         return false;
-    static const QRegularExpression marker(QStringLiteral("^(\\d+(\\.\\d+)*|[a-zA-Z]|[ivxlc]+|e\\.g|i\\.e|etc|Inc|Mr|Dr|No|vs)$"));
+    static const QRegularExpression marker(
+        QStringLiteral("^(\\d+(\\.\\d+)*|[a-zA-Z]|[ivxlc]+|e\\.g|i\\.e|etc|Inc|Mr|Dr|No|vs)$"));
     return marker.match(token).hasMatch();
 }
 
@@ -43,11 +50,10 @@ bool startsClause(const QString &line)
 
 bool isTitle(const QString &title)
 {
-    static const QSet<QString> minor = {QStringLiteral("a"), QStringLiteral("an"), QStringLiteral("and"),
-                                        QStringLiteral("as"), QStringLiteral("at"), QStringLiteral("by"),
-                                        QStringLiteral("for"), QStringLiteral("from"), QStringLiteral("in"),
-                                        QStringLiteral("of"), QStringLiteral("on"), QStringLiteral("or"),
-                                        QStringLiteral("the"), QStringLiteral("to"), QStringLiteral("with")};
+    static const QSet<QString> minor = { QStringLiteral("a"), QStringLiteral("an"), QStringLiteral("and"),
+        QStringLiteral("as"), QStringLiteral("at"), QStringLiteral("by"), QStringLiteral("for"), QStringLiteral("from"),
+        QStringLiteral("in"), QStringLiteral("of"), QStringLiteral("on"), QStringLiteral("or"), QStringLiteral("the"),
+        QStringLiteral("to"), QStringLiteral("with") };
     const QStringList words = title.split(QLatin1Char(' '), Qt::SkipEmptyParts);
     if (words.isEmpty() || words.size() > 10 || title.size() > 70)
         return false;
@@ -63,18 +69,14 @@ nlohmann::json citationToJson(const Citation &c)
 {
     nlohmann::json boxes = nlohmann::json::array();
     for (const QRectF &r : c.boxes)
-        boxes.push_back({r.x(), r.y(), r.width(), r.height()});
-    return {{"document_id", c.documentId},
-            {"sha256", c.sha256.toStdString()},
-            {"title", c.title.toStdString()},
-            {"path", c.path.toStdString()},
-            {"page", c.page},
-            {"page_label", c.pageLabel.toStdString()},
-            {"section", c.section.toStdString()},
-            {"start", c.start},
-            {"length", c.length},
-            {"quote", c.quote.toStdString()},
-            {"boxes", boxes}};
+        boxes.push_back({ r.x(), r.y(), r.width(), r.height() });
+    return { { "document_id", c.documentId }, { "sha256", c.sha256.toStdString() }, { "title", c.title.toStdString() },
+        { "path", c.path.toStdString() }, { "page", c.page }, { "page_label", c.pageLabel.toStdString() },
+        { "section", c.section.toStdString() }, { "start", c.start }, { "length", c.length },
+        { "quote", c.quote.toStdString() }, { "boxes", boxes }, { "part", c.part.toStdString() },
+        { "paragraph", c.paragraph },
+        { "ocr_confidence", c.ocrConfidence >= 0 ? nlohmann::json(c.ocrConfidence) : nlohmann::json() },
+        { "low_confidence", isLowConfidence(c) } };
 }
 
 Citation citationFromJson(const nlohmann::json &j)
@@ -92,7 +94,13 @@ Citation citationFromJson(const nlohmann::json &j)
         c.length = j.at("length").get<int>();
         c.quote = QString::fromStdString(j.value("quote", std::string()));
         for (const auto &b : j.value("boxes", nlohmann::json::array()))
-            c.boxes.emplace_back(b.at(0).get<double>(), b.at(1).get<double>(), b.at(2).get<double>(), b.at(3).get<double>());
+            c.boxes.emplace_back(
+                b.at(0).get<double>(), b.at(1).get<double>(), b.at(2).get<double>(), b.at(3).get<double>());
+        // Citations saved before these fields existed have none of them.
+        c.part = QString::fromStdString(j.value("part", std::string()));
+        c.paragraph = j.value("paragraph", 0);
+        if (const auto it = j.find("ocr_confidence"); it != j.end() && it->is_number())
+            c.ocrConfidence = it->get<double>();
         return c;
     } catch (const nlohmann::json::exception &e) {
         fail("citation: malformed JSON object ({})", e.what());
@@ -102,10 +110,28 @@ Citation citationFromJson(const nlohmann::json &j)
 QString citationLabel(const Citation &c)
 {
     QString label = c.title;
-    label += QStringLiteral(", p. ") + (c.pageLabel.isEmpty() ? QString::number(c.page) : c.pageLabel);
+    if (!c.part.isEmpty())
+        label += QStringLiteral(" (") + c.part + QLatin1Char(')');
+    label += QStringLiteral(", ") + pageCitation(c.page, c.pageLabel);
+    if (c.paragraph > 0)
+        label += QStringLiteral(", ¶ ") + QString::number(c.paragraph);
     if (!c.section.isEmpty())
         label += QStringLiteral(", §") + c.section;
+    if (isLowConfidence(c))
+        label += QStringLiteral(" [OCR, %1% confidence]").arg(std::lround(c.ocrConfidence));
     return label;
+}
+
+void placeCitation(Citation &c, const store::DocumentInfo &document, const store::PageRecord &page)
+{
+    c.part = document.part;
+    c.ocrConfidence = page.source == QLatin1String(store::kSourceOcr) ? page.ocrConfidence : -1;
+    // Paragraphs end at the blank lines of the page text, counted from the page's first one.
+    c.paragraph = page.firstParagraph > 0 ? page.firstParagraph
+            + static_cast<int>(QStringView(page.text)
+                                   .left(std::clamp<qsizetype>(c.start, 0, page.text.size()))
+                                   .count(QStringLiteral("\n\n")))
+                                          : 0;
 }
 
 std::vector<TextSpan> sentenceSpans(const QString &text)
@@ -121,7 +147,7 @@ std::vector<TextSpan> sentenceSpans(const QString &text)
         while (e > s && isSpace(text[e - 1]))
             --e;
         if (e > s)
-            spans.push_back({s, e - s});
+            spans.push_back({ s, e - s });
         start = end;
     };
     for (int i = 0; i < n; ++i) {
@@ -146,9 +172,10 @@ std::vector<TextSpan> sentenceSpans(const QString &text)
                 finishAt(i);
             continue;
         }
-        if ((c == QLatin1Char('.') || c == QLatin1Char(';') || c == QLatin1Char('?') || c == QLatin1Char('!')) &&
-            (i + 1 == n || isSpace(text[i + 1]) || ((text[i + 1] == QLatin1Char('"') || text[i + 1] == QLatin1Char(')')) &&
-                                                    (i + 2 == n || isSpace(text[i + 2]))))) {
+        if ((c == QLatin1Char('.') || c == QLatin1Char(';') || c == QLatin1Char('?') || c == QLatin1Char('!'))
+            && (i + 1 == n || isSpace(text[i + 1])
+                || ((text[i + 1] == QLatin1Char('"') || text[i + 1] == QLatin1Char(')'))
+                    && (i + 2 == n || isSpace(text[i + 2]))))) {
             if (c == QLatin1Char('.') && isMarkerBefore(text, i))
                 continue;
             const int end = (i + 1 < n && !isSpace(text[i + 1])) ? i + 2 : i + 1;
@@ -192,8 +219,8 @@ QString sectionHeadingBefore(const QString &text, int offset)
         // A heading is a title in title case, or a short line of its own ("2. Termination for
         // convenience"); a numbered clause that starts a sentence ("5.1. The rights granted
         // under this License will ...") is not one.
-        const bool shortLine = stop < 0 && title.size() <= 40 && !title.contains(QLatin1Char(',')) &&
-                               title.count(QLatin1Char(' ')) < 6;
+        const bool shortLine
+            = stop < 0 && title.size() <= 40 && !title.contains(QLatin1Char(',')) && title.count(QLatin1Char(' ')) < 6;
         if (!isTitle(title) && !shortLine)
             continue;
         if (!number.endsWith(QLatin1Char('.')))
@@ -231,11 +258,31 @@ NormalizedText normalizeWithOrigins(const QString &text)
             }
         }
         switch (c.unicode()) {
-        case 0x2018: case 0x2019: case 0x201A: case 0x2032: c = QLatin1Char('\''); break;
-        case 0x201C: case 0x201D: case 0x201E: case 0x2033: c = QLatin1Char('"'); break;
-        case 0x2010: case 0x2011: case 0x2012: case 0x2013: case 0x2014: case 0x2212: c = QLatin1Char('-'); break;
-        case 0x00A0: c = QLatin1Char(' '); break;
-        default: break;
+        case 0x2018:
+        case 0x2019:
+        case 0x201A:
+        case 0x2032:
+            c = QLatin1Char('\'');
+            break;
+        case 0x201C:
+        case 0x201D:
+        case 0x201E:
+        case 0x2033:
+            c = QLatin1Char('"');
+            break;
+        case 0x2010:
+        case 0x2011:
+        case 0x2012:
+        case 0x2013:
+        case 0x2014:
+        case 0x2212:
+            c = QLatin1Char('-');
+            break;
+        case 0x00A0:
+            c = QLatin1Char(' ');
+            break;
+        default:
+            break;
         }
         if (c.isSpace()) {
             space = !out.text.isEmpty();
@@ -275,7 +322,7 @@ std::optional<TextSpan> findPieces(const NormalizedText &n, const QStringList &p
         end = n.origin[static_cast<std::size_t>(at + piece.size() - 1)] + 1;
         from = at + piece.size();
     }
-    return TextSpan{start, end - start};
+    return TextSpan { start, end - start };
 }
 
 } // namespace
@@ -335,7 +382,7 @@ std::vector<QuoteCheck> checkQuotes(const QString &answer, const QStringList &so
         normalizedSources.push_back(normalizeWithOrigins(s));
     std::vector<QuoteCheck> checks;
     for (const QString &quote : quotedPassages(answer, minWords)) {
-        QuoteCheck check{quote};
+        QuoteCheck check { quote };
         const QStringList pieces = quotePieces(quote);
         for (std::size_t i = 0; i < normalizedSources.size() && !check.supported; ++i) {
             if (const auto span = findPieces(normalizedSources[i], pieces)) {

@@ -3,6 +3,7 @@
 // the question's terms; and the check that a model's quotes really are in its sources.
 #pragma once
 
+#include "store/library_store.h"
 #include "store/word_boxes.h"
 
 #include <QRectF>
@@ -19,21 +20,39 @@ namespace nw::app {
 
 struct Citation {
     std::int64_t documentId = 0;
-    QString sha256;       // the document's content hash: survives moves and re-ingest
+    QString sha256; // the document's content hash: survives moves and re-ingest
     QString title;
     QString path;
-    int page = 0;         // 1-based physical page
-    QString pageLabel;    // as printed, "" when the PDF has none
-    QString section;      // heading of the section the quote is in ("6. Conveying Non-Source Forms"), or ""
-    int start = 0;        // first UTF-16 code unit of the quote in the page text
-    int length = 0;       // UTF-16 code units
-    QString quote;        // the page text of [start, start + length)
+    int page = 0; // 1-based physical page
+    QString pageLabel; // as printed, "" when the PDF has none
+    QString section; // heading of the section the quote is in ("6. Conveying Non-Source Forms"), or ""
+    int start = 0; // first UTF-16 code unit of the quote in the page text
+    int length = 0; // UTF-16 code units
+    QString quote; // the page text of [start, start + length)
     std::vector<QRectF> boxes; // points, origin at the page's top-left: one per word of the quote
+    QString part; // where in its file the document is ("attachment report.pdf of “Q3”"), "" for a whole file
+    int paragraph = 0; // the paragraph the quote starts in (office, HTML, email), 0 when the document has none
+    double ocrConfidence
+        = -1; // the page's text was recognised (OCR), with this mean confidence 0..100; -1: its own text
 };
+
+// Below this mean confidence a recognised page is flagged where it is cited: about one word in
+// four is then likely misread (clean 300-dpi scans score 90-96).
+inline constexpr double kLowOcrConfidence = 75;
+inline bool isLowConfidence(const Citation &c)
+{
+    return c.ocrConfidence >= 0 && c.ocrConfidence < kLowOcrConfidence;
+}
+
+// The part, paragraph and OCR confidence of a citation whose document, page and start are set.
+void placeCitation(Citation &citation, const store::DocumentInfo &document, const store::PageRecord &page);
 
 nlohmann::json citationToJson(const Citation &citation);
 Citation citationFromJson(const nlohmann::json &json); // throws nw::Error on a malformed object
-// "GPL-3, p. 7, §6. Conveying Non-Source Forms"
+// "GPL-3, p. 7, §6. Conveying Non-Source Forms"; "libtasn1, p. 7 (file page 10)" where the printed
+// page label and the page's place in the file differ (app/page_numbers.h); "report.pdf (attachment
+// report.pdf of “Q3”), p. 2"; "Minutes, p. 1, ¶ 4"; "Scan, p. 3 [OCR, 62% confidence]" for a page
+// recognised with low confidence.
 QString citationLabel(const Citation &citation);
 
 struct TextSpan {
@@ -76,7 +95,7 @@ struct QuoteCheck {
     QString quote;
     bool supported = false;
     int sourceIndex = -1; // index into the sources that contain it, -1 when unsupported
-    TextSpan span;        // where in that source's text (see locateQuote)
+    TextSpan span; // where in that source's text (see locateQuote)
 };
 
 // Each quoted passage of `answer`, looked up (normalised) in `sources`.

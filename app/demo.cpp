@@ -17,14 +17,14 @@ namespace nw::app {
 
 QStringList demoQuestions()
 {
-    return {QStringLiteral("How may I convey a covered work in object code form?"),
-            QStringLiteral("What happens to my patent licenses if I start patent litigation?"),
-            QStringLiteral("When do the rights granted under the Mozilla Public License terminate?")};
+    return { QStringLiteral("How may I convey a covered work in object code form?"),
+        QStringLiteral("What happens to my patent licenses if I start patent litigation?"),
+        QStringLiteral("When do the rights granted under the Mozilla Public License terminate?") };
 }
 
 void printKvPlannerTable(QTextStream &out)
 {
-    const std::int64_t contexts[] = {32 * 1024, 128 * 1024, 1024 * 1024};
+    const std::int64_t contexts[] = { 32 * 1024, 128 * 1024, 1024 * 1024 };
     out << "KV planner: cache memory per sequence, by architecture and KV mode (from engine/arch_table)\n";
     out << QStringLiteral("  %1 %2 %3 %4 %5 %6 %7\n")
                .arg(QStringLiteral("architecture"), -22)
@@ -45,7 +45,7 @@ void printKvPlannerTable(QTextStream &out)
                 const auto figures = kvModeFigures(arch.hp, ctx);
                 row += QStringLiteral(" %1").arg(formatBytes(figures[m].usedBytes), 11);
             }
-            row += QStringLiteral(" %1").arg(QStringLiteral("%1x").arg(modes[m].savingVsMha, 0, 'f', 1), 11);
+            row += QStringLiteral(" %1").arg(formatSaving(modes[m].savingVsMha), 11);
             out << row << '\n';
         }
     }
@@ -54,10 +54,11 @@ void printKvPlannerTable(QTextStream &out)
 int runDemo(const DemoOptions &options, QTextStream &out, QTextStream &err)
 {
     // A fresh database each time, so the demo shows the whole path from files to answers.
-    for (const QString &suffix : {QString(), QStringLiteral("-wal"), QStringLiteral("-shm")}) {
+    for (const QString &suffix : { QString(), QStringLiteral("-wal"), QStringLiteral("-shm") }) {
         QFile file(options.databasePath + suffix);
         if (file.exists() && !file.remove())
-            fail("demo: cannot replace {}: {}", (options.databasePath + suffix).toStdString(), file.errorString().toStdString());
+            fail("demo: cannot replace {}: {}", (options.databasePath + suffix).toStdString(),
+                file.errorString().toStdString());
     }
     QDir().mkpath(QFileInfo(options.databasePath).absolutePath());
 
@@ -78,7 +79,8 @@ int runDemo(const DemoOptions &options, QTextStream &out, QTextStream &err)
                .arg(static_cast<double>(timer.elapsed()) / 1000.0, 0, 'f', 2);
 
     if (!options.modelPath.isEmpty()) {
-        workbench.setModel({.path = options.modelPath, .kvMode = options.kvMode, .contextTokens = options.contextTokens});
+        workbench.setModel(
+            { .path = options.modelPath, .kvMode = options.kvMode, .contextTokens = options.contextTokens });
         workbench.loadModel();
     } else {
         out << "No --model given: answers are extractive (the best passages, quoted, with their pages).\n\n";

@@ -25,12 +25,17 @@ QString ingestProgressLine(const ingest::IngestProgress &p, int width)
 {
     const QLocale c = QLocale::c();
     const int digits = static_cast<int>(QString::number(p.filesTotal).size());
-    QString line = QStringLiteral("[%1/%2 files] %3 pages  %4 pages/s  ETA %5")
-                       .arg(p.filesDone, digits)
-                       .arg(p.filesTotal)
-                       .arg(c.toString(static_cast<qlonglong>(p.pagesExtracted)))
-                       .arg(c.toString(p.pagesPerSecond, 'f', 0))
-                       .arg(formatDuration(p.etaSeconds));
+    // A page recognised takes a second where a text page takes milliseconds: say how many were.
+    const QString recognised = p.pagesRecognised > 0
+        ? QStringLiteral(" (%1 by OCR)").arg(c.toString(static_cast<qlonglong>(p.pagesRecognised)))
+        : QString();
+    QString line
+        = QStringLiteral("[%1/%2 files] %3 pages%4  %5 pages/s  ETA %6")
+              .arg(p.filesDone, digits)
+              .arg(p.filesTotal)
+              .arg(c.toString(static_cast<qlonglong>(p.pagesExtracted)), recognised)
+              .arg(p.pagesPerSecond < 10 ? c.toString(p.pagesPerSecond, 'f', 1) : c.toString(p.pagesPerSecond, 'f', 0))
+              .arg(formatDuration(p.etaSeconds));
     if (!p.currentFile.isEmpty())
         line += QStringLiteral("  ") + QFileInfo(p.currentFile).fileName();
     if (width > 0 && line.size() > width)
@@ -42,25 +47,34 @@ QString ingestSummaryLine(const ingest::IngestSummary &s)
 {
     const QLocale c = QLocale::c();
     const int total = static_cast<int>(s.files.size()) - s.skipped;
+    const QString seconds = QString::number(s.seconds, 'f', 1);
+    if (!s.cancelled && total > 0 && s.present == total)
+        return QStringLiteral("Nothing new: %1 already in the library (%2 s)")
+            .arg(total == 1 ? QStringLiteral("the file is") : QStringLiteral("all %1 files are").arg(total), seconds);
     QStringList parts;
-    if (s.added)
-        parts << QStringLiteral("%1 added").arg(s.added);
     if (s.replaced)
-        parts << QStringLiteral("%1 replaced").arg(s.replaced);
+        parts << (s.replaced == 1 ? QStringLiteral("1 replaced an older version")
+                                  : QStringLiteral("%1 replaced older versions").arg(s.replaced));
     if (s.present)
-        parts << QStringLiteral("%1 already present").arg(s.present);
+        parts << QStringLiteral("%1 already in the library").arg(s.present);
     if (s.failed)
         parts << QStringLiteral("%1 failed").arg(s.failed);
     if (s.notDone)
         parts << QStringLiteral("%1 not done").arg(s.notDone);
-    QString line = QStringLiteral("%1 %2 of %3 files (%4 pages) in %5 s")
+    QString pages = QStringLiteral("%1 pages").arg(c.toString(static_cast<qlonglong>(s.pagesStored)));
+    if (s.pagesRecognised > 0)
+        pages += QStringLiteral(", %1 by OCR").arg(c.toString(static_cast<qlonglong>(s.pagesRecognised)));
+    // A mailbox or a message with attachments is one file of many documents.
+    if (s.documentsStored > s.added + s.replaced)
+        pages = QStringLiteral("%1 documents, ").arg(c.toString(static_cast<qlonglong>(s.documentsStored))) + pages;
+    QString line = QStringLiteral("%1 %2 of %3 files (%4) in %5 s")
                        .arg(s.cancelled ? QStringLiteral("Stopped: ingested") : QStringLiteral("Ingested"))
-                       .arg(s.added + s.replaced + s.present)
+                       .arg(s.added + s.replaced)
                        .arg(total)
-                       .arg(c.toString(static_cast<qlonglong>(s.pagesStored)))
-                       .arg(QString::number(s.seconds, 'f', 1));
+                       .arg(pages)
+                       .arg(seconds);
     if (!parts.isEmpty())
-        line += QStringLiteral(": ") + parts.join(QStringLiteral(", "));
+        line += QStringLiteral("; ") + parts.join(QStringLiteral(", "));
     return line;
 }
 
@@ -68,28 +82,32 @@ nlohmann::json ingestSummaryJson(const ingest::IngestSummary &s, const QString &
 {
     nlohmann::json files = nlohmann::json::array();
     for (const ingest::FileOutcome &f : s.files) {
-        nlohmann::json entry = {{"path", f.path.toStdString()}, {"status", ingest::fileStatusName(f.status)}};
+        nlohmann::json entry = { { "path", f.path.toStdString() }, { "status", ingest::fileStatusName(f.status) } };
         if (f.documentId)
             entry["document_id"] = f.documentId;
-        if (f.status == ingest::FileStatus::Added || f.status == ingest::FileStatus::Replaced)
+        if (f.status == ingest::FileStatus::Added || f.status == ingest::FileStatus::Replaced
+            || f.status == ingest::FileStatus::NotDone) {
             entry["pages"] = f.pages;
+            entry["documents"] = f.documents;
+            entry["ocr_pages"] = f.ocrPages;
+        }
         if (f.problem) {
             entry["problem"] = ingest::problemName(*f.problem);
             entry["reason"] = f.reason.toStdString();
         }
+        if (!f.partProblems.isEmpty()) {
+            nlohmann::json parts = nlohmann::json::array();
+            for (const QString &problem : f.partProblems)
+                parts.push_back(problem.toStdString());
+            entry["parts_not_read"] = std::move(parts);
+        }
         files.push_back(std::move(entry));
     }
-    return {{"database", databasePath.toStdString()},
-            {"added", s.added},
-            {"replaced", s.replaced},
-            {"present", s.present},
-            {"failed", s.failed},
-            {"not_done", s.notDone},
-            {"skipped", s.skipped},
-            {"pages", s.pagesStored},
-            {"seconds", s.seconds},
-            {"cancelled", s.cancelled},
-            {"files", files}};
+    return { { "database", databasePath.toStdString() }, { "added", s.added }, { "replaced", s.replaced },
+        { "present", s.present }, { "failed", s.failed }, { "not_done", s.notDone }, { "skipped", s.skipped },
+        { "pages", s.pagesStored }, { "documents", s.documentsStored }, { "ocr_pages", s.pagesRecognised },
+        { "ocr_pages_resumed", s.pagesResumed }, { "seconds", s.seconds }, { "cancelled", s.cancelled },
+        { "files", files } };
 }
 
 int ingestExitCode(const ingest::IngestSummary &s)

@@ -5,12 +5,7 @@
 
 #include <QApplication>
 #include <QCoreApplication>
-#include <QDir>
-#include <QFile>
 #include <QGuiApplication>
-#include <QTemporaryDir>
-
-#include <optional>
 
 #include <cstdlib>
 
@@ -33,20 +28,14 @@ QStringList argumentList(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    // Qt's platforms warn on stderr when XDG_RUNTIME_DIR is unset (a CI job, a cron shell, ssh).
+    nw::app::ensureRuntimeDirectory();
     const nw::app::Invocation invocation = nw::app::parseInvocation(argumentList(argc, argv));
     if (invocation.kind == nw::app::Invocation::Kind::Subcommand && invocation.subcommand == QLatin1String("needle")) {
         // The needle heatmaps draw text into PNGs, which needs a QGuiApplication; it shows no
         // window, so offscreen (unless asked otherwise) works with or without a display.
         if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
             qputenv("QT_QPA_PLATFORM", "offscreen");
-        // Qt's platforms want a private runtime folder and warn on stderr when XDG_RUNTIME_DIR is
-        // unset (a CI job, a cron shell): give them one of their own (0700) for this run.
-        std::optional<QTemporaryDir> runtimeDir;
-        if (qEnvironmentVariableIsEmpty("XDG_RUNTIME_DIR")) {
-            runtimeDir.emplace(QDir::tempPath() + QStringLiteral("/needlework-runtime-XXXXXX"));
-            if (runtimeDir->isValid())
-                qputenv("XDG_RUNTIME_DIR", QFile::encodeName(runtimeDir->path()));
-        }
         QGuiApplication app(argc, argv);
         nw::app::setApplicationIdentity();
         return nw::app::runHeadless(invocation);
@@ -58,7 +47,8 @@ int main(int argc, char **argv)
     }
     if (!displayAvailable()) {
         std::fputs("needlework: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset);\n"
-                   "run a subcommand instead, e.g. 'needlework doctor' (see 'needlework --help')\n", stderr);
+                   "run a subcommand instead, e.g. 'needlework doctor' (see 'needlework --help')\n",
+            stderr);
         return nw::app::ExitFailed;
     }
     QApplication app(argc, argv);
@@ -67,7 +57,7 @@ int main(int argc, char **argv)
     if (!nw::app::setupLogging(invocation.logLevel, err))
         return nw::app::ExitUsage;
     // The chat's context follows the workbench's policy (app/model_settings.h), as `ask` does.
-    nw::ui::MainWindow window({.databasePath = invocation.database, .modelPath = invocation.model});
+    nw::ui::MainWindow window({ .databasePath = invocation.database, .modelPath = invocation.model });
     window.show();
     return app.exec();
 }

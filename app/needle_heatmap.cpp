@@ -31,8 +31,8 @@ QString xmlEscaped(const QString &text)
 QRect cellRect(std::size_t row, std::size_t column)
 {
     using L = NeedleHeatmapLayout;
-    return {L::kLeft + static_cast<int>(column) * L::kCellWidth, L::kTop + static_cast<int>(row) * L::kCellHeight,
-            L::kCellWidth, L::kCellHeight};
+    return { L::kLeft + static_cast<int>(column) * L::kCellWidth, L::kTop + static_cast<int>(row) * L::kCellHeight,
+        L::kCellWidth, L::kCellHeight };
 }
 
 void saveFile(const QString &path, const QByteArray &bytes)
@@ -46,7 +46,7 @@ void saveFile(const QString &path, const QByteArray &bytes)
 
 QSize NeedleHeatmapLayout::size(int nLengths, int nDepths)
 {
-    return {std::max(kMinWidth, kLeft + nLengths * kCellWidth + kRight), kTop + nDepths * kCellHeight + kBottom};
+    return { std::max(kMinWidth, kLeft + nLengths * kCellWidth + kRight), kTop + nDepths * kCellHeight + kBottom };
 }
 
 QColor needleAccuracyColor(double accuracy)
@@ -60,12 +60,17 @@ QColor needleAccuracyColor(double accuracy)
     return QColor(mix(from.red(), to.red()), mix(from.green(), to.green()), mix(from.blue(), to.blue()));
 }
 
+QString needleCacheBytesText(std::uint64_t bytes, std::int64_t tokens)
+{
+    return QStringLiteral("%1 for %2 tokens in cache").arg(formatBytes(bytes)).arg(tokens);
+}
+
 QString needleHeatmapTitle(const NeedleGrid &grid)
 {
-    QString title = QStringLiteral("KV %1 · %2 B/token").arg(QString::fromStdString(grid.mode)).arg(grid.kvBytesPerToken);
+    QString title
+        = QStringLiteral("KV %1 · %2 B/token").arg(QString::fromStdString(grid.mode)).arg(grid.kvBytesPerToken);
     if (grid.kvBytesTotal > 0)
-        title += QStringLiteral(" · %1 at %2 tokens")
-                     .arg(formatBytes(grid.kvBytesTotal), QString::fromStdString(formatTokenCount(grid.kvBytesTotalLength)));
+        title += QStringLiteral(" · %1").arg(needleCacheBytesText(grid.kvBytesTotal, grid.kvBytesTotalTokens));
     if (grid.ppl)
         title += QStringLiteral(" · PPL %1").arg(*grid.ppl, 0, 'f', 2);
     return title;
@@ -88,10 +93,10 @@ QImage renderNeedleHeatmap(const NeedleGrid &grid)
     const NeedleCell all = grid.total();
     p.drawText(QRect(8, 4, size.width() - 16, 20), Qt::AlignLeft | Qt::AlignVCenter, needleHeatmapTitle(grid));
     p.drawText(QRect(8, 24, size.width() - 16, 20), Qt::AlignLeft | Qt::AlignVCenter,
-               QStringLiteral("exact %1 % of %2 trials (lenient %3 %)")
-                   .arg(100.0 * all.exactRate(), 0, 'f', 1)
-                   .arg(all.trials)
-                   .arg(100.0 * all.lenientRate(), 0, 'f', 1));
+        QStringLiteral("exact %1 % of %2 trials (lenient %3 %)")
+            .arg(100.0 * all.exactRate(), 0, 'f', 1)
+            .arg(all.trials)
+            .arg(100.0 * all.lenientRate(), 0, 'f', 1));
     for (std::size_t r = 0; r < grid.depths.size(); ++r) {
         for (std::size_t c = 0; c < grid.lengths.size(); ++c) {
             const NeedleCell &cell = grid.cell(r, c);
@@ -104,16 +109,16 @@ QImage renderNeedleHeatmap(const NeedleGrid &grid)
         }
         const QRect row = cellRect(r, 0);
         p.drawText(QRect(0, row.top(), L::kLeft - 6, L::kCellHeight), Qt::AlignRight | Qt::AlignVCenter,
-                   QStringLiteral("%1 %").arg(grid.depths[r]));
+            QStringLiteral("%1 %").arg(grid.depths[r]));
     }
     const int gridBottom = L::kTop + static_cast<int>(grid.depths.size()) * L::kCellHeight;
     for (std::size_t c = 0; c < grid.lengths.size(); ++c) {
         const QRect column = cellRect(0, c);
         p.drawText(QRect(column.left(), gridBottom + 2, L::kCellWidth, 18), Qt::AlignCenter,
-                   QString::fromStdString(formatTokenCount(grid.lengths[c])));
+            QString::fromStdString(formatTokenCount(grid.lengths[c])));
     }
-    p.drawText(QRect(L::kLeft, gridBottom + 22, static_cast<int>(grid.lengths.size()) * L::kCellWidth, 18), Qt::AlignCenter,
-               QStringLiteral("context length (tokens)"));
+    p.drawText(QRect(L::kLeft, gridBottom + 22, static_cast<int>(grid.lengths.size()) * L::kCellWidth, 18),
+        Qt::AlignCenter, QStringLiteral("context length (tokens)"));
     p.save();
     p.translate(14, L::kTop + (gridBottom - L::kTop) / 2);
     p.rotate(-90);
@@ -128,7 +133,8 @@ QImage renderNeedleHeatmap(const NeedleGrid &grid)
         gradient.setColorAt(i / 10.0, needleAccuracyColor(1.0 - i / 10.0));
     p.fillRect(QRect(legendLeft, L::kTop, 14, legendHeight), gradient);
     p.drawText(QRect(legendLeft + 18, L::kTop - 2, 60, 16), Qt::AlignLeft | Qt::AlignTop, QStringLiteral("100 %"));
-    p.drawText(QRect(legendLeft + 18, L::kTop + legendHeight - 14, 60, 16), Qt::AlignLeft | Qt::AlignBottom, QStringLiteral("0 %"));
+    p.drawText(QRect(legendLeft + 18, L::kTop + legendHeight - 14, 60, 16), Qt::AlignLeft | Qt::AlignBottom,
+        QStringLiteral("0 %"));
     p.end();
     return image;
 }
@@ -148,10 +154,13 @@ QByteArray needleHeatmapSvg(const NeedleGrid &grid)
     s += QStringLiteral("<title>%1</title>\n").arg(xmlEscaped(needleHeatmapTitle(grid)));
     s += QStringLiteral("<defs><linearGradient id=\"scale\" x1=\"0\" y1=\"0\" x2=\"0\" y2=\"1\">");
     for (int i = 0; i <= 10; ++i)
-        s += QStringLiteral("<stop offset=\"%1\" stop-color=\"%2\"/>").arg(i / 10.0).arg(needleAccuracyColor(1.0 - i / 10.0).name());
+        s += QStringLiteral("<stop offset=\"%1\" stop-color=\"%2\"/>")
+                 .arg(i / 10.0)
+                 .arg(needleAccuracyColor(1.0 - i / 10.0).name());
     s += QStringLiteral("</linearGradient></defs>\n");
     s += QStringLiteral("<path d=\"M0 0H%1V%2H0Z\" fill=\"#ffffff\"/>\n").arg(size.width()).arg(size.height());
-    s += QStringLiteral("<text x=\"8\" y=\"18\" fill=\"%1\">%2</text>\n").arg(kInk.name(), xmlEscaped(needleHeatmapTitle(grid)));
+    s += QStringLiteral("<text x=\"8\" y=\"18\" fill=\"%1\">%2</text>\n")
+             .arg(kInk.name(), xmlEscaped(needleHeatmapTitle(grid)));
     s += QStringLiteral("<text x=\"8\" y=\"38\" fill=\"%1\">exact %2 % of %3 trials (lenient %4 %)</text>\n")
              .arg(kInk.name())
              .arg(100.0 * all.exactRate(), 0, 'f', 1)
@@ -194,13 +203,20 @@ QByteArray needleHeatmapSvg(const NeedleGrid &grid)
              .arg(L::kLeft + static_cast<int>(grid.lengths.size()) * L::kCellWidth / 2)
              .arg(gridBottom + 36)
              .arg(kInk.name());
-    s += QStringLiteral("<text transform=\"translate(18 %1) rotate(-90)\" text-anchor=\"middle\" fill=\"%2\">needle depth</text>\n")
+    s += QStringLiteral(
+        "<text transform=\"translate(18 %1) rotate(-90)\" text-anchor=\"middle\" fill=\"%2\">needle depth</text>\n")
              .arg(L::kTop + (gridBottom - L::kTop) / 2)
              .arg(kInk.name());
     const int legendLeft = L::kLeft + static_cast<int>(grid.lengths.size()) * L::kCellWidth + 16; // right of the grid
     const int legendHeight = std::max(gridBottom - L::kTop, 40);
-    s += QStringLiteral("<path d=\"M%1 %2h14v%3h-14Z\" fill=\"url(#scale)\"/>\n").arg(legendLeft).arg(L::kTop).arg(legendHeight);
-    s += QStringLiteral("<text x=\"%1\" y=\"%2\" fill=\"%3\">100 %</text>\n").arg(legendLeft + 18).arg(L::kTop + 10).arg(kInk.name());
+    s += QStringLiteral("<path d=\"M%1 %2h14v%3h-14Z\" fill=\"url(#scale)\"/>\n")
+             .arg(legendLeft)
+             .arg(L::kTop)
+             .arg(legendHeight);
+    s += QStringLiteral("<text x=\"%1\" y=\"%2\" fill=\"%3\">100 %</text>\n")
+             .arg(legendLeft + 18)
+             .arg(L::kTop + 10)
+             .arg(kInk.name());
     s += QStringLiteral("<text x=\"%1\" y=\"%2\" fill=\"%3\">0 %</text>\n")
              .arg(legendLeft + 18)
              .arg(L::kTop + legendHeight)
@@ -213,9 +229,10 @@ QString needleHeatmapBaseName(const std::string &mode)
 {
     QString base = QStringLiteral("heatmap-");
     for (const QChar c : QString::fromStdString(mode))
-        base += (c.isLetterOrNumber() && c.unicode() < 128) || c == QLatin1Char('+') || c == QLatin1Char('.') || c == QLatin1Char('-')
-                    ? c
-                    : QLatin1Char('-');
+        base += (c.isLetterOrNumber() && c.unicode() < 128) || c == QLatin1Char('+') || c == QLatin1Char('.')
+                || c == QLatin1Char('-')
+            ? c
+            : QLatin1Char('-');
     return base;
 }
 

@@ -18,10 +18,10 @@ namespace nw::app {
 struct NeedleHeatmapLayout {
     static constexpr int kCellWidth = 64;
     static constexpr int kCellHeight = 24;
-    static constexpr int kLeft = 72;    // depth labels and the axis name
-    static constexpr int kTop = 48;     // title lines
-    static constexpr int kRight = 96;   // colour legend
-    static constexpr int kBottom = 44;  // length labels and the axis name
+    static constexpr int kLeft = 72; // depth labels and the axis name
+    static constexpr int kTop = 48; // title lines
+    static constexpr int kRight = 96; // colour legend
+    static constexpr int kBottom = 44; // length labels and the axis name
     static constexpr int kMinWidth = 520; // room for the title line of a grid of few lengths
 
     // kLeft + nLengths × kCellWidth + kRight (at least kMinWidth) by
@@ -31,7 +31,11 @@ struct NeedleHeatmapLayout {
 
 // Accuracy in [0, 1] to the red–yellow–green scale (ColorBrewer RdYlGn end points).
 QColor needleAccuracyColor(double accuracy);
-// "KV latent:64+q8 · 96 B/token · 192.0 KiB at 2k tokens · PPL 3.07" (PPL when measured).
+// The cache a trial left, as every needle view labels it: "309.0 KiB for 309 tokens in cache" —
+// the engine's byte count and the tokens it counts them for (prompt and answer, not the haystack).
+QString needleCacheBytesText(std::uint64_t bytes, std::int64_t tokens);
+// "KV latent:64+q8 · 96 B/token · 192.0 KiB for 2070 tokens in cache · PPL 3.07" (PPL when
+// measured); the bytes are the largest trial's.
 QString needleHeatmapTitle(const NeedleGrid &grid);
 
 QImage renderNeedleHeatmap(const NeedleGrid &grid);

@@ -60,21 +60,10 @@ const NeedlePerplexity *NeedleResults::findPerplexity(const std::string &mode) c
 
 nlohmann::json needleTrialJson(const NeedleTrial &t)
 {
-    return {{"mode", t.mode},
-            {"length", t.length},
-            {"depth", t.depth},
-            {"variant", t.variant},
-            {"trial", t.trial},
-            {"key", t.key},
-            {"value", t.value},
-            {"answer", t.answer},
-            {"exact", t.exact},
-            {"lenient", t.lenient},
-            {"actual_depth", t.actualDepth},
-            {"prompt_tokens", t.promptTokens},
-            {"kv_bytes_per_token", t.kvBytesPerToken},
-            {"kv_bytes_total", t.kvBytesTotal},
-            {"seconds", t.seconds}};
+    return { { "mode", t.mode }, { "length", t.length }, { "depth", t.depth }, { "variant", t.variant },
+        { "trial", t.trial }, { "key", t.key }, { "value", t.value }, { "answer", t.answer }, { "exact", t.exact },
+        { "lenient", t.lenient }, { "actual_depth", t.actualDepth }, { "prompt_tokens", t.promptTokens },
+        { "kv_bytes_per_token", t.kvBytesPerToken }, { "kv_bytes_total", t.kvBytesTotal }, { "seconds", t.seconds } };
 }
 
 nlohmann::json NeedleResults::toJson() const
@@ -84,18 +73,10 @@ nlohmann::json NeedleResults::toJson() const
         rows.push_back(needleTrialJson(t));
     nlohmann::json ppl = nlohmann::json::array();
     for (const NeedlePerplexity &p : perplexity)
-        ppl.push_back({{"mode", p.mode},
-                       {"ppl", p.ppl},
-                       {"ppl_error", p.error},
-                       {"ctx", p.ctx},
-                       {"scored_tokens", p.scoredTokens},
-                       {"kv_bytes_per_token", p.kvBytesPerToken}});
-    return {{"format", "needlework-needle-results"},
-            {"version", 1},
-            {"model", model},
-            {"seed", seed},
-            {"perplexity", ppl},
-            {"trials", rows}};
+        ppl.push_back({ { "mode", p.mode }, { "ppl", p.ppl }, { "ppl_error", p.error }, { "ctx", p.ctx },
+            { "scored_tokens", p.scoredTokens }, { "kv_bytes_per_token", p.kvBytesPerToken } });
+    return { { "format", "needlework-needle-results" }, { "version", 1 }, { "model", model }, { "seed", seed },
+        { "perplexity", ppl }, { "trials", rows } };
 }
 
 NeedleResults NeedleResults::fromJson(const nlohmann::json &json, const QString &source)
@@ -122,7 +103,7 @@ NeedleResults NeedleResults::fromJson(const nlohmann::json &json, const QString 
             t.exact = row.at("exact").get<bool>();
             t.lenient = row.at("lenient").get<bool>();
             t.actualDepth = row.value("actual_depth", 0.0);
-            t.promptTokens = row.value("prompt_tokens", std::int64_t{0});
+            t.promptTokens = row.value("prompt_tokens", std::int64_t { 0 });
             t.kvBytesPerToken = row.at("kv_bytes_per_token").get<std::uint64_t>();
             t.kvBytesTotal = row.at("kv_bytes_total").get<std::uint64_t>();
             t.seconds = row.at("seconds").get<double>();
@@ -152,9 +133,9 @@ void writeNeedleResultsJson(const NeedleResults &results, const QString &path)
 
 const std::vector<std::string> &needleCsvColumns()
 {
-    static const std::vector<std::string> columns = {
-        "mode", "length", "depth", "variant", "trial", "key", "value", "answer", "exact", "lenient",
-        "actual_depth", "prompt_tokens", "kv_bytes_per_token", "kv_bytes_total", "seconds"};
+    static const std::vector<std::string> columns
+        = { "mode", "length", "depth", "variant", "trial", "key", "value", "answer", "exact", "lenient", "actual_depth",
+              "prompt_tokens", "kv_bytes_per_token", "kv_bytes_total", "seconds" };
     return columns;
 }
 
@@ -165,11 +146,10 @@ void writeNeedleResultsCsv(const NeedleResults &results, const QString &path)
         out += (i ? "," : "") + needleCsvColumns()[i];
     out += "\r\n";
     for (const NeedleTrial &t : results.trials) {
-        const std::vector<std::string> fields = {
-            csvField(t.mode), std::to_string(t.length), std::to_string(t.depth), csvField(t.variant),
-            std::to_string(t.trial), csvField(t.key), std::to_string(t.value), csvField(t.answer),
+        const std::vector<std::string> fields = { csvField(t.mode), std::to_string(t.length), std::to_string(t.depth),
+            csvField(t.variant), std::to_string(t.trial), csvField(t.key), std::to_string(t.value), csvField(t.answer),
             t.exact ? "1" : "0", t.lenient ? "1" : "0", number(t.actualDepth), std::to_string(t.promptTokens),
-            std::to_string(t.kvBytesPerToken), std::to_string(t.kvBytesTotal), number(t.seconds)};
+            std::to_string(t.kvBytesPerToken), std::to_string(t.kvBytesTotal), number(t.seconds) };
         for (std::size_t i = 0; i < fields.size(); ++i)
             out += (i ? "," : "") + fields[i];
         out += "\r\n";
@@ -203,7 +183,7 @@ NeedleCell NeedleGrid::total() const
 }
 
 NeedleGrid needleGrid(const NeedleResults &results, const std::string &mode, const std::vector<std::int64_t> &lengths,
-                      const std::vector<int> &depths)
+    const std::vector<int> &depths)
 {
     NeedleGrid g;
     g.mode = mode;
@@ -219,8 +199,8 @@ NeedleGrid needleGrid(const NeedleResults &results, const std::string &mode, con
         const auto di = std::find(g.depths.begin(), g.depths.end(), t.depth);
         if (li == g.lengths.end() || di == g.depths.end())
             continue;
-        NeedleCell &c = g.cells[static_cast<std::size_t>(di - g.depths.begin()) * g.lengths.size() +
-                                static_cast<std::size_t>(li - g.lengths.begin())];
+        NeedleCell &c = g.cells[static_cast<std::size_t>(di - g.depths.begin()) * g.lengths.size()
+            + static_cast<std::size_t>(li - g.lengths.begin())];
         ++c.trials;
         c.exact += t.exact;
         c.lenient += t.lenient;
@@ -228,6 +208,9 @@ NeedleGrid needleGrid(const NeedleResults &results, const std::string &mode, con
         if (t.kvBytesTotal > g.kvBytesTotal) {
             g.kvBytesTotal = t.kvBytesTotal;
             g.kvBytesTotalLength = t.length;
+            // The engine counts bytes per cached token, so the bytes give the tokens exactly.
+            g.kvBytesTotalTokens
+                = t.kvBytesPerToken ? static_cast<std::int64_t>(t.kvBytesTotal / t.kvBytesPerToken) : 0;
         }
     }
     if (const NeedlePerplexity *p = results.findPerplexity(mode))

@@ -17,25 +17,25 @@
 namespace nw::app {
 
 struct NeedleTrial {
-    std::string mode;        // KV mode as KvModeSpec::toString() writes it
+    std::string mode; // KV mode as KvModeSpec::toString() writes it
     std::int64_t length = 0; // haystack tokens
-    int depth = 0;           // requested depth, percent
-    std::string variant;     // needleVariantName()
+    int depth = 0; // requested depth, percent
+    std::string variant; // needleVariantName()
     int trial = 0;
     std::string key;
     int value = 0;
-    std::string answer;      // the generated text
+    std::string answer; // the generated text
     bool exact = false;
     bool lenient = false;
-    double actualDepth = 0.0;           // where the asked needle landed, percent
-    std::int64_t promptTokens = 0;      // after the chat template, with BOS
-    std::uint64_t kvBytesPerToken = 0;  // all layers
-    std::uint64_t kvBytesTotal = 0;     // the cache when the answer was done
-    double seconds = 0.0;               // prefill + decode of this trial
+    double actualDepth = 0.0; // where the asked needle landed, percent
+    std::int64_t promptTokens = 0; // after the chat template, with BOS
+    std::uint64_t kvBytesPerToken = 0; // all layers
+    std::uint64_t kvBytesTotal = 0; // the cache when the answer was done
+    double seconds = 0.0; // prefill + decode of this trial
 
     // The cell a trial belongs to, and the trial itself, for resuming.
     using Key = std::tuple<std::string, std::int64_t, int, std::string, int>;
-    Key key5() const { return {mode, length, depth, variant, trial}; }
+    Key key5() const { return { mode, length, depth, variant, trial }; }
 };
 
 struct NeedlePerplexity {
@@ -50,7 +50,7 @@ struct NeedlePerplexity {
 // Everything results.json holds. `model` and `seed` identify the run: resuming with another
 // model or seed would mix haystacks, so NeedleResults::load refuses it.
 struct NeedleResults {
-    std::string model;  // file name of the model
+    std::string model; // file name of the model
     std::uint64_t seed = 0;
     std::vector<NeedleTrial> trials;
     std::vector<NeedlePerplexity> perplexity;
@@ -87,11 +87,12 @@ struct NeedleCell {
 struct NeedleGrid {
     std::string mode;
     std::vector<std::int64_t> lengths; // columns, ascending
-    std::vector<int> depths;           // rows, ascending
-    std::vector<NeedleCell> cells;     // [depths.size()][lengths.size()], row-major
+    std::vector<int> depths; // rows, ascending
+    std::vector<NeedleCell> cells; // [depths.size()][lengths.size()], row-major
     std::uint64_t kvBytesPerToken = 0;
-    std::uint64_t kvBytesTotal = 0;    // the largest total seen (the longest haystack)
-    std::int64_t kvBytesTotalLength = 0;
+    std::uint64_t kvBytesTotal = 0; // the largest total seen (the longest haystack)
+    std::int64_t kvBytesTotalLength = 0; // the haystack length of that trial
+    std::int64_t kvBytesTotalTokens = 0; // the tokens in its cache then (prompt and answer): the bytes' own count
     std::optional<double> ppl;
 
     const NeedleCell &cell(std::size_t depthRow, std::size_t lengthColumn) const
@@ -103,7 +104,7 @@ struct NeedleGrid {
 
 // The grid of `mode` over the given lengths and depths (cells without trials stay empty).
 NeedleGrid needleGrid(const NeedleResults &results, const std::string &mode, const std::vector<std::int64_t> &lengths,
-                      const std::vector<int> &depths);
+    const std::vector<int> &depths);
 
 // "1k", "1.5k", "512" (1k = 1024); app/numeric_options.h parses them back.
 std::string formatTokenCount(std::int64_t tokens);

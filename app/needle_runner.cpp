@@ -1,17 +1,18 @@
 // The needle harness's run loop, its summary table and JSON.
 #include "app/needle_runner.h"
 
+#include "app/ask_report.h"
 #include "app/ingest_progress.h"
 #include "app/needle_heatmap.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "engine/architecture.h"
 #include "engine/chat_template.h"
+#include "engine/generator.h"
 #include "engine/gguf_file.h"
 #include "engine/hparams.h"
 #include "engine/kv_cache.h"
 #include "engine/model.h"
-#include "engine/generator.h"
 #include "engine/tokenizer.h"
 
 #include <QCoreApplication>
@@ -32,13 +33,21 @@ constexpr std::int64_t kMaxPerplexityChunks = 8;
 // Clears the runner's generator pointer when a mode's generator goes away, even on a throw.
 struct GeneratorRegistration {
     std::atomic<Generator *> &slot;
-    GeneratorRegistration(std::atomic<Generator *> &s, Generator *generator) : slot(s) { slot.store(generator); }
+    GeneratorRegistration(std::atomic<Generator *> &s, Generator *generator)
+        : slot(s)
+    {
+        slot.store(generator);
+    }
     ~GeneratorRegistration() { slot.store(nullptr); }
 };
 
 } // namespace
 
-NeedleRunner::NeedleRunner(NeedleConfig config, FillerText filler) : m_config(std::move(config)), m_filler(std::move(filler)) {}
+NeedleRunner::NeedleRunner(NeedleConfig config, FillerText filler)
+    : m_config(std::move(config))
+    , m_filler(std::move(filler))
+{
+}
 
 NeedleRunner::~NeedleRunner() = default;
 
@@ -50,7 +59,7 @@ void NeedleRunner::cancel()
 }
 
 NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress &)> &progress,
-                                   const std::function<void(const NeedleResults &)> &saved)
+    const std::function<void(const NeedleResults &)> &saved)
 {
     const NeedleConfig &cfg = m_config;
     if (cfg.lengths.empty() || cfg.depths.empty() || cfg.variants.empty() || cfg.trials < 1)
@@ -58,16 +67,17 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
     auto log = nw::log::get("app");
 
     std::shared_ptr<GgufFile> gguf = GgufFile::open(cfg.modelPath.toStdString());
-    std::unique_ptr<Model> model = loadModel(gguf, {.threads = cfg.threads});
+    std::unique_ptr<Model> model = loadModel(gguf, { .threads = cfg.threads });
     std::unique_ptr<Tokenizer> tokenizer = Tokenizer::fromGguf(*gguf);
-    const ChatTemplate chat = ChatTemplate::detect(gguf->findString("tokenizer.chat_template").value_or(""), model->hparams().arch);
+    const ChatTemplate chat
+        = ChatTemplate::detect(gguf->findString("tokenizer.chat_template").value_or(""), model->hparams().arch);
     log->info("needle: model {}, chat template {}", cfg.modelPath.toStdString(), chatFamilyName(chat.family()));
 
     std::vector<KvModeSpec> specs;
     for (const std::string &mode : cfg.kvModes)
         specs.push_back(KvModeSpec::parse(mode));
     if (specs.empty())
-        specs.push_back(KvModeSpec{.mode = model->kvModes().front()});
+        specs.push_back(KvModeSpec { .mode = model->kvModes().front() });
     for (const KvModeSpec &spec : specs)
         (void)model->makeKvCache(spec, 1); // a mode the model cannot run fails here, before any work
 
@@ -88,7 +98,7 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
     if (std::optional<NeedleResults> previous = readNeedleResultsJson(jsonPath)) {
         if (previous->model != modelName || previous->seed != cfg.seed)
             fail("{} holds results of model {} with seed {}; this run is {} with seed {} (use another --out)",
-                 jsonPath.toStdString(), previous->model, previous->seed, modelName, cfg.seed);
+                jsonPath.toStdString(), previous->model, previous->seed, modelName, cfg.seed);
         results = std::move(*previous);
     } else {
         results.model = modelName;
@@ -102,7 +112,8 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
             for (int depth : outcome.depths)
                 for (NeedleVariant variant : cfg.variants)
                     for (int trial = 0; trial < cfg.trials; ++trial) {
-                        const NeedleTrial::Key key{spec.toString(), length, depth, std::string(needleVariantName(variant)), trial};
+                        const NeedleTrial::Key key { spec.toString(), length, depth,
+                            std::string(needleVariantName(variant)), trial };
                         if (results.hasTrial(key))
                             ++outcome.trialsSkipped;
                         else
@@ -110,23 +121,26 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
                     }
 
     // Room for the template and the question around the longest haystack, and the answer.
-    const std::string probe = chat.apply(std::vector<ChatMessage>{{"user", needleUserMessage("", "abcdefgh")}}, true) +
-                              needleAnswerPrefix("abcdefgh");
+    const std::string probe
+        = chat.apply(std::vector<ChatMessage> { { "user", needleUserMessage("", "abcdefgh") } }, true)
+        + needleAnswerPrefix("abcdefgh");
     const std::int64_t overhead = static_cast<std::int64_t>(tokenizer->encode(probe, true, true).size()) + 8;
     const std::int64_t capacity = outcome.lengths.back() + overhead + cfg.answerTokens + 8;
     if (model->hparams().nCtxTrain > 0 && capacity > model->hparams().nCtxTrain)
-        log->warn("needle: {} tokens exceed the model's trained context of {}; accuracy past it says little",
-                  capacity, model->hparams().nCtxTrain);
+        log->warn("needle: {} tokens exceed the model's trained context of {}; accuracy past it says little", capacity,
+            model->hparams().nCtxTrain);
 
-    const std::int64_t pplCtx = cfg.perplexityCtx > 0 ? cfg.perplexityCtx
-                                                       : std::min<std::int64_t>(256, model->hparams().nCtxTrain > 0 ? model->hparams().nCtxTrain : 256);
+    const std::int64_t pplCtx = cfg.perplexityCtx > 0
+        ? cfg.perplexityCtx
+        : std::min<std::int64_t>(256, model->hparams().nCtxTrain > 0 ? model->hparams().nCtxTrain : 256);
     std::vector<std::int32_t> heldOut;
     if (cfg.perplexity) {
         heldOut = tokenizer->encode(m_filler.heldOut(), true, false);
         if (static_cast<std::int64_t>(heldOut.size()) > kMaxPerplexityChunks * pplCtx)
             heldOut.resize(static_cast<std::size_t>(kMaxPerplexityChunks * pplCtx));
         if (static_cast<std::int64_t>(heldOut.size()) < pplCtx) {
-            outcome.notes << QStringLiteral("no perplexity: the held-out text has %1 tokens, fewer than one chunk of %2")
+            outcome.notes << QStringLiteral(
+                "no perplexity: the held-out text has %1 tokens, fewer than one chunk of %2")
                                  .arg(heldOut.size())
                                  .arg(pplCtx);
             heldOut.clear();
@@ -143,7 +157,9 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
     clock.start();
     auto report = [&] {
         p.elapsedSeconds = static_cast<double>(clock.elapsed()) / 1000.0;
-        p.etaSeconds = p.done > 0 ? p.elapsedSeconds / static_cast<double>(p.done) * static_cast<double>(p.total - p.done) : -1.0;
+        p.etaSeconds = p.done > 0
+            ? p.elapsedSeconds / static_cast<double>(p.done) * static_cast<double>(p.total - p.done)
+            : -1.0;
         if (progress)
             progress(p);
     };
@@ -164,12 +180,12 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
             report();
             const std::int32_t bos = tokenizer->vocab().spec().addBos ? tokenizer->bos() : -1;
             const PerplexityResult r = measurePerplexity(*model, heldOut, pplCtx, bos, spec);
-            results.perplexity.push_back({.mode = mode,
-                                          .ppl = r.ppl,
-                                          .error = r.error,
-                                          .ctx = pplCtx,
-                                          .scoredTokens = r.scored,
-                                          .kvBytesPerToken = r.memory.bytesPerToken});
+            results.perplexity.push_back({ .mode = mode,
+                .ppl = r.ppl,
+                .error = r.error,
+                .ctx = pplCtx,
+                .scoredTokens = r.scored,
+                .kvBytesPerToken = r.memory.bytesPerToken });
             save();
             p.perplexity = false;
         }
@@ -184,41 +200,42 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
                     const std::string variantName(needleVariantName(variant));
                     std::vector<NeedleTrial> cell;
                     for (int trial = 0; trial < cfg.trials && !m_cancel.load(); ++trial) {
-                        if (results.hasTrial({mode, length, depth, variantName, trial}))
+                        if (results.hasTrial({ mode, length, depth, variantName, trial }))
                             continue;
                         p.length = length;
                         p.depth = depth;
                         p.variant = variantName;
                         report();
                         const Haystack h = buildHaystack(*tokenizer, m_filler,
-                                                         {.tokens = length,
-                                                          .depthPercent = depth,
-                                                          .variant = variant,
-                                                          .seed = trialSeed(cfg.seed, length, depth, variant, trial)});
+                            { .tokens = length,
+                                .depthPercent = depth,
+                                .variant = variant,
+                                .seed = trialSeed(cfg.seed, length, depth, variant, trial) });
                         const PlacedNeedle &asked = h.askedNeedle();
-                        const std::string prompt =
-                            chat.apply(std::vector<ChatMessage>{{"user", needleUserMessage(h.text, asked.key)}}, true) +
-                            needleAnswerPrefix(asked.key);
+                        const std::string prompt
+                            = chat.apply(
+                                  std::vector<ChatMessage> { { "user", needleUserMessage(h.text, asked.key) } }, true)
+                            + needleAnswerPrefix(asked.key);
                         const std::vector<std::int32_t> tokens = tokenizer->encode(prompt, true, true);
                         const GenerationResult r = generator.generateFromTokens(tokens, options);
                         if (r.stop == StopReason::Cancelled)
                             break;
                         const NeedleScore score = scoreNeedleAnswer(r.text, asked.value);
-                        cell.push_back({.mode = mode,
-                                        .length = length,
-                                        .depth = depth,
-                                        .variant = variantName,
-                                        .trial = trial,
-                                        .key = asked.key,
-                                        .value = asked.value,
-                                        .answer = r.text,
-                                        .exact = score.exact,
-                                        .lenient = score.lenient,
-                                        .actualDepth = h.depthPercent,
-                                        .promptTokens = static_cast<std::int64_t>(tokens.size()),
-                                        .kvBytesPerToken = r.memory.bytesPerToken,
-                                        .kvBytesTotal = r.memory.kvBytesUsed,
-                                        .seconds = r.prefillSeconds + r.decodeSeconds});
+                        cell.push_back({ .mode = mode,
+                            .length = length,
+                            .depth = depth,
+                            .variant = variantName,
+                            .trial = trial,
+                            .key = asked.key,
+                            .value = asked.value,
+                            .answer = r.text,
+                            .exact = score.exact,
+                            .lenient = score.lenient,
+                            .actualDepth = h.depthPercent,
+                            .promptTokens = static_cast<std::int64_t>(tokens.size()),
+                            .kvBytesPerToken = r.memory.bytesPerToken,
+                            .kvBytesTotal = r.memory.kvBytesUsed,
+                            .seconds = r.prefillSeconds + r.decodeSeconds });
                         ++p.done;
                         ++outcome.trialsRun;
                     }
@@ -270,27 +287,27 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
 
 QString needleSummaryTable(const NeedleRunOutcome &outcome)
 {
-    QStringList header{QStringLiteral("KV mode"), QStringLiteral("B/token"), QStringLiteral("KV total"), QStringLiteral("PPL"),
-                       QStringLiteral("exact"), QStringLiteral("lenient"), QStringLiteral("trials")};
+    QStringList header { QStringLiteral("KV mode"), QStringLiteral("B/token"), QStringLiteral("KV total"),
+        QStringLiteral("PPL"), QStringLiteral("exact"), QStringLiteral("lenient"), QStringLiteral("trials") };
     for (std::int64_t length : outcome.lengths)
         header << QString::fromStdString(formatTokenCount(length));
-    std::vector<QStringList> rows{header};
+    std::vector<QStringList> rows { header };
     for (const NeedleGrid &g : outcome.grids) {
         const NeedleCell all = g.total();
-        QStringList row{QString::fromStdString(g.mode), QString::number(g.kvBytesPerToken),
-                        g.kvBytesTotal ? QStringLiteral("%1 KiB").arg(static_cast<double>(g.kvBytesTotal) / 1024.0, 0, 'f', 1)
-                                       : QStringLiteral("-"),
-                        g.ppl ? QString::number(*g.ppl, 'f', 3) : QStringLiteral("-"),
-                        all.trials ? QStringLiteral("%1 %").arg(100.0 * all.exactRate(), 0, 'f', 1) : QStringLiteral("-"),
-                        all.trials ? QStringLiteral("%1 %").arg(100.0 * all.lenientRate(), 0, 'f', 1) : QStringLiteral("-"),
-                        QString::number(all.trials)};
+        QStringList row { QString::fromStdString(g.mode), QString::number(g.kvBytesPerToken),
+            g.kvBytesTotal ? formatBytes(g.kvBytesTotal) : QStringLiteral("-"),
+            g.ppl ? QString::number(*g.ppl, 'f', 3) : QStringLiteral("-"),
+            all.trials ? QStringLiteral("%1 %").arg(100.0 * all.exactRate(), 0, 'f', 1) : QStringLiteral("-"),
+            all.trials ? QStringLiteral("%1 %").arg(100.0 * all.lenientRate(), 0, 'f', 1) : QStringLiteral("-"),
+            QString::number(all.trials) };
         for (std::size_t c = 0; c < g.lengths.size(); ++c) {
             NeedleCell column;
             for (std::size_t r = 0; r < g.depths.size(); ++r) {
                 column.trials += g.cell(r, c).trials;
                 column.exact += g.cell(r, c).exact;
             }
-            row << (column.trials ? QStringLiteral("%1 %").arg(100.0 * column.exactRate(), 0, 'f', 0) : QStringLiteral("-"));
+            row << (column.trials ? QStringLiteral("%1 %").arg(100.0 * column.exactRate(), 0, 'f', 0)
+                                  : QStringLiteral("-"));
         }
         rows.push_back(row);
     }
@@ -323,22 +340,16 @@ nlohmann::json needleSummaryJson(const NeedleRunOutcome &outcome, const QString 
                 column.exact += g.cell(r, c).exact;
                 column.lenient += g.cell(r, c).lenient;
             }
-            byLength.push_back({{"length", g.lengths[c]},
-                                {"trials", column.trials},
-                                {"exact", column.exactRate()},
-                                {"lenient", column.lenientRate()}});
+            byLength.push_back({ { "length", g.lengths[c] }, { "trials", column.trials },
+                { "exact", column.exactRate() }, { "lenient", column.lenientRate() } });
         }
         const NeedlePerplexity *ppl = outcome.results.findPerplexity(g.mode);
-        modes.push_back({{"mode", g.mode},
-                         {"kv_bytes_per_token", g.kvBytesPerToken},
-                         {"kv_bytes_total", g.kvBytesTotal},
-                         {"kv_bytes_total_length", g.kvBytesTotalLength},
-                         {"ppl", ppl ? nlohmann::json(ppl->ppl) : nlohmann::json(nullptr)},
-                         {"ppl_error", ppl ? nlohmann::json(ppl->error) : nlohmann::json(nullptr)},
-                         {"trials", all.trials},
-                         {"exact", all.exactRate()},
-                         {"lenient", all.lenientRate()},
-                         {"by_length", byLength}});
+        modes.push_back(
+            { { "mode", g.mode }, { "kv_bytes_per_token", g.kvBytesPerToken }, { "kv_bytes_total", g.kvBytesTotal },
+                { "kv_bytes_total_length", g.kvBytesTotalLength }, { "kv_bytes_total_tokens", g.kvBytesTotalTokens },
+                { "ppl", ppl ? nlohmann::json(ppl->ppl) : nlohmann::json(nullptr) },
+                { "ppl_error", ppl ? nlohmann::json(ppl->error) : nlohmann::json(nullptr) }, { "trials", all.trials },
+                { "exact", all.exactRate() }, { "lenient", all.lenientRate() }, { "by_length", byLength } });
     }
     nlohmann::json files = nlohmann::json::array();
     for (const QString &f : outcome.files)
@@ -346,15 +357,9 @@ nlohmann::json needleSummaryJson(const NeedleRunOutcome &outcome, const QString 
     nlohmann::json notes = nlohmann::json::array();
     for (const QString &n : outcome.notes)
         notes.push_back(n.toStdString());
-    return {{"model", outcome.results.model},
-            {"seed", outcome.results.seed},
-            {"out", outDir.toStdString()},
-            {"trials_run", outcome.trialsRun},
-            {"trials_skipped", outcome.trialsSkipped},
-            {"cancelled", outcome.cancelled},
-            {"modes", modes},
-            {"files", files},
-            {"notes", notes}};
+    return { { "model", outcome.results.model }, { "seed", outcome.results.seed }, { "out", outDir.toStdString() },
+        { "trials_run", outcome.trialsRun }, { "trials_skipped", outcome.trialsSkipped },
+        { "cancelled", outcome.cancelled }, { "modes", modes }, { "files", files }, { "notes", notes } };
 }
 
 QString needleProgressLine(const NeedleProgress &p, int width)
@@ -362,8 +367,8 @@ QString needleProgressLine(const NeedleProgress &p, int width)
     const int digits = static_cast<int>(QString::number(p.total).size());
     constexpr int kBar = 20;
     const int filled = p.total > 0 ? static_cast<int>(kBar * p.done / p.total) : 0;
-    QString line = QLatin1Char('[') + QString(filled, QLatin1Char('#')) + QString(kBar - filled, QLatin1Char('.')) +
-                   QStringLiteral("] %1/%2 ").arg(p.done, digits).arg(p.total);
+    QString line = QLatin1Char('[') + QString(filled, QLatin1Char('#')) + QString(kBar - filled, QLatin1Char('.'))
+        + QStringLiteral("] %1/%2 ").arg(p.done, digits).arg(p.total);
     if (p.perplexity)
         line += QStringLiteral("%1 perplexity").arg(QString::fromStdString(p.mode));
     else
@@ -382,24 +387,25 @@ std::vector<NeedleKvChoice> needleKvChoices(const QString &modelPath)
     const std::unique_ptr<GgufFile> gguf = GgufFile::open(modelPath.toStdString());
     const HParams hp = HParams::fromGguf(*gguf);
     const std::vector<KvMode> &modes = requireArchitecture(gguf->label(), hp.arch).kvModes;
-    std::vector<std::string> bases{"full", "mla"};
+    std::vector<std::string> bases { "full", "mla" };
     const std::int64_t width = std::min(hp.nKvHeads * hp.headDimK, hp.nKvHeads * hp.headDimV);
-    for (std::int64_t divisor : {1, 2, 4, 8}) {
+    for (std::int64_t divisor : { 1, 2, 4, 8 }) {
         const std::int64_t rank = width / divisor;
         const std::string mode = "latent:" + std::to_string(rank);
-        if (rank >= 2 && rank % 2 == 0 && width % divisor == 0 && std::find(bases.begin(), bases.end(), mode) == bases.end())
+        if (rank >= 2 && rank % 2 == 0 && width % divisor == 0
+            && std::find(bases.begin(), bases.end(), mode) == bases.end())
             bases.push_back(mode);
     }
     std::vector<NeedleKvChoice> out;
-    for (const char *quant : {"", "+q8", "+q4"}) {
+    for (const char *quant : { "", "+q8", "+q4" }) {
         for (const std::string &base : bases) {
             const KvModeSpec spec = KvModeSpec::parse(base + quant);
             if (std::find(modes.begin(), modes.end(), spec.mode) == modes.end())
                 continue; // not a mode of this architecture
             try {
                 const KvLayout layout = KvLayout::forModel(hp, spec);
-                out.push_back({spec.toString(), static_cast<std::uint64_t>(layout.bytesPerTokenLayer()) *
-                                                    static_cast<std::uint64_t>(hp.nLayers)});
+                out.push_back({ spec.toString(),
+                    static_cast<std::uint64_t>(layout.bytesPerTokenLayer()) * static_cast<std::uint64_t>(hp.nLayers) });
             } catch (const Error &) {
                 // the model cannot hold this mode: not offered
             }

@@ -25,11 +25,13 @@ std::vector<Source> passageSources(const std::vector<Passage> &passages)
         const Passage &p = passages[i];
         QString text;
         if (!p.before.isEmpty())
-            text += QStringLiteral("[…] ") + p.before.simplified() + QStringLiteral("\n[page %1]\n").arg(p.citation.page);
+            text += QStringLiteral("[…] ") + p.before.simplified()
+                + QStringLiteral("\n[page %1]\n").arg(p.citation.page);
         text += p.text.trimmed();
         if (!p.after.isEmpty())
-            text += QStringLiteral("\n[page %1] ").arg(p.citation.page + 1) + p.after.simplified() + QStringLiteral(" […]");
-        out.push_back({citationLabel(p.citation), text, static_cast<int>(i)});
+            text += QStringLiteral("\n[page %1] ").arg(p.citation.page + 1) + p.after.simplified()
+                + QStringLiteral(" […]");
+        out.push_back({ citationLabel(p.citation), text, static_cast<int>(i) });
     }
     return out;
 }
@@ -40,32 +42,33 @@ static QString render(const ChatTemplate &chat, const QString &question, const s
     for (std::size_t i = 0; i < sources.size(); ++i)
         user += QStringLiteral("\n[%1] %2\n%3\n").arg(i + 1).arg(sources[i].label, sources[i].text);
     user += QStringLiteral("\nQuestion: ") + question;
-    const std::vector<ChatMessage> messages = {{"system", systemInstructions().toStdString()}, {"user", user.toStdString()}};
+    const std::vector<ChatMessage> messages
+        = { { "system", systemInstructions().toStdString() }, { "user", user.toStdString() } };
     return QString::fromStdString(chat.apply(messages, true));
 }
 
 BuiltPrompt buildPrompt(const ChatTemplate &chat, const QString &question, const std::vector<Source> &sources,
-                        int budgetTokens, const TokenCounter &count)
+    int budgetTokens, const TokenCounter &count)
 {
+    // The best sources first, as many as fit: once one does not fit, it and every source ranked
+    // below it are left out (a lower-ranked source never takes the place of a better one).
     BuiltPrompt built;
     std::vector<Source> kept;
+    built.text = render(chat, question, kept);
+    built.tokens = count(built.text);
     for (const Source &source : sources) {
         kept.push_back(source);
         const QString text = render(chat, question, kept);
         const int tokens = count(text);
         if (tokens > budgetTokens) {
             kept.pop_back();
-            ++built.droppedSources;
-            continue;
+            break;
         }
         built.text = text;
         built.tokens = tokens;
     }
-    built.sources = kept;
-    if (built.text.isEmpty()) {
-        built.text = render(chat, question, kept);
-        built.tokens = count(built.text);
-    }
+    built.droppedSources = static_cast<int>(sources.size() - kept.size());
+    built.sources = std::move(kept);
     return built;
 }
 

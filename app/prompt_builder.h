@@ -25,10 +25,10 @@ struct Source {
 };
 
 struct BuiltPrompt {
-    QString text;              // after the chat template
+    QString text; // after the chat template
     std::vector<Source> sources; // those that fit, numbered from 1 in this order
-    int tokens = 0;            // of `text`, by the counter
-    int droppedSources = 0;    // did not fit the budget
+    int tokens = 0; // of `text`, by the counter
+    int droppedSources = 0; // the lowest-ranked sources, left out to fit the budget
 };
 
 // The instructions the model gets: answer from the sources only, cite [n], quote exactly.
@@ -37,8 +37,10 @@ QString systemInstructions();
 // Sources from passages: "...previous page end ... | page text | ... next page start".
 std::vector<Source> passageSources(const std::vector<Passage> &passages);
 
-// Packs sources in order while the prompt stays within `budgetTokens`.
+// Packs the sources, best first (in the order given), while the prompt stays within `budgetTokens`;
+// the first source that does not fit and all after it are dropped (BuiltPrompt::droppedSources).
+// With no source kept the prompt holds the question alone.
 BuiltPrompt buildPrompt(const ChatTemplate &chat, const QString &question, const std::vector<Source> &sources,
-                        int budgetTokens, const TokenCounter &count = estimateTokens);
+    int budgetTokens, const TokenCounter &count = estimateTokens);
 
 } // namespace nw::app

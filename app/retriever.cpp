@@ -1,6 +1,7 @@
 // Question -> FTS5 query -> candidate pages -> best sentences -> ranked, cited passages.
 #include "app/retriever.h"
 
+#include "app/document_titles.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "ingest/page_words.h"
@@ -20,19 +21,18 @@ const QSet<QString> &stopWords()
 {
     static const QSet<QString> words = [] {
         QSet<QString> set;
-        for (const char *w :
-             {"a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at",
-              "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could",
-              "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has",
-              "have", "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it",
-              "its", "itself", "just", "me", "more", "most", "my", "no", "nor", "not", "now", "of", "off", "on",
-              "once", "only", "or", "other", "our", "ours", "out", "over", "own", "same", "she", "should", "so",
-              "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this",
-              "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when",
-              "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours",
-              "may", "might", "must", "shall", "also", "tell", "say", "says", "said", "according", "document",
-              "documents", "happens", "happen", "mean", "means", "define", "defined", "give", "explain", "whether",
-              "there", "get", "let", "lets", "much", "many", "one", "ones"})
+        for (const char *w : { "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any",
+                 "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by",
+                 "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from",
+                 "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if",
+                 "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "no", "nor", "not",
+                 "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "same",
+                 "she", "should", "so", "some", "such", "than", "that", "the", "their", "them", "then", "there",
+                 "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we",
+                 "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would",
+                 "you", "your", "yours", "may", "might", "must", "shall", "also", "tell", "say", "says", "said",
+                 "according", "document", "documents", "happens", "happen", "mean", "means", "define", "defined",
+                 "give", "explain", "whether", "there", "get", "let", "lets", "much", "many", "one", "ones" })
             set.insert(QString::fromLatin1(w));
         return set;
     }();
@@ -43,8 +43,8 @@ const QSet<QString> &stopWords()
 // terminated" or "conveying/conveyed" to share a prefix. Stems shorter than 4 are not used.
 QString stemOf(const QString &word)
 {
-    static const char *const suffixes[] = {"ations", "ation", "itions", "ition", "ments", "ment", "ings", "ing",
-                                           "ions", "ion", "ies", "ied", "ers", "er", "ed", "es", "s", "e", "y"};
+    static const char *const suffixes[] = { "ations", "ation", "itions", "ition", "ments", "ment", "ings", "ing",
+        "ions", "ion", "ies", "ied", "ers", "er", "ed", "es", "s", "e", "y" };
     for (const char *suffix : suffixes) {
         const QLatin1String s(suffix);
         if (word.endsWith(s) && word.size() - s.size() >= 4)
@@ -75,7 +75,7 @@ std::vector<WordAt> wordsWithOffsets(const QString &text, TextSpan span)
     auto it = word.globalMatch(text.mid(span.start, span.length));
     while (it.hasNext()) {
         const auto m = it.next();
-        out.push_back({m.captured(0).toLower(), span.start + static_cast<int>(m.capturedStart())});
+        out.push_back({ m.captured(0).toLower(), span.start + static_cast<int>(m.capturedStart()) });
     }
     return out;
 }
@@ -107,8 +107,8 @@ double coverageOf(const std::vector<QueryTerm> &terms, const QString &subject, c
     // means ...): for a "what is X?" question, the window that defines X is the answer.
     if (subject.isEmpty())
         return coverage;
-    static const QRegularExpression definition(
-        QStringLiteral("[\"\u201C]([^\"\u201C\u201D]{2,60})[\"\u201D]\\s+(means|refers|shall mean|is defined|is a|is any)"));
+    static const QRegularExpression definition(QStringLiteral(
+        "[\"\u201C]([^\"\u201C\u201D]{2,60})[\"\u201D]\\s+(means|refers|shall mean|is defined|is a|is any)"));
     auto it = definition.globalMatch(text.mid(span.start, span.length));
     while (it.hasNext()) {
         if (normalizeForMatching(it.next().captured(1)) == subject) {
@@ -141,7 +141,7 @@ std::vector<QueryTerm> Retriever::queryTerms(const QString &question)
         if (w.size() < 2 || stopWords().contains(w) || seen.contains(w))
             continue;
         seen.insert(w);
-        QueryTerm term{w, stemOf(w), false};
+        QueryTerm term { w, stemOf(w), false };
         term.prefix = w.size() >= 4 && !w.front().isDigit();
         terms.push_back(term);
     }
@@ -195,9 +195,12 @@ std::vector<Passage> Retriever::retrieve(const QString &question, const Retrieva
     nw::log::get("app")->debug("retrieve: query {} -> {} candidate pages", query.toStdString(), hits.size());
 
     std::vector<Passage> passages;
+    const QHash<std::int64_t, QString> titles
+        = hits.empty() ? QHash<std::int64_t, QString> {} : distinctTitles(m_store.documents());
     for (const store::SearchHit &hit : hits) {
-        if (!options.documentIds.empty() &&
-            std::find(options.documentIds.begin(), options.documentIds.end(), hit.documentId) == options.documentIds.end())
+        if (!options.documentIds.empty()
+            && std::find(options.documentIds.begin(), options.documentIds.end(), hit.documentId)
+                == options.documentIds.end())
             continue;
         if (static_cast<int>(passages.size()) >= options.candidates)
             break;
@@ -212,7 +215,8 @@ std::vector<Passage> Retriever::retrieve(const QString &question, const Retrieva
         double bestCoverage = -1;
         for (std::size_t i = 0; i < sentences.size(); ++i) {
             for (int k = 1; k <= options.quoteSentences && i + static_cast<std::size_t>(k) <= sentences.size(); ++k) {
-                const TextSpan window{sentences[i].start, sentences[i + static_cast<std::size_t>(k) - 1].end() - sentences[i].start};
+                const TextSpan window { sentences[i].start,
+                    sentences[i + static_cast<std::size_t>(k) - 1].end() - sentences[i].start };
                 // A longer window must earn its length: a small penalty per extra sentence.
                 const double c = coverageOf(terms, subject, page->text, window) - 0.05 * (k - 1);
                 if (c > bestCoverage) {
@@ -231,13 +235,14 @@ std::vector<Passage> Retriever::retrieve(const QString &question, const Retrieva
         Citation &c = p.citation;
         c.documentId = document->id;
         c.sha256 = document->sha256;
-        c.title = hit.title;
+        c.title = titles.value(document->id, hit.title); // two "GNU Lesser General Public License"s stay apart
         c.path = document->path;
         c.page = page->number;
         c.pageLabel = page->label;
         c.start = best.start;
         c.length = best.length;
         c.quote = page->text.mid(best.start, best.length);
+        placeCitation(c, *document, *page);
         // The heading may be on an earlier page: look back until one is found.
         c.section = sectionHeadingBefore(page->text, best.start);
         for (int n = page->number - 1; c.section.isEmpty() && n >= 1 && n >= page->number - 3; --n)
@@ -257,11 +262,12 @@ std::vector<Passage> Retriever::retrieve(const QString &question, const Retrieva
     // BM25 finds pages about the question; the sentence coverage says whether one place on the
     // page answers it. Scores are scaled to the best BM25 so the two weigh alike.
     const double topBm25 = std::max_element(passages.begin(), passages.end(), [](const Passage &a, const Passage &b) {
-                               return a.bm25 < b.bm25;
-                           })->bm25;
+        return a.bm25 < b.bm25;
+    })->bm25;
     for (Passage &p : passages)
         p.score = (topBm25 > 0 ? p.bm25 / topBm25 : 0) * 0.5 + p.coverage * 0.5;
-    std::stable_sort(passages.begin(), passages.end(), [](const Passage &a, const Passage &b) { return a.score > b.score; });
+    std::stable_sort(
+        passages.begin(), passages.end(), [](const Passage &a, const Passage &b) { return a.score > b.score; });
     if (static_cast<int>(passages.size()) > options.limit)
         passages.resize(static_cast<std::size_t>(std::max(0, options.limit)));
     // Word boxes only for the passages returned: the library keeps them on demand (extracted
@@ -269,9 +275,10 @@ std::vector<Passage> Retriever::retrieve(const QString &question, const Retrieva
     for (Passage &p : passages) {
         Citation &c = p.citation;
         try {
-            c.boxes = boxesForSpan(ingest::pageWordBoxes(m_store, c.documentId, c.page), {c.start, c.length});
+            c.boxes = boxesForSpan(ingest::pageWordBoxes(m_store, c.documentId, c.page), { c.start, c.length });
         } catch (const Error &e) {
-            nw::log::get("app")->warn("retrieve: no word boxes for {} page {}: {}", c.path.toStdString(), c.page, e.what());
+            nw::log::get("app")->warn(
+                "retrieve: no word boxes for {} page {}: {}", c.path.toStdString(), c.page, e.what());
         }
     }
     return passages;

@@ -2,6 +2,8 @@
 // under one mutex, and the ask → record flow.
 #include "app/workbench.h"
 
+#include "app/document_titles.h"
+#include "app/page_numbers.h"
 #include "common/assert.h"
 #include "common/error.h"
 #include "ingest/page_words.h"
@@ -9,9 +11,11 @@
 namespace nw::app {
 
 Workbench::Workbench(const QString &databasePath)
-    : m_databasePath(databasePath), m_home(std::this_thread::get_id()),
-      m_library(std::make_unique<store::LibraryStore>(databasePath)), m_annotations(*m_library),
-      m_sessions(m_library->database())
+    : m_databasePath(databasePath)
+    , m_home(std::this_thread::get_id())
+    , m_library(std::make_unique<store::LibraryStore>(databasePath))
+    , m_annotations(*m_library)
+    , m_sessions(m_library->database())
 {
 }
 
@@ -19,15 +23,30 @@ Workbench::Workbench(const QString &databasePath)
 // them: nothing uses them any more, and SQLite connections are not bound to a thread.
 Workbench::~Workbench() = default;
 
-LibraryStats Workbench::stats() { return m_library->stats(); }
+LibraryStats Workbench::stats()
+{
+    return m_library->stats();
+}
 
-std::vector<DocumentInfo> Workbench::documents(const QString &collection) { return m_library->documents(collection); }
+std::vector<DocumentInfo> Workbench::documents(const QString &collection)
+{
+    return m_library->documents(collection);
+}
 
-std::vector<CollectionInfo> Workbench::collections() { return m_library->collections(); }
+std::vector<CollectionInfo> Workbench::collections()
+{
+    return m_library->collections();
+}
 
-std::vector<IngestErrorRecord> Workbench::ingestErrors() { return m_library->ingestErrors(); }
+std::vector<IngestErrorRecord> Workbench::ingestErrors()
+{
+    return m_library->ingestErrors();
+}
 
-std::optional<DocumentInfo> Workbench::findDocument(std::int64_t documentId) { return m_library->findDocument(documentId); }
+std::optional<DocumentInfo> Workbench::findDocument(std::int64_t documentId)
+{
+    return m_library->findDocument(documentId);
+}
 
 std::optional<DocumentInfo> Workbench::findDocumentBySha256(const QString &sha256)
 {
@@ -44,6 +63,21 @@ PageRecord Workbench::requirePage(std::int64_t documentId, int pageNumber)
     return m_library->requirePage(documentId, pageNumber);
 }
 
+QStringList Workbench::pageLabels(std::int64_t documentId)
+{
+    return m_library->pageLabels(documentId);
+}
+
+int Workbench::resolvePage(std::int64_t documentId, const QString &text)
+{
+    return requirePageOf(*m_library, documentId, text);
+}
+
+QHash<std::int64_t, QString> Workbench::documentTitles()
+{
+    return distinctTitles(m_library->documents());
+}
+
 std::vector<WordBox> Workbench::wordBoxes(std::int64_t documentId, int pageNumber)
 {
     return ingest::pageWordBoxes(*m_library, documentId, pageNumber);
@@ -55,7 +89,7 @@ std::vector<SearchHit> Workbench::search(const QString &query, const SearchOptio
 }
 
 IngestSummary Workbench::ingest(const QStringList &paths, const std::function<void(const IngestProgress &)> &progress,
-                                const std::atomic<bool> *cancel, const IngestOptions &options)
+    const std::atomic<bool> *cancel, const IngestOptions &options)
 {
     store::LibraryStore library(m_databasePath); // ingest/ writes through one connection per thread
     ingest::Ingestor ingestor(library, options);
@@ -106,18 +140,21 @@ void Workbench::loadModel()
         return;
     }
     ModelSettings sameModel = wanted;
-    sameModel.kvMode = m_loaded ? m_loaded->kvMode : QString();
-    if (m_loaded && *m_loaded == sameModel && !wanted.kvMode.isEmpty()) {
-        // Only the KV mode changed: a new cache, the same weights. A mode that does not fit
-        // leaves the old cache in place.
+    if (m_loaded) {
+        sameModel.kvMode = m_loaded->kvMode;
+        sameModel.contextTokens = m_loaded->contextTokens;
+    }
+    if (m_loaded && *m_loaded == sameModel) {
+        // Only the KV mode or the context changed: a new cache, the same weights. A mode that
+        // does not fit leaves the old cache in place.
         publish(false);
         try {
-            m_asker.setKvMode(wanted.kvMode);
+            m_asker.setCache(wanted.kvMode, wanted.contextTokens);
         } catch (...) {
             publish(true);
             throw;
         }
-        m_loaded->kvMode = wanted.kvMode;
+        m_loaded = wanted;
         publish(true);
         return;
     }
@@ -134,14 +171,28 @@ void Workbench::setKvMode(const QString &mode)
     ModelSettings settings = modelSettings();
     if (settings.path.isEmpty())
         fail("no model is loaded: a KV mode applies to a model (give --model)");
-    const QString before = settings.kvMode;
-    settings.kvMode = mode;
-    setModel(settings);
+    ModelSettings changed = settings;
+    changed.kvMode = mode;
+    apply(changed, settings);
+}
+
+void Workbench::setContextTokens(std::int64_t tokens)
+{
+    ModelSettings settings = modelSettings();
+    if (settings.path.isEmpty())
+        fail("no model is loaded: a context applies to a model (give --model)");
+    ModelSettings changed = settings;
+    changed.contextTokens = tokens;
+    apply(changed, settings);
+}
+
+void Workbench::apply(const ModelSettings &changed, const ModelSettings &before)
+{
+    setModel(changed);
     try {
         loadModel();
     } catch (...) {
-        settings.kvMode = before; // the next question runs with the mode that works
-        setModel(settings);
+        setModel(before); // the next question runs with the settings that work
         throw;
     }
 }
@@ -149,7 +200,7 @@ void Workbench::setKvMode(const QString &mode)
 ModelStatus Workbench::modelStatus() const
 {
     std::lock_guard lock(m_mutex);
-    return m_ready ? m_asker.modelStatus() : ModelStatus{};
+    return m_ready ? m_asker.modelStatus() : ModelStatus {};
 }
 
 MemoryStats Workbench::memoryStats() const
@@ -161,7 +212,7 @@ MemoryStats Workbench::memoryStats() const
 store::LibraryStore &Workbench::askLibrary()
 {
     const std::thread::id self = std::this_thread::get_id();
-    if (m_askThread == std::thread::id{})
+    if (m_askThread == std::thread::id {})
         m_askThread = self;
     // One asking thread: the generator and the connection below are that thread's.
     NW_ASSERT(m_askThread == self);
@@ -196,7 +247,10 @@ WorkbenchAnswer Workbench::ask(const AskRequest &request, std::int64_t sessionId
     return answer;
 }
 
-std::int64_t Workbench::startSession(const QString &title) { return m_sessions.startSession(title); }
+std::int64_t Workbench::startSession(const QString &title)
+{
+    return m_sessions.startSession(title);
+}
 
 std::optional<std::vector<TurnRecord>> Workbench::sessionTurns(std::int64_t sessionId)
 {

@@ -17,6 +17,7 @@
 #include "app/model_settings.h"
 #include "app/session_service.h"
 
+#include <QHash>
 #include <QString>
 #include <QStringList>
 
@@ -35,7 +36,7 @@ namespace nw::app {
 struct WorkbenchAnswer {
     AskResult result;
     std::int64_t sessionId = 0; // the session the turn went into (0 when nothing was asked)
-    bool asked = false;         // false: stopped before it started; nothing was answered or recorded
+    bool asked = false; // false: stopped before it started; nothing was answered or recorded
 };
 
 class Workbench {
@@ -57,6 +58,13 @@ public:
     std::optional<DocumentInfo> findDocumentBySha256(const QString &sha256);
     std::optional<PageRecord> findPage(std::int64_t documentId, int pageNumber);
     PageRecord requirePage(std::int64_t documentId, int pageNumber); // throws nw::Error naming the page
+    // Every page's printed label, in page order ("" where none is printed; app/page_numbers.h).
+    QStringList pageLabels(std::int64_t documentId);
+    // The physical page (1-based) a user's page text names — a printed label, or #N — or nw::Error
+    // naming the pages the document has.
+    int resolvePage(std::int64_t documentId, const QString &text);
+    // Document id → the title it goes by, distinct within the library (app/document_titles.h).
+    QHash<std::int64_t, QString> documentTitles();
     // Where each word of a page sits (from the cache, else from the PDF now); throws nw::Error
     // when the page is unknown or its file is gone or changed. Text documents have none.
     std::vector<WordBox> wordBoxes(std::int64_t documentId, int pageNumber);
@@ -67,7 +75,7 @@ public:
     // --- Ingest: from any thread (a connection of its own). `cancel`, when given, is read
     // between files and page ranges; `progress` runs on the calling thread.
     IngestSummary ingest(const QStringList &paths, const std::function<void(const IngestProgress &)> &progress = {},
-                         const std::atomic<bool> *cancel = nullptr, const IngestOptions &options = {});
+        const std::atomic<bool> *cancel = nullptr, const IngestOptions &options = {});
 
     // --- The model. setModel() only records what is wanted (any thread); the model loads (or
     // changes KV mode) with the next ask(), or now with loadModel().
@@ -77,8 +85,11 @@ public:
     // nothing when it already is; a new cache when only the KV mode changed. Throws nw::Error;
     // after a failed load no model is loaded.
     void loadModel();
-    // The settings' KV mode changed and applied now; throws nw::Error without a model.
+    // The settings' KV mode (or context: 0 takes contextTokensFor's default) changed and applied
+    // now, in a new cache of the same weights; throws nw::Error without a model, and keeps the
+    // settings that worked when the new ones do not.
     void setKvMode(const QString &mode);
+    void setContextTokens(std::int64_t tokens);
     ModelStatus modelStatus() const;
     // The loaded model's KV memory (lock-free on the engine side: a GUI timer may poll it while
     // another thread answers); while a model loads, the last snapshot; empty without a model.
@@ -98,6 +109,7 @@ public:
 
 private:
     store::LibraryStore &askLibrary();
+    void apply(const ModelSettings &changed, const ModelSettings &before);
     void publish(bool ready); // under m_mutex: whether memoryStats may read the engine
 
     QString m_databasePath;
@@ -118,7 +130,7 @@ private:
     ModelSettings m_settings;
     bool m_ready = false; // a model is loaded and not being replaced: the engine may be read
     MemoryStats m_lastStats;
-    std::atomic<int> m_loads{0};
+    std::atomic<int> m_loads { 0 };
 };
 
 } // namespace nw::app

@@ -54,4 +54,23 @@ if(NOT NW_ENGINE_ONLY)
     message(FATAL_ERROR "Poppler's TextOutputDev.h is missing: install the Debian package libpoppler-private-dev "
                         "(scripts/setup-deps.sh installs everything the build needs)")
   endif()
+  # The other formats' readers, nw_ingest only, each behind one file of ingest/: OCR of scanned
+  # pages (Tesseract with Leptonica, and OpenMP, whose one call keeps Tesseract's own threads off
+  # the cores the ingest fills with pages), email (GMime), the zip of .docx/.odt (libzip), HTML (Gumbo).
+  set(nw_format_packages "libtesseract-dev libleptonica-dev libgmime-3.0-dev libzip-dev libgumbo-dev")
+  foreach(module TESSERACT:tesseract LEPTONICA:lept GMIME:gmime-3.0 LIBZIP:libzip GUMBO:gumbo)
+    string(REPLACE ":" ";" pair "${module}")
+    list(GET pair 0 prefix)
+    list(GET pair 1 name)
+    pkg_check_modules(${prefix} IMPORTED_TARGET ${name})
+    if(NOT ${prefix}_FOUND)
+      message(FATAL_ERROR "${name} not found: install the Debian packages ${nw_format_packages} "
+                          "(scripts/setup-deps.sh installs everything the build needs)")
+    endif()
+  endforeach()
+  find_package(OpenMP COMPONENTS CXX)
+  if(NOT OpenMP_CXX_FOUND)
+    message(FATAL_ERROR "OpenMP for ${CMAKE_CXX_COMPILER_ID} not found: with clang install the Debian package "
+                        "libomp-dev (GCC's libgomp comes with g++; scripts/setup-deps.sh installs everything the build needs)")
+  endif()
 endif()

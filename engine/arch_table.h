@@ -14,7 +14,7 @@
 namespace nw {
 
 struct KnownArchitecture {
-    std::string name;   // "DeepSeek-V2-Lite", matched case-insensitively
+    std::string name; // "DeepSeek-V2-Lite", matched case-insensitively
     std::string source; // where the numbers come from
     HParams hp;
 };
@@ -26,12 +26,12 @@ const KnownArchitecture &requireKnownArchitecture(std::string_view name);
 
 struct KvModeFigures {
     KvModeSpec spec;
-    std::uint64_t bytesPerToken = 0;     // usedBytes / ctx: all layers, window layers at their cap
-    std::uint64_t usedBytes = 0;         // what the layers hold for ctx tokens, each by its kind's rule
-    std::uint64_t reservedBytes = 0;     // what a KvCache of ctx tokens allocates when full
+    std::uint64_t bytesPerToken = 0; // usedBytes / ctx: all layers, window layers at their cap
+    std::uint64_t usedBytes = 0; // what the layers hold for ctx tokens, each by its kind's rule
+    std::uint64_t reservedBytes = 0; // what a KvCache of ctx tokens allocates when full
     std::uint64_t mhaF16BytesPerToken = 0;
-    double savingVsMha = 0.0;            // mhaF16 bytes for ctx tokens / usedBytes
-    std::vector<KindKvBytes> kinds;      // usedBytes and reservedBytes by store kind (KvLayerPlan::name)
+    double savingVsMha = 0.0; // mhaF16 bytes for ctx tokens / usedBytes
+    std::vector<KindKvBytes> kinds; // usedBytes and reservedBytes by store kind (KvLayerPlan::name)
 };
 
 // The figures of one mode for ctx tokens; throws nw::Error when the mode does not apply.

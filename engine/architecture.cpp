@@ -12,9 +12,17 @@ namespace nw {
 const std::vector<const Architecture *> &architectures()
 {
     static const std::vector<const Architecture *> table = {
-        &kLlamaArchitecture, &kDeepseek2Architecture, &kQwen2Architecture,
-        &kQwen3Architecture, &kQwen3MoeArchitecture,  &kPhi3Architecture,  &kGemma3Architecture,
-        &kGptOssArchitecture, &kDeepseek32Architecture, &kQwen35Architecture, &kQwen35MoeArchitecture,
+        &kLlamaArchitecture,
+        &kDeepseek2Architecture,
+        &kQwen2Architecture,
+        &kQwen3Architecture,
+        &kQwen3MoeArchitecture,
+        &kPhi3Architecture,
+        &kGemma3Architecture,
+        &kGptOssArchitecture,
+        &kDeepseek32Architecture,
+        &kQwen35Architecture,
+        &kQwen35MoeArchitecture,
         &kGemma4Architecture,
     };
     return table;

@@ -40,11 +40,16 @@ std::size_t stopPrefixTail(std::string_view text, const std::vector<std::string>
 std::string_view stopReasonName(StopReason reason)
 {
     switch (reason) {
-    case StopReason::Length: return "length";
-    case StopReason::EndOfGeneration: return "eog";
-    case StopReason::StopString: return "stop_string";
-    case StopReason::Cancelled: return "cancelled";
-    case StopReason::ContextFull: return "context_full";
+    case StopReason::Length:
+        return "length";
+    case StopReason::EndOfGeneration:
+        return "eog";
+    case StopReason::StopString:
+        return "stop_string";
+    case StopReason::Cancelled:
+        return "cancelled";
+    case StopReason::ContextFull:
+        return "context_full";
     }
     return "?";
 }
@@ -57,7 +62,9 @@ double GenerationResult::decodeTokensPerSecond() const
 }
 
 Generator::Generator(Model &model, const Tokenizer &tokenizer, const KvModeSpec &kvMode, std::int64_t contextTokens)
-    : m_model(model), m_tokenizer(tokenizer), m_cache(model.makeKvCache(kvMode, contextTokens))
+    : m_model(model)
+    , m_tokenizer(tokenizer)
+    , m_cache(model.makeKvCache(kvMode, contextTokens))
 {
 }
 
@@ -70,8 +77,8 @@ void Generator::reset()
     m_logits.clear();
 }
 
-const std::vector<float> &Generator::prefill(std::span<const std::int32_t> tokens, int chunk,
-                                           const std::function<void(std::int64_t, std::int64_t)> &progress)
+const std::vector<float> &Generator::prefill(
+    std::span<const std::int32_t> tokens, int chunk, const std::function<void(std::int64_t, std::int64_t)> &progress)
 {
     if (tokens.empty())
         fail("cannot prefill an empty prompt");
@@ -112,15 +119,15 @@ const std::vector<float> &Generator::prefill(std::span<const std::int32_t> token
     return m_logits;
 }
 
-GenerationResult Generator::generate(std::string_view prompt, const GenerateOptions &options,
-                                   const GenerationCallbacks &callbacks)
+GenerationResult Generator::generate(
+    std::string_view prompt, const GenerateOptions &options, const GenerationCallbacks &callbacks)
 {
     const std::vector<std::int32_t> tokens = m_tokenizer.encode(prompt, options.addSpecial, options.parseSpecial);
     return generateFromTokens(tokens, options, callbacks);
 }
 
-GenerationResult Generator::generateFromTokens(std::span<const std::int32_t> prompt, const GenerateOptions &options,
-                                             const GenerationCallbacks &callbacks)
+GenerationResult Generator::generateFromTokens(
+    std::span<const std::int32_t> prompt, const GenerateOptions &options, const GenerationCallbacks &callbacks)
 {
     m_cancel.store(false, std::memory_order_relaxed);
     GenerationResult result;
@@ -139,7 +146,7 @@ GenerationResult Generator::generateFromTokens(std::span<const std::int32_t> pro
 
     Sampler sampler(options.sampler);
     std::vector<std::int32_t> history(prompt.begin(), prompt.end());
-    std::string text;        // everything generated so far
+    std::string text; // everything generated so far
     std::size_t emitted = 0; // bytes of `text` already streamed
     auto release = [&](std::size_t end) {
         if (end > emitted && callbacks.onText)
@@ -195,8 +202,8 @@ GenerationResult Generator::generateFromTokens(std::span<const std::int32_t> pro
             break;
         }
         const std::int32_t pos = static_cast<std::int32_t>(m_tokens.size());
-        const std::int32_t one[] = {id};
-        const std::int32_t at[] = {pos};
+        const std::int32_t one[] = { id };
+        const std::int32_t at[] = { pos };
         m_model.forward(one, at, *m_cache, LogitsFor::Last, m_logits);
         m_tokens.push_back(id);
     }
@@ -208,14 +215,15 @@ GenerationResult Generator::generateFromTokens(std::span<const std::int32_t> pro
 }
 
 PerplexityResult measurePerplexity(Model &model, std::span<const std::int32_t> tokens, std::int64_t ctx,
-                                   std::int32_t bos, const KvModeSpec &kvMode, int batch,
-                                   const std::function<void(std::int64_t, std::int64_t, double)> &progress)
+    std::int32_t bos, const KvModeSpec &kvMode, int batch,
+    const std::function<void(std::int64_t, std::int64_t, double)> &progress)
 {
     if (ctx < 4)
         fail("perplexity needs a context of at least 4 tokens, got {}", ctx);
     const auto nChunks = static_cast<std::int64_t>(tokens.size()) / ctx;
     if (nChunks == 0)
-        fail("perplexity needs at least {} tokens (one chunk of the context size), the text has {}", ctx, tokens.size());
+        fail(
+            "perplexity needs at least {} tokens (one chunk of the context size), the text has {}", ctx, tokens.size());
     batch = std::max(1, batch);
     const auto nVocab = static_cast<std::size_t>(model.hparams().nVocab);
     const std::int64_t first = ctx / 2;
@@ -236,8 +244,9 @@ PerplexityResult measurePerplexity(Model &model, std::span<const std::int32_t> t
             const std::int64_t len = std::min<std::int64_t>(batch, ctx - b);
             positions.resize(static_cast<std::size_t>(len));
             std::iota(positions.begin(), positions.end(), static_cast<std::int32_t>(b));
-            model.forward(std::span<const std::int32_t>(chunk).subspan(static_cast<std::size_t>(b), static_cast<std::size_t>(len)),
-                          positions, *cache, LogitsFor::All, logits);
+            model.forward(std::span<const std::int32_t>(chunk).subspan(
+                              static_cast<std::size_t>(b), static_cast<std::size_t>(len)),
+                positions, *cache, LogitsFor::All, logits);
             // Position j predicts chunk token j + 1; j runs over [first, ctx - 2].
             for (std::int64_t j = std::max(b, first); j < std::min(b + len, ctx - 1); ++j) {
                 const float *row = logits.data() + static_cast<std::size_t>(j - b) * nVocab;

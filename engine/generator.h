@@ -23,12 +23,12 @@ class Model;
 class Tokenizer;
 
 struct GenerateOptions {
-    int maxTokens = 256;                  // generated tokens at most (<= 0: until EOG or ctx full)
+    int maxTokens = 256; // generated tokens at most (<= 0: until EOG or ctx full)
     SamplerParams sampler;
     std::vector<std::string> stopStrings; // generation stops before the first occurrence
-    int prefillChunk = 512;               // prompt tokens per forward pass
-    bool addSpecial = true;               // BOS as the vocabulary asks
-    bool parseSpecial = false;            // control tokens written in the prompt become ids
+    int prefillChunk = 512; // prompt tokens per forward pass
+    bool addSpecial = true; // BOS as the vocabulary asks
+    bool parseSpecial = false; // control tokens written in the prompt become ids
 };
 
 enum class StopReason { Length, EndOfGeneration, StopString, Cancelled, ContextFull };
@@ -37,15 +37,18 @@ std::string_view stopReasonName(StopReason reason);
 struct GenerationResult {
     std::vector<std::int32_t> promptTokens;
     std::vector<std::int32_t> generatedTokens; // EOG not included
-    std::string text;                          // generated text, cut before a stop string
+    std::string text; // generated text, cut before a stop string
     StopReason stop = StopReason::Length;
-    std::int64_t reusedTokens = 0;             // prompt positions kept from the cache
-    std::int64_t prefilledTokens = 0;          // prompt positions computed
+    std::int64_t reusedTokens = 0; // prompt positions kept from the cache
+    std::int64_t prefilledTokens = 0; // prompt positions computed
     double prefillSeconds = 0.0;
     double decodeSeconds = 0.0;
-    MemoryStats memory;                        // at the end
+    MemoryStats memory; // at the end
 
-    double prefillTokensPerSecond() const { return prefillSeconds > 0 ? static_cast<double>(prefilledTokens) / prefillSeconds : 0.0; }
+    double prefillTokensPerSecond() const
+    {
+        return prefillSeconds > 0 ? static_cast<double>(prefilledTokens) / prefillSeconds : 0.0;
+    }
     double decodeTokensPerSecond() const;
 };
 
@@ -66,10 +69,10 @@ public:
     Generator(Model &model, const Tokenizer &tokenizer, const KvModeSpec &kvMode, std::int64_t contextTokens);
     ~Generator();
 
-    GenerationResult generate(std::string_view prompt, const GenerateOptions &options,
-                              const GenerationCallbacks &callbacks = {});
+    GenerationResult generate(
+        std::string_view prompt, const GenerateOptions &options, const GenerationCallbacks &callbacks = {});
     GenerationResult generateFromTokens(std::span<const std::int32_t> prompt, const GenerateOptions &options,
-                                        const GenerationCallbacks &callbacks = {});
+        const GenerationCallbacks &callbacks = {});
 
     // Brings the cache to hold exactly `tokens`, reusing the longest common prefix with what
     // it holds (at least the last token is recomputed, for its logits). Returns the logits of
@@ -79,7 +82,7 @@ public:
     // follow-up prompt that re-renders the conversation usually starts to differ (a chat
     // template drops the thinking of earlier turns, or ends them differently).
     const std::vector<float> &prefill(std::span<const std::int32_t> tokens, int chunk = 512,
-                                      const std::function<void(std::int64_t, std::int64_t)> &progress = {});
+        const std::function<void(std::int64_t, std::int64_t)> &progress = {});
     std::int64_t lastReusedTokens() const { return m_lastReused; }
     std::int64_t lastPrefilledTokens() const { return m_lastPrefilled; }
 
@@ -98,8 +101,8 @@ private:
     const Tokenizer &m_tokenizer;
     std::unique_ptr<KvCache> m_cache;
     std::vector<std::int32_t> m_tokens; // what positions [0, n) of the cache hold
-    std::vector<float> m_logits;        // of the last token fed
-    std::atomic<bool> m_cancel{false};
+    std::vector<float> m_logits; // of the last token fed
+    std::atomic<bool> m_cancel { false };
     std::int64_t m_lastReused = 0;
     std::int64_t m_lastPrefilled = 0;
 };
@@ -111,15 +114,15 @@ private:
 // PPL = exp(mean NLL); ± = PPL × sqrt((mean(NLL²) - mean(NLL)²) / (count - 1)).
 struct PerplexityResult {
     double ppl = 0.0;
-    double error = 0.0;        // the ± above
+    double error = 0.0; // the ± above
     std::int64_t chunks = 0;
-    std::int64_t scored = 0;   // tokens whose NLL entered the mean
+    std::int64_t scored = 0; // tokens whose NLL entered the mean
     double seconds = 0.0;
-    MemoryStats memory;        // of one chunk's cache at its fullest
+    MemoryStats memory; // of one chunk's cache at its fullest
 };
 
 PerplexityResult measurePerplexity(Model &model, std::span<const std::int32_t> tokens, std::int64_t ctx,
-                                   std::int32_t bos, const KvModeSpec &kvMode, int batch = 512,
-                                   const std::function<void(std::int64_t chunk, std::int64_t chunks, double ppl)> &progress = {});
+    std::int32_t bos, const KvModeSpec &kvMode, int batch = 512,
+    const std::function<void(std::int64_t chunk, std::int64_t chunks, double ppl)> &progress = {});
 
 } // namespace nw

@@ -224,8 +224,9 @@ std::size_t readAlignment(TensorType type)
         return alignof(BlockQ6_K);
     case TensorType::Q8_K:
         return alignof(BlockQ8_K);
-    }
-    return alignof(std::max_align_t); // a type added without a case: the strictest
+    default: // the types read but not computed with: the strictest, which covers their blocks
+        return alignof(std::max_align_t);
+    } // a type added without a case: the strictest
 }
 
 std::size_t alignUp(std::size_t offset, std::size_t alignment, bool &overflow)
@@ -421,8 +422,10 @@ void GgufFile::parse()
         const std::size_t typeAt = in.offset();
         const auto typeId = in.read<std::uint32_t>(what + " type");
         const auto traits = findTensorType(typeId);
-        if (!traits)
-            in.failAt(typeAt, fmt::format("{} has unknown tensor type {}", what, typeId));
+        if (!traits) // ggml's ids all have a row (kernels/tensor_type.cpp): this one is newer than us
+            in.failAt(typeAt,
+                fmt::format("{} has unknown tensor type {} (this engine computes with {})", what, typeId,
+                    supportedTensorTypeList()));
         view.type = traits->type;
         if (view.shape[0] % static_cast<std::int64_t>(traits->blockElements) != 0)
             in.failAt(dimsAt,

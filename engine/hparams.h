@@ -18,7 +18,7 @@ enum class RopeScalingType { None, Linear, Yarn };
 
 struct RopeScaling {
     RopeScalingType type = RopeScalingType::None;
-    double factor = 1.0;          // rope.scaling.factor (context extension factor)
+    double factor = 1.0; // rope.scaling.factor (context extension factor)
     std::int64_t originalContext = 0; // rope.scaling.original_context_length
     // YaRN (DeepSeek-V2 §B / Peng et al. 2023); read only when type == Yarn.
     double yarnLogMultiplier = 0.0; // rope.scaling.yarn_log_multiplier (mscale_all_dim factor)
@@ -27,72 +27,71 @@ struct RopeScaling {
 };
 
 struct HParams {
-    std::string arch;               // general.architecture: "llama", "qwen3", ... (engine/architecture.h)
-    std::int64_t nLayers = 0;       // block_count
-    std::int64_t nEmbd = 0;         // embedding_length (model width)
-    std::int64_t nFf = 0;           // feed_forward_length (dense FFN hidden size)
-    std::int64_t nHeads = 0;        // attention.head_count
-    std::int64_t nKvHeads = 0;      // attention.head_count_kv (== nHeads for MHA)
-    std::int64_t headDimK = 0;      // attention.key_length, default nEmbd / nHeads
-    std::int64_t headDimV = 0;      // attention.value_length, default nEmbd / nHeads
-    std::int64_t nRot = 0;          // rope.dimension_count, default headDimK
-    std::int64_t nVocab = 0;        // length of tokenizer.ggml.tokens (or <arch>.vocab_size)
-    std::int64_t nCtxTrain = 0;     // context_length
-    double rmsEps = 1e-5;           // attention.layer_norm_rms_epsilon
-    double ropeFreqBase = 10000.0;  // rope.freq_base
+    std::string arch; // general.architecture: "llama", "qwen3", ... (engine/architecture.h)
+    std::int64_t nLayers = 0; // block_count
+    std::int64_t nEmbd = 0; // embedding_length (model width)
+    std::int64_t nFf = 0; // feed_forward_length (dense FFN hidden size)
+    std::int64_t nHeads = 0; // attention.head_count
+    std::int64_t nKvHeads = 0; // attention.head_count_kv (== nHeads for MHA)
+    std::int64_t headDimK = 0; // attention.key_length, default nEmbd / nHeads
+    std::int64_t headDimV = 0; // attention.value_length, default nEmbd / nHeads
+    std::int64_t nRot = 0; // rope.dimension_count, default headDimK
+    std::int64_t nVocab = 0; // length of tokenizer.ggml.tokens (or <arch>.vocab_size)
+    std::int64_t nCtxTrain = 0; // context_length
+    double rmsEps = 1e-5; // attention.layer_norm_rms_epsilon
+    double ropeFreqBase = 10000.0; // rope.freq_base
     RopeScaling ropeScaling;
 
     // Multi-head latent attention (deepseek2); 0 when the arch has none.
-    std::int64_t qLoraRank = 0;     // attention.q_lora_rank (0: Q projected directly, V2-Lite)
-    std::int64_t kvLoraRank = 0;    // attention.kv_lora_rank
+    std::int64_t qLoraRank = 0; // attention.q_lora_rank (0: Q projected directly, V2-Lite)
+    std::int64_t kvLoraRank = 0; // attention.kv_lora_rank
     std::int64_t qkRopeHeadDim = 0; // rope.dimension_count for deepseek2
     std::int64_t qkNopeHeadDim = 0; // headDimK - qkRopeHeadDim
     // Mixture of experts (deepseek2); 0 when dense.
-    std::int64_t nExperts = 0;          // expert_count
-    std::int64_t nExpertsUsed = 0;      // expert_used_count
-    std::int64_t nSharedExperts = 0;    // expert_shared_count
-    std::int64_t nLeadingDense = 0;     // leading_dense_block_count
-    std::int64_t nFfExpert = 0;         // expert_feed_forward_length
-    double expertWeightsScale = 1.0;    // expert_weights_scale
-    bool expertWeightsNorm = false;     // expert_weights_norm
-    std::int64_t expertGatingFunc = 0;  // expert_gating_func (1 softmax, 2 sigmoid; 0 unset)
-
+    std::int64_t nExperts = 0; // expert_count
+    std::int64_t nExpertsUsed = 0; // expert_used_count
+    std::int64_t nSharedExperts = 0; // expert_shared_count
+    std::int64_t nLeadingDense = 0; // leading_dense_block_count
+    std::int64_t nFfExpert = 0; // expert_feed_forward_length
+    double expertWeightsScale = 1.0; // expert_weights_scale
+    bool expertWeightsNorm = false; // expert_weights_norm
+    std::int64_t expertGatingFunc = 0; // expert_gating_func (1 softmax, 2 sigmoid; 0 unset)
 
     // Fields below were added after the ones above; tests initialise the struct by designation,
     // so new fields go at the end.
-    std::int64_t nExpertGroups = 1;     // expert_group_count (DeepSeek-V3 group-limited routing)
+    std::int64_t nExpertGroups = 1; // expert_group_count (DeepSeek-V3 group-limited routing)
     std::int64_t nExpertGroupsUsed = 1; // expert_group_used_count
-    double ropeAttnFactor = 1.0;        // rope.scaling.attn_factor (Phi-3 long-context factors)
+    double ropeAttnFactor = 1.0; // rope.scaling.attn_factor (Phi-3 long-context factors)
     // Sliding-window attention: layers marked in slidingLayers attend only to the last
     // slidingWindow tokens (llama.cpp's LLAMA_SWA_TYPE_STANDARD) and cache only those.
-    std::int64_t slidingWindow = 0;     // attention.sliding_window; 0: no window layers
-    std::vector<bool> slidingLayers;    // [nLayers], or empty when no layer has a window
-    double ropeFreqBaseSwa = 0.0;       // rope.freq_base_swa for window layers; 0: ropeFreqBase
-    double finalLogitSoftcap = 0.0;     // final_logit_softcapping: logits = c · tanh(logits / c); 0: none
+    std::int64_t slidingWindow = 0; // attention.sliding_window; 0: no window layers
+    std::vector<bool> slidingLayers; // [nLayers], or empty when no layer has a window
+    double ropeFreqBaseSwa = 0.0; // rope.freq_base_swa for window layers; 0: ropeFreqBase
+    double finalLogitSoftcap = 0.0; // final_logit_softcapping: logits = c · tanh(logits / c); 0: none
     // DeepSeek V3.2 / V4: the lightning indexer (attention.indexer.*; 0 when the arch has none)
     // and V4's per-layer KV compression (attention.compress_ratios: 0 window only, 4 CSA with
     // the indexer, 128 HCA), which decide the cache's stores (engine/kv_deepseek.cpp).
-    std::int64_t indexerHeads = 0;      // attention.indexer.head_count
-    std::int64_t indexerHeadDim = 0;    // attention.indexer.key_length
-    std::int64_t indexerTopK = 0;       // attention.indexer.top_k
+    std::int64_t indexerHeads = 0; // attention.indexer.head_count
+    std::int64_t indexerHeadDim = 0; // attention.indexer.key_length
+    std::int64_t indexerTopK = 0; // attention.indexer.top_k
     std::vector<std::int64_t> compressRatios; // [nLayers], or empty
     // Recurrent layers (Gated DeltaNet: qwen35, qwen35moe): the layers marked here hold a
     // fixed-size state (engine/recurrent_state.h) instead of K/V rows; the others attend.
-    std::vector<bool> recurrentLayers;  // [nLayers], or empty when every layer attends
-    std::int64_t ssmConvKernel = 0;     // ssm.conv_kernel: taps of the short convolution
-    std::int64_t ssmInnerSize = 0;      // ssm.inner_size: value heads × value head dim
-    std::int64_t ssmStateSize = 0;      // ssm.state_size: key (and value) head dim
-    std::int64_t ssmTimeStepRank = 0;   // ssm.time_step_rank: value heads
-    std::int64_t ssmGroupCount = 0;     // ssm.group_count: key/query heads
-    std::int64_t nFfShared = 0;         // expert_shared_feed_forward_length (0: nFf)
+    std::vector<bool> recurrentLayers; // [nLayers], or empty when every layer attends
+    std::int64_t ssmConvKernel = 0; // ssm.conv_kernel: taps of the short convolution
+    std::int64_t ssmInnerSize = 0; // ssm.inner_size: value heads × value head dim
+    std::int64_t ssmStateSize = 0; // ssm.state_size: key (and value) head dim
+    std::int64_t ssmTimeStepRank = 0; // ssm.time_step_rank: value heads
+    std::int64_t ssmGroupCount = 0; // ssm.group_count: key/query heads
+    std::int64_t nFfShared = 0; // expert_shared_feed_forward_length (0: nFf)
     // Layers that differ (Gemma 4): head_count_kv and feed_forward_length may list one value per
     // layer (nKvHeads / nFf then hold the largest), and window layers may have their own head
     // dims and rotated dims (attention.key_length_swa, value_length_swa, rope.dimension_count_swa).
     std::vector<std::int64_t> nKvHeadsPerLayer; // [nLayers], or empty: nKvHeads everywhere
-    std::vector<std::int64_t> nFfPerLayer;      // [nLayers], or empty: nFf everywhere
-    std::int64_t headDimKSwa = 0;               // 0: headDimK
-    std::int64_t headDimVSwa = 0;               // 0: headDimV
-    std::int64_t nRotSwa = 0;                   // 0: nRot
+    std::vector<std::int64_t> nFfPerLayer; // [nLayers], or empty: nFf everywhere
+    std::int64_t headDimKSwa = 0; // 0: headDimK
+    std::int64_t headDimVSwa = 0; // 0: headDimV
+    std::int64_t nRotSwa = 0; // 0: nRot
     // attention.shared_kv_layers (Gemma 4 E2B / E4B): the last this many layers store no K/V and
     // attend over the rows of the last earlier layer of their kind (llama.cpp's layer reuse).
     std::int64_t nKvSharedLayers = 0;
@@ -102,7 +101,7 @@ struct HParams {
     bool isSlidingLayer(std::int64_t layer) const
     {
         return slidingWindow > 0 && layer >= 0 && std::size_t(layer) < slidingLayers.size()
-               && slidingLayers[std::size_t(layer)];
+            && slidingLayers[std::size_t(layer)];
     }
     std::int64_t kvHeadsOf(std::int64_t layer) const
     {

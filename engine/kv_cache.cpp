@@ -20,9 +20,12 @@ namespace nw {
 std::string_view kvModeName(KvMode mode)
 {
     switch (mode) {
-    case KvMode::Full: return "full";
-    case KvMode::Mla: return "mla";
-    case KvMode::Latent: return "latent";
+    case KvMode::Full:
+        return "full";
+    case KvMode::Mla:
+        return "mla";
+    case KvMode::Latent:
+        return "latent";
     }
     return "?";
 }
@@ -85,7 +88,9 @@ KvLayout KvLayout::forModel(const HParams &hp, const KvModeSpec &spec)
         fail("KV rows must be F16 or F32, not {}", tensorTypeName(spec.rowType));
     KvLayout layout;
     layout.spec = spec;
-    layout.kType = spec.quant == KvQuant::Q8 ? TensorType::Q8_0 : spec.quant == KvQuant::Q4 ? TensorType::Q4_0 : spec.rowType;
+    layout.kType = spec.quant == KvQuant::Q8 ? TensorType::Q8_0
+        : spec.quant == KvQuant::Q4          ? TensorType::Q4_0
+                                             : spec.rowType;
     layout.vType = layout.kType;
     switch (spec.mode) {
     case KvMode::Full:
@@ -104,7 +109,7 @@ KvLayout KvLayout::forModel(const HParams &hp, const KvModeSpec &spec)
     case KvMode::Latent: {
         if (hp.hasMla())
             fail("KV mode '{}' is for MHA/GQA models; '{}' already has a latent cache (use mla)", spec.toString(),
-                 hp.arch);
+                hp.arch);
         const std::int64_t maxRank = std::min(hp.nKvHeads * hp.headDimK, hp.nKvHeads * hp.headDimV);
         if (spec.rank > maxRank)
             fail("KV mode '{}': the rank can be at most {} for this model (its K/V width)", spec.toString(), maxRank);
@@ -124,8 +129,8 @@ KvLayout KvLayout::forModel(const HParams &hp, const KvModeSpec &spec)
         if (!whole(layout.kHeadDim) || !whole(layout.vHeadDim) || !whole(layout.mlaValueDim))
             fail("KV mode '{}' quantizes rows in groups of {}: the model's head dims (K {}, V {}) are not multiples "
                  "of it (use {} without +q8/+q4)",
-                 spec.toString(), kQk, layout.kHeadDim, layout.mlaValueDim ? layout.mlaValueDim : layout.vHeadDim,
-                 kvModeName(spec.mode));
+                spec.toString(), kQk, layout.kHeadDim, layout.mlaValueDim ? layout.mlaValueDim : layout.vHeadDim,
+                kvModeName(spec.mode));
     }
     return layout;
 }
@@ -138,12 +143,18 @@ std::uint64_t mhaF16BytesPerTokenLayer(const HParams &hp)
 std::string_view kvLayerKindName(KvLayerKind kind)
 {
     switch (kind) {
-    case KvLayerKind::Full: return "full";
-    case KvLayerKind::Window: return "window";
-    case KvLayerKind::Compressed: return "compressed";
-    case KvLayerKind::Ring: return "ring";
-    case KvLayerKind::Recurrent: return "recurrent";
-    case KvLayerKind::Shared: return "shared";
+    case KvLayerKind::Full:
+        return "full";
+    case KvLayerKind::Window:
+        return "window";
+    case KvLayerKind::Compressed:
+        return "compressed";
+    case KvLayerKind::Ring:
+        return "ring";
+    case KvLayerKind::Recurrent:
+        return "recurrent";
+    case KvLayerKind::Shared:
+        return "shared";
     }
     return "?";
 }
@@ -163,12 +174,17 @@ std::int64_t KvLayerPlan::heldTokens(std::int64_t tokens) const
 std::int64_t KvLayerPlan::rowsFor(std::int64_t tokens) const
 {
     switch (kind) {
-    case KvLayerKind::Full: return tokens;
-    case KvLayerKind::Window: return std::min(tokens, window);
-    case KvLayerKind::Compressed: return tokens / ratio;
-    case KvLayerKind::Ring: return tokens > 0 ? ringRows : 0; // allocated whole with the first token
+    case KvLayerKind::Full:
+        return tokens;
+    case KvLayerKind::Window:
+        return std::min(tokens, window);
+    case KvLayerKind::Compressed:
+        return tokens / ratio;
+    case KvLayerKind::Ring:
+        return tokens > 0 ? ringRows : 0; // allocated whole with the first token
     case KvLayerKind::Recurrent: // a state outside the blocks (bytesFor)
-    case KvLayerKind::Shared: return 0;
+    case KvLayerKind::Shared:
+        return 0;
     }
     return 0;
 }
@@ -188,9 +204,12 @@ std::int64_t KvLayerPlan::firstVisible(std::int64_t position) const
 std::int64_t KvLayerPlan::rowOf(std::int64_t position) const
 {
     switch (kind) {
-    case KvLayerKind::Compressed: return position / ratio;
-    case KvLayerKind::Ring: return position % ringRows;
-    default: return position;
+    case KvLayerKind::Compressed:
+        return position / ratio;
+    case KvLayerKind::Ring:
+        return position % ringRows;
+    default:
+        return position;
     }
 }
 
@@ -210,8 +229,9 @@ std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec)
         p.layout = layout;
         p.layer = il;
         // A layer with its own KV heads or head dims (Gemma 4) gets its own rows.
-        if (spec.mode == KvMode::Full && (hp.kvHeadsOf(il) != hp.nKvHeads || hp.headDimKOf(il) != hp.headDimK
-                                          || hp.headDimVOf(il) != hp.headDimV)) {
+        if (spec.mode == KvMode::Full
+            && (hp.kvHeadsOf(il) != hp.nKvHeads || hp.headDimKOf(il) != hp.headDimK
+                || hp.headDimVOf(il) != hp.headDimV)) {
             HParams layer = hp;
             layer.nKvHeads = hp.kvHeadsOf(il);
             layer.headDimK = hp.headDimKOf(il);
@@ -262,9 +282,12 @@ std::int64_t blocksFor(std::int64_t rows)
 std::int64_t endBlockFor(const KvLayerPlan &plan, std::int64_t tokens)
 {
     switch (plan.kind) {
-    case KvLayerKind::Compressed: return blocksFor(tokens / plan.ratio);
-    case KvLayerKind::Ring: return tokens > 0 ? blocksFor(plan.ringRows) : 0;
-    default: return blocksFor(tokens);
+    case KvLayerKind::Compressed:
+        return blocksFor(tokens / plan.ratio);
+    case KvLayerKind::Ring:
+        return tokens > 0 ? blocksFor(plan.ringRows) : 0;
+    default:
+        return blocksFor(tokens);
     }
 }
 
@@ -272,17 +295,17 @@ std::int64_t endBlockFor(const KvLayerPlan &plan, std::int64_t tokens)
 std::pair<std::int64_t, std::int64_t> heldBlocks(const KvLayerPlan &plan, std::int64_t tokens)
 {
     if (!kvLayerHoldsRows(plan.kind))
-        return {0, 0};
+        return { 0, 0 };
     const std::int64_t end = endBlockFor(plan, tokens);
     const std::int64_t first = tokens > 0 ? plan.firstVisible(tokens) / KvCache::kBlockTokens : 0;
-    return {std::min(first, end), end};
+    return { std::min(first, end), end };
 }
 
 std::vector<RecurrentStateShape> recurrentShapes(const std::vector<KvLayerPlan> &plan)
 {
     std::vector<RecurrentStateShape> shapes;
     for (const KvLayerPlan &p : plan)
-        shapes.push_back(p.kind == KvLayerKind::Recurrent ? p.recurrent : RecurrentStateShape{});
+        shapes.push_back(p.kind == KvLayerKind::Recurrent ? p.recurrent : RecurrentStateShape {});
     return shapes;
 }
 
@@ -319,15 +342,17 @@ std::uint64_t KvCache::reservedBytesFor(const KvLayout &layout, std::int64_t nLa
 }
 
 KvCache::KvCache(const KvLayout &layout, std::int64_t nLayers, std::int64_t capacity,
-                 std::uint64_t mhaBytesPerTokenLayer, std::uint64_t weightsBytes)
+    std::uint64_t mhaBytesPerTokenLayer, std::uint64_t weightsBytes)
     : KvCache(uniformPlan(layout, nLayers), capacity, mhaBytesPerTokenLayer, weightsBytes)
 {
 }
 
 KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint64_t mhaBytesPerTokenLayer,
-                 std::uint64_t weightsBytes)
-    : m_capacity(capacity), m_mhaBytesPerTokenLayer(mhaBytesPerTokenLayer), m_recurrent(recurrentShapes(plan)),
-      m_counters(plan.size())
+    std::uint64_t weightsBytes)
+    : m_capacity(capacity)
+    , m_mhaBytesPerTokenLayer(mhaBytesPerTokenLayer)
+    , m_recurrent(recurrentShapes(plan))
+    , m_counters(plan.size())
 {
     NW_ASSERT(!plan.empty());
     if (capacity <= 0)
@@ -347,7 +372,7 @@ KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint
             NW_ASSERT(!l.plan.recurrent.empty()); // its state lives in m_recurrent
         if (l.plan.kind == KvLayerKind::Shared)
             NW_ASSERT(l.plan.sharedFrom >= 0 && std::size_t(l.plan.sharedFrom) < i
-                      && kvLayerHoldsRows(m_layers[std::size_t(l.plan.sharedFrom)].plan.kind));
+                && kvLayerHoldsRows(m_layers[std::size_t(l.plan.sharedFrom)].plan.kind));
         if (!kvLayerHoldsRows(l.plan.kind)) {
             m_counters.setLayerKind(i, std::string(l.plan.name()));
             m_counters.setLayerIndex(i, l.plan.layer);
@@ -370,7 +395,7 @@ KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint
     void *arena = mmap(nullptr, m_arenaBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (arena == MAP_FAILED)
         fail("cannot reserve {} bytes of address space for a KV cache of {} tokens: {}", m_arenaBytes, capacity,
-             std::strerror(errno));
+            std::strerror(errno));
     m_arena = static_cast<std::byte *>(arena);
     std::size_t offset = 0;
     for (Layer &l : m_layers) {
@@ -385,7 +410,7 @@ KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint
 }
 
 KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint64_t mhaBytesPerTokenLayer,
-                 std::uint64_t weightsBytes, Backend &device)
+    std::uint64_t weightsBytes, Backend &device)
     : KvCache(std::move(plan), capacity, mhaBytesPerTokenLayer, weightsBytes)
 {
     NW_ASSERT(device.memoryKind() == BackendMemory::Device);
@@ -602,8 +627,8 @@ const std::byte *KvCache::vRow(std::int64_t layer, std::int64_t position) const
     NW_ASSERT(kvLayerHoldsRows(l.plan.kind));
     const std::int32_t id = l.table[static_cast<std::size_t>(position / kBlockTokens)];
     NW_ASSERT(id >= 0);
-    return blockBase(l, id) + static_cast<std::size_t>(kBlockTokens) * l.kRowBytes +
-           static_cast<std::size_t>(position % kBlockTokens) * l.vRowBytes;
+    return blockBase(l, id) + static_cast<std::size_t>(kBlockTokens) * l.kRowBytes
+        + static_cast<std::size_t>(position % kBlockTokens) * l.vRowBytes;
 }
 
 KvLayerView KvCache::layerView(std::int64_t layer)
@@ -692,12 +717,12 @@ void KvCache::publish()
         if (l.plan.kind == KvLayerKind::Recurrent) {
             // The live state once allocated (used from the first token), plus its checkpoints.
             const auto layer = static_cast<std::int64_t>(i);
-            m_counters.setLayer(i, l.plan.bytesFor(m_tokens),
-                                m_recurrent.liveBytes(layer) + m_recurrent.checkpointBytes(layer));
+            m_counters.setLayer(
+                i, l.plan.bytesFor(m_tokens), m_recurrent.liveBytes(layer) + m_recurrent.checkpointBytes(layer));
             continue;
         }
-        m_counters.setLayer(i, l.plan.bytesFor(m_tokens),
-                            static_cast<std::uint64_t>(l.endHeld - l.firstHeld) * l.blockStride);
+        m_counters.setLayer(
+            i, l.plan.bytesFor(m_tokens), static_cast<std::uint64_t>(l.endHeld - l.firstHeld) * l.blockStride);
     }
     m_counters.endWrite();
     if (m_callback)

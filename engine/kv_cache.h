@@ -24,8 +24,8 @@ namespace nw {
 struct HParams;
 
 enum class KvMode {
-    Full,   // K [nKvHeads × headDimK] and V [nKvHeads × headDimV] per token and layer
-    Mla,    // one row [kvLoraRank + qkRopeHeadDim] per token and layer: c_kv then the roped k_pe
+    Full, // K [nKvHeads × headDimK] and V [nKvHeads × headDimV] per token and layer
+    Mla, // one row [kvLoraRank + qkRopeHeadDim] per token and layer: c_kv then the roped k_pe
     Latent, // K latent [rank] and V latent [rank] per token and layer (post-hoc SVD, engine/latent_kv.h)
 };
 
@@ -39,7 +39,7 @@ enum class KvQuant { None, Q8, Q4 };
 // What the user asked for: "full", "full+q8", "mla", "latent:128", "latent:128+q4".
 struct KvModeSpec {
     KvMode mode = KvMode::Full;
-    std::int64_t rank = 0;              // latent:R only
+    std::int64_t rank = 0; // latent:R only
     KvQuant quant = KvQuant::None;
     TensorType rowType = TensorType::F16; // element type of unquantized rows: F16 (default) or F32
 
@@ -54,9 +54,9 @@ struct KvLayout {
     KvModeSpec spec;
     TensorType kType = TensorType::F16; // row element type: spec.rowType, or Q8_0 / Q4_0 for +q8 / +q4
     TensorType vType = TensorType::F16;
-    std::int64_t nKvHeads = 0;    // full: KV heads; mla / latent: 1 (shared by all heads)
-    std::int64_t kHeadDim = 0;    // full: headDimK; mla: kvLoraRank + qkRopeHeadDim; latent: rank
-    std::int64_t vHeadDim = 0;    // full: headDimV; mla: 0 (V is read from the latent); latent: rank
+    std::int64_t nKvHeads = 0; // full: KV heads; mla / latent: 1 (shared by all heads)
+    std::int64_t kHeadDim = 0; // full: headDimK; mla: kvLoraRank + qkRopeHeadDim; latent: rank
+    std::int64_t vHeadDim = 0; // full: headDimV; mla: 0 (V is read from the latent); latent: rank
     std::int64_t mlaValueDim = 0; // mla: kvLoraRank, the leading part of the shared row that
                                   // attention reads as V (absorbed form, DeepSeek-V2 §2.1.3)
 
@@ -86,14 +86,14 @@ std::uint64_t mhaF16BytesPerTokenLayer(const HParams &hp);
 // tokens, so truncate() goes back to a checkpoint of the state (or to empty) and callers read
 // tokens() to learn where the cache continues from.
 enum class KvLayerKind {
-    Full,       // one row per token, every token kept
-    Window,     // one row per token; only the last `window` tokens are kept (plus the batch in flight)
+    Full, // one row per token, every token kept
+    Window, // one row per token; only the last `window` tokens are kept (plus the batch in flight)
     Compressed, // one row per `ratio` tokens: row b stands for tokens [b·ratio, (b+1)·ratio) and is
                 // written once the block is complete (V4's CSA / HCA entries and their indexer keys)
-    Ring,       // `ringRows` rows used in turn, position p in row p % ringRows: a compressor's
-                // pending tokens (V4), a fixed size whatever the sequence's length
-    Recurrent,  // no rows: a state of fixed size (KvLayerPlan::recurrent), the same for any length
-    Shared,     // no rows: attends over an earlier layer's (KvLayerPlan::sharedFrom; Gemma 4 E2B / E4B)
+    Ring, // `ringRows` rows used in turn, position p in row p % ringRows: a compressor's
+          // pending tokens (V4), a fixed size whatever the sequence's length
+    Recurrent, // no rows: a state of fixed size (KvLayerPlan::recurrent), the same for any length
+    Shared, // no rows: attends over an earlier layer's (KvLayerPlan::sharedFrom; Gemma 4 E2B / E4B)
 };
 // "full", "window", "compressed", "ring", "recurrent", "shared"
 std::string_view kvLayerKindName(KvLayerKind kind);
@@ -101,11 +101,11 @@ bool kvLayerHoldsRows(KvLayerKind kind); // every kind but Recurrent and Shared
 
 // What a store holds for its layer.
 enum class KvPart {
-    Attention,     // the token rows attention reads (every row, or V4's window)
-    Entries,       // V4's compressed entries, which attention reads beside its window
-    IndexerKeys,   // the lightning indexer's keys (DeepSeek V3.2; V4's CSA layers, per entry)
+    Attention, // the token rows attention reads (every row, or V4's window)
+    Entries, // V4's compressed entries, which attention reads beside its window
+    IndexerKeys, // the lightning indexer's keys (DeepSeek V3.2; V4's CSA layers, per entry)
     AttentionPool, // the pending tokens of the entries' compressor (V4)
-    IndexerPool,   // the pending tokens of the indexer keys' compressor (V4)
+    IndexerPool, // the pending tokens of the indexer keys' compressor (V4)
 };
 
 // One store of a layer's cache: what a row holds (its layout) and how rows are kept.
@@ -114,13 +114,13 @@ struct KvLayerPlan {
     KvLayerKind kind = KvLayerKind::Full;
     std::int64_t window = 0; // Window: a query sees the last `window` tokens, itself included
     // Fields below were added after the ones above (plans are built by designation in tests).
-    std::int64_t layer = -1;        // the model layer it belongs to; -1: its index in the plan
+    std::int64_t layer = -1; // the model layer it belongs to; -1: its index in the plan
     KvPart part = KvPart::Attention;
-    std::int64_t ratio = 1;         // Compressed: tokens per row; Ring: the pooled block's tokens
-    std::int64_t ringRows = 0;      // Ring: rows (the block, and with CSA's overlap the previous one)
-    std::string label;              // its kind in the meters; empty: kvLayerKindName(kind)
+    std::int64_t ratio = 1; // Compressed: tokens per row; Ring: the pooled block's tokens
+    std::int64_t ringRows = 0; // Ring: rows (the block, and with CSA's overlap the previous one)
+    std::string label; // its kind in the meters; empty: kvLayerKindName(kind)
     RecurrentStateShape recurrent; // Recurrent: the state it holds (f32; the KV mode does not touch it)
-    std::int64_t sharedFrom = -1;  // Shared: the layer whose rows it reads
+    std::int64_t sharedFrom = -1; // Shared: the layer whose rows it reads
 
     // Tokens whose rows the layer holds once a sequence of `tokens` is committed (Full, Window).
     std::int64_t heldTokens(std::int64_t tokens) const;
@@ -158,16 +158,16 @@ public:
     // A cache for up to `capacity` tokens whose layers follow `plan`; nothing is allocated until
     // reserve(). `mhaF16BytesPerTokenLayer` is the baseline the meters compare with.
     KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint64_t mhaF16BytesPerTokenLayer,
-            std::uint64_t weightsBytes = 0);
+        std::uint64_t weightsBytes = 0);
     // A cache whose blocks live in `device`'s memory (a GPU backend; it must outlive the cache).
     // Device memory cannot be committed page by page as the host arena is, so the blocks for the
     // whole capacity are allocated here; the block bookkeeping and MemoryStats are the same.
     // kRow()/vRow() are device addresses then: only the backend's ops may touch the rows.
     KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint64_t mhaF16BytesPerTokenLayer,
-            std::uint64_t weightsBytes, Backend &device);
+        std::uint64_t weightsBytes, Backend &device);
     // Every one of nLayers layers full, with `layout`.
-    KvCache(const KvLayout &layout, std::int64_t nLayers, std::int64_t capacity,
-            std::uint64_t mhaF16BytesPerTokenLayer, std::uint64_t weightsBytes = 0);
+    KvCache(const KvLayout &layout, std::int64_t nLayers, std::int64_t capacity, std::uint64_t mhaF16BytesPerTokenLayer,
+        std::uint64_t weightsBytes = 0);
     bool onDevice() const { return m_device != nullptr; }
     ~KvCache();
     KvCache(const KvCache &) = delete;
@@ -234,7 +234,7 @@ public:
     KvLayerView layerView(std::int64_t layer);
     // Logical blocks reserved: positions [0, nBlocks() × kBlockTokens) have rows in full layers.
     std::int64_t nBlocks() const { return (m_reservedTokens + kBlockTokens - 1) / kBlockTokens; }
-    std::size_t blockBytes(std::int64_t layer = 0) const;  // one layer's block: K and V rows
+    std::size_t blockBytes(std::int64_t layer = 0) const; // one layer's block: K and V rows
     std::size_t blockStride(std::int64_t layer = 0) const; // blockBytes rounded up to pages
 
     // Lock-free snapshot, callable from any thread while the model runs.
@@ -253,15 +253,15 @@ private:
         KvLayerPlan plan;
         std::size_t kRowBytes = 0;
         std::size_t vRowBytes = 0;
-        std::size_t blockBytes = 0;  // kBlockTokens × (kRowBytes + vRowBytes)
+        std::size_t blockBytes = 0; // kBlockTokens × (kRowBytes + vRowBytes)
         std::size_t blockStride = 0; // blockBytes rounded up to the page size
-        std::byte *base = nullptr;   // [maxBlocks][blockStride] in the arena
-        std::vector<std::int32_t> table;   // [maxBlocks] logical block -> physical id, -1 when not held
+        std::byte *base = nullptr; // [maxBlocks][blockStride] in the arena
+        std::vector<std::int32_t> table; // [maxBlocks] logical block -> physical id, -1 when not held
         std::vector<std::int32_t> freeIds; // physical ids not in use, lowest last
-        std::int64_t firstHeld = 0;        // logical blocks [firstHeld, end) are held
+        std::int64_t firstHeld = 0; // logical blocks [firstHeld, end) are held
         std::int64_t endHeld = 0;
-        std::int64_t maxBlocks = 0;        // blocks the store's rows for the capacity take
-        BackendBuffer deviceTable;         // [maxBlocks] the table's copy on a device
+        std::int64_t maxBlocks = 0; // blocks the store's rows for the capacity take
+        BackendBuffer deviceTable; // [maxBlocks] the table's copy on a device
     };
 
     std::byte *blockBase(const Layer &layer, std::int32_t physical) const;
@@ -286,7 +286,7 @@ private:
     std::byte *m_arena = nullptr;
     std::size_t m_arenaBytes = 0;
     Backend *m_device = nullptr; // set when the blocks are in a GPU backend's memory
-    RecurrentStates m_recurrent;  // the recurrent layers' states and checkpoints
+    RecurrentStates m_recurrent; // the recurrent layers' states and checkpoints
     // Set by reserve() while a batch may be writing the recurrent states, cleared by commit(): a
     // batch that did not finish leaves states that belong to no token count.
     bool m_recurrentDirty = false;

@@ -22,7 +22,9 @@ KvLayout sharedRowLayout(const KvModeSpec &spec, std::int64_t width, std::int64_
         fail("KV rows must be F16 or F32, not {}", tensorTypeName(spec.rowType));
     KvLayout layout;
     layout.spec = spec;
-    layout.kType = spec.quant == KvQuant::Q8 ? TensorType::Q8_0 : spec.quant == KvQuant::Q4 ? TensorType::Q4_0 : spec.rowType;
+    layout.kType = spec.quant == KvQuant::Q8 ? TensorType::Q8_0
+        : spec.quant == KvQuant::Q4          ? TensorType::Q4_0
+                                             : spec.rowType;
     layout.vType = layout.kType;
     layout.nKvHeads = 1;
     layout.kHeadDim = width;
@@ -31,7 +33,7 @@ KvLayout sharedRowLayout(const KvModeSpec &spec, std::int64_t width, std::int64_
     if (spec.quant != KvQuant::None && (width % std::int64_t(kQk) != 0 || valueDim % std::int64_t(kQk) != 0))
         fail("KV mode '{}' quantizes rows in groups of {}: rows of {} elements are not multiples of it (use {} without "
              "+q8/+q4)",
-             spec.toString(), kQk, width, kvModeName(spec.mode));
+            spec.toString(), kQk, width, kvModeName(spec.mode));
     return layout;
 }
 
@@ -60,8 +62,8 @@ KvLayerPlan store(std::int64_t layer, KvPart part, KvLayout layout, KvLayerKind 
 std::vector<KvLayerPlan> deepseek32Plan(const HParams &hp, const KvModeSpec &spec)
 {
     if (spec.mode != KvMode::Mla)
-        fail("KV mode '{}': {} keeps the MLA latent of every token and the indexer's keys (use mla)",
-             spec.toString(), hp.arch);
+        fail("KV mode '{}': {} keeps the MLA latent of every token and the indexer's keys (use mla)", spec.toString(),
+            hp.arch);
     const KvLayout rows = KvLayout::forModel(hp, spec);
     const KvLayout keys = sharedRowLayout(spec, hp.indexerHeadDim, 0);
     std::vector<KvLayerPlan> plan;
@@ -76,7 +78,7 @@ std::vector<KvLayerPlan> deepseek4Plan(const HParams &hp, const KvModeSpec &spec
 {
     if (spec.mode != KvMode::Mla)
         fail("KV mode '{}': {} keeps one latent row per token (K and V) and its compressed entries (use mla)",
-             spec.toString(), hp.arch);
+            spec.toString(), hp.arch);
     if (std::int64_t(hp.compressRatios.size()) != hp.nLayers)
         fail("{}: {} compression ratios for {} layers", hp.arch, hp.compressRatios.size(), hp.nLayers);
     if (hp.slidingWindow <= 0)
@@ -101,12 +103,12 @@ std::vector<KvLayerPlan> deepseek4Plan(const HParams &hp, const KvModeSpec &spec
         plan.push_back(pending);
         if (!csa)
             continue;
-        KvLayerPlan keys = store(il, KvPart::IndexerKeys, sharedRowLayout(spec, hp.indexerHeadDim, 0),
-                                 KvLayerKind::Compressed, "indexer");
+        KvLayerPlan keys = store(
+            il, KvPart::IndexerKeys, sharedRowLayout(spec, hp.indexerHeadDim, 0), KvLayerKind::Compressed, "indexer");
         keys.ratio = ratio;
         plan.push_back(keys);
-        KvLayerPlan keysPending =
-            store(il, KvPart::IndexerPool, poolLayout(spec, hp.indexerHeadDim, true), KvLayerKind::Ring, "state");
+        KvLayerPlan keysPending
+            = store(il, KvPart::IndexerPool, poolLayout(spec, hp.indexerHeadDim, true), KvLayerKind::Ring, "state");
         keysPending.ratio = ratio;
         keysPending.ringRows = 2 * ratio;
         plan.push_back(keysPending);

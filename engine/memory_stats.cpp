@@ -22,7 +22,7 @@ std::vector<KindKvBytes> MemoryStats::byKind() const
     for (const LayerKvBytes &layer : layers) {
         auto it = std::find_if(kinds.begin(), kinds.end(), [&](const KindKvBytes &k) { return k.kind == layer.kind; });
         if (it == kinds.end())
-            it = kinds.insert(kinds.end(), KindKvBytes{layer.kind});
+            it = kinds.insert(kinds.end(), KindKvBytes { layer.kind });
         ++it->layers;
         it->used += layer.used;
         it->reserved += layer.reserved;
@@ -31,8 +31,11 @@ std::vector<KindKvBytes> MemoryStats::byKind() const
 }
 
 MemoryCounters::MemoryCounters(std::size_t nLayers)
-    : m_nLayers(nLayers), m_layerUsed(new std::atomic<std::uint64_t>[nLayers]),
-      m_layerReserved(new std::atomic<std::uint64_t>[nLayers]), m_layerKinds(nLayers, "full"), m_layerIndex(nLayers)
+    : m_nLayers(nLayers)
+    , m_layerUsed(new std::atomic<std::uint64_t>[nLayers])
+    , m_layerReserved(new std::atomic<std::uint64_t>[nLayers])
+    , m_layerKinds(nLayers, "full")
+    , m_layerIndex(nLayers)
 {
     for (std::size_t i = 0; i < nLayers; ++i) {
         m_layerIndex[i] = static_cast<std::int64_t>(i);

@@ -45,9 +45,8 @@ enum Slot : std::size_t { kIn, kOut, kQLatent, kLatentOut, kKeys, kValues };
 
 // For each head: out[t, h, :rows] = W_h · in[t, h, :cols], with in/out rows strided.
 template <typename Pick>
-void perHeadMatmul(Backend &backend, int nHeads, int nTokens, Pick pick, const float *in,
-                   std::size_t inTokenStride, std::size_t inHeadStride, float *out,
-                   std::size_t outTokenStride, std::size_t outHeadStride, MlaScratch &scratch)
+void perHeadMatmul(Backend &backend, int nHeads, int nTokens, Pick pick, const float *in, std::size_t inTokenStride,
+    std::size_t inHeadStride, float *out, std::size_t outTokenStride, std::size_t outHeadStride, MlaScratch &scratch)
 {
     for (int h = 0; h < nHeads; ++h) {
         const WeightMatrix &w = pick(h);
@@ -100,20 +99,20 @@ MlaProjections MlaProjections::fromSplit(const WeightMatrix &kB, const WeightMat
     return p;
 }
 
-void mlaAbsorbQuery(Backend &backend, const MlaProjections &proj, const float *q, int nTokens,
-                    int qkRope, float *qLatent, MlaScratch &scratch)
+void mlaAbsorbQuery(Backend &backend, const MlaProjections &proj, const float *q, int nTokens, int qkRope,
+    float *qLatent, MlaScratch &scratch)
 {
     const int nHeads = proj.nHeads(), nope = proj.qkNope(), rank = proj.kvLoraRank();
     const std::size_t qHead = std::size_t(nope + qkRope), latHead = std::size_t(rank + qkRope);
     perHeadMatmul(
-        backend, nHeads, nTokens, [&](int h) -> const WeightMatrix & { return proj.keyAbsorb(h); }, q,
-        nHeads * qHead, qHead, qLatent, nHeads * latHead, latHead, scratch);
+        backend, nHeads, nTokens, [&](int h) -> const WeightMatrix & { return proj.keyAbsorb(h); }, q, nHeads *qHead,
+        qHead, qLatent, nHeads *latHead, latHead, scratch);
     // The rope part meets k_rope unchanged: q_rope · k_rope is the same in both forms.
     backend.copyRows(qLatent + rank, latHead, q + nope, qHead, nTokens * nHeads, qkRope);
 }
 
-void mlaExpandValues(Backend &backend, const MlaProjections &proj, const float *latent, int nTokens,
-                     float *out, MlaScratch &scratch)
+void mlaExpandValues(
+    Backend &backend, const MlaProjections &proj, const float *latent, int nTokens, float *out, MlaScratch &scratch)
 {
     const int nHeads = proj.nHeads(), rank = proj.kvLoraRank(), v = proj.vHeadDim();
     perHeadMatmul(
@@ -121,26 +120,25 @@ void mlaExpandValues(Backend &backend, const MlaProjections &proj, const float *
         std::size_t(nHeads) * rank, std::size_t(rank), out, std::size_t(nHeads) * v, std::size_t(v), scratch);
 }
 
-void mlaExpandKeysValues(Backend &backend, const MlaProjections &proj, const float *latents, int n,
-                         int qkRope, float *keys, float *values, MlaScratch &scratch)
+void mlaExpandKeysValues(Backend &backend, const MlaProjections &proj, const float *latents, int n, int qkRope,
+    float *keys, float *values, MlaScratch &scratch)
 {
     const int nHeads = proj.nHeads(), rank = proj.kvLoraRank(), nope = proj.qkNope(), v = proj.vHeadDim();
     const std::size_t rowLength = std::size_t(rank + qkRope), kHead = std::size_t(nope + qkRope);
     perHeadMatmul(
-        backend, nHeads, n, [&](int h) -> const WeightMatrix & { return proj.keyExpand(h); }, latents, rowLength,
-        0, keys, nHeads * kHead, kHead, scratch);
+        backend, nHeads, n, [&](int h) -> const WeightMatrix & { return proj.keyExpand(h); }, latents, rowLength, 0,
+        keys, nHeads *kHead, kHead, scratch);
     perHeadMatmul(
-        backend, nHeads, n, [&](int h) -> const WeightMatrix & { return proj.valueExpand(h); }, latents,
-        rowLength, 0, values, std::size_t(nHeads) * v, std::size_t(v), scratch);
+        backend, nHeads, n, [&](int h) -> const WeightMatrix & { return proj.valueExpand(h); }, latents, rowLength, 0,
+        values, std::size_t(nHeads) * v, std::size_t(v), scratch);
     // k_rope is shared by every head (DeepSeek-V2 eq. 14).
     for (int h = 0; h < nHeads; ++h)
-        backend.copyRows(keys + std::size_t(h) * kHead + nope, std::size_t(nHeads) * kHead, latents + rank, rowLength, n,
-                         qkRope);
+        backend.copyRows(
+            keys + std::size_t(h) * kHead + nope, std::size_t(nHeads) * kHead, latents + rank, rowLength, n, qkRope);
 }
 
-void mlaAttentionAbsorbed(Backend &backend, const MlaProjections &proj, const KvLayerView &cache,
-                          const float *q, int nTokens, int qkRope, const std::int32_t *positions,
-                          float scale, float *out, MlaScratch &scratch)
+void mlaAttentionAbsorbed(Backend &backend, const MlaProjections &proj, const KvLayerView &cache, const float *q,
+    int nTokens, int qkRope, const std::int32_t *positions, float scale, float *out, MlaScratch &scratch)
 {
     const int nHeads = proj.nHeads(), rank = proj.kvLoraRank();
     NW_ASSERT(cache.nKvHeads == 1 && cache.kHeadDim == rank + qkRope);
@@ -165,9 +163,8 @@ void mlaAttentionAbsorbed(Backend &backend, const MlaProjections &proj, const Kv
     mlaExpandValues(backend, proj, latentOut, nTokens, out, scratch);
 }
 
-void mlaAttentionSelected(Backend &backend, const MlaProjections &proj, const KvLayerView &cache,
-                          const float *q, int nTokens, int qkRope, const std::int32_t *selected, int topK,
-                          float scale, float *out, MlaScratch &scratch)
+void mlaAttentionSelected(Backend &backend, const MlaProjections &proj, const KvLayerView &cache, const float *q,
+    int nTokens, int qkRope, const std::int32_t *selected, int topK, float scale, float *out, MlaScratch &scratch)
 {
     const int nHeads = proj.nHeads(), rank = proj.kvLoraRank();
     NW_ASSERT(cache.nKvHeads == 1 && cache.kHeadDim == rank + qkRope);
@@ -191,9 +188,8 @@ void mlaAttentionSelected(Backend &backend, const MlaProjections &proj, const Kv
     mlaExpandValues(backend, proj, latentOut, nTokens, out, scratch);
 }
 
-void mlaAttentionExpanded(Backend &backend, const MlaProjections &proj, const KvLayerView &cache,
-                          const float *q, int nTokens, int qkRope, const std::int32_t *positions,
-                          float scale, float *out, MlaScratch &scratch)
+void mlaAttentionExpanded(Backend &backend, const MlaProjections &proj, const KvLayerView &cache, const float *q,
+    int nTokens, int qkRope, const std::int32_t *positions, float scale, float *out, MlaScratch &scratch)
 {
     const int nHeads = proj.nHeads(), rank = proj.kvLoraRank(), nope = proj.qkNope(), v = proj.vHeadDim();
     const int rowLength = rank + qkRope;
@@ -216,7 +212,7 @@ void mlaAttentionExpanded(Backend &backend, const MlaProjections &proj, const Kv
     mlaExpandKeysValues(backend, proj, scratch.latents.data(), nKv, qkRope, keys, values, scratch);
 
     // The rebuilt K/V as one f32 block of a plain multi-head cache.
-    static const std::int32_t kOneBlock[1] = {0};
+    static const std::int32_t kOneBlock[1] = { 0 };
     AttentionArgs args;
     args.q = q;
     args.out = out;

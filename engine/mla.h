@@ -30,8 +30,8 @@ public:
     int vHeadDim() const { return m_vHeadDim; }
     int kvLoraRank() const { return m_kvLoraRank; }
 
-    const WeightMatrix &keyAbsorb(int head) const { return m_keyAbsorb[head]; }  // [kvLoraRank, qkNope]
-    const WeightMatrix &keyExpand(int head) const { return m_keyExpand[head]; }  // [qkNope, kvLoraRank]
+    const WeightMatrix &keyAbsorb(int head) const { return m_keyAbsorb[head]; } // [kvLoraRank, qkNope]
+    const WeightMatrix &keyExpand(int head) const { return m_keyExpand[head]; } // [qkNope, kvLoraRank]
     const WeightMatrix &valueExpand(int head) const { return m_valueExpand[head]; } // [vHeadDim, kvLoraRank]
     // Bytes of the f32 transposed copy this layer owns (not in the file).
     std::size_t ownedBytes() const { return m_owned.size() * sizeof(float); }
@@ -56,40 +56,37 @@ struct MlaScratch {
 // Absorbed query: for each head, q_lat = [W_UK^T q_nope, q_rope] so that q_lat · [c_kv, k_rope]
 // equals q · k of the expanded form. q: [nTokens, nHeads, qkNope + qkRope] (rope part already
 // rotated); qLatent: [nTokens, nHeads, kvLoraRank + qkRope].
-void mlaAbsorbQuery(Backend &backend, const MlaProjections &proj, const float *q, int nTokens,
-                    int qkRope, float *qLatent, MlaScratch &scratch);
+void mlaAbsorbQuery(Backend &backend, const MlaProjections &proj, const float *q, int nTokens, int qkRope,
+    float *qLatent, MlaScratch &scratch);
 
 // Expands attention's latent output per head with W_UV: latent [nTokens, nHeads, kvLoraRank] →
 // out [nTokens, nHeads * vHeadDim].
-void mlaExpandValues(Backend &backend, const MlaProjections &proj, const float *latent, int nTokens,
-                     float *out, MlaScratch &scratch);
+void mlaExpandValues(
+    Backend &backend, const MlaProjections &proj, const float *latent, int nTokens, float *out, MlaScratch &scratch);
 
 // The expanded form's per-head K = [W_UK c_kv, k_rope] and V = W_UV c_kv of n latent rows.
 // latents: [n, kvLoraRank + qkRope] f32; keys: [n, nHeads, qkNope + qkRope];
 // values: [n, nHeads, vHeadDim].
-void mlaExpandKeysValues(Backend &backend, const MlaProjections &proj, const float *latents, int n,
-                         int qkRope, float *keys, float *values, MlaScratch &scratch);
+void mlaExpandKeysValues(Backend &backend, const MlaProjections &proj, const float *latents, int n, int qkRope,
+    float *keys, float *values, MlaScratch &scratch);
 
 // Absorbed MLA attention over the cache (rows [c_kv, k_rope], V = c_kv): q as for
 // mlaAbsorbQuery, out: [nTokens, nHeads * vHeadDim]. `cache` is the layer's view as the KV
 // cache gives it (nKvHeads 1, kHeadDim kvLoraRank + qkRope); its V is set to the K rows here.
-void mlaAttentionAbsorbed(Backend &backend, const MlaProjections &proj, const KvLayerView &cache,
-                          const float *q, int nTokens, int qkRope, const std::int32_t *positions,
-                          float scale, float *out, MlaScratch &scratch);
+void mlaAttentionAbsorbed(Backend &backend, const MlaProjections &proj, const KvLayerView &cache, const float *q,
+    int nTokens, int qkRope, const std::int32_t *positions, float scale, float *out, MlaScratch &scratch);
 
 // Absorbed MLA attention over chosen rows only (DeepSeek V3.2's sparse attention): query t
 // attends to the cache rows selected[t · topK + i] (-1: none), selected in backend memory.
-void mlaAttentionSelected(Backend &backend, const MlaProjections &proj, const KvLayerView &cache,
-                          const float *q, int nTokens, int qkRope, const std::int32_t *selected, int topK,
-                          float scale, float *out, MlaScratch &scratch);
+void mlaAttentionSelected(Backend &backend, const MlaProjections &proj, const KvLayerView &cache, const float *q,
+    int nTokens, int qkRope, const std::int32_t *selected, int topK, float scale, float *out, MlaScratch &scratch);
 
 // The same attention in the expanded form: per-head K = [W_UK c_kv, k_rope] and V = W_UV c_kv
 // are rebuilt for every cached token 0..positions[nTokens-1] and attended with plain MHA. Reads
 // the cached rows on the host: a host-memory backend only.
 // Costs O(cached tokens × heads × (qkNope + vHeadDim) × kvLoraRank) per call: cheaper than the
 // absorbed form for a long prefill, far dearer for decode.
-void mlaAttentionExpanded(Backend &backend, const MlaProjections &proj, const KvLayerView &cache,
-                          const float *q, int nTokens, int qkRope, const std::int32_t *positions,
-                          float scale, float *out, MlaScratch &scratch);
+void mlaAttentionExpanded(Backend &backend, const MlaProjections &proj, const KvLayerView &cache, const float *q,
+    int nTokens, int qkRope, const std::int32_t *positions, float scale, float *out, MlaScratch &scratch);
 
 } // namespace nw

@@ -18,12 +18,21 @@ enum Slot : std::size_t { kRows, kWeights, kIn, kGate, kUp, kOut };
 
 } // namespace
 
-WeightMatrix ExpertWeights::gateOf(int expert) const { return expertSlice(gate, gateExpertStride, expert, nExperts); }
-WeightMatrix ExpertWeights::upOf(int expert) const { return expertSlice(up, upExpertStride, expert, nExperts); }
-WeightMatrix ExpertWeights::downOf(int expert) const { return expertSlice(down, downExpertStride, expert, nExperts); }
+WeightMatrix ExpertWeights::gateOf(int expert) const
+{
+    return expertSlice(gate, gateExpertStride, expert, nExperts);
+}
+WeightMatrix ExpertWeights::upOf(int expert) const
+{
+    return expertSlice(up, upExpertStride, expert, nExperts);
+}
+WeightMatrix ExpertWeights::downOf(int expert) const
+{
+    return expertSlice(down, downExpertStride, expert, nExperts);
+}
 
 void ExpertRunner::run(Backend &backend, const ExpertWeights &experts, const float *x, int nTokens,
-                       const std::int32_t *ids, const float *weights, int nUsed, float *y)
+    const std::int32_t *ids, const float *weights, int nUsed, float *y)
 {
     const std::int64_t nEmbd = experts.gate.cols, nFf = experts.gate.rows;
     NW_ASSERT(experts.down.rows == nEmbd && experts.down.cols == nFf && experts.up.rows == nFf);
@@ -35,8 +44,8 @@ void ExpertRunner::run(Backend &backend, const ExpertWeights &experts, const flo
                 if (ids[std::size_t(t) * nUsed + j] == e) {
                     m_tokens.push_back(t);
                     // An expert's output scale folds into its tokens' weights (both multiply it).
-                    m_tokenWeights.push_back(weights[std::size_t(t) * nUsed + j]
-                                             * (experts.outputScale ? experts.outputScale[e] : 1.f));
+                    m_tokenWeights.push_back(
+                        weights[std::size_t(t) * nUsed + j] * (experts.outputScale ? experts.outputScale[e] : 1.f));
                 }
         if (m_tokens.empty())
             continue;

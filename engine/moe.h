@@ -16,7 +16,7 @@ namespace nw {
 // The routed experts of one layer: 3-D GGUF tensors [nExperts][rows][cols] viewed per expert.
 struct ExpertWeights {
     WeightMatrix gate; // expert 0 of ffn_gate_exps: [nFfExp, nEmbd]
-    WeightMatrix up;   // expert 0 of ffn_up_exps:   [nFfExp, nEmbd]
+    WeightMatrix up; // expert 0 of ffn_up_exps:   [nFfExp, nEmbd]
     WeightMatrix down; // expert 0 of ffn_down_exps: [nEmbd, nFfExp]
     std::size_t gateExpertStride = 0; // bytes between experts
     std::size_t upExpertStride = 0;
@@ -46,13 +46,13 @@ struct ExpertWeights {
 // (y accumulated into); ids, weights: [nTokens, nUsed] on the host.
 class ExpertRunner {
 public:
-    void run(Backend &backend, const ExpertWeights &experts, const float *x, int nTokens,
-             const std::int32_t *ids, const float *weights, int nUsed, float *y);
+    void run(Backend &backend, const ExpertWeights &experts, const float *x, int nTokens, const std::int32_t *ids,
+        const float *weights, int nUsed, float *y);
 
 private:
-    std::vector<std::int32_t> m_tokens;  // tokens routed to the current expert
+    std::vector<std::int32_t> m_tokens; // tokens routed to the current expert
     std::vector<float> m_tokenWeights;
-    ScratchBuffers m_scratch;            // the expert's rows, ids and weights in backend memory
+    ScratchBuffers m_scratch; // the expert's rows, ids and weights in backend memory
 };
 
 } // namespace nw

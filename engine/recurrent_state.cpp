@@ -22,7 +22,8 @@ RecurrentStateShape RecurrentStateShape::forModel(const HParams &hp)
     return s;
 }
 
-RecurrentStates::RecurrentStates(std::vector<RecurrentStateShape> layers) : m_shapes(std::move(layers))
+RecurrentStates::RecurrentStates(std::vector<RecurrentStateShape> layers)
+    : m_shapes(std::move(layers))
 {
     for (const RecurrentStateShape &s : m_shapes) {
         m_offsets.push_back(m_liveFloats);
@@ -60,7 +61,7 @@ void RecurrentStates::checkpoint(std::int64_t tokens)
     std::erase_if(m_checkpoints, [tokens](const Checkpoint &c) { return c.tokens == tokens; });
     while (int(m_checkpoints.size()) >= m_maxCheckpoints)
         m_checkpoints.erase(m_checkpoints.begin());
-    m_checkpoints.push_back({tokens, m_live});
+    m_checkpoints.push_back({ tokens, m_live });
 }
 
 std::int64_t RecurrentStates::restore(std::int64_t tokens)
@@ -69,7 +70,7 @@ std::int64_t RecurrentStates::restore(std::int64_t tokens)
     // The newest at or before `tokens` is now the last one (checkpoints are taken in order of
     // the sequence; one taken at a smaller count after a larger one replaced it).
     const auto best = std::max_element(m_checkpoints.begin(), m_checkpoints.end(),
-                                       [](const Checkpoint &a, const Checkpoint &b) { return a.tokens < b.tokens; });
+        [](const Checkpoint &a, const Checkpoint &b) { return a.tokens < b.tokens; });
     if (best == m_checkpoints.end()) {
         reset();
         return 0;

@@ -24,11 +24,11 @@ namespace nw {
 struct HParams;
 
 struct RecurrentStateShape {
-    std::int64_t convRows = 0;     // kernel − 1 input rows carried by the short convolution
+    std::int64_t convRows = 0; // kernel − 1 input rows carried by the short convolution
     std::int64_t convChannels = 0; // q, k and v channels: 2 · key heads · head dim + value heads · head dim
-    std::int64_t heads = 0;        // value heads, one state matrix each
-    std::int64_t keyDim = 0;       // state rows (key head dim)
-    std::int64_t valueDim = 0;     // state columns (value head dim)
+    std::int64_t heads = 0; // value heads, one state matrix each
+    std::int64_t keyDim = 0; // state rows (key head dim)
+    std::int64_t valueDim = 0; // state columns (value head dim)
 
     std::int64_t convFloats() const { return convRows * convChannels; }
     std::int64_t stateFloats() const { return heads * keyDim * valueDim; }
@@ -82,10 +82,10 @@ private:
     };
 
     std::vector<RecurrentStateShape> m_shapes; // [nLayers]
-    std::vector<std::size_t> m_offsets;        // [nLayers] into m_live
+    std::vector<std::size_t> m_offsets; // [nLayers] into m_live
     std::size_t m_liveFloats = 0;
-    std::vector<float> m_live;                 // every layer's conv rows then state, back to back
-    std::vector<Checkpoint> m_checkpoints;     // oldest first
+    std::vector<float> m_live; // every layer's conv rows then state, back to back
+    std::vector<Checkpoint> m_checkpoints; // oldest first
     int m_maxCheckpoints = 4;
 };
 

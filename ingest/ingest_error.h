@@ -9,17 +9,19 @@
 namespace nw::ingest {
 
 enum class IngestProblem {
-    Missing,     // the path does not exist
-    Unreadable,  // permissions or I/O error
-    NotPdf,      // named .pdf but something else inside
-    Unsupported, // neither PDF nor text
-    Corrupt,     // Poppler could not open it
-    Truncated,   // the end of the file is missing
-    Encrypted,   // needs a password
-    ZeroPages,   // a valid PDF with no pages
-    NoText,      // no text layer on any page (scanned): OCR is not available
-    TooLarge,    // over the byte or page limit
-    Empty,       // a text file with nothing in it
+    Missing, // the path does not exist
+    Unreadable, // permissions or I/O error
+    NotPdf, // named .pdf but something else inside
+    Unsupported, // no format Needlework reads
+    Corrupt, // the file (PDF, zip, XML, MIME) is damaged: it cannot be read
+    Truncated, // the end of the file is missing
+    Encrypted, // needs a password
+    ZeroPages, // a valid PDF with no pages
+    NoText, // no text on any page: no text layer and OCR off, or OCR found none
+    TooLarge, // over the byte or page limit, or a zip that expands too far (a zip bomb)
+    Empty, // a text file with nothing in it
+    OcrUnavailable, // a page needs OCR in a language whose data is not installed
+    TooDeep, // messages attached to messages nest deeper than the limit
 };
 
 // "encrypted", "truncated", ...: stable names for JSON and the ingest_errors table.
@@ -28,7 +30,11 @@ const char *problemName(IngestProblem problem);
 class IngestFailure : public Error {
 public:
     IngestFailure(IngestProblem problem, const QString &reason)
-        : Error(reason.toStdString()), m_problem(problem), m_reason(reason) {}
+        : Error(reason.toStdString())
+        , m_problem(problem)
+        , m_reason(reason)
+    {
+    }
     IngestProblem problem() const { return m_problem; }
     const QString &reason() const { return m_reason; }
 

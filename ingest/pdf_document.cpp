@@ -8,6 +8,7 @@
 #include "ingest/pdf_document.h"
 #include "ingest/poppler_info.h"
 
+#include "common/assert.h"
 #include "common/log.h"
 
 #include <poppler-qt6.h>
@@ -17,6 +18,7 @@
 #include <Error.h>
 #include <GlobalParams.h>
 #include <PDFDoc.h>
+#include <Stream.h>
 #include <TextOutputDev.h>
 #include <UTF.h>
 #include <goo/GooString.h>
@@ -61,7 +63,8 @@ void installPoppler()
 {
     static std::once_flag once;
     std::call_once(once, [] {
-        Poppler::setDebugErrorFunction([](const QString &message, const QVariant &) { popplerMessage(message); }, QVariant());
+        Poppler::setDebugErrorFunction(
+            [](const QString &message, const QVariant &) { popplerMessage(message); }, QVariant());
         static const GlobalParamsIniter globals(&coreMessage);
     });
 }
@@ -71,41 +74,53 @@ constexpr qint64 kHeaderWindow = 1024;
 // Where a complete file ends: %%EOF, within its last 1024 bytes (where readers look for it).
 constexpr qint64 kTrailerWindow = 1024;
 
+// The first and the last `window` bytes of the file at `path`, or of `data` when it is not null.
+QByteArray headOf(const QString &path, const QByteArray &data, qint64 window)
+{
+    if (!data.isNull())
+        return data.left(window);
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        throw IngestFailure(IngestProblem::Unreadable, QStringLiteral("cannot be read: %1").arg(file.errorString()));
+    return file.read(window);
+}
+
+QByteArray tailOf(const QString &path, const QByteArray &data, qint64 window)
+{
+    if (!data.isNull())
+        return data.right(window);
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return {};
+    file.seek(std::max<qint64>(0, file.size() - window));
+    return file.read(window);
+}
+
 // Checks the header before Poppler sees the file, so that a file that is no PDF at all gets a
 // precise reason instead of a generic "could not open". The end of the file is not judged here:
 // bytes after %%EOF (mail gateways and scanners append some), a lost %%EOF or trailing padding
 // leave a PDF that Poppler reads whole, as pdftotext does; whether the end is really missing is
 // decided once Poppler has tried (see PdfDocument::open).
-void checkHeader(const QString &path)
+void checkHeader(const QByteArray &head)
 {
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly))
-        throw IngestFailure(IngestProblem::Unreadable, QStringLiteral("cannot be read: %1").arg(file.errorString()));
-    const QByteArray head = file.read(kHeaderWindow);
     if (!head.contains("%PDF-")) {
         const QString mime = QMimeDatabase().mimeTypeForData(head).comment();
         throw IngestFailure(IngestProblem::NotPdf,
-                            QStringLiteral("not a PDF: the file has no %PDF header (its content looks like %1)").arg(mime));
+            QStringLiteral("not a PDF: the file has no %PDF header (its content looks like %1)").arg(mime));
     }
-}
-
-// True when the last kTrailerWindow bytes hold no %%EOF: the file was probably cut short.
-bool endIsMissing(const QString &path)
-{
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly))
-        return false;
-    file.seek(std::max<qint64>(0, file.size() - kTrailerWindow));
-    return !file.read(kTrailerWindow).contains("%%EOF");
 }
 
 QString damaged()
 {
-    const QString detail = t_lastPopplerMessage.isEmpty() ? QString() : QStringLiteral(" (Poppler: %1)").arg(t_lastPopplerMessage);
+    const QString detail
+        = t_lastPopplerMessage.isEmpty() ? QString() : QStringLiteral(" (Poppler: %1)").arg(t_lastPopplerMessage);
     return QStringLiteral("the PDF is damaged and cannot be opened%1").arg(detail);
 }
 
-bool isLigature(char16_t ch) { return ch >= 0xfb00 && ch <= 0xfb06; }
+bool isLigature(char16_t ch)
+{
+    return ch >= 0xfb00 && ch <= 0xfb06;
+}
 
 // Poppler returns typographic ligatures as single code points (U+FB00..U+FB06: ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ);
 // the FTS tokenizer does not fold them, so "first" would not find "ﬁrst". Spell them out.
@@ -159,9 +174,15 @@ QString fromTextString(const GooString &text)
     return out;
 }
 
-bool isLayoutSpace(QChar ch) { return ch == QLatin1Char(' ') || ch == QLatin1Char('\n') || ch == QLatin1Char('\t'); }
+bool isLayoutSpace(QChar ch)
+{
+    return ch == QLatin1Char(' ') || ch == QLatin1Char('\n') || ch == QLatin1Char('\t');
+}
 
-bool isHyphen(QChar ch) { return ch == QLatin1Char('-') || ch.unicode() == 0x2010 || ch.unicode() == 0xad; }
+bool isHyphen(QChar ch)
+{
+    return ch == QLatin1Char('-') || ch.unicode() == 0x2010 || ch.unicode() == 0xad;
+}
 
 // A word as Poppler's layout found it: its text, its box in points from the crop box's top left,
 // and whether it ends its line.
@@ -188,7 +209,8 @@ std::optional<std::vector<store::WordBox>> placeWords(const std::vector<LaidOutW
         joined = false;
         if (QStringView(text).sliced(at).startsWith(word)) {
             // exact: also a hyphen the dump kept
-        } else if (laid.endsLine && isHyphen(word.back()) && QStringView(text).sliced(at).startsWith(QStringView(word).chopped(1))) {
+        } else if (laid.endsLine && isHyphen(word.back())
+            && QStringView(text).sliced(at).startsWith(QStringView(word).chopped(1))) {
             word.chop(1);
             joined = true;
             if (word.isEmpty()) // a line that ended in a lone hyphen
@@ -196,7 +218,8 @@ std::optional<std::vector<store::WordBox>> placeWords(const std::vector<LaidOutW
         } else {
             return std::nullopt;
         }
-        words.push_back({static_cast<std::uint32_t>(at), static_cast<std::uint16_t>(std::min<qsizetype>(word.size(), 0xffff)), laid.box});
+        words.push_back({ static_cast<std::uint32_t>(at),
+            static_cast<std::uint16_t>(std::min<qsizetype>(word.size(), 0xffff)), laid.box });
         at += word.size();
     }
     while (at < text.size() && isLayoutSpace(text[at]))
@@ -210,6 +233,7 @@ std::optional<std::vector<store::WordBox>> placeWords(const std::vector<LaidOutW
 
 struct PdfDocument::Impl {
     QString path;
+    QByteArray data; // the PDF itself when it was opened from memory (an attachment), else null
     bool xrefRebuilt = false; // Poppler had to rebuild the cross-reference table (see open())
     // Poppler's document and one text device for all its pages, which dumps each page into
     // `dump` when the page ends. Used by the thread that owns this object only.
@@ -223,7 +247,8 @@ struct PdfDocument::Impl {
     QString layOut(int index)
     {
         dump.clear();
-        core->displayPage(textDevice.get(), index + 1, 72, 72, 0, /*useMediaBox=*/false, /*crop=*/true, /*printing=*/false);
+        core->displayPage(
+            textDevice.get(), index + 1, 72, 72, 0, /*useMediaBox=*/false, /*crop=*/true, /*printing=*/false);
         return storedText(dump);
     }
 
@@ -238,8 +263,8 @@ struct PdfDocument::Impl {
             const std::unique_ptr<GooString> text(word->getText()); // UTF-8, the text encoding
             double xMin = 0, yMin = 0, xMax = 0, yMax = 0;
             word->getBBox(&xMin, &yMin, &xMax, &yMax);
-            out.push_back({QString::fromUtf8(text->c_str(), static_cast<qsizetype>(text->getLength())),
-                           QRectF(xMin, yMin, xMax - xMin, yMax - yMin), word->nextWord() == nullptr});
+            out.push_back({ QString::fromUtf8(text->c_str(), static_cast<qsizetype>(text->getLength())),
+                QRectF(xMin, yMin, xMax - xMin, yMax - yMin), word->nextWord() == nullptr });
         }
         return out;
     }
@@ -252,7 +277,7 @@ struct PdfDocument::Impl {
     {
         if (!layout) {
             t_lastPopplerMessage.clear();
-            layout = Poppler::Document::load(path);
+            layout = data.isNull() ? Poppler::Document::load(path) : Poppler::Document::loadFromData(data);
             if (!layout || layout->isLocked())
                 throw IngestFailure(IngestProblem::Corrupt, damaged());
         }
@@ -260,40 +285,62 @@ struct PdfDocument::Impl {
     }
 };
 
-PdfDocument::PdfDocument(std::unique_ptr<Impl> impl, QString path) : m_impl(std::move(impl)), m_path(std::move(path)) {}
+PdfDocument::PdfDocument(std::unique_ptr<Impl> impl, QString path)
+    : m_impl(std::move(impl))
+    , m_path(std::move(path))
+{
+}
 PdfDocument::PdfDocument(PdfDocument &&) noexcept = default;
 PdfDocument &PdfDocument::operator=(PdfDocument &&) noexcept = default;
 PdfDocument::~PdfDocument() = default;
 
 PdfDocument PdfDocument::open(const QString &path)
 {
+    return open(path, QByteArray());
+}
+
+PdfDocument PdfDocument::openData(const QByteArray &data, const QString &name)
+{
+    NW_ASSERT(!data.isNull());
+    return open(name, data);
+}
+
+PdfDocument PdfDocument::open(const QString &path, const QByteArray &data)
+{
     installPoppler();
-    checkHeader(path);
+    checkHeader(headOf(path, data, kHeaderWindow));
     t_lastPopplerMessage.clear();
     auto impl = std::make_unique<Impl>();
     impl->path = path;
+    impl->data = data;
     // Poppler rebuilds the cross-reference table by scanning the file when the one the file
     // points to cannot be read: so it reads files with junk after their end, and so it also gets
     // through files cut short, which it then reads with their later pages missing.
     Impl *opened = impl.get(); // Poppler may also rebuild later, while reading a page
-    impl->core = std::make_unique<PDFDoc>(std::make_unique<GooString>(QFile::encodeName(path).toStdString()), std::nullopt,
-                                          std::nullopt, nullptr, [opened] { opened->xrefRebuilt = true; });
+    const auto rebuiltCallback = [opened] { opened->xrefRebuilt = true; };
+    if (data.isNull())
+        impl->core = std::make_unique<PDFDoc>(std::make_unique<GooString>(QFile::encodeName(path).toStdString()),
+            std::nullopt, std::nullopt, nullptr, rebuiltCallback);
+    else // the stream reads impl->data, which lives as long as the document
+        impl->core
+            = std::make_unique<PDFDoc>(new MemStream(impl->data.constData(), 0, impl->data.size(), Object(objNull)),
+                std::nullopt, std::nullopt, nullptr, rebuiltCallback);
     const bool rebuilt = impl->xrefRebuilt;
     // A file whose cross-references had to be rebuilt and that lost pages on the way is refused:
     // as truncated when its end is missing, else as damaged.
     const auto lostPages = [&](const QString &what) {
-        if (endIsMissing(path))
+        if (!tailOf(path, data, kTrailerWindow).contains("%%EOF"))
             return IngestFailure(IngestProblem::Truncated,
-                                 QStringLiteral("the PDF is truncated (its end, %%EOF, is missing, and %1); the download "
-                                                "or copy was probably cut short: fetch the file again")
-                                     .arg(what));
+                QStringLiteral("the PDF is truncated (its end, %%EOF, is missing, and %1); the download "
+                               "or copy was probably cut short: fetch the file again")
+                    .arg(what));
         return IngestFailure(IngestProblem::Corrupt, damaged());
     };
     if (!impl->core->isOk()) {
         if (impl->core->getErrorCode() == errEncrypted)
             throw IngestFailure(IngestProblem::Encrypted,
-                                QStringLiteral("the PDF is encrypted and needs a password to open; "
-                                               "save an unprotected copy and ingest that"));
+                QStringLiteral("the PDF is encrypted and needs a password to open; "
+                               "save an unprotected copy and ingest that"));
         if (rebuilt)
             throw lostPages(QStringLiteral("what is left cannot be opened"));
         throw IngestFailure(IngestProblem::Corrupt, damaged());
@@ -310,20 +357,23 @@ PdfDocument PdfDocument::open(const QString &path)
     if (nPages <= 0)
         throw IngestFailure(IngestProblem::ZeroPages, QStringLiteral("the PDF has no pages"));
     impl->textDevice = std::make_unique<TextOutputDev>(&appendDump, &impl->dump, /*physLayoutA=*/false,
-                                                       /*fixedPitchA=*/0.0, /*rawOrderA=*/false, /*discardDiagA=*/false);
+        /*fixedPitchA=*/0.0, /*rawOrderA=*/false, /*discardDiagA=*/false);
     if (!impl->textDevice->isOk())
         fail("{}: Poppler's text output could not start", path.toStdString());
     return PdfDocument(std::move(impl), path);
 }
 
-int PdfDocument::pageCount() const { return m_impl->core->getNumPages(); }
+int PdfDocument::pageCount() const
+{
+    return m_impl->core->getNumPages();
+}
 
 DocumentMetadata PdfDocument::metadata() const
 {
     // poppler-qt6 decodes the info dictionary's text strings and reads the date's time zone.
     const Poppler::Document &d = m_impl->qtDocument();
-    return {d.title().trimmed(),    d.author().trimmed(),   d.subject().trimmed(), d.keywords().trimmed(),
-            d.creator().trimmed(),  d.producer().trimmed(), d.creationDate()};
+    return { d.title().trimmed(), d.author().trimmed(), d.subject().trimmed(), d.keywords().trimmed(),
+        d.creator().trimmed(), d.producer().trimmed(), d.creationDate() };
 }
 
 QImage PdfDocument::renderPage(int index, double dpi) const
@@ -360,7 +410,7 @@ PageContent PdfDocument::page(int index, bool withWords) const
         std::optional<std::vector<store::WordBox>> words = placeWords(m_impl->words(), content.text);
         if (!words)
             log::get("ingest")->warn("{}: page {}: its words could not be placed in its text; no word boxes",
-                                     m_path.toStdString(), index + 1);
+                m_path.toStdString(), index + 1);
         else
             content.words = std::move(*words);
     }

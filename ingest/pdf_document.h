@@ -4,6 +4,7 @@
 #pragma once
 
 #include "ingest/ingest_error.h"
+#include "ingest/page_content.h"
 #include "store/word_boxes.h"
 
 #include <QDateTime>
@@ -17,29 +18,12 @@
 
 namespace nw::ingest {
 
-struct DocumentMetadata {
-    QString title;
-    QString author;
-    QString subject;
-    QString keywords;
-    QString creator;
-    QString producer;
-    QDateTime created; // invalid when the PDF does not say
-};
-
-// One page as extracted: text with words separated by spaces and lines by '\n'.
-struct PageContent {
-    int number = 0;   // 1-based
-    QString label;    // printed label, "" when the PDF has none
-    QSizeF size;      // points
-    QString text;
-    std::vector<store::WordBox> words; // empty unless asked for; offsets index `text` (UTF-16)
-};
-
 class PdfDocument {
 public:
     // Opens `path`; throws IngestFailure (Corrupt, Encrypted, NotPdf, Truncated) with a reason.
     static PdfDocument open(const QString &path);
+    // The same for a PDF in memory (an attachment); `name` stands for its path in messages.
+    static PdfDocument openData(const QByteArray &data, const QString &name);
     PdfDocument(PdfDocument &&) noexcept;
     PdfDocument &operator=(PdfDocument &&) noexcept;
     ~PdfDocument();
@@ -62,6 +46,7 @@ public:
     QImage renderPage(int index, double dpi) const;
 
 private:
+    static PdfDocument open(const QString &path, const QByteArray &data);
     struct Impl;
     explicit PdfDocument(std::unique_ptr<Impl> impl, QString path);
     std::unique_ptr<Impl> m_impl;

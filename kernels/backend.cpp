@@ -18,8 +18,8 @@ WeightMatrix denseWeights(TensorType type, std::int64_t rows, std::int64_t cols,
 {
     const auto &traits = tensorTypeTraits(type);
     if (rows < 0 || cols < 0 || static_cast<std::size_t>(cols) % traits.blockElements != 0)
-        fail("weight matrix of {} x {} {}: columns must be a multiple of {}", rows, cols,
-             traits.name, traits.blockElements);
+        fail("weight matrix of {} x {} {}: columns must be a multiple of {}", rows, cols, traits.name,
+            traits.blockElements);
     WeightMatrix w;
     w.type = type;
     w.rows = rows;
@@ -113,7 +113,7 @@ void Backend::download(void *hostDst, const void *src, std::size_t bytes)
         std::memcpy(hostDst, src, bytes);
 }
 
-void Backend::prepareWeights(std::span<const WeightMatrix>) {}
+void Backend::prepareWeights(std::span<const WeightMatrix>) { }
 
 BackendMemoryInfo Backend::memoryInfo() const
 {
@@ -153,14 +153,15 @@ void Backend::countBuffer(std::size_t bytes, bool allocated) noexcept
     }
     const std::uint64_t now = m_bufferBytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
     std::uint64_t peak = m_peakBufferBytes.load(std::memory_order_relaxed);
-    while (now > peak && !m_peakBufferBytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
-    }
+    while (now > peak && !m_peakBufferBytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) { }
 }
 
 // ---- BackendBuffer ----
 
 BackendBuffer::BackendBuffer(Backend &backend, std::size_t bytes)
-    : m_backend(&backend), m_data(backend.allocate(bytes)), m_bytes(bytes)
+    : m_backend(&backend)
+    , m_data(backend.allocate(bytes))
+    , m_bytes(bytes)
 {
 }
 
@@ -171,8 +172,9 @@ BackendBuffer::~BackendBuffer()
 }
 
 BackendBuffer::BackendBuffer(BackendBuffer &&other) noexcept
-    : m_backend(std::exchange(other.m_backend, nullptr)), m_data(std::exchange(other.m_data, nullptr)),
-      m_bytes(std::exchange(other.m_bytes, 0))
+    : m_backend(std::exchange(other.m_backend, nullptr))
+    , m_data(std::exchange(other.m_data, nullptr))
+    , m_bytes(std::exchange(other.m_bytes, 0))
 {
 }
 
@@ -224,9 +226,12 @@ DeviceChoice parseDeviceChoice(std::string_view text)
 std::string_view deviceChoiceName(DeviceChoice choice)
 {
     switch (choice) {
-    case DeviceChoice::Auto: return "auto";
-    case DeviceChoice::Cpu: return "cpu";
-    case DeviceChoice::Cuda: return "cuda";
+    case DeviceChoice::Auto:
+        return "auto";
+    case DeviceChoice::Cpu:
+        return "cpu";
+    case DeviceChoice::Cuda:
+        return "cuda";
     }
     return "auto";
 }
@@ -237,8 +242,8 @@ BackendDecision decideBackend(DeviceChoice choice, const GpuInfo &gpu)
     const bool present = gpu.built && !gpu.devices.empty();
     // Not built: the module's absence or load failure is the reason ("CUDA module not installed (...)").
     const std::string why = gpu.built ? gpu.status
-                            : gpu.status.empty() ? std::string("this build has no CUDA backend")
-                                                 : "no CUDA backend: " + gpu.status;
+        : gpu.status.empty()          ? std::string("this build has no CUDA backend")
+                                      : "no CUDA backend: " + gpu.status;
     switch (choice) {
     case DeviceChoice::Cpu:
         d.reason = "using the CPU backend (cpu asked for)";

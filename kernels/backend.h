@@ -21,12 +21,12 @@ enum class BackendMemory { Host, Device };
 
 // What a backend holds, for the meters and `needlework doctor`.
 struct BackendMemoryInfo {
-    std::string device;                // "cpu", or the GPU's name
-    std::uint64_t weightsBytes = 0;    // the backend's own copies of weights (device bf16, uploads)
-    std::uint64_t bufferBytes = 0;     // live allocate() bytes: activations, KV, ids
+    std::string device; // "cpu", or the GPU's name
+    std::uint64_t weightsBytes = 0; // the backend's own copies of weights (device bf16, uploads)
+    std::uint64_t bufferBytes = 0; // live allocate() bytes: activations, KV, ids
     std::uint64_t peakBufferBytes = 0; // the most bufferBytes has been
-    std::uint64_t freeBytes = 0;       // device memory free now (cudaMemGetInfo); 0 on the CPU
-    std::uint64_t totalBytes = 0;      // device memory in all; 0 on the CPU
+    std::uint64_t freeBytes = 0; // device memory free now (cudaMemGetInfo); 0 on the CPU
+    std::uint64_t totalBytes = 0; // device memory in all; 0 on the CPU
 };
 
 class Backend {
@@ -54,7 +54,7 @@ public:
     virtual void prepareWeights(std::span<const WeightMatrix> weights);
     // Waits for the work queued so far (a device backend runs ops asynchronously; downloads
     // wait by themselves).
-    virtual void synchronize() {}
+    virtual void synchronize() { }
     virtual BackendMemoryInfo memoryInfo() const;
 
     // y[t, r] = sum_c W[r, c] * x[t, c];  x: [nTokens, cols] f32, y: [nTokens, rows] f32.
@@ -63,12 +63,12 @@ public:
     virtual void embed(const WeightMatrix &table, const std::int32_t *ids, int n, float *out) = 0;
     // y[t, :] = x[t, :] / sqrt(mean(x[t, :]^2) + eps) * weight[:];  x, y: [nTokens, dim] (may
     // alias); weight: [dim], or null for no weight.
-    virtual void rmsNorm(const float *x, const float *weight, float *y, int nTokens, int dim,
-                         float eps) = 0;
+    virtual void rmsNorm(const float *x, const float *weight, float *y, int nTokens, int dim, float eps) = 0;
     // In place on x: [nTokens, nHeads, headStride]; rotates dims [offset, offset + p.nDims) of
     // each head at positions[t].
-    virtual void rope(float *x, int nTokens, int nHeads, int headStride, int offset,
-                      const std::int32_t *positions, const RopeParams &p) = 0;
+    virtual void rope(float *x, int nTokens, int nHeads, int headStride, int offset, const std::int32_t *positions,
+        const RopeParams &p)
+        = 0;
     // y = silu(gate) * up, elementwise over n (y may alias gate or up).
     virtual void swiglu(const float *gate, const float *up, float *y, std::size_t n) = 0;
     // Causal attention of the queries over the paged cache (online softmax, no [T, T] matrix),
@@ -77,8 +77,9 @@ public:
     // Writes nTokens new rows into the cache slots of `positions` (sequence indices), converting
     // f32 to kv.type. k: [nTokens, nKvHeads * kHeadDim]; v: [nTokens, nKvHeads * vHeadDim], or
     // null for MLA's shared row (then only K rows are written).
-    virtual void storeKv(const KvLayerView &kv, const float *k, const float *v, int nTokens,
-                         const std::int32_t *positions) = 0;
+    virtual void storeKv(
+        const KvLayerView &kv, const float *k, const float *v, int nTokens, const std::int32_t *positions)
+        = 0;
     // y[i] += x[i] over n (the residual stream: no host loop over a device's activations).
     virtual void add(float *y, const float *x, std::size_t n);
 
@@ -98,26 +99,29 @@ public:
     virtual void swigluOai(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit) = 0;
     // dst[r, :cols] = src[r, :cols] for r < rows; rows are dstStride / srcStride floats apart
     // (splitting heads and latents out of wider rows, and gathering them back).
-    virtual void copyRows(float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows,
-                          int cols) = 0;
+    virtual void copyRows(
+        float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows, int cols)
+        = 0;
     // dst[i, :] = src[rows[i], :] for i < n; rows of dim floats, `rows` in backend memory.
     virtual void gatherRows(const float *src, const std::int32_t *rows, int n, int dim, float *dst) = 0;
     // dst[rows[i], :] += weights[i] * src[i, :] for i < n; `rows` distinct, rows and weights in
     // backend memory (an expert's outputs back into the tokens' rows).
-    virtual void scatterAddRows(float *dst, const float *src, const std::int32_t *rows, const float *weights, int n,
-                                int dim) = 0;
+    virtual void scatterAddRows(
+        float *dst, const float *src, const std::int32_t *rows, const float *weights, int n, int dim)
+        = 0;
     // Mixture-of-experts routing (kernels/cpu/moe_route.h): logits [nTokens, nExperts] →
     // ids [nTokens, nUsed] and weights [nTokens, nUsed]; routing.selectionBias is a host weight.
-    virtual void moeRoute(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
-                          float *weights) = 0;
+    virtual void moeRoute(
+        const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids, float *weights)
+        = 0;
 
     // DeepSeek V3.2 / V4 ops (backend_args.h). The defaults throw nw::Error naming the op: a
     // backend without these kernels refuses those graphs with one line.
 
     // y = (x - mean) / sqrt(var + eps) · weight + bias over rows of dim; weight, bias: [dim] host
     // weights (V3.2's indexer key norm). x, y: [nTokens, dim] (may alias).
-    virtual void layerNorm(const float *x, const float *weight, const float *bias, float *y, int nTokens, int dim,
-                           float eps);
+    virtual void layerNorm(
+        const float *x, const float *weight, const float *bias, float *y, int nTokens, int dim, float eps);
     // DeepSeek V4's clamped SwiGLU: y = silu(min(gate, limit)) · clamp(up, -limit, limit), over n.
     virtual void swigluLimited(const float *gate, const float *up, float *y, std::size_t n, float limit);
     virtual void sparseAttention(const SparseAttentionArgs &a);
@@ -129,7 +133,7 @@ public:
     // out[t, d, :] = post[t, d] · y[t, :] + Σ_s comb[t, s, d] · x[t, s, :] (the streams after a
     // block); x, out: [nTokens, nStreams, dim] (distinct), y: [nTokens, dim].
     virtual void hyperExpand(const float *y, const float *x, const float *post, const float *comb, int nTokens,
-                             int nStreams, int dim, float *out);
+        int nStreams, int dim, float *out);
     // Ops of the hybrid recurrent models (Qwen3.5's Gated DeltaNet layers and gated attention).
     // The defaults throw nw::Error naming the op: a backend without a kernel refuses the graph
     // (the architecture registry keeps such graphs off it).
@@ -146,8 +150,8 @@ public:
 protected:
     // allocate()/release() implementations count here; memoryInfo() reports it.
     void countBuffer(std::size_t bytes, bool allocated) noexcept;
-    std::atomic<std::uint64_t> m_bufferBytes{0};
-    std::atomic<std::uint64_t> m_peakBufferBytes{0};
+    std::atomic<std::uint64_t> m_bufferBytes { 0 };
+    std::atomic<std::uint64_t> m_peakBufferBytes { 0 };
 };
 
 // One allocation in a backend's memory, released on destruction (RAII over allocate/release).
@@ -168,8 +172,7 @@ public:
     void upload(const void *host, std::size_t bytes, std::size_t offset = 0);
     void download(void *host, std::size_t bytes, std::size_t offset = 0) const;
 
-    template <typename T = void>
-    T *as() const { return static_cast<T *>(m_data); }
+    template <typename T = void> T *as() const { return static_cast<T *>(m_data); }
     std::size_t bytes() const { return m_bytes; }
 
 private:
@@ -180,10 +183,12 @@ private:
 
 // A growable scratch array of T in a backend's memory (activations a graph reuses per forward):
 // resize() only grows and does not keep the contents. On the host backend it is plain memory.
-template <typename T>
-class BackendArray {
+template <typename T> class BackendArray {
 public:
-    explicit BackendArray(Backend &backend) : m_backend(&backend) {}
+    explicit BackendArray(Backend &backend)
+        : m_backend(&backend)
+    {
+    }
     void resize(std::size_t n)
     {
         m_buffer.reserve(*m_backend, n * sizeof(T));
@@ -211,7 +216,7 @@ struct GpuInfo;
 struct BackendDecision {
     bool useCuda = false;
     std::string reason; // one line for the log: "using CUDA on NVIDIA H100 (auto: a device is present)"
-    std::string error;  // set when the choice cannot be met (CUDA asked for without a device)
+    std::string error; // set when the choice cannot be met (CUDA asked for without a device)
 };
 BackendDecision decideBackend(DeviceChoice choice, const GpuInfo &gpu);
 

@@ -18,7 +18,7 @@ struct WeightMatrix {
     std::int64_t rows = 0;
     std::int64_t cols = 0;
     const std::byte *data = nullptr; // [rows, rowStride] bytes
-    std::size_t rowStride = 0;       // bytes between rows; 0 means rowBytes(type, cols)
+    std::size_t rowStride = 0; // bytes between rows; 0 means rowBytes(type, cols)
 };
 
 // A dense weight matrix view (rowStride = rowBytes(type, cols)).
@@ -26,18 +26,18 @@ WeightMatrix denseWeights(TensorType type, std::int64_t rows, std::int64_t cols,
 
 // Rotary position embedding with ggml's semantics (ggml_rope_ext, rope_yarn in ggml-cpu ops.cpp).
 struct RopeParams {
-    int nDims = 0;             // rotated dims of each head, from the head's `offset`; even
-    bool neox = false;         // false: adjacent pairs (x[2i], x[2i+1]) — GGUF llama & deepseek2;
-                               // true: halves (x[i], x[i + nDims/2])
-    float freqBase = 10000.f;  // theta_i = pos * freqBase^(-2i/nDims)
-    float freqScale = 1.f;     // 1 / linear scaling factor
+    int nDims = 0; // rotated dims of each head, from the head's `offset`; even
+    bool neox = false; // false: adjacent pairs (x[2i], x[2i+1]) — GGUF llama & deepseek2;
+                       // true: halves (x[i], x[i + nDims/2])
+    float freqBase = 10000.f; // theta_i = pos * freqBase^(-2i/nDims)
+    float freqScale = 1.f; // 1 / linear scaling factor
     const float *freqFactors = nullptr; // [nDims / 2] or null: pair i's angle is divided by
                                         // freqFactors[i] (llama 3.1 `rope_freqs.weight`)
     // YaRN (arXiv:2309.00071): extFactor > 0 blends interpolated and extrapolated angles over
     // the dims between the corr dims of betaFast and betaSlow for a context of nCtxOrig.
     int nCtxOrig = 0;
     float extFactor = 0.f;
-    float attnFactor = 1.f;    // multiplies cos/sin (YaRN mscale)
+    float attnFactor = 1.f; // multiplies cos/sin (YaRN mscale)
     float betaFast = 32.f;
     float betaSlow = 1.f;
 };
@@ -52,11 +52,11 @@ struct RopeParams {
 // same strides).
 struct KvLayerView {
     TensorType type = TensorType::F16;
-    int blockSize = 0;                       // tokens per block
+    int blockSize = 0; // tokens per block
     const std::int32_t *blockTable = nullptr; // [ceil(nTokensInCache / blockSize)] block ids
-    std::byte *kBlocks = nullptr;            // base of block 0's K rows
-    std::size_t kBlockStride = 0;            // bytes between blocks
-    std::size_t kRowStride = 0;              // bytes between rows of one block
+    std::byte *kBlocks = nullptr; // base of block 0's K rows
+    std::size_t kBlockStride = 0; // bytes between blocks
+    std::size_t kRowStride = 0; // bytes between rows of one block
     std::byte *vBlocks = nullptr;
     std::size_t vBlockStride = 0;
     std::size_t vRowStride = 0;
@@ -66,12 +66,12 @@ struct KvLayerView {
 };
 
 struct AttentionArgs {
-    const float *q = nullptr;                  // [nTokens, nHeads, kHeadDim]
-    float *out = nullptr;                      // [nTokens, nHeads, vHeadDim]
+    const float *q = nullptr; // [nTokens, nHeads, kHeadDim]
+    float *out = nullptr; // [nTokens, nHeads, vHeadDim]
     int nTokens = 0;
     int nHeads = 0;
     const std::int32_t *queryPositions = nullptr; // [nTokens]: query t sees cache tokens 0..pos[t]
-    float scale = 1.f;                         // softmax(scale * q·k)
+    float scale = 1.f; // softmax(scale * q·k)
     // Sliding window (llama.cpp's LLAMA_SWA_TYPE_STANDARD): > 0 lets query t see only cache
     // tokens j with pos[t] - window < j <= pos[t]; 0 is plain causal attention.
     int window = 0;
@@ -86,15 +86,15 @@ enum class MoeGating {
     Softmax, // softmax over every expert's logit (DeepSeek-V2, Qwen3-MoE, Mixtral)
     Sigmoid, // independent sigmoid affinities (DeepSeek-V3)
     SoftmaxOfChosen, // top-k of the raw logits, weights a softmax over those k (gpt-oss)
-    SqrtSoftplus,    // sqrt(softplus(logit)) affinities (DeepSeek V4)
+    SqrtSoftplus, // sqrt(softplus(logit)) affinities (DeepSeek V4)
 };
 
 struct MoeRouting {
     MoeGating gating = MoeGating::Softmax;
     int nExperts = 0;
-    int nUsed = 0;                        // top-k
-    bool normalize = false;               // the chosen weights are renormalised to sum 1
-    float scale = 1.f;                    // applied to the weights after normalisation
+    int nUsed = 0; // top-k
+    bool normalize = false; // the chosen weights are renormalised to sum 1
+    float scale = 1.f; // applied to the weights after normalisation
     const float *selectionBias = nullptr; // [nExperts] V3 exp_probs_b, a host weight: added for the choice only
     // V3 group-limited routing: experts form nGroups equal groups; only the nGroupsUsed groups
     // with the largest sum of their two best (biased) affinities compete for the top-k.
@@ -115,8 +115,8 @@ struct MoeRouting {
 struct AttentionRows {
     KvLayerView kv;
     const std::int32_t *first = nullptr; // [nTokens]
-    const std::int32_t *end = nullptr;   // [nTokens]
-    const std::int32_t *rows = nullptr;  // [nTokens, maxRows] or null
+    const std::int32_t *end = nullptr; // [nTokens]
+    const std::int32_t *rows = nullptr; // [nTokens, maxRows] or null
     int maxRows = 0;
 };
 
@@ -125,7 +125,7 @@ struct AttentionRows {
 // source has nKvHeads 1 or nHeads heads, the same kHeadDim and vHeadDim.
 struct SparseAttentionArgs {
     const float *q = nullptr; // [nTokens, nHeads, kHeadDim]
-    float *out = nullptr;     // [nTokens, nHeads, vHeadDim]
+    float *out = nullptr; // [nTokens, nHeads, vHeadDim]
     int nTokens = 0;
     int nHeads = 0;
     float scale = 1.f;
@@ -138,9 +138,9 @@ struct SparseAttentionArgs {
 // Σ_h weights[t, h] · relu(q[t, h] · key[j]) over keys [0, end[t]) and keeps the topK best,
 // best first; `selected` [nTokens, topK] gets their rows, -1 past the keys a query has.
 struct LightningIndexerArgs {
-    const float *q = nullptr;       // [nTokens, nHeads, keys.kHeadDim]
+    const float *q = nullptr; // [nTokens, nHeads, keys.kHeadDim]
     const float *weights = nullptr; // [nTokens, nHeads]
-    KvLayerView keys;               // one row of kHeadDim per key (nKvHeads 1)
+    KvLayerView keys; // one row of kHeadDim per key (nKvHeads 1)
     const std::int32_t *end = nullptr; // [nTokens]
     int nTokens = 0;
     int nHeads = 0;
@@ -154,9 +154,9 @@ struct LightningIndexerArgs {
 // (coff·dim)], coff = 2 with overlap (the previous-block half first) and 1 without; a -1 id in
 // `prev` (the first block) is a zero row with score -inf.
 struct SoftmaxPoolArgs {
-    const float *rows = nullptr;       // [*, 4·dim] with overlap, [*, 2·dim] without
+    const float *rows = nullptr; // [*, 4·dim] with overlap, [*, 2·dim] without
     const std::int32_t *prev = nullptr; // [nBlocks, ratio] with overlap, else null
-    const std::int32_t *cur = nullptr;  // [nBlocks, ratio]
+    const std::int32_t *cur = nullptr; // [nBlocks, ratio]
     int nBlocks = 0;
     int ratio = 0;
     int dim = 0;
@@ -175,10 +175,10 @@ struct HyperMixArgs {
     int nTokens = 0;
     int nStreams = 0;
     const float *scale = nullptr; // [3] (head: [1]) host weights
-    const float *base = nullptr;  // [(2 + nStreams) · nStreams] (head: [nStreams]) host weights
+    const float *base = nullptr; // [(2 + nStreams) · nStreams] (head: [nStreams]) host weights
     float eps = 0.f;
     int sinkhornIters = 0;
-    float *pre = nullptr;  // [nTokens, nStreams]
+    float *pre = nullptr; // [nTokens, nStreams]
     float *post = nullptr; // [nTokens, nStreams] or null
     float *comb = nullptr; // [nTokens, nStreams (src), nStreams (dst)] or null
 };
@@ -194,16 +194,16 @@ struct DeltaNetArgs {
     // [nKHeads, headDim], then v [nVHeads, headDim]; rows qkvStride floats apart.
     const float *qkv = nullptr;
     std::size_t qkvStride = 0;
-    const float *alpha = nullptr;     // [nTokens, nVHeads] decay logits (ssm_alpha · x)
-    const float *beta = nullptr;      // [nTokens, nVHeads] write-strength logits (ssm_beta · x)
-    const float *dtBias = nullptr;    // [nVHeads] host weight (ssm_dt.bias)
-    const float *decay = nullptr;     // [nVHeads] host weight, -exp(A_log) (ssm_a)
-    float *state = nullptr;           // [nVHeads, headDim (k), headDim (v)] f32, read and updated
-    float *out = nullptr;             // [nTokens, nVHeads, headDim]
+    const float *alpha = nullptr; // [nTokens, nVHeads] decay logits (ssm_alpha · x)
+    const float *beta = nullptr; // [nTokens, nVHeads] write-strength logits (ssm_beta · x)
+    const float *dtBias = nullptr; // [nVHeads] host weight (ssm_dt.bias)
+    const float *decay = nullptr; // [nVHeads] host weight, -exp(A_log) (ssm_a)
+    float *state = nullptr; // [nVHeads, headDim (k), headDim (v)] f32, read and updated
+    float *out = nullptr; // [nTokens, nVHeads, headDim]
     int nTokens = 0;
     int nKHeads = 0;
-    int nVHeads = 0;                  // a multiple of nKHeads
-    int headDim = 0;                  // key and value head dim (equal, as in every Qwen3.5)
+    int nVHeads = 0; // a multiple of nKHeads
+    int headDim = 0; // key and value head dim (equal, as in every Qwen3.5)
     float normEps = 1e-6f;
 };
 
@@ -213,10 +213,10 @@ struct DeltaNetArgs {
 // (tap kernel−1 meets the current token), optionally followed by SiLU; afterwards the state holds
 // the last kernel − 1 rows of x̃, so the next batch continues the sequence.
 struct ShortConvArgs {
-    const float *x = nullptr;      // [nTokens, channels]
-    float *state = nullptr;        // [kernel - 1, channels], read and updated
+    const float *x = nullptr; // [nTokens, channels]
+    float *state = nullptr; // [kernel - 1, channels], read and updated
     const float *weight = nullptr; // [channels, kernel] host weight (ssm_conv1d.weight)
-    float *y = nullptr;            // [nTokens, channels] (must not alias x)
+    float *y = nullptr; // [nTokens, channels] (must not alias x)
     int nTokens = 0;
     int channels = 0;
     int kernel = 0;

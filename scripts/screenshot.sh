@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Makes docs/screenshot.png: the window on the demo database with a search done, its first hit open,
-# a question answered and the KV meter populated. Builds what it needs, runs the demo, then grabs
-# the window (tests/ui/tst_screenshot.cpp) under Xvfb, or Qt's offscreen platform without Xvfb.
+# Makes the documentation's screenshots in docs/: the window at 1280×720 and at 1920×1080, each
+# showing the reader (a search hit open at fit width, a question answered), the KV meter, the
+# Needle Lab after a small run, and the first-run view — docs/screenshot-<W>x<H>-<view>.png — plus
+# docs/screenshot.png (the 1280×720 reader, shown in the README). Builds what it needs, runs the
+# demo for its library, then grabs the window (tests/ui/tst_screenshot.cpp) under Xvfb, one
+# virtual screen per size (scripts/setup-deps.sh installs xvfb).
 #   scripts/screenshot.sh [MODEL.gguf]   (default: ../shared/conformance/models/stories260K.gguf if present)
-# NW_BUILD_DIR picks the build folder (default build-screenshot); NW_SCREENSHOT_OUT the image.
+# NW_BUILD_DIR picks the build folder (default build-screenshot); NW_SCREENSHOT_DIR the output folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${NW_BUILD_DIR:-build-screenshot}
-out=${NW_SCREENSHOT_OUT:-docs/screenshot.png}
+out=${NW_SCREENSHOT_DIR:-docs}
 model=${1:-}
 if [ -z "$model" ] && [ -f ../shared/conformance/models/stories260K.gguf ]; then
   model=$(realpath ../shared/conformance/models/stories260K.gguf)
 fi
+command -v xvfb-run >/dev/null || { echo "screenshot: needs Xvfb (scripts/setup-deps.sh, or apt-get install xvfb xauth)" >&2; exit 1; }
 
 if [ ! -f "$build/build.ninja" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNW_BUILD_TESTS=ON -DNW_BUILD_BENCH=OFF \
@@ -19,19 +23,17 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 cmake --build "$build" --target needlework ui_tst_screenshot -j "$(nproc)"
 
-mkdir -p "$build/screenshot" "$(dirname "$out")"
+mkdir -p "$build/screenshot" "$out"
 db=$(realpath "$build/screenshot")/demo.sqlite
 echo "screenshot: demo database $db"
 "$build/bin/needlework" demo --db "$db" >"$build/screenshot/demo.log" 2>&1 \
   || { cat "$build/screenshot/demo.log"; exit 1; }
 
-export NW_SCREENSHOT_DB=$db NW_SCREENSHOT_MODEL=$model NW_SCREENSHOT_OUT=$(realpath -m "$out")
-export NW_SOURCE_DIR=$PWD
-if command -v xvfb-run >/dev/null; then
-  echo "screenshot: grabbing under Xvfb${model:+ (model: $(basename "$model"))}"
-  QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" "$build/tests/ui_tst_screenshot"
-else
-  echo "screenshot: no Xvfb (apt-get install xvfb); grabbing on Qt's offscreen platform"
-  QT_QPA_PLATFORM=offscreen "$build/tests/ui_tst_screenshot"
-fi
-echo "screenshot: wrote $out ($(stat -c %s "$out") bytes)"
+export NW_SCREENSHOT_DB=$db NW_SCREENSHOT_MODEL=$model NW_SCREENSHOT_DIR=$(realpath "$out")
+export NW_SOURCE_DIR=$PWD QT_QPA_PLATFORM=xcb
+for size in 1280x720 1920x1080; do
+  echo "screenshot: ${size} under Xvfb${model:+ (model: $(basename "$model"))}"
+  xvfb-run -a -s "-screen 0 ${size}x24 -dpi 96" "$build/tests/ui_tst_screenshot"
+done
+cp "$out/screenshot-1280x720-reader.png" "$out/screenshot.png"
+ls -l "$out"/screenshot*.png

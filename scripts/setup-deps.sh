@@ -6,14 +6,20 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git python3
-  # a second compiler for the test suite (scripts/test.sh --compiler clang), the format check
-  clang clang-format
+  # a second compiler for the test suite (scripts/test.sh --compiler clang), the format check, and
+  # LLVM's OpenMP runtime (nw_ingest links OpenMP to keep Tesseract's own threads off; GCC's libgomp
+  # comes with g++)
+  clang clang-format libomp-dev
   # libraries
   qt6-base-dev qt6-base-dev-tools qt6-charts-dev libqt6opengl6-dev libgl-dev
   libpoppler-qt6-dev libpoppler-private-dev libsqlite3-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libeigen3-dev
+  # the other formats: OCR of scanned pages (Tesseract, Leptonica, English models), email (GMime),
+  # the zip inside .docx/.odt (libzip), HTML (Gumbo)
+  libtesseract-dev libleptonica-dev tesseract-ocr-eng libgmime-3.0-dev libzip-dev libgumbo-dev
   # tests: doctest for the Qt-free modules, qpdf to encrypt test PDFs, pdftotext as the ingest
-  # benchmark's peer, a font for the PDFs the tests draw, Xvfb for screenshots
-  doctest-dev qpdf poppler-utils fonts-dejavu-core fonts-wqy-microhei xvfb xauth
+  # benchmark's peer, a font for the PDFs the tests draw, Xvfb for screenshots, French OCR models
+  # (the two-language test) and the tesseract command as the OCR benchmark's peer
+  doctest-dev qpdf poppler-utils fonts-dejavu-core fonts-wqy-microhei xvfb xauth tesseract-ocr-fra tesseract-ocr
   # packaging checks: the .deb and the installed tree (lintian, desktop entry, AppStream, man, zsh)
   dpkg-dev lintian desktop-file-utils appstream man-db zsh
   # the clean-machine check (scripts/check-fresh-machine.sh)

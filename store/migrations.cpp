@@ -117,12 +117,77 @@ void addPrefixIndexes(Database &db)
     )sql");
 }
 
+// 6: documents that are parts of a file (the messages of a mailbox, the attachments of a
+// message), how each page's text was obtained, email headers and threads, and two tables that
+// make long ingests resumable: OCR results of documents not yet complete, and mailboxes whose
+// every message is in.
+void addPartsSourcesAndMail(Database &db)
+{
+    db.exec(R"sql(
+        -- A document that is part of a file: the file's hash ('' when the document is the whole
+        -- file), where in the file ("message 12", "attachment 2 (report.pdf) of message 12"), and
+        -- the message an attachment belongs to (removed with it).
+        ALTER TABLE documents ADD COLUMN file_sha256 TEXT NOT NULL DEFAULT '';
+        ALTER TABLE documents ADD COLUMN part TEXT NOT NULL DEFAULT '';
+        ALTER TABLE documents ADD COLUMN parent_id INTEGER REFERENCES documents(id) ON DELETE CASCADE;
+        CREATE INDEX documents_parent ON documents(parent_id) WHERE parent_id IS NOT NULL;
+        CREATE INDEX documents_file ON documents(file_sha256) WHERE file_sha256 != '';
+
+        -- 'text': the file's own text; 'ocr': recognised from the page's image, with the mean
+        -- confidence of its words (0..100). first_paragraph: the number of the page's first
+        -- paragraph in documents that have paragraphs and no printed pages (office, HTML, mail),
+        -- paragraphs separated by blank lines in `text`; 0 elsewhere.
+        ALTER TABLE pages ADD COLUMN source TEXT NOT NULL DEFAULT 'text';
+        ALTER TABLE pages ADD COLUMN ocr_confidence REAL;
+        ALTER TABLE pages ADD COLUMN first_paragraph INTEGER NOT NULL DEFAULT 0;
+
+        -- Headers of a document that is an email. thread_id: the Message-ID of the first message
+        -- of its thread that the library knows (by References / In-Reply-To).
+        CREATE TABLE messages (
+            document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+            message_id  TEXT NOT NULL DEFAULT '',
+            in_reply_to TEXT NOT NULL DEFAULT '',
+            thread_id   TEXT NOT NULL DEFAULT '',
+            sender      TEXT NOT NULL DEFAULT '',  -- From
+            recipients  TEXT NOT NULL DEFAULT '',  -- To
+            cc          TEXT NOT NULL DEFAULT '',
+            date        TEXT NOT NULL DEFAULT '',  -- ISO 8601 UTC, '' when missing or unreadable
+            subject     TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX messages_message_id ON messages(message_id);
+        CREATE INDEX messages_thread ON messages(thread_id, date);
+
+        -- Pages recognised (OCR) of a file whose document is not written yet: a killed ingest
+        -- resumes from them instead of recognising them again. Deleted with the document's write.
+        CREATE TABLE ocr_pages (
+            file_sha256 TEXT NOT NULL,
+            number      INTEGER NOT NULL,          -- 1-based
+            languages   TEXT NOT NULL,             -- what they were recognised with ("eng+fra")
+            dpi         INTEGER NOT NULL,
+            text        TEXT NOT NULL,
+            boxes       BLOB NOT NULL,             -- store/word_boxes.h
+            confidence  REAL NOT NULL,
+            PRIMARY KEY (file_sha256, number)
+        ) WITHOUT ROWID;
+
+        -- Files of many documents (mailboxes) whose every document is in: the next ingest of the
+        -- same content skips the file without reading it.
+        CREATE TABLE container_files (
+            sha256      TEXT PRIMARY KEY,
+            path        TEXT NOT NULL,
+            documents   INTEGER NOT NULL,
+            completed   TEXT NOT NULL              -- ISO 8601 UTC
+        ) WITHOUT ROWID;
+    )sql");
+}
+
 constexpr Migration kMigrations[] = {
-    {1, "library: documents, pages, word boxes, full-text index", createLibrary},
-    {2, "collections and ingest errors", addCollectionsAndErrors},
-    {3, "sessions and turns", createSessionTables},
-    {4, "annotations keyed by document content hash", createAnnotationTables},
-    {5, "prefix indexes for prefix* queries", addPrefixIndexes},
+    { 1, "library: documents, pages, word boxes, full-text index", createLibrary },
+    { 2, "collections and ingest errors", addCollectionsAndErrors },
+    { 3, "sessions and turns", createSessionTables },
+    { 4, "annotations keyed by document content hash", createAnnotationTables },
+    { 5, "prefix indexes for prefix* queries", addPrefixIndexes },
+    { 6, "parts of files, page text sources, email headers, resumable OCR and mailboxes", addPartsSourcesAndMail },
 };
 
 void checkList(std::span<const Migration> list)
@@ -133,8 +198,14 @@ void checkList(std::span<const Migration> list)
 
 } // namespace
 
-std::span<const Migration> migrations() { return kMigrations; }
-int latestSchemaVersion() { return static_cast<int>(std::size(kMigrations)); }
+std::span<const Migration> migrations()
+{
+    return kMigrations;
+}
+int latestSchemaVersion()
+{
+    return static_cast<int>(std::size(kMigrations));
+}
 
 int schemaVersion(Database &db)
 {
@@ -149,7 +220,7 @@ void migrateTo(Database &db, int version, std::span<const Migration> list)
     if (current > static_cast<int>(list.size()))
         fail("database {} has schema version {}, newer than this build of Needlework knows ({}); "
              "open it with a newer Needlework",
-             db.path(), current, list.size());
+            db.path(), current, list.size());
     for (int v = current + 1; v <= version; ++v) {
         const Migration &migration = list[static_cast<std::size_t>(v - 1)];
         Transaction tx(db);

@@ -1,6 +1,7 @@
 // FTS5 search with BM25 ranking and marked snippets.
 #include "store/search_service.h"
 
+#include <QDate>
 #include <QFileInfo>
 #include <QRegularExpression>
 #include <QThread>
@@ -36,13 +37,112 @@ struct RankedPage {
 
 constexpr int kMaxShards = 4;
 
+// "from:ann", "subject:\"lease renewal\"", "after:2024-01-01" taken out of a query.
+struct MailFilter {
+    QString field; // from, to, cc, subject, after, before
+    QString value;
+};
+
+std::vector<MailFilter> takeMailFilters(QString &query)
+{
+    static const QRegularExpression filter(
+        QStringLiteral("(?:^|(?<=\\s))(from|to|cc|subject|after|before):(?:\"([^\"]*)\"|(\\S+))"),
+        QRegularExpression::CaseInsensitiveOption);
+    std::vector<MailFilter> filters;
+    QString rest;
+    qsizetype at = 0;
+    for (auto it = filter.globalMatch(query); it.hasNext();) {
+        const QRegularExpressionMatch m = it.next();
+        rest += query.mid(at, m.capturedStart() - at);
+        at = m.capturedEnd();
+        filters.push_back({ m.captured(1).toLower(), m.hasCaptured(2) ? m.captured(2) : m.captured(3) });
+    }
+    rest += query.mid(at);
+    for (const MailFilter &f : filters) {
+        if (f.value.trimmed().isEmpty())
+            throw QueryError(fmt::format("the filter {}: has no value (write {}:word, or {}:\"several words\")",
+                f.field.toStdString(), f.field.toStdString(), f.field.toStdString()));
+        if ((f.field == u"after" || f.field == u"before") && !QDate::fromString(f.value, Qt::ISODate).isValid())
+            throw QueryError(fmt::format(
+                "{}:{} is not a date: write it as YYYY-MM-DD", f.field.toStdString(), f.value.toStdString()));
+    }
+    query = rest.trimmed();
+    return filters;
+}
+
+// The ids of the emails the filters select, as SQL whose parameters start at `first`, and the
+// values to bind, in order.
+std::string mailFilterSql(const std::vector<MailFilter> &filters, int first, std::vector<std::string> &values)
+{
+    std::string sql = "SELECT m.document_id FROM messages m WHERE 1";
+    const auto like = [](const QString &value) {
+        QString escaped = value;
+        escaped.replace(QLatin1Char('\\'), QStringLiteral("\\\\"))
+            .replace(QLatin1Char('%'), QStringLiteral("\\%"))
+            .replace(QLatin1Char('_'), QStringLiteral("\\_"));
+        return (QLatin1Char('%') + escaped + QLatin1Char('%')).toStdString();
+    };
+    int n = first;
+    for (const MailFilter &f : filters) {
+        const std::string p = "?" + std::to_string(n++);
+        if (f.field == u"from") {
+            sql += " AND m.sender LIKE " + p + " ESCAPE '\\'";
+        } else if (f.field == u"to") {
+            sql += " AND (m.recipients LIKE " + p + " ESCAPE '\\' OR m.cc LIKE " + p + " ESCAPE '\\')";
+        } else if (f.field == u"cc") {
+            sql += " AND m.cc LIKE " + p + " ESCAPE '\\'";
+        } else if (f.field == u"subject") {
+            sql += " AND m.subject LIKE " + p + " ESCAPE '\\'";
+        } else if (f.field == u"after") {
+            sql += " AND m.date >= " + p;
+        } else {
+            sql += " AND m.date != '' AND m.date < " + p;
+        }
+        values.push_back(f.field == u"after" || f.field == u"before" ? f.value.toStdString() : like(f.value));
+    }
+    return sql;
+}
+
+// A query of filters alone: the first page of each email they select, newest first.
+std::vector<SearchHit> listMessages(
+    LibraryStore &store, const std::vector<MailFilter> &filters, const SearchOptions &options)
+{
+    std::vector<std::string> values;
+    std::string sql = "SELECT d.id, d.title, d.path, p.number, p.label, substr(p.text, 1, 240) FROM documents d "
+                      "JOIN messages m ON m.document_id = d.id JOIN pages p ON p.document_id = d.id AND p.number = 1 "
+                      "WHERE d.id IN ("
+        + mailFilterSql(filters, 3, values) + ")";
+    if (!options.collection.isEmpty())
+        sql += " AND d.id IN (SELECT dc.document_id FROM document_collections dc JOIN collections c ON c.id = "
+               "dc.collection_id "
+               "WHERE c.name = ?2)";
+    sql += " ORDER BY m.date DESC, d.id LIMIT ?1";
+    std::vector<SearchHit> hits;
+    Statement s(store.database(), sql);
+    s.bind(1, static_cast<std::int64_t>(std::max(options.limit, 0)));
+    if (!options.collection.isEmpty())
+        s.bind(2, options.collection.toStdString());
+    for (std::size_t i = 0; i < values.size(); ++i)
+        s.bind(3 + static_cast<int>(i), values[i]);
+    while (s.step()) {
+        SearchHit hit;
+        hit.documentId = s.columnInt(0);
+        hit.title = QString::fromStdString(s.columnText(1));
+        hit.path = QString::fromStdString(s.columnText(2));
+        hit.pageNumber = static_cast<int>(s.columnInt(3));
+        hit.pageLabel = QString::fromStdString(s.columnText(4));
+        hit.snippet = QString::fromStdString(s.columnText(5)).simplified() + QStringLiteral("…");
+        hits.push_back(std::move(hit));
+    }
+    return hits;
+}
+
 } // namespace
 
 int SearchService::countTerms(const QString &query)
 {
-    const auto isWordChar = [](QChar c) {
-        return c.isLetterOrNumber() || c.isMark() || c.isSurrogate() || c == QLatin1Char('_');
-    };
+    const auto isWordChar
+        = [](QChar c) { return c.isLetterOrNumber() || c.isMark() || c.isSurrogate() || c == QLatin1Char('_'); };
     int nTerms = 0;
     bool inPhrase = false;
     for (qsizetype i = 0; i < query.size();) {
@@ -66,22 +166,28 @@ int SearchService::countTerms(const QString &query)
     return nTerms;
 }
 
-std::vector<SearchHit> SearchService::search(const QString &query, const SearchOptions &options)
+std::vector<SearchHit> SearchService::search(const QString &fullQuery, const SearchOptions &options)
 {
-    if (query.trimmed().isEmpty())
+    if (fullQuery.trimmed().isEmpty())
         throw QueryError("the search query is empty");
-    const qsizetype nBytes = query.toUtf8().size();
+    const qsizetype nBytes = fullQuery.toUtf8().size();
     if (nBytes > SearchBudget::kMaxBytes)
-        throw QueryError(fmt::format("the search query is {} bytes long, more than the {} a search may have: use fewer words",
-                                     nBytes, SearchBudget::kMaxBytes));
+        throw QueryError(
+            fmt::format("the search query is {} bytes long, more than the {} a search may have: use fewer words",
+                nBytes, SearchBudget::kMaxBytes));
+    QString query = fullQuery;
+    const std::vector<MailFilter> filters = takeMailFilters(query);
+    if (query.isEmpty())
+        return listMessages(m_store, filters, options);
     if (const int nTerms = countTerms(query); nTerms > SearchBudget::kMaxTerms)
         throw QueryError(fmt::format("the search query has {} terms, more than the {} a search may have: use fewer "
                                      "words (AND, OR, NOT and NEAR do not count)",
-                                     nTerms, SearchBudget::kMaxTerms));
+            nTerms, SearchBudget::kMaxTerms));
     const auto deadline = std::chrono::steady_clock::now() + options.budget.time;
     const auto timeLeft = [deadline] {
-        return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()),
-                        std::chrono::milliseconds(0));
+        return std::max(
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()),
+            std::chrono::milliseconds(0));
     };
     // Two phases. Ranking scores every matching page, so it reads nothing but the index:
     // nw_bm25 (store/database.h) with the connection's copy of the page lengths, and an outer
@@ -93,13 +199,21 @@ std::vector<SearchHit> SearchService::search(const QString &query, const SearchO
     std::string rankSql = "SELECT rowid, nw_bm25(pages_fts, 'pages_fts') AS score FROM pages_fts "
                           "WHERE pages_fts MATCH ?1 AND rowid BETWEEN ?3 AND ?4";
     if (!options.collection.isEmpty())
-        rankSql += " AND rowid IN (SELECT p.id FROM pages p JOIN document_collections dc ON dc.document_id = p.document_id "
-                   "JOIN collections c ON c.id = dc.collection_id WHERE c.name = ?5)";
+        rankSql
+            += " AND rowid IN (SELECT p.id FROM pages p JOIN document_collections dc ON dc.document_id = p.document_id "
+               "JOIN collections c ON c.id = dc.collection_id WHERE c.name = ?5)";
+    // Email filters select messages and their attachments.
+    std::vector<std::string> filterValues;
+    if (!filters.empty()) {
+        const std::string selected = mailFilterSql(filters, 6, filterValues);
+        rankSql += " AND rowid IN (SELECT p.id FROM pages p JOIN documents d ON d.id = p.document_id WHERE d.id IN ("
+            + selected + ") OR d.parent_id IN (" + selected + "))";
+    }
     rankSql += " ORDER BY score, rowid LIMIT ?2";
-    static const std::string hitSql =
-        "SELECT p.document_id, d.title, d.path, p.number, p.label, snippet(pages_fts, 0, ?1, ?2, '…', ?3) "
-        "FROM pages_fts JOIN pages p ON p.id = pages_fts.rowid JOIN documents d ON d.id = p.document_id "
-        "WHERE pages_fts MATCH ?4 AND pages_fts.rowid = ?5";
+    static const std::string hitSql
+        = "SELECT p.document_id, d.title, d.path, p.number, p.label, snippet(pages_fts, 0, ?1, ?2, '…', ?3) "
+          "FROM pages_fts JOIN pages p ON p.id = pages_fts.rowid JOIN documents d ON d.id = p.document_id "
+          "WHERE pages_fts MATCH ?4 AND pages_fts.rowid = ?5";
 
     std::vector<SearchHit> hits;
     try {
@@ -117,8 +231,9 @@ std::vector<SearchHit> SearchService::search(const QString &query, const SearchO
         // Other connections cannot see what this one has not committed: then one range, here.
         int nShards = 1;
         if (!db.inTransaction() && db.path() != ":memory:" && !db.path().empty())
-            nShards = static_cast<int>(std::clamp<std::int64_t>((lastId - firstId + 1) / std::max<std::int64_t>(options.pagesPerThread, 1), 1,
-                                                                std::min(kMaxShards, std::max(1, QThread::idealThreadCount()))));
+            nShards = static_cast<int>(
+                std::clamp<std::int64_t>((lastId - firstId + 1) / std::max<std::int64_t>(options.pagesPerThread, 1), 1,
+                    std::min(kMaxShards, std::max(1, QThread::idealThreadCount()))));
         const std::int64_t span = (lastId - firstId + 1 + nShards - 1) / nShards;
         std::vector<std::vector<RankedPage>> shards(static_cast<std::size_t>(nShards));
         std::vector<std::exception_ptr> errors(static_cast<std::size_t>(nShards));
@@ -127,11 +242,14 @@ std::vector<SearchHit> SearchService::search(const QString &query, const SearchO
                 QueryBudget budget(connection, timeLeft(), SearchBudget::kMaxValueBytes);
                 Statement rank(connection, rankSql);
                 rank.bind(1, match).bind(2, limit);
-                rank.bind(3, firstId + shard * span).bind(4, shard == nShards - 1 ? lastId : firstId + (shard + 1) * span - 1);
+                rank.bind(3, firstId + shard * span)
+                    .bind(4, shard == nShards - 1 ? lastId : firstId + (shard + 1) * span - 1);
                 if (!options.collection.isEmpty())
                     rank.bind(5, options.collection.toStdString());
+                for (std::size_t i = 0; i < filterValues.size(); ++i)
+                    rank.bind(6 + static_cast<int>(i), filterValues[i]);
                 while (rank.step())
-                    shards[static_cast<std::size_t>(shard)].push_back({rank.columnInt(0), rank.columnDouble(1)});
+                    shards[static_cast<std::size_t>(shard)].push_back({ rank.columnInt(0), rank.columnDouble(1) });
             } catch (...) {
                 errors[static_cast<std::size_t>(shard)] = std::current_exception();
             }
@@ -178,12 +296,14 @@ std::vector<SearchHit> SearchService::search(const QString &query, const SearchO
     } catch (const SqliteError &e) {
         if (e.isOverBudget()) {
             if (std::chrono::steady_clock::now() >= deadline)
-                throw QueryError(fmt::format("the search was stopped after {} ms, the time a search may take: use fewer "
-                                             "or rarer words, or a phrase",
-                                             options.budget.time.count()));
-            throw QueryError(fmt::format("the search was stopped: it needed a value larger than the {} MiB a search may "
-                                         "make",
-                                         SearchBudget::kMaxValueBytes >> 20));
+                throw QueryError(
+                    fmt::format("the search was stopped after {} ms, the time a search may take: use fewer "
+                                "or rarer words, or a phrase",
+                        options.budget.time.count()));
+            throw QueryError(
+                fmt::format("the search was stopped: it needed a value larger than the {} MiB a search may "
+                            "make",
+                    SearchBudget::kMaxValueBytes >> 20));
         }
         // The SQL is fixed and prepared fine, so a generic error while stepping comes from the
         // MATCH text; busy, I/O and corruption errors pass through unchanged.

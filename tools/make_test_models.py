@@ -10,10 +10,13 @@ experts. The tokenizer is the 512-token SentencePiece vocabulary
 of llama2.c's stories260K (its tokenizer.ggml.* keys are copied), so llama.cpp and the engine
 tokenize the prompts the same way whatever the architecture. Weights come from a fixed seed; each
 model is written in F32 and with its matrices in Q8_0 (norms, biases, factor tables and MoE routers
-stay F32, as llama-quantize leaves them).
+stay F32, as llama-quantize leaves them); gpt-oss also as it is shipped, its experts in MXFP4.
+With --llama-bin, qwen3 at width 256 also goes through llama.cpp's llama-quantize into the K-quant
+and IQ mixes people download (tools/README.md).
 
     PYTHONPATH=/work/peer/llama.cpp/gguf-py python3 tools/make_test_models.py \\
-        --vocab-from ../shared/conformance/models/stories260K.gguf --out tests/data/models
+        --vocab-from ../shared/conformance/models/stories260K.gguf --out tests/data/models \\
+        --llama-bin /work/peer/llama.cpp/build/bin
 
 The reference numbers (tests/data/models/*.json) come from llama.cpp on these files:
 tools/llamacpp_reference.cpp says how.
@@ -22,6 +25,8 @@ tools/llamacpp_reference.cpp says how.
 import argparse
 import math
 import pathlib
+import subprocess
+import tempfile
 
 import numpy as np
 import gguf
@@ -40,8 +45,10 @@ ROPE_BASE = 10000.0
 class Model:
     """Tensors of one model in GGUF order (shape[0] is the row length), and its metadata."""
 
-    def __init__(self, arch: str, seed: int):
+    def __init__(self, arch: str, seed: int, n_embd: int = N_EMBD, n_ff: int = N_FF):
         self.arch = arch
+        self.n_embd = n_embd  # the shared blocks below read the widths from here
+        self.n_ff = n_ff
         self.rng = np.random.default_rng(seed)
         self.tensors: list[tuple[str, np.ndarray, bool]] = []  # (name, data [rows, cols], is a matrix)
         self.keys: list[tuple[str, object]] = []
@@ -64,46 +71,48 @@ class Model:
 
 def common(m: Model, tied: bool) -> None:
     m.key("context_length", N_CTX_TRAIN)
-    m.key("embedding_length", N_EMBD)
-    m.key("feed_forward_length", N_FF)
+    m.key("embedding_length", m.n_embd)
+    m.key("feed_forward_length", m.n_ff)
     m.key("block_count", N_LAYER)
     m.key("attention.head_count", N_HEAD)
     m.key("attention.head_count_kv", N_HEAD_KV)
     m.key("attention.layer_norm_rms_epsilon", RMS_EPS)
     m.key("rope.freq_base", ROPE_BASE)
-    m.matrix("token_embd.weight", N_EMBD, 512, gain=math.sqrt(N_EMBD))  # rows of unit scale
-    m.vector("output_norm.weight", N_EMBD, mean=1.0)
+    m.matrix("token_embd.weight", m.n_embd, 512, gain=math.sqrt(m.n_embd))  # rows of unit scale
+    m.vector("output_norm.weight", m.n_embd, mean=1.0)
     if not tied:
-        m.matrix("output.weight", N_EMBD, 512, gain=4.0)  # logits spread out: few near-ties
+        m.matrix("output.weight", m.n_embd, 512, gain=4.0)  # logits spread out: few near-ties
 
 
 def attention(m: Model, il: int, fused: bool = False, biases: bool = False, qk_norm: bool = False) -> None:
-    q, kv = N_HEAD * HEAD_DIM, N_HEAD_KV * HEAD_DIM
-    m.vector(f"blk.{il}.attn_norm.weight", N_EMBD, mean=1.0)
+    head_dim = m.n_embd // N_HEAD
+    q, kv = N_HEAD * head_dim, N_HEAD_KV * head_dim
+    m.vector(f"blk.{il}.attn_norm.weight", m.n_embd, mean=1.0)
     if fused:
-        m.matrix(f"blk.{il}.attn_qkv.weight", N_EMBD, q + 2 * kv, gain=2.0)
+        m.matrix(f"blk.{il}.attn_qkv.weight", m.n_embd, q + 2 * kv, gain=2.0)
     else:
-        m.matrix(f"blk.{il}.attn_q.weight", N_EMBD, q, gain=2.0)
-        m.matrix(f"blk.{il}.attn_k.weight", N_EMBD, kv, gain=2.0)
-        m.matrix(f"blk.{il}.attn_v.weight", N_EMBD, kv)
+        m.matrix(f"blk.{il}.attn_q.weight", m.n_embd, q, gain=2.0)
+        m.matrix(f"blk.{il}.attn_k.weight", m.n_embd, kv, gain=2.0)
+        m.matrix(f"blk.{il}.attn_v.weight", m.n_embd, kv)
     if biases:
         m.vector(f"blk.{il}.attn_q.bias", q, std=0.5)
         m.vector(f"blk.{il}.attn_k.bias", kv, std=0.5)
         m.vector(f"blk.{il}.attn_v.bias", kv, std=0.5)
     if qk_norm:
-        m.vector(f"blk.{il}.attn_q_norm.weight", HEAD_DIM, mean=1.0, std=0.2)
-        m.vector(f"blk.{il}.attn_k_norm.weight", HEAD_DIM, mean=1.0, std=0.2)
-    m.matrix(f"blk.{il}.attn_output.weight", q, N_EMBD)
-    m.vector(f"blk.{il}.ffn_norm.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.attn_q_norm.weight", head_dim, mean=1.0, std=0.2)
+        m.vector(f"blk.{il}.attn_k_norm.weight", head_dim, mean=1.0, std=0.2)
+    m.matrix(f"blk.{il}.attn_output.weight", q, m.n_embd)
+    m.vector(f"blk.{il}.ffn_norm.weight", m.n_embd, mean=1.0)
 
 
-def dense_ffn(m: Model, il: int, fused: bool = False, n_ff: int = N_FF) -> None:
+def dense_ffn(m: Model, il: int, fused: bool = False, n_ff: int | None = None) -> None:
+    n_ff = n_ff or m.n_ff
     if fused:
-        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, 2 * n_ff)  # gate rows first, then up
+        m.matrix(f"blk.{il}.ffn_up.weight", m.n_embd, 2 * n_ff)  # gate rows first, then up
     else:
-        m.matrix(f"blk.{il}.ffn_gate.weight", N_EMBD, n_ff)
-        m.matrix(f"blk.{il}.ffn_up.weight", N_EMBD, n_ff)
-    m.matrix(f"blk.{il}.ffn_down.weight", n_ff, N_EMBD)
+        m.matrix(f"blk.{il}.ffn_gate.weight", m.n_embd, n_ff)
+        m.matrix(f"blk.{il}.ffn_up.weight", m.n_embd, n_ff)
+    m.matrix(f"blk.{il}.ffn_down.weight", n_ff, m.n_embd)
 
 
 def qwen2() -> Model:
@@ -115,10 +124,10 @@ def qwen2() -> Model:
     return m
 
 
-def qwen3() -> Model:
-    m = Model("qwen3", 3)
-    m.key("attention.key_length", HEAD_DIM)
-    m.key("attention.value_length", HEAD_DIM)
+def qwen3(n_embd: int = N_EMBD, n_ff: int = N_FF) -> Model:
+    m = Model("qwen3", 3, n_embd, n_ff)
+    m.key("attention.key_length", n_embd // N_HEAD)
+    m.key("attention.value_length", n_embd // N_HEAD)
     common(m, tied=False)
     for il in range(N_LAYER):
         attention(m, il, qk_norm=True)
@@ -541,7 +550,9 @@ def gemma4_moe() -> Model:
     return m
 
 
-def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGMLQuantizationType) -> None:
+def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGMLQuantizationType,
+          experts_qtype: gguf.GGMLQuantizationType | None = None) -> None:
+    """Writes m with its matrices in qtype, and its MoE expert matrices in experts_qtype if given."""
     w = gguf.GGUFWriter(str(path), m.arch)
     # general.name must not say "phi3": llama.cpp then sets attributes on Phi-3 vocabulary tokens
     # (llama-vocab.cpp) that the stories260K vocabulary does not have.
@@ -575,11 +586,12 @@ def write(m: Model, vocab: gguf.GGUFReader, path: pathlib.Path, qtype: gguf.GGML
         else:
             w.add_uint32(key, value)
     for name, data, is_matrix in m.tensors:
+        tensor_qtype = experts_qtype if experts_qtype is not None and name.endswith("_exps.weight") else qtype
         if data.dtype == np.int32:  # tables (V4's hash routing) stay I32
             w.add_tensor(name, data)
-        elif is_matrix and qtype != gguf.GGMLQuantizationType.F32:
-            q = gguf.quants.quantize(data, qtype)
-            w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qtype)
+        elif is_matrix and tensor_qtype != gguf.GGMLQuantizationType.F32:
+            q = gguf.quants.quantize(data, tensor_qtype)
+            w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=tensor_qtype)
         else:
             w.add_tensor(name, data)
     w.write_header_to_file()
@@ -593,6 +605,8 @@ def main() -> None:
     parser.add_argument("--vocab-from", required=True, help="a GGUF whose tokenizer.ggml.* keys to copy")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--only", nargs="*", help="architectures to write (default: all)")
+    parser.add_argument("--llama-bin", help="a llama.cpp build's bin directory (llama-quantize, llama-imatrix): "
+                        "also write the K-quant and IQ models")
     args = parser.parse_args()
     vocab = gguf.GGUFReader(args.vocab_from)
     out = pathlib.Path(args.out)
@@ -606,6 +620,33 @@ def main() -> None:
             path = out / f"{getattr(m, 'stem', m.arch)}-{tag}.gguf"
             write(m, vocab, path, qtype)
             print(f"{path}: {path.stat().st_size} bytes")
+        if m.arch == "gpt-oss":
+            # As gpt-oss is shipped: MXFP4 experts, the other matrices in Q8_0.
+            path = out / f"{m.arch}-mxfp4.gguf"
+            write(m, vocab, path, gguf.GGMLQuantizationType.Q8_0, gguf.GGMLQuantizationType.MXFP4)
+            print(f"{path}: {path.stat().st_size} bytes")
+    if args.llama_bin:
+        # K-quant and IQ rows are multiples of 256 (llama-quantize gives narrower tensors a fallback
+        # type): qwen3 at width 256, quantized by llama.cpp into the mixes people download. The
+        # IQ2/IQ3_XXS mixes need an importance matrix (llama-imatrix's, over perplexity.txt); the
+        # others are written without one, as llama-quantize allows.
+        # Between them the mixes hold Q2_K..Q6_K, IQ4_XS, IQ4_NL, IQ3_XXS, IQ3_S, IQ2_S, IQ2_XS and IQ2_XXS.
+        bin_dir = pathlib.Path(args.llama_bin)
+        text = pathlib.Path(__file__).resolve().parent.parent / "tests/data/models/perplexity.txt"
+        with tempfile.TemporaryDirectory() as tmp:
+            f32 = pathlib.Path(tmp) / "qwen3-w256-f32.gguf"
+            imatrix = out / "qwen3-w256.imatrix.gguf"  # its path goes into the files' metadata: not a temp name
+            write(qwen3(n_embd=256, n_ff=256), vocab, f32, gguf.GGMLQuantizationType.F32)
+            subprocess.run([str(bin_dir / "llama-imatrix"), "-m", str(f32), "-f", str(text), "-c", "64", "-b", "64",
+                            "-t", "2", "-o", str(imatrix)], check=True, capture_output=True)
+            for mix, needs_imatrix in (("Q2_K", False), ("Q3_K_M", False), ("IQ4_XS", False), ("IQ4_NL", False),
+                                       ("IQ3_XXS", True), ("IQ2_XS", True), ("IQ2_XXS", True)):
+                path = out / f"qwen3-w256-{mix.lower()}.gguf"
+                weighting = ["--imatrix", str(imatrix)] if needs_imatrix else []
+                subprocess.run([str(bin_dir / "llama-quantize")] + weighting + [str(f32), str(path), mix, "2"],
+                               check=True, capture_output=True)
+                print(f"{path}: {path.stat().st_size} bytes")
+            imatrix.unlink()
 
 
 if __name__ == "__main__":

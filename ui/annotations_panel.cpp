@@ -2,6 +2,7 @@
 // hashes back to the library's document ids to jump to pages.
 #include "ui/annotations_panel.h"
 
+#include "app/page_numbers.h"
 #include "common/log.h"
 
 #include <QComboBox>
@@ -19,6 +20,7 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSaveFile>
+#include <QToolButton>
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
@@ -103,15 +105,17 @@ bool editDialog(QWidget *parent, const QString &title, EditValues &values, bool 
 
 const QStringList &AnnotationsPanel::colors()
 {
-    static const QStringList list = {QStringLiteral("#ffd54f"), QStringLiteral("#81c784"), QStringLiteral("#64b5f6"),
-                                     QStringLiteral("#f48fb1"), QStringLiteral("#ffb74d")};
+    static const QStringList list = { QStringLiteral("#ffd54f"), QStringLiteral("#81c784"), QStringLiteral("#64b5f6"),
+        QStringLiteral("#f48fb1"), QStringLiteral("#ffb74d") };
     return list;
 }
 
-AnnotationsPanel::AnnotationsPanel(QWidget *parent) : QWidget(parent)
+AnnotationsPanel::AnnotationsPanel(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("AnnotationsPanel"));
     auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 4);
 
     auto *filters = new QHBoxLayout;
     m_scope = new QComboBox(this);
@@ -140,13 +144,20 @@ AnnotationsPanel::AnnotationsPanel(QWidget *parent) : QWidget(parent)
     m_note = new QPushButton(tr("Note…"), this);
     m_note->setObjectName(QStringLiteral("NoteButton"));
     actions->addWidget(m_note);
-    m_edit = new QPushButton(tr("Edit…"), this);
+    actions->addStretch(1);
+    layout->addLayout(actions);
+    // Two rows of buttons: the panel is a third of the window or less.
+    actions = new QHBoxLayout;
+    m_edit = new QToolButton(this); // text buttons of their own width: the panel is narrow
+    m_edit->setText(tr("Edit…"));
     m_edit->setObjectName(QStringLiteral("EditAnnotationButton"));
     actions->addWidget(m_edit);
-    m_delete = new QPushButton(tr("Delete"), this);
+    m_delete = new QToolButton(this);
+    m_delete->setText(tr("Delete"));
     m_delete->setObjectName(QStringLiteral("DeleteAnnotationButton"));
     actions->addWidget(m_delete);
-    m_export = new QPushButton(tr("Export…"), this);
+    m_export = new QToolButton(this);
+    m_export->setText(tr("Export…"));
     m_export->setObjectName(QStringLiteral("ExportAnnotationsButton"));
     actions->addWidget(m_export);
     actions->addStretch(1);
@@ -155,12 +166,16 @@ AnnotationsPanel::AnnotationsPanel(QWidget *parent) : QWidget(parent)
     m_list = new QTreeWidget(this);
     m_list->setObjectName(QStringLiteral("AnnotationList"));
     m_list->setColumnCount(ColumnCount);
-    m_list->setHeaderLabels({tr("Document"), tr("Page"), tr("Text"), tr("Tags")});
+    m_list->setHeaderLabels({ tr("Document"), tr("Page"), tr("Text"), tr("Tags") });
     m_list->setRootIsDecorated(false);
     m_list->setAlternatingRowColors(true);
     m_list->setSelectionMode(QAbstractItemView::SingleSelection);
     m_list->header()->setStretchLastSection(false);
+    m_list->header()->setSectionResizeMode(DocumentColumn, QHeaderView::Interactive);
+    m_list->header()->setSectionResizeMode(PageColumn, QHeaderView::ResizeToContents);
     m_list->header()->setSectionResizeMode(TextColumn, QHeaderView::Stretch);
+    m_list->header()->setSectionResizeMode(TagsColumn, QHeaderView::ResizeToContents);
+    m_list->setColumnWidth(DocumentColumn, 120);
     layout->addWidget(m_list, 1);
     m_message = new QLabel(this);
     m_message->setObjectName(QStringLiteral("AnnotationMessage"));
@@ -171,9 +186,9 @@ AnnotationsPanel::AnnotationsPanel(QWidget *parent) : QWidget(parent)
     connect(m_tag, &QLineEdit::textChanged, this, &AnnotationsPanel::refresh);
     connect(m_highlight, &QPushButton::clicked, this, &AnnotationsPanel::highlightFromSelection);
     connect(m_note, &QPushButton::clicked, this, &AnnotationsPanel::noteFromDialog);
-    connect(m_edit, &QPushButton::clicked, this, &AnnotationsPanel::editCurrent);
-    connect(m_delete, &QPushButton::clicked, this, &AnnotationsPanel::deleteCurrent);
-    connect(m_export, &QPushButton::clicked, this, &AnnotationsPanel::exportFromDialog);
+    connect(m_edit, &QToolButton::clicked, this, &AnnotationsPanel::editCurrent);
+    connect(m_delete, &QToolButton::clicked, this, &AnnotationsPanel::deleteCurrent);
+    connect(m_export, &QToolButton::clicked, this, &AnnotationsPanel::exportFromDialog);
     connect(m_list, &QTreeWidget::itemActivated, this, &AnnotationsPanel::activateCurrent);
     setSelection(0, 0, 0, 0, QString());
     refresh();
@@ -198,18 +213,25 @@ void AnnotationsPanel::setCurrentDocument(qint64 documentId)
         refresh();
 }
 
-void AnnotationsPanel::setScope(Scope scope) { m_scope->setCurrentIndex(scope == Scope::AllDocuments ? 1 : 0); }
+void AnnotationsPanel::setScope(Scope scope)
+{
+    m_scope->setCurrentIndex(scope == Scope::AllDocuments ? 1 : 0);
+}
 
 AnnotationsPanel::Scope AnnotationsPanel::scope() const
 {
     return m_scope->currentIndex() == 1 ? Scope::AllDocuments : Scope::CurrentDocument;
 }
 
-void AnnotationsPanel::setTagFilter(const QString &tag) { m_tag->setText(tag); }
+void AnnotationsPanel::setTagFilter(const QString &tag)
+{
+    m_tag->setText(tag);
+}
 
 void AnnotationsPanel::setSelection(qint64 documentId, int page, int start, int length, const QString &text)
 {
-    m_selection = length > 0 ? app::PageSelection{documentId, page, start, length, plainQuote(text), {}} : app::PageSelection{};
+    m_selection = length > 0 ? app::PageSelection { documentId, page, start, length, plainQuote(text), {} }
+                             : app::PageSelection {};
     if (length > 0) {
         setCurrentDocument(documentId);
         m_currentPage = page;
@@ -217,8 +239,8 @@ void AnnotationsPanel::setSelection(qint64 documentId, int page, int start, int 
     m_highlight->setEnabled(m_workbench && length > 0);
 }
 
-void AnnotationsPanel::setWordSelection(qint64 documentId, int page, const QList<app::WordBox> &words,
-                                        const QString &text)
+void AnnotationsPanel::setWordSelection(
+    qint64 documentId, int page, const QList<app::WordBox> &words, const QString &text)
 {
     if (words.isEmpty()) {
         setSelection(0, 0, 0, 0, QString());
@@ -234,9 +256,15 @@ void AnnotationsPanel::setWordSelection(qint64 documentId, int page, const QList
         m_selection.rects.push_back(w.box);
 }
 
-QString AnnotationsPanel::message() const { return m_message->text(); }
+QString AnnotationsPanel::message() const
+{
+    return m_message->text();
+}
 
-void AnnotationsPanel::showMessage(const QString &text) { m_message->setText(text); }
+void AnnotationsPanel::showMessage(const QString &text)
+{
+    m_message->setText(text);
+}
 
 qint64 AnnotationsPanel::documentIdOf(const QString &sha256)
 {
@@ -259,7 +287,6 @@ void AnnotationsPanel::refresh()
     try {
         app::AnnotationFilter filter;
         filter.tag = m_tag->text().trimmed();
-        QHash<QString, QString> titles; // sha256 → title
         if (scope() == Scope::CurrentDocument) {
             const auto doc = m_documentId > 0 ? m_workbench->findDocument(m_documentId) : std::nullopt;
             if (!doc) {
@@ -269,22 +296,30 @@ void AnnotationsPanel::refresh()
             filter.documentSha256 = doc->sha256;
         }
         m_shown = m_workbench->annotations().list(filter);
+        const app::AnnotationPlaces places = m_workbench->annotations().places();
+        // In "This document" every row is the same document: the column would only take room.
+        m_list->setColumnHidden(DocumentColumn, scope() == Scope::CurrentDocument);
         for (const app::Annotation &a : m_shown) {
-            if (!titles.contains(a.documentSha256)) {
-                const auto doc = m_workbench->findDocumentBySha256(a.documentSha256);
-                titles.insert(a.documentSha256, !doc                   ? tr("(not in this library)")
-                                                : doc->title.isEmpty() ? QFileInfo(doc->path).fileName()
-                                                                       : doc->title);
-            }
+            const app::AnnotationPlace place = places(a);
             auto *item = new QTreeWidgetItem(m_list);
             item->setData(0, Qt::UserRole, QVariant::fromValue<qint64>(a.id));
-            item->setText(DocumentColumn, titles.value(a.documentSha256));
-            item->setText(PageColumn, QString::number(a.page));
-            QString text = a.quote.simplified();
-            if (!a.note.isEmpty())
-                text = text.isEmpty() ? a.note : QStringLiteral("%1 — %2").arg(text, a.note);
+            item->setText(DocumentColumn, place.inLibrary ? place.title : tr("(not in this library)"));
+            item->setToolTip(
+                DocumentColumn, place.inLibrary ? QStringLiteral("%1\n%2").arg(place.title, place.path) : QString());
+            item->setText(PageColumn, app::pageName(a.page, place.pageLabel));
+            // The note first: it is what the reader wrote; the quote is what it is about.
+            const QString quote = a.quote.simplified();
+            QString text = a.note.simplified();
+            if (!quote.isEmpty())
+                text = text.isEmpty() ? QStringLiteral("\u201C%1\u201D").arg(quote)
+                                      : QStringLiteral("%1 — \u201C%2\u201D").arg(text, quote);
             item->setText(TextColumn, text);
-            item->setToolTip(TextColumn, text);
+            QStringList tip;
+            if (!a.note.isEmpty())
+                tip << tr("Note: %1").arg(a.note);
+            if (!a.quote.isEmpty())
+                tip << tr("Quote: \u201C%1\u201D").arg(a.quote);
+            item->setToolTip(TextColumn, tip.join(QLatin1Char('\n')));
             item->setIcon(TextColumn, a.kind == QLatin1String("note") ? QIcon() : swatch(a.color));
             item->setText(TagsColumn, a.tags.join(QStringLiteral(", ")));
         }
@@ -317,9 +352,8 @@ qint64 AnnotationsPanel::highlightSelection(const QString &color, const QString 
     }
     const app::PageSelection selection = m_selection;
     const QString chosen = color.isEmpty() ? m_color->currentData().toString() : color;
-    return addAnnotation([&](app::AnnotationService &annotations) {
-        return annotations.highlight(selection, chosen, note, tags);
-    });
+    return addAnnotation(
+        [&](app::AnnotationService &annotations) { return annotations.highlight(selection, chosen, note, tags); });
 }
 
 qint64 AnnotationsPanel::addNote(const QString &note, const QStringList &tags)
@@ -376,7 +410,10 @@ qint64 AnnotationsPanel::selectedId() const
     return item ? item->data(0, Qt::UserRole).toLongLong() : 0;
 }
 
-void AnnotationsPanel::highlightFromSelection() { highlightSelection(); }
+void AnnotationsPanel::highlightFromSelection()
+{
+    highlightSelection();
+}
 
 void AnnotationsPanel::noteFromDialog()
 {
@@ -391,7 +428,7 @@ void AnnotationsPanel::editCurrent()
     const auto it = std::find_if(m_shown.begin(), m_shown.end(), [id](const auto &a) { return a.id == id; });
     if (it == m_shown.end())
         return;
-    EditValues values{it->note, it->tags, it->color};
+    EditValues values { it->note, it->tags, it->color };
     if (editDialog(this, tr("Edit Annotation"), values, it->kind != QLatin1String("note")))
         updateAnnotation(id, values.note, values.tags, values.color);
 }
@@ -418,7 +455,9 @@ void AnnotationsPanel::activateCurrent()
 
 QByteArray AnnotationsPanel::exportShown(app::AnnotationFormat format) const
 {
-    return app::exportAnnotations(m_shown, format);
+    if (!m_workbench)
+        return app::exportAnnotations(m_shown, format);
+    return m_workbench->annotations().exportAnnotations(m_shown, format); // with titles, paths and page labels
 }
 
 bool AnnotationsPanel::exportToFile(const QString &path, app::AnnotationFormat format)
@@ -436,15 +475,15 @@ void AnnotationsPanel::exportFromDialog()
 {
     QString filter;
     const QString path = QFileDialog::getSaveFileName(this, tr("Export Annotations"), QStringLiteral("annotations.md"),
-                                                      tr("Markdown (*.md);;JSON (*.json);;CSV (*.csv)"), &filter);
+        tr("Markdown (*.md);;JSON (*.json);;CSV (*.csv)"), &filter);
     if (path.isEmpty())
         return;
     const QString suffix = QFileInfo(path).suffix().toLower();
-    const app::AnnotationFormat format = suffix == QLatin1String("json")  ? app::AnnotationFormat::Json
-                                         : suffix == QLatin1String("csv") ? app::AnnotationFormat::Csv
-                                         : filter.startsWith(QLatin1String("JSON")) ? app::AnnotationFormat::Json
-                                         : filter.startsWith(QLatin1String("CSV"))  ? app::AnnotationFormat::Csv
-                                                                                    : app::AnnotationFormat::Markdown;
+    const app::AnnotationFormat format = suffix == QLatin1String("json") ? app::AnnotationFormat::Json
+        : suffix == QLatin1String("csv")                                 ? app::AnnotationFormat::Csv
+        : filter.startsWith(QLatin1String("JSON"))                       ? app::AnnotationFormat::Json
+        : filter.startsWith(QLatin1String("CSV"))                        ? app::AnnotationFormat::Csv
+                                                                         : app::AnnotationFormat::Markdown;
     exportToFile(path, format);
 }
 

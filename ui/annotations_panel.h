@@ -17,6 +17,7 @@ class QComboBox;
 class QLabel;
 class QLineEdit;
 class QPushButton;
+class QToolButton;
 class QTreeWidget;
 
 namespace nw::ui {
@@ -93,9 +94,9 @@ private:
     QComboBox *m_color = nullptr;
     QPushButton *m_highlight = nullptr;
     QPushButton *m_note = nullptr;
-    QPushButton *m_edit = nullptr;
-    QPushButton *m_delete = nullptr;
-    QPushButton *m_export = nullptr;
+    QToolButton *m_edit = nullptr;
+    QToolButton *m_delete = nullptr;
+    QToolButton *m_export = nullptr;
     QTreeWidget *m_list = nullptr;
     QLabel *m_message = nullptr;
 };

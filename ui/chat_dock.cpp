@@ -4,12 +4,15 @@
 // workbench passes on to the generation at the next token.
 #include "ui/chat_dock.h"
 
+#include "app/needle_results.h"
+#include "app/numeric_options.h"
 #include "common/error.h"
 #include "common/log.h"
 
 #include <QComboBox>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -23,6 +26,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <optional>
 
 namespace nw::ui {
 
@@ -36,7 +40,8 @@ struct ChatDock::Outcome {
     app::MemoryStats stats;
 };
 
-ChatDock::ChatDock(QWidget *parent) : QWidget(parent)
+ChatDock::ChatDock(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("ChatView"));
     m_renderTimer = new QTimer(this);
@@ -44,10 +49,101 @@ ChatDock::ChatDock(QWidget *parent) : QWidget(parent)
     m_renderTimer->setInterval(50);
     connect(m_renderTimer, &QTimer::timeout, this, &ChatDock::renderTranscript);
     auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 4);
+
+    // The pickers, one to a row: the tab is a quarter of the window or less.
+    auto *pickers = new QGridLayout;
+    pickers->setHorizontalSpacing(6);
+    pickers->setVerticalSpacing(2);
+    const auto label = [this](const QString &text, QWidget *buddy) {
+        auto *l = new QLabel(text, this);
+        l->setBuddy(buddy);
+        return l;
+    };
+    m_modelBox = new QComboBox(this);
+    m_modelBox->setObjectName(QStringLiteral("ModelPicker"));
+    m_modelBox->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_modelBox->setMinimumContentsLength(10);
+    m_modelBox->addItem(tr("None (quote the passages)"), QString());
+    m_browse = new QToolButton(this);
+    m_browse->setText(tr("…"));
+    m_browse->setObjectName(QStringLiteral("BrowseModelButton"));
+    m_browse->setToolTip(tr("Choose a GGUF model file"));
+    auto *modelRow = new QHBoxLayout;
+    modelRow->setSpacing(2);
+    modelRow->addWidget(m_modelBox, 1);
+    modelRow->addWidget(m_browse);
+    pickers->addWidget(label(tr("&Model"), m_modelBox), 0, 0);
+    pickers->addLayout(modelRow, 0, 1);
+
+    m_kvBox = new QComboBox(this);
+    m_kvBox->setObjectName(QStringLiteral("KvModePicker"));
+    m_kvBox->setEditable(true); // latent:R takes any rank
+    m_kvBox->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_kvBox->setMinimumContentsLength(8);
+    m_kvBox->setToolTip(tr("KV cache mode: full, mla, latent:R, each optionally +q8 or +q4"));
+    m_kvBox->addItem(tr("model default"));
+    for (const char *mode : { "full", "full+q8", "full+q4", "mla", "latent:8", "latent:16", "latent:32", "latent:64" })
+        m_kvBox->addItem(QString::fromLatin1(mode));
+    m_kvBox->setEnabled(false);
+    pickers->addWidget(label(tr("&KV"), m_kvBox), 1, 0);
+    pickers->addWidget(m_kvBox, 1, 1);
+
+    m_contextBox = new QComboBox(this);
+    m_contextBox->setObjectName(QStringLiteral("ContextPicker"));
+    m_contextBox->setEditable(true); // any count: 3000, 12k
+    m_contextBox->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_contextBox->setMinimumContentsLength(4);
+    m_contextBox->setToolTip(tr("The model's context in tokens (4096, 32k); auto: its training context, at least %1 "
+                                "and at most %2 unless the model was trained on less")
+                                 .arg(app::kMinimumContextTokens)
+                                 .arg(app::kDefaultContextTokens));
+    m_contextBox->addItem(tr("auto"));
+    for (const char *tokens : { "1k", "2k", "4k", "8k", "16k", "32k" })
+        m_contextBox->addItem(QString::fromLatin1(tokens));
+    m_contextBox->setEnabled(false);
+    pickers->addWidget(label(tr("C&ontext"), m_contextBox), 2, 0);
+    pickers->addWidget(m_contextBox, 2, 1);
+
+    m_deviceBox = new QComboBox(this);
+    m_deviceBox->setObjectName(QStringLiteral("DevicePicker"));
+    m_deviceBox->setToolTip(tr("Where the model runs: auto (CUDA when a GPU is present, else the CPU), cpu or cuda"));
+    for (const QString &name : app::deviceNames())
+        m_deviceBox->addItem(name, name);
+    pickers->addWidget(label(tr("&Device"), m_deviceBox), 3, 0);
+    pickers->addWidget(m_deviceBox, 3, 1);
+    pickers->setColumnStretch(1, 1);
+    layout->addLayout(pickers);
+
+    m_answer = new QTextBrowser(this);
+    m_answer->setObjectName(QStringLiteral("AnswerText"));
+    m_answer->setMinimumHeight(fontMetrics().lineSpacing() * 6);
+    layout->addWidget(m_answer, 4);
+
+    auto *scroll = new QScrollArea(this);
+    scroll->setObjectName(QStringLiteral("CitationScroll"));
+    scroll->setWidgetResizable(true);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setMinimumHeight(fontMetrics().lineSpacing() * 2 + 8);
+    m_chipArea = new QWidget(scroll);
+    m_chipArea->setObjectName(QStringLiteral("CitationChips"));
+    m_chipLayout = new QVBoxLayout(m_chipArea);
+    m_chipLayout->setContentsMargins(0, 0, 0, 0);
+    m_chipLayout->setSpacing(2);
+    m_chipLayout->addStretch(1);
+    scroll->setWidget(m_chipArea);
+    layout->addWidget(scroll, 1);
+
+    m_status = new QLabel(this);
+    m_status->setObjectName(QStringLiteral("ChatStatus"));
+    m_status->setWordWrap(true);
+    m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    layout->addWidget(m_status);
+
     auto *row = new QHBoxLayout;
     m_question = new QLineEdit(this);
     m_question->setObjectName(QStringLiteral("QuestionBox"));
-    m_question->setPlaceholderText(tr("Ask a question about your documents (Ctrl+L)"));
+    m_question->setPlaceholderText(tr("Ask about your documents (Ctrl+L)"));
     m_question->setClearButtonEnabled(true);
     row->addWidget(m_question, 1);
     m_ask = new QPushButton(tr("Ask"), this);
@@ -59,62 +155,6 @@ ChatDock::ChatDock(QWidget *parent) : QWidget(parent)
     row->addWidget(m_stop);
     layout->addLayout(row);
 
-    auto *pickers = new QHBoxLayout;
-    auto *modelLabel = new QLabel(tr("&Model"), this);
-    pickers->addWidget(modelLabel);
-    m_modelBox = new QComboBox(this);
-    m_modelBox->setObjectName(QStringLiteral("ModelPicker"));
-    m_modelBox->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    m_modelBox->setMinimumContentsLength(12);
-    m_modelBox->addItem(tr("None (quote the passages)"), QString());
-    modelLabel->setBuddy(m_modelBox);
-    pickers->addWidget(m_modelBox, 1);
-    m_browse = new QToolButton(this);
-    m_browse->setText(tr("…"));
-    m_browse->setObjectName(QStringLiteral("BrowseModelButton"));
-    m_browse->setToolTip(tr("Choose a GGUF model file"));
-    pickers->addWidget(m_browse);
-    auto *kvLabel = new QLabel(tr("&KV"), this);
-    pickers->addWidget(kvLabel);
-    m_kvBox = new QComboBox(this);
-    m_kvBox->setObjectName(QStringLiteral("KvModePicker"));
-    m_kvBox->setEditable(true); // latent:R takes any rank
-    m_kvBox->setToolTip(tr("KV cache mode: full, mla, latent:R, each optionally +q8 or +q4"));
-    m_kvBox->addItem(tr("model default"));
-    for (const char *mode : {"full", "full+q8", "full+q4", "mla", "latent:8", "latent:16", "latent:32", "latent:64"})
-        m_kvBox->addItem(QString::fromLatin1(mode));
-    m_kvBox->setEnabled(false);
-    kvLabel->setBuddy(m_kvBox);
-    pickers->addWidget(m_kvBox);
-    auto *deviceLabel = new QLabel(tr("&Device"), this);
-    pickers->addWidget(deviceLabel);
-    m_deviceBox = new QComboBox(this);
-    m_deviceBox->setObjectName(QStringLiteral("DevicePicker"));
-    m_deviceBox->setToolTip(tr("Where the model runs: auto (CUDA when a GPU is present, else the CPU), cpu or cuda"));
-    for (const QString &name : app::deviceNames())
-        m_deviceBox->addItem(name, name);
-    deviceLabel->setBuddy(m_deviceBox);
-    pickers->addWidget(m_deviceBox);
-    layout->addLayout(pickers);
-
-    m_answer = new QTextBrowser(this);
-    m_answer->setObjectName(QStringLiteral("AnswerText"));
-    layout->addWidget(m_answer, 3);
-    m_status = new QLabel(this);
-    m_status->setObjectName(QStringLiteral("ChatStatus"));
-    m_status->setWordWrap(true);
-    layout->addWidget(m_status);
-
-    auto *scroll = new QScrollArea(this);
-    scroll->setWidgetResizable(true);
-    m_chipArea = new QWidget(scroll);
-    m_chipArea->setObjectName(QStringLiteral("CitationChips"));
-    m_chipLayout = new QVBoxLayout(m_chipArea);
-    m_chipLayout->setContentsMargins(0, 0, 0, 0);
-    m_chipLayout->addStretch(1);
-    scroll->setWidget(m_chipArea);
-    layout->addWidget(scroll, 1);
-
     connect(m_ask, &QPushButton::clicked, this, &ChatDock::ask);
     connect(m_question, &QLineEdit::returnPressed, this, &ChatDock::ask);
     connect(m_stop, &QPushButton::clicked, this, &ChatDock::stop);
@@ -122,13 +162,30 @@ ChatDock::ChatDock(QWidget *parent) : QWidget(parent)
     connect(m_modelBox, &QComboBox::currentIndexChanged, this, [this] {
         const QString path = modelPath();
         m_kvBox->setEnabled(!path.isEmpty());
+        m_contextBox->setEnabled(!path.isEmpty());
         if (!m_busy)
-            m_status->setText(path.isEmpty() ? tr("No model: answers quote the passages.")
-                                             : tr("Model %1 loads with the next question.").arg(QFileInfo(path).fileName()));
+            m_status->setText(path.isEmpty()
+                    ? tr("No model: answers quote the passages.")
+                    : tr("Model %1 loads with the next question.").arg(QFileInfo(path).fileName()));
         emit modelChanged(path);
     });
     connect(m_kvBox, &QComboBox::currentTextChanged, this, [this] { emit kvModeChanged(kvMode()); });
     connect(m_deviceBox, &QComboBox::currentIndexChanged, this, [this] { emit deviceChanged(device()); });
+    connect(this, &ChatDock::kvModeChanged, this, [this] { m_lastStats = {}; });
+    connect(this, &ChatDock::modelChanged, this, [this] { m_lastStats = {}; });
+    connect(this, &ChatDock::deviceChanged, this, [this] { m_lastStats = {}; });
+    connect(this, &ChatDock::contextChanged, this, [this] { m_lastStats = {}; });
+    connect(m_contextBox, &QComboBox::currentTextChanged, this, [this] {
+        // A count that does not parse asks for nothing new: the box says so until it is fixed.
+        const QString text = m_contextBox->currentText().trimmed();
+        const std::optional<std::int64_t> tokens
+            = text == m_contextBox->itemText(0) ? std::optional<std::int64_t>(0) : app::parseTokenCount(text);
+        m_contextBox->setStyleSheet(tokens ? QString() : QStringLiteral("QComboBox { color: #c62828; }"));
+        if (tokens && *tokens != m_contextTokens) {
+            m_contextTokens = *tokens;
+            emit contextChanged(m_contextTokens);
+        }
+    });
 
     m_thread = new QThread;
     m_thread->setObjectName(QStringLiteral("ChatWorker"));
@@ -141,14 +198,18 @@ ChatDock::~ChatDock()
 {
     stop();
     // Returns after the current question (stopped above), then the thread ends.
-    QMetaObject::invokeMethod(m_threadContext, [] {}, Qt::BlockingQueuedConnection);
+    QMetaObject::invokeMethod(
+        m_threadContext, [] {}, Qt::BlockingQueuedConnection);
     m_thread->quit();
     m_thread->wait();
     delete m_threadContext;
     delete m_thread;
 }
 
-void ChatDock::setWorkbench(std::shared_ptr<app::Workbench> workbench) { m_workbench = std::move(workbench); }
+void ChatDock::setWorkbench(std::shared_ptr<app::Workbench> workbench)
+{
+    m_workbench = std::move(workbench);
+}
 
 int ChatDock::addModelItem(const QString &path)
 {
@@ -161,13 +222,39 @@ int ChatDock::addModelItem(const QString &path)
     return added;
 }
 
-void ChatDock::setModelPath(const QString &path, int contextTokens)
+void ChatDock::setModelPath(const QString &path)
 {
-    m_contextTokens = contextTokens;
     m_modelBox->setCurrentIndex(path.isEmpty() ? 0 : addModelItem(path));
 }
 
-QString ChatDock::modelPath() const { return m_modelBox->currentData().toString(); }
+void ChatDock::setContextTokens(qint64 tokens)
+{
+    if (tokens <= 0) {
+        m_contextBox->setCurrentIndex(0);
+        return;
+    }
+    const QString text = QString::fromStdString(app::formatTokenCount(tokens));
+    const int at = m_contextBox->findText(text);
+    if (at >= 0)
+        m_contextBox->setCurrentIndex(at);
+    else
+        m_contextBox->setCurrentText(text);
+}
+
+qint64 ChatDock::contextTokens() const
+{
+    return m_contextTokens;
+}
+
+QString ChatDock::statusText() const
+{
+    return m_status->text();
+}
+
+QString ChatDock::modelPath() const
+{
+    return m_modelBox->currentData().toString();
+}
 
 void ChatDock::setKvMode(const QString &mode)
 {
@@ -188,31 +275,44 @@ void ChatDock::setDevice(app::DeviceChoice device)
     m_deviceBox->setCurrentIndex(std::max(0, m_deviceBox->findData(app::deviceName(device))));
 }
 
-app::DeviceChoice ChatDock::device() const { return app::parseDevice(m_deviceBox->currentData().toString()); }
+app::DeviceChoice ChatDock::device() const
+{
+    return app::parseDevice(m_deviceBox->currentData().toString());
+}
 
 app::ModelSettings ChatDock::modelSettings() const
 {
-    return {.path = modelPath(), .kvMode = kvMode(), .contextTokens = m_contextTokens, .device = device()};
+    return { .path = modelPath(), .kvMode = kvMode(), .contextTokens = contextTokens(), .device = device() };
 }
 
 void ChatDock::browseModel()
 {
     const QString current = modelPath();
-    const QString path = QFileDialog::getOpenFileName(this, tr("Choose a Model"), QFileInfo(current).path(),
-                                                      tr("GGUF models (*.gguf);;All files (*)"));
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Choose a Model"), QFileInfo(current).path(), tr("GGUF models (*.gguf);;All files (*)"));
     if (!path.isEmpty())
-        setModelPath(path, m_contextTokens);
+        setModelPath(path);
 }
 
-int ChatDock::modelLoads() const { return m_workbench ? m_workbench->modelLoads() : 0; }
+int ChatDock::modelLoads() const
+{
+    return m_workbench ? m_workbench->modelLoads() : 0;
+}
 
-QString ChatDock::answerText() const { return m_answerText; }
+QString ChatDock::answerText() const
+{
+    return m_answerText;
+}
 
 app::MemoryStats ChatDock::memoryStats() const
 {
-    // The workbench's while it holds a model, else the last answer's.
-    if (m_workbench && m_workbench->modelStatus().loaded)
-        return m_workbench->memoryStats();
+    // The workbench's while it holds the picked model, else the last answer's (cleared when the
+    // pickers change: another model, mode, context or device is another cache).
+    if (m_workbench) {
+        const app::ModelStatus status = m_workbench->modelStatus();
+        if (status.loaded && status.path == modelPath())
+            return m_workbench->memoryStats();
+    }
     return m_lastStats;
 }
 
@@ -276,7 +376,8 @@ void ChatDock::renderTranscript()
     };
     QString html;
     for (qsizetype i = 0; i < m_pastQuestions.size(); ++i)
-        html += QStringLiteral("<p><b>%1</b></p>").arg(m_pastQuestions[i].toHtmlEscaped()) + paragraph(m_pastAnswers[i]);
+        html
+            += QStringLiteral("<p><b>%1</b></p>").arg(m_pastQuestions[i].toHtmlEscaped()) + paragraph(m_pastAnswers[i]);
     if (!m_current.isEmpty())
         html += QStringLiteral("<p><b>%1</b></p>").arg(m_current.toHtmlEscaped()) + paragraph(m_streamed);
     m_answer->setHtml(html);
@@ -317,56 +418,67 @@ bool ChatDock::ask()
     app::AskRequest request;
     request.question = question;
     QPointer<ChatDock> self(this);
-    QMetaObject::invokeMethod(m_threadContext, [workbench = m_workbench, settings, request, sessionId = m_sessionId,
-                                                stop = m_stopFlag, self] {
-        Outcome out;
-        out.sessionId = sessionId;
-        try {
-            app::AskCallbacks callbacks;
-            callbacks.stop = stop.get();
-            callbacks.onText = [self](const QString &text) {
-                QMetaObject::invokeMethod(self, [self, text] {
-                    if (self)
-                        self->appendText(text);
-                }, Qt::QueuedConnection);
-            };
-            callbacks.onPrefill = [self](std::int64_t done, std::int64_t total) {
-                QMetaObject::invokeMethod(self, [self, done, total] {
-                    if (self)
-                        emit self->prefillProgress(done, total);
-                }, Qt::QueuedConnection);
-            };
-            workbench->setModel(settings);
-            const app::WorkbenchAnswer answer = workbench->ask(request, sessionId, callbacks);
-            out.sessionId = answer.sessionId;
-            out.result = answer.result;
-            for (app::Citation c : answer.result.citations) {
-                if (c.title.isEmpty())
-                    c.title = QFileInfo(c.path).fileName();
-                out.citations.push_back({c.documentId, c.page, c.start, c.length, app::citationLabel(c)});
+    QMetaObject::invokeMethod(
+        m_threadContext,
+        [workbench = m_workbench, settings, request, sessionId = m_sessionId, stop = m_stopFlag, self] {
+            Outcome out;
+            out.sessionId = sessionId;
+            try {
+                app::AskCallbacks callbacks;
+                callbacks.stop = stop.get();
+                callbacks.onText = [self](const QString &text) {
+                    QMetaObject::invokeMethod(
+                        self,
+                        [self, text] {
+                            if (self)
+                                self->appendText(text);
+                        },
+                        Qt::QueuedConnection);
+                };
+                callbacks.onPrefill = [self](std::int64_t done, std::int64_t total) {
+                    QMetaObject::invokeMethod(
+                        self,
+                        [self, done, total] {
+                            if (self)
+                                emit self->prefillProgress(done, total);
+                        },
+                        Qt::QueuedConnection);
+                };
+                workbench->setModel(settings);
+                const app::WorkbenchAnswer answer = workbench->ask(request, sessionId, callbacks);
+                out.sessionId = answer.sessionId;
+                out.result = answer.result;
+                for (app::Citation c : answer.result.citations) {
+                    if (c.title.isEmpty())
+                        c.title = QFileInfo(c.path).fileName();
+                    out.citations.push_back({ c.documentId, c.page, c.start, c.length, app::citationLabel(c) });
+                }
+                if (answer.asked && !answer.result.extractive) {
+                    out.hasStats = true;
+                    out.stats = workbench->memoryStats();
+                }
+            } catch (const Error &e) {
+                // The window's words for what the user can change (the CLI names its flags instead).
+                out.error = QString::fromUtf8(e.what());
+                if (e.remedy() == Remedy::LargerContext)
+                    out.error += tr(" — choose a larger Context above.");
+                else if (e.remedy() == Remedy::CpuDevice)
+                    out.error += tr(" — choose the CPU in the device list.");
+                log::get("ui")->error("ask failed: {}", e.what());
+            } catch (const std::exception &e) {
+                out.error = QString::fromUtf8(e.what());
+                log::get("ui")->error("ask failed: {}", e.what());
             }
-            if (answer.asked && !answer.result.extractive) {
-                out.hasStats = true;
-                out.stats = workbench->memoryStats();
-            }
-        } catch (const Error &e) {
-            // The window's words for what the user can change (the CLI names its flags instead).
-            out.error = QString::fromUtf8(e.what());
-            if (e.remedy() == Remedy::LargerContext)
-                out.error += tr(" — choose a larger context for the model.");
-            else if (e.remedy() == Remedy::CpuDevice)
-                out.error += tr(" — choose the CPU in the device list.");
-            log::get("ui")->error("ask failed: {}", e.what());
-        } catch (const std::exception &e) {
-            out.error = QString::fromUtf8(e.what());
-            log::get("ui")->error("ask failed: {}", e.what());
-        }
-        out.stopped = stop->load();
-        QMetaObject::invokeMethod(self, [self, out] {
-            if (self)
-                self->finish(out);
-        }, Qt::QueuedConnection);
-    }, Qt::QueuedConnection);
+            out.stopped = stop->load();
+            QMetaObject::invokeMethod(
+                self,
+                [self, out] {
+                    if (self)
+                        self->finish(out);
+                },
+                Qt::QueuedConnection);
+        },
+        Qt::QueuedConnection);
     emit questionStarted();
     return true;
 }
@@ -395,7 +507,7 @@ void ChatDock::finish(const Outcome &outcome)
         m_lastStats = outcome.stats;
     const app::AskResult &result = outcome.result;
     m_lastResult = result;
-    m_lastFigures = {result.contextTokens, result.promptTokens, result.reusedTokens, result.generatedTokens};
+    m_lastFigures = { result.contextTokens, result.promptTokens, result.reusedTokens, result.generatedTokens };
     const QString question = m_current;
     m_current.clear();
     const QString &answer = result.answer;
@@ -425,7 +537,7 @@ void ChatDock::finish(const Outcome &outcome)
         chip->setStyleSheet(QStringLiteral("QPushButton { border: 1px solid palette(mid); border-radius: 9px; "
                                            "padding: 2px 8px; text-align: left; }"));
         connect(chip, &QPushButton::clicked, this,
-                [this, c] { emit citationActivated(c.documentId, c.page, c.start, c.length); });
+            [this, c] { emit citationActivated(c.documentId, c.page, c.start, c.length); });
         m_chipLayout->insertWidget(m_chipLayout->count() - 1, chip);
         m_chips.append(chip);
     }
@@ -435,12 +547,19 @@ void ChatDock::finish(const Outcome &outcome)
         m_status->setText(tr("Nothing in the library answers this."));
     else
         m_status->setText(tr("%n citation(s).", nullptr, int(citations.size())));
-    if (m_lastFigures.promptTokens > 0)
-        m_status->setText(m_status->text() + QLatin1Char(' ')
-                          + tr("Prompt %1 tokens, %2 reused from the last question; context %3.")
-                                .arg(m_lastFigures.promptTokens)
-                                .arg(m_lastFigures.reusedTokens)
-                                .arg(m_lastFigures.contextTokens));
+    if (m_lastFigures.promptTokens > 0) {
+        QString figures = tr("Prompt %1 tokens (%2 sources), %3 reused from the last question; context %4.")
+                              .arg(m_lastFigures.promptTokens)
+                              .arg(result.sources.size())
+                              .arg(m_lastFigures.reusedTokens)
+                              .arg(m_lastFigures.contextTokens);
+        if (result.droppedSources > 0)
+            figures += QLatin1Char(' ')
+                + tr("%n lower-ranked source(s) left out to fit the context.", nullptr, result.droppedSources);
+        if (result.bestSourceCut)
+            figures += QLatin1Char(' ') + tr("The best source was cut to its cited passage to fit.");
+        m_status->setText(m_status->text() + QLatin1Char(' ') + figures);
+    }
     emit answerFinished(!stopped);
 }
 

@@ -1,10 +1,10 @@
-// The Chat dock: a question box (Ctrl+L focuses it), Ask and Stop, the model, KV-mode and device
-// pickers, the answer, and the answer's citations as clickable chips (title + page) that ask the
-// main window to show the cited passage. Questions go to the window's workbench (app/workbench.h)
-// on one worker thread, where the model loads (never on the GUI thread) and stays from one
-// question to the next, so a follow-up reuses the cached prompt prefix. Without a model the
-// answer is extractive. The workbench records every answer as a turn of the dock's session, and
-// the transcript shows the session's turns.
+// The Chat tab: the model, KV-mode, context and device pickers on top, the transcript filling the
+// tab, the answer's citations as clickable chips (title + page) that ask the main window to show
+// the cited passage, a status line (what the prompt held, what was left out to fit the context),
+// and the question box (Ctrl+L focuses it) with Ask and Stop at the bottom. Questions go to the window's workbench
+// (app/workbench.h) on one worker thread, where the model loads (never on the GUI thread) and stays from one question
+// to the next, so a follow-up reuses the cached prompt prefix. Without a model the answer is extractive. The workbench
+// records every answer as a turn of the dock's session, and the transcript shows the session's turns.
 #pragma once
 
 #include "app/workbench.h"
@@ -31,17 +31,17 @@ namespace nw::ui {
 
 struct ChatCitation {
     qint64 documentId = 0;
-    int page = 0;   // 1-based
-    int start = 0;  // UTF-16 offset of the quote in the page text
+    int page = 0; // 1-based
+    int start = 0; // UTF-16 offset of the quote in the page text
     int length = 0;
-    QString label;  // "GPL-3, p. 7"
+    QString label; // "GPL-3, p. 7"
 };
 
 // What the engine did for the latest answer; zeros for an extractive one.
 struct ChatEngineFigures {
     int contextTokens = 0; // the loaded model's context
     int promptTokens = 0;
-    int reusedTokens = 0;  // prompt tokens kept from the previous question's cache
+    int reusedTokens = 0; // prompt tokens kept from the previous question's cache
     int generatedTokens = 0;
 };
 
@@ -54,17 +54,20 @@ public:
     // The workbench questions go to; null: none (nothing can be asked). A question under way
     // finishes with the workbench it started on.
     void setWorkbench(std::shared_ptr<app::Workbench> workbench);
-    // "" : extractive answers. The model loads on the worker with the next question (and stays);
-    // contextTokens 0 takes the workbench's default (app::contextTokensFor).
-    void setModelPath(const QString &path, int contextTokens = 0);
+    // "" : extractive answers. The model loads on the worker with the next question (and stays).
+    void setModelPath(const QString &path);
     QString modelPath() const;
+    // The model's context in tokens; 0 : the workbench's default (app::contextTokensFor), shown
+    // as "auto". A new context makes a new cache with the next question (the weights stay). Text
+    // in the box that is not a count is shown in red and changes nothing.
+    void setContextTokens(qint64 tokens);
+    qint64 contextTokens() const;
     // "" : the model's default mode; else as --kv takes it ("full", "latent:16+q8", "mla").
     void setKvMode(const QString &mode);
     QString kvMode() const;
     // Where the model runs, as --device takes it (auto, the default, as on the command line).
     void setDevice(app::DeviceChoice device);
     app::DeviceChoice device() const;
-    int requestedContextTokens() const { return m_contextTokens; }
     // What the pickers ask the workbench to load.
     app::ModelSettings modelSettings() const;
 
@@ -83,6 +86,8 @@ public:
     QComboBox *modelPicker() const { return m_modelBox; }
     QComboBox *kvModePicker() const { return m_kvBox; }
     QComboBox *devicePicker() const { return m_deviceBox; }
+    QComboBox *contextPicker() const { return m_contextBox; }
+    QString statusText() const;
     // The chip widgets, in citation order.
     QList<QPushButton *> chips() const { return m_chips; }
 
@@ -113,6 +118,7 @@ signals:
     void modelChanged(const QString &path); // the picker's model ("" : none)
     void kvModeChanged(const QString &mode);
     void deviceChanged(nw::app::DeviceChoice device);
+    void contextChanged(qint64 tokens);
 
 private:
     struct Outcome;
@@ -123,7 +129,6 @@ private:
     int addModelItem(const QString &path);
 
     std::shared_ptr<app::Workbench> m_workbench;
-    int m_contextTokens = 0;
     QLineEdit *m_question = nullptr;
     QPushButton *m_ask = nullptr;
     QPushButton *m_stop = nullptr;
@@ -131,6 +136,8 @@ private:
     QToolButton *m_browse = nullptr;
     QComboBox *m_kvBox = nullptr;
     QComboBox *m_deviceBox = nullptr;
+    QComboBox *m_contextBox = nullptr;
+    qint64 m_contextTokens = 0; // the last count the context box held (0: auto)
     QTextBrowser *m_answer = nullptr;
     QLabel *m_status = nullptr;
     QWidget *m_chipArea = nullptr;
@@ -147,8 +154,8 @@ private:
     // Streamed text is drawn at most every 50 ms: re-laying out the transcript for every piece
     // kept the GUI thread busy for hundreds of ms once decoding got fast.
     QTimer *m_renderTimer = nullptr;
-    QString m_current;           // the question being answered, "" when idle
-    QString m_answerText;        // the latest answer
+    QString m_current; // the question being answered, "" when idle
+    QString m_answerText; // the latest answer
     QStringList m_pastQuestions; // earlier turns of the session, shown above the latest
     QStringList m_pastAnswers;
     qint64 m_sessionId = 0;

@@ -2,19 +2,21 @@
 // nothing is estimated twice); tokens/s is the growth of the cache's token count over time.
 #include "ui/kv_meter.h"
 
-#include "ui/byte_format.h"
+#include "app/ask_report.h"
 
 #include <QChart>
 #include <QChartView>
 #include <QFormLayout>
 #include <QLabel>
+#include <QLegendMarker>
 #include <QLineSeries>
 #include <QPainter>
 #include <QProgressBar>
 #include <QRegularExpression>
+#include <QScrollArea>
 #include <QTimer>
-#include <QValueAxis>
 #include <QVBoxLayout>
+#include <QValueAxis>
 
 #include <algorithm>
 
@@ -24,14 +26,20 @@ namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
-QColor usedColor(const QPalette &palette) { return palette.color(QPalette::Highlight); }
+QColor usedColor(const QPalette &palette)
+{
+    return palette.color(QPalette::Highlight);
+}
 QColor reservedColor(const QPalette &palette)
 {
     QColor c = palette.color(QPalette::Highlight);
     c.setAlphaF(0.35f);
     return c;
 }
-QColor baselineColor() { return QColor(0xd0, 0x60, 0x40); }
+QColor baselineColor()
+{
+    return QColor(0xd0, 0x60, 0x40);
+}
 
 // Without a GPU, the row names the reason in a few words ("CPU (no CUDA device)"); the whole
 // status, with paths and driver messages, is the row's tooltip (and in `needlework doctor`).
@@ -42,12 +50,14 @@ QString deviceText()
         const qsizetype cut = device.status.indexOf(QRegularExpression(QStringLiteral("[(:]")));
         return QObject::tr("CPU (%1)").arg(cut > 0 ? device.status.left(cut).trimmed() : device.status);
     }
-    return QObject::tr("%1: %2 free of %3").arg(device.name, formatByteCount(device.freeBytes), formatByteCount(device.totalBytes));
+    return QObject::tr("%1: %2 free of %3")
+        .arg(device.name, app::formatBytes(device.freeBytes), app::formatBytes(device.totalBytes));
 }
 
 } // namespace
 
-KvBytesBars::KvBytesBars(QWidget *parent) : QWidget(parent)
+KvBytesBars::KvBytesBars(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("KvBytesBars"));
     setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
@@ -65,23 +75,26 @@ void KvBytesBars::setBytes(std::uint64_t used, std::uint64_t reserved, std::uint
 
 std::vector<double> KvBytesBars::fractions() const
 {
-    const std::uint64_t longest = std::max({m_used, m_reserved, m_baseline});
+    const std::uint64_t longest = std::max({ m_used, m_reserved, m_baseline });
     if (longest == 0)
-        return {0.0, 0.0, 0.0};
+        return { 0.0, 0.0, 0.0 };
     const auto frac = [&](std::uint64_t v) { return static_cast<double>(v) / static_cast<double>(longest); };
-    return {frac(m_used), frac(m_reserved), frac(m_baseline)};
+    return { frac(m_used), frac(m_reserved), frac(m_baseline) };
 }
 
-QSize KvBytesBars::sizeHint() const { return {240, 3 * (fontMetrics().height() + 6) + 4}; }
+QSize KvBytesBars::sizeHint() const
+{
+    return { 240, 3 * (fontMetrics().height() + 6) + 4 };
+}
 
 void KvBytesBars::paintEvent(QPaintEvent *)
 {
     QPainter p(this);
     p.setRenderHint(QPainter::Antialiasing);
     const std::vector<double> f = fractions();
-    const QString names[] = {tr("used"), tr("reserved"), tr("MHA f16")};
-    const std::uint64_t values[] = {m_used, m_reserved, m_baseline};
-    const QColor colors[] = {usedColor(palette()), reservedColor(palette()), baselineColor()};
+    const QString names[] = { tr("used"), tr("reserved"), tr("MHA f16") };
+    const std::uint64_t values[] = { m_used, m_reserved, m_baseline };
+    const QColor colors[] = { usedColor(palette()), reservedColor(palette()), baselineColor() };
     const int rowH = fontMetrics().height() + 6;
     const int labelW = fontMetrics().horizontalAdvance(tr("MHA f16")) + 8;
     const int barW = std::max(10, width() - labelW - 2);
@@ -93,11 +106,12 @@ void KvBytesBars::paintEvent(QPaintEvent *)
         p.fillRect(bar, colors[i]);
         p.setPen(palette().color(QPalette::WindowText));
         p.drawText(QRect(labelW + 4, row.top(), barW - 4, row.height()), Qt::AlignVCenter | Qt::AlignLeft,
-                   formatByteCount(values[i]));
+            app::formatBytes(values[i]));
     }
 }
 
-LayerBars::LayerBars(QWidget *parent) : QWidget(parent)
+LayerBars::LayerBars(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("LayerBars"));
     setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
@@ -106,17 +120,19 @@ LayerBars::LayerBars(QWidget *parent) : QWidget(parent)
 
 void LayerBars::setLayers(const std::vector<app::LayerKvBytes> &layers)
 {
-    const bool same = layers.size() == m_layers.size() &&
-                      std::equal(layers.begin(), layers.end(), m_layers.begin(), [](const auto &a, const auto &b) {
-                          return a.used == b.used && a.reserved == b.reserved;
-                      });
+    const bool same = layers.size() == m_layers.size()
+        && std::equal(layers.begin(), layers.end(), m_layers.begin(),
+            [](const auto &a, const auto &b) { return a.used == b.used && a.reserved == b.reserved; });
     if (same)
         return;
     m_layers = layers;
     update();
 }
 
-QSize LayerBars::sizeHint() const { return {240, 64}; }
+QSize LayerBars::sizeHint() const
+{
+    return { 240, 64 };
+}
 
 void LayerBars::paintEvent(QPaintEvent *)
 {
@@ -128,7 +144,7 @@ void LayerBars::paintEvent(QPaintEvent *)
     }
     std::uint64_t top = 0;
     for (const app::LayerKvBytes &l : m_layers)
-        top = std::max({top, l.used, l.reserved});
+        top = std::max({ top, l.used, l.reserved });
     if (top == 0)
         top = 1;
     const double slot = static_cast<double>(width()) / static_cast<double>(m_layers.size());
@@ -143,91 +159,118 @@ void LayerBars::paintEvent(QPaintEvent *)
     }
 }
 
-KvMeter::KvMeter(QWidget *parent) : QWidget(parent)
+KvMeter::KvMeter(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("KvMeter"));
-    auto *layout = new QVBoxLayout(this);
+    // Everything scrolls inside the tab: the meter never asks the window for more height than
+    // the screen has.
+    auto *outer = new QVBoxLayout(this);
+    outer->setContentsMargins(0, 0, 0, 0);
+    auto *scroll = new QScrollArea(this);
+    scroll->setObjectName(QStringLiteral("KvMeterScroll"));
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    outer->addWidget(scroll);
+    auto *content = new QWidget(scroll);
+    scroll->setWidget(content);
+    auto *layout = new QVBoxLayout(content);
 
-    m_saving = new QLabel(QStringLiteral("–"), this);
+    m_saving = new QLabel(QStringLiteral("–"), content);
     m_saving->setObjectName(QStringLiteral("KvSaving"));
     QFont big = m_saving->font();
     big.setPointSizeF(big.pointSizeF() * 2.0);
     big.setBold(true);
     m_saving->setFont(big);
     m_saving->setToolTip(tr("How many times less KV memory than plain multi-head attention in f16"));
-    auto *savingCaption = new QLabel(tr("less KV memory than MHA f16"), this);
+    auto *savingCaption = new QLabel(tr("less KV memory than MHA f16"), content);
+    savingCaption->setWordWrap(true);
     auto *savingRow = new QHBoxLayout;
     savingRow->addWidget(m_saving);
     savingRow->addWidget(savingCaption, 1);
     layout->addLayout(savingRow);
 
-    m_bars = new KvBytesBars(this);
+    m_bars = new KvBytesBars(content);
     layout->addWidget(m_bars);
-    layout->addWidget(new QLabel(tr("Per layer"), this));
-    m_layerBars = new LayerBars(this);
+    layout->addWidget(new QLabel(tr("Per layer"), content));
+    m_layerBars = new LayerBars(content);
     layout->addWidget(m_layerBars);
 
     auto *form = new QFormLayout;
+    form->setRowWrapPolicy(QFormLayout::WrapLongRows);
     m_model = addFigure(form, tr("Model"), QStringLiteral("KvModel"));
     m_model->setText(tr("none (extractive answers)"));
+    m_model->setWordWrap(true);
     m_used = addFigure(form, tr("KV used"), QStringLiteral("KvUsed"));
+    m_used->setToolTip(tr("The bytes of the tokens in the cache now"));
     m_reserved = addFigure(form, tr("KV reserved"), QStringLiteral("KvReserved"));
     m_baseline = addFigure(form, tr("MHA f16 baseline"), QStringLiteral("KvBaseline"));
+    m_baseline->setToolTip(tr("What the same tokens would take with plain multi-head attention in f16"));
     m_tokens = addFigure(form, tr("Context tokens"), QStringLiteral("KvTokens"));
     m_perToken = addFigure(form, tr("Bytes per token"), QStringLiteral("KvPerToken"));
+    m_perToken->setWordWrap(true);
     m_rate = addFigure(form, tr("Tokens/s"), QStringLiteral("KvRate"));
+    m_rate->setToolTip(tr("How fast the cache grew over the last second of a question; 0 when nothing runs"));
     m_weights = addFigure(form, tr("Weights"), QStringLiteral("KvWeights"));
     m_device = addFigure(form, tr("Device"), QStringLiteral("KvDevice"));
     m_device->setText(deviceText());
     m_device->setToolTip(app::deviceStatus().status);
     m_device->setWordWrap(true);
-    m_prefill = new QProgressBar(this);
+    m_prefill = new QProgressBar(content);
     m_prefill->setObjectName(QStringLiteral("KvPrefill"));
     m_prefill->setRange(0, 1);
     m_prefill->setValue(0);
-    m_prefill->setFormat(tr("%v / %m tokens"));
+    m_prefill->setTextVisible(false);
     form->addRow(tr("Prefill"), m_prefill);
     layout->addLayout(form);
+    m_reservedNote = new QLabel(content);
+    m_reservedNote->setObjectName(QStringLiteral("KvReservedNote"));
+    m_reservedNote->setWordWrap(true);
+    QFont small = m_reservedNote->font();
+    small.setPointSizeF(small.pointSizeF() * 0.9);
+    m_reservedNote->setFont(small);
+    m_reservedNote->setText(tr("Used: the bytes of the cached tokens. Reserved: what the cache has allocated for "
+                               "them — whole blocks of 64 tokens per layer, each rounded up to whole memory pages (on "
+                               "a GPU, the whole context at once), so reserved is at least used."));
+    layout->addWidget(m_reservedNote);
 
-    m_kvSeries = new QLineSeries(this);
-    m_kvSeries->setName(tr("KV used (MiB)"));
-    m_rateSeries = new QLineSeries(this);
-    m_rateSeries->setName(tr("tokens/s"));
     auto *chart = new QChart;
-    chart->addSeries(m_kvSeries);
-    chart->addSeries(m_rateSeries);
     chart->legend()->setAlignment(Qt::AlignBottom);
     chart->setMargins(QMargins(2, 2, 2, 2));
     chart->setBackgroundRoundness(0);
+    QFont axisFont = font();
+    axisFont.setPointSizeF(axisFont.pointSizeF() * 0.85);
     m_timeAxis = new QValueAxis;
-    m_timeAxis->setTitleText(tr("s"));
-    m_timeAxis->setLabelFormat(QStringLiteral("%.0f"));
+    m_timeAxis->setLabelFormat(QStringLiteral("%.0f s"));
+    m_timeAxis->setLabelsFont(axisFont);
+    m_timeAxis->setTickCount(4);
     m_timeAxis->setRange(0, 10);
     m_kvAxis = new QValueAxis;
     m_kvAxis->setLabelFormat(QStringLiteral("%.1f"));
+    m_kvAxis->setLabelsFont(axisFont);
+    m_kvAxis->setTickCount(4);
     m_kvAxis->setRange(0, 1);
     m_rateAxis = new QValueAxis;
     m_rateAxis->setLabelFormat(QStringLiteral("%.0f"));
+    m_rateAxis->setLabelsFont(axisFont);
+    m_rateAxis->setTickCount(4);
     m_rateAxis->setRange(0, 1);
     chart->addAxis(m_timeAxis, Qt::AlignBottom);
     chart->addAxis(m_kvAxis, Qt::AlignLeft);
     chart->addAxis(m_rateAxis, Qt::AlignRight);
-    m_kvSeries->attachAxis(m_timeAxis);
-    m_kvSeries->attachAxis(m_kvAxis);
-    m_rateSeries->attachAxis(m_timeAxis);
-    m_rateSeries->attachAxis(m_rateAxis);
-    m_chartView = new QChartView(chart, this);
+    m_chartView = new QChartView(chart, content);
     m_chartView->setObjectName(QStringLiteral("KvChart"));
     m_chartView->setRenderHint(QPainter::Antialiasing);
-    m_chartView->setMinimumHeight(160);
+    m_chartView->setMinimumHeight(180);
+    m_chartView->setToolTip(tr("KV used (MiB, left) and tokens/s (right) while questions ran; gaps: nothing ran"));
     layout->addWidget(m_chartView, 1);
 
     m_timer = new QTimer(this);
     m_timer->setInterval(kPollIntervalMs);
     connect(m_timer, &QTimer::timeout, this, &KvMeter::poll);
     m_clock.start();
-    showSnapshot(app::MemoryStats{}, 0);
-    resetSeries(); // the empty snapshot above only fills the labels; it is not a measurement
+    reset();
 }
 
 QLabel *KvMeter::addFigure(QFormLayout *form, const QString &title, const QString &objectName)
@@ -241,18 +284,33 @@ QLabel *KvMeter::addFigure(QFormLayout *form, const QString &title, const QStrin
 
 void KvMeter::setStatsSource(StatsSource source)
 {
+    const bool wasPolling = isPolling();
     m_source = std::move(source);
     if (m_source) {
+        if (!wasPolling) {
+            beginStretch();
+            m_rateWindow.clear(); // the speed of this question only
+        }
         m_timer->start();
         poll();
     } else {
         m_timer->stop();
+        m_stretchOpen = false; // the next poll starts a new stretch: the chart shows the idle time as a gap
+        m_rateWindow.clear();
+        m_tokensPerSecond = 0.0;
+        m_rate->setText(QStringLiteral("0.0"));
     }
 }
 
-void KvMeter::clearStatsSource() { setStatsSource({}); }
+void KvMeter::clearStatsSource()
+{
+    setStatsSource({});
+}
 
-bool KvMeter::isPolling() const { return m_timer->isActive(); }
+bool KvMeter::isPolling() const
+{
+    return m_timer->isActive();
+}
 
 void KvMeter::poll()
 {
@@ -278,32 +336,75 @@ void KvMeter::showSnapshot(const app::MemoryStats &stats, qint64 elapsedMs)
     m_last = stats;
     m_bars->setBytes(stats.kvBytesUsed, stats.kvBytesReserved, stats.mhaF16Bytes);
     m_layerBars->setLayers(stats.layers);
-    m_saving->setText(formatSaving(stats.savingVsMha()));
-    m_used->setText(formatByteCount(stats.kvBytesUsed));
-    m_reserved->setText(formatByteCount(stats.kvBytesReserved));
-    m_baseline->setText(formatByteCount(stats.mhaF16Bytes));
+    m_saving->setText(app::formatSaving(stats.savingVsMha()));
+    m_used->setText(app::formatBytes(stats.kvBytesUsed));
+    m_reserved->setText(app::formatBytes(stats.kvBytesReserved));
+    m_baseline->setText(app::formatBytes(stats.mhaF16Bytes));
     m_tokens->setText(stats.capacityTokens > 0 ? tr("%L1 of %L2").arg(stats.tokens).arg(stats.capacityTokens)
                                                : QStringLiteral("%L1").arg(stats.tokens));
+    m_reserved->setToolTip(stats.kvBytesUsed > 0
+            ? tr("%1 allocated for %2 used (%3 %)")
+                  .arg(app::formatBytes(stats.kvBytesReserved), app::formatBytes(stats.kvBytesUsed))
+                  .arg(qRound(100.0 * static_cast<double>(stats.kvBytesUsed)
+                      / static_cast<double>(std::max<std::uint64_t>(stats.kvBytesReserved, 1))))
+            : QString());
     m_perToken->setText(tr("%L1 B (MHA f16: %L2 B)").arg(stats.bytesPerToken).arg(stats.mhaF16BytesPerToken));
     m_rate->setText(QStringLiteral("%1").arg(m_tokensPerSecond, 0, 'f', 1));
-    m_weights->setText(stats.weightsBytes > 0 ? formatByteCount(stats.weightsBytes) : QStringLiteral("–"));
+    m_weights->setText(stats.weightsBytes > 0 ? app::formatBytes(stats.weightsBytes) : QStringLiteral("–"));
     appendChartPoint(elapsedMs);
+}
+
+void KvMeter::beginStretch()
+{
+    Stretch st;
+    st.kv = new QLineSeries(this);
+    st.kv->setName(tr("KV used (MiB)"));
+    st.rate = new QLineSeries(this);
+    st.rate->setName(tr("tokens/s"));
+    QChart *chart = m_chartView->chart();
+    chart->addSeries(st.kv);
+    chart->addSeries(st.rate);
+    st.kv->attachAxis(m_timeAxis);
+    st.kv->attachAxis(m_kvAxis);
+    st.rate->attachAxis(m_timeAxis);
+    st.rate->attachAxis(m_rateAxis);
+    if (!m_stretches.empty()) {
+        // One legend entry per quantity, in the first stretch's colours.
+        st.kv->setColor(m_stretches.front().kv->color());
+        st.rate->setColor(m_stretches.front().rate->color());
+        for (QLegendMarker *marker : chart->legend()->markers(st.kv) + chart->legend()->markers(st.rate))
+            marker->setVisible(false);
+    }
+    m_stretches.push_back(st);
+    m_stretchOpen = true;
+    m_lastChartMs = -1;
 }
 
 void KvMeter::appendChartPoint(qint64 elapsedMs)
 {
     if (m_lastChartMs >= 0 && elapsedMs - m_lastChartMs < kChartIntervalMs)
         return;
+    if (!m_stretchOpen)
+        beginStretch();
     m_lastChartMs = elapsedMs;
     const double t = static_cast<double>(elapsedMs) / 1000.0;
     const double kvMiB = static_cast<double>(m_last.kvBytesUsed) / kMiB;
-    if (static_cast<std::size_t>(m_kvSeries->count()) >= kMaxChartPoints) {
-        m_kvSeries->remove(0);
-        m_rateSeries->remove(0);
+    if (static_cast<std::size_t>(chartPointCount()) >= kMaxChartPoints) {
+        Stretch &oldest = m_stretches.front();
+        oldest.kv->remove(0);
+        oldest.rate->remove(0);
+        if (oldest.kv->count() == 0 && m_stretches.size() > 1) {
+            m_chartView->chart()->removeSeries(oldest.kv);
+            m_chartView->chart()->removeSeries(oldest.rate);
+            delete oldest.kv;
+            delete oldest.rate;
+            m_stretches.pop_front();
+        }
     }
-    m_kvSeries->append(t, kvMiB);
-    m_rateSeries->append(t, m_tokensPerSecond);
-    const double t0 = m_kvSeries->at(0).x();
+    Stretch &now = m_stretches.back();
+    now.kv->append(t, kvMiB);
+    now.rate->append(t, m_tokensPerSecond);
+    const double t0 = m_stretches.front().kv->count() > 0 ? m_stretches.front().kv->at(0).x() : t;
     m_timeAxis->setRange(t0, std::max(t0 + 10.0, t));
     if (kvMiB > m_kvAxisMax) {
         m_kvAxisMax = kvMiB * 1.25;
@@ -315,12 +416,48 @@ void KvMeter::appendChartPoint(qint64 elapsedMs)
     }
 }
 
-int KvMeter::chartPointCount() const { return static_cast<int>(m_kvSeries->count()); }
+int KvMeter::chartPointCount() const
+{
+    int n = 0;
+    for (const Stretch &st : m_stretches)
+        n += static_cast<int>(st.kv->count());
+    return n;
+}
+
+QList<QList<QPointF>> KvMeter::kvChartStretches() const
+{
+    QList<QList<QPointF>> out;
+    for (const Stretch &st : m_stretches)
+        out << st.kv->points();
+    return out;
+}
+
+QList<QList<QPointF>> KvMeter::rateChartStretches() const
+{
+    QList<QList<QPointF>> out;
+    for (const Stretch &st : m_stretches)
+        out << st.rate->points();
+    return out;
+}
+
+QString KvMeter::modelName() const
+{
+    return m_model->text();
+}
+
+QString KvMeter::prefillText() const
+{
+    return m_prefill->maximum() > 1 || m_prefill->value() > 0
+        ? tr("%1 / %2 tokens").arg(m_prefill->value()).arg(m_prefill->maximum())
+        : QString();
+}
 
 void KvMeter::setPrefillProgress(qint64 done, qint64 total)
 {
     m_prefill->setRange(0, static_cast<int>(std::max<qint64>(total, 1)));
     m_prefill->setValue(static_cast<int>(std::clamp<qint64>(done, 0, std::max<qint64>(total, 1))));
+    m_prefill->setTextVisible(true);
+    m_prefill->setFormat(tr("%v / %m tokens"));
 }
 
 void KvMeter::setModelName(const QString &name)
@@ -330,8 +467,14 @@ void KvMeter::setModelName(const QString &name)
 
 void KvMeter::resetSeries()
 {
-    m_kvSeries->clear();
-    m_rateSeries->clear();
+    for (const Stretch &st : m_stretches) {
+        m_chartView->chart()->removeSeries(st.kv);
+        m_chartView->chart()->removeSeries(st.rate);
+        delete st.kv;
+        delete st.rate;
+    }
+    m_stretches.clear();
+    m_stretchOpen = false;
     m_rateWindow.clear();
     m_tokensPerSecond = 0.0;
     m_lastChartMs = -1;
@@ -339,6 +482,18 @@ void KvMeter::resetSeries()
     m_rateAxisMax = 1.0;
     m_kvAxis->setRange(0, 1);
     m_rateAxis->setRange(0, 1);
+    m_timeAxis->setRange(0, 10);
+}
+
+void KvMeter::reset()
+{
+    clearStatsSource();
+    showSnapshot(app::MemoryStats {}, m_clock.elapsed());
+    resetSeries(); // the empty snapshot above only fills the labels; it is not a measurement
+    m_rate->setText(QStringLiteral("0.0"));
+    m_prefill->setRange(0, 1);
+    m_prefill->setValue(0);
+    m_prefill->setTextVisible(false);
 }
 
 } // namespace nw::ui

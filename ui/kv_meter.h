@@ -1,12 +1,16 @@
-// The KV Meter dock's view: KV bytes used vs reserved vs the plain MHA-f16 baseline, per-layer
-// bars, context tokens, prefill progress, tokens/s, weights and device memory, and a time
-// series of KV bytes and tokens/s. It polls MemoryStats snapshots (lock-free to read) on a
-// QTimer, so the thread running the model never waits for the GUI.
+// The KV Meter tab's view: KV bytes used vs reserved (and why they differ) vs the plain MHA-f16
+// baseline, per-layer bars, context tokens, prefill progress, tokens/s, weights and device
+// memory, and a chart of KV bytes and tokens/s over the time something ran — one stretch per
+// question, with gaps where nothing did. It polls MemoryStats snapshots (lock-free to read) on a
+// QTimer, so the thread running the model never waits for the GUI. Every figure is the current
+// model's: reset() clears them all when the model, its KV mode, context or device changes.
 #pragma once
 
 #include "app/model_settings.h"
 
 #include <QElapsedTimer>
+#include <QList>
+#include <QPointF>
 #include <QWidget>
 
 #include <deque>
@@ -64,13 +68,14 @@ public:
     // Called on the GUI thread at every poll; must not block (MemoryCounters::snapshot does not).
     using StatsSource = std::function<app::MemoryStats()>;
 
-    static constexpr int kPollIntervalMs = 50;      // 20 Hz
-    static constexpr int kChartIntervalMs = 250;    // one chart point at most every 250 ms
-    static constexpr int kRateWindowMs = 1000;      // tokens/s over the last second
+    static constexpr int kPollIntervalMs = 50; // 20 Hz
+    static constexpr int kChartIntervalMs = 250; // one chart point at most every 250 ms
+    static constexpr int kRateWindowMs = 1000; // tokens/s over the last second
     static constexpr std::size_t kMaxChartPoints = 2400;
 
     explicit KvMeter(QWidget *parent = nullptr);
 
+    // Polling starts a new stretch of the chart; clearing ends it (the chart shows a gap until the next).
     void setStatsSource(StatsSource source);
     void clearStatsSource();
     bool isPolling() const;
@@ -82,6 +87,12 @@ public:
     const app::MemoryStats &lastSnapshot() const { return m_last; }
     double tokensPerSecond() const { return m_tokensPerSecond; }
     int chartPointCount() const;
+    int chartStretchCount() const { return static_cast<int>(m_stretches.size()); }
+    // The chart's points, per stretch, as (seconds, KV MiB) and (seconds, tokens/s).
+    QList<QList<QPointF>> kvChartStretches() const;
+    QList<QList<QPointF>> rateChartStretches() const;
+    QString modelName() const;
+    QString prefillText() const; // "241 / 241 tokens"; "" before any prefill
     KvBytesBars *bytesBars() const { return m_bars; }
     LayerBars *layerBars() const { return m_layerBars; }
 
@@ -89,11 +100,15 @@ public slots:
     void setPrefillProgress(qint64 done, qint64 total);
     void setModelName(const QString &name);
     void resetSeries();
+    // Back to no figures: an empty snapshot, no rate, no prefill, an empty chart (the polling, if
+    // any, stops). For a model change: the last model's bytes and speed are not this model's.
+    void reset();
 
 private:
     void poll();
     void updateRate(std::int64_t tokens, qint64 elapsedMs);
     void appendChartPoint(qint64 elapsedMs);
+    void beginStretch();
     QLabel *addFigure(QFormLayout *form, const QString &title, const QString &objectName);
 
     StatsSource m_source;
@@ -117,9 +132,14 @@ private:
     QLabel *m_device = nullptr;
     QLabel *m_model = nullptr;
     QProgressBar *m_prefill = nullptr;
+    QLabel *m_reservedNote = nullptr;
     QChartView *m_chartView = nullptr;
-    QLineSeries *m_kvSeries = nullptr;
-    QLineSeries *m_rateSeries = nullptr;
+    struct Stretch {
+        QLineSeries *kv = nullptr;
+        QLineSeries *rate = nullptr;
+    };
+    std::deque<Stretch> m_stretches; // oldest first; the last one grows while polling
+    bool m_stretchOpen = false;
     QValueAxis *m_timeAxis = nullptr;
     QValueAxis *m_kvAxis = nullptr;
     QValueAxis *m_rateAxis = nullptr;

@@ -10,13 +10,11 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
-#include <QLineEdit>
 #include <QListWidget>
 #include <QMimeData>
 #include <QPointer>
 #include <QProgressBar>
 #include <QPushButton>
-#include <QRegularExpression>
 #include <QSplitter>
 #include <QThread>
 #include <QTreeWidget>
@@ -26,54 +24,40 @@ namespace nw::ui {
 
 namespace {
 constexpr int kDocumentRole = Qt::UserRole + 1;
-constexpr int kPageRole = Qt::UserRole + 2;
 } // namespace
 
-QStringList highlightTerms(const QString &query)
-{
-    static const QRegularExpression word(QStringLiteral("[\\p{L}\\p{N}_]+"));
-    static const QStringList operators = {QStringLiteral("AND"), QStringLiteral("OR"), QStringLiteral("NOT"),
-                                          QStringLiteral("NEAR")};
-    QStringList terms;
-    for (auto it = word.globalMatch(query); it.hasNext();) {
-        const QString w = it.next().captured();
-        if (!operators.contains(w) && !terms.contains(w, Qt::CaseInsensitive))
-            terms << w;
-    }
-    return terms;
-}
-
-LibraryView::LibraryView(QWidget *parent) : QWidget(parent)
+LibraryView::LibraryView(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("LibraryView"));
     setAcceptDrops(true);
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
 
-    m_searchBox = new QLineEdit(this);
-    m_searchBox->setObjectName(QStringLiteral("SearchBox"));
-    m_searchBox->setPlaceholderText(tr("Search the library (Ctrl+F)"));
-    m_searchBox->setClearButtonEnabled(true);
-    layout->addWidget(m_searchBox);
-    connect(m_searchBox, &QLineEdit::returnPressed, this, [this] { search(m_searchBox->text()); });
-
     auto *splitter = new QSplitter(Qt::Vertical, this);
-    m_results = new QListWidget(splitter);
-    m_results->setObjectName(QStringLiteral("SearchResults"));
-    m_results->setWordWrap(true);
-    m_results->setAlternatingRowColors(true);
     m_tree = new QTreeWidget(splitter);
     m_tree->setObjectName(QStringLiteral("DocumentTree"));
-    m_tree->setHeaderLabels({tr("Document"), tr("Pages"), tr("Status")});
+    m_tree->setHeaderLabels({ tr("Document"), tr("Pages") });
     m_tree->header()->setStretchLastSection(false);
     m_tree->header()->setSectionResizeMode(0, QHeaderView::Stretch);
+    m_tree->header()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
+    m_tree->setTextElideMode(Qt::ElideMiddle); // "GNU Lesser … (LGPL-3.pdf)": both ends tell documents apart
     m_errors = new QListWidget(splitter);
     m_errors->setObjectName(QStringLiteral("IngestErrors"));
     m_errors->setToolTip(tr("Files that could not be ingested"));
-    splitter->setStretchFactor(0, 2);
-    splitter->setStretchFactor(1, 3);
-    splitter->setStretchFactor(2, 1);
+    splitter->setStretchFactor(0, 4);
+    splitter->setStretchFactor(1, 1);
     layout->addWidget(splitter, 1);
+
+    auto *addRow = new QHBoxLayout;
+    m_addFiles = new QPushButton(tr("Add Files…"), this);
+    m_addFiles->setObjectName(QStringLiteral("LibraryAddFiles"));
+    m_addFolder = new QPushButton(tr("Add Folder…"), this);
+    m_addFolder->setObjectName(QStringLiteral("LibraryAddFolder"));
+    addRow->addWidget(m_addFiles);
+    addRow->addWidget(m_addFolder);
+    addRow->addStretch(1);
+    layout->addLayout(addRow);
 
     auto *jobRow = new QHBoxLayout;
     m_progress = new QProgressBar(this);
@@ -91,12 +75,6 @@ LibraryView::LibraryView(QWidget *parent) : QWidget(parent)
     m_cancel->hide();
     connect(m_cancel, &QPushButton::clicked, this, &LibraryView::cancelIngest);
 
-    const auto open = [this](QListWidgetItem *item) {
-        if (item && item->data(kDocumentRole).isValid())
-            emit pageRequested(item->data(kDocumentRole).toLongLong(), item->data(kPageRole).toInt(), m_lastTerms);
-    };
-    connect(m_results, &QListWidget::itemActivated, this, open);
-    connect(m_results, &QListWidget::itemClicked, this, open);
     connect(m_tree, &QTreeWidget::itemActivated, this, [this](QTreeWidgetItem *item) {
         if (item && item->data(0, kDocumentRole).isValid())
             emit pageRequested(item->data(0, kDocumentRole).toLongLong(), 1, {});
@@ -114,37 +92,59 @@ LibraryView::~LibraryView()
 void LibraryView::setWorkbench(std::shared_ptr<app::Workbench> workbench)
 {
     m_workbench = std::move(workbench);
-    m_results->clear();
     refresh();
     if (m_workbench)
         m_status->setText(tr("Library: %1").arg(m_workbench->databasePath()));
 }
 
-void LibraryView::showMessage(const QString &text) { m_status->setText(text); }
+void LibraryView::showMessage(const QString &text)
+{
+    m_status->setText(text);
+}
 
 void LibraryView::refresh()
 {
     m_tree->clear();
     m_errors->clear();
-    if (!m_workbench)
+    m_documentCount = 0;
+    if (!m_workbench) {
+        emit refreshed();
         return;
+    }
     try {
+        const QHash<std::int64_t, QString> titles = m_workbench->documentTitles();
         const auto addDocuments = [&](QTreeWidgetItem *parent, const std::vector<app::DocumentInfo> &docs) {
             for (const app::DocumentInfo &d : docs) {
                 auto *item = new QTreeWidgetItem(parent);
-                item->setText(0, d.title.isEmpty() ? d.path.section(QLatin1Char('/'), -1) : d.title);
-                item->setToolTip(0, d.path);
+                item->setText(0, titles.value(d.id, d.path.section(QLatin1Char('/'), -1)));
+                // Where it is (a message of a mailbox, an attachment) and, for an email, who sent it when.
+                QString where = QStringLiteral("%1\n%2").arg(item->text(0), d.path);
+                if (!d.part.isEmpty())
+                    where += QLatin1Char('\n') + d.part;
+                if (d.message)
+                    where += tr("\nFrom %1, %2").arg(d.message->from, d.message->date);
+                item->setToolTip(0, where);
                 item->setText(1, QString::number(d.pageCount));
+                // A scan says so, with how sure the recognition was.
+                if (d.ocrPages > 0) {
+                    item->setText(1, tr("%1 · OCR %2%").arg(d.pageCount).arg(qRound(d.ocrConfidence)));
+                    item->setToolTip(1,
+                        tr("%1 of %2 pages recognised from their image (OCR), mean confidence %3%")
+                            .arg(d.ocrPages)
+                            .arg(d.pageCount)
+                            .arg(qRound(d.ocrConfidence)));
+                }
                 item->setTextAlignment(1, Qt::AlignRight | Qt::AlignVCenter);
-                item->setText(2, d.status);
                 item->setData(0, kDocumentRole, QVariant::fromValue<qint64>(d.id));
             }
         };
-        auto *all = new QTreeWidgetItem(m_tree, {tr("All documents")});
-        addDocuments(all, m_workbench->documents());
+        auto *all = new QTreeWidgetItem(m_tree, { tr("All documents") });
+        const std::vector<app::DocumentInfo> documents = m_workbench->documents();
+        m_documentCount = static_cast<int>(documents.size());
+        addDocuments(all, documents);
         all->setText(1, QString::number(all->childCount()));
         for (const app::CollectionInfo &c : m_workbench->collections()) {
-            auto *item = new QTreeWidgetItem(m_tree, {c.name, QString::number(c.documentCount)});
+            auto *item = new QTreeWidgetItem(m_tree, { c.name, QString::number(c.documentCount) });
             addDocuments(item, m_workbench->documents(c.name));
         }
         all->setExpanded(true);
@@ -154,46 +154,10 @@ void LibraryView::refresh()
     } catch (const Error &e) {
         m_status->setText(tr("Cannot read the library: %1").arg(QString::fromUtf8(e.what())));
     }
+    emit refreshed();
 }
 
-QString LibraryView::statusText() const { return m_status->text(); }
-
-void LibraryView::focusSearch()
-{
-    m_searchBox->setFocus(Qt::ShortcutFocusReason);
-    m_searchBox->selectAll();
-}
-
-void LibraryView::search(const QString &query)
-{
-    m_results->clear();
-    if (m_searchBox->text() != query)
-        m_searchBox->setText(query);
-    if (!m_workbench || query.trimmed().isEmpty())
-        return;
-    m_lastTerms = highlightTerms(query);
-    std::vector<app::SearchHit> hits;
-    try {
-        app::SearchOptions options;
-        options.markOpen = QStringLiteral("«");
-        options.markClose = QStringLiteral("»");
-        hits = m_workbench->search(query, options);
-    } catch (const Error &e) {
-        m_status->setText(tr("Search: %1").arg(QString::fromUtf8(e.what())));
-        return;
-    }
-    for (const app::SearchHit &hit : hits) {
-        const QString page = hit.pageLabel.isEmpty() ? QString::number(hit.pageNumber) : hit.pageLabel;
-        auto *item = new QListWidgetItem(tr("%1 — p. %2\n%3").arg(hit.title, page, hit.snippet), m_results);
-        item->setToolTip(hit.path);
-        item->setData(kDocumentRole, QVariant::fromValue<qint64>(hit.documentId));
-        item->setData(kPageRole, hit.pageNumber);
-    }
-    m_status->setText(hits.empty() ? tr("No pages match “%1”.").arg(query)
-                                   : tr("%n page(s) match.", nullptr, int(hits.size())));
-}
-
-bool LibraryView::ingest(const QStringList &paths)
+bool LibraryView::ingest(const QStringList &paths, const QString &collection)
 {
     if (m_thread || !m_workbench || paths.isEmpty())
         return false;
@@ -205,18 +169,23 @@ bool LibraryView::ingest(const QStringList &paths)
     m_status->setText(tr("Ingesting %n item(s)…", nullptr, int(paths.size())));
     const auto cancelFlag = m_cancelFlag;
     QPointer<LibraryView> self(this);
-    m_thread = QThread::create([workbench = m_workbench, paths, cancelFlag, self] {
+    m_thread = QThread::create([workbench = m_workbench, paths, collection, cancelFlag, self] {
         int added = 0, failed = 0;
         bool cancelled = false;
         QString error;
         try {
             const auto progress = [self](const app::IngestProgress &p) {
-                QMetaObject::invokeMethod(self, [self, p] {
-                    if (self)
-                        self->showIngestProgress(p.filesDone, p.filesTotal, p.pagesStored, p.currentFile);
-                }, Qt::QueuedConnection);
+                QMetaObject::invokeMethod(
+                    self,
+                    [self, p] {
+                        if (self)
+                            self->showIngestProgress(p.filesDone, p.filesTotal, p.pagesStored, p.currentFile);
+                    },
+                    Qt::QueuedConnection);
             };
-            const app::IngestSummary summary = workbench->ingest(paths, progress, cancelFlag.get());
+            app::IngestOptions options;
+            options.collection = collection;
+            const app::IngestSummary summary = workbench->ingest(paths, progress, cancelFlag.get(), options);
             added = summary.added + summary.replaced;
             failed = summary.failed;
             cancelled = summary.cancelled;
@@ -224,10 +193,13 @@ bool LibraryView::ingest(const QStringList &paths)
             error = QString::fromUtf8(e.what());
             log::get("ui")->error("ingest failed: {}", e.what());
         }
-        QMetaObject::invokeMethod(self, [self, added, failed, cancelled, error] {
-            if (self)
-                self->finishIngest(added, failed, cancelled, error);
-        }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            self,
+            [self, added, failed, cancelled, error] {
+                if (self)
+                    self->finishIngest(added, failed, cancelled, error);
+            },
+            Qt::QueuedConnection);
     });
     m_thread->start();
     return true;

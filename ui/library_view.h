@@ -1,8 +1,8 @@
-// The Library dock's view: collections and documents (page counts, status), ingest errors, an
-// ingest job with a progress bar and a cancel button (off the GUI thread; files and folders by
-// menu or drag-and-drop), and the search bar with FTS results and snippets. Clicking a result
-// asks for that page with the query's terms to highlight. Everything goes through the window's
-// workbench (app/workbench.h).
+// The Library tab of the library panel: collections and documents (distinct titles, page counts,
+// status), ingest errors, Add Files and Add Folder, and an ingest job with a progress bar and a
+// cancel button (off the GUI thread; files and folders by menu, button or drag-and-drop).
+// Activating a document asks for its first page. Everything goes through the window's workbench
+// (app/workbench.h); searching is the Search tab's (ui/search_view.h).
 #pragma once
 
 #include "app/workbench.h"
@@ -14,7 +14,6 @@
 #include <memory>
 
 class QLabel;
-class QLineEdit;
 class QListWidget;
 class QProgressBar;
 class QPushButton;
@@ -35,25 +34,22 @@ public:
     app::Workbench *workbench() const { return m_workbench.get(); }
     void showMessage(const QString &text); // in the status line under the lists
 
-    // Starts an ingest job off the GUI thread; false when one is already running or no library is open.
-    bool ingest(const QStringList &paths);
+    // Starts an ingest job off the GUI thread (into `collection` when it is not empty); false when
+    // one is already running or no library is open.
+    bool ingest(const QStringList &paths, const QString &collection = {});
     bool isIngesting() const { return m_thread != nullptr; }
     void cancelIngest();
 
-    // Searches within store::SearchBudget; a query over it (too many terms or bytes, or too
-    // slow) comes back at once with the reason in the status line.
-    void search(const QString &query);
-    void focusSearch();
-    QString statusText() const;
-
     QTreeWidget *documentTree() const { return m_tree; }
-    QListWidget *resultList() const { return m_results; }
     QListWidget *errorList() const { return m_errors; }
-    QLineEdit *searchBox() const { return m_searchBox; }
+    QPushButton *addFilesButton() const { return m_addFiles; }
+    QPushButton *addFolderButton() const { return m_addFolder; }
+    int documentCount() const { return m_documentCount; } // in the library, after the last refresh
 
 signals:
     void pageRequested(qint64 documentId, int pageNumber, const QStringList &terms);
     void ingestFinished(int added, int failed, bool cancelled);
+    void refreshed(); // the lists were read again (after opening a library or an ingest)
 
 public slots:
     void refresh();
@@ -68,18 +64,15 @@ private:
 
     std::shared_ptr<app::Workbench> m_workbench;
     QTreeWidget *m_tree = nullptr;
-    QLineEdit *m_searchBox = nullptr;
-    QListWidget *m_results = nullptr;
     QListWidget *m_errors = nullptr;
+    QPushButton *m_addFiles = nullptr;
+    QPushButton *m_addFolder = nullptr;
+    int m_documentCount = 0;
     QProgressBar *m_progress = nullptr;
     QPushButton *m_cancel = nullptr;
     QLabel *m_status = nullptr;
     QThread *m_thread = nullptr;
     std::shared_ptr<std::atomic<bool>> m_cancelFlag;
-    QStringList m_lastTerms;
 };
-
-// The words of an FTS query worth highlighting: operators, quotes and prefix stars removed.
-QStringList highlightTerms(const QString &query);
 
 } // namespace nw::ui

@@ -1,8 +1,8 @@
 // The needle heatmap widget: the PNG's layout and colours, live, with hover details.
 #include "ui/needle_heatmap_view.h"
 
+#include "app/ask_report.h"
 #include "app/needle_heatmap.h"
-#include "ui/byte_format.h"
 
 #include <QHelpEvent>
 #include <QLinearGradient>
@@ -20,7 +20,7 @@ namespace {
 using Layout = app::NeedleHeatmapLayout;
 
 const QColor kEmptyCell(220, 220, 220); // as the PNG: a cell without trials
-const QColor kCellInk(40, 40, 40);      // dark on every colour of the scale
+const QColor kCellInk(40, 40, 40); // dark on every colour of the scale
 
 QString summaryLine(const app::NeedleGrid &grid)
 {
@@ -33,7 +33,8 @@ QString summaryLine(const app::NeedleGrid &grid)
 
 } // namespace
 
-NeedleHeatmapView::NeedleHeatmapView(QWidget *parent) : QWidget(parent)
+NeedleHeatmapView::NeedleHeatmapView(QWidget *parent)
+    : QWidget(parent)
 {
     setMouseTracking(true);
     setSizePolicy(QSizePolicy::Fixed, QSizePolicy::Fixed);
@@ -55,8 +56,8 @@ void NeedleHeatmapView::setGrid(app::NeedleGrid grid, std::vector<app::NeedleTri
 
 QRect NeedleHeatmapView::cellRect(int row, int column) const
 {
-    return {Layout::kLeft + column * Layout::kCellWidth, Layout::kTop + row * Layout::kCellHeight, Layout::kCellWidth,
-            Layout::kCellHeight};
+    return { Layout::kLeft + column * Layout::kCellWidth, Layout::kTop + row * Layout::kCellHeight, Layout::kCellWidth,
+        Layout::kCellHeight };
 }
 
 std::optional<std::pair<int, int>> NeedleHeatmapView::cellAt(QPoint pos) const
@@ -69,7 +70,7 @@ std::optional<std::pair<int, int>> NeedleHeatmapView::cellAt(QPoint pos) const
     const int row = y / Layout::kCellHeight;
     if (column >= columnCount() || row >= rowCount())
         return std::nullopt;
-    return std::pair{row, column};
+    return std::pair { row, column };
 }
 
 QString NeedleHeatmapView::cellDetails(int row, int column) const
@@ -106,9 +107,8 @@ QString NeedleHeatmapView::cellDetails(int row, int column) const
             totalTokens = t->kvBytesPerToken ? static_cast<std::int64_t>(t->kvBytesTotal / t->kvBytesPerToken) : 0;
         }
     }
-    lines << tr("KV %1/token · %2 for %3 tokens (prompt and answer)")
-                 .arg(formatByteCount(perToken), formatByteCount(total))
-                 .arg(totalTokens);
+    lines << tr("KV %1/token · %2 (prompt and answer)")
+                 .arg(app::formatBytes(perToken), app::needleCacheBytesText(total, totalTokens));
     lines << tr("answers:");
     for (const app::NeedleTrial *t : trials)
         lines << tr("  %1 #%2: \"%3\" — pass key %4, %5")
@@ -116,7 +116,9 @@ QString NeedleHeatmapView::cellDetails(int row, int column) const
                      .arg(t->trial + 1)
                      .arg(QString::fromStdString(t->answer).simplified())
                      .arg(t->value)
-                     .arg(t->exact ? tr("exact") : t->lenient ? tr("lenient only") : tr("missed"));
+                     .arg(t->exact        ? tr("exact")
+                             : t->lenient ? tr("lenient only")
+                                          : tr("missed"));
     return lines.join(QLatin1Char('\n'));
 }
 
@@ -124,8 +126,8 @@ QSize NeedleHeatmapView::sizeHint() const
 {
     const QSize grid = Layout::size(columnCount(), rowCount());
     const int title = std::max(fontMetrics().horizontalAdvance(app::needleHeatmapTitle(m_grid)),
-                               fontMetrics().horizontalAdvance(summaryLine(m_grid)));
-    return {std::max(grid.width(), title + 16), grid.height()};
+        fontMetrics().horizontalAdvance(summaryLine(m_grid)));
+    return { std::max(grid.width(), title + 16), grid.height() };
 }
 
 bool NeedleHeatmapView::event(QEvent *event)
@@ -133,8 +135,8 @@ bool NeedleHeatmapView::event(QEvent *event)
     if (event->type() == QEvent::ToolTip) {
         auto *help = static_cast<QHelpEvent *>(event);
         if (const auto cell = cellAt(help->pos()))
-            QToolTip::showText(help->globalPos(), Qt::convertFromPlainText(cellDetails(cell->first, cell->second)), this,
-                               cellRect(cell->first, cell->second));
+            QToolTip::showText(help->globalPos(), Qt::convertFromPlainText(cellDetails(cell->first, cell->second)),
+                this, cellRect(cell->first, cell->second));
         else
             QToolTip::hideText();
         return true;
@@ -160,11 +162,12 @@ void NeedleHeatmapView::paintEvent(QPaintEvent *)
             p.setPen(palette().base().color());
             p.drawRect(box.adjusted(0, 0, -1, -1));
             p.setPen(kCellInk);
-            p.drawText(box, Qt::AlignCenter, cell.trials ? QString::number(qRound(100.0 * cell.exactRate())) : QStringLiteral("–"));
+            p.drawText(box, Qt::AlignCenter,
+                cell.trials ? QString::number(qRound(100.0 * cell.exactRate())) : QStringLiteral("–"));
         }
         p.setPen(ink);
-        p.drawText(QRect(0, cellRect(r, 0).top(), Layout::kLeft - 6, Layout::kCellHeight), Qt::AlignRight | Qt::AlignVCenter,
-                   QStringLiteral("%1 %").arg(m_grid.depths[static_cast<std::size_t>(r)]));
+        p.drawText(QRect(0, cellRect(r, 0).top(), Layout::kLeft - 6, Layout::kCellHeight),
+            Qt::AlignRight | Qt::AlignVCenter, QStringLiteral("%1 %").arg(m_grid.depths[static_cast<std::size_t>(r)]));
     }
     if (m_hovered) {
         p.setPen(QPen(ink, 2));
@@ -174,16 +177,24 @@ void NeedleHeatmapView::paintEvent(QPaintEvent *)
     const int gridBottom = Layout::kTop + rowCount() * Layout::kCellHeight;
     for (int c = 0; c < columnCount(); ++c)
         p.drawText(QRect(cellRect(0, c).left(), gridBottom + 2, Layout::kCellWidth, 18), Qt::AlignCenter,
-                   QString::fromStdString(app::formatTokenCount(m_grid.lengths[static_cast<std::size_t>(c)])));
+            QString::fromStdString(app::formatTokenCount(m_grid.lengths[static_cast<std::size_t>(c)])));
     p.drawText(QRect(Layout::kLeft, gridBottom + 22, std::max(columnCount() * Layout::kCellWidth, 160), 18),
-               Qt::AlignLeft | Qt::AlignVCenter, tr("context length (tokens)"));
+        Qt::AlignLeft | Qt::AlignVCenter, tr("context length (tokens)"));
     // The rotated axis name fits the grid's height, so a grid of few rows keeps it off the title.
     const int axis = gridBottom - Layout::kTop;
     p.save();
     p.translate(14, Layout::kTop + axis / 2);
     p.rotate(-90);
-    p.drawText(QRect(-axis / 2, -8, axis, 16), Qt::AlignCenter, fontMetrics().elidedText(tr("needle depth"), Qt::ElideRight, axis));
-    p.restore();
+    const QString axisName = tr("needle depth");
+    if (fontMetrics().horizontalAdvance(axisName) <= axis) {
+        p.drawText(QRect(-axis / 2, -8, axis, 16), Qt::AlignCenter, axisName);
+        p.restore();
+    } else {
+        // Too few rows to stand the name on its side: it goes under the depth labels, level.
+        p.restore();
+        p.drawText(QRect(0, gridBottom + 2, Layout::kLeft - 6, 36), Qt::AlignRight | Qt::AlignTop | Qt::TextWordWrap,
+            axisName);
+    }
 
     // The legend: 100 % at the top, 0 % at the bottom, as in the PNG.
     const int legendLeft = Layout::kLeft + columnCount() * Layout::kCellWidth + 16;
@@ -194,7 +205,7 @@ void NeedleHeatmapView::paintEvent(QPaintEvent *)
     p.fillRect(QRect(legendLeft, Layout::kTop, 14, legendHeight), gradient);
     p.drawText(QRect(legendLeft + 18, Layout::kTop - 2, 60, 16), Qt::AlignLeft | Qt::AlignTop, QStringLiteral("100 %"));
     p.drawText(QRect(legendLeft + 18, Layout::kTop + legendHeight - 14, 60, 16), Qt::AlignLeft | Qt::AlignBottom,
-               QStringLiteral("0 %"));
+        QStringLiteral("0 %"));
 }
 
 void NeedleHeatmapView::mouseMoveEvent(QMouseEvent *event)

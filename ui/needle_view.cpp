@@ -2,9 +2,9 @@
 #include "ui/needle_view.h"
 
 #include "app/ingest_progress.h"
+#include "app/model_settings.h"
 #include "app/needle_haystack.h"
 #include "app/needle_runner.h"
-#include "app/model_settings.h"
 #include "app/numeric_options.h"
 #include "common/log.h"
 #include "ui/needle_heatmap_view.h"
@@ -13,7 +13,6 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
-#include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -21,8 +20,6 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
-#include <QMainWindow>
-#include <QMenu>
 #include <QPointer>
 #include <QProgressBar>
 #include <QPushButton>
@@ -43,7 +40,7 @@ namespace nw::ui {
 struct NeedleView::Shared {
     std::mutex mutex;
     app::NeedleRunner *runner = nullptr; // guarded by mutex; set while run() goes
-    std::atomic<bool> cancelled{false};
+    std::atomic<bool> cancelled { false };
 };
 
 namespace {
@@ -59,7 +56,8 @@ QStringList commaList(const QString &text)
 
 } // namespace
 
-NeedleView::NeedleView(QWidget *parent) : QWidget(parent)
+NeedleView::NeedleView(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("NeedleView"));
 
@@ -344,7 +342,7 @@ void NeedleView::showSavedResults()
         return;
     }
     m_plan = std::move(*plan);
-    showResults(saved ? *saved : app::NeedleResults{});
+    showResults(saved ? *saved : app::NeedleResults {});
     if (saved)
         m_status->setText(tr("%1 trials of %2 saved in %3; Run skips them.")
                               .arg(saved->trials.size())
@@ -409,8 +407,8 @@ bool NeedleView::run()
         std::shared_ptr<const app::NeedleRunOutcome> outcome;
         QString failure;
         try {
-            app::NeedleRunner runner(cfg, database.isEmpty() ? app::FillerText::sampleCorpus()
-                                                             : app::FillerText::fromDatabase(database));
+            app::NeedleRunner runner(
+                cfg, database.isEmpty() ? app::FillerText::sampleCorpus() : app::FillerText::fromDatabase(database));
             {
                 std::lock_guard lock(shared->mutex);
                 shared->runner = &runner;
@@ -424,29 +422,38 @@ bool NeedleView::run()
                     std::lock_guard lock(s.mutex);
                     s.runner = nullptr;
                 }
-            } unset{*shared};
+            } unset { *shared };
             outcome = std::make_shared<const app::NeedleRunOutcome>(runner.run(
                 [self](const app::NeedleProgress &p) {
-                    QMetaObject::invokeMethod(self, [self, p] {
-                        if (self)
-                            self->showProgress(p);
-                    }, Qt::QueuedConnection);
+                    QMetaObject::invokeMethod(
+                        self,
+                        [self, p] {
+                            if (self)
+                                self->showProgress(p);
+                        },
+                        Qt::QueuedConnection);
                 },
                 [self](const app::NeedleResults &results) {
                     auto copy = std::make_shared<const app::NeedleResults>(results);
-                    QMetaObject::invokeMethod(self, [self, copy] {
-                        if (self && self->m_thread)
-                            self->showResults(*copy);
-                    }, Qt::QueuedConnection);
+                    QMetaObject::invokeMethod(
+                        self,
+                        [self, copy] {
+                            if (self && self->m_thread)
+                                self->showResults(*copy);
+                        },
+                        Qt::QueuedConnection);
                 }));
         } catch (const std::exception &e) {
             failure = QString::fromUtf8(e.what());
             log::get("ui")->error("needle run failed: {}", e.what());
         }
-        QMetaObject::invokeMethod(self, [self, outcome, failure] {
-            if (self)
-                self->finish(outcome, failure);
-        }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            self,
+            [self, outcome, failure] {
+                if (self)
+                    self->finish(outcome, failure);
+            },
+            Qt::QueuedConnection);
     });
     connect(m_thread, &QThread::finished, m_thread, &QObject::deleteLater);
     m_thread->start();
@@ -476,12 +483,12 @@ void NeedleView::showProgress(const app::NeedleProgress &p)
     m_progress->setValue(static_cast<int>(p.total > 0 ? p.done : 1));
     if (!m_shared->cancelled.load()) {
         const QString doing = p.done == p.total ? tr("writing the heatmaps")
-                              : p.perplexity    ? tr("%1: perplexity").arg(QString::fromStdString(p.mode))
+            : p.perplexity                      ? tr("%1: perplexity").arg(QString::fromStdString(p.mode))
                                                 : tr("%1: %2 tokens, depth %3 %, %4")
-                                                   .arg(QString::fromStdString(p.mode))
-                                                   .arg(p.length)
-                                                   .arg(p.depth)
-                                                   .arg(QString::fromStdString(p.variant));
+                                 .arg(QString::fromStdString(p.mode))
+                                 .arg(p.length)
+                                 .arg(p.depth)
+                                 .arg(QString::fromStdString(p.variant));
         m_status->setText(tr("%1 of %2 trials · %3 · %4 elapsed · ETA %5")
                               .arg(p.done)
                               .arg(p.total)
@@ -510,8 +517,8 @@ void NeedleView::showResults(const app::NeedleResults &results)
         for (const app::NeedleTrial &t : results.trials)
             if (t.mode == mode)
                 trials.push_back(t);
-        m_heatmaps[static_cast<qsizetype>(i)]->setGrid(app::needleGrid(results, mode, m_plan.lengths, m_plan.depths),
-                                                       std::move(trials));
+        m_heatmaps[static_cast<qsizetype>(i)]->setGrid(
+            app::needleGrid(results, mode, m_plan.lengths, m_plan.depths), std::move(trials));
     }
 }
 
@@ -534,13 +541,13 @@ void NeedleView::finish(const std::shared_ptr<const app::NeedleRunOutcome> &outc
     showResults(outcome->results);
     const QString folder = QDir::toNativeSeparators(m_out->text().trimmed());
     QString text = outcome->cancelled
-                       ? tr("Cancelled: %1 trials run and saved in %2; Run again to go on where it stopped.")
-                             .arg(outcome->trialsRun)
-                             .arg(folder)
-                       : tr("Done: %1 trials run, %2 already in results.json; results and heatmaps in %3.")
-                             .arg(outcome->trialsRun)
-                             .arg(outcome->trialsSkipped)
-                             .arg(folder);
+        ? tr("Cancelled: %1 trials run and saved in %2; Run again to go on where it stopped.")
+              .arg(outcome->trialsRun)
+              .arg(folder)
+        : tr("Done: %1 trials run, %2 already in results.json; results and heatmaps in %3.")
+              .arg(outcome->trialsRun)
+              .arg(outcome->trialsSkipped)
+              .arg(folder);
     for (const QString &note : outcome->notes)
         text += QLatin1Char('\n') + note;
     m_status->setText(text);
@@ -549,8 +556,8 @@ void NeedleView::finish(const std::shared_ptr<const app::NeedleRunOutcome> &outc
 
 void NeedleView::chooseModel()
 {
-    const QString path = QFileDialog::getOpenFileName(this, tr("Model for the Needle Test"), m_model->text(),
-                                                      tr("GGUF models (*.gguf);;All files (*)"));
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Model for the Needle Test"), m_model->text(), tr("GGUF models (*.gguf);;All files (*)"));
     if (path.isEmpty())
         return;
     setModelPath(path);
@@ -565,27 +572,6 @@ void NeedleView::chooseOutputFolder()
     m_out->setText(folder);
     m_outEdited = true;
     showSavedResults();
-}
-
-NeedleView *installNeedleView(QMainWindow &window, QMenu &tools, std::function<QString()> modelPath,
-                              std::function<QString()> databasePath)
-{
-    auto *dock = new QDockWidget(NeedleView::tr("Needle Test"), &window);
-    dock->setObjectName(QStringLiteral("NeedleDock"));
-    auto *view = new NeedleView(dock);
-    view->setModelPathSource(std::move(modelPath));
-    view->setDatabasePathSource(std::move(databasePath));
-    dock->setWidget(view);
-    window.addDockWidget(Qt::BottomDockWidgetArea, dock);
-    dock->hide();
-    QAction *action = tools.addAction(NeedleView::tr("&Needle Test…"), dock, [dock, view] {
-        dock->show();
-        dock->raise();
-        view->runButton()->setFocus(Qt::ShortcutFocusReason);
-    });
-    action->setObjectName(QStringLiteral("NeedleTestAction"));
-    action->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_N));
-    return view;
 }
 
 } // namespace nw::ui

@@ -1,4 +1,4 @@
-// The Needle Test view (Tools ▸ Needle Test): the run configuration of app/needle_runner (model,
+// The Needle Lab (Tools ▸ Needle Lab, a tab beside the reader): the run configuration of app/needle_runner (model,
 // lengths, depths, KV modes, trials, variant, seed, output folder), Run and Cancel, a progress bar
 // with ETA, and one heatmap per KV mode side by side, filled in as cells finish. The run goes on
 // a worker thread; progress and results reach the widgets through queued calls only.
@@ -23,8 +23,6 @@ class QHBoxLayout;
 class QLabel;
 class QLineEdit;
 class QListWidget;
-class QMainWindow;
-class QMenu;
 class QProgressBar;
 class QPushButton;
 class QSpinBox;
@@ -138,18 +136,12 @@ private:
     std::function<QString()> m_databasePath;
     QThread *m_thread = nullptr;
     std::shared_ptr<Shared> m_shared;
-    RunPlan m_plan;                // of the run shown
-    app::NeedleResults m_results;  // what the heatmaps show
+    RunPlan m_plan; // of the run shown
+    app::NeedleResults m_results; // what the heatmaps show
     bool m_lastCancelled = false;
-    bool m_outEdited = false;      // the user chose the folder: a new model keeps it
-    bool m_modelChosen = false;    // the user chose the model here: the window's no longer applies
-    QString m_modesFor;            // the model path the mode list was made for
+    bool m_outEdited = false; // the user chose the folder: a new model keeps it
+    bool m_modelChosen = false; // the user chose the model here: the window's no longer applies
+    QString m_modesFor; // the model path the mode list was made for
 };
-
-// Puts a NeedleView in a bottom dock of `window` (hidden until asked for) and adds Tools ▸
-// Needle Test (Ctrl+Shift+N) to `tools`; `modelPath` and `databasePath` tell the window's current
-// model and library when the view needs them.
-NeedleView *installNeedleView(QMainWindow &window, QMenu &tools, std::function<QString()> modelPath,
-                              std::function<QString()> databasePath);
 
 } // namespace nw::ui

@@ -1,10 +1,12 @@
 // Highlights are QTextEdit extra selections, so the text stays plain and selectable.
 #include "ui/page_text_view.h"
 
+#include "app/page_numbers.h"
 #include "common/error.h"
 
 #include <QInputDialog>
 #include <QLabel>
+#include <QLineEdit>
 #include <QRegularExpression>
 #include <QTextBrowser>
 #include <QVBoxLayout>
@@ -13,7 +15,8 @@
 
 namespace nw::ui {
 
-PageTextView::PageTextView(QWidget *parent) : QWidget(parent)
+PageTextView::PageTextView(QWidget *parent)
+    : QWidget(parent)
 {
     setObjectName(QStringLiteral("PageView"));
     auto *layout = new QVBoxLayout(this);
@@ -58,8 +61,14 @@ bool PageTextView::showPage(qint64 documentId, int pageNumber, const QStringList
     m_pageNumber = pageNumber;
     m_pageCount = doc->pageCount;
     m_terms = terms;
-    const QString title = doc->title.isEmpty() ? doc->path.section(QLatin1Char('/'), -1) : doc->title;
-    m_header->setText(tr("%1 — page %2 of %3").arg(title).arg(pageNumber).arg(doc->pageCount));
+    QString title = doc->title.isEmpty() ? doc->path.section(QLatin1Char('/'), -1) : doc->title;
+    try {
+        title = m_workbench->documentTitles().value(documentId, title);
+        m_labels = m_workbench->pageLabels(documentId);
+    } catch (const Error &) {
+        m_labels.clear(); // the plain title and numbers will do
+    }
+    m_header->setText(tr("%1 — %2 of %3").arg(title, app::pageCitation(pageNumber, page->label)).arg(doc->pageCount));
     m_text->setPlainText(page->text);
 
     QList<QTextEdit::ExtraSelection> selections;
@@ -70,18 +79,18 @@ bool PageTextView::showPage(qint64 documentId, int pageNumber, const QStringList
     for (const QString &term : terms) {
         if (term.isEmpty())
             continue;
-        const QRegularExpression re(QStringLiteral("\\b%1").arg(QRegularExpression::escape(term)),
-                                    QRegularExpression::CaseInsensitiveOption);
+        const QRegularExpression re(
+            QStringLiteral("\\b%1").arg(QRegularExpression::escape(term)), QRegularExpression::CaseInsensitiveOption);
         QTextCursor c = m_text->document()->find(re);
         while (!c.isNull()) {
-            selections.append({c, mark});
+            selections.append({ c, mark });
             if (first.isNull() || c.position() < first.position())
                 first = c;
             c = m_text->document()->find(re, c);
         }
     }
     std::sort(selections.begin(), selections.end(),
-              [](const auto &a, const auto &b) { return a.cursor.position() < b.cursor.position(); });
+        [](const auto &a, const auto &b) { return a.cursor.position() < b.cursor.position(); });
     m_text->setExtraSelections(selections);
     m_highlights = static_cast<int>(selections.size());
     if (!first.isNull()) {
@@ -108,7 +117,7 @@ bool PageTextView::showPassage(qint64 documentId, int pageNumber, int start, int
     QTextCharFormat mark;
     mark.setBackground(QColor(120, 200, 255, 170));
     mark.setForeground(Qt::black);
-    m_text->setExtraSelections({{c, mark}});
+    m_text->setExtraSelections({ { c, mark } });
     m_highlights = 1;
     QTextCursor at = c;
     at.setPosition(start);
@@ -117,7 +126,10 @@ bool PageTextView::showPassage(qint64 documentId, int pageNumber, int start, int
     return true;
 }
 
-QString PageTextView::pageText() const { return m_text->toPlainText(); }
+QString PageTextView::pageText() const
+{
+    return m_text->toPlainText();
+}
 
 QStringList PageTextView::highlightedTexts() const
 {
@@ -144,10 +156,15 @@ void PageTextView::askGoToPage()
     if (m_pageCount == 0)
         return;
     bool ok = false;
-    const int page = QInputDialog::getInt(this, tr("Go to Page"), tr("Page (1–%1):").arg(m_pageCount), m_pageNumber,
-                                          1, m_pageCount, 1, &ok);
-    if (ok)
+    const QString text = QInputDialog::getText(this, tr("Go to Page"),
+        tr("Page as printed (%1), or #N for the Nth of %2:").arg(app::labelRanges(m_labels)).arg(m_pageCount),
+        QLineEdit::Normal, m_labels.value(m_pageNumber - 1), &ok);
+    if (!ok)
+        return;
+    if (const int page = app::resolvePage(text, m_labels); page > 0)
         showPage(m_documentId, page, m_terms);
+    else
+        m_header->setText(tr("This document has no page “%1”.").arg(text.trimmed()));
 }
 
 } // namespace nw::ui

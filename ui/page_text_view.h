@@ -48,6 +48,7 @@ private:
     int m_pageCount = 0;
     int m_highlights = 0;
     QStringList m_terms;
+    QStringList m_labels; // the document's printed page labels, [page - 1]
 };
 
 } // namespace nw::ui

@@ -2,6 +2,7 @@
 // word boxes of a page when it is highlighted or selected on) and leaves pixels to the renderer.
 #include "ui/page_viewer.h"
 
+#include "app/page_numbers.h"
 #include "common/error.h"
 #include "ui/page_render_cache.h"
 #include "ui/page_renderer.h"
@@ -10,63 +11,108 @@
 #include <QAction>
 #include <QFileInfo>
 #include <QHBoxLayout>
-#include <QInputDialog>
 #include <QLabel>
+#include <QLineEdit>
+#include <QPainter>
 #include <QRegularExpression>
-#include <QSpinBox>
-#include <QToolBar>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 #include <algorithm>
 
 namespace nw::ui {
+namespace {
+
+// A label that shows what fits of its text, with an ellipsis, and asks for no width of its own.
+class ElidedLabel : public QLabel {
+public:
+    using QLabel::QLabel;
+    QSize minimumSizeHint() const override { return { 0, QLabel::minimumSizeHint().height() }; }
+    QSize sizeHint() const override { return { 0, QLabel::sizeHint().height() }; }
+
+protected:
+    void paintEvent(QPaintEvent *) override
+    {
+        QPainter p(this);
+        p.setPen(palette().color(QPalette::WindowText));
+        const QRect area = contentsRect().adjusted(4, 0, -4, 0);
+        p.drawText(
+            area, Qt::AlignVCenter | Qt::AlignLeft, fontMetrics().elidedText(text(), Qt::ElideRight, area.width()));
+    }
+};
+
+} // namespace
 
 PageViewer::PageViewer(QWidget *parent)
-    : QWidget(parent), m_cache(std::make_unique<PageRenderCache>(kDefaultCacheBytes))
+    : QWidget(parent)
+    , m_cache(std::make_unique<PageRenderCache>(kDefaultCacheBytes))
 {
     setObjectName(QStringLiteral("PageViewer"));
     m_renderer = new PageRenderer(m_cache.get(), this);
     m_canvas = new PageCanvas(m_renderer, m_cache.get(), this);
     m_thumbnails = new ThumbnailStrip(m_renderer, m_cache.get(), this);
 
-    auto *toolbar = new QToolBar(this);
+    // A plain bar, not a QToolBar: a toolbar moves what does not fit behind an overflow button,
+    // and these controls must stay in reach however narrow the page area is. The title gives way.
+    auto *toolbar = new QWidget(this);
     toolbar->setObjectName(QStringLiteral("PageViewerToolbar"));
-    m_title = new QLabel(tr("Open a document from the Library to read it here."), this);
+    auto *bar = new QHBoxLayout(toolbar);
+    bar->setContentsMargins(4, 2, 4, 2);
+    bar->setSpacing(2);
+    m_title = new ElidedLabel(tr("Open a document from the Library to read it here."), toolbar);
     m_title->setObjectName(QStringLiteral("PageViewerTitle"));
-    m_title->setMargin(4);
-    toolbar->addWidget(m_title);
-    auto *spacer = new QWidget(this);
-    spacer->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
-    toolbar->addWidget(spacer);
+    bar->addWidget(m_title, 1);
 
-    auto addZoomAction = [&](const QString &text, const QString &name, const QList<QKeySequence> &keys, auto slot) {
+    auto addZoomAction = [&](const QString &text, const QString &shortText, const QString &name,
+                             const QList<QKeySequence> &keys, auto slot) {
         auto *action = new QAction(text, this);
         action->setObjectName(name);
         action->setShortcuts(keys);
+        action->setToolTip(QStringLiteral("%1 (%2)").arg(
+            QString(text).remove(QLatin1Char('&')), keys.front().toString(QKeySequence::NativeText)));
         connect(action, &QAction::triggered, this, slot);
-        toolbar->addAction(action);
+        auto *button = new QToolButton(toolbar);
+        button->setDefaultAction(action);
+        button->setText(shortText);
+        button->setObjectName(name + QStringLiteral("Button"));
+        button->setAutoRaise(true);
+        bar->addWidget(button);
         m_zoomActions << action;
     };
-    addZoomAction(tr("Zoom &Out"), QStringLiteral("ZoomOutAction"), {QKeySequence::ZoomOut}, &PageViewer::zoomOut);
-    addZoomAction(tr("Zoom &In"), QStringLiteral("ZoomInAction"),
-                  {QKeySequence::ZoomIn, QKeySequence(Qt::CTRL | Qt::Key_Equal)}, &PageViewer::zoomIn);
-    addZoomAction(tr("Fit &Width"), QStringLiteral("FitWidthAction"), {QKeySequence(Qt::CTRL | Qt::Key_0)},
-                  &PageViewer::fitWidth);
-    addZoomAction(tr("Fit &Page"), QStringLiteral("FitPageAction"), {QKeySequence(Qt::CTRL | Qt::Key_9)},
-                  &PageViewer::fitPage);
-    m_zoomLabel = new QLabel(this);
+    addZoomAction(tr("Zoom &Out"), QStringLiteral("−"), QStringLiteral("ZoomOutAction"), { QKeySequence::ZoomOut },
+        &PageViewer::zoomOut);
+    addZoomAction(tr("Zoom &In"), QStringLiteral("+"), QStringLiteral("ZoomInAction"),
+        { QKeySequence::ZoomIn, QKeySequence(Qt::CTRL | Qt::Key_Equal) }, &PageViewer::zoomIn);
+    addZoomAction(tr("Fit &Width"), tr("Width"), QStringLiteral("FitWidthAction"),
+        { QKeySequence(Qt::CTRL | Qt::Key_0) }, &PageViewer::fitWidth);
+    addZoomAction(tr("Fit &Page"), tr("Page"), QStringLiteral("FitPageAction"), { QKeySequence(Qt::CTRL | Qt::Key_9) },
+        &PageViewer::fitPage);
+    m_zoomLabel = new QLabel(toolbar);
     m_zoomLabel->setObjectName(QStringLiteral("ZoomLabel"));
     m_zoomLabel->setMinimumWidth(fontMetrics().horizontalAdvance(QStringLiteral("8888 %")));
-    toolbar->addWidget(m_zoomLabel);
-    toolbar->addSeparator();
-    toolbar->addWidget(new QLabel(tr("Page "), this));
-    m_pageBox = new QSpinBox(this);
+    m_zoomLabel->setAlignment(Qt::AlignCenter);
+    bar->addWidget(m_zoomLabel);
+    bar->addSpacing(6);
+    auto *pageLabel = new QLabel(tr("Page"), toolbar);
+    bar->addWidget(pageLabel);
+    m_pageBox = new QLineEdit(toolbar);
     m_pageBox->setObjectName(QStringLiteral("PageNumberBox"));
-    m_pageBox->setRange(0, 0);
-    m_pageBox->setKeyboardTracking(false);
-    toolbar->addWidget(m_pageBox);
-    m_pageTotal = new QLabel(this);
-    toolbar->addWidget(m_pageTotal);
+    m_pageBox->setToolTip(tr("The page as printed on it (7, vii), or #N for the Nth page of the file"));
+    m_pageBox->setFixedWidth(fontMetrics().horizontalAdvance(QStringLiteral("xxviii")) + 16);
+    m_pageBox->setAlignment(Qt::AlignCenter);
+    m_pageBox->setEnabled(false);
+    pageLabel->setBuddy(m_pageBox);
+    bar->addWidget(m_pageBox);
+    m_pageTotal = new QLabel(toolbar);
+    m_pageTotal->setObjectName(QStringLiteral("PageTotal"));
+    bar->addWidget(m_pageTotal);
+
+    m_thumbnailsAction = new QAction(tr("T&humbnails"), this);
+    m_thumbnailsAction->setObjectName(QStringLiteral("ThumbnailsAction"));
+    m_thumbnailsAction->setCheckable(true);
+    m_thumbnailsAction->setChecked(true);
+    m_thumbnailsAction->setToolTip(tr("Page thumbnails beside the page, when the page area is wide enough"));
+    connect(m_thumbnailsAction, &QAction::toggled, this, &PageViewer::updateThumbnailsVisibility);
 
     auto *pages = new QHBoxLayout;
     pages->setContentsMargins(0, 0, 0, 0);
@@ -79,9 +125,9 @@ PageViewer::PageViewer(QWidget *parent)
     layout->addWidget(toolbar);
     layout->addLayout(pages, 1);
 
-    connect(m_pageBox, &QSpinBox::valueChanged, this, [this](int page) {
-        if (page >= 1 && page != pageNumber())
-            goToPage(page);
+    connect(m_pageBox, &QLineEdit::returnPressed, this, [this] {
+        if (!goToPageText(m_pageBox->text()))
+            updatePageBox(pageNumber()); // back to the page shown; errorString() says why
     });
     connect(m_thumbnails, &ThumbnailStrip::pageActivated, this, [this](int index) { goToPage(index + 1); });
     connect(m_canvas, &PageCanvas::currentPageChanged, this, &PageViewer::onCurrentPageChanged);
@@ -111,7 +157,9 @@ void PageViewer::setWorkbench(std::shared_ptr<app::Workbench> workbench)
     m_selectedPage = 0;
     m_canvas->clear();
     m_thumbnails->setDocument({}, {}, {});
-    m_pageBox->setRange(0, 0);
+    m_labels.clear();
+    m_pageBox->clear();
+    m_pageBox->setEnabled(false);
     m_pageTotal->clear();
     m_title->setText(tr("Open a document from the Library to read it here."));
 }
@@ -127,6 +175,7 @@ bool PageViewer::showDocument(qint64 documentId)
     std::optional<app::DocumentInfo> doc;
     std::vector<QSizeF> sizes;
     QHash<int, PageWords> words;
+    QStringList labels;
     try {
         doc = m_workbench->findDocument(documentId);
         if (!doc) {
@@ -147,6 +196,7 @@ bool PageViewer::showDocument(qint64 documentId)
             const app::PageRecord page = m_workbench->requirePage(documentId, number);
             sizes.emplace_back(page.width, page.height);
             words[number].text = page.text;
+            labels << page.label;
         }
     } catch (const Error &e) {
         m_error = tr("Cannot read document %1: %2").arg(documentId).arg(QString::fromUtf8(e.what()));
@@ -158,15 +208,19 @@ bool PageViewer::showDocument(qint64 documentId)
     m_words = std::move(words);
     m_highlightedTexts.clear();
     m_error.clear();
+    m_labels = labels;
     m_canvas->setDocument(doc->path, doc->sha256, sizes);
-    m_thumbnails->setDocument(doc->path, doc->sha256, sizes);
-    const QString title = doc->title.isEmpty() ? QFileInfo(doc->path).fileName() : doc->title;
+    m_thumbnails->setDocument(doc->path, doc->sha256, sizes, labels);
+    QString title = doc->title.isEmpty() ? QFileInfo(doc->path).fileName() : doc->title;
+    try {
+        title = m_workbench->documentTitles().value(documentId, title);
+    } catch (const Error &) {
+        // the plain title will do
+    }
     m_title->setText(title);
-    m_title->setToolTip(doc->path);
-    const QSignalBlocker block(m_pageBox);
-    m_pageBox->setRange(1, std::max(1, doc->pageCount));
-    m_pageBox->setValue(1);
-    m_pageTotal->setText(tr(" of %1").arg(doc->pageCount));
+    m_title->setToolTip(QStringLiteral("%1\n%2").arg(title, doc->path));
+    m_pageBox->setEnabled(true);
+    updatePageBox(1);
     m_thumbnails->setCurrentPage(0);
     reloadAnnotations();
     return true;
@@ -197,9 +251,8 @@ bool PageViewer::highlightRanges(int pageNumber, HighlightKind kind, const QList
         for (const app::WordBox &word : page->words) {
             const qint64 begin = word.offset;
             const qint64 end = begin + word.length;
-            const bool hit = std::any_of(ranges.begin(), ranges.end(), [&](const QPair<int, int> &r) {
-                return begin < r.first + r.second && end > r.first;
-            });
+            const bool hit = std::any_of(ranges.begin(), ranges.end(),
+                [&](const QPair<int, int> &r) { return begin < r.first + r.second && end > r.first; });
             if (hit) {
                 boxes << word.box;
                 m_highlightedTexts << page->text.mid(word.offset, word.length);
@@ -227,11 +280,11 @@ bool PageViewer::showPage(qint64 documentId, int pageNumber, const QStringList &
     for (const QString &term : terms) {
         if (term.isEmpty())
             continue;
-        const QRegularExpression re(QStringLiteral("\\b%1").arg(QRegularExpression::escape(term)),
-                                    QRegularExpression::CaseInsensitiveOption);
+        const QRegularExpression re(
+            QStringLiteral("\\b%1").arg(QRegularExpression::escape(term)), QRegularExpression::CaseInsensitiveOption);
         for (auto it = re.globalMatch(text); it.hasNext();) {
             const QRegularExpressionMatch match = it.next();
-            ranges.append({static_cast<int>(match.capturedStart()), static_cast<int>(match.capturedLength())});
+            ranges.append({ static_cast<int>(match.capturedStart()), static_cast<int>(match.capturedLength()) });
         }
     }
     highlightRanges(pageNumber, HighlightKind::SearchHit, ranges);
@@ -248,7 +301,7 @@ bool PageViewer::showPassage(qint64 documentId, int pageNumber, int start, int l
     m_canvas->clearHighlights(HighlightKind::Citation);
     QList<QPair<int, int>> ranges;
     if (length > 0)
-        ranges.append({start, length});
+        ranges.append({ start, length });
     highlightRanges(pageNumber, HighlightKind::Citation, ranges);
     return true;
 }
@@ -260,7 +313,7 @@ void PageViewer::reloadAnnotations()
         return;
     std::vector<app::Annotation> saved;
     try {
-        saved = m_workbench->annotations().list({.documentSha256 = m_documentSha256});
+        saved = m_workbench->annotations().list({ .documentSha256 = m_documentSha256 });
     } catch (const Error &e) {
         m_error = tr("Cannot read the annotations: %1").arg(QString::fromUtf8(e.what()));
         return;
@@ -269,7 +322,7 @@ void PageViewer::reloadAnnotations()
     for (const app::Annotation &a : saved) {
         const QColor color(a.color);
         for (const QRectF &rect : a.rects)
-            byPage[a.page].append({rect, color.isValid() ? color : QColor(255, 213, 79)});
+            byPage[a.page].append({ rect, color.isValid() ? color : QColor(255, 213, 79) });
     }
     for (auto it = byPage.cbegin(); it != byPage.cend(); ++it)
         if (it.key() >= 1 && it.key() <= pageCount())
@@ -305,7 +358,7 @@ void PageViewer::onRectangleSelected(int index, const QRectF &points)
             if (word.box.intersects(points))
                 selected << word;
     std::sort(selected.begin(), selected.end(),
-              [](const app::WordBox &a, const app::WordBox &b) { return a.offset < b.offset; });
+        [](const app::WordBox &a, const app::WordBox &b) { return a.offset < b.offset; });
     QString text;
     QList<QRectF> boxes;
     for (qsizetype i = 0; i < selected.size(); ++i) {
@@ -346,10 +399,7 @@ void PageViewer::onCurrentPageChanged(int index)
 {
     if (index < 0)
         return;
-    {
-        const QSignalBlocker block(m_pageBox);
-        m_pageBox->setValue(index + 1);
-    }
+    updatePageBox(index + 1);
     m_thumbnails->setCurrentPage(index);
     emit pageChanged(index + 1);
 }
@@ -380,11 +430,57 @@ void PageViewer::askGoToPage()
 {
     if (pageCount() == 0)
         return;
-    bool ok = false;
-    const int page = QInputDialog::getInt(this, tr("Go to Page"), tr("Page (1–%1):").arg(pageCount()), pageNumber(), 1,
-                                          pageCount(), 1, &ok);
-    if (ok)
-        goToPage(page);
+    m_pageBox->setFocus(Qt::ShortcutFocusReason);
+    m_pageBox->selectAll();
+}
+
+QString PageViewer::pageLabel(int pageNumber) const
+{
+    return m_labels.value(pageNumber - 1);
+}
+
+QString PageViewer::pageBoxCaption() const
+{
+    return m_pageTotal->text();
+}
+
+void PageViewer::updatePageBox(int pageNumber)
+{
+    if (m_documentId <= 0 || pageNumber < 1)
+        return;
+    const QString label = pageLabel(pageNumber);
+    const bool differs = !label.isEmpty() && label != QString::number(pageNumber);
+    m_pageBox->setText(differs ? label : QString::number(pageNumber));
+    m_pageTotal->setText(differs ? tr("(%1 of %2)").arg(pageNumber).arg(pageCount()) : tr("of %1").arg(pageCount()));
+}
+
+bool PageViewer::goToPageText(const QString &text)
+{
+    const int page = app::resolvePage(text, m_labels);
+    if (page < 1) {
+        m_error
+            = tr("This document has no page “%1”: it has %2 pages (%3); type a printed page or #N for the Nth page.")
+                  .arg(text.trimmed(), QString::number(pageCount()), app::labelRanges(m_labels));
+        m_pageBox->setToolTip(m_error);
+        return false;
+    }
+    m_pageBox->setToolTip(tr("The page as printed on it (7, vii), or #N for the Nth page of the file"));
+    goToPage(page);
+    updatePageBox(page);
+    return true;
+}
+
+void PageViewer::resizeEvent(QResizeEvent *event)
+{
+    QWidget::resizeEvent(event);
+    updateThumbnailsVisibility();
+}
+
+void PageViewer::updateThumbnailsVisibility()
+{
+    // Below this width the strip would take a fifth of the page's room: the page comes first.
+    constexpr int kRoomForThumbnails = 720;
+    m_thumbnails->setVisible(m_thumbnailsAction->isChecked() && width() >= kRoomForThumbnails);
 }
 
 void PageViewer::zoomIn()

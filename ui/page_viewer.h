@@ -1,8 +1,10 @@
-// The rendered page viewer: a toolbar (zoom, fit, page number), the thumbnail strip and the
-// page canvas of one library document, with search hits, cited passages and the user's text
-// selection highlighted from the page's word boxes. Rendering runs off the GUI thread with an
-// LRU cache bounded in bytes. Documents without a PDF file are refused (the window then shows
-// the page text view instead).
+// The rendered page viewer: a bar that never hides its controls (title, zoom out/in, fit width,
+// fit page, the zoom, and the page box: the printed page label, with the file's page beside it
+// where they differ — a label or #N typed there goes to that page), the thumbnail strip (shown
+// when the viewer is wide enough and View ▸ Thumbnails is on) and the page canvas of one library document, with search
+// hits, cited passages and the user's text selection highlighted from the page's word boxes. Rendering runs off the GUI
+// thread with an LRU cache bounded in bytes. Documents without a PDF file are refused (the window then shows the page
+// text view instead).
 #pragma once
 
 #include "app/workbench.h"
@@ -18,7 +20,7 @@
 
 class QAction;
 class QLabel;
-class QSpinBox;
+class QLineEdit;
 
 namespace nw::ui {
 
@@ -64,6 +66,13 @@ public:
     PageRenderer *renderer() const { return m_renderer; }
     // Zoom in (Ctrl++), zoom out (Ctrl+-), fit width (Ctrl+0), fit page (Ctrl+9): for menus.
     QList<QAction *> zoomActions() const { return m_zoomActions; }
+    QAction *thumbnailsAction() const { return m_thumbnailsAction; } // View ▸ Thumbnails (checkable)
+    QLineEdit *pageBox() const { return m_pageBox; }
+    QString pageBoxCaption() const; // what the bar shows beside the box: "(10 of 36)" or "of 36"
+    QString pageLabel(int pageNumber) const; // the open document's printed label of a page; "" : none
+    // Goes to the page a user typed (a printed label, or #N); false, with the reason in
+    // errorString(), when the document has no such page.
+    bool goToPageText(const QString &text);
 
 public slots:
     void goToPage(int pageNumber); // 1-based
@@ -85,9 +94,11 @@ signals:
     // points) in reading order, `text` their text with the page's spaces and line breaks between
     // them. Emitted with empty `words` and `text` when the selection is cleared. For annotations:
     // the boxes are the highlight's rectangles and `text` its quote.
-    void selectionChanged(qint64 documentId, int pageNumber, const QList<nw::app::WordBox> &words,
-                          const QString &text);
+    void selectionChanged(qint64 documentId, int pageNumber, const QList<nw::app::WordBox> &words, const QString &text);
     void pageChanged(int pageNumber); // 1-based
+
+protected:
+    void resizeEvent(QResizeEvent *event) override; // the thumbnails give way to the page when narrow
 
 private:
     struct PageWords {
@@ -99,17 +110,21 @@ private:
     void onRectangleSelected(int index, const QRectF &points);
     void onCurrentPageChanged(int index);
     void updateZoomLabel();
+    void updatePageBox(int pageNumber);
+    void updateThumbnailsVisibility();
 
     std::shared_ptr<app::Workbench> m_workbench;
     std::unique_ptr<PageRenderCache> m_cache;
     PageRenderer *m_renderer = nullptr;
     PageCanvas *m_canvas = nullptr;
     ThumbnailStrip *m_thumbnails = nullptr;
-    QSpinBox *m_pageBox = nullptr;
+    QLineEdit *m_pageBox = nullptr;
     QLabel *m_pageTotal = nullptr;
     QLabel *m_zoomLabel = nullptr;
     QLabel *m_title = nullptr;
     QList<QAction *> m_zoomActions;
+    QAction *m_thumbnailsAction = nullptr;
+    QStringList m_labels; // the open document's printed page labels, [page - 1]
     qint64 m_documentId = 0;
     QString m_documentSha256;
     QString m_error;

@@ -18,13 +18,15 @@ constexpr int kRenderClient = 2; // PageRenderer client id of the strip
 QSize thumbnailSize(QSizeF points)
 {
     const double scale = ThumbnailStrip::kThumbnailWidth / std::max(1.0, points.width());
-    return {ThumbnailStrip::kThumbnailWidth, std::max(1, static_cast<int>(std::lround(points.height() * scale)))};
+    return { ThumbnailStrip::kThumbnailWidth, std::max(1, static_cast<int>(std::lround(points.height() * scale))) };
 }
 
 } // namespace
 
 ThumbnailStrip::ThumbnailStrip(PageRenderer *renderer, PageRenderCache *cache, QWidget *parent)
-    : QListWidget(parent), m_renderer(renderer), m_cache(cache)
+    : QListWidget(parent)
+    , m_renderer(renderer)
+    , m_cache(cache)
 {
     setObjectName(QStringLiteral("PageThumbnails"));
     setViewMode(QListView::IconMode);
@@ -44,7 +46,8 @@ ThumbnailStrip::ThumbnailStrip(PageRenderer *renderer, PageRenderCache *cache, Q
     });
 }
 
-void ThumbnailStrip::setDocument(const QString &pdfPath, const QString &documentKey, const std::vector<QSizeF> &pageSizes)
+void ThumbnailStrip::setDocument(const QString &pdfPath, const QString &documentKey,
+    const std::vector<QSizeF> &pageSizes, const QStringList &pageLabels)
 {
     m_pdfPath = pdfPath;
     m_documentKey = documentKey;
@@ -62,7 +65,8 @@ void ThumbnailStrip::setDocument(const QString &pdfPath, const QString &document
         painter.setPen(QColor(200, 200, 200));
         painter.drawRect(blank.rect().adjusted(0, 0, -1, -1));
         painter.end();
-        auto *item = new QListWidgetItem(QIcon(blank), QString::number(i + 1), this);
+        const QString label = pageLabels.value(static_cast<qsizetype>(i));
+        auto *item = new QListWidgetItem(QIcon(blank), label.isEmpty() ? QString::number(i + 1) : label, this);
         item->setTextAlignment(Qt::AlignHCenter);
         item->setSizeHint(QSize(kThumbnailWidth + 8, size.height() + fontMetrics().height() + 8));
     }
@@ -73,9 +77,9 @@ void ThumbnailStrip::setDocument(const QString &pdfPath, const QString &document
 
 RenderKey ThumbnailStrip::keyFor(int index) const
 {
-    const double dpi = 72.0 * kThumbnailWidth / std::max(1.0, m_pageSizes[static_cast<std::size_t>(index)].width()) *
-                       devicePixelRatioF();
-    return {m_documentKey, index, RenderKey::toMilliDpi(dpi)};
+    const double dpi = 72.0 * kThumbnailWidth / std::max(1.0, m_pageSizes[static_cast<std::size_t>(index)].width())
+        * devicePixelRatioF();
+    return { m_documentKey, index, RenderKey::toMilliDpi(dpi) };
 }
 
 void ThumbnailStrip::setCurrentPage(int index)
@@ -105,7 +109,7 @@ void ThumbnailStrip::requestVisible()
             if (rect.top() > view.bottom())
                 break;
             if (!m_rendered[static_cast<std::size_t>(row)])
-                jobs << RenderJob{keyFor(row), m_pdfPath};
+                jobs << RenderJob { keyFor(row), m_pdfPath };
         }
     }
     m_renderer->request(kRenderClient, jobs);

@@ -5,6 +5,7 @@
 
 #include <QListWidget>
 #include <QSizeF>
+#include <QStringList>
 
 #include <vector>
 
@@ -21,7 +22,10 @@ public:
 
     ThumbnailStrip(PageRenderer *renderer, PageRenderCache *cache, QWidget *parent = nullptr);
 
-    void setDocument(const QString &pdfPath, const QString &documentKey, const std::vector<QSizeF> &pageSizes);
+    // Each thumbnail is captioned with the page's printed label (`pageLabels`, "" or missing: its
+    // number in the file), as the page box names pages.
+    void setDocument(const QString &pdfPath, const QString &documentKey, const std::vector<QSizeF> &pageSizes,
+        const QStringList &pageLabels = {});
     void setCurrentPage(int index); // selects and scrolls to it without emitting pageActivated
     bool isRendered(int index) const; // the item shows the drawn page, not the blank
 

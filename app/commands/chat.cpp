@@ -27,11 +27,12 @@ QString statusLine(const Workbench &workbench, double tokensPerSecond = -1)
     const ModelStatus s = workbench.modelStatus();
     if (!s.loaded)
         return QStringLiteral("[extractive answers, no model · /help]");
-    QString line = QStringLiteral("[%1 · KV %2: %3 used / %4 reserved · %5x vs MHA f16 · context %6/%7 tokens")
-                       .arg(QFileInfo(s.path).fileName(), s.kvMode, formatBytes(s.kvBytesUsed), formatBytes(s.kvBytesReserved))
-                       .arg(s.savingVsMha, 0, 'f', 1)
-                       .arg(s.tokensInCache)
-                       .arg(s.contextTokens);
+    QString line
+        = QStringLiteral("[%1 · KV %2: %3 used / %4 reserved · %5 less than MHA f16 · context %6/%7 tokens")
+              .arg(QFileInfo(s.path).fileName(), s.kvMode, formatBytes(s.kvBytesUsed), formatBytes(s.kvBytesReserved))
+              .arg(formatSaving(s.savingVsMha))
+              .arg(s.tokensInCache)
+              .arg(s.contextTokens);
     if (tokensPerSecond >= 0)
         line += QStringLiteral(" · %1 tok/s").arg(tokensPerSecond, 0, 'f', 1);
     return line + QStringLiteral("]");
@@ -42,14 +43,14 @@ double decodeSpeed(const AskResult &result)
     return result.decodeSeconds > 0 ? result.generatedTokens / result.decodeSeconds : -1;
 }
 
-const char *kHelp =
-    "Ask a question, or:\n"
-    "  /docs            the documents in the library (ids for --doc)\n"
-    "  /kv MODE         switch the model's KV cache mode (full, mla, ...)\n"
-    "  /mode retrieve|whole   best passages, or the selected documents whole\n"
-    "  /save [FILE]     write this session as Markdown (default: session-ID.md)\n"
-    "  /help            this text;  /quit (or Ctrl-D) leaves\n"
-    "Ctrl-C stops the answer being written; the chat goes on.\n";
+const char *kHelp = "Ask a question, or:\n"
+                    "  /docs            the documents in the library (ids for --doc)\n"
+                    "  /kv MODE         switch the model's KV cache mode (full, mla, ...)\n"
+                    "  /ctx N           the model's context in tokens (4096, 32k; auto: the default)\n"
+                    "  /mode retrieve|whole   best passages, or the selected documents whole\n"
+                    "  /save [FILE]     write this session as Markdown (default: session-ID.md)\n"
+                    "  /help            this text;  /quit (or Ctrl-D) leaves\n"
+                    "Ctrl-C stops the answer being written; the chat goes on.\n";
 
 } // namespace
 
@@ -58,7 +59,8 @@ Command chatCommand()
     return {
         .name = QStringLiteral("chat"),
         .summary = QStringLiteral("Interactive questions over the library in the terminal."),
-        .usage = QStringLiteral("[--db FILE] [--model M.gguf] [--kv MODE] [--mode retrieve|whole] [--collection NAME | --doc ID...]"),
+        .usage = QStringLiteral(
+            "[--db FILE] [--model M.gguf] [--kv MODE] [--mode retrieve|whole] [--collection NAME | --doc ID...]"),
         .description = QStringLiteral(
             "A terminal workbench: type questions, get answers streamed with page citations (extractive without "
             "--model), and a status line with the KV cache in use and reserved, the saving against plain MHA f16, "
@@ -107,6 +109,21 @@ Command chatCommand()
                                     fail("/kv needs a mode: full, mla, ...");
                                 workbench.setKvMode(words[1]);
                                 status.printPlain(statusLine(workbench));
+                            } else if (command == QLatin1String("/ctx")) {
+                                if (words.size() < 2)
+                                    fail("/ctx needs a token count: 4096, 32k, or auto");
+                                std::int64_t tokens = 0; // auto: the workbench's default for the model
+                                if (words[1] != QLatin1String("auto")) {
+                                    const NumericOption rule = NumericOption::contextTokens();
+                                    const std::optional<std::int64_t> n = parseTokenCount(words[1]);
+                                    if (!n || *n < rule.min || *n > rule.max)
+                                        fail("/ctx needs a token count from {} to {} (4096, 32k) or auto, not '{}'",
+                                            static_cast<std::int64_t>(rule.min), static_cast<std::int64_t>(rule.max),
+                                            words[1].left(40).toStdString());
+                                    tokens = *n;
+                                }
+                                workbench.setContextTokens(tokens);
+                                status.printPlain(statusLine(workbench));
                             } else if (command == QLatin1String("/mode")) {
                                 if (words.size() < 2)
                                     fail("/mode needs retrieve or whole");
@@ -115,7 +132,8 @@ Command chatCommand()
                             } else if (command == QLatin1String("/save")) {
                                 if (sessionId == 0)
                                     fail("nothing to save yet: ask a question first");
-                                const QString path = words.size() > 1 ? words[1] : QStringLiteral("session-%1.md").arg(sessionId);
+                                const QString path
+                                    = words.size() > 1 ? words[1] : QStringLiteral("session-%1.md").arg(sessionId);
                                 const QByteArray md = workbench.sessions().exportMarkdown(sessionId).toUtf8();
                                 QSaveFile file(path);
                                 if (!file.open(QIODevice::WriteOnly) || file.write(md) != md.size() || !file.commit())
@@ -133,9 +151,11 @@ Command chatCommand()
                         bool streamed = false;
                         // Ctrl-C while the answer streams stops it (the guard's handler only stores
                         // an atomic flag); at the prompt the line editor reads Ctrl-C as a key.
-                        std::atomic<bool> stop{false};
+                        std::atomic<bool> stop { false };
                         InterruptGuard interrupt(
-                            [](void *flag) { static_cast<std::atomic<bool> *>(flag)->store(true, std::memory_order_relaxed); },
+                            [](void *flag) {
+                                static_cast<std::atomic<bool> *>(flag)->store(true, std::memory_order_relaxed);
+                            },
                             &stop);
                         WorkbenchAnswer answer;
                         // The pinned status line follows the work: prompt tokens read, then the
@@ -156,14 +176,16 @@ Command chatCommand()
                                 }
                                 streamed = true;
                                 const double seconds = std::chrono::duration<double>(Clock::now() - firstPiece).count();
-                                status.showThrottled(statusLine(workbench, seconds > 0.05 ? (cached - cachedAtFirstPiece) / seconds : -1));
+                                status.showThrottled(statusLine(
+                                    workbench, seconds > 0.05 ? (cached - cachedAtFirstPiece) / seconds : -1));
                             };
                             callbacks.onPrefill = [&](std::int64_t done, std::int64_t total) {
                                 const ModelStatus s = workbench.modelStatus();
-                                status.showThrottled(QStringLiteral("[reading the prompt: %1/%2 tokens · KV %3 used / %4 reserved]")
-                                                         .arg(done)
-                                                         .arg(total)
-                                                         .arg(formatBytes(s.kvBytesUsed), formatBytes(s.kvBytesReserved)));
+                                status.showThrottled(
+                                    QStringLiteral("[reading the prompt: %1/%2 tokens · KV %3 used / %4 reserved]")
+                                        .arg(done)
+                                        .arg(total)
+                                        .arg(formatBytes(s.kvBytesUsed), formatBytes(s.kvBytesReserved)));
                             };
                             answer = workbench.ask(request, sessionId, callbacks);
                         }
@@ -176,7 +198,11 @@ Command chatCommand()
                         sessionId = answer.sessionId;
                         status.printPlain(statusLine(workbench, decodeSpeed(result)));
                     } catch (const Error &e) {
-                        io.out << "error: " << e.what() << remedyHint(e.remedy()) << '\n';
+                        // In the chat the context changes without a restart.
+                        const QString hint = e.remedy() == Remedy::LargerContext
+                            ? QStringLiteral(" (raise it with /ctx N)")
+                            : remedyHint(e.remedy());
+                        io.out << "error: " << e.what() << hint << '\n';
                     }
                     io.out.flush();
                 }

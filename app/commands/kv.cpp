@@ -4,6 +4,7 @@
 #include "app/ask_report.h"
 #include "app/commands/commands.h"
 #include "app/commands/device_option.h"
+#include "app/kv_plan.h"
 
 #include "common/error.h"
 #include "engine/arch_table.h"
@@ -50,7 +51,8 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
         QStringList names;
         for (const KnownArchitecture &a : knownArchitectures())
             names << QString::fromStdString(a.name);
-        return usage(QStringLiteral("give exactly one of --model M.gguf and --arch NAME (known: %1)").arg(names.join(QStringLiteral(", "))));
+        return usage(QStringLiteral("give exactly one of --model M.gguf and --arch NAME (known: %1)")
+                         .arg(names.join(QStringLiteral(", "))));
     }
     const std::optional<std::int64_t> ctxOption = integerValue(parser, QStringLiteral("ctx"));
     if (!ctxOption)
@@ -89,34 +91,37 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
         for (const KvModeFigures &f : figures) {
             nlohmann::json kinds = nlohmann::json::array();
             for (const KindKvBytes &k : f.kinds)
-                kinds.push_back({{"kind", k.kind}, {"layers", k.layers}, {"bytes_used", k.used},
-                                 {"bytes_reserved", k.reserved}});
-            modes.push_back({{"mode", f.spec.toString()},
-                             {"row_type", rowTypeName(f.spec)},
-                             {"kv_bytes_per_token", f.bytesPerToken},
-                             {"bytes_used", f.usedBytes},
-                             {"bytes_reserved", f.reservedBytes},
-                             {"saving_vs_mha_f16", f.savingVsMha},
-                             {"layer_kinds", kinds}});
+                kinds.push_back({ { "kind", k.kind }, { "layers", k.layers }, { "bytes_used", k.used },
+                    { "bytes_reserved", k.reserved } });
+            modes.push_back({ { "mode", f.spec.toString() }, { "row_type", rowTypeName(f.spec) },
+                { "kv_bytes_per_token", f.bytesPerToken }, { "bytes_used", f.usedBytes },
+                { "bytes_reserved", f.reservedBytes }, { "saving_vs_mha_f16", f.savingVsMha },
+                { "layer_kinds", kinds } });
         }
         nlohmann::json report = {
-            {"name", name},
-            {"arch", hp.arch},
-            {"ctx", ctx},
-            {"layers", hp.nLayers},
-            {"heads", hp.nHeads},
-            {"kv_heads", hp.nKvHeads},
-            {"head_dim_k", hp.headDimK},
-            {"head_dim_v", hp.headDimV},
-            {"kv_lora_rank", hp.kvLoraRank},
-            {"qk_rope_head_dim", hp.qkRopeHeadDim},
-            {"sliding_window", hp.slidingWindow},
-            {"mha_f16_kv_bytes_per_token", mhaPerToken},
-            {"mha_f16_bytes", mhaPerToken * static_cast<std::uint64_t>(ctx)},
-            {"modes", modes},
+            { "name", name },
+            { "arch", hp.arch },
+            { "ctx", ctx },
+            { "layers", hp.nLayers },
+            { "heads", hp.nHeads },
+            { "kv_heads", hp.nKvHeads },
+            { "head_dim_k", hp.headDimK },
+            { "head_dim_v", hp.headDimV },
+            { "kv_lora_rank", hp.kvLoraRank },
+            { "qk_rope_head_dim", hp.qkRopeHeadDim },
+            { "sliding_window", hp.slidingWindow },
+            { "mha_f16_kv_bytes_per_token", mhaPerToken },
+            { "mha_f16_bytes", mhaPerToken * static_cast<std::uint64_t>(ctx) },
+            { "modes", modes },
         };
+        QStringList modeNames;
+        for (const KvModeFigures &f : figures)
+            modeNames << QString::fromStdString(f.spec.toString());
+        if (const QString note = kvReservedNote(hp, modeNames); !note.isEmpty())
+            report["reserved_note"] = note.toStdString();
         if (gpu) {
-            report["device"] = {{"name", gpu->name}, {"free_bytes", gpu->freeBytes}, {"total_bytes", gpu->totalBytes}};
+            report["device"]
+                = { { "name", gpu->name }, { "free_bytes", gpu->freeBytes }, { "total_bytes", gpu->totalBytes } };
             for (std::size_t i = 0; i < figures.size(); ++i)
                 report["modes"][i]["fits_device_free"] = figures[i].reservedBytes <= gpu->freeBytes;
         }
@@ -144,7 +149,7 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
                   .arg(QStringLiteral("allocated"), 14)
                   .arg(QStringLiteral("vs MHA f16"), 12);
     auto row = [&io](const QString &mode, std::uint64_t perToken, std::uint64_t total, const QString &allocated,
-                     const QString &saving) {
+                   const QString &saving) {
         io.out << QStringLiteral("%1%2%3%4%5\n")
                       .arg(mode, -20)
                       .arg(formatBytes(perToken), 14)
@@ -154,9 +159,11 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
     };
     row(QStringLiteral("MHA f16"), mhaPerToken, mhaPerToken * static_cast<std::uint64_t>(ctx), QStringLiteral("-"),
         QStringLiteral("1.00×"));
+    QStringList modeNames;
     for (const KvModeFigures &f : figures) {
         row(QString::fromStdString(f.spec.toString() + " " + rowTypeName(f.spec)), f.bytesPerToken, f.usedBytes,
-            formatBytes(f.reservedBytes), QString::fromStdString(formatSaving(f.savingVsMha)));
+            formatBytes(f.reservedBytes), formatSaving(f.savingVsMha));
+        modeNames << QString::fromStdString(f.spec.toString());
         // Layers of different kinds grow differently (a window layer stops at its window).
         if (f.kinds.size() > 1)
             for (const KindKvBytes &k : f.kinds)
@@ -166,6 +173,9 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
                               .arg(formatBytes(k.used), 22)
                               .arg(formatBytes(k.reserved), 14);
     }
+    // "total" is what the tokens use; "allocated" what the paged cache takes for them.
+    if (const QString note = kvReservedNote(hp, modeNames); !note.isEmpty())
+        io.out << '\n' << note << '\n';
     if (gpu) {
         QStringList fitting;
         for (const KvModeFigures &f : figures)
@@ -173,7 +183,7 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
                 fitting << QString::fromStdString(f.spec.toString());
         io.out << QStringLiteral("\n%1: %2 free of %3; fits in free memory: %4\n")
                       .arg(QString::fromStdString(gpu->name), formatBytes(gpu->freeBytes), formatBytes(gpu->totalBytes),
-                           fitting.isEmpty() ? QStringLiteral("none") : fitting.join(QStringLiteral(", ")));
+                          fitting.isEmpty() ? QStringLiteral("none") : fitting.join(QStringLiteral(", ")));
     }
     return ExitOk;
 }
@@ -198,17 +208,20 @@ Command kvCommand()
             "Exit status: 0 on success, 1 when the model cannot be read or the arch is unknown, 2 for a usage error."),
         .configure =
             [](QCommandLineParser &parser) {
-                parser.addOption({QStringLiteral("model"), QStringLiteral("A GGUF model (metadata only)."), QStringLiteral("M.gguf")});
-                parser.addOption({QStringLiteral("arch"), QStringLiteral("A well-known architecture by name."), QStringLiteral("NAME")});
-                parser.addOption({QStringLiteral("ctx"), QStringLiteral("Context size in tokens."), QStringLiteral("N")});
+                parser.addOption({ QStringLiteral("model"), QStringLiteral("A GGUF model (metadata only)."),
+                    QStringLiteral("M.gguf") });
+                parser.addOption({ QStringLiteral("arch"), QStringLiteral("A well-known architecture by name."),
+                    QStringLiteral("NAME") });
+                parser.addOption(
+                    { QStringLiteral("ctx"), QStringLiteral("Context size in tokens."), QStringLiteral("N") });
                 addDeviceOption(parser);
-                parser.addOption({QStringLiteral("kv"),
-                                  QStringLiteral("Modes to size, comma-separated: full, mla, latent:R, each optionally "
-                                                 "+q8 or +q4 (default: the model's own modes)."),
-                                  QStringLiteral("MODES")});
+                parser.addOption({ QStringLiteral("kv"),
+                    QStringLiteral("Modes to size, comma-separated: full, mla, latent:R, each optionally "
+                                   "+q8 or +q4 (default: the model's own modes)."),
+                    QStringLiteral("MODES") });
                 addJsonOption(parser);
             },
-        .numbers = {{QStringLiteral("ctx"), NumberKind::Tokens, 1, 1ll << 32}},
+        .numbers = { { QStringLiteral("ctx"), NumberKind::Tokens, 1, 1ll << 32 } },
         .run = runKv,
     };
 }

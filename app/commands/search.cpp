@@ -2,26 +2,16 @@
 // document, page and a snippet whose matched terms are marked (bold on a terminal).
 #include "app/commands/commands.h"
 
+#include "app/document_titles.h"
+#include "app/page_numbers.h"
+
 #include "common/error.h"
 #include "store/library_store.h"
 #include "store/search_service.h"
 
 #include <nlohmann/json.hpp>
 
-
 namespace nw::app {
-namespace {
-
-QString pageText(const store::SearchHit &hit)
-{
-    QString page = QStringLiteral("page %1").arg(hit.pageNumber);
-    if (!hit.pageLabel.isEmpty() && hit.pageLabel != QString::number(hit.pageNumber))
-        page += QStringLiteral(" (\"%1\")").arg(hit.pageLabel);
-    return page;
-}
-
-} // namespace
-
 Command searchCommand()
 {
     return {
@@ -30,22 +20,26 @@ Command searchCommand()
         .usage = QStringLiteral("QUERY [--db FILE] [--limit N] [--collection NAME] [--json]"),
         .description = QStringLiteral(
             "QUERY uses SQLite FTS5 syntax: words (all must match), \"exact phrases\", OR, NOT, "
-            "NEAR(a b, 10), prefix* and parentheses. Accents are ignored (cafe finds café). Results "
+            "NEAR(a b, 10), prefix* and parentheses. Accents are ignored (cafe finds café). Email is "
+            "filtered by its headers: from:ann, to:ben (To or Cc), cc:, subject:\"lease renewal\", "
+            "after:2024-01-01, before:2024-02-01, with or without words (filters alone list the "
+            "messages, newest first); attachments go with their message. Results "
             "are ranked by BM25 and show the document, the page and a snippet with the matched "
-            "terms marked. A query has at most 64 terms and 4,096 bytes, and is stopped after 2 s.\n\nExit status: 0 on "
+            "terms marked. A query has at most 64 terms and 4,096 bytes, and is stopped after 2 s.\n\nExit status: 0 "
+            "on "
             "success (also with no hits), 1 when the library cannot be read or the results cannot be written, 2 for a "
             "usage error or a malformed, too large or too slow query."),
         .configure =
             [](QCommandLineParser &parser) {
                 addDatabaseOption(parser);
-                parser.addOption({QStringLiteral("limit"), QStringLiteral("At most N results (default 10)."),
-                                  QStringLiteral("N"), QStringLiteral("10")});
-                parser.addOption({QStringLiteral("collection"), QStringLiteral("Only documents in this collection."),
-                                  QStringLiteral("NAME")});
+                parser.addOption({ QStringLiteral("limit"), QStringLiteral("At most N results (default 10)."),
+                    QStringLiteral("N"), QStringLiteral("10") });
+                parser.addOption({ QStringLiteral("collection"), QStringLiteral("Only documents in this collection."),
+                    QStringLiteral("NAME") });
                 addJsonOption(parser);
                 parser.addPositionalArgument(QStringLiteral("QUERY"), QStringLiteral("What to look for."));
             },
-        .numbers = {{QStringLiteral("limit"), NumberKind::Integer, 1, 10000}},
+        .numbers = { { QStringLiteral("limit"), NumberKind::Integer, 1, 10000 } },
         .run =
             [](const QCommandLineParser &parser, CommandIo &io) {
                 const QString query = parser.positionalArguments().join(QLatin1Char(' '));
@@ -67,7 +61,9 @@ Command searchCommand()
                     options.markOpen = QStringLiteral("\x1b[1m");
                     options.markClose = QStringLiteral("\x1b[0m");
                 } else {
-                    options.markOpen = options.markClose = QStringLiteral("**");
+                    // Piped: the page's own text, unmarked — a mark such as ** would blend with
+                    // asterisks in the text ("*der" became "***der**").
+                    options.markOpen = options.markClose = QString();
                 }
                 std::vector<store::SearchHit> hits;
                 try {
@@ -79,14 +75,12 @@ Command searchCommand()
                 if (json) {
                     nlohmann::json results = nlohmann::json::array();
                     for (const store::SearchHit &hit : hits)
-                        results.push_back({{"document_id", hit.documentId},
-                                           {"title", hit.title.toStdString()},
-                                           {"path", hit.path.toStdString()},
-                                           {"page", hit.pageNumber},
-                                           {"page_label", hit.pageLabel.toStdString()},
-                                           {"snippet", hit.snippet.toStdString()},
-                                           {"score", hit.score}});
-                    io.out << QString::fromStdString(nlohmann::json{{"query", query.toStdString()}, {"results", results}}.dump(2))
+                        results.push_back({ { "document_id", hit.documentId }, { "title", hit.title.toStdString() },
+                            { "path", hit.path.toStdString() }, { "page", hit.pageNumber },
+                            { "page_label", hit.pageLabel.toStdString() }, { "snippet", hit.snippet.toStdString() },
+                            { "score", hit.score } });
+                    io.out << QString::fromStdString(
+                        nlohmann::json { { "query", query.toStdString() }, { "results", results } }.dump(2))
                            << '\n';
                     return static_cast<int>(ExitOk);
                 }
@@ -95,9 +89,11 @@ Command searchCommand()
                     return static_cast<int>(ExitOk);
                 }
                 int rank = 0;
+                const QHash<std::int64_t, QString> titles = distinctTitles(library->documents());
                 for (const store::SearchHit &hit : hits) {
-                    io.out << ++rank << ". " << hit.title << " — " << pageText(hit) << "  [doc " << hit.documentId
-                           << "] " << hit.path << '\n';
+                    io.out << ++rank << ". " << titles.value(hit.documentId, hit.title) << " — "
+                           << pageCitation(hit.pageNumber, hit.pageLabel) << "  [doc " << hit.documentId << "] "
+                           << hit.path << '\n';
                     io.out << "   " << QString(hit.snippet).replace(QLatin1Char('\n'), QLatin1Char(' ')) << "\n";
                 }
                 return static_cast<int>(ExitOk);

@@ -14,7 +14,7 @@ namespace {
 // Scratch slots past the shared ones (forward_pass.h), used only while the block runs.
 enum AttentionSlot : std::size_t {
     kScratchAttnQueryGate = kScratchCount, // [n, nHeads, 2, headDimK] gated attention's projection
-    kScratchAttnGate,                      // [n, nHeads, headDimK] its gates
+    kScratchAttnGate, // [n, nHeads, headDimK] its gates
 };
 
 } // namespace
@@ -50,8 +50,8 @@ WeightMatrix rowSlice(const WeightMatrix &w, std::int64_t first, std::int64_t co
     return slice;
 }
 
-AttentionBlock AttentionBlock::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd,
-                                    const AttentionConfig &config)
+AttentionBlock AttentionBlock::load(
+    WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, const AttentionConfig &config)
 {
     NW_ASSERT(!config.outputGate || config.headDimK == config.headDimV);
     AttentionBlock b;
@@ -109,7 +109,7 @@ RopeParams AttentionBlock::ropeFor(std::int64_t capacity) const
 
 void AttentionBlock::collectMatrices(std::vector<WeightMatrix> &all) const
 {
-    all.insert(all.end(), {m_wq, m_wo});
+    all.insert(all.end(), { m_wq, m_wo });
     if (m_config.kvLayer < 0)
         all.push_back(m_wk);
     if (m_config.kvLayer < 0 && !m_config.valueFromKey)
@@ -181,7 +181,7 @@ void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x,
         be.matmul(m_wk, x, k, n);
         if (c.valueFromKey)
             be.copyRows(v, std::size_t(c.nKvHeads) * std::size_t(c.headDimV), k,
-                        std::size_t(c.nKvHeads) * std::size_t(c.headDimK), n, c.nKvHeads * c.headDimV);
+                std::size_t(c.nKvHeads) * std::size_t(c.headDimK), n, c.nKvHeads * c.headDimV);
         else
             be.matmul(m_wv, x, v, n);
         if (c.valueNorm)

@@ -32,16 +32,16 @@ struct AttentionConfig {
     int nKvHeads = 0;
     int headDimK = 0;
     int headDimV = 0;
-    RopeParams rope;             // nDims 0: no rotation
+    RopeParams rope; // nDims 0: no rotation
     // LongRoPE (Phi-3): a cache longer than longRopeAbove tokens rotates with these factors
     // instead of rope.freqFactors (llama.cpp picks by the context size, llama_model::get_rope_factors).
     const float *longRopeFactors = nullptr; // [rope.nDims / 2]
     std::int64_t longRopeAbove = 0;
-    float scale = 1.f;           // softmax(scale · q·k)
-    int window = 0;              // sliding window of this layer (tokens); 0: all earlier tokens
-    bool qkNorm = false;         // RMSNorm on every Q and K head before RoPE
+    float scale = 1.f; // softmax(scale · q·k)
+    int window = 0; // sliding window of this layer (tokens); 0: all earlier tokens
+    bool qkNorm = false; // RMSNorm on every Q and K head before RoPE
     float normEps = 1e-6f;
-    bool sinks = false;          // per-head attention sinks (attn_sinks.weight)
+    bool sinks = false; // per-head attention sinks (attn_sinks.weight)
     // Gated attention (Qwen3-Next / Qwen3.5): attn_q yields each head's query followed by its
     // gate, [nHeads, 2, headDimK]; the attention output is multiplied by sigmoid(gate) before W_o.
     bool outputGate = false;
@@ -70,7 +70,7 @@ public:
     RopeParams ropeFor(std::int64_t capacity) const;
     // Whether latent:R applies: the keys must be a linear function of the input (no QK norm).
     bool supportsLatent() const { return m_kNorm == nullptr && m_config.kvLayer < 0; }
-    const WeightMatrix &keyProjection() const { return m_wk; }   // [nKvHeads × headDimK, nEmbd]
+    const WeightMatrix &keyProjection() const { return m_wk; } // [nKvHeads × headDimK, nEmbd]
     const WeightMatrix &valueProjection() const { return m_wv; } // [nKvHeads × headDimV, nEmbd]
     const float *keyBias() const { return m_bk; }
     const float *valueBias() const { return m_bv; }
@@ -81,7 +81,7 @@ private:
     WeightMatrix m_wq, m_wk, m_wv, m_wo; // views (row slices of attn_qkv when fused)
     const float *m_bq = nullptr, *m_bk = nullptr, *m_bv = nullptr, *m_bo = nullptr;
     const float *m_qNorm = nullptr, *m_kNorm = nullptr; // [headDimK]
-    const float *m_sinks = nullptr;                     // [nHeads]
+    const float *m_sinks = nullptr; // [nHeads]
 };
 
 // The rows [first, first + count) of a weight matrix as a matrix of their own (a slice of a fused

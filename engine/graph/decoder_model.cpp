@@ -31,7 +31,7 @@ const AttentionBlock *DecoderModel::standardAttention(std::int64_t) const
 void DecoderModel::prepareLayerWeights(std::vector<WeightMatrix> layerMatrices, std::uint64_t ownedBytes)
 {
     // The CPU embeds from the file's rows: the embedding goes only as the output there.
-    std::vector<WeightMatrix> all = {m_output};
+    std::vector<WeightMatrix> all = { m_output };
     if (m_backend->memoryKind() == BackendMemory::Device)
         all.insert(all.begin(), m_tokenEmbd);
     all.insert(all.end(), layerMatrices.begin(), layerMatrices.end());
@@ -39,7 +39,7 @@ void DecoderModel::prepareLayerWeights(std::vector<WeightMatrix> layerMatrices, 
 }
 
 void DecoderModel::forward(std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions,
-                           KvCache &cache, LogitsFor which, std::vector<float> &logits)
+    KvCache &cache, LogitsFor which, std::vector<float> &logits)
 {
     const HParams &hp = m_hparams;
     const int n = static_cast<int>(tokens.size());
@@ -61,7 +61,7 @@ void DecoderModel::forward(std::span<const std::int32_t> tokens, std::span<const
     if (cache.tokens() != positions[0])
         fail("batch starts at position {} but the KV cache can only continue from {} (its recurrent or window "
              "layers cannot roll back to there)",
-             positions[0], cache.tokens());
+            positions[0], cache.tokens());
     cache.reserve(end);
 
     const std::size_t nt = std::size_t(n), e = std::size_t(hp.nEmbd);
@@ -75,20 +75,20 @@ void DecoderModel::forward(std::span<const std::int32_t> tokens, std::span<const
     be.upload(m_ids.data(), tokens.data(), nt * sizeof(std::int32_t));
     be.upload(m_positions.data(), positions.data(), nt * sizeof(std::int32_t));
 
-    ForwardPass pass{.backend = be,
-                     .cache = cache,
-                     .nTokens = n,
-                     .ids = m_ids.data(),
-                     .hostPositions = positions,
-                     .positions = m_positions.data(),
-                     .nEmbd = int(e),
-                     .x = m_x.data(),
-                     .h = m_h.data(),
-                     .y = m_y.data(),
-                     .scratch = m_scratch,
-                     .latent = latent,
-                     .latentAttention = &m_latentAttention,
-                     .calibration = m_calibrating};
+    ForwardPass pass { .backend = be,
+        .cache = cache,
+        .nTokens = n,
+        .ids = m_ids.data(),
+        .hostPositions = positions,
+        .positions = m_positions.data(),
+        .nEmbd = int(e),
+        .x = m_x.data(),
+        .h = m_h.data(),
+        .y = m_y.data(),
+        .scratch = m_scratch,
+        .latent = latent,
+        .latentAttention = &m_latentAttention,
+        .calibration = m_calibrating };
     be.embed(m_tokenEmbd, m_ids.data(), n, pass.x);
     if (m_embeddingScale != 1.f)
         be.scale(pass.x, m_embeddingScale, nt * e);
@@ -150,7 +150,7 @@ const LatentKv &DecoderModel::latentFor(std::int64_t rank) const
         const AttentionBlock *block = standardAttention(il);
         if (!block || !block->supportsLatent())
             fail("{}: KV mode latent:{} needs keys linear in the input; the {} graph's are not", m_file->label(), rank,
-                 m_hparams.arch);
+                m_hparams.arch);
         wk.push_back(block->keyProjection());
         wv.push_back(block->valueProjection());
     }
@@ -201,7 +201,7 @@ void DecoderModel::calibrateLatent(std::span<const std::int32_t> tokens)
         for (std::size_t start = 0; start < tokens.size(); start += std::size_t(window)) {
             const std::size_t n = std::min(tokens.size() - start, std::size_t(window));
             forward(tokens.subspan(start, n), std::span<const std::int32_t>(positions).first(n), *cache,
-                    LogitsFor::Last, logits);
+                LogitsFor::Last, logits);
         }
     } catch (...) {
         m_calibrating = nullptr;

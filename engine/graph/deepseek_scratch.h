@@ -8,11 +8,11 @@ namespace nw {
 
 enum DeepseekScratchSlot : std::size_t {
     kScratchIndexerQ = kScratchCount, // [n, indexer heads, indexer dim]
-    kScratchIndexerWeights,           // [n, indexer heads]
-    kScratchIndexerKeys,              // [n, indexer dim] (V3.2's per-token keys)
-    kScratchRotated,                  // Hadamard rotation's output
-    kScratchIndexerEnd,               // [n] keys each query scores (ints)
-    kScratchSelected,                 // [n, topK] chosen rows (ints)
+    kScratchIndexerWeights, // [n, indexer heads]
+    kScratchIndexerKeys, // [n, indexer dim] (V3.2's per-token keys)
+    kScratchRotated, // Hadamard rotation's output
+    kScratchIndexerEnd, // [n] keys each query scores (ints)
+    kScratchSelected, // [n, topK] chosen rows (ints)
     kScratchDeepseekCount
 };
 

@@ -14,19 +14,20 @@ namespace {
 // Scratch slots past the shared ones (forward_pass.h); they live only while the block runs.
 enum DeltaNetSlot : std::size_t {
     kSlotMixed = kScratchCount, // [n, convChannels] projections before the convolution
-    kSlotQkv,                   // [n, convChannels] after it
-    kSlotZ,                     // [n, valueDim] output gate
-    kSlotAlpha,                 // [n, nVHeads]
-    kSlotBeta,                  // [n, nVHeads]
-    kSlotOut,                   // [n, valueDim]
+    kSlotQkv, // [n, convChannels] after it
+    kSlotZ, // [n, valueDim] output gate
+    kSlotAlpha, // [n, nVHeads]
+    kSlotBeta, // [n, nVHeads]
+    kSlotOut, // [n, valueDim]
 };
 
 } // namespace
 
-GatedDeltaNetBlock GatedDeltaNetBlock::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd,
-                                            const DeltaNetConfig &config)
+GatedDeltaNetBlock GatedDeltaNetBlock::load(
+    WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, const DeltaNetConfig &config)
 {
-    NW_ASSERT(config.nKHeads > 0 && config.nVHeads % config.nKHeads == 0 && config.headDim > 0 && config.convKernel > 0);
+    NW_ASSERT(
+        config.nKHeads > 0 && config.nVHeads % config.nKHeads == 0 && config.headDim > 0 && config.convKernel > 0);
     GatedDeltaNetBlock b;
     b.m_config = config;
     auto name = [layer](const char *what, const char *suffix = "weight") {
@@ -39,7 +40,7 @@ GatedDeltaNetBlock GatedDeltaNetBlock::load(WeightLoader &w, std::int64_t layer,
     b.m_wbeta = w.matrix(name("ssm_beta"), nEmbd, nV);
     b.m_wout = w.matrix(name("ssm_out"), vDim, nEmbd);
     b.m_conv = reinterpret_cast<const float *>(
-        w.require(name("ssm_conv1d"), {config.convKernel, channels}, {TensorType::F32}).data);
+        w.require(name("ssm_conv1d"), { config.convKernel, channels }, { TensorType::F32 }).data);
     b.m_dtBias = w.vector(name("ssm_dt", "bias"), nV);
     b.m_decay = w.vector(fmt::format("blk.{}.ssm_a", layer), nV); // no suffix (LLM_TENSOR_SSM_A_NOSCAN)
     b.m_norm = w.vector(name("ssm_norm"), config.headDim);
@@ -48,7 +49,7 @@ GatedDeltaNetBlock GatedDeltaNetBlock::load(WeightLoader &w, std::int64_t layer,
 
 void GatedDeltaNetBlock::collectMatrices(std::vector<WeightMatrix> &all) const
 {
-    all.insert(all.end(), {m_wqkv, m_wgate, m_walpha, m_wbeta, m_wout});
+    all.insert(all.end(), { m_wqkv, m_wgate, m_walpha, m_wbeta, m_wout });
 }
 
 void GatedDeltaNetBlock::forward(ForwardPass &p, std::int64_t layer, const float *x, float *out) const

@@ -17,9 +17,9 @@ namespace nw {
 class WeightLoader;
 
 struct DeltaNetConfig {
-    int nKHeads = 0;    // key/query heads (ssm.group_count)
-    int nVHeads = 0;    // value heads (ssm.time_step_rank)
-    int headDim = 0;    // key and value head dim (ssm.state_size)
+    int nKHeads = 0; // key/query heads (ssm.group_count)
+    int nVHeads = 0; // value heads (ssm.time_step_rank)
+    int headDim = 0; // key and value head dim (ssm.state_size)
     int convKernel = 0; // ssm.conv_kernel
     float normEps = 1e-6f; // the L2 norm of q and k, and the output's RMSNorm
 
@@ -31,7 +31,8 @@ class GatedDeltaNetBlock {
 public:
     // blk.<layer>.attn_qkv / attn_gate / ssm_alpha / ssm_beta / ssm_out .weight, ssm_conv1d.weight
     // (F32), ssm_dt.bias, ssm_a, ssm_norm.weight.
-    static GatedDeltaNetBlock load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, const DeltaNetConfig &config);
+    static GatedDeltaNetBlock load(
+        WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, const DeltaNetConfig &config);
 
     // out = the block of x; x, out: [nTokens, nEmbd]. Continues and updates the layer's state.
     void forward(ForwardPass &pass, std::int64_t layer, const float *x, float *out) const;
@@ -41,14 +42,14 @@ public:
 
 private:
     DeltaNetConfig m_config;
-    WeightMatrix m_wqkv;  // [convChannels, nEmbd]
+    WeightMatrix m_wqkv; // [convChannels, nEmbd]
     WeightMatrix m_wgate; // [valueDim, nEmbd] (z)
     WeightMatrix m_walpha, m_wbeta; // [nVHeads, nEmbd]
-    WeightMatrix m_wout;  // [nEmbd, valueDim]
-    const float *m_conv = nullptr;   // [convChannels, convKernel]
+    WeightMatrix m_wout; // [nEmbd, valueDim]
+    const float *m_conv = nullptr; // [convChannels, convKernel]
     const float *m_dtBias = nullptr; // [nVHeads]
-    const float *m_decay = nullptr;  // [nVHeads] -exp(A_log)
-    const float *m_norm = nullptr;   // [headDim]
+    const float *m_decay = nullptr; // [nVHeads] -exp(A_log)
+    const float *m_norm = nullptr; // [headDim]
 };
 
 } // namespace nw

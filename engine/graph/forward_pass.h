@@ -19,16 +19,16 @@ struct LatentKv;
 
 // Scratch slots the blocks share (one block runs at a time).
 enum ScratchSlot : std::size_t {
-    kScratchQ,        // [n, nHeads, headDimK] queries
-    kScratchK,        // [n, nKvHeads, headDimK] keys
-    kScratchV,        // [n, nKvHeads, headDimV] values
-    kScratchAttn,     // [n, nHeads, headDimV] attention output
-    kScratchGate,     // [n, nFf] FFN gate
-    kScratchUp,       // [n, nFf] FFN up
-    kScratchRouter,   // [n, nExperts] router logits
+    kScratchQ, // [n, nHeads, headDimK] queries
+    kScratchK, // [n, nKvHeads, headDimK] keys
+    kScratchV, // [n, nKvHeads, headDimV] values
+    kScratchAttn, // [n, nHeads, headDimV] attention output
+    kScratchGate, // [n, nFf] FFN gate
+    kScratchUp, // [n, nFf] FFN up
+    kScratchRouter, // [n, nExperts] router logits
     kScratchExpertIds, // [n, nUsed] chosen experts (backend memory)
     kScratchExpertWeights, // [n, nUsed] their weights
-    kScratchMla0,     // MLA's q_a, kv_a, c_kv rows
+    kScratchMla0, // MLA's q_a, kv_a, c_kv rows
     kScratchMla1,
     kScratchMla2,
     kScratchCount
@@ -38,9 +38,9 @@ struct ForwardPass {
     Backend &backend;
     KvCache &cache;
     int nTokens = 0;
-    const std::int32_t *ids = nullptr;           // [nTokens] token ids in backend memory
+    const std::int32_t *ids = nullptr; // [nTokens] token ids in backend memory
     std::span<const std::int32_t> hostPositions; // [nTokens]
-    const std::int32_t *positions = nullptr;     // [nTokens] in backend memory
+    const std::int32_t *positions = nullptr; // [nTokens] in backend memory
     int nEmbd = 0;
     float *x = nullptr; // [nTokens, nEmbd] the residual stream
     float *h = nullptr; // [nTokens, nEmbd] a block's input (usually the normed stream)

@@ -9,7 +9,7 @@
 namespace nw {
 
 MoeFfn MoeFfn::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, const MoeConfig &config,
-                    std::shared_ptr<MoeScratch> scratch)
+    std::shared_ptr<MoeScratch> scratch)
 {
     NW_ASSERT(scratch);
     MoeFfn m;
@@ -38,7 +38,7 @@ MoeFfn MoeFfn::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, con
     m.m_experts.down = w.experts(name("ffn_down_exps"), f, nEmbd, nx, m.m_experts.downExpertStride);
     // Expert biases {rows, nExperts} (gpt-oss): one row of biases per expert.
     auto bias = [&](const char *what, std::int64_t rows) -> const float * {
-        const TensorView *t = w.find(name(what, "bias"), {rows, nx}, {TensorType::F32});
+        const TensorView *t = w.find(name(what, "bias"), { rows, nx }, { TensorType::F32 });
         return t ? reinterpret_cast<const float *>(t->data) : nullptr;
     };
     m.m_experts.gateBias = bias("ffn_gate_exps", f);
@@ -63,7 +63,7 @@ void MoeFfn::collectMatrices(std::vector<WeightMatrix> &all) const
 {
     all.push_back(m_router);
     for (int x = 0; x < m_experts.nExperts; ++x)
-        all.insert(all.end(), {m_experts.gateOf(x), m_experts.upOf(x), m_experts.downOf(x)});
+        all.insert(all.end(), { m_experts.gateOf(x), m_experts.upOf(x), m_experts.downOf(x) });
     if (m_shared)
         m_shared->collectMatrices(all);
     if (m_sharedGate.data)

@@ -19,9 +19,9 @@ namespace nw {
 class WeightLoader;
 
 struct MoeConfig {
-    MoeRouting routing;          // selectionBias is loaded from exp_probs_b.bias when present
-    std::int64_t nFfExpert = 0;  // rows of each expert's gate / up
-    std::int64_t nFfShared = 0;  // shared experts' width (ffn_*_shexp); 0: none
+    MoeRouting routing; // selectionBias is loaded from exp_probs_b.bias when present
+    std::int64_t nFfExpert = 0; // rows of each expert's gate / up
+    std::int64_t nFfShared = 0; // shared experts' width (ffn_*_shexp); 0: none
     // gpt-oss's clamped SwiGLU in the experts (limit 0: plain SwiGLU).
     float oaiAlpha = 0.f;
     float oaiLimit = 0.f;
@@ -45,7 +45,7 @@ class MoeFfn {
 public:
     // `scratch` is shared by every layer's block.
     static MoeFfn load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, const MoeConfig &config,
-                       std::shared_ptr<MoeScratch> scratch);
+        std::shared_ptr<MoeScratch> scratch);
 
     // out = shared(x) + Σ_k weight_k · expert_k(x); x, out: [nTokens, nEmbd].
     void forward(ForwardPass &pass, const float *x, float *out) const { forward(pass, x, x, out); }

@@ -42,7 +42,7 @@ void readDeepseek2HParams(const ArchKeys &keys, HParams &hp)
         fail("{}: attention.kv_lora_rank must be positive, got {}", keys.file().label(), hp.kvLoraRank);
     if (hp.qkNopeHeadDim <= 0)
         fail("{}: key_length {} leaves no room beside the rope dims {}", keys.file().label(), hp.headDimK,
-             hp.qkRopeHeadDim);
+            hp.qkRopeHeadDim);
 }
 
 namespace {
@@ -51,34 +51,38 @@ struct Deepseek2Layer {
     const float *attnNorm = nullptr; // [nEmbd]
     MlaAttentionBlock attention;
     std::optional<LightningIndexer> indexer; // deepseek32 (V3.2): attention over its top-k tokens
-    const float *ffnNorm = nullptr;  // [nEmbd]
-    std::optional<GatedFfn> dense;   // leading dense layers
-    std::optional<MoeFfn> moe;       // the rest
+    const float *ffnNorm = nullptr; // [nEmbd]
+    std::optional<GatedFfn> dense; // leading dense layers
+    std::optional<MoeFfn> moe; // the rest
 };
 
 class Deepseek2Model final : public DecoderModel {
 public:
     Deepseek2Model(std::shared_ptr<const GgufFile> file, HParams hp, std::shared_ptr<Backend> backend,
-                   const Deepseek2Options &options)
+        const Deepseek2Options &options)
         : DecoderModel(std::move(file), std::move(hp), std::move(backend))
     {
         dropNextNLayers();
         const HParams &p = m_hparams;
         const std::int64_t e = p.nEmbd;
-        if (p.nLeadingDense < p.nLayers && (p.nExperts <= 0 || p.nExpertsUsed <= 0 || p.nExpertsUsed > p.nExperts
-                                            || p.nFfExpert <= 0))
+        if (p.nLeadingDense < p.nLayers
+            && (p.nExperts <= 0 || p.nExpertsUsed <= 0 || p.nExpertsUsed > p.nExperts || p.nFfExpert <= 0))
             fail("{}: deepseek2 MoE layers need expert_count, expert_used_count (1..expert_count) and "
                  "expert_feed_forward_length; got {}, {}, {}",
-                 m_file->label(), p.nExperts, p.nExpertsUsed, p.nFfExpert);
+                m_file->label(), p.nExperts, p.nExpertsUsed, p.nFfExpert);
 
         MoeConfig moe;
         switch (p.expertGatingFunc) {
         case 0: // files from before the key existed are DeepSeek-V2: softmax
-        case 1: moe.routing.gating = MoeGating::Softmax; break;
-        case 2: moe.routing.gating = MoeGating::Sigmoid; break;
+        case 1:
+            moe.routing.gating = MoeGating::Softmax;
+            break;
+        case 2:
+            moe.routing.gating = MoeGating::Sigmoid;
+            break;
         default:
             fail("{}: deepseek2.expert_gating_func {} is not supported (1 softmax, 2 sigmoid)", m_file->label(),
-                 p.expertGatingFunc);
+                p.expertGatingFunc);
         }
         moe.routing.nExperts = int(p.nExperts);
         moe.routing.nUsed = int(p.nExpertsUsed);
@@ -91,10 +95,10 @@ public:
         if (nGroupsUsed < 1 || nGroupsUsed > nGroups || (p.nExperts > 0 && p.nExperts % nGroups != 0)
             || (nGroupsUsed < nGroups && std::int64_t(nGroupsUsed) * (p.nExperts / nGroups) < p.nExpertsUsed))
             fail("{}: deepseek2 expert groups {} (using {}) do not fit {} experts choosing {}", m_file->label(),
-                 nGroups, nGroupsUsed, p.nExperts, p.nExpertsUsed);
+                nGroups, nGroupsUsed, p.nExperts, p.nExpertsUsed);
         moe.nFfExpert = p.nFfExpert;
-        moe.nFfShared = m_file->findInt(p.arch + ".expert_shared_feed_forward_length")
-                            .value_or(p.nFfExpert * p.nSharedExperts);
+        moe.nFfShared
+            = m_file->findInt(p.arch + ".expert_shared_feed_forward_length").value_or(p.nFfExpert * p.nSharedExperts);
 
         MlaConfig mla;
         mla.nHeads = int(p.nHeads);
@@ -134,7 +138,8 @@ public:
             indexer.rope = mla.rope;
             indexer.rope.neox = true;
             if (p.qLoraRank <= 0)
-                fail("{}: the {} indexer reads the low-rank query; attention.q_lora_rank is 0", m_file->label(), p.arch);
+                fail(
+                    "{}: the {} indexer reads the low-rank query; attention.q_lora_rank is 0", m_file->label(), p.arch);
         }
 
         auto scratch = std::make_shared<MlaScratch>();
@@ -199,7 +204,7 @@ private:
         m_nextN = m_file->findInt(p.arch + ".nextn_predict_layers").value_or(0);
         if (m_nextN < 0 || m_nextN >= p.nLayers)
             fail("{}: {}.nextn_predict_layers {} does not fit block_count {}", m_file->label(), p.arch, m_nextN,
-                 p.nLayers);
+                p.nLayers);
         p.nLayers -= m_nextN;
     }
 
@@ -207,26 +212,26 @@ private:
     std::vector<Deepseek2Layer> m_layers; // [nLayers]
 };
 
-std::unique_ptr<Model> makeDeepseek2(std::shared_ptr<const GgufFile> file, const HParams &hp,
-                                     std::shared_ptr<Backend> backend)
+std::unique_ptr<Model> makeDeepseek2(
+    std::shared_ptr<const GgufFile> file, const HParams &hp, std::shared_ptr<Backend> backend)
 {
-    return std::make_unique<Deepseek2Model>(std::move(file), hp, std::move(backend), Deepseek2Options{});
+    return std::make_unique<Deepseek2Model>(std::move(file), hp, std::move(backend), Deepseek2Options {});
 }
 
 } // namespace
 
 std::unique_ptr<Model> makeDeepseek2Model(std::shared_ptr<const GgufFile> file, const HParams &hp,
-                                          std::shared_ptr<Backend> backend, const Deepseek2Options &options)
+    std::shared_ptr<Backend> backend, const Deepseek2Options &options)
 {
     return std::make_unique<Deepseek2Model>(std::move(file), hp, std::move(backend), options);
 }
 
 // MLA's own latent cache by default; full K/V per head expanded from it for comparison.
-const Architecture kDeepseek2Architecture{
+const Architecture kDeepseek2Architecture {
     .name = "deepseek2",
     .readHParams = readDeepseek2HParams,
     .makeModel = makeDeepseek2,
-    .kvModes = {KvMode::Mla, KvMode::Full},
+    .kvModes = { KvMode::Mla, KvMode::Full },
     .runsOnDevice = false,
 };
 

@@ -22,6 +22,6 @@ void readDeepseek2HParams(const ArchKeys &keys, HParams &hp);
 
 // The deepseek2 graph, with V3.2's lightning indexer in every layer when hp.indexerHeadDim > 0.
 std::unique_ptr<Model> makeDeepseek2Model(std::shared_ptr<const GgufFile> file, const HParams &hp,
-                                          std::shared_ptr<Backend> backend, const Deepseek2Options &options = {});
+    std::shared_ptr<Backend> backend, const Deepseek2Options &options = {});
 
 } // namespace nw

@@ -38,7 +38,7 @@ void readGemma4HParams(const ArchKeys &keys, HParams &hp)
     const std::vector<std::int64_t> pattern = keys.findIntArray("attention.sliding_window_pattern");
     if (std::int64_t(pattern.size()) != hp.nLayers)
         fail("{}: {} must flag each of the {} layers (found {} values)", label,
-             keys.key("attention.sliding_window_pattern"), hp.nLayers, pattern.size());
+            keys.key("attention.sliding_window_pattern"), hp.nLayers, pattern.size());
     hp.slidingLayers.assign(pattern.begin(), pattern.end());
     hp.ropeFreqBaseSwa = keys.findFloat("rope.freq_base_swa", hp.ropeFreqBase);
     hp.headDimKSwa = keys.findInt("attention.key_length_swa", hp.headDimK);
@@ -46,10 +46,10 @@ void readGemma4HParams(const ArchKeys &keys, HParams &hp)
     hp.nRotSwa = keys.findInt("rope.dimension_count_swa", hp.nRot);
     if (hp.headDimKSwa != hp.headDimVSwa || hp.headDimK != hp.headDimV)
         fail("{}: Gemma 4 needs equal key and value head dims (got {}/{}, window layers {}/{})", label, hp.headDimK,
-             hp.headDimV, hp.headDimKSwa, hp.headDimVSwa);
+            hp.headDimV, hp.headDimKSwa, hp.headDimVSwa);
     if (hp.nRotSwa <= 0 || hp.nRotSwa > hp.headDimKSwa || hp.nRotSwa % 2 != 0)
         fail("{}: {} {} must be even and within the window layers' key length {}", label,
-             keys.key("rope.dimension_count_swa"), hp.nRotSwa, hp.headDimKSwa);
+            keys.key("rope.dimension_count_swa"), hp.nRotSwa, hp.headDimKSwa);
     hp.finalLogitSoftcap = keys.findFloat("final_logit_softcapping", 0.0);
     hp.nKvSharedLayers = keys.findInt("attention.shared_kv_layers", 0);
     if (hp.nKvSharedLayers > 0) {
@@ -57,37 +57,37 @@ void readGemma4HParams(const ArchKeys &keys, HParams &hp)
         // just before it (llama_model::create_memory).
         const std::int64_t first = hp.nLayers - hp.nKvSharedLayers;
         if (first < 2 || !hp.isSlidingLayer(first - 2) || hp.isSlidingLayer(first - 1))
-            fail("{}: {} is {}: the two layers before the shared ones must be a window layer and a global one",
-                 label, keys.key("attention.shared_kv_layers"), hp.nKvSharedLayers);
+            fail("{}: {} is {}: the two layers before the shared ones must be a window layer and a global one", label,
+                keys.key("attention.shared_kv_layers"), hp.nKvSharedLayers);
     }
 }
 
 // Scratch slots past the shared ones (forward_pass.h) and the attention block's.
 enum Gemma4Slot : std::size_t {
     kSlotPerLayerInputs = kScratchCount + 4, // [n, nLayers, nEmbdPerLayer] for the whole forward
-    kSlotPerLayerToken,                      // [n, nLayers, nEmbdPerLayer]
-    kSlotPerLayerGate,                       // [n, nEmbdPerLayer]
-    kSlotPerLayerInput,                      // [n, nEmbdPerLayer] this layer's input
-    kSlotMoeInput,                           // [n, nEmbd] the experts' normed input
-    kSlotRouterInput,                        // [n, nEmbd] the router's
-    kSlotMoeOutput,                          // [n, nEmbd]
+    kSlotPerLayerToken, // [n, nLayers, nEmbdPerLayer]
+    kSlotPerLayerGate, // [n, nEmbdPerLayer]
+    kSlotPerLayerInput, // [n, nEmbdPerLayer] this layer's input
+    kSlotMoeInput, // [n, nEmbd] the experts' normed input
+    kSlotRouterInput, // [n, nEmbd] the router's
+    kSlotMoeOutput, // [n, nEmbd]
 };
 
 struct Gemma4Layer {
     const float *attnNorm = nullptr, *attnPostNorm = nullptr; // [nEmbd]
     AttentionBlock attention;
-    const float *ffnNorm = nullptr, *ffnPostNorm = nullptr;   // [nEmbd]
+    const float *ffnNorm = nullptr, *ffnPostNorm = nullptr; // [nEmbd]
     GatedFfn ffn;
-    const float *outputScale = nullptr;                       // [1], or null
+    const float *outputScale = nullptr; // [1], or null
     // Per-layer embeddings: the gate from the stream, the projection back, its post-norm.
-    WeightMatrix perLayerGate;                                // [nEmbdPerLayer, nEmbd]
-    WeightMatrix perLayerProj;                                // [nEmbd, nEmbdPerLayer]
-    const float *perLayerPostNorm = nullptr;                  // [nEmbd]
+    WeightMatrix perLayerGate; // [nEmbdPerLayer, nEmbd]
+    WeightMatrix perLayerProj; // [nEmbd, nEmbdPerLayer]
+    const float *perLayerPostNorm = nullptr; // [nEmbd]
     // 26B-A4B: the experts beside the dense FFN.
     std::optional<MoeFfn> moe;
-    const float *moeNorm = nullptr, *moePostNorm = nullptr;   // [nEmbd] pre_ffw_norm_2, post_ffw_norm_2
-    const float *ffnPostNorm1 = nullptr;                      // [nEmbd] the dense FFN's own post-norm
-    std::vector<float> routerNorm;                            // [nEmbd] ffn_gate_inp.scale / sqrt(nEmbd)
+    const float *moeNorm = nullptr, *moePostNorm = nullptr; // [nEmbd] pre_ffw_norm_2, post_ffw_norm_2
+    const float *ffnPostNorm1 = nullptr; // [nEmbd] the dense FFN's own post-norm
+    std::vector<float> routerNorm; // [nEmbd] ffn_gate_inp.scale / sqrt(nEmbd)
 };
 
 class Gemma4Model final : public DecoderModel {
@@ -124,8 +124,8 @@ public:
             attention.nKvHeads = int(hp.kvHeadsOf(il));
             attention.headDimK = int(hp.headDimKOf(il));
             attention.headDimV = int(hp.headDimVOf(il));
-            attention.rope = ropeFromHParams(hp, RopeStyle::Neox, int(hp.nRotOf(il)),
-                                             window ? hp.ropeFreqBaseSwa : hp.ropeFreqBase);
+            attention.rope = ropeFromHParams(
+                hp, RopeStyle::Neox, int(hp.nRotOf(il)), window ? hp.ropeFreqBaseSwa : hp.ropeFreqBase);
             if (window) {
                 attention.window = int(hp.slidingWindow);
                 attention.rope.freqScale = 1.f; // window layers are not scaled (rope_freq_scale_train_swa)
@@ -155,7 +155,7 @@ public:
             if (m_file->findTensor(WeightLoader::layerName(il, "ffn_gate_inp"))) {
                 if (hp.nExperts <= 0 || hp.nFfExpert <= 0)
                     fail("{}: layer {} has experts but the file gives no expert_count / expert_feed_forward_length",
-                         m_file->label(), il);
+                        m_file->label(), il);
                 l.moe = MoeFfn::load(m_weights, il, e, moeConfig, moeScratch);
                 l.moe->collectMatrices(matrices);
                 l.moeNorm = m_weights.vector(name("pre_ffw_norm_2"), e);
@@ -172,7 +172,7 @@ public:
                 l.perLayerGate = m_weights.matrix(name("inp_gate"), e, m_nPerLayer);
                 l.perLayerProj = m_weights.matrix(name("proj"), m_nPerLayer, e);
                 l.perLayerPostNorm = m_weights.vector(name("post_norm"), e);
-                matrices.insert(matrices.end(), {l.perLayerGate, l.perLayerProj});
+                matrices.insert(matrices.end(), { l.perLayerGate, l.perLayerProj });
             }
             l.attention.collectMatrices(matrices);
             l.ffn.collectMatrices(matrices);
@@ -215,7 +215,7 @@ public:
             float *input = pass.floats(kSlotPerLayerInput, nd);
             const float *all = pass.floats(kSlotPerLayerInputs, nd * std::size_t(m_hparams.nLayers));
             be.copyRows(input, std::size_t(d), all + std::size_t(il) * std::size_t(d),
-                        std::size_t(m_hparams.nLayers) * std::size_t(d), n, d);
+                std::size_t(m_hparams.nLayers) * std::size_t(d), n, d);
             be.matmul(l.perLayerGate, pass.x, gate, n);
             be.geglu(gate, input, input, nd);
             be.matmul(l.perLayerProj, input, pass.y, n);
@@ -247,14 +247,14 @@ private:
     }
 
     std::vector<Gemma4Layer> m_layers; // [nLayers]
-    std::int64_t m_nPerLayer = 0;      // embedding_length_per_layer_input; 0: none
-    WeightMatrix m_perLayerTokens;     // [nVocab, nLayers · nPerLayer]
-    WeightMatrix m_perLayerModelProj;  // [nLayers · nPerLayer, nEmbd]
+    std::int64_t m_nPerLayer = 0; // embedding_length_per_layer_input; 0: none
+    WeightMatrix m_perLayerTokens; // [nVocab, nLayers · nPerLayer]
+    WeightMatrix m_perLayerModelProj; // [nLayers · nPerLayer, nEmbd]
     const float *m_perLayerProjNorm = nullptr; // [nPerLayer]
 };
 
-std::unique_ptr<Model> makeGemma4(std::shared_ptr<const GgufFile> file, const HParams &hp,
-                                  std::shared_ptr<Backend> backend)
+std::unique_ptr<Model> makeGemma4(
+    std::shared_ptr<const GgufFile> file, const HParams &hp, std::shared_ptr<Backend> backend)
 {
     return std::make_unique<Gemma4Model>(std::move(file), hp, std::move(backend));
 }
@@ -262,11 +262,11 @@ std::unique_ptr<Model> makeGemma4(std::shared_ptr<const GgufFile> file, const HP
 } // namespace
 
 // No latent:R: QK-norm (see qwen3.cpp). CPU only for now.
-const Architecture kGemma4Architecture{
+const Architecture kGemma4Architecture {
     .name = "gemma4",
     .readHParams = readGemma4HParams,
     .makeModel = makeGemma4,
-    .kvModes = {KvMode::Full},
+    .kvModes = { KvMode::Full },
     .runsOnDevice = false,
 };
 

@@ -14,7 +14,7 @@ class ArchKeys;
 void readQwen35HParams(const ArchKeys &keys, HParams &hp);
 
 // moe: every layer's FFN is a mixture of experts with a gated shared expert (qwen35moe).
-std::unique_ptr<Model> makeQwen35Model(std::shared_ptr<const GgufFile> file, const HParams &hp,
-                                       std::shared_ptr<Backend> backend, bool moe);
+std::unique_ptr<Model> makeQwen35Model(
+    std::shared_ptr<const GgufFile> file, const HParams &hp, std::shared_ptr<Backend> backend, bool moe);
 
 } // namespace nw

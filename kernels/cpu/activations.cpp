@@ -32,8 +32,8 @@ void gegluRange(const float *gate, const float *up, float *y, std::size_t begin,
     }
 }
 
-void swigluOaiRange(const float *gate, const float *up, float *y, float alpha, float limit, std::size_t begin,
-                    std::size_t end)
+void swigluOaiRange(
+    const float *gate, const float *up, float *y, float alpha, float limit, std::size_t begin, std::size_t end)
 {
     for (std::size_t i = begin; i < end; ++i) {
         const float g = std::min(gate[i], limit);
@@ -42,8 +42,7 @@ void swigluOaiRange(const float *gate, const float *up, float *y, float alpha, f
     }
 }
 
-void swigluLimitedRange(const float *gate, const float *up, float *y, float limit, std::size_t begin,
-                        std::size_t end)
+void swigluLimitedRange(const float *gate, const float *up, float *y, float limit, std::size_t begin, std::size_t end)
 {
     for (std::size_t i = begin; i < end; ++i) {
         const float g = std::min(gate[i], limit);
@@ -76,7 +75,8 @@ void sigmoidMul(ThreadPool &pool, float *y, const float *gate, int rows, int col
         sigmoidMulRows(y, gate, cols, gateCols, 0, rows);
         return;
     }
-    pool.parallelFor(rows, 1, [&](std::int64_t r0, std::int64_t r1) { sigmoidMulRows(y, gate, cols, gateCols, r0, r1); });
+    pool.parallelFor(
+        rows, 1, [&](std::int64_t r0, std::int64_t r1) { sigmoidMulRows(y, gate, cols, gateCols, r0, r1); });
 }
 
 void swiglu(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n)
@@ -101,8 +101,7 @@ void geglu(ThreadPool &pool, const float *gate, const float *up, float *y, std::
     });
 }
 
-void swigluOai(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n, float alpha,
-               float limit)
+void swigluOai(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit)
 {
     if (n < kParallelElements) {
         swigluOaiRange(gate, up, y, alpha, limit, 0, n);

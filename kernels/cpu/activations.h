@@ -18,8 +18,7 @@ void geglu(ThreadPool &pool, const float *gate, const float *up, float *y, std::
 
 // gpt-oss's clamped SwiGLU: g = min(gate, limit), u = clamp(up, -limit, limit),
 // y = g / (1 + exp(-alpha g)) * (u + 1) (ggml_swiglu_oai); y may alias gate or up.
-void swigluOai(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n, float alpha,
-               float limit);
+void swigluOai(ThreadPool &pool, const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit);
 
 // DeepSeek V4's clamped SwiGLU: y = silu(min(gate, limit)) * clamp(up, -limit, limit); y may
 // alias gate or up.

@@ -62,12 +62,13 @@ int resolveThreads(int threads)
 
 } // namespace
 
-CpuBackend::CpuBackend(int threads) : m_pool(resolveThreads(threads))
+CpuBackend::CpuBackend(int threads)
+    : m_pool(resolveThreads(threads))
 {
     if (const char *repack = std::getenv("NW_CPU_REPACK"))
         m_repack = std::strcmp(repack, "0") != 0;
     nw::log::get("kernels")->debug("CPU backend: {} threads, matmul kernels {} ({})", m_pool.size(),
-                                   dotKernel(TensorType::Q4_0).isa, describeSimd(cpuFeatures()));
+        dotKernel(TensorType::Q4_0).isa, describeSimd(cpuFeatures()));
 }
 
 std::string CpuBackend::name() const
@@ -114,7 +115,7 @@ void CpuBackend::prepareWeights(std::span<const WeightMatrix> weights)
     if (error)
         std::rethrow_exception(error);
     nw::log::get("kernels")->debug("CPU backend: {} matrices repacked into 8-row groups ({:.1f} MiB)", todo.size(),
-                                   static_cast<double>(m_packedBytes) / (1024.0 * 1024.0));
+        static_cast<double>(m_packedBytes) / (1024.0 * 1024.0));
 }
 
 BackendMemoryInfo CpuBackend::memoryInfo() const
@@ -129,8 +130,8 @@ void CpuBackend::matmul(const WeightMatrix &w, const float *x, float *y, int nTo
     if (!m_packed.empty()) {
         const auto it = m_packed.find(w.data);
         // The same pointer with another shape is a different view (e.g. a slice): per-row path.
-        if (it != m_packed.end() && it->second->type == w.type && it->second->rows == w.rows &&
-            it->second->cols == w.cols && it->second->sourceStride == rowStrideOf(w)) {
+        if (it != m_packed.end() && it->second->type == w.type && it->second->rows == w.rows
+            && it->second->cols == w.cols && it->second->sourceStride == rowStrideOf(w)) {
             matmulPacked(m_pool, m_activations, *it->second, x, y, nTokens);
             return;
         }
@@ -148,8 +149,8 @@ void CpuBackend::rmsNorm(const float *x, const float *weight, float *y, int nTok
     cpu::rmsNorm(m_pool, x, weight, y, nTokens, dim, eps);
 }
 
-void CpuBackend::rope(float *x, int nTokens, int nHeads, int headStride, int offset,
-                      const std::int32_t *positions, const RopeParams &p)
+void CpuBackend::rope(
+    float *x, int nTokens, int nHeads, int headStride, int offset, const std::int32_t *positions, const RopeParams &p)
 {
     cpu::rope(m_pool, x, nTokens, nHeads, headStride, offset, positions, p);
 }
@@ -164,8 +165,8 @@ void CpuBackend::attention(const AttentionArgs &a)
     cpu::attention(m_pool, a);
 }
 
-void CpuBackend::storeKv(const KvLayerView &kv, const float *k, const float *v, int nTokens,
-                         const std::int32_t *positions)
+void CpuBackend::storeKv(
+    const KvLayerView &kv, const float *k, const float *v, int nTokens, const std::int32_t *positions)
 {
     cpu::storeKv(m_pool, kv, k, v, nTokens, positions);
 }
@@ -195,8 +196,8 @@ void CpuBackend::swigluOai(const float *gate, const float *up, float *y, std::si
     cpu::swigluOai(m_pool, gate, up, y, n, alpha, limit);
 }
 
-void CpuBackend::copyRows(float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows,
-                          int cols)
+void CpuBackend::copyRows(
+    float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows, int cols)
 {
     cpu::copyRows(m_pool, dst, dstStride, src, srcStride, rows, cols);
 }
@@ -206,14 +207,14 @@ void CpuBackend::gatherRows(const float *src, const std::int32_t *rows, int n, i
     cpu::gatherRows(m_pool, src, rows, n, dim, dst);
 }
 
-void CpuBackend::scatterAddRows(float *dst, const float *src, const std::int32_t *rows, const float *weights, int n,
-                                int dim)
+void CpuBackend::scatterAddRows(
+    float *dst, const float *src, const std::int32_t *rows, const float *weights, int n, int dim)
 {
     cpu::scatterAddRows(m_pool, dst, src, rows, weights, n, dim);
 }
 
-void CpuBackend::moeRoute(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
-                          float *weights)
+void CpuBackend::moeRoute(
+    const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids, float *weights)
 {
     // Tokens route independently: split them over the workers for a prefill.
     if (nTokens < 32) {
@@ -225,13 +226,13 @@ void CpuBackend::moeRoute(const MoeRouting &routing, const float *logits, int nT
         MoeRouting part = routing;
         if (part.fixedIds)
             part.fixedIds += std::size_t(t0) * k;
-        routeExperts(part, logits + std::size_t(t0) * n, int(t1 - t0), ids + std::size_t(t0) * k,
-                     weights + std::size_t(t0) * k);
+        routeExperts(
+            part, logits + std::size_t(t0) * n, int(t1 - t0), ids + std::size_t(t0) * k, weights + std::size_t(t0) * k);
     });
 }
 
-void CpuBackend::layerNorm(const float *x, const float *weight, const float *bias, float *y, int nTokens, int dim,
-                           float eps)
+void CpuBackend::layerNorm(
+    const float *x, const float *weight, const float *bias, float *y, int nTokens, int dim, float eps)
 {
     cpu::layerNorm(m_pool, x, weight, bias, y, nTokens, dim, eps);
 }
@@ -267,7 +268,7 @@ void CpuBackend::hyperCollapse(const float *x, const float *weights, int nTokens
 }
 
 void CpuBackend::hyperExpand(const float *y, const float *x, const float *post, const float *comb, int nTokens,
-                             int nStreams, int dim, float *out)
+    int nStreams, int dim, float *out)
 {
     cpu::hyperExpand(m_pool, y, x, post, comb, nTokens, nStreams, dim, out);
 }

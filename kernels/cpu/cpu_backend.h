@@ -28,25 +28,25 @@ public:
     void embed(const WeightMatrix &table, const std::int32_t *ids, int n, float *out) override;
     void rmsNorm(const float *x, const float *weight, float *y, int nTokens, int dim, float eps) override;
     void rope(float *x, int nTokens, int nHeads, int headStride, int offset, const std::int32_t *positions,
-              const RopeParams &p) override;
+        const RopeParams &p) override;
     void swiglu(const float *gate, const float *up, float *y, std::size_t n) override;
     void attention(const AttentionArgs &a) override;
-    void storeKv(const KvLayerView &kv, const float *k, const float *v, int nTokens,
-                 const std::int32_t *positions) override;
+    void storeKv(
+        const KvLayerView &kv, const float *k, const float *v, int nTokens, const std::int32_t *positions) override;
     void addRow(float *y, const float *row, int nTokens, int dim) override;
     void zero(float *x, std::size_t n) override;
     void scale(float *x, float s, std::size_t n) override;
     void geglu(const float *gate, const float *up, float *y, std::size_t n) override;
     void swigluOai(const float *gate, const float *up, float *y, std::size_t n, float alpha, float limit) override;
-    void copyRows(float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows,
-                  int cols) override;
+    void copyRows(
+        float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows, int cols) override;
     void gatherRows(const float *src, const std::int32_t *rows, int n, int dim, float *dst) override;
-    void scatterAddRows(float *dst, const float *src, const std::int32_t *rows, const float *weights, int n,
-                        int dim) override;
-    void moeRoute(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
-                  float *weights) override;
-    void layerNorm(const float *x, const float *weight, const float *bias, float *y, int nTokens, int dim,
-                   float eps) override;
+    void scatterAddRows(
+        float *dst, const float *src, const std::int32_t *rows, const float *weights, int n, int dim) override;
+    void moeRoute(
+        const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids, float *weights) override;
+    void layerNorm(
+        const float *x, const float *weight, const float *bias, float *y, int nTokens, int dim, float eps) override;
     void swigluLimited(const float *gate, const float *up, float *y, std::size_t n, float limit) override;
     void sparseAttention(const SparseAttentionArgs &a) override;
     void lightningIndexer(const LightningIndexerArgs &a) override;
@@ -54,7 +54,7 @@ public:
     void hyperMix(const HyperMixArgs &a) override;
     void hyperCollapse(const float *x, const float *weights, int nTokens, int nStreams, int dim, float *y) override;
     void hyperExpand(const float *y, const float *x, const float *post, const float *comb, int nTokens, int nStreams,
-                     int dim, float *out) override;
+        int dim, float *out) override;
     void sigmoidMul(float *y, const float *gate, int rows, int cols, int gateCols) override;
     void shortConv(const ShortConvArgs &a) override;
     void gatedDeltaNet(const DeltaNetArgs &a) override;

@@ -65,8 +65,8 @@ void updateScalar(float *S, float decay, const float *k, const float *u, int d)
 
 #if defined(__x86_64__)
 // A 4 × 16 register tile (8 accumulators) over the K loop; narrower and shorter edges below it.
-NW_AVX2 void gemmAvx2(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float *C,
-                      int ldc)
+NW_AVX2 void gemmAvx2(
+    int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float *C, int ldc)
 {
     const auto at = [&](int i, int k) { return alpha * A[std::size_t(i) * std::size_t(lda) + std::size_t(k)]; };
     int i = 0;
@@ -121,7 +121,7 @@ NW_AVX2 void gemmAvx2(int M, int N, int K, float alpha, const float *A, int lda,
         if (j < N)
             for (int r = 0; r < 4; ++r)
                 gemmScalar(1, N - j, K, alpha, A + std::size_t(i + r) * std::size_t(lda), lda, B + j, ldb,
-                           C + std::size_t(i + r) * std::size_t(ldc) + j, ldc);
+                    C + std::size_t(i + r) * std::size_t(ldc) + j, ldc);
     }
     for (; i < M; ++i) {
         float *c = C + std::size_t(i) * std::size_t(ldc);
@@ -129,8 +129,8 @@ NW_AVX2 void gemmAvx2(int M, int N, int K, float alpha, const float *A, int lda,
         for (; j + 8 <= N; j += 8) {
             __m256 r = _mm256_loadu_ps(c + j);
             for (int k = 0; k < K; ++k)
-                r = _mm256_fmadd_ps(_mm256_set1_ps(at(i, k)),
-                                    _mm256_loadu_ps(B + std::size_t(k) * std::size_t(ldb) + j), r);
+                r = _mm256_fmadd_ps(
+                    _mm256_set1_ps(at(i, k)), _mm256_loadu_ps(B + std::size_t(k) * std::size_t(ldb) + j), r);
             _mm256_storeu_ps(c + j, r);
         }
         if (j < N)
@@ -174,8 +174,8 @@ NW_AVX2 void updateAvx2(float *S, float decay, const float *k, const float *u, i
         float *row = S + std::size_t(i) * std::size_t(d);
         const __m256 ki = _mm256_set1_ps(k[i]);
         for (int j = 0; j < d; j += 8)
-            _mm256_storeu_ps(row + j,
-                             _mm256_fmadd_ps(ki, _mm256_loadu_ps(u + j), _mm256_mul_ps(dv, _mm256_loadu_ps(row + j))));
+            _mm256_storeu_ps(
+                row + j, _mm256_fmadd_ps(ki, _mm256_loadu_ps(u + j), _mm256_mul_ps(dv, _mm256_loadu_ps(row + j))));
     }
 }
 #endif
@@ -236,7 +236,7 @@ struct TokenInputs {
     void q(int t, float *out) const
     {
         l2Normalize(row(t) + std::size_t(kh) * std::size_t(a.headDim), out, a.headDim, a.normEps,
-                    1.f / std::sqrt(float(a.headDim)));
+            1.f / std::sqrt(float(a.headDim)));
     }
     void k(int t, float *out) const
     {
@@ -249,7 +249,10 @@ struct TokenInputs {
         return softplus(a.alpha[i] + a.dtBias[h]) * a.decay[h];
     }
     float beta(int t) const { return sigmoid(a.beta[std::size_t(t) * std::size_t(a.nVHeads) + std::size_t(h)]); }
-    float *out(int t) const { return a.out + (std::size_t(t) * std::size_t(a.nVHeads) + std::size_t(h)) * std::size_t(a.headDim); }
+    float *out(int t) const
+    {
+        return a.out + (std::size_t(t) * std::size_t(a.nVHeads) + std::size_t(h)) * std::size_t(a.headDim);
+    }
 };
 
 void checkArgs(const DeltaNetArgs &a)
@@ -265,7 +268,7 @@ void recurrentHead(const DeltaNetArgs &a, int h)
 {
     const Kernels &kern = kernels();
     const int d = a.headDim;
-    const TokenInputs in{a, h, h % a.nKHeads};
+    const TokenInputs in { a, h, h % a.nKHeads };
     float *S = a.state + std::size_t(h) * std::size_t(d) * std::size_t(d);
     thread_local std::vector<float> buffer;
     buffer.resize(std::size_t(5) * std::size_t(d));
@@ -302,24 +305,24 @@ void chunkedHead(const DeltaNetArgs &a, int h, int C)
 {
     const Kernels &kern = kernels();
     const int d = a.headDim;
-    const TokenInputs in{a, h, h % a.nKHeads};
+    const TokenInputs in { a, h, h % a.nKHeads };
     float *S = a.state + std::size_t(h) * std::size_t(d) * std::size_t(d);
     const std::size_t cd = std::size_t(C) * std::size_t(d), cc = std::size_t(C) * std::size_t(C);
     thread_local std::vector<float> buffer;
     buffer.resize(7 * cd + 3 * cc + 3 * std::size_t(C));
-    float *Q = buffer.data();   // [C, d]
-    float *K = Q + cd;          // [C, d]
-    float *KT = K + cd;         // [d, C] Kᵀ, later the decayed keys' transpose
-    float *BV = KT + cd;        // [C, d] β ⊙ V
-    float *BK = BV + cd;        // [C, d] β e^G ⊙ K
-    float *U = BK + cd;         // [C, d] U, then V'
-    float *W = U + cd;          // [C, d]
-    float *KK = W + cd;         // [C, C] K Kᵀ, then L
-    float *QK = KK + cc;        // [C, C] Q Kᵀ, then the decayed causal scores
-    float *T = QK + cc;         // [C, C]
-    float *G = T + cc;          // [C]
-    float *beta = G + C;        // [C]
-    float *eG = beta + C;       // [C] e^{G_i}
+    float *Q = buffer.data(); // [C, d]
+    float *K = Q + cd; // [C, d]
+    float *KT = K + cd; // [d, C] Kᵀ, later the decayed keys' transpose
+    float *BV = KT + cd; // [C, d] β ⊙ V
+    float *BK = BV + cd; // [C, d] β e^G ⊙ K
+    float *U = BK + cd; // [C, d] U, then V'
+    float *W = U + cd; // [C, d]
+    float *KK = W + cd; // [C, C] K Kᵀ, then L
+    float *QK = KK + cc; // [C, C] Q Kᵀ, then the decayed causal scores
+    float *T = QK + cc; // [C, C]
+    float *G = T + cc; // [C]
+    float *beta = G + C; // [C]
+    float *eG = beta + C; // [C] e^{G_i}
     const int outStride = a.nVHeads * d;
 
     for (int t0 = 0; t0 < a.nTokens; t0 += C) {
@@ -335,9 +338,10 @@ void chunkedHead(const DeltaNetArgs &a, int h, int C)
             const float *v = in.v(t0 + i);
             for (int x = 0; x < d; ++x) {
                 BV[std::size_t(i) * std::size_t(d) + std::size_t(x)] = beta[i] * v[x];
-                BK[std::size_t(i) * std::size_t(d) + std::size_t(x)] =
-                    beta[i] * eG[i] * K[std::size_t(i) * std::size_t(d) + std::size_t(x)];
-                KT[std::size_t(x) * std::size_t(c) + std::size_t(i)] = K[std::size_t(i) * std::size_t(d) + std::size_t(x)];
+                BK[std::size_t(i) * std::size_t(d) + std::size_t(x)]
+                    = beta[i] * eG[i] * K[std::size_t(i) * std::size_t(d) + std::size_t(x)];
+                KT[std::size_t(x) * std::size_t(c) + std::size_t(i)]
+                    = K[std::size_t(i) * std::size_t(d) + std::size_t(x)];
             }
         }
         // Scores within the chunk: K Kᵀ and Q Kᵀ ([c, c], leading dimension c).

@@ -8,10 +8,11 @@
 
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-#define NW_AVX2 __attribute__((target("avx2,fma,f16c")))
+#include "kernels/cpu/avx2_common.h"
+#include "kernels/cpu/dot_avx2_lowbit.h"
 #endif
 
 namespace nw::cpu {
@@ -19,13 +20,7 @@ namespace nw::cpu {
 #if defined(__x86_64__)
 namespace {
 
-NW_AVX2 inline float hsum(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+using namespace avx2;
 
 NW_AVX2 inline float hmax(__m256 v)
 {
@@ -35,45 +30,17 @@ NW_AVX2 inline float hmax(__m256 v)
     return _mm_cvtss_f32(m);
 }
 
-NW_AVX2 inline float f16(f16_t h)
-{
-    return _cvtsh_ss(h);
-}
-
-// 16 packed bytes → 32 bytes: the low nibbles (elements 0..15) then the high ones (16..31).
-NW_AVX2 inline __m256i nibbles(const std::uint8_t *p)
-{
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
-    const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(packed), _mm_srli_epi16(packed, 4), 1);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
-}
-
 // 32 bits → 32 bytes of 0x10 where the bit is set (bit j → byte j): the Q5 fifth bits.
 NW_AVX2 inline __m256i fifthBits(const std::uint8_t *qh)
 {
     std::uint32_t bits;
     std::memcpy(&bits, qh, sizeof bits);
     // Byte j takes source byte j / 8, then tests its bit j % 8.
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(static_cast<int>(bits)),
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
         _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
     const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
     const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
     return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-}
-
-// Signed int8 × int8 over 32 lanes → 8 int32 partial sums. maddubs wants one unsigned operand,
-// so the sign of a moves onto b (|a| * sign(a) b = a b).
-NW_AVX2 inline __m256i dotI8(__m256i a, __m256i b)
-{
-    const __m256i products = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
-    return _mm256_madd_epi16(products, _mm256_set1_epi16(1));
-}
-
-// Unsigned (0..127) × signed int8 → 8 int32.
-NW_AVX2 inline __m256i dotU8I8(__m256i u, __m256i s)
-{
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
 // ---- float weights --------------------------------------------------------------------------
@@ -183,7 +150,8 @@ NW_AVX2 float dotQ4_0(const std::byte *w, const std::byte *x, std::int64_t cols)
         const __m256i a1 = _mm256_sub_epi8(nibbles(wb[i + 1].qs), eight);
         const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb[i + 1].qs));
         acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(wb[i].d) * f16(xb[i].d)), _mm256_cvtepi32_ps(dotI8(a0, b0)), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16(wb[i + 1].d) * f16(xb[i + 1].d)), _mm256_cvtepi32_ps(dotI8(a1, b1)), acc1);
+        acc1 = _mm256_fmadd_ps(
+            _mm256_set1_ps(f16(wb[i + 1].d) * f16(xb[i + 1].d)), _mm256_cvtepi32_ps(dotI8(a1, b1)), acc1);
     }
     for (; i < n; ++i) {
         const __m256i a = _mm256_sub_epi8(nibbles(wb[i].qs), eight);
@@ -267,7 +235,7 @@ NW_AVX2 float dotQ4_K(const std::byte *w, const std::byte *x, std::int64_t cols)
         const std::uint8_t *q = wb[i].qs;
         const std::int8_t *y = xb[i].qs;
         __m256i sumi = _mm256_setzero_si256();
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {
             const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 32 * j));
             const __m256i qLo = _mm256_and_si256(bits, low4);
@@ -299,7 +267,7 @@ NW_AVX2 float dotQ5_K(const std::byte *w, const std::byte *x, std::int64_t cols)
         const std::int8_t *y = xb[i].qs;
         const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb[i].qh));
         __m256i sumi = _mm256_setzero_si256();
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {
             const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 32 * j));
             // Bit 2j of qh[l] is the fifth bit of element l of the low sub-block, bit 2j+1 of
@@ -318,11 +286,6 @@ NW_AVX2 float dotQ5_K(const std::byte *w, const std::byte *x, std::int64_t cols)
         minsTotal += xb[i].d * f16(wb[i].dmin) * static_cast<float>(kMinsDot(mn, xb[i].bsums));
     }
     return hsum(acc) - minsTotal;
-}
-
-NW_AVX2 inline __m256i scalePair(const std::int8_t *sc)
-{
-    return _mm256_setr_m128i(_mm_set1_epi16(sc[0]), _mm_set1_epi16(sc[1]));
 }
 
 // Q6_K stores q + 32 with q in -32..31. The -32 is taken out once per block from the Q8_K
@@ -344,11 +307,12 @@ NW_AVX2 inline void q6Quants(const BlockQ6_K &b, int half, __m256i q[4])
     const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(ql + 32));
     const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(b.qh + 32 * half));
     q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, two), 4));
-    q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), two), 4));
+    q[1] = _mm256_or_si256(
+        _mm256_and_si256(l1, low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), two), 4));
     q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), two), 4));
+        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), two), 4));
     q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), two), 4));
+        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), two), 4));
 }
 
 NW_AVX2 float dotQ6_K(const std::byte *w, const std::byte *x, std::int64_t cols)
@@ -361,19 +325,20 @@ NW_AVX2 float dotQ6_K(const std::byte *w, const std::byte *x, std::int64_t cols)
         // Decode streams the weights once: ask for the block 8 ahead (~1.7 KiB) while this one
         // is unpacked. Past the row's end that is the next row's start, which comes next; a
         // prefetch never faults, and the address is formed as an integer.
-        const auto *ahead = reinterpret_cast<const char *>(reinterpret_cast<std::uintptr_t>(wb + i) + 8 * sizeof(BlockQ6_K));
+        const auto *ahead
+            = reinterpret_cast<const char *>(reinterpret_cast<std::uintptr_t>(wb + i) + 8 * sizeof(BlockQ6_K));
         _mm_prefetch(ahead, _MM_HINT_T0);
         _mm_prefetch(ahead + 64, _MM_HINT_T0);
         _mm_prefetch(ahead + 128, _MM_HINT_T0);
         _mm_prefetch(ahead + 192, _MM_HINT_T0);
         __m256i sumi = q6Offset(wb[i].scales, xb[i].bsums);
-        #pragma GCC unroll 2
+#pragma GCC unroll 2
         for (int half = 0; half < 2; ++half) {
             const std::int8_t *sc = wb[i].scales + 8 * half;
             const std::int8_t *y = xb[i].qs + 128 * half;
             __m256i q[4];
             q6Quants(wb[i], half, q);
-            #pragma GCC unroll 4
+#pragma GCC unroll 4
             for (int k = 0; k < 4; ++k) {
                 const __m256i yk = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(y + 32 * k));
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], yk), scalePair(sc + 2 * k)));
@@ -395,7 +360,7 @@ NW_AVX2 void manyQ8_0(const std::byte *w, const std::byte *x, std::size_t xStrid
     const auto *wb = reinterpret_cast<const BlockQ8_0 *>(w);
     const BlockQ8_0 *xb[N];
     __m256 acc[N];
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         xb[k] = reinterpret_cast<const BlockQ8_0 *>(x + std::size_t(k) * xStride);
         acc[k] = _mm256_setzero_ps();
@@ -404,14 +369,15 @@ NW_AVX2 void manyQ8_0(const std::byte *w, const std::byte *x, std::size_t xStrid
         const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb[i].qs));
         const __m256i absA = _mm256_sign_epi8(a, a);
         const float dw = f16(wb[i].d);
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < N; ++k) {
             const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb[k][i].qs));
-            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(absA, _mm256_sign_epi8(b, a)), _mm256_set1_epi16(1));
+            const __m256i p
+                = _mm256_madd_epi16(_mm256_maddubs_epi16(absA, _mm256_sign_epi8(b, a)), _mm256_set1_epi16(1));
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(xb[k][i].d)), _mm256_cvtepi32_ps(p), acc[k]);
         }
     }
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k)
         out[k] = hsum(acc[k]);
 }
@@ -422,7 +388,7 @@ NW_AVX2 void manyQ4_0(const std::byte *w, const std::byte *x, std::size_t xStrid
     const auto *wb = reinterpret_cast<const BlockQ4_0 *>(w);
     const BlockQ8_0 *xb[N];
     __m256 acc[N];
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         xb[k] = reinterpret_cast<const BlockQ8_0 *>(x + std::size_t(k) * xStride);
         acc[k] = _mm256_setzero_ps();
@@ -432,14 +398,15 @@ NW_AVX2 void manyQ4_0(const std::byte *w, const std::byte *x, std::size_t xStrid
         const __m256i a = _mm256_sub_epi8(nibbles(wb[i].qs), eight);
         const __m256i absA = _mm256_sign_epi8(a, a);
         const float dw = f16(wb[i].d);
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < N; ++k) {
             const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb[k][i].qs));
-            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(absA, _mm256_sign_epi8(b, a)), _mm256_set1_epi16(1));
+            const __m256i p
+                = _mm256_madd_epi16(_mm256_maddubs_epi16(absA, _mm256_sign_epi8(b, a)), _mm256_set1_epi16(1));
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(xb[k][i].d)), _mm256_cvtepi32_ps(p), acc[k]);
         }
     }
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k)
         out[k] = hsum(acc[k]);
 }
@@ -451,7 +418,7 @@ NW_AVX2 void manyQ4_K(const std::byte *w, const std::byte *x, std::size_t xStrid
     const BlockQ8_K *xb[N];
     __m256 acc[N];
     float mins[N];
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         xb[k] = reinterpret_cast<const BlockQ8_K *>(x + std::size_t(k) * xStride);
         acc[k] = _mm256_setzero_ps();
@@ -462,16 +429,16 @@ NW_AVX2 void manyQ4_K(const std::byte *w, const std::byte *x, std::size_t xStrid
         std::uint8_t sc[8], mn[8];
         unpackKScales(wb[i].scales, sc, mn);
         __m256i sumi[N];
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < N; ++k)
             sumi[k] = _mm256_setzero_si256();
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {
             const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb[i].qs + 32 * j));
             const __m256i qLo = _mm256_and_si256(bits, low4);
             const __m256i qHi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
             const __m256i sLo = _mm256_set1_epi16(sc[2 * j]), sHi = _mm256_set1_epi16(sc[2 * j + 1]);
-            #pragma GCC unroll 4
+#pragma GCC unroll 4
             for (int k = 0; k < N; ++k) {
                 const std::int8_t *y = xb[k][i].qs + 64 * j;
                 const __m256i pLo = _mm256_madd_epi16(
@@ -482,13 +449,13 @@ NW_AVX2 void manyQ4_K(const std::byte *w, const std::byte *x, std::size_t xStrid
             }
         }
         const float d = f16(wb[i].d), dmin = f16(wb[i].dmin);
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < N; ++k) {
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(xb[k][i].d * d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
             mins[k] += xb[k][i].d * dmin * static_cast<float>(kMinsDot(mn, xb[k][i].bsums));
         }
     }
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k)
         out[k] = hsum(acc[k]) - mins[k];
 }
@@ -499,37 +466,37 @@ NW_AVX2 void manyQ6_K(const std::byte *w, const std::byte *x, std::size_t xStrid
     const auto *wb = reinterpret_cast<const BlockQ6_K *>(w);
     const BlockQ8_K *xb[N];
     __m256 acc[N];
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         xb[k] = reinterpret_cast<const BlockQ8_K *>(x + std::size_t(k) * xStride);
         acc[k] = _mm256_setzero_ps();
     }
     for (std::int64_t i = 0; i < cols / 256; ++i) {
         __m256i sumi[N];
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < N; ++k)
             sumi[k] = q6Offset(wb[i].scales, xb[k][i].bsums);
         for (int half = 0; half < 2; ++half) {
             const std::int8_t *sc = wb[i].scales + 8 * half;
             __m256i q[4];
             q6Quants(wb[i], half, q);
-            #pragma GCC unroll 4
+#pragma GCC unroll 4
             for (int part = 0; part < 4; ++part) {
                 const __m256i scales = scalePair(sc + 2 * part);
-                #pragma GCC unroll 4
+#pragma GCC unroll 4
                 for (int k = 0; k < N; ++k) {
-                    const __m256i yk = _mm256_loadu_si256(
-                        reinterpret_cast<const __m256i *>(xb[k][i].qs + 128 * half + 32 * part));
+                    const __m256i yk
+                        = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb[k][i].qs + 128 * half + 32 * part));
                     sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(_mm256_maddubs_epi16(q[part], yk), scales));
                 }
             }
         }
         const float d = f16(wb[i].d);
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < N; ++k)
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(xb[k][i].d * d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
     }
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k)
         out[k] = hsum(acc[k]);
 }
@@ -540,7 +507,7 @@ NW_AVX2 void manyF16(const std::byte *w, const std::byte *x, std::size_t xStride
     const auto *a = reinterpret_cast<const f16_t *>(w);
     const float *b[N];
     __m256 acc[N];
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         b[k] = reinterpret_cast<const float *>(x + std::size_t(k) * xStride);
         acc[k] = _mm256_setzero_ps();
@@ -548,11 +515,11 @@ NW_AVX2 void manyF16(const std::byte *w, const std::byte *x, std::size_t xStride
     std::int64_t i = 0;
     for (; i + 8 <= cols; i += 8) {
         const __m256 wv = loadF16(a + i);
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < N; ++k)
             acc[k] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(b[k] + i), acc[k]);
     }
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < N; ++k) {
         float sum = hsum(acc[k]);
         for (std::int64_t j = i; j < cols; ++j)
@@ -561,28 +528,11 @@ NW_AVX2 void manyF16(const std::byte *w, const std::byte *x, std::size_t xStride
     }
 }
 
-// Runs the 4-row kernel over groups of 4 activation rows and a 1..3-row one on the rest.
-#define NW_DOT_MANY(name, kernel)                                                                  \
-    NW_AVX2 void name(const std::byte *w, const std::byte *x, std::size_t xStride, int nx,          \
-                      std::int64_t cols, float *out)                                             \
-    {                                                                                            \
-        int k = 0;                                                                               \
-        for (; k + 4 <= nx; k += 4)                                                              \
-            kernel<4>(w, x + std::size_t(k) * xStride, xStride, cols, out + k);                  \
-        switch (nx - k) {                                                                        \
-        case 3: kernel<3>(w, x + std::size_t(k) * xStride, xStride, cols, out + k); break;       \
-        case 2: kernel<2>(w, x + std::size_t(k) * xStride, xStride, cols, out + k); break;       \
-        case 1: kernel<1>(w, x + std::size_t(k) * xStride, xStride, cols, out + k); break;       \
-        default: break;                                                                          \
-        }                                                                                        \
-    }
-
 NW_DOT_MANY(dotManyQ8_0, manyQ8_0)
 NW_DOT_MANY(dotManyQ4_0, manyQ4_0)
 NW_DOT_MANY(dotManyQ4_K, manyQ4_K)
 NW_DOT_MANY(dotManyQ6_K, manyQ6_K)
 NW_DOT_MANY(dotManyF16, manyF16)
-#undef NW_DOT_MANY
 
 // ---- activation quantizers ----------------------------------------------------------------
 
@@ -660,15 +610,14 @@ NW_AVX2 void quantizeQ8_K(const float *x, std::byte *out, std::int64_t cols)
         float amax = 0.f;
         for (int k = 0; k < 8; ++k)
             amax = std::max(amax, absMax32(xi + 32 * k));
-        const float d = amax / 127.f;
-        const float id = d != 0.f ? 1.f / d : 0.f;
-        ob[i].d = d;
+        const float id = amax != 0.f ? 127.f / amax : 0.f; // as ggml (dot_scalar.cpp)
+        ob[i].d = amax != 0.f ? 1.f / id : 0.f;
         for (int k = 0; k < 8; ++k) {
             const __m256i q = quantize32(xi + 32 * k, id);
             _mm256_storeu_si256(reinterpret_cast<__m256i *>(ob[i].qs + 32 * k), q);
             // Sums of each 16: widen to int16 and add neighbours twice more via madd + hadd.
             const __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q); // 16 sums of 2
-            const __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));  // 8 sums of 4
+            const __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1)); // 8 sums of 4
             __m128i lo = _mm256_castsi256_si128(s32), hi = _mm256_extracti128_si256(s32, 1);
             lo = _mm_hadd_epi32(lo, lo); // sums of 8 (elements 0..15 of this 32)
             hi = _mm_hadd_epi32(hi, hi);
@@ -679,18 +628,29 @@ NW_AVX2 void quantizeQ8_K(const float *x, std::byte *out, std::int64_t cols)
 }
 
 const DotKernel kAvx2[] = {
-    {ActivationFormat::F32, dotF32, nullptr, nullptr, "avx2"},
-    {ActivationFormat::F32, dotF16, nullptr, dotManyF16, "avx2"},
-    {ActivationFormat::F32, dotBF16, nullptr, nullptr, "avx2"},
-    {ActivationFormat::Q8_0, dotQ8_0, quantizeQ8_0, dotManyQ8_0, "avx2"},
-    {ActivationFormat::Q8_0, dotQ4_0, quantizeQ8_0, dotManyQ4_0, "avx2"},
-    {ActivationFormat::Q8_1, dotQ4_1, quantizeQ8_1, nullptr, "avx2"},
-    {ActivationFormat::Q8_0, dotQ5_0, quantizeQ8_0, nullptr, "avx2"},
-    {ActivationFormat::Q8_1, dotQ5_1, quantizeQ8_1, nullptr, "avx2"},
-    {ActivationFormat::Q8_K, dotQ4_K, quantizeQ8_K, dotManyQ4_K, "avx2"},
-    {ActivationFormat::Q8_K, dotQ5_K, quantizeQ8_K, nullptr, "avx2"},
-    {ActivationFormat::Q8_K, dotQ6_K, quantizeQ8_K, dotManyQ6_K, "avx2"},
+    { ActivationFormat::F32, dotF32, nullptr, nullptr, "avx2" },
+    { ActivationFormat::F32, dotF16, nullptr, dotManyF16, "avx2" },
+    { ActivationFormat::F32, dotBF16, nullptr, nullptr, "avx2" },
+    { ActivationFormat::Q8_0, dotQ8_0, quantizeQ8_0, dotManyQ8_0, "avx2" },
+    { ActivationFormat::Q8_0, dotQ4_0, quantizeQ8_0, dotManyQ4_0, "avx2" },
+    { ActivationFormat::Q8_1, dotQ4_1, quantizeQ8_1, nullptr, "avx2" },
+    { ActivationFormat::Q8_0, dotQ5_0, quantizeQ8_0, nullptr, "avx2" },
+    { ActivationFormat::Q8_1, dotQ5_1, quantizeQ8_1, nullptr, "avx2" },
+    { ActivationFormat::Q8_K, dotQ4_K, quantizeQ8_K, dotManyQ4_K, "avx2" },
+    { ActivationFormat::Q8_K, dotQ5_K, quantizeQ8_K, nullptr, "avx2" },
+    { ActivationFormat::Q8_K, dotQ6_K, quantizeQ8_K, dotManyQ6_K, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotQ2_K, quantizeQ8_K, avx2::dotManyQ2_K, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotQ3_K, quantizeQ8_K, avx2::dotManyQ3_K, "avx2" },
+    { ActivationFormat::Q8_0, avx2::dotIQ4_NL, quantizeQ8_0, avx2::dotManyIQ4_NL, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotIQ4_XS, quantizeQ8_K, avx2::dotManyIQ4_XS, "avx2" },
+    { ActivationFormat::Q8_0, avx2::dotMXFP4, quantizeQ8_0, avx2::dotManyMXFP4, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotIQ2_XXS, quantizeQ8_K, avx2::dotManyIQ2_XXS, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotIQ2_XS, quantizeQ8_K, avx2::dotManyIQ2_XS, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotIQ2_S, quantizeQ8_K, avx2::dotManyIQ2_S, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotIQ3_XXS, quantizeQ8_K, avx2::dotManyIQ3_XXS, "avx2" },
+    { ActivationFormat::Q8_K, avx2::dotIQ3_S, quantizeQ8_K, avx2::dotManyIQ3_S, "avx2" },
 };
+static_assert(std::size(kAvx2) == kKernelTypes);
 
 } // namespace
 

@@ -1,6 +1,7 @@
 // Per-type dot products of one weight row (in its file type) with one activation row, and the
-// activation quantizers they pair with (Q8_0 for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1, Q8_K for
-// the K-quants, plain f32 for F32/F16/BF16) — the inner loops of matmul. A scalar set always
+// activation quantizers they pair with as ggml-cpu does (vec_dot_type): Q8_0 for Q4_0, Q5_0,
+// Q8_0, IQ4_NL and MXFP4, Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants and IQ4_XS, plain f32 for
+// F32/F16/BF16 — the inner loops of matmul. A scalar set always
 // exists; AVX2 (+FMA, F16C) versions are chosen at run time when the CPU has them.
 #pragma once
 
@@ -25,8 +26,8 @@ struct DotKernel {
     void (*quantize)(const float *x, std::byte *out, std::int64_t cols) = nullptr;
     // Optional: the dot products of one weight row with nx activation rows xStride bytes apart
     // (out[i] = dot(w, x + i * xStride)); unpacks each weight block once for all of them.
-    void (*dotMany)(const std::byte *w, const std::byte *x, std::size_t xStride, int nx,
-                    std::int64_t cols, float *out) = nullptr;
+    void (*dotMany)(const std::byte *w, const std::byte *x, std::size_t xStride, int nx, std::int64_t cols, float *out)
+        = nullptr;
     const char *isa = "scalar"; // "scalar" or "avx2", for logs and benchmarks
 };
 

@@ -10,7 +10,9 @@ namespace nw::cpu {
 // The 8 six-bit scales and mins of a Q4_K / Q5_K super-block from its 12 packed bytes.
 void unpackKScales(const std::uint8_t *packed, std::uint8_t *scales, std::uint8_t *mins);
 
-// Position of a type in the kernel tables (-1: matmul does not support it).
+// Position of a type in the kernel tables (-1: matmul does not support it); the tables have
+// kKernelTypes rows.
 int kernelIndex(TensorType type);
+constexpr int kKernelTypes = 21;
 
 } // namespace nw::cpu

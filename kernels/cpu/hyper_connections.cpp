@@ -93,8 +93,7 @@ void hyperMix(ThreadPool &pool, const HyperMixArgs &a)
     });
 }
 
-void hyperCollapse(ThreadPool &pool, const float *x, const float *weights, int nTokens, int nStreams, int dim,
-                   float *y)
+void hyperCollapse(ThreadPool &pool, const float *x, const float *weights, int nTokens, int nStreams, int dim, float *y)
 {
     if (nStreams <= 0 || dim <= 0)
         fail("hyperCollapse: {} streams of {}", nStreams, dim);
@@ -112,7 +111,7 @@ void hyperCollapse(ThreadPool &pool, const float *x, const float *weights, int n
 }
 
 void hyperExpand(ThreadPool &pool, const float *y, const float *x, const float *post, const float *comb, int nTokens,
-                 int nStreams, int dim, float *out)
+    int nStreams, int dim, float *out)
 {
     if (nStreams <= 0 || dim <= 0)
         fail("hyperExpand: {} streams of {}", nStreams, dim);

@@ -9,9 +9,9 @@ namespace nw::cpu {
 class ThreadPool;
 
 void hyperMix(ThreadPool &pool, const HyperMixArgs &a);
-void hyperCollapse(ThreadPool &pool, const float *x, const float *weights, int nTokens, int nStreams, int dim,
-                   float *y);
+void hyperCollapse(
+    ThreadPool &pool, const float *x, const float *weights, int nTokens, int nStreams, int dim, float *y);
 void hyperExpand(ThreadPool &pool, const float *y, const float *x, const float *post, const float *comb, int nTokens,
-                 int nStreams, int dim, float *out);
+    int nStreams, int dim, float *out);
 
 } // namespace nw::cpu

@@ -9,8 +9,8 @@
 
 namespace nw::cpu {
 
-void layerNorm(ThreadPool &pool, const float *x, const float *weight, const float *bias, float *y, int nTokens,
-               int dim, float eps)
+void layerNorm(
+    ThreadPool &pool, const float *x, const float *weight, const float *bias, float *y, int nTokens, int dim, float eps)
 {
     if (dim <= 0 || nTokens < 0)
         fail("layerNorm: {} rows of {}", nTokens, dim);

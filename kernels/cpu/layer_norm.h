@@ -7,7 +7,7 @@ namespace nw::cpu {
 class ThreadPool;
 
 // x, y: [nTokens, dim] (may alias); weight, bias: [dim] or null.
-void layerNorm(ThreadPool &pool, const float *x, const float *weight, const float *bias, float *y, int nTokens,
-               int dim, float eps);
+void layerNorm(ThreadPool &pool, const float *x, const float *weight, const float *bias, float *y, int nTokens, int dim,
+    float eps);
 
 } // namespace nw::cpu

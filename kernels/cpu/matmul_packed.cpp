@@ -22,11 +22,24 @@ constexpr double kSerialBytes = 64 * 1024; // weight bytes x tokens below which 
 std::size_t packedBlockBytes(TensorType type)
 {
     switch (type) {
-    case TensorType::Q4_0: return kQ4_0x8Bytes;
-    case TensorType::Q8_0: return kQ8_0x8Bytes;
-    case TensorType::Q4_K: return kQ4_Kx8Bytes;
-    case TensorType::Q6_K: return kQ6_Kx8Bytes;
-    default: break;
+    case TensorType::Q4_0:
+        return kQ4_0x8Bytes;
+    case TensorType::Q8_0:
+        return kQ8_0x8Bytes;
+    case TensorType::Q4_K:
+        return kQ4_Kx8Bytes;
+    case TensorType::Q6_K:
+        return kQ6_Kx8Bytes;
+    case TensorType::Q2_K:
+        return kQ2_Kx8Bytes;
+    case TensorType::Q3_K:
+        return kQ3_Kx8Bytes;
+    case TensorType::IQ4_NL:
+        return kIQ4_NLx8Bytes;
+    case TensorType::MXFP4:
+        return kMXFP4x8Bytes;
+    default:
+        break;
     }
     NW_ASSERT(!"no packed layout for this type");
     return 0;
@@ -39,10 +52,75 @@ void packQ4_0(const BlockQ4_0 *const src[R], std::byte *dst)
     auto *d = reinterpret_cast<f16_t *>(dst);
     auto *qs = reinterpret_cast<std::uint8_t *>(dst + 16);
     for (int r = 0; r < R; ++r) {
-        d[r] = src[r] ? src[r]->d : f16_t{0};
+        d[r] = src[r] ? src[r]->d : f16_t { 0 };
         for (int v = 0; v < 4; ++v)
             for (int i = 0; i < 4; ++i)
-                qs[32 * v + 4 * r + i] = src[r] ? src[r]->qs[4 * v + i] : std::uint8_t{0x88};
+                qs[32 * v + 4 * r + i] = src[r] ? src[r]->qs[4 * v + i] : std::uint8_t { 0x88 };
+    }
+}
+
+void packQ2_K(const BlockQ2_K *const src[R], std::byte *dst)
+{
+    auto *d = reinterpret_cast<f16_t *>(dst);
+    auto *dmin = reinterpret_cast<f16_t *>(dst + 16);
+    auto *scales = reinterpret_cast<std::uint8_t *>(dst + 32); // [8 pairs][8 rows][2]
+    auto *qs = reinterpret_cast<std::uint8_t *>(dst + 160);
+    for (int r = 0; r < R; ++r) {
+        d[r] = src[r] ? src[r]->d : f16_t { 0 };
+        dmin[r] = src[r] ? src[r]->dmin : f16_t { 0 };
+        for (int j = 0; j < 16; ++j)
+            scales[16 * (j / 2) + 2 * r + j % 2] = src[r] ? src[r]->scales[j] : std::uint8_t { 0 };
+        for (int n = 0; n < 2; ++n)
+            for (int v = 0; v < 8; ++v)
+                for (int i = 0; i < 4; ++i)
+                    qs[256 * n + 32 * v + 4 * r + i] = src[r] ? src[r]->qs[32 * n + 4 * v + i] : std::uint8_t { 0 };
+    }
+}
+
+void packQ3_K(const BlockQ3_K *const src[R], std::byte *dst)
+{
+    auto *d = reinterpret_cast<f16_t *>(dst);
+    auto *scales = reinterpret_cast<std::int8_t *>(dst + 16); // [8 pairs][8 rows][2]
+    auto *hmask = reinterpret_cast<std::uint8_t *>(dst + 144);
+    auto *qs = reinterpret_cast<std::uint8_t *>(dst + 400);
+    for (int r = 0; r < R; ++r) {
+        std::int8_t sc[16] = {};
+        if (src[r])
+            unpackQ3Scales(src[r]->scales, sc);
+        d[r] = src[r] ? src[r]->d : f16_t { 0 };
+        for (int j = 0; j < 16; ++j)
+            scales[16 * (j / 2) + 2 * r + j % 2] = sc[j];
+        for (int v = 0; v < 8; ++v)
+            for (int i = 0; i < 4; ++i) {
+                hmask[32 * v + 4 * r + i] = src[r] ? src[r]->hmask[4 * v + i] : std::uint8_t { 0 };
+                for (int n = 0; n < 2; ++n)
+                    qs[256 * n + 32 * v + 4 * r + i] = src[r] ? src[r]->qs[32 * n + 4 * v + i] : std::uint8_t { 0 };
+            }
+    }
+}
+
+// IQ4_NL and MXFP4 keep Q4_0's nibble interleave; padding rows hold scale 0 and level 0.
+void packIQ4_NL(const BlockIQ4_NL *const src[R], std::byte *dst)
+{
+    auto *d = reinterpret_cast<f16_t *>(dst);
+    auto *qs = reinterpret_cast<std::uint8_t *>(dst + 16);
+    for (int r = 0; r < R; ++r) {
+        d[r] = src[r] ? src[r]->d : f16_t { 0 };
+        for (int v = 0; v < 4; ++v)
+            for (int i = 0; i < 4; ++i)
+                qs[32 * v + 4 * r + i] = src[r] ? src[r]->qs[4 * v + i] : std::uint8_t { 0 };
+    }
+}
+
+void packMXFP4(const BlockMXFP4 *const src[R], std::byte *dst)
+{
+    auto *e = reinterpret_cast<std::uint8_t *>(dst);
+    auto *qs = reinterpret_cast<std::uint8_t *>(dst + 8);
+    for (int r = 0; r < R; ++r) {
+        e[r] = src[r] ? src[r]->e : std::uint8_t { 0 };
+        for (int v = 0; v < 4; ++v)
+            for (int i = 0; i < 4; ++i)
+                qs[32 * v + 4 * r + i] = src[r] ? src[r]->qs[4 * v + i] : std::uint8_t { 0 };
     }
 }
 
@@ -51,10 +129,10 @@ void packQ8_0(const BlockQ8_0 *const src[R], std::byte *dst)
     auto *d = reinterpret_cast<f16_t *>(dst);
     auto *qs = reinterpret_cast<std::int8_t *>(dst + 16);
     for (int r = 0; r < R; ++r) {
-        d[r] = src[r] ? src[r]->d : f16_t{0};
+        d[r] = src[r] ? src[r]->d : f16_t { 0 };
         for (int v = 0; v < 8; ++v)
             for (int i = 0; i < 4; ++i)
-                qs[32 * v + 4 * r + i] = src[r] ? src[r]->qs[4 * v + i] : std::int8_t{0};
+                qs[32 * v + 4 * r + i] = src[r] ? src[r]->qs[4 * v + i] : std::int8_t { 0 };
     }
 }
 
@@ -63,14 +141,14 @@ void packQ4_K(const BlockQ4_K *const src[R], std::byte *dst)
     auto *d = reinterpret_cast<f16_t *>(dst);
     auto *dmin = reinterpret_cast<f16_t *>(dst + 16);
     auto *scales = reinterpret_cast<std::uint8_t *>(dst + 32); // [8 sub][8 rows]
-    auto *mins = reinterpret_cast<std::uint8_t *>(dst + 96);   // [4 pairs][8 rows][2]
+    auto *mins = reinterpret_cast<std::uint8_t *>(dst + 96); // [4 pairs][8 rows][2]
     auto *qs = reinterpret_cast<std::uint8_t *>(dst + 160);
     for (int r = 0; r < R; ++r) {
         std::uint8_t sc[8] = {}, mn[8] = {};
         if (src[r])
             unpackKScales(src[r]->scales, sc, mn);
-        d[r] = src[r] ? src[r]->d : f16_t{0};
-        dmin[r] = src[r] ? src[r]->dmin : f16_t{0};
+        d[r] = src[r] ? src[r]->d : f16_t { 0 };
+        dmin[r] = src[r] ? src[r]->dmin : f16_t { 0 };
         for (int j = 0; j < 8; ++j) {
             scales[8 * j + r] = sc[j];
             mins[16 * (j / 2) + 2 * r + (j % 2)] = mn[j];
@@ -78,7 +156,7 @@ void packQ4_K(const BlockQ4_K *const src[R], std::byte *dst)
         for (int p = 0; p < 4; ++p)
             for (int v = 0; v < 8; ++v)
                 for (int i = 0; i < 4; ++i)
-                    qs[256 * p + 32 * v + 4 * r + i] = src[r] ? src[r]->qs[32 * p + 4 * v + i] : std::uint8_t{0};
+                    qs[256 * p + 32 * v + 4 * r + i] = src[r] ? src[r]->qs[32 * p + 4 * v + i] : std::uint8_t { 0 };
     }
 }
 
@@ -106,25 +184,25 @@ void packQ6_K(const BlockQ6_K *const src[R], std::byte *dst)
         if (src[r])
             unpackQ6_K(*src[r], q);
         else
-            std::fill(q, q + 256, std::uint8_t{32});
-        d[r] = src[r] ? src[r]->d : f16_t{0};
+            std::fill(q, q + 256, std::uint8_t { 32 });
+        d[r] = src[r] ? src[r]->d : f16_t { 0 };
         for (int j = 0; j < 16; ++j)
-            scales[8 * j + r] = src[r] ? src[r]->scales[j] : std::int8_t{0};
+            scales[8 * j + r] = src[r] ? src[r]->scales[j] : std::int8_t { 0 };
         for (int t = 0; t < 32; ++t)
             for (int i = 0; i < 4; ++i)
-                ql[32 * t + 4 * r + i] =
-                    static_cast<std::uint8_t>((q[4 * t + i] & 0x0f) | ((q[4 * (t + 32) + i] & 0x0f) << 4));
+                ql[32 * t + 4 * r + i]
+                    = static_cast<std::uint8_t>((q[4 * t + i] & 0x0f) | ((q[4 * (t + 32) + i] & 0x0f) << 4));
         for (int s = 0; s < 16; ++s)
             for (int i = 0; i < 4; ++i)
-                qh[32 * s + 4 * r + i] = static_cast<std::uint8_t>(
-                    (q[4 * s + i] >> 4) | ((q[4 * (s + 16) + i] >> 4) << 2) | ((q[4 * (s + 32) + i] >> 4) << 4) |
-                    ((q[4 * (s + 48) + i] >> 4) << 6));
+                qh[32 * s + 4 * r + i]
+                    = static_cast<std::uint8_t>((q[4 * s + i] >> 4) | ((q[4 * (s + 16) + i] >> 4) << 2)
+                        | ((q[4 * (s + 32) + i] >> 4) << 4) | ((q[4 * (s + 48) + i] >> 4) << 6));
     }
 }
 
 template <typename Block>
-void packGroups(const WeightMatrix &w, std::size_t rowStride, PackedWeights &p,
-                void (*pack)(const Block *const[R], std::byte *))
+void packGroups(
+    const WeightMatrix &w, std::size_t rowStride, PackedWeights &p, void (*pack)(const Block *const[R], std::byte *))
 {
     const std::int64_t nBlocks = w.cols / static_cast<std::int64_t>(tensorTypeTraits(w.type).blockElements);
     for (std::int64_t g = 0; g < p.nGroups; ++g) {
@@ -146,8 +224,8 @@ void packGroups(const WeightMatrix &w, std::size_t rowStride, PackedWeights &p,
 
 // ---- portable group kernels ---------------------------------------------------------------
 
-void scalarQ4_0(const std::byte *group, const std::byte *act, const std::int32_t *sums, std::int64_t nBlocks,
-                float *out)
+void scalarQ4_0(
+    const std::byte *group, const std::byte *act, const std::int32_t *sums, std::int64_t nBlocks, float *out)
 {
     const auto *x = reinterpret_cast<const BlockQ8_0 *>(act);
     float acc[R] = {};
@@ -251,14 +329,135 @@ void scalarQ6_K(const std::byte *group, const std::byte *act, const std::int32_t
     std::copy(acc, acc + R, out);
 }
 
+// Q2_K: element 128n + 32k + 4v + i of row r is bits 2k of qs[n][v][r][i], sub-block 8n + 2k + v/4.
+void scalarQ2_K(const std::byte *group, const std::byte *act, const std::int32_t *, std::int64_t nBlocks, float *out)
+{
+    const auto *x = reinterpret_cast<const BlockQ8_K *>(act);
+    float acc[R] = {};
+    for (std::int64_t b = 0; b < nBlocks; ++b, group += kQ2_Kx8Bytes) {
+        const auto *d = reinterpret_cast<const f16_t *>(group);
+        const auto *dmin = reinterpret_cast<const f16_t *>(group + 16);
+        const auto *scales = reinterpret_cast<const std::uint8_t *>(group + 32);
+        const auto *qs = reinterpret_cast<const std::uint8_t *>(group + 160);
+        const std::int8_t *y = x[b].qs;
+        for (int r = 0; r < R; ++r) {
+            std::int32_t perSub[16] = {};
+            for (int n = 0; n < 2; ++n)
+                for (int k = 0; k < 4; ++k)
+                    for (int v = 0; v < 8; ++v)
+                        for (int i = 0; i < 4; ++i)
+                            perSub[8 * n + 2 * k + v / 4] += ((qs[256 * n + 32 * v + 4 * r + i] >> (2 * k)) & 3)
+                                * y[128 * n + 32 * k + 4 * v + i];
+            std::int32_t sum = 0, sumMin = 0;
+            for (int j = 0; j < 16; ++j) {
+                const std::uint8_t sc = scales[16 * (j / 2) + 2 * r + j % 2];
+                sum += (sc & 0x0f) * perSub[j];
+                sumMin += (sc >> 4) * x[b].bsums[j];
+            }
+            acc[r] += static_cast<float>(sum) * (fp16ToFloat(d[r]) * x[b].d)
+                - static_cast<float>(sumMin) * (fp16ToFloat(dmin[r]) * x[b].d);
+        }
+    }
+    std::copy(acc, acc + R, out);
+}
+
+// Q3_K: element 128n + 32k + 4v + i of row r has its two low bits at bits 2k of qs[n][v][r][i]
+// and its high bit at bit 4n + k of hmask[v][r][i]; q = low + 4 high - 4, sub-block 8n + 2k + v/4.
+void scalarQ3_K(const std::byte *group, const std::byte *act, const std::int32_t *, std::int64_t nBlocks, float *out)
+{
+    const auto *x = reinterpret_cast<const BlockQ8_K *>(act);
+    float acc[R] = {};
+    for (std::int64_t b = 0; b < nBlocks; ++b, group += kQ3_Kx8Bytes) {
+        const auto *d = reinterpret_cast<const f16_t *>(group);
+        const auto *scales = reinterpret_cast<const std::int8_t *>(group + 16);
+        const auto *hmask = reinterpret_cast<const std::uint8_t *>(group + 144);
+        const auto *qs = reinterpret_cast<const std::uint8_t *>(group + 400);
+        const std::int8_t *y = x[b].qs;
+        for (int r = 0; r < R; ++r) {
+            std::int32_t perSub[16] = {};
+            for (int n = 0; n < 2; ++n)
+                for (int k = 0; k < 4; ++k)
+                    for (int v = 0; v < 8; ++v)
+                        for (int i = 0; i < 4; ++i) {
+                            const int low = (qs[256 * n + 32 * v + 4 * r + i] >> (2 * k)) & 3;
+                            const int high = (hmask[32 * v + 4 * r + i] >> (4 * n + k)) & 1;
+                            perSub[8 * n + 2 * k + v / 4] += (low + 4 * high - 4) * y[128 * n + 32 * k + 4 * v + i];
+                        }
+            std::int32_t sum = 0;
+            for (int j = 0; j < 16; ++j)
+                sum += scales[16 * (j / 2) + 2 * r + j % 2] * perSub[j];
+            acc[r] += static_cast<float>(sum) * (fp16ToFloat(d[r]) * x[b].d);
+        }
+    }
+    std::copy(acc, acc + R, out);
+}
+
+// IQ4_NL / MXFP4: Q4_0's walk with the nibbles looked up in `levels`, scaled per row by `scale`.
+template <std::size_t blockBytes, std::size_t qsOffset, float (*scale)(const std::byte *, int)>
+void scalarLut(
+    const std::byte *group, const std::byte *act, std::int64_t nBlocks, float *out, const std::int8_t *levels)
+{
+    const auto *x = reinterpret_cast<const BlockQ8_0 *>(act);
+    float acc[R] = {};
+    for (std::int64_t b = 0; b < nBlocks; ++b, group += blockBytes) {
+        const auto *qs = reinterpret_cast<const std::uint8_t *>(group + qsOffset);
+        const float dx = fp16ToFloat(x[b].d);
+        for (int r = 0; r < R; ++r) {
+            std::int32_t sum = 0;
+            for (int v = 0; v < 4; ++v)
+                for (int i = 0; i < 4; ++i) {
+                    const std::uint8_t q = qs[32 * v + 4 * r + i];
+                    sum += levels[q & 0x0f] * x[b].qs[4 * v + i] + levels[q >> 4] * x[b].qs[16 + 4 * v + i];
+                }
+            acc[r] += static_cast<float>(sum) * (scale(group, r) * dx);
+        }
+    }
+    std::copy(acc, acc + R, out);
+}
+
+float iq4nlRowScale(const std::byte *group, int r)
+{
+    f16_t d;
+    std::memcpy(&d, group + 2 * r, sizeof d);
+    return fp16ToFloat(d);
+}
+
+float mxfp4RowScale(const std::byte *group, int r)
+{
+    return e8m0Half(static_cast<std::uint8_t>(group[r]));
+}
+
+void scalarIQ4_NL(const std::byte *group, const std::byte *act, const std::int32_t *, std::int64_t nBlocks, float *out)
+{
+    scalarLut<kIQ4_NLx8Bytes, 16, iq4nlRowScale>(group, act, nBlocks, out, kIq4nlValues);
+}
+
+void scalarMXFP4(const std::byte *group, const std::byte *act, const std::int32_t *, std::int64_t nBlocks, float *out)
+{
+    scalarLut<kMXFP4x8Bytes, 8, mxfp4RowScale>(group, act, nBlocks, out, kMxfp4Values);
+}
+
 PackedGroupDot scalarPackedDot(TensorType type)
 {
     switch (type) {
-    case TensorType::Q4_0: return scalarQ4_0;
-    case TensorType::Q8_0: return scalarQ8_0;
-    case TensorType::Q4_K: return scalarQ4_K;
-    case TensorType::Q6_K: return scalarQ6_K;
-    default: break;
+    case TensorType::Q4_0:
+        return scalarQ4_0;
+    case TensorType::Q8_0:
+        return scalarQ8_0;
+    case TensorType::Q4_K:
+        return scalarQ4_K;
+    case TensorType::Q6_K:
+        return scalarQ6_K;
+    case TensorType::Q2_K:
+        return scalarQ2_K;
+    case TensorType::Q3_K:
+        return scalarQ3_K;
+    case TensorType::IQ4_NL:
+        return scalarIQ4_NL;
+    case TensorType::MXFP4:
+        return scalarMXFP4;
+    default:
+        break;
     }
     NW_ASSERT(!"no packed kernel for this type");
     return nullptr;
@@ -268,7 +467,19 @@ PackedGroupDot scalarPackedDot(TensorType type)
 
 bool canPack(TensorType type)
 {
-    return type == TensorType::Q4_0 || type == TensorType::Q8_0 || type == TensorType::Q4_K || type == TensorType::Q6_K;
+    switch (type) {
+    case TensorType::Q4_0:
+    case TensorType::Q8_0:
+    case TensorType::Q2_K:
+    case TensorType::Q3_K:
+    case TensorType::Q4_K:
+    case TensorType::Q6_K:
+    case TensorType::IQ4_NL:
+    case TensorType::MXFP4:
+        return true;
+    default:
+        return false;
+    }
 }
 
 std::unique_ptr<PackedWeights> packWeights(const WeightMatrix &w)
@@ -291,17 +502,38 @@ std::unique_ptr<PackedWeights> packWeights(const WeightMatrix &w)
     const std::size_t rowStride = w.rowStride ? w.rowStride : rowBytes(w.type, static_cast<std::size_t>(w.cols));
     p->sourceStride = rowStride;
     switch (w.type) {
-    case TensorType::Q4_0: packGroups<BlockQ4_0>(w, rowStride, *p, packQ4_0); break;
-    case TensorType::Q8_0: packGroups<BlockQ8_0>(w, rowStride, *p, packQ8_0); break;
-    case TensorType::Q4_K: packGroups<BlockQ4_K>(w, rowStride, *p, packQ4_K); break;
-    case TensorType::Q6_K: packGroups<BlockQ6_K>(w, rowStride, *p, packQ6_K); break;
-    default: NW_ASSERT(!"unreachable");
+    case TensorType::Q4_0:
+        packGroups<BlockQ4_0>(w, rowStride, *p, packQ4_0);
+        break;
+    case TensorType::Q8_0:
+        packGroups<BlockQ8_0>(w, rowStride, *p, packQ8_0);
+        break;
+    case TensorType::Q4_K:
+        packGroups<BlockQ4_K>(w, rowStride, *p, packQ4_K);
+        break;
+    case TensorType::Q6_K:
+        packGroups<BlockQ6_K>(w, rowStride, *p, packQ6_K);
+        break;
+    case TensorType::Q2_K:
+        packGroups<BlockQ2_K>(w, rowStride, *p, packQ2_K);
+        break;
+    case TensorType::Q3_K:
+        packGroups<BlockQ3_K>(w, rowStride, *p, packQ3_K);
+        break;
+    case TensorType::IQ4_NL:
+        packGroups<BlockIQ4_NL>(w, rowStride, *p, packIQ4_NL);
+        break;
+    case TensorType::MXFP4:
+        packGroups<BlockMXFP4>(w, rowStride, *p, packMXFP4);
+        break;
+    default:
+        NW_ASSERT(!"unreachable");
     }
     return p;
 }
 
-void matmulPacked(ThreadPool &pool, std::vector<std::byte> &scratch, const PackedWeights &w, const float *x,
-                  float *y, int nTokens, bool scalar)
+void matmulPacked(ThreadPool &pool, std::vector<std::byte> &scratch, const PackedWeights &w, const float *x, float *y,
+    int nTokens, bool scalar)
 {
     NW_ASSERT(x != nullptr && y != nullptr && nTokens >= 0 && w.data != nullptr);
     if (nTokens == 0)
@@ -357,7 +589,7 @@ void matmulPacked(ThreadPool &pool, std::vector<std::byte> &scratch, const Packe
             if (tile)
                 for (; t + kTileTokens <= nTokens; t += kTileTokens) {
                     tile(group, act + static_cast<std::size_t>(t) * actStride, actStride,
-                         needSums ? sums + t * nBlocks : nullptr, nBlocks, out);
+                        needSums ? sums + t * nBlocks : nullptr, nBlocks, out);
                     for (int k = 0; k < kTileTokens; ++k)
                         std::copy(out + R * k, out + R * k + nr, y + static_cast<std::int64_t>(t + k) * rows + r0);
                 }

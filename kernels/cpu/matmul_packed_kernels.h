@@ -14,12 +14,16 @@ constexpr std::size_t kQ4_0x8Bytes = 16 + 128;
 constexpr std::size_t kQ8_0x8Bytes = 16 + 256;
 constexpr std::size_t kQ4_Kx8Bytes = 32 + 64 + 64 + 1024;
 constexpr std::size_t kQ6_Kx8Bytes = 16 + 128 + 1024 + 512;
+constexpr std::size_t kQ2_Kx8Bytes = 16 + 16 + 128 + 512;
+constexpr std::size_t kQ3_Kx8Bytes = 16 + 128 + 256 + 512;
+constexpr std::size_t kIQ4_NLx8Bytes = 16 + 128;
+constexpr std::size_t kMXFP4x8Bytes = 8 + 128;
 
 // out[r] = dot(row r of the group, activation row) for the 8 rows of one group. `act` is the
-// token's quantized row (Q8_0 blocks for Q4_0/Q8_0, Q8_K for Q4_K/Q6_K); `sums` the int sums
+// token's quantized row (Q8_0 blocks for Q4_0/Q8_0/IQ4_NL/MXFP4, Q8_K for the K-quants); `sums` the int sums
 // of its Q8_0 blocks (Q4_0 only, else null); nBlocks the block columns.
-using PackedGroupDot = void (*)(const std::byte *group, const std::byte *act, const std::int32_t *sums,
-                                std::int64_t nBlocks, float *out);
+using PackedGroupDot = void (*)(
+    const std::byte *group, const std::byte *act, const std::int32_t *sums, std::int64_t nBlocks, float *out);
 
 // The AVX2 kernel for a packed type, or null when this build or CPU has none.
 PackedGroupDot avx2PackedDot(TensorType type);
@@ -31,7 +35,7 @@ constexpr int kTileTokens = 4;
 // token t's row at act + t * actStride). Each weight vector is loaded and unpacked once for all
 // the tokens (prefill). `sums` as above for the first token, the next token's nBlocks further on.
 using PackedGroupTile = void (*)(const std::byte *group, const std::byte *act, std::size_t actStride,
-                                 const std::int32_t *sums, std::int64_t nBlocks, float *out);
+    const std::int32_t *sums, std::int64_t nBlocks, float *out);
 
 // The AVX2 tile kernel for a packed type, or null when there is none (then every token goes
 // through the PackedGroupDot kernel).

@@ -14,7 +14,7 @@ namespace {
 // DeepSeek-V3 §2.1.2 node-limited routing as its gate computes it: a group scores the sum of its
 // two best biased affinities; experts outside the nGroupsUsed best groups drop out (-inf).
 void keepBestGroups(const MoeRouting &routing, std::vector<float> &selection, std::vector<float> &groupScores,
-                    std::vector<int> &groupOrder)
+    std::vector<int> &groupOrder)
 {
     const int groupSize = routing.nExperts / routing.nGroups;
     for (int g = 0; g < routing.nGroups; ++g) {
@@ -31,24 +31,23 @@ void keepBestGroups(const MoeRouting &routing, std::vector<float> &selection, st
         groupScores[std::size_t(g)] = groupSize > 1 ? best + second : best;
     }
     std::iota(groupOrder.begin(), groupOrder.end(), 0);
-    std::partial_sort(groupOrder.begin(), groupOrder.begin() + routing.nGroupsUsed, groupOrder.end(),
-                      [&](int a, int b) {
-                          return groupScores[std::size_t(a)] > groupScores[std::size_t(b)]
-                              || (groupScores[std::size_t(a)] == groupScores[std::size_t(b)] && a < b);
-                      });
+    std::partial_sort(
+        groupOrder.begin(), groupOrder.begin() + routing.nGroupsUsed, groupOrder.end(), [&](int a, int b) {
+            return groupScores[std::size_t(a)] > groupScores[std::size_t(b)]
+                || (groupScores[std::size_t(a)] == groupScores[std::size_t(b)] && a < b);
+        });
     for (int k = routing.nGroupsUsed; k < routing.nGroups; ++k)
         std::fill_n(selection.begin() + std::ptrdiff_t(groupOrder[std::size_t(k)]) * groupSize, groupSize, -INFINITY);
 }
 
 } // namespace
 
-void routeExperts(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
-                  float *weights)
+void routeExperts(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids, float *weights)
 {
     const int n = routing.nExperts, k = routing.nUsed;
     NW_ASSERT(n > 0 && k > 0 && k <= n);
     NW_ASSERT(routing.nGroups >= 1 && n % routing.nGroups == 0 && routing.nGroupsUsed >= 1
-              && routing.nGroupsUsed <= routing.nGroups);
+        && routing.nGroupsUsed <= routing.nGroups);
     std::vector<float> probs(n), selection(n), groupScores(std::size_t(routing.nGroups));
     std::vector<int> order(n), groupOrder(std::size_t(routing.nGroups));
     for (int t = 0; t < nTokens; ++t) {
@@ -81,9 +80,8 @@ void routeExperts(const MoeRouting &routing, const float *logits, int nTokens, s
             if (routing.nGroups > 1 && routing.nGroupsUsed < routing.nGroups)
                 keepBestGroups(routing, selection, groupScores, groupOrder);
             std::iota(order.begin(), order.end(), 0);
-            std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int a, int b) {
-                return selection[a] > selection[b] || (selection[a] == selection[b] && a < b);
-            });
+            std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                [&](int a, int b) { return selection[a] > selection[b] || (selection[a] == selection[b] && a < b); });
         }
         std::int32_t *rowIds = ids + std::size_t(t) * k;
         float *rowWeights = weights + std::size_t(t) * k;

@@ -15,7 +15,6 @@ namespace nw {
 // [nTokens, nUsed] (highest biased affinity first, within the chosen groups; ties go to the lower
 // id; or routing.fixedIds as given) and their weights [nTokens, nUsed], which are the UNBIASED
 // affinities, renormalised when asked, times scale. Host pointers.
-void routeExperts(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
-                  float *weights);
+void routeExperts(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids, float *weights);
 
 } // namespace nw

@@ -10,8 +10,8 @@
 namespace nw {
 
 // Dequantizes `n` elements (n % blockElements == 0) of type `type` from `src` into `dst`.
-// Handles F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q4_K, Q5_K, Q6_K and Q8_K;
-// see canDequantize().
+// Handles F32, F16, BF16, the legacy quants, the K-quants (Q2_K ... Q8_K), IQ4_NL, IQ4_XS and
+// MXFP4; see canDequantize().
 void dequantizeRow(TensorType type, const void *src, float *dst, std::size_t n);
 
 // Quantizes n floats (n % blockElements == 0) into blocks of `type`: a valid, reasonably

@@ -20,7 +20,8 @@ void shortConv(ThreadPool &pool, const ShortConvArgs &a)
     const int n = a.nTokens, K = a.kernel, held = K - 1;
     const std::size_t ch = std::size_t(a.channels);
     // Row r of [state; x]: the carried rows first, then the batch.
-    const auto input = [&](int r) { return r < held ? a.state + std::size_t(r) * ch : a.x + std::size_t(r - held) * ch; };
+    const auto input
+        = [&](int r) { return r < held ? a.state + std::size_t(r) * ch : a.x + std::size_t(r - held) * ch; };
     pool.parallelFor(a.channels, 64, [&](std::int64_t c0, std::int64_t c1) {
         const std::size_t w = std::size_t(c1 - c0);
         // The taps of the range as rows [K, w], so the inner loop runs along channels.

@@ -21,8 +21,8 @@
 namespace nw::cpu {
 namespace {
 
-constexpr int kChunk = 64;            // rows scored per rescaling step
-constexpr int kMaxHeadsPerTask = 16;  // query heads sharing one pass over the rows
+constexpr int kChunk = 64; // rows scored per rescaling step
+constexpr int kMaxHeadsPerTask = 16; // query heads sharing one pass over the rows
 
 std::size_t headBytes(TensorType type, int dim)
 {
@@ -34,9 +34,9 @@ const std::byte *rowAt(const KvLayerView &kv, std::int64_t j, int kvHead, bool v
     const bool shared = kv.vBlocks == kv.kBlocks;
     if (!value || shared)
         return kv.kBlocks + std::size_t(kv.blockTable[j / kv.blockSize]) * kv.kBlockStride
-               + std::size_t(j % kv.blockSize) * kv.kRowStride + std::size_t(kvHead) * headBytes(kv.type, kv.kHeadDim);
+            + std::size_t(j % kv.blockSize) * kv.kRowStride + std::size_t(kvHead) * headBytes(kv.type, kv.kHeadDim);
     return kv.vBlocks + std::size_t(kv.blockTable[j / kv.blockSize]) * kv.vBlockStride
-           + std::size_t(j % kv.blockSize) * kv.vRowStride + std::size_t(kvHead) * headBytes(kv.type, kv.vHeadDim);
+        + std::size_t(j % kv.blockSize) * kv.vRowStride + std::size_t(kvHead) * headBytes(kv.type, kv.vHeadDim);
 }
 
 // The rows of source s that query t reads, in order.
@@ -103,10 +103,9 @@ void sparseAttention(ThreadPool &pool, const SparseAttentionArgs &a)
         checkKvView(src.kv, "sparseAttention");
         if (src.kv.vBlocks == nullptr)
             fail("sparseAttention: source {} has no V rows (for a shared row point vBlocks at kBlocks)", s);
-        if (src.kv.kHeadDim != first.kHeadDim || src.kv.vHeadDim != first.vHeadDim
-            || src.kv.nKvHeads != first.nKvHeads)
+        if (src.kv.kHeadDim != first.kHeadDim || src.kv.vHeadDim != first.vHeadDim || src.kv.nKvHeads != first.nKvHeads)
             fail("sparseAttention: source {} has heads {}×{}/{}, source 0 {}×{}/{}", s, src.kv.nKvHeads,
-                 src.kv.kHeadDim, src.kv.vHeadDim, first.nKvHeads, first.kHeadDim, first.vHeadDim);
+                src.kv.kHeadDim, src.kv.vHeadDim, first.nKvHeads, first.kHeadDim, first.vHeadDim);
         if (src.kv.vBlocks == src.kv.kBlocks && src.kv.vHeadDim > src.kv.kHeadDim)
             fail("sparseAttention: shared K/V rows need vHeadDim {} <= kHeadDim {}", src.kv.vHeadDim, src.kv.kHeadDim);
         if (src.rows ? src.maxRows < 0 : (src.first == nullptr || src.end == nullptr))
@@ -155,7 +154,8 @@ void sparseAttention(ThreadPool &pool, const SparseAttentionArgs &a)
                     for (int jj = 0; jj < n; ++jj) {
                         const std::byte *k = rowAt(kv, rows[j0 + jj], kvHead, false);
                         for (int g = 0; g < nh; ++g)
-                            scores[std::size_t(g) * kChunk + std::size_t(jj)] = a.scale * dot.dot(k, query.head(g), kDim);
+                            scores[std::size_t(g) * kChunk + std::size_t(jj)]
+                                = a.scale * dot.dot(k, query.head(g), kDim);
                     }
                     for (int g = 0; g < nh; ++g) {
                         const float *sc = scores.data() + std::size_t(g) * kChunk;
@@ -243,7 +243,8 @@ void lightningIndexer(ThreadPool &pool, const LightningIndexerArgs &a)
             std::iota(order.begin(), order.end(), 0);
             // Ties go to the earlier key (the choice among equal scores is arbitrary in llama.cpp).
             std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](std::int32_t x, std::int32_t y) {
-                return scores[std::size_t(x)] > scores[std::size_t(y)] || (scores[std::size_t(x)] == scores[std::size_t(y)] && x < y);
+                return scores[std::size_t(x)] > scores[std::size_t(y)]
+                    || (scores[std::size_t(x)] == scores[std::size_t(y)] && x < y);
             });
             std::copy_n(order.begin(), k, selected);
         }

@@ -41,19 +41,20 @@ WeightResidency parseWeightResidency(std::string_view text)
     nw::fail("unknown CUDA weight residency '{}': use auto, bf16 or quantized", text);
 }
 
-CudaBackend::CudaBackend(const CudaBackendOptions &options) : m_options(options)
+CudaBackend::CudaBackend(const CudaBackendOptions &options)
+    : m_options(options)
 {
     if (!cudaDevicePresent())
         nw::fail("no CUDA device is present");
     NW_CUDA_CHECK(cudaSetDevice(options.device));
-    cudaDeviceProp prop{};
+    cudaDeviceProp prop {};
     NW_CUDA_CHECK(cudaGetDeviceProperties(&prop, options.device));
     m_deviceName = prop.name;
     NW_CUDA_CHECK(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
     NW_CUBLAS_CHECK(cublasCreate(&m_cublas));
     NW_CUBLAS_CHECK(cublasSetStream(m_cublas, m_stream));
-    nw::log::get("kernels")->debug("CUDA backend on {} (sm_{}{}, {} MiB)", m_deviceName, prop.major,
-                                   prop.minor, prop.totalGlobalMem >> 20);
+    nw::log::get("kernels")->debug(
+        "CUDA backend on {} (sm_{}{}, {} MiB)", m_deviceName, prop.major, prop.minor, prop.totalGlobalMem >> 20);
 }
 
 CudaBackend::~CudaBackend()
@@ -86,8 +87,8 @@ void *CudaBackend::allocate(std::size_t bytes)
         cudaGetLastError();
         std::size_t freeBytes = 0, totalBytes = 0;
         cudaMemGetInfo(&freeBytes, &totalBytes);
-        nw::fail("out of GPU memory on {}: {} MiB asked for, {} MiB free of {} MiB ({})", m_deviceName,
-                 bytes >> 20, freeBytes >> 20, totalBytes >> 20, cudaGetErrorString(status));
+        nw::fail("out of GPU memory on {}: {} MiB asked for, {} MiB free of {} MiB ({})", m_deviceName, bytes >> 20,
+            freeBytes >> 20, totalBytes >> 20, cudaGetErrorString(status));
     }
     countBuffer(bytes, true);
     return data;
@@ -148,21 +149,22 @@ void CudaBackend::prepareWeights(std::span<const WeightMatrix> weights)
         deviceWeight(w);
     synchronize();
     nw::log::get("kernels")->info("CUDA weights on {}: {} matrices as bf16, {} in their file type, {:.1f} MiB",
-                                  m_deviceName, m_nBf16, m_nQuantized, double(m_weightsBytes) / (1024.0 * 1024.0));
+        m_deviceName, m_nBf16, m_nQuantized, double(m_weightsBytes) / (1024.0 * 1024.0));
 }
 
 const CudaBackend::DeviceWeight &CudaBackend::deviceWeight(const WeightMatrix &w)
 {
     const std::size_t stride = strideOf(w);
-    const WeightKey key{w.data, int(w.type), w.rows, w.cols, stride};
+    const WeightKey key { w.data, int(w.type), w.rows, w.cols, stride };
     if (auto it = m_weights.find(key); it != m_weights.end())
         return it->second;
     if (w.data == nullptr || w.rows <= 0 || w.cols <= 0)
         nw::fail("cuda: empty weight matrix [{}, {}]", w.rows, w.cols);
     if (!canDequantizeToBf16(w.type))
         nw::fail(nw::Remedy::CpuDevice,
-                 "cuda: weights of type {} are not supported on CUDA yet (F32, F16, BF16, Q8_0, Q4_0, Q4_K, "
-                 "Q5_K, Q6_K); they run on the CPU", tensorTypeName(w.type));
+            "cuda: weights of type {} are not supported on CUDA yet (F32, F16, BF16, Q8_0, Q4_0, Q4_K, "
+            "Q5_K, Q6_K); they run on the CPU",
+            tensorTypeName(w.type));
 
     const std::size_t rawBytes = stride * std::size_t(w.rows);
     const std::size_t bf16Bytes = std::size_t(w.rows) * std::size_t(w.cols) * 2;
@@ -194,7 +196,8 @@ const CudaBackend::DeviceWeight &CudaBackend::deviceWeight(const WeightMatrix &w
         m_weightsBytes += rawBytes;
         if (m_nQuantized++ == 0)
             nw::log::get("kernels")->info("CUDA: keeping weights in their file type from {} on (dequantized per "
-                                          "product): bf16 copies would not fit", tensorTypeName(w.type));
+                                          "product): bf16 copies would not fit",
+                tensorTypeName(w.type));
     }
     return m_weights.emplace(key, std::move(dw)).first->second;
 }
@@ -208,8 +211,7 @@ const std::uint16_t *CudaBackend::bf16Of(const DeviceWeight &w)
         synchronize(); // the old scratch may still be read by a queued product
         m_dequantScratch = DeviceBuffer(bytes);
     }
-    dequantizeToBf16(w.type, w.raw.data(), w.rawStride, w.rows, w.cols, m_dequantScratch.as<std::uint16_t>(),
-                     m_stream);
+    dequantizeToBf16(w.type, w.raw.data(), w.rawStride, w.rows, w.cols, m_dequantScratch.as<std::uint16_t>(), m_stream);
     return m_dequantScratch.as<std::uint16_t>();
 }
 
@@ -258,8 +260,8 @@ void CudaBackend::rmsNorm(const float *x, const float *weight, float *y, int nTo
     cuda::rmsNorm(x, w, y, nTokens, dim, eps, m_stream);
 }
 
-void CudaBackend::rope(float *x, int nTokens, int nHeads, int headStride, int offset,
-                       const std::int32_t *positions, const RopeParams &p)
+void CudaBackend::rope(
+    float *x, int nTokens, int nHeads, int headStride, int offset, const std::int32_t *positions, const RopeParams &p)
 {
     RopeParams onDevice = p;
     if (p.freqFactors != nullptr) {
@@ -283,8 +285,8 @@ void CudaBackend::attention(const AttentionArgs &a)
     cuda::attention(onDevice, m_stream);
 }
 
-void CudaBackend::storeKv(const KvLayerView &kv, const float *k, const float *v, int nTokens,
-                          const std::int32_t *positions)
+void CudaBackend::storeKv(
+    const KvLayerView &kv, const float *k, const float *v, int nTokens, const std::int32_t *positions)
 {
     cuda::storeKv(kv, k, v, nTokens, positions, m_stream);
 }
@@ -322,14 +324,13 @@ void CudaBackend::swigluOai(const float *gate, const float *up, float *y, std::s
     cuda::swigluOai(gate, up, y, n, alpha, limit, m_stream);
 }
 
-void CudaBackend::copyRows(float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows,
-                           int cols)
+void CudaBackend::copyRows(
+    float *dst, std::size_t dstStride, const float *src, std::size_t srcStride, int rows, int cols)
 {
     if (rows <= 0 || cols <= 0)
         return;
     NW_CUDA_CHECK(cudaMemcpy2DAsync(dst, dstStride * sizeof(float), src, srcStride * sizeof(float),
-                                    std::size_t(cols) * sizeof(float), std::size_t(rows), cudaMemcpyDeviceToDevice,
-                                    m_stream));
+        std::size_t(cols) * sizeof(float), std::size_t(rows), cudaMemcpyDeviceToDevice, m_stream));
 }
 
 void CudaBackend::gatherRows(const float *src, const std::int32_t *rows, int n, int dim, float *dst)
@@ -337,21 +338,21 @@ void CudaBackend::gatherRows(const float *src, const std::int32_t *rows, int n, 
     cuda::gatherRows(src, rows, n, dim, dst, m_stream);
 }
 
-void CudaBackend::scatterAddRows(float *dst, const float *src, const std::int32_t *rows, const float *weights, int n,
-                                 int dim)
+void CudaBackend::scatterAddRows(
+    float *dst, const float *src, const std::int32_t *rows, const float *weights, int n, int dim)
 {
     cuda::scatterAddRows(dst, src, rows, weights, n, dim, m_stream);
 }
 
-void CudaBackend::moeRoute(const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids,
-                           float *weights)
+void CudaBackend::moeRoute(
+    const MoeRouting &routing, const float *logits, int nTokens, std::int32_t *ids, float *weights)
 {
     if (routing.gating == MoeGating::SoftmaxOfChosen)
         nw::fail(nw::Remedy::CpuDevice,
-                 "cuda moeRoute: gpt-oss routing (softmax over the chosen experts) has no CUDA kernel yet");
+            "cuda moeRoute: gpt-oss routing (softmax over the chosen experts) has no CUDA kernel yet");
     if (routing.gating == MoeGating::SqrtSoftplus || routing.fixedIds != nullptr)
         nw::fail(nw::Remedy::CpuDevice,
-                 "cuda moeRoute: DeepSeek V4 routing (sqrt-softplus, hash-routed layers) has no CUDA kernel yet");
+            "cuda moeRoute: DeepSeek V4 routing (sqrt-softplus, hash-routed layers) has no CUDA kernel yet");
     MoeRouteParams p;
     p.sigmoid = routing.gating == MoeGating::Sigmoid;
     p.nExperts = routing.nExperts;

@@ -36,7 +36,7 @@ void TestAsk::extractiveAnswerCitesTheClause()
     file.close();
     nw::store::LibraryStore library(dir.filePath(QStringLiteral("l.sqlite")));
     nw::ingest::Ingestor ingestor(library);
-    QCOMPARE(ingestor.run({file.fileName()}).added, 1);
+    QCOMPARE(ingestor.run({ file.fileName() }).added, 1);
 
     AskService service;
     AskRequest request;
@@ -46,14 +46,16 @@ void TestAsk::extractiveAnswerCitesTheClause()
     QVERIFY(!result.citations.empty());
     const Citation &c = result.citations.front();
     QCOMPARE(c.page, 1);
-    QCOMPARE(c.quote, QStringLiteral("The supplier may terminate this agreement for convenience on ninety days written notice."));
+    QCOMPARE(c.quote,
+        QStringLiteral("The supplier may terminate this agreement for convenience on ninety days written notice."));
     QCOMPARE(c.section, QStringLiteral("2. Termination for convenience"));
-    QVERIFY(result.answer.startsWith(QStringLiteral("[1] lease.txt, p. 1, §2. Termination for convenience")) ||
-            result.answer.contains(QStringLiteral("ninety days written notice")));
+    QVERIFY(result.answer.startsWith(QStringLiteral("[1] lease.txt, p. 1, §2. Termination for convenience"))
+        || result.answer.contains(QStringLiteral("ninety days written notice")));
     QVERIFY(result.answer.contains(QStringLiteral("\u201CThe supplier may terminate")));
 
     request.question = QStringLiteral("what about it");
-    QCOMPARE(service.ask(library, request).answer, QStringLiteral("No passage in the selected documents matches the question."));
+    QCOMPARE(service.ask(library, request).answer,
+        QStringLiteral("No passage in the selected documents matches the question."));
 }
 
 void TestAsk::promptKeepsWithinBudget()
@@ -61,7 +63,7 @@ void TestAsk::promptKeepsWithinBudget()
     const nw::ChatTemplate chat(nw::ChatFamily::ChatMl);
     std::vector<Source> sources;
     for (int i = 0; i < 10; ++i)
-        sources.push_back({QStringLiteral("Doc %1, p. 1").arg(i), QString(400, QLatin1Char('x'))}); // 100 tokens each
+        sources.push_back({ QStringLiteral("Doc %1, p. 1").arg(i), QString(400, QLatin1Char('x')) }); // 100 tokens each
     const BuiltPrompt all = buildPrompt(chat, QStringLiteral("q?"), sources, 100000);
     QCOMPARE(all.sources.size(), std::size_t(10));
     QCOMPARE(all.droppedSources, 0);
@@ -80,9 +82,9 @@ void TestAsk::citationMarkers_data()
 {
     QTest::addColumn<QString>("answer");
     QTest::addColumn<QList<int>>("expected");
-    QTest::addRow("single and repeated") << "A [2]. B [1]. C [2]." << QList<int>{2, 1};
-    QTest::addRow("comma list") << "Both [1, 3]." << QList<int>{1, 3};
-    QTest::addRow("out of range dropped") << "See [7] and [0]." << QList<int>{};
+    QTest::addRow("single and repeated") << "A [2]. B [1]. C [2]." << QList<int> { 2, 1 };
+    QTest::addRow("comma list") << "Both [1, 3]." << QList<int> { 1, 3 };
+    QTest::addRow("out of range dropped") << "See [7] and [0]." << QList<int> {};
 }
 
 void TestAsk::citationMarkers()
@@ -107,9 +109,9 @@ void TestAsk::modesAndErrors()
     request.question = QStringLiteral("  ");
     request.mode = AskMode::Retrieve;
     QVERIFY_THROWS_EXCEPTION(nw::Error, service.ask(library, request));
-    QVERIFY_THROWS_EXCEPTION(nw::Error, service.setKvMode(QStringLiteral("mla"))); // no model
+    QVERIFY_THROWS_EXCEPTION(nw::Error, service.setCache(QStringLiteral("mla"), 0)); // no model
     QVERIFY(!service.modelStatus().loaded);
-    QVERIFY_THROWS_EXCEPTION(nw::Error, service.loadModel({.path = dir.filePath(QStringLiteral("missing.gguf"))}));
+    QVERIFY_THROWS_EXCEPTION(nw::Error, service.loadModel({ .path = dir.filePath(QStringLiteral("missing.gguf")) }));
 }
 
 // The model path with the conformance set's tiny Llama (stories260K: no chat template, so the
@@ -123,7 +125,7 @@ void TestAsk::modelAnswerStreamsAndReusesThePrefix()
     QTemporaryDir tmp;
     nw::store::LibraryStore library(tmp.filePath(QStringLiteral("l.sqlite")));
     AskService service;
-    service.loadModel({.path = model, .contextTokens = 512});
+    service.loadModel({ .path = model, .contextTokens = 512 });
     const ModelStatus status = service.modelStatus();
     QVERIFY(status.loaded);
     QCOMPARE(status.chatFamily, QStringLiteral("plain"));
@@ -133,7 +135,7 @@ void TestAsk::modelAnswerStreamsAndReusesThePrefix()
     request.question = QStringLiteral("Once upon a time, who was there?");
     request.maxTokens = 16;
     QString streamed;
-    const AskResult first = service.ask(library, request, {.onText = [&](const QString &text) { streamed += text; }});
+    const AskResult first = service.ask(library, request, { .onText = [&](const QString &text) { streamed += text; } });
     QVERIFY(!first.extractive);
     QCOMPARE(streamed.trimmed(), first.answer);
     QVERIFY(first.promptTokens > 0);

@@ -78,7 +78,8 @@ std::vector<std::vector<std::string>> parseCsv(const std::string &text)
     return rows;
 }
 
-NeedleTrial trial(const std::string &mode, std::int64_t length, int depth, int t, bool exact, std::string answer = "123456")
+NeedleTrial trial(
+    const std::string &mode, std::int64_t length, int depth, int t, bool exact, std::string answer = "123456")
 {
     NeedleTrial r;
     r.mode = mode;
@@ -162,12 +163,13 @@ void TestNeedle::scoring()
 void TestNeedle::sentences()
 {
     // "It wraps over!" and "2." are shorter than 20 bytes, so they join the next sentence.
-    const auto s = FillerText::splitSentences(QStringLiteral("This is the first sentence here.  It wraps\nover! "
-                                                             "Short. Is this the third one? 2. Numbered item follows here. e.g. not split"));
-    const std::vector<std::string> expected = {"This is the first sentence here.", "It wraps over! Short.", "Is this the third one?",
-                                               "2. Numbered item follows here. e.g. not split"};
+    const auto s = FillerText::splitSentences(
+        QStringLiteral("This is the first sentence here.  It wraps\nover! "
+                       "Short. Is this the third one? 2. Numbered item follows here. e.g. not split"));
+    const std::vector<std::string> expected = { "This is the first sentence here.", "It wraps over! Short.",
+        "Is this the third one?", "2. Numbered item follows here. e.g. not split" };
     QCOMPARE(s, expected);
-    QVERIFY_THROWS_EXCEPTION(nw::Error, FillerText(QStringList{QStringLiteral("Too short. To fill anything.")}));
+    QVERIFY_THROWS_EXCEPTION(nw::Error, FillerText(QStringList { QStringLiteral("Too short. To fill anything.") }));
 }
 
 void TestNeedle::haystackIsExact_data()
@@ -175,9 +177,9 @@ void TestNeedle::haystackIsExact_data()
     QTest::addColumn<int>("length");
     QTest::addColumn<int>("depth");
     QTest::addColumn<int>("variant");
-    for (int length : {48, 100, 257, 1000, 3000})
-        for (int depth : {0, 33, 50, 100})
-            for (NeedleVariant v : {NeedleVariant::Single, NeedleVariant::MultiNeedle, NeedleVariant::MultiKey})
+    for (int length : { 48, 100, 257, 1000, 3000 })
+        for (int depth : { 0, 33, 50, 100 })
+            for (NeedleVariant v : { NeedleVariant::Single, NeedleVariant::MultiNeedle, NeedleVariant::MultiKey })
                 if (length >= 257 || v == NeedleVariant::Single)
                     QTest::addRow("%d tokens, %d %%, %s", length, depth, needleVariantName(v).data())
                         << length << depth << static_cast<int>(v);
@@ -192,9 +194,9 @@ void TestNeedle::haystackIsExact()
     if (!tokenizer)
         QSKIP("../shared/conformance is absent");
     static const FillerText filler = FillerText::sampleCorpus();
-    for (std::uint64_t seed : {1u, 2u, 3u}) {
+    for (std::uint64_t seed : { 1u, 2u, 3u }) {
         const Haystack h = buildHaystack(*tokenizer, filler,
-                                         {.tokens = length, .depthPercent = depth, .variant = static_cast<NeedleVariant>(variant), .seed = seed});
+            { .tokens = length, .depthPercent = depth, .variant = static_cast<NeedleVariant>(variant), .seed = seed });
         QCOMPARE(tokens(*tokenizer, h.text), std::int64_t(length));
         QCOMPARE(h.tokens, std::int64_t(length));
         QCOMPARE(h.needles.size(), variant == 0 ? std::size_t(1) : std::size_t(4));
@@ -232,12 +234,13 @@ void TestNeedle::depthMovesTheNeedle()
     // its token position tracks the depth within a couple of sentences of 2,000 tokens.
     std::int64_t previous = -1;
     for (int depth = 0; depth <= 100; depth += 10) {
-        const Haystack h = buildHaystack(*tokenizer, filler, {.tokens = 2000, .depthPercent = depth, .seed = 42});
+        const Haystack h = buildHaystack(*tokenizer, filler, { .tokens = 2000, .depthPercent = depth, .seed = 42 });
         const std::int64_t at = tokens(*tokenizer, h.text.substr(0, h.askedNeedle().byteOffset));
         QVERIFY2(at >= previous, qPrintable(QStringLiteral("depth %1: %2 < %3").arg(depth).arg(at).arg(previous)));
         previous = at;
         const double share = 100.0 * static_cast<double>(at) / 2000.0;
-        QVERIFY2(std::abs(share - depth) < 15.0, qPrintable(QStringLiteral("depth %1 landed at %2 %").arg(depth).arg(share)));
+        QVERIFY2(std::abs(share - depth) < 15.0,
+            qPrintable(QStringLiteral("depth %1 landed at %2 %").arg(depth).arg(share)));
         QVERIFY(std::abs(h.depthPercent - share) < 3.0);
     }
 }
@@ -249,8 +252,8 @@ void TestNeedle::variants()
         QSKIP("../shared/conformance is absent");
     const FillerText filler = FillerText::sampleCorpus();
     for (std::uint64_t seed = 0; seed < 20; ++seed) {
-        const Haystack multiKey =
-            buildHaystack(*tokenizer, filler, {.tokens = 600, .depthPercent = 30, .variant = NeedleVariant::MultiKey, .seed = seed});
+        const Haystack multiKey = buildHaystack(*tokenizer, filler,
+            { .tokens = 600, .depthPercent = 30, .variant = NeedleVariant::MultiKey, .seed = seed });
         const std::string &key = multiKey.askedNeedle().key;
         std::set<std::string> keys;
         std::set<int> values;
@@ -263,8 +266,8 @@ void TestNeedle::variants()
         QCOMPARE(keys.size(), std::size_t(4));
         QCOMPARE(values.size(), std::size_t(4));
 
-        const Haystack multi =
-            buildHaystack(*tokenizer, filler, {.tokens = 600, .depthPercent = 70, .variant = NeedleVariant::MultiNeedle, .seed = seed});
+        const Haystack multi = buildHaystack(*tokenizer, filler,
+            { .tokens = 600, .depthPercent = 70, .variant = NeedleVariant::MultiNeedle, .seed = seed });
         std::set<std::string> mk;
         for (const PlacedNeedle &n : multi.needles)
             mk.insert(n.key);
@@ -284,10 +287,10 @@ void TestNeedle::sameSeedSameHaystack()
     QCOMPARE(trialSeed(1, 1024, 50, NeedleVariant::Single, 0), s1);
     QVERIFY(trialSeed(1, 1024, 50, NeedleVariant::Single, 1) != s1);
     QVERIFY(trialSeed(2, 1024, 50, NeedleVariant::Single, 0) != s1);
-    const Haystack a = buildHaystack(*tokenizer, filler, {.tokens = 300, .depthPercent = 50, .seed = s1});
-    const Haystack b = buildHaystack(*tokenizer, filler, {.tokens = 300, .depthPercent = 50, .seed = s1});
+    const Haystack a = buildHaystack(*tokenizer, filler, { .tokens = 300, .depthPercent = 50, .seed = s1 });
+    const Haystack b = buildHaystack(*tokenizer, filler, { .tokens = 300, .depthPercent = 50, .seed = s1 });
     QCOMPARE(a.text, b.text);
-    const Haystack c = buildHaystack(*tokenizer, filler, {.tokens = 300, .depthPercent = 50, .seed = s1 + 1});
+    const Haystack c = buildHaystack(*tokenizer, filler, { .tokens = 300, .depthPercent = 50, .seed = s1 + 1 });
     QVERIFY(a.text != c.text);
 }
 
@@ -300,7 +303,8 @@ void TestNeedle::resultsFiles()
     r.trials.push_back(trial("full", 1024, 0, 0, true));
     r.trials.push_back(trial("full", 1024, 50, 0, false, "say \"12,3\"\nthen"));
     r.trials.push_back(trial("latent:16+q8", 2048, 50, 1, false, ""));
-    r.perplexity.push_back({.mode = "full", .ppl = 2.5, .error = 0.1, .ctx = 128, .scoredTokens = 500, .kvBytesPerToken = 640});
+    r.perplexity.push_back(
+        { .mode = "full", .ppl = 2.5, .error = 0.1, .ctx = 128, .scoredTokens = 500, .kvBytesPerToken = 640 });
     const QString json = dir.filePath(QStringLiteral("results.json"));
     const QString csv = dir.filePath(QStringLiteral("results.csv"));
     writeNeedleResultsJson(r, json);
@@ -313,8 +317,8 @@ void TestNeedle::resultsFiles()
     QCOMPARE(error.error, QJsonParseError::NoError);
     const QJsonArray rows = doc.object().value(QStringLiteral("trials")).toArray();
     QCOMPARE(rows.size(), 3);
-    for (const char *field : {"mode", "length", "depth", "variant", "trial", "key", "value", "answer", "exact", "lenient",
-                              "kv_bytes_per_token", "kv_bytes_total", "seconds"})
+    for (const char *field : { "mode", "length", "depth", "variant", "trial", "key", "value", "answer", "exact",
+             "lenient", "kv_bytes_per_token", "kv_bytes_total", "seconds" })
         QVERIFY2(rows[1].toObject().contains(QLatin1String(field)), field);
     QCOMPARE(rows[1].toObject().value(QStringLiteral("answer")).toString(), QStringLiteral("say \"12,3\"\nthen"));
     QCOMPARE(rows[2].toObject().value(QStringLiteral("mode")).toString(), QStringLiteral("latent:16+q8"));
@@ -333,8 +337,8 @@ void TestNeedle::resultsFiles()
     const auto back = readNeedleResultsJson(json);
     QVERIFY(back.has_value());
     QCOMPARE(back->trials.size(), std::size_t(3));
-    QVERIFY(back->hasTrial({"latent:16+q8", 2048, 50, "single", 1}));
-    QVERIFY(!back->hasTrial({"latent:16+q8", 2048, 50, "single", 0}));
+    QVERIFY(back->hasTrial({ "latent:16+q8", 2048, 50, "single", 1 }));
+    QVERIFY(!back->hasTrial({ "latent:16+q8", 2048, 50, "single", 0 }));
     QCOMPARE(back->findPerplexity("full")->ppl, 2.5);
     QVERIFY(!readNeedleResultsJson(dir.filePath(QStringLiteral("absent.json"))).has_value());
     QFile broken(dir.filePath(QStringLiteral("broken.json")));
@@ -352,12 +356,18 @@ void TestNeedle::heatmaps()
     r.trials.push_back(trial("full", 1024, 100, 0, false));
     r.trials.push_back(trial("full", 2048, 50, 0, true));
     r.trials.push_back(trial("full", 2048, 50, 1, false));
-    const NeedleGrid grid = needleGrid(r, "full", {2048, 512, 1024}, {100, 0, 50, 25});
-    QCOMPARE(grid.lengths, (std::vector<std::int64_t>{512, 1024, 2048}));
-    QCOMPARE(grid.depths, (std::vector<int>{0, 25, 50, 100}));
+    const NeedleGrid grid = needleGrid(r, "full", { 2048, 512, 1024 }, { 100, 0, 50, 25 });
+    QCOMPARE(grid.lengths, (std::vector<std::int64_t> { 512, 1024, 2048 }));
+    QCOMPARE(grid.depths, (std::vector<int> { 0, 25, 50, 100 }));
     QCOMPARE(grid.cell(0, 0).trials, 2);
     QCOMPARE(grid.cell(2, 2).exactRate(), 0.5);
     QCOMPARE(grid.kvBytesTotalLength, std::int64_t(2048));
+    // The header labels the bytes as the cells do: for the tokens the engine counted them for
+    // (the 2048-token haystack's trial had 2068 in its cache), not for the haystack's length.
+    QCOMPARE(grid.kvBytesTotalTokens, std::int64_t(2068));
+    QVERIFY2(needleHeatmapTitle(grid).contains(QStringLiteral("1.26 MiB for 2068 tokens in cache")),
+        qPrintable(needleHeatmapTitle(grid)));
+    QCOMPARE(needleCacheBytesText(640 * 2068, 2068), QStringLiteral("1.26 MiB for 2068 tokens in cache"));
 
     QTemporaryDir dir;
     writeNeedleHeatmaps(grid, dir.path());

@@ -18,7 +18,10 @@ using namespace nw::app;
 
 namespace {
 
-QString recallModel() { return qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/tests/data/recall-model.gguf"); }
+QString recallModel()
+{
+    return qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/tests/data/recall-model.gguf");
+}
 
 // A one-document library in `dir`: a lease whose clause 2 says how it may be terminated.
 QString leaseLibrary(const QTemporaryDir &dir)
@@ -32,7 +35,7 @@ QString leaseLibrary(const QTemporaryDir &dir)
     file.close();
     const QString database = dir.filePath(QStringLiteral("library.sqlite"));
     Workbench workbench(database);
-    return workbench.ingest({file.fileName()}).added == 1 ? database : QString();
+    return workbench.ingest({ file.fileName() }).added == 1 ? database : QString();
 }
 
 AskRequest question(const QString &text)
@@ -103,12 +106,14 @@ void TestWorkbench::askRecordsTurnsInSessions()
     Workbench workbench(database);
     QCOMPARE(workbench.stats().documents, 1);
 
-    const WorkbenchAnswer first = workbench.ask(question(QStringLiteral("Can the supplier terminate for convenience?")));
+    const WorkbenchAnswer first
+        = workbench.ask(question(QStringLiteral("Can the supplier terminate for convenience?")));
     QVERIFY(first.asked);
     QVERIFY(first.result.extractive);
     QVERIFY(first.result.answer.contains(QStringLiteral("ninety days written notice")));
     QVERIFY(first.sessionId > 0);
-    const WorkbenchAnswer second = workbench.ask(question(QStringLiteral("On which day does the tenant pay the rent?")), first.sessionId);
+    const WorkbenchAnswer second
+        = workbench.ask(question(QStringLiteral("On which day does the tenant pay the rent?")), first.sessionId);
     QCOMPARE(second.sessionId, first.sessionId);
     const auto turns = workbench.sessionTurns(first.sessionId);
     QVERIFY(turns.has_value());
@@ -119,7 +124,8 @@ void TestWorkbench::askRecordsTurnsInSessions()
     QCOMPARE(turns->at(0).model, QString()); // extractive: no model
 
     // An unknown session is refused before anything is answered or recorded.
-    QVERIFY_THROWS_EXCEPTION(nw::Error, workbench.ask(question(QStringLiteral("On which day does the tenant pay the rent?")), first.sessionId + 1));
+    QVERIFY_THROWS_EXCEPTION(nw::Error,
+        workbench.ask(question(QStringLiteral("On which day does the tenant pay the rent?")), first.sessionId + 1));
     QVERIFY(!workbench.sessionTurns(first.sessionId + 1));
     QCOMPARE(workbench.sessionTurns(first.sessionId)->size(), std::size_t(2));
     QVERIFY_THROWS_EXCEPTION(nw::Error, workbench.ask(question(QStringLiteral("   "))));
@@ -132,8 +138,9 @@ void TestWorkbench::stopBeforeTheStartAsksNothing()
     const QString database = leaseLibrary(dir);
     QVERIFY(!database.isEmpty());
     Workbench workbench(database);
-    const std::atomic<bool> stop{true};
-    const WorkbenchAnswer answer = workbench.ask(question(QStringLiteral("On which day does the tenant pay the rent?")), 0, {.stop = &stop});
+    const std::atomic<bool> stop { true };
+    const WorkbenchAnswer answer
+        = workbench.ask(question(QStringLiteral("On which day does the tenant pay the rent?")), 0, { .stop = &stop });
     QVERIFY(!answer.asked);
     QCOMPARE(answer.sessionId, 0);
     QVERIFY(answer.result.answer.isEmpty());
@@ -148,13 +155,14 @@ void TestWorkbench::asksFromAnotherThread()
     const QString database = leaseLibrary(dir);
     QVERIFY(!database.isEmpty());
     Workbench workbench(database);
-    std::atomic<bool> done{false};
+    std::atomic<bool> done { false };
     WorkbenchAnswer answer;
     QString error;
     std::thread asker([&] {
         try {
             for (int i = 0; i < 5; ++i)
-                answer = workbench.ask(question(QStringLiteral("On which day does the tenant pay the rent?")), answer.sessionId);
+                answer = workbench.ask(
+                    question(QStringLiteral("On which day does the tenant pay the rent?")), answer.sessionId);
         } catch (const std::exception &e) {
             error = QString::fromUtf8(e.what());
         }
@@ -181,7 +189,7 @@ void TestWorkbench::modelPolicy()
     QVERIFY(!database.isEmpty());
     Workbench workbench(database);
     QVERIFY_THROWS_EXCEPTION(nw::Error, workbench.setKvMode(QStringLiteral("mla"))); // no model
-    workbench.setModel({.path = recallModel(), .device = DeviceChoice::Cpu});
+    workbench.setModel({ .path = recallModel(), .device = DeviceChoice::Cpu });
     QCOMPARE(workbench.modelLoads(), 0); // nothing loads until it is needed
     QVERIFY(!workbench.modelStatus().loaded);
 
@@ -201,7 +209,7 @@ void TestWorkbench::modelPolicy()
     QCOMPARE(workbench.memoryStats().kvBytesUsed, first.result.kvBytesUsed);
 
     // Another KV mode: a new cache, the same loaded weights.
-    workbench.setModel({.path = recallModel(), .kvMode = QStringLiteral("full+q8"), .device = DeviceChoice::Cpu});
+    workbench.setModel({ .path = recallModel(), .kvMode = QStringLiteral("full+q8"), .device = DeviceChoice::Cpu });
     const WorkbenchAnswer second = workbench.ask(request, first.sessionId);
     QCOMPARE(workbench.modelLoads(), 1);
     QCOMPARE(second.result.kvMode, QStringLiteral("full+q8"));
@@ -211,13 +219,24 @@ void TestWorkbench::modelPolicy()
     QVERIFY_THROWS_EXCEPTION(nw::Error, workbench.setKvMode(QStringLiteral("sideways")));
     QCOMPARE(workbench.modelSettings().kvMode, QStringLiteral("full+q8"));
     QCOMPARE(workbench.ask(request, first.sessionId).result.kvMode, QStringLiteral("full+q8"));
-    // Another context reloads.
-    workbench.setModel({.path = recallModel(), .contextTokens = 1024, .device = DeviceChoice::Cpu});
+    // Another context: a new cache too, the weights stay (the chat's /ctx, the window's context box).
+    workbench.setModel({ .path = recallModel(), .contextTokens = 1024, .device = DeviceChoice::Cpu });
+    QCOMPARE(workbench.ask(request, first.sessionId).result.contextTokens, 1024);
+    QCOMPARE(workbench.modelLoads(), 1);
+    QCOMPARE(workbench.modelStatus().kvMode, QStringLiteral("full")); // "" : the model's own mode again
+    workbench.setContextTokens(2048);
+    QCOMPARE(workbench.modelStatus().contextTokens, 2048);
+    QCOMPARE(workbench.memoryStats().capacityTokens, std::int64_t(2048));
+    QCOMPARE(workbench.modelLoads(), 1);
+    workbench.setContextTokens(0); // back to the policy's default
+    QCOMPARE(workbench.modelStatus().contextTokens, 1280);
+    // Another device reloads.
+    workbench.setModel({ .path = recallModel(), .contextTokens = 1024, .device = DeviceChoice::Auto });
     QCOMPARE(workbench.ask(request, first.sessionId).result.contextTokens, 1024);
     QCOMPARE(workbench.modelLoads(), 2);
 
     const auto turns = workbench.sessionTurns(first.sessionId);
-    QCOMPARE(turns->size(), std::size_t(4));
+    QCOMPARE(turns->size(), std::size_t(5));
     QCOMPARE(turns->at(0).model, QStringLiteral("recall-model.gguf"));
     QCOMPARE(turns->at(1).kvMode, QStringLiteral("full+q8"));
 
@@ -226,7 +245,7 @@ void TestWorkbench::modelPolicy()
     QVERIFY(workbench.ask(question(QStringLiteral("On which day does the tenant pay the rent?"))).result.extractive);
     QVERIFY(!workbench.modelStatus().loaded);
     // A model that cannot be read: the error, and no model.
-    workbench.setModel({.path = dir.filePath(QStringLiteral("missing.gguf"))});
+    workbench.setModel({ .path = dir.filePath(QStringLiteral("missing.gguf")) });
     QVERIFY_THROWS_EXCEPTION(nw::Error, workbench.loadModel());
     QVERIFY(!workbench.modelStatus().loaded);
 }
@@ -237,12 +256,13 @@ void TestWorkbench::stopDuringTheAnswerKeepsIt()
     const QString database = leaseLibrary(dir);
     QVERIFY(!database.isEmpty());
     Workbench workbench(database);
-    workbench.setModel({.path = recallModel(), .device = DeviceChoice::Cpu});
+    workbench.setModel({ .path = recallModel(), .device = DeviceChoice::Cpu });
     AskRequest request = question(QStringLiteral("What is the pass key for the lease?"));
     request.maxTokens = 64;
-    std::atomic<bool> stop{false};
+    std::atomic<bool> stop { false };
     // Stopped at the first prompt chunk: the generator has started (and cleared its own flag).
-    const WorkbenchAnswer answer = workbench.ask(request, 0, {.onPrefill = [&](std::int64_t, std::int64_t) { stop = true; }, .stop = &stop});
+    const WorkbenchAnswer answer
+        = workbench.ask(request, 0, { .onPrefill = [&](std::int64_t, std::int64_t) { stop = true; }, .stop = &stop });
     QVERIFY(answer.asked);
     QCOMPARE(answer.result.stopReason, QStringLiteral("cancelled"));
     QCOMPARE(answer.result.generatedTokens, 0);

@@ -7,7 +7,7 @@
 set -u
 exe=$1
 export HOME=$(mktemp -d) XDG_DATA_HOME= XDG_CACHE_HOME=
-unset DISPLAY WAYLAND_DISPLAY QT_QPA_PLATFORM
+unset DISPLAY WAYLAND_DISPLAY QT_QPA_PLATFORM XDG_RUNTIME_DIR
 failures=0
 expect() { # expect CODE DESCRIPTION -- ARGS...
   local want=$1 what=$2; shift 3
@@ -51,6 +51,14 @@ for sub in $("$exe" --help | awk '/^Subcommands:/{on=1; next} on && /^  [a-z]/{p
       expect 2 "$sub $opt='$bad'" -- "$sub" "$opt=$bad" "${model[@]}"
     done
   done
+done
+# Headless commands say nothing of the session's missing XDG_RUNTIME_DIR (Qt warned on each start).
+for sub in doctor "needle --help"; do
+  if $exe $sub 2>&1 >/dev/null | grep -q XDG_RUNTIME_DIR; then
+    echo "FAIL: $sub warns about XDG_RUNTIME_DIR"; failures=$((failures + 1))
+  else
+    echo "ok: $sub without XDG_RUNTIME_DIR"
+  fi
 done
 "$exe" --version | grep -Eq '^needlework [0-9]+\.[0-9]+\.[0-9]+$' || { echo "FAIL: --version format"; failures=$((failures + 1)); }
 "$exe" doctor --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["sqlite"]["fts5"] is True; assert d["cpu"]["threads"] >= 1; assert d["paths"]["data"]' \

@@ -1,9 +1,10 @@
 // The engine against llama.cpp on the random-weight models of tests/data/models (one per new
-// architecture, F32 and Q8_0; tools/make_test_models.py): the same prompt token ids, logits within
-// a stated tolerance at every prompt position and every greedy step, the same greedy tokens except
-// where llama.cpp's own two best logits are a near-tie, and perplexity within 0.5 %. The reference
-// numbers are llama.cpp's (tools/llamacpp_fidelity_refs.py wrote <model>.llamacpp.txt; its header
-// names the commit and commands).
+// architecture, F32 and Q8_0, gpt-oss with MXFP4 experts, and qwen3 in llama-quantize's Q2_K,
+// Q3_K_M, IQ4_XS, IQ4_NL, IQ3_XXS, IQ2_XS and IQ2_XXS mixes; tools/make_test_models.py): the same
+// prompt token ids, logits within a stated tolerance at every prompt position and every greedy
+// step, the same greedy tokens except where llama.cpp's own two best logits are a near-tie, and
+// perplexity within 0.5 %. The reference numbers are llama.cpp's (tools/llamacpp_fidelity_refs.py
+// wrote <model>.llamacpp.txt; its header names the commit and commands).
 //
 // Tolerances.
 // - F32 models are compared with llama.cpp's plain attention over an f32 cache: the same graph
@@ -12,13 +13,13 @@
 //   GELU reads an f16 table (input and output rounded to f16, GGML_GELU_FP16 in ggml-cpu/vec.h),
 //   which puts them at 8e-5 (gemma3, gemma4) to 1.6e-4 (gemma4-e2b and gemma4-moe, with two or
 //   three GELUs per layer).
-// - Q8_0 models are compared with llama.cpp as users run it (flash attention, f16 cache). Q8_0
-//   activations are rounded to 8 bits before every product, so a float-order difference of 1e-7
-//   that moves one value across a rounding boundary changes a product by a whole step, and the
-//   steps add up through the layers (an MoE router near a tie switches experts). llama.cpp's own
-//   flash and plain attention paths differ this way on the same file; the references record that
-//   spread, and the bound is |Δ| <= 0.05 + 1.5 · spread, a near-tie twice that (two logits each
-//   off by the bound can swap).
+// - Quantized models are compared with llama.cpp as users run it (flash attention, f16 cache).
+//   Their activations are rounded to 8 bits (Q8_0, Q8_K) before every product, so a float-order
+//   difference of 1e-7 that moves one value across a rounding boundary changes a product by a
+//   whole step, and the steps add up through the layers (an MoE router near a tie switches
+//   experts). llama.cpp's own flash and plain attention paths differ this way on the same file;
+//   the references record that spread, and the bound is |Δ| <= 0.05 + 1.5 · spread, a near-tie
+//   twice that (two logits each off by the bound can swap).
 // Perplexity is within 0.5 % for both (for quantized models, of either of llama.cpp's two
 // attention paths where the references record both: DeepSeek V3.2 / V4, whose top-k choices near
 // a tie follow each path's rounding, so that llama.cpp's own two estimates lie apart).
@@ -49,9 +50,9 @@ using Top = std::vector<std::pair<std::int32_t, double>>; // (token id, logit), 
 struct Reference {
     std::int64_t nCtx = 0;
     TensorType kvType = TensorType::F16; // the KV rows llama.cpp kept
-    bool exact = false;                  // plain attention over f32 rows: compared to float rounding
-    double exactBound = 1e-4;            // then |Δ| <= exactBound · (1 + |logit|)
-    double spread = 0;                   // llama.cpp's flash vs plain attention on this file
+    bool exact = false; // plain attention over f32 rows: compared to float rounding
+    double exactBound = 1e-4; // then |Δ| <= exactBound · (1 + |logit|)
+    double spread = 0; // llama.cpp's flash vs plain attention on this file
     std::int64_t perplexityCtx = 0;
     double perplexity = 0;
     double perplexityPlain = 0; // llama.cpp's plain attention path (quantized models; 0: not recorded)
@@ -160,8 +161,8 @@ void compareTop(const Reference &ref, const float *ours, const Top &theirs, Comp
 
 // llama-perplexity's computation (tools/perplexity/perplexity.cpp): chunks of nCtx tokens, the
 // first replaced by BOS, the negative log-likelihood of the second half's next tokens.
-double perplexity(Model &model, const Tokenizer &tokenizer, const std::string &text, std::int64_t nCtx,
-                  const KvModeSpec &kv)
+double perplexity(
+    Model &model, const Tokenizer &tokenizer, const std::string &text, std::int64_t nCtx, const KvModeSpec &kv)
 {
     const std::vector<std::int32_t> tokens = tokenizer.encode(text, true, true);
     const std::size_t n = std::size_t(nCtx), first = n / 2, nVocab = std::size_t(model.hparams().nVocab);
@@ -173,7 +174,8 @@ double perplexity(Model &model, const Tokenizer &tokenizer, const std::string &t
     int count = 0;
     std::vector<float> logits;
     for (std::size_t start = 0; start + n <= tokens.size(); start += n) {
-        std::vector<std::int32_t> chunk(tokens.begin() + std::ptrdiff_t(start), tokens.begin() + std::ptrdiff_t(start + n));
+        std::vector<std::int32_t> chunk(
+            tokens.begin() + std::ptrdiff_t(start), tokens.begin() + std::ptrdiff_t(start + n));
         if (tokenizer.vocab().spec().addBos)
             chunk[0] = tokenizer.bos();
         cache->clear();
@@ -203,7 +205,7 @@ void checkModel(const std::string &name, const std::string &referenceSuffix = ""
     const std::vector<std::int32_t> prompt = tokenizer->encode(readText(dir / "prompt.txt"), true, true);
     CHECK(prompt == ref.promptTokens);
 
-    auto model = loadModel(file, {.threads = 2});
+    auto model = loadModel(file, { .threads = 2 });
     const std::int64_t nVocab = model->hparams().nVocab;
     // The architecture's own cache (full K/V, or the latent of DeepSeek V3.2 / V4), in the row
     // type llama.cpp kept.
@@ -228,14 +230,15 @@ void checkModel(const std::string &name, const std::string &referenceSuffix = ""
     for (std::size_t step = 0; step < ref.greedy.size(); ++step) {
         if (next != ref.greedy[step]) {
             const double gap = (*before)[0].second - (*before)[1].second;
-            CHECK_MESSAGE(gap <= nearTie(ref), "greedy step " << step << ": ours " << next << ", llama.cpp "
-                                                          << ref.greedy[step] << ", its top-2 gap " << gap);
+            CHECK_MESSAGE(gap <= nearTie(ref),
+                "greedy step " << step << ": ours " << next << ", llama.cpp " << ref.greedy[step] << ", its top-2 gap "
+                               << gap);
             ++nearTies;
             break; // the two continuations differ from here on
         }
         ++agreed;
-        const std::int32_t token[1] = {next};
-        const std::int32_t at[1] = {std::int32_t(prompt.size() + step)};
+        const std::int32_t token[1] = { next };
+        const std::int32_t at[1] = { std::int32_t(prompt.size() + step) };
         model->forward(token, at, *cache, LogitsFor::Last, logits);
         compareTop(ref, logits.data(), ref.greedyTop[step], stepCmp);
         next = argmax(logits.data(), nVocab);
@@ -246,8 +249,8 @@ void checkModel(const std::string &name, const std::string &referenceSuffix = ""
     const double ppl = perplexity(*model, *tokenizer, readText(dir / "perplexity.txt"), ref.perplexityCtx, kv);
     // Within 0.5 % of llama.cpp, by either of its attention paths when both are recorded (they
     // can lie apart where a top-k choice near a tie follows their different roundings).
-    const double pplError = std::min(std::fabs(ppl / ref.perplexity - 1),
-                                     ref.perplexityPlain > 0 ? std::fabs(ppl / ref.perplexityPlain - 1) : 1.0);
+    const double pplError = std::min(
+        std::fabs(ppl / ref.perplexity - 1), ref.perplexityPlain > 0 ? std::fabs(ppl / ref.perplexityPlain - 1) : 1.0);
     CHECK(pplError <= kPerplexityTolerance);
     MESSAGE(name << referenceSuffix << ": prompt " << prompt.size() << " tokens, max |Δlogit| " << promptCmp.maxDiff
                  << " (prompt), " << stepCmp.maxDiff << " (greedy steps), relative "
@@ -256,7 +259,7 @@ void checkModel(const std::string &name, const std::string &referenceSuffix = ""
                  << (ref.exact ? "" : "; llama.cpp's own spread " + std::to_string(ref.spread)) << "; perplexity "
                  << ppl << " vs llama.cpp " << ref.perplexity << " (" << (ppl / ref.perplexity - 1) * 100 << " %)"
                  << (ref.perplexityPlain > 0 ? "; its plain attention " + std::to_string(ref.perplexityPlain) + " ("
-                                                   + std::to_string((ppl / ref.perplexityPlain - 1) * 100) + " %)"
+                                + std::to_string((ppl / ref.perplexityPlain - 1) * 100) + " %)"
                                              : std::string()));
 }
 
@@ -272,6 +275,17 @@ TEST_CASE("qwen3 matches llama.cpp")
 {
     checkModel("qwen3-f32");
     checkModel("qwen3-q8_0");
+}
+
+TEST_CASE("the weight types people download match llama.cpp (qwen3 at width 256, quantized by llama-quantize)")
+{
+    checkModel("qwen3-w256-q2_k"); // Q2_K, Q3_K, Q6_K
+    checkModel("qwen3-w256-q3_k_m"); // Q3_K, Q4_K, Q5_K, Q6_K
+    checkModel("qwen3-w256-iq4_xs"); // IQ4_XS, Q6_K
+    checkModel("qwen3-w256-iq4_nl"); // IQ4_NL, Q6_K
+    checkModel("qwen3-w256-iq3_xxs"); // IQ3_XXS, IQ3_S, IQ2_S, Q5_K
+    checkModel("qwen3-w256-iq2_xs"); // IQ2_XS, Q2_K, Q5_K
+    checkModel("qwen3-w256-iq2_xxs"); // IQ2_XXS, Q2_K, Q5_K
 }
 
 TEST_CASE("qwen3moe matches llama.cpp")
@@ -298,6 +312,7 @@ TEST_CASE("gpt-oss matches llama.cpp")
 {
     checkModel("gpt-oss-f32");
     checkModel("gpt-oss-q8_0");
+    checkModel("gpt-oss-mxfp4"); // as shipped: MXFP4 experts, Q8_0 elsewhere
 }
 
 TEST_CASE("deepseek32 matches llama.cpp (MLA attention over the lightning indexer's top-k tokens)")

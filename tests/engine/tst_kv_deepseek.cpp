@@ -28,10 +28,19 @@ const KindKvBytes &kind(const KvModeFigures &f, const std::string &name)
 // Four layers: window only, CSA, HCA (ratio 8 to keep the test short), CSA; window 16.
 HParams smallV4()
 {
-    HParams hp{.arch = "deepseek4", .nLayers = 4, .nEmbd = 64, .nFf = 128, .nHeads = 4, .nKvHeads = 1,
-               .headDimK = 64, .headDimV = 64, .nRot = 16, .nVocab = 100, .nCtxTrain = 4096};
+    HParams hp { .arch = "deepseek4",
+        .nLayers = 4,
+        .nEmbd = 64,
+        .nFf = 128,
+        .nHeads = 4,
+        .nKvHeads = 1,
+        .headDimK = 64,
+        .headDimV = 64,
+        .nRot = 16,
+        .nVocab = 100,
+        .nCtxTrain = 4096 };
     hp.slidingWindow = 16;
-    hp.compressRatios = {0, 4, 8, 4};
+    hp.compressRatios = { 0, 4, 8, 4 };
     hp.indexerHeads = 2;
     hp.indexerHeadDim = 32;
     hp.indexerTopK = 4;
@@ -55,7 +64,7 @@ TEST_CASE("DeepSeek V3.2, V4-Flash and V4-Pro KV figures at 1M tokens (hand-comp
     const KvModeFigures &f = v4[0];
     CHECK(kind(f, "window").layers == 43);
     CHECK(kind(f, "window").used == 43ull * 128 * 512 * 2); // every layer's last 128 tokens
-    CHECK(kind(f, "csa").layers == 21);                       // layers 2, 4, ..., 42
+    CHECK(kind(f, "csa").layers == 21); // layers 2, 4, ..., 42
     CHECK(kind(f, "csa").used == 21 * (ctx / 4) * 512 * 2);
     CHECK(kind(f, "indexer").used == 21 * (ctx / 4) * 128 * 2);
     CHECK(kind(f, "hca").layers == 20); // layers 3, 5, ..., 41
@@ -82,8 +91,8 @@ TEST_CASE("DeepSeek V3.2, V4-Flash and V4-Pro KV figures at 1M tokens (hand-comp
     CHECK(kind(pro[0], "hca").layers == 31);
     CHECK(kind(pro[0], "hca").used == 31 * (ctx / 128) * 512 * 2);
     CHECK(double(pro[0].usedBytes) / double(v32[0].usedBytes) == doctest::Approx(0.11496).epsilon(0.0005));
-    CHECK_THROWS_AS(kvModeFiguresFor(requireKnownArchitecture("DeepSeek-V3.2").hp, KvModeSpec::parse("full"), 64),
-                    Error);
+    CHECK_THROWS_AS(
+        kvModeFiguresFor(requireKnownArchitecture("DeepSeek-V3.2").hp, KvModeSpec::parse("full"), 64), Error);
 }
 
 TEST_CASE("a V4 cache: each store grows by its rule, its rows are addressable, the meters agree")
@@ -107,7 +116,7 @@ TEST_CASE("a V4 cache: each store grows by its rule, its rows are addressable, t
     REQUIRE(pool >= 0);
 
     std::int64_t tokens = 0;
-    for (std::int64_t batch : {1, 3, 60, 7, 129, 1}) {
+    for (std::int64_t batch : { 1, 3, 60, 7, 129, 1 }) {
         cache.reserve(tokens + batch);
         for (std::int64_t p = tokens; p < tokens + batch; ++p) {
             // Every store's row of this position (an entry row once its block is complete).

@@ -21,10 +21,19 @@ namespace {
 // Layers 0 and 2 full, layer 1 and 3 with a window of 100 tokens (a Gemma-like interleave).
 HParams windowed()
 {
-    HParams hp{.arch = "llama", .nLayers = 4, .nEmbd = 64, .nFf = 128, .nHeads = 4, .nKvHeads = 2, .headDimK = 32,
-               .headDimV = 32, .nRot = 32, .nVocab = 100, .nCtxTrain = 4096};
+    HParams hp { .arch = "llama",
+        .nLayers = 4,
+        .nEmbd = 64,
+        .nFf = 128,
+        .nHeads = 4,
+        .nKvHeads = 2,
+        .headDimK = 32,
+        .headDimV = 32,
+        .nRot = 32,
+        .nVocab = 100,
+        .nCtxTrain = 4096 };
     hp.slidingWindow = 100;
-    hp.slidingLayers = {false, true, false, true};
+    hp.slidingLayers = { false, true, false, true };
     return hp;
 }
 
@@ -69,7 +78,7 @@ TEST_CASE("a window layer recycles its blocks; bytes, rows and the view stay exa
     KvCache cache(plan, 2000, mhaF16BytesPerTokenLayer(hp));
     const std::uint64_t row = plan[0].layout.bytesPerTokenLayer();
     std::int64_t tokens = 0;
-    for (std::int64_t batch : {1, 63, 64, 200, 7, 1, 1, 300, 5}) {
+    for (std::int64_t batch : { 1, 63, 64, 200, 7, 1, 1, 300, 5 }) {
         cache.reserve(tokens + batch);
         for (std::int64_t p = tokens; p < tokens + batch; ++p)
             for (std::int64_t l = 0; l < 4; ++l) {
@@ -125,13 +134,13 @@ TEST_CASE("attention over a window cache equals attention over a full cache with
     auto be = makeCpuBackend(2);
     const int window = int(hp.slidingWindow), kWidth = 2 * 32;
     KvCache full(KvLayout::forModel(hp, KvModeSpec::parse("full")), 1, 1000, 0);
-    KvCache windowedCache(std::vector<KvLayerPlan>{kvCachePlan(hp, KvModeSpec::parse("full"))[1]}, 1000, 0);
+    KvCache windowedCache(std::vector<KvLayerPlan> { kvCachePlan(hp, KvModeSpec::parse("full"))[1] }, 1000, 0);
     std::mt19937 rng(3);
     std::normal_distribution<float> value(0.f, 1.f);
     std::int64_t tokens = 0;
-    for (int batch : {150, 37, 1, 1, 200, 1}) {
+    for (int batch : { 150, 37, 1, 1, 200, 1 }) {
         std::vector<float> k(std::size_t(batch) * kWidth), v(k.size()), q(std::size_t(batch) * 4 * 32);
-        for (float *a : {k.data(), v.data()})
+        for (float *a : { k.data(), v.data() })
             for (std::size_t i = 0; i < k.size(); ++i)
                 a[i] = value(rng);
         for (float &x : q)
@@ -140,7 +149,7 @@ TEST_CASE("attention over a window cache equals attention over a full cache with
         for (int t = 0; t < batch; ++t)
             pos[std::size_t(t)] = std::int32_t(tokens + t);
         std::vector<float> outFull(q.size()), outWindow(q.size(), NAN);
-        for (KvCache *cache : {&full, &windowedCache}) {
+        for (KvCache *cache : { &full, &windowedCache }) {
             cache->truncate(tokens);
             cache->reserve(tokens + batch);
             const KvLayerView view = cache->layerView(0);
@@ -183,19 +192,19 @@ TEST_CASE("Gemma 3 4B in the planner: five global layers grow, 29 stop at the 10
 TEST_CASE("layers of different shapes (Gemma 4) get rows of their own KV heads and head dims")
 {
     HParams hp = windowed();
-    hp.nKvHeadsPerLayer = {1, 2, 1, 2};
+    hp.nKvHeadsPerLayer = { 1, 2, 1, 2 };
     hp.headDimKSwa = 16;
     hp.headDimVSwa = 16;
     hp.nRotSwa = 16;
     hp.validate("test");
     const auto plan = kvCachePlan(hp, KvModeSpec::parse("full"));
     // Full layers: 1 head of 32 dims; window layers: 2 heads of 16.
-    for (std::int64_t il : {0, 2}) {
+    for (std::int64_t il : { 0, 2 }) {
         CHECK(plan[std::size_t(il)].layout.nKvHeads == 1);
         CHECK(plan[std::size_t(il)].layout.kHeadDim == 32);
         CHECK(plan[std::size_t(il)].layout.bytesPerTokenLayer() == 1 * (32 + 32) * 2);
     }
-    for (std::int64_t il : {1, 3}) {
+    for (std::int64_t il : { 1, 3 }) {
         CHECK(plan[std::size_t(il)].layout.nKvHeads == 2);
         CHECK(plan[std::size_t(il)].layout.vHeadDim == 16);
         CHECK(plan[std::size_t(il)].layout.bytesPerTokenLayer() == 2 * (16 + 16) * 2);
@@ -208,14 +217,14 @@ TEST_CASE("layers of different shapes (Gemma 4) get rows of their own KV heads a
     CHECK(stats.layers[1].used == 100 * 128);
     CHECK(stats.kvBytesReserved == cache.allocatedBytes());
 
-    hp.nKvHeadsPerLayer = {1, 3, 1, 2}; // 4 query heads do not share 3 KV heads
+    hp.nKvHeadsPerLayer = { 1, 3, 1, 2 }; // 4 query heads do not share 3 KV heads
     CHECK_THROWS_AS(hp.validate("test"), Error);
 }
 
 TEST_CASE("shared-KV layers (Gemma 4 E2B / E4B) hold nothing and read the last earlier layer of their kind")
 {
     HParams hp = windowed();
-    hp.slidingLayers = {true, false, true, false};
+    hp.slidingLayers = { true, false, true, false };
     hp.nKvSharedLayers = 2;
     const auto plan = kvCachePlan(hp, KvModeSpec::parse("full"));
     CHECK(plan[2].kind == KvLayerKind::Shared);

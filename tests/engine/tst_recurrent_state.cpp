@@ -40,8 +40,8 @@ std::vector<std::int32_t> someTokens(int n, int seed)
 }
 
 // Runs tokens[first, first + count) at their positions and returns the last position's logits.
-std::vector<float> run(Model &model, KvCache &cache, const std::vector<std::int32_t> &tokens, std::int64_t first,
-                       std::int64_t count)
+std::vector<float> run(
+    Model &model, KvCache &cache, const std::vector<std::int32_t> &tokens, std::int64_t first, std::int64_t count)
 {
     std::vector<std::int32_t> part(tokens.begin() + first, tokens.begin() + first + count), positions(part.size());
     std::iota(positions.begin(), positions.end(), std::int32_t(first));
@@ -64,7 +64,7 @@ double maxDiff(const std::vector<float> &a, const std::vector<float> &b)
 TEST_CASE("qwen35's plan: recurrent layers hold the state's bytes at any length, and the meters count them")
 {
     auto file = qwen35File();
-    auto model = loadModel(file, {.threads = 2});
+    auto model = loadModel(file, { .threads = 2 });
     const HParams &hp = model->hparams();
     // The state by the formula, from the file's keys: (kernel − 1) rows of q, k and v channels,
     // and one [keyDim, valueDim] matrix per value head, f32.
@@ -80,7 +80,7 @@ TEST_CASE("qwen35's plan: recurrent layers hold the state's bytes at any length,
     CHECK(cache->plan(1).kind == KvLayerKind::Full);
     CHECK(cache->plan(2).kind == KvLayerKind::Recurrent);
     CHECK(cache->hasRecurrentLayers());
-    for (std::int64_t tokens : {1, 7, 128})
+    for (std::int64_t tokens : { 1, 7, 128 })
         CHECK(cache->plan(0).bytesFor(tokens) == stateBytes);
     CHECK(cache->plan(0).bytesFor(0) == 0);
 
@@ -107,14 +107,14 @@ TEST_CASE("qwen35's plan: recurrent layers hold the state's bytes at any length,
 
 TEST_CASE("a prompt fed in pieces of any size gives the logits of one pass")
 {
-    auto model = loadModel(qwen35File(), {.threads = 2});
+    auto model = loadModel(qwen35File(), { .threads = 2 });
     const auto tokens = someTokens(90, 2);
     auto cache = model->makeKvCache(KvModeSpec::parse("full"), 128);
     const std::vector<float> once = run(*model, *cache, tokens, 0, 90);
     // Pieces shorter than the convolution's kernel, single tokens (the recurrence) and chunks
     // longer than the delta rule's 64-token chunk.
     for (const std::vector<std::int64_t> &pieces :
-         std::vector<std::vector<std::int64_t>>{{1, 1, 2, 86}, {70, 1, 19}, {45, 45}, {30, 1, 1, 1, 57}}) {
+        std::vector<std::vector<std::int64_t>> { { 1, 1, 2, 86 }, { 70, 1, 19 }, { 45, 45 }, { 30, 1, 1, 1, 57 } }) {
         cache->clear();
         std::int64_t at = 0;
         std::vector<float> last;
@@ -129,7 +129,7 @@ TEST_CASE("a prompt fed in pieces of any size gives the logits of one pass")
 
 TEST_CASE("truncate goes back to the newest checkpoint at or before the position, or to empty")
 {
-    auto model = loadModel(qwen35File(), {.threads = 2});
+    auto model = loadModel(qwen35File(), { .threads = 2 });
     const auto tokens = someTokens(60, 3);
     auto cache = model->makeKvCache(KvModeSpec::parse("full"), 128);
     const std::vector<float> fresh = run(*model, *cache, tokens, 0, 60);
@@ -140,7 +140,7 @@ TEST_CASE("truncate goes back to the newest checkpoint at or before the position
     run(*model, *cache, tokens, 20, 15);
     cache->checkpoint();
     run(*model, *cache, tokens, 35, 25);
-    CHECK(cache->checkpoints() == std::vector<std::int64_t>{20, 35});
+    CHECK(cache->checkpoints() == std::vector<std::int64_t> { 20, 35 });
 
     cache->truncate(50); // nothing saved at 50: back to 35
     CHECK(cache->tokens() == 35);
@@ -148,7 +148,7 @@ TEST_CASE("truncate goes back to the newest checkpoint at or before the position
 
     cache->truncate(30); // back to 20; the checkpoint at 35 belongs to a past that is gone
     CHECK(cache->tokens() == 20);
-    CHECK(cache->checkpoints() == std::vector<std::int64_t>{20});
+    CHECK(cache->checkpoints() == std::vector<std::int64_t> { 20 });
     CHECK(maxDiff(run(*model, *cache, tokens, 20, 40), fresh) < 1e-4);
 
     cache->truncate(10); // before every checkpoint: empty
@@ -166,13 +166,13 @@ TEST_CASE("truncate goes back to the newest checkpoint at or before the position
     cache->checkpoint();
     run(*model, *cache, tokens, 10, 10);
     cache->checkpoint();
-    CHECK(cache->checkpoints() == std::vector<std::int64_t>{20}); // the oldest went
+    CHECK(cache->checkpoints() == std::vector<std::int64_t> { 20 }); // the oldest went
 }
 
 TEST_CASE("the Generator checkpoints before each prompt's end and continues from there")
 {
     auto file = qwen35File();
-    auto model = loadModel(file, {.threads = 2});
+    auto model = loadModel(file, { .threads = 2 });
     const auto tokenizer = Tokenizer::fromGguf(*file);
     Generator generator(*model, *tokenizer, KvModeSpec::parse("full"), 128);
     auto first = someTokens(40, 4);
@@ -210,6 +210,6 @@ TEST_CASE("the planner sizes Qwen3.6-27B: 16 attention layers grow, 48 recurrent
     CHECK(f.kinds[1].layers == 16);
     CHECK(f.kinds[1].used == 16 * attentionPerToken * std::uint64_t(ctx));
     CHECK(f.usedBytes == 48 * state + 16 * attentionPerToken * std::uint64_t(ctx));
-    MESSAGE("Qwen3.6-27B at " << ctx << " tokens: " << 48 * state << " bytes of recurrent state per sequence ("
-                              << state << " per layer), " << 16 * attentionPerToken << " KV bytes per token");
+    MESSAGE("Qwen3.6-27B at " << ctx << " tokens: " << 48 * state << " bytes of recurrent state per sequence (" << state
+                              << " per layer), " << 16 * attentionPerToken << " KV bytes per token");
 }

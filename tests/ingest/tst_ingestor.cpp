@@ -67,7 +67,8 @@ void TestIngestor::makeCorpus(const QString &folder, int nDocs, int nPages)
 {
     QDir().mkpath(folder);
     for (int d = 1; d <= nDocs; ++d)
-        QVERIFY(nw::test::writeTextPdf(folder + QStringLiteral("/doc%1.pdf").arg(d, 3, 10, QLatin1Char('0')), pagesFor(d, nPages)));
+        QVERIFY(nw::test::writeTextPdf(
+            folder + QStringLiteral("/doc%1.pdf").arg(d, 3, 10, QLatin1Char('0')), pagesFor(d, nPages)));
 }
 
 // Every document has exactly its pages, each page is in the index, no content twice.
@@ -76,7 +77,7 @@ void TestIngestor::checkConsistent(LibraryStore &store)
     auto &db = store.database();
     QCOMPARE(db.queryInt("SELECT count(*) FROM documents d WHERE page_count != "
                          "(SELECT count(*) FROM pages p WHERE p.document_id = d.id)"),
-             std::optional<std::int64_t>(0));
+        std::optional<std::int64_t>(0));
     QCOMPARE(db.queryInt("SELECT count(*) - count(DISTINCT sha256) FROM documents"), std::optional<std::int64_t>(0));
     db.exec("INSERT INTO pages_fts(pages_fts) VALUES ('integrity-check')");
 }
@@ -93,7 +94,7 @@ void TestIngestor::badInputNeverStopsTheBatch_data()
     QTest::addRow("truncated") << "truncated" << int(IngestProblem::Truncated) << "truncated";
     QTest::addRow("encrypted") << "encrypted" << int(IngestProblem::Encrypted) << "password";
     QTest::addRow("zero pages") << "zero" << int(IngestProblem::ZeroPages) << "no pages";
-    QTest::addRow("image only") << "image" << int(IngestProblem::NoText) << "OCR is not available";
+    QTest::addRow("image only, nothing to recognise") << "image" << int(IngestProblem::NoText) << "OCR found none";
     QTest::addRow("too many pages") << "manypages" << int(IngestProblem::TooLarge) << "pages";
     QTest::addRow("too many bytes") << "bigfile" << int(IngestProblem::TooLarge) << "too large";
     QTest::addRow("unsupported binary") << "binary" << int(IngestProblem::Unsupported) << "unsupported";
@@ -106,7 +107,7 @@ void TestIngestor::badInputNeverStopsTheBatch()
     QFETCH(int, problem);
     QFETCH(QString, reasonWord);
     const QString good = file(QStringLiteral("good.pdf"));
-    QVERIFY(nw::test::writeTextPdf(good, {"A perfectly good page", "and another one"}));
+    QVERIFY(nw::test::writeTextPdf(good, { "A perfectly good page", "and another one" }));
     QString bad = file(kind + QStringLiteral(".pdf"));
     IngestOptions options;
     if (kind == QLatin1String("missing")) {
@@ -114,7 +115,7 @@ void TestIngestor::badInputNeverStopsTheBatch()
     } else if (kind == QLatin1String("unreadable")) {
         if (geteuid() == 0)
             QSKIP("running as root: permissions do not stop root from reading a file");
-        QVERIFY(nw::test::writeTextPdf(bad, {"secret"}));
+        QVERIFY(nw::test::writeTextPdf(bad, { "secret" }));
         QFile(bad).setPermissions(QFileDevice::Permissions());
     } else if (kind == QLatin1String("notpdf")) {
         QVERIFY(nw::test::writeBytes(bad, "<html><body>Not a PDF</body></html>\n"));
@@ -130,7 +131,7 @@ void TestIngestor::badInputNeverStopsTheBatch()
     } else if (kind == QLatin1String("image")) {
         QVERIFY(nw::test::writeImagePdf(bad, 3));
     } else if (kind == QLatin1String("manypages")) {
-        QVERIFY(nw::test::writeBytes(bad, nw::test::handWrittenPdf({"1", "2", "3", "4", "5"})));
+        QVERIFY(nw::test::writeBytes(bad, nw::test::handWrittenPdf({ "1", "2", "3", "4", "5" })));
         options.maxPages = 3;
     } else if (kind == QLatin1String("bigfile")) {
         QVERIFY(nw::test::writeTextPdf(bad, pagesFor(1, 30)));
@@ -144,7 +145,7 @@ void TestIngestor::badInputNeverStopsTheBatch()
         QVERIFY(nw::test::writeBytes(bad, "  \n\n  "));
     }
     Ingestor ingestor(*m_store, options);
-    const IngestSummary summary = ingestor.run({bad, good});
+    const IngestSummary summary = ingestor.run({ bad, good });
     QCOMPARE(summary.files.size(), std::size_t(2));
     QCOMPARE(summary.added, 1);
     QCOMPARE(summary.failed, 1);
@@ -168,7 +169,7 @@ void TestIngestor::everyFileFailing()
 {
     QVERIFY(nw::test::writeBytes(file(QStringLiteral("a.pdf")), "nope"));
     Ingestor ingestor(*m_store);
-    const IngestSummary summary = ingestor.run({file(QStringLiteral("a.pdf")), file(QStringLiteral("b.pdf"))});
+    const IngestSummary summary = ingestor.run({ file(QStringLiteral("a.pdf")), file(QStringLiteral("b.pdf")) });
     QCOMPARE(summary.failed, 2);
     QCOMPARE(summary.added + summary.present + summary.replaced, 0);
     QCOMPARE(m_store->ingestErrors().size(), std::size_t(2));
@@ -178,16 +179,17 @@ void TestIngestor::reingestIsIdempotent()
 {
     makeCorpus(file(QStringLiteral("corpus")), 4, 3);
     Ingestor first(*m_store);
-    const IngestSummary one = first.run({file(QStringLiteral("corpus"))});
+    const IngestSummary one = first.run({ file(QStringLiteral("corpus")) });
     QCOMPARE(one.added, 4);
     QCOMPARE(one.pagesStored, std::int64_t(12));
     // An annotation made later is keyed by the document; it must survive a re-ingest.
-    m_store->database().exec("CREATE TABLE test_annotations (document_id INTEGER REFERENCES documents(id) ON DELETE CASCADE, note TEXT)");
+    m_store->database().exec(
+        "CREATE TABLE test_annotations (document_id INTEGER REFERENCES documents(id) ON DELETE CASCADE, note TEXT)");
     m_store->database().exec("INSERT INTO test_annotations SELECT id, 'keep me' FROM documents");
     const auto before = m_store->documents();
 
     Ingestor second(*m_store);
-    const IngestSummary two = second.run({file(QStringLiteral("corpus"))});
+    const IngestSummary two = second.run({ file(QStringLiteral("corpus")) });
     QCOMPARE(two.present, 4);
     QCOMPARE(two.added, 0);
     QCOMPARE(two.pagesStored, std::int64_t(0));
@@ -206,11 +208,11 @@ void TestIngestor::reingestIsIdempotent()
 void TestIngestor::changedFileReplacesOldVersion()
 {
     const QString path = file(QStringLiteral("contract.pdf"));
-    QVERIFY(nw::test::writeTextPdf(path, {"original wording of the indemnity", "second page"}));
-    Ingestor(*m_store).run({path});
+    QVERIFY(nw::test::writeTextPdf(path, { "original wording of the indemnity", "second page" }));
+    Ingestor(*m_store).run({ path });
     const std::int64_t oldId = m_store->documents().at(0).id;
-    QVERIFY(nw::test::writeTextPdf(path, {"amended wording of the warranty"}));
-    const IngestSummary summary = Ingestor(*m_store).run({path});
+    QVERIFY(nw::test::writeTextPdf(path, { "amended wording of the warranty" }));
+    const IngestSummary summary = Ingestor(*m_store).run({ path });
     QCOMPARE(summary.replaced, 1);
     const auto docs = m_store->documents();
     QCOMPARE(docs.size(), std::size_t(1));
@@ -225,11 +227,11 @@ void TestIngestor::changedFileReplacesOldVersion()
 void TestIngestor::movedFileKeepsItsDocument()
 {
     const QString path = file(QStringLiteral("old-name.pdf"));
-    QVERIFY(nw::test::writeTextPdf(path, {"moving text"}));
-    Ingestor(*m_store).run({path});
+    QVERIFY(nw::test::writeTextPdf(path, { "moving text" }));
+    Ingestor(*m_store).run({ path });
     const QString moved = file(QStringLiteral("new-name.pdf"));
     QVERIFY(QFile::rename(path, moved));
-    const IngestSummary summary = Ingestor(*m_store).run({moved});
+    const IngestSummary summary = Ingestor(*m_store).run({ moved });
     QCOMPARE(summary.present, 1);
     const auto docs = m_store->documents();
     QCOMPARE(docs.size(), std::size_t(1));
@@ -242,14 +244,15 @@ void TestIngestor::parallelEqualsSerial()
     LibraryStore serialStore(file(QStringLiteral("serial.sqlite")));
     IngestOptions serial;
     serial.jobs = 1;
-    Ingestor(serialStore, serial).run({file(QStringLiteral("par"))});
+    Ingestor(serialStore, serial).run({ file(QStringLiteral("par")) });
     IngestOptions parallel;
     parallel.jobs = 4;
     parallel.rangePages = 4;
     parallel.batchPages = 7;
-    Ingestor(*m_store, parallel).run({file(QStringLiteral("par"))});
-    const char *sql = "SELECT d.path || '#' || p.number || ':' || p.text FROM pages p JOIN documents d ON d.id = p.document_id "
-                      "ORDER BY d.path, p.number";
+    Ingestor(*m_store, parallel).run({ file(QStringLiteral("par")) });
+    const char *sql
+        = "SELECT d.path || '#' || p.number || ':' || p.text FROM pages p JOIN documents d ON d.id = p.document_id "
+          "ORDER BY d.path, p.number";
     auto dump = [sql](LibraryStore &store) {
         QStringList rows;
         nw::store::Statement s(store.database(), sql);
@@ -261,8 +264,8 @@ void TestIngestor::parallelEqualsSerial()
     QCOMPARE(a.size(), 65);
     QCOMPARE(b, a);
     // And the text is the text that was drawn.
-    QVERIFY(a.contains(QFileInfo(file(QStringLiteral("par/doc003.pdf"))).canonicalFilePath() + QStringLiteral("#7:") +
-                       pagesFor(3, 13)[6]));
+    QVERIFY(a.contains(QFileInfo(file(QStringLiteral("par/doc003.pdf"))).canonicalFilePath() + QStringLiteral("#7:")
+        + pagesFor(3, 13)[6]));
     checkConsistent(*m_store);
 }
 
@@ -270,7 +273,8 @@ void TestIngestor::parallelEqualsSerial()
 // first, whatever order they were named in; the summary keeps the order they were named in.
 void TestIngestor::largestFilesGoFirst()
 {
-    const QStringList names = {QStringLiteral("small.pdf"), QStringLiteral("large.pdf"), QStringLiteral("medium.pdf")};
+    const QStringList names
+        = { QStringLiteral("small.pdf"), QStringLiteral("large.pdf"), QStringLiteral("medium.pdf") };
     QVERIFY(nw::test::writeTextPdf(file(names[0]), pagesFor(1, 1)));
     QVERIFY(nw::test::writeTextPdf(file(names[1]), pagesFor(2, 12)));
     QVERIFY(nw::test::writeTextPdf(file(names[2]), pagesFor(3, 5)));
@@ -278,42 +282,50 @@ void TestIngestor::largestFilesGoFirst()
     QVERIFY(QFileInfo(file(names[2])).size() > QFileInfo(file(names[0])).size());
     IngestOptions options;
     options.jobs = 1;
-    const IngestSummary summary = Ingestor(*m_store, options).run({file(names[0]), file(names[1]), file(names[2])});
+    const IngestSummary summary = Ingestor(*m_store, options).run({ file(names[0]), file(names[1]), file(names[2]) });
     QCOMPARE(summary.added, 3);
     QCOMPARE(summary.files.size(), std::size_t(3));
     for (int i = 0; i < 3; ++i)
         QCOMPARE(summary.files[static_cast<std::size_t>(i)].path, file(names[i]));
     const auto idOf = [&](int i) { return summary.files[static_cast<std::size_t>(i)].documentId; };
     QVERIFY2(idOf(1) < idOf(2) && idOf(2) < idOf(0),
-             qPrintable(QStringLiteral("document ids: small %1, large %2, medium %3").arg(idOf(0)).arg(idOf(1)).arg(idOf(2))));
+        qPrintable(
+            QStringLiteral("document ids: small %1, large %2, medium %3").arg(idOf(0)).arg(idOf(1)).arg(idOf(2))));
 }
 
 void TestIngestor::textFilesAndFolders()
 {
     const QString folder = file(QStringLiteral("notes"));
     QDir().mkpath(folder + QStringLiteral("/sub"));
-    QVERIFY(nw::test::writeBytes(folder + QStringLiteral("/readme.md"), "# Project Notes\n\nSome *markdown* text about the café.\n"));
+    QVERIFY(nw::test::writeBytes(
+        folder + QStringLiteral("/readme.md"), "# Project Notes\n\nSome *markdown* text about the café.\n"));
     QString longText;
     for (int i = 0; i < 400; ++i)
         longText += QStringLiteral("Sentence number %1 of a long plain text file.\n").arg(i);
     QVERIFY(nw::test::writeBytes(folder + QStringLiteral("/sub/long.txt"), longText.toUtf8()));
     QVERIFY(nw::test::writeBytes(folder + QStringLiteral("/sub/NOTES"), "an extensionless text file\n"));
-    QVERIFY(nw::test::writeBytes(folder + QStringLiteral("/sub/program"), QByteArray("\x7f" "ELF\x00\x00\x01", 7).repeated(50)));
+    QVERIFY(nw::test::writeBytes(folder + QStringLiteral("/sub/program"),
+        QByteArray("\x7f"
+                   "ELF\x00\x00\x01",
+            7)
+            .repeated(50)));
     QVERIFY(nw::test::writeBytes(folder + QStringLiteral("/image.png"), "not looked at"));
     QVERIFY(nw::test::writeBytes(folder + QStringLiteral("/.hidden.txt"), "hidden"));
     IngestOptions options;
     options.textPageChars = 1000;
-    const IngestSummary summary = Ingestor(*m_store, options).run({folder});
+    const IngestSummary summary = Ingestor(*m_store, options).run({ folder });
     QCOMPARE(summary.added, 3);
     QCOMPARE(summary.skipped, 1); // the binary without extension
     QCOMPARE(summary.failed, 0);
     QCOMPARE(summary.files.size(), std::size_t(4));
     const auto docs = m_store->documents();
-    const auto readme = std::find_if(docs.begin(), docs.end(), [](const auto &d) { return d.path.endsWith(QStringLiteral("readme.md")); });
+    const auto readme = std::find_if(
+        docs.begin(), docs.end(), [](const auto &d) { return d.path.endsWith(QStringLiteral("readme.md")); });
     QVERIFY(readme != docs.end());
     QCOMPARE(readme->title, QStringLiteral("Project Notes"));
     QCOMPARE(readme->kind, QStringLiteral("text"));
-    const auto longDoc = std::find_if(docs.begin(), docs.end(), [](const auto &d) { return d.path.endsWith(QStringLiteral("long.txt")); });
+    const auto longDoc = std::find_if(
+        docs.begin(), docs.end(), [](const auto &d) { return d.path.endsWith(QStringLiteral("long.txt")); });
     QVERIFY(longDoc != docs.end());
     QVERIFY(longDoc->pageCount >= longText.size() / 1000);
     QString joined;
@@ -332,12 +344,12 @@ void TestIngestor::textFilesAndFolders()
 void TestIngestor::wordBoxesAreStoredOrNot()
 {
     const QString a = file(QStringLiteral("a.pdf")), b = file(QStringLiteral("b.pdf"));
-    QVERIFY(nw::test::writeTextPdf(a, {"boxed words here"}));
-    QVERIFY(nw::test::writeTextPdf(b, {"no boxes kept"}));
+    QVERIFY(nw::test::writeTextPdf(a, { "boxed words here" }));
+    QVERIFY(nw::test::writeTextPdf(b, { "no boxes kept" }));
     IngestOptions with;
     with.storeWordBoxes = true;
-    Ingestor(*m_store, with).run({a});
-    Ingestor(*m_store).run({b}); // the default: computed on demand
+    Ingestor(*m_store, with).run({ a });
+    Ingestor(*m_store).run({ b }); // the default: computed on demand
     const auto docs = m_store->documents();
     const auto page = m_store->requirePage(docs[0].id, 1);
     QCOMPARE(page.words.size(), std::size_t(3));
@@ -354,7 +366,7 @@ void TestIngestor::wordBoxesAreStoredOrNot()
     QVERIFY(m_store->findWordBoxes(docs[1].id, 1).has_value());
     QCOMPARE(pageWordBoxes(*m_store, docs[0].id, 1).size(), std::size_t(3)); // stored ones
     // A changed file cannot give boxes for the old text.
-    QVERIFY(nw::test::writeTextPdf(b, {"different words entirely now"}));
+    QVERIFY(nw::test::writeTextPdf(b, { "different words entirely now" }));
     m_store->database().exec("DELETE FROM word_boxes");
     QVERIFY_THROWS_EXCEPTION(nw::Error, pageWordBoxes(*m_store, docs[1].id, 1));
 }
@@ -368,18 +380,20 @@ void TestIngestor::cancelKeepsCommittedWorkAndRerunFinishes()
     options.batchPages = 8; // commit every two documents
     Ingestor ingestor(*m_store, options);
     int reports = 0;
-    ingestor.setProgressCallback([&](const IngestProgress &p) {
-        if (p.pagesStored > 0 && ++reports == 1)
-            ingestor.cancel();
-    }, 0);
-    const IngestSummary summary = ingestor.run({corpus});
+    ingestor.setProgressCallback(
+        [&](const IngestProgress &p) {
+            if (p.pagesStored > 0 && ++reports == 1)
+                ingestor.cancel();
+        },
+        0);
+    const IngestSummary summary = ingestor.run({ corpus });
     QVERIFY(summary.cancelled);
     QVERIFY2(summary.added > 0 && summary.added < 30, qPrintable(QString::number(summary.added)));
     QCOMPARE(summary.added + summary.notDone, 30);
     QCOMPARE(m_store->stats().documents, summary.added);
     checkConsistent(*m_store);
 
-    const IngestSummary rest = Ingestor(*m_store, options).run({corpus});
+    const IngestSummary rest = Ingestor(*m_store, options).run({ corpus });
     QVERIFY(!rest.cancelled);
     QCOMPARE(rest.present, summary.added);
     QCOMPARE(rest.added, 30 - summary.added);
@@ -395,7 +409,7 @@ void TestIngestor::progressReachesTheCallback()
     Ingestor ingestor(*m_store);
     std::vector<IngestProgress> reports;
     ingestor.setProgressCallback([&](const IngestProgress &p) { reports.push_back(p); }, 0);
-    ingestor.run({file(QStringLiteral("prog"))});
+    ingestor.run({ file(QStringLiteral("prog")) });
     QVERIFY(!reports.empty());
     const IngestProgress &last = reports.back();
     QVERIFY(last.finished);
@@ -414,9 +428,9 @@ void TestIngestor::collectionOption()
     makeCorpus(file(QStringLiteral("col")), 2, 1);
     IngestOptions options;
     options.collection = QStringLiteral("contracts");
-    Ingestor(*m_store, options).run({file(QStringLiteral("col"))});
+    Ingestor(*m_store, options).run({ file(QStringLiteral("col")) });
     options.collection = QStringLiteral("review");
-    Ingestor(*m_store, options).run({file(QStringLiteral("col/doc001.pdf"))}); // already present
+    Ingestor(*m_store, options).run({ file(QStringLiteral("col/doc001.pdf")) }); // already present
     QCOMPARE(m_store->documents(QStringLiteral("contracts")).size(), std::size_t(2));
     QCOMPARE(m_store->documents(QStringLiteral("review")).size(), std::size_t(1));
 }

@@ -33,12 +33,14 @@ struct PagedRows {
     std::vector<float> values; // [rows, width], as stored (rounded)
     std::size_t rowStride = 0;
 
-    PagedRows(nw::TensorType t, int w, int rows, std::mt19937 &rng) : type(t), width(w)
+    PagedRows(nw::TensorType t, int w, int rows, std::mt19937 &rng)
+        : type(t)
+        , width(w)
     {
         const int nUsed = (rows + blockSize - 1) / blockSize;
         const int nBlocks = (nUsed + 3) % 5 != 0 ? nUsed + 3 : nUsed + 4; // spare NaN blocks; the map a permutation
         rowStride = nw::rowBytes(type, std::size_t(width)) + 8;
-        blocks.assign(rowStride * std::size_t(blockSize) * std::size_t(nBlocks), std::byte{0xff}); // NaN
+        blocks.assign(rowStride * std::size_t(blockSize) * std::size_t(nBlocks), std::byte { 0xff }); // NaN
         for (int b = 0; b < nUsed; ++b)
             table.push_back((b * 5 + 2) % nBlocks);
         std::normal_distribution<float> value(0.f, 1.f);
@@ -48,7 +50,7 @@ struct PagedRows {
             for (float &x : row)
                 x = value(rng);
             std::byte *dst = blocks.data() + std::size_t(table[std::size_t(r / blockSize)]) * rowStride * blockSize
-                             + std::size_t(r % blockSize) * rowStride;
+                + std::size_t(r % blockSize) * rowStride;
             if (type == nw::TensorType::F32)
                 std::memcpy(dst, row.data(), row.size() * 4);
             else
@@ -178,9 +180,10 @@ void sparseCase(nw::TensorType type, int threads, bool sinks)
 
 TEST_CASE("sparseAttention reads exactly the listed rows of both sources")
 {
-    for (const nw::TensorType type : {nw::TensorType::F32, nw::TensorType::F16, nw::TensorType::Q8_0, nw::TensorType::Q4_0})
-        for (const int threads : {1, 3})
-            for (const bool sinks : {false, true})
+    for (const nw::TensorType type :
+        { nw::TensorType::F32, nw::TensorType::F16, nw::TensorType::Q8_0, nw::TensorType::Q4_0 })
+        for (const int threads : { 1, 3 })
+            for (const bool sinks : { false, true })
                 sparseCase(type, threads, sinks);
 }
 
@@ -195,8 +198,8 @@ TEST_CASE("sparseAttention refuses sources that do not fit together")
     args.out = out.data();
     args.nTokens = 1;
     args.nHeads = 1;
-    args.sources[0] = {a.view(32), first.data(), end.data()};
-    args.sources[1] = {b.view(64), first.data(), end.data()};
+    args.sources[0] = { a.view(32), first.data(), end.data() };
+    args.sources[1] = { b.view(64), first.data(), end.data() };
     args.nSources = 2;
     auto backend = nw::makeCpuBackend(1);
     CHECK_THROWS_AS(backend->sparseAttention(args), nw::Error);
@@ -207,7 +210,7 @@ TEST_CASE("lightningIndexer keeps the top-k keys by Σ w relu(q·k)")
     std::mt19937 rng(7);
     const int nHeads = 4, dim = 32, nKeys = 90, topK = 16, nTokens = 4;
     for (const nw::TensorType type :
-         {nw::TensorType::F32, nw::TensorType::F16, nw::TensorType::Q8_0, nw::TensorType::Q4_0}) {
+        { nw::TensorType::F32, nw::TensorType::F16, nw::TensorType::Q8_0, nw::TensorType::Q4_0 }) {
         CAPTURE(nw::tensorTypeName(type));
         PagedRows keys(type, dim, nKeys, rng);
         const std::vector<float> q = randomVector(std::size_t(nTokens) * nHeads * dim, rng);
@@ -222,7 +225,7 @@ TEST_CASE("lightningIndexer keeps the top-k keys by Σ w relu(q·k)")
             }
         }
         const std::vector<float> w = randomVector(std::size_t(nTokens) * nHeads, rng);
-        const std::vector<std::int32_t> end = {nKeys, 60, topK - 5, 0};
+        const std::vector<std::int32_t> end = { nKeys, 60, topK - 5, 0 };
         std::vector<std::int32_t> selected(std::size_t(nTokens) * topK, 12345);
         nw::LightningIndexerArgs a;
         a.q = q.data();
@@ -243,7 +246,8 @@ TEST_CASE("lightningIndexer keeps the top-k keys by Σ w relu(q·k)")
                 for (int h = 0; h < nHeads; ++h) {
                     double dot = 0;
                     for (int i = 0; i < dim; ++i)
-                        dot += double(qMet[(std::size_t(t) * nHeads + h) * dim + i]) * keys.values[std::size_t(j) * dim + i];
+                        dot += double(qMet[(std::size_t(t) * nHeads + h) * dim + i])
+                            * keys.values[std::size_t(j) * dim + i];
                     s += w[std::size_t(t) * nHeads + h] * std::max(0.0, dot);
                 }
                 ref.emplace_back(-s, j);
@@ -257,7 +261,8 @@ TEST_CASE("lightningIndexer keeps the top-k keys by Σ w relu(q·k)")
                     continue;
                 }
                 // The same key, or one whose score ties it to float rounding.
-                const double gotScore = -std::find_if(ref.begin(), ref.end(), [&](auto &p) { return p.second == got; })->first;
+                const double gotScore
+                    = -std::find_if(ref.begin(), ref.end(), [&](auto &p) { return p.second == got; })->first;
                 CHECK(std::fabs(gotScore + ref[std::size_t(i)].first) < 1e-4 * (1 + std::fabs(gotScore)));
             }
         }
@@ -268,7 +273,7 @@ TEST_CASE("softmaxPool pools each block per dimension, with and without the prev
 {
     std::mt19937 rng(3);
     const int ratio = 4, dim = 24, nRows = 20, nBlocks = 3;
-    for (const bool overlap : {false, true}) {
+    for (const bool overlap : { false, true }) {
         CAPTURE(overlap);
         const int coff = overlap ? 2 : 1;
         const std::vector<float> rows = randomVector(std::size_t(nRows) * 2 * coff * dim, rng);
@@ -320,7 +325,7 @@ TEST_CASE("hyper-connections: Sinkhorn weights, stream reads and writes")
     const int hc = 4, nTokens = 3, dim = 10, mixWidth = (2 + hc) * hc, iters = 20;
     const float eps = 1e-6f;
     const std::vector<float> mixes = randomVector(std::size_t(nTokens) * mixWidth, rng, 2.f);
-    const std::vector<float> scale = {0.7f, 1.3f, 0.9f};
+    const std::vector<float> scale = { 0.7f, 1.3f, 0.9f };
     const std::vector<float> base = randomVector(std::size_t(mixWidth), rng, 0.5f);
     std::vector<float> pre(std::size_t(nTokens) * hc), post(pre.size()), comb(std::size_t(nTokens) * hc * hc);
     nw::HyperMixArgs a;
@@ -342,7 +347,8 @@ TEST_CASE("hyper-connections: Sinkhorn weights, stream reads and writes")
         const float *m = mixes.data() + std::size_t(t) * mixWidth;
         for (int i = 0; i < hc; ++i) {
             CHECK(pre[std::size_t(t) * hc + i] == doctest::Approx(sigmoid(m[i] * 0.7 + base[std::size_t(i)]) + eps));
-            CHECK(post[std::size_t(t) * hc + i] == doctest::Approx(2 * sigmoid(m[hc + i] * 1.3 + base[std::size_t(hc + i)])));
+            CHECK(post[std::size_t(t) * hc + i]
+                == doctest::Approx(2 * sigmoid(m[hc + i] * 1.3 + base[std::size_t(hc + i)])));
         }
         // The reference Sinkhorn in double: c[src][dst].
         double c[hc][hc];
@@ -351,7 +357,8 @@ TEST_CASE("hyper-connections: Sinkhorn weights, stream reads and writes")
             for (int d = 0; d < hc; ++d)
                 peak = std::max(peak, double(m[2 * hc + s * hc + d]) * 0.9 + base[std::size_t(2 * hc + s * hc + d)]);
             for (int d = 0; d < hc; ++d)
-                sum += c[s][d] = std::exp(double(m[2 * hc + s * hc + d]) * 0.9 + base[std::size_t(2 * hc + s * hc + d)] - peak);
+                sum += c[s][d]
+                    = std::exp(double(m[2 * hc + s * hc + d]) * 0.9 + base[std::size_t(2 * hc + s * hc + d)] - peak);
             for (int d = 0; d < hc; ++d)
                 c[s][d] = c[s][d] / sum + eps;
         }
@@ -422,7 +429,9 @@ TEST_CASE("swigluLimited and layerNorm")
             var += std::pow(x[std::size_t(r) * dim + i] - mean, 2) / dim;
         for (int i = 0; i < dim; ++i)
             CHECK(out[std::size_t(r) * dim + i]
-                  == doctest::Approx((x[std::size_t(r) * dim + i] - mean) / std::sqrt(var + 1e-6) * w[std::size_t(i)] + b[std::size_t(i)]).epsilon(1e-5));
+                == doctest::Approx((x[std::size_t(r) * dim + i] - mean) / std::sqrt(var + 1e-6) * w[std::size_t(i)]
+                    + b[std::size_t(i)])
+                       .epsilon(1e-5));
     }
 }
 
@@ -436,7 +445,7 @@ TEST_CASE("moeRoute: sqrt-softplus affinities with selection bias, and hash-rout
     for (std::size_t i = 0; i < fixed.size(); ++i)
         fixed[i] = std::int32_t((i * 5 + 1) % nExperts);
     const auto affinity = [](double x) { return std::sqrt(x > 20 ? x : std::log1p(std::exp(x))); };
-    for (const bool hashed : {false, true}) {
+    for (const bool hashed : { false, true }) {
         CAPTURE(hashed);
         nw::MoeRouting r;
         r.gating = nw::MoeGating::SqrtSoftplus;
@@ -469,7 +478,8 @@ TEST_CASE("moeRoute: sqrt-softplus affinities with selection bias, and hash-rout
             for (int j = 0; j < nUsed; ++j) {
                 CHECK(ids[std::size_t(t) * nUsed + j] == expect[std::size_t(j)]);
                 CHECK(weights[std::size_t(t) * nUsed + j]
-                      == doctest::Approx(1.5 * affinity(logits[std::size_t(t) * nExperts + expect[std::size_t(j)]]) / sum).epsilon(1e-5));
+                    == doctest::Approx(1.5 * affinity(logits[std::size_t(t) * nExperts + expect[std::size_t(j)]]) / sum)
+                           .epsilon(1e-5));
             }
         }
     }

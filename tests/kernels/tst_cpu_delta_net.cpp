@@ -36,7 +36,8 @@ struct DeltaNetInputs {
     std::size_t stride;
     std::vector<float> qkv, alpha, beta, dtBias, decay, state;
 
-    DeltaNetInputs(Shape shape, unsigned seed) : s(shape)
+    DeltaNetInputs(Shape shape, unsigned seed)
+        : s(shape)
     {
         const std::size_t used = std::size_t(2 * s.nKHeads + s.nVHeads) * std::size_t(s.headDim);
         stride = used + 5;
@@ -50,8 +51,8 @@ struct DeltaNetInputs {
         decay = randomFloats(std::size_t(s.nVHeads), seed + 4);
         for (float &a : decay)
             a = -std::exp(a);
-        state = randomFloats(std::size_t(s.nVHeads) * std::size_t(s.headDim) * std::size_t(s.headDim), seed + 5, 0.f,
-                             0.3f);
+        state = randomFloats(
+            std::size_t(s.nVHeads) * std::size_t(s.headDim) * std::size_t(s.headDim), seed + 5, 0.f, 0.3f);
     }
 
     nw::DeltaNetArgs args(std::vector<float> &st, std::vector<float> &out, int first = 0, int count = -1) const
@@ -123,8 +124,7 @@ void referenceDeltaNet(const DeltaNetInputs &in, std::vector<double> &state, std
 }
 
 // max |a − b| / (1 + |b|).
-template <typename A, typename B>
-double maxRelDiff(const std::vector<A> &a, const std::vector<B> &b)
+template <typename A, typename B> double maxRelDiff(const std::vector<A> &a, const std::vector<B> &b)
 {
     REQUIRE(a.size() == b.size());
     double worst = 0;
@@ -141,9 +141,9 @@ double maxRelDiff(const std::vector<A> &a, const std::vector<B> &b)
 TEST_CASE("gated DeltaNet: the recurrence and the chunked form equal a float64 reference")
 {
     // Head dims: 32 (two AVX2 column tiles), 128 (as Qwen3.5), 20 (tails everywhere).
-    const Shape shapes[] = {{150, 2, 4, 32}, {70, 1, 2, 128}, {45, 3, 3, 20}, {1, 2, 4, 32}};
+    const Shape shapes[] = { { 150, 2, 4, 32 }, { 70, 1, 2, 128 }, { 45, 3, 3, 20 }, { 1, 2, 4, 32 } };
     for (const Shape &shape : shapes)
-        for (int threads : {1, 3}) {
+        for (int threads : { 1, 3 }) {
             CAPTURE(shape.nTokens);
             CAPTURE(shape.headDim);
             CAPTURE(threads);
@@ -152,13 +152,14 @@ TEST_CASE("gated DeltaNet: the recurrence and the chunked form equal a float64 r
             referenceDeltaNet(in, refState, refOut);
 
             nw::cpu::ThreadPool pool(threads);
-            const std::size_t outSize = std::size_t(shape.nTokens) * std::size_t(shape.nVHeads) * std::size_t(shape.headDim);
+            const std::size_t outSize
+                = std::size_t(shape.nTokens) * std::size_t(shape.nVHeads) * std::size_t(shape.headDim);
             std::vector<float> stRec = in.state, outRec(outSize, NAN);
             nw::cpu::gatedDeltaNetRecurrent(pool, in.args(stRec, outRec));
             CHECK(maxRelDiff(outRec, refOut) < 5e-6);
             CHECK(maxRelDiff(stRec, refState) < 5e-6);
 
-            for (int chunk : {64, 7}) {
+            for (int chunk : { 64, 7 }) {
                 CAPTURE(chunk);
                 std::vector<float> st = in.state, out(outSize, NAN);
                 nw::cpu::gatedDeltaNetChunked(pool, in.args(st, out), chunk);
@@ -189,8 +190,8 @@ TEST_CASE("gated DeltaNet: the recurrence and the chunked form equal a float64 r
 TEST_CASE("the backend's gatedDeltaNet picks the recurrence for one token and chunks for more")
 {
     auto be = nw::makeCpuBackend(2);
-    for (int n : {1, 100}) {
-        const DeltaNetInputs in({n, 2, 4, 32}, 5);
+    for (int n : { 1, 100 }) {
+        const DeltaNetInputs in({ n, 2, 4, 32 }, 5);
         std::vector<double> refState(in.state.begin(), in.state.end()), refOut;
         referenceDeltaNet(in, refState, refOut);
         std::vector<float> st = in.state, out(std::size_t(n) * 4 * 32, NAN);
@@ -207,8 +208,8 @@ TEST_CASE("shortConv equals the convolution over [state; x] and carries the stat
     const auto weight = randomFloats(std::size_t(channels) * kernel, 1);
     const auto x = randomFloats(std::size_t(40) * channels, 2);
     const auto state0 = randomFloats(std::size_t(kernel - 1) * channels, 3);
-    for (bool silu : {false, true})
-        for (int split : {40, 2, 17}) { // one call; a first call shorter than kernel - 1; two calls
+    for (bool silu : { false, true })
+        for (int split : { 40, 2, 17 }) { // one call; a first call shorter than kernel - 1; two calls
             CAPTURE(silu);
             CAPTURE(split);
             std::vector<float> state = state0, y(x.size(), NAN);
@@ -239,7 +240,8 @@ TEST_CASE("shortConv equals the convolution over [state; x] and carries the stat
                     }
                     if (silu)
                         sum = sum / (1 + std::exp(-sum));
-                    bad += !(std::fabs(y[std::size_t(t) * channels + std::size_t(c)] - sum) <= 1e-5 * (1 + std::fabs(sum)));
+                    bad += !(
+                        std::fabs(y[std::size_t(t) * channels + std::size_t(c)] - sum) <= 1e-5 * (1 + std::fabs(sum)));
                 }
             CHECK(bad == 0);
             // The state is the last kernel - 1 rows of x.
@@ -250,7 +252,7 @@ TEST_CASE("shortConv equals the convolution over [state; x] and carries the stat
 TEST_CASE("sigmoidMul gates elementwise and per row")
 {
     auto be = nw::makeCpuBackend(2);
-    for (int rows : {3, 400}) {
+    for (int rows : { 3, 400 }) {
         const int cols = 96;
         const auto y0 = randomFloats(std::size_t(rows) * cols, 1), gate = randomFloats(std::size_t(rows) * cols, 2);
         std::vector<float> y = y0;
@@ -263,7 +265,8 @@ TEST_CASE("sigmoidMul gates elementwise and per row")
         for (int r = 0; r < rows; ++r)
             for (int c = 0; c < cols; ++c) {
                 const std::size_t i = std::size_t(r) * cols + std::size_t(c);
-                bad += !(std::fabs(y[i] - y0[i] / (1 + std::exp(-double(gate[std::size_t(r)])))) <= 1e-6 * (1 + std::fabs(y0[i])));
+                bad += !(std::fabs(y[i] - y0[i] / (1 + std::exp(-double(gate[std::size_t(r)]))))
+                    <= 1e-6 * (1 + std::fabs(y0[i])));
             }
         CHECK(bad == 0);
     }

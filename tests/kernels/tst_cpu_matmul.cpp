@@ -24,18 +24,19 @@ using nw::TensorType;
 
 namespace {
 
-const TensorType kTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
-                             TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
-                             TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+const TensorType kTypes[] = { TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0, TensorType::Q4_0,
+    TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K,
+    TensorType::Q2_K, TensorType::Q3_K, TensorType::IQ4_NL, TensorType::IQ4_XS, TensorType::MXFP4 };
 
 bool isFloat(TensorType t)
 {
     return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16;
 }
 
+// Types of 256-element blocks, whose activations are Q8_K blocks.
 bool isK(TensorType t)
 {
-    return t == TensorType::Q4_K || t == TensorType::Q5_K || t == TensorType::Q6_K;
+    return nw::tensorTypeTraits(t).blockElements == 256;
 }
 
 // Elements per activation block (0: f32 activations, exact).
@@ -49,7 +50,7 @@ int activationBlock(TensorType t)
 struct Weights {
     std::vector<std::byte> bytes; // [rows, stride], padding bytes 0xff (NaN for float types)
     std::size_t stride = 0;
-    std::vector<float> dequant;   // [rows, cols] the reference values
+    std::vector<float> dequant; // [rows, cols] the reference values
 };
 
 void setF16(std::byte *p, float value)
@@ -69,13 +70,37 @@ void randomizeBlocks(TensorType type, std::byte *row, std::size_t nBytes, std::m
     for (std::size_t b = 0; b < nBytes; b += blockBytes) {
         std::byte *block = row + b;
         switch (type) {
-        case TensorType::Q4_0: case TensorType::Q5_0: case TensorType::Q8_0: setF16(block, scale(rng)); break;
-        case TensorType::Q4_1: case TensorType::Q5_1: case TensorType::Q4_K: case TensorType::Q5_K:
+        case TensorType::Q4_0:
+        case TensorType::Q5_0:
+        case TensorType::Q8_0:
+            setF16(block, scale(rng));
+            break;
+        case TensorType::Q4_1:
+        case TensorType::Q5_1:
+        case TensorType::Q4_K:
+        case TensorType::Q5_K:
             setF16(block, scale(rng));
             setF16(block + 2, scale(rng));
             break;
-        case TensorType::Q6_K: setF16(block + offsetof(nw::BlockQ6_K, d), scale(rng)); break;
-        default: break;
+        case TensorType::Q6_K:
+            setF16(block + offsetof(nw::BlockQ6_K, d), scale(rng));
+            break;
+        case TensorType::Q2_K:
+            setF16(block + offsetof(nw::BlockQ2_K, d), scale(rng));
+            setF16(block + offsetof(nw::BlockQ2_K, dmin), scale(rng));
+            break;
+        case TensorType::Q3_K:
+            setF16(block + offsetof(nw::BlockQ3_K, d), scale(rng));
+            break;
+        case TensorType::IQ4_NL:
+        case TensorType::IQ4_XS:
+            setF16(block, scale(rng));
+            break;
+        case TensorType::MXFP4:
+            block[0] = static_cast<std::byte>(118 + byte(rng) % 8);
+            break; // 2^-9 .. 2^-2
+        default:
+            break;
         }
     }
 }
@@ -85,7 +110,7 @@ Weights makeWeights(TensorType type, int rows, int cols, bool randomBytes, std::
     Weights w;
     const std::size_t rowBytes = nw::rowBytes(type, static_cast<std::size_t>(cols));
     w.stride = rowBytes + 40; // padding after every row, which no kernel may read
-    w.bytes.assign(w.stride * std::size_t(rows), std::byte{0xff});
+    w.bytes.assign(w.stride * std::size_t(rows), std::byte { 0xff });
     w.dequant.resize(std::size_t(rows) * std::size_t(cols));
     std::normal_distribution<float> value(0.f, 1.f);
     std::vector<float> row(static_cast<std::size_t>(cols));
@@ -162,11 +187,11 @@ Expected reference(TensorType type, const float *w, const float *x, int cols, bo
             quantError += sumAbsW * amax / 127.0 * 0.5 * 1.002 + maxW * sumAbsX * std::ldexp(1.0, -10);
         }
     }
-    return {sum, quantError + 1e-5 * magnitude + 1e-6};
+    return { sum, quantError + 1e-5 * magnitude + 1e-6 };
 }
 
-void checkMatmul(TensorType type, int rows, int cols, int nTokens, int threads, bool randomBytes,
-                 bool exactActivations, unsigned seed)
+void checkMatmul(TensorType type, int rows, int cols, int nTokens, int threads, bool randomBytes, bool exactActivations,
+    unsigned seed)
 {
     CAPTURE(nw::tensorTypeName(type));
     CAPTURE(rows);
@@ -178,9 +203,9 @@ void checkMatmul(TensorType type, int rows, int cols, int nTokens, int threads, 
     std::mt19937 rng(seed);
     const Weights w = makeWeights(type, rows, cols, randomBytes, rng);
     const std::vector<float> x = exactActivations && !isFloat(type)
-                                     ? makeExactActivations(nTokens, cols, activationBlock(type), rng)
-                                     : makeActivations(nTokens, cols, rng);
-    nw::WeightMatrix view{type, rows, cols, w.bytes.data(), w.stride};
+        ? makeExactActivations(nTokens, cols, activationBlock(type), rng)
+        : makeActivations(nTokens, cols, rng);
+    nw::WeightMatrix view { type, rows, cols, w.bytes.data(), w.stride };
 
     auto backend = nw::makeCpuBackend(threads);
     REQUIRE(backend->threads() == threads);
@@ -191,7 +216,7 @@ void checkMatmul(TensorType type, int rows, int cols, int nTokens, int threads, 
     for (int t = 0; t < nTokens; ++t)
         for (int r = 0; r < rows; ++r) {
             const Expected e = reference(type, w.dequant.data() + std::size_t(r) * std::size_t(cols),
-                                         x.data() + std::size_t(t) * std::size_t(cols), cols, exactActivations);
+                x.data() + std::size_t(t) * std::size_t(cols), cols, exactActivations);
             const double got = y[std::size_t(t) * std::size_t(rows) + std::size_t(r)];
             if (!(std::fabs(got - e.value) <= e.tolerance) && failures++ < 5) {
                 CAPTURE(t);
@@ -217,9 +242,9 @@ TEST_CASE("matmul matches the dequantized reference for every weight type")
 {
     unsigned seed = 1234;
     for (TensorType type : kTypes)
-        for (int nTokens : {1, 3, 64})
-            for (int threads : {1, 2})
-                for (bool exact : {false, true})
+        for (int nTokens : { 1, 3, 64 })
+            for (int threads : { 1, 2 })
+                for (bool exact : { false, true })
                     // Enough rows at one token that the product is split across threads.
                     checkMatmul(type, nTokens == 1 ? 301 : 37, colsFor(type), nTokens, threads, false, exact, seed++);
 }
@@ -230,8 +255,8 @@ TEST_CASE("matmul on random block bytes (every quant and scale bit pattern)")
     for (TensorType type : kTypes) {
         if (isFloat(type))
             continue;
-        for (int nTokens : {1, 5})
-            for (bool exact : {false, true})
+        for (int nTokens : { 1, 5 })
+            for (bool exact : { false, true })
                 checkMatmul(type, 21, colsFor(type), nTokens, 2, true, exact, seed++);
     }
 }
@@ -250,7 +275,7 @@ TEST_CASE("the SIMD dot products agree with the scalar ones on the same quantize
         const int rows = 13, cols = colsFor(type), nTokens = 3;
         const Weights w = makeWeights(type, rows, cols, !isFloat(type), rng);
         const std::vector<float> x = makeActivations(nTokens, cols, rng);
-        const nw::WeightMatrix view{type, rows, cols, w.bytes.data(), w.stride};
+        const nw::WeightMatrix view { type, rows, cols, w.bytes.data(), w.stride };
         std::vector<float> ySimd(std::size_t(rows * nTokens)), yScalar(ySimd.size());
         std::vector<std::byte> scratch;
         nw::cpu::matmul(pool, scratch, view, x.data(), ySimd.data(), nTokens, simd);
@@ -267,7 +292,7 @@ TEST_CASE("matmul rejects weights it cannot compute with")
     auto backend = nw::makeCpuBackend(1);
     std::vector<std::byte> data(1024);
     std::vector<float> x(256), y(4);
-    CHECK_THROWS_AS(backend->matmul({TensorType::Q2_K, 1, 256, data.data(), 0}, x.data(), y.data(), 1), nw::Error);
-    CHECK_THROWS_AS(backend->matmul({TensorType::Q4_0, 1, 33, data.data(), 0}, x.data(), y.data(), 1), nw::Error);
-    CHECK_THROWS_AS(backend->matmul({TensorType::Q8_0, 1, 64, data.data(), 10}, x.data(), y.data(), 1), nw::Error);
+    CHECK_THROWS_AS(backend->matmul({ TensorType::IQ1_S, 1, 256, data.data(), 0 }, x.data(), y.data(), 1), nw::Error);
+    CHECK_THROWS_AS(backend->matmul({ TensorType::Q4_0, 1, 33, data.data(), 0 }, x.data(), y.data(), 1), nw::Error);
+    CHECK_THROWS_AS(backend->matmul({ TensorType::Q8_0, 1, 64, data.data(), 10 }, x.data(), y.data(), 1), nw::Error);
 }

@@ -18,6 +18,7 @@ private slots:
     void olderSchemaIsMigratedWithItsData();
     void newerSchemaIsRefused();
     void prefixIndexesKeepTheIndexWhole();
+    void partsSourcesAndMailKeepOldDocuments();
     void addingAMigrationIsOneFunction();
     void failedMigrationRollsBack();
 
@@ -33,7 +34,10 @@ bool tableExists(Database &db, const std::string &name)
     return db.queryInt("SELECT count(*) FROM sqlite_master WHERE name = '" + name + "'").value_or(0) == 1;
 }
 
-void addNotes(Database &db) { db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"); }
+void addNotes(Database &db)
+{
+    db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)");
+}
 void brokenMigration(Database &db)
 {
     db.exec("CREATE TABLE half_done (x INTEGER)");
@@ -47,7 +51,7 @@ void TestMigrations::newDatabaseGetsLatestSchema()
     LibraryStore store(dbPath("new.sqlite"));
     QCOMPARE(schemaVersion(store.database()), latestSchemaVersion());
     QVERIFY(latestSchemaVersion() >= 2);
-    for (const char *table : {"documents", "pages", "pages_fts", "word_boxes", "collections", "ingest_errors"})
+    for (const char *table : { "documents", "pages", "pages_fts", "word_boxes", "collections", "ingest_errors" })
         QVERIFY2(tableExists(store.database(), table), table);
 }
 
@@ -70,9 +74,9 @@ void TestMigrations::olderSchemaIsMigratedWithItsData()
     QCOMPARE(store.stats().documents, 1);
     QCOMPARE(store.requirePage(1, 1).text, QStringLiteral("the quick brown fox"));
     QCOMPARE(store.database().queryInt("SELECT count(*) FROM pages_fts WHERE pages_fts MATCH 'brown'"),
-             std::optional<std::int64_t>(1));
+        std::optional<std::int64_t>(1));
     store.addToCollection(1, QStringLiteral("contracts")); // the new tables work
-    QCOMPARE(store.requireDocument(1).collections, QStringList{QStringLiteral("contracts")});
+    QCOMPARE(store.requireDocument(1).collections, QStringList { QStringLiteral("contracts") });
 }
 
 // Version 5 makes the full-text index again with prefix indexes: pages indexed before it are
@@ -93,7 +97,8 @@ void TestMigrations::prefixIndexesKeepTheIndexWhole()
     QVERIFY(latestSchemaVersion() >= 5);
     Statement sql(db, "SELECT sql FROM sqlite_master WHERE name = 'pages_fts'");
     QVERIFY(sql.step());
-    QVERIFY2(QString::fromStdString(sql.columnText(0)).contains(QStringLiteral("prefix='2 3'")), sql.columnText(0).c_str());
+    QVERIFY2(
+        QString::fromStdString(sql.columnText(0)).contains(QStringLiteral("prefix='2 3'")), sql.columnText(0).c_str());
     auto count = [&](const char *match) {
         Statement s(db, "SELECT count(*) FROM pages_fts WHERE pages_fts MATCH ?1");
         s.bind(1, std::string_view(match));
@@ -110,7 +115,80 @@ void TestMigrations::prefixIndexesKeepTheIndexWhole()
     db.exec("DELETE FROM pages WHERE number = 1");
     QCOMPARE(count("bro*"), 2);
     QCOMPARE(count("qu*"), 0);
-    db.exec("INSERT INTO pages_fts(pages_fts, rank) VALUES ('integrity-check', 1)"); // throws if the index and pages differ
+    db.exec(
+        "INSERT INTO pages_fts(pages_fts, rank) VALUES ('integrity-check', 1)"); // throws if the index and pages differ
+}
+
+// Version 6 (parts of files, page sources, email, resumable OCR): a library of version 5 keeps its
+// documents whole, each page's text reads as the file's own, and the new tables take rows.
+void TestMigrations::partsSourcesAndMailKeepOldDocuments()
+{
+    const QString path = dbPath("v5.sqlite");
+    {
+        Database db(path.toStdString());
+        migrateTo(db, 5);
+        db.exec("INSERT INTO documents (sha256, path, kind, title, page_count, bytes, added) "
+                "VALUES ('ab', '/x.pdf', 'pdf', 'Old', 1, 10, '2026-01-01T00:00:00Z');"
+                "INSERT INTO pages (document_id, number, label, width, height, text) VALUES (1, 1, 'i', 612, 792, 'old "
+                "words');");
+    }
+    LibraryStore store(path);
+    QCOMPARE(schemaVersion(store.database()), latestSchemaVersion());
+    const DocumentInfo old = store.requireDocument(1);
+    QCOMPARE(old.title, QStringLiteral("Old"));
+    QCOMPARE(old.fileSha256, QString());
+    QCOMPARE(old.part, QString());
+    QCOMPARE(old.parentId, std::int64_t(0));
+    QCOMPARE(old.ocrPages, 0);
+    QCOMPARE(old.ocrConfidence, -1.0);
+    QVERIFY(!old.message.has_value());
+    const PageRecord page = store.requirePage(1, 1);
+    QCOMPARE(page.text, QStringLiteral("old words"));
+    QCOMPARE(page.source, QStringLiteral("text"));
+    QCOMPARE(page.ocrConfidence, -1.0);
+    QCOMPARE(page.firstParagraph, 0);
+    QCOMPARE(store.knownContent().value(QStringLiteral("ab"), QStringLiteral("?")), QString());
+
+    // A message with an attachment, and a page recognised for a file not written yet.
+    NewDocument message;
+    message.info = { .sha256 = QStringLiteral("m1"),
+        .path = QStringLiteral("/mail.mbox"),
+        .kind = QStringLiteral("email"),
+        .title = QStringLiteral("Hello"),
+        .pageCount = 1,
+        .bytes = 5 };
+    message.info.fileSha256 = QStringLiteral("box");
+    message.info.part = QStringLiteral("message 1");
+    message.info.message = MessageHeaders {
+        .messageId = QStringLiteral("id1@x"), .from = QStringLiteral("Ann <ann@x>"), .subject = QStringLiteral("Hello")
+    };
+    message.pages.push_back({ .number = 1, .text = QStringLiteral("From: Ann\n\nhello there"), .firstParagraph = 1 });
+    const std::int64_t messageId = store.addDocument(message).documentId;
+    NewDocument attachment;
+    attachment.info = { .sha256 = QStringLiteral("a1"),
+        .path = QStringLiteral("/mail.mbox"),
+        .kind = QStringLiteral("text"),
+        .title = QStringLiteral("notes.txt"),
+        .pageCount = 1,
+        .bytes = 3 };
+    attachment.info.fileSha256 = QStringLiteral("box");
+    attachment.info.part = QStringLiteral("attachment notes.txt of “Hello”, message 1");
+    attachment.pages.push_back({ .number = 1, .text = QStringLiteral("notes") });
+    const std::int64_t attachmentId = store.addDocument(attachment, messageId).documentId;
+    QCOMPARE(store.requireDocument(attachmentId).parentId, messageId);
+    QCOMPARE(store.attachments(messageId).size(), std::size_t(1));
+    QCOMPARE(store.requireDocument(messageId).message->threadId, QStringLiteral("id1@x"));
+    store.saveOcrPage(QStringLiteral("scan"),
+        { .number = 2,
+            .languages = QStringLiteral("eng"),
+            .dpi = 300,
+            .text = QStringLiteral("seen"),
+            .words = {},
+            .confidence = 91 });
+    QCOMPARE(store.ocrPages(QStringLiteral("scan")).size(), std::size_t(1));
+    QVERIFY(store.removeDocument(messageId)); // its attachment goes with it
+    QVERIFY(!store.findDocument(attachmentId).has_value());
+    QCOMPARE(store.database().queryInt("SELECT count(*) FROM messages"), std::optional<std::int64_t>(0));
 }
 
 void TestMigrations::newerSchemaIsRefused()
@@ -134,7 +212,7 @@ void TestMigrations::addingAMigrationIsOneFunction()
 {
     std::vector<Migration> list(migrations().begin(), migrations().end());
     const int next = static_cast<int>(list.size()) + 1;
-    list.push_back({next, "notes", addNotes});
+    list.push_back({ next, "notes", addNotes });
     const QString path = dbPath("extended.sqlite");
     LibraryStore store(path); // at the shipped latest version
     migrate(store.database(), list);
@@ -148,7 +226,7 @@ void TestMigrations::failedMigrationRollsBack()
 {
     std::vector<Migration> list(migrations().begin(), migrations().end());
     const int shipped = static_cast<int>(list.size());
-    list.push_back({shipped + 1, "broken", brokenMigration});
+    list.push_back({ shipped + 1, "broken", brokenMigration });
     Database db(dbPath("broken.sqlite").toStdString());
     QVERIFY_THROWS_EXCEPTION(nw::Error, migrate(db, list));
     QCOMPARE(schemaVersion(db), shipped);

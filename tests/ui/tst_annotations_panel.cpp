@@ -18,6 +18,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QTabWidget>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTextBrowser>
@@ -26,7 +27,7 @@
 namespace {
 
 constexpr int kPages = 3;
-constexpr int kLine = 4;   // the line of page 2 that holds kSentence
+constexpr int kLine = 4; // the line of page 2 that holds kSentence
 const QString kSentence = QStringLiteral("The quick brown fox jumps over the lazy dog.");
 
 // Page n: line i reads "Page n line i filler text."; page 2's line kLine is kSentence.
@@ -34,8 +35,9 @@ QString pageText(int page)
 {
     QString text;
     for (int line = 0; line < 8; ++line)
-        text += (page == 2 && line == kLine ? kSentence : QStringLiteral("Page %1 line %2 filler text.").arg(page).arg(line)) +
-                QLatin1Char('\n');
+        text += (page == 2 && line == kLine ? kSentence
+                                            : QStringLiteral("Page %1 line %2 filler text.").arg(page).arg(line))
+            + QLatin1Char('\n');
     return text;
 }
 
@@ -83,7 +85,7 @@ void TestAnnotationsPanel::initTestCase()
     m_database = m_dir.filePath(QStringLiteral("library.sqlite"));
     nw::store::LibraryStore store(m_database);
     nw::ingest::Ingestor ingestor(store);
-    QCOMPARE(ingestor.run({pdf, txt}).added, 2);
+    QCOMPARE(ingestor.run({ pdf, txt }).added, 2);
     for (const auto &doc : store.documents())
         (doc.kind == QLatin1String("pdf") ? m_pdf : m_text) = doc.id;
     QVERIFY(m_pdf > 0 && m_text > 0);
@@ -101,13 +103,14 @@ void TestAnnotationsPanel::selectInPageView(nw::ui::MainWindow &window, int star
 
 void TestAnnotationsPanel::roundTrip()
 {
-    nw::ui::MainWindow window({.databasePath = m_database, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = m_database, .modelPath = {} });
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     nw::ui::AnnotationsPanel *panel = window.annotations();
     QVERIFY(panel);
-    QCOMPARE(window.annotationsDock()->widget(), panel);
-    QVERIFY(window.annotationsDock()->isVisible());
+    QVERIFY(window.libraryTabs()->indexOf(panel) >= 0);
+    window.showTab(panel);
+    QVERIFY(panel->isVisible());
 
     // Page 2 through the library's signal path, then select "brown fox".
     QVERIFY(window.pageView()->showPage(m_pdf, 2));
@@ -136,14 +139,15 @@ void TestAnnotationsPanel::roundTrip()
     QCOMPARE(a.color, nw::ui::AnnotationsPanel::colors().front());
     // Two words, where the layout put them: "brown" at column 10, "fox" at column 16 of line kLine.
     QCOMPARE(a.rects.size(), std::size_t(2));
-    const double x[] = {54 + 10 * 6.0, 54 + 16 * 6.0};
-    const double w[] = {5 * 6.0, 3 * 6.0};
+    const double x[] = { 54 + 10 * 6.0, 54 + 16 * 6.0 };
+    const double w[] = { 5 * 6.0, 3 * 6.0 };
     for (int i = 0; i < 2; ++i) {
         const QRectF r = a.rects[std::size_t(i)];
         QVERIFY2(std::abs(r.left() - x[i]) < 1.0, qPrintable(QString::number(r.left())));
         QVERIFY2(std::abs(r.width() - w[i]) < 1.0, qPrintable(QString::number(r.width())));
         const double lineTop = 60 + kLine * 12.0;
-        QVERIFY2(r.center().y() > lineTop && r.center().y() < lineTop + 12, qPrintable(QString::number(r.center().y())));
+        QVERIFY2(
+            r.center().y() > lineTop && r.center().y() < lineTop + 12, qPrintable(QString::number(r.center().y())));
     }
     // Listed for this document.
     QCOMPARE(panel->shownAnnotations().size(), std::size_t(1));
@@ -152,19 +156,22 @@ void TestAnnotationsPanel::roundTrip()
     QCOMPARE(panel->list()->topLevelItem(0)->text(1), QStringLiteral("2"));
 
     // Edit: note, tags, colour.
-    QVERIFY(panel->updateAnnotation(a.id, QStringLiteral("check the fox"), {QStringLiteral("animals"), QStringLiteral("q3")},
-                                    QStringLiteral("#81c784")));
+    QVERIFY(panel->updateAnnotation(a.id, QStringLiteral("check the fox"),
+        { QStringLiteral("animals"), QStringLiteral("q3") }, QStringLiteral("#81c784")));
     a = *annotations.find(a.id);
     QCOMPARE(a.note, QStringLiteral("check the fox"));
-    QCOMPARE(a.tags, (QStringList{QStringLiteral("animals"), QStringLiteral("q3")}));
+    QCOMPARE(a.tags, (QStringList { QStringLiteral("animals"), QStringLiteral("q3") }));
     QCOMPARE(a.color, QStringLiteral("#81c784"));
-    QVERIFY(panel->list()->topLevelItem(0)->text(2).contains(QStringLiteral("check the fox")));
+    // The note leads the row, the quote follows: a note shows even in a narrow panel.
+    QVERIFY2(panel->list()->topLevelItem(0)->text(2).startsWith(QStringLiteral("check the fox — \u201C")),
+        qPrintable(panel->list()->topLevelItem(0)->text(2)));
+    QVERIFY(panel->list()->topLevelItem(0)->text(2).contains(QStringLiteral("brown fox")));
     QCOMPARE(panel->list()->topLevelItem(0)->text(3), QStringLiteral("animals, q3"));
 
     // A note on page 3 of the same document, tagged differently.
     QVERIFY(window.pageView()->showPage(m_pdf, 3));
     panel->setCurrentPage(3);
-    const qint64 noteId = panel->addNote(QStringLiteral("ask legal"), {QStringLiteral("legal")});
+    const qint64 noteId = panel->addNote(QStringLiteral("ask legal"), { QStringLiteral("legal") });
     QVERIFY(noteId > 0);
     QCOMPARE(annotations.find(noteId)->kind, QStringLiteral("note"));
     QCOMPARE(annotations.find(noteId)->page, 3);
@@ -189,7 +196,7 @@ void TestAnnotationsPanel::roundTrip()
     QCOMPARE(requested.size(), 1);
     QCOMPARE(window.pageView()->documentId(), m_pdf);
     QCOMPARE(window.pageView()->pageNumber(), 2);
-    QCOMPARE(window.pageView()->highlightedTexts(), QStringList{QStringLiteral("brown fox")});
+    QCOMPARE(window.pageView()->highlightedTexts(), QStringList { QStringLiteral("brown fox") });
 
     // Export what is shown, and read it back with the service's own parser.
     const QString json = m_dir.filePath(QStringLiteral("out.json"));
@@ -206,7 +213,7 @@ void TestAnnotationsPanel::roundTrip()
 
     // Delete both (the button acts on the current row).
     panel->list()->setCurrentItem(panel->list()->topLevelItem(0));
-    window.findChild<QPushButton *>(QStringLiteral("DeleteAnnotationButton"))->click();
+    window.findChild<QAbstractButton *>(QStringLiteral("DeleteAnnotationButton"))->click();
     QCOMPARE(annotations.list().size(), std::size_t(1));
     QVERIFY(panel->removeAnnotation(noteId));
     QVERIFY(!panel->removeAnnotation(noteId));
@@ -216,7 +223,7 @@ void TestAnnotationsPanel::roundTrip()
 
 void TestAnnotationsPanel::textDocumentSelectionBecomesNote()
 {
-    nw::ui::MainWindow window({.databasePath = m_database, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = m_database, .modelPath = {} });
     QVERIFY(window.pageView()->showPage(m_text, 1));
     const qsizetype at = window.pageView()->pageText().indexOf(QStringLiteral("harbour master"));
     QVERIFY(at >= 0);
@@ -234,7 +241,7 @@ void TestAnnotationsPanel::textDocumentSelectionBecomesNote()
 
 void TestAnnotationsPanel::nothingSelectedMakesNothing()
 {
-    nw::ui::MainWindow window({.databasePath = m_database, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = m_database, .modelPath = {} });
     QVERIFY(window.pageView()->showPage(m_pdf, 1));
     QVERIFY(!window.annotations()->hasSelection());
     QCOMPARE(window.annotations()->highlightSelection(), 0);
@@ -255,11 +262,10 @@ void TestAnnotationsPanel::savedAnnotationsAreDrawnOnThePage()
         for (const nw::store::Annotation &a : annotations.list())
             annotations.remove(a.id);
     }
-    nw::ui::MainWindow window({.databasePath = m_database, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = m_database, .modelPath = {} });
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
-    for (QDockWidget *dock : {window.libraryDock(), window.chatDock(), window.kvMeterDock(), window.annotationsDock()})
-        dock->hide(); // the page gets the window's width
+    window.setReadingMode(true); // the page gets the window's width
     nw::ui::PageViewer *viewer = window.pageViewer();
     QVERIFY(viewer->showPage(m_pdf, 2));
     window.pageView()->showPage(m_pdf, 2);
@@ -303,7 +309,7 @@ void TestAnnotationsPanel::savedAnnotationsAreDrawnOnThePage()
     const QRect inside = canvas->toViewport(1, box).toAlignedRect().adjusted(2, 2, -2, -2);
     const QRect below = canvas->toViewport(1, box.translated(0, 4 * 12.0)).toAlignedRect();
     QVERIFY2(canvas->viewport()->rect().contains(inside) && canvas->viewport()->rect().contains(below),
-             qPrintable(QStringLiteral("%1 px wide viewport").arg(canvas->viewport()->width())));
+        qPrintable(QStringLiteral("%1 px wide viewport").arg(canvas->viewport()->width())));
     const QList<QPoint> paper = whitePixels(before, inside);
     QVERIFY2(paper.size() > inside.width() * inside.height() / 3, qPrintable(QString::number(paper.size())));
     const QList<QPoint> paperBelow = whitePixels(before, below);
@@ -328,4 +334,3 @@ void TestAnnotationsPanel::savedAnnotationsAreDrawnOnThePage()
 
 QTEST_MAIN(TestAnnotationsPanel)
 #include "tst_annotations_panel.moc"
-

@@ -5,10 +5,10 @@
 // default context gives it 1024 tokens, the model loads once, and the second question reuses the
 // first one's cached prompt prefix; a new KV mode makes a new cache without reloading. The device
 // picker reaches the engine: cuda on a machine without a GPU is refused with the reason, cpu runs.
+#include "scratch_settings.h"
 #include "ui/chat_dock.h"
 #include "ui/main_window.h"
 #include "ui/page_text_view.h"
-#include "scratch_settings.h"
 #include "ui_fixtures.h"
 
 #include <QAction>
@@ -18,6 +18,7 @@
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QTabWidget>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -31,10 +32,13 @@ constexpr int kNeedlePage = 5;
 QString contractLibrary(const QTemporaryDir &dir)
 {
     const QString pdf = dir.filePath(QStringLiteral("contract.pdf"));
-    nw::test::writeFillerPdf(pdf, {.pages = kPages, .linesPerPage = 20, .needlePage = kNeedlePage,
-                                   .needle = QStringLiteral("The supplier owes indemnification for flood losses.")});
+    nw::test::writeFillerPdf(pdf,
+        { .pages = kPages,
+            .linesPerPage = 20,
+            .needlePage = kNeedlePage,
+            .needle = QStringLiteral("The supplier owes indemnification for flood losses.") });
     const QString database = dir.filePath(QStringLiteral("library.sqlite"));
-    return nw::test::ingestInto(database, {pdf}) == 1 ? database : QString();
+    return nw::test::ingestInto(database, { pdf }) == 1 ? database : QString();
 }
 
 } // namespace
@@ -66,12 +70,12 @@ void TestChatDock::askClickChipShowsCitedPage()
     const QString database = contractLibrary(dir);
     QVERIFY(!database.isEmpty());
 
-    nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     nw::ui::ChatDock *chat = window.chat();
     QVERIFY(chat != nullptr);
-    QCOMPARE(window.chatDock()->widget(), chat);
+    QVERIFY(window.assistantTabs()->indexOf(chat) >= 0);
 
     QSignalSpy finished(chat, &nw::ui::ChatDock::answerFinished);
     chat->questionBox()->setText(QStringLiteral("Who owes indemnification for flood losses?"));
@@ -89,7 +93,7 @@ void TestChatDock::askClickChipShowsCitedPage()
     const nw::ui::ChatCitation first = chat->citations().front();
     QCOMPARE(first.page, kNeedlePage);
     QVERIFY2(chat->chips().front()->text().contains(QStringLiteral("p. %1").arg(kNeedlePage)),
-             qPrintable(chat->chips().front()->text()));
+        qPrintable(chat->chips().front()->text()));
 
     QTest::mouseClick(chat->chips().front(), Qt::LeftButton);
     nw::ui::PageTextView *view = window.pageView();
@@ -121,7 +125,7 @@ void TestChatDock::ctrlLFocusesTheQuestion()
 {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    nw::ui::MainWindow window({.databasePath = dir.filePath(QStringLiteral("library.sqlite")), .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = dir.filePath(QStringLiteral("library.sqlite")), .modelPath = {} });
     window.show();
     QVERIFY(QTest::qWaitForWindowActive(&window));
     auto *action = window.findChild<QAction *>(QStringLiteral("AskAction"));
@@ -142,7 +146,7 @@ void TestChatDock::modelStaysBetweenQuestions()
     const QString database = contractLibrary(dir);
     QVERIFY(!database.isEmpty());
     // As app/main.cpp opens it.
-    nw::ui::MainWindow window({.databasePath = database, .modelPath = model});
+    nw::ui::MainWindow window({ .databasePath = database, .modelPath = model });
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     nw::ui::ChatDock *chat = window.chat();
@@ -157,7 +161,8 @@ void TestChatDock::modelStaysBetweenQuestions()
         QTest::mouseClick(chat->askButton(), Qt::LeftButton);
         QVERIFY(chat->isBusy());
         QVERIFY(finished.wait(60000));
-        QVERIFY2(finished.first().at(0).toBool(), qPrintable(chat->findChild<QLabel *>(QStringLiteral("ChatStatus"))->text()));
+        QVERIFY2(finished.first().at(0).toBool(),
+            qPrintable(chat->findChild<QLabel *>(QStringLiteral("ChatStatus"))->text()));
     };
     askAndWait(QStringLiteral("Who owes indemnification for flood losses?"));
     if (QTest::currentTestFailed())
@@ -176,7 +181,7 @@ void TestChatDock::modelStaysBetweenQuestions()
     QCOMPARE(chat->modelLoads(), 1); // the same model, not loaded again
     const nw::ui::ChatEngineFigures second = chat->lastFigures();
     QVERIFY2(second.reusedTokens > 0 && second.reusedTokens < second.promptTokens,
-             qPrintable(QStringLiteral("%1 of %2").arg(second.reusedTokens).arg(second.promptTokens)));
+        qPrintable(QStringLiteral("%1 of %2").arg(second.reusedTokens).arg(second.promptTokens)));
 
     // Another KV mode: a new cache (nothing to reuse), the same loaded model. latent:8 keeps a
     // rank-8 latent of K and of V in f16 per layer: 5 × (8 + 8) × 2 = 160 bytes a token.
@@ -188,6 +193,22 @@ void TestChatDock::modelStaysBetweenQuestions()
     QCOMPARE(chat->modelLoads(), 1);
     QCOMPARE(chat->lastFigures().reusedTokens, 0);
     QCOMPARE(chat->memoryStats().bytesPerToken, std::uint64_t(160));
+
+    // Another context, typed as the CLI takes it: a new cache of that size, the same weights.
+    QVERIFY(chat->contextPicker()->isEnabled());
+    chat->contextPicker()->setCurrentText(QStringLiteral("2k"));
+    QCOMPARE(chat->contextTokens(), 2048);
+    askAndWait(QStringLiteral("Who owes indemnification for flood losses?"));
+    if (QTest::currentTestFailed())
+        return;
+    QCOMPARE(chat->lastFigures().contextTokens, 2048);
+    QCOMPARE(chat->memoryStats().capacityTokens, std::int64_t(2048));
+    QCOMPARE(chat->modelLoads(), 1);
+    QVERIFY2(chat->statusText().contains(QStringLiteral("context 2048")), qPrintable(chat->statusText()));
+    chat->contextPicker()->setCurrentText(QStringLiteral("lots")); // not a count: nothing changes
+    QCOMPARE(chat->contextTokens(), 2048);
+    chat->setContextTokens(0);
+    QCOMPARE(chat->contextPicker()->currentText(), QStringLiteral("auto"));
 
     // No model: the worker drops it and answers by quoting.
     chat->setModelPath(QString());
@@ -208,7 +229,7 @@ void TestChatDock::devicePickerReachesTheEngine()
     QVERIFY(dir.isValid());
     const QString database = contractLibrary(dir);
     QVERIFY(!database.isEmpty());
-    nw::ui::MainWindow window({.databasePath = database, .modelPath = model});
+    nw::ui::MainWindow window({ .databasePath = database, .modelPath = model });
     nw::ui::ChatDock *chat = window.chat();
     // The pickers offer what --device takes, auto first (the command line's default too).
     QComboBox *picker = chat->devicePicker();
@@ -232,7 +253,7 @@ void TestChatDock::devicePickerReachesTheEngine()
     if (nw::app::deviceStatus().gpu) {
         QVERIFY2(finished.first().at(0).toBool(), qPrintable(afterCuda));
         QVERIFY2(window.workbench()->modelStatus().device.startsWith(QStringLiteral("cuda"), Qt::CaseInsensitive),
-                 qPrintable(window.workbench()->modelStatus().device));
+            qPrintable(window.workbench()->modelStatus().device));
     } else {
         // No GPU here: the engine refuses cuda and says why (the window used to run on the CPU
         // whatever was asked).
@@ -246,7 +267,7 @@ void TestChatDock::devicePickerReachesTheEngine()
         return;
     QVERIFY(finished.first().at(0).toBool());
     QVERIFY2(window.workbench()->modelStatus().device.startsWith(QStringLiteral("cpu")),
-             qPrintable(window.workbench()->modelStatus().device));
+        qPrintable(window.workbench()->modelStatus().device));
 }
 
 QTEST_MAIN(TestChatDock)

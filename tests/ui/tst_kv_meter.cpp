@@ -49,6 +49,8 @@ private slots:
     void tokensPerSecondFromCacheGrowth_data();
     void tokensPerSecondFromCacheGrowth();
     void chartTakesAPointEveryQuarterSecond();
+    void chartShowsGapsWhereNothingRan();
+    void resetClearsEveryFigure();
     void pollsAtTenHertzWhileAnotherThreadWrites();
     void deviceRowIsShortWithoutAGpu();
 };
@@ -69,11 +71,11 @@ void TestKvMeter::showsFiguresOfASnapshot()
     QCOMPARE(labelText(meter, "KvUsed"), QStringLiteral("450.0 KiB"));
     QCOMPARE(labelText(meter, "KvReserved"), QStringLiteral("576.0 KiB"));
     QCOMPARE(labelText(meter, "KvBaseline"), QStringLiteral("3.91 MiB"));
-    QCOMPARE(labelText(meter, "KvSaving"), QStringLiteral("×8.89"));
+    QCOMPARE(labelText(meter, "KvSaving"), QStringLiteral("8.89×"));
     QCOMPARE(labelText(meter, "KvWeights"), QStringLiteral("3.00 GiB"));
     QVERIFY2(labelText(meter, "KvTokens").startsWith(QStringLiteral("100 ")), qPrintable(labelText(meter, "KvTokens")));
-    QVERIFY(labelText(meter, "KvTokens").contains(QStringLiteral("4,096")) ||
-            labelText(meter, "KvTokens").contains(QStringLiteral("4096")));
+    QVERIFY(labelText(meter, "KvTokens").contains(QStringLiteral("4,096"))
+        || labelText(meter, "KvTokens").contains(QStringLiteral("4096")));
 
     const std::vector<double> f = meter.bytesBars()->fractions();
     QCOMPARE(f.size(), std::size_t(3));
@@ -91,7 +93,7 @@ void TestKvMeter::showsFiguresOfASnapshot()
     writeTokens(counters, 0);
     meter.showSnapshot(counters.snapshot(), 1000);
     QCOMPARE(labelText(meter, "KvUsed"), QStringLiteral("0 B"));
-    QCOMPARE(labelText(meter, "KvSaving"), QStringLiteral("×8.89"));
+    QCOMPARE(labelText(meter, "KvSaving"), QStringLiteral("8.89×"));
 }
 
 void TestKvMeter::tokensPerSecondFromCacheGrowth_data()
@@ -99,15 +101,15 @@ void TestKvMeter::tokensPerSecondFromCacheGrowth_data()
     QTest::addColumn<QList<qint64>>("times");
     QTest::addColumn<QList<qint64>>("tokens");
     QTest::addColumn<double>("expected");
-    QTest::addRow("50 tokens in half a second") << QList<qint64>{0, 500} << QList<qint64>{0, 50} << 100.0;
-    QTest::addRow("steady decode") << QList<qint64>{0, 250, 500, 750, 1000} << QList<qint64>{10, 15, 20, 25, 30}
+    QTest::addRow("50 tokens in half a second") << QList<qint64> { 0, 500 } << QList<qint64> { 0, 50 } << 100.0;
+    QTest::addRow("steady decode") << QList<qint64> { 0, 250, 500, 750, 1000 } << QList<qint64> { 10, 15, 20, 25, 30 }
                                    << 20.0;
     // Only the last second counts: (200 - 100) tokens over 1500 - 500 ms.
-    QTest::addRow("window of one second") << QList<qint64>{0, 500, 1000, 1500} << QList<qint64>{0, 100, 150, 200}
-                                          << 100.0;
-    QTest::addRow("idle cache") << QList<qint64>{0, 500, 1000} << QList<qint64>{64, 64, 64} << 0.0;
-    QTest::addRow("truncated cache restarts the rate") << QList<qint64>{0, 500, 600} << QList<qint64>{0, 400, 10}
-                                                       << 0.0;
+    QTest::addRow("window of one second")
+        << QList<qint64> { 0, 500, 1000, 1500 } << QList<qint64> { 0, 100, 150, 200 } << 100.0;
+    QTest::addRow("idle cache") << QList<qint64> { 0, 500, 1000 } << QList<qint64> { 64, 64, 64 } << 0.0;
+    QTest::addRow("truncated cache restarts the rate")
+        << QList<qint64> { 0, 500, 600 } << QList<qint64> { 0, 400, 10 } << 0.0;
 }
 
 void TestKvMeter::tokensPerSecondFromCacheGrowth()
@@ -122,7 +124,7 @@ void TestKvMeter::tokensPerSecondFromCacheGrowth()
         meter.showSnapshot(counters.snapshot(), times[i]);
     }
     QVERIFY2(qAbs(meter.tokensPerSecond() - expected) < 1e-9,
-             qPrintable(QStringLiteral("%1 vs %2").arg(meter.tokensPerSecond()).arg(expected)));
+        qPrintable(QStringLiteral("%1 vs %2").arg(meter.tokensPerSecond()).arg(expected)));
 }
 
 void TestKvMeter::chartTakesAPointEveryQuarterSecond()
@@ -130,7 +132,7 @@ void TestKvMeter::chartTakesAPointEveryQuarterSecond()
     MemoryCounters counters(kLayers);
     KvMeter meter;
     meter.resetSeries();
-    for (qint64 t : {0, 100, 200, 300, 400, 550, 600}) {
+    for (qint64 t : { 0, 100, 200, 300, 400, 550, 600 }) {
         writeTokens(counters, t / 10);
         meter.showSnapshot(counters.snapshot(), t);
     }
@@ -139,12 +141,77 @@ void TestKvMeter::chartTakesAPointEveryQuarterSecond()
     QCOMPARE(meter.chartPointCount(), 0);
 }
 
+// Each question is its own stretch of the chart: between two, nothing is drawn (no line from the
+// last speed down to zero across the idle time), and the speed shown is 0 while nothing runs.
+void TestKvMeter::chartShowsGapsWhereNothingRan()
+{
+    MemoryCounters counters(kLayers);
+    writeTokens(counters, 10);
+    KvMeter meter;
+    std::int64_t tokens = 10;
+    const auto source = [&] {
+        tokens += 5; // the cache grows while a question runs
+        writeTokens(counters, tokens);
+        return counters.snapshot();
+    };
+    meter.setStatsSource(source);
+    QTest::qWait(600);
+    meter.clearStatsSource();
+    QCOMPARE(labelText(meter, "KvRate"), QStringLiteral("0.0"));
+    QTest::qWait(800); // idle
+    meter.setStatsSource(source);
+    QTest::qWait(600);
+    meter.clearStatsSource();
+
+    QCOMPARE(meter.chartStretchCount(), 2);
+    const QList<QList<QPointF>> kv = meter.kvChartStretches();
+    const QList<QList<QPointF>> rate = meter.rateChartStretches();
+    QVERIFY(kv[0].size() >= 2 && kv[1].size() >= 2);
+    QCOMPARE(rate[0].size(), kv[0].size());
+    // The idle time lies between the stretches, in neither.
+    QVERIFY2(kv[1].front().x() - kv[0].back().x() >= 0.7,
+        qPrintable(QStringLiteral("%1 s .. %2 s").arg(kv[0].back().x()).arg(kv[1].front().x())));
+    // The second stretch's speed is its own: it starts from its first poll, not from the first stretch.
+    QVERIFY(rate[1].front().y() >= 0.0);
+    QCOMPARE(meter.chartPointCount(), int(kv[0].size() + kv[1].size()));
+    meter.resetSeries();
+    QCOMPARE(meter.chartStretchCount(), 0);
+}
+
+// After a model change nothing of the last model's stays: bytes, speed, prefill, chart.
+void TestKvMeter::resetClearsEveryFigure()
+{
+    MemoryCounters counters(kLayers);
+    writeTokens(counters, 100);
+    KvMeter meter;
+    meter.setModelName(QStringLiteral("stories260K.gguf"));
+    meter.showSnapshot(counters.snapshot(), 0);
+    writeTokens(counters, 300);
+    meter.showSnapshot(counters.snapshot(), 1000);
+    meter.setPrefillProgress(241, 241);
+    QVERIFY(meter.tokensPerSecond() > 0);
+    QCOMPARE(meter.prefillText(), QStringLiteral("241 / 241 tokens"));
+    QVERIFY(meter.chartPointCount() > 0);
+
+    meter.reset();
+    QCOMPARE(meter.lastSnapshot().kvBytesUsed, std::uint64_t(0));
+    QCOMPARE(meter.lastSnapshot().tokens, std::int64_t(0));
+    QCOMPARE(meter.tokensPerSecond(), 0.0);
+    QCOMPARE(labelText(meter, "KvUsed"), QStringLiteral("0 B"));
+    QCOMPARE(labelText(meter, "KvReserved"), QStringLiteral("0 B"));
+    QCOMPARE(labelText(meter, "KvRate"), QStringLiteral("0.0"));
+    QCOMPARE(labelText(meter, "KvSaving"), QStringLiteral("–"));
+    QCOMPARE(meter.prefillText(), QString());
+    QCOMPARE(meter.chartPointCount(), 0);
+    QVERIFY(!meter.isPolling());
+}
+
 void TestKvMeter::pollsAtTenHertzWhileAnotherThreadWrites()
 {
     MemoryCounters counters(kLayers);
     writeTokens(counters, 0);
-    std::atomic<int> polls{0};
-    std::atomic<bool> inconsistent{false};
+    std::atomic<int> polls { 0 };
+    std::atomic<bool> inconsistent { false };
     KvMeter meter;
     meter.setStatsSource([&] {
         ++polls;
@@ -155,8 +222,8 @@ void TestKvMeter::pollsAtTenHertzWhileAnotherThreadWrites()
     });
     QVERIFY(meter.isPolling());
 
-    std::atomic<bool> stop{false};
-    std::atomic<std::int64_t> written{0};
+    std::atomic<bool> stop { false };
+    std::atomic<std::int64_t> written { 0 };
     std::thread writer([&] {
         for (std::int64_t t = 1; !stop; t = t % 4096 + 1) {
             writeTokens(counters, t);
@@ -187,9 +254,9 @@ void TestKvMeter::deviceRowIsShortWithoutAGpu()
     auto *row = meter.findChild<QLabel *>(QStringLiteral("KvDevice"));
     QVERIFY(row);
     // The reason in a few words; paths and driver messages only in the tooltip.
-    QVERIFY2(row->text().startsWith(QStringLiteral("CPU (")) && !row->text().contains(QLatin1Char('/')) &&
-                 row->text().size() <= 40,
-             qPrintable(row->text()));
+    QVERIFY2(row->text().startsWith(QStringLiteral("CPU (")) && !row->text().contains(QLatin1Char('/'))
+            && row->text().size() <= 40,
+        qPrintable(row->text()));
     QCOMPARE(row->toolTip(), QString::fromStdString(info.status));
 }
 

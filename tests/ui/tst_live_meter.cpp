@@ -3,10 +3,10 @@
 // shape (llama2.c: dim 64, 5 layers, 8 heads, 4 KV heads, so head size 8): the f16 `full` cache
 // holds K and V of 4 heads × 8 values × 2 bytes per layer = 128 B a token and layer, 640 B a token;
 // plain MHA f16 would hold 8 heads: 1280 B a token.
+#include "scratch_settings.h"
 #include "ui/chat_dock.h"
 #include "ui/kv_meter.h"
 #include "ui/main_window.h"
-#include "scratch_settings.h"
 #include "ui_fixtures.h"
 
 #include <QLabel>
@@ -42,11 +42,11 @@ void TestLiveMeter::initTestCase()
     nw::test::useScratchSettings(m_dir.filePath(QStringLiteral("settings")), QStringLiteral("tst_live_meter"));
     const QString pdf = m_dir.filePath(QStringLiteral("story.pdf"));
     QVERIFY(nw::test::writeCourierPdf(pdf, QStringLiteral("Story"),
-                                      QStringLiteral("Once upon a time there was a little girl named Lily.\n"
-                                                     "Lily liked to play in the park with her red ball.\n\f"
-                                                     "One day the ball rolled into the pond and a duck found it.\n")));
+        QStringLiteral("Once upon a time there was a little girl named Lily.\n"
+                       "Lily liked to play in the park with her red ball.\n\f"
+                       "One day the ball rolled into the pond and a duck found it.\n")));
     m_database = m_dir.filePath(QStringLiteral("library.sqlite"));
-    QCOMPARE(nw::test::ingestInto(m_database, {pdf}), 1);
+    QCOMPARE(nw::test::ingestInto(m_database, { pdf }), 1);
 }
 
 void TestLiveMeter::meterFollowsTheAnsweringModel()
@@ -55,7 +55,7 @@ void TestLiveMeter::meterFollowsTheAnsweringModel()
     if (model.isEmpty())
         QSKIP("no conformance models (../shared/conformance/models/stories260K.gguf)");
     // 512 tokens: the file's own 128 cannot hold the prompt's instructions and a passage.
-    nw::ui::MainWindow window({.databasePath = m_database, .modelPath = model, .contextTokens = 512});
+    nw::ui::MainWindow window({ .databasePath = m_database, .modelPath = model, .contextTokens = 512 });
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     nw::ui::KvMeter *meter = window.kvMeter();
@@ -69,7 +69,8 @@ void TestLiveMeter::meterFollowsTheAnsweringModel()
     QCOMPARE(started.size(), 1);
     QVERIFY(meter->isPolling()); // polls while the model works
     QVERIFY(finished.wait(120000));
-    QVERIFY2(finished.first().at(0).toBool(), qPrintable(window.chat()->findChild<QLabel *>(QStringLiteral("ChatStatus"))->text()));
+    QVERIFY2(finished.first().at(0).toBool(),
+        qPrintable(window.chat()->findChild<QLabel *>(QStringLiteral("ChatStatus"))->text()));
     QVERIFY(!meter->isPolling()); // stopped, showing the last snapshot
 
     const nw::MemoryStats &stats = meter->lastSnapshot();
@@ -88,12 +89,24 @@ void TestLiveMeter::meterFollowsTheAnsweringModel()
     const QString tokens = meter->findChild<QLabel *>(QStringLiteral("KvTokens"))->text();
     QVERIFY2(tokens.startsWith(QLocale().toString(qlonglong(stats.tokens)) + QLatin1Char(' ')), qPrintable(tokens));
     QVERIFY(meter->findChild<QLabel *>(QStringLiteral("KvSaving"))->text().contains(QStringLiteral("2")));
+    QVERIFY(!meter->prefillText().isEmpty());
+
+    // Another model (here: none): the meter keeps nothing of the last one's figures.
+    window.chat()->setModelPath(QString());
+    QCOMPARE(meter->lastSnapshot().kvBytesUsed, std::uint64_t(0));
+    QCOMPARE(meter->tokensPerSecond(), 0.0);
+    QCOMPARE(meter->findChild<QLabel *>(QStringLiteral("KvRate"))->text(), QStringLiteral("0.0"));
+    QCOMPARE(meter->findChild<QLabel *>(QStringLiteral("KvUsed"))->text(), QStringLiteral("0 B"));
+    QCOMPARE(meter->prefillText(), QString());
+    QCOMPARE(meter->chartPointCount(), 0);
+    QCOMPARE(meter->modelName(), QStringLiteral("none (extractive answers)"));
+    QCOMPARE(window.chat()->memoryStats().kvBytesUsed, std::uint64_t(0));
 }
 
 void TestLiveMeter::noModelLeavesTheMeterIdle()
 {
     QSettings().clear(); // a first start: the last window's model would come back with its session
-    nw::ui::MainWindow window({.databasePath = m_database, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = m_database, .modelPath = {} });
     QSignalSpy finished(window.chat(), &nw::ui::ChatDock::answerFinished);
     window.chat()->questionBox()->setText(QStringLiteral("Who found the ball?"));
     QVERIFY(window.chat()->ask());

@@ -7,10 +7,10 @@
 // token; latent:R holds R values each for K and V, 5 × 2 × R × 2 = 20·R B; +q8 / +q4 store each
 // group of 32 values as ggml's Q8_0 (2-byte scale + 32 bytes = 34 B) / Q4_0 (2 + 16 = 18 B) block.
 #include "app/needle_heatmap.h"
+#include "scratch_settings.h"
 #include "ui/main_window.h"
 #include "ui/needle_heatmap_view.h"
 #include "ui/needle_view.h"
-#include "scratch_settings.h"
 #include "ui_fixtures.h"
 
 #include <QAction>
@@ -32,6 +32,7 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QTabWidget>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTextDocument>
@@ -60,7 +61,7 @@ void configureSmallRun(NeedleView &view, const QString &model, const QString &ou
     view.setModelPath(model);
     view.lengthsEdit()->setText(QStringLiteral("64,96"));
     view.depthsEdit()->setText(QStringLiteral("0,100"));
-    view.setCheckedModes({QStringLiteral("full"), QStringLiteral("latent:32+q8")});
+    view.setCheckedModes({ QStringLiteral("full"), QStringLiteral("latent:32+q8") });
     view.trialsBox()->setValue(1);
     view.seedBox()->setValue(7);
     view.threadsBox()->setValue(1);
@@ -109,18 +110,19 @@ void TestNeedleView::offersTheModesTheModelTakes()
     view.setModelPath(m_model);
     view.show();
     QVERIFY(QTest::qWaitForWindowExposed(&view));
-    const QList<std::pair<QString, qulonglong>> expected{
-        {QStringLiteral("full"), 640},         {QStringLiteral("latent:32"), 640},    {QStringLiteral("latent:16"), 320},
-        {QStringLiteral("latent:8"), 160},     {QStringLiteral("latent:4"), 80},      {QStringLiteral("latent:32+q8"), 5 * 2 * 34},
-        {QStringLiteral("latent:32+q4"), 5 * 2 * 18}};
+    const QList<std::pair<QString, qulonglong>> expected { { QStringLiteral("full"), 640 },
+        { QStringLiteral("latent:32"), 640 }, { QStringLiteral("latent:16"), 320 }, { QStringLiteral("latent:8"), 160 },
+        { QStringLiteral("latent:4"), 80 }, { QStringLiteral("latent:32+q8"), 5 * 2 * 34 },
+        { QStringLiteral("latent:32+q4"), 5 * 2 * 18 } };
     QList<std::pair<QString, qulonglong>> offered;
     for (int i = 0; i < view.modeList()->count(); ++i) {
         const QListWidgetItem *item = view.modeList()->item(i);
-        offered.push_back({item->data(NeedleView::ModeRole).toString(), item->data(NeedleView::BytesPerTokenRole).toULongLong()});
+        offered.push_back(
+            { item->data(NeedleView::ModeRole).toString(), item->data(NeedleView::BytesPerTokenRole).toULongLong() });
         QVERIFY(item->flags() & Qt::ItemIsUserCheckable);
     }
     QCOMPARE(offered, expected);
-    QCOMPARE(view.checkedModes(), QStringList{QStringLiteral("full")}); // the plain cache by default
+    QCOMPARE(view.checkedModes(), QStringList { QStringLiteral("full") }); // the plain cache by default
 }
 
 void TestNeedleView::runDrawsAHeatmapPerMode()
@@ -138,7 +140,7 @@ void TestNeedleView::runDrawsAHeatmapPerMode()
     bool offGuiThread = false;
     connect(&view, &NeedleView::progressChanged, this, [&](qint64 done, qint64 total) {
         offGuiThread |= QThread::currentThread() != qApp->thread();
-        progress.push_back({done, total});
+        progress.push_back({ done, total });
     });
     QSignalSpy finished(&view, &NeedleView::runFinished);
     QTest::mouseClick(view.runButton(), Qt::LeftButton);
@@ -153,23 +155,24 @@ void TestNeedleView::runDrawsAHeatmapPerMode()
     // 2 modes × 2 lengths × 2 depths × 1 trial, counted on the GUI thread up to 100 %.
     QVERIFY(!offGuiThread);
     QVERIFY(!progress.isEmpty());
-    QCOMPARE(progress.last(), (std::pair<qint64, qint64>{8, 8}));
+    QCOMPARE(progress.last(), (std::pair<qint64, qint64> { 8, 8 }));
     QCOMPARE(view.progressBar()->maximum(), 8);
     QCOMPARE(view.progressBar()->value(), view.progressBar()->maximum());
 
     QCOMPARE(view.heatmaps().size(), 2);
-    for (const QString &mode : {QStringLiteral("full"), QStringLiteral("latent:32+q8")}) {
+    for (const QString &mode : { QStringLiteral("full"), QStringLiteral("latent:32+q8") }) {
         const int i = heatmapIndex(view, mode);
         QVERIFY2(i >= 0, qPrintable(mode));
         const NeedleHeatmapView *map = view.heatmaps()[i];
-        QCOMPARE(map->grid().lengths, (std::vector<std::int64_t>{64, 96}));
-        QCOMPARE(map->grid().depths, (std::vector<int>{0, 100}));
+        QCOMPARE(map->grid().lengths, (std::vector<std::int64_t> { 64, 96 }));
+        QCOMPARE(map->grid().depths, (std::vector<int> { 0, 100 }));
         QCOMPARE(map->rowCount() * map->columnCount(), 4);
         for (const nw::app::NeedleCell &cell : map->grid().cells)
             QCOMPARE(cell.trials, 1);
     }
     QCOMPARE(view.heatmaps()[heatmapIndex(view, QStringLiteral("full"))]->grid().kvBytesPerToken, std::uint64_t(640));
-    QCOMPARE(view.heatmaps()[heatmapIndex(view, QStringLiteral("latent:32+q8"))]->grid().kvBytesPerToken, std::uint64_t(340));
+    QCOMPARE(view.heatmaps()[heatmapIndex(view, QStringLiteral("latent:32+q8"))]->grid().kvBytesPerToken,
+        std::uint64_t(340));
 
     // Each cell's colour is the PNG's for the same cell, and the accuracy results.json records.
     const QJsonArray trials = savedTrials(out);
@@ -183,7 +186,8 @@ void TestNeedleView::runDrawsAHeatmapPerMode()
         const QPoint probe = map->cellRect(row, column).topLeft() + QPoint(4, 4); // clear of the border and the label
         const QColor expected = nw::app::needleAccuracyColor(t.value(QStringLiteral("exact")).toBool() ? 1.0 : 0.0);
         QCOMPARE(map->grab().toImage().pixelColor(probe), expected);
-        const QImage png(out + QLatin1Char('/') + nw::app::needleHeatmapBaseName(mode.toStdString()) + QStringLiteral(".png"));
+        const QImage png(
+            out + QLatin1Char('/') + nw::app::needleHeatmapBaseName(mode.toStdString()) + QStringLiteral(".png"));
         QVERIFY(!png.isNull());
         QCOMPARE(png.pixelColor(probe), expected);
     }
@@ -193,21 +197,22 @@ void TestNeedleView::runDrawsAHeatmapPerMode()
     QJsonObject asked;
     for (const QJsonValue &value : trials) {
         const QJsonObject t = value.toObject();
-        if (t.value(QStringLiteral("mode")).toString() == QStringLiteral("full") && t.value(QStringLiteral("length")).toInt() == 96 &&
-            t.value(QStringLiteral("depth")).toInt() == 100)
+        if (t.value(QStringLiteral("mode")).toString() == QStringLiteral("full")
+            && t.value(QStringLiteral("length")).toInt() == 96 && t.value(QStringLiteral("depth")).toInt() == 100)
             asked = t;
     }
     QVERIFY(!asked.isEmpty());
     NeedleHeatmapView *full = view.heatmaps()[heatmapIndex(view, QStringLiteral("full"))];
     const QPoint centre = full->cellRect(1, 1).center();
     QMouseEvent move(QEvent::MouseMove, QPointF(centre), full->mapToGlobal(QPointF(centre)), Qt::NoButton, Qt::NoButton,
-                     Qt::NoModifier);
+        Qt::NoModifier);
     QCoreApplication::sendEvent(full, &move);
     const QString details = view.detailsLabel()->text();
     QVERIFY2(details.contains(QStringLiteral("96 tokens")), qPrintable(details));
     QVERIFY2(details.contains(QStringLiteral("depth 100 %")), qPrintable(details));
     const QString answer = asked.value(QStringLiteral("answer")).toString().simplified();
-    QVERIFY2(details.contains(QStringLiteral("\"%1\"").arg(answer)), qPrintable(details + QStringLiteral(" / ") + answer));
+    QVERIFY2(
+        details.contains(QStringLiteral("\"%1\"").arg(answer)), qPrintable(details + QStringLiteral(" / ") + answer));
     QVERIFY2(details.contains(QString::number(asked.value(QStringLiteral("value")).toInt())), qPrintable(details));
     QVERIFY2(details.contains(QStringLiteral("640 B/token")), qPrintable(details));
     const qint64 cacheTokens = asked.value(QStringLiteral("kv_bytes_total")).toInteger() / 640;
@@ -240,7 +245,8 @@ void TestNeedleView::savedCellsShowBeforeTheRunEnds()
             QCOMPARE(cell.trials, 1);
     QVERIFY(finished.wait(120000));
     QVERIFY2(finished.first().at(0).toBool(), qPrintable(view.statusLabel()->text()));
-    QVERIFY2(view.statusLabel()->text().contains(QStringLiteral("0 trials run, 8 already")), qPrintable(view.statusLabel()->text()));
+    QVERIFY2(view.statusLabel()->text().contains(QStringLiteral("0 trials run, 8 already")),
+        qPrintable(view.statusLabel()->text()));
     QCOMPARE(view.progressBar()->value(), view.progressBar()->maximum());
     QCOMPARE(savedTrials(out).size(), 8);
 }
@@ -257,7 +263,7 @@ void TestNeedleView::cancelStopsALongRunWithinASecond()
     // Haystacks short enough that one prefill chunk ends well within the second Cancel has.
     view.lengthsEdit()->setText(QStringLiteral("192,256"));
     view.depthsEdit()->setText(QStringLiteral("0,10,20,30,40,50,60,70,80,90,100"));
-    view.setCheckedModes({QStringLiteral("full")});
+    view.setCheckedModes({ QStringLiteral("full") });
     view.trialsBox()->setValue(3);
     view.threadsBox()->setValue(1);
     view.perplexityBox()->setChecked(false);
@@ -287,12 +293,13 @@ void TestNeedleView::cancelStopsALongRunWithinASecond()
     QTest::mouseClick(view.cancelButton(), Qt::LeftButton);
     QVERIFY(finished.wait(10000));
     const qint64 stopMs = stopping.elapsed();
-    qInfo("cancel took %lld ms; while running, the longest timer gap was %lld ms wall, %.1f ms of GUI-thread CPU", stopMs,
-          gaps.maxWallMs(), maxCpuGap);
+    qInfo("cancel took %lld ms; while running, the longest timer gap was %lld ms wall, %.1f ms of GUI-thread CPU",
+        stopMs, gaps.maxWallMs(), maxCpuGap);
     QVERIFY2(finished.first().at(0).toBool(), qPrintable(view.statusLabel()->text()));
     QVERIFY(view.lastRunCancelled());
     QVERIFY2(stopMs < 1000, qPrintable(QStringLiteral("%1 ms").arg(stopMs)));
-    QVERIFY2(view.statusLabel()->text().startsWith(QStringLiteral("Cancelled")), qPrintable(view.statusLabel()->text()));
+    QVERIFY2(
+        view.statusLabel()->text().startsWith(QStringLiteral("Cancelled")), qPrintable(view.statusLabel()->text()));
     QVERIFY(done < total);
 
     // Only whole cells were saved, and the count the view was last told is what the file holds.
@@ -305,12 +312,14 @@ void TestNeedleView::cancelStopsALongRunWithinASecond()
     for (const QJsonValue &t : saved)
         longestTrialMs = std::max(longestTrialMs, 1e3 * t.toObject().value(QStringLiteral("seconds")).toDouble());
     QVERIFY2(maxCpuGap < 100.0, qPrintable(QStringLiteral("%1 ms").arg(maxCpuGap)));
-    QVERIFY2(longestTrialMs > 2.0 * maxCpuGap, qPrintable(QStringLiteral("trial %1 ms, GUI gap %2 ms").arg(longestTrialMs).arg(maxCpuGap)));
+    QVERIFY2(longestTrialMs > 2.0 * maxCpuGap,
+        qPrintable(QStringLiteral("trial %1 ms, GUI gap %2 ms").arg(longestTrialMs).arg(maxCpuGap)));
 }
 
 void TestNeedleView::windowMenuOpensTheView()
 {
-    nw::ui::MainWindow window({.databasePath = m_dir.filePath(QStringLiteral("library.sqlite")), .modelPath = m_model});
+    nw::ui::MainWindow window(
+        { .databasePath = m_dir.filePath(QStringLiteral("library.sqlite")), .modelPath = m_model });
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     auto *tools = window.menuBar()->findChild<QMenu *>(QStringLiteral("ToolsMenu"));
@@ -319,13 +328,15 @@ void TestNeedleView::windowMenuOpensTheView()
     QVERIFY(action);
     QVERIFY(tools->actions().contains(action));
     QCOMPARE(action->shortcut(), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_N));
-    auto *dock = window.findChild<QDockWidget *>(QStringLiteral("NeedleDock"));
-    QVERIFY(dock);
-    QVERIFY(!dock->isVisible());
+    // The lab is a tab beside the reader, made when first asked for: it never resizes the window.
+    QCOMPARE(window.centralTabs()->count(), 1);
+    const QSize before = window.size();
     action->trigger();
-    QVERIFY(dock->isVisible());
-    auto *view = qobject_cast<NeedleView *>(dock->widget());
+    QCOMPARE(window.centralTabs()->count(), 2);
+    auto *view = window.needleView();
     QVERIFY(view);
+    QVERIFY(view->isVisible());
+    QCOMPARE(window.size(), before);
     QCOMPARE(view->modelEdit()->text(), m_model); // the window's model
     if (!m_model.isEmpty())
         QVERIFY(view->modeList()->count() > 0);

@@ -2,7 +2,9 @@
 // wide, baselines at 70 + 12·line points from the top of a 612×792 page), ingested into a
 // temporary library. Where the words sit is worked out from that layout, not from the viewer.
 #include "ingest/ingestor.h"
+#include "scratch_settings.h"
 #include "store/library_store.h"
+#include "tests/ingest/pdf_fixtures.h"
 #include "ui/chat_dock.h"
 #include "ui/library_view.h"
 #include "ui/main_window.h"
@@ -11,11 +13,12 @@
 #include "ui/page_renderer.h"
 #include "ui/page_text_view.h"
 #include "ui/page_viewer.h"
+#include "ui/search_view.h"
 #include "ui/thumbnail_strip.h"
-#include "scratch_settings.h"
 #include "ui_fixtures.h"
 
 #include <QFile>
+#include <QLineEdit>
 #include <QListWidget>
 #include <QScrollBar>
 #include <QSignalSpy>
@@ -33,10 +36,10 @@ namespace {
 
 constexpr int kPages = 40;
 constexpr int kNeedlePage = 30;
-constexpr double kPageWidth = 612;  // Letter, points
+constexpr double kPageWidth = 612; // Letter, points
 constexpr double kPageHeight = 792;
-constexpr double kLeft = 54;        // TextPdfLayout defaults
-constexpr double kAdvance = 6;      // Courier 10 pt: 0.6 em
+constexpr double kLeft = 54; // TextPdfLayout defaults
+constexpr double kAdvance = 6; // Courier 10 pt: 0.6 em
 constexpr double kFirstBaseline = 70; // marginTop 60 + one font size
 constexpr double kLeading = 12;
 
@@ -60,7 +63,7 @@ QString documentText()
 QRectF layoutBox(int line, int column, int length)
 {
     const double baseline = kFirstBaseline + kLeading * line;
-    return {kLeft + kAdvance * column, baseline - 6, kAdvance * length, 7};
+    return { kLeft + kAdvance * column, baseline - 6, kAdvance * length, 7 };
 }
 
 bool isTinted(QRgb pixel, QColor colour)
@@ -113,10 +116,11 @@ private slots:
     void draggingSelectsWords();
     void scrollingKeepsTheEventLoopTurning();
     void textDocumentsAreRefused();
+    void pageBoxShowsAndTakesPrintedLabels();
     void windowOpensSearchHitsAndCitationsInTheRenderedView();
 
 private:
-    std::unique_ptr<PageViewer> makeViewer(QSize size = {900, 700});
+    std::unique_ptr<PageViewer> makeViewer(QSize size = { 900, 700 });
     QTemporaryDir m_dir;
     QString m_database;
     std::unique_ptr<nw::store::LibraryStore> m_store;
@@ -140,7 +144,7 @@ void TestPageView::initTestCase()
     m_database = m_dir.filePath(QStringLiteral("library.sqlite"));
     m_store = std::make_unique<nw::store::LibraryStore>(m_database);
     nw::ingest::Ingestor ingestor(*m_store);
-    QCOMPARE(ingestor.run({pdf, txt}).added, 2);
+    QCOMPARE(ingestor.run({ pdf, txt }).added, 2);
     for (const nw::store::DocumentInfo &doc : m_store->documents()) {
         if (doc.kind == QLatin1String("pdf"))
             m_documentId = doc.id;
@@ -168,8 +172,8 @@ void TestPageView::cacheEvictsLeastRecentlyUsedPastItsBound_data()
     QTest::addColumn<bool>("touchFirst");
     QTest::addColumn<QList<int>>("kept");
     // Three 100×100 ARGB32 images (40 000 bytes each) under a 100 000-byte bound: two fit.
-    QTest::addRow("oldest goes") << false << QList<int>{1, 2};
-    QTest::addRow("used again stays") << true << QList<int>{0, 2};
+    QTest::addRow("oldest goes") << false << QList<int> { 1, 2 };
+    QTest::addRow("used again stays") << true << QList<int> { 0, 2 };
 }
 
 void TestPageView::cacheEvictsLeastRecentlyUsedPastItsBound()
@@ -180,7 +184,7 @@ void TestPageView::cacheEvictsLeastRecentlyUsedPastItsBound()
     QImage image(100, 100, QImage::Format_ARGB32);
     image.fill(Qt::white);
     QCOMPARE(image.sizeInBytes(), qsizetype(40'000));
-    const auto key = [](int page) { return RenderKey{QStringLiteral("doc"), page, RenderKey::toMilliDpi(72)}; };
+    const auto key = [](int page) { return RenderKey { QStringLiteral("doc"), page, RenderKey::toMilliDpi(72) }; };
     QVERIFY(cache.insert(key(0), image));
     QVERIFY(cache.insert(key(1), image));
     QCOMPARE(cache.bytes(), qint64(80'000));
@@ -192,7 +196,7 @@ void TestPageView::cacheEvictsLeastRecentlyUsedPastItsBound()
     for (int page = 0; page < 3; ++page)
         QCOMPARE(cache.contains(key(page)), kept.contains(page));
     // Same page at another zoom is another entry; an image over the whole bound is not kept.
-    QVERIFY(!cache.contains({QStringLiteral("doc"), 2, RenderKey::toMilliDpi(144)}));
+    QVERIFY(!cache.contains({ QStringLiteral("doc"), 2, RenderKey::toMilliDpi(144) }));
     QVERIFY(!cache.insert(key(3), QImage(200, 200, QImage::Format_ARGB32)));
     QCOMPARE(cache.count(), 2);
     cache.setByteLimit(50'000);
@@ -215,7 +219,7 @@ void TestPageView::opensWithPlaceholdersOfPageSize()
         QCOMPARE(canvas->pageRect(i).size(), QSize(612, 792));
     QCOMPARE(canvas->pageRect(1).top() - canvas->pageRect(0).bottom() - 1, PageCanvas::kSpacing);
     QCOMPARE(canvas->verticalScrollBar()->maximum() + canvas->viewport()->height(),
-             2 * PageCanvas::kMargin + kPages * 792 + (kPages - 1) * PageCanvas::kSpacing);
+        2 * PageCanvas::kMargin + kPages * 792 + (kPages - 1) * PageCanvas::kSpacing);
     const QImage placeholder = canvas->viewport()->grab().toImage();
     const QRect firstLine = canvas->toViewport(0, layoutBox(0, 0, kLine0.size())).toAlignedRect();
     QCOMPARE(darkPixels(placeholder, firstLine), 0);
@@ -236,7 +240,7 @@ void TestPageView::onlyVisiblePagesAreRendered()
     QTRY_VERIFY_WITH_TIMEOUT(canvas->isRendered(0), 10000);
     QTRY_VERIFY_WITH_TIMEOUT(viewer->renderer()->runningCount() == 0 && viewer->renderer()->queuedCount() == 0, 10000);
     const QList<int> visible = canvas->visiblePages();
-    QCOMPARE(visible, QList<int>{0});
+    QCOMPARE(visible, QList<int> { 0 });
     // The visible page and one ahead; nothing further down.
     for (int i = 0; i < kPages; ++i)
         QCOMPARE(canvas->isRendered(i), i <= 1);
@@ -260,7 +264,7 @@ void TestPageView::zoomChangesPixelSize()
     QCOMPARE(canvas->pageRect(0).size(), QSize(1224, 1584));
     QTRY_VERIFY_WITH_TIMEOUT(canvas->isRendered(0), 10000);
     const double dpr = canvas->devicePixelRatioF();
-    const QImage *image = viewer->cache()->find({canvas->documentKey(), 0, RenderKey::toMilliDpi(144 * dpr)});
+    const QImage *image = viewer->cache()->find({ canvas->documentKey(), 0, RenderKey::toMilliDpi(144 * dpr) });
     QVERIFY(image != nullptr);
     QCOMPARE(image->size(), QSize(qRound(1224 * dpr), qRound(1584 * dpr)));
 
@@ -279,7 +283,7 @@ void TestPageView::zoomChangesPixelSize()
 
 void TestPageView::fitWidthAndFitPageMatchTheViewport()
 {
-    auto viewer = makeViewer({900, 700});
+    auto viewer = makeViewer({ 900, 700 });
     QVERIFY(viewer);
     PageCanvas *canvas = viewer->canvas();
     QVERIFY(viewer->showDocument(m_documentId));
@@ -309,8 +313,8 @@ void TestPageView::searchHitIsDrawnAtItsWordBox()
     PageCanvas *canvas = viewer->canvas();
     QVERIFY(viewer->showDocument(m_documentId));
     canvas->setZoom(2.0);
-    QVERIFY(viewer->showPage(m_documentId, 1, {QStringLiteral("NEEDLE")}));
-    QCOMPARE(viewer->highlightedTexts(), QStringList{QStringLiteral("needle")});
+    QVERIFY(viewer->showPage(m_documentId, 1, { QStringLiteral("NEEDLE") }));
+    QCOMPARE(viewer->highlightedTexts(), QStringList { QStringLiteral("needle") });
     QCOMPARE(viewer->pageNumber(), 1);
     QTRY_VERIFY_WITH_TIMEOUT(canvas->isRendered(0), 10000);
     const QImage image = canvas->viewport()->grab().toImage();
@@ -326,8 +330,8 @@ void TestPageView::searchHitIsDrawnAtItsWordBox()
     QCOMPARE(tintedPixels(image, charlie, yellow), 0);
 
     // Another page: the hit is gone from page 1.
-    QVERIFY(viewer->showPage(m_documentId, kNeedlePage, {QStringLiteral("indemn")}));
-    QCOMPARE(viewer->highlightedTexts(), QStringList{QStringLiteral("indemnification")});
+    QVERIFY(viewer->showPage(m_documentId, kNeedlePage, { QStringLiteral("indemn") }));
+    QCOMPARE(viewer->highlightedTexts(), QStringList { QStringLiteral("indemnification") });
     QCOMPARE(viewer->pageNumber(), kNeedlePage);
     QVERIFY(canvas->highlights(0, nw::ui::HighlightKind::SearchHit).isEmpty());
     QVERIFY(!viewer->showPage(m_documentId, kPages + 1));
@@ -344,7 +348,7 @@ void TestPageView::citedPassageIsDrawnAtItsWordBoxes()
     const int start = static_cast<int>(text.indexOf(QStringLiteral("echo fox")));
     QVERIFY(start > 0);
     QVERIFY(viewer->showPassage(m_documentId, 1, start, 8)); // "echo fox": two words, the second in part
-    QCOMPARE(viewer->highlightedTexts(), (QStringList{QStringLiteral("echo"), QStringLiteral("foxtrot")}));
+    QCOMPARE(viewer->highlightedTexts(), (QStringList { QStringLiteral("echo"), QStringLiteral("foxtrot") }));
     QTRY_VERIFY_WITH_TIMEOUT(canvas->isRendered(0), 10000);
     const QImage image = canvas->viewport()->grab().toImage();
     const QColor blue = PageCanvas::highlightColor(nw::ui::HighlightKind::Citation);
@@ -407,7 +411,7 @@ void TestPageView::draggingSelectsWords()
     QCOMPARE(selected.at(0).at(0).toLongLong(), m_documentId);
     QCOMPARE(selected.at(0).at(1).toInt(), 1);
     QCOMPARE(words(selected.at(0).at(2).value<QList<nw::store::WordBox>>()),
-             (QStringList{QStringLiteral("bravo"), QStringLiteral("needle")}));
+        (QStringList { QStringLiteral("bravo"), QStringLiteral("needle") }));
     QCOMPARE(selected.at(0).at(3).toString(), QStringLiteral("bravo needle"));
     QCOMPARE(viewer->selectedText(), QStringLiteral("bravo needle"));
     QCOMPARE(canvas->highlights(0, nw::ui::HighlightKind::Selection).size(), 2);
@@ -430,7 +434,7 @@ void TestPageView::draggingSelectsWords()
 
 void TestPageView::scrollingKeepsTheEventLoopTurning()
 {
-    auto viewer = makeViewer({1000, 800});
+    auto viewer = makeViewer({ 1000, 800 });
     QVERIFY(viewer);
     PageCanvas *canvas = viewer->canvas();
     // 3× zoom: each page is 1836×2376 pixels, ~17 MB; 64 MB holds three of them.
@@ -455,8 +459,8 @@ void TestPageView::scrollingKeepsTheEventLoopTurning()
     const int finished = viewer->renderer()->finishedCount();
     qInfo("scrolled %d pages at 3x in %lld ms, %d renders; max event-loop gap %lld ms wall, %.1f ms of GUI-thread "
           "CPU; cache %lld bytes in %d images",
-          kPages, gaps.elapsedMs(), finished, gaps.maxWallMs(), maxCpuGap, viewer->cache()->bytes(),
-          viewer->cache()->count());
+        kPages, gaps.elapsedMs(), finished, gaps.maxWallMs(), maxCpuGap, viewer->cache()->bytes(),
+        viewer->cache()->count());
     QVERIFY2(maxCpuGap < 100, qPrintable(QStringLiteral("the GUI thread worked %1 ms in one go").arg(maxCpuGap)));
     QVERIFY(viewer->cache()->bytes() <= kBound);
     QVERIFY(viewer->cache()->count() < kPages);
@@ -473,32 +477,78 @@ void TestPageView::textDocumentsAreRefused()
     QCOMPARE(viewer->pageCount(), 0);
 }
 
+// The page box names a page as it is printed, with the file's page beside it where they differ,
+// takes a label or #N, and refuses a page the document does not have (the view stays put).
+void TestPageView::pageBoxShowsAndTakesPrintedLabels()
+{
+    const QString pdf = m_dir.filePath(QStringLiteral("labelled.pdf"));
+    QVERIFY(nw::test::writeBytes(pdf,
+        nw::test::handWrittenPdf(
+            { "Cover", "Contents", "One", "Two", "Three" }, "/PageLabels << /Nums [0 << /S /r >> 2 << /S /D >>] >>")));
+    qint64 labelled = 0;
+    {
+        nw::store::LibraryStore store(m_database);
+        nw::ingest::Ingestor ingestor(store);
+        const nw::ingest::IngestSummary summary = ingestor.run({ pdf });
+        QCOMPARE(summary.added, 1);
+        labelled = summary.files.front().documentId;
+    }
+    auto viewer = makeViewer();
+    QVERIFY(viewer);
+    QVERIFY(viewer->showPage(labelled, 4));
+    QCOMPARE(viewer->pageBox()->text(), QStringLiteral("2"));
+    QCOMPARE(viewer->pageBoxCaption(), QStringLiteral("(4 of 5)"));
+    QCOMPARE(viewer->pageLabel(1), QStringLiteral("i"));
+    QCOMPARE(viewer->thumbnails()->item(1)->text(), QStringLiteral("ii"));
+    QVERIFY(viewer->goToPageText(QStringLiteral("ii")));
+    QCOMPARE(viewer->pageNumber(), 2);
+    QCOMPARE(viewer->pageBox()->text(), QStringLiteral("ii"));
+    QVERIFY(viewer->goToPageText(QStringLiteral("#5")));
+    QCOMPARE(viewer->pageNumber(), 5);
+    QCOMPARE(viewer->pageBox()->text(), QStringLiteral("3"));
+    // Typed into the box: Return goes there.
+    viewer->pageBox()->setText(QStringLiteral("1"));
+    QTest::keyClick(viewer->pageBox(), Qt::Key_Return);
+    QCOMPARE(viewer->pageNumber(), 3);
+    for (const QString &bad :
+        { QStringLiteral("4"), QStringLiteral("999"), QStringLiteral("#0"), QStringLiteral("iv") }) {
+        QVERIFY(!viewer->goToPageText(bad));
+        QCOMPARE(viewer->pageNumber(), 3);
+        QVERIFY2(
+            viewer->errorString().contains(QStringLiteral("5 pages (i–ii, 1–3)")), qPrintable(viewer->errorString()));
+    }
+    // A document without labels: plain numbers, "of N".
+    QVERIFY(viewer->showPage(m_documentId, 2));
+    QCOMPARE(viewer->pageBox()->text(), QStringLiteral("2"));
+    QCOMPARE(viewer->pageBoxCaption(), QStringLiteral("of %1").arg(kPages));
+}
+
 void TestPageView::windowOpensSearchHitsAndCitationsInTheRenderedView()
 {
-    nw::ui::MainWindow window({.databasePath = m_database, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = m_database, .modelPath = {} });
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     PageViewer *viewer = window.pageViewer();
     QVERIFY(viewer != nullptr);
 
     nw::ui::LibraryView *library = window.library();
-    library->search(QStringLiteral("indemnification"));
-    QListWidget *results = library->resultList();
+    window.search()->search(QStringLiteral("indemnification"));
+    QListWidget *results = window.search()->resultList();
     QCOMPARE(results->count(), 1);
     QTest::mouseClick(results->viewport(), Qt::LeftButton, {}, results->visualItemRect(results->item(0)).center());
     QVERIFY(viewer->isVisible());
     QCOMPARE(viewer->documentId(), m_documentId);
     QCOMPARE(viewer->pageNumber(), kNeedlePage);
-    QCOMPARE(viewer->highlightedTexts(), QStringList{QStringLiteral("indemnification")});
+    QCOMPARE(viewer->highlightedTexts(), QStringList { QStringLiteral("indemnification") });
 
     // A citation chip's signal: the cited words on their page.
     const QString text = m_store->requirePage(m_documentId, 1).text;
     emit window.chat()->citationActivated(m_documentId, 1, static_cast<int>(text.indexOf(QStringLiteral("bravo"))), 5);
     QCOMPARE(viewer->pageNumber(), 1);
-    QCOMPARE(viewer->highlightedTexts(), QStringList{QStringLiteral("bravo")});
+    QCOMPARE(viewer->highlightedTexts(), QStringList { QStringLiteral("bravo") });
 
     // A text document falls back to the page text view.
-    emit library->pageRequested(m_textDocumentId, 1, {QStringLiteral("notes")});
+    emit library->pageRequested(m_textDocumentId, 1, { QStringLiteral("notes") });
     QVERIFY(!viewer->isVisible());
     QVERIFY(window.pageView()->isVisible());
     QCOMPARE(window.pageView()->documentId(), m_textDocumentId);

@@ -1,5 +1,6 @@
 // Themes (offscreen): light and dark palettes by their colours, "system" puts back the start-up
 // palette, the View ▸ Theme menu applies a theme to the window and the choice outlives the window.
+#include "ui/chat_dock.h"
 #include "ui/main_window.h"
 #include "ui/theme.h"
 
@@ -66,11 +67,11 @@ void TestTheme::palettesByColour()
     const QPalette dark = nw::ui::paletteFor(nw::ui::Theme::Dark, system);
     const QPalette light = nw::ui::paletteFor(nw::ui::Theme::Light, system);
     // Dark: dark surfaces with light text; light: the reverse (HSL lightness, 0–255).
-    for (QPalette::ColorRole surface : {QPalette::Window, QPalette::Base, QPalette::Button}) {
+    for (QPalette::ColorRole surface : { QPalette::Window, QPalette::Base, QPalette::Button }) {
         QVERIFY(dark.color(surface).lightness() < 80);
         QVERIFY(light.color(surface).lightness() > 200);
     }
-    for (QPalette::ColorRole text : {QPalette::WindowText, QPalette::Text, QPalette::ButtonText}) {
+    for (QPalette::ColorRole text : { QPalette::WindowText, QPalette::Text, QPalette::ButtonText }) {
         QVERIFY(dark.color(text).lightness() > 180);
         QVERIFY(light.color(text).lightness() < 60);
     }
@@ -97,7 +98,7 @@ void TestTheme::menuAppliesAndPersists()
 {
     const QString database = m_dir.filePath(QStringLiteral("library.sqlite"));
     {
-        nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+        nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
         auto *dark = window.findChild<QAction *>(QStringLiteral("Theme_dark"));
@@ -109,12 +110,12 @@ void TestTheme::menuAppliesAndPersists()
         QVERIFY(!system->isChecked());
         // The window and its docks' widgets take the application palette.
         QTRY_VERIFY(window.palette().color(QPalette::Window).lightness() < 80);
-        QVERIFY(window.chatDock()->widget()->palette().color(QPalette::Base).lightness() < 80);
+        QVERIFY(window.chat()->palette().color(QPalette::Base).lightness() < 80);
     }
     QCOMPARE(QSettings().value(QStringLiteral("ui/theme")).toString(), QStringLiteral("dark"));
     // A new window (the next start) comes up dark, with Dark checked.
     QApplication::setPalette(m_startPalette);
-    nw::ui::MainWindow again({.databasePath = database, .modelPath = {}});
+    nw::ui::MainWindow again({ .databasePath = database, .modelPath = {} });
     QVERIFY(again.findChild<QAction *>(QStringLiteral("Theme_dark"))->isChecked());
     QVERIFY(QApplication::palette().color(QPalette::Window).lightness() < 80);
     nw::ui::applyTheme(nw::ui::Theme::Light);

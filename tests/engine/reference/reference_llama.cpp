@@ -18,21 +18,34 @@ namespace {
 using Matrix = std::vector<std::vector<double>>; // [rows][cols]
 
 // ggml pairs each weight type with an activation format for its dot products (ggml-cpu's
-// vec_dot_type): the K-quants take Q8_K, the 32-blocks Q8_0 (Q8_1 for the _1 types).
+// vec_dot_type): the K-quants and the 256-block IQ types take Q8_K, the 32-blocks Q8_0 (Q8_1 for
+// the _1 types).
 TensorType activationTypeFor(TensorType weight)
 {
     switch (weight) {
     case TensorType::Q4_0:
     case TensorType::Q5_0:
-    case TensorType::Q8_0: return TensorType::Q8_0;
+    case TensorType::Q8_0:
+    case TensorType::IQ4_NL:
+    case TensorType::MXFP4:
+        return TensorType::Q8_0;
     case TensorType::Q4_1:
-    case TensorType::Q5_1: return TensorType::Q8_1;
+    case TensorType::Q5_1:
+        return TensorType::Q8_1;
+    case TensorType::IQ2_XXS:
+    case TensorType::IQ2_XS:
+    case TensorType::IQ2_S:
+    case TensorType::IQ3_XXS:
+    case TensorType::IQ3_S:
+    case TensorType::IQ4_XS:
     case TensorType::Q2_K:
     case TensorType::Q3_K:
     case TensorType::Q4_K:
     case TensorType::Q5_K:
-    case TensorType::Q6_K: return TensorType::Q8_K;
-    default: return TensorType::F32;
+    case TensorType::Q6_K:
+        return TensorType::Q8_K;
+    default:
+        return TensorType::F32;
     }
 }
 
@@ -62,7 +75,7 @@ struct Weight {
 Weight loadWeight(const GgufFile &file, const std::string &name)
 {
     Matrix m = loadMatrix(file, name);
-    return {std::move(m), g_weightType};
+    return { std::move(m), g_weightType };
 }
 
 std::vector<double> matVec(const Weight &w, std::vector<double> x)
@@ -96,8 +109,8 @@ std::vector<double> rmsNorm(const std::vector<double> &x, const std::vector<doub
     return y;
 }
 
-void rope(std::vector<double> &x, std::int64_t nHeads, std::int64_t headDim, std::int64_t nRot, double pos,
-          double base, const std::vector<double> &divisors)
+void rope(std::vector<double> &x, std::int64_t nHeads, std::int64_t headDim, std::int64_t nRot, double pos, double base,
+    const std::vector<double> &divisors)
 {
     for (std::int64_t h = 0; h < nHeads; ++h)
         for (std::int64_t i = 0; i < nRot / 2; ++i) {
@@ -114,8 +127,8 @@ void rope(std::vector<double> &x, std::int64_t nHeads, std::int64_t headDim, std
 
 } // namespace
 
-std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std::span<const std::int32_t> tokens,
-                                                      bool emulateActivationQuant)
+std::vector<std::vector<double>> referenceLlamaLogits(
+    const GgufFile &file, std::span<const std::int32_t> tokens, bool emulateActivationQuant)
 {
     g_emulate = emulateActivationQuant;
     const std::string arch = file.requireString("general.architecture");
@@ -136,8 +149,8 @@ std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std:
     const Weight out = loadWeight(file, file.findTensor("output.weight") ? "output.weight" : "token_embd.weight");
     const std::vector<double> outNorm = loadMatrix(file, "output_norm.weight")[0];
     // Llama 3.1: rope_freqs.weight divides pair i's angle.
-    const std::vector<double> divisors =
-        file.findTensor("rope_freqs.weight") ? loadMatrix(file, "rope_freqs.weight")[0] : std::vector<double>{};
+    const std::vector<double> divisors
+        = file.findTensor("rope_freqs.weight") ? loadMatrix(file, "rope_freqs.weight")[0] : std::vector<double> {};
     const std::size_t n = tokens.size();
 
     std::vector<std::vector<double>> x(n);
@@ -174,8 +187,8 @@ std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std:
                 for (std::size_t s = 0; s <= t; ++s) {
                     double dot = 0.0;
                     for (std::int64_t d = 0; d < headDim; ++d)
-                        dot += q[t][static_cast<std::size_t>(h * headDim + d)] *
-                               k[s][static_cast<std::size_t>(kvh * headDim + d)];
+                        dot += q[t][static_cast<std::size_t>(h * headDim + d)]
+                            * k[s][static_cast<std::size_t>(kvh * headDim + d)];
                     scores[s] = dot / std::sqrt(static_cast<double>(headDim));
                     maxScore = std::max(maxScore, scores[s]);
                 }
@@ -186,8 +199,8 @@ std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std:
                 }
                 for (std::size_t s = 0; s <= t; ++s)
                     for (std::int64_t d = 0; d < headDim; ++d)
-                        att[static_cast<std::size_t>(h * headDim + d)] +=
-                            scores[s] / sum * v[s][static_cast<std::size_t>(kvh * headDim + d)];
+                        att[static_cast<std::size_t>(h * headDim + d)]
+                            += scores[s] / sum * v[s][static_cast<std::size_t>(kvh * headDim + d)];
             }
             const std::vector<double> o = matVec(wo, att);
             for (std::size_t i = 0; i < x[t].size(); ++i)

@@ -1,22 +1,24 @@
-// Session autosave and restore (offscreen): a window is changed (page, dock, a question asked),
-// destroyed, and a new window on the same database comes back the same; the autosave timer
-// writes the state to disk on its own (what a killed process keeps); another database starts
-// fresh; no --db reopens the last database; the chat's model and KV mode pickers come back
-// (a model given on the command line wins, a model file that is gone is not brought back).
+// Workspace autosave and restore (offscreen): a window is changed (page, panels and tabs, a
+// question asked), destroyed, and a new window on the same database comes back the same; the
+// autosave timer writes the state to disk on its own (what a killed process keeps); another
+// database starts fresh; no --db reopens the last database; the chat's model, KV mode, context
+// and device pickers come back (a model given on the command line wins, a model file that is gone
+// is not brought back); the settings of versions that called this the "session" are read once.
 #include "app/text_pdf.h"
 #include "ingest/ingestor.h"
 #include "store/library_store.h"
 #include "store/session_store.h"
 #include "ui/chat_dock.h"
+#include "ui/kv_meter.h"
 #include "ui/library_view.h"
 #include "ui/main_window.h"
 #include "ui/page_text_view.h"
-#include "ui/session_state.h"
+#include "ui/workspace_state.h"
 
+#include <QComboBox>
 #include <QDockWidget>
 #include <QElapsedTimer>
 #include <QFile>
-#include <QComboBox>
 #include <QLineEdit>
 #include <QSettings>
 #include <QSignalSpy>
@@ -49,7 +51,7 @@ QString makeLibrary(const QString &dir, const QString &name)
     const QString database = dir + QStringLiteral("/%1.sqlite").arg(name);
     nw::store::LibraryStore store(database);
     nw::ingest::Ingestor ingestor(store);
-    if (ingestor.run({pdf}).added != 1)
+    if (ingestor.run({ pdf }).added != 1)
         return {};
     return database;
 }
@@ -63,7 +65,7 @@ qint64 firstDocument(const QString &database)
 
 } // namespace
 
-class TestSessionRestore : public QObject {
+class TestWorkspaceRestore : public QObject {
     Q_OBJECT
 private slots:
     void init();
@@ -71,25 +73,26 @@ private slots:
     void autosaveWritesWithoutClosing();
     void otherDatabaseStartsFresh();
     void noDatabaseOptionReopensTheLast();
-    void restoresModelAndKvModePickers(); // and the device picker
+    void restoresModelAndKvModePickers(); // and the context and device pickers
+    void readsTheOldSessionSettingsOnce();
 
 private:
     std::unique_ptr<QTemporaryDir> m_dir;
 };
 
-void TestSessionRestore::init()
+void TestWorkspaceRestore::init()
 {
     // Each test starts with empty settings in its own scratch folder, never the user's.
     m_dir = std::make_unique<QTemporaryDir>();
     QVERIFY(m_dir->isValid());
     QCoreApplication::setOrganizationName(QStringLiteral("NeedleworkTests"));
-    QCoreApplication::setApplicationName(QStringLiteral("tst_session_restore"));
+    QCoreApplication::setApplicationName(QStringLiteral("tst_workspace_restore"));
     QSettings::setDefaultFormat(QSettings::IniFormat);
     QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_dir->filePath(QStringLiteral("settings")));
     QSettings().clear();
 }
 
-void TestSessionRestore::restoresPageDocksAndChat()
+void TestWorkspaceRestore::restoresPageDocksAndChat()
 {
     const QString database = makeLibrary(m_dir->path(), QStringLiteral("warehouse"));
     QVERIFY(!database.isEmpty());
@@ -98,11 +101,12 @@ void TestSessionRestore::restoresPageDocksAndChat()
     const QString question = QStringLiteral("Where are the spare turbines kept?");
     qint64 chatSession = 0;
     {
-        nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+        nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
         window.show();
         QVERIFY(QTest::qWaitForWindowExposed(&window));
         QVERIFY(window.pageView()->showPage(document, 4));
-        window.kvMeterDock()->hide();
+        window.libraryPanel()->hide();
+        window.assistantTabs()->setCurrentWidget(window.kvMeter());
         QSignalSpy finished(window.chat(), &nw::ui::ChatDock::answerFinished);
         window.chat()->questionBox()->setText(question);
         QVERIFY(window.chat()->ask());
@@ -122,15 +126,15 @@ void TestSessionRestore::restoresPageDocksAndChat()
         QVERIFY2(turns.front().answer.contains(QStringLiteral("Tromso")), qPrintable(turns.front().answer));
     }
 
-    nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     QCOMPARE(window.pageView()->documentId(), document);
     QCOMPARE(window.pageView()->pageNumber(), 4);
     QVERIFY(window.pageView()->pageText().contains(QStringLiteral("Page 4 line 0")));
-    QVERIFY(window.kvMeterDock()->isHidden());
-    QVERIFY(window.libraryDock()->isVisible());
-    QVERIFY(window.chatDock()->isVisible());
+    QVERIFY(window.libraryPanel()->isHidden());
+    QVERIFY(window.assistantPanel()->isVisible());
+    QCOMPARE(window.assistantTabs()->currentWidget(), window.kvMeter());
     QCOMPARE(window.chat()->sessionId(), chatSession);
     const QString transcript = window.chat()->transcriptText();
     QVERIFY2(transcript.contains(QStringLiteral("Q: ") + question), qPrintable(transcript));
@@ -147,19 +151,19 @@ void TestSessionRestore::restoresPageDocksAndChat()
     QCOMPARE(nw::store::SessionStore(store.database()).turns(chatSession).size(), std::size_t(2));
 }
 
-void TestSessionRestore::autosaveWritesWithoutClosing()
+void TestWorkspaceRestore::autosaveWritesWithoutClosing()
 {
     const QString database = makeLibrary(m_dir->path(), QStringLiteral("autosave"));
     QVERIFY(!database.isEmpty());
     const qint64 document = firstDocument(database);
-    nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     QVERIFY(window.autosave()->isRunning());
     QVERIFY(window.pageView()->showPage(document, 3));
 
     // Read the settings file itself, as the next process would after a kill: no QSettings cache.
-    const QString file = m_dir->filePath(QStringLiteral("settings/NeedleworkTests/tst_session_restore.ini"));
+    const QString file = m_dir->filePath(QStringLiteral("settings/NeedleworkTests/tst_workspace_restore.ini"));
     const auto savedPage = [&file]() {
         QFile f(file);
         if (!f.open(QIODevice::ReadOnly))
@@ -170,70 +174,74 @@ void TestSessionRestore::autosaveWritesWithoutClosing()
     };
     QElapsedTimer clock;
     clock.start();
-    QTRY_COMPARE_WITH_TIMEOUT(savedPage(), 3, 3 * nw::ui::SessionAutosave::kIntervalMs);
-    QVERIFY2(clock.elapsed() <= 2 * nw::ui::SessionAutosave::kIntervalMs + 500, qPrintable(QString::number(clock.elapsed())));
+    QTRY_COMPARE_WITH_TIMEOUT(savedPage(), 3, 3 * nw::ui::WorkspaceAutosave::kIntervalMs);
+    QVERIFY2(clock.elapsed() <= 2 * nw::ui::WorkspaceAutosave::kIntervalMs + 500,
+        qPrintable(QString::number(clock.elapsed())));
 
     window.pageView()->nextPage();
-    QTRY_COMPARE_WITH_TIMEOUT(savedPage(), 4, 3 * nw::ui::SessionAutosave::kIntervalMs);
+    QTRY_COMPARE_WITH_TIMEOUT(savedPage(), 4, 3 * nw::ui::WorkspaceAutosave::kIntervalMs);
     // An unchanged window writes nothing more.
     const int saves = window.autosave()->saveCount();
-    QTest::qWait(nw::ui::SessionAutosave::kIntervalMs + 300);
+    QTest::qWait(nw::ui::WorkspaceAutosave::kIntervalMs + 300);
     QCOMPARE(window.autosave()->saveCount(), saves);
 }
 
-void TestSessionRestore::otherDatabaseStartsFresh()
+void TestWorkspaceRestore::otherDatabaseStartsFresh()
 {
     const QString first = makeLibrary(m_dir->path(), QStringLiteral("first"));
     const QString second = makeLibrary(m_dir->path(), QStringLiteral("second"));
     QVERIFY(!first.isEmpty() && !second.isEmpty());
     {
-        nw::ui::MainWindow window({.databasePath = first, .modelPath = {}});
+        nw::ui::MainWindow window({ .databasePath = first, .modelPath = {} });
         QVERIFY(window.pageView()->showPage(firstDocument(first), 2));
     }
-    QCOMPARE(nw::ui::loadWindowSession().page, 2);
-    nw::ui::MainWindow window({.databasePath = second, .modelPath = {}});
+    QCOMPARE(nw::ui::loadWorkspace().page, 2);
+    nw::ui::MainWindow window({ .databasePath = second, .modelPath = {} });
     QCOMPARE(window.pageView()->documentId(), 0);
     QCOMPARE(window.chat()->sessionId(), 0);
 }
 
-void TestSessionRestore::noDatabaseOptionReopensTheLast()
+void TestWorkspaceRestore::noDatabaseOptionReopensTheLast()
 {
     const QString database = makeLibrary(m_dir->path(), QStringLiteral("last"));
     QVERIFY(!database.isEmpty());
     {
-        nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+        nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
         QVERIFY(window.pageView()->showPage(firstDocument(database), 6));
     }
-    nw::ui::MainWindow window({.databasePath = {}, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = {}, .modelPath = {} });
     QCOMPARE(window.workbench()->databasePath(), database);
     QCOMPARE(window.pageView()->pageNumber(), 6);
 }
 
-void TestSessionRestore::restoresModelAndKvModePickers()
+void TestWorkspaceRestore::restoresModelAndKvModePickers()
 {
     const QString database = makeLibrary(m_dir->path(), QStringLiteral("models"));
     QVERIFY(!database.isEmpty());
     // The pickers only name files; a model loads with a question, so any file stands in for one.
     const QString model = m_dir->filePath(QStringLiteral("picked.gguf"));
     const QString other = m_dir->filePath(QStringLiteral("other.gguf"));
-    for (const QString &path : {model, other}) {
+    for (const QString &path : { model, other }) {
         QFile f(path);
         QVERIFY(f.open(QIODevice::WriteOnly));
     }
     {
-        nw::ui::MainWindow window({.databasePath = database, .modelPath = model});
+        nw::ui::MainWindow window({ .databasePath = database, .modelPath = model });
         QCOMPARE(window.chat()->device(), nw::app::DeviceChoice::Auto); // as on the command line
         window.chat()->setKvMode(QStringLiteral("latent:16+q8"));
+        window.chat()->setContextTokens(8192);
         window.chat()->setDevice(nw::app::DeviceChoice::Cpu);
     }
-    QCOMPARE(nw::ui::loadWindowSession().modelPath, model);
-    QCOMPARE(nw::ui::loadWindowSession().kvMode, QStringLiteral("latent:16+q8"));
-    QCOMPARE(nw::ui::loadWindowSession().device, QStringLiteral("cpu"));
+    QCOMPARE(nw::ui::loadWorkspace().modelPath, model);
+    QCOMPARE(nw::ui::loadWorkspace().kvMode, QStringLiteral("latent:16+q8"));
+    QCOMPARE(nw::ui::loadWorkspace().device, QStringLiteral("cpu"));
     {
-        nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+        nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
         QCOMPARE(window.chat()->modelPath(), model);
         QCOMPARE(window.chat()->modelPicker()->currentData().toString(), model);
         QCOMPARE(window.chat()->kvMode(), QStringLiteral("latent:16+q8"));
+        QCOMPARE(window.chat()->contextTokens(), 8192);
+        QCOMPARE(window.chat()->contextPicker()->currentText(), QStringLiteral("8k"));
         QVERIFY(window.chat()->kvModePicker()->isEnabled());
         QCOMPARE(window.chat()->device(), nw::app::DeviceChoice::Cpu);
         QCOMPARE(window.chat()->devicePicker()->currentText(), QStringLiteral("cpu"));
@@ -241,23 +249,57 @@ void TestSessionRestore::restoresModelAndKvModePickers()
     }
     {
         // Another model on the command line: it wins, and the saved mode (the other model's) stays out.
-        nw::ui::MainWindow window({.databasePath = database, .modelPath = other});
+        nw::ui::MainWindow window({ .databasePath = database, .modelPath = other });
         QCOMPARE(window.chat()->modelPath(), other);
         QCOMPARE(window.chat()->kvMode(), QString());
+        QCOMPARE(window.chat()->contextTokens(), 0);
         QCOMPARE(window.chat()->device(), nw::app::DeviceChoice::Cpu); // the device is the machine's, not the model's
     }
-    QCOMPARE(nw::ui::loadWindowSession().modelPath, other);
+    QCOMPARE(nw::ui::loadWorkspace().modelPath, other);
     QVERIFY(QFile::remove(other));
     {
-        nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+        nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
         QCOMPARE(window.chat()->modelPath(), QString());
         QVERIFY(!window.chat()->kvModePicker()->isEnabled());
         window.chat()->setModelPath(model);
         window.chat()->setModelPath(QString()); // picked "none" last
     }
-    nw::ui::MainWindow window({.databasePath = database, .modelPath = {}});
+    nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
     QCOMPARE(window.chat()->modelPath(), QString());
 }
 
-QTEST_MAIN(TestSessionRestore)
-#include "tst_session_restore.moc"
+void TestWorkspaceRestore::readsTheOldSessionSettingsOnce()
+{
+    // What an earlier version saved, under the name it used.
+    const QString database = makeLibrary(m_dir->path(), QStringLiteral("upgrade"));
+    QVERIFY(!database.isEmpty());
+    const qint64 document = firstDocument(database);
+    QString sha;
+    {
+        nw::store::LibraryStore store(database);
+        sha = store.requireDocument(document).sha256;
+    }
+    {
+        QSettings settings;
+        settings.beginGroup(QStringLiteral("session"));
+        settings.setValue(QStringLiteral("database"), database);
+        settings.setValue(QStringLiteral("document"), sha);
+        settings.setValue(QStringLiteral("page"), 5);
+        settings.setValue(QStringLiteral("kvMode"), QStringLiteral("full"));
+    }
+    QCOMPARE(nw::ui::loadWorkspace().page, 5);
+    {
+        nw::ui::MainWindow window({ .databasePath = {}, .modelPath = {} });
+        QCOMPARE(window.workbench()->databasePath(), database);
+        QCOMPARE(window.pageView()->pageNumber(), 5);
+        window.autosave()->saveNow();
+    }
+    // Saved under the new name; the old group is gone, so it is read only that once.
+    QSettings settings;
+    QVERIFY(!settings.childGroups().contains(QStringLiteral("session")));
+    QCOMPARE(settings.value(QStringLiteral("workspace/database")).toString(), database);
+    QCOMPARE(settings.value(QStringLiteral("workspace/page")).toInt(), 5);
+}
+
+QTEST_MAIN(TestWorkspaceRestore)
+#include "tst_workspace_restore.moc"
