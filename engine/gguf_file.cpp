@@ -226,7 +226,7 @@ std::size_t readAlignment(TensorType type)
         return alignof(BlockQ8_K);
     default: // the types read but not computed with: the strictest, which covers their blocks
         return alignof(std::max_align_t);
-    } // a type added without a case: the strictest
+    }
 }
 
 std::size_t alignUp(std::size_t offset, std::size_t alignment, bool &overflow)
