@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -28,12 +30,25 @@ constexpr std::uint32_t kMagic = 0x46554747; // "GGUF" read as a little-endian u
 std::size_t minEncodedBytes(GgufValueType type)
 {
     switch (type) {
-    case GgufValueType::UInt8: case GgufValueType::Int8: case GgufValueType::Bool: return 1;
-    case GgufValueType::UInt16: case GgufValueType::Int16: return 2;
-    case GgufValueType::UInt32: case GgufValueType::Int32: case GgufValueType::Float32: return 4;
-    case GgufValueType::UInt64: case GgufValueType::Int64: case GgufValueType::Float64: return 8;
-    case GgufValueType::String: return 8;  // the length
-    case GgufValueType::Array: return 12;  // element type + count
+    case GgufValueType::UInt8:
+    case GgufValueType::Int8:
+    case GgufValueType::Bool:
+        return 1;
+    case GgufValueType::UInt16:
+    case GgufValueType::Int16:
+        return 2;
+    case GgufValueType::UInt32:
+    case GgufValueType::Int32:
+    case GgufValueType::Float32:
+        return 4;
+    case GgufValueType::UInt64:
+    case GgufValueType::Int64:
+    case GgufValueType::Float64:
+        return 8;
+    case GgufValueType::String:
+        return 8; // the length
+    case GgufValueType::Array:
+        return 12; // element type + count
     }
     return 1;
 }
@@ -45,7 +60,11 @@ bool knownValueType(std::uint32_t id)
 
 class Cursor {
 public:
-    Cursor(std::span<const std::byte> bytes, const std::string &label) : m_bytes(bytes), m_label(label) {}
+    Cursor(std::span<const std::byte> bytes, const std::string &label)
+        : m_bytes(bytes)
+        , m_label(label)
+    {
+    }
 
     std::size_t offset() const { return m_offset; }
     std::size_t remaining() const { return m_bytes.size() - m_offset; }
@@ -58,12 +77,10 @@ public:
     void need(std::size_t n, std::string_view what) const
     {
         if (n > remaining())
-            failAt(m_offset, fmt::format("{} needs {} bytes but the file ends ({} bytes)", what, n,
-                                         m_bytes.size()));
+            failAt(m_offset, fmt::format("{} needs {} bytes but the file ends ({} bytes)", what, n, m_bytes.size()));
     }
 
-    template <typename T>
-    T read(std::string_view what)
+    template <typename T> T read(std::string_view what)
     {
         need(sizeof(T), what);
         T value;
@@ -107,16 +124,26 @@ struct ParsedValue {
 GgufValue readScalar(Cursor &in, GgufValueType type, std::string_view what)
 {
     switch (type) {
-    case GgufValueType::UInt8: return std::uint64_t{in.read<std::uint8_t>(what)};
-    case GgufValueType::Int8: return std::int64_t{in.read<std::int8_t>(what)};
-    case GgufValueType::UInt16: return std::uint64_t{in.read<std::uint16_t>(what)};
-    case GgufValueType::Int16: return std::int64_t{in.read<std::int16_t>(what)};
-    case GgufValueType::UInt32: return std::uint64_t{in.read<std::uint32_t>(what)};
-    case GgufValueType::Int32: return std::int64_t{in.read<std::int32_t>(what)};
-    case GgufValueType::UInt64: return std::uint64_t{in.read<std::uint64_t>(what)};
-    case GgufValueType::Int64: return std::int64_t{in.read<std::int64_t>(what)};
-    case GgufValueType::Float32: return double{in.read<float>(what)};
-    case GgufValueType::Float64: return double{in.read<double>(what)};
+    case GgufValueType::UInt8:
+        return std::uint64_t { in.read<std::uint8_t>(what) };
+    case GgufValueType::Int8:
+        return std::int64_t { in.read<std::int8_t>(what) };
+    case GgufValueType::UInt16:
+        return std::uint64_t { in.read<std::uint16_t>(what) };
+    case GgufValueType::Int16:
+        return std::int64_t { in.read<std::int16_t>(what) };
+    case GgufValueType::UInt32:
+        return std::uint64_t { in.read<std::uint32_t>(what) };
+    case GgufValueType::Int32:
+        return std::int64_t { in.read<std::int32_t>(what) };
+    case GgufValueType::UInt64:
+        return std::uint64_t { in.read<std::uint64_t>(what) };
+    case GgufValueType::Int64:
+        return std::int64_t { in.read<std::int64_t>(what) };
+    case GgufValueType::Float32:
+        return double { in.read<float>(what) };
+    case GgufValueType::Float64:
+        return double { in.read<double>(what) };
     case GgufValueType::Bool: {
         const std::size_t at = in.offset();
         const auto b = in.read<std::uint8_t>(what);
@@ -124,10 +151,12 @@ GgufValue readScalar(Cursor &in, GgufValueType type, std::string_view what)
             in.failAt(at, fmt::format("{} is a bool with value {} (not 0 or 1)", what, b));
         return b == 1;
     }
-    case GgufValueType::String: return in.readString(what);
-    case GgufValueType::Array: break;
+    case GgufValueType::String:
+        return in.readString(what);
+    case GgufValueType::Array:
+        break;
     }
-    return std::uint64_t{0};
+    return std::uint64_t { 0 };
 }
 
 GgufValue readValue(Cursor &in, GgufValueType type, std::string_view what, int depth, std::uint64_t &nValues)
@@ -144,17 +173,60 @@ GgufValue readValue(Cursor &in, GgufValueType type, std::string_view what, int d
     const std::size_t countAt = in.offset();
     const auto count = in.readCount(fmt::format("{} array length", what), minEncodedBytes(elementType));
     if (count > kGgufMaxArrayElements)
-        in.failAt(countAt, fmt::format("{} array length {} is more than the {} this reader accepts", what, count,
-                                       kGgufMaxArrayElements));
+        in.failAt(countAt,
+            fmt::format(
+                "{} array length {} is more than the {} this reader accepts", what, count, kGgufMaxArrayElements));
     nValues += count;
     if (nValues > kGgufMaxMetadataValues)
-        in.failAt(countAt, fmt::format("the metadata holds more than {} array elements in all", kGgufMaxMetadataValues));
+        in.failAt(
+            countAt, fmt::format("the metadata holds more than {} array elements in all", kGgufMaxMetadataValues));
     auto array = std::make_shared<GgufArray>();
     array->elementType = elementType;
     array->values.reserve(static_cast<std::size_t>(count));
     for (std::uint64_t i = 0; i < count; ++i)
         array->values.push_back(readValue(in, elementType, what, depth + 1, nValues));
     return std::shared_ptr<const GgufArray>(std::move(array));
+}
+
+// The alignment of what kernels read a tensor's bytes as: its block struct or element type.
+std::size_t readAlignment(TensorType type)
+{
+    switch (type) {
+    case TensorType::F32:
+        return alignof(float);
+    case TensorType::F16:
+        return alignof(f16_t);
+    case TensorType::BF16:
+        return alignof(bf16_t);
+    case TensorType::I32:
+        return alignof(std::int32_t);
+    case TensorType::Q4_0:
+        return alignof(BlockQ4_0);
+    case TensorType::Q4_1:
+        return alignof(BlockQ4_1);
+    case TensorType::Q5_0:
+        return alignof(BlockQ5_0);
+    case TensorType::Q5_1:
+        return alignof(BlockQ5_1);
+    case TensorType::Q8_0:
+        return alignof(BlockQ8_0);
+    case TensorType::Q8_1:
+        return alignof(BlockQ8_1);
+    case TensorType::Q2_K:
+        return alignof(BlockQ2_K);
+    case TensorType::Q3_K:
+        return alignof(BlockQ3_K);
+    case TensorType::Q4_K:
+        return alignof(BlockQ4_K);
+    case TensorType::Q5_K:
+        return alignof(BlockQ5_K);
+    case TensorType::Q6_K:
+        return alignof(BlockQ6_K);
+    case TensorType::Q8_K:
+        return alignof(BlockQ8_K);
+    default: // the types read but not computed with: the strictest, which covers their blocks
+        return alignof(std::max_align_t);
+    }
 }
 
 std::size_t alignUp(std::size_t offset, std::size_t alignment, bool &overflow)
@@ -171,19 +243,32 @@ std::size_t alignUp(std::size_t offset, std::size_t alignment, bool &overflow)
 std::string_view ggufValueTypeName(GgufValueType type)
 {
     switch (type) {
-    case GgufValueType::UInt8: return "uint8";
-    case GgufValueType::Int8: return "int8";
-    case GgufValueType::UInt16: return "uint16";
-    case GgufValueType::Int16: return "int16";
-    case GgufValueType::UInt32: return "uint32";
-    case GgufValueType::Int32: return "int32";
-    case GgufValueType::Float32: return "float32";
-    case GgufValueType::Bool: return "bool";
-    case GgufValueType::String: return "string";
-    case GgufValueType::Array: return "array";
-    case GgufValueType::UInt64: return "uint64";
-    case GgufValueType::Int64: return "int64";
-    case GgufValueType::Float64: return "float64";
+    case GgufValueType::UInt8:
+        return "uint8";
+    case GgufValueType::Int8:
+        return "int8";
+    case GgufValueType::UInt16:
+        return "uint16";
+    case GgufValueType::Int16:
+        return "int16";
+    case GgufValueType::UInt32:
+        return "uint32";
+    case GgufValueType::Int32:
+        return "int32";
+    case GgufValueType::Float32:
+        return "float32";
+    case GgufValueType::Bool:
+        return "bool";
+    case GgufValueType::String:
+        return "string";
+    case GgufValueType::Array:
+        return "array";
+    case GgufValueType::UInt64:
+        return "uint64";
+    case GgufValueType::Int64:
+        return "int64";
+    case GgufValueType::Float64:
+        return "float64";
     }
     return "unknown";
 }
@@ -202,7 +287,7 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::filesystem::path &path)
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         fail("{}: cannot open: {}", label, std::strerror(errno));
-    struct stat st {};
+    struct stat st { };
     if (::fstat(fd, &st) != 0) {
         const int err = errno;
         ::close(fd);
@@ -267,7 +352,8 @@ void GgufFile::parse()
     const auto nTensors = in.read<std::uint64_t>("the tensor count");
     const auto nKeys = in.readCount("the metadata key count", 13);
     if (nTensors > in.remaining() / 32)
-        in.failAt(countsAt, fmt::format("the tensor count {} cannot fit in the {} bytes left", nTensors, in.remaining()));
+        in.failAt(
+            countsAt, fmt::format("the tensor count {} cannot fit in the {} bytes left", nTensors, in.remaining()));
 
     std::uint64_t nValues = 0;
     std::size_t alignmentAt = 0;
@@ -295,8 +381,9 @@ void GgufFile::parse()
         if (!alignment || m_metadataTypes.at("general.alignment") != GgufValueType::UInt32)
             in.failAt(alignmentAt, "general.alignment must be a uint32");
         if (*alignment == 0 || !std::has_single_bit(*alignment) || *alignment > kGgufMaxAlignment)
-            in.failAt(alignmentAt, fmt::format("general.alignment {} is not a power of two between 1 and {}",
-                                               *alignment, kGgufMaxAlignment));
+            in.failAt(alignmentAt,
+                fmt::format(
+                    "general.alignment {} is not a power of two between 1 and {}", *alignment, kGgufMaxAlignment));
         m_alignment = static_cast<std::size_t>(*alignment);
     }
 
@@ -336,23 +423,25 @@ void GgufFile::parse()
         const auto typeId = in.read<std::uint32_t>(what + " type");
         const auto traits = findTensorType(typeId);
         if (!traits) // ggml's ids all have a row (kernels/tensor_type.cpp): this one is newer than us
-            in.failAt(typeAt, fmt::format("{} has unknown tensor type {} (this engine computes with {})", what,
-                                          typeId, supportedTensorTypeList()));
+            in.failAt(typeAt,
+                fmt::format("{} has unknown tensor type {} (this engine computes with {})", what, typeId,
+                    supportedTensorTypeList()));
         view.type = traits->type;
         if (view.shape[0] % static_cast<std::int64_t>(traits->blockElements) != 0)
-            in.failAt(dimsAt, fmt::format("{} row length {} is not a multiple of the {} block size {}", what,
-                                          view.shape[0], traits->name, traits->blockElements));
+            in.failAt(dimsAt,
+                fmt::format("{} row length {} is not a multiple of the {} block size {}", what, view.shape[0],
+                    traits->name, traits->blockElements));
         const auto blocks = static_cast<std::uint64_t>(elements) / traits->blockElements;
-        if (blocks > std::numeric_limits<std::uint64_t>::max() / traits->blockBytes ||
-            blocks * traits->blockBytes > m_bytes.size())
+        if (blocks > std::numeric_limits<std::uint64_t>::max() / traits->blockBytes
+            || blocks * traits->blockBytes > m_bytes.size())
             in.failAt(dimsAt, fmt::format("{} needs more bytes than the file has ({})", what, m_bytes.size()));
         view.bytes = static_cast<std::size_t>(blocks * traits->blockBytes);
         const std::size_t offsetAt = in.offset();
         const auto offset = in.read<std::uint64_t>(what + " data offset");
         if (offset % m_alignment != 0)
-            in.failAt(offsetAt, fmt::format("{} data offset {} is not a multiple of the alignment {}", what,
-                                            offset, m_alignment));
-        extents.push_back({offset, offsetAt});
+            in.failAt(offsetAt,
+                fmt::format("{} data offset {} is not a multiple of the alignment {}", what, offset, m_alignment));
+        extents.push_back({ offset, offsetAt });
         m_tensorIndex.emplace(view.name, m_tensors.size());
         m_tensors.push_back(std::move(view));
     }
@@ -368,21 +457,35 @@ void GgufFile::parse()
         const std::uint64_t offset = extents[t].offset;
         if (offset > dataBytes || view.bytes > dataBytes - offset)
             in.failAt(extents[t].infoAt,
-                      fmt::format("tensor '{}' data ({} bytes at data offset {}) runs past the end of the file "
-                                  "({} data bytes)", view.name, view.bytes, offset, dataBytes));
+                fmt::format("tensor '{}' data ({} bytes at data offset {}) runs past the end of the file "
+                            "({} data bytes)",
+                    view.name, view.bytes, offset, dataBytes));
         view.data = m_bytes.data() + dataStart + offset;
+        // With general.alignment below 4 (1 is legal, and llama.cpp reads such files) a tensor can
+        // start at an address its block struct or float may not sit at, and every kernel reads
+        // through such casts. llama.cpp reads the mapping in place there (undefined behaviour that
+        // x86 forgives); we copy just those tensors, as llama.cpp does without mmap.
+        const std::size_t need = readAlignment(view.type);
+        if (reinterpret_cast<std::uintptr_t>(view.data) % need != 0) {
+            // operator new[] aligns to __STDCPP_DEFAULT_NEW_ALIGNMENT__, above every block struct's
+            auto copy = std::make_unique_for_overwrite<std::byte[]>(view.bytes);
+            std::memcpy(copy.get(), view.data, view.bytes);
+            view.data = copy.get();
+            m_alignedCopies.push_back(std::move(copy));
+        }
     }
 
     // Tensors may not overlap: a weight written through one view would change another.
     std::vector<std::size_t> order(m_tensors.size());
     for (std::size_t i = 0; i < order.size(); ++i)
         order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return extents[a].offset < extents[b].offset; });
+    std::sort(order.begin(), order.end(),
+        [&](std::size_t a, std::size_t b) { return extents[a].offset < extents[b].offset; });
     for (std::size_t i = 1; i < order.size(); ++i) {
         const std::size_t prev = order[i - 1], cur = order[i];
         if (extents[prev].offset + m_tensors[prev].bytes > extents[cur].offset)
-            in.failAt(extents[cur].infoAt, fmt::format("tensor '{}' overlaps tensor '{}'", m_tensors[cur].name,
-                                                       m_tensors[prev].name));
+            in.failAt(extents[cur].infoAt,
+                fmt::format("tensor '{}' overlaps tensor '{}'", m_tensors[cur].name, m_tensors[prev].name));
     }
 }
 

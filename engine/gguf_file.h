@@ -22,13 +22,24 @@ namespace nw {
 
 // GGUF metadata value types, numbered as on disk.
 enum class GgufValueType : std::uint32_t {
-    UInt8 = 0, Int8 = 1, UInt16 = 2, Int16 = 3, UInt32 = 4, Int32 = 5, Float32 = 6, Bool = 7,
-    String = 8, Array = 9, UInt64 = 10, Int64 = 11, Float64 = 12,
+    UInt8 = 0,
+    Int8 = 1,
+    UInt16 = 2,
+    Int16 = 3,
+    UInt32 = 4,
+    Int32 = 5,
+    Float32 = 6,
+    Bool = 7,
+    String = 8,
+    Array = 9,
+    UInt64 = 10,
+    Int64 = 11,
+    Float64 = 12,
 };
 
 // Limits the reader enforces on hostile files (beyond "fits in the file").
-constexpr std::size_t kGgufMaxDims = 4;        // as GGML_MAX_DIMS
-constexpr int kGgufMaxArrayDepth = 4;          // arrays of arrays of ... (the spec allows nesting)
+constexpr std::size_t kGgufMaxDims = 4; // as GGML_MAX_DIMS
+constexpr int kGgufMaxArrayDepth = 4; // arrays of arrays of ... (the spec allows nesting)
 constexpr std::size_t kGgufMaxAlignment = 1u << 20;
 // Metadata values are widened in memory (up to ~40 bytes for a 1-byte value), so the counts
 // are capped too: far above any real vocabulary (about 260k tokens, 300k merges), far below
@@ -42,19 +53,21 @@ std::string_view ggufValueTypeName(GgufValueType type);
 // int64, floats to double); the on-disk type stays available through findValueType() and,
 // for arrays, GgufArray::elementType.
 struct GgufArray;
-using GgufValue = std::variant<std::uint64_t, std::int64_t, double, bool, std::string,
-                               std::shared_ptr<const GgufArray>>;
+using GgufValue
+    = std::variant<std::uint64_t, std::int64_t, double, bool, std::string, std::shared_ptr<const GgufArray>>;
 struct GgufArray {
     GgufValueType elementType = GgufValueType::UInt8;
     std::vector<GgufValue> values;
 };
 
-// A tensor's description and its bytes inside the mapping (no copy).
+// A tensor's description and its bytes inside the mapping (no copy unless misaligned).
 struct TensorView {
     std::string name;
     TensorType type = TensorType::F32;
     std::vector<std::int64_t> shape; // GGUF order: shape[0] is the fastest-varying (row length)
-    const std::byte *data = nullptr; // into the mapping, valid while the GgufFile lives
+    // Into the mapping, valid while the GgufFile lives; aligned for the type's block struct (the
+    // reader copies a tensor that a small general.alignment put at an unaligned address).
+    const std::byte *data = nullptr;
     std::size_t bytes = 0;
 
     std::int64_t elements() const;
@@ -85,8 +98,8 @@ public:
     const GgufValue *findValue(std::string_view key) const;
     std::optional<GgufValueType> findValueType(std::string_view key) const; // as on disk
     std::optional<std::string> findString(std::string_view key) const;
-    std::optional<std::int64_t> findInt(std::string_view key) const;   // any integer type
-    std::optional<double> findFloat(std::string_view key) const;       // any number type
+    std::optional<std::int64_t> findInt(std::string_view key) const; // any integer type
+    std::optional<double> findFloat(std::string_view key) const; // any number type
     std::optional<bool> findBool(std::string_view key) const;
     const GgufArray *findArray(std::string_view key) const;
     std::string requireString(std::string_view key) const;
@@ -112,6 +125,7 @@ private:
     std::map<std::string, GgufValue, std::less<>> m_metadata;
     std::map<std::string, GgufValueType, std::less<>> m_metadataTypes;
     std::vector<TensorView> m_tensors;
+    std::vector<std::unique_ptr<std::byte[]>> m_alignedCopies; // tensors the file placed misaligned
     std::map<std::string, std::size_t, std::less<>> m_tensorIndex;
 };
 

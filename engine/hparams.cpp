@@ -13,7 +13,11 @@
 
 namespace nw {
 
-ArchKeys::ArchKeys(const GgufFile &file, std::string_view arch) : m_file(file), m_arch(arch) {}
+ArchKeys::ArchKeys(const GgufFile &file, std::string_view arch)
+    : m_file(file)
+    , m_arch(arch)
+{
+}
 
 std::string ArchKeys::key(std::string_view suffix) const
 {
@@ -78,6 +82,18 @@ std::vector<std::int64_t> ArchKeys::findIntArray(std::string_view suffix) const
     return out;
 }
 
+namespace {
+
+constexpr std::int64_t kMaxLayers = 512; // llama.cpp's LLAMA_MAX_LAYERS
+
+void checkLayerCount(std::string_view what, std::int64_t nLayers)
+{
+    if (nLayers <= 0 || nLayers > kMaxLayers)
+        fail("{}: block_count must be within 1..{}, got {}", what, kMaxLayers, nLayers);
+}
+
+} // namespace
+
 HParams HParams::fromGguf(const GgufFile &file)
 {
     HParams hp;
@@ -90,15 +106,15 @@ HParams HParams::fromGguf(const GgufFile &file)
     hp.nHeads = r.requireInt("attention.head_count");
     // A per-layer list (Gemma 4) or one value for every layer.
     const auto perLayer = [&](std::string_view suffix) {
-        return file.findArray(r.key(suffix)) ? r.findIntArray(suffix) : std::vector<std::int64_t>{};
+        return file.findArray(r.key(suffix)) ? r.findIntArray(suffix) : std::vector<std::int64_t> {};
     };
     hp.nFfPerLayer = perLayer("feed_forward_length");
     hp.nFf = hp.nFfPerLayer.empty() ? r.requireInt("feed_forward_length")
                                     : *std::max_element(hp.nFfPerLayer.begin(), hp.nFfPerLayer.end());
     hp.nKvHeadsPerLayer = perLayer("attention.head_count_kv");
     hp.nKvHeads = hp.nKvHeadsPerLayer.empty()
-                      ? r.findInt("attention.head_count_kv", hp.nHeads)
-                      : *std::max_element(hp.nKvHeadsPerLayer.begin(), hp.nKvHeadsPerLayer.end());
+        ? r.findInt("attention.head_count_kv", hp.nHeads)
+        : *std::max_element(hp.nKvHeadsPerLayer.begin(), hp.nKvHeadsPerLayer.end());
     const std::int64_t defaultHeadDim = hp.nHeads > 0 ? hp.nEmbd / hp.nHeads : 0;
     hp.headDimK = r.findInt("attention.key_length", defaultHeadDim);
     hp.headDimV = r.findInt("attention.value_length", defaultHeadDim);
@@ -137,8 +153,10 @@ HParams HParams::fromGguf(const GgufFile &file)
         hp.nVocab = r.findInt("vocab_size", 0);
     if (hp.nVocab <= 0)
         fail("{}: no vocabulary size (neither tokenizer.ggml.tokens nor {} is present)", file.label(),
-             r.key("vocab_size"));
+            r.key("vocab_size"));
 
+    // Architectures size per-layer tables by block_count: bound it before they read their keys.
+    checkLayerCount(file.label(), hp.nLayers);
     architecture.readHParams(r, hp);
     hp.validate(file.label());
     return hp;
@@ -150,7 +168,7 @@ void HParams::validate(std::string_view what) const
         if (value <= 0)
             fail("{}: {} must be positive, got {}", what, name, value);
     };
-    positive(nLayers, "block_count");
+    checkLayerCount(what, nLayers);
     positive(nEmbd, "embedding_length");
     positive(nFf, "feed_forward_length");
     positive(nHeads, "attention.head_count");
@@ -172,8 +190,8 @@ void HParams::validate(std::string_view what) const
         fail("{}: attention.sliding_window must not be negative, got {}", what, slidingWindow);
     if (!slidingLayers.empty() && std::int64_t(slidingLayers.size()) != nLayers)
         fail("{}: {} sliding-window layer flags for {} layers", what, slidingLayers.size(), nLayers);
-    for (const auto &[list, name] : {std::pair{&nFfPerLayer, "feed_forward_length"},
-                                     std::pair{&nKvHeadsPerLayer, "attention.head_count_kv"}}) {
+    for (const auto &[list, name] : { std::pair { &nFfPerLayer, "feed_forward_length" },
+             std::pair { &nKvHeadsPerLayer, "attention.head_count_kv" } }) {
         if (list->empty())
             continue;
         if (std::int64_t(list->size()) != nLayers)

@@ -12,6 +12,7 @@
 #include "common/assert.h"
 #include "engine/unicode.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -29,21 +30,49 @@ struct Piece {
 // A pattern: the length of its match at `pos` inside the piece that ends at `end`, 0 if none.
 using Matcher = std::size_t (*)(const std::vector<char32_t> &t, std::size_t pos, std::size_t end);
 
-bool isWs(char32_t c) { return unicode::isWhitespace(c); }
-bool isLetter(char32_t c) { return unicode::isLetter(c); }
-bool isNumber(char32_t c) { return unicode::isNumber(c); }
-bool isLetterOrMark(char32_t c) { return (unicode::classOf(c) & (CodepointClass::Letter | CodepointClass::Mark)) != 0; }
-bool isNewline(char32_t c) { return c == U'\r' || c == U'\n'; }
+bool isWs(char32_t c)
+{
+    return unicode::isWhitespace(c);
+}
+bool isLetter(char32_t c)
+{
+    return unicode::isLetter(c);
+}
+bool isNumber(char32_t c)
+{
+    return unicode::isNumber(c);
+}
+bool isLetterOrMark(char32_t c)
+{
+    return (unicode::classOf(c) & (CodepointClass::Letter | CodepointClass::Mark)) != 0;
+}
+bool isNewline(char32_t c)
+{
+    return c == U'\r' || c == U'\n';
+}
 // [^\s\p{L}\p{N}]
-bool isOther(char32_t c) { return !(unicode::classOf(c) & (CodepointClass::Whitespace | CodepointClass::Letter | CodepointClass::Number)); }
+bool isOther(char32_t c)
+{
+    return !(unicode::classOf(c) & (CodepointClass::Whitespace | CodepointClass::Letter | CodepointClass::Number));
+}
 // [^\s\p{L}\p{M}\p{N}]
 bool isOtherNotMark(char32_t c)
 {
-    return !(unicode::classOf(c) & (CodepointClass::Whitespace | CodepointClass::Letter | CodepointClass::Mark | CodepointClass::Number));
+    return !(unicode::classOf(c)
+        & (CodepointClass::Whitespace | CodepointClass::Letter | CodepointClass::Mark | CodepointClass::Number));
 }
-bool isAsciiLetter(char32_t c) { return (c >= U'a' && c <= U'z') || (c >= U'A' && c <= U'Z'); }
-bool isAsciiDigit(char32_t c) { return c >= U'0' && c <= U'9'; }
-char32_t asciiLower(char32_t c) { return c >= U'A' && c <= U'Z' ? c + 32 : c; }
+bool isAsciiLetter(char32_t c)
+{
+    return (c >= U'a' && c <= U'z') || (c >= U'A' && c <= U'Z');
+}
+bool isAsciiDigit(char32_t c)
+{
+    return c >= U'0' && c <= U'9';
+}
+char32_t asciiLower(char32_t c)
+{
+    return c >= U'A' && c <= U'Z' ? c + 32 : c;
+}
 
 // The classes llama.cpp's std::regex path sees (unicode_regex_split's collapsed text): non-ASCII
 // code points by general category, ASCII by fixed lists whose \p{S} lacks '~' (Unicode: Sm).
@@ -52,11 +81,26 @@ std::uint16_t regexClassOf(char32_t c)
     const std::uint16_t flags = unicode::classOf(c);
     return c == U'~' ? static_cast<std::uint16_t>(flags & ~CodepointClass::Symbol) : flags;
 }
-bool regexLetter(char32_t c) { return regexClassOf(c) & CodepointClass::Letter; }
-bool regexNumber(char32_t c) { return regexClassOf(c) & CodepointClass::Number; }
-bool regexPunct(char32_t c) { return regexClassOf(c) & CodepointClass::Punctuation; }
-bool regexPunctOrSymbol(char32_t c) { return regexClassOf(c) & (CodepointClass::Punctuation | CodepointClass::Symbol); }
-bool regexLetterOrMark(char32_t c) { return regexClassOf(c) & (CodepointClass::Letter | CodepointClass::Mark); }
+bool regexLetter(char32_t c)
+{
+    return regexClassOf(c) & CodepointClass::Letter;
+}
+bool regexNumber(char32_t c)
+{
+    return regexClassOf(c) & CodepointClass::Number;
+}
+bool regexPunct(char32_t c)
+{
+    return regexClassOf(c) & CodepointClass::Punctuation;
+}
+bool regexPunctOrSymbol(char32_t c)
+{
+    return regexClassOf(c) & (CodepointClass::Punctuation | CodepointClass::Symbol);
+}
+bool regexLetterOrMark(char32_t c)
+{
+    return regexClassOf(c) & (CodepointClass::Letter | CodepointClass::Mark);
+}
 
 template <typename Pred>
 std::size_t runLength(const std::vector<char32_t> &t, std::size_t pos, std::size_t end, Pred pred)
@@ -65,6 +109,14 @@ std::size_t runLength(const std::vector<char32_t> &t, std::size_t pos, std::size
     while (pos + n < end && pred(t[pos + n]))
         ++n;
     return n;
+}
+
+// The run of at most `limit` code points, for \p{N}{1,3}: scanning the whole run first and
+// clipping it made a long digit run quadratic (80,000 digits took 16 s; found by fuzz_tokenizer).
+template <typename Pred>
+std::size_t runAtMost(const std::vector<char32_t> &t, std::size_t pos, std::size_t end, std::size_t limit, Pred pred)
+{
+    return runLength(t, pos, std::min(end, pos + limit), pred);
 }
 
 // `prefix? class+`: an optional leading code point (when `prefix` accepts it and a class member
@@ -108,7 +160,7 @@ std::size_t whitespaceTail(const std::vector<char32_t> &t, std::size_t pos, std:
                 return i;
     }
     if (pos + n == end)
-        return n;             // \s+(?!\S) up to the end
+        return n; // \s+(?!\S) up to the end
     return n > 1 ? n - 1 : n; // \s+(?!\S) leaves the last one to the next word; \s+ takes a lone one
 }
 
@@ -132,20 +184,21 @@ std::size_t matchGpt2(const std::vector<char32_t> &t, std::size_t pos, std::size
     return pos + n == end ? n : n - 1;
 }
 
-// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,maxDigits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-// and, with `marks` (Qwen3.5), [\p{L}\p{M}]+ for the letter run and [^\s\p{L}\p{M}\p{N}]+ for the
-// punctuation run.
+// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,maxDigits}|
+// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ and, with `marks` (Qwen3.5), [\p{L}\p{M}]+ for the letter run and
+// [^\s\p{L}\p{M}\p{N}]+ for the punctuation run.
 template <std::size_t maxDigits, bool marks>
 std::size_t matchLlama3Like(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
 {
     if (std::size_t n = contraction(t, pos, end, true))
         return n;
     const auto letter = marks ? isLetterOrMark : isLetter;
-    const auto prefix = [](char32_t c) { return !isNewline(c) && !isNumber(c) && !(marks ? isLetterOrMark(c) : isLetter(c)); };
+    const auto prefix
+        = [](char32_t c) { return !isNewline(c) && !isNumber(c) && !(marks ? isLetterOrMark(c) : isLetter(c)); };
     if (std::size_t n = optionalThenRun(t, pos, end, prefix, letter))
         return n;
-    if (std::size_t n = runLength(t, pos, end, isNumber))
-        return std::min(n, maxDigits);
+    if (std::size_t n = runAtMost(t, pos, end, maxDigits, isNumber))
+        return n;
     const auto space = [](char32_t c) { return c == U' '; };
     if (std::size_t n = optionalThenRun(t, pos, end, space, marks ? isOtherNotMark : isOther))
         return n + runLength(t, pos + n, end, isNewline);
@@ -156,8 +209,14 @@ std::size_t matchLlama3Like(const std::vector<char32_t> &t, std::size_t pos, std
 //   ((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+  |  ((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*
 // "upper" is a letter other than a-z, "lower" a letter other than A-Z, so a letter outside
 // ASCII is both (the collapsed text has no case; Hugging Face's \p{Lu}/\p{Ll} would differ).
-bool o200kUpper(char32_t c) { return regexLetter(c) && !(c >= U'a' && c <= U'z'); }
-bool o200kLower(char32_t c) { return regexLetter(c) && !(c >= U'A' && c <= U'Z'); }
+bool o200kUpper(char32_t c)
+{
+    return regexLetter(c) && !(c >= U'a' && c <= U'z');
+}
+bool o200kLower(char32_t c)
+{
+    return regexLetter(c) && !(c >= U'A' && c <= U'Z');
+}
 
 // upper* lower+ contraction?, with the backtracking of a greedy upper*: the longest upper run
 // that a lower letter still follows.
@@ -189,7 +248,7 @@ std::size_t matchGpt4o(const std::vector<char32_t> &t, std::size_t pos, std::siz
 {
     const bool prefix = !isNewline(t[pos]) && !regexLetter(t[pos]) && !regexNumber(t[pos]);
     // A greedy optional prefix is tried first; without it the run must start at pos.
-    for (auto word : {o200kUpperThenLower, o200kLowerAfterUpper}) {
+    for (auto word : { o200kUpperThenLower, o200kLowerAfterUpper }) {
         if (prefix && pos + 1 < end) {
             if (std::size_t n = word(t, pos + 1, end))
                 return 1 + n;
@@ -197,8 +256,8 @@ std::size_t matchGpt4o(const std::vector<char32_t> &t, std::size_t pos, std::siz
         if (std::size_t n = word(t, pos, end))
             return n;
     }
-    if (std::size_t n = runLength(t, pos, end, regexNumber))
-        return std::min<std::size_t>(n, 3);
+    if (std::size_t n = runAtMost(t, pos, end, 3, regexNumber))
+        return n;
     const auto space = [](char32_t c) { return c == U' '; };
     if (std::size_t n = optionalThenRun(t, pos, end, space, isOther))
         return n + runLength(t, pos + n, end, [](char32_t c) { return isNewline(c) || c == U'/'; });
@@ -210,8 +269,8 @@ template <bool backtick>
 std::size_t matchPunctuationRun(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
 {
     return runLength(t, pos, end, [](char32_t c) {
-        return regexPunct(c) || c == U'$' || c == U'+' || c == U'<' || c == U'=' || c == U'>' || c == U'^' ||
-               c == U'~' || c == U'|' || (backtick && c == U'`');
+        return regexPunct(c) || c == U'$' || c == U'+' || c == U'<' || c == U'=' || c == U'>' || c == U'^' || c == U'~'
+            || c == U'|' || (backtick && c == U'`');
     });
 }
 
@@ -247,7 +306,13 @@ std::size_t matchNewlineRuns(const std::vector<char32_t> &t, std::size_t pos, st
 // Character classes of the DeepSeek patterns, as written in the models' tokenizer.json: a
 // class text where "a-b" is a range. Pass 2 of DeepSeek LLM: the cased letters of Latin, Greek,
 // Cyrillic, Armenian, Georgian, Cherokee, Glagolitic, Coptic, Deseret, Osage, Adlam, ...
-constexpr std::u32string_view kDeepSeekLetters = U"A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃";
+// clang-format 14 re-wraps these UTF-8 literals differently on every run.
+// clang-format off
+constexpr std::u32string_view kDeepSeekLetters
+    = U"A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-"
+      U"ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-"
+      U"Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃";
+// clang-format on
 constexpr std::u32string_view kDeepSeekPunctuation = U"!-/:-~\uFF01-\uFF0F\uFF1A-\uFF5E\u2018-\u201F\u3000-\u3002";
 constexpr std::u32string_view kDeepSeekCjk = U"\u4E00-\u9FA5\u0800-\u4E00\uAC00-\uD7FF";
 constexpr std::u32string_view kDeepSeek3Cjk = U"\u4E00-\u9FA5\u3040-\u309F\u30A0-\u30FF";
@@ -341,7 +406,7 @@ std::size_t matchNumbers(const std::vector<char32_t> &t, std::size_t pos, std::s
 // \p{N}{1,3}
 std::size_t matchNumbers3(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
 {
-    return std::min<std::size_t>(runLength(t, pos, end, regexNumber), 3);
+    return runAtMost(t, pos, end, 3, regexNumber);
 }
 
 // [一-龥぀-ゟ゠-ヿ]+
@@ -355,7 +420,8 @@ std::size_t matchDeepSeek3Cjk(const std::vector<char32_t> &t, std::size_t pos, s
 std::size_t matchDeepSeek3Words(const std::vector<char32_t> &t, std::size_t pos, std::size_t end)
 {
     const auto asciiPunct = [](char32_t c) {
-        return (c >= U'!' && c <= U'/') || (c >= U':' && c <= U'@') || (c >= U'[' && c <= U'`') || (c >= U'{' && c <= U'~');
+        return (c >= U'!' && c <= U'/') || (c >= U':' && c <= U'@') || (c >= U'[' && c <= U'`')
+            || (c >= U'{' && c <= U'~');
     };
     if (asciiPunct(t[pos]) && pos + 1 < end && isAsciiLetter(t[pos + 1]))
         return 1 + runLength(t, pos + 1, end, isAsciiLetter);
@@ -385,13 +451,13 @@ std::vector<Piece> split(const std::vector<char32_t> &t, const std::vector<Piece
             }
             NW_ASSERT(pos + n <= piece.end);
             if (pos > gapBegin)
-                out.push_back({gapBegin, pos});
-            out.push_back({pos, pos + n});
+                out.push_back({ gapBegin, pos });
+            out.push_back({ pos, pos + n });
             pos += n;
             gapBegin = pos;
         }
         if (piece.end > gapBegin)
-            out.push_back({gapBegin, piece.end});
+            out.push_back({ gapBegin, piece.end });
     }
     return out;
 }
@@ -400,29 +466,30 @@ std::vector<Matcher> passesOf(PreTokenizerKind kind)
 {
     switch (kind) {
     case PreTokenizerKind::Default:
-        return {matchPunctuationRun<false>, matchGpt2, matchNumbers, matchThreeAsciiDigits};
+        return { matchPunctuationRun<false>, matchGpt2, matchNumbers, matchThreeAsciiDigits };
     case PreTokenizerKind::Gpt2:
-        return {matchGpt2};
+        return { matchGpt2 };
     case PreTokenizerKind::Llama3:
-        return {matchLlama3Like<3, false>};
+        return { matchLlama3Like<3, false> };
     case PreTokenizerKind::Qwen2:
-        return {matchLlama3Like<1, false>};
+        return { matchLlama3Like<1, false> };
     case PreTokenizerKind::Qwen35:
-        return {matchLlama3Like<1, true>};
+        return { matchLlama3Like<1, true> };
     case PreTokenizerKind::Gpt4o:
-        return {matchGpt4o};
+        return { matchGpt4o };
     case PreTokenizerKind::Starcoder:
-        return {matchOneNumber, matchGpt2};
+        return { matchOneNumber, matchGpt2 };
     case PreTokenizerKind::Falcon:
-        return {matchPunctuationRun<true>, matchGpt2, matchThreeAsciiDigits};
+        return { matchPunctuationRun<true>, matchGpt2, matchThreeAsciiDigits };
     case PreTokenizerKind::DeepSeekLlm:
-        return {matchNewline, matchDeepSeekWord, matchDeepSeekPunctuation, matchTrailingSpace, matchDeepSeekCjk, matchNumbers};
+        return { matchNewline, matchDeepSeekWord, matchDeepSeekPunctuation, matchTrailingSpace, matchDeepSeekCjk,
+            matchNumbers };
     case PreTokenizerKind::DeepSeekCoder:
-        return {matchNewline, matchSpaceLetters, matchSpacePunctuation, matchDeepSeekCjk, matchOneNumber};
+        return { matchNewline, matchSpaceLetters, matchSpacePunctuation, matchDeepSeekCjk, matchOneNumber };
     case PreTokenizerKind::DeepSeek3:
-        return {matchNumbers3, matchDeepSeek3Cjk, matchDeepSeek3Words};
+        return { matchNumbers3, matchDeepSeek3Cjk, matchDeepSeek3Words };
     case PreTokenizerKind::Gemma4:
-        return {matchNewlineRuns};
+        return { matchNewlineRuns };
     }
     NW_ASSERT(false);
     return {};
@@ -433,68 +500,68 @@ struct NamedSpec {
     PreTokenizerSpec spec;
 };
 
-constexpr PreTokenizerSpec kLlama3{PreTokenizerKind::Llama3, true, true};
+constexpr PreTokenizerSpec kLlama3 { PreTokenizerKind::Llama3, true, true };
 
 // Names as llama.cpp's llama_vocab::impl::load reads them (with the options it ties to each);
 // the first name of each kind is its canonical one.
-constexpr std::array<NamedSpec, 56> kNames = {{
-    {"default", {PreTokenizerKind::Default}},
-    {"", {PreTokenizerKind::Default}},
-    {"gpt-2", {PreTokenizerKind::Gpt2}},
-    {"phi-2", {PreTokenizerKind::Gpt2}},
-    {"mpt", {PreTokenizerKind::Gpt2}},
-    {"olmo", {PreTokenizerKind::Gpt2}},
-    {"jais", {PreTokenizerKind::Gpt2}},
-    {"trillion", {PreTokenizerKind::Gpt2}},
-    {"granite-docling", {PreTokenizerKind::Gpt2}},
-    {"exaone4", {PreTokenizerKind::Gpt2}},
-    {"gigachat", {PreTokenizerKind::Gpt2}},
-    {"a.x-4.0", {PreTokenizerKind::Gpt2}},
-    {"mellum", {PreTokenizerKind::Gpt2}},
-    {"modern-bert", {PreTokenizerKind::Gpt2}},
-    {"roberta-bpe", {PreTokenizerKind::Gpt2}},
-    {"llama-bpe", kLlama3},
-    {"llama3", kLlama3},
-    {"llama-v3", kLlama3},
-    {"falcon3", kLlama3},
-    {"falcon-h1", kLlama3},
-    {"pixtral", kLlama3},
-    {"midm-2.0", kLlama3},
-    {"lfm2", kLlama3},
-    {"dbrx", {PreTokenizerKind::Llama3}},
-    {"smaug-bpe", {PreTokenizerKind::Llama3}},
-    {"glm4", {PreTokenizerKind::Llama3}},
-    {"chatglm-bpe", {PreTokenizerKind::Llama3}},
-    {"qwen2", {PreTokenizerKind::Qwen2}},
-    {"deepseek-r1-qwen", {PreTokenizerKind::Qwen2}},
-    {"megrez", {PreTokenizerKind::Qwen2}},
-    {"stablelm2", {PreTokenizerKind::Qwen2}},
-    {"hunyuan", {PreTokenizerKind::Qwen2}},
-    {"solar-open", {PreTokenizerKind::Qwen2}},
-    {"kormo", {PreTokenizerKind::Qwen2}},
-    {"grok-2", {PreTokenizerKind::Qwen2}},
-    {"qwen35", {PreTokenizerKind::Qwen35}},
-    {"gpt-4o", {PreTokenizerKind::Gpt4o}},
-    {"llama4", {PreTokenizerKind::Gpt4o}},
-    {"kanana2", {PreTokenizerKind::Gpt4o}},
-    {"minimax-m2", {PreTokenizerKind::Gpt4o}},
-    {"starcoder", {PreTokenizerKind::Starcoder}},
-    {"refact", {PreTokenizerKind::Starcoder}},
-    {"command-r", {PreTokenizerKind::Starcoder}},
-    {"smollm", {PreTokenizerKind::Starcoder}},
-    {"codeshell", {PreTokenizerKind::Starcoder}},
-    {"exaone", {PreTokenizerKind::Starcoder}},
-    {"minerva-7b", {PreTokenizerKind::Starcoder}},
-    {"mellum2", {PreTokenizerKind::Starcoder}},
-    {"falcon", {PreTokenizerKind::Falcon}},
-    {"deepseek-llm", {PreTokenizerKind::DeepSeekLlm}},
-    {"deepseek-coder", {PreTokenizerKind::DeepSeekCoder}},
-    {"deepseek-v3", {PreTokenizerKind::DeepSeek3}},
-    {"hunyuan-dense", {PreTokenizerKind::DeepSeek3}},
-    {"joyai-llm", {PreTokenizerKind::DeepSeek3}},
-    {"gemma4", {PreTokenizerKind::Gemma4}},
-    {"granite-embed-multi-311m", {PreTokenizerKind::Gemma4}},
-}};
+constexpr std::array<NamedSpec, 56> kNames = { {
+    { "default", { PreTokenizerKind::Default } },
+    { "", { PreTokenizerKind::Default } },
+    { "gpt-2", { PreTokenizerKind::Gpt2 } },
+    { "phi-2", { PreTokenizerKind::Gpt2 } },
+    { "mpt", { PreTokenizerKind::Gpt2 } },
+    { "olmo", { PreTokenizerKind::Gpt2 } },
+    { "jais", { PreTokenizerKind::Gpt2 } },
+    { "trillion", { PreTokenizerKind::Gpt2 } },
+    { "granite-docling", { PreTokenizerKind::Gpt2 } },
+    { "exaone4", { PreTokenizerKind::Gpt2 } },
+    { "gigachat", { PreTokenizerKind::Gpt2 } },
+    { "a.x-4.0", { PreTokenizerKind::Gpt2 } },
+    { "mellum", { PreTokenizerKind::Gpt2 } },
+    { "modern-bert", { PreTokenizerKind::Gpt2 } },
+    { "roberta-bpe", { PreTokenizerKind::Gpt2 } },
+    { "llama-bpe", kLlama3 },
+    { "llama3", kLlama3 },
+    { "llama-v3", kLlama3 },
+    { "falcon3", kLlama3 },
+    { "falcon-h1", kLlama3 },
+    { "pixtral", kLlama3 },
+    { "midm-2.0", kLlama3 },
+    { "lfm2", kLlama3 },
+    { "dbrx", { PreTokenizerKind::Llama3 } },
+    { "smaug-bpe", { PreTokenizerKind::Llama3 } },
+    { "glm4", { PreTokenizerKind::Llama3 } },
+    { "chatglm-bpe", { PreTokenizerKind::Llama3 } },
+    { "qwen2", { PreTokenizerKind::Qwen2 } },
+    { "deepseek-r1-qwen", { PreTokenizerKind::Qwen2 } },
+    { "megrez", { PreTokenizerKind::Qwen2 } },
+    { "stablelm2", { PreTokenizerKind::Qwen2 } },
+    { "hunyuan", { PreTokenizerKind::Qwen2 } },
+    { "solar-open", { PreTokenizerKind::Qwen2 } },
+    { "kormo", { PreTokenizerKind::Qwen2 } },
+    { "grok-2", { PreTokenizerKind::Qwen2 } },
+    { "qwen35", { PreTokenizerKind::Qwen35 } },
+    { "gpt-4o", { PreTokenizerKind::Gpt4o } },
+    { "llama4", { PreTokenizerKind::Gpt4o } },
+    { "kanana2", { PreTokenizerKind::Gpt4o } },
+    { "minimax-m2", { PreTokenizerKind::Gpt4o } },
+    { "starcoder", { PreTokenizerKind::Starcoder } },
+    { "refact", { PreTokenizerKind::Starcoder } },
+    { "command-r", { PreTokenizerKind::Starcoder } },
+    { "smollm", { PreTokenizerKind::Starcoder } },
+    { "codeshell", { PreTokenizerKind::Starcoder } },
+    { "exaone", { PreTokenizerKind::Starcoder } },
+    { "minerva-7b", { PreTokenizerKind::Starcoder } },
+    { "mellum2", { PreTokenizerKind::Starcoder } },
+    { "falcon", { PreTokenizerKind::Falcon } },
+    { "deepseek-llm", { PreTokenizerKind::DeepSeekLlm } },
+    { "deepseek-coder", { PreTokenizerKind::DeepSeekCoder } },
+    { "deepseek-v3", { PreTokenizerKind::DeepSeek3 } },
+    { "hunyuan-dense", { PreTokenizerKind::DeepSeek3 } },
+    { "joyai-llm", { PreTokenizerKind::DeepSeek3 } },
+    { "gemma4", { PreTokenizerKind::Gemma4 } },
+    { "granite-embed-multi-311m", { PreTokenizerKind::Gemma4 } },
+} };
 
 } // namespace
 
@@ -517,7 +584,8 @@ std::string_view preTokenizerName(PreTokenizerKind kind)
 
 std::string_view knownPreTokenizerNames()
 {
-    return "default, gpt-2, llama-bpe (llama3), dbrx, qwen2, qwen35, gpt-4o, starcoder, refact, command-r, falcon, mpt, "
+    return "default, gpt-2, llama-bpe (llama3), dbrx, qwen2, qwen35, gpt-4o, starcoder, refact, command-r, falcon, "
+           "mpt, "
            "deepseek-llm, deepseek-coder, deepseek-v3, deepseek-r1-qwen, gemma4 and their aliases";
 }
 
@@ -526,7 +594,7 @@ std::vector<std::string_view> preTokenize(PreTokenizerKind kind, std::string_vie
     const unicode::CodepointText decoded = unicode::toCodepoints(text);
     std::vector<Piece> pieces;
     if (!decoded.cps.empty())
-        pieces.push_back({0, decoded.cps.size()});
+        pieces.push_back({ 0, decoded.cps.size() });
     for (Matcher match : passesOf(kind))
         pieces = split(decoded.cps, pieces, match);
 

@@ -60,8 +60,8 @@ std::shared_ptr<const HadamardRotation> sharedRotation(int dim)
 
 } // namespace
 
-LightningIndexer LightningIndexer::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd,
-                                        std::int64_t qLoraRank, const IndexerConfig &c, bool ownKeys)
+LightningIndexer LightningIndexer::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, std::int64_t qLoraRank,
+    const IndexerConfig &c, bool ownKeys)
 {
     if (c.nHeads <= 0 || c.headDim <= 0 || c.topK <= 0)
         fail("{}: indexer with {} heads of {} choosing {} keys", w.file().label(), c.nHeads, c.headDim, c.topK);
@@ -85,7 +85,7 @@ LightningIndexer LightningIndexer::load(WeightLoader &w, std::int64_t layer, std
 
 void LightningIndexer::collectMatrices(std::vector<WeightMatrix> &all) const
 {
-    for (const WeightMatrix &m : {m_qB, m_proj, m_k})
+    for (const WeightMatrix &m : { m_qB, m_proj, m_k })
         if (m.data)
             all.push_back(m);
 }
@@ -106,8 +106,8 @@ void LightningIndexer::storeKeys(ForwardPass &p, std::int64_t store, const float
     be.storeKv(p.cache.layerView(store), rotated, nullptr, n, p.positions);
 }
 
-const std::int32_t *LightningIndexer::select(ForwardPass &p, std::int64_t store, const float *x, const float *qr,
-                                             std::span<const std::int32_t> end) const
+const std::int32_t *LightningIndexer::select(
+    ForwardPass &p, std::int64_t store, const float *x, const float *qr, std::span<const std::int32_t> end) const
 {
     Backend &be = p.backend;
     const IndexerConfig &c = m_config;
@@ -125,7 +125,8 @@ const std::int32_t *LightningIndexer::select(ForwardPass &p, std::int64_t store,
     be.scale(weights, 1.f / std::sqrt(float(c.headDim) * float(c.nHeads)), std::size_t(n) * std::size_t(c.nHeads));
     std::int32_t *ends = p.ints(kScratchIndexerEnd, std::size_t(n));
     be.upload(ends, end.data(), end.size() * sizeof(std::int32_t));
-    std::int32_t *selected = p.ints(kScratchSelected, std::size_t(n) * std::size_t(c.topK));
+    const int topK = this->topK(p.cache.capacity());
+    std::int32_t *selected = p.ints(kScratchSelected, std::size_t(n) * std::size_t(topK));
     LightningIndexerArgs args;
     args.q = rotated;
     args.weights = weights;
@@ -133,7 +134,7 @@ const std::int32_t *LightningIndexer::select(ForwardPass &p, std::int64_t store,
     args.end = ends;
     args.nTokens = n;
     args.nHeads = c.nHeads;
-    args.topK = c.topK;
+    args.topK = topK;
     args.selected = selected;
     be.lightningIndexer(args);
     return selected;

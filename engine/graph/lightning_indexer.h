@@ -10,6 +10,7 @@
 
 #include "engine/graph/forward_pass.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -20,11 +21,11 @@ namespace nw {
 class WeightLoader;
 
 struct IndexerConfig {
-    int nHeads = 0;      // attention.indexer.head_count
-    int headDim = 0;     // attention.indexer.key_length
-    int topK = 0;        // attention.indexer.top_k
-    RopeParams rope;     // rope.nDims of each head rotate
-    int ropeOffset = 0;  // where the rotated dims start: 0 (V3.2), headDim - nDims (V4)
+    int nHeads = 0; // attention.indexer.head_count
+    int headDim = 0; // attention.indexer.key_length
+    int topK = 0; // attention.indexer.top_k
+    RopeParams rope; // rope.nDims of each head rotate
+    int ropeOffset = 0; // where the rotated dims start: 0 (V3.2), headDim - nDims (V4)
     float normEps = 1e-6f; // V3.2's key LayerNorm
 };
 
@@ -49,7 +50,7 @@ public:
     // with `ownKeys` (V3.2) also indexer.attn_k {nEmbd, headDim} and indexer.k_norm weight and
     // bias {headDim}.
     static LightningIndexer load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, std::int64_t qLoraRank,
-                                 const IndexerConfig &config, bool ownKeys);
+        const IndexerConfig &config, bool ownKeys);
 
     // V3.2: this batch's keys (of x, the block's input) into store `store` at their positions.
     void storeKeys(ForwardPass &pass, std::int64_t store, const float *x) const;
@@ -57,17 +58,20 @@ public:
     // returned [nTokens, topK] (backend memory, -1 past a query's keys). x: the block's input,
     // qr: the attention's normed low-rank query [nTokens, qLoraRank].
     const std::int32_t *select(ForwardPass &pass, std::int64_t store, const float *x, const float *qr,
-                               std::span<const std::int32_t> end) const;
+        std::span<const std::int32_t> end) const;
 
     const IndexerConfig &config() const { return m_config; }
+    // The rows select() returns per query: top_k, or the cache's capacity when that is smaller
+    // (llama.cpp: min(n_kv, top_k)), so a file's huge top_k does not size the scratch.
+    int topK(std::int64_t cacheCapacity) const { return int(std::min<std::int64_t>(m_config.topK, cacheCapacity)); }
     void collectMatrices(std::vector<WeightMatrix> &all) const;
 
 private:
     IndexerConfig m_config;
-    WeightMatrix m_qB;                 // [nHeads · headDim, qLoraRank]
-    WeightMatrix m_proj;               // [nHeads, nEmbd]
-    WeightMatrix m_k;                  // [headDim, nEmbd] (V3.2)
-    const float *m_kNorm = nullptr;    // [headDim] (V3.2)
+    WeightMatrix m_qB; // [nHeads · headDim, qLoraRank]
+    WeightMatrix m_proj; // [nHeads, nEmbd]
+    WeightMatrix m_k; // [headDim, nEmbd] (V3.2)
+    const float *m_kNorm = nullptr; // [headDim] (V3.2)
     const float *m_kNormBias = nullptr;
     std::shared_ptr<const HadamardRotation> m_rotation;
 };

@@ -10,8 +10,8 @@
 
 namespace nw {
 
-MlaAttentionBlock MlaAttentionBlock::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd,
-                                          const MlaConfig &c, std::shared_ptr<MlaScratch> scratch)
+MlaAttentionBlock MlaAttentionBlock::load(
+    WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, const MlaConfig &c, std::shared_ptr<MlaScratch> scratch)
 {
     NW_ASSERT(scratch);
     MlaAttentionBlock b;
@@ -28,10 +28,10 @@ MlaAttentionBlock MlaAttentionBlock::load(WeightLoader &w, std::int64_t layer, s
     }
     b.m_kvAMqa = w.matrix(name("attn_kv_a_mqa"), nEmbd, rank + c.qkRope);
     b.m_kvANorm = w.vector(name("attn_kv_a_norm"), rank);
-    if (const TensorView *kB = w.find(name("attn_k_b"), {c.qkNope, rank, nHeads})) {
-        const TensorView &vB = w.require(name("attn_v_b"), {rank, c.vHeadDim, nHeads});
+    if (const TensorView *kB = w.find(name("attn_k_b"), { c.qkNope, rank, nHeads })) {
+        const TensorView &vB = w.require(name("attn_v_b"), { rank, c.vHeadDim, nHeads });
         b.m_mla = MlaProjections::fromSplit(denseWeights(kB->type, rank, c.qkNope, kB->data),
-                                            denseWeights(vB.type, c.vHeadDim, rank, vB.data), c.nHeads);
+            denseWeights(vB.type, c.vHeadDim, rank, vB.data), c.nHeads);
     } else {
         const WeightMatrix kvB = w.matrix(name("attn_kv_b"), rank, nHeads * (c.qkNope + c.vHeadDim));
         b.m_mla = MlaProjections::fromKvB(kvB, c.nHeads, c.qkNope, c.vHeadDim);
@@ -42,13 +42,13 @@ MlaAttentionBlock MlaAttentionBlock::load(WeightLoader &w, std::int64_t layer, s
 
 void MlaAttentionBlock::collectMatrices(std::vector<WeightMatrix> &all) const
 {
-    for (const WeightMatrix &m : {m_qA, m_qB, m_q, m_kvAMqa, m_out})
+    for (const WeightMatrix &m : { m_qA, m_qB, m_q, m_kvAMqa, m_out })
         if (m.data)
             all.push_back(m);
 }
 
-void MlaAttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x, float *out,
-                                const LightningIndexer *indexer) const
+void MlaAttentionBlock::forward(
+    ForwardPass &p, std::int64_t layer, const float *x, float *out, const LightningIndexer *indexer) const
 {
     Backend &be = p.backend;
     const MlaConfig &c = m_config;
@@ -93,7 +93,8 @@ void MlaAttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float 
     const KvLayerView view = p.cache.layerView(p.cache.findStore(layer, KvPart::Attention));
     if (selected) {
         be.storeKv(view, kva, nullptr, n, p.positions);
-        mlaAttentionSelected(be, m_mla, view, q, n, rope, selected, indexer->config().topK, c.scale, att, *m_scratch);
+        mlaAttentionSelected(
+            be, m_mla, view, q, n, rope, selected, indexer->topK(p.cache.capacity()), c.scale, att, *m_scratch);
     } else if (p.cache.layout().spec.mode == KvMode::Mla) {
         be.storeKv(view, kva, nullptr, n, p.positions);
         // Expanded costs (nope + v)·rank per cached token and head once, absorbed (2·rank − nope − v)

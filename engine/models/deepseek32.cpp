@@ -10,6 +10,9 @@
 #include "engine/models/deepseek2.h"
 #include "engine/models/models.h"
 
+#include <cstdint>
+#include <limits>
+
 namespace nw {
 namespace {
 
@@ -20,18 +23,20 @@ void readDeepseek32HParams(const ArchKeys &keys, HParams &hp)
     hp.indexerHeadDim = keys.requireInt("attention.indexer.key_length");
     hp.indexerTopK = keys.requireInt("attention.indexer.top_k");
     const std::string &label = keys.file().label();
-    if (hp.indexerHeads <= 0 || hp.indexerHeadDim <= 0 || hp.indexerTopK <= 0)
-        fail("{}: the indexer needs positive head_count, key_length and top_k; got {}, {}, {}", label, hp.indexerHeads,
-             hp.indexerHeadDim, hp.indexerTopK);
+    constexpr std::int64_t kMax = std::numeric_limits<std::int32_t>::max(); // the graph holds them as int
+    const auto outside = [](std::int64_t v) { return v <= 0 || v > kMax; };
+    if (outside(hp.indexerHeads) || outside(hp.indexerHeadDim) || outside(hp.indexerTopK))
+        fail("{}: the indexer needs positive head_count, key_length and top_k up to {}; got {}, {}, {}", label, kMax,
+            hp.indexerHeads, hp.indexerHeadDim, hp.indexerTopK);
     if (hp.qkRopeHeadDim > hp.indexerHeadDim)
         fail("{}: indexer keys of {} cannot hold the {} rope dims", label, hp.indexerHeadDim, hp.qkRopeHeadDim);
     if (hp.indexerHeadDim % 64 != 0)
         fail("{}: attention.indexer.key_length {} is not a multiple of 64 (its Hadamard rotation)", label,
-             hp.indexerHeadDim);
+            hp.indexerHeadDim);
 }
 
-std::unique_ptr<Model> makeDeepseek32(std::shared_ptr<const GgufFile> file, const HParams &hp,
-                                      std::shared_ptr<Backend> backend)
+std::unique_ptr<Model> makeDeepseek32(
+    std::shared_ptr<const GgufFile> file, const HParams &hp, std::shared_ptr<Backend> backend)
 {
     return makeDeepseek2Model(std::move(file), hp, std::move(backend));
 }
@@ -39,11 +44,11 @@ std::unique_ptr<Model> makeDeepseek32(std::shared_ptr<const GgufFile> file, cons
 } // namespace
 
 // Only the latent cache: the indexer's choice is made over it (there is no `full` form here).
-const Architecture kDeepseek32Architecture{
+const Architecture kDeepseek32Architecture {
     .name = "deepseek32",
     .readHParams = readDeepseek32HParams,
     .makeModel = makeDeepseek32,
-    .kvModes = {KvMode::Mla},
+    .kvModes = { KvMode::Mla },
     .runsOnDevice = false,
 };
 

@@ -26,6 +26,7 @@
 #include <fmt/ranges.h>
 
 #include <charconv>
+#include <limits>
 #include <optional>
 
 namespace nw {
@@ -38,11 +39,22 @@ void readQwen35HParams(const ArchKeys &keys, HParams &hp)
     hp.ssmStateSize = keys.requireInt("ssm.state_size");
     hp.ssmTimeStepRank = keys.requireInt("ssm.time_step_rank");
     hp.ssmGroupCount = keys.requireInt("ssm.group_count");
+    // The graph holds them as int (found by fuzz_model: 2^32 became 0 and reached an assert).
+    for (const std::int64_t v :
+        { hp.ssmConvKernel, hp.ssmInnerSize, hp.ssmStateSize, hp.ssmTimeStepRank, hp.ssmGroupCount })
+        if (v > std::numeric_limits<std::int32_t>::max())
+            fail("{}: Gated DeltaNet size {} is out of range", label, v);
     if (hp.ssmConvKernel < 1 || hp.ssmStateSize <= 0 || hp.ssmTimeStepRank <= 0 || hp.ssmGroupCount <= 0
         || hp.ssmTimeStepRank % hp.ssmGroupCount != 0 || hp.ssmInnerSize != hp.ssmTimeStepRank * hp.ssmStateSize)
         fail("{}: Gated DeltaNet sizes do not fit: conv kernel {}, {} value heads over {} key heads, head dim {}, "
              "inner size {} (must be value heads × head dim)",
-             label, hp.ssmConvKernel, hp.ssmTimeStepRank, hp.ssmGroupCount, hp.ssmStateSize, hp.ssmInnerSize);
+            label, hp.ssmConvKernel, hp.ssmTimeStepRank, hp.ssmGroupCount, hp.ssmStateSize, hp.ssmInnerSize);
+
+    // The gated attention layers gate each value by a slice as wide as a key head (found by
+    // fuzz_model: other widths reached an assert in AttentionBlock::load).
+    if (hp.headDimK != hp.headDimV)
+        fail("{}: attention.key_length {} and value_length {} must be equal (gated attention)", label, hp.headDimK,
+            hp.headDimV);
 
     // block_count counts the multi-token-prediction layers, appended after the model's own.
     const std::int64_t nextN = keys.findInt("nextn_predict_layers", 0);
@@ -55,7 +67,7 @@ void readQwen35HParams(const ArchKeys &keys, HParams &hp)
     if (!recurrent.empty()) {
         if (std::int64_t(recurrent.size()) < hp.nLayers)
             fail("{}: {} has {} entries for {} layers", label, keys.key("attention.recurrent_layers"), recurrent.size(),
-                 hp.nLayers);
+                hp.nLayers);
         for (std::int64_t il = 0; il < hp.nLayers; ++il)
             hp.recurrentLayers[std::size_t(il)] = recurrent[std::size_t(il)] != 0;
     } else {
@@ -73,19 +85,18 @@ void readQwen35HParams(const ArchKeys &keys, HParams &hp)
     const std::vector<std::int64_t> sections = keys.findIntArray("rope.dimension_sections");
     if (sections.size() < 3)
         fail("{}: {} must list the RoPE sections (found {} values)", label, keys.key("rope.dimension_sections"),
-             sections.size());
+            sections.size());
     std::int64_t total = 0;
     for (std::size_t i = 0; i < std::min<std::size_t>(sections.size(), 4); ++i)
         total += sections[i];
     for (std::int64_t pair = 0; pair < hp.nRot / 2 && total > 0; ++pair) {
         const std::int64_t sector = pair % total;
-        const bool positioned = (sector % 3 == 0 && sector < 3 * sections[0]) ||
-                                (sector % 3 == 1 && sector < 3 * sections[1]) ||
-                                (sector % 3 == 2 && sector < 3 * sections[2]);
+        const bool positioned = (sector % 3 == 0 && sector < 3 * sections[0])
+            || (sector % 3 == 1 && sector < 3 * sections[1]) || (sector % 3 == 2 && sector < 3 * sections[2]);
         if (!positioned)
             fail("{}: rope.dimension_sections [{}] rotate dim pair {} of {} by the fourth section's position; "
                  "only sections that cover every rotated pair with the text position are supported",
-                 label, fmt::join(sections, ", "), pair, hp.nRot / 2);
+                label, fmt::join(sections, ", "), pair, hp.nRot / 2);
     }
     if (total <= 0)
         fail("{}: {} are all zero", label, keys.key("rope.dimension_sections"));
@@ -94,7 +105,7 @@ void readQwen35HParams(const ArchKeys &keys, HParams &hp)
 namespace {
 
 struct Qwen35Layer {
-    const float *attnNorm = nullptr;     // [nEmbd]
+    const float *attnNorm = nullptr; // [nEmbd]
     std::optional<GatedDeltaNetBlock> deltaNet;
     std::optional<AttentionBlock> attention;
     const float *postAttnNorm = nullptr; // [nEmbd] the FFN's pre-norm
@@ -193,16 +204,16 @@ void readQwen35DenseHParams(const ArchKeys &keys, HParams &hp)
     readQwen35HParams(keys, hp);
 }
 
-std::unique_ptr<Model> makeQwen35(std::shared_ptr<const GgufFile> file, const HParams &hp,
-                                  std::shared_ptr<Backend> backend)
+std::unique_ptr<Model> makeQwen35(
+    std::shared_ptr<const GgufFile> file, const HParams &hp, std::shared_ptr<Backend> backend)
 {
     return makeQwen35Model(std::move(file), hp, std::move(backend), false);
 }
 
 } // namespace
 
-std::unique_ptr<Model> makeQwen35Model(std::shared_ptr<const GgufFile> file, const HParams &hp,
-                                       std::shared_ptr<Backend> backend, bool moe)
+std::unique_ptr<Model> makeQwen35Model(
+    std::shared_ptr<const GgufFile> file, const HParams &hp, std::shared_ptr<Backend> backend, bool moe)
 {
     return std::make_unique<Qwen35Model>(std::move(file), hp, std::move(backend), moe);
 }
@@ -210,11 +221,11 @@ std::unique_ptr<Model> makeQwen35Model(std::shared_ptr<const GgufFile> file, con
 // Full K/V on the attention layers (+q8 / +q4 where the head dims allow); the recurrent layers
 // keep their f32 state in every mode. No latent:R: QK-norm (see qwen3.cpp). CPU only: the
 // DeltaNet ops have no CUDA kernels yet.
-const Architecture kQwen35Architecture{
+const Architecture kQwen35Architecture {
     .name = "qwen35",
     .readHParams = readQwen35DenseHParams,
     .makeModel = makeQwen35,
-    .kvModes = {KvMode::Full},
+    .kvModes = { KvMode::Full },
     .runsOnDevice = false,
 };
 

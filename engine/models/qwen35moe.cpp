@@ -17,16 +17,20 @@ void readQwen35MoeHParams(const ArchKeys &keys, HParams &hp)
 {
     readQwen35HParams(keys, hp);
     if (hp.nExperts <= 0 || hp.nExpertsUsed <= 0)
-        fail("{}: qwen35moe needs expert_count and expert_used_count, got {} and {}", keys.file().label(),
-             hp.nExperts, hp.nExpertsUsed);
+        fail("{}: qwen35moe needs expert_count and expert_used_count, got {} and {}", keys.file().label(), hp.nExperts,
+            hp.nExpertsUsed);
     // llama.cpp's fallbacks for files without the keys (llama_model_qwen35moe::load_arch_tensors).
     if (hp.nFfExpert <= 0)
         hp.nFfExpert = hp.nFf / hp.nExpertsUsed;
     hp.nFfShared = keys.findInt("expert_shared_feed_forward_length", hp.nFf);
+    // The graph always has the shared expert and its gate (found by fuzz_model: 0 hit an assert).
+    if (hp.nFfShared <= 0)
+        fail("{}: {} must be positive, got {}", keys.file().label(), keys.key("expert_shared_feed_forward_length"),
+            hp.nFfShared);
 }
 
-std::unique_ptr<Model> makeQwen35Moe(std::shared_ptr<const GgufFile> file, const HParams &hp,
-                                     std::shared_ptr<Backend> backend)
+std::unique_ptr<Model> makeQwen35Moe(
+    std::shared_ptr<const GgufFile> file, const HParams &hp, std::shared_ptr<Backend> backend)
 {
     return makeQwen35Model(std::move(file), hp, std::move(backend), true);
 }
@@ -34,11 +38,11 @@ std::unique_ptr<Model> makeQwen35Moe(std::shared_ptr<const GgufFile> file, const
 } // namespace
 
 // As qwen35: full K/V on the attention layers, the recurrent state in f32, CPU only.
-const Architecture kQwen35MoeArchitecture{
+const Architecture kQwen35MoeArchitecture {
     .name = "qwen35moe",
     .readHParams = readQwen35MoeHParams,
     .makeModel = makeQwen35Moe,
-    .kvModes = {KvMode::Full},
+    .kvModes = { KvMode::Full },
     .runsOnDevice = false,
 };
 

@@ -26,7 +26,7 @@ std::string loadError(const std::vector<std::byte> &bytes)
 {
     try {
         auto file = GgufFile::fromMemory(bytes, "t.gguf");
-        loadModel(std::shared_ptr<const GgufFile>(std::move(file)), {.threads = 1});
+        loadModel(std::shared_ptr<const GgufFile>(std::move(file)), { .threads = 1 });
     } catch (const Error &e) {
         return e.what();
     }
@@ -45,9 +45,8 @@ test::TinyLlamaSpec threeLayers()
 TEST_CASE("the registry lists llama first and finds every architecture by its GGUF name")
 {
     CHECK(architectureList().starts_with("llama, deepseek2"));
-    for (const char *name :
-         {"llama", "deepseek2", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma3", "gpt-oss", "qwen35", "qwen35moe",
-          "gemma4"}) {
+    for (const char *name : { "llama", "deepseek2", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma3", "gpt-oss", "qwen35",
+             "qwen35moe", "gemma4" }) {
         CAPTURE(name);
         const Architecture *a = findArchitecture(name);
         REQUIRE(a != nullptr);
@@ -85,7 +84,7 @@ TEST_CASE("a file with tensors the graph does not use is refused: wrong number o
     // A stray tensor.
     GgufWriter stray = test::tinyLlamaWriter({});
     const std::vector<float> data(8, 1.f);
-    stray.addTensor("blk.0.mystery.weight", {8}, data.data(), TensorType::F32);
+    stray.addTensor("blk.0.mystery.weight", { 8 }, data.data(), TensorType::F32);
     message = loadError(stray.toBytes());
     CHECK(message.find("wrong number of tensors") != std::string::npos);
     CHECK(message.find("blk.0.mystery.weight") != std::string::npos);
@@ -96,9 +95,10 @@ TEST_CASE("architectures without device kernels are refused on --device cuda, an
     const auto path = test::sourceDir() / "tests/data/models/qwen3-q8_0.gguf";
     std::shared_ptr<const GgufFile> file = GgufFile::open(path);
     CHECK_FALSE(requireArchitecture("test", "qwen3").runsOnDevice);
-    CHECK(loadModel(file, {.threads = 1, .device = DeviceChoice::Auto})->backend().memoryKind() == BackendMemory::Host);
+    CHECK(
+        loadModel(file, { .threads = 1, .device = DeviceChoice::Auto })->backend().memoryKind() == BackendMemory::Host);
     try {
-        loadModel(file, {.threads = 1, .device = DeviceChoice::Cuda});
+        loadModel(file, { .threads = 1, .device = DeviceChoice::Cuda });
         FAIL("expected nw::Error");
     } catch (const Error &e) {
         const std::string message = e.what();
@@ -110,13 +110,13 @@ TEST_CASE("architectures without device kernels are refused on --device cuda, an
 
 TEST_CASE("each architecture's KV modes: latent:R only where the keys are linear in the input")
 {
-    for (const auto &[name, latent] : std::vector<std::pair<std::string, bool>>{
-             {"qwen2", true}, {"qwen3", false}, {"qwen3moe", false}, {"phi3", true}, {"gemma3", false},
-             {"gpt-oss", true}, {"qwen35", false}, {"qwen35moe", false}, {"gemma4", false}}) {
+    for (const auto &[name, latent] : std::vector<std::pair<std::string, bool>> { { "qwen2", true }, { "qwen3", false },
+             { "qwen3moe", false }, { "phi3", true }, { "gemma3", false }, { "gpt-oss", true }, { "qwen35", false },
+             { "qwen35moe", false }, { "gemma4", false } }) {
         CAPTURE(name);
-        std::shared_ptr<const GgufFile> file =
-            GgufFile::open(test::sourceDir() / ("tests/data/models/" + name + "-q8_0.gguf"));
-        auto model = loadModel(file, {.threads = 1});
+        std::shared_ptr<const GgufFile> file
+            = GgufFile::open(test::sourceDir() / ("tests/data/models/" + name + "-q8_0.gguf"));
+        auto model = loadModel(file, { .threads = 1 });
         CHECK(model->kvModes().front() == KvMode::Full);
         CHECK(model->makeKvCache(KvModeSpec::parse("full+q8"), 64)->layout().bytesPerTokenLayer() == 2 * 2 * 34);
         CHECK(model->makeKvCache(KvModeSpec::parse("full+q4"), 64)->layout().bytesPerTokenLayer() == 2 * 2 * 18);
@@ -124,26 +124,26 @@ TEST_CASE("each architecture's KV modes: latent:R only where the keys are linear
         if (latent)
             CHECK(model->makeKvCache(KvModeSpec::parse("latent:32"), 64)->layout().bytesPerTokenLayer() == 2 * 32 * 2);
         else
-            CHECK_THROWS_WITH_AS(model->makeKvCache(KvModeSpec::parse("latent:32"), 64), doctest::Contains("latent"),
-                                 Error);
+            CHECK_THROWS_WITH_AS(
+                model->makeKvCache(KvModeSpec::parse("latent:32"), 64), doctest::Contains("latent"), Error);
     }
 }
 
 TEST_CASE("latent:R at full rank reproduces full attention: qwen2's K/V biases enter through the factors, "
           "phi3's partial NeoX rotary and LongRoPE tables rotate the latents, gpt-oss's sinks and windows apply")
 {
-    for (const char *name : {"qwen2-f32", "phi3-f32", "gpt-oss-f32"}) {
+    for (const char *name : { "qwen2-f32", "phi3-f32", "gpt-oss-f32" }) {
         CAPTURE(name);
-        std::shared_ptr<const GgufFile> file =
-            GgufFile::open(test::sourceDir() / "tests/data/models" / (std::string(name) + ".gguf"));
-        auto model = loadModel(file, {.threads = 2});
+        std::shared_ptr<const GgufFile> file
+            = GgufFile::open(test::sourceDir() / "tests/data/models" / (std::string(name) + ".gguf"));
+        auto model = loadModel(file, { .threads = 2 });
         std::vector<std::int32_t> tokens(60), positions(60); // past gpt-oss's 16-token window
         for (std::size_t i = 0; i < tokens.size(); ++i) {
             tokens[i] = std::int32_t((i * 97 + 11) % 512);
             positions[i] = std::int32_t(i);
         }
         std::vector<float> full, latent;
-        for (const char *mode : {"full", "latent:64"}) { // 64 = 2 KV heads × 32: the whole K/V width
+        for (const char *mode : { "full", "latent:64" }) { // 64 = 2 KV heads × 32: the whole K/V width
             KvModeSpec spec = KvModeSpec::parse(mode);
             spec.rowType = TensorType::F32;
             auto cache = model->makeKvCache(spec, 512); // above phi3's original context: long factors
@@ -156,5 +156,32 @@ TEST_CASE("latent:R at full rank reproduces full attention: qwen2's K/V biases e
             largest = std::max(largest, double(std::fabs(full[i])));
         }
         CHECK(worst <= 1e-4 * largest);
+    }
+}
+
+TEST_CASE("block_count out of 1..512 is refused for every architecture before it sizes per-layer tables")
+{
+    // Found by fuzz_model: gemma3 sized its sliding-window flags by a negative block_count
+    // (std::length_error) before the shared checks ran; 512 is llama.cpp's LLAMA_MAX_LAYERS.
+    for (const Architecture *a : architectures()) {
+        for (const std::int64_t layers :
+            { std::int64_t(-1), std::int64_t(0), std::int64_t(513), std::int64_t(1) << 40 }) {
+            CAPTURE(a->name);
+            CAPTURE(layers);
+            const std::string arch(a->name);
+            GgufWriter w;
+            w.setString("general.architecture", arch);
+            w.setInt64(arch + ".block_count", layers);
+            w.setUInt32(arch + ".embedding_length", 64);
+            w.setUInt32(arch + ".feed_forward_length", 96);
+            w.setUInt32(arch + ".attention.head_count", 4);
+            w.setUInt32(arch + ".context_length", 256);
+            w.setUInt32(arch + ".attention.sliding_window", 16); // gemma3 and gpt-oss size flags by it
+            w.setUInt32(arch + ".vocab_size", 32);
+            const auto bytes = w.toBytes();
+            const auto file = GgufFile::fromMemory(bytes, "t.gguf");
+            CHECK_THROWS_WITH_AS(
+                HParams::fromGguf(*file), doctest::Contains("block_count must be within 1..512"), Error);
+        }
     }
 }

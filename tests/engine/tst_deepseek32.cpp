@@ -34,14 +34,14 @@ std::vector<std::byte> rewritten(const std::function<void(GgufWriter &)> &edit, 
     edit(w);
     for (const TensorView &t : file->tensors())
         if (t.name != drop)
-            w.addTensor(t.name, t.type, t.shape, {t.data, t.bytes});
+            w.addTensor(t.name, t.type, t.shape, { t.data, t.bytes });
     return w.toBytes();
 }
 
 std::string loadError(const std::vector<std::byte> &bytes)
 {
     try {
-        loadModel(std::shared_ptr<const GgufFile>(GgufFile::fromMemory(bytes, "t.gguf")), {.threads = 1});
+        loadModel(std::shared_ptr<const GgufFile>(GgufFile::fromMemory(bytes, "t.gguf")), { .threads = 1 });
     } catch (const Error &e) {
         const std::string message = e.what();
         CHECK(message.find('\n') == std::string::npos);
@@ -55,8 +55,8 @@ std::string loadError(const std::vector<std::byte> &bytes)
 
 TEST_CASE("deepseek32's cache: the MLA latent and the indexer's key of every token, in mla only")
 {
-    auto model = loadModel(testModel(), {.threads = 1});
-    REQUIRE(model->kvModes() == std::vector<KvMode>{KvMode::Mla});
+    auto model = loadModel(testModel(), { .threads = 1 });
+    REQUIRE(model->kvModes() == std::vector<KvMode> { KvMode::Mla });
     CHECK_THROWS_AS(model->makeKvCache(KvModeSpec::parse("full"), 64), Error);
     auto cache = model->makeKvCache(KvModeSpec::parse("mla"), 64);
     const HParams &hp = model->hparams();
@@ -93,4 +93,27 @@ TEST_CASE("deepseek32 refuses malformed indexer metadata and a missing indexer t
 
     message = loadError(rewritten([](GgufWriter &w) { w.setUInt32("deepseek32.attention.indexer.top_k", 0); }));
     CHECK(message.find("top_k") != std::string::npos);
+    message = loadError(rewritten([](GgufWriter &w) { w.setInt64("deepseek32.attention.indexer.top_k", 1ll << 32); }));
+    CHECK(message.find("top_k up to 2147483647") != std::string::npos);
+}
+
+TEST_CASE("deepseek32: a top_k above the cache's capacity selects every key, with scratch for the capacity only")
+{
+    // Found by fuzz_model: top_k 2^31 - 1 sized [tokens, top_k] ints of scratch (GBs) for a
+    // 4-row cache; llama.cpp selects min(n_kv, top_k). All keys are chosen either way, so the
+    // logits equal those of the file's own top_k (which is above 4 too).
+    const std::vector<std::int32_t> tokens = { 1, 5, 9 }, positions = { 0, 1, 2 };
+    std::vector<float> expected, huge;
+    for (const bool big : { false, true }) {
+        const auto bytes = rewritten([&](GgufWriter &w) {
+            if (big)
+                w.setUInt32("deepseek32.attention.indexer.top_k", 0x7fffffff);
+        });
+        auto model
+            = loadModel(std::shared_ptr<const GgufFile>(GgufFile::fromMemory(bytes, "t.gguf")), { .threads = 1 });
+        auto cache = model->makeKvCache(KvModeSpec::parse("mla"), 4);
+        model->forward(tokens, positions, *cache, LogitsFor::All, big ? huge : expected);
+    }
+    REQUIRE(expected.size() == huge.size());
+    CHECK(expected == huge);
 }

@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -143,7 +144,7 @@ TEST_CASE("a hand-built v3 file: metadata of every type and two tensors")
     const TensorView &w = file->requireTensor("w");
     CHECK(file->tensors()[0].name == "w"); // file order
     CHECK(w.type == TensorType::F32);
-    CHECK(w.shape == std::vector<std::int64_t>{3});
+    CHECK(w.shape == std::vector<std::int64_t> { 3 });
     CHECK(w.bytes == 12);
     CHECK(w.data == b.data.data() + dataStart);
     float wv[3];
@@ -165,9 +166,9 @@ TEST_CASE("require*() name the file and the key")
     b.header(0, 1).str("general.name").u32(8).str("x");
     const auto file = GgufFile::fromMemory(b.data, "test.gguf");
     CHECK_THROWS_WITH_AS(file->requireInt("general.name"),
-                         "test.gguf: metadata key 'general.name' is a string, expected an integer", Error);
-    CHECK_THROWS_WITH_AS(file->requireString("llama.context_length"),
-                         "test.gguf: metadata key 'llama.context_length' not found", Error);
+        "test.gguf: metadata key 'general.name' is a string, expected an integer", Error);
+    CHECK_THROWS_WITH_AS(
+        file->requireString("llama.context_length"), "test.gguf: metadata key 'llama.context_length' not found", Error);
     CHECK_THROWS_WITH_AS(file->requireTensor("output.weight"), "test.gguf: tensor 'output.weight' not found", Error);
     CHECK_THROWS_AS(file->requireArray("general.name"), Error);
     CHECK_THROWS_AS(file->requireFloat("general.name"), Error);
@@ -191,7 +192,7 @@ TEST_CASE("v2 is accepted; v1, unknown versions and big-endian files are refused
 
 TEST_CASE("corrupt headers")
 {
-    checkRefused(Bytes{}, "the GGUF magic needs 4 bytes but the file ends (0 bytes) at byte 0");
+    checkRefused(Bytes {}, "the GGUF magic needs 4 bytes but the file ends (0 bytes) at byte 0");
     Bytes magic;
     magic.u32(0x46554746).u32(3).u64(0).u64(0);
     checkRefused(magic, "not a GGUF file");
@@ -283,11 +284,12 @@ TEST_CASE("corrupt metadata")
         Bytes b = oneKey(9);
         b.u32(0).u64((1u << 21) + 1);
         b.data.resize(b.size() + (1u << 21) + 1);
-        checkRefused(b, "metadata key 'k' array length 2097153 is more than the 2097152 this reader accepts at byte 41");
+        checkRefused(
+            b, "metadata key 'k' array length 2097153 is more than the 2097152 this reader accepts at byte 41");
         // Three arrays of 2^21 - 1 bytes each: each under the cap, together over the total.
         Bytes c;
         c.header(0, 3);
-        for (const char *key : {"a", "b", "c"}) {
+        for (const char *key : { "a", "b", "c" }) {
             c.str(key).u32(9).u32(0).u64((1u << 21) - 1);
             c.data.resize(c.size() + (1u << 21) - 1);
         }
@@ -338,7 +340,7 @@ TEST_CASE("corrupt tensor tables")
     truncated.str("a-longer-name-to-pass-the-count-check").u32(1).u32(0);
     checkRefused(truncated, "tensor 'a-longer-name-to-pass-the-count-check' dimension needs 8 bytes but the file ends");
     // Too few bytes for the claimed tensor count at all.
-    Bytes cut = oneTensor({4}, 0, 0, 0);
+    Bytes cut = oneTensor({ 4 }, 0, 0, 0);
     cut.data.resize(40);
     checkRefused(cut, "the tensor count 1 cannot fit in the 16 bytes left at byte 8");
 
@@ -381,11 +383,65 @@ TEST_CASE("general.alignment moves the data section and the offset rule")
     checkRefused(misaligned, "data offset 32 is not a multiple of the alignment 64");
 }
 
+TEST_CASE("general.alignment 1 with an odd data offset: tensors are copied to aligned memory")
+{
+    // llama.cpp accepts alignment 1, so tensors can start at odd addresses; kernels read them as
+    // floats and block structs, which must sit at their alignment (UBSan flagged dequantQ5_K).
+    const float f32[3] = { 1.5f, -2.0f, 3.25f };
+    const std::int32_t i32[2] = { 7, -9 };
+    std::vector<std::byte> q5k(sizeof(BlockQ5_K));
+    for (std::size_t i = 0; i < q5k.size(); ++i)
+        q5k[i] = static_cast<std::byte>(i * 37 + 11);
+    q5k[0] = std::byte { 0x00 }; // d = 1.0 (f16 0x3C00), dmin = 0
+    q5k[1] = std::byte { 0x3C };
+    q5k[2] = q5k[3] = std::byte { 0x00 };
+
+    Bytes b;
+    b.header(3, 1).str("general.alignment").u32(4).u32(1);
+    b.str("f32").u32(1).u64(3).u32(0).u64(0);
+    b.str("i32").u32(1).u64(2).u32(26).u64(12);
+    b.str("q5_k").u32(1).u64(256).u32(13).u64(20);
+    const std::size_t dataStart = b.size();
+    REQUIRE(dataStart % 2 == 1); // std::vector's storage is aligned, so the data addresses are odd
+    b.raw(f32, sizeof f32).raw(i32, sizeof i32).raw(q5k.data(), q5k.size());
+
+    const auto file = GgufFile::fromMemory(b.data, "test.gguf");
+    CHECK(file->alignment() == 1);
+    const auto aligned = [](const TensorView &t, std::size_t alignment) {
+        return reinterpret_cast<std::uintptr_t>(t.data) % alignment == 0;
+    };
+    const TensorView &tf = file->requireTensor("f32");
+    const TensorView &ti = file->requireTensor("i32");
+    const TensorView &tq = file->requireTensor("q5_k");
+    CHECK(aligned(tf, alignof(float)));
+    CHECK(aligned(ti, alignof(std::int32_t)));
+    CHECK(aligned(tq, alignof(BlockQ5_K)));
+    const auto *floats = reinterpret_cast<const float *>(tf.data);
+    CHECK(floats[0] == 1.5f);
+    CHECK(floats[1] == -2.0f);
+    CHECK(floats[2] == 3.25f);
+    const auto *ints = reinterpret_cast<const std::int32_t *>(ti.data);
+    CHECK(ints[0] == 7);
+    CHECK(ints[1] == -9);
+    REQUIRE(tq.bytes == q5k.size());
+    CHECK(std::memcmp(tq.data, q5k.data(), q5k.size()) == 0);
+    CHECK(reinterpret_cast<const BlockQ5_K *>(tq.data)->d == 0x3C00);
+
+    // An aligned tensor stays in place (no copy of a well-formed model).
+    Bytes even;
+    even.header(1, 1).str("general.alignment").u32(4).u32(1);
+    even.str("f32").u32(1).u64(1).u32(0).u64(0);
+    const std::size_t evenStart = even.size();
+    REQUIRE(evenStart % alignof(float) == 0);
+    even.f32(0.5f);
+    const auto evenFile = GgufFile::fromMemory(even.data, "test.gguf");
+    CHECK(evenFile->requireTensor("f32").data == even.data.data() + evenStart);
+}
+
 TEST_CASE("open() names the path for missing, empty and non-regular files")
 {
     const auto dir = test::scratchDir("gguf_file_open");
-    CHECK_THROWS_WITH_AS(GgufFile::open(dir / "missing.gguf"),
-                         doctest::Contains("missing.gguf: cannot open"), Error);
+    CHECK_THROWS_WITH_AS(GgufFile::open(dir / "missing.gguf"), doctest::Contains("missing.gguf: cannot open"), Error);
     std::ofstream(dir / "empty.gguf").close();
     CHECK_THROWS_WITH_AS(GgufFile::open(dir / "empty.gguf"), doctest::Contains("empty.gguf: file is empty"), Error);
     CHECK_THROWS_WITH_AS(GgufFile::open(dir), doctest::Contains("not a regular file"), Error);
@@ -414,7 +470,7 @@ TEST_CASE("conformance: stories260K.gguf")
     CHECK(file->requireInt("llama.block_count") == 5);
     CHECK(file->requireInt("llama.embedding_length") == 64);
     const TensorView &embd = file->requireTensor("token_embd.weight");
-    CHECK(embd.shape == std::vector<std::int64_t>{64, 512});
+    CHECK(embd.shape == std::vector<std::int64_t> { 64, 512 });
     CHECK(file->requireArray("tokenizer.ggml.tokens").values.size() == 512);
     // Every tensor lies inside the file and is aligned.
     // Every tensor's data is aligned like the first one's and sized by its type.

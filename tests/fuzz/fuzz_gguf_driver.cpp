@@ -57,38 +57,53 @@ std::vector<Bytes> seeds()
         w.setInt8("i8", -3);
         w.setUInt64("u64", 1ull << 40);
         w.setFloat64("f64", 0.25);
-        const std::vector<std::string> tokens = {"<unk>", "<s>", "</s>", "a", "bc"};
+        const std::vector<std::string> tokens = { "<unk>", "<s>", "</s>", "a", "bc" };
         w.setStringArray("tokenizer.ggml.tokens", tokens);
-        const std::vector<float> scores = {0, 0, 0, -1.5f, -2.5f};
+        const std::vector<float> scores = { 0, 0, 0, -1.5f, -2.5f };
         w.setFloat32Array("tokenizer.ggml.scores", scores);
-        const std::vector<std::int32_t> types = {2, 3, 3, 1, 1};
+        const std::vector<std::int32_t> types = { 2, 3, 3, 1, 1 };
         w.setInt32Array("tokenizer.ggml.token_type", types);
         auto inner = std::make_shared<nw::GgufArray>();
         inner->elementType = nw::GgufValueType::Int16;
-        inner->values = {std::int64_t{-1}, std::int64_t{2}};
+        inner->values = { std::int64_t { -1 }, std::int64_t { 2 } };
         auto outer = std::make_shared<nw::GgufArray>();
         outer->elementType = nw::GgufValueType::Array;
-        outer->values = {std::shared_ptr<const nw::GgufArray>(inner), std::shared_ptr<const nw::GgufArray>(inner)};
+        outer->values = { std::shared_ptr<const nw::GgufArray>(inner), std::shared_ptr<const nw::GgufArray>(inner) };
         w.setValue("nested", nw::GgufValueType::Array, std::shared_ptr<const nw::GgufArray>(outer));
         std::vector<float> x(512);
         for (std::size_t i = 0; i < x.size(); ++i)
             x[i] = static_cast<float>(static_cast<int>(i % 17) - 8) * 0.125f;
-        w.addTensor("f32", {8, 2}, x.data(), nw::TensorType::F32);
-        w.addTensor("f16", {16}, x.data(), nw::TensorType::F16);
-        w.addTensor("q4_0", {32, 2}, x.data(), nw::TensorType::Q4_0);
-        w.addTensor("q5_1", {32}, x.data(), nw::TensorType::Q5_1);
-        w.addTensor("q8_0", {64}, x.data(), nw::TensorType::Q8_0);
-        w.addTensor("q4_k", {256}, x.data(), nw::TensorType::Q4_K);
-        w.addTensor("q6_k", {256, 2}, x.data(), nw::TensorType::Q6_K);
+        w.addTensor("f32", { 8, 2 }, x.data(), nw::TensorType::F32);
+        w.addTensor("f16", { 16 }, x.data(), nw::TensorType::F16);
+        w.addTensor("q4_0", { 32, 2 }, x.data(), nw::TensorType::Q4_0);
+        w.addTensor("q5_1", { 32 }, x.data(), nw::TensorType::Q5_1);
+        w.addTensor("q8_0", { 64 }, x.data(), nw::TensorType::Q8_0);
+        w.addTensor("q4_k", { 256 }, x.data(), nw::TensorType::Q4_K);
+        w.addTensor("q6_k", { 256, 2 }, x.data(), nw::TensorType::Q6_K);
         out.push_back(toBytes(w.toBytes()));
     }
     {
         nw::GgufWriter w(64);
         w.setString("general.name", "aligned");
         std::vector<float> x(256, 0.5f);
-        w.addTensor("q5_k", {256}, x.data(), nw::TensorType::Q5_K);
-        w.addTensor("bf16", {4, 4, 2, 2}, x.data(), nw::TensorType::BF16);
-        w.addTensor("q8_k", {256}, x.data(), nw::TensorType::Q8_K);
+        w.addTensor("q5_k", { 256 }, x.data(), nw::TensorType::Q5_K);
+        w.addTensor("bf16", { 4, 4, 2, 2 }, x.data(), nw::TensorType::BF16);
+        w.addTensor("q8_k", { 256 }, x.data(), nw::TensorType::Q8_K);
+        out.push_back(toBytes(w.toBytes()));
+    }
+    {
+        // Alignment 1 (llama.cpp accepts it): with the odd-length key the data section and so
+        // every tensor below starts at an odd offset, which the reader must copy to aligned memory.
+        nw::GgufWriter w(1);
+        w.setString("general.name", "odds");
+        const std::int32_t table[6] = { 0, 1, -1, 255, 1 << 20, -(1 << 30) };
+        w.addTensor("i32", nw::TensorType::I32, { 3, 2 }, std::as_bytes(std::span(table)));
+        std::vector<float> x(256);
+        for (std::size_t i = 0; i < x.size(); ++i)
+            x[i] = static_cast<float>(static_cast<int>(i % 23) - 11) * 0.25f;
+        w.addTensor("q5_k", { 256 }, x.data(), nw::TensorType::Q5_K);
+        w.addTensor("f32", { 5 }, x.data(), nw::TensorType::F32);
+        w.addTensor("q8_0", { 32 }, x.data(), nw::TensorType::Q8_0);
         out.push_back(toBytes(w.toBytes()));
     }
     return out;
@@ -96,7 +111,10 @@ std::vector<Bytes> seeds()
 
 class Mutator {
 public:
-    explicit Mutator(std::uint64_t seed) : m_rng(seed) {}
+    explicit Mutator(std::uint64_t seed)
+        : m_rng(seed)
+    {
+    }
 
     std::size_t below(std::size_t n) { return n == 0 ? 0 : static_cast<std::size_t>(m_rng() % n); }
 
@@ -108,11 +126,10 @@ public:
     }
 
 private:
-    static constexpr std::uint8_t kBoundaryBytes[] = {0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF, 0x20, 0x40};
-    static constexpr std::uint64_t kBoundaryWords[] = {
-        0, 1, 2, 3, 4, 5, 8, 9, 12, 13, 16, 31, 32, 33, 64, 255, 256, 4096, 65535, 65536,
-        0x7FFFFFFFull, 0x80000000ull, 0xFFFFFFFFull, 0x100000000ull, 0x7FFFFFFFFFFFFFFFull,
-        0x8000000000000000ull, 0xFFFFFFFFFFFFFFFFull, 0xFFFFFFFFFFFFFFF0ull};
+    static constexpr std::uint8_t kBoundaryBytes[] = { 0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF, 0x20, 0x40 };
+    static constexpr std::uint64_t kBoundaryWords[] = { 0, 1, 2, 3, 4, 5, 8, 9, 12, 13, 16, 31, 32, 33, 64, 255, 256,
+        4096, 65535, 65536, 0x7FFFFFFFull, 0x80000000ull, 0xFFFFFFFFull, 0x100000000ull, 0x7FFFFFFFFFFFFFFFull,
+        0x8000000000000000ull, 0xFFFFFFFFFFFFFFFFull, 0xFFFFFFFFFFFFFFF0ull };
 
     void writeWord(Bytes &b, std::size_t at, std::uint64_t v, std::size_t width)
     {
@@ -152,7 +169,7 @@ private:
         case 4: { // length/count inflation or deflation of the field at `at`
             const std::size_t width = below(2) ? 8 : 4;
             const std::uint64_t v = readWord(b, at, width);
-            const std::uint64_t deltas[] = {1, 2, 7, 8, 100, 1u << 16, 1ull << 32, 1ull << 62};
+            const std::uint64_t deltas[] = { 1, 2, 7, 8, 100, 1u << 16, 1ull << 32, 1ull << 62 };
             const std::uint64_t d = deltas[below(std::size(deltas))];
             writeWord(b, at, below(2) ? v + d : v - d, width);
             break;
@@ -173,7 +190,7 @@ private:
         default: { // splice: copy a run from another seed at the same offset
             const Bytes &other = corpus[below(corpus.size())];
             if (at < other.size()) {
-                const std::size_t n = std::min({other.size() - at, b.size() - at, 1 + below(64)});
+                const std::size_t n = std::min({ other.size() - at, b.size() - at, 1 + below(64) });
                 std::memcpy(b.data() + at, other.data() + at, n);
             }
             break;
@@ -224,7 +241,8 @@ int main(int argc, char **argv)
         else if (arg.rfind("--", 0) != 0)
             replay.emplace_back(arg); // replay saved inputs
         else {
-            std::fprintf(stderr, "usage: %s [--seconds S] [--seed N] [--save-dir DIR] [--write-seeds DIR] [input...]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--seconds S] [--seed N] [--save-dir DIR] [--write-seeds DIR] [input...]\n",
+                argv[0]);
             return 2;
         }
     }
@@ -280,8 +298,8 @@ int main(int argc, char **argv)
             try {
                 LLVMFuzzerTestOneInput(exact, input.size());
             } catch (const std::exception &e) {
-                std::fprintf(stderr, "iteration %llu: unexpected %s: %s\n",
-                             static_cast<unsigned long long>(executions), typeid(e).name(), e.what());
+                std::fprintf(stderr, "iteration %llu: unexpected %s: %s\n", static_cast<unsigned long long>(executions),
+                    typeid(e).name(), e.what());
                 save(saveDir, input, executions);
                 std::free(exact);
                 return 1;
@@ -293,8 +311,7 @@ int main(int argc, char **argv)
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("fuzz_gguf_driver: %llu executions in %.1f s (%.0f/s), %llu parsed, the rest refused with "
                 "nw::Error; seed %llu, %zu seed files, no failures\n",
-                static_cast<unsigned long long>(executions), elapsed, static_cast<double>(executions) / elapsed,
-                static_cast<unsigned long long>(g_fuzzGgufAccepted), static_cast<unsigned long long>(seed),
-                corpus.size());
+        static_cast<unsigned long long>(executions), elapsed, static_cast<double>(executions) / elapsed,
+        static_cast<unsigned long long>(g_fuzzGgufAccepted), static_cast<unsigned long long>(seed), corpus.size());
     return 0;
 }
