@@ -86,9 +86,17 @@ void readQwen35HParams(const ArchKeys &keys, HParams &hp)
     if (sections.size() < 3)
         fail("{}: {} must list the RoPE sections (found {} values)", label, keys.key("rope.dimension_sections"),
             sections.size());
+    // The common checks run after this reader: bound the rotated width here, before the loop
+    // below walks its pairs (a fuzzed rope.dimension_count of 2^62 would otherwise spin).
+    if (hp.nRot <= 0 || hp.nRot > hp.headDimK || hp.nRot % 2 != 0)
+        fail("{}: rope.dimension_count {} must be even and within the key length {}", label, hp.nRot, hp.headDimK);
     std::int64_t total = 0;
-    for (std::size_t i = 0; i < std::min<std::size_t>(sections.size(), 4); ++i)
+    for (std::size_t i = 0; i < std::min<std::size_t>(sections.size(), 4); ++i) {
+        if (sections[i] < 0 || sections[i] > hp.nRot)
+            fail("{}: {} [{}] must lie within 0..{}", label, keys.key("rope.dimension_sections"),
+                fmt::join(sections, ", "), hp.nRot);
         total += sections[i];
+    }
     for (std::int64_t pair = 0; pair < hp.nRot / 2 && total > 0; ++pair) {
         const std::int64_t sector = pair % total;
         const bool positioned = (sector % 3 == 0 && sector < 3 * sections[0])

@@ -15,6 +15,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -183,5 +187,34 @@ TEST_CASE("block_count out of 1..512 is refused for every architecture before it
             CHECK_THROWS_WITH_AS(
                 HParams::fromGguf(*file), doctest::Contains("block_count must be within 1..512"), Error);
         }
+    }
+}
+
+TEST_CASE("qwen35: a rope.dimension_count beyond the key length is refused in one line, not walked pair by pair")
+{
+    // Found by fuzz_model: 2^31 - 2 rotated dims made the IMRoPE section check loop for minutes.
+    // The real test file with its u32 value patched in place (key, then type 4 = u32, then value).
+    std::ifstream in(test::sourceDir() / "tests/data/models/qwen35-f32.gguf", std::ios::binary);
+    std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string key = "qwen35.rope.dimension_count";
+    const auto at = std::search(chars.begin(), chars.end(), key.begin(), key.end());
+    REQUIRE(at != chars.end());
+    const std::size_t valueAt = std::size_t(at - chars.begin()) + key.size() + 4;
+    std::uint32_t type = 0;
+    std::memcpy(&type, chars.data() + valueAt - 4, 4);
+    REQUIRE(type == 4);
+    const std::uint32_t huge = 0x7ffffffe;
+    std::memcpy(chars.data() + valueAt, &huge, 4);
+    std::vector<std::byte> bytes(chars.size());
+    std::memcpy(bytes.data(), chars.data(), chars.size());
+    const auto file = GgufFile::fromMemory(bytes, "qwen35-huge-rope.gguf");
+    try {
+        loadModel(file, { .threads = 1 });
+        FAIL("expected nw::Error");
+    } catch (const Error &e) {
+        const std::string message = e.what();
+        CHECK(message.find("rope.dimension_count 2147483646 must be even and within the key length")
+            != std::string::npos);
+        CHECK(message.find('\n') == std::string::npos);
     }
 }

@@ -314,25 +314,27 @@ TEST_CASE("corrupt tensor tables")
 {
     // oneTensor: header (24) + name "t" (9) = byte 33 for the dimension count.
     checkRefused(oneTensor({}, 0, 0, 0), "tensor 't' has 0 dimensions (1 to 4 allowed) at byte 33");
-    checkRefused(oneTensor({1, 1, 1, 1, 1}, 0, 0, 32), "tensor 't' has 5 dimensions");
-    checkRefused(oneTensor({4, 0}, 0, 0, 32), "tensor 't' dimension 1 is 0 (must be positive) at byte 45");
-    checkRefused(oneTensor({1ull << 63}, 0, 0, 32), "dimension 0 is 9223372036854775808");
-    checkRefused(oneTensor({1ull << 32, 1ull << 32}, 0, 0, 32), "tensor 't' element count overflows");
-    checkRefused(oneTensor({1ull << 40}, 0, 0, 32), "tensor 't' needs more bytes than the file has");
-    checkRefused(oneTensor({4}, 99, 0, 32), "tensor 't' has unknown tensor type 99 (this engine computes with F32, F16, Q4_0,");
-    checkRefused(oneTensor({4}, 31, 0, 32), "tensor 't' has unknown tensor type 31"); // Q4_0_4_4, gone from GGUF
+    checkRefused(oneTensor({ 1, 1, 1, 1, 1 }, 0, 0, 32), "tensor 't' has 5 dimensions");
+    checkRefused(oneTensor({ 4, 0 }, 0, 0, 32), "tensor 't' dimension 1 is 0 (must be positive) at byte 45");
+    checkRefused(oneTensor({ 1ull << 63 }, 0, 0, 32), "dimension 0 is 9223372036854775808");
+    checkRefused(oneTensor({ 1ull << 32, 1ull << 32 }, 0, 0, 32), "tensor 't' element count overflows");
+    checkRefused(oneTensor({ 1ull << 40 }, 0, 0, 32), "tensor 't' needs more bytes than the file has");
+    checkRefused(oneTensor({ 4 }, 99, 0, 32),
+        "tensor 't' has unknown tensor type 99 (this engine computes with F32, F16, Q4_0,");
+    checkRefused(oneTensor({ 4 }, 31, 0, 32), "tensor 't' has unknown tensor type 31"); // Q4_0_4_4, gone from GGUF
     // Types ggml knows but the engine does not compute with are read (the model refuses them by
     // name); the new low-bit types are read with their block sizes.
-    CHECK(GgufFile::fromMemory(oneTensor({256}, 19, 0, 64).data, "test.gguf")->tensors()[0].bytes == 50); // IQ1_S
-    CHECK(GgufFile::fromMemory(oneTensor({256}, 11, 0, 128).data, "test.gguf")->tensors()[0].bytes == 110); // Q3_K
-    CHECK(GgufFile::fromMemory(oneTensor({64}, 39, 0, 64).data, "test.gguf")->tensors()[0].bytes == 34); // MXFP4
-    checkRefused(oneTensor({32}, 23, 0, 256), "row length 32 is not a multiple of the IQ4_XS block size 256");
-    checkRefused(oneTensor({30}, 2, 0, 32), "tensor 't' row length 30 is not a multiple of the Q4_0 block size 32");
-    checkRefused(oneTensor({4}, 0, 8, 32), "tensor 't' data offset 8 is not a multiple of the alignment 32");
-    checkRefused(oneTensor({16}, 0, 0, 32), "tensor 't' data (64 bytes at data offset 0) runs past the end of the file (32 data bytes)");
-    checkRefused(oneTensor({4}, 0, 1ull << 63, 32), "runs past the end of the file");
-    checkRefused(oneTensor({4}, 0, ~0ull - 31, 32), "runs past the end of the file");
-    CHECK_NOTHROW(GgufFile::fromMemory(oneTensor({8}, 0, 0, 32).data, "test.gguf")); // the control
+    CHECK(GgufFile::fromMemory(oneTensor({ 256 }, 19, 0, 64).data, "test.gguf")->tensors()[0].bytes == 50); // IQ1_S
+    CHECK(GgufFile::fromMemory(oneTensor({ 256 }, 11, 0, 128).data, "test.gguf")->tensors()[0].bytes == 110); // Q3_K
+    CHECK(GgufFile::fromMemory(oneTensor({ 64 }, 39, 0, 64).data, "test.gguf")->tensors()[0].bytes == 34); // MXFP4
+    checkRefused(oneTensor({ 32 }, 23, 0, 256), "row length 32 is not a multiple of the IQ4_XS block size 256");
+    checkRefused(oneTensor({ 30 }, 2, 0, 32), "tensor 't' row length 30 is not a multiple of the Q4_0 block size 32");
+    checkRefused(oneTensor({ 4 }, 0, 8, 32), "tensor 't' data offset 8 is not a multiple of the alignment 32");
+    checkRefused(oneTensor({ 16 }, 0, 0, 32),
+        "tensor 't' data (64 bytes at data offset 0) runs past the end of the file (32 data bytes)");
+    checkRefused(oneTensor({ 4 }, 0, 1ull << 63, 32), "runs past the end of the file");
+    checkRefused(oneTensor({ 4 }, 0, ~0ull - 31, 32), "runs past the end of the file");
+    CHECK_NOTHROW(GgufFile::fromMemory(oneTensor({ 8 }, 0, 0, 32).data, "test.gguf")); // the control
 
     // A whole first tensor info (33 bytes), then the second one cut inside its dimension.
     Bytes truncated;
