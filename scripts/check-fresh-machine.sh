@@ -35,7 +35,11 @@ log=$(mktemp /tmp/nw-fresh-machine.XXXXXX.log)
 root=""
 mounts=()
 
-say_failed() { echo "fresh machine: FAILED at $step after $(( $(date +%s) - started )) s (log: $log)"; }
+say_failed() { # say_failed RC: an interrupt is not a failure of the machine under test
+  local how="FAILED at"
+  [ "$1" -eq 130 ] && how="interrupted during"
+  echo "fresh machine: $how $step after $(( $(date +%s) - started )) s (log: $log)"
+}
 
 cleanup() {
   local rc=$?
@@ -57,7 +61,7 @@ cleanup() {
       rm -rf "$root"
     fi
   fi
-  [ "$rc" -eq 0 ] || say_failed
+  [ "$rc" -eq 0 ] || say_failed "$rc"
   exit "$rc"
 }
 trap cleanup EXIT
