@@ -465,11 +465,13 @@ NW_AVX2 inline GridGroup groupIQ3_S(const BlockIQ3_S &b, int ib)
         _mm256_set1_epi16(static_cast<short>(2 * scale + 1)) };
 }
 
-// N activation rows against one row of a grid type; `factor` is the type's constant (1/8 for IQ2,
-// 1/4 for IQ3_XXS, 1 for IQ3_S).
-template <int N, typename Block, GridGroup (*unpack)(const Block &, int), float factor>
+// N activation rows against one row of a grid type; 1 / `inverseFactor` is the type's constant
+// (1/8 for IQ2, 1/4 for IQ3_XXS, 1 for IQ3_S; a power of two, so the quotient is exact). An int,
+// not a float template parameter: Debian 12's clang 14 does not take floats there.
+template <int N, typename Block, GridGroup (*unpack)(const Block &, int), int inverseFactor>
 NW_AVX2 void manyGrid(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
 {
+    constexpr float factor = 1.0f / inverseFactor;
     const auto *wb = reinterpret_cast<const Block *>(w);
     const BlockQ8_K *xb[N];
     __m256 acc[N];
@@ -504,31 +506,31 @@ NW_AVX2 void manyGrid(const std::byte *w, const std::byte *x, std::size_t xStrid
 template <int N>
 NW_AVX2 void manyIQ2_XXS(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
 {
-    manyGrid<N, BlockIQ2_XXS, groupIQ2_XXS, 0.125f>(w, x, xStride, cols, out);
+    manyGrid<N, BlockIQ2_XXS, groupIQ2_XXS, 8>(w, x, xStride, cols, out);
 }
 
 template <int N>
 NW_AVX2 void manyIQ2_XS(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
 {
-    manyGrid<N, BlockIQ2_XS, groupIQ2_XS, 0.125f>(w, x, xStride, cols, out);
+    manyGrid<N, BlockIQ2_XS, groupIQ2_XS, 8>(w, x, xStride, cols, out);
 }
 
 template <int N>
 NW_AVX2 void manyIQ2_S(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
 {
-    manyGrid<N, BlockIQ2_S, groupIQ2_S, 0.125f>(w, x, xStride, cols, out);
+    manyGrid<N, BlockIQ2_S, groupIQ2_S, 8>(w, x, xStride, cols, out);
 }
 
 template <int N>
 NW_AVX2 void manyIQ3_XXS(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
 {
-    manyGrid<N, BlockIQ3_XXS, groupIQ3_XXS, 0.25f>(w, x, xStride, cols, out);
+    manyGrid<N, BlockIQ3_XXS, groupIQ3_XXS, 4>(w, x, xStride, cols, out);
 }
 
 template <int N>
 NW_AVX2 void manyIQ3_S(const std::byte *w, const std::byte *x, std::size_t xStride, std::int64_t cols, float *out)
 {
-    manyGrid<N, BlockIQ3_S, groupIQ3_S, 1.0f>(w, x, xStride, cols, out);
+    manyGrid<N, BlockIQ3_S, groupIQ3_S, 1>(w, x, xStride, cols, out);
 }
 
 #define NW_GRID_DOT(name, kernel)                                                                                      \

@@ -117,7 +117,8 @@ TEST_CASE("each architecture's KV modes: latent:R only where the keys are linear
     for (const auto &[name, latent] : std::vector<std::pair<std::string, bool>> { { "qwen2", true }, { "qwen3", false },
              { "qwen3moe", false }, { "phi3", true }, { "gemma3", false }, { "gpt-oss", true }, { "qwen35", false },
              { "qwen35moe", false }, { "gemma4", false } }) {
-        CAPTURE(name);
+        const std::string arch = name; // clang 14 lets no lambda (CAPTURE's) refer to a structured binding
+        CAPTURE(arch);
         std::shared_ptr<const GgufFile> file
             = GgufFile::open(test::sourceDir() / ("tests/data/models/" + name + "-q8_0.gguf"));
         auto model = loadModel(file, { .threads = 1 });
@@ -207,7 +208,7 @@ TEST_CASE("qwen35: a rope.dimension_count beyond the key length is refused in on
     std::memcpy(chars.data() + valueAt, &huge, 4);
     std::vector<std::byte> bytes(chars.size());
     std::memcpy(bytes.data(), chars.data(), chars.size());
-    const auto file = GgufFile::fromMemory(bytes, "qwen35-huge-rope.gguf");
+    const std::shared_ptr<const GgufFile> file = GgufFile::fromMemory(bytes, "qwen35-huge-rope.gguf");
     try {
         loadModel(file, { .threads = 1 });
         FAIL("expected nw::Error");

@@ -187,7 +187,8 @@ TEST_CASE("tensors: bytes as given, floats quantized, alignment honoured")
     for (const auto &[name, type, tolerance] : { std::tuple { "q8", TensorType::Q8_0, 0.02f },
              std::tuple { "q4k", TensorType::Q4_K, 0.6f }, std::tuple { "f16", TensorType::F16, 0.002f } }) {
         const TensorView &t = file->requireTensor(name);
-        CAPTURE(std::string(name));
+        const std::string tensorName = name; // clang 14 lets no lambda (CAPTURE's) refer to a structured binding
+        CAPTURE(tensorName);
         CHECK(t.type == type);
         CHECK(t.elements() == 768);
         std::vector<float> back(768);

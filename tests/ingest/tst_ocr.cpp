@@ -153,8 +153,9 @@ void TestOcr::scanIsFoundOnTheRightPage()
     const auto phrases = phrasesOf({ kPageOne, kPageTwo });
     for (const auto &[phrase, page] : phrases) {
         const auto hits = search.search(QLatin1Char('"') + phrase + QLatin1Char('"'));
+        const int expectedPage = page; // clang 14 lets no lambda refer to a structured binding
         const bool onPage = std::any_of(hits.begin(), hits.end(),
-            [&](const nw::store::SearchHit &h) { return h.documentId == id && h.pageNumber == page; });
+            [&](const nw::store::SearchHit &h) { return h.documentId == id && h.pageNumber == expectedPage; });
         found += onPage ? 1 : 0;
         if (!onPage)
             qWarning("not found on page %d: \"%s\"", page, qPrintable(phrase));
