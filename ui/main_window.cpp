@@ -438,7 +438,8 @@ void MainWindow::createMenus()
     const Theme saved = savedTheme();
     for (const auto &[theme, title] : { std::pair { Theme::System, tr("Follow &System") },
              std::pair { Theme::Light, tr("&Light") }, std::pair { Theme::Dark, tr("&Dark") } }) {
-        QAction *action = themes->addAction(title, this, [theme] { applyTheme(theme); });
+        const Theme choice = theme; // clang 14 captures no structured binding
+        QAction *action = themes->addAction(title, this, [choice] { applyTheme(choice); });
         action->setObjectName(QStringLiteral("Theme_%1").arg(themeName(theme)));
         action->setCheckable(true);
         action->setChecked(theme == saved);
