@@ -7,6 +7,7 @@
 #include "kernels/cpu/quantize.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -30,6 +31,9 @@ std::size_t touch(const nw::GgufValue &value)
                 for (const auto &element : v->values)
                     h += touch(element);
                 return h;
+            } else if constexpr (std::is_same_v<T, double>) {
+                // A double such as -1.5 has no size_t value: converting it is UB (UBSan says so).
+                return static_cast<std::size_t>(std::bit_cast<std::uint64_t>(v));
             } else {
                 return static_cast<std::size_t>(v);
             }
