@@ -40,9 +40,10 @@ nlohmann::json askResultToJson(const AskResult &r)
             { "prompt_tokens", r.promptTokens }, { "reused_tokens", r.reusedTokens },
             { "generated_tokens", r.generatedTokens }, { "prefill_seconds", r.prefillSeconds },
             { "decode_seconds", r.decodeSeconds }, { "kv_bytes_used", r.kvBytesUsed },
-            { "kv_bytes_reserved", r.kvBytesReserved }, { "saving_vs_mha_f16", r.savingVsMha },
-            { "stop", r.stopReason.toStdString() }, { "sources", static_cast<int>(r.sources.size()) },
-            { "sources_dropped", r.droppedSources }, { "best_source_cut", r.bestSourceCut } };
+            { "kv_bytes_per_token", r.kvBytesPerToken }, { "kv_bytes_reserved", r.kvBytesReserved },
+            { "saving_vs_mha_f16", r.savingVsMha }, { "stop", r.stopReason.toStdString() },
+            { "sources", static_cast<int>(r.sources.size()) }, { "sources_dropped", r.droppedSources },
+            { "best_source_cut", r.bestSourceCut } };
     }
     if (r.tooLarge) {
         nlohmann::json needs = nlohmann::json::array();

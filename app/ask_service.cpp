@@ -294,6 +294,7 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
     result.decodeSeconds = generated.decodeSeconds;
     result.kvBytesUsed = generated.memory.kvBytesUsed;
     result.kvBytesReserved = generated.memory.kvBytesReserved;
+    result.kvBytesPerToken = generated.memory.bytesPerToken;
     result.savingVsMha = generated.memory.savingVsMha();
     result.stopReason = QString::fromUtf8(stopReasonName(generated.stop).data());
 

@@ -61,6 +61,7 @@ struct AskResult {
     double decodeSeconds = 0;
     std::uint64_t kvBytesUsed = 0;
     std::uint64_t kvBytesReserved = 0;
+    std::uint64_t kvBytesPerToken = 0; // what one more token of context costs
     double savingVsMha = 0;
     QString stopReason;
 

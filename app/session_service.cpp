@@ -18,6 +18,7 @@ store::TurnRecord turnFromResult(const AskResult &r)
     t.model = r.model;
     t.kvMode = r.kvMode;
     t.kvBytes = static_cast<std::int64_t>(r.kvBytesUsed);
+    t.kvBytesPerToken = static_cast<std::int64_t>(r.kvBytesPerToken);
     t.promptTokens = r.promptTokens;
     t.generatedTokens = r.generatedTokens;
     t.prefillSeconds = r.prefillSeconds;
@@ -46,34 +47,31 @@ nlohmann::json SessionService::exportJson(std::int64_t sessionId)
         nlohmann::json citations = nlohmann::json::parse(t.citationsJson.toStdString(), nullptr, false);
         if (citations.is_discarded())
             fail("session {}: turn {} has malformed citations", sessionId, t.index);
-        turns.push_back({{"index", t.index},
-                         {"question", t.question.toStdString()},
-                         {"answer", t.answer.toStdString()},
-                         {"citations", citations},
-                         {"mode", t.mode.toStdString()},
-                         {"model", t.model.toStdString()},
-                         {"kv_mode", t.kvMode.toStdString()},
-                         {"kv_bytes", t.kvBytes},
-                         {"prompt_tokens", t.promptTokens},
-                         {"generated_tokens", t.generatedTokens},
-                         {"prefill_seconds", t.prefillSeconds},
-                         {"decode_seconds", t.decodeSeconds},
-                         {"created", t.created.toStdString()}});
+        turns.push_back({ { "index", t.index }, { "question", t.question.toStdString() },
+            { "answer", t.answer.toStdString() }, { "citations", citations }, { "mode", t.mode.toStdString() },
+            { "model", t.model.toStdString() }, { "kv_mode", t.kvMode.toStdString() }, { "kv_bytes", t.kvBytes },
+            // null for turns recorded before it was (schema 7)
+            { "kv_bytes_per_token", t.kvBytesPerToken > 0 ? nlohmann::json(t.kvBytesPerToken) : nlohmann::json() },
+            { "prompt_tokens", t.promptTokens }, { "generated_tokens", t.generatedTokens },
+            { "prefill_seconds", t.prefillSeconds }, { "decode_seconds", t.decodeSeconds },
+            { "created", t.created.toStdString() } });
     }
-    return {{"id", s.id},
-            {"title", s.title.toStdString()},
-            {"created", s.created.toStdString()},
-            {"updated", s.updated.toStdString()},
-            {"turns", turns}};
+    return { { "id", s.id }, { "title", s.title.toStdString() }, { "created", s.created.toStdString() },
+        { "updated", s.updated.toStdString() }, { "turns", turns } };
 }
 
 QString SessionService::exportMarkdown(std::int64_t sessionId)
 {
     const nlohmann::json j = exportJson(sessionId);
     auto q = [](const nlohmann::json &v) { return QString::fromStdString(v.get<std::string>()); };
-    QString md = QStringLiteral("# %1\n\nSession %2, started %3.\n").arg(q(j["title"])).arg(j["id"].get<std::int64_t>()).arg(q(j["created"]));
+    QString md = QStringLiteral("# %1\n\nSession %2, started %3.\n")
+                     .arg(q(j["title"]))
+                     .arg(j["id"].get<std::int64_t>())
+                     .arg(q(j["created"]));
     for (const auto &t : j["turns"]) {
-        md += QStringLiteral("\n## Q%1: %2\n\n%3\n").arg(t["index"].get<int>() + 1).arg(q(t["question"]), q(t["answer"]));
+        md += QStringLiteral("\n## Q%1: %2\n\n%3\n")
+                  .arg(t["index"].get<int>() + 1)
+                  .arg(q(t["question"]), q(t["answer"]));
         if (!t["citations"].empty()) {
             md += QStringLiteral("\n**Citations**\n\n");
             for (const auto &c : t["citations"])

@@ -181,6 +181,15 @@ void addPartsSourcesAndMail(Database &db)
     )sql");
 }
 
+// 7: what one token of context costs in the KV cache of each turn, under the key every other
+// report uses (kv_bytes_per_token). Turns recorded before keep 0: not recorded, since their
+// total bytes cannot be split honestly (a sliding window or a recurrent state does not grow
+// with the context).
+void addTurnBytesPerToken(Database &db)
+{
+    db.exec("ALTER TABLE session_turns ADD COLUMN kv_bytes_per_token INTEGER NOT NULL DEFAULT 0");
+}
+
 constexpr Migration kMigrations[] = {
     { 1, "library: documents, pages, word boxes, full-text index", createLibrary },
     { 2, "collections and ingest errors", addCollectionsAndErrors },
@@ -188,6 +197,7 @@ constexpr Migration kMigrations[] = {
     { 4, "annotations keyed by document content hash", createAnnotationTables },
     { 5, "prefix indexes for prefix* queries", addPrefixIndexes },
     { 6, "parts of files, page text sources, email headers, resumable OCR and mailboxes", addPartsSourcesAndMail },
+    { 7, "KV bytes per token of each session turn", addTurnBytesPerToken },
 };
 
 void checkList(std::span<const Migration> list)

@@ -50,9 +50,9 @@ void createSessionTables(Database &db)
     )sql");
 }
 
-SessionStore::SessionStore(Database &db) : m_db(db)
+SessionStore::SessionStore(Database &db)
+    : m_db(db)
 {
-    createSessionTables(m_db);
 }
 
 std::int64_t SessionStore::createSession(const QString &title)
@@ -72,15 +72,19 @@ std::int64_t SessionStore::addTurn(std::int64_t sessionId, const TurnRecord &tur
     next.step();
     const std::int64_t index = next.columnInt(0);
     const QString now = nowUtc();
-    Statement s(m_db, "INSERT INTO session_turns(session_id, idx, question, answer, citations, mode, model, kv_mode, "
-                      "kv_bytes, prompt_tokens, generated_tokens, prefill_seconds, decode_seconds, created) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+    Statement s(m_db,
+        "INSERT INTO session_turns(session_id, idx, question, answer, citations, mode, model, kv_mode, "
+        "kv_bytes, prompt_tokens, generated_tokens, prefill_seconds, decode_seconds, created, "
+        "kv_bytes_per_token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
     s.bind(1, sessionId).bind(2, index).bind(3, turn.question.toStdString()).bind(4, turn.answer.toStdString());
     s.bind(5, (turn.citationsJson.isEmpty() ? QStringLiteral("[]") : turn.citationsJson).toStdString());
     s.bind(6, (turn.mode.isEmpty() ? QStringLiteral("retrieve") : turn.mode).toStdString());
     s.bind(7, turn.model.toStdString()).bind(8, turn.kvMode.toStdString()).bind(9, turn.kvBytes);
     s.bind(10, static_cast<std::int64_t>(turn.promptTokens)).bind(11, static_cast<std::int64_t>(turn.generatedTokens));
-    s.bind(12, turn.prefillSeconds).bind(13, turn.decodeSeconds).bind(14, now.toStdString());
+    s.bind(12, turn.prefillSeconds)
+        .bind(13, turn.decodeSeconds)
+        .bind(14, now.toStdString())
+        .bind(15, turn.kvBytesPerToken);
     s.run();
     const std::int64_t id = m_db.lastInsertId();
     Statement touch(m_db, "UPDATE sessions SET updated = ?2 WHERE id = ?1");
@@ -107,23 +111,25 @@ bool SessionStore::removeSession(std::int64_t sessionId)
 std::vector<SessionRecord> SessionStore::sessions()
 {
     std::vector<SessionRecord> out;
-    Statement s(m_db, "SELECT s.id, s.title, s.created, s.updated, "
-                      "(SELECT COUNT(*) FROM session_turns t WHERE t.session_id = s.id) "
-                      "FROM sessions s ORDER BY s.updated DESC, s.id DESC");
+    Statement s(m_db,
+        "SELECT s.id, s.title, s.created, s.updated, "
+        "(SELECT COUNT(*) FROM session_turns t WHERE t.session_id = s.id) "
+        "FROM sessions s ORDER BY s.updated DESC, s.id DESC");
     while (s.step())
-        out.push_back({s.columnInt(0), text(s, 1), text(s, 2), text(s, 3), static_cast<int>(s.columnInt(4))});
+        out.push_back({ s.columnInt(0), text(s, 1), text(s, 2), text(s, 3), static_cast<int>(s.columnInt(4)) });
     return out;
 }
 
 std::optional<SessionRecord> SessionStore::findSession(std::int64_t sessionId)
 {
-    Statement s(m_db, "SELECT s.id, s.title, s.created, s.updated, "
-                      "(SELECT COUNT(*) FROM session_turns t WHERE t.session_id = s.id) "
-                      "FROM sessions s WHERE s.id = ?1");
+    Statement s(m_db,
+        "SELECT s.id, s.title, s.created, s.updated, "
+        "(SELECT COUNT(*) FROM session_turns t WHERE t.session_id = s.id) "
+        "FROM sessions s WHERE s.id = ?1");
     s.bind(1, sessionId);
     if (!s.step())
         return std::nullopt;
-    return SessionRecord{s.columnInt(0), text(s, 1), text(s, 2), text(s, 3), static_cast<int>(s.columnInt(4))};
+    return SessionRecord { s.columnInt(0), text(s, 1), text(s, 2), text(s, 3), static_cast<int>(s.columnInt(4)) };
 }
 
 SessionRecord SessionStore::requireSession(std::int64_t sessionId)
@@ -136,9 +142,10 @@ SessionRecord SessionStore::requireSession(std::int64_t sessionId)
 std::vector<TurnRecord> SessionStore::turns(std::int64_t sessionId)
 {
     std::vector<TurnRecord> out;
-    Statement s(m_db, "SELECT id, session_id, idx, question, answer, citations, mode, model, kv_mode, kv_bytes, "
-                      "prompt_tokens, generated_tokens, prefill_seconds, decode_seconds, created "
-                      "FROM session_turns WHERE session_id = ?1 ORDER BY idx");
+    Statement s(m_db,
+        "SELECT id, session_id, idx, question, answer, citations, mode, model, kv_mode, kv_bytes, "
+        "prompt_tokens, generated_tokens, prefill_seconds, decode_seconds, created, kv_bytes_per_token "
+        "FROM session_turns WHERE session_id = ?1 ORDER BY idx");
     s.bind(1, sessionId);
     while (s.step()) {
         TurnRecord t;
@@ -157,6 +164,7 @@ std::vector<TurnRecord> SessionStore::turns(std::int64_t sessionId)
         t.prefillSeconds = s.columnDouble(12);
         t.decodeSeconds = s.columnDouble(13);
         t.created = text(s, 14);
+        t.kvBytesPerToken = s.columnInt(15);
         out.push_back(std::move(t));
     }
     return out;

@@ -16,36 +16,37 @@ namespace nw::store {
 struct TurnRecord {
     std::int64_t id = 0;
     std::int64_t sessionId = 0;
-    int index = 0;            // 0-based position in the session
+    int index = 0; // 0-based position in the session
     QString question;
     QString answer;
-    QString citationsJson;    // a JSON array; the app owns its shape (app/citations.h)
-    QString mode;             // "retrieve" or "whole"
-    QString model;            // model file, "" for the extractive answer
-    QString kvMode;           // "full", "mla", "latent:128", ...; "" without a model
+    QString citationsJson; // a JSON array; the app owns its shape (app/citations.h)
+    QString mode; // "retrieve" or "whole"
+    QString model; // model file, "" for the extractive answer
+    QString kvMode; // "full", "mla", "latent:128", ...; "" without a model
     std::int64_t kvBytes = 0; // KV cache bytes in use after the answer
+    std::int64_t kvBytesPerToken = 0; // what one more token of context costs; 0: not recorded (turns before schema 7)
     int promptTokens = 0;
     int generatedTokens = 0;
     double prefillSeconds = 0;
     double decodeSeconds = 0;
-    QString created;          // ISO 8601 UTC
+    QString created; // ISO 8601 UTC
 };
 
 struct SessionRecord {
     std::int64_t id = 0;
-    QString title;            // the first question, unless renamed
-    QString created;          // ISO 8601 UTC
+    QString title; // the first question, unless renamed
+    QString created; // ISO 8601 UTC
     QString updated;
     int turnCount = 0;
 };
 
-// Creates the session tables when they are missing (idempotent); a migration for the store's
-// migration list (store/migrations.cpp) and what SessionStore runs on open.
+// Schema 3 of the store's migration list (store/migrations.cpp): the session tables as they
+// shipped then. Later columns come from later migrations; SessionStore expects a migrated database.
 void createSessionTables(Database &db);
 
 class SessionStore {
 public:
-    // Uses (does not own) an open library database; creates the tables when missing.
+    // Uses (does not own) an open, migrated library database (store/library_file.h opens one).
     explicit SessionStore(Database &db);
 
     std::int64_t createSession(const QString &title);

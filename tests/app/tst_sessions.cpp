@@ -30,6 +30,7 @@ void TestSessions::recordAndExport()
     r.model = QStringLiteral("tiny.gguf");
     r.kvMode = QStringLiteral("mla");
     r.kvBytesUsed = 3 * 1024 * 1024;
+    r.kvBytesPerToken = 3456;
     r.promptTokens = 900;
     r.generatedTokens = 12;
     r.prefillSeconds = 0.5;
@@ -41,7 +42,7 @@ void TestSessions::recordAndExport()
     c.page = 2;
     c.section = QStringLiteral("3. Grant of Patent License");
     c.quote = QStringLiteral("If You institute patent litigation");
-    r.citations = {c};
+    r.citations = { c };
 
     const auto id = sessions.startSession(r.question);
     sessions.recordTurn(id, r);
@@ -55,14 +56,19 @@ void TestSessions::recordAndExport()
     QCOMPARE(j["turns"].size(), std::size_t(2));
     QCOMPARE(j["turns"][0]["kv_mode"].get<std::string>(), std::string("mla"));
     QCOMPARE(j["turns"][0]["kv_bytes"].get<std::int64_t>(), std::int64_t(3 * 1024 * 1024));
+    // The key every report uses; null for the extractive turn, which has no cache.
+    QCOMPARE(j["turns"][0]["kv_bytes_per_token"].get<std::int64_t>(), std::int64_t(3456));
+    QVERIFY(j["turns"][1]["kv_bytes_per_token"].is_null());
     QCOMPARE(j["turns"][0]["citations"][0]["page"].get<int>(), 2);
     QCOMPARE(j["turns"][0]["citations"][0]["sha256"].get<std::string>(), c.sha256.toStdString());
 
     const QString md = sessions.exportMarkdown(id);
     QVERIFY2(md.startsWith(QStringLiteral("# When do patent licenses terminate?\n")), qPrintable(md));
-    QVERIFY(md.contains(QStringLiteral("## Q1: When do patent licenses terminate?\n\nWhen you start patent litigation [1].\n")));
+    QVERIFY(md.contains(
+        QStringLiteral("## Q1: When do patent licenses terminate?\n\nWhen you start patent litigation [1].\n")));
     QVERIFY(md.contains(QStringLiteral("- Apache License, Version 2.0, p. 2, §3. Grant of Patent License\n")));
-    QVERIFY(md.contains(QStringLiteral("_retrieve mode, tiny.gguf, KV mla (3.00 MiB), 900 prompt tokens, prefill 0.50 s, 12 tokens in 0.25 s_")));
+    QVERIFY(md.contains(QStringLiteral(
+        "_retrieve mode, tiny.gguf, KV mla (3.00 MiB), 900 prompt tokens, prefill 0.50 s, 12 tokens in 0.25 s_")));
     QVERIFY(md.contains(QStringLiteral("## Q2: And the notice?")));
     QVERIFY(md.contains(QStringLiteral("extractive (no model)")));
 }

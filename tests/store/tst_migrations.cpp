@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "store/library_store.h"
 #include "store/migrations.h"
+#include "store/session_store.h"
 
 #include <QTemporaryDir>
 #include <QTest>
@@ -19,6 +20,7 @@ private slots:
     void newerSchemaIsRefused();
     void prefixIndexesKeepTheIndexWhole();
     void partsSourcesAndMailKeepOldDocuments();
+    void turnBytesPerTokenKeepsOldTurns();
     void addingAMigrationIsOneFunction();
     void failedMigrationRollsBack();
 
@@ -189,6 +191,35 @@ void TestMigrations::partsSourcesAndMailKeepOldDocuments()
     QVERIFY(store.removeDocument(messageId)); // its attachment goes with it
     QVERIFY(!store.findDocument(attachmentId).has_value());
     QCOMPARE(store.database().queryInt("SELECT count(*) FROM messages"), std::optional<std::int64_t>(0));
+}
+
+// Version 7 (KV bytes per token of each turn): a turn recorded at version 6 keeps every figure and
+// reads 0 (not recorded); a new turn stores its figure.
+void TestMigrations::turnBytesPerTokenKeepsOldTurns()
+{
+    const QString path = dbPath("v6.sqlite");
+    {
+        Database db(path.toStdString());
+        migrateTo(db, 6);
+        db.exec(
+            "INSERT INTO sessions (title, created, updated) VALUES ('q', '2026-01-01', '2026-01-01');"
+            "INSERT INTO session_turns (session_id, idx, question, answer, kv_mode, kv_bytes, prompt_tokens, created) "
+            "VALUES (1, 0, 'q', 'a', 'mla', 4096, 30, '2026-01-01');");
+    }
+    LibraryStore store(path);
+    QCOMPARE(schemaVersion(store.database()), latestSchemaVersion());
+    SessionStore sessions(store.database());
+    TurnRecord next;
+    next.question = QStringLiteral("q2");
+    next.answer = QStringLiteral("a2");
+    next.kvBytesPerToken = 70272;
+    sessions.addTurn(1, next);
+    const std::vector<TurnRecord> turns = sessions.turns(1);
+    QCOMPARE(turns.size(), std::size_t(2));
+    QCOMPARE(turns[0].kvBytes, std::int64_t(4096));
+    QCOMPARE(turns[0].promptTokens, 30);
+    QCOMPARE(turns[0].kvBytesPerToken, std::int64_t(0));
+    QCOMPARE(turns[1].kvBytesPerToken, std::int64_t(70272));
 }
 
 void TestMigrations::newerSchemaIsRefused()

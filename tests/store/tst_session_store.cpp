@@ -32,6 +32,7 @@ void TestSessionStore::turnsRoundTrip()
     t.model = QStringLiteral("m.gguf");
     t.kvMode = QStringLiteral("mla");
     t.kvBytes = 123456789012;
+    t.kvBytesPerToken = 70272;
     t.promptTokens = 1500;
     t.generatedTokens = 42;
     t.prefillSeconds = 1.25;
@@ -51,6 +52,8 @@ void TestSessionStore::turnsRoundTrip()
     QCOMPARE(turns[0].mode, QStringLiteral("whole"));
     QCOMPARE(turns[0].kvMode, QStringLiteral("mla"));
     QCOMPARE(turns[0].kvBytes, std::int64_t(123456789012));
+    QCOMPARE(turns[0].kvBytesPerToken, std::int64_t(70272));
+    QCOMPARE(turns[1].kvBytesPerToken, std::int64_t(0));
     QCOMPARE(turns[0].promptTokens, 1500);
     QCOMPARE(turns[0].generatedTokens, 42);
     QCOMPARE(turns[0].prefillSeconds, 1.25);
@@ -68,7 +71,7 @@ void TestSessionStore::listsMostRecentFirst()
     const auto a = store.createSession(QStringLiteral("a"));
     const auto b = store.createSession(QStringLiteral("b"));
     QTest::qWait(5);
-    store.addTurn(a, TurnRecord{.question = QStringLiteral("q"), .answer = QStringLiteral("x")});
+    store.addTurn(a, TurnRecord { .question = QStringLiteral("q"), .answer = QStringLiteral("x") });
     const auto list = store.sessions();
     QCOMPARE(list.size(), std::size_t(2));
     QCOMPARE(list[0].id, a);
@@ -87,7 +90,7 @@ void TestSessionStore::unknownSessionsAreErrors()
     SessionStore store(library.database());
     QVERIFY(!store.findSession(7).has_value());
     QVERIFY_THROWS_EXCEPTION(nw::Error, store.requireSession(7));
-    QVERIFY_THROWS_EXCEPTION(nw::Error, store.addTurn(7, TurnRecord{}));
+    QVERIFY_THROWS_EXCEPTION(nw::Error, store.addTurn(7, TurnRecord {}));
     QVERIFY_THROWS_EXCEPTION(nw::Error, store.renameSession(7, QStringLiteral("x")));
     QVERIFY(!store.removeSession(7));
 }
