@@ -107,6 +107,10 @@ void readDeepseek4HParams(const ArchKeys &keys, HParams &hp)
     positive(hp.oLoraRank, "attention.output_lora_rank");
     positive(hp.hcStreams, "hyper_connection.count");
     positive(hp.hcSinkhornIters, "hyper_connection.sinkhorn_iterations");
+    constexpr std::int64_t kMaxSinkhornIters = 10000; // V4 runs 20; a corrupt count must not stall every token
+    if (hp.hcSinkhornIters > kMaxSinkhornIters)
+        fail("{}: {} {} is above {}", label, keys.key("hyper_connection.sinkhorn_iterations"), hp.hcSinkhornIters,
+            kMaxSinkhornIters);
     positive(hp.nSharedExperts, "expert_shared_count");
     positive(hp.nExperts, "expert_count");
     positive(hp.nFfExpert, "expert_feed_forward_length");
