@@ -356,3 +356,9 @@ TEST_CASE("gemma4 with experts beside the dense FFN (Gemma 4 26B-A4B's) matches 
     checkModel("gemma4-moe-f32", "", kGeluBound);
     checkModel("gemma4-moe-q8_0");
 }
+
+TEST_CASE("deepseek4 (window, CSA and HCA layers, hyper-connections, hash-routed experts) matches llama.cpp")
+{
+    checkModel("deepseek4-f32");
+    checkModel("deepseek4-q8_0");
+}
