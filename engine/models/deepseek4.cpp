@@ -145,6 +145,7 @@ public:
     {
         const HParams &p = m_hparams;
         const std::int64_t e = p.nEmbd;
+        m_blockCount = m_file->findInt(p.arch + ".block_count").value_or(p.nLayers);
 
         // Window-only layers rotate with the model's base; compressed layers with the compressed
         // base and YaRN, whose magnitude 1 + 0.1·ln(factor) llama.cpp cancels (dsv4_rope_attn_factor).
@@ -240,18 +241,20 @@ public:
         l.hcFfn.expand(pass, pass.y, pass.x);
     }
 
-    // The multi-token-prediction layers after the trunk (readDeepseek4HParams left them out).
+    // The multi-token-prediction layers after the trunk (readDeepseek4HParams left them out); a
+    // file whose block_count leaves layers out is refused for their tensors.
     bool ignoresTensor(std::string_view name) const override
     {
-        if (!name.starts_with("blk."))
+        if (m_blockCount == m_hparams.nLayers || !name.starts_with("blk."))
             return false;
         std::int64_t layer = -1;
         const std::string_view rest = name.substr(4);
         std::from_chars(rest.data(), rest.data() + rest.size(), layer);
-        return layer >= m_hparams.nLayers;
+        return layer >= m_hparams.nLayers && layer < m_blockCount;
     }
 
 private:
+    std::int64_t m_blockCount = 0; // the file's, with the multi-token-prediction layers
     std::vector<Deepseek4Layer> m_layers; // [nLayers]
 };
 

@@ -150,6 +150,10 @@ TEST_CASE("deepseek4 refuses malformed V4 metadata and a missing indexer tensor"
     message = loadError(rewritten([](GgufWriter &) {}, "blk.0.ffn_gate_tid2eid.weight"));
     CHECK(message.find("blk.0.ffn_gate_tid2eid.weight") != std::string::npos);
 
+    // A block_count that leaves a layer out: its tensors are not taken for multi-token prediction.
+    message = loadError(rewritten([](GgufWriter &w) { w.setUInt32("deepseek4.block_count", 2); }));
+    CHECK(message.find("wrong number of tensors") != std::string::npos);
+
     message = loadError(rewritten([](GgufWriter &w) { w.setUInt32("deepseek4.expert_gating_func", 2); }));
     CHECK(message.find("sqrt-softplus") != std::string::npos);
     message = loadError(rewritten([](GgufWriter &w) { w.setUInt32("deepseek4.attention.output_group_count", 3); }));
