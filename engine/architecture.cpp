@@ -24,6 +24,7 @@ const std::vector<const Architecture *> &architectures()
         &kQwen35Architecture,
         &kQwen35MoeArchitecture,
         &kGemma4Architecture,
+        &kDeepseek4Architecture,
     };
     return table;
 }

@@ -82,6 +82,29 @@ std::vector<std::int64_t> ArchKeys::findIntArray(std::string_view suffix) const
     return out;
 }
 
+std::vector<double> ArchKeys::findFloatArray(std::string_view suffix) const
+{
+    const std::string k = key(suffix);
+    std::vector<double> out;
+    const GgufArray *array = m_file.findArray(k);
+    if (!array) {
+        if (m_file.findValue(k))
+            fail("{}: metadata '{}' is not an array", m_file.label(), k);
+        return out;
+    }
+    for (const GgufValue &v : array->values) {
+        if (const auto *d = std::get_if<double>(&v))
+            out.push_back(*d);
+        else if (const auto *u = std::get_if<std::uint64_t>(&v))
+            out.push_back(double(*u));
+        else if (const auto *i = std::get_if<std::int64_t>(&v))
+            out.push_back(double(*i));
+        else
+            fail("{}: metadata '{}' is not an array of numbers", m_file.label(), k);
+    }
+    return out;
+}
+
 namespace {
 
 constexpr std::int64_t kMaxLayers = 512; // llama.cpp's LLAMA_MAX_LAYERS

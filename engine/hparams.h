@@ -95,6 +95,16 @@ struct HParams {
     // attention.shared_kv_layers (Gemma 4 E2B / E4B): the last this many layers store no K/V and
     // attend over the rows of the last earlier layer of their kind (llama.cpp's layer reuse).
     std::int64_t nKvSharedLayers = 0;
+    // DeepSeek V4 (engine/models/deepseek4.cpp); 0 / empty for the other architectures.
+    std::int64_t oGroups = 0; // attention.output_group_count: heads grouped for the output projection
+    std::int64_t oLoraRank = 0; // attention.output_lora_rank: each group's low rank
+    double compressRopeFreqBase = 0.0; // attention.compress_rope_freq_base (compressed layers' RoPE)
+    std::int64_t hcStreams = 0; // hyper_connection.count: residual streams
+    std::int64_t hcSinkhornIters = 0; // hyper_connection.sinkhorn_iterations
+    double hcEps = 0.0; // hyper_connection.epsilon
+    std::int64_t nHashLayers = 0; // hash_layer_count: the first layers route experts by token id
+    std::vector<double> swigluClampExp; // [nLayers] swiglu_clamp_exp (0: no clamp), or empty
+    std::vector<double> swigluClampShexp; // [nLayers] swiglu_clamp_shexp, or empty
 
     bool hasMla() const { return kvLoraRank > 0; }
     std::int64_t gqaGroup() const { return nHeads / nKvHeads; } // query heads per KV head
@@ -146,6 +156,9 @@ public:
     // An integer array (rope.dimension_sections, a per-layer flag list); empty when absent;
     // throws nw::Error when the key holds something else.
     std::vector<std::int64_t> findIntArray(std::string_view suffix) const;
+    // A number array (per-layer limits); empty when absent; throws nw::Error when the key holds
+    // something else.
+    std::vector<double> findFloatArray(std::string_view suffix) const;
 
 private:
     const GgufFile &m_file;

@@ -69,6 +69,8 @@ void ExpertRunner::run(Backend &backend, const ExpertWeights &experts, const flo
             backend.geglu(gate, up, gate, std::size_t(n) * nFf);
         else if (experts.oaiLimit > 0.f)
             backend.swigluOai(gate, up, gate, std::size_t(n) * nFf, experts.oaiAlpha, experts.oaiLimit);
+        else if (experts.swigluLimit > 0.f)
+            backend.swigluLimited(gate, up, gate, std::size_t(n) * nFf, experts.swigluLimit);
         else
             backend.swiglu(gate, up, gate, std::size_t(n) * nFf);
         backend.matmul(experts.downOf(e), gate, out, n);

@@ -33,6 +33,8 @@ struct ExpertWeights {
     // (ffn_down_exps.scale, host memory); false / null: none.
     bool gelu = false;
     const float *outputScale = nullptr; // [nExperts]
+    // DeepSeek V4: swigluLimited with this limit (0: none).
+    float swigluLimit = 0.f;
 
     WeightMatrix gateOf(int expert) const;
     WeightMatrix upOf(int expert) const;

@@ -32,8 +32,8 @@ N_PREDICT = 24
 TOP_K = 16
 
 
-def dump(args, model: pathlib.Path, n_ctx: int, kv: str, flash: str) -> dict:
-    run = subprocess.run([args.dump, str(model), str(pathlib.Path(args.models) / "prompt.txt"), str(N_PREDICT),
+def dump(args, model: pathlib.Path, prompt: str, n_ctx: int, kv: str, flash: str) -> dict:
+    run = subprocess.run([args.dump, str(model), str(pathlib.Path(args.models) / prompt), str(N_PREDICT),
                           str(TOP_K), str(n_ctx), kv, flash], capture_output=True, text=True, check=True)
     return json.loads(run.stdout)
 
@@ -74,14 +74,19 @@ def main() -> None:
         if not exact and model.stem.startswith(("deepseek32", "deepseek4")):
             kv = "f32"
         ppl_flags = ["-ctk", kv, "-ctv", kv, "-fa", flash]
+        # DeepSeek V4 pools 128 tokens into one HCA entry: its prompt (about 180 tokens with the
+        # greedy steps) and perplexity chunks (256) are long enough for that to act.
+        long = model.stem.startswith("deepseek4")
+        prompt, text, ppl_ctx = ("prompt-long.txt", "perplexity-long.txt", 256) if long else ("prompt.txt",
+                                                                                            "perplexity.txt", 64)
 
         def perplexity(flags: list[str]) -> float:
             # llama-perplexity's logger runs on its own thread and now and then loses its last
             # lines at exit (the final estimate with them): run it again until they are there.
             for _ in range(20):
                 ppl_run = subprocess.run(
-                    [str(llama / "build/bin/llama-perplexity"), "-m", str(model), "-f", str(models / "perplexity.txt"),
-                     "-c", "64", "-b", "64", "-ub", "64", "-t", "2"] + flags,
+                    [str(llama / "build/bin/llama-perplexity"), "-m", str(model), "-f", str(models / text),
+                     "-c", str(ppl_ctx), "-b", str(ppl_ctx), "-ub", str(ppl_ctx), "-t", "2"] + flags,
                     capture_output=True, text=True, check=True)
                 found = re.search(r"Final estimate: PPL = ([0-9.]+)", ppl_run.stdout + ppl_run.stderr)
                 if found:
@@ -94,22 +99,24 @@ def main() -> None:
         ppl_plain = None if exact else perplexity(["-ctk", kv, "-ctv", kv, "-fa", "off"])
         # phi3: 256 keeps LongRoPE's short factors, 512 takes the long ones (its original context
         # is 256, and llama.cpp rounds contexts up to multiples of 256).
-        contexts = [256, 512] if model.name.startswith("phi3") else [128]
+        contexts = [256, 512] if model.name.startswith("phi3") else [256] if long else [128]
         for n_ctx in contexts:
-            ref = dump(args, model, n_ctx, kv, flash)
-            noise = 0.0 if exact else spread(ref, dump(args, model, n_ctx, kv, "off"))
+            ref = dump(args, model, prompt, n_ctx, kv, flash)
+            noise = 0.0 if exact else spread(ref, dump(args, model, prompt, n_ctx, kv, "off"))
             pairs = lambda top: " ".join(f"{i}:{v!r}" for i, v in top)
             lines = [
                 f"# llama.cpp {commit} on {model.name}, produced by tools/llamacpp_fidelity_refs.py:",
-                f"#   llamacpp_reference {model.name} prompt.txt {N_PREDICT} {TOP_K} {n_ctx} {kv} {flash}"
+                f"#   llamacpp_reference {model.name} {prompt} {N_PREDICT} {TOP_K} {n_ctx} {kv} {flash}"
                 "   (tools/llamacpp_reference.cpp)",
-                f"#   llama-perplexity -m {model.name} -f perplexity.txt -c 64 -b 64 -ub 64 -t 2 " + " ".join(ppl_flags),
+                f"#   llama-perplexity -m {model.name} -f {text} -c {ppl_ctx} -b {ppl_ctx} -ub {ppl_ctx} -t 2 "
+                + " ".join(ppl_flags),
                 f"n_ctx {n_ctx}",
                 f"kv_type {kv}",
                 f"flash_attn {flash}",
                 f"spread {noise!r}",
-                f"perplexity 64 {ppl!r}",
-            ] + ([] if ppl_plain is None else [f"perplexity_plain 64 {ppl_plain!r}"]) + [
+                f"perplexity {ppl_ctx} {ppl!r}",
+            ] + ([] if ppl_plain is None else [f"perplexity_plain {ppl_ctx} {ppl_plain!r}"]) + (
+                [f"prompt_file {prompt}", f"perplexity_file {text}"] if long else []) + [
                 "prompt_tokens " + " ".join(str(t) for t in ref["prompt_tokens"]),
             ]
             lines += [f"prompt_top {i} {pairs(top)}" for i, top in enumerate(ref["prompt_top"])]

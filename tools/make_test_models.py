@@ -311,6 +311,115 @@ def deepseek32() -> Model:
     return m
 
 
+def deepseek4() -> Model:
+    # DeepSeek V4 scaled down, one layer of each attention kind: layer 0 the sliding window only
+    # (32 tokens), layer 1 CSA (ratio 4: overlapped gated pooling, the lightning indexer keeping
+    # the top 8 of its entries: from the 36th token on), layer 2 HCA (ratio 128: the first entry at
+    # the 128th token, so the 256-token perplexity chunks use two). One latent row per token of 128
+    # dims (16 rotated) is K and V for 4 heads with per-head sinks; the grouped low-rank output
+    # projection (2 groups of 2 heads, rank 16 each); hyper-connections with V4's 4 streams and 20
+    # Sinkhorn iterations; sqrt-softplus MoE over 4 experts choosing 2 with a shared expert, the
+    # first layer routed by the token-id table (V4-Flash hashes its first 3), the others by score
+    # and selection bias; SwiGLU clamped at 1.5 so that the clamp acts; YaRN on the compressed
+    # layers only, as V4 (factor 4 over an original context of 64, compressed RoPE base 160000).
+    # The indexer's keys are 64 wide (its Hadamard rotation works on runs of 64), with the same 16
+    # rotated dims; narrower than the latent, as in V4 (512 and 128): llama.cpp rotates the
+    # attention's rows too when the two widths are equal. The q8_0 file quantizes the FFN and expert matrices only (see deepseek32: a
+    # top-k choice near a tie follows every rounding of Q8_0 activations).
+    ratios = [0, 4, 128]
+    q_lora, d, rope, n_head, o_groups, o_rank = 32, 128, 16, 4, 2, 16
+    idx_heads, idx_dim, top_k = 8, 64, 8
+    n_expert, n_used, n_ff_exp, n_hash, hc = 4, 2, 32, 1, 4
+    m = Model("deepseek4", 11)
+    m.key("context_length", 1024)
+    m.key("embedding_length", N_EMBD)
+    m.key("embedding_length_out", hc * N_EMBD)
+    m.key("feed_forward_length", n_ff_exp)
+    m.key("block_count", len(ratios))
+    m.key("attention.head_count", n_head)
+    m.key("attention.head_count_kv", 1)
+    m.key("attention.key_length", d)
+    m.key("attention.value_length", d)
+    m.key("attention.layer_norm_rms_epsilon", RMS_EPS)
+    m.key("attention.q_lora_rank", q_lora)
+    m.key("attention.sliding_window", 32)
+    m.key("attention.output_group_count", o_groups)
+    m.key("attention.output_lora_rank", o_rank)
+    m.key("attention.compress_ratios", ratios)
+    m.key("attention.compress_rope_freq_base", 160000.0)
+    m.key("attention.indexer.head_count", idx_heads)
+    m.key("attention.indexer.key_length", idx_dim)
+    m.key("attention.indexer.top_k", top_k)
+    m.key("rope.dimension_count", rope)
+    m.key("rope.freq_base", ROPE_BASE)
+    m.key("rope.scaling.type", "yarn")
+    m.key("rope.scaling.factor", 4.0)
+    m.key("rope.scaling.original_context_length", 64)
+    m.key("expert_count", n_expert)
+    m.key("expert_used_count", n_used)
+    m.key("expert_shared_count", 1)
+    m.key("expert_feed_forward_length", n_ff_exp)
+    m.key("expert_weights_scale", 1.5)
+    m.key("expert_weights_norm", True)
+    m.key("expert_gating_func", 4)  # sqrt(softplus(logit))
+    m.key("swiglu_clamp_exp", [1.5] * len(ratios))
+    m.key("swiglu_clamp_shexp", [1.5] * len(ratios))
+    m.key("hyper_connection.count", hc)
+    m.key("hyper_connection.sinkhorn_iterations", 20)
+    m.key("hyper_connection.epsilon", 1e-6)
+    m.key("hash_layer_count", n_hash)
+    m.matrix("token_embd.weight", N_EMBD, 512, gain=math.sqrt(N_EMBD))
+    m.vector("output_norm.weight", N_EMBD, mean=1.0)
+    m.matrix("output.weight", N_EMBD, 512, gain=4.0)
+    m.matrix("output_hc_fn.weight", hc * N_EMBD, hc, quantize=False)
+    m.vector("output_hc_base.weight", hc, std=0.5)
+    m.vector("output_hc_scale.weight", 1, mean=0.5, std=0.1)
+    mix = (2 + hc) * hc  # pre weights, post weights, the hc × hc combination
+    for il, ratio in enumerate(ratios):
+        m.vector(f"blk.{il}.attn_norm.weight", N_EMBD, mean=1.0)
+        m.vector(f"blk.{il}.attn_sinks.weight", n_head, std=1.0)
+        m.matrix(f"blk.{il}.attn_q_a.weight", N_EMBD, q_lora, quantize=False)
+        m.vector(f"blk.{il}.attn_q_a_norm.weight", q_lora, mean=1.0)
+        m.matrix(f"blk.{il}.attn_q_b.weight", q_lora, n_head * d, gain=2.0, quantize=False)
+        m.matrix(f"blk.{il}.attn_kv.weight", N_EMBD, d, gain=2.0, quantize=False)
+        m.vector(f"blk.{il}.attn_kv_a_norm.weight", d, mean=1.0)
+        m.matrix(f"blk.{il}.attn_output_a.weight", n_head * d // o_groups, o_rank * o_groups, quantize=False)
+        m.matrix(f"blk.{il}.attn_output_b.weight", o_groups * o_rank, N_EMBD, quantize=False)
+        for where in ("attn", "ffn"):
+            m.matrix(f"blk.{il}.hc_{where}_fn.weight", hc * N_EMBD, mix, quantize=False)
+            m.vector(f"blk.{il}.hc_{where}_base.weight", mix, std=0.5)
+            m.vector(f"blk.{il}.hc_{where}_scale.weight", 3, mean=0.5, std=0.1)
+        if ratio:
+            coff = 2 if ratio == 4 else 1  # CSA pools overlapping blocks: two rows per token
+            m.matrix(f"blk.{il}.attn_compressor_kv.weight", N_EMBD, coff * d, gain=2.0, quantize=False)
+            m.matrix(f"blk.{il}.attn_compressor_gate.weight", N_EMBD, coff * d, gain=2.0, quantize=False)
+            m.tensors.append((f"blk.{il}.attn_compressor_ape.weight",
+                              m.rng.normal(0.0, 0.5, size=(ratio, coff * d)).astype(np.float32), False))
+            m.vector(f"blk.{il}.attn_compressor_norm.weight", d, mean=1.0)
+        if ratio == 4:
+            m.matrix(f"blk.{il}.indexer.proj.weight", N_EMBD, idx_heads, gain=2.0, quantize=False)
+            m.matrix(f"blk.{il}.indexer.attn_q_b.weight", q_lora, idx_heads * idx_dim, gain=2.0, quantize=False)
+            m.matrix(f"blk.{il}.indexer_compressor_kv.weight", N_EMBD, 2 * idx_dim, gain=2.0, quantize=False)
+            m.matrix(f"blk.{il}.indexer_compressor_gate.weight", N_EMBD, 2 * idx_dim, gain=2.0, quantize=False)
+            m.tensors.append((f"blk.{il}.indexer_compressor_ape.weight",
+                              m.rng.normal(0.0, 0.5, size=(ratio, 2 * idx_dim)).astype(np.float32), False))
+            m.vector(f"blk.{il}.indexer_compressor_norm.weight", idx_dim, mean=1.0)
+        m.matrix(f"blk.{il}.ffn_gate_inp.weight", N_EMBD, n_expert, gain=2.0, quantize=False)
+        if il < n_hash:  # token id -> its n_used experts, distinct
+            table = np.stack([m.rng.permutation(n_expert)[:n_used] for _ in range(512)]).astype(np.int32)
+            m.tensors.append((f"blk.{il}.ffn_gate_tid2eid.weight", table, False))
+        else:
+            m.vector(f"blk.{il}.exp_probs_b.bias", n_expert, std=0.05)
+        m.vector(f"blk.{il}.ffn_norm.weight", N_EMBD, mean=1.0)
+        m.experts(f"blk.{il}.ffn_gate_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_up_exps.weight", N_EMBD, n_ff_exp, n_expert)
+        m.experts(f"blk.{il}.ffn_down_exps.weight", n_ff_exp, N_EMBD, n_expert)
+        m.matrix(f"blk.{il}.ffn_gate_shexp.weight", N_EMBD, n_ff_exp)
+        m.matrix(f"blk.{il}.ffn_up_shexp.weight", N_EMBD, n_ff_exp)
+        m.matrix(f"blk.{il}.ffn_down_shexp.weight", n_ff_exp, N_EMBD)
+    return m
+
+
 def qwen35_common(m: Model, n_layer: int) -> None:
     # Qwen3.5 scaled down: Gated DeltaNet layers (4 value heads over 2 key heads of 32 dims, a
     # 4-tap convolution) with a gated attention layer every second layer (Qwen3.5 has one every
@@ -611,8 +720,8 @@ def main() -> None:
     vocab = gguf.GGUFReader(args.vocab_from)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss, deepseek32, qwen35, qwen35moe, gemma4, gemma4_e2b,
-                 gemma4_moe):
+    for make in (qwen2, qwen3, qwen3moe, phi3, gemma3, gpt_oss, deepseek32, deepseek4, qwen35, qwen35moe, gemma4,
+                 gemma4_e2b, gemma4_moe):
         if args.only and make.__name__.replace("_", "-") not in args.only and make.__name__ not in args.only:
             continue
         m = make()

@@ -23,6 +23,13 @@ DecoderModel::DecoderModel(std::shared_ptr<const GgufFile> file, HParams hp, std
     m_outputBias = m_weights.findVector("output.bias", nVocab);
 }
 
+void DecoderModel::setHyperConnections(const HyperConnection &head, int nStreams)
+{
+    NW_ASSERT(nStreams > 0);
+    m_hcHead = head;
+    m_streams = nStreams;
+}
+
 const AttentionBlock *DecoderModel::standardAttention(std::int64_t) const
 {
     return nullptr;
@@ -64,8 +71,8 @@ void DecoderModel::forward(std::span<const std::int32_t> tokens, std::span<const
             positions[0], cache.tokens());
     cache.reserve(end);
 
-    const std::size_t nt = std::size_t(n), e = std::size_t(hp.nEmbd);
-    m_x.resize(nt * e);
+    const std::size_t nt = std::size_t(n), e = std::size_t(hp.nEmbd), width = e * std::size_t(m_streams);
+    m_x.resize(nt * width);
     m_h.resize(nt * e);
     m_y.resize(nt * e);
     Backend &be = *m_backend;
@@ -89,15 +96,22 @@ void DecoderModel::forward(std::span<const std::int32_t> tokens, std::span<const
         .latent = latent,
         .latentAttention = &m_latentAttention,
         .calibration = m_calibrating };
-    be.embed(m_tokenEmbd, m_ids.data(), n, pass.x);
+    float *embedded = m_streams > 1 ? pass.y : pass.x;
+    be.embed(m_tokenEmbd, m_ids.data(), n, embedded);
     if (m_embeddingScale != 1.f)
-        be.scale(pass.x, m_embeddingScale, nt * e);
+        be.scale(embedded, m_embeddingScale, nt * e);
+    for (int s = 0; m_streams > 1 && s < m_streams; ++s)
+        be.copyRows(pass.x + std::size_t(s) * e, width, embedded, e, n, int(e));
     for (std::int64_t il = 0; il < hp.nLayers; ++il)
         runLayer(pass, il);
     cache.commit(end);
 
     const int nOut = which == LogitsFor::All ? n : 1;
-    const float *last = pass.x + (nt - std::size_t(nOut)) * e;
+    const float *last = pass.x + (nt - std::size_t(nOut)) * width;
+    if (m_hcHead) {
+        m_hcHead->collapse(pass, last, nOut, pass.y);
+        last = pass.y;
+    }
     be.rmsNorm(last, m_outputNorm, pass.h, nOut, int(e), float(hp.rmsEps));
     logits.resize(std::size_t(nOut) * std::size_t(hp.nVocab));
     float *out = logits.data();

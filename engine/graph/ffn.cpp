@@ -10,10 +10,11 @@
 namespace nw {
 
 GatedFfn GatedFfn::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, std::int64_t nFf,
-                        GateActivation activation, std::string_view suffix)
+    GateActivation activation, std::string_view suffix, float swigluLimit)
 {
     GatedFfn f;
     f.m_activation = activation;
+    f.m_swigluLimit = swigluLimit;
     auto name = [&](const char *what, const char *kind = "weight") {
         return WeightLoader::layerName(layer, fmt::format("{}{}", what, suffix), kind);
     };
@@ -35,7 +36,7 @@ GatedFfn GatedFfn::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd,
 
 void GatedFfn::collectMatrices(std::vector<WeightMatrix> &all) const
 {
-    all.insert(all.end(), {m_gate, m_up, m_down});
+    all.insert(all.end(), { m_gate, m_up, m_down });
 }
 
 void GatedFfn::forward(ForwardPass &p, const float *x, float *out) const
@@ -54,6 +55,8 @@ void GatedFfn::forward(ForwardPass &p, const float *x, float *out) const
         be.addRow(up, m_upBias, n, ff);
     if (m_activation == GateActivation::GeluTanh)
         be.geglu(gate, up, gate, size);
+    else if (m_swigluLimit > 0.f)
+        be.swigluLimited(gate, up, gate, size, m_swigluLimit);
     else
         be.swiglu(gate, up, gate, size);
     be.matmul(m_down, gate, out, n);

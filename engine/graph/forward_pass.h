@@ -31,6 +31,7 @@ enum ScratchSlot : std::size_t {
     kScratchMla0, // MLA's q_a, kv_a, c_kv rows
     kScratchMla1,
     kScratchMla2,
+    kScratchFixedIds, // [n, nUsed] hash-routed experts (DeepSeek V4's first layers)
     kScratchCount
 };
 

@@ -61,6 +61,8 @@ public:
         std::span<const std::int32_t> end) const;
 
     const IndexerConfig &config() const { return m_config; }
+    // The rotation its queries and keys meet under (V4's compressor rotates the keys it pools).
+    const HadamardRotation &rotation() const { return *m_rotation; }
     // The rows select() returns per query: top_k, or the cache's capacity when that is smaller
     // (llama.cpp: min(n_kv, top_k)), so a file's huge top_k does not size the scratch.
     int topK(std::int64_t cacheCapacity) const { return int(std::min<std::int64_t>(m_config.topK, cacheCapacity)); }

@@ -2,6 +2,7 @@
 #include "engine/graph/moe_ffn.h"
 
 #include "common/assert.h"
+#include "common/error.h"
 #include "engine/gguf_file.h"
 #include "engine/graph/attention.h"
 #include "engine/graph/weight_loader.h"
@@ -22,6 +23,15 @@ MoeFfn MoeFfn::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, con
     m.m_router = w.matrix(name("ffn_gate_inp"), nEmbd, nx);
     m.m_routerBias = w.findVector(name("ffn_gate_inp", "bias"), nx);
     m.m_routing.selectionBias = w.findVector(name("exp_probs_b", "bias"), nx);
+    if (config.hashVocab > 0) {
+        m.m_hashVocab = config.hashVocab;
+        m.m_hashTable = reinterpret_cast<const std::int32_t *>(
+            w.require(name("ffn_gate_tid2eid"), { config.routing.nUsed, config.hashVocab }, { TensorType::I32 }).data);
+        for (std::int64_t i = 0; i < config.routing.nUsed * config.hashVocab; ++i)
+            if (m.m_hashTable[i] < 0 || m.m_hashTable[i] >= nx)
+                fail("{}: {} routes a token to expert {} of {}", w.file().label(), name("ffn_gate_tid2eid"),
+                    m.m_hashTable[i], nx);
+    }
     m.m_experts.nExperts = int(nx);
     if (w.file().findTensor(name("ffn_gate_up_exps"))) {
         // Gate and up fused per expert, [2 · nFfExpert, nEmbd]: gate rows first (llama.cpp's
@@ -47,10 +57,12 @@ MoeFfn MoeFfn::load(WeightLoader &w, std::int64_t layer, std::int64_t nEmbd, con
     m.m_experts.oaiAlpha = config.oaiAlpha;
     m.m_experts.oaiLimit = config.oaiLimit;
     m.m_experts.gelu = config.geluExperts;
+    m.m_experts.swigluLimit = config.swigluLimit;
     if (config.expertScale)
         m.m_experts.outputScale = w.vector(name("ffn_down_exps", "scale"), nx);
     if (config.nFfShared > 0)
-        m.m_shared = GatedFfn::load(w, layer, nEmbd, config.nFfShared, GateActivation::Silu, "_shexp");
+        m.m_shared = GatedFfn::load(
+            w, layer, nEmbd, config.nFfShared, GateActivation::Silu, "_shexp", config.sharedSwigluLimit);
     if (config.sharedGate) {
         NW_ASSERT(config.nFfShared > 0);
         // A 1-D tensor in the file (llama-quantize leaves it F32): one row of nEmbd.
@@ -90,9 +102,22 @@ void MoeFfn::forward(ForwardPass &p, const float *x, const float *routerInput, f
     const std::size_t chosen = std::size_t(n) * std::size_t(nUsed);
     std::int32_t *ids = p.ints(kScratchExpertIds, chosen);
     float *weights = p.floats(kScratchExpertWeights, chosen);
-    be.moeRoute(m_routing, logits, n, ids, weights);
-    // The host groups tokens by expert (a few ids per token cross, not activations).
     MoeScratch &s = *m_scratch;
+    MoeRouting routing = m_routing;
+    if (m_hashTable) { // the table's row of each token id (ids checked against the vocabulary)
+        s.tokens.resize(std::size_t(n));
+        be.download(s.tokens.data(), p.ids, std::size_t(n) * sizeof(std::int32_t));
+        s.ids.resize(chosen);
+        for (int t = 0; t < n; ++t)
+            for (int k = 0; k < nUsed; ++k)
+                s.ids[std::size_t(t) * std::size_t(nUsed) + std::size_t(k)]
+                    = m_hashTable[std::size_t(s.tokens[std::size_t(t)]) * std::size_t(nUsed) + std::size_t(k)];
+        std::int32_t *fixed = p.ints(kScratchFixedIds, chosen);
+        be.upload(fixed, s.ids.data(), chosen * sizeof(std::int32_t));
+        routing.fixedIds = fixed;
+    }
+    be.moeRoute(routing, logits, n, ids, weights);
+    // The host groups tokens by expert (a few ids per token cross, not activations).
     s.ids.resize(chosen);
     s.weights.resize(chosen);
     be.download(s.ids.data(), ids, chosen * sizeof(std::int32_t));

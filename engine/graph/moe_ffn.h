@@ -31,6 +31,11 @@ struct MoeConfig {
     // Gemma 4: GELU experts and a per-expert output scale (ffn_down_exps.scale [nExperts]).
     bool geluExperts = false;
     bool expertScale = false;
+    // DeepSeek V4: the routed and the shared experts' SwiGLU clamped (0: none), and hash routing:
+    // hashVocab > 0 reads ffn_gate_tid2eid {nUsed, hashVocab} (I32), each token's experts by its id.
+    float swigluLimit = 0.f;
+    float sharedSwigluLimit = 0.f;
+    std::int64_t hashVocab = 0;
 };
 
 // What every layer's MoE block reuses from one forward to the next (one block runs at a time):
@@ -38,6 +43,7 @@ struct MoeConfig {
 struct MoeScratch {
     std::vector<std::int32_t> ids;
     std::vector<float> weights;
+    std::vector<std::int32_t> tokens; // the batch's ids (hash routing)
     ExpertRunner runner;
 };
 
@@ -58,6 +64,8 @@ private:
     MoeRouting m_routing;
     WeightMatrix m_router; // [nExperts, nEmbd]
     const float *m_routerBias = nullptr; // [nExperts] (gpt-oss), or null
+    const std::int32_t *m_hashTable = nullptr; // [hashVocab, nUsed] (DeepSeek V4), or null
+    std::int64_t m_hashVocab = 0;
     ExpertWeights m_experts;
     std::optional<GatedFfn> m_shared;
     WeightMatrix m_sharedGate; // [1, nEmbd], or no data

@@ -18,5 +18,6 @@ extern const Architecture kDeepseek32Architecture; // models/deepseek32.cpp
 extern const Architecture kQwen35Architecture; // models/qwen35.cpp
 extern const Architecture kQwen35MoeArchitecture; // models/qwen35moe.cpp
 extern const Architecture kGemma4Architecture; // models/gemma4.cpp
+extern const Architecture kDeepseek4Architecture; // models/deepseek4.cpp
 
 } // namespace nw

@@ -56,6 +56,8 @@ struct Reference {
     std::int64_t perplexityCtx = 0;
     double perplexity = 0;
     double perplexityPlain = 0; // llama.cpp's plain attention path (quantized models; 0: not recorded)
+    std::string promptFile = "prompt.txt"; // DeepSeek V4: longer texts, so that its 128-token pooling acts
+    std::string perplexityFile = "perplexity.txt";
     std::vector<std::int32_t> promptTokens;
     std::vector<Top> promptTop; // [prompt position]
     std::vector<std::int32_t> greedy;
@@ -99,6 +101,10 @@ Reference readReference(const std::filesystem::path &path)
             r.kvType = type == "f32" ? TensorType::F32 : TensorType::F16;
         } else if (key == "perplexity") {
             in >> r.perplexityCtx >> r.perplexity;
+        } else if (key == "prompt_file") {
+            in >> r.promptFile;
+        } else if (key == "perplexity_file") {
+            in >> r.perplexityFile;
         } else if (key == "perplexity_plain") {
             std::int64_t ctx = 0;
             in >> ctx >> r.perplexityPlain;
@@ -202,7 +208,7 @@ void checkModel(const std::string &name, const std::string &referenceSuffix = ""
     ref.exactBound = exactBound;
     std::shared_ptr<const GgufFile> file = GgufFile::open(dir / (name + ".gguf"));
     const auto tokenizer = Tokenizer::fromGguf(*file);
-    const std::vector<std::int32_t> prompt = tokenizer->encode(readText(dir / "prompt.txt"), true, true);
+    const std::vector<std::int32_t> prompt = tokenizer->encode(readText(dir / ref.promptFile), true, true);
     CHECK(prompt == ref.promptTokens);
 
     auto model = loadModel(file, { .threads = 2 });
@@ -246,7 +252,7 @@ void checkModel(const std::string &name, const std::string &referenceSuffix = ""
     }
     CHECK(stepCmp.bad == 0);
 
-    const double ppl = perplexity(*model, *tokenizer, readText(dir / "perplexity.txt"), ref.perplexityCtx, kv);
+    const double ppl = perplexity(*model, *tokenizer, readText(dir / ref.perplexityFile), ref.perplexityCtx, kv);
     // Within 0.5 % of llama.cpp, by either of its attention paths when both are recorded (they
     // can lie apart where a top-k choice near a tie follows their different roundings).
     const double pplError = std::min(
@@ -349,4 +355,10 @@ TEST_CASE("gemma4 with experts beside the dense FFN (Gemma 4 26B-A4B's) matches 
 {
     checkModel("gemma4-moe-f32", "", kGeluBound);
     checkModel("gemma4-moe-q8_0");
+}
+
+TEST_CASE("deepseek4 (window, CSA and HCA layers, hyper-connections, hash-routed experts) matches llama.cpp")
+{
+    checkModel("deepseek4-f32");
+    checkModel("deepseek4-q8_0");
 }

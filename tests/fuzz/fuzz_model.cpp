@@ -45,7 +45,7 @@ std::vector<Base> loadBases()
     add("tiny-llama", nw::test::makeTinyLlama({}));
     add("tiny-deepseek2", nw::test::makeTinyDeepseek2(nw::test::tinyDeepseek2Variants().front()).gguf);
     for (const char *name : { "qwen2", "qwen3", "qwen3moe", "phi3", "gemma3", "gpt-oss", "deepseek32", "qwen35",
-             "qwen35moe", "gemma4", "gemma4-e2b", "gemma4-moe" })
+             "qwen35moe", "gemma4", "gemma4-e2b", "gemma4-moe", "deepseek4" })
         add(name, nw::fuzz::readFile(nw::fuzz::sourceDir() / "tests/data/models" / (std::string(name) + "-q8_0.gguf")));
     // Every registered architecture has a base model: a new one must add its own here.
     for (const nw::Architecture *a : nw::architectures()) {
