@@ -101,9 +101,19 @@ KvPlan kvPlan(const HParams &hp, std::int64_t contextTokens, const QStringList &
         row.mode = m.refused.isEmpty() ? QString::fromStdString(m.spec.toString()) : mode.trimmed();
         row.refused = m.refused;
         if (m.layout) {
-            row.bytesPerToken = layers * m.layout->bytesPerTokenLayer();
+            // `+protect:N`: the first and last N layers hold unquantized rows (kvCachePlan).
+            KvModeSpec unquantized = m.spec;
+            unquantized.kQuant = unquantized.vQuant = KvQuant::None;
+            const KvLayout kept = KvLayout::forModel(hp, unquantized);
+            const std::int64_t nKept = std::min(hp.nLayers, 2 * m.spec.protect);
+            const std::int64_t nQuantized = hp.nLayers - nKept;
+            row.bytesPerToken = static_cast<std::uint64_t>(nQuantized) * m.layout->bytesPerTokenLayer()
+                + static_cast<std::uint64_t>(nKept) * kept.bytesPerTokenLayer();
             row.usedBytes = static_cast<std::uint64_t>(contextTokens) * row.bytesPerToken;
-            row.reservedBytes = KvCache::reservedBytesFor(*m.layout, hp.nLayers, contextTokens);
+            // Every layer of one layout allocates alike.
+            row.reservedBytes
+                = static_cast<std::uint64_t>(nQuantized) * KvCache::reservedBytesFor(*m.layout, 1, contextTokens)
+                + static_cast<std::uint64_t>(nKept) * KvCache::reservedBytesFor(kept, 1, contextTokens);
             row.savingVsMha = static_cast<double>(plan.mhaF16BytesPerToken) / static_cast<double>(row.bytesPerToken);
         }
         plan.rows.push_back(row);

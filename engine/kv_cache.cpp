@@ -4,6 +4,7 @@
 #include "common/assert.h"
 #include "common/error.h"
 #include "engine/hparams.h"
+#include "kernels/cpu/hadamard.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <charconv>
 #include <cstring>
 #include <functional>
+#include <numeric>
 #include <utility>
 
 namespace nw {
@@ -30,33 +32,94 @@ std::string_view kvModeName(KvMode mode)
     return "?";
 }
 
+namespace {
+
+// Every parse error is one line that ends with the grammar.
+template <typename... Args>
+[[noreturn]] void failMode(std::string_view text, fmt::format_string<Args...> why, Args &&...args)
+{
+    fail(
+        "bad KV mode '{}': {}; the grammar is {}", text, fmt::format(why, std::forward<Args>(args)...), kKvModeGrammar);
+}
+
+std::int64_t positiveInteger(std::string_view text, std::string_view digits, std::string_view what)
+{
+    std::int64_t value = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (ec != std::errc() || end != digits.data() + digits.size() || value <= 0)
+        failMode(text, "{} must be a positive integer, not '{}'", what, digits);
+    return value;
+}
+
+KvQuant precisionOf(std::string_view text, std::string_view name)
+{
+    if (name == "f16")
+        return KvQuant::None;
+    if (name == "q8")
+        return KvQuant::Q8;
+    if (name == "q4")
+        return KvQuant::Q4;
+    failMode(text, "unknown precision '{}'", name);
+}
+
+std::string_view precisionName(KvQuant quant)
+{
+    return quant == KvQuant::Q8 ? "q8" : quant == KvQuant::Q4 ? "q4" : "f16";
+}
+
+TensorType quantType(KvQuant quant, TensorType rowType)
+{
+    return quant == KvQuant::Q8 ? TensorType::Q8_0 : quant == KvQuant::Q4 ? TensorType::Q4_0 : rowType;
+}
+
+} // namespace
+
 KvModeSpec KvModeSpec::parse(std::string_view text)
 {
     KvModeSpec spec;
-    std::string_view base = text;
-    if (const auto plus = text.find('+'); plus != std::string_view::npos) {
-        const std::string_view quant = text.substr(plus + 1);
-        if (quant == "q8")
-            spec.quant = KvQuant::Q8;
-        else if (quant == "q4")
-            spec.quant = KvQuant::Q4;
-        else
-            fail("unknown KV quantization '{}' in '{}': use +q8 or +q4", quant, text);
-        base = text.substr(0, plus);
+    std::vector<std::string_view> terms;
+    for (std::size_t start = 0;;) {
+        const std::size_t plus = text.find('+', start);
+        terms.push_back(text.substr(start, plus == std::string_view::npos ? std::string_view::npos : plus - start));
+        if (plus == std::string_view::npos)
+            break;
+        start = plus + 1;
     }
+    const std::string_view base = terms.front();
     if (base == "full") {
         spec.mode = KvMode::Full;
     } else if (base == "mla") {
         spec.mode = KvMode::Mla;
     } else if (base.starts_with("latent:")) {
         spec.mode = KvMode::Latent;
-        const std::string_view rank = base.substr(7);
-        const auto [end, ec] = std::from_chars(rank.data(), rank.data() + rank.size(), spec.rank);
-        if (ec != std::errc() || end != rank.data() + rank.size() || spec.rank <= 0)
-            fail("bad latent rank in KV mode '{}': expected latent:R with R a positive integer", text);
+        spec.rank = positiveInteger(text, base.substr(7), "the latent rank R");
     } else {
-        fail("unknown KV mode '{}': use full, mla or latent:R, optionally with +q8 or +q4", text);
+        failMode(text, "unknown base '{}'", base);
     }
+    bool precisionSeen = false;
+    for (std::size_t i = 1; i < terms.size(); ++i) {
+        std::string_view term = terms[i];
+        if (term.starts_with("protect:")) {
+            if (spec.protect > 0)
+                failMode(text, "protect given twice");
+            spec.protect = positiveInteger(text, term.substr(8), "protect:N");
+            continue;
+        }
+        if (precisionSeen)
+            failMode(text, "unknown or repeated term '+{}'", term);
+        precisionSeen = true;
+        if (term.ends_with(":plain")) {
+            spec.rotate = false;
+            term.remove_suffix(6);
+        }
+        const std::size_t slash = term.find('/');
+        spec.kQuant = precisionOf(text, term.substr(0, slash));
+        spec.vQuant = slash == std::string_view::npos ? spec.kQuant : precisionOf(text, term.substr(slash + 1));
+        if (!spec.rotate && !spec.quantized())
+            failMode(text, ":plain only applies to q8 or q4 rows");
+    }
+    if (spec.protect > 0 && !spec.quantized())
+        failMode(text, "protect:N keeps layers unquantized, so it needs a q8 or q4 precision");
     return spec;
 }
 
@@ -65,10 +128,15 @@ std::string KvModeSpec::toString() const
     std::string s(kvModeName(mode));
     if (mode == KvMode::Latent) // two appends: ":" + to_string() trips GCC 12's -Wrestrict at -O3
         s.append(":").append(std::to_string(rank));
-    if (quant == KvQuant::Q8)
-        s += "+q8";
-    else if (quant == KvQuant::Q4)
-        s += "+q4";
+    if (quantized()) {
+        s.append("+").append(precisionName(kQuant));
+        if (vQuant != kQuant)
+            s.append("/").append(precisionName(vQuant));
+        if (!rotate)
+            s += ":plain";
+    }
+    if (protect > 0)
+        s.append("+protect:").append(std::to_string(protect));
     return s;
 }
 
@@ -88,10 +156,8 @@ KvLayout KvLayout::forModel(const HParams &hp, const KvModeSpec &spec)
         fail("KV rows must be F16 or F32, not {}", tensorTypeName(spec.rowType));
     KvLayout layout;
     layout.spec = spec;
-    layout.kType = spec.quant == KvQuant::Q8 ? TensorType::Q8_0
-        : spec.quant == KvQuant::Q4          ? TensorType::Q4_0
-                                             : spec.rowType;
-    layout.vType = layout.kType;
+    layout.kType = quantType(spec.kQuant, spec.rowType);
+    layout.vType = quantType(spec.vQuant, spec.rowType);
     switch (spec.mode) {
     case KvMode::Full:
         layout.nKvHeads = hp.nKvHeads;
@@ -105,6 +171,9 @@ KvLayout KvLayout::forModel(const HParams &hp, const KvModeSpec &spec)
         layout.kHeadDim = hp.kvLoraRank + hp.qkRopeHeadDim;
         layout.vHeadDim = 0;
         layout.mlaValueDim = hp.kvLoraRank;
+        if (spec.kQuant != spec.vQuant)
+            fail("KV mode '{}': mla reads its values from the key row, so keys and values share one precision",
+                spec.toString());
         break;
     case KvMode::Latent: {
         if (hp.hasMla())
@@ -122,15 +191,22 @@ KvLayout KvLayout::forModel(const HParams &hp, const KvModeSpec &spec)
         break;
     }
     }
-    if (spec.quant != KvQuant::None) {
-        // Rows are quantized per head in groups of 32; MLA's V is the leading kvLoraRank part
-        // of its row, so that boundary must fall on a group too.
-        const auto whole = [](std::int64_t n) { return n % static_cast<std::int64_t>(kQk) == 0; };
-        if (!whole(layout.kHeadDim) || !whole(layout.vHeadDim) || !whole(layout.mlaValueDim))
-            fail("KV mode '{}' quantizes rows in groups of {}: the model's head dims (K {}, V {}) are not multiples "
-                 "of it (use {} without +q8/+q4)",
-                spec.toString(), kQk, layout.kHeadDim, layout.mlaValueDim ? layout.mlaValueDim : layout.vHeadDim,
-                kvModeName(spec.mode));
+    // Rows are quantized per head in groups of 32; MLA's V is the leading kvLoraRank part of its
+    // row, so that boundary must fall on a group too.
+    const auto whole = [](std::int64_t n) { return n % static_cast<std::int64_t>(kQk) == 0; };
+    if ((spec.kQuant != KvQuant::None && (!whole(layout.kHeadDim) || !whole(layout.mlaValueDim)))
+        || (spec.vQuant != KvQuant::None && !whole(layout.vHeadDim)))
+        fail("KV mode '{}' quantizes rows in groups of {}: the model's head dims (K {}, V {}) are not multiples "
+             "of it (use {} without +q8/+q4)",
+            spec.toString(), kQk, layout.kHeadDim, layout.mlaValueDim ? layout.mlaValueDim : layout.vHeadDim,
+            kvModeName(spec.mode));
+    if (spec.rotate) {
+        // MLA's value is a prefix of the key row, so its rotation blocks must not cross that
+        // boundary: the block divides both lengths.
+        const std::int64_t kSpan
+            = layout.mlaValueDim > 0 ? std::gcd(layout.kHeadDim, layout.mlaValueDim) : layout.kHeadDim;
+        layout.kRotation = spec.kQuant != KvQuant::None ? hadamardBlock(kSpan) : 0;
+        layout.vRotation = spec.vQuant != KvQuant::None && layout.vHeadDim > 0 ? hadamardBlock(layout.vHeadDim) : 0;
     }
     return layout;
 }
@@ -222,11 +298,16 @@ std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec)
 {
     if (hp.indexerHeadDim > 0 || !hp.compressRatios.empty())
         return deepseekKvPlan(hp, spec);
-    const KvLayout layout = KvLayout::forModel(hp, spec);
+    // `+protect:N`: the first and last N layers keep the rows unquantized.
+    KvModeSpec unquantized = spec;
+    unquantized.kQuant = unquantized.vQuant = KvQuant::None;
+    const KvLayout quantizedLayout = KvLayout::forModel(hp, spec);
+    const KvLayout protectedLayout = KvLayout::forModel(hp, unquantized);
     std::vector<KvLayerPlan> plan(static_cast<std::size_t>(hp.nLayers));
     for (std::int64_t il = 0; il < hp.nLayers; ++il) {
         KvLayerPlan &p = plan[static_cast<std::size_t>(il)];
-        p.layout = layout;
+        const bool isProtected = il < spec.protect || il >= hp.nLayers - spec.protect;
+        p.layout = isProtected ? protectedLayout : quantizedLayout;
         p.layer = il;
         // A layer with its own KV heads or head dims (Gemma 4) gets its own rows.
         if (spec.mode == KvMode::Full
@@ -236,7 +317,7 @@ std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec)
             layer.nKvHeads = hp.kvHeadsOf(il);
             layer.headDimK = hp.headDimKOf(il);
             layer.headDimV = hp.headDimVOf(il);
-            p.layout = KvLayout::forModel(layer, spec);
+            p.layout = KvLayout::forModel(layer, isProtected ? unquantized : spec);
         }
         if (hp.isSlidingLayer(il)) {
             p.kind = KvLayerKind::Window;
@@ -639,6 +720,7 @@ KvLayerView KvCache::layerView(std::int64_t layer)
     const KvLayout &layout = l.plan.layout;
     KvLayerView view;
     view.type = layout.kType;
+    view.kRotation = layout.kRotation;
     view.blockSize = static_cast<int>(kBlockTokens);
     view.blockTable = m_device ? l.deviceTable.as<const std::int32_t>() : l.table.data();
     view.kBlocks = l.base;
@@ -652,7 +734,11 @@ KvLayerView KvCache::layerView(std::int64_t layer)
         view.vRowStride = view.kRowStride;
         // A store of keys alone (indexer keys, a compressor's rows) reads as a whole shared row.
         view.vHeadDim = static_cast<int>(layout.mlaValueDim > 0 ? layout.mlaValueDim : layout.kHeadDim);
+        view.vRotation = layout.kRotation;
     } else {
+        if (layout.vType != layout.kType)
+            view.vType = layout.vType;
+        view.vRotation = layout.vRotation;
         view.vBlocks = view.kBlocks + static_cast<std::size_t>(kBlockTokens) * l.kRowBytes;
         view.vBlockStride = l.blockStride;
         view.vRowStride = l.vRowBytes;

@@ -36,17 +36,28 @@ enum class KvMode {
 // dot product; a min (Q4_1) would cost 2 more bytes per group.
 enum class KvQuant { None, Q8, Q4 };
 
-// What the user asked for: "full", "full+q8", "mla", "latent:128", "latent:128+q4".
+// What the user asked for, in the grammar kKvModeGrammar shows:
+//   "full", "mla", "latent:128", "full+q8", "latent:128+q4:plain", "full+q8/q4+protect:2".
 struct KvModeSpec {
     KvMode mode = KvMode::Full;
     std::int64_t rank = 0; // latent:R only
-    KvQuant quant = KvQuant::None;
+    KvQuant kQuant = KvQuant::None; // keys' precision (`+K/V`; `+P` sets both)
+    KvQuant vQuant = KvQuant::None; // values' precision
+    // Quantized rows are Hadamard-rotated per head before quantizing (queries rotated the same
+    // way, outputs rotated back: QuaRot, llama.cpp's attn_rot); `:plain` stores them as they are.
+    bool rotate = true;
+    std::int64_t protect = 0; // `+protect:N`: the first and last N layers keep unquantized rows
     TensorType rowType = TensorType::F16; // element type of unquantized rows: F16 (default) or F32
 
-    // Throws nw::Error on an unknown mode ("unknown KV mode 'x': use full, mla, latent:R ...").
+    bool quantized() const { return kQuant != KvQuant::None || vQuant != KvQuant::None; }
+    // Throws nw::Error with one line that shows the grammar on a string it cannot read.
     static KvModeSpec parse(std::string_view text);
-    std::string toString() const; // "full", "latent:128+q4"
+    std::string toString() const; // canonical: "full", "latent:128+q4", "full+q8/q4:plain+protect:2"
 };
+// The grammar of a mode string, for errors, --help and the README.
+inline constexpr std::string_view kKvModeGrammar
+    = "BASE[+PRECISION][+protect:N] with BASE = full | mla | latent:R and PRECISION = P or K/V "
+      "(keys/values) of f16 | q8 | q4, optionally :plain (no Hadamard rotation)";
 std::string_view kvModeName(KvMode mode);
 
 // The shape of one token's cache rows in one layer, and so its exact bytes.
@@ -54,6 +65,10 @@ struct KvLayout {
     KvModeSpec spec;
     TensorType kType = TensorType::F16; // row element type: spec.rowType, or Q8_0 / Q4_0 for +q8 / +q4
     TensorType vType = TensorType::F16;
+    // Hadamard rotation block of the K and V rows (kernels/cpu/hadamard.h): 0 for rows that are
+    // not quantized or `:plain`.
+    int kRotation = 0;
+    int vRotation = 0;
     std::int64_t nKvHeads = 0; // full: KV heads; mla / latent: 1 (shared by all heads)
     std::int64_t kHeadDim = 0; // full: headDimK; mla: kvLoraRank + qkRopeHeadDim; latent: rank
     std::int64_t vHeadDim = 0; // full: headDimV; mla: 0 (V is read from the latent); latent: rank

@@ -22,15 +22,22 @@ KvLayout sharedRowLayout(const KvModeSpec &spec, std::int64_t width, std::int64_
         fail("KV rows must be F16 or F32, not {}", tensorTypeName(spec.rowType));
     KvLayout layout;
     layout.spec = spec;
-    layout.kType = spec.quant == KvQuant::Q8 ? TensorType::Q8_0
-        : spec.quant == KvQuant::Q4          ? TensorType::Q4_0
-                                             : spec.rowType;
+    // One row for K and V, so one precision; these rows stay unrotated (the sparse attention
+    // and the indexer read them as stored).
+    if (spec.kQuant != spec.vQuant)
+        fail("KV mode '{}': these rows hold keys and values in one, so keys and values share one precision",
+            spec.toString());
+    if (spec.protect > 0)
+        fail("KV mode '{}': protect:N is not available for DeepSeek V3.2 / V4 caches yet", spec.toString());
+    layout.kType = spec.kQuant == KvQuant::Q8 ? TensorType::Q8_0
+        : spec.kQuant == KvQuant::Q4          ? TensorType::Q4_0
+                                              : spec.rowType;
     layout.vType = layout.kType;
     layout.nKvHeads = 1;
     layout.kHeadDim = width;
     layout.vHeadDim = 0;
     layout.mlaValueDim = valueDim;
-    if (spec.quant != KvQuant::None && (width % std::int64_t(kQk) != 0 || valueDim % std::int64_t(kQk) != 0))
+    if (spec.kQuant != KvQuant::None && (width % std::int64_t(kQk) != 0 || valueDim % std::int64_t(kQk) != 0))
         fail("KV mode '{}' quantizes rows in groups of {}: rows of {} elements are not multiples of it (use {} without "
              "+q8/+q4)",
             spec.toString(), kQk, width, kvModeName(spec.mode));
@@ -43,7 +50,8 @@ namespace {
 KvLayout poolLayout(const KvModeSpec &spec, std::int64_t width, bool overlap)
 {
     KvModeSpec f32 = spec;
-    f32.quant = KvQuant::None;
+    f32.kQuant = f32.vQuant = KvQuant::None;
+    f32.protect = 0;
     f32.rowType = TensorType::F32;
     return sharedRowLayout(f32, 2 * (overlap ? 2 : 1) * width, 0);
 }

@@ -30,6 +30,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "engine/kv_cache.h"
+#include "kernels/cpu/hadamard.h"
 #include "kernels/cpu/quantize.h"
 
 #include <Eigen/Core>
@@ -48,7 +49,7 @@
 namespace nw {
 namespace {
 
-constexpr char kMagic[8] = {'N', 'W', 'L', 'A', 'T', 'E', 'N', 'T'};
+constexpr char kMagic[8] = { 'N', 'W', 'L', 'A', 'T', 'E', 'N', 'T' };
 constexpr std::uint32_t kVersion = 2; // 2: per-frequency K factors with kPairs
 
 Eigen::MatrixXd dequantized(const WeightMatrix &w)
@@ -67,7 +68,7 @@ Eigen::MatrixXd dequantized(const WeightMatrix &w)
 // K: the per-frequency complex factors described at the top of the file. w: [kDim, nEmbd].
 // moments: the calibration's Σ k_p k_pᴴ per pair, or null for the weights alone (C = I).
 void factorizeKeys(const Eigen::MatrixXd &w, const LatentKeyGeometry &geo, std::int64_t rank,
-                   const std::vector<std::complex<double>> *moments, LatentLayerFactors &out)
+    const std::vector<std::complex<double>> *moments, LatentLayerFactors &out)
 {
     const int nPairs = static_cast<int>(geo.headDimK / 2);
     const auto heads = static_cast<Eigen::Index>(geo.nKvHeads);
@@ -85,20 +86,21 @@ void factorizeKeys(const Eigen::MatrixXd &w, const LatentKeyGeometry &geo, std::
         mp.resize(heads, cols);
         for (Eigen::Index g = 0; g < heads; ++g)
             for (Eigen::Index c = 0; c < cols; ++c)
-                mp(g, c) = {w(g * geo.headDimK + a, c), w(g * geo.headDimK + b, c)};
+                mp(g, c) = { w(g * geo.headDimK + a, c), w(g * geo.headDimK + b, c) };
         Eigen::MatrixXcd gram(heads, heads);
         if (moments)
-            gram = Eigen::Map<const Eigen::Matrix<std::complex<double>, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+            gram = Eigen::Map<
+                const Eigen::Matrix<std::complex<double>, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
                 moments->data() + std::size_t(p) * std::size_t(heads * heads), heads, heads);
         else
             gram = mp * mp.adjoint();
         const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> eig(gram);
         for (Eigen::Index k = 0; k < heads; ++k)
-            directions.push_back({eig.eigenvalues()(k), p, eig.eigenvectors().col(k)});
+            directions.push_back({ eig.eigenvalues()(k), p, eig.eigenvectors().col(k) });
     }
     // Largest first; ties keep the lower pair first so the choice does not depend on sort order.
     std::stable_sort(directions.begin(), directions.end(),
-                     [](const Direction &x, const Direction &y) { return x.eigenvalue > y.eigenvalue; });
+        [](const Direction &x, const Direction &y) { return x.eigenvalue > y.eigenvalue; });
     const auto kDim = static_cast<std::size_t>(geo.kDim());
     const auto r = static_cast<std::size_t>(rank);
     out.kDown.assign(r * static_cast<std::size_t>(cols), 0.f);
@@ -129,8 +131,8 @@ void factorizeKeys(const Eigen::MatrixXd &w, const LatentKeyGeometry &geo, std::
 // V: W_v ≈ U_R (U_Rᵀ W_v) with U_R the leading eigenvectors of W_v W_vᵀ (the left singular
 // vectors: the truncated SVD, with the singular values kept in the down-projection so that vUp
 // has orthonormal columns and a rounding error in the cached latent is no larger in V).
-void factorizeValues(const Eigen::MatrixXd &w, std::int64_t rank, const std::vector<double> *moments,
-                     LatentLayerFactors &out)
+void factorizeValues(
+    const Eigen::MatrixXd &w, std::int64_t rank, const std::vector<double> *moments, LatentLayerFactors &out)
 {
     Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(w.rows(), w.rows());
     if (moments)
@@ -167,7 +169,7 @@ void checkGeometry(const LatentKeyGeometry &geo)
         || geo.ropeDims % 2 != 0 || geo.ropeDims > geo.headDimK)
         fail("latent KV: {} KV heads of K dim {} (RoPE on {}) and V dim {}: K heads must be even and hold the "
              "rotated dims",
-             geo.nKvHeads, geo.headDimK, geo.ropeDims, geo.headDimV);
+            geo.nKvHeads, geo.headDimK, geo.ropeDims, geo.headDimV);
 }
 
 void hashBytes(std::uint64_t &h, const void *data, std::size_t n)
@@ -185,16 +187,16 @@ std::pair<int, int> LatentKeyGeometry::pairDims(int p) const
 {
     const int rot = static_cast<int>(ropeDims);
     if (2 * p < rot)
-        return neox ? std::pair{p, p + rot / 2} : std::pair{2 * p, 2 * p + 1};
+        return neox ? std::pair { p, p + rot / 2 } : std::pair { 2 * p, 2 * p + 1 };
     const int d = rot + 2 * (p - rot / 2);
-    return {d, d + 1};
+    return { d, d + 1 };
 }
 
 LatentCalibration::LatentCalibration(const LatentKeyGeometry &geometry, std::int64_t nLayers)
-    : m_geometry(geometry),
-      m_key(std::size_t(nLayers), std::vector<std::complex<double>>(
-                                      std::size_t(geometry.headDimK / 2 * geometry.nKvHeads * geometry.nKvHeads))),
-      m_value(std::size_t(nLayers), std::vector<double>(std::size_t(geometry.vDim() * geometry.vDim())))
+    : m_geometry(geometry)
+    , m_key(std::size_t(nLayers),
+          std::vector<std::complex<double>>(std::size_t(geometry.headDimK / 2 * geometry.nKvHeads * geometry.nKvHeads)))
+    , m_value(std::size_t(nLayers), std::vector<double>(std::size_t(geometry.vDim() * geometry.vDim())))
 {
     checkGeometry(geometry);
 }
@@ -213,7 +215,7 @@ void LatentCalibration::add(std::size_t layer, const float *k, const float *v, i
         for (std::size_t p = 0; p < hd / 2; ++p) {
             const auto [a, b] = geo.pairDims(int(p));
             for (std::size_t g = 0; g < heads; ++g)
-                z[g] = {kt[g * hd + std::size_t(a)], kt[g * hd + std::size_t(b)]};
+                z[g] = { kt[g * hd + std::size_t(a)], kt[g * hd + std::size_t(b)] };
             std::complex<double> *m = km.data() + p * heads * heads;
             for (std::size_t i = 0; i < heads; ++i)
                 for (std::size_t j = 0; j < heads; ++j)
@@ -239,7 +241,7 @@ std::uint64_t LatentCalibration::hash() const
 }
 
 LatentFactors factorizeKv(std::span<const WeightMatrix> wk, std::span<const WeightMatrix> wv,
-                          const LatentKeyGeometry &geometry, std::int64_t rank, const LatentCalibration *calibration)
+    const LatentKeyGeometry &geometry, std::int64_t rank, const LatentCalibration *calibration)
 {
     if (wk.empty() || wk.size() != wv.size())
         fail("latent KV: {} key and {} value projections", wk.size(), wv.size());
@@ -258,29 +260,29 @@ LatentFactors factorizeKv(std::span<const WeightMatrix> wk, std::span<const Weig
     if (rank <= 0 || rank > kDim || rank > vDim || rank % 2 != 0)
         fail("latent rank {} must be even and lie in 2..{} (the model's K width {} and V width {}; K latents are "
              "rotated in pairs)",
-             rank, std::min(kDim, vDim), kDim, vDim);
+            rank, std::min(kDim, vDim), kDim, vDim);
     f.layers.resize(wk.size());
     for (std::size_t l = 0; l < wk.size(); ++l) {
         if (wk[l].cols != f.nEmbd || wv[l].cols != f.nEmbd || wk[l].rows != kDim || wv[l].rows != vDim)
             fail("latent KV: layer {} has K/V projections of another shape", l);
-        factorizeKeys(dequantized(wk[l]), geometry, rank, calibration ? &calibration->keyMoments(l) : nullptr,
-                      f.layers[l]);
+        factorizeKeys(
+            dequantized(wk[l]), geometry, rank, calibration ? &calibration->keyMoments(l) : nullptr, f.layers[l]);
         factorizeValues(dequantized(wv[l]), rank, calibration ? &calibration->valueMoments(l) : nullptr, f.layers[l]);
         deriveKeyFold(geometry, rank, f.layers[l]);
     }
     return f;
 }
 
-std::uint64_t kvWeightsHash(std::span<const WeightMatrix> wk, std::span<const WeightMatrix> wv,
-                            const LatentKeyGeometry &geometry)
+std::uint64_t kvWeightsHash(
+    std::span<const WeightMatrix> wk, std::span<const WeightMatrix> wv, const LatentKeyGeometry &geometry)
 {
     std::uint64_t h = 0xcbf29ce484222325ull;
-    const std::int64_t geo[5] = {geometry.nKvHeads, geometry.headDimK, geometry.headDimV, geometry.ropeDims,
-                                 geometry.neox ? 1 : 0};
+    const std::int64_t geo[5]
+        = { geometry.nKvHeads, geometry.headDimK, geometry.headDimV, geometry.ropeDims, geometry.neox ? 1 : 0 };
     hashBytes(h, geo, sizeof geo);
-    for (std::span<const WeightMatrix> set : {wk, wv})
+    for (std::span<const WeightMatrix> set : { wk, wv })
         for (const WeightMatrix &w : set) {
-            const std::int64_t head[3] = {static_cast<std::int64_t>(w.type), w.rows, w.cols};
+            const std::int64_t head[3] = { static_cast<std::int64_t>(w.type), w.rows, w.cols };
             hashBytes(h, head, sizeof head);
             const std::size_t rb = rowBytes(w.type, static_cast<std::size_t>(w.cols));
             const std::size_t stride = w.rowStride ? w.rowStride : rb;
@@ -300,7 +302,7 @@ std::filesystem::path latentCacheDir()
 }
 
 LatentFactors readLatentFactors(const std::filesystem::path &path, std::int64_t rank, std::int64_t nLayers,
-                                std::int64_t nEmbd, const LatentKeyGeometry &geometry)
+    std::int64_t nEmbd, const LatentKeyGeometry &geometry)
 {
     std::ifstream in(path, std::ios::binary);
     if (!in)
@@ -313,13 +315,13 @@ LatentFactors readLatentFactors(const std::filesystem::path &path, std::int64_t 
     in.read(reinterpret_cast<char *>(dims), sizeof dims);
     if (!in || std::memcmp(magic, kMagic, sizeof magic) != 0 || version != kVersion)
         fail("{} is not a latent factor file (version {})", path.string(), kVersion);
-    const std::int64_t want[8] = {rank, nLayers, nEmbd, geometry.nKvHeads, geometry.headDimK, geometry.headDimV,
-                                  geometry.ropeDims, geometry.neox ? 1 : 0};
+    const std::int64_t want[8] = { rank, nLayers, nEmbd, geometry.nKvHeads, geometry.headDimK, geometry.headDimV,
+        geometry.ropeDims, geometry.neox ? 1 : 0 };
     if (std::memcmp(dims, want, sizeof dims) != 0)
         fail("{}: factors for rank {} / {} layers / width {} / {} KV heads of K {} V {} (RoPE {}, neox {}); expected "
              "{} / {} / {} / {} of {} {} ({}, {})",
-             path.string(), dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], dims[7], want[0], want[1],
-             want[2], want[3], want[4], want[5], want[6], want[7]);
+            path.string(), dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], dims[7], want[0], want[1],
+            want[2], want[3], want[4], want[5], want[6], want[7]);
     LatentFactors f;
     f.rank = rank;
     f.nEmbd = nEmbd;
@@ -352,8 +354,8 @@ void writeLatentFactors(const LatentFactors &f, const std::filesystem::path &pat
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         const LatentKeyGeometry &g = f.geometry;
-        const std::int64_t dims[8] = {f.rank,    static_cast<std::int64_t>(f.layers.size()), f.nEmbd, g.nKvHeads,
-                                      g.headDimK, g.headDimV, g.ropeDims, g.neox ? 1 : 0};
+        const std::int64_t dims[8] = { f.rank, static_cast<std::int64_t>(f.layers.size()), f.nEmbd, g.nKvHeads,
+            g.headDimK, g.headDimV, g.ropeDims, g.neox ? 1 : 0 };
         out.write(kMagic, sizeof kMagic);
         out.write(reinterpret_cast<const char *>(&kVersion), sizeof kVersion);
         out.write(reinterpret_cast<const char *>(dims), sizeof dims);
@@ -375,9 +377,8 @@ void writeLatentFactors(const LatentFactors &f, const std::filesystem::path &pat
 }
 
 LatentFactors loadOrFactorizeKv(std::span<const WeightMatrix> wk, std::span<const WeightMatrix> wv,
-                                const LatentKeyGeometry &geometry, std::int64_t rank,
-                                const std::filesystem::path &dir, bool *loadedFromCache,
-                                const LatentCalibration *calibration)
+    const LatentKeyGeometry &geometry, std::int64_t rank, const std::filesystem::path &dir, bool *loadedFromCache,
+    const LatentCalibration *calibration)
 {
     if (wk.empty())
         fail("latent KV: a model without layers");
@@ -409,7 +410,7 @@ LatentFactors loadOrFactorizeKv(std::span<const WeightMatrix> wk, std::span<cons
 }
 
 void LatentAttention::perGroup(Backend &be, const float *src, int inDim, float *dst, int outDim, int nTokens,
-                               int nHeads, int nGroups, const float *weights, std::size_t groupStride)
+    int nHeads, int nGroups, const float *weights, std::size_t groupStride)
 {
     const int group = nHeads / nGroups;
     const auto in = std::size_t(inDim), out = std::size_t(outDim);
@@ -425,16 +426,16 @@ void LatentAttention::perGroup(Backend &be, const float *src, int inDim, float *
         m_out.resize(rows * out);
         for (std::size_t t = 0; t < std::size_t(nTokens); ++t)
             std::copy_n(src + (t * std::size_t(nHeads) + first) * in, std::size_t(group) * in,
-                        m_in.data() + t * std::size_t(group) * in);
+                m_in.data() + t * std::size_t(group) * in);
         be.matmul(w, m_in.data(), m_out.data(), static_cast<int>(rows));
         for (std::size_t t = 0; t < std::size_t(nTokens); ++t)
             std::copy_n(m_out.data() + t * std::size_t(group) * out, std::size_t(group) * out,
-                        dst + (t * std::size_t(nHeads) + first) * out);
+                dst + (t * std::size_t(nHeads) + first) * out);
     }
 }
 
 void LatentAttention::run(Backend &be, const LatentFactors &f, std::size_t layer, const RopeParams &rope,
-                          KvCache &cache, const LatentAttentionArgs &a, LatentForm form)
+    KvCache &cache, const LatentAttentionArgs &a, LatentForm form)
 {
     const LatentKeyGeometry &geo = f.geometry;
     NW_ASSERT(layer < f.layers.size() && a.nTokens > 0 && a.x && a.q && a.out && a.positions);
@@ -483,8 +484,8 @@ void LatentAttention::run(Backend &be, const LatentFactors &f, std::size_t layer
         const double seen = double(a.positions[0]) + (n + 1) / 2.0; // cache tokens per query, on average
         const double heads = a.nHeads, rank = double(r);
         const double absorbed = n * seen * heads * 2 * rank + n * heads * double(geo.headDimK + geo.headDimV) * rank;
-        const double expanded = cached * double(geo.kDim() + geo.vDim()) * rank
-                                + n * seen * heads * double(geo.headDimK + geo.headDimV);
+        const double expanded
+            = cached * double(geo.kDim() + geo.vDim()) * rank + n * seen * heads * double(geo.headDimK + geo.headDimV);
         form = absorbed <= expanded ? LatentForm::Absorbed : LatentForm::Expanded;
     }
     m_lastForm = form;
@@ -497,7 +498,7 @@ void LatentAttention::run(Backend &be, const LatentFactors &f, std::size_t layer
 // q̃_h = kUp_gᵀ q̂_h scores the rotated K latents; the softmax-weighted sum of V latents is
 // projected once per head by vUp_g.
 void LatentAttention::absorbed(Backend &be, const LatentFactors &f, const LatentLayerFactors &lf,
-                               const KvLayerView &view, const LatentAttentionArgs &a)
+    const KvLayerView &view, const LatentAttentionArgs &a)
 {
     const LatentKeyGeometry &geo = f.geometry;
     const int rank = static_cast<int>(f.rank), groups = static_cast<int>(geo.nKvHeads);
@@ -505,7 +506,7 @@ void LatentAttention::absorbed(Backend &be, const LatentFactors &f, const Latent
     m_qLatent.resize(rows * std::size_t(rank));
     m_outLatent.resize(rows * std::size_t(rank));
     perGroup(be, a.q, int(geo.headDimK), m_qLatent.data(), rank, a.nTokens, a.nHeads, groups, lf.kUpT.data(),
-             std::size_t(rank) * std::size_t(geo.headDimK));
+        std::size_t(rank) * std::size_t(geo.headDimK));
     AttentionArgs args;
     args.q = m_qLatent.data();
     args.out = m_outLatent.data();
@@ -518,35 +519,39 @@ void LatentAttention::absorbed(Backend &be, const LatentFactors &f, const Latent
     args.kv = view; // one shared "head" of rank elements for K and for V
     be.attention(args);
     perGroup(be, m_outLatent.data(), rank, a.out, int(geo.headDimV), a.nTokens, a.nHeads, groups, lf.vUp.data(),
-             std::size_t(geo.headDimV) * std::size_t(rank));
+        std::size_t(geo.headDimV) * std::size_t(rank));
 }
 
 // Every cached K/V rebuilt: kUp · ĉ is the key already rotated (kUp commutes with RoPE), vUp · c
 // the value; then ordinary attention over an f32 one-block view.
 void LatentAttention::expanded(Backend &be, const LatentFactors &f, const LatentLayerFactors &lf, std::size_t layer,
-                               KvCache &cache, const LatentAttentionArgs &a)
+    KvCache &cache, const LatentAttentionArgs &a)
 {
     const LatentKeyGeometry &geo = f.geometry;
     const auto r = std::size_t(f.rank);
     const auto nKv = std::size_t(a.positions[a.nTokens - 1]) + 1;
     m_ck.resize(nKv * r);
     m_cv.resize(nKv * r);
-    const TensorType type = cache.layout().kType;
+    const KvLayout &layout = cache.plan(std::int64_t(layer)).layout;
     // A window layer no longer holds the rows before the first query's window; attention does
     // not read them (args.window), so they stay zero here.
     const auto first = std::size_t(a.window > 0 ? std::max(0, a.positions[0] + 1 - a.window) : 0);
     std::fill(m_ck.begin(), m_ck.begin() + std::ptrdiff_t(first * r), 0.f);
     std::fill(m_cv.begin(), m_cv.begin() + std::ptrdiff_t(first * r), 0.f);
     for (std::size_t t = first; t < nKv; ++t) {
-        dequantizeRow(type, cache.kRow(std::int64_t(layer), std::int64_t(t)), m_ck.data() + t * r, r);
-        dequantizeRow(type, cache.vRow(std::int64_t(layer), std::int64_t(t)), m_cv.data() + t * r, r);
+        dequantizeRow(layout.kType, cache.kRow(std::int64_t(layer), std::int64_t(t)), m_ck.data() + t * r, r);
+        dequantizeRow(layout.vType, cache.vRow(std::int64_t(layer), std::int64_t(t)), m_cv.data() + t * r, r);
+        if (layout.kRotation > 0) // rows stored rotated (kernels/cpu/hadamard.h) are rotated back
+            hadamardRotate(m_ck.data() + t * r, r, layout.kRotation);
+        if (layout.vRotation > 0)
+            hadamardRotate(m_cv.data() + t * r, r, layout.vRotation);
     }
     const auto kDim = std::size_t(geo.kDim()), vDim = std::size_t(geo.vDim());
     m_kAll.resize(nKv * kDim);
     m_vAll.resize(nKv * vDim);
     be.matmul(denseWeights(TensorType::F32, geo.kDim(), f.rank, lf.kUp.data()), m_ck.data(), m_kAll.data(), int(nKv));
     be.matmul(denseWeights(TensorType::F32, geo.vDim(), f.rank, lf.vUp.data()), m_cv.data(), m_vAll.data(), int(nKv));
-    static const std::int32_t kOneBlock[1] = {0};
+    static const std::int32_t kOneBlock[1] = { 0 };
     AttentionArgs args;
     args.q = a.q;
     args.out = a.out;

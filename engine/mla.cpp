@@ -2,6 +2,7 @@
 #include "engine/mla.h"
 
 #include "common/assert.h"
+#include "kernels/cpu/hadamard.h"
 #include "kernels/cpu/quantize.h"
 #include "kernels/float16.h"
 
@@ -203,8 +204,11 @@ void mlaAttentionExpanded(Backend &backend, const MlaProjections &proj, const Kv
         const std::byte *row = cache.kBlocks + std::size_t(cache.blockTable[t / cache.blockSize]) * cache.kBlockStride
             + std::size_t(t % cache.blockSize) * cache.kRowStride;
         float *dst = scratch.latents.data() + std::size_t(t) * rowLength;
-        // Any row type the cache stores (f32, f16, or the q8/q4 blocks of `mla+q8`/`mla+q4`).
+        // Any row type the cache stores (f32, f16, or the q8/q4 blocks of `mla+q8`/`mla+q4`),
+        // rotated back when it was stored rotated.
         dequantizeRow(cache.type, row, dst, std::size_t(rowLength));
+        if (cache.kRotation > 0)
+            hadamardRotate(dst, std::size_t(rowLength), cache.kRotation);
     }
     const std::size_t kHead = std::size_t(nope + qkRope);
     float *keys = scratch.buffers.floats(backend, kKeys, std::size_t(nKv) * nHeads * kHead);

@@ -16,8 +16,10 @@
 namespace nw {
 
 Model::Model(std::shared_ptr<const GgufFile> file, HParams hparams, std::shared_ptr<Backend> backend)
-    : m_file(std::move(file)), m_hparams(std::move(hparams)), m_backend(std::move(backend)),
-      m_weights(*m_file, m_hparams.arch)
+    : m_file(std::move(file))
+    , m_hparams(std::move(hparams))
+    , m_backend(std::move(backend))
+    , m_weights(*m_file, m_hparams.arch)
 {
     NW_ASSERT(m_file && m_backend);
 }
@@ -32,12 +34,12 @@ bool Model::ignoresTensor(std::string_view) const
     return false;
 }
 
-void Model::prepareKvMode(const KvModeSpec &) const {}
+void Model::prepareKvMode(const KvModeSpec &) const { }
 
 void Model::calibrateLatent(std::span<const std::int32_t>)
 {
     fail("{}: KV mode latent:R (and so its calibration) is not available for architecture '{}'", m_file->label(),
-         m_hparams.arch);
+        m_hparams.arch);
 }
 
 void Model::prepareWeights(std::vector<WeightMatrix> matrices, std::uint64_t ownedBytes)
@@ -58,7 +60,7 @@ std::unique_ptr<KvCache> Model::makeKvCache(const KvModeSpec &spec, std::int64_t
         for (KvMode mode : modes)
             names.push_back(kvModeName(mode));
         fail("{}: KV mode '{}' is not available for architecture '{}' (available: {})", m_file->label(),
-             spec.toString(), m_hparams.arch, fmt::join(names, ", "));
+            spec.toString(), m_hparams.arch, fmt::join(names, ", "));
     }
     std::vector<KvLayerPlan> plan = kvCachePlan(m_hparams, spec);
     prepareKvMode(spec);
@@ -67,9 +69,9 @@ std::unique_ptr<KvCache> Model::makeKvCache(const KvModeSpec &spec, std::int64_t
         return std::make_unique<KvCache>(std::move(plan), capacity, mha, m_weightsBytes);
     // The GPU attention reads full K/V rows in f16/f32 (kernels/cuda/attention.cu); latent:R
     // rebuilds keys on the host and the quantized rows have no GPU kernels yet.
-    if (spec.mode != KvMode::Full || spec.quant != KvQuant::None)
+    if (spec.mode != KvMode::Full || spec.quantized())
         fail(Remedy::CpuDevice, "KV mode '{}' does not run on {} yet (only full does; every mode runs on the CPU)",
-             spec.toString(), m_backend->name());
+            spec.toString(), m_backend->name());
     return std::make_unique<KvCache>(std::move(plan), capacity, mha, m_weightsBytes, *m_backend);
 }
 
@@ -85,8 +87,8 @@ std::unique_ptr<Model> loadModel(std::shared_ptr<const GgufFile> file, const Mod
             if (device == DeviceChoice::Cuda)
                 fail(Remedy::CpuDevice, "{}: the {} graph does not run on CUDA yet", file->label(), hp.arch);
             if (decideBackend(device, gpuInfo()).useCuda)
-                log::get("engine")->info("{}: the {} graph runs on the CPU (no CUDA graph for it yet)", file->label(),
-                                         hp.arch);
+                log::get("engine")->info(
+                    "{}: the {} graph runs on the CPU (no CUDA graph for it yet)", file->label(), hp.arch);
             device = DeviceChoice::Cpu;
         }
         backend = makeBackend(device, options.threads);
@@ -98,8 +100,8 @@ std::unique_ptr<Model> loadModel(std::shared_ptr<const GgufFile> file, const Mod
     model->weights().requireAllUsed([&m](std::string_view name) { return m.ignoresTensor(name); });
     const HParams &used = model->hparams();
     log::get("engine")->info("{}: {} model, {} layers, width {}, {} heads ({} KV), vocab {}, {:.1f} MiB of weights",
-                             file->label(), used.arch, used.nLayers, used.nEmbd, used.nHeads, used.nKvHeads,
-                             used.nVocab, static_cast<double>(model->weightsBytes()) / (1024.0 * 1024.0));
+        file->label(), used.arch, used.nLayers, used.nEmbd, used.nHeads, used.nKvHeads, used.nVocab,
+        static_cast<double>(model->weightsBytes()) / (1024.0 * 1024.0));
     return model;
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 namespace nw {
 
@@ -44,14 +45,17 @@ struct RopeParams {
 
 // One layer of a paged KV cache as attention reads it (and storeKv writes it): token t's rows
 // live in physical block blockTable[t / blockSize] at row t % blockSize. A K row holds nKvHeads
-// heads of kHeadDim elements, a V row nKvHeads heads of vHeadDim, both in `type`: F32, F16, or
-// the quantized `+q8` / `+q4` rows Q8_0 / Q4_0 (ggml's blocks of 32 with an f16 scale; each head
-// is whole blocks, so head h starts rowBytes(type, h * headDim) into the row).
+// heads of kHeadDim elements in `type`, a V row nKvHeads heads of vHeadDim in valueType(): F32,
+// F16, or the quantized `+q8` / `+q4` rows Q8_0 / Q4_0 (ggml's blocks of 32 with an f16 scale;
+// each head is whole blocks, so head h starts rowBytes(type, h * headDim) into the row).
+// Rows quantized after a Hadamard rotation (kRotation / vRotation > 0, kernels/cpu/hadamard.h):
+// attention rotates each query head the same way and rotates each output head back.
 // For MLA (absorbed form, DeepSeek-V2 §2.1.3): nKvHeads = 1, kHeadDim = kv_lora_rank + rope
 // dims, and V is the first vHeadDim = kv_lora_rank elements of the SAME row (vBlocks == kBlocks,
 // same strides).
 struct KvLayerView {
-    TensorType type = TensorType::F16;
+    TensorType type = TensorType::F16; // K rows (and V rows unless vType says otherwise)
+    std::optional<TensorType> vType; // V rows of another type (asymmetric `+K/V` modes)
     int blockSize = 0; // tokens per block
     const std::int32_t *blockTable = nullptr; // [ceil(nTokensInCache / blockSize)] block ids
     std::byte *kBlocks = nullptr; // base of block 0's K rows
@@ -63,6 +67,10 @@ struct KvLayerView {
     int nKvHeads = 1;
     int kHeadDim = 0;
     int vHeadDim = 0;
+    int kRotation = 0; // Hadamard block each K head was rotated in before it was stored; 0: none
+    int vRotation = 0; // the same for V heads (equal to kRotation for a shared row)
+
+    TensorType valueType() const { return vType.value_or(type); }
 };
 
 struct AttentionArgs {

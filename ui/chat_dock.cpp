@@ -81,7 +81,9 @@ ChatDock::ChatDock(QWidget *parent)
     m_kvBox->setEditable(true); // latent:R takes any rank
     m_kvBox->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
     m_kvBox->setMinimumContentsLength(8);
-    m_kvBox->setToolTip(tr("KV cache mode: full, mla, latent:R, each optionally +q8 or +q4"));
+    m_kvBox->setToolTip(
+        tr("KV cache mode: full, mla or latent:R, optionally +q8, +q4 (Hadamard-rotated; :plain unrotated), "
+           "+K/V (e.g. +q8/q4) and +protect:N"));
     m_kvBox->addItem(tr("model default"));
     for (const char *mode : { "full", "full+q8", "full+q4", "mla", "latent:8", "latent:16", "latent:32", "latent:64" })
         m_kvBox->addItem(QString::fromLatin1(mode));

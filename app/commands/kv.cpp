@@ -33,10 +33,17 @@ std::vector<KvModeFigures> listedModeFigures(const HParams &hp, std::int64_t ctx
     return out;
 }
 
-// Row type as the table shows it: f16 rows, or the quantized block format.
+// Row type as the table shows it: f16 rows, or the quantized block format; keys/values when
+// they differ.
 std::string rowTypeName(const KvModeSpec &spec)
 {
-    return spec.quant == KvQuant::Q8 ? "q8_0" : spec.quant == KvQuant::Q4 ? "q4_0" : "f16";
+    const auto name = [](KvQuant quant) {
+        return quant == KvQuant::Q8 ? "q8_0" : quant == KvQuant::Q4 ? "q4_0" : "f16";
+    };
+    std::string s = name(spec.kQuant);
+    if (spec.vQuant != spec.kQuant)
+        s.append("/").append(name(spec.vQuant));
+    return s;
 }
 
 int runKv(const QCommandLineParser &parser, CommandIo &io)
@@ -202,9 +209,14 @@ Command kvCommand()
             "Llama-3.1-70B, Qwen2.5-7B, Mistral-7B). For each mode the model can use — full K/V per KV head, "
             "and mla for models with multi-head latent attention — it prints the bytes per token, the total "
             "for the context, what the paged cache allocates (whole blocks of 64 tokens) and the saving "
-            "against plain multi-head attention in f16. --kv lists other modes to size instead: latent:R (a "
-            "rank-R latent of K and of V per token, for MHA/GQA models) and +q8 / +q4 on any mode (rows "
-            "quantized in groups of 32 with an f16 scale: 34 or 18 bytes per 32 values).\n\n"
+            "against plain multi-head attention in f16. --kv lists other modes to size instead, "
+            "comma-separated, each BASE[+PRECISION][+protect:N]:\n"
+            "  BASE       full | mla | latent:R (a rank-R latent of K and of V per token, for MHA/GQA models)\n"
+            "  PRECISION  P, or K/V for keys and values apart (full+q8/q4), each f16 | q8 | q4: rows quantized "
+            "in groups of 32 with an f16 scale (34 or 18 bytes per 32 values), Hadamard-rotated per head first "
+            "(queries rotated alike, outputs rotated back); :plain keeps them unrotated (full+q4:plain)\n"
+            "  protect:N  the first and last N layers keep f16 rows\n"
+            "e.g. --kv full,full+q8,full+q4:plain,full+q8/q4,latent:64+q4+protect:1\n\n"
             "Exit status: 0 on success, 1 when the model cannot be read or the arch is unknown, 2 for a usage error."),
         .configure =
             [](QCommandLineParser &parser) {
@@ -216,8 +228,8 @@ Command kvCommand()
                     { QStringLiteral("ctx"), QStringLiteral("Context size in tokens."), QStringLiteral("N") });
                 addDeviceOption(parser);
                 parser.addOption({ QStringLiteral("kv"),
-                    QStringLiteral("Modes to size, comma-separated: full, mla, latent:R, each optionally "
-                                   "+q8 or +q4 (default: the model's own modes)."),
+                    QStringLiteral("Modes to size, comma-separated, each BASE[+PRECISION][+protect:N] as above "
+                                   "(default: the model's own modes)."),
                     QStringLiteral("MODES") });
                 addJsonOption(parser);
             },

@@ -10,10 +10,10 @@
 // nw_bench_kv_modes [--model M.gguf --text F] [--ctx N] [--ppl-modes LIST] [--calibrate FILE]
 //                   [--decode-ctx N] [--gen G] [--decode-modes LIST] [--threads T] [--rounds R] [--dir D]
 #include "common/error.h"
+#include "engine/generator.h"
 #include "engine/gguf_file.h"
 #include "engine/gguf_writer.h"
 #include "engine/model.h"
-#include "engine/generator.h"
 #include "engine/tokenizer.h"
 #include "kernels/cpu/quantize.h"
 
@@ -70,16 +70,16 @@ void synthesize(const fs::path &path)
                 x = dist(rng);
             quantizeRow(TensorType::Q8_0, row.data(), bytes.data() + std::size_t(r) * rowSize, row.size());
         }
-        w.addTensor(name, TensorType::Q8_0, {cols, rows}, bytes);
+        w.addTensor(name, TensorType::Q8_0, { cols, rows }, bytes);
     };
     std::vector<float> ones(std::size_t(embd), 1.f);
     matrix("token_embd.weight", embd, vocab, 1.f);
-    w.addTensor("output_norm.weight", {embd}, ones.data(), TensorType::F32);
+    w.addTensor("output_norm.weight", { embd }, ones.data(), TensorType::F32);
     for (std::int64_t l = 0; l < layers; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         const float s = 1.f / std::sqrt(float(embd));
-        w.addTensor(p + "attn_norm.weight", {embd}, ones.data(), TensorType::F32);
-        w.addTensor(p + "ffn_norm.weight", {embd}, ones.data(), TensorType::F32);
+        w.addTensor(p + "attn_norm.weight", { embd }, ones.data(), TensorType::F32);
+        w.addTensor(p + "ffn_norm.weight", { embd }, ones.data(), TensorType::F32);
         matrix(p + "attn_q.weight", embd, heads * headDim, s);
         matrix(p + "attn_k.weight", embd, kvHeads * headDim, s);
         matrix(p + "attn_v.weight", embd, kvHeads * headDim, s);
@@ -110,7 +110,7 @@ DecodeRun prefill(Model &model, const KvModeSpec &spec, int nCtx, int nGen)
     for (int start = 0; start < nCtx; start += 512) {
         const auto len = std::size_t(std::min(512, nCtx - start));
         model.forward(std::span(prompt).subspan(std::size_t(start), len),
-                      std::span(positions).subspan(std::size_t(start), len), *run.cache, LogitsFor::Last, run.logits);
+            std::span(positions).subspan(std::size_t(start), len), *run.cache, LogitsFor::Last, run.logits);
     }
     return run;
 }
@@ -124,8 +124,8 @@ void decodeBurst(Model &model, DecodeRun &run, int nCtx, int nGen)
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < nGen; ++i) {
         const auto next = std::int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
-        const std::int32_t one[] = {next};
-        const std::int32_t pos[] = {nCtx + i};
+        const std::int32_t one[] = { next };
+        const std::int32_t pos[] = { nCtx + i };
         model.forward(one, pos, *run.cache, LogitsFor::Last, logits);
     }
     run.best = std::max(run.best, nGen / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -140,21 +140,33 @@ int main(int argc, char **argv)
     fs::path dir = fs::temp_directory_path() / "nw_bench_kv_modes";
     fs::path calibratePath;
     std::string pplModes = "full,latent:32,latent:24,latent:16,latent:8";
-    std::string decodeModes = "full,full+q8,full+q4,latent:256,latent:128,latent:64,latent:128+q8,latent:128+q4";
+    std::string decodeModes = "full,full+q8,full+q8:plain,full+q4,full+q4:plain,full+q8/"
+                              "q4,latent:256,latent:128,latent:64,latent:128+q8,latent:128+q4";
     int ctx = 128, decodeCtx = 1024, gen = 32, threads = 2, rounds = 3;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i], v = argv[i + 1];
-        if (a == "--model") modelPath = v;
-        else if (a == "--text") textPath = v;
-        else if (a == "--ctx") ctx = std::stoi(v);
-        else if (a == "--ppl-modes") pplModes = v;
-        else if (a == "--calibrate") calibratePath = v;
-        else if (a == "--decode-ctx") decodeCtx = std::stoi(v);
-        else if (a == "--gen") gen = std::stoi(v);
-        else if (a == "--decode-modes") decodeModes = v;
-        else if (a == "--threads") threads = std::stoi(v);
-        else if (a == "--rounds") rounds = std::stoi(v);
-        else if (a == "--dir") dir = v;
+        if (a == "--model")
+            modelPath = v;
+        else if (a == "--text")
+            textPath = v;
+        else if (a == "--ctx")
+            ctx = std::stoi(v);
+        else if (a == "--ppl-modes")
+            pplModes = v;
+        else if (a == "--calibrate")
+            calibratePath = v;
+        else if (a == "--decode-ctx")
+            decodeCtx = std::stoi(v);
+        else if (a == "--gen")
+            gen = std::stoi(v);
+        else if (a == "--decode-modes")
+            decodeModes = v;
+        else if (a == "--threads")
+            threads = std::stoi(v);
+        else if (a == "--rounds")
+            rounds = std::stoi(v);
+        else if (a == "--dir")
+            dir = v;
         else {
             std::fprintf(stderr, "unknown option %s\n", a.c_str());
             return 2;
@@ -166,7 +178,7 @@ int main(int argc, char **argv)
         ::setenv("XDG_CACHE_HOME", (dir / "cache").c_str(), 1);
         if (fs::exists(modelPath) && fs::exists(textPath)) {
             std::shared_ptr<GgufFile> file = GgufFile::open(modelPath);
-            auto model = loadModel(file, {.threads = threads});
+            auto model = loadModel(file, { .threads = threads });
             auto tokenizer = Tokenizer::fromGguf(*file);
             std::ifstream in(textPath);
             const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -184,7 +196,7 @@ int main(int argc, char **argv)
                     if (fullBytes == 0)
                         fullBytes = perToken;
                     std::printf("%-18s %14.0f %11.2fx %9.4f ± %.4f\n", label.c_str(), perToken, fullBytes / perToken,
-                                r.ppl, r.error);
+                        r.ppl, r.error);
                 } catch (const Error &e) {
                     std::printf("%-18s (not available: %s)\n", label.c_str(), e.what());
                 }
@@ -210,9 +222,9 @@ int main(int argc, char **argv)
         const fs::path synthetic = dir / "gqa64.gguf";
         synthesize(synthetic);
         std::shared_ptr<GgufFile> file = GgufFile::open(synthetic);
-        auto model = loadModel(file, {.threads = threads});
+        auto model = loadModel(file, { .threads = threads });
         std::printf("\ndecode after %d tokens, synthetic GQA 8/4 heads of 64, %d threads, best of %d bursts of %d\n",
-                    decodeCtx, threads, rounds, gen);
+            decodeCtx, threads, rounds, gen);
         std::printf("%-18s %14s %12s %12s\n", "mode", "KV B/token", "tok/s", "vs full");
         // Bursts of all modes interleaved, `rounds` times, best burst per mode: a busy machine
         // slows every mode alike within a round, and the best burst is the least disturbed one.
@@ -225,8 +237,8 @@ int main(int argc, char **argv)
                 decodeBurst(*model, run, decodeCtx, gen);
         for (std::size_t i = 0; i < modes.size(); ++i) {
             const auto perToken = runs[i].cache->layout().bytesPerTokenLayer() * std::size_t(model->hparams().nLayers);
-            std::printf("%-18s %14zu %12.1f %11.3fx\n", modes[i].c_str(), perToken, runs[i].best,
-                        runs[i].best / runs[0].best);
+            std::printf(
+                "%-18s %14zu %12.1f %11.3fx\n", modes[i].c_str(), perToken, runs[i].best, runs[i].best / runs[0].best);
         }
     } catch (const std::exception &e) {
         std::fprintf(stderr, "nw_bench_kv_modes: %s\n", e.what());

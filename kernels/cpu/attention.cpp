@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/dot_products.h"
+#include "kernels/cpu/hadamard.h"
 #include "kernels/cpu/quantize.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/float16.h"
@@ -57,8 +58,8 @@ NW_AVX2 void axpyAvx2(float *acc, float c, float p, const std::byte *v, bool f16
     } else {
         const auto *f = reinterpret_cast<const float *>(v);
         for (; i + 8 <= n; i += 8)
-            _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(vp, _mm256_loadu_ps(f + i),
-                                                      _mm256_mul_ps(vc, _mm256_loadu_ps(acc + i))));
+            _mm256_storeu_ps(
+                acc + i, _mm256_fmadd_ps(vp, _mm256_loadu_ps(f + i), _mm256_mul_ps(vc, _mm256_loadu_ps(acc + i))));
     }
     // The tail stays in this function: a tail call into axpyScalar (legacy-SSE code) let GCC drop
     // the vzeroupper, and every SSE instruction after it then ran with the upper YMM halves dirty —
@@ -98,30 +99,45 @@ std::size_t prefixBytes(TensorType type, std::size_t elements)
     return elements == 0 ? 0 : rowBytes(type, elements);
 }
 
+// A Hadamard block `block` can rotate heads of headDim (0: not rotated).
+bool isRotationOf(int block, int headDim)
+{
+    return block == 0 || (block > 0 && (block & (block - 1)) == 0 && headDim % block == 0);
+}
+
 } // namespace
 
 void checkKvView(const KvLayerView &kv, const char *op)
 {
-    if (kv.type != TensorType::F32 && kv.type != TensorType::F16 && !isQuantizedKv(kv.type))
-        fail("{}: KV cache rows of type {} are not supported by the CPU backend (F32, F16, Q8_0 or Q4_0)", op,
-             tensorTypeName(kv.type));
+    for (const TensorType type : { kv.type, kv.valueType() })
+        if (type != TensorType::F32 && type != TensorType::F16 && !isQuantizedKv(type))
+            fail("{}: KV cache rows of type {} are not supported by the CPU backend (F32, F16, Q8_0 or Q4_0)", op,
+                tensorTypeName(type));
     if (kv.blockSize <= 0 || kv.blockTable == nullptr || kv.kBlocks == nullptr)
         fail("{}: KV view without blocks (block size {})", op, kv.blockSize);
     if (kv.nKvHeads <= 0 || kv.kHeadDim <= 0 || kv.vHeadDim <= 0)
         fail("{}: KV view with {} heads of K dim {} and V dim {}", op, kv.nKvHeads, kv.kHeadDim, kv.vHeadDim);
     // Quantized rows are addressed per head, so each head must be whole blocks of 32.
-    if (isQuantizedKv(kv.type) && (kv.kHeadDim % int(kQk) != 0 || kv.vHeadDim % int(kQk) != 0))
-        fail("{}: {} KV rows need head dims that are multiples of {} (K {}, V {})", op, tensorTypeName(kv.type),
-             kQk, kv.kHeadDim, kv.vHeadDim);
+    if ((isQuantizedKv(kv.type) && kv.kHeadDim % int(kQk) != 0)
+        || (isQuantizedKv(kv.valueType()) && kv.vHeadDim % int(kQk) != 0))
+        fail("{}: {}/{} KV rows need head dims that are multiples of {} (K {}, V {})", op, tensorTypeName(kv.type),
+            tensorTypeName(kv.valueType()), kQk, kv.kHeadDim, kv.vHeadDim);
+    if (!isRotationOf(kv.kRotation, kv.kHeadDim) || !isRotationOf(kv.vRotation, kv.vHeadDim))
+        fail("{}: Hadamard blocks K {} / V {} do not divide the head dims K {} / V {}", op, kv.kRotation, kv.vRotation,
+            kv.kHeadDim, kv.vHeadDim);
+    // A shared row (MLA) is one row: V is read as K was stored.
+    if (kv.vBlocks == kv.kBlocks && (kv.valueType() != kv.type || kv.vRotation != kv.kRotation))
+        fail("{}: a shared K/V row has one type and one rotation (K {} / {}, V {} / {})", op, tensorTypeName(kv.type),
+            kv.kRotation, tensorTypeName(kv.valueType()), kv.vRotation);
     if (kv.kRowStride < prefixBytes(kv.type, std::size_t(kv.nKvHeads) * std::size_t(kv.kHeadDim))
         || kv.kBlockStride < kv.kRowStride * std::size_t(kv.blockSize))
-        fail("{}: K strides (row {}, block {}) do not hold {} heads of {}", op, kv.kRowStride,
-             kv.kBlockStride, kv.nKvHeads, kv.kHeadDim);
+        fail("{}: K strides (row {}, block {}) do not hold {} heads of {}", op, kv.kRowStride, kv.kBlockStride,
+            kv.nKvHeads, kv.kHeadDim);
     if (kv.vBlocks != nullptr && kv.vBlocks != kv.kBlocks
-        && (kv.vRowStride < prefixBytes(kv.type, std::size_t(kv.nKvHeads) * std::size_t(kv.vHeadDim))
+        && (kv.vRowStride < prefixBytes(kv.valueType(), std::size_t(kv.nKvHeads) * std::size_t(kv.vHeadDim))
             || kv.vBlockStride < kv.vRowStride * std::size_t(kv.blockSize)))
-        fail("{}: V strides (row {}, block {}) do not hold {} heads of {}", op, kv.vRowStride,
-             kv.vBlockStride, kv.nKvHeads, kv.vHeadDim);
+        fail("{}: V strides (row {}, block {}) do not hold {} heads of {}", op, kv.vRowStride, kv.vBlockStride,
+            kv.nKvHeads, kv.vHeadDim);
 }
 
 void attention(ThreadPool &pool, const AttentionArgs &a)
@@ -146,22 +162,24 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
 
     const DotKernel &dot = dotKernel(kv.type);
     static const AxpyFn axpy = pickAxpy();
-    const bool f16 = kv.type == TensorType::F16;
+    const TensorType vType = kv.valueType();
+    const bool vF16 = vType == TensorType::F16;
     const bool quantized = isQuantizedKv(kv.type);
+    const bool vQuantized = isQuantizedKv(vType);
     const int group = a.nHeads / kv.nKvHeads;
     const std::size_t kHeadBytes = prefixBytes(kv.type, std::size_t(kv.kHeadDim));
-    const std::size_t vHeadBytes = prefixBytes(kv.type, std::size_t(kv.vHeadDim));
+    const std::size_t vHeadBytes = prefixBytes(vType, std::size_t(kv.vHeadDim));
 
     const auto kRow = [&](std::int64_t j, int kvHead) {
         return kv.kBlocks + std::size_t(kv.blockTable[j / kv.blockSize]) * kv.kBlockStride
-               + std::size_t(j % kv.blockSize) * kv.kRowStride + std::size_t(kvHead) * kHeadBytes;
+            + std::size_t(j % kv.blockSize) * kv.kRowStride + std::size_t(kvHead) * kHeadBytes;
     };
     // MLA: V is the first vHeadDim elements of the K row itself.
     const auto vRow = [&](std::int64_t j, int kvHead) {
         if (sharedRow)
             return kRow(j, kvHead);
         return kv.vBlocks + std::size_t(kv.blockTable[j / kv.blockSize]) * kv.vBlockStride
-               + std::size_t(j % kv.blockSize) * kv.vRowStride + std::size_t(kvHead) * vHeadBytes;
+            + std::size_t(j % kv.blockSize) * kv.vRowStride + std::size_t(kvHead) * vHeadBytes;
     };
 
     // Heads that share a KV head are processed together, so each K/V row is read from memory
@@ -183,8 +201,8 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
     for (int t = 0; t < a.nTokens; ++t)
         maxCtx = std::max<std::int64_t>(maxCtx, std::int64_t(a.queryPositions[t]) + 1 - firstSeen(t));
     const std::int64_t maxSlices = (maxCtx + kChunk - 1) / kChunk;
-    const std::int64_t slices =
-        std::clamp<std::int64_t>((wanted + streams * tasksPerGroup - 1) / (streams * tasksPerGroup), 1, maxSlices);
+    const std::int64_t slices
+        = std::clamp<std::int64_t>((wanted + streams * tasksPerGroup - 1) / (streams * tasksPerGroup), 1, maxSlices);
     const std::int64_t sliceLength = ((maxCtx + slices - 1) / slices + kChunk - 1) / kChunk * kChunk;
     const std::int64_t nTasks = streams * tasksPerGroup * slices;
     const std::size_t vDim = static_cast<std::size_t>(kv.vHeadDim);
@@ -199,9 +217,11 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
         // Quantized K rows are scored as llama.cpp does with a quantized cache: the query head is
         // quantized once to the row type's activation format (Q8_0) and the integer dot product
         // runs on the blocks as stored. V rows are dequantized once per row for all heads.
+        // Rotated K rows are scored with the query head rotated the same way (kernels/cpu/hadamard.h).
         const std::size_t qBytes = quantized ? activationRowBytes(dot.activation, kv.kHeadDim) : 0;
         std::vector<std::byte> qQuant(qBytes * std::size_t(headsPerTask));
-        std::vector<float> vRowF32(quantized ? vDim : 0);
+        std::vector<float> qRotated(kv.kRotation > 0 ? std::size_t(kv.kHeadDim) * std::size_t(headsPerTask) : 0);
+        std::vector<float> vRowF32(vQuantized ? vDim : 0);
         float runningMax[kMaxHeadsPerTask];
         double runningSum[kMaxHeadsPerTask];
         for (std::int64_t task = task0; task < task1; ++task) {
@@ -216,21 +236,28 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
             const std::int64_t begin = firstSeen(t) + slice * sliceLength;
             const std::int64_t end = std::min(nCtx, begin + sliceLength);
             std::fill(acc.begin(), acc.end(), 0.f);
+            const auto query = [&](int g) {
+                return kv.kRotation > 0 ? qRotated.data() + std::size_t(g) * std::size_t(kv.kHeadDim)
+                                        : a.q + (t * a.nHeads + h0 + g) * kv.kHeadDim;
+            };
             for (int g = 0; g < nh; ++g) {
                 runningMax[g] = -std::numeric_limits<float>::infinity();
                 runningSum[g] = 0.0;
+                if (kv.kRotation > 0) {
+                    float *qr = qRotated.data() + std::size_t(g) * std::size_t(kv.kHeadDim);
+                    std::copy_n(a.q + (t * a.nHeads + h0 + g) * kv.kHeadDim, kv.kHeadDim, qr);
+                    hadamardRotate(qr, std::size_t(kv.kHeadDim), kv.kRotation);
+                }
                 if (quantized && begin < end)
-                    dot.quantize(a.q + (t * a.nHeads + h0 + g) * kv.kHeadDim, qQuant.data() + std::size_t(g) * qBytes,
-                                 kv.kHeadDim);
+                    dot.quantize(query(g), qQuant.data() + std::size_t(g) * qBytes, kv.kHeadDim);
             }
             for (std::int64_t j0 = begin; j0 < end; j0 += kChunk) {
                 const int n = static_cast<int>(std::min<std::int64_t>(kChunk, end - j0));
                 for (int jj = 0; jj < n; ++jj) {
                     const std::byte *k = kRow(j0 + jj, kvHead);
                     for (int g = 0; g < nh; ++g) {
-                        const std::byte *q = quantized
-                            ? qQuant.data() + std::size_t(g) * qBytes
-                            : reinterpret_cast<const std::byte *>(a.q + (t * a.nHeads + h0 + g) * kv.kHeadDim);
+                        const std::byte *q = quantized ? qQuant.data() + std::size_t(g) * qBytes
+                                                       : reinterpret_cast<const std::byte *>(query(g));
                         scores[std::size_t(g) * kChunk + std::size_t(jj)] = a.scale * dot.dot(k, q, kv.kHeadDim);
                     }
                 }
@@ -245,15 +272,15 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
                 }
                 for (int jj = 0; jj < n; ++jj) {
                     const std::byte *v = vRow(j0 + jj, kvHead);
-                    if (quantized) {
-                        dequantizeRow(kv.type, v, vRowF32.data(), vDim);
+                    if (vQuantized) {
+                        dequantizeRow(vType, v, vRowF32.data(), vDim);
                         v = reinterpret_cast<const std::byte *>(vRowF32.data());
                     }
                     for (int g = 0; g < nh; ++g) {
                         const float p = std::exp(scores[std::size_t(g) * kChunk + std::size_t(jj)] - runningMax[g]);
                         runningSum[g] += p;
-                        axpy(acc.data() + std::size_t(g) * vDim, jj == 0 ? correction[g] : 1.f, p, v, f16 && !quantized,
-                             kv.vHeadDim);
+                        axpy(acc.data() + std::size_t(g) * vDim, jj == 0 ? correction[g] : 1.f, p, v,
+                            vF16 && !vQuantized, kv.vHeadDim);
                     }
                 }
             }
@@ -280,6 +307,8 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
                 float *out = a.out + (t * a.nHeads + h0 + g) * kv.vHeadDim;
                 for (std::size_t i = 0; i < vDim; ++i)
                     out[i] = acc[std::size_t(g) * vDim + i] * scaleOut;
+                if (kv.vRotation > 0) // the weighted sum of rotated values, rotated back
+                    hadamardRotate(out, vDim, kv.vRotation);
             }
         }
     });
@@ -318,13 +347,15 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
                 const auto inv = static_cast<float>(1.0 / sum);
                 for (std::size_t i = 0; i < vDim; ++i)
                     out[i] *= inv;
+                if (kv.vRotation > 0)
+                    hadamardRotate(out, vDim, kv.vRotation);
             }
         }
     });
 }
 
-void storeKv(ThreadPool &pool, const KvLayerView &kv, const float *k, const float *v, int nTokens,
-             const std::int32_t *positions)
+void storeKv(
+    ThreadPool &pool, const KvLayerView &kv, const float *k, const float *v, int nTokens, const std::int32_t *positions)
 {
     checkKvView(kv, "storeKv");
     if (nTokens <= 0)
@@ -337,22 +368,33 @@ void storeKv(ThreadPool &pool, const KvLayerView &kv, const float *k, const floa
         if (positions[t] < 0)
             fail("storeKv: token {} has position {}", t, positions[t]);
 
-    const auto write = [&](const float *src, std::byte *dst, std::size_t n) {
-        if (kv.type == TensorType::F16)
+    // Rotation blocks divide the head dims (checkKvView), so rotating the whole row in blocks
+    // rotates each head.
+    const auto write = [](TensorType type, int rotation, const float *src, std::byte *dst, std::size_t n,
+                           std::vector<float> &rotated) {
+        if (rotation > 0) {
+            rotated.assign(src, src + n);
+            hadamardRotate(rotated.data(), n, rotation);
+            src = rotated.data();
+        }
+        if (type == TensorType::F16)
             floatToFp16Row(src, reinterpret_cast<f16_t *>(dst), n);
-        else if (kv.type == TensorType::F32)
+        else if (type == TensorType::F32)
             std::memcpy(dst, src, n * sizeof(float));
         else // heads are whole blocks (checkKvView), so one call quantizes each head's groups
-            quantizeRow(kv.type, src, dst, n);
+            quantizeRow(type, src, dst, n);
     };
     const auto range = [&](std::int64_t t0, std::int64_t t1) {
+        std::vector<float> rotated;
         for (std::int64_t t = t0; t < t1; ++t) {
             const std::int64_t pos = positions[t];
             const std::size_t block = std::size_t(kv.blockTable[pos / kv.blockSize]);
             const std::size_t row = std::size_t(pos % kv.blockSize);
-            write(k + t * std::int64_t(kWidth), kv.kBlocks + block * kv.kBlockStride + row * kv.kRowStride, kWidth);
+            write(kv.type, kv.kRotation, k + t * std::int64_t(kWidth),
+                kv.kBlocks + block * kv.kBlockStride + row * kv.kRowStride, kWidth, rotated);
             if (v)
-                write(v + t * std::int64_t(vWidth), kv.vBlocks + block * kv.vBlockStride + row * kv.vRowStride, vWidth);
+                write(kv.valueType(), kv.vRotation, v + t * std::int64_t(vWidth),
+                    kv.vBlocks + block * kv.vBlockStride + row * kv.vRowStride, vWidth, rotated);
         }
     };
     if (nTokens < 16)

@@ -19,9 +19,9 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
-#include <functional>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <numeric>
 #include <random>
 #include <string>
@@ -45,7 +45,7 @@ std::vector<float> randomMatrix(std::int64_t rows, std::int64_t cols, unsigned s
 
 // up · down as float64: [rows, cols].
 std::vector<double> product(const std::vector<float> &up, const std::vector<float> &down, std::int64_t rows,
-                            std::int64_t cols, std::int64_t rank)
+    std::int64_t cols, std::int64_t rank)
 {
     std::vector<double> w(std::size_t(rows * cols));
     for (std::int64_t r = 0; r < rows; ++r)
@@ -60,7 +60,7 @@ std::vector<double> product(const std::vector<float> &up, const std::vector<floa
 
 // max |W - up·down| / max |W|.
 double reconstructionError(const std::vector<float> &w, const std::vector<float> &up, const std::vector<float> &down,
-                           std::int64_t rows, std::int64_t cols, std::int64_t rank)
+    std::int64_t rows, std::int64_t cols, std::int64_t rank)
 {
     const std::vector<double> p = product(up, down, rows, cols, rank);
     double worst = 0, scale = 0;
@@ -179,10 +179,10 @@ TEST_CASE("factors: orthonormal up-projections, K pairs on one RoPE frequency, e
 {
     const std::int64_t heads = 3, headDim = 8, cols = 40, layers = 2, kDim = heads * headDim;
     const RandomKv w(layers, kDim, kDim, cols);
-    for (const bool neox : {false, true}) {
+    for (const bool neox : { false, true }) {
         const LatentKeyGeometry geo = geometry(heads, headDim, neox ? 4 : 8, neox); // neox: RoPE on half the head
         double previousK = 1e9, previousV = 1e9;
-        for (std::int64_t rank : {4, 12, 20, 24}) {
+        for (std::int64_t rank : { 4, 12, 20, 24 }) {
             CAPTURE(neox);
             CAPTURE(rank);
             const LatentFactors f = factorizeKv(w.wk, w.wv, geo, rank);
@@ -197,9 +197,8 @@ TEST_CASE("factors: orthonormal up-projections, K pairs on one RoPE frequency, e
                 for (std::int64_t g = 0; g < heads; ++g)
                     for (int p = 0; p < headDim / 2; ++p) {
                         const auto [a, b] = geo.pairDims(p);
-                        const auto at = [&](int d, std::int64_t c) {
-                            return l1.kUp[std::size_t((g * headDim + d) * rank + c)];
-                        };
+                        const auto at
+                            = [&](int d, std::int64_t c) { return l1.kUp[std::size_t((g * headDim + d) * rank + c)]; };
                         if (p != l1.kPairs[std::size_t(j)]) {
                             CHECK(at(a, 2 * j) == 0.f);
                             CHECK(at(b, 2 * j + 1) == 0.f);
@@ -239,7 +238,8 @@ TEST_CASE("factors: orthonormal up-projections, K pairs on one RoPE frequency, e
         for (std::int64_t i = 0; i < kDim; ++i)
             for (std::int64_t j = 0; j < kDim; ++j)
                 for (std::int64_t c = 0; c < cols; ++c)
-                    gram[std::size_t(i * kDim + j)] += double(v[std::size_t(i * cols + c)]) * v[std::size_t(j * cols + c)];
+                    gram[std::size_t(i * kDim + j)]
+                        += double(v[std::size_t(i * cols + c)]) * v[std::size_t(j * cols + c)];
         const std::vector<double> eig = symmetricEigenvalues(gram, int(kDim));
         const double dropped = std::accumulate(eig.begin() + rank, eig.end(), 0.0);
         CHECK(err2 == doctest::Approx(dropped).epsilon(1e-5));
@@ -338,8 +338,8 @@ TEST_CASE("calibration: moments as a plain sum, a better fit on the calibrated i
     // Mean squared error of the rebuilt keys / values of the calibration inputs.
     const auto error = [&](const LatentFactors &f, bool keys) {
         const LatentLayerFactors &l = f.layers[0];
-        const std::vector<double> hat = keys ? product(l.kUp, l.kDown, kDim, cols, f.rank)
-                                             : product(l.vUp, l.vDown, kDim, cols, f.rank);
+        const std::vector<double> hat
+            = keys ? product(l.kUp, l.kDown, kDim, cols, f.rank) : product(l.vUp, l.vDown, kDim, cols, f.rank);
         const std::vector<float> &want = keys ? k : v;
         double e = 0;
         for (std::int64_t t = 0; t < n; ++t)
@@ -351,11 +351,11 @@ TEST_CASE("calibration: moments as a plain sum, a better fit on the calibrated i
             }
         return e / double(n * kDim);
     };
-    for (std::int64_t rank : {4, 8}) {
+    for (std::int64_t rank : { 4, 8 }) {
         const LatentFactors plain = factorizeKv(w.wk, w.wv, geo, rank);
         const LatentFactors weighted = factorizeKv(w.wk, w.wv, geo, rank, &calibration);
         MESSAGE(fmt::format("rank {}: K error {:.3g} plain, {:.3g} calibrated; V {:.3g}, {:.3g}", rank,
-                            error(plain, true), error(weighted, true), error(plain, false), error(weighted, false)));
+            error(plain, true), error(weighted, true), error(plain, false), error(weighted, false)));
         // V (unstructured) has rank 4 on these inputs and is almost exact once calibrated; K's
         // latent pairs each keep one RoPE frequency, where 4 real input directions still fill
         // both complex dims, so its gain is smaller (but the calibrated fit is the optimum of
@@ -386,8 +386,8 @@ TEST_CASE("factors are cached by weight hash, geometry and rank; a damaged file 
     const std::filesystem::path dir = nw::test::scratchDir("latent_cache");
     std::filesystem::remove_all(dir);
     const std::vector<float> k = randomMatrix(16, 32, 3), v = randomMatrix(16, 32, 4);
-    const std::vector<WeightMatrix> wk{denseWeights(TensorType::F32, 16, 32, k.data())};
-    const std::vector<WeightMatrix> wv{denseWeights(TensorType::F32, 16, 32, v.data())};
+    const std::vector<WeightMatrix> wk { denseWeights(TensorType::F32, 16, 32, k.data()) };
+    const std::vector<WeightMatrix> wv { denseWeights(TensorType::F32, 16, 32, v.data()) };
     const LatentKeyGeometry geo = geometry(2, 8, 8, false);
     bool cached = true;
     const LatentFactors first = loadOrFactorizeKv(wk, wv, geo, 8, dir, &cached);
@@ -410,7 +410,7 @@ TEST_CASE("factors are cached by weight hash, geometry and rank; a damaged file 
     CHECK_FALSE(cached);
     std::vector<float> k2 = k;
     k2[5] += 1.f;
-    const std::vector<WeightMatrix> wk2{denseWeights(TensorType::F32, 16, 32, k2.data())};
+    const std::vector<WeightMatrix> wk2 { denseWeights(TensorType::F32, 16, 32, k2.data()) };
     CHECK(kvWeightsHash(wk2, wv, geo) != kvWeightsHash(wk, wv, geo));
     CHECK(kvWeightsHash(wk, wv, geometry(4, 4, 4, false)) != kvWeightsHash(wk, wv, geo));
     CHECK(kvWeightsHash(wk, wv, geometry(2, 8, 8, true)) != kvWeightsHash(wk, wv, geo));
@@ -438,16 +438,19 @@ TEST_CASE("latent attention: absorbed and expanded forms equal plain attention o
         int ropeDims;
         TensorType rows;
         double tolerance;
+        int rotation = 0; // Hadamard block of the stored rows (+q8 / +q4 rotate theirs)
     };
     const Case cases[] = {
-        {"full rank f32", 32, false, 16, TensorType::F32, 1e-5},
-        {"rank 12 f32", 12, false, 16, TensorType::F32, 1e-5},
-        {"rank 12 neox, half-head rope", 12, true, 8, TensorType::F32, 1e-5},
-        {"rank 32 f16 rows", 32, false, 16, TensorType::F16, 3e-3},
-        {"rank 32 q8 rows (and a q8 query when absorbed)", 32, false, 16, TensorType::Q8_0, 5e-2},
+        { "full rank f32", 32, false, 16, TensorType::F32, 1e-5 },
+        { "rank 12 f32", 12, false, 16, TensorType::F32, 1e-5 },
+        { "rank 12 neox, half-head rope", 12, true, 8, TensorType::F32, 1e-5 },
+        { "rank 32 f16 rows", 32, false, 16, TensorType::F16, 3e-3 },
+        { "rank 32 q8 rows (and a q8 query when absorbed)", 32, false, 16, TensorType::Q8_0, 5e-2 },
+        { "rank 32 f32 rows, rotated", 32, false, 16, TensorType::F32, 1e-5, 32 },
+        { "rank 32 q8 rows, rotated", 32, false, 16, TensorType::Q8_0, 5e-2, 32 },
     };
     for (const Case &cs : cases)
-        for (const LatentForm form : {LatentForm::Absorbed, LatentForm::Expanded}) {
+        for (const LatentForm form : { LatentForm::Absorbed, LatentForm::Expanded }) {
             const std::string name = cs.name;
             CAPTURE(name);
             CAPTURE(int(form));
@@ -464,6 +467,7 @@ TEST_CASE("latent attention: absorbed and expanded forms equal plain attention o
             layout.spec.mode = KvMode::Latent;
             layout.spec.rank = cs.rank;
             layout.kType = layout.vType = cs.rows;
+            layout.kRotation = layout.vRotation = cs.rotation;
             layout.nKvHeads = 1;
             layout.kHeadDim = layout.vHeadDim = cs.rank;
             KvCache cache(layout, 1, 128, 0);
@@ -497,7 +501,7 @@ TEST_CASE("latent attention: absorbed and expanded forms equal plain attention o
                     double d = 0;
                     for (std::int64_t i = 0; i < headDim; ++i)
                         d += double(q[std::size_t((t * nHeads + h) * headDim + i)])
-                             * keys[std::size_t(j * kDim + g * headDim + i)];
+                            * keys[std::size_t(j * kDim + g * headDim + i)];
                     s[std::size_t(j)] = d * scale;
                     mx = std::max(mx, s[std::size_t(j)]);
                 }
@@ -534,11 +538,12 @@ TEST_CASE("latent attention: absorbed and expanded forms equal plain attention o
             double worst = 0;
             for (int t = 0; t < total; ++t)
                 for (int h = 0; h < nHeads; ++h)
-                    worst = std::max(worst, relativeError(std::span(out).subspan(std::size_t((t * nHeads + h) * headDim),
-                                                                                 std::size_t(headDim)),
-                                                          reference(t, h)));
+                    worst = std::max(worst,
+                        relativeError(
+                            std::span(out).subspan(std::size_t((t * nHeads + h) * headDim), std::size_t(headDim)),
+                            reference(t, h)));
             MESSAGE(fmt::format("{}, {}: max relative error {:.3g}", cs.name,
-                                form == LatentForm::Absorbed ? "absorbed" : "expanded", worst));
+                form == LatentForm::Absorbed ? "absorbed" : "expanded", worst));
             CHECK(worst < cs.tolerance);
         }
 }
@@ -617,7 +622,7 @@ TEST_CASE("latent at full rank reproduces the float64 reference; lower ranks dif
             model->forward(std::span(tokens).first(8), std::span(positions).first(8), *cache, LogitsFor::All, all);
             for (int t = 8; t < n; ++t) {
                 model->forward(std::span(tokens).subspan(std::size_t(t), 1),
-                               std::span(positions).subspan(std::size_t(t), 1), *cache, LogitsFor::Last, logits);
+                    std::span(positions).subspan(std::size_t(t), 1), *cache, LogitsFor::Last, logits);
                 all.insert(all.end(), logits.begin(), logits.end());
             }
         } else {
@@ -626,8 +631,8 @@ TEST_CASE("latent at full rank reproduces the float64 reference; lower ranks dif
         CHECK(cache->memoryStats().kvBytesUsed == std::uint64_t(n) * cache->layout().bytesPerTokenLayer() * 2);
         double worst = 0;
         for (int t = 0; t < n; ++t)
-            worst = std::max(worst, relativeError(std::span(all).subspan(std::size_t(t) * vocab, vocab),
-                                                  want[std::size_t(t)]));
+            worst = std::max(
+                worst, relativeError(std::span(all).subspan(std::size_t(t) * vocab, vocab), want[std::size_t(t)]));
         return worst;
     };
     const double full = run("full", false);
@@ -643,7 +648,7 @@ TEST_CASE("latent at full rank reproduces the float64 reference; lower ranks dif
     }
     MESSAGE(fmt::format("max relative logit error vs float64: full {:.3g}, latent:32 {:.3g} (decode {:.3g}), "
                         "latent:8 {:.3g} (decode {:.3g}, {:.3g} from prefill)",
-                        full, latentFull, latentFullDecode, latent8, latent8Decode, formsDiffer / logitScale));
+        full, latentFull, latentFullDecode, latent8, latent8Decode, formsDiffer / logitScale));
     CHECK(full < 1e-4);
     CHECK(latentFull < 1e-4);
     CHECK(latentFullDecode < 1e-4);

@@ -3,10 +3,12 @@
 // equations, over a paged cache in the `mla` layout, for both GGUF layouts of W_UK / W_UV.
 #include "engine/kv_cache.h"
 #include "engine/mla.h"
+#include "kernels/cpu/hadamard.h"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -15,12 +17,12 @@ namespace {
 constexpr int kHeads = 3, kNope = 8, kRope = 4, kV = 6, kRank = 16;
 
 struct Fixture {
-    std::mt19937 rng{77};
-    std::vector<float> kvB;   // [kHeads * (kNope + kV)][kRank]: per head K rows then V rows
-    std::vector<float> kB;    // [kHeads][kRank][kNope] (split layout: W_UK transposed)
-    std::vector<float> vB;    // [kHeads][kV][kRank]
-    std::vector<float> rows;  // [nKv][kRank + kRope] cached latents
-    std::vector<float> q;     // [nTokens][kHeads][kNope + kRope]
+    std::mt19937 rng { 77 };
+    std::vector<float> kvB; // [kHeads * (kNope + kV)][kRank]: per head K rows then V rows
+    std::vector<float> kB; // [kHeads][kRank][kNope] (split layout: W_UK transposed)
+    std::vector<float> vB; // [kHeads][kV][kRank]
+    std::vector<float> rows; // [nKv][kRank + kRope] cached latents
+    std::vector<float> q; // [nTokens][kHeads][kNope + kRope]
 
     std::vector<float> random(std::size_t n)
     {
@@ -42,7 +44,8 @@ struct Fixture {
                     kB[(std::size_t(h) * kRank + r) * kNope + d] = kvB[(std::size_t(h) * (kNope + kV) + d) * kRank + r];
             for (int d = 0; d < kV; ++d)
                 for (int r = 0; r < kRank; ++r)
-                    vB[(std::size_t(h) * kV + d) * kRank + r] = kvB[(std::size_t(h) * (kNope + kV) + kNope + d) * kRank + r];
+                    vB[(std::size_t(h) * kV + d) * kRank + r]
+                        = kvB[(std::size_t(h) * (kNope + kV) + kNope + d) * kRank + r];
         }
         rows = random(std::size_t(nKv) * (kRank + kRope));
         q = random(std::size_t(nTokens) * kHeads * (kNope + kRope));
@@ -85,7 +88,8 @@ struct Fixture {
                     sum += s = std::exp(s - peak);
                 for (int s = 0; s < nKv; ++s)
                     for (int d = 0; d < kV; ++d)
-                        out[(std::size_t(t) * kHeads + h) * kV + d] += scores[s] / sum * values[std::size_t(s) * kV + d];
+                        out[(std::size_t(t) * kHeads + h) * kV + d]
+                            += scores[s] / sum * values[std::size_t(s) * kV + d];
             }
         return out;
     }
@@ -123,45 +127,55 @@ TEST_CASE("absorbed and expanded MLA attention equal the plain equations")
     // 70 cached tokens span two 64-token blocks; the queries are the last 5 (a prefill chunk)
     // and then the last one alone (decode).
     const int nKv = 70;
-    for (nw::TensorType rowType : {nw::TensorType::F32, nw::TensorType::F16}) {
-        CAPTURE(nw::tensorTypeName(rowType));
-        for (int nTokens : {5, 1}) {
-            CAPTURE(nTokens);
-            Fixture f(nKv, nTokens);
-            if (rowType == nw::TensorType::F16) // the cache rounds rows: make the reference see the same
-                for (float &x : f.rows)
-                    x = float(std::round(x * 1024.f) / 1024.f);
-            nw::KvCache cache(mlaLayout(rowType), 1, 128, 0);
-            cache.reserve(nKv);
-            auto backend = nw::makeCpuBackend(2);
-            std::vector<std::int32_t> all(nKv);
-            for (int t = 0; t < nKv; ++t)
-                all[std::size_t(t)] = t;
-            backend->storeKv(cache.layerView(0), f.rows.data(), nullptr, nKv, all.data());
-            cache.commit(nKv);
+    // Rows stored Hadamard-rotated (as +q8 / +q4 store them) read back the same: both forms rotate
+    // the query or the rebuilt latent, exactly in f32 (f16 would round the rotated values, which
+    // the reference does not see).
+    for (nw::TensorType rowType : { nw::TensorType::F32, nw::TensorType::F16 })
+        for (bool rotated : { false, true }) {
+            if (rotated && rowType != nw::TensorType::F32)
+                continue;
+            CAPTURE(nw::tensorTypeName(rowType));
+            CAPTURE(rotated);
+            for (int nTokens : { 5, 1 }) {
+                CAPTURE(nTokens);
+                Fixture f(nKv, nTokens);
+                if (rowType == nw::TensorType::F16) // the cache rounds rows: make the reference see the same
+                    for (float &x : f.rows)
+                        x = float(std::round(x * 1024.f) / 1024.f);
+                nw::KvLayout layout = mlaLayout(rowType);
+                layout.kRotation = rotated ? nw::hadamardBlock(std::gcd(kRank + kRope, kRank)) : 0;
+                nw::KvCache cache(layout, 1, 128, 0);
+                cache.reserve(nKv);
+                auto backend = nw::makeCpuBackend(2);
+                std::vector<std::int32_t> all(nKv);
+                for (int t = 0; t < nKv; ++t)
+                    all[std::size_t(t)] = t;
+                backend->storeKv(cache.layerView(0), f.rows.data(), nullptr, nKv, all.data());
+                cache.commit(nKv);
 
-            std::vector<std::int32_t> positions(all.end() - nTokens, all.end());
-            const double scale = 0.37;
-            const std::vector<double> want = f.reference(positions, scale);
+                std::vector<std::int32_t> positions(all.end() - nTokens, all.end());
+                const double scale = 0.37;
+                const std::vector<double> want = f.reference(positions, scale);
 
-            const auto fromKvB = nw::MlaProjections::fromKvB(
-                nw::denseWeights(nw::TensorType::F32, kHeads * (kNope + kV), kRank, f.kvB.data()), kHeads, kNope, kV);
-            const auto fromSplit = nw::MlaProjections::fromSplit(
-                nw::denseWeights(nw::TensorType::F32, kRank, kNope, f.kB.data()),
-                nw::denseWeights(nw::TensorType::F32, kV, kRank, f.vB.data()), kHeads);
-            for (const nw::MlaProjections *proj : {&fromKvB, &fromSplit}) {
-                nw::MlaScratch scratch;
-                std::vector<float> absorbed(std::size_t(nTokens) * kHeads * kV, NAN);
-                std::vector<float> expanded(absorbed.size(), NAN);
-                nw::mlaAttentionAbsorbed(*backend, *proj, cache.layerView(0), f.q.data(), nTokens, kRope,
-                                         positions.data(), float(scale), absorbed.data(), scratch);
-                nw::mlaAttentionExpanded(*backend, *proj, cache.layerView(0), f.q.data(), nTokens, kRope,
-                                         positions.data(), float(scale), expanded.data(), scratch);
-                checkClose(absorbed, want, 1e-5);
-                checkClose(expanded, want, 1e-5);
+                const auto fromKvB = nw::MlaProjections::fromKvB(
+                    nw::denseWeights(nw::TensorType::F32, kHeads * (kNope + kV), kRank, f.kvB.data()), kHeads, kNope,
+                    kV);
+                const auto fromSplit
+                    = nw::MlaProjections::fromSplit(nw::denseWeights(nw::TensorType::F32, kRank, kNope, f.kB.data()),
+                        nw::denseWeights(nw::TensorType::F32, kV, kRank, f.vB.data()), kHeads);
+                for (const nw::MlaProjections *proj : { &fromKvB, &fromSplit }) {
+                    nw::MlaScratch scratch;
+                    std::vector<float> absorbed(std::size_t(nTokens) * kHeads * kV, NAN);
+                    std::vector<float> expanded(absorbed.size(), NAN);
+                    nw::mlaAttentionAbsorbed(*backend, *proj, cache.layerView(0), f.q.data(), nTokens, kRope,
+                        positions.data(), float(scale), absorbed.data(), scratch);
+                    nw::mlaAttentionExpanded(*backend, *proj, cache.layerView(0), f.q.data(), nTokens, kRope,
+                        positions.data(), float(scale), expanded.data(), scratch);
+                    checkClose(absorbed, want, 1e-5);
+                    checkClose(expanded, want, 1e-5);
+                }
             }
         }
-    }
 }
 
 TEST_CASE("the absorbed query's scores equal the expanded keys' scores")

@@ -3,17 +3,20 @@
 // measurably less often when the cache keeps only a low-rank latent of K and V.
 // The haystacks are built here, with this file's own RNG, from one bundled sample text, so the
 // cases are independent of the training script's generator.
+#include "engine/generator.h"
 #include "engine/gguf_file.h"
 #include "engine/model.h"
-#include "engine/generator.h"
 #include "engine/tokenizer.h"
 #include "tests/support/test_data.h"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <string>
+#include <vector>
 
 using namespace nw;
 
@@ -26,8 +29,8 @@ struct Needle {
 
 struct RecallCase {
     std::string prompt; // the chat template's rendering, ready to tokenize
-    std::string value;  // the answer
-    std::string label;  // for failure messages
+    std::string value; // the answer
+    std::string label; // for failure messages
 };
 
 // Sentences of a text with its whitespace collapsed: a sentence ends after . ; : ! ? or after
@@ -66,14 +69,14 @@ std::string randomKey(std::mt19937 &rng, const std::string &prefix = {})
 // share the asked key's first three letters (RULER's multi-key). The asked needle goes at
 // `depth` (0..1 of the sentence boundaries); the others at random boundaries.
 RecallCase makeCase(const Tokenizer &tok, const std::vector<std::string> &sentences, std::mt19937 &rng,
-                    std::size_t fillerTokens, double depth, int variant)
+    std::size_t fillerTokens, double depth, int variant)
 {
     std::uniform_int_distribution<int> valueDist(100000, 999999);
     std::vector<Needle> needles;
-    needles.push_back({randomKey(rng), std::to_string(valueDist(rng))});
+    needles.push_back({ randomKey(rng), std::to_string(valueDist(rng)) });
     while (variant > 0 && needles.size() < 3) {
-        Needle n{variant == 2 ? randomKey(rng, needles[0].key.substr(0, 3)) : randomKey(rng),
-                 std::to_string(valueDist(rng))};
+        Needle n { variant == 2 ? randomKey(rng, needles[0].key.substr(0, 3)) : randomKey(rng),
+            std::to_string(valueDist(rng)) };
         bool fresh = true;
         for (const Needle &other : needles)
             fresh = fresh && other.key != n.key && other.value != n.value;
@@ -83,7 +86,8 @@ RecallCase makeCase(const Tokenizer &tok, const std::vector<std::string> &senten
 
     std::vector<std::string> chosen;
     std::size_t tokens = 0;
-    for (std::size_t i = std::uniform_int_distribution<std::size_t>(0, sentences.size() - 1)(rng); tokens < fillerTokens; ++i) {
+    for (std::size_t i = std::uniform_int_distribution<std::size_t>(0, sentences.size() - 1)(rng);
+         tokens < fillerTokens; ++i) {
         const std::string &s = sentences[i % sentences.size()];
         chosen.push_back(s);
         tokens += tok.encode(s, false, false).size();
@@ -105,16 +109,16 @@ RecallCase makeCase(const Tokenizer &tok, const std::vector<std::string> &senten
     // "\nAnswer: "; the user message ends with the question, and the harness's answer prefix
     // follows the generation prompt.
     RecallCase c;
-    c.prompt = haystack + "\nWhat is the pass key for " + needles[0].key + "?" + "\nAnswer: " + "The pass key for " +
-               needles[0].key + " is";
+    c.prompt = haystack + "\nWhat is the pass key for " + needles[0].key + "?" + "\nAnswer: " + "The pass key for "
+        + needles[0].key + " is";
     c.value = needles[0].value;
-    c.label = "filler " + std::to_string(fillerTokens) + " depth " + std::to_string(depth) + " variant " +
-              std::to_string(variant) + " key " + needles[0].key;
+    c.label = "filler " + std::to_string(fillerTokens) + " depth " + std::to_string(depth) + " variant "
+        + std::to_string(variant) + " key " + needles[0].key;
     return c;
 }
 
 std::vector<RecallCase> makeCases(const Tokenizer &tok, std::uint32_t seed, std::span<const std::size_t> lengths,
-                                  std::span<const double> depths, const char *sampleText = "GPL-3.txt")
+    std::span<const double> depths, const char *sampleText = "GPL-3.txt")
 {
     const auto sentences = sentencesOf(nw::test::sourceDir() / "resources" / "sample" / sampleText);
     std::mt19937 rng(seed);
@@ -132,8 +136,8 @@ struct Score {
     double rate() const { return total ? static_cast<double>(exact) / total : 0.0; }
 };
 
-Score runCases(Model &model, const Tokenizer &tok, const std::vector<RecallCase> &cases, const std::string &mode,
-               bool verbose)
+Score runCases(
+    Model &model, const Tokenizer &tok, const std::vector<RecallCase> &cases, const std::string &mode, bool verbose)
 {
     Score score;
     for (const RecallCase &c : cases) {
@@ -153,7 +157,10 @@ Score runCases(Model &model, const Tokenizer &tok, const std::vector<RecallCase>
     return score;
 }
 
-std::filesystem::path modelPath() { return nw::test::sourceDir() / "tests" / "data" / "recall-model.gguf"; }
+std::filesystem::path modelPath()
+{
+    return nw::test::sourceDir() / "tests" / "data" / "recall-model.gguf";
+}
 
 // The model is made by tools/train_recall_model.py and committed once it meets its targets;
 // until then (or in a checkout without it) these tests say so and do nothing.
@@ -172,13 +179,13 @@ TEST_CASE("recall model: full KV retrieves the pass key; a rank-8 latent KV retr
     if (modelAbsent())
         return;
     std::shared_ptr<GgufFile> file = GgufFile::open(modelPath());
-    auto model = loadModel(file, {.threads = 1}); // a model this small gains nothing from more
+    auto model = loadModel(file, { .threads = 1 }); // a model this small gains nothing from more
     auto tok = Tokenizer::fromGguf(*file);
     CHECK(file->findString("tokenizer.chat_template").value_or("").find("\nAnswer: ") != std::string::npos);
 
     // Filler lengths within the trained 100-1000 tokens; depths from the start to the end.
-    const std::size_t lengths[] = {150, 400, 700, 1000};
-    const double depths[] = {0.0, 0.25, 0.5, 0.75, 1.0};
+    const std::size_t lengths[] = { 150, 400, 700, 1000 };
+    const double depths[] = { 0.0, 0.25, 0.5, 0.75, 1.0 };
     const auto cases = makeCases(*tok, 20261123u, lengths, depths);
 
     const Score full = runCases(*model, *tok, cases, "full", true);
@@ -201,33 +208,47 @@ TEST_CASE("recall model: accuracy per KV mode (NW_RECALL_TABLE=1)")
     if (modelAbsent())
         return;
     std::shared_ptr<GgufFile> file = GgufFile::open(modelPath());
-    auto model = loadModel(file, {.threads = 1});
+    auto model = loadModel(file, { .threads = 1 });
     auto tok = Tokenizer::fromGguf(*file);
-    const std::size_t lengths[] = {128, 256, 512, 768, 1000};
-    const double depths[] = {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
+    const std::size_t lengths[] = { 128, 256, 512, 768, 1000 };
+    const double depths[] = { 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0 };
     const auto cases = makeCases(*tok, 7u, lengths, depths);
-    Score full;
+    // NW_RECALL_TABLE=1 measures the list below and the calibrated factors; a comma-separated list
+    // of modes instead measures those alone (NW_RECALL_TABLE=full+q4,full+q4:plain).
+    const std::string asked = std::getenv("NW_RECALL_TABLE");
     // K and V are 2 heads x 32 = 64 numbers per token and layer each: latent:64 is full rank.
-    for (const std::string mode : {"full", "full+q8", "full+q4", "latent:48", "latent:32", "latent:24", "latent:16",
-                                   "latent:8", "latent:32+q8", "latent:32+q4"}) {
+    std::vector<std::string> modes = { "full", "full+q8", "full+q8:plain", "full+q4", "full+q4:plain", "full+q8/q4",
+        "full+q8/q4:plain", "full+f16/q4", "full+q4/f16", "full+q4+protect:1", "latent:48", "latent:32", "latent:24",
+        "latent:16", "latent:8", "latent:32+q8", "latent:32+q8:plain", "latent:32+q4", "latent:32+q4:plain" };
+    if (asked != "1") {
+        modes.clear();
+        for (std::size_t start = 0; start <= asked.size();) {
+            const std::size_t comma = std::min(asked.find(',', start), asked.size());
+            modes.push_back(asked.substr(start, comma - start));
+            start = comma + 1;
+        }
+    }
+    for (const std::string &mode : modes) {
         const Score s = runCases(*model, *tok, cases, mode, false);
         MESSAGE(mode << ": " << s.exact << "/" << s.total << " exact");
         if (mode == "full")
-            full = s;
+            CHECK(s.rate() >= 0.95);
     }
-    CHECK(full.rate() >= 0.95);
+    if (asked != "1")
+        return;
 
     // Activation-aware factors (issue 7 asks whether calibration helps recall): fitted to the keys
     // and values of 8 haystacks with needles from another sample text, then the same cases again.
     std::string calibrationText;
-    const std::size_t calibrationLengths[] = {300, 600};
-    const double calibrationDepths[] = {0.2, 0.4, 0.6, 0.8};
+    const std::size_t calibrationLengths[] = { 300, 600 };
+    const double calibrationDepths[] = { 0.2, 0.4, 0.6, 0.8 };
     for (const RecallCase &c : makeCases(*tok, 99u, calibrationLengths, calibrationDepths, "Apache-2.0.txt"))
         calibrationText += c.prompt + " " + c.value + ".\n";
     const std::vector<std::int32_t> calibration = tok->encode(calibrationText, true, false);
     model->calibrateLatent(calibration);
-    for (const std::string mode : {"latent:48", "latent:32", "latent:24", "latent:16", "latent:8"}) {
+    for (const std::string mode : { "latent:48", "latent:32", "latent:24", "latent:16", "latent:8" }) {
         const Score s = runCases(*model, *tok, cases, mode, false);
-        MESSAGE(mode << " calibrated on " << calibration.size() << " tokens: " << s.exact << "/" << s.total << " exact");
+        MESSAGE(
+            mode << " calibrated on " << calibration.size() << " tokens: " << s.exact << "/" << s.total << " exact");
     }
 }
