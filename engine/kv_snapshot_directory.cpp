@@ -4,6 +4,7 @@
 #include "common/error.h"
 
 #include <algorithm>
+#include <chrono>
 #include <system_error>
 
 namespace nw {
@@ -80,6 +81,16 @@ bool KvSnapshotDirectory::remove(std::string_view name) const
 
 std::vector<KvSnapshotEntry> KvSnapshotDirectory::evict(std::uint64_t maxBytes, const std::filesystem::path &keep) const
 {
+    // A writer that died between its temporary file and the rename left the temporary behind.
+    std::error_code error;
+    const auto stale = std::filesystem::file_time_type::clock::now() - std::chrono::hours(1);
+    for (auto it = std::filesystem::directory_iterator(m_dir, error);
+         !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+        std::error_code ignored;
+        if (it->path().filename().string().find(".nwkv.tmp.") != std::string::npos
+            && it->last_write_time(ignored) < stale)
+            std::filesystem::remove(it->path(), ignored);
+    }
     std::vector<KvSnapshotEntry> entries = list();
     std::uint64_t total = 0;
     for (const KvSnapshotEntry &e : entries)

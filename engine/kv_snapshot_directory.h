@@ -39,7 +39,8 @@ public:
     // is none. Throws nw::Error when it exists but cannot be removed.
     bool remove(std::string_view name) const;
     // Removes snapshots, least recently used first, until the others take at most `maxBytes`;
-    // `keep` (the one just written) stays whatever its size. Returns what was removed.
+    // `keep` (the one just written) stays whatever its size. Returns what was removed. Also
+    // removes temporaries older than an hour (a writer died before its rename).
     std::vector<KvSnapshotEntry> evict(std::uint64_t maxBytes, const std::filesystem::path &keep = {}) const;
 
 private:
