@@ -82,10 +82,10 @@ bool KvSnapshotDirectory::remove(std::string_view name) const
 std::vector<KvSnapshotEntry> KvSnapshotDirectory::evict(std::uint64_t maxBytes, const std::filesystem::path &keep) const
 {
     // A writer that died between its temporary file and the rename left the temporary behind.
-    std::error_code error;
+    std::error_code listError;
     const auto stale = std::filesystem::file_time_type::clock::now() - std::chrono::hours(1);
-    for (auto it = std::filesystem::directory_iterator(m_dir, error);
-         !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+    for (auto it = std::filesystem::directory_iterator(m_dir, listError);
+         !listError && it != std::filesystem::directory_iterator(); it.increment(listError)) {
         std::error_code ignored;
         if (it->path().filename().string().find(".nwkv.tmp.") != std::string::npos
             && it->last_write_time(ignored) < stale)
