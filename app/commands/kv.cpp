@@ -132,9 +132,10 @@ int runSnapshots(const QCommandLineParser &parser, CommandIo &io)
     }
     for (const QString &name : removed)
         io.out << "removed " << name << '\n';
-    io.out << QStringLiteral("%1: %2 snapshots, %3 of %4%5\n")
+    io.out << QStringLiteral("%1: %2 %3, %4 of %5%6\n")
                   .arg(QString::fromStdString(dir.dir().string()))
                   .arg(entries.size())
+                  .arg(entries.size() == 1 ? QStringLiteral("snapshot") : QStringLiteral("snapshots"))
                   .arg(formatBytes(total), cap == 0 ? QStringLiteral("0") : formatBytes(cap))
                   .arg(cap == 0 ? QStringLiteral(" (snapshots are off)") : QString());
     for (const KvSnapshotEntry &e : entries) {

@@ -137,7 +137,7 @@ void TestKvCli::snapshotsAreListedRemovedAndCapped()
     // A cap below both evicts the least recently used, and stays in the settings.
     out.clear();
     QCOMPARE(runCommand(QStringLiteral("kv"), { "snapshots", "--max-size", "90K" }, out, err), int(ExitOk));
-    QVERIFY2(out.contains(QStringLiteral("removed old.nwkv")) && out.contains(QStringLiteral("1 snapshots")),
+    QVERIFY2(out.contains(QStringLiteral("removed old.nwkv")) && out.contains(QStringLiteral("1 snapshot,")),
         qPrintable(out));
     QCOMPARE(kvSnapshotMaxBytes(), std::uint64_t(90 * 1024));
     QCOMPARE(runCommand(QStringLiteral("kv"), { "snapshots", "--max-size", "lots" }, out, err), int(ExitUsage));
