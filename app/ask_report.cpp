@@ -44,6 +44,10 @@ nlohmann::json askResultToJson(const AskResult &r)
             { "saving_vs_mha_f16", r.savingVsMha }, { "stop", r.stopReason.toStdString() },
             { "sources", static_cast<int>(r.sources.size()) }, { "sources_dropped", r.droppedSources },
             { "best_source_cut", r.bestSourceCut } };
+        if (!r.contextSource.isEmpty())
+            j["model"]["context"] = { { "source", r.contextSource.toStdString() }, { "tokens", r.snapshotTokens },
+                { "snapshot_bytes", r.snapshotBytes }, { "snapshot_seconds", r.snapshotSeconds },
+                { "snapshot_problem", r.snapshotProblem.toStdString() } };
     }
     if (r.tooLarge) {
         nlohmann::json needs = nlohmann::json::array();
@@ -94,6 +98,8 @@ void printCitations(QTextStream &out, const AskResult &r)
                    .arg(r.prefillSeconds, 0, 'f', 2)
                    .arg(r.generatedTokens)
                    .arg(r.decodeSeconds, 0, 'f', 2);
+        if (const QString context = contextSourceLine(r); !context.isEmpty())
+            out << QStringLiteral("[context: %1]\n").arg(context);
     } else if (!r.citations.empty()) {
         out << "\nWhere (page, characters, word boxes on the page):\n";
         for (std::size_t i = 0; i < r.citations.size(); ++i) {

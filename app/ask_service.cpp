@@ -1,9 +1,11 @@
 // Retrieval or whole documents -> prompt -> extractive or generated answer with citations.
 #include "app/ask_service.h"
 
+#include "app/ask_report.h"
 #include "app/document_titles.h"
 #include "app/extractive_answer.h"
 #include "app/page_numbers.h"
+#include "common/byte_format.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "engine/arch_table.h"
@@ -11,6 +13,7 @@
 #include "engine/chat_template.h"
 #include "engine/generator.h"
 #include "engine/gguf_file.h"
+#include "engine/kv_snapshot_directory.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
 #include "ingest/page_words.h"
@@ -127,6 +130,46 @@ ModelStatus AskService::modelStatus() const
     status.kvBytesReserved = stats.kvBytesReserved;
     status.savingVsMha = stats.savingVsMha();
     return status;
+}
+
+void AskService::setSnapshotDirectory(const QString &dir, std::uint64_t maxBytes)
+{
+    m_snapshotDir = dir;
+    m_snapshotMaxBytes = maxBytes;
+}
+
+std::vector<std::int32_t> AskService::snapshotPrefix(
+    const BuiltPrompt &prompt, const std::vector<std::int32_t> &tokens) const
+{
+    if (m_snapshotDir.isEmpty() || m_snapshotMaxBytes == 0 || m_engine->generator->cache().onDevice())
+        return {};
+    // The tokens of the text before the question, as far as the whole prompt's tokens agree
+    // with them (a token may straddle the boundary); the question's tokens always follow.
+    const std::vector<std::int32_t> head
+        = m_engine->tokenizer->encode(prompt.text.left(prompt.questionAt).toStdString(), true, true);
+    const auto shared = std::mismatch(head.begin(), head.end(), tokens.begin(), tokens.end());
+    const auto n = std::min<std::size_t>(static_cast<std::size_t>(shared.first - head.begin()), tokens.size() - 1);
+    if (n < static_cast<std::size_t>(KvCache::kBlockTokens))
+        return {}; // not worth a file
+    return { tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(n) };
+}
+
+QString contextSourceLine(const AskResult &r)
+{
+    if (r.contextSource == QLatin1String("snapshot"))
+        return QStringLiteral("%1 tokens loaded from snapshot, %2, %3 s")
+            .arg(r.snapshotTokens)
+            .arg(formatBytes(r.snapshotBytes))
+            .arg(r.snapshotSeconds, 0, 'f', 2);
+    if (r.contextSource == QLatin1String("prefill"))
+        return r.snapshotBytes > 0 ? QStringLiteral("%1 tokens prefilled, snapshot written: %2 in %3 s")
+                                         .arg(r.snapshotTokens)
+                                         .arg(formatBytes(r.snapshotBytes))
+                                         .arg(r.snapshotSeconds, 0, 'f', 2)
+                                   : QStringLiteral("%1 tokens prefilled, no snapshot written").arg(r.snapshotTokens);
+    if (r.contextSource == QLatin1String("cache"))
+        return QStringLiteral("%1 tokens kept in this session's cache").arg(r.snapshotTokens);
+    return {};
 }
 
 MemoryStats AskService::memoryStats() const
@@ -281,16 +324,48 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
             callbacks.onText(QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size())));
     };
     generation.onText = [&reply, &show](std::string_view text) { show(reply.push(text)); };
-    const GenerationResult generated = generator.generate(prompt.text.toStdString(), options, generation);
+    const std::vector<std::int32_t> tokens
+        = e.tokenizer->encode(prompt.text.toStdString(), options.addSpecial, options.parseSpecial);
+    const std::vector<std::int32_t> prefix
+        = request.mode == AskMode::Whole ? snapshotPrefix(prompt, tokens) : std::vector<std::int32_t> {};
+    double prefixSeconds = 0; // prefilling the prefix for its snapshot, before generate()
+    if (!prefix.empty()) {
+        try {
+            const KvSnapshotDirectory dir(m_snapshotDir.toStdString());
+            dir.create();
+            const KvSnapshotIdentity id { fileContentHash(e.path.toStdString()), e.kvMode.toString() };
+            const std::filesystem::path path = dir.pathFor(id, prefix);
+            const auto total = static_cast<std::int64_t>(tokens.size());
+            const PrefixResult p = generator.prepareSnapshotPrefix(prefix, id, path, options.prefillChunk,
+                [&generation, total](std::int64_t done, std::int64_t) { generation.onPrefillProgress(done, total); });
+            result.contextSource = QString::fromUtf8(prefixSourceName(p.source).data());
+            result.snapshotTokens = static_cast<int>(p.tokens);
+            result.snapshotBytes = p.bytes;
+            result.snapshotSeconds = p.source == PrefixSource::Prefill ? p.saveSeconds : p.seconds;
+            result.snapshotProblem = QString::fromStdString(p.problem);
+            if (p.source == PrefixSource::Prefill)
+                prefixSeconds = p.seconds;
+            if (p.saved)
+                for (const KvSnapshotEntry &gone : dir.evict(m_snapshotMaxBytes, path))
+                    nw::log::get("app")->info("KV snapshot {} removed ({}): over the snapshot size cap",
+                        gone.path.string(), nw::formatBytes(gone.bytes));
+        } catch (const Error &err) {
+            nw::log::get("app")->warn("ask: no KV snapshot for this question: {}", err.what());
+        }
+    }
+    const GenerationResult generated = generator.generateFromTokens(tokens, options, generation);
     show(reply.finish());
 
     result.answer = QString::fromStdString(
         ReplyFilter::answer(e.chat.replyFormat(), e.chat.replyStartsInReasoning({}), generated.text))
                         .trimmed();
     result.promptTokens = static_cast<int>(generated.promptTokens.size());
-    result.reusedTokens = static_cast<int>(generated.reusedTokens);
+    // Positions computed for the snapshot count as prefilled, those loaded from it are reported
+    // apart (contextSource): reusedTokens is what an earlier question of this session left.
+    const std::int64_t fromPrefix = result.contextSource == QLatin1String("cache") ? 0 : result.snapshotTokens;
+    result.reusedTokens = static_cast<int>(std::max<std::int64_t>(0, generated.reusedTokens - fromPrefix));
     result.generatedTokens = static_cast<int>(generated.generatedTokens.size());
-    result.prefillSeconds = generated.prefillSeconds;
+    result.prefillSeconds = generated.prefillSeconds + prefixSeconds;
     result.decodeSeconds = generated.decodeSeconds;
     result.kvBytesUsed = generated.memory.kvBytesUsed;
     result.kvBytesReserved = generated.memory.kvBytesReserved;

@@ -56,6 +56,14 @@ struct AskResult {
     QString kvMode;
     int promptTokens = 0;
     int reusedTokens = 0; // prompt tokens kept from the previous question's cache
+    // Whole mode with KV snapshots: where the documents' part of the prompt came from —
+    // "snapshot" (loaded from disk), "prefill" (computed, then written to disk), "cache" (this
+    // session's cache held it); "" when no snapshot applies.
+    QString contextSource;
+    int snapshotTokens = 0; // tokens of that part
+    std::uint64_t snapshotBytes = 0; // the snapshot file's size
+    double snapshotSeconds = 0; // loading it, or writing it
+    QString snapshotProblem; // why a snapshot file there was not used (it was replaced)
     int generatedTokens = 0;
     double prefillSeconds = 0;
     double decodeSeconds = 0;
@@ -110,6 +118,10 @@ public:
     // the weights stay; throws nw::Error when the mode does not fit (the old cache stays then).
     void setCache(const QString &kvMode, std::int64_t contextTokens);
     ModelStatus modelStatus() const;
+    // Where whole-mode questions keep KV snapshots of their documents' prefix (engine/
+    // kv_snapshot.h), and the most bytes the directory may hold (the least recently used go
+    // first); an empty directory or a cap of 0 turns them off (the default).
+    void setSnapshotDirectory(const QString &dir, std::uint64_t maxBytes);
     // The loaded model's memory snapshot (empty without one). Lock-free on the engine side, so a
     // GUI timer may call it while another thread generates (not while loadModel/setCache run).
     MemoryStats memoryStats() const;
@@ -128,8 +140,15 @@ private:
         const std::set<int> &usedSources, const std::vector<PageRef> &pages);
     AskResult answerFromModel(store::LibraryStore &library, const AskRequest &request, AskResult result,
         const std::vector<Source> &sources, const AskCallbacks &callbacks, const std::vector<PageRef> &pages = {});
+    // The snapshot's prefix of a whole-mode prompt (empty when snapshots do not apply).
+    std::vector<std::int32_t> snapshotPrefix(const BuiltPrompt &prompt, const std::vector<std::int32_t> &tokens) const;
     std::unique_ptr<Engine> m_engine;
+    QString m_snapshotDir;
+    std::uint64_t m_snapshotMaxBytes = 0;
 };
+
+// "182K tokens loaded from snapshot, 1.9 GiB, 0.4 s" (or written to one, or "" without one).
+QString contextSourceLine(const AskResult &result);
 
 // Citations of a generated answer: the sources it cites as [n] (n from 1); quotes checked.
 std::vector<int> citedSourceNumbers(const QString &answer, int sourceCount);

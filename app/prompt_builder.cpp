@@ -1,6 +1,7 @@
 // Prompt assembly with a token budget.
 #include "app/prompt_builder.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace nw::app {
@@ -68,6 +69,10 @@ BuiltPrompt buildPrompt(const ChatTemplate &chat, const QString &question, const
         built.tokens = tokens;
     }
     built.droppedSources = static_cast<int>(sources.size() - kept.size());
+    // Where this question's prompt leaves that of an empty question.
+    const QString unasked = render(chat, QString(), kept);
+    const auto shared = std::mismatch(built.text.begin(), built.text.end(), unasked.begin(), unasked.end());
+    built.questionAt = static_cast<int>(shared.first - built.text.begin());
     built.sources = std::move(kept);
     return built;
 }

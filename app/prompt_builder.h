@@ -29,6 +29,9 @@ struct BuiltPrompt {
     std::vector<Source> sources; // those that fit, numbered from 1 in this order
     int tokens = 0; // of `text`, by the counter
     int droppedSources = 0; // the lowest-ranked sources, left out to fit the budget
+    // Characters of `text` before the question: what every question over the same sources shares
+    // (a whole-documents prompt's prefix, which KV snapshots keep).
+    int questionAt = 0;
 };
 
 // The instructions the model gets: answer from the sources only, cite [n], quote exactly.

@@ -3,6 +3,7 @@
 #include "app/workbench.h"
 
 #include "app/document_titles.h"
+#include "app/kv_snapshot_settings.h"
 #include "app/page_numbers.h"
 #include "common/assert.h"
 #include "common/error.h"
@@ -17,6 +18,7 @@ Workbench::Workbench(const QString &databasePath)
     , m_annotations(*m_library)
     , m_sessions(m_library->database())
 {
+    m_asker.setSnapshotDirectory(kvSnapshotDirectory(), kvSnapshotMaxBytes());
 }
 
 // The model and the asking thread's connection may go on another thread than the one that used

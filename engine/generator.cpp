@@ -3,6 +3,7 @@
 
 #include "common/assert.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
 #include "engine/unicode.h"
@@ -117,6 +118,75 @@ const std::vector<float> &Generator::prefill(
             progress(start, total);
     }
     return m_logits;
+}
+
+std::string_view prefixSourceName(PrefixSource source)
+{
+    switch (source) {
+    case PrefixSource::Cache:
+        return "cache";
+    case PrefixSource::Snapshot:
+        return "snapshot";
+    case PrefixSource::Prefill:
+        return "prefill";
+    }
+    return "?";
+}
+
+KvSnapshotSaved Generator::saveSnapshot(const KvSnapshotIdentity &identity, const std::filesystem::path &path) const
+{
+    return saveKvSnapshot(*m_cache, m_tokens, identity, path);
+}
+
+KvSnapshotLoaded Generator::loadSnapshot(
+    std::span<const std::int32_t> tokens, const KvSnapshotIdentity &identity, const std::filesystem::path &path)
+{
+    m_tokens.clear();
+    m_logits.clear(); // a snapshot has no logits: the next prefill runs at least one token
+    KvSnapshotLoaded loaded = loadKvSnapshot(*m_cache, tokens, identity, path);
+    if (loaded.ok()) {
+        m_tokens.assign(tokens.begin(), tokens.end());
+        m_cache->checkpoint(); // a recurrent state can come back here for the next question
+    }
+    return loaded;
+}
+
+PrefixResult Generator::prepareSnapshotPrefix(std::span<const std::int32_t> prefix, const KvSnapshotIdentity &identity,
+    const std::filesystem::path &path, int chunk, const std::function<void(std::int64_t, std::int64_t)> &progress)
+{
+    PrefixResult result;
+    result.tokens = static_cast<std::int64_t>(prefix.size());
+    if (m_tokens.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), m_tokens.begin()))
+        return result; // PrefixSource::Cache
+    const KvSnapshotLoaded loaded = loadSnapshot(prefix, identity, path);
+    if (loaded.ok()) {
+        result.source = PrefixSource::Snapshot;
+        result.bytes = loaded.bytes;
+        result.seconds = loaded.seconds;
+        return result;
+    }
+    if (loaded.problem != KvSnapshotProblem::Missing) {
+        result.problem = loaded.message;
+        log::get("engine")->warn("{}: not loaded ({}), prefilling the prefix again to replace it", loaded.message,
+            kvSnapshotProblemName(loaded.problem));
+    }
+    result.source = PrefixSource::Prefill;
+    m_cancel.store(false, std::memory_order_relaxed);
+    const auto start = Clock::now();
+    prefill(prefix, chunk, progress);
+    result.seconds = secondsSince(start);
+    if (m_tokens.size() != prefix.size())
+        return result; // cancelled: nothing to save
+    m_cache->checkpoint(); // as loadSnapshot does, so both ways leave the same checkpoints
+    try {
+        const KvSnapshotSaved saved = saveSnapshot(identity, path);
+        result.saved = true;
+        result.bytes = saved.bytes;
+        result.saveSeconds = saved.seconds;
+    } catch (const Error &e) {
+        log::get("engine")->warn("KV snapshot not written: {}", e.what());
+    }
+    return result;
 }
 
 GenerationResult Generator::generate(

@@ -5,11 +5,13 @@
 #pragma once
 
 #include "engine/kv_cache.h"
+#include "engine/kv_snapshot.h"
 #include "engine/memory_stats.h"
 #include "engine/sampler.h"
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <span>
@@ -60,6 +62,25 @@ struct GenerationCallbacks {
     std::function<void(std::int32_t id)> onToken;
 };
 
+// Where prepareSnapshotPrefix() found a prompt's prefix.
+enum class PrefixSource {
+    Cache, // the cache already held it (an earlier question of this session)
+    Snapshot, // loaded from the snapshot file
+    Prefill, // computed, then written to the snapshot file
+};
+std::string_view prefixSourceName(PrefixSource source); // "cache", "snapshot", "prefill"
+
+struct PrefixResult {
+    PrefixSource source = PrefixSource::Cache;
+    std::int64_t tokens = 0; // of the prefix
+    std::uint64_t bytes = 0; // the snapshot file's size (loaded or written)
+    double seconds = 0; // loading it, or prefilling the prefix
+    double saveSeconds = 0; // writing it (Prefill)
+    // Why a snapshot file there was not used ("" when it was, or there was none); it was replaced.
+    std::string problem;
+    bool saved = false; // Prefill: the snapshot was written (false when cancelled or the write failed)
+};
+
 class Generator {
 public:
     static constexpr std::int64_t kCheckpointTail = 4;
@@ -85,6 +106,23 @@ public:
         const std::function<void(std::int64_t, std::int64_t)> &progress = {});
     std::int64_t lastReusedTokens() const { return m_lastReused; }
     std::int64_t lastPrefilledTokens() const { return m_lastPrefilled; }
+
+    // The tokens positions [0, n) of the cache hold.
+    std::span<const std::int32_t> tokens() const { return m_tokens; }
+    // KV snapshots (engine/kv_snapshot.h): writes what the cache holds to `path`, or loads the
+    // snapshot at `path` when it holds exactly `tokens` (otherwise the cache is empty and the
+    // result says why). Throws / fails as saveKvSnapshot / loadKvSnapshot do.
+    KvSnapshotSaved saveSnapshot(const KvSnapshotIdentity &identity, const std::filesystem::path &path) const;
+    KvSnapshotLoaded loadSnapshot(
+        std::span<const std::int32_t> tokens, const KvSnapshotIdentity &identity, const std::filesystem::path &path);
+    // Brings the cache to hold `prefix` (the start a prompt shares with later ones, e.g. the
+    // documents before a question): kept when the cache holds it already, else loaded from the
+    // snapshot at `path`, else prefilled and written there (a file that does not load is logged
+    // and replaced). A prompt that starts with `prefix` then prefills only the rest. The cache
+    // must be on the host.
+    PrefixResult prepareSnapshotPrefix(std::span<const std::int32_t> prefix, const KvSnapshotIdentity &identity,
+        const std::filesystem::path &path, int chunk = 512,
+        const std::function<void(std::int64_t, std::int64_t)> &progress = {});
 
     // Asks a running generate()/prefill() to stop at the next token or chunk; callable from any
     // thread. The flag is cleared when the next generate() starts.

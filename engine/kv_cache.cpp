@@ -774,6 +774,59 @@ float *KvCache::recurrentState(std::int64_t layer)
     return m_recurrent.state(layer);
 }
 
+std::pair<std::int64_t, std::int64_t> KvCache::heldRows(std::int64_t store) const
+{
+    NW_ASSERT(store >= 0 && store < nStores());
+    const Layer &l = m_layers[static_cast<std::size_t>(store)];
+    if (!kvLayerHoldsRows(l.plan.kind) || m_tokens == 0)
+        return { 0, 0 };
+    // Rows past the committed tokens may be reserved for a batch that did not run.
+    const std::int64_t valid = l.plan.kind == KvLayerKind::Ring ? l.plan.ringRows
+        : l.plan.kind == KvLayerKind::Compressed                ? m_tokens / l.plan.ratio
+                                                                : m_tokens;
+    const std::int64_t first = l.firstHeld * kBlockTokens;
+    return { std::min(first, valid), std::min(l.endHeld * kBlockTokens, valid) };
+}
+
+std::span<const std::byte> KvCache::recurrentBytes(std::int64_t store) const
+{
+    return const_cast<KvCache *>(this)->recurrentBytes(store);
+}
+
+std::span<std::byte> KvCache::recurrentBytes(std::int64_t store)
+{
+    const KvLayerPlan &p = plan(store);
+    if (p.kind != KvLayerKind::Recurrent || !m_recurrent.allocated())
+        return {};
+    // conv rows and state are back to back (engine/recurrent_state.h)
+    return { reinterpret_cast<std::byte *>(m_recurrent.conv(store)), p.recurrent.bytes() };
+}
+
+void KvCache::adopt(std::int64_t nTokens)
+{
+    NW_ASSERT(nTokens >= 0);
+    if (nTokens > m_capacity)
+        fail(Remedy::LargerContext, "context full: {} tokens needed, the KV cache holds {}", nTokens, m_capacity);
+    clear();
+    if (m_recurrent.any() && nTokens > 0) {
+        m_recurrent.allocate();
+        m_recurrent.reset();
+    }
+    for (Layer &l : m_layers) {
+        if (!kvLayerHoldsRows(l.plan.kind))
+            continue;
+        const auto [first, end] = heldBlocks(l.plan, nTokens);
+        l.firstHeld = l.endHeld = first;
+        for (std::int64_t b = first; b < end; ++b)
+            allocateBlock(l, b);
+        l.endHeld = end;
+        uploadTable(l);
+    }
+    m_tokens = m_reservedTokens = nTokens;
+    m_recurrentDirty = false;
+    publish();
+}
+
 void KvCache::setMemoryCallback(std::function<void(const MemoryStats &)> callback)
 {
     m_callback = std::move(callback);

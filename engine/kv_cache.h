@@ -15,8 +15,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace nw {
@@ -251,6 +253,19 @@ public:
     std::int64_t nBlocks() const { return (m_reservedTokens + kBlockTokens - 1) / kBlockTokens; }
     std::size_t blockBytes(std::int64_t layer = 0) const; // one layer's block: K and V rows
     std::size_t blockStride(std::int64_t layer = 0) const; // blockBytes rounded up to pages
+
+    // For snapshots on disk (engine/kv_snapshot.h), host caches only. The row indices of store
+    // `store` that hold valid rows for the tokens() committed: [first, end) (empty for a store
+    // without rows).
+    std::pair<std::int64_t, std::int64_t> heldRows(std::int64_t store) const;
+    // A recurrent store's whole state, its conv rows then its delta-rule state (empty for others
+    // and before the first token).
+    std::span<const std::byte> recurrentBytes(std::int64_t store) const;
+    std::span<std::byte> recurrentBytes(std::int64_t store);
+    // Empties the cache, then makes positions [0, nTokens) valid without computing them: it holds
+    // exactly the blocks (heldRows) and states a cache that committed nTokens keeps, for the
+    // caller to fill. Throws nw::Error as reserve() does.
+    void adopt(std::int64_t nTokens);
 
     // Lock-free snapshot, callable from any thread while the model runs.
     MemoryStats memoryStats() const { return m_counters.snapshot(); }

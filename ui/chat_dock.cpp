@@ -560,6 +560,8 @@ void ChatDock::finish(const Outcome &outcome)
                 + tr("%n lower-ranked source(s) left out to fit the context.", nullptr, result.droppedSources);
         if (result.bestSourceCut)
             figures += QLatin1Char(' ') + tr("The best source was cut to its cited passage to fit.");
+        if (const QString context = app::contextSourceLine(result); !context.isEmpty())
+            figures += QLatin1Char(' ') + tr("Documents: %1.").arg(context);
         m_status->setText(m_status->text() + QLatin1Char(' ') + figures);
     }
     emit answerFinished(!stopped);

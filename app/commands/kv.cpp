@@ -1,23 +1,31 @@
 // `needlework kv`: how many bytes the KV cache needs per token and for a whole context, in each
 // mode a model can use, against the plain multi-head f16 baseline — from a GGUF file's metadata
-// or the bundled table of well-known architectures, without loading any weights.
+// or the bundled table of well-known architectures, without loading any weights. `needlework kv
+// snapshots` lists, removes and caps the KV snapshots whole-documents questions keep on disk.
 #include "app/ask_report.h"
 #include "app/commands/commands.h"
 #include "app/commands/device_option.h"
 #include "app/kv_plan.h"
+#include "app/kv_snapshot_settings.h"
 
 #include "common/error.h"
 #include "engine/arch_table.h"
 #include "engine/gguf_file.h"
 #include "engine/hparams.h"
 #include "engine/kv_cache.h"
+#include "engine/kv_snapshot_directory.h"
 #include "kernels/device_info.h"
 
 #include <nlohmann/json.hpp>
 
+#include <QDateTime>
+#include <QRegularExpression>
 #include <QStringList>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <optional>
 
 namespace nw::app {
 namespace {
@@ -46,12 +54,122 @@ std::string rowTypeName(const KvModeSpec &spec)
     return s;
 }
 
+// "8G", "512M", "1.5GiB", "0" → bytes (powers of 1024); nullopt for anything else.
+std::optional<std::uint64_t> byteSize(const QString &text)
+{
+    static const QRegularExpression form(
+        QStringLiteral("^\\s*(\\d+(?:\\.\\d+)?)\\s*([kmgt]?)(?:i?b)?\\s*$"), QRegularExpression::CaseInsensitiveOption);
+    const QRegularExpressionMatch m = form.match(text);
+    if (!m.hasMatch())
+        return std::nullopt;
+    const int power = static_cast<int>(QStringLiteral("kmgt").indexOf(m.captured(2).toLower())) + 1;
+    const double bytes = m.captured(1).toDouble() * std::pow(1024.0, power);
+    if (!(bytes < 1e18)) // also keeps the conversion below defined
+        return std::nullopt;
+    return static_cast<std::uint64_t>(bytes);
+}
+
+QString lastUsedText(std::filesystem::file_time_type time)
+{
+    const auto system = std::chrono::time_point_cast<std::chrono::milliseconds>(
+        time - std::filesystem::file_time_type::clock::now() + std::chrono::system_clock::now());
+    return QDateTime::fromMSecsSinceEpoch(system.time_since_epoch().count()).toUTC().toString(Qt::ISODate);
+}
+
+// `needlework kv snapshots [--remove NAME|all] [--max-size SIZE] [--json]`
+int runSnapshots(const QCommandLineParser &parser, CommandIo &io)
+{
+    std::optional<std::uint64_t> newCap;
+    if (parser.isSet(QStringLiteral("max-size"))) {
+        newCap = byteSize(parser.value(QStringLiteral("max-size")));
+        if (!newCap) {
+            io.err << "needlework kv: --max-size needs a size such as 8G, 512M or 0, not '"
+                   << parser.value(QStringLiteral("max-size")) << "' (see 'needlework kv --help')\n";
+            return ExitUsage;
+        }
+    }
+    const KvSnapshotDirectory dir(kvSnapshotDirectory().toStdString());
+    QStringList removed;
+    if (parser.isSet(QStringLiteral("remove"))) {
+        for (const QString &name : parser.values(QStringLiteral("remove"))) {
+            if (name == QLatin1String("all")) {
+                for (const KvSnapshotEntry &e : dir.list())
+                    if (dir.remove(e.path.filename().string()))
+                        removed << QString::fromStdString(e.path.filename().string());
+            } else if (dir.remove(name.toStdString())) {
+                removed << name;
+            } else {
+                io.err << "needlework kv: no KV snapshot named '" << name << "' in "
+                       << QString::fromStdString(dir.dir().string()) << " ('needlework kv snapshots' lists them)\n";
+                return ExitFailed;
+            }
+        }
+    }
+    if (newCap) {
+        setKvSnapshotMaxBytes(*newCap);
+        for (const KvSnapshotEntry &e : dir.evict(*newCap))
+            removed << QString::fromStdString(e.path.filename().string());
+    }
+    const std::vector<KvSnapshotEntry> entries = dir.list();
+    std::uint64_t total = 0;
+    for (const KvSnapshotEntry &e : entries)
+        total += e.bytes;
+    const std::uint64_t cap = kvSnapshotMaxBytes();
+    if (parser.isSet(QStringLiteral("json"))) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const KvSnapshotEntry &e : entries) {
+            nlohmann::json j = { { "name", e.path.filename().string() }, { "path", e.path.string() },
+                { "bytes", e.bytes }, { "last_used", lastUsedText(e.lastUsed).toStdString() } };
+            if (e.problem == KvSnapshotProblem::None) {
+                j["model_hash"] = fmt::format("{:016x}", e.modelHash);
+                j["kv_mode"] = e.kvMode;
+                j["tokens"] = e.tokens;
+            } else {
+                j["problem"] = std::string(kvSnapshotProblemName(e.problem));
+            }
+            list.push_back(std::move(j));
+        }
+        nlohmann::json removedJson = nlohmann::json::array();
+        for (const QString &name : removed)
+            removedJson.push_back(name.toStdString());
+        const nlohmann::json report = { { "directory", dir.dir().string() }, { "snapshots", list },
+            { "total_bytes", total }, { "max_bytes", cap }, { "removed", removedJson } };
+        io.out << QString::fromStdString(report.dump(2)) << '\n';
+        return ExitOk;
+    }
+    for (const QString &name : removed)
+        io.out << "removed " << name << '\n';
+    io.out << QStringLiteral("%1: %2 %3, %4 of %5%6\n")
+                  .arg(QString::fromStdString(dir.dir().string()))
+                  .arg(entries.size())
+                  .arg(entries.size() == 1 ? QStringLiteral("snapshot") : QStringLiteral("snapshots"))
+                  .arg(formatBytes(total), cap == 0 ? QStringLiteral("0") : formatBytes(cap))
+                  .arg(cap == 0 ? QStringLiteral(" (snapshots are off)") : QString());
+    for (const KvSnapshotEntry &e : entries) {
+        const QString what = e.problem == KvSnapshotProblem::None
+            ? QStringLiteral("%1 tokens, %2").arg(e.tokens).arg(QString::fromStdString(e.kvMode))
+            : QStringLiteral("unreadable (%1)").arg(QString::fromUtf8(kvSnapshotProblemName(e.problem).data()));
+        io.out << QStringLiteral("  %1  %2  last used %3  %4\n")
+                      .arg(QString::fromStdString(e.path.filename().string()))
+                      .arg(formatBytes(e.bytes), 10)
+                      .arg(lastUsedText(e.lastUsed), what);
+    }
+    return ExitOk;
+}
+
 int runKv(const QCommandLineParser &parser, CommandIo &io)
 {
     auto usage = [&io](const QString &message) {
         io.err << "needlework kv: " << message << " (see 'needlework kv --help')\n";
         return static_cast<int>(ExitUsage);
     };
+    const QStringList args = parser.positionalArguments();
+    if (args == QStringList { QStringLiteral("snapshots") })
+        return runSnapshots(parser, io);
+    if (!args.isEmpty())
+        return usage(QStringLiteral("unknown argument '%1': the one subcommand is 'snapshots'").arg(args.front()));
+    if (parser.isSet(QStringLiteral("remove")) || parser.isSet(QStringLiteral("max-size")))
+        return usage(QStringLiteral("--remove and --max-size go with 'needlework kv snapshots'"));
     const bool hasModel = parser.isSet(QStringLiteral("model"));
     const bool hasArch = parser.isSet(QStringLiteral("arch"));
     if (hasModel == hasArch) {
@@ -202,7 +320,8 @@ Command kvCommand()
     return {
         .name = QStringLiteral("kv"),
         .summary = QStringLiteral("KV cache bytes per token and per context for each mode, vs MHA f16."),
-        .usage = QStringLiteral("(--model M.gguf | --arch NAME) --ctx N [--kv MODES] [--device D] [--json]"),
+        .usage = QStringLiteral("(--model M.gguf | --arch NAME) --ctx N [--kv MODES] [--device D] [--json]\n"
+                                "       needlework kv snapshots [--remove NAME|all] [--max-size SIZE] [--json]"),
         .description = QStringLiteral(
             "Sizes the KV cache of a model from its GGUF metadata (no weights are read) or of a well-known "
             "architecture from the bundled table (DeepSeek-V2, DeepSeek-V2-Lite, DeepSeek-V3, Llama-3.1-8B, "
@@ -217,6 +336,12 @@ Command kvCommand()
             "(queries rotated alike, outputs rotated back); :plain keeps them unrotated (full+q4:plain)\n"
             "  protect:N  the first and last N layers keep f16 rows\n"
             "e.g. --kv full,full+q8,full+q4:plain,full+q8/q4,latent:64+q4+protect:1\n\n"
+            "`needlework kv snapshots` lists the KV snapshots in $XDG_CACHE_HOME/needlework/kv: the cache of a "
+            "whole-documents prompt before its question, written by the first question (ask --mode whole, chat, "
+            "the window) and loaded by later ones on the same documents, model and KV mode, so that only the "
+            "question is prefilled. Each line gives the name, size, last use, tokens and KV mode. --remove NAME "
+            "(or all) deletes snapshots; --max-size SIZE (8G, 512M; 0 turns snapshots off) sets the cap the "
+            "directory is kept under, least recently used first, and applies it now.\n\n"
             "Exit status: 0 on success, 1 when the model cannot be read or the arch is unknown, 2 for a usage error."),
         .configure =
             [](QCommandLineParser &parser) {
@@ -232,6 +357,13 @@ Command kvCommand()
                                    "(default: the model's own modes)."),
                     QStringLiteral("MODES") });
                 addJsonOption(parser);
+                parser.addOption({ QStringLiteral("remove"),
+                    QStringLiteral("snapshots: remove the snapshot NAME, or all of them."), QStringLiteral("NAME") });
+                parser.addOption({ QStringLiteral("max-size"),
+                    QStringLiteral("snapshots: keep them under SIZE (8G, 512M; 0: off), least recently used go."),
+                    QStringLiteral("SIZE") });
+                parser.addPositionalArgument(QStringLiteral("snapshots"),
+                    QStringLiteral("List (and remove, cap) the KV snapshots."), QStringLiteral("[snapshots]"));
             },
         .numbers = { { QStringLiteral("ctx"), NumberKind::Tokens, 1, 1ll << 32 } },
         .run = runKv,

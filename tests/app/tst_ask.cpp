@@ -8,7 +8,9 @@
 #include "store/library_store.h"
 #include "tests/support/conformance_qt.h"
 
+#include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -23,6 +25,7 @@ private slots:
     void citationMarkers();
     void modesAndErrors();
     void modelAnswerStreamsAndReusesThePrefix();
+    void wholeModeLoadsTheDocumentsFromASnapshot();
 };
 
 void TestAsk::extractiveAnswerCitesTheClause()
@@ -148,6 +151,62 @@ void TestAsk::modelAnswerStreamsAndReusesThePrefix()
     const AskResult second = service.ask(library, request);
     // The system instructions and the start of the user turn are the same tokens.
     QVERIFY2(second.reusedTokens > 20, qPrintable(QString::number(second.reusedTokens)));
+}
+
+// Whole mode with KV snapshots: the first question prefills the documents and writes their
+// snapshot; a new service (as a later process) loads it and prefills only the question, with
+// the same greedy answer; a truncated file is reported, not loaded, and written again.
+void TestAsk::wholeModeLoadsTheDocumentsFromASnapshot()
+{
+    const QString model = nw::test::findStories260K();
+    if (model.isEmpty())
+        QSKIP("no conformance models (../shared/conformance/models/stories260K.gguf)");
+    QTemporaryDir tmp;
+    QFile file(tmp.filePath(QStringLiteral("story.txt")));
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("Once upon a time there was a little girl named Lily. She liked to play in the park with her dog.\n\n"
+               "One day the dog found a big red ball under a tree, and Lily was very happy.\n");
+    file.close();
+    nw::store::LibraryStore library(tmp.filePath(QStringLiteral("l.sqlite")));
+    nw::ingest::Ingestor ingestor(library);
+    QCOMPARE(ingestor.run({ file.fileName() }).added, 1);
+    const QString snapshots = tmp.filePath(QStringLiteral("kv"));
+    AskRequest request;
+    request.mode = AskMode::Whole;
+    request.question = QStringLiteral("What did the dog find?");
+    request.maxTokens = 12;
+    const auto ask = [&](const AskRequest &r) {
+        AskService service;
+        service.setSnapshotDirectory(snapshots, std::uint64_t(1) << 30);
+        service.loadModel({ .path = model, .contextTokens = 512 });
+        return service.ask(library, r);
+    };
+
+    const AskResult first = ask(request);
+    QCOMPARE(first.contextSource, QStringLiteral("prefill"));
+    QVERIFY2(first.snapshotTokens > 64 && first.snapshotTokens < first.promptTokens,
+        qPrintable(QString::number(first.snapshotTokens)));
+    const QStringList files = QDir(snapshots).entryList({ QStringLiteral("*.nwkv") }, QDir::Files);
+    QCOMPARE(files.size(), 1);
+    QCOMPARE(qint64(first.snapshotBytes), QFileInfo(QDir(snapshots).filePath(files.front())).size());
+
+    const AskResult again = ask(request);
+    QCOMPARE(again.contextSource, QStringLiteral("snapshot"));
+    QCOMPARE(again.snapshotTokens, first.snapshotTokens);
+    QCOMPARE(again.answer, first.answer);
+    QVERIFY(contextSourceLine(again).contains(QStringLiteral("tokens loaded from snapshot")));
+
+    AskRequest other = request;
+    other.question = QStringLiteral("Who is Lily?");
+    QCOMPARE(ask(other).contextSource, QStringLiteral("snapshot")); // the same documents, another question
+
+    QFile snapshot(QDir(snapshots).filePath(files.front()));
+    QVERIFY(snapshot.resize(snapshot.size() - 100));
+    const AskResult rebuilt = ask(request);
+    QCOMPARE(rebuilt.contextSource, QStringLiteral("prefill"));
+    QVERIFY2(rebuilt.snapshotProblem.contains(QStringLiteral("truncated")), qPrintable(rebuilt.snapshotProblem));
+    QCOMPARE(rebuilt.answer, first.answer);
+    QCOMPARE(ask(request).contextSource, QStringLiteral("snapshot"));
 }
 
 QTEST_GUILESS_MAIN(TestAsk)

@@ -1,10 +1,22 @@
 // `needlework kv` sizes a cache per mode and says why the allocated figure exceeds the total: the
 // issue's case, latent:32+q8 of Llama-3.1-8B at 128K tokens, uses 272 MiB and allocates 512 MiB
 // (64 values a token and layer = 2 q8 groups × 34 B = 68 B; a 64-token block holds 4352 B of rows
-// in two 4 KiB pages, 8192 B). Through the command as the CLI runs it.
+// in two 4 KiB pages, 8192 B). Through the command as the CLI runs it. `needlework kv snapshots`
+// lists the snapshot files with sizes, tokens and modes, removes one, and caps the directory.
 #include "app/command.h"
+#include "app/kv_snapshot_settings.h"
+#include "engine/kv_snapshot_header.h"
 
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QStandardPaths>
+#include <QTemporaryDir>
 #include <QTest>
+
+#include <filesystem>
 
 using namespace nw::app;
 
@@ -35,8 +47,21 @@ int runCommand(const QString &name, const QStringList &args, QString &out, QStri
 class TestKvCli : public QObject {
     Q_OBJECT
 private slots:
+    void initTestCase();
     void reservedVersusUsedIsExplained();
+    void snapshotsAreListedRemovedAndCapped();
+
+private:
+    QTemporaryDir m_home;
 };
+
+void TestKvCli::initTestCase()
+{
+    QVERIFY(m_home.isValid());
+    QStandardPaths::setTestModeEnabled(false); // the XDG variables below decide, as for a user
+    qputenv("XDG_CONFIG_HOME", m_home.filePath(QStringLiteral("config")).toUtf8());
+    qputenv("XDG_CACHE_HOME", m_home.filePath(QStringLiteral("cache")).toUtf8());
+}
 
 void TestKvCli::reservedVersusUsedIsExplained()
 {
@@ -54,6 +79,68 @@ void TestKvCli::reservedVersusUsedIsExplained()
                  { "--arch", "Llama-3.1-8B", "--ctx", "32k", "--kv", "full", "--device", "cpu" }, out, err),
         int(ExitOk));
     QVERIFY2(!out.contains(QStringLiteral("blocks of 64")), qPrintable(out));
+}
+
+namespace {
+
+// A snapshot file as far as listing reads it: a valid header, then payloadBytes zero bytes.
+void writeSnapshot(const QString &path, const std::string &mode, int tokens, std::uint64_t payload, int hoursAgo)
+{
+    nw::KvSnapshotHeader h;
+    h.modelHash = 0xabcdef;
+    h.kvMode = mode;
+    h.tokens.assign(static_cast<std::size_t>(tokens), 7);
+    h.stores = { { .kRowBytes = payload / std::uint64_t(tokens), .firstRow = 0, .endRow = tokens } };
+    h.payloadBytes = h.stores.front().payloadBytes();
+    const std::vector<std::byte> header = h.serialize();
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(reinterpret_cast<const char *>(header.data()), qint64(header.size()));
+    f.write(QByteArray(qsizetype(h.payloadBytes), '\0'));
+    f.close();
+    std::filesystem::last_write_time(
+        path.toStdString(), std::filesystem::file_time_type::clock::now() - std::chrono::hours(hoursAgo));
+}
+
+} // namespace
+
+void TestKvCli::snapshotsAreListedRemovedAndCapped()
+{
+    const QString dir = kvSnapshotDirectory();
+    QCOMPARE(dir, m_home.filePath(QStringLiteral("cache/%1/kv").arg(QCoreApplication::applicationName())));
+    QVERIFY(QDir().mkpath(dir));
+    writeSnapshot(dir + QStringLiteral("/old.nwkv"), "full", 100, 100 * 1024, 3);
+    writeSnapshot(dir + QStringLiteral("/mid.nwkv"), "latent:64+q8", 200, 200 * 512, 2);
+    writeSnapshot(dir + QStringLiteral("/new.nwkv"), "full+q4", 300, 300 * 256, 1);
+
+    QString out, err;
+    QCOMPARE(runCommand(QStringLiteral("kv"), { "snapshots" }, out, err), int(ExitOk));
+    QVERIFY2(out.contains(QStringLiteral("3 snapshots")) && out.contains(QStringLiteral("200 tokens, latent:64+q8")),
+        qPrintable(out));
+    // Most recently used first.
+    QVERIFY2(out.indexOf(QStringLiteral("new.nwkv")) < out.indexOf(QStringLiteral("mid.nwkv"))
+            && out.indexOf(QStringLiteral("mid.nwkv")) < out.indexOf(QStringLiteral("old.nwkv")),
+        qPrintable(out));
+
+    out.clear();
+    QCOMPARE(runCommand(QStringLiteral("kv"), { "snapshots", "--remove", "mid", "--json" }, out, err), int(ExitOk));
+    const QJsonObject report = QJsonDocument::fromJson(out.toUtf8()).object();
+    QCOMPARE(report.value(QStringLiteral("removed")).toArray().size(), 1);
+    const QJsonArray list = report.value(QStringLiteral("snapshots")).toArray();
+    QCOMPARE(list.size(), 2);
+    QCOMPARE(list.at(0).toObject().value(QStringLiteral("kv_mode")).toString(), QStringLiteral("full+q4"));
+    QCOMPARE(list.at(0).toObject().value(QStringLiteral("tokens")).toInt(), 300);
+    QCOMPARE(list.at(0).toObject().value(QStringLiteral("bytes")).toInteger(), QFileInfo(dir + "/new.nwkv").size());
+    QCOMPARE(report.value(QStringLiteral("max_bytes")).toInteger(), qint64(kDefaultKvSnapshotMaxBytes));
+    QCOMPARE(runCommand(QStringLiteral("kv"), { "snapshots", "--remove", "mid" }, out, err), int(ExitFailed));
+
+    // A cap below both evicts the least recently used, and stays in the settings.
+    out.clear();
+    QCOMPARE(runCommand(QStringLiteral("kv"), { "snapshots", "--max-size", "90K" }, out, err), int(ExitOk));
+    QVERIFY2(out.contains(QStringLiteral("removed old.nwkv")) && out.contains(QStringLiteral("1 snapshot,")),
+        qPrintable(out));
+    QCOMPARE(kvSnapshotMaxBytes(), std::uint64_t(90 * 1024));
+    QCOMPARE(runCommand(QStringLiteral("kv"), { "snapshots", "--max-size", "lots" }, out, err), int(ExitUsage));
 }
 
 QTEST_GUILESS_MAIN(TestKvCli)
