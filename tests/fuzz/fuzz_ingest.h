@@ -13,12 +13,13 @@
 
 namespace nw::fuzz {
 
-// Paragraphs hold no blank line (ingest/paragraph_pages.h): pages are cut between paragraphs at
-// blank lines, so one inside would move a citation's paragraph number.
+// A paragraph holds no blank line (ingest/paragraph_pages.h): page text counts paragraphs by
+// blank lines, so one inside would move the paragraph numbers of citations after it. It reads
+// back as one paragraph.
 inline void checkParagraphs(const std::vector<ingest::Paragraph> &paragraphs, const char *reader)
 {
     for (std::size_t i = 0; i < paragraphs.size(); ++i)
-        if (paragraphs[i].text.contains(QStringLiteral("\n\n")))
+        if (ingest::paragraphsOf(paragraphs[i].text).size() > 1)
             die(std::string(reader) + ": paragraph " + std::to_string(i + 1) + " holds a blank line");
 }
 
