@@ -5,6 +5,8 @@
 
 #include <QDateTime>
 
+#include <optional>
+
 namespace nw::store {
 namespace {
 
@@ -50,7 +52,8 @@ void createSessionTables(Database &db)
     )sql");
 }
 
-SessionStore::SessionStore(Database &db) : m_db(db)
+SessionStore::SessionStore(Database &db)
+    : m_db(db)
 {
     createSessionTables(m_db);
 }
@@ -66,15 +69,23 @@ std::int64_t SessionStore::createSession(const QString &title)
 std::int64_t SessionStore::addTurn(std::int64_t sessionId, const TurnRecord &turn)
 {
     requireSession(sessionId);
-    Transaction transaction(m_db);
+    // Its own transaction, or a savepoint inside the caller's (a new session with its first turn:
+    // app/workbench.cpp commits both at once).
+    std::optional<Transaction> transaction;
+    std::optional<Savepoint> savepoint;
+    if (m_db.inTransaction())
+        savepoint.emplace(m_db);
+    else
+        transaction.emplace(m_db);
     Statement next(m_db, "SELECT COALESCE(MAX(idx) + 1, 0) FROM session_turns WHERE session_id = ?1");
     next.bind(1, sessionId);
     next.step();
     const std::int64_t index = next.columnInt(0);
     const QString now = nowUtc();
-    Statement s(m_db, "INSERT INTO session_turns(session_id, idx, question, answer, citations, mode, model, kv_mode, "
-                      "kv_bytes, prompt_tokens, generated_tokens, prefill_seconds, decode_seconds, created) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+    Statement s(m_db,
+        "INSERT INTO session_turns(session_id, idx, question, answer, citations, mode, model, kv_mode, "
+        "kv_bytes, prompt_tokens, generated_tokens, prefill_seconds, decode_seconds, created) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
     s.bind(1, sessionId).bind(2, index).bind(3, turn.question.toStdString()).bind(4, turn.answer.toStdString());
     s.bind(5, (turn.citationsJson.isEmpty() ? QStringLiteral("[]") : turn.citationsJson).toStdString());
     s.bind(6, (turn.mode.isEmpty() ? QStringLiteral("retrieve") : turn.mode).toStdString());
@@ -85,7 +96,10 @@ std::int64_t SessionStore::addTurn(std::int64_t sessionId, const TurnRecord &tur
     const std::int64_t id = m_db.lastInsertId();
     Statement touch(m_db, "UPDATE sessions SET updated = ?2 WHERE id = ?1");
     touch.bind(1, sessionId).bind(2, now.toStdString()).run();
-    transaction.commit();
+    if (savepoint)
+        savepoint->release();
+    else
+        transaction->commit();
     return id;
 }
 
@@ -107,23 +121,25 @@ bool SessionStore::removeSession(std::int64_t sessionId)
 std::vector<SessionRecord> SessionStore::sessions()
 {
     std::vector<SessionRecord> out;
-    Statement s(m_db, "SELECT s.id, s.title, s.created, s.updated, "
-                      "(SELECT COUNT(*) FROM session_turns t WHERE t.session_id = s.id) "
-                      "FROM sessions s ORDER BY s.updated DESC, s.id DESC");
+    Statement s(m_db,
+        "SELECT s.id, s.title, s.created, s.updated, "
+        "(SELECT COUNT(*) FROM session_turns t WHERE t.session_id = s.id) "
+        "FROM sessions s ORDER BY s.updated DESC, s.id DESC");
     while (s.step())
-        out.push_back({s.columnInt(0), text(s, 1), text(s, 2), text(s, 3), static_cast<int>(s.columnInt(4))});
+        out.push_back({ s.columnInt(0), text(s, 1), text(s, 2), text(s, 3), static_cast<int>(s.columnInt(4)) });
     return out;
 }
 
 std::optional<SessionRecord> SessionStore::findSession(std::int64_t sessionId)
 {
-    Statement s(m_db, "SELECT s.id, s.title, s.created, s.updated, "
-                      "(SELECT COUNT(*) FROM session_turns t WHERE t.session_id = s.id) "
-                      "FROM sessions s WHERE s.id = ?1");
+    Statement s(m_db,
+        "SELECT s.id, s.title, s.created, s.updated, "
+        "(SELECT COUNT(*) FROM session_turns t WHERE t.session_id = s.id) "
+        "FROM sessions s WHERE s.id = ?1");
     s.bind(1, sessionId);
     if (!s.step())
         return std::nullopt;
-    return SessionRecord{s.columnInt(0), text(s, 1), text(s, 2), text(s, 3), static_cast<int>(s.columnInt(4))};
+    return SessionRecord { s.columnInt(0), text(s, 1), text(s, 2), text(s, 3), static_cast<int>(s.columnInt(4)) };
 }
 
 SessionRecord SessionStore::requireSession(std::int64_t sessionId)
@@ -136,9 +152,10 @@ SessionRecord SessionStore::requireSession(std::int64_t sessionId)
 std::vector<TurnRecord> SessionStore::turns(std::int64_t sessionId)
 {
     std::vector<TurnRecord> out;
-    Statement s(m_db, "SELECT id, session_id, idx, question, answer, citations, mode, model, kv_mode, kv_bytes, "
-                      "prompt_tokens, generated_tokens, prefill_seconds, decode_seconds, created "
-                      "FROM session_turns WHERE session_id = ?1 ORDER BY idx");
+    Statement s(m_db,
+        "SELECT id, session_id, idx, question, answer, citations, mode, model, kv_mode, kv_bytes, "
+        "prompt_tokens, generated_tokens, prefill_seconds, decode_seconds, created "
+        "FROM session_turns WHERE session_id = ?1 ORDER BY idx");
     s.bind(1, sessionId);
     while (s.step()) {
         TurnRecord t;
