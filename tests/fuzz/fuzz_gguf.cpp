@@ -66,8 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
             // Decode the start of the first row through the block formats.
             const auto &traits = nw::tensorTypeTraits(t.type);
             if (nw::canDequantize(t.type)) {
-                const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(t.rowLength()),
-                                                            16 * traits.blockElements);
+                const std::size_t n
+                    = std::min<std::size_t>(static_cast<std::size_t>(t.rowLength()), 16 * traits.blockElements);
                 const std::size_t whole = n / traits.blockElements * traits.blockElements;
                 row.resize(whole);
                 nw::dequantizeRow(t.type, t.data, row.data(), whole);
