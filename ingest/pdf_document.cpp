@@ -300,8 +300,8 @@ PdfDocument PdfDocument::open(const QString &path)
 
 PdfDocument PdfDocument::openData(const QByteArray &data, const QString &name)
 {
-    // open() reads the file when `data` is null; an attachment that decoded to nothing (an unknown
-    // transfer encoding, an empty part) is a PDF of no bytes instead, refused by the header check.
+    // open() reads the file when `data` is null; an attachment that decoded to nothing (a part
+    // with headers and no body) is a PDF of no bytes instead, refused by the header check.
     return open(name, data.isNull() ? QByteArray("", 0) : data);
 }
 
