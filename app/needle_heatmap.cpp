@@ -2,13 +2,13 @@
 #include "app/needle_heatmap.h"
 
 #include "app/ask_report.h"
+#include "app/output_file.h"
 
 #include "common/error.h"
 
 #include <QBuffer>
 #include <QLinearGradient>
 #include <QPainter>
-#include <QSaveFile>
 
 #include <algorithm>
 
@@ -33,13 +33,6 @@ QRect cellRect(std::size_t row, std::size_t column)
     using L = NeedleHeatmapLayout;
     return { L::kLeft + static_cast<int>(column) * L::kCellWidth, L::kTop + static_cast<int>(row) * L::kCellHeight,
         L::kCellWidth, L::kCellHeight };
-}
-
-void saveFile(const QString &path, const QByteArray &bytes)
-{
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly) || file.write(bytes) != bytes.size() || !file.commit())
-        fail("cannot write {}: {}", path.toStdString(), file.errorString().toStdString());
 }
 
 } // namespace
@@ -244,8 +237,8 @@ void writeNeedleHeatmaps(const NeedleGrid &grid, const QString &directory)
     buffer.open(QIODevice::WriteOnly);
     if (!renderNeedleHeatmap(grid).save(&buffer, "PNG"))
         fail("cannot encode the heatmap {}.png (Qt's PNG plugin missing?)", base.toStdString());
-    saveFile(base + QStringLiteral(".png"), png);
-    saveFile(base + QStringLiteral(".svg"), needleHeatmapSvg(grid));
+    writeOutputFile(base + QStringLiteral(".png"), png);
+    writeOutputFile(base + QStringLiteral(".svg"), needleHeatmapSvg(grid));
 }
 
 } // namespace nw::app

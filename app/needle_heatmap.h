@@ -44,7 +44,8 @@ QByteArray needleHeatmapSvg(const NeedleGrid &grid);
 // "heatmap-latent-64+q8": the mode with characters other than letters, digits, '+', '.' and '-'
 // turned into '-'; the files are <dir>/<base>.png and <dir>/<base>.svg.
 QString needleHeatmapBaseName(const std::string &mode);
-// Writes both files through QSaveFile; throws nw::Error when one cannot be written.
+// Writes both files through writeOutputFile (app/output_file.h); throws nw::Error when one cannot
+// be written.
 void writeNeedleHeatmaps(const NeedleGrid &grid, const QString &directory);
 
 } // namespace nw::app

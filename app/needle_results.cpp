@@ -1,10 +1,10 @@
 // results.json / results.csv of the needle harness, and the accuracy grids.
 #include "app/needle_results.h"
 
+#include "app/output_file.h"
 #include "common/error.h"
 
 #include <QFile>
-#include <QSaveFile>
 
 #include <algorithm>
 #include <cmath>
@@ -12,13 +12,6 @@
 
 namespace nw::app {
 namespace {
-
-void saveFile(const QString &path, const QByteArray &bytes)
-{
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly) || file.write(bytes) != bytes.size() || !file.commit())
-        fail("cannot write {}: {}", path.toStdString(), file.errorString().toStdString());
-}
 
 std::string csvField(const std::string &text)
 {
@@ -128,7 +121,7 @@ NeedleResults NeedleResults::fromJson(const nlohmann::json &json, const QString 
 void writeNeedleResultsJson(const NeedleResults &results, const QString &path)
 {
     const std::string text = results.toJson().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-    saveFile(path, QByteArray::fromStdString(text));
+    writeOutputFile(path, QByteArray::fromStdString(text));
 }
 
 const std::vector<std::string> &needleCsvColumns()
@@ -154,7 +147,7 @@ void writeNeedleResultsCsv(const NeedleResults &results, const QString &path)
             out += (i ? "," : "") + fields[i];
         out += "\r\n";
     }
-    saveFile(path, QByteArray::fromStdString(out));
+    writeOutputFile(path, QByteArray::fromStdString(out));
 }
 
 std::optional<NeedleResults> readNeedleResultsJson(const QString &path)

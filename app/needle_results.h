@@ -66,7 +66,8 @@ struct NeedleResults {
 nlohmann::json needleTrialJson(const NeedleTrial &t);
 
 // results.json (pretty-printed) and results.csv (header + one row per trial, RFC 4180 quoting),
-// each through QSaveFile so an interrupted run never leaves half a file.
+// each through writeOutputFile (app/output_file.h) so an interrupted run never leaves half a file
+// and a full device or an unwritable path throws nw::Error.
 void writeNeedleResultsJson(const NeedleResults &results, const QString &path);
 void writeNeedleResultsCsv(const NeedleResults &results, const QString &path);
 // nullopt when the file does not exist; nw::Error when it exists but cannot be read or parsed.

@@ -4,6 +4,7 @@
 #include "app/ask_report.h"
 #include "app/ingest_progress.h"
 #include "app/needle_heatmap.h"
+#include "app/output_file.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "engine/architecture.h"
@@ -20,7 +21,6 @@
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QGuiApplication>
-#include <QSaveFile>
 
 #include <algorithm>
 #include <map>
@@ -272,10 +272,7 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
             writeNeedleHeatmaps(grid, cfg.outDir);
             outcome.files << base + QStringLiteral(".png");
         } else {
-            QSaveFile svg(base + QStringLiteral(".svg"));
-            const QByteArray bytes = needleHeatmapSvg(grid);
-            if (!svg.open(QIODevice::WriteOnly) || svg.write(bytes) != bytes.size() || !svg.commit())
-                fail("cannot write {}.svg: {}", base.toStdString(), svg.errorString().toStdString());
+            writeOutputFile(base + QStringLiteral(".svg"), needleHeatmapSvg(grid));
         }
         outcome.files << base + QStringLiteral(".svg");
         outcome.grids.push_back(std::move(grid));

@@ -1,12 +1,12 @@
 // Sample corpus: texts from the Qt resource :/sample (see app/CMakeLists.txt), PDFs on demand.
 #include "app/sample_corpus.h"
 
+#include "app/output_file.h"
 #include "app/paths.h"
 #include "common/error.h"
 
 #include <QDir>
 #include <QFile>
-#include <QSaveFile>
 
 namespace nw::app {
 namespace {
@@ -17,13 +17,13 @@ struct Entry {
 };
 
 constexpr Entry kEntries[] = {
-    {"GPL-2", "GNU General Public License, version 2"},
-    {"GPL-3", "GNU General Public License, version 3"},
-    {"LGPL-2.1", "GNU Lesser General Public License, version 2.1"},
-    {"LGPL-3", "GNU Lesser General Public License, version 3"},
-    {"Apache-2.0", "Apache License, Version 2.0"},
-    {"MPL-2.0", "Mozilla Public License, version 2.0"},
-    {"Artistic", "The \"Artistic License\""},
+    { "GPL-2", "GNU General Public License, version 2" },
+    { "GPL-3", "GNU General Public License, version 3" },
+    { "LGPL-2.1", "GNU Lesser General Public License, version 2.1" },
+    { "LGPL-3", "GNU Lesser General Public License, version 3" },
+    { "Apache-2.0", "Apache License, Version 2.0" },
+    { "MPL-2.0", "Mozilla Public License, version 2.0" },
+    { "Artistic", "The \"Artistic License\"" },
 };
 
 SampleText load(const Entry &entry)
@@ -32,7 +32,7 @@ SampleText load(const Entry &entry)
     QFile file(resource);
     if (!file.open(QIODevice::ReadOnly))
         fail("sample corpus: {} is not in the binary (was resources/sample/ compiled in?)", resource.toStdString());
-    return {QString::fromLatin1(entry.name), QString::fromUtf8(entry.title), QString::fromUtf8(file.readAll())};
+    return { QString::fromLatin1(entry.name), QString::fromUtf8(entry.title), QString::fromUtf8(file.readAll()) };
 }
 
 } // namespace
@@ -65,11 +65,8 @@ QStringList writeSamplePdfs(const QString &directory, const TextPdfLayout &layou
         // Rewriting an identical file would change nothing but its mtime; skip it.
         const bool same = existing.open(QIODevice::ReadOnly) && existing.readAll() == pdf;
         existing.close();
-        if (!same) {
-            QSaveFile out(path);
-            if (!out.open(QIODevice::WriteOnly) || out.write(pdf) != pdf.size() || !out.commit())
-                fail("sample corpus: cannot write {}: {}", path.toStdString(), out.errorString().toStdString());
-        }
+        if (!same)
+            writeOutputFile(path, pdf);
         paths << path;
     }
     return paths;
@@ -77,7 +74,8 @@ QStringList writeSamplePdfs(const QString &directory, const TextPdfLayout &layou
 
 QString defaultSampleDirectory(PaperSize paper)
 {
-    return QDir(cacheDirectory()).filePath(paper == PaperSize::A4 ? QStringLiteral("sample-a4") : QStringLiteral("sample-letter"));
+    return QDir(cacheDirectory())
+        .filePath(paper == PaperSize::A4 ? QStringLiteral("sample-a4") : QStringLiteral("sample-letter"));
 }
 
 } // namespace nw::app

@@ -12,9 +12,9 @@
 namespace nw::app {
 
 struct SampleText {
-    QString name;  // "GPL-3": the file name without ".txt", also the PDF's base name
+    QString name; // "GPL-3": the file name without ".txt", also the PDF's base name
     QString title; // "GNU General Public License, version 3"
-    QString text;  // verbatim
+    QString text; // verbatim
 };
 
 // Every text of the corpus, in a fixed order.
@@ -23,7 +23,7 @@ std::vector<SampleText> sampleTexts();
 SampleText requireSampleText(const QString &name);
 
 // Writes <directory>/<name>.pdf for each text (creating the directory) unless an identical file
-// is there already; returns the paths in sampleTexts() order. Writes go through QSaveFile.
+// is there already; returns the paths in sampleTexts() order. Writes go through writeOutputFile.
 QStringList writeSamplePdfs(const QString &directory, const TextPdfLayout &layout = {});
 
 // Where the PDFs are kept between runs: cacheDirectory()/sample-<paper>.

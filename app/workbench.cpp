@@ -243,9 +243,16 @@ WorkbenchAnswer Workbench::ask(const AskRequest &request, std::int64_t sessionId
         return answer;
     answer.result = m_asker.ask(library, request, callbacks);
     answer.asked = true;
-    if (answer.sessionId <= 0)
-        answer.sessionId = sessions.startSession(request.question);
+    if (answer.sessionId > 0) {
+        sessions.recordTurn(answer.sessionId, answer.result);
+        return answer;
+    }
+    // A new session and its first turn commit together: killed between two commits, the process
+    // would leave a session without its question (tests/cli/crash_consistency.py).
+    store::Transaction transaction(library.database());
+    answer.sessionId = sessions.startSession(request.question);
     sessions.recordTurn(answer.sessionId, answer.result);
+    transaction.commit();
     return answer;
 }
 

@@ -122,8 +122,11 @@ public:
     }
     void endParagraph()
     {
-        if (!m_current.trimmed().isEmpty())
-            m_paragraphs.push_back({ m_current, false });
+        // A blank line inside (<br><br>, an empty line of a <pre>) reads as a paragraph break in
+        // the page text, where paragraphs are counted by blank lines (paragraph_pages.h): so it
+        // is one here too, or the paragraph numbers of citations after it would be off.
+        for (Paragraph &paragraph : paragraphsOf(m_current))
+            m_paragraphs.push_back(std::move(paragraph));
         m_current.clear();
         m_space = false;
     }

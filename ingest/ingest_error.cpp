@@ -1,6 +1,8 @@
 // Names of ingest problems.
 #include "ingest/ingest_error.h"
 
+#include "common/byte_format.h"
+
 namespace nw::ingest {
 
 const char *problemName(IngestProblem problem)
@@ -34,6 +36,11 @@ const char *problemName(IngestProblem problem)
         return "too-deep";
     }
     return "unknown";
+}
+
+QString bytesText(std::int64_t bytes)
+{
+    return QString::fromStdString(formatBytes(static_cast<std::uint64_t>(bytes)));
 }
 
 } // namespace nw::ingest

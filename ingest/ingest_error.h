@@ -6,6 +6,8 @@
 
 #include <QString>
 
+#include <cstdint>
+
 namespace nw::ingest {
 
 enum class IngestProblem {
@@ -26,6 +28,9 @@ enum class IngestProblem {
 
 // "encrypted", "truncated", ...: stable names for JSON and the ingest_errors table.
 const char *problemName(IngestProblem problem);
+
+// A size in a reason ("12.0 MiB"), in common/byte_format.h's one format; limits are never negative.
+QString bytesText(std::int64_t bytes);
 
 class IngestFailure : public Error {
 public:

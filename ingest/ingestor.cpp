@@ -2,8 +2,6 @@
 // extract on a thread pool, write on the calling thread in batched transactions.
 #include "ingest/ingestor.h"
 
-#include "common/byte_format.h"
-
 #include "common/assert.h"
 #include "common/log.h"
 #include "ingest/mail_message.h"
@@ -56,11 +54,6 @@ bool isCandidate(const QFileInfo &info)
 {
     const QString suffix = info.suffix().toLower();
     return suffix.isEmpty() || isIngestSuffix(suffix);
-}
-
-QString bytesText(std::int64_t bytes)
-{
-    return QString::fromStdString(formatBytes(static_cast<std::uint64_t>(bytes)));
 }
 
 } // namespace

@@ -1,7 +1,6 @@
 // GMime lives here and nowhere else: the one file that includes its headers.
 #include "ingest/mail_message.h"
 
-#include "common/byte_format.h"
 #include "common/log.h"
 #include "ingest/html_document.h"
 #include "ingest/paragraph_pages.h"
@@ -337,9 +336,8 @@ ExtractedDocument readEmail(const QByteArray &bytes, const QString &sha256, cons
         const QString label = a.name.isEmpty() ? QStringLiteral("#%1").arg(index) : a.name;
         const QString where = QStringLiteral("attachment %1 of “%2”").arg(label, of);
         if (a.tooLarge) {
-            problems.push_back({ where,
-                QStringLiteral("larger than %1 decoded; not read")
-                    .arg(QString::fromStdString(formatBytes(static_cast<std::uint64_t>(options.maxPartBytes)))) });
+            problems.push_back(
+                { where, QStringLiteral("larger than %1 decoded; not read").arg(bytesText(options.maxPartBytes)) });
             continue;
         }
         const FileFormat format = attachmentFormat(a);

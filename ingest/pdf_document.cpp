@@ -8,7 +8,6 @@
 #include "ingest/pdf_document.h"
 #include "ingest/poppler_info.h"
 
-#include "common/assert.h"
 #include "common/log.h"
 
 #include <poppler-qt6.h>
@@ -301,8 +300,9 @@ PdfDocument PdfDocument::open(const QString &path)
 
 PdfDocument PdfDocument::openData(const QByteArray &data, const QString &name)
 {
-    NW_ASSERT(!data.isNull());
-    return open(name, data);
+    // open() reads the file when `data` is null; an attachment that decoded to nothing (a part
+    // with headers and no body) is a PDF of no bytes instead, refused by the header check.
+    return open(name, data.isNull() ? QByteArray("", 0) : data);
 }
 
 PdfDocument PdfDocument::open(const QString &path, const QByteArray &data)

@@ -1,8 +1,6 @@
 // libzip lives here and nowhere else: the one file that includes its header.
 #include "ingest/zip_archive.h"
 
-#include "common/byte_format.h"
-
 #include <zip.h>
 
 #include <algorithm>
@@ -15,11 +13,6 @@ QString libzipVersion()
 }
 
 namespace {
-
-QString bytesText(std::int64_t bytes)
-{
-    return QString::fromStdString(formatBytes(static_cast<std::uint64_t>(bytes)));
-}
 
 QString zipError(int code)
 {

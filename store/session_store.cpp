@@ -5,6 +5,8 @@
 
 #include <QDateTime>
 
+#include <optional>
+
 namespace nw::store {
 namespace {
 
@@ -66,7 +68,14 @@ std::int64_t SessionStore::createSession(const QString &title)
 std::int64_t SessionStore::addTurn(std::int64_t sessionId, const TurnRecord &turn)
 {
     requireSession(sessionId);
-    Transaction transaction(m_db);
+    // Its own transaction, or a savepoint inside the caller's (a new session with its first turn:
+    // app/workbench.cpp commits both at once).
+    std::optional<Transaction> transaction;
+    std::optional<Savepoint> savepoint;
+    if (m_db.inTransaction())
+        savepoint.emplace(m_db);
+    else
+        transaction.emplace(m_db);
     Statement next(m_db, "SELECT COALESCE(MAX(idx) + 1, 0) FROM session_turns WHERE session_id = ?1");
     next.bind(1, sessionId);
     next.step();
@@ -89,7 +98,10 @@ std::int64_t SessionStore::addTurn(std::int64_t sessionId, const TurnRecord &tur
     const std::int64_t id = m_db.lastInsertId();
     Statement touch(m_db, "UPDATE sessions SET updated = ?2 WHERE id = ?1");
     touch.bind(1, sessionId).bind(2, now.toStdString()).run();
-    transaction.commit();
+    if (savepoint)
+        savepoint->release();
+    else
+        transaction->commit();
     return id;
 }
 

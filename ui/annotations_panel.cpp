@@ -2,6 +2,7 @@
 // hashes back to the library's document ids to jump to pages.
 #include "ui/annotations_panel.h"
 
+#include "app/output_file.h"
 #include "app/page_numbers.h"
 #include "common/log.h"
 
@@ -19,7 +20,6 @@
 #include <QPixmap>
 #include <QPlainTextEdit>
 #include <QPushButton>
-#include <QSaveFile>
 #include <QToolButton>
 #include <QTreeWidget>
 #include <QVBoxLayout>
@@ -462,9 +462,10 @@ QByteArray AnnotationsPanel::exportShown(app::AnnotationFormat format) const
 
 bool AnnotationsPanel::exportToFile(const QString &path, app::AnnotationFormat format)
 {
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly) || file.write(exportShown(format)) < 0 || !file.commit()) {
-        showMessage(tr("Cannot write %1: %2").arg(path, file.errorString()));
+    try {
+        app::writeOutputFile(path, exportShown(format));
+    } catch (const std::exception &e) {
+        showMessage(QString::fromStdString(e.what()));
         return false;
     }
     showMessage(tr("Exported %n annotation(s) to %1.", nullptr, int(m_shown.size())).arg(path));

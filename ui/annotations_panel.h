@@ -59,7 +59,8 @@ public:
     QTreeWidget *list() const { return m_list; }
     QString message() const;
     QByteArray exportShown(app::AnnotationFormat format) const;
-    bool exportToFile(const QString &path, app::AnnotationFormat format); // through QSaveFile
+    bool exportToFile(const QString &path,
+        app::AnnotationFormat format); // through app::writeOutputFile; false and a message when it fails
 
     void setCurrentPage(int page) { m_currentPage = page; }
 

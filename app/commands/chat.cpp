@@ -7,12 +7,12 @@
 #include "app/commands/ask_options.h"
 #include "app/commands/interrupt_guard.h"
 #include "app/line_editor.h"
+#include "app/output_file.h"
 #include "app/terminal_status_line.h"
 #include "app/workbench.h"
 #include "common/error.h"
 
 #include <QFileInfo>
-#include <QSaveFile>
 
 #include <atomic>
 #include <chrono>
@@ -135,9 +135,7 @@ Command chatCommand()
                                 const QString path
                                     = words.size() > 1 ? words[1] : QStringLiteral("session-%1.md").arg(sessionId);
                                 const QByteArray md = workbench.sessions().exportMarkdown(sessionId).toUtf8();
-                                QSaveFile file(path);
-                                if (!file.open(QIODevice::WriteOnly) || file.write(md) != md.size() || !file.commit())
-                                    fail("cannot write {}: {}", path.toStdString(), file.errorString().toStdString());
+                                writeOutputFile(path, md);
                                 io.out << "saved session " << sessionId << " to " << path << '\n';
                             } else {
                                 io.out << "unknown command " << command << " (/help lists them)\n";

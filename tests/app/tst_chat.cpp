@@ -51,6 +51,7 @@ void TestChat::scriptedChat()
                               "/bogus\n"
                               "\n"
                               "What happens to patent licenses if I institute patent litigation?\n"
+                              "/save /dev/full\n"
                               "/save "
         + saved.toUtf8()
         + "\n"
@@ -73,6 +74,8 @@ void TestChat::scriptedChat()
     QVERIFY2(out.contains(QStringLiteral("If You institute patent litigation")), qPrintable(out));
     QVERIFY(out.contains(QStringLiteral("§3. Grant of Patent License")));
     QVERIFY(out.contains(QStringLiteral("saved session ")));
+    // A save that cannot be written says so (app/output_file.h) and the chat goes on.
+    QVERIFY2(out.contains(QStringLiteral("error: cannot write /dev/full: No space left on device")), qPrintable(out));
     QVERIFY(!out.contains(QStringLiteral("never read")));
     QVERIFY2(r.errText().contains(QStringLiteral("needlework sessions show")), qPrintable(r.errText()));
 

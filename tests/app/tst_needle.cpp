@@ -10,6 +10,7 @@
 #include "engine/gguf_file.h"
 #include "engine/tokenizer.h"
 #include "tests/support/conformance_qt.h"
+#include "tests/support/fifo_reader.h"
 
 #include <QFile>
 #include <QImage>
@@ -346,6 +347,17 @@ void TestNeedle::resultsFiles()
     broken.write("{\"format\": \"needlework-needle-results\", \"trials\": [");
     broken.close();
     QVERIFY_THROWS_EXCEPTION(nw::Error, readNeedleResultsJson(broken.fileName()));
+
+    // Through app/output_file.h like every export: into a FIFO in place (it stays a FIFO), and a
+    // full device is an error, not a silent loss.
+    nw::test::FifoReader fifo(dir.filePath(QStringLiteral("results.fifo")));
+    QVERIFY(fifo.made());
+    writeNeedleResultsCsv(r, dir.filePath(QStringLiteral("results.fifo")));
+    cf.seek(0);
+    QCOMPARE(fifo.received(), cf.readAll());
+    QVERIFY(fifo.isFifo());
+    QVERIFY_THROWS_EXCEPTION(nw::Error, writeNeedleResultsJson(r, QStringLiteral("/dev/full")));
+    QVERIFY_THROWS_EXCEPTION(nw::Error, writeNeedleResultsJson(r, dir.path())); // a folder
 }
 
 void TestNeedle::heatmaps()

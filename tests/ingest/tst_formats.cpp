@@ -42,6 +42,7 @@ private slots:
     void odtReadingOrder();
     void odtPageBreaks();
     void htmlReadingOrder();
+    void htmlBlankLinesEndParagraphs();
     void htmlEncodingsAndDepth();
     void formatsAreToldByContent();
     void documentsGoIntoTheLibrary();
@@ -212,6 +213,19 @@ void TestFormats::htmlReadingOrder()
                 QStringLiteral("• Item one"), QStringLiteral("• Item two"), QStringLiteral("1. First"),
                 QStringLiteral("2. Second"), QStringLiteral("Name | Vote"), QStringLiteral("Ann | yes"),
                 QStringLiteral("Line\nbreak"), QStringLiteral("kept\n    spacing"), QStringLiteral("unclosed tags") }));
+}
+
+void TestFormats::htmlBlankLinesEndParagraphs()
+{
+    // fuzz_html: two <br> or an empty line of a <pre> put a blank line inside one paragraph, and
+    // page text counts paragraphs by blank lines, so the numbers of those after it were off.
+    const HtmlText html = htmlToText(QByteArray("<p>one<br><br>two</p><pre>a\n\n  b</pre><p>three</p>"));
+    QCOMPARE(texts(html.paragraphs),
+        QStringList({ QStringLiteral("one"), QStringLiteral("two"), QStringLiteral("a"), QStringLiteral("b"),
+            QStringLiteral("three") }));
+    const std::vector<PageContent> pages = paginate(html.paragraphs, 3000, false);
+    QCOMPARE(pages.size(), std::size_t(1));
+    QCOMPARE(paragraphsOf(pages[0].text).size(), std::size_t(5));
 }
 
 void TestFormats::htmlEncodingsAndDepth()

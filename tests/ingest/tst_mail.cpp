@@ -234,6 +234,13 @@ void TestMail::badMail_data()
     const QByteArray whole = mimeMessage(headers(QStringLiteral("Cut short"), QStringLiteral("cut@x")),
         QStringLiteral("Body before the cut."), {},
         { { QStringLiteral("report.pdf"), "application/pdf", pdfBytes({ "never seen" }) } });
+    // fuzz_mail: a PDF part with headers and no body decodes to no bytes at all, which
+    // PdfDocument::openData() took for "read the file" and aborted on (the whole ingest died).
+    const QByteArray noBody = headers(QStringLiteral("Odd"), QStringLiteral("odd@x"))
+        + "Content-Type: multipart/mixed; boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\nSee the PDF.\n--B\n"
+          "Content-Type: application/pdf; name=\"x.pdf\"\n--B--\n";
+    QTest::addRow("attachment without a body")
+        << "no-body.eml" << noBody << -1 << "attachment x.pdf of “Odd”: not a PDF";
     QTest::addRow("truncated multipart") << "cut.eml"
                                          << whole.left(whole.indexOf("Content-Transfer-Encoding: base64") + 200) << -1
                                          << "attachment report.pdf";

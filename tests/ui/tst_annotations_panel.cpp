@@ -7,6 +7,7 @@
 #include "ingest/ingestor.h"
 #include "store/annotation_store.h"
 #include "store/library_store.h"
+#include "tests/support/fifo_reader.h"
 #include "ui/annotations_panel.h"
 #include "ui/main_window.h"
 #include "ui/page_text_view.h"
@@ -208,6 +209,15 @@ void TestAnnotationsPanel::roundTrip()
     QCOMPARE(back.front().quote, QStringLiteral("brown fox"));
     QCOMPARE(back.front().rects.size(), std::size_t(2));
     QCOMPARE(back.back().note, QStringLiteral("ask legal"));
+    // A FIFO is written into and stays one; a full device is reported, not lost (app/output_file.h).
+    nw::test::FifoReader fifo(m_dir.filePath(QStringLiteral("export.fifo")));
+    QVERIFY(fifo.made());
+    QVERIFY(panel->exportToFile(m_dir.filePath(QStringLiteral("export.fifo")), nw::app::AnnotationFormat::Json));
+    f.seek(0);
+    QCOMPARE(fifo.received(), f.readAll());
+    QVERIFY(fifo.isFifo());
+    QVERIFY(!panel->exportToFile(QStringLiteral("/dev/full"), nw::app::AnnotationFormat::Json));
+    QVERIFY2(panel->message().contains(QStringLiteral("cannot write /dev/full")), qPrintable(panel->message()));
     const QByteArray markdown = panel->exportShown(nw::app::AnnotationFormat::Markdown);
     QVERIFY2(markdown.contains("brown fox") && markdown.contains("ask legal"), markdown.constData());
 
