@@ -19,6 +19,10 @@ store::TurnRecord turnFromResult(const AskResult &r)
     t.kvMode = r.kvMode;
     t.kvBytes = static_cast<std::int64_t>(r.kvBytesUsed);
     t.kvBytesPerToken = static_cast<std::int64_t>(r.kvBytesPerToken);
+    t.contextSource = r.contextSource;
+    t.contextTokens = r.snapshotTokens;
+    t.contextBytes = static_cast<std::int64_t>(r.snapshotBytes);
+    t.contextSeconds = r.snapshotSeconds;
     t.promptTokens = r.promptTokens;
     t.generatedTokens = r.generatedTokens;
     t.prefillSeconds = r.prefillSeconds;
@@ -39,6 +43,31 @@ std::int64_t SessionService::recordTurn(std::int64_t sessionId, const AskResult 
     return m_store.addTurn(sessionId, turnFromResult(result));
 }
 
+namespace {
+
+// Where a whole-mode turn's documents came from, shaped as `ask --json` gives it (model.context);
+// null when the turn did not say (retrieve mode, no model, turns before schema 8).
+nlohmann::json turnContextJson(const store::TurnRecord &t)
+{
+    if (t.contextSource.isEmpty())
+        return nullptr;
+    return { { "source", t.contextSource.toStdString() }, { "tokens", t.contextTokens },
+        { "snapshot_bytes", t.contextBytes }, { "snapshot_seconds", t.contextSeconds } };
+}
+
+// The same words the ask and chat output use for it.
+QString turnContextLine(const nlohmann::json &context)
+{
+    AskResult r;
+    r.contextSource = QString::fromStdString(context["source"].get<std::string>());
+    r.snapshotTokens = context["tokens"].get<int>();
+    r.snapshotBytes = context["snapshot_bytes"].get<std::uint64_t>();
+    r.snapshotSeconds = context["snapshot_seconds"].get<double>();
+    return contextSourceLine(r);
+}
+
+} // namespace
+
 nlohmann::json SessionService::exportJson(std::int64_t sessionId)
 {
     const store::SessionRecord s = m_store.requireSession(sessionId);
@@ -54,7 +83,7 @@ nlohmann::json SessionService::exportJson(std::int64_t sessionId)
             { "kv_bytes_per_token", t.kvBytesPerToken > 0 ? nlohmann::json(t.kvBytesPerToken) : nlohmann::json() },
             { "prompt_tokens", t.promptTokens }, { "generated_tokens", t.generatedTokens },
             { "prefill_seconds", t.prefillSeconds }, { "decode_seconds", t.decodeSeconds },
-            { "created", t.created.toStdString() } });
+            { "context", turnContextJson(t) }, { "created", t.created.toStdString() } });
     }
     return { { "id", s.id }, { "title", s.title.toStdString() }, { "created", s.created.toStdString() },
         { "updated", s.updated.toStdString() }, { "turns", turns } };
@@ -87,6 +116,8 @@ QString SessionService::exportMarkdown(std::int64_t sessionId)
                       .arg(t["decode_seconds"].get<double>(), 0, 'f', 2);
         else
             md += QStringLiteral(", extractive (no model)");
+        if (!t["context"].is_null())
+            md += QStringLiteral("; ") + turnContextLine(t["context"]);
         md += QStringLiteral("_\n");
     }
     return md;

@@ -190,6 +190,19 @@ void addTurnBytesPerToken(Database &db)
     db.exec("ALTER TABLE session_turns ADD COLUMN kv_bytes_per_token INTEGER NOT NULL DEFAULT 0");
 }
 
+// 8: where the documents' part of each whole-mode turn's context came from (a KV snapshot loaded
+// from disk, a prefill that may have written one, or the session's own cache), with its tokens,
+// the snapshot's bytes and the seconds loading or writing it took. Older turns read "".
+void addTurnContextSource(Database &db)
+{
+    db.exec(R"sql(
+        ALTER TABLE session_turns ADD COLUMN context_source TEXT NOT NULL DEFAULT '';
+        ALTER TABLE session_turns ADD COLUMN context_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE session_turns ADD COLUMN context_bytes INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE session_turns ADD COLUMN context_seconds REAL NOT NULL DEFAULT 0;
+    )sql");
+}
+
 constexpr Migration kMigrations[] = {
     { 1, "library: documents, pages, word boxes, full-text index", createLibrary },
     { 2, "collections and ingest errors", addCollectionsAndErrors },
@@ -198,6 +211,7 @@ constexpr Migration kMigrations[] = {
     { 5, "prefix indexes for prefix* queries", addPrefixIndexes },
     { 6, "parts of files, page text sources, email headers, resumable OCR and mailboxes", addPartsSourcesAndMail },
     { 7, "KV bytes per token of each session turn", addTurnBytesPerToken },
+    { 8, "where each turn's document context came from (KV snapshots)", addTurnContextSource },
 };
 
 void checkList(std::span<const Migration> list)

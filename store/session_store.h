@@ -25,6 +25,13 @@ struct TurnRecord {
     QString kvMode; // "full", "mla", "latent:128", ...; "" without a model
     std::int64_t kvBytes = 0; // KV cache bytes in use after the answer
     std::int64_t kvBytesPerToken = 0; // what one more token of context costs; 0: not recorded (turns before schema 7)
+    // Where the documents' part of the context came from in whole mode: "snapshot" (loaded from
+    // disk), "prefill" (computed; contextBytes > 0 when a snapshot was written), "cache" (kept from
+    // this session's previous question), "" otherwise and for turns before schema 8.
+    QString contextSource;
+    std::int64_t contextTokens = 0;
+    std::int64_t contextBytes = 0; // the snapshot file's size
+    double contextSeconds = 0; // loading the snapshot, or writing it
     int promptTokens = 0;
     int generatedTokens = 0;
     double prefillSeconds = 0;

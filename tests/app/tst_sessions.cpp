@@ -31,6 +31,10 @@ void TestSessions::recordAndExport()
     r.kvMode = QStringLiteral("mla");
     r.kvBytesUsed = 3 * 1024 * 1024;
     r.kvBytesPerToken = 3456;
+    r.contextSource = QStringLiteral("snapshot");
+    r.snapshotTokens = 850;
+    r.snapshotBytes = 2 * 1024 * 1024;
+    r.snapshotSeconds = 0.04;
     r.promptTokens = 900;
     r.generatedTokens = 12;
     r.prefillSeconds = 0.5;
@@ -59,6 +63,12 @@ void TestSessions::recordAndExport()
     // The key every report uses; null for the extractive turn, which has no cache.
     QCOMPARE(j["turns"][0]["kv_bytes_per_token"].get<std::int64_t>(), std::int64_t(3456));
     QVERIFY(j["turns"][1]["kv_bytes_per_token"].is_null());
+    // Where the documents came from, as ask --json says it; null when the turn did not say.
+    QCOMPARE(j["turns"][0]["context"]["source"].get<std::string>(), std::string("snapshot"));
+    QCOMPARE(j["turns"][0]["context"]["tokens"].get<int>(), 850);
+    QCOMPARE(j["turns"][0]["context"]["snapshot_bytes"].get<std::int64_t>(), std::int64_t(2 * 1024 * 1024));
+    QCOMPARE(j["turns"][0]["context"]["snapshot_seconds"].get<double>(), 0.04);
+    QVERIFY(j["turns"][1]["context"].is_null());
     QCOMPARE(j["turns"][0]["citations"][0]["page"].get<int>(), 2);
     QCOMPARE(j["turns"][0]["citations"][0]["sha256"].get<std::string>(), c.sha256.toStdString());
 
@@ -67,8 +77,8 @@ void TestSessions::recordAndExport()
     QVERIFY(md.contains(
         QStringLiteral("## Q1: When do patent licenses terminate?\n\nWhen you start patent litigation [1].\n")));
     QVERIFY(md.contains(QStringLiteral("- Apache License, Version 2.0, p. 2, §3. Grant of Patent License\n")));
-    QVERIFY(md.contains(QStringLiteral(
-        "_retrieve mode, tiny.gguf, KV mla (3.00 MiB), 900 prompt tokens, prefill 0.50 s, 12 tokens in 0.25 s_")));
+    QVERIFY(md.contains(QStringLiteral("_retrieve mode, tiny.gguf, KV mla (3.00 MiB), 900 prompt tokens, prefill 0.50 "
+                                       "s, 12 tokens in 0.25 s; 850 tokens loaded from snapshot, 2.00 MiB, 0.04 s_")));
     QVERIFY(md.contains(QStringLiteral("## Q2: And the notice?")));
     QVERIFY(md.contains(QStringLiteral("extractive (no model)")));
 }

@@ -21,6 +21,7 @@ private slots:
     void prefixIndexesKeepTheIndexWhole();
     void partsSourcesAndMailKeepOldDocuments();
     void turnBytesPerTokenKeepsOldTurns();
+    void turnContextSourceKeepsOldTurns();
     void addingAMigrationIsOneFunction();
     void failedMigrationRollsBack();
 
@@ -220,6 +221,40 @@ void TestMigrations::turnBytesPerTokenKeepsOldTurns()
     QCOMPARE(turns[0].promptTokens, 30);
     QCOMPARE(turns[0].kvBytesPerToken, std::int64_t(0));
     QCOMPARE(turns[1].kvBytesPerToken, std::int64_t(70272));
+}
+
+// Version 8 (where a turn's document context came from): a turn of version 7 reads "" and 0s; a
+// new turn stores its source, tokens, bytes and seconds.
+void TestMigrations::turnContextSourceKeepsOldTurns()
+{
+    const QString path = dbPath("v7.sqlite");
+    {
+        Database db(path.toStdString());
+        migrateTo(db, 7);
+        db.exec("INSERT INTO sessions (title, created, updated) VALUES ('q', '2026-01-01', '2026-01-01');"
+                "INSERT INTO session_turns (session_id, idx, question, answer, kv_bytes_per_token, created) "
+                "VALUES (1, 0, 'q', 'a', 512, '2026-01-01');");
+    }
+    LibraryStore store(path);
+    QCOMPARE(schemaVersion(store.database()), latestSchemaVersion());
+    SessionStore sessions(store.database());
+    TurnRecord next;
+    next.question = QStringLiteral("q2");
+    next.answer = QStringLiteral("a2");
+    next.contextSource = QStringLiteral("snapshot");
+    next.contextTokens = 1772;
+    next.contextBytes = 1142784;
+    next.contextSeconds = 0.03;
+    sessions.addTurn(1, next);
+    const std::vector<TurnRecord> turns = sessions.turns(1);
+    QCOMPARE(turns.size(), std::size_t(2));
+    QCOMPARE(turns[0].kvBytesPerToken, std::int64_t(512));
+    QCOMPARE(turns[0].contextSource, QString());
+    QCOMPARE(turns[0].contextTokens, std::int64_t(0));
+    QCOMPARE(turns[1].contextSource, QStringLiteral("snapshot"));
+    QCOMPARE(turns[1].contextTokens, std::int64_t(1772));
+    QCOMPARE(turns[1].contextBytes, std::int64_t(1142784));
+    QCOMPARE(turns[1].contextSeconds, 0.03);
 }
 
 void TestMigrations::newerSchemaIsRefused()
