@@ -9,6 +9,7 @@
 #include "engine/hparams.h"
 #include "engine/kv_cache.h"
 #include "engine/model.h"
+#include "tests/support/model_edit.h"
 #include "tests/support/test_data.h"
 
 #include <doctest/doctest.h>
@@ -28,31 +29,14 @@ std::shared_ptr<const GgufFile> testModel()
     return GgufFile::open(test::sourceDir() / "tests/data/models/deepseek4-f32.gguf");
 }
 
-// The test model rewritten: metadata through `edit` (after the copy), without tensor `drop`.
 std::vector<std::byte> rewritten(const std::function<void(GgufWriter &)> &edit, std::string_view drop = {})
 {
-    const auto file = testModel();
-    GgufWriter w(file->alignment());
-    for (const auto &[key, value] : file->metadata())
-        w.setValue(key, *file->findValueType(key), value);
-    edit(w);
-    for (const TensorView &t : file->tensors())
-        if (t.name != drop)
-            w.addTensor(t.name, t.type, t.shape, { t.data, t.bytes });
-    return w.toBytes();
+    return test::rewrittenModel(*testModel(), edit, drop);
 }
 
 std::string loadError(const std::vector<std::byte> &bytes)
 {
-    try {
-        loadModel(std::shared_ptr<const GgufFile>(GgufFile::fromMemory(bytes, "t.gguf")), { .threads = 1 });
-    } catch (const Error &e) {
-        const std::string message = e.what();
-        CHECK(message.find('\n') == std::string::npos);
-        MESSAGE(message);
-        return message;
-    }
-    return {};
+    return test::modelLoadError(bytes);
 }
 
 } // namespace
