@@ -47,6 +47,7 @@ nlohmann::json askResultToJson(const AskResult &r)
         if (!r.contextSource.isEmpty())
             j["model"]["context"] = { { "source", r.contextSource.toStdString() }, { "tokens", r.snapshotTokens },
                 { "snapshot_bytes", r.snapshotBytes }, { "snapshot_seconds", r.snapshotSeconds },
+                { "prefill_seconds", r.snapshotPrefillSeconds },
                 { "snapshot_problem", r.snapshotProblem.toStdString() } };
     }
     if (r.tooLarge) {

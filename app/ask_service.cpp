@@ -157,10 +157,13 @@ std::vector<std::int32_t> AskService::snapshotPrefix(
 QString contextSourceLine(const AskResult &r)
 {
     if (r.contextSource == QLatin1String("snapshot"))
-        return QStringLiteral("%1 tokens loaded from snapshot, %2, %3 s")
+        return QStringLiteral("%1 tokens loaded from snapshot, %2, %3 s%4")
             .arg(r.snapshotTokens)
             .arg(formatBytes(r.snapshotBytes))
-            .arg(r.snapshotSeconds, 0, 'f', 2);
+            .arg(r.snapshotSeconds, 0, 'f', 2)
+            .arg(r.snapshotPrefillSeconds > 0
+                    ? QStringLiteral(" (prefilling them took %1 s)").arg(r.snapshotPrefillSeconds, 0, 'f', 2)
+                    : QString());
     if (r.contextSource == QLatin1String("prefill"))
         return r.snapshotBytes > 0 ? QStringLiteral("%1 tokens prefilled, snapshot written: %2 in %3 s")
                                          .arg(r.snapshotTokens)
@@ -342,6 +345,7 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
             result.snapshotTokens = static_cast<int>(p.tokens);
             result.snapshotBytes = p.bytes;
             result.snapshotSeconds = p.source == PrefixSource::Prefill ? p.saveSeconds : p.seconds;
+            result.snapshotPrefillSeconds = p.prefillSeconds;
             result.snapshotProblem = QString::fromStdString(p.problem);
             if (p.source == PrefixSource::Prefill)
                 prefixSeconds = p.seconds;

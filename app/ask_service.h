@@ -63,6 +63,9 @@ struct AskResult {
     int snapshotTokens = 0; // tokens of that part
     std::uint64_t snapshotBytes = 0; // the snapshot file's size
     double snapshotSeconds = 0; // loading it, or writing it
+    // What prefilling that part took: now ("prefill"), or when the snapshot was made ("snapshot":
+    // what loading it saved); 0 when not known.
+    double snapshotPrefillSeconds = 0;
     QString snapshotProblem; // why a snapshot file there was not used (it was replaced)
     int generatedTokens = 0;
     double prefillSeconds = 0;

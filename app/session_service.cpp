@@ -23,6 +23,7 @@ store::TurnRecord turnFromResult(const AskResult &r)
     t.contextTokens = r.snapshotTokens;
     t.contextBytes = static_cast<std::int64_t>(r.snapshotBytes);
     t.contextSeconds = r.snapshotSeconds;
+    t.contextPrefillSeconds = r.snapshotPrefillSeconds;
     t.promptTokens = r.promptTokens;
     t.generatedTokens = r.generatedTokens;
     t.prefillSeconds = r.prefillSeconds;
@@ -52,7 +53,8 @@ nlohmann::json turnContextJson(const store::TurnRecord &t)
     if (t.contextSource.isEmpty())
         return nullptr;
     return { { "source", t.contextSource.toStdString() }, { "tokens", t.contextTokens },
-        { "snapshot_bytes", t.contextBytes }, { "snapshot_seconds", t.contextSeconds } };
+        { "snapshot_bytes", t.contextBytes }, { "snapshot_seconds", t.contextSeconds },
+        { "prefill_seconds", t.contextPrefillSeconds } };
 }
 
 // The same words the ask and chat output use for it.
@@ -63,6 +65,7 @@ QString turnContextLine(const nlohmann::json &context)
     r.snapshotTokens = context["tokens"].get<int>();
     r.snapshotBytes = context["snapshot_bytes"].get<std::uint64_t>();
     r.snapshotSeconds = context["snapshot_seconds"].get<double>();
+    r.snapshotPrefillSeconds = context["prefill_seconds"].get<double>();
     return contextSourceLine(r);
 }
 

@@ -133,9 +133,10 @@ std::string_view prefixSourceName(PrefixSource source)
     return "?";
 }
 
-KvSnapshotSaved Generator::saveSnapshot(const KvSnapshotIdentity &identity, const std::filesystem::path &path) const
+KvSnapshotSaved Generator::saveSnapshot(
+    const KvSnapshotIdentity &identity, const std::filesystem::path &path, double prefillSeconds) const
 {
-    return saveKvSnapshot(*m_cache, m_tokens, identity, path);
+    return saveKvSnapshot(*m_cache, m_tokens, identity, path, prefillSeconds);
 }
 
 KvSnapshotLoaded Generator::loadSnapshot(
@@ -163,6 +164,7 @@ PrefixResult Generator::prepareSnapshotPrefix(std::span<const std::int32_t> pref
         result.source = PrefixSource::Snapshot;
         result.bytes = loaded.bytes;
         result.seconds = loaded.seconds;
+        result.prefillSeconds = loaded.prefillSeconds;
         return result;
     }
     if (loaded.problem != KvSnapshotProblem::Missing) {
@@ -175,11 +177,12 @@ PrefixResult Generator::prepareSnapshotPrefix(std::span<const std::int32_t> pref
     const auto start = Clock::now();
     prefill(prefix, chunk, progress);
     result.seconds = secondsSince(start);
+    result.prefillSeconds = result.seconds;
     if (m_tokens.size() != prefix.size())
         return result; // cancelled: nothing to save
     m_cache->checkpoint(); // as loadSnapshot does, so both ways leave the same checkpoints
     try {
-        const KvSnapshotSaved saved = saveSnapshot(identity, path);
+        const KvSnapshotSaved saved = saveSnapshot(identity, path, result.seconds);
         result.saved = true;
         result.bytes = saved.bytes;
         result.saveSeconds = saved.seconds;

@@ -76,6 +76,9 @@ struct PrefixResult {
     std::uint64_t bytes = 0; // the snapshot file's size (loaded or written)
     double seconds = 0; // loading it, or prefilling the prefix
     double saveSeconds = 0; // writing it (Prefill)
+    // What prefilling the prefix took: now (Prefill), or when the snapshot was made (Snapshot; 0
+    // when the file does not say): what the load saved.
+    double prefillSeconds = 0;
     // Why a snapshot file there was not used ("" when it was, or there was none); it was replaced.
     std::string problem;
     bool saved = false; // Prefill: the snapshot was written (false when cancelled or the write failed)
@@ -112,7 +115,8 @@ public:
     // KV snapshots (engine/kv_snapshot.h): writes what the cache holds to `path`, or loads the
     // snapshot at `path` when it holds exactly `tokens` (otherwise the cache is empty and the
     // result says why). Throws / fails as saveKvSnapshot / loadKvSnapshot do.
-    KvSnapshotSaved saveSnapshot(const KvSnapshotIdentity &identity, const std::filesystem::path &path) const;
+    KvSnapshotSaved saveSnapshot(
+        const KvSnapshotIdentity &identity, const std::filesystem::path &path, double prefillSeconds = 0) const;
     KvSnapshotLoaded loadSnapshot(
         std::span<const std::int32_t> tokens, const KvSnapshotIdentity &identity, const std::filesystem::path &path);
     // Brings the cache to hold `prefix` (the start a prompt shares with later ones, e.g. the

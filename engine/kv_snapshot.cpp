@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -173,8 +174,15 @@ std::uint64_t fileContentHash(const std::filesystem::path &path)
     return known[key] = hash.digest();
 }
 
+std::uint64_t prefillMicroseconds(double seconds)
+{
+    if (!(seconds > 0) || !std::isfinite(seconds))
+        return 0;
+    return static_cast<std::uint64_t>(std::llround(std::min(seconds, 1e9) * 1e6)); // 31 years at most
+}
+
 KvSnapshotSaved saveKvSnapshot(const KvCache &cache, std::span<const std::int32_t> tokens,
-    const KvSnapshotIdentity &identity, const std::filesystem::path &path)
+    const KvSnapshotIdentity &identity, const std::filesystem::path &path, double prefillSeconds)
 {
     if (cache.onDevice())
         fail("KV snapshots hold host caches only: {} is not written for a cache on a GPU", path.string());
@@ -183,6 +191,7 @@ KvSnapshotSaved saveKvSnapshot(const KvCache &cache, std::span<const std::int32_
     KvSnapshotHeader header;
     header.modelHash = identity.modelHash;
     header.kvMode = identity.kvMode;
+    header.prefillMicroseconds = prefillMicroseconds(prefillSeconds);
     header.tokens.assign(tokens.begin(), tokens.end());
     header.stores = describeStores(cache);
     for (const KvSnapshotStore &s : header.stores)
@@ -333,6 +342,7 @@ KvSnapshotLoaded loadKvSnapshot(KvCache &cache, std::span<const std::int32_t> to
         if (checksum.digest() != header.payloadChecksum)
             return refuse(KvSnapshotProblem::Corrupt,
                 fmt::format("KV snapshot {} is corrupt: its rows do not match their checksum", what));
+        out.prefillSeconds = static_cast<double>(header.prefillMicroseconds) / 1e6;
     } catch (const KvSnapshotError &e) {
         return refuse(e.problem(), e.what());
     } catch (const Error &e) {

@@ -33,22 +33,27 @@ std::string kvSnapshotFileName(const KvSnapshotIdentity &identity, std::span<con
 // Remembered per path, size and modification time for the life of the process.
 std::uint64_t fileContentHash(const std::filesystem::path &path);
 
+// What prefilling a snapshot's tokens took, as its header keeps it (whole microseconds).
+std::uint64_t prefillMicroseconds(double seconds);
+
 struct KvSnapshotSaved {
     std::uint64_t bytes = 0; // the file's size
     double seconds = 0;
 };
 
 // Writes positions [0, cache.tokens()) of `cache`, which hold `tokens`, to `path` (atomically,
-// replacing a file there). Throws nw::Error when the cache is on a device or the write fails
+// replacing a file there); `prefillSeconds` is what computing them took (0: unknown), kept so a
+// load can say what it saved. Throws nw::Error when the cache is on a device or the write fails
 // (nothing is left behind then).
 KvSnapshotSaved saveKvSnapshot(const KvCache &cache, std::span<const std::int32_t> tokens,
-    const KvSnapshotIdentity &identity, const std::filesystem::path &path);
+    const KvSnapshotIdentity &identity, const std::filesystem::path &path, double prefillSeconds = 0);
 
 struct KvSnapshotLoaded {
     KvSnapshotProblem problem = KvSnapshotProblem::None;
     std::string message; // why it was not loaded
     std::uint64_t bytes = 0; // the file's size
     double seconds = 0;
+    double prefillSeconds = 0; // what prefilling the tokens took when the snapshot was made (0: unknown)
     bool ok() const { return problem == KvSnapshotProblem::None; }
 };
 

@@ -52,6 +52,7 @@ std::vector<KvSnapshotEntry> KvSnapshotDirectory::list() const
             entry.modelHash = header.modelHash;
             entry.kvMode = header.kvMode;
             entry.tokens = static_cast<std::int64_t>(header.tokens.size());
+            entry.prefillSeconds = static_cast<double>(header.prefillMicroseconds) / 1e6;
         } catch (const KvSnapshotError &e) {
             entry.problem = e.problem();
         } catch (const Error &) {

@@ -23,6 +23,7 @@ struct KvSnapshotEntry {
     std::uint64_t modelHash = 0;
     std::string kvMode;
     std::int64_t tokens = 0;
+    double prefillSeconds = 0; // what prefilling the tokens took when it was made (0: unknown)
 };
 
 class KvSnapshotDirectory {

@@ -21,6 +21,7 @@ constexpr std::uint64_t kMaxRowBytes = std::uint64_t(1) << 24;
 constexpr std::int64_t kMaxRows = std::int64_t(1) << 28;
 constexpr std::uint64_t kMaxStateBytes = std::uint64_t(1) << 40;
 constexpr std::uint64_t kMaxPayloadBytes = std::uint64_t(1) << 56;
+constexpr std::uint64_t kMaxPrefillMicroseconds = std::uint64_t(1) << 50; // 35 years
 
 class Writer {
 public:
@@ -108,6 +109,7 @@ std::vector<std::byte> KvSnapshotHeader::serialize() const
     w.put<std::uint64_t>(modelHash);
     w.put<std::uint64_t>(payloadBytes);
     w.put<std::uint64_t>(payloadChecksum);
+    w.put<std::uint64_t>(prefillMicroseconds);
     w.put<std::uint32_t>(static_cast<std::uint32_t>(kvMode.size()));
     w.putBytes(kvMode.data(), kvMode.size());
     w.put<std::uint64_t>(tokens.size());
@@ -169,6 +171,9 @@ KvSnapshotHeader KvSnapshotHeader::parse(std::span<const std::byte> data, std::s
     h.modelHash = r.take<std::uint64_t>();
     h.payloadBytes = r.take<std::uint64_t>();
     h.payloadChecksum = r.take<std::uint64_t>();
+    h.prefillMicroseconds = r.take<std::uint64_t>();
+    if (h.prefillMicroseconds > kMaxPrefillMicroseconds)
+        r.corrupt(fmt::format("a prefill of {} µs is out of bounds", h.prefillMicroseconds));
     const auto modeBytes = r.take<std::uint32_t>();
     if (modeBytes > kMaxModeBytes)
         r.corrupt("the KV mode is too long");

@@ -4,7 +4,7 @@
 // KvSnapshotError that says whether the file is truncated, corrupt, foreign or stale.
 //
 // Layout (little-endian): "NWKVSNAP", u32 version, u32 0, u64 header bytes; then u64 model hash,
-// u64 payload bytes, u64 payload XXH64, u32 mode length + mode, u64 token count + i32 tokens,
+// u64 payload bytes, u64 payload XXH64, u64 prefill microseconds, u32 mode length + mode, u64 token count + i32 tokens,
 // u32 store count + per store (i64 layer, u32 part, u32 kind, u64 K row bytes, u64 V row bytes,
 // i64 first row, i64 end row, u64 state bytes); then u64 XXH64 of everything before it. The
 // payload follows: per store its K rows, its V rows, then its recurrent state.
@@ -21,7 +21,8 @@
 
 namespace nw {
 
-inline constexpr std::uint32_t kKvSnapshotVersion = 1;
+// 2: the prefill time (version 1 files are stale: prefilled again and rewritten).
+inline constexpr std::uint32_t kKvSnapshotVersion = 2;
 inline constexpr std::size_t kKvSnapshotPrologueBytes = 24; // magic, version, 0, header bytes
 // Bounds a header is read within (a larger field means a corrupt file, not an allocation).
 inline constexpr std::uint64_t kKvSnapshotMaxHeaderBytes = std::uint64_t(1) << 30;
@@ -75,6 +76,8 @@ struct KvSnapshotHeader {
     std::vector<KvSnapshotStore> stores;
     std::uint64_t payloadBytes = 0; // sum of the stores' payloadBytes()
     std::uint64_t payloadChecksum = 0; // XXH64 of the payload
+    // What prefilling the tokens took when the snapshot was made (what a load saves); 0: unknown.
+    std::uint64_t prefillMicroseconds = 0;
 
     // The header's bytes, checksum included.
     std::vector<std::byte> serialize() const;

@@ -203,6 +203,13 @@ void addTurnContextSource(Database &db)
     )sql");
 }
 
+// 9: what prefilling a turn's document context took — now, or when its snapshot was made — so a
+// turn that loaded a snapshot says what the load saved. Older turns read 0 (not recorded).
+void addTurnContextPrefill(Database &db)
+{
+    db.exec("ALTER TABLE session_turns ADD COLUMN context_prefill_seconds REAL NOT NULL DEFAULT 0;");
+}
+
 constexpr Migration kMigrations[] = {
     { 1, "library: documents, pages, word boxes, full-text index", createLibrary },
     { 2, "collections and ingest errors", addCollectionsAndErrors },
@@ -212,6 +219,7 @@ constexpr Migration kMigrations[] = {
     { 6, "parts of files, page text sources, email headers, resumable OCR and mailboxes", addPartsSourcesAndMail },
     { 7, "KV bytes per token of each session turn", addTurnBytesPerToken },
     { 8, "where each turn's document context came from (KV snapshots)", addTurnContextSource },
+    { 9, "what prefilling each turn's document context took", addTurnContextPrefill },
 };
 
 void checkList(std::span<const Migration> list)

@@ -84,8 +84,9 @@ std::int64_t SessionStore::addTurn(std::int64_t sessionId, const TurnRecord &tur
     Statement s(m_db,
         "INSERT INTO session_turns(session_id, idx, question, answer, citations, mode, model, kv_mode, "
         "kv_bytes, prompt_tokens, generated_tokens, prefill_seconds, decode_seconds, created, "
-        "kv_bytes_per_token, context_source, context_tokens, context_bytes, context_seconds) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)");
+        "kv_bytes_per_token, context_source, context_tokens, context_bytes, context_seconds, "
+        "context_prefill_seconds) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)");
     s.bind(1, sessionId).bind(2, index).bind(3, turn.question.toStdString()).bind(4, turn.answer.toStdString());
     s.bind(5, (turn.citationsJson.isEmpty() ? QStringLiteral("[]") : turn.citationsJson).toStdString());
     s.bind(6, (turn.mode.isEmpty() ? QStringLiteral("retrieve") : turn.mode).toStdString());
@@ -96,7 +97,7 @@ std::int64_t SessionStore::addTurn(std::int64_t sessionId, const TurnRecord &tur
         .bind(14, now.toStdString())
         .bind(15, turn.kvBytesPerToken);
     s.bind(16, turn.contextSource.toStdString()).bind(17, turn.contextTokens).bind(18, turn.contextBytes);
-    s.bind(19, turn.contextSeconds);
+    s.bind(19, turn.contextSeconds).bind(20, turn.contextPrefillSeconds);
     s.run();
     const std::int64_t id = m_db.lastInsertId();
     Statement touch(m_db, "UPDATE sessions SET updated = ?2 WHERE id = ?1");
@@ -160,7 +161,7 @@ std::vector<TurnRecord> SessionStore::turns(std::int64_t sessionId)
     Statement s(m_db,
         "SELECT id, session_id, idx, question, answer, citations, mode, model, kv_mode, kv_bytes, "
         "prompt_tokens, generated_tokens, prefill_seconds, decode_seconds, created, kv_bytes_per_token, "
-        "context_source, context_tokens, context_bytes, context_seconds "
+        "context_source, context_tokens, context_bytes, context_seconds, context_prefill_seconds "
         "FROM session_turns WHERE session_id = ?1 ORDER BY idx");
     s.bind(1, sessionId);
     while (s.step()) {
@@ -185,6 +186,7 @@ std::vector<TurnRecord> SessionStore::turns(std::int64_t sessionId)
         t.contextTokens = s.columnInt(17);
         t.contextBytes = s.columnInt(18);
         t.contextSeconds = s.columnDouble(19);
+        t.contextPrefillSeconds = s.columnDouble(20);
         out.push_back(std::move(t));
     }
     return out;

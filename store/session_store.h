@@ -32,6 +32,9 @@ struct TurnRecord {
     std::int64_t contextTokens = 0;
     std::int64_t contextBytes = 0; // the snapshot file's size
     double contextSeconds = 0; // loading the snapshot, or writing it
+    // What prefilling that context took: now ("prefill"), or when the loaded snapshot was made
+    // ("snapshot"); 0: not known (turns before schema 9, a snapshot that does not say).
+    double contextPrefillSeconds = 0;
     int promptTokens = 0;
     int generatedTokens = 0;
     double prefillSeconds = 0;

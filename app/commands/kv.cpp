@@ -124,6 +124,7 @@ int runSnapshots(const QCommandLineParser &parser, CommandIo &io)
                 j["model_hash"] = fmt::format("{:016x}", e.modelHash);
                 j["kv_mode"] = e.kvMode;
                 j["tokens"] = e.tokens;
+                j["prefill_seconds"] = e.prefillSeconds;
             } else {
                 j["problem"] = std::string(kvSnapshotProblemName(e.problem));
             }
@@ -147,7 +148,11 @@ int runSnapshots(const QCommandLineParser &parser, CommandIo &io)
                   .arg(cap == 0 ? QStringLiteral(" (snapshots are off)") : QString());
     for (const KvSnapshotEntry &e : entries) {
         const QString what = e.problem == KvSnapshotProblem::None
-            ? QStringLiteral("%1 tokens, %2").arg(e.tokens).arg(QString::fromStdString(e.kvMode))
+            ? QStringLiteral("%1 tokens, %2%3")
+                  .arg(e.tokens)
+                  .arg(QString::fromStdString(e.kvMode))
+                  .arg(e.prefillSeconds > 0 ? QStringLiteral(", saves a %1 s prefill").arg(e.prefillSeconds, 0, 'f', 1)
+                                            : QString())
             : QStringLiteral("unreadable (%1)").arg(QString::fromUtf8(kvSnapshotProblemName(e.problem).data()));
         io.out << QStringLiteral("  %1  %2  last used %3  %4\n")
                       .arg(QString::fromStdString(e.path.filename().string()))

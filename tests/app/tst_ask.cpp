@@ -14,6 +14,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <cmath>
+
 using namespace nw::app;
 
 class TestAsk : public QObject {
@@ -195,6 +197,12 @@ void TestAsk::wholeModeLoadsTheDocumentsFromASnapshot()
     QCOMPARE(again.snapshotTokens, first.snapshotTokens);
     QCOMPARE(again.answer, first.answer);
     QVERIFY(contextSourceLine(again).contains(QStringLiteral("tokens loaded from snapshot")));
+    // The load says what it saved: the first question's prefill of the documents.
+    QVERIFY(first.snapshotPrefillSeconds > 0);
+    QVERIFY(std::abs(again.snapshotPrefillSeconds - first.snapshotPrefillSeconds) <= 0.5e-6);
+    QVERIFY2(contextSourceLine(again).contains(
+                 QStringLiteral("(prefilling them took %1 s)").arg(first.snapshotPrefillSeconds, 0, 'f', 2)),
+        qPrintable(contextSourceLine(again)));
 
     AskRequest other = request;
     other.question = QStringLiteral("Who is Lily?");

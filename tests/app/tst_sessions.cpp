@@ -35,6 +35,7 @@ void TestSessions::recordAndExport()
     r.snapshotTokens = 850;
     r.snapshotBytes = 2 * 1024 * 1024;
     r.snapshotSeconds = 0.04;
+    r.snapshotPrefillSeconds = 31.5;
     r.promptTokens = 900;
     r.generatedTokens = 12;
     r.prefillSeconds = 0.5;
@@ -68,6 +69,7 @@ void TestSessions::recordAndExport()
     QCOMPARE(j["turns"][0]["context"]["tokens"].get<int>(), 850);
     QCOMPARE(j["turns"][0]["context"]["snapshot_bytes"].get<std::int64_t>(), std::int64_t(2 * 1024 * 1024));
     QCOMPARE(j["turns"][0]["context"]["snapshot_seconds"].get<double>(), 0.04);
+    QCOMPARE(j["turns"][0]["context"]["prefill_seconds"].get<double>(), 31.5);
     QVERIFY(j["turns"][1]["context"].is_null());
     QCOMPARE(j["turns"][0]["citations"][0]["page"].get<int>(), 2);
     QCOMPARE(j["turns"][0]["citations"][0]["sha256"].get<std::string>(), c.sha256.toStdString());
@@ -77,8 +79,9 @@ void TestSessions::recordAndExport()
     QVERIFY(md.contains(
         QStringLiteral("## Q1: When do patent licenses terminate?\n\nWhen you start patent litigation [1].\n")));
     QVERIFY(md.contains(QStringLiteral("- Apache License, Version 2.0, p. 2, §3. Grant of Patent License\n")));
-    QVERIFY(md.contains(QStringLiteral("_retrieve mode, tiny.gguf, KV mla (3.00 MiB), 900 prompt tokens, prefill 0.50 "
-                                       "s, 12 tokens in 0.25 s; 850 tokens loaded from snapshot, 2.00 MiB, 0.04 s_")));
+    QVERIFY(md.contains(QStringLiteral(
+        "_retrieve mode, tiny.gguf, KV mla (3.00 MiB), 900 prompt tokens, prefill 0.50 "
+        "s, 12 tokens in 0.25 s; 850 tokens loaded from snapshot, 2.00 MiB, 0.04 s (prefilling them took 31.50 s)_")));
     QVERIFY(md.contains(QStringLiteral("## Q2: And the notice?")));
     QVERIFY(md.contains(QStringLiteral("extractive (no model)")));
 }

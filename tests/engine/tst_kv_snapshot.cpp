@@ -167,7 +167,7 @@ TEST_CASE("the snapshot's size is the mode's KV bytes for the prefix plus the he
         const auto path = dir / "s.nwkv";
         const KvSnapshotSaved saved = generator.saveSnapshot({ m.hash, name }, path);
         const std::uint64_t kvBytes = generator.memoryStats().kvBytesUsed;
-        const std::uint64_t header = 24 + 8 * 3 + 4 + name.size() + 8 + 4 * prefix.size() + 4
+        const std::uint64_t header = 24 + 8 * 4 + 4 + name.size() + 8 + 4 * prefix.size() + 4
             + std::uint64_t(generator.cache().nStores()) * 56 + 8;
         CHECK(saved.bytes == kvBytes + header);
         CHECK(std::filesystem::file_size(path) == saved.bytes);
@@ -257,8 +257,10 @@ TEST_CASE("truncated, corrupt, foreign and stale snapshots are refused and leave
     SUBCASE("stale: another format version, rows laid out for another cache")
     {
         std::vector<std::byte> version = bytes;
-        version[8] = std::byte { 0 }; // version 1 -> 0 (the checksum is not reached)
+        version[8] = std::byte { 0 }; // version 2 -> 0 (the checksum is not reached)
         expect(variant("version.nwkv", version), KvSnapshotProblem::Stale, prefix, id);
+        version[8] = std::byte { 1 }; // the first format, before the prefill time
+        expect(variant("version1.nwkv", version), KvSnapshotProblem::Stale, prefix, id);
 
         // A valid file whose stores do not match this cache's (as after a layout change).
         KvSnapshotHeader moved = header;
@@ -285,6 +287,8 @@ TEST_CASE("prepareSnapshotPrefix replaces a bad snapshot with a good one")
     CHECK(rebuilt.source == PrefixSource::Prefill);
     CHECK(rebuilt.problem.find("not a KV snapshot") != std::string::npos);
     CHECK(rebuilt.saved);
+    CHECK(rebuilt.prefillSeconds == rebuilt.seconds);
+    CHECK(rebuilt.prefillSeconds > 0);
     // In the same session the cache already holds it; in a new one the file loads.
     CHECK(first.prepareSnapshotPrefix(prefix, id, path).source == PrefixSource::Cache);
     Generator second(*m.model, *m.tokenizer, mode, 512);
@@ -292,6 +296,9 @@ TEST_CASE("prepareSnapshotPrefix replaces a bad snapshot with a good one")
     CHECK(loaded.source == PrefixSource::Snapshot);
     CHECK(loaded.problem.empty());
     CHECK(second.tokens().size() == prefix.size());
+    // The load says what it saved: the first prefill's time, kept in whole microseconds.
+    CHECK(std::fabs(loaded.prefillSeconds - rebuilt.seconds) <= 0.5e-6);
+    CHECK(KvSnapshotDirectory(dir).list().front().prefillSeconds == loaded.prefillSeconds);
 }
 
 TEST_CASE("a write that fails leaves no file behind, and a save replaces the old file whole")

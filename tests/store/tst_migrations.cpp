@@ -223,8 +223,8 @@ void TestMigrations::turnBytesPerTokenKeepsOldTurns()
     QCOMPARE(turns[1].kvBytesPerToken, std::int64_t(70272));
 }
 
-// Version 8 (where a turn's document context came from): a turn of version 7 reads "" and 0s; a
-// new turn stores its source, tokens, bytes and seconds.
+// Versions 8 and 9 (where a turn's document context came from, what prefilling it took): a turn
+// of version 7 reads "" and 0s; a new turn stores its source, tokens, bytes and seconds.
 void TestMigrations::turnContextSourceKeepsOldTurns()
 {
     const QString path = dbPath("v7.sqlite");
@@ -245,6 +245,7 @@ void TestMigrations::turnContextSourceKeepsOldTurns()
     next.contextTokens = 1772;
     next.contextBytes = 1142784;
     next.contextSeconds = 0.03;
+    next.contextPrefillSeconds = 41.5;
     sessions.addTurn(1, next);
     const std::vector<TurnRecord> turns = sessions.turns(1);
     QCOMPARE(turns.size(), std::size_t(2));
@@ -255,6 +256,9 @@ void TestMigrations::turnContextSourceKeepsOldTurns()
     QCOMPARE(turns[1].contextTokens, std::int64_t(1772));
     QCOMPARE(turns[1].contextBytes, std::int64_t(1142784));
     QCOMPARE(turns[1].contextSeconds, 0.03);
+    // Version 9: what prefilling the context took; 0 for the old turn.
+    QCOMPARE(turns[0].contextPrefillSeconds, 0.0);
+    QCOMPARE(turns[1].contextPrefillSeconds, 41.5);
 }
 
 void TestMigrations::newerSchemaIsRefused()
