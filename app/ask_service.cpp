@@ -336,7 +336,7 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
         try {
             const KvSnapshotDirectory dir(m_snapshotDir.toStdString());
             dir.create();
-            const KvSnapshotIdentity id { fileContentHash(e.path.toStdString()), e.kvMode.toString() };
+            const KvSnapshotIdentity id { dir.modelHash(e.path.toStdString()), e.kvMode.toString() };
             const std::filesystem::path path = dir.pathFor(id, prefix);
             const auto total = static_cast<std::int64_t>(tokens.size());
             const PrefixResult p = generator.prepareSnapshotPrefix(prefix, id, path, options.prefillChunk,

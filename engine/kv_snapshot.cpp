@@ -150,8 +150,12 @@ std::uint64_t fileContentHash(const std::filesystem::path &path)
     struct stat st { };
     if (::stat(path.c_str(), &st) != 0)
         fail("cannot read {}: {}", path.string(), std::strerror(errno));
-    using Key = std::tuple<std::string, std::int64_t, std::int64_t, std::int64_t>;
-    const Key key { path.string(), st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec };
+    // A write changes the status-change time, which cannot be set back: a file rewritten to its
+    // old size and modification time is still hashed again.
+    using Key
+        = std::tuple<std::string, std::uint64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t>;
+    const Key key { path.string(), std::uint64_t(st.st_ino), st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+        st.st_ctim.tv_sec, st.st_ctim.tv_nsec };
     static std::mutex mutex;
     static std::map<Key, std::uint64_t> known;
     {

@@ -30,7 +30,8 @@ struct KvSnapshotIdentity {
 std::string kvSnapshotFileName(const KvSnapshotIdentity &identity, std::span<const std::int32_t> tokens);
 
 // XXH64 of a file's content (the model's identity); throws nw::Error when it cannot be read.
-// Remembered per path, size and modification time for the life of the process.
+// Remembered per path, inode, size, modification and status-change time for the life of the
+// process (KvSnapshotDirectory::modelHash remembers it across processes).
 std::uint64_t fileContentHash(const std::filesystem::path &path);
 
 // What prefilling a snapshot's tokens took, as its header keeps it (whole microseconds).

@@ -3,14 +3,63 @@
 
 #include "common/error.h"
 
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
 #include <system_error>
 
 namespace nw {
 namespace {
 
 constexpr std::string_view kExtension = ".nwkv";
+constexpr std::size_t kMaxModelHashes = 64; // lines kept, the most recent
+
+// A model file's identity and hash, one line of kModelHashesFile:
+// "<hash, 16 hex> <device> <inode> <size> <mtime ns> <ctime ns> <path>".
+struct ModelHashLine {
+    std::uint64_t hash = 0;
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    std::int64_t size = 0;
+    std::int64_t mtimeNs = 0;
+    std::int64_t ctimeNs = 0;
+    std::string path;
+
+    bool sameFile(const ModelHashLine &o) const
+    {
+        return device == o.device && inode == o.inode && size == o.size && mtimeNs == o.mtimeNs && ctimeNs == o.ctimeNs
+            && path == o.path;
+    }
+};
+
+std::optional<ModelHashLine> parseModelHashLine(const std::string &line)
+{
+    std::istringstream in(line);
+    ModelHashLine l;
+    std::string hash;
+    if (!(in >> hash >> l.device >> l.inode >> l.size >> l.mtimeNs >> l.ctimeNs) || hash.size() != 16
+        || in.get() != ' ')
+        return std::nullopt;
+    std::getline(in, l.path);
+    const auto [end, error] = std::from_chars(hash.data(), hash.data() + hash.size(), l.hash, 16);
+    if (error != std::errc() || end != hash.data() + hash.size() || l.path.empty())
+        return std::nullopt;
+    return l;
+}
+
+std::int64_t nanoseconds(const timespec &t)
+{
+    return std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
 
 } // namespace
 
@@ -107,6 +156,55 @@ std::vector<KvSnapshotEntry> KvSnapshotDirectory::evict(std::uint64_t maxBytes, 
         }
     }
     return removed;
+}
+
+std::uint64_t KvSnapshotDirectory::modelHash(const std::filesystem::path &model) const
+{
+    const std::filesystem::path absolute = std::filesystem::absolute(model);
+    struct stat st { };
+    if (::stat(absolute.c_str(), &st) != 0)
+        fail("cannot read {}: {}", absolute.string(), std::strerror(errno));
+    ModelHashLine current;
+    current.device = st.st_dev;
+    current.inode = st.st_ino;
+    current.size = st.st_size;
+    current.mtimeNs = nanoseconds(st.st_mtim);
+    current.ctimeNs = nanoseconds(st.st_ctim);
+    current.path = absolute.string();
+    if (current.path.find('\n') != std::string::npos)
+        return fileContentHash(absolute); // a name that does not fit a line is hashed each time
+
+    const std::filesystem::path file = m_dir / kModelHashesFile;
+    std::vector<ModelHashLine> known;
+    {
+        std::ifstream in(file);
+        for (std::string line; std::getline(in, line);)
+            if (const auto l = parseModelHashLine(line)) {
+                if (l->sameFile(current))
+                    return l->hash;
+                if (l->path != current.path)
+                    known.push_back(*l);
+            }
+    }
+    current.hash = fileContentHash(absolute);
+    known.push_back(current);
+    if (known.size() > kMaxModelHashes)
+        known.erase(known.begin(), known.end() - std::ptrdiff_t(kMaxModelHashes));
+    // Written aside and renamed: a reader sees the old list or the new one, never half of one.
+    const std::filesystem::path temporary = file.string() + fmt::format(".tmp.{}", ::getpid());
+    {
+        std::ofstream out(temporary, std::ios::trunc);
+        for (const ModelHashLine &l : known)
+            out << fmt::format(
+                "{:016x} {} {} {} {} {} {}\n", l.hash, l.device, l.inode, l.size, l.mtimeNs, l.ctimeNs, l.path);
+        out.close();
+        std::error_code error;
+        if (out)
+            std::filesystem::rename(temporary, file, error);
+        if (!out || error)
+            std::filesystem::remove(temporary, error);
+    }
+    return current.hash;
 }
 
 } // namespace nw

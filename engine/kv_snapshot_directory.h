@@ -1,6 +1,7 @@
 // The directory of KV snapshots (engine/kv_snapshot.h): one file per model, KV mode and prefix,
 // named by their hashes; listing with sizes and last use (the file's modification time, which a
-// load renews), removal, and a size cap that evicts the least recently used.
+// load renews), removal, and a size cap that evicts the least recently used. It also remembers the
+// model files' content hashes across processes, so a 20 GB model is not read whole by every ask.
 #pragma once
 
 #include "engine/kv_snapshot.h"
@@ -43,6 +44,14 @@ public:
     // `keep` (the one just written) stays whatever its size. Returns what was removed. Also
     // removes temporaries older than an hour (a writer died before its rename).
     std::vector<KvSnapshotEntry> evict(std::uint64_t maxBytes, const std::filesystem::path &keep = {}) const;
+
+    // fileContentHash(model), remembered in the directory (kModelHashesFile) under the file's
+    // identity as stat gives it: device, inode, size, modification and status-change times. Any
+    // write to the file changes its status-change time, which no tool can set back, so a file
+    // changed in place is hashed again. Throws nw::Error when the model cannot be read; a
+    // directory that cannot be written only costs the next process the hash.
+    std::uint64_t modelHash(const std::filesystem::path &model) const;
+    static constexpr std::string_view kModelHashesFile = "model-hashes.txt";
 
 private:
     std::filesystem::path m_dir;

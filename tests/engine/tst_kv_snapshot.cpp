@@ -15,6 +15,7 @@
 #include "tests/support/test_data.h"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <chrono>
 #include <cmath>
@@ -366,4 +367,48 @@ TEST_CASE("the snapshot directory lists, removes and evicts the least recently u
     CHECK(store.remove(paths[2].filename().string()));
     CHECK(!store.remove("0000000000000000-0000000000000000"));
     CHECK(store.list().empty());
+}
+
+TEST_CASE("the directory remembers a model's hash across processes and hashes a changed file again")
+{
+    const auto scratch = test::scratchDir("kv_snapshot_model_hash");
+    const auto model = scratch / "model.gguf";
+    std::filesystem::copy_file(test::sourceDir() / "tests" / "data" / "recall-model.gguf", model);
+    const std::vector<std::byte> content = readAll(model);
+    const std::uint64_t expected = xxhash64(content); // the file's bytes, hashed in one piece
+
+    const KvSnapshotDirectory dir(scratch / "kv");
+    dir.create();
+    CHECK(dir.modelHash(model) == expected);
+    const auto memo = scratch / "kv" / std::string(KvSnapshotDirectory::kModelHashesFile);
+    std::string line;
+    {
+        std::ifstream in(memo);
+        std::getline(in, line);
+    }
+    REQUIRE(line.size() > 17);
+    CHECK(line.substr(0, 16) == fmt::format("{:016x}", expected));
+    CHECK(dir.list().empty()); // the memo is not a snapshot
+
+    // A later process reads the remembered value instead of the file: shown by planting another.
+    {
+        std::ofstream out(memo, std::ios::trunc);
+        out << "this line is not one\n"
+            << "0123456789abcdef" << line.substr(16) << "\n";
+    }
+    CHECK(KvSnapshotDirectory(scratch / "kv").modelHash(model) == 0x0123456789abcdefULL);
+
+    // Rewritten in place to the same size and modification time: hashed again.
+    std::this_thread::sleep_for(std::chrono::milliseconds(30)); // past the clock tick of file times
+    const auto modified = std::filesystem::last_write_time(model);
+    std::vector<std::byte> changed = content;
+    changed[changed.size() / 2] ^= std::byte { 1 };
+    writeAll(model, changed);
+    std::filesystem::last_write_time(model, modified);
+    CHECK(std::filesystem::file_size(model) == content.size());
+    CHECK(KvSnapshotDirectory(scratch / "kv").modelHash(model) == xxhash64(changed));
+    CHECK(fileContentHash(model) == xxhash64(changed));
+
+    // Unreadable: the error names the file.
+    CHECK_THROWS_WITH_AS(dir.modelHash(scratch / "none.gguf"), doctest::Contains("none.gguf"), Error);
 }
