@@ -27,6 +27,7 @@ const std::vector<Command> &allCommands()
         chatCommand(),
         demoCommand(),
         needleCommand(),
+        serveCommand(),
     };
     return commands;
 }
@@ -41,14 +42,13 @@ const Command *findCommand(const QString &name)
 
 void addDatabaseOption(QCommandLineParser &parser)
 {
-    parser.addOption({QStringLiteral("db"),
-                      QStringLiteral("Library database (default: %1).").arg(defaultDatabasePath()),
-                      QStringLiteral("FILE")});
+    parser.addOption({ QStringLiteral("db"),
+        QStringLiteral("Library database (default: %1).").arg(defaultDatabasePath()), QStringLiteral("FILE") });
 }
 
 void addJsonOption(QCommandLineParser &parser)
 {
-    parser.addOption({QStringLiteral("json"), QStringLiteral("Print machine-readable JSON instead of text.")});
+    parser.addOption({ QStringLiteral("json"), QStringLiteral("Print machine-readable JSON instead of text.") });
 }
 
 QString databasePath(const QCommandLineParser &parser)
@@ -61,9 +61,10 @@ std::unique_ptr<store::LibraryStore> openLibrary(const QCommandLineParser &parse
 {
     const QString path = databasePath(parser);
     if (access == store::LibraryAccess::ReadOnly && !QFileInfo::exists(path)) {
-        const QString option = parser.value(QStringLiteral("db")).isEmpty() ? QString() : QStringLiteral(" --db ") + path;
+        const QString option
+            = parser.value(QStringLiteral("db")).isEmpty() ? QString() : QStringLiteral(" --db ") + path;
         fail("there is no library at {}: make one by adding documents with 'needlework ingest{} FILE...'",
-             path.toStdString(), option.toStdString());
+            path.toStdString(), option.toStdString());
     }
     return std::make_unique<store::LibraryStore>(path, access);
 }

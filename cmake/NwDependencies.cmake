@@ -68,6 +68,12 @@ if(NOT NW_ENGINE_ONLY)
                           "(scripts/setup-deps.sh installs everything the build needs)")
     endif()
   endforeach()
+  # `needlework serve` (nw_server only): cpp-httplib, Debian's build of it (a header and a library).
+  pkg_check_modules(HTTPLIB IMPORTED_TARGET cpp-httplib)
+  if(NOT HTTPLIB_FOUND)
+    message(FATAL_ERROR "cpp-httplib not found: install the Debian package libcpp-httplib-dev "
+                        "(scripts/setup-deps.sh installs everything the build needs)")
+  endif()
   find_package(OpenMP COMPONENTS CXX)
   if(NOT OpenMP_CXX_FOUND)
     message(FATAL_ERROR "OpenMP for ${CMAKE_CXX_COMPILER_ID} not found: with clang install the Debian package "

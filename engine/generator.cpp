@@ -90,6 +90,7 @@ const std::vector<float> &Generator::prefill(
     const auto mismatch = std::mismatch(m_tokens.begin(), m_tokens.end(), tokens.begin(), tokens.end());
     auto keep = static_cast<std::int64_t>(mismatch.first - m_tokens.begin());
     keep = std::min(keep, total - 1); // the last token is always run, for its logits
+    std::unique_lock lock(m_model.forwardMutex()); // released between chunks, so other generators get turns
     m_cache->truncate(keep);
     keep = m_cache->tokens(); // a sliding-window layer may not be able to continue from there
     m_tokens.resize(static_cast<std::size_t>(keep));
@@ -102,6 +103,8 @@ const std::vector<float> &Generator::prefill(
     for (std::int64_t start = keep; start < total;) {
         if (m_cancel.load(std::memory_order_relaxed))
             break;
+        if (!lock.owns_lock())
+            lock.lock();
         std::int64_t len = std::min<std::int64_t>(chunk, total - start);
         if (start < checkpointAt && start + len > checkpointAt)
             len = checkpointAt - start;
@@ -114,6 +117,7 @@ const std::vector<float> &Generator::prefill(
         m_lastPrefilled += len;
         if (start == checkpointAt)
             m_cache->checkpoint();
+        lock.unlock();
         if (progress)
             progress(start, total);
     }
@@ -277,7 +281,10 @@ GenerationResult Generator::generateFromTokens(
         const std::int32_t pos = static_cast<std::int32_t>(m_tokens.size());
         const std::int32_t one[] = { id };
         const std::int32_t at[] = { pos };
-        m_model.forward(one, at, *m_cache, LogitsFor::Last, m_logits);
+        {
+            const std::lock_guard lock(m_model.forwardMutex());
+            m_model.forward(one, at, *m_cache, LogitsFor::Last, m_logits);
+        }
         m_tokens.push_back(id);
     }
     release(text.size());

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,7 +22,7 @@ class GgufFile;
 struct TensorView;
 
 struct ModelOptions {
-    int threads = 0;                  // CPU backend workers (<= 0: all logical cores)
+    int threads = 0; // CPU backend workers (<= 0: all logical cores)
     std::shared_ptr<Backend> backend; // null: the backend `device` picks (makeBackend)
     // Cpu by default so library users and tests get the same numbers on any machine; the
     // commands pass the user's `--device` (auto there). Auto falls back to the CPU, with the
@@ -57,8 +58,14 @@ public:
     // afterwards the cache holds positions [0, positions.back()]. `logits` receives
     // [nOut, nVocab] floats: nOut = tokens.size() for LogitsFor::All, 1 for Last.
     // Throws nw::Error on a token id out of the vocabulary or a full cache.
-    virtual void forward(std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions,
-                         KvCache &cache, LogitsFor which, std::vector<float> &logits) = 0;
+    virtual void forward(std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions, KvCache &cache,
+        LogitsFor which, std::vector<float> &logits)
+        = 0;
+    // forward() is not reentrant: the graphs reuse one set of scratch buffers and the backend its
+    // workers. Generators hold this lock around each forward (and the cache steps of a prefill), so
+    // several of them (the server's slots, each with its own cache) can share one model's weights
+    // from different threads; they then take turns batch by batch.
+    std::mutex &forwardMutex() const { return m_forwardMutex; }
 
     // latent:R: weights the factors of later latent caches by the keys and values this text
     // produces (activation-aware, engine/latent_kv.h). Call it before making latent caches: a
@@ -89,6 +96,7 @@ protected:
     std::shared_ptr<Backend> m_backend;
     WeightLoader m_weights;
     std::uint64_t m_weightsBytes = 0;
+    mutable std::mutex m_forwardMutex;
 };
 
 // Opens the architecture named by `general.architecture`; throws nw::Error naming the arch and

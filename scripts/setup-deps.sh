@@ -13,13 +13,16 @@ packages=(
   # libraries
   qt6-base-dev qt6-base-dev-tools qt6-charts-dev libqt6opengl6-dev libgl-dev
   libpoppler-qt6-dev libpoppler-private-dev libsqlite3-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libeigen3-dev
+  # `needlework serve`: the HTTP server library
+  libcpp-httplib-dev
   # the other formats: OCR of scanned pages (Tesseract, Leptonica, English models), email (GMime),
   # the zip inside .docx/.odt (libzip), HTML (Gumbo)
   libtesseract-dev libleptonica-dev tesseract-ocr-eng libgmime-3.0-dev libzip-dev libgumbo-dev
   # tests: doctest for the Qt-free modules, qpdf to encrypt test PDFs, pdftotext as the ingest
   # benchmark's peer, a font for the PDFs the tests draw, Xvfb for screenshots, French OCR models
-  # (the two-language test) and the tesseract command as the OCR benchmark's peer
-  doctest-dev qpdf poppler-utils fonts-dejavu-core fonts-wqy-microhei xvfb xauth tesseract-ocr-fra tesseract-ocr
+  # (the two-language test), the tesseract command as the OCR benchmark's peer, and Prometheus's
+  # text-format parser for the serve test's /metrics
+  doctest-dev qpdf poppler-utils python3-prometheus-client fonts-dejavu-core fonts-wqy-microhei xvfb xauth tesseract-ocr-fra tesseract-ocr
   # packaging checks: the .deb and the installed tree (lintian, desktop entry, AppStream, man, zsh)
   dpkg-dev lintian desktop-file-utils appstream man-db zsh
   # the clean-machine check (scripts/check-fresh-machine.sh)

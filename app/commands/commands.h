@@ -20,5 +20,6 @@ Command annotationsCommand();
 Command chatCommand();
 Command demoCommand();
 Command needleCommand();
+Command serveCommand();
 
 } // namespace nw::app
