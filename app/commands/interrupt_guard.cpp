@@ -16,7 +16,9 @@ volatile std::sig_atomic_t g_signals = 0;
 // in a long step, or the user insists) gets the signal's default action, as if no guard were set.
 extern "C" void onInterrupt(int signal)
 {
-    if (g_signals++ == 0) {
+    const std::sig_atomic_t before = g_signals;
+    g_signals = before + 1; // not ++: C++20 deprecates compound operations on a volatile
+    if (before == 0) {
         if (g_cancel)
             g_cancel(g_context);
         return;
