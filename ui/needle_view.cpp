@@ -4,6 +4,7 @@
 #include "app/ingest_progress.h"
 #include "app/model_settings.h"
 #include "app/needle_haystack.h"
+#include "app/needle_pareto.h"
 #include "app/needle_runner.h"
 #include "app/numeric_options.h"
 #include "common/log.h"
@@ -20,6 +21,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QPixmap>
 #include <QPointer>
 #include <QProgressBar>
 #include <QPushButton>
@@ -172,8 +174,16 @@ NeedleView::NeedleView(QWidget *parent)
     leftWidget->setMaximumWidth(420);
 
     auto *heatmaps = new QWidget(this);
-    m_heatmapRow = new QHBoxLayout(heatmaps);
+    auto *charts = new QVBoxLayout(heatmaps);
+    m_heatmapRow = new QHBoxLayout;
     m_heatmapRow->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+    charts->addLayout(m_heatmapRow);
+    m_pareto = new QLabel(heatmaps);
+    m_pareto->setObjectName(QStringLiteral("NeedlePareto"));
+    m_pareto->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+    m_pareto->hide();
+    charts->addWidget(m_pareto);
+    charts->addStretch(1);
     auto *scroll = new QScrollArea(this);
     scroll->setObjectName(QStringLiteral("NeedleHeatmaps"));
     scroll->setWidget(heatmaps);
@@ -519,6 +529,16 @@ void NeedleView::showResults(const app::NeedleResults &results)
                 trials.push_back(t);
         m_heatmaps[static_cast<qsizetype>(i)]->setGrid(
             app::needleGrid(results, mode, m_plan.lengths, m_plan.depths), std::move(trials));
+    }
+    std::vector<app::NeedleGrid> grids;
+    for (const NeedleHeatmapView *view : m_heatmaps)
+        grids.push_back(view->grid());
+    const std::vector<app::ParetoPoint> points = app::needleParetoPoints(grids);
+    m_pareto->setVisible(points.size() >= 2);
+    if (points.size() >= 2) {
+        const QImage chart = app::renderParetoChart(points, app::paretoChartTitle(results.model, results.needleSet));
+        m_pareto->setPixmap(QPixmap::fromImage(chart));
+        m_pareto->setToolTip(tr("KV bytes per token against exact recall; the green line is the Pareto frontier."));
     }
 }
 

@@ -1,6 +1,7 @@
 // The Needle Lab (Tools ▸ Needle Lab, a tab beside the reader): the run configuration of app/needle_runner (model,
 // lengths, depths, KV modes, trials, variant, seed, output folder), Run and Cancel, a progress bar
-// with ETA, and one heatmap per KV mode side by side, filled in as cells finish. The run goes on
+// with ETA, one heatmap per KV mode side by side, filled in as cells finish, and below them the
+// Pareto chart of the modes (app/needle_pareto.h) once two or more modes have trials. The run goes on
 // a worker thread; progress and results reach the widgets through queued calls only.
 #pragma once
 
@@ -60,6 +61,7 @@ public:
     bool lastRunCancelled() const { return m_lastCancelled; }
     const app::NeedleResults &results() const { return m_results; }
     QList<NeedleHeatmapView *> heatmaps() const { return m_heatmaps; }
+    QLabel *paretoChart() const { return m_pareto; } // hidden until two modes have trials
 
     QLineEdit *modelEdit() const { return m_model; }
     QLineEdit *lengthsEdit() const { return m_lengths; }
@@ -131,6 +133,7 @@ private:
     QLabel *m_details = nullptr;
     QHBoxLayout *m_heatmapRow = nullptr;
     QList<NeedleHeatmapView *> m_heatmaps;
+    QLabel *m_pareto = nullptr;
 
     std::function<QString()> m_modelSource;
     std::function<QString()> m_databasePath;

@@ -174,6 +174,12 @@ void TestNeedleView::runDrawsAHeatmapPerMode()
     QCOMPARE(view.heatmaps()[heatmapIndex(view, QStringLiteral("latent:32+q8"))]->grid().kvBytesPerToken,
         std::uint64_t(340));
 
+    // Below the heatmaps, the Pareto chart: the image the run wrote as pareto.png.
+    QVERIFY(view.paretoChart()->isVisible());
+    const QImage pareto(out + QStringLiteral("/pareto.png"));
+    QVERIFY(!pareto.isNull());
+    QCOMPARE(view.paretoChart()->pixmap().toImage().convertToFormat(pareto.format()), pareto);
+
     // Each cell's colour is the PNG's for the same cell, and the accuracy results.json records.
     const QJsonArray trials = savedTrials(out);
     QCOMPARE(trials.size(), 8);
