@@ -6,6 +6,7 @@
 #include "app/needle_haystack.h"
 #include "app/needle_pareto.h"
 #include "app/needle_runner.h"
+#include "app/needle_set.h"
 #include "app/numeric_options.h"
 #include "common/log.h"
 #include "ui/needle_heatmap_view.h"
@@ -104,6 +105,13 @@ NeedleView::NeedleView(QWidget *parent)
     m_variant->addItem(tr("multi-key (similar keys)"), QStringLiteral("multi-key"));
     m_variant->addItem(tr("all three"), QStringLiteral("single,multi-needle,multi-key"));
     form->addRow(tr("&Variant:"), m_variant);
+    m_needleSet = new QComboBox(this);
+    m_needleSet->setObjectName(QStringLiteral("NeedleSet"));
+    for (const QString &name : app::bundledNeedleSetNames())
+        m_needleSet->addItem(name.toStdString() == app::kPassKeySetName ? tr("pass keys") : name, name);
+    m_needleSet->setToolTip(tr("pass keys: \"The pass key for KEY is VALUE.\"; nolima: needles whose question shares "
+                               "no word with them, so recall takes more than matching words"));
+    form->addRow(tr("&Needles:"), m_needleSet);
     m_trials = new QSpinBox(this);
     m_trials->setObjectName(QStringLiteral("NeedleTrials"));
     m_trials->setRange(1, 1000);
@@ -395,6 +403,12 @@ bool NeedleView::run()
     cfg.variants.clear();
     for (const QString &name : m_variant->currentData().toString().split(QLatin1Char(',')))
         cfg.variants.push_back(app::parseNeedleVariant(name.toStdString()));
+    cfg.needleSet = app::loadNeedleSet(m_needleSet->currentData().toString());
+    if (!cfg.needleSet.isPassKey()
+        && std::find(cfg.variants.begin(), cfg.variants.end(), app::NeedleVariant::MultiKey) != cfg.variants.end()) {
+        m_status->setText(tr("The multi-key variant needs pass keys: choose pass keys, or another variant."));
+        return false;
+    }
     cfg.trials = m_trials->value();
     cfg.seed = static_cast<std::uint64_t>(m_seed->value());
     cfg.threads = m_threads->value();
