@@ -17,17 +17,19 @@
 #include <cmath>
 #include <functional>
 #include <optional>
+#include <tuple>
 
 namespace nw::app {
 namespace {
 
-constexpr std::array<std::pair<NeedleVariant, std::string_view>, 3> kVariantNames{{
-    {NeedleVariant::Single, "single"},
-    {NeedleVariant::MultiNeedle, "multi-needle"},
-    {NeedleVariant::MultiKey, "multi-key"},
-}};
+constexpr std::array<std::pair<NeedleVariant, std::string_view>, 3> kVariantNames { {
+    { NeedleVariant::Single, "single" },
+    { NeedleVariant::MultiNeedle, "multi-needle" },
+    { NeedleVariant::MultiKey, "multi-key" },
+} };
 
 constexpr std::size_t kMinSentenceBytes = 20;
+constexpr double kDepthBand = 5.0; // points of depth a needle may land away from the one asked for
 
 std::int64_t countTokens(const Tokenizer &tokenizer, std::string_view text)
 {
@@ -51,12 +53,47 @@ struct PendingNeedle {
     std::string key;
     int value = 0;
     std::string sentence;
+    std::string question;
+    std::string answer;
+    std::string answerPrefix;
     std::size_t boundary = 0; // placed before filler sentence `boundary` (== count: after all)
+    std::size_t slot = 0; // the asked needle: after this many of the distractors at its boundary
+    bool afterAsked = false; // a distractor moved right after the asked needle (placeAskedNeedle)
 };
 
-// The needles of one haystack, the asked one first.
-std::vector<PendingNeedle> drawNeedles(NeedleRng &rng, NeedleVariant variant)
+// The needles of one haystack from a needle set, the asked one first: distractors have answers
+// unlike the asked one's and each other's.
+std::vector<PendingNeedle> drawSetNeedles(NeedleRng &rng, NeedleVariant variant, const NeedleSet &set)
 {
+    if (variant == NeedleVariant::MultiKey)
+        fail("the multi-key variant needs the pass-key needles (its distractors share the asked key's first letters); "
+             "the needle set {} has none",
+            set.name);
+    const std::size_t count = variant == NeedleVariant::Single ? 1 : 1 + kDistractorNeedles;
+    std::vector<std::size_t> candidates(set.needles.size());
+    for (std::size_t i = 0; i < candidates.size(); ++i)
+        candidates[i] = i;
+    std::vector<PendingNeedle> needles;
+    while (needles.size() < count && !candidates.empty()) {
+        const std::size_t pick = rng.below(candidates.size());
+        const NeedleText &n = set.needles[candidates[pick]];
+        candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(pick));
+        const bool clash
+            = std::any_of(needles.begin(), needles.end(), [&](const PendingNeedle &p) { return p.answer == n.answer; });
+        if (!clash)
+            needles.push_back({ .sentence = n.sentence, .question = n.question, .answer = n.answer });
+    }
+    if (needles.size() < count)
+        fail("the needle set {} has {} needles with different answers; the {} variant needs {}", set.name,
+            needles.size(), needleVariantName(variant), count);
+    return needles;
+}
+
+// The needles of one haystack, the asked one first.
+std::vector<PendingNeedle> drawNeedles(NeedleRng &rng, NeedleVariant variant, const NeedleSet *set)
+{
+    if (set && !set->isPassKey())
+        return drawSetNeedles(rng, variant, *set);
     std::vector<PendingNeedle> needles(1);
     needles[0].key = randomNeedleKey(rng);
     needles[0].value = randomNeedleValue(rng);
@@ -70,15 +107,18 @@ std::vector<PendingNeedle> drawNeedles(NeedleRng &rng, NeedleVariant variant)
                 d.key = randomNeedleKey(rng);
             }
             d.value = randomNeedleValue(rng);
-            const bool clash = std::any_of(needles.begin(), needles.end(), [&](const PendingNeedle &n) {
-                return n.key == d.key || n.value == d.value;
-            });
+            const bool clash = std::any_of(needles.begin(), needles.end(),
+                [&](const PendingNeedle &n) { return n.key == d.key || n.value == d.value; });
             if (!clash)
                 needles.push_back(std::move(d));
         }
     }
-    for (PendingNeedle &n : needles)
+    for (PendingNeedle &n : needles) {
         n.sentence = needleSentence(n.key, n.value);
+        n.question = needleQuestion(n.key);
+        n.answer = std::to_string(n.value);
+        n.answerPrefix = needleAnswerPrefix(n.key);
+    }
     return needles;
 }
 
@@ -90,11 +130,162 @@ std::size_t codepointStart(std::string_view text, std::size_t c)
     return c;
 }
 
+// A distractor's boundary while it waits to join the asked needle's: before it at depth 100 with
+// no inner boundary, after it when placeAskedNeedle moved it aside (afterAsked).
+constexpr std::size_t kJoinAsked = ~std::size_t { 0 };
+
+// The text before filler sentence b: sentences [0, b) with the distractors that precede each,
+// and the first `atB` distractors (in draw order) of those at b itself.
+std::string textBefore(const std::vector<std::string> &sentences, const std::vector<PendingNeedle> &needles,
+    std::size_t b, std::size_t atB)
+{
+    std::string out;
+    auto add = [&out](const std::string &part) {
+        if (!out.empty())
+            out += ' ';
+        out += part;
+    };
+    for (std::size_t i = 0; i <= b; ++i) {
+        std::size_t taken = 0;
+        for (std::size_t d = 1; d < needles.size(); ++d)
+            if (needles[d].boundary == i && (i < b || taken++ < atB))
+                add(needles[d].sentence);
+        if (i < b)
+            add(sentences[i]);
+    }
+    return out;
+}
+
+// The first of `n` candidates whose count reaches `want` (counts rise with the index): it and
+// the one before it are the two nearest `want`.
+std::size_t firstReaching(std::size_t n, double want, const std::function<double(std::size_t)> &count)
+{
+    std::size_t lo = 0, hi = n;
+    while (lo < hi) {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        if (count(mid) >= want)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+// Of `n` candidates whose counts rise with the index, the one nearest `want`, and its distance.
+std::pair<std::size_t, double> nearestCandidate(
+    std::size_t n, double want, const std::function<double(std::size_t)> &count)
+{
+    NW_ASSERT(n > 0);
+    const std::size_t past = firstReaching(n, want, count);
+    std::size_t best = std::min(past, n - 1);
+    double distance = std::abs(count(best) - want);
+    if (past > 0 && std::abs(count(past - 1) - want) <= distance) {
+        best = past - 1;
+        distance = std::abs(count(best) - want);
+    }
+    return { best, distance };
+}
+
+// Places the asked needle (its boundary and slot) when the filler is trimmed at the end, so that
+// the tokens before it are `want`: at the sentence boundary up to `lastKept` — before, between
+// or after the distractors there — nearest `want` when it lies within `band` tokens (moving a
+// distractor that spans `want` aside first). Otherwise the sentence that spans `want` is split
+// in two, between the two words nearest it, or, when no word boundary is within the band (a tiny
+// haystack whose words are several tokens each), between the two characters nearest it, if that
+// is nearer; the boundaries after it move along by one. The nearest sentence boundary alone could
+// land a needle a long sentence away from its depth (one asked at 75 % of 512 tokens at 26 %).
+void placeAskedNeedle(const Tokenizer &tokenizer, std::vector<std::string> &sentences,
+    std::vector<PendingNeedle> &needles, std::size_t lastKept, double want, double band)
+{
+    std::vector<std::pair<std::size_t, std::size_t>> places; // (boundary, slot), in text order
+    auto before = [&](std::size_t i) {
+        return static_cast<double>(
+            countTokens(tokenizer, textBefore(sentences, needles, places[i].first, places[i].second)));
+    };
+    double bestDistance = 0;
+    std::size_t below = 0; // the last place before `want`
+    // A distractor that spans `want` (it can hold more tokens than the band) moves one boundary
+    // earlier (from boundary 0: right after the asked needle) and the places are searched again.
+    constexpr int kMoves = 8;
+    for (int round = 0;; ++round) {
+        places.clear();
+        for (std::size_t b = 0; b <= lastKept; ++b) {
+            const auto here = std::count_if(
+                needles.begin() + 1, needles.end(), [b](const PendingNeedle &d) { return d.boundary == b; });
+            for (std::size_t slot = 0; slot <= static_cast<std::size_t>(here); ++slot)
+                places.emplace_back(b, slot);
+        }
+        const std::pair<std::size_t, double> nearest = nearestCandidate(places.size(), want, before);
+        bestDistance = nearest.second;
+        needles[0].boundary = places[nearest.first].first;
+        needles[0].slot = places[nearest.first].second;
+        if (bestDistance <= band)
+            return;
+        // want > 0 here (place 0 has no tokens before it), so some place comes before it.
+        below = firstReaching(places.size(), want, before) - 1;
+        const bool insideDistractor = below + 1 < places.size() && places[below + 1].first == places[below].first;
+        if (!insideDistractor)
+            break;
+        if (round == kMoves)
+            return;
+        const std::size_t b = places[below].first;
+        std::size_t seen = 0; // the distractor after place `below`: the slot-th at b in draw order
+        for (std::size_t d = 1; d < needles.size(); ++d)
+            if (needles[d].boundary == b && seen++ == places[below].second) {
+                needles[d].boundary = b > 0 ? b - 1 : kJoinAsked;
+                needles[d].afterAsked = b == 0;
+                break;
+            }
+    }
+
+    // The sentence that spans `want`, after all the distractors at its boundary.
+    const std::size_t j = places[below].first;
+    const std::string &sentence = sentences[j];
+    std::string head = textBefore(sentences, needles, j, needles.size());
+    if (!head.empty())
+        head += ' ';
+    using Cut = std::pair<std::size_t, std::size_t>; // (end of the first part, start of the rest)
+    auto nearestCut = [&](const std::vector<Cut> &cuts) -> std::pair<std::size_t, double> {
+        if (cuts.empty())
+            return { 0, bestDistance };
+        return nearestCandidate(cuts.size(), want, [&](std::size_t i) {
+            return static_cast<double>(countTokens(tokenizer, head + sentence.substr(0, cuts[i].first)));
+        });
+    };
+    std::vector<Cut> cuts;
+    for (std::size_t c = 1; c + 1 < sentence.size(); ++c)
+        if (sentence[c] == ' ')
+            cuts.emplace_back(c, c + 1);
+    auto [cut, distance] = nearestCut(cuts);
+    if (distance > band) {
+        std::vector<Cut> characterCuts;
+        for (std::size_t c = 1; c < sentence.size(); ++c)
+            if (!isContinuationByte(sentence[c]) && sentence[c] != ' ' && sentence[c - 1] != ' ')
+                characterCuts.emplace_back(c, c);
+        const auto [characterCut, characterDistance] = nearestCut(characterCuts);
+        if (characterDistance < distance) {
+            cuts = std::move(characterCuts);
+            cut = characterCut;
+            distance = characterDistance;
+        }
+    }
+    if (distance >= bestDistance)
+        return;
+    std::string rest = sentence.substr(cuts[cut].second);
+    sentences[j].resize(cuts[cut].first);
+    sentences.insert(sentences.begin() + static_cast<std::ptrdiff_t>(j) + 1, std::move(rest));
+    for (std::size_t d = 1; d < needles.size(); ++d)
+        if (needles[d].boundary > j && needles[d].boundary != kJoinAsked)
+            ++needles[d].boundary;
+    needles[0].boundary = j + 1;
+    needles[0].slot = 0;
+}
+
 // Searches a cut position c in [0, region.size()] with count(c) == target, where count falls
 // (trim at the start) or rises (trim at the end) with c by one token most of the time. A binary
 // search finds the crossing; a short scan around it handles tokenizers whose count wobbles.
-std::optional<std::size_t> findExactCut(std::size_t regionSize, std::int64_t target, bool rising,
-                                        const std::function<std::int64_t(std::size_t)> &count)
+std::optional<std::size_t> findExactCut(
+    std::size_t regionSize, std::int64_t target, bool rising, const std::function<std::int64_t(std::size_t)> &count)
 {
     // First c where the count has reached the target from its starting side.
     std::size_t lo = 0, hi = regionSize;
@@ -147,7 +338,7 @@ std::uint64_t NeedleRng::next()
 std::uint64_t NeedleRng::below(std::uint64_t bound)
 {
     // Rejection keeps it exactly uniform; the loop runs more than once with probability < bound / 2^64.
-    const std::uint64_t limit = ~std::uint64_t{0} - (~std::uint64_t{0} % bound);
+    const std::uint64_t limit = ~std::uint64_t { 0 } - (~std::uint64_t { 0 } % bound);
     std::uint64_t x = next();
     while (x >= limit)
         x = next();
@@ -158,8 +349,8 @@ std::uint64_t trialSeed(std::uint64_t seed, std::int64_t length, int depthPercen
 {
     NeedleRng mix(seed);
     std::uint64_t h = mix.next();
-    for (const std::uint64_t part : {static_cast<std::uint64_t>(length), static_cast<std::uint64_t>(depthPercent),
-                                     static_cast<std::uint64_t>(variant), static_cast<std::uint64_t>(trial)}) {
+    for (const std::uint64_t part : { static_cast<std::uint64_t>(length), static_cast<std::uint64_t>(depthPercent),
+             static_cast<std::uint64_t>(variant), static_cast<std::uint64_t>(trial) }) {
         NeedleRng step(h ^ (part * 0x9E3779B97F4A7C15ull));
         h = step.next();
     }
@@ -186,9 +377,9 @@ std::string needleQuestion(std::string_view key)
     return "What is the pass key for " + std::string(key) + "?";
 }
 
-std::string needleUserMessage(std::string_view haystack, std::string_view key)
+std::string needleUserMessage(std::string_view haystack, std::string_view question)
 {
-    return std::string(haystack) + "\n" + needleQuestion(key);
+    return std::string(haystack) + "\n" + std::string(question);
 }
 
 std::string needleAnswerPrefix(std::string_view key)
@@ -196,10 +387,19 @@ std::string needleAnswerPrefix(std::string_view key)
     return "The pass key for " + std::string(key) + " is";
 }
 
-NeedleScore scoreNeedleAnswer(std::string_view answer, int value)
+NeedleScore scoreNeedleAnswer(std::string_view answer, std::string_view expected)
 {
-    const std::string digits = std::to_string(value);
-    const auto isSpace = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+    const auto lower = [](std::string_view text) {
+        std::string out(text);
+        for (char &c : out)
+            if (c >= 'A' && c <= 'Z')
+                c = static_cast<char>(c - 'A' + 'a');
+        return out;
+    };
+    const std::string want = lower(expected);
+    const std::string text = lower(answer);
+    const auto isSpace
+        = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
     std::size_t b = 0, e = answer.size();
     while (b < e && isSpace(answer[b]))
         ++b;
@@ -207,7 +407,7 @@ NeedleScore scoreNeedleAnswer(std::string_view answer, int value)
         --e;
     if (e > b && answer[e - 1] == '.')
         --e;
-    return {.exact = answer.substr(b, e - b) == digits, .lenient = answer.find(digits) != std::string_view::npos};
+    return { .exact = text.substr(b, e - b) == want, .lenient = text.find(want) != std::string::npos };
 }
 
 std::vector<std::string> FillerText::splitSentences(const QString &text)
@@ -218,8 +418,9 @@ std::vector<std::string> FillerText::splitSentences(const QString &text)
     for (qsizetype i = 0; i < flat.size(); ++i) {
         const QChar c = flat[i];
         current += c;
-        const bool end = (c == QLatin1Char('.') || c == QLatin1Char('?') || c == QLatin1Char('!')) && i + 2 < flat.size() &&
-                         flat[i + 1] == QLatin1Char(' ') && (flat[i + 2].isUpper() || flat[i + 2].isDigit());
+        const bool end = (c == QLatin1Char('.') || c == QLatin1Char('?') || c == QLatin1Char('!'))
+            && i + 2 < flat.size() && flat[i + 1] == QLatin1Char(' ')
+            && (flat[i + 2].isUpper() || flat[i + 2].isDigit());
         if (end) {
             std::string sentence = current.trimmed().toStdString();
             if (sentence.size() >= kMinSentenceBytes) {
@@ -318,7 +519,7 @@ Haystack buildHaystack(const Tokenizer &tokenizer, const FillerText &filler, con
     if (request.depthPercent < 0 || request.depthPercent > 100)
         fail("needle depth {} is outside 0..100 %", request.depthPercent);
     NeedleRng rng(request.seed);
-    std::vector<PendingNeedle> needles = drawNeedles(rng, request.variant);
+    std::vector<PendingNeedle> needles = drawNeedles(rng, request.variant, request.needleSet);
     std::int64_t needleTokens = 0;
     for (const PendingNeedle &n : needles)
         needleTokens += countTokens(tokenizer, n.sentence);
@@ -339,7 +540,7 @@ Haystack buildHaystack(const Tokenizer &tokenizer, const FillerText &filler, con
     for (int attempt = 0; attempt < kAttempts && text.empty(); ++attempt) {
         std::size_t next = rng.below(all.size());
         std::vector<std::string> sentences;
-        std::vector<std::int64_t> cum{0}; // cum[i]: tokens of sentences [0, i)
+        std::vector<std::int64_t> cum { 0 }; // cum[i]: tokens of sentences [0, i)
         auto take = [&] {
             sentences.push_back(all[next]);
             cum.push_back(cum.back() + countTokens(tokenizer, all[next]));
@@ -348,34 +549,35 @@ Haystack buildHaystack(const Tokenizer &tokenizer, const FillerText &filler, con
         while (cum.back() < budget || sentences.size() < 2)
             take();
         take();
-        const std::size_t k = sentences.size();
-
-        // The asked needle at the boundary nearest its depth; depth 100 closes the text and the
-        // filler is trimmed at the start instead of the end.
+        // Depth 100 closes the text: the asked needle goes last and the filler is trimmed at the
+        // start instead of the end.
         const bool trimStart = request.depthPercent == 100;
+        const std::size_t k = sentences.size();
         std::size_t lastKept = 0; // the last boundary whose filler before it fits the budget
-        while (lastKept + 1 <= k && cum[lastKept + 1] <= budget)
+        while (lastKept + 1 < k && cum[lastKept + 1] <= budget)
             ++lastKept;
         std::size_t firstKept = 0; // trimStart: the first boundary whose filler after it fits
         while (firstKept < k && cum[k] - cum[firstKept] > budget)
             ++firstKept;
+        // Distractors at random boundaries of the part that stays after the trim (when trimming at
+        // the start, inner ones; when a single sentence is longer than the filler budget there is
+        // none, and they join the asked needle's boundary, before it).
+        const std::size_t lo = trimStart ? std::max<std::size_t>(firstKept, 1) : 0;
+        const std::size_t hi = trimStart ? k - 1 : lastKept;
+        for (std::size_t i = 1; i < needles.size(); ++i)
+            needles[i].boundary = hi >= lo ? lo + rng.below(hi - lo + 1) : kJoinAsked;
         if (trimStart) {
             needles[0].boundary = k;
+            needles[0].slot = needles.size(); // after every distractor there: it closes the text
         } else {
-            const double want = request.depthPercent / 100.0 * static_cast<double>(budget);
-            std::size_t best = 0;
-            for (std::size_t i = 0; i <= lastKept && i < k; ++i)
-                if (std::abs(static_cast<double>(cum[i]) - want) < std::abs(static_cast<double>(cum[best]) - want))
-                    best = i;
-            needles[0].boundary = best;
+            const double span = static_cast<double>(target - askedTokens);
+            placeAskedNeedle(tokenizer, sentences, needles, lastKept, request.depthPercent / 100.0 * span,
+                kDepthBand / 100.0 * span);
         }
-        // Distractors at random inner boundaries of the part that stays after the trim; when a
-        // single sentence is longer than the filler budget there is none, and they join the
-        // asked needle's boundary.
-        const std::size_t lo = trimStart ? std::max<std::size_t>(firstKept, 1) : 1;
-        const std::size_t hi = trimStart ? k - 1 : std::min(lastKept, k - 1);
         for (std::size_t i = 1; i < needles.size(); ++i)
-            needles[i].boundary = hi >= lo ? lo + rng.below(hi - lo + 1) : (trimStart ? k : 0);
+            if (needles[i].boundary == kJoinAsked)
+                needles[i].boundary = needles[0].boundary;
+        const std::size_t nSentences = sentences.size(); // one more when the asked needle split a sentence
 
         // The text in order: at each boundary b its needles, then filler sentence b. The trimmed
         // region is the filler before the first needle (trimStart) or after the last one; it is never
@@ -383,16 +585,22 @@ Haystack buildHaystack(const Tokenizer &tokenizer, const FillerText &filler, con
         std::vector<std::size_t> order(needles.size());
         for (std::size_t i = 0; i < order.size(); ++i)
             order[i] = i;
-        // At a shared boundary the asked needle comes first (depth 0 opens the text) or, when
-        // trimming at the start, last (depth 100 closes it).
-        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-            return std::pair(needles[a].boundary, (a == 0) == trimStart) < std::pair(needles[b].boundary, (b == 0) == trimStart);
-        });
+        // Distractors sharing a boundary keep their draw order, as placeAskedNeedle counted them,
+        // and the asked needle goes after `slot` of them.
+        auto sortKey = [&](std::size_t a) {
+            std::size_t rank = 0; // distractors drawn before `a` at its boundary
+            for (std::size_t d = 1; d < a; ++d)
+                rank += needles[d].boundary == needles[a].boundary && !needles[d].afterAsked;
+            if (a == 0)
+                return std::tuple(needles[a].boundary, needles[a].slot, 0);
+            return std::tuple(needles[a].boundary, needles[a].afterAsked ? needles.size() + 1 : rank, 1);
+        };
+        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return sortKey(a) < sortKey(b); });
         std::vector<std::pair<const std::string *, bool>> parts; // text, is a needle
-        for (std::size_t b = 0, n = 0; b <= k; ++b) {
+        for (std::size_t b = 0, n = 0; b <= nSentences; ++b) {
             for (; n < order.size() && needles[order[n]].boundary == b; ++n)
                 parts.emplace_back(&needles[order[n]].sentence, true);
-            if (b < k)
+            if (b < nSentences)
                 parts.emplace_back(&sentences[b], false);
         }
         std::size_t firstNeedle = 0, lastNeedle = 0;
@@ -427,7 +635,7 @@ Haystack buildHaystack(const Tokenizer &tokenizer, const FillerText &filler, con
     }
     if (text.empty())
         fail("cannot cut the filler to exactly {} tokens for this tokenizer (depth {} %, seed {})", target,
-             request.depthPercent, request.seed);
+            request.depthPercent, request.seed);
 
     Haystack h;
     h.text = std::move(text);
@@ -439,6 +647,9 @@ Haystack buildHaystack(const Tokenizer &tokenizer, const FillerText &filler, con
         p.key = needles[idx].key;
         p.value = needles[idx].value;
         p.sentence = needles[idx].sentence;
+        p.question = needles[idx].question;
+        p.answer = needles[idx].answer;
+        p.answerPrefix = needles[idx].answerPrefix;
         p.byteOffset = h.text.find(p.sentence, searchFrom);
         NW_ASSERT(p.byteOffset != std::string::npos);
         searchFrom = p.byteOffset + p.sentence.size();

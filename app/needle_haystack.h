@@ -1,8 +1,11 @@
 // Needle-in-a-haystack prompts: filler text cut into sentences, needles ("The pass key for KEY
-// is VALUE.") inserted at sentence boundaries at a chosen depth, and haystacks of exactly the
-// requested number of tokens for a model's tokenizer. The needle format is fixed: the recall
-// test model (tools/train_recall_model.py) is trained on exactly these strings.
+// is VALUE.", or those of a needle set, app/needle_set.h) inserted at sentence boundaries at a
+// chosen depth, and haystacks of exactly the requested number of tokens for a model's
+// tokenizer. The pass-key format is fixed: the recall test model (tools/train_recall_model.py)
+// is trained on exactly these strings.
 #pragma once
+
+#include "app/needle_set.h"
 
 #include <QString>
 #include <QStringList>
@@ -20,9 +23,9 @@ namespace nw::app {
 
 // The RULER-style variants the harness runs.
 enum class NeedleVariant {
-    Single,      // one needle, the one asked for
+    Single, // one needle, the one asked for
     MultiNeedle, // the asked needle plus kDistractorNeedles with unrelated keys
-    MultiKey,    // the asked needle plus kDistractorNeedles whose keys share its first letters
+    MultiKey, // the asked needle plus kDistractorNeedles whose keys share its first letters
 };
 inline constexpr int kDistractorNeedles = 3;
 inline constexpr int kSharedKeyPrefix = 4; // multi-key: letters a distractor key shares with the asked one
@@ -35,7 +38,10 @@ NeedleVariant parseNeedleVariant(std::string_view name);
 // platform and standard library.
 class NeedleRng {
 public:
-    explicit NeedleRng(std::uint64_t seed) : m_state(seed) {}
+    explicit NeedleRng(std::uint64_t seed)
+        : m_state(seed)
+    {
+    }
     std::uint64_t next();
     std::uint64_t below(std::uint64_t bound); // uniform in [0, bound), bound > 0
 private:
@@ -50,22 +56,22 @@ std::uint64_t trialSeed(std::uint64_t seed, std::int64_t length, int depthPercen
 std::string randomNeedleKey(NeedleRng &rng);
 int randomNeedleValue(NeedleRng &rng);
 std::string needleSentence(std::string_view key, int value); // "The pass key for KEY is VALUE."
-std::string needleQuestion(std::string_view key);            // "What is the pass key for KEY?"
-// The user message: HAYSTACK + "\n" + question.
-std::string needleUserMessage(std::string_view haystack, std::string_view key);
+std::string needleQuestion(std::string_view key); // "What is the pass key for KEY?"
+// The user message: HAYSTACK + "\n" + QUESTION.
+std::string needleUserMessage(std::string_view haystack, std::string_view question);
 // "The pass key for KEY is": put after the chat template's generation prompt, as the start of
 // the model's answer (RULER does the same), so every model answers in one form: the value,
 // then perhaps the sentence's period.
 std::string needleAnswerPrefix(std::string_view key);
 
 // Scores of one answer (the text generated after the prefix): exact = the answer with
-// surrounding whitespace and one final '.' trimmed equals the value; lenient = the value's
-// digits occur in the answer.
+// surrounding whitespace and one final '.' trimmed equals the expected one; lenient = the
+// expected answer occurs in it. Both ignore ASCII case ("yuki" answers "Yuki").
 struct NeedleScore {
     bool exact = false;
     bool lenient = false;
 };
-NeedleScore scoreNeedleAnswer(std::string_view answer, int value);
+NeedleScore scoreNeedleAnswer(std::string_view answer, std::string_view expected);
 
 // Filler text as sentences: whitespace runs collapsed to one space, split after '.', '?' or
 // '!' followed by a space and an upper-case letter or digit; fragments shorter than 20 bytes
@@ -94,34 +100,41 @@ private:
 };
 
 struct PlacedNeedle {
-    std::string key;
-    int value = 0;
+    std::string key; // pass-key needles only (empty for a needle set's)
+    int value = 0; // pass-key needles only
     std::string sentence;
-    std::size_t byteOffset = 0;  // where the sentence starts in Haystack::text
+    std::string question;
+    std::string answer; // expected
+    std::string answerPrefix; // put after the generation prompt: needleAnswerPrefix() or nothing
+    std::size_t byteOffset = 0; // where the sentence starts in Haystack::text
     std::int64_t tokenOffset = 0; // tokens of the haystack text before it
 };
 
 struct Haystack {
-    std::string text;                 // encodes to exactly `tokens` tokens (no BOS/EOS)
+    std::string text; // encodes to exactly `tokens` tokens (no BOS/EOS)
     std::int64_t tokens = 0;
     std::vector<PlacedNeedle> needles; // in text order
-    std::size_t asked = 0;             // index into needles of the one the question asks for
-    double depthPercent = 0.0;         // the asked needle's tokenOffset / (tokens - its own tokens) × 100
+    std::size_t asked = 0; // index into needles of the one the question asks for
+    double depthPercent = 0.0; // the asked needle's tokenOffset / (tokens - its own tokens) × 100
 
     const PlacedNeedle &askedNeedle() const { return needles[asked]; }
 };
 
 struct HaystackRequest {
-    std::int64_t tokens = 0;  // exact length of the haystack text in the model's tokens
-    int depthPercent = 50;    // 0 = the needle opens the text, 100 = it closes it
+    std::int64_t tokens = 0; // exact length of the haystack text in the model's tokens
+    int depthPercent = 50; // 0 = the needle opens the text, 100 = it closes it
     NeedleVariant variant = NeedleVariant::Single;
-    std::uint64_t seed = 0;   // picks keys, values, where the filler starts, distractor depths
+    std::uint64_t seed = 0; // picks keys, values, where the filler starts, distractor depths
+    const NeedleSet *needleSet = nullptr; // null or a pass-key set: pass keys; else needles drawn from it
 };
 
-// Builds a haystack: filler sentences from a seeded start (wrapping round the corpus), the
-// asked needle at the sentence boundary nearest the depth, distractors (per variant) at random
-// inner boundaries, then the filler trimmed character by character at the end (at the start
-// when the needle closes the text) until the text is exactly `tokens` long. Throws nw::Error
+// Builds a haystack: filler sentences from a seeded start (wrapping round the corpus),
+// distractors (per variant) at random inner sentence boundaries, the asked needle at the
+// sentence boundary nearest the depth when one lies within 5 points of it (depthPercent is then
+// within 5 of the request), else between the two words nearest it, then the filler trimmed
+// character by character at the end (at the start when the needle closes the text) until the
+// text is exactly `tokens` long. A needle set's distractors are its other needles with other
+// answers; multi-key needs pass keys. Throws nw::Error
 // when the length cannot be met exactly (a tokenizer whose count jumps past it) or is shorter
 // than the needles themselves.
 Haystack buildHaystack(const Tokenizer &tokenizer, const FillerText &filler, const HaystackRequest &request);

@@ -69,6 +69,16 @@ QString needleHeatmapTitle(const NeedleGrid &grid)
     return title;
 }
 
+QString needleHeatmapSubtitle(const NeedleGrid &grid)
+{
+    const NeedleCell all = grid.total();
+    return QStringLiteral("exact %1 % of %2 trials (lenient %3 %) · needles %4")
+        .arg(100.0 * all.exactRate(), 0, 'f', 1)
+        .arg(all.trials)
+        .arg(100.0 * all.lenientRate(), 0, 'f', 1)
+        .arg(QString::fromStdString(grid.needleSet));
+}
+
 QImage renderNeedleHeatmap(const NeedleGrid &grid)
 {
     using L = NeedleHeatmapLayout;
@@ -83,13 +93,8 @@ QImage renderNeedleHeatmap(const NeedleGrid &grid)
     p.setFont(font);
 
     p.setPen(kInk);
-    const NeedleCell all = grid.total();
     p.drawText(QRect(8, 4, size.width() - 16, 20), Qt::AlignLeft | Qt::AlignVCenter, needleHeatmapTitle(grid));
-    p.drawText(QRect(8, 24, size.width() - 16, 20), Qt::AlignLeft | Qt::AlignVCenter,
-        QStringLiteral("exact %1 % of %2 trials (lenient %3 %)")
-            .arg(100.0 * all.exactRate(), 0, 'f', 1)
-            .arg(all.trials)
-            .arg(100.0 * all.lenientRate(), 0, 'f', 1));
+    p.drawText(QRect(8, 24, size.width() - 16, 20), Qt::AlignLeft | Qt::AlignVCenter, needleHeatmapSubtitle(grid));
     for (std::size_t r = 0; r < grid.depths.size(); ++r) {
         for (std::size_t c = 0; c < grid.lengths.size(); ++c) {
             const NeedleCell &cell = grid.cell(r, c);
@@ -137,7 +142,6 @@ QByteArray needleHeatmapSvg(const NeedleGrid &grid)
     using L = NeedleHeatmapLayout;
     const QSize size = L::size(static_cast<int>(grid.lengths.size()), static_cast<int>(grid.depths.size()));
     const int gridBottom = L::kTop + static_cast<int>(grid.depths.size()) * L::kCellHeight;
-    const NeedleCell all = grid.total();
     QString s;
     s += QStringLiteral("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     s += QStringLiteral("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%1\" height=\"%2\" viewBox=\"0 0 %1 %2\" "
@@ -154,11 +158,8 @@ QByteArray needleHeatmapSvg(const NeedleGrid &grid)
     s += QStringLiteral("<path d=\"M0 0H%1V%2H0Z\" fill=\"#ffffff\"/>\n").arg(size.width()).arg(size.height());
     s += QStringLiteral("<text x=\"8\" y=\"18\" fill=\"%1\">%2</text>\n")
              .arg(kInk.name(), xmlEscaped(needleHeatmapTitle(grid)));
-    s += QStringLiteral("<text x=\"8\" y=\"38\" fill=\"%1\">exact %2 % of %3 trials (lenient %4 %)</text>\n")
-             .arg(kInk.name())
-             .arg(100.0 * all.exactRate(), 0, 'f', 1)
-             .arg(all.trials)
-             .arg(100.0 * all.lenientRate(), 0, 'f', 1);
+    s += QStringLiteral("<text x=\"8\" y=\"38\" fill=\"%1\">%2</text>\n")
+             .arg(kInk.name(), xmlEscaped(needleHeatmapSubtitle(grid)));
     for (std::size_t r = 0; r < grid.depths.size(); ++r) {
         for (std::size_t c = 0; c < grid.lengths.size(); ++c) {
             const NeedleCell &cell = grid.cell(r, c);

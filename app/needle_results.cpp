@@ -1,6 +1,7 @@
 // results.json / results.csv of the needle harness, and the accuracy grids.
 #include "app/needle_results.h"
 
+#include "app/needle_pareto.h"
 #include "app/output_file.h"
 #include "common/error.h"
 
@@ -36,6 +37,45 @@ std::string number(double value)
     return s;
 }
 
+// Per KV mode, fewest bytes per token first: trials, exact and lenient recall, perplexity, and
+// whether the mode is on the Pareto frontier. Written for readers; fromJson ignores it.
+nlohmann::json summaryJson(const NeedleResults &results)
+{
+    std::vector<std::string> modes;
+    for (const NeedleTrial &t : results.trials)
+        if (std::find(modes.begin(), modes.end(), t.mode) == modes.end())
+            modes.push_back(t.mode);
+    std::vector<NeedleCell> cells(modes.size());
+    std::vector<std::uint64_t> bytes(modes.size(), 0);
+    for (const NeedleTrial &t : results.trials) {
+        const std::size_t i = static_cast<std::size_t>(std::find(modes.begin(), modes.end(), t.mode) - modes.begin());
+        ++cells[i].trials;
+        cells[i].exact += t.exact;
+        cells[i].lenient += t.lenient;
+        bytes[i] = t.kvBytesPerToken;
+    }
+    std::vector<ParetoPoint> points;
+    for (std::size_t i = 0; i < modes.size(); ++i)
+        if (bytes[i] > 0)
+            points.push_back({ modes[i], static_cast<double>(bytes[i]), cells[i].exactRate() });
+    std::set<std::string> frontier;
+    for (std::size_t i : paretoFrontier(points))
+        frontier.insert(points[i].label);
+    std::vector<std::size_t> order(modes.size());
+    for (std::size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return bytes[a] < bytes[b]; });
+    nlohmann::json out = nlohmann::json::array();
+    for (std::size_t i : order) {
+        const NeedlePerplexity *ppl = results.findPerplexity(modes[i]);
+        out.push_back({ { "mode", modes[i] }, { "kv_bytes_per_token", bytes[i] }, { "trials", cells[i].trials },
+            { "exact", cells[i].exactRate() }, { "lenient", cells[i].lenientRate() },
+            { "ppl", ppl ? nlohmann::json(ppl->ppl) : nlohmann::json(nullptr) },
+            { "pareto", frontier.count(modes[i]) > 0 } });
+    }
+    return out;
+}
+
 } // namespace
 
 bool NeedleResults::hasTrial(const NeedleTrial::Key &key) const
@@ -54,8 +94,9 @@ const NeedlePerplexity *NeedleResults::findPerplexity(const std::string &mode) c
 nlohmann::json needleTrialJson(const NeedleTrial &t)
 {
     return { { "mode", t.mode }, { "length", t.length }, { "depth", t.depth }, { "variant", t.variant },
-        { "trial", t.trial }, { "key", t.key }, { "value", t.value }, { "answer", t.answer }, { "exact", t.exact },
-        { "lenient", t.lenient }, { "actual_depth", t.actualDepth }, { "prompt_tokens", t.promptTokens },
+        { "trial", t.trial }, { "key", t.key }, { "value", t.value }, { "question", t.question },
+        { "expected", t.expected }, { "answer", t.answer }, { "exact", t.exact }, { "lenient", t.lenient },
+        { "actual_depth", t.actualDepth }, { "prompt_tokens", t.promptTokens },
         { "kv_bytes_per_token", t.kvBytesPerToken }, { "kv_bytes_total", t.kvBytesTotal }, { "seconds", t.seconds } };
 }
 
@@ -69,7 +110,7 @@ nlohmann::json NeedleResults::toJson() const
         ppl.push_back({ { "mode", p.mode }, { "ppl", p.ppl }, { "ppl_error", p.error }, { "ctx", p.ctx },
             { "scored_tokens", p.scoredTokens }, { "kv_bytes_per_token", p.kvBytesPerToken } });
     return { { "format", "needlework-needle-results" }, { "version", 1 }, { "model", model }, { "seed", seed },
-        { "perplexity", ppl }, { "trials", rows } };
+        { "needles", needleSet }, { "summary", summaryJson(*this) }, { "perplexity", ppl }, { "trials", rows } };
 }
 
 NeedleResults NeedleResults::fromJson(const nlohmann::json &json, const QString &source)
@@ -83,6 +124,7 @@ NeedleResults NeedleResults::fromJson(const nlohmann::json &json, const QString 
         NeedleResults r;
         r.model = json.at("model").get<std::string>();
         r.seed = json.at("seed").get<std::uint64_t>();
+        r.needleSet = json.value("needles", std::string("passkey"));
         for (const nlohmann::json &row : json.at("trials")) {
             NeedleTrial t;
             t.mode = row.at("mode").get<std::string>();
@@ -92,6 +134,8 @@ NeedleResults NeedleResults::fromJson(const nlohmann::json &json, const QString 
             t.trial = row.at("trial").get<int>();
             t.key = row.at("key").get<std::string>();
             t.value = row.at("value").get<int>();
+            t.question = row.value("question", std::string());
+            t.expected = row.value("expected", std::to_string(t.value));
             t.answer = row.at("answer").get<std::string>();
             t.exact = row.at("exact").get<bool>();
             t.lenient = row.at("lenient").get<bool>();
@@ -128,7 +172,7 @@ const std::vector<std::string> &needleCsvColumns()
 {
     static const std::vector<std::string> columns
         = { "mode", "length", "depth", "variant", "trial", "key", "value", "answer", "exact", "lenient", "actual_depth",
-              "prompt_tokens", "kv_bytes_per_token", "kv_bytes_total", "seconds" };
+              "prompt_tokens", "kv_bytes_per_token", "kv_bytes_total", "seconds", "question", "expected" };
     return columns;
 }
 
@@ -142,7 +186,8 @@ void writeNeedleResultsCsv(const NeedleResults &results, const QString &path)
         const std::vector<std::string> fields = { csvField(t.mode), std::to_string(t.length), std::to_string(t.depth),
             csvField(t.variant), std::to_string(t.trial), csvField(t.key), std::to_string(t.value), csvField(t.answer),
             t.exact ? "1" : "0", t.lenient ? "1" : "0", number(t.actualDepth), std::to_string(t.promptTokens),
-            std::to_string(t.kvBytesPerToken), std::to_string(t.kvBytesTotal), number(t.seconds) };
+            std::to_string(t.kvBytesPerToken), std::to_string(t.kvBytesTotal), number(t.seconds), csvField(t.question),
+            csvField(t.expected) };
         for (std::size_t i = 0; i < fields.size(); ++i)
             out += (i ? "," : "") + fields[i];
         out += "\r\n";
@@ -208,6 +253,7 @@ NeedleGrid needleGrid(const NeedleResults &results, const std::string &mode, con
     }
     if (const NeedlePerplexity *p = results.findPerplexity(mode))
         g.ppl = p->ppl;
+    g.needleSet = results.needleSet;
     return g;
 }
 

@@ -22,8 +22,10 @@ struct NeedleTrial {
     int depth = 0; // requested depth, percent
     std::string variant; // needleVariantName()
     int trial = 0;
-    std::string key;
-    int value = 0;
+    std::string key; // pass-key needles; empty for a needle set's
+    int value = 0; // pass-key needles
+    std::string question;
+    std::string expected; // the answer the needle gives
     std::string answer; // the generated text
     bool exact = false;
     bool lenient = false;
@@ -47,11 +49,12 @@ struct NeedlePerplexity {
     std::uint64_t kvBytesPerToken = 0;
 };
 
-// Everything results.json holds. `model` and `seed` identify the run: resuming with another
-// model or seed would mix haystacks, so NeedleResults::load refuses it.
+// Everything results.json holds. `model`, `seed` and `needleSet` identify the run: resuming with
+// another would mix haystacks, so the runner refuses it.
 struct NeedleResults {
     std::string model; // file name of the model
     std::uint64_t seed = 0;
+    std::string needleSet { "passkey" }; // NeedleSet::name; files from before needle sets had pass keys
     std::vector<NeedleTrial> trials;
     std::vector<NeedlePerplexity> perplexity;
 
@@ -65,7 +68,8 @@ struct NeedleResults {
 
 nlohmann::json needleTrialJson(const NeedleTrial &t);
 
-// results.json (pretty-printed) and results.csv (header + one row per trial, RFC 4180 quoting),
+// results.json (pretty-printed, with a per-mode "summary" sorted by KV bytes per token that
+// fromJson does not read back) and results.csv (header + one row per trial, RFC 4180 quoting),
 // each through writeOutputFile (app/output_file.h) so an interrupted run never leaves half a file
 // and a full device or an unwritable path throws nw::Error.
 void writeNeedleResultsJson(const NeedleResults &results, const QString &path);
@@ -95,6 +99,7 @@ struct NeedleGrid {
     std::int64_t kvBytesTotalLength = 0; // the haystack length of that trial
     std::int64_t kvBytesTotalTokens = 0; // the tokens in its cache then (prompt and answer): the bytes' own count
     std::optional<double> ppl;
+    std::string needleSet; // NeedleResults::needleSet
 
     const NeedleCell &cell(std::size_t depthRow, std::size_t lengthColumn) const
     {

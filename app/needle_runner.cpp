@@ -4,6 +4,7 @@
 #include "app/ask_report.h"
 #include "app/ingest_progress.h"
 #include "app/needle_heatmap.h"
+#include "app/needle_pareto.h"
 #include "app/output_file.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -24,6 +25,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace nw::app {
 namespace {
@@ -40,6 +42,27 @@ struct GeneratorRegistration {
     }
     ~GeneratorRegistration() { slot.store(nullptr); }
 };
+
+// The grids by KV bytes per token, as the summaries list them (--kv order among equals).
+std::vector<const NeedleGrid *> gridsByBytes(const std::vector<NeedleGrid> &grids)
+{
+    std::vector<const NeedleGrid *> out;
+    for (const NeedleGrid &g : grids)
+        out.push_back(&g);
+    std::stable_sort(out.begin(), out.end(),
+        [](const NeedleGrid *a, const NeedleGrid *b) { return a->kvBytesPerToken < b->kvBytesPerToken; });
+    return out;
+}
+
+// The modes on the Pareto frontier of bytes per token against exact recall.
+std::set<std::string> frontierModes(const std::vector<NeedleGrid> &grids)
+{
+    const std::vector<ParetoPoint> points = needleParetoPoints(grids);
+    std::set<std::string> out;
+    for (std::size_t i : paretoFrontier(points))
+        out.insert(points[i].label);
+    return out;
+}
 
 } // namespace
 
@@ -64,6 +87,9 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
     const NeedleConfig &cfg = m_config;
     if (cfg.lengths.empty() || cfg.depths.empty() || cfg.variants.empty() || cfg.trials < 1)
         fail("the needle run needs at least one length, depth, variant and trial");
+    if (!cfg.needleSet.isPassKey()
+        && std::find(cfg.variants.begin(), cfg.variants.end(), NeedleVariant::MultiKey) != cfg.variants.end())
+        fail("the multi-key variant needs the pass-key needles; the needle set {} has none", cfg.needleSet.name);
     auto log = nw::log::get("app");
 
     std::shared_ptr<GgufFile> gguf = GgufFile::open(cfg.modelPath.toStdString());
@@ -96,13 +122,16 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
     const std::string modelName = QFileInfo(cfg.modelPath).fileName().toStdString();
     NeedleResults &results = outcome.results;
     if (std::optional<NeedleResults> previous = readNeedleResultsJson(jsonPath)) {
-        if (previous->model != modelName || previous->seed != cfg.seed)
-            fail("{} holds results of model {} with seed {}; this run is {} with seed {} (use another --out)",
-                jsonPath.toStdString(), previous->model, previous->seed, modelName, cfg.seed);
+        if (previous->model != modelName || previous->seed != cfg.seed || previous->needleSet != cfg.needleSet.name)
+            fail("{} holds results of model {} with seed {} and needles {}; this run is {} with seed {} and needles {} "
+                 "(use another --out)",
+                jsonPath.toStdString(), previous->model, previous->seed, previous->needleSet, modelName, cfg.seed,
+                cfg.needleSet.name);
         results = std::move(*previous);
     } else {
         results.model = modelName;
         results.seed = cfg.seed;
+        results.needleSet = cfg.needleSet.name;
     }
 
     // What this run has to do, for the progress bar.
@@ -120,11 +149,17 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
                             ++p.total;
                     }
 
-    // Room for the template and the question around the longest haystack, and the answer.
-    const std::string probe
-        = chat.apply(std::vector<ChatMessage> { { "user", needleUserMessage("", "abcdefgh") } }, true)
-        + needleAnswerPrefix("abcdefgh");
-    const std::int64_t overhead = static_cast<std::int64_t>(tokenizer->encode(probe, true, true).size()) + 8;
+    // Room for the template and the longest question around the longest haystack, and the answer.
+    std::int64_t overhead = 0;
+    auto roomFor = [&](const std::string &question, const std::string &answerPrefix) {
+        const std::string probe
+            = chat.apply(std::vector<ChatMessage> { { "user", needleUserMessage("", question) } }, true) + answerPrefix;
+        overhead = std::max(overhead, static_cast<std::int64_t>(tokenizer->encode(probe, true, true).size()) + 8);
+    };
+    if (cfg.needleSet.isPassKey())
+        roomFor(needleQuestion("abcdefgh"), needleAnswerPrefix("abcdefgh"));
+    for (const NeedleText &n : cfg.needleSet.needles)
+        roomFor(n.question, "");
     const std::int64_t capacity = outcome.lengths.back() + overhead + cfg.answerTokens + 8;
     if (model->hparams().nCtxTrain > 0 && capacity > model->hparams().nCtxTrain)
         log->warn("needle: {} tokens exceed the model's trained context of {}; accuracy past it says little", capacity,
@@ -210,17 +245,19 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
                             { .tokens = length,
                                 .depthPercent = depth,
                                 .variant = variant,
-                                .seed = trialSeed(cfg.seed, length, depth, variant, trial) });
+                                .seed = trialSeed(cfg.seed, length, depth, variant, trial),
+                                .needleSet = &cfg.needleSet });
                         const PlacedNeedle &asked = h.askedNeedle();
                         const std::string prompt
                             = chat.apply(
-                                  std::vector<ChatMessage> { { "user", needleUserMessage(h.text, asked.key) } }, true)
-                            + needleAnswerPrefix(asked.key);
+                                  std::vector<ChatMessage> { { "user", needleUserMessage(h.text, asked.question) } },
+                                  true)
+                            + asked.answerPrefix;
                         const std::vector<std::int32_t> tokens = tokenizer->encode(prompt, true, true);
                         const GenerationResult r = generator.generateFromTokens(tokens, options);
                         if (r.stop == StopReason::Cancelled)
                             break;
-                        const NeedleScore score = scoreNeedleAnswer(r.text, asked.value);
+                        const NeedleScore score = scoreNeedleAnswer(r.text, asked.answer);
                         cell.push_back({ .mode = mode,
                             .length = length,
                             .depth = depth,
@@ -228,6 +265,8 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
                             .trial = trial,
                             .key = asked.key,
                             .value = asked.value,
+                            .question = asked.question,
+                            .expected = asked.answer,
                             .answer = r.text,
                             .exact = score.exact,
                             .lenient = score.lenient,
@@ -277,26 +316,42 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
         outcome.files << base + QStringLiteral(".svg");
         outcome.grids.push_back(std::move(grid));
     }
+    const std::vector<ParetoPoint> points = needleParetoPoints(outcome.grids);
+    if (!points.empty()) {
+        const QString title = paretoChartTitle(results.model, results.needleSet);
+        const QString base = QDir(cfg.outDir).filePath(QStringLiteral("pareto"));
+        if (canDrawText) {
+            writeParetoCharts(points, title, cfg.outDir);
+            outcome.files << base + QStringLiteral(".png");
+        } else {
+            writeOutputFile(base + QStringLiteral(".svg"), paretoChartSvg(points, title));
+        }
+        outcome.files << base + QStringLiteral(".svg");
+    }
     if (!canDrawText)
-        outcome.notes << QStringLiteral("PNG heatmaps skipped: drawing text needs a QGuiApplication (SVG written)");
+        outcome.notes << QStringLiteral(
+            "PNG heatmaps and Pareto chart skipped: drawing text needs a QGuiApplication (SVG written)");
     return outcome;
 }
 
 QString needleSummaryTable(const NeedleRunOutcome &outcome)
 {
     QStringList header { QStringLiteral("KV mode"), QStringLiteral("B/token"), QStringLiteral("KV total"),
-        QStringLiteral("PPL"), QStringLiteral("exact"), QStringLiteral("lenient"), QStringLiteral("trials") };
+        QStringLiteral("PPL"), QStringLiteral("exact"), QStringLiteral("lenient"), QStringLiteral("trials"),
+        QStringLiteral("Pareto") };
     for (std::int64_t length : outcome.lengths)
         header << QString::fromStdString(formatTokenCount(length));
     std::vector<QStringList> rows { header };
-    for (const NeedleGrid &g : outcome.grids) {
+    const std::set<std::string> frontier = frontierModes(outcome.grids);
+    for (const NeedleGrid *grid : gridsByBytes(outcome.grids)) {
+        const NeedleGrid &g = *grid;
         const NeedleCell all = g.total();
         QStringList row { QString::fromStdString(g.mode), QString::number(g.kvBytesPerToken),
             g.kvBytesTotal ? formatBytes(g.kvBytesTotal) : QStringLiteral("-"),
             g.ppl ? QString::number(*g.ppl, 'f', 3) : QStringLiteral("-"),
             all.trials ? QStringLiteral("%1 %").arg(100.0 * all.exactRate(), 0, 'f', 1) : QStringLiteral("-"),
             all.trials ? QStringLiteral("%1 %").arg(100.0 * all.lenientRate(), 0, 'f', 1) : QStringLiteral("-"),
-            QString::number(all.trials) };
+            QString::number(all.trials), frontier.count(g.mode) ? QStringLiteral("*") : QString() };
         for (std::size_t c = 0; c < g.lengths.size(); ++c) {
             NeedleCell column;
             for (std::size_t r = 0; r < g.depths.size(); ++r) {
@@ -327,7 +382,9 @@ QString needleSummaryTable(const NeedleRunOutcome &outcome)
 nlohmann::json needleSummaryJson(const NeedleRunOutcome &outcome, const QString &outDir)
 {
     nlohmann::json modes = nlohmann::json::array();
-    for (const NeedleGrid &g : outcome.grids) {
+    const std::set<std::string> frontier = frontierModes(outcome.grids);
+    for (const NeedleGrid *grid : gridsByBytes(outcome.grids)) {
+        const NeedleGrid &g = *grid;
         const NeedleCell all = g.total();
         nlohmann::json byLength = nlohmann::json::array();
         for (std::size_t c = 0; c < g.lengths.size(); ++c) {
@@ -346,7 +403,8 @@ nlohmann::json needleSummaryJson(const NeedleRunOutcome &outcome, const QString 
                 { "kv_bytes_total_length", g.kvBytesTotalLength }, { "kv_bytes_total_tokens", g.kvBytesTotalTokens },
                 { "ppl", ppl ? nlohmann::json(ppl->ppl) : nlohmann::json(nullptr) },
                 { "ppl_error", ppl ? nlohmann::json(ppl->error) : nlohmann::json(nullptr) }, { "trials", all.trials },
-                { "exact", all.exactRate() }, { "lenient", all.lenientRate() }, { "by_length", byLength } });
+                { "exact", all.exactRate() }, { "lenient", all.lenientRate() },
+                { "pareto", frontier.count(g.mode) > 0 }, { "by_length", byLength } });
     }
     nlohmann::json files = nlohmann::json::array();
     for (const QString &f : outcome.files)
@@ -354,9 +412,10 @@ nlohmann::json needleSummaryJson(const NeedleRunOutcome &outcome, const QString 
     nlohmann::json notes = nlohmann::json::array();
     for (const QString &n : outcome.notes)
         notes.push_back(n.toStdString());
-    return { { "model", outcome.results.model }, { "seed", outcome.results.seed }, { "out", outDir.toStdString() },
-        { "trials_run", outcome.trialsRun }, { "trials_skipped", outcome.trialsSkipped },
-        { "cancelled", outcome.cancelled }, { "modes", modes }, { "files", files }, { "notes", notes } };
+    return { { "model", outcome.results.model }, { "seed", outcome.results.seed },
+        { "needles", outcome.results.needleSet }, { "out", outDir.toStdString() }, { "trials_run", outcome.trialsRun },
+        { "trials_skipped", outcome.trialsSkipped }, { "cancelled", outcome.cancelled }, { "modes", modes },
+        { "files", files }, { "notes", notes } };
 }
 
 QString needleProgressLine(const NeedleProgress &p, int width)

@@ -4,7 +4,9 @@
 #include "app/ingest_progress.h"
 #include "app/model_settings.h"
 #include "app/needle_haystack.h"
+#include "app/needle_pareto.h"
 #include "app/needle_runner.h"
+#include "app/needle_set.h"
 #include "app/numeric_options.h"
 #include "common/log.h"
 #include "ui/needle_heatmap_view.h"
@@ -20,6 +22,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QPixmap>
 #include <QPointer>
 #include <QProgressBar>
 #include <QPushButton>
@@ -102,6 +105,13 @@ NeedleView::NeedleView(QWidget *parent)
     m_variant->addItem(tr("multi-key (similar keys)"), QStringLiteral("multi-key"));
     m_variant->addItem(tr("all three"), QStringLiteral("single,multi-needle,multi-key"));
     form->addRow(tr("&Variant:"), m_variant);
+    m_needleSet = new QComboBox(this);
+    m_needleSet->setObjectName(QStringLiteral("NeedleSet"));
+    for (const QString &name : app::bundledNeedleSetNames())
+        m_needleSet->addItem(name.toStdString() == app::kPassKeySetName ? tr("pass keys") : name, name);
+    m_needleSet->setToolTip(tr("pass keys: \"The pass key for KEY is VALUE.\"; nolima: needles whose question shares "
+                               "no word with them, so recall takes more than matching words"));
+    form->addRow(tr("&Needles:"), m_needleSet);
     m_trials = new QSpinBox(this);
     m_trials->setObjectName(QStringLiteral("NeedleTrials"));
     m_trials->setRange(1, 1000);
@@ -172,8 +182,16 @@ NeedleView::NeedleView(QWidget *parent)
     leftWidget->setMaximumWidth(420);
 
     auto *heatmaps = new QWidget(this);
-    m_heatmapRow = new QHBoxLayout(heatmaps);
+    auto *charts = new QVBoxLayout(heatmaps);
+    m_heatmapRow = new QHBoxLayout;
     m_heatmapRow->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+    charts->addLayout(m_heatmapRow);
+    m_pareto = new QLabel(heatmaps);
+    m_pareto->setObjectName(QStringLiteral("NeedlePareto"));
+    m_pareto->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+    m_pareto->hide();
+    charts->addWidget(m_pareto);
+    charts->addStretch(1);
     auto *scroll = new QScrollArea(this);
     scroll->setObjectName(QStringLiteral("NeedleHeatmaps"));
     scroll->setWidget(heatmaps);
@@ -385,6 +403,12 @@ bool NeedleView::run()
     cfg.variants.clear();
     for (const QString &name : m_variant->currentData().toString().split(QLatin1Char(',')))
         cfg.variants.push_back(app::parseNeedleVariant(name.toStdString()));
+    cfg.needleSet = app::loadNeedleSet(m_needleSet->currentData().toString());
+    if (!cfg.needleSet.isPassKey()
+        && std::find(cfg.variants.begin(), cfg.variants.end(), app::NeedleVariant::MultiKey) != cfg.variants.end()) {
+        m_status->setText(tr("The multi-key variant needs pass keys: choose pass keys, or another variant."));
+        return false;
+    }
     cfg.trials = m_trials->value();
     cfg.seed = static_cast<std::uint64_t>(m_seed->value());
     cfg.threads = m_threads->value();
@@ -519,6 +543,16 @@ void NeedleView::showResults(const app::NeedleResults &results)
                 trials.push_back(t);
         m_heatmaps[static_cast<qsizetype>(i)]->setGrid(
             app::needleGrid(results, mode, m_plan.lengths, m_plan.depths), std::move(trials));
+    }
+    std::vector<app::NeedleGrid> grids;
+    for (const NeedleHeatmapView *view : m_heatmaps)
+        grids.push_back(view->grid());
+    const std::vector<app::ParetoPoint> points = app::needleParetoPoints(grids);
+    m_pareto->setVisible(points.size() >= 2);
+    if (points.size() >= 2) {
+        const QImage chart = app::renderParetoChart(points, app::paretoChartTitle(results.model, results.needleSet));
+        m_pareto->setPixmap(QPixmap::fromImage(chart));
+        m_pareto->setToolTip(tr("KV bytes per token against exact recall; the green line is the Pareto frontier."));
     }
 }
 

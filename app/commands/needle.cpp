@@ -4,12 +4,12 @@
 #include "app/commands/interrupt_guard.h"
 
 #include "app/needle_runner.h"
+#include "app/needle_set.h"
 #include "common/error.h"
 #include "engine/gguf_file.h"
 
 #include <QDir>
 #include <QStringList>
-
 
 namespace nw::app {
 namespace {
@@ -38,11 +38,11 @@ std::vector<std::int64_t> defaultLengths(const QString &modelPath)
     const std::int64_t train = gguf->findInt(arch + ".context_length").value_or(4096);
     const std::int64_t room = train - 64;
     std::vector<std::int64_t> out;
-    for (std::int64_t l : {1024, 2048, 4096, 8192})
+    for (std::int64_t l : { 1024, 2048, 4096, 8192 })
         if (l <= room)
             out.push_back(l);
     if (out.empty())
-        for (std::int64_t l : {room / 4, room / 2, room})
+        for (std::int64_t l : { room / 4, room / 2, room })
             if (l >= 32)
                 out.push_back(l);
     if (out.empty())
@@ -65,7 +65,8 @@ int runNeedle(const QCommandLineParser &parser, CommandIo &io)
     if (hasDb && hasDocs)
         return usage(QStringLiteral("give --db FILE or --docs FILES, not both"));
     if (!hasDocs && !parser.positionalArguments().isEmpty())
-        return usage(QStringLiteral("unexpected argument '%1' (files go after --docs)").arg(parser.positionalArguments().front()));
+        return usage(QStringLiteral("unexpected argument '%1' (files go after --docs)")
+                         .arg(parser.positionalArguments().front()));
 
     if (parser.isSet(QStringLiteral("lengths")))
         cfg.lengths = integerValues(parser, QStringLiteral("lengths"));
@@ -86,18 +87,22 @@ int runNeedle(const QCommandLineParser &parser, CommandIo &io)
             }
         }
     }
+    if (parser.isSet(QStringLiteral("needles")))
+        cfg.needleSet = loadNeedleSet(parser.value(QStringLiteral("needles")));
     cfg.trials = int(integerValue(parser, QStringLiteral("trials"), cfg.trials));
     cfg.threads = int(integerValue(parser, QStringLiteral("threads"), cfg.threads));
     cfg.perplexityCtx = int(integerValue(parser, QStringLiteral("ppl-ctx"), 0));
     cfg.perplexity = !parser.isSet(QStringLiteral("no-ppl"));
     cfg.seed = std::uint64_t(integerValue(parser, QStringLiteral("seed"), std::int64_t(cfg.seed)));
-    cfg.outDir = parser.isSet(QStringLiteral("out")) ? parser.value(QStringLiteral("out")) : QStringLiteral("needle-results");
+    cfg.outDir
+        = parser.isSet(QStringLiteral("out")) ? parser.value(QStringLiteral("out")) : QStringLiteral("needle-results");
     if (!parser.isSet(QStringLiteral("lengths")))
         cfg.lengths = defaultLengths(cfg.modelPath);
 
-    FillerText filler = hasDocs ? FillerText::fromFiles(parser.values(QStringLiteral("docs")) + parser.positionalArguments())
-                        : hasDb ? FillerText::fromDatabase(parser.value(QStringLiteral("db")))
-                                : FillerText::sampleCorpus();
+    FillerText filler = hasDocs
+        ? FillerText::fromFiles(parser.values(QStringLiteral("docs")) + parser.positionalArguments())
+        : hasDb ? FillerText::fromDatabase(parser.value(QStringLiteral("db")))
+                : FillerText::sampleCorpus();
 
     const bool json = parser.isSet(QStringLiteral("json"));
     const bool live = io.errIsTerminal && !json;
@@ -120,7 +125,8 @@ int runNeedle(const QCommandLineParser &parser, CommandIo &io)
         io.err << "\r\x1b[2K";
 
     if (json) {
-        io.out << QString::fromStdString(needleSummaryJson(outcome, cfg.outDir).dump(2, ' ', false, nlohmann::json::error_handler_t::replace))
+        io.out << QString::fromStdString(
+            needleSummaryJson(outcome, cfg.outDir).dump(2, ' ', false, nlohmann::json::error_handler_t::replace))
                << '\n';
     } else {
         io.out << needleSummaryTable(outcome);
@@ -143,9 +149,11 @@ Command needleCommand()
     return {
         .name = QStringLiteral("needle"),
         .summary = QStringLiteral("Needle-in-a-haystack recall over context lengths, depths and KV modes."),
-        .usage = QStringLiteral("--model M.gguf [--db FILE | --docs FILES...] [--lengths 1k,2k,...] [--depths 0,10,...,100] "
-                                "[--kv full,latent:256,mla+q8,...] [--variants single,multi-needle,multi-key] [--trials N] "
-                                "[--seed S] [--out DIR] [--ppl-ctx N | --no-ppl] [--threads T] [--json]"),
+        .usage
+        = QStringLiteral("--model M.gguf [--db FILE | --docs FILES...] [--lengths 1k,2k,...] [--depths 0,10,...,100] "
+                         "[--kv full,latent:256,mla+q8,...] [--needles passkey|nolima|FILE] [--variants "
+                         "single,multi-needle,multi-key] [--trials N] "
+                         "[--seed S] [--out DIR] [--ppl-ctx N | --no-ppl] [--threads T] [--json]"),
         .description = QStringLiteral(
             "Builds haystacks of exactly the requested number of tokens (counted with the model's tokenizer) from "
             "the documents of a library database (--db), from text and PDF files (--docs), or from the bundled "
@@ -153,7 +161,16 @@ Command needleCommand()
             "VALUE: a random 6-digit number) at a sentence boundary at each depth. The model gets one user message, "
             "\"HAYSTACK\\nWhat is the pass key for KEY?\", through its chat template (models without a known "
             "template get the plain one: \"User: ...\\n\\nAssistant:\"), and answers greedily until its end token "
-            "or 16 tokens. Exact: the trimmed answer is VALUE; lenient: VALUE occurs in it.\n\n"
+            "or 16 tokens. Exact: the trimmed answer is VALUE; lenient: VALUE occurs in it. A needle lands within 5 "
+            "points of its depth: on the nearest sentence boundary in that band, or between two words when the band "
+            "holds none.\n\n"
+            "Needle sets (--needles): passkey (the default, above); nolima, bundled: needles whose question shares no "
+            "content word with them (\"Yuki lives next to the Semper Opera House.\" / \"Which character has been "
+            "to Dresden?\" / Yuki), after NoLiMa, where literal needles overstate recall; or a JSON file "
+            "{\"name\": \"SET\", \"needles\": [{\"needle\": \"SENTENCE\", \"question\": \"QUESTION\", "
+            "\"answer\": \"ANSWER\"}, ...]}. A set's needle is drawn per trial; the question follows the haystack, "
+            "the answer is scored as VALUE is (ignoring case), and multi-needle's distractors are the set's needles "
+            "with other answers (multi-key needs pass keys). results.json and the heatmaps name the set.\n\n"
             "Variants (as RULER): single; multi-needle (3 more needles with other keys, one asked); multi-key "
             "(3 more needles whose keys share the asked key's first 4 letters). Every KV mode answers the same "
             "haystacks (they depend on --seed and the cell, not on the mode). Beside each mode, the perplexity "
@@ -167,30 +184,43 @@ Command needleCommand()
             "130 when stopped by Ctrl-C."),
         .configure =
             [](QCommandLineParser &parser) {
-                parser.addOption({QStringLiteral("model"), QStringLiteral("The GGUF model."), QStringLiteral("M.gguf")});
-                parser.addOption({QStringLiteral("db"), QStringLiteral("Filler from the documents of this library database."),
-                                  QStringLiteral("FILE")});
-                parser.addOption({QStringLiteral("docs"), QStringLiteral("Filler from these text or PDF files (more may follow as arguments)."),
-                                  QStringLiteral("FILE")});
-                parser.addOption({QStringLiteral("lengths"), QStringLiteral("Haystack lengths in tokens (1k = 1024)."), QStringLiteral("LIST")});
-                parser.addOption({QStringLiteral("depths"), QStringLiteral("Needle depths in percent (default 0,10,...,100)."), QStringLiteral("LIST")});
-                parser.addOption({QStringLiteral("kv"), QStringLiteral("KV modes to compare (default: the model's own)."), QStringLiteral("LIST")});
-                parser.addOption({QStringLiteral("variants"), QStringLiteral("single, multi-needle, multi-key (default single)."), QStringLiteral("LIST")});
-                parser.addOption({QStringLiteral("trials"), QStringLiteral("Trials per cell and variant (default 1)."), QStringLiteral("N")});
-                parser.addOption({QStringLiteral("seed"), QStringLiteral("Seed of keys, values and filler (default 1)."), QStringLiteral("S")});
-                parser.addOption({QStringLiteral("out"), QStringLiteral("Output directory (default ./needle-results)."), QStringLiteral("DIR")});
-                parser.addOption({QStringLiteral("ppl-ctx"), QStringLiteral("Perplexity chunk size in tokens."), QStringLiteral("N")});
-                parser.addOption({QStringLiteral("no-ppl"), QStringLiteral("Skip the perplexity.")});
-                parser.addOption({QStringLiteral("threads"), QStringLiteral("CPU threads (default: all cores)."), QStringLiteral("T")});
+                parser.addOption(
+                    { QStringLiteral("model"), QStringLiteral("The GGUF model."), QStringLiteral("M.gguf") });
+                parser.addOption({ QStringLiteral("db"),
+                    QStringLiteral("Filler from the documents of this library database."), QStringLiteral("FILE") });
+                parser.addOption({ QStringLiteral("docs"),
+                    QStringLiteral("Filler from these text or PDF files (more may follow as arguments)."),
+                    QStringLiteral("FILE") });
+                parser.addOption({ QStringLiteral("lengths"), QStringLiteral("Haystack lengths in tokens (1k = 1024)."),
+                    QStringLiteral("LIST") });
+                parser.addOption({ QStringLiteral("depths"),
+                    QStringLiteral("Needle depths in percent (default 0,10,...,100)."), QStringLiteral("LIST") });
+                parser.addOption({ QStringLiteral("kv"),
+                    QStringLiteral("KV modes to compare (default: the model's own)."), QStringLiteral("LIST") });
+                parser.addOption({ QStringLiteral("needles"),
+                    QStringLiteral("Needle set: passkey (default), nolima, or a JSON file."), QStringLiteral("SET") });
+                parser.addOption({ QStringLiteral("variants"),
+                    QStringLiteral("single, multi-needle, multi-key (default single)."), QStringLiteral("LIST") });
+                parser.addOption({ QStringLiteral("trials"), QStringLiteral("Trials per cell and variant (default 1)."),
+                    QStringLiteral("N") });
+                parser.addOption({ QStringLiteral("seed"),
+                    QStringLiteral("Seed of keys, values and filler (default 1)."), QStringLiteral("S") });
+                parser.addOption({ QStringLiteral("out"),
+                    QStringLiteral("Output directory (default ./needle-results)."), QStringLiteral("DIR") });
+                parser.addOption({ QStringLiteral("ppl-ctx"), QStringLiteral("Perplexity chunk size in tokens."),
+                    QStringLiteral("N") });
+                parser.addOption({ QStringLiteral("no-ppl"), QStringLiteral("Skip the perplexity.") });
+                parser.addOption({ QStringLiteral("threads"), QStringLiteral("CPU threads (default: all cores)."),
+                    QStringLiteral("T") });
                 addJsonOption(parser);
-                parser.addPositionalArgument(QStringLiteral("FILES"), QStringLiteral("More files for --docs."), QStringLiteral("[FILES...]"));
+                parser.addPositionalArgument(
+                    QStringLiteral("FILES"), QStringLiteral("More files for --docs."), QStringLiteral("[FILES...]"));
             },
-        .numbers = {{QStringLiteral("lengths"), NumberKind::Tokens, 16, 1 << 24, true},
-                    {QStringLiteral("depths"), NumberKind::Integer, 0, 100, true},
-                    {QStringLiteral("trials"), NumberKind::Integer, 1, 100000},
-                    {QStringLiteral("seed"), NumberKind::Integer, 0, 9007199254740992.0},
-                    {QStringLiteral("ppl-ctx"), NumberKind::Tokens, 8, 1 << 20},
-                    NumericOption::threads()},
+        .numbers = { { QStringLiteral("lengths"), NumberKind::Tokens, 16, 1 << 24, true },
+            { QStringLiteral("depths"), NumberKind::Integer, 0, 100, true },
+            { QStringLiteral("trials"), NumberKind::Integer, 1, 100000 },
+            { QStringLiteral("seed"), NumberKind::Integer, 0, 9007199254740992.0 },
+            { QStringLiteral("ppl-ctx"), NumberKind::Tokens, 8, 1 << 20 }, NumericOption::threads() },
         .run = runNeedle,
     };
 }

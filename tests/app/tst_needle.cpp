@@ -38,9 +38,80 @@ std::unique_ptr<nw::Tokenizer> storiesTokenizer()
     return nw::Tokenizer::fromGguf(*gguf);
 }
 
+// The recall model's tokenizer (stories260K's vocabulary), in the repository: never skipped.
+std::unique_ptr<nw::Tokenizer> recallTokenizer()
+{
+    const auto gguf = nw::GgufFile::open(
+        (qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/tests/data/recall-model.gguf")).toStdString());
+    return nw::Tokenizer::fromGguf(*gguf);
+}
+
 std::int64_t tokens(const nw::Tokenizer &t, const std::string &text)
 {
     return static_cast<std::int64_t>(t.encode(text, false, false).size());
+}
+
+std::string withoutTrailingSpaces(std::string text)
+{
+    while (!text.empty() && text.back() == ' ')
+        text.pop_back();
+    return text;
+}
+
+bool endsSentence(std::string_view text)
+{
+    return !text.empty() && std::string_view(".?!").find(text.back()) != std::string_view::npos;
+}
+
+// Where the asked needle landed, measured on the text: the tokens before it over the tokens
+// a needle can have before it (the haystack less the needle itself), in percent.
+double landedDepth(const nw::Tokenizer &t, const Haystack &h)
+{
+    const PlacedNeedle &asked = h.askedNeedle();
+    const std::int64_t before = tokens(t, withoutTrailingSpaces(h.text.substr(0, asked.byteOffset)));
+    return 100.0 * static_cast<double>(before) / static_cast<double>(h.tokens - tokens(t, asked.sentence));
+}
+
+// The first and last 20 bytes of each filler sentence (20 bytes: the shortest sentence).
+struct SentenceEdges {
+    std::set<std::string> starts;
+    std::set<std::string> ends;
+};
+
+SentenceEdges sentenceEdges(const FillerText &filler)
+{
+    SentenceEdges out;
+    for (const std::string &s : filler.sentences()) {
+        out.starts.insert(s.substr(0, 20));
+        out.ends.insert(s.substr(s.size() - std::min<std::size_t>(s.size(), 20)));
+    }
+    return out;
+}
+
+// A needle inside a sentence is allowed only when no sentence boundary of the text lies within
+// `band` points of the requested depth: the text without the asked needle is searched for one.
+QString misplacedInsideSentence(
+    const nw::Tokenizer &t, const SentenceEdges &edges, const Haystack &h, int depth, double band)
+{
+    const PlacedNeedle &asked = h.askedNeedle();
+    const std::string before = withoutTrailingSpaces(h.text.substr(0, asked.byteOffset));
+    if (before.empty() || endsSentence(before))
+        return {};
+    const std::string without = before + h.text.substr(asked.byteOffset + asked.sentence.size());
+    const double span = static_cast<double>(h.tokens - tokens(t, asked.sentence));
+    for (std::size_t q = 2; q + 1 < without.size(); ++q) {
+        // A boundary between two filler sentences: the asked needle goes before any distractors
+        // that share it, so a place after a distractor is not one.
+        if (without[q - 1] != ' ' || q < 21 || !edges.starts.count(without.substr(q, 20))
+            || !edges.ends.count(without.substr(q - 21, 20)))
+            continue;
+        const double at = 100.0 * static_cast<double>(tokens(t, without.substr(0, q - 1))) / span;
+        if (std::abs(at - depth) <= band)
+            return QStringLiteral("split a sentence although a boundary lies at %1 %: %2")
+                .arg(at)
+                .arg(QString::fromStdString(without.substr(q > 40 ? q - 40 : 0, 80)));
+    }
+    return {};
 }
 
 // RFC 4180 records: fields split on commas outside quotes, "" inside quotes is one quote.
@@ -90,6 +161,8 @@ NeedleTrial trial(
     r.trial = t;
     r.key = "abcdef";
     r.value = 123456;
+    r.question = "What is the pass key for abcdef?";
+    r.expected = "123456";
     r.answer = std::move(answer);
     r.exact = exact;
     r.lenient = exact;
@@ -111,6 +184,9 @@ private slots:
     void haystackIsExact_data();
     void haystackIsExact();
     void depthMovesTheNeedle();
+    void depthWithinFivePoints_data();
+    void depthWithinFivePoints();
+    void depthInLongSentences();
     void variants();
     void sameSeedSameHaystack();
     void resultsFiles();
@@ -121,7 +197,8 @@ void TestNeedle::needleStrings()
 {
     QCOMPARE(needleSentence("qwerty", 123456), std::string("The pass key for qwerty is 123456."));
     QCOMPARE(needleQuestion("qwerty"), std::string("What is the pass key for qwerty?"));
-    QCOMPARE(needleUserMessage("Hay.", "qwerty"), std::string("Hay.\nWhat is the pass key for qwerty?"));
+    QCOMPARE(
+        needleUserMessage("Hay.", needleQuestion("qwerty")), std::string("Hay.\nWhat is the pass key for qwerty?"));
     NeedleRng rng(7);
     const QRegularExpression keyShape(QStringLiteral("^[a-z]{5,8}$"));
     std::set<std::size_t> lengths;
@@ -138,25 +215,33 @@ void TestNeedle::needleStrings()
 void TestNeedle::scoring_data()
 {
     QTest::addColumn<QString>("answer");
+    QTest::addColumn<QString>("expected");
     QTest::addColumn<bool>("exact");
     QTest::addColumn<bool>("lenient");
-    QTest::addRow("bare") << QStringLiteral("123456") << true << true;
-    QTest::addRow("spaces") << QStringLiteral(" 123456\n") << true << true;
-    QTest::addRow("sentence") << QStringLiteral("The pass key is 123456.") << false << true;
-    QTest::addRow("closing period") << QStringLiteral(" 123456.") << true << true;
-    QTest::addRow("two periods") << QStringLiteral("123456..") << false << true;
-    QTest::addRow("period inside") << QStringLiteral("123.456") << false << false;
-    QTest::addRow("short") << QStringLiteral("12345") << false << false;
-    QTest::addRow("other") << QStringLiteral("654321") << false << false;
-    QTest::addRow("empty") << QString() << false << false;
+    const QString key = QStringLiteral("123456");
+    QTest::addRow("bare") << QStringLiteral("123456") << key << true << true;
+    QTest::addRow("spaces") << QStringLiteral(" 123456\n") << key << true << true;
+    QTest::addRow("sentence") << QStringLiteral("The pass key is 123456.") << key << false << true;
+    QTest::addRow("closing period") << QStringLiteral(" 123456.") << key << true << true;
+    QTest::addRow("two periods") << QStringLiteral("123456..") << key << false << true;
+    QTest::addRow("period inside") << QStringLiteral("123.456") << key << false << false;
+    QTest::addRow("short") << QStringLiteral("12345") << key << false << false;
+    QTest::addRow("other") << QStringLiteral("654321") << key << false << false;
+    QTest::addRow("empty") << QString() << key << false << false;
+    QTest::addRow("name") << QStringLiteral(" Yuki.") << QStringLiteral("Yuki") << true << true;
+    QTest::addRow("name, other case") << QStringLiteral("yuki") << QStringLiteral("Yuki") << true << true;
+    QTest::addRow("name in a sentence") << QStringLiteral("It was YUKI who went.") << QStringLiteral("Yuki") << false
+                                        << true;
+    QTest::addRow("other name") << QStringLiteral("Yuko") << QStringLiteral("Yuki") << false << false;
 }
 
 void TestNeedle::scoring()
 {
     QFETCH(QString, answer);
+    QFETCH(QString, expected);
     QFETCH(bool, exact);
     QFETCH(bool, lenient);
-    const NeedleScore s = scoreNeedleAnswer(answer.toStdString(), 123456);
+    const NeedleScore s = scoreNeedleAnswer(answer.toStdString(), expected.toStdString());
     QCOMPARE(s.exact, exact);
     QCOMPARE(s.lenient, lenient);
 }
@@ -195,6 +280,7 @@ void TestNeedle::haystackIsExact()
     if (!tokenizer)
         QSKIP("../shared/conformance is absent");
     static const FillerText filler = FillerText::sampleCorpus();
+    static const SentenceEdges edges = sentenceEdges(filler);
     for (std::uint64_t seed : { 1u, 2u, 3u }) {
         const Haystack h = buildHaystack(*tokenizer, filler,
             { .tokens = length, .depthPercent = depth, .variant = static_cast<NeedleVariant>(variant), .seed = seed });
@@ -203,16 +289,19 @@ void TestNeedle::haystackIsExact()
         QCOMPARE(h.needles.size(), variant == 0 ? std::size_t(1) : std::size_t(4));
         for (const PlacedNeedle &n : h.needles) {
             // Each needle occurs once, whole, on a sentence boundary: after ". " (or "? ", "! ")
-            // or at the start, and followed by " " or the end.
+            // or at the start, and followed by " " or the end. The asked one may sit between two
+            // words of a sentence when no boundary is near its depth (depthWithinFivePoints).
             QCOMPARE(h.text.find(n.sentence), n.byteOffset);
             QCOMPARE(h.text.find(n.sentence, n.byteOffset + 1), std::string::npos);
             const std::size_t end = n.byteOffset + n.sentence.size();
             QVERIFY(end == h.text.size() || h.text[end] == ' ');
             if (n.byteOffset > 0) {
                 QCOMPARE(h.text[n.byteOffset - 1], ' ');
-                QVERIFY2(std::string(".?!").find(h.text[n.byteOffset - 2]) != std::string::npos, h.text.c_str());
+                if (&n != &h.askedNeedle())
+                    QVERIFY2(endsSentence(h.text.substr(0, n.byteOffset - 1)), h.text.c_str());
             }
         }
+        QVERIFY(misplacedInsideSentence(*tokenizer, edges, h, depth, 4.0).isEmpty());
         const PlacedNeedle &asked = h.askedNeedle();
         if (depth == 0)
             QCOMPARE(asked.byteOffset, std::size_t(0));
@@ -244,6 +333,73 @@ void TestNeedle::depthMovesTheNeedle()
             qPrintable(QStringLiteral("depth %1 landed at %2 %").arg(depth).arg(share)));
         QVERIFY(std::abs(h.depthPercent - share) < 3.0);
     }
+}
+
+void TestNeedle::depthWithinFivePoints_data()
+{
+    QTest::addColumn<int>("length");
+    QTest::addColumn<int>("variant");
+    for (int length : { 64, 150, 512, 1000, 2000 })
+        for (NeedleVariant v : { NeedleVariant::Single, NeedleVariant::MultiNeedle })
+            if (length >= 150 || v == NeedleVariant::Single)
+                QTest::addRow("%d tokens, %s", length, needleVariantName(v).data()) << length << static_cast<int>(v);
+}
+
+void TestNeedle::depthWithinFivePoints()
+{
+    // Every depth from 0 to 100 % in steps of 5, over seeds: the asked needle lands within 5
+    // points of the request (measured on the text, not taken from Haystack::depthPercent), on
+    // a sentence boundary unless none lies within 4 points of the request.
+    QFETCH(int, length);
+    QFETCH(int, variant);
+    const auto tokenizer = recallTokenizer();
+    static const FillerText filler = FillerText::sampleCorpus();
+    static const SentenceEdges edges = sentenceEdges(filler);
+    for (std::uint64_t seed = 0; seed < 6; ++seed)
+        for (int depth = 0; depth <= 100; depth += 5) {
+            const Haystack h = buildHaystack(*tokenizer, filler,
+                { .tokens = length,
+                    .depthPercent = depth,
+                    .variant = static_cast<NeedleVariant>(variant),
+                    .seed = seed });
+            const double landed = landedDepth(*tokenizer, h);
+            QVERIFY2(std::abs(landed - depth) <= 5.0,
+                qPrintable(QStringLiteral("seed %1: depth %2 % landed at %3 %").arg(seed).arg(depth).arg(landed)));
+            QVERIFY(std::abs(h.depthPercent - landed) < 1e-9);
+            const QString split = misplacedInsideSentence(*tokenizer, edges, h, depth, 4.0);
+            QVERIFY2(
+                split.isEmpty(), qPrintable(QStringLiteral("seed %1, depth %2: %3").arg(seed).arg(depth).arg(split)));
+        }
+}
+
+void TestNeedle::depthInLongSentences()
+{
+    // Filler whose sentences run to ~150 words: sentence boundaries are too far apart for most
+    // depths, so the needle goes inside a sentence, at a word boundary, still within 5 points.
+    QStringList texts;
+    NeedleRng words(3);
+    for (int s = 0; s < 40; ++s) {
+        QString sentence = QStringLiteral("Sentence %1 says").arg(s);
+        for (int w = 0; w < 150; ++w)
+            sentence += QLatin1Char(' ') + QString::fromStdString(randomNeedleKey(words));
+        texts << sentence + QStringLiteral(". ");
+    }
+    const FillerText filler(QStringList { texts.join(QString()) });
+    const auto tokenizer = recallTokenizer();
+    for (std::uint64_t seed = 0; seed < 4; ++seed)
+        for (int depth = 0; depth <= 100; depth += 10) {
+            const Haystack h
+                = buildHaystack(*tokenizer, filler, { .tokens = 700, .depthPercent = depth, .seed = seed });
+            QCOMPARE(h.tokens, std::int64_t(700));
+            const double landed = landedDepth(*tokenizer, h);
+            QVERIFY2(std::abs(landed - depth) <= 5.0,
+                qPrintable(QStringLiteral("seed %1: depth %2 % landed at %3 %").arg(seed).arg(depth).arg(landed)));
+            const PlacedNeedle &asked = h.askedNeedle();
+            if (asked.byteOffset > 0)
+                QCOMPARE(h.text[asked.byteOffset - 1], ' '); // between words, never inside one
+            const std::size_t end = asked.byteOffset + asked.sentence.size();
+            QVERIFY(end == h.text.size() || h.text[end] == ' ');
+        }
 }
 
 void TestNeedle::variants()
@@ -301,6 +457,7 @@ void TestNeedle::resultsFiles()
     NeedleResults r;
     r.model = "m.gguf";
     r.seed = 9;
+    r.needleSet = "nolima";
     r.trials.push_back(trial("full", 1024, 0, 0, true));
     r.trials.push_back(trial("full", 1024, 50, 0, false, "say \"12,3\"\nthen"));
     r.trials.push_back(trial("latent:16+q8", 2048, 50, 1, false, ""));
@@ -318,8 +475,9 @@ void TestNeedle::resultsFiles()
     QCOMPARE(error.error, QJsonParseError::NoError);
     const QJsonArray rows = doc.object().value(QStringLiteral("trials")).toArray();
     QCOMPARE(rows.size(), 3);
-    for (const char *field : { "mode", "length", "depth", "variant", "trial", "key", "value", "answer", "exact",
-             "lenient", "kv_bytes_per_token", "kv_bytes_total", "seconds" })
+    QCOMPARE(doc.object().value(QStringLiteral("needles")).toString(), QStringLiteral("nolima"));
+    for (const char *field : { "mode", "length", "depth", "variant", "trial", "key", "value", "question", "expected",
+             "answer", "exact", "lenient", "kv_bytes_per_token", "kv_bytes_total", "seconds" })
         QVERIFY2(rows[1].toObject().contains(QLatin1String(field)), field);
     QCOMPARE(rows[1].toObject().value(QStringLiteral("answer")).toString(), QStringLiteral("say \"12,3\"\nthen"));
     QCOMPARE(rows[2].toObject().value(QStringLiteral("mode")).toString(), QStringLiteral("latent:16+q8"));
@@ -338,6 +496,8 @@ void TestNeedle::resultsFiles()
     const auto back = readNeedleResultsJson(json);
     QVERIFY(back.has_value());
     QCOMPARE(back->trials.size(), std::size_t(3));
+    QCOMPARE(back->needleSet, std::string("nolima"));
+    QCOMPARE(needleGrid(*back, "full", { 1024 }, { 0, 50 }).needleSet, std::string("nolima"));
     QVERIFY(back->hasTrial({ "latent:16+q8", 2048, 50, "single", 1 }));
     QVERIFY(!back->hasTrial({ "latent:16+q8", 2048, 50, "single", 0 }));
     QCOMPARE(back->findPerplexity("full")->ppl, 2.5);
@@ -380,6 +540,8 @@ void TestNeedle::heatmaps()
     QVERIFY2(needleHeatmapTitle(grid).contains(QStringLiteral("1.26 MiB for 2068 tokens in cache")),
         qPrintable(needleHeatmapTitle(grid)));
     QCOMPARE(needleCacheBytesText(640 * 2068, 2068), QStringLiteral("1.26 MiB for 2068 tokens in cache"));
+    QCOMPARE(
+        needleHeatmapSubtitle(grid), QStringLiteral("exact 60.0 % of 5 trials (lenient 60.0 %) · needles passkey"));
 
     QTemporaryDir dir;
     writeNeedleHeatmaps(grid, dir.path());

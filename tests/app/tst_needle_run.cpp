@@ -4,7 +4,9 @@
 // `full` retrieves at its trained lengths while a small latent rank retrieves measurably less.
 // GUI test (offscreen): the PNG heatmaps draw text.
 #include "app/needle_heatmap.h"
+#include "app/needle_pareto.h"
 #include "app/needle_runner.h"
+#include "app/needle_set.h"
 
 #include "common/error.h"
 #include "tests/support/conformance_qt.h"
@@ -27,6 +29,7 @@ class TestNeedleRun : public QObject {
 private slots:
     void runAndResume();
     void recallModel();
+    void nolimaNeedles();
 };
 
 void TestNeedleRun::runAndResume()
@@ -38,10 +41,10 @@ void TestNeedleRun::runAndResume()
     const QString out = scratch.path();
     NeedleConfig cfg;
     cfg.modelPath = conformance + QStringLiteral("/models/stories260K.gguf");
-    cfg.lengths = {160, 256};
-    cfg.depths = {0, 100};
-    cfg.kvModes = {"full", "latent:16"};
-    cfg.variants = {NeedleVariant::Single, NeedleVariant::MultiKey};
+    cfg.lengths = { 160, 256 };
+    cfg.depths = { 0, 100 };
+    cfg.kvModes = { "full", "latent:16" };
+    cfg.variants = { NeedleVariant::Single, NeedleVariant::MultiKey };
     cfg.trials = 1;
     cfg.seed = 5;
     cfg.outDir = out;
@@ -75,7 +78,7 @@ void TestNeedleRun::runAndResume()
     const QJsonDocument doc = QJsonDocument::fromJson(json.readAll());
     QCOMPARE(doc.object().value(QStringLiteral("trials")).toArray().size(), expected);
     QVERIFY(QFileInfo::exists(out + QStringLiteral("/results.csv")));
-    for (const char *base : {"heatmap-full", "heatmap-latent-16"}) {
+    for (const char *base : { "heatmap-full", "heatmap-latent-16" }) {
         const QImage png(out + QLatin1Char('/') + QLatin1String(base) + QStringLiteral(".png"));
         QCOMPARE(png.size(), NeedleHeatmapLayout::size(2, 2));
         QVERIFY(QFileInfo::exists(out + QLatin1Char('/') + QLatin1String(base) + QStringLiteral(".svg")));
@@ -86,7 +89,7 @@ void TestNeedleRun::runAndResume()
     QCOMPARE(again.trialsRun, std::int64_t(0));
     QCOMPARE(again.trialsSkipped, std::int64_t(expected));
     QCOMPARE(again.results.trials.size(), std::size_t(expected));
-    cfg.depths = {0, 50, 100};
+    cfg.depths = { 0, 50, 100 };
     NeedleRunOutcome more = NeedleRunner(cfg, FillerText::sampleCorpus()).run();
     QCOMPARE(more.trialsRun, std::int64_t(expected / 2));
     QCOMPARE(more.results.trials.size(), std::size_t(expected * 3 / 2));
@@ -94,8 +97,8 @@ void TestNeedleRun::runAndResume()
     for (const NeedleTrial &t : more.results.trials)
         if (t.mode == "full")
             QVERIFY(std::any_of(more.results.trials.begin(), more.results.trials.end(), [&](const NeedleTrial &u) {
-                return u.mode == "latent:16" && u.length == t.length && u.depth == t.depth && u.variant == t.variant && u.key == t.key &&
-                       u.value == t.value;
+                return u.mode == "latent:16" && u.length == t.length && u.depth == t.depth && u.variant == t.variant
+                    && u.key == t.key && u.value == t.value;
             }));
 
     cfg.seed = 6;
@@ -103,7 +106,7 @@ void TestNeedleRun::runAndResume()
 
     // A cancel before the start saves nothing new and says so.
     cfg.seed = 5;
-    cfg.lengths = {200};
+    cfg.lengths = { 200 };
     NeedleRunner cancelled(cfg, FillerText::sampleCorpus());
     cancelled.cancel();
     const NeedleRunOutcome stopped = cancelled.run();
@@ -121,9 +124,9 @@ void TestNeedleRun::recallModel()
     const QString out = scratch.path();
     NeedleConfig cfg;
     cfg.modelPath = model;
-    cfg.lengths = {256};
-    cfg.depths = {0, 50, 100};
-    cfg.kvModes = {"full", "latent:8"};
+    cfg.lengths = { 256 };
+    cfg.depths = { 0, 50, 100 };
+    cfg.kvModes = { "full", "latent:8" };
     cfg.trials = 2;
     cfg.seed = 11;
     cfg.outDir = out;
@@ -137,7 +140,48 @@ void TestNeedleRun::recallModel()
     qInfo("recall model: full %d/%d exact, latent:8 %d/%d exact", full.exact, full.trials, low.exact, low.trials);
     QVERIFY2(full.exactRate() >= 0.95, qPrintable(QStringLiteral("full: %1 of %2").arg(full.exact).arg(full.trials)));
     QVERIFY2(low.exactRate() <= full.exactRate() - 0.2,
-             qPrintable(QStringLiteral("latent:8 %1 vs full %2 of %3").arg(low.exact).arg(full.exact).arg(full.trials)));
+        qPrintable(QStringLiteral("latent:8 %1 vs full %2 of %3").arg(low.exact).arg(full.exact).arg(full.trials)));
+    // The Pareto chart of the two modes: full is on the frontier (more recall), latent:8 too (fewer bytes).
+    QCOMPARE(QImage(out + QStringLiteral("/pareto.png")).size(),
+        QSize(ParetoChartLayout::kWidth, ParetoChartLayout::kHeight));
+    QVERIFY(QFileInfo::exists(out + QStringLiteral("/pareto.svg")));
+    QVERIFY(r.files.contains(out + QStringLiteral("/pareto.svg")));
+}
+
+void TestNeedleRun::nolimaNeedles()
+{
+    // The bundled low-overlap set through the whole run: results.json names it and records each
+    // trial's question and expected answer from it; resuming with pass keys is refused.
+    const QString model = qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/tests/data/recall-model.gguf");
+    QTemporaryDir scratch;
+    NeedleConfig cfg;
+    cfg.modelPath = model;
+    cfg.lengths = { 256 };
+    cfg.depths = { 0, 50, 100 };
+    cfg.kvModes = { "full" };
+    cfg.trials = 2;
+    cfg.seed = 11;
+    cfg.outDir = scratch.path();
+    cfg.perplexity = false;
+    cfg.threads = 2;
+    cfg.needleSet = loadNeedleSet(QStringLiteral("nolima"));
+    const NeedleRunOutcome r = NeedleRunner(cfg, FillerText::sampleCorpus()).run();
+    const NeedleCell all = r.grids[0].total();
+    QCOMPARE(all.trials, 6);
+    qInfo("recall model, nolima needles: full %d/%d exact, %d lenient", all.exact, all.trials, all.lenient);
+    QCOMPARE(r.results.needleSet, std::string("nolima"));
+    for (const NeedleTrial &t : r.results.trials)
+        QVERIFY(std::any_of(cfg.needleSet.needles.begin(), cfg.needleSet.needles.end(),
+            [&](const NeedleText &n) { return n.question == t.question && n.answer == t.expected; }));
+    QFile json(scratch.filePath(QStringLiteral("results.json")));
+    QVERIFY(json.open(QIODevice::ReadOnly));
+    QCOMPARE(QJsonDocument::fromJson(json.readAll()).object().value(QStringLiteral("needles")).toString(),
+        QStringLiteral("nolima"));
+    cfg.needleSet = NeedleSet {};
+    QVERIFY_THROWS_EXCEPTION(nw::Error, NeedleRunner(cfg, FillerText::sampleCorpus()).run());
+    cfg.variants = { NeedleVariant::MultiKey };
+    cfg.needleSet = loadNeedleSet(QStringLiteral("nolima"));
+    QVERIFY_THROWS_EXCEPTION(nw::Error, NeedleRunner(cfg, FillerText::sampleCorpus()).run());
 }
 
 QTEST_MAIN(TestNeedleRun)

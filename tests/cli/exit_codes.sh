@@ -126,6 +126,14 @@ done
 one_line_failure "library --db a missing file" /dev/null -- library --db "$work/typo.sqlite"
 [ -e "$work/typo.sqlite" ] && fail "library --db typo.sqlite created a library"
 "$exe" library --db "$work/typo.sqlite" 2>&1 | grep -q "needlework ingest" || fail "the missing-library message does not say how to make one"
+# Needle sets: a name that is neither bundled nor a file, and multi-key without pass keys, are one
+# line each, said before any model is read.
+one_line_failure "needle --needles a set that does not exist" /dev/null -- needle --model /nonexistent/model.gguf --needles nolimaa --out "$work/needles"
+"$exe" needle --model /nonexistent/model.gguf --needles nolimaa 2>&1 | grep -q "bundled sets: passkey, nolima" \
+  && echo "ok: a missing needle set lists the bundled ones" || fail "a missing needle set does not list the bundled ones"
+"$exe" needle --model /nonexistent/model.gguf --lengths 64 --needles nolima --variants multi-key --out "$work/needles" 2>&1 \
+  | grep -q "multi-key variant needs the pass-key needles" \
+  && echo "ok: multi-key with a needle set is refused" || fail "multi-key with a needle set is not refused for what it is"
 rm -rf "$work"
 
 echo "$failures failed"

@@ -15,6 +15,7 @@
 
 #include <QAction>
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDockWidget>
 #include <QElapsedTimer>
 #include <QFile>
@@ -89,6 +90,7 @@ private slots:
     void cancelStopsALongRunWithinASecond();
     void windowMenuOpensTheView();
     void badConfigurationSaysWhy();
+    void runsTheChosenNeedleSet();
 
 private:
     QTemporaryDir m_dir;
@@ -173,6 +175,12 @@ void TestNeedleView::runDrawsAHeatmapPerMode()
     QCOMPARE(view.heatmaps()[heatmapIndex(view, QStringLiteral("full"))]->grid().kvBytesPerToken, std::uint64_t(640));
     QCOMPARE(view.heatmaps()[heatmapIndex(view, QStringLiteral("latent:32+q8"))]->grid().kvBytesPerToken,
         std::uint64_t(340));
+
+    // Below the heatmaps, the Pareto chart: the image the run wrote as pareto.png.
+    QVERIFY(view.paretoChart()->isVisible());
+    const QImage pareto(out + QStringLiteral("/pareto.png"));
+    QVERIFY(!pareto.isNull());
+    QCOMPARE(view.paretoChart()->pixmap().toImage().convertToFormat(pareto.format()), pareto);
 
     // Each cell's colour is the PNG's for the same cell, and the accuracy results.json records.
     const QJsonArray trials = savedTrials(out);
@@ -364,6 +372,35 @@ void TestNeedleView::badConfigurationSaysWhy()
     QVERIFY(finished.wait(20000));
     QCOMPARE(finished.first().at(0).toBool(), false);
     QVERIFY2(view.statusLabel()->text().contains(QStringLiteral("none.gguf")), qPrintable(view.statusLabel()->text()));
+}
+
+void TestNeedleView::runsTheChosenNeedleSet()
+{
+    // The recall model (in the repository), one cell: the bundled low-overlap set is offered by
+    // name, reaches the run (results.json and the view's results name it), and refuses multi-key.
+    NeedleView view;
+    view.setModelPath(qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/tests/data/recall-model.gguf"));
+    view.lengthsEdit()->setText(QStringLiteral("96"));
+    view.depthsEdit()->setText(QStringLiteral("50"));
+    view.setCheckedModes({ QStringLiteral("full") });
+    view.threadsBox()->setValue(1);
+    view.perplexityBox()->setChecked(false);
+    view.outEdit()->setText(m_dir.filePath(QStringLiteral("nolima")));
+    QCOMPARE(view.needleSetBox()->currentData().toString(), QStringLiteral("passkey"));
+    const int nolima = view.needleSetBox()->findData(QStringLiteral("nolima"));
+    QVERIFY(nolima >= 0);
+    view.needleSetBox()->setCurrentIndex(nolima);
+    view.variantBox()->setCurrentIndex(view.variantBox()->findData(QStringLiteral("multi-key")));
+    QVERIFY(!view.run());
+    QVERIFY2(view.statusLabel()->text().contains(QStringLiteral("multi-key")), qPrintable(view.statusLabel()->text()));
+    view.variantBox()->setCurrentIndex(view.variantBox()->findData(QStringLiteral("single")));
+    QSignalSpy finished(&view, &NeedleView::runFinished);
+    QVERIFY(view.run());
+    QVERIFY(finished.wait(60000));
+    QVERIFY2(finished.first().at(0).toBool(), qPrintable(view.statusLabel()->text()));
+    QCOMPARE(view.results().needleSet, std::string("nolima"));
+    QCOMPARE(view.results().trials.size(), std::size_t(1));
+    QVERIFY(!view.results().trials[0].question.empty());
 }
 
 QTEST_MAIN(TestNeedleView)
