@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "engine/hparams.h"
 #include "kernels/cpu/hadamard.h"
+#include "kernels/cpu/turbo_quant.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -51,28 +52,44 @@ std::int64_t positiveInteger(std::string_view text, std::string_view digits, std
     return value;
 }
 
+constexpr std::pair<KvQuant, std::string_view> kPrecisionNames[] = { { KvQuant::None, "f16" }, { KvQuant::Q8, "q8" },
+    { KvQuant::Q4, "q4" }, { KvQuant::Tq2, "tq2" }, { KvQuant::Tq3, "tq3" }, { KvQuant::Tq4, "tq4" } };
+
 KvQuant precisionOf(std::string_view text, std::string_view name)
 {
-    if (name == "f16")
-        return KvQuant::None;
-    if (name == "q8")
-        return KvQuant::Q8;
-    if (name == "q4")
-        return KvQuant::Q4;
+    for (const auto &[quant, spelling] : kPrecisionNames)
+        if (name == spelling)
+            return quant;
     failMode(text, "unknown precision '{}'", name);
 }
 
 std::string_view precisionName(KvQuant quant)
 {
-    return quant == KvQuant::Q8 ? "q8" : quant == KvQuant::Q4 ? "q4" : "f16";
+    for (const auto &[q, spelling] : kPrecisionNames)
+        if (q == quant)
+            return spelling;
+    return "?";
+}
+
+// Q8_0 / Q4_0 blocks: the precisions whose rows take a Hadamard rotation and groups of 32.
+bool blockQuantized(KvQuant quant)
+{
+    return quant == KvQuant::Q8 || quant == KvQuant::Q4;
 }
 
 TensorType quantType(KvQuant quant, TensorType rowType)
 {
+    if (kvTurboBits(quant) > 0)
+        return TensorType::I8;
     return quant == KvQuant::Q8 ? TensorType::Q8_0 : quant == KvQuant::Q4 ? TensorType::Q4_0 : rowType;
 }
 
 } // namespace
+
+int kvTurboBits(KvQuant quant)
+{
+    return quant == KvQuant::Tq2 ? 2 : quant == KvQuant::Tq3 ? 3 : quant == KvQuant::Tq4 ? 4 : 0;
+}
 
 KvModeSpec KvModeSpec::parse(std::string_view text)
 {
@@ -115,11 +132,13 @@ KvModeSpec KvModeSpec::parse(std::string_view text)
         const std::size_t slash = term.find('/');
         spec.kQuant = precisionOf(text, term.substr(0, slash));
         spec.vQuant = slash == std::string_view::npos ? spec.kQuant : precisionOf(text, term.substr(slash + 1));
-        if (!spec.rotate && !spec.quantized())
+        if (!spec.rotate && !blockQuantized(spec.kQuant) && !blockQuantized(spec.vQuant))
             failMode(text, ":plain only applies to q8 or q4 rows");
+        if (!spec.rotate && (kvTurboBits(spec.kQuant) > 0 || kvTurboBits(spec.vQuant) > 0))
+            failMode(text, ":plain does not apply to tq rows (TurboQuant always rotates)");
     }
     if (spec.protect > 0 && !spec.quantized())
-        failMode(text, "protect:N keeps layers unquantized, so it needs a q8 or q4 precision");
+        failMode(text, "protect:N keeps layers unquantized, so it needs a q8, q4 or tq precision");
     return spec;
 }
 
@@ -142,12 +161,18 @@ std::string KvModeSpec::toString() const
 
 std::size_t KvLayout::kRowBytes() const
 {
+    if (kBits > 0)
+        return static_cast<std::size_t>(nKvHeads) * turboHeadBytes(kBits, kHeadDim);
     return rowBytes(kType, static_cast<std::size_t>(kRowElements()));
 }
 
 std::size_t KvLayout::vRowBytes() const
 {
-    return vRowElements() == 0 ? 0 : rowBytes(vType, static_cast<std::size_t>(vRowElements()));
+    if (vRowElements() == 0)
+        return 0;
+    if (vBits > 0)
+        return static_cast<std::size_t>(nKvHeads) * turboHeadBytes(vBits, vHeadDim);
+    return rowBytes(vType, static_cast<std::size_t>(vRowElements()));
 }
 
 KvLayout KvLayout::forModel(const HParams &hp, const KvModeSpec &spec)
@@ -158,6 +183,8 @@ KvLayout KvLayout::forModel(const HParams &hp, const KvModeSpec &spec)
     layout.spec = spec;
     layout.kType = quantType(spec.kQuant, spec.rowType);
     layout.vType = quantType(spec.vQuant, spec.rowType);
+    layout.kBits = kvTurboBits(spec.kQuant);
+    layout.vBits = kvTurboBits(spec.vQuant);
     switch (spec.mode) {
     case KvMode::Full:
         layout.nKvHeads = hp.nKvHeads;
@@ -173,6 +200,11 @@ KvLayout KvLayout::forModel(const HParams &hp, const KvModeSpec &spec)
         layout.mlaValueDim = hp.kvLoraRank;
         if (spec.kQuant != spec.vQuant)
             fail("KV mode '{}': mla reads its values from the key row, so keys and values share one precision",
+                spec.toString());
+        // A TurboQuant norm belongs to the whole row, so V (its prefix) has none of its own.
+        if (layout.kBits > 0)
+            fail("KV mode '{}': tq rows are for full and latent:R caches; mla reads its values from the key row "
+                 "(use mla+q8 or mla+q4)",
                 spec.toString());
         break;
     case KvMode::Latent: {
@@ -194,19 +226,24 @@ KvLayout KvLayout::forModel(const HParams &hp, const KvModeSpec &spec)
     // Rows are quantized per head in groups of 32; MLA's V is the leading kvLoraRank part of its
     // row, so that boundary must fall on a group too.
     const auto whole = [](std::int64_t n) { return n % static_cast<std::int64_t>(kQk) == 0; };
-    if ((spec.kQuant != KvQuant::None && (!whole(layout.kHeadDim) || !whole(layout.mlaValueDim)))
-        || (spec.vQuant != KvQuant::None && !whole(layout.vHeadDim)))
+    if ((blockQuantized(spec.kQuant) && (!whole(layout.kHeadDim) || !whole(layout.mlaValueDim)))
+        || (blockQuantized(spec.vQuant) && !whole(layout.vHeadDim)))
         fail("KV mode '{}' quantizes rows in groups of {}: the model's head dims (K {}, V {}) are not multiples "
              "of it (use {} without +q8/+q4)",
             spec.toString(), kQk, layout.kHeadDim, layout.mlaValueDim ? layout.mlaValueDim : layout.vHeadDim,
             kvModeName(spec.mode));
+    // TurboQuant packs 8 codes in `bits` bytes: whole bytes per head.
+    if ((layout.kBits > 0 && layout.kHeadDim % 8 != 0) || (layout.vBits > 0 && layout.vHeadDim % 8 != 0))
+        fail("KV mode '{}' packs tq codes 8 at a time: the head dims (K {}, V {}) are not multiples of 8 (use q8 or "
+             "q4)",
+            spec.toString(), layout.kHeadDim, layout.vHeadDim);
     if (spec.rotate) {
         // MLA's value is a prefix of the key row, so its rotation blocks must not cross that
         // boundary: the block divides both lengths.
         const std::int64_t kSpan
             = layout.mlaValueDim > 0 ? std::gcd(layout.kHeadDim, layout.mlaValueDim) : layout.kHeadDim;
-        layout.kRotation = spec.kQuant != KvQuant::None ? hadamardBlock(kSpan) : 0;
-        layout.vRotation = spec.vQuant != KvQuant::None && layout.vHeadDim > 0 ? hadamardBlock(layout.vHeadDim) : 0;
+        layout.kRotation = blockQuantized(spec.kQuant) ? hadamardBlock(kSpan) : 0;
+        layout.vRotation = blockQuantized(spec.vQuant) && layout.vHeadDim > 0 ? hadamardBlock(layout.vHeadDim) : 0;
     }
     return layout;
 }
@@ -721,6 +758,7 @@ KvLayerView KvCache::layerView(std::int64_t layer)
     KvLayerView view;
     view.type = layout.kType;
     view.kRotation = layout.kRotation;
+    view.kBits = layout.kBits;
     view.blockSize = static_cast<int>(kBlockTokens);
     view.blockTable = m_device ? l.deviceTable.as<const std::int32_t>() : l.table.data();
     view.kBlocks = l.base;
@@ -739,6 +777,7 @@ KvLayerView KvCache::layerView(std::int64_t layer)
         if (layout.vType != layout.kType)
             view.vType = layout.vType;
         view.vRotation = layout.vRotation;
+        view.vBits = layout.vBits;
         view.vBlocks = view.kBlocks + static_cast<std::size_t>(kBlockTokens) * l.kRowBytes;
         view.vBlockStride = l.blockStride;
         view.vRowStride = l.vRowBytes;

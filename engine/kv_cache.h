@@ -36,10 +36,16 @@ enum class KvMode {
 // 8.5 bits); q4 = Q4_0 (symmetric 4-bit with offset 8, one f16 scale: 18 bytes per 32, 4.5 bits).
 // Symmetric because K/V rows are roughly zero-centred per head group and Q4_0 has the fast AVX2
 // dot product; a min (Q4_1) would cost 2 more bytes per group.
-enum class KvQuant { None, Q8, Q4 };
+// `+tq2` / `+tq3` / `+tq4`: TurboQuant_mse (kernels/cpu/turbo_quant.h): per head an f16 norm and
+// 2, 3 or 4 bits per element, the codes of a random-rotated unit vector in a Lloyd–Max codebook
+// (tq3 at head dim 128: 2 + 48 bytes, 3.125 bits). Keys and values alike: no QJL residual.
+enum class KvQuant { None, Q8, Q4, Tq2, Tq3, Tq4 };
+// The TurboQuant bits of a precision (2, 3, 4), 0 for the others.
+int kvTurboBits(KvQuant quant);
 
 // What the user asked for, in the grammar kKvModeGrammar shows:
-//   "full", "mla", "latent:128", "full+q8", "latent:128+q4:plain", "full+q8/q4+protect:2".
+//   "full", "mla", "latent:128", "full+q8", "latent:128+q4:plain", "full+q8/q4+protect:2",
+//   "full+tq3", "full+q8/tq3".
 struct KvModeSpec {
     KvMode mode = KvMode::Full;
     std::int64_t rank = 0; // latent:R only
@@ -47,6 +53,7 @@ struct KvModeSpec {
     KvQuant vQuant = KvQuant::None; // values' precision
     // Quantized rows are Hadamard-rotated per head before quantizing (queries rotated the same
     // way, outputs rotated back: QuaRot, llama.cpp's attn_rot); `:plain` stores them as they are.
+    // TurboQuant rows are always rotated (their own random rotation), so they take no `:plain`.
     bool rotate = true;
     std::int64_t protect = 0; // `+protect:N`: the first and last N layers keep unquantized rows
     TensorType rowType = TensorType::F16; // element type of unquantized rows: F16 (default) or F32
@@ -59,14 +66,19 @@ struct KvModeSpec {
 // The grammar of a mode string, for errors, --help and the README.
 inline constexpr std::string_view kKvModeGrammar
     = "BASE[+PRECISION][+protect:N] with BASE = full | mla | latent:R and PRECISION = P or K/V "
-      "(keys/values) of f16 | q8 | q4, optionally :plain (no Hadamard rotation)";
+      "(keys/values) of f16 | q8 | q4 | tq2 | tq3 | tq4 (TurboQuant, full and latent:R), optionally :plain "
+      "(q8/q4 without Hadamard rotation)";
 std::string_view kvModeName(KvMode mode);
 
 // The shape of one token's cache rows in one layer, and so its exact bytes.
 struct KvLayout {
     KvModeSpec spec;
-    TensorType kType = TensorType::F16; // row element type: spec.rowType, or Q8_0 / Q4_0 for +q8 / +q4
+    // Row element type: spec.rowType, Q8_0 / Q4_0 for +q8 / +q4, I8 (bytes) for +tqN.
+    TensorType kType = TensorType::F16;
     TensorType vType = TensorType::F16;
+    // TurboQuant bits of the K and V rows (kernels/cpu/turbo_quant.h): 0 unless +tqN.
+    int kBits = 0;
+    int vBits = 0;
     // Hadamard rotation block of the K and V rows (kernels/cpu/hadamard.h): 0 for rows that are
     // not quantized or `:plain`.
     int kRotation = 0;
@@ -84,8 +96,8 @@ struct KvLayout {
     std::size_t bytesPerTokenLayer() const { return kRowBytes() + vRowBytes(); }
 
     // The layout of `spec` for a model; throws nw::Error when the model cannot use the mode
-    // (mla on a model without MLA, latent rank larger than the key width, quantized rows whose
-    // head dims are not multiples of 32).
+    // (mla on a model without MLA, latent rank larger than the key width, q8/q4 rows whose head
+    // dims are not multiples of 32, tq rows whose are not multiples of 8, tq with mla).
     static KvLayout forModel(const HParams &hp, const KvModeSpec &spec);
 };
 

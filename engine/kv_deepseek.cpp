@@ -29,6 +29,8 @@ KvLayout sharedRowLayout(const KvModeSpec &spec, std::int64_t width, std::int64_
             spec.toString());
     if (spec.protect > 0)
         fail("KV mode '{}': protect:N is not available for DeepSeek V3.2 / V4 caches yet", spec.toString());
+    if (kvTurboBits(spec.kQuant) > 0)
+        fail("KV mode '{}': tq rows are not available for DeepSeek V3.2 / V4 caches (use +q8 or +q4)", spec.toString());
     layout.kType = spec.kQuant == KvQuant::Q8 ? TensorType::Q8_0
         : spec.kQuant == KvQuant::Q4          ? TensorType::Q4_0
                                               : spec.rowType;

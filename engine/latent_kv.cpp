@@ -32,6 +32,7 @@
 #include "engine/kv_cache.h"
 #include "kernels/cpu/hadamard.h"
 #include "kernels/cpu/quantize.h"
+#include "kernels/cpu/turbo_quant.h"
 
 #include <Eigen/Core>
 #include <Eigen/Eigenvalues>
@@ -539,8 +540,17 @@ void LatentAttention::expanded(Backend &be, const LatentFactors &f, const Latent
     std::fill(m_ck.begin(), m_ck.begin() + std::ptrdiff_t(first * r), 0.f);
     std::fill(m_cv.begin(), m_cv.begin() + std::ptrdiff_t(first * r), 0.f);
     for (std::size_t t = first; t < nKv; ++t) {
-        dequantizeRow(layout.kType, cache.kRow(std::int64_t(layer), std::int64_t(t)), m_ck.data() + t * r, r);
-        dequantizeRow(layout.vType, cache.vRow(std::int64_t(layer), std::int64_t(t)), m_cv.data() + t * r, r);
+        const std::byte *kRow = cache.kRow(std::int64_t(layer), std::int64_t(t));
+        const std::byte *vRow = cache.vRow(std::int64_t(layer), std::int64_t(t));
+        // TurboQuant rows decode straight to the original domain (kernels/cpu/turbo_quant.h).
+        if (layout.kBits > 0)
+            turboDequantizeRow(layout.kBits, kRow, 1, r, m_ck.data() + t * r);
+        else
+            dequantizeRow(layout.kType, kRow, m_ck.data() + t * r, r);
+        if (layout.vBits > 0)
+            turboDequantizeRow(layout.vBits, vRow, 1, r, m_cv.data() + t * r);
+        else
+            dequantizeRow(layout.vType, vRow, m_cv.data() + t * r, r);
         if (layout.kRotation > 0) // rows stored rotated (kernels/cpu/hadamard.h) are rotated back
             hadamardRotate(m_ck.data() + t * r, r, layout.kRotation);
         if (layout.vRotation > 0)

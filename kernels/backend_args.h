@@ -50,6 +50,9 @@ struct RopeParams {
 // each head is whole blocks, so head h starts rowBytes(type, h * headDim) into the row).
 // Rows quantized after a Hadamard rotation (kRotation / vRotation > 0, kernels/cpu/hadamard.h):
 // attention rotates each query head the same way and rotates each output head back.
+// TurboQuant rows (`+tq2/3/4`, kBits / vBits > 0, kernels/cpu/turbo_quant.h): each head is an f16
+// norm and packed b-bit codes, turboHeadBytes(bits, headDim) bytes; the type of that side is I8
+// (bytes, which no other path reads as numbers). The CPU backend only.
 // For MLA (absorbed form, DeepSeek-V2 §2.1.3): nKvHeads = 1, kHeadDim = kv_lora_rank + rope
 // dims, and V is the first vHeadDim = kv_lora_rank elements of the SAME row (vBlocks == kBlocks,
 // same strides).
@@ -69,6 +72,8 @@ struct KvLayerView {
     int vHeadDim = 0;
     int kRotation = 0; // Hadamard block each K head was rotated in before it was stored; 0: none
     int vRotation = 0; // the same for V heads (equal to kRotation for a shared row)
+    int kBits = 0; // TurboQuant bits per coordinate of the K rows (type I8); 0: rows in `type`
+    int vBits = 0; // the same for the V rows (valueType() I8)
 
     TensorType valueType() const { return vType.value_or(type); }
 };

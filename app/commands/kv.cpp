@@ -46,7 +46,21 @@ std::vector<KvModeFigures> listedModeFigures(const HParams &hp, std::int64_t ctx
 std::string rowTypeName(const KvModeSpec &spec)
 {
     const auto name = [](KvQuant quant) {
-        return quant == KvQuant::Q8 ? "q8_0" : quant == KvQuant::Q4 ? "q4_0" : "f16";
+        switch (quant) {
+        case KvQuant::Q8:
+            return "q8_0";
+        case KvQuant::Q4:
+            return "q4_0";
+        case KvQuant::Tq2:
+            return "tq2";
+        case KvQuant::Tq3:
+            return "tq3";
+        case KvQuant::Tq4:
+            return "tq4";
+        case KvQuant::None:
+            break;
+        }
+        return "f16";
     };
     std::string s = name(spec.kQuant);
     if (spec.vQuant != spec.kQuant)
@@ -336,11 +350,14 @@ Command kvCommand()
             "against plain multi-head attention in f16. --kv lists other modes to size instead, "
             "comma-separated, each BASE[+PRECISION][+protect:N]:\n"
             "  BASE       full | mla | latent:R (a rank-R latent of K and of V per token, for MHA/GQA models)\n"
-            "  PRECISION  P, or K/V for keys and values apart (full+q8/q4), each f16 | q8 | q4: rows quantized "
-            "in groups of 32 with an f16 scale (34 or 18 bytes per 32 values), Hadamard-rotated per head first "
-            "(queries rotated alike, outputs rotated back); :plain keeps them unrotated (full+q4:plain)\n"
+            "  PRECISION  P, or K/V for keys and values apart (full+q8/q4), each f16 | q8 | q4 | tq2 | tq3 | tq4. "
+            "q8, q4: rows quantized in groups of 32 with an f16 scale (34 or 18 bytes per 32 values), "
+            "Hadamard-rotated per head first (queries rotated alike, outputs rotated back); :plain keeps them "
+            "unrotated (full+q4:plain). tq2, tq3, tq4 (TurboQuant; full and latent:R): per head an f16 norm and "
+            "2, 3 or 4 bits per value, Lloyd-Max codes of the head after a fixed random rotation; attention "
+            "reads the codes (full+tq3, full+q8/tq3)\n"
             "  protect:N  the first and last N layers keep f16 rows\n"
-            "e.g. --kv full,full+q8,full+q4:plain,full+q8/q4,latent:64+q4+protect:1\n\n"
+            "e.g. --kv full,full+q8,full+q4:plain,full+q8/q4,full+tq3,latent:64+q4+protect:1\n\n"
             "`needlework kv snapshots` lists the KV snapshots in $XDG_CACHE_HOME/needlework/kv: the cache of a "
             "whole-documents prompt before its question, written by the first question (ask --mode whole, chat, "
             "the window) and loaded by later ones on the same documents, model and KV mode, so that only the "

@@ -11,6 +11,7 @@
 #include "kernels/cpu/hadamard.h"
 #include "kernels/cpu/quantize.h"
 #include "kernels/cpu/thread_pool.h"
+#include "kernels/cpu/turbo_quant.h"
 #include "kernels/float16.h"
 
 #include <algorithm>
@@ -99,6 +100,12 @@ std::size_t prefixBytes(TensorType type, std::size_t elements)
     return elements == 0 ? 0 : rowBytes(type, elements);
 }
 
+// Bytes of one head of `dim` elements: TurboQuant's norm and codes (bits > 0), or `type`'s.
+std::size_t headBytes(TensorType type, int bits, int dim)
+{
+    return bits > 0 ? turboHeadBytes(bits, dim) : prefixBytes(type, std::size_t(dim));
+}
+
 // A Hadamard block `block` can rotate heads of headDim (0: not rotated).
 bool isRotationOf(int block, int headDim)
 {
@@ -110,9 +117,24 @@ bool isRotationOf(int block, int headDim)
 void checkKvView(const KvLayerView &kv, const char *op)
 {
     for (const TensorType type : { kv.type, kv.valueType() })
-        if (type != TensorType::F32 && type != TensorType::F16 && !isQuantizedKv(type))
-            fail("{}: KV cache rows of type {} are not supported by the CPU backend (F32, F16, Q8_0 or Q4_0)", op,
-                tensorTypeName(type));
+        if (type != TensorType::F32 && type != TensorType::F16 && !isQuantizedKv(type) && type != TensorType::I8)
+            fail("{}: KV cache rows of type {} are not supported by the CPU backend (F32, F16, Q8_0, Q4_0 or "
+                 "TurboQuant's I8)",
+                op, tensorTypeName(type));
+    // TurboQuant rows: I8 exactly when bits are given; whole bytes of codes per head; their own
+    // rotation (kernels/cpu/turbo_quant.h), so no Hadamard block; never a shared row.
+    const auto turboSide = [&](const char *side, TensorType type, int bits, int headDim, int rotation) {
+        if ((type == TensorType::I8) != (bits > 0) || (bits > 0 && (bits < kTurboMinBits || bits > kTurboMaxBits)))
+            fail("{}: {} rows of type {} with {} TurboQuant bits (I8 rows take 2, 3 or 4 bits, others 0)", op, side,
+                tensorTypeName(type), bits);
+        if (bits > 0 && (headDim % 8 != 0 || rotation != 0))
+            fail("{}: TurboQuant {} heads need a dim that is a multiple of 8 and no Hadamard block (dim {}, block {})",
+                op, side, headDim, rotation);
+    };
+    turboSide("K", kv.type, kv.kBits, kv.kHeadDim, kv.kRotation);
+    turboSide("V", kv.valueType(), kv.vBits, kv.vHeadDim, kv.vRotation);
+    if (kv.vBlocks == kv.kBlocks && (kv.kBits > 0 || kv.vBits > 0))
+        fail("{}: TurboQuant rows cannot be a shared K/V row", op);
     if (kv.blockSize <= 0 || kv.blockTable == nullptr || kv.kBlocks == nullptr)
         fail("{}: KV view without blocks (block size {})", op, kv.blockSize);
     if (kv.nKvHeads <= 0 || kv.kHeadDim <= 0 || kv.vHeadDim <= 0)
@@ -129,12 +151,12 @@ void checkKvView(const KvLayerView &kv, const char *op)
     if (kv.vBlocks == kv.kBlocks && (kv.valueType() != kv.type || kv.vRotation != kv.kRotation))
         fail("{}: a shared K/V row has one type and one rotation (K {} / {}, V {} / {})", op, tensorTypeName(kv.type),
             kv.kRotation, tensorTypeName(kv.valueType()), kv.vRotation);
-    if (kv.kRowStride < prefixBytes(kv.type, std::size_t(kv.nKvHeads) * std::size_t(kv.kHeadDim))
+    if (kv.kRowStride < std::size_t(kv.nKvHeads) * headBytes(kv.type, kv.kBits, kv.kHeadDim)
         || kv.kBlockStride < kv.kRowStride * std::size_t(kv.blockSize))
         fail("{}: K strides (row {}, block {}) do not hold {} heads of {}", op, kv.kRowStride, kv.kBlockStride,
             kv.nKvHeads, kv.kHeadDim);
     if (kv.vBlocks != nullptr && kv.vBlocks != kv.kBlocks
-        && (kv.vRowStride < prefixBytes(kv.valueType(), std::size_t(kv.nKvHeads) * std::size_t(kv.vHeadDim))
+        && (kv.vRowStride < std::size_t(kv.nKvHeads) * headBytes(kv.valueType(), kv.vBits, kv.vHeadDim)
             || kv.vBlockStride < kv.vRowStride * std::size_t(kv.blockSize)))
         fail("{}: V strides (row {}, block {}) do not hold {} heads of {}", op, kv.vRowStride, kv.vBlockStride,
             kv.nKvHeads, kv.vHeadDim);
@@ -160,15 +182,28 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
     if (a.window < 0)
         fail("attention: sliding window {}", a.window);
 
-    const DotKernel &dot = dotKernel(kv.type);
+    // TurboQuant K heads are decoded once per row into the rotated domain, then scored with
+    // the f32 dot against queries rotated alike; V heads are decoded the same way and summed
+    // in the rotated domain (kernels/cpu/turbo_quant.h).
+    const bool kTurbo = kv.kBits > 0, vTurbo = kv.vBits > 0;
+    const DotKernel &dot = dotKernel(kTurbo ? TensorType::F32 : kv.type);
     static const AxpyFn axpy = pickAxpy();
     const TensorType vType = kv.valueType();
     const bool vF16 = vType == TensorType::F16;
     const bool quantized = isQuantizedKv(kv.type);
     const bool vQuantized = isQuantizedKv(vType);
+    const bool vDecoded = vQuantized || vTurbo; // V rows turned into f32 before the sum
+    const bool qRotates = kv.kRotation > 0 || kTurbo;
     const int group = a.nHeads / kv.nKvHeads;
-    const std::size_t kHeadBytes = prefixBytes(kv.type, std::size_t(kv.kHeadDim));
-    const std::size_t vHeadBytes = prefixBytes(vType, std::size_t(kv.vHeadDim));
+    const std::size_t kHeadBytes = headBytes(kv.type, kv.kBits, kv.kHeadDim);
+    const std::size_t vHeadBytes = headBytes(vType, kv.vBits, kv.vHeadDim);
+    // The weighted sum of rotated values, rotated back.
+    const auto rotateBack = [&](float *out) {
+        if (vTurbo)
+            turboRotateBack(out, std::size_t(kv.vHeadDim));
+        else if (kv.vRotation > 0)
+            hadamardRotate(out, std::size_t(kv.vHeadDim), kv.vRotation);
+    };
 
     const auto kRow = [&](std::int64_t j, int kvHead) {
         return kv.kBlocks + std::size_t(kv.blockTable[j / kv.blockSize]) * kv.kBlockStride
@@ -220,8 +255,9 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
         // Rotated K rows are scored with the query head rotated the same way (kernels/cpu/hadamard.h).
         const std::size_t qBytes = quantized ? activationRowBytes(dot.activation, kv.kHeadDim) : 0;
         std::vector<std::byte> qQuant(qBytes * std::size_t(headsPerTask));
-        std::vector<float> qRotated(kv.kRotation > 0 ? std::size_t(kv.kHeadDim) * std::size_t(headsPerTask) : 0);
-        std::vector<float> vRowF32(vQuantized ? vDim : 0);
+        std::vector<float> qRotated(qRotates ? std::size_t(kv.kHeadDim) * std::size_t(headsPerTask) : 0);
+        std::vector<float> kRowF32(kTurbo ? std::size_t(kv.kHeadDim) : 0);
+        std::vector<float> vRowF32(vDecoded ? vDim : 0);
         float runningMax[kMaxHeadsPerTask];
         double runningSum[kMaxHeadsPerTask];
         for (std::int64_t task = task0; task < task1; ++task) {
@@ -237,16 +273,19 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
             const std::int64_t end = std::min(nCtx, begin + sliceLength);
             std::fill(acc.begin(), acc.end(), 0.f);
             const auto query = [&](int g) {
-                return kv.kRotation > 0 ? qRotated.data() + std::size_t(g) * std::size_t(kv.kHeadDim)
-                                        : a.q + (t * a.nHeads + h0 + g) * kv.kHeadDim;
+                return qRotates ? qRotated.data() + std::size_t(g) * std::size_t(kv.kHeadDim)
+                                : a.q + (t * a.nHeads + h0 + g) * kv.kHeadDim;
             };
             for (int g = 0; g < nh; ++g) {
                 runningMax[g] = -std::numeric_limits<float>::infinity();
                 runningSum[g] = 0.0;
-                if (kv.kRotation > 0) {
+                if (qRotates) {
                     float *qr = qRotated.data() + std::size_t(g) * std::size_t(kv.kHeadDim);
                     std::copy_n(a.q + (t * a.nHeads + h0 + g) * kv.kHeadDim, kv.kHeadDim, qr);
-                    hadamardRotate(qr, std::size_t(kv.kHeadDim), kv.kRotation);
+                    if (kTurbo)
+                        turboRotate(qr, std::size_t(kv.kHeadDim));
+                    else
+                        hadamardRotate(qr, std::size_t(kv.kHeadDim), kv.kRotation);
                 }
                 if (quantized && begin < end)
                     dot.quantize(query(g), qQuant.data() + std::size_t(g) * qBytes, kv.kHeadDim);
@@ -255,6 +294,10 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
                 const int n = static_cast<int>(std::min<std::int64_t>(kChunk, end - j0));
                 for (int jj = 0; jj < n; ++jj) {
                     const std::byte *k = kRow(j0 + jj, kvHead);
+                    if (kTurbo) {
+                        turboDecodeRotated(kv.kBits, k, std::size_t(kv.kHeadDim), kRowF32.data());
+                        k = reinterpret_cast<const std::byte *>(kRowF32.data());
+                    }
                     for (int g = 0; g < nh; ++g) {
                         const std::byte *q = quantized ? qQuant.data() + std::size_t(g) * qBytes
                                                        : reinterpret_cast<const std::byte *>(query(g));
@@ -272,15 +315,17 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
                 }
                 for (int jj = 0; jj < n; ++jj) {
                     const std::byte *v = vRow(j0 + jj, kvHead);
-                    if (vQuantized) {
+                    if (vTurbo)
+                        turboDecodeRotated(kv.vBits, v, vDim, vRowF32.data());
+                    else if (vQuantized)
                         dequantizeRow(vType, v, vRowF32.data(), vDim);
+                    if (vDecoded)
                         v = reinterpret_cast<const std::byte *>(vRowF32.data());
-                    }
                     for (int g = 0; g < nh; ++g) {
                         const float p = std::exp(scores[std::size_t(g) * kChunk + std::size_t(jj)] - runningMax[g]);
                         runningSum[g] += p;
-                        axpy(acc.data() + std::size_t(g) * vDim, jj == 0 ? correction[g] : 1.f, p, v,
-                            vF16 && !vQuantized, kv.vHeadDim);
+                        axpy(acc.data() + std::size_t(g) * vDim, jj == 0 ? correction[g] : 1.f, p, v, vF16 && !vDecoded,
+                            kv.vHeadDim);
                     }
                 }
             }
@@ -307,8 +352,7 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
                 float *out = a.out + (t * a.nHeads + h0 + g) * kv.vHeadDim;
                 for (std::size_t i = 0; i < vDim; ++i)
                     out[i] = acc[std::size_t(g) * vDim + i] * scaleOut;
-                if (kv.vRotation > 0) // the weighted sum of rotated values, rotated back
-                    hadamardRotate(out, vDim, kv.vRotation);
+                rotateBack(out);
             }
         }
     });
@@ -347,8 +391,7 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
                 const auto inv = static_cast<float>(1.0 / sum);
                 for (std::size_t i = 0; i < vDim; ++i)
                     out[i] *= inv;
-                if (kv.vRotation > 0)
-                    hadamardRotate(out, vDim, kv.vRotation);
+                rotateBack(out);
             }
         }
     });
@@ -370,8 +413,16 @@ void storeKv(
 
     // Rotation blocks divide the head dims (checkKvView), so rotating the whole row in blocks
     // rotates each head.
-    const auto write = [](TensorType type, int rotation, const float *src, std::byte *dst, std::size_t n,
-                           std::vector<float> &rotated) {
+    // TurboQuant heads are encoded one by one (each its norm and codes).
+    const auto write = [&kv](TensorType type, int rotation, int bits, int headDim, const float *src, std::byte *dst,
+                           std::size_t n, std::vector<float> &rotated) {
+        if (bits > 0) {
+            const std::size_t bytes = turboHeadBytes(bits, headDim);
+            for (int h = 0; h < kv.nKvHeads; ++h)
+                turboEncodeHead(bits, src + std::size_t(h) * std::size_t(headDim), std::size_t(headDim),
+                    dst + std::size_t(h) * bytes);
+            return;
+        }
         if (rotation > 0) {
             rotated.assign(src, src + n);
             hadamardRotate(rotated.data(), n, rotation);
@@ -390,10 +441,10 @@ void storeKv(
             const std::int64_t pos = positions[t];
             const std::size_t block = std::size_t(kv.blockTable[pos / kv.blockSize]);
             const std::size_t row = std::size_t(pos % kv.blockSize);
-            write(kv.type, kv.kRotation, k + t * std::int64_t(kWidth),
+            write(kv.type, kv.kRotation, kv.kBits, kv.kHeadDim, k + t * std::int64_t(kWidth),
                 kv.kBlocks + block * kv.kBlockStride + row * kv.kRowStride, kWidth, rotated);
             if (v)
-                write(kv.valueType(), kv.vRotation, v + t * std::int64_t(vWidth),
+                write(kv.valueType(), kv.vRotation, kv.vBits, kv.vHeadDim, v + t * std::int64_t(vWidth),
                     kv.vBlocks + block * kv.vBlockStride + row * kv.vRowStride, vWidth, rotated);
         }
     };

@@ -108,9 +108,10 @@ void sparseAttention(ThreadPool &pool, const SparseAttentionArgs &a)
                 src.kv.kHeadDim, src.kv.vHeadDim, first.nKvHeads, first.kHeadDim, first.vHeadDim);
         if (src.kv.vBlocks == src.kv.kBlocks && src.kv.vHeadDim > src.kv.kHeadDim)
             fail("sparseAttention: shared K/V rows need vHeadDim {} <= kHeadDim {}", src.kv.vHeadDim, src.kv.kHeadDim);
-        if (src.kv.kRotation != 0 || src.kv.vRotation != 0 || src.kv.valueType() != src.kv.type)
-            fail(
-                "sparseAttention: source {} has rotated or mixed-type rows (DeepSeek's stores keep one plain type)", s);
+        if (src.kv.kRotation != 0 || src.kv.vRotation != 0 || src.kv.kBits != 0 || src.kv.valueType() != src.kv.type)
+            fail("sparseAttention: source {} has rotated, TurboQuant or mixed-type rows (DeepSeek's stores keep one "
+                 "plain type)",
+                s);
         if (src.rows ? src.maxRows < 0 : (src.first == nullptr || src.end == nullptr))
             fail("sparseAttention: source {} lists no rows", s);
     }

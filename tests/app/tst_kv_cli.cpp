@@ -1,10 +1,13 @@
 // `needlework kv` sizes a cache per mode and says why the allocated figure exceeds the total: the
 // issue's case, latent:32+q8 of Llama-3.1-8B at 128K tokens, uses 272 MiB and allocates 512 MiB
 // (64 values a token and layer = 2 q8 groups × 34 B = 68 B; a 64-token block holds 4352 B of rows
-// in two 4 KiB pages, 8192 B). Through the command as the CLI runs it. `needlework kv snapshots`
+// in two 4 KiB pages, 8192 B); TurboQuant modes count their packed codes and norms. Through the
+// command as the CLI runs it. `needlework kv snapshots`
 // lists the snapshot files with sizes, tokens and modes, removes one, and caps the directory.
 #include "app/command.h"
 #include "app/kv_snapshot_settings.h"
+#include "common/error.h"
+#include "engine/kv_cache.h"
 #include "engine/kv_snapshot_header.h"
 
 #include <QDir>
@@ -49,6 +52,7 @@ class TestKvCli : public QObject {
 private slots:
     void initTestCase();
     void reservedVersusUsedIsExplained();
+    void turboQuantModesCountPackedBytes();
     void snapshotsAreListedRemovedAndCapped();
 
 private:
@@ -79,6 +83,46 @@ void TestKvCli::reservedVersusUsedIsExplained()
                  { "--arch", "Llama-3.1-8B", "--ctx", "32k", "--kv", "full", "--device", "cpu" }, out, err),
         int(ExitOk));
     QVERIFY2(!out.contains(QStringLiteral("blocks of 64")), qPrintable(out));
+}
+
+void TestKvCli::turboQuantModesCountPackedBytes()
+{
+    // Llama-3.1-8B: 32 layers, 8 KV heads of 128. A tq3 head is an f16 norm and 128 · 3 / 8 = 48
+    // bytes of codes (50); a q8 head 4 blocks of 34 (136): full+tq3 32 · 2 · 8 · 50 = 25,600 bytes
+    // per token, full+q8/tq3 32 · 8 · (136 + 50) = 47,616.
+    QString out, err;
+    QCOMPARE(runCommand(QStringLiteral("kv"),
+                 { "--arch", "Llama-3.1-8B", "--ctx", "1024", "--kv", "full+tq3,full+q8/tq3,full+tq2+protect:1",
+                     "--device", "cpu", "--json" },
+                 out, err),
+        int(ExitOk));
+    const QJsonArray modes = QJsonDocument::fromJson(out.toUtf8()).object().value(QStringLiteral("modes")).toArray();
+    QCOMPARE(modes.size(), 3);
+    QCOMPARE(modes.at(0).toObject().value(QStringLiteral("mode")).toString(), QStringLiteral("full+tq3"));
+    QCOMPARE(modes.at(0).toObject().value(QStringLiteral("row_type")).toString(), QStringLiteral("tq3"));
+    QCOMPARE(modes.at(0).toObject().value(QStringLiteral("kv_bytes_per_token")).toInteger(), 25600);
+    QCOMPARE(modes.at(0).toObject().value(QStringLiteral("bytes_used")).toInteger(), 25600 * 1024);
+    QCOMPARE(modes.at(1).toObject().value(QStringLiteral("row_type")).toString(), QStringLiteral("q8_0/tq3"));
+    QCOMPARE(modes.at(1).toObject().value(QStringLiteral("kv_bytes_per_token")).toInteger(), 47616);
+    // protect:1: layers 0 and 31 in f16 (K and V, 8 heads of 128, 2 bytes: 4,096 bytes each), 30
+    // layers of tq2 (2 · 8 · (2 + 32) = 544 each).
+    QCOMPARE(modes.at(2).toObject().value(QStringLiteral("kv_bytes_per_token")).toInteger(), 2 * 4096 + 30 * 544);
+
+    // A bad precision: one line that shows the grammar.
+    for (const char *bad : { "full+tq5", "full+tq3:plain" }) {
+        out.clear();
+        try {
+            runCommand(QStringLiteral("kv"),
+                { "--arch", "Llama-3.1-8B", "--ctx", "1024", "--kv", bad, "--device", "cpu" }, out, err);
+            QFAIL("no error");
+        } catch (const nw::Error &e) {
+            const QString message = QString::fromUtf8(e.what());
+            QVERIFY2(
+                message.contains(QString::fromUtf8(nw::kKvModeGrammar.data(), qsizetype(nw::kKvModeGrammar.size())))
+                    && !message.contains(QLatin1Char('\n')),
+                qPrintable(message));
+        }
+    }
 }
 
 namespace {

@@ -68,6 +68,12 @@ TEST_CASE("KV mode grammar: precision per side, plain rows, protected layers")
         { "latent:64+q8/q4+protect:2", KvQuant::Q8, KvQuant::Q4, true, 2, "latent:64+q8/q4+protect:2" },
         { "full+protect:1+q4", KvQuant::Q4, KvQuant::Q4, true, 1, "full+q4+protect:1" },
         { "full+f16", KvQuant::None, KvQuant::None, true, 0, "full" },
+        { "full+tq3", KvQuant::Tq3, KvQuant::Tq3, true, 0, "full+tq3" },
+        { "full+tq2", KvQuant::Tq2, KvQuant::Tq2, true, 0, "full+tq2" },
+        { "latent:32+tq4", KvQuant::Tq4, KvQuant::Tq4, true, 0, "latent:32+tq4" },
+        { "full+q8/tq3", KvQuant::Q8, KvQuant::Tq3, true, 0, "full+q8/tq3" },
+        { "full+f16/tq2", KvQuant::None, KvQuant::Tq2, true, 0, "full+f16/tq2" },
+        { "full+tq3/tq3+protect:2", KvQuant::Tq3, KvQuant::Tq3, true, 2, "full+tq3+protect:2" },
     };
     for (const Row &row : rows) {
         CAPTURE(row.text);
@@ -90,6 +96,19 @@ TEST_CASE("KV mode grammar: precision per side, plain rows, protected layers")
         CHECK(message.find(kKvModeGrammar) != std::string::npos);
         CHECK(message.find('\n') == std::string::npos);
     }
+    // TurboQuant: 2, 3 or 4 bits; always rotated, so `:plain` is refused (also beside q8).
+    for (const char *bad : { "full+tq5", "full+tq1", "full+tq", "full+tq3:plain", "full+q8/tq3:plain" }) {
+        CAPTURE(bad);
+        try {
+            KvModeSpec::parse(bad);
+            FAIL("parsed");
+        } catch (const Error &e) {
+            const std::string message = e.what();
+            CHECK(message.find(kKvModeGrammar) != std::string::npos);
+            CHECK(message.find('\n') == std::string::npos);
+        }
+    }
+    CHECK(kKvModeGrammar.find("tq3") != std::string_view::npos);
 }
 
 TEST_CASE("asymmetric and protected layouts: exact bytes, rotation blocks")

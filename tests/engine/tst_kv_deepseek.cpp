@@ -93,6 +93,12 @@ TEST_CASE("DeepSeek V3.2, V4-Flash and V4-Pro KV figures at 1M tokens (hand-comp
     CHECK(double(pro[0].usedBytes) / double(v32[0].usedBytes) == doctest::Approx(0.11496).epsilon(0.0005));
     CHECK_THROWS_AS(
         kvModeFiguresFor(requireKnownArchitecture("DeepSeek-V3.2").hp, KvModeSpec::parse("full"), 64), Error);
+    // TurboQuant rows are for full and latent:R caches: V3.2's MLA rows and V4's shared rows refuse them.
+    CHECK_THROWS_AS(
+        kvModeFiguresFor(requireKnownArchitecture("DeepSeek-V3.2").hp, KvModeSpec::parse("mla+tq3"), 64), Error);
+    CHECK_THROWS_WITH_AS(
+        kvModeFiguresFor(requireKnownArchitecture("DeepSeek-V4-Pro").hp, KvModeSpec::parse("mla+tq3"), 64),
+        doctest::Contains("tq rows"), Error);
 }
 
 TEST_CASE("a V4 cache: each store grows by its rule, its rows are addressable, the meters agree")

@@ -197,6 +197,33 @@ TEST_CASE("recall model: full KV retrieves the pass key; a rank-8 latent KV retr
     CHECK(low.rate() <= full.rate() - 0.25);
 }
 
+TEST_CASE("recall model: TurboQuant KV keeps the pass key with tq4 rows and with tq3 values beside q8 or q4 keys")
+{
+    if (modelAbsent())
+        return;
+    std::shared_ptr<GgufFile> file = GgufFile::open(modelPath());
+    auto model = loadModel(file, { .threads = 1 });
+    auto tok = Tokenizer::fromGguf(*file);
+    const std::size_t lengths[] = { 150, 400, 700, 1000 };
+    const double depths[] = { 0.0, 0.25, 0.5, 0.75, 1.0 };
+    const auto cases = makeCases(*tok, 20261123u, lengths, depths);
+    const Score full = runCases(*model, *tok, cases, "full", false);
+    // Values take 3 bits without loss here; keys are what costs recall (tests/data/recall-model.md:
+    // full+f16/tq3 55/55, full+tq3/f16 45/55), so the modes that keep recall quantize keys less.
+    for (const char *mode : { "full+tq4", "full+q8/tq3", "full+q4/tq3" }) {
+        const Score s = runCases(*model, *tok, cases, mode, true);
+        MESSAGE(std::string(mode) << ": " << s.exact << "/" << s.total << " (full " << full.exact << ")");
+        CHECK(s.rate() >= full.rate() - 0.1);
+    }
+    // Keys at 3 and 2 bits, and a latent, run through generation too (their recall is measured in
+    // the table, not required).
+    for (const char *mode : { "full+tq3", "full+tq2", "latent:32+tq3" }) {
+        const Score s = runCases(*model, *tok, cases, mode, false);
+        MESSAGE(std::string(mode) << ": " << s.exact << "/" << s.total);
+        CHECK(s.total == int(cases.size()));
+    }
+}
+
 // The accuracy table of the model's KV modes, on more cases than the test above; slow, so only
 // when NW_RECALL_TABLE is set: NW_RECALL_TABLE=1 ctest -R recall_model --output-on-failure -V
 TEST_CASE("recall model: accuracy per KV mode (NW_RECALL_TABLE=1)")
@@ -219,7 +246,8 @@ TEST_CASE("recall model: accuracy per KV mode (NW_RECALL_TABLE=1)")
     // K and V are 2 heads x 32 = 64 numbers per token and layer each: latent:64 is full rank.
     std::vector<std::string> modes = { "full", "full+q8", "full+q8:plain", "full+q4", "full+q4:plain", "full+q8/q4",
         "full+q8/q4:plain", "full+f16/q4", "full+q4/f16", "full+q4+protect:1", "latent:48", "latent:32", "latent:24",
-        "latent:16", "latent:8", "latent:32+q8", "latent:32+q8:plain", "latent:32+q4", "latent:32+q4:plain" };
+        "latent:16", "latent:8", "latent:32+q8", "latent:32+q8:plain", "latent:32+q4", "latent:32+q4:plain", "full+tq4",
+        "full+tq3", "full+tq2", "full+q8/tq3", "full+q4/tq3", "full+tq3/f16", "full+f16/tq3", "latent:32+tq3" };
     if (asked != "1") {
         modes.clear();
         for (std::size_t start = 0; start <= asked.size();) {
