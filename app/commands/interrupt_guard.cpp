@@ -34,7 +34,7 @@ InterruptGuard::InterruptGuard(CancelFunction cancel, void *context)
     g_context = context;
     g_cancel = cancel;
     g_signals = 0;
-    struct sigaction action {};
+    struct sigaction action { };
     action.sa_handler = onInterrupt;
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, &m_oldInterrupt);
@@ -51,7 +51,7 @@ InterruptGuard::~InterruptGuard()
 
 int stderrTerminalWidth()
 {
-    winsize size{};
+    winsize size {};
     if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0)
         return size.ws_col;
     return 100;
