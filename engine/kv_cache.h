@@ -36,7 +36,7 @@ enum class KvMode {
 // 8.5 bits); q4 = Q4_0 (symmetric 4-bit with offset 8, one f16 scale: 18 bytes per 32, 4.5 bits).
 // Symmetric because K/V rows are roughly zero-centred per head group and Q4_0 has the fast AVX2
 // dot product; a min (Q4_1) would cost 2 more bytes per group.
-// `+tq2` / `+tq3` / `+tq4`: TurboQuant_mse (kernels/cpu/turbo_quant.h): per head an f16 norm and
+// `+tq2` / `+tq3` / `+tq4`: TurboQuant_mse (kernels/cpu/turbo_quant.h): per head an f16 scale and
 // 2, 3 or 4 bits per element, the codes of a random-rotated unit vector in a Lloyd–Max codebook
 // (tq3 at head dim 128: 2 + 48 bytes, 3.125 bits). Keys and values alike: no QJL residual.
 enum class KvQuant { None, Q8, Q4, Tq2, Tq3, Tq4 };

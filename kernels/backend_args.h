@@ -51,7 +51,7 @@ struct RopeParams {
 // Rows quantized after a Hadamard rotation (kRotation / vRotation > 0, kernels/cpu/hadamard.h):
 // attention rotates each query head the same way and rotates each output head back.
 // TurboQuant rows (`+tq2/3/4`, kBits / vBits > 0, kernels/cpu/turbo_quant.h): each head is an f16
-// norm and packed b-bit codes, turboHeadBytes(bits, headDim) bytes; the type of that side is I8
+// scale and packed b-bit codes, turboHeadBytes(bits, headDim) bytes; the type of that side is I8
 // (bytes, which no other path reads as numbers). The CPU backend only.
 // For MLA (absorbed form, DeepSeek-V2 §2.1.3): nKvHeads = 1, kHeadDim = kv_lora_rank + rope
 // dims, and V is the first vHeadDim = kv_lora_rank elements of the SAME row (vBlocks == kBlocks,

@@ -83,9 +83,10 @@ ChatDock::ChatDock(QWidget *parent)
     m_kvBox->setMinimumContentsLength(8);
     m_kvBox->setToolTip(
         tr("KV cache mode: full, mla or latent:R, optionally +q8, +q4 (Hadamard-rotated; :plain unrotated), "
-           "+K/V (e.g. +q8/q4) and +protect:N"));
+           "+tq2, +tq3, +tq4 (TurboQuant codes; full and latent:R), +K/V (e.g. +q8/tq3) and +protect:N"));
     m_kvBox->addItem(tr("model default"));
-    for (const char *mode : { "full", "full+q8", "full+q4", "mla", "latent:8", "latent:16", "latent:32", "latent:64" })
+    for (const char *mode : { "full", "full+q8", "full+q4", "full+tq3", "full+q8/tq3", "mla", "latent:8", "latent:16",
+             "latent:32", "latent:64" })
         m_kvBox->addItem(QString::fromLatin1(mode));
     m_kvBox->setEnabled(false);
     pickers->addWidget(label(tr("&KV"), m_kvBox), 1, 0);

@@ -131,20 +131,23 @@ void turboEncodeHead(int bits, const float *x, std::size_t dim, std::byte *dst)
     for (const float v : u)
         squares += double(v) * v;
     const auto norm = float(std::sqrt(squares));
-    const f16_t stored = floatToFp16(norm);
-    std::memcpy(dst, &stored, sizeof stored);
     turboRotate(u.data(), dim);
     // Coordinates of the rotated unit vector, in units of their standard deviation 1/√dim: the
     // nearest level is the number of decision thresholds (midpoints of the levels) below.
     const float toUnit = norm > 0 ? std::sqrt(float(dim)) / norm : 0.f;
     std::vector<std::uint8_t> codes(dim);
+    double decoded = 0;
     for (std::size_t i = 0; i < dim; ++i) {
         const float z = u[i] * toUnit;
         int code = 0;
         for (std::size_t l = 0; l + 1 < levels.size(); ++l)
             code += z > 0.5f * (levels[l] + levels[l + 1]);
         codes[i] = std::uint8_t(code);
+        decoded += double(levels[std::size_t(code)]) * levels[std::size_t(code)];
     }
+    // The scale |x| / |ŷ| (|ŷ|² = Σ level² / dim): the decoded head keeps the norm of x.
+    const f16_t stored = floatToFp16(float(norm * std::sqrt(double(dim) / decoded)));
+    std::memcpy(dst, &stored, sizeof stored);
     packTurboCodes(bits, codes.data(), dim, dst + sizeof stored);
 }
 
@@ -165,7 +168,7 @@ template <std::size_t N> constexpr PaddedLevels padded(const std::array<float, N
 
 constexpr PaddedLevels kPadded[] = { padded(kLevels2), padded(kLevels3), padded(kLevels4) };
 
-// What the codes of the head at src decode to: the levels times its norm / √dim.
+// What the codes of the head at src decode to: the levels times its scale / √dim.
 float headScale(const std::byte *src, std::size_t dim)
 {
     f16_t stored;

@@ -87,7 +87,7 @@ void TestKvCli::reservedVersusUsedIsExplained()
 
 void TestKvCli::turboQuantModesCountPackedBytes()
 {
-    // Llama-3.1-8B: 32 layers, 8 KV heads of 128. A tq3 head is an f16 norm and 128 · 3 / 8 = 48
+    // Llama-3.1-8B: 32 layers, 8 KV heads of 128. A tq3 head is an f16 scale and 128 · 3 / 8 = 48
     // bytes of codes (50); a q8 head 4 blocks of 34 (136): full+tq3 32 · 2 · 8 · 50 = 25,600 bytes
     // per token, full+q8/tq3 32 · 8 · (136 + 50) = 47,616.
     QString out, err;

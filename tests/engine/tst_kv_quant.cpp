@@ -86,7 +86,7 @@ TEST_CASE("quantized caches report exactly the bytes the allocator holds")
     }
 }
 
-TEST_CASE("TurboQuant layouts: an f16 norm and bits/8 bytes per element per head")
+TEST_CASE("TurboQuant layouts: an f16 scale and bits/8 bytes per element per head")
 {
     HParams hp = kGqa; // 2 KV heads of 64
     // tq3: 2 + 64·3/8 = 26 bytes per head; tq2 2 + 16 = 18; tq4 2 + 32 = 34.

@@ -197,7 +197,7 @@ TEST_CASE("recall model: full KV retrieves the pass key; a rank-8 latent KV retr
     CHECK(low.rate() <= full.rate() - 0.25);
 }
 
-TEST_CASE("recall model: TurboQuant KV keeps the pass key with tq4 rows and with tq3 values beside q8 or q4 keys")
+TEST_CASE("recall model: TurboQuant KV at 4 and 3 bits keeps the pass key, alone and beside q8 or q4 keys")
 {
     if (modelAbsent())
         return;
@@ -208,16 +208,16 @@ TEST_CASE("recall model: TurboQuant KV keeps the pass key with tq4 rows and with
     const double depths[] = { 0.0, 0.25, 0.5, 0.75, 1.0 };
     const auto cases = makeCases(*tok, 20261123u, lengths, depths);
     const Score full = runCases(*model, *tok, cases, "full", false);
-    // Values take 3 bits without loss here; keys are what costs recall (tests/data/recall-model.md:
-    // full+f16/tq3 55/55, full+tq3/f16 45/55), so the modes that keep recall quantize keys less.
-    for (const char *mode : { "full+tq4", "full+q8/tq3", "full+q4/tq3" }) {
+    // Within two cases of full on these 20 (tests/data/recall-model.md has the 55-case table: keys
+    // are what costs recall, values take 3 bits without loss).
+    for (const char *mode : { "full+tq4", "full+tq3", "full+tq4/tq3", "full+q8/tq3", "full+q4/tq3" }) {
         const Score s = runCases(*model, *tok, cases, mode, true);
         MESSAGE(std::string(mode) << ": " << s.exact << "/" << s.total << " (full " << full.exact << ")");
-        CHECK(s.rate() >= full.rate() - 0.1);
+        CHECK(s.exact >= full.exact - 2);
     }
-    // Keys at 3 and 2 bits, and a latent, run through generation too (their recall is measured in
-    // the table, not required).
-    for (const char *mode : { "full+tq3", "full+tq2", "latent:32+tq3" }) {
+    // Two bits, and a latent, run through generation too (their recall is measured in the table,
+    // not required).
+    for (const char *mode : { "full+tq2", "latent:32+tq3" }) {
         const Score s = runCases(*model, *tok, cases, mode, false);
         MESSAGE(std::string(mode) << ": " << s.exact << "/" << s.total);
         CHECK(s.total == int(cases.size()));
@@ -247,7 +247,8 @@ TEST_CASE("recall model: accuracy per KV mode (NW_RECALL_TABLE=1)")
     std::vector<std::string> modes = { "full", "full+q8", "full+q8:plain", "full+q4", "full+q4:plain", "full+q8/q4",
         "full+q8/q4:plain", "full+f16/q4", "full+q4/f16", "full+q4+protect:1", "latent:48", "latent:32", "latent:24",
         "latent:16", "latent:8", "latent:32+q8", "latent:32+q8:plain", "latent:32+q4", "latent:32+q4:plain", "full+tq4",
-        "full+tq3", "full+tq2", "full+q8/tq3", "full+q4/tq3", "full+tq3/f16", "full+f16/tq3", "latent:32+tq3" };
+        "full+tq3", "full+tq2", "full+q8/tq3", "full+q4/tq3", "full+tq4/tq3", "full+tq3/f16", "full+f16/tq3",
+        "latent:32+tq3" };
     if (asked != "1") {
         modes.clear();
         for (std::size_t start = 0; start <= asked.size();) {
