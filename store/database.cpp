@@ -18,9 +18,9 @@ namespace nw::store {
 // the deadline of its QueryBudget.
 struct ConnectionState {
     struct Lengths {
-        std::uint32_t dataVersion = 0;   // SQLITE_FCNTL_DATA_VERSION when loaded
+        std::uint32_t dataVersion = 0; // SQLITE_FCNTL_DATA_VERSION when loaded
         sqlite3_int64 totalChanges = -1; // sqlite3_total_changes64 when loaded
-        bool usable = false;             // false: no %_docsize, or rowids too sparse for a table
+        bool usable = false; // false: no %_docsize, or rowids too sparse for a table
         std::vector<std::uint32_t> tokens; // [max rowid + 1]: tokens in all columns, 0 = unknown
     };
     sqlite3 *db = nullptr;
@@ -33,13 +33,26 @@ struct ConnectionState {
     }
 };
 
-bool SqliteError::isGenericError() const { return (m_code & 0xff) == SQLITE_ERROR; }
-bool SqliteError::isOverBudget() const { return (m_code & 0xff) == SQLITE_INTERRUPT || (m_code & 0xff) == SQLITE_TOOBIG; }
-bool SqliteError::isNotADatabase() const { return (m_code & 0xff) == SQLITE_NOTADB; }
+bool SqliteError::isGenericError() const
+{
+    return (m_code & 0xff) == SQLITE_ERROR;
+}
+bool SqliteError::isOverBudget() const
+{
+    return (m_code & 0xff) == SQLITE_INTERRUPT || (m_code & 0xff) == SQLITE_TOOBIG;
+}
+bool SqliteError::isOutOfTime() const
+{
+    return (m_code & 0xff) == SQLITE_INTERRUPT;
+}
+bool SqliteError::isNotADatabase() const
+{
+    return (m_code & 0xff) == SQLITE_NOTADB;
+}
 
 SqliteInfo sqliteInfo()
 {
-    return {sqlite3_libversion(), sqlite3_compileoption_used("ENABLE_FTS5") != 0};
+    return { sqlite3_libversion(), sqlite3_compileoption_used("ENABLE_FTS5") != 0 };
 }
 
 namespace {
@@ -69,7 +82,7 @@ const ConnectionState::Lengths *rowLengths(ConnectionState &state, std::string_v
         return nullptr;
     auto it = state.tables.find(table);
     if (it == state.tables.end())
-        it = state.tables.emplace(std::string(table), ConnectionState::Lengths{}).first;
+        it = state.tables.emplace(std::string(table), ConnectionState::Lengths {}).first;
     ConnectionState::Lengths &lengths = it->second;
     unsigned int version = 0;
     if (sqlite3_file_control(state.db, "main", SQLITE_FCNTL_DATA_VERSION, &version) != SQLITE_OK)
@@ -114,7 +127,8 @@ const ConnectionState::Lengths *rowLengths(ConnectionState &state, std::string_v
         while (p && p < end)
             tokens += readVarint(p, end);
         if (id >= 0 && id <= maxId)
-            lengths.tokens[static_cast<std::size_t>(id)] = static_cast<std::uint32_t>(std::min<std::uint64_t>(tokens, UINT32_MAX));
+            lengths.tokens[static_cast<std::size_t>(id)]
+                = static_cast<std::uint32_t>(std::min<std::uint64_t>(tokens, UINT32_MAX));
     }
     const int rc = sqlite3_finalize(s);
     lengths.usable = rc == SQLITE_OK;
@@ -123,9 +137,9 @@ const ConnectionState::Lengths *rowLengths(ConnectionState &state, std::string_v
 
 // What nw_bm25 computes once per query (FTS5 keeps it as the query's auxiliary data).
 struct Bm25Query {
-    std::vector<double> idf;     // [nPhrases]
-    std::vector<double> freq;    // [nPhrases], per row scratch
-    double avgdl = 1;            // tokens per row over the table
+    std::vector<double> idf; // [nPhrases]
+    std::vector<double> freq; // [nPhrases], per row scratch
+    double avgdl = 1; // tokens per row over the table
     const ConnectionState::Lengths *lengths = nullptr;
 };
 
@@ -137,7 +151,8 @@ int countRow(const Fts5ExtensionApi *, Fts5Context *, void *userData)
 
 // Okapi BM25 with FTS5's constants and idf (fts5_aux.c documents them): per phrase,
 // idf = ln((N - n + 0.5) / (n + 0.5)) floored at 1e-6, times f (k1 + 1) / (f + k1 (1 - b + b D / avgdl)).
-void bm25Function(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *context, int nArgs, sqlite3_value **args)
+void bm25Function(
+    const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *context, int nArgs, sqlite3_value **args)
 {
     constexpr double k1 = 1.2, b = 0.75;
     auto *query = static_cast<Bm25Query *>(api->xGetAuxdata(fts, 0));
@@ -161,12 +176,13 @@ void bm25Function(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context
             }
             sqlite3_int64 nHits = 0;
             rc = api->xQueryPhrase(fts, i, &nHits, countRow);
-            const double idf = std::log((static_cast<double>(nRows - nHits) + 0.5) / (static_cast<double>(nHits) + 0.5));
+            const double idf
+                = std::log((static_cast<double>(nRows - nHits) + 0.5) / (static_cast<double>(nHits) + 0.5));
             owned->idf[static_cast<std::size_t>(i)] = idf <= 0 ? 1e-6 : idf;
         }
         if (rc == SQLITE_OK && nArgs >= 1 && sqlite3_value_type(args[0]) == SQLITE_TEXT) {
             const std::string_view table(reinterpret_cast<const char *>(sqlite3_value_text(args[0])),
-                                         static_cast<std::size_t>(sqlite3_value_bytes(args[0])));
+                static_cast<std::size_t>(sqlite3_value_bytes(args[0])));
             owned->lengths = rowLengths(*static_cast<ConnectionState *>(api->xUserData(fts)), table);
         }
         if (rc == SQLITE_OK) {
@@ -193,8 +209,8 @@ void bm25Function(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context
     int dl = 0;
     const sqlite3_int64 rowid = api->xRowid(fts);
     const ConnectionState::Lengths *lengths = query->lengths;
-    if (lengths && rowid >= 0 && static_cast<std::uint64_t>(rowid) < lengths->tokens.size() &&
-        lengths->tokens[static_cast<std::size_t>(rowid)] != 0)
+    if (lengths && rowid >= 0 && static_cast<std::uint64_t>(rowid) < lengths->tokens.size()
+        && lengths->tokens[static_cast<std::size_t>(rowid)] != 0)
         dl = static_cast<int>(lengths->tokens[static_cast<std::size_t>(rowid)]);
     else if (rc == SQLITE_OK)
         rc = api->xColumnSize(fts, -1, &dl);
@@ -232,9 +248,12 @@ int stopWhenExpired(void *state)
 
 } // namespace
 
-Database::Database(const std::string &path, OpenMode mode) : m_path(path), m_mode(mode)
+Database::Database(const std::string &path, OpenMode mode)
+    : m_path(path)
+    , m_mode(mode)
 {
-    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (mode == OpenMode::Create ? SQLITE_OPEN_CREATE : 0);
+    const int flags
+        = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (mode == OpenMode::Create ? SQLITE_OPEN_CREATE : 0);
     const int rc = sqlite3_open_v2(path.c_str(), &m_db, flags, nullptr);
     if (rc != SQLITE_OK) {
         const std::string message = m_db ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
@@ -278,13 +297,22 @@ void Database::exec(std::string_view sql)
         const std::string text = message ? message : sqlite3_errstr(rc);
         sqlite3_free(message);
         throw SqliteError(fmt::format("database {}: {} failed: {}", m_path, statement.substr(0, 80), text),
-                          sqlite3_extended_errcode(m_db));
+            sqlite3_extended_errcode(m_db));
     }
 }
 
-bool Database::inTransaction() const { return sqlite3_get_autocommit(m_db) == 0; }
-std::int64_t Database::lastInsertId() const { return sqlite3_last_insert_rowid(m_db); }
-int Database::changes() const { return sqlite3_changes(m_db); }
+bool Database::inTransaction() const
+{
+    return sqlite3_get_autocommit(m_db) == 0;
+}
+std::int64_t Database::lastInsertId() const
+{
+    return sqlite3_last_insert_rowid(m_db);
+}
+int Database::changes() const
+{
+    return sqlite3_changes(m_db);
+}
 
 std::optional<std::int64_t> Database::queryInt(std::string_view sql)
 {
@@ -294,16 +322,23 @@ std::optional<std::int64_t> Database::queryInt(std::string_view sql)
     return statement.columnInt(0);
 }
 
-Statement::Statement(Database &db, std::string_view sql) : m_db(&db), m_sql(sql)
+Statement::Statement(Database &db, std::string_view sql)
+    : m_db(&db)
+    , m_sql(sql)
 {
     db.check(sqlite3_prepare_v2(db.handle(), m_sql.data(), static_cast<int>(m_sql.size()), &m_stmt, nullptr),
-             "preparing '" + m_sql.substr(0, 80) + "'");
+        "preparing '" + m_sql.substr(0, 80) + "'");
 }
 
-Statement::~Statement() { sqlite3_finalize(m_stmt); }
+Statement::~Statement()
+{
+    sqlite3_finalize(m_stmt);
+}
 
 Statement::Statement(Statement &&other) noexcept
-    : m_db(other.m_db), m_stmt(other.m_stmt), m_sql(std::move(other.m_sql))
+    : m_db(other.m_db)
+    , m_stmt(other.m_stmt)
+    , m_sql(std::move(other.m_sql))
 {
     other.m_stmt = nullptr;
 }
@@ -322,8 +357,7 @@ Statement &Statement::bind(int index, double value)
 
 Statement &Statement::bind(int index, std::string_view text)
 {
-    m_db->check(sqlite3_bind_text64(m_stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
-                "binding");
+    m_db->check(sqlite3_bind_text64(m_stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8), "binding");
     return *this;
 }
 
@@ -348,8 +382,7 @@ bool Statement::step()
 
 void Statement::run()
 {
-    while (step()) {
-    }
+    while (step()) { }
 }
 
 void Statement::reset()
@@ -357,9 +390,18 @@ void Statement::reset()
     sqlite3_reset(m_stmt);
 }
 
-bool Statement::isNull(int column) const { return sqlite3_column_type(m_stmt, column) == SQLITE_NULL; }
-std::int64_t Statement::columnInt(int column) const { return sqlite3_column_int64(m_stmt, column); }
-double Statement::columnDouble(int column) const { return sqlite3_column_double(m_stmt, column); }
+bool Statement::isNull(int column) const
+{
+    return sqlite3_column_type(m_stmt, column) == SQLITE_NULL;
+}
+std::int64_t Statement::columnInt(int column) const
+{
+    return sqlite3_column_int64(m_stmt, column);
+}
+double Statement::columnDouble(int column) const
+{
+    return sqlite3_column_double(m_stmt, column);
+}
 
 std::string Statement::columnText(int column) const
 {
@@ -373,7 +415,8 @@ std::string Statement::columnBlob(int column) const
     return data ? std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, column))) : std::string();
 }
 
-Transaction::Transaction(Database &db) : m_db(db)
+Transaction::Transaction(Database &db)
+    : m_db(db)
 {
     m_db.exec("BEGIN IMMEDIATE");
 }
@@ -395,7 +438,8 @@ void Transaction::commit()
     m_done = true;
 }
 
-Savepoint::Savepoint(Database &db) : m_db(db)
+Savepoint::Savepoint(Database &db)
+    : m_db(db)
 {
     m_db.exec("SAVEPOINT nw_savepoint");
 }
@@ -417,11 +461,12 @@ void Savepoint::release()
     m_done = true;
 }
 
-QueryBudget::QueryBudget(Database &db, std::chrono::milliseconds time, int maxBytes)
-    : m_db(db), m_previousMaxBytes(sqlite3_limit(db.m_db, SQLITE_LIMIT_LENGTH, maxBytes))
+QueryBudget::QueryBudget(Database &db, std::chrono::steady_clock::time_point deadline, int maxBytes)
+    : m_db(db)
+    , m_previousMaxBytes(sqlite3_limit(db.m_db, SQLITE_LIMIT_LENGTH, maxBytes))
 {
     NW_ASSERT(db.m_state->deadline == std::chrono::steady_clock::time_point::max());
-    db.m_state->deadline = std::chrono::steady_clock::now() + time;
+    db.m_state->deadline = deadline;
     sqlite3_progress_handler(db.m_db, 1000, stopWhenExpired, db.m_state.get());
 }
 
@@ -432,6 +477,9 @@ QueryBudget::~QueryBudget()
     sqlite3_limit(m_db.m_db, SQLITE_LIMIT_LENGTH, m_previousMaxBytes);
 }
 
-bool QueryBudget::expired() const { return m_db.m_state->expired(); }
+bool QueryBudget::expired() const
+{
+    return m_db.m_state->expired();
+}
 
 } // namespace nw::store

@@ -19,7 +19,7 @@ namespace nw::store {
 // What the linked SQLite offers (for `needlework doctor`).
 struct SqliteInfo {
     std::string version; // "3.40.1"
-    bool fts5 = false;   // compiled with FTS5
+    bool fts5 = false; // compiled with FTS5
 };
 SqliteInfo sqliteInfo();
 
@@ -29,13 +29,19 @@ struct ConnectionState;
 // An SQLite failure; `code` is SQLite's extended result code.
 class SqliteError : public Error {
 public:
-    SqliteError(const std::string &message, int code) : Error(message), m_code(code) {}
+    SqliteError(const std::string &message, int code)
+        : Error(message)
+        , m_code(code)
+    {
+    }
     int code() const { return m_code; }
     // SQLITE_ERROR: the statement or its input is wrong (an FTS5 query that does not parse),
     // as opposed to busy, I/O, corruption or constraint failures.
     bool isGenericError() const;
     // A QueryBudget stopped the statement: SQLITE_INTERRUPT (time) or SQLITE_TOOBIG (size).
     bool isOverBudget() const;
+    bool isOutOfTime() const; // SQLITE_INTERRUPT: the budget's time ran out
+
     // SQLITE_NOTADB: the file is not an SQLite database at all.
     bool isNotADatabase() const;
 
@@ -79,10 +85,10 @@ private:
 // How a connection opens its file. Every mode turns on foreign keys and a busy timeout, which
 // live in the connection, not in the file.
 enum class OpenMode {
-    Create,    // creates the file when missing, switches it to WAL journaling, synchronous=NORMAL
+    Create, // creates the file when missing, switches it to WAL journaling, synchronous=NORMAL
     ReadWrite, // an existing file, which nothing changes or reads until a statement does (the
                // journal mode too: set it, and synchronous, once the file is known)
-    ReadOnly,  // an existing file that no statement may change (PRAGMA query_only)
+    ReadOnly, // an existing file that no statement may change (PRAGMA query_only)
 };
 
 class Database {
@@ -120,7 +126,7 @@ private:
 };
 
 // Bounds what the statements of one connection may cost while it lives, so that a hostile query
-// comes back in time: past `time` SQLite's progress handler (every 1,000 virtual-machine steps)
+// comes back in time: past `deadline` SQLite's progress handler (every 1,000 virtual-machine steps)
 // and nw_bm25 (between the scans it makes for each phrase of a query) stop the running statement
 // with SQLITE_INTERRUPT; no string or blob a statement binds, reads or makes may exceed
 // `maxBytes` (sqlite3_limit SQLITE_LIMIT_LENGTH: SQLITE_TOOBIG). Both come back from step() as
@@ -128,7 +134,9 @@ private:
 // connection's limits when it ends.
 class QueryBudget {
 public:
-    QueryBudget(Database &db, std::chrono::milliseconds time, int maxBytes);
+    // An absolute deadline, so that several budgets of one search (its parallel ranges, then its
+    // snippets) end at the same instant, the one the search reports.
+    QueryBudget(Database &db, std::chrono::steady_clock::time_point deadline, int maxBytes);
     ~QueryBudget();
     QueryBudget(const QueryBudget &) = delete;
     QueryBudget &operator=(const QueryBudget &) = delete;

@@ -183,12 +183,9 @@ std::vector<SearchHit> SearchService::search(const QString &fullQuery, const Sea
         throw QueryError(fmt::format("the search query has {} terms, more than the {} a search may have: use fewer "
                                      "words (AND, OR, NOT and NEAR do not count)",
             nTerms, SearchBudget::kMaxTerms));
+    // One deadline for every statement of the search (a budget given the milliseconds left would
+    // round them down and could stop a statement before the search's time is up).
     const auto deadline = std::chrono::steady_clock::now() + options.budget.time;
-    const auto timeLeft = [deadline] {
-        return std::max(
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()),
-            std::chrono::milliseconds(0));
-    };
     // Two phases. Ranking scores every matching page, so it reads nothing but the index:
     // nw_bm25 (store/database.h) with the connection's copy of the page lengths, and an outer
     // ORDER BY ... LIMIT, which SQLite runs as a top-N heap (FTS5's own ORDER BY rank sorts all
@@ -239,7 +236,7 @@ std::vector<SearchHit> SearchService::search(const QString &fullQuery, const Sea
         std::vector<std::exception_ptr> errors(static_cast<std::size_t>(nShards));
         auto rankShard = [&](int shard, Database &connection) {
             try {
-                QueryBudget budget(connection, timeLeft(), SearchBudget::kMaxValueBytes);
+                QueryBudget budget(connection, deadline, SearchBudget::kMaxValueBytes);
                 Statement rank(connection, rankSql);
                 rank.bind(1, match).bind(2, limit);
                 rank.bind(3, firstId + shard * span)
@@ -271,7 +268,7 @@ std::vector<SearchHit> SearchService::search(const QString &fullQuery, const Sea
             ranked.resize(static_cast<std::size_t>(limit));
         if (ranked.empty())
             return hits;
-        QueryBudget budget(db, timeLeft(), SearchBudget::kMaxValueBytes);
+        QueryBudget budget(db, deadline, SearchBudget::kMaxValueBytes);
         Statement s(db, hitSql);
         s.bind(1, options.markOpen.toStdString()).bind(2, options.markClose.toStdString());
         s.bind(3, static_cast<std::int64_t>(std::clamp(options.snippetTokens, 1, 64)));
@@ -295,7 +292,7 @@ std::vector<SearchHit> SearchService::search(const QString &fullQuery, const Sea
         }
     } catch (const SqliteError &e) {
         if (e.isOverBudget()) {
-            if (std::chrono::steady_clock::now() >= deadline)
+            if (e.isOutOfTime())
                 throw QueryError(
                     fmt::format("the search was stopped after {} ms, the time a search may take: use fewer "
                                 "or rarer words, or a phrase",
