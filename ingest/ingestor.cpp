@@ -504,14 +504,6 @@ DocumentTree toTree(ExtractedDocument doc, const InputFile &input, std::int64_t 
     return tree;
 }
 
-int countDocuments(const DocumentTree &tree)
-{
-    int n = 1;
-    for (const DocumentTree &child : tree.children)
-        n += countDocuments(child);
-    return n;
-}
-
 std::int64_t countPages(const DocumentTree &tree, bool recognisedOnly)
 {
     std::int64_t n = 0;
