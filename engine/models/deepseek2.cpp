@@ -32,7 +32,6 @@ void readDeepseek2HParams(const ArchKeys &keys, HParams &hp)
     hp.headDimV = keys.findInt("attention.value_length_mla", hp.headDimV);
     hp.nKvHeads = hp.nHeads; // every head has its own K and V once expanded
     hp.qkRopeHeadDim = hp.nRot;
-    hp.qkNopeHeadDim = hp.headDimK - hp.qkRopeHeadDim;
     hp.nSharedExperts = keys.findInt("expert_shared_count", 0);
     hp.nLeadingDense = keys.findInt("leading_dense_block_count", 0);
     hp.expertWeightsScale = keys.findFloat("expert_weights_scale", 1.0);
@@ -40,9 +39,11 @@ void readDeepseek2HParams(const ArchKeys &keys, HParams &hp)
     hp.expertGatingFunc = keys.findInt("expert_gating_func", 0);
     if (hp.kvLoraRank <= 0)
         fail("{}: attention.kv_lora_rank must be positive, got {}", keys.file().label(), hp.kvLoraRank);
-    if (hp.qkNopeHeadDim <= 0)
+    // Compared before subtracting: the file's values can be anything an int64 holds.
+    if (hp.qkRopeHeadDim < 0 || hp.headDimK <= hp.qkRopeHeadDim)
         fail("{}: key_length {} leaves no room beside the rope dims {}", keys.file().label(), hp.headDimK,
             hp.qkRopeHeadDim);
+    hp.qkNopeHeadDim = hp.headDimK - hp.qkRopeHeadDim;
 }
 
 namespace {

@@ -14,6 +14,7 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <limits>
 #include <string>
 
 using namespace nw;
@@ -79,6 +80,20 @@ TEST_CASE("deepseek32 refuses malformed indexer metadata and a missing indexer t
     CHECK(message.find("top_k") != std::string::npos);
     message = loadError(rewritten([](GgufWriter &w) { w.setInt64("deepseek32.attention.indexer.top_k", 1ll << 32); }));
     CHECK(message.find("top_k up to 2147483647") != std::string::npos);
+
+    // Head dims at the ends of int64 (found by fuzz_model with UBSan: the nope width was computed
+    // by a subtraction that overflowed before the check).
+    for (const std::int64_t keyLength :
+        { std::numeric_limits<std::int64_t>::min(), std::int64_t(-16), std::int64_t(0) }) {
+        CAPTURE(keyLength);
+        message = loadError(
+            rewritten([keyLength](GgufWriter &w) { w.setInt64("deepseek32.attention.key_length_mla", keyLength); }));
+        CHECK(message.find("leaves no room beside the rope dims") != std::string::npos);
+    }
+    message = loadError(rewritten([](GgufWriter &w) {
+        w.setInt64("deepseek32.rope.dimension_count", std::numeric_limits<std::int64_t>::min());
+    }));
+    CHECK(message.find("leaves no room beside the rope dims") != std::string::npos);
 }
 
 TEST_CASE("deepseek32: a top_k above the cache's capacity selects every key, with scratch for the capacity only")
