@@ -84,13 +84,16 @@ std::int64_t boundaryInt(InputReader &in, std::int64_t old)
     static constexpr std::int64_t kValues[] = { 0, 1, 2, 3, 4, 7, 8, 16, 31, 32, 33, 63, 64, 255, 256, 65536,
         std::numeric_limits<std::int32_t>::max(), std::int64_t(1) << 31, std::int64_t(1) << 32,
         std::numeric_limits<std::int64_t>::max(), -1, std::numeric_limits<std::int64_t>::min() };
+    // Steps wrap around (unsigned arithmetic, converted back modulo 2^64 as C++20 defines it): the
+    // harness must not overflow itself at the ends of the range it feeds the engine.
+    const auto wrapped = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
     switch (in.u8() % 6) {
     case 0:
-        return old + 1;
+        return wrapped(static_cast<std::uint64_t>(old) + 1);
     case 1:
-        return old - 1;
+        return wrapped(static_cast<std::uint64_t>(old) - 1);
     case 2:
-        return old * 2;
+        return wrapped(static_cast<std::uint64_t>(old) * 2);
     case 3:
         return old / 2;
     case 4:
