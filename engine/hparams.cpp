@@ -108,6 +108,9 @@ std::vector<double> ArchKeys::findFloatArray(std::string_view suffix) const
 namespace {
 
 constexpr std::int64_t kMaxLayers = 512; // llama.cpp's LLAMA_MAX_LAYERS
+// Head widths beyond any model's (the widest today: 576, an MLA latent with its rope dims), so
+// the graphs' int arithmetic on them cannot overflow.
+constexpr std::int64_t kMaxHeadDim = std::int64_t(1) << 16;
 
 void checkLayerCount(std::string_view what, std::int64_t nLayers)
 {
@@ -198,6 +201,8 @@ void HParams::validate(std::string_view what) const
     positive(nKvHeads, "attention.head_count_kv");
     positive(headDimK, "attention.key_length");
     positive(headDimV, "attention.value_length");
+    if (headDimK > kMaxHeadDim || headDimV > kMaxHeadDim)
+        fail("{}: key and value lengths {} and {} must be at most {}", what, headDimK, headDimV, kMaxHeadDim);
     positive(nVocab, "vocabulary size");
     if (nHeads % nKvHeads != 0)
         fail("{}: head_count {} is not a multiple of head_count_kv {}", what, nHeads, nKvHeads);

@@ -94,6 +94,10 @@ TEST_CASE("deepseek32 refuses malformed indexer metadata and a missing indexer t
         w.setInt64("deepseek32.rope.dimension_count", std::numeric_limits<std::int64_t>::min());
     }));
     CHECK(message.find("leaves no room beside the rope dims") != std::string::npos);
+    // Wide enough to overflow the graph's int sums (the campaign's next find: 2147483616 + 32).
+    message
+        = loadError(rewritten([](GgufWriter &w) { w.setInt64("deepseek32.attention.key_length_mla", 2147483616); }));
+    CHECK(message.find("must be at most 65536") != std::string::npos);
 }
 
 TEST_CASE("deepseek32: a top_k above the cache's capacity selects every key, with scratch for the capacity only")
