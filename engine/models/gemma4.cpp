@@ -90,6 +90,9 @@ struct Gemma4Layer {
     std::vector<float> routerNorm; // [nEmbd] ffn_gate_inp.scale / sqrt(nEmbd)
 };
 
+// Per-layer input width (Gemma 4 E2B/E4B: 256), bounded far above any model's.
+constexpr std::int64_t kMaxPerLayerInput = std::int64_t(1) << 16;
+
 class Gemma4Model final : public DecoderModel {
 public:
     Gemma4Model(std::shared_ptr<const GgufFile> file, const HParams &hp, std::shared_ptr<Backend> backend)
@@ -99,6 +102,9 @@ public:
         const std::int64_t e = hp.nEmbd;
         std::vector<WeightMatrix> matrices;
         m_nPerLayer = m_file->findInt(hp.arch + ".embedding_length_per_layer_input").value_or(0);
+        if (m_nPerLayer < 0 || m_nPerLayer > kMaxPerLayerInput) // bounded before it is multiplied
+            fail("{}: {}.embedding_length_per_layer_input {} must be within 0..{}", m_file->label(), hp.arch,
+                m_nPerLayer, kMaxPerLayerInput);
         const std::int64_t perLayerAll = m_nPerLayer * hp.nLayers;
         if (m_nPerLayer > 0) {
             m_perLayerTokens = m_weights.matrix("per_layer_token_embd.weight", perLayerAll, hp.nVocab);
