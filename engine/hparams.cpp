@@ -111,6 +111,10 @@ constexpr std::int64_t kMaxLayers = 512; // llama.cpp's LLAMA_MAX_LAYERS
 // Head widths beyond any model's (the widest today: 576, an MLA latent with its rope dims), so
 // the graphs' int arithmetic on them cannot overflow.
 constexpr std::int64_t kMaxHeadDim = std::int64_t(1) << 16;
+// Widths and expert counts far above any model's (DeepSeek V3: 18,432 wide, 256 experts), so that
+// 2 x width and width x experts stay exact in the graphs' int and int64 arithmetic.
+constexpr std::int64_t kMaxWidth = std::int64_t(1) << 20;
+constexpr std::int64_t kMaxExperts = std::int64_t(1) << 16;
 
 void checkLayerCount(std::string_view what, std::int64_t nLayers)
 {
@@ -203,6 +207,12 @@ void HParams::validate(std::string_view what) const
     positive(headDimV, "attention.value_length");
     if (headDimK > kMaxHeadDim || headDimV > kMaxHeadDim)
         fail("{}: key and value lengths {} and {} must be at most {}", what, headDimK, headDimV, kMaxHeadDim);
+    for (const auto &[value, name] : { std::pair { nEmbd, "embedding_length" },
+             std::pair { nFf, "feed_forward_length" }, std::pair { nFfExpert, "expert_feed_forward_length" } })
+        if (value < 0 || value > kMaxWidth)
+            fail("{}: {} {} must be within 0..{}", what, name, value, kMaxWidth);
+    if (nExperts < 0 || nExperts > kMaxExperts)
+        fail("{}: expert_count {} must be within 0..{}", what, nExperts, kMaxExperts);
     positive(nVocab, "vocabulary size");
     if (nHeads % nKvHeads != 0)
         fail("{}: head_count {} is not a multiple of head_count_kv {}", what, nHeads, nKvHeads);

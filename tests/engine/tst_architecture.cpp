@@ -9,6 +9,7 @@
 #include "engine/model.h"
 #include "kernels/device_info.h"
 #include "tests/engine/reference/tiny_llama.h"
+#include "tests/support/model_edit.h"
 #include "tests/support/test_data.h"
 
 #include <doctest/doctest.h>
@@ -189,6 +190,26 @@ TEST_CASE("block_count out of 1..512 is refused for every architecture before it
                 HParams::fromGguf(*file), doctest::Contains("block_count must be within 1..512"), Error);
         }
     }
+}
+
+TEST_CASE("widths and expert counts past any model's are refused before a graph computes with them")
+{
+    // Found by the engine-instrumented fuzz_model campaign: 2 x expert_feed_forward_length
+    // overflowed in the MoE block for 8391735729016799336.
+    const std::vector<std::byte> base = test::makeTinyLlama(threeLayers());
+    const auto file = GgufFile::fromMemory(base, "t.gguf");
+    const auto refused = [&](const char *key, std::int64_t value, const char *expected) {
+        CAPTURE(key);
+        CAPTURE(value);
+        const auto bytes = test::rewrittenModel(*file, [&](GgufWriter &w) { w.setInt64(key, value); });
+        const auto edited = GgufFile::fromMemory(bytes, "t.gguf");
+        CHECK_THROWS_WITH_AS(HParams::fromGguf(*edited), doctest::Contains(expected), Error);
+    };
+    refused("llama.expert_feed_forward_length", 8391735729016799336, "expert_feed_forward_length");
+    refused("llama.expert_feed_forward_length", -1, "expert_feed_forward_length");
+    refused("llama.feed_forward_length", std::int64_t(1) << 21, "feed_forward_length");
+    refused("llama.expert_count", std::int64_t(1) << 40, "expert_count");
+    refused("llama.expert_count", -5, "expert_count");
 }
 
 TEST_CASE("qwen35: a rope.dimension_count beyond the key length is refused in one line, not walked pair by pair")
