@@ -39,6 +39,14 @@ void readDeepseek2HParams(const ArchKeys &keys, HParams &hp)
     hp.expertGatingFunc = keys.findInt("expert_gating_func", 0);
     if (hp.kvLoraRank <= 0)
         fail("{}: attention.kv_lora_rank must be positive, got {}", keys.file().label(), hp.kvLoraRank);
+    // Bounded before the graph multiplies them (the fuzzer's INT64_MIN shared experts overflowed
+    // the shared FFN width); far above DeepSeek's own (ranks 512 / 1536, 1-2 shared experts).
+    constexpr std::int64_t kMaxRank = std::int64_t(1) << 16;
+    if (hp.kvLoraRank > kMaxRank || hp.qLoraRank < 0 || hp.qLoraRank > kMaxRank)
+        fail("{}: the low ranks {} (kv) and {} (q) must be within 0..{}", keys.file().label(), hp.kvLoraRank,
+            hp.qLoraRank, kMaxRank);
+    if (hp.nSharedExperts < 0 || hp.nSharedExperts > 64)
+        fail("{}: expert_shared_count {} must be within 0..64", keys.file().label(), hp.nSharedExperts);
     // Compared before subtracting: the file's values can be anything an int64 holds.
     if (hp.qkRopeHeadDim < 0 || hp.headDimK <= hp.qkRopeHeadDim)
         fail("{}: key_length {} leaves no room beside the rope dims {}", keys.file().label(), hp.headDimK,

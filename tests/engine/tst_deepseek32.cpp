@@ -98,6 +98,13 @@ TEST_CASE("deepseek32 refuses malformed indexer metadata and a missing indexer t
     message
         = loadError(rewritten([](GgufWriter &w) { w.setInt64("deepseek32.attention.key_length_mla", 2147483616); }));
     CHECK(message.find("must be at most 65536") != std::string::npos);
+    // The fuzzer's sixth find: INT64_MIN shared experts times the expert width.
+    message = loadError(rewritten(
+        [](GgufWriter &w) { w.setInt64("deepseek32.expert_shared_count", std::numeric_limits<std::int64_t>::min()); }));
+    CHECK(message.find("expert_shared_count") != std::string::npos);
+    message = loadError(
+        rewritten([](GgufWriter &w) { w.setInt64("deepseek32.attention.q_lora_rank", std::int64_t(1) << 40); }));
+    CHECK(message.find("low ranks") != std::string::npos);
 }
 
 TEST_CASE("deepseek32: a top_k above the cache's capacity selects every key, with scratch for the capacity only")
