@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 
 namespace nw {
@@ -115,6 +116,8 @@ constexpr std::int64_t kMaxHeadDim = std::int64_t(1) << 16;
 // 2 x width and width x experts stay exact in the graphs' int and int64 arithmetic.
 constexpr std::int64_t kMaxWidth = std::int64_t(1) << 20;
 constexpr std::int64_t kMaxExperts = std::int64_t(1) << 16;
+// What the graphs hold in an int: token ids, window lengths.
+constexpr std::int64_t kMaxInt = std::numeric_limits<std::int32_t>::max();
 
 void checkLayerCount(std::string_view what, std::int64_t nLayers)
 {
@@ -222,10 +225,19 @@ void HParams::validate(std::string_view what) const
         fail("{}: layer_norm_rms_epsilon must be positive, got {}", what, rmsEps);
     if (ropeFreqBase <= 0.0)
         fail("{}: rope.freq_base must be positive, got {}", what, ropeFreqBase);
+    // A head's query or output row is nHeads x head dim wide: within a width, as any other.
+    if (nHeads > kMaxWidth / std::max(headDimK, headDimV))
+        fail("{}: head_count {} with key and value lengths {} and {} is wider than {}", what, nHeads, headDimK,
+            headDimV, kMaxWidth);
+    if (nVocab > kMaxInt)
+        fail("{}: vocabulary size {} is above {} (token ids are 32-bit)", what, nVocab, kMaxInt);
     if (nExperts > 0 && (nExpertsUsed <= 0 || nExpertsUsed > nExperts))
         fail("{}: expert_used_count {} must be within 1..expert_count {}", what, nExpertsUsed, nExperts);
-    if (slidingWindow < 0)
-        fail("{}: attention.sliding_window must not be negative, got {}", what, slidingWindow);
+    if (nExpertGroups > kMaxExperts || nExpertGroupsUsed < 0 || nExpertGroupsUsed > nExpertGroups)
+        fail("{}: expert_group_count {} and expert_group_used_count {} must satisfy 0 <= used <= count <= {}", what,
+            nExpertGroups, nExpertGroupsUsed, kMaxExperts);
+    if (slidingWindow < 0 || slidingWindow > kMaxInt)
+        fail("{}: attention.sliding_window must be within 0..{}, got {}", what, kMaxInt, slidingWindow);
     if (!slidingLayers.empty() && std::int64_t(slidingLayers.size()) != nLayers)
         fail("{}: {} sliding-window layer flags for {} layers", what, slidingLayers.size(), nLayers);
     for (const auto &[list, name] : { std::pair { &nFfPerLayer, "feed_forward_length" },
@@ -235,7 +247,7 @@ void HParams::validate(std::string_view what) const
         if (std::int64_t(list->size()) != nLayers)
             fail("{}: {} lists {} values for {} layers", what, name, list->size(), nLayers);
         for (std::int64_t v : *list)
-            if (v <= 0 || (list == &nKvHeadsPerLayer && nHeads % v != 0))
+            if (v <= 0 || v > kMaxWidth || (list == &nKvHeadsPerLayer && nHeads % v != 0))
                 fail("{}: {} holds {}, which does not fit {} heads", what, name, v, nHeads);
     }
     if (!recurrentLayers.empty() && std::int64_t(recurrentLayers.size()) != nLayers)

@@ -210,6 +210,48 @@ TEST_CASE("widths and expert counts past any model's are refused before a graph 
     refused("llama.feed_forward_length", std::int64_t(1) << 21, "feed_forward_length");
     refused("llama.expert_count", std::int64_t(1) << 40, "expert_count");
     refused("llama.expert_count", -5, "expert_count");
+    refused("llama.expert_group_count", std::int64_t(1) << 32, "expert_group_count");
+    refused("llama.expert_group_used_count", -1, "expert_group_used_count");
+    refused("llama.vocab_size", std::int64_t(1) << 31, "token ids are 32-bit");
+
+    // The graphs hold heads x head dim in an int: 2^20 heads of 64 would be 2^26 wide, and 2^32
+    // heads a silent 0 once narrowed.
+    for (const std::int64_t heads : { std::int64_t(1) << 20, std::int64_t(1) << 32 }) {
+        CAPTURE(heads);
+        const auto bytes = test::rewrittenModel(*file, [&](GgufWriter &w) {
+            w.setInt64("llama.attention.head_count", heads);
+            w.setInt64("llama.attention.head_count_kv", heads);
+            w.setUInt32("llama.attention.key_length", 64);
+            w.setUInt32("llama.attention.value_length", 64);
+        });
+        const auto edited = GgufFile::fromMemory(bytes, "t.gguf");
+        CHECK_THROWS_WITH_AS(HParams::fromGguf(*edited), doctest::Contains("is wider than"), Error);
+    }
+}
+
+TEST_CASE("a sliding window past what an int holds is refused, not narrowed")
+{
+    // gemma3 and gpt-oss hand the window to the attention as an int: 2^32 + 16 would attend over 16.
+    for (const char *arch : { "gemma3", "gpt-oss" }) {
+        CAPTURE(arch);
+        const std::string a(arch);
+        GgufWriter w;
+        w.setString("general.architecture", a);
+        w.setUInt32(a + ".block_count", 3);
+        w.setUInt32(a + ".embedding_length", 64);
+        w.setUInt32(a + ".feed_forward_length", 96);
+        w.setUInt32(a + ".attention.head_count", 4);
+        w.setUInt32(a + ".context_length", 256);
+        w.setUInt32(a + ".expert_count", 4); // gpt-oss is MoE
+        w.setUInt32(a + ".expert_used_count", 2);
+        w.setUInt32(a + ".expert_feed_forward_length", 32);
+        w.setInt64(a + ".attention.sliding_window", (std::int64_t(1) << 32) + 16);
+        w.setUInt32(a + ".vocab_size", 32);
+        const auto bytes = w.toBytes();
+        const auto file = GgufFile::fromMemory(bytes, "t.gguf");
+        CHECK_THROWS_WITH_AS(
+            HParams::fromGguf(*file), doctest::Contains("attention.sliding_window must be within"), Error);
+    }
 }
 
 TEST_CASE("qwen35: a rope.dimension_count beyond the key length is refused in one line, not walked pair by pair")
