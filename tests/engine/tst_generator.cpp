@@ -2,13 +2,13 @@
 // as a fresh session), streaming equals the final text, stop strings, seeded sampling,
 // context full and cancel from another thread — on a tiny random llama with a byte vocabulary.
 #include "common/error.h"
+#include "engine/generator.h"
 #include "engine/gguf_file.h"
 #include "engine/gguf_writer.h"
 #include "engine/model.h"
-#include "engine/generator.h"
 #include "engine/tokenizer.h"
+#include "tests/engine/reference/byte_llama.h"
 #include "tests/engine/reference/reference_llama.h"
-#include "tests/engine/reference/tiny_llama.h"
 
 #include <doctest/doctest.h>
 
@@ -18,57 +18,21 @@
 #include <thread>
 
 using namespace nw;
-
-namespace {
-
-struct Fixture {
-    std::vector<std::byte> bytes;
-    std::shared_ptr<GgufFile> file;
-    std::unique_ptr<Model> model;
-    std::unique_ptr<Tokenizer> tokenizer;
-
-    Fixture()
-    {
-        nw::test::TinyLlamaSpec spec;
-        spec.byteVocab = true;
-        spec.nKvHeads = 2;
-        spec.weightScale = 1.5f;
-        spec.seed = 21;
-        bytes = nw::test::makeTinyLlama(spec);
-        file = GgufFile::fromMemory(bytes, "tiny-bytes.gguf");
-        model = loadModel(file, {.threads = 2});
-        tokenizer = Tokenizer::fromGguf(*file);
-    }
-};
-
-KvModeSpec f32Rows()
-{
-    KvModeSpec spec = KvModeSpec::parse("full");
-    spec.rowType = TensorType::F32;
-    return spec;
-}
-
-GenerateOptions greedy(int n)
-{
-    GenerateOptions o;
-    o.maxTokens = n;
-    o.sampler.greedy = true;
-    return o;
-}
-
-} // namespace
+using nw::test::f32Rows;
+using nw::test::greedy;
 
 TEST_CASE("prefill runs in chunks with progress and matches the reference")
 {
-    Fixture f;
+    test::ByteLlama f;
     Generator generator(*f.model, *f.tokenizer, f32Rows(), 128);
     const std::vector<std::int32_t> prompt = f.tokenizer->encode("The quick brown fox", true, false);
     // BOS + one token per byte of "▁The▁quick▁brown▁fox" (SentencePiece's space prefix; ▁ is 3 bytes).
     REQUIRE(prompt.size() == 1 + 16 + 4 * 3);
     std::vector<std::pair<std::int64_t, std::int64_t>> calls;
-    const std::vector<float> logits =
-        generator.prefill(prompt, 8, [&](std::int64_t done, std::int64_t total) { calls.emplace_back(done, total); });
-    const std::vector<std::pair<std::int64_t, std::int64_t>> expected = {{8, 29}, {16, 29}, {24, 29}, {29, 29}};
+    const std::vector<float> logits
+        = generator.prefill(prompt, 8, [&](std::int64_t done, std::int64_t total) { calls.emplace_back(done, total); });
+    const std::vector<std::pair<std::int64_t, std::int64_t>> expected
+        = { { 8, 29 }, { 16, 29 }, { 24, 29 }, { 29, 29 } };
     CHECK(calls == expected);
     const auto want = nw::test::referenceLlamaLogits(*f.file, prompt).back();
     double maxDiff = 0, maxRef = 0;
@@ -81,7 +45,7 @@ TEST_CASE("prefill runs in chunks with progress and matches the reference")
 
 TEST_CASE("a prompt sharing a prefix reuses the cached positions and gives the same logits")
 {
-    Fixture f;
+    test::ByteLlama f;
     const std::vector<std::int32_t> first = f.tokenizer->encode("Once upon a time there was", true, false);
     const std::vector<std::int32_t> second = f.tokenizer->encode("Once upon a time, a dragon", true, false);
     std::size_t common = 0;
@@ -89,7 +53,7 @@ TEST_CASE("a prompt sharing a prefix reuses the cached positions and gives the s
         ++common;
     REQUIRE(common == 1 + 13 + 4 * 3); // BOS + "▁Once▁upon▁a▁time"
 
-    for (int chunk : {1, 512}) {
+    for (int chunk : { 1, 512 }) {
         CAPTURE(chunk);
         Generator reused(*f.model, *f.tokenizer, f32Rows(), 128);
         reused.prefill(first, chunk);
@@ -122,13 +86,13 @@ TEST_CASE("a prompt sharing a prefix reuses the cached positions and gives the s
 
 TEST_CASE("streamed text is the final text; a stop string cuts it; the same seed repeats")
 {
-    Fixture f;
+    test::ByteLlama f;
     Generator generator(*f.model, *f.tokenizer, f32Rows(), 256);
     std::string streamed;
     std::vector<std::int32_t> seen;
-    const GenerationResult r =
-        generator.generate("Hello", greedy(40), {.onText = [&](std::string_view t) { streamed += t; },
-                                               .onToken = [&](std::int32_t id) { seen.push_back(id); }});
+    const GenerationResult r = generator.generate("Hello", greedy(40),
+        { .onText = [&](std::string_view t) { streamed += t; },
+            .onToken = [&](std::int32_t id) { seen.push_back(id); } });
     CHECK(r.generatedTokens.size() == 40);
     CHECK(r.stop == StopReason::Length);
     CHECK(seen == r.generatedTokens);
@@ -140,10 +104,10 @@ TEST_CASE("streamed text is the final text; a stop string cuts it; the same seed
     const std::string stop = r.text.substr(8, 3);
     const std::size_t at = r.text.find(stop);
     GenerateOptions o = greedy(40);
-    o.stopStrings = {stop};
+    o.stopStrings = { stop };
     streamed.clear();
     Generator other(*f.model, *f.tokenizer, f32Rows(), 256);
-    const GenerationResult s = other.generate("Hello", o, {.onText = [&](std::string_view t) { streamed += t; }});
+    const GenerationResult s = other.generate("Hello", o, { .onText = [&](std::string_view t) { streamed += t; } });
     CHECK(s.stop == StopReason::StopString);
     CHECK(s.text == r.text.substr(0, at));
     CHECK(streamed == s.text);
@@ -159,7 +123,7 @@ TEST_CASE("streamed text is the final text; a stop string cuts it; the same seed
 
 TEST_CASE("context full stops generation; a prompt longer than the context is an error")
 {
-    Fixture f;
+    test::ByteLlama f;
     Generator generator(*f.model, *f.tokenizer, f32Rows(), 30);
     const GenerationResult r = generator.generate("0123456789", greedy(100));
     CHECK(r.stop == StopReason::ContextFull);
@@ -171,21 +135,21 @@ TEST_CASE("context full stops generation; a prompt longer than the context is an
 
 TEST_CASE("cancel from another thread stops decoding")
 {
-    Fixture f;
+    test::ByteLlama f;
     Generator generator(*f.model, *f.tokenizer, f32Rows(), 256);
-    std::atomic<int> tokens{0};
-    std::atomic<bool> cancelled{false};
+    std::atomic<int> tokens { 0 };
+    std::atomic<bool> cancelled { false };
     std::thread canceller([&] {
         while (tokens.load() < 3)
             std::this_thread::yield();
         generator.cancel();
         cancelled = true;
     });
-    const GenerationResult r = generator.generate("Cancel me", greedy(200), {.onToken = [&](std::int32_t) {
+    const GenerationResult r = generator.generate("Cancel me", greedy(200), { .onToken = [&](std::int32_t) {
         if (tokens.fetch_add(1) + 1 == 3)
             while (!cancelled.load())
                 std::this_thread::yield();
-    }});
+    } });
     canceller.join();
     CHECK(r.stop == StopReason::Cancelled);
     CHECK(r.generatedTokens.size() == 3);
@@ -204,7 +168,7 @@ TEST_CASE("the end-of-generation token stops decoding and is not part of the out
             w.setUInt32("tokenizer.ggml.eos_token_id", static_cast<std::uint32_t>(eos));
         const std::vector<std::byte> bytes = w.toBytes();
         std::shared_ptr<GgufFile> file = GgufFile::fromMemory(bytes, "tiny-eos.gguf");
-        auto model = loadModel(file, {.threads = 2});
+        auto model = loadModel(file, { .threads = 2 });
         auto tokenizer = Tokenizer::fromGguf(*file);
         Generator generator(*model, *tokenizer, f32Rows(), 128);
         return generator.generate("Hello", greedy(30));
@@ -213,13 +177,15 @@ TEST_CASE("the end-of-generation token stops decoding and is not part of the out
     REQUIRE(plain.generatedTokens.size() == 30);
     // The first generated id not seen before step k becomes EOS: greedy stops right there.
     std::size_t k = 3;
-    while (k < plain.generatedTokens.size() &&
-           std::find(plain.generatedTokens.begin(), plain.generatedTokens.begin() + static_cast<std::ptrdiff_t>(k),
-                     plain.generatedTokens[k]) != plain.generatedTokens.begin() + static_cast<std::ptrdiff_t>(k))
+    while (k < plain.generatedTokens.size()
+        && std::find(plain.generatedTokens.begin(), plain.generatedTokens.begin() + static_cast<std::ptrdiff_t>(k),
+               plain.generatedTokens[k])
+            != plain.generatedTokens.begin() + static_cast<std::ptrdiff_t>(k))
         ++k;
     REQUIRE(k < plain.generatedTokens.size());
     const GenerationResult stopped = run(plain.generatedTokens[k]);
     CHECK(stopped.stop == StopReason::EndOfGeneration);
-    CHECK(stopped.generatedTokens ==
-          std::vector<std::int32_t>(plain.generatedTokens.begin(), plain.generatedTokens.begin() + static_cast<std::ptrdiff_t>(k)));
+    CHECK(stopped.generatedTokens
+        == std::vector<std::int32_t>(
+            plain.generatedTokens.begin(), plain.generatedTokens.begin() + static_cast<std::ptrdiff_t>(k)));
 }

@@ -6,8 +6,8 @@
 #include "engine/gguf_file.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
+#include "tests/engine/reference/byte_llama.h"
 #include "tests/engine/reference/reference_llama.h"
-#include "tests/engine/reference/tiny_llama.h"
 
 #include <doctest/doctest.h>
 
@@ -18,43 +18,10 @@
 
 using namespace nw;
 using nw::server::SlotPool;
+using nw::test::f32Rows;
+using nw::test::greedy;
 
 namespace {
-
-struct Fixture {
-    std::vector<std::byte> bytes;
-    std::shared_ptr<GgufFile> file;
-    std::unique_ptr<Model> model;
-    std::unique_ptr<Tokenizer> tokenizer;
-
-    Fixture()
-    {
-        nw::test::TinyLlamaSpec spec;
-        spec.byteVocab = true;
-        spec.nKvHeads = 2;
-        spec.weightScale = 1.5f;
-        spec.seed = 21;
-        bytes = nw::test::makeTinyLlama(spec);
-        file = GgufFile::fromMemory(bytes, "tiny-bytes.gguf");
-        model = loadModel(file, { .threads = 2 });
-        tokenizer = Tokenizer::fromGguf(*file);
-    }
-};
-
-KvModeSpec f32Rows()
-{
-    KvModeSpec spec = KvModeSpec::parse("full");
-    spec.rowType = TensorType::F32;
-    return spec;
-}
-
-GenerateOptions greedy(int n)
-{
-    GenerateOptions o;
-    o.maxTokens = n;
-    o.sampler.greedy = true;
-    return o;
-}
 
 // Greedy continuation by the float64 reference: argmax of the last position's logits, n times.
 std::vector<std::int32_t> referenceGreedy(const GgufFile &file, std::vector<std::int32_t> tokens, int n)
@@ -73,7 +40,7 @@ std::vector<std::int32_t> referenceGreedy(const GgufFile &file, std::vector<std:
 
 TEST_CASE("four threads on two slots generate what the reference generates, each its own")
 {
-    Fixture f;
+    test::ByteLlama f;
     SlotPool pool(*f.model, *f.tokenizer, f32Rows(), 128, 2);
     const std::vector<std::string> texts = { "The quick brown fox", "jumps over", "the lazy dog", "Pack my box" };
     std::vector<std::vector<std::int32_t>> prompts, got(texts.size()), want;
@@ -107,7 +74,7 @@ TEST_CASE("four threads on two slots generate what the reference generates, each
 
 TEST_CASE("a prompt goes to the slot holding its prefix; a shared BOS alone does not count")
 {
-    Fixture f;
+    test::ByteLlama f;
     SlotPool pool(*f.model, *f.tokenizer, f32Rows(), 128, 2);
     // Token ids written out (bytes of the byte vocabulary), so the prompts share exactly BOS.
     const std::int32_t bos = f.tokenizer->bos();
@@ -145,7 +112,7 @@ TEST_CASE("a prompt goes to the slot holding its prefix; a shared BOS alone does
 
 TEST_CASE("requests beyond the slots wait, are counted as queued, and run when a slot frees")
 {
-    Fixture f;
+    test::ByteLlama f;
     SlotPool pool(*f.model, *f.tokenizer, f32Rows(), 64, 1);
     const std::vector<std::int32_t> prompt = f.tokenizer->encode("hi", true, false);
     std::optional<SlotPool::Lease> held(pool.acquire(prompt));
@@ -165,4 +132,27 @@ TEST_CASE("requests beyond the slots wait, are counted as queued, and run when a
     const server::ServerMetrics m = pool.metrics();
     CHECK(m.requestsQueued == 0);
     CHECK(m.requestsRunning == 0);
+}
+
+TEST_CASE("tryAcquire refuses a request that would wait behind the most allowed, and changes nothing")
+{
+    test::ByteLlama f;
+    SlotPool pool(*f.model, *f.tokenizer, f32Rows(), 64, 1);
+    const std::vector<std::int32_t> prompt = f.tokenizer->encode("hi", true, false);
+    std::optional<SlotPool::Lease> held = pool.tryAcquire(prompt, 0); // a free slot: served at once
+    REQUIRE(held);
+    CHECK_FALSE(pool.tryAcquire(prompt, 0)); // it would wait, and nobody may
+    std::thread waiter([&] { CHECK(pool.tryAcquire(prompt, 1)); }); // one may wait
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (pool.metrics().requestsQueued != 1 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    REQUIRE(pool.metrics().requestsQueued == 1);
+    CHECK_FALSE(pool.tryAcquire(prompt, 1)); // a second may not
+    const server::ServerMetrics m = pool.metrics();
+    CHECK(m.requestsQueued == 1);
+    CHECK(m.requestsRunning == 1);
+    held.reset();
+    waiter.join();
+    CHECK(pool.metrics().requestsRunning == 0);
+    CHECK(pool.tryAcquire(prompt, 0)); // free again
 }
