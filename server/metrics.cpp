@@ -72,31 +72,33 @@ std::string renderPrometheus(const ServerMetrics &m)
     w.sample("", static_cast<std::uint64_t>(m.slotMemory.size()));
     w.family("needlework_weights_bytes", "gauge", "Bytes of the model's weights (mapped, plus the backend's copies).");
     w.sample("", m.weightsBytes);
-    w.family("needlework_kv_cache_used_bytes", "gauge",
-        "KV cache bytes the cached tokens occupy, per slot, KV mode and cache kind (engine MemoryStats).");
-    for (std::size_t s = 0; s < m.slotMemory.size(); ++s)
-        for (const KindKvBytes &k : m.slotMemory[s].byKind())
-            w.sample(kindLabels(s, k), k.used);
-    w.family("needlework_kv_cache_reserved_bytes", "gauge",
-        "KV cache bytes allocated (blocks in use), per slot, KV mode and cache kind.");
-    for (std::size_t s = 0; s < m.slotMemory.size(); ++s)
-        for (const KindKvBytes &k : m.slotMemory[s].byKind())
-            w.sample(kindLabels(s, k), k.reserved);
-    w.family("needlework_kv_cache_mha_f16_baseline_bytes", "gauge",
-        "Bytes a plain multi-head attention f16 cache would need for the same tokens, per slot.");
-    for (std::size_t s = 0; s < m.slotMemory.size(); ++s)
-        w.sample(slotLabel(s), m.slotMemory[s].mhaF16Bytes);
-    w.family("needlework_kv_cache_saving_ratio", "gauge",
-        "MHA f16 baseline bytes / KV bytes used, per slot (per token while the cache is empty).");
-    for (std::size_t s = 0; s < m.slotMemory.size(); ++s)
-        w.sample(slotLabel(s), m.slotMemory[s].savingVsMha());
-    w.family("needlework_kv_cache_tokens", "gauge", "Token positions held in the KV cache, per slot.");
-    for (std::size_t s = 0; s < m.slotMemory.size(); ++s)
-        w.sample(slotLabel(s), m.slotMemory[s].tokens);
-    w.family(
-        "needlework_kv_cache_capacity_tokens", "gauge", "Token positions the KV cache can hold (--ctx), per slot.");
-    for (std::size_t s = 0; s < m.slotMemory.size(); ++s)
-        w.sample(slotLabel(s), m.slotMemory[s].capacityTokens);
+    // A family with one sample per slot (or per slot and cache kind) of the slots' MemoryStats.
+    const auto perSlot = [&](std::string_view name, std::string_view help, const auto &valueOf) {
+        w.family(name, "gauge", help);
+        for (std::size_t s = 0; s < m.slotMemory.size(); ++s)
+            w.sample(slotLabel(s), valueOf(m.slotMemory[s]));
+    };
+    const auto perKind = [&](std::string_view name, std::string_view help, std::uint64_t KindKvBytes::*bytes) {
+        w.family(name, "gauge", help);
+        for (std::size_t s = 0; s < m.slotMemory.size(); ++s)
+            for (const KindKvBytes &k : m.slotMemory[s].byKind())
+                w.sample(kindLabels(s, k), k.*bytes);
+    };
+    perKind("needlework_kv_cache_used_bytes",
+        "KV cache bytes the cached tokens occupy, per slot, KV mode and cache kind (engine MemoryStats).",
+        &KindKvBytes::used);
+    perKind("needlework_kv_cache_reserved_bytes",
+        "KV cache bytes allocated (blocks in use), per slot, KV mode and cache kind.", &KindKvBytes::reserved);
+    perSlot("needlework_kv_cache_mha_f16_baseline_bytes",
+        "Bytes a plain multi-head attention f16 cache would need for the same tokens, per slot.",
+        [](const MemoryStats &s) { return s.mhaF16Bytes; });
+    perSlot("needlework_kv_cache_saving_ratio",
+        "MHA f16 baseline bytes / KV bytes used, per slot (per token while the cache is empty).",
+        [](const MemoryStats &s) { return s.savingVsMha(); });
+    perSlot("needlework_kv_cache_tokens", "Token positions held in the KV cache, per slot.",
+        [](const MemoryStats &s) { return s.tokens; });
+    perSlot("needlework_kv_cache_capacity_tokens", "Token positions the KV cache can hold (--ctx), per slot.",
+        [](const MemoryStats &s) { return s.capacityTokens; });
 
     w.family("needlework_requests_queued", "gauge", "Completion requests waiting for a free slot.");
     w.sample("", m.requestsQueued);
