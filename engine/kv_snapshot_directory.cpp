@@ -131,13 +131,16 @@ bool KvSnapshotDirectory::remove(std::string_view name) const
 
 std::vector<KvSnapshotEntry> KvSnapshotDirectory::evict(std::uint64_t maxBytes, const std::filesystem::path &keep) const
 {
-    // A writer that died between its temporary file and the rename left the temporary behind.
+    // A writer that died between its temporary file and the rename left the temporary behind
+    // (a snapshot's, or the model hashes' list).
+    const std::string hashesTemporary = std::string(kModelHashesFile) + ".tmp.";
     std::error_code listError;
     const auto stale = std::filesystem::file_time_type::clock::now() - std::chrono::hours(1);
     for (auto it = std::filesystem::directory_iterator(m_dir, listError);
          !listError && it != std::filesystem::directory_iterator(); it.increment(listError)) {
         std::error_code ignored;
-        if (it->path().filename().string().find(".nwkv.tmp.") != std::string::npos
+        const std::string name = it->path().filename().string();
+        if ((name.find(".nwkv.tmp.") != std::string::npos || name.starts_with(hashesTemporary))
             && it->last_write_time(ignored) < stale)
             std::filesystem::remove(it->path(), ignored);
     }

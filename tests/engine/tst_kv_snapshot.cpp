@@ -322,6 +322,24 @@ TEST_CASE("a write that fails leaves no file behind, and a save replaces the old
     CHECK(files == 1); // no temporary left
 }
 
+TEST_CASE("eviction sweeps the temporaries of writers that died an hour ago or more, and no others")
+{
+    const KvSnapshotDirectory store(test::scratchDir("kv_snapshot_temporaries") / "kv");
+    store.create();
+    const auto old = std::filesystem::file_time_type::clock::now() - std::chrono::hours(2);
+    const std::string bytes = "partial";
+    for (const char *name : { "a.nwkv.tmp.123", "model-hashes.txt.tmp.456", "b.nwkv.tmp.789", "notes.tmp.1" }) {
+        writeAll(store.dir() / name, std::as_bytes(std::span(bytes)));
+        if (std::string_view(name) != "b.nwkv.tmp.789") // a writer still at work
+            std::filesystem::last_write_time(store.dir() / name, old);
+    }
+    CHECK(store.evict(std::uint64_t(1) << 40).empty()); // no snapshot to evict
+    CHECK_FALSE(std::filesystem::exists(store.dir() / "a.nwkv.tmp.123"));
+    CHECK_FALSE(std::filesystem::exists(store.dir() / "model-hashes.txt.tmp.456"));
+    CHECK(std::filesystem::exists(store.dir() / "b.nwkv.tmp.789"));
+    CHECK(std::filesystem::exists(store.dir() / "notes.tmp.1")); // not ours
+}
+
 TEST_CASE("the snapshot directory lists, removes and evicts the least recently used")
 {
     Loaded m = loadTestModel("qwen3-q8_0.gguf");
