@@ -117,11 +117,12 @@ struct OpenAiServer::Impl {
         return p;
     }
 
-    // Runs `p` in a slot; `emit` gets the text to show, piece by piece, and returns false when
-    // the client is gone (the generation is then cancelled). Throws nw::Error from the engine.
-    GenerationResult generate(const PreparedCompletion &p, const std::function<bool(std::string_view)> &emit)
+    // Runs `p` in the slot `lease` holds; `emit` gets the text to show, piece by piece, and
+    // returns false when the client is gone (the generation is then cancelled). Throws nw::Error
+    // from the engine.
+    GenerationResult generate(
+        const PreparedCompletion &p, const SlotPool::Lease &lease, const std::function<bool(std::string_view)> &emit)
     {
-        SlotPool::Lease lease = pool.acquire(p.tokens);
         Generator &generator = lease.generator();
         bool gone = false;
         const auto show = [&](std::string_view text) {
@@ -172,9 +173,22 @@ struct OpenAiServer::Impl {
             return sendError(res, *e);
         }
         auto p = std::make_shared<PreparedCompletion>(std::get<PreparedCompletion>(std::move(parsed)));
+        // A slot is taken before the headers go out, so a full queue is still a 429, not a
+        // stream that ends at once.
+        std::optional<SlotPool::Lease> taken = pool.tryAcquire(p->tokens, config.maxQueued);
+        if (!taken) {
+            pool.recordRejected();
+            res.set_header("Retry-After", "1");
+            return sendError(res,
+                { .status = 429,
+                    .message = fmt::format(
+                        "the server is busy: {} requests are waiting for a slot; retry later", config.maxQueued),
+                    .type = "server_busy",
+                    .code = "queue_full" });
+        }
         if (!p->request.stream) {
             std::string text;
-            const GenerationResult r = generate(*p, [&text](std::string_view piece) {
+            const GenerationResult r = generate(*p, *taken, [&text](std::string_view piece) {
                 text += piece;
                 return true;
             });
@@ -182,11 +196,15 @@ struct OpenAiServer::Impl {
             return;
         }
         res.set_header("Cache-Control", "no-cache");
-        res.set_chunked_content_provider("text/event-stream", [this, p](std::size_t, httplib::DataSink &sink) {
+        // The provider is copied into a std::function: the lease travels in a shared_ptr, and is
+        // given back when the response is done with (or dropped unsent).
+        auto lease = std::make_shared<SlotPool::Lease>(std::move(*taken));
+        taken.reset();
+        res.set_chunked_content_provider("text/event-stream", [this, p, lease](std::size_t, httplib::DataSink &sink) {
             bool first = true;
             const auto send = [&sink](const std::string &event) { return sink.write(event.data(), event.size()); };
             try {
-                const GenerationResult r = generate(*p, [&](std::string_view piece) {
+                const GenerationResult r = generate(*p, *lease, [&](std::string_view piece) {
                     const bool ok = send(chunkEvent(p->identity, piece, first, std::nullopt));
                     first = false;
                     return ok;

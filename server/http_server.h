@@ -27,8 +27,10 @@ struct ServerConfig {
     std::string kvMode; // for /metrics
     std::uint64_t weightsBytes = 0; // for /metrics
     RequestLimits limits;
-    // Connections served at once; the rest wait in the HTTP library's queue. More than the slots,
-    // so /health and /metrics answer while completions wait for a slot.
+    // Completions that may wait for a slot; one more is refused at once with 429 (Retry-After).
+    std::size_t maxQueued = 64;
+    // Connections served at once; the rest wait in the HTTP library's queue. More than the slots
+    // and the completions that may wait, so /health and /metrics answer while they do.
     int httpThreads = 32;
 };
 

@@ -5,6 +5,7 @@
 #include "engine/model.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace nw::server {
 
@@ -33,10 +34,18 @@ Generator &SlotPool::Lease::generator() const
 
 SlotPool::Lease SlotPool::acquire(std::span<const std::int32_t> prompt)
 {
+    return *tryAcquire(prompt, std::numeric_limits<std::size_t>::max());
+}
+
+std::optional<SlotPool::Lease> SlotPool::tryAcquire(std::span<const std::int32_t> prompt, std::size_t maxWaiting)
+{
     std::unique_lock lock(m_mutex);
+    const auto isFree = [](const Slot &s) { return !s.busy; };
+    const bool servedNow = m_nextTicket == m_serving && std::any_of(m_slots.begin(), m_slots.end(), isFree);
+    if (!servedNow && static_cast<std::size_t>(m_counters.requestsQueued) >= maxWaiting)
+        return std::nullopt;
     const std::uint64_t ticket = m_nextTicket++;
     ++m_counters.requestsQueued;
-    const auto isFree = [](const Slot &s) { return !s.busy; };
     m_freed.wait(lock, [&] { return ticket == m_serving && std::any_of(m_slots.begin(), m_slots.end(), isFree); });
     ++m_serving;
     --m_counters.requestsQueued;
@@ -62,7 +71,7 @@ SlotPool::Lease SlotPool::acquire(std::span<const std::int32_t> prompt)
     m_slots[best].busy = true;
     lock.unlock();
     m_freed.notify_all(); // the next ticket may find another free slot
-    return Lease(*this, best);
+    return std::optional<Lease>(std::in_place, *this, best);
 }
 
 void SlotPool::release(std::size_t slot)

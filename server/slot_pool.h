@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -55,6 +56,9 @@ public:
     // longest prefix with `prompt`, beyond a first token (BOS) that every prompt shares; ties, and
     // prompts that share nothing, take the slot idle longest (an unused one first).
     Lease acquire(std::span<const std::int32_t> prompt);
+    // As acquire, unless the request would have to wait behind `maxWaiting` others already
+    // waiting: then nothing (the server answers 429), and the pool is unchanged.
+    std::optional<Lease> tryAcquire(std::span<const std::int32_t> prompt, std::size_t maxWaiting);
 
     // Counts a generation that ran in a slot (prefix reuse, tokens and seconds, its outcome).
     void record(const GenerationResult &result, bool cancelled);

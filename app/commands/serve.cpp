@@ -62,7 +62,9 @@ int runServe(const QCommandLineParser &parser, CommandIo &io)
     config.weightsBytes = model->weightsBytes();
     config.limits.contextTokens = ctx;
     config.limits.maxTokens = integerValue(parser, QStringLiteral("max-tokens"), ctx);
-    config.httpThreads = std::max(32, 4 * parallel);
+    config.maxQueued = static_cast<std::size_t>(integerValue(parser, QStringLiteral("max-queue"), 64));
+    // A thread for each running and each waiting completion, and some for /health and /metrics.
+    config.httpThreads = std::max(32, parallel + static_cast<int>(config.maxQueued) + 16);
     const ChatTemplate chat
         = ChatTemplate::detect(gguf->findString("tokenizer.chat_template").value_or(""), model->hparams().arch);
     server::OpenAiServer http(*tokenizer, chat, pool, config);
@@ -95,7 +97,7 @@ Command serveCommand()
         .name = QStringLiteral("serve"),
         .summary = QStringLiteral("Serve a GGUF model over an OpenAI-compatible HTTP API with KV metrics."),
         .usage = QStringLiteral("--model M.gguf [--kv MODE] [--host 127.0.0.1] [--port 8080] [--api-key-file F] "
-                                "[--parallel N] [--ctx N] [--max-tokens N] [--threads T] [--device D]"),
+                                "[--parallel N] [--max-queue N] [--ctx N] [--max-tokens N] [--threads T] [--device D]"),
         .description = QStringLiteral(
             "Loads the model once and answers OpenAI clients: GET /v1/models, POST /v1/chat/completions (messages "
             "through the model's chat template, as `needlework chat` uses it) and POST /v1/completions (the prompt as "
@@ -106,8 +108,11 @@ Command serveCommand()
             "running requests, prompt and generation tokens and seconds.\n\n"
             "--parallel N runs N requests at once, each in its own slot with its own KV cache in the --kv mode "
             "and one copy of the weights (the slots take turns at the model batch by batch); more requests wait in "
-            "order of arrival. A request goes to the free slot whose cache shares the longest prefix with its prompt, "
-            "which then prefills only the rest. A client that disconnects mid-stream stops its generation.\n\n"
+            "order of arrival, up to --max-queue of them (default 64); one more is refused at once with 429 and "
+            "'Retry-After: 1'. A request goes to the free slot whose cache shares the longest prefix with its prompt, "
+            "which then prefills only the rest. A client that disconnects mid-stream stops its generation; a whole "
+            "(not streamed) answer runs to its end, since the HTTP library shows a handler no closed connection "
+            "before it writes.\n\n"
             "Safe by default: the server listens on 127.0.0.1; another --host needs --api-key-file F (the key is the "
             "file's first line), and then every route but /health needs 'Authorization: Bearer KEY'. Requests are "
             "refused with an OpenAI error object (4xx) for a body over 8 MiB, bad JSON or field types, values out of "
@@ -129,6 +134,9 @@ Command serveCommand()
                 parser.addOption({ QStringLiteral("parallel"),
                     QStringLiteral("Requests served at once, each with its own KV cache (default 1)."),
                     QStringLiteral("N") });
+                parser.addOption({ QStringLiteral("max-queue"),
+                    QStringLiteral("Completions that may wait for a slot; more get 429 (default 64)."),
+                    QStringLiteral("N") });
                 parser.addOption({ QStringLiteral("ctx"),
                     QStringLiteral("Context of each slot in tokens (default 4096 within the model's training context, "
                                    "at least 1024)."),
@@ -142,6 +150,7 @@ Command serveCommand()
             },
         .numbers = { { QStringLiteral("port"), NumberKind::Integer, 0, 65535 },
             { QStringLiteral("parallel"), NumberKind::Integer, 1, 256 },
+            { QStringLiteral("max-queue"), NumberKind::Integer, 0, 1024 },
             { QStringLiteral("max-tokens"), NumberKind::Integer, 1, 1 << 24 }, NumericOption::contextTokens(),
             NumericOption::threads() },
         .run = runServe,

@@ -4,9 +4,10 @@ library: /health, /v1/models, tokenize and detokenize, text and chat completions
 (greedy, equal to `needlework generate`'s text for the same prompt, with the usage counts), the 4xx
 answers with their OpenAI error objects, four concurrent clients on two slots (each answer equal to
 its own sequential one), a client killed with SIGKILL mid-stream (the server stays healthy and
-counts the request cancelled), the API key, the refusal of a non-loopback host without one, and
-/metrics read with Prometheus's own text-format parser (Debian's python3-prometheus-client), whose
-KV bytes must equal what `needlework generate --json` reports from the engine for the same tokens.
+counts the request cancelled), a completion beyond --max-queue refused with 429, the API key, the
+refusal of a non-loopback host without one, and /metrics read with Prometheus's own text-format
+parser (Debian's python3-prometheus-client), whose KV bytes must equal what `needlework generate
+--json` reports from the engine for the same tokens.
 
     serve.py NEEDLEWORK [--model M.gguf]
 
@@ -239,7 +240,7 @@ def test_killed_client(server):
     before = server.metrics()
     cancelled = ("needlework_requests_total", (("outcome", "cancelled"),))
     # Both slots busy with long requests (greedy stories260K runs to max_tokens), so the victim
-    # waits in the queue with its headers sent, and is killed there.
+    # waits in the queue (its headers unsent: a slot is taken first), and is killed there.
     blockers = [threading.Thread(target=server.json, args=("POST", "/v1/completions",
                                                            {"prompt": p, "max_tokens": 900, "temperature": 0}))
                 for p in PROMPTS[:2]]
@@ -249,12 +250,15 @@ def test_killed_client(server):
               f"c=http.client.HTTPConnection('127.0.0.1',{server.port})\n"
               f"c.request('POST','/v1/completions',json.dumps({{'prompt':{PROMPTS[0]!r},'max_tokens':900,'stream':True,"
               "'temperature':0}),{'Content-Type':'application/json'})\n"
-              "r=c.getresponse();print(r.status,flush=True);r.read()\n")
-    victim = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    check(victim.stdout.readline().strip() == "200", "the victim's stream did not start")
+              "r=c.getresponse();r.read()\n")
+    victim = subprocess.Popen([sys.executable, "-c", script])
     # Killed while it waits for a slot, its generation must be cancelled at its first write. A model
     # that ends its replies early frees the slots before that: then only the server's health counts.
-    queued = server.metrics()[("needlework_requests_queued", ())] == 1
+    deadline = time.time() + 10
+    queued = False
+    while not queued and time.time() < deadline and any(t.is_alive() for t in blockers):
+        queued = server.metrics()[("needlework_requests_queued", ())] == 1
+        time.sleep(0.01)
     victim.kill()
     victim.wait()
     for t in blockers:
@@ -275,6 +279,45 @@ def test_killed_client(server):
     check(server.json("GET", "/health")[0] == 200, "/health after the kill")
     status, whole = server.json("POST", "/v1/completions", {"prompt": PROMPTS[0], "max_tokens": 4, "temperature": 0})
     check(status == 200 and whole["usage"]["completion_tokens"] >= 1, "a completion after the kill")
+
+
+def test_queue_full(exe, model):
+    """--max-queue 0 on one slot: a completion that would wait is refused at once with 429."""
+    server = Server(exe, model, "--parallel", "1", "--max-queue", "0", "--ctx", "4096")
+    try:
+        long_request = {"prompt": PROMPTS[2], "max_tokens": 4000, "temperature": 0}
+        # The refusal needs the slot busy when the second request arrives; a blocker that ends
+        # before that (a fast model, a slow poll) makes the try void, not the check.
+        for attempt in range(5):
+            blocker = threading.Thread(target=server.json, args=("POST", "/v1/completions", long_request),
+                                       kwargs={"timeout": 300})
+            blocker.start()
+            while blocker.is_alive() and server.metrics()[("needlework_requests_running", ())] != 1:
+                time.sleep(0.005)
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            conn.request("POST", "/v1/completions", body=json.dumps({"prompt": PROMPTS[3], "max_tokens": 4}),
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            payload = resp.read()
+            retry_after = resp.getheader("Retry-After")
+            conn.close()
+            blocker.join()
+            if resp.status == 200:
+                continue
+            check(resp.status == 429, f"a completion beyond the queue: status {resp.status}, wanted 429")
+            error = json.loads(payload)["error"]
+            check(error["code"] == "queue_full" and "busy" in error["message"], f"429 error object {error}")
+            check(retry_after == "1", f"Retry-After {retry_after!r}")
+            m = server.metrics()
+            check(m[("needlework_requests_total", (("outcome", "rejected"),))] == 1, "the 429 counted as rejected")
+            check(m[("needlework_requests_queued", ())] == 0 and m[("needlework_requests_running", ())] == 0,
+                  "nothing left waiting or running")
+            status, whole = server.json("POST", "/v1/completions", {"prompt": PROMPTS[3], "max_tokens": 4})
+            check(status == 200, "a completion once the slot is free")
+            return
+        raise Failed("the one slot was never busy when the second request arrived (5 tries)")
+    finally:
+        server.stop()
 
 
 def test_metrics_match_engine(exe, model):
@@ -347,6 +390,7 @@ def main():
             check(server.metrics()[("needlework_requests_total", (("outcome", "rejected"),))] == 6, "the six refused completions counted")
         finally:
             server.stop()
+        test_queue_full(args.needlework, args.model)
         test_metrics_match_engine(args.needlework, args.model)
         test_access(args.needlework, args.model)
     except (Failed, subprocess.CalledProcessError, OSError, KeyError, ValueError) as e:
