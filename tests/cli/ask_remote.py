@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""End to end test of remote engines: `needlework ask --engine http://127.0.0.1:PORT/v1` against our own
+`needlework serve` with the recall model gives the same answer, sources and citations as the in-process
+engine with the same model and context (greedy), in retrieve and whole mode; the report says the prompt
+was fitted with the server's tokenizer and context and carries the server's KV figures from /metrics
+(equal to what the server's /metrics says); a refused connection, an unknown model, a missing or wrong
+API key and in-process-only options give one-line errors and exit status 1; the key is read from
+--api-key-file or $NEEDLEWORK_API_KEY.
+
+    ask_remote.py NEEDLEWORK [--model M.gguf]
+
+Exit 0 when every check held, 1 with the failed check.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CTX = 1024
+QUESTION = "What is the pass key for ORCHID?"
+FILLER = ("The committee met on a grey morning and read the minutes of the last meeting aloud. "
+          "Nobody objected to the budget, and the lamps in the hall were left on until noon. ")
+
+
+class Failed(Exception):
+    pass
+
+
+def check(condition, what):
+    if not condition:
+        raise Failed(what)
+
+
+class Server:
+    """`needlework serve` on a free port of 127.0.0.1; the first line of its output says which."""
+
+    def __init__(self, exe, model, *extra):
+        self.proc = subprocess.Popen(
+            [exe, "serve", "--model", model, "--port", "0", "--ctx", str(CTX), "--threads", "1", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        banner = self.proc.stdout.readline()
+        if "http://127.0.0.1:" not in banner:
+            self.proc.kill()
+            raise Failed(f"serve did not start: {banner!r} {self.proc.stderr.read()!r}")
+        self.port = int(banner.split("http://127.0.0.1:")[1].split("/")[0])
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+
+    def metrics(self, key=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request("GET", "/metrics", headers={"Authorization": "Bearer " + key} if key else {})
+        body = conn.getresponse().read().decode()
+        conn.close()
+        return body
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise Failed("serve did not stop on SIGTERM")
+
+
+def run(exe, *args, env=None, expect=0):
+    out = subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=300)
+    check(out.returncode == expect,
+          f"needlework {' '.join(args)}: exit {out.returncode}, wanted {expect}: {out.stderr.strip()[-800:]}")
+    return out
+
+
+def library(exe, work):
+    """Three short documents, one with the needle; ingested into a fresh library."""
+    docs = os.path.join(work, "docs")
+    os.makedirs(docs)
+    texts = {
+        "minutes.txt": FILLER * 3 + "The pass key for ORCHID is 48213. " + FILLER * 2,
+        "garden.txt": FILLER * 2 + "The pass key for TULIP is 90551. " + FILLER,
+        "notes.txt": FILLER * 4,
+    }
+    for name, text in texts.items():
+        with open(os.path.join(docs, name), "w") as f:
+            f.write(text)
+    db = os.path.join(work, "library.db")
+    run(exe, "ingest", docs, "--db", db)
+    return db
+
+
+def comparable(report):
+    """What must agree between engines: the answer, what went into the prompt, what it cites."""
+    model = report.get("model", {})
+    return {
+        "answer": report["answer"],
+        "citations": report["citations"],
+        "quotes": report["quotes"],
+        "passages": report["passages"],
+        "sources": model.get("sources"),
+        "sources_dropped": model.get("sources_dropped"),
+        "best_source_cut": model.get("best_source_cut"),
+        "context_tokens": model.get("context_tokens"),
+        "prompt_tokens": model.get("prompt_tokens"),
+        "generated_tokens": model.get("generated_tokens"),
+    }
+
+
+def metric(text, name):
+    total = None
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total = (total or 0) + float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_same_answer(exe, model, db, server, mode):
+    common = [QUESTION, "--db", db, "--mode", mode, "--max-tokens", "24", "--json"]
+    local = json.loads(run(exe, "ask", *common, "--model", model, "--ctx", str(CTX)).stdout)
+    remote = json.loads(run(exe, "ask", *common, "--engine", server.url).stdout)
+    check(not local["extractive"] and not remote["extractive"], f"{mode}: both answers generated")
+    check(local["answer"].strip() != "", f"{mode}: the in-process answer is not empty")
+    a, b = comparable(local), comparable(remote)
+    for key in a:
+        check(a[key] == b[key], f"{mode}: {key} differs between engines:\n  in-process {a[key]!r}\n  remote     {b[key]!r}")
+    engine = remote.get("engine")
+    check(engine is not None and engine["url"] == server.url, f"{mode}: the report names the engine: {engine!r}")
+    check(engine["context_source"] == "server" and engine["context_tokens"] == CTX,
+          f"{mode}: the context comes from the server's model list: {engine!r}")
+    check(engine["token_count"] == "server-template", f"{mode}: counted with the server's tokenizer: {engine!r}")
+    check(local["model"]["token_count"] == "tokenizer", "in process: counted with the model's tokenizer")
+    kv = remote.get("remote_kv")
+    check(kv is not None and kv["server"] == "needlework", f"{mode}: the server's KV figures follow: {kv!r}")
+    text = server.metrics()
+    check(kv["kv_bytes_used"] == metric(text, "needlework_kv_cache_used_bytes") and kv["kv_bytes_used"] > 0,
+          f"{mode}: KV bytes used as /metrics says: {kv['kv_bytes_used']} vs {metric(text, 'needlework_kv_cache_used_bytes')}")
+    check(kv["tokens_cached"] == metric(text, "needlework_kv_cache_tokens"), f"{mode}: tokens cached as /metrics says")
+    check(remote["model"]["kv_bytes_used"] == kv["kv_bytes_used"], f"{mode}: the meter's bytes are the server's")
+    print(f"ask_remote.py: {mode}: same answer {local['answer']!r}, {len(local['citations'])} citations, "
+          f"{local['model']['sources']} sources, {local['model']['prompt_tokens']} prompt tokens")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_errors(exe, model, db, server, work):
+    base = [QUESTION, "--db", db, "--max-tokens", "8"]
+    out = run(exe, "ask", *base, "--engine", f"http://127.0.0.1:{free_port()}/v1", expect=1)
+    check("cannot connect" in out.stderr and len(out.stderr.strip().splitlines()) == 1,
+          f"a refused connection is one line: {out.stderr!r}")
+    out = run(exe, "ask", *base, "--engine", server.url, "--model", "no-such-model", expect=1)
+    check("does not list model 'no-such-model'" in out.stderr, f"an unknown model is named: {out.stderr!r}")
+    out = run(exe, "ask", *base, "--engine", server.url, "--kv", "q8", expect=1)
+    check("--kv" in out.stderr, f"--kv is refused with --engine: {out.stderr!r}")
+    out = run(exe, "ask", *base, "--engine", "ftp://example.org/v1", expect=1)
+    check("URL" in out.stderr, f"a URL that is not http(s) is refused: {out.stderr!r}")
+
+    # A server that wants a key: none → 401 in one line; the wrong one → refused; the file or the
+    # environment → answered.
+    key_file = os.path.join(work, "key")
+    with open(key_file, "w") as f:
+        f.write("letmein\n")
+    keyed = Server(exe, model, "--api-key-file", key_file)
+    try:
+        env = dict(os.environ)
+        env.pop("NEEDLEWORK_API_KEY", None)
+        out = run(exe, "ask", *base, "--engine", keyed.url, env=env, expect=1)
+        check("HTTP 401" in out.stderr and "NEEDLEWORK_API_KEY" in out.stderr, f"no key: 401 said: {out.stderr!r}")
+        out = run(exe, "ask", *base, "--engine", keyed.url, env=dict(env, NEEDLEWORK_API_KEY="wrong"), expect=1)
+        check("HTTP 401" in out.stderr, f"a wrong key is refused: {out.stderr!r}")
+        report = json.loads(run(exe, "ask", *base, "--json", "--engine", keyed.url, "--api-key-file", key_file,
+                                env=env).stdout)
+        check(report["remote_kv"]["server"] == "needlework", "with the key file: answered, /metrics read with the key")
+        report = json.loads(run(exe, "ask", *base, "--json", "--engine", keyed.url,
+                                env=dict(env, NEEDLEWORK_API_KEY="letmein")).stdout)
+        check(not report["extractive"], "with the key from the environment: answered")
+    finally:
+        keyed.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("needlework")
+    parser.add_argument("--model", default=os.path.join(SOURCE, "tests", "data", "recall-model.gguf"))
+    args = parser.parse_args()
+    start = time.time()
+    try:
+        with tempfile.TemporaryDirectory() as work:
+            db = library(args.needlework, work)
+            server = Server(args.needlework, args.model)
+            try:
+                test_same_answer(args.needlework, args.model, db, server, "retrieve")
+                test_same_answer(args.needlework, args.model, db, server, "whole")
+                test_errors(args.needlework, args.model, db, server, work)
+            finally:
+                server.stop()
+    except (Failed, subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as e:
+        print(f"ask_remote.py: FAILED: {e}", file=sys.stderr)
+        return 1
+    print(f"ask_remote.py: all checks passed in {time.time() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
