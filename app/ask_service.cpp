@@ -124,7 +124,8 @@ ModelStatus AskService::modelStatus() const
     ModelStatus status;
     if (m_remote) {
         status.loaded = true;
-        status.path = m_remote->url();
+        status.path = QString::fromStdString(m_remote->modelId());
+        status.engineUrl = m_remote->url();
         status.device
             = QStringLiteral("remote: %1 (%2)").arg(m_remote->url(), QString::fromStdString(m_remote->modelId()));
         status.contextTokens = static_cast<int>(m_remote->contextTokens());

@@ -99,6 +99,7 @@ struct AskResult {
 struct ModelStatus {
     bool loaded = false;
     QString path;
+    QString engineUrl; // a remote engine's URL (path is then the server's model name); "" in process
     QString device; // the backend it runs on: "cpu (8 threads)", "cuda: NVIDIA H100 ..."
     QString kvMode;
     QString chatFamily;
