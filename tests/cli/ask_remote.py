@@ -21,13 +21,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CTX = 1024
 QUESTION = "What is the pass key for ORCHID?"
-FILLER = ("The committee met on a grey morning and read the minutes of the last meeting aloud. "
-          "Nobody objected to the budget, and the lamps in the hall were left on until noon. ")
+FILLER = "The committee met on a grey morning. Nobody objected to the budget. "
 
 
 class Failed(Exception):
@@ -81,9 +82,9 @@ def library(exe, work):
     docs = os.path.join(work, "docs")
     os.makedirs(docs)
     texts = {
-        "minutes.txt": FILLER * 3 + "The pass key for ORCHID is 48213. " + FILLER * 2,
-        "garden.txt": FILLER * 2 + "The pass key for TULIP is 90551. " + FILLER,
-        "notes.txt": FILLER * 4,
+        "minutes.txt": FILLER + "The pass key for ORCHID is 48213. " + FILLER,
+        "garden.txt": "The pass key for TULIP is 90551. " + FILLER,
+        "notes.txt": FILLER,
     }
     for name, text in texts.items():
         with open(os.path.join(docs, name), "w") as f:
@@ -185,6 +186,110 @@ def test_errors(exe, model, db, server, work):
         keyed.stop()
 
 
+CANNED = 'The pass key is 48213 [1]: "The pass key for ORCHID is 48213."'
+
+
+class FakeVllm:
+    """A stand-in for a vLLM server in the shape its docs give: /v1/models without a context,
+    no /tokenize (so the client must estimate), chat completions streamed in awkward pieces with a
+    canned answer that cites [1] and quotes it, a 400 error object for the model "broken", and
+    /metrics from the vLLM fixture."""
+
+    def __init__(self):
+        with open(os.path.join(SOURCE, "tests", "data", "remote_metrics", "vllm.prom")) as f:
+            metrics = f.read()
+        self.requests = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def send(self, status, body, content_type="application/json"):
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                if self.path == "/v1/models":
+                    self.send(200, json.dumps({"object": "list", "data": [
+                        {"id": "fake/model", "object": "model"}, {"id": "broken", "object": "model"}]}))
+                elif self.path == "/metrics":
+                    self.send(200, metrics, "text/plain; version=0.0.4")
+                else:
+                    self.send(404, json.dumps({"detail": "Not Found"}))
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path != "/v1/chat/completions":
+                    return self.send(404, json.dumps({"detail": "Not Found"}))
+                fake.requests.append(body)
+                if body["model"] == "broken":
+                    return self.send(400, json.dumps({"object": "error", "message": "bad things happened",
+                                                      "type": "BadRequestError", "code": 400}))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                head = {"id": "c1", "object": "chat.completion.chunk", "model": body["model"]}
+                events = [dict(head, choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}}])]
+                for i in range(0, len(CANNED), 7):
+                    events.append(dict(head, choices=[{"index": 0, "delta": {"content": CANNED[i:i + 7]}}]))
+                events.append(dict(head, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]))
+                events.append(dict(head, choices=[], usage={"prompt_tokens": 321, "completion_tokens": 17}))
+                stream = ": keep-alive\r\n\r\n" + "".join(f"data: {json.dumps(e)}\r\n\r\n" for e in events)
+                stream += "data: [DONE]\r\n\r\n"
+                data = stream.encode()
+                for i in range(0, len(data), 13):  # bytes arrive cut anywhere
+                    self.wfile.write(data[i:i + 13])
+                    self.wfile.flush()
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.http.shutdown()
+
+
+def test_other_server(exe, db):
+    """Citations and quotes of a remote answer, the estimate without /tokenize, vLLM's /metrics."""
+    fake = FakeVllm()
+    try:
+        report = json.loads(run(exe, "ask", QUESTION, "--db", db, "--engine", fake.url, "--json").stdout)
+        check(report["answer"] == CANNED, f"the streamed answer is whole: {report['answer']!r}")
+        request = fake.requests[-1]
+        check(request["model"] == "fake/model" and request["stream"] and request["temperature"] == 0,
+              f"greedy streamed request for the first listed model: {request!r}")
+        check([m["role"] for m in request["messages"]] == ["system", "user"], "system and user messages")
+        check("[1] " in request["messages"][1]["content"] and QUESTION in request["messages"][1]["content"],
+              "the user message holds the numbered sources and the question")
+        cited = [c["path"] for c in report["citations"]]
+        check(len(cited) == 1 and cited[0].endswith("minutes.txt"), f"[1] cites the minutes: {cited!r}")
+        check(report["quotes"] == [{"quote": "The pass key for ORCHID is 48213.", "supported": True, "source": 1}],
+              f"the quote is found in source 1: {report['quotes']!r}")
+        engine = report["engine"]
+        check(engine["token_count"] == "estimate" and engine["context_source"] == "default"
+              and engine["context_tokens"] == 4096, f"no /tokenize, no context: estimated, 4096 assumed: {engine!r}")
+        check(report["model"]["prompt_tokens"] == 321 and report["model"]["generated_tokens"] == 17,
+              "token counts from the server's usage")
+        kv = report["remote_kv"]
+        check(kv["server"] == "vllm" and kv["kv_usage"] == 0.57 and kv["requests_running"] == 5
+              and kv["prefix_cache_hit_rate"] == 0.25, f"vLLM's /metrics read: {kv!r}")
+        text = run(exe, "ask", QUESTION, "--db", db, "--engine", fake.url).stdout
+        check("estimate, characters / 4" in text and "vllm: KV 57% in use" in text,
+              f"the text report says the count was estimated and shows the server's KV: {text!r}")
+        out = run(exe, "ask", QUESTION, "--db", db, "--engine", fake.url, "--model", "broken", expect=1)
+        check("HTTP 400: bad things happened" in out.stderr and len(out.stderr.strip().splitlines()) == 1,
+              f"an error object is one line: {out.stderr!r}")
+    finally:
+        fake.stop()
+    print("ask_remote.py: a vLLM-shaped server: citations, quotes, estimate and /metrics as expected")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("needlework")
@@ -201,6 +306,7 @@ def main():
                 test_errors(args.needlework, args.model, db, server, work)
             finally:
                 server.stop()
+            test_other_server(args.needlework, db)
     except (Failed, subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as e:
         print(f"ask_remote.py: FAILED: {e}", file=sys.stderr)
         return 1
