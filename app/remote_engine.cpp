@@ -311,11 +311,10 @@ RemoteEngine::RemoteEngine(RemoteEngineSettings settings)
             // no /props: not llama-server
         }
     }
-    if (d.settings.contextTokens > 0) {
-        d.contextTokens
-            = serverContext > 0 ? std::min(d.settings.contextTokens, serverContext) : d.settings.contextTokens;
+    if (d.settings.contextTokens > 0 && (serverContext <= 0 || d.settings.contextTokens <= serverContext)) {
+        d.contextTokens = d.settings.contextTokens; // a smaller prompt than the server takes, asked for
         d.contextSource = QStringLiteral("option");
-    } else if (serverContext > 0) {
+    } else if (serverContext > 0) { // more than the server holds would be refused there
         d.contextTokens = serverContext;
         d.contextSource = QStringLiteral("server");
     } else {

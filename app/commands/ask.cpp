@@ -124,7 +124,8 @@ Command askCommand()
             "model list gives (else --ctx, else 4096) with its /tokenize endpoint (else an estimate, characters / 4, "
             "said in the report), the answer streams and its citations are checked as a local model's are, and the "
             "server's KV figures from its /metrics follow. The API key comes from --api-key-file or "
-            "$NEEDLEWORK_API_KEY, never the command line. Each question is saved as a session "
+            "$NEEDLEWORK_API_KEY, never the command line; a connection waits 10 s at most, an answer 600 s without a "
+            "byte from the server. Each question is saved as a session "
             "('needlework sessions')."),
         .configure =
             [](QCommandLineParser &parser) {

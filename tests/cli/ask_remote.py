@@ -145,6 +145,16 @@ def test_same_answer(exe, model, db, server, mode):
           f"{local['model']['sources']} sources, {local['model']['prompt_tokens']} prompt tokens")
 
 
+def test_context_option(exe, db, server):
+    """--ctx below the server's context is kept (a smaller prompt); above it, the server's wins."""
+    for ctx, want, source in ((512, 512, "option"), (4096, CTX, "server")):
+        report = json.loads(run(exe, "ask", QUESTION, "--db", db, "--engine", server.url, "--ctx", str(ctx),
+                                "--max-tokens", "8", "--json").stdout)
+        engine = report["engine"]
+        check(engine["context_tokens"] == want and engine["context_source"] == source,
+              f"--ctx {ctx} against a {CTX}-token server: {engine!r}")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -303,6 +313,7 @@ def main():
             try:
                 test_same_answer(args.needlework, args.model, db, server, "retrieve")
                 test_same_answer(args.needlework, args.model, db, server, "whole")
+                test_context_option(args.needlework, db, server)
                 test_errors(args.needlework, args.model, db, server, work)
             finally:
                 server.stop()
