@@ -5,7 +5,12 @@ engine with the same model and context (greedy), in retrieve and whole mode; the
 was fitted with the server's tokenizer and context and carries the server's KV figures from /metrics
 (equal to what the server's /metrics says); a refused connection, an unknown model, a missing or wrong
 API key and in-process-only options give one-line errors and exit status 1; the key is read from
---api-key-file or $NEEDLEWORK_API_KEY.
+--api-key-file or $NEEDLEWORK_API_KEY; --ctx below the server's context is kept, above it is cut to it.
+Then stand-ins for vLLM and llama-server (Python's http.server, shaped as their docs describe) check what
+our own model cannot show: an answer that cites [1] and quotes its source gets the citation and the
+supported quote; without /tokenize the prompt is fitted by estimate and the report says so; llama-server's
+text /tokenize and /props context are used; vLLM's and llama-server's /metrics reach the report; a 400
+error object is one line.
 
     ask_remote.py NEEDLEWORK [--model M.gguf]
 
@@ -199,14 +204,16 @@ def test_errors(exe, model, db, server, work):
 CANNED = 'The pass key is 48213 [1]: "The pass key for ORCHID is 48213."'
 
 
-class FakeVllm:
-    """A stand-in for a vLLM server in the shape its docs give: /v1/models without a context,
-    no /tokenize (so the client must estimate), chat completions streamed in awkward pieces with a
-    canned answer that cites [1] and quotes it, a 400 error object for the model "broken", and
-    /metrics from the vLLM fixture."""
+class FakeServer:
+    """A stand-in for another OpenAI-compatible server. "vllm": /v1/models without a context, no
+    /tokenize (so the client must estimate), /metrics from the vLLM fixture. "llama": llama-server's
+    /tokenize of text (a token per 3 characters here) and /props with its context, /metrics from the
+    llama-server fixture. Both stream a canned answer that cites [1] and quotes it, in awkward
+    pieces, and answer the model "broken" with a 400 error object."""
 
-    def __init__(self):
-        with open(os.path.join(SOURCE, "tests", "data", "remote_metrics", "vllm.prom")) as f:
+    def __init__(self, kind="vllm"):
+        fixture = {"vllm": "vllm.prom", "llama": "llama_server.prom"}[kind]
+        with open(os.path.join(SOURCE, "tests", "data", "remote_metrics", fixture)) as f:
             metrics = f.read()
         self.requests = []
         fake = self
@@ -229,11 +236,17 @@ class FakeVllm:
                         {"id": "fake/model", "object": "model"}, {"id": "broken", "object": "model"}]}))
                 elif self.path == "/metrics":
                     self.send(200, metrics, "text/plain; version=0.0.4")
+                elif self.path == "/props" and kind == "llama":
+                    self.send(200, json.dumps({"default_generation_settings": {"n_ctx": 2048}}))
                 else:
                     self.send(404, json.dumps({"detail": "Not Found"}))
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path == "/tokenize" and kind == "llama":
+                    # llama-server reads "content" and answers an empty list without it.
+                    content = body.get("content", "")
+                    return self.send(200, json.dumps({"tokens": list(range((len(content) + 2) // 3))}))
                 if self.path != "/v1/chat/completions":
                     return self.send(404, json.dumps({"detail": "Not Found"}))
                 fake.requests.append(body)
@@ -265,9 +278,26 @@ class FakeVllm:
         self.http.shutdown()
 
 
+def test_llama_server(exe, db):
+    """llama-server's text /tokenize and /props context, and its /metrics."""
+    fake = FakeServer("llama")
+    try:
+        report = json.loads(run(exe, "ask", QUESTION, "--db", db, "--engine", fake.url, "--json").stdout)
+        engine = report["engine"]
+        check(engine["token_count"] == "server" and engine["context_source"] == "server"
+              and engine["context_tokens"] == 2048, f"text /tokenize, context from /props: {engine!r}")
+        check(report["answer"] == CANNED and len(report["citations"]) == 1, "answered and cited")
+        kv = report["remote_kv"]
+        check(kv["server"] == "llama-server" and kv["kv_usage"] == 0.125 and kv["requests_waiting"] == 3,
+              f"llama-server's /metrics read: {kv!r}")
+    finally:
+        fake.stop()
+    print("ask_remote.py: a llama-server-shaped server: text tokenize, /props context and /metrics as expected")
+
+
 def test_other_server(exe, db):
     """Citations and quotes of a remote answer, the estimate without /tokenize, vLLM's /metrics."""
-    fake = FakeVllm()
+    fake = FakeServer("vllm")
     try:
         report = json.loads(run(exe, "ask", QUESTION, "--db", db, "--engine", fake.url, "--json").stdout)
         check(report["answer"] == CANNED, f"the streamed answer is whole: {report['answer']!r}")
@@ -318,6 +348,7 @@ def main():
             finally:
                 server.stop()
             test_other_server(args.needlework, db)
+            test_llama_server(args.needlework, db)
     except (Failed, subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as e:
         print(f"ask_remote.py: FAILED: {e}", file=sys.stderr)
         return 1
