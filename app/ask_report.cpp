@@ -2,6 +2,7 @@
 #include "app/ask_report.h"
 
 #include "app/page_numbers.h"
+#include "app/remote_metrics.h"
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +14,31 @@ nlohmann::json citationsToJson(const std::vector<Citation> &citations)
     for (const Citation &c : citations)
         array.push_back(citationToJson(c));
     return array;
+}
+
+nlohmann::json remoteKvToJson(const RemoteKvFigures &f)
+{
+    nlohmann::json j = { { "server", std::string(remoteServerKindName(f.server)) } };
+    const auto put = [&j](const char *name, const auto &value) {
+        if (value)
+            j[name] = *value;
+    };
+    put("kv_usage", f.usage);
+    put("kv_bytes_used", f.bytesUsed);
+    put("kv_bytes_reserved", f.bytesReserved);
+    put("mha_f16_baseline_bytes", f.mhaF16Bytes);
+    if (f.savingVsMha() > 0)
+        j["saving_vs_mha_f16"] = f.savingVsMha();
+    put("tokens_cached", f.tokensCached);
+    put("capacity_tokens", f.capacityTokens);
+    put("requests_running", f.running);
+    put("requests_waiting", f.waiting);
+    put("prefix_cache_hits", f.prefixHits);
+    put("prefix_cache_queries", f.prefixQueries);
+    put("prefix_cache_hit_rate", f.prefixHitRate);
+    if (!f.kvMode.empty())
+        j["kv_mode"] = f.kvMode;
+    return j;
 }
 
 nlohmann::json askResultToJson(const AskResult &r)
@@ -43,7 +69,14 @@ nlohmann::json askResultToJson(const AskResult &r)
             { "kv_bytes_per_token", r.kvBytesPerToken }, { "kv_bytes_reserved", r.kvBytesReserved },
             { "saving_vs_mha_f16", r.savingVsMha }, { "stop", r.stopReason.toStdString() },
             { "sources", static_cast<int>(r.sources.size()) }, { "sources_dropped", r.droppedSources },
-            { "best_source_cut", r.bestSourceCut } };
+            { "best_source_cut", r.bestSourceCut }, { "token_count", r.tokenCount.toStdString() } };
+        if (!r.engineUrl.isEmpty()) {
+            // A remote engine: where, and what its /metrics said after the answer (null: unreachable).
+            j["engine"] = { { "url", r.engineUrl.toStdString() }, { "model", r.model.toStdString() },
+                { "context_tokens", r.contextTokens }, { "context_source", r.contextFrom.toStdString() },
+                { "token_count", r.tokenCount.toStdString() } };
+            j["remote_kv"] = r.remoteKv ? remoteKvToJson(*r.remoteKv) : nlohmann::json();
+        }
         if (!r.contextSource.isEmpty())
             j["model"]["context"] = { { "source", r.contextSource.toStdString() }, { "tokens", r.snapshotTokens },
                 { "snapshot_bytes", r.snapshotBytes }, { "snapshot_seconds", r.snapshotSeconds },
@@ -89,6 +122,27 @@ void printCitations(QTextStream &out, const AskResult &r)
                 out << "  UNSUPPORTED QUOTE (not in any source): \"" << q.quote << "\"\n";
         if (const QString fit = contextFitNote(r); !fit.isEmpty())
             out << '\n' << fit << '\n';
+        if (!r.engineUrl.isEmpty()) {
+            out << QStringLiteral("\n[%1 at %2: context %3 tokens (%4), prompt %5 tokens (%6), %7 tokens in %8 s "
+                                  "after %9 s to the first]\n")
+                       .arg(r.model, r.engineUrl)
+                       .arg(r.contextTokens)
+                       .arg(r.contextFrom == QLatin1String("server") ? QStringLiteral("the server's")
+                               : r.contextFrom == QLatin1String("option")
+                               ? QStringLiteral("--ctx")
+                               : QStringLiteral("assumed: the server does not say"))
+                       .arg(r.promptTokens)
+                       .arg(r.tokenCount == QLatin1String("estimate")
+                               ? QStringLiteral("fitted by an estimate, characters / 4: the server has no /tokenize")
+                               : QStringLiteral("fitted with the server's tokenizer"))
+                       .arg(r.generatedTokens)
+                       .arg(r.decodeSeconds, 0, 'f', 2)
+                       .arg(r.prefillSeconds, 0, 'f', 2);
+            out << QStringLiteral("[server KV: %1]\n")
+                       .arg(r.remoteKv ? QString::fromStdString(remoteKvLine(*r.remoteKv))
+                                       : QStringLiteral("no /metrics there"));
+            return;
+        }
         out << QStringLiteral(
             "\n[%1, %2, KV %3: %4 used / %5 reserved, %6 less than MHA f16; prompt %7 tokens (%8 reused), "
             "prefill %9 s, %10 tokens in %11 s]\n")

@@ -12,6 +12,8 @@
 namespace nw::app {
 
 nlohmann::json askResultToJson(const AskResult &result);
+// A remote server's KV figures (app/remote_metrics.h); a figure it does not export is left out.
+nlohmann::json remoteKvToJson(const RemoteKvFigures &figures);
 nlohmann::json citationsToJson(const std::vector<Citation> &citations);
 
 // How the prompt was made to fit the context, for people ("(To fit the 1024-token context: 6 of 8

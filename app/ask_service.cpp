@@ -5,6 +5,7 @@
 #include "app/document_titles.h"
 #include "app/extractive_answer.h"
 #include "app/page_numbers.h"
+#include "app/remote_engine.h"
 #include "common/byte_format.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -99,6 +100,11 @@ void AskService::unloadModel()
     m_engine.reset();
 }
 
+void AskService::setRemoteEngine(std::shared_ptr<const RemoteEngine> engine)
+{
+    m_remote = std::move(engine);
+}
+
 void AskService::setCache(const QString &kvMode, std::int64_t contextTokens)
 {
     if (!m_engine)
@@ -116,6 +122,15 @@ void AskService::setCache(const QString &kvMode, std::int64_t contextTokens)
 ModelStatus AskService::modelStatus() const
 {
     ModelStatus status;
+    if (m_remote) {
+        status.loaded = true;
+        status.path = QString::fromStdString(m_remote->modelId());
+        status.engineUrl = m_remote->url();
+        status.device
+            = QStringLiteral("remote: %1 (%2)").arg(m_remote->url(), QString::fromStdString(m_remote->modelId()));
+        status.contextTokens = static_cast<int>(m_remote->contextTokens());
+        return status;
+    }
     if (!m_engine)
         return status;
     const MemoryStats stats = m_engine->generator->memoryStats();
@@ -191,7 +206,7 @@ AskResult AskService::ask(store::LibraryStore &library, const AskRequest &reques
     if (request.mode == AskMode::Retrieve) {
         Retriever retriever(library);
         result.passages = retriever.retrieve(request.question, request.retrieval);
-        if (!m_engine) {
+        if (!m_engine && !m_remote) {
             result.answer = extractiveAnswer(result.passages);
             for (const Passage &p : result.passages)
                 result.citations.push_back(p.citation);
@@ -205,7 +220,7 @@ AskResult AskService::ask(store::LibraryStore &library, const AskRequest &reques
     }
 
     // Whole documents, in order, each page labelled.
-    if (!m_engine)
+    if (!m_engine && !m_remote)
         fail("whole mode reads the documents into a model's context: give --model M.gguf (or use --mode retrieve)");
     std::vector<store::DocumentInfo> documents;
     for (const auto &info : library.documents(request.retrieval.collection))
@@ -233,8 +248,11 @@ AskResult AskService::ask(store::LibraryStore &library, const AskRequest &reques
 AskResult AskService::answerFromModel(store::LibraryStore &library, const AskRequest &request, AskResult result,
     const std::vector<Source> &sources, const AskCallbacks &callbacks, const std::vector<PageRef> &pages)
 {
+    if (m_remote)
+        return answerFromRemote(library, request, std::move(result), sources, callbacks, pages);
     Engine &e = *m_engine;
     result.extractive = false;
+    result.tokenCount = QStringLiteral("tokenizer");
     result.model = QFileInfo(e.path).fileName();
     result.chatFamily = QString::fromUtf8(chatFamilyName(e.chat.family()).data());
     result.kvMode = QString::fromStdString(e.kvMode.toString());
@@ -266,35 +284,10 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
         }
     }
 
-    BuiltPrompt prompt = buildPrompt(e.chat, request.question, sources, budget, count);
-    if (!sources.empty() && prompt.sources.empty() && request.mode == AskMode::Retrieve) {
-        // Not even the best page fits: its cited passage with less and less of the page around it.
-        const Passage &best = result.passages[static_cast<std::size_t>(sources.front().origin)];
-        for (int around : { 2000, 1000, 500, 250, 120, 0 }) {
-            const int from = std::max(0, best.citation.start - around);
-            const int to
-                = std::min(static_cast<int>(best.text.size()), best.citation.start + best.citation.length + around);
-            QString text = best.text.mid(from, to - from).trimmed();
-            if (from > 0)
-                text = QStringLiteral("[…] ") + text;
-            if (to < best.text.size())
-                text += QStringLiteral(" […]");
-            const std::vector<Source> cut = { { sources.front().label, text, sources.front().origin } };
-            prompt = buildPrompt(e.chat, request.question, cut, budget, count);
-            if (!prompt.sources.empty()) {
-                prompt.droppedSources = static_cast<int>(sources.size()) - 1;
-                result.bestSourceCut = true;
-                break;
-            }
-        }
-    }
-    if (!sources.empty() && prompt.sources.empty()) {
-        // Not even the best source fits: an answer without sources would say nothing of the library.
-        fail(Remedy::LargerContext,
-            "the best source alone does not fit: a context of {} tokens leaves {} for the prompt (and {} for the "
-            "answer), and the question with the best source's passage needs more",
-            e.contextTokens, budget, maxTokens);
-    }
+    const BuiltPrompt prompt = fitSources(
+        request, result, sources,
+        [&](const std::vector<Source> &kept) { return buildPrompt(e.chat, request.question, kept, budget, count); },
+        e.contextTokens, budget, maxTokens);
     result.sources = prompt.sources;
     result.droppedSources = prompt.droppedSources;
 
@@ -377,6 +370,49 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
     result.savingVsMha = generated.memory.savingVsMha();
     result.stopReason = QString::fromUtf8(stopReasonName(generated.stop).data());
 
+    citeAnswer(library, request, result, pages);
+    return result;
+}
+
+BuiltPrompt AskService::fitSources(const AskRequest &request, AskResult &result, const std::vector<Source> &sources,
+    const std::function<BuiltPrompt(const std::vector<Source> &)> &build, std::int64_t contextTokens, int budget,
+    int maxTokens)
+{
+    BuiltPrompt prompt = build(sources);
+    if (!sources.empty() && prompt.sources.empty() && request.mode == AskMode::Retrieve) {
+        // Not even the best page fits: its cited passage with less and less of the page around it.
+        const Passage &best = result.passages[static_cast<std::size_t>(sources.front().origin)];
+        for (int around : { 2000, 1000, 500, 250, 120, 0 }) {
+            const int from = std::max(0, best.citation.start - around);
+            const int to
+                = std::min(static_cast<int>(best.text.size()), best.citation.start + best.citation.length + around);
+            QString text = best.text.mid(from, to - from).trimmed();
+            if (from > 0)
+                text = QStringLiteral("[…] ") + text;
+            if (to < best.text.size())
+                text += QStringLiteral(" […]");
+            const std::vector<Source> cut = { { sources.front().label, text, sources.front().origin } };
+            prompt = build(cut);
+            if (!prompt.sources.empty()) {
+                prompt.droppedSources = static_cast<int>(sources.size()) - 1;
+                result.bestSourceCut = true;
+                break;
+            }
+        }
+    }
+    if (!sources.empty() && prompt.sources.empty()) {
+        // Not even the best source fits: an answer without sources would say nothing of the library.
+        fail(Remedy::LargerContext,
+            "the best source alone does not fit: a context of {} tokens leaves {} for the prompt (and {} for the "
+            "answer), and the question with the best source's passage needs more",
+            contextTokens, budget, maxTokens);
+    }
+    return prompt;
+}
+
+void AskService::citeAnswer(
+    store::LibraryStore &library, const AskRequest &request, AskResult &result, const std::vector<PageRef> &pages)
+{
     QStringList sourceTexts;
     for (const Source &s : result.sources)
         sourceTexts << s.text;
@@ -397,6 +433,80 @@ AskResult AskService::answerFromModel(store::LibraryStore &library, const AskReq
     } else {
         result.citations = wholeModeCitations(library, result, used, pages);
     }
+}
+
+AskResult AskService::answerFromRemote(store::LibraryStore &library, const AskRequest &request, AskResult result,
+    const std::vector<Source> &sources, const AskCallbacks &callbacks, const std::vector<PageRef> &pages)
+{
+    // The server applies its own chat template (the messages go as they are), counts the prompt
+    // with its tokenizer when it can, and reports its KV cache through /metrics: the citations are
+    // checked here exactly as for the in-process engine.
+    const RemoteEngine &remote = *m_remote;
+    result.extractive = false;
+    result.model = QString::fromStdString(remote.modelId());
+    result.engineUrl = remote.url();
+    result.chatFamily = QStringLiteral("server's");
+    result.contextTokens = static_cast<int>(remote.contextTokens());
+    result.contextFrom = remote.contextSource();
+    result.tokenCount = QString::fromUtf8(remoteTokenCountName(remote.tokenCount()).data());
+    const MessageCounter count
+        = [&remote](const std::vector<ChatMessage> &messages) { return remote.countTokens(messages); };
+    const int maxTokens = answerTokensFor(request.maxTokens, remote.contextTokens());
+    const int budget = static_cast<int>(remote.contextTokens()) - maxTokens;
+
+    if (request.mode == AskMode::Whole) {
+        QString joined;
+        for (const Source &s : sources)
+            joined += s.label + QLatin1Char('\n') + s.text + QLatin1Char('\n');
+        const int needed = count({ { "user", joined.toStdString() } })
+            + count({ { "system", systemInstructions().toStdString() }, { "user", request.question.toStdString() } })
+            + maxTokens;
+        if (needed > remote.contextTokens()) {
+            // The remote model's KV layout is unknown here: no per-mode figures (kvNeeds stays empty).
+            result.tooLarge = true;
+            result.neededTokens = needed;
+            result.answer
+                = QStringLiteral("The selected documents need about %1 tokens with the question and the answer, "
+                                 "more than the server's %2-token context. Use --mode retrieve, or select fewer "
+                                 "documents.")
+                      .arg(needed)
+                      .arg(remote.contextTokens());
+            return result;
+        }
+    }
+
+    const BuiltPrompt prompt = fitSources(
+        request, result, sources,
+        [&](const std::vector<Source> &kept) { return buildMessagesPrompt(request.question, kept, budget, count); },
+        remote.contextTokens(), budget, maxTokens);
+    result.sources = prompt.sources;
+    result.droppedSources = prompt.droppedSources;
+
+    RemoteChatOptions options;
+    options.maxTokens = maxTokens;
+    const RemoteChatResult reply = remote.chat(
+        promptMessages(request.question, prompt.sources), options,
+        [&callbacks](std::string_view text) {
+            if (callbacks.onText)
+                callbacks.onText(QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size())));
+        },
+        callbacks.stop);
+    result.answer = QString::fromStdString(reply.text).trimmed();
+    result.promptTokens = reply.promptTokens >= 0 ? reply.promptTokens : prompt.tokens;
+    result.generatedTokens = std::max(0, reply.completionTokens);
+    result.prefillSeconds = reply.firstTokenSeconds;
+    result.decodeSeconds = std::max(0.0, reply.totalSeconds - reply.firstTokenSeconds);
+    result.stopReason = QString::fromStdString(reply.finishReason);
+
+    result.remoteKv = remote.kvFigures();
+    if (result.remoteKv) {
+        const RemoteKvFigures &kv = *result.remoteKv;
+        result.kvMode = QString::fromStdString(kv.kvMode);
+        result.kvBytesUsed = kv.bytesUsed.value_or(0);
+        result.kvBytesReserved = kv.bytesReserved.value_or(0);
+        result.savingVsMha = kv.savingVsMha();
+    }
+    citeAnswer(library, request, result, pages);
     return result;
 }
 

@@ -8,6 +8,7 @@
 
 #include "app/model_settings.h"
 #include "app/prompt_builder.h"
+#include "app/remote_metrics.h"
 #include "app/retriever.h"
 
 #include <QString>
@@ -16,10 +17,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
 namespace nw::app {
+
+class RemoteEngine;
 
 enum class AskMode { Retrieve, Whole };
 QString askModeName(AskMode mode);
@@ -76,6 +80,15 @@ struct AskResult {
     double savingVsMha = 0;
     QString stopReason;
 
+    // A remote engine (app/remote_engine.h): the server's URL ("" in process), how the prompt's
+    // tokens were counted ("tokenizer" the model's own, "server-template", "server", "estimate"),
+    // where the context came from ("server", "option", "default") and the server's KV meter after
+    // the answer (empty when its /metrics is not reachable).
+    QString engineUrl;
+    QString tokenCount;
+    QString contextFrom;
+    std::optional<RemoteKvFigures> remoteKv;
+
     // Whole mode when the documents do not fit the context: nothing was generated.
     bool tooLarge = false;
     int neededTokens = 0;
@@ -86,6 +99,7 @@ struct AskResult {
 struct ModelStatus {
     bool loaded = false;
     QString path;
+    QString engineUrl; // a remote engine's URL (path is then the server's model name); "" in process
     QString device; // the backend it runs on: "cpu (8 threads)", "cuda: NVIDIA H100 ..."
     QString kvMode;
     QString chatFamily;
@@ -117,6 +131,8 @@ public:
     // asked for without a GPU); the model loaded before is gone either way.
     void loadModel(const ModelSettings &settings);
     void unloadModel();
+    // Answers with a remote engine instead of the loaded model (null: the in-process engine again).
+    void setRemoteEngine(std::shared_ptr<const RemoteEngine> engine);
     // A new cache in another KV mode ("" the model's default) and context (contextTokensFor) —
     // the weights stay; throws nw::Error when the mode does not fit (the old cache stays then).
     void setCache(const QString &kvMode, std::int64_t contextTokens);
@@ -143,9 +159,20 @@ private:
         const std::set<int> &usedSources, const std::vector<PageRef> &pages);
     AskResult answerFromModel(store::LibraryStore &library, const AskRequest &request, AskResult result,
         const std::vector<Source> &sources, const AskCallbacks &callbacks, const std::vector<PageRef> &pages = {});
+    AskResult answerFromRemote(store::LibraryStore &library, const AskRequest &request, AskResult result,
+        const std::vector<Source> &sources, const AskCallbacks &callbacks, const std::vector<PageRef> &pages);
+    // The sources that fit `budget` (BuiltPrompt::sources), the best one cut down to its passage
+    // when it alone is too long; throws nw::Error when not even that fits.
+    static BuiltPrompt fitSources(const AskRequest &request, AskResult &result, const std::vector<Source> &sources,
+        const std::function<BuiltPrompt(const std::vector<Source> &)> &build, std::int64_t contextTokens, int budget,
+        int maxTokens);
+    // The answer's quotes checked and its citations: the sources cited as [n] and those a quote was found in.
+    static void citeAnswer(
+        store::LibraryStore &library, const AskRequest &request, AskResult &result, const std::vector<PageRef> &pages);
     // The snapshot's prefix of a whole-mode prompt (empty when snapshots do not apply).
     std::vector<std::int32_t> snapshotPrefix(const BuiltPrompt &prompt, const std::vector<std::int32_t> &tokens) const;
     std::unique_ptr<Engine> m_engine;
+    std::shared_ptr<const RemoteEngine> m_remote;
     QString m_snapshotDir;
     std::uint64_t m_snapshotMaxBytes = 0;
 };

@@ -37,29 +37,32 @@ std::vector<Source> passageSources(const std::vector<Passage> &passages)
     return out;
 }
 
-static QString render(const ChatTemplate &chat, const QString &question, const std::vector<Source> &sources)
+std::vector<ChatMessage> promptMessages(const QString &question, const std::vector<Source> &sources)
 {
     QString user = QStringLiteral("Sources:\n");
     for (std::size_t i = 0; i < sources.size(); ++i)
         user += QStringLiteral("\n[%1] %2\n%3\n").arg(i + 1).arg(sources[i].label, sources[i].text);
     user += QStringLiteral("\nQuestion: ") + question;
-    const std::vector<ChatMessage> messages
-        = { { "system", systemInstructions().toStdString() }, { "user", user.toStdString() } };
-    return QString::fromStdString(chat.apply(messages, true));
+    return { { "system", systemInstructions().toStdString() }, { "user", user.toStdString() } };
 }
 
-BuiltPrompt buildPrompt(const ChatTemplate &chat, const QString &question, const std::vector<Source> &sources,
-    int budgetTokens, const TokenCounter &count)
+namespace {
+
+// A prompt's text and its tokens, for the sources kept so far.
+using Render = std::function<QString(const QString &question, const std::vector<Source> &sources)>;
+
+BuiltPrompt pack(const QString &question, const std::vector<Source> &sources, int budgetTokens, const Render &render,
+    const TokenCounter &count)
 {
     // The best sources first, as many as fit: once one does not fit, it and every source ranked
     // below it are left out (a lower-ranked source never takes the place of a better one).
     BuiltPrompt built;
     std::vector<Source> kept;
-    built.text = render(chat, question, kept);
+    built.text = render(question, kept);
     built.tokens = count(built.text);
     for (const Source &source : sources) {
         kept.push_back(source);
-        const QString text = render(chat, question, kept);
+        const QString text = render(question, kept);
         const int tokens = count(text);
         if (tokens > budgetTokens) {
             kept.pop_back();
@@ -70,11 +73,35 @@ BuiltPrompt buildPrompt(const ChatTemplate &chat, const QString &question, const
     }
     built.droppedSources = static_cast<int>(sources.size() - kept.size());
     // Where this question's prompt leaves that of an empty question.
-    const QString unasked = render(chat, QString(), kept);
+    const QString unasked = render(QString(), kept);
     const auto shared = std::mismatch(built.text.begin(), built.text.end(), unasked.begin(), unasked.end());
     built.questionAt = static_cast<int>(shared.first - built.text.begin());
     built.sources = std::move(kept);
     return built;
+}
+
+} // namespace
+
+BuiltPrompt buildPrompt(const ChatTemplate &chat, const QString &question, const std::vector<Source> &sources,
+    int budgetTokens, const TokenCounter &count)
+{
+    const Render render = [&chat](const QString &q, const std::vector<Source> &kept) {
+        return QString::fromStdString(chat.apply(promptMessages(q, kept), true));
+    };
+    return pack(question, sources, budgetTokens, render, count);
+}
+
+BuiltPrompt buildMessagesPrompt(
+    const QString &question, const std::vector<Source> &sources, int budgetTokens, const MessageCounter &count)
+{
+    // The text packed is the user message; the count is of both messages as the server sees them.
+    const Render render = [](const QString &q, const std::vector<Source> &kept) {
+        return QString::fromStdString(promptMessages(q, kept).back().content);
+    };
+    const TokenCounter counter = [&count](const QString &user) {
+        return count({ { "system", systemInstructions().toStdString() }, { "user", user.toStdString() } });
+    };
+    return pack(question, sources, budgetTokens, render, counter);
 }
 
 } // namespace nw::app

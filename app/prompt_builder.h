@@ -40,10 +40,20 @@ QString systemInstructions();
 // Sources from passages: "...previous page end ... | page text | ... next page start".
 std::vector<Source> passageSources(const std::vector<Passage> &passages);
 
+// The chat messages of a question over numbered sources: the instructions, then one user message
+// with the sources and the question (what a chat template renders, here or on a remote server).
+std::vector<ChatMessage> promptMessages(const QString &question, const std::vector<Source> &sources);
+
 // Packs the sources, best first (in the order given), while the prompt stays within `budgetTokens`;
 // the first source that does not fit and all after it are dropped (BuiltPrompt::droppedSources).
 // With no source kept the prompt holds the question alone.
 BuiltPrompt buildPrompt(const ChatTemplate &chat, const QString &question, const std::vector<Source> &sources,
     int budgetTokens, const TokenCounter &count = estimateTokens);
+
+// The same packing for a remote engine, whose server applies its own chat template: `count` gets
+// the messages (RemoteEngine::countTokens); BuiltPrompt::text is then the user message.
+using MessageCounter = std::function<int(const std::vector<ChatMessage> &)>;
+BuiltPrompt buildMessagesPrompt(
+    const QString &question, const std::vector<Source> &sources, int budgetTokens, const MessageCounter &count);
 
 } // namespace nw::app

@@ -202,7 +202,14 @@ void Workbench::apply(const ModelSettings &changed, const ModelSettings &before)
 ModelStatus Workbench::modelStatus() const
 {
     std::lock_guard lock(m_mutex);
-    return m_ready ? m_asker.modelStatus() : ModelStatus {};
+    return m_ready || m_remote ? m_asker.modelStatus() : ModelStatus {};
+}
+
+void Workbench::setRemoteEngine(std::shared_ptr<const RemoteEngine> engine)
+{
+    std::lock_guard lock(m_mutex);
+    m_remote = engine != nullptr;
+    m_asker.setRemoteEngine(std::move(engine));
 }
 
 MemoryStats Workbench::memoryStats() const

@@ -95,6 +95,9 @@ public:
     // another thread answers); while a model loads, the last snapshot; empty without a model.
     MemoryStats memoryStats() const;
     int modelLoads() const { return m_loads.load(); } // how many times a model was loaded
+    // Questions go to a remote engine (an OpenAI-compatible server, app/remote_engine.h) instead
+    // of the model the settings name; null: back to those. Not while a question is answered.
+    void setRemoteEngine(std::shared_ptr<const RemoteEngine> engine);
 
     // --- Questions. Loads the model if needed, answers, and records the turn — in session
     // `sessionId`, or a new session titled by the question when it is 0 (a stopped or too-large
@@ -129,6 +132,7 @@ private:
     mutable std::mutex m_mutex;
     ModelSettings m_settings;
     bool m_ready = false; // a model is loaded and not being replaced: the engine may be read
+    bool m_remote = false; // questions go to a remote engine
     MemoryStats m_lastStats;
     std::atomic<int> m_loads { 0 };
 };

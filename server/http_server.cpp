@@ -1,5 +1,5 @@
-// The routes of `needlework serve` over cpp-httplib (see http_server.h). The only file that
-// includes <httplib.h>.
+// The routes of `needlework serve` over cpp-httplib (see http_server.h). The only file of
+// server/ that includes <httplib.h> (app/remote_engine.cpp is the client side).
 #include "server/http_server.h"
 
 #include "common/error.h"
@@ -269,7 +269,7 @@ struct OpenAiServer::Impl {
         http.Get("/health",
             [](const httplib::Request &, httplib::Response &res) { res.set_content(R"({"status":"ok"})", kJson); });
         http.Get("/v1/models", [this](const httplib::Request &, httplib::Response &res) {
-            res.set_content(modelsBody(config.modelId, started), kJson);
+            res.set_content(modelsBody(config.modelId, started, config.limits.contextTokens), kJson);
         });
         http.Post("/v1/chat/completions", [this](const httplib::Request &req, httplib::Response &res) {
             completion(req, res, CompletionKind::Chat);
@@ -282,6 +282,18 @@ struct OpenAiServer::Impl {
             if (const ApiError *e = std::get_if<ApiError>(&parsed))
                 return sendError(res, *e);
             const TokenizeRequest &r = std::get<TokenizeRequest>(parsed);
+            if (r.messages) {
+                // As prepare() makes a chat completion's prompt, so the count is the request's.
+                std::string prompt;
+                try {
+                    prompt = chat.apply(*r.messages, r.addGenerationPrompt);
+                } catch (const Error &e) {
+                    return sendError(
+                        res, ApiError { .message = e.what(), .param = "messages", .code = "invalid_value" });
+                }
+                return res.set_content(
+                    tokensBody(tokenizer.encode(prompt, GenerateOptions {}.addSpecial, true)), kJson);
+            }
             res.set_content(tokensBody(tokenizer.encode(r.content, r.addSpecial, true)), kJson);
         });
         http.Post("/detokenize", [this](const httplib::Request &req, httplib::Response &res) {

@@ -326,9 +326,17 @@ Parsed<TokenizeRequest> parseTokenizeRequest(std::string_view body, const Reques
     json root;
     NW_TAKE(root, parseObject(body, limits));
     TokenizeRequest r;
+    if (const json *messages = field(root, "messages")) {
+        std::vector<ChatMessage> parsed;
+        NW_TAKE(parsed, parseMessages(messages));
+        r.messages = std::move(parsed);
+        if (const json *v = field(root, "add_generation_prompt"))
+            NW_TAKE(r.addGenerationPrompt, boolField(*v, "add_generation_prompt"));
+        return r;
+    }
     const json *content = field(root, "content");
     if (!content)
-        return invalid("content", "'content' is required", "missing_required_parameter");
+        return invalid("content", "'content' (or 'messages') is required", "missing_required_parameter");
     if (!content->is_string())
         return wrongType("content", "a string", *content);
     r.content = content->get<std::string>();

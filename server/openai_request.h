@@ -69,10 +69,15 @@ Parsed<std::int64_t> completionBudget(
 SamplerParams samplerParams(const CompletionRequest &request, std::uint64_t fallbackSeed);
 
 // POST /tokenize and /detokenize, in llama-server's shape: {"content": "text", "add_special":
-// false} and {"tokens": [ids]}. Control tokens written in the content become their ids.
+// false} and {"tokens": [ids]}. Control tokens written in the content become their ids. Or, as
+// vLLM's /tokenize takes them, chat messages: {"messages": [...], "add_generation_prompt": true}
+// — rendered through the chat template and tokenized as a chat completion's prompt is, so a
+// remote client counts exactly the tokens its request will take.
 struct TokenizeRequest {
     std::string content;
     bool addSpecial = false;
+    std::optional<std::vector<ChatMessage>> messages;
+    bool addGenerationPrompt = true;
 };
 Parsed<TokenizeRequest> parseTokenizeRequest(std::string_view body, const RequestLimits &limits);
 // Ids must lie in [0, nVocab).

@@ -85,10 +85,12 @@ std::string usageEvent(const CompletionIdentity &identity, const Usage &usage)
     return "data: " + dump(body) + "\n\n";
 }
 
-std::string modelsBody(std::string_view modelId, std::int64_t created)
+std::string modelsBody(std::string_view modelId, std::int64_t created, std::int64_t contextTokens)
 {
-    const json model = { { "id", std::string(modelId) }, { "object", "model" }, { "created", created },
+    json model = { { "id", std::string(modelId) }, { "object", "model" }, { "created", created },
         { "owned_by", "needlework" } };
+    if (contextTokens > 0)
+        model["max_model_len"] = contextTokens;
     return dump({ { "object", "list" }, { "data", json::array({ model }) } });
 }
 

@@ -42,8 +42,9 @@ std::string chunkEvent(
 std::string usageEvent(const CompletionIdentity &identity, const Usage &usage);
 inline constexpr std::string_view kDoneEvent = "data: [DONE]\n\n";
 
-// GET /v1/models: the one model served.
-std::string modelsBody(std::string_view modelId, std::int64_t created);
+// GET /v1/models: the one model served, with its context per request as vLLM names it
+// (max_model_len; left out when 0), so remote clients fit their prompts to it.
+std::string modelsBody(std::string_view modelId, std::int64_t created, std::int64_t contextTokens = 0);
 
 // POST /tokenize and /detokenize answers (llama-server's shape).
 std::string tokensBody(std::span<const std::int32_t> tokens);

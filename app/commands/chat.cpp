@@ -27,6 +27,8 @@ QString statusLine(const Workbench &workbench, double tokensPerSecond = -1)
     const ModelStatus s = workbench.modelStatus();
     if (!s.loaded)
         return QStringLiteral("[extractive answers, no model · /help]");
+    if (!s.engineUrl.isEmpty()) // the server's KV figures follow each answer (its /metrics)
+        return QStringLiteral("[%1 at %2 · context %3 tokens · /help]").arg(s.path, s.engineUrl).arg(s.contextTokens);
     QString line
         = QStringLiteral("[%1 · KV %2: %3 used / %4 reserved · %5 less than MHA f16 · context %6/%7 tokens")
               .arg(QFileInfo(s.path).fileName(), s.kvMode, formatBytes(s.kvBytesUsed), formatBytes(s.kvBytesReserved))
@@ -59,14 +61,16 @@ Command chatCommand()
     return {
         .name = QStringLiteral("chat"),
         .summary = QStringLiteral("Interactive questions over the library in the terminal."),
-        .usage = QStringLiteral(
-            "[--db FILE] [--model M.gguf] [--kv MODE] [--mode retrieve|whole] [--collection NAME | --doc ID...]"),
+        .usage
+        = QStringLiteral("[--db FILE] [--model M.gguf [--kv MODE] | --engine URL [--model NAME] [--api-key-file F]] "
+                         "[--mode retrieve|whole] [--collection NAME | --doc ID...]"),
         .description = QStringLiteral(
             "A terminal workbench: type questions, get answers streamed with page citations (extractive without "
             "--model), and a status line with the KV cache in use and reserved, the saving against plain MHA f16, "
             "the context held and the decode speed. The model's cache is kept between questions, so follow-ups reuse "
             "the common prompt prefix. Lines are edited with the arrow keys and history; Ctrl-C stops an answer. "
-            "Type /help for the commands. Every turn is saved in one session."),
+            "Type /help for the commands. Every turn is saved in one session. --engine URL asks an OpenAI-compatible "
+            "server instead, as `needlework ask --engine` does; the server's KV figures follow each answer."),
         .configure = [](QCommandLineParser &parser) { addAskOptions(parser); },
         .numbers = askNumericOptions(),
         .run =

@@ -272,6 +272,28 @@ TEST_CASE("tokenize and detokenize bodies")
     CHECK(std::get<ApiError>(parseTokenizeRequest(R"({"content":"a","add_special":1})", limits())).param
         == "add_special");
 
+    // vLLM's shape: chat messages, rendered by the server's template before they are counted.
+    const auto chat = std::get<TokenizeRequest>(parseTokenizeRequest(
+        R"({"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]})",
+        limits()));
+    REQUIRE(chat.messages.has_value());
+    REQUIRE(chat.messages->size() == 2);
+    CHECK((*chat.messages)[1].role == "user");
+    CHECK((*chat.messages)[1].content == "hi");
+    CHECK(chat.addGenerationPrompt);
+    CHECK_FALSE(std::get<TokenizeRequest>(
+        parseTokenizeRequest(
+            R"({"messages":[{"role":"user","content":"hi"}],"add_generation_prompt":false})", limits()))
+                    .addGenerationPrompt);
+    CHECK(std::get<ApiError>(parseTokenizeRequest(R"({"messages":[]})", limits())).param == "messages");
+    CHECK(std::get<ApiError>(parseTokenizeRequest(R"({"messages":[{"role":"tool","content":"x"}]})", limits())).param
+        == "messages[0].role");
+    CHECK(std::get<ApiError>(
+              parseTokenizeRequest(
+                  R"({"messages":[{"role":"user","content":"x"}],"add_generation_prompt":"yes"})", limits()))
+              .param
+        == "add_generation_prompt");
+
     CHECK(std::get<std::vector<std::int32_t>>(parseDetokenizeRequest(R"({"tokens":[0,5,511]})", limits(), 512))
         == std::vector<std::int32_t> { 0, 5, 511 });
     CHECK(std::get<std::vector<std::int32_t>>(parseDetokenizeRequest(R"({"tokens":[]})", limits(), 512)).empty());

@@ -91,6 +91,8 @@ TEST_CASE("models, tokens and content bodies")
     REQUIRE(models["data"].size() == 1);
     CHECK(models["data"][0]["id"] == "stories260K");
     CHECK(models["data"][0]["object"] == "model");
+    CHECK_FALSE(models["data"][0].contains("max_model_len")); // no context given: none said
+    CHECK(json::parse(modelsBody("m", 0, 1024))["data"][0]["max_model_len"] == 1024);
     const std::int32_t ids[] = { 1, 403, 9 };
     CHECK(json::parse(tokensBody(ids)) == json { { "tokens", { 1, 403, 9 } } });
     CHECK(json::parse(contentBody("Once")) == json { { "content", "Once" } });
