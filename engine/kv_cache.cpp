@@ -122,6 +122,20 @@ KvModeSpec KvModeSpec::parse(std::string_view text)
             spec.protect = positiveInteger(text, term.substr(8), "protect:N");
             continue;
         }
+        if (term.starts_with("window:") || term == "window") {
+            if (spec.window > 0)
+                failMode(text, "window given twice");
+            spec.window = positiveInteger(text, term.substr(std::min<std::size_t>(7, term.size())), "window:W");
+            continue;
+        }
+        if (term.starts_with("sinks:") || term == "sinks") {
+            if (spec.sinks > 0)
+                failMode(text, "sinks given twice");
+            spec.sinks = positiveInteger(text, term.substr(std::min<std::size_t>(6, term.size())), "sinks:S");
+            continue;
+        }
+        if (term.starts_with("snapkv") || term.starts_with("pool"))
+            failMode(text, "'+{}' is not implemented yet (eviction here is +window:W[+sinks:S])", term);
         if (precisionSeen)
             failMode(text, "unknown or repeated term '+{}'", term);
         precisionSeen = true;
@@ -139,6 +153,12 @@ KvModeSpec KvModeSpec::parse(std::string_view text)
     }
     if (spec.protect > 0 && !spec.quantized())
         failMode(text, "protect:N keeps layers unquantized, so it needs a q8, q4 or tq precision");
+    if (spec.sinks > 0 && spec.window == 0)
+        failMode(text, "sinks:S are the first tokens kept beside a window, so they need +window:W");
+    if (spec.window > 0 && spec.mode == KvMode::Mla)
+        failMode(text,
+            "window:W cannot apply to mla: the MLA attention (absorbed decode, expanded prefill) reads "
+            "every cached latent row and has no window to drop tokens from");
     return spec;
 }
 
@@ -156,6 +176,10 @@ std::string KvModeSpec::toString() const
     }
     if (protect > 0)
         s.append("+protect:").append(std::to_string(protect));
+    if (window > 0)
+        s.append("+window:").append(std::to_string(window));
+    if (sinks > 0)
+        s.append("+sinks:").append(std::to_string(sinks));
     return s;
 }
 
@@ -281,7 +305,7 @@ std::int64_t KvLayerPlan::heldTokens(std::int64_t tokens) const
 {
     if (!kvLayerHoldsRows(kind))
         return 0;
-    return kind == KvLayerKind::Window ? std::min(tokens, window) : tokens;
+    return kind == KvLayerKind::Window ? std::min(tokens, window + sinks) : tokens;
 }
 
 std::int64_t KvLayerPlan::rowsFor(std::int64_t tokens) const
@@ -289,8 +313,8 @@ std::int64_t KvLayerPlan::rowsFor(std::int64_t tokens) const
     switch (kind) {
     case KvLayerKind::Full:
         return tokens;
-    case KvLayerKind::Window:
-        return std::min(tokens, window);
+    case KvLayerKind::Window: // the window and the sinks before it (they meet once tokens <= window + sinks)
+        return std::min(tokens, window + sinks);
     case KvLayerKind::Compressed:
         return tokens / ratio;
     case KvLayerKind::Ring:
@@ -333,6 +357,11 @@ std::int64_t KvLayerPlan::firstPending(std::int64_t position) const
 
 std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec)
 {
+    if (spec.evicts() && (hp.hasMla() || hp.indexerHeadDim > 0 || !hp.compressRatios.empty()))
+        fail("KV mode '{}': window:W cannot apply to '{}': its attention reads the MLA latent rows (absorbed decode, "
+             "expanded prefill) or DeepSeek's sparse stores, none of which can drop tokens yet; eviction is for "
+             "MHA/GQA models",
+            spec.toString(), hp.arch);
     if (hp.indexerHeadDim > 0 || !hp.compressRatios.empty())
         return deepseekKvPlan(hp, spec);
     // `+protect:N`: the first and last N layers keep the rows unquantized.
@@ -359,6 +388,15 @@ std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec)
         if (hp.isSlidingLayer(il)) {
             p.kind = KvLayerKind::Window;
             p.window = hp.slidingWindow;
+        } else if (spec.evicts()) {
+            // StreamingLLM on a global layer: its window plus the sink rows. Positions keep the
+            // RoPE they were stored with (as llama.cpp's SWA cache does); StreamingLLM's
+            // re-positioning of the kept tokens inside the cache is not done: a query at p sees a
+            // sink j at its true distance p - j, which past the training context is a distance the
+            // model never saw (the reason StreamingLLM re-positions).
+            p.kind = KvLayerKind::Window;
+            p.window = spec.window;
+            p.sinks = spec.sinks;
         }
         if (hp.isRecurrentLayer(il)) {
             p.kind = KvLayerKind::Recurrent;
@@ -409,7 +447,14 @@ std::int64_t endBlockFor(const KvLayerPlan &plan, std::int64_t tokens)
     }
 }
 
-// Logical blocks a store keeps once `tokens` are committed: [first, end).
+// A window store's sink blocks: [0, sinkBlocks) hold the rows of positions [0, sinks).
+std::int64_t sinkBlocksOf(const KvLayerPlan &plan)
+{
+    return plan.kind == KvLayerKind::Window ? blocksFor(plan.sinks) : 0;
+}
+
+// Logical blocks a store keeps once `tokens` are committed: [first, end), and with sinks the
+// blocks [0, min(sinkBlocks, end)) too.
 std::pair<std::int64_t, std::int64_t> heldBlocks(const KvLayerPlan &plan, std::int64_t tokens)
 {
     if (!kvLayerHoldsRows(plan.kind))
@@ -449,7 +494,8 @@ std::uint64_t KvCache::reservedBytesFor(const std::vector<KvLayerPlan> &plan, st
             continue;
         }
         const auto [first, end] = heldBlocks(p, tokens);
-        total += static_cast<std::uint64_t>(end - first) * strideFor(p.layout);
+        const std::int64_t sinkBlocks = std::min(sinkBlocksOf(p), first); // those below the window
+        total += static_cast<std::uint64_t>(end - first + sinkBlocks) * strideFor(p.layout);
     }
     return total;
 }
@@ -502,6 +548,7 @@ KvCache::KvCache(std::vector<KvLayerPlan> plan, std::int64_t capacity, std::uint
         l.blockBytes = static_cast<std::size_t>(kBlockTokens) * (l.kRowBytes + l.vRowBytes);
         l.blockStride = strideFor(l.plan.layout);
         l.maxBlocks = std::max<std::int64_t>(1, endBlockFor(l.plan, capacity));
+        l.sinkBlocks = sinkBlocksOf(l.plan);
         l.table.assign(static_cast<std::size_t>(l.maxBlocks), -1);
         l.freeIds.reserve(static_cast<std::size_t>(l.maxBlocks));
         for (std::int64_t id = l.maxBlocks - 1; id >= 0; --id)
@@ -593,6 +640,7 @@ void KvCache::allocateBlock(Layer &layer, std::int64_t logical)
         fail("cannot allocate a KV cache block of {} bytes: {}", layer.blockStride, std::strerror(errno));
     layer.freeIds.pop_back();
     layer.table[static_cast<std::size_t>(logical)] = id;
+    ++layer.nHeld;
     m_allocatedBytes += layer.blockStride;
 }
 
@@ -609,18 +657,28 @@ void KvCache::freeBlock(Layer &layer, std::int64_t logical)
     // Freed ids go back in order, so the lowest is handed out next (window layers recycle a few).
     layer.freeIds.insert(std::upper_bound(layer.freeIds.begin(), layer.freeIds.end(), id, std::greater<>()), id);
     id = -1;
+    --layer.nHeld;
     m_allocatedBytes -= layer.blockStride;
 }
 
 void KvCache::keepBlocks(Layer &layer, std::int64_t first, std::int64_t end)
 {
     first = std::min(first, end);
-    for (std::int64_t b = layer.firstHeld; b < std::min(first, layer.endHeld); ++b)
-        freeBlock(layer, b);
-    for (std::int64_t b = std::max(end, layer.firstHeld); b < layer.endHeld; ++b)
-        freeBlock(layer, b);
-    layer.firstHeld = std::max(layer.firstHeld, first);
-    layer.endHeld = std::min(layer.endHeld, end);
+    // Held: [firstHeld, endHeld) and the sink blocks below min(sinkBlocks, endHeld). Kept: the
+    // same with `first` and `end`; a block is freed once, whichever range it is met in.
+    const std::int64_t newFirst = std::max(layer.firstHeld, first);
+    const std::int64_t newEnd = std::min(layer.endHeld, end);
+    const auto kept = [&](std::int64_t b) { return b < newEnd && (b < layer.sinkBlocks || b >= newFirst); };
+    const auto release = [&](std::int64_t from, std::int64_t to) {
+        for (std::int64_t b = from; b < to; ++b)
+            if (layer.table[static_cast<std::size_t>(b)] >= 0 && !kept(b))
+                freeBlock(layer, b);
+    };
+    release(0, std::min(layer.sinkBlocks, layer.endHeld));
+    release(layer.firstHeld, std::min(first, layer.endHeld));
+    release(std::max(end, layer.firstHeld), layer.endHeld);
+    layer.firstHeld = newFirst;
+    layer.endHeld = newEnd;
     if (layer.firstHeld >= layer.endHeld)
         layer.firstHeld = layer.endHeld = first;
 }
@@ -856,6 +914,8 @@ void KvCache::adopt(std::int64_t nTokens)
             continue;
         const auto [first, end] = heldBlocks(l.plan, nTokens);
         l.firstHeld = l.endHeld = first;
+        for (std::int64_t b = 0; b < std::min(l.sinkBlocks, first); ++b)
+            allocateBlock(l, b);
         for (std::int64_t b = first; b < end; ++b)
             allocateBlock(l, b);
         l.endHeld = end;
@@ -899,8 +959,7 @@ void KvCache::publish()
                 i, l.plan.bytesFor(m_tokens), m_recurrent.liveBytes(layer) + m_recurrent.checkpointBytes(layer));
             continue;
         }
-        m_counters.setLayer(
-            i, l.plan.bytesFor(m_tokens), static_cast<std::uint64_t>(l.endHeld - l.firstHeld) * l.blockStride);
+        m_counters.setLayer(i, l.plan.bytesFor(m_tokens), static_cast<std::uint64_t>(l.nHeld) * l.blockStride);
     }
     m_counters.endWrite();
     if (m_callback)

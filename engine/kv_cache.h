@@ -45,7 +45,7 @@ int kvTurboBits(KvQuant quant);
 
 // What the user asked for, in the grammar kKvModeGrammar shows:
 //   "full", "mla", "latent:128", "full+q8", "latent:128+q4:plain", "full+q8/q4+protect:2",
-//   "full+tq3", "full+q8/tq3".
+//   "full+tq3", "full+q8/tq3", "full+q8+window:4096+sinks:4".
 struct KvModeSpec {
     KvMode mode = KvMode::Full;
     std::int64_t rank = 0; // latent:R only
@@ -57,17 +57,26 @@ struct KvModeSpec {
     bool rotate = true;
     std::int64_t protect = 0; // `+protect:N`: the first and last N layers keep unquantized rows
     TensorType rowType = TensorType::F16; // element type of unquantized rows: F16 (default) or F32
+    // Eviction along the sequence (StreamingLLM, Xiao et al. 2023, arXiv:2309.17453): every
+    // attention layer that would keep all tokens keeps only the first `sinks` and the last
+    // `window` (a KvLayerKind::Window store with sink rows); tokens between leave the cache and
+    // attention. 0: no eviction. A model's own sliding-window layers keep their window.
+    std::int64_t window = 0; // `+window:W`
+    std::int64_t sinks = 0; // `+sinks:S` (needs a window)
 
     bool quantized() const { return kQuant != KvQuant::None || vQuant != KvQuant::None; }
     // Throws nw::Error with one line that shows the grammar on a string it cannot read.
     static KvModeSpec parse(std::string_view text);
-    std::string toString() const; // canonical: "full", "latent:128+q4", "full+q8/q4:plain+protect:2"
+    // canonical: "full", "latent:128+q4", "full+q8/q4:plain+protect:2", "full+q8+window:4096+sinks:4"
+    std::string toString() const;
+    bool evicts() const { return window > 0; }
 };
 // The grammar of a mode string, for errors, --help and the README.
 inline constexpr std::string_view kKvModeGrammar
-    = "BASE[+PRECISION][+protect:N] with BASE = full | mla | latent:R and PRECISION = P or K/V "
-      "(keys/values) of f16 | q8 | q4 | tq2 | tq3 | tq4 (TurboQuant, full and latent:R), optionally :plain "
-      "(q8/q4 without Hadamard rotation)";
+    = "BASE[+PRECISION][+protect:N][+window:W[+sinks:S]] with BASE = full | mla | latent:R and PRECISION = P or "
+      "K/V (keys/values) of f16 | q8 | q4 | tq2 | tq3 | tq4 (TurboQuant, full and latent:R), optionally :plain "
+      "(q8/q4 without Hadamard rotation); window:W keeps the last W tokens per layer and sinks:S the first S "
+      "(StreamingLLM; MHA/GQA models)";
 std::string_view kvModeName(KvMode mode);
 
 // The shape of one token's cache rows in one layer, and so its exact bytes.
@@ -116,7 +125,8 @@ std::uint64_t mhaF16BytesPerTokenLayer(const HParams &hp);
 // tokens() to learn where the cache continues from.
 enum class KvLayerKind {
     Full, // one row per token, every token kept
-    Window, // one row per token; only the last `window` tokens are kept (plus the batch in flight)
+    Window, // one row per token; only the last `window` tokens are kept (plus the batch in flight),
+            // and the first `sinks` (`+window:W+sinks:S` eviction)
     Compressed, // one row per `ratio` tokens: row b stands for tokens [b·ratio, (b+1)·ratio) and is
                 // written once the block is complete (V4's CSA / HCA entries and their indexer keys)
     Ring, // `ringRows` rows used in turn, position p in row p % ringRows: a compressor's
@@ -150,13 +160,17 @@ struct KvLayerPlan {
     std::string label; // its kind in the meters; empty: kvLayerKindName(kind)
     RecurrentStateShape recurrent; // Recurrent: the state it holds (f32; the KV mode does not touch it)
     std::int64_t sharedFrom = -1; // Shared: the layer whose rows it reads
+    // Window: the first `sinks` tokens are kept beside the window and stay visible to every query
+    // (StreamingLLM's attention sinks, `+sinks:S`); their blocks are never freed.
+    std::int64_t sinks = 0;
 
     // Tokens whose rows the layer holds once a sequence of `tokens` is committed (Full, Window).
     std::int64_t heldTokens(std::int64_t tokens) const;
     // Rows the store holds once `tokens` are committed, and their bytes.
     std::int64_t rowsFor(std::int64_t tokens) const;
     std::uint64_t bytesFor(std::int64_t tokens) const;
-    // The first position a query at `position` reads (0 for full layers).
+    // The first position of the window a query at `position` reads (0 for full layers); a
+    // window layer with sinks reads positions [0, sinks) too.
     std::int64_t firstVisible(std::int64_t position) const;
     // The row of token `position` (Full, Window, Ring) or of its block (Compressed).
     std::int64_t rowOf(std::int64_t position) const;
@@ -167,10 +181,12 @@ struct KvLayerPlan {
     std::string_view name() const { return label.empty() ? kvLayerKindName(kind) : std::string_view(label); }
 };
 
-// The plan of every layer of a model in mode `spec`: window layers where hp.slidingLayers says,
+// The plan of every layer of a model in mode `spec`: window layers where hp.slidingLayers says
+// (and every other attention layer with `+window:W[+sinks:S]`),
 // recurrent layers where hp.recurrentLayers says (the mode applies to the attention layers only),
 // shared-KV layers where hp.nKvSharedLayers says, and the stores of DeepSeek V3.2 / V4 layers
-// (deepseekKvPlan). Throws nw::Error as KvLayout::forModel does.
+// (deepseekKvPlan). Throws nw::Error as KvLayout::forModel does, and for eviction on models
+// whose attention cannot drop tokens (MLA, DeepSeek's stores).
 std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec);
 // The stores of DeepSeek V3.2 (indexer keys beside the MLA rows) and V4 (window, compressed
 // entries, indexer keys and compressor state per layer), from hp.indexer* and hp.compressRatios
@@ -219,7 +235,8 @@ public:
     // The store of `part` in model layer `layer`, or -1 when the layer keeps none.
     std::int64_t findStore(std::int64_t layer, KvPart part) const;
     std::int64_t capacity() const { return m_capacity; }
-    // Positions [0, tokens()) hold valid rows (in a window layer, the last `window` of them).
+    // Positions [0, tokens()) hold valid rows (in a window layer, the last `window` of them and
+    // the first `sinks`).
     std::int64_t tokens() const { return m_tokens; }
 
     // Allocates the blocks that positions [tokens(), nTokens) need in every layer, and the window
@@ -268,7 +285,8 @@ public:
 
     // For snapshots on disk (engine/kv_snapshot.h), host caches only. The row indices of store
     // `store` that hold valid rows for the tokens() committed: [first, end) (empty for a store
-    // without rows).
+    // without rows; a `+sinks` window store holds its sink rows below `first` too, which this
+    // does not name: snapshots refuse such caches).
     std::pair<std::int64_t, std::int64_t> heldRows(std::int64_t store) const;
     // A recurrent store's whole state, its conv rows then its delta-rule state (empty for others
     // and before the first token).
@@ -303,13 +321,16 @@ private:
         std::int64_t firstHeld = 0; // logical blocks [firstHeld, end) are held
         std::int64_t endHeld = 0;
         std::int64_t maxBlocks = 0; // blocks the store's rows for the capacity take
+        std::int64_t sinkBlocks = 0; // Window with sinks: blocks [0, sinkBlocks) are never freed
+        std::int64_t nHeld = 0; // blocks allocated now (the sink blocks and [firstHeld, endHeld))
         BackendBuffer deviceTable; // [maxBlocks] the table's copy on a device
     };
 
     std::byte *blockBase(const Layer &layer, std::int32_t physical) const;
     void allocateBlock(Layer &layer, std::int64_t logical);
     void freeBlock(Layer &layer, std::int64_t logical);
-    // Frees the layer's blocks below `first` and past `end` (logical block indices).
+    // Frees the layer's blocks below `first` (but not its sink blocks) and past `end` (logical
+    // block indices).
     void keepBlocks(Layer &layer, std::int64_t first, std::int64_t end);
     void uploadTable(Layer &layer);
     void publish();

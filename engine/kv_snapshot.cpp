@@ -190,6 +190,10 @@ KvSnapshotSaved saveKvSnapshot(const KvCache &cache, std::span<const std::int32_
 {
     if (cache.onDevice())
         fail("KV snapshots hold host caches only: {} is not written for a cache on a GPU", path.string());
+    // A snapshot keeps one run of rows per store; a `+sinks` store holds two (sinks and window).
+    if (cache.layout().spec.sinks > 0)
+        fail("KV snapshots do not hold `+sinks` caches yet: {} is not written for mode {}", path.string(),
+            cache.layout().spec.toString());
     NW_ASSERT(static_cast<std::int64_t>(tokens.size()) == cache.tokens());
     const auto start = Clock::now();
     KvSnapshotHeader header;

@@ -516,6 +516,7 @@ void LatentAttention::absorbed(Backend &be, const LatentFactors &f, const Latent
     args.queryPositions = a.positions;
     args.scale = a.scale;
     args.window = a.window;
+    args.sinkTokens = a.sinkTokens;
     args.sinks = a.sinks;
     args.kv = view; // one shared "head" of rank elements for K and for V
     be.attention(args);
@@ -534,12 +535,14 @@ void LatentAttention::expanded(Backend &be, const LatentFactors &f, const Latent
     m_ck.resize(nKv * r);
     m_cv.resize(nKv * r);
     const KvLayout &layout = cache.plan(std::int64_t(layer)).layout;
-    // A window layer no longer holds the rows before the first query's window; attention does
-    // not read them (args.window), so they stay zero here.
+    // A window layer no longer holds the rows between its sinks and the first query's window;
+    // attention does not read them (args.window, args.sinkTokens), so they stay zero here.
     const auto first = std::size_t(a.window > 0 ? std::max(0, a.positions[0] + 1 - a.window) : 0);
-    std::fill(m_ck.begin(), m_ck.begin() + std::ptrdiff_t(first * r), 0.f);
-    std::fill(m_cv.begin(), m_cv.begin() + std::ptrdiff_t(first * r), 0.f);
-    for (std::size_t t = first; t < nKv; ++t) {
+    const std::size_t sinks = std::min(first, std::size_t(a.sinkTokens));
+    std::fill(m_ck.begin() + std::ptrdiff_t(sinks * r), m_ck.begin() + std::ptrdiff_t(first * r), 0.f);
+    std::fill(m_cv.begin() + std::ptrdiff_t(sinks * r), m_cv.begin() + std::ptrdiff_t(first * r), 0.f);
+    // The sink rows [0, sinks), then the rows from `first` on.
+    for (std::size_t t = sinks > 0 ? 0 : first; t < nKv; t = t + 1 == sinks ? first : t + 1) {
         const std::byte *kRow = cache.kRow(std::int64_t(layer), std::int64_t(t));
         const std::byte *vRow = cache.vRow(std::int64_t(layer), std::int64_t(t));
         // TurboQuant rows decode straight to the original domain (kernels/cpu/turbo_quant.h).
@@ -570,6 +573,7 @@ void LatentAttention::expanded(Backend &be, const LatentFactors &f, const Latent
     args.queryPositions = a.positions;
     args.scale = a.scale;
     args.window = a.window;
+    args.sinkTokens = a.sinkTokens;
     args.sinks = a.sinks;
     args.kv.type = TensorType::F32;
     args.kv.blockSize = int(nKv);

@@ -27,7 +27,7 @@ struct LatentKeyGeometry {
     std::int64_t headDimK = 0; // even
     std::int64_t headDimV = 0;
     std::int64_t ropeDims = 0; // rotated dims at the start of each K head (hp.nRot), even
-    bool neox = false;         // RoPE pairs are halves (x[i], x[i + ropeDims/2]), not neighbours
+    bool neox = false; // RoPE pairs are halves (x[i], x[i + ropeDims/2]), not neighbours
 
     std::int64_t kDim() const { return nKvHeads * headDimK; }
     std::int64_t vDim() const { return nKvHeads * headDimV; }
@@ -40,14 +40,14 @@ struct LatentKeyGeometry {
 // Latent pair m (K latent elements 2m, 2m+1) feeds only pair kPairs[m] of each K head, through a
 // 2×2 rotation-scaling block, so RoPE can be applied to the latent itself.
 struct LatentLayerFactors {
-    std::vector<float> kDown;         // [rank, nEmbd]: c_k = kDown · x, rotated, is what the cache stores
-    std::vector<float> kUp;           // [kDim, rank]: orthonormal columns
+    std::vector<float> kDown; // [rank, nEmbd]: c_k = kDown · x, rotated, is what the cache stores
+    std::vector<float> kUp; // [kDim, rank]: orthonormal columns
     std::vector<std::int32_t> kPairs; // [rank / 2]: the RoPE pair (frequency) of each latent pair
-    std::vector<float> vDown;         // [rank, nEmbd]
-    std::vector<float> vUp;           // [vDim, rank]: orthonormal columns
+    std::vector<float> vDown; // [rank, nEmbd]
+    std::vector<float> vUp; // [vDim, rank]: orthonormal columns
     // Derived, not in the file: kUp's rows of each KV head transposed, the absorbed query's
     // projection q̃ = kUpᵀ_g q.
-    std::vector<float> kUpT;          // [nKvHeads, rank, headDimK]
+    std::vector<float> kUpT; // [nKvHeads, rank, headDimK]
 };
 
 struct LatentFactors {
@@ -90,7 +90,7 @@ private:
     LatentKeyGeometry m_geometry;
     std::int64_t m_tokens = 0; // counted on layer 0
     std::vector<std::vector<std::complex<double>>> m_key; // [nLayers]
-    std::vector<std::vector<double>> m_value;             // [nLayers]
+    std::vector<std::vector<double>> m_value; // [nLayers]
 };
 
 // Rank-`rank` factors of every layer's W_k and W_v (any type dequantizeRow reads), in double
@@ -99,20 +99,19 @@ private:
 // With `calibration`, the factors minimise the error on the calibration text's keys and values
 // (still exact at full rank).
 LatentFactors factorizeKv(std::span<const WeightMatrix> wk, std::span<const WeightMatrix> wv,
-                          const LatentKeyGeometry &geometry, std::int64_t rank,
-                          const LatentCalibration *calibration = nullptr);
+    const LatentKeyGeometry &geometry, std::int64_t rank, const LatentCalibration *calibration = nullptr);
 
 // A 64-bit FNV-1a hash of the K/V weights' types, shapes and bytes and of the head geometry:
 // the cache file's key.
-std::uint64_t kvWeightsHash(std::span<const WeightMatrix> wk, std::span<const WeightMatrix> wv,
-                            const LatentKeyGeometry &geometry);
+std::uint64_t kvWeightsHash(
+    std::span<const WeightMatrix> wk, std::span<const WeightMatrix> wv, const LatentKeyGeometry &geometry);
 
 // $XDG_CACHE_HOME/needlework/latent, or ~/.cache/needlework/latent.
 std::filesystem::path latentCacheDir();
 
 // Reads `path`; throws nw::Error when it is not a factor file of this rank and shape.
 LatentFactors readLatentFactors(const std::filesystem::path &path, std::int64_t rank, std::int64_t nLayers,
-                                std::int64_t nEmbd, const LatentKeyGeometry &geometry);
+    std::int64_t nEmbd, const LatentKeyGeometry &geometry);
 // Writes through a temporary file and a rename, so a reader never sees half a file.
 void writeLatentFactors(const LatentFactors &factors, const std::filesystem::path &path);
 
@@ -120,9 +119,8 @@ void writeLatentFactors(const LatentFactors &factors, const std::filesystem::pat
 // else computed and written there (a write failure is logged, not fatal). `loadedFromCache`
 // tells which happened.
 LatentFactors loadOrFactorizeKv(std::span<const WeightMatrix> wk, std::span<const WeightMatrix> wv,
-                                const LatentKeyGeometry &geometry, std::int64_t rank,
-                                const std::filesystem::path &dir, bool *loadedFromCache = nullptr,
-                                const LatentCalibration *calibration = nullptr);
+    const LatentKeyGeometry &geometry, std::int64_t rank, const std::filesystem::path &dir,
+    bool *loadedFromCache = nullptr, const LatentCalibration *calibration = nullptr);
 
 // Which form latentAttention computes. Absorbed: scores q̃ · c_k and the weighted sum of the
 // cached V latents, one up-projection per query head; O(cached × heads × rank) — the decode
@@ -134,14 +132,15 @@ enum class LatentForm { Auto, Absorbed, Expanded };
 // One layer's latent:R attention: stores the new tokens' K latents (rotated) and V latents in
 // the cache, then attends over the cache.
 struct LatentAttentionArgs {
-    const float *x = nullptr;   // [nTokens, nEmbd] the normed layer input
-    const float *q = nullptr;   // [nTokens, nHeads, headDimK] after RoPE
-    float *out = nullptr;       // [nTokens, nHeads, headDimV]
+    const float *x = nullptr; // [nTokens, nEmbd] the normed layer input
+    const float *q = nullptr; // [nTokens, nHeads, headDimK] after RoPE
+    float *out = nullptr; // [nTokens, nHeads, headDimV]
     int nTokens = 0;
     int nHeads = 0;
     const std::int32_t *positions = nullptr; // [nTokens], consecutive; the cache holds 0..positions[0]-1
-    float scale = 1.f;          // softmax(scale · q·k)
-    int window = 0;             // sliding window of the layer (AttentionArgs::window), 0: none
+    float scale = 1.f; // softmax(scale · q·k)
+    int window = 0; // sliding window of the layer (AttentionArgs::window), 0: none
+    int sinkTokens = 0; // tokens kept before the window (AttentionArgs::sinkTokens)
     const float *sinks = nullptr; // [nHeads] attention sinks (AttentionArgs::sinks), or null
     // Added to the new latents (kUpᵀ b_k and vUpᵀ b_v: a K / V projection bias, as Qwen2 has, seen
     // through the factors), or null.
@@ -152,28 +151,28 @@ struct LatentAttentionArgs {
 class LatentAttention {
 public:
     // `rope` is the model's (the same call rotates its queries); `factors` outlive this object.
-    void run(Backend &backend, const LatentFactors &factors, std::size_t layer, const RopeParams &rope,
-             KvCache &cache, const LatentAttentionArgs &a, LatentForm form = LatentForm::Auto);
+    void run(Backend &backend, const LatentFactors &factors, std::size_t layer, const RopeParams &rope, KvCache &cache,
+        const LatentAttentionArgs &a, LatentForm form = LatentForm::Auto);
 
     LatentForm lastForm() const { return m_lastForm; }
 
 private:
     void absorbed(Backend &be, const LatentFactors &f, const LatentLayerFactors &lf, const KvLayerView &view,
-                  const LatentAttentionArgs &a);
-    void expanded(Backend &be, const LatentFactors &f, const LatentLayerFactors &lf, std::size_t layer,
-                  KvCache &cache, const LatentAttentionArgs &a);
+        const LatentAttentionArgs &a);
+    void expanded(Backend &be, const LatentFactors &f, const LatentLayerFactors &lf, std::size_t layer, KvCache &cache,
+        const LatentAttentionArgs &a);
     // dst rows [t, h ∈ group g] ← W · src rows [t, h ∈ group g], for every KV head group g;
     // group g's matrix [outDim, inDim] starts at weights + g · groupStride.
     void perGroup(Backend &be, const float *src, int inDim, float *dst, int outDim, int nTokens, int nHeads,
-                  int nGroups, const float *weights, std::size_t groupStride);
+        int nGroups, const float *weights, std::size_t groupStride);
 
     LatentForm m_lastForm = LatentForm::Auto;
-    std::vector<float> m_ck, m_cv;       // [nTokens, rank] new latents; expanded: [cached, rank]
-    std::vector<float> m_probe;          // [nTokens, headDimK] RoPE's (cos, sin) per pair
-    std::vector<float> m_qLatent;        // [nTokens, nHeads, rank] absorbed queries
-    std::vector<float> m_outLatent;      // [nTokens, nHeads, rank] attention over V latents
-    std::vector<float> m_in, m_out;      // one group's gathered rows
-    std::vector<float> m_kAll, m_vAll;   // expanded: [cached, kDim] roped keys, [cached, vDim]
+    std::vector<float> m_ck, m_cv; // [nTokens, rank] new latents; expanded: [cached, rank]
+    std::vector<float> m_probe; // [nTokens, headDimK] RoPE's (cos, sin) per pair
+    std::vector<float> m_qLatent; // [nTokens, nHeads, rank] absorbed queries
+    std::vector<float> m_outLatent; // [nTokens, nHeads, rank] attention over V latents
+    std::vector<float> m_in, m_out; // one group's gathered rows
+    std::vector<float> m_kAll, m_vAll; // expanded: [cached, kDim] roped keys, [cached, vDim]
 };
 
 } // namespace nw

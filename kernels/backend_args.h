@@ -88,6 +88,9 @@ struct AttentionArgs {
     // Sliding window (llama.cpp's LLAMA_SWA_TYPE_STANDARD): > 0 lets query t see only cache
     // tokens j with pos[t] - window < j <= pos[t]; 0 is plain causal attention.
     int window = 0;
+    // With a window: cache tokens j < sinkTokens stay visible to every query beside its window
+    // (StreamingLLM's attention sinks, `+window:W+sinks:S`); 0: none. Not the learned `sinks`.
+    int sinkTokens = 0;
     // Attention sinks (gpt-oss): per query head a logit that joins the softmax's denominator and
     // carries no value, so a head can attend to "nothing". [nHeads] host weights, or null.
     const float *sinks = nullptr;

@@ -145,6 +145,13 @@ void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x,
     if (rope.nDims > 0)
         be.rope(q, n, c.nHeads, c.headDimK, 0, p.positions, rope);
 
+    // The window the layer reads: the model's own (sliding layers), else the cache's when the KV
+    // mode evicts (`+window:W+sinks:S`: the plan made this layer's store a window with sinks).
+    const KvLayerPlan &kvPlan = p.cache.plan(c.kvLayer >= 0 ? c.kvLayer : layer);
+    const bool evicted = c.window == 0 && kvPlan.kind == KvLayerKind::Window;
+    const int window = evicted ? int(kvPlan.window) : c.window;
+    const int sinkTokens = evicted ? int(kvPlan.sinks) : 0;
+
     float *att = p.floats(kScratchAttn, nt * std::size_t(c.nHeads) * std::size_t(c.headDimV));
     if (p.latent) {
         NW_ASSERT(supportsLatent() && p.latentAttention);
@@ -158,7 +165,8 @@ void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x,
         la.nHeads = c.nHeads;
         la.positions = p.hostPositions.data();
         la.scale = c.scale;
-        la.window = c.window;
+        la.window = window;
+        la.sinkTokens = sinkTokens;
         la.sinks = m_sinks;
         la.kLatentBias = kBias.empty() ? nullptr : kBias.data();
         la.vLatentBias = vBias.empty() ? nullptr : vBias.data();
@@ -172,7 +180,8 @@ void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x,
         args.nHeads = c.nHeads;
         args.queryPositions = p.positions;
         args.scale = c.scale;
-        args.window = c.window;
+        args.window = window;
+        args.sinkTokens = sinkTokens;
         args.sinks = m_sinks;
         be.attention(args);
     } else {
@@ -206,7 +215,8 @@ void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x,
         args.nHeads = c.nHeads;
         args.queryPositions = p.positions;
         args.scale = c.scale;
-        args.window = c.window;
+        args.window = window;
+        args.sinkTokens = sinkTokens;
         args.sinks = m_sinks;
         be.attention(args);
     }

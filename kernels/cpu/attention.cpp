@@ -1,7 +1,8 @@
 // Paged causal attention with an online softmax (Milakov & Gimelshein 2018; FlashAttention's
 // rescaling): scores are computed a chunk of cache tokens at a time, the running max m and sum l
 // rescale the accumulated output when m grows. Threads split over (query token, head). A sliding
-// window only moves where each query's range starts; sinks join the final normalisation.
+// window only moves where each query's range starts; sink tokens (StreamingLLM) are seen before
+// it, as one sequence of seen tokens; sink logits (gpt-oss) join the final normalisation.
 #include "kernels/cpu/attention.h"
 
 #include "common/assert.h"
@@ -179,8 +180,8 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
     for (int t = 0; t < a.nTokens; ++t)
         if (a.queryPositions[t] < 0)
             fail("attention: query {} has position {}", t, a.queryPositions[t]);
-    if (a.window < 0)
-        fail("attention: sliding window {}", a.window);
+    if (a.window < 0 || a.sinkTokens < 0 || (a.sinkTokens > 0 && a.window == 0))
+        fail("attention: sliding window {} with {} sink tokens", a.window, a.sinkTokens);
 
     // TurboQuant K heads are decoded once per row into the rotated domain, then scored with
     // the f32 dot against queries rotated alike; V heads are decoded the same way and summed
@@ -227,14 +228,19 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
     const std::int64_t wanted = 2 * std::int64_t(pool.size());
     const int headsPerTask = std::min(group, kMaxHeadsPerTask);
     const int tasksPerGroup = (group + headsPerTask - 1) / headsPerTask;
-    // Query t sees cache tokens [first(t), positions[t]]: all of them, or its sliding window.
+    // Query t sees cache tokens [first(t), positions[t]]: all of them, or its sliding window,
+    // and before the window the sink tokens [0, sinksSeen(t)) that it does not already cover.
+    // Its i-th seen token is position i for i < sinksSeen(t), else first(t) + i - sinksSeen(t).
     const auto firstSeen = [&](std::int64_t t) -> std::int64_t {
         const std::int64_t end = std::int64_t(a.queryPositions[t]) + 1;
         return a.window > 0 ? std::max<std::int64_t>(0, end - a.window) : 0;
     };
+    const auto sinksSeen = [&](std::int64_t t) { return std::min<std::int64_t>(a.sinkTokens, firstSeen(t)); };
+    const auto nSeen
+        = [&](std::int64_t t) { return sinksSeen(t) + std::int64_t(a.queryPositions[t]) + 1 - firstSeen(t); };
     std::int64_t maxCtx = 0; // the most cache tokens one query sees; slices split that range
     for (int t = 0; t < a.nTokens; ++t)
-        maxCtx = std::max<std::int64_t>(maxCtx, std::int64_t(a.queryPositions[t]) + 1 - firstSeen(t));
+        maxCtx = std::max<std::int64_t>(maxCtx, nSeen(t));
     const std::int64_t maxSlices = (maxCtx + kChunk - 1) / kChunk;
     const std::int64_t slices
         = std::clamp<std::int64_t>((wanted + streams * tasksPerGroup - 1) / (streams * tasksPerGroup), 1, maxSlices);
@@ -268,9 +274,11 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
             const int kvHead = static_cast<int>(stream % kv.nKvHeads);
             const int h0 = kvHead * group + static_cast<int>(headTask % tasksPerGroup) * headsPerTask;
             const int nh = std::min(headsPerTask, (kvHead + 1) * group - h0);
-            const std::int64_t nCtx = std::int64_t(a.queryPositions[t]) + 1;
-            const std::int64_t begin = firstSeen(t) + slice * sliceLength;
-            const std::int64_t end = std::min(nCtx, begin + sliceLength);
+            // [begin, end) index the tokens query t sees (seenAt turns an index into a position).
+            const std::int64_t sinkCount = sinksSeen(t), skipped = firstSeen(t) - sinkCount;
+            const auto seenAt = [sinkCount, skipped](std::int64_t i) { return i < sinkCount ? i : i + skipped; };
+            const std::int64_t begin = slice * sliceLength;
+            const std::int64_t end = std::min(nSeen(t), begin + sliceLength);
             std::fill(acc.begin(), acc.end(), 0.f);
             const auto query = [&](int g) {
                 return qRotates ? qRotated.data() + std::size_t(g) * std::size_t(kv.kHeadDim)
@@ -293,7 +301,7 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
             for (std::int64_t j0 = begin; j0 < end; j0 += kChunk) {
                 const int n = static_cast<int>(std::min<std::int64_t>(kChunk, end - j0));
                 for (int jj = 0; jj < n; ++jj) {
-                    const std::byte *k = kRow(j0 + jj, kvHead);
+                    const std::byte *k = kRow(seenAt(j0 + jj), kvHead);
                     if (kTurbo) {
                         turboDecodeRotated(kv.kBits, k, std::size_t(kv.kHeadDim), kRowF32.data());
                         k = reinterpret_cast<const std::byte *>(kRowF32.data());
@@ -314,7 +322,7 @@ void attention(ThreadPool &pool, const AttentionArgs &a)
                     runningMax[g] = newMax;
                 }
                 for (int jj = 0; jj < n; ++jj) {
-                    const std::byte *v = vRow(j0 + jj, kvHead);
+                    const std::byte *v = vRow(seenAt(j0 + jj), kvHead);
                     if (vTurbo)
                         turboDecodeRotated(kv.vBits, v, vDim, vRowF32.data());
                     else if (vQuantized)

@@ -43,10 +43,10 @@ TEST_CASE("KV mode strings")
     CHECK(latent.rotate);
     CHECK(latent.toString() == "latent:128+q4");
     CHECK(KvModeSpec::parse("full+q8").kQuant == KvQuant::Q8);
-    for (const char *bad :
-        { "", "fp8", "latent:", "latent:0", "latent:-3", "latent:12x", "full+q3", "mla+", "full+q8+q4", "full+q8/",
-            "full+/q4", "full+q8/q4/q8", "full:plain", "full+f16:plain", "full+protect:2", "full+q4+protect:0",
-            "full+q4+protect:x", "full+q4+protect:1+protect:1", "full+q4:plain:plain", "full+window:64" })
+    for (const char *bad : { "", "fp8", "latent:", "latent:0", "latent:-3", "latent:12x", "full+q3", "mla+",
+             "full+q8+q4", "full+q8/", "full+/q4", "full+q8/q4/q8", "full:plain", "full+f16:plain", "full+protect:2",
+             "full+q4+protect:0", "full+q4+protect:x", "full+q4+protect:1+protect:1", "full+q4:plain:plain",
+             "full+window:0", "full+sinks:4" })
         CHECK_THROWS_AS(KvModeSpec::parse(bad), Error);
 }
 

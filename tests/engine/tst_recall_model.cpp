@@ -224,6 +224,41 @@ TEST_CASE("recall model: TurboQuant KV at 4 and 3 bits keeps the pass key, alone
     }
 }
 
+TEST_CASE("recall model: a 256-token window with 4 sinks loses the needles outside it and keeps those inside")
+{
+    if (modelAbsent())
+        return;
+    std::shared_ptr<GgufFile> file = GgufFile::open(modelPath());
+    auto model = loadModel(file, { .threads = 1 });
+    auto tok = Tokenizer::fromGguf(*file);
+    // At 700 and 1000 tokens of filler a needle at depth <= 0.5 has 350 or more tokens after it,
+    // well outside the last 256; at depth 1 it sits right before the question, inside.
+    const std::size_t lengths[] = { 700, 1000 };
+    const double outsideDepths[] = { 0.0, 0.25, 0.5 };
+    const double insideDepths[] = { 1.0 };
+    Score outside[2], inside[2]; // [full, evicted]
+    for (std::uint32_t seed : { 5u, 6u }) {
+        const auto far = makeCases(*tok, seed, lengths, outsideDepths);
+        const auto near = makeCases(*tok, seed + 100, lengths, insideDepths);
+        for (int m = 0; m < 2; ++m) {
+            const std::string mode = m == 0 ? "full" : "full+window:256+sinks:4";
+            const Score a = runCases(*model, *tok, far, mode, false);
+            const Score b = runCases(*model, *tok, near, mode, false);
+            outside[m].exact += a.exact;
+            outside[m].total += a.total;
+            inside[m].exact += b.exact;
+            inside[m].total += b.total;
+        }
+    }
+    MESSAGE("outside the window: full " << outside[0].exact << "/" << outside[0].total << ", window:256+sinks:4 "
+                                        << outside[1].exact << "/" << outside[1].total << "; inside: full "
+                                        << inside[0].exact << "/" << inside[0].total << ", window:256+sinks:4 "
+                                        << inside[1].exact << "/" << inside[1].total);
+    CHECK(outside[0].rate() >= 0.9);
+    CHECK(outside[1].exact == 0); // the needle's tokens are gone: only a guess could find the value
+    CHECK(inside[1].exact >= inside[0].exact - 1);
+}
+
 // The accuracy table of the model's KV modes, on more cases than the test above; slow, so only
 // when NW_RECALL_TABLE is set: NW_RECALL_TABLE=1 ctest -R recall_model --output-on-failure -V
 TEST_CASE("recall model: accuracy per KV mode (NW_RECALL_TABLE=1)")

@@ -127,9 +127,12 @@ void rope(std::vector<double> &x, std::int64_t nHeads, std::int64_t headDim, std
 
 } // namespace
 
-std::vector<std::vector<double>> referenceLlamaLogits(
-    const GgufFile &file, std::span<const std::int32_t> tokens, bool emulateActivationQuant)
+std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std::span<const std::int32_t> tokens,
+    bool emulateActivationQuant, std::int64_t window, std::int64_t sinkTokens)
 {
+    const auto visible = [&](std::size_t t, std::size_t s) {
+        return s <= t && (window <= 0 || std::int64_t(s) + window > std::int64_t(t) || std::int64_t(s) < sinkTokens);
+    };
     g_emulate = emulateActivationQuant;
     const std::string arch = file.requireString("general.architecture");
     if (arch != "llama")
@@ -185,6 +188,8 @@ std::vector<std::vector<double>> referenceLlamaLogits(
                 std::vector<double> scores(t + 1);
                 double maxScore = -1e300;
                 for (std::size_t s = 0; s <= t; ++s) {
+                    if (!visible(t, s))
+                        continue;
                     double dot = 0.0;
                     for (std::int64_t d = 0; d < headDim; ++d)
                         dot += q[t][static_cast<std::size_t>(h * headDim + d)]
@@ -193,9 +198,9 @@ std::vector<std::vector<double>> referenceLlamaLogits(
                     maxScore = std::max(maxScore, scores[s]);
                 }
                 double sum = 0.0;
-                for (double &sc : scores) {
-                    sc = std::exp(sc - maxScore);
-                    sum += sc;
+                for (std::size_t s = 0; s <= t; ++s) {
+                    scores[s] = visible(t, s) ? std::exp(scores[s] - maxScore) : 0.0;
+                    sum += scores[s];
                 }
                 for (std::size_t s = 0; s <= t; ++s)
                     for (std::int64_t d = 0; d < headDim; ++d)

@@ -17,7 +17,9 @@ namespace nw::test {
 // emulateActivationQuant: round each matmul's input through the activation format ggml pairs
 // with the weight type (Q8_0 for Q8_0/Q4_0, Q8_K for K-quants), as the engine's CPU kernels do,
 // so quantized models can be compared tightly; off, it is the exact float64 model.
+// window > 0: position t attends to positions s with t - window < s <= t, and to the first
+// sinkTokens positions (StreamingLLM), each with the RoPE of its original position.
 std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std::span<const std::int32_t> tokens,
-                                                      bool emulateActivationQuant = false);
+    bool emulateActivationQuant = false, std::int64_t window = 0, std::int64_t sinkTokens = 0);
 
 } // namespace nw::test
