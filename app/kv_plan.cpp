@@ -96,25 +96,19 @@ KvPlan kvPlan(const HParams &hp, std::int64_t contextTokens, const QStringList &
         for (const KvModeFigures &f : kvModeFigures(hp, contextTokens))
             asked << QString::fromStdString(f.spec.toString());
     for (const QString &mode : asked) {
-        const ModeLayout m = layoutOf(hp, mode);
         KvPlanRow row;
-        row.mode = m.refused.isEmpty() ? QString::fromStdString(m.spec.toString()) : mode.trimmed();
-        row.refused = m.refused;
-        if (m.layout) {
-            // `+protect:N`: the first and last N layers hold unquantized rows (kvCachePlan).
-            KvModeSpec unquantized = m.spec;
-            unquantized.kQuant = unquantized.vQuant = KvQuant::None;
-            const KvLayout kept = KvLayout::forModel(hp, unquantized);
-            const std::int64_t nKept = std::min(hp.nLayers, 2 * m.spec.protect);
-            const std::int64_t nQuantized = hp.nLayers - nKept;
-            row.bytesPerToken = static_cast<std::uint64_t>(nQuantized) * m.layout->bytesPerTokenLayer()
-                + static_cast<std::uint64_t>(nKept) * kept.bytesPerTokenLayer();
-            row.usedBytes = static_cast<std::uint64_t>(contextTokens) * row.bytesPerToken;
-            // Every layer of one layout allocates alike.
-            row.reservedBytes
-                = static_cast<std::uint64_t>(nQuantized) * KvCache::reservedBytesFor(*m.layout, 1, contextTokens)
-                + static_cast<std::uint64_t>(nKept) * KvCache::reservedBytesFor(kept, 1, contextTokens);
-            row.savingVsMha = static_cast<double>(plan.mhaF16BytesPerToken) / static_cast<double>(row.bytesPerToken);
+        row.mode = mode.trimmed();
+        // The engine's own per-layer plan (kvCachePlan): window layers, eviction, +protect and
+        // the DeepSeek stores each counted by their kind's rule, as `needlework kv` and the meter.
+        try {
+            const KvModeFigures f = kvModeFiguresFor(hp, KvModeSpec::parse(row.mode.toStdString()), contextTokens);
+            row.mode = QString::fromStdString(f.spec.toString());
+            row.bytesPerToken = f.bytesPerToken;
+            row.usedBytes = f.usedBytes;
+            row.reservedBytes = f.reservedBytes;
+            row.savingVsMha = f.savingVsMha;
+        } catch (const Error &e) {
+            row.refused = QString::fromUtf8(e.what());
         }
         plan.rows.push_back(row);
     }

@@ -36,8 +36,8 @@ QStringList kvPlanModes(const HParams &hp, const std::vector<std::int64_t> &late
 
 struct KvPlanRow {
     QString mode; // "full", "latent:64+q8", ...
-    std::uint64_t bytesPerToken = 0; // all layers
-    std::uint64_t usedBytes = 0; // ctx tokens × bytesPerToken
+    std::uint64_t bytesPerToken = 0; // usedBytes / ctx: all layers, window layers at their cap
+    std::uint64_t usedBytes = 0; // what the layers hold for ctx tokens, each by its kind's rule
     std::uint64_t reservedBytes = 0; // what a cache of ctx tokens allocates when full
     double savingVsMha = 0;
     QString refused; // why the shape cannot use the mode; "" when it can (figures 0 then)

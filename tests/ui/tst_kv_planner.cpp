@@ -111,6 +111,16 @@ void TestKvPlanner::figuresPerMode_data()
                                   << "276,480"
                                   << "270.0 MiB"
                                   << "1.00×";
+    // Gemma-3-4B: 34 layers, 4 KV heads of 256; every sixth layer is global (5 of 34), the other
+    // 29 keep a 1024-token window. full f16: 2 × 4 × 256 × 2 = 4096 B a layer and token, × (5 ×
+    // 32768 + 29 × 1024) = 792,723,456 B = 756.0 MiB, 24,192 B/token on average; MHA f16 34 × 8 ×
+    // 512 × 2 = 278,528 B/token: 11.5×. (Counting every layer at the full context gave 4.25 GiB.)
+    QTest::addRow("Gemma-3-4B full") << "Gemma-3-4B"
+                                     << "32k"
+                                     << "full"
+                                     << "24,192"
+                                     << "756.0 MiB"
+                                     << "11.5×";
     // mla+q8: 576 values = 18 groups × 34 = 612 B a layer, × 27 = 16524 B/token; 16.73.
     QTest::addRow("V2-Lite mla+q8") << "DeepSeek-V2-Lite"
                                     << "1k"
