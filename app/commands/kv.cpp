@@ -286,16 +286,21 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
                       .arg(std::count(hp.slidingLayers.begin(), hp.slidingLayers.end(), true))
                       .arg(hp.slidingWindow);
     io.out << QStringLiteral("\ncontext %1 tokens\n\n").arg(ctx);
+    const auto label
+        = [](const KvModeFigures &f) { return QString::fromStdString(f.spec.toString() + " " + rowTypeName(f.spec)); };
+    int width = 20; // the mode column: the longest label and two spaces
+    for (const KvModeFigures &f : figures)
+        width = std::max(width, int(label(f).size()) + 2);
     io.out << QStringLiteral("%1%2%3%4%5\n")
-                  .arg(QStringLiteral("mode"), -20)
+                  .arg(QStringLiteral("mode"), -width)
                   .arg(QStringLiteral("per token"), 14)
                   .arg(QStringLiteral("total"), 14)
                   .arg(QStringLiteral("allocated"), 14)
                   .arg(QStringLiteral("vs MHA f16"), 12);
-    auto row = [&io](const QString &mode, std::uint64_t perToken, std::uint64_t total, const QString &allocated,
+    auto row = [&io, width](const QString &mode, std::uint64_t perToken, std::uint64_t total, const QString &allocated,
                    const QString &saving) {
         io.out << QStringLiteral("%1%2%3%4%5\n")
-                      .arg(mode, -20)
+                      .arg(mode, -width)
                       .arg(formatBytes(perToken), 14)
                       .arg(formatBytes(total), 14)
                       .arg(allocated, 14)
@@ -305,8 +310,7 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
         QStringLiteral("1.00×"));
     QStringList modeNames;
     for (const KvModeFigures &f : figures) {
-        row(QString::fromStdString(f.spec.toString() + " " + rowTypeName(f.spec)), f.bytesPerToken, f.usedBytes,
-            formatBytes(f.reservedBytes), formatSaving(f.savingVsMha));
+        row(label(f), f.bytesPerToken, f.usedBytes, formatBytes(f.reservedBytes), formatSaving(f.savingVsMha));
         modeNames << QString::fromStdString(f.spec.toString());
         // Layers of different kinds grow differently (a window layer stops at its window).
         if (f.kinds.size() > 1)
@@ -314,7 +318,7 @@ int runKv(const QCommandLineParser &parser, CommandIo &io)
                 io.out << QStringLiteral("  %1 layers (%2)%3%4\n")
                               .arg(QString::fromStdString(k.kind), -8)
                               .arg(k.layers, 3)
-                              .arg(formatBytes(k.used), 22)
+                              .arg(formatBytes(k.used), width + 5) // under "total"
                               .arg(formatBytes(k.reserved), 14);
     }
     // "total" is what the tokens use; "allocated" what the paged cache takes for them.
