@@ -232,7 +232,10 @@ void MainWindow::createPanels()
     connect(m_chat, &ChatDock::deviceChanged, m_kvMeter, &KvMeter::reset);
     connect(m_chat, &ChatDock::engineChanged, m_kvMeter, [this](const QString &url) {
         m_kvMeter->reset();
-        m_kvMeter->setModelName(url.isEmpty() ? QFileInfo(m_chat->modelPath()).fileName() : url);
+        const QString local = QFileInfo(m_chat->modelPath()).fileName();
+        m_kvMeter->setModelName(url.isEmpty() ? local : url);
+        m_modelLabel->setText(url.isEmpty() ? (local.isEmpty() ? tr("No model") : local) : tr("Server %1").arg(url));
+        m_modelLabel->setToolTip(url.isEmpty() ? m_chat->modelPath() : url);
     });
 
     connect(m_annotations, &AnnotationsPanel::pageRequested, this,

@@ -151,6 +151,8 @@ void TestRemoteChat::serverAnswersAsInProcess()
     QCOMPARE(chat->enginePicker()->currentIndex(), 1);
     QVERIFY(chat->engineUrlBox()->isVisibleTo(chat));
     QCOMPARE(chat->engineUrl(), server.url());
+    QCOMPARE(window.findChild<QLabel *>(QStringLiteral("ModelLabel"))->text(),
+        QStringLiteral("Server %1").arg(server.url()));
     for (QComboBox *picker : { chat->modelPicker(), chat->kvModePicker(), chat->contextPicker(), chat->devicePicker() })
         QVERIFY2(!picker->isEnabled(), qPrintable(picker->objectName()));
 
@@ -183,6 +185,7 @@ void TestRemoteChat::serverAnswersAsInProcess()
     QVERIFY(!chat->engineUrlBox()->isVisibleTo(chat));
     QVERIFY(chat->modelPicker()->isEnabled() && chat->kvModePicker()->isEnabled());
     QCOMPARE(meter->serverText(), QStringLiteral("in process"));
+    QCOMPARE(window.findChild<QLabel *>(QStringLiteral("ModelLabel"))->text(), QFileInfo(model).fileName());
     chat->newSession();
     askAndWait();
     if (QTest::currentTestFailed())
