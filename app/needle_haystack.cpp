@@ -31,9 +31,9 @@ constexpr std::array<std::pair<NeedleVariant, std::string_view>, 3> kVariantName
 constexpr std::size_t kMinSentenceBytes = 20;
 constexpr double kDepthBand = 5.0; // points of depth a needle may land away from the one asked for
 
-std::int64_t countTokens(const Tokenizer &tokenizer, std::string_view text)
+std::int64_t countTokens(const NeedleTokenCounter &counter, std::string_view text)
 {
-    return static_cast<std::int64_t>(tokenizer.encode(text, false, false).size());
+    return counter(text);
 }
 
 bool isContinuationByte(char c)
@@ -194,7 +194,7 @@ std::pair<std::size_t, double> nearestCandidate(
 // haystack whose words are several tokens each), between the two characters nearest it, if that
 // is nearer; the boundaries after it move along by one. The nearest sentence boundary alone could
 // land a needle a long sentence away from its depth (one asked at 75 % of 512 tokens at 26 %).
-void placeAskedNeedle(const Tokenizer &tokenizer, std::vector<std::string> &sentences,
+void placeAskedNeedle(const NeedleTokenCounter &tokenizer, std::vector<std::string> &sentences,
     std::vector<PendingNeedle> &needles, std::size_t lastKept, double want, double band)
 {
     std::vector<std::pair<std::size_t, std::size_t>> places; // (boundary, slot), in text order
@@ -514,6 +514,14 @@ FillerText FillerText::fromDatabase(const QString &path)
 }
 
 Haystack buildHaystack(const Tokenizer &tokenizer, const FillerText &filler, const HaystackRequest &request)
+{
+    return buildHaystack(
+        [&tokenizer](
+            std::string_view text) { return static_cast<std::int64_t>(tokenizer.encode(text, false, false).size()); },
+        filler, request);
+}
+
+Haystack buildHaystack(const NeedleTokenCounter &tokenizer, const FillerText &filler, const HaystackRequest &request)
 {
     const std::int64_t target = request.tokens;
     if (request.depthPercent < 0 || request.depthPercent > 100)

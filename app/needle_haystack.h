@@ -11,6 +11,7 @@
 #include <QStringList>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -138,5 +139,9 @@ struct HaystackRequest {
 // when the length cannot be met exactly (a tokenizer whose count jumps past it) or is shorter
 // than the needles themselves.
 Haystack buildHaystack(const Tokenizer &tokenizer, const FillerText &filler, const HaystackRequest &request);
+// The same with any count of a text's tokens (no BOS/EOS), e.g. a remote server's /tokenize
+// (app/needle_remote.h); the count must be deterministic.
+using NeedleTokenCounter = std::function<std::int64_t(std::string_view text)>;
+Haystack buildHaystack(const NeedleTokenCounter &counter, const FillerText &filler, const HaystackRequest &request);
 
 } // namespace nw::app

@@ -93,11 +93,14 @@ const NeedlePerplexity *NeedleResults::findPerplexity(const std::string &mode) c
 
 nlohmann::json needleTrialJson(const NeedleTrial &t)
 {
-    return { { "mode", t.mode }, { "length", t.length }, { "depth", t.depth }, { "variant", t.variant },
+    nlohmann::json row = { { "mode", t.mode }, { "length", t.length }, { "depth", t.depth }, { "variant", t.variant },
         { "trial", t.trial }, { "key", t.key }, { "value", t.value }, { "question", t.question },
         { "expected", t.expected }, { "answer", t.answer }, { "exact", t.exact }, { "lenient", t.lenient },
         { "actual_depth", t.actualDepth }, { "prompt_tokens", t.promptTokens },
         { "kv_bytes_per_token", t.kvBytesPerToken }, { "kv_bytes_total", t.kvBytesTotal }, { "seconds", t.seconds } };
+    if (!t.remoteKv.is_null()) // a remote engine's trial
+        row["remote_kv"] = t.remoteKv;
+    return row;
 }
 
 nlohmann::json NeedleResults::toJson() const
@@ -109,8 +112,12 @@ nlohmann::json NeedleResults::toJson() const
     for (const NeedlePerplexity &p : perplexity)
         ppl.push_back({ { "mode", p.mode }, { "ppl", p.ppl }, { "ppl_error", p.error }, { "ctx", p.ctx },
             { "scored_tokens", p.scoredTokens }, { "kv_bytes_per_token", p.kvBytesPerToken } });
-    return { { "format", "needlework-needle-results" }, { "version", 1 }, { "model", model }, { "seed", seed },
-        { "needles", needleSet }, { "summary", summaryJson(*this) }, { "perplexity", ppl }, { "trials", rows } };
+    nlohmann::json out
+        = { { "format", "needlework-needle-results" }, { "version", 1 }, { "model", model }, { "seed", seed },
+              { "needles", needleSet }, { "summary", summaryJson(*this) }, { "perplexity", ppl }, { "trials", rows } };
+    if (!engine.is_null()) // a remote engine's run
+        out["engine"] = engine;
+    return out;
 }
 
 NeedleResults NeedleResults::fromJson(const nlohmann::json &json, const QString &source)
@@ -125,6 +132,7 @@ NeedleResults NeedleResults::fromJson(const nlohmann::json &json, const QString 
         r.model = json.at("model").get<std::string>();
         r.seed = json.at("seed").get<std::uint64_t>();
         r.needleSet = json.value("needles", std::string("passkey"));
+        r.engine = json.value("engine", nlohmann::json());
         for (const nlohmann::json &row : json.at("trials")) {
             NeedleTrial t;
             t.mode = row.at("mode").get<std::string>();
@@ -144,6 +152,7 @@ NeedleResults NeedleResults::fromJson(const nlohmann::json &json, const QString 
             t.kvBytesPerToken = row.at("kv_bytes_per_token").get<std::uint64_t>();
             t.kvBytesTotal = row.at("kv_bytes_total").get<std::uint64_t>();
             t.seconds = row.at("seconds").get<double>();
+            t.remoteKv = row.value("remote_kv", nlohmann::json());
             r.trials.push_back(std::move(t));
         }
         for (const nlohmann::json &row : json.value("perplexity", nlohmann::json::array())) {

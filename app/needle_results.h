@@ -34,6 +34,8 @@ struct NeedleTrial {
     std::uint64_t kvBytesPerToken = 0; // all layers
     std::uint64_t kvBytesTotal = 0; // the cache when the answer was done
     double seconds = 0.0; // prefill + decode of this trial
+    // A remote engine's trial: the server's /metrics figures after the answer (null in process).
+    nlohmann::json remoteKv;
 
     // The cell a trial belongs to, and the trial itself, for resuming.
     using Key = std::tuple<std::string, std::int64_t, int, std::string, int>;
@@ -57,6 +59,9 @@ struct NeedleResults {
     std::string needleSet { "passkey" }; // NeedleSet::name; files from before needle sets had pass keys
     std::vector<NeedleTrial> trials;
     std::vector<NeedlePerplexity> perplexity;
+    // A remote engine's run (app/needle_remote.h): its URL, model, context and how haystack
+    // tokens were counted; null in process.
+    nlohmann::json engine;
 
     bool hasTrial(const NeedleTrial::Key &key) const;
     const NeedlePerplexity *findPerplexity(const std::string &mode) const;

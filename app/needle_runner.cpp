@@ -5,6 +5,7 @@
 #include "app/ingest_progress.h"
 #include "app/needle_heatmap.h"
 #include "app/needle_pareto.h"
+#include "app/needle_remote.h"
 #include "app/output_file.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -84,6 +85,8 @@ void NeedleRunner::cancel()
 NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress &)> &progress,
     const std::function<void(const NeedleResults &)> &saved)
 {
+    if (m_config.engine) // a server answers: app/needle_remote.cpp
+        return runRemoteNeedle(m_config, m_filler, *m_config.engine, m_cancel, progress, saved);
     const NeedleConfig &cfg = m_config;
     if (cfg.lengths.empty() || cfg.depths.empty() || cfg.variants.empty() || cfg.trials < 1)
         fail("the needle run needs at least one length, depth, variant and trial");

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,8 @@ class Generator;
 }
 
 namespace nw::app {
+
+class RemoteEngine;
 
 struct NeedleConfig {
     QString modelPath;
@@ -38,6 +41,9 @@ struct NeedleConfig {
     // <= 0: min(256, the model's trained context); no PPL if the held-out text is shorter
     std::int64_t perplexityCtx = 0;
     bool perplexity = true;
+    // Set: this server answers instead of modelPath's model (app/needle_remote.h); kvModes and
+    // the perplexity do not apply.
+    std::shared_ptr<const RemoteEngine> engine;
 };
 
 struct NeedleProgress {

@@ -148,6 +148,16 @@ struct RemoteEngine::Impl {
     std::int64_t contextTokens = 0;
     QString contextSource;
     RemoteTokenCount tokenCount = RemoteTokenCount::Estimate;
+    // How /tokenize takes a text alone; found by countTextTokens' first call.
+    enum class TextForm { Unknown, Content, Prompt, None };
+    mutable TextForm textForm = TextForm::Unknown;
+
+    json textBody(TextForm form, std::string_view text) const
+    {
+        if (form == TextForm::Content) // ours and llama-server
+            return { { "content", std::string(text) }, { "add_special", false } };
+        return { { "model", model }, { "prompt", std::string(text) }, { "add_special_tokens", false } }; // vLLM
+    }
 
     std::unique_ptr<httplib::Client> client(int readSeconds) const
     {
@@ -387,14 +397,56 @@ int RemoteEngine::countTokens(const std::vector<ChatMessage> &messages) const
     return estimateTokens(QString::fromStdString(text)) + allowance; // characters / 4, as without a model
 }
 
+std::int64_t RemoteEngine::countTextTokens(std::string_view text) const
+{
+    const Impl &d = *m_impl;
+    using TextForm = Impl::TextForm;
+    if (d.textForm == TextForm::Unknown) {
+        // llama-server answers {"tokens": []} to a body without "content", so a form counts only
+        // when it gives tokens for a text that has some.
+        constexpr std::string_view kProbe = "The pass key is 12345.";
+        d.textForm = TextForm::None;
+        for (TextForm form : { TextForm::Content, TextForm::Prompt })
+            if (Impl::tokensIn(d.tryPostJson("/tokenize", d.textBody(form, kProbe)))) {
+                d.textForm = form;
+                break;
+            }
+        log::get("app")->info("remote engine {}: text token count: {}", d.url.toStdString(),
+            d.textForm == TextForm::Content      ? "/tokenize content"
+                : d.textForm == TextForm::Prompt ? "/tokenize prompt"
+                                                 : "estimate");
+    }
+    if (text.empty())
+        return 0;
+    if (d.textForm == TextForm::None)
+        return estimateTokens(QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size())));
+    int status = 0;
+    const std::optional<json> answer = d.tryPostJson("/tokenize", d.textBody(d.textForm, text), &status);
+    if (answer && answer->is_object())
+        if (const auto t = answer->find("tokens"); t != answer->end() && t->is_array())
+            return static_cast<std::int64_t>(t->size());
+    fail("{}/tokenize failed (HTTP {}) on a text after it tokenized others", d.origin, status);
+}
+
+bool RemoteEngine::countsTextExactly() const
+{
+    if (m_impl->textForm == Impl::TextForm::Unknown)
+        (void)countTextTokens("");
+    return m_impl->textForm != Impl::TextForm::None;
+}
+
 RemoteChatResult RemoteEngine::chat(const std::vector<ChatMessage> &messages, const RemoteChatOptions &options,
     const std::function<void(std::string_view)> &onText, const std::atomic<bool> *stop) const
 {
     const Impl &d = *m_impl;
     const std::string path = d.apiPath + "/chat/completions";
-    const json body = { { "model", d.model }, { "messages", d.messagesJson(messages) }, { "stream", true },
+    json body = { { "model", d.model }, { "messages", d.messagesJson(messages) }, { "stream", true },
         { "stream_options", { { "include_usage", true } } }, { "temperature", 0 }, { "max_tokens", options.maxTokens },
         { "seed", options.seed } };
+    if (options.continueFinalMessage) {
+        body["continue_final_message"] = true;
+        body["add_generation_prompt"] = false; // vLLM refuses both at once
+    }
 
     RemoteChatResult result;
     const auto start = std::chrono::steady_clock::now();

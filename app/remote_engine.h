@@ -45,6 +45,9 @@ std::string_view remoteTokenCountName(RemoteTokenCount count); // "server-templa
 struct RemoteChatOptions {
     int maxTokens = 512;
     std::uint64_t seed = 0;
+    // The last message is the assistant's reply begun, which the model continues (vLLM's
+    // continue_final_message; llama-server continues a final assistant message by itself).
+    bool continueFinalMessage = false;
 };
 
 struct RemoteChatResult {
@@ -95,6 +98,12 @@ public:
 
     // Tokens the messages make once the server applies its chat template (see RemoteTokenCount).
     int countTokens(const std::vector<ChatMessage> &messages) const;
+    // Tokens of a text alone (no BOS, no template), for haystacks of exact lengths: the server's
+    // /tokenize with {"content"} (ours, llama-server) or {"prompt"} (vLLM), found on the first
+    // call; characters / 4 when it has neither. Not thread-safe (the first call probes).
+    std::int64_t countTextTokens(std::string_view text) const;
+    // Whether countTextTokens() is the server's count (probes when it has not yet).
+    bool countsTextExactly() const;
     // Streams a chat completion, greedy (temperature 0) with the seed; `onText` gets the reply
     // piece by piece; `stop`, when set, ends it at the next piece. Throws nw::Error.
     RemoteChatResult chat(const std::vector<ChatMessage> &messages, const RemoteChatOptions &options,

@@ -7,6 +7,7 @@
 #include "engine/chat_reply.h"
 #include "engine/tokenizer.h"
 #include "server/access.h"
+#include "server/chat_prompt.h"
 #include "server/metrics.h"
 #include "server/openai_response.h"
 #include "server/slot_pool.h"
@@ -91,7 +92,7 @@ struct OpenAiServer::Impl {
         if (kind == CompletionKind::Chat) {
             std::string prompt;
             try {
-                prompt = chat.apply(r.messages, true);
+                prompt = renderChatPrompt(chat, r.messages, true, r.continueFinalMessage);
             } catch (const Error &e) {
                 return ApiError { .message = e.what(), .param = "messages", .code = "invalid_value" };
             }
@@ -286,7 +287,7 @@ struct OpenAiServer::Impl {
                 // As prepare() makes a chat completion's prompt, so the count is the request's.
                 std::string prompt;
                 try {
-                    prompt = chat.apply(*r.messages, r.addGenerationPrompt);
+                    prompt = renderChatPrompt(chat, *r.messages, r.addGenerationPrompt, r.continueFinalMessage);
                 } catch (const Error &e) {
                     return sendError(
                         res, ApiError { .message = e.what(), .param = "messages", .code = "invalid_value" });

@@ -224,6 +224,20 @@ Parsed<std::vector<std::string>> parseStop(const json &value)
         (out) = std::move(std::get<0>(nwParsed));                                                                      \
     } while (false)
 
+// continue_final_message: a bool, true only when the last message is the assistant's.
+Parsed<bool> parseContinueFinalMessage(const json &root, const std::vector<ChatMessage> &messages)
+{
+    const json *v = field(root, "continue_final_message");
+    if (!v)
+        return false;
+    bool on = false;
+    NW_TAKE(on, boolField(*v, "continue_final_message"));
+    if (on && (messages.empty() || messages.back().role != "assistant"))
+        return invalid(
+            "continue_final_message", "continue_final_message needs an assistant message last", "invalid_value");
+    return on;
+}
+
 } // namespace
 
 std::string ApiError::json() const
@@ -285,6 +299,8 @@ Parsed<CompletionRequest> parseCompletionRequest(
         if (const json *usage = field(*v, "include_usage"))
             NW_TAKE(r.includeUsage, boolField(*usage, "stream_options.include_usage"));
     }
+    if (kind == CompletionKind::Chat)
+        NW_TAKE(r.continueFinalMessage, parseContinueFinalMessage(root, r.messages));
     return r;
 }
 
@@ -332,6 +348,7 @@ Parsed<TokenizeRequest> parseTokenizeRequest(std::string_view body, const Reques
         r.messages = std::move(parsed);
         if (const json *v = field(root, "add_generation_prompt"))
             NW_TAKE(r.addGenerationPrompt, boolField(*v, "add_generation_prompt"));
+        NW_TAKE(r.continueFinalMessage, parseContinueFinalMessage(root, *r.messages));
         return r;
     }
     const json *content = field(root, "content");

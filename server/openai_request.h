@@ -51,6 +51,10 @@ struct CompletionRequest {
     std::optional<std::uint64_t> seed;
     bool stream = false;
     bool includeUsage = false; // stream_options.include_usage: a last chunk with the usage
+    // Chat: the last message is the start of the assistant's reply, which the model continues
+    // (vLLM's continue_final_message): the prompt is the template over the messages before it
+    // with the generation prompt, then that message's text, its end-of-turn not written.
+    bool continueFinalMessage = false;
 };
 
 // Fields the endpoints do not use (user, logprobs, frequency_penalty, ...) are ignored; a field
@@ -78,6 +82,7 @@ struct TokenizeRequest {
     bool addSpecial = false;
     std::optional<std::vector<ChatMessage>> messages;
     bool addGenerationPrompt = true;
+    bool continueFinalMessage = false; // as CompletionRequest's
 };
 Parsed<TokenizeRequest> parseTokenizeRequest(std::string_view body, const RequestLimits &limits);
 // Ids must lie in [0, nVocab).

@@ -6,6 +6,7 @@
 
 #include "app/needle_results.h"
 #include "app/numeric_options.h"
+#include "app/remote_engine.h"
 #include "common/error.h"
 #include "common/log.h"
 
@@ -29,6 +30,13 @@
 #include <optional>
 
 namespace nw::ui {
+
+// The server the worker is connected to (a question connects, the next ones reuse it).
+struct ChatDock::RemoteConnection {
+    QString url;
+    QString keyFile;
+    std::shared_ptr<const app::RemoteEngine> engine;
+};
 
 struct ChatDock::Outcome {
     app::AskResult result;
@@ -60,6 +68,32 @@ ChatDock::ChatDock(QWidget *parent)
         l->setBuddy(buddy);
         return l;
     };
+    m_engineBox = new QComboBox(this);
+    m_engineBox->setObjectName(QStringLiteral("EnginePicker"));
+    m_engineBox->addItem(tr("In process (GGUF)"));
+    m_engineBox->addItem(tr("Server (OpenAI-compatible)"));
+    m_engineBox->setToolTip(tr("Answer with the model below, here, or with a server: vLLM, SGLang, llama-server or "
+                               "needlework serve, which holds its own model, KV cache and device"));
+    pickers->addWidget(label(tr("&Engine"), m_engineBox), 0, 0);
+    pickers->addWidget(m_engineBox, 0, 1);
+    m_serverRow = new QWidget(this);
+    auto *serverRow = new QHBoxLayout(m_serverRow);
+    serverRow->setContentsMargins(0, 0, 0, 0);
+    serverRow->setSpacing(2);
+    m_engineUrl = new QLineEdit(m_serverRow);
+    m_engineUrl->setObjectName(QStringLiteral("EngineUrl"));
+    m_engineUrl->setPlaceholderText(QStringLiteral("http://127.0.0.1:8080/v1"));
+    m_engineUrl->setToolTip(tr("The server's URL; it connects with the next question"));
+    m_keyFile = new QLineEdit(m_serverRow);
+    m_keyFile->setObjectName(QStringLiteral("ApiKeyFile"));
+    m_keyFile->setPlaceholderText(tr("API key file (optional)"));
+    m_keyFile->setToolTip(tr("A file whose first line is the API key, sent as 'Authorization: Bearer KEY'; empty: "
+                             "$NEEDLEWORK_API_KEY, else none"));
+    serverRow->addWidget(m_engineUrl, 2);
+    serverRow->addWidget(m_keyFile, 1);
+    pickers->addWidget(m_serverRow, 1, 1);
+    m_serverRow->setVisible(false);
+
     m_modelBox = new QComboBox(this);
     m_modelBox->setObjectName(QStringLiteral("ModelPicker"));
     m_modelBox->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
@@ -73,8 +107,8 @@ ChatDock::ChatDock(QWidget *parent)
     modelRow->setSpacing(2);
     modelRow->addWidget(m_modelBox, 1);
     modelRow->addWidget(m_browse);
-    pickers->addWidget(label(tr("&Model"), m_modelBox), 0, 0);
-    pickers->addLayout(modelRow, 0, 1);
+    pickers->addWidget(label(tr("&Model"), m_modelBox), 2, 0);
+    pickers->addLayout(modelRow, 2, 1);
 
     m_kvBox = new QComboBox(this);
     m_kvBox->setObjectName(QStringLiteral("KvModePicker"));
@@ -89,8 +123,8 @@ ChatDock::ChatDock(QWidget *parent)
              "latent:32", "latent:64" })
         m_kvBox->addItem(QString::fromLatin1(mode));
     m_kvBox->setEnabled(false);
-    pickers->addWidget(label(tr("&KV"), m_kvBox), 1, 0);
-    pickers->addWidget(m_kvBox, 1, 1);
+    pickers->addWidget(label(tr("&KV"), m_kvBox), 3, 0);
+    pickers->addWidget(m_kvBox, 3, 1);
 
     m_contextBox = new QComboBox(this);
     m_contextBox->setObjectName(QStringLiteral("ContextPicker"));
@@ -105,16 +139,16 @@ ChatDock::ChatDock(QWidget *parent)
     for (const char *tokens : { "1k", "2k", "4k", "8k", "16k", "32k" })
         m_contextBox->addItem(QString::fromLatin1(tokens));
     m_contextBox->setEnabled(false);
-    pickers->addWidget(label(tr("C&ontext"), m_contextBox), 2, 0);
-    pickers->addWidget(m_contextBox, 2, 1);
+    pickers->addWidget(label(tr("C&ontext"), m_contextBox), 4, 0);
+    pickers->addWidget(m_contextBox, 4, 1);
 
     m_deviceBox = new QComboBox(this);
     m_deviceBox->setObjectName(QStringLiteral("DevicePicker"));
     m_deviceBox->setToolTip(tr("Where the model runs: auto (CUDA when a GPU is present, else the CPU), cpu or cuda"));
     for (const QString &name : app::deviceNames())
         m_deviceBox->addItem(name, name);
-    pickers->addWidget(label(tr("&Device"), m_deviceBox), 3, 0);
-    pickers->addWidget(m_deviceBox, 3, 1);
+    pickers->addWidget(label(tr("&Device"), m_deviceBox), 5, 0);
+    pickers->addWidget(m_deviceBox, 5, 1);
     pickers->setColumnStretch(1, 1);
     layout->addLayout(pickers);
 
@@ -162,10 +196,32 @@ ChatDock::ChatDock(QWidget *parent)
     connect(m_question, &QLineEdit::returnPressed, this, &ChatDock::ask);
     connect(m_stop, &QPushButton::clicked, this, &ChatDock::stop);
     connect(m_browse, &QToolButton::clicked, this, &ChatDock::browseModel);
+    // A server holds its own model, cache and device: the pickers for them rest while it answers.
+    const auto engineSwitched = [this] {
+        const bool remote = m_engineBox->currentIndex() == 1;
+        m_serverRow->setVisible(remote);
+        const bool local = !remote && !modelPath().isEmpty();
+        m_modelBox->setEnabled(!remote);
+        m_browse->setEnabled(!remote);
+        m_kvBox->setEnabled(local);
+        m_contextBox->setEnabled(local);
+        m_deviceBox->setEnabled(!remote);
+        m_lastStats = {};
+        if (!m_busy)
+            m_status->setText(remote ? tr("Questions go to the server at %1.").arg(engineUrl())
+                                     : tr("Questions go to the in-process engine."));
+        emit engineChanged(engineUrl());
+    };
+    connect(m_engineBox, &QComboBox::currentIndexChanged, this, engineSwitched);
+    connect(m_engineUrl, &QLineEdit::editingFinished, this, [this, engineSwitched] {
+        if (m_engineBox->currentIndex() == 1)
+            engineSwitched();
+    });
+    m_remote = std::make_shared<RemoteConnection>();
     connect(m_modelBox, &QComboBox::currentIndexChanged, this, [this] {
         const QString path = modelPath();
-        m_kvBox->setEnabled(!path.isEmpty());
-        m_contextBox->setEnabled(!path.isEmpty());
+        m_kvBox->setEnabled(!path.isEmpty() && !isRemote());
+        m_contextBox->setEnabled(!path.isEmpty() && !isRemote());
         if (!m_busy)
             m_status->setText(path.isEmpty()
                     ? tr("No model: answers quote the passages.")
@@ -286,6 +342,30 @@ app::DeviceChoice ChatDock::device() const
 app::ModelSettings ChatDock::modelSettings() const
 {
     return { .path = modelPath(), .kvMode = kvMode(), .contextTokens = contextTokens(), .device = device() };
+}
+
+void ChatDock::setRemoteEngine(const QString &url, const QString &keyFile)
+{
+    m_engineUrl->setText(url.trimmed());
+    m_keyFile->setText(keyFile);
+    if (m_engineBox->currentIndex() == (url.trimmed().isEmpty() ? 0 : 1))
+        emit engineChanged(engineUrl()); // the box did not change: say the URL did
+    m_engineBox->setCurrentIndex(url.trimmed().isEmpty() ? 0 : 1);
+}
+
+QString ChatDock::engineUrl() const
+{
+    return m_engineBox->currentIndex() == 1 ? m_engineUrl->text().trimmed() : QString();
+}
+
+QString ChatDock::apiKeyFile() const
+{
+    return m_keyFile->text().trimmed();
+}
+
+std::optional<app::RemoteKvFigures> ChatDock::remoteKvFigures() const
+{
+    return m_lastResult.remoteKv;
 }
 
 void ChatDock::browseModel()
@@ -412,7 +492,10 @@ bool ChatDock::ask()
     m_streamed.clear();
     renderTranscript();
     const app::ModelSettings settings = modelSettings();
-    m_status->setText(settings.path.isEmpty() ? tr("Searching…") : tr("Thinking…"));
+    const QString url = engineUrl();
+    m_status->setText(!url.isEmpty()  ? tr("Asking %1…").arg(url)
+            : settings.path.isEmpty() ? tr("Searching…")
+                                      : tr("Thinking…"));
     m_ask->setEnabled(false);
     m_stop->setEnabled(true);
     m_busy = true;
@@ -423,7 +506,8 @@ bool ChatDock::ask()
     QPointer<ChatDock> self(this);
     QMetaObject::invokeMethod(
         m_threadContext,
-        [workbench = m_workbench, settings, request, sessionId = m_sessionId, stop = m_stopFlag, self] {
+        [workbench = m_workbench, settings, request, sessionId = m_sessionId, stop = m_stopFlag, self, url,
+            keyFile = apiKeyFile(), remote = m_remote] {
             Outcome out;
             out.sessionId = sessionId;
             try {
@@ -447,6 +531,21 @@ bool ChatDock::ask()
                         },
                         Qt::QueuedConnection);
                 };
+                if (url.isEmpty()) {
+                    workbench->setRemoteEngine(nullptr);
+                } else {
+                    // Connects (the model list, the context, how it counts tokens) once per URL and key.
+                    if (!remote->engine || remote->url != url || remote->keyFile != keyFile) {
+                        remote->engine.reset();
+                        app::RemoteEngineSettings engineSettings;
+                        engineSettings.url = url;
+                        engineSettings.apiKey = app::remoteApiKey(keyFile);
+                        remote->engine = std::make_shared<const app::RemoteEngine>(engineSettings);
+                        remote->url = url;
+                        remote->keyFile = keyFile;
+                    }
+                    workbench->setRemoteEngine(remote->engine);
+                }
                 workbench->setModel(settings);
                 const app::WorkbenchAnswer answer = workbench->ask(request, sessionId, callbacks);
                 out.sessionId = answer.sessionId;
@@ -456,7 +555,7 @@ bool ChatDock::ask()
                         c.title = QFileInfo(c.path).fileName();
                     out.citations.push_back({ c.documentId, c.page, c.start, c.length, app::citationLabel(c) });
                 }
-                if (answer.asked && !answer.result.extractive) {
+                if (answer.asked && !answer.result.extractive && url.isEmpty()) {
                     out.hasStats = true;
                     out.stats = workbench->memoryStats();
                 }

@@ -1,4 +1,5 @@
-// The Chat tab: the model, KV-mode, context and device pickers on top, the transcript filling the
+// The Chat tab: the engine (in process, or an OpenAI-compatible server's URL and key file), the
+// model, KV-mode, context and device pickers on top, the transcript filling the
 // tab, the answer's citations as clickable chips (title + page) that ask the main window to show
 // the cited passage, a status line (what the prompt held, what was left out to fit the context),
 // and the question box (Ctrl+L focuses it) with Ask and Stop at the bottom. Questions go to the window's workbench
@@ -7,6 +8,7 @@
 // records every answer as a turn of the dock's session, and the transcript shows the session's turns.
 #pragma once
 
+#include "app/remote_metrics.h"
 #include "app/workbench.h"
 
 #include <QString>
@@ -15,6 +17,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <vector>
 
 class QComboBox;
@@ -70,6 +73,16 @@ public:
     app::DeviceChoice device() const;
     // What the pickers ask the workbench to load.
     app::ModelSettings modelSettings() const;
+    // "" : the in-process engine (the pickers above); else questions go to the OpenAI-compatible
+    // server at this URL (app/remote_engine.h), connected on the worker with the next question and
+    // kept while the URL and key file stay; the model, KV, context and device pickers are then the
+    // server's and disabled. keyFile: the API key's file ("" : $NEEDLEWORK_API_KEY, else none).
+    void setRemoteEngine(const QString &url, const QString &keyFile = {});
+    QString engineUrl() const; // "" when the in-process engine is picked
+    QString apiKeyFile() const;
+    bool isRemote() const { return !engineUrl().isEmpty(); }
+    // The server's /metrics figures after the latest remote answer; nullopt otherwise.
+    std::optional<app::RemoteKvFigures> remoteKvFigures() const;
 
     bool isBusy() const { return m_busy; }
     QString answerText() const;
@@ -83,6 +96,9 @@ public:
     QLineEdit *questionBox() const { return m_question; }
     QPushButton *askButton() const { return m_ask; }
     QPushButton *stopButton() const { return m_stop; }
+    QComboBox *enginePicker() const { return m_engineBox; }
+    QLineEdit *engineUrlBox() const { return m_engineUrl; }
+    QLineEdit *apiKeyFileBox() const { return m_keyFile; }
     QComboBox *modelPicker() const { return m_modelBox; }
     QComboBox *kvModePicker() const { return m_kvBox; }
     QComboBox *devicePicker() const { return m_deviceBox; }
@@ -119,6 +135,7 @@ signals:
     void kvModeChanged(const QString &mode);
     void deviceChanged(nw::app::DeviceChoice device);
     void contextChanged(qint64 tokens);
+    void engineChanged(const QString &url); // "" : back to the in-process engine
 
 private:
     struct Outcome;
@@ -129,6 +146,12 @@ private:
     int addModelItem(const QString &path);
 
     std::shared_ptr<app::Workbench> m_workbench;
+    QComboBox *m_engineBox = nullptr; // In process / Server
+    QWidget *m_serverRow = nullptr; // the URL and key file, shown for a server
+    QLineEdit *m_engineUrl = nullptr;
+    QLineEdit *m_keyFile = nullptr;
+    struct RemoteConnection;
+    std::shared_ptr<RemoteConnection> m_remote; // read and written on the worker only
     QLineEdit *m_question = nullptr;
     QPushButton *m_ask = nullptr;
     QPushButton *m_stop = nullptr;

@@ -217,6 +217,10 @@ KvMeter::KvMeter(QWidget *parent)
     m_device->setText(deviceText());
     m_device->setToolTip(app::deviceStatus().status);
     m_device->setWordWrap(true);
+    m_server = addFigure(form, tr("Server"), QStringLiteral("KvServer"));
+    m_server->setText(tr("in process"));
+    m_server->setWordWrap(true);
+    m_server->setToolTip(tr("A remote engine's KV figures, from its /metrics after each answer"));
     m_prefill = new QProgressBar(content);
     m_prefill->setObjectName(QStringLiteral("KvPrefill"));
     m_prefill->setRange(0, 1);
@@ -465,6 +469,30 @@ void KvMeter::setModelName(const QString &name)
     m_model->setText(name.isEmpty() ? tr("none (extractive answers)") : name);
 }
 
+void KvMeter::showRemoteFigures(const std::optional<app::RemoteKvFigures> &figures)
+{
+    reset();
+    if (!figures) {
+        m_server->setText(tr("the server's /metrics gives no KV figure the meter knows"));
+        return;
+    }
+    const app::RemoteKvFigures &f = *figures;
+    app::MemoryStats stats;
+    stats.kvBytesUsed = f.bytesUsed.value_or(0);
+    stats.kvBytesReserved = f.bytesReserved.value_or(0);
+    stats.mhaF16Bytes = f.mhaF16Bytes.value_or(0);
+    stats.tokens = f.tokensCached.value_or(0);
+    stats.capacityTokens = f.capacityTokens.value_or(0);
+    showSnapshot(stats, m_clock.elapsed());
+    resetSeries(); // one reading after the answer, not a measurement over time
+    m_server->setText(QString::fromStdString(app::remoteKvLine(f)));
+}
+
+QString KvMeter::serverText() const
+{
+    return m_server->text();
+}
+
 void KvMeter::resetSeries()
 {
     for (const Stretch &st : m_stretches) {
@@ -494,6 +522,7 @@ void KvMeter::reset()
     m_prefill->setRange(0, 1);
     m_prefill->setValue(0);
     m_prefill->setTextVisible(false);
+    m_server->setText(tr("in process"));
 }
 
 } // namespace nw::ui

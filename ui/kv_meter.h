@@ -7,6 +7,7 @@
 #pragma once
 
 #include "app/model_settings.h"
+#include "app/remote_metrics.h"
 
 #include <QElapsedTimer>
 #include <QList>
@@ -15,6 +16,7 @@
 
 #include <deque>
 #include <functional>
+#include <optional>
 #include <vector>
 
 class QChartView;
@@ -93,6 +95,12 @@ public:
     QList<QList<QPointF>> rateChartStretches() const;
     QString modelName() const;
     QString prefillText() const; // "241 / 241 tokens"; "" before any prefill
+    // A remote engine's figures, read from its /metrics after an answer (app/remote_metrics.h):
+    // the bytes, baseline and tokens where the server says them (ours), and every figure it gives
+    // in words on the Server row; nullopt: it exports none the meter knows. Not polled: the
+    // server's KV cache is not this process's.
+    void showRemoteFigures(const std::optional<app::RemoteKvFigures> &figures);
+    QString serverText() const; // the Server row: "in process", or the server's figures
     KvBytesBars *bytesBars() const { return m_bars; }
     LayerBars *layerBars() const { return m_layerBars; }
 
@@ -130,6 +138,7 @@ private:
     QLabel *m_rate = nullptr;
     QLabel *m_weights = nullptr;
     QLabel *m_device = nullptr;
+    QLabel *m_server = nullptr;
     QLabel *m_model = nullptr;
     QProgressBar *m_prefill = nullptr;
     QLabel *m_reservedNote = nullptr;

@@ -208,11 +208,17 @@ void MainWindow::createPanels()
     });
     // The meter polls the answering model's snapshots while a question runs, then keeps the last.
     connect(m_chat, &ChatDock::questionStarted, this, [this] {
-        if (!m_chat->modelPath().isEmpty())
+        if (!m_chat->modelPath().isEmpty() && !m_chat->isRemote())
             m_kvMeter->setStatsSource([chat = m_chat] { return chat->memoryStats(); });
     });
     connect(m_chat, &ChatDock::prefillProgress, m_kvMeter, &KvMeter::setPrefillProgress);
-    connect(m_chat, &ChatDock::answerFinished, this, [this] {
+    connect(m_chat, &ChatDock::answerFinished, this, [this](bool ok) {
+        // A remote engine's cache is the server's: the meter shows what its /metrics said after the answer.
+        if (m_chat->isRemote()) {
+            if (ok)
+                m_kvMeter->showRemoteFigures(m_chat->remoteKvFigures());
+            return;
+        }
         if (!m_kvMeter->isPolling())
             return;
         m_kvMeter->setStatsSource([chat = m_chat] { return chat->memoryStats(); }); // one last poll
@@ -224,6 +230,13 @@ void MainWindow::createPanels()
     connect(m_chat, &ChatDock::kvModeChanged, m_kvMeter, &KvMeter::reset);
     connect(m_chat, &ChatDock::contextChanged, m_kvMeter, &KvMeter::reset);
     connect(m_chat, &ChatDock::deviceChanged, m_kvMeter, &KvMeter::reset);
+    connect(m_chat, &ChatDock::engineChanged, m_kvMeter, [this](const QString &url) {
+        m_kvMeter->reset();
+        const QString local = QFileInfo(m_chat->modelPath()).fileName();
+        m_kvMeter->setModelName(url.isEmpty() ? local : url);
+        m_modelLabel->setText(url.isEmpty() ? (local.isEmpty() ? tr("No model") : local) : tr("Server %1").arg(url));
+        m_modelLabel->setToolTip(url.isEmpty() ? m_chat->modelPath() : url);
+    });
 
     connect(m_annotations, &AnnotationsPanel::pageRequested, this,
         [this](qint64 documentId, int page, const QString &quote) {

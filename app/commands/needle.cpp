@@ -5,6 +5,7 @@
 
 #include "app/needle_runner.h"
 #include "app/needle_set.h"
+#include "app/remote_engine.h"
 #include "common/error.h"
 #include "engine/gguf_file.h"
 
@@ -29,13 +30,10 @@ QStringList listOption(const QCommandLineParser &parser, const QString &name)
     return out;
 }
 
-// Lengths the model can hold when --lengths is not given: 1k, 2k, 4k, 8k that fit its trained
-// context with room for the question, or quarters of a small context.
-std::vector<std::int64_t> defaultLengths(const QString &modelPath)
+// Lengths a context can hold when --lengths is not given: 1k, 2k, 4k, 8k that fit it with room
+// for the question, or quarters of a small context. `source` names it in the error.
+std::vector<std::int64_t> defaultLengths(std::int64_t train, const QString &source)
 {
-    std::shared_ptr<GgufFile> gguf = GgufFile::open(modelPath.toStdString());
-    const std::string arch = gguf->findString("general.architecture").value_or("");
-    const std::int64_t train = gguf->findInt(arch + ".context_length").value_or(4096);
     const std::int64_t room = train - 64;
     std::vector<std::int64_t> out;
     for (std::int64_t l : { 1024, 2048, 4096, 8192 })
@@ -46,8 +44,15 @@ std::vector<std::int64_t> defaultLengths(const QString &modelPath)
             if (l >= 32)
                 out.push_back(l);
     if (out.empty())
-        fail("{}: a trained context of {} tokens is too short for a needle test", modelPath.toStdString(), train);
+        fail("{}: a context of {} tokens is too short for a needle test", source.toStdString(), train);
     return out;
+}
+
+std::vector<std::int64_t> defaultLengths(const QString &modelPath)
+{
+    std::shared_ptr<GgufFile> gguf = GgufFile::open(modelPath.toStdString());
+    const std::string arch = gguf->findString("general.architecture").value_or("");
+    return defaultLengths(gguf->findInt(arch + ".context_length").value_or(4096), modelPath);
 }
 
 int runNeedle(const QCommandLineParser &parser, CommandIo &io)
@@ -58,8 +63,22 @@ int runNeedle(const QCommandLineParser &parser, CommandIo &io)
     };
     NeedleConfig cfg;
     cfg.modelPath = parser.value(QStringLiteral("model"));
-    if (cfg.modelPath.isEmpty())
-        return usage(QStringLiteral("--model M.gguf is required"));
+    // --engine URL: a server answers; --model is then its model's name (optional).
+    const bool remote = parser.isSet(QStringLiteral("engine"));
+    if (remote) {
+        if (parser.isSet(QStringLiteral("kv")))
+            return usage(QStringLiteral("--kv does not apply with --engine: the server runs its own KV cache (start "
+                                        "it with its KV mode, e.g. `needlework serve --kv MODE`); its /metrics "
+                                        "figures are recorded per trial instead"));
+        for (const char *local : { "threads", "ppl-ctx" })
+            if (parser.isSet(QString::fromLatin1(local)))
+                return usage(QStringLiteral("--%1 applies to the in-process engine, not with --engine")
+                                 .arg(QString::fromLatin1(local)));
+    } else if (parser.isSet(QStringLiteral("api-key-file"))) {
+        return usage(QStringLiteral("--api-key-file goes with --engine URL"));
+    } else if (cfg.modelPath.isEmpty()) {
+        return usage(QStringLiteral("--model M.gguf (or --engine URL) is required"));
+    }
     const bool hasDb = parser.isSet(QStringLiteral("db"));
     const bool hasDocs = parser.isSet(QStringLiteral("docs"));
     if (hasDb && hasDocs)
@@ -96,8 +115,18 @@ int runNeedle(const QCommandLineParser &parser, CommandIo &io)
     cfg.seed = std::uint64_t(integerValue(parser, QStringLiteral("seed"), std::int64_t(cfg.seed)));
     cfg.outDir
         = parser.isSet(QStringLiteral("out")) ? parser.value(QStringLiteral("out")) : QStringLiteral("needle-results");
-    if (!parser.isSet(QStringLiteral("lengths")))
+    if (remote) {
+        RemoteEngineSettings settings;
+        settings.url = parser.value(QStringLiteral("engine"));
+        settings.model = cfg.modelPath;
+        settings.apiKey = remoteApiKey(parser.value(QStringLiteral("api-key-file")));
+        cfg.engine = std::make_shared<const RemoteEngine>(settings);
+        cfg.modelPath.clear();
+        if (!parser.isSet(QStringLiteral("lengths")))
+            cfg.lengths = defaultLengths(cfg.engine->contextTokens(), cfg.engine->url());
+    } else if (!parser.isSet(QStringLiteral("lengths"))) {
         cfg.lengths = defaultLengths(cfg.modelPath);
+    }
 
     FillerText filler = hasDocs
         ? FillerText::fromFiles(parser.values(QStringLiteral("docs")) + parser.positionalArguments())
@@ -149,11 +178,11 @@ Command needleCommand()
     return {
         .name = QStringLiteral("needle"),
         .summary = QStringLiteral("Needle-in-a-haystack recall over context lengths, depths and KV modes."),
-        .usage
-        = QStringLiteral("--model M.gguf [--db FILE | --docs FILES...] [--lengths 1k,2k,...] [--depths 0,10,...,100] "
-                         "[--kv full,latent:256,mla+q8,...] [--needles passkey|nolima|FILE] [--variants "
-                         "single,multi-needle,multi-key] [--trials N] "
-                         "[--seed S] [--out DIR] [--ppl-ctx N | --no-ppl] [--threads T] [--json]"),
+        .usage = QStringLiteral("[--model M.gguf | --engine URL [--model NAME] [--api-key-file F]] [--db FILE | --docs "
+                                "FILES...] [--lengths 1k,2k,...] [--depths 0,10,...,100] "
+                                "[--kv full,latent:256,mla+q8,...] [--needles passkey|nolima|FILE] [--variants "
+                                "single,multi-needle,multi-key] [--trials N] "
+                                "[--seed S] [--out DIR] [--ppl-ctx N | --no-ppl] [--threads T] [--json]"),
         .description = QStringLiteral(
             "Builds haystacks of exactly the requested number of tokens (counted with the model's tokenizer) from "
             "the documents of a library database (--db), from text and PDF files (--docs), or from the bundled "
@@ -180,12 +209,29 @@ Command needleCommand()
             "heatmap-MODE.png/.svg per KV mode (length × depth, colour = exact accuracy). results.json is "
             "rewritten after each cell, so Ctrl-C leaves it valid and running the same command again skips "
             "what it holds. Default lengths: 1k, 2k, 4k, 8k as far as the model's trained context allows.\n\n"
+            "--engine URL runs the trials on an OpenAI-compatible server instead (vLLM, SGLang, llama-server, "
+            "needlework serve; --model then names the server's model, default the first it lists; the API key "
+            "comes from --api-key-file or $NEEDLEWORK_API_KEY). Haystacks are sized with the server's /tokenize "
+            "(text alone: {\"content\"} as ours and llama-server take it, or {\"prompt\"} as vLLM does); a server "
+            "without one gets lengths estimated as characters / 4, and the output and results.json "
+            "(engine.haystack_token_count) say so. The question goes as chat messages the server renders with its "
+            "own template, the answer prefix as an assistant message it continues (continue_final_message). "
+            "--kv does not apply (the server has its own cache): each trial records the server's /metrics KV "
+            "figures (remote_kv) instead, and the mode is named remote, or remote:MODE when our server says its "
+            "KV mode. No perplexity remotely.\n\n"
             "Exit status: 0 on success, 1 when the model or the documents cannot be read, 2 for a usage error, "
             "130 when stopped by Ctrl-C."),
         .configure =
             [](QCommandLineParser &parser) {
-                parser.addOption(
-                    { QStringLiteral("model"), QStringLiteral("The GGUF model."), QStringLiteral("M.gguf") });
+                parser.addOption({ QStringLiteral("model"),
+                    QStringLiteral("The GGUF model; with --engine, the server's model (default: the first)."),
+                    QStringLiteral("M.gguf") });
+                parser.addOption({ QStringLiteral("engine"),
+                    QStringLiteral("Run on an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1."),
+                    QStringLiteral("URL") });
+                parser.addOption({ QStringLiteral("api-key-file"),
+                    QStringLiteral("With --engine: the API key's file (default: $NEEDLEWORK_API_KEY)."),
+                    QStringLiteral("F") });
                 parser.addOption({ QStringLiteral("db"),
                     QStringLiteral("Filler from the documents of this library database."), QStringLiteral("FILE") });
                 parser.addOption({ QStringLiteral("docs"),

@@ -1,6 +1,7 @@
 // The OpenAI request layer: the bodies the endpoints accept (in the forms the OpenAI API reference
 // gives) and every refusal with its status, param and code; the context budget; the access rules.
 #include "server/access.h"
+#include "server/chat_prompt.h"
 #include "server/openai_request.h"
 
 #include <doctest/doctest.h>
@@ -259,6 +260,40 @@ TEST_CASE("sampling: temperature and top_p only; temperature 0 is greedy; the se
     s = samplerParams(r, 42);
     CHECK(s.greedy);
     CHECK(s.seed == 7);
+}
+
+TEST_CASE("continue_final_message: the reply starts with the last assistant message")
+{
+    const std::string continued
+        = R"({"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":" The key is"}],)"
+          R"("continue_final_message":true})";
+    const auto chat = std::get<CompletionRequest>(parseCompletionRequest(continued, CompletionKind::Chat, limits()));
+    CHECK(chat.continueFinalMessage);
+    CHECK_FALSE(std::get<CompletionRequest>(
+        parseCompletionRequest(R"({"messages":[{"role":"user","content":"hi"}]})", CompletionKind::Chat, limits()))
+                    .continueFinalMessage);
+    // Only after an assistant message, and only a bool.
+    CHECK(std::get<ApiError>(
+              parseCompletionRequest(R"({"messages":[{"role":"user","content":"hi"}],"continue_final_message":true})",
+                  CompletionKind::Chat, limits()))
+              .param
+        == "continue_final_message");
+    CHECK(std::get<ApiError>(parseCompletionRequest(
+                                 R"({"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"x"}],)"
+                                 R"("continue_final_message":"yes"})",
+                                 CompletionKind::Chat, limits()))
+              .code
+        == "invalid_type");
+    const auto tok = std::get<TokenizeRequest>(parseTokenizeRequest(continued, limits()));
+    CHECK(tok.continueFinalMessage);
+
+    // The plain template's documented layout ("User: ...\n\nAssistant:"): the generation prompt,
+    // then the assistant's text as it was given, no end of turn after it.
+    const nw::ChatTemplate plain(nw::ChatFamily::Plain);
+    const std::vector<nw::ChatMessage> messages { { "user", "hi" }, { "assistant", " The key is" } };
+    CHECK(renderChatPrompt(plain, messages, false, true) == "User: hi\n\nAssistant: The key is");
+    CHECK(renderChatPrompt(plain, messages, true, true) == "User: hi\n\nAssistant: The key is");
+    CHECK(renderChatPrompt(plain, messages, false, false) == "User: hi\n\nAssistant:  The key is\n\n");
 }
 
 TEST_CASE("tokenize and detokenize bodies")

@@ -1,0 +1,198 @@
+// Chat dock with a remote engine (offscreen): the recall model served by server/'s OpenAiServer (as
+// `needlework serve --ctx 1024` runs it) on a free port of 127.0.0.1 in this process. The Engine
+// picker set to Server with that URL answers through it, and gives the answer the in-process engine
+// gave with the same model and context; the model, KV, context and device pickers rest meanwhile;
+// the KV Meter tab shows the server's /metrics figures — the same KV bytes and tokens as the
+// in-process cache held after the same question. A refused connection is one line in the status;
+// back to In process, the pickers and the meter are the local engine's again.
+#include "scratch_settings.h"
+#include "ui/chat_dock.h"
+#include "ui/kv_meter.h"
+#include "ui/main_window.h"
+#include "ui_fixtures.h"
+
+#include "engine/chat_template.h"
+#include "engine/gguf_file.h"
+#include "engine/kv_cache.h"
+#include "engine/model.h"
+#include "engine/tokenizer.h"
+#include "server/http_server.h"
+#include "server/slot_pool.h"
+
+#include <QComboBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <memory>
+#include <thread>
+
+namespace {
+
+constexpr std::int64_t kContext = 1024;
+
+// The recall model behind an OpenAI-compatible server, as `needlework serve` sets it up.
+struct LocalServer {
+    std::shared_ptr<nw::GgufFile> gguf;
+    std::unique_ptr<nw::Model> model;
+    std::unique_ptr<nw::Tokenizer> tokenizer;
+    std::unique_ptr<nw::server::SlotPool> pool;
+    std::unique_ptr<nw::server::OpenAiServer> http;
+    std::thread thread;
+    int port = -1;
+
+    explicit LocalServer(const QString &path)
+    {
+        gguf = nw::GgufFile::open(path.toStdString());
+        model = nw::loadModel(gguf, { .threads = 1 });
+        tokenizer = nw::Tokenizer::fromGguf(*gguf);
+        const nw::KvModeSpec mode { .mode = model->kvModes().front() };
+        pool = std::make_unique<nw::server::SlotPool>(*model, *tokenizer, mode, kContext, 1);
+        nw::server::ServerConfig config;
+        config.port = 0;
+        config.modelId = "recall-model";
+        config.kvMode = mode.toString();
+        config.limits.contextTokens = kContext;
+        config.limits.maxTokens = kContext;
+        const nw::ChatTemplate chat
+            = nw::ChatTemplate::detect(gguf->findString("tokenizer.chat_template").value_or(""), model->hparams().arch);
+        http = std::make_unique<nw::server::OpenAiServer>(*tokenizer, chat, *pool, config);
+        port = http->bind();
+        thread = std::thread([this] { http->run(); });
+    }
+    ~LocalServer()
+    {
+        http->stop();
+        thread.join();
+    }
+    QString url() const { return QStringLiteral("http://127.0.0.1:%1/v1").arg(port); }
+};
+
+QString library(const QTemporaryDir &dir)
+{
+    const QString pdf = dir.filePath(QStringLiteral("contract.pdf"));
+    nw::test::writeFillerPdf(pdf,
+        { .pages = 4,
+            .linesPerPage = 12,
+            .needlePage = 2,
+            .needle = QStringLiteral("The pass key for ORCHID is 48213.") });
+    const QString database = dir.filePath(QStringLiteral("library.sqlite"));
+    return nw::test::ingestInto(database, { pdf }) == 1 ? database : QString();
+}
+
+} // namespace
+
+class TestRemoteChat : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void serverAnswersAsInProcess();
+
+private:
+    QTemporaryDir m_settings;
+};
+
+void TestRemoteChat::initTestCase()
+{
+    QVERIFY(m_settings.isValid());
+    nw::test::useScratchSettings(m_settings.path(), QStringLiteral("tst_remote_chat"));
+}
+
+void TestRemoteChat::serverAnswersAsInProcess()
+{
+    const QString model = qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/tests/data/recall-model.gguf");
+    if (!QFileInfo::exists(model))
+        QSKIP(qPrintable(QStringLiteral("no recall model at %1 (NW_SOURCE_DIR)").arg(model)));
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString database = library(dir);
+    QVERIFY(!database.isEmpty());
+    LocalServer server(model);
+    QVERIFY(server.port > 0);
+
+    nw::ui::MainWindow window({ .databasePath = database, .modelPath = model, .contextTokens = kContext });
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    nw::ui::ChatDock *chat = window.chat();
+    nw::ui::KvMeter *meter = window.kvMeter();
+    QCOMPARE(chat->enginePicker()->currentIndex(), 0);
+    QVERIFY(!chat->engineUrlBox()->isVisibleTo(chat));
+    QVERIFY(!chat->isRemote());
+
+    QSignalSpy finished(chat, &nw::ui::ChatDock::answerFinished);
+    const QString question = QStringLiteral("What is the pass key for ORCHID?");
+    const auto askAndWait = [&] {
+        finished.clear();
+        chat->questionBox()->setText(question);
+        QTest::mouseClick(chat->askButton(), Qt::LeftButton);
+        QVERIFY(finished.wait(60000));
+    };
+
+    // In process: the answer and what the cache held after it.
+    askAndWait();
+    if (QTest::currentTestFailed())
+        return;
+    QVERIFY2(finished.first().at(0).toBool(), qPrintable(chat->statusText()));
+    const QString localAnswer = chat->answerText();
+    QVERIFY(!localAnswer.trimmed().isEmpty());
+    const nw::app::MemoryStats local = chat->memoryStats();
+    QVERIFY(local.kvBytesUsed > 0 && local.tokens > 0);
+    QCOMPARE(meter->serverText(), QStringLiteral("in process"));
+
+    // The server: the pickers of the local engine rest, the URL shows.
+    chat->newSession(); // the same prompt as the first question's, no earlier turn
+    QSignalSpy engineChanged(chat, &nw::ui::ChatDock::engineChanged);
+    chat->setRemoteEngine(server.url());
+    QCOMPARE(engineChanged.count(), 1);
+    QCOMPARE(engineChanged.first().at(0).toString(), server.url());
+    QCOMPARE(chat->enginePicker()->currentIndex(), 1);
+    QVERIFY(chat->engineUrlBox()->isVisibleTo(chat));
+    QCOMPARE(chat->engineUrl(), server.url());
+    QCOMPARE(window.findChild<QLabel *>(QStringLiteral("ModelLabel"))->text(),
+        QStringLiteral("Server %1").arg(server.url()));
+    for (QComboBox *picker : { chat->modelPicker(), chat->kvModePicker(), chat->contextPicker(), chat->devicePicker() })
+        QVERIFY2(!picker->isEnabled(), qPrintable(picker->objectName()));
+
+    askAndWait();
+    if (QTest::currentTestFailed())
+        return;
+    QVERIFY2(finished.first().at(0).toBool(), qPrintable(chat->statusText()));
+    QCOMPARE(chat->answerText(), localAnswer);
+    QVERIFY(chat->lastResult().remoteKv.has_value());
+    // The meter shows the server's figures, read from its /metrics: the same cache as in process.
+    QVERIFY2(meter->serverText().startsWith(QStringLiteral("needlework")), qPrintable(meter->serverText()));
+    QCOMPARE(meter->lastSnapshot().kvBytesUsed, local.kvBytesUsed);
+    QCOMPARE(meter->lastSnapshot().tokens, local.tokens);
+    QCOMPARE(meter->lastSnapshot().mhaF16Bytes, local.mhaF16Bytes);
+    QVERIFY(!meter->isPolling());
+
+    // Nobody listens: one line that names the address, and no figures.
+    chat->newSession();
+    chat->setRemoteEngine(QStringLiteral("http://127.0.0.1:1/v1"));
+    askAndWait();
+    if (QTest::currentTestFailed())
+        return;
+    QVERIFY(!finished.first().at(0).toBool());
+    QVERIFY2(chat->statusText().contains(QStringLiteral("127.0.0.1:1")), qPrintable(chat->statusText()));
+    QVERIFY(!chat->statusText().contains(QLatin1Char('\n')));
+
+    // Back in process: the pickers work again, the meter is the local engine's.
+    chat->setRemoteEngine(QString());
+    QVERIFY(!chat->isRemote());
+    QVERIFY(!chat->engineUrlBox()->isVisibleTo(chat));
+    QVERIFY(chat->modelPicker()->isEnabled() && chat->kvModePicker()->isEnabled());
+    QCOMPARE(meter->serverText(), QStringLiteral("in process"));
+    QCOMPARE(window.findChild<QLabel *>(QStringLiteral("ModelLabel"))->text(), QFileInfo(model).fileName());
+    chat->newSession();
+    askAndWait();
+    if (QTest::currentTestFailed())
+        return;
+    QVERIFY2(finished.first().at(0).toBool(), qPrintable(chat->statusText()));
+    QCOMPARE(chat->answerText(), localAnswer);
+}
+
+QTEST_MAIN(TestRemoteChat)
+#include "tst_remote_chat.moc"
