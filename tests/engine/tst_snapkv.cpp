@@ -1,0 +1,179 @@
+// SnapKV's scoring and selection (engine/snapkv.h) against a float64 SnapKV written here from the
+// paper (arXiv:2404.14469 §4.2, Listing 1): the observation window's softmax attention over the
+// prompt, summed over the window's queries and the query heads of each KV head, max-pooled with
+// −∞ padding as torch.max_pool1d, and the top B by a full sort (earlier position first on ties).
+// Hand-computed cases pin the pooling and the tie rule.
+#include "engine/snapkv.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+using namespace nw;
+
+namespace {
+
+struct Problem {
+    std::int64_t nHeads, nKvHeads, headDim, prompt;
+    std::vector<float> q; // [prompt, nHeads, headDim]
+    std::vector<float> k; // [prompt, nKvHeads, headDim]
+};
+
+Problem randomProblem(
+    std::int64_t nHeads, std::int64_t nKvHeads, std::int64_t headDim, std::int64_t prompt, unsigned seed)
+{
+    Problem p { nHeads, nKvHeads, headDim, prompt, {}, {} };
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    p.q.resize(static_cast<std::size_t>(prompt * nHeads * headDim));
+    p.k.resize(static_cast<std::size_t>(prompt * nKvHeads * headDim));
+    for (float &x : p.q)
+        x = 1.5f * normal(rng);
+    for (float &x : p.k)
+        x = normal(rng);
+    return p;
+}
+
+// The float64 reference: scores [nKvHeads][prompt - window].
+std::vector<std::vector<double>> referenceScores(const Problem &p, std::int64_t window, double scale)
+{
+    const std::int64_t before = p.prompt - window, group = p.nHeads / p.nKvHeads;
+    std::vector<std::vector<double>> out(static_cast<std::size_t>(p.nKvHeads), std::vector<double>(before, 0.0));
+    for (std::int64_t h = 0; h < p.nHeads; ++h) {
+        for (std::int64_t t = before; t < p.prompt; ++t) {
+            std::vector<double> w(static_cast<std::size_t>(t + 1));
+            for (std::int64_t s = 0; s <= t; ++s) {
+                double dot = 0;
+                for (std::int64_t d = 0; d < p.headDim; ++d)
+                    dot += double(p.q[static_cast<std::size_t>((t * p.nHeads + h) * p.headDim + d)])
+                        * double(p.k[static_cast<std::size_t>((s * p.nKvHeads + h / group) * p.headDim + d)]);
+                w[static_cast<std::size_t>(s)] = dot * scale;
+            }
+            const double top = *std::max_element(w.begin(), w.end());
+            double sum = 0;
+            for (double &x : w)
+                sum += (x = std::exp(x - top));
+            for (std::int64_t s = 0; s < before; ++s)
+                out[static_cast<std::size_t>(h / group)][static_cast<std::size_t>(s)]
+                    += w[static_cast<std::size_t>(s)] / sum;
+        }
+    }
+    return out;
+}
+
+std::vector<std::int64_t> referenceSelect(
+    const std::vector<double> &scores, std::int64_t prompt, std::int64_t budget, std::int64_t kernel)
+{
+    const std::int64_t before = static_cast<std::int64_t>(scores.size()), pad = kernel / 2;
+    std::vector<std::int64_t> kept;
+    if (before <= budget) {
+        for (std::int64_t s = 0; s < prompt; ++s)
+            kept.push_back(s);
+        return kept;
+    }
+    std::vector<double> padded(static_cast<std::size_t>(before + 2 * pad), -std::numeric_limits<double>::infinity());
+    std::copy(scores.begin(), scores.end(), padded.begin() + pad);
+    std::vector<std::pair<double, std::int64_t>> pooled;
+    for (std::int64_t s = 0; s < before; ++s) {
+        double m = -std::numeric_limits<double>::infinity();
+        for (std::int64_t j = 0; j < kernel; ++j)
+            m = std::max(m, padded[static_cast<std::size_t>(s + j)]);
+        pooled.emplace_back(-m, s); // ascending: largest score, then earliest position
+    }
+    std::sort(pooled.begin(), pooled.end());
+    for (std::int64_t i = 0; i < budget; ++i)
+        kept.push_back(pooled[static_cast<std::size_t>(i)].second);
+    std::sort(kept.begin(), kept.end());
+    for (std::int64_t s = before; s < prompt; ++s)
+        kept.push_back(s);
+    return kept;
+}
+
+} // namespace
+
+TEST_CASE("snapkv pooling and ties, by hand")
+{
+    // One KV head, 12 prompt tokens, a window of 2: positions 0..9 are scored.
+    const std::vector<double> scores { 0, 5, 0, 0, 1, 0, 0, 0, 2, 0 };
+    // kernel 3: pooled 5 5 5 1 1 1 0 2 2 2 → the top 3 are 0, 1, 2 (equal 5s, earlier first).
+    CHECK(snapKvSelect(scores, 1, 12, 3, 2, 3) == std::vector<std::vector<std::int64_t>> { { 0, 1, 2, 10, 11 } });
+    // top 4: then the first of the 2s (7); top 5: 8.
+    CHECK(snapKvSelect(scores, 1, 12, 4, 2, 3)[0] == std::vector<std::int64_t> { 0, 1, 2, 7, 10, 11 });
+    CHECK(snapKvSelect(scores, 1, 12, 5, 2, 3)[0] == std::vector<std::int64_t> { 0, 1, 2, 7, 8, 10, 11 });
+    // kernel 1 is no pooling: 1, 8, 4.
+    CHECK(snapKvSelect(scores, 1, 12, 3, 2, 1)[0] == std::vector<std::int64_t> { 1, 4, 8, 10, 11 });
+    // kernel 7 (SnapKV's): pooled 5 5 5 5 5 2 2 2 2 2.
+    CHECK(snapKvSelect(scores, 1, 12, 6, 2)[0] == std::vector<std::int64_t> { 0, 1, 2, 3, 4, 5, 10, 11 });
+    // A budget that covers the scored positions keeps the whole prompt; so does a short prompt.
+    CHECK(snapKvSelect(scores, 1, 12, 10, 2)[0].size() == 12);
+    CHECK(snapKvSelect(std::vector<double> {}, 2, 20, 8) == std::vector<std::vector<std::int64_t>>(2, [] {
+        std::vector<std::int64_t> all(20);
+        for (std::int64_t i = 0; i < 20; ++i)
+            all[static_cast<std::size_t>(i)] = i;
+        return all;
+    }()));
+    CHECK(snapKvRows(1000, 256) == 288);
+    CHECK(snapKvRows(100, 256) == 100);
+}
+
+TEST_CASE("snapkv scores and selection against the float64 reference")
+{
+    struct Case {
+        std::int64_t nHeads, nKvHeads, headDim, prompt, budget;
+        std::int64_t chunk; // queries per addHead call, as chunked prefill feeds them
+    };
+    for (const Case c : { Case { 4, 4, 16, 200, 24, 200 }, Case { 8, 2, 32, 300, 40, 64 }, Case { 6, 1, 8, 90, 10, 7 },
+             Case { 4, 2, 16, 40, 30, 40 } }) {
+        CAPTURE(c.nHeads);
+        CAPTURE(c.nKvHeads);
+        CAPTURE(c.prompt);
+        const Problem p = randomProblem(c.nHeads, c.nKvHeads, c.headDim, c.prompt, unsigned(c.prompt + c.nHeads));
+        const float scale = 1.f / std::sqrt(float(c.headDim));
+        const std::int64_t window = std::min(kSnapKvWindow, c.prompt);
+        SnapKvScores scores(c.nHeads, c.nKvHeads, c.prompt);
+        CHECK(scores.firstObserved() == c.prompt - window);
+        // Feed each head's queries in chunks, positions outside the window included (skipped).
+        std::vector<float> qHead(static_cast<std::size_t>(c.chunk * c.headDim));
+        for (std::int64_t h = 0; h < c.nHeads; ++h) {
+            for (std::int64_t first = 0; first < c.prompt; first += c.chunk) {
+                const std::int64_t n = std::min(c.chunk, c.prompt - first);
+                for (std::int64_t i = 0; i < n; ++i)
+                    for (std::int64_t d = 0; d < c.headDim; ++d)
+                        qHead[static_cast<std::size_t>(i * c.headDim + d)]
+                            = p.q[static_cast<std::size_t>(((first + i) * c.nHeads + h) * c.headDim + d)];
+                const std::int64_t kvHead = h / (c.nHeads / c.nKvHeads);
+                scores.addHead(h, qHead.data(), n, first, p.k.data(), c.nKvHeads * c.headDim, kvHead * c.headDim,
+                    c.headDim, scale);
+            }
+        }
+        const auto ref = referenceScores(p, window, double(scale));
+        const std::int64_t before = c.prompt - window;
+        double worst = 0;
+        for (std::int64_t h = 0; h < c.nKvHeads; ++h)
+            for (std::int64_t s = 0; s < before; ++s) {
+                const double a = scores.scores()[static_cast<std::size_t>(h * before + s)];
+                const double b = ref[static_cast<std::size_t>(h)][static_cast<std::size_t>(s)];
+                worst = std::max(worst, std::abs(a - b) / std::max(1e-12, std::abs(b)));
+            }
+        CHECK(worst < 1e-9); // both accumulate in double from the same float inputs
+        // The window's attention is not uniform: the scores would select nothing otherwise.
+        const auto &r0 = ref[0];
+        if (before >= 64)
+            CHECK(*std::max_element(r0.begin(), r0.end()) > 4 * *std::min_element(r0.begin(), r0.end()));
+
+        const auto kept = snapKvSelect(scores.scores(), c.nKvHeads, c.prompt, c.budget);
+        REQUIRE(kept.size() == std::size_t(c.nKvHeads));
+        for (std::int64_t h = 0; h < c.nKvHeads; ++h) {
+            const auto expected = referenceSelect(ref[static_cast<std::size_t>(h)], c.prompt, c.budget, 7);
+            CHECK(kept[static_cast<std::size_t>(h)] == expected);
+            CHECK(std::int64_t(expected.size()) == snapKvRows(c.prompt, c.budget));
+        }
+        if (c.nKvHeads > 1 && before > c.budget)
+            CHECK(kept[0] != kept[1]); // heads choose for themselves
+    }
+}
