@@ -2,8 +2,13 @@
 // paper (arXiv:2404.14469 §4.2, Listing 1): the observation window's softmax attention over the
 // prompt, summed over the window's queries and the query heads of each KV head, max-pooled with
 // −∞ padding as torch.max_pool1d, and the top B by a full sort (earlier position first on ties).
-// Hand-computed cases pin the pooling and the tie rule.
+// Hand-computed cases pin the pooling and the tie rule. The float64 reference llama's SnapKV
+// (selection and logits after compaction, for the engine's +snapkv:B once it is wired in) is
+// checked for the properties it must have.
+#include "engine/gguf_file.h"
 #include "engine/snapkv.h"
+#include "tests/engine/reference/reference_llama.h"
+#include "tests/engine/reference/tiny_llama.h"
 
 #include <doctest/doctest.h>
 
@@ -176,4 +181,70 @@ TEST_CASE("snapkv scores and selection against the float64 reference")
         if (c.nKvHeads > 1 && before > c.budget)
             CHECK(kept[0] != kept[1]); // heads choose for themselves
     }
+}
+
+namespace {
+
+double relativeError(const std::vector<double> &want, const std::vector<double> &got)
+{
+    double worst = 0, top = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        worst = std::max(worst, std::abs(want[i] - got[i]));
+        top = std::max(top, std::abs(want[i]));
+    }
+    return worst / top;
+}
+
+} // namespace
+
+TEST_CASE("the float64 reference's SnapKV: prompt untouched, later tokens see the kept rows")
+{
+    test::TinyLlamaSpec spec;
+    spec.nKvHeads = 2; // GQA: two query heads per KV head
+    spec.nCtx = 512;
+    spec.seed = 11;
+    spec.weightScale = 1.5f; // sharper attention, so which tokens are seen shows in the logits
+    const auto bytes = test::makeTinyLlama(spec);
+    const std::shared_ptr<GgufFile> file = GgufFile::fromMemory(bytes, "tiny.gguf");
+    const std::int64_t n = 200, prompt = 160, budget = 16;
+    std::vector<std::int32_t> tokens(static_cast<std::size_t>(n));
+    for (std::int64_t t = 0; t < n; ++t)
+        tokens[static_cast<std::size_t>(t)] = std::int32_t((t * 37 + (t * t) % 11 + 5) % spec.nVocab);
+    const auto full = test::referenceLlamaLogits(*file, tokens);
+
+    // A budget that covers every scored position keeps the whole prompt: the full model exactly.
+    test::SnapKvSelection all;
+    const auto same = test::referenceLlamaSnapKvLogits(*file, tokens, prompt, prompt - kSnapKvWindow, &all);
+    for (std::size_t t = 0; t < full.size(); ++t)
+        REQUIRE(same[t] == full[t]);
+    REQUIRE(all.size() == std::size_t(spec.nLayers));
+    CHECK(all[0][1].size() == std::size_t(prompt));
+
+    test::SnapKvSelection kept;
+    const auto snapped = test::referenceLlamaSnapKvLogits(*file, tokens, prompt, budget, &kept);
+    for (std::int64_t t = 0; t < prompt; ++t) // the prompt runs before the selection
+        REQUIRE(snapped[std::size_t(t)] == full[std::size_t(t)]);
+    double least = 1e300;
+    for (std::int64_t t = prompt; t < n; ++t)
+        least = std::min(least, relativeError(full[std::size_t(t)], snapped[std::size_t(t)]));
+    CHECK(least > 1e-3); // every later token lost keys it attended to
+    REQUIRE(kept.size() == std::size_t(spec.nLayers));
+    bool headsDiffer = false;
+    for (const auto &layer : kept) {
+        REQUIRE(layer.size() == std::size_t(spec.nKvHeads));
+        for (const auto &head : layer) {
+            CHECK(std::int64_t(head.size()) == snapKvRows(prompt, budget));
+            CHECK(std::is_sorted(head.begin(), head.end()));
+            CHECK(head.back() == prompt - 1);
+            CHECK(head[std::size_t(budget)] == prompt - kSnapKvWindow); // the window follows the top B
+        }
+        headsDiffer = headsDiffer || layer[0] != layer[1];
+    }
+    CHECK(headsDiffer);
+    // Pooling keeps neighbours: with kernel 7 the chosen positions come in runs, so fewer runs
+    // than kept positions (kernel 1 would scatter them).
+    int runs = 0;
+    for (std::size_t i = 0; i < std::size_t(budget); ++i)
+        runs += i == 0 || kept[0][0][i] != kept[0][0][i - 1] + 1;
+    CHECK(runs < budget / 2);
 }
