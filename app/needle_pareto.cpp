@@ -121,7 +121,7 @@ QPointF ParetoChartLayout::position(double bytesPerToken, double recall) const
 
 QString paretoChartTitle(const std::string &model, const std::string &needleSet)
 {
-    return QStringLiteral("KV bytes per token against recall · %1 · needles %2")
+    return QStringLiteral("KV bytes held per token against recall · %1 · needles %2")
         .arg(QString::fromStdString(model), QString::fromStdString(needleSet));
 }
 
