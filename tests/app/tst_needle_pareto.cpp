@@ -2,6 +2,7 @@
 // any input order), the SVG's frontier line through exactly the non-dominated points at
 // positions computed here from the documented log scale, the PNG's colours, and the summaries
 // sorted by bytes per token. GUI test (offscreen): the PNG draws text.
+#include "app/needle_heatmap.h"
 #include "app/needle_pareto.h"
 #include "app/needle_runner.h"
 
@@ -227,6 +228,9 @@ void TestNeedlePareto::evictionModesByBytesHeld()
     QCOMPARE(outcome.grids[1].kvBytesTotalTokens, std::int64_t(540)); // the first of the equal totals
     QCOMPARE(outcome.grids[2].kvBytesHeldPerToken, 640.0);
     QCOMPARE(outcome.grids[2].kvBytesTotalTokens, std::int64_t(2000));
+    QVERIFY2(
+        needleHeatmapTitle(outcome.grids[1]).startsWith(QStringLiteral("KV full+window:256+sinks:4 · 339 B/token · ")),
+        qPrintable(needleHeatmapTitle(outcome.grids[1])));
 
     const std::vector<ParetoPoint> points = needleParetoPoints(outcome.grids);
     QCOMPARE(points.size(), std::size_t(3)); // the window is on the chart
