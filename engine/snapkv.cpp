@@ -2,9 +2,12 @@
 #include "engine/snapkv.h"
 
 #include "common/assert.h"
+#include "common/error.h"
+#include "engine/kv_cache.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -91,6 +94,46 @@ std::vector<std::vector<std::int64_t>> snapKvSelect(std::span<const double> scor
             out.push_back(s);
     }
     return kept;
+}
+
+std::int64_t snapKvCompact(KvCache &cache, const std::vector<std::vector<std::vector<std::int64_t>>> &kept)
+{
+    if (cache.onDevice())
+        fail("SnapKV compaction works on host KV caches only (the GPU cache has no per-head gather)");
+    if (static_cast<std::int64_t>(kept.size()) != cache.nStores())
+        fail("SnapKV compaction: {} stores selected, the cache has {}", kept.size(), cache.nStores());
+    const std::int64_t rows = kept.empty() || kept[0].empty() ? cache.tokens() : std::int64_t(kept[0][0].size());
+    for (std::int64_t l = 0; l < cache.nStores(); ++l) {
+        const KvLayerPlan &plan = cache.plan(l);
+        if (plan.kind != KvLayerKind::Full || plan.layout.spec.mode != KvMode::Full)
+            fail("SnapKV compaction needs full-layout layers that keep every token; store {} is {} ({})", l,
+                plan.name(), kvModeName(plan.layout.spec.mode));
+        const KvLayout &layout = plan.layout;
+        const auto &heads = kept[static_cast<std::size_t>(l)];
+        NW_ASSERT(static_cast<std::int64_t>(heads.size()) == layout.nKvHeads);
+        // Every full layout stores its heads one after the other, each the same bytes (f16/f32,
+        // groups of 32 along a head for q8/q4, a scale and codes per head for tq).
+        NW_ASSERT(layout.kRowBytes() % std::size_t(layout.nKvHeads) == 0);
+        NW_ASSERT(layout.vRowBytes() % std::size_t(layout.nKvHeads) == 0);
+        const std::size_t kHead = layout.kRowBytes() / std::size_t(layout.nKvHeads);
+        const std::size_t vHead = layout.vRowBytes() / std::size_t(layout.nKvHeads);
+        for (std::size_t h = 0; h < heads.size(); ++h) {
+            const std::vector<std::int64_t> &positions = heads[h];
+            NW_ASSERT(static_cast<std::int64_t>(positions.size()) == rows);
+            for (std::size_t i = 0; i < positions.size(); ++i) {
+                const std::int64_t from = positions[i], to = static_cast<std::int64_t>(i);
+                // Ascending and distinct, so from >= to: slot `to` is never read again.
+                NW_ASSERT(from >= to && from < cache.tokens() && (i == 0 || from > positions[i - 1]));
+                if (from == to)
+                    continue;
+                std::memcpy(cache.kRow(l, to) + h * kHead, cache.kRow(l, from) + h * kHead, kHead);
+                if (vHead > 0)
+                    std::memcpy(cache.vRow(l, to) + h * vHead, cache.vRow(l, from) + h * vHead, vHead);
+            }
+        }
+    }
+    cache.truncate(rows);
+    return rows;
 }
 
 } // namespace nw

@@ -3,6 +3,7 @@
 // summed per KV head, max-pooled over neighbouring positions, and the top B of them kept beside
 // the window. The `+snapkv:B` mode's scoring and selection; the cache compaction that would use
 // them is not wired in yet (KvModeSpec::parse refuses `+snapkv`; docs: notes on issue 20).
+// snapKvCompact is the cache side: each head's kept rows gathered to the front.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,8 @@
 #include <vector>
 
 namespace nw {
+
+class KvCache;
 
 // SnapKV's defaults: a 32-token observation window, max pooling with kernel 7 (stride 1,
 // padding 3, so each position takes the largest score of its ±3 neighbours).
@@ -58,5 +61,14 @@ std::vector<std::vector<std::int64_t>> snapKvSelect(std::span<const double> scor
 
 // Rows a layer's store holds per KV head after the selection: min(P, budget + window).
 std::int64_t snapKvRows(std::int64_t promptTokens, std::int64_t budget, std::int64_t window = kSnapKvWindow);
+
+// Moves each store's kept rows to row slots [0, K) — per KV head, so slot i of head h holds
+// position kept[store][h][i] — then truncates the cache to K tokens, freeing the blocks past
+// them. Keys stay as stored (post-RoPE), so attention over them needs no positions; a caller
+// continuing the sequence must address later tokens by row (position − (P − K)) and rotate them
+// by their true position. `kept` [nStores][nKvHeads][K], ascending, every head the same K.
+// Host caches whose stores are all `full` layout and KvLayerKind::Full; throws nw::Error
+// otherwise. Returns K.
+std::int64_t snapKvCompact(KvCache &cache, const std::vector<std::vector<std::vector<std::int64_t>>> &kept);
 
 } // namespace nw

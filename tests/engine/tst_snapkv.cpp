@@ -5,7 +5,10 @@
 // Hand-computed cases pin the pooling and the tie rule. The float64 reference llama's SnapKV
 // (selection and logits after compaction, for the engine's +snapkv:B once it is wired in) is
 // checked for the properties it must have.
+#include "common/error.h"
 #include "engine/gguf_file.h"
+#include "engine/hparams.h"
+#include "engine/kv_cache.h"
 #include "engine/snapkv.h"
 #include "tests/engine/reference/reference_llama.h"
 #include "tests/engine/reference/tiny_llama.h"
@@ -15,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -247,4 +251,99 @@ TEST_CASE("the float64 reference's SnapKV: prompt untouched, later tokens see th
     for (std::size_t i = 0; i < std::size_t(budget); ++i)
         runs += i == 0 || kept[0][0][i] != kept[0][0][i - 1] + 1;
     CHECK(runs < budget / 2);
+}
+
+namespace {
+
+std::byte patternByte(std::int64_t layer, std::int64_t position, std::size_t byte)
+{
+    return std::byte((layer * 131 + position * 7 + std::int64_t(byte)) % 251);
+}
+
+} // namespace
+
+TEST_CASE("snapkv compaction gathers each head's kept rows to the front and frees the rest")
+{
+    const HParams hp { .arch = "llama",
+        .nLayers = 3,
+        .nEmbd = 64,
+        .nFf = 128,
+        .nHeads = 4,
+        .nKvHeads = 2,
+        .headDimK = 32,
+        .headDimV = 32,
+        .nRot = 32,
+        .nVocab = 100,
+        .nCtxTrain = 4096 };
+    const std::int64_t tokens = 300, budget = 40; // K = 72 rows: two blocks of 64 instead of five
+    for (const char *mode : { "full", "full+q8", "full+q4:plain", "full+q4", "full+tq3", "full+q8/tq3" }) {
+        for (TensorType rowType : { TensorType::F16, TensorType::F32 }) {
+            KvModeSpec spec = KvModeSpec::parse(mode);
+            spec.rowType = rowType;
+            CAPTURE(spec.toString());
+            CAPTURE(tensorTypeName(rowType));
+            const std::vector<KvLayerPlan> plan = kvCachePlan(hp, spec);
+            KvCache cache(plan, 512, mhaF16BytesPerTokenLayer(hp));
+            cache.reserve(tokens);
+            const std::size_t kBytes = plan[0].layout.kRowBytes(), vBytes = plan[0].layout.vRowBytes();
+            for (std::int64_t l = 0; l < hp.nLayers; ++l)
+                for (std::int64_t p = 0; p < tokens; ++p) {
+                    for (std::size_t b = 0; b < kBytes; ++b)
+                        cache.kRow(l, p)[b] = patternByte(l, p, b);
+                    for (std::size_t b = 0; b < vBytes; ++b)
+                        cache.vRow(l, p)[b] = patternByte(l, p, b + 1000);
+                }
+            cache.commit(tokens);
+
+            // Each layer and head keeps its own positions (not a selection: any ascending set).
+            std::vector<std::vector<std::vector<std::int64_t>>> kept(std::size_t(hp.nLayers));
+            std::mt19937 rng(unsigned(kBytes + vBytes));
+            for (auto &layer : kept)
+                for (std::int64_t h = 0; h < hp.nKvHeads; ++h) {
+                    std::vector<std::int64_t> all(static_cast<std::size_t>(tokens - kSnapKvWindow));
+                    for (std::size_t i = 0; i < all.size(); ++i)
+                        all[i] = std::int64_t(i);
+                    std::shuffle(all.begin(), all.end(), rng);
+                    std::vector<std::int64_t> head(all.begin(), all.begin() + budget);
+                    std::sort(head.begin(), head.end());
+                    for (std::int64_t p = tokens - kSnapKvWindow; p < tokens; ++p)
+                        head.push_back(p);
+                    layer.push_back(head);
+                }
+            const std::int64_t rows = snapKvCompact(cache, kept);
+            REQUIRE(rows == snapKvRows(tokens, budget));
+            CHECK(cache.tokens() == rows);
+            int wrong = 0;
+            for (std::int64_t l = 0; l < hp.nLayers; ++l)
+                for (std::size_t h = 0; h < std::size_t(hp.nKvHeads); ++h)
+                    for (std::int64_t i = 0; i < rows; ++i) {
+                        const std::int64_t from = kept[std::size_t(l)][h][std::size_t(i)];
+                        for (std::size_t b = h * kBytes / 2; b < (h + 1) * kBytes / 2; ++b)
+                            wrong += cache.kRow(l, i)[b] != patternByte(l, from, b);
+                        for (std::size_t b = h * vBytes / 2; b < (h + 1) * vBytes / 2; ++b)
+                            wrong += cache.vRow(l, i)[b] != patternByte(l, from, b + 1000);
+                    }
+            CHECK(wrong == 0);
+            // Exact bytes: K rows per layer in use, two blocks of 64 rows reserved per layer.
+            const MemoryStats stats = cache.memoryStats();
+            CHECK(stats.kvBytesUsed == std::uint64_t(hp.nLayers * rows) * (kBytes + vBytes));
+            CHECK(stats.kvBytesReserved == std::uint64_t(hp.nLayers) * 2 * cache.blockStride(0));
+            CHECK(stats.kvBytesReserved == cache.allocatedBytes());
+            CHECK(stats.kvBytesReserved == KvCache::reservedBytesFor(plan, rows));
+            // Later tokens append after the kept rows.
+            cache.reserve(rows + 5);
+            cache.commit(rows + 5);
+            CHECK(cache.tokens() == rows + 5);
+        }
+    }
+    // What it cannot compact, it refuses with the reason.
+    const HParams windowed = [&] {
+        HParams w = hp;
+        w.slidingWindow = 100;
+        w.slidingLayers = { false, true, false };
+        return w;
+    }();
+    KvCache sliding(kvCachePlan(windowed, KvModeSpec::parse("full")), 512, mhaF16BytesPerTokenLayer(windowed));
+    std::vector<std::vector<std::vector<std::int64_t>>> none(3, std::vector<std::vector<std::int64_t>>(2));
+    CHECK_THROWS_WITH_AS(snapKvCompact(sliding, none), doctest::Contains("store 1 is window"), nw::Error);
 }
