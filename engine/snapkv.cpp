@@ -4,6 +4,9 @@
 #include "common/assert.h"
 #include "common/error.h"
 #include "engine/kv_cache.h"
+#include "kernels/cpu/hadamard.h"
+#include "kernels/cpu/quantize.h"
+#include "kernels/cpu/turbo_quant.h"
 
 #include <algorithm>
 #include <cmath>
@@ -94,6 +97,29 @@ std::vector<std::vector<std::int64_t>> snapKvSelect(std::span<const double> scor
             out.push_back(s);
     }
     return kept;
+}
+
+std::vector<float> snapKvKeys(const KvCache &cache, std::int64_t store, std::int64_t nTokens)
+{
+    const KvLayerPlan &plan = cache.plan(store);
+    const KvLayout &layout = plan.layout;
+    if (cache.onDevice() || layout.spec.mode != KvMode::Full || plan.kind != KvLayerKind::Full)
+        fail("SnapKV scores read the keys of host caches with full-layout layers that keep every token");
+    NW_ASSERT(nTokens >= 0 && nTokens <= cache.tokens());
+    const std::size_t width = static_cast<std::size_t>(layout.kRowElements());
+    std::vector<float> keys(static_cast<std::size_t>(nTokens) * width);
+    for (std::int64_t p = 0; p < nTokens; ++p) {
+        float *row = keys.data() + static_cast<std::size_t>(p) * width;
+        if (layout.kBits > 0) {
+            turboDequantizeRow(layout.kBits, cache.kRow(store, p), static_cast<std::size_t>(layout.nKvHeads),
+                static_cast<std::size_t>(layout.kHeadDim), row);
+            continue;
+        }
+        dequantizeRow(layout.kType, cache.kRow(store, p), row, width);
+        if (layout.kRotation > 0) // H/√n is its own inverse (kernels/cpu/hadamard.h)
+            hadamardRotate(row, width, layout.kRotation);
+    }
+    return keys;
 }
 
 std::int64_t snapKvCompact(KvCache &cache, const std::vector<std::vector<std::vector<std::int64_t>>> &kept)

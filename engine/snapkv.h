@@ -62,6 +62,12 @@ std::vector<std::vector<std::int64_t>> snapKvSelect(std::span<const double> scor
 // Rows a layer's store holds per KV head after the selection: min(P, budget + window).
 std::int64_t snapKvRows(std::int64_t promptTokens, std::int64_t budget, std::int64_t window = kSnapKvWindow);
 
+// The keys of store `store` for positions [0, nTokens) as attention compares them with queries,
+// back in the model's domain: f16/f32 rows converted, q8/q4 dequantized and (unless `:plain`)
+// Hadamard-rotated back, tq decoded and rotated back. [nTokens, nKvHeads × headDimK], for
+// SnapKvScores::addHead. Host caches with `full` layout only; one layer's keys in f32 at a time.
+std::vector<float> snapKvKeys(const KvCache &cache, std::int64_t store, std::int64_t nTokens);
+
 // Moves each store's kept rows to row slots [0, K) — per KV head, so slot i of head h holds
 // position kept[store][h][i] — then truncates the cache to K tokens, freeing the blocks past
 // them. Keys stay as stored (post-RoPE), so attention over them needs no positions; a caller

@@ -10,6 +10,7 @@
 #include "engine/hparams.h"
 #include "engine/kv_cache.h"
 #include "engine/snapkv.h"
+#include "kernels/backend.h"
 #include "tests/engine/reference/reference_llama.h"
 #include "tests/engine/reference/tiny_llama.h"
 
@@ -346,4 +347,88 @@ TEST_CASE("snapkv compaction gathers each head's kept rows to the front and free
     KvCache sliding(kvCachePlan(windowed, KvModeSpec::parse("full")), 512, mhaF16BytesPerTokenLayer(windowed));
     std::vector<std::vector<std::vector<std::int64_t>>> none(3, std::vector<std::vector<std::int64_t>>(2));
     CHECK_THROWS_WITH_AS(snapKvCompact(sliding, none), doctest::Contains("store 1 is window"), nw::Error);
+}
+
+// The keys SnapKV scores with, read back from the cache's rows at each precision, against the
+// float keys that were stored; and the scores from them against the scores from the floats.
+TEST_CASE("snapkv reads the stored keys back in the model's domain at every precision")
+{
+    const HParams hp { .arch = "llama",
+        .nLayers = 1,
+        .nEmbd = 64,
+        .nFf = 128,
+        .nHeads = 4,
+        .nKvHeads = 2,
+        .headDimK = 64,
+        .headDimV = 64,
+        .nRot = 64,
+        .nVocab = 100,
+        .nCtxTrain = 4096 };
+    const std::int64_t n = 120, width = hp.nKvHeads * hp.headDimK;
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    std::vector<float> k(static_cast<std::size_t>(n * width)), v(k.size());
+    for (std::size_t i = 0; i < k.size(); ++i) {
+        k[i] = normal(rng) * (i % 64 == 5 ? 8.f : 1.f); // an outlier dimension, as real keys have
+        v[i] = normal(rng);
+    }
+    std::vector<float> q(static_cast<std::size_t>(n * hp.nHeads * hp.headDimK));
+    for (float &x : q)
+        x = normal(rng);
+    std::vector<std::int32_t> positions(static_cast<std::size_t>(n));
+    for (std::int64_t t = 0; t < n; ++t)
+        positions[std::size_t(t)] = std::int32_t(t);
+    const float scale = 1.f / 8.f;
+    auto scoresOf = [&](const std::vector<float> &keys) {
+        SnapKvScores s(hp.nHeads, hp.nKvHeads, n);
+        std::vector<float> qh(static_cast<std::size_t>(n * hp.headDimK));
+        for (std::int64_t h = 0; h < hp.nHeads; ++h) {
+            for (std::int64_t t = 0; t < n; ++t)
+                std::copy_n(q.begin() + (t * hp.nHeads + h) * hp.headDimK, hp.headDimK, qh.begin() + t * hp.headDimK);
+            s.addHead(h, qh.data(), n, 0, keys.data(), width, h / 2 * hp.headDimK, hp.headDimK, scale);
+        }
+        return std::vector<double>(s.scores().begin(), s.scores().end());
+    };
+    const std::vector<double> exact = scoresOf(k);
+    const auto backend = makeCpuBackend(1);
+
+    struct Case {
+        const char *mode;
+        TensorType rowType;
+        double keyError; // largest |k' - k| / max |k|
+        double scoreError; // largest |s' - s| / max s
+    };
+    // Measured (GCC 12): f16 3.4e-4 / 5.1e-4, q8 1.5e-3 / 1.5e-3, q8:plain 3.8e-3 / 1.0e-2,
+    // q4 2.3e-2 / 4.2e-2, tq4 3.1e-2 / 4.4e-2. Rotated rows read without rotating back would be
+    // off by the keys' own size.
+    for (const Case c : { Case { "full", TensorType::F32, 0.0, 1e-12 }, Case { "full", TensorType::F16, 1e-3, 2e-3 },
+             Case { "full+q8", TensorType::F16, 5e-3, 2e-2 }, Case { "full+q8:plain", TensorType::F16, 1e-2, 3e-2 },
+             Case { "full+q4", TensorType::F16, 0.06, 0.1 }, Case { "full+tq4", TensorType::F16, 0.06, 0.1 } }) {
+        KvModeSpec spec = KvModeSpec::parse(c.mode);
+        spec.rowType = c.rowType;
+        CAPTURE(spec.toString());
+        CAPTURE(tensorTypeName(c.rowType));
+        const std::vector<KvLayerPlan> plan = kvCachePlan(hp, spec);
+        KvCache cache(plan, 256, mhaF16BytesPerTokenLayer(hp));
+        cache.reserve(n);
+        backend->storeKv(cache.layerView(0), k.data(), v.data(), int(n), positions.data());
+        cache.commit(n);
+        const std::vector<float> back = snapKvKeys(cache, 0, n);
+        REQUIRE(back.size() == k.size());
+        double worst = 0, top = 0;
+        for (std::size_t i = 0; i < k.size(); ++i) {
+            worst = std::max(worst, double(std::abs(back[i] - k[i])));
+            top = std::max(top, double(std::abs(k[i])));
+        }
+        MESSAGE(spec.toString() << " " << tensorTypeName(c.rowType) << ": key error " << worst / top);
+        CHECK(worst / top <= c.keyError + 1e-12);
+        const std::vector<double> got = scoresOf(back);
+        double sWorst = 0, sTop = 0;
+        for (std::size_t i = 0; i < got.size(); ++i) {
+            sWorst = std::max(sWorst, std::abs(got[i] - exact[i]));
+            sTop = std::max(sTop, exact[i]);
+        }
+        MESSAGE("  score error " << sWorst / sTop);
+        CHECK(sWorst / sTop <= c.scoreError);
+    }
 }
