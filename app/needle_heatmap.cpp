@@ -60,8 +60,10 @@ QString needleCacheBytesText(std::uint64_t bytes, std::int64_t tokens)
 
 QString needleHeatmapTitle(const NeedleGrid &grid)
 {
-    QString title
-        = QStringLiteral("KV %1 · %2 B/token").arg(QString::fromStdString(grid.mode)).arg(grid.kvBytesPerToken);
+    // Bytes held per token of context: an eviction mode's next-token figure is 0 once it is full.
+    QString title = QStringLiteral("KV %1 · %2 B/token")
+                        .arg(QString::fromStdString(grid.mode))
+                        .arg(QString::number(grid.kvBytesHeldPerToken, 'f', 0));
     if (grid.kvBytesTotal > 0)
         title += QStringLiteral(" · %1").arg(needleCacheBytesText(grid.kvBytesTotal, grid.kvBytesTotalTokens));
     if (grid.ppl)

@@ -95,8 +95,8 @@ std::vector<ParetoPoint> needleParetoPoints(const std::vector<NeedleGrid> &grids
     std::vector<ParetoPoint> out;
     for (const NeedleGrid &g : grids) {
         const NeedleCell all = g.total();
-        if (all.trials > 0 && g.kvBytesPerToken > 0)
-            out.push_back({ g.mode, static_cast<double>(g.kvBytesPerToken), all.exactRate() });
+        if (all.trials > 0 && g.kvBytesHeldPerToken > 0)
+            out.push_back({ g.mode, g.kvBytesHeldPerToken, all.exactRate() });
     }
     return out;
 }
@@ -121,7 +121,7 @@ QPointF ParetoChartLayout::position(double bytesPerToken, double recall) const
 
 QString paretoChartTitle(const std::string &model, const std::string &needleSet)
 {
-    return QStringLiteral("KV bytes per token against recall · %1 · needles %2")
+    return QStringLiteral("KV bytes held per token against recall · %1 · needles %2")
         .arg(QString::fromStdString(model), QString::fromStdString(needleSet));
 }
 
@@ -158,7 +158,7 @@ QImage renderParetoChart(const std::vector<ParetoPoint> &points, const QString &
         p.drawText(QRectF(x - 30, area.bottom() + 4, 60, 16), Qt::AlignCenter, bytesTick(b));
     }
     p.drawText(QRectF(area.left(), area.bottom() + 24, area.width(), 18), Qt::AlignCenter,
-        QStringLiteral("KV bytes per token (log scale)"));
+        QStringLiteral("KV bytes held per token of context (log scale)"));
     p.save();
     p.translate(14, area.center().y());
     p.rotate(-90);
@@ -222,8 +222,8 @@ QByteArray paretoChartSvg(const std::vector<ParetoPoint> &points, const QString 
                  .arg(coordinate(x), coordinate(area.top()), coordinate(area.bottom()), kGrid.name(),
                      coordinate(area.bottom() + 16), kInk.name(), bytesTick(b));
     }
-    s += QStringLiteral(
-        "<text x=\"%1\" y=\"%2\" text-anchor=\"middle\" fill=\"%3\">KV bytes per token (log scale)</text>\n")
+    s += QStringLiteral("<text x=\"%1\" y=\"%2\" text-anchor=\"middle\" fill=\"%3\">KV bytes held per token of context "
+                        "(log scale)</text>\n")
              .arg(coordinate(area.center().x()), coordinate(area.bottom() + 38), kInk.name());
     s += QStringLiteral("<text transform=\"translate(18 %1) rotate(-90)\" text-anchor=\"middle\" fill=\"%2\">recall "
                         "(exact)</text>\n")

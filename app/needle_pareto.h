@@ -54,7 +54,7 @@ private:
     double m_maxBytes = 2;
 };
 
-// "KV bytes per token against recall · model.gguf · needles passkey" (the title line).
+// "KV bytes held per token against recall · model.gguf · needles passkey" (the title line).
 QString paretoChartTitle(const std::string &model, const std::string &needleSet);
 
 QImage renderParetoChart(const std::vector<ParetoPoint> &points, const QString &title);

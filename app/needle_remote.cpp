@@ -204,8 +204,10 @@ NeedleRunOutcome runRemoteNeedle(const NeedleConfig &cfg, const FillerText &fill
                     if (kv) {
                         t.remoteKv = remoteKvToJson(*kv);
                         t.kvBytesTotal = kv->bytesUsed.value_or(0);
-                        if (kv->bytesUsed && kv->tokensCached && *kv->tokensCached > 0)
+                        if (kv->bytesUsed && kv->tokensCached && *kv->tokensCached > 0) {
                             t.kvBytesPerToken = *kv->bytesUsed / static_cast<std::uint64_t>(*kv->tokensCached);
+                            t.kvTokens = *kv->tokensCached; // the context those bytes were held for
+                        }
                     }
                     cell.push_back(std::move(t));
                     ++p.done;

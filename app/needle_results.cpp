@@ -46,18 +46,25 @@ nlohmann::json summaryJson(const NeedleResults &results)
         if (std::find(modes.begin(), modes.end(), t.mode) == modes.end())
             modes.push_back(t.mode);
     std::vector<NeedleCell> cells(modes.size());
-    std::vector<std::uint64_t> bytes(modes.size(), 0);
+    std::vector<std::uint64_t> nextBytes(modes.size(), 0);
+    std::vector<double> heldBytes(modes.size(), 0.0);
+    std::vector<double> heldTokens(modes.size(), 0.0);
     for (const NeedleTrial &t : results.trials) {
         const std::size_t i = static_cast<std::size_t>(std::find(modes.begin(), modes.end(), t.mode) - modes.begin());
         ++cells[i].trials;
         cells[i].exact += t.exact;
         cells[i].lenient += t.lenient;
-        bytes[i] = t.kvBytesPerToken;
+        nextBytes[i] = t.kvBytesPerToken;
+        heldBytes[i] += static_cast<double>(t.kvBytesTotal);
+        heldTokens[i] += static_cast<double>(needleTrialKvTokens(t));
     }
+    std::vector<double> bytes(modes.size(), 0.0); // held per token of context, as needleGrid
+    for (std::size_t i = 0; i < modes.size(); ++i)
+        bytes[i] = heldTokens[i] > 0 ? heldBytes[i] / heldTokens[i] : 0.0;
     std::vector<ParetoPoint> points;
     for (std::size_t i = 0; i < modes.size(); ++i)
         if (bytes[i] > 0)
-            points.push_back({ modes[i], static_cast<double>(bytes[i]), cells[i].exactRate() });
+            points.push_back({ modes[i], bytes[i], cells[i].exactRate() });
     std::set<std::string> frontier;
     for (std::size_t i : paretoFrontier(points))
         frontier.insert(points[i].label);
@@ -68,9 +75,9 @@ nlohmann::json summaryJson(const NeedleResults &results)
     nlohmann::json out = nlohmann::json::array();
     for (std::size_t i : order) {
         const NeedlePerplexity *ppl = results.findPerplexity(modes[i]);
-        out.push_back({ { "mode", modes[i] }, { "kv_bytes_per_token", bytes[i] }, { "trials", cells[i].trials },
-            { "exact", cells[i].exactRate() }, { "lenient", cells[i].lenientRate() },
-            { "ppl", ppl ? nlohmann::json(ppl->ppl) : nlohmann::json(nullptr) },
+        out.push_back({ { "mode", modes[i] }, { "kv_bytes_held_per_token", bytes[i] },
+            { "kv_bytes_per_token", nextBytes[i] }, { "trials", cells[i].trials }, { "exact", cells[i].exactRate() },
+            { "lenient", cells[i].lenientRate() }, { "ppl", ppl ? nlohmann::json(ppl->ppl) : nlohmann::json(nullptr) },
             { "pareto", frontier.count(modes[i]) > 0 } });
     }
     return out;
@@ -97,7 +104,8 @@ nlohmann::json needleTrialJson(const NeedleTrial &t)
         { "trial", t.trial }, { "key", t.key }, { "value", t.value }, { "question", t.question },
         { "expected", t.expected }, { "answer", t.answer }, { "exact", t.exact }, { "lenient", t.lenient },
         { "actual_depth", t.actualDepth }, { "prompt_tokens", t.promptTokens },
-        { "kv_bytes_per_token", t.kvBytesPerToken }, { "kv_bytes_total", t.kvBytesTotal }, { "seconds", t.seconds } };
+        { "kv_bytes_per_token", t.kvBytesPerToken }, { "kv_bytes_total", t.kvBytesTotal }, { "kv_tokens", t.kvTokens },
+        { "seconds", t.seconds } };
     if (!t.remoteKv.is_null()) // a remote engine's trial
         row["remote_kv"] = t.remoteKv;
     return row;
@@ -151,6 +159,7 @@ NeedleResults NeedleResults::fromJson(const nlohmann::json &json, const QString 
             t.promptTokens = row.value("prompt_tokens", std::int64_t { 0 });
             t.kvBytesPerToken = row.at("kv_bytes_per_token").get<std::uint64_t>();
             t.kvBytesTotal = row.at("kv_bytes_total").get<std::uint64_t>();
+            t.kvTokens = row.value("kv_tokens", std::int64_t { 0 });
             t.seconds = row.at("seconds").get<double>();
             t.remoteKv = row.value("remote_kv", nlohmann::json());
             r.trials.push_back(std::move(t));
@@ -229,6 +238,14 @@ NeedleCell NeedleGrid::total() const
     return sum;
 }
 
+std::int64_t needleTrialKvTokens(const NeedleTrial &t)
+{
+    if (t.kvTokens > 0)
+        return t.kvTokens;
+    // Before kv_tokens was recorded no mode evicted, so every cached token cost kvBytesPerToken.
+    return t.kvBytesPerToken ? static_cast<std::int64_t>(t.kvBytesTotal / t.kvBytesPerToken) : 0;
+}
+
 NeedleGrid needleGrid(const NeedleResults &results, const std::string &mode, const std::vector<std::int64_t> &lengths,
     const std::vector<int> &depths)
 {
@@ -239,6 +256,8 @@ NeedleGrid needleGrid(const NeedleResults &results, const std::string &mode, con
     std::sort(g.lengths.begin(), g.lengths.end());
     std::sort(g.depths.begin(), g.depths.end());
     g.cells.resize(g.lengths.size() * g.depths.size());
+    double heldBytes = 0.0; // over the trials in the grid
+    double heldTokens = 0.0;
     for (const NeedleTrial &t : results.trials) {
         if (t.mode != mode)
             continue;
@@ -252,14 +271,15 @@ NeedleGrid needleGrid(const NeedleResults &results, const std::string &mode, con
         c.exact += t.exact;
         c.lenient += t.lenient;
         g.kvBytesPerToken = t.kvBytesPerToken;
+        heldBytes += static_cast<double>(t.kvBytesTotal);
+        heldTokens += static_cast<double>(needleTrialKvTokens(t));
         if (t.kvBytesTotal > g.kvBytesTotal) {
             g.kvBytesTotal = t.kvBytesTotal;
             g.kvBytesTotalLength = t.length;
-            // The engine counts bytes per cached token, so the bytes give the tokens exactly.
-            g.kvBytesTotalTokens
-                = t.kvBytesPerToken ? static_cast<std::int64_t>(t.kvBytesTotal / t.kvBytesPerToken) : 0;
+            g.kvBytesTotalTokens = needleTrialKvTokens(t);
         }
     }
+    g.kvBytesHeldPerToken = heldTokens > 0 ? heldBytes / heldTokens : 0.0;
     if (const NeedlePerplexity *p = results.findPerplexity(mode))
         g.ppl = p->ppl;
     g.needleSet = results.needleSet;

@@ -31,8 +31,9 @@ struct NeedleTrial {
     bool lenient = false;
     double actualDepth = 0.0; // where the asked needle landed, percent
     std::int64_t promptTokens = 0; // after the chat template, with BOS
-    std::uint64_t kvBytesPerToken = 0; // all layers
+    std::uint64_t kvBytesPerToken = 0; // all layers: what the next token adds (0 once a window is full)
     std::uint64_t kvBytesTotal = 0; // the cache when the answer was done
+    std::int64_t kvTokens = 0; // the context (prompt and answer) kvBytesTotal was held for; 0 in older files
     double seconds = 0.0; // prefill + decode of this trial
     // A remote engine's trial: the server's /metrics figures after the answer (null in process).
     nlohmann::json remoteKv;
@@ -99,7 +100,11 @@ struct NeedleGrid {
     std::vector<std::int64_t> lengths; // columns, ascending
     std::vector<int> depths; // rows, ascending
     std::vector<NeedleCell> cells; // [depths.size()][lengths.size()], row-major
-    std::uint64_t kvBytesPerToken = 0;
+    std::uint64_t kvBytesPerToken = 0; // what the next token adds (MemoryStats::bytesPerToken)
+    // Mean KV bytes held per token of context over the mode's trials, Σ kvBytesTotal / Σ kvTokens:
+    // what the summaries and the Pareto chart show. Equal to kvBytesPerToken for a cache that keeps
+    // every token; smaller for eviction, whose next-token figure is 0 once its window is full.
+    double kvBytesHeldPerToken = 0.0;
     std::uint64_t kvBytesTotal = 0; // the largest total seen (the longest haystack)
     std::int64_t kvBytesTotalLength = 0; // the haystack length of that trial
     std::int64_t kvBytesTotalTokens = 0; // the tokens in its cache then (prompt and answer): the bytes' own count
@@ -112,6 +117,10 @@ struct NeedleGrid {
     }
     NeedleCell total() const;
 };
+
+// The tokens of context a trial's kvBytesTotal was held for: kvTokens, or for files written
+// before it was recorded, kvBytesTotal / kvBytesPerToken (exact then: no mode evicted).
+std::int64_t needleTrialKvTokens(const NeedleTrial &t);
 
 // The grid of `mode` over the given lengths and depths (cells without trials stay empty).
 NeedleGrid needleGrid(const NeedleResults &results, const std::string &mode, const std::vector<std::int64_t> &lengths,

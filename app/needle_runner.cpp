@@ -51,7 +51,7 @@ std::vector<const NeedleGrid *> gridsByBytes(const std::vector<NeedleGrid> &grid
     for (const NeedleGrid &g : grids)
         out.push_back(&g);
     std::stable_sort(out.begin(), out.end(),
-        [](const NeedleGrid *a, const NeedleGrid *b) { return a->kvBytesPerToken < b->kvBytesPerToken; });
+        [](const NeedleGrid *a, const NeedleGrid *b) { return a->kvBytesHeldPerToken < b->kvBytesHeldPerToken; });
     return out;
 }
 
@@ -277,6 +277,7 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
                             .promptTokens = static_cast<std::int64_t>(tokens.size()),
                             .kvBytesPerToken = r.memory.bytesPerToken,
                             .kvBytesTotal = r.memory.kvBytesUsed,
+                            .kvTokens = r.memory.tokens,
                             .seconds = r.prefillSeconds + r.decodeSeconds });
                         ++p.done;
                         ++outcome.trialsRun;
@@ -349,7 +350,7 @@ QString needleSummaryTable(const NeedleRunOutcome &outcome)
     for (const NeedleGrid *grid : gridsByBytes(outcome.grids)) {
         const NeedleGrid &g = *grid;
         const NeedleCell all = g.total();
-        QStringList row { QString::fromStdString(g.mode), QString::number(g.kvBytesPerToken),
+        QStringList row { QString::fromStdString(g.mode), QString::number(g.kvBytesHeldPerToken, 'f', 0),
             g.kvBytesTotal ? formatBytes(g.kvBytesTotal) : QStringLiteral("-"),
             g.ppl ? QString::number(*g.ppl, 'f', 3) : QStringLiteral("-"),
             all.trials ? QStringLiteral("%1 %").arg(100.0 * all.exactRate(), 0, 'f', 1) : QStringLiteral("-"),
@@ -401,13 +402,13 @@ nlohmann::json needleSummaryJson(const NeedleRunOutcome &outcome, const QString 
                 { "exact", column.exactRate() }, { "lenient", column.lenientRate() } });
         }
         const NeedlePerplexity *ppl = outcome.results.findPerplexity(g.mode);
-        modes.push_back(
-            { { "mode", g.mode }, { "kv_bytes_per_token", g.kvBytesPerToken }, { "kv_bytes_total", g.kvBytesTotal },
-                { "kv_bytes_total_length", g.kvBytesTotalLength }, { "kv_bytes_total_tokens", g.kvBytesTotalTokens },
-                { "ppl", ppl ? nlohmann::json(ppl->ppl) : nlohmann::json(nullptr) },
-                { "ppl_error", ppl ? nlohmann::json(ppl->error) : nlohmann::json(nullptr) }, { "trials", all.trials },
-                { "exact", all.exactRate() }, { "lenient", all.lenientRate() },
-                { "pareto", frontier.count(g.mode) > 0 }, { "by_length", byLength } });
+        modes.push_back({ { "mode", g.mode }, { "kv_bytes_held_per_token", g.kvBytesHeldPerToken },
+            { "kv_bytes_per_token", g.kvBytesPerToken }, { "kv_bytes_total", g.kvBytesTotal },
+            { "kv_bytes_total_length", g.kvBytesTotalLength }, { "kv_bytes_total_tokens", g.kvBytesTotalTokens },
+            { "ppl", ppl ? nlohmann::json(ppl->ppl) : nlohmann::json(nullptr) },
+            { "ppl_error", ppl ? nlohmann::json(ppl->error) : nlohmann::json(nullptr) }, { "trials", all.trials },
+            { "exact", all.exactRate() }, { "lenient", all.lenientRate() }, { "pareto", frontier.count(g.mode) > 0 },
+            { "by_length", byLength } });
     }
     nlohmann::json files = nlohmann::json::array();
     for (const QString &f : outcome.files)

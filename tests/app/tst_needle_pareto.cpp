@@ -2,6 +2,7 @@
 // any input order), the SVG's frontier line through exactly the non-dominated points at
 // positions computed here from the documented log scale, the PNG's colours, and the summaries
 // sorted by bytes per token. GUI test (offscreen): the PNG draws text.
+#include "app/needle_heatmap.h"
 #include "app/needle_pareto.h"
 #include "app/needle_runner.h"
 
@@ -38,6 +39,7 @@ NeedleGrid grid(const std::string &mode, std::uint64_t bytes, int trials, int ex
     g.depths = { 50 };
     g.cells = { NeedleCell { .trials = trials, .exact = exact, .lenient = exact } };
     g.kvBytesPerToken = bytes;
+    g.kvBytesHeldPerToken = static_cast<double>(bytes);
     return g;
 }
 
@@ -51,6 +53,7 @@ private slots:
     void svg();
     void png();
     void summariesByBytes();
+    void evictionModesByBytesHeld();
 };
 
 void TestNeedlePareto::frontier_data()
@@ -170,6 +173,8 @@ void TestNeedlePareto::summariesByBytes()
         NeedleTrial t;
         t.mode = mode;
         t.kvBytesPerToken = static_cast<std::uint64_t>(bytes);
+        t.kvBytesTotal = static_cast<std::uint64_t>(bytes) * 300;
+        t.kvTokens = 300;
         t.exact = exact;
         results.trials.push_back(t);
     }
@@ -178,6 +183,80 @@ void TestNeedlePareto::summariesByBytes()
     QCOMPARE(summary[0]["mode"].get<std::string>(), std::string("latent:8"));
     QCOMPARE(summary[1]["exact"].get<double>(), 1.0);
     QCOMPARE(summary[1]["pareto"].get<bool>(), true);
+}
+
+// An eviction mode adds 0 bytes per token once its window is full (MemoryStats::bytesPerToken);
+// the chart and the summaries place it by the bytes its cache held per token of context instead,
+// so it is neither dropped nor sorted before every other mode.
+void TestNeedlePareto::evictionModesByBytesHeld()
+{
+    NeedleResults results;
+    auto add = [&](const std::string &mode, std::int64_t length, std::uint64_t next, std::uint64_t total,
+                   std::int64_t tokens, bool exact) {
+        NeedleTrial t;
+        t.mode = mode;
+        t.length = length;
+        t.depth = 50;
+        t.variant = "single";
+        t.trial = static_cast<int>(results.trials.size());
+        t.kvBytesPerToken = next;
+        t.kvBytesTotal = total;
+        t.kvTokens = tokens;
+        t.exact = exact;
+        results.trials.push_back(t);
+    };
+    // full: 1024 B for each of 540 and 1030 tokens. The window keeps 260 rows of 1024 B in both.
+    add("full", 512, 1024, 1024 * 540, 540, true);
+    add("full", 1000, 1024, 1024 * 1030, 1030, true);
+    add("full+window:256+sinks:4", 512, 0, 1024 * 260, 540, true);
+    add("full+window:256+sinks:4", 1000, 0, 1024 * 260, 1030, false);
+    // A trial from a file written before kv_tokens: 1,280,000 B at 640 B a token = 2000 tokens.
+    add("latent:8", 1000, 640, 1'280'000, 0, false);
+    QCOMPARE(needleTrialKvTokens(results.trials[4]), std::int64_t(2000));
+
+    const std::vector<std::int64_t> lengths { 512, 1000 };
+    const std::vector<int> depths { 50 };
+    NeedleRunOutcome outcome;
+    outcome.lengths = lengths;
+    outcome.depths = depths;
+    outcome.results = results;
+    for (const std::string mode : { "full", "full+window:256+sinks:4", "latent:8" })
+        outcome.grids.push_back(needleGrid(results, mode, lengths, depths));
+    const double windowHeld = 2.0 * 1024 * 260 / (540 + 1030); // 339.16…
+    QCOMPARE(outcome.grids[0].kvBytesHeldPerToken, 1024.0);
+    QVERIFY(std::abs(outcome.grids[1].kvBytesHeldPerToken - windowHeld) < 1e-9);
+    QCOMPARE(outcome.grids[1].kvBytesTotalTokens, std::int64_t(540)); // the first of the equal totals
+    QCOMPARE(outcome.grids[2].kvBytesHeldPerToken, 640.0);
+    QCOMPARE(outcome.grids[2].kvBytesTotalTokens, std::int64_t(2000));
+    QVERIFY2(
+        needleHeatmapTitle(outcome.grids[1]).startsWith(QStringLiteral("KV full+window:256+sinks:4 · 339 B/token · ")),
+        qPrintable(needleHeatmapTitle(outcome.grids[1])));
+
+    const std::vector<ParetoPoint> points = needleParetoPoints(outcome.grids);
+    QCOMPARE(points.size(), std::size_t(3)); // the window is on the chart
+    QCOMPARE(points[1].label, std::string("full+window:256+sinks:4"));
+    QVERIFY(std::abs(points[1].bytesPerToken - windowHeld) < 1e-9);
+    QCOMPARE(paretoFrontier(points), (std::vector<std::size_t> { 1, 0 })); // latent:8 is dominated
+
+    const QStringList lines = needleSummaryTable(outcome).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    QCOMPARE(lines.size(), qsizetype(4));
+    QVERIFY2(lines[1].startsWith(QStringLiteral("full+window:256+sinks:4 ")), qPrintable(lines[1]));
+    QVERIFY2(lines[1].contains(QStringLiteral(" 339 ")), qPrintable(lines[1]));
+    QVERIFY2(lines[2].startsWith(QStringLiteral("latent:8 ")), qPrintable(lines[2]));
+    QVERIFY2(lines[3].startsWith(QStringLiteral("full ")), qPrintable(lines[3]));
+    QVERIFY(lines[1].contains(QLatin1Char('*')));
+
+    const nlohmann::json json = results.toJson();
+    const nlohmann::json &summary = json["summary"];
+    QCOMPARE(summary.size(), std::size_t(3));
+    QCOMPARE(summary[0]["mode"].get<std::string>(), std::string("full+window:256+sinks:4"));
+    QVERIFY(std::abs(summary[0]["kv_bytes_held_per_token"].get<double>() - windowHeld) < 1e-9);
+    QCOMPARE(summary[0]["kv_bytes_per_token"].get<std::uint64_t>(), std::uint64_t(0));
+    QCOMPARE(summary[0]["pareto"].get<bool>(), true);
+    QCOMPARE(summary[1]["pareto"].get<bool>(), false);
+    QCOMPARE(json["trials"][2]["kv_tokens"].get<std::int64_t>(), std::int64_t(540));
+    const nlohmann::json runSummary = needleSummaryJson(outcome, QStringLiteral("out"));
+    QVERIFY(std::abs(runSummary["modes"][0]["kv_bytes_held_per_token"].get<double>() - windowHeld) < 1e-9);
 }
 
 QTEST_MAIN(TestNeedlePareto)

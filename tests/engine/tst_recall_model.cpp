@@ -7,6 +7,7 @@
 #include "engine/gguf_file.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
+#include "tests/engine/reference/reference_llama.h"
 #include "tests/support/test_data.h"
 
 #include <doctest/doctest.h>
@@ -261,6 +262,63 @@ TEST_CASE("recall model: a 256-token window with 4 sinks loses the needles outsi
 
 // The accuracy table of the model's KV modes, on more cases than the test above; slow, so only
 // when NW_RECALL_TABLE is set: NW_RECALL_TABLE=1 ctest -R recall_model --output-on-failure -V
+// SnapKV (arXiv:2404.14469) on the float64 reference llama (tests/engine/reference), not the
+// engine: the engine's +snapkv:B is not wired in yet, and this measures what it should show.
+// Teacher-forced: a case counts as found when every answer token is the argmax after the tokens
+// before it, which is exactly when greedy decoding writes the answer. "question known": the
+// prompt (and so the observation window) ends with the question and the answer prefix;
+// "compressed before": it ends with the haystack, as a cached document would, and the question
+// comes after the selection. Opt-in (about 5 s per budget): NW_SNAPKV_TABLE=1.
+TEST_CASE("recall model: SnapKV with the question known and compressed before it (NW_SNAPKV_TABLE=1)")
+{
+    if (modelAbsent() || !std::getenv("NW_SNAPKV_TABLE"))
+        return;
+    std::shared_ptr<GgufFile> file = GgufFile::open(modelPath());
+    auto tok = Tokenizer::fromGguf(*file);
+    const std::size_t lengths[] = { 500 };
+    const double depths[] = { 0.0, 0.25, 0.5 }; // >= 250 filler tokens before the question
+    struct Trial {
+        std::vector<std::int32_t> tokens; // prompt, then the answer " VALUE."
+        std::int64_t prompt = 0;
+        std::int64_t haystack = 0; // BOS and the haystack, before "\nWhat is the pass key"
+    };
+    std::vector<Trial> trials;
+    for (std::uint32_t seed : { 5u, 6u }) {
+        for (const RecallCase &c : makeCases(*tok, seed, lengths, depths)) {
+            const std::vector<std::int32_t> prompt = tok->encode(c.prompt, true, false);
+            Trial t { tok->encode(c.prompt + " " + c.value + ".", true, false), std::int64_t(prompt.size()), 0 };
+            REQUIRE(std::equal(prompt.begin(), prompt.end(), t.tokens.begin()));
+            const std::vector<std::int32_t> head
+                = tok->encode(c.prompt.substr(0, c.prompt.find("\nWhat is the pass key")), true, false);
+            REQUIRE(std::equal(head.begin(), head.end(), t.tokens.begin()));
+            t.haystack = std::int64_t(head.size());
+            trials.push_back(std::move(t));
+        }
+    }
+    auto found = [](const Trial &t, const std::vector<std::vector<double>> &logits) {
+        for (std::size_t i = std::size_t(t.prompt) - 1; i + 1 < t.tokens.size(); ++i)
+            if (std::max_element(logits[i].begin(), logits[i].end()) - logits[i].begin() != t.tokens[i + 1])
+                return false;
+        return true;
+    };
+    int full = 0;
+    for (const Trial &t : trials) {
+        const auto n = std::int64_t(t.tokens.size());
+        full += found(t, test::referenceLlamaSnapKvLogits(*file, t.tokens, n, n));
+    }
+    MESSAGE("full: " << full << "/" << trials.size());
+    CHECK(full == int(trials.size())); // the reference finds what the engine's full cache finds
+    for (std::int64_t budget : { 64, 128, 256, 400 }) {
+        int known = 0, before = 0;
+        for (const Trial &t : trials) {
+            known += found(t, test::referenceLlamaSnapKvLogits(*file, t.tokens, t.prompt, budget));
+            before += found(t, test::referenceLlamaSnapKvLogits(*file, t.tokens, t.haystack, budget));
+        }
+        MESSAGE("snapkv:" << budget << ": question known " << known << "/" << trials.size()
+                          << ", compressed before the question " << before << "/" << trials.size());
+    }
+}
+
 TEST_CASE("recall model: accuracy per KV mode (NW_RECALL_TABLE=1)")
 {
     if (!std::getenv("NW_RECALL_TABLE")) {

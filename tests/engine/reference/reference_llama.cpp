@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -125,14 +127,15 @@ void rope(std::vector<double> &x, std::int64_t nHeads, std::int64_t headDim, std
         }
 }
 
-} // namespace
+// Which keys a query sees, per layer: given the layer's roped queries and keys, a test of
+// (KV head, query position t, key position s <= t).
+using Visibility = std::function<bool(std::int64_t, std::size_t, std::size_t)>;
+using LayerVisibility = std::function<Visibility(std::int64_t layer, const std::vector<std::vector<double>> &q,
+    const std::vector<std::vector<double>> &k, std::int64_t nHeads, std::int64_t nKvHeads, std::int64_t headDim)>;
 
-std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std::span<const std::int32_t> tokens,
-    bool emulateActivationQuant, std::int64_t window, std::int64_t sinkTokens)
+std::vector<std::vector<double>> referenceLogits(const GgufFile &file, std::span<const std::int32_t> tokens,
+    bool emulateActivationQuant, const LayerVisibility &layerVisibility)
 {
-    const auto visible = [&](std::size_t t, std::size_t s) {
-        return s <= t && (window <= 0 || std::int64_t(s) + window > std::int64_t(t) || std::int64_t(s) < sinkTokens);
-    };
     g_emulate = emulateActivationQuant;
     const std::string arch = file.requireString("general.architecture");
     if (arch != "llama")
@@ -181,6 +184,7 @@ std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std:
             rope(q[t], nHeads, headDim, nRot, static_cast<double>(t) * posScale, base, divisors);
             rope(k[t], nKvHeads, headDim, nRot, static_cast<double>(t) * posScale, base, divisors);
         }
+        const Visibility visible = layerVisibility(l, q, k, nHeads, nKvHeads, headDim);
         for (std::size_t t = 0; t < n; ++t) {
             std::vector<double> att(static_cast<std::size_t>(nHeads * headDim), 0.0);
             for (std::int64_t h = 0; h < nHeads; ++h) {
@@ -188,7 +192,7 @@ std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std:
                 std::vector<double> scores(t + 1);
                 double maxScore = -1e300;
                 for (std::size_t s = 0; s <= t; ++s) {
-                    if (!visible(t, s))
+                    if (!visible(kvh, t, s))
                         continue;
                     double dot = 0.0;
                     for (std::int64_t d = 0; d < headDim; ++d)
@@ -199,7 +203,7 @@ std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std:
                 }
                 double sum = 0.0;
                 for (std::size_t s = 0; s <= t; ++s) {
-                    scores[s] = visible(t, s) ? std::exp(scores[s] - maxScore) : 0.0;
+                    scores[s] = visible(kvh, t, s) ? std::exp(scores[s] - maxScore) : 0.0;
                     sum += scores[s];
                 }
                 for (std::size_t s = 0; s <= t; ++s)
@@ -223,6 +227,91 @@ std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std:
     std::vector<std::vector<double>> logits(n);
     for (std::size_t t = 0; t < n; ++t)
         logits[t] = matVec(out, rmsNorm(x[t], outNorm, eps));
+    return logits;
+}
+
+} // namespace
+
+std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std::span<const std::int32_t> tokens,
+    bool emulateActivationQuant, std::int64_t window, std::int64_t sinkTokens)
+{
+    return referenceLogits(file, tokens, emulateActivationQuant,
+        [&](std::int64_t, const auto &, const auto &, std::int64_t, std::int64_t, std::int64_t) -> Visibility {
+            return [&](std::int64_t, std::size_t t, std::size_t s) {
+                return s <= t
+                    && (window <= 0 || std::int64_t(s) + window > std::int64_t(t) || std::int64_t(s) < sinkTokens);
+            };
+        });
+}
+
+std::vector<std::vector<double>> referenceLlamaSnapKvLogits(const GgufFile &file, std::span<const std::int32_t> tokens,
+    std::int64_t promptTokens, std::int64_t budget, SnapKvSelection *selection, std::int64_t window,
+    std::int64_t kernel)
+{
+    const std::int64_t prompt = std::min<std::int64_t>(promptTokens, std::int64_t(tokens.size()));
+    const std::int64_t w = std::min(window, prompt);
+    const std::int64_t before = prompt - w;
+    SnapKvSelection chosen;
+    auto logits = referenceLogits(file, tokens, false,
+        [&](std::int64_t, const std::vector<std::vector<double>> &q, const std::vector<std::vector<double>> &k,
+            std::int64_t nHeads, std::int64_t nKvHeads, std::int64_t headDim) -> Visibility {
+            // Scores (SnapKV §4.2): each window query's softmax over keys [0, t], summed on the
+            // keys before the window, over the window and the query heads of each KV head.
+            std::vector<std::vector<double>> score(
+                static_cast<std::size_t>(nKvHeads), std::vector<double>(static_cast<std::size_t>(before)));
+            for (std::int64_t h = 0; h < nHeads; ++h) {
+                const std::int64_t kvh = h / (nHeads / nKvHeads);
+                for (std::int64_t t = before; t < prompt; ++t) {
+                    std::vector<double> e(static_cast<std::size_t>(t + 1));
+                    for (std::int64_t s = 0; s <= t; ++s) {
+                        double dot = 0.0;
+                        for (std::int64_t d = 0; d < headDim; ++d)
+                            dot += q[std::size_t(t)][std::size_t(h * headDim + d)]
+                                * k[std::size_t(s)][std::size_t(kvh * headDim + d)];
+                        e[std::size_t(s)] = dot / std::sqrt(double(headDim));
+                    }
+                    const double top = *std::max_element(e.begin(), e.end());
+                    double sum = 0.0;
+                    for (double &v : e)
+                        sum += (v = std::exp(v - top));
+                    for (std::int64_t s = 0; s < before; ++s)
+                        score[std::size_t(kvh)][std::size_t(s)] += e[std::size_t(s)] / sum;
+                }
+            }
+            // Max pooling with -inf padding (torch.max_pool1d), then the top `budget` by a full
+            // sort, earlier positions first among equals; the window is kept besides.
+            std::vector<std::vector<char>> keep(
+                static_cast<std::size_t>(nKvHeads), std::vector<char>(static_cast<std::size_t>(prompt), 0));
+            std::vector<std::vector<std::int64_t>> layerKept(static_cast<std::size_t>(nKvHeads));
+            for (std::int64_t kvh = 0; kvh < nKvHeads; ++kvh) {
+                std::vector<std::pair<double, std::int64_t>> pooled;
+                for (std::int64_t s = 0; s < before; ++s) {
+                    double m = -std::numeric_limits<double>::infinity();
+                    for (std::int64_t j = s - kernel / 2; j <= s + kernel / 2; ++j)
+                        if (j >= 0 && j < before)
+                            m = std::max(m, score[std::size_t(kvh)][std::size_t(j)]);
+                    pooled.emplace_back(-m, s);
+                }
+                std::sort(pooled.begin(), pooled.end());
+                for (std::int64_t i = 0; i < std::int64_t(pooled.size()); ++i)
+                    if (before <= budget || i < budget)
+                        keep[std::size_t(kvh)][std::size_t(pooled[std::size_t(i)].second)] = 1;
+                for (std::int64_t s = before; s < prompt; ++s)
+                    keep[std::size_t(kvh)][std::size_t(s)] = 1;
+                for (std::int64_t s = 0; s < prompt; ++s)
+                    if (keep[std::size_t(kvh)][std::size_t(s)])
+                        layerKept[std::size_t(kvh)].push_back(s);
+            }
+            chosen.push_back(layerKept);
+            // The prompt ran with every key (selection happens after it); later tokens see the
+            // kept prompt keys of their KV head and every later token.
+            return [keep = std::move(keep), prompt](std::int64_t kvh, std::size_t t, std::size_t s) {
+                return s <= t
+                    && (std::int64_t(t) < prompt || std::int64_t(s) >= prompt || keep[std::size_t(kvh)][s] != 0);
+            };
+        });
+    if (selection)
+        *selection = std::move(chosen);
     return logits;
 }
 

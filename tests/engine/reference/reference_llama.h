@@ -22,4 +22,16 @@ namespace nw::test {
 std::vector<std::vector<double>> referenceLlamaLogits(const GgufFile &file, std::span<const std::int32_t> tokens,
     bool emulateActivationQuant = false, std::int64_t window = 0, std::int64_t sinkTokens = 0);
 
+// SnapKV (Li et al. 2024, arXiv:2404.14469 §4.2) on the first `promptTokens` tokens: the prompt
+// runs with full attention; then per layer and KV head the keys before the observation window
+// (the prompt's last `window` tokens) are scored by the window queries' softmax weights, summed
+// over the window and the group's query heads, max-pooled (kernel `kernel`, -inf padding), and
+// the top `budget` (earlier first among equals) are kept with the window. Later tokens see the
+// kept prompt tokens of their KV head and every later token, each key with the RoPE of its
+// original position. `selection`, when given: [layer][kvHead] the kept prompt positions, ascending.
+using SnapKvSelection = std::vector<std::vector<std::vector<std::int64_t>>>;
+std::vector<std::vector<double>> referenceLlamaSnapKvLogits(const GgufFile &file, std::span<const std::int32_t> tokens,
+    std::int64_t promptTokens, std::int64_t budget, SnapKvSelection *selection = nullptr, std::int64_t window = 32,
+    std::int64_t kernel = 7);
+
 } // namespace nw::test
