@@ -98,16 +98,17 @@ QString NeedleHeatmapView::cellDetails(int row, int column) const
     std::sort(trials.begin(), trials.end(), [](const app::NeedleTrial *a, const app::NeedleTrial *b) {
         return std::tie(a->variant, a->trial) < std::tie(b->variant, b->trial);
     });
-    std::uint64_t perToken = 0, total = 0;
+    std::uint64_t total = 0;
     std::int64_t totalTokens = 0;
-    for (const app::NeedleTrial *t : trials) {
-        perToken = t->kvBytesPerToken;
+    for (const app::NeedleTrial *t : trials)
         if (t->kvBytesTotal >= total) {
             total = t->kvBytesTotal;
-            totalTokens = t->kvBytesPerToken ? static_cast<std::int64_t>(t->kvBytesTotal / t->kvBytesPerToken) : 0;
+            totalTokens = app::needleTrialKvTokens(*t); // an evicting cache holds fewer bytes than it saw tokens
         }
-    }
-    lines << tr("KV %1/token · %2 (prompt and answer)")
+    // Bytes held per token of context, as the Pareto chart places the mode (a full window adds 0 B
+    // per next token, yet holds its window).
+    const std::uint64_t perToken = totalTokens > 0 ? total / static_cast<std::uint64_t>(totalTokens) : 0;
+    lines << tr("KV %1/token held · %2 (prompt and answer)")
                  .arg(app::formatBytes(perToken), app::needleCacheBytesText(total, totalTokens));
     lines << tr("answers:");
     for (const app::NeedleTrial *t : trials)

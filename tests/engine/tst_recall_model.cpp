@@ -260,8 +260,6 @@ TEST_CASE("recall model: a 256-token window with 4 sinks loses the needles outsi
     CHECK(inside[1].exact >= inside[0].exact - 1);
 }
 
-// The accuracy table of the model's KV modes, on more cases than the test above; slow, so only
-// when NW_RECALL_TABLE is set: NW_RECALL_TABLE=1 ctest -R recall_model --output-on-failure -V
 // SnapKV (arXiv:2404.14469) on the float64 reference llama (tests/engine/reference), not the
 // engine: the engine's +snapkv:B is not wired in yet, and this measures what it should show.
 // Teacher-forced: a case counts as found when every answer token is the argmax after the tokens
@@ -319,6 +317,8 @@ TEST_CASE("recall model: SnapKV with the question known and compressed before it
     }
 }
 
+// The accuracy table of the model's KV modes, on more cases than the test above; slow, so only
+// when NW_RECALL_TABLE is set: NW_RECALL_TABLE=1 ctest -R recall_model --output-on-failure -V
 TEST_CASE("recall model: accuracy per KV mode (NW_RECALL_TABLE=1)")
 {
     if (!std::getenv("NW_RECALL_TABLE")) {

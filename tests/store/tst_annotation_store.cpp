@@ -19,11 +19,11 @@ Annotation highlight(const QString &sha, int page)
     Annotation a;
     a.documentSha256 = sha;
     a.page = page;
-    a.rects = {QRectF(72, 100.5, 200, 12), QRectF(72, 112.5, 150.25, 12)};
+    a.rects = { QRectF(72, 100.5, 200, 12), QRectF(72, 112.5, 150.25, 12) };
     a.color = QStringLiteral("#FF8800");
     a.quote = QStringLiteral("You may convey a covered work");
     a.note = QStringLiteral("object code, §6");
-    a.tags = {QStringLiteral("gpl"), QStringLiteral("conveying")};
+    a.tags = { QStringLiteral("gpl"), QStringLiteral("conveying") };
     return a;
 }
 
@@ -56,7 +56,7 @@ void TestAnnotationStore::roundTrip()
     QCOMPARE(back->rects[1], QRectF(72, 112.5, 150.25, 12));
     QCOMPARE(back->color, QStringLiteral("#ff8800"));
     QCOMPARE(back->quote, QStringLiteral("You may convey a covered work"));
-    QCOMPARE(back->tags, (QStringList{QStringLiteral("gpl"), QStringLiteral("conveying")}));
+    QCOMPARE(back->tags, (QStringList { QStringLiteral("gpl"), QStringLiteral("conveying") }));
     QVERIFY(!back->created.isEmpty());
 
     Annotation changed = *back;
@@ -112,7 +112,7 @@ void TestAnnotationStore::validation()
     else if (field == QLatin1String("updated"))
         a.updated = QStringLiteral("2024-13-45T99:00:00Z");
     else
-        a.rects = {QRectF(1, 1, 0, 5)};
+        a.rects = { QRectF(1, 1, 0, 5) };
     QVERIFY_THROWS_EXCEPTION(nw::Error, store.add(a));
     QVERIFY(store.list().empty());
 }
@@ -129,12 +129,12 @@ void TestAnnotationStore::filters()
     Annotation note = highlight(b, 1);
     note.kind = QStringLiteral("note");
     note.rects.clear();
-    note.tags = {QStringLiteral("todo")};
+    note.tags = { QStringLiteral("todo") };
     store.add(note);
     QCOMPARE(store.list().size(), std::size_t(3));
-    QCOMPARE(store.list({.documentSha256 = a}).size(), std::size_t(2));
-    QCOMPARE(store.list({.documentSha256 = a, .page = 2}).size(), std::size_t(1));
-    QCOMPARE(store.list({.tag = QStringLiteral("todo")}).size(), std::size_t(1));
+    QCOMPARE(store.list({ .documentSha256 = a }).size(), std::size_t(2));
+    QCOMPARE(store.list({ .documentSha256 = a, .page = 2 }).size(), std::size_t(1));
+    QCOMPARE(store.list({ .tag = QStringLiteral("todo") }).size(), std::size_t(1));
 }
 
 void TestAnnotationStore::survivesDocumentRemoval()
@@ -146,13 +146,13 @@ void TestAnnotationStore::survivesDocumentRemoval()
     doc.info.path = dir.filePath(QStringLiteral("a.txt"));
     doc.info.kind = QStringLiteral("text");
     doc.info.pageCount = 1;
-    doc.pages.push_back({.number = 1, .text = QStringLiteral("hello")});
+    doc.pages.push_back({ .number = 1, .text = QStringLiteral("hello") });
     const auto added = library.addDocument(doc);
     AnnotationStore store(library.database());
     store.add(highlight(doc.info.sha256, 1));
     QVERIFY(library.removeDocument(added.documentId));
     library.addDocument(doc); // re-ingested: a new row id, the same content hash
-    QCOMPARE(store.list({.documentSha256 = doc.info.sha256}).size(), std::size_t(1));
+    QCOMPARE(store.list({ .documentSha256 = doc.info.sha256 }).size(), std::size_t(1));
 }
 
 void TestAnnotationStore::importSkipsDuplicates()
@@ -162,13 +162,15 @@ void TestAnnotationStore::importSkipsDuplicates()
     AnnotationStore store(library.database());
     const QString sha(64, QLatin1Char('d'));
     store.add(highlight(sha, 3));
-    QCOMPARE(store.importAll({highlight(sha, 3), highlight(sha, 4)}), 1);
+    QCOMPARE(store.importAll({ highlight(sha, 3), highlight(sha, 4) }), 1);
     QCOMPARE(store.list().size(), std::size_t(2));
 }
 
 // Many annotations on one page: each import looked up its duplicates among all the page's
 // annotations, so 4x the annotations took ~16x the time (150,000: 92 s against 6.7 s for 30,000).
-// Linear now: 4x the annotations may take at most 8x the time (the best of two runs each).
+// Linear now: 4x the annotations may take at most 10x the time, still well below the quadratic
+// 16x (the best of three runs each, the sizes interleaved so a burst of load on a shared machine
+// slows both; 8x with two runs each failed once at 8.2x beside a full build).
 void TestAnnotationStore::importIsLinear()
 {
     const QString sha(64, QLatin1Char('c'));
@@ -181,25 +183,26 @@ void TestAnnotationStore::importIsLinear()
         }
         return out;
     };
-    const auto bestSeconds = [&](int n) -> double { // < 0: the import added the wrong number
-        double best = 1e9;
-        for (int run = 0; run < 2; ++run) {
-            QTemporaryDir dir;
-            LibraryStore library(dir.filePath(QStringLiteral("l.sqlite")));
-            AnnotationStore store(library.database());
-            store.importAll(batch(n, 0));      // already there
-            const auto more = batch(n, n);     // and as many new ones
-            QElapsedTimer timer;
-            timer.start();
-            if (store.importAll(more) != n)
-                return -1;
-            best = std::min(best, static_cast<double>(timer.nsecsElapsed()) / 1e9);
-        }
-        return best;
+    const auto seconds = [&](int n) -> double { // < 0: the import added the wrong number
+        QTemporaryDir dir;
+        LibraryStore library(dir.filePath(QStringLiteral("l.sqlite")));
+        AnnotationStore store(library.database());
+        store.importAll(batch(n, 0)); // already there
+        const auto more = batch(n, n); // and as many new ones
+        QElapsedTimer timer;
+        timer.start();
+        if (store.importAll(more) != n)
+            return -1;
+        return static_cast<double>(timer.nsecsElapsed()) / 1e9;
     };
-    const double small = bestSeconds(3000), large = bestSeconds(12000);
-    QVERIFY(small > 0 && large > 0);
-    QVERIFY2(large < 8 * small, qPrintable(QStringLiteral("3,000: %1 s, 12,000: %2 s").arg(small).arg(large)));
+    double small = 1e9, large = 1e9;
+    for (int run = 0; run < 3; ++run) {
+        const double s = seconds(3000), l = seconds(12000);
+        QVERIFY(s > 0 && l > 0);
+        small = std::min(small, s);
+        large = std::min(large, l);
+    }
+    QVERIFY2(large < 10 * small, qPrintable(QStringLiteral("3,000: %1 s, 12,000: %2 s").arg(small).arg(large)));
 }
 
 QTEST_GUILESS_MAIN(TestAnnotationStore)

@@ -62,7 +62,8 @@ void TestSearchService::cleanup()
     delete m_dir;
 }
 
-std::int64_t TestSearchService::add(const QString &sha, const QString &path, const QStringList &pages, const QString &title)
+std::int64_t TestSearchService::add(
+    const QString &sha, const QString &path, const QStringList &pages, const QString &title)
 {
     NewDocument d;
     d.info.sha256 = sha;
@@ -71,7 +72,7 @@ std::int64_t TestSearchService::add(const QString &sha, const QString &path, con
     d.info.title = title;
     d.info.pageCount = static_cast<int>(pages.size());
     for (qsizetype i = 0; i < pages.size(); ++i)
-        d.pages.push_back({static_cast<int>(i) + 1, i == 0 ? QStringLiteral("iv") : QString(), 0, 0, pages[i], {}});
+        d.pages.push_back({ static_cast<int>(i) + 1, i == 0 ? QStringLiteral("iv") : QString(), 0, 0, pages[i], {} });
     return m_store->addDocument(d).documentId;
 }
 
@@ -80,9 +81,9 @@ void TestSearchService::bm25MatchesHandComputation()
     // Three pages of 4 tokens; "needle" twice on one page. With N = 3, n = 1, tf = 2, dl = avgdl = 4,
     // k1 = 1.2, b = 0.75 (Robertson-Sparck Jones, as FTS5 documents it):
     // idf = ln((3 - 1 + 0.5) / (1 + 0.5)) = 0.510826; score = idf * 2 * 2.2 / (2 + 1.2) = 0.702386.
-    add(QStringLiteral("a"), QStringLiteral("/a.txt"), {QStringLiteral("needle needle hay straw")});
-    add(QStringLiteral("b"), QStringLiteral("/b.txt"), {QStringLiteral("hay straw grass field")});
-    add(QStringLiteral("c"), QStringLiteral("/c.txt"), {QStringLiteral("barn hay straw field")});
+    add(QStringLiteral("a"), QStringLiteral("/a.txt"), { QStringLiteral("needle needle hay straw") });
+    add(QStringLiteral("b"), QStringLiteral("/b.txt"), { QStringLiteral("hay straw grass field") });
+    add(QStringLiteral("c"), QStringLiteral("/c.txt"), { QStringLiteral("barn hay straw field") });
     SearchService search(*m_store);
     const auto hits = search.search(QStringLiteral("needle"));
     QCOMPARE(hits.size(), std::size_t(1));
@@ -93,12 +94,14 @@ void TestSearchService::bm25MatchesHandComputation()
 void TestSearchService::rankingPrefersMoreAndDenserMatches()
 {
     const QString filler = QStringLiteral(" lorem ipsum dolor sit amet consectetur adipiscing elit sed do");
-    const auto once = add(QStringLiteral("1"), QStringLiteral("/once.txt"), {QStringLiteral("indemnity") + filler + filler});
+    const auto once
+        = add(QStringLiteral("1"), QStringLiteral("/once.txt"), { QStringLiteral("indemnity") + filler + filler });
     const auto thrice = add(QStringLiteral("3"), QStringLiteral("/thrice.txt"),
-                            {QStringLiteral("indemnity indemnity indemnity") + filler + filler});
-    const auto shortPage = add(QStringLiteral("s"), QStringLiteral("/short.txt"), {QStringLiteral("indemnity clause")});
+        { QStringLiteral("indemnity indemnity indemnity") + filler + filler });
+    const auto shortPage
+        = add(QStringLiteral("s"), QStringLiteral("/short.txt"), { QStringLiteral("indemnity clause") });
     for (int i = 0; i < 5; ++i)
-        add(QStringLiteral("n%1").arg(i), QStringLiteral("/none%1.txt").arg(i), {filler});
+        add(QStringLiteral("n%1").arg(i), QStringLiteral("/none%1.txt").arg(i), { filler });
     // Token counts 21, 23, 2 and 5 x 10: avgdl = 12. With k1 = 1.2, b = 0.75 the term-frequency
     // parts are once 2.2 / (1 + 1.2 (0.25 + 0.75 * 21/12)) = 0.765, thrice 6.6 / (3 + 1.2 (0.25 +
     // 0.75 * 23/12)) = 1.313, short 2.2 / (1 + 1.2 (0.25 + 0.75 * 2/12)) = 1.517; the idf is shared.
@@ -110,14 +113,15 @@ void TestSearchService::rankingPrefersMoreAndDenserMatches()
     QCOMPARE(hits[2].documentId, once);
     const double idf = std::log((8 - 3 + 0.5) / (3 + 0.5));
     QVERIFY2(std::abs(hits[1].score - idf * 6.6 / (3 + 1.2 * (0.25 + 0.75 * 23.0 / 12))) < 1e-4,
-             qPrintable(QString::number(hits[1].score)));
+        qPrintable(QString::number(hits[1].score)));
 }
 
 // Pages of 5..60 words from a 12-word vocabulary with skewed frequencies, so queries match
 // many pages with different term counts and lengths.
 void TestSearchService::addRandomDocuments(int first, int count, unsigned seed)
 {
-    static const char *words[] = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu"};
+    static const char *words[]
+        = { "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu" };
     std::mt19937 rng(seed);
     std::uniform_int_distribution<int> length(5, 60), skew(0, 143);
     for (int d = first; d < first + count; ++d) {
@@ -135,7 +139,8 @@ void TestSearchService::addRandomDocuments(int first, int count, unsigned seed)
 std::map<std::int64_t, double> TestSearchService::scores(const char *function, const QString &query)
 {
     std::map<std::int64_t, double> result;
-    Statement s(m_store->database(), std::string("SELECT rowid, ") + function + " FROM pages_fts WHERE pages_fts MATCH ?1");
+    Statement s(
+        m_store->database(), std::string("SELECT rowid, ") + function + " FROM pages_fts WHERE pages_fts MATCH ?1");
     s.bind(1, query.toStdString());
     while (s.step())
         result[s.columnInt(0)] = s.columnDouble(1);
@@ -168,7 +173,12 @@ void TestSearchService::fastBm25AgreesWithSqlite()
         QCOMPARE(fast.size(), expected.size());
         QCOMPARE(slow.size(), expected.size());
         for (const auto &[rowid, score] : expected) {
-            QVERIFY2(std::abs(fast.at(rowid) - score) <= 1e-12 * std::abs(score), qPrintable(QStringLiteral("%1: page %2: %3 vs %4").arg(QLatin1String(stage)).arg(rowid).arg(fast.at(rowid), 0, 'g', 17).arg(score, 0, 'g', 17)));
+            QVERIFY2(std::abs(fast.at(rowid) - score) <= 1e-12 * std::abs(score),
+                qPrintable(QStringLiteral("%1: page %2: %3 vs %4")
+                               .arg(QLatin1String(stage))
+                               .arg(rowid)
+                               .arg(fast.at(rowid), 0, 'g', 17)
+                               .arg(score, 0, 'g', 17)));
             QVERIFY2(std::abs(slow.at(rowid) - score) <= 1e-12 * std::abs(score), stage);
         }
     };
@@ -230,29 +240,29 @@ void TestSearchService::querySyntax_data()
 {
     QTest::addColumn<QString>("query");
     QTest::addColumn<QStringList>("paths");
-    QTest::addRow("accents folded") << "cafe" << QStringList{"/fr.txt"};
-    QTest::addRow("accented query") << "résumé" << QStringList{"/fr.txt"};
-    QTest::addRow("phrase") << "\"breach of contract\"" << QStringList{"/law.txt"};
-    QTest::addRow("phrase order matters") << "\"contract of breach\"" << QStringList{};
-    QTest::addRow("AND") << "contract AND termination" << QStringList{"/law2.txt"};
-    QTest::addRow("implicit AND") << "contract termination" << QStringList{"/law2.txt"};
-    QTest::addRow("OR") << "café OR termination" << QStringList{"/fr.txt", "/law2.txt"};
-    QTest::addRow("NOT") << "contract NOT termination" << QStringList{"/law.txt"};
-    QTest::addRow("NEAR") << "NEAR(breach contract, 2)" << QStringList{"/law.txt"};
-    QTest::addRow("NEAR too far") << "NEAR(breach termination, 1)" << QStringList{};
-    QTest::addRow("prefix") << "termin*" << QStringList{"/law2.txt"};
-    QTest::addRow("case folded") << "CONTRACT" << QStringList{"/law.txt", "/law2.txt"};
-    QTest::addRow("no match") << "zebra" << QStringList{};
+    QTest::addRow("accents folded") << "cafe" << QStringList { "/fr.txt" };
+    QTest::addRow("accented query") << "résumé" << QStringList { "/fr.txt" };
+    QTest::addRow("phrase") << "\"breach of contract\"" << QStringList { "/law.txt" };
+    QTest::addRow("phrase order matters") << "\"contract of breach\"" << QStringList {};
+    QTest::addRow("AND") << "contract AND termination" << QStringList { "/law2.txt" };
+    QTest::addRow("implicit AND") << "contract termination" << QStringList { "/law2.txt" };
+    QTest::addRow("OR") << "café OR termination" << QStringList { "/fr.txt", "/law2.txt" };
+    QTest::addRow("NOT") << "contract NOT termination" << QStringList { "/law.txt" };
+    QTest::addRow("NEAR") << "NEAR(breach contract, 2)" << QStringList { "/law.txt" };
+    QTest::addRow("NEAR too far") << "NEAR(breach termination, 1)" << QStringList {};
+    QTest::addRow("prefix") << "termin*" << QStringList { "/law2.txt" };
+    QTest::addRow("case folded") << "CONTRACT" << QStringList { "/law.txt", "/law2.txt" };
+    QTest::addRow("no match") << "zebra" << QStringList {};
 }
 
 void TestSearchService::querySyntax()
 {
     QFETCH(QString, query);
     QFETCH(QStringList, paths);
-    add(QStringLiteral("fr"), QStringLiteral("/fr.txt"), {QStringLiteral("Le café et le résumé du contrat")});
-    add(QStringLiteral("law"), QStringLiteral("/law.txt"), {QStringLiteral("a breach of contract was alleged")});
+    add(QStringLiteral("fr"), QStringLiteral("/fr.txt"), { QStringLiteral("Le café et le résumé du contrat") });
+    add(QStringLiteral("law"), QStringLiteral("/law.txt"), { QStringLiteral("a breach of contract was alleged") });
     add(QStringLiteral("law2"), QStringLiteral("/law2.txt"),
-        {QStringLiteral("the contract allows termination with notice; breach is not required")});
+        { QStringLiteral("the contract allows termination with notice; breach is not required") });
     SearchService search(*m_store);
     QStringList found;
     for (const SearchHit &hit : search.search(query))
@@ -267,7 +277,8 @@ void TestSearchService::snippetMarksMatchesAndNamesThePage()
     for (int i = 0; i < 5; ++i)
         pages << QStringLiteral("ordinary page number %1 with nothing special").arg(i + 1);
     pages[3] = QStringLiteral("On this page the governing law clause says Delaware applies to everything.");
-    const auto id = add(QStringLiteral("snip"), QStringLiteral("/contract.txt"), pages, QStringLiteral("Master Agreement"));
+    const auto id
+        = add(QStringLiteral("snip"), QStringLiteral("/contract.txt"), pages, QStringLiteral("Master Agreement"));
     SearchService search(*m_store);
     SearchOptions options;
     options.markOpen = QStringLiteral("<<");
@@ -280,7 +291,7 @@ void TestSearchService::snippetMarksMatchesAndNamesThePage()
     QCOMPARE(hits[0].path, QStringLiteral("/contract.txt"));
     QVERIFY2(hits[0].snippet.contains(QStringLiteral("<<governing law>>")), qPrintable(hits[0].snippet));
     // Pages with no title fall back to the file name.
-    add(QStringLiteral("t2"), QStringLiteral("/dir/untitled.txt"), {QStringLiteral("governing law again")});
+    add(QStringLiteral("t2"), QStringLiteral("/dir/untitled.txt"), { QStringLiteral("governing law again") });
     const auto both = search.search(QStringLiteral("governing"));
     QCOMPARE(both.size(), std::size_t(2));
     QVERIFY(both[0].title == QStringLiteral("untitled.txt") || both[1].title == QStringLiteral("untitled.txt"));
@@ -295,8 +306,8 @@ void TestSearchService::snippetMarksMatchesAndNamesThePage()
 
 void TestSearchService::collectionFilter()
 {
-    const auto a = add(QStringLiteral("ca"), QStringLiteral("/a.txt"), {QStringLiteral("shared term alpha")});
-    const auto b = add(QStringLiteral("cb"), QStringLiteral("/b.txt"), {QStringLiteral("shared term beta")});
+    const auto a = add(QStringLiteral("ca"), QStringLiteral("/a.txt"), { QStringLiteral("shared term alpha") });
+    const auto b = add(QStringLiteral("cb"), QStringLiteral("/b.txt"), { QStringLiteral("shared term beta") });
     m_store->addToCollection(a, QStringLiteral("first"));
     m_store->addToCollection(b, QStringLiteral("second"));
     SearchService search(*m_store);
@@ -330,20 +341,21 @@ void TestSearchService::malformedQuery_data()
 void TestSearchService::malformedQuery()
 {
     QFETCH(QString, query);
-    add(QStringLiteral("m"), QStringLiteral("/m.txt"), {QStringLiteral("contract a b")});
+    add(QStringLiteral("m"), QStringLiteral("/m.txt"), { QStringLiteral("contract a b") });
     SearchService search(*m_store);
     try {
         search.search(query);
         QFAIL("no error for a malformed query");
     } catch (const QueryError &e) {
         const QString message = QString::fromUtf8(e.what());
-        QVERIFY2(!message.contains(QStringLiteral("database")) && !message.contains(QStringLiteral("SELECT")), e.what());
+        QVERIFY2(
+            !message.contains(QStringLiteral("database")) && !message.contains(QStringLiteral("SELECT")), e.what());
     }
 }
 
 void TestSearchService::literalQueryNeverFails()
 {
-    add(QStringLiteral("l"), QStringLiteral("/l.txt"), {QStringLiteral("send an e-mail about section 4.2 (urgent)")});
+    add(QStringLiteral("l"), QStringLiteral("/l.txt"), { QStringLiteral("send an e-mail about section 4.2 (urgent)") });
     SearchService search(*m_store);
     const QString query = SearchService::literalQuery(QStringLiteral("What about the e-mail in section 4.2?\" (NOT"));
     QCOMPARE(search.search(query).size(), std::size_t(1));
@@ -377,19 +389,21 @@ void TestSearchService::countTerms()
 // refused before FTS5 sees them.
 void TestSearchService::oversizedQueriesComeBackAtOnce_data()
 {
-    static const char *words[] = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu"};
+    static const char *words[]
+        = { "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu" };
     QTest::addColumn<QString>("query");
     QTest::addColumn<QString>("reason");
     QStringList anded;
     for (int i = 0; i < 2000; ++i)
         anded << QLatin1String(words[i % 12]);
     QTest::addRow("2,000 ANDed words") << anded.join(QLatin1Char(' ')) << "bytes";
-    QTest::addRow("1,300 ORed repeats of a common word") << QStringList(1300, QStringLiteral("mu")).join(QStringLiteral(" OR "))
-                                                         << "bytes";
-    QTest::addRow("65 terms in 4 KiB") << QStringList(SearchBudget::kMaxTerms + 1, QStringLiteral("mu")).join(QStringLiteral(" OR "))
-                                       << "65 terms";
-    QTest::addRow("65 words in one phrase") << QLatin1Char('"') + QStringList(65, QStringLiteral("mu")).join(QLatin1Char(' ')) + QLatin1Char('"')
-                                            << "65 terms";
+    QTest::addRow("1,300 ORed repeats of a common word")
+        << QStringList(1300, QStringLiteral("mu")).join(QStringLiteral(" OR ")) << "bytes";
+    QTest::addRow("65 terms in 4 KiB")
+        << QStringList(SearchBudget::kMaxTerms + 1, QStringLiteral("mu")).join(QStringLiteral(" OR ")) << "65 terms";
+    QTest::addRow("65 words in one phrase")
+        << QLatin1Char('"') + QStringList(65, QStringLiteral("mu")).join(QLatin1Char(' ')) + QLatin1Char('"')
+        << "65 terms";
 }
 
 void TestSearchService::oversizedQueriesComeBackAtOnce()
@@ -406,7 +420,8 @@ void TestSearchService::oversizedQueriesComeBackAtOnce()
     } catch (const QueryError &e) {
         QVERIFY2(QString::fromUtf8(e.what()).contains(reason), e.what());
     }
-    QVERIFY2(timer.elapsed() < 100, qPrintable(QString::number(timer.elapsed())));
+    // Refused before SQLite runs (it took 104 s): within a second even on a loaded CI machine.
+    QVERIFY2(timer.elapsed() < 1000, qPrintable(QString::number(timer.elapsed())));
 }
 
 // A query within the caps that costs more than its time: stopped, with a message saying so, a
@@ -435,7 +450,8 @@ void TestSearchService::slowSearchIsStoppedAtItsTime()
 void TestSearchService::queryAtTheCapRuns()
 {
     addRandomDocuments(0, 50, 3);
-    static const char *words[] = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu"};
+    static const char *words[]
+        = { "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu" };
     QStringList terms;
     for (int i = 0; i < SearchBudget::kMaxTerms; ++i)
         terms << QLatin1String(words[i % 12]);
@@ -451,7 +467,8 @@ void TestSearchService::queryAtTheCapRuns()
         best.push_back(-score);
     std::sort(best.begin(), best.end(), std::greater<>());
     for (std::size_t i = 0; i < hits.size(); ++i)
-        QVERIFY2(std::abs(hits[i].score - best[i]) < 1e-6 * std::max(1.0, best[i]), qPrintable(QString::number(hits[i].score)));
+        QVERIFY2(std::abs(hits[i].score - best[i]) < 1e-6 * std::max(1.0, best[i]),
+            qPrintable(QString::number(hits[i].score)));
 }
 
 QTEST_GUILESS_MAIN(TestSearchService)
