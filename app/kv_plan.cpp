@@ -57,8 +57,11 @@ QStringList kvPlanModes(const HParams &hp, const std::vector<std::int64_t> &late
     for (std::int64_t r : latentRanks)
         bases << QStringLiteral("latent:%1").arg(r);
     QStringList modes;
-    for (const QString &base : bases)
+    for (const QString &base : bases) {
         modes << base << base + QStringLiteral("+q8") << base + QStringLiteral("+q4");
+        if (base != QLatin1String("mla")) // mla reads its values from the key row: no tq rows
+            modes << base + QStringLiteral("+tq3");
+    }
     return modes;
 }
 

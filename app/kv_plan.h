@@ -30,8 +30,8 @@ HParams kvPlanModel(const QString &ggufPath);
 // Latent ranks worth showing for a shape: 1/16, 1/8 and 1/4 of its key width (KV heads × key
 // dim), even, at least 2.
 std::vector<std::int64_t> defaultLatentRanks(const HParams &hp);
-// Every mode the engine has for the shape: full, mla (MLA models), latent:R for each rank — each
-// plain, +q8 and +q4 — in that order.
+// The modes worth comparing for the shape: full, mla (MLA models), latent:R for each rank — each
+// plain, +q8, +q4 and (but mla) +tq3, TurboQuant's 3 bits — in that order.
 QStringList kvPlanModes(const HParams &hp, const std::vector<std::int64_t> &latentRanks);
 
 struct KvPlanRow {

@@ -160,14 +160,16 @@ void TestKvPlanner::everyModeOfTheEngine()
     for (int r = 0; r < planner.table()->rowCount(); ++r)
         modes << planner.table()->item(r, KvPlanner::ModeColumn)->text();
     QCOMPARE(modes,
-        (QStringList { "MHA f16 (baseline)", "full", "full+q8", "full+q4", "latent:64", "latent:64+q8", "latent:64+q4",
-            "latent:128", "latent:128+q8", "latent:128+q4", "latent:256", "latent:256+q8", "latent:256+q4" }));
+        (QStringList { "MHA f16 (baseline)", "full", "full+q8", "full+q4", "full+tq3", "latent:64", "latent:64+q8",
+            "latent:64+q4", "latent:64+tq3", "latent:128", "latent:128+q8", "latent:128+q4", "latent:128+tq3",
+            "latent:256", "latent:256+q8", "latent:256+q4", "latent:256+tq3" }));
     planner.setLatentRanks(QStringLiteral("32"));
     QVERIFY(rowOf(planner.table(), QStringLiteral("latent:32+q8")) > 0);
     QCOMPARE(rowOf(planner.table(), QStringLiteral("latent:64")), -1);
-    // An MLA model has mla, and latent ranks of its own key width.
+    // An MLA model has mla (with no tq rows), and latent ranks of its own key width.
     planner.selectArchitecture(QStringLiteral("DeepSeek-V2-Lite"));
     QVERIFY(rowOf(planner.table(), QStringLiteral("mla+q4")) > 0);
+    QCOMPARE(rowOf(planner.table(), QStringLiteral("mla+tq3")), -1);
 }
 
 void TestKvPlanner::loadedModelEntry()
@@ -213,7 +215,9 @@ void TestKvPlanner::reservedIsExplained()
 {
     // The case: latent:32+q8 of Llama-3.1-8B at 128K tokens uses 272 MiB and reserves 512 MiB:
     // 64 values = 2 groups × 34 = 68 B a token and layer; a block of 64 tokens holds 4352 B of rows
-    // and takes two 4 KiB pages, 8192 B.
+    // and takes two 4 KiB pages, 8192 B. The note names the worst mode: latent:32+tq3, two rows of
+    // an f16 scale and 32 · 3 / 8 = 12 B of codes, 28 B a token and layer; a block holds 1792 B
+    // (1.75 KiB) in one 4 KiB page.
     KvPlanner planner;
     planner.selectArchitecture(QStringLiteral("Llama-3.1-8B"));
     planner.setContextText(QStringLiteral("128k"));
@@ -223,8 +227,8 @@ void TestKvPlanner::reservedIsExplained()
     QCOMPARE(t->item(r, KvPlanner::UsedColumn)->text(), QStringLiteral("272.0 MiB"));
     QCOMPARE(t->item(r, KvPlanner::ReservedColumn)->text(), QStringLiteral("512.0 MiB"));
     QVERIFY2(planner.reservedNote().contains(QStringLiteral("blocks of 64 tokens"))
-            && planner.reservedNote().contains(QStringLiteral("latent:32"))
-            && planner.reservedNote().contains(QStringLiteral("in 8.00 KiB")),
+            && planner.reservedNote().contains(QStringLiteral("a latent:32+tq3 block holds 1.75 KiB of rows per layer "
+                                                              "in 4.00 KiB")),
         qPrintable(planner.reservedNote()));
 }
 
