@@ -302,6 +302,8 @@ Workspace MainWindow::captureWorkspace() const
     w.kvMode = m_chat->kvMode();
     w.contextTokens = m_chat->contextTokens();
     w.device = app::deviceName(m_chat->device());
+    w.engineUrl = m_chat->engineUrl();
+    w.engineKeyFile = w.engineUrl.isEmpty() ? QString() : m_chat->apiKeyFile();
     w.libraryTab = m_libraryTabs->currentWidget()->objectName();
     w.assistantTab = m_assistantTabs->currentWidget()->objectName();
     w.readingMode = isReadingMode();
@@ -329,6 +331,10 @@ void MainWindow::restoreModel(const Workspace &workspace)
     } catch (const Error &) {
         // a device name this version does not know: the default stays
     }
+    // A server, like the device, belongs to the machine, not to a model; it is reached with the
+    // next question, so an unreachable one costs nothing at start.
+    if (!workspace.engineUrl.isEmpty())
+        m_chat->setRemoteEngine(workspace.engineUrl, workspace.engineKeyFile);
 }
 
 void MainWindow::restoreWorkspace(const Workspace &workspace)

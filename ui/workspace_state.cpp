@@ -28,6 +28,8 @@ Workspace loadWorkspace()
     w.kvMode = settings.value(QStringLiteral("kvMode")).toString();
     w.contextTokens = settings.value(QStringLiteral("context"), 0).toLongLong();
     w.device = settings.value(QStringLiteral("device")).toString();
+    w.engineUrl = settings.value(QStringLiteral("engineUrl")).toString();
+    w.engineKeyFile = settings.value(QStringLiteral("engineKeyFile")).toString();
     w.libraryTab = settings.value(QStringLiteral("libraryTab")).toString();
     w.assistantTab = settings.value(QStringLiteral("assistantTab")).toString();
     w.readingMode = settings.value(QStringLiteral("readingMode"), false).toBool();
@@ -50,6 +52,8 @@ void saveWorkspace(const Workspace &w)
     settings.setValue(QStringLiteral("kvMode"), w.kvMode);
     settings.setValue(QStringLiteral("context"), w.contextTokens);
     settings.setValue(QStringLiteral("device"), w.device);
+    settings.setValue(QStringLiteral("engineUrl"), w.engineUrl);
+    settings.setValue(QStringLiteral("engineKeyFile"), w.engineKeyFile);
     settings.setValue(QStringLiteral("libraryTab"), w.libraryTab);
     settings.setValue(QStringLiteral("assistantTab"), w.assistantTab);
     settings.setValue(QStringLiteral("readingMode"), w.readingMode);

@@ -74,6 +74,7 @@ private slots:
     void otherDatabaseStartsFresh();
     void noDatabaseOptionReopensTheLast();
     void restoresModelAndKvModePickers(); // and the context and device pickers
+    void restoresTheEngineChoice();
     void readsTheOldSessionSettingsOnce();
 
 private:
@@ -266,6 +267,36 @@ void TestWorkspaceRestore::restoresModelAndKvModePickers()
     }
     nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
     QCOMPARE(window.chat()->modelPath(), QString());
+}
+
+// The Chat tab's Engine picker: a server (its URL and key file, never a key) comes back with the
+// next start, whatever the database; picking the in-process engine again is kept too. Nothing
+// connects at start (the URL below has no server).
+void TestWorkspaceRestore::restoresTheEngineChoice()
+{
+    const QString database = makeLibrary(m_dir->path(), QStringLiteral("engine"));
+    QVERIFY(!database.isEmpty());
+    const QString url = QStringLiteral("http://127.0.0.1:9/v1");
+    const QString keyFile = m_dir->filePath(QStringLiteral("server.key"));
+    {
+        nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
+        QCOMPARE(window.chat()->enginePicker()->currentIndex(), 0);
+        window.chat()->setRemoteEngine(url, keyFile);
+    }
+    QCOMPARE(nw::ui::loadWorkspace().engineUrl, url);
+    QCOMPARE(nw::ui::loadWorkspace().engineKeyFile, keyFile);
+    {
+        nw::ui::MainWindow window({ .databasePath = {}, .modelPath = {} });
+        QCOMPARE(window.chat()->enginePicker()->currentIndex(), 1);
+        QCOMPARE(window.chat()->engineUrl(), url);
+        QCOMPARE(window.chat()->apiKeyFile(), keyFile);
+        QVERIFY(window.chat()->isRemote());
+        window.chat()->enginePicker()->setCurrentIndex(0); // back to the in-process engine
+    }
+    QCOMPARE(nw::ui::loadWorkspace().engineUrl, QString());
+    QCOMPARE(nw::ui::loadWorkspace().engineKeyFile, QString());
+    nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
+    QVERIFY(!window.chat()->isRemote());
 }
 
 void TestWorkspaceRestore::readsTheOldSessionSettingsOnce()
