@@ -18,68 +18,19 @@ Exit 0 when every check held, 1 with the failed check.
 """
 
 import argparse
-import http.client
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import nw_cli_test
+from nw_cli_test import CTX, FAILURES, FakeHandler, Server, check, metric, run
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CTX = 1024
 QUESTION = "What is the pass key for ORCHID?"
 FILLER = "The committee met on a grey morning. Nobody objected to the budget. "
-
-
-class Failed(Exception):
-    pass
-
-
-def check(condition, what):
-    if not condition:
-        raise Failed(what)
-
-
-class Server:
-    """`needlework serve` on a free port of 127.0.0.1; the first line of its output says which."""
-
-    def __init__(self, exe, model, *extra):
-        self.proc = subprocess.Popen(
-            [exe, "serve", "--model", model, "--port", "0", "--ctx", str(CTX), "--threads", "1", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        banner = self.proc.stdout.readline()
-        if "http://127.0.0.1:" not in banner:
-            self.proc.kill()
-            raise Failed(f"serve did not start: {banner!r} {self.proc.stderr.read()!r}")
-        self.port = int(banner.split("http://127.0.0.1:")[1].split("/")[0])
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-
-    def metrics(self, key=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        conn.request("GET", "/metrics", headers={"Authorization": "Bearer " + key} if key else {})
-        body = conn.getresponse().read().decode()
-        conn.close()
-        return body
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise Failed("serve did not stop on SIGTERM")
-
-
-def run(exe, *args, env=None, expect=0):
-    out = subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=300)
-    check(out.returncode == expect,
-          f"needlework {' '.join(args)}: exit {out.returncode}, wanted {expect}: {out.stderr.strip()[-800:]}")
-    return out
 
 
 def library(exe, work):
@@ -114,14 +65,6 @@ def comparable(report):
         "prompt_tokens": model.get("prompt_tokens"),
         "generated_tokens": model.get("generated_tokens"),
     }
-
-
-def metric(text, name):
-    total = None
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            total = (total or 0) + float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def test_same_answer(exe, model, db, server, mode):
@@ -204,7 +147,7 @@ def test_errors(exe, model, db, server, work):
 CANNED = 'The pass key is 48213 [1]: "The pass key for ORCHID is 48213."'
 
 
-class FakeServer:
+class FakeServer(nw_cli_test.FakeServer):
     """A stand-in for another OpenAI-compatible server. "vllm": /v1/models without a context, no
     /tokenize (so the client must estimate), /metrics from the vLLM fixture. "llama": llama-server's
     /tokenize of text (a token per 3 characters here) and /props with its context, /metrics from the
@@ -218,18 +161,7 @@ class FakeServer:
         self.requests = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def send(self, status, body, content_type="application/json"):
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(FakeHandler):
             def do_GET(self):
                 if self.path == "/v1/models":
                     self.send(200, json.dumps({"object": "list", "data": [
@@ -269,13 +201,7 @@ class FakeServer:
                     self.wfile.write(data[i:i + 13])
                     self.wfile.flush()
 
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.http.shutdown()
+        super().__init__(Handler)
 
 
 def test_llama_server(exe, db):
@@ -349,7 +275,7 @@ def main():
                 server.stop()
             test_other_server(args.needlework, db)
             test_llama_server(args.needlework, db)
-    except (Failed, subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as e:
+    except FAILURES as e:
         print(f"ask_remote.py: FAILED: {e}", file=sys.stderr)
         return 1
     print(f"ask_remote.py: all checks passed in {time.time() - start:.1f} s")

@@ -19,72 +19,15 @@ import argparse
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import http.client
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import nw_cli_test
+from nw_cli_test import CTX, FAILURES, FakeHandler, Server, check, metric, run
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CTX = 1024
 CELLS = ["--lengths", "512", "--depths", "0,50,100", "--trials", "1", "--seed", "7"]
-
-
-class Failed(Exception):
-    pass
-
-
-def check(condition, what):
-    if not condition:
-        raise Failed(what)
-
-
-def run(exe, *args, expect=0):
-    out = subprocess.run([exe, *args], capture_output=True, text=True, timeout=300)
-    check(out.returncode == expect,
-          f"needlework {' '.join(args)}: exit {out.returncode}, wanted {expect}: {out.stderr.strip()[-800:]}")
-    return out
-
-
-class Server:
-    """`needlework serve` on a free port of 127.0.0.1; the first line of its output says which."""
-
-    def __init__(self, exe, model):
-        self.proc = subprocess.Popen(
-            [exe, "serve", "--model", model, "--port", "0", "--ctx", str(CTX), "--threads", "1"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        banner = self.proc.stdout.readline()
-        if "http://127.0.0.1:" not in banner:
-            self.proc.kill()
-            raise Failed(f"serve did not start: {banner!r}")
-        self.port = int(banner.split("http://127.0.0.1:")[1].split("/")[0])
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-
-    def metrics(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        conn.request("GET", "/metrics")
-        body = conn.getresponse().read().decode()
-        conn.close()
-        return body
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise Failed("serve did not stop on SIGTERM")
-
-
-def metric(text, name):
-    total = None
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            total = (total or 0) + float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def trials_by_cell(path):
@@ -148,7 +91,7 @@ def test_refusals(exe, server, work):
           f"a haystack over the server's context is refused before any trial: {out.stderr!r}")
 
 
-class FakeServer:
+class FakeServer(nw_cli_test.FakeServer):
     """kind "vllm": /tokenize takes {"prompt"} (as vLLM) and counts whitespace-separated words, refusing
     {"content"}; kind "none": no /tokenize. Both answer a needle question with the value its haystack
     gives for the key the assistant message names, streamed as server-sent events."""
@@ -158,18 +101,7 @@ class FakeServer:
         self.haystack_words = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def send(self, status, body):
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(FakeHandler):
             def do_GET(self):
                 if self.path == "/v1/models":
                     return self.send(200, json.dumps({"object": "list", "data": [
@@ -206,13 +138,7 @@ class FakeServer:
                 stream = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
                 self.wfile.write(stream.encode())
 
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.http.shutdown()
+        super().__init__(Handler)
 
 
 def test_vllm_shape(exe, work):
@@ -274,7 +200,7 @@ def main():
                 server.stop()
             test_vllm_shape(args.needlework, work)
             test_estimate(args.needlework, work)
-    except (Failed, subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as e:
+    except FAILURES as e:
         print(f"needle_remote.py: FAILED: {e}", file=sys.stderr)
         return 1
     print(f"needle_remote.py: all checks passed in {time.time() - start:.1f} s")

@@ -19,12 +19,14 @@ import argparse
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+import nw_cli_test
+from nw_cli_test import CTX, FAILURES, Failed, check
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -35,17 +37,7 @@ except ImportError:
     sys.exit("serve.py: needs prometheus_client (Debian: python3-prometheus-client; scripts/setup-deps.sh)")
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CTX = 1024  # per slot
 PROMPTS = ["Once upon a time", "The little dog", "Lily wanted to", "One day, a bird"]
-
-
-class Failed(Exception):
-    pass
-
-
-def check(condition, what):
-    if not condition:
-        raise Failed(what)
 
 
 def default_model():
@@ -54,36 +46,8 @@ def default_model():
     return stories if os.path.exists(stories) else os.path.join(SOURCE, "tests", "data", "recall-model.gguf")
 
 
-class Server:
-    """`needlework serve` on a free port of 127.0.0.1; the first line of its output says which."""
-
-    def __init__(self, exe, model, *extra):
-        self.proc = subprocess.Popen(
-            [exe, "serve", "--model", model, "--port", "0", "--ctx", str(CTX), "--threads", "1", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.banner = self.proc.stdout.readline()
-        if "http://127.0.0.1:" not in self.banner:
-            self.proc.kill()
-            raise Failed(f"serve did not start: {self.banner!r} {self.proc.stderr.read()!r}")
-        self.port = int(self.banner.split("http://127.0.0.1:")[1].split("/")[0])
-        self.key = None
-
-    def request(self, method, path, body=None, raw=None, headers=None, timeout=60):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        h = {"Content-Type": "application/json"}
-        if self.key:
-            h["Authorization"] = "Bearer " + self.key
-        h.update(headers or {})
-        conn.request(method, path, body=data, headers=h)
-        resp = conn.getresponse()
-        payload = resp.read()
-        conn.close()
-        return resp.status, payload
-
-    def json(self, method, path, body=None, **kw):
-        status, payload = self.request(method, path, body, **kw)
-        return status, json.loads(payload) if payload else None
+class Server(nw_cli_test.Server):
+    """`needlework serve` with streamed completions and /metrics parsed by Prometheus's own parser."""
 
     def stream(self, path, body):
         """The events of a streamed completion, up to [DONE]."""
@@ -107,23 +71,11 @@ class Server:
         return events
 
     def metrics(self):
-        status, payload = self.request("GET", "/metrics")
-        check(status == 200, "/metrics status")
         samples = {}
-        for family in text_string_to_metric_families(payload.decode()):
+        for family in text_string_to_metric_families(super().metrics()):
             for s in family.samples:
                 samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
         return samples
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise Failed("serve did not stop on SIGTERM")
-        if rc != 0:
-            raise Failed(f"serve exited {rc} after SIGTERM: {self.proc.stderr.read()!r}")
 
 
 def generate(exe, model, prompt, n):
@@ -393,7 +345,7 @@ def main():
         test_queue_full(args.needlework, args.model)
         test_metrics_match_engine(args.needlework, args.model)
         test_access(args.needlework, args.model)
-    except (Failed, subprocess.CalledProcessError, OSError, KeyError, ValueError) as e:
+    except FAILURES as e:
         print(f"serve.py: FAILED: {e}", file=sys.stderr)
         return 1
     print(f"serve.py: all checks passed with {os.path.basename(args.model)} in {time.time() - start:.1f} s")
