@@ -1,12 +1,11 @@
-// The needle harness's run loop, its summary table and JSON.
+// The needle harness in process: its trials (the grid walk is app/needle_walk.h), its summary table and JSON.
 #include "app/needle_runner.h"
 
 #include "app/ask_report.h"
 #include "app/ingest_progress.h"
-#include "app/needle_heatmap.h"
 #include "app/needle_pareto.h"
 #include "app/needle_remote.h"
-#include "app/output_file.h"
+#include "app/needle_walk.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "engine/architecture.h"
@@ -18,14 +17,9 @@
 #include "engine/model.h"
 #include "engine/tokenizer.h"
 
-#include <QCoreApplication>
-#include <QDir>
-#include <QElapsedTimer>
 #include <QFileInfo>
-#include <QGuiApplication>
 
 #include <algorithm>
-#include <map>
 #include <set>
 
 namespace nw::app {
@@ -88,11 +82,8 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
     if (m_config.engine) // a server answers: app/needle_remote.cpp
         return runRemoteNeedle(m_config, m_filler, *m_config.engine, m_cancel, progress, saved);
     const NeedleConfig &cfg = m_config;
-    if (cfg.lengths.empty() || cfg.depths.empty() || cfg.variants.empty() || cfg.trials < 1)
-        fail("the needle run needs at least one length, depth, variant and trial");
-    if (!cfg.needleSet.isPassKey()
-        && std::find(cfg.variants.begin(), cfg.variants.end(), NeedleVariant::MultiKey) != cfg.variants.end())
-        fail("the multi-key variant needs the pass-key needles; the needle set {} has none", cfg.needleSet.name);
+    NeedleRunOutcome outcome;
+    NeedleWalk walk(cfg, outcome, m_cancel, progress, saved);
     auto log = nw::log::get("app");
 
     std::shared_ptr<GgufFile> gguf = GgufFile::open(cfg.modelPath.toStdString());
@@ -110,47 +101,19 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
     for (const KvModeSpec &spec : specs)
         (void)model->makeKvCache(spec, 1); // a mode the model cannot run fails here, before any work
 
-    NeedleRunOutcome outcome;
-    outcome.lengths = cfg.lengths;
-    outcome.depths = cfg.depths;
-    std::sort(outcome.lengths.begin(), outcome.lengths.end());
-    outcome.lengths.erase(std::unique(outcome.lengths.begin(), outcome.lengths.end()), outcome.lengths.end());
-    std::sort(outcome.depths.begin(), outcome.depths.end());
-    outcome.depths.erase(std::unique(outcome.depths.begin(), outcome.depths.end()), outcome.depths.end());
-
-    if (!QDir().mkpath(cfg.outDir))
-        fail("cannot create the output directory {}", cfg.outDir.toStdString());
-    const QString jsonPath = QDir(cfg.outDir).filePath(QStringLiteral("results.json"));
-    const QString csvPath = QDir(cfg.outDir).filePath(QStringLiteral("results.csv"));
     const std::string modelName = QFileInfo(cfg.modelPath).fileName().toStdString();
-    NeedleResults &results = outcome.results;
-    if (std::optional<NeedleResults> previous = readNeedleResultsJson(jsonPath)) {
-        if (previous->model != modelName || previous->seed != cfg.seed || previous->needleSet != cfg.needleSet.name)
+    walk.open(modelName, [&](const NeedleResults &previous) {
+        if (previous.model != modelName || previous.seed != cfg.seed || previous.needleSet != cfg.needleSet.name)
             fail("{} holds results of model {} with seed {} and needles {}; this run is {} with seed {} and needles {} "
                  "(use another --out)",
-                jsonPath.toStdString(), previous->model, previous->seed, previous->needleSet, modelName, cfg.seed,
+                walk.jsonPath().toStdString(), previous.model, previous.seed, previous.needleSet, modelName, cfg.seed,
                 cfg.needleSet.name);
-        results = std::move(*previous);
-    } else {
-        results.model = modelName;
-        results.seed = cfg.seed;
-        results.needleSet = cfg.needleSet.name;
-    }
-
-    // What this run has to do, for the progress bar.
-    NeedleProgress p;
+    });
+    NeedleResults &results = outcome.results;
+    std::vector<std::string> modes;
     for (const KvModeSpec &spec : specs)
-        for (std::int64_t length : outcome.lengths)
-            for (int depth : outcome.depths)
-                for (NeedleVariant variant : cfg.variants)
-                    for (int trial = 0; trial < cfg.trials; ++trial) {
-                        const NeedleTrial::Key key { spec.toString(), length, depth,
-                            std::string(needleVariantName(variant)), trial };
-                        if (results.hasTrial(key))
-                            ++outcome.trialsSkipped;
-                        else
-                            ++p.total;
-                    }
+        modes.push_back(spec.toString());
+    walk.count(modes); // what this run has to do, for the progress bar
 
     // Room for the template and the longest question around the longest haystack, and the answer.
     std::int64_t overhead = 0;
@@ -185,23 +148,6 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
         }
     }
 
-    auto save = [&] {
-        writeNeedleResultsJson(results, jsonPath);
-        writeNeedleResultsCsv(results, csvPath);
-        if (saved)
-            saved(results);
-    };
-    QElapsedTimer clock;
-    clock.start();
-    auto report = [&] {
-        p.elapsedSeconds = static_cast<double>(clock.elapsed()) / 1000.0;
-        p.etaSeconds = p.done > 0
-            ? p.elapsedSeconds / static_cast<double>(p.done) * static_cast<double>(p.total - p.done)
-            : -1.0;
-        if (progress)
-            progress(p);
-    };
-
     GenerateOptions options;
     options.maxTokens = cfg.answerTokens;
     options.sampler.greedy = true;
@@ -212,10 +158,8 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
         if (m_cancel.load())
             break;
         const std::string mode = spec.toString();
-        p.mode = mode;
         if (!heldOut.empty() && !results.findPerplexity(mode)) {
-            p.perplexity = true;
-            report();
+            walk.reportPerplexity(mode);
             const std::int32_t bos = tokenizer->vocab().spec().addBos ? tokenizer->bos() : -1;
             const PerplexityResult r = measurePerplexity(*model, heldOut, pplCtx, bos, spec);
             results.perplexity.push_back({ .mode = mode,
@@ -224,117 +168,55 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
                 .ctx = pplCtx,
                 .scoredTokens = r.scored,
                 .kvBytesPerToken = r.memory.bytesPerToken });
-            save();
-            p.perplexity = false;
+            walk.save();
         }
 
         Generator generator(*model, *tokenizer, spec, capacity);
         GeneratorRegistration registration(m_generator, &generator);
         if (m_cancel.load()) // a cancel between the check above and the registration
             break;
-        for (std::int64_t length : outcome.lengths) {
-            for (int depth : outcome.depths) {
-                for (NeedleVariant variant : cfg.variants) {
-                    const std::string variantName(needleVariantName(variant));
-                    std::vector<NeedleTrial> cell;
-                    for (int trial = 0; trial < cfg.trials && !m_cancel.load(); ++trial) {
-                        if (results.hasTrial({ mode, length, depth, variantName, trial }))
-                            continue;
-                        p.length = length;
-                        p.depth = depth;
-                        p.variant = variantName;
-                        report();
-                        const Haystack h = buildHaystack(*tokenizer, m_filler,
-                            { .tokens = length,
-                                .depthPercent = depth,
-                                .variant = variant,
-                                .seed = trialSeed(cfg.seed, length, depth, variant, trial),
-                                .needleSet = &cfg.needleSet });
-                        const PlacedNeedle &asked = h.askedNeedle();
-                        const std::string prompt
-                            = chat.apply(
-                                  std::vector<ChatMessage> { { "user", needleUserMessage(h.text, asked.question) } },
-                                  true)
-                            + asked.answerPrefix;
-                        const std::vector<std::int32_t> tokens = tokenizer->encode(prompt, true, true);
-                        const GenerationResult r = generator.generateFromTokens(tokens, options);
-                        if (r.stop == StopReason::Cancelled)
-                            break;
-                        const NeedleScore score = scoreNeedleAnswer(r.text, asked.answer);
-                        cell.push_back({ .mode = mode,
-                            .length = length,
-                            .depth = depth,
-                            .variant = variantName,
-                            .trial = trial,
-                            .key = asked.key,
-                            .value = asked.value,
-                            .question = asked.question,
-                            .expected = asked.answer,
-                            .answer = r.text,
-                            .exact = score.exact,
-                            .lenient = score.lenient,
-                            .actualDepth = h.depthPercent,
-                            .promptTokens = static_cast<std::int64_t>(tokens.size()),
-                            .kvBytesPerToken = r.memory.bytesPerToken,
-                            .kvBytesTotal = r.memory.kvBytesUsed,
-                            .kvTokens = r.memory.tokens,
-                            .seconds = r.prefillSeconds + r.decodeSeconds });
-                        ++p.done;
-                        ++outcome.trialsRun;
-                    }
-                    if (m_cancel.load()) {
-                        // A cell is saved whole or not at all: its finished trials are dropped
-                        // from the count too, and a resumed run does them again.
-                        p.done -= static_cast<std::int64_t>(cell.size());
-                        outcome.trialsRun -= static_cast<std::int64_t>(cell.size());
-                        break;
-                    }
-                    if (!cell.empty()) {
-                        results.trials.insert(results.trials.end(), cell.begin(), cell.end());
-                        save();
-                    }
-                }
-                if (m_cancel.load())
-                    break;
-            }
-            if (m_cancel.load())
-                break;
-        }
+        // One trial in process: the haystack, the question through the chat template, a greedy answer.
+        const auto runTrial
+            = [&](std::int64_t length, int depth, NeedleVariant variant, int trial) -> std::optional<NeedleTrial> {
+            const std::string variantName(needleVariantName(variant));
+            const Haystack h = buildHaystack(*tokenizer, m_filler,
+                { .tokens = length,
+                    .depthPercent = depth,
+                    .variant = variant,
+                    .seed = trialSeed(cfg.seed, length, depth, variant, trial),
+                    .needleSet = &cfg.needleSet });
+            const PlacedNeedle &asked = h.askedNeedle();
+            const std::string prompt
+                = chat.apply(std::vector<ChatMessage> { { "user", needleUserMessage(h.text, asked.question) } }, true)
+                + asked.answerPrefix;
+            const std::vector<std::int32_t> tokens = tokenizer->encode(prompt, true, true);
+            const GenerationResult r = generator.generateFromTokens(tokens, options);
+            if (r.stop == StopReason::Cancelled)
+                return std::nullopt;
+            const NeedleScore score = scoreNeedleAnswer(r.text, asked.answer);
+            return NeedleTrial { .mode = mode,
+                .length = length,
+                .depth = depth,
+                .variant = variantName,
+                .trial = trial,
+                .key = asked.key,
+                .value = asked.value,
+                .question = asked.question,
+                .expected = asked.answer,
+                .answer = r.text,
+                .exact = score.exact,
+                .lenient = score.lenient,
+                .actualDepth = h.depthPercent,
+                .promptTokens = static_cast<std::int64_t>(tokens.size()),
+                .kvBytesPerToken = r.memory.bytesPerToken,
+                .kvBytesTotal = r.memory.kvBytesUsed,
+                .kvTokens = r.memory.tokens,
+                .seconds = r.prefillSeconds + r.decodeSeconds };
+        };
+        walk.run(mode, runTrial);
     }
-    outcome.cancelled = m_cancel.load();
-    save();
-    outcome.files << jsonPath << csvPath;
-    p.perplexity = false;
-    report(); // the last word: done == total when nothing was cancelled
-
-    const bool canDrawText = qobject_cast<QGuiApplication *>(QCoreApplication::instance()) != nullptr;
-    for (const KvModeSpec &spec : specs) {
-        NeedleGrid grid = needleGrid(results, spec.toString(), outcome.lengths, outcome.depths);
-        const QString base = QDir(cfg.outDir).filePath(needleHeatmapBaseName(grid.mode));
-        if (canDrawText) {
-            writeNeedleHeatmaps(grid, cfg.outDir);
-            outcome.files << base + QStringLiteral(".png");
-        } else {
-            writeOutputFile(base + QStringLiteral(".svg"), needleHeatmapSvg(grid));
-        }
-        outcome.files << base + QStringLiteral(".svg");
-        outcome.grids.push_back(std::move(grid));
-    }
-    const std::vector<ParetoPoint> points = needleParetoPoints(outcome.grids);
-    if (!points.empty()) {
-        const QString title = paretoChartTitle(results.model, results.needleSet);
-        const QString base = QDir(cfg.outDir).filePath(QStringLiteral("pareto"));
-        if (canDrawText) {
-            writeParetoCharts(points, title, cfg.outDir);
-            outcome.files << base + QStringLiteral(".png");
-        } else {
-            writeOutputFile(base + QStringLiteral(".svg"), paretoChartSvg(points, title));
-        }
-        outcome.files << base + QStringLiteral(".svg");
-    }
-    if (!canDrawText)
-        outcome.notes << QStringLiteral(
-            "PNG heatmaps and Pareto chart skipped: drawing text needs a QGuiApplication (SVG written)");
+    walk.finish();
+    writeNeedleCharts(outcome, modes, cfg.outDir, true);
     return outcome;
 }
 
