@@ -20,7 +20,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <numeric>
 #include <string>
@@ -29,30 +28,6 @@
 using namespace nw;
 
 namespace {
-
-// Layers 0 and 2 global, 1 and 3 with the model's own window of 100 tokens (as in tst_kv_window).
-HParams windowed()
-{
-    HParams hp { .arch = "llama",
-        .nLayers = 4,
-        .nEmbd = 64,
-        .nFf = 128,
-        .nHeads = 4,
-        .nKvHeads = 2,
-        .headDimK = 32,
-        .headDimV = 32,
-        .nRot = 32,
-        .nVocab = 100,
-        .nCtxTrain = 4096 };
-    hp.slidingWindow = 100;
-    hp.slidingLayers = { false, true, false, true };
-    return hp;
-}
-
-int pattern(std::int64_t layer, std::int64_t position)
-{
-    return int((position * 7 + layer * 3) % 251);
-}
 
 // Blocks of 64 rows a window store keeps after `tokens` are committed, counted one block at a
 // time: those holding a position the next query reads (a sink, or its window) below `tokens`.
@@ -171,14 +146,14 @@ TEST_CASE("eviction cannot apply where attention reads every latent row, and say
         }
     }
     CHECK_NOTHROW(kvCachePlan(v2, KvModeSpec::parse("mla")));
-    CHECK_NOTHROW(kvCachePlan(windowed(), KvModeSpec::parse("full+q8+window:64+sinks:4")));
+    CHECK_NOTHROW(kvCachePlan(test::slidingWindowParams(), KvModeSpec::parse("full+q8+window:64+sinks:4")));
     // Eviction does not change what a layout can hold: an odd rank is still refused.
-    CHECK_THROWS_AS(kvCachePlan(windowed(), KvModeSpec::parse("latent:33+window:64")), Error);
+    CHECK_THROWS_AS(kvCachePlan(test::slidingWindowParams(), KvModeSpec::parse("latent:33+window:64")), Error);
 }
 
 TEST_CASE("the plan: global layers become windows with sinks; a model's own window layers keep theirs")
 {
-    const HParams hp = windowed();
+    const HParams hp = test::slidingWindowParams();
     const auto plan = kvCachePlan(hp, KvModeSpec::parse("full+q8+protect:1+window:150+sinks:70"));
     REQUIRE(plan.size() == 4);
     for (std::int64_t il : { 0, 2 }) {
@@ -205,7 +180,7 @@ TEST_CASE("the plan: global layers become windows with sinks; a model's own wind
 
 TEST_CASE("MemoryStats count exactly the sink and window rows; reserved blocks as counted by hand")
 {
-    const HParams hp = windowed();
+    const HParams hp = test::slidingWindowParams();
     const std::int64_t window = 150, sinks = 70; // sinks over two blocks; the window over three or four
     const auto plan = kvCachePlan(hp, KvModeSpec::parse("full+window:150+sinks:70"));
     KvCache cache(plan, 3000, mhaF16BytesPerTokenLayer(hp));
@@ -216,11 +191,7 @@ TEST_CASE("MemoryStats count exactly the sink and window rows; reserved blocks a
     std::int64_t tokens = 0;
     for (std::int64_t batch : { 1, 30, 38, 64, 1, 200, 7, 1, 1, 300, 64, 5, 700 }) {
         cache.reserve(tokens + batch);
-        for (std::int64_t p = tokens; p < tokens + batch; ++p)
-            for (std::int64_t l = 0; l < 4; ++l) {
-                std::memset(cache.kRow(l, p), pattern(l, p), plan[0].layout.kRowBytes());
-                std::memset(cache.vRow(l, p), pattern(l, p) + 1, plan[0].layout.vRowBytes());
-            }
+        test::writePatternRows(cache, tokens, tokens + batch);
         tokens += batch;
         cache.commit(tokens);
         CAPTURE(tokens);
@@ -243,7 +214,7 @@ TEST_CASE("MemoryStats count exactly the sink and window rows; reserved blocks a
         for (std::int64_t l : { 0, 2 })
             for (std::int64_t p = 0; p < tokens; ++p)
                 if (p < sinks || p > tokens - window)
-                    wrong += int(cache.kRow(l, p)[3]) != pattern(l, p) || int(cache.vRow(l, p)[5]) != pattern(l, p) + 1;
+                    wrong += !test::holdsPattern(cache, l, p);
         CHECK(wrong == 0);
     }
     // The figures `needlework kv` prints: S + W rows per evicted layer, the window per sliding one.
@@ -258,7 +229,7 @@ TEST_CASE("MemoryStats count exactly the sink and window rows; reserved blocks a
 
 TEST_CASE("prefix reuse with sinks: continue inside the window, start over before it")
 {
-    const HParams hp = windowed();
+    const HParams hp = test::slidingWindowParams();
     KvCache cache(kvCachePlan(hp, KvModeSpec::parse("full+window:150+sinks:4")), 2000, mhaF16BytesPerTokenLayer(hp));
     cache.reserve(1000);
     cache.commit(1000);
@@ -398,7 +369,7 @@ TEST_CASE("quantized rows with eviction: the quantization error of the same rows
 
 TEST_CASE("a snapshot of a +sinks cache is refused with the reason")
 {
-    const HParams hp = windowed();
+    const HParams hp = test::slidingWindowParams();
     KvCache cache(kvCachePlan(hp, KvModeSpec::parse("full+window:64+sinks:4")), 256, mhaF16BytesPerTokenLayer(hp));
     cache.reserve(10);
     cache.commit(10);

@@ -18,36 +18,11 @@ using namespace nw;
 
 namespace {
 
-// Layers 0 and 2 full, layer 1 and 3 with a window of 100 tokens (a Gemma-like interleave).
-HParams windowed()
-{
-    HParams hp { .arch = "llama",
-        .nLayers = 4,
-        .nEmbd = 64,
-        .nFf = 128,
-        .nHeads = 4,
-        .nKvHeads = 2,
-        .headDimK = 32,
-        .headDimV = 32,
-        .nRot = 32,
-        .nVocab = 100,
-        .nCtxTrain = 4096 };
-    hp.slidingWindow = 100;
-    hp.slidingLayers = { false, true, false, true };
-    return hp;
-}
-
-// The bytes the test writes into row `position` of a layer (checked after blocks were recycled).
-int pattern(std::int64_t layer, std::int64_t position)
-{
-    return int((position * 7 + layer * 3) % 251);
-}
-
 } // namespace
 
 TEST_CASE("the plan gives window layers their window; figures count each kind by its rule")
 {
-    const HParams hp = windowed();
+    const HParams hp = test::slidingWindowParams();
     const auto plan = kvCachePlan(hp, KvModeSpec::parse("full"));
     REQUIRE(plan.size() == 4);
     CHECK(plan[0].kind == KvLayerKind::Full);
@@ -73,18 +48,14 @@ TEST_CASE("the plan gives window layers their window; figures count each kind by
 
 TEST_CASE("a window layer recycles its blocks; bytes, rows and the view stay exact")
 {
-    const HParams hp = windowed();
+    const HParams hp = test::slidingWindowParams();
     const auto plan = kvCachePlan(hp, KvModeSpec::parse("full"));
     KvCache cache(plan, 2000, mhaF16BytesPerTokenLayer(hp));
     const std::uint64_t row = plan[0].layout.bytesPerTokenLayer();
     std::int64_t tokens = 0;
     for (std::int64_t batch : { 1, 63, 64, 200, 7, 1, 1, 300, 5 }) {
         cache.reserve(tokens + batch);
-        for (std::int64_t p = tokens; p < tokens + batch; ++p)
-            for (std::int64_t l = 0; l < 4; ++l) {
-                std::memset(cache.kRow(l, p), pattern(l, p), plan[0].layout.kRowBytes());
-                std::memset(cache.vRow(l, p), pattern(l, p) + 1, plan[0].layout.vRowBytes());
-            }
+        test::writePatternRows(cache, tokens, tokens + batch);
         tokens += batch;
         cache.commit(tokens);
         CAPTURE(tokens);
@@ -101,7 +72,7 @@ TEST_CASE("a window layer recycles its blocks; bytes, rows and the view stay exa
         int wrong = 0;
         for (std::int64_t l = 0; l < 4; ++l)
             for (std::int64_t p = plan[std::size_t(l)].firstVisible(tokens); p < tokens; ++p)
-                wrong += int(cache.kRow(l, p)[3]) != pattern(l, p) || int(cache.vRow(l, p)[5]) != pattern(l, p) + 1;
+                wrong += !test::holdsPattern(cache, l, p);
         CHECK(wrong == 0);
         const auto kinds = s.byKind();
         REQUIRE(kinds.size() == 2);
@@ -112,7 +83,7 @@ TEST_CASE("a window layer recycles its blocks; bytes, rows and the view stay exa
 
 TEST_CASE("prefix reuse: a window layer continues only from where it still holds the window")
 {
-    const HParams hp = windowed();
+    const HParams hp = test::slidingWindowParams();
     KvCache cache(kvCachePlan(hp, KvModeSpec::parse("full")), 2000, mhaF16BytesPerTokenLayer(hp));
     cache.reserve(1000);
     cache.commit(1000);
@@ -130,7 +101,7 @@ TEST_CASE("prefix reuse: a window layer continues only from where it still holds
 
 TEST_CASE("attention over a window cache equals attention over a full cache with the same window")
 {
-    const HParams hp = windowed();
+    const HParams hp = test::slidingWindowParams();
     auto be = makeCpuBackend(2);
     const int window = int(hp.slidingWindow), kWidth = 2 * 32;
     KvCache full(KvLayout::forModel(hp, KvModeSpec::parse("full")), 1, 1000, 0);
@@ -191,7 +162,7 @@ TEST_CASE("Gemma 3 4B in the planner: five global layers grow, 29 stop at the 10
 
 TEST_CASE("layers of different shapes (Gemma 4) get rows of their own KV heads and head dims")
 {
-    HParams hp = windowed();
+    HParams hp = test::slidingWindowParams();
     hp.nKvHeadsPerLayer = { 1, 2, 1, 2 };
     hp.headDimKSwa = 16;
     hp.headDimVSwa = 16;
@@ -223,7 +194,7 @@ TEST_CASE("layers of different shapes (Gemma 4) get rows of their own KV heads a
 
 TEST_CASE("shared-KV layers (Gemma 4 E2B / E4B) hold nothing and read the last earlier layer of their kind")
 {
-    HParams hp = windowed();
+    HParams hp = test::slidingWindowParams();
     hp.slidingLayers = { true, false, true, false };
     hp.nKvSharedLayers = 2;
     const auto plan = kvCachePlan(hp, KvModeSpec::parse("full"));
