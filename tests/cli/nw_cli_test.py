@@ -7,6 +7,7 @@ import http.client
 import json
 import signal
 import subprocess
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -45,19 +46,27 @@ def metric(text, name):
 
 class Server:
     """`needlework serve` on a free port of 127.0.0.1; the first line of its output says which. `key`, when
-    set, goes with every request."""
+    set, goes with every request. Its log goes to a temporary file, not a pipe: a pipe nobody reads would stall
+    the server once its log filled the pipe's buffer."""
 
     def __init__(self, exe, model, *extra):
+        self.log = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(
             [exe, "serve", "--model", model, "--port", "0", "--ctx", str(CTX), "--threads", "1", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
         self.banner = self.proc.stdout.readline()
         if "http://127.0.0.1:" not in self.banner:
             self.proc.kill()
-            raise Failed(f"serve did not start: {self.banner!r} {self.proc.stderr.read()!r}")
+            self.proc.wait()
+            raise Failed(f"serve did not start: {self.banner!r} {self.log_tail()!r}")
         self.port = int(self.banner.split("http://127.0.0.1:")[1].split("/")[0])
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.key = None
+
+    def log_tail(self):
+        """The end of the server's log."""
+        self.log.seek(0)
+        return self.log.read()[-2000:]
 
     def request(self, method, path, body=None, raw=None, headers=None, timeout=60):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -90,7 +99,7 @@ class Server:
             self.proc.kill()
             raise Failed("serve did not stop on SIGTERM")
         if rc != 0:
-            raise Failed(f"serve exited {rc} after SIGTERM: {self.proc.stderr.read()!r}")
+            raise Failed(f"serve exited {rc} after SIGTERM: {self.log_tail()!r}")
 
 
 class FakeHandler(BaseHTTPRequestHandler):
