@@ -410,7 +410,7 @@ void ChatDock::listRemoteModels()
             app::RemoteEngineSettings settings;
             settings.url = url;
             settings.apiKey = app::remoteApiKey(keyFile);
-            settings.connectSeconds = 5;
+            settings.connectSeconds = 3; // a server that hangs holds a pool thread 12 s at most
             QStringList ids;
             for (const std::string &id : app::RemoteEngine::listModels(settings))
                 ids << QString::fromStdString(id);
