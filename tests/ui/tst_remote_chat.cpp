@@ -277,8 +277,8 @@ void TestRemoteChat::modelFieldListsTheServersModels()
 
 // The KV Meter polls the server's /metrics with nothing asked in the window: a request made
 // straight to the server shows up at a later poll with the bytes and tokens its slot holds. The
-// server stopped, the Server row says since when it has not answered and the polls thin out; the
-// server back on its port, the figures return at the first pace.
+// window closed asks nothing. The server stopped, the Server row says since when it has not
+// answered and the polls thin out; the server back on its port, the figures return at the first pace.
 void TestRemoteChat::meterPollsTheServer()
 {
     const QString model = recallModel();
@@ -323,6 +323,15 @@ void TestRemoteChat::meterPollsTheServer()
     QVERIFY(poller->readings() >= 2);
     QCOMPARE(chat->sessionId(), qint64(0)); // the window asked nothing
     QVERIFY(!meter->isPolling()); // no in-process snapshots
+
+    // A closed window asks nothing; shown again, the meter asks at once.
+    window.close();
+    answered.clear();
+    QTest::qWait(2 * nw::ui::RemoteMetricsPoller::kIntervalMs + 500); // two polls' time
+    QCOMPARE(answered.count(), 0);
+    window.show();
+    window.showTab(meter);
+    QVERIFY(answered.wait(5000));
 
     // The server stops: "unreachable since HH:MM:SS", and the next request waits longer.
     server.reset();
