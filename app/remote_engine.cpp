@@ -253,6 +253,11 @@ struct RemoteEngine::Impl {
         return { { "model", model }, { "messages", messagesJson(messages) }, { "add_generation_prompt", true } };
     }
 
+    // origin, apiPath and url from settings.url; throws nw::Error for what is not an http(s) URL.
+    void setEndpoint();
+    // The entries of a /models answer that have an id, in its order; throws when there is none.
+    std::vector<const json *> modelEntries(const json &models) const;
+
     static std::string joined(const std::vector<ChatMessage> &messages)
     {
         std::string text;
@@ -262,42 +267,54 @@ struct RemoteEngine::Impl {
     }
 };
 
+void RemoteEngine::Impl::setEndpoint()
+{
+    const QUrl parsed(settings.url, QUrl::StrictMode);
+    if (!parsed.isValid() || (parsed.scheme() != QLatin1String("http") && parsed.scheme() != QLatin1String("https"))
+        || parsed.host().isEmpty())
+        fail("--engine {}: give the server's URL, e.g. http://127.0.0.1:8080/v1", settings.url.toStdString());
+    const bool tls = parsed.scheme() == QLatin1String("https");
+    const int port = parsed.port(tls ? 443 : 80);
+    const QString host
+        = parsed.host().contains(QLatin1Char(':')) ? QStringLiteral("[%1]").arg(parsed.host()) : parsed.host();
+    origin = QStringLiteral("%1://%2:%3").arg(parsed.scheme(), host).arg(port).toStdString();
+    QString path = parsed.path();
+    while (path.endsWith(QLatin1Char('/')))
+        path.chop(1);
+    if (path.isEmpty())
+        path = QStringLiteral("/v1");
+    apiPath = path.toStdString();
+    url = QString::fromStdString(origin + apiPath);
+}
+
+std::vector<const nlohmann::json *> RemoteEngine::Impl::modelEntries(const nlohmann::json &models) const
+{
+    std::vector<const json *> entries;
+    if (models.is_object() && models.contains("data") && models["data"].is_array())
+        for (const json &m : models["data"])
+            if (m.is_object() && m.contains("id") && m["id"].is_string())
+                entries.push_back(&m);
+    if (entries.empty())
+        fail("{}{}/models lists no model", origin, apiPath);
+    return entries;
+}
+
 RemoteEngine::RemoteEngine(RemoteEngineSettings settings)
     : m_impl(std::make_unique<Impl>())
 {
     Impl &d = *m_impl;
     d.settings = std::move(settings);
-    const QUrl url(d.settings.url, QUrl::StrictMode);
-    if (!url.isValid() || (url.scheme() != QLatin1String("http") && url.scheme() != QLatin1String("https"))
-        || url.host().isEmpty())
-        fail("--engine {}: give the server's URL, e.g. http://127.0.0.1:8080/v1", d.settings.url.toStdString());
-    const bool tls = url.scheme() == QLatin1String("https");
-    const int port = url.port(tls ? 443 : 80);
-    const QString host = url.host().contains(QLatin1Char(':')) ? QStringLiteral("[%1]").arg(url.host()) : url.host();
-    d.origin = QStringLiteral("%1://%2:%3").arg(url.scheme(), host).arg(port).toStdString();
-    QString path = url.path();
-    while (path.endsWith(QLatin1Char('/')))
-        path.chop(1);
-    if (path.isEmpty())
-        path = QStringLiteral("/v1");
-    d.apiPath = path.toStdString();
-    d.url = QString::fromStdString(d.origin + d.apiPath);
+    d.setEndpoint();
 
     // The models: the one asked for must be listed; its context, when the server says it.
     const json models = d.getJson(d.apiPath + "/models");
-    const json *list
-        = models.is_object() && models.contains("data") && models["data"].is_array() ? &models["data"] : nullptr;
     std::vector<std::string> ids;
     const json *chosen = nullptr;
-    if (list)
-        for (const json &m : *list)
-            if (m.is_object() && m.contains("id") && m["id"].is_string()) {
-                ids.push_back(m["id"].get<std::string>());
-                if (!chosen && (d.settings.model.isEmpty() || ids.back() == d.settings.model.toStdString()))
-                    chosen = &m;
-            }
-    if (ids.empty())
-        fail("{}{}/models lists no model", d.origin, d.apiPath);
+    for (const json *m : d.modelEntries(models)) {
+        ids.push_back((*m)["id"].get<std::string>());
+        if (!chosen && (d.settings.model.isEmpty() || ids.back() == d.settings.model.toStdString()))
+            chosen = m;
+    }
     if (!chosen) {
         std::string names;
         for (const std::string &id : ids)
@@ -532,15 +549,43 @@ RemoteChatResult RemoteEngine::chat(const std::vector<ChatMessage> &messages, co
 
 std::optional<RemoteKvFigures> RemoteEngine::kvFigures() const
 {
-    const Impl &d = *m_impl;
-    const auto c = d.client(d.settings.connectSeconds);
-    const httplib::Result r = c->Get("/metrics");
-    if (!r || r->status != 200)
-        return std::nullopt;
-    RemoteKvFigures figures = remoteKvFigures(r->body);
-    if (figures.empty())
-        return std::nullopt;
-    return figures;
+    return readMetrics(m_impl->settings).figures;
+}
+
+std::vector<std::string> RemoteEngine::listModels(const RemoteEngineSettings &settings)
+{
+    Impl d;
+    d.settings = settings;
+    d.setEndpoint();
+    const json models = d.getJson(d.apiPath + "/models");
+    std::vector<std::string> ids;
+    for (const json *m : d.modelEntries(models))
+        ids.push_back((*m)["id"].get<std::string>());
+    return ids;
+}
+
+RemoteMetricsReading RemoteEngine::readMetrics(const RemoteEngineSettings &settings)
+{
+    RemoteMetricsReading reading;
+    Impl d;
+    d.settings = settings;
+    d.settings.readSeconds = settings.connectSeconds; // a poll waits no longer than a connection
+    try {
+        d.setEndpoint();
+        const auto c = d.client(d.settings.connectSeconds);
+        const httplib::Result r = c->Get("/metrics");
+        if (!r)
+            d.failTransport("/metrics", r.error());
+        reading.answered = true;
+        if (r->status != 200)
+            return reading;
+        RemoteKvFigures figures = remoteKvFigures(r->body);
+        if (!figures.empty())
+            reading.figures = std::move(figures);
+    } catch (const Error &e) {
+        reading.error = e.what();
+    }
+    return reading;
 }
 
 } // namespace nw::app

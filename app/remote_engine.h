@@ -59,6 +59,13 @@ struct RemoteChatResult {
     double totalSeconds = 0;
 };
 
+// One read of a server's /metrics, for a meter that polls it (RemoteEngine::readMetrics).
+struct RemoteMetricsReading {
+    bool answered = false; // an HTTP answer came (whatever its status); false: refused, timed out, ...
+    std::optional<RemoteKvFigures> figures; // nullopt: no /metrics, or none of the names the meter knows
+    std::string error; // when !answered: one line that says why
+};
+
 // One OpenAI wire detail parsed apart so it is tested without a server: server-sent events.
 // Feeds bytes as they arrive; each complete `data:` event's payload goes to the callback
 // ("[DONE]" included); comments and other fields are skipped.
@@ -110,6 +117,13 @@ public:
         const std::function<void(std::string_view)> &onText, const std::atomic<bool> *stop = nullptr) const;
     // The server's /metrics read into the meter's figures; nullopt when it has none or is unreachable.
     std::optional<RemoteKvFigures> kvFigures() const;
+
+    // Without connecting (no model check, no tokenizer probe), for the window's pickers and meter;
+    // blocking, so off the GUI thread. The model ids the server lists, in its order; throws
+    // nw::Error with the line the constructor would (the URL, refused, 401, no model).
+    static std::vector<std::string> listModels(const RemoteEngineSettings &settings);
+    // One GET /metrics with connectSeconds for the connection and the answer alike; never throws.
+    static RemoteMetricsReading readMetrics(const RemoteEngineSettings &settings);
 
 private:
     struct Impl;

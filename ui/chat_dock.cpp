@@ -13,6 +13,7 @@
 #include <QComboBox>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFutureWatcher>
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -20,11 +21,13 @@
 #include <QPointer>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QSignalBlocker>
 #include <QTextBrowser>
 #include <QThread>
 #include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 #include <optional>
@@ -35,6 +38,7 @@ namespace nw::ui {
 struct ChatDock::RemoteConnection {
     QString url;
     QString keyFile;
+    QString model;
     std::shared_ptr<const app::RemoteEngine> engine;
 };
 
@@ -77,9 +81,10 @@ ChatDock::ChatDock(QWidget *parent)
     pickers->addWidget(label(tr("&Engine"), m_engineBox), 0, 0);
     pickers->addWidget(m_engineBox, 0, 1);
     m_serverRow = new QWidget(this);
-    auto *serverRow = new QHBoxLayout(m_serverRow);
+    auto *serverRow = new QGridLayout(m_serverRow);
     serverRow->setContentsMargins(0, 0, 0, 0);
-    serverRow->setSpacing(2);
+    serverRow->setHorizontalSpacing(2);
+    serverRow->setVerticalSpacing(2);
     m_engineUrl = new QLineEdit(m_serverRow);
     m_engineUrl->setObjectName(QStringLiteral("EngineUrl"));
     m_engineUrl->setPlaceholderText(QStringLiteral("http://127.0.0.1:8080/v1"));
@@ -89,8 +94,24 @@ ChatDock::ChatDock(QWidget *parent)
     m_keyFile->setPlaceholderText(tr("API key file (optional)"));
     m_keyFile->setToolTip(tr("A file whose first line is the API key, sent as 'Authorization: Bearer KEY'; empty: "
                              "$NEEDLEWORK_API_KEY, else none"));
-    serverRow->addWidget(m_engineUrl, 2);
-    serverRow->addWidget(m_keyFile, 1);
+    m_remoteModelBox = new QComboBox(m_serverRow);
+    m_remoteModelBox->setObjectName(QStringLiteral("EngineModel"));
+    m_remoteModelBox->setEditable(true); // a model the list leaves out can still be asked for
+    m_remoteModelBox->setInsertPolicy(QComboBox::NoInsert);
+    m_remoteModelBox->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_remoteModelBox->setMinimumContentsLength(10);
+    m_remoteModelBox->lineEdit()->setPlaceholderText(tr("model: the server's first"));
+    m_remoteModelBox->setToolTip(tr("The server's model, as its /v1/models lists them; empty: the first it lists"));
+    m_serverNote = new QLabel(m_serverRow);
+    m_serverNote->setObjectName(QStringLiteral("EngineNote"));
+    m_serverNote->setWordWrap(true);
+    m_serverNote->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    serverRow->addWidget(m_engineUrl, 0, 0);
+    serverRow->addWidget(m_remoteModelBox, 0, 1);
+    serverRow->addWidget(m_keyFile, 1, 0, 1, 2);
+    serverRow->addWidget(m_serverNote, 2, 0, 1, 2);
+    serverRow->setColumnStretch(0, 3);
+    serverRow->setColumnStretch(1, 2);
     pickers->addWidget(m_serverRow, 1, 1);
     m_serverRow->setVisible(false);
 
@@ -196,27 +217,14 @@ ChatDock::ChatDock(QWidget *parent)
     connect(m_question, &QLineEdit::returnPressed, this, &ChatDock::ask);
     connect(m_stop, &QPushButton::clicked, this, &ChatDock::stop);
     connect(m_browse, &QToolButton::clicked, this, &ChatDock::browseModel);
-    // A server holds its own model, cache and device: the pickers for them rest while it answers.
-    const auto engineSwitched = [this] {
-        const bool remote = m_engineBox->currentIndex() == 1;
-        m_serverRow->setVisible(remote);
-        const bool local = !remote && !modelPath().isEmpty();
-        m_modelBox->setEnabled(!remote);
-        m_browse->setEnabled(!remote);
-        m_kvBox->setEnabled(local);
-        m_contextBox->setEnabled(local);
-        m_deviceBox->setEnabled(!remote);
-        m_lastStats = {};
-        if (!m_busy)
-            m_status->setText(remote ? tr("Questions go to the server at %1.").arg(engineUrl())
-                                     : tr("Questions go to the in-process engine."));
-        emit engineChanged(engineUrl());
-    };
-    connect(m_engineBox, &QComboBox::currentIndexChanged, this, engineSwitched);
-    connect(m_engineUrl, &QLineEdit::editingFinished, this, [this, engineSwitched] {
-        if (m_engineBox->currentIndex() == 1)
-            engineSwitched();
-    });
+    connect(m_engineBox, &QComboBox::currentIndexChanged, this, &ChatDock::engineSwitched);
+    // Leaving the field unchanged asks for nothing new (no new list, no restarted meter).
+    for (QLineEdit *field : { m_engineUrl, m_keyFile })
+        connect(field, &QLineEdit::editingFinished, this, [this] {
+            if (isRemote() && engineUrl() + QLatin1Char('\n') + apiKeyFile() != m_announced)
+                engineSwitched();
+        });
+    connect(m_remoteModelBox, &QComboBox::currentTextChanged, this, &ChatDock::showServerNote);
     m_remote = std::make_shared<RemoteConnection>();
     connect(m_modelBox, &QComboBox::currentIndexChanged, this, [this] {
         const QString path = modelPath();
@@ -344,13 +352,115 @@ app::ModelSettings ChatDock::modelSettings() const
     return { .path = modelPath(), .kvMode = kvMode(), .contextTokens = contextTokens(), .device = device() };
 }
 
-void ChatDock::setRemoteEngine(const QString &url, const QString &keyFile)
+void ChatDock::engineSwitched()
+{
+    // A server holds its own model, cache and device: the pickers for them rest while it answers.
+    const bool remote = m_engineBox->currentIndex() == 1;
+    m_serverRow->setVisible(remote);
+    const bool local = !remote && !modelPath().isEmpty();
+    m_modelBox->setEnabled(!remote);
+    m_browse->setEnabled(!remote);
+    m_kvBox->setEnabled(local);
+    m_contextBox->setEnabled(local);
+    m_deviceBox->setEnabled(!remote);
+    m_lastStats = {};
+    if (!m_busy)
+        m_status->setText(remote ? tr("Questions go to the server at %1.").arg(engineUrl())
+                                 : tr("Questions go to the in-process engine."));
+    m_announced = remote ? engineUrl() + QLatin1Char('\n') + apiKeyFile() : QString();
+    listRemoteModels();
+    emit engineChanged(engineUrl());
+}
+
+void ChatDock::listRemoteModels()
+{
+    ++m_listGeneration;
+    m_listError.clear();
+    m_listing = isRemote();
+    showServerNote();
+    if (!m_listing)
+        return;
+    using Listed = std::pair<QStringList, QString>; // the ids, or why none
+    auto *watcher = new QFutureWatcher<Listed>(this);
+    connect(watcher, &QFutureWatcher<Listed>::finished, this, [this, watcher, generation = m_listGeneration] {
+        watcher->deleteLater();
+        if (generation != m_listGeneration)
+            return; // another URL or key since
+        const auto [ids, error] = watcher->result();
+        m_listing = false;
+        m_listError = error;
+        if (error.isEmpty()) {
+            // The model typed or restored stays (the question says so if the server lacks it);
+            // an empty field takes the first listed.
+            const QString keep = remoteModel();
+            const QSignalBlocker quiet(m_remoteModelBox);
+            m_listedModels = ids;
+            m_remoteModelBox->clear();
+            m_remoteModelBox->addItems(ids);
+            if (keep.isEmpty())
+                m_remoteModelBox->setCurrentIndex(0);
+            else
+                m_remoteModelBox->setCurrentText(keep);
+        }
+        showServerNote();
+        emit remoteModelsListed(error.isEmpty());
+    });
+    watcher->setFuture(QtConcurrent::run([url = engineUrl(), keyFile = apiKeyFile()]() -> Listed {
+        try {
+            app::RemoteEngineSettings settings;
+            settings.url = url;
+            settings.apiKey = app::remoteApiKey(keyFile);
+            settings.connectSeconds = 3; // a server that hangs holds a pool thread 12 s at most
+            QStringList ids;
+            for (const std::string &id : app::RemoteEngine::listModels(settings))
+                ids << QString::fromStdString(id);
+            return { ids, {} };
+        } catch (const std::exception &e) {
+            return { {}, QString::fromUtf8(e.what()) };
+        }
+    }));
+}
+
+void ChatDock::showServerNote()
+{
+    const QString model = remoteModel();
+    QString text;
+    bool bad = false;
+    if (m_listing)
+        text = tr("Reading the server's models…");
+    else if (!m_listError.isEmpty()) {
+        text = tr("No model list: %1").arg(m_listError);
+        bad = true;
+    } else if (!model.isEmpty() && !m_listedModels.isEmpty() && !m_listedModels.contains(model)) {
+        text = tr("The server does not list model '%1' (it lists: %2).")
+                   .arg(model, m_listedModels.join(QStringLiteral(", ")));
+        bad = true;
+    } else if (!m_listedModels.isEmpty())
+        text = tr("The server lists %n model(s).", nullptr, int(m_listedModels.size()));
+    m_serverNote->setText(text);
+    m_serverNote->setStyleSheet(bad ? QStringLiteral("QLabel { color: #c62828; }") : QString());
+}
+
+QString ChatDock::serverNote() const
+{
+    return m_serverNote->text();
+}
+
+void ChatDock::setRemoteEngine(const QString &url, const QString &keyFile, const QString &model)
 {
     m_engineUrl->setText(url.trimmed());
     m_keyFile->setText(keyFile);
-    if (m_engineBox->currentIndex() == (url.trimmed().isEmpty() ? 0 : 1))
-        emit engineChanged(engineUrl()); // the box did not change: say the URL did
-    m_engineBox->setCurrentIndex(url.trimmed().isEmpty() ? 0 : 1);
+    m_remoteModelBox->setCurrentText(model.trimmed());
+    const int index = url.trimmed().isEmpty() ? 0 : 1;
+    if (m_engineBox->currentIndex() == index)
+        engineSwitched(); // the box did not change: the URL or key did
+    else
+        m_engineBox->setCurrentIndex(index);
+}
+
+QString ChatDock::remoteModel() const
+{
+    return m_remoteModelBox->currentText().trimmed();
 }
 
 QString ChatDock::engineUrl() const
@@ -507,7 +617,7 @@ bool ChatDock::ask()
     QMetaObject::invokeMethod(
         m_threadContext,
         [workbench = m_workbench, settings, request, sessionId = m_sessionId, stop = m_stopFlag, self, url,
-            keyFile = apiKeyFile(), remote = m_remote] {
+            keyFile = apiKeyFile(), model = remoteModel(), remote = m_remote] {
             Outcome out;
             out.sessionId = sessionId;
             try {
@@ -534,15 +644,18 @@ bool ChatDock::ask()
                 if (url.isEmpty()) {
                     workbench->setRemoteEngine(nullptr);
                 } else {
-                    // Connects (the model list, the context, how it counts tokens) once per URL and key.
-                    if (!remote->engine || remote->url != url || remote->keyFile != keyFile) {
+                    // Connects (the model list, the context, how it counts tokens) once per URL, key
+                    // and model; a model the server does not list is refused there, as with --model.
+                    if (!remote->engine || remote->url != url || remote->keyFile != keyFile || remote->model != model) {
                         remote->engine.reset();
                         app::RemoteEngineSettings engineSettings;
                         engineSettings.url = url;
+                        engineSettings.model = model;
                         engineSettings.apiKey = app::remoteApiKey(keyFile);
                         remote->engine = std::make_shared<const app::RemoteEngine>(engineSettings);
                         remote->url = url;
                         remote->keyFile = keyFile;
+                        remote->model = model;
                     }
                     workbench->setRemoteEngine(remote->engine);
                 }

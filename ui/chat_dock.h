@@ -1,4 +1,4 @@
-// The Chat tab: the engine (in process, or an OpenAI-compatible server's URL and key file), the
+// The Chat tab: the engine (in process, or an OpenAI-compatible server's URL, model and key file), the
 // model, KV-mode, context and device pickers on top, the transcript filling the
 // tab, the answer's citations as clickable chips (title + page) that ask the main window to show
 // the cited passage, a status line (what the prompt held, what was left out to fit the context),
@@ -75,11 +75,17 @@ public:
     app::ModelSettings modelSettings() const;
     // "" : the in-process engine (the pickers above); else questions go to the OpenAI-compatible
     // server at this URL (app/remote_engine.h), connected on the worker with the next question and
-    // kept while the URL and key file stay; the model, KV, context and device pickers are then the
-    // server's and disabled. keyFile: the API key's file ("" : $NEEDLEWORK_API_KEY, else none).
-    void setRemoteEngine(const QString &url, const QString &keyFile = {});
+    // kept while the URL, key file and model stay; the model, KV, context and device pickers are
+    // then the server's and disabled. keyFile: the API key's file ("" : $NEEDLEWORK_API_KEY, else
+    // none). model: as `--model` with `--engine` ("" : the first the server lists); the server
+    // model field beside the URL offers what the server's /v1/models lists, read on a pool thread
+    // whenever the URL or key file changes (a failure is a line under it, never a dialog).
+    void setRemoteEngine(const QString &url, const QString &keyFile = {}, const QString &model = {});
     QString engineUrl() const; // "" when the in-process engine is picked
     QString apiKeyFile() const;
+    QString remoteModel() const; // the server model field ("" : the first the server lists)
+    QStringList listedRemoteModels() const { return m_listedModels; } // the latest list read
+    QString serverNote() const; // the line under the server's fields: the list read, or why not
     bool isRemote() const { return !engineUrl().isEmpty(); }
     // The server's /metrics figures after the latest remote answer; nullopt otherwise.
     std::optional<app::RemoteKvFigures> remoteKvFigures() const;
@@ -99,6 +105,7 @@ public:
     QComboBox *enginePicker() const { return m_engineBox; }
     QLineEdit *engineUrlBox() const { return m_engineUrl; }
     QLineEdit *apiKeyFileBox() const { return m_keyFile; }
+    QComboBox *remoteModelPicker() const { return m_remoteModelBox; }
     QComboBox *modelPicker() const { return m_modelBox; }
     QComboBox *kvModePicker() const { return m_kvBox; }
     QComboBox *devicePicker() const { return m_deviceBox; }
@@ -136,6 +143,7 @@ signals:
     void deviceChanged(nw::app::DeviceChoice device);
     void contextChanged(qint64 tokens);
     void engineChanged(const QString &url); // "" : back to the in-process engine
+    void remoteModelsListed(bool ok); // the server's model list was read (ok) or could not be
 
 private:
     struct Outcome;
@@ -144,12 +152,22 @@ private:
     void clearChips();
     void renderTranscript();
     int addModelItem(const QString &path);
+    void engineSwitched(); // the Engine picker, the URL or the key file changed
+    void listRemoteModels(); // on a pool thread; the answer fills the server model field
+    void showServerNote();
 
     std::shared_ptr<app::Workbench> m_workbench;
     QComboBox *m_engineBox = nullptr; // In process / Server
     QWidget *m_serverRow = nullptr; // the URL and key file, shown for a server
     QLineEdit *m_engineUrl = nullptr;
     QLineEdit *m_keyFile = nullptr;
+    QComboBox *m_remoteModelBox = nullptr; // editable: a model the list does not show can be typed
+    QLabel *m_serverNote = nullptr;
+    QString m_announced; // the engine engineChanged last said: URL and key file
+    QStringList m_listedModels; // what the server listed last
+    QString m_listError; // why the latest list could not be read
+    bool m_listing = false;
+    quint64 m_listGeneration = 0; // a list asked for before the URL or key changed again is stale
     struct RemoteConnection;
     std::shared_ptr<RemoteConnection> m_remote; // read and written on the worker only
     QLineEdit *m_question = nullptr;

@@ -3,6 +3,7 @@
 #include "ui/kv_meter.h"
 
 #include "app/ask_report.h"
+#include "ui/remote_metrics_poller.h"
 
 #include <QChart>
 #include <QChartView>
@@ -220,7 +221,11 @@ KvMeter::KvMeter(QWidget *parent)
     m_server = addFigure(form, tr("Server"), QStringLiteral("KvServer"));
     m_server->setText(tr("in process"));
     m_server->setWordWrap(true);
-    m_server->setToolTip(tr("A remote engine's KV figures, from its /metrics after each answer"));
+    m_server->setToolTip(tr("A remote engine's KV figures, from its /metrics every few seconds while this tab shows"));
+    m_serverPoller = new RemoteMetricsPoller(this);
+    m_serverPoller->setWanted([this] { return isVisible(); });
+    connect(m_serverPoller, &RemoteMetricsPoller::answered, this, &KvMeter::showRemoteFigures);
+    connect(m_serverPoller, &RemoteMetricsPoller::unreachable, this, &KvMeter::showServerUnreachable);
     m_prefill = new QProgressBar(content);
     m_prefill->setObjectName(QStringLiteral("KvPrefill"));
     m_prefill->setRange(0, 1);
@@ -267,7 +272,8 @@ KvMeter::KvMeter(QWidget *parent)
     m_chartView->setObjectName(QStringLiteral("KvChart"));
     m_chartView->setRenderHint(QPainter::Antialiasing);
     m_chartView->setMinimumHeight(180);
-    m_chartView->setToolTip(tr("KV used (MiB, left) and tokens/s (right) while questions ran; gaps: nothing ran"));
+    m_chartView->setToolTip(
+        tr("KV used (MiB, left) and tokens/s (right) while questions ran or a server was read; gaps: nothing ran"));
     layout->addWidget(m_chartView, 1);
 
     m_timer = new QTimer(this);
@@ -471,7 +477,10 @@ void KvMeter::setModelName(const QString &name)
 
 void KvMeter::showRemoteFigures(const std::optional<app::RemoteKvFigures> &figures)
 {
-    reset();
+    if (isPolling())
+        clearStatsSource(); // the server's cache, not this process's
+    m_lastServerReading = QDateTime::currentDateTime();
+    m_server->setToolTip(tr("Read from the server's /metrics at %1").arg(m_lastServerReading.toString(Qt::ISODate)));
     if (!figures) {
         m_server->setText(tr("the server's /metrics gives no KV figure the meter knows"));
         return;
@@ -484,8 +493,42 @@ void KvMeter::showRemoteFigures(const std::optional<app::RemoteKvFigures> &figur
     stats.tokens = f.tokensCached.value_or(0);
     stats.capacityTokens = f.capacityTokens.value_or(0);
     showSnapshot(stats, m_clock.elapsed());
-    resetSeries(); // one reading after the answer, not a measurement over time
     m_server->setText(QString::fromStdString(app::remoteKvLine(f)));
+}
+
+void KvMeter::showServerUnreachable(const QDateTime &since, const QString &error)
+{
+    m_stretchOpen = false; // the chart shows the silence as a gap
+    QString text = tr("unreachable since %1").arg(since.toString(QStringLiteral("HH:mm:ss")));
+    if (!m_lastServerReading.isNull())
+        text += tr("; the figures above are from %1").arg(m_lastServerReading.toString(QStringLiteral("HH:mm:ss")));
+    m_server->setText(text);
+    m_server->setToolTip(tr("%1 — asked again every %2 s").arg(error).arg(m_serverPoller->intervalMs() / 1000));
+}
+
+void KvMeter::pollServer(const QString &url, const QString &keyFile)
+{
+    m_lastServerReading = {};
+    m_server->setText(tr("asking %1 for its /metrics").arg(url));
+    m_serverPoller->start(url, keyFile);
+}
+
+void KvMeter::stopServerPolling()
+{
+    m_serverPoller->stop();
+    m_lastServerReading = {};
+    m_server->setText(tr("in process"));
+}
+
+bool KvMeter::isPollingServer() const
+{
+    return m_serverPoller->isActive();
+}
+
+void KvMeter::showEvent(QShowEvent *event)
+{
+    QWidget::showEvent(event);
+    m_serverPoller->pollNow(); // no request went while the tab was out of view
 }
 
 QString KvMeter::serverText() const
@@ -522,7 +565,8 @@ void KvMeter::reset()
     m_prefill->setRange(0, 1);
     m_prefill->setValue(0);
     m_prefill->setTextVisible(false);
-    m_server->setText(tr("in process"));
+    if (!isPollingServer())
+        m_server->setText(tr("in process"));
 }
 
 } // namespace nw::ui

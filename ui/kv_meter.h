@@ -9,6 +9,7 @@
 #include "app/model_settings.h"
 #include "app/remote_metrics.h"
 
+#include <QDateTime>
 #include <QElapsedTimer>
 #include <QList>
 #include <QPointF>
@@ -28,6 +29,8 @@ class QTimer;
 class QValueAxis;
 
 namespace nw::ui {
+
+class RemoteMetricsPoller;
 
 // Three horizontal bars on one scale: used, reserved and the MHA-f16 baseline.
 class KvBytesBars : public QWidget {
@@ -95,12 +98,19 @@ public:
     QList<QList<QPointF>> rateChartStretches() const;
     QString modelName() const;
     QString prefillText() const; // "241 / 241 tokens"; "" before any prefill
-    // A remote engine's figures, read from its /metrics after an answer (app/remote_metrics.h):
-    // the bytes, baseline and tokens where the server says them (ours), and every figure it gives
-    // in words on the Server row; nullopt: it exports none the meter knows. Not polled: the
-    // server's KV cache is not this process's.
+    // A remote engine's figures, read from its /metrics (app/remote_metrics.h): the bytes,
+    // baseline and tokens where the server says them (ours), and every figure it gives in words on
+    // the Server row; nullopt: it exports none the meter knows. Each reading is a chart point.
     void showRemoteFigures(const std::optional<app::RemoteKvFigures> &figures);
     QString serverText() const; // the Server row: "in process", or the server's figures
+    // Polls the server's /metrics (ui/remote_metrics_poller.h) and shows each reading, also while
+    // it answers; only while the meter is in view (showing it asks at once), so a hidden tab or a
+    // closed window sends nothing. A server that stops answering shows "unreachable since
+    // HH:MM:SS" until it answers again. keyFile as the Chat tab takes it.
+    void pollServer(const QString &url, const QString &keyFile);
+    void stopServerPolling(); // back to the in-process engine
+    bool isPollingServer() const;
+    RemoteMetricsPoller *serverPoller() const { return m_serverPoller; }
     KvBytesBars *bytesBars() const { return m_bars; }
     LayerBars *layerBars() const { return m_layerBars; }
 
@@ -112,8 +122,12 @@ public slots:
     // any, stops). For a model change: the last model's bytes and speed are not this model's.
     void reset();
 
+protected:
+    void showEvent(QShowEvent *event) override;
+
 private:
     void poll();
+    void showServerUnreachable(const QDateTime &since, const QString &error);
     void updateRate(std::int64_t tokens, qint64 elapsedMs);
     void appendChartPoint(qint64 elapsedMs);
     void beginStretch();
@@ -139,6 +153,8 @@ private:
     QLabel *m_weights = nullptr;
     QLabel *m_device = nullptr;
     QLabel *m_server = nullptr;
+    RemoteMetricsPoller *m_serverPoller = nullptr;
+    QDateTime m_lastServerReading; // null before the first
     QLabel *m_model = nullptr;
     QProgressBar *m_prefill = nullptr;
     QLabel *m_reservedNote = nullptr;

@@ -213,7 +213,8 @@ void MainWindow::createPanels()
     });
     connect(m_chat, &ChatDock::prefillProgress, m_kvMeter, &KvMeter::setPrefillProgress);
     connect(m_chat, &ChatDock::answerFinished, this, [this](bool ok) {
-        // A remote engine's cache is the server's: the meter shows what its /metrics said after the answer.
+        // A remote engine's cache is the server's: the meter shows what its /metrics said after the
+        // answer at once, not at the next poll.
         if (m_chat->isRemote()) {
             if (ok)
                 m_kvMeter->showRemoteFigures(m_chat->remoteKvFigures());
@@ -232,6 +233,11 @@ void MainWindow::createPanels()
     connect(m_chat, &ChatDock::deviceChanged, m_kvMeter, &KvMeter::reset);
     connect(m_chat, &ChatDock::engineChanged, m_kvMeter, [this](const QString &url) {
         m_kvMeter->reset();
+        // A server's figures are polled from its /metrics while it is the engine, also while it answers.
+        if (url.isEmpty())
+            m_kvMeter->stopServerPolling();
+        else
+            m_kvMeter->pollServer(url, m_chat->apiKeyFile());
         const QString local = QFileInfo(m_chat->modelPath()).fileName();
         m_kvMeter->setModelName(url.isEmpty() ? local : url);
         m_modelLabel->setText(url.isEmpty() ? (local.isEmpty() ? tr("No model") : local) : tr("Server %1").arg(url));
@@ -304,6 +310,7 @@ Workspace MainWindow::captureWorkspace() const
     w.device = app::deviceName(m_chat->device());
     w.engineUrl = m_chat->engineUrl();
     w.engineKeyFile = w.engineUrl.isEmpty() ? QString() : m_chat->apiKeyFile();
+    w.engineModel = w.engineUrl.isEmpty() ? QString() : m_chat->remoteModel();
     w.libraryTab = m_libraryTabs->currentWidget()->objectName();
     w.assistantTab = m_assistantTabs->currentWidget()->objectName();
     w.readingMode = isReadingMode();
@@ -331,10 +338,11 @@ void MainWindow::restoreModel(const Workspace &workspace)
     } catch (const Error &) {
         // a device name this version does not know: the default stays
     }
-    // A server, like the device, belongs to the machine, not to a model; it is reached with the
-    // next question, so an unreachable one costs nothing at start.
+    // A server, like the device, belongs to the machine, not to a model; its model list and
+    // /metrics are read on pool threads and it answers with the next question, so an unreachable
+    // one costs nothing at start.
     if (!workspace.engineUrl.isEmpty())
-        m_chat->setRemoteEngine(workspace.engineUrl, workspace.engineKeyFile);
+        m_chat->setRemoteEngine(workspace.engineUrl, workspace.engineKeyFile, workspace.engineModel);
 }
 
 void MainWindow::restoreWorkspace(const Workspace &workspace)

@@ -30,6 +30,7 @@ Workspace loadWorkspace()
     w.device = settings.value(QStringLiteral("device")).toString();
     w.engineUrl = settings.value(QStringLiteral("engineUrl")).toString();
     w.engineKeyFile = settings.value(QStringLiteral("engineKeyFile")).toString();
+    w.engineModel = settings.value(QStringLiteral("engineModel")).toString();
     w.libraryTab = settings.value(QStringLiteral("libraryTab")).toString();
     w.assistantTab = settings.value(QStringLiteral("assistantTab")).toString();
     w.readingMode = settings.value(QStringLiteral("readingMode"), false).toBool();
@@ -54,6 +55,7 @@ void saveWorkspace(const Workspace &w)
     settings.setValue(QStringLiteral("device"), w.device);
     settings.setValue(QStringLiteral("engineUrl"), w.engineUrl);
     settings.setValue(QStringLiteral("engineKeyFile"), w.engineKeyFile);
+    settings.setValue(QStringLiteral("engineModel"), w.engineModel);
     settings.setValue(QStringLiteral("libraryTab"), w.libraryTab);
     settings.setValue(QStringLiteral("assistantTab"), w.assistantTab);
     settings.setValue(QStringLiteral("readingMode"), w.readingMode);

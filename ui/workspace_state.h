@@ -1,7 +1,8 @@
 // The window's workspace: which database, document and page were open, the zoom, the side
 // panels (their tabs, sizes, reading mode), the chat session shown and the chat's model, KV mode,
-// context, device and engine (in process or a server), kept in QSettings ("workspace/…") so the next start reopens
-// them. Written on a timer while the window runs and on close, so a killed process loses a few seconds at most.
+// context, device and engine (in process or a server and its model), kept in QSettings ("workspace/…") so the next
+// start reopens them. Written on a timer while the window runs and on close, so a killed process loses a few seconds at
+// most.
 // ("Session" means a chat transcript, app/session_service.h; this is the window around it.)
 #pragma once
 
@@ -27,6 +28,7 @@ struct Workspace {
     QString device; // the chat's device picker: "auto", "cpu" or "cuda"; "" : auto
     QString engineUrl; // the chat's Engine picker: a server's URL; "" : the in-process engine
     QString engineKeyFile; // with engineUrl, its API key file (the path, never the key); "" : none
+    QString engineModel; // with engineUrl, the server's model; "" : the first it lists
     QString libraryTab; // the side panels' current tabs, by object name; "" : the first
     QString assistantTab;
     bool readingMode = false; // both side panels hidden (View ▸ Reading Mode)

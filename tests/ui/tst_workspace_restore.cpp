@@ -269,32 +269,41 @@ void TestWorkspaceRestore::restoresModelAndKvModePickers()
     QCOMPARE(window.chat()->modelPath(), QString());
 }
 
-// The Chat tab's Engine picker: a server (its URL and key file, never a key) comes back with the
-// next start, whatever the database; picking the in-process engine again is kept too. Nothing
-// connects at start (the URL below has no server).
+// The Chat tab's Engine picker: a server (its URL, key file and model, never a key) comes back
+// with the next start, whatever the database; picking the in-process engine again is kept too.
+// The URL below has no server: its model list fails (a line under the field) and the model
+// restored stays.
 void TestWorkspaceRestore::restoresTheEngineChoice()
 {
     const QString database = makeLibrary(m_dir->path(), QStringLiteral("engine"));
     QVERIFY(!database.isEmpty());
     const QString url = QStringLiteral("http://127.0.0.1:9/v1");
     const QString keyFile = m_dir->filePath(QStringLiteral("server.key"));
+    const QString model = QStringLiteral("deepseek-ai/DeepSeek-V3");
     {
         nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
         QCOMPARE(window.chat()->enginePicker()->currentIndex(), 0);
-        window.chat()->setRemoteEngine(url, keyFile);
+        window.chat()->setRemoteEngine(url, keyFile, model);
     }
     QCOMPARE(nw::ui::loadWorkspace().engineUrl, url);
     QCOMPARE(nw::ui::loadWorkspace().engineKeyFile, keyFile);
+    QCOMPARE(nw::ui::loadWorkspace().engineModel, model);
     {
         nw::ui::MainWindow window({ .databasePath = {}, .modelPath = {} });
         QCOMPARE(window.chat()->enginePicker()->currentIndex(), 1);
         QCOMPARE(window.chat()->engineUrl(), url);
         QCOMPARE(window.chat()->apiKeyFile(), keyFile);
+        QCOMPARE(window.chat()->remoteModel(), model);
         QVERIFY(window.chat()->isRemote());
+        QSignalSpy listed(window.chat(), &nw::ui::ChatDock::remoteModelsListed);
+        QVERIFY(listed.wait(15000));
+        QVERIFY(!listed.first().at(0).toBool());
+        QCOMPARE(window.chat()->remoteModel(), model);
         window.chat()->enginePicker()->setCurrentIndex(0); // back to the in-process engine
     }
     QCOMPARE(nw::ui::loadWorkspace().engineUrl, QString());
     QCOMPARE(nw::ui::loadWorkspace().engineKeyFile, QString());
+    QCOMPARE(nw::ui::loadWorkspace().engineModel, QString());
     nw::ui::MainWindow window({ .databasePath = database, .modelPath = {} });
     QVERIFY(!window.chat()->isRemote());
 }
