@@ -349,7 +349,25 @@ PerplexityResult measurePerplexity(Model &model, std::span<const std::int32_t> t
         if (bos >= 0)
             chunk[0] = bos;
         cache->clear();
-        for (std::int64_t b = 0; b < ctx; b += batch) {
+        std::int64_t scoredFrom = 0;
+        if (kvMode.snapkv > 0) {
+            // SnapKV: the chunk's unscored first half is its prompt, compressed before the scored
+            // half is read (each scored token sees the selection and the tokens after it).
+            SnapKvQueries queries(model.hparams().nLayers, first);
+            cache->observeQueries(&queries);
+            for (std::int64_t b = 0; b < first; b += batch) {
+                const std::int64_t len = std::min<std::int64_t>(batch, first - b);
+                positions.resize(static_cast<std::size_t>(len));
+                std::iota(positions.begin(), positions.end(), static_cast<std::int32_t>(b));
+                model.forward(std::span<const std::int32_t>(chunk).subspan(
+                                  static_cast<std::size_t>(b), static_cast<std::size_t>(len)),
+                    positions, *cache, LogitsFor::Last, logits);
+            }
+            cache->observeQueries(nullptr);
+            snapKvCompress(*cache, queries, kvMode.snapkv);
+            scoredFrom = first;
+        }
+        for (std::int64_t b = scoredFrom; b < ctx; b += batch) {
             const std::int64_t len = std::min<std::int64_t>(batch, ctx - b);
             positions.resize(static_cast<std::size_t>(len));
             std::iota(positions.begin(), positions.end(), static_cast<std::int32_t>(b));

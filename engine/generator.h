@@ -157,7 +157,8 @@ private:
 // Perplexity as llama.cpp's `perplexity` tool computes it: the tokens are cut into
 // non-overlapping chunks of `ctx` (a tail shorter than ctx is dropped), each chunk starts with
 // BOS in place of its first token (when bos >= 0), and only the second half of each chunk is
-// scored (every scored token then has at least ctx/2 tokens of context).
+// scored (every scored token then has at least ctx/2 tokens of context). A `+snapkv:B` cache
+// compresses each chunk's first half (its prompt) before the scored half runs.
 // PPL = exp(mean NLL); ± = PPL × sqrt((mean(NLL²) - mean(NLL)²) / (count - 1)).
 struct PerplexityResult {
     double ppl = 0.0;

@@ -277,3 +277,38 @@ TEST_CASE("a compacted cache is no KV snapshot")
     CHECK_THROWS_WITH_AS(g.saveSnapshot({}, dir / "y.nwkv"), doctest::Contains("SnapKV"), Error);
     CHECK_FALSE(std::filesystem::exists(dir / "y.nwkv"));
 }
+
+// Perplexity with SnapKV: each chunk's first half is compressed before its scored half, against
+// the same NLL summed from the float64 reference's SnapKV logits of that chunk.
+TEST_CASE("snapkv perplexity scores each chunk's second half after compressing its first")
+{
+    const TinyModel m;
+    const int ctx = 200, budget = 16;
+    const std::vector<std::int32_t> tokens = someTokens(2 * ctx, m.model->hparams().nVocab);
+    double nll = 0;
+    int scored = 0;
+    for (int c = 0; c < 2; ++c) {
+        const std::vector<std::int32_t> chunk(tokens.begin() + c * ctx, tokens.begin() + (c + 1) * ctx);
+        const auto logits = test::referenceLlamaSnapKvLogits(*m.file, chunk, ctx / 2, budget);
+        for (int j = ctx / 2; j < ctx - 1; ++j) {
+            const std::vector<double> &row = logits[std::size_t(j)];
+            const double top = *std::max_element(row.begin(), row.end());
+            double sum = 0;
+            for (double v : row)
+                sum += std::exp(v - top);
+            nll -= row[std::size_t(chunk[std::size_t(j + 1)])] - top - std::log(sum);
+            ++scored;
+        }
+    }
+    const double want = std::exp(nll / scored);
+    KvModeSpec kv = KvModeSpec::parse("full+snapkv:16");
+    kv.rowType = TensorType::F32;
+    const PerplexityResult got = measurePerplexity(*m.model, tokens, ctx, -1, kv, 48);
+    KvModeSpec every = kv;
+    every.snapkv = 0;
+    const PerplexityResult full = measurePerplexity(*m.model, tokens, ctx, -1, every, 48);
+    MESSAGE(fmt::format("ppl snapkv:16 {:.6f} (reference {:.6f}), full {:.6f}", got.ppl, want, full.ppl));
+    CHECK(got.scored == scored);
+    CHECK(std::abs(got.ppl - want) < 1e-4 * want);
+    CHECK(std::abs(full.ppl - want) > 1e-2 * want); // the selection shows
+}
