@@ -120,9 +120,9 @@ nlohmann::json NeedleResults::toJson() const
     for (const NeedlePerplexity &p : perplexity)
         ppl.push_back({ { "mode", p.mode }, { "ppl", p.ppl }, { "ppl_error", p.error }, { "ctx", p.ctx },
             { "scored_tokens", p.scoredTokens }, { "kv_bytes_per_token", p.kvBytesPerToken } });
-    nlohmann::json out
-        = { { "format", "needlework-needle-results" }, { "version", 1 }, { "model", model }, { "seed", seed },
-              { "needles", needleSet }, { "summary", summaryJson(*this) }, { "perplexity", ppl }, { "trials", rows } };
+    nlohmann::json out = { { "format", "needlework-needle-results" }, { "version", 1 }, { "model", model },
+        { "seed", seed }, { "needles", needleSet }, { "compress_before_question", compressBeforeQuestion },
+        { "summary", summaryJson(*this) }, { "perplexity", ppl }, { "trials", rows } };
     if (!engine.is_null()) // a remote engine's run
         out["engine"] = engine;
     return out;
@@ -140,6 +140,7 @@ NeedleResults NeedleResults::fromJson(const nlohmann::json &json, const QString 
         r.model = json.at("model").get<std::string>();
         r.seed = json.at("seed").get<std::uint64_t>();
         r.needleSet = json.value("needles", std::string("passkey"));
+        r.compressBeforeQuestion = json.value("compress_before_question", false);
         r.engine = json.value("engine", nlohmann::json());
         for (const nlohmann::json &row : json.at("trials")) {
             NeedleTrial t;

@@ -52,12 +52,15 @@ struct NeedlePerplexity {
     std::uint64_t kvBytesPerToken = 0;
 };
 
-// Everything results.json holds. `model`, `seed` and `needleSet` identify the run: resuming with
-// another would mix haystacks, so the runner refuses it.
+// Everything results.json holds. `model`, `seed`, `needleSet` and `compressBeforeQuestion` identify
+// the run: resuming with another would mix haystacks or answers, so the runner refuses it.
 struct NeedleResults {
     std::string model; // file name of the model
     std::uint64_t seed = 0;
     std::string needleSet { "passkey" }; // NeedleSet::name; files from before needle sets had pass keys
+    // --compress-before-question: a `+snapkv:B` cache was compressed with the haystack alone in its
+    // observation window, the question coming after (other modes run as without it).
+    bool compressBeforeQuestion = false;
     std::vector<NeedleTrial> trials;
     std::vector<NeedlePerplexity> perplexity;
     // A remote engine's run (app/needle_remote.h): its URL, model, context and how haystack

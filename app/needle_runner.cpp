@@ -17,10 +17,12 @@
 #include "engine/model.h"
 #include "engine/tokenizer.h"
 
+#include <QElapsedTimer>
 #include <QFileInfo>
 
 #include <algorithm>
 #include <set>
+#include <span>
 
 namespace nw::app {
 namespace {
@@ -79,6 +81,9 @@ void NeedleRunner::cancel()
 NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress &)> &progress,
     const std::function<void(const NeedleResults &)> &saved)
 {
+    if (m_config.engine && m_config.compressBeforeQuestion)
+        fail("--compress-before-question applies to the in-process engine: a server compresses its own cache, if "
+             "at all, and cannot be asked to do it before the question");
     if (m_config.engine) // a server answers: app/needle_remote.cpp
         return runRemoteNeedle(m_config, m_filler, *m_config.engine, m_cancel, progress, saved);
     const NeedleConfig &cfg = m_config;
@@ -108,8 +113,16 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
                  "(use another --out)",
                 walk.jsonPath().toStdString(), previous.model, previous.seed, previous.needleSet, modelName, cfg.seed,
                 cfg.needleSet.name);
+        if (previous.compressBeforeQuestion != cfg.compressBeforeQuestion)
+            fail("{} holds results {} --compress-before-question; this run is {} it (use another --out)",
+                walk.jsonPath().toStdString(), previous.compressBeforeQuestion ? "with" : "without",
+                cfg.compressBeforeQuestion ? "with" : "without");
     });
     NeedleResults &results = outcome.results;
+    results.compressBeforeQuestion = cfg.compressBeforeQuestion; // a resumed file was checked to match
+    if (cfg.compressBeforeQuestion)
+        outcome.notes << QStringLiteral("--compress-before-question: snapkv modes compressed each haystack before "
+                                        "its question was prefilled; other modes are unchanged by it");
     std::vector<std::string> modes;
     for (const KvModeSpec &spec : specs)
         modes.push_back(spec.toString());
@@ -190,6 +203,26 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
                 = chat.apply(std::vector<ChatMessage> { { "user", needleUserMessage(h.text, asked.question) } }, true)
                 + asked.answerPrefix;
             const std::vector<std::int32_t> tokens = tokenizer->encode(prompt, true, true);
+            double headSeconds = 0; // prefilling the haystack before the question
+            if (cfg.compressBeforeQuestion && spec.snapkv > 0) {
+                // The prompt up to the haystack's end alone, so the cache is compressed with the
+                // haystack's last tokens as the observation window; the question and answer prefix
+                // then continue it (Generator::prefill).
+                const std::size_t end = prompt.find(h.text);
+                if (end == std::string::npos)
+                    fail("--compress-before-question: the {} chat template changed the haystack's text, so its "
+                         "end cannot be found in the prompt",
+                        chatFamilyName(chat.family()));
+                const std::vector<std::int32_t> head
+                    = tokenizer->encode(prompt.substr(0, end + h.text.size()), true, true);
+                // Tokens at the seam may merge differently: the common part only.
+                const auto common = std::mismatch(head.begin(), head.end(), tokens.begin(), tokens.end());
+                const std::size_t n = static_cast<std::size_t>(common.first - head.begin());
+                QElapsedTimer headClock;
+                headClock.start();
+                generator.prefill(std::span<const std::int32_t>(tokens).first(n), options.prefillChunk);
+                headSeconds = static_cast<double>(headClock.nsecsElapsed()) / 1e9;
+            }
             const GenerationResult r = generator.generateFromTokens(tokens, options);
             if (r.stop == StopReason::Cancelled)
                 return std::nullopt;
@@ -211,7 +244,7 @@ NeedleRunOutcome NeedleRunner::run(const std::function<void(const NeedleProgress
                 .kvBytesPerToken = r.memory.bytesPerToken,
                 .kvBytesTotal = r.memory.kvBytesUsed,
                 .kvTokens = r.memory.tokens,
-                .seconds = r.prefillSeconds + r.decodeSeconds };
+                .seconds = headSeconds + r.prefillSeconds + r.decodeSeconds };
         };
         walk.run(mode, runTrial);
     }
@@ -299,9 +332,10 @@ nlohmann::json needleSummaryJson(const NeedleRunOutcome &outcome, const QString 
     for (const QString &n : outcome.notes)
         notes.push_back(n.toStdString());
     return { { "model", outcome.results.model }, { "seed", outcome.results.seed },
-        { "needles", outcome.results.needleSet }, { "out", outDir.toStdString() }, { "trials_run", outcome.trialsRun },
-        { "trials_skipped", outcome.trialsSkipped }, { "cancelled", outcome.cancelled }, { "modes", modes },
-        { "files", files }, { "notes", notes } };
+        { "needles", outcome.results.needleSet },
+        { "compress_before_question", outcome.results.compressBeforeQuestion }, { "out", outDir.toStdString() },
+        { "trials_run", outcome.trialsRun }, { "trials_skipped", outcome.trialsSkipped },
+        { "cancelled", outcome.cancelled }, { "modes", modes }, { "files", files }, { "notes", notes } };
 }
 
 QString needleProgressLine(const NeedleProgress &p, int width)

@@ -41,6 +41,10 @@ struct NeedleConfig {
     // <= 0: min(256, the model's trained context); no PPL if the held-out text is shorter
     std::int64_t perplexityCtx = 0;
     bool perplexity = true;
+    // `+snapkv:B` modes: the haystack is prefilled and compressed before the question is known
+    // (what happens to a cached document); default: the compression's observation window ends
+    // with the question. Other modes answer the same prompt either way. Not with `engine`.
+    bool compressBeforeQuestion = false;
     // Set: this server answers instead of modelPath's model (app/needle_remote.h); kvModes and
     // the perplexity do not apply.
     std::shared_ptr<const RemoteEngine> engine;

@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "engine/model.h"
+#include "engine/snapkv.h"
 #include "engine/tokenizer.h"
 #include "engine/unicode.h"
 
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 namespace nw {
 namespace {
@@ -86,13 +88,23 @@ const std::vector<float> &Generator::prefill(
     const auto total = static_cast<std::int64_t>(tokens.size());
     if (total > m_cache->capacity())
         fail(Remedy::LargerContext, "the prompt has {} tokens but the context holds {}", total, m_cache->capacity());
-    NW_ASSERT(static_cast<std::int64_t>(m_tokens.size()) == m_cache->tokens());
+    NW_ASSERT(static_cast<std::int64_t>(m_tokens.size()) == m_cache->positions());
     const auto mismatch = std::mismatch(m_tokens.begin(), m_tokens.end(), tokens.begin(), tokens.end());
     auto keep = static_cast<std::int64_t>(mismatch.first - m_tokens.begin());
     keep = std::min(keep, total - 1); // the last token is always run, for its logits
+    // `+snapkv:B`: a prompt into a cache not compacted yet is compressed once it is in; its
+    // observation window's queries must be computed, so those positions are run again. A
+    // compacted cache only continues its own sequence: a prompt that is not a continuation of
+    // what it holds goes back into the selection, which empties it (KvCache::truncate), and is
+    // prefilled and compressed afresh; a continuation (the next turn, a question after a
+    // document compressed before it) is kept as it is and its new tokens are not compressed.
+    const std::int64_t budget = m_cache->layout().spec.snapkv;
     std::unique_lock lock(m_model.forwardMutex()); // released between chunks, so other generators get turns
-    m_cache->truncate(keep);
-    keep = m_cache->tokens(); // a sliding-window layer may not be able to continue from there
+    m_cache->truncate(std::max<std::int64_t>(0, keep - m_cache->positionOffset()));
+    const bool compress = budget > 0 && !m_cache->compacted();
+    if (compress)
+        m_cache->truncate(std::min(m_cache->tokens(), total - std::min(kSnapKvWindow, total)));
+    keep = m_cache->positions(); // a sliding-window layer may not be able to continue from there
     m_tokens.resize(static_cast<std::size_t>(keep));
     m_lastReused = keep;
     m_lastPrefilled = 0;
@@ -100,6 +112,15 @@ const std::vector<float> &Generator::prefill(
     // Where recurrent states are saved (engine/recurrent_state.h): a batch ends there.
     const std::int64_t checkpointAt = m_cache->hasRecurrentLayers() ? total - kCheckpointTail : -1;
     std::vector<std::int32_t> positions;
+    std::optional<SnapKvQueries> queries;
+    if (compress)
+        queries.emplace(m_cache->nLayers(), total);
+    // The cache hands the observer to attention while this prefill runs, and never after it.
+    struct Observing {
+        KvCache &cache;
+        ~Observing() { cache.observeQueries(nullptr); }
+    } observing { *m_cache };
+    m_cache->observeQueries(queries ? &*queries : nullptr);
     for (std::int64_t start = keep; start < total;) {
         if (m_cancel.load(std::memory_order_relaxed))
             break;
@@ -121,6 +142,9 @@ const std::vector<float> &Generator::prefill(
         if (progress)
             progress(start, total);
     }
+    // The prompt's last logits came from full attention, as SnapKV's do; the rest sees the selection.
+    if (compress && static_cast<std::int64_t>(m_tokens.size()) == total)
+        snapKvCompress(*m_cache, *queries, budget);
     return m_logits;
 }
 
@@ -159,6 +183,11 @@ KvSnapshotLoaded Generator::loadSnapshot(
 PrefixResult Generator::prepareSnapshotPrefix(std::span<const std::int32_t> prefix, const KvSnapshotIdentity &identity,
     const std::filesystem::path &path, int chunk, const std::function<void(std::int64_t, std::int64_t)> &progress)
 {
+    // Prefilled alone, a SnapKV prefix would be compressed before the question comes (and a
+    // compacted cache is not written anyway): the prompt goes whole into generate().
+    if (m_cache->layout().spec.snapkv > 0)
+        fail("KV snapshots do not hold +snapkv caches: the prefix would be compressed before the question; mode {}",
+            m_cache->layout().spec.toString());
     PrefixResult result;
     result.tokens = static_cast<std::int64_t>(prefix.size());
     if (m_tokens.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), m_tokens.begin()))
@@ -274,7 +303,7 @@ GenerationResult Generator::generateFromTokens(
 
         if (options.maxTokens > 0 && static_cast<int>(result.generatedTokens.size()) >= options.maxTokens)
             break; // StopReason::Length, without computing logits nobody will use
-        if (m_cache->tokens() >= m_cache->capacity()) {
+        if (m_cache->positions() >= m_cache->capacity()) {
             result.stop = StopReason::ContextFull;
             break;
         }
@@ -320,7 +349,25 @@ PerplexityResult measurePerplexity(Model &model, std::span<const std::int32_t> t
         if (bos >= 0)
             chunk[0] = bos;
         cache->clear();
-        for (std::int64_t b = 0; b < ctx; b += batch) {
+        std::int64_t scoredFrom = 0;
+        if (kvMode.snapkv > 0) {
+            // SnapKV: the chunk's unscored first half is its prompt, compressed before the scored
+            // half is read (each scored token sees the selection and the tokens after it).
+            SnapKvQueries queries(model.hparams().nLayers, first);
+            cache->observeQueries(&queries);
+            for (std::int64_t b = 0; b < first; b += batch) {
+                const std::int64_t len = std::min<std::int64_t>(batch, first - b);
+                positions.resize(static_cast<std::size_t>(len));
+                std::iota(positions.begin(), positions.end(), static_cast<std::int32_t>(b));
+                model.forward(std::span<const std::int32_t>(chunk).subspan(
+                                  static_cast<std::size_t>(b), static_cast<std::size_t>(len)),
+                    positions, *cache, LogitsFor::Last, logits);
+            }
+            cache->observeQueries(nullptr);
+            snapKvCompress(*cache, queries, kvMode.snapkv);
+            scoredFrom = first;
+        }
+        for (std::int64_t b = scoredFrom; b < ctx; b += batch) {
             const std::int64_t len = std::min<std::int64_t>(batch, ctx - b);
             positions.resize(static_cast<std::size_t>(len));
             std::iota(positions.begin(), positions.end(), static_cast<std::int32_t>(b));

@@ -104,13 +104,17 @@ public:
     // recurrent layers can only go back to a checkpoint of their states: prefill takes one
     // kCheckpointTail tokens before the end of each prompt (as llama-server does), where a
     // follow-up prompt that re-renders the conversation usually starts to differ (a chat
-    // template drops the thinking of earlier turns, or ends them differently).
+    // template drops the thinking of earlier turns, or ends them differently). A `+snapkv:B` cache
+    // is compressed once the prompt is in (engine/snapkv.h), after its last logits: prefilling a
+    // document alone compresses it before the question is known; a later prompt that continues
+    // it keeps the selection and adds its tokens uncompressed.
     const std::vector<float> &prefill(std::span<const std::int32_t> tokens, int chunk = 512,
         const std::function<void(std::int64_t, std::int64_t)> &progress = {});
     std::int64_t lastReusedTokens() const { return m_lastReused; }
     std::int64_t lastPrefilledTokens() const { return m_lastPrefilled; }
 
-    // The tokens positions [0, n) of the cache hold.
+    // The tokens of positions [0, n) of the sequence the cache holds (after SnapKV, rows for
+    // some of them only).
     std::span<const std::int32_t> tokens() const { return m_tokens; }
     // KV snapshots (engine/kv_snapshot.h): writes what the cache holds to `path`, or loads the
     // snapshot at `path` when it holds exactly `tokens` (otherwise the cache is empty and the
@@ -123,7 +127,8 @@ public:
     // documents before a question): kept when the cache holds it already, else loaded from the
     // snapshot at `path`, else prefilled and written there (a file that does not load is logged
     // and replaced). A prompt that starts with `prefix` then prefills only the rest. The cache
-    // must be on the host.
+    // must be on the host; throws nw::Error for a `+snapkv:B` cache (its prefix would be compressed
+    // before the question).
     PrefixResult prepareSnapshotPrefix(std::span<const std::int32_t> prefix, const KvSnapshotIdentity &identity,
         const std::filesystem::path &path, int chunk = 512,
         const std::function<void(std::int64_t, std::int64_t)> &progress = {});
@@ -152,7 +157,8 @@ private:
 // Perplexity as llama.cpp's `perplexity` tool computes it: the tokens are cut into
 // non-overlapping chunks of `ctx` (a tail shorter than ctx is dropped), each chunk starts with
 // BOS in place of its first token (when bos >= 0), and only the second half of each chunk is
-// scored (every scored token then has at least ctx/2 tokens of context).
+// scored (every scored token then has at least ctx/2 tokens of context). A `+snapkv:B` cache
+// compresses each chunk's first half (its prompt) before the scored half runs.
 // PPL = exp(mean NLL); ± = PPL × sqrt((mean(NLL²) - mean(NLL)²) / (count - 1)).
 struct PerplexityResult {
     double ppl = 0.0;

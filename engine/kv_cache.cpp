@@ -134,8 +134,14 @@ KvModeSpec KvModeSpec::parse(std::string_view text)
             spec.sinks = positiveInteger(text, term.substr(std::min<std::size_t>(6, term.size())), "sinks:S");
             continue;
         }
-        if (term.starts_with("snapkv") || term.starts_with("pool"))
-            failMode(text, "'+{}' is not implemented yet (eviction here is +window:W[+sinks:S])", term);
+        if (term.starts_with("snapkv:") || term == "snapkv") {
+            if (spec.snapkv > 0)
+                failMode(text, "snapkv given twice");
+            spec.snapkv = positiveInteger(text, term.substr(std::min<std::size_t>(7, term.size())), "snapkv:B");
+            continue;
+        }
+        if (term.starts_with("pool"))
+            failMode(text, "'+{}' is not implemented yet (eviction here is +window:W[+sinks:S] or +snapkv:B)", term);
         if (precisionSeen)
             failMode(text, "unknown or repeated term '+{}'", term);
         precisionSeen = true;
@@ -155,6 +161,15 @@ KvModeSpec KvModeSpec::parse(std::string_view text)
         failMode(text, "protect:N keeps layers unquantized, so it needs a q8, q4 or tq precision");
     if (spec.sinks > 0 && spec.window == 0)
         failMode(text, "sinks:S are the first tokens kept beside a window, so they need +window:W");
+    if (spec.snapkv > 0 && spec.window > 0)
+        failMode(text,
+            "snapkv:B and window:W are two evictions: snapkv keeps the prompt tokens attention chose, window the "
+            "last W; use one");
+    if (spec.snapkv > 0 && spec.mode != KvMode::Full)
+        failMode(text,
+            "snapkv:B applies to full caches only: it keeps rows per KV head, and {} rows are shared by every head "
+            "(and rebuilt at attention time)",
+            kvModeName(spec.mode));
     if (spec.window > 0 && spec.mode == KvMode::Mla)
         failMode(text,
             "window:W cannot apply to mla: the MLA attention (absorbed decode, expanded prefill) reads "
@@ -180,6 +195,8 @@ std::string KvModeSpec::toString() const
         s.append("+window:").append(std::to_string(window));
     if (sinks > 0)
         s.append("+sinks:").append(std::to_string(sinks));
+    if (snapkv > 0)
+        s.append("+snapkv:").append(std::to_string(snapkv));
     return s;
 }
 
@@ -362,6 +379,10 @@ std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec)
              "expanded prefill) or DeepSeek's sparse stores, none of which can drop tokens yet; eviction is for "
              "MHA/GQA models",
             spec.toString(), hp.arch);
+    if (spec.snapkv > 0 && (hp.hasMla() || hp.indexerHeadDim > 0 || !hp.compressRatios.empty()))
+        fail("KV mode '{}': snapkv:B cannot apply to '{}': its attention reads the MLA latent rows or DeepSeek's "
+             "sparse stores, not the per-head K/V rows SnapKV selects; snapkv is for MHA/GQA models",
+            spec.toString(), hp.arch);
     if (hp.indexerHeadDim > 0 || !hp.compressRatios.empty())
         return deepseekKvPlan(hp, spec);
     // `+protect:N`: the first and last N layers keep the rows unquantized.
@@ -410,6 +431,12 @@ std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec)
             p.sharedFrom = firstShared - (hp.isSlidingLayer(il) ? 2 : 1);
             NW_ASSERT(p.sharedFrom >= 0 && hp.isSlidingLayer(p.sharedFrom) == hp.isSlidingLayer(il));
         }
+        // A compacted cache maps positions to rows by one offset for the whole sequence
+        // (KvCache::setCompacted); window, recurrent and shared-KV layers keep theirs by position.
+        if (spec.snapkv > 0 && p.kind != KvLayerKind::Full)
+            fail("KV mode '{}': snapkv:B cannot apply to '{}': its layer {} is a {} layer, and SnapKV's compaction "
+                 "moves the rows of layers that keep every token only (mixing them is not supported yet)",
+                spec.toString(), hp.arch, il, p.name());
     }
     return plan;
 }
@@ -737,11 +764,21 @@ void KvCache::commit(std::int64_t nTokens)
     publish();
 }
 
+void KvCache::setCompacted(std::int64_t positions)
+{
+    NW_ASSERT(!m_device && m_tokens > 0 && positions >= m_tokens && m_compactedRows == 0);
+    m_compactedRows = m_tokens;
+    m_positionOffset = positions - m_tokens;
+    publish();
+}
+
 void KvCache::truncate(std::int64_t nTokens)
 {
     NW_ASSERT(nTokens >= 0);
     const std::int64_t before = m_tokens;
     m_tokens = std::min(m_tokens, nTokens);
+    if (m_tokens < m_compactedRows) // a SnapKV selection cannot be cut: it goes whole
+        m_tokens = 0;
     // Recurrent states hold exactly `before` tokens (or, after an unfinished batch, none): going
     // back means the newest checkpoint at or before m_tokens.
     if (m_recurrent.any() && (m_tokens < before || m_recurrentDirty)) {
@@ -760,6 +797,8 @@ void KvCache::truncate(std::int64_t nTokens)
     }
     if (m_tokens == 0 && m_recurrent.any())
         m_recurrent.restore(0);
+    if (m_tokens == 0)
+        m_compactedRows = m_positionOffset = 0;
     m_reservedTokens = m_tokens;
     for (Layer &l : m_layers) {
         if (!kvLayerHoldsRows(l.plan.kind))
@@ -948,7 +987,7 @@ void KvCache::publish()
             perToken += l.plan.layout.bytesPerTokenLayer();
     }
     m_counters.beginWrite();
-    m_counters.setTokens(m_tokens, m_capacity);
+    m_counters.setTokens(positions(), m_capacity); // the context: after SnapKV, more than the rows
     m_counters.setPerToken(perToken, static_cast<std::uint64_t>(nLayers()) * m_mhaBytesPerTokenLayer);
     for (std::size_t i = 0; i < m_layers.size(); ++i) {
         const Layer &l = m_layers[i];

@@ -24,6 +24,7 @@
 namespace nw {
 
 struct HParams;
+class SnapKvQueries;
 
 enum class KvMode {
     Full, // K [nKvHeads × headDimK] and V [nKvHeads × headDimV] per token and layer
@@ -45,7 +46,7 @@ int kvTurboBits(KvQuant quant);
 
 // What the user asked for, in the grammar kKvModeGrammar shows:
 //   "full", "mla", "latent:128", "full+q8", "latent:128+q4:plain", "full+q8/q4+protect:2",
-//   "full+tq3", "full+q8/tq3", "full+q8+window:4096+sinks:4".
+//   "full+tq3", "full+q8/tq3", "full+q8+window:4096+sinks:4", "full+q8+snapkv:1024".
 struct KvModeSpec {
     KvMode mode = KvMode::Full;
     std::int64_t rank = 0; // latent:R only
@@ -63,20 +64,26 @@ struct KvModeSpec {
     // attention. 0: no eviction. A model's own sliding-window layers keep their window.
     std::int64_t window = 0; // `+window:W`
     std::int64_t sinks = 0; // `+sinks:S` (needs a window)
+    // SnapKV (Li et al. 2024, arXiv:2404.14469; engine/snapkv.h): once a prompt is prefilled, each
+    // layer and KV head keeps the `snapkv` prompt tokens the prompt's last 32 attend to most, and
+    // those 32; later tokens are all kept. 0: no selection. `full` rows on MHA/GQA models only.
+    std::int64_t snapkv = 0; // `+snapkv:B`
 
     bool quantized() const { return kQuant != KvQuant::None || vQuant != KvQuant::None; }
     // Throws nw::Error with one line that shows the grammar on a string it cannot read.
     static KvModeSpec parse(std::string_view text);
-    // canonical: "full", "latent:128+q4", "full+q8/q4:plain+protect:2", "full+q8+window:4096+sinks:4"
+    // canonical: "full", "latent:128+q4", "full+q8/q4:plain+protect:2", "full+q8+window:4096+sinks:4",
+    // "full+tq3+protect:1+snapkv:256"
     std::string toString() const;
     bool evicts() const { return window > 0; }
 };
 // The grammar of a mode string, for errors, --help and the README.
 inline constexpr std::string_view kKvModeGrammar
-    = "BASE[+PRECISION][+protect:N][+window:W[+sinks:S]] with BASE = full | mla | latent:R and PRECISION = P or "
-      "K/V (keys/values) of f16 | q8 | q4 | tq2 | tq3 | tq4 (TurboQuant, full and latent:R), optionally :plain "
-      "(q8/q4 without Hadamard rotation); window:W keeps the last W tokens per layer and sinks:S the first S "
-      "(StreamingLLM; MHA/GQA models)";
+    = "BASE[+PRECISION][+protect:N][+window:W[+sinks:S] | +snapkv:B] with BASE = full | mla | latent:R and "
+      "PRECISION = P or K/V (keys/values) of f16 | q8 | q4 | tq2 | tq3 | tq4 (TurboQuant, full and latent:R), "
+      "optionally :plain (q8/q4 without Hadamard rotation); window:W keeps the last W tokens per layer and sinks:S "
+      "the first S (StreamingLLM; MHA/GQA models); snapkv:B keeps, per layer and KV head, the B prompt tokens the "
+      "prompt's last 32 attend to most, and those 32 (SnapKV; full on MHA/GQA models)";
 std::string_view kvModeName(KvMode mode);
 
 // The shape of one token's cache rows in one layer, and so its exact bytes.
@@ -185,8 +192,9 @@ struct KvLayerPlan {
 // (and every other attention layer with `+window:W[+sinks:S]`),
 // recurrent layers where hp.recurrentLayers says (the mode applies to the attention layers only),
 // shared-KV layers where hp.nKvSharedLayers says, and the stores of DeepSeek V3.2 / V4 layers
-// (deepseekKvPlan). Throws nw::Error as KvLayout::forModel does, and for eviction on models
-// whose attention cannot drop tokens (MLA, DeepSeek's stores).
+// (deepseekKvPlan). Throws nw::Error as KvLayout::forModel does, for eviction on models whose
+// attention cannot drop tokens (MLA, DeepSeek's stores), and for snapkv:B on models with layers
+// that do not keep every token (sliding-window, recurrent, shared-KV).
 std::vector<KvLayerPlan> kvCachePlan(const HParams &hp, const KvModeSpec &spec);
 // The stores of DeepSeek V3.2 (indexer keys beside the MLA rows) and V4 (window, compressed
 // entries, indexer keys and compressor state per layer), from hp.indexer* and hp.compressRatios
@@ -238,6 +246,22 @@ public:
     // Positions [0, tokens()) hold valid rows (in a window layer, the last `window` of them and
     // the first `sinks`).
     std::int64_t tokens() const { return m_tokens; }
+
+    // SnapKV (`+snapkv:B`, engine/snapkv.h): once snapKvCompact has gathered the rows a prompt of
+    // P positions keeps into rows [0, K), setCompacted(P) records that those rows stand for
+    // positions [0, P): a later position p lives in row p − positionOffset() (P − K), while RoPE
+    // and the model still see p. tokens(), reserve(), commit() and truncate() count rows;
+    // positions() is the length of the sequence the cache continues. Truncating into the compacted
+    // rows empties the cache (they cannot be un-selected). Host caches whose stores are all
+    // `full` layout and KvLayerKind::Full only (kvCachePlan refuses the mode elsewhere).
+    void setCompacted(std::int64_t positions);
+    bool compacted() const { return m_compactedRows > 0; }
+    std::int64_t positionOffset() const { return m_positionOffset; }
+    std::int64_t positions() const { return m_tokens + m_positionOffset; }
+    // Set while a `+snapkv:B` prompt is prefilled: attention hands it each layer's queries
+    // (DecoderModel::forward puts it in ForwardPass::queries). Not owned.
+    void observeQueries(SnapKvQueries *queries) { m_queries = queries; }
+    SnapKvQueries *queryObserver() const { return m_queries; }
 
     // Allocates the blocks that positions [tokens(), nTokens) need in every layer, and the window
     // rows their queries read; throws nw::Error when nTokens exceeds the capacity ("context full:
@@ -342,6 +366,9 @@ private:
     std::int64_t m_nModelLayers = 0;
     std::int64_t m_tokens = 0;
     std::int64_t m_reservedTokens = 0;
+    std::int64_t m_compactedRows = 0; // SnapKV: rows [0, m_compactedRows) hold a prompt's selection
+    std::int64_t m_positionOffset = 0; // SnapKV: position − row for tokens after the compacted ones
+    SnapKvQueries *m_queries = nullptr;
     std::uint64_t m_allocatedBytes = 0;
     // Address space for every layer's blocks is reserved up front (PROT_NONE, no memory);
     // a block's pages are committed when it is allocated and returned when it is freed, so the

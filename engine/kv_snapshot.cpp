@@ -194,6 +194,10 @@ KvSnapshotSaved saveKvSnapshot(const KvCache &cache, std::span<const std::int32_
     if (cache.layout().spec.sinks > 0)
         fail("KV snapshots do not hold `+sinks` caches yet: {} is not written for mode {}", path.string(),
             cache.layout().spec.toString());
+    // Rows [0, K) of a SnapKV selection stand for other positions in every head: not one run.
+    if (cache.compacted())
+        fail("KV snapshots do not hold caches compressed by SnapKV: {} is not written for mode {}", path.string(),
+            cache.layout().spec.toString());
     NW_ASSERT(static_cast<std::int64_t>(tokens.size()) == cache.tokens());
     const auto start = Clock::now();
     KvSnapshotHeader header;

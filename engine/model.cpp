@@ -69,7 +69,7 @@ std::unique_ptr<KvCache> Model::makeKvCache(const KvModeSpec &spec, std::int64_t
         return std::make_unique<KvCache>(std::move(plan), capacity, mha, m_weightsBytes);
     // The GPU attention reads full K/V rows in f16/f32 (kernels/cuda/attention.cu); latent:R
     // rebuilds keys on the host and the quantized rows have no GPU kernels yet.
-    if (spec.mode != KvMode::Full || spec.quantized() || spec.evicts())
+    if (spec.mode != KvMode::Full || spec.quantized() || spec.evicts() || spec.snapkv > 0)
         fail(Remedy::CpuDevice, "KV mode '{}' does not run on {} yet (only full does; every mode runs on the CPU)",
             spec.toString(), m_backend->name());
     return std::make_unique<KvCache>(std::move(plan), capacity, mha, m_weightsBytes, *m_backend);

@@ -162,4 +162,67 @@ std::int64_t snapKvCompact(KvCache &cache, const std::vector<std::vector<std::ve
     return rows;
 }
 
+SnapKvQueries::SnapKvQueries(std::int64_t nLayers, std::int64_t promptTokens, std::int64_t window)
+    : m_promptTokens(promptTokens)
+    , m_window(std::min(window, promptTokens))
+    , m_layers(static_cast<std::size_t>(nLayers))
+{
+    NW_ASSERT(nLayers > 0 && promptTokens > 0 && window > 0);
+}
+
+void SnapKvQueries::add(
+    std::int64_t layer, const float *q, std::span<const std::int32_t> positions, int nHeads, int headDim, float scale)
+{
+    NW_ASSERT(layer >= 0 && layer < static_cast<std::int64_t>(m_layers.size()));
+    Layer &l = m_layers[static_cast<std::size_t>(layer)];
+    if (l.q.empty()) {
+        l.nHeads = nHeads;
+        l.headDim = headDim;
+        l.scale = scale;
+        l.q.assign(static_cast<std::size_t>(nHeads * m_window * headDim), 0.f);
+        l.seen.assign(static_cast<std::size_t>(m_window), false);
+    }
+    NW_ASSERT(l.nHeads == nHeads && l.headDim == headDim);
+    const std::int64_t first = m_promptTokens - m_window;
+    for (std::size_t t = 0; t < positions.size(); ++t) {
+        const std::int64_t i = positions[t] - first;
+        if (i < 0 || i >= m_window)
+            continue;
+        for (int h = 0; h < nHeads; ++h)
+            std::memcpy(l.q.data() + (h * m_window + i) * headDim,
+                q + (t * std::size_t(nHeads) + std::size_t(h)) * std::size_t(headDim),
+                std::size_t(headDim) * sizeof(float));
+        l.seen[static_cast<std::size_t>(i)] = true;
+    }
+}
+
+bool SnapKvQueries::complete() const
+{
+    return std::all_of(m_layers.begin(), m_layers.end(), [](const Layer &l) {
+        return !l.seen.empty() && std::all_of(l.seen.begin(), l.seen.end(), [](bool b) { return b; });
+    });
+}
+
+std::int64_t snapKvCompress(KvCache &cache, const SnapKvQueries &queries, std::int64_t budget)
+{
+    const std::int64_t prompt = queries.promptTokens(), window = queries.window();
+    NW_ASSERT(budget > 0 && !cache.compacted() && cache.tokens() == prompt && queries.complete());
+    std::vector<std::vector<std::vector<std::int64_t>>> kept(static_cast<std::size_t>(cache.nStores()));
+    for (std::int64_t store = 0; store < cache.nStores(); ++store) {
+        const KvLayout &layout = cache.plan(store).layout;
+        const SnapKvQueries::Layer &q = queries.layer(cache.plan(store).layer);
+        NW_ASSERT(q.headDim == layout.kHeadDim && q.nHeads % layout.nKvHeads == 0);
+        const std::vector<float> keys = snapKvKeys(cache, store, prompt);
+        SnapKvScores scores(q.nHeads, layout.nKvHeads, prompt, window);
+        const std::int64_t group = q.nHeads / layout.nKvHeads;
+        for (std::int64_t h = 0; h < q.nHeads; ++h)
+            scores.addHead(h, q.q.data() + h * window * q.headDim, window, prompt - window, keys.data(),
+                layout.kRowElements(), h / group * layout.kHeadDim, q.headDim, q.scale);
+        kept[static_cast<std::size_t>(store)] = snapKvSelect(scores.scores(), layout.nKvHeads, prompt, budget, window);
+    }
+    const std::int64_t rows = snapKvCompact(cache, kept);
+    cache.setCompacted(prompt);
+    return rows;
+}
+
 } // namespace nw

@@ -1,8 +1,9 @@
 // SnapKV's choice of the prompt tokens a layer keeps (Li et al. 2024, arXiv:2404.14469 §4.2):
 // the attention the prompt's last tokens (the observation window) pay to the earlier ones,
 // summed per KV head, max-pooled over neighbouring positions, and the top B of them kept beside
-// the window. The `+snapkv:B` mode's scoring and selection; the cache compaction that would use
-// them is not wired in yet (KvModeSpec::parse refuses `+snapkv`; docs: notes on issue 20).
+// the window. The `+snapkv:B` mode: SnapKvQueries collects the window's queries while the prompt
+// is prefilled (the attention block hands them over), snapKvCompress scores, selects and
+// compacts every layer (Generator::prefill calls it once the prompt is in).
 // snapKvCompact is the cache side: each head's kept rows gathered to the front.
 #pragma once
 
@@ -76,5 +77,43 @@ std::vector<float> snapKvKeys(const KvCache &cache, std::int64_t store, std::int
 // Host caches whose stores are all `full` layout and KvLayerKind::Full; throws nw::Error
 // otherwise. Returns K.
 std::int64_t snapKvCompact(KvCache &cache, const std::vector<std::vector<std::vector<std::int64_t>>> &kept);
+
+// The observation window's queries of every layer as attention computes them (after RoPE, in the
+// model's domain), collected while a prompt of `promptTokens` is prefilled: the attention block
+// calls add() for each batch (ForwardPass::queries); positions outside the window are skipped.
+class SnapKvQueries {
+public:
+    SnapKvQueries(std::int64_t nLayers, std::int64_t promptTokens, std::int64_t window = kSnapKvWindow);
+
+    std::int64_t promptTokens() const { return m_promptTokens; }
+    std::int64_t window() const { return m_window; }
+    // q [nTokens, nHeads, headDim] (host memory) of the tokens at `positions`; `scale` is the
+    // layer's softmax scale.
+    void add(std::int64_t layer, const float *q, std::span<const std::int32_t> positions, int nHeads, int headDim,
+        float scale);
+    // Every layer has every window position's queries.
+    bool complete() const;
+
+    struct Layer {
+        int nHeads = 0;
+        int headDim = 0;
+        float scale = 0.f;
+        std::vector<float> q; // [nHeads, window, headDim]
+        std::vector<bool> seen; // [window]
+    };
+    const Layer &layer(std::int64_t layer) const { return m_layers[static_cast<std::size_t>(layer)]; }
+
+private:
+    std::int64_t m_promptTokens;
+    std::int64_t m_window;
+    std::vector<Layer> m_layers; // [nLayers]
+};
+
+// SnapKV on a cache that holds exactly the prompt the queries were collected for (positions
+// [0, P), not compacted yet): per store, the keys (snapKvKeys) are scored by its layer's window
+// queries (SnapKvScores), `budget` positions per KV head are kept beside the window
+// (snapKvSelect), the rows are compacted (snapKvCompact) and KvCache::setCompacted(P) maps later
+// positions to rows. Returns the rows K each store keeps.
+std::int64_t snapKvCompress(KvCache &cache, const SnapKvQueries &queries, std::int64_t budget);
 
 } // namespace nw

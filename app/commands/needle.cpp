@@ -70,6 +70,10 @@ int runNeedle(const QCommandLineParser &parser, CommandIo &io)
             return usage(QStringLiteral("--kv does not apply with --engine: the server runs its own KV cache (start "
                                         "it with its KV mode, e.g. `needlework serve --kv MODE`); its /metrics "
                                         "figures are recorded per trial instead"));
+        if (parser.isSet(QStringLiteral("compress-before-question")))
+            return usage(QStringLiteral("--compress-before-question applies to the in-process engine: a server "
+                                        "compresses its own cache, if at all, and cannot be told to do it before "
+                                        "the question"));
         for (const char *local : { "threads", "ppl-ctx" })
             if (parser.isSet(QString::fromLatin1(local)))
                 return usage(QStringLiteral("--%1 applies to the in-process engine, not with --engine")
@@ -112,6 +116,7 @@ int runNeedle(const QCommandLineParser &parser, CommandIo &io)
     cfg.threads = int(integerValue(parser, QStringLiteral("threads"), cfg.threads));
     cfg.perplexityCtx = int(integerValue(parser, QStringLiteral("ppl-ctx"), 0));
     cfg.perplexity = !parser.isSet(QStringLiteral("no-ppl"));
+    cfg.compressBeforeQuestion = parser.isSet(QStringLiteral("compress-before-question"));
     cfg.seed = std::uint64_t(integerValue(parser, QStringLiteral("seed"), std::int64_t(cfg.seed)));
     cfg.outDir
         = parser.isSet(QStringLiteral("out")) ? parser.value(QStringLiteral("out")) : QStringLiteral("needle-results");
@@ -178,11 +183,12 @@ Command needleCommand()
     return {
         .name = QStringLiteral("needle"),
         .summary = QStringLiteral("Needle-in-a-haystack recall over context lengths, depths and KV modes."),
-        .usage = QStringLiteral("[--model M.gguf | --engine URL [--model NAME] [--api-key-file F]] [--db FILE | --docs "
-                                "FILES...] [--lengths 1k,2k,...] [--depths 0,10,...,100] "
-                                "[--kv full,latent:256,mla+q8,...] [--needles passkey|nolima|FILE] [--variants "
-                                "single,multi-needle,multi-key] [--trials N] "
-                                "[--seed S] [--out DIR] [--ppl-ctx N | --no-ppl] [--threads T] [--json]"),
+        .usage = QStringLiteral(
+            "[--model M.gguf | --engine URL [--model NAME] [--api-key-file F]] [--db FILE | --docs "
+            "FILES...] [--lengths 1k,2k,...] [--depths 0,10,...,100] "
+            "[--kv full,latent:256,mla+q8,...] [--needles passkey|nolima|FILE] [--variants "
+            "single,multi-needle,multi-key] [--trials N] "
+            "[--seed S] [--out DIR] [--ppl-ctx N | --no-ppl] [--compress-before-question] [--threads T] [--json]"),
         .description = QStringLiteral(
             "Builds haystacks of exactly the requested number of tokens (counted with the model's tokenizer) from "
             "the documents of a library database (--db), from text and PDF files (--docs), or from the bundled "
@@ -205,6 +211,12 @@ Command needleCommand()
             "haystacks (they depend on --seed and the cell, not on the mode). Beside each mode, the perplexity "
             "on a held-out tenth of the filler text (chunks of --ppl-ctx tokens, default 256 or the trained "
             "context if smaller, at most 8 chunks).\n\n"
+            "--compress-before-question: a +snapkv:B mode compresses the cache once a prompt is prefilled, with "
+            "the prompt's last 32 tokens as its observation window; by default that window ends with the question "
+            "and the answer prefix. With this option the haystack is prefilled and compressed first, its own last "
+            "tokens choosing what stays, and the question follows (what happens to a document cached before the "
+            "question is known). Other modes answer the same prompt either way; results.json and --json record "
+            "it (compress_before_question), and a results.json from a run without it is not resumed with it.\n\n"
             "Writes to --out (default ./needle-results): results.json and results.csv (one row per trial), and "
             "heatmap-MODE.png/.svg per KV mode (length × depth, colour = exact accuracy). results.json is "
             "rewritten after each cell, so Ctrl-C leaves it valid and running the same command again skips "
@@ -256,6 +268,8 @@ Command needleCommand()
                 parser.addOption({ QStringLiteral("ppl-ctx"), QStringLiteral("Perplexity chunk size in tokens."),
                     QStringLiteral("N") });
                 parser.addOption({ QStringLiteral("no-ppl"), QStringLiteral("Skip the perplexity.") });
+                parser.addOption({ QStringLiteral("compress-before-question"),
+                    QStringLiteral("snapkv modes: compress the haystack before the question is prefilled.") });
                 parser.addOption({ QStringLiteral("threads"), QStringLiteral("CPU threads (default: all cores)."),
                     QStringLiteral("T") });
                 addJsonOption(parser);

@@ -54,6 +54,13 @@ int runServe(const QCommandLineParser &parser, CommandIo &io)
         return usage(badDevice);
 
     const auto [gguf, model, tokenizer, kvMode] = loadModelFromOptions(parser, threads, *device);
+    // A slot answers the request whose prompt shares the longest prefix with its cache; a SnapKV
+    // cache kept the tokens an earlier request's question chose, so a later one would be answered
+    // from another question's selection, depending on the slot it lands in.
+    if (kvMode.snapkv > 0)
+        return usage(QStringLiteral("--kv %1: snapkv:B is not served: a slot's cache compressed for one request's "
+                                    "question would be reused by the next request that shares its prefix")
+                         .arg(QString::fromStdString(kvMode.toString())));
     const std::int64_t ctx
         = contextTokensFor(integerValue(parser, QStringLiteral("ctx"), 0), model->hparams().nCtxTrain);
     server::SlotPool pool(*model, *tokenizer, kvMode, ctx, parallel);

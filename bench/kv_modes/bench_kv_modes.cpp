@@ -2,7 +2,8 @@
 //  1. perplexity and KV bytes per token per mode on a real model (default: the conformance
 //     stories260K with its sample text), as llama.cpp's perplexity tool scores it;
 //  2. decode tokens/s per mode after a prompt of --decode-ctx tokens on a synthetic GQA llama
-//     (4 layers, width 512, 8 heads / 4 KV heads of 64, Q8_0 weights), with the ratio to full.
+//     (4 layers, width 512, 8 heads / 4 KV heads of 64, Q8_0 weights), with the ratio to full
+//     (`+snapkv:B` modes decode after the prompt was compressed to B + 32 rows per layer and head).
 //
 //  With --calibrate FILE the latent modes of (1) are measured again with factors weighted by the
 //  keys and values of FILE (activation-aware; keep FILE apart from the scored text).
@@ -14,6 +15,7 @@
 #include "engine/gguf_file.h"
 #include "engine/gguf_writer.h"
 #include "engine/model.h"
+#include "engine/snapkv.h"
 #include "engine/tokenizer.h"
 #include "kernels/cpu/quantize.h"
 
@@ -24,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -95,6 +98,7 @@ void synthesize(const fs::path &path)
 // the logits after it, so decode bursts of different modes can be interleaved.
 struct DecodeRun {
     std::unique_ptr<KvCache> cache;
+    std::int64_t rows = 0; // the cache's rows after the prompt (fewer than nCtx after SnapKV)
     std::vector<float> logits;
     double best = 0; // best tokens/s of the bursts
 };
@@ -107,11 +111,20 @@ DecodeRun prefill(Model &model, const KvModeSpec &spec, int nCtx, int nGen)
     for (std::size_t i = 0; i < prompt.size(); ++i)
         prompt[i] = std::int32_t((i * 7919) % std::size_t(model.hparams().nVocab));
     std::iota(positions.begin(), positions.end(), 0);
+    // `+snapkv:B`: the prompt compressed once it is in, as Generator::prefill does.
+    std::optional<SnapKvQueries> queries;
+    if (spec.snapkv > 0)
+        queries.emplace(model.hparams().nLayers, nCtx);
+    run.cache->observeQueries(queries ? &*queries : nullptr);
     for (int start = 0; start < nCtx; start += 512) {
         const auto len = std::size_t(std::min(512, nCtx - start));
         model.forward(std::span(prompt).subspan(std::size_t(start), len),
             std::span(positions).subspan(std::size_t(start), len), *run.cache, LogitsFor::Last, run.logits);
     }
+    run.cache->observeQueries(nullptr);
+    if (queries)
+        snapKvCompress(*run.cache, *queries, spec.snapkv);
+    run.rows = run.cache->tokens();
     return run;
 }
 
@@ -119,7 +132,7 @@ DecodeRun prefill(Model &model, const KvModeSpec &spec, int nCtx, int nGen)
 // every burst decodes at the same context); keeps the best tokens/s.
 void decodeBurst(Model &model, DecodeRun &run, int nCtx, int nGen)
 {
-    run.cache->truncate(nCtx);
+    run.cache->truncate(run.rows);
     std::vector<float> logits = run.logits;
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < nGen; ++i) {

@@ -7,6 +7,7 @@
 #include "engine/hparams.h"
 #include "engine/kv_cache.h"
 #include "engine/latent_kv.h"
+#include "engine/snapkv.h"
 
 namespace nw {
 namespace {
@@ -144,6 +145,10 @@ void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x,
         be.rmsNorm(q, m_qNorm, q, n * c.nHeads, c.headDimK, c.normEps);
     if (rope.nDims > 0)
         be.rope(q, n, c.nHeads, c.headDimK, 0, p.positions, rope);
+    if (p.queries) {
+        NW_ASSERT(be.memoryKind() == BackendMemory::Host);
+        p.queries->add(layer, q, p.hostPositions, c.nHeads, c.headDimK, c.scale);
+    }
 
     // The window the layer reads: the model's own (sliding layers), else the cache's when the KV
     // mode evicts (`+window:W+sinks:S`: the plan made this layer's store a window with sinks).
@@ -178,7 +183,7 @@ void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x,
         args.out = att;
         args.nTokens = n;
         args.nHeads = c.nHeads;
-        args.queryPositions = p.positions;
+        args.queryPositions = p.rows;
         args.scale = c.scale;
         args.window = window;
         args.sinkTokens = sinkTokens;
@@ -206,14 +211,14 @@ void AttentionBlock::forward(ForwardPass &p, std::int64_t layer, const float *x,
         if (rope.nDims > 0)
             be.rope(k, n, c.nKvHeads, c.headDimK, 0, p.positions, rope);
         const KvLayerView view = p.cache.layerView(layer);
-        be.storeKv(view, k, v, n, p.positions);
+        be.storeKv(view, k, v, n, p.rows);
         AttentionArgs args;
         args.kv = view;
         args.q = q;
         args.out = att;
         args.nTokens = n;
         args.nHeads = c.nHeads;
-        args.queryPositions = p.positions;
+        args.queryPositions = p.rows;
         args.scale = c.scale;
         args.window = window;
         args.sinkTokens = sinkTokens;

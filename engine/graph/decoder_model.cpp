@@ -54,21 +54,25 @@ void DecoderModel::forward(std::span<const std::int32_t> tokens, std::span<const
     NW_ASSERT(cache.nLayers() == hp.nLayers);
     for (int t = 1; t < n; ++t)
         NW_ASSERT(positions[std::size_t(t)] == positions[std::size_t(t - 1)] + 1);
-    if (positions[0] < 0 || positions[0] > cache.tokens())
-        fail("batch starts at position {} but the KV cache holds {} tokens", positions[0], cache.tokens());
+    if (positions[0] < 0 || positions[0] > cache.positions())
+        fail("batch starts at position {} but the KV cache holds {} tokens", positions[0], cache.positions());
     for (std::int32_t id : tokens)
         if (id < 0 || id >= hp.nVocab)
             fail("token id {} is outside the vocabulary of {} tokens", id, hp.nVocab);
     const KvMode mode = cache.layout().spec.mode;
     const LatentKv *latent = mode == KvMode::Latent ? &latentFor(cache.layout().spec.rank) : nullptr;
 
-    const std::int64_t end = positions.back() + 1;
-    cache.truncate(positions[0]);
-    // A recurrent layer (or a window layer that dropped old rows) may not go back that far.
-    if (cache.tokens() != positions[0])
+    // Rows, not positions, after SnapKV compaction (KvCache::setCompacted); going back into the
+    // compacted rows empties the cache.
+    cache.truncate(std::max<std::int64_t>(0, positions[0] - cache.positionOffset()));
+    // A recurrent layer (or a window layer that dropped old rows, or a compacted cache) may not go
+    // back that far.
+    if (cache.positions() != positions[0])
         fail("batch starts at position {} but the KV cache can only continue from {} (its recurrent or window "
-             "layers cannot roll back to there)",
-            positions[0], cache.tokens());
+             "layers, or a SnapKV selection, cannot roll back to there)",
+            positions[0], cache.positions());
+    const std::int64_t offset = cache.positionOffset();
+    const std::int64_t end = positions.back() + 1 - offset; // in rows
     cache.reserve(end);
 
     const std::size_t nt = std::size_t(n), e = std::size_t(hp.nEmbd), width = e * std::size_t(m_streams);
@@ -81,6 +85,17 @@ void DecoderModel::forward(std::span<const std::int32_t> tokens, std::span<const
     m_positions.resize(nt);
     be.upload(m_ids.data(), tokens.data(), nt * sizeof(std::int32_t));
     be.upload(m_positions.data(), positions.data(), nt * sizeof(std::int32_t));
+    std::span<const std::int32_t> rows = positions;
+    const std::int32_t *deviceRows = m_positions.data();
+    if (offset > 0) {
+        m_hostRows.resize(nt);
+        for (std::size_t t = 0; t < nt; ++t)
+            m_hostRows[t] = positions[t] - static_cast<std::int32_t>(offset);
+        m_rows.resize(nt);
+        be.upload(m_rows.data(), m_hostRows.data(), nt * sizeof(std::int32_t));
+        rows = m_hostRows;
+        deviceRows = m_rows.data();
+    }
 
     ForwardPass pass { .backend = be,
         .cache = cache,
@@ -88,6 +103,8 @@ void DecoderModel::forward(std::span<const std::int32_t> tokens, std::span<const
         .ids = m_ids.data(),
         .hostPositions = positions,
         .positions = m_positions.data(),
+        .hostRows = rows,
+        .rows = deviceRows,
         .nEmbd = int(e),
         .x = m_x.data(),
         .h = m_h.data(),
@@ -95,7 +112,8 @@ void DecoderModel::forward(std::span<const std::int32_t> tokens, std::span<const
         .scratch = m_scratch,
         .latent = latent,
         .latentAttention = &m_latentAttention,
-        .calibration = m_calibrating };
+        .calibration = m_calibrating,
+        .queries = cache.queryObserver() };
     float *embedded = m_streams > 1 ? pass.y : pass.x;
     be.embed(m_tokenEmbd, m_ids.data(), n, embedded);
     if (m_embeddingScale != 1.f)
@@ -151,6 +169,12 @@ void DecoderModel::prepareKvMode(const KvModeSpec &spec) const
 {
     if (spec.mode == KvMode::Latent)
         latentFor(spec.rank);
+    // SnapKV's queries and row positions are wired into the standard attention block only.
+    for (std::int64_t il = 0; spec.snapkv > 0 && il < m_hparams.nLayers; ++il)
+        if (!standardAttention(il))
+            fail("{}: KV mode '{}' needs the standard attention block in every layer; the {} graph's layer {} has "
+                 "its own",
+                m_file->label(), spec.toString(), m_hparams.arch, il);
 }
 
 const LatentKv &DecoderModel::latentFor(std::int64_t rank) const

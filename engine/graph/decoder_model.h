@@ -61,6 +61,9 @@ private:
     // Scratch reused across calls (one forward at a time per model), in the backend's memory.
     BackendArray<float> m_x { *m_backend }, m_h { *m_backend }, m_y { *m_backend }, m_logits { *m_backend };
     BackendArray<std::int32_t> m_ids { *m_backend }, m_positions { *m_backend };
+    // Each token's cache row when it differs from its position (SnapKV, KvCache::setCompacted).
+    BackendArray<std::int32_t> m_rows { *m_backend };
+    std::vector<std::int32_t> m_hostRows;
     ScratchBuffers m_scratch;
     // latent:R
     LatentAttention m_latentAttention;

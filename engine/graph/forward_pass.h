@@ -15,6 +15,7 @@ namespace nw {
 class KvCache;
 class LatentAttention;
 class LatentCalibration;
+class SnapKvQueries;
 struct LatentKv;
 
 // Scratch slots the blocks share (one block runs at a time).
@@ -42,6 +43,12 @@ struct ForwardPass {
     const std::int32_t *ids = nullptr; // [nTokens] token ids in backend memory
     std::span<const std::int32_t> hostPositions; // [nTokens]
     const std::int32_t *positions = nullptr; // [nTokens] in backend memory
+    // Each token's cache row: its position, less KvCache::positionOffset() once SnapKV compacted
+    // the cache. storeKv writes there and a query sees rows [0, its row]; RoPE uses `positions`.
+    // Only the standard attention block reads them (the KV modes that shift them are refused for
+    // the others, and for them the two are the same).
+    std::span<const std::int32_t> hostRows; // [nTokens]
+    const std::int32_t *rows = nullptr; // [nTokens] in backend memory
     int nEmbd = 0;
     float *x = nullptr; // [nTokens, nEmbd] the residual stream
     float *h = nullptr; // [nTokens, nEmbd] a block's input (usually the normed stream)
@@ -52,6 +59,9 @@ struct ForwardPass {
     LatentAttention *latentAttention = nullptr;
     // Set while Model::calibrateLatent runs: attention hands it each layer's keys and values.
     LatentCalibration *calibration = nullptr;
+    // Set while a `+snapkv:B` prompt is prefilled (KvCache::observeQueries): attention hands it
+    // each layer's queries after RoPE (engine/snapkv.h). Host backends only.
+    SnapKvQueries *queries = nullptr;
 
     float *floats(std::size_t slot, std::size_t n) { return scratch.floats(backend, slot, n); }
     std::int32_t *ints(std::size_t slot, std::size_t n) { return scratch.ints(backend, slot, n); }

@@ -1,7 +1,8 @@
 // The needle harness end to end on real models: the run writes results.json/.csv and a heatmap
 // pair per KV mode, a second run with the same --out skips every trial it finds, a results file
 // from another seed is refused; and with the trained recall model (tests/data/recall-model.gguf)
-// `full` retrieves at its trained lengths while a small latent rank retrieves measurably less.
+// `full` retrieves at its trained lengths while a small latent rank retrieves measurably less, and
+// --compress-before-question changes snapkv's answers only, is recorded and is not resumed across.
 // GUI test (offscreen): the PNG heatmaps draw text.
 #include "app/needle_heatmap.h"
 #include "app/needle_pareto.h"
@@ -30,6 +31,7 @@ private slots:
     void runAndResume();
     void recallModel();
     void nolimaNeedles();
+    void compressBeforeQuestion();
 };
 
 void TestNeedleRun::runAndResume()
@@ -181,6 +183,55 @@ void TestNeedleRun::nolimaNeedles()
     QVERIFY_THROWS_EXCEPTION(nw::Error, NeedleRunner(cfg, FillerText::sampleCorpus()).run());
     cfg.variants = { NeedleVariant::MultiKey };
     cfg.needleSet = loadNeedleSet(QStringLiteral("nolima"));
+    QVERIFY_THROWS_EXCEPTION(nw::Error, NeedleRunner(cfg, FillerText::sampleCorpus()).run());
+}
+
+void TestNeedleRun::compressBeforeQuestion()
+{
+    const QString model = qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/tests/data/recall-model.gguf");
+    if (!QFileInfo::exists(model))
+        QSKIP("tests/data/recall-model.gguf is not there yet");
+    QTemporaryDir known, before;
+    NeedleConfig cfg;
+    cfg.modelPath = model;
+    cfg.lengths = { 400 };
+    cfg.depths = { 0, 50 };
+    cfg.kvModes = { "full", "full+snapkv:64" };
+    cfg.seed = 11;
+    cfg.perplexity = false;
+    cfg.threads = 2;
+    cfg.outDir = known.path();
+    const NeedleRunOutcome a = NeedleRunner(cfg, FillerText::sampleCorpus()).run();
+    cfg.compressBeforeQuestion = true;
+    cfg.outDir = before.path();
+    const NeedleRunOutcome b = NeedleRunner(cfg, FillerText::sampleCorpus()).run();
+    QVERIFY(!a.results.compressBeforeQuestion);
+    QVERIFY(b.results.compressBeforeQuestion);
+    QCOMPARE(a.results.trials.size(), std::size_t(4));
+    QCOMPARE(b.results.trials.size(), std::size_t(4));
+    bool snapDiffers = false;
+    for (std::size_t i = 0; i < a.results.trials.size(); ++i) {
+        const NeedleTrial &x = a.results.trials[i], &y = b.results.trials[i];
+        QCOMPARE(x.mode, y.mode);
+        QCOMPARE(x.promptTokens, y.promptTokens);
+        if (x.mode == "full") {
+            QCOMPARE(x.kvTokens, y.kvTokens);
+            QCOMPARE(x.answer, y.answer); // the same prompt in one go
+            QCOMPARE(x.kvBytesTotal, y.kvBytesTotal);
+        } else {
+            // 64 + 32 prompt rows per layer and head, then the answer's: less than full's prompt.
+            QCOMPARE(a.results.trials[i - 2].mode, std::string("full"));
+            QVERIFY(x.kvBytesTotal < a.results.trials[i - 2].kvBytesTotal);
+            QVERIFY(y.kvBytesTotal < a.results.trials[i - 2].kvBytesTotal);
+            snapDiffers = snapDiffers || x.answer != y.answer;
+        }
+    }
+    qInfo("snapkv:64 answers differ with the haystack compressed first: %s", snapDiffers ? "yes" : "no");
+    QFile json(before.filePath(QStringLiteral("results.json")));
+    QVERIFY(json.open(QIODevice::ReadOnly));
+    QVERIFY(
+        QJsonDocument::fromJson(json.readAll()).object().value(QStringLiteral("compress_before_question")).toBool());
+    cfg.compressBeforeQuestion = false; // resuming the other way would mix the two
     QVERIFY_THROWS_EXCEPTION(nw::Error, NeedleRunner(cfg, FillerText::sampleCorpus()).run());
 }
 

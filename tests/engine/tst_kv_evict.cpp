@@ -126,7 +126,7 @@ TEST_CASE("bad eviction strings get one line with the grammar and the reason")
     checkRefused("full+window:64+sinks:4+sinks:2", "sinks given twice");
     checkRefused("full+window:64+sinks:0", "sinks:S must be a positive integer, not '0'");
     checkRefused("mla+window:64", "MLA attention");
-    checkRefused("full+snapkv:256", "not implemented yet");
+    checkRefused("full+pool:8", "not implemented yet");
 }
 
 TEST_CASE("eviction cannot apply where attention reads every latent row, and says why")
