@@ -158,6 +158,12 @@ std::vector<std::int32_t> AskService::snapshotPrefix(
 {
     if (m_snapshotDir.isEmpty() || m_snapshotMaxBytes == 0 || m_engine->generator->cache().onDevice())
         return {};
+    // Snapshots hold neither a SnapKV selection (prefilled alone, the prefix would be compressed
+    // before the question) nor a `+sinks` window (one run of rows per store): these modes prefill
+    // the whole prompt as without a snapshot directory, with no warning on every question.
+    const KvModeSpec &spec = m_engine->generator->cache().layout().spec;
+    if (spec.snapkv > 0 || spec.sinks > 0)
+        return {};
     // The tokens of the text before the question, as far as the whole prompt's tokens agree
     // with them (a token may straddle the boundary); the question's tokens always follow.
     const std::vector<std::int32_t> head

@@ -28,6 +28,7 @@ private slots:
     void modesAndErrors();
     void modelAnswerStreamsAndReusesThePrefix();
     void wholeModeLoadsTheDocumentsFromASnapshot();
+    void wholeModeSkipsSnapshotsForModesTheyCannotHold();
 };
 
 void TestAsk::extractiveAnswerCitesTheClause()
@@ -215,6 +216,40 @@ void TestAsk::wholeModeLoadsTheDocumentsFromASnapshot()
     QVERIFY2(rebuilt.snapshotProblem.contains(QStringLiteral("truncated")), qPrintable(rebuilt.snapshotProblem));
     QCOMPARE(rebuilt.answer, first.answer);
     QCOMPARE(ask(request).contextSource, QStringLiteral("snapshot"));
+}
+
+// Modes a snapshot cannot hold (a SnapKV selection, a window with sinks) answer from a whole
+// prefill: no file is attempted, none is written, and the result says no snapshot applied.
+void TestAsk::wholeModeSkipsSnapshotsForModesTheyCannotHold()
+{
+    const QString model = nw::test::findStories260K();
+    if (model.isEmpty())
+        QSKIP("no conformance models (../shared/conformance/models/stories260K.gguf)");
+    QTemporaryDir tmp;
+    QFile file(tmp.filePath(QStringLiteral("story.txt")));
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("Once upon a time there was a little girl named Lily. She liked to play in the park with her dog.\n\n"
+               "One day the dog found a big red ball under a tree, and Lily was very happy.\n");
+    file.close();
+    nw::store::LibraryStore library(tmp.filePath(QStringLiteral("l.sqlite")));
+    nw::ingest::Ingestor ingestor(library);
+    QCOMPARE(ingestor.run({ file.fileName() }).added, 1);
+    const QString snapshots = tmp.filePath(QStringLiteral("kv"));
+    AskRequest request;
+    request.mode = AskMode::Whole;
+    request.question = QStringLiteral("What did the dog find?");
+    request.maxTokens = 8;
+    for (const QString mode : { QStringLiteral("full+snapkv:32"), QStringLiteral("full+window:64+sinks:4") }) {
+        AskService service;
+        service.setSnapshotDirectory(snapshots, std::uint64_t(1) << 30);
+        service.loadModel({ .path = model, .kvMode = mode, .contextTokens = 512 });
+        const AskResult r = service.ask(library, request);
+        QVERIFY2(!r.answer.isEmpty(), qPrintable(mode));
+        QCOMPARE(r.contextSource, QString()); // no snapshot applies
+        QCOMPARE(r.snapshotTokens, 0);
+        QVERIFY2(r.promptTokens > 64, qPrintable(QString::number(r.promptTokens)));
+        QVERIFY2(QDir(snapshots).entryList({ QStringLiteral("*.nwkv") }, QDir::Files).isEmpty(), qPrintable(mode));
+    }
 }
 
 QTEST_GUILESS_MAIN(TestAsk)
