@@ -135,6 +135,12 @@ NeedleView::NeedleView(QWidget *parent)
     m_perplexity->setObjectName(QStringLiteral("NeedlePerplexity"));
     m_perplexity->setChecked(true);
     form->addRow(QString(), m_perplexity);
+    m_compressBeforeQuestion = new QCheckBox(tr("Compress before the question"), this);
+    m_compressBeforeQuestion->setObjectName(QStringLiteral("NeedleCompressBeforeQuestion"));
+    m_compressBeforeQuestion->setToolTip(tr("SnapKV modes (+snapkv:B) compress each haystack before its question "
+                                            "is read, as a cached document would be; other modes are unchanged. "
+                                            "Unchecked, the compression sees the question."));
+    form->addRow(QString(), m_compressBeforeQuestion);
 
     m_out = new QLineEdit(this);
     m_out->setObjectName(QStringLiteral("NeedleOut"));
@@ -413,6 +419,7 @@ bool NeedleView::run()
     cfg.seed = static_cast<std::uint64_t>(m_seed->value());
     cfg.threads = m_threads->value();
     cfg.perplexity = m_perplexity->isChecked();
+    cfg.compressBeforeQuestion = m_compressBeforeQuestion->isChecked();
 
     // What the folder holds already shows at once; the runner skips it.
     showSavedResults();

@@ -75,6 +75,7 @@ public:
     QLineEdit *outEdit() const { return m_out; }
     QSpinBox *threadsBox() const { return m_threads; }
     QCheckBox *perplexityBox() const { return m_perplexity; }
+    QCheckBox *compressBeforeQuestionBox() const { return m_compressBeforeQuestion; }
     QComboBox *haystackBox() const { return m_haystack; }
     QPushButton *runButton() const { return m_run; }
     QPushButton *cancelButton() const { return m_cancel; }
@@ -127,6 +128,7 @@ private:
     QLineEdit *m_out = nullptr;
     QSpinBox *m_threads = nullptr;
     QCheckBox *m_perplexity = nullptr;
+    QCheckBox *m_compressBeforeQuestion = nullptr;
     QComboBox *m_haystack = nullptr;
     QPushButton *m_run = nullptr;
     QPushButton *m_cancel = nullptr;

@@ -91,6 +91,7 @@ private slots:
     void windowMenuOpensTheView();
     void badConfigurationSaysWhy();
     void runsTheChosenNeedleSet();
+    void compressesBeforeTheQuestionWhenAsked();
 
 private:
     QTemporaryDir m_dir;
@@ -401,6 +402,39 @@ void TestNeedleView::runsTheChosenNeedleSet()
     QCOMPARE(view.results().needleSet, std::string("nolima"));
     QCOMPARE(view.results().trials.size(), std::size_t(1));
     QVERIFY(!view.results().trials[0].question.empty());
+}
+
+void TestNeedleView::compressesBeforeTheQuestionWhenAsked()
+{
+    // The check box reaches the run: results.json records it, and a SnapKV mode typed beside the
+    // listed ones holds fewer bytes than full either way.
+    NeedleView view;
+    view.setModelPath(qEnvironmentVariable("NW_SOURCE_DIR") + QStringLiteral("/tests/data/recall-model.gguf"));
+    view.lengthsEdit()->setText(QStringLiteral("256"));
+    view.depthsEdit()->setText(QStringLiteral("50"));
+    view.setCheckedModes({ QStringLiteral("full"), QStringLiteral("full+snapkv:64") });
+    view.threadsBox()->setValue(1);
+    view.perplexityBox()->setChecked(false);
+    QVERIFY(!view.compressBeforeQuestionBox()->isChecked()); // the default: compression sees the question
+    view.compressBeforeQuestionBox()->setChecked(true);
+    const QString out = m_dir.filePath(QStringLiteral("before-question"));
+    view.outEdit()->setText(out);
+    QSignalSpy finished(&view, &NeedleView::runFinished);
+    QVERIFY(view.run());
+    QVERIFY(finished.wait(60000));
+    QVERIFY2(finished.first().at(0).toBool(), qPrintable(view.statusLabel()->text()));
+    QVERIFY(view.results().compressBeforeQuestion);
+    QFile file(out + QStringLiteral("/results.json"));
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QVERIFY(
+        QJsonDocument::fromJson(file.readAll()).object().value(QStringLiteral("compress_before_question")).toBool());
+    QCOMPARE(view.results().trials.size(), std::size_t(2));
+    const auto &trials = view.results().trials;
+    const auto full = std::find_if(trials.begin(), trials.end(), [](const auto &t) { return t.mode == "full"; });
+    const auto snap = std::find_if(trials.begin(), trials.end(), [](const auto &t) { return t.mode != "full"; });
+    QVERIFY(full != trials.end() && snap != trials.end());
+    QVERIFY2(snap->kvBytesTotal < full->kvBytesTotal,
+        qPrintable(QStringLiteral("%1 vs %2").arg(snap->kvBytesTotal).arg(full->kvBytesTotal)));
 }
 
 QTEST_MAIN(TestNeedleView)
