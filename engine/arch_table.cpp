@@ -3,6 +3,7 @@
 #include "engine/arch_table.h"
 
 #include "common/error.h"
+#include "engine/snapkv.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -231,6 +232,9 @@ KvModeFigures kvModeFiguresFor(const HParams &hp, const KvModeSpec &spec, std::i
     if (ctx <= 0)
         fail("the context size must be positive, got {}", ctx);
     const std::vector<KvLayerPlan> plan = kvCachePlan(hp, spec);
+    // `+snapkv:B` (every layer keeps every token, kvCachePlan checks): the cache right after a
+    // prompt of ctx tokens is compressed holds min(ctx, B + 32) rows per layer; an answer adds rows.
+    const std::int64_t rows = spec.snapkv > 0 ? snapKvRows(ctx, spec.snapkv) : ctx;
     KvModeFigures f;
     f.spec = spec;
     for (const KvLayerPlan &layer : plan) {
@@ -239,12 +243,12 @@ KvModeFigures kvModeFiguresFor(const HParams &hp, const KvModeSpec &spec, std::i
         if (it == f.kinds.end())
             it = f.kinds.insert(f.kinds.end(), KindKvBytes { kind });
         ++it->layers;
-        it->used += layer.bytesFor(ctx);
-        it->reserved += KvCache::reservedBytesFor(std::vector<KvLayerPlan> { layer }, ctx);
-        f.usedBytes += layer.bytesFor(ctx);
+        it->used += layer.bytesFor(rows);
+        it->reserved += KvCache::reservedBytesFor(std::vector<KvLayerPlan> { layer }, rows);
+        f.usedBytes += layer.bytesFor(rows);
     }
     f.bytesPerToken = f.usedBytes / static_cast<std::uint64_t>(ctx);
-    f.reservedBytes = KvCache::reservedBytesFor(plan, ctx);
+    f.reservedBytes = KvCache::reservedBytesFor(plan, rows);
     f.mhaF16BytesPerToken = static_cast<std::uint64_t>(hp.nLayers) * mhaF16BytesPerTokenLayer(hp);
     f.savingVsMha
         = static_cast<double>(f.mhaF16BytesPerToken) * static_cast<double>(ctx) / static_cast<double>(f.usedBytes);

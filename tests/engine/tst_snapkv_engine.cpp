@@ -4,6 +4,7 @@
 // the question known and with the prompt compressed before the rest came; MemoryStats against a
 // count by hand; a prompt that does not continue a compacted cache starts afresh; snapshots refuse.
 #include "common/error.h"
+#include "engine/arch_table.h"
 #include "engine/generator.h"
 #include "engine/gguf_file.h"
 #include "engine/hparams.h"
@@ -149,6 +150,24 @@ TEST_CASE("snapkv:B parses, prints canonically and composes with every full prec
             CHECK(p.kind == KvLayerKind::Full);
     }
     CHECK(kKvModeGrammar.find("snapkv:B") != std::string_view::npos);
+}
+
+TEST_CASE("the planner's figures for snapkv:B hold min(P, B + 32) rows per layer")
+{
+    // Llama-3.1-8B: 32 layers, 8 KV heads of 128, f16 rows: 2 × 8 × 128 × 2 = 4,096 B per token and
+    // layer; a block of 64 rows is 256 KiB (page-aligned).
+    const HParams hp = requireKnownArchitecture("Llama-3.1-8B").hp;
+    const KvModeFigures big = kvModeFiguresFor(hp, KvModeSpec::parse("full+snapkv:256"), 32768);
+    CHECK(big.usedBytes == 32ull * 288 * 4096); // 37,748,736 B
+    CHECK(big.reservedBytes == 32ull * 5 * 64 * 4096); // ceil(288 / 64) = 5 blocks per layer
+    CHECK(big.bytesPerToken == 32ull * 288 * 4096 / 32768);
+    CHECK(big.savingVsMha == doctest::Approx(32.0 * 32 * 128 * 2 * 2 * 32768 / (32.0 * 288 * 4096)));
+    // A prompt no longer than B + 32 keeps every token: the figures are full's.
+    const KvModeFigures small = kvModeFiguresFor(hp, KvModeSpec::parse("full+snapkv:256"), 200);
+    const KvModeFigures full = kvModeFiguresFor(hp, KvModeSpec::parse("full"), 200);
+    CHECK(small.usedBytes == 32ull * 200 * 4096);
+    CHECK(small.usedBytes == full.usedBytes);
+    CHECK(small.reservedBytes == full.reservedBytes);
 }
 
 TEST_CASE("bad or inapplicable snapkv strings say why")
